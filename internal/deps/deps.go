@@ -1,0 +1,33 @@
+// Package deps pins the module graph while the real packages are written.
+package deps
+
+import (
+	_ "github.com/chromedp/chromedp"
+	_ "github.com/gin-gonic/gin"
+	_ "github.com/pressly/goose/v3"
+	_ "github.com/prometheus/client_golang/prometheus"
+	_ "github.com/prometheus/client_golang/prometheus/promhttp"
+	_ "github.com/spf13/cobra"
+	_ "github.com/temporalio/ui-server/v2/server"
+	_ "github.com/temporalio/ui-server/v2/server/config"
+	_ "github.com/temporalio/ui-server/v2/server/server_options"
+	_ "go.temporal.io/sdk/client"
+	_ "github.com/uber-go/tally/v4/prometheus"
+	_ "go.temporal.io/sdk/testsuite"
+	_ "go.temporal.io/sdk/worker"
+	_ "go.temporal.io/server/common/cluster"
+	_ "go.temporal.io/server/common/config"
+	_ "go.temporal.io/server/common/dynamicconfig"
+	_ "go.temporal.io/server/common/membership/static"
+	_ "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
+	_ "go.temporal.io/server/common/primitives"
+	_ "go.temporal.io/server/schema/sqlite"
+	_ "go.temporal.io/server/temporal"
+	_ "go.temporal.io/server/temporaltest"
+	_ "golang.org/x/oauth2/clientcredentials"
+	_ "gopkg.in/yaml.v3"
+	_ "gorm.io/driver/postgres"
+	_ "gorm.io/driver/sqlite"
+	_ "gorm.io/gorm"
+	_ "modernc.org/sqlite"
+)
