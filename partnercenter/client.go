@@ -1,0 +1,283 @@
+// Package partnercenter is partnerflow's client for the Partner Center REST
+// API and the Microsoft Graph GDAP API: one interface (Client) for everything
+// the onboarding flows need, and one HTTP implementation (HTTPClient) that
+// talks to the real services or to the local simulator in package sim.
+//
+// Idempotency: every mutating call needs a request ID supplied by the caller
+// through WithRequestID; it is sent as MS-RequestId so that a retry after a
+// timeout is recognised by the service and never performs the change twice.
+// A mutating call without one fails with ErrNoRequestID. MS-CorrelationId is
+// fresh on every call.
+package partnercenter
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+)
+
+// Default endpoints of the real services.
+const (
+	DefaultPartnerCenterURL = "https://api.partnercenter.microsoft.com"
+	DefaultGraphURL         = "https://graph.microsoft.com"
+	DefaultAdminPortalURL   = "https://admin.microsoft.com/AdminPortal/Home#/partners/invitation/granularAdminRelationships/"
+	PartnerCenterScope      = "https://api.partnercenter.microsoft.com/.default"
+	GraphScope              = "https://graph.microsoft.com/.default"
+	// SimulatorToken is the bearer token sent when no client ID is configured;
+	// the simulator accepts any non-empty token.
+	SimulatorToken = "partnerflow-simulator"
+	// SimulatorApprovalPath is where the simulator serves GDAP approval pages.
+	SimulatorApprovalPath = "/sim/admin/granularAdminRelationships/"
+)
+
+// ErrNoRequestID is returned by a mutating call whose context carries no
+// request ID (see WithRequestID).
+var ErrNoRequestID = errors.New("partnercenter: mutating call without a request ID (use WithRequestID)")
+
+// Config configures an HTTPClient.
+type Config struct {
+	// PartnerCenterURL is the Partner Center base URL (without /v1).
+	PartnerCenterURL string
+	// GraphURL is the Microsoft Graph base URL (without /v1.0).
+	GraphURL string
+	// TenantID, ClientID and ClientSecret are the partner's Entra app; an
+	// empty ClientID means simulator mode (a fixed bearer token).
+	TenantID     string
+	ClientID     string
+	ClientSecret string
+	// TokenURL overrides the Entra token endpoint
+	// (https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token).
+	TokenURL string
+	// AdminPortalURL prefixes a GDAP relationship ID to form its approval link.
+	AdminPortalURL string
+	// HTTPClient carries the calls; nil means a client with Timeout.
+	HTTPClient *http.Client
+	// Timeout bounds each call; 0 means 30 seconds.
+	Timeout time.Duration
+}
+
+// ConfigFromEnv reads PARTNERCENTER_URL, GRAPH_URL, PARTNERCENTER_TENANT_ID,
+// PARTNERCENTER_CLIENT_ID, PARTNERCENTER_CLIENT_SECRET and
+// PARTNERCENTER_ADMIN_PORTAL_URL. Unset URLs stay empty so the caller can
+// decide between the real service and the simulator.
+func ConfigFromEnv() Config {
+	return Config{
+		PartnerCenterURL: os.Getenv("PARTNERCENTER_URL"),
+		GraphURL:         os.Getenv("GRAPH_URL"),
+		TenantID:         os.Getenv("PARTNERCENTER_TENANT_ID"),
+		ClientID:         os.Getenv("PARTNERCENTER_CLIENT_ID"),
+		ClientSecret:     os.Getenv("PARTNERCENTER_CLIENT_SECRET"),
+		AdminPortalURL:   os.Getenv("PARTNERCENTER_ADMIN_PORTAL_URL"),
+	}
+}
+
+// HTTPClient implements Client over HTTP.
+type HTTPClient struct {
+	pcURL, graphURL *url.URL
+	adminPortalURL  string
+	httpClient      *http.Client
+	pcTokens        oauth2.TokenSource
+	graphTokens     oauth2.TokenSource
+	now             func() time.Time
+}
+
+var _ Client = (*HTTPClient)(nil)
+
+// New builds an HTTPClient. With a ClientID it uses OAuth2 client credentials
+// with one cached, self-refreshing token source per service; without one it
+// sends SimulatorToken and, unless AdminPortalURL is set, builds GDAP approval
+// links that point at the simulator behind PartnerCenterURL.
+func New(cfg Config) (*HTTPClient, error) {
+	if cfg.PartnerCenterURL == "" {
+		cfg.PartnerCenterURL = DefaultPartnerCenterURL
+	}
+	if cfg.GraphURL == "" {
+		cfg.GraphURL = DefaultGraphURL
+	}
+	pcURL, err := parseBase(cfg.PartnerCenterURL)
+	if err != nil {
+		return nil, fmt.Errorf("partner center URL: %w", err)
+	}
+	graphURL, err := parseBase(cfg.GraphURL)
+	if err != nil {
+		return nil, fmt.Errorf("graph URL: %w", err)
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: cfg.Timeout}
+	}
+	c := &HTTPClient{pcURL: pcURL, graphURL: graphURL, httpClient: hc, now: time.Now, adminPortalURL: cfg.AdminPortalURL}
+	if cfg.ClientID == "" {
+		static := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: SimulatorToken, TokenType: "Bearer"})
+		c.pcTokens, c.graphTokens = static, static
+		if c.adminPortalURL == "" {
+			c.adminPortalURL = strings.TrimSuffix(pcURL.String(), "/") + SimulatorApprovalPath
+		}
+		return c, nil
+	}
+	if cfg.TenantID == "" && cfg.TokenURL == "" {
+		return nil, errors.New("partnercenter: PARTNERCENTER_TENANT_ID is required with a client ID")
+	}
+	tokenURL := cfg.TokenURL
+	if tokenURL == "" {
+		tokenURL = "https://login.microsoftonline.com/" + url.PathEscape(cfg.TenantID) + "/oauth2/v2.0/token"
+	}
+	// The token endpoint is called with the same transport (and its timeout).
+	tokenCtx := context.WithValue(context.Background(), oauth2.HTTPClient, hc)
+	source := func(scope string) oauth2.TokenSource {
+		cc := clientcredentials.Config{ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, TokenURL: tokenURL, Scopes: []string{scope}}
+		return oauth2.ReuseTokenSource(nil, cc.TokenSource(tokenCtx))
+	}
+	c.pcTokens, c.graphTokens = source(PartnerCenterScope), source(GraphScope)
+	if c.adminPortalURL == "" {
+		c.adminPortalURL = DefaultAdminPortalURL
+	}
+	return c, nil
+}
+
+func parseBase(raw string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimSuffix(raw, "/"))
+	if err != nil {
+		return nil, err
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("%q is not an http(s) URL", raw)
+	}
+	return u, nil
+}
+
+// GDAPApprovalURL is the link the customer's Global admin opens to approve
+// the GDAP relationship with the given ID.
+func (c *HTTPClient) GDAPApprovalURL(relationshipID string) string {
+	return c.adminPortalURL + url.PathEscape(relationshipID)
+}
+
+type requestIDKey struct{}
+
+// WithRequestID returns a context whose calls send id as MS-RequestId. Derive
+// it from something stable (workflow ID plus step name) so that a retry reuses
+// it.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+// RequestIDFrom returns the request ID WithRequestID stored, if any.
+func RequestIDFrom(ctx context.Context) (string, bool) {
+	id, ok := ctx.Value(requestIDKey{}).(string)
+	return id, ok && id != ""
+}
+
+// NewRequestID returns a random UUID suitable as a request ID.
+func NewRequestID() string { return newUUID() }
+
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// service selects the base URL and token source of a call.
+type service int
+
+const (
+	partnerCenter service = iota
+	graph
+)
+
+// call describes one HTTP exchange.
+type call struct {
+	op      string
+	svc     service
+	method  string
+	path    string
+	query   url.Values
+	body    any
+	ifMatch string
+	out     any
+}
+
+// do performs one call: no retries (the workflow engine owns retry policy),
+// one MS-RequestId per logical operation, one MS-CorrelationId per attempt.
+func (c *HTTPClient) do(ctx context.Context, cl call) error {
+	requestID, ok := RequestIDFrom(ctx)
+	if !ok {
+		if cl.method != http.MethodGet {
+			return fmt.Errorf("%s: %w", cl.op, ErrNoRequestID)
+		}
+		requestID = newUUID()
+	}
+	base, tokens := c.pcURL, c.pcTokens
+	if cl.svc == graph {
+		base, tokens = c.graphURL, c.graphTokens
+	}
+	u := *base
+	u.Path = strings.TrimSuffix(base.Path, "/") + cl.path
+	u.RawQuery = cl.query.Encode()
+
+	var body io.Reader
+	if cl.body != nil {
+		b, err := json.Marshal(cl.body)
+		if err != nil {
+			return fmt.Errorf("%s: encode request: %w", cl.op, err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, cl.method, u.String(), body)
+	if err != nil {
+		return fmt.Errorf("%s: build request: %w", cl.op, err)
+	}
+	tok, err := tokens.Token()
+	if err != nil {
+		return &Error{Op: cl.op, RequestID: requestID, Err: fmt.Errorf("get access token: %w", err)}
+	}
+	tok.SetAuthHeader(req)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("MS-RequestId", requestID)
+	req.Header.Set("MS-CorrelationId", newUUID())
+	req.Header.Set("X-Locale", "en-US")
+	if cl.body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if cl.ifMatch != "" {
+		req.Header.Set("If-Match", cl.ifMatch)
+	}
+	resp, err := c.httpClient.Do(req)
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return fmt.Errorf("%s: %w", cl.op, ctxErr)
+		}
+		return &Error{Op: cl.op, RequestID: requestID, Err: err}
+	}
+	defer resp.Body.Close()
+	respBody, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return &Error{Op: cl.op, RequestID: requestID, Err: fmt.Errorf("read response: %w", err)}
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return newHTTPError(cl.op, requestID, resp, respBody, c.now())
+	}
+	if cl.out == nil || len(bytes.TrimSpace(respBody)) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(respBody, cl.out); err != nil {
+		return fmt.Errorf("%s: decode response: %w", cl.op, err)
+	}
+	return nil
+}

@@ -1,0 +1,206 @@
+package partnercenter
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Service error codes the flows act on. Partner Center puts them in the
+// `code` field of its error envelope.
+const (
+	// CodeMCANotAccepted: a purchase for a customer without an attested
+	// Microsoft Customer Agreement (HTTP 403).
+	CodeMCANotAccepted = 13605
+	// CodeAgreementAlreadyExists: the same MCA attestation again; treat as done.
+	CodeAgreementAlreadyExists = 600061
+	// CodeResellerNotFound: the transaction reseller's PartnerID is unknown.
+	CodeResellerNotFound = 800015
+	// CodeNotIndirectReseller: the PartnerID is not an indirect reseller of
+	// this provider.
+	CodeNotIndirectReseller = 800016
+	// CodeResellerAgreementNotAccepted: the reseller has not accepted the
+	// Microsoft Partner Agreement.
+	CodeResellerAgreementNotAccepted = 900123
+	// CodeInvalidInput: malformed identifier in a compliance query.
+	CodeInvalidInput = 2000
+	// CodeMPNInvalid: the MPN ID is invalid or not migrated to Partner Center.
+	CodeMPNInvalid = 2200
+	// CodeRegionMismatch: provider and reseller are in different CSP regions.
+	CodeRegionMismatch = 2201
+	// CodeAgreementNotSignedForRegion: the reseller has not signed the MPA for
+	// the provider's region.
+	CodeAgreementNotSignedForRegion = 2203
+	// CodeNotAnIndirectReseller: the MPN ID has no CSP indirect reseller
+	// enrollment.
+	CodeNotAnIndirectReseller = 2204
+	// CodeMPNNotFound: no partner organization with that MPN ID (HTTP 404).
+	CodeMPNNotFound = 3000
+	// CodeInvalidCatalogItem: a cart line item names an unknown catalog item.
+	CodeInvalidCatalogItem = 10001
+	// CodeQuantityOutOfRange: a cart line item's quantity exceeds the quota.
+	CodeQuantityOutOfRange = 10002
+	// CodeAttestationNotAccepted: the line item's product requires an
+	// attestation that was not accepted.
+	CodeAttestationNotAccepted = 10012
+)
+
+// Error is a failed call: an HTTP error answer of the service, or a transport
+// failure (StatusCode 0) such as a timeout or a dropped connection.
+type Error struct {
+	// Op names the client operation, e.g. "create customer".
+	Op string
+	// StatusCode is the HTTP status, 0 for a transport failure.
+	StatusCode int
+	// Code is Partner Center's numeric code, 0 when the body had none.
+	Code int
+	// GraphCode is Microsoft Graph's string code (error.code), if any.
+	GraphCode string
+	// Description is the service's human-readable description.
+	Description string
+	// RetryAfter is the server's Retry-After on 429 and 503 answers.
+	RetryAfter time.Duration
+	// RequestID is the MS-RequestId the call was sent with.
+	RequestID string
+	// Err is the transport error underneath a StatusCode 0 failure.
+	Err error
+}
+
+// Error describes the failure without any request body or secret.
+func (e *Error) Error() string {
+	if e.StatusCode == 0 {
+		return fmt.Sprintf("partner center %s: transport failure (request %s): %v", e.Op, e.RequestID, e.Err)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "partner center %s: HTTP %d", e.Op, e.StatusCode)
+	if e.Code != 0 {
+		fmt.Fprintf(&b, " code %d", e.Code)
+	}
+	if e.GraphCode != "" {
+		fmt.Fprintf(&b, " %s", e.GraphCode)
+	}
+	if e.Description != "" {
+		fmt.Fprintf(&b, ": %s", e.Description)
+	}
+	if e.RetryAfter > 0 {
+		fmt.Fprintf(&b, " (retry after %s)", e.RetryAfter)
+	}
+	return b.String()
+}
+
+// Unwrap exposes the transport error.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Retryable reports whether the same call may succeed later: throttling,
+// server errors, timeouts and dropped connections yes; business refusals no.
+func (e *Error) Retryable() bool {
+	switch {
+	case e.StatusCode == 0:
+		return true
+	case e.StatusCode == http.StatusTooManyRequests, e.StatusCode == http.StatusRequestTimeout:
+		return true
+	case e.StatusCode >= 500:
+		return true
+	default:
+		return false
+	}
+}
+
+// IsCode reports whether err is a service Error with the given code.
+func IsCode(err error, code int) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Code == code
+}
+
+// IsStatus reports whether err is a service Error with the given HTTP status.
+func IsStatus(err error, status int) bool {
+	var e *Error
+	return errors.As(err, &e) && e.StatusCode == status
+}
+
+// IsRetryable reports whether err is an Error that retrying can fix.
+func IsRetryable(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Retryable()
+}
+
+// RetryAfter returns the delay the server asked for, 0 if none; activities
+// hand it to Temporal as NextRetryDelay.
+func RetryAfter(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
+}
+
+// errorEnvelope is the Partner Center error body.
+type errorEnvelope struct {
+	Code        json.Number `json:"code"`
+	Description string      `json:"description"`
+	Error       *struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// ErrorBody is the Partner Center error envelope the simulator writes.
+type ErrorBody struct {
+	Code        int      `json:"code"`
+	Description string   `json:"description"`
+	Data        []string `json:"data"`
+	Source      string   `json:"source"`
+}
+
+// GraphErrorBody is the Microsoft Graph error envelope the simulator writes.
+type GraphErrorBody struct {
+	Error GraphErrorDetail `json:"error"`
+}
+
+// GraphErrorDetail is the inner object of a Graph error.
+type GraphErrorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// newHTTPError turns a non-2xx answer into an *Error.
+func newHTTPError(op, requestID string, resp *http.Response, body []byte, now time.Time) *Error {
+	e := &Error{Op: op, StatusCode: resp.StatusCode, RequestID: requestID}
+	var env errorEnvelope
+	if json.Unmarshal(body, &env) == nil {
+		if n, err := env.Code.Int64(); err == nil {
+			e.Code = int(n)
+		} else if env.Code != "" {
+			e.GraphCode = env.Code.String()
+		}
+		e.Description = env.Description
+		if env.Error != nil {
+			e.GraphCode = env.Error.Code
+			e.Description = env.Error.Message
+		}
+	}
+	if e.Description == "" {
+		e.Description = http.StatusText(resp.StatusCode)
+	}
+	e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), now)
+	return e
+}
+
+// parseRetryAfter reads delta-seconds or an HTTP date.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}

@@ -1,0 +1,347 @@
+package partnercenter
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+)
+
+// Client is every Partner Center and Graph operation the flows use. Mutating
+// methods need a request ID in ctx (WithRequestID).
+type Client interface {
+	// RelationshipRequestURL returns the invitation link a customer's Global
+	// admin opens to accept the reseller relationship.
+	RelationshipRequestURL(ctx context.Context, opts RelationshipRequestOptions) (RelationshipRequest, error)
+	// GetCustomer returns a customer of the partner, with its relationshipToPartner.
+	GetCustomer(ctx context.Context, customerID string) (Customer, error)
+	// FindCustomersByDomain lists the partner's customers whose domain starts
+	// with prefix.
+	FindCustomersByDomain(ctx context.Context, prefix string) ([]Customer, error)
+	// CreateCustomer creates a customer tenant; the result carries the one-time
+	// UserCredentials.
+	CreateCustomer(ctx context.Context, in NewCustomer) (Customer, error)
+	// RemoveResellerRelationship sets relationshipToPartner to none.
+	RemoveResellerRelationship(ctx context.Context, customerID string) (Customer, error)
+
+	// CreateGDAPRelationship creates a GDAP relationship in status created.
+	CreateGDAPRelationship(ctx context.Context, in NewGDAPRelationship) (GDAPRelationship, error)
+	// GetGDAPRelationship reads a GDAP relationship and its ETag.
+	GetGDAPRelationship(ctx context.Context, id string) (GDAPRelationship, error)
+	// LockGDAPForApproval moves a created relationship to approvalPending.
+	LockGDAPForApproval(ctx context.Context, id string) (GDAPRequest, error)
+	// TerminateGDAPRelationship asks to end an active relationship.
+	TerminateGDAPRelationship(ctx context.Context, id string) (GDAPRequest, error)
+	// DeleteGDAPRelationship deletes a relationship still in status created.
+	DeleteGDAPRelationship(ctx context.Context, id, etag string) error
+	// UpdateGDAPAutoExtend changes autoExtendDuration (PT0S or P180D).
+	UpdateGDAPAutoExtend(ctx context.Context, id, etag, autoExtendDuration string) (GDAPRelationship, error)
+	// CreateAccessAssignment grants roles of an active relationship to one
+	// partner security group.
+	CreateAccessAssignment(ctx context.Context, relationshipID string, in NewAccessAssignment) (AccessAssignment, error)
+	// GetAccessAssignment reads one access assignment.
+	GetAccessAssignment(ctx context.Context, relationshipID, assignmentID string) (AccessAssignment, error)
+	// ListAccessAssignments lists a relationship's access assignments.
+	ListAccessAssignments(ctx context.Context, relationshipID string) ([]AccessAssignment, error)
+
+	// ListIndirectResellers lists the resellers partnered with this provider.
+	ListIndirectResellers(ctx context.Context) ([]PartnerRelationship, error)
+	// GetMPNProfile looks up a PartnerID; an unknown one is error 3000.
+	GetMPNProfile(ctx context.Context, mpnID string) (MPNProfile, error)
+	// GetAgreementStatus checks a reseller's Microsoft Partner Agreement.
+	GetAgreementStatus(ctx context.Context, mpnID string) (AgreementStatus, error)
+
+	// GetMCATemplate returns the current Microsoft Customer Agreement template.
+	GetMCATemplate(ctx context.Context) (AgreementTemplate, error)
+	// CreateCustomerAgreement attests that the customer accepted an agreement.
+	CreateCustomerAgreement(ctx context.Context, customerID string, a CustomerAgreement) (CustomerAgreement, error)
+	// ListCustomerAgreements lists a customer's attested agreements.
+	ListCustomerAgreements(ctx context.Context, customerID string) ([]CustomerAgreement, error)
+
+	// CreateCart creates a cart for a customer.
+	CreateCart(ctx context.Context, customerID string, cart Cart) (Cart, error)
+	// UpdateCart replaces a cart's line items.
+	UpdateCart(ctx context.Context, customerID string, cart Cart) (Cart, error)
+	// CheckoutCart places the cart's orders; repeating it returns the first result.
+	CheckoutCart(ctx context.Context, customerID, cartID string) (CheckoutResult, error)
+	// GetOrder reads an order.
+	GetOrder(ctx context.Context, customerID, orderID string) (Order, error)
+	// GetOrderProvisioningStatus reads the provisioning state of an order.
+	GetOrderProvisioningStatus(ctx context.Context, customerID, orderID string) (OrderProvisioningStatus, error)
+	// ListSubscriptions lists a customer's provisioned subscriptions.
+	ListSubscriptions(ctx context.Context, customerID string) ([]Subscription, error)
+	// GetSubscription reads one subscription.
+	GetSubscription(ctx context.Context, customerID, subscriptionID string) (Subscription, error)
+	// UpdateSupportContact names an indirect reseller as support contact.
+	UpdateSupportContact(ctx context.Context, customerID, subscriptionID string, sc SupportContact) (SupportContact, error)
+
+	// RegisterWebhook creates the partner's webhook registration.
+	RegisterWebhook(ctx context.Context, reg WebhookRegistration) (WebhookRegistration, error)
+	// GetWebhookRegistration reads the registration.
+	GetWebhookRegistration(ctx context.Context) (WebhookRegistration, error)
+	// UpdateWebhookRegistration replaces the registration.
+	UpdateWebhookRegistration(ctx context.Context, reg WebhookRegistration) (WebhookRegistration, error)
+	// DeleteWebhookRegistration removes the registration.
+	DeleteWebhookRegistration(ctx context.Context) error
+}
+
+const (
+	gdapPath = "/v1.0/tenantRelationships/delegatedAdminRelationships"
+)
+
+func esc(s string) string { return url.PathEscape(s) }
+
+// RelationshipRequestURL implements Client.
+func (c *HTTPClient) RelationshipRequestURL(ctx context.Context, opts RelationshipRequestOptions) (RelationshipRequest, error) {
+	var out RelationshipRequest
+	q := url.Values{}
+	if opts.IndirectResellerID != "" {
+		q.Set("indirectResellerId", opts.IndirectResellerID)
+	}
+	err := c.do(ctx, call{op: "get relationship request URL", method: http.MethodGet, path: "/v1/customers/relationshiprequests", query: q, out: &out})
+	return out, err
+}
+
+// GetCustomer implements Client.
+func (c *HTTPClient) GetCustomer(ctx context.Context, customerID string) (Customer, error) {
+	var out Customer
+	err := c.do(ctx, call{op: "get customer", method: http.MethodGet, path: "/v1/customers/" + esc(customerID), out: &out})
+	return out, err
+}
+
+// FindCustomersByDomain implements Client.
+func (c *HTTPClient) FindCustomersByDomain(ctx context.Context, prefix string) ([]Customer, error) {
+	filter, err := json.Marshal(map[string]string{"Field": "Domain", "Value": prefix, "Operator": "starts_with"})
+	if err != nil {
+		return nil, err
+	}
+	var out Collection[Customer]
+	err = c.do(ctx, call{op: "find customers by domain", method: http.MethodGet, path: "/v1/customers", query: url.Values{"size": {"500"}, "filter": {string(filter)}}, out: &out})
+	return out.Items, err
+}
+
+// CreateCustomer implements Client.
+func (c *HTTPClient) CreateCustomer(ctx context.Context, in NewCustomer) (Customer, error) {
+	var out Customer
+	err := c.do(ctx, call{op: "create customer", method: http.MethodPost, path: "/v1/customers", body: in, out: &out})
+	return out, err
+}
+
+// RemoveResellerRelationship implements Client.
+func (c *HTTPClient) RemoveResellerRelationship(ctx context.Context, customerID string) (Customer, error) {
+	var out Customer
+	err := c.do(ctx, call{op: "remove reseller relationship", method: http.MethodPatch, path: "/v1/customers/" + esc(customerID),
+		body: map[string]string{"relationshipToPartner": RelationshipNone}, out: &out})
+	return out, err
+}
+
+func (c *HTTPClient) withApprovalURL(r GDAPRelationship) GDAPRelationship {
+	if r.ID != "" {
+		r.ApprovalURL = c.GDAPApprovalURL(r.ID)
+	}
+	return r
+}
+
+// CreateGDAPRelationship implements Client.
+func (c *HTTPClient) CreateGDAPRelationship(ctx context.Context, in NewGDAPRelationship) (GDAPRelationship, error) {
+	var out GDAPRelationship
+	err := c.do(ctx, call{op: "create GDAP relationship", svc: graph, method: http.MethodPost, path: gdapPath, body: in, out: &out})
+	return c.withApprovalURL(out), err
+}
+
+// GetGDAPRelationship implements Client.
+func (c *HTTPClient) GetGDAPRelationship(ctx context.Context, id string) (GDAPRelationship, error) {
+	var out GDAPRelationship
+	err := c.do(ctx, call{op: "get GDAP relationship", svc: graph, method: http.MethodGet, path: gdapPath + "/" + esc(id), out: &out})
+	return c.withApprovalURL(out), err
+}
+
+func (c *HTTPClient) gdapRequest(ctx context.Context, op, id, action string) (GDAPRequest, error) {
+	var out GDAPRequest
+	err := c.do(ctx, call{op: op, svc: graph, method: http.MethodPost, path: gdapPath + "/" + esc(id) + "/requests",
+		body: map[string]string{"action": action}, out: &out})
+	return out, err
+}
+
+// LockGDAPForApproval implements Client.
+func (c *HTTPClient) LockGDAPForApproval(ctx context.Context, id string) (GDAPRequest, error) {
+	return c.gdapRequest(ctx, "lock GDAP relationship for approval", id, GDAPActionLockForApproval)
+}
+
+// TerminateGDAPRelationship implements Client.
+func (c *HTTPClient) TerminateGDAPRelationship(ctx context.Context, id string) (GDAPRequest, error) {
+	return c.gdapRequest(ctx, "terminate GDAP relationship", id, GDAPActionTerminate)
+}
+
+// DeleteGDAPRelationship implements Client.
+func (c *HTTPClient) DeleteGDAPRelationship(ctx context.Context, id, etag string) error {
+	return c.do(ctx, call{op: "delete GDAP relationship", svc: graph, method: http.MethodDelete, path: gdapPath + "/" + esc(id), ifMatch: etag})
+}
+
+// UpdateGDAPAutoExtend implements Client.
+func (c *HTTPClient) UpdateGDAPAutoExtend(ctx context.Context, id, etag, autoExtendDuration string) (GDAPRelationship, error) {
+	var out GDAPRelationship
+	err := c.do(ctx, call{op: "update GDAP auto-extend", svc: graph, method: http.MethodPatch, path: gdapPath + "/" + esc(id), ifMatch: etag,
+		body: map[string]string{"autoExtendDuration": autoExtendDuration}, out: &out})
+	return c.withApprovalURL(out), err
+}
+
+// CreateAccessAssignment implements Client.
+func (c *HTTPClient) CreateAccessAssignment(ctx context.Context, relationshipID string, in NewAccessAssignment) (AccessAssignment, error) {
+	var out AccessAssignment
+	err := c.do(ctx, call{op: "create access assignment", svc: graph, method: http.MethodPost, path: gdapPath + "/" + esc(relationshipID) + "/accessAssignments", body: in, out: &out})
+	return out, err
+}
+
+// GetAccessAssignment implements Client.
+func (c *HTTPClient) GetAccessAssignment(ctx context.Context, relationshipID, assignmentID string) (AccessAssignment, error) {
+	var out AccessAssignment
+	err := c.do(ctx, call{op: "get access assignment", svc: graph, method: http.MethodGet, path: gdapPath + "/" + esc(relationshipID) + "/accessAssignments/" + esc(assignmentID), out: &out})
+	return out, err
+}
+
+// ListAccessAssignments implements Client.
+func (c *HTTPClient) ListAccessAssignments(ctx context.Context, relationshipID string) ([]AccessAssignment, error) {
+	var out GraphCollection[AccessAssignment]
+	err := c.do(ctx, call{op: "list access assignments", svc: graph, method: http.MethodGet, path: gdapPath + "/" + esc(relationshipID) + "/accessAssignments", out: &out})
+	return out.Value, err
+}
+
+// ListIndirectResellers implements Client.
+func (c *HTTPClient) ListIndirectResellers(ctx context.Context) ([]PartnerRelationship, error) {
+	var out Collection[PartnerRelationship]
+	err := c.do(ctx, call{op: "list indirect resellers", method: http.MethodGet, path: "/v1/relationships",
+		query: url.Values{"relationship_type": {"IsIndirectCloudSolutionProviderOf"}}, out: &out})
+	return out.Items, err
+}
+
+// GetMPNProfile implements Client.
+func (c *HTTPClient) GetMPNProfile(ctx context.Context, mpnID string) (MPNProfile, error) {
+	var out MPNProfile
+	err := c.do(ctx, call{op: "get MPN profile", method: http.MethodGet, path: "/v1/profiles/mpn", query: url.Values{"mpnId": {mpnID}}, out: &out})
+	return out, err
+}
+
+// GetAgreementStatus implements Client.
+func (c *HTTPClient) GetAgreementStatus(ctx context.Context, mpnID string) (AgreementStatus, error) {
+	var out AgreementStatus
+	err := c.do(ctx, call{op: "get partner agreement status", method: http.MethodGet, path: "/v1/compliance/csp/agreementstatus", query: url.Values{"mpnId": {mpnID}}, out: &out})
+	return out, err
+}
+
+// GetMCATemplate implements Client.
+func (c *HTTPClient) GetMCATemplate(ctx context.Context) (AgreementTemplate, error) {
+	var out Collection[AgreementTemplate]
+	if err := c.do(ctx, call{op: "get MCA template", method: http.MethodGet, path: "/v1/agreements", query: url.Values{"agreementType": {AgreementTypeMCA}}, out: &out}); err != nil {
+		return AgreementTemplate{}, err
+	}
+	if len(out.Items) == 0 {
+		return AgreementTemplate{}, &Error{Op: "get MCA template", StatusCode: http.StatusNotFound, Description: "no Microsoft Customer Agreement template"}
+	}
+	best := out.Items[0]
+	for _, t := range out.Items[1:] {
+		if t.VersionRank < best.VersionRank {
+			best = t
+		}
+	}
+	return best, nil
+}
+
+// CreateCustomerAgreement implements Client.
+func (c *HTTPClient) CreateCustomerAgreement(ctx context.Context, customerID string, a CustomerAgreement) (CustomerAgreement, error) {
+	var out CustomerAgreement
+	err := c.do(ctx, call{op: "attest customer agreement", method: http.MethodPost, path: "/v1/customers/" + esc(customerID) + "/agreements", body: a, out: &out})
+	return out, err
+}
+
+// ListCustomerAgreements implements Client.
+func (c *HTTPClient) ListCustomerAgreements(ctx context.Context, customerID string) ([]CustomerAgreement, error) {
+	var out Collection[CustomerAgreement]
+	err := c.do(ctx, call{op: "list customer agreements", method: http.MethodGet, path: "/v1/customers/" + esc(customerID) + "/agreements", out: &out})
+	return out.Items, err
+}
+
+// CreateCart implements Client.
+func (c *HTTPClient) CreateCart(ctx context.Context, customerID string, cart Cart) (Cart, error) {
+	var out Cart
+	err := c.do(ctx, call{op: "create cart", method: http.MethodPost, path: "/v1/customers/" + esc(customerID) + "/carts", body: cart, out: &out})
+	return out, err
+}
+
+// UpdateCart implements Client.
+func (c *HTTPClient) UpdateCart(ctx context.Context, customerID string, cart Cart) (Cart, error) {
+	var out Cart
+	err := c.do(ctx, call{op: "update cart", method: http.MethodPut, path: "/v1/customers/" + esc(customerID) + "/carts/" + esc(cart.ID), body: cart, out: &out})
+	return out, err
+}
+
+// CheckoutCart implements Client.
+func (c *HTTPClient) CheckoutCart(ctx context.Context, customerID, cartID string) (CheckoutResult, error) {
+	var out CheckoutResult
+	err := c.do(ctx, call{op: "checkout cart", method: http.MethodPost, path: "/v1/customers/" + esc(customerID) + "/carts/" + esc(cartID) + "/checkout", out: &out})
+	return out, err
+}
+
+// GetOrder implements Client.
+func (c *HTTPClient) GetOrder(ctx context.Context, customerID, orderID string) (Order, error) {
+	var out Order
+	err := c.do(ctx, call{op: "get order", method: http.MethodGet, path: "/v1/customers/" + esc(customerID) + "/orders/" + esc(orderID), out: &out})
+	return out, err
+}
+
+// GetOrderProvisioningStatus implements Client.
+func (c *HTTPClient) GetOrderProvisioningStatus(ctx context.Context, customerID, orderID string) (OrderProvisioningStatus, error) {
+	var out OrderProvisioningStatus
+	err := c.do(ctx, call{op: "get order provisioning status", method: http.MethodGet, path: "/v1/customers/" + esc(customerID) + "/orders/" + esc(orderID) + "/provisioningstatus", out: &out})
+	return out, err
+}
+
+// ListSubscriptions implements Client.
+func (c *HTTPClient) ListSubscriptions(ctx context.Context, customerID string) ([]Subscription, error) {
+	var out Collection[Subscription]
+	err := c.do(ctx, call{op: "list subscriptions", method: http.MethodGet, path: "/v1/customers/" + esc(customerID) + "/subscriptions", out: &out})
+	return out.Items, err
+}
+
+// GetSubscription implements Client.
+func (c *HTTPClient) GetSubscription(ctx context.Context, customerID, subscriptionID string) (Subscription, error) {
+	var out Subscription
+	err := c.do(ctx, call{op: "get subscription", method: http.MethodGet, path: "/v1/customers/" + esc(customerID) + "/subscriptions/" + esc(subscriptionID), out: &out})
+	return out, err
+}
+
+// UpdateSupportContact implements Client.
+func (c *HTTPClient) UpdateSupportContact(ctx context.Context, customerID, subscriptionID string, sc SupportContact) (SupportContact, error) {
+	var out SupportContact
+	err := c.do(ctx, call{op: "update subscription support contact", method: http.MethodPut,
+		path: "/v1/customers/" + esc(customerID) + "/subscriptions/" + esc(subscriptionID) + "/supportcontact", body: sc, out: &out})
+	return out, err
+}
+
+const webhookPath = "/webhooks/v1/registration"
+
+// RegisterWebhook implements Client.
+func (c *HTTPClient) RegisterWebhook(ctx context.Context, reg WebhookRegistration) (WebhookRegistration, error) {
+	var out WebhookRegistration
+	err := c.do(ctx, call{op: "register webhook", method: http.MethodPost, path: webhookPath, body: reg, out: &out})
+	return out, err
+}
+
+// GetWebhookRegistration implements Client.
+func (c *HTTPClient) GetWebhookRegistration(ctx context.Context) (WebhookRegistration, error) {
+	var out WebhookRegistration
+	err := c.do(ctx, call{op: "get webhook registration", method: http.MethodGet, path: webhookPath, out: &out})
+	return out, err
+}
+
+// UpdateWebhookRegistration implements Client.
+func (c *HTTPClient) UpdateWebhookRegistration(ctx context.Context, reg WebhookRegistration) (WebhookRegistration, error) {
+	var out WebhookRegistration
+	err := c.do(ctx, call{op: "update webhook registration", method: http.MethodPut, path: webhookPath, body: reg, out: &out})
+	return out, err
+}
+
+// DeleteWebhookRegistration implements Client.
+func (c *HTTPClient) DeleteWebhookRegistration(ctx context.Context) error {
+	return c.do(ctx, call{op: "delete webhook registration", method: http.MethodDelete, path: webhookPath})
+}
