@@ -1,0 +1,276 @@
+package sim
+
+import (
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	pc "github.com/partnerflow/partnerflow/partnercenter"
+)
+
+var guid = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+const (
+	minGDAPDuration = 24 * time.Hour
+	maxGDAPDuration = 730 * 24 * time.Hour
+)
+
+func (s *Server) graphFail(w http.ResponseWriter, status int, code, format string, args ...any) {
+	s.fail(w, true, status, 0, code, fmt.Sprintf(format, args...))
+}
+
+func validAutoExtend(v string) bool {
+	return v == "" || v == "PT0S" || v == "P0D" || v == "P180D"
+}
+
+func (s *Server) createGDAP(w http.ResponseWriter, r *http.Request) {
+	var in pc.NewGDAPRelationship
+	if err := decode(r, &in); err != nil {
+		s.graphFail(w, http.StatusBadRequest, "badRequest", "Invalid relationship: %v", err)
+		return
+	}
+	dur, err := parseISODuration(in.Duration)
+	switch {
+	case strings.TrimSpace(in.DisplayName) == "" || len([]rune(in.DisplayName)) > 50:
+		s.graphFail(w, http.StatusBadRequest, "badRequest", "displayName is required and at most 50 characters.")
+		return
+	case err != nil || dur < minGDAPDuration || dur > maxGDAPDuration:
+		s.graphFail(w, http.StatusBadRequest, "badRequest", "duration must be an ISO 8601 duration between P1D and P2Y.")
+		return
+	case len(in.AccessDetails.UnifiedRoles) == 0:
+		s.graphFail(w, http.StatusBadRequest, "badRequest", "accessDetails.unifiedRoles must name at least one role.")
+		return
+	case !validAutoExtend(in.AutoExtendDuration):
+		s.graphFail(w, http.StatusBadRequest, "badRequest", "autoExtendDuration must be PT0S, P0D or P180D.")
+		return
+	case extends(in.AutoExtendDuration) && hasGlobalAdmin(in.AccessDetails.UnifiedRoles):
+		s.graphFail(w, http.StatusBadRequest, "badRequest", "Auto-extension is not allowed for relationships with the Global Administrator role.")
+		return
+	}
+	for _, role := range in.AccessDetails.UnifiedRoles {
+		if !guid.MatchString(role.RoleDefinitionID) {
+			s.graphFail(w, http.StatusBadRequest, "badRequest", "roleDefinitionId %q is not a built-in role template ID.", role.RoleDefinitionID)
+			return
+		}
+	}
+	for _, g := range s.st.GDAP {
+		if strings.EqualFold(g.DisplayName, in.DisplayName) {
+			s.graphFail(w, http.StatusConflict, "conflict", "A relationship named %q already exists.", in.DisplayName)
+			return
+		}
+	}
+	var customer pc.GDAPCustomer
+	if in.Customer != nil && in.Customer.TenantID != "" {
+		t := s.st.Tenants[in.Customer.TenantID]
+		if t == nil || t.Partner {
+			s.graphFail(w, http.StatusBadRequest, "badRequest", "Customer tenant %s was not found.", in.Customer.TenantID)
+			return
+		}
+		customer = pc.GDAPCustomer{TenantID: t.ID, DisplayName: t.CompanyName}
+	}
+	now := s.now()
+	g := &gdapRecord{ID: newID() + "-" + newID(), DisplayName: in.DisplayName, Duration: in.Duration, AutoExtend: in.AutoExtendDuration,
+		Customer: customer, Roles: in.AccessDetails.UnifiedRoles, Phase: pc.GDAPStatusCreated, CreatedAt: now, ModifiedAt: now,
+		Version: 1, Notified: map[string]bool{}}
+	s.st.GDAP[g.ID] = g
+	w.Header().Set("Location", s.publicURL()+"/v1.0/tenantRelationships/delegatedAdminRelationships/"+g.ID)
+	writeJSON(w, http.StatusCreated, g.view(now, s.cfg.ActivationDelay))
+}
+
+func (s *Server) gdap(w http.ResponseWriter, r *http.Request) *gdapRecord {
+	g := s.st.GDAP[r.PathValue("id")]
+	if g == nil || g.Phase == "deleted" {
+		s.graphFail(w, http.StatusNotFound, "notFound", "Relationship %s was not found.", r.PathValue("id"))
+		return nil
+	}
+	return g
+}
+
+func (s *Server) listGDAP(w http.ResponseWriter, _ *http.Request) {
+	now := s.now()
+	out := pc.GraphCollection[pc.GDAPRelationship]{Value: []pc.GDAPRelationship{}}
+	for _, g := range s.st.GDAP {
+		if g.Phase != "deleted" {
+			out.Value = append(out.Value, g.view(now, s.cfg.ActivationDelay))
+		}
+	}
+	slices.SortFunc(out.Value, func(a, b pc.GDAPRelationship) int { return a.CreatedDateTime.Compare(b.CreatedDateTime.Time) })
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) getGDAP(w http.ResponseWriter, r *http.Request) {
+	if g := s.gdap(w, r); g != nil {
+		writeJSON(w, http.StatusOK, g.view(s.now(), s.cfg.ActivationDelay))
+	}
+}
+
+// checkIfMatch enforces the ETag on PATCH and DELETE.
+func (s *Server) checkIfMatch(w http.ResponseWriter, r *http.Request, version int) bool {
+	im := r.Header.Get("If-Match")
+	switch {
+	case im == "":
+		s.graphFail(w, http.StatusBadRequest, "badRequest", "The If-Match header is required.")
+		return false
+	case im != "*" && im != etag(version):
+		s.graphFail(w, http.StatusPreconditionFailed, "preconditionFailed", "The ETag does not match the current version.")
+		return false
+	}
+	return true
+}
+
+func (s *Server) patchGDAP(w http.ResponseWriter, r *http.Request) {
+	g := s.gdap(w, r)
+	if g == nil || !s.checkIfMatch(w, r, g.Version) {
+		return
+	}
+	var in struct {
+		AutoExtendDuration *string `json:"autoExtendDuration"`
+	}
+	if err := decode(r, &in); err != nil || in.AutoExtendDuration == nil {
+		s.graphFail(w, http.StatusBadRequest, "badRequest", "Only autoExtendDuration can be updated.")
+		return
+	}
+	now := s.now()
+	status, _, _ := g.status(now, s.cfg.ActivationDelay)
+	v := *in.AutoExtendDuration
+	switch {
+	case status != pc.GDAPStatusCreated && status != pc.GDAPStatusActive && status != pc.GDAPStatusExpiring:
+		s.graphFail(w, http.StatusBadRequest, "badRequest", "autoExtendDuration can change only while the relationship is created or active (it is %s).", status)
+		return
+	case !validAutoExtend(v):
+		s.graphFail(w, http.StatusBadRequest, "badRequest", "autoExtendDuration must be PT0S, P0D or P180D.")
+		return
+	case extends(v) && hasGlobalAdmin(g.Roles):
+		s.graphFail(w, http.StatusBadRequest, "badRequest", "Auto-extension is not allowed for relationships with the Global Administrator role.")
+		return
+	}
+	g.AutoExtend = v
+	g.ModifiedAt = now
+	g.Version++
+	writeJSON(w, http.StatusOK, g.view(now, s.cfg.ActivationDelay))
+}
+
+func (s *Server) deleteGDAP(w http.ResponseWriter, r *http.Request) {
+	g := s.gdap(w, r)
+	if g == nil || !s.checkIfMatch(w, r, g.Version) {
+		return
+	}
+	if g.Phase != pc.GDAPStatusCreated {
+		s.graphFail(w, http.StatusBadRequest, "badRequest", "Only a relationship in status created can be deleted.")
+		return
+	}
+	g.Phase = "deleted"
+	g.Version++
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// gdapRequest handles lockForApproval and terminate.
+func (s *Server) gdapRequest(w http.ResponseWriter, r *http.Request) {
+	g := s.gdap(w, r)
+	if g == nil {
+		return
+	}
+	var in struct {
+		Action string `json:"action"`
+	}
+	if err := decode(r, &in); err != nil {
+		s.graphFail(w, http.StatusBadRequest, "badRequest", "Invalid request: %v", err)
+		return
+	}
+	now := s.now()
+	status, _, _ := g.status(now, s.cfg.ActivationDelay)
+	switch in.Action {
+	case pc.GDAPActionLockForApproval:
+		if status != pc.GDAPStatusCreated {
+			s.graphFail(w, http.StatusBadRequest, "badRequest", "Only a relationship in status created can be locked for approval (it is %s).", status)
+			return
+		}
+		g.Phase, g.LockedAt = pc.GDAPStatusApprovalPending, now
+	case pc.GDAPActionTerminate:
+		if status != pc.GDAPStatusActive && status != pc.GDAPStatusExpiring {
+			s.graphFail(w, http.StatusBadRequest, "badRequest", "Only an active relationship can be terminated (it is %s).", status)
+			return
+		}
+		g.Phase, g.TerminationAt = pc.GDAPStatusTerminationRequested, now
+	default:
+		s.graphFail(w, http.StatusBadRequest, "badRequest", "Unknown action %q.", in.Action)
+		return
+	}
+	g.ModifiedAt = now
+	g.Version++
+	writeJSON(w, http.StatusCreated, pc.GDAPRequest{ID: newID(), Action: in.Action, Status: "succeeded",
+		CreatedDateTime: pc.NewTime(now), LastModifiedDateTime: pc.NewTime(now)})
+}
+
+// createAssignment needs an active relationship, roles it holds, and one
+// assignment per security group.
+func (s *Server) createAssignment(w http.ResponseWriter, r *http.Request) {
+	g := s.gdap(w, r)
+	if g == nil {
+		return
+	}
+	var in pc.NewAccessAssignment
+	if err := decode(r, &in); err != nil {
+		s.graphFail(w, http.StatusBadRequest, "badRequest", "Invalid access assignment: %v", err)
+		return
+	}
+	now := s.now()
+	if status, _, _ := g.status(now, s.cfg.ActivationDelay); status != pc.GDAPStatusActive && status != pc.GDAPStatusExpiring {
+		s.graphFail(w, http.StatusBadRequest, "badRequest", "Access can be assigned only on an active relationship (it is %s).", status)
+		return
+	}
+	if !guid.MatchString(in.AccessContainer.AccessContainerID) || in.AccessContainer.AccessContainerType != "securityGroup" {
+		s.graphFail(w, http.StatusBadRequest, "badRequest", "accessContainer must name one security group by its object ID.")
+		return
+	}
+	if len(in.AccessDetails.UnifiedRoles) == 0 {
+		s.graphFail(w, http.StatusBadRequest, "badRequest", "accessDetails.unifiedRoles must name at least one role.")
+		return
+	}
+	for _, role := range in.AccessDetails.UnifiedRoles {
+		if !slices.ContainsFunc(g.Roles, func(h pc.UnifiedRole) bool { return strings.EqualFold(h.RoleDefinitionID, role.RoleDefinitionID) }) {
+			s.graphFail(w, http.StatusBadRequest, "badRequest", "Role %s is not part of the relationship.", role.RoleDefinitionID)
+			return
+		}
+	}
+	for _, a := range g.Assignments {
+		if strings.EqualFold(a.GroupID, in.AccessContainer.AccessContainerID) {
+			s.graphFail(w, http.StatusConflict, "conflict", "Security group %s already has an access assignment.", a.GroupID)
+			return
+		}
+	}
+	a := &assignmentRecord{ID: newID(), GroupID: in.AccessContainer.AccessContainerID, GroupType: in.AccessContainer.AccessContainerType,
+		Roles: in.AccessDetails.UnifiedRoles, CreatedAt: now, ModifiedAt: now, Version: 1}
+	g.Assignments = append(g.Assignments, a)
+	writeJSON(w, http.StatusCreated, a.view(now, s.cfg.ActivationDelay))
+}
+
+func (s *Server) listAssignments(w http.ResponseWriter, r *http.Request) {
+	g := s.gdap(w, r)
+	if g == nil {
+		return
+	}
+	now := s.now()
+	out := pc.GraphCollection[pc.AccessAssignment]{Value: []pc.AccessAssignment{}}
+	for _, a := range g.Assignments {
+		out.Value = append(out.Value, a.view(now, s.cfg.ActivationDelay))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) getAssignment(w http.ResponseWriter, r *http.Request) {
+	g := s.gdap(w, r)
+	if g == nil {
+		return
+	}
+	for _, a := range g.Assignments {
+		if a.ID == r.PathValue("assignmentId") {
+			writeJSON(w, http.StatusOK, a.view(s.now(), s.cfg.ActivationDelay))
+			return
+		}
+	}
+	s.graphFail(w, http.StatusNotFound, "notFound", "Access assignment %s was not found.", r.PathValue("assignmentId"))
+}

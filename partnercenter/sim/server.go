@@ -1,0 +1,391 @@
+// Package sim is a local simulator of Partner Center and Microsoft Graph's
+// GDAP API. It serves the same paths and JSON as the real services, enforces
+// the documented rules and error codes, stands in for the Microsoft 365 admin
+// center (HTML pages and JSON customer actions), signs and delivers webhook
+// events, persists its world to a JSON file, and injects faults on demand.
+//
+// Paths it serves (see README.md for the bodies):
+//
+//	/v1/...                               Partner Center REST
+//	/webhooks/v1/registration[...]        Partner Center webhook registration
+//	/v1.0/tenantRelationships/...         Graph delegatedAdminRelationships
+//	/sim/tenants, /sim/partners           create the world (POST), list it (GET /sim/tenants)
+//	/sim/customer-actions/...             accept-reseller, approve-gdap, authorize-provider
+//	/sim/admin/...                        admin-center stand-in pages
+//	/sim/clock, /sim/faults               test controls
+//	/sim/webhooks/certificate.cer         the webhook signing certificate
+//	/sim/webhooks/deliveries              delivery log
+package sim
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/partnerflow/partnerflow/partnercenter"
+)
+
+// HomePartner is the partner partnerflow acts as; every bearer token the
+// simulator accepts stands for it.
+type HomePartner struct {
+	TenantID    string
+	MPNID       string
+	CompanyName string
+	Country     string
+	Domain      string
+}
+
+// DefaultHomePartner is used when Config.HomePartner is empty.
+var DefaultHomePartner = HomePartner{
+	TenantID:    "7f2c9a1e-4b3d-4e5f-8a6b-1c2d3e4f5a6b",
+	MPNID:       "6543210",
+	CompanyName: "Partnerflow Demo Distributor",
+	Country:     "US",
+	Domain:      "partnerflowdemo.onmicrosoft.com",
+}
+
+// Config configures a Server.
+type Config struct {
+	// DataFile is the JSON snapshot path; empty keeps everything in memory.
+	DataFile string
+	// PublicURL is the base URL the simulator's links and pages use.
+	PublicURL string
+	// ActivationDelay is how long approved GDAP relationships, access
+	// assignments and orders take to become active; 0 means 3 seconds.
+	ActivationDelay time.Duration
+	// HomePartner is the partner partnerflow acts as; zero means DefaultHomePartner.
+	HomePartner HomePartner
+	// Now is the clock (before /sim/clock offsets); nil means time.Now.
+	Now func() time.Time
+	// WebhookRetryDelay is the first delay between webhook delivery attempts
+	// (doubling, at most 10 attempts); 0 means 2 seconds.
+	WebhookRetryDelay time.Duration
+	// Logger receives the simulator's log; nil discards it.
+	Logger *slog.Logger
+}
+
+// Server is the simulator. Create it with New, serve Handler, stop it with Close.
+type Server struct {
+	cfg    Config
+	home   HomePartner
+	log    *slog.Logger
+	mux    *http.ServeMux
+	signer *rsa.PrivateKey
+
+	mu     sync.Mutex // guards st and faults
+	st     *state
+	faults Faults
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	deliveriesMu sync.Mutex
+	deliveries   []Delivery
+}
+
+// New loads the snapshot at cfg.DataFile if there is one, or starts an empty
+// world, and starts the background webhook scanner.
+func New(cfg Config) (*Server, error) {
+	if cfg.ActivationDelay == 0 {
+		cfg.ActivationDelay = 3 * time.Second
+	}
+	if cfg.WebhookRetryDelay == 0 {
+		cfg.WebhookRetryDelay = 2 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
+	home := cfg.HomePartner
+	if home.TenantID == "" {
+		home = DefaultHomePartner
+	}
+	s := &Server{cfg: cfg, home: home, log: cfg.Logger, st: newState()}
+	if cfg.DataFile != "" {
+		if err := s.load(); err != nil {
+			return nil, err
+		}
+	}
+	key, err := s.ensureSigningKey()
+	if err != nil {
+		return nil, err
+	}
+	s.signer = key
+	if err := s.save(); err != nil {
+		return nil, err
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.routes()
+	s.wg.Add(1)
+	go s.scanLoop()
+	return s, nil
+}
+
+// Handler returns the simulator's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// SetPublicURL sets the base URL of links and pages once the listener's
+// address is known (e.g. after httptest.NewServer).
+func (s *Server) SetPublicURL(u string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cfg.PublicURL = strings.TrimSuffix(u, "/")
+}
+
+// Close stops webhook delivery and the scanner.
+func (s *Server) Close() {
+	s.cancel()
+	s.wg.Wait()
+}
+
+// now is the simulated time: the configured clock plus /sim/clock advances.
+func (s *Server) now() time.Time { return s.cfg.Now().UTC().Add(s.st.ClockOffset) }
+
+func (s *Server) publicURL() string { return s.cfg.PublicURL }
+
+// load reads the snapshot if the file exists.
+func (s *Server) load() error {
+	b, err := os.ReadFile(s.cfg.DataFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read simulator data %s: %w", s.cfg.DataFile, err)
+	}
+	st := newState()
+	if err := json.Unmarshal(b, st); err != nil {
+		return fmt.Errorf("parse simulator data %s: %w", s.cfg.DataFile, err)
+	}
+	st.fill()
+	s.st = st
+	return nil
+}
+
+// save writes the snapshot atomically (temp file + rename); callers hold s.mu
+// or own s exclusively.
+func (s *Server) save() error {
+	if s.cfg.DataFile == "" {
+		return nil
+	}
+	b, err := json.MarshalIndent(s.st, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode simulator data: %w", err)
+	}
+	dir := filepath.Dir(s.cfg.DataFile)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create simulator data dir: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, ".sim-*.json")
+	if err != nil {
+		return fmt.Errorf("write simulator data: %w", err)
+	}
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write simulator data: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write simulator data: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), s.cfg.DataFile); err != nil {
+		return fmt.Errorf("replace simulator data: %w", err)
+	}
+	return nil
+}
+
+// Faults is the fault-injection setting of the service paths (never /sim).
+type Faults struct {
+	// LatencyMs is added before every answer.
+	LatencyMs int `json:"latencyMs"`
+	// Rate429 is the fraction of calls answered 429 with Retry-After.
+	Rate429 float64 `json:"rate429"`
+	// RetryAfterSeconds is the Retry-After of injected 429s (default 1).
+	RetryAfterSeconds int `json:"retryAfterSeconds"`
+	// Rate500 is the fraction of calls answered 500.
+	Rate500 float64 `json:"rate500"`
+	// DropAfterWriteRate is the fraction of mutating calls whose change is made
+	// and whose connection is then closed without an answer.
+	DropAfterWriteRate float64 `json:"dropAfterWriteRate"`
+}
+
+// recorder buffers a handler's answer so that the service wrapper can store
+// it for idempotent replay or drop it.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+}
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.body.Write(b)
+}
+
+// service wraps a Partner Center or Graph handler: bearer auth, faults,
+// MS-RequestId idempotency, one lock for the whole exchange, persistence after
+// a successful change, and the dropped-response fault.
+func (s *Server) service(graphAPI bool, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		auth := r.Header.Get("Authorization")
+		scheme, token, _ := strings.Cut(auth, " ")
+		if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+			s.fail(w, graphAPI, http.StatusUnauthorized, 0, "Unauthorized", "The request has no bearer token.")
+			return
+		}
+		s.mu.Lock()
+		f := s.faults
+		s.mu.Unlock()
+		if f.LatencyMs > 0 {
+			select {
+			case <-time.After(time.Duration(f.LatencyMs) * time.Millisecond):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		if f.Rate429 > 0 && rand.Float64() < f.Rate429 {
+			ra := f.RetryAfterSeconds
+			if ra <= 0 {
+				ra = 1
+			}
+			w.Header().Set("Retry-After", fmt.Sprint(ra))
+			s.fail(w, graphAPI, http.StatusTooManyRequests, 0, "TooManyRequests", "Rate limit is exceeded.")
+			return
+		}
+		if f.Rate500 > 0 && rand.Float64() < f.Rate500 {
+			s.fail(w, graphAPI, http.StatusInternalServerError, 0, "InternalServerError", "Injected server error.")
+			return
+		}
+		mutating := r.Method != http.MethodGet && r.Method != http.MethodHead
+		key := ""
+		if id := r.Header.Get("MS-RequestId"); mutating && id != "" {
+			key = id + " " + r.Method + " " + r.URL.Path
+		}
+		rec := &recorder{header: http.Header{}}
+		s.mu.Lock()
+		if stored, ok := s.st.Idempotency[key]; key != "" && ok {
+			rec.header.Set("Content-Type", "application/json; charset=utf-8")
+			rec.status = stored.Status
+			rec.body.Write(stored.Body)
+		} else {
+			h(rec, r)
+			if mutating && rec.status < 300 {
+				if key != "" {
+					s.st.Idempotency[key] = &storedResponse{Status: rec.status, Body: bytes.Clone(rec.body.Bytes()), At: s.now()}
+				}
+				if err := s.save(); err != nil {
+					s.log.Error("persist simulator state", "err", err)
+				}
+			}
+		}
+		s.mu.Unlock()
+		if mutating && f.DropAfterWriteRate > 0 && rand.Float64() < f.DropAfterWriteRate {
+			dropConnection(w)
+			return
+		}
+		for k, v := range rec.header {
+			w.Header()[k] = v
+		}
+		if id := r.Header.Get("MS-RequestId"); id != "" {
+			w.Header().Set("MS-RequestId", id)
+		}
+		if id := r.Header.Get("MS-CorrelationId"); id != "" {
+			w.Header().Set("MS-CorrelationId", id)
+		}
+		if rec.status == 0 {
+			rec.status = http.StatusOK
+		}
+		w.WriteHeader(rec.status)
+		_, _ = w.Write(rec.body.Bytes())
+	}
+}
+
+// dropConnection closes the client's connection without an answer.
+func dropConnection(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = conn.Close()
+}
+
+// admin wraps a /sim handler: one lock, persistence after success.
+func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		rec := &recorder{header: http.Header{}}
+		s.mu.Lock()
+		h(rec, r)
+		if r.Method != http.MethodGet && rec.status < 300 {
+			if err := s.save(); err != nil {
+				s.log.Error("persist simulator state", "err", err)
+			}
+		}
+		s.mu.Unlock()
+		for k, v := range rec.header {
+			w.Header()[k] = v
+		}
+		if rec.status == 0 {
+			rec.status = http.StatusOK
+		}
+		w.WriteHeader(rec.status)
+		_, _ = w.Write(rec.body.Bytes())
+	}
+}
+
+// fail writes the Partner Center or Graph error envelope.
+func (s *Server) fail(w http.ResponseWriter, graphAPI bool, status, code int, graphCode, description string) {
+	if graphAPI {
+		writeJSON(w, status, partnercenter.GraphErrorBody{Error: partnercenter.GraphErrorDetail{Code: graphCode, Message: description}})
+		return
+	}
+	writeJSON(w, status, partnercenter.ErrorBody{Code: code, Description: description, Data: []string{}, Source: "PartnerFD"})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// decode reads a JSON body, case-insensitively as Partner Center does.
+func decode(r *http.Request, v any) error {
+	b, err := io.ReadAll(bufio.NewReader(io.LimitReader(r.Body, 1<<20)))
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return errors.New("empty body")
+	}
+	return json.Unmarshal(b, v)
+}

@@ -1,0 +1,325 @@
+package sim
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	pc "github.com/partnerflow/partnerflow/partnercenter"
+)
+
+// Time-based rules, applied lazily at read time from stored timestamps so
+// they hold across restarts.
+const (
+	gdapApprovalWindow = 90 * 24 * time.Hour
+	cartLifetime       = 7 * 24 * time.Hour
+	expiringWindow     = 30 * 24 * time.Hour
+	autoExtendStep     = 180 * 24 * time.Hour
+)
+
+// MCATemplateID is the Microsoft Customer Agreement template the simulator
+// offers (the ID of Microsoft's documented example).
+const MCATemplateID = "117a77b0-9360-443b-8795-c6dedc750cf9"
+
+// User is a user of a simulated tenant.
+type User struct {
+	UPN         string `json:"upn"`
+	GlobalAdmin bool   `json:"globalAdmin"`
+}
+
+// Tenant is a simulated Entra tenant: a customer or a reseller partner.
+type Tenant struct {
+	ID          string `json:"tenantId"`
+	Domain      string `json:"domain"`
+	Country     string `json:"country"`
+	CompanyName string `json:"companyName"`
+	Users       []User `json:"users"`
+	Partner     bool   `json:"partner"`
+	CreatedAt   time.Time
+	// Customer side: relationship to the home partner, and the indirect
+	// reseller the customer is associated with.
+	Relationship        string            `json:"relationshipToPartner,omitempty"`
+	AssociatedPartnerID string            `json:"associatedPartnerId,omitempty"`
+	BillingProfile      pc.BillingProfile `json:"billingProfile,omitzero"`
+	OrgRegistration     string            `json:"organizationRegistrationNumber,omitempty"`
+	// Partner side.
+	MPNID              string `json:"mpnId,omitempty"`
+	AgreementSigned    bool   `json:"agreementSigned,omitempty"`
+	IndirectReseller   bool   `json:"indirectReseller,omitempty"`
+	ProviderAuthorized bool   `json:"providerAuthorized,omitempty"`
+}
+
+func (t *Tenant) user(upn string) (User, bool) {
+	for _, u := range t.Users {
+		if strings.EqualFold(u.UPN, upn) {
+			return u, true
+		}
+	}
+	return User{}, false
+}
+
+// isCustomer reports whether the home partner sees the tenant as its customer.
+func (t *Tenant) isCustomer() bool {
+	return !t.Partner && (t.Relationship == pc.RelationshipReseller || t.Relationship == pc.RelationshipAdvisor)
+}
+
+type gdapRecord struct {
+	ID            string
+	DisplayName   string
+	Duration      string
+	AutoExtend    string
+	Customer      pc.GDAPCustomer
+	Roles         []pc.UnifiedRole
+	Phase         string
+	CreatedAt     time.Time
+	ModifiedAt    time.Time
+	LockedAt      time.Time
+	ApprovedAt    time.Time
+	TerminationAt time.Time
+	Version       int
+	Assignments   []*assignmentRecord
+	// Notified holds the events already delivered for this relationship.
+	Notified map[string]bool
+}
+
+type assignmentRecord struct {
+	ID         string
+	GroupID    string
+	GroupType  string
+	Roles      []pc.UnifiedRole
+	CreatedAt  time.Time
+	ModifiedAt time.Time
+	Version    int
+	Notified   bool
+}
+
+type cartRecord struct {
+	CustomerID string
+	Cart       pc.Cart
+	Checkout   *pc.CheckoutResult
+}
+
+type orderRecord struct {
+	CustomerID string
+	Order      pc.Order
+}
+
+type subscriptionRecord struct {
+	CustomerID     string
+	Subscription   pc.Subscription
+	SupportContact *pc.SupportContact
+}
+
+type storedResponse struct {
+	Status int
+	Body   []byte
+	At     time.Time
+}
+
+// state is everything the simulator persists.
+type state struct {
+	Tenants       map[string]*Tenant
+	GDAP          map[string]*gdapRecord
+	Carts         map[string]*cartRecord
+	Orders        map[string]*orderRecord
+	Subscriptions map[string]*subscriptionRecord
+	Agreements    map[string][]pc.CustomerAgreement
+	Idempotency   map[string]*storedResponse
+	Webhook       *pc.WebhookRegistration
+	ClockOffset   time.Duration
+	SigningKeyPEM string
+	CertDER       []byte
+}
+
+func newState() *state {
+	st := &state{}
+	st.fill()
+	return st
+}
+
+// fill makes every map non-nil after loading an older snapshot.
+func (st *state) fill() {
+	if st.Tenants == nil {
+		st.Tenants = map[string]*Tenant{}
+	}
+	if st.GDAP == nil {
+		st.GDAP = map[string]*gdapRecord{}
+	}
+	if st.Carts == nil {
+		st.Carts = map[string]*cartRecord{}
+	}
+	if st.Orders == nil {
+		st.Orders = map[string]*orderRecord{}
+	}
+	if st.Subscriptions == nil {
+		st.Subscriptions = map[string]*subscriptionRecord{}
+	}
+	if st.Agreements == nil {
+		st.Agreements = map[string][]pc.CustomerAgreement{}
+	}
+	if st.Idempotency == nil {
+		st.Idempotency = map[string]*storedResponse{}
+	}
+}
+
+func (st *state) tenantByDomain(domain string) *Tenant {
+	for _, t := range st.Tenants {
+		if strings.EqualFold(t.Domain, domain) {
+			return t
+		}
+	}
+	return nil
+}
+
+func (st *state) tenantByUPN(upn string) *Tenant {
+	for _, t := range st.Tenants {
+		if _, ok := t.user(upn); ok {
+			return t
+		}
+	}
+	return nil
+}
+
+func (st *state) partnerByMPN(mpn string) *Tenant {
+	for _, t := range st.Tenants {
+		if t.Partner && t.MPNID == mpn {
+			return t
+		}
+	}
+	return nil
+}
+
+func newID() string { return pc.NewRequestID() }
+
+func randomPassword() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return "Pf!" + base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func etag(version int) string {
+	return `W/"` + base64.StdEncoding.EncodeToString([]byte(fmt.Sprintf(`"v%d"`, version))) + `"`
+}
+
+var isoDuration = regexp.MustCompile(`^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$`)
+
+// parseISODuration reads an ISO 8601 duration; a year counts 365 days and a
+// month 30, which is how Graph bounds P1D..P2Y.
+func parseISODuration(s string) (time.Duration, error) {
+	m := isoDuration.FindStringSubmatch(s)
+	if m == nil || s == "P" || s == "PT" {
+		return 0, fmt.Errorf("%q is not an ISO 8601 duration", s)
+	}
+	units := []time.Duration{365 * 24 * time.Hour, 30 * 24 * time.Hour, 7 * 24 * time.Hour, 24 * time.Hour, time.Hour, time.Minute, time.Second}
+	var d time.Duration
+	for i, u := range units {
+		if m[i+1] == "" {
+			continue
+		}
+		n, err := strconv.Atoi(m[i+1])
+		if err != nil {
+			return 0, fmt.Errorf("duration %q: %w", s, err)
+		}
+		d += time.Duration(n) * u
+	}
+	return d, nil
+}
+
+func hasGlobalAdmin(roles []pc.UnifiedRole) bool {
+	for _, r := range roles {
+		if strings.EqualFold(r.RoleDefinitionID, pc.GlobalAdministratorRoleID) {
+			return true
+		}
+	}
+	return false
+}
+
+func extends(autoExtend string) bool {
+	d, err := parseISODuration(autoExtend)
+	return err == nil && d > 0
+}
+
+// status derives a relationship's status at now, with its activation and end.
+func (g *gdapRecord) status(now time.Time, delay time.Duration) (status string, activated, end time.Time) {
+	switch g.Phase {
+	case pc.GDAPStatusCreated:
+		return pc.GDAPStatusCreated, time.Time{}, time.Time{}
+	case pc.GDAPStatusApprovalPending:
+		if !now.Before(g.LockedAt.Add(gdapApprovalWindow)) {
+			return pc.GDAPStatusExpired, time.Time{}, time.Time{}
+		}
+		return pc.GDAPStatusApprovalPending, time.Time{}, time.Time{}
+	}
+	activated = g.ApprovedAt.Add(delay)
+	dur, _ := parseISODuration(g.Duration)
+	end = activated.Add(dur)
+	if extends(g.AutoExtend) {
+		for !now.Before(end) {
+			end = end.Add(autoExtendStep)
+		}
+	}
+	if g.Phase == pc.GDAPStatusTerminationRequested {
+		switch el := now.Sub(g.TerminationAt); {
+		case el < delay/2:
+			return pc.GDAPStatusTerminationRequested, activated, end
+		case el < delay:
+			return pc.GDAPStatusTerminating, activated, end
+		default:
+			return pc.GDAPStatusTerminated, activated, end
+		}
+	}
+	switch el := now.Sub(g.ApprovedAt); {
+	case el < delay/2:
+		return pc.GDAPStatusApproved, time.Time{}, time.Time{}
+	case el < delay:
+		return pc.GDAPStatusActivating, time.Time{}, time.Time{}
+	case !now.Before(end):
+		return pc.GDAPStatusExpired, activated, end
+	case !extends(g.AutoExtend) && end.Sub(now) < expiringWindow:
+		return pc.GDAPStatusExpiring, activated, end
+	default:
+		return pc.GDAPStatusActive, activated, end
+	}
+}
+
+func (g *gdapRecord) view(now time.Time, delay time.Duration) pc.GDAPRelationship {
+	status, activated, end := g.status(now, delay)
+	auto := g.AutoExtend
+	if auto == "" {
+		auto = "PT0S"
+	}
+	return pc.GDAPRelationship{
+		ETag: etag(g.Version), ID: g.ID, DisplayName: g.DisplayName, Duration: g.Duration, Customer: g.Customer,
+		AccessDetails: pc.AccessDetails{UnifiedRoles: g.Roles}, Status: status, AutoExtendDuration: auto,
+		CreatedDateTime: pc.NewTime(g.CreatedAt), LastModifiedDateTime: pc.NewTime(g.ModifiedAt),
+		ActivatedDateTime: pc.NewTime(activated), EndDateTime: pc.NewTime(end),
+	}
+}
+
+func (a *assignmentRecord) status(now time.Time, delay time.Duration) string {
+	if now.Sub(a.CreatedAt) < delay {
+		return pc.AssignmentStatusPending
+	}
+	return pc.AssignmentStatusActive
+}
+
+func (a *assignmentRecord) view(now time.Time, delay time.Duration) pc.AccessAssignment {
+	return pc.AccessAssignment{
+		ETag: etag(a.Version), ID: a.ID, Status: a.status(now, delay),
+		AccessContainer: pc.AccessContainer{AccessContainerID: a.GroupID, AccessContainerType: a.GroupType},
+		AccessDetails:   pc.AccessDetails{UnifiedRoles: a.Roles},
+		CreatedDateTime: pc.NewTime(a.CreatedAt), LastModifiedDateTime: pc.NewTime(a.ModifiedAt),
+	}
+}
+
+// orderStatus is pending until provisioning (ActivationDelay) has passed.
+func orderStatus(o pc.Order, now time.Time, delay time.Duration) string {
+	if now.Sub(o.CreationDate.Time) < delay {
+		return pc.OrderStatusPending
+	}
+	return pc.OrderStatusCompleted
+}
