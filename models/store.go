@@ -1,0 +1,69 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"gorm.io/driver/postgres"
+	"gorm.io/driver/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	// The pure-Go SQLite driver, registered as "sqlite"; the embedded Temporal server uses the same one.
+	_ "modernc.org/sqlite"
+)
+
+// ErrNotFound is returned when a record does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Store is the app database: a GORM handle and the dialect its migrations are written for.
+type Store struct {
+	DB      *gorm.DB
+	Dialect string
+}
+
+// Dialects the store supports.
+const (
+	DialectPostgres = "postgres"
+	DialectSQLite   = "sqlite"
+)
+
+// Open connects to dsn: a postgres:// or postgresql:// URL means PostgreSQL, anything else is
+// the path of a SQLite file (created if missing) opened in WAL mode.
+func Open(dsn string) (*Store, error) {
+	cfg := &gorm.Config{Logger: logger.Discard, TranslateError: true}
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		db, err := gorm.Open(postgres.Open(dsn), cfg)
+		if err != nil {
+			return nil, fmt.Errorf("open PostgreSQL: %w", err)
+		}
+		return &Store{DB: db, Dialect: DialectPostgres}, nil
+	}
+	path := strings.TrimPrefix(dsn, "sqlite://")
+	conn := "file:" + path + "?_pragma=journal_mode(wal)&_pragma=synchronous(normal)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate"
+	db, err := gorm.Open(sqlite.New(sqlite.Config{DriverName: "sqlite", DSN: conn}), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open SQLite %s: %w", path, err)
+	}
+	return &Store{DB: db, Dialect: DialectSQLite}, nil
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	sqlDB, err := s.DB.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.PingContext(ctx)
+}
+
+// Close releases the connection pool.
+func (s *Store) Close() error {
+	sqlDB, err := s.DB.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
