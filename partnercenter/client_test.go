@@ -1,0 +1,217 @@
+package partnercenter_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/partnerflow/partnerflow/partnercenter"
+)
+
+func TestErrorRetryable(t *testing.T) {
+	tests := []struct {
+		name string
+		err  *partnercenter.Error
+		want bool
+	}{
+		{"throttling (429) is retryable", &partnercenter.Error{StatusCode: 429}, true},
+		{"a server error (500) is retryable", &partnercenter.Error{StatusCode: 500}, true},
+		{"service unavailable (503) is retryable", &partnercenter.Error{StatusCode: 503}, true},
+		{"a transport failure is retryable", &partnercenter.Error{Err: errors.New("EOF")}, true},
+		{"a missing MCA (403 13605) is not retryable", &partnercenter.Error{StatusCode: 403, Code: partnercenter.CodeMCANotAccepted}, false},
+		{"a repeated attestation (600061) is not retryable", &partnercenter.Error{StatusCode: 409, Code: partnercenter.CodeAgreementAlreadyExists}, false},
+		{"an unknown reseller (800015) is not retryable", &partnercenter.Error{StatusCode: 400, Code: partnercenter.CodeResellerNotFound}, false},
+		{"a not-found (404) is not retryable", &partnercenter.Error{StatusCode: 404}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.err.Retryable(); got != tt.want {
+				t.Errorf("Retryable() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestErrorEnvelopes(t *testing.T) {
+	tests := []struct {
+		name       string
+		status     int
+		retryAfter string
+		body       string
+		wantCode   int
+		wantGraph  string
+		wantDesc   string
+		wantDelay  time.Duration
+	}{
+		{"the Partner Center envelope keeps its numeric code", 403, "", `{"code":13605,"description":"no MCA","data":[],"source":"PartnerFD"}`, 13605, "", "no MCA", 0},
+		{"the Graph envelope keeps its string code", 412, "", `{"error":{"code":"preconditionFailed","message":"etag"}}`, 0, "preconditionFailed", "etag", 0},
+		{"Retry-After in seconds is carried", 429, "7", `{"code":0,"description":"slow down"}`, 0, "", "slow down", 7 * time.Second},
+		{"a body that is not JSON still yields the status text", 502, "", `<html>bad gateway</html>`, 0, "", "Bad Gateway", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tt.retryAfter != "" {
+					w.Header().Set("Retry-After", tt.retryAfter)
+				}
+				w.WriteHeader(tt.status)
+				_, _ = w.Write([]byte(tt.body))
+			}))
+			defer srv.Close()
+			c, err := partnercenter.New(partnercenter.Config{PartnerCenterURL: srv.URL})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.GetCustomer(context.Background(), "x")
+			var pe *partnercenter.Error
+			if !errors.As(err, &pe) {
+				t.Fatalf("err = %v, want *Error", err)
+			}
+			if pe.StatusCode != tt.status || pe.Code != tt.wantCode || pe.GraphCode != tt.wantGraph || pe.Description != tt.wantDesc || pe.RetryAfter != tt.wantDelay {
+				t.Errorf("error = %+v", pe)
+			}
+			if partnercenter.RetryAfter(err) != tt.wantDelay {
+				t.Errorf("RetryAfter = %v", partnercenter.RetryAfter(err))
+			}
+		})
+	}
+}
+
+func TestHeaders(t *testing.T) {
+	var mu sync.Mutex
+	var seen []http.Header
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Header.Clone())
+		mu.Unlock()
+		_, _ = w.Write([]byte(`{}`))
+	}))
+	defer srv.Close()
+	c, err := partnercenter.New(partnercenter.Config{PartnerCenterURL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("a mutating call without a request ID is refused before sending", func(t *testing.T) {
+		_, err := c.CreateCustomer(context.Background(), partnercenter.NewCustomer{})
+		if !errors.Is(err, partnercenter.ErrNoRequestID) {
+			t.Fatalf("err = %v", err)
+		}
+		if len(seen) != 0 {
+			t.Errorf("%d requests sent", len(seen))
+		}
+	})
+	t.Run("a retry reuses MS-RequestId and gets a fresh MS-CorrelationId", func(t *testing.T) {
+		ctx := partnercenter.WithRequestID(context.Background(), "wf-1/create-customer")
+		for range 2 {
+			if _, err := c.CreateCustomer(ctx, partnercenter.NewCustomer{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if len(seen) != 2 {
+			t.Fatalf("%d requests", len(seen))
+		}
+		if seen[0].Get("MS-RequestId") != "wf-1/create-customer" || seen[1].Get("MS-RequestId") != "wf-1/create-customer" {
+			t.Errorf("request IDs %q %q", seen[0].Get("MS-RequestId"), seen[1].Get("MS-RequestId"))
+		}
+		if a, b := seen[0].Get("MS-CorrelationId"), seen[1].Get("MS-CorrelationId"); a == "" || a == b {
+			t.Errorf("correlation IDs %q %q", a, b)
+		}
+		if got := seen[0].Get("Authorization"); got != "Bearer "+partnercenter.SimulatorToken {
+			t.Errorf("Authorization = %q", got)
+		}
+	})
+}
+
+func TestCancelledContextIsNotAServiceError(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	c, err := partnercenter.New(partnercenter.Config{PartnerCenterURL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err = c.GetCustomer(ctx, "x")
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("err = %v, want context deadline", err)
+	}
+}
+
+func TestClientTimeoutIsRetryable(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(time.Second):
+		}
+	}))
+	defer srv.Close()
+	c, err := partnercenter.New(partnercenter.Config{PartnerCenterURL: srv.URL, Timeout: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.GetCustomer(context.Background(), "x")
+	if !partnercenter.IsRetryable(err) {
+		t.Errorf("err = %v, want retryable transport failure", err)
+	}
+}
+
+func TestOAuthClientCredentials(t *testing.T) {
+	var tokenCalls atomic.Int32
+	scopes := sync.Map{}
+	tokenSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tokenCalls.Add(1)
+		if err := r.ParseForm(); err != nil {
+			t.Error(err)
+		}
+		if r.PostForm.Get("grant_type") != "client_credentials" {
+			t.Errorf("grant_type = %q", r.PostForm.Get("grant_type"))
+		}
+		scope := r.PostForm.Get("scope")
+		scopes.Store(scope, true)
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"access_token": "tok:" + scope, "token_type": "Bearer", "expires_in": 3600})
+	}))
+	defer tokenSrv.Close()
+	var auths sync.Map
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auths.Store(r.URL.Path, r.Header.Get("Authorization"))
+		_, _ = w.Write([]byte(`{}`))
+	}))
+	defer api.Close()
+	c, err := partnercenter.New(partnercenter.Config{PartnerCenterURL: api.URL, GraphURL: api.URL, TenantID: "t", ClientID: "id", ClientSecret: "secret", TokenURL: tokenSrv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for range 3 {
+		if _, err := c.GetCustomer(ctx, "c1"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.GetGDAPRelationship(ctx, "g1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := tokenCalls.Load(); n != 2 {
+		t.Errorf("token endpoint called %d times, want 2 (one cached token per service)", n)
+	}
+	for _, want := range []string{partnercenter.PartnerCenterScope, partnercenter.GraphScope} {
+		if _, ok := scopes.Load(want); !ok {
+			t.Errorf("no token requested for scope %s", want)
+		}
+	}
+	if got, _ := auths.Load("/v1/customers/c1"); got != "Bearer tok:"+partnercenter.PartnerCenterScope {
+		t.Errorf("Partner Center Authorization = %v", got)
+	}
+	if got, _ := auths.Load("/v1.0/tenantRelationships/delegatedAdminRelationships/g1"); got != "Bearer tok:"+partnercenter.GraphScope {
+		t.Errorf("Graph Authorization = %v", got)
+	}
+}
