@@ -1,0 +1,122 @@
+// Package config reads partnerflow's settings from the environment; the names are part of the
+// interface operators and scripts rely on (see README).
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// Config is every setting partnerflow reads; Partner Center credentials are read by the
+// partnercenter package itself.
+type Config struct {
+	DataDir      string // PARTNERFLOW_DATA_DIR
+	HTTPAddr     string // PARTNERFLOW_HTTP_ADDR
+	PublicURL    string // PARTNERFLOW_PUBLIC_URL: base of links sent to customers
+	MetricsAddr  string // PARTNERFLOW_METRICS_ADDR: /metrics of a `worker` process
+	BootstrapKey string // PARTNERFLOW_BOOTSTRAP_KEY
+	CodecKey     string // PARTNERFLOW_CODEC_KEY (base64 AES-256)
+	SigningKey   string // PARTNERFLOW_SIGNING_KEY (base64, signs customer links; derived from the codec key when empty)
+	MaxBodyBytes int64  // PARTNERFLOW_MAX_BODY_BYTES
+
+	TemporalAddress       string // TEMPORAL_ADDRESS; empty in dev means embedded
+	TemporalNamespace     string // TEMPORAL_NAMESPACE
+	TemporalAPIKey        string // TEMPORAL_API_KEY (Temporal Cloud)
+	TemporalTLSCert       string // TEMPORAL_TLS_CERT (path, mTLS)
+	TemporalTLSKey        string // TEMPORAL_TLS_KEY (path, mTLS)
+	TemporalTLSCA         string // TEMPORAL_TLS_CA (path)
+	TemporalTLSServerName string // TEMPORAL_TLS_SERVER_NAME
+	TemporalPort          int    // PARTNERFLOW_TEMPORAL_PORT (embedded)
+	UIPort                int    // PARTNERFLOW_UI_PORT (embedded)
+	TaskQueue             string // PARTNERFLOW_TASK_QUEUE
+
+	DatabaseURL string // DATABASE_URL; empty in dev means SQLite in the data dir
+
+	PartnerCenterURL string // PARTNERCENTER_URL; empty in dev means the embedded simulator
+	GraphURL         string // GRAPH_URL
+	SimAddr          string // PARTNERFLOW_SIM_ADDR
+
+	SMTPURL  string // SMTP_URL; empty means mail goes to the outbox table and the log only
+	MailFrom string // PARTNERFLOW_MAIL_FROM
+
+	ShutdownTimeout time.Duration
+}
+
+// FromEnv reads the configuration, applying the documented defaults.
+func FromEnv() (Config, error) {
+	c := Config{
+		DataDir:               env("PARTNERFLOW_DATA_DIR", "./.partnerflow"),
+		HTTPAddr:              env("PARTNERFLOW_HTTP_ADDR", "127.0.0.1:8080"),
+		PublicURL:             os.Getenv("PARTNERFLOW_PUBLIC_URL"),
+		MetricsAddr:           env("PARTNERFLOW_METRICS_ADDR", "127.0.0.1:9090"),
+		BootstrapKey:          os.Getenv("PARTNERFLOW_BOOTSTRAP_KEY"),
+		CodecKey:              os.Getenv("PARTNERFLOW_CODEC_KEY"),
+		SigningKey:            os.Getenv("PARTNERFLOW_SIGNING_KEY"),
+		TemporalAddress:       os.Getenv("TEMPORAL_ADDRESS"),
+		TemporalNamespace:     env("TEMPORAL_NAMESPACE", "default"),
+		TemporalAPIKey:        os.Getenv("TEMPORAL_API_KEY"),
+		TemporalTLSCert:       os.Getenv("TEMPORAL_TLS_CERT"),
+		TemporalTLSKey:        os.Getenv("TEMPORAL_TLS_KEY"),
+		TemporalTLSCA:         os.Getenv("TEMPORAL_TLS_CA"),
+		TemporalTLSServerName: os.Getenv("TEMPORAL_TLS_SERVER_NAME"),
+		TaskQueue:             env("PARTNERFLOW_TASK_QUEUE", "partnerflow"),
+		DatabaseURL:           os.Getenv("DATABASE_URL"),
+		PartnerCenterURL:      os.Getenv("PARTNERCENTER_URL"),
+		GraphURL:              os.Getenv("GRAPH_URL"),
+		SimAddr:               env("PARTNERFLOW_SIM_ADDR", "127.0.0.1:8081"),
+		SMTPURL:               os.Getenv("SMTP_URL"),
+		MailFrom:              env("PARTNERFLOW_MAIL_FROM", "partnerflow@localhost"),
+		ShutdownTimeout:       15 * time.Second,
+	}
+	var err error
+	if c.TemporalPort, err = envInt("PARTNERFLOW_TEMPORAL_PORT", 7233); err != nil {
+		return c, err
+	}
+	if c.UIPort, err = envInt("PARTNERFLOW_UI_PORT", 8233); err != nil {
+		return c, err
+	}
+	maxBody, err := envInt("PARTNERFLOW_MAX_BODY_BYTES", 1<<20)
+	if err != nil {
+		return c, err
+	}
+	c.MaxBodyBytes = int64(maxBody)
+	return c, nil
+}
+
+// AppDatabase is the app database DSN: DATABASE_URL, or a SQLite file in the data dir.
+func (c Config) AppDatabase() string {
+	if c.DatabaseURL != "" {
+		return c.DatabaseURL
+	}
+	return filepath.Join(c.DataDir, "partnerflow.db")
+}
+
+// BaseURL is where customers and the Web UI reach the API.
+func (c Config) BaseURL() string {
+	if c.PublicURL != "" {
+		return c.PublicURL
+	}
+	return "http://" + c.HTTPAddr
+}
+
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+func envInt(name string, def int) (int, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s must be a number, got %q", name, v)
+	}
+	return n, nil
+}
