@@ -18,13 +18,20 @@ import (
 	"go.temporal.io/server/temporal"
 )
 
-// Defaults applied by Start to zero fields of Config.
+// Start fills zero fields of Config with these defaults.
 const (
-	DefaultIP           = "127.0.0.1"
+	// DefaultIP is the address the frontend and the UI bind to: loopback only, because the
+	// dev server has no authentication.
+	DefaultIP = "127.0.0.1"
+	// DefaultFrontendPort is the frontend's gRPC port, the one Temporal tools assume.
 	DefaultFrontendPort = 7233
-	DefaultUIPort       = 8233
-	DefaultNamespace    = "default"
-	DefaultRetention    = 30 * 24 * time.Hour
+	// DefaultUIPort is the Web UI's port, the same as the Temporal CLI's dev server.
+	DefaultUIPort = 8233
+	// DefaultNamespace is the namespace created on first start.
+	DefaultNamespace = "default"
+	// DefaultRetention is how long closed workflows stay visible: long enough to look back
+	// at a month of demo flows.
+	DefaultRetention = 30 * 24 * time.Hour
 )
 
 // DBFileName is the SQLite file under Config.DataDir that holds both the server's
