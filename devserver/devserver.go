@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	uiserver "github.com/temporalio/ui-server/v2/server"
@@ -51,7 +52,8 @@ type Config struct {
 	IP string
 	// FrontendPort is the frontend's gRPC port (default DefaultFrontendPort).
 	FrontendPort int
-	// FrontendHTTPPort is the frontend's HTTP API port; 0 leaves the HTTP API off.
+	// FrontendHTTPPort is the frontend's HTTP API port, which Nexus callbacks also use; 0
+	// picks a free port.
 	FrontendHTTPPort int
 	// UIPort is the Web UI's port (default DefaultUIPort); -1 disables the UI.
 	UIPort int
@@ -76,6 +78,7 @@ type Server struct {
 	uiErr        error
 	frontendAddr string
 	uiURL        string
+	quietLog     *atomic.Bool
 
 	stopOnce sync.Once
 	stopErr  error
@@ -95,15 +98,23 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err := checkPortsFree(cfg); err != nil {
 		return nil, err
 	}
+	if cfg.FrontendHTTPPort == 0 {
+		ports, err := freePorts(cfg.IP, 1)
+		if err != nil {
+			return nil, err
+		}
+		cfg.FrontendHTTPPort = ports[0]
+	}
 	sqlCfg, err := prepareStore(cfg)
 	if err != nil {
 		return nil, err
 	}
-	ts, err := startTemporal(cfg, sqlCfg)
+	quiet := &atomic.Bool{}
+	ts, err := startTemporal(cfg, sqlCfg, slogLogger{log: cfg.Logger, quiet: quiet})
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{temporal: ts, frontendAddr: frontendAddr(cfg)}
+	s := &Server{temporal: ts, frontendAddr: frontendAddr(cfg), quietLog: quiet}
 	if err := applyNamespaceConfig(ctx, s.frontendAddr, cfg.Namespace, cfg.Retention); err != nil {
 		return nil, errors.Join(err, s.Stop())
 	}
@@ -131,6 +142,7 @@ func (s *Server) UIURL() string { return s.uiURL }
 // reuses that connection.
 func (s *Server) Stop() error {
 	s.stopOnce.Do(func() {
+		s.quietLog.Store(true)
 		var errs []error
 		if s.ui != nil {
 			s.ui.Stop()
@@ -216,8 +228,8 @@ func checkPortsFree(c Config) error {
 	return nil
 }
 
-// freeLocalPorts returns n distinct ports that were free on 127.0.0.1 a moment ago.
-func freeLocalPorts(n int) ([]int, error) {
+// freePorts returns n distinct ports that were free on ip a moment ago.
+func freePorts(ip string, n int) ([]int, error) {
 	ports := make([]int, 0, n)
 	listeners := make([]net.Listener, 0, n)
 	defer func() {
@@ -226,7 +238,7 @@ func freeLocalPorts(n int) ([]int, error) {
 		}
 	}()
 	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 		if err != nil {
 			return nil, fmt.Errorf("devserver: pick a free port: %w", err)
 		}

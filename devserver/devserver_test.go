@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -205,46 +206,80 @@ func waitForTimerStarted(t *testing.T, c client.Client, workflowID string) {
 	t.Fatalf("workflow %s never started its timer", workflowID)
 }
 
-func TestRestartOnSameDataDirResumesWaitingWorkflow(t *testing.T) {
-	dir := t.TempDir()
-	const workflowID = "invitation/contoso/fabrikam.example"
-
-	first := start(t, devserver.Config{DataDir: dir, UIPort: -1})
-	c1 := dial(t, first, devserver.DefaultNamespace)
-	w1 := startWorker(t, c1)
-	_, err := c1.ExecuteWorkflow(context.Background(),
+// startWaitingWorkflow starts a server on dir, starts the approval workflow, waits until it
+// is blocked on its signal and timer, and stops worker and server.
+func startWaitingWorkflow(t *testing.T, dir, workflowID string) {
+	t.Helper()
+	srv := start(t, devserver.Config{DataDir: dir, UIPort: -1})
+	c := dial(t, srv, devserver.DefaultNamespace)
+	w := startWorker(t, c)
+	_, err := c.ExecuteWorkflow(context.Background(),
 		client.StartWorkflowOptions{ID: workflowID, TaskQueue: approvalTaskQueue}, waitForApproval, "fabrikam.example")
 	if err != nil {
 		t.Fatalf("start workflow: %v", err)
 	}
-	waitForTimerStarted(t, c1, workflowID)
-	w1.Stop()
-	c1.Close()
-	stop(t, first)
+	waitForTimerStarted(t, c, workflowID)
+	w.Stop()
+	c.Close()
+	stop(t, srv)
+}
 
-	if _, err := os.Stat(filepath.Join(dir, devserver.DBFileName)); err != nil {
-		t.Fatalf("database file after stop: %v", err)
-	}
-
-	second := start(t, devserver.Config{DataDir: dir, UIPort: -1})
-	c2 := dial(t, second, devserver.DefaultNamespace)
-	w2 := startWorker(t, c2)
-	defer w2.Stop()
+// approveAndExpectCompletion starts a server on dir, signals the waiting workflow and
+// expects it to complete with the approval.
+func approveAndExpectCompletion(t *testing.T, dir, workflowID string) {
+	t.Helper()
+	srv := start(t, devserver.Config{DataDir: dir, UIPort: -1})
+	c := dial(t, srv, devserver.DefaultNamespace)
+	w := startWorker(t, c)
+	defer w.Stop()
 
 	began := time.Now()
-	if err := c2.SignalWorkflow(context.Background(), workflowID, "", approveSignal, "admin@fabrikam.example"); err != nil {
+	if err := c.SignalWorkflow(context.Background(), workflowID, "", approveSignal, "admin@fabrikam.example"); err != nil {
 		t.Fatalf("signal after restart: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var result string
-	if err := c2.GetWorkflow(ctx, workflowID, "").Get(ctx, &result); err != nil {
+	if err := c.GetWorkflow(ctx, workflowID, "").Get(ctx, &result); err != nil {
 		t.Fatalf("workflow result after restart: %v", err)
 	}
 	t.Logf("workflow completed %s after the signal", time.Since(began).Round(time.Millisecond))
 	if want := "fabrikam.example approved by admin@fabrikam.example"; result != want {
 		t.Errorf("result = %q, want %q", result, want)
 	}
+}
+
+func TestRestartOnSameDataDirResumesWaitingWorkflow(t *testing.T) {
+	dir := t.TempDir()
+	const workflowID = "invitation/contoso/fabrikam.example"
+	startWaitingWorkflow(t, dir, workflowID)
+	if _, err := os.Stat(filepath.Join(dir, devserver.DBFileName)); err != nil {
+		t.Fatalf("database file after stop: %v", err)
+	}
+	approveAndExpectCompletion(t, dir, workflowID)
+}
+
+// childDirEnv tells a re-executed test binary to run the first half of
+// TestRestartInANewProcessResumesWaitingWorkflow on this data dir and exit.
+const childDirEnv = "DEVSERVER_TEST_CHILD_DATA_DIR"
+
+// TestRestartInANewProcessResumesWaitingWorkflow is what `partnerflow dev` users do: the
+// first server runs in another process, which exits; only the SQLite file carries the
+// workflow over (within one process the server's SQLite connection pool would too).
+func TestRestartInANewProcessResumesWaitingWorkflow(t *testing.T) {
+	const workflowID = "invitation/contoso/northwind.example"
+	if dir := os.Getenv(childDirEnv); dir != "" {
+		startWaitingWorkflow(t, dir, workflowID)
+		return
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestRestartInANewProcessResumesWaitingWorkflow$", "-test.v")
+	cmd.Env = append(os.Environ(), childDirEnv+"="+dir)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("first process: %v\n%s", err, out)
+	}
+	approveAndExpectCompletion(t, dir, workflowID)
 }
 
 func TestStopReleasesPortsForTheNextStart(t *testing.T) {

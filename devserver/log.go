@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 
 	"go.temporal.io/server/common/log"
 	"go.temporal.io/server/common/log/tag"
@@ -32,9 +33,14 @@ func (f fatalLog) String() string {
 }
 
 // slogLogger adapts the server's log.Logger to a *slog.Logger, dropping everything below
-// serverLogLevel.
+// serverLogLevel, and everything once quiet is set.
 type slogLogger struct {
 	log *slog.Logger
+	// quiet is set when Stop begins. From then on the server only reports its own
+	// shutdown: every poller warns about the connection it loses, and the scanner and
+	// parent-close-policy workers, which server v1.32.1 starts but never stops, keep
+	// warning that they cannot reach the stopped frontend.
+	quiet *atomic.Bool
 }
 
 var _ log.Logger = slogLogger{}
@@ -59,7 +65,7 @@ func (l slogLogger) Fatal(msg string, tags ...tag.Tag) {
 
 func (l slogLogger) write(level slog.Level, msg string, tags []tag.Tag) {
 	ctx := context.Background()
-	if level < serverLogLevel || !l.log.Enabled(ctx, level) {
+	if level < serverLogLevel || l.quiet.Load() || !l.log.Enabled(ctx, level) {
 		return
 	}
 	attrs := make([]slog.Attr, 0, len(tags)+1)

@@ -108,8 +108,8 @@ func prepareStore(c Config) (*config.SQL, error) {
 }
 
 // startTemporal builds and starts all four services in this process.
-func startTemporal(c Config, sqlCfg *config.SQL) (srv temporal.Server, err error) {
-	ports, err := freeLocalPorts(3)
+func startTemporal(c Config, sqlCfg *config.SQL, logger slogLogger) (srv temporal.Server, err error) {
+	ports, err := freePorts(internalIP, 3)
 	if err != nil {
 		return nil, err
 	}
@@ -135,9 +135,7 @@ func startTemporal(c Config, sqlCfg *config.SQL) (srv temporal.Server, err error
 		Enabled:                true,
 		InitialFailoverVersion: 1,
 		RPCAddress:             frontend,
-	}
-	if c.FrontendHTTPPort > 0 {
-		clusterInfo.HTTPAddress = net.JoinHostPort(c.dialIP(), strconv.Itoa(c.FrontendHTTPPort))
+		HTTPAddress:            net.JoinHostPort(c.dialIP(), strconv.Itoa(c.FrontendHTTPPort)),
 	}
 	var conf config.Config
 	conf.Global.Membership.MaxJoinDuration = 30 * time.Second
@@ -177,7 +175,7 @@ func startTemporal(c Config, sqlCfg *config.SQL) (srv temporal.Server, err error
 		temporal.WithConfig(&conf),
 		temporal.ForServices(temporal.DefaultServices),
 		temporal.WithStaticHosts(hosts),
-		temporal.WithLogger(slogLogger{log: c.Logger}),
+		temporal.WithLogger(logger),
 		temporal.WithDynamicConfigClient(dynamicConfig()),
 	)
 	if err != nil {
