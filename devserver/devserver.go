@@ -85,8 +85,9 @@ type Server struct {
 }
 
 // Start starts the Temporal server and, unless disabled, the Web UI. It returns once the
-// frontend answers for the namespace with the configured retention and the UI answers HTTP.
-// A port that is already taken fails Start before anything is started.
+// frontend answers for the namespace with the configured retention and the UI answers HTTP,
+// waiting at most a minute or until ctx ends. A port that is already taken fails Start
+// before anything is started.
 func Start(ctx context.Context, cfg Config) (*Server, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
