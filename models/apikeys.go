@@ -51,8 +51,8 @@ func (s *Store) CreateAPIKey(ctx context.Context, name string, roles ...Role) (s
 	plaintext := keyPrefix + id + "_" + base64.RawURLEncoding.EncodeToString(randomBytes(32))
 	key := &APIKey{ID: id, Name: name, SecretHash: hashSecret(plaintext), Roles: NewRoles(roles...), CreatedAt: time.Now().UTC()}
 	if err := s.DB.WithContext(ctx).Create(key).Error; err != nil {
-		if errors.Is(err, gorm.ErrDuplicatedKey) {
-			return "", nil, fmt.Errorf("an active API key named %q already exists: %w", name, err)
+		if isUniqueViolation(err) {
+			return "", nil, fmt.Errorf("an active API key named %q already exists: %w", name, ErrConflict)
 		}
 		return "", nil, fmt.Errorf("create API key %q: %w", name, err)
 	}
@@ -96,9 +96,8 @@ func (s *Store) AuthenticateAPIKey(ctx context.Context, plaintext string) (*APIK
 	if !ok {
 		id = "boot" + hashSecret(plaintext)[:8]
 	}
-	var key APIKey
-	err := s.DB.WithContext(ctx).Where("id = ? AND revoked_at IS NULL", id).First(&key).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
+	key, err := s.APIKeyByID(ctx, id)
+	if errors.Is(err, ErrNotFound) {
 		return nil, ErrInvalidKey
 	}
 	if err != nil {
@@ -107,7 +106,7 @@ func (s *Store) AuthenticateAPIKey(ctx context.Context, plaintext string) (*APIK
 	if subtle.ConstantTimeCompare([]byte(key.SecretHash), []byte(hashSecret(plaintext))) != 1 {
 		return nil, ErrInvalidKey
 	}
-	return &key, nil
+	return key, nil
 }
 
 // ListAPIKeys returns every key, newest first; secrets are never part of the result.
@@ -127,4 +126,14 @@ func (s *Store) RevokeAPIKey(ctx context.Context, id string) error {
 		return ErrNotFound
 	}
 	return nil
+}
+
+// APIKeyByID returns the active key with the given public ID.
+func (s *Store) APIKeyByID(ctx context.Context, id string) (*APIKey, error) {
+	var key APIKey
+	err := s.DB.WithContext(ctx).Where("id = ? AND revoked_at IS NULL", id).First(&key).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, ErrNotFound
+	}
+	return &key, err
 }

@@ -18,6 +18,15 @@ import (
 // ErrNotFound is returned when a record does not exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrConflict is returned when a write would break a uniqueness rule.
+var ErrConflict = errors.New("conflict")
+
+// isUniqueViolation recognises a unique-constraint failure from either database; GORM translates
+// PostgreSQL's, the pure-Go SQLite driver's only shows in its message.
+func isUniqueViolation(err error) bool {
+	return errors.Is(err, gorm.ErrDuplicatedKey) || (err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed"))
+}
+
 // Store is the app database: a GORM handle and the dialect its migrations are written for.
 type Store struct {
 	DB      *gorm.DB

@@ -1,0 +1,129 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+)
+
+// ProblemTypePrefix starts every problem type; the rest is a stable slug clients may switch on.
+const ProblemTypePrefix = "urn:partnerflow:problem:"
+
+// Problem is an RFC 9457 problem detail, with the offending request field when there is one.
+type Problem struct {
+	Type      string `json:"type"`
+	Title     string `json:"title"`
+	Status    int    `json:"status"`
+	Detail    string `json:"detail,omitempty"`
+	Field     string `json:"field,omitempty"`
+	Instance  string `json:"instance,omitempty"`
+	RequestID string `json:"requestId,omitempty"`
+	// Location points at an existing resource, for conflicts with one.
+	Location string `json:"location,omitempty"`
+}
+
+// Error makes a Problem usable as an error returned by helpers.
+func (p *Problem) Error() string { return p.Title + ": " + p.Detail }
+
+// NewProblem builds a problem of the given slug.
+func NewProblem(status int, slug, title, detail string) *Problem {
+	return &Problem{Type: ProblemTypePrefix + slug, Title: title, Status: status, Detail: detail}
+}
+
+// Invalid is a 400 for one request field.
+func Invalid(field, format string, args ...any) *Problem {
+	p := NewProblem(http.StatusBadRequest, "invalid-field", "A field is invalid", fmt.Sprintf(format, args...))
+	p.Field = field
+	return p
+}
+
+// The problems every handler may answer with.
+var (
+	problemNotFound     = func() *Problem { return NewProblem(http.StatusNotFound, "not-found", "Not found", "") }
+	problemUnauthorized = func(d string) *Problem {
+		return NewProblem(http.StatusUnauthorized, "unauthorized", "Authentication required", d)
+	}
+	problemForbidden = func(d string) *Problem { return NewProblem(http.StatusForbidden, "forbidden", "Not allowed", d) }
+	problemTooLarge  = func(n int64) *Problem {
+		return NewProblem(http.StatusRequestEntityTooLarge, "body-too-large", "Request body too large", fmt.Sprintf("the limit is %d bytes", n))
+	}
+	problemInternal = func() *Problem {
+		return NewProblem(http.StatusInternalServerError, "internal", "Internal error", "the error was logged with this request's ID")
+	}
+	problemUnavailable = func(d string) *Problem {
+		return NewProblem(http.StatusServiceUnavailable, "unavailable", "Not ready", d)
+	}
+	problemNotAcceptable = func() *Problem {
+		return NewProblem(http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported media type", "send application/json")
+	}
+)
+
+// writeProblem sends p as application/problem+json and stops the handler chain.
+func writeProblem(c *gin.Context, p *Problem) {
+	if p.Instance == "" {
+		p.Instance = c.Request.URL.Path
+	}
+	p.RequestID = c.GetString(ctxRequestID)
+	if _, logged := c.Get(ctxError); !logged && p.Status >= 500 {
+		c.Set(ctxError, p)
+	}
+	c.Header("Content-Type", "application/problem+json")
+	c.Status(p.Status)
+	_ = json.NewEncoder(c.Writer).Encode(p)
+	c.Abort()
+}
+
+// fail answers err: a *Problem as it is, anything else as a logged 500.
+func fail(c *gin.Context, err error) {
+	var p *Problem
+	if errors.As(err, &p) {
+		writeProblem(c, p)
+		return
+	}
+	c.Set(ctxError, err)
+	writeProblem(c, problemInternal())
+}
+
+// bindJSON decodes the request body into v strictly: malformed JSON, unknown fields, wrong
+// types and oversized bodies are answered with a problem naming the field, and false returned.
+func bindJSON(c *gin.Context, v any) bool {
+	if ct := c.ContentType(); ct != "application/json" && ct != "" {
+		writeProblem(c, problemNotAcceptable())
+		return false
+	}
+	dec := json.NewDecoder(c.Request.Body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil && dec.More() {
+		err = errors.New("unexpected data after the JSON value")
+	}
+	if err == nil {
+		return true
+	}
+	var (
+		tooLarge  *http.MaxBytesError
+		typeErr   *json.UnmarshalTypeError
+		syntaxErr *json.SyntaxError
+	)
+	switch {
+	case errors.As(err, &tooLarge):
+		writeProblem(c, problemTooLarge(tooLarge.Limit))
+	case errors.As(err, &typeErr):
+		writeProblem(c, Invalid(typeErr.Field, "must be %s, got %s", typeErr.Type.String(), typeErr.Value))
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		writeProblem(c, Invalid(field, "unknown field"))
+	case errors.Is(err, io.EOF):
+		writeProblem(c, NewProblem(http.StatusBadRequest, "invalid-json", "Malformed JSON", "the request body is empty"))
+	case errors.As(err, &syntaxErr):
+		writeProblem(c, NewProblem(http.StatusBadRequest, "invalid-json", "Malformed JSON", fmt.Sprintf("%v (at byte %d)", err, syntaxErr.Offset)))
+	default:
+		writeProblem(c, NewProblem(http.StatusBadRequest, "invalid-json", "Malformed JSON", err.Error()))
+	}
+	return false
+}
