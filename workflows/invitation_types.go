@@ -116,3 +116,61 @@ type InvitationState struct {
 	Assignments        []AssignmentState
 	FailureReason      string
 }
+
+// Activity names of the invitation flow; the activities package implements them as methods of
+// *activities.Activities, and a worker test checks that every name is registered.
+const (
+	ActivityRecordInvitation     = "RecordInvitation"
+	ActivityRelationshipLink     = "RelationshipLink"
+	ActivityCreateGDAP           = "CreateGDAP"
+	ActivityCheckAcceptance      = "CheckAcceptance"
+	ActivityWaitGDAPActive       = "WaitGDAPActive"
+	ActivityCreateAssignment     = "CreateAssignment"
+	ActivityWaitAssignmentActive = "WaitAssignmentActive"
+	ActivityEndGDAP              = "EndGDAP"
+	ActivitySendInvitationMail   = "SendInvitationMail"
+)
+
+// CreateGDAPInput asks for a GDAP relationship; RequestID makes the call idempotent.
+type CreateGDAPInput struct {
+	RequestID    string
+	DisplayName  string
+	DurationDays int
+	RoleIDs      []string
+	AutoExtend   bool
+}
+
+// GDAPResult is a GDAP relationship as the workflow needs it.
+type GDAPResult struct {
+	ID          string
+	Status      string
+	ApprovalURL string
+}
+
+// Acceptance is what the service says about an invitation's two consents.
+type Acceptance struct {
+	ResellerAccepted bool
+	CustomerTenantID string
+	GDAPStatus       string
+}
+
+// InvitationMail is one message about an invitation. Seq distinguishes reminders; with the
+// invitation ID and kind it is the idempotency key, so a retried send never mails twice.
+type InvitationMail struct {
+	InvitationID   string
+	Kind           string
+	Seq            int
+	To             string
+	CustomerDomain string
+	RoleIDs        []string
+	DurationDays   int
+	ExpiresAt      time.Time
+}
+
+// Mail kinds.
+const (
+	MailInvitation = "invitation"
+	MailResend     = "resend"
+	MailReminder   = "reminder"
+	MailEscalation = "escalation"
+)

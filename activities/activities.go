@@ -1,0 +1,77 @@
+// Package activities holds every side effect of partnerflow's workflows: writes to the app
+// database, calls to Partner Center and Microsoft Graph, and messages to people. Workflows call
+// them through a nil *Activities, as in Temporal's reference apps.
+package activities
+
+import (
+	"errors"
+	"log/slog"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/partnerflow/partnerflow/links"
+	"github.com/partnerflow/partnerflow/models"
+	"github.com/partnerflow/partnerflow/notify"
+	"github.com/partnerflow/partnerflow/partnercenter"
+)
+
+// Config is what the activities need.
+type Config struct {
+	Store         *models.Store
+	PartnerCenter partnercenter.Client
+	Mailer        notify.Mailer
+	Logger        *slog.Logger
+	// Signer derives customer links; it never hands a token to a workflow.
+	Signer *links.Signer
+	// BaseURL is the public base of partnerflow's customer links.
+	BaseURL string
+	// PartnerName introduces the partner in messages to customers.
+	PartnerName string
+}
+
+// Activities carries the dependencies of every activity method.
+type Activities struct {
+	cfg Config
+}
+
+// New returns the activities.
+func New(cfg Config) *Activities {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Activities{cfg: cfg}
+}
+
+// Error types of non-retryable application errors; workflows switch on them.
+const (
+	ErrTypeRefused      = "PartnerCenterRefusal"
+	ErrTypeNotReady     = "NotReady"
+	ErrTypeAccessEnded  = "AccessEnded"
+	ErrTypeInvalidInput = "InvalidInput"
+)
+
+// serviceError turns a Partner Center failure into what Temporal's retry needs: a refusal that
+// retrying cannot fix becomes non-retryable with its code, throttling waits as long as the
+// service asked.
+func serviceError(op string, err error) error {
+	var pcErr *partnercenter.Error
+	if !errors.As(err, &pcErr) {
+		return err
+	}
+	if !pcErr.Retryable() {
+		return temporal.NewApplicationErrorWithOptions(op+": "+pcErr.Error(), ErrTypeRefused, temporal.ApplicationErrorOptions{
+			NonRetryable: true, Cause: err, Details: []any{pcErr.StatusCode, pcErr.Code},
+		})
+	}
+	if pcErr.RetryAfter > 0 {
+		return temporal.NewApplicationErrorWithOptions(op+": "+pcErr.Error(), "Throttled", temporal.ApplicationErrorOptions{
+			Cause: err, NextRetryDelay: pcErr.RetryAfter,
+		})
+	}
+	return err
+}
+
+// notReady is the retryable error of an activity that waits for the service to reach a state.
+func notReady(msg string) error {
+	return temporal.NewApplicationError(msg, ErrTypeNotReady)
+}

@@ -1,0 +1,229 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/partnerflow/partnerflow/models"
+	"github.com/partnerflow/partnerflow/notify"
+	"github.com/partnerflow/partnerflow/partnercenter"
+	"github.com/partnerflow/partnerflow/workflows"
+)
+
+// RecordInvitation writes a step of an invitation to the app database (status, fields and the
+// timeline entry); idempotent by the change's StepKey.
+func (a *Activities) RecordInvitation(ctx context.Context, invitationID string, ch models.InvitationChange) error {
+	if err := a.cfg.Store.RecordInvitation(ctx, invitationID, ch); err != nil {
+		return fmt.Errorf("record invitation %s step %s: %w", invitationID, ch.Step, err)
+	}
+	return nil
+}
+
+// RelationshipLink returns the partner's reseller relationship request link.
+func (a *Activities) RelationshipLink(ctx context.Context, indirectResellerID string) (string, error) {
+	req, err := a.cfg.PartnerCenter.RelationshipRequestURL(ctx, partnercenter.RelationshipRequestOptions{IndirectResellerID: indirectResellerID})
+	if err != nil {
+		return "", serviceError("get relationship request link", err)
+	}
+	return req.URL, nil
+}
+
+// CreateGDAP creates the GDAP relationship and locks it for the customer's approval. Both calls
+// carry request IDs derived from the invitation, so a retry after a lost response gets the first
+// result instead of a second relationship.
+func (a *Activities) CreateGDAP(ctx context.Context, in workflows.CreateGDAPInput) (workflows.GDAPResult, error) {
+	pc := a.cfg.PartnerCenter
+	body := partnercenter.NewGDAPRelationship{
+		DisplayName:   in.DisplayName,
+		Duration:      "P" + strconv.Itoa(in.DurationDays) + "D",
+		AccessDetails: partnercenter.AccessDetails{UnifiedRoles: unifiedRoles(in.RoleIDs)},
+	}
+	if in.AutoExtend {
+		body.AutoExtendDuration = "P180D"
+	}
+	rel, err := pc.CreateGDAPRelationship(partnercenter.WithRequestID(ctx, in.RequestID), body)
+	if err != nil {
+		return workflows.GDAPResult{}, serviceError("create GDAP relationship "+in.DisplayName, err)
+	}
+	if rel.Status == partnercenter.GDAPStatusCreated {
+		if _, err := pc.LockGDAPForApproval(partnercenter.WithRequestID(ctx, in.RequestID+"/lock"), rel.ID); err != nil {
+			return workflows.GDAPResult{}, serviceError("lock GDAP relationship for approval", err)
+		}
+		if rel, err = pc.GetGDAPRelationship(ctx, rel.ID); err != nil {
+			return workflows.GDAPResult{}, serviceError("read GDAP relationship", err)
+		}
+	}
+	return workflows.GDAPResult{ID: rel.ID, Status: rel.Status, ApprovalURL: rel.ApprovalURL}, nil
+}
+
+func unifiedRoles(ids []string) []partnercenter.UnifiedRole {
+	out := make([]partnercenter.UnifiedRole, len(ids))
+	for i, id := range ids {
+		out[i] = partnercenter.UnifiedRole{RoleDefinitionID: id}
+	}
+	return out
+}
+
+// CheckAcceptance asks the service whether the customer accepted the reseller relationship and
+// approved the GDAP request; it is the fallback for lost webhook events and the confirmation of
+// received ones.
+func (a *Activities) CheckAcceptance(ctx context.Context, relationshipID, customerDomain string) (workflows.Acceptance, error) {
+	pc := a.cfg.PartnerCenter
+	var out workflows.Acceptance
+	rel, err := pc.GetGDAPRelationship(ctx, relationshipID)
+	if err != nil {
+		return out, serviceError("read GDAP relationship", err)
+	}
+	out.GDAPStatus = rel.Status
+	customers, err := pc.FindCustomersByDomain(ctx, customerDomain)
+	if err != nil {
+		return out, serviceError("find customer "+customerDomain, err)
+	}
+	for _, c := range customers {
+		if strings.EqualFold(c.CompanyProfile.Domain, customerDomain) && c.RelationshipToPartner == partnercenter.RelationshipReseller {
+			out.ResellerAccepted, out.CustomerTenantID = true, c.ID
+		}
+	}
+	return out, nil
+}
+
+// WaitGDAPActive returns once the relationship is active; until then it fails with a retryable
+// NotReady error so Temporal's retry policy paces the polling. A relationship that ended instead
+// is a non-retryable AccessEnded error.
+func (a *Activities) WaitGDAPActive(ctx context.Context, relationshipID string) (workflows.GDAPResult, error) {
+	rel, err := a.cfg.PartnerCenter.GetGDAPRelationship(ctx, relationshipID)
+	if err != nil {
+		return workflows.GDAPResult{}, serviceError("read GDAP relationship", err)
+	}
+	switch rel.Status {
+	case partnercenter.GDAPStatusActive:
+		return workflows.GDAPResult{ID: rel.ID, Status: rel.Status}, nil
+	case partnercenter.GDAPStatusExpired, partnercenter.GDAPStatusTerminated, partnercenter.GDAPStatusTerminating, partnercenter.GDAPStatusTerminationRequested:
+		return workflows.GDAPResult{}, temporal.NewNonRetryableApplicationError("GDAP relationship "+relationshipID+" is "+rel.Status, ErrTypeAccessEnded, nil)
+	}
+	return workflows.GDAPResult{}, notReady("GDAP relationship " + relationshipID + " is " + rel.Status + ", not yet active")
+}
+
+// CreateAssignment creates one access assignment (one security group per call, as the service
+// requires) and returns its ID; a retry with the same request ID finds the existing one.
+func (a *Activities) CreateAssignment(ctx context.Context, requestID, relationshipID string, as workflows.AccessAssignment) (string, error) {
+	pc := a.cfg.PartnerCenter
+	existing, err := pc.ListAccessAssignments(ctx, relationshipID)
+	if err != nil {
+		return "", serviceError("list access assignments", err)
+	}
+	for _, e := range existing {
+		if e.AccessContainer.AccessContainerID == as.SecurityGroupID && e.Status != partnercenter.AssignmentStatusDeleted {
+			return e.ID, nil
+		}
+	}
+	created, err := pc.CreateAccessAssignment(partnercenter.WithRequestID(ctx, requestID), relationshipID, partnercenter.NewAccessAssignment{
+		AccessContainer: partnercenter.AccessContainer{AccessContainerID: as.SecurityGroupID, AccessContainerType: "securityGroup"},
+		AccessDetails:   partnercenter.AccessDetails{UnifiedRoles: unifiedRoles(as.RoleIDs)},
+	})
+	if err != nil {
+		return "", serviceError("create access assignment for group "+as.SecurityGroupID, err)
+	}
+	return created.ID, nil
+}
+
+// WaitAssignmentActive returns once the access assignment is active (retryable NotReady until then).
+func (a *Activities) WaitAssignmentActive(ctx context.Context, relationshipID, assignmentID string) (string, error) {
+	as, err := a.cfg.PartnerCenter.GetAccessAssignment(ctx, relationshipID, assignmentID)
+	if err != nil {
+		return "", serviceError("read access assignment", err)
+	}
+	switch as.Status {
+	case partnercenter.AssignmentStatusActive:
+		return as.Status, nil
+	case partnercenter.AssignmentStatusError, partnercenter.AssignmentStatusDeleted:
+		return "", temporal.NewNonRetryableApplicationError("access assignment "+assignmentID+" is "+as.Status, ErrTypeRefused, nil)
+	}
+	return "", notReady("access assignment " + assignmentID + " is " + as.Status)
+}
+
+// EndGDAP withdraws a GDAP relationship as far as the service allows: deletes it while created,
+// terminates it while active, and reports the status it found (approvalPending cannot be
+// withdrawn; the workflow watches it instead).
+func (a *Activities) EndGDAP(ctx context.Context, requestID, relationshipID string) (string, error) {
+	pc := a.cfg.PartnerCenter
+	rel, err := pc.GetGDAPRelationship(ctx, relationshipID)
+	if err != nil {
+		return "", serviceError("read GDAP relationship", err)
+	}
+	switch rel.Status {
+	case partnercenter.GDAPStatusCreated:
+		if err := pc.DeleteGDAPRelationship(partnercenter.WithRequestID(ctx, requestID), rel.ID, rel.ETag); err != nil {
+			return "", serviceError("delete GDAP relationship", err)
+		}
+		return "deleted", nil
+	case partnercenter.GDAPStatusActive:
+		if _, err := pc.TerminateGDAPRelationship(partnercenter.WithRequestID(ctx, requestID), rel.ID); err != nil {
+			return "", serviceError("terminate GDAP relationship", err)
+		}
+		return partnercenter.GDAPStatusTerminationRequested, nil
+	}
+	return rel.Status, nil
+}
+
+// SendInvitationMail writes the message to the outbox, then delivers it. The customer's signed
+// link is derived here, so no token ever enters workflow history.
+func (a *Activities) SendInvitationMail(ctx context.Context, m workflows.InvitationMail) error {
+	link := a.cfg.Signer.AcceptURL(a.cfg.BaseURL, m.InvitationID, m.ExpiresAt)
+	subject, body := invitationMailText(a.cfg.PartnerName, link, m)
+	msg, err := a.cfg.Store.EnqueueMail(ctx, &models.OutboxMessage{
+		IdempotencyKey: m.InvitationID + "/" + m.Kind + "/" + strconv.Itoa(m.Seq),
+		ToAddress:      m.To, Subject: subject, Body: body,
+	})
+	if err != nil {
+		return fmt.Errorf("write %s mail to the outbox: %w", m.Kind, err)
+	}
+	if msg.Status == models.OutboxSent || msg.Status == models.OutboxLogged {
+		return nil
+	}
+	delivered, err := a.cfg.Mailer.Send(ctx, notify.Message{To: m.To, Subject: subject, Body: body, ID: msg.IdempotencyKey})
+	if err != nil {
+		_ = a.cfg.Store.MarkMail(ctx, msg.ID, models.OutboxFailed, err.Error())
+		return fmt.Errorf("send %s mail to %s: %w", m.Kind, m.To, err)
+	}
+	status := models.OutboxSent
+	if !delivered {
+		status = models.OutboxLogged
+	}
+	return a.cfg.Store.MarkMail(ctx, msg.ID, status, "")
+}
+
+func invitationMailText(partner, link string, m workflows.InvitationMail) (subject, body string) {
+	names := make([]string, 0, len(m.RoleIDs))
+	for _, id := range m.RoleIDs {
+		if r, ok := partnercenter.LookupEntraRole(id); ok {
+			names = append(names, r.Name)
+		} else {
+			names = append(names, id)
+		}
+	}
+	days := int(time.Until(m.ExpiresAt).Hours() / 24)
+	switch m.Kind {
+	case workflows.MailEscalation:
+		subject = fmt.Sprintf("Invitation of %s still not accepted", m.CustomerDomain)
+		body = fmt.Sprintf("The invitation of %s has not been accepted after %d reminders.\n"+
+			"It expires on %s. Consider calling the customer's Global admin.\n\nCustomer link: %s\n",
+			m.CustomerDomain, m.Seq, m.ExpiresAt.Format("2 January 2006"), link)
+		return subject, body
+	case workflows.MailReminder:
+		subject = fmt.Sprintf("Reminder: %s invites %s to a reseller relationship", partner, m.CustomerDomain)
+	default:
+		subject = fmt.Sprintf("%s invites %s to a reseller relationship", partner, m.CustomerDomain)
+	}
+	body = fmt.Sprintf("Hello,\n\n%s asks %s to accept it as its Cloud Solution Provider and to approve "+
+		"delegated admin roles for %d days: %s.\n\nA Global admin of %s can review the request and accept it here:\n%s\n\n"+
+		"The invitation expires in %d days, on %s.\n",
+		partner, m.CustomerDomain, m.DurationDays, strings.Join(names, ", "), m.CustomerDomain, link,
+		max(days, 0), m.ExpiresAt.Format("2 January 2006"))
+	return subject, body
+}

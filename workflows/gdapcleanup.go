@@ -1,0 +1,44 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+)
+
+// GDAPCleanupInput names a GDAP request that outlived its invitation.
+type GDAPCleanupInput struct {
+	InvitationID   string
+	RelationshipID string
+	// Until is when the request expires at Microsoft unapproved.
+	Until     time.Time
+	PollEvery time.Duration
+}
+
+// GDAPCleanup watches a GDAP request whose invitation was cancelled while the request awaited the
+// customer's approval (the service cannot withdraw it then) and terminates the relationship if
+// the customer approves it anyway, so a cancelled invitation never leaves admin access behind.
+func GDAPCleanup(ctx workflow.Context, in GDAPCleanupInput) (string, error) {
+	actx := withServiceCalls(ctx)
+	for {
+		var status string
+		if err := workflow.ExecuteActivity(actx, ActivityEndGDAP, in.InvitationID+"/cleanup-gdap", in.RelationshipID).Get(ctx, &status); err != nil {
+			return "", err
+		}
+		switch status {
+		case "deleted", "terminationRequested", "terminating", "terminated", "expired":
+			return status, nil
+		}
+		if !workflow.Now(ctx).Before(in.Until) {
+			return status, nil
+		}
+		if err := workflow.Sleep(ctx, in.PollEvery); err != nil {
+			return "", err
+		}
+	}
+}
+
+// All lists every workflow a partnerflow worker runs.
+func All() []any {
+	return []any{Invitation, GDAPCleanup}
+}

@@ -1,0 +1,431 @@
+package workflows_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/partnerflow/partnerflow/models"
+	"github.com/partnerflow/partnerflow/workflows"
+)
+
+const day = 24 * time.Hour
+
+// world fakes Partner Center, the mail server and the app database for the workflow's unit
+// tests: it answers activities from a scripted state and records what the workflow did.
+type world struct {
+	mu sync.Mutex
+	// acceptAt and approveAt are offsets from the start at which the customer consents (0: never).
+	acceptAt, approveAt time.Duration
+	start               time.Time
+	now                 func() time.Time
+	gdapActiveAfter     int // WaitGDAPActive answers NotReady this many times first
+	gdapActiveCalls     int
+	createGDAPErrors    []error
+	createGDAPCalls     int
+	endGDAPResult       string
+	steps               []models.InvitationChange
+	mails               []workflows.InvitationMail
+	mailTimes           []time.Duration
+	ended               []string
+	checks              int
+}
+
+func (w *world) elapsed() time.Duration { return w.now().Sub(w.start) }
+
+func (w *world) RecordInvitation(_ context.Context, _ string, ch models.InvitationChange) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.steps = append(w.steps, ch)
+	return nil
+}
+
+func (w *world) RelationshipLink(context.Context, string) (string, error) {
+	return "https://admin.example/partner-invitation?partnerId=p", nil
+}
+
+func (w *world) CreateGDAP(_ context.Context, in workflows.CreateGDAPInput) (workflows.GDAPResult, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.createGDAPCalls++
+	if len(w.createGDAPErrors) > 0 {
+		err := w.createGDAPErrors[0]
+		w.createGDAPErrors = w.createGDAPErrors[1:]
+		return workflows.GDAPResult{}, err
+	}
+	if in.RequestID == "" {
+		return workflows.GDAPResult{}, errors.New("no request ID")
+	}
+	return workflows.GDAPResult{ID: "rel-1", Status: "approvalPending", ApprovalURL: "https://admin.example/gdap/rel-1"}, nil
+}
+
+func (w *world) CheckAcceptance(context.Context, string, string) (workflows.Acceptance, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.checks++
+	var acc workflows.Acceptance
+	acc.GDAPStatus = "approvalPending"
+	if w.acceptAt > 0 && w.elapsed() >= w.acceptAt {
+		acc.ResellerAccepted, acc.CustomerTenantID = true, "tenant-1"
+	}
+	if w.approveAt > 0 && w.elapsed() >= w.approveAt {
+		acc.GDAPStatus = "approved"
+	}
+	return acc, nil
+}
+
+func (w *world) WaitGDAPActive(context.Context, string) (workflows.GDAPResult, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.gdapActiveCalls++
+	if w.gdapActiveCalls <= w.gdapActiveAfter {
+		return workflows.GDAPResult{}, temporal.NewApplicationError("not yet active", "NotReady")
+	}
+	return workflows.GDAPResult{ID: "rel-1", Status: "active"}, nil
+}
+
+func (w *world) CreateAssignment(_ context.Context, requestID, _ string, as workflows.AccessAssignment) (string, error) {
+	return "as-" + as.SecurityGroupID, nil
+}
+
+func (w *world) WaitAssignmentActive(context.Context, string, string) (string, error) {
+	return "active", nil
+}
+
+func (w *world) EndGDAP(_ context.Context, _ string, id string) (string, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.ended = append(w.ended, id)
+	if w.endGDAPResult != "" {
+		return w.endGDAPResult, nil
+	}
+	return "deleted", nil
+}
+
+func (w *world) SendInvitationMail(_ context.Context, m workflows.InvitationMail) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.mails = append(w.mails, m)
+	w.mailTimes = append(w.mailTimes, w.elapsed())
+	return nil
+}
+
+func (w *world) mailsOf(kind string) []workflows.InvitationMail {
+	var out []workflows.InvitationMail
+	for _, m := range w.mails {
+		if m.Kind == kind {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func (w *world) stepNames() []string {
+	var out []string
+	for _, s := range w.steps {
+		if s.Step != "" {
+			out = append(out, s.Step)
+		}
+	}
+	return out
+}
+
+func (w *world) count(step string) int {
+	n := 0
+	for _, s := range w.stepNames() {
+		if s == step {
+			n++
+		}
+	}
+	return n
+}
+
+func newEnv(t *testing.T, w *world) *testsuite.TestWorkflowEnvironment {
+	t.Helper()
+	var suite testsuite.WorkflowTestSuite
+	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	env := suite.NewTestWorkflowEnvironment()
+	env.RegisterWorkflow(workflows.Invitation)
+	env.RegisterWorkflow(workflows.GDAPCleanup)
+	for name, fn := range map[string]any{
+		workflows.ActivityRecordInvitation: w.RecordInvitation, workflows.ActivityRelationshipLink: w.RelationshipLink,
+		workflows.ActivityCreateGDAP: w.CreateGDAP, workflows.ActivityCheckAcceptance: w.CheckAcceptance,
+		workflows.ActivityWaitGDAPActive: w.WaitGDAPActive, workflows.ActivityCreateAssignment: w.CreateAssignment,
+		workflows.ActivityWaitAssignmentActive: w.WaitAssignmentActive, workflows.ActivityEndGDAP: w.EndGDAP,
+		workflows.ActivitySendInvitationMail: w.SendInvitationMail,
+	} {
+		env.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+	}
+	w.start = env.Now()
+	w.now = env.Now
+	return env
+}
+
+func input(env *testsuite.TestWorkflowEnvironment) workflows.InvitationInput {
+	return workflows.InvitationInput{
+		InvitationID: "inv-1", PartnerID: "partner-1", CustomerDomain: "contoso.onmicrosoft.com",
+		CustomerEmail: "admin@contoso.onmicrosoft.com", DisplayName: "contoso GDAP",
+		RoleIDs: []string{"729827e3-9c14-49f7-bb1b-9608f156bbb8"}, DurationDays: 730,
+		Assignments: []workflows.AccessAssignment{
+			{SecurityGroupID: "group-a", RoleIDs: []string{"729827e3-9c14-49f7-bb1b-9608f156bbb8"}},
+			{SecurityGroupID: "group-b", RoleIDs: []string{"729827e3-9c14-49f7-bb1b-9608f156bbb8"}},
+		},
+		ContactEmail: "ops@partner.example",
+		ExpiresAt:    env.Now().Add(90 * day),
+		Policy:       workflows.DefaultInvitationPolicy,
+	}
+}
+
+func result(t *testing.T, env *testsuite.TestWorkflowEnvironment) (workflows.InvitationState, error) {
+	t.Helper()
+	if !env.IsWorkflowCompleted() {
+		t.Fatal("the workflow did not complete")
+	}
+	var state workflows.InvitationState
+	err := env.GetWorkflowError()
+	if err == nil {
+		if gerr := env.GetWorkflowResult(&state); gerr != nil {
+			t.Fatal(gerr)
+		}
+	}
+	return state, err
+}
+
+func signalEvent(env *testsuite.TestWorkflowEnvironment, after time.Duration) {
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(workflows.SignalPartnerCenterEvent, workflows.PartnerCenterEvent{EventName: "granular-admin-relationship-approved", ResourceID: "rel-1"})
+	}, after)
+}
+
+func TestInvitationReachesActive(t *testing.T) {
+	cases := []struct {
+		name               string
+		acceptAt, approveAt time.Duration
+		events             []time.Duration
+		maxElapsed         time.Duration
+	}{
+		{"reseller accepted, then GDAP approved, both announced by webhooks", 2 * time.Hour, 3 * time.Hour, []time.Duration{2 * time.Hour, 3 * time.Hour}, 3*time.Hour + time.Minute},
+		{"GDAP approved before the reseller relationship is accepted", 5 * time.Hour, 1 * time.Hour, []time.Duration{time.Hour, 5 * time.Hour}, 5*time.Hour + time.Minute},
+		{"the webhooks are lost and polling finds both consents", 2 * time.Hour, 2 * time.Hour, nil, 2*time.Hour + 16*time.Minute},
+		{"a duplicated webhook changes nothing", time.Hour, time.Hour, []time.Duration{time.Hour, time.Hour + time.Second, time.Hour + 2*time.Second}, time.Hour + time.Minute},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			w := &world{acceptAt: tc.acceptAt, approveAt: tc.approveAt, gdapActiveAfter: 3}
+			env := newEnv(t, w)
+			for _, at := range tc.events {
+				signalEvent(env, at)
+			}
+			env.ExecuteWorkflow(workflows.Invitation, input(env))
+			state, err := result(t, env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			doneAt := w.elapsed()
+			if state.Status != models.InvitationActive || !state.ResellerAccepted || !state.GDAPApproved || state.CustomerTenantID != "tenant-1" {
+				t.Fatalf("state %+v", state)
+			}
+			if len(state.Assignments) != 2 || state.Assignments[0].Status != "active" || state.Assignments[1].AssignmentID != "as-group-b" {
+				t.Fatalf("assignments %+v", state.Assignments)
+			}
+			if doneAt > tc.maxElapsed {
+				t.Fatalf("took %v to notice the consents, want at most %v", doneAt, tc.maxElapsed)
+			}
+			for _, step := range []string{"started", "gdap-requested", "sent", "reseller-accepted", "gdap-approved", "accepted", "granting", "gdap-active", "assignment-created", "assignment-active", "active"} {
+				if w.count(step) == 0 {
+					t.Errorf("step %s not recorded; steps: %v", step, w.stepNames())
+				}
+			}
+			if w.count("reseller-accepted") != 1 || w.count("gdap-approved") != 1 {
+				t.Errorf("consents recorded more than once: %v", w.stepNames())
+			}
+			if len(w.ended) != 0 {
+				t.Errorf("an active invitation must keep its GDAP relationship, ended %v", w.ended)
+			}
+		})
+	}
+}
+
+func TestInvitationExpiresWithRemindersAndOneEscalation(t *testing.T) {
+	w := &world{}
+	env := newEnv(t, w)
+	env.ExecuteWorkflow(workflows.Invitation, input(env))
+	state, err := result(t, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if state.Status != models.InvitationExpired {
+		t.Fatalf("status %s", state.Status)
+	}
+	// Days 3, 7 and 14, then weekly until day 90: 21, 28, ..., 84.
+	want := []time.Duration{3 * day, 7 * day, 14 * day}
+	for d := 21; d < 90; d += 7 {
+		want = append(want, time.Duration(d)*day)
+	}
+	var got []time.Duration
+	for i, m := range w.mails {
+		if m.Kind == workflows.MailReminder {
+			got = append(got, w.mailTimes[i].Round(time.Minute))
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("reminders at %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("reminder %d at %v, want %v", i+1, got[i], want[i])
+		}
+	}
+	esc := w.mailsOf(workflows.MailEscalation)
+	if len(esc) != 1 || esc[0].To != "ops@partner.example" || esc[0].Seq != 3 {
+		t.Fatalf("escalations %+v, want one to the contact after the third reminder", esc)
+	}
+	if state.RemindersSent != len(want) || !state.Escalated || w.count("expired") != 1 {
+		t.Fatalf("state %+v steps %v", state, w.stepNames())
+	}
+	if w.mailsOf(workflows.MailInvitation)[0].To != "admin@contoso.onmicrosoft.com" {
+		t.Fatal("the invitation was not mailed to the customer")
+	}
+}
+
+func TestCancel(t *testing.T) {
+	cases := []struct {
+		name       string
+		w          *world
+		at         time.Duration
+		wantEnded  bool
+		wantChild  bool
+		wantStatus string
+	}{
+		{name: "cancel while waiting for the customer ends the pending request", w: &world{endGDAPResult: "approvalPending"}, at: day, wantEnded: true, wantChild: true, wantStatus: models.InvitationCancelled},
+		{name: "cancel while granting terminates the relationship", w: &world{acceptAt: time.Hour, approveAt: time.Hour, gdapActiveAfter: 6, endGDAPResult: "terminationRequested"}, at: time.Hour + 12*time.Second, wantEnded: true, wantStatus: models.InvitationCancelled},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			env := newEnv(t, tc.w)
+			signalEvent(env, time.Hour)
+			var updated workflows.InvitationState
+			var rejected error
+			env.RegisterDelayedCallback(func() {
+				env.UpdateWorkflow(workflows.UpdateCancel, "cancel-1", &testsuite.TestUpdateCallback{
+					OnAccept: func() {}, OnReject: func(err error) { rejected = err },
+					OnComplete: func(v any, err error) {
+						if err == nil {
+							updated = v.(workflows.InvitationState)
+						}
+					},
+				}, workflows.CancelRequest{By: "ops", Reason: "customer asked"})
+			}, tc.at)
+			env.RegisterDelayedCallback(func() {
+				env.UpdateWorkflow(workflows.UpdateCancel, "cancel-2", &testsuite.TestUpdateCallback{
+					OnAccept: func() { t.Error("a second cancel must be refused") }, OnReject: func(error) {}, OnComplete: func(any, error) {},
+				}, workflows.CancelRequest{By: "ops"})
+			}, tc.at+time.Second)
+			childStarted := false
+			env.OnWorkflow(workflows.GDAPCleanup, mockAny, mockAny).Return("terminated", nil).Run(func(args mockArgs) { childStarted = true }).Maybe()
+			env.ExecuteWorkflow(workflows.Invitation, input(env))
+			state, err := result(t, env)
+			if err != nil || rejected != nil {
+				t.Fatalf("err %v, rejected %v, calls %d at %v", err, rejected, tc.w.gdapActiveCalls, tc.w.elapsed())
+			}
+			if state.Status != tc.wantStatus || updated.Status != tc.wantStatus {
+				t.Fatalf("final %s, update answered %s", state.Status, updated.Status)
+			}
+			if tc.wantEnded != (len(tc.w.ended) == 1) {
+				t.Fatalf("GDAP ended %v", tc.w.ended)
+			}
+			if tc.wantChild != childStarted {
+				t.Fatalf("cleanup child started = %v", childStarted)
+			}
+			if !strings.Contains(strings.Join(tc.w.stepNames(), ","), "cancelled") {
+				t.Fatalf("steps %v", tc.w.stepNames())
+			}
+		})
+	}
+}
+
+func TestResend(t *testing.T) {
+	w := &world{}
+	env := newEnv(t, w)
+	resent := 0
+	noop := &testsuite.TestUpdateCallback{OnAccept: func() {}, OnReject: func(error) {}, OnComplete: func(any, error) {}}
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(workflows.UpdateResend, "r1", &testsuite.TestUpdateCallback{
+			OnAccept: func() {}, OnReject: func(err error) { t.Errorf("resend refused: %v", err) },
+			OnComplete: func(_ any, err error) {
+				if err == nil {
+					resent++
+				}
+			},
+		}, workflows.ResendRequest{By: "ops"})
+	}, day)
+	var refusal error
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(workflows.UpdateCancel, "c", noop, workflows.CancelRequest{By: "ops"})
+		env.UpdateWorkflow(workflows.UpdateResend, "r2", &testsuite.TestUpdateCallback{
+			OnAccept:   func() { t.Error("resending a cancelled invitation must be refused") },
+			OnReject:   func(err error) { refusal = err },
+			OnComplete: func(any, error) {},
+		}, workflows.ResendRequest{By: "ops"})
+	}, 2*day)
+	env.ExecuteWorkflow(workflows.Invitation, input(env))
+	if _, err := result(t, env); err != nil {
+		t.Fatal(err)
+	}
+	if resent != 1 || len(w.mailsOf(workflows.MailResend)) != 1 || w.count("resent") != 1 {
+		t.Fatalf("resent %d, mails %d, steps %v", resent, len(w.mailsOf(workflows.MailResend)), w.stepNames())
+	}
+	if refusal == nil || !strings.Contains(refusal.Error(), "cancelled") {
+		t.Fatalf("the refusal must say the invitation is cancelled, got %v", refusal)
+	}
+}
+
+func TestServiceFailures(t *testing.T) {
+	refusal := temporal.NewNonRetryableApplicationError("create GDAP relationship: duplicate display name", "PartnerCenterRefusal", nil)
+	t.Run("a refusal that retrying cannot fix ends the flow failed with the reason", func(t *testing.T) {
+		w := &world{createGDAPErrors: []error{refusal}}
+		env := newEnv(t, w)
+		env.ExecuteWorkflow(workflows.Invitation, input(env))
+		state, err := result(t, env)
+		var appErr *temporal.ApplicationError
+		if !errors.As(err, &appErr) || !strings.Contains(appErr.Error(), "duplicate display name") {
+			t.Fatalf("workflow error %v", err)
+		}
+		last := w.steps[len(w.steps)-1]
+		if last.Status != models.InvitationFailed || !strings.Contains(last.FailureReason, "duplicate display name") || state.Status != "" {
+			t.Fatalf("last record %+v", last)
+		}
+		if w.createGDAPCalls != 1 || len(w.mails) != 0 {
+			t.Fatalf("a refusal must not be retried or mailed: %d calls, %d mails", w.createGDAPCalls, len(w.mails))
+		}
+	})
+	t.Run("transient failures are retried and the flow goes on", func(t *testing.T) {
+		w := &world{acceptAt: time.Hour, approveAt: time.Hour, createGDAPErrors: []error{errors.New("502 bad gateway"), errors.New("timeout")}}
+		env := newEnv(t, w)
+		env.ExecuteWorkflow(workflows.Invitation, input(env))
+		state, err := result(t, env)
+		if err != nil || state.Status != models.InvitationActive || w.createGDAPCalls != 3 {
+			t.Fatalf("state %s err %v calls %d", state.Status, err, w.createGDAPCalls)
+		}
+	})
+	t.Run("GDAP terminated by the customer before approval is a decline", func(t *testing.T) {
+		w := &world{}
+		env := newEnv(t, w)
+		env.OnActivity(workflows.ActivityCheckAcceptance, mockAny, mockAny, mockAny).Return(workflows.Acceptance{GDAPStatus: "terminated"}, nil)
+		env.ExecuteWorkflow(workflows.Invitation, input(env))
+		state, err := result(t, env)
+		if err != nil || state.Status != models.InvitationDeclined {
+			t.Fatalf("state %s err %v", state.Status, err)
+		}
+	})
+}

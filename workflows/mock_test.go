@@ -1,0 +1,7 @@
+package workflows_test
+
+import "github.com/stretchr/testify/mock"
+
+var mockAny = mock.Anything
+
+type mockArgs = mock.Arguments
