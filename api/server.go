@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/partnerflow/partnerflow/codec"
+	"github.com/partnerflow/partnerflow/links"
 	"github.com/partnerflow/partnerflow/models"
 )
 
@@ -31,6 +32,8 @@ type Config struct {
 	MaxBodyBytes int64
 	// CodecOrigins are the Web UI origins allowed to call the codec endpoint from a browser.
 	CodecOrigins []string
+	// Flows configures the onboarding flows the API starts and the pages customers see.
+	Flows FlowConfig
 }
 
 // Server holds the API's dependencies; its Handler serves every route.
@@ -41,6 +44,8 @@ type Server struct {
 	logger     *slog.Logger
 	signingKey []byte
 	origins    []string
+	flows      FlowConfig
+	links      *links.Signer
 	engine     *gin.Engine
 }
 
@@ -58,6 +63,7 @@ func New(cfg Config) *Server {
 	s := &Server{
 		store: cfg.Store, temporal: cfg.Temporal, codec: cfg.Codec, logger: cfg.Logger,
 		signingKey: cfg.SigningKey, origins: cfg.CodecOrigins,
+		flows: cfg.Flows.withDefaults(), links: links.NewSigner(cfg.SigningKey),
 	}
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
@@ -92,6 +98,7 @@ func New(cfg Config) *Server {
 	v1.GET("/api-keys", requireRole(models.RoleGlobalAdmin), s.listAPIKeys)
 	v1.POST("/api-keys", requireRole(models.RoleGlobalAdmin), s.createAPIKey)
 	v1.DELETE("/api-keys/:id", requireRole(models.RoleGlobalAdmin), s.revokeAPIKey)
+	s.invitationRoutes(v1)
 
 	s.engine = r
 	return s
