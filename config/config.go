@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -39,6 +40,19 @@ type Config struct {
 	GraphURL         string // GRAPH_URL
 	SimAddr          string // PARTNERFLOW_SIM_ADDR
 
+	PartnerName  string // PARTNERFLOW_PARTNER_NAME: how customers see the partner
+	ContactEmail string // PARTNERFLOW_CONTACT_EMAIL: the partner's contact for escalations
+
+	// Invitation policy.
+	Reminders          []time.Duration // PARTNERFLOW_REMINDERS, e.g. "72h,168h,336h"
+	ReminderRepeat     time.Duration   // PARTNERFLOW_REMINDER_REPEAT
+	EscalateAfter      int             // PARTNERFLOW_ESCALATE_AFTER (reminders)
+	PollInterval       time.Duration   // PARTNERFLOW_POLL_INTERVAL
+	DefaultAssignments string          // PARTNERFLOW_DEFAULT_ASSIGNMENTS: JSON [{"securityGroupId","roleIds":[]}]
+	// WebhookURL, when set, is registered with Partner Center at start (dev registers its own).
+	WebhookURL       string   // PARTNERFLOW_WEBHOOK_URL
+	WebhookCertHosts []string // PARTNERCENTER_WEBHOOK_CERT_HOSTS, comma-separated
+
 	SMTPURL  string // SMTP_URL; empty means mail goes to the outbox table and the log only
 	MailFrom string // PARTNERFLOW_MAIL_FROM
 
@@ -67,6 +81,11 @@ func FromEnv() (Config, error) {
 		PartnerCenterURL:      os.Getenv("PARTNERCENTER_URL"),
 		GraphURL:              os.Getenv("GRAPH_URL"),
 		SimAddr:               env("PARTNERFLOW_SIM_ADDR", "127.0.0.1:8081"),
+		PartnerName:           env("PARTNERFLOW_PARTNER_NAME", "Your Microsoft partner"),
+		ContactEmail:          os.Getenv("PARTNERFLOW_CONTACT_EMAIL"),
+		DefaultAssignments:    os.Getenv("PARTNERFLOW_DEFAULT_ASSIGNMENTS"),
+		WebhookURL:            os.Getenv("PARTNERFLOW_WEBHOOK_URL"),
+		WebhookCertHosts:      strings.Split(env("PARTNERCENTER_WEBHOOK_CERT_HOSTS", "api.partnercenter.microsoft.com"), ","),
 		SMTPURL:               os.Getenv("SMTP_URL"),
 		MailFrom:              env("PARTNERFLOW_MAIL_FROM", "partnerflow@localhost"),
 		ShutdownTimeout:       15 * time.Second,
@@ -77,6 +96,26 @@ func FromEnv() (Config, error) {
 	}
 	if c.UIPort, err = envInt("PARTNERFLOW_UI_PORT", 8233); err != nil {
 		return c, err
+	}
+	if c.EscalateAfter, err = envInt("PARTNERFLOW_ESCALATE_AFTER", 3); err != nil {
+		return c, err
+	}
+	if c.PollInterval, err = envDuration("PARTNERFLOW_POLL_INTERVAL", 15*time.Minute); err != nil {
+		return c, err
+	}
+	if c.ReminderRepeat, err = envDuration("PARTNERFLOW_REMINDER_REPEAT", 7*24*time.Hour); err != nil {
+		return c, err
+	}
+	c.Reminders = []time.Duration{3 * 24 * time.Hour, 7 * 24 * time.Hour, 14 * 24 * time.Hour}
+	if v := os.Getenv("PARTNERFLOW_REMINDERS"); v != "" {
+		c.Reminders = nil
+		for _, part := range strings.Split(v, ",") {
+			d, err := time.ParseDuration(strings.TrimSpace(part))
+			if err != nil || d <= 0 {
+				return c, fmt.Errorf("PARTNERFLOW_REMINDERS must be positive durations like 72h,168h, got %q", part)
+			}
+			c.Reminders = append(c.Reminders, d)
+		}
 	}
 	maxBody, err := envInt("PARTNERFLOW_MAX_BODY_BYTES", 1<<20)
 	if err != nil {
@@ -107,6 +146,18 @@ func env(name, def string) string {
 		return v
 	}
 	return def
+}
+
+func envDuration(name string, def time.Duration) (time.Duration, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%s must be a duration like 15m, got %q", name, v)
+	}
+	return d, nil
 }
 
 func envInt(name string, def int) (int, error) {

@@ -1,0 +1,312 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+
+	"github.com/partnerflow/partnerflow/activities"
+	"github.com/partnerflow/partnerflow/api"
+	"github.com/partnerflow/partnerflow/codec"
+	"github.com/partnerflow/partnerflow/links"
+	"github.com/partnerflow/partnerflow/metrics"
+	"github.com/partnerflow/partnerflow/models"
+	"github.com/partnerflow/partnerflow/notify"
+	"github.com/partnerflow/partnerflow/partnercenter"
+	"github.com/partnerflow/partnerflow/partnercenter/sim"
+	"github.com/partnerflow/partnerflow/worker"
+)
+
+// engine is a connected set of the parts the api and worker commands share.
+type engine struct {
+	store      *models.Store
+	codec      *codec.Codec
+	signingKey []byte
+	registry   *prometheus.Registry
+	temporal   client.Client
+	closers    []io.Closer
+}
+
+func (e *engine) Close() {
+	if e.temporal != nil {
+		e.temporal.Close()
+	}
+	for i := len(e.closers) - 1; i >= 0; i-- {
+		_ = e.closers[i].Close()
+	}
+}
+
+// connect opens the store (checking its schema), loads the keys and dials Temporal.
+func (a *app) connect(ctx context.Context, temporalAddress string, generateKeys bool) (*engine, error) {
+	e := &engine{registry: metrics.NewRegistry()}
+	var err error
+	if e.codec, e.signingKey, err = loadKeys(a.cfg, generateKeys); err != nil {
+		return nil, err
+	}
+	if e.store, err = openStore(ctx, a.cfg); err != nil {
+		return nil, err
+	}
+	e.closers = append(e.closers, e.store)
+	tc, closer, err := dialTemporal(ctx, a.cfg, temporalAddress, e.codec, e.registry, sdklog.NewStructuredLogger(a.logger.With("component", "temporal-sdk")))
+	if err != nil {
+		e.Close()
+		return nil, err
+	}
+	e.temporal = tc
+	e.closers = append(e.closers, closer)
+	return e, nil
+}
+
+func (a *app) provisionBootstrapKey(ctx context.Context, store *models.Store, key string) error {
+	if key == "" {
+		return nil
+	}
+	if err := store.EnsureAPIKey(ctx, "bootstrap", key, models.AllRoles...); err != nil {
+		return fmt.Errorf("provision PARTNERFLOW_BOOTSTRAP_KEY: %w", err)
+	}
+	return nil
+}
+
+func (a *app) newAPI(e *engine, temporalUI string) (*api.Server, error) {
+	flows, err := a.flowConfig(temporalUI)
+	if err != nil {
+		return nil, err
+	}
+	return api.New(api.Config{
+		Store: e.store, Temporal: e.temporal, Codec: e.codec, Registry: e.registry, Logger: a.logger,
+		SigningKey: e.signingKey, MaxBodyBytes: a.cfg.MaxBodyBytes, CodecOrigins: codecOrigins(),
+		Flows: flows,
+	}), nil
+}
+
+// codecOrigins are the Web UI origins allowed to call the codec endpoint (PARTNERFLOW_UI_ORIGINS,
+// comma-separated), plus the embedded UI's.
+func codecOrigins() []string {
+	var out []string
+	for _, o := range strings.Split(os.Getenv("PARTNERFLOW_UI_ORIGINS"), ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+func (a *app) newActivities(store *models.Store, signingKey []byte) (*activities.Activities, partnercenter.Client, error) {
+	pc, _, err := a.partnerCenter()
+	if err != nil {
+		return nil, nil, err
+	}
+	mailer, err := notify.NewMailer(a.cfg.SMTPURL, a.cfg.MailFrom)
+	if err != nil {
+		return nil, nil, err
+	}
+	return activities.New(activities.Config{
+		Store: store, PartnerCenter: pc, Mailer: mailer, Logger: a.logger,
+		Signer: links.NewSigner(signingKey), BaseURL: a.cfg.BaseURL(), PartnerName: a.cfg.PartnerName,
+	}), pc, nil
+}
+
+func apiCommand(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "api",
+		Short: "Serve the HTTP API against TEMPORAL_ADDRESS and DATABASE_URL",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			e, err := a.connect(ctx, requireTemporal(a), false)
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			if err := a.provisionBootstrapKey(ctx, e.store, a.cfg.BootstrapKey); err != nil {
+				return err
+			}
+			server, err := a.newAPI(e, os.Getenv("PARTNERFLOW_TEMPORAL_UI_URL"))
+			if err != nil {
+				return err
+			}
+			addr, done, err := serveHTTP(ctx, a.cfg.HTTPAddr, server.Handler(), a.cfg.ShutdownTimeout)
+			if err != nil {
+				return err
+			}
+			a.logger.Info("api listening", "addr", addr.String())
+			return <-done
+		},
+	}
+}
+
+func requireTemporal(a *app) string {
+	if a.cfg.TemporalAddress == "" {
+		return "127.0.0.1:7233"
+	}
+	return a.cfg.TemporalAddress
+}
+
+func workerCommand(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "worker",
+		Short: "Run the workflows and activities against TEMPORAL_ADDRESS and DATABASE_URL",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			e, err := a.connect(ctx, requireTemporal(a), false)
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			if err := worker.EnsureSearchAttributes(ctx, e.temporal, a.cfg.TemporalNamespace, a.logger); err != nil {
+				// A hosted namespace (Temporal Cloud) manages search attributes outside the frontend.
+				a.logger.Warn("could not register search attributes; add them to the namespace by hand", "error", err)
+			}
+			acts, pc, err := a.newActivities(e.store, e.signingKey)
+			if err != nil {
+				return err
+			}
+			if a.cfg.WebhookURL != "" {
+				if err := registerWebhook(ctx, pc, a.cfg.WebhookURL); err != nil {
+					return err
+				}
+			}
+			mux := http.NewServeMux()
+			mux.Handle("/metrics", promhttp.HandlerFor(e.registry, promhttp.HandlerOpts{}))
+			mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+			addr, _, err := serveHTTP(ctx, a.cfg.MetricsAddr, mux, a.cfg.ShutdownTimeout)
+			if err != nil {
+				return err
+			}
+			a.logger.Info("worker metrics listening", "addr", addr.String(), "task_queue", a.cfg.TaskQueue)
+			w := worker.New(e.temporal, a.cfg.TaskQueue, acts)
+			return w.Run(interruptOn(ctx))
+		},
+	}
+}
+
+// interruptOn adapts a context to the worker's interrupt channel.
+func interruptOn(ctx context.Context) <-chan any {
+	ch := make(chan any)
+	go func() {
+		<-ctx.Done()
+		close(ch)
+	}()
+	return ch
+}
+
+func migrateCommand(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "migrate",
+		Short: "Apply the app database's schema migrations (DATABASE_URL, or SQLite in the data dir)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if a.cfg.DatabaseURL == "" {
+				if err := os.MkdirAll(a.cfg.DataDir, 0o700); err != nil {
+					return err
+				}
+			}
+			store, err := models.Open(a.cfg.AppDatabase())
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			v, err := store.Migrate(cmd.Context())
+			if err != nil {
+				return err
+			}
+			fmt.Printf("database schema at version %d (%s)\n", v, store.Dialect)
+			return nil
+		},
+	}
+}
+
+func keysCommand(a *app) *cobra.Command {
+	keys := &cobra.Command{Use: "keys", Short: "Manage API keys"}
+	var name string
+	var roles []string
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Mint an API key; its plaintext is printed once",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(roles) == 0 {
+				return errors.New("--role is required (admin-agent, sales-agent, global-admin; repeatable)")
+			}
+			parsed := make([]models.Role, 0, len(roles))
+			for _, r := range roles {
+				role, ok := models.ParseRole(r)
+				if !ok {
+					return fmt.Errorf("unknown role %q: use admin-agent, sales-agent or global-admin", r)
+				}
+				parsed = append(parsed, role)
+			}
+			store, err := openStore(cmd.Context(), a.cfg)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			plaintext, key, err := store.CreateAPIKey(cmd.Context(), name, parsed...)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "created API key %s (%s) with roles %s; store it now, it is not shown again\n", key.ID, key.Name, key.Roles)
+			fmt.Println(plaintext)
+			return nil
+		},
+	}
+	create.Flags().StringVar(&name, "name", "", "a name for the key (required)")
+	create.Flags().StringSliceVar(&roles, "role", nil, "role to grant: admin-agent, sales-agent, global-admin (repeatable)")
+	_ = create.MarkFlagRequired("name")
+	keys.AddCommand(create)
+	return keys
+}
+
+func simCommand(a *app) *cobra.Command {
+	var seed bool
+	cmd := &cobra.Command{
+		Use:   "sim",
+		Short: "Serve the Partner Center and Microsoft Graph simulator on PARTNERFLOW_SIM_ADDR",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, addr, done, err := startSim(cmd.Context(), a, seed)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			fmt.Printf("Partner Center simulator on http://%s (PARTNERCENTER_URL and GRAPH_URL)\n", addr)
+			return <-done
+		},
+	}
+	cmd.Flags().BoolVar(&seed, "seed", true, "seed the demo tenants and resellers")
+	return cmd
+}
+
+// startSim serves the simulator, persisted in the data dir.
+func startSim(ctx context.Context, a *app, seed bool) (*sim.Server, string, <-chan error, error) {
+	if err := os.MkdirAll(a.cfg.DataDir, 0o700); err != nil {
+		return nil, "", nil, err
+	}
+	s, err := sim.New(sim.Config{
+		DataFile:  filepath.Join(a.cfg.DataDir, "simulator.json"),
+		PublicURL: "http://" + a.cfg.SimAddr,
+		Logger:    a.logger.With("component", "simulator"),
+	})
+	if err != nil {
+		return nil, "", nil, err
+	}
+	if seed {
+		if err := s.SeedDemo(); err != nil {
+			s.Close()
+			return nil, "", nil, err
+		}
+	}
+	addr, done, err := serveHTTP(ctx, a.cfg.SimAddr, s.Handler(), a.cfg.ShutdownTimeout)
+	if err != nil {
+		s.Close()
+		return nil, "", nil, err
+	}
+	return s, addr.String(), done, nil
+}

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"slices"
+
+	"github.com/partnerflow/partnerflow/api"
+	"github.com/partnerflow/partnerflow/partnercenter"
+	"github.com/partnerflow/partnerflow/workflows"
+)
+
+// partnerCenter builds the Partner Center and Graph client from the environment, falling back to
+// the URLs dev gave the embedded simulator.
+func (a *app) partnerCenter() (*partnercenter.HTTPClient, partnercenter.Config, error) {
+	cfg := partnercenter.ConfigFromEnv()
+	if cfg.PartnerCenterURL == "" {
+		cfg.PartnerCenterURL = a.cfg.PartnerCenterURL
+	}
+	if cfg.GraphURL == "" {
+		cfg.GraphURL = a.cfg.GraphURL
+	}
+	if cfg.PartnerCenterURL == "" || cfg.GraphURL == "" {
+		return nil, cfg, fmt.Errorf("PARTNERCENTER_URL and GRAPH_URL are required (the real services or `partnerflow sim`)")
+	}
+	if cfg.TenantID == "" {
+		return nil, cfg, fmt.Errorf("PARTNERCENTER_TENANT_ID is required: the partner tenant partnerflow acts for")
+	}
+	pc, err := partnercenter.New(cfg)
+	return pc, cfg, err
+}
+
+// flowConfig is the API's view of the flows: who we are, the policy and the webhook verifier.
+func (a *app) flowConfig(temporalUI string) (api.FlowConfig, error) {
+	pcCfg := partnercenter.ConfigFromEnv()
+	if pcCfg.PartnerCenterURL == "" {
+		pcCfg.PartnerCenterURL = a.cfg.PartnerCenterURL
+	}
+	var assignments []workflows.AccessAssignment
+	if a.cfg.DefaultAssignments != "" {
+		if err := json.Unmarshal([]byte(a.cfg.DefaultAssignments), &assignments); err != nil {
+			return api.FlowConfig{}, fmt.Errorf("PARTNERFLOW_DEFAULT_ASSIGNMENTS must be JSON like [{\"securityGroupId\":\"…\",\"roleIds\":[\"…\"]}]: %w", err)
+		}
+	}
+	hosts := slices.Clone(a.cfg.WebhookCertHosts)
+	allowHTTP := false
+	if u, err := url.Parse(pcCfg.PartnerCenterURL); err == nil && u.Scheme == "http" {
+		// The simulator signs with a certificate it serves itself over plain HTTP.
+		hosts, allowHTTP = append(hosts, u.Host), true
+	}
+	return api.FlowConfig{
+		PartnerID:          os.Getenv("PARTNERCENTER_TENANT_ID"),
+		PartnerName:        a.cfg.PartnerName,
+		TaskQueue:          a.cfg.TaskQueue,
+		BaseURL:            a.cfg.BaseURL(),
+		DefaultAssignments: assignments,
+		ContactEmail:       a.cfg.ContactEmail,
+		Policy: workflows.InvitationPolicy{
+			Reminders: a.cfg.Reminders, RepeatEvery: a.cfg.ReminderRepeat,
+			EscalateAfter: a.cfg.EscalateAfter, PollEvery: a.cfg.PollInterval,
+		},
+		Webhooks:      partnercenter.NewWebhookVerifier(partnercenter.WebhookVerifierConfig{AllowedCertificateHosts: hosts, AllowHTTP: allowHTTP}),
+		TemporalUIURL: temporalUI,
+		Namespace:     a.cfg.TemporalNamespace,
+	}, nil
+}
+
+// registerWebhook points Partner Center's one webhook registration at partnerflow, keeping an
+// existing registration when it is already right.
+func registerWebhook(ctx context.Context, pc partnercenter.Client, webhookURL string) error {
+	events := []string{
+		partnercenter.EventResellerRelationshipAccepted, partnercenter.EventGDAPApproved, partnercenter.EventGDAPActivated,
+		partnercenter.EventGDAPTerminated, partnercenter.EventGDAPExpired,
+	}
+	reg := partnercenter.WebhookRegistration{WebhookURL: webhookURL, WebhookEvents: events}
+	existing, err := pc.GetWebhookRegistration(ctx)
+	switch {
+	case err == nil && existing.WebhookURL == webhookURL && len(existing.WebhookEvents) == len(events):
+		return nil
+	case err == nil && existing.WebhookURL != "":
+		_, err = pc.UpdateWebhookRegistration(partnercenter.WithRequestID(ctx, partnercenter.NewRequestID()), reg)
+	default:
+		_, err = pc.RegisterWebhook(partnercenter.WithRequestID(ctx, partnercenter.NewRequestID()), reg)
+	}
+	if err != nil {
+		return fmt.Errorf("register the Partner Center webhook %s: %w", webhookURL, err)
+	}
+	return nil
+}
