@@ -1,6 +1,6 @@
 // Package codec encrypts every Temporal payload partnerflow writes with AES-256-GCM, so the
-// Temporal server's database holds only ciphertext, and serves the remote codec endpoint that
-// lets the Temporal Web UI show operators the plaintext.
+// Temporal server's database holds only ciphertext; the API's codec endpoint uses it to show
+// operators the plaintext in the Temporal Web UI.
 package codec
 
 import (
@@ -12,7 +12,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -153,10 +152,4 @@ func (c *Codec) FailureConverter() converter.FailureConverter {
 		DataConverter:          c.DataConverter(),
 		EncodeCommonAttributes: true,
 	})
-}
-
-// Handler serves the remote codec protocol (POST /encode and /decode) used by the Temporal
-// Web UI and CLI.
-func (c *Codec) Handler() http.Handler {
-	return converter.NewPayloadCodecHTTPHandler(c)
 }

@@ -3,13 +3,10 @@ package codec_test
 import (
 	"bytes"
 	"encoding/base64"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/partnerflow/partnerflow/codec"
-	"google.golang.org/protobuf/encoding/protojson"
 )
 
 func newCodec(t *testing.T, seed byte) *codec.Codec {
@@ -84,26 +81,5 @@ func TestLoadOrCreateKeyKeepsTheKey(t *testing.T) {
 	k2, err := codec.LoadOrCreateKey(dir)
 	if err != nil || !bytes.Equal(k1, k2) {
 		t.Fatal("the generated key must be reused on the next start")
-	}
-}
-
-func TestHTTPHandlerDecodesForTheUI(t *testing.T) {
-	c := newCodec(t, 1)
-	p, _ := c.DataConverter().ToPayload("hello MARKER")
-	srv := httptest.NewServer(http.StripPrefix("/codec", c.Handler()))
-	defer srv.Close()
-	pj, err := protojson.Marshal(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.Post(srv.URL+"/codec/decode", "application/json", strings.NewReader(`{"payloads":[`+string(pj)+`]}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var buf bytes.Buffer
-	_, _ = buf.ReadFrom(resp.Body)
-	if resp.StatusCode != 200 || !strings.Contains(buf.String(), base64.StdEncoding.EncodeToString([]byte(`"hello MARKER"`))) {
-		t.Fatalf("decode answered %d %s", resp.StatusCode, buf.String())
 	}
 }
