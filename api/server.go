@@ -100,6 +100,8 @@ func New(cfg Config) *Server {
 	v1.DELETE("/api-keys/:id", requireRole(models.RoleGlobalAdmin), s.revokeAPIKey)
 	s.invitationRoutes(v1)
 
+	r.POST("/webhooks/partner-center", s.partnerCenterWebhook)
+
 	s.engine = r
 	return s
 }

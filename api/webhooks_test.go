@@ -1,0 +1,279 @@
+package api_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/json"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/api/serviceerror"
+
+	"github.com/partnerflow/partnerflow/api"
+	"github.com/partnerflow/partnerflow/models"
+	"github.com/partnerflow/partnerflow/partnercenter"
+	"github.com/partnerflow/partnerflow/workflows"
+)
+
+// webhookSigner signs events the way Partner Center does, with a self-signed certificate
+// served over HTTP by a test server the verifier is told to trust.
+type webhookSigner struct {
+	key     *rsa.PrivateKey
+	certURL string
+	host    string
+}
+
+var (
+	signingKeysOnce sync.Once
+	signingKeys     [2]*rsa.PrivateKey
+)
+
+// rsaKeys makes two RSA keys once per test binary: the trusted one and a stranger's.
+func rsaKeys(t *testing.T) [2]*rsa.PrivateKey {
+	t.Helper()
+	signingKeysOnce.Do(func() {
+		for i := range signingKeys {
+			k, err := rsa.GenerateKey(rand.Reader, 2048)
+			if err != nil {
+				panic(err)
+			}
+			signingKeys[i] = k
+		}
+	})
+	return signingKeys
+}
+
+func newWebhookSigner(t *testing.T) *webhookSigner {
+	t.Helper()
+	key := rsaKeys(t)[0]
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "partner-center-test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(der) }))
+	t.Cleanup(certs.Close)
+	return &webhookSigner{key: key, certURL: certs.URL + "/certificate.cer", host: strings.TrimPrefix(certs.URL, "http://")}
+}
+
+func (s *webhookSigner) verifier() *partnercenter.WebhookVerifier {
+	return partnercenter.NewWebhookVerifier(partnercenter.WebhookVerifierConfig{AllowedCertificateHosts: []string{s.host}, AllowHTTP: true})
+}
+
+// headers signs body with key as Partner Center would.
+func (s *webhookSigner) headers(t *testing.T, key *rsa.PrivateKey, body []byte) []string {
+	t.Helper()
+	digest := sha256.Sum256(body)
+	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, digest[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []string{
+		"Authorization", "Signature " + base64.StdEncoding.EncodeToString(sig),
+		partnercenter.HeaderCertificateURL, s.certURL,
+		partnercenter.HeaderSignatureAlgorithm, "rsa-sha256",
+	}
+}
+
+func eventBody(t *testing.T, name, resourceURI string) []byte {
+	t.Helper()
+	b, err := json.Marshal(partnercenter.WebhookEvent{
+		EventName: name, ResourceURI: resourceURI, ResourceName: "delegatedAdminRelationship",
+		ResourceChangeUtcDate: partnercenter.NewTime(time.Date(2025, 3, 10, 10, 0, 0, 0, time.UTC)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func gdapURI(id string) string {
+	return "https://graph.microsoft.com/v1.0/tenantRelationships/delegatedAdminRelationships/" + id
+}
+
+func (f *flowFixture) webhookEvents(t *testing.T) []models.WebhookEvent {
+	t.Helper()
+	var rows []models.WebhookEvent
+	if err := f.store.DB.Order("id").Find(&rows).Error; err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+// webhookFixture is a flow fixture that trusts the signer's certificate, with two invitations
+// of which the second has GDAP relationship rel-2.
+func webhookFixture(t *testing.T) (*flowFixture, *webhookSigner, [2]created) {
+	t.Helper()
+	signer := newWebhookSigner(t)
+	f := newFlowFixture(t, func(fc *api.FlowConfig) { fc.Webhooks = signer.verifier() })
+	invs := [2]created{f.invite(t, "contoso.onmicrosoft.com"), f.invite(t, "fabrikam.onmicrosoft.com")}
+	if err := f.store.RecordInvitation(context.Background(), invs[1].ID, models.InvitationChange{GDAPRelationshipID: "rel-2"}); err != nil {
+		t.Fatal(err)
+	}
+	return f, signer, invs
+}
+
+func TestWebhookEventsMustBeSignedByPartnerCenter(t *testing.T) {
+	f, signer, _ := webhookFixture(t)
+	body := eventBody(t, partnercenter.EventGDAPApproved, gdapURI("rel-2"))
+	stranger := rsaKeys(t)[1]
+	otherHost := append(signer.headers(t, signer.key, body), partnercenter.HeaderCertificateURL, "http://127.0.0.1:1/certificate.cer")
+	cases := []struct {
+		name    string
+		body    []byte
+		headers []string
+	}{
+		{"an event without a signature is refused", body, nil},
+		{"an event signed by another key is refused", body, signer.headers(t, stranger, body)},
+		{"an event altered after signing is refused", []byte(strings.Replace(string(body), "rel-2", "rel-9", 1)), signer.headers(t, signer.key, body)},
+		{"a certificate from a host not allowed is refused", body, otherHost},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := f.anon.Do("POST", "/webhooks/partner-center", tc.body, tc.headers...)
+			if resp.Status != http.StatusUnauthorized || resp.Problem(t)["type"] != api.ProblemTypePrefix+"webhook-signature" {
+				t.Fatalf("status %d: %s", resp.Status, resp.Body)
+			}
+			if rows := f.webhookEvents(t); len(rows) != 0 {
+				t.Fatalf("an unverified event was stored: %+v", rows)
+			}
+			if s := f.temporal.signalCalls(); len(s) != 0 {
+				t.Fatalf("an unverified event signalled: %+v", s)
+			}
+		})
+	}
+}
+
+func TestGDAPEventsSignalTheInvitationThatCreatedTheRelationship(t *testing.T) {
+	f, signer, invs := webhookFixture(t)
+	body := eventBody(t, partnercenter.EventGDAPApproved, gdapURI("rel-2"))
+	for i := range 2 {
+		resp := f.anon.Do("POST", "/webhooks/partner-center", body, signer.headers(t, signer.key, body)...)
+		if resp.Status != http.StatusAccepted {
+			t.Fatalf("delivery %d: %d %s", i+1, resp.Status, resp.Body)
+		}
+		var got struct {
+			Received  bool `json:"received"`
+			Signalled int  `json:"signalled"`
+		}
+		resp.JSON(t, &got)
+		if !got.Received || got.Signalled != 1 {
+			t.Fatalf("delivery %d: %s", i+1, resp.Body)
+		}
+	}
+	signals := f.temporal.signalCalls()
+	want := signalCall{WorkflowID: invs[1].WorkflowID, Name: workflows.SignalPartnerCenterEvent,
+		Event: workflows.PartnerCenterEvent{EventName: partnercenter.EventGDAPApproved, ResourceID: "rel-2"}}
+	if len(signals) != 2 || signals[0] != want || signals[1] != want {
+		t.Fatalf("a repeated event is signalled again (the workflow is idempotent): got %+v, want twice %+v", signals, want)
+	}
+	rows := f.webhookEvents(t)
+	if len(rows) != 2 || rows[0].EventName != partnercenter.EventGDAPApproved || rows[0].ResourceURI != gdapURI("rel-2") ||
+		rows[0].Body != string(body) || rows[0].ProcessedAt == nil || !strings.Contains(rows[0].Result, invs[1].ID) ||
+		rows[0].ChangedAt != "2025-03-10T10:00:00Z" {
+		t.Fatalf("stored events: %+v", rows)
+	}
+}
+
+func TestWebhookEventsThatConcernNoInvitation(t *testing.T) {
+	f, signer, _ := webhookFixture(t)
+	cases := []struct {
+		name    string
+		event   string
+		uri     string
+		status  int
+		typ     string
+		result  string
+		prepare func()
+	}{
+		{"an event about an unknown GDAP relationship is refused and recorded", partnercenter.EventGDAPTerminated, gdapURI("rel-404"), http.StatusNotFound, "unknown-resource", "refused: ", nil},
+		{"an event partnerflow does not handle is stored and ignored", partnercenter.EventTestCreated, "https://api.partnercenter.microsoft.com/webhooks/v1/registration/validationEvents/1", http.StatusAccepted, "", "ignored", nil},
+		{"an event for a finished workflow is ignored", partnercenter.EventGDAPExpired, gdapURI("rel-2"), http.StatusAccepted, "", "ignored: ",
+			func() {
+				f.temporal.set(func(ft *fakeTemporal) {
+					for id := range ft.running {
+						ft.signalErr[id] = serviceerror.NewNotFound("workflow execution already completed")
+					}
+				})
+			}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.prepare != nil {
+				tc.prepare()
+			}
+			before := len(f.webhookEvents(t))
+			body := eventBody(t, tc.event, tc.uri)
+			resp := f.anon.Do("POST", "/webhooks/partner-center", body, signer.headers(t, signer.key, body)...)
+			if resp.Status != tc.status {
+				t.Fatalf("status %d, want %d: %s", resp.Status, tc.status, resp.Body)
+			}
+			if tc.typ != "" && resp.Problem(t)["type"] != api.ProblemTypePrefix+tc.typ {
+				t.Fatalf("want %s: %s", tc.typ, resp.Body)
+			}
+			rows := f.webhookEvents(t)
+			if len(rows) != before+1 || !strings.HasPrefix(rows[len(rows)-1].Result, tc.result) || rows[len(rows)-1].ProcessedAt == nil {
+				t.Fatalf("the event must be stored with result %q: %+v", tc.result, rows)
+			}
+			if s := f.temporal.signalCalls(); len(s) != 0 {
+				t.Fatalf("no workflow may be signalled: %+v", s)
+			}
+		})
+	}
+}
+
+func TestAResellerAcceptanceIsAHintToEveryPendingInvitation(t *testing.T) {
+	f, signer, invs := webhookFixture(t)
+	third := f.invite(t, "litware.onmicrosoft.com")
+	if err := f.store.RecordInvitation(context.Background(), third.ID, models.InvitationChange{Status: models.InvitationActive}); err != nil {
+		t.Fatal(err)
+	}
+	customer := "4d2c9b1a-7e6f-4a5b-8c3d-2e1f0a9b8c7d"
+	body := eventBody(t, partnercenter.EventResellerRelationshipAccepted, "https://api.partnercenter.microsoft.com/v1/customers/"+customer)
+	resp := f.anon.Do("POST", "/webhooks/partner-center", body, signer.headers(t, signer.key, body)...)
+	if resp.Status != http.StatusAccepted || !strings.Contains(string(resp.Body), `"signalled":2`) {
+		t.Fatalf("status %d: %s", resp.Status, resp.Body)
+	}
+	got := map[string]workflows.PartnerCenterEvent{}
+	for _, s := range f.temporal.signalCalls() {
+		got[s.WorkflowID] = s.Event
+	}
+	want := workflows.PartnerCenterEvent{EventName: partnercenter.EventResellerRelationshipAccepted, ResourceID: customer}
+	if len(got) != 2 || got[invs[0].WorkflowID] != want || got[invs[1].WorkflowID] != want {
+		t.Fatalf("every pending invitation, and only those, must get the hint: %+v", got)
+	}
+
+	f.temporal.set(func(ft *fakeTemporal) {
+		ft.signalErr[invs[0].WorkflowID] = serviceerror.NewUnavailable("connection refused")
+	})
+	resp = f.anon.Do("POST", "/webhooks/partner-center", body, signer.headers(t, signer.key, body)...)
+	if resp.Status != http.StatusServiceUnavailable {
+		t.Fatalf("a signal that could not be delivered must make Partner Center retry: %d %s", resp.Status, resp.Body)
+	}
+	rows := f.webhookEvents(t)
+	if last := rows[len(rows)-1]; !strings.HasPrefix(last.Result, "failed: ") {
+		t.Fatalf("the failure must be recorded with the event: %+v", last)
+	}
+}
+
+func TestWebhooksWithoutAVerifierAreRefused(t *testing.T) {
+	f := newFlowFixture(t)
+	resp := f.anon.Do("POST", "/webhooks/partner-center", eventBody(t, partnercenter.EventGDAPApproved, gdapURI("rel-1")))
+	if resp.Status != http.StatusServiceUnavailable || len(f.webhookEvents(t)) != 0 {
+		t.Fatalf("status %d: %s", resp.Status, resp.Body)
+	}
+}
