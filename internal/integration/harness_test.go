@@ -1,0 +1,203 @@
+// Package integration runs partnerflow's flows through the real parts: an in-process Temporal
+// server, the Partner Center simulator over HTTP, the API over HTTP, and the app database on
+// SQLite and, when TEST_DATABASE_URL is set, PostgreSQL.
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/partnerflow/partnerflow/activities"
+	"github.com/partnerflow/partnerflow/api"
+	"github.com/partnerflow/partnerflow/internal/testapi"
+	"github.com/partnerflow/partnerflow/internal/testdb"
+	"github.com/partnerflow/partnerflow/internal/testtemporal"
+	"github.com/partnerflow/partnerflow/links"
+	"github.com/partnerflow/partnerflow/models"
+	"github.com/partnerflow/partnerflow/notify"
+	"github.com/partnerflow/partnerflow/partnercenter"
+	"github.com/partnerflow/partnerflow/partnercenter/sim"
+	"github.com/partnerflow/partnerflow/worker"
+	"github.com/partnerflow/partnerflow/workflows"
+)
+
+const securityGroup = "0b5a4f3c-1d2e-4f60-8a7b-9c0d1e2f3a4b"
+
+// harness is partnerflow assembled from real parts for one test.
+type harness struct {
+	t        *testing.T
+	store    *models.Store
+	temporal *testtemporal.Server
+	sim      *sim.Server
+	simURL   string
+	api      *testapi.Client
+	baseURL  string
+}
+
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func start(t *testing.T, dialect string) *harness {
+	t.Helper()
+	h := &harness{t: t, store: testdb.Open(t, dialect), temporal: testtemporal.Start(t)}
+	ctx := context.Background()
+
+	simulator, err := sim.New(sim.Config{ActivationDelay: 300 * time.Millisecond, WebhookRetryDelay: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	simServer := httptest.NewServer(simulator.Handler())
+	t.Cleanup(simServer.Close)
+	t.Cleanup(simulator.Close)
+	simulator.SetPublicURL(simServer.URL)
+	if err := simulator.SeedDemo(); err != nil {
+		t.Fatal(err)
+	}
+	h.sim, h.simURL = simulator, simServer.URL
+
+	pc, err := partnercenter.New(partnercenter.Config{PartnerCenterURL: simServer.URL, GraphURL: simServer.URL, TenantID: sim.DefaultHomePartner.TenantID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signingKey := bytes.Repeat([]byte{7}, 32)
+	apiServer := httptest.NewUnstartedServer(nil)
+	h.baseURL = "http://" + apiServer.Listener.Addr().String()
+
+	mailer, err := notify.NewMailer("", "partnerflow@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	acts := activities.New(activities.Config{
+		Store: h.store, PartnerCenter: pc, Mailer: mailer, Logger: quietLogger(),
+		Signer: links.NewSigner(signingKey), BaseURL: h.baseURL, PartnerName: "Contoso Distribution",
+	})
+	w := worker.New(h.temporal.Client, workflows.InvitationTaskQueue, acts)
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+
+	simHost, _ := url.Parse(simServer.URL)
+	server := api.New(api.Config{
+		Store: h.store, Temporal: h.temporal.Client, Codec: h.temporal.Codec, Registry: prometheus.NewRegistry(),
+		Logger: quietLogger(), SigningKey: signingKey,
+		Flows: api.FlowConfig{
+			PartnerID: sim.DefaultHomePartner.TenantID, PartnerName: "Contoso Distribution",
+			TaskQueue: workflows.InvitationTaskQueue, BaseURL: h.baseURL,
+			DefaultAssignments: []workflows.AccessAssignment{{SecurityGroupID: securityGroup, RoleIDs: allRoleIDs()}},
+			ContactEmail:       "ops@distributor.example",
+			Policy:             workflows.InvitationPolicy{Reminders: []time.Duration{72 * time.Hour}, RepeatEvery: 168 * time.Hour, EscalateAfter: 3, PollEvery: time.Hour},
+			Webhooks:           partnercenter.NewWebhookVerifier(partnercenter.WebhookVerifierConfig{AllowedCertificateHosts: []string{simHost.Host}, AllowHTTP: true}),
+		},
+	})
+	apiServer.Config.Handler = server.Handler()
+	apiServer.Start()
+	t.Cleanup(apiServer.Close)
+
+	key, _, err := h.store.CreateAPIKey(ctx, "integration", models.RoleAdminAgent, models.RoleSalesAgent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.api = &testapi.Client{T: t, BaseURL: h.baseURL, Key: key}
+	if _, err := pc.RegisterWebhook(partnercenter.WithRequestID(ctx, partnercenter.NewRequestID()), partnercenter.WebhookRegistration{
+		WebhookURL: h.baseURL + "/webhooks/partner-center",
+		WebhookEvents: []string{partnercenter.EventResellerRelationshipAccepted, partnercenter.EventGDAPApproved,
+			partnercenter.EventGDAPActivated, partnercenter.EventGDAPTerminated},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func allRoleIDs() []string {
+	ids := make([]string, len(partnercenter.EntraRoles))
+	for i, r := range partnercenter.EntraRoles {
+		ids[i] = r.ID
+	}
+	return ids
+}
+
+// invitation is the API's view of one invitation, as far as these tests read it.
+type invitation struct {
+	ID                 string `json:"id"`
+	Status             string `json:"status"`
+	AcceptURL          string `json:"acceptUrl"`
+	WorkflowID         string `json:"workflowId"`
+	GDAPRelationshipID string `json:"gdapRelationshipId"`
+	CustomerTenantID   string `json:"customerTenantId"`
+	FailureReason      string `json:"failureReason"`
+	Steps              []struct {
+		Name   string `json:"name"`
+		Detail string `json:"detail"`
+	} `json:"steps"`
+}
+
+func (inv invitation) has(step string) bool {
+	for _, s := range inv.Steps {
+		if s.Name == step {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *harness) invite(body map[string]any) invitation {
+	h.t.Helper()
+	resp := h.api.Do("POST", "/v1/invitations", body)
+	if resp.Status != http.StatusCreated {
+		h.t.Fatalf("invite: %d %s", resp.Status, resp.Body)
+	}
+	var inv invitation
+	resp.JSON(h.t, &inv)
+	return inv
+}
+
+func (h *harness) get(id string) invitation {
+	h.t.Helper()
+	resp := h.api.Do("GET", "/v1/invitations/"+id, nil)
+	if resp.Status != http.StatusOK {
+		h.t.Fatalf("get invitation: %d %s", resp.Status, resp.Body)
+	}
+	var inv invitation
+	resp.JSON(h.t, &inv)
+	return inv
+}
+
+// waitFor polls the API until the invitation satisfies ok, failing after a generous deadline;
+// the deadline guards against a hang, it measures nothing.
+func (h *harness) waitFor(id string, what string, ok func(invitation) bool) invitation {
+	h.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		inv := h.get(id)
+		if ok(inv) {
+			return inv
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("invitation never became %s: %+v", what, inv)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// customerAction performs a click "at Microsoft" through the simulator's JSON actions.
+func (h *harness) customerAction(action string, body map[string]string) (int, string) {
+	h.t.Helper()
+	data, _ := json.Marshal(body)
+	resp, err := http.Post(h.simURL+"/sim/customer-actions/"+action, "application/json", bytes.NewReader(data))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(out)
+}

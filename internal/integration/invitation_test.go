@@ -1,0 +1,112 @@
+package integration
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	enumspb "go.temporal.io/api/enums/v1"
+
+	"github.com/partnerflow/partnerflow/models"
+	"github.com/partnerflow/partnerflow/partnercenter/sim"
+)
+
+func dialects() []string { return []string{models.DialectSQLite, models.DialectPostgres} }
+
+func TestInvitationBecomesActiveThroughTheRealParts(t *testing.T) {
+	for _, dialect := range dialects() {
+		t.Run(dialect, func(t *testing.T) {
+			h := start(t, dialect)
+			inv := h.invite(map[string]any{
+				"customerDomain": "contoso.onmicrosoft.com", "customerEmail": "admin@contoso.onmicrosoft.com",
+				"roles": []string{"Helpdesk Administrator", "User Administrator"}, "durationDays": 180, "autoExtend": true,
+			})
+			if !strings.HasPrefix(inv.AcceptURL, h.baseURL+"/accept/") {
+				t.Fatalf("acceptUrl %q", inv.AcceptURL)
+			}
+			sent := h.waitFor(inv.ID, "sent", func(i invitation) bool { return i.has("sent") && i.GDAPRelationshipID != "" })
+
+			mails, err := h.store.Outbox(context.Background(), "admin@contoso.onmicrosoft.com", 5)
+			if err != nil || len(mails) != 1 || !strings.Contains(mails[0].Body, inv.AcceptURL) || mails[0].Status != models.OutboxLogged {
+				t.Fatalf("the customer's mail must be in the outbox with the link: %+v %v", mails, err)
+			}
+
+			if code, body := h.customerAction("accept-reseller", map[string]string{"domain": "contoso.onmicrosoft.com", "partnerId": sim.DefaultHomePartner.TenantID, "upn": "user@contoso.onmicrosoft.com"}); code < 400 {
+				t.Fatalf("a user who is not Global admin must not accept: %d %s", code, body)
+			}
+			if code, body := h.customerAction("accept-reseller", map[string]string{"domain": "contoso.onmicrosoft.com", "partnerId": sim.DefaultHomePartner.TenantID, "upn": "admin@contoso.onmicrosoft.com"}); code != http.StatusOK {
+				t.Fatalf("accept: %d %s", code, body)
+			}
+			if code, body := h.customerAction("approve-gdap", map[string]string{"relationshipId": sent.GDAPRelationshipID, "upn": "admin@contoso.onmicrosoft.com"}); code != http.StatusOK {
+				t.Fatalf("approve: %d %s", code, body)
+			}
+
+			// The policy polls hourly, so reaching active within the test proves the webhooks
+			// carried both consents.
+			active := h.waitFor(inv.ID, "active", func(i invitation) bool { return i.Status == models.InvitationActive })
+			for _, step := range []string{"created", "started", "gdap-requested", "sent", "reseller-accepted", "gdap-approved", "accepted", "granting", "gdap-active", "assignment-created", "assignment-active", "active"} {
+				if !active.has(step) {
+					t.Errorf("timeline lacks %s: %+v", step, active.Steps)
+				}
+			}
+			if active.CustomerTenantID != "11111111-1111-4111-8111-111111111111" {
+				t.Errorf("customer tenant %q", active.CustomerTenantID)
+			}
+			var events []models.WebhookEvent
+			h.store.DB.Find(&events)
+			if len(events) == 0 {
+				t.Error("no webhook event was stored")
+			}
+			desc, err := h.temporal.Client.DescribeWorkflowExecution(context.Background(), inv.WorkflowID, "")
+			if err != nil || desc.WorkflowExecutionInfo.Status != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
+				t.Fatalf("workflow: %v %v", desc, err)
+			}
+		})
+	}
+}
+
+func TestInvitationCancelAndRefusal(t *testing.T) {
+	h := start(t, models.DialectSQLite)
+	inv := h.invite(map[string]any{
+		"customerDomain": "fabrikam.onmicrosoft.com", "customerEmail": "admin@fabrikam.onmicrosoft.com",
+		"roles": []string{"Helpdesk Administrator"}, "durationDays": 30, "displayName": "fabrikam helpdesk",
+	})
+	h.waitFor(inv.ID, "sent", func(i invitation) bool { return i.has("sent") })
+
+	if resp := h.api.Do("POST", "/v1/invitations", map[string]any{
+		"customerDomain": "fabrikam.onmicrosoft.com", "customerEmail": "admin@fabrikam.onmicrosoft.com",
+		"roles": []string{"Helpdesk Administrator"}, "durationDays": 30,
+	}); resp.Status != http.StatusConflict || !strings.Contains(resp.Header.Get("Location"), inv.ID) {
+		t.Fatalf("a second invitation while one is open: %d %s", resp.Status, resp.Body)
+	}
+
+	if resp := h.api.Do("POST", "/v1/invitations/"+inv.ID+"/resend", nil); resp.Status != http.StatusOK {
+		t.Fatalf("resend: %d %s", resp.Status, resp.Body)
+	}
+	resp := h.api.Do("POST", "/v1/invitations/"+inv.ID+"/cancel", map[string]any{"reason": "customer changed their mind"})
+	if resp.Status != http.StatusOK {
+		t.Fatalf("cancel: %d %s", resp.Status, resp.Body)
+	}
+	cancelled := h.waitFor(inv.ID, "cancelled", func(i invitation) bool { return i.Status == models.InvitationCancelled })
+	if !cancelled.has("resent") || !cancelled.has("gdap-cleanup-started") {
+		t.Fatalf("timeline %+v", cancelled.Steps)
+	}
+	if resp := h.api.Do("POST", "/v1/invitations/"+inv.ID+"/cancel", nil); resp.Status != http.StatusConflict {
+		t.Fatalf("cancelling twice: %d %s", resp.Status, resp.Body)
+	}
+	if resp := h.api.Do("POST", "/v1/invitations/"+inv.ID+"/resend", nil); resp.Status != http.StatusConflict {
+		t.Fatalf("resending a cancelled invitation: %d %s", resp.Status, resp.Body)
+	}
+
+	// The cancelled invitation's GDAP request keeps its display name at Microsoft, so a new
+	// invitation under the same name is refused by the service: the flow fails with the reason.
+	again := h.invite(map[string]any{
+		"customerDomain": "fabrikam.onmicrosoft.com", "customerEmail": "admin@fabrikam.onmicrosoft.com",
+		"roles": []string{"Helpdesk Administrator"}, "durationDays": 30, "displayName": "fabrikam helpdesk",
+	})
+	failed := h.waitFor(again.ID, "failed", func(i invitation) bool { return i.Status == models.InvitationFailed })
+	if failed.FailureReason == "" {
+		t.Fatalf("a failed invitation must say why: %+v", failed)
+	}
+}
