@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -69,6 +68,25 @@ type flowFixture struct {
 	admin    *testapi.Client
 	sales    *testapi.Client
 	keys     map[models.Role]string
+	logs     *lockedBuffer
+}
+
+// lockedBuffer collects the server's log lines; handlers write to it concurrently.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func newFlowFixture(t *testing.T, configure ...func(*api.FlowConfig)) *flowFixture {
@@ -78,7 +96,7 @@ func newFlowFixture(t *testing.T, configure ...func(*api.FlowConfig)) *flowFixtu
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	t.Cleanup(hs.Close)
 	f := &flowFixture{
-		store: store, temporal: newFakeTemporal(), baseURL: hs.URL, keys: map[models.Role]string{},
+		store: store, temporal: newFakeTemporal(), baseURL: hs.URL, keys: map[models.Role]string{}, logs: &lockedBuffer{},
 		clock: &clock{t: time.Date(2025, 3, 10, 9, 0, 0, 0, time.UTC)},
 	}
 	flows := api.FlowConfig{
@@ -89,7 +107,7 @@ func newFlowFixture(t *testing.T, configure ...func(*api.FlowConfig)) *flowFixtu
 		fn(&flows)
 	}
 	f.server = api.New(api.Config{
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger: slog.New(slog.NewTextHandler(f.logs, nil)),
 		Store:  store, Temporal: f.temporal, Registry: prometheus.NewRegistry(),
 		SigningKey: signingKey, MaxBodyBytes: 64 << 10, Flows: flows,
 	})

@@ -101,6 +101,10 @@ func New(cfg Config) *Server {
 	s.invitationRoutes(v1)
 
 	r.POST("/webhooks/partner-center", s.partnerCenterWebhook)
+	r.GET("/accept/:token", s.showAcceptPage)
+	r.POST("/accept/:token", s.acknowledgeAcceptance)
+	r.GET("/", s.requireSession, s.dashboard)
+	r.GET("/invitations/:id", s.requireSession, s.dashboardInvitation)
 
 	s.engine = r
 	return s
