@@ -348,13 +348,14 @@ func (w *invitationImpl) mail(ctx workflow.Context, kind string, seq int, to str
 }
 
 // setStatus changes the status in the state, the search attributes and the app database.
+// The database is written first, so the live query never shows a status the list does not.
 func (w *invitationImpl) setStatus(ctx workflow.Context, status string, ch models.InvitationChange) {
-	w.state.Status = status
 	ch.Status = status
+	w.record(ctx, ch)
+	w.state.Status = status
 	if err := workflow.UpsertTypedSearchAttributes(ctx, FlowStatusKey.ValueSet(status)); err != nil {
 		workflow.GetLogger(ctx).Warn("could not update the status search attribute", "error", err)
 	}
-	w.record(ctx, ch)
 }
 
 // record writes a step to the app database through a local activity; the list pages read it

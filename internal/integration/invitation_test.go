@@ -62,6 +62,9 @@ func TestInvitationBecomesActiveThroughTheRealParts(t *testing.T) {
 			if err != nil || desc.WorkflowExecutionInfo.Status != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
 				t.Fatalf("workflow: %v %v", desc, err)
 			}
+			if dialect == models.DialectSQLite {
+				h.recordHistory(inv.WorkflowID, "invitation_active")
+			}
 		})
 	}
 }
@@ -92,6 +95,7 @@ func TestInvitationCancelAndRefusal(t *testing.T) {
 	if !cancelled.has("resent") || !cancelled.has("gdap-cleanup-started") {
 		t.Fatalf("timeline %+v", cancelled.Steps)
 	}
+	h.recordHistory(inv.WorkflowID, "invitation_cancelled")
 	if resp := h.api.Do("POST", "/v1/invitations/"+inv.ID+"/cancel", nil); resp.Status != http.StatusConflict {
 		t.Fatalf("cancelling twice: %d %s", resp.Status, resp.Body)
 	}
