@@ -722,15 +722,19 @@ func (s *Server) updateInvitation(c *gin.Context, name string, arg any) {
 }
 
 // updateRefusal is the 409 for an update the workflow refused or can no longer take, or nil
-// for any other failure.
+// for any other failure. A validator's refusal arrives as an application error; an activity
+// the update ran and that failed wraps one too, but is no refusal.
 func updateRefusal(err error) *Problem {
 	var (
 		notFound *serviceerror.NotFound
+		actErr   *temporal.ActivityError
 		appErr   *temporal.ApplicationError
 	)
 	switch {
 	case errors.As(err, &notFound):
 		return problemInvitationClosed("the invitation's workflow has finished")
+	case errors.As(err, &actErr):
+		return nil
 	case errors.As(err, &appErr):
 		return problemInvitationClosed(appErr.Message())
 	}

@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
+	failurepb "go.temporal.io/api/failure/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -638,6 +640,8 @@ func TestResendAndCancelAreUpdatesTheWorkflowMayRefuse(t *testing.T) {
 			http.StatusConflict, "invitation-closed", "finished"},
 		{"a Temporal that does not answer is a 503", serviceerror.NewUnavailable("connection refused"), nil,
 			http.StatusServiceUnavailable, "unavailable", ""},
+		{"an update whose activity failed is a 503, not a refusal", nil, activityFailure("SendInvitationMail", "smtp: 421 try later"),
+			http.StatusServiceUnavailable, "unavailable", ""},
 	}
 	for _, tc := range refusals {
 		for _, action := range []string{"resend", "cancel"} {
@@ -685,4 +689,18 @@ func TestResendAndCancelAreUpdatesTheWorkflowMayRefuse(t *testing.T) {
 			}
 		})
 	}
+}
+
+// activityFailure is the error a client gets when an update handler returns a failed
+// activity's error: converted from the failure the server sends, as the SDK does.
+func activityFailure(activityType, message string) error {
+	return temporal.GetDefaultFailureConverter().FailureToError(&failurepb.Failure{
+		Message: "activity error",
+		FailureInfo: &failurepb.Failure_ActivityFailureInfo{ActivityFailureInfo: &failurepb.ActivityFailureInfo{
+			ActivityType: &commonpb.ActivityType{Name: activityType}, ActivityId: "7",
+		}},
+		Cause: &failurepb.Failure{Message: message, FailureInfo: &failurepb.Failure_ApplicationFailureInfo{
+			ApplicationFailureInfo: &failurepb.ApplicationFailureInfo{Type: "SMTPError"},
+		}},
+	})
 }
