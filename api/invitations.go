@@ -549,14 +549,16 @@ func (s *Server) queryInvitation(ctx context.Context, workflowID string) (workfl
 // state; a workflow that does not answer leaves the database's view.
 func (s *Server) detailedView(ctx context.Context, inv *models.Invitation) (invitationView, error) {
 	v := s.viewInvitation(inv)
+	// The live state is read before the timeline: the workflow writes each step to the database
+	// before its state shows it, so the timeline read afterwards holds every step the state implies.
+	st, queryErr := s.queryInvitation(ctx, inv.WorkflowID)
 	steps, err := s.store.InvitationSteps(ctx, inv.ID)
 	if err != nil {
 		return v, fmt.Errorf("timeline of invitation %s: %w", inv.ID, err)
 	}
 	v.Steps = viewSteps(steps)
-	st, err := s.queryInvitation(ctx, inv.WorkflowID)
-	if err != nil {
-		s.logger.WarnContext(ctx, "invitation shown without live state", "invitation_id", inv.ID, "error", err)
+	if queryErr != nil {
+		s.logger.WarnContext(ctx, "invitation shown without live state", "invitation_id", inv.ID, "error", queryErr)
 		return v, nil
 	}
 	v.applyState(st)
