@@ -1,0 +1,193 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/partnerflow/partnerflow/models"
+)
+
+// browser returns a headless Chromium context, or skips the test — saying so — on a machine
+// without Chromium (CI installs Debian's chromium).
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path := os.Getenv("CHROMIUM_PATH")
+	if path == "" {
+		for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+			if p, err := exec.LookPath(name); err == nil {
+				path = p
+				break
+			}
+		}
+	}
+	if path == "" {
+		t.Skip("SKIPPED: no Chromium on this machine (apt-get install chromium); the browser tests did not run")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox,
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(allocCtx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	return ctx
+}
+
+// emailedLink reads the customer's invitation mail from dev's outbox (no SMTP is configured, so
+// the outbox is where the mail went) and returns the link in it.
+func emailedLink(t *testing.T, dataDir, to string) string {
+	t.Helper()
+	store, err := models.Open(filepath.Join(dataDir, "partnerflow.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	mails, err := store.Outbox(context.Background(), to, 10)
+	if err != nil || len(mails) == 0 {
+		t.Fatalf("no mail to %s in the outbox: %v", to, err)
+	}
+	for _, line := range strings.Split(mails[len(mails)-1].Body, "\n") {
+		if i := strings.Index(line, "http://"); i >= 0 && strings.Contains(line, "/accept/") {
+			return strings.TrimSpace(line[i:])
+		}
+	}
+	t.Fatalf("no link in the mail: %s", mails[0].Body)
+	return ""
+}
+
+func TestCustomerAcceptsInTheBrowser(t *testing.T) {
+	ctx := browser(t)
+	dataDir := t.TempDir()
+	p := startDev(t, dataDir, nil)
+	inv := p.invite("contoso.onmicrosoft.com", "")
+	p.waitFor(inv.ID, "sent", func(v invitationView) bool { return v.has("sent") })
+	link := emailedLink(t, dataDir, "admin@contoso.onmicrosoft.com")
+	if link != inv.AcceptURL {
+		t.Fatalf("the mailed link %q differs from the API's acceptUrl %q", link, inv.AcceptURL)
+	}
+
+	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			t.Fatalf("browser, %s: %v", what, err)
+		}
+	}
+	// visible waits until sel is shown. It asks the page itself (document.querySelector) each
+	// time, because a DOM query begun while a click loads the next page can wait on the old one.
+	visible := func(sel string) {
+		t.Helper()
+		q, _ := json.Marshal(sel)
+		expr := `(() => { const e = document.querySelector(` + string(q) + `); return !!e && e.offsetParent !== null })()`
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			try, cancel := context.WithTimeout(ctx, 2*time.Second)
+			shown, err := chromedp.Run(try, chromedp.Evaluate[bool](expr))
+			cancel()
+			if err == nil && shown {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("browser: %s never appeared (%v)", sel, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	// act runs a small script on an element: a click as a user would make it, or typing a value.
+	act := func(what, sel, script string) {
+		t.Helper()
+		q, _ := json.Marshal(sel)
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const e = document.querySelector(`+string(q)+`); if (!e) return false; `+script+`; return true })()`)); err != nil {
+			t.Fatalf("browser, %s: %v", what, err)
+		}
+	}
+	click := func(sel string) { t.Helper(); act("click "+sel, sel, "e.click()") }
+	fill := func(sel, value string) {
+		t.Helper()
+		v, _ := json.Marshal(value)
+		act("fill "+sel, sel, "e.value = "+string(v))
+	}
+	text := func(sel string) string {
+		t.Helper()
+		q, _ := json.Marshal(sel)
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector(`+string(q)+`).innerText`))
+		if err != nil {
+			t.Fatalf("browser, read %s: %v", sel, err)
+		}
+		return v
+	}
+
+	// The landing page says who asks for what.
+	do("open the mailed link", chromedp.Navigate(link))
+	visible("#accept-reseller")
+	partner, roles := text("#partner"), text("#roles")
+	// Step 1 at "Microsoft": a user who is not Global admin is refused, the Global admin accepts.
+	click("#accept-reseller")
+	visible("#accept")
+	fill("#upn", "user@contoso.onmicrosoft.com")
+	click("#accept")
+	visible("#result")
+	notAdminResult := text("#result")
+	fill("#upn", "admin@contoso.onmicrosoft.com")
+	click("#accept")
+	visible(`#result[data-reason=""], #result:not([data-reason])`)
+	simResult := text("#result")
+	// Step 2: back to the landing page, on to the GDAP approval.
+	do("back to the landing page", chromedp.Navigate(link))
+	visible("#approve-gdap")
+	click("#approve-gdap")
+	visible("#approve")
+	fill("#upn", "admin@contoso.onmicrosoft.com")
+	click("#approve")
+	visible("#result")
+	approveResult := text("#result")
+	if strings.TrimSpace(partner) == "" {
+		t.Fatal("the landing page names no partner")
+	}
+	if !strings.Contains(roles, "Helpdesk Administrator") {
+		t.Fatalf("the landing page must list the roles asked for, got %q", roles)
+	}
+	if !strings.Contains(strings.ToLower(notAdminResult), "global admin") {
+		t.Fatalf("a user who is not Global admin must be refused clearly, got %q", notAdminResult)
+	}
+	if strings.Contains(strings.ToLower(simResult+approveResult), "refused") {
+		t.Fatalf("the Global admin was refused: %q / %q", simResult, approveResult)
+	}
+
+	active := p.waitFor(inv.ID, "active", func(v invitationView) bool { return v.Status == models.InvitationActive && v.has("active") })
+	if !active.has("opened") {
+		t.Fatalf("opening the link must be on the timeline: %+v", active.Steps)
+	}
+
+	// The landing page now says it is done; the dashboard shows the invitation active.
+	do("landing page after acceptance", chromedp.Navigate(link))
+	visible("#done")
+	do("dashboard", chromedp.Navigate(p.api+"/"))
+	visible("#key")
+	fill("#key", p.key)
+	click("#signin")
+	visible("table")
+	dashboard := text("body")
+	if !strings.Contains(dashboard, "contoso.onmicrosoft.com") || !strings.Contains(strings.ToLower(dashboard), "active") {
+		t.Fatalf("the dashboard must list the active invitation:\n%s", dashboard)
+	}
+	if code, _ := get(t, p.api+"/accept/"+strings.TrimSuffix(strings.TrimPrefix(link, p.api+"/accept/"), "x")+"x"); code != http.StatusBadRequest {
+		t.Fatalf("a tampered link must be refused, got %d", code)
+	}
+	p.stop()
+}
