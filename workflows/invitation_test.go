@@ -209,10 +209,10 @@ func signalEvent(env *testsuite.TestWorkflowEnvironment, after time.Duration) {
 
 func TestInvitationReachesActive(t *testing.T) {
 	cases := []struct {
-		name               string
+		name                string
 		acceptAt, approveAt time.Duration
-		events             []time.Duration
-		maxElapsed         time.Duration
+		events              []time.Duration
+		maxElapsed          time.Duration
 	}{
 		{"reseller accepted, then GDAP approved, both announced by webhooks", 2 * time.Hour, 3 * time.Hour, []time.Duration{2 * time.Hour, 3 * time.Hour}, 3*time.Hour + time.Minute},
 		{"GDAP approved before the reseller relationship is accepted", 5 * time.Hour, 1 * time.Hour, []time.Duration{time.Hour, 5 * time.Hour}, 5*time.Hour + time.Minute},
