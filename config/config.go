@@ -39,6 +39,7 @@ type Config struct {
 	PartnerCenterURL string // PARTNERCENTER_URL; empty in dev means the embedded simulator
 	GraphURL         string // GRAPH_URL
 	SimAddr          string // PARTNERFLOW_SIM_ADDR
+	SimPublicURL     string // PARTNERFLOW_SIM_PUBLIC_URL: base of the simulator's links as browsers reach it
 
 	PartnerName  string // PARTNERFLOW_PARTNER_NAME: how customers see the partner
 	ContactEmail string // PARTNERFLOW_CONTACT_EMAIL: the partner's contact for escalations
@@ -81,6 +82,7 @@ func FromEnv() (Config, error) {
 		PartnerCenterURL:      os.Getenv("PARTNERCENTER_URL"),
 		GraphURL:              os.Getenv("GRAPH_URL"),
 		SimAddr:               env("PARTNERFLOW_SIM_ADDR", "127.0.0.1:8081"),
+		SimPublicURL:          os.Getenv("PARTNERFLOW_SIM_PUBLIC_URL"),
 		PartnerName:           env("PARTNERFLOW_PARTNER_NAME", "Your Microsoft partner"),
 		ContactEmail:          os.Getenv("PARTNERFLOW_CONTACT_EMAIL"),
 		DefaultAssignments:    os.Getenv("PARTNERFLOW_DEFAULT_ASSIGNMENTS"),

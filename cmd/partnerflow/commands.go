@@ -289,9 +289,13 @@ func startSim(ctx context.Context, a *app, seed bool) (*sim.Server, string, <-ch
 	if err := os.MkdirAll(a.cfg.DataDir, 0o700); err != nil {
 		return nil, "", nil, err
 	}
+	publicURL := a.cfg.SimPublicURL
+	if publicURL == "" {
+		publicURL = "http://" + a.cfg.SimAddr
+	}
 	s, err := sim.New(sim.Config{
 		DataFile:  filepath.Join(a.cfg.DataDir, "simulator.json"),
-		PublicURL: "http://" + a.cfg.SimAddr,
+		PublicURL: publicURL,
 		Logger:    a.logger.With("component", "simulator"),
 	})
 	if err != nil {

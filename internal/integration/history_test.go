@@ -1,0 +1,40 @@
+package integration
+
+import (
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+
+	historypb "go.temporal.io/api/history/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+)
+
+var updateHistories = flag.Bool("update-histories", false, "write the finished workflows' histories to workflows/testdata for the replay tests")
+
+// recordHistory saves a finished workflow's history as a replay fixture when -update-histories
+// is given; the replay test in package workflows then fails on any change that breaks it.
+func (h *harness) recordHistory(workflowID, name string) {
+	h.t.Helper()
+	if !*updateHistories {
+		return
+	}
+	iter := h.temporal.Client.GetWorkflowHistory(context.Background(), workflowID, "", false, 0)
+	var history historypb.History
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		history.Events = append(history.Events, ev)
+	}
+	data, err := protojson.MarshalOptions{Indent: "  "}.Marshal(&history)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	path := filepath.Join("..", "..", "workflows", "testdata", name+".json")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Logf("recorded %d events to %s", len(history.Events), path)
+}
