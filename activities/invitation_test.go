@@ -1,0 +1,170 @@
+package activities_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/partnerflow/partnerflow/activities"
+	"github.com/partnerflow/partnerflow/internal/testdb"
+	"github.com/partnerflow/partnerflow/links"
+	"github.com/partnerflow/partnerflow/models"
+	"github.com/partnerflow/partnerflow/notify"
+	"github.com/partnerflow/partnerflow/partnercenter"
+	"github.com/partnerflow/partnerflow/partnercenter/sim"
+	"github.com/partnerflow/partnerflow/workflows"
+)
+
+type fixture struct {
+	acts   *activities.Activities
+	sim    *sim.Server
+	store  *models.Store
+	mailer *countingMailer
+}
+
+// countingMailer counts deliveries so tests can prove a retry never mails twice.
+type countingMailer struct{ sent []notify.Message }
+
+func (m *countingMailer) Send(_ context.Context, msg notify.Message) (bool, error) {
+	m.sent = append(m.sent, msg)
+	return true, nil
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	s, err := sim.New(sim.Config{ActivationDelay: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	t.Cleanup(s.Close)
+	s.SetPublicURL(srv.URL)
+	if err := s.SeedDemo(); err != nil {
+		t.Fatal(err)
+	}
+	pc, err := partnercenter.New(partnercenter.Config{PartnerCenterURL: srv.URL, GraphURL: srv.URL, TenantID: sim.DefaultHomePartner.TenantID, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{sim: s, store: testdb.SQLite(t), mailer: &countingMailer{}}
+	f.acts = activities.New(activities.Config{
+		Store: f.store, PartnerCenter: pc, Mailer: f.mailer, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Signer: links.NewSigner(make([]byte, 32)), BaseURL: "https://onboard.example", PartnerName: "Contoso Distribution",
+	})
+	return f
+}
+
+func gdapInput(requestID string) workflows.CreateGDAPInput {
+	return workflows.CreateGDAPInput{RequestID: requestID, DisplayName: "contoso " + requestID, DurationDays: 90, RoleIDs: []string{"729827e3-9c14-49f7-bb1b-9608f156bbb8"}}
+}
+
+func TestCreateGDAPRetriedAfterADroppedResponseCreatesOne(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.sim.SetFaults(sim.Faults{DropAfterWriteRate: 1})
+	if _, err := f.acts.CreateGDAP(ctx, gdapInput("inv-1/gdap")); err == nil {
+		t.Fatal("a dropped response must fail the attempt, so Temporal retries it")
+	}
+	f.sim.SetFaults(sim.Faults{})
+	first, err := f.acts.CreateGDAP(ctx, gdapInput("inv-1/gdap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := f.acts.CreateGDAP(ctx, gdapInput("inv-1/gdap"))
+	if err != nil || again.ID != first.ID {
+		t.Fatalf("a retry with the same request ID must return the same relationship: %v %v", again, err)
+	}
+	if first.Status != partnercenter.GDAPStatusApprovalPending || !strings.Contains(first.ApprovalURL, first.ID) {
+		t.Fatalf("the relationship must be locked for approval with its link: %+v", first)
+	}
+}
+
+func TestServiceErrorsTellTemporalWhatToDo(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	t.Run("throttling carries Retry-After as the next retry delay", func(t *testing.T) {
+		f.sim.SetFaults(sim.Faults{Rate429: 1, RetryAfterSeconds: 7})
+		defer f.sim.SetFaults(sim.Faults{})
+		_, err := f.acts.RelationshipLink(ctx, "")
+		var appErr *temporal.ApplicationError
+		if !errors.As(err, &appErr) || appErr.NonRetryable() || appErr.NextRetryDelay() != 7*time.Second {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("a refusal retrying cannot fix is non-retryable with its reason", func(t *testing.T) {
+		if _, err := f.acts.CreateGDAP(ctx, gdapInput("a")); err != nil {
+			t.Fatal(err)
+		}
+		dup := gdapInput("b")
+		dup.DisplayName = "contoso a"
+		_, err := f.acts.CreateGDAP(ctx, dup)
+		var appErr *temporal.ApplicationError
+		if !errors.As(err, &appErr) || !appErr.NonRetryable() || appErr.Type() != activities.ErrTypeRefused {
+			t.Fatalf("a duplicate display name: %v", err)
+		}
+	})
+	t.Run("a server error stays retryable", func(t *testing.T) {
+		f.sim.SetFaults(sim.Faults{Rate500: 1})
+		defer f.sim.SetFaults(sim.Faults{})
+		_, err := f.acts.RelationshipLink(ctx, "")
+		var appErr *temporal.ApplicationError
+		if err == nil || (errors.As(err, &appErr) && appErr.NonRetryable()) {
+			t.Fatalf("a 500 must be retried: %v", err)
+		}
+	})
+}
+
+func TestAcceptanceAndGrantAgainstTheSimulator(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	rel, err := f.acts.CreateGDAP(ctx, gdapInput("inv-2/gdap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc, err := f.acts.CheckAcceptance(ctx, rel.ID, "contoso.onmicrosoft.com")
+	if err != nil || acc.ResellerAccepted || acc.GDAPStatus != partnercenter.GDAPStatusApprovalPending {
+		t.Fatalf("before any consent: %+v %v", acc, err)
+	}
+	if _, err := f.acts.WaitGDAPActive(ctx, rel.ID); err == nil {
+		t.Fatal("an unapproved relationship is not active")
+	}
+	if ended, err := f.acts.EndGDAP(ctx, "inv-2/end", rel.ID); err != nil || ended != partnercenter.GDAPStatusApprovalPending {
+		t.Fatalf("a pending request cannot be withdrawn and must say so: %q %v", ended, err)
+	}
+}
+
+func TestInvitationMailIsSentOnce(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	m := workflows.InvitationMail{InvitationID: "inv-3", Kind: workflows.MailInvitation, To: "admin@contoso.onmicrosoft.com",
+		CustomerDomain: "contoso.onmicrosoft.com", RoleIDs: []string{"729827e3-9c14-49f7-bb1b-9608f156bbb8"}, DurationDays: 90,
+		ExpiresAt: time.Now().Add(90 * 24 * time.Hour)}
+	for range 2 {
+		if err := f.acts.SendInvitationMail(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(f.mailer.sent) != 1 {
+		t.Fatalf("a retried send mailed %d times", len(f.mailer.sent))
+	}
+	body := f.mailer.sent[0].Body
+	if !strings.Contains(body, "https://onboard.example/accept/inv-3.") || !strings.Contains(body, "Helpdesk Administrator") || !strings.Contains(body, "Contoso Distribution") {
+		t.Fatalf("the mail must carry the signed link, the roles and the partner:\n%s", body)
+	}
+	m.Kind, m.Seq = workflows.MailReminder, 1
+	if err := f.acts.SendInvitationMail(ctx, m); err != nil || len(f.mailer.sent) != 2 {
+		t.Fatalf("a reminder is a new message: %d sent, %v", len(f.mailer.sent), err)
+	}
+	outbox, _ := f.store.Outbox(ctx, m.To, 10)
+	if len(outbox) != 2 || outbox[0].Status != models.OutboxSent {
+		t.Fatalf("outbox %+v", outbox)
+	}
+}
