@@ -1,8 +1,6 @@
 package api
 
 import (
-	"errors"
-	"io"
 	"net/http"
 	"slices"
 	"time"
@@ -40,14 +38,12 @@ func (s *Server) serveCodec(c *gin.Context) {
 		writeProblem(c, problemNotFound())
 		return
 	}
-	body, err := io.ReadAll(c.Request.Body)
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		writeProblem(c, problemTooLarge(tooLarge.Limit))
+	body, ok := readBody(c)
+	if !ok {
 		return
 	}
 	var in commonpb.Payloads
-	if err != nil || protojson.Unmarshal(body, &in) != nil {
+	if protojson.Unmarshal(body, &in) != nil {
 		writeProblem(c, NewProblem(http.StatusBadRequest, "invalid-json", "Malformed JSON", `send {"payloads":[...]} in protobuf JSON`))
 		return
 	}

@@ -127,3 +127,19 @@ func bindJSON(c *gin.Context, v any) bool {
 	}
 	return false
 }
+
+// readBody reads the whole request body within the size limit; on failure it has answered
+// (413 or 400) and returns false.
+func readBody(c *gin.Context) ([]byte, bool) {
+	body, err := io.ReadAll(c.Request.Body)
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		writeProblem(c, problemTooLarge(tooLarge.Limit))
+		return nil, false
+	case err != nil:
+		writeProblem(c, NewProblem(http.StatusBadRequest, "unreadable-body", "The request body could not be read", err.Error()))
+		return nil, false
+	}
+	return body, true
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -47,14 +46,8 @@ func (s *Server) partnerCenterWebhook(c *gin.Context) {
 		writeProblem(c, problemUnavailable("Partner Center webhooks are not configured"))
 		return
 	}
-	body, err := io.ReadAll(c.Request.Body)
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		writeProblem(c, problemTooLarge(tooLarge.Limit))
-		return
-	}
-	if err != nil {
-		fail(c, fmt.Errorf("read webhook body: %w", err))
+	body, ok := readBody(c)
+	if !ok {
 		return
 	}
 	ctx := c.Request.Context()
