@@ -44,10 +44,9 @@ func New(cfg Config) *Activities {
 
 // Error types of non-retryable application errors; workflows switch on them.
 const (
-	ErrTypeRefused      = "PartnerCenterRefusal"
-	ErrTypeNotReady     = "NotReady"
-	ErrTypeAccessEnded  = "AccessEnded"
-	ErrTypeInvalidInput = "InvalidInput"
+	ErrTypeRefused     = "PartnerCenterRefusal"
+	ErrTypeNotReady    = "NotReady"
+	ErrTypeAccessEnded = "AccessEnded"
 )
 
 // serviceError turns a Partner Center failure into what Temporal's retry needs: a refusal that
