@@ -102,11 +102,20 @@ func TestTheCustomerLandingPage(t *testing.T) {
 		}
 	})
 
+	t.Run("a forged X-Forwarded-For does not change the recorded IP", func(t *testing.T) {
+		f.clock.Advance(time.Second)
+		browser.Do("GET", path, nil, "User-Agent", "forger", "X-Forwarded-For", "203.0.113.9")
+		opened := f.steps(t, inv.ID, "opened")
+		if got := opened[len(opened)-1].Detail; got != "ip=127.0.0.1 ua=forger" {
+			t.Fatalf("with no trusted proxy the peer's address is the evidence, got %q", got)
+		}
+	})
+
 	t.Run("a long user agent is cut to 200 characters", func(t *testing.T) {
 		f.clock.Advance(time.Second)
 		browser.Do("GET", path, nil, "User-Agent", strings.Repeat("u", 300))
 		opened := f.steps(t, inv.ID, "opened")
-		if len(opened) != 2 || opened[1].Detail != "ip=127.0.0.1 ua="+strings.Repeat("u", 200) {
+		if len(opened) != 3 || opened[2].Detail != "ip=127.0.0.1 ua="+strings.Repeat("u", 200) {
 			t.Fatalf("opens: %+v", opened)
 		}
 	})

@@ -32,6 +32,9 @@ type Config struct {
 	MaxBodyBytes int64
 	// CodecOrigins are the Web UI origins allowed to call the codec endpoint from a browser.
 	CodecOrigins []string
+	// TrustedProxies are the proxies whose X-Forwarded-For names the client; with none, the
+	// client is the connection's peer, so the IP recorded as evidence cannot be forged.
+	TrustedProxies []string
 	// Flows configures the onboarding flows the API starts and the pages customers see.
 	Flows FlowConfig
 }
@@ -70,6 +73,10 @@ func New(cfg Config) *Server {
 	r.HandleMethodNotAllowed = true
 	r.RedirectTrailingSlash = false
 	r.ContextWithFallback = true
+	if err := r.SetTrustedProxies(cfg.TrustedProxies); err != nil {
+		cfg.Logger.Error("invalid trusted proxies; trusting none", "error", err)
+		_ = r.SetTrustedProxies(nil)
+	}
 	r.Use(requestID(), accessLog(cfg.Logger), recoverProblem(), httpMetrics(cfg.Registry), limitBody(cfg.MaxBodyBytes))
 	r.NoRoute(func(c *gin.Context) {
 		p := problemNotFound()

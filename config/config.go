@@ -22,6 +22,10 @@ type Config struct {
 	CodecKey     string // PARTNERFLOW_CODEC_KEY (base64 AES-256)
 	SigningKey   string // PARTNERFLOW_SIGNING_KEY (base64, signs customer links; derived from the codec key when empty)
 	MaxBodyBytes int64  // PARTNERFLOW_MAX_BODY_BYTES
+	// TrustedProxies may set X-Forwarded-For (PARTNERFLOW_TRUSTED_PROXIES, comma-separated CIDRs or IPs).
+	TrustedProxies []string
+	// UIOrigins are Temporal Web UI origins allowed to call /codec from a browser (PARTNERFLOW_UI_ORIGINS).
+	UIOrigins []string
 
 	TemporalAddress       string // TEMPORAL_ADDRESS; empty in dev means embedded
 	TemporalNamespace     string // TEMPORAL_NAMESPACE
@@ -83,11 +87,13 @@ func FromEnv() (Config, error) {
 		GraphURL:              os.Getenv("GRAPH_URL"),
 		SimAddr:               env("PARTNERFLOW_SIM_ADDR", "127.0.0.1:8081"),
 		SimPublicURL:          os.Getenv("PARTNERFLOW_SIM_PUBLIC_URL"),
+		TrustedProxies:        splitList(os.Getenv("PARTNERFLOW_TRUSTED_PROXIES")),
+		UIOrigins:             splitList(os.Getenv("PARTNERFLOW_UI_ORIGINS")),
 		PartnerName:           env("PARTNERFLOW_PARTNER_NAME", "Your Microsoft partner"),
 		ContactEmail:          os.Getenv("PARTNERFLOW_CONTACT_EMAIL"),
 		DefaultAssignments:    os.Getenv("PARTNERFLOW_DEFAULT_ASSIGNMENTS"),
 		WebhookURL:            os.Getenv("PARTNERFLOW_WEBHOOK_URL"),
-		WebhookCertHosts:      strings.Split(env("PARTNERCENTER_WEBHOOK_CERT_HOSTS", "api.partnercenter.microsoft.com"), ","),
+		WebhookCertHosts:      splitList(env("PARTNERCENTER_WEBHOOK_CERT_HOSTS", "api.partnercenter.microsoft.com")),
 		SMTPURL:               os.Getenv("SMTP_URL"),
 		MailFrom:              env("PARTNERFLOW_MAIL_FROM", "partnerflow@localhost"),
 		ShutdownTimeout:       15 * time.Second,
@@ -172,4 +178,15 @@ func envInt(name string, def int) (int, error) {
 		return 0, fmt.Errorf("%s must be a number, got %q", name, v)
 	}
 	return n, nil
+}
+
+// splitList splits a comma-separated setting, dropping blanks.
+func splitList(v string) []string {
+	var out []string
+	for _, part := range strings.Split(v, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
 }

@@ -248,6 +248,10 @@ func TestDevRunsTheWholeEngine(t *testing.T) {
 	if code, body := get(t, p.ui+"/api/v1/settings"); code != 200 || !strings.Contains(body, p.api+"/codec") {
 		t.Fatalf("the Web UI must use partnerflow's codec endpoint: %d %s", code, body)
 	}
+	pre := p.client().As("").Do("OPTIONS", "/codec/decode", nil, "Origin", p.ui, "Access-Control-Request-Method", "POST")
+	if pre.Header.Get("Access-Control-Allow-Origin") != p.ui || pre.Header.Get("Access-Control-Allow-Credentials") != "true" {
+		t.Fatalf("the embedded Web UI must be allowed to call the codec endpoint with credentials: %d %v", pre.Status, pre.Header)
+	}
 	inv := p.invite("northwind.onmicrosoft.com", "")
 	p.waitFor(inv.ID, "sent", func(v invitationView) bool { return v.has("sent") })
 	code, metrics := get(t, p.api+"/metrics")

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -85,21 +84,10 @@ func (a *app) newAPI(e *engine, temporalUI string) (*api.Server, error) {
 	}
 	return api.New(api.Config{
 		Store: e.store, Temporal: e.temporal, Codec: e.codec, Registry: e.registry, Logger: a.logger,
-		SigningKey: e.signingKey, MaxBodyBytes: a.cfg.MaxBodyBytes, CodecOrigins: codecOrigins(),
-		Flows: flows,
+		SigningKey: e.signingKey, MaxBodyBytes: a.cfg.MaxBodyBytes, CodecOrigins: a.cfg.UIOrigins,
+		TrustedProxies: a.cfg.TrustedProxies,
+		Flows:          flows,
 	}), nil
-}
-
-// codecOrigins are the Web UI origins allowed to call the codec endpoint (PARTNERFLOW_UI_ORIGINS,
-// comma-separated), plus the embedded UI's.
-func codecOrigins() []string {
-	var out []string
-	for _, o := range strings.Split(os.Getenv("PARTNERFLOW_UI_ORIGINS"), ",") {
-		if o = strings.TrimSpace(o); o != "" {
-			out = append(out, o)
-		}
-	}
-	return out
 }
 
 func (a *app) newActivities(store *models.Store, signingKey []byte) (*activities.Activities, partnercenter.Client, error) {

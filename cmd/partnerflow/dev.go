@@ -92,7 +92,7 @@ func (a *app) runDev(ctx context.Context) error {
 		if ui := ts.UIURL(); ui != "" {
 			temporalUI = ui
 			lines = append(lines, "Temporal Web UI           "+ui+"  (sign in at the dashboard to decrypt payloads)")
-			_ = os.Setenv("PARTNERFLOW_UI_ORIGINS", strings.Trim(os.Getenv("PARTNERFLOW_UI_ORIGINS")+","+ui, ","))
+			cfg.UIOrigins = append(cfg.UIOrigins, ui)
 		}
 	}
 
