@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -18,7 +19,11 @@ import (
 // RecordInvitation writes a step of an invitation to the app database (status, fields and the
 // timeline entry); idempotent by the change's StepKey.
 func (a *Activities) RecordInvitation(ctx context.Context, invitationID string, ch models.InvitationChange) error {
-	if err := a.cfg.Store.RecordInvitation(ctx, invitationID, ch); err != nil {
+	err := a.cfg.Store.RecordInvitation(ctx, invitationID, ch)
+	if errors.Is(err, models.ErrNotFound) {
+		return temporal.NewNonRetryableApplicationError("invitation "+invitationID+" does not exist", workflows.ErrTypeInvitationGone, err)
+	}
+	if err != nil {
 		return fmt.Errorf("record invitation %s step %s: %w", invitationID, ch.Step, err)
 	}
 	return nil

@@ -65,6 +65,13 @@ func (w *invitationImpl) setup(ctx workflow.Context) error {
 }
 
 func (w *invitationImpl) run(ctx workflow.Context) (InvitationState, error) {
+	// The API removes an invitation whose start it could not confirm; a workflow that started
+	// all the same finds no row here and ends before it touches Partner Center or mails anyone.
+	if err := w.tryRecord(ctx, models.InvitationChange{Status: models.InvitationPending, Step: "started"}); isInvitationGone(err) {
+		workflow.GetLogger(ctx).Warn("the invitation no longer exists; ending", "invitation", w.in.InvitationID)
+		return w.state, nil
+	}
+	w.enter(ctx, models.InvitationPending)
 	if err := w.prepare(ctx); err != nil {
 		return w.finishFailed(ctx, err)
 	}
@@ -86,7 +93,6 @@ func (w *invitationImpl) run(ctx workflow.Context) (InvitationState, error) {
 
 // prepare asks for the relationship link and the GDAP relationship, then mails the customer.
 func (w *invitationImpl) prepare(ctx workflow.Context) error {
-	w.setStatus(ctx, models.InvitationPending, models.InvitationChange{Step: "started"})
 	actx := withServiceCalls(ctx)
 	if err := workflow.ExecuteActivity(actx, ActivityRelationshipLink, w.in.IndirectResellerID).Get(ctx, &w.state.RelationshipRequestURL); err != nil {
 		return err
@@ -292,6 +298,14 @@ func (w *invitationImpl) finishFailed(ctx workflow.Context, cause error) (Invita
 	return w.state, temporal.NewNonRetryableApplicationError(reason, errTypeInvitationFailed, cause)
 }
 
+// ErrTypeInvitationGone is the error type of a record for an invitation that does not exist.
+const ErrTypeInvitationGone = "InvitationGone"
+
+func isInvitationGone(err error) bool {
+	var appErr *temporal.ApplicationError
+	return errors.As(err, &appErr) && appErr.Type() == ErrTypeInvitationGone
+}
+
 func rootMessage(err error) string {
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) {
@@ -352,6 +366,11 @@ func (w *invitationImpl) mail(ctx workflow.Context, kind string, seq int, to str
 func (w *invitationImpl) setStatus(ctx workflow.Context, status string, ch models.InvitationChange) {
 	ch.Status = status
 	w.record(ctx, ch)
+	w.enter(ctx, status)
+}
+
+// enter changes the live status and the status search attribute.
+func (w *invitationImpl) enter(ctx workflow.Context, status string) {
 	w.state.Status = status
 	if err := workflow.UpsertTypedSearchAttributes(ctx, FlowStatusKey.ValueSet(status)); err != nil {
 		workflow.GetLogger(ctx).Warn("could not update the status search attribute", "error", err)
@@ -361,6 +380,12 @@ func (w *invitationImpl) setStatus(ctx workflow.Context, status string, ch model
 // record writes a step to the app database through a local activity; the list pages read it
 // there because search attributes are only eventually consistent.
 func (w *invitationImpl) record(ctx workflow.Context, ch models.InvitationChange) {
+	if err := w.tryRecord(ctx, ch); err != nil {
+		workflow.GetLogger(ctx).Error("could not record the invitation step", "step", ch.Step, "error", err)
+	}
+}
+
+func (w *invitationImpl) tryRecord(ctx workflow.Context, ch models.InvitationChange) error {
 	ch.At = workflow.Now(ctx)
 	if ch.StepKey == "" && ch.Step != "" {
 		ch.StepKey = w.in.InvitationID + "/" + ch.Step
@@ -372,9 +397,7 @@ func (w *invitationImpl) record(ctx workflow.Context, ch models.InvitationChange
 		ScheduleToCloseTimeout: 10 * time.Minute,
 		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute},
 	})
-	if err := workflow.ExecuteLocalActivity(lctx, ActivityRecordInvitation, w.in.InvitationID, ch).Get(lctx, nil); err != nil {
-		workflow.GetLogger(ctx).Error("could not record the invitation step", "step", ch.Step, "error", err)
-	}
+	return workflow.ExecuteLocalActivity(lctx, ActivityRecordInvitation, w.in.InvitationID, ch).Get(lctx, nil)
 }
 
 // withServiceCalls sets the options of calls to Partner Center, Graph and the mail server:

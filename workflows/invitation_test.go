@@ -429,3 +429,17 @@ func TestServiceFailures(t *testing.T) {
 		}
 	})
 }
+
+func TestAnInvitationWhoseRowIsGoneEndsBeforeDoingAnything(t *testing.T) {
+	w := &world{}
+	env := newEnv(t, w)
+	env.OnActivity(workflows.ActivityRecordInvitation, mockAny, mockAny, mockAny).Return(
+		temporal.NewNonRetryableApplicationError("invitation inv-1 does not exist", workflows.ErrTypeInvitationGone, nil))
+	env.ExecuteWorkflow(workflows.Invitation, input(env))
+	if _, err := result(t, env); err != nil {
+		t.Fatal(err)
+	}
+	if w.createGDAPCalls != 0 || len(w.mails) != 0 {
+		t.Fatalf("a workflow without its invitation must not call Partner Center or mail: %d calls, %d mails", w.createGDAPCalls, len(w.mails))
+	}
+}
