@@ -13,6 +13,9 @@ type GDAPCleanupInput struct {
 	// Until is when the request expires at Microsoft unapproved.
 	Until     time.Time
 	PollEvery time.Duration
+	// ContinueAsNewAfter is the history length at which the watch continues as a new run
+	// (0: DefaultContinueAsNewAfter).
+	ContinueAsNewAfter int
 }
 
 // GDAPCleanup watches a GDAP request whose invitation was cancelled while the request awaited the
@@ -31,6 +34,13 @@ func GDAPCleanup(ctx workflow.Context, in GDAPCleanupInput) (string, error) {
 		}
 		if !workflow.Now(ctx).Before(in.Until) {
 			return status, nil
+		}
+		limit := in.ContinueAsNewAfter
+		if limit <= 0 {
+			limit = DefaultContinueAsNewAfter
+		}
+		if info := workflow.GetInfo(ctx); info.GetCurrentHistoryLength() >= limit || info.GetContinueAsNewSuggested() {
+			return "", workflow.NewContinueAsNewError(ctx, GDAPCleanup, in)
 		}
 		if err := workflow.Sleep(ctx, in.PollEvery); err != nil {
 			return "", err

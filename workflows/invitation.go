@@ -33,6 +33,7 @@ type invitationImpl struct {
 	cancelGrant workflow.CancelFunc
 	checkNow    bool
 	resends     int
+	events      workflow.ReceiveChannel
 }
 
 // Error type of the workflow's own failure, visible in the Temporal UI.
@@ -41,8 +42,14 @@ const errTypeInvitationFailed = "InvitationFailed"
 func (w *invitationImpl) setup(ctx workflow.Context) error {
 	w.started = workflow.Now(ctx)
 	w.state.Status = models.InvitationPending
+	if c := w.in.Carry; c != nil {
+		w.state, w.started, w.resends, w.checkNow = c.State, c.Started, c.Resends, c.CheckNow
+	}
 	if w.in.Policy.PollEvery <= 0 {
 		w.in.Policy = DefaultInvitationPolicy
+	}
+	if w.in.Policy.ContinueAsNewAfter <= 0 {
+		w.in.Policy.ContinueAsNewAfter = DefaultContinueAsNewAfter
 	}
 	if err := workflow.SetQueryHandler(ctx, QueryInvitation, func() (InvitationState, error) { return w.state, nil }); err != nil {
 		return err
@@ -53,11 +60,11 @@ func (w *invitationImpl) setup(ctx workflow.Context) error {
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateCancel, w.cancel, workflow.UpdateHandlerOptions{Validator: w.validateCancel}); err != nil {
 		return err
 	}
-	events := workflow.GetSignalChannel(ctx, SignalPartnerCenterEvent)
+	w.events = workflow.GetSignalChannel(ctx, SignalPartnerCenterEvent)
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
 			var ev PartnerCenterEvent
-			events.Receive(ctx, &ev)
+			w.events.Receive(ctx, &ev)
 			w.checkNow = true
 		}
 	})
@@ -65,15 +72,17 @@ func (w *invitationImpl) setup(ctx workflow.Context) error {
 }
 
 func (w *invitationImpl) run(ctx workflow.Context) (InvitationState, error) {
-	// The API removes an invitation whose start it could not confirm; a workflow that started
-	// all the same finds no row here and ends before it touches Partner Center or mails anyone.
-	if err := w.tryRecord(ctx, models.InvitationChange{Status: models.InvitationPending, Step: "started"}); isInvitationGone(err) {
-		workflow.GetLogger(ctx).Warn("the invitation no longer exists; ending", "invitation", w.in.InvitationID)
-		return w.state, nil
-	}
-	w.enter(ctx, models.InvitationPending)
-	if err := w.prepare(ctx); err != nil {
-		return w.finishFailed(ctx, err)
+	if w.in.Carry == nil {
+		// The API removes an invitation whose start it could not confirm; a workflow that started
+		// all the same finds no row here and ends before it touches Partner Center or mails anyone.
+		if err := w.tryRecord(ctx, models.InvitationChange{Status: models.InvitationPending, Step: "started"}); isInvitationGone(err) {
+			workflow.GetLogger(ctx).Warn("the invitation no longer exists; ending", "invitation", w.in.InvitationID)
+			return w.state, nil
+		}
+		w.enter(ctx, models.InvitationPending)
+		if err := w.prepare(ctx); err != nil {
+			return w.finishFailed(ctx, err)
+		}
 	}
 	switch outcome, err := w.awaitConsent(ctx); {
 	case err != nil:
@@ -122,6 +131,9 @@ func (w *invitationImpl) awaitConsent(ctx workflow.Context) (string, error) {
 		if w.cancelled != nil {
 			return models.InvitationCancelled, nil
 		}
+		if w.historyFull(ctx) {
+			return "", w.continueAsNew(ctx)
+		}
 		if w.state.ResellerAccepted && w.state.GDAPApproved {
 			return models.InvitationAccepted, nil
 		}
@@ -154,6 +166,29 @@ func (w *invitationImpl) awaitConsent(ctx workflow.Context) (string, error) {
 			return "", err
 		}
 	}
+}
+
+// historyFull reports that this run should hand over to a new one: its history is long, or the
+// server suggests it, and no update handler is still running.
+func (w *invitationImpl) historyFull(ctx workflow.Context) bool {
+	info := workflow.GetInfo(ctx)
+	full := info.GetCurrentHistoryLength() >= w.in.Policy.ContinueAsNewAfter || info.GetContinueAsNewSuggested()
+	return full && workflow.AllHandlersFinished(ctx)
+}
+
+// continueAsNew drains the event signals not yet received (they become a pending check) and
+// continues as a new run carrying the state.
+func (w *invitationImpl) continueAsNew(ctx workflow.Context) error {
+	for {
+		var ev PartnerCenterEvent
+		if !w.events.ReceiveAsync(&ev) {
+			break
+		}
+		w.checkNow = true
+	}
+	next := w.in
+	next.Carry = &InvitationCarry{State: w.state, Started: w.started, Resends: w.resends, CheckNow: w.checkNow}
+	return workflow.NewContinueAsNewError(ctx, Invitation, next)
 }
 
 // check asks the service for both consents; webhook events only trigger it, so a lost or

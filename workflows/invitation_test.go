@@ -11,9 +11,11 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/partnerflow/partnerflow/models"
 	"github.com/partnerflow/partnerflow/workflows"
@@ -441,5 +443,50 @@ func TestAnInvitationWhoseRowIsGoneEndsBeforeDoingAnything(t *testing.T) {
 	}
 	if w.createGDAPCalls != 0 || len(w.mails) != 0 {
 		t.Fatalf("a workflow without its invitation must not call Partner Center or mail: %d calls, %d mails", w.createGDAPCalls, len(w.mails))
+	}
+}
+
+func TestALongWaitContinuesAsNewWithItsState(t *testing.T) {
+	w := &world{}
+	env := newEnv(t, w)
+	in := input(env)
+	in.Policy.ContinueAsNewAfter = 200
+	// The test environment keeps no real history; from day 4 on it reports a long one.
+	env.RegisterDelayedCallback(func() { env.SetCurrentHistoryLength(250) }, 4*day)
+	env.ExecuteWorkflow(workflows.Invitation, in)
+	if !env.IsWorkflowCompleted() {
+		t.Fatal("the run did not end")
+	}
+	var can *workflow.ContinueAsNewError
+	if err := env.GetWorkflowError(); !errors.As(err, &can) {
+		t.Fatalf("a long wait must continue as new, got %v", err)
+	}
+	var next workflows.InvitationInput
+	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
+		t.Fatal(err)
+	}
+	c := next.Carry
+	if c == nil || c.State.GDAPRelationshipID != "rel-1" || c.State.Status != models.InvitationPending || !c.Started.Equal(w.start) || c.State.RemindersSent == 0 {
+		t.Fatalf("the next run must carry the state: %+v", c)
+	}
+	if next.InvitationID != in.InvitationID || next.Policy.ContinueAsNewAfter != 200 {
+		t.Fatalf("the next run must keep the input: %+v", next)
+	}
+
+	// The next run picks up where this one stopped: it neither asks for GDAP nor mails the
+	// invitation again, and the reminder count goes on.
+	w2 := &world{acceptAt: time.Hour, approveAt: time.Hour}
+	env2 := newEnv(t, w2)
+	signalEvent(env2, time.Hour)
+	env2.ExecuteWorkflow(workflows.Invitation, next)
+	state, err := result(t, env2)
+	if err != nil || state.Status != models.InvitationActive {
+		t.Fatalf("state %+v err %v", state, err)
+	}
+	if w2.createGDAPCalls != 0 || len(w2.mailsOf(workflows.MailInvitation)) != 0 || w2.count("started") != 0 {
+		t.Fatalf("the continued run repeated the start: %d GDAP calls, steps %v", w2.createGDAPCalls, w2.stepNames())
+	}
+	if state.RemindersSent != c.State.RemindersSent || state.GDAPRelationshipID != "rel-1" {
+		t.Fatalf("state lost across runs: %+v", state)
 	}
 }

@@ -43,7 +43,14 @@ type InvitationPolicy struct {
 	EscalateAfter int
 	// PollEvery checks the service for acceptance in case webhook events are lost.
 	PollEvery time.Duration
+	// ContinueAsNewAfter is the history length at which a waiting invitation continues as a new
+	// run (0: DefaultContinueAsNewAfter). Ninety days of polling every 15 minutes would otherwise
+	// outgrow Temporal's 51,200-event history limit.
+	ContinueAsNewAfter int
 }
+
+// DefaultContinueAsNewAfter keeps each run's history far below Temporal's limits.
+const DefaultContinueAsNewAfter = 10000
 
 // DefaultInvitationPolicy reminds on days 3, 7 and 14, then weekly, escalates after three
 // reminders and polls every 15 minutes.
@@ -72,6 +79,17 @@ type InvitationInput struct {
 	ContactEmail string
 	ExpiresAt    time.Time
 	Policy       InvitationPolicy
+	// Carry is what a waiting invitation hands to its next run when it continues as new; nil on
+	// the first run.
+	Carry *InvitationCarry `json:",omitempty"`
+}
+
+// InvitationCarry is the state a run passes to the next when it continues as new.
+type InvitationCarry struct {
+	State    InvitationState
+	Started  time.Time
+	Resends  int
+	CheckNow bool
 }
 
 // PartnerCenterEvent is a webhook event routed to an invitation.

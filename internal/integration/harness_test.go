@@ -48,6 +48,12 @@ func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard
 
 func start(t *testing.T, dialect string) *harness {
 	t.Helper()
+	return startWithPolicy(t, dialect, workflows.InvitationPolicy{Reminders: []time.Duration{72 * time.Hour}, RepeatEvery: 168 * time.Hour, EscalateAfter: 3, PollEvery: time.Hour})
+}
+
+// startWithPolicy assembles partnerflow with the given invitation policy.
+func startWithPolicy(t *testing.T, dialect string, policy workflows.InvitationPolicy) *harness {
+	t.Helper()
 	h := &harness{t: t, store: testdb.Open(t, dialect), temporal: testtemporal.Start(t)}
 	ctx := context.Background()
 
@@ -95,7 +101,7 @@ func start(t *testing.T, dialect string) *harness {
 			TaskQueue: workflows.InvitationTaskQueue, BaseURL: h.baseURL,
 			DefaultAssignments: []workflows.AccessAssignment{{SecurityGroupID: securityGroup, RoleIDs: allRoleIDs()}},
 			ContactEmail:       "ops@distributor.example",
-			Policy:             workflows.InvitationPolicy{Reminders: []time.Duration{72 * time.Hour}, RepeatEvery: 168 * time.Hour, EscalateAfter: 3, PollEvery: time.Hour},
+			Policy:             policy,
 			Webhooks:           partnercenter.NewWebhookVerifier(partnercenter.WebhookVerifierConfig{AllowedCertificateHosts: []string{simHost.Host}, AllowHTTP: true}),
 		},
 	})

@@ -6,10 +6,13 @@ import (
 	"strings"
 	"testing"
 
+	"time"
+
 	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/partnerflow/partnerflow/models"
 	"github.com/partnerflow/partnerflow/partnercenter/sim"
+	"github.com/partnerflow/partnerflow/workflows"
 )
 
 func dialects() []string { return []string{models.DialectSQLite, models.DialectPostgres} }
@@ -112,5 +115,56 @@ func TestInvitationCancelAndRefusal(t *testing.T) {
 	failed := h.waitFor(again.ID, "failed", func(i invitation) bool { return i.Status == models.InvitationFailed })
 	if failed.FailureReason == "" {
 		t.Fatalf("a failed invitation must say why: %+v", failed)
+	}
+}
+
+// TestAWaitingInvitationContinuesAsNewOnTheRealServer polls every 100 ms with a 60-event history
+// budget, so the wait spans several runs; the invitation still answers queries and updates by
+// its workflow ID, and reaches active when the customer consents.
+func TestAWaitingInvitationContinuesAsNewOnTheRealServer(t *testing.T) {
+	h := startWithPolicy(t, models.DialectSQLite, workflows.InvitationPolicy{
+		Reminders: []time.Duration{72 * time.Hour}, PollEvery: 100 * time.Millisecond, ContinueAsNewAfter: 60,
+	})
+	inv := h.invite(map[string]any{
+		"customerDomain": "contoso.onmicrosoft.com", "customerEmail": "admin@contoso.onmicrosoft.com",
+		"roles": []string{"Helpdesk Administrator"}, "durationDays": 90,
+	})
+	sent := h.waitFor(inv.ID, "sent", func(i invitation) bool { return i.has("sent") && i.GDAPRelationshipID != "" })
+
+	ctx := context.Background()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		desc, err := h.temporal.Client.DescribeWorkflowExecution(ctx, inv.WorkflowID, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if desc.WorkflowExecutionInfo.GetFirstRunId() != desc.WorkflowExecutionInfo.GetExecution().GetRunId() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the waiting invitation never continued as new")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if resp := h.api.Do("POST", "/v1/invitations/"+inv.ID+"/resend", nil); resp.Status != http.StatusOK {
+		t.Fatalf("resend after continue-as-new: %d %s", resp.Status, resp.Body)
+	}
+	h.customerAction("accept-reseller", map[string]string{"domain": "contoso.onmicrosoft.com", "partnerId": sim.DefaultHomePartner.TenantID, "upn": "admin@contoso.onmicrosoft.com"})
+	h.customerAction("approve-gdap", map[string]string{"relationshipId": sent.GDAPRelationshipID, "upn": "admin@contoso.onmicrosoft.com"})
+	active := h.waitFor(inv.ID, "active", func(i invitation) bool { return i.Status == models.InvitationActive && i.has("active") })
+	if !active.has("resent") || len(active.Steps) == 0 {
+		t.Fatalf("timeline %+v", active.Steps)
+	}
+	started, sentSteps := 0, 0
+	for _, s := range active.Steps {
+		switch s.Name {
+		case "started":
+			started++
+		case "sent":
+			sentSteps++
+		}
+	}
+	if started != 1 || sentSteps != 1 {
+		t.Fatalf("a continued run must not start over: %d started, %d sent", started, sentSteps)
 	}
 }
