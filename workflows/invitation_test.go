@@ -490,3 +490,42 @@ func TestALongWaitContinuesAsNewWithItsState(t *testing.T) {
 		t.Fatalf("state lost across runs: %+v", state)
 	}
 }
+
+func TestGDAPCleanup(t *testing.T) {
+	t.Run("a request approved after the invitation was cancelled is terminated", func(t *testing.T) {
+		w := &world{}
+		env := newEnv(t, w)
+		calls := 0
+		env.OnActivity(workflows.ActivityEndGDAP, mockAny, mockAny, mockAny).Return(func(context.Context, string, string) (string, error) {
+			calls++
+			if calls < 3 {
+				return "approvalPending", nil
+			}
+			return "terminationRequested", nil
+		})
+		env.ExecuteWorkflow(workflows.GDAPCleanup, workflows.GDAPCleanupInput{InvitationID: "inv-1", RelationshipID: "rel-1", Until: env.Now().Add(90 * day), PollEvery: time.Hour})
+		var status string
+		if err := env.GetWorkflowResult(&status); err != nil || status != "terminationRequested" || calls != 3 {
+			t.Fatalf("status %q after %d checks, err %v", status, calls, err)
+		}
+	})
+	t.Run("a long watch continues as new", func(t *testing.T) {
+		w := &world{endGDAPResult: "approvalPending"}
+		env := newEnv(t, w)
+		env.RegisterDelayedCallback(func() { env.SetCurrentHistoryLength(20000) }, 2*day)
+		env.ExecuteWorkflow(workflows.GDAPCleanup, workflows.GDAPCleanupInput{InvitationID: "inv-1", RelationshipID: "rel-1", Until: env.Now().Add(90 * day), PollEvery: time.Hour})
+		var can *workflow.ContinueAsNewError
+		if err := env.GetWorkflowError(); !errors.As(err, &can) {
+			t.Fatalf("want continue-as-new, got %v", err)
+		}
+	})
+	t.Run("a request still pending at its expiry ends the watch", func(t *testing.T) {
+		w := &world{endGDAPResult: "approvalPending"}
+		env := newEnv(t, w)
+		env.ExecuteWorkflow(workflows.GDAPCleanup, workflows.GDAPCleanupInput{InvitationID: "inv-1", RelationshipID: "rel-1", Until: env.Now().Add(3 * time.Hour), PollEvery: time.Hour})
+		var status string
+		if err := env.GetWorkflowResult(&status); err != nil || status != "approvalPending" || len(w.ended) != 4 {
+			t.Fatalf("status %q, %d checks, err %v", status, len(w.ended), err)
+		}
+	})
+}
