@@ -662,14 +662,8 @@ func callerName(c *gin.Context) string {
 
 // bindOptionalJSON is bindJSON for a body that may be left out altogether.
 func bindOptionalJSON(c *gin.Context, v any) bool {
-	body, err := io.ReadAll(c.Request.Body)
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		writeProblem(c, problemTooLarge(tooLarge.Limit))
-		return false
-	}
-	if err != nil {
-		fail(c, fmt.Errorf("read request body: %w", err))
+	body, ok := readBody(c)
+	if !ok {
 		return false
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
@@ -687,26 +681,9 @@ func (s *Server) updateInvitation(c *gin.Context, name string, arg any) {
 	if !ok {
 		return
 	}
-	if s.temporal == nil {
-		writeProblem(c, problemUnavailable("Temporal is not configured"))
-		return
-	}
-	ctx, cancel := context.WithTimeout(c.Request.Context(), updateTimeout)
-	defer cancel()
-	var st workflows.InvitationState
-	handle, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: inv.WorkflowID, UpdateName: name, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	if err == nil {
-		err = handle.Get(ctx, &st)
-	}
-	if err != nil {
-		if p := updateRefusal(err); p != nil {
-			writeProblem(c, p)
-			return
-		}
-		c.Set(ctxError, fmt.Errorf("%s invitation %s: %w", name, inv.ID, err))
-		writeProblem(c, problemUnavailable("the invitation's workflow did not answer; try again"))
+	st, p := s.sendUpdate(c, inv, name, arg)
+	if p != nil {
+		writeProblem(c, p)
 		return
 	}
 	if fresh, err := s.store.Invitation(c.Request.Context(), inv.ID); err == nil {
@@ -721,6 +698,31 @@ func (s *Server) updateInvitation(c *gin.Context, name string, arg any) {
 	v.Steps = viewSteps(steps)
 	v.applyState(st)
 	c.JSON(http.StatusOK, v)
+}
+
+// sendUpdate runs a workflow update and waits for its result; a refusal or an unreachable
+// workflow comes back as the problem to answer with.
+func (s *Server) sendUpdate(c *gin.Context, inv *models.Invitation, name string, arg any) (workflows.InvitationState, *Problem) {
+	var st workflows.InvitationState
+	if s.temporal == nil {
+		return st, problemUnavailable("Temporal is not configured")
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), updateTimeout)
+	defer cancel()
+	handle, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: inv.WorkflowID, UpdateName: name, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err == nil {
+		err = handle.Get(ctx, &st)
+	}
+	if err != nil {
+		if p := updateRefusal(err); p != nil {
+			return st, p
+		}
+		c.Set(ctxError, fmt.Errorf("%s invitation %s: %w", name, inv.ID, err))
+		return st, problemUnavailable("the invitation's workflow did not answer; try again")
+	}
+	return st, nil
 }
 
 // updateRefusal is the 409 for an update the workflow refused or can no longer take, or nil

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"crypto/hmac"
 	"embed"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/partnerflow/partnerflow/links"
 	"github.com/partnerflow/partnerflow/models"
+	"github.com/partnerflow/partnerflow/workflows"
 )
 
 //go:embed templates/*.html
@@ -410,19 +412,81 @@ type invitationPage struct {
 	// workflow answered.
 	ResellerState string
 	GDAPState     string
+	// Notice reports the outcome of an action; CSRF, CanResend and CanCancel drive its forms.
+	Notice    string
+	CSRF      string
+	CanResend bool
+	CanCancel bool
+}
+
+// dashboardNotices are the outcomes a dashboard action reports after redirecting back; only
+// these fixed texts are shown, never text taken from the URL.
+var dashboardNotices = map[string]string{
+	"resent":    "The invitation was sent again.",
+	"cancelled": "The invitation is cancelled.",
 }
 
 // dashboardInvitation shows one invitation, its timeline and its live state.
 func (s *Server) dashboardInvitation(c *gin.Context) {
+	inv, ok := s.dashboardLoad(c)
+	if !ok {
+		return
+	}
+	s.renderInvitationPage(c, http.StatusOK, inv, dashboardNotices[c.Query("done")])
+}
+
+// dashboardLoad finds the partner's invitation named in the path, or answers a not-found page.
+func (s *Server) dashboardLoad(c *gin.Context) (*models.Invitation, bool) {
 	inv, err := s.store.Invitation(c.Request.Context(), c.Param("id"))
 	if errors.Is(err, models.ErrNotFound) || (err == nil && inv.PartnerID != s.flows.PartnerID) {
 		s.writePageProblem(c, problemInvitationNotFound(), false, s.dashboardFrame(c, "Not found"))
-		return
+		return nil, false
 	}
 	if err != nil {
 		fail(c, err)
-		return
+		return nil, false
 	}
+	return inv, true
+}
+
+// csrfToken binds the dashboard's forms to the operator's session, so another site cannot make
+// a signed-in operator's browser resend or cancel an invitation.
+func (s *Server) csrfToken(c *gin.Context) string {
+	session, _ := c.Cookie(SessionCookie)
+	return s.sign("csrf", session)
+}
+
+// dashboardAction runs resend or cancel from the invitation page's forms, then shows the page
+// again: redirected with the outcome on success, with the workflow's refusal otherwise.
+func (s *Server) dashboardAction(update string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		inv, ok := s.dashboardLoad(c)
+		if !ok {
+			return
+		}
+		session, err := c.Cookie(SessionCookie)
+		if err != nil || !hmac.Equal([]byte(c.PostForm("csrf")), []byte(s.sign("csrf", session))) {
+			s.writePageProblem(c, problemForbidden("the form is stale or was not sent from the dashboard; reload the page and try again"), false, s.dashboardFrame(c, "Not allowed"))
+			return
+		}
+		var arg any = workflows.ResendRequest{By: callerName(c)}
+		done := "resent"
+		if update == workflows.UpdateCancel {
+			reason := strings.TrimSpace(c.PostForm("reason"))
+			if utf8.RuneCountInString(reason) > maxCancelReason {
+				reason = string([]rune(reason)[:maxCancelReason])
+			}
+			arg, done = workflows.CancelRequest{By: callerName(c), Reason: reason}, "cancelled"
+		}
+		if _, p := s.sendUpdate(c, inv, update, arg); p != nil {
+			s.renderInvitationPage(c, p.Status, inv, p.Detail)
+			return
+		}
+		c.Redirect(http.StatusSeeOther, "/invitations/"+url.PathEscape(inv.ID)+"?done="+done)
+	}
+}
+
+func (s *Server) renderInvitationPage(c *gin.Context, status int, inv *models.Invitation, notice string) {
 	v, err := s.detailedView(c.Request.Context(), inv)
 	if err != nil {
 		fail(c, err)
@@ -432,7 +496,8 @@ func (s *Server) dashboardInvitation(c *gin.Context) {
 	page := invitationPage{
 		pageFrame: s.dashboardFrame(c, inv.CustomerDomain), Invitation: v,
 		Created: v.CreatedAt.Format(stepTimeLayout) + " (" + agoText(now, v.CreatedAt) + ")", Expiry: "—",
-		TemporalURL: s.temporalURL(inv.WorkflowID),
+		TemporalURL: s.temporalURL(inv.WorkflowID), Notice: notice, CSRF: s.csrfToken(c),
+		CanResend: v.Status == models.InvitationPending, CanCancel: models.InvitationOpen(v.Status),
 	}
 	if models.InvitationOpen(v.Status) {
 		page.Expiry = v.ExpiresAt.Format(stepTimeLayout) + " (" + untilText(now, v.ExpiresAt) + ")"
@@ -444,7 +509,7 @@ func (s *Server) dashboardInvitation(c *gin.Context) {
 	for _, st := range v.Steps {
 		page.Steps = append(page.Steps, dashboardStep{Name: st.Name, Detail: st.Detail, At: st.At.Format(stepTimeLayout)})
 	}
-	s.renderPage(c, http.StatusOK, "invitation", page)
+	s.renderPage(c, status, "invitation", page)
 }
 
 func consentText(given *bool, yes string) string {

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
 	"html"
 	"net/http"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/partnerflow/partnerflow/api"
 	"github.com/partnerflow/partnerflow/internal/testapi"
@@ -450,5 +453,69 @@ func TestTheDashboardShowsAnInvitationsTimeline(t *testing.T) {
 	r := without.browser(t).Do("GET", "/invitations/"+other.ID, nil, "Cookie", without.signIn(t, models.RoleAdminAgent))
 	if r.Status != http.StatusOK || anchor(r.Body, "temporal-link") != "" || !strings.Contains(string(r.Body), "did not answer") {
 		t.Fatalf("without a Web UI or a live workflow: %d %s", r.Status, r.Body)
+	}
+}
+
+func TestOperatorsResendAndCancelFromTheDashboard(t *testing.T) {
+	f := newFlowFixture(t)
+	inv := f.invite(t, "contoso.onmicrosoft.com")
+	f.live(inv.WorkflowID, pending())
+	cookie := f.signIn(t, models.RoleAdminAgent)
+	page := f.browser(t).Do("GET", "/invitations/"+inv.ID, nil, "Cookie", cookie)
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(page.Body)
+	if m == nil || !bytes.Contains(page.Body, []byte(`id="resend"`)) || !bytes.Contains(page.Body, []byte(`id="cancel"`)) {
+		t.Fatalf("a pending invitation's page must offer resend and cancel forms:\n%s", page.Body)
+	}
+	csrf := string(m[1])
+	post := func(action, form string, cookie string) *testapi.Response {
+		return f.browser(t).Do("POST", "/invitations/"+inv.ID+"/"+action, form, "Content-Type", formContentType, "Cookie", cookie)
+	}
+
+	cases := []struct {
+		name   string
+		action string
+		form   string
+		cookie string
+		status int
+	}{
+		{"a form without its token is refused", "resend", "", cookie, http.StatusForbidden},
+		{"a form with an altered token is refused", "resend", "csrf=" + url.QueryEscape(csrf) + "x", cookie, http.StatusForbidden},
+		{"a sales agent may not cancel", "cancel", "csrf=" + url.QueryEscape(csrf), f.signIn(t, models.RoleSalesAgent), http.StatusForbidden},
+		{"a signed-out browser is sent to sign in", "cancel", "csrf=" + url.QueryEscape(csrf), "", http.StatusSeeOther},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(f.temporal.updateCalls())
+			if r := post(tc.action, tc.form, tc.cookie); r.Status != tc.status {
+				t.Fatalf("status %d, want %d", r.Status, tc.status)
+			}
+			if len(f.temporal.updateCalls()) != before {
+				t.Fatal("a refused form must not reach the workflow")
+			}
+		})
+	}
+
+	r := post("resend", "csrf="+url.QueryEscape(csrf), cookie)
+	if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/invitations/"+inv.ID+"?done=resent" {
+		t.Fatalf("resend: %d %q", r.Status, r.Header.Get("Location"))
+	}
+	after := f.browser(t).Do("GET", r.Header.Get("Location"), nil, "Cookie", cookie)
+	if !bytes.Contains(after.Body, []byte("The invitation was sent again.")) {
+		t.Fatal("the page must say the invitation was sent again")
+	}
+	if r := f.browser(t).Do("GET", "/invitations/"+inv.ID+"?done=<script>", nil, "Cookie", cookie); bytes.Contains(r.Body, []byte("<script>")) {
+		t.Fatal("the page must not echo text from the URL")
+	}
+
+	f.temporal.set(func(ft *fakeTemporal) {
+		ft.updateResultErr = temporal.NewApplicationError("the invitation is cancelled and can no longer be cancelled", "")
+	})
+	r = post("cancel", "csrf="+url.QueryEscape(csrf)+"&reason=duplicate", cookie)
+	if r.Status != http.StatusConflict || !bytes.Contains(r.Body, []byte("can no longer be cancelled")) {
+		t.Fatalf("a refused cancel must show the workflow's reason: %d %s", r.Status, r.Body)
+	}
+	last := f.temporal.updateCalls()[len(f.temporal.updateCalls())-1]
+	if req, ok := last.Args[0].(workflows.CancelRequest); !ok || req.Reason != "duplicate" || req.By == "" || last.UpdateName != workflows.UpdateCancel {
+		t.Fatalf("cancel update %+v", last)
 	}
 }
