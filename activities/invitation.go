@@ -181,20 +181,23 @@ func (a *Activities) EndGDAP(ctx context.Context, requestID, relationshipID stri
 func (a *Activities) SendInvitationMail(ctx context.Context, m workflows.InvitationMail) error {
 	link := a.cfg.Signer.AcceptURL(a.cfg.BaseURL, m.InvitationID, m.ExpiresAt)
 	subject, body := invitationMailText(a.cfg.PartnerName, link, m)
-	msg, err := a.cfg.Store.EnqueueMail(ctx, &models.OutboxMessage{
-		IdempotencyKey: m.InvitationID + "/" + m.Kind + "/" + strconv.Itoa(m.Seq),
-		ToAddress:      m.To, Subject: subject, Body: body,
-	})
+	return a.deliver(ctx, m.InvitationID+"/"+m.Kind+"/"+strconv.Itoa(m.Seq), m.To, subject, body)
+}
+
+// deliver writes a message to the outbox once per key, then sends it unless an earlier attempt
+// already did, so a retried activity never mails twice.
+func (a *Activities) deliver(ctx context.Context, key, to, subject, body string) error {
+	msg, err := a.cfg.Store.EnqueueMail(ctx, &models.OutboxMessage{IdempotencyKey: key, ToAddress: to, Subject: subject, Body: body})
 	if err != nil {
-		return fmt.Errorf("write %s mail to the outbox: %w", m.Kind, err)
+		return fmt.Errorf("write mail %s to the outbox: %w", key, err)
 	}
 	if msg.Status == models.OutboxSent || msg.Status == models.OutboxLogged {
 		return nil
 	}
-	delivered, err := a.cfg.Mailer.Send(ctx, notify.Message{To: m.To, Subject: subject, Body: body, ID: msg.IdempotencyKey})
+	delivered, err := a.cfg.Mailer.Send(ctx, notify.Message{To: to, Subject: subject, Body: body, ID: msg.IdempotencyKey})
 	if err != nil {
 		_ = a.cfg.Store.MarkMail(ctx, msg.ID, models.OutboxFailed, err.Error())
-		return fmt.Errorf("send %s mail to %s: %w", m.Kind, m.To, err)
+		return fmt.Errorf("send mail %s to %s: %w", key, to, err)
 	}
 	status := models.OutboxSent
 	if !delivered {
@@ -231,4 +234,29 @@ func invitationMailText(partner, link string, m workflows.InvitationMail) (subje
 		partner, m.CustomerDomain, m.DurationDays, strings.Join(names, ", "), m.CustomerDomain, link,
 		max(days, 0), m.ExpiresAt.Format("2 January 2006"))
 	return subject, body
+}
+
+// GDAPStatus reads a relationship's status, end and renewal for the GDAP watch.
+func (a *Activities) GDAPStatus(ctx context.Context, relationshipID string) (workflows.GDAPState, error) {
+	rel, err := a.cfg.PartnerCenter.GetGDAPRelationship(ctx, relationshipID)
+	if err != nil {
+		return workflows.GDAPState{}, serviceError("read GDAP relationship", err)
+	}
+	return workflows.GDAPState{Status: rel.Status, EndDateTime: rel.EndDateTime.Time, AutoExtendDuration: rel.AutoExtendDuration}, nil
+}
+
+// SendPartnerAlert mails the partner's contact about a customer's delegated admin access,
+// once per invitation and kind.
+func (a *Activities) SendPartnerAlert(ctx context.Context, al workflows.PartnerAlert) error {
+	subject := fmt.Sprintf("Admin access to %s has ended", al.CustomerDomain)
+	body := fmt.Sprintf("The delegated admin relationship %s with %s is %s: your admin agents no longer "+
+		"have access. The customer may have removed it in the Microsoft 365 admin center; your support "+
+		"obligations under the reseller agreement continue. Invite the customer again to restore access.\n",
+		al.RelationshipID, al.CustomerDomain, al.Status)
+	if al.Kind == workflows.AlertAccessExpiring {
+		subject = fmt.Sprintf("Admin access to %s ends on %s", al.CustomerDomain, al.EndsAt.UTC().Format("2 January 2006"))
+		body = fmt.Sprintf("The delegated admin relationship %s with %s ends on %s and does not renew itself. "+
+			"Invite the customer again before then to keep access.\n", al.RelationshipID, al.CustomerDomain, al.EndsAt.UTC().Format("2 January 2006"))
+	}
+	return a.deliver(ctx, al.InvitationID+"/"+al.Kind, al.To, subject, body)
 }

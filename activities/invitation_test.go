@@ -168,3 +168,26 @@ func TestInvitationMailIsSentOnce(t *testing.T) {
 		t.Fatalf("outbox %+v", outbox)
 	}
 }
+
+func TestTheGDAPWatchReadsAndAlerts(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	rel, err := f.acts.CreateGDAP(ctx, gdapInput("inv-4/gdap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := f.acts.GDAPStatus(ctx, rel.ID)
+	if err != nil || st.Status != partnercenter.GDAPStatusApprovalPending {
+		t.Fatalf("status %+v %v", st, err)
+	}
+	alert := workflows.PartnerAlert{InvitationID: "inv-4", Kind: workflows.AlertAccessLost, To: "ops@distributor.example",
+		CustomerDomain: "contoso.onmicrosoft.com", RelationshipID: rel.ID, Status: "terminated"}
+	for range 2 {
+		if err := f.acts.SendPartnerAlert(ctx, alert); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(f.mailer.sent) != 1 || !strings.Contains(f.mailer.sent[0].Subject, "contoso.onmicrosoft.com") || !strings.Contains(f.mailer.sent[0].Body, rel.ID) {
+		t.Fatalf("one alert naming the customer and the relationship, got %+v", f.mailer.sent)
+	}
+}

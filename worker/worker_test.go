@@ -15,6 +15,7 @@ func TestEveryActivityNameIsRegistered(t *testing.T) {
 		workflows.ActivityRecordInvitation, workflows.ActivityRelationshipLink, workflows.ActivityCreateGDAP,
 		workflows.ActivityCheckAcceptance, workflows.ActivityWaitGDAPActive, workflows.ActivityCreateAssignment,
 		workflows.ActivityWaitAssignmentActive, workflows.ActivityEndGDAP, workflows.ActivitySendInvitationMail,
+		workflows.ActivityGDAPStatus, workflows.ActivitySendPartnerAlert,
 	}
 	typ := reflect.TypeOf(&activities.Activities{})
 	for _, name := range names {

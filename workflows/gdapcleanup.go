@@ -50,5 +50,5 @@ func GDAPCleanup(ctx workflow.Context, in GDAPCleanupInput) (string, error) {
 
 // All lists every workflow a partnerflow worker runs.
 func All() []any {
-	return []any{Invitation, GDAPCleanup}
+	return []any{Invitation, GDAPCleanup, GDAPWatch}
 }

@@ -97,7 +97,28 @@ func (w *invitationImpl) run(ctx workflow.Context) (InvitationState, error) {
 		return w.finishFailed(ctx, err)
 	}
 	w.setStatus(ctx, models.InvitationActive, models.InvitationChange{Step: "active"})
+	// Invitations that became active before the watch existed replay without it.
+	if workflow.GetVersion(ctx, "gdap-watch", workflow.DefaultVersion, 1) == 1 {
+		w.startWatch(ctx)
+	}
 	return w.state, nil
+}
+
+// startWatch hands the active relationship to GDAPWatch, which outlives this workflow.
+func (w *invitationImpl) startWatch(ctx workflow.Context) {
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID:        "gdap-watch/" + w.state.GDAPRelationshipID,
+		ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_ABANDON,
+	})
+	child := workflow.ExecuteChildWorkflow(cctx, GDAPWatch, GDAPWatchInput{
+		InvitationID: w.in.InvitationID, RelationshipID: w.state.GDAPRelationshipID,
+		CustomerDomain: w.in.CustomerDomain, ContactEmail: w.in.ContactEmail,
+	})
+	if err := child.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
+		workflow.GetLogger(ctx).Warn("could not start the GDAP watch", "relationship", w.state.GDAPRelationshipID, "error", err)
+		return
+	}
+	w.record(ctx, models.InvitationChange{Step: "watching", StepDetail: "the access is watched; the partner is alerted before it ends and if the customer removes it"})
 }
 
 // prepare asks for the relationship link and the GDAP relationship, then mails the customer.

@@ -41,6 +41,9 @@ type world struct {
 	mailTimes           []time.Duration
 	ended               []string
 	checks              int
+	gdapStatus          workflows.GDAPState
+	alerts              []workflows.PartnerAlert
+	alertTimes          []time.Duration
 }
 
 func (w *world) elapsed() time.Duration { return w.now().Sub(w.start) }
@@ -122,6 +125,23 @@ func (w *world) SendInvitationMail(_ context.Context, m workflows.InvitationMail
 	return nil
 }
 
+func (w *world) GDAPStatus(context.Context, string) (workflows.GDAPState, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.gdapStatus.Status == "" {
+		return workflows.GDAPState{Status: "active", AutoExtendDuration: "P180D"}, nil
+	}
+	return w.gdapStatus, nil
+}
+
+func (w *world) SendPartnerAlert(_ context.Context, al workflows.PartnerAlert) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.alerts = append(w.alerts, al)
+	w.alertTimes = append(w.alertTimes, w.elapsed())
+	return nil
+}
+
 func (w *world) mailsOf(kind string) []workflows.InvitationMail {
 	var out []workflows.InvitationMail
 	for _, m := range w.mails {
@@ -159,17 +179,28 @@ func newEnv(t *testing.T, w *world) *testsuite.TestWorkflowEnvironment {
 	env := suite.NewTestWorkflowEnvironment()
 	env.RegisterWorkflow(workflows.Invitation)
 	env.RegisterWorkflow(workflows.GDAPCleanup)
+	env.RegisterWorkflow(workflows.GDAPWatch)
 	for name, fn := range map[string]any{
 		workflows.ActivityRecordInvitation: w.RecordInvitation, workflows.ActivityRelationshipLink: w.RelationshipLink,
 		workflows.ActivityCreateGDAP: w.CreateGDAP, workflows.ActivityCheckAcceptance: w.CheckAcceptance,
 		workflows.ActivityWaitGDAPActive: w.WaitGDAPActive, workflows.ActivityCreateAssignment: w.CreateAssignment,
 		workflows.ActivityWaitAssignmentActive: w.WaitAssignmentActive, workflows.ActivityEndGDAP: w.EndGDAP,
 		workflows.ActivitySendInvitationMail: w.SendInvitationMail,
+		workflows.ActivityGDAPStatus:         w.GDAPStatus, workflows.ActivitySendPartnerAlert: w.SendPartnerAlert,
 	} {
 		env.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}
 	w.start = env.Now()
 	w.now = env.Now
+	return env
+}
+
+// newInvitationEnv is newEnv with the GDAP watch an invitation starts when it becomes active
+// stubbed: the watch runs for the life of the access, which a unit test of the invitation does
+// not wait for. TestGDAPWatch covers it.
+func newInvitationEnv(t *testing.T, w *world) *testsuite.TestWorkflowEnvironment {
+	env := newEnv(t, w)
+	env.OnWorkflow(workflows.GDAPWatch, mockAny, mockAny).Return("", nil).Maybe()
 	return env
 }
 
@@ -224,7 +255,7 @@ func TestInvitationReachesActive(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			w := &world{acceptAt: tc.acceptAt, approveAt: tc.approveAt, gdapActiveAfter: 3}
-			env := newEnv(t, w)
+			env := newInvitationEnv(t, w)
 			for _, at := range tc.events {
 				signalEvent(env, at)
 			}
@@ -243,7 +274,7 @@ func TestInvitationReachesActive(t *testing.T) {
 			if doneAt > tc.maxElapsed {
 				t.Fatalf("took %v to notice the consents, want at most %v", doneAt, tc.maxElapsed)
 			}
-			for _, step := range []string{"started", "gdap-requested", "sent", "reseller-accepted", "gdap-approved", "accepted", "granting", "gdap-active", "assignment-created", "assignment-active", "active"} {
+			for _, step := range []string{"started", "gdap-requested", "sent", "reseller-accepted", "gdap-approved", "accepted", "granting", "gdap-active", "assignment-created", "assignment-active", "active", "watching"} {
 				if w.count(step) == 0 {
 					t.Errorf("step %s not recorded; steps: %v", step, w.stepNames())
 				}
@@ -260,7 +291,7 @@ func TestInvitationReachesActive(t *testing.T) {
 
 func TestInvitationExpiresWithRemindersAndOneEscalation(t *testing.T) {
 	w := &world{}
-	env := newEnv(t, w)
+	env := newInvitationEnv(t, w)
 	env.ExecuteWorkflow(workflows.Invitation, input(env))
 	state, err := result(t, env)
 	if err != nil {
@@ -314,7 +345,7 @@ func TestCancel(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			env := newEnv(t, tc.w)
+			env := newInvitationEnv(t, tc.w)
 			signalEvent(env, time.Hour)
 			var updated workflows.InvitationState
 			var rejected error
@@ -358,7 +389,7 @@ func TestCancel(t *testing.T) {
 
 func TestResend(t *testing.T) {
 	w := &world{}
-	env := newEnv(t, w)
+	env := newInvitationEnv(t, w)
 	resent := 0
 	noop := &testsuite.TestUpdateCallback{OnAccept: func() {}, OnReject: func(error) {}, OnComplete: func(any, error) {}}
 	env.RegisterDelayedCallback(func() {
@@ -396,7 +427,7 @@ func TestServiceFailures(t *testing.T) {
 	refusal := temporal.NewNonRetryableApplicationError("create GDAP relationship: duplicate display name", "PartnerCenterRefusal", nil)
 	t.Run("a refusal that retrying cannot fix ends the flow failed with the reason", func(t *testing.T) {
 		w := &world{createGDAPErrors: []error{refusal}}
-		env := newEnv(t, w)
+		env := newInvitationEnv(t, w)
 		env.ExecuteWorkflow(workflows.Invitation, input(env))
 		state, err := result(t, env)
 		var appErr *temporal.ApplicationError
@@ -413,7 +444,7 @@ func TestServiceFailures(t *testing.T) {
 	})
 	t.Run("transient failures are retried and the flow goes on", func(t *testing.T) {
 		w := &world{acceptAt: time.Hour, approveAt: time.Hour, createGDAPErrors: []error{errors.New("502 bad gateway"), errors.New("timeout")}}
-		env := newEnv(t, w)
+		env := newInvitationEnv(t, w)
 		env.ExecuteWorkflow(workflows.Invitation, input(env))
 		state, err := result(t, env)
 		if err != nil || state.Status != models.InvitationActive || w.createGDAPCalls != 3 {
@@ -422,7 +453,7 @@ func TestServiceFailures(t *testing.T) {
 	})
 	t.Run("GDAP terminated by the customer before approval is a decline", func(t *testing.T) {
 		w := &world{}
-		env := newEnv(t, w)
+		env := newInvitationEnv(t, w)
 		env.OnActivity(workflows.ActivityCheckAcceptance, mockAny, mockAny, mockAny).Return(workflows.Acceptance{GDAPStatus: "terminated"}, nil)
 		env.ExecuteWorkflow(workflows.Invitation, input(env))
 		state, err := result(t, env)
@@ -434,7 +465,7 @@ func TestServiceFailures(t *testing.T) {
 
 func TestAnInvitationWhoseRowIsGoneEndsBeforeDoingAnything(t *testing.T) {
 	w := &world{}
-	env := newEnv(t, w)
+	env := newInvitationEnv(t, w)
 	env.OnActivity(workflows.ActivityRecordInvitation, mockAny, mockAny, mockAny).Return(
 		temporal.NewNonRetryableApplicationError("invitation inv-1 does not exist", workflows.ErrTypeInvitationGone, nil))
 	env.ExecuteWorkflow(workflows.Invitation, input(env))
@@ -448,7 +479,7 @@ func TestAnInvitationWhoseRowIsGoneEndsBeforeDoingAnything(t *testing.T) {
 
 func TestALongWaitContinuesAsNewWithItsState(t *testing.T) {
 	w := &world{}
-	env := newEnv(t, w)
+	env := newInvitationEnv(t, w)
 	in := input(env)
 	in.Policy.ContinueAsNewAfter = 200
 	// The test environment keeps no real history; from day 4 on it reports a long one.
@@ -476,7 +507,7 @@ func TestALongWaitContinuesAsNewWithItsState(t *testing.T) {
 	// The next run picks up where this one stopped: it neither asks for GDAP nor mails the
 	// invitation again, and the reminder count goes on.
 	w2 := &world{acceptAt: time.Hour, approveAt: time.Hour}
-	env2 := newEnv(t, w2)
+	env2 := newInvitationEnv(t, w2)
 	signalEvent(env2, time.Hour)
 	env2.ExecuteWorkflow(workflows.Invitation, next)
 	state, err := result(t, env2)
@@ -526,6 +557,95 @@ func TestGDAPCleanup(t *testing.T) {
 		var status string
 		if err := env.GetWorkflowResult(&status); err != nil || status != "approvalPending" || len(w.ended) != 4 {
 			t.Fatalf("status %q, %d checks, err %v", status, len(w.ended), err)
+		}
+	})
+}
+
+func TestGDAPWatch(t *testing.T) {
+	watch := func(w *world, in workflows.GDAPWatchInput) (*testsuite.TestWorkflowEnvironment, string, error) {
+		env := newEnv(t, w)
+		if in.InvitationID == "" {
+			in = workflows.GDAPWatchInput{InvitationID: "inv-1", RelationshipID: "rel-1", CustomerDomain: "contoso.onmicrosoft.com", ContactEmail: "ops@partner.example"}
+		}
+		env.ExecuteWorkflow(workflows.GDAPWatch, in)
+		var status string
+		err := env.GetWorkflowError()
+		if err == nil {
+			err = env.GetWorkflowResult(&status)
+		}
+		return env, status, err
+	}
+	t.Run("access the customer removes is reported to the partner", func(t *testing.T) {
+		w := &world{}
+		env := newEnv(t, w)
+		env.RegisterDelayedCallback(func() { w.mu.Lock(); w.gdapStatus = workflows.GDAPState{Status: "terminated"}; w.mu.Unlock() }, 10*day+time.Hour)
+		env.ExecuteWorkflow(workflows.GDAPWatch, workflows.GDAPWatchInput{InvitationID: "inv-1", RelationshipID: "rel-1", CustomerDomain: "contoso.onmicrosoft.com", ContactEmail: "ops@partner.example"})
+		var status string
+		if err := env.GetWorkflowResult(&status); err != nil || status != "terminated" {
+			t.Fatalf("status %q err %v", status, err)
+		}
+		if len(w.alerts) != 1 || w.alerts[0].Kind != workflows.AlertAccessLost || w.alerts[0].To != "ops@partner.example" {
+			t.Fatalf("alerts %+v", w.alerts)
+		}
+		if w.alertTimes[0] > 12*day {
+			t.Fatalf("the loss was noticed only after %v; the watch checks daily", w.alertTimes[0])
+		}
+		if w.count(workflows.AlertAccessLost) != 1 {
+			t.Fatalf("the loss must be on the invitation's timeline: %v", w.stepNames())
+		}
+	})
+	t.Run("access that does not renew itself is announced once, a month before it ends", func(t *testing.T) {
+		w := &world{}
+		env := newEnv(t, w)
+		end := env.Now().Add(90 * day)
+		w.gdapStatus = workflows.GDAPState{Status: "active", EndDateTime: end, AutoExtendDuration: "PT0S"}
+		env.RegisterDelayedCallback(func() {
+			w.mu.Lock()
+			w.gdapStatus = workflows.GDAPState{Status: "expired", EndDateTime: end}
+			w.mu.Unlock()
+		}, 90*day)
+		env.ExecuteWorkflow(workflows.GDAPWatch, workflows.GDAPWatchInput{InvitationID: "inv-1", RelationshipID: "rel-1", CustomerDomain: "contoso.onmicrosoft.com", ContactEmail: "ops@partner.example"})
+		var status string
+		if err := env.GetWorkflowResult(&status); err != nil || status != "expired" {
+			t.Fatalf("status %q err %v", status, err)
+		}
+		if len(w.alerts) != 2 || w.alerts[0].Kind != workflows.AlertAccessExpiring || w.alerts[1].Kind != workflows.AlertAccessLost {
+			t.Fatalf("want one warning then the loss, got %+v", w.alerts)
+		}
+		if at := w.alertTimes[0]; at < 59*day || at > 61*day {
+			t.Fatalf("warned after %v, want about 60 days (30 before the end)", at)
+		}
+	})
+	t.Run("access that renews itself is not announced as ending", func(t *testing.T) {
+		w := &world{}
+		env := newEnv(t, w)
+		w.gdapStatus = workflows.GDAPState{Status: "active", EndDateTime: env.Now().Add(10 * day), AutoExtendDuration: "P180D"}
+		env.RegisterDelayedCallback(func() { w.mu.Lock(); w.gdapStatus.Status = "terminated"; w.mu.Unlock() }, 40*day)
+		env.ExecuteWorkflow(workflows.GDAPWatch, workflows.GDAPWatchInput{InvitationID: "inv-1", RelationshipID: "rel-1", ContactEmail: "ops@partner.example"})
+		if len(w.alerts) != 1 || w.alerts[0].Kind != workflows.AlertAccessLost {
+			t.Fatalf("alerts %+v", w.alerts)
+		}
+	})
+	t.Run("without a partner contact the alert is only on the timeline", func(t *testing.T) {
+		w := &world{gdapStatus: workflows.GDAPState{Status: "terminated"}}
+		_, status, err := watch(w, workflows.GDAPWatchInput{InvitationID: "inv-1", RelationshipID: "rel-1"})
+		if err != nil || status != "terminated" || len(w.alerts) != 0 || w.count(workflows.AlertAccessLost) != 1 {
+			t.Fatalf("status %q err %v alerts %+v steps %v", status, err, w.alerts, w.stepNames())
+		}
+	})
+	t.Run("a long watch continues as new, keeping whether it warned", func(t *testing.T) {
+		w := &world{}
+		env := newEnv(t, w)
+		w.gdapStatus = workflows.GDAPState{Status: "active", EndDateTime: env.Now().Add(20 * day), AutoExtendDuration: "PT0S"}
+		env.RegisterDelayedCallback(func() { env.SetCurrentHistoryLength(20000) }, 2*day)
+		env.ExecuteWorkflow(workflows.GDAPWatch, workflows.GDAPWatchInput{InvitationID: "inv-1", RelationshipID: "rel-1", ContactEmail: "ops@partner.example"})
+		var can *workflow.ContinueAsNewError
+		if err := env.GetWorkflowError(); !errors.As(err, &can) {
+			t.Fatalf("want continue-as-new, got %v", err)
+		}
+		var next workflows.GDAPWatchInput
+		if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil || !next.Warned || len(w.alerts) != 1 {
+			t.Fatalf("the next run must know the warning went out: %+v %v", next, err)
 		}
 	})
 }

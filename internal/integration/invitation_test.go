@@ -47,8 +47,8 @@ func TestInvitationBecomesActiveThroughTheRealParts(t *testing.T) {
 
 			// The policy polls hourly, so reaching active within the test proves the webhooks
 			// carried both consents.
-			active := h.waitFor(inv.ID, "active", func(i invitation) bool { return i.Status == models.InvitationActive })
-			for _, step := range []string{"created", "started", "gdap-requested", "sent", "reseller-accepted", "gdap-approved", "accepted", "granting", "gdap-active", "assignment-created", "assignment-active", "active"} {
+			active := h.waitFor(inv.ID, "active", func(i invitation) bool { return i.Status == models.InvitationActive && i.has("watching") })
+			for _, step := range []string{"created", "started", "gdap-requested", "sent", "reseller-accepted", "gdap-approved", "accepted", "granting", "gdap-active", "assignment-created", "assignment-active", "active", "watching"} {
 				if !active.has(step) {
 					t.Errorf("timeline lacks %s: %+v", step, active.Steps)
 				}
@@ -64,6 +64,13 @@ func TestInvitationBecomesActiveThroughTheRealParts(t *testing.T) {
 			desc, err := h.temporal.Client.DescribeWorkflowExecution(context.Background(), inv.WorkflowID, "")
 			if err != nil || desc.WorkflowExecutionInfo.Status != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
 				t.Fatalf("workflow: %v %v", desc, err)
+			}
+			if !active.has("watching") {
+				t.Fatalf("an active invitation hands its relationship to the GDAP watch: %+v", active.Steps)
+			}
+			watch, err := h.temporal.Client.DescribeWorkflowExecution(context.Background(), "gdap-watch/"+active.GDAPRelationshipID, "")
+			if err != nil || watch.WorkflowExecutionInfo.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+				t.Fatalf("the GDAP watch must be running: %v %v", watch, err)
 			}
 			if dialect == models.DialectSQLite {
 				h.recordHistory(inv.WorkflowID, "invitation_active")
