@@ -111,6 +111,10 @@ func (s *Server) signalGDAPInvitation(ctx context.Context, signal workflows.Part
 	var finished *serviceerror.NotFound
 	switch {
 	case errors.As(err, &finished):
+		// An active invitation has handed its relationship to the GDAP watch.
+		if s.signalInvitation(ctx, workflows.GDAPWatchWorkflowID(signal.ResourceID), signal) == nil {
+			return webhookOutcome{signalled: 1, result: "signalled the GDAP watch of invitation " + inv.ID}
+		}
 		return webhookOutcome{result: "ignored: the workflow of invitation " + inv.ID + " has finished"}
 	case err != nil:
 		return webhookOutcome{result: "failed: " + err.Error(), problem: problemUnavailable("the invitation's workflow could not be signalled; retry"), err: err}

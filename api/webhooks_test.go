@@ -202,12 +202,13 @@ func TestWebhookEventsThatConcernNoInvitation(t *testing.T) {
 	}{
 		{"an event about an unknown GDAP relationship is refused and recorded", partnercenter.EventGDAPTerminated, gdapURI("rel-404"), http.StatusNotFound, "unknown-resource", "refused: ", nil},
 		{"an event partnerflow does not handle is stored and ignored", partnercenter.EventTestCreated, "https://api.partnercenter.microsoft.com/webhooks/v1/registration/validationEvents/1", http.StatusAccepted, "", "ignored", nil},
-		{"an event for a finished workflow is ignored", partnercenter.EventGDAPExpired, gdapURI("rel-2"), http.StatusAccepted, "", "ignored: ",
+		{"an event for a finished workflow with no GDAP watch is ignored", partnercenter.EventGDAPExpired, gdapURI("rel-2"), http.StatusAccepted, "", "ignored: ",
 			func() {
 				f.temporal.set(func(ft *fakeTemporal) {
 					for id := range ft.running {
 						ft.signalErr[id] = serviceerror.NewNotFound("workflow execution already completed")
 					}
+					ft.signalErr[workflows.GDAPWatchWorkflowID("rel-2")] = serviceerror.NewNotFound("workflow not found")
 				})
 			}},
 	}
@@ -275,5 +276,23 @@ func TestWebhooksWithoutAVerifierAreRefused(t *testing.T) {
 	resp := f.anon.Do("POST", "/webhooks/partner-center", eventBody(t, partnercenter.EventGDAPApproved, gdapURI("rel-1")))
 	if resp.Status != http.StatusServiceUnavailable || len(f.webhookEvents(t)) != 0 {
 		t.Fatalf("status %d: %s", resp.Status, resp.Body)
+	}
+}
+
+func TestGDAPEventsAfterActivationReachTheGDAPWatch(t *testing.T) {
+	f, signer, _ := webhookFixture(t)
+	f.temporal.set(func(ft *fakeTemporal) {
+		for id := range ft.running {
+			ft.signalErr[id] = serviceerror.NewNotFound("workflow execution already completed")
+		}
+	})
+	body := eventBody(t, partnercenter.EventGDAPTerminated, gdapURI("rel-2"))
+	resp := f.anon.Do("POST", "/webhooks/partner-center", body, signer.headers(t, signer.key, body)...)
+	if resp.Status != http.StatusAccepted {
+		t.Fatalf("status %d: %s", resp.Status, resp.Body)
+	}
+	s := f.temporal.signalCalls()
+	if len(s) != 1 || s[0].WorkflowID != workflows.GDAPWatchWorkflowID("rel-2") || s[0].Name != workflows.SignalPartnerCenterEvent {
+		t.Fatalf("the terminated relationship's watch must be woken: %+v", s)
 	}
 }

@@ -21,6 +21,9 @@ const (
 	AlertAccessExpiring = "access-expiring"
 )
 
+// GDAPWatchWorkflowID is the workflow ID of the watch of one GDAP relationship.
+func GDAPWatchWorkflowID(relationshipID string) string { return "gdap-watch/" + relationshipID }
+
 // GDAPWatchInput names an active GDAP relationship to watch for the partner.
 type GDAPWatchInput struct {
 	InvitationID   string
@@ -35,6 +38,8 @@ type GDAPWatchInput struct {
 	CheckEvery time.Duration
 	// Warned is carried across continue-as-new so the warning goes out once.
 	Warned bool
+	// CheckNow carries a Partner Center event received just before continue-as-new.
+	CheckNow bool
 	// ContinueAsNewAfter is the history length at which the watch continues as a new run
 	// (0: DefaultContinueAsNewAfter).
 	ContinueAsNewAfter int
@@ -73,8 +78,19 @@ func GDAPWatch(ctx workflow.Context, in GDAPWatchInput) (string, error) {
 	if in.ContinueAsNewAfter <= 0 {
 		in.ContinueAsNewAfter = DefaultContinueAsNewAfter
 	}
+	// Partner Center events about the relationship (SignalPartnerCenterEvent) make the watch read
+	// it at once instead of at the next daily check.
+	events := workflow.GetSignalChannel(ctx, SignalPartnerCenterEvent)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var ev PartnerCenterEvent
+			events.Receive(ctx, &ev)
+			in.CheckNow = true
+		}
+	})
 	actx := withServiceCalls(ctx)
 	for {
+		in.CheckNow = false
 		var st GDAPState
 		if err := workflow.ExecuteActivity(actx, ActivityGDAPStatus, in.RelationshipID).Get(ctx, &st); err != nil {
 			return "", err
@@ -91,9 +107,16 @@ func GDAPWatch(ctx workflow.Context, in GDAPWatchInput) (string, error) {
 			in.Warned = true
 		}
 		if info := workflow.GetInfo(ctx); info.GetCurrentHistoryLength() >= in.ContinueAsNewAfter || info.GetContinueAsNewSuggested() {
+			for {
+				var ev PartnerCenterEvent
+				if !events.ReceiveAsync(&ev) {
+					break
+				}
+				in.CheckNow = true
+			}
 			return "", workflow.NewContinueAsNewError(ctx, GDAPWatch, in)
 		}
-		if err := workflow.Sleep(ctx, in.CheckEvery); err != nil {
+		if _, err := workflow.AwaitWithTimeout(ctx, in.CheckEvery, func() bool { return in.CheckNow }); err != nil {
 			return "", err
 		}
 	}

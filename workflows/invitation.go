@@ -107,7 +107,7 @@ func (w *invitationImpl) run(ctx workflow.Context) (InvitationState, error) {
 // startWatch hands the active relationship to GDAPWatch, which outlives this workflow.
 func (w *invitationImpl) startWatch(ctx workflow.Context) {
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-		WorkflowID:        "gdap-watch/" + w.state.GDAPRelationshipID,
+		WorkflowID:        GDAPWatchWorkflowID(w.state.GDAPRelationshipID),
 		ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_ABANDON,
 	})
 	child := workflow.ExecuteChildWorkflow(cctx, GDAPWatch, GDAPWatchInput{

@@ -40,6 +40,7 @@ type harness struct {
 	temporal *testtemporal.Server
 	sim      *sim.Server
 	simURL   string
+	pc       *partnercenter.HTTPClient
 	api      *testapi.Client
 	baseURL  string
 }
@@ -74,6 +75,7 @@ func startWithPolicy(t *testing.T, dialect string, policy workflows.InvitationPo
 	if err != nil {
 		t.Fatal(err)
 	}
+	h.pc = pc
 	signingKey := bytes.Repeat([]byte{7}, 32)
 	apiServer := httptest.NewUnstartedServer(nil)
 	h.baseURL = "http://" + apiServer.Listener.Addr().String()

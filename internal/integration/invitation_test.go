@@ -11,6 +11,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/partnerflow/partnerflow/models"
+	"github.com/partnerflow/partnerflow/partnercenter"
 	"github.com/partnerflow/partnerflow/partnercenter/sim"
 	"github.com/partnerflow/partnerflow/workflows"
 )
@@ -74,6 +75,25 @@ func TestInvitationBecomesActiveThroughTheRealParts(t *testing.T) {
 			}
 			if dialect == models.DialectSQLite {
 				h.recordHistory(inv.WorkflowID, "invitation_active")
+			}
+
+			// The access ends (terminated here through the API; a customer's removal in the admin
+			// center looks the same): the terminated event wakes the watch at once, which puts the
+			// loss on the invitation's timeline and mails the partner's contact.
+			if _, err := h.pc.TerminateGDAPRelationship(partnercenter.WithRequestID(context.Background(), "terminate-"+active.GDAPRelationshipID), active.GDAPRelationshipID); err != nil {
+				t.Fatal(err)
+			}
+			h.waitFor(inv.ID, "access-lost", func(i invitation) bool { return i.has("access-lost") })
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				alerts, err := h.store.Outbox(context.Background(), "ops@distributor.example", 5)
+				if err == nil && len(alerts) == 1 && strings.Contains(alerts[0].Subject, "contoso.onmicrosoft.com") {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the partner's contact must be told: %+v %v", alerts, err)
+				}
+				time.Sleep(100 * time.Millisecond)
 			}
 		})
 	}
