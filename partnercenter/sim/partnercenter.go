@@ -377,34 +377,32 @@ func (s *Server) createCart(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, cart)
 }
 
-// cart finds a live cart of the customer or answers the error.
-func (s *Server) cart(w http.ResponseWriter, r *http.Request, t *Tenant) *cartRecord {
+// cart finds the customer and its live cart named in the path, or answers the error.
+func (s *Server) cart(w http.ResponseWriter, r *http.Request) (*Tenant, *cartRecord) {
+	t := s.customer(w, r)
+	if t == nil {
+		return nil, nil
+	}
 	c := s.st.Carts[r.PathValue("cartId")]
 	if c == nil || c.CustomerID != t.ID {
 		s.pcFail(w, http.StatusNotFound, 0, "Cart %s was not found.", r.PathValue("cartId"))
-		return nil
+		return nil, nil
 	}
 	if c.Checkout == nil && !s.now().Before(c.Cart.ExpirationTimestamp.Time) {
 		s.pcFail(w, http.StatusBadRequest, 0, "Cart %s has expired.", c.Cart.ID)
-		return nil
+		return nil, nil
 	}
-	return c
+	return t, c
 }
 
 func (s *Server) getCart(w http.ResponseWriter, r *http.Request) {
-	if t := s.customer(w, r); t != nil {
-		if c := s.cart(w, r, t); c != nil {
-			writeJSON(w, http.StatusOK, c.Cart)
-		}
+	if _, c := s.cart(w, r); c != nil {
+		writeJSON(w, http.StatusOK, c.Cart)
 	}
 }
 
 func (s *Server) updateCart(w http.ResponseWriter, r *http.Request) {
-	t := s.customer(w, r)
-	if t == nil {
-		return
-	}
-	c := s.cart(w, r, t)
+	_, c := s.cart(w, r)
 	if c == nil {
 		return
 	}
@@ -428,11 +426,7 @@ func (s *Server) updateCart(w http.ResponseWriter, r *http.Request) {
 // checkout places one order per billing cycle; a repeat returns the first
 // result; without an attested MCA it is 403 13605.
 func (s *Server) checkout(w http.ResponseWriter, r *http.Request) {
-	t := s.customer(w, r)
-	if t == nil {
-		return
-	}
-	c := s.cart(w, r, t)
+	t, c := s.cart(w, r)
 	if c == nil {
 		return
 	}
