@@ -73,3 +73,15 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 	}
 	return nil
 }
+
+// MigrateTo applies the migrations up to and including version (tests of upgrades use it).
+func (s *Store) MigrateTo(ctx context.Context, version int64) (int64, error) {
+	p, err := s.provider()
+	if err != nil {
+		return 0, fmt.Errorf("load migrations: %w", err)
+	}
+	if _, err := p.UpTo(ctx, version); err != nil {
+		return 0, fmt.Errorf("migrate %s database to %d: %w", s.Dialect, version, err)
+	}
+	return p.GetDBVersion(ctx)
+}

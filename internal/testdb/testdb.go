@@ -18,18 +18,31 @@ import (
 // SQLite returns a migrated store in a SQLite file under the test's temp dir.
 func SQLite(t testing.TB) *models.Store {
 	t.Helper()
+	store := emptySQLite(t)
+	migrate(t, store)
+	return store
+}
+
+func emptySQLite(t testing.TB) *models.Store {
+	t.Helper()
 	store, err := models.Open(filepath.Join(t.TempDir(), "app.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = store.Close() })
-	migrate(t, store)
 	return store
 }
 
 // Postgres returns a migrated store in a new schema of the TEST_DATABASE_URL database, dropped
 // when the test ends; it skips the test when TEST_DATABASE_URL is unset.
 func Postgres(t testing.TB) *models.Store {
+	t.Helper()
+	store := emptyPostgres(t)
+	migrate(t, store)
+	return store
+}
+
+func emptyPostgres(t testing.TB) *models.Store {
 	t.Helper()
 	base := os.Getenv("TEST_DATABASE_URL")
 	if base == "" {
@@ -61,7 +74,6 @@ func Postgres(t testing.TB) *models.Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = store.Close() })
-	migrate(t, store)
 	return store
 }
 
@@ -85,6 +97,16 @@ func Open(t testing.TB, dialect string) *models.Store {
 		return Postgres(t)
 	}
 	panic(fmt.Sprintf("unknown dialect %q", dialect))
+}
+
+// Empty returns a fresh store of the named dialect without any migration applied, for tests
+// of the migrations themselves.
+func Empty(t testing.TB, dialect string) *models.Store {
+	t.Helper()
+	if dialect == models.DialectPostgres {
+		return emptyPostgres(t)
+	}
+	return emptySQLite(t)
 }
 
 func migrate(t testing.TB, store *models.Store) {
