@@ -4,7 +4,9 @@
 package activities
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 
 	"go.temporal.io/sdk/temporal"
@@ -13,6 +15,7 @@ import (
 	"github.com/partnerflow/partnerflow/models"
 	"github.com/partnerflow/partnerflow/notify"
 	"github.com/partnerflow/partnerflow/partnercenter"
+	"github.com/partnerflow/partnerflow/workflows"
 )
 
 // Config is what the activities need.
@@ -68,6 +71,19 @@ func serviceError(op string, err error) error {
 		})
 	}
 	return err
+}
+
+// record writes a flow's step to the app database; a flow whose row is gone is a non-retryable
+// error the workflow ends on.
+func record[R any](ctx context.Context, store *models.Store, kind, id string, ch models.FlowChange[R]) error {
+	err := models.Record(ctx, store, kind, id, ch)
+	if errors.Is(err, models.ErrNotFound) {
+		return temporal.NewNonRetryableApplicationError(kind+" "+id+" does not exist", workflows.ErrTypeFlowGone, err)
+	}
+	if err != nil {
+		return fmt.Errorf("record %s %s step %s: %w", kind, id, ch.Step, err)
+	}
+	return nil
 }
 
 // notReady is the retryable error of an activity that waits for the service to reach a state.

@@ -2,7 +2,6 @@ package activities
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -19,14 +18,7 @@ import (
 // RecordInvitation writes a step of an invitation to the app database (status, fields and the
 // timeline entry); idempotent by the change's StepKey.
 func (a *Activities) RecordInvitation(ctx context.Context, invitationID string, ch models.InvitationChange) error {
-	err := a.cfg.Store.RecordInvitation(ctx, invitationID, ch)
-	if errors.Is(err, models.ErrNotFound) {
-		return temporal.NewNonRetryableApplicationError("invitation "+invitationID+" does not exist", workflows.ErrTypeInvitationGone, err)
-	}
-	if err != nil {
-		return fmt.Errorf("record invitation %s step %s: %w", invitationID, ch.Step, err)
-	}
-	return nil
+	return record(ctx, a.cfg.Store, models.KindInvitation, invitationID, ch)
 }
 
 // RelationshipLink returns the partner's reseller relationship request link.
@@ -166,7 +158,7 @@ func (a *Activities) EndGDAP(ctx context.Context, requestID, relationshipID stri
 		if err := pc.DeleteGDAPRelationship(partnercenter.WithRequestID(ctx, requestID), rel.ID, rel.ETag); err != nil {
 			return "", serviceError("delete GDAP relationship", err)
 		}
-		return "deleted", nil
+		return workflows.GDAPDeleted, nil
 	case partnercenter.GDAPStatusActive:
 		if _, err := pc.TerminateGDAPRelationship(partnercenter.WithRequestID(ctx, requestID), rel.ID); err != nil {
 			return "", serviceError("terminate GDAP relationship", err)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/partnerflow/partnerflow/activities"
 	"github.com/partnerflow/partnerflow/internal/testdb"
+	"github.com/partnerflow/partnerflow/internal/testsim"
 	"github.com/partnerflow/partnerflow/links"
 	"github.com/partnerflow/partnerflow/models"
 	"github.com/partnerflow/partnerflow/notify"
@@ -39,22 +39,12 @@ func (m *countingMailer) Send(_ context.Context, msg notify.Message) (bool, erro
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	s, err := sim.New(sim.Config{ActivationDelay: time.Millisecond})
+	s := testsim.Start(t, sim.Config{ActivationDelay: time.Millisecond})
+	pc, err := partnercenter.New(partnercenter.Config{PartnerCenterURL: s.URL, GraphURL: s.URL, TenantID: s.TenantID, Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(s.Handler())
-	t.Cleanup(srv.Close)
-	t.Cleanup(s.Close)
-	s.SetPublicURL(srv.URL)
-	if err := s.SeedDemo(); err != nil {
-		t.Fatal(err)
-	}
-	pc, err := partnercenter.New(partnercenter.Config{PartnerCenterURL: srv.URL, GraphURL: srv.URL, TenantID: sim.DefaultHomePartner.TenantID, Timeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fixture{sim: s, store: testdb.SQLite(t), mailer: &countingMailer{}}
+	f := &fixture{sim: s.Server, store: testdb.SQLite(t), mailer: &countingMailer{}}
 	f.acts = activities.New(activities.Config{
 		Store: f.store, PartnerCenter: pc, Mailer: f.mailer, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Signer: links.NewSigner(make([]byte, 32)), BaseURL: "https://onboard.example", PartnerName: "Contoso Distribution",

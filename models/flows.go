@@ -17,6 +17,13 @@ const (
 	KindInvitation = "invitation"
 )
 
+// Statuses every flow that waits for people shares.
+const (
+	StatusCancelled = "cancelled"
+	StatusExpired   = "expired"
+	StatusFailed    = "failed"
+)
+
 // FlowRow is a flow's own record: one table per flow kind, each with at least the columns id,
 // partner_id, status, created_at and updated_at (the "Adding a flow" guide lists them).
 type FlowRow interface {

@@ -17,9 +17,9 @@ const (
 	InvitationGranting  = "granting"
 	InvitationActive    = "active"
 	InvitationDeclined  = "declined"
-	InvitationExpired   = "expired"
-	InvitationCancelled = "cancelled"
-	InvitationFailed    = "failed"
+	InvitationExpired   = StatusExpired
+	InvitationCancelled = StatusCancelled
+	InvitationFailed    = StatusFailed
 )
 
 // InvitationStatuses lists every status in lifecycle order.

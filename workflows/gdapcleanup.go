@@ -4,7 +4,14 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/partnerflow/partnerflow/models"
+	"github.com/partnerflow/partnerflow/partnercenter"
 )
+
+// GDAPDeleted is what EndGDAP reports for a relationship it deleted before anyone approved it
+// (Graph keeps no status for a deleted relationship).
+const GDAPDeleted = "deleted"
 
 // GDAPCleanupInput names a GDAP request that outlived its invitation.
 type GDAPCleanupInput struct {
@@ -22,33 +29,26 @@ type GDAPCleanupInput struct {
 // customer's approval (the service cannot withdraw it then) and terminates the relationship if
 // the customer approves it anyway, so a cancelled invitation never leaves admin access behind.
 func GDAPCleanup(ctx workflow.Context, in GDAPCleanupInput) (string, error) {
+	var status string
+	f := newFlow[models.Invitation](models.KindInvitation, activityRecordInvitation, in.InvitationID, &status, in.ContinueAsNewAfter)
 	actx := withServiceCalls(ctx)
 	for {
 		var status string
-		if err := workflow.ExecuteActivity(actx, ActivityEndGDAP, in.InvitationID+"/cleanup-gdap", in.RelationshipID).Get(ctx, &status); err != nil {
+		if err := workflow.ExecuteActivity(actx, activityEndGDAP, in.InvitationID+"/cleanup-gdap", in.RelationshipID).Get(ctx, &status); err != nil {
 			return "", err
 		}
 		switch status {
-		case "deleted", "terminationRequested", "terminating", "terminated", "expired":
+		case GDAPDeleted, partnercenter.GDAPStatusTerminationRequested, partnercenter.GDAPStatusTerminating, partnercenter.GDAPStatusTerminated, partnercenter.GDAPStatusExpired:
 			return status, nil
 		}
 		if !workflow.Now(ctx).Before(in.Until) {
 			return status, nil
 		}
-		limit := in.ContinueAsNewAfter
-		if limit <= 0 {
-			limit = DefaultContinueAsNewAfter
-		}
-		if info := workflow.GetInfo(ctx); info.GetCurrentHistoryLength() >= limit || info.GetContinueAsNewSuggested() {
+		if f.historyFull(ctx) {
 			return "", workflow.NewContinueAsNewError(ctx, GDAPCleanup, in)
 		}
 		if err := workflow.Sleep(ctx, in.PollEvery); err != nil {
 			return "", err
 		}
 	}
-}
-
-// All lists every workflow a partnerflow worker runs.
-func All() []any {
-	return []any{Invitation, GDAPCleanup, GDAPWatch}
 }

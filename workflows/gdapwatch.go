@@ -7,12 +7,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/partnerflow/partnerflow/models"
-)
-
-// Activity names of the GDAP watch.
-const (
-	ActivityGDAPStatus       = "GDAPStatus"
-	ActivitySendPartnerAlert = "SendPartnerAlert"
+	"github.com/partnerflow/partnerflow/partnercenter"
 )
 
 // Partner alert kinds.
@@ -36,13 +31,19 @@ type GDAPWatchInput struct {
 	WarnBefore time.Duration
 	// CheckEvery is how often the relationship is read (default a day).
 	CheckEvery time.Duration
-	// Warned is carried across continue-as-new so the warning goes out once.
-	Warned bool
-	// CheckNow carries a Partner Center event received just before continue-as-new.
-	CheckNow bool
 	// ContinueAsNewAfter is the history length at which the watch continues as a new run
 	// (0: DefaultContinueAsNewAfter).
 	ContinueAsNewAfter int
+	// Carry is what the previous run handed over; nil on the first run.
+	Carry *Carry[GDAPWatchState] `json:",omitempty"`
+	// Warned and CheckNow are how runs continued before the Carry convention handed over.
+	Warned, CheckNow bool
+}
+
+// GDAPWatchState is what the watch carries from run to run.
+type GDAPWatchState struct {
+	// Warned says the expiry warning went out, so it goes out once.
+	Warned bool
 }
 
 // GDAPState is what the watch reads of a relationship.
@@ -75,69 +76,60 @@ func GDAPWatch(ctx workflow.Context, in GDAPWatchInput) (string, error) {
 	if in.CheckEvery <= 0 {
 		in.CheckEvery = 24 * time.Hour
 	}
-	if in.ContinueAsNewAfter <= 0 {
-		in.ContinueAsNewAfter = DefaultContinueAsNewAfter
+	if in.Carry == nil && (in.Warned || in.CheckNow) {
+		in.Carry = &Carry[GDAPWatchState]{State: GDAPWatchState{Warned: in.Warned}, CheckNow: in.CheckNow}
 	}
-	// Partner Center events about the relationship (SignalPartnerCenterEvent) make the watch read
-	// it at once instead of at the next daily check.
-	events := workflow.GetSignalChannel(ctx, SignalPartnerCenterEvent)
-	workflow.Go(ctx, func(ctx workflow.Context) {
-		for {
-			var ev PartnerCenterEvent
-			events.Receive(ctx, &ev)
-			in.CheckNow = true
-		}
-	})
+	in.Warned, in.CheckNow = false, false
+	var (
+		state   GDAPWatchState
+		started = workflow.Now(ctx)
+		status  string
+	)
+	f := newFlow[models.Invitation](models.KindInvitation, activityRecordInvitation, in.InvitationID, &status, in.ContinueAsNewAfter)
+	resume(f, in.Carry, &state, &started)
+	// Partner Center events about the relationship make the watch read it at once instead of at
+	// the next daily check.
+	f.listen(ctx)
 	actx := withServiceCalls(ctx)
 	for {
-		in.CheckNow = false
+		f.checkNow = false
 		var st GDAPState
-		if err := workflow.ExecuteActivity(actx, ActivityGDAPStatus, in.RelationshipID).Get(ctx, &st); err != nil {
+		if err := workflow.ExecuteActivity(actx, activityGDAPStatus, in.RelationshipID).Get(ctx, &st); err != nil {
 			return "", err
 		}
 		switch st.Status {
-		case "terminationRequested", "terminating", "terminated", "expired":
-			return st.Status, alertPartner(ctx, in, AlertAccessLost, st)
+		case partnercenter.GDAPStatusTerminationRequested, partnercenter.GDAPStatusTerminating, partnercenter.GDAPStatusTerminated, partnercenter.GDAPStatusExpired:
+			return st.Status, alertPartner(ctx, f, in, AlertAccessLost, st)
 		}
 		renews := st.AutoExtendDuration != "" && st.AutoExtendDuration != "PT0S"
-		if !in.Warned && !renews && !st.EndDateTime.IsZero() && !workflow.Now(ctx).Before(st.EndDateTime.Add(-in.WarnBefore)) {
-			if err := alertPartner(ctx, in, AlertAccessExpiring, st); err != nil {
+		if !state.Warned && !renews && !st.EndDateTime.IsZero() && !workflow.Now(ctx).Before(st.EndDateTime.Add(-in.WarnBefore)) {
+			if err := alertPartner(ctx, f, in, AlertAccessExpiring, st); err != nil {
 				return "", err
 			}
-			in.Warned = true
+			state.Warned = true
 		}
-		if info := workflow.GetInfo(ctx); info.GetCurrentHistoryLength() >= in.ContinueAsNewAfter || info.GetContinueAsNewSuggested() {
-			for {
-				var ev PartnerCenterEvent
-				if !events.ReceiveAsync(&ev) {
-					break
-				}
-				in.CheckNow = true
-			}
+		if f.historyFull(ctx) {
+			in.Carry = carry(f, state, started)
 			return "", workflow.NewContinueAsNewError(ctx, GDAPWatch, in)
 		}
-		if _, err := workflow.AwaitWithTimeout(ctx, in.CheckEvery, func() bool { return in.CheckNow }); err != nil {
+		if _, err := workflow.AwaitWithTimeout(ctx, in.CheckEvery, func() bool { return f.checkNow }); err != nil {
 			return "", err
 		}
 	}
 }
 
 // alertPartner records the alert on the invitation's timeline and mails the partner's contact.
-func alertPartner(ctx workflow.Context, in GDAPWatchInput, kind string, st GDAPState) error {
+func alertPartner(ctx workflow.Context, f *flow[models.Invitation], in GDAPWatchInput, kind string, st GDAPState) error {
 	detail := fmt.Sprintf("GDAP relationship %s is %s", in.RelationshipID, st.Status)
 	if kind == AlertAccessExpiring {
 		detail = fmt.Sprintf("GDAP relationship %s ends on %s and does not renew itself", in.RelationshipID, st.EndDateTime.UTC().Format("2 January 2006"))
 	}
-	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{ScheduleToCloseTimeout: 10 * time.Minute})
-	ch := models.InvitationChange{Step: kind, StepDetail: detail, StepKey: in.InvitationID + "/" + kind, At: workflow.Now(ctx)}
-	if err := workflow.ExecuteLocalActivity(lctx, ActivityRecordInvitation, in.InvitationID, ch).Get(ctx, nil); err != nil {
-		workflow.GetLogger(ctx).Error("could not record the alert on the invitation", "alert", kind, "error", err)
-	}
+	f.record(ctx, invitationChange{Step: kind, StepDetail: detail})
 	if in.ContactEmail == "" {
 		workflow.GetLogger(ctx).Warn("no partner contact to alert", "alert", kind, "relationship", in.RelationshipID)
 		return nil
 	}
-	return workflow.ExecuteActivity(withServiceCalls(ctx), ActivitySendPartnerAlert, PartnerAlert{
+	return workflow.ExecuteActivity(withServiceCalls(ctx), activitySendPartnerAlert, PartnerAlert{
 		InvitationID: in.InvitationID, Kind: kind, To: in.ContactEmail, CustomerDomain: in.CustomerDomain,
 		RelationshipID: in.RelationshipID, Status: st.Status, EndsAt: st.EndDateTime,
 	}).Get(ctx, nil)

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/partnerflow/partnerflow/models"
+	"github.com/partnerflow/partnerflow/partnercenter"
 )
 
 // Invitation invites a customer into a reseller relationship with delegated admin: it asks
@@ -26,15 +27,15 @@ func Invitation(ctx workflow.Context, in InvitationInput) (InvitationState, erro
 }
 
 type invitationImpl struct {
+	*flow[models.Invitation]
 	in          InvitationInput
 	state       InvitationState
 	started     time.Time
-	cancelled   *CancelRequest
 	cancelGrant workflow.CancelFunc
-	checkNow    bool
-	resends     int
-	events      workflow.ReceiveChannel
 }
+
+// invitationChange is what one step of an invitation writes to its row and timeline.
+type invitationChange = models.FlowChange[models.Invitation]
 
 // Error type of the workflow's own failure, visible in the Temporal UI.
 const errTypeInvitationFailed = "InvitationFailed"
@@ -42,32 +43,23 @@ const errTypeInvitationFailed = "InvitationFailed"
 func (w *invitationImpl) setup(ctx workflow.Context) error {
 	w.started = workflow.Now(ctx)
 	w.state.Status = models.InvitationPending
-	if c := w.in.Carry; c != nil {
-		w.state, w.started, w.resends, w.checkNow = c.State, c.Started, c.Resends, c.CheckNow
-	}
 	if w.in.Policy.PollEvery <= 0 {
 		w.in.Policy = DefaultInvitationPolicy
 	}
-	if w.in.Policy.ContinueAsNewAfter <= 0 {
-		w.in.Policy.ContinueAsNewAfter = DefaultContinueAsNewAfter
-	}
-	if err := workflow.SetQueryHandler(ctx, QueryInvitation, func() (InvitationState, error) { return w.state, nil }); err != nil {
+	w.flow = newFlow[models.Invitation](models.KindInvitation, activityRecordInvitation, w.in.InvitationID, &w.state.Status, w.in.Policy.ContinueAsNewAfter)
+	resume(w.flow, w.in.Carry, &w.state, &w.started)
+	if err := serveState(ctx, QueryInvitation, &w.state); err != nil {
 		return err
 	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateResend, w.resend, workflow.UpdateHandlerOptions{Validator: w.validateResend}); err != nil {
-		return err
-	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateCancel, w.cancel, workflow.UpdateHandlerOptions{Validator: w.validateCancel}); err != nil {
-		return err
-	}
-	w.events = workflow.GetSignalChannel(ctx, SignalPartnerCenterEvent)
-	workflow.Go(ctx, func(ctx workflow.Context) {
-		for {
-			var ev PartnerCenterEvent
-			w.events.Receive(ctx, &ev)
-			w.checkNow = true
+	cancelGrant := func() {
+		if w.cancelGrant != nil {
+			w.cancelGrant()
 		}
-	})
+	}
+	if err := serveWaitUpdates(ctx, w.flow, &w.state, models.InvitationPending, models.InvitationOpen, w.resend, cancelGrant); err != nil {
+		return err
+	}
+	w.listen(ctx)
 	return nil
 }
 
@@ -75,7 +67,7 @@ func (w *invitationImpl) run(ctx workflow.Context) (InvitationState, error) {
 	if w.in.Carry == nil {
 		// The API removes an invitation whose start it could not confirm; a workflow that started
 		// all the same finds no row here and ends before it touches Partner Center or mails anyone.
-		if err := w.tryRecord(ctx, models.InvitationChange{Status: models.InvitationPending, Step: "started"}); isInvitationGone(err) {
+		if err := w.tryRecord(ctx, invitationChange{Status: models.InvitationPending, Step: "started"}); isFlowGone(err) {
 			workflow.GetLogger(ctx).Warn("the invitation no longer exists; ending", "invitation", w.in.InvitationID)
 			return w.state, nil
 		}
@@ -96,7 +88,7 @@ func (w *invitationImpl) run(ctx workflow.Context) (InvitationState, error) {
 		}
 		return w.finishFailed(ctx, err)
 	}
-	w.setStatus(ctx, models.InvitationActive, models.InvitationChange{Step: "active"})
+	w.setStatus(ctx, models.InvitationActive, invitationChange{Step: "active"})
 	// Invitations that became active before the watch existed replay without it.
 	if workflow.GetVersion(ctx, "gdap-watch", workflow.DefaultVersion, 1) == 1 {
 		w.startWatch(ctx)
@@ -118,17 +110,17 @@ func (w *invitationImpl) startWatch(ctx workflow.Context) {
 		workflow.GetLogger(ctx).Warn("could not start the GDAP watch", "relationship", w.state.GDAPRelationshipID, "error", err)
 		return
 	}
-	w.record(ctx, models.InvitationChange{Step: "watching", StepDetail: "the access is watched; the partner is alerted before it ends and if the customer removes it"})
+	w.record(ctx, invitationChange{Step: "watching", StepDetail: "the access is watched; the partner is alerted before it ends and if the customer removes it"})
 }
 
 // prepare asks for the relationship link and the GDAP relationship, then mails the customer.
 func (w *invitationImpl) prepare(ctx workflow.Context) error {
 	actx := withServiceCalls(ctx)
-	if err := workflow.ExecuteActivity(actx, ActivityRelationshipLink, w.in.IndirectResellerID).Get(ctx, &w.state.RelationshipRequestURL); err != nil {
+	if err := workflow.ExecuteActivity(actx, activityRelationshipLink, w.in.IndirectResellerID).Get(ctx, &w.state.RelationshipRequestURL); err != nil {
 		return err
 	}
 	var gdap GDAPResult
-	err := workflow.ExecuteActivity(actx, ActivityCreateGDAP, CreateGDAPInput{
+	err := workflow.ExecuteActivity(actx, activityCreateGDAP, CreateGDAPInput{
 		RequestID: w.in.InvitationID + "/gdap", DisplayName: w.in.DisplayName,
 		DurationDays: w.in.DurationDays, RoleIDs: w.in.RoleIDs, AutoExtend: w.in.AutoExtend,
 	}).Get(ctx, &gdap)
@@ -136,118 +128,67 @@ func (w *invitationImpl) prepare(ctx workflow.Context) error {
 		return err
 	}
 	w.state.GDAPRelationshipID, w.state.GDAPStatus, w.state.GDAPApprovalURL = gdap.ID, gdap.Status, gdap.ApprovalURL
-	w.record(ctx, models.InvitationChange{GDAPRelationshipID: gdap.ID, Step: "gdap-requested", StepDetail: gdap.ID})
+	w.record(ctx, invitationChange{Set: models.Invitation{GDAPRelationshipID: gdap.ID}, Step: "gdap-requested", StepDetail: gdap.ID})
 	if err := w.mail(ctx, MailInvitation, 0, w.in.CustomerEmail); err != nil {
 		return err
 	}
-	w.record(ctx, models.InvitationChange{Step: "sent", StepDetail: w.in.CustomerEmail})
+	w.record(ctx, invitationChange{Step: "sent", StepDetail: w.in.CustomerEmail})
 	return nil
 }
 
 // awaitConsent waits for the reseller acceptance and the GDAP approval, in either order, and
 // returns accepted, cancelled, expired or declined.
 func (w *invitationImpl) awaitConsent(ctx workflow.Context) (string, error) {
-	nextPoll := workflow.Now(ctx).Add(w.in.Policy.PollEvery)
-	for {
-		if w.cancelled != nil {
-			return models.InvitationCancelled, nil
-		}
-		if w.historyFull(ctx) {
-			return "", w.continueAsNew(ctx)
-		}
-		if w.state.ResellerAccepted && w.state.GDAPApproved {
-			return models.InvitationAccepted, nil
-		}
-		switch w.state.GDAPStatus {
-		case "expired":
-			return models.InvitationExpired, nil
-		case "terminated", "terminationRequested", "terminating":
-			return models.InvitationDeclined, nil
-		}
-		now := workflow.Now(ctx)
-		if !now.Before(w.in.ExpiresAt) {
-			return models.InvitationExpired, nil
-		}
-		if w.checkNow || !now.Before(nextPoll) {
-			w.checkNow = false
-			nextPoll = now.Add(w.in.Policy.PollEvery)
-			if err := w.check(ctx); err != nil {
-				return "", err
-			}
-			continue
-		}
-		if reminder := w.nextReminder(); !now.Before(reminder) {
-			if err := w.remind(ctx); err != nil {
-				return "", err
-			}
-			continue
-		}
-		wake := minTime(nextPoll, w.nextReminder(), w.in.ExpiresAt)
-		if _, err := workflow.AwaitWithTimeout(ctx, wake.Sub(now), func() bool { return w.cancelled != nil || w.checkNow }); err != nil {
-			return "", err
-		}
-	}
+	return w.wait(ctx, waiting{
+		policy: w.in.Policy, started: w.started, deadline: w.in.ExpiresAt,
+		sent:   func() int { return w.state.RemindersSent },
+		decide: w.decide,
+		check:  w.check,
+		remind: w.remind,
+		continueAsNew: func(ctx workflow.Context) error {
+			next := w.in
+			next.Carry = carry(w.flow, w.state, w.started)
+			return workflow.NewContinueAsNewError(ctx, Invitation, next)
+		},
+	})
 }
 
-// historyFull reports that this run should hand over to a new one: its history is long, or the
-// server suggests it, and no update handler is still running.
-func (w *invitationImpl) historyFull(ctx workflow.Context) bool {
-	info := workflow.GetInfo(ctx)
-	full := info.GetCurrentHistoryLength() >= w.in.Policy.ContinueAsNewAfter || info.GetContinueAsNewSuggested()
-	return full && workflow.AllHandlersFinished(ctx)
-}
-
-// continueAsNew drains the event signals not yet received (they become a pending check) and
-// continues as a new run carrying the state.
-func (w *invitationImpl) continueAsNew(ctx workflow.Context) error {
-	for {
-		var ev PartnerCenterEvent
-		if !w.events.ReceiveAsync(&ev) {
-			break
-		}
-		w.checkNow = true
+// decide ends the wait once both consents are given, or the customer ended the GDAP request.
+func (w *invitationImpl) decide() string {
+	if w.state.ResellerAccepted && w.state.GDAPApproved {
+		return models.InvitationAccepted
 	}
-	next := w.in
-	next.Carry = &InvitationCarry{State: w.state, Started: w.started, Resends: w.resends, CheckNow: w.checkNow}
-	return workflow.NewContinueAsNewError(ctx, Invitation, next)
+	switch w.state.GDAPStatus {
+	case partnercenter.GDAPStatusExpired:
+		return models.InvitationExpired
+	case partnercenter.GDAPStatusTerminated, partnercenter.GDAPStatusTerminationRequested, partnercenter.GDAPStatusTerminating:
+		return models.InvitationDeclined
+	}
+	return ""
 }
 
 // check asks the service for both consents; webhook events only trigger it, so a lost or
 // duplicated event changes nothing.
 func (w *invitationImpl) check(ctx workflow.Context) error {
 	var acc Acceptance
-	err := workflow.ExecuteActivity(withServiceCalls(ctx), ActivityCheckAcceptance, w.state.GDAPRelationshipID, w.in.CustomerDomain).Get(ctx, &acc)
+	err := workflow.ExecuteActivity(withServiceCalls(ctx), activityCheckAcceptance, w.state.GDAPRelationshipID, w.in.CustomerDomain).Get(ctx, &acc)
 	if err != nil {
 		return err
 	}
 	w.state.GDAPStatus = acc.GDAPStatus
 	if acc.ResellerAccepted && !w.state.ResellerAccepted {
 		w.state.ResellerAccepted, w.state.CustomerTenantID = true, acc.CustomerTenantID
-		w.record(ctx, models.InvitationChange{CustomerTenantID: acc.CustomerTenantID, Step: "reseller-accepted", StepDetail: acc.CustomerTenantID})
+		w.record(ctx, invitationChange{Set: models.Invitation{CustomerTenantID: acc.CustomerTenantID}, Step: "reseller-accepted", StepDetail: acc.CustomerTenantID})
 	}
 	if gdapApproved(acc.GDAPStatus) && !w.state.GDAPApproved {
 		w.state.GDAPApproved = true
-		w.record(ctx, models.InvitationChange{Step: "gdap-approved", StepDetail: acc.GDAPStatus})
+		w.record(ctx, invitationChange{Step: "gdap-approved", StepDetail: acc.GDAPStatus})
 	}
 	return nil
 }
 
 func gdapApproved(status string) bool {
-	return status == "approved" || status == "activating" || status == "active"
-}
-
-// nextReminder is when the next reminder is due: the listed offsets, then every RepeatEvery.
-func (w *invitationImpl) nextReminder() time.Time {
-	p, sent := w.in.Policy, w.state.RemindersSent
-	switch {
-	case sent < len(p.Reminders):
-		return w.started.Add(p.Reminders[sent])
-	case p.RepeatEvery > 0 && len(p.Reminders) > 0:
-		return w.started.Add(p.Reminders[len(p.Reminders)-1] + time.Duration(sent-len(p.Reminders)+1)*p.RepeatEvery)
-	case p.RepeatEvery > 0:
-		return w.started.Add(time.Duration(sent+1) * p.RepeatEvery)
-	}
-	return w.in.ExpiresAt
+	return status == partnercenter.GDAPStatusApproved || status == partnercenter.GDAPStatusActivating || status == partnercenter.GDAPStatusActive
 }
 
 func (w *invitationImpl) remind(ctx workflow.Context) error {
@@ -256,13 +197,13 @@ func (w *invitationImpl) remind(ctx workflow.Context) error {
 		return err
 	}
 	w.state.RemindersSent = seq
-	w.record(ctx, models.InvitationChange{RemindersSent: seq, Step: "reminder", StepDetail: fmt.Sprintf("reminder %d to %s", seq, w.in.CustomerEmail)})
-	if w.in.Policy.EscalateAfter > 0 && seq == w.in.Policy.EscalateAfter && w.in.ContactEmail != "" && !w.state.Escalated {
+	w.record(ctx, invitationChange{Set: models.Invitation{RemindersSent: seq}, Step: "reminder", StepDetail: fmt.Sprintf("reminder %d to %s", seq, w.in.CustomerEmail), StepKey: w.sequencedKey("reminder")})
+	if w.in.Policy.escalates(seq) && w.in.ContactEmail != "" && !w.state.Escalated {
 		if err := w.mail(ctx, MailEscalation, seq, w.in.ContactEmail); err != nil {
 			return err
 		}
 		w.state.Escalated = true
-		w.record(ctx, models.InvitationChange{Step: "escalated", StepDetail: w.in.ContactEmail})
+		w.record(ctx, invitationChange{Step: "escalated", StepDetail: w.in.ContactEmail})
 	}
 	return nil
 }
@@ -270,32 +211,32 @@ func (w *invitationImpl) remind(ctx workflow.Context) error {
 // grant waits for GDAP to become active and creates and confirms each access assignment. A
 // cancel update cancels its context.
 func (w *invitationImpl) grant(ctx workflow.Context) error {
-	w.setStatus(ctx, models.InvitationAccepted, models.InvitationChange{Step: "accepted"})
+	w.setStatus(ctx, models.InvitationAccepted, invitationChange{Step: "accepted"})
 	gctx, cancel := workflow.WithCancel(ctx)
 	w.cancelGrant = cancel
 	defer func() { w.cancelGrant = nil }()
-	w.setStatus(gctx, models.InvitationGranting, models.InvitationChange{Step: "granting"})
+	w.setStatus(gctx, models.InvitationGranting, invitationChange{Step: "granting"})
 
 	var gdap GDAPResult
-	if err := workflow.ExecuteActivity(withStatusPolling(gctx), ActivityWaitGDAPActive, w.state.GDAPRelationshipID).Get(gctx, &gdap); err != nil {
+	if err := workflow.ExecuteActivity(withStatusPolling(gctx), activityWaitGDAPActive, w.state.GDAPRelationshipID).Get(gctx, &gdap); err != nil {
 		return err
 	}
 	w.state.GDAPStatus = gdap.Status
-	w.record(ctx, models.InvitationChange{Step: "gdap-active"})
+	w.record(ctx, invitationChange{Step: "gdap-active"})
 
 	for i, as := range w.in.Assignments {
 		st := AssignmentState{SecurityGroupID: as.SecurityGroupID, Status: "creating"}
 		w.state.Assignments = append(w.state.Assignments, st)
 		requestID := fmt.Sprintf("%s/assignment/%d", w.in.InvitationID, i)
-		if err := workflow.ExecuteActivity(withServiceCalls(gctx), ActivityCreateAssignment, requestID, w.state.GDAPRelationshipID, as).Get(gctx, &w.state.Assignments[i].AssignmentID); err != nil {
+		if err := workflow.ExecuteActivity(withServiceCalls(gctx), activityCreateAssignment, requestID, w.state.GDAPRelationshipID, as).Get(gctx, &w.state.Assignments[i].AssignmentID); err != nil {
 			return err
 		}
-		w.state.Assignments[i].Status = "pending"
-		w.record(ctx, models.InvitationChange{Step: "assignment-created", StepDetail: as.SecurityGroupID, StepKey: w.in.InvitationID + "/assignment-created/" + as.SecurityGroupID})
-		if err := workflow.ExecuteActivity(withStatusPolling(gctx), ActivityWaitAssignmentActive, w.state.GDAPRelationshipID, w.state.Assignments[i].AssignmentID).Get(gctx, &w.state.Assignments[i].Status); err != nil {
+		w.state.Assignments[i].Status = partnercenter.AssignmentStatusPending
+		w.record(ctx, invitationChange{Step: "assignment-created", StepDetail: as.SecurityGroupID, StepKey: w.in.InvitationID + "/assignment-created/" + as.SecurityGroupID})
+		if err := workflow.ExecuteActivity(withStatusPolling(gctx), activityWaitAssignmentActive, w.state.GDAPRelationshipID, w.state.Assignments[i].AssignmentID).Get(gctx, &w.state.Assignments[i].Status); err != nil {
 			return err
 		}
-		w.record(ctx, models.InvitationChange{Step: "assignment-active", StepDetail: as.SecurityGroupID, StepKey: w.in.InvitationID + "/assignment-active/" + as.SecurityGroupID})
+		w.record(ctx, invitationChange{Step: "assignment-active", StepDetail: as.SecurityGroupID, StepKey: w.in.InvitationID + "/assignment-active/" + as.SecurityGroupID})
 	}
 	return nil
 }
@@ -306,23 +247,23 @@ func (w *invitationImpl) grant(ctx workflow.Context) error {
 func (w *invitationImpl) finishClosed(ctx workflow.Context, status string) (InvitationState, error) {
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	detail := ""
-	if w.cancelled != nil && status == models.InvitationCancelled {
-		detail = strings.TrimSpace(w.cancelled.By + ": " + w.cancelled.Reason)
+	if status == models.InvitationCancelled {
+		detail = w.cancelDetail()
 	}
 	if id := w.state.GDAPRelationshipID; id != "" && status != models.InvitationExpired {
 		var ended string
-		if err := workflow.ExecuteActivity(withServiceCalls(dctx), ActivityEndGDAP, w.in.InvitationID+"/end-gdap", id).Get(dctx, &ended); err != nil {
+		if err := workflow.ExecuteActivity(withServiceCalls(dctx), activityEndGDAP, w.in.InvitationID+"/end-gdap", id).Get(dctx, &ended); err != nil {
 			workflow.GetLogger(ctx).Warn("could not withdraw the GDAP relationship", "relationship", id, "error", err)
 		}
 		if ended != "" {
 			w.state.GDAPStatus = ended
-			w.record(dctx, models.InvitationChange{Step: "gdap-withdrawn", StepDetail: ended})
+			w.record(dctx, invitationChange{Step: "gdap-withdrawn", StepDetail: ended})
 		}
-		if ended == "approvalPending" || ended == "approved" || ended == "activating" {
+		if ended == partnercenter.GDAPStatusApprovalPending || ended == partnercenter.GDAPStatusApproved || ended == partnercenter.GDAPStatusActivating {
 			w.startCleanup(dctx, id)
 		}
 	}
-	w.setStatus(dctx, status, models.InvitationChange{Step: status, StepDetail: detail})
+	w.setStatus(dctx, status, invitationChange{Step: status, StepDetail: detail})
 	return w.state, nil
 }
 
@@ -338,7 +279,7 @@ func (w *invitationImpl) startCleanup(ctx workflow.Context, relationshipID strin
 		workflow.GetLogger(ctx).Warn("could not start GDAP cleanup", "relationship", relationshipID, "error", err)
 		return
 	}
-	w.record(ctx, models.InvitationChange{Step: "gdap-cleanup-started", StepDetail: "a pending GDAP request is watched and terminated if approved later"})
+	w.record(ctx, invitationChange{Step: "gdap-cleanup-started", StepDetail: "a pending GDAP request is watched and terminated if approved later"})
 }
 
 // finishFailed records a refusal that retrying cannot fix and fails the workflow with it.
@@ -346,20 +287,20 @@ func (w *invitationImpl) finishFailed(ctx workflow.Context, cause error) (Invita
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	reason := rootMessage(cause)
 	w.state.FailureReason = reason
-	if id := w.state.GDAPRelationshipID; id != "" && w.state.GDAPStatus == "created" {
+	if id := w.state.GDAPRelationshipID; id != "" && w.state.GDAPStatus == partnercenter.GDAPStatusCreated {
 		var ended string
-		_ = workflow.ExecuteActivity(withServiceCalls(dctx), ActivityEndGDAP, w.in.InvitationID+"/end-gdap", id).Get(dctx, &ended)
+		_ = workflow.ExecuteActivity(withServiceCalls(dctx), activityEndGDAP, w.in.InvitationID+"/end-gdap", id).Get(dctx, &ended)
 	}
-	w.setStatus(dctx, models.InvitationFailed, models.InvitationChange{FailureReason: reason, Step: models.InvitationFailed, StepDetail: reason})
+	w.setStatus(dctx, models.InvitationFailed, invitationChange{Set: models.Invitation{FailureReason: reason}, Step: models.InvitationFailed, StepDetail: reason})
 	return w.state, temporal.NewNonRetryableApplicationError(reason, errTypeInvitationFailed, cause)
 }
 
-// ErrTypeInvitationGone is the error type of a record for an invitation that does not exist.
-const ErrTypeInvitationGone = "InvitationGone"
+// ErrTypeFlowGone is the error type of a record for a flow whose row does not exist.
+const ErrTypeFlowGone = "InvitationGone"
 
-func isInvitationGone(err error) bool {
+func isFlowGone(err error) bool {
 	var appErr *temporal.ApplicationError
-	return errors.As(err, &appErr) && appErr.Type() == ErrTypeInvitationGone
+	return errors.As(err, &appErr) && appErr.Type() == ErrTypeFlowGone
 }
 
 func rootMessage(err error) string {
@@ -370,90 +311,24 @@ func rootMessage(err error) string {
 	return err.Error()
 }
 
-func (w *invitationImpl) validateResend(_ workflow.Context, _ ResendRequest) error {
-	if w.cancelled != nil || w.state.Status != models.InvitationPending {
-		return fmt.Errorf("the invitation is %s: only a pending invitation can be sent again", w.currentStatus())
-	}
-	return nil
-}
-
-func (w *invitationImpl) resend(ctx workflow.Context, req ResendRequest) (InvitationState, error) {
-	w.resends++
+func (w *invitationImpl) resend(ctx workflow.Context, req ResendRequest) error {
 	if err := w.mail(ctx, MailResend, w.resends, w.in.CustomerEmail); err != nil {
-		return w.state, err
+		return err
 	}
-	w.record(ctx, models.InvitationChange{Step: "resent", StepDetail: strings.TrimSpace("by " + req.By)})
-	return w.state, nil
-}
-
-func (w *invitationImpl) validateCancel(_ workflow.Context, _ CancelRequest) error {
-	if w.cancelled != nil || !models.InvitationOpen(w.state.Status) {
-		return fmt.Errorf("the invitation is %s and can no longer be cancelled", w.currentStatus())
-	}
+	w.record(ctx, invitationChange{Step: "resent", StepDetail: strings.TrimSpace("by " + req.By), StepKey: w.sequencedKey("resent")})
 	return nil
 }
 
-// cancel stops the flow wherever it waits or works and returns once it is cancelled.
-func (w *invitationImpl) cancel(ctx workflow.Context, req CancelRequest) (InvitationState, error) {
-	w.cancelled = &req
-	if w.cancelGrant != nil {
-		w.cancelGrant()
-	}
-	err := workflow.Await(ctx, func() bool { return w.state.Status == models.InvitationCancelled })
-	return w.state, err
-}
-
-func (w *invitationImpl) currentStatus() string {
-	if w.cancelled != nil {
-		return models.InvitationCancelled
-	}
-	return w.state.Status
+// sequencedKey keys a step that repeats (reminders and resends) by how often each happened.
+func (w *invitationImpl) sequencedKey(step string) string {
+	return fmt.Sprintf("%s/%s/%d/%d", w.in.InvitationID, step, w.state.RemindersSent, w.resends)
 }
 
 func (w *invitationImpl) mail(ctx workflow.Context, kind string, seq int, to string) error {
-	return workflow.ExecuteActivity(withServiceCalls(ctx), ActivitySendInvitationMail, InvitationMail{
+	return workflow.ExecuteActivity(withServiceCalls(ctx), activitySendInvitationMail, InvitationMail{
 		InvitationID: w.in.InvitationID, Kind: kind, Seq: seq, To: to, CustomerDomain: w.in.CustomerDomain,
 		RoleIDs: w.in.RoleIDs, DurationDays: w.in.DurationDays, ExpiresAt: w.in.ExpiresAt,
 	}).Get(ctx, nil)
-}
-
-// setStatus changes the status in the state, the search attributes and the app database.
-// The database is written first, so the live query never shows a status the list does not.
-func (w *invitationImpl) setStatus(ctx workflow.Context, status string, ch models.InvitationChange) {
-	ch.Status = status
-	w.record(ctx, ch)
-	w.enter(ctx, status)
-}
-
-// enter changes the live status and the status search attribute.
-func (w *invitationImpl) enter(ctx workflow.Context, status string) {
-	w.state.Status = status
-	if err := workflow.UpsertTypedSearchAttributes(ctx, FlowStatusKey.ValueSet(status)); err != nil {
-		workflow.GetLogger(ctx).Warn("could not update the status search attribute", "error", err)
-	}
-}
-
-// record writes a step to the app database through a local activity; the list pages read it
-// there because search attributes are only eventually consistent.
-func (w *invitationImpl) record(ctx workflow.Context, ch models.InvitationChange) {
-	if err := w.tryRecord(ctx, ch); err != nil {
-		workflow.GetLogger(ctx).Error("could not record the invitation step", "step", ch.Step, "error", err)
-	}
-}
-
-func (w *invitationImpl) tryRecord(ctx workflow.Context, ch models.InvitationChange) error {
-	ch.At = workflow.Now(ctx)
-	if ch.StepKey == "" && ch.Step != "" {
-		ch.StepKey = w.in.InvitationID + "/" + ch.Step
-		if ch.Step == "reminder" || ch.Step == "resent" {
-			ch.StepKey += fmt.Sprintf("/%d/%d", w.state.RemindersSent, w.resends)
-		}
-	}
-	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		ScheduleToCloseTimeout: 10 * time.Minute,
-		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute},
-	})
-	return workflow.ExecuteLocalActivity(lctx, ActivityRecordInvitation, w.in.InvitationID, ch).Get(lctx, nil)
 }
 
 // withServiceCalls sets the options of calls to Partner Center, Graph and the mail server:
@@ -477,14 +352,4 @@ func withStatusPolling(ctx workflow.Context) workflow.Context {
 			InitialInterval: 2 * time.Second, BackoffCoefficient: 1.5, MaximumInterval: time.Minute,
 		},
 	})
-}
-
-func minTime(ts ...time.Time) time.Time {
-	m := ts[0]
-	for _, t := range ts[1:] {
-		if t.Before(m) {
-			m = t
-		}
-	}
-	return m
 }

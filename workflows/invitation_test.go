@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
@@ -177,19 +176,11 @@ func newEnv(t *testing.T, w *world) *testsuite.TestWorkflowEnvironment {
 	var suite testsuite.WorkflowTestSuite
 	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	env := suite.NewTestWorkflowEnvironment()
-	env.RegisterWorkflow(workflows.Invitation)
-	env.RegisterWorkflow(workflows.GDAPCleanup)
-	env.RegisterWorkflow(workflows.GDAPWatch)
-	for name, fn := range map[string]any{
-		workflows.ActivityRecordInvitation: w.RecordInvitation, workflows.ActivityRelationshipLink: w.RelationshipLink,
-		workflows.ActivityCreateGDAP: w.CreateGDAP, workflows.ActivityCheckAcceptance: w.CheckAcceptance,
-		workflows.ActivityWaitGDAPActive: w.WaitGDAPActive, workflows.ActivityCreateAssignment: w.CreateAssignment,
-		workflows.ActivityWaitAssignmentActive: w.WaitAssignmentActive, workflows.ActivityEndGDAP: w.EndGDAP,
-		workflows.ActivitySendInvitationMail: w.SendInvitationMail,
-		workflows.ActivityGDAPStatus:         w.GDAPStatus, workflows.ActivitySendPartnerAlert: w.SendPartnerAlert,
-	} {
-		env.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+	for _, wf := range workflows.All() {
+		env.RegisterWorkflow(wf)
 	}
+	// The world's methods are named after the activities they stand in for.
+	env.RegisterActivity(w)
 	w.start = env.Now()
 	w.now = env.Now
 	return env
@@ -435,7 +426,7 @@ func TestServiceFailures(t *testing.T) {
 			t.Fatalf("workflow error %v", err)
 		}
 		last := w.steps[len(w.steps)-1]
-		if last.Status != models.InvitationFailed || !strings.Contains(last.FailureReason, "duplicate display name") || state.Status != "" {
+		if last.Status != models.InvitationFailed || !strings.Contains(last.Set.FailureReason, "duplicate display name") || state.Status != "" {
 			t.Fatalf("last record %+v", last)
 		}
 		if w.createGDAPCalls != 1 || len(w.mails) != 0 {
@@ -454,7 +445,7 @@ func TestServiceFailures(t *testing.T) {
 	t.Run("GDAP terminated by the customer before approval is a decline", func(t *testing.T) {
 		w := &world{}
 		env := newInvitationEnv(t, w)
-		env.OnActivity(workflows.ActivityCheckAcceptance, mockAny, mockAny, mockAny).Return(workflows.Acceptance{GDAPStatus: "terminated"}, nil)
+		env.OnActivity(w.CheckAcceptance, mockAny, mockAny, mockAny).Return(workflows.Acceptance{GDAPStatus: "terminated"}, nil)
 		env.ExecuteWorkflow(workflows.Invitation, input(env))
 		state, err := result(t, env)
 		if err != nil || state.Status != models.InvitationDeclined {
@@ -466,8 +457,8 @@ func TestServiceFailures(t *testing.T) {
 func TestAnInvitationWhoseRowIsGoneEndsBeforeDoingAnything(t *testing.T) {
 	w := &world{}
 	env := newInvitationEnv(t, w)
-	env.OnActivity(workflows.ActivityRecordInvitation, mockAny, mockAny, mockAny).Return(
-		temporal.NewNonRetryableApplicationError("invitation inv-1 does not exist", workflows.ErrTypeInvitationGone, nil))
+	env.OnActivity(w.RecordInvitation, mockAny, mockAny, mockAny).Return(
+		temporal.NewNonRetryableApplicationError("invitation inv-1 does not exist", workflows.ErrTypeFlowGone, nil))
 	env.ExecuteWorkflow(workflows.Invitation, input(env))
 	if _, err := result(t, env); err != nil {
 		t.Fatal(err)
@@ -527,7 +518,7 @@ func TestGDAPCleanup(t *testing.T) {
 		w := &world{}
 		env := newEnv(t, w)
 		calls := 0
-		env.OnActivity(workflows.ActivityEndGDAP, mockAny, mockAny, mockAny).Return(func(context.Context, string, string) (string, error) {
+		env.OnActivity(w.EndGDAP, mockAny, mockAny, mockAny).Return(func(context.Context, string, string) (string, error) {
 			calls++
 			if calls < 3 {
 				return "approvalPending", nil
@@ -644,8 +635,22 @@ func TestGDAPWatch(t *testing.T) {
 			t.Fatalf("want continue-as-new, got %v", err)
 		}
 		var next workflows.GDAPWatchInput
-		if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil || !next.Warned || len(w.alerts) != 1 {
+		if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil || next.Carry == nil || !next.Carry.State.Warned || len(w.alerts) != 1 {
 			t.Fatalf("the next run must know the warning went out: %+v %v", next, err)
+		}
+	})
+	t.Run("a run continued before the carry convention keeps its warning", func(t *testing.T) {
+		w := &world{}
+		env := newEnv(t, w)
+		w.gdapStatus = workflows.GDAPState{Status: "active", EndDateTime: env.Now().Add(20 * day), AutoExtendDuration: "PT0S"}
+		env.RegisterDelayedCallback(func() { env.SetCurrentHistoryLength(20000) }, 2*day)
+		env.ExecuteWorkflow(workflows.GDAPWatch, workflows.GDAPWatchInput{InvitationID: "inv-1", RelationshipID: "rel-1", ContactEmail: "ops@partner.example", Warned: true})
+		var can *workflow.ContinueAsNewError
+		if err := env.GetWorkflowError(); !errors.As(err, &can) {
+			t.Fatalf("want continue-as-new, got %v", err)
+		}
+		if len(w.alerts) != 0 {
+			t.Fatalf("a watch that had warned warned again: %+v", w.alerts)
 		}
 	})
 }

@@ -3,23 +3,53 @@ package workflows
 import (
 	"strings"
 	"time"
+
+	"github.com/partnerflow/partnerflow/models"
+	"github.com/partnerflow/partnerflow/partnercenter"
 )
 
 // InvitationTaskQueue is the default task queue of every partnerflow workflow.
 const InvitationTaskQueue = "partnerflow"
 
-// Names of the invitation workflow's messages.
+// InvitationFlow describes the invitation flow: an Invitation workflow per partner and customer
+// domain, and the GDAP watch and cleanup workflows it leaves behind.
+var InvitationFlow = Flow{
+	Kind:     models.KindInvitation,
+	Type:     "Invitation",
+	Workflow: Invitation,
+	Helpers:  []any{GDAPCleanup, GDAPWatch},
+	Record:   activityRecordInvitation,
+	Activities: []string{
+		activityRelationshipLink, activityCreateGDAP, activityCheckAcceptance, activityWaitGDAPActive, activityCreateAssignment,
+		activityWaitAssignmentActive, activityEndGDAP, activitySendInvitationMail, activityGDAPStatus, activitySendPartnerAlert,
+	},
+	Query:   QueryInvitation,
+	Updates: []string{UpdateResend, UpdateCancel},
+	Signals: []string{SignalPartnerCenterEvent},
+	Events: []string{
+		partnercenter.EventResellerRelationshipAccepted, partnercenter.EventGDAPApproved, partnercenter.EventGDAPActivated,
+		partnercenter.EventGDAPTerminated, partnercenter.EventGDAPExpired,
+	},
+}
+
+// Activity names of the invitation flow, as recorded in its histories; the activities package
+// implements them as methods of *activities.Activities.
 const (
-	// SignalPartnerCenterEvent carries a verified Partner Center webhook event (a hint: the
-	// workflow confirms it with the service before acting on it).
-	SignalPartnerCenterEvent = "partner-center-event"
-	// UpdateResend sends the invitation e-mail again, at once.
-	UpdateResend = "resend"
-	// UpdateCancel cancels the invitation and terminates a pending GDAP request.
-	UpdateCancel = "cancel"
-	// QueryInvitation returns the live InvitationState.
-	QueryInvitation = "invitation"
+	activityRecordInvitation     = "RecordInvitation"
+	activityRelationshipLink     = "RelationshipLink"
+	activityCreateGDAP           = "CreateGDAP"
+	activityCheckAcceptance      = "CheckAcceptance"
+	activityWaitGDAPActive       = "WaitGDAPActive"
+	activityCreateAssignment     = "CreateAssignment"
+	activityWaitAssignmentActive = "WaitAssignmentActive"
+	activityEndGDAP              = "EndGDAP"
+	activitySendInvitationMail   = "SendInvitationMail"
+	activityGDAPStatus           = "GDAPStatus"
+	activitySendPartnerAlert     = "SendPartnerAlert"
 )
+
+// QueryInvitation returns the live InvitationState.
+const QueryInvitation = "invitation"
 
 // InvitationWorkflowID is the workflow ID of a partner's invitation of a customer domain, so a
 // second invitation while one is open is refused, never duplicated.
@@ -33,33 +63,11 @@ type AccessAssignment struct {
 	RoleIDs         []string `json:"roleIds"`
 }
 
-// InvitationPolicy is the waiting schedule: reminders, escalation, expiry and polling.
-type InvitationPolicy struct {
-	// Reminders are offsets from the invitation's start at which the customer is reminded.
-	Reminders []time.Duration
-	// RepeatEvery continues reminding at this interval after the last listed offset (0: never).
-	RepeatEvery time.Duration
-	// EscalateAfter sends the partner's contact a notice after this many reminders (0: never).
-	EscalateAfter int
-	// PollEvery checks the service for acceptance in case webhook events are lost.
-	PollEvery time.Duration
-	// ContinueAsNewAfter is the history length at which a waiting invitation continues as a new
-	// run (0: DefaultContinueAsNewAfter). Ninety days of polling every 15 minutes would otherwise
-	// outgrow Temporal's 51,200-event history limit.
-	ContinueAsNewAfter int
-}
+// InvitationPolicy is the invitation's waiting schedule.
+type InvitationPolicy = WaitPolicy
 
-// DefaultContinueAsNewAfter keeps each run's history far below Temporal's limits.
-const DefaultContinueAsNewAfter = 10000
-
-// DefaultInvitationPolicy reminds on days 3, 7 and 14, then weekly, escalates after three
-// reminders and polls every 15 minutes.
-var DefaultInvitationPolicy = InvitationPolicy{
-	Reminders:     []time.Duration{3 * 24 * time.Hour, 7 * 24 * time.Hour, 14 * 24 * time.Hour},
-	RepeatEvery:   7 * 24 * time.Hour,
-	EscalateAfter: 3,
-	PollEvery:     15 * time.Minute,
-}
+// DefaultInvitationPolicy is the default waiting schedule.
+var DefaultInvitationPolicy = DefaultWaitPolicy
 
 // InvitationInput starts an invitation workflow. It holds no secret: the customer's link is
 // derived by the activity that sends it.
@@ -84,30 +92,8 @@ type InvitationInput struct {
 	Carry *InvitationCarry `json:",omitempty"`
 }
 
-// InvitationCarry is the state a run passes to the next when it continues as new.
-type InvitationCarry struct {
-	State    InvitationState
-	Started  time.Time
-	Resends  int
-	CheckNow bool
-}
-
-// PartnerCenterEvent is a webhook event routed to an invitation.
-type PartnerCenterEvent struct {
-	EventName  string
-	ResourceID string
-}
-
-// ResendRequest asks for the invitation e-mail again.
-type ResendRequest struct {
-	By string
-}
-
-// CancelRequest cancels an open invitation.
-type CancelRequest struct {
-	By     string
-	Reason string
-}
+// InvitationCarry is what a waiting invitation hands to its next run.
+type InvitationCarry = Carry[InvitationState]
 
 // AssignmentState is the live state of one access assignment.
 type AssignmentState struct {
@@ -134,20 +120,6 @@ type InvitationState struct {
 	Assignments        []AssignmentState
 	FailureReason      string
 }
-
-// Activity names of the invitation flow; the activities package implements them as methods of
-// *activities.Activities, and a worker test checks that every name is registered.
-const (
-	ActivityRecordInvitation     = "RecordInvitation"
-	ActivityRelationshipLink     = "RelationshipLink"
-	ActivityCreateGDAP           = "CreateGDAP"
-	ActivityCheckAcceptance      = "CheckAcceptance"
-	ActivityWaitGDAPActive       = "WaitGDAPActive"
-	ActivityCreateAssignment     = "CreateAssignment"
-	ActivityWaitAssignmentActive = "WaitAssignmentActive"
-	ActivityEndGDAP              = "EndGDAP"
-	ActivitySendInvitationMail   = "SendInvitationMail"
-)
 
 // CreateGDAPInput asks for a GDAP relationship; RequestID makes the call idempotent.
 type CreateGDAPInput struct {
