@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 
 	commonpb "go.temporal.io/api/common/v1"
@@ -14,10 +15,12 @@ import (
 	"github.com/partnerflow/partnerflow/workflows"
 )
 
-// fakeTemporal stands in for the Temporal client in the API's tests. It behaves like the SDK
-// where the API relies on it — a running workflow ID refuses a second start only when the
-// caller asks for the error — and records every start, update and signal. Values travel
-// through the default data converter, so what the API sends must survive serialization.
+// fakeTemporal stands in for the Temporal client in the API's tests, for every flow kind. It
+// behaves like the SDK where the API relies on it — a running workflow ID refuses a second start
+// only when the caller asks for the error, queries are answered only under the flows' query
+// names — and records every start, update and signal. Values travel through the default data
+// converter, so what the API sends must survive serialization, and a state set for one flow's
+// workflow decodes into that flow's state type.
 type fakeTemporal struct {
 	client.Client
 
@@ -28,15 +31,16 @@ type fakeTemporal struct {
 	// running holds the IDs of workflows the fake considers running.
 	running map[string]bool
 	starts  []startCall
-	// states answers queries by workflow ID; a workflow without one is not found.
-	states   map[string]workflows.InvitationState
+	// states answers queries by workflow ID with any flow's live state; a workflow without one
+	// is not found.
+	states   map[string]any
 	queryErr error
 	queries  int
 	// updateErr fails UpdateWorkflow itself; updateResultErr fails the handle's Get, as a
 	// validator's rejection does.
 	updateErr       error
 	updateResultErr error
-	updateState     workflows.InvitationState
+	updateState     any
 	updates         []client.UpdateWorkflowOptions
 	signalErr       map[string]error
 	signals         []signalCall
@@ -45,7 +49,16 @@ type fakeTemporal struct {
 type startCall struct {
 	Options  client.StartWorkflowOptions
 	Workflow any
-	Input    workflows.InvitationInput
+	input    *commonpb.Payload
+}
+
+// startInput decodes a start's workflow input into the flow's input type.
+func startInput[In any](c startCall) In {
+	var in In
+	if err := converter.GetDefaultDataConverter().FromPayload(c.input, &in); err != nil {
+		panic(fmt.Sprintf("fake: decode the start input into %T: %v", in, err))
+	}
+	return in
 }
 
 type signalCall struct {
@@ -55,7 +68,7 @@ type signalCall struct {
 }
 
 func newFakeTemporal() *fakeTemporal {
-	return &fakeTemporal{running: map[string]bool{}, states: map[string]workflows.InvitationState{}, signalErr: map[string]error{}}
+	return &fakeTemporal{running: map[string]bool{}, states: map[string]any{}, signalErr: map[string]error{}}
 }
 
 func (f *fakeTemporal) CheckHealth(context.Context, *client.CheckHealthRequest) (*client.CheckHealthResponse, error) {
@@ -71,9 +84,11 @@ func (f *fakeTemporal) ExecuteWorkflow(_ context.Context, opts client.StartWorkf
 	if len(args) != 1 {
 		return nil, fmt.Errorf("fake: want one workflow argument, got %d", len(args))
 	}
-	if err := roundTrip(args[0], &call.Input); err != nil {
-		return nil, err
+	p, err := converter.GetDefaultDataConverter().ToPayload(args[0])
+	if err != nil {
+		return nil, fmt.Errorf("fake: encode the workflow input: %w", err)
 	}
+	call.input = p
 	f.starts = append(f.starts, call)
 	if f.startErr != nil {
 		return nil, f.startErr
@@ -95,7 +110,7 @@ func (f *fakeTemporal) QueryWorkflow(_ context.Context, workflowID, _ string, qu
 	if f.queryErr != nil {
 		return nil, f.queryErr
 	}
-	if queryType != workflows.QueryInvitation {
+	if !slices.ContainsFunc(workflows.Flows, func(fl workflows.Flow) bool { return fl.Query == queryType }) {
 		return nil, fmt.Errorf("fake: unknown query %q", queryType)
 	}
 	st, ok := f.states[workflowID]
@@ -168,7 +183,7 @@ func (r fakeRun) GetRunID() string { return "run-1" }
 
 type fakeUpdateHandle struct {
 	workflowID string
-	state      workflows.InvitationState
+	state      any
 	err        error
 }
 

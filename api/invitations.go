@@ -12,15 +12,11 @@ import (
 	"net/mail"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/partnerflow/partnerflow/models"
@@ -80,25 +76,10 @@ func (f FlowConfig) withDefaults() FlowConfig {
 	return f
 }
 
-// invitationWorkflowType is the registered name of workflows.Invitation. The API starts the
-// workflow by name so that it depends only on the workflow's input and message types.
-const invitationWorkflowType = "Invitation"
-
-// How long the API waits for Temporal before answering 503 (or, for queries, answering from the
-// database alone).
-const (
-	startTimeout  = 10 * time.Second
-	queryTimeout  = 3 * time.Second
-	updateTimeout = 20 * time.Second
-)
-
 // Input limits of an invitation request.
 const (
 	maxDurationDays    = 730
 	maxDisplayName     = 50
-	maxCancelReason    = 500
-	maxListLimit       = 200
-	defaultListLimit   = 50
 	invitationIDPrefix = "inv_"
 )
 
@@ -107,33 +88,24 @@ var (
 	guidPattern   = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 )
 
+// invitations is the API's side of the invitation flow.
+var invitations = flowAPI[models.Invitation, workflows.InvitationState]{
+	desc:         workflows.InvitationFlow,
+	statuses:     models.InvitationStatuses,
+	searchColumn: models.InvitationSearchColumn,
+	partnerOf:    func(inv *models.Invitation) string { return inv.PartnerID },
+	workflowOf:   func(inv *models.Invitation) string { return inv.WorkflowID },
+}
+
 func (s *Server) invitationRoutes(v1 *gin.RouterGroup) {
 	admin := requireRole(models.RoleAdminAgent, models.RoleGlobalAdmin)
 	reader := requireRole(models.RoleAdminAgent, models.RoleSalesAgent, models.RoleGlobalAdmin)
 	v1.POST("/invitations", admin, s.createInvitation)
-	v1.GET("/invitations", reader, s.listInvitations)
+	v1.GET("/invitations", reader, listHandler(s, invitations, s.viewInvitation))
 	v1.GET("/invitations/:id", reader, s.getInvitation)
+	v1.GET("/invitations/:id/steps", reader, stepsHandler(s, invitations))
 	v1.POST("/invitations/:id/resend", admin, s.resendInvitation)
 	v1.POST("/invitations/:id/cancel", admin, s.cancelInvitation)
-}
-
-func problemInvitationOpen(id string) *Problem {
-	p := NewProblem(http.StatusConflict, "invitation-open", "The customer already has an open invitation",
-		"finish, cancel or wait for the open invitation before inviting this customer again")
-	if id != "" {
-		p.Location = "/v1/invitations/" + id
-	}
-	return p
-}
-
-func problemInvitationClosed(detail string) *Problem {
-	return NewProblem(http.StatusConflict, "invitation-closed", "The invitation is closed", detail)
-}
-
-func problemInvitationNotFound() *Problem {
-	p := problemNotFound()
-	p.Detail = "no invitation with this ID"
-	return p
 }
 
 type createInvitationRequest struct {
@@ -306,9 +278,7 @@ func newInvitationID() string {
 	return invitationIDPrefix + hex.EncodeToString(b)
 }
 
-// createInvitation validates the request, records the invitation and starts its workflow. The
-// row is written first so that the database's one-open-invitation rule decides races between
-// API replicas; a failed start removes it again.
+// createInvitation validates the request, records the invitation and starts its workflow.
 func (s *Server) createInvitation(c *gin.Context) {
 	var req createInvitationRequest
 	if !bindJSON(c, &req) {
@@ -319,7 +289,6 @@ func (s *Server) createInvitation(c *gin.Context) {
 		writeProblem(c, p)
 		return
 	}
-	ctx := c.Request.Context()
 	now := s.flows.Now().UTC()
 	inv := &models.Invitation{
 		ID: newInvitationID(), PartnerID: in.PartnerID, CustomerDomain: in.CustomerDomain, CustomerEmail: in.CustomerEmail,
@@ -329,50 +298,12 @@ func (s *Server) createInvitation(c *gin.Context) {
 		CreatedAt:  now, UpdatedAt: now, ExpiresAt: now.Add(s.flows.ExpireAfter),
 	}
 	in.InvitationID, in.ExpiresAt = inv.ID, inv.ExpiresAt
-	open, err := s.store.CreateInvitation(ctx, inv)
-	if errors.Is(err, models.ErrConflict) && open != nil {
-		writeConflict(c, problemInvitationOpen(open.ID))
-		return
-	}
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	if err := s.startInvitation(ctx, inv.WorkflowID, in); err != nil {
-		if delErr := s.store.DeleteInvitation(context.WithoutCancel(ctx), inv.ID); delErr != nil {
-			err = errors.Join(err, fmt.Errorf("delete invitation %s after the failed start: %w", inv.ID, delErr))
+	insert := func(ctx context.Context) (string, error) {
+		open, err := s.store.CreateInvitation(ctx, inv)
+		if errors.Is(err, models.ErrConflict) && open != nil {
+			return "/v1/invitations/" + open.ID, err
 		}
-		var started *serviceerror.WorkflowExecutionAlreadyStarted
-		if errors.As(err, &started) {
-			c.Set(ctxError, err)
-			writeProblem(c, problemInvitationOpen(""))
-			return
-		}
-		c.Set(ctxError, err)
-		writeProblem(c, problemUnavailable("the invitation's workflow could not be started; nothing was saved, try again"))
-		return
-	}
-	location := "/v1/invitations/" + inv.ID
-	c.Header("Location", location)
-	c.JSON(http.StatusCreated, gin.H{
-		"id": inv.ID, "status": inv.Status, "acceptUrl": s.acceptURL(inv), "workflowId": inv.WorkflowID,
-		"customerDomain": inv.CustomerDomain, "expiresAt": inv.ExpiresAt,
-	})
-}
-
-// writeConflict answers a conflict with an existing resource, pointing at it.
-func writeConflict(c *gin.Context, p *Problem) {
-	if p.Location != "" {
-		c.Header("Location", p.Location)
-	}
-	writeProblem(c, p)
-}
-
-// startInvitation starts the workflow, refusing (rather than joining) a running one with the
-// same ID; a finished one may be followed by a new invitation.
-func (s *Server) startInvitation(ctx context.Context, workflowID string, in workflows.InvitationInput) error {
-	if s.temporal == nil {
-		return errors.New("start invitation workflow: Temporal is not configured")
+		return "", err
 	}
 	attrs := []temporal.SearchAttributeUpdate{
 		workflows.PartnerIDKey.ValueSet(in.PartnerID),
@@ -382,21 +313,15 @@ func (s *Server) startInvitation(ctx context.Context, workflowID string, in work
 	if in.IndirectResellerID != "" {
 		attrs = append(attrs, workflows.ResellerPartnerIDKey.ValueSet(in.IndirectResellerID))
 	}
-	ctx, cancel := context.WithTimeout(ctx, startTimeout)
-	defer cancel()
-	_, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       workflowID,
-		TaskQueue:                s.flows.TaskQueue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		// Without this the SDK hands back the running workflow as if it had been started.
-		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		TypedSearchAttributes:                    temporal.NewSearchAttributes(attrs...),
-	}, invitationWorkflowType, in)
-	if err != nil {
-		return fmt.Errorf("start invitation workflow %s: %w", workflowID, err)
+	start := func(ctx context.Context) error { return invitations.start(ctx, s, inv.WorkflowID, attrs, in) }
+	if !invitations.create(c, s, inv, insert, start) {
+		return
 	}
-	return nil
+	c.Header("Location", "/v1/invitations/"+inv.ID)
+	c.JSON(http.StatusCreated, gin.H{
+		"id": inv.ID, "status": inv.Status, "acceptUrl": s.acceptURL(inv), "workflowId": inv.WorkflowID,
+		"customerDomain": inv.CustomerDomain, "expiresAt": inv.ExpiresAt,
+	})
 }
 
 func (s *Server) acceptURL(inv *models.Invitation) string {
@@ -407,13 +332,6 @@ func (s *Server) acceptURL(inv *models.Invitation) string {
 type roleView struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
-}
-
-// stepView is one entry of an invitation's timeline.
-type stepView struct {
-	Name   string    `json:"name"`
-	Detail string    `json:"detail,omitempty"`
-	At     time.Time `json:"at"`
 }
 
 // assignmentView is the live state of one access assignment.
@@ -443,7 +361,9 @@ type invitationView struct {
 	UpdatedAt          time.Time  `json:"updatedAt"`
 	ExpiresAt          time.Time  `json:"expiresAt"`
 	AcceptURL          string     `json:"acceptUrl"`
-	Steps              []stepView `json:"steps,omitempty"`
+	// Steps is the first page of the timeline; StepsNextCursor continues it at .../steps.
+	Steps           []stepView `json:"steps,omitempty"`
+	StepsNextCursor string     `json:"stepsNextCursor,omitempty"`
 	// Live says whether the fields below came from the running workflow.
 	Live                   bool             `json:"live"`
 	GDAPStatus             string           `json:"gdapStatus,omitempty"`
@@ -504,132 +424,35 @@ func (v *invitationView) applyState(st workflows.InvitationState) {
 	}
 }
 
-func viewSteps(steps []models.InvitationStep) []stepView {
-	out := make([]stepView, len(steps))
-	for i, st := range steps {
-		out[i] = stepView{Name: st.Name, Detail: st.Detail, At: st.At.UTC()}
-	}
-	return out
-}
-
-// loadInvitation finds the invitation named by the :id parameter, answering 404 when this
-// partner has none by that ID.
-func (s *Server) loadInvitation(c *gin.Context) (*models.Invitation, bool) {
-	inv, err := s.store.Invitation(c.Request.Context(), c.Param("id"))
-	if errors.Is(err, models.ErrNotFound) || (err == nil && inv.PartnerID != s.flows.PartnerID) {
-		writeProblem(c, problemInvitationNotFound())
-		return nil, false
-	}
-	if err != nil {
-		fail(c, err)
-		return nil, false
-	}
-	return inv, true
-}
-
-// queryInvitation asks the workflow for its live state.
-func (s *Server) queryInvitation(ctx context.Context, workflowID string) (workflows.InvitationState, error) {
-	var st workflows.InvitationState
-	if s.temporal == nil {
-		return st, errors.New("query invitation workflow: Temporal is not configured")
-	}
-	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
-	defer cancel()
-	val, err := s.temporal.QueryWorkflow(ctx, workflowID, "", workflows.QueryInvitation)
-	if err != nil {
-		return st, fmt.Errorf("query invitation workflow %s: %w", workflowID, err)
-	}
-	if err := val.Get(&st); err != nil {
-		return st, fmt.Errorf("decode the state of invitation workflow %s: %w", workflowID, err)
-	}
-	return st, nil
-}
-
-// detailedView is the invitation with its timeline and, when the workflow answers, its live
-// state; a workflow that does not answer leaves the database's view.
-func (s *Server) detailedView(ctx context.Context, inv *models.Invitation) (invitationView, error) {
+// detailedView is the invitation with the first page of its timeline and, when the workflow
+// answers, its live state; a workflow that does not answer leaves the database's view.
+func (s *Server) detailedView(ctx context.Context, inv *models.Invitation, stepsCursor string) (invitationView, error) {
 	v := s.viewInvitation(inv)
 	// The live state is read before the timeline: the workflow writes each step to the database
 	// before its state shows it, so the timeline read afterwards holds every step the state implies.
-	st, queryErr := s.queryInvitation(ctx, inv.WorkflowID)
-	steps, err := s.store.InvitationSteps(ctx, inv.ID)
+	st, live := invitations.liveState(ctx, s, inv)
+	tl, err := invitations.timeline(ctx, s, inv.ID, stepsCursor, timelinePage)
 	if err != nil {
 		return v, fmt.Errorf("timeline of invitation %s: %w", inv.ID, err)
 	}
-	v.Steps = viewSteps(steps)
-	if queryErr != nil {
-		s.logger.WarnContext(ctx, "invitation shown without live state", "invitation_id", inv.ID, "error", queryErr)
-		return v, nil
+	v.Steps, v.StepsNextCursor = tl.Steps, tl.NextCursor
+	if live {
+		v.applyState(st)
 	}
-	v.applyState(st)
 	return v, nil
 }
 
 func (s *Server) getInvitation(c *gin.Context) {
-	inv, ok := s.loadInvitation(c)
+	inv, ok := invitations.load(c, s)
 	if !ok {
 		return
 	}
-	v, err := s.detailedView(c.Request.Context(), inv)
+	v, err := s.detailedView(c.Request.Context(), inv, "")
 	if err != nil {
 		fail(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, v)
-}
-
-// invitationFilter reads the list query, naming the parameter a bad value came in.
-func (s *Server) invitationFilter(c *gin.Context) (models.InvitationFilter, *Problem) {
-	f := models.InvitationFilter{PartnerID: s.flows.PartnerID, Limit: defaultListLimit, Cursor: c.Query("cursor")}
-	if st := c.Query("status"); st != "" {
-		if !slices.Contains(models.InvitationStatuses, st) {
-			return f, Invalid("status", "unknown status %q: use one of %s", st, strings.Join(models.InvitationStatuses, ", "))
-		}
-		f.Status = st
-	}
-	f.CustomerDomain = strings.ToLower(strings.TrimSpace(c.Query("customer")))
-	if l := c.Query("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > maxListLimit {
-			return f, Invalid("limit", "must be a whole number from 1 to %d", maxListLimit)
-		}
-		f.Limit = n
-	}
-	for _, tp := range []struct {
-		name string
-		dst  *time.Time
-	}{{"createdBefore", &f.CreatedBefore}, {"createdAfter", &f.CreatedAfter}} {
-		if raw := c.Query(tp.name); raw != "" {
-			t, err := time.Parse(time.RFC3339, raw)
-			if err != nil {
-				return f, Invalid(tp.name, "must be an RFC 3339 time such as 2025-01-31T00:00:00Z")
-			}
-			*tp.dst = t
-		}
-	}
-	return f, nil
-}
-
-func (s *Server) listInvitations(c *gin.Context) {
-	f, p := s.invitationFilter(c)
-	if p != nil {
-		writeProblem(c, p)
-		return
-	}
-	items, next, err := s.store.ListInvitations(c.Request.Context(), f)
-	if errors.Is(err, models.ErrBadCursor) {
-		writeProblem(c, Invalid("cursor", "the cursor is not one this API returned"))
-		return
-	}
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	views := make([]invitationView, len(items))
-	for i := range items {
-		views[i] = s.viewInvitation(&items[i])
-	}
-	c.JSON(http.StatusOK, gin.H{"items": views, "nextCursor": next})
 }
 
 func (s *Server) resendInvitation(c *gin.Context) {
@@ -645,19 +468,12 @@ func (s *Server) cancelInvitation(c *gin.Context) {
 	if !bindOptionalJSON(c, &req) {
 		return
 	}
-	req.Reason = strings.TrimSpace(req.Reason)
-	if utf8.RuneCountInString(req.Reason) > maxCancelReason {
-		writeProblem(c, Invalid("reason", "must be at most %d characters", maxCancelReason))
+	arg, p := cancelRequest(callerName(c), req.Reason)
+	if p != nil {
+		writeProblem(c, p)
 		return
 	}
-	s.updateInvitation(c, workflows.UpdateCancel, workflows.CancelRequest{By: callerName(c), Reason: req.Reason})
-}
-
-func callerName(c *gin.Context) string {
-	if key := callerKey(c); key != nil {
-		return key.Name
-	}
-	return ""
+	s.updateInvitation(c, workflows.UpdateCancel, arg)
 }
 
 // bindOptionalJSON is bindJSON for a body that may be left out altogether.
@@ -677,70 +493,132 @@ func bindOptionalJSON(c *gin.Context, v any) bool {
 // invitation as the update left it. The workflow decides whether the update is allowed; its
 // refusal, or a workflow that has already finished, is a 409.
 func (s *Server) updateInvitation(c *gin.Context, name string, arg any) {
-	inv, ok := s.loadInvitation(c)
+	inv, ok := invitations.load(c, s)
 	if !ok {
 		return
 	}
-	st, p := s.sendUpdate(c, inv, name, arg)
+	st, p := invitations.update(c, s, inv, name, arg)
 	if p != nil {
 		writeProblem(c, p)
 		return
 	}
-	if fresh, err := s.store.Invitation(c.Request.Context(), inv.ID); err == nil {
+	if fresh, err := models.Find[models.Invitation](c.Request.Context(), s.store, inv.ID); err == nil {
 		inv = fresh
 	}
 	v := s.viewInvitation(inv)
-	steps, err := s.store.InvitationSteps(c.Request.Context(), inv.ID)
+	tl, err := invitations.timeline(c.Request.Context(), s, inv.ID, "", timelinePage)
 	if err != nil {
 		fail(c, fmt.Errorf("timeline of invitation %s: %w", inv.ID, err))
 		return
 	}
-	v.Steps = viewSteps(steps)
+	v.Steps, v.StepsNextCursor = tl.Steps, tl.NextCursor
 	v.applyState(st)
 	c.JSON(http.StatusOK, v)
 }
 
-// sendUpdate runs a workflow update and waits for its result; a refusal or an unreachable
-// workflow comes back as the problem to answer with.
-func (s *Server) sendUpdate(c *gin.Context, inv *models.Invitation, name string, arg any) (workflows.InvitationState, *Problem) {
-	var st workflows.InvitationState
-	if s.temporal == nil {
-		return st, problemUnavailable("Temporal is not configured")
-	}
-	ctx, cancel := context.WithTimeout(c.Request.Context(), updateTimeout)
-	defer cancel()
-	handle, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: inv.WorkflowID, UpdateName: name, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	if err == nil {
-		err = handle.Get(ctx, &st)
-	}
-	if err != nil {
-		if p := updateRefusal(err); p != nil {
-			return st, p
+// invitationPages registers the invitation flow's dashboard pages and forms.
+func (s *Server) invitationPages(r *gin.Engine) {
+	list := dashboardList(s, invitations, listPage{
+		Heading: "Invitations", Path: "/", TableID: "invitations", Empty: "No invitations",
+		Columns: []string{"Customer", "Status", "Created", "Expiry"}, SearchLabel: "Customer domain",
+	}, func(inv *models.Invitation, now time.Time) listRow {
+		expiry := "—"
+		if models.InvitationOpen(inv.Status) {
+			expiry = untilText(now, inv.ExpiresAt)
 		}
-		c.Set(ctxError, fmt.Errorf("%s invitation %s: %w", name, inv.ID, err))
-		return st, problemUnavailable("the invitation's workflow did not answer; try again")
-	}
-	return st, nil
+		return listRow{ID: inv.ID, Link: "/invitations/" + inv.ID, Title: inv.CustomerDomain, Status: inv.Status, Cells: []string{agoText(now, inv.CreatedAt), expiry}}
+	})
+	r.GET("/", s.requireSession, list)
+	r.GET("/invitations", s.requireSession, list)
+	r.GET("/invitations/:id", s.requireSession, func(c *gin.Context) {
+		if inv, ok := dashboardLoad(c, s, invitations); ok {
+			s.renderInvitationPage(c, http.StatusOK, inv, dashboardNotice(invitationNotices, c))
+		}
+	})
+	admin := requireRole(models.RoleAdminAgent)
+	r.POST("/invitations/:id/resend", s.requireSession, admin, dashboardAction(s, invitations, workflows.UpdateResend, "resent",
+		func(c *gin.Context) (any, *Problem) { return workflows.ResendRequest{By: callerName(c)}, nil }, s.renderInvitationPage))
+	r.POST("/invitations/:id/cancel", s.requireSession, admin, dashboardAction(s, invitations, workflows.UpdateCancel, "cancelled",
+		func(c *gin.Context) (any, *Problem) { return cancelRequest(callerName(c), c.PostForm("reason")) }, s.renderInvitationPage))
 }
 
-// updateRefusal is the 409 for an update the workflow refused or can no longer take, or nil
-// for any other failure. A validator's refusal arrives as an application error; an activity
-// the update ran and that failed wraps one too, but is no refusal.
-func updateRefusal(err error) *Problem {
-	var (
-		notFound *serviceerror.NotFound
-		actErr   *temporal.ActivityError
-		appErr   *temporal.ApplicationError
-	)
-	switch {
-	case errors.As(err, &notFound):
-		return problemInvitationClosed("the invitation's workflow has finished")
-	case errors.As(err, &actErr):
-		return nil
-	case errors.As(err, &appErr):
-		return problemInvitationClosed(appErr.Message())
+// invitationNotices are the outcomes the invitation page's actions report.
+var invitationNotices = map[string]string{
+	"resent":    "The invitation was sent again.",
+	"cancelled": "The invitation is cancelled.",
+}
+
+// renderInvitationPage shows one invitation on the shared detail page.
+func (s *Server) renderInvitationPage(c *gin.Context, status int, inv *models.Invitation, notice string) {
+	v, err := s.detailedView(c.Request.Context(), inv, c.Query("steps"))
+	if err != nil {
+		fail(c, err)
+		return
 	}
-	return nil
+	now := s.flows.Now()
+	page := detailPage{
+		pageFrame: s.dashboardFrame(c, inv.CustomerDomain), BackURL: "/", BackLabel: "Invitations",
+		Heading: v.CustomerDomain, Status: v.Status, Notice: notice, CSRF: s.csrfToken(c), Live: v.Live,
+	}
+	roles := make([]string, 0, len(v.Roles))
+	for _, r := range v.Roles {
+		roles = append(roles, r.Name)
+	}
+	duration := plural(v.DurationDays, "day")
+	if v.AutoExtend {
+		duration += ", auto-extended"
+	}
+	expiry := "—"
+	if models.InvitationOpen(v.Status) {
+		expiry = v.ExpiresAt.Format(stepTimeLayout) + " (" + untilText(now, v.ExpiresAt) + ")"
+	}
+	page.Facts = []fact{
+		{Label: "Customer e-mail", Value: v.CustomerEmail},
+		{Label: "Admin roles", ID: "roles", List: roles},
+		{Label: "Duration", Value: duration},
+	}
+	if v.IndirectResellerID != "" {
+		page.Facts = append(page.Facts, fact{Label: "Indirect reseller", Value: v.IndirectResellerID, Code: true})
+	}
+	page.Facts = append(page.Facts, createdFact(now, v.CreatedAt), fact{Label: "Expiry", ID: "expiry", Value: expiry},
+		fact{Label: "Reminders sent", Value: itoa(v.RemindersSent)})
+	if v.GDAPRelationshipID != "" {
+		gdap := fact{Label: "GDAP relationship", Value: v.GDAPRelationshipID, Code: true}
+		if v.GDAPStatus != "" {
+			gdap.Note = "(" + v.GDAPStatus + ")"
+		}
+		page.Facts = append(page.Facts, gdap)
+	}
+	if v.CustomerTenantID != "" {
+		page.Facts = append(page.Facts, fact{Label: "Customer tenant", Value: v.CustomerTenantID, Code: true})
+	}
+	if v.FailureReason != "" {
+		page.Facts = append(page.Facts, fact{Label: "Failure", Value: v.FailureReason, Err: true})
+	}
+	page.Facts = append(page.Facts, fact{Label: "Customer link", ID: "accept-url", Value: v.AcceptURL, Code: true}, s.workflowFact(v.WorkflowID))
+	page.LiveFacts = []fact{
+		{Label: "Reseller relationship", ID: "reseller-state", Value: consentText(v.ResellerAccepted, "accepted")},
+		{Label: "Admin roles", ID: "gdap-state", Value: consentText(v.GDAPApproved, "approved")},
+	}
+	for _, a := range v.Assignments {
+		page.LiveFacts = append(page.LiveFacts, fact{Label: "Group " + a.SecurityGroupID, Value: a.Status})
+	}
+	if v.Status == models.InvitationPending {
+		page.Actions = append(page.Actions, action{Path: "/invitations/" + inv.ID + "/resend", ID: "resend", Label: "Send the invitation again"})
+	}
+	if models.InvitationOpen(v.Status) {
+		page.Actions = append(page.Actions, action{Path: "/invitations/" + inv.ID + "/cancel", ID: "cancel", Label: "Cancel the invitation", Danger: true, Reason: true})
+	}
+	page.withTimeline("/invitations/"+inv.ID, timeline{Steps: v.Steps, NextCursor: v.StepsNextCursor})
+	s.renderPage(c, status, "detail", page)
+}
+
+func consentText(given *bool, yes string) string {
+	switch {
+	case given == nil:
+		return "unknown"
+	case *given:
+		return yes
+	}
+	return "waiting"
 }

@@ -129,7 +129,7 @@ func newFlowFixture(t *testing.T, configure ...func(*api.FlowConfig)) *flowFixtu
 // invitations returns every stored invitation of the test partner.
 func (f *flowFixture) invitations(t *testing.T) []models.Invitation {
 	t.Helper()
-	items, _, err := f.store.ListInvitations(context.Background(), models.InvitationFilter{Limit: 200})
+	items, _, err := models.List[models.Invitation](context.Background(), f.store, models.ListFilter{Limit: 200})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +293,7 @@ func TestCreatingAnInvitationRecordsItAndStartsItsWorkflow(t *testing.T) {
 	if len(starts) != 1 {
 		t.Fatalf("want one start, got %d", len(starts))
 	}
-	opts, in := starts[0].Options, starts[0].Input
+	opts, in := starts[0].Options, startInput[workflows.InvitationInput](starts[0])
 	if starts[0].Workflow != "Invitation" || opts.ID != wantWorkflowID || opts.TaskQueue != workflows.InvitationTaskQueue ||
 		opts.WorkflowIDConflictPolicy != enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL ||
 		opts.WorkflowIDReusePolicy != enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE || !opts.WorkflowExecutionErrorWhenAlreadyStarted {
@@ -334,7 +334,7 @@ func TestDefaultsFillWhatARequestLeavesOut(t *testing.T) {
 	if resp.Status != http.StatusCreated {
 		t.Fatalf("create: %d %s", resp.Status, resp.Body)
 	}
-	in := f.temporal.startCalls()[0].Input
+	in := startInput[workflows.InvitationInput](f.temporal.startCalls()[0])
 	if len(in.Assignments) != 1 || in.Assignments[0].SecurityGroupID != groupHelpdesk || !slices.Equal(in.Assignments[0].RoleIDs, []string{roleUserAdmin}) {
 		t.Fatalf("default assignments must be narrowed to the requested roles: %+v", in.Assignments)
 	}
@@ -372,7 +372,7 @@ func TestACustomerHasAtMostOneOpenInvitation(t *testing.T) {
 		t.Fatalf("want the one open invitation, got %d rows", n)
 	}
 
-	if err := f.store.RecordInvitation(context.Background(), first.ID, models.InvitationChange{Status: models.InvitationExpired}); err != nil {
+	if err := models.Record(context.Background(), f.store, models.KindInvitation, first.ID, models.InvitationChange{Status: models.InvitationExpired}); err != nil {
 		t.Fatal(err)
 	}
 	f.temporal.set(func(ft *fakeTemporal) { delete(ft.running, first.WorkflowID) })
@@ -492,7 +492,7 @@ func TestListingInvitations(t *testing.T) {
 		ids = append(ids, f.invite(t, d).ID)
 		f.clock.Advance(time.Minute)
 	}
-	if err := f.store.RecordInvitation(context.Background(), ids[1], models.InvitationChange{Status: models.InvitationActive}); err != nil {
+	if err := models.Record(context.Background(), f.store, models.KindInvitation, ids[1], models.InvitationChange{Status: models.InvitationActive}); err != nil {
 		t.Fatal(err)
 	}
 	type page struct {

@@ -2,14 +2,11 @@ package api
 
 import (
 	"bytes"
-	"crypto/hmac"
 	"embed"
 	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
-	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,14 +16,13 @@ import (
 
 	"github.com/partnerflow/partnerflow/links"
 	"github.com/partnerflow/partnerflow/models"
-	"github.com/partnerflow/partnerflow/workflows"
 )
 
 //go:embed templates/*.html
 var templateFS embed.FS
 
 // pageTemplates holds each page parsed together with the shared layout.
-var pageTemplates = parsePages("accept", "message", "dashboard", "invitation")
+var pageTemplates = parsePages("accept", "message", "list", "detail", "overview")
 
 func parsePages(names ...string) map[string]*template.Template {
 	out := make(map[string]*template.Template, len(names))
@@ -38,8 +34,7 @@ func parsePages(names ...string) map[string]*template.Template {
 
 // Limits of what the pages record and show.
 const (
-	maxUserAgent      = 200
-	dashboardPageSize = 20
+	maxUserAgent = 200
 )
 
 // pageFrame is what the shared layout needs from every page.
@@ -48,6 +43,9 @@ type pageFrame struct {
 	Brand string
 	// User is the signed-in operator's key name on dashboard pages; empty on customer pages.
 	User string
+	// Nav names the dashboard section the page belongs to, marked in the navigation:
+	// "overview", or "invitations" when empty.
+	Nav string
 }
 
 // renderPage writes an HTML page. The headers keep the customer's link, which carries a token,
@@ -116,8 +114,8 @@ func (s *Server) invitationFromLink(c *gin.Context, asJSON bool) (*models.Invita
 		return refuse(NewProblem(http.StatusBadRequest, "invalid-link", "This link is not valid",
 			"The link is incomplete or was altered. Open it again from the invitation e-mail, or ask "+s.partnerName()+" for a new one."))
 	}
-	inv, err := s.store.Invitation(c.Request.Context(), id)
-	if errors.Is(err, models.ErrNotFound) || (err == nil && inv.PartnerID != s.flows.PartnerID) {
+	inv, p, err := invitations.find(c.Request.Context(), s, id)
+	if p != nil {
 		return refuse(NewProblem(http.StatusNotFound, "not-found", "This invitation no longer exists",
 			"Ask "+s.partnerName()+" to send a new one if you still expect it."))
 	}
@@ -182,9 +180,8 @@ func (s *Server) customerState(c *gin.Context, inv *models.Invitation) acceptSta
 	for _, r := range rolesOf(inv) {
 		st.Roles = append(st.Roles, r.Name)
 	}
-	live, err := s.queryInvitation(c.Request.Context(), inv.WorkflowID)
-	if err != nil {
-		s.logger.WarnContext(c.Request.Context(), "customer page shown without live state", "invitation_id", inv.ID, "error", err)
+	live, ok := invitations.liveState(c.Request.Context(), s, inv)
+	if !ok {
 		return st
 	}
 	if live.Status != "" {
@@ -236,8 +233,9 @@ func (s *Server) showAcceptPage(c *gin.Context) {
 	}
 	now := s.flows.Now().UTC()
 	detail := "ip=" + c.ClientIP() + " ua=" + truncate(c.Request.UserAgent(), maxUserAgent)
-	key := inv.ID + "/opened/" + strconv.FormatInt(now.Unix(), 10)
-	if err := s.store.AddInvitationStep(c.Request.Context(), inv.ID, "opened", detail, key, now); err != nil {
+	// At most one "opened" step per link, client and hour, however often the page is loaded.
+	key := inv.ID + "/opened/" + c.ClientIP() + "/" + now.Truncate(time.Hour).Format(time.RFC3339)
+	if err := s.store.AddStep(c.Request.Context(), models.KindInvitation, inv.ID, "opened", detail, key, now); err != nil {
 		s.logger.ErrorContext(c.Request.Context(), "record that an invitation was opened", "invitation_id", inv.ID, "error", err)
 	}
 	st := s.customerState(c, inv)
@@ -273,7 +271,7 @@ func (s *Server) acknowledgeAcceptance(c *gin.Context) {
 	}
 	upn := strings.ToLower(strings.TrimSpace(req.UPN))
 	if !models.InvitationOpen(inv.Status) {
-		s.writePageProblem(c, problemInvitationClosed("This invitation is "+inv.Status+"; there is nothing left to accept."), asJSON, s.customerFrame())
+		s.writePageProblem(c, invitations.problemClosed("This invitation is "+inv.Status+"; there is nothing left to accept."), asJSON, s.customerFrame())
 		return
 	}
 	if !validEmail(upn) || !strings.HasSuffix(upn, "@"+inv.CustomerDomain) {
@@ -289,8 +287,9 @@ func (s *Server) acknowledgeAcceptance(c *gin.Context) {
 	}
 	now := s.flows.Now().UTC()
 	detail := "upn=" + upn + " ip=" + c.ClientIP() + " ua=" + truncate(c.Request.UserAgent(), maxUserAgent)
-	key := inv.ID + "/acknowledged/" + strconv.FormatInt(now.Unix(), 10) + "/" + upn
-	if err := s.store.AddInvitationStep(c.Request.Context(), inv.ID, "acknowledged", detail, key, now); err != nil {
+	// A customer's repeated posts are recorded once per UPN.
+	key := inv.ID + "/acknowledged/" + upn
+	if err := s.store.AddStep(c.Request.Context(), models.KindInvitation, inv.ID, "acknowledged", detail, key, now); err != nil {
 		fail(c, fmt.Errorf("record the acknowledgement of invitation %s: %w", inv.ID, err))
 		return
 	}
@@ -308,229 +307,6 @@ func (s *Server) acknowledgeAcceptance(c *gin.Context) {
 		next = c.Request.URL.Path
 	}
 	c.Redirect(http.StatusSeeOther, next)
-}
-
-// requireSession lets signed-in operators through and sends anyone else to the sign-in page,
-// to come back afterwards.
-func (s *Server) requireSession(c *gin.Context) {
-	key, err := s.keyFromRequest(c)
-	if err != nil {
-		c.Redirect(http.StatusSeeOther, "/login?next="+url.QueryEscape(c.Request.URL.RequestURI()))
-		c.Abort()
-		return
-	}
-	c.Set(ctxAPIKey, key)
-	c.Next()
-}
-
-func (s *Server) dashboardFrame(c *gin.Context, title string) pageFrame {
-	return pageFrame{Title: title, Brand: "partnerflow", User: callerName(c)}
-}
-
-// dashboardRow is one invitation in the dashboard's list.
-type dashboardRow struct {
-	ID             string
-	CustomerDomain string
-	Status         string
-	Age            string
-	Expiry         string
-}
-
-type statusOption struct {
-	Value    string
-	Selected bool
-}
-
-type dashboardPage struct {
-	pageFrame
-	Rows     []dashboardRow
-	Statuses []statusOption
-	Status   string
-	NextURL  string
-	Notice   string
-}
-
-// dashboard lists the partner's invitations, newest first.
-func (s *Server) dashboard(c *gin.Context) {
-	page := dashboardPage{pageFrame: s.dashboardFrame(c, "Invitations")}
-	f := models.InvitationFilter{PartnerID: s.flows.PartnerID, Limit: dashboardPageSize, Cursor: c.Query("cursor")}
-	switch st := c.Query("status"); {
-	case st == "":
-	case slices.Contains(models.InvitationStatuses, st):
-		f.Status = st
-	default:
-		page.Notice = "Unknown status " + strconv.Quote(st) + "; showing every invitation."
-	}
-	page.Status = f.Status
-	for _, st := range models.InvitationStatuses {
-		page.Statuses = append(page.Statuses, statusOption{Value: st, Selected: st == f.Status})
-	}
-	items, next, err := s.store.ListInvitations(c.Request.Context(), f)
-	if errors.Is(err, models.ErrBadCursor) {
-		page.Notice = "That page link is not valid; showing the first page."
-		f.Cursor = ""
-		items, next, err = s.store.ListInvitations(c.Request.Context(), f)
-	}
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	now := s.flows.Now()
-	for _, inv := range items {
-		row := dashboardRow{ID: inv.ID, CustomerDomain: inv.CustomerDomain, Status: inv.Status, Age: agoText(now, inv.CreatedAt), Expiry: "—"}
-		if models.InvitationOpen(inv.Status) {
-			row.Expiry = untilText(now, inv.ExpiresAt)
-		}
-		page.Rows = append(page.Rows, row)
-	}
-	if next != "" {
-		q := url.Values{"cursor": {next}}
-		if f.Status != "" {
-			q.Set("status", f.Status)
-		}
-		page.NextURL = "/?" + q.Encode()
-	}
-	s.renderPage(c, http.StatusOK, "dashboard", page)
-}
-
-// dashboardStep is one timeline entry as the dashboard shows it.
-type dashboardStep struct {
-	Name   string
-	Detail string
-	At     string
-}
-
-type invitationPage struct {
-	pageFrame
-	Invitation  invitationView
-	Roles       []string
-	Steps       []dashboardStep
-	Created     string
-	Expiry      string
-	TemporalURL string
-	// ResellerState and GDAPState say where the customer's two consents stand, when the
-	// workflow answered.
-	ResellerState string
-	GDAPState     string
-	// Notice reports the outcome of an action; CSRF, CanResend and CanCancel drive its forms.
-	Notice    string
-	CSRF      string
-	CanResend bool
-	CanCancel bool
-}
-
-// dashboardNotices are the outcomes a dashboard action reports after redirecting back; only
-// these fixed texts are shown, never text taken from the URL.
-var dashboardNotices = map[string]string{
-	"resent":    "The invitation was sent again.",
-	"cancelled": "The invitation is cancelled.",
-}
-
-// dashboardInvitation shows one invitation, its timeline and its live state.
-func (s *Server) dashboardInvitation(c *gin.Context) {
-	inv, ok := s.dashboardLoad(c)
-	if !ok {
-		return
-	}
-	s.renderInvitationPage(c, http.StatusOK, inv, dashboardNotices[c.Query("done")])
-}
-
-// dashboardLoad finds the partner's invitation named in the path, or answers a not-found page.
-func (s *Server) dashboardLoad(c *gin.Context) (*models.Invitation, bool) {
-	inv, err := s.store.Invitation(c.Request.Context(), c.Param("id"))
-	if errors.Is(err, models.ErrNotFound) || (err == nil && inv.PartnerID != s.flows.PartnerID) {
-		s.writePageProblem(c, problemInvitationNotFound(), false, s.dashboardFrame(c, "Not found"))
-		return nil, false
-	}
-	if err != nil {
-		fail(c, err)
-		return nil, false
-	}
-	return inv, true
-}
-
-// csrfToken binds the dashboard's forms to the operator's session, so another site cannot make
-// a signed-in operator's browser resend or cancel an invitation.
-func (s *Server) csrfToken(c *gin.Context) string {
-	session, _ := c.Cookie(SessionCookie)
-	return s.sign("csrf", session)
-}
-
-// dashboardAction runs resend or cancel from the invitation page's forms, then shows the page
-// again: redirected with the outcome on success, with the workflow's refusal otherwise.
-func (s *Server) dashboardAction(update string) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		inv, ok := s.dashboardLoad(c)
-		if !ok {
-			return
-		}
-		session, err := c.Cookie(SessionCookie)
-		if err != nil || !hmac.Equal([]byte(c.PostForm("csrf")), []byte(s.sign("csrf", session))) {
-			s.writePageProblem(c, problemForbidden("the form is stale or was not sent from the dashboard; reload the page and try again"), false, s.dashboardFrame(c, "Not allowed"))
-			return
-		}
-		var arg any = workflows.ResendRequest{By: callerName(c)}
-		done := "resent"
-		if update == workflows.UpdateCancel {
-			reason := strings.TrimSpace(c.PostForm("reason"))
-			if utf8.RuneCountInString(reason) > maxCancelReason {
-				reason = string([]rune(reason)[:maxCancelReason])
-			}
-			arg, done = workflows.CancelRequest{By: callerName(c), Reason: reason}, "cancelled"
-		}
-		if _, p := s.sendUpdate(c, inv, update, arg); p != nil {
-			s.renderInvitationPage(c, p.Status, inv, p.Detail)
-			return
-		}
-		c.Redirect(http.StatusSeeOther, "/invitations/"+url.PathEscape(inv.ID)+"?done="+done)
-	}
-}
-
-func (s *Server) renderInvitationPage(c *gin.Context, status int, inv *models.Invitation, notice string) {
-	v, err := s.detailedView(c.Request.Context(), inv)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	now := s.flows.Now()
-	page := invitationPage{
-		pageFrame: s.dashboardFrame(c, inv.CustomerDomain), Invitation: v,
-		Created: v.CreatedAt.Format(stepTimeLayout) + " (" + agoText(now, v.CreatedAt) + ")", Expiry: "—",
-		TemporalURL: s.temporalURL(inv.WorkflowID), Notice: notice, CSRF: s.csrfToken(c),
-		CanResend: v.Status == models.InvitationPending, CanCancel: models.InvitationOpen(v.Status),
-	}
-	if models.InvitationOpen(v.Status) {
-		page.Expiry = v.ExpiresAt.Format(stepTimeLayout) + " (" + untilText(now, v.ExpiresAt) + ")"
-	}
-	page.ResellerState, page.GDAPState = consentText(v.ResellerAccepted, "accepted"), consentText(v.GDAPApproved, "approved")
-	for _, r := range v.Roles {
-		page.Roles = append(page.Roles, r.Name)
-	}
-	for _, st := range v.Steps {
-		page.Steps = append(page.Steps, dashboardStep{Name: st.Name, Detail: st.Detail, At: st.At.Format(stepTimeLayout)})
-	}
-	s.renderPage(c, status, "invitation", page)
-}
-
-func consentText(given *bool, yes string) string {
-	switch {
-	case given == nil:
-		return "unknown"
-	case *given:
-		return yes
-	}
-	return "waiting"
-}
-
-const stepTimeLayout = "2006-01-02 15:04:05 UTC"
-
-// temporalURL is the workflow's page in the Temporal Web UI, or "" when no UI is configured.
-func (s *Server) temporalURL(workflowID string) string {
-	if s.flows.TemporalUIURL == "" {
-		return ""
-	}
-	return strings.TrimRight(s.flows.TemporalUIURL, "/") + "/namespaces/" + url.PathEscape(s.flows.Namespace) +
-		"/workflows/" + url.PathEscape(workflowID)
 }
 
 // untilText says how long until t: "expires in 12 days", or "expired".

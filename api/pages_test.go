@@ -35,13 +35,13 @@ func (f *flowFixture) acceptPath(c created) string {
 	return strings.TrimPrefix(c.AcceptURL, f.baseURL)
 }
 
-func (f *flowFixture) steps(t *testing.T, id, name string) []models.InvitationStep {
+func (f *flowFixture) steps(t *testing.T, id, name string) []models.FlowStep {
 	t.Helper()
-	all, err := f.store.InvitationSteps(context.Background(), id)
+	all, _, err := f.store.Steps(context.Background(), models.KindInvitation, id, "", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []models.InvitationStep
+	var out []models.FlowStep
 	for _, s := range all {
 		if s.Name == name {
 			out = append(out, s)
@@ -105,8 +105,18 @@ func TestTheCustomerLandingPage(t *testing.T) {
 		}
 	})
 
+	t.Run("reloading the page within the hour records nothing more", func(t *testing.T) {
+		for range 5 {
+			f.clock.Advance(time.Minute)
+			browser.Do("GET", path, nil, "User-Agent", "reloader")
+		}
+		if opened := f.steps(t, inv.ID, "opened"); len(opened) != 1 {
+			t.Fatalf("a link opened 6 times in an hour by one client must be one step, got %d", len(opened))
+		}
+	})
+
 	t.Run("a forged X-Forwarded-For does not change the recorded IP", func(t *testing.T) {
-		f.clock.Advance(time.Second)
+		f.clock.Advance(time.Hour)
 		browser.Do("GET", path, nil, "User-Agent", "forger", "X-Forwarded-For", "203.0.113.9")
 		opened := f.steps(t, inv.ID, "opened")
 		if got := opened[len(opened)-1].Detail; got != "ip=127.0.0.1 ua=forger" {
@@ -115,7 +125,7 @@ func TestTheCustomerLandingPage(t *testing.T) {
 	})
 
 	t.Run("a long user agent is cut to 200 characters", func(t *testing.T) {
-		f.clock.Advance(time.Second)
+		f.clock.Advance(time.Hour)
 		browser.Do("GET", path, nil, "User-Agent", strings.Repeat("u", 300))
 		opened := f.steps(t, inv.ID, "opened")
 		if len(opened) != 3 || opened[2].Detail != "ip=127.0.0.1 ua="+strings.Repeat("u", 200) {
@@ -177,7 +187,7 @@ func TestTheCustomerLandingPage(t *testing.T) {
 	})
 
 	t.Run("a closed invitation says so and offers nothing to click", func(t *testing.T) {
-		if err := f.store.RecordInvitation(context.Background(), inv.ID, models.InvitationChange{Status: models.InvitationCancelled}); err != nil {
+		if err := models.Record(context.Background(), f.store, models.KindInvitation, inv.ID, models.InvitationChange{Status: models.InvitationCancelled}); err != nil {
 			t.Fatal(err)
 		}
 		f.live(inv.WorkflowID, workflows.InvitationState{Status: models.InvitationCancelled, RelationshipRequestURL: relationshipURL, GDAPApprovalURL: approvalURL})
@@ -222,7 +232,7 @@ func TestCustomerLinksThatDoNotOpenAnInvitation(t *testing.T) {
 			return f.acceptPath(a)
 		}, http.StatusGone, "link-expired", "expired"},
 		{"a link to an invitation that no longer exists is not found", func(f *flowFixture, a, _ created) string {
-			if err := f.store.DeleteInvitation(context.Background(), a.ID); err != nil {
+			if err := models.Delete[models.Invitation](context.Background(), f.store, models.KindInvitation, a.ID); err != nil {
 				panic(err)
 			}
 			return f.acceptPath(a)
@@ -373,7 +383,7 @@ func TestTheDashboardListsInvitations(t *testing.T) {
 		}
 		f.clock.Advance(time.Minute)
 	}
-	if err := f.store.RecordInvitation(context.Background(), first.ID, models.InvitationChange{Status: models.InvitationActive}); err != nil {
+	if err := models.Record(context.Background(), f.store, models.KindInvitation, first.ID, models.InvitationChange{Status: models.InvitationActive}); err != nil {
 		t.Fatal(err)
 	}
 	cookie := f.signIn(t, models.RoleSalesAgent)

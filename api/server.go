@@ -17,7 +17,6 @@ import (
 	"github.com/partnerflow/partnerflow/codec"
 	"github.com/partnerflow/partnerflow/links"
 	"github.com/partnerflow/partnerflow/models"
-	"github.com/partnerflow/partnerflow/workflows"
 )
 
 // Config is what the API needs to run.
@@ -111,10 +110,8 @@ func New(cfg Config) *Server {
 	r.POST("/webhooks/partner-center", s.partnerCenterWebhook)
 	r.GET("/accept/:token", s.showAcceptPage)
 	r.POST("/accept/:token", s.acknowledgeAcceptance)
-	r.GET("/", s.requireSession, s.dashboard)
-	r.GET("/invitations/:id", s.requireSession, s.dashboardInvitation)
-	r.POST("/invitations/:id/resend", s.requireSession, requireRole(models.RoleAdminAgent), s.dashboardAction(workflows.UpdateResend))
-	r.POST("/invitations/:id/cancel", s.requireSession, requireRole(models.RoleAdminAgent), s.dashboardAction(workflows.UpdateCancel))
+	s.invitationPages(r)
+	s.overviewRoutes(r)
 
 	s.engine = r
 	return s

@@ -156,10 +156,10 @@ func (s *Server) signalPendingInvitations(ctx context.Context, signal workflows.
 // pendingInvitations returns up to maxHintedInvitations of the partner's pending invitations.
 func (s *Server) pendingInvitations(ctx context.Context) ([]models.Invitation, error) {
 	var all []models.Invitation
-	f := models.InvitationFilter{PartnerID: s.flows.PartnerID, Status: models.InvitationPending}
+	f := models.ListFilter{PartnerID: s.flows.PartnerID, Status: models.InvitationPending}
 	for len(all) < maxHintedInvitations {
 		f.Limit = min(maxListLimit, maxHintedInvitations-len(all))
-		page, next, err := s.store.ListInvitations(ctx, f)
+		page, next, err := models.List[models.Invitation](ctx, s.store, f)
 		if err != nil {
 			return nil, fmt.Errorf("list pending invitations: %w", err)
 		}

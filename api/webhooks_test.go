@@ -121,7 +121,7 @@ func webhookFixture(t *testing.T) (*flowFixture, *webhookSigner, [2]created) {
 	signer := newWebhookSigner(t)
 	f := newFlowFixture(t, func(fc *api.FlowConfig) { fc.Webhooks = signer.verifier() })
 	invs := [2]created{f.invite(t, "contoso.onmicrosoft.com"), f.invite(t, "fabrikam.onmicrosoft.com")}
-	if err := f.store.RecordInvitation(context.Background(), invs[1].ID, models.InvitationChange{GDAPRelationshipID: "rel-2"}); err != nil {
+	if err := models.Record(context.Background(), f.store, models.KindInvitation, invs[1].ID, models.InvitationChange{Set: models.Invitation{GDAPRelationshipID: "rel-2"}}); err != nil {
 		t.Fatal(err)
 	}
 	return f, signer, invs
@@ -240,7 +240,7 @@ func TestWebhookEventsThatConcernNoInvitation(t *testing.T) {
 func TestAResellerAcceptanceIsAHintToEveryPendingInvitation(t *testing.T) {
 	f, signer, invs := webhookFixture(t)
 	third := f.invite(t, "litware.onmicrosoft.com")
-	if err := f.store.RecordInvitation(context.Background(), third.ID, models.InvitationChange{Status: models.InvitationActive}); err != nil {
+	if err := models.Record(context.Background(), f.store, models.KindInvitation, third.ID, models.InvitationChange{Status: models.InvitationActive}); err != nil {
 		t.Fatal(err)
 	}
 	customer := "4d2c9b1a-7e6f-4a5b-8c3d-2e1f0a9b8c7d"

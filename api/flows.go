@@ -1,0 +1,377 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/partnerflow/partnerflow/models"
+	"github.com/partnerflow/partnerflow/workflows"
+)
+
+// How long the API waits for Temporal before answering 503 (or, for queries, answering from the
+// database alone).
+const (
+	startTimeout  = 10 * time.Second
+	queryTimeout  = 3 * time.Second
+	updateTimeout = 20 * time.Second
+)
+
+// Paging of lists and timelines.
+const (
+	maxListLimit     = models.MaxListPage
+	defaultListLimit = 50
+	// timelinePage is how many timeline steps a flow's detail shows before "later steps".
+	timelinePage = 100
+)
+
+// flowAPI is the API's side of one flow kind, written once for every flow: R is the flow's row
+// type, S the live state its workflow's query returns. A flow's file declares one and uses its
+// methods for loading, starting, querying, updating, listing and the timeline.
+type flowAPI[R models.FlowRow, S any] struct {
+	desc workflows.Flow
+	// statuses lists the flow's statuses in lifecycle order, for filters.
+	statuses []string
+	// searchColumn is the column the list's search matches a prefix of.
+	searchColumn string
+	// partnerOf and workflowOf read the owner and the workflow ID of a row.
+	partnerOf  func(*R) string
+	workflowOf func(*R) string
+}
+
+// noun is how messages name one flow of this kind ("invitation").
+func (f flowAPI[R, S]) noun() string { return f.desc.Kind }
+
+func (f flowAPI[R, S]) notFound() *Problem {
+	p := problemNotFound()
+	p.Detail = "no " + f.noun() + " with this ID"
+	return p
+}
+
+// problemOpen is the conflict with the one open flow of the same business key.
+func (f flowAPI[R, S]) problemOpen(location string) *Problem {
+	p := NewProblem(http.StatusConflict, f.noun()+"-open", "There is already an open "+f.noun(),
+		"finish, cancel or wait for the open "+f.noun()+" before starting another one for the same customer")
+	p.Location = location
+	return p
+}
+
+// problemClosed is the refusal of an action the flow no longer takes.
+func (f flowAPI[R, S]) problemClosed(detail string) *Problem {
+	return NewProblem(http.StatusConflict, f.noun()+"-closed", "The "+f.noun()+" is closed", detail)
+}
+
+// find returns the caller's partner's flow by ID, or the problem to answer with.
+func (f flowAPI[R, S]) find(ctx context.Context, s *Server, id string) (*R, *Problem, error) {
+	row, err := models.Find[R](ctx, s.store, id)
+	if errors.Is(err, models.ErrNotFound) || (err == nil && f.partnerOf(row) != s.flows.PartnerID) {
+		return nil, f.notFound(), nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("load %s %s: %w", f.noun(), id, err)
+	}
+	return row, nil, nil
+}
+
+// load finds the flow named by the :id parameter for a JSON handler.
+func (f flowAPI[R, S]) load(c *gin.Context, s *Server) (*R, bool) {
+	row, p, err := f.find(c.Request.Context(), s, c.Param("id"))
+	switch {
+	case err != nil:
+		fail(c, err)
+	case p != nil:
+		writeProblem(c, p)
+	}
+	return row, row != nil
+}
+
+// create records a new flow and starts its workflow. The row is written first so that the
+// database's one-open-flow rule decides races between API replicas; a failed start removes it
+// again, so nothing is half-written. insert returns the open flow's location on a conflict.
+func (f flowAPI[R, S]) create(c *gin.Context, s *Server, row *R, insert func(ctx context.Context) (string, error), start func(ctx context.Context) error) bool {
+	ctx := c.Request.Context()
+	openAt, err := insert(ctx)
+	if errors.Is(err, models.ErrConflict) {
+		writeConflict(c, f.problemOpen(openAt))
+		return false
+	}
+	if err != nil {
+		fail(c, err)
+		return false
+	}
+	if err := start(ctx); err != nil {
+		id := (*row).FlowID()
+		if delErr := models.Delete[R](context.WithoutCancel(ctx), s.store, f.desc.Kind, id); delErr != nil {
+			err = errors.Join(err, fmt.Errorf("delete %s %s after the failed start: %w", f.noun(), id, delErr))
+		}
+		c.Set(ctxError, err)
+		var started *serviceerror.WorkflowExecutionAlreadyStarted
+		if errors.As(err, &started) {
+			writeProblem(c, f.problemOpen(""))
+			return false
+		}
+		writeProblem(c, problemUnavailable("the "+f.noun()+"'s workflow could not be started; nothing was saved, try again"))
+		return false
+	}
+	return true
+}
+
+// writeConflict answers a conflict with an existing resource, pointing at it.
+func writeConflict(c *gin.Context, p *Problem) {
+	if p.Location != "" {
+		c.Header("Location", p.Location)
+	}
+	writeProblem(c, p)
+}
+
+// start starts the flow's workflow, refusing (rather than joining) a running one with the same
+// ID; a finished one may be followed by a new flow with the same business key.
+func (f flowAPI[R, S]) start(ctx context.Context, s *Server, workflowID string, attrs []temporal.SearchAttributeUpdate, in any) error {
+	if s.temporal == nil {
+		return fmt.Errorf("start %s workflow: Temporal is not configured", f.noun())
+	}
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	_, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       workflowID,
+		TaskQueue:                s.flows.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		// Without this the SDK hands back the running workflow as if it had been started.
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		TypedSearchAttributes:                    temporal.NewSearchAttributes(attrs...),
+	}, f.desc.Type, in)
+	if err != nil {
+		return fmt.Errorf("start %s workflow %s: %w", f.noun(), workflowID, err)
+	}
+	return nil
+}
+
+// query asks the flow's workflow for its live state.
+func (f flowAPI[R, S]) query(ctx context.Context, s *Server, row *R) (S, error) {
+	var st S
+	workflowID := f.workflowOf(row)
+	if s.temporal == nil {
+		return st, fmt.Errorf("query %s workflow: Temporal is not configured", f.noun())
+	}
+	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
+	defer cancel()
+	val, err := s.temporal.QueryWorkflow(ctx, workflowID, "", f.desc.Query)
+	if err != nil {
+		return st, fmt.Errorf("query %s workflow %s: %w", f.noun(), workflowID, err)
+	}
+	if err := val.Get(&st); err != nil {
+		return st, fmt.Errorf("decode the state of %s workflow %s: %w", f.noun(), workflowID, err)
+	}
+	return st, nil
+}
+
+// liveState is the workflow's live state, or false when it does not answer (finished, or the
+// worker is away): the caller shows the database's record alone.
+func (f flowAPI[R, S]) liveState(ctx context.Context, s *Server, row *R) (S, bool) {
+	st, err := f.query(ctx, s, row)
+	if err != nil {
+		s.logger.WarnContext(ctx, "shown without live state", "kind", f.noun(), "id", (*row).FlowID(), "error", err)
+		return st, false
+	}
+	return st, true
+}
+
+// update runs a workflow update and waits for its result; a refusal or an unreachable
+// workflow comes back as the problem to answer with.
+func (f flowAPI[R, S]) update(c *gin.Context, s *Server, row *R, name string, arg any) (S, *Problem) {
+	var st S
+	if s.temporal == nil {
+		return st, problemUnavailable("Temporal is not configured")
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), updateTimeout)
+	defer cancel()
+	handle, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: f.workflowOf(row), UpdateName: name, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err == nil {
+		err = handle.Get(ctx, &st)
+	}
+	if err != nil {
+		if p := f.refusal(err); p != nil {
+			return st, p
+		}
+		c.Set(ctxError, fmt.Errorf("%s %s %s: %w", name, f.noun(), (*row).FlowID(), err))
+		return st, problemUnavailable("the " + f.noun() + "'s workflow did not answer; try again")
+	}
+	return st, nil
+}
+
+// refusal is the 409 for an update the workflow refused or can no longer take, or nil for any
+// other failure. A validator's refusal arrives as an application error; an activity the update
+// ran and that failed wraps one too, but is no refusal.
+func (f flowAPI[R, S]) refusal(err error) *Problem {
+	var (
+		notFound *serviceerror.NotFound
+		actErr   *temporal.ActivityError
+		appErr   *temporal.ApplicationError
+	)
+	switch {
+	case errors.As(err, &notFound):
+		return f.problemClosed("the " + f.noun() + "'s workflow has finished")
+	case errors.As(err, &actErr):
+		return nil
+	case errors.As(err, &appErr):
+		return f.problemClosed(appErr.Message())
+	}
+	return nil
+}
+
+// listFilter reads a list's query parameters (status, search, limit, createdBefore,
+// createdAfter, cursor), naming the parameter a bad value came in. The JSON API and the
+// dashboard read their filters here alike.
+func (f flowAPI[R, S]) listFilter(c *gin.Context, s *Server, limit int) (models.ListFilter, *Problem) {
+	lf := models.ListFilter{PartnerID: s.flows.PartnerID, Limit: limit, Cursor: c.Query("cursor"), SearchColumn: f.searchColumn}
+	if st := c.Query("status"); st != "" {
+		if !slices.Contains(f.statuses, st) {
+			return lf, Invalid("status", "unknown status %q: use one of %s", st, strings.Join(f.statuses, ", "))
+		}
+		lf.Status = st
+	}
+	lf.Search = strings.ToLower(strings.TrimSpace(c.Query("customer")))
+	if l := c.Query("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > maxListLimit {
+			return lf, Invalid("limit", "must be a whole number from 1 to %d", maxListLimit)
+		}
+		lf.Limit = n
+	}
+	for _, tp := range []struct {
+		name string
+		dst  *time.Time
+	}{{"createdBefore", &lf.CreatedBefore}, {"createdAfter", &lf.CreatedAfter}} {
+		if raw := c.Query(tp.name); raw != "" {
+			t, err := time.Parse(time.RFC3339, raw)
+			if err != nil {
+				return lf, Invalid(tp.name, "must be an RFC 3339 time such as 2025-01-31T00:00:00Z")
+			}
+			*tp.dst = t
+		}
+	}
+	return lf, nil
+}
+
+// list returns a page of the partner's flows; a cursor this API did not make is a problem.
+func (f flowAPI[R, S]) list(ctx context.Context, s *Server, lf models.ListFilter) ([]R, string, *Problem, error) {
+	items, next, err := models.List[R](ctx, s.store, lf)
+	if errors.Is(err, models.ErrBadCursor) {
+		return nil, "", Invalid("cursor", "the cursor is not one this API returned"), nil
+	}
+	return items, next, nil, err
+}
+
+// listHandler serves GET on the flow kind's collection with view making each row's JSON.
+func listHandler[R models.FlowRow, S any, V any](s *Server, f flowAPI[R, S], view func(*R) V) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		lf, p := f.listFilter(c, s, defaultListLimit)
+		if p != nil {
+			writeProblem(c, p)
+			return
+		}
+		items, next, p, err := f.list(c.Request.Context(), s, lf)
+		switch {
+		case err != nil:
+			fail(c, err)
+			return
+		case p != nil:
+			writeProblem(c, p)
+			return
+		}
+		views := make([]V, len(items))
+		for i := range items {
+			views[i] = view(&items[i])
+		}
+		c.JSON(http.StatusOK, gin.H{"items": views, "nextCursor": next})
+	}
+}
+
+// stepView is one entry of a flow's timeline.
+type stepView struct {
+	Name   string    `json:"name"`
+	Detail string    `json:"detail,omitempty"`
+	At     time.Time `json:"at"`
+}
+
+// timeline is a page of a flow's timeline and the cursor of the next.
+type timeline struct {
+	Steps      []stepView `json:"steps"`
+	NextCursor string     `json:"stepsNextCursor,omitempty"`
+}
+
+// timeline reads a page of the flow's steps, oldest first.
+func (f flowAPI[R, S]) timeline(ctx context.Context, s *Server, id, cursor string, limit int) (timeline, error) {
+	steps, next, err := s.store.Steps(ctx, f.desc.Kind, id, cursor, limit)
+	if err != nil {
+		return timeline{}, err
+	}
+	out := timeline{Steps: make([]stepView, len(steps)), NextCursor: next}
+	for i, st := range steps {
+		out.Steps[i] = stepView{Name: st.Name, Detail: st.Detail, At: st.At.UTC()}
+	}
+	return out, nil
+}
+
+// stepsHandler serves GET .../{id}/steps: the flow's timeline page by page.
+func stepsHandler[R models.FlowRow, S any](s *Server, f flowAPI[R, S]) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		row, ok := f.load(c, s)
+		if !ok {
+			return
+		}
+		limit := timelinePage
+		if l := c.Query("limit"); l != "" {
+			n, err := strconv.Atoi(l)
+			if err != nil || n < 1 || n > models.MaxStepPage {
+				writeProblem(c, Invalid("limit", "must be a whole number from 1 to %d", models.MaxStepPage))
+				return
+			}
+			limit = n
+		}
+		tl, err := f.timeline(c.Request.Context(), s, (*row).FlowID(), c.Query("cursor"), limit)
+		if errors.Is(err, models.ErrBadCursor) {
+			writeProblem(c, Invalid("cursor", "the cursor is not one this API returned"))
+			return
+		}
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"items": tl.Steps, "nextCursor": tl.NextCursor})
+	}
+}
+
+// maxCancelReason bounds the reason an operator gives for cancelling a flow.
+const maxCancelReason = 500
+
+// cancelRequest validates a cancel's reason alike for the JSON API and the dashboard.
+func cancelRequest(by, reason string) (workflows.CancelRequest, *Problem) {
+	reason = strings.TrimSpace(reason)
+	if utf8.RuneCountInString(reason) > maxCancelReason {
+		return workflows.CancelRequest{}, Invalid("reason", "must be at most %d characters", maxCancelReason)
+	}
+	return workflows.CancelRequest{By: by, Reason: reason}, nil
+}
+
+func callerName(c *gin.Context) string {
+	if key := callerKey(c); key != nil {
+		return key.Name
+	}
+	return ""
+}
