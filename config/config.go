@@ -11,8 +11,9 @@ import (
 	"time"
 )
 
-// Config is every setting partnerflow reads; Partner Center credentials are read by the
-// partnercenter package itself.
+// Config is every setting partnerflow reads. No other package reads the environment: the
+// commands hand these values on (deploy's tests scan this package for the names and hold
+// README and docker-compose.yml to them).
 type Config struct {
 	DataDir      string // PARTNERFLOW_DATA_DIR
 	HTTPAddr     string // PARTNERFLOW_HTTP_ADDR
@@ -37,6 +38,9 @@ type Config struct {
 	TemporalPort          int    // PARTNERFLOW_TEMPORAL_PORT (embedded)
 	UIPort                int    // PARTNERFLOW_UI_PORT (embedded)
 	TaskQueue             string // PARTNERFLOW_TASK_QUEUE
+	// TemporalUIURL is the Web UI address the dashboard links to (PARTNERFLOW_TEMPORAL_UI_URL;
+	// `api` only: dev knows its own).
+	TemporalUIURL string
 
 	DatabaseURL string // DATABASE_URL; empty in dev means SQLite in the data dir
 
@@ -44,6 +48,15 @@ type Config struct {
 	GraphURL         string // GRAPH_URL
 	SimAddr          string // PARTNERFLOW_SIM_ADDR
 	SimPublicURL     string // PARTNERFLOW_SIM_PUBLIC_URL: base of the simulator's links as browsers reach it
+
+	// The partner's tenant and Entra app. An empty client ID means simulator mode; dev fills an
+	// empty tenant ID with the simulator's home partner.
+	PartnerCenterTenantID     string // PARTNERCENTER_TENANT_ID
+	PartnerCenterClientID     string // PARTNERCENTER_CLIENT_ID
+	PartnerCenterClientSecret string // PARTNERCENTER_CLIENT_SECRET
+	// PartnerCenterAdminPortalURL prefixes GDAP approval links (PARTNERCENTER_ADMIN_PORTAL_URL);
+	// empty means the Microsoft 365 admin center, or the simulator's pages in simulator mode.
+	PartnerCenterAdminPortalURL string
 
 	PartnerName  string // PARTNERFLOW_PARTNER_NAME: how customers see the partner
 	ContactEmail string // PARTNERFLOW_CONTACT_EMAIL: the partner's contact for escalations
@@ -53,6 +66,7 @@ type Config struct {
 	ReminderRepeat     time.Duration   // PARTNERFLOW_REMINDER_REPEAT
 	EscalateAfter      int             // PARTNERFLOW_ESCALATE_AFTER (reminders)
 	PollInterval       time.Duration   // PARTNERFLOW_POLL_INTERVAL
+	PollIntervalSet    bool            // PARTNERFLOW_POLL_INTERVAL was given (dev keeps it instead of its own 30s)
 	DefaultAssignments string          // PARTNERFLOW_DEFAULT_ASSIGNMENTS: JSON [{"securityGroupId","roleIds":[]}]
 	// WebhookURL, when set, is registered with Partner Center at start (dev registers its own).
 	WebhookURL       string   // PARTNERFLOW_WEBHOOK_URL
@@ -67,36 +81,41 @@ type Config struct {
 // FromEnv reads the configuration, applying the documented defaults.
 func FromEnv() (Config, error) {
 	c := Config{
-		DataDir:               env("PARTNERFLOW_DATA_DIR", "./.partnerflow"),
-		HTTPAddr:              env("PARTNERFLOW_HTTP_ADDR", "127.0.0.1:8080"),
-		PublicURL:             os.Getenv("PARTNERFLOW_PUBLIC_URL"),
-		MetricsAddr:           env("PARTNERFLOW_METRICS_ADDR", "127.0.0.1:9090"),
-		BootstrapKey:          os.Getenv("PARTNERFLOW_BOOTSTRAP_KEY"),
-		CodecKey:              os.Getenv("PARTNERFLOW_CODEC_KEY"),
-		SigningKey:            os.Getenv("PARTNERFLOW_SIGNING_KEY"),
-		TemporalAddress:       os.Getenv("TEMPORAL_ADDRESS"),
-		TemporalNamespace:     env("TEMPORAL_NAMESPACE", "default"),
-		TemporalAPIKey:        os.Getenv("TEMPORAL_API_KEY"),
-		TemporalTLSCert:       os.Getenv("TEMPORAL_TLS_CERT"),
-		TemporalTLSKey:        os.Getenv("TEMPORAL_TLS_KEY"),
-		TemporalTLSCA:         os.Getenv("TEMPORAL_TLS_CA"),
-		TemporalTLSServerName: os.Getenv("TEMPORAL_TLS_SERVER_NAME"),
-		TaskQueue:             env("PARTNERFLOW_TASK_QUEUE", "partnerflow"),
-		DatabaseURL:           os.Getenv("DATABASE_URL"),
-		PartnerCenterURL:      os.Getenv("PARTNERCENTER_URL"),
-		GraphURL:              os.Getenv("GRAPH_URL"),
-		SimAddr:               env("PARTNERFLOW_SIM_ADDR", "127.0.0.1:8081"),
-		SimPublicURL:          os.Getenv("PARTNERFLOW_SIM_PUBLIC_URL"),
-		TrustedProxies:        splitList(os.Getenv("PARTNERFLOW_TRUSTED_PROXIES")),
-		UIOrigins:             splitList(os.Getenv("PARTNERFLOW_UI_ORIGINS")),
-		PartnerName:           env("PARTNERFLOW_PARTNER_NAME", "Your Microsoft partner"),
-		ContactEmail:          os.Getenv("PARTNERFLOW_CONTACT_EMAIL"),
-		DefaultAssignments:    os.Getenv("PARTNERFLOW_DEFAULT_ASSIGNMENTS"),
-		WebhookURL:            os.Getenv("PARTNERFLOW_WEBHOOK_URL"),
-		WebhookCertHosts:      splitList(env("PARTNERCENTER_WEBHOOK_CERT_HOSTS", "api.partnercenter.microsoft.com")),
-		SMTPURL:               os.Getenv("SMTP_URL"),
-		MailFrom:              env("PARTNERFLOW_MAIL_FROM", "partnerflow@localhost"),
-		ShutdownTimeout:       15 * time.Second,
+		DataDir:                     env("PARTNERFLOW_DATA_DIR", "./.partnerflow"),
+		HTTPAddr:                    env("PARTNERFLOW_HTTP_ADDR", "127.0.0.1:8080"),
+		PublicURL:                   os.Getenv("PARTNERFLOW_PUBLIC_URL"),
+		MetricsAddr:                 env("PARTNERFLOW_METRICS_ADDR", "127.0.0.1:9090"),
+		BootstrapKey:                os.Getenv("PARTNERFLOW_BOOTSTRAP_KEY"),
+		CodecKey:                    os.Getenv("PARTNERFLOW_CODEC_KEY"),
+		SigningKey:                  os.Getenv("PARTNERFLOW_SIGNING_KEY"),
+		TemporalAddress:             os.Getenv("TEMPORAL_ADDRESS"),
+		TemporalNamespace:           env("TEMPORAL_NAMESPACE", "default"),
+		TemporalAPIKey:              os.Getenv("TEMPORAL_API_KEY"),
+		TemporalTLSCert:             os.Getenv("TEMPORAL_TLS_CERT"),
+		TemporalTLSKey:              os.Getenv("TEMPORAL_TLS_KEY"),
+		TemporalTLSCA:               os.Getenv("TEMPORAL_TLS_CA"),
+		TemporalTLSServerName:       os.Getenv("TEMPORAL_TLS_SERVER_NAME"),
+		TaskQueue:                   env("PARTNERFLOW_TASK_QUEUE", "partnerflow"),
+		TemporalUIURL:               os.Getenv("PARTNERFLOW_TEMPORAL_UI_URL"),
+		DatabaseURL:                 os.Getenv("DATABASE_URL"),
+		PartnerCenterURL:            os.Getenv("PARTNERCENTER_URL"),
+		GraphURL:                    os.Getenv("GRAPH_URL"),
+		PartnerCenterTenantID:       os.Getenv("PARTNERCENTER_TENANT_ID"),
+		PartnerCenterClientID:       os.Getenv("PARTNERCENTER_CLIENT_ID"),
+		PartnerCenterClientSecret:   os.Getenv("PARTNERCENTER_CLIENT_SECRET"),
+		PartnerCenterAdminPortalURL: os.Getenv("PARTNERCENTER_ADMIN_PORTAL_URL"),
+		SimAddr:                     env("PARTNERFLOW_SIM_ADDR", "127.0.0.1:8081"),
+		SimPublicURL:                os.Getenv("PARTNERFLOW_SIM_PUBLIC_URL"),
+		TrustedProxies:              splitList(os.Getenv("PARTNERFLOW_TRUSTED_PROXIES")),
+		UIOrigins:                   splitList(os.Getenv("PARTNERFLOW_UI_ORIGINS")),
+		PartnerName:                 env("PARTNERFLOW_PARTNER_NAME", "Your Microsoft partner"),
+		ContactEmail:                os.Getenv("PARTNERFLOW_CONTACT_EMAIL"),
+		DefaultAssignments:          os.Getenv("PARTNERFLOW_DEFAULT_ASSIGNMENTS"),
+		WebhookURL:                  os.Getenv("PARTNERFLOW_WEBHOOK_URL"),
+		WebhookCertHosts:            splitList(env("PARTNERCENTER_WEBHOOK_CERT_HOSTS", "api.partnercenter.microsoft.com")),
+		SMTPURL:                     os.Getenv("SMTP_URL"),
+		MailFrom:                    env("PARTNERFLOW_MAIL_FROM", "partnerflow@localhost"),
+		ShutdownTimeout:             15 * time.Second,
 	}
 	var err error
 	if c.TemporalPort, err = envInt("PARTNERFLOW_TEMPORAL_PORT", 7233); err != nil {
@@ -111,6 +130,7 @@ func FromEnv() (Config, error) {
 	if c.PollInterval, err = envDuration("PARTNERFLOW_POLL_INTERVAL", 15*time.Minute); err != nil {
 		return c, err
 	}
+	c.PollIntervalSet = os.Getenv("PARTNERFLOW_POLL_INTERVAL") != ""
 	if c.ReminderRepeat, err = envDuration("PARTNERFLOW_REMINDER_REPEAT", 7*24*time.Hour); err != nil {
 		return c, err
 	}

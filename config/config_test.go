@@ -49,3 +49,73 @@ func TestBadValuesAreRefusedByName(t *testing.T) {
 		})
 	}
 }
+
+func TestPartnerCenterAndWebUISettingsAreRead(t *testing.T) {
+	names := map[string]string{
+		"PARTNERCENTER_URL":              "https://api.partnercenter.microsoft.com",
+		"GRAPH_URL":                      "https://graph.microsoft.com",
+		"PARTNERCENTER_TENANT_ID":        "7f2c9a1e-4b3d-4e5f-8a6b-1c2d3e4f5a6b",
+		"PARTNERCENTER_CLIENT_ID":        "app-id",
+		"PARTNERCENTER_CLIENT_SECRET":    "app-secret",
+		"PARTNERCENTER_ADMIN_PORTAL_URL": "https://admin.example/approve/",
+		"PARTNERFLOW_TEMPORAL_UI_URL":    "https://ui.example",
+	}
+	for name := range names {
+		t.Setenv(name, "")
+	}
+	c, err := config.FromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Unset, they stay empty: the commands then choose the simulator, simulator mode, the
+	// Microsoft 365 admin center and no Web UI link.
+	if c.PartnerCenterURL != "" || c.GraphURL != "" || c.PartnerCenterTenantID != "" || c.PartnerCenterClientID != "" ||
+		c.PartnerCenterClientSecret != "" || c.PartnerCenterAdminPortalURL != "" || c.TemporalUIURL != "" {
+		t.Fatalf("unset settings must stay empty: %+v", c)
+	}
+	for name, value := range names {
+		t.Setenv(name, value)
+	}
+	c, err = config.FromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{
+		"PARTNERCENTER_URL":              c.PartnerCenterURL,
+		"GRAPH_URL":                      c.GraphURL,
+		"PARTNERCENTER_TENANT_ID":        c.PartnerCenterTenantID,
+		"PARTNERCENTER_CLIENT_ID":        c.PartnerCenterClientID,
+		"PARTNERCENTER_CLIENT_SECRET":    c.PartnerCenterClientSecret,
+		"PARTNERCENTER_ADMIN_PORTAL_URL": c.PartnerCenterAdminPortalURL,
+		"PARTNERFLOW_TEMPORAL_UI_URL":    c.TemporalUIURL,
+	}
+	for name, want := range names {
+		if got[name] != want {
+			t.Errorf("%s=%q read as %q", name, want, got[name])
+		}
+	}
+}
+
+func TestPollIntervalSetSaysWhetherTheIntervalWasGiven(t *testing.T) {
+	cases := []struct {
+		name, value string
+		interval    time.Duration
+		set         bool
+	}{
+		{"unset means the default, not given", "", 15 * time.Minute, false},
+		{"the default's value given explicitly counts as given", "15m", 15 * time.Minute, true},
+		{"another interval is given", "1m", time.Minute, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("PARTNERFLOW_POLL_INTERVAL", tc.value)
+			c, err := config.FromEnv()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.PollInterval != tc.interval || c.PollIntervalSet != tc.set {
+				t.Fatalf("PARTNERFLOW_POLL_INTERVAL=%q: interval %v set %v, want %v %v", tc.value, c.PollInterval, c.PollIntervalSet, tc.interval, tc.set)
+			}
+		})
+	}
+}

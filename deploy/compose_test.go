@@ -34,8 +34,9 @@ var ourServices = map[string]string{"api": "api", "worker": "worker", "migrate":
 // or silently talk to the wrong place.
 var requiredByProductionCommands = []string{"DATABASE_URL", "TEMPORAL_ADDRESS", "PARTNERFLOW_CODEC_KEY", "PARTNERCENTER_URL", "GRAPH_URL"}
 
-// envScanDirs hold the code that reads partnerflow's environment.
-var envScanDirs = []string{"config", "partnercenter", "cmd/partnerflow"}
+// envScanDirs hold the code that reads partnerflow's environment: package config alone
+// (TestOnlyConfigReadsTheEnvironment keeps every other package away from it).
+var envScanDirs = []string{"config"}
 
 type composeFile struct {
 	Services map[string]service `yaml:"services"`
@@ -61,6 +62,7 @@ type project struct {
 	dockerfile string
 	initSQL    string
 	goMod      string
+	readme     string
 	envRead    map[string]bool // every environment name the code reads
 }
 
@@ -73,6 +75,7 @@ var rules = []rule{
 	{"every service of the production shape exists", checkServicesExist},
 	{"api, worker, migrate and sim run the image built from the Dockerfile with their own command", checkOurImage},
 	{"every environment name given to api, worker, migrate and sim is one the code reads", checkEnvNamesAreRead},
+	{"README's Configuration table documents exactly the environment names the code reads", checkReadmeDocumentsEnv},
 	{"api and worker get every variable the production commands require", checkRequiredEnv},
 	{"listen addresses bind every interface and their ports are the published ones", checkPorts},
 	{"the Web UI is published on 8233 and its codec endpoint is the api's published port and /codec", checkCodecEndpoint},
@@ -103,15 +106,55 @@ func TestEnvScanFindsTheNamesTheCodeReads(t *testing.T) {
 	// One name per scanned folder, read in each of the ways the scan knows: an empty or broken
 	// scan must not pass the rule that every name set is a name read.
 	for _, want := range []string{
-		"DATABASE_URL",            // config: os.Getenv
-		"PARTNERFLOW_HTTP_ADDR",   // config: env(...)
-		"PARTNERFLOW_UI_PORT",     // config: envInt(...)
-		"PARTNERCENTER_CLIENT_ID", // partnercenter: os.Getenv
-		"PARTNERFLOW_UI_ORIGINS",  // cmd/partnerflow: os.Getenv
+		"DATABASE_URL",                     // os.Getenv
+		"PARTNERFLOW_UI_ORIGINS",           // os.Getenv inside another call
+		"PARTNERCENTER_CLIENT_ID",          // os.Getenv, moved here from package partnercenter
+		"PARTNERFLOW_HTTP_ADDR",            // env(...), a helper around os.LookupEnv
+		"PARTNERCENTER_WEBHOOK_CERT_HOSTS", // env(...) inside another call
+		"PARTNERFLOW_UI_PORT",              // envInt(...)
+		"PARTNERFLOW_REMINDER_REPEAT",      // envDuration(...)
 	} {
 		if !names[want] {
 			t.Errorf("the scan of %v did not find %s; found %v", envScanDirs, want, sortedKeys(names))
 		}
+	}
+}
+
+func TestEnvScanFindsHelpersAndRefusesNamesItCannotRead(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, src string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("a.go", `package config
+
+import "os"
+
+func Read() (string, bool) {
+	_, ok := os.LookupEnv("DIRECT_LOOKUP")
+	return lookupTwice("VIA_HELPER_OF_HELPER"), ok
+}
+
+func lookup(name string) string    { return os.Getenv(name) + os.Getenv("INSIDE_A_HELPER") }
+func lookupTwice(key string) string { return lookup(key) + lookup(key) }
+func notAHelper(name string) string { return name }
+
+var _ = notAHelper("NOT_READ")
+`)
+	write("a_test.go", "package config\n\nimport \"os\"\n\nvar _ = os.Getenv(\"ONLY_IN_A_TEST\")\n")
+	names, err := scanEnvNames(dir, []string{"."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"DIRECT_LOOKUP", "INSIDE_A_HELPER", "VIA_HELPER_OF_HELPER"}; !slices.Equal(sortedKeys(names), want) {
+		t.Errorf("found %v, want %v", sortedKeys(names), want)
+	}
+
+	write("b.go", "package config\n\nimport \"os\"\n\nconst name = \"BY_CONSTANT\"\n\nvar _ = os.Getenv(name)\n")
+	if _, err := scanEnvNames(dir, []string{"."}); err == nil || !strings.Contains(err.Error(), "b.go") {
+		t.Errorf("a name the scan cannot see must fail the scan, got %v", err)
 	}
 }
 
@@ -120,7 +163,7 @@ func TestEnvScanFindsTheNamesTheCodeReads(t *testing.T) {
 func TestMistakesAreRefused(t *testing.T) {
 	tests := []struct {
 		name       string
-		file       string // "compose" or "dockerfile"
+		file       string // "compose", "dockerfile" or "readme"
 		old, new   string
 		brokenRule string
 	}{
@@ -128,6 +171,16 @@ func TestMistakesAreRefused(t *testing.T) {
 			name: "an environment name the code does not read is refused",
 			file: "compose", old: "PARTNERFLOW_UI_ORIGINS:", new: "PARTNERFLOW_UI_ORIGIN:",
 			brokenRule: "every environment name given to api, worker, migrate and sim is one the code reads",
+		},
+		{
+			name: "a variable the code reads but README does not document is refused",
+			file: "readme", old: "| `PARTNERFLOW_TEMPORAL_UI_URL` |", new: "| `PARTNERFLOW_TEMPORAL_UI` |",
+			brokenRule: "README's Configuration table documents exactly the environment names the code reads",
+		},
+		{
+			name: "a variable README documents but the code does not read is refused",
+			file: "readme", old: "| `PARTNERFLOW_MAIL_FROM` |", new: "| `PARTNERFLOW_MAIL_FROM`, `PARTNERFLOW_MAIL_REPLY_TO` |",
+			brokenRule: "README's Configuration table documents exactly the environment names the code reads",
 		},
 		{
 			name: "a worker without PARTNERFLOW_CODEC_KEY is refused",
@@ -209,7 +262,7 @@ func TestMistakesAreRefused(t *testing.T) {
 }
 
 // loadProject reads the files of the production shape; edit, when not nil, changes a file's
-// text ("compose" or "dockerfile") before it is parsed.
+// text ("compose", "dockerfile" or "readme") before it is parsed.
 func loadProject(t *testing.T, edit func(file, text string) string) project {
 	t.Helper()
 	read := func(file, path string) string {
@@ -229,6 +282,7 @@ func loadProject(t *testing.T, edit func(file, text string) string) project {
 	p.dockerfile = read("dockerfile", "Dockerfile")
 	p.initSQL = read("init", "deploy/postgres-init.sql")
 	p.goMod = read("go.mod", "go.mod")
+	p.readme = read("readme", "README.md")
 	var err error
 	if p.envRead, err = scanEnvNames(repoRoot, envScanDirs); err != nil {
 		t.Fatal(err)
@@ -239,13 +293,16 @@ func loadProject(t *testing.T, edit func(file, text string) string) project {
 // envNamePattern is what an environment variable name of ours looks like.
 var envNamePattern = regexp.MustCompile(`^[A-Z][A-Z0-9_]+$`)
 
-// scanEnvNames collects the string literals passed as the name to os.Getenv, os.LookupEnv and
-// config's env and envInt helpers in the non-test Go files under dirs.
+// scanEnvNames collects the environment names read by the non-test Go files under dirs: the
+// string literals passed as the name to os.Getenv or os.LookupEnv, or to a helper of those
+// files that hands its first parameter on to one of them (config's env, envInt, envDuration),
+// directly or through another helper. A read whose name is not a string literal (outside such
+// a helper) fails the scan, so no name read escapes it.
 func scanEnvNames(root string, dirs []string) (map[string]bool, error) {
-	names := map[string]bool{}
 	fset := token.NewFileSet()
+	var files []*ast.File
 	for _, dir := range dirs {
-		files := 0
+		n := 0
 		err := filepath.WalkDir(filepath.Join(root, dir), func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
@@ -260,42 +317,145 @@ func scanEnvNames(root string, dirs []string) (map[string]bool, error) {
 			if err != nil {
 				return fmt.Errorf("parse %s: %w", path, err)
 			}
-			files++
-			ast.Inspect(f, func(n ast.Node) bool {
-				call, ok := n.(*ast.CallExpr)
-				if !ok || len(call.Args) == 0 || !readsEnv(call.Fun) {
-					return true
-				}
-				lit, ok := call.Args[0].(*ast.BasicLit)
-				if !ok || lit.Kind != token.STRING {
-					return true
-				}
-				if name, err := strconv.Unquote(lit.Value); err == nil && envNamePattern.MatchString(name) {
-					names[name] = true
-				}
-				return true
-			})
+			files = append(files, f)
+			n++
 			return nil
 		})
 		if err != nil {
 			return nil, fmt.Errorf("scan %s: %w", dir, err)
 		}
-		if files == 0 {
+		if n == 0 {
 			return nil, fmt.Errorf("scan %s: no Go files", dir)
 		}
 	}
-	return names, nil
+
+	// helpers are the functions whose first parameter is an environment name they read.
+	helpers := map[string]bool{}
+	for changed := true; changed; {
+		changed = false
+		for _, f := range files {
+			for _, decl := range f.Decls {
+				fn, ok := decl.(*ast.FuncDecl)
+				if !ok || fn.Recv != nil || fn.Body == nil || helpers[fn.Name.Name] {
+					continue
+				}
+				param := firstParam(fn)
+				if param == "" {
+					continue
+				}
+				ast.Inspect(fn.Body, func(n ast.Node) bool {
+					call, ok := n.(*ast.CallExpr)
+					if ok && len(call.Args) > 0 && readsEnv(call.Fun, helpers) {
+						if id, ok := call.Args[0].(*ast.Ident); ok && id.Name == param {
+							helpers[fn.Name.Name], changed = true, true
+						}
+					}
+					return true
+				})
+			}
+		}
+	}
+
+	names := map[string]bool{}
+	var errs []error
+	for _, f := range files {
+		for _, decl := range f.Decls {
+			// Inside a helper, reading its own parameter is what makes it a helper; the names
+			// are at its callers.
+			param := ""
+			if fn, ok := decl.(*ast.FuncDecl); ok && fn.Recv == nil && helpers[fn.Name.Name] {
+				param = firstParam(fn)
+			}
+			ast.Inspect(decl, func(n ast.Node) bool {
+				call, ok := n.(*ast.CallExpr)
+				if !ok || len(call.Args) == 0 || !readsEnv(call.Fun, helpers) {
+					return true
+				}
+				if id, ok := call.Args[0].(*ast.Ident); ok && param != "" && id.Name == param {
+					return true
+				}
+				lit, ok := call.Args[0].(*ast.BasicLit)
+				name := ""
+				if ok && lit.Kind == token.STRING {
+					name, _ = strconv.Unquote(lit.Value)
+				}
+				if !envNamePattern.MatchString(name) {
+					errs = append(errs, fmt.Errorf("%s: an environment read whose name is not a string literal like \"PARTNERFLOW_X\"; the scan cannot see it", fset.Position(call.Pos())))
+					return true
+				}
+				names[name] = true
+				return true
+			})
+		}
+	}
+	return names, errors.Join(errs...)
 }
 
-func readsEnv(fun ast.Expr) bool {
+// firstParam is the name of a function's first parameter if it is a string.
+func firstParam(fn *ast.FuncDecl) string {
+	params := fn.Type.Params.List
+	if len(params) == 0 || len(params[0].Names) == 0 {
+		return ""
+	}
+	if t, ok := params[0].Type.(*ast.Ident); !ok || t.Name != "string" {
+		return ""
+	}
+	return params[0].Names[0].Name
+}
+
+func readsEnv(fun ast.Expr, helpers map[string]bool) bool {
 	switch f := fun.(type) {
 	case *ast.SelectorExpr:
 		pkg, ok := f.X.(*ast.Ident)
 		return ok && pkg.Name == "os" && (f.Sel.Name == "Getenv" || f.Sel.Name == "LookupEnv")
 	case *ast.Ident:
-		return f.Name == "env" || f.Name == "envInt"
+		return helpers[f.Name]
 	}
 	return false
+}
+
+// readmeEnvNames are the names in the first column of README's Configuration table.
+func readmeEnvNames(readme string) map[string]bool {
+	names := map[string]bool{}
+	in := false
+	for line := range strings.Lines(readme) {
+		switch {
+		case strings.HasPrefix(line, "## "):
+			in = strings.TrimSpace(line) == "## Configuration"
+		case in && strings.HasPrefix(line, "|"):
+			cells := strings.Split(line, "|")
+			if len(cells) < 2 {
+				continue
+			}
+			for _, m := range backticked.FindAllStringSubmatch(cells[1], -1) {
+				if envNamePattern.MatchString(m[1]) {
+					names[m[1]] = true
+				}
+			}
+		}
+	}
+	return names
+}
+
+var backticked = regexp.MustCompile("`([^`]+)`")
+
+func checkReadmeDocumentsEnv(p project) error {
+	documented := readmeEnvNames(p.readme)
+	if len(documented) == 0 {
+		return errors.New("README.md has no ## Configuration table naming variables")
+	}
+	var errs []error
+	for _, name := range sortedKeys(p.envRead) {
+		if !documented[name] {
+			errs = append(errs, fmt.Errorf("the code reads %s but README's Configuration table does not document it", name))
+		}
+	}
+	for _, name := range sortedKeys(documented) {
+		if !p.envRead[name] {
+			errs = append(errs, fmt.Errorf("README's Configuration table documents %s, which no code under %v reads", name, envScanDirs))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func checkServicesExist(p project) error {

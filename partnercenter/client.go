@@ -20,7 +20,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -66,21 +65,6 @@ type Config struct {
 	HTTPClient *http.Client
 	// Timeout bounds each call; 0 means 30 seconds.
 	Timeout time.Duration
-}
-
-// ConfigFromEnv reads PARTNERCENTER_URL, GRAPH_URL, PARTNERCENTER_TENANT_ID,
-// PARTNERCENTER_CLIENT_ID, PARTNERCENTER_CLIENT_SECRET and
-// PARTNERCENTER_ADMIN_PORTAL_URL. Unset URLs stay empty so the caller can
-// decide between the real service and the simulator.
-func ConfigFromEnv() Config {
-	return Config{
-		PartnerCenterURL: os.Getenv("PARTNERCENTER_URL"),
-		GraphURL:         os.Getenv("GRAPH_URL"),
-		TenantID:         os.Getenv("PARTNERCENTER_TENANT_ID"),
-		ClientID:         os.Getenv("PARTNERCENTER_CLIENT_ID"),
-		ClientSecret:     os.Getenv("PARTNERCENTER_CLIENT_SECRET"),
-		AdminPortalURL:   os.Getenv("PARTNERCENTER_ADMIN_PORTAL_URL"),
-	}
 }
 
 // HTTPClient implements Client over HTTP.

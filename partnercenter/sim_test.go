@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/partnerflow/partnerflow/internal/testsim"
 	"github.com/partnerflow/partnerflow/partnercenter"
 	"github.com/partnerflow/partnerflow/partnercenter/sim"
 )
@@ -41,21 +42,8 @@ type simEnv struct {
 func newSimEnv(t *testing.T, dataFile string) *simEnv {
 	t.Helper()
 	e := &simEnv{t: t, clock: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
-	s, err := sim.New(sim.Config{DataFile: dataFile, ActivationDelay: time.Minute, Now: e.now, WebhookRetryDelay: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.sim = s
-	e.srv = httptest.NewServer(s.Handler())
-	s.SetPublicURL(e.srv.URL)
-	t.Cleanup(func() { e.srv.Close(); s.Close() })
-	if err := s.SeedDemo(); err != nil {
-		t.Fatal(err)
-	}
-	e.c, err = partnercenter.New(partnercenter.Config{PartnerCenterURL: e.srv.URL, GraphURL: e.srv.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := testsim.Start(t, sim.Config{DataFile: dataFile, ActivationDelay: time.Minute, Now: e.now, WebhookRetryDelay: 20 * time.Millisecond})
+	e.sim, e.srv, e.c = s.Server, s.HTTP, s.Client(t)
 	return e
 }
 

@@ -119,7 +119,7 @@ func apiCommand(a *app) *cobra.Command {
 			if err := a.provisionBootstrapKey(ctx, e.store, a.cfg.BootstrapKey); err != nil {
 				return err
 			}
-			server, err := a.newAPI(e, os.Getenv("PARTNERFLOW_TEMPORAL_UI_URL"))
+			server, err := a.newAPI(e, a.cfg.TemporalUIURL)
 			if err != nil {
 				return err
 			}

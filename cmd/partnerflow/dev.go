@@ -41,7 +41,7 @@ func (a *app) runDev(ctx context.Context) error {
 	defer cancel()
 	var lines []string
 	simulated, temporalUI := false, ""
-	if cfg.PollInterval == 15*time.Minute && os.Getenv("PARTNERFLOW_POLL_INTERVAL") == "" {
+	if !cfg.PollIntervalSet {
 		cfg.PollInterval = 30 * time.Second // dev: notice consents quickly even without webhooks
 	}
 	if cfg.DefaultAssignments == "" {
@@ -66,8 +66,8 @@ func (a *app) runDev(ctx context.Context) error {
 		}
 		defer s.Close()
 		cfg.PartnerCenterURL, cfg.GraphURL, simulated = "http://"+addr, "http://"+addr, true
-		if os.Getenv("PARTNERCENTER_TENANT_ID") == "" {
-			_ = os.Setenv("PARTNERCENTER_TENANT_ID", sim.DefaultHomePartner.TenantID)
+		if cfg.PartnerCenterTenantID == "" {
+			cfg.PartnerCenterTenantID = sim.DefaultHomePartner.TenantID
 		}
 		lines = append(lines, "Partner Center simulator  http://"+addr+"  (demo tenants: see README)")
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"os"
 	"slices"
 
 	"github.com/partnerflow/partnerflow/api"
@@ -13,16 +12,22 @@ import (
 	"github.com/partnerflow/partnerflow/workflows"
 )
 
-// partnerCenter builds the Partner Center and Graph client from the environment, falling back to
-// the URLs dev gave the embedded simulator.
+// partnerCenterConfig is the Partner Center and Graph client's configuration: the settings read
+// by package config, with the URLs and tenant dev gives the embedded simulator.
+func (a *app) partnerCenterConfig() partnercenter.Config {
+	return partnercenter.Config{
+		PartnerCenterURL: a.cfg.PartnerCenterURL,
+		GraphURL:         a.cfg.GraphURL,
+		TenantID:         a.cfg.PartnerCenterTenantID,
+		ClientID:         a.cfg.PartnerCenterClientID,
+		ClientSecret:     a.cfg.PartnerCenterClientSecret,
+		AdminPortalURL:   a.cfg.PartnerCenterAdminPortalURL,
+	}
+}
+
+// partnerCenter builds the Partner Center and Graph client.
 func (a *app) partnerCenter() (*partnercenter.HTTPClient, partnercenter.Config, error) {
-	cfg := partnercenter.ConfigFromEnv()
-	if cfg.PartnerCenterURL == "" {
-		cfg.PartnerCenterURL = a.cfg.PartnerCenterURL
-	}
-	if cfg.GraphURL == "" {
-		cfg.GraphURL = a.cfg.GraphURL
-	}
+	cfg := a.partnerCenterConfig()
 	if cfg.PartnerCenterURL == "" || cfg.GraphURL == "" {
 		return nil, cfg, fmt.Errorf("PARTNERCENTER_URL and GRAPH_URL are required (the real services or `partnerflow sim`)")
 	}
@@ -35,10 +40,7 @@ func (a *app) partnerCenter() (*partnercenter.HTTPClient, partnercenter.Config, 
 
 // flowConfig is the API's view of the flows: who we are, the policy and the webhook verifier.
 func (a *app) flowConfig(temporalUI string) (api.FlowConfig, error) {
-	pcCfg := partnercenter.ConfigFromEnv()
-	if pcCfg.PartnerCenterURL == "" {
-		pcCfg.PartnerCenterURL = a.cfg.PartnerCenterURL
-	}
+	pcCfg := a.partnerCenterConfig()
 	var assignments []workflows.AccessAssignment
 	if a.cfg.DefaultAssignments != "" {
 		if err := json.Unmarshal([]byte(a.cfg.DefaultAssignments), &assignments); err != nil {
@@ -52,7 +54,7 @@ func (a *app) flowConfig(temporalUI string) (api.FlowConfig, error) {
 		hosts, allowHTTP = append(hosts, u.Host), true
 	}
 	return api.FlowConfig{
-		PartnerID:          os.Getenv("PARTNERCENTER_TENANT_ID"),
+		PartnerID:          a.cfg.PartnerCenterTenantID,
 		PartnerName:        a.cfg.PartnerName,
 		TaskQueue:          a.cfg.TaskQueue,
 		BaseURL:            a.cfg.BaseURL(),

@@ -21,6 +21,7 @@ import (
 	"github.com/partnerflow/partnerflow/api"
 	"github.com/partnerflow/partnerflow/internal/testapi"
 	"github.com/partnerflow/partnerflow/internal/testdb"
+	"github.com/partnerflow/partnerflow/internal/testsim"
 	"github.com/partnerflow/partnerflow/internal/testtemporal"
 	"github.com/partnerflow/partnerflow/links"
 	"github.com/partnerflow/partnerflow/models"
@@ -58,23 +59,10 @@ func startWithPolicy(t *testing.T, dialect string, policy workflows.InvitationPo
 	h := &harness{t: t, store: testdb.Open(t, dialect), temporal: testtemporal.Start(t)}
 	ctx := context.Background()
 
-	simulator, err := sim.New(sim.Config{ActivationDelay: 300 * time.Millisecond, WebhookRetryDelay: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	simServer := httptest.NewServer(simulator.Handler())
-	t.Cleanup(simServer.Close)
-	t.Cleanup(simulator.Close)
-	simulator.SetPublicURL(simServer.URL)
-	if err := simulator.SeedDemo(); err != nil {
-		t.Fatal(err)
-	}
-	h.sim, h.simURL = simulator, simServer.URL
+	simulator := testsim.Start(t, sim.Config{ActivationDelay: 300 * time.Millisecond, WebhookRetryDelay: 100 * time.Millisecond})
+	h.sim, h.simURL = simulator.Server, simulator.URL
 
-	pc, err := partnercenter.New(partnercenter.Config{PartnerCenterURL: simServer.URL, GraphURL: simServer.URL, TenantID: sim.DefaultHomePartner.TenantID})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc := simulator.Client(t)
 	h.pc = pc
 	signingKey := bytes.Repeat([]byte{7}, 32)
 	apiServer := httptest.NewUnstartedServer(nil)
@@ -94,7 +82,7 @@ func startWithPolicy(t *testing.T, dialect string, policy workflows.InvitationPo
 	}
 	t.Cleanup(w.Stop)
 
-	simHost, _ := url.Parse(simServer.URL)
+	simHost, _ := url.Parse(simulator.URL)
 	server := api.New(api.Config{
 		Store: h.store, Temporal: h.temporal.Client, Codec: h.temporal.Codec, Registry: prometheus.NewRegistry(),
 		Logger: quietLogger(), SigningKey: signingKey,
