@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/partnerflow/partnerflow/models"
@@ -621,4 +622,95 @@ func consentText(given *bool, yes string) string {
 		return yes
 	}
 	return "waiting"
+}
+
+// invitationEvents routes the Partner Center events the invitation flow waits for.
+func (s *Server) invitationEvents() map[string]eventRoute {
+	routes := map[string]eventRoute{partnercenter.EventResellerRelationshipAccepted: s.signalPendingInvitations}
+	for _, ev := range []string{partnercenter.EventGDAPApproved, partnercenter.EventGDAPActivated, partnercenter.EventGDAPTerminated, partnercenter.EventGDAPExpired} {
+		routes[ev] = s.signalGDAPInvitation
+	}
+	return routes
+}
+
+// maxHintedInvitations caps how many pending invitations one reseller-acceptance event wakes.
+const maxHintedInvitations = 500
+
+// signalGDAPInvitation signals the invitation that created the event's GDAP relationship.
+func (s *Server) signalGDAPInvitation(ctx context.Context, signal workflows.PartnerCenterEvent) webhookOutcome {
+	inv, err := s.store.InvitationByGDAP(ctx, signal.ResourceID)
+	if errors.Is(err, models.ErrNotFound) || (err == nil && inv.PartnerID != s.flows.PartnerID) {
+		detail := fmt.Sprintf("no invitation created GDAP relationship %q", signal.ResourceID)
+		return webhookOutcome{
+			result:  "refused: " + detail,
+			problem: NewProblem(http.StatusNotFound, "unknown-resource", "Unknown resource", detail),
+		}
+	}
+	if err != nil {
+		err = fmt.Errorf("find the invitation of GDAP relationship %s: %w", signal.ResourceID, err)
+		return webhookOutcome{result: "failed: " + err.Error(), problem: problemInternal(), err: err}
+	}
+	err = s.signalWorkflow(ctx, inv.WorkflowID, signal)
+	var finished *serviceerror.NotFound
+	switch {
+	case errors.As(err, &finished):
+		// An active invitation has handed its relationship to the GDAP watch.
+		if s.signalWorkflow(ctx, workflows.GDAPWatchWorkflowID(signal.ResourceID), signal) == nil {
+			return webhookOutcome{signalled: 1, result: "signalled the GDAP watch of invitation " + inv.ID}
+		}
+		return webhookOutcome{result: "ignored: the workflow of invitation " + inv.ID + " has finished"}
+	case err != nil:
+		return webhookOutcome{result: "failed: " + err.Error(), problem: problemUnavailable("the invitation's workflow could not be signalled; retry"), err: err}
+	}
+	return webhookOutcome{signalled: 1, result: "signalled invitation " + inv.ID}
+}
+
+// signalPendingInvitations passes a reseller acceptance to every pending invitation: before
+// acceptance no invitation knows the customer's tenant, so each workflow checks with the
+// service whether the acceptance was its own.
+func (s *Server) signalPendingInvitations(ctx context.Context, signal workflows.PartnerCenterEvent) webhookOutcome {
+	pending, err := s.pendingInvitations(ctx)
+	if err != nil {
+		return webhookOutcome{result: "failed: " + err.Error(), problem: problemInternal(), err: err}
+	}
+	var (
+		out  webhookOutcome
+		errs []error
+	)
+	var finished *serviceerror.NotFound
+	for _, inv := range pending {
+		err := s.signalWorkflow(ctx, inv.WorkflowID, signal)
+		switch {
+		case errors.As(err, &finished):
+		case err != nil:
+			errs = append(errs, err)
+		default:
+			out.signalled++
+		}
+	}
+	out.result = fmt.Sprintf("signalled %d of %d pending invitations", out.signalled, len(pending))
+	if err := errors.Join(errs...); err != nil {
+		out.result = fmt.Sprintf("failed: %s; %v", out.result, err)
+		out.problem, out.err = problemUnavailable("some invitations' workflows could not be signalled; retry"), err
+	}
+	return out
+}
+
+// pendingInvitations returns up to maxHintedInvitations of the partner's pending invitations.
+func (s *Server) pendingInvitations(ctx context.Context) ([]models.Invitation, error) {
+	var all []models.Invitation
+	f := models.ListFilter{PartnerID: s.flows.PartnerID, Status: models.InvitationPending}
+	for len(all) < maxHintedInvitations {
+		f.Limit = min(maxListLimit, maxHintedInvitations-len(all))
+		page, next, err := models.List[models.Invitation](ctx, s.store, f)
+		if err != nil {
+			return nil, fmt.Errorf("list pending invitations: %w", err)
+		}
+		all = append(all, page...)
+		if next == "" {
+			break
+		}
+		f.Cursor = next
+	}
+	return all, nil
 }

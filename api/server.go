@@ -50,6 +50,8 @@ type Server struct {
 	flows      FlowConfig
 	links      *links.Signer
 	engine     *gin.Engine
+	// eventRoutes takes each Partner Center event to the flow that waits for it.
+	eventRoutes map[string]eventRoute
 }
 
 // New builds the router.
@@ -66,7 +68,7 @@ func New(cfg Config) *Server {
 	s := &Server{
 		store: cfg.Store, temporal: cfg.Temporal, codec: cfg.Codec, logger: cfg.Logger,
 		signingKey: cfg.SigningKey, origins: cfg.CodecOrigins,
-		flows: cfg.Flows.withDefaults(), links: links.NewSigner(cfg.SigningKey),
+		flows: cfg.Flows.withDefaults(), links: links.NewSigner(cfg.SigningKey), eventRoutes: map[string]eventRoute{},
 	}
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
@@ -106,6 +108,7 @@ func New(cfg Config) *Server {
 	v1.POST("/api-keys", requireRole(models.RoleGlobalAdmin), s.createAPIKey)
 	v1.DELETE("/api-keys/:id", requireRole(models.RoleGlobalAdmin), s.revokeAPIKey)
 	s.invitationRoutes(v1)
+	s.routeEvents(s.invitationEvents())
 
 	r.POST("/webhooks/partner-center", s.partnerCenterWebhook)
 	r.GET("/accept/:token", s.showAcceptPage)
@@ -170,4 +173,14 @@ func (s *Server) readyz(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ready", "checks": checks})
+}
+
+// RoutedEvents lists the Partner Center events the webhook endpoint routes to a flow, sorted.
+func (s *Server) RoutedEvents() []string {
+	out := make([]string, 0, len(s.eventRoutes))
+	for name := range s.eventRoutes {
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out
 }
