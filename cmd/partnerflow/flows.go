@@ -73,14 +73,12 @@ func (a *app) flowConfig(temporalUI string) (api.FlowConfig, error) {
 // registerWebhook points Partner Center's one webhook registration at partnerflow, keeping an
 // existing registration when it is already right.
 func registerWebhook(ctx context.Context, pc partnercenter.Client, webhookURL string) error {
-	events := []string{
-		partnercenter.EventResellerRelationshipAccepted, partnercenter.EventGDAPApproved, partnercenter.EventGDAPActivated,
-		partnercenter.EventGDAPTerminated, partnercenter.EventGDAPExpired,
-	}
+	// The flows' descriptors name the events their workflows wait for.
+	events := workflows.WebhookEvents()
 	reg := partnercenter.WebhookRegistration{WebhookURL: webhookURL, WebhookEvents: events}
 	existing, err := pc.GetWebhookRegistration(ctx)
 	switch {
-	case err == nil && existing.WebhookURL == webhookURL && len(existing.WebhookEvents) == len(events):
+	case err == nil && existing.WebhookURL == webhookURL && sameEvents(existing.WebhookEvents, events):
 		return nil
 	case err == nil && existing.WebhookURL != "":
 		_, err = pc.UpdateWebhookRegistration(partnercenter.WithRequestID(ctx, partnercenter.NewRequestID()), reg)
@@ -91,4 +89,12 @@ func registerWebhook(ctx context.Context, pc partnercenter.Client, webhookURL st
 		return fmt.Errorf("register the Partner Center webhook %s: %w", webhookURL, err)
 	}
 	return nil
+}
+
+// sameEvents reports whether a registration subscribes to exactly the events wanted.
+func sameEvents(have, want []string) bool {
+	a, b := slices.Clone(have), slices.Clone(want)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
 }
