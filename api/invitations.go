@@ -32,7 +32,7 @@ type FlowConfig struct {
 	PartnerID string
 	// PartnerName is shown to customers on the landing page.
 	PartnerName string
-	// TaskQueue is where the workflows run (default workflows.InvitationTaskQueue).
+	// TaskQueue is where the workflows run (default workflows.TaskQueue).
 	TaskQueue string
 	// BaseURL is the public base of the links customers receive, such as https://onboard.example.com.
 	BaseURL string
@@ -59,7 +59,7 @@ type FlowConfig struct {
 
 func (f FlowConfig) withDefaults() FlowConfig {
 	if f.TaskQueue == "" {
-		f.TaskQueue = workflows.InvitationTaskQueue
+		f.TaskQueue = workflows.TaskQueue
 	}
 	if f.ExpireAfter <= 0 {
 		f.ExpireAfter = 90 * 24 * time.Hour

@@ -294,7 +294,7 @@ func TestCreatingAnInvitationRecordsItAndStartsItsWorkflow(t *testing.T) {
 		t.Fatalf("want one start, got %d", len(starts))
 	}
 	opts, in := starts[0].Options, startInput[workflows.InvitationInput](starts[0])
-	if starts[0].Workflow != "Invitation" || opts.ID != wantWorkflowID || opts.TaskQueue != workflows.InvitationTaskQueue ||
+	if starts[0].Workflow != "Invitation" || opts.ID != wantWorkflowID || opts.TaskQueue != workflows.TaskQueue ||
 		opts.WorkflowIDConflictPolicy != enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL ||
 		opts.WorkflowIDReusePolicy != enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE || !opts.WorkflowExecutionErrorWhenAlreadyStarted {
 		t.Fatalf("start options: %+v", opts)

@@ -36,6 +36,9 @@ type Flow struct {
 	Events []string
 }
 
+// TaskQueue is the default task queue of every partnerflow workflow.
+const TaskQueue = "partnerflow"
+
 // Flows lists every flow kind partnerflow runs.
 var Flows = []Flow{InvitationFlow}
 

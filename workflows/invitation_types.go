@@ -8,9 +8,6 @@ import (
 	"github.com/partnerflow/partnerflow/partnercenter"
 )
 
-// InvitationTaskQueue is the default task queue of every partnerflow workflow.
-const InvitationTaskQueue = "partnerflow"
-
 // InvitationFlow describes the invitation flow: an Invitation workflow per partner and customer
 // domain, and the GDAP watch and cleanup workflows it leaves behind.
 var InvitationFlow = Flow{

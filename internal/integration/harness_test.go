@@ -76,7 +76,7 @@ func startWithPolicy(t *testing.T, dialect string, policy workflows.InvitationPo
 		Store: h.store, PartnerCenter: pc, Mailer: mailer, Logger: quietLogger(),
 		Signer: links.NewSigner(signingKey), BaseURL: h.baseURL, PartnerName: "Contoso Distribution",
 	})
-	w := worker.New(h.temporal.Client, workflows.InvitationTaskQueue, acts)
+	w := worker.New(h.temporal.Client, workflows.TaskQueue, acts)
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func startWithPolicy(t *testing.T, dialect string, policy workflows.InvitationPo
 		Logger: quietLogger(), SigningKey: signingKey,
 		Flows: api.FlowConfig{
 			PartnerID: sim.DefaultHomePartner.TenantID, PartnerName: "Contoso Distribution",
-			TaskQueue: workflows.InvitationTaskQueue, BaseURL: h.baseURL,
+			TaskQueue: workflows.TaskQueue, BaseURL: h.baseURL,
 			DefaultAssignments: []workflows.AccessAssignment{{SecurityGroupID: securityGroup, RoleIDs: allRoleIDs()}},
 			ContactEmail:       "ops@distributor.example",
 			Policy:             policy,
