@@ -31,7 +31,12 @@ func (s *Server) requireSession(c *gin.Context) {
 }
 
 func (s *Server) dashboardFrame(c *gin.Context, title string) pageFrame {
-	return pageFrame{Title: title, Brand: "partnerflow", User: callerName(c)}
+	return pageFrame{Title: title, Brand: "partnerflow", User: callerName(c), Menu: s.sections}
+}
+
+// addSection adds a flow kind's list to the dashboard's navigation.
+func (s *Server) addSection(key, label, path string) {
+	s.sections = append(s.sections, navLink{Key: key, Label: label, Path: path})
 }
 
 // dashboardPageSize is how many flows a list page shows.
@@ -77,6 +82,7 @@ func dashboardList[R models.FlowRow, S any](s *Server, f flowAPI[R, S], page lis
 	return func(c *gin.Context) {
 		p := page
 		p.pageFrame = s.dashboardFrame(c, page.Heading)
+		p.Nav = f.desc.Kind + "s"
 		lf, problem := f.listFilter(c, s, dashboardPageSize)
 		if problem != nil {
 			p.Notice = "Ignored " + problem.Field + ": " + problem.Detail + "."

@@ -60,7 +60,7 @@ func TestTheTimelineIsPaged(t *testing.T) {
 	seen, cursor, pages := len(detail.Steps), detail.StepsNextCursor, 0
 	for cursor != "" {
 		var page struct {
-			Items []struct{ Detail string }
+			Items      []struct{ Detail string }
 			NextCursor string
 		}
 		r := f.sales.Do("GET", "/v1/invitations/"+inv.ID+"/steps?limit=70&cursor="+url.QueryEscape(cursor), nil)

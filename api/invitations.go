@@ -529,6 +529,7 @@ func (s *Server) invitationPages(r *gin.Engine) {
 		}
 		return listRow{ID: inv.ID, Link: "/invitations/" + inv.ID, Title: inv.CustomerDomain, Status: inv.Status, Cells: []string{agoText(now, inv.CreatedAt), expiry}}
 	})
+	s.addSection(models.KindInvitation+"s", "Invitations", "/")
 	r.GET("/", s.requireSession, list)
 	r.GET("/invitations", s.requireSession, list)
 	r.GET("/invitations/:id", s.requireSession, func(c *gin.Context) {
@@ -557,8 +558,10 @@ func (s *Server) renderInvitationPage(c *gin.Context, status int, inv *models.In
 		return
 	}
 	now := s.flows.Now()
+	frame := s.dashboardFrame(c, inv.CustomerDomain)
+	frame.Nav = models.KindInvitation + "s"
 	page := detailPage{
-		pageFrame: s.dashboardFrame(c, inv.CustomerDomain), BackURL: "/", BackLabel: "Invitations",
+		pageFrame: frame, BackURL: "/", BackLabel: "Invitations",
 		Heading: v.CustomerDomain, Status: v.Status, Notice: notice, CSRF: s.csrfToken(c), Live: v.Live,
 	}
 	roles := make([]string, 0, len(v.Roles))

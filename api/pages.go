@@ -43,9 +43,15 @@ type pageFrame struct {
 	Brand string
 	// User is the signed-in operator's key name on dashboard pages; empty on customer pages.
 	User string
-	// Nav names the dashboard section the page belongs to, marked in the navigation:
-	// "overview", or "invitations" when empty.
-	Nav string
+	// Menu is the dashboard's navigation (on dashboard pages); Nav is the key of the one
+	// this page belongs to.
+	Menu []navLink
+	Nav  string
+}
+
+// navLink is one section of the dashboard's navigation: the overview, then one per flow kind.
+type navLink struct {
+	Key, Label, Path string
 }
 
 // renderPage writes an HTML page. The headers keep the customer's link, which carries a token,

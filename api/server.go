@@ -52,6 +52,8 @@ type Server struct {
 	engine     *gin.Engine
 	// eventRoutes takes each Partner Center event to the flow that waits for it.
 	eventRoutes map[string]eventRoute
+	// sections are the dashboard's navigation, the overview first.
+	sections []navLink
 }
 
 // New builds the router.
@@ -69,6 +71,7 @@ func New(cfg Config) *Server {
 		store: cfg.Store, temporal: cfg.Temporal, codec: cfg.Codec, logger: cfg.Logger,
 		signingKey: cfg.SigningKey, origins: cfg.CodecOrigins,
 		flows: cfg.Flows.withDefaults(), links: links.NewSigner(cfg.SigningKey), eventRoutes: map[string]eventRoute{},
+		sections: []navLink{{Key: "overview", Label: "Overview", Path: "/overview"}},
 	}
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
