@@ -67,3 +67,11 @@ func (s *Signer) mac(purpose, payload string) string {
 func (s *Signer) AcceptURL(baseURL, invitationID string, expires time.Time) string {
 	return strings.TrimRight(baseURL, "/") + "/accept/" + s.Token(PurposeAcceptInvitation, invitationID, expires)
 }
+
+// PurposeResellerPartnership is the token purpose of a reseller's partnership landing link.
+const PurposeResellerPartnership = "reseller-partnership"
+
+// PartnershipURL is a reseller's landing link for a partnership request.
+func (s *Signer) PartnershipURL(baseURL, resellerID string, expires time.Time) string {
+	return strings.TrimRight(baseURL, "/") + "/partner/" + s.Token(PurposeResellerPartnership, resellerID, expires)
+}

@@ -1,0 +1,101 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// KindReseller is the indirect reseller partnership flow.
+const KindReseller = "reseller"
+
+// Reseller partnership statuses, as the API shows them.
+const (
+	ResellerPending            = "pending"
+	ResellerVerifying          = "verifying"
+	ResellerVerificationFailed = "verification_failed"
+	ResellerActive             = "active"
+	ResellerExpired            = StatusExpired
+	ResellerCancelled          = StatusCancelled
+	ResellerFailed             = StatusFailed
+	ResellerRemoved            = "removed"
+)
+
+// ResellerStatuses lists every status in lifecycle order.
+var ResellerStatuses = []string{ResellerPending, ResellerVerifying, ResellerVerificationFailed, ResellerActive, ResellerExpired, ResellerCancelled, ResellerFailed, ResellerRemoved}
+
+// ResellerOpen reports whether a partnership request in status s still waits or works.
+func ResellerOpen(s string) bool {
+	return s == ResellerPending || s == ResellerVerifying || s == ResellerVerificationFailed
+}
+
+// Reseller is an indirect provider's partnership with one indirect reseller: the request, the
+// reseller's authorization, and the verification of its PartnerID before the provider transacts
+// for it.
+type Reseller struct {
+	ID          string `gorm:"primaryKey"`
+	PartnerID   string
+	CompanyName string
+	// Email is the reseller's contact, who receives the partnership request.
+	Email    string
+	Language string
+	// MPNID is the reseller's PartnerID: given with the request, or learned when it authorizes.
+	MPNID string `gorm:"column:mpn_id"`
+	// TenantID is the reseller's partner tenant, known once it authorized the provider.
+	TenantID      string
+	Location      string
+	Status        string
+	WorkflowID    string
+	FailureCode   string
+	FailureReason string
+	RemindersSent int
+	VerifiedAt    *time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	ExpiresAt     time.Time
+}
+
+// FlowID and FlowCreated make Reseller a FlowRow.
+func (r Reseller) FlowID() string         { return r.ID }
+func (r Reseller) FlowCreated() time.Time { return r.CreatedAt }
+
+// ResellerChange is what a partnership's workflow writes at a step.
+type ResellerChange = FlowChange[Reseller]
+
+// ResellerSearchColumn is what the list's search matches: a prefix of the company name.
+const ResellerSearchColumn = "company_name"
+
+// CreateReseller inserts a partnership request. When the provider already has an open or active
+// partnership with this contact it returns ErrConflict and that partnership.
+func (s *Store) CreateReseller(ctx context.Context, r *Reseller) (*Reseller, error) {
+	err := Create(ctx, s, KindReseller, r)
+	if errors.Is(err, ErrConflict) {
+		open, findErr := FindBy[Reseller](ctx, s, "partner_id = ? AND email = ? AND status IN ?",
+			r.PartnerID, r.Email, []string{ResellerPending, ResellerVerifying, ResellerVerificationFailed, ResellerActive})
+		if findErr != nil {
+			return nil, fmt.Errorf("find the open partnership with %s: %w", r.Email, findErr)
+		}
+		return open, ErrConflict
+	}
+	return r, err
+}
+
+// ActiveReseller returns the provider's active partnership with the reseller tenant.
+func (s *Store) ActiveReseller(ctx context.Context, partnerID, tenantID string) (*Reseller, error) {
+	return FindBy[Reseller](ctx, s, "partner_id = ? AND tenant_id = ? AND status = ?", partnerID, tenantID, ResellerActive)
+}
+
+// LatestResellerByTenant returns the provider's most recent partnership with a reseller tenant,
+// whatever its status, so a refusal can say why the reseller cannot be named.
+func (s *Store) LatestResellerByTenant(ctx context.Context, partnerID, tenantID string) (*Reseller, error) {
+	var r Reseller
+	err := s.DB.WithContext(ctx).Where("partner_id = ? AND tenant_id = ?", partnerID, tenantID).Order("created_at DESC").Limit(1).Find(&r).Error
+	if err != nil {
+		return nil, err
+	}
+	if r.ID == "" {
+		return nil, ErrNotFound
+	}
+	return &r, nil
+}

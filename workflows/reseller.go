@@ -1,0 +1,329 @@
+package workflows
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/partnerflow/partnerflow/models"
+)
+
+// ResellerFlow describes the indirect reseller partnership: a provider asks a reseller to
+// authorize it, waits for the authorization (Partner Center sends no event for it: the flow
+// polls the provider's list of indirect resellers), then verifies the reseller's PartnerID
+// before anyone transacts for it.
+var ResellerFlow = Flow{
+	Kind:       models.KindReseller,
+	Type:       "ResellerPartnership",
+	Workflow:   ResellerPartnership,
+	Record:     activityRecordReseller,
+	Activities: []string{activityFindPartnership, activityVerifyReseller, activitySendResellerMail},
+	Query:      QueryReseller,
+	Updates:    []string{UpdateResend, UpdateCancel, UpdateVerify},
+}
+
+// Names of the reseller partnership's activities and messages.
+const (
+	activityRecordReseller   = "RecordReseller"
+	activityFindPartnership  = "FindPartnership"
+	activityVerifyReseller   = "VerifyReseller"
+	activitySendResellerMail = "SendResellerMail"
+
+	// QueryReseller returns the live ResellerState.
+	QueryReseller = "reseller"
+	// UpdateVerify checks a reseller that failed verification again.
+	UpdateVerify = "verify"
+)
+
+// ResellerWorkflowID is the workflow ID of a provider's partnership request to a reseller
+// contact, so a second request while one is open is refused, never duplicated.
+func ResellerWorkflowID(partnerID, email string) string {
+	return "reseller/" + partnerID + "/" + strings.ToLower(email)
+}
+
+// ResellerInput starts a partnership request. It holds no secret: the reseller's link is
+// derived by the activity that sends it.
+type ResellerInput struct {
+	ResellerID  string
+	PartnerID   string
+	CompanyName string
+	Email       string
+	// MPNID is the reseller's PartnerID when the provider knows it; otherwise the reseller's
+	// name identifies it in the provider's list once it authorized.
+	MPNID    string
+	Language string
+	// ContactEmail is the provider's contact for escalations and verification results.
+	ContactEmail string
+	ExpiresAt    time.Time
+	Policy       WaitPolicy
+	Carry        *Carry[ResellerState] `json:",omitempty"`
+}
+
+// ResellerState is the live state the query returns and the workflow's result.
+type ResellerState struct {
+	Status        string
+	Authorized    bool
+	TenantID      string
+	MPNID         string
+	Location      string
+	RemindersSent int
+	Escalated     bool
+	FailureCode   string
+	FailureReason string
+}
+
+// Partnership is what the provider's list of indirect resellers says of one reseller.
+type Partnership struct {
+	Found    bool
+	TenantID string
+	MPNID    string
+	Name     string
+	Location string
+}
+
+// Verification is the outcome of checking a reseller's PartnerID and partner agreement.
+type Verification struct {
+	OK bool
+	// Code is Partner Center's error code and Reason a plain sentence, when it failed.
+	Code   string
+	Reason string
+}
+
+// VerifyRequest asks for a reseller's verification again.
+type VerifyRequest struct {
+	By string
+}
+
+// ResellerMail is one message of a partnership request; with the reseller ID, kind and Seq it is
+// the idempotency key, so a retried send never mails twice.
+type ResellerMail struct {
+	ResellerID  string
+	Kind        string
+	Seq         int
+	To          string
+	CompanyName string
+	Language    string
+	ExpiresAt   time.Time
+	// MPNID, Code and Reason fill the verification messages to the provider's contact.
+	MPNID, Code, Reason string
+}
+
+// Reseller mail kinds (notify's template names).
+const (
+	MailResellerInvitation         = "reseller-invitation"
+	MailResellerReminder           = "reseller-reminder"
+	MailResellerResend             = "reseller-resend"
+	MailResellerEscalation         = "reseller-escalation"
+	MailResellerVerified           = "reseller-verified"
+	MailResellerVerificationFailed = "reseller-verification-failed"
+)
+
+// ResellerPartnership asks a reseller to authorize the provider as its indirect provider, waits
+// durably for it (reminders, escalation, resend, cancel, expiry), then verifies the reseller:
+// PartnerID exists, is an indirect reseller in the provider's region, and has signed the partner
+// agreement. A reseller that fails stays verification_failed with the reason until it is
+// verified again or the request is cancelled; it never becomes active silently.
+func ResellerPartnership(ctx workflow.Context, in ResellerInput) (ResellerState, error) {
+	w := &resellerImpl{in: in}
+	if err := w.setup(ctx); err != nil {
+		return w.state, err
+	}
+	return w.run(ctx)
+}
+
+type resellerImpl struct {
+	*flow[models.Reseller]
+	in          ResellerInput
+	state       ResellerState
+	started     time.Time
+	verifyAgain *VerifyRequest
+}
+
+type resellerChange = models.FlowChange[models.Reseller]
+
+func (w *resellerImpl) setup(ctx workflow.Context) error {
+	w.started = workflow.Now(ctx)
+	w.state.Status = models.ResellerPending
+	if w.in.Policy.PollEvery <= 0 {
+		w.in.Policy = DefaultWaitPolicy
+	}
+	w.flow = newFlow[models.Reseller](models.KindReseller, activityRecordReseller, w.in.ResellerID, &w.state.Status, w.in.Policy.ContinueAsNewAfter)
+	resume(w.flow, w.in.Carry, &w.state, &w.started)
+	if err := serveState(ctx, QueryReseller, &w.state); err != nil {
+		return err
+	}
+	if err := serveWaitUpdates(ctx, w.flow, &w.state, models.ResellerPending, models.ResellerOpen, w.resend, nil); err != nil {
+		return err
+	}
+	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateVerify, func(ctx workflow.Context, req VerifyRequest) (ResellerState, error) {
+		w.verifyAgain = &req
+		err := workflow.Await(ctx, func() bool { return w.verifyAgain == nil })
+		return w.state, err
+	}, workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, _ VerifyRequest) error {
+		if w.cancelled != nil || w.state.Status != models.ResellerVerificationFailed || w.verifyAgain != nil {
+			return fmt.Errorf("the reseller is %s: only a reseller that failed verification can be verified again", w.state.Status)
+		}
+		return nil
+	}})
+}
+
+func (w *resellerImpl) run(ctx workflow.Context) (ResellerState, error) {
+	if w.in.Carry == nil {
+		if err := w.tryRecord(ctx, resellerChange{Status: models.ResellerPending, Step: "started"}); isFlowGone(err) {
+			workflow.GetLogger(ctx).Warn("the reseller no longer exists; ending", "reseller", w.in.ResellerID)
+			return w.state, nil
+		}
+		w.enter(ctx, models.ResellerPending)
+		if err := w.mail(ctx, MailResellerInvitation, 0, w.in.Email, Verification{}); err != nil {
+			return w.finishFailed(ctx, err)
+		}
+		w.record(ctx, resellerChange{Step: "sent", StepDetail: w.in.Email})
+	}
+	if !w.state.Authorized {
+		outcome, err := w.wait(ctx, waiting{
+			policy: w.in.Policy, started: w.started, deadline: w.in.ExpiresAt,
+			sent: func() int { return w.state.RemindersSent },
+			decide: func() string {
+				if w.state.Authorized {
+					return models.ResellerVerifying
+				}
+				return ""
+			},
+			check:  w.check,
+			remind: w.remind,
+			continueAsNew: func(ctx workflow.Context) error {
+				next := w.in
+				next.Carry = carry(w.flow, w.state, w.started)
+				return workflow.NewContinueAsNewError(ctx, ResellerPartnership, next)
+			},
+		})
+		switch {
+		case err != nil:
+			return w.finishFailed(ctx, err)
+		case outcome != models.ResellerVerifying:
+			w.setStatus(ctx, outcome, resellerChange{Step: outcome, StepDetail: w.cancelDetail()})
+			return w.state, nil
+		}
+	}
+	return w.verify(ctx)
+}
+
+// check looks for the reseller in the provider's list of indirect resellers.
+func (w *resellerImpl) check(ctx workflow.Context) error {
+	var p Partnership
+	if err := workflow.ExecuteActivity(withServiceCalls(ctx), activityFindPartnership, w.in.ResellerID).Get(ctx, &p); err != nil {
+		return err
+	}
+	if !p.Found {
+		return nil
+	}
+	w.state.Authorized, w.state.TenantID, w.state.MPNID, w.state.Location = true, p.TenantID, p.MPNID, p.Location
+	w.record(ctx, resellerChange{
+		Set:  models.Reseller{TenantID: p.TenantID, MPNID: p.MPNID, Location: p.Location},
+		Step: "authorized", StepDetail: fmt.Sprintf("%s (PartnerID %s, %s) authorized the provider", p.Name, p.MPNID, p.Location),
+	})
+	return nil
+}
+
+func (w *resellerImpl) remind(ctx workflow.Context) error {
+	seq := w.state.RemindersSent + 1
+	if err := w.mail(ctx, MailResellerReminder, seq, w.in.Email, Verification{}); err != nil {
+		return err
+	}
+	w.state.RemindersSent = seq
+	w.record(ctx, resellerChange{Set: models.Reseller{RemindersSent: seq}, Step: "reminder", StepDetail: fmt.Sprintf("reminder %d to %s", seq, w.in.Email), StepKey: w.sequencedKey("reminder")})
+	if w.in.Policy.escalates(seq) && w.in.ContactEmail != "" && !w.state.Escalated {
+		if err := w.mail(ctx, MailResellerEscalation, seq, w.in.ContactEmail, Verification{}); err != nil {
+			return err
+		}
+		w.state.Escalated = true
+		w.record(ctx, resellerChange{Step: "escalated", StepDetail: w.in.ContactEmail})
+	}
+	return nil
+}
+
+func (w *resellerImpl) resend(ctx workflow.Context, req ResendRequest) error {
+	if err := w.mail(ctx, MailResellerResend, w.resends, w.in.Email, Verification{}); err != nil {
+		return err
+	}
+	w.record(ctx, resellerChange{Step: "resent", StepDetail: strings.TrimSpace("by " + req.By), StepKey: w.sequencedKey("resent")})
+	return nil
+}
+
+func (w *resellerImpl) sequencedKey(step string) string {
+	return fmt.Sprintf("%s/%s/%d/%d", w.in.ResellerID, step, w.state.RemindersSent, w.resends)
+}
+
+// verify checks the reseller until it passes or the request is cancelled: a failure waits for a
+// verify update (the reseller signs its agreement, say), and is checked again then.
+func (w *resellerImpl) verify(ctx workflow.Context) (ResellerState, error) {
+	for round := 1; ; round++ {
+		w.setStatus(ctx, models.ResellerVerifying, resellerChange{Step: "verifying", StepKey: fmt.Sprintf("%s/verifying/%d", w.in.ResellerID, round)})
+		var v Verification
+		if err := workflow.ExecuteActivity(withServiceCalls(ctx), activityVerifyReseller, w.state.MPNID).Get(ctx, &v); err != nil {
+			return w.finishFailed(ctx, err)
+		}
+		if v.OK {
+			now := workflow.Now(ctx)
+			w.state.FailureCode, w.state.FailureReason = "", ""
+			w.setStatus(ctx, models.ResellerActive, resellerChange{Set: models.Reseller{VerifiedAt: &now}, Step: "verified",
+				StepDetail: "PartnerID " + w.state.MPNID + " exists, is an indirect reseller in the provider's region and has signed the partner agreement"})
+			w.verifyAgain = nil
+			w.notifyContact(ctx, MailResellerVerified, round, v)
+			// A verify update that asked for this round gets its answer before the workflow ends.
+			err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+			return w.state, err
+		}
+		w.state.FailureCode, w.state.FailureReason = v.Code, v.Reason
+		w.setStatus(ctx, models.ResellerVerificationFailed, resellerChange{
+			Set:  models.Reseller{FailureCode: v.Code, FailureReason: v.Reason},
+			Step: "verification-failed", StepDetail: v.Code + ": " + v.Reason, StepKey: fmt.Sprintf("%s/verification-failed/%d", w.in.ResellerID, round),
+		})
+		w.verifyAgain = nil
+		w.notifyContact(ctx, MailResellerVerificationFailed, round, v)
+		for w.verifyAgain == nil && w.cancelled == nil {
+			if w.historyFull(ctx) {
+				next := w.in
+				next.Carry = carry(w.flow, w.state, w.started)
+				return w.state, workflow.NewContinueAsNewError(ctx, ResellerPartnership, next)
+			}
+			if _, err := workflow.AwaitWithTimeout(ctx, 24*time.Hour, func() bool { return w.verifyAgain != nil || w.cancelled != nil }); err != nil {
+				return w.state, err
+			}
+		}
+		if w.cancelled != nil {
+			w.setStatus(ctx, models.ResellerCancelled, resellerChange{Step: models.ResellerCancelled, StepDetail: w.cancelDetail()})
+			return w.state, nil
+		}
+	}
+}
+
+// notifyContact tells the provider's contact how verification went; a mail that cannot be
+// sent is logged, the partnership goes on.
+func (w *resellerImpl) notifyContact(ctx workflow.Context, kind string, round int, v Verification) {
+	if w.in.ContactEmail == "" {
+		return
+	}
+	if err := w.mail(ctx, kind, round, w.in.ContactEmail, v); err != nil {
+		workflow.GetLogger(ctx).Warn("could not tell the provider's contact", "kind", kind, "error", err)
+	}
+}
+
+func (w *resellerImpl) mail(ctx workflow.Context, kind string, seq int, to string, v Verification) error {
+	return workflow.ExecuteActivity(withServiceCalls(ctx), activitySendResellerMail, ResellerMail{
+		ResellerID: w.in.ResellerID, Kind: kind, Seq: seq, To: to, CompanyName: w.in.CompanyName,
+		Language: w.in.Language, ExpiresAt: w.in.ExpiresAt, MPNID: w.state.MPNID, Code: v.Code, Reason: v.Reason,
+	}).Get(ctx, nil)
+}
+
+// finishFailed records a refusal that retrying cannot fix and fails the workflow with it.
+func (w *resellerImpl) finishFailed(ctx workflow.Context, cause error) (ResellerState, error) {
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	reason := rootMessage(cause)
+	w.state.FailureReason = reason
+	w.setStatus(dctx, models.ResellerFailed, resellerChange{Set: models.Reseller{FailureReason: reason}, Step: models.ResellerFailed, StepDetail: reason})
+	return w.state, temporal.NewNonRetryableApplicationError(reason, "ResellerPartnershipFailed", cause)
+}
