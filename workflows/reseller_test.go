@@ -145,7 +145,7 @@ func TestResellerPartnership(t *testing.T) {
 			t.Fatalf("the reseller is written in its language, the result goes to the provider's contact: %+v", w.mails)
 		}
 	})
-	t.Run("never authorized: reminders, one escalation, expired", func(t *testing.T) {
+	t.Run("never authorized: reminders on days 3, 7, 14, 21 and 28, one escalation, expired", func(t *testing.T) {
 		w := &resellerWorld{verdicts: []workflows.Verification{{OK: true}}}
 		env := newResellerEnv(t, w)
 		env.ExecuteWorkflow(workflows.ResellerPartnership, resellerInput(env))
@@ -249,7 +249,7 @@ func (w *removalWorld) EndPartnership(context.Context, string) (workflows.EndedP
 	return workflows.EndedPartnership{StillListed: true}, nil
 }
 
-// PlanRemovalDeliveries plans 1,000 recipients a page; reminders fall on days 3 and 7, then weekly.
+// PlanRemovalDeliveries plans 1,000 recipients a page.
 func (w *removalWorld) PlanRemovalDeliveries(_ context.Context, _ string, cursor string) (workflows.PlannedPage, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
