@@ -30,6 +30,8 @@ type Config struct {
 	BaseURL string
 	// PartnerName introduces the partner in messages to customers.
 	PartnerName string
+	// DefaultLanguage is the language of messages to recipients whose own is not known.
+	DefaultLanguage string
 }
 
 // Activities carries the dependencies of every activity method.
@@ -41,6 +43,9 @@ type Activities struct {
 func New(cfg Config) *Activities {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.DefaultLanguage == "" {
+		cfg.DefaultLanguage = "en"
 	}
 	return &Activities{cfg: cfg}
 }

@@ -170,6 +170,25 @@ type detailPage struct {
 	Steps     []stepRow
 	// LaterSteps continues the timeline on the next page.
 	LaterSteps string
+	// Progress, when set, draws how far a flow's deliveries are.
+	Progress *progress
+}
+
+// progress is a bar of deliveries: delivered, failed and pending shares of the total.
+type progress struct {
+	Counts                      models.DeliveryCounts
+	DeliveredPct, FailedPct     int
+	DeliveredWidth, FailedWidth string
+}
+
+func newProgress(c models.DeliveryCounts) *progress {
+	p := &progress{Counts: c}
+	if c.Total > 0 {
+		p.DeliveredPct, p.FailedPct = int(c.Delivered*100/c.Total), int(c.Failed*100/c.Total)
+		p.DeliveredWidth = strconv.FormatFloat(float64(c.Delivered)*100/float64(c.Total), 'f', 2, 64) + "%"
+		p.FailedWidth = strconv.FormatFloat(float64(c.Failed)*100/float64(c.Total), 'f', 2, 64) + "%"
+	}
+	return p
 }
 
 const stepTimeLayout = "2006-01-02 15:04:05 UTC"

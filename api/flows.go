@@ -1,9 +1,13 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -374,4 +378,98 @@ func callerName(c *gin.Context) string {
 		return key.Name
 	}
 	return ""
+}
+
+// detailFunc builds a flow's JSON detail: its row, the first page of its timeline and its live
+// state — live when an update returned it, else the workflow's answer to a query.
+type detailFunc[R, S any] func(ctx context.Context, row *R, live *S) (any, error)
+
+// detailHandler serves GET on one flow.
+func detailHandler[R models.FlowRow, S any](s *Server, f flowAPI[R, S], detail detailFunc[R, S]) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		row, ok := f.load(c, s)
+		if !ok {
+			return
+		}
+		v, err := detail(c.Request.Context(), row, nil)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, v)
+	}
+}
+
+// updateArg reads an update's argument from the request, or writes the problem and says false.
+type updateArg func(c *gin.Context) (any, bool)
+
+// updateHandler sends an update to the flow's workflow and answers with the flow as the update
+// left it. The workflow decides whether the update is allowed; its refusal, or a workflow that
+// has already finished, is a 409.
+func updateHandler[R models.FlowRow, S any](s *Server, f flowAPI[R, S], name string, arg updateArg, detail detailFunc[R, S]) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		row, ok := f.load(c, s)
+		if !ok {
+			return
+		}
+		a, ok := arg(c)
+		if !ok {
+			return
+		}
+		st, p := f.update(c, s, row, name, a)
+		if p != nil {
+			writeProblem(c, p)
+			return
+		}
+		if fresh, err := models.Find[R](c.Request.Context(), s.store, (*row).FlowID()); err == nil {
+			row = fresh
+		}
+		v, err := detail(c.Request.Context(), row, &st)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, v)
+	}
+}
+
+// resendArg is the resend update's argument: who asked.
+func resendArg(c *gin.Context) (any, bool) {
+	return workflows.ResendRequest{By: callerName(c)}, true
+}
+
+// cancelArg reads a cancel's optional reason, validated as the dashboard validates it.
+func cancelArg(c *gin.Context) (any, bool) {
+	var req struct {
+		Reason string `json:"reason"`
+	}
+	if !bindOptionalJSON(c, &req) {
+		return nil, false
+	}
+	arg, p := cancelRequest(callerName(c), req.Reason)
+	if p != nil {
+		writeProblem(c, p)
+		return nil, false
+	}
+	return arg, true
+}
+
+// bindOptionalJSON is bindJSON for a body that may be left out altogether.
+func bindOptionalJSON(c *gin.Context, v any) bool {
+	body, ok := readBody(c)
+	if !ok {
+		return false
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return true
+	}
+	c.Request.Body = io.NopCloser(bytes.NewReader(body))
+	return bindJSON(c, v)
+}
+
+// randomHex returns n random bytes as hex.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }

@@ -1,13 +1,9 @@
 package api
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/mail"
 	"regexp"
@@ -53,6 +49,18 @@ type FlowConfig struct {
 	TemporalUIURL string
 	// Namespace is the workflows' Temporal namespace (default "default"), for Web UI links.
 	Namespace string
+	// ResellerExpireAfter is how long a partnership request waits for the reseller (default 30
+	// days; Microsoft documents no expiry for the partnership link).
+	ResellerExpireAfter time.Duration
+	// ResellerPartnershipURL is where a reseller's Global admin authorizes the provider: the
+	// provider's partnership link from Partner Center (Indirect resellers → Request a
+	// partnership), or the simulator's page in dev.
+	ResellerPartnershipURL string
+	// DeliveryAttempts and DeliveryRetryInterval are how often a removal's notification is
+	// tried, and how long after the first failure (doubling), before it is listed as failed
+	// (defaults 10 and 5 seconds).
+	DeliveryAttempts      int
+	DeliveryRetryInterval time.Duration
 	// Now is the clock (default time.Now), so tests can move time.
 	Now func() time.Time
 }
@@ -63,6 +71,9 @@ func (f FlowConfig) withDefaults() FlowConfig {
 	}
 	if f.ExpireAfter <= 0 {
 		f.ExpireAfter = 90 * 24 * time.Hour
+	}
+	if f.ResellerExpireAfter <= 0 {
+		f.ResellerExpireAfter = 30 * 24 * time.Hour
 	}
 	if f.Namespace == "" {
 		f.Namespace = "default"
@@ -103,10 +114,10 @@ func (s *Server) invitationRoutes(v1 *gin.RouterGroup) {
 	reader := requireRole(models.RoleAdminAgent, models.RoleSalesAgent, models.RoleGlobalAdmin)
 	v1.POST("/invitations", admin, s.createInvitation)
 	v1.GET("/invitations", reader, listHandler(s, invitations, s.viewInvitation))
-	v1.GET("/invitations/:id", reader, s.getInvitation)
+	v1.GET("/invitations/:id", reader, detailHandler(s, invitations, s.invitationDetail))
 	v1.GET("/invitations/:id/steps", reader, stepsHandler(s, invitations))
-	v1.POST("/invitations/:id/resend", admin, s.resendInvitation)
-	v1.POST("/invitations/:id/cancel", admin, s.cancelInvitation)
+	v1.POST("/invitations/:id/resend", admin, updateHandler(s, invitations, workflows.UpdateResend, resendArg, s.invitationDetail))
+	v1.POST("/invitations/:id/cancel", admin, updateHandler(s, invitations, workflows.UpdateCancel, cancelArg, s.invitationDetail))
 }
 
 type createInvitationRequest struct {
@@ -273,11 +284,7 @@ func (s *Server) defaultDisplayName(domain string) string {
 	return strings.TrimSpace(string(name))
 }
 
-func newInvitationID() string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	return invitationIDPrefix + hex.EncodeToString(b)
-}
+func newInvitationID() string { return newFlowID(invitationIDPrefix) }
 
 // createInvitation validates the request, records the invitation and starts its workflow.
 func (s *Server) createInvitation(c *gin.Context) {
@@ -289,6 +296,17 @@ func (s *Server) createInvitation(c *gin.Context) {
 	if p != nil {
 		writeProblem(c, p)
 		return
+	}
+	if in.IndirectResellerID != "" {
+		_, p, err := s.checkIndirectReseller(c.Request.Context(), "indirectResellerId", in.IndirectResellerID)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		if p != nil {
+			writeProblem(c, p)
+			return
+		}
 	}
 	now := s.flows.Now().UTC()
 	inv := &models.Invitation{
@@ -425,96 +443,32 @@ func (v *invitationView) applyState(st workflows.InvitationState) {
 	}
 }
 
-// detailedView is the invitation with the first page of its timeline and, when the workflow
-// answers, its live state; a workflow that does not answer leaves the database's view.
-func (s *Server) detailedView(ctx context.Context, inv *models.Invitation, stepsCursor string) (invitationView, error) {
+// detailedView is the invitation with a page of its timeline and its live state: live when an
+// update returned it, else the workflow's answer to a query; a workflow that does not answer
+// leaves the database's view.
+func (s *Server) detailedView(ctx context.Context, inv *models.Invitation, stepsCursor string, live *workflows.InvitationState) (invitationView, error) {
 	v := s.viewInvitation(inv)
 	// The live state is read before the timeline: the workflow writes each step to the database
 	// before its state shows it, so the timeline read afterwards holds every step the state implies.
-	st, live := invitations.liveState(ctx, s, inv)
+	if live == nil {
+		if st, ok := invitations.liveState(ctx, s, inv); ok {
+			live = &st
+		}
+	}
 	tl, err := invitations.timeline(ctx, s, inv.ID, stepsCursor, timelinePage)
 	if err != nil {
 		return v, fmt.Errorf("timeline of invitation %s: %w", inv.ID, err)
 	}
 	v.Steps, v.StepsNextCursor = tl.Steps, tl.NextCursor
-	if live {
-		v.applyState(st)
+	if live != nil {
+		v.applyState(*live)
 	}
 	return v, nil
 }
 
-func (s *Server) getInvitation(c *gin.Context) {
-	inv, ok := invitations.load(c, s)
-	if !ok {
-		return
-	}
-	v, err := s.detailedView(c.Request.Context(), inv, "")
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, v)
-}
-
-func (s *Server) resendInvitation(c *gin.Context) {
-	s.updateInvitation(c, workflows.UpdateResend, workflows.ResendRequest{By: callerName(c)})
-}
-
-type cancelInvitationRequest struct {
-	Reason string `json:"reason"`
-}
-
-func (s *Server) cancelInvitation(c *gin.Context) {
-	var req cancelInvitationRequest
-	if !bindOptionalJSON(c, &req) {
-		return
-	}
-	arg, p := cancelRequest(callerName(c), req.Reason)
-	if p != nil {
-		writeProblem(c, p)
-		return
-	}
-	s.updateInvitation(c, workflows.UpdateCancel, arg)
-}
-
-// bindOptionalJSON is bindJSON for a body that may be left out altogether.
-func bindOptionalJSON(c *gin.Context, v any) bool {
-	body, ok := readBody(c)
-	if !ok {
-		return false
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return true
-	}
-	c.Request.Body = io.NopCloser(bytes.NewReader(body))
-	return bindJSON(c, v)
-}
-
-// updateInvitation sends an update to the invitation's workflow and answers with the
-// invitation as the update left it. The workflow decides whether the update is allowed; its
-// refusal, or a workflow that has already finished, is a 409.
-func (s *Server) updateInvitation(c *gin.Context, name string, arg any) {
-	inv, ok := invitations.load(c, s)
-	if !ok {
-		return
-	}
-	st, p := invitations.update(c, s, inv, name, arg)
-	if p != nil {
-		writeProblem(c, p)
-		return
-	}
-	if fresh, err := models.Find[models.Invitation](c.Request.Context(), s.store, inv.ID); err == nil {
-		inv = fresh
-	}
-	v := s.viewInvitation(inv)
-	tl, err := invitations.timeline(c.Request.Context(), s, inv.ID, "", timelinePage)
-	if err != nil {
-		fail(c, fmt.Errorf("timeline of invitation %s: %w", inv.ID, err))
-		return
-	}
-	v.Steps, v.StepsNextCursor = tl.Steps, tl.NextCursor
-	v.applyState(st)
-	c.JSON(http.StatusOK, v)
+// invitationDetail is the invitation's JSON detail.
+func (s *Server) invitationDetail(ctx context.Context, inv *models.Invitation, live *workflows.InvitationState) (any, error) {
+	return s.detailedView(ctx, inv, "", live)
 }
 
 // invitationPages registers the invitation flow's dashboard pages and forms.
@@ -552,7 +506,7 @@ var invitationNotices = map[string]string{
 
 // renderInvitationPage shows one invitation on the shared detail page.
 func (s *Server) renderInvitationPage(c *gin.Context, status int, inv *models.Invitation, notice string) {
-	v, err := s.detailedView(c.Request.Context(), inv, c.Query("steps"))
+	v, err := s.detailedView(c.Request.Context(), inv, c.Query("steps"), nil)
 	if err != nil {
 		fail(c, err)
 		return

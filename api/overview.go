@@ -93,6 +93,22 @@ var overviewFlows = []flowOverview{
 		},
 		DoneStep: "reseller-accepted", DoneLabel: "Median time to accept", NoneDone: "No invitation accepted yet.",
 	}),
+	overviewOf[models.Reseller](flowOverview{
+		Kind: models.KindReseller, Title: "Resellers", ListPath: "/resellers", Noun: "partnership request", Nouns: "partnership requests",
+		Statuses: models.ResellerStatuses,
+		Funnel: []funnelStep{
+			{"sent", "Sent"}, {"opened", "Link opened"}, {"authorized", "Authorized"}, {"verified", "Verified"},
+		},
+		DoneStep: "authorized", DoneLabel: "Median time to authorize", NoneDone: "No reseller authorized yet.",
+	}),
+	overviewOf[models.Removal](flowOverview{
+		Kind: models.KindRemoval, Title: "Partnership removals", ListPath: "/removals", Noun: "removal", Nouns: "removals",
+		Statuses: models.RemovalStatuses,
+		Funnel: []funnelStep{
+			{"attested", "Attested"}, {"partnership-ended", "Partnership ended"}, {"planned", "Recipients listed"}, {"completed", "Everyone told"},
+		},
+		DoneStep: "completed", DoneLabel: "Median time to tell everyone", NoneDone: "No removal finished yet.",
+	}),
 }
 
 // Geometry of the charts, in SVG user units: a label column, then bars up to barSpan wide, then

@@ -22,7 +22,7 @@ import (
 var templateFS embed.FS
 
 // pageTemplates holds each page parsed together with the shared layout.
-var pageTemplates = parsePages("accept", "message", "list", "detail", "overview")
+var pageTemplates = parsePages("accept", "message", "list", "detail", "overview", "partnership")
 
 func parsePages(names ...string) map[string]*template.Template {
 	out := make(map[string]*template.Template, len(names))

@@ -17,6 +17,7 @@ import (
 	"github.com/partnerflow/partnerflow/codec"
 	"github.com/partnerflow/partnerflow/links"
 	"github.com/partnerflow/partnerflow/models"
+	"github.com/partnerflow/partnerflow/notify"
 )
 
 // Config is what the API needs to run.
@@ -37,6 +38,9 @@ type Config struct {
 	TrustedProxies []string
 	// Flows configures the onboarding flows the API starts and the pages customers see.
 	Flows FlowConfig
+	// WebhookAllowPrivate lets webhook subscriptions name loopback, private and link-local
+	// addresses (closed networks and tests).
+	WebhookAllowPrivate bool
 }
 
 // Server holds the API's dependencies; its Handler serves every route.
@@ -54,6 +58,9 @@ type Server struct {
 	eventRoutes map[string]eventRoute
 	// sections are the dashboard's navigation, the overview first.
 	sections []navLink
+	// webhookSecrets seals the signing secrets of partners' webhook subscriptions.
+	webhookSecrets      *notify.SecretBox
+	webhookAllowPrivate bool
 }
 
 // New builds the router.
@@ -71,7 +78,8 @@ func New(cfg Config) *Server {
 		store: cfg.Store, temporal: cfg.Temporal, codec: cfg.Codec, logger: cfg.Logger,
 		signingKey: cfg.SigningKey, origins: cfg.CodecOrigins,
 		flows: cfg.Flows.withDefaults(), links: links.NewSigner(cfg.SigningKey), eventRoutes: map[string]eventRoute{},
-		sections: []navLink{{Key: "overview", Label: "Overview", Path: "/overview"}},
+		sections:       []navLink{{Key: "overview", Label: "Overview", Path: "/overview"}},
+		webhookSecrets: notify.NewSecretBox(cfg.SigningKey), webhookAllowPrivate: cfg.WebhookAllowPrivate,
 	}
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
@@ -111,12 +119,19 @@ func New(cfg Config) *Server {
 	v1.POST("/api-keys", requireRole(models.RoleGlobalAdmin), s.createAPIKey)
 	v1.DELETE("/api-keys/:id", requireRole(models.RoleGlobalAdmin), s.revokeAPIKey)
 	s.invitationRoutes(v1)
+	s.webhookRoutes(v1)
+	s.resellerRoutes(v1)
+	s.removalRoutes(v1)
 	s.routeEvents(s.invitationEvents())
 
 	r.POST("/webhooks/partner-center", s.partnerCenterWebhook)
+	r.GET("/partner/:token", s.showPartnershipPage)
+	r.POST("/partner/:token", s.acknowledgePartnership)
 	r.GET("/accept/:token", s.showAcceptPage)
 	r.POST("/accept/:token", s.acknowledgeAcceptance)
 	s.invitationPages(r)
+	s.resellerPages(r)
+	s.removalPages(r)
 	s.overviewRoutes(r)
 
 	s.engine = r

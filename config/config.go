@@ -61,6 +61,10 @@ type Config struct {
 	PartnerName  string // PARTNERFLOW_PARTNER_NAME: how customers see the partner
 	ContactEmail string // PARTNERFLOW_CONTACT_EMAIL: the partner's contact for escalations
 
+	// Reseller partnerships.
+	ResellerPartnershipURL string        // PARTNERFLOW_RESELLER_PARTNERSHIP_URL: where resellers authorize the provider
+	ResellerExpireAfter    time.Duration // PARTNERFLOW_RESELLER_EXPIRE_AFTER: how long a partnership request waits
+
 	// Invitation policy.
 	Reminders          []time.Duration // PARTNERFLOW_REMINDERS, e.g. "72h,168h,336h"
 	ReminderRepeat     time.Duration   // PARTNERFLOW_REMINDER_REPEAT
@@ -71,6 +75,9 @@ type Config struct {
 	// WebhookURL, when set, is registered with Partner Center at start (dev registers its own).
 	WebhookURL       string   // PARTNERFLOW_WEBHOOK_URL
 	WebhookCertHosts []string // PARTNERCENTER_WEBHOOK_CERT_HOSTS, comma-separated
+	// WebhookAllowPrivate lets partners' webhook subscriptions reach loopback, private and
+	// link-local addresses (PARTNERFLOW_WEBHOOK_ALLOW_PRIVATE; closed networks and tests only).
+	WebhookAllowPrivate bool
 
 	SMTPURL  string // SMTP_URL; empty means mail goes to the outbox table and the log only
 	MailFrom string // PARTNERFLOW_MAIL_FROM
@@ -110,6 +117,7 @@ func FromEnv() (Config, error) {
 		UIOrigins:                   splitList(os.Getenv("PARTNERFLOW_UI_ORIGINS")),
 		PartnerName:                 env("PARTNERFLOW_PARTNER_NAME", "Your Microsoft partner"),
 		ContactEmail:                os.Getenv("PARTNERFLOW_CONTACT_EMAIL"),
+		ResellerPartnershipURL:      os.Getenv("PARTNERFLOW_RESELLER_PARTNERSHIP_URL"),
 		DefaultAssignments:          os.Getenv("PARTNERFLOW_DEFAULT_ASSIGNMENTS"),
 		WebhookURL:                  os.Getenv("PARTNERFLOW_WEBHOOK_URL"),
 		WebhookCertHosts:            splitList(env("PARTNERCENTER_WEBHOOK_CERT_HOSTS", "api.partnercenter.microsoft.com")),
@@ -131,6 +139,9 @@ func FromEnv() (Config, error) {
 		return c, err
 	}
 	c.PollIntervalSet = os.Getenv("PARTNERFLOW_POLL_INTERVAL") != ""
+	if c.ResellerExpireAfter, err = envDuration("PARTNERFLOW_RESELLER_EXPIRE_AFTER", 30*24*time.Hour); err != nil {
+		return c, err
+	}
 	if c.ReminderRepeat, err = envDuration("PARTNERFLOW_REMINDER_REPEAT", 7*24*time.Hour); err != nil {
 		return c, err
 	}
@@ -144,6 +155,9 @@ func FromEnv() (Config, error) {
 			}
 			c.Reminders = append(c.Reminders, d)
 		}
+	}
+	if c.WebhookAllowPrivate, err = envBool("PARTNERFLOW_WEBHOOK_ALLOW_PRIVATE", false); err != nil {
+		return c, err
 	}
 	maxBody, err := envInt("PARTNERFLOW_MAX_BODY_BYTES", 1<<20)
 	if err != nil {
@@ -186,6 +200,18 @@ func envDuration(name string, def time.Duration) (time.Duration, error) {
 		return 0, fmt.Errorf("%s must be a duration like 15m, got %q", name, v)
 	}
 	return d, nil
+}
+
+func envBool(name string, def bool) (bool, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%s must be true or false, got %q", name, v)
+	}
+	return b, nil
 }
 
 func envInt(name string, def int) (int, error) {

@@ -69,6 +69,10 @@ func (a *app) runDev(ctx context.Context) error {
 		if cfg.PartnerCenterTenantID == "" {
 			cfg.PartnerCenterTenantID = sim.DefaultHomePartner.TenantID
 		}
+		if cfg.ResellerPartnershipURL == "" {
+			// Resellers authorize the provider on the simulator's stand-in for Partner Center.
+			cfg.ResellerPartnershipURL = s.ResellerPartnershipURL(cfg.PartnerCenterTenantID)
+		}
 		lines = append(lines, "Partner Center simulator  http://"+addr+"  (demo tenants: see README)")
 	}
 
@@ -121,6 +125,7 @@ func (a *app) runDev(ctx context.Context) error {
 		return fmt.Errorf("start worker: %w", err)
 	}
 	defer w.Stop()
+	defer a.startWebhooks(ctx, e)()
 
 	server, err := a.newAPI(e, temporalUI)
 	if err != nil {

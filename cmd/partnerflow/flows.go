@@ -54,12 +54,14 @@ func (a *app) flowConfig(temporalUI string) (api.FlowConfig, error) {
 		hosts, allowHTTP = append(hosts, u.Host), true
 	}
 	return api.FlowConfig{
-		PartnerID:          a.cfg.PartnerCenterTenantID,
-		PartnerName:        a.cfg.PartnerName,
-		TaskQueue:          a.cfg.TaskQueue,
-		BaseURL:            a.cfg.BaseURL(),
-		DefaultAssignments: assignments,
-		ContactEmail:       a.cfg.ContactEmail,
+		PartnerID:              a.cfg.PartnerCenterTenantID,
+		PartnerName:            a.cfg.PartnerName,
+		TaskQueue:              a.cfg.TaskQueue,
+		BaseURL:                a.cfg.BaseURL(),
+		DefaultAssignments:     assignments,
+		ContactEmail:           a.cfg.ContactEmail,
+		ResellerPartnershipURL: a.cfg.ResellerPartnershipURL,
+		ResellerExpireAfter:    a.cfg.ResellerExpireAfter,
 		Policy: workflows.InvitationPolicy{
 			Reminders: a.cfg.Reminders, RepeatEvery: a.cfg.ReminderRepeat,
 			EscalateAfter: a.cfg.EscalateAfter, PollEvery: a.cfg.PollInterval,

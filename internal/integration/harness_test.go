@@ -43,7 +43,9 @@ type harness struct {
 	simURL   string
 	pc       *partnercenter.HTTPClient
 	api      *testapi.Client
-	baseURL  string
+	// global holds every role, for removals and webhook subscriptions.
+	global  *testapi.Client
+	baseURL string
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -53,14 +55,22 @@ func start(t *testing.T, dialect string) *harness {
 	return startWithPolicy(t, dialect, workflows.InvitationPolicy{Reminders: []time.Duration{72 * time.Hour}, RepeatEvery: 168 * time.Hour, EscalateAfter: 3, PollEvery: time.Hour})
 }
 
-// startWithPolicy assembles partnerflow with the given invitation policy.
+// startWithPolicy assembles partnerflow with the given invitation policy; mail goes to the
+// outbox and the log.
 func startWithPolicy(t *testing.T, dialect string, policy workflows.InvitationPolicy) *harness {
+	t.Helper()
+	return assemble(t, dialect, policy, "")
+}
+
+// assemble builds partnerflow from real parts; with smtpURL its mail goes to that server.
+func assemble(t *testing.T, dialect string, policy workflows.InvitationPolicy, smtpURL string) *harness {
 	t.Helper()
 	h := &harness{t: t, store: testdb.Open(t, dialect), temporal: testtemporal.Start(t)}
 	ctx := context.Background()
 
 	simulator := testsim.Start(t, sim.Config{ActivationDelay: 300 * time.Millisecond, WebhookRetryDelay: 100 * time.Millisecond})
 	h.sim, h.simURL = simulator.Server, simulator.URL
+	partnershipURL := simulator.ResellerPartnershipURL(sim.DefaultHomePartner.TenantID)
 
 	pc := simulator.Client(t)
 	h.pc = pc
@@ -68,7 +78,7 @@ func startWithPolicy(t *testing.T, dialect string, policy workflows.InvitationPo
 	apiServer := httptest.NewUnstartedServer(nil)
 	h.baseURL = "http://" + apiServer.Listener.Addr().String()
 
-	mailer, err := notify.NewMailer("", "partnerflow@example.com")
+	mailer, err := notify.NewMailer(smtpURL, "partnerflow@example.com")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +102,10 @@ func startWithPolicy(t *testing.T, dialect string, policy workflows.InvitationPo
 			DefaultAssignments: []workflows.AccessAssignment{{SecurityGroupID: securityGroup, RoleIDs: allRoleIDs()}},
 			ContactEmail:       "ops@distributor.example",
 			Policy:             policy,
-			Webhooks:           partnercenter.NewWebhookVerifier(partnercenter.WebhookVerifierConfig{AllowedCertificateHosts: []string{simHost.Host}, AllowHTTP: true}),
+			// A removal's deliveries are retried quickly here; production waits 5 s, doubling.
+			DeliveryAttempts: 4, DeliveryRetryInterval: 200 * time.Millisecond,
+			ResellerPartnershipURL: partnershipURL,
+			Webhooks:               partnercenter.NewWebhookVerifier(partnercenter.WebhookVerifierConfig{AllowedCertificateHosts: []string{simHost.Host}, AllowHTTP: true}),
 		},
 	})
 	apiServer.Config.Handler = server.Handler()
@@ -104,6 +117,11 @@ func startWithPolicy(t *testing.T, dialect string, policy workflows.InvitationPo
 		t.Fatal(err)
 	}
 	h.api = &testapi.Client{T: t, BaseURL: h.baseURL, Key: key}
+	globalKey, _, err := h.store.CreateAPIKey(ctx, "integration-global", models.RoleGlobalAdmin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.global = h.api.As(globalKey)
 	if _, err := pc.RegisterWebhook(partnercenter.WithRequestID(ctx, partnercenter.NewRequestID()), partnercenter.WebhookRegistration{
 		WebhookURL: h.baseURL + "/webhooks/partner-center",
 		WebhookEvents: []string{partnercenter.EventResellerRelationshipAccepted, partnercenter.EventGDAPApproved,

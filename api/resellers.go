@@ -1,0 +1,465 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/partnerflow/partnerflow/links"
+	"github.com/partnerflow/partnerflow/models"
+	"github.com/partnerflow/partnerflow/notify"
+	"github.com/partnerflow/partnerflow/workflows"
+)
+
+// resellers is the API's side of the indirect reseller partnership flow.
+var resellers = flowAPI[models.Reseller, workflows.ResellerState]{
+	desc:         workflows.ResellerFlow,
+	statuses:     models.ResellerStatuses,
+	searchColumn: models.ResellerSearchColumn,
+	partnerOf:    func(r *models.Reseller) string { return r.PartnerID },
+	workflowOf:   func(r *models.Reseller) string { return r.WorkflowID },
+}
+
+// Input limits of a partnership request.
+const (
+	maxCompanyName   = 200
+	resellerIDPrefix = "res_"
+)
+
+// mpnPattern is a PartnerID (formerly MPN ID): digits.
+var mpnPattern = regexp.MustCompile(`^[0-9]{5,10}$`)
+
+func (s *Server) resellerRoutes(v1 *gin.RouterGroup) {
+	admin := requireRole(models.RoleAdminAgent, models.RoleGlobalAdmin)
+	reader := requireRole(models.RoleAdminAgent, models.RoleSalesAgent, models.RoleGlobalAdmin)
+	v1.POST("/resellers", admin, s.createReseller)
+	v1.GET("/resellers", reader, listHandler(s, resellers, s.viewReseller))
+	v1.GET("/resellers/:id", reader, detailHandler(s, resellers, s.resellerDetail))
+	v1.GET("/resellers/:id/steps", reader, stepsHandler(s, resellers))
+	v1.POST("/resellers/:id/resend", admin, updateHandler(s, resellers, workflows.UpdateResend, resendArg, s.resellerDetail))
+	v1.POST("/resellers/:id/cancel", admin, updateHandler(s, resellers, workflows.UpdateCancel, cancelArg, s.resellerDetail))
+	v1.POST("/resellers/:id/verify", admin, updateHandler(s, resellers, workflows.UpdateVerify, verifyArg, s.resellerDetail))
+}
+
+func verifyArg(c *gin.Context) (any, bool) {
+	return workflows.VerifyRequest{By: callerName(c)}, true
+}
+
+type createResellerRequest struct {
+	Email        string `json:"email"`
+	CompanyName  string `json:"companyName"`
+	MPNID        string `json:"mpnId"`
+	Language     string `json:"language"`
+	ContactEmail string `json:"contactEmail"`
+}
+
+// resellerInput checks a request completely, before anything is written or started.
+func (s *Server) resellerInput(req createResellerRequest) (workflows.ResellerInput, *Problem) {
+	in := workflows.ResellerInput{PartnerID: s.flows.PartnerID, Policy: s.flows.Policy}
+	in.Email = strings.ToLower(strings.TrimSpace(req.Email))
+	if !validEmail(in.Email) {
+		return in, Invalid("email", "must be the reseller contact's e-mail address, such as admin@adatum.com")
+	}
+	in.CompanyName = strings.TrimSpace(req.CompanyName)
+	if in.CompanyName == "" || utf8.RuneCountInString(in.CompanyName) > maxCompanyName {
+		return in, Invalid("companyName", "must be the reseller's company name as in Partner Center, 1 to %d characters", maxCompanyName)
+	}
+	in.MPNID = strings.TrimSpace(req.MPNID)
+	if in.MPNID != "" && !mpnPattern.MatchString(in.MPNID) {
+		return in, Invalid("mpnId", "must be the reseller's PartnerID (MPN ID): 5 to 10 digits")
+	}
+	lang, p := s.requestLanguage(req.Language)
+	if p != nil {
+		return in, p
+	}
+	in.Language = lang
+	in.ContactEmail = strings.TrimSpace(req.ContactEmail)
+	if in.ContactEmail == "" {
+		in.ContactEmail = s.flows.ContactEmail
+	} else if !validEmail(in.ContactEmail) {
+		return in, Invalid("contactEmail", "must be an e-mail address")
+	}
+	return in, nil
+}
+
+// requestLanguage validates a request's language for messages, defaulting to the configured one.
+func (s *Server) requestLanguage(raw string) (string, *Problem) {
+	if strings.TrimSpace(raw) == "" {
+		return s.flows.DefaultLanguage, nil
+	}
+	lang, ok := notify.ParseLanguage(raw)
+	if !ok {
+		return "", Invalid("language", "unsupported language %q: use one of %s", raw, strings.Join(notify.Languages(), ", "))
+	}
+	return lang, nil
+}
+
+// createReseller records a partnership request and starts its workflow.
+func (s *Server) createReseller(c *gin.Context) {
+	var req createResellerRequest
+	if !bindJSON(c, &req) {
+		return
+	}
+	in, p := s.resellerInput(req)
+	if p != nil {
+		writeProblem(c, p)
+		return
+	}
+	now := s.flows.Now().UTC()
+	r := &models.Reseller{
+		ID: newFlowID(resellerIDPrefix), PartnerID: in.PartnerID, CompanyName: in.CompanyName, Email: in.Email,
+		Language: in.Language, MPNID: in.MPNID, Status: models.ResellerPending,
+		WorkflowID: workflows.ResellerWorkflowID(in.PartnerID, in.Email),
+		CreatedAt:  now, UpdatedAt: now, ExpiresAt: now.Add(s.flows.ResellerExpireAfter),
+	}
+	in.ResellerID, in.ExpiresAt = r.ID, r.ExpiresAt
+	insert := func(ctx context.Context) (string, error) {
+		open, err := s.store.CreateReseller(ctx, r)
+		if errors.Is(err, models.ErrConflict) && open != nil {
+			return "/v1/resellers/" + open.ID, err
+		}
+		return "", err
+	}
+	attrs := []temporal.SearchAttributeUpdate{
+		workflows.PartnerIDKey.ValueSet(in.PartnerID), workflows.FlowStatusKey.ValueSet(models.ResellerPending),
+	}
+	start := func(ctx context.Context) error { return resellers.start(ctx, s, r.WorkflowID, attrs, in) }
+	if !resellers.create(c, s, r, insert, start) {
+		return
+	}
+	c.Header("Location", "/v1/resellers/"+r.ID)
+	c.JSON(http.StatusCreated, gin.H{
+		"id": r.ID, "status": r.Status, "workflowId": r.WorkflowID, "landingUrl": s.partnershipURL(r), "expiresAt": r.ExpiresAt,
+	})
+}
+
+func (s *Server) partnershipURL(r *models.Reseller) string {
+	return s.links.PartnershipURL(s.flows.BaseURL, r.ID, r.ExpiresAt)
+}
+
+// resellerView is a partnership as the API shows it.
+type resellerView struct {
+	ID            string     `json:"id"`
+	Status        string     `json:"status"`
+	CompanyName   string     `json:"companyName"`
+	Email         string     `json:"email"`
+	Language      string     `json:"language"`
+	MPNID         string     `json:"mpnId,omitempty"`
+	TenantID      string     `json:"tenantId,omitempty"`
+	Location      string     `json:"location,omitempty"`
+	FailureCode   string     `json:"failureCode,omitempty"`
+	FailureReason string     `json:"failureReason,omitempty"`
+	RemindersSent int        `json:"remindersSent"`
+	WorkflowID    string     `json:"workflowId"`
+	LandingURL    string     `json:"landingUrl"`
+	VerifiedAt    *time.Time `json:"verifiedAt,omitempty"`
+	CreatedAt     time.Time  `json:"createdAt"`
+	UpdatedAt     time.Time  `json:"updatedAt"`
+	ExpiresAt     time.Time  `json:"expiresAt"`
+	timeline
+	// Live says whether Authorized came from the running workflow.
+	Live       bool  `json:"live"`
+	Authorized *bool `json:"authorized,omitempty"`
+}
+
+func (s *Server) viewReseller(r *models.Reseller) resellerView {
+	return resellerView{
+		ID: r.ID, Status: r.Status, CompanyName: r.CompanyName, Email: r.Email, Language: r.Language, MPNID: r.MPNID,
+		TenantID: r.TenantID, Location: r.Location, FailureCode: r.FailureCode, FailureReason: r.FailureReason,
+		RemindersSent: r.RemindersSent, WorkflowID: r.WorkflowID, LandingURL: s.partnershipURL(r), VerifiedAt: r.VerifiedAt,
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(),
+	}
+}
+
+// resellerView with a page of its timeline and the live state.
+func (s *Server) resellerDetailView(ctx context.Context, r *models.Reseller, cursor string, live *workflows.ResellerState) (resellerView, error) {
+	v := s.viewReseller(r)
+	if live == nil {
+		if st, ok := resellers.liveState(ctx, s, r); ok {
+			live = &st
+		}
+	}
+	tl, err := resellers.timeline(ctx, s, r.ID, cursor, timelinePage)
+	if err != nil {
+		return v, fmt.Errorf("timeline of reseller %s: %w", r.ID, err)
+	}
+	v.timeline = tl
+	if live != nil {
+		v.Live, v.Authorized = true, &live.Authorized
+		if live.Status != "" {
+			v.Status = live.Status
+		}
+		if live.FailureReason != "" {
+			v.FailureCode, v.FailureReason = live.FailureCode, live.FailureReason
+		}
+		v.MPNID, v.TenantID, v.Location = firstOf(live.MPNID, v.MPNID), firstOf(live.TenantID, v.TenantID), firstOf(live.Location, v.Location)
+		v.RemindersSent = max(v.RemindersSent, live.RemindersSent)
+	}
+	return v, nil
+}
+
+func (s *Server) resellerDetail(ctx context.Context, r *models.Reseller, live *workflows.ResellerState) (any, error) {
+	return s.resellerDetailView(ctx, r, "", live)
+}
+
+func firstOf(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// checkIndirectReseller refuses naming a reseller that is not an active partner of the
+// provider, with the reason.
+func (s *Server) checkIndirectReseller(ctx context.Context, field, tenantID string) (*models.Reseller, *Problem, error) {
+	r, err := s.store.ActiveReseller(ctx, s.flows.PartnerID, tenantID)
+	if err == nil {
+		return r, nil, nil
+	}
+	if !errors.Is(err, models.ErrNotFound) {
+		return nil, nil, err
+	}
+	latest, err := s.store.LatestResellerByTenant(ctx, s.flows.PartnerID, tenantID)
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		return nil, Invalid(field, "%s is not one of your indirect resellers: partner with it first (POST /v1/resellers)", tenantID), nil
+	case err != nil:
+		return nil, nil, err
+	case latest.Status == models.ResellerVerificationFailed:
+		return nil, Invalid(field, "reseller %s failed verification (%s: %s): it cannot be named until it is verified", latest.CompanyName, latest.FailureCode, latest.FailureReason), nil
+	}
+	return nil, Invalid(field, "reseller %s is %s, not active: only an active, verified reseller can be named", latest.CompanyName, latest.Status), nil
+}
+
+// newFlowID returns a random flow ID with the kind's prefix.
+func newFlowID(prefix string) string {
+	return prefix + randomHex(8)
+}
+
+// The reseller's landing page: what the provider asks, where to authorize it at Microsoft, and a
+// form to give the reseller's PartnerID, which lets partnerflow recognise the authorization.
+
+type partnershipPage struct {
+	pageFrame
+	PartnerName     string
+	CompanyName     string
+	Status          string
+	StatusText      string
+	ExpiresAt       string
+	AuthorizeURL    string
+	Open            bool
+	Done            bool
+	MPNID           string
+	MPNError        string
+	Acknowledged    bool
+	VerifyingReason string
+}
+
+var resellerStatusText = map[string]string{
+	models.ResellerPending:            "Waiting for your Global admin to authorize the partnership",
+	models.ResellerVerifying:          "Authorized; your PartnerID is being verified",
+	models.ResellerVerificationFailed: "Authorized, but your PartnerID did not pass verification",
+	models.ResellerActive:             "Partnership active",
+	models.ResellerExpired:            "This request has expired",
+	models.ResellerCancelled:          "This request was cancelled",
+	models.ResellerFailed:             "This request could not be completed",
+	models.ResellerRemoved:            "This partnership has ended",
+}
+
+// resellerFromLink checks the link's token and finds its partnership request.
+func (s *Server) resellerFromLink(c *gin.Context, asJSON bool) (*models.Reseller, bool) {
+	refuse := func(p *Problem) (*models.Reseller, bool) {
+		p.Instance = "/partner"
+		s.writePageProblem(c, p, asJSON, s.customerFrame())
+		return nil, false
+	}
+	id, err := s.links.Verify(links.PurposeResellerPartnership, c.Param("token"), s.flows.Now())
+	switch {
+	case errors.Is(err, links.ErrExpired):
+		return refuse(NewProblem(http.StatusGone, "link-expired", "This link has expired",
+			"The partnership request is no longer open. Ask "+s.partnerName()+" to send a new one."))
+	case err != nil:
+		return refuse(NewProblem(http.StatusBadRequest, "invalid-link", "This link is not valid",
+			"The link is incomplete or was altered. Open it again from the e-mail, or ask "+s.partnerName()+" for a new one."))
+	}
+	r, p, err := resellers.find(c.Request.Context(), s, id)
+	if p != nil {
+		return refuse(NewProblem(http.StatusNotFound, "not-found", "This request no longer exists", "Ask "+s.partnerName()+" for a new one."))
+	}
+	if err != nil {
+		fail(c, err)
+		return nil, false
+	}
+	return r, true
+}
+
+func (s *Server) partnershipPageOf(r *models.Reseller) partnershipPage {
+	frame := s.customerFrame()
+	frame.Title = "Partnership request for " + r.CompanyName
+	text := resellerStatusText[r.Status]
+	return partnershipPage{
+		pageFrame: frame, PartnerName: s.partnerName(), CompanyName: r.CompanyName, Status: r.Status, StatusText: text,
+		ExpiresAt: r.ExpiresAt.UTC().Format("2 January 2006"), AuthorizeURL: s.flows.ResellerPartnershipURL,
+		Open: r.Status == models.ResellerPending, Done: r.Status == models.ResellerActive, MPNID: r.MPNID,
+		VerifyingReason: r.FailureReason,
+	}
+}
+
+// showPartnershipPage renders the reseller's landing page and records that it was opened.
+func (s *Server) showPartnershipPage(c *gin.Context) {
+	asJSON := wantsJSON(c)
+	r, ok := s.resellerFromLink(c, asJSON)
+	if !ok {
+		return
+	}
+	now := s.flows.Now().UTC()
+	detail := "ip=" + c.ClientIP() + " ua=" + truncate(c.Request.UserAgent(), maxUserAgent)
+	key := r.ID + "/opened/" + c.ClientIP() + "/" + now.Truncate(time.Hour).Format(time.RFC3339)
+	if err := s.store.AddStep(c.Request.Context(), models.KindReseller, r.ID, "opened", detail, key, now); err != nil {
+		s.logger.ErrorContext(c.Request.Context(), "record that a partnership request was opened", "reseller_id", r.ID, "error", err)
+	}
+	page := s.partnershipPageOf(r)
+	if asJSON {
+		c.Header("Cache-Control", "no-store")
+		c.JSON(http.StatusOK, gin.H{"status": r.Status, "partnerName": page.PartnerName, "companyName": r.CompanyName,
+			"authorizeUrl": page.AuthorizeURL, "expiresAt": r.ExpiresAt.UTC(), "mpnId": r.MPNID})
+		return
+	}
+	s.renderPage(c, http.StatusOK, "partnership", page)
+}
+
+// acknowledgePartnership records the reseller's PartnerID given on the landing page (once per
+// PartnerID), so the authorization is recognised in the provider's list.
+func (s *Server) acknowledgePartnership(c *gin.Context) {
+	jsonBody := c.ContentType() == "application/json"
+	asJSON := jsonBody || wantsJSON(c)
+	r, ok := s.resellerFromLink(c, asJSON)
+	if !ok {
+		return
+	}
+	var req struct {
+		MPNID string `json:"mpnId"`
+	}
+	if jsonBody {
+		if !bindJSON(c, &req) {
+			return
+		}
+	} else {
+		req.MPNID = c.PostForm("mpnId")
+	}
+	mpn := strings.TrimSpace(req.MPNID)
+	if r.Status != models.ResellerPending {
+		s.writePageProblem(c, resellers.problemClosed("This request is "+r.Status+"; there is nothing left to do here."), asJSON, s.customerFrame())
+		return
+	}
+	if !mpnPattern.MatchString(mpn) {
+		if asJSON {
+			writeProblem(c, Invalid("mpnId", "must be your PartnerID (MPN ID): 5 to 10 digits"))
+			return
+		}
+		page := s.partnershipPageOf(r)
+		page.MPNID, page.MPNError = mpn, "Enter your PartnerID: 5 to 10 digits, as shown in Partner Center."
+		s.renderPage(c, http.StatusBadRequest, "partnership", page)
+		return
+	}
+	now := s.flows.Now().UTC()
+	ctx := c.Request.Context()
+	if r.MPNID == "" {
+		if err := models.Record(ctx, s.store, models.KindReseller, r.ID, models.ResellerChange{Set: models.Reseller{MPNID: mpn}, At: now}); err != nil {
+			fail(c, err)
+			return
+		}
+	}
+	detail := "mpnId=" + mpn + " ip=" + c.ClientIP() + " ua=" + truncate(c.Request.UserAgent(), maxUserAgent)
+	if err := s.store.AddStep(ctx, models.KindReseller, r.ID, "acknowledged", detail, r.ID+"/acknowledged/"+mpn, now); err != nil {
+		fail(c, err)
+		return
+	}
+	if asJSON {
+		c.JSON(http.StatusOK, gin.H{"status": r.Status, "authorizeUrl": s.flows.ResellerPartnershipURL})
+		return
+	}
+	if s.flows.ResellerPartnershipURL == "" {
+		c.Redirect(http.StatusSeeOther, c.Request.URL.Path)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, s.flows.ResellerPartnershipURL)
+}
+
+// resellerPages registers the partnership flow's dashboard pages and forms.
+func (s *Server) resellerPages(r *gin.Engine) {
+	s.addSection(models.KindReseller+"s", "Resellers", "/resellers")
+	r.GET("/resellers", s.requireSession, dashboardList(s, resellers, listPage{
+		Heading: "Resellers", Path: "/resellers", TableID: "resellers", Empty: "No resellers",
+		Columns: []string{"Reseller", "Status", "PartnerID", "Created"}, SearchLabel: "Company name",
+	}, func(rs *models.Reseller, now time.Time) listRow {
+		return listRow{ID: rs.ID, Link: "/resellers/" + rs.ID, Title: rs.CompanyName, Status: rs.Status, Cells: []string{firstOf(rs.MPNID, "—"), agoText(now, rs.CreatedAt)}}
+	}))
+	r.GET("/resellers/:id", s.requireSession, func(c *gin.Context) {
+		if rs, ok := dashboardLoad(c, s, resellers); ok {
+			s.renderResellerPage(c, http.StatusOK, rs, dashboardNotice(resellerNotices, c))
+		}
+	})
+	admin := requireRole(models.RoleAdminAgent)
+	r.POST("/resellers/:id/resend", s.requireSession, admin, dashboardAction(s, resellers, workflows.UpdateResend, "resent",
+		func(c *gin.Context) (any, *Problem) { return workflows.ResendRequest{By: callerName(c)}, nil }, s.renderResellerPage))
+	r.POST("/resellers/:id/cancel", s.requireSession, admin, dashboardAction(s, resellers, workflows.UpdateCancel, "cancelled",
+		func(c *gin.Context) (any, *Problem) { return cancelRequest(callerName(c), c.PostForm("reason")) }, s.renderResellerPage))
+	r.POST("/resellers/:id/verify", s.requireSession, admin, dashboardAction(s, resellers, workflows.UpdateVerify, "verified",
+		func(c *gin.Context) (any, *Problem) { return workflows.VerifyRequest{By: callerName(c)}, nil }, s.renderResellerPage))
+}
+
+var resellerNotices = map[string]string{
+	"resent":    "The partnership request was sent again.",
+	"cancelled": "The partnership request is cancelled.",
+	"verified":  "The reseller was verified again; see its status.",
+}
+
+// renderResellerPage shows one partnership on the shared detail page.
+func (s *Server) renderResellerPage(c *gin.Context, status int, rs *models.Reseller, notice string) {
+	v, err := s.resellerDetailView(c.Request.Context(), rs, c.Query("steps"), nil)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	now := s.flows.Now()
+	frame := s.dashboardFrame(c, rs.CompanyName)
+	frame.Nav = models.KindReseller + "s"
+	page := detailPage{pageFrame: frame, BackURL: "/resellers", BackLabel: "Resellers", Heading: v.CompanyName, Status: v.Status,
+		Notice: notice, CSRF: s.csrfToken(c), Live: v.Live}
+	page.Facts = []fact{
+		{Label: "Contact", Value: v.Email}, {Label: "Language", Value: v.Language},
+		{Label: "PartnerID", ID: "mpn-id", Value: firstOf(v.MPNID, "not known yet")},
+	}
+	if v.TenantID != "" {
+		page.Facts = append(page.Facts, fact{Label: "Reseller tenant", Value: v.TenantID, Code: true}, fact{Label: "Location", Value: v.Location})
+	}
+	if v.FailureReason != "" {
+		page.Facts = append(page.Facts, fact{Label: "Verification", ID: "failure", Value: strings.TrimPrefix(v.FailureCode+": ", ": ") + v.FailureReason, Err: true})
+	}
+	page.Facts = append(page.Facts, createdFact(now, v.CreatedAt), fact{Label: "Reminders sent", Value: itoa(v.RemindersSent)},
+		fact{Label: "Reseller's link", ID: "landing-url", Value: v.LandingURL, Code: true}, s.workflowFact(v.WorkflowID))
+	if v.Authorized != nil {
+		page.LiveFacts = []fact{{Label: "Authorized at Microsoft", ID: "authorized", Value: consentText(v.Authorized, "yes")}}
+	}
+	base := "/resellers/" + rs.ID
+	switch v.Status {
+	case models.ResellerPending:
+		page.Actions = append(page.Actions, action{Path: base + "/resend", ID: "resend", Label: "Send the request again"})
+	case models.ResellerVerificationFailed:
+		page.Actions = append(page.Actions, action{Path: base + "/verify", ID: "verify", Label: "Verify again"})
+	}
+	if models.ResellerOpen(v.Status) {
+		page.Actions = append(page.Actions, action{Path: base + "/cancel", ID: "cancel", Label: "Cancel the request", Danger: true, Reason: true})
+	}
+	page.withTimeline(base, v.timeline)
+	s.renderPage(c, status, "detail", page)
+}
