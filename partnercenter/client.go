@@ -194,7 +194,9 @@ type call struct {
 	query   url.Values
 	body    any
 	ifMatch string
-	out     any
+	// header holds extra request headers (e.g. MS-ContinuationToken).
+	header http.Header
+	out    any
 }
 
 // do performs one call: no retries (the workflow engine owns retry policy),
@@ -241,6 +243,11 @@ func (c *HTTPClient) do(ctx context.Context, cl call) error {
 	}
 	if cl.ifMatch != "" {
 		req.Header.Set("If-Match", cl.ifMatch)
+	}
+	for k, vs := range cl.header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
 	}
 	resp, err := c.httpClient.Do(req)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -213,5 +214,87 @@ func TestOAuthClientCredentials(t *testing.T) {
 	}
 	if got, _ := auths.Load("/v1.0/tenantRelationships/delegatedAdminRelationships/g1"); got != "Bearer tok:"+partnercenter.GraphScope {
 		t.Errorf("Graph Authorization = %v", got)
+	}
+}
+
+// TestListResellerCustomersWire checks the requests ListResellerCustomers
+// sends: the documented filter on the first page, then seekOperation=Next
+// with the token from links.next in MS-ContinuationToken; no links.next ends.
+func TestListResellerCustomersWire(t *testing.T) {
+	const reseller = "484e548c-f5f3-4528-93a9-c16c6373cb59"
+	page := func(id string, next *partnercenter.Link, token string) partnercenter.Collection[partnercenter.Customer] {
+		c := partnercenter.Collection[partnercenter.Customer]{TotalCount: 1, Items: []partnercenter.Customer{{ID: id}}, ContinuationToken: token}
+		if next != nil {
+			c.Links = &partnercenter.ResourceLinks{Next: next}
+		}
+		return c
+	}
+	var mu sync.Mutex
+	var seen []*http.Request
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Clone(context.Background()))
+		mu.Unlock()
+		var out any
+		switch r.Header.Get(partnercenter.HeaderContinuationToken) {
+		case "":
+			out = page("c1", &partnercenter.Link{URI: "/customers?seekOperation=Next", Method: "GET",
+				Headers: []partnercenter.LinkHeader{{Key: "MS-ContinuationToken", Value: "tok-1"}}}, "tok-1")
+		case "tok-1":
+			// links.next without headers: the body's continuationToken is the token.
+			out = page("c2", &partnercenter.Link{URI: "/customers?seekOperation=Next", Method: "GET", Headers: []partnercenter.LinkHeader{}}, "tok-2")
+		case "tok-2":
+			// a continuationToken without links.next is the last page, as for the SDK's enumerator.
+			out = page("c3", nil, "ignored")
+		case "loop":
+			out = page("c4", &partnercenter.Link{URI: "/customers?seekOperation=Next", Method: "GET",
+				Headers: []partnercenter.LinkHeader{{Key: "MS-ContinuationToken", Value: "loop"}}}, "loop")
+		}
+		_ = json.NewEncoder(w).Encode(out)
+	}))
+	defer srv.Close()
+	c, err := partnercenter.New(partnercenter.Config{PartnerCenterURL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var ids []string
+	next := ""
+	for range 5 {
+		got, n, err := c.ListResellerCustomers(ctx, reseller, next)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, cu := range got {
+			ids = append(ids, cu.ID)
+		}
+		if next = n; next == "" {
+			break
+		}
+	}
+	if strings.Join(ids, ",") != "c1,c2,c3" {
+		t.Fatalf("ids = %v", ids)
+	}
+	first := seen[0]
+	if first.URL.Path != "/v1/customers" || first.URL.Query().Get("size") != "200" ||
+		first.URL.Query().Get("filter") != `{"Field":"IndirectReseller","Value":"`+reseller+`","Operator":"starts_with"}` {
+		t.Errorf("first request = %s", first.URL)
+	}
+	if !strings.Contains(first.URL.RawQuery, "filter=%7B%22Field%22%3A%22IndirectReseller%22%2C%22Value%22%3A%22"+reseller+"%22%2C%22Operator%22%3A%22starts_with%22%7D") {
+		t.Errorf("filter not URL-encoded as documented: %s", first.URL.RawQuery)
+	}
+	for i, r := range seen[1:] {
+		if r.URL.Path != "/v1/customers" || r.URL.RawQuery != "seekOperation=Next" {
+			t.Errorf("request %d = %s", i+2, r.URL)
+		}
+	}
+	if got := seen[1].Header.Get("MS-ContinuationToken"); got != "tok-1" {
+		t.Errorf("second request token = %q", got)
+	}
+	if _, _, err := c.ListResellerCustomers(ctx, reseller, "loop"); err == nil {
+		t.Error("a page returning the token it was sent did not fail")
+	}
+	if _, _, err := c.ListResellerCustomers(ctx, "", ""); err == nil {
+		t.Error("an empty reseller tenant ID did not fail")
 	}
 }

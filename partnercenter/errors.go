@@ -18,26 +18,39 @@ const (
 	CodeMCANotAccepted = 13605
 	// CodeAgreementAlreadyExists: the same MCA attestation again; treat as done.
 	CodeAgreementAlreadyExists = 600061
-	// CodeResellerNotFound: the transaction reseller's PartnerID is unknown.
+	// CodeResellerNotFound: the transaction reseller's PartnerID is unknown
+	// (HTTP 404 in Microsoft's error table).
 	CodeResellerNotFound = 800015
 	// CodeNotIndirectReseller: the PartnerID is not an indirect reseller of
-	// this provider.
+	// this provider (HTTP 400).
 	CodeNotIndirectReseller = 800016
 	// CodeResellerAgreementNotAccepted: the reseller has not accepted the
-	// Microsoft Partner Agreement.
+	// Microsoft Partner Agreement (HTTP 403).
 	CodeResellerAgreementNotAccepted = 900123
-	// CodeInvalidInput: malformed identifier in a compliance query.
+	// CodeInvalidInput: a malformed compliance query: a non-numeric MPN ID, a
+	// tenant ID that is not a GUID, or both IDs at once (HTTP 400).
 	CodeInvalidInput = 2000
-	// CodeMPNInvalid: the MPN ID is invalid or not migrated to Partner Center.
+	// CodeMissingIdentifier: a compliance query with neither MPN ID nor
+	// tenant ID (HTTP 400).
+	CodeMissingIdentifier = 2001
+	// CodeMPNInvalid: the MPN ID is invalid or not migrated to Partner Center
+	// (HTTP 400).
 	CodeMPNInvalid = 2200
-	// CodeRegionMismatch: provider and reseller are in different CSP regions.
+	// CodeRegionMismatch: provider and reseller are in different CSP regions
+	// (HTTP 400).
 	CodeRegionMismatch = 2201
-	// CodeAgreementNotSignedForRegion: the reseller has not signed the MPA for
-	// the provider's region.
+	// CodeAgreementNotSignedForRegion: the reseller (by MPN ID) has not signed
+	// the MPA for the provider's region (HTTP 400).
 	CodeAgreementNotSignedForRegion = 2203
 	// CodeNotAnIndirectReseller: the MPN ID has no CSP indirect reseller
-	// enrollment.
+	// enrollment (HTTP 400).
 	CodeNotAnIndirectReseller = 2204
+	// CodeTenantNotFound: no Partner Center account has the tenant ID of an
+	// agreement status query (HTTP 400).
+	CodeTenantNotFound = 2205
+	// CodeTenantAgreementNotSigned: the account with the queried tenant ID has
+	// not signed the MPA (HTTP 400).
+	CodeTenantAgreementNotSigned = 2206
 	// CodeMPNNotFound: no partner organization with that MPN ID (HTTP 404).
 	CodeMPNNotFound = 3000
 	// CodeInvalidCatalogItem: a cart line item names an unknown catalog item.

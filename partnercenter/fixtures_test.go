@@ -1,12 +1,18 @@
 package partnercenter_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -124,6 +130,31 @@ func TestClientReadsDocumentedResponses(t *testing.T) {
 				t.Errorf("template = %+v, err %v", got, err)
 			}
 		}},
+		{"the indirect reseller list names each reseller with its PartnerID, state and location", "indirect-resellers.response.json", func(t *testing.T, c *partnercenter.HTTPClient) {
+			got, err := c.ListIndirectResellers(ctx)
+			if err != nil || len(got) != 2 {
+				t.Fatalf("resellers = %+v, err %v", got, err)
+			}
+			r := got[1]
+			if r.Name != "ReleCloud" || r.RelationshipType != partnercenter.RelationshipTypeIndirectCSPOf || r.State != "Active" || r.MPNID != "4847433" || r.Location != "BR" {
+				t.Errorf("reseller = %+v", r)
+			}
+		}},
+		{"a reseller's customers list reads as one last page", "reseller-customers.response.json", func(t *testing.T, c *partnercenter.HTTPClient) {
+			got, next, err := c.ListResellerCustomers(ctx, "484e548c-f5f3-4528-93a9-c16c6373cb59", "")
+			if err != nil || next != "" || len(got) != 2 {
+				t.Fatalf("customers = %+v, next %q, err %v", got, next, err)
+			}
+			if got[0].ID != "53eb21cb-6b2d-4ee5-9e92-27dfc927e93c" || got[0].CompanyProfile.Domain != "FourthCoffee137.onmicrosoft.com" || got[0].RelationshipToPartner != partnercenter.RelationshipReseller {
+				t.Errorf("customer = %+v", got[0])
+			}
+		}},
+		{"a removed relationship answers in PascalCase and reads as none for the customer called", "remove-reseller-relationship.response.json", func(t *testing.T, c *partnercenter.HTTPClient) {
+			got, err := c.RemoveResellerRelationship(ctx, "c501c3c4-d776-40ef-9ecf-9cefb59442c1")
+			if err != nil || got.RelationshipToPartner != partnercenter.RelationshipNone || got.ID != "c501c3c4-d776-40ef-9ecf-9cefb59442c1" {
+				t.Errorf("customer = %+v, err %v", got, err)
+			}
+		}},
 		{"a webhook registration names its URL and events", "webhook-registration.response.json", func(t *testing.T, c *partnercenter.HTTPClient) {
 			got, err := c.RegisterWebhook(ctx, partnercenter.WebhookRegistration{})
 			if err != nil || got.SubscriberID == "" || len(got.WebhookEvents) != 2 {
@@ -151,6 +182,22 @@ func TestClientTypesDocumentedErrors(t *testing.T) {
 			func(c *partnercenter.HTTPClient) error { _, err := c.GetAgreementStatus(ctx, "123456"); return err }, partnercenter.CodeAgreementNotSignedForRegion},
 		{"a reseller in another region is code 2201", http.StatusBadRequest, "agreement-status-region-mismatch.400.json",
 			func(c *partnercenter.HTTPClient) error { _, err := c.GetAgreementStatus(ctx, "1234567"); return err }, partnercenter.CodeRegionMismatch},
+		{"a non-numeric MPN ID is code 2000", http.StatusBadRequest, "agreement-status-mpn-not-numeric.400.json",
+			func(c *partnercenter.HTTPClient) error { _, err := c.GetAgreementStatus(ctx, "abc"); return err }, partnercenter.CodeInvalidInput},
+		{"a tenant ID that is not a GUID is code 2000", http.StatusBadRequest, "agreement-status-tenant-not-guid.400.json",
+			func(c *partnercenter.HTTPClient) error { _, err := c.GetAgreementStatus(ctx, "1"); return err }, partnercenter.CodeInvalidInput},
+		{"both identifiers at once are code 2000", http.StatusBadRequest, "agreement-status-both-ids.400.json",
+			func(c *partnercenter.HTTPClient) error { _, err := c.GetAgreementStatus(ctx, "1"); return err }, partnercenter.CodeInvalidInput},
+		{"no identifier is code 2001", http.StatusBadRequest, "agreement-status-no-id.400.json",
+			func(c *partnercenter.HTTPClient) error { _, err := c.GetAgreementStatus(ctx, ""); return err }, partnercenter.CodeMissingIdentifier},
+		{"an unknown or unmigrated MPN ID is code 2200", http.StatusBadRequest, "agreement-status-mpn-invalid.400.json",
+			func(c *partnercenter.HTTPClient) error { _, err := c.GetAgreementStatus(ctx, "123456"); return err }, partnercenter.CodeMPNInvalid},
+		{"an MPN ID without indirect reseller enrollment is code 2204", http.StatusBadRequest, "agreement-status-not-indirect-reseller.400.json",
+			func(c *partnercenter.HTTPClient) error { _, err := c.GetAgreementStatus(ctx, "123456"); return err }, partnercenter.CodeNotAnIndirectReseller},
+		{"a tenant ID without an account is code 2205", http.StatusBadRequest, "agreement-status-tenant-not-found.400.json",
+			func(c *partnercenter.HTTPClient) error { _, err := c.GetAgreementStatus(ctx, "1"); return err }, partnercenter.CodeTenantNotFound},
+		{"a tenant ID whose account has not signed the MPA is code 2206", http.StatusBadRequest, "agreement-status-tenant-not-signed.400.json",
+			func(c *partnercenter.HTTPClient) error { _, err := c.GetAgreementStatus(ctx, "1"); return err }, partnercenter.CodeTenantAgreementNotSigned},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -173,5 +220,239 @@ func TestWebhookEventFixtureParses(t *testing.T) {
 	}
 	if ev.EventName != partnercenter.EventTestCreated || !ev.ResourceChangeUtcDate.Equal(time.Date(2017, 11, 16, 16, 19, 6, 352027600, time.UTC)) {
 		t.Errorf("event = %+v", ev)
+	}
+}
+
+// shapeDiff lists where got lacks the shape of the documented want: a key
+// missing (keys compare case-sensitively, so PascalCase matters), a value of
+// another JSON kind, a documented non-empty array that is empty, or a key
+// the documentation does not have (unless allowed, by path). A null in want
+// matches anything; every element of a got array is compared with want's
+// first element.
+func shapeDiff(want, got any, path string, allowed map[string]bool) []string {
+	kind := func(v any) string {
+		switch v.(type) {
+		case nil:
+			return "null"
+		case string:
+			return "string"
+		case float64:
+			return "number"
+		case bool:
+			return "bool"
+		case map[string]any:
+			return "object"
+		case []any:
+			return "array"
+		}
+		return fmt.Sprintf("%T", v)
+	}
+	at := func(p string) string {
+		if p == "" {
+			return "(body)"
+		}
+		return p
+	}
+	if want == nil {
+		return nil
+	}
+	if kind(want) != kind(got) {
+		return []string{fmt.Sprintf("%s: documented %s, simulated %s", at(path), kind(want), kind(got))}
+	}
+	var diffs []string
+	switch w := want.(type) {
+	case map[string]any:
+		g := got.(map[string]any)
+		join := func(k string) string {
+			if path == "" {
+				return k
+			}
+			return path + "." + k
+		}
+		for k, wv := range w {
+			gv, ok := g[k]
+			if !ok {
+				diffs = append(diffs, join(k)+": missing in the simulator's answer")
+				continue
+			}
+			diffs = append(diffs, shapeDiff(wv, gv, join(k), allowed)...)
+		}
+		for k := range g {
+			if _, ok := w[k]; !ok && !allowed[join(k)] {
+				diffs = append(diffs, join(k)+": not in the documented example")
+			}
+		}
+	case []any:
+		g := got.([]any)
+		if len(w) > 0 && len(g) == 0 {
+			diffs = append(diffs, at(path)+": documented with items, simulated empty")
+		}
+		if len(w) > 0 {
+			for _, gv := range g {
+				diffs = append(diffs, shapeDiff(w[0], gv, path+"[]", allowed)...)
+			}
+		}
+	}
+	slices.Sort(diffs)
+	return slices.Compact(diffs)
+}
+
+// raw sends a request to the simulator as the client would (bearer token,
+// request ID on writes) and returns the status and the body.
+func (e *simEnv) raw(method, path string, body any, header http.Header) (int, []byte) {
+	e.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, e.srv.URL+path, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+partnercenter.SimulatorToken)
+	if method != http.MethodGet {
+		req.Header.Set("MS-RequestId", partnercenter.NewRequestID())
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return resp.StatusCode, b
+}
+
+// TestSimMatchesDocumentedShapes asks the simulator what each recorded
+// example answers and checks the simulator answers with the same status and
+// the same shape (and, for errors, the same code and source).
+func TestSimMatchesDocumentedShapes(t *testing.T) {
+	e := newSimEnv(t, "")
+	if st, body := e.post("/sim/partners", map[string]any{"domain": "fourthcoffee.onmicrosoft.com", "companyName": "Fourth Coffee", "mpnId": "4567890", "country": "DE", "agreementSigned": true}); st != 201 {
+		t.Fatalf("add partner: %d %v", st, body)
+	}
+	if st, body := e.post("/sim/partners", map[string]any{"domain": "direct.onmicrosoft.com", "companyName": "Direct Only", "mpnId": "5678901", "country": "US", "agreementSigned": true, "indirectReseller": false}); st != 201 {
+		t.Fatalf("add partner: %d %v", st, body)
+	}
+	customers, err := e.sim.AddResellerCustomers(adatumID, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const litwareID = "77777777-7777-4777-8777-777777777777"
+	resellerFilter := url.QueryEscape(`{"Field":"IndirectReseller","Value":"` + adatumID + `","Operator":"starts_with"}`)
+	tests := []struct {
+		name    string
+		file    string
+		status  int
+		method  string
+		path    string
+		body    any
+		allowed []string
+	}{
+		{"indirect reseller list", "indirect-resellers.response.json", 200, "GET", "/v1/relationships?relationship_type=IsIndirectCloudSolutionProviderOf", nil, nil},
+		{"customers of an indirect reseller", "reseller-customers.response.json", 200, "GET", "/v1/customers?size=0&filter=" + resellerFilter, nil, []string{"links"}},
+		{"relationship removal", "remove-reseller-relationship.response.json", 200, "PATCH", "/v1/customers/" + customers[0],
+			map[string]any{"relationshipToPartner": "none", "attributes": map[string]string{"objectType": "Customer"}}, nil},
+		{"MPN profile", "mpn-profile.response.json", 200, "GET", "/v1/profiles/mpn?mpnId=1234567", nil, nil},
+		{"unknown MPN profile", "mpn-profile-not-found.404.json", 404, "GET", "/v1/profiles/mpn?mpnId=9999999", nil, nil},
+		{"signed agreement, asked with the documented lower-case mpnid", "agreement-status.response.json", 200, "GET", "/v1/compliance/csp/agreementstatus?mpnid=1234567", nil, nil},
+		{"agreement not signed (litware)", "agreement-status-not-signed.400.json", 400, "GET", "/v1/compliance/csp/agreementstatus?mpnId=2345678", nil, nil},
+		{"reseller in another region", "agreement-status-region-mismatch.400.json", 400, "GET", "/v1/compliance/csp/agreementstatus?mpnId=4567890", nil, nil},
+		{"non-numeric MPN ID", "agreement-status-mpn-not-numeric.400.json", 400, "GET", "/v1/compliance/csp/agreementstatus?mpnId=abc", nil, nil},
+		{"tenant ID not a GUID", "agreement-status-tenant-not-guid.400.json", 400, "GET", "/v1/compliance/csp/agreementstatus?tenantId=not-a-guid", nil, nil},
+		{"neither identifier", "agreement-status-no-id.400.json", 400, "GET", "/v1/compliance/csp/agreementstatus", nil, nil},
+		{"both identifiers", "agreement-status-both-ids.400.json", 400, "GET", "/v1/compliance/csp/agreementstatus?mpnId=1234567&tenantId=" + adatumID, nil, nil},
+		{"unknown MPN ID", "agreement-status-mpn-invalid.400.json", 400, "GET", "/v1/compliance/csp/agreementstatus?mpnId=9999999", nil, nil},
+		{"partner without indirect reseller enrollment", "agreement-status-not-indirect-reseller.400.json", 400, "GET", "/v1/compliance/csp/agreementstatus?mpnId=5678901", nil, nil},
+		{"unknown tenant", "agreement-status-tenant-not-found.400.json", 400, "GET", "/v1/compliance/csp/agreementstatus?tenantId=12345678-ACBD-1234-ABCD-123456789ABC", nil, nil},
+		{"tenant without the MPA (litware)", "agreement-status-tenant-not-signed.400.json", 400, "GET", "/v1/compliance/csp/agreementstatus?tenantId=" + litwareID, nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc, err := os.ReadFile(filepath.Join("testdata", tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			status, body := e.raw(tt.method, tt.path, tt.body, nil)
+			if status != tt.status {
+				t.Fatalf("status %d, documented %d: %s", status, tt.status, body)
+			}
+			var want, got any
+			if err := json.Unmarshal(doc, &want); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(body, &got); err != nil {
+				t.Fatalf("simulated body: %v: %s", err, body)
+			}
+			allowed := map[string]bool{}
+			for _, p := range tt.allowed {
+				allowed[p] = true
+			}
+			for _, d := range shapeDiff(want, got, "", allowed) {
+				t.Error(d)
+			}
+			if w, ok := want.(map[string]any); ok && tt.status >= 400 {
+				g := got.(map[string]any)
+				if w["code"] != g["code"] || w["source"] != g["source"] {
+					t.Errorf("code %v source %v, documented code %v source %v", g["code"], g["source"], w["code"], w["source"])
+				}
+			}
+		})
+	}
+}
+
+// TestSimErrorStatusesFollowTheErrorTable checks the HTTP status the
+// simulator gives the codes recorded from Microsoft's error code table.
+func TestSimErrorStatusesFollowTheErrorTable(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "error-code-statuses.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table map[string]int
+	if err := json.Unmarshal(b, &table); err != nil {
+		t.Fatal(err)
+	}
+	e := newSimEnv(t, "")
+	in := newCustomer("tabled")
+	in.AssociatedPartnerID = adatumID
+	cust, err := e.c.CreateCustomer(rid("create"), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cart := func(reseller string) error {
+		li := partnercenter.CartLineItem{CatalogItemID: "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS", Quantity: 1, BillingCycle: "monthly", TermDuration: "P1M",
+			Participants: []partnercenter.Participant{{Key: partnercenter.ParticipantTransactionReseller, Value: reseller}}}
+		_, err := e.c.CreateCart(rid("cart"), cust.ID, partnercenter.Cart{LineItems: []partnercenter.CartLineItem{li}})
+		return err
+	}
+	calls := map[int]func() error{
+		partnercenter.CodeResellerNotFound:             func() error { return cart("9999999") },
+		partnercenter.CodeNotIndirectReseller:          func() error { return cart("3456789") },
+		partnercenter.CodeResellerAgreementNotAccepted: func() error { return cart("2345678") },
+		partnercenter.CodeMCANotAccepted: func() error {
+			c, err := e.c.CreateCart(rid("cart-ok"), cust.ID, partnercenter.Cart{LineItems: []partnercenter.CartLineItem{{CatalogItemID: "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS", Quantity: 1, BillingCycle: "monthly", TermDuration: "P1M"}}})
+			if err != nil {
+				return err
+			}
+			_, err = e.c.CheckoutCart(rid("checkout"), cust.ID, c.ID)
+			return err
+		},
+	}
+	for codeText, status := range table {
+		code, _ := strconv.Atoi(codeText)
+		t.Run(codeText, func(t *testing.T) {
+			call, ok := calls[code]
+			if !ok {
+				t.Fatalf("no simulator call produces code %d", code)
+			}
+			wantCode(t, call(), status, code)
+		})
 	}
 }

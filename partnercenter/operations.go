@@ -3,8 +3,11 @@ package partnercenter
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 )
 
 // Client is every Partner Center and Graph operation the flows use. Mutating
@@ -21,8 +24,18 @@ type Client interface {
 	// CreateCustomer creates a customer tenant; the result carries the one-time
 	// UserCredentials.
 	CreateCustomer(ctx context.Context, in NewCustomer) (Customer, error)
-	// RemoveResellerRelationship sets relationshipToPartner to none.
+	// RemoveResellerRelationship sets relationshipToPartner to none. Partner
+	// Center answers with the patched resource only (PascalCase, every field
+	// null but RelationshipToPartner), so the result carries the relationship
+	// and the customer ID the call was made with, nothing else.
 	RemoveResellerRelationship(ctx context.Context, customerID string) (Customer, error)
+	// ListResellerCustomers returns one page of the customers associated with
+	// an indirect reseller (by its tenant ID): pass continuation "" for the
+	// first page and the returned next for the following ones; next is "" on
+	// the last page. List items carry the company profile and the
+	// relationship, not the billing profile: read a customer's contact e-mail
+	// (billingProfile.email) with GetCustomer.
+	ListResellerCustomers(ctx context.Context, resellerTenantID, continuation string) (customers []Customer, next string, err error)
 
 	// CreateGDAPRelationship creates a GDAP relationship in status created.
 	CreateGDAPRelationship(ctx context.Context, in NewGDAPRelationship) (GDAPRelationship, error)
@@ -109,15 +122,69 @@ func (c *HTTPClient) GetCustomer(ctx context.Context, customerID string) (Custom
 	return out, err
 }
 
+// customerFilter is the simple field filter of GET /v1/customers, with its
+// keys in the order Microsoft's examples write them.
+type customerFilter struct {
+	Field    string `json:"Field"`
+	Value    string `json:"Value"`
+	Operator string `json:"Operator"`
+}
+
+func (f customerFilter) String() string {
+	b, _ := json.Marshal(f) // three strings cannot fail to encode
+	return string(b)
+}
+
 // FindCustomersByDomain implements Client.
 func (c *HTTPClient) FindCustomersByDomain(ctx context.Context, prefix string) ([]Customer, error) {
-	filter, err := json.Marshal(map[string]string{"Field": "Domain", "Value": prefix, "Operator": "starts_with"})
-	if err != nil {
-		return nil, err
+	filter := customerFilter{Field: "Domain", Value: prefix, Operator: "starts_with"}.String()
+	var out Collection[Customer]
+	err := c.do(ctx, call{op: "find customers by domain", method: http.MethodGet, path: "/v1/customers", query: url.Values{"size": {"500"}, "filter": {filter}}, out: &out})
+	return out.Items, err
+}
+
+// ResellerCustomersPageSize is the page size ListResellerCustomers asks for.
+const ResellerCustomersPageSize = 200
+
+// ListResellerCustomers implements Client. The first page is
+// GET /v1/customers?size=200&filter={"Field":"IndirectReseller","Value":<id>,"Operator":"starts_with"}
+// (as "Get customers of an indirect reseller" documents); a following page is
+// GET /v1/customers?seekOperation=Next with the token in MS-ContinuationToken,
+// as the .NET SDK's seek query sends it. The token is read from links.next
+// (its MS-ContinuationToken header, else the body's continuationToken); no
+// links.next means the last page, as in the SDK's enumerator.
+func (c *HTTPClient) ListResellerCustomers(ctx context.Context, resellerTenantID, continuation string) ([]Customer, string, error) {
+	const op = "list reseller customers"
+	cl := call{op: op, method: http.MethodGet, path: "/v1/customers"}
+	if continuation == "" {
+		if strings.TrimSpace(resellerTenantID) == "" {
+			return nil, "", fmt.Errorf("%s: reseller tenant ID is empty", op)
+		}
+		filter := customerFilter{Field: "IndirectReseller", Value: resellerTenantID, Operator: "starts_with"}.String()
+		cl.query = url.Values{"size": {strconv.Itoa(ResellerCustomersPageSize)}, "filter": {filter}}
+	} else {
+		cl.query = url.Values{"seekOperation": {"Next"}}
+		cl.header = http.Header{HeaderContinuationToken: {continuation}}
 	}
 	var out Collection[Customer]
-	err = c.do(ctx, call{op: "find customers by domain", method: http.MethodGet, path: "/v1/customers", query: url.Values{"size": {"500"}, "filter": {string(filter)}}, out: &out})
-	return out.Items, err
+	cl.out = &out
+	if err := c.do(ctx, cl); err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if out.Links != nil && out.Links.Next != nil {
+		next = out.Links.Next.Header(HeaderContinuationToken)
+		if next == "" {
+			next = out.ContinuationToken
+		}
+		if next == "" {
+			return nil, "", fmt.Errorf("%s: links.next carries no continuation token", op)
+		}
+		if next == continuation {
+			return nil, "", fmt.Errorf("%s: the service returned the continuation token it was sent", op)
+		}
+	}
+	return out.Items, next, nil
 }
 
 // CreateCustomer implements Client.
@@ -127,11 +194,23 @@ func (c *HTTPClient) CreateCustomer(ctx context.Context, in NewCustomer) (Custom
 	return out, err
 }
 
-// RemoveResellerRelationship implements Client.
+// removeRelationshipBody is the documented PATCH body of a relationship
+// removal: a Customer resource with relationshipToPartner "none".
+type removeRelationshipBody struct {
+	RelationshipToPartner string     `json:"relationshipToPartner"`
+	Attributes            Attributes `json:"attributes"`
+}
+
+// RemoveResellerRelationship implements Client. The documented answer is the
+// patched resource in PascalCase with null fields (encoding/json matches the
+// keys case-insensitively); the customer ID is filled in from the call.
 func (c *HTTPClient) RemoveResellerRelationship(ctx context.Context, customerID string) (Customer, error) {
 	var out Customer
 	err := c.do(ctx, call{op: "remove reseller relationship", method: http.MethodPatch, path: "/v1/customers/" + esc(customerID),
-		body: map[string]string{"relationshipToPartner": RelationshipNone}, out: &out})
+		body: removeRelationshipBody{RelationshipToPartner: RelationshipNone, Attributes: Attributes{ObjectType: "Customer"}}, out: &out})
+	if err == nil && out.ID == "" {
+		out.ID = customerID
+	}
 	return out, err
 }
 

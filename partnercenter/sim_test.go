@@ -556,19 +556,21 @@ func TestSimCommerce(t *testing.T) {
 	}
 	const e3 = "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS"
 
+	// HTTP statuses as Microsoft's error code table gives them.
 	resellerChecks := []struct {
-		name string
-		mpn  string
-		code int
+		name   string
+		mpn    string
+		status int
+		code   int
 	}{
-		{"a cart naming an unknown reseller PartnerID is 800015", "9999999", partnercenter.CodeResellerNotFound},
-		{"a cart naming a reseller not partnered with the provider is 800016", "3456789", partnercenter.CodeNotIndirectReseller},
-		{"a cart naming a reseller without the partner agreement is 900123", "2345678", partnercenter.CodeResellerAgreementNotAccepted},
+		{"a cart naming an unknown reseller PartnerID is 404 800015", "9999999", 404, partnercenter.CodeResellerNotFound},
+		{"a cart naming a reseller not partnered with the provider is 400 800016", "3456789", 400, partnercenter.CodeNotIndirectReseller},
+		{"a cart naming a reseller without the partner agreement is 403 900123", "2345678", 403, partnercenter.CodeResellerAgreementNotAccepted},
 	}
 	for _, tt := range resellerChecks {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := e.c.CreateCart(rid("cart"), cust.ID, partnercenter.Cart{LineItems: []partnercenter.CartLineItem{line(e3, 5, tt.mpn)}})
-			wantCode(t, err, 400, tt.code)
+			wantCode(t, err, tt.status, tt.code)
 		})
 	}
 	t.Run("line item problems are reported on the line with codes 10001, 10002 and 10012", func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -252,6 +253,18 @@ type NewAccessAssignment struct {
 	AccessDetails   AccessDetails   `json:"accessDetails"`
 }
 
+// Relationship types of the partner relationship list. The query parameter
+// names the .NET SDK's enum member (IsIndirectCloudSolutionProviderOf); the
+// items carry the snake_case form Microsoft's example shows.
+const (
+	// RelationshipTypeIndirectCSPOf is relationshipType on the items of a
+	// provider's indirect reseller list.
+	RelationshipTypeIndirectCSPOf = "is_indirect_cloud_solution_provider_of"
+	// RelationshipTypeIndirectResellerOf is relationshipType on the items of a
+	// reseller's indirect provider list.
+	RelationshipTypeIndirectResellerOf = "is_indirect_reseller_of"
+)
+
 // PartnerRelationship is an item of the indirect reseller list.
 type PartnerRelationship struct {
 	ID               string     `json:"id"`
@@ -265,10 +278,11 @@ type PartnerRelationship struct {
 
 // MPNProfile is a partner's PartnerID (MPN) profile.
 type MPNProfile struct {
-	PartnerName string     `json:"partnerName,omitempty"`
-	MPNID       string     `json:"mpnId"`
-	ProfileType string     `json:"profileType"`
-	Attributes  Attributes `json:"attributes,omitzero"`
+	PartnerName string         `json:"partnerName,omitempty"`
+	MPNID       string         `json:"mpnId"`
+	ProfileType string         `json:"profileType"`
+	Links       *ResourceLinks `json:"links,omitempty"`
+	Attributes  Attributes     `json:"attributes,omitzero"`
 }
 
 // AgreementStatus reports whether a reseller signed the Microsoft Partner
@@ -466,11 +480,53 @@ type WebhookEvent struct {
 	ResourceChangeUtcDate Time   `json:"ResourceChangeUtcDate"`
 }
 
-// Collection is Partner Center's list envelope.
+// HeaderContinuationToken carries the continuation token of a paged list
+// (the .NET SDK's MS-ContinuationToken, sent on the links.next request).
+const HeaderContinuationToken = "MS-ContinuationToken"
+
+// LinkHeader is a header a link asks to be sent with its request.
+type LinkHeader struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// Link is a Partner Center resource link: a URI relative to /v1, the method
+// and the headers to send.
+type Link struct {
+	URI     string       `json:"uri"`
+	Method  string       `json:"method"`
+	Headers []LinkHeader `json:"headers"`
+}
+
+// Header returns the value of the link's header key, "" if it has none.
+func (l *Link) Header(key string) string {
+	if l == nil {
+		return ""
+	}
+	for _, h := range l.Headers {
+		if strings.EqualFold(h.Key, key) {
+			return h.Value
+		}
+	}
+	return ""
+}
+
+// ResourceLinks are the links of a resource or a collection; Next is present
+// only while a seek-based list has more pages.
+type ResourceLinks struct {
+	Self     *Link `json:"self,omitempty"`
+	Next     *Link `json:"next,omitempty"`
+	Previous *Link `json:"previous,omitempty"`
+}
+
+// Collection is Partner Center's list envelope. Seek-based lists (customers)
+// add continuationToken and links.next while more pages follow.
 type Collection[T any] struct {
-	TotalCount int        `json:"totalCount"`
-	Items      []T        `json:"items"`
-	Attributes Attributes `json:"attributes,omitzero"`
+	TotalCount        int            `json:"totalCount"`
+	Items             []T            `json:"items"`
+	Links             *ResourceLinks `json:"links,omitempty"`
+	ContinuationToken string         `json:"continuationToken,omitempty"`
+	Attributes        Attributes     `json:"attributes,omitzero"`
 }
 
 // GraphCollection is Graph's list envelope.

@@ -21,6 +21,9 @@ const (
 	ReasonInvalidState      = "invalid-state"
 	ReasonInvalidInput      = "invalid-input"
 	ReasonWrongCustomerUser = "wrong-customer"
+	// ReasonNotIndirectReseller: the signed-in organization has no indirect
+	// reseller enrollment with a PartnerID (MPN ID) in Partner Center.
+	ReasonNotIndirectReseller = "not-indirect-reseller"
 )
 
 // refusal is a customer action the simulated Microsoft side declines.
@@ -89,6 +92,7 @@ func (s *Server) routes() {
 	adm("POST /sim/customer-actions/accept-reseller", s.postAcceptReseller)
 	adm("POST /sim/customer-actions/approve-gdap", s.postApproveGDAP)
 	adm("POST /sim/customer-actions/authorize-provider", s.postAuthorizeProvider)
+	adm("POST /sim/partner-actions/remove-reseller", s.postRemoveReseller)
 	adm("GET /sim/clock", s.getClock)
 	adm("POST /sim/clock", s.postClock)
 	m.HandleFunc("GET /sim/faults", s.getFaults)
@@ -100,6 +104,8 @@ func (s *Server) routes() {
 	adm("POST /sim/admin/partner-invitation", s.invitationPage)
 	adm("GET /sim/admin/granularAdminRelationships/{id}", s.approvalPage)
 	adm("POST /sim/admin/granularAdminRelationships/{id}", s.approvalPage)
+	adm("GET "+ResellerPartnershipPath, s.partnershipPage)
+	adm("POST "+ResellerPartnershipPath, s.partnershipPage)
 	s.mux = m
 }
 
@@ -123,6 +129,9 @@ type TenantInput struct {
 	Authorized       bool   `json:"authorized,omitempty"`
 	// TenantID fixes the tenant ID (seed data); empty means a new one.
 	TenantID string `json:"tenantId,omitempty"`
+	// Email is a customer's contact e-mail (billingProfile.email, where
+	// Partner Center keeps it); empty means admin@<domain>.
+	Email string `json:"email,omitempty"`
 }
 
 // addTenant creates a customer or partner tenant; callers hold s.mu.
@@ -138,6 +147,8 @@ func (s *Server) addTenant(in TenantInput, partner bool) (*Tenant, *refusal) {
 		return nil, refuse(http.StatusConflict, ReasonAlreadyAccepted, "a tenant with domain "+domain+" already exists")
 	case partner && s.st.partnerByMPN(in.MPNID) != nil:
 		return nil, refuse(http.StatusConflict, ReasonInvalidInput, "a partner with MPN ID "+in.MPNID+" already exists")
+	case in.Email != "" && !strings.Contains(in.Email, "@"):
+		return nil, refuse(http.StatusBadRequest, ReasonInvalidInput, "email must be an e-mail address")
 	}
 	rel := in.Relationship
 	if rel == "" {
@@ -167,12 +178,16 @@ func (s *Server) addTenant(in TenantInput, partner bool) (*Tenant, *refusal) {
 		t.IndirectReseller = in.IndirectReseller == nil || *in.IndirectReseller
 	} else {
 		t.Relationship, t.AssociatedPartnerID = rel, in.AssociatedPartnerID
-		t.BillingProfile = pc.BillingProfile{CompanyName: in.CompanyName, Culture: "en-US", Language: "en", DefaultAddress: pc.Address{Country: country}}
+		email := strings.TrimSpace(in.Email)
+		if email == "" {
+			email = "admin@" + domain
+		}
+		t.BillingProfile = pc.BillingProfile{Email: email, CompanyName: in.CompanyName, Culture: "en-US", Language: "en", DefaultAddress: pc.Address{Country: country}}
 	}
 	if t.Users == nil {
 		t.Users = []User{}
 	}
-	s.st.Tenants[id] = t
+	s.st.putTenant(t)
 	return t, nil
 }
 
@@ -274,14 +289,21 @@ func (s *Server) approveGDAP(relationshipID, upn string) (*gdapRecord, *refusal)
 }
 
 // authorizeProvider is a reseller's Global admin accepting the provider's
-// partnership request.
+// partnership request. The reseller is found by resellerDomain, or by the
+// signed-in user's UPN when resellerDomain is empty (the Partner Center page).
+// Refusals change nothing.
 func (s *Server) authorizeProvider(resellerDomain, providerID, upn string) (*Tenant, *refusal) {
-	p := s.st.tenantByDomain(resellerDomain)
-	if p == nil || !p.Partner {
-		return nil, refuse(http.StatusNotFound, ReasonNotFound, "No reseller partner has the domain "+resellerDomain+".")
-	}
 	if providerID != s.home.TenantID {
 		return nil, refuse(http.StatusNotFound, ReasonNotFound, "The request names an unknown provider.")
+	}
+	var p *Tenant
+	if resellerDomain != "" {
+		p = s.st.tenantByDomain(resellerDomain)
+	} else {
+		p = s.st.tenantByUPN(upn)
+	}
+	if p == nil {
+		return nil, refuse(http.StatusNotFound, ReasonNotFound, "No organization has the user or domain given.")
 	}
 	u, ok := p.user(upn)
 	switch {
@@ -289,8 +311,10 @@ func (s *Server) authorizeProvider(resellerDomain, providerID, upn string) (*Ten
 		return nil, refuse(http.StatusForbidden, ReasonWrongCustomerUser, "The user "+upn+" does not belong to "+p.Domain+".")
 	case !u.GlobalAdmin:
 		return nil, refuse(http.StatusForbidden, ReasonNotGlobalAdmin, "Only a Global admin of "+p.Domain+" can authorize a provider.")
+	case !p.Partner || !p.IndirectReseller || p.MPNID == "":
+		return nil, refuse(http.StatusForbidden, ReasonNotIndirectReseller, p.Domain+" is not enrolled in Partner Center as an indirect reseller with a PartnerID (MPN ID).")
 	case !strings.EqualFold(p.Country, s.home.Country):
-		return nil, refuse(http.StatusForbidden, ReasonRegionMismatch, "Provider and reseller must be in the same region.")
+		return nil, refuse(http.StatusForbidden, ReasonRegionMismatch, "Provider and reseller must be in the same region: the provider is in "+s.home.Country+", "+p.Domain+" in "+p.Country+".")
 	case p.ProviderAuthorized:
 		return nil, refuse(http.StatusConflict, ReasonAlreadyAccepted, p.Domain+" has already authorized this provider.")
 	}

@@ -8,11 +8,12 @@ import (
 	pc "github.com/partnerflow/partnerflow/partnercenter"
 )
 
-// The pages stand in for the Microsoft 365 admin center. Their element IDs
-// (input "upn", buttons "accept" and "approve", result "result") are stable
-// because headless-browser tests click them.
+// The pages stand in for the Microsoft 365 admin center and, for the
+// reseller's side of a partnership request, Partner Center. Their element IDs
+// (input "upn", buttons "accept", "approve" and "authorize", result "result")
+// are stable because headless-browser tests click them.
 var pages = template.Must(template.New("layout").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{{.Title}} – Microsoft 365 admin center (simulator)</title>
+<html lang="en"><head><meta charset="utf-8"><title>{{.Title}} – {{.Site}} (simulator)</title>
 <style>
 body{font-family:Segoe UI,system-ui,sans-serif;background:#f3f2f1;margin:0}
 header{background:#0078d4;color:#fff;padding:12px 24px;font-weight:600}
@@ -22,7 +23,7 @@ input{width:100%;padding:6px;font-size:1em;box-sizing:border-box}
 button{margin-top:16px;background:#0078d4;color:#fff;border:0;padding:8px 20px;font-size:1em;border-radius:2px;cursor:pointer}
 #result.ok{color:#107c10} #result.refused{color:#a4262c} .note{color:#605e5c;font-size:.9em}
 </style></head>
-<body><header>Microsoft 365 admin center · partnerflow simulator</header><main>
+<body><header>{{.Site}} · partnerflow simulator</header><main>
 <h1>{{.Title}}</h1>
 {{if .Result}}<p id="result" class="{{.ResultClass}}" data-reason="{{.Reason}}">{{.Result}}</p>{{end}}
 {{if .Invitation}}{{with .Invitation}}
@@ -36,10 +37,15 @@ button{margin-top:16px;background:#0078d4;color:#fff;border:0;padding:8px 20px;f
 <dt>Duration</dt><dd>{{.Duration}}</dd><dt>Auto-extend</dt><dd>{{.AutoExtendDuration}}</dd>
 <dt>Microsoft Entra roles</dt><dd><ul>{{range .AccessDetails.UnifiedRoles}}<li>{{.RoleDefinitionID}}</li>{{end}}</ul></dd></dl>
 {{end}}{{end}}
+{{if .Partnership}}{{with .Partnership}}
+<p><strong>{{.ProviderName}}</strong> asks your organization to authorize it as your indirect provider.</p>
+<dl><dt>Indirect provider</dt><dd id="provider">{{.ProviderName}}</dd><dt>Provider PartnerID</dt><dd>{{.ProviderMPNID}}</dd>
+<dt>Country/region</dt><dd>{{.Country}}</dd></dl>
+{{end}}{{end}}
 {{if .Form}}<form method="post">
 <label for="upn">Sign in as (user principal name)</label>
 <input id="upn" name="upn" type="email" required placeholder="admin@contoso.onmicrosoft.com" value="{{.UPN}}">
-<p class="note">Stands in for Microsoft sign-in: only a Global admin of the customer's tenant can {{.Verb}}.</p>
+<p class="note">Stands in for Microsoft sign-in: only a Global admin of {{.Whose}} can {{.Verb}}.</p>
 <button id="{{.Button}}" type="submit">{{.ButtonLabel}}</button>
 </form>{{end}}
 </main></body></html>`))
@@ -51,21 +57,40 @@ type invitationView struct {
 	DAP          bool
 }
 
+type partnershipView struct {
+	ProviderName  string
+	ProviderMPNID string
+	Country       string
+}
+
 type pageData struct {
+	// Site is the Microsoft site the page stands for; empty means the
+	// Microsoft 365 admin center.
+	Site         string
 	Title        string
 	Result       string
 	ResultClass  string
 	Reason       string
 	Invitation   *invitationView
 	Relationship *pc.GDAPRelationship
+	Partnership  *partnershipView
 	Form         bool
 	UPN          string
 	Verb         string
-	Button       string
-	ButtonLabel  string
+	// Whose names the tenant whose Global admin may act; empty means the
+	// customer's tenant.
+	Whose       string
+	Button      string
+	ButtonLabel string
 }
 
 func renderPage(w http.ResponseWriter, status int, d pageData) {
+	if d.Site == "" {
+		d.Site = "Microsoft 365 admin center"
+	}
+	if d.Whose == "" {
+		d.Whose = "the customer's tenant"
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	_ = pages.Execute(w, d)

@@ -1,12 +1,14 @@
 package sim
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -41,6 +43,36 @@ func (s *Server) pcFail(w http.ResponseWriter, status, code int, format string, 
 	s.fail(w, false, status, code, "", fmt.Sprintf(format, args...))
 }
 
+// pcFailFrom writes a Partner Center error with the source and data of the
+// documented example it stands for.
+func (s *Server) pcFailFrom(w http.ResponseWriter, status, code int, source string, data []string, format string, args ...any) {
+	if data == nil {
+		data = []string{}
+	}
+	writeJSON(w, status, pc.ErrorBody{Code: code, Description: fmt.Sprintf(format, args...), Data: data, Source: source})
+}
+
+// queryValue reads a query parameter by name, ignoring case as Partner
+// Center does: the agreement status page documents mpnId in its syntax and
+// sends mpnid in its example.
+func queryValue(r *http.Request, name string) string {
+	q := r.URL.Query()
+	if v, ok := q[name]; ok && len(v) > 0 {
+		return strings.TrimSpace(v[0])
+	}
+	for k, v := range q {
+		if strings.EqualFold(k, name) && len(v) > 0 {
+			return strings.TrimSpace(v[0])
+		}
+	}
+	return ""
+}
+
+// selfLink is a link without headers, as Partner Center writes them.
+func selfLink(uri string) *pc.Link {
+	return &pc.Link{URI: uri, Method: http.MethodGet, Headers: []pc.LinkHeader{}}
+}
+
 // relationshipRequest answers GET /v1/customers/relationshiprequests with a
 // link to the simulator's invitation page, shaped like the admin center's.
 func (s *Server) relationshipRequest(w http.ResponseWriter, r *http.Request) {
@@ -67,6 +99,10 @@ func (s *Server) customerView(t *Tenant) pc.Customer {
 	}
 	if bp.DefaultAddress.Country == "" {
 		bp.DefaultAddress.Country = t.Country
+	}
+	if bp.Email == "" {
+		// Tenants from snapshots older than the contact e-mail.
+		bp.Email = "admin@" + t.Domain
 	}
 	rel := t.Relationship
 	if rel == "" {
@@ -97,27 +133,169 @@ func (s *Server) getCustomer(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// listCustomers supports the Domain starts_with filter.
+// Customer list paging. Microsoft documents no page size for GET
+// /v1/customers; these are the simulator's choices.
+const (
+	defaultCustomerPageSize = 200
+	maxCustomerPageSize     = 500
+)
+
+// customerListItem is a customer as GET /v1/customers lists it: the company
+// profile and the relationship, no billing profile (Microsoft's examples for
+// the domain and the indirect reseller filters).
+type customerListItem struct {
+	ID                    string           `json:"id"`
+	CompanyProfile        listedCompany    `json:"companyProfile"`
+	RelationshipToPartner string           `json:"relationshipToPartner"`
+	Links                 pc.ResourceLinks `json:"links"`
+	Attributes            pc.Attributes    `json:"attributes"`
+}
+
+type listedCompany struct {
+	TenantID    string           `json:"tenantId"`
+	Domain      string           `json:"domain"`
+	CompanyName string           `json:"companyName"`
+	Links       pc.ResourceLinks `json:"links"`
+	Attributes  pc.Attributes    `json:"attributes"`
+}
+
+func listItem(c pc.Customer) customerListItem {
+	return customerListItem{
+		ID: c.ID,
+		CompanyProfile: listedCompany{TenantID: c.CompanyProfile.TenantID, Domain: c.CompanyProfile.Domain, CompanyName: c.CompanyProfile.CompanyName,
+			Links:      pc.ResourceLinks{Self: selfLink("/customers/" + c.ID + "/profiles/company")},
+			Attributes: pc.Attributes{ObjectType: "CustomerCompanyProfile"}},
+		RelationshipToPartner: c.RelationshipToPartner,
+		Links:                 pc.ResourceLinks{Self: selfLink("/customers/" + c.ID)},
+		Attributes:            pc.Attributes{ObjectType: "Customer"},
+	}
+}
+
+// customerCursor is what a continuation token of the customer list carries:
+// the filter, the page size and the (lower-case) domain of the last customer
+// returned, so that pages stay consistent while customers come and go.
+type customerCursor struct {
+	Field string `json:"f,omitempty"`
+	Value string `json:"v,omitempty"`
+	Size  int    `json:"s"`
+	After string `json:"a"`
+}
+
+func (c customerCursor) token() string {
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func parseCursor(tok string) (customerCursor, error) {
+	var c customerCursor
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	if err == nil {
+		err = json.Unmarshal(b, &c)
+	}
+	if err == nil && (c.Size < 1 || c.Size > maxCustomerPageSize || c.After == "") {
+		err = fmt.Errorf("token out of range")
+	}
+	return c, err
+}
+
+func (c customerCursor) matches(t *Tenant) bool {
+	switch {
+	case strings.EqualFold(c.Field, "Domain"):
+		return strings.HasPrefix(strings.ToLower(t.Domain), strings.ToLower(c.Value))
+	case strings.EqualFold(c.Field, "IndirectReseller"):
+		return t.AssociatedPartnerID != "" && strings.HasPrefix(strings.ToLower(t.AssociatedPartnerID), strings.ToLower(c.Value))
+	}
+	return true
+}
+
+// listCustomers pages the partner's customers, optionally filtered by a
+// simple field filter (Domain or IndirectReseller, starts_with). A page that
+// has a successor carries continuationToken and links.next, whose request
+// is GET /customers?seekOperation=Next with the token in
+// MS-ContinuationToken (the .NET SDK's seek query).
 func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) {
-	var filter struct{ Field, Value, Operator string }
-	if f := r.URL.Query().Get("filter"); f != "" {
-		if err := json.Unmarshal([]byte(f), &filter); err != nil {
-			s.pcFail(w, http.StatusBadRequest, 0, "Invalid filter: %v", err)
+	cur := customerCursor{Size: defaultCustomerPageSize}
+	if seek := queryValue(r, "seekOperation"); seek != "" {
+		if !strings.EqualFold(seek, "Next") {
+			s.pcFail(w, http.StatusBadRequest, 0, "seekOperation %q is not supported; use Next.", seek)
 			return
 		}
+		tok := strings.TrimSpace(r.Header.Get(pc.HeaderContinuationToken))
+		if tok == "" {
+			s.pcFail(w, http.StatusBadRequest, 0, "seekOperation needs the %s header.", pc.HeaderContinuationToken)
+			return
+		}
+		c, err := parseCursor(tok)
+		if err != nil {
+			s.pcFail(w, http.StatusBadRequest, 0, "The continuation token is not valid.")
+			return
+		}
+		cur = c
+	} else {
+		if v := queryValue(r, "size"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				s.pcFail(w, http.StatusBadRequest, 0, "size must be a non-negative integer.")
+				return
+			}
+			if n > 0 {
+				cur.Size = min(n, maxCustomerPageSize)
+			}
+		}
+		if f := queryValue(r, "filter"); f != "" {
+			var filter struct{ Field, Value, Operator string }
+			if err := json.Unmarshal([]byte(f), &filter); err != nil {
+				s.pcFail(w, http.StatusBadRequest, 0, "Invalid filter: %v", err)
+				return
+			}
+			switch {
+			case !strings.EqualFold(filter.Operator, "starts_with"):
+				s.pcFail(w, http.StatusBadRequest, 0, "Filter operator %q is not supported; use starts_with.", filter.Operator)
+				return
+			case !strings.EqualFold(filter.Field, "Domain") && !strings.EqualFold(filter.Field, "IndirectReseller"):
+				s.pcFail(w, http.StatusBadRequest, 0, "Filter field %q is not supported by the simulator (Domain, IndirectReseller).", filter.Field)
+				return
+			case strings.EqualFold(filter.Field, "IndirectReseller") && strings.TrimSpace(filter.Value) == "":
+				s.pcFail(w, http.StatusBadRequest, 0, "The IndirectReseller filter needs the reseller's tenant ID as its value.")
+				return
+			}
+			cur.Field, cur.Value = filter.Field, strings.TrimSpace(filter.Value)
+		}
 	}
-	items := []pc.Customer{}
+	type keyed struct {
+		key string
+		t   *Tenant
+	}
+	var found []keyed
 	for _, t := range s.st.Tenants {
-		if !t.isCustomer() {
+		if !t.isCustomer() || !cur.matches(t) {
 			continue
 		}
-		if filter.Value != "" && !strings.HasPrefix(strings.ToLower(t.Domain), strings.ToLower(filter.Value)) {
-			continue
+		if key := strings.ToLower(t.Domain); key > cur.After {
+			found = append(found, keyed{key, t})
 		}
-		items = append(items, s.customerView(t))
 	}
-	slices.SortFunc(items, func(a, b pc.Customer) int { return strings.Compare(a.CompanyProfile.Domain, b.CompanyProfile.Domain) })
-	writeJSON(w, http.StatusOK, pc.Collection[pc.Customer]{TotalCount: len(items), Items: items, Attributes: pc.Attributes{ObjectType: "Collection"}})
+	slices.SortFunc(found, func(a, b keyed) int { return strings.Compare(a.key, b.key) })
+	more := len(found) > cur.Size
+	if more {
+		found = found[:cur.Size]
+	}
+	items := make([]customerListItem, 0, len(found))
+	for _, k := range found {
+		items = append(items, listItem(s.customerView(k.t)))
+	}
+	self := "/customers?" + r.URL.RawQuery
+	out := pc.Collection[customerListItem]{TotalCount: len(items), Items: items, Links: &pc.ResourceLinks{Self: selfLink(self)},
+		Attributes: pc.Attributes{ObjectType: "Collection"}}
+	if more {
+		next := cur
+		next.After = found[len(found)-1].key
+		tok := next.token()
+		out.ContinuationToken = tok
+		out.Links.Next = &pc.Link{URI: "/customers?seekOperation=Next", Method: http.MethodGet,
+			Headers: []pc.LinkHeader{{Key: pc.HeaderContinuationToken, Value: tok}}}
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // createCustomer creates a tenant with a Global admin and returns its
@@ -167,7 +345,7 @@ func (s *Server) createCustomer(w http.ResponseWriter, r *http.Request) {
 		Users:        []User{{UPN: "admin@" + domain, GlobalAdmin: true}},
 		Relationship: pc.RelationshipReseller, AssociatedPartnerID: in.AssociatedPartnerID,
 		BillingProfile: bp, OrgRegistration: in.CompanyProfile.OrganizationRegistrationNumber, CreatedAt: s.now()}
-	s.st.Tenants[t.ID] = t
+	s.st.putTenant(t)
 	out := s.customerView(t)
 	out.UserCredentials = &pc.UserCredentials{UserName: "admin", Password: randomPassword()}
 	writeJSON(w, http.StatusCreated, out)
@@ -195,27 +373,53 @@ func (s *Server) patchCustomer(w http.ResponseWriter, r *http.Request) {
 	}
 	t.Relationship = pc.RelationshipNone
 	t.AssociatedPartnerID = ""
-	writeJSON(w, http.StatusOK, s.customerView(t))
+	writeJSON(w, http.StatusOK, removedCustomer{RelationshipToPartner: pc.RelationshipNone, Attributes: pascalAttributes{ObjectType: "Customer"}})
 }
 
+// removedCustomer is the documented answer of a relationship removal: the
+// patched Customer resource in PascalCase, every field null but the
+// relationship ("Remove a reseller relationship with a customer").
+type removedCustomer struct {
+	ID                    any              `json:"Id"`
+	CommerceID            any              `json:"CommerceId"`
+	CompanyProfile        any              `json:"CompanyProfile"`
+	BillingProfile        any              `json:"BillingProfile"`
+	RelationshipToPartner string           `json:"RelationshipToPartner"`
+	AllowDelegatedAccess  any              `json:"AllowDelegatedAccess"`
+	UserCredentials       any              `json:"UserCredentials"`
+	CustomDomains         any              `json:"CustomDomains"`
+	AssociatedPartnerID   any              `json:"AssociatedPartnerId"`
+	Attributes            pascalAttributes `json:"Attributes"`
+}
+
+type pascalAttributes struct {
+	ObjectType string `json:"ObjectType"`
+}
+
+// listRelationships answers the provider's partner relationship list: its
+// authorized indirect resellers for IsIndirectCloudSolutionProviderOf, none
+// for IsIndirectResellerOf (the home partner is a provider).
 func (s *Server) listRelationships(w http.ResponseWriter, r *http.Request) {
-	if rt := r.URL.Query().Get("relationship_type"); !strings.EqualFold(rt, "IsIndirectCloudSolutionProviderOf") {
-		s.pcFail(w, http.StatusBadRequest, 0, "relationship_type %q is not supported by the simulator.", rt)
-		return
-	}
 	items := []pc.PartnerRelationship{}
-	for _, t := range s.st.Tenants {
-		if t.Partner && t.ProviderAuthorized {
-			items = append(items, pc.PartnerRelationship{ID: t.ID, Name: t.CompanyName, RelationshipType: "IsIndirectCloudSolutionProviderOf",
-				State: "Active", MPNID: t.MPNID, Location: t.Country, Attributes: pc.Attributes{ObjectType: "PartnerRelationship"}})
+	switch rt := queryValue(r, "relationship_type"); {
+	case strings.EqualFold(rt, "IsIndirectCloudSolutionProviderOf"):
+		for _, t := range s.st.Tenants {
+			if t.Partner && t.ProviderAuthorized {
+				items = append(items, pc.PartnerRelationship{ID: t.ID, Name: t.CompanyName, RelationshipType: pc.RelationshipTypeIndirectCSPOf,
+					State: "Active", MPNID: t.MPNID, Location: t.Country, Attributes: pc.Attributes{ObjectType: "PartnerRelationship"}})
+			}
 		}
+	case strings.EqualFold(rt, "IsIndirectResellerOf"):
+	default:
+		s.pcFail(w, http.StatusBadRequest, 0, "relationship_type %q is not supported (IsIndirectCloudSolutionProviderOf, IsIndirectResellerOf).", rt)
+		return
 	}
 	slices.SortFunc(items, func(a, b pc.PartnerRelationship) int { return strings.Compare(a.Name, b.Name) })
 	writeJSON(w, http.StatusOK, pc.Collection[pc.PartnerRelationship]{TotalCount: len(items), Items: items, Attributes: pc.Attributes{ObjectType: "Collection"}})
 }
 
 func (s *Server) mpnProfile(w http.ResponseWriter, r *http.Request) {
-	mpn := r.URL.Query().Get("mpnId")
+	mpn := queryValue(r, "mpnId")
 	name := s.home.CompanyName
 	if mpn == "" || mpn == s.home.MPNID {
 		mpn = s.home.MPNID
@@ -225,30 +429,75 @@ func (s *Server) mpnProfile(w http.ResponseWriter, r *http.Request) {
 		s.pcFail(w, http.StatusNotFound, pc.CodeMPNNotFound, "Partner Organization with partner_id %s could not be found", mpn)
 		return
 	}
-	writeJSON(w, http.StatusOK, pc.MPNProfile{PartnerName: name, MPNID: mpn, ProfileType: "MpnProfile", Attributes: pc.Attributes{ObjectType: "MpnProfile"}})
+	writeJSON(w, http.StatusOK, pc.MPNProfile{PartnerName: name, MPNID: mpn, ProfileType: "MpnProfile",
+		Links: &pc.ResourceLinks{Self: selfLink("/profiles/mpn")}, Attributes: pc.Attributes{ObjectType: "MpnProfile"}})
 }
 
-// agreementStatus answers the compliance check with the documented errors.
+// Sources and data links of the documented agreement status errors.
+const (
+	sourceAPIControllers = "PartnerApiServiceControllers"
+	sourceCompliance     = "ComplianceController"
+	sourceFD             = "PartnerFD"
+	mpaFAQ               = "https://docs.microsoft.com/partner-center/mpa-indirect-provider-faq"
+	mpnMigrationGuide    = "https://partner.microsoft.com/resources/detail/migrate-pmc-pc-mpa-guide-pptx"
+)
+
+// agreementStatus answers GET /v1/compliance/csp/agreementstatus with the
+// documented errors: exactly one of mpnId (numeric) and tenantId (a GUID)
+// must be given, parameter names in any case.
 func (s *Server) agreementStatus(w http.ResponseWriter, r *http.Request) {
-	mpn := r.URL.Query().Get("mpnId")
+	mpn, tenant := queryValue(r, "mpnId"), queryValue(r, "tenantId")
 	switch {
-	case mpn == "":
-		s.pcFail(w, http.StatusBadRequest, 2001, "Both MPN Id and Tenant Id cannot be empty.")
+	case mpn == "" && tenant == "":
+		s.pcFailFrom(w, http.StatusBadRequest, pc.CodeMissingIdentifier, sourceCompliance, nil, "Both MPN Id and Tenant Id cannot be empty.")
 		return
-	case !numeric.MatchString(mpn):
-		s.pcFail(w, http.StatusBadRequest, pc.CodeInvalidInput, "MPN Id must be numeric.")
+	case mpn != "" && tenant != "":
+		s.pcFailFrom(w, http.StatusBadRequest, pc.CodeInvalidInput, sourceCompliance, nil, "Both MPN Id and Tenant Id should not be passed.")
+		return
+	case mpn != "" && !numeric.MatchString(mpn):
+		s.pcFailFrom(w, http.StatusBadRequest, pc.CodeInvalidInput, sourceAPIControllers, nil, "MPN Id must be numeric.")
+		return
+	case tenant != "" && !guid.MatchString(tenant):
+		s.pcFailFrom(w, http.StatusBadRequest, pc.CodeInvalidInput, sourceAPIControllers, nil, "Tenant Id must be a GUID.")
 		return
 	}
-	p := s.st.partnerByMPN(mpn)
+	faq := []string{mpaFAQ}
+	if mpn != "" {
+		p := s.st.partnerByMPN(mpn)
+		switch {
+		case p == nil:
+			s.pcFailFrom(w, http.StatusBadRequest, pc.CodeMPNInvalid, sourceFD, []string{mpnMigrationGuide},
+				"MPN Id %s is either invalid or not yet migrated to Partner Center. Please advise your reseller to migrate the reseller MPN ID to Partner Center to continue with this order.", mpn)
+		case !p.IndirectReseller:
+			s.pcFailFrom(w, http.StatusBadRequest, pc.CodeNotAnIndirectReseller, sourceFD, faq,
+				"MPN Id %s is not associated with a CSP Indirect Reseller account in Partner Center. Please advise your reseller to enroll into the CSP program as an indirect reseller in Partner Center.", mpn)
+		case !strings.EqualFold(p.Country, s.home.Country):
+			s.pcFailFrom(w, http.StatusBadRequest, pc.CodeRegionMismatch, sourceFD, faq,
+				"The CSP region of the MPN ID %s doesn't match the CSP region from where you are placing the order. Provide the MPN ID for the CSP region where you are placing the order.", mpn)
+		case !p.AgreementSigned:
+			s.pcFailFrom(w, http.StatusBadRequest, pc.CodeAgreementNotSignedForRegion, sourceFD, faq,
+				"MPN Id %s has not signed Microsoft Partner Agreement (MPA) for the CSP region where the order is being placed. Please advise your reseller to sign MPA to continue with the order.", mpn)
+		default:
+			writeJSON(w, http.StatusOK, pc.AgreementStatus{IsAgreementSigned: true})
+		}
+		return
+	}
+	// By tenant ID the documents show only 2205 (no account) and 2206 (no
+	// MPA); 2204 and 2201 are applied here as for an MPN ID (unverified).
+	p := s.st.Tenants[strings.ToLower(tenant)]
 	switch {
-	case p == nil:
-		s.pcFail(w, http.StatusBadRequest, pc.CodeMPNInvalid, "MPN Id %s is either invalid or not yet migrated to Partner Center.", mpn)
+	case p == nil || !p.Partner:
+		s.pcFailFrom(w, http.StatusBadRequest, pc.CodeTenantNotFound, sourceFD, nil,
+			"Partner Center doesn't find any account associated to the Tenant ID %s", tenant)
 	case !p.IndirectReseller:
-		s.pcFail(w, http.StatusBadRequest, pc.CodeNotAnIndirectReseller, "MPN Id %s is not associated with a CSP Indirect Reseller account in Partner Center.", mpn)
+		s.pcFailFrom(w, http.StatusBadRequest, pc.CodeNotAnIndirectReseller, sourceFD, faq,
+			"MPN Id %s is not associated with a CSP Indirect Reseller account in Partner Center. Please advise your reseller to enroll into the CSP program as an indirect reseller in Partner Center.", p.MPNID)
 	case !strings.EqualFold(p.Country, s.home.Country):
-		s.pcFail(w, http.StatusBadRequest, pc.CodeRegionMismatch, "The CSP region of the MPN ID %s doesn't match the CSP region from where you are placing the order.", mpn)
+		s.pcFailFrom(w, http.StatusBadRequest, pc.CodeRegionMismatch, sourceFD, faq,
+			"The CSP region of the MPN ID %s doesn't match the CSP region from where you are placing the order. Provide the MPN ID for the CSP region where you are placing the order.", p.MPNID)
 	case !p.AgreementSigned:
-		s.pcFail(w, http.StatusBadRequest, pc.CodeAgreementNotSignedForRegion, "MPN Id %s has not signed Microsoft Partner Agreement (MPA) for the CSP region where the order is being placed.", mpn)
+		s.pcFailFrom(w, http.StatusBadRequest, pc.CodeTenantAgreementNotSigned, sourceFD, faq,
+			"Parnter Center Account associated to Tenant Id %s hasn't signed the agreement", tenant)
 	default:
 		writeJSON(w, http.StatusOK, pc.AgreementStatus{IsAgreementSigned: true})
 	}
@@ -322,14 +571,15 @@ func (s *Server) checkLineItems(w http.ResponseWriter, items []pc.CartLineItem) 
 			}
 			rs := s.st.partnerByMPN(p.Value)
 			switch {
+			// HTTP statuses from Microsoft's error code table.
 			case rs == nil:
-				s.pcFail(w, http.StatusBadRequest, pc.CodeResellerNotFound, "Reseller with PartnerID %s was not found.", p.Value)
+				s.pcFail(w, http.StatusNotFound, pc.CodeResellerNotFound, "PartnerID %s isn't found.", p.Value)
 				return false
 			case !rs.IndirectReseller || !rs.ProviderAuthorized:
-				s.pcFail(w, http.StatusBadRequest, pc.CodeNotIndirectReseller, "PartnerID %s is not an indirect reseller of this provider.", p.Value)
+				s.pcFail(w, http.StatusBadRequest, pc.CodeNotIndirectReseller, "PartnerID %s isn't a valid Indirect Reseller of this provider.", p.Value)
 				return false
 			case !rs.AgreementSigned:
-				s.pcFail(w, http.StatusBadRequest, pc.CodeResellerAgreementNotAccepted, "Reseller %s has not accepted the Microsoft Partner Agreement.", p.Value)
+				s.pcFail(w, http.StatusForbidden, pc.CodeResellerAgreementNotAccepted, "Microsoft Partner Agreement hasn't been accepted by the indirect reseller %s.", p.Value)
 				return false
 			}
 		}

@@ -11,7 +11,8 @@
 //	/v1.0/tenantRelationships/...         Graph delegatedAdminRelationships
 //	/sim/tenants, /sim/partners           create the world (POST), list it (GET /sim/tenants)
 //	/sim/customer-actions/...             accept-reseller, approve-gdap, authorize-provider
-//	/sim/admin/...                        admin-center stand-in pages
+//	/sim/partner-actions/remove-reseller  the provider removing a reseller (Partner Center UI)
+//	/sim/admin/...                        admin-center and Partner Center stand-in pages
 //	/sim/clock, /sim/faults               test controls
 //	/sim/webhooks/certificate.cer         the webhook signing certificate
 //	/sim/webhooks/deliveries              delivery log

@@ -133,6 +133,11 @@ type state struct {
 	ClockOffset   time.Duration
 	SigningKeyPEM string
 	CertDER       []byte
+
+	// Indexes over Tenants (not persisted; fill rebuilds them). Domains and
+	// MPN IDs never change once a tenant exists, so putTenant keeps them.
+	byDomain map[string]*Tenant
+	byMPN    map[string]*Tenant
 }
 
 func newState() *state {
@@ -164,15 +169,28 @@ func (st *state) fill() {
 	if st.Idempotency == nil {
 		st.Idempotency = map[string]*storedResponse{}
 	}
+	st.byDomain = make(map[string]*Tenant, len(st.Tenants))
+	st.byMPN = map[string]*Tenant{}
+	for _, t := range st.Tenants {
+		st.index(t)
+	}
+}
+
+func (st *state) index(t *Tenant) {
+	st.byDomain[strings.ToLower(t.Domain)] = t
+	if t.Partner && t.MPNID != "" {
+		st.byMPN[t.MPNID] = t
+	}
+}
+
+// putTenant adds a tenant and indexes it; every insertion goes through it.
+func (st *state) putTenant(t *Tenant) {
+	st.Tenants[t.ID] = t
+	st.index(t)
 }
 
 func (st *state) tenantByDomain(domain string) *Tenant {
-	for _, t := range st.Tenants {
-		if strings.EqualFold(t.Domain, domain) {
-			return t
-		}
-	}
-	return nil
+	return st.byDomain[strings.ToLower(strings.TrimSpace(domain))]
 }
 
 func (st *state) tenantByUPN(upn string) *Tenant {
@@ -185,12 +203,7 @@ func (st *state) tenantByUPN(upn string) *Tenant {
 }
 
 func (st *state) partnerByMPN(mpn string) *Tenant {
-	for _, t := range st.Tenants {
-		if t.Partner && t.MPNID == mpn {
-			return t
-		}
-	}
-	return nil
+	return st.byMPN[mpn]
 }
 
 func newID() string { return pc.NewRequestID() }
