@@ -7,9 +7,11 @@ import (
 	"strings"
 
 	"go.temporal.io/sdk/activity"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/partnerflow/partnerflow/models"
 	"github.com/partnerflow/partnerflow/notify"
+	"github.com/partnerflow/partnerflow/partnercenter"
 	"github.com/partnerflow/partnerflow/workflows"
 )
 
@@ -71,6 +73,11 @@ func (a *Activities) PlanRemovalDeliveries(ctx context.Context, removalID, curso
 	if err != nil {
 		return workflows.PlannedPage{}, serviceError("list the customers of reseller "+rm.ResellerTenantID, err)
 	}
+	// The list carries no billing profile; each customer's contact comes from the customer itself.
+	customers, err = a.withBillingProfiles(ctx, customers)
+	if err != nil {
+		return workflows.PlannedPage{}, err
+	}
 	for _, c := range customers {
 		to := strings.TrimSpace(c.BillingProfile.Email)
 		if to == "" {
@@ -83,6 +90,32 @@ func (a *Activities) PlanRemovalDeliveries(ctx context.Context, removalID, curso
 		return workflows.PlannedPage{}, fmt.Errorf("plan the deliveries of removal %s: %w", removalID, err)
 	}
 	return workflows.PlannedPage{Added: len(plan), Next: next}, nil
+}
+
+// profileLookups bounds how many customers are read from Partner Center at once.
+const profileLookups = 8
+
+// withBillingProfiles reads each customer whose billing profile the list left out.
+func (a *Activities) withBillingProfiles(ctx context.Context, customers []partnercenter.Customer) ([]partnercenter.Customer, error) {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(profileLookups)
+	for i := range customers {
+		if customers[i].BillingProfile.Email != "" {
+			continue
+		}
+		g.Go(func() error {
+			full, err := a.cfg.PartnerCenter.GetCustomer(gctx, customers[i].ID)
+			if err != nil {
+				return serviceError("read customer "+customers[i].ID, err)
+			}
+			customers[i].BillingProfile = full.BillingProfile
+			if customers[i].CompanyProfile.CompanyName == "" {
+				customers[i].CompanyProfile = full.CompanyProfile
+			}
+			return nil
+		})
+	}
+	return customers, g.Wait()
 }
 
 // language is a supported language for a recipient, or the default.

@@ -194,7 +194,9 @@ func (s *Server) resellerDetailView(ctx context.Context, r *models.Reseller, cur
 	v.timeline = tl
 	if live != nil {
 		v.Live, v.Authorized = true, &live.Authorized
-		if live.Status != "" {
+		// A finished workflow still answers with its last state; a removal may have ended the
+		// partnership since, so the live status counts only while the request is open.
+		if live.Status != "" && models.ResellerOpen(r.Status) {
 			v.Status = live.Status
 		}
 		if live.FailureReason != "" {

@@ -144,7 +144,15 @@ func TestResellerPartnershipAndRemovalThroughTheRealParts(t *testing.T) {
 			if err != nil || len(page) == 0 {
 				t.Fatalf("list the reseller's customers: %d %v (%d created)", len(page), err, len(customers))
 			}
-			flaky, broken := page[0].BillingProfile.Email, page[1].BillingProfile.Email
+			// The list carries no contact; each customer does.
+			contact := func(id string) string {
+				c, err := h.pc.GetCustomer(ctx, id)
+				if err != nil || c.BillingProfile.Email == "" {
+					t.Fatalf("customer %s: %+v %v", id, c, err)
+				}
+				return c.BillingProfile.Email
+			}
+			flaky, broken, steady := contact(page[0].ID), contact(page[1].ID), contact(page[2].ID)
 			mail.Refuse(flaky)
 			mail.Refuse(broken)
 			before := h.simWorld()
@@ -191,7 +199,7 @@ func TestResellerPartnershipAndRemovalThroughTheRealParts(t *testing.T) {
 			if again.Recipients.Delivered != again.Recipients.Total {
 				t.Fatalf("after the retry: %+v", again.Recipients)
 			}
-			for _, addr := range []string{"admin@proseware.onmicrosoft.com", flaky, broken, page[2].BillingProfile.Email} {
+			for _, addr := range []string{"admin@proseware.onmicrosoft.com", flaky, broken, steady} {
 				want := 1
 				if addr == "admin@proseware.onmicrosoft.com" {
 					want = 2 // the partnership request, then the removal
