@@ -261,6 +261,7 @@ func TestOnlyAdminAgentsInvite(t *testing.T) {
 
 func TestCreatingAnInvitationRecordsItAndStartsItsWorkflow(t *testing.T) {
 	f := newFlowFixture(t)
+	f.activeReseller(t, "3f2504e0-4f89-11d3-9a0c-0305e82c3301")
 	resp := f.admin.Do("POST", "/v1/invitations", with(map[string]any{
 		"customerDomain": "Contoso.OnMicrosoft.com", "indirectResellerId": "3F2504E0-4F89-11D3-9A0C-0305E82C3301",
 	}))
@@ -703,4 +704,17 @@ func activityFailure(activityType, message string) error {
 			ApplicationFailureInfo: &failurepb.ApplicationFailureInfo{Type: "SMTPError"},
 		}},
 	})
+}
+
+// activeReseller records an active, verified partnership with a reseller tenant.
+func (f *flowFixture) activeReseller(t *testing.T, tenantID string) *models.Reseller {
+	t.Helper()
+	now := f.clock.Now()
+	r := &models.Reseller{ID: "res_" + tenantID[:8], PartnerID: partnerID, CompanyName: "Adatum", Email: "admin@" + tenantID[:8] + ".example",
+		Language: "en", MPNID: "1234567", TenantID: tenantID, Status: models.ResellerActive, WorkflowID: "reseller/" + tenantID,
+		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	if _, err := f.store.CreateReseller(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
