@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"go.temporal.io/sdk/temporal"
 
@@ -168,64 +167,48 @@ func (a *Activities) EndGDAP(ctx context.Context, requestID, relationshipID stri
 	return rel.Status, nil
 }
 
-// SendInvitationMail writes the message to the outbox, then delivers it. The customer's signed
-// link is derived here, so no token ever enters workflow history.
+// invitationMailKinds are the notify kinds of the invitation workflow's mails.
+var invitationMailKinds = map[string]string{
+	workflows.MailInvitation: notify.KindInvitation,
+	workflows.MailReminder:   notify.KindInvitationReminder,
+	workflows.MailResend:     notify.KindInvitationResend,
+	workflows.MailEscalation: notify.KindInvitationEscalation,
+}
+
+// SendInvitationMail renders the message in its reader's language — the customer's, or for
+// an escalation the partner's default — writes it to the outbox, then delivers it. The
+// customer's signed link is derived here, so no token ever enters workflow history.
 func (a *Activities) SendInvitationMail(ctx context.Context, m workflows.InvitationMail) error {
-	link := a.cfg.Signer.AcceptURL(a.cfg.BaseURL, m.InvitationID, m.ExpiresAt)
-	subject, body := invitationMailText(a.cfg.PartnerName, link, m)
-	return a.deliver(ctx, m.InvitationID+"/"+m.Kind+"/"+strconv.Itoa(m.Seq), m.To, subject, body)
+	kind, ok := invitationMailKinds[m.Kind]
+	if !ok {
+		return fmt.Errorf("invitation %s: no mail of kind %q", m.InvitationID, m.Kind)
+	}
+	lang := notify.PickLanguage(m.Language, "", a.cfg.DefaultLanguage)
+	if kind == notify.KindInvitationEscalation {
+		lang = a.cfg.DefaultLanguage
+	}
+	msg, err := notify.Render(kind, lang, notify.InvitationMail{
+		PartnerName: a.cfg.PartnerName, CustomerDomain: m.CustomerDomain,
+		Link:  a.cfg.Signer.AcceptURL(a.cfg.BaseURL, m.InvitationID, m.ExpiresAt),
+		Roles: roleNames(m.RoleIDs), DurationDays: m.DurationDays, ExpiresAt: m.ExpiresAt, Seq: m.Seq,
+	})
+	if err != nil {
+		return fmt.Errorf("render the %s mail of invitation %s: %w", kind, m.InvitationID, err)
+	}
+	return a.deliver(ctx, m.InvitationID+"/"+m.Kind+"/"+strconv.Itoa(m.Seq), m.To, msg)
 }
 
-// deliver writes a message to the outbox once per key, then sends it unless an earlier attempt
-// already did, so a retried activity never mails twice.
-func (a *Activities) deliver(ctx context.Context, key, to, subject, body string) error {
-	msg, err := a.cfg.Store.EnqueueMail(ctx, &models.OutboxMessage{IdempotencyKey: key, ToAddress: to, Subject: subject, Body: body})
-	if err != nil {
-		return fmt.Errorf("write mail %s to the outbox: %w", key, err)
-	}
-	if msg.Status == models.OutboxSent || msg.Status == models.OutboxLogged {
-		return nil
-	}
-	delivered, err := a.cfg.Mailer.Send(ctx, notify.Message{To: to, Subject: subject, Body: body, ID: msg.IdempotencyKey})
-	if err != nil {
-		_ = a.cfg.Store.MarkMail(ctx, msg.ID, models.OutboxFailed, err.Error())
-		return fmt.Errorf("send mail %s to %s: %w", key, to, err)
-	}
-	status := models.OutboxSent
-	if !delivered {
-		status = models.OutboxLogged
-	}
-	return a.cfg.Store.MarkMail(ctx, msg.ID, status, "")
-}
-
-func invitationMailText(partner, link string, m workflows.InvitationMail) (subject, body string) {
-	names := make([]string, 0, len(m.RoleIDs))
-	for _, id := range m.RoleIDs {
+// roleNames are the Entra roles' display names, or their IDs when unknown.
+func roleNames(ids []string) []string {
+	names := make([]string, 0, len(ids))
+	for _, id := range ids {
 		if r, ok := partnercenter.LookupEntraRole(id); ok {
 			names = append(names, r.Name)
 		} else {
 			names = append(names, id)
 		}
 	}
-	days := int(time.Until(m.ExpiresAt).Hours() / 24)
-	switch m.Kind {
-	case workflows.MailEscalation:
-		subject = fmt.Sprintf("Invitation of %s still not accepted", m.CustomerDomain)
-		body = fmt.Sprintf("The invitation of %s has not been accepted after %d reminders.\n"+
-			"It expires on %s. Consider calling the customer's Global admin.\n\nCustomer link: %s\n",
-			m.CustomerDomain, m.Seq, m.ExpiresAt.Format("2 January 2006"), link)
-		return subject, body
-	case workflows.MailReminder:
-		subject = fmt.Sprintf("Reminder: %s invites %s to a reseller relationship", partner, m.CustomerDomain)
-	default:
-		subject = fmt.Sprintf("%s invites %s to a reseller relationship", partner, m.CustomerDomain)
-	}
-	body = fmt.Sprintf("Hello,\n\n%s asks %s to accept it as its Cloud Solution Provider and to approve "+
-		"delegated admin roles for %d days: %s.\n\nA Global admin of %s can review the request and accept it here:\n%s\n\n"+
-		"The invitation expires in %d days, on %s.\n",
-		partner, m.CustomerDomain, m.DurationDays, strings.Join(names, ", "), m.CustomerDomain, link,
-		max(days, 0), m.ExpiresAt.Format("2 January 2006"))
-	return subject, body
+	return names
 }
 
 // GDAPStatus reads a relationship's status, end and renewal for the GDAP watch.
@@ -237,18 +220,18 @@ func (a *Activities) GDAPStatus(ctx context.Context, relationshipID string) (wor
 	return workflows.GDAPState{Status: rel.Status, EndDateTime: rel.EndDateTime.Time, AutoExtendDuration: rel.AutoExtendDuration}, nil
 }
 
-// SendPartnerAlert mails the partner's contact about a customer's delegated admin access,
-// once per invitation and kind.
+// SendPartnerAlert mails the partner's contact, in the partner's default language, about a
+// customer's delegated admin access, once per invitation and kind.
 func (a *Activities) SendPartnerAlert(ctx context.Context, al workflows.PartnerAlert) error {
-	subject := fmt.Sprintf("Admin access to %s has ended", al.CustomerDomain)
-	body := fmt.Sprintf("The delegated admin relationship %s with %s is %s: your admin agents no longer "+
-		"have access. The customer may have removed it in the Microsoft 365 admin center; your support "+
-		"obligations under the reseller agreement continue. Invite the customer again to restore access.\n",
-		al.RelationshipID, al.CustomerDomain, al.Status)
+	kind := notify.KindAccessLost
 	if al.Kind == workflows.AlertAccessExpiring {
-		subject = fmt.Sprintf("Admin access to %s ends on %s", al.CustomerDomain, al.EndsAt.UTC().Format("2 January 2006"))
-		body = fmt.Sprintf("The delegated admin relationship %s with %s ends on %s and does not renew itself. "+
-			"Invite the customer again before then to keep access.\n", al.RelationshipID, al.CustomerDomain, al.EndsAt.UTC().Format("2 January 2006"))
+		kind = notify.KindAccessExpiring
 	}
-	return a.deliver(ctx, al.InvitationID+"/"+al.Kind, al.To, subject, body)
+	msg, err := notify.Render(kind, a.cfg.DefaultLanguage, notify.AccessAlert{
+		CustomerDomain: al.CustomerDomain, RelationshipID: al.RelationshipID, Status: al.Status, EndsAt: al.EndsAt,
+	})
+	if err != nil {
+		return fmt.Errorf("render the %s alert of invitation %s: %w", kind, al.InvitationID, err)
+	}
+	return a.deliver(ctx, al.InvitationID+"/"+al.Kind, al.To, msg)
 }

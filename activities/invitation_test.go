@@ -29,15 +29,28 @@ type fixture struct {
 	mailer *countingMailer
 }
 
-// countingMailer counts deliveries so tests can prove a retry never mails twice.
-type countingMailer struct{ sent []notify.Message }
+// countingMailer counts deliveries so tests can prove a retry never mails twice; while fail is
+// set, it fails every send instead.
+type countingMailer struct {
+	sent []notify.Message
+	fail error
+}
 
 func (m *countingMailer) Send(_ context.Context, msg notify.Message) (bool, error) {
+	if m.fail != nil {
+		return false, m.fail
+	}
 	m.sent = append(m.sent, msg)
 	return true, nil
 }
 
 func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	return newFixtureWith(t, nil)
+}
+
+// newFixtureWith is newFixture with the activities' configuration changed by configure.
+func newFixtureWith(t *testing.T, configure func(*activities.Config)) *fixture {
 	t.Helper()
 	s := testsim.Start(t, sim.Config{ActivationDelay: time.Millisecond})
 	pc, err := partnercenter.New(partnercenter.Config{PartnerCenterURL: s.URL, GraphURL: s.URL, TenantID: s.TenantID, Timeout: 2 * time.Second})
@@ -45,10 +58,14 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{sim: s.Server, store: testdb.SQLite(t), mailer: &countingMailer{}}
-	f.acts = activities.New(activities.Config{
+	cfg := activities.Config{
 		Store: f.store, PartnerCenter: pc, Mailer: f.mailer, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Signer: links.NewSigner(make([]byte, 32)), BaseURL: "https://onboard.example", PartnerName: "Contoso Distribution",
-	})
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	f.acts = activities.New(cfg)
 	return f
 }
 

@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/partnerflow/partnerflow/models"
+	"github.com/partnerflow/partnerflow/notify"
 	"github.com/partnerflow/partnerflow/partnercenter"
 	"github.com/partnerflow/partnerflow/workflows"
 )
@@ -37,6 +38,9 @@ type FlowConfig struct {
 	DefaultAssignments []workflows.AccessAssignment
 	// ContactEmail is the partner's escalation contact when a request names none.
 	ContactEmail string
+	// DefaultLanguage is the language of messages when a request names none, and of customer
+	// pages when neither the link nor the browser names a supported one (default "en").
+	DefaultLanguage string
 	// Policy is the reminder, escalation and polling schedule (default workflows.DefaultInvitationPolicy).
 	Policy workflows.InvitationPolicy
 	// ExpireAfter is how long an invitation waits for the customer (default 90 days, as long
@@ -78,6 +82,7 @@ func (f FlowConfig) withDefaults() FlowConfig {
 	if f.Namespace == "" {
 		f.Namespace = "default"
 	}
+	f.DefaultLanguage = notify.PickLanguage(f.DefaultLanguage, "", notify.DefaultLanguage)
 	if f.Now == nil {
 		f.Now = time.Now
 	}
@@ -130,6 +135,7 @@ type createInvitationRequest struct {
 	DisplayName        string              `json:"displayName"`
 	ContactEmail       string              `json:"contactEmail"`
 	Assignments        []assignmentRequest `json:"assignments"`
+	Language           string              `json:"language"`
 }
 
 type assignmentRequest struct {
@@ -180,6 +186,9 @@ func (s *Server) invitationInput(req createInvitationRequest) (workflows.Invitat
 		in.ContactEmail = s.flows.ContactEmail
 	} else if !validEmail(in.ContactEmail) {
 		return in, Invalid("contactEmail", "must be an e-mail address")
+	}
+	if in.Language, p = s.requestLanguage(req.Language); p != nil {
+		return in, p
 	}
 	if req.Assignments == nil {
 		in.Assignments = narrowAssignments(s.flows.DefaultAssignments, roleIDs)
@@ -339,7 +348,7 @@ func (s *Server) createInvitation(c *gin.Context) {
 	c.Header("Location", "/v1/invitations/"+inv.ID)
 	c.JSON(http.StatusCreated, gin.H{
 		"id": inv.ID, "status": inv.Status, "acceptUrl": s.acceptURL(inv), "workflowId": inv.WorkflowID,
-		"customerDomain": inv.CustomerDomain, "expiresAt": inv.ExpiresAt,
+		"customerDomain": inv.CustomerDomain, "expiresAt": inv.ExpiresAt, "language": in.Language,
 	})
 }
 

@@ -27,10 +27,14 @@ var pageTemplates = parsePages("accept", "message", "list", "detail", "overview"
 func parsePages(names ...string) map[string]*template.Template {
 	out := make(map[string]*template.Template, len(names))
 	for _, n := range names {
-		out[n] = template.Must(template.ParseFS(templateFS, "templates/base.html", "templates/"+n+".html"))
+		out[n] = template.Must(template.New(n).Funcs(pageFuncs).ParseFS(templateFS, "templates/base.html", "templates/"+n+".html"))
 	}
 	return out
 }
+
+// pageFuncs are the functions every page may call: t looks up a customer page's string in a
+// language ({{t .Lang "accept.heading" .PartnerName .CustomerDomain}}).
+var pageFuncs = template.FuncMap{"t": translate}
 
 // Limits of what the pages record and show.
 const (
@@ -41,6 +45,8 @@ const (
 type pageFrame struct {
 	Title string
 	Brand string
+	// Lang is the page's language (<html lang>); empty means English.
+	Lang string
 	// User is the signed-in operator's key name on dashboard pages; empty on customer pages.
 	User string
 	// Menu is the dashboard's navigation (on dashboard pages); Nav is the key of the one
@@ -105,31 +111,51 @@ func (s *Server) customerFrame() pageFrame {
 
 // invitationFromLink checks the link's token and finds its invitation. The token names the
 // invitation it was made for, so one customer's link never opens another's invitation.
+// The page in the customer's language says the same as the English problem JSON clients get.
 func (s *Server) invitationFromLink(c *gin.Context, asJSON bool) (*models.Invitation, bool) {
-	refuse := func(p *Problem) (*models.Invitation, bool) {
+	lang := s.customerLanguage(c)
+	refuse := func(status int, slug, key string) (*models.Invitation, bool) {
+		p := NewProblem(status, slug, translate("en", key+".title"), translate("en", key+".detail", s.partnerName()))
+		if !asJSON {
+			p = NewProblem(status, slug, translate(lang, key+".title"), translate(lang, key+".detail", s.localPartnerName(lang)))
+		}
 		p.Instance = "/accept" // never echo the token
-		s.writePageProblem(c, p, asJSON, s.customerFrame())
+		s.writePageProblem(c, p, asJSON, s.customerPageFrame(c, lang))
 		return nil, false
 	}
 	id, err := s.links.Verify(links.PurposeAcceptInvitation, c.Param("token"), s.flows.Now())
 	switch {
 	case errors.Is(err, links.ErrExpired):
-		return refuse(NewProblem(http.StatusGone, "link-expired", "This link has expired",
-			"The invitation is no longer open. Ask "+s.partnerName()+" to send a new one."))
+		return refuse(http.StatusGone, "link-expired", "link.expired")
 	case err != nil:
-		return refuse(NewProblem(http.StatusBadRequest, "invalid-link", "This link is not valid",
-			"The link is incomplete or was altered. Open it again from the invitation e-mail, or ask "+s.partnerName()+" for a new one."))
+		return refuse(http.StatusBadRequest, "invalid-link", "link.invalid")
 	}
 	inv, p, err := invitations.find(c.Request.Context(), s, id)
 	if p != nil {
-		return refuse(NewProblem(http.StatusNotFound, "not-found", "This invitation no longer exists",
-			"Ask "+s.partnerName()+" to send a new one if you still expect it."))
+		return refuse(http.StatusNotFound, "not-found", "link.gone")
 	}
 	if err != nil {
 		fail(c, fmt.Errorf("find the invitation of a customer link: %w", err))
 		return nil, false
 	}
 	return inv, true
+}
+
+// customerPageFrame is the frame of a customer page in lang, which it announces in the
+// Content-Language header as well.
+func (s *Server) customerPageFrame(c *gin.Context, lang string) pageFrame {
+	c.Header("Content-Language", lang)
+	frame := s.customerFrame()
+	frame.Lang = lang
+	return frame
+}
+
+// localPartnerName is the partner's name, or "your partner" in lang when none is configured.
+func (s *Server) localPartnerName(lang string) string {
+	if s.flows.PartnerName == "" {
+		return translate(lang, "partner.unknown")
+	}
+	return s.flows.PartnerName
 }
 
 func (s *Server) partnerName() string {
@@ -159,6 +185,8 @@ type acceptPage struct {
 	GDAPApprovalURL  string
 	UPN              string
 	UPNError         string
+	// Languages offer the page in the other languages.
+	Languages []languageLink
 }
 
 // acceptState is the landing page's content for JSON clients.
@@ -200,33 +228,28 @@ func (s *Server) customerState(c *gin.Context, inv *models.Invitation) acceptSta
 	return st
 }
 
-var customerStatusText = map[string]string{
-	models.InvitationPending:   "Waiting for your administrator to accept",
-	models.InvitationAccepted:  "Reseller relationship accepted; the admin roles wait for approval",
-	models.InvitationGranting:  "Approved; access is being set up",
-	models.InvitationActive:    "All done",
-	models.InvitationDeclined:  "This invitation was declined",
-	models.InvitationExpired:   "This invitation has expired",
-	models.InvitationCancelled: "This invitation was cancelled",
-	models.InvitationFailed:    "This invitation could not be completed",
+// customerStatusText says in lang where an invitation stands, for its customer.
+func customerStatusText(lang, status string) string {
+	if text := translate(lang, "status."+status); text != "status."+status {
+		return text
+	}
+	return status
 }
 
-func (s *Server) acceptPageOf(inv *models.Invitation, st acceptState) acceptPage {
-	frame := s.customerFrame()
-	frame.Title = "Invitation for " + inv.CustomerDomain
+// acceptPageOf is the landing page in lang.
+func (s *Server) acceptPageOf(c *gin.Context, lang string, inv *models.Invitation, st acceptState) acceptPage {
+	frame := s.customerPageFrame(c, lang)
+	frame.Title = translate(lang, "accept.title", inv.CustomerDomain)
 	now := s.flows.Now()
-	text := customerStatusText[st.Status]
-	if text == "" {
-		text = st.Status
-	}
 	return acceptPage{
-		pageFrame: frame, PartnerName: st.PartnerName, CustomerDomain: st.CustomerDomain, Roles: st.Roles,
-		Duration: plural(st.DurationDays, "day"), AutoExtend: st.AutoExtend,
-		ExpiresAt: st.ExpiresAt.Format("2 January 2006, 15:04 UTC"), ExpiresIn: untilText(now, st.ExpiresAt),
-		Status: st.Status, StatusText: text, Done: st.Status == models.InvitationActive,
+		pageFrame: frame, PartnerName: s.localPartnerName(lang), CustomerDomain: st.CustomerDomain, Roles: st.Roles,
+		Duration: localCount(lang, st.DurationDays, "day"), AutoExtend: st.AutoExtend,
+		ExpiresAt: localDateTime(lang, st.ExpiresAt), ExpiresIn: localUntil(lang, now, st.ExpiresAt),
+		Status: st.Status, StatusText: customerStatusText(lang, st.Status), Done: st.Status == models.InvitationActive,
 		Closed:           !models.InvitationOpen(st.Status) && st.Status != models.InvitationActive,
 		ResellerAccepted: st.ResellerAccepted, GDAPApproved: st.GDAPApproved,
 		RelationshipURL: st.RelationshipRequestURL, GDAPApprovalURL: st.GDAPApprovalURL,
+		Languages: languageLinks,
 	}
 }
 
@@ -250,7 +273,7 @@ func (s *Server) showAcceptPage(c *gin.Context) {
 		c.JSON(http.StatusOK, st)
 		return
 	}
-	s.renderPage(c, http.StatusOK, "accept", s.acceptPageOf(inv, st))
+	s.renderPage(c, http.StatusOK, "accept", s.acceptPageOf(c, s.customerLanguage(c), inv, st))
 }
 
 type acknowledgeRequest struct {
@@ -276,8 +299,13 @@ func (s *Server) acknowledgeAcceptance(c *gin.Context) {
 		req.UPN = c.PostForm("upn")
 	}
 	upn := strings.ToLower(strings.TrimSpace(req.UPN))
+	lang := s.customerLanguage(c)
 	if !models.InvitationOpen(inv.Status) {
-		s.writePageProblem(c, invitations.problemClosed("This invitation is "+inv.Status+"; there is nothing left to accept."), asJSON, s.customerFrame())
+		p := invitations.problemClosed("This invitation is " + inv.Status + "; there is nothing left to accept.")
+		if !asJSON {
+			p.Title, p.Detail = translate(lang, "invitation.closed.title"), translate(lang, "invitation.closed.detail", customerStatusText(lang, inv.Status))
+		}
+		s.writePageProblem(c, p, asJSON, s.customerPageFrame(c, lang))
 		return
 	}
 	if !validEmail(upn) || !strings.HasSuffix(upn, "@"+inv.CustomerDomain) {
@@ -286,8 +314,8 @@ func (s *Server) acknowledgeAcceptance(c *gin.Context) {
 			writeProblem(c, p)
 			return
 		}
-		page := s.acceptPageOf(inv, s.customerState(c, inv))
-		page.UPN, page.UPNError = req.UPN, "Use your administrator account of "+inv.CustomerDomain+"."
+		page := s.acceptPageOf(c, lang, inv, s.customerState(c, inv))
+		page.UPN, page.UPNError = req.UPN, translate(lang, "accept.upn.error", inv.CustomerDomain)
 		s.renderPage(c, http.StatusBadRequest, "accept", page)
 		return
 	}

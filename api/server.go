@@ -122,6 +122,7 @@ func New(cfg Config) *Server {
 	s.webhookRoutes(v1)
 	s.resellerRoutes(v1)
 	s.removalRoutes(v1)
+	s.notificationRoutes(v1)
 	s.routeEvents(s.invitationEvents())
 
 	r.POST("/webhooks/partner-center", s.partnerCenterWebhook)

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/partnerflow/partnerflow/notify"
 )
 
 // Config is every setting partnerflow reads. No other package reads the environment: the
@@ -60,6 +62,10 @@ type Config struct {
 
 	PartnerName  string // PARTNERFLOW_PARTNER_NAME: how customers see the partner
 	ContactEmail string // PARTNERFLOW_CONTACT_EMAIL: the partner's contact for escalations
+	// DefaultLanguage is the language of messages and pages when a request or a browser names
+	// none partnerflow supports, and of messages to the partner's own contacts
+	// (PARTNERFLOW_DEFAULT_LANGUAGE: en, it or tr).
+	DefaultLanguage string
 
 	// Reseller partnerships.
 	ResellerPartnershipURL string        // PARTNERFLOW_RESELLER_PARTNERSHIP_URL: where resellers authorize the provider
@@ -158,6 +164,11 @@ func FromEnv() (Config, error) {
 	}
 	if c.WebhookAllowPrivate, err = envBool("PARTNERFLOW_WEBHOOK_ALLOW_PRIVATE", false); err != nil {
 		return c, err
+	}
+	lang := env("PARTNERFLOW_DEFAULT_LANGUAGE", notify.DefaultLanguage)
+	var ok bool
+	if c.DefaultLanguage, ok = notify.ParseLanguage(lang); !ok {
+		return c, fmt.Errorf("PARTNERFLOW_DEFAULT_LANGUAGE must be one of %s, got %q", strings.Join(notify.Languages(), ", "), lang)
 	}
 	maxBody, err := envInt("PARTNERFLOW_MAX_BODY_BYTES", 1<<20)
 	if err != nil {

@@ -119,3 +119,30 @@ func TestPollIntervalSetSaysWhetherTheIntervalWasGiven(t *testing.T) {
 		})
 	}
 }
+
+func TestDefaultLanguage(t *testing.T) {
+	cases := []struct {
+		name, value, want string
+		ok                bool
+	}{
+		{"unset means English", "", "en", true},
+		{"a supported language is taken", "it", "it", true},
+		{"a regional tag names its language", "tr-TR", "tr", true},
+		{"an unsupported language is refused, naming the supported ones", "de", "", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("PARTNERFLOW_DEFAULT_LANGUAGE", tc.value)
+			c, err := config.FromEnv()
+			if !tc.ok {
+				if err == nil || !strings.Contains(err.Error(), "PARTNERFLOW_DEFAULT_LANGUAGE") || !strings.Contains(err.Error(), "en, it, tr") {
+					t.Fatalf("want an error naming the variable and the languages, got %v", err)
+				}
+				return
+			}
+			if err != nil || c.DefaultLanguage != tc.want {
+				t.Fatalf("got %q, %v", c.DefaultLanguage, err)
+			}
+		})
+	}
+}

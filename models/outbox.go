@@ -2,7 +2,10 @@ package models
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
+	"strconv"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -17,6 +20,9 @@ const (
 	OutboxFailed  = "failed"
 )
 
+// OutboxStatuses lists the outbox statuses, in the order a message passes them.
+var OutboxStatuses = []string{OutboxPending, OutboxSent, OutboxLogged, OutboxFailed}
+
 // OutboxMessage is an e-mail partnerflow sent or is sending; the row is written before the send,
 // so every message is on record even when delivery fails.
 type OutboxMessage struct {
@@ -24,11 +30,17 @@ type OutboxMessage struct {
 	IdempotencyKey string
 	ToAddress      string
 	Subject        string
-	Body           string
-	Status         string
-	Error          string
-	CreatedAt      time.Time
-	SentAt         *time.Time
+	// Body is the plain text; HTML its alternative (empty for a plain-text message).
+	Body string
+	HTML string `gorm:"column:html"`
+	// Language is the language the message was written in; Kind the kind of message
+	// (notify's kinds, such as "invitation-reminder").
+	Language  string
+	Kind      string
+	Status    string
+	Error     string
+	CreatedAt time.Time
+	SentAt    *time.Time
 }
 
 // EnqueueMail records a message once per idempotency key and returns the stored row, which may
@@ -58,6 +70,73 @@ func (s *Store) Outbox(ctx context.Context, to string, limit int) ([]OutboxMessa
 	var out []OutboxMessage
 	err := s.DB.WithContext(ctx).Where("to_address = ?", to).Order("id DESC").Limit(limit).Find(&out).Error
 	return out, err
+}
+
+// OutboxFilter selects a page of the outbox.
+type OutboxFilter struct {
+	// Recipient is an exact address; empty means every recipient.
+	Recipient string
+	// Status is one of OutboxStatuses; empty means every status.
+	Status string
+	// Limit is the page size (1 to MaxListPage; 50 otherwise).
+	Limit int
+	// Cursor continues after the page that returned it.
+	Cursor string
+}
+
+// outboxListColumns are what a list of the outbox reads: never the bodies, which hold
+// customers' signed links.
+var outboxListColumns = []string{"id", "idempotency_key", "to_address", "subject", "language", "kind", "status", "error", "created_at", "sent_at"}
+
+// ListOutbox returns a page of the outbox, newest first, without the messages' bodies, and the
+// cursor of the next page ("" at the end); a cursor it did not make is ErrBadCursor.
+func (s *Store) ListOutbox(ctx context.Context, f OutboxFilter) ([]OutboxMessage, string, error) {
+	limit := f.Limit
+	if limit <= 0 || limit > MaxListPage {
+		limit = 50
+	}
+	q := s.DB.WithContext(ctx).Model(&OutboxMessage{}).Select(outboxListColumns)
+	if f.Recipient != "" {
+		q = q.Where("to_address = ?", f.Recipient)
+	}
+	if f.Status != "" {
+		q = q.Where("status = ?", f.Status)
+	}
+	if f.Cursor != "" {
+		before, err := decodeOutboxCursor(f.Cursor)
+		if err != nil {
+			return nil, "", ErrBadCursor
+		}
+		q = q.Where("id < ?", before)
+	}
+	var out []OutboxMessage
+	if err := q.Order("id DESC").Limit(limit + 1).Find(&out).Error; err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = encodeOutboxCursor(out[limit-1].ID)
+	}
+	return out, next, nil
+}
+
+const outboxCursorPrefix = "outbox:"
+
+func encodeOutboxCursor(id int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(outboxCursorPrefix + strconv.FormatInt(id, 10)))
+}
+
+func decodeOutboxCursor(c string) (int64, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || !strings.HasPrefix(string(raw), outboxCursorPrefix) {
+		return 0, ErrBadCursor
+	}
+	id, err := strconv.ParseInt(strings.TrimPrefix(string(raw), outboxCursorPrefix), 10, 64)
+	if err != nil || id < 1 {
+		return 0, ErrBadCursor
+	}
+	return id, nil
 }
 
 // WebhookEvent is a Partner Center event as received, stored before it is processed.

@@ -1,27 +1,35 @@
 // Package notify delivers partnerflow's messages to people: e-mail over SMTP, or, when no SMTP
-// server is configured, the log (the activity has already written the outbox row).
+// server is configured, the log (the activity has already written the outbox row). Render
+// turns a message kind, a language and its data into the subject, text and HTML to send.
 package notify
 
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
-	"mime"
-	"net"
 	"net/mail"
-	"net/smtp"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
+
+	gomail "github.com/wneessen/go-mail"
 )
 
-// Message is one plain-text e-mail.
+// Message is one e-mail: plain text, with an HTML alternative when HTML is set.
 type Message struct {
 	To      string
 	Subject string
-	Body    string
-	// ID is stable across retries of the same message, so receivers can drop duplicates.
+	// Body is the plain-text part, the one every mail client can show.
+	Body string
+	// HTML is the HTML alternative of Body; empty sends plain text only.
+	HTML string
+	// Language is the message's language (one of Languages), sent as Content-Language.
+	Language string
+	// ID is stable across retries of the same message, so receivers can drop duplicates: it
+	// becomes the Message-ID.
 	ID string
 }
 
@@ -31,20 +39,47 @@ type Mailer interface {
 	Send(ctx context.Context, m Message) (delivered bool, err error)
 }
 
+// Default ports when SMTP_URL names none: submission with STARTTLS, and implicit TLS.
+const (
+	defaultSMTPPort  = 587
+	defaultSMTPSPort = 465
+)
+
+// smtpTimeout bounds connecting to the SMTP server and each command.
+const smtpTimeout = 15 * time.Second
+
 // NewMailer returns an SMTP mailer for smtpURL (smtp://user:pass@host:port, or smtps:// for
 // implicit TLS), or a log-only mailer when smtpURL is empty.
 func NewMailer(smtpURL, from string) (Mailer, error) {
-	if _, err := mail.ParseAddress(from); err != nil {
+	sender, err := mail.ParseAddress(from)
+	if err != nil {
 		return nil, fmt.Errorf("PARTNERFLOW_MAIL_FROM %q: %w", from, err)
 	}
 	if smtpURL == "" {
 		return LogMailer{Logger: slog.Default()}, nil
 	}
 	u, err := url.Parse(smtpURL)
-	if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Host == "" {
-		return nil, fmt.Errorf("SMTP_URL must look like smtp://user:pass@host:587")
+	if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
+		return nil, fmt.Errorf("SMTP_URL must look like smtp://user:pass@host:587 or smtps://host:465")
 	}
-	return &SMTPMailer{url: u, from: from}, nil
+	port := defaultSMTPPort
+	if u.Scheme == "smtps" {
+		port = defaultSMTPSPort
+	}
+	if p := u.Port(); p != "" {
+		if port, err = strconv.Atoi(p); err != nil || port < 1 || port > 65535 {
+			return nil, fmt.Errorf("SMTP_URL port %q is not a port number", p)
+		}
+	}
+	s := &SMTPMailer{host: u.Hostname(), port: port, implicitTLS: u.Scheme == "smtps", from: from, domain: "partnerflow"}
+	if at := strings.LastIndex(sender.Address, "@"); at >= 0 {
+		s.domain = sender.Address[at+1:]
+	}
+	if u.User != nil {
+		s.user = u.User.Username()
+		s.pass, _ = u.User.Password()
+	}
+	return s, nil
 }
 
 // LogMailer writes each message's recipient and subject to the log; the body stays in the outbox.
@@ -52,85 +87,102 @@ type LogMailer struct{ Logger *slog.Logger }
 
 // Send logs the message.
 func (l LogMailer) Send(ctx context.Context, m Message) (bool, error) {
-	l.Logger.InfoContext(ctx, "mail not sent: no SMTP_URL configured; it is in the outbox", "to", m.To, "subject", m.Subject, "message_id", m.ID)
+	l.Logger.InfoContext(ctx, "mail not sent: no SMTP_URL configured; it is in the outbox", "to", m.To, "subject", m.Subject, "language", m.Language, "message_id", m.ID)
 	return false, nil
 }
 
-// SMTPMailer sends through an SMTP server, with STARTTLS when offered and AUTH PLAIN when the
-// URL carries credentials.
+// SMTPMailer sends through an SMTP server: STARTTLS when the server offers it (implicit TLS for
+// smtps://), and AUTH when the URL carries credentials, with the strongest mechanism the
+// server offers — a password-revealing one (PLAIN, LOGIN) only over an encrypted connection.
 type SMTPMailer struct {
-	url  *url.URL
-	from string
+	host        string
+	port        int
+	implicitTLS bool
+	user, pass  string
+	from        string
+	// domain is the sender's domain, the right-hand side of Message-IDs.
+	domain string
+	// rootCAs verifies the server's certificate; nil means the system's roots.
+	rootCAs *x509.CertPool
 }
 
 // Send delivers m.
 func (s *SMTPMailer) Send(ctx context.Context, m Message) (bool, error) {
-	host := s.url.Hostname()
-	dialer := &net.Dialer{Timeout: 15 * time.Second}
-	var conn net.Conn
-	var err error
-	if s.url.Scheme == "smtps" {
-		conn, err = (&tls.Dialer{NetDialer: dialer, Config: &tls.Config{ServerName: host}}).DialContext(ctx, "tcp", s.url.Host)
+	msg, err := s.compose(m)
+	if err != nil {
+		return false, err
+	}
+	opts := []gomail.Option{
+		gomail.WithPort(s.port),
+		gomail.WithTimeout(smtpTimeout),
+		gomail.WithTLSConfig(&tls.Config{ServerName: s.host, RootCAs: s.rootCAs, MinVersion: tls.VersionTLS12}),
+	}
+	if s.implicitTLS {
+		opts = append(opts, gomail.WithSSL())
 	} else {
-		conn, err = dialer.DialContext(ctx, "tcp", s.url.Host)
+		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSOpportunistic))
 	}
+	if s.user != "" {
+		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover), gomail.WithUsername(s.user), gomail.WithPassword(s.pass))
+	}
+	client, err := gomail.NewClient(s.host, opts...)
 	if err != nil {
-		return false, fmt.Errorf("connect to SMTP %s: %w", s.url.Host, err)
+		return false, fmt.Errorf("configure the SMTP client for %s: %w", s.host, err)
 	}
-	if deadline, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(deadline)
+	if err := client.DialAndSendWithContext(ctx, msg); err != nil {
+		return false, fmt.Errorf("send mail to %s through %s:%d: %w", m.To, s.host, s.port, err)
 	}
-	c, err := smtp.NewClient(conn, host)
-	if err != nil {
-		_ = conn.Close()
-		return false, fmt.Errorf("SMTP greeting: %w", err)
-	}
-	defer c.Close()
-	if ok, _ := c.Extension("STARTTLS"); ok && s.url.Scheme == "smtp" {
-		if err := c.StartTLS(&tls.Config{ServerName: host}); err != nil {
-			return false, fmt.Errorf("SMTP STARTTLS: %w", err)
-		}
-	}
-	if user := s.url.User; user != nil {
-		pass, _ := user.Password()
-		if err := c.Auth(smtp.PlainAuth("", user.Username(), pass, host)); err != nil {
-			return false, fmt.Errorf("SMTP AUTH: %w", err)
-		}
-	}
-	if err := c.Mail(s.from); err != nil {
-		return false, fmt.Errorf("SMTP MAIL FROM: %w", err)
-	}
-	if err := c.Rcpt(m.To); err != nil {
-		return false, fmt.Errorf("SMTP RCPT TO %s: %w", m.To, err)
-	}
-	w, err := c.Data()
-	if err != nil {
-		return false, fmt.Errorf("SMTP DATA: %w", err)
-	}
-	if _, err := w.Write(Compose(s.from, m)); err != nil {
-		return false, fmt.Errorf("SMTP write: %w", err)
-	}
-	if err := w.Close(); err != nil {
-		return false, fmt.Errorf("SMTP end of data: %w", err)
-	}
-	return true, c.Quit()
+	return true, nil
 }
 
-// Compose renders m as an RFC 5322 message in UTF-8.
-func Compose(from string, m Message) []byte {
-	var b strings.Builder
-	header := func(k, v string) { b.WriteString(k + ": " + v + "\r\n") }
-	header("From", from)
-	header("To", m.To)
-	header("Subject", mime.QEncoding.Encode("utf-8", m.Subject))
-	header("Date", time.Now().UTC().Format(time.RFC1123Z))
-	if m.ID != "" {
-		header("Message-ID", "<"+m.ID+"@partnerflow>")
+// compose builds the MIME message: quoted-printable UTF-8 parts, multipart/alternative when
+// there is HTML, encoded headers.
+func (s *SMTPMailer) compose(m Message) (*gomail.Msg, error) {
+	msg := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
+	if err := msg.From(s.from); err != nil {
+		return nil, fmt.Errorf("sender %q: %w", s.from, err)
 	}
-	header("MIME-Version", "1.0")
-	header("Content-Type", "text/plain; charset=utf-8")
-	header("Content-Transfer-Encoding", "8bit")
-	b.WriteString("\r\n")
-	b.WriteString(strings.ReplaceAll(strings.ReplaceAll(m.Body, "\r\n", "\n"), "\n", "\r\n"))
-	return []byte(b.String())
+	if err := msg.To(m.To); err != nil {
+		return nil, fmt.Errorf("recipient %q: %w", m.To, err)
+	}
+	msg.Subject(m.Subject)
+	msg.SetDate()
+	if m.ID != "" {
+		msg.SetMessageIDWithValue(messageID(m.ID) + "@" + s.domain)
+	} else {
+		msg.SetMessageID()
+	}
+	if m.Language != "" {
+		msg.SetGenHeader(gomail.HeaderContentLang, m.Language)
+	}
+	// RFC 3834: a notification, so vacation responders stay quiet.
+	msg.SetGenHeader(gomail.Header("Auto-Submitted"), "auto-generated")
+	msg.SetBodyString(gomail.TypeTextPlain, m.Body)
+	if m.HTML != "" {
+		msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
+	}
+	return msg, nil
+}
+
+// messageID makes id the left-hand side of a Message-ID (RFC 5322 dot-atom text): characters
+// outside it, and "%" itself, are percent-encoded, so distinct IDs stay distinct.
+func messageID(id string) string {
+	var b strings.Builder
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if isAtext(c) && c != '%' {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "%%%02X", c)
+	}
+	return b.String()
+}
+
+func isAtext(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-/=?^_`{|}~", c) >= 0
 }

@@ -327,7 +327,7 @@ func (w *invitationImpl) sequencedKey(step string) string {
 func (w *invitationImpl) mail(ctx workflow.Context, kind string, seq int, to string) error {
 	return workflow.ExecuteActivity(withServiceCalls(ctx), activitySendInvitationMail, InvitationMail{
 		InvitationID: w.in.InvitationID, Kind: kind, Seq: seq, To: to, CustomerDomain: w.in.CustomerDomain,
-		RoleIDs: w.in.RoleIDs, DurationDays: w.in.DurationDays, ExpiresAt: w.in.ExpiresAt,
+		RoleIDs: w.in.RoleIDs, DurationDays: w.in.DurationDays, ExpiresAt: w.in.ExpiresAt, Language: w.in.Language,
 	}).Get(ctx, nil)
 }
 

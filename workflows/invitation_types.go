@@ -84,6 +84,10 @@ type InvitationInput struct {
 	ContactEmail string
 	ExpiresAt    time.Time
 	Policy       InvitationPolicy
+	// Language is the customer's language for the invitation mails (a code of
+	// notify.Languages); empty in histories recorded before it existed, which get the worker's
+	// default language.
+	Language string `json:",omitempty"`
 	// Carry is what a waiting invitation hands to its next run when it continues as new; nil on
 	// the first run.
 	Carry *InvitationCarry `json:",omitempty"`
@@ -152,6 +156,8 @@ type InvitationMail struct {
 	RoleIDs        []string
 	DurationDays   int
 	ExpiresAt      time.Time
+	// Language is the customer's language (empty: the worker's default).
+	Language string `json:",omitempty"`
 }
 
 // Mail kinds.

@@ -60,6 +60,7 @@ func (a *app) flowConfig(temporalUI string) (api.FlowConfig, error) {
 		BaseURL:                a.cfg.BaseURL(),
 		DefaultAssignments:     assignments,
 		ContactEmail:           a.cfg.ContactEmail,
+		DefaultLanguage:        a.cfg.DefaultLanguage,
 		ResellerPartnershipURL: a.cfg.ResellerPartnershipURL,
 		ResellerExpireAfter:    a.cfg.ResellerExpireAfter,
 		Policy: workflows.InvitationPolicy{

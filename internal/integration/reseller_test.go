@@ -23,6 +23,7 @@ type reseller struct {
 	FailureCode   string `json:"failureCode"`
 	FailureReason string `json:"failureReason"`
 	LandingURL    string `json:"landingUrl"`
+	WorkflowID    string `json:"workflowId"`
 	Steps         []struct {
 		Name   string `json:"name"`
 		Detail string `json:"detail"`
@@ -116,6 +117,9 @@ func TestResellerPartnershipAndRemovalThroughTheRealParts(t *testing.T) {
 			if active.MPNID != "3456789" || active.TenantID != "88888888-8888-4888-8888-888888888888" || !hasStep(active, "authorized") || !hasStep(active, "verified") {
 				t.Fatalf("active reseller %+v", active)
 			}
+			if dialect == models.DialectSQLite {
+				h.recordHistory(active.WorkflowID, "reseller_active")
+			}
 
 			// A partnered reseller without a signed agreement fails verification with 2203 and stays so.
 			resp = h.api.Do("POST", "/v1/resellers", map[string]any{"email": "admin@litware.onmicrosoft.com", "companyName": "Litware Reseller", "mpnId": "2345678"})
@@ -180,6 +184,9 @@ func TestResellerPartnershipAndRemovalThroughTheRealParts(t *testing.T) {
 			}
 			if done.Attestation.AttestedBy != "Ada Ops" || done.Attestation.KeyID == "" || done.Attestation.ClientIP == "" {
 				t.Fatalf("the attestation is evidence: %+v", done.Attestation)
+			}
+			if dialect == models.DialectSQLite {
+				h.recordHistory(workflows.RemovalWorkflowID(rm.ID), "removal_completed")
 			}
 			if h.simWorld() != before {
 				t.Fatal("the removal changed the simulator's world: customers and delegated admin must stay untouched")

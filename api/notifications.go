@@ -1,0 +1,88 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/partnerflow/partnerflow/models"
+)
+
+// notificationRoutes registers the outbox: every message partnerflow sent or is sending.
+func (s *Server) notificationRoutes(v1 *gin.RouterGroup) {
+	v1.GET("/notifications", requireRole(models.RoleAdminAgent, models.RoleSalesAgent, models.RoleGlobalAdmin), s.listNotifications)
+}
+
+// notificationView is an outbox message as the API lists it, without the bodies: they carry
+// customers' signed links.
+type notificationView struct {
+	ID int64 `json:"id"`
+	// Key is the message's idempotency key; it names the flow the message belongs to.
+	Key       string     `json:"key"`
+	To        string     `json:"to"`
+	Subject   string     `json:"subject"`
+	Kind      string     `json:"kind,omitempty"`
+	Language  string     `json:"language,omitempty"`
+	Status    string     `json:"status"`
+	Error     string     `json:"error,omitempty"`
+	CreatedAt time.Time  `json:"createdAt"`
+	SentAt    *time.Time `json:"sentAt,omitempty"`
+}
+
+// listNotifications serves GET /v1/notifications: the outbox newest first, filtered by
+// recipient and status, page by page.
+func (s *Server) listNotifications(c *gin.Context) {
+	f := models.OutboxFilter{Limit: defaultListLimit, Cursor: c.Query("cursor")}
+	if r := strings.TrimSpace(c.Query("recipient")); r != "" {
+		if !validEmail(r) {
+			writeProblem(c, Invalid("recipient", "must be an e-mail address such as admin@contoso.com"))
+			return
+		}
+		f.Recipient = r
+	}
+	if st := c.Query("status"); st != "" {
+		if !slices.Contains(models.OutboxStatuses, st) {
+			writeProblem(c, Invalid("status", "unknown status %q: use one of %s", st, strings.Join(models.OutboxStatuses, ", ")))
+			return
+		}
+		f.Status = st
+	}
+	if l := c.Query("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > maxListLimit {
+			writeProblem(c, Invalid("limit", "must be a whole number from 1 to %d", maxListLimit))
+			return
+		}
+		f.Limit = n
+	}
+	msgs, next, err := s.store.ListOutbox(c.Request.Context(), f)
+	if errors.Is(err, models.ErrBadCursor) {
+		writeProblem(c, Invalid("cursor", "the cursor is not one this API returned"))
+		return
+	}
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	items := make([]notificationView, len(msgs))
+	for i, m := range msgs {
+		items[i] = notificationView{
+			ID: m.ID, Key: m.IdempotencyKey, To: m.ToAddress, Subject: m.Subject, Kind: m.Kind, Language: m.Language,
+			Status: m.Status, Error: m.Error, CreatedAt: m.CreatedAt.UTC(), SentAt: utcOrNil(m.SentAt),
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"items": items, "nextCursor": next})
+}
+
+func utcOrNil(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
