@@ -70,6 +70,8 @@ type Config struct {
 	// Reseller partnerships.
 	ResellerPartnershipURL string        // PARTNERFLOW_RESELLER_PARTNERSHIP_URL: where resellers authorize the provider
 	ResellerExpireAfter    time.Duration // PARTNERFLOW_RESELLER_EXPIRE_AFTER: how long a partnership request waits
+	DeliveryAttempts       int           // PARTNERFLOW_DELIVERY_ATTEMPTS: tries of one notification before it is failed
+	DeliveryRetryInterval  time.Duration // PARTNERFLOW_DELIVERY_RETRY_INTERVAL: first wait between tries, doubling
 
 	// Invitation policy.
 	Reminders          []time.Duration // PARTNERFLOW_REMINDERS, e.g. "72h,168h,336h"
@@ -148,6 +150,15 @@ func FromEnv() (Config, error) {
 	if c.ResellerExpireAfter, err = envDuration("PARTNERFLOW_RESELLER_EXPIRE_AFTER", 30*24*time.Hour); err != nil {
 		return c, err
 	}
+	if c.DeliveryAttempts, err = envInt("PARTNERFLOW_DELIVERY_ATTEMPTS", 10); err != nil {
+		return c, err
+	}
+	if c.DeliveryAttempts < 1 {
+		return c, fmt.Errorf("PARTNERFLOW_DELIVERY_ATTEMPTS must be at least 1, got %d", c.DeliveryAttempts)
+	}
+	if c.DeliveryRetryInterval, err = envDuration("PARTNERFLOW_DELIVERY_RETRY_INTERVAL", 5*time.Second); err != nil {
+		return c, err
+	}
 	if c.ReminderRepeat, err = envDuration("PARTNERFLOW_REMINDER_REPEAT", 7*24*time.Hour); err != nil {
 		return c, err
 	}
@@ -169,6 +180,9 @@ func FromEnv() (Config, error) {
 	var ok bool
 	if c.DefaultLanguage, ok = notify.ParseLanguage(lang); !ok {
 		return c, fmt.Errorf("PARTNERFLOW_DEFAULT_LANGUAGE must be one of %s, got %q", strings.Join(notify.Languages(), ", "), lang)
+	}
+	if c.WebhookAllowPrivate, err = envBool("PARTNERFLOW_WEBHOOK_ALLOW_PRIVATE", false); err != nil {
+		return c, err
 	}
 	maxBody, err := envInt("PARTNERFLOW_MAX_BODY_BYTES", 1<<20)
 	if err != nil {

@@ -63,6 +63,8 @@ func (a *app) flowConfig(temporalUI string) (api.FlowConfig, error) {
 		DefaultLanguage:        a.cfg.DefaultLanguage,
 		ResellerPartnershipURL: a.cfg.ResellerPartnershipURL,
 		ResellerExpireAfter:    a.cfg.ResellerExpireAfter,
+		DeliveryAttempts:       a.cfg.DeliveryAttempts,
+		DeliveryRetryInterval:  a.cfg.DeliveryRetryInterval,
 		Policy: workflows.InvitationPolicy{
 			Reminders: a.cfg.Reminders, RepeatEvery: a.cfg.ReminderRepeat,
 			EscalateAfter: a.cfg.EscalateAfter, PollEvery: a.cfg.PollInterval,
