@@ -265,17 +265,6 @@ type partnershipPage struct {
 	VerifyingReason string
 }
 
-var resellerStatusText = map[string]string{
-	models.ResellerPending:            "Waiting for your Global admin to authorize the partnership",
-	models.ResellerVerifying:          "Authorized; your PartnerID is being verified",
-	models.ResellerVerificationFailed: "Authorized, but your PartnerID did not pass verification",
-	models.ResellerActive:             "Partnership active",
-	models.ResellerExpired:            "This request has expired",
-	models.ResellerCancelled:          "This request was cancelled",
-	models.ResellerFailed:             "This request could not be completed",
-	models.ResellerRemoved:            "This partnership has ended",
-}
-
 // resellerFromLink checks the link's token and finds its partnership request.
 func (s *Server) resellerFromLink(c *gin.Context, asJSON bool) (*models.Reseller, bool) {
 	refuse := func(p *Problem) (*models.Reseller, bool) {
@@ -303,13 +292,16 @@ func (s *Server) resellerFromLink(c *gin.Context, asJSON bool) (*models.Reseller
 	return r, true
 }
 
-func (s *Server) partnershipPageOf(r *models.Reseller) partnershipPage {
-	frame := s.customerFrame()
-	frame.Title = "Partnership request for " + r.CompanyName
-	text := resellerStatusText[r.Status]
+// partnershipPageOf is the landing page in the reseller's language: the link's ?lang=, the
+// browser's, or the default.
+func (s *Server) partnershipPageOf(c *gin.Context, r *models.Reseller) partnershipPage {
+	lang := s.customerLanguage(c)
+	frame := s.customerPageFrame(c, lang)
+	frame.Title = translate(lang, "partnership.title", r.CompanyName)
 	return partnershipPage{
-		pageFrame: frame, PartnerName: s.partnerName(), CompanyName: r.CompanyName, Status: r.Status, StatusText: text,
-		ExpiresAt: r.ExpiresAt.UTC().Format("2 January 2006"), AuthorizeURL: s.flows.ResellerPartnershipURL,
+		pageFrame: frame, PartnerName: s.localPartnerName(lang), CompanyName: r.CompanyName, Status: r.Status,
+		StatusText: translate(lang, "partnership.status."+r.Status),
+		ExpiresAt: notify.FormatDate(lang, r.ExpiresAt.UTC()), AuthorizeURL: s.flows.ResellerPartnershipURL,
 		Open: r.Status == models.ResellerPending, Done: r.Status == models.ResellerActive, MPNID: r.MPNID,
 		VerifyingReason: r.FailureReason,
 	}
@@ -328,7 +320,7 @@ func (s *Server) showPartnershipPage(c *gin.Context) {
 	if err := s.store.AddStep(c.Request.Context(), models.KindReseller, r.ID, "opened", detail, key, now); err != nil {
 		s.logger.ErrorContext(c.Request.Context(), "record that a partnership request was opened", "reseller_id", r.ID, "error", err)
 	}
-	page := s.partnershipPageOf(r)
+	page := s.partnershipPageOf(c, r)
 	if asJSON {
 		c.Header("Cache-Control", "no-store")
 		c.JSON(http.StatusOK, gin.H{"status": r.Status, "partnerName": page.PartnerName, "companyName": r.CompanyName,
@@ -367,8 +359,8 @@ func (s *Server) acknowledgePartnership(c *gin.Context) {
 			writeProblem(c, Invalid("mpnId", "must be your PartnerID (MPN ID): 5 to 10 digits"))
 			return
 		}
-		page := s.partnershipPageOf(r)
-		page.MPNID, page.MPNError = mpn, "Enter your PartnerID: 5 to 10 digits, as shown in Partner Center."
+		page := s.partnershipPageOf(c, r)
+		page.MPNID, page.MPNError = mpn, "mpn"
 		s.renderPage(c, http.StatusBadRequest, "partnership", page)
 		return
 	}

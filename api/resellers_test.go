@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/partnerflow/partnerflow/api"
 	"github.com/partnerflow/partnerflow/models"
 	"github.com/partnerflow/partnerflow/workflows"
 )
@@ -108,5 +109,57 @@ func TestOnlyActiveResellersCanBeNamedOrRemoved(t *testing.T) {
 	}
 	if r := f.sales.Do("GET", "/v1/removals/"+rm.ID+"/deliveries?status=lost", nil); r.Status != http.StatusBadRequest || !bytes.Contains(r.Body, []byte(`"field":"status"`)) {
 		t.Fatalf("a bad status filter: %d %s", r.Status, r.Body)
+	}
+}
+
+func TestTheResellersLandingPage(t *testing.T) {
+	f := newFlowFixture(t, func(fc *api.FlowConfig) { fc.ResellerPartnershipURL = "https://partner.example/authorize?providerId=p" })
+	r := f.admin.Do("POST", "/v1/resellers", map[string]any{"email": "admin@adatum.example", "companyName": "Adatum"})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create: %d %s", r.Status, r.Body)
+	}
+	var created struct{ ID, LandingURL string }
+	r.JSON(t, &created)
+	path := strings.TrimPrefix(created.LandingURL, f.baseURL)
+	if !strings.HasPrefix(path, "/partner/") {
+		t.Fatalf("landing URL %q", created.LandingURL)
+	}
+	browser := f.browser(t)
+	page := browser.Do("GET", path, nil, "Accept-Language", "it-IT,it;q=0.9")
+	body := string(page.Body)
+	if page.Status != http.StatusOK || !strings.Contains(body, `lang="it"`) || !strings.Contains(body, "rivenditore indiretto") ||
+		anchor(page.Body, "authorize") != "https://partner.example/authorize?providerId=p" {
+		t.Fatalf("the page in Italian with the partnership link: %d\n%s", page.Status, body)
+	}
+	if tr := browser.Do("GET", path+"?lang=tr", nil); !strings.Contains(string(tr.Body), "dolaylı satıcısı") {
+		t.Fatal("?lang=tr must show the page in Turkish")
+	}
+	if bad := browser.Do("POST", path, "mpnId=12x", "Content-Type", formContentType); bad.Status != http.StatusBadRequest || !bytes.Contains(bad.Body, []byte(`id="mpn-error"`)) {
+		t.Fatalf("a bad PartnerID: %d", bad.Status)
+	}
+	for range 3 {
+		if ok := browser.Do("POST", path, "mpnId=1234567", "Content-Type", formContentType); ok.Status != http.StatusSeeOther || ok.Header.Get("Location") != "https://partner.example/authorize?providerId=p" {
+			t.Fatalf("acknowledge: %d %q", ok.Status, ok.Header.Get("Location"))
+		}
+	}
+	row, err := models.Find[models.Reseller](context.Background(), f.store, created.ID)
+	if err != nil || row.MPNID != "1234567" {
+		t.Fatalf("the PartnerID given on the page identifies the reseller: %+v %v", row, err)
+	}
+	steps, _, _ := f.store.Steps(context.Background(), models.KindReseller, created.ID, "", 0)
+	acks := 0
+	for _, s := range steps {
+		if s.Name == "acknowledged" {
+			acks++
+		}
+	}
+	if acks != 1 {
+		t.Fatalf("the same PartnerID posted 3 times is one step, got %d", acks)
+	}
+	// An invitation's link does not open a partnership page.
+	inv := f.invite(t, "contoso.onmicrosoft.com")
+	other := strings.TrimPrefix(f.acceptPath(inv), "/accept/")
+	if r := browser.Do("GET", "/partner/"+other, nil); r.Status != http.StatusBadRequest {
+		t.Fatalf("a token made for another purpose: %d", r.Status)
 	}
 }
