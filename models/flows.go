@@ -75,6 +75,11 @@ func Record[R any](ctx context.Context, s *Store, kind, id string, ch FlowChange
 		if res.RowsAffected == 0 {
 			return fmt.Errorf("%s %s: %w", kind, id, ErrNotFound)
 		}
+		if ch.Status != "" {
+			if err := enqueueStatusEvent[R](tx, kind, id, ch.Status, at); err != nil {
+				return err
+			}
+		}
 		// UpdateColumns with a struct writes its non-zero fields only, without touching updated_at.
 		if err := tx.Model(new(R)).Where("id = ?", id).UpdateColumns(ch.Set).Error; err != nil && !errors.Is(err, gorm.ErrEmptySlice) {
 			return fmt.Errorf("update %s %s: %w", kind, id, err)

@@ -24,6 +24,7 @@ import (
 	"github.com/partnerflow/partnerflow/notify"
 	"github.com/partnerflow/partnerflow/partnercenter"
 	"github.com/partnerflow/partnerflow/partnercenter/sim"
+	"github.com/partnerflow/partnerflow/webhooks"
 	"github.com/partnerflow/partnerflow/worker"
 )
 
@@ -85,9 +86,28 @@ func (a *app) newAPI(e *engine, temporalUI string) (*api.Server, error) {
 	return api.New(api.Config{
 		Store: e.store, Temporal: e.temporal, Codec: e.codec, Registry: e.registry, Logger: a.logger,
 		SigningKey: e.signingKey, MaxBodyBytes: a.cfg.MaxBodyBytes, CodecOrigins: a.cfg.UIOrigins,
-		TrustedProxies: a.cfg.TrustedProxies,
-		Flows:          flows,
+		TrustedProxies: a.cfg.TrustedProxies, WebhookAllowPrivate: a.cfg.WebhookAllowPrivate,
+		Flows: flows,
 	}), nil
+}
+
+// startWebhooks delivers flow events to partners' webhook subscriptions in the background;
+// stop ends the dispatcher and waits for it, so it finishes before the store closes.
+func (a *app) startWebhooks(ctx context.Context, e *engine) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	d := &webhooks.Dispatcher{
+		Store: e.store, Sender: notify.NewWebhookSender(a.cfg.WebhookAllowPrivate),
+		Secrets: notify.NewSecretBox(e.signingKey), Logger: a.logger.With("component", "webhooks"),
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		d.Run(ctx)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }
 
 func (a *app) newActivities(store *models.Store, signingKey []byte) (*activities.Activities, partnercenter.Client, error) {
@@ -173,6 +193,7 @@ func workerCommand(a *app) *cobra.Command {
 				return err
 			}
 			a.logger.Info("worker metrics listening", "addr", addr.String(), "task_queue", a.cfg.TaskQueue)
+			defer a.startWebhooks(ctx, e)()
 			w := worker.New(e.temporal, a.cfg.TaskQueue, acts)
 			return w.Run(interruptOn(ctx))
 		},

@@ -1,0 +1,260 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/partnerflow/partnerflow/models"
+	"github.com/partnerflow/partnerflow/notify"
+)
+
+// Bounds of a webhook subscription.
+const (
+	maxWebhookEvents        = 50
+	maxWebhookDescription   = 200
+	maxWebhookSubscriptions = 25
+)
+
+// webhookRoutes registers the partner's subscriptions to flow events and the delivery log.
+func (s *Server) webhookRoutes(v1 *gin.RouterGroup) {
+	admin := requireRole(models.RoleGlobalAdmin)
+	v1.POST("/webhook-subscriptions", admin, s.createWebhookSubscription)
+	v1.GET("/webhook-subscriptions", admin, s.listWebhookSubscriptions)
+	v1.DELETE("/webhook-subscriptions/:id", admin, s.deleteWebhookSubscription)
+	v1.GET("/webhook-deliveries", requireRole(models.RoleGlobalAdmin, models.RoleAdminAgent), s.listWebhookDeliveries)
+	v1.POST("/webhook-deliveries/:id/retry", admin, s.retryWebhookDelivery)
+}
+
+// webhookEventStatuses names, for each flow kind, the statuses its "<kind>.<status>" events
+// report; a new flow adds its line here.
+func webhookEventStatuses() map[string][]string {
+	return map[string][]string{
+		models.KindInvitation: models.InvitationStatuses,
+		models.KindReseller:   models.ResellerStatuses,
+		models.KindRemoval:    models.RemovalStatuses,
+	}
+}
+
+// knownEvent reports whether a subscription may name an event: "<kind>.<status>", "<kind>.*"
+// or "*".
+func knownEvent(name string) bool {
+	if name == "*" {
+		return true
+	}
+	kind, status, ok := strings.Cut(name, ".")
+	statuses, known := webhookEventStatuses()[kind]
+	return ok && known && (status == "*" || slices.Contains(statuses, status))
+}
+
+// webhookSubscriptionView is a subscription as the API shows it; the secret only in the answer
+// to its creation.
+type webhookSubscriptionView struct {
+	ID          string    `json:"id"`
+	URL         string    `json:"url"`
+	Events      []string  `json:"events"`
+	Description string    `json:"description,omitempty"`
+	Secret      string    `json:"secret,omitempty"`
+	CreatedAt   time.Time `json:"createdAt"`
+}
+
+func viewWebhookSubscription(sub models.WebhookSubscription) webhookSubscriptionView {
+	return webhookSubscriptionView{ID: sub.ID, URL: sub.URL, Events: sub.EventList(), Description: sub.Description, CreatedAt: sub.CreatedAt.UTC()}
+}
+
+type createWebhookSubscriptionRequest struct {
+	URL         string   `json:"url"`
+	Events      []string `json:"events"`
+	Description string   `json:"description"`
+}
+
+// createWebhookSubscription registers an endpoint; the answer is the only time its signing
+// secret is shown.
+func (s *Server) createWebhookSubscription(c *gin.Context) {
+	var req createWebhookSubscriptionRequest
+	if !bindJSON(c, &req) {
+		return
+	}
+	ctx := c.Request.Context()
+	req.URL = strings.TrimSpace(req.URL)
+	if req.URL == "" {
+		writeProblem(c, Invalid("url", "an http or https URL is required"))
+		return
+	}
+	if err := notify.CheckWebhookURL(ctx, req.URL, s.webhookAllowPrivate); err != nil {
+		writeProblem(c, Invalid("url", "%s", err.Error()))
+		return
+	}
+	events, p := webhookEvents(req.Events)
+	if p != nil {
+		writeProblem(c, p)
+		return
+	}
+	req.Description = strings.TrimSpace(req.Description)
+	if utf8.RuneCountInString(req.Description) > maxWebhookDescription {
+		writeProblem(c, Invalid("description", "must be at most %d characters", maxWebhookDescription))
+		return
+	}
+	existing, err := s.store.WebhookSubscriptions(ctx, s.flows.PartnerID)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	if len(existing) >= maxWebhookSubscriptions {
+		writeProblem(c, NewProblem(http.StatusConflict, "webhook-subscription-limit", "Too many webhook subscriptions",
+			"delete one of the "+strconv.Itoa(len(existing))+" subscriptions first; one endpoint can take many events"))
+		return
+	}
+	secret := notify.NewWebhookSecret()
+	sub := &models.WebhookSubscription{
+		ID: models.NewWebhookSubscriptionID(), PartnerID: s.flows.PartnerID, URL: req.URL,
+		Events: strings.Join(events, ","), Description: req.Description,
+	}
+	sub.SecretCiphertext = s.webhookSecrets.Seal(sub.ID, secret)
+	if err := s.store.CreateWebhookSubscription(ctx, sub); err != nil {
+		fail(c, err)
+		return
+	}
+	view := viewWebhookSubscription(*sub)
+	view.Secret = secret
+	c.JSON(http.StatusCreated, view)
+}
+
+// webhookEvents validates a subscription's events, dropping repeats.
+func webhookEvents(names []string) ([]string, *Problem) {
+	if len(names) == 0 || len(names) > maxWebhookEvents {
+		return nil, Invalid("events", "name 1 to %d events such as invitation.active, reseller.* or *", maxWebhookEvents)
+	}
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		n = strings.TrimSpace(n)
+		if !knownEvent(n) {
+			kinds := slices.Sorted(maps.Keys(webhookEventStatuses()))
+			return nil, Invalid("events", "unknown event %q: use <kind>.<status> such as invitation.active, <kind>.* or *; the kinds are %s",
+				n, strings.Join(kinds, ", "))
+		}
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+func (s *Server) listWebhookSubscriptions(c *gin.Context) {
+	subs, err := s.store.WebhookSubscriptions(c.Request.Context(), s.flows.PartnerID)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	items := make([]webhookSubscriptionView, len(subs))
+	for i, sub := range subs {
+		items[i] = viewWebhookSubscription(sub)
+	}
+	c.JSON(http.StatusOK, gin.H{"items": items})
+}
+
+func (s *Server) deleteWebhookSubscription(c *gin.Context) {
+	err := s.store.RevokeWebhookSubscription(c.Request.Context(), s.flows.PartnerID, c.Param("id"))
+	if errors.Is(err, models.ErrNotFound) {
+		p := problemNotFound()
+		p.Detail = "no webhook subscription with this ID"
+		writeProblem(c, p)
+		return
+	}
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// webhookDeliveryView is one entry of the delivery log.
+type webhookDeliveryView struct {
+	ID             string          `json:"id"`
+	SubscriptionID string          `json:"subscriptionId"`
+	EventType      string          `json:"eventType"`
+	EventID        string          `json:"eventId"`
+	Status         string          `json:"status"`
+	Attempts       int             `json:"attempts"`
+	LastError      string          `json:"lastError,omitempty"`
+	NextAttemptAt  *time.Time      `json:"nextAttemptAt,omitempty"`
+	DeliveredAt    *time.Time      `json:"deliveredAt,omitempty"`
+	CreatedAt      time.Time       `json:"createdAt"`
+	Payload        json.RawMessage `json:"payload"`
+}
+
+func viewWebhookDelivery(d models.WebhookDelivery) webhookDeliveryView {
+	v := webhookDeliveryView{
+		ID: d.ID, SubscriptionID: d.SubscriptionID, EventType: d.EventType, EventID: d.EventID, Status: d.Status,
+		Attempts: d.Attempts, LastError: d.LastError, CreatedAt: d.CreatedAt.UTC(), Payload: json.RawMessage(d.Payload),
+	}
+	if d.Status == models.WebhookPending {
+		next := d.NextAttemptAt.UTC()
+		v.NextAttemptAt = &next
+	}
+	if d.DeliveredAt != nil {
+		at := d.DeliveredAt.UTC()
+		v.DeliveredAt = &at
+	}
+	return v
+}
+
+// listWebhookDeliveries serves the delivery log, newest first.
+func (s *Server) listWebhookDeliveries(c *gin.Context) {
+	f := models.WebhookDeliveryFilter{PartnerID: s.flows.PartnerID, SubscriptionID: c.Query("subscription"), Limit: defaultListLimit, Cursor: c.Query("cursor")}
+	if st := c.Query("status"); st != "" {
+		if !slices.Contains(models.WebhookDeliveryStatuses, st) {
+			writeProblem(c, Invalid("status", "unknown status %q: use one of %s", st, strings.Join(models.WebhookDeliveryStatuses, ", ")))
+			return
+		}
+		f.Status = st
+	}
+	if l := c.Query("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > maxListLimit {
+			writeProblem(c, Invalid("limit", "must be a whole number from 1 to %d", maxListLimit))
+			return
+		}
+		f.Limit = n
+	}
+	items, next, err := s.store.WebhookDeliveries(c.Request.Context(), f)
+	if errors.Is(err, models.ErrBadCursor) {
+		writeProblem(c, Invalid("cursor", "the cursor is not one this API returned"))
+		return
+	}
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	views := make([]webhookDeliveryView, len(items))
+	for i, d := range items {
+		views[i] = viewWebhookDelivery(d)
+	}
+	c.JSON(http.StatusOK, gin.H{"items": views, "nextCursor": next})
+}
+
+// retryWebhookDelivery sends a failed delivery again, with a fresh schedule of attempts.
+func (s *Server) retryWebhookDelivery(c *gin.Context) {
+	d, err := s.store.RetryWebhookDelivery(c.Request.Context(), s.flows.PartnerID, c.Param("id"))
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		p := problemNotFound()
+		p.Detail = "no webhook delivery with this ID"
+		writeProblem(c, p)
+	case errors.Is(err, models.ErrConflict):
+		writeProblem(c, NewProblem(http.StatusConflict, "webhook-delivery-not-retryable", "The delivery cannot be retried",
+			"only a failed delivery of a subscription that still exists can be retried"))
+	case err != nil:
+		fail(c, err)
+	default:
+		c.JSON(http.StatusOK, viewWebhookDelivery(*d))
+	}
+}
