@@ -93,6 +93,9 @@ type Config struct {
 	ShutdownTimeout time.Duration
 }
 
+// DefaultPartnerName is how customers see a partner that configured no name.
+const DefaultPartnerName = "Your Microsoft partner"
+
 // FromEnv reads the configuration, applying the documented defaults.
 func FromEnv() (Config, error) {
 	c := Config{
@@ -123,7 +126,7 @@ func FromEnv() (Config, error) {
 		SimPublicURL:                os.Getenv("PARTNERFLOW_SIM_PUBLIC_URL"),
 		TrustedProxies:              splitList(os.Getenv("PARTNERFLOW_TRUSTED_PROXIES")),
 		UIOrigins:                   splitList(os.Getenv("PARTNERFLOW_UI_ORIGINS")),
-		PartnerName:                 env("PARTNERFLOW_PARTNER_NAME", "Your Microsoft partner"),
+		PartnerName:                 env("PARTNERFLOW_PARTNER_NAME", DefaultPartnerName),
 		ContactEmail:                os.Getenv("PARTNERFLOW_CONTACT_EMAIL"),
 		ResellerPartnershipURL:      os.Getenv("PARTNERFLOW_RESELLER_PARTNERSHIP_URL"),
 		DefaultAssignments:          os.Getenv("PARTNERFLOW_DEFAULT_ASSIGNMENTS"),

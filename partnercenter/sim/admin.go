@@ -182,7 +182,8 @@ func (s *Server) addTenant(in TenantInput, partner bool) (*Tenant, *refusal) {
 		if email == "" {
 			email = "admin@" + domain
 		}
-		t.BillingProfile = pc.BillingProfile{Email: email, CompanyName: in.CompanyName, Culture: "en-US", Language: "en", DefaultAddress: pc.Address{Country: country}}
+		culture, lang := cultureOf(country)
+		t.BillingProfile = pc.BillingProfile{Email: email, CompanyName: in.CompanyName, Culture: culture, Language: lang, DefaultAddress: pc.Address{Country: country}}
 	}
 	if t.Users == nil {
 		t.Users = []User{}
@@ -413,4 +414,18 @@ func (s *Server) SetFaults(f Faults) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = f
+}
+
+// cultureOf is the billing culture and language Partner Center sets for a customer of a
+// country (the customer's own choice at sign-up; the simulator picks its country's).
+func cultureOf(country string) (culture, lang string) {
+	switch strings.ToUpper(country) {
+	case "IT":
+		return "it-IT", "it"
+	case "TR":
+		return "tr-TR", "tr"
+	case "DE":
+		return "de-DE", "de"
+	}
+	return "en-US", "en"
 }
