@@ -28,6 +28,7 @@ import (
 	"github.com/partnerflow/partnerflow/notify"
 	"github.com/partnerflow/partnerflow/partnercenter"
 	"github.com/partnerflow/partnerflow/partnercenter/sim"
+	"github.com/partnerflow/partnerflow/webhooks"
 	"github.com/partnerflow/partnerflow/worker"
 	"github.com/partnerflow/partnerflow/workflows"
 )
@@ -95,7 +96,7 @@ func assemble(t *testing.T, dialect string, policy workflows.InvitationPolicy, s
 	simHost, _ := url.Parse(simulator.URL)
 	server := api.New(api.Config{
 		Store: h.store, Temporal: h.temporal.Client, Codec: h.temporal.Codec, Registry: prometheus.NewRegistry(),
-		Logger: quietLogger(), SigningKey: signingKey,
+		Logger: quietLogger(), SigningKey: signingKey, WebhookAllowPrivate: true,
 		Flows: api.FlowConfig{
 			PartnerID: sim.DefaultHomePartner.TenantID, PartnerName: "Contoso Distribution",
 			TaskQueue: workflows.TaskQueue, BaseURL: h.baseURL,
@@ -109,6 +110,22 @@ func assemble(t *testing.T, dialect string, policy workflows.InvitationPolicy, s
 		},
 	})
 	apiServer.Config.Handler = server.Handler()
+	// Partners' systems hear of status changes as the worker process delivers them: quickly
+	// here, with receivers on loopback.
+	dctx, stopWebhooks := context.WithCancel(ctx)
+	dispatcher := &webhooks.Dispatcher{
+		Store: h.store, Sender: notify.NewWebhookSender(true), Secrets: notify.NewSecretBox(signingKey), Logger: quietLogger(),
+		Poll: 50 * time.Millisecond, FirstRetry: 100 * time.Millisecond, MaxRetry: time.Second,
+	}
+	dispatched := make(chan struct{})
+	go func() {
+		defer close(dispatched)
+		dispatcher.Run(dctx)
+	}()
+	t.Cleanup(func() {
+		stopWebhooks()
+		<-dispatched
+	})
 	apiServer.Start()
 	t.Cleanup(apiServer.Close)
 

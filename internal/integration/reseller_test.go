@@ -4,12 +4,17 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/partnerflow/partnerflow/internal/testsmtp"
 	"github.com/partnerflow/partnerflow/models"
+	"github.com/partnerflow/partnerflow/notify"
 	"github.com/partnerflow/partnerflow/partnercenter/sim"
 	"github.com/partnerflow/partnerflow/workflows"
 )
@@ -161,6 +166,16 @@ func TestResellerPartnershipAndRemovalThroughTheRealParts(t *testing.T) {
 			mail.Refuse(broken)
 			before := h.simWorld()
 
+			// The partner's own system subscribes; it fails twice, then recovers.
+			receiver := newReceiver(t, 2)
+			sub := h.global.Do("POST", "/v1/webhook-subscriptions", map[string]any{"url": receiver.URL, "events": []string{"reseller.removed", "removal.completed"}})
+			if sub.Status != http.StatusCreated {
+				t.Fatalf("subscribe: %d %s", sub.Status, sub.Body)
+			}
+			var subscription struct{ Secret string }
+			sub.JSON(t, &subscription)
+			receiver.setSecret(subscription.Secret)
+
 			if r := h.global.Do("POST", "/v1/resellers/"+created.ID+"/removal", map[string]any{"attestedBy": "Ada Ops"}); r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), `"field":"attestation"`) {
 				t.Fatalf("a removal without the attestation must be refused: %d %s", r.Status, r.Body)
 			}
@@ -195,6 +210,18 @@ func TestResellerPartnershipAndRemovalThroughTheRealParts(t *testing.T) {
 				t.Fatalf("the reseller's timeline must say it was removed: %+v", rs.Steps)
 			}
 
+			// The partner's system was told, each event once, signed, despite its first failures.
+			deadline := time.Now().Add(30 * time.Second)
+			for !receiver.has("reseller.removed", "removal.completed") {
+				if time.Now().After(deadline) {
+					t.Fatalf("the subscribed system got %v (refused %d)", receiver.accepted(), receiver.refusedCount())
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			if got := receiver.accepted(); len(got) != 2 || receiver.refusedCount() != 2 || receiver.badSignatures() != 0 {
+				t.Fatalf("accepted %v, refused %d, bad signatures %d", got, receiver.refusedCount(), receiver.badSignatures())
+			}
+
 			// The broken mailbox is fixed; the failed delivery is retried, and nobody hears twice.
 			mail.Accept(broken)
 			if r := h.global.Do("POST", "/v1/removals/"+rm.ID+"/retry", nil); r.Status != http.StatusAccepted {
@@ -226,4 +253,83 @@ func hasStep(r reseller, name string) bool {
 		}
 	}
 	return false
+}
+
+// receiver is a partner's system taking webhooks: it checks each request's signature, refuses
+// the first failFirst requests, and counts the events it accepted by delivery.
+type receiver struct {
+	*httptest.Server
+	mu        sync.Mutex
+	secret    string
+	failFirst int
+	refused   int
+	badSig    int
+	got       map[string]string // delivery ID -> event type
+}
+
+func newReceiver(t *testing.T, failFirst int) *receiver {
+	r := &receiver{failFirst: failFirst, got: map[string]string{}}
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if err := notify.Verify(r.secret, req.Header.Get("Partnerflow-Signature"), body, time.Now(), 5*time.Minute); err != nil {
+			r.badSig++
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+		if r.refused < r.failFirst {
+			r.refused++
+			http.Error(w, "not now", http.StatusServiceUnavailable)
+			return
+		}
+		id := req.Header.Get("Partnerflow-Delivery")
+		if prev, seen := r.got[id]; seen {
+			r.got[id] = prev + " (again)"
+		} else {
+			r.got[id] = req.Header.Get("Partnerflow-Event")
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(r.Close)
+	return r
+}
+
+func (r *receiver) setSecret(s string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.secret = s
+}
+
+func (r *receiver) accepted() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, ev := range r.got {
+		out = append(out, ev)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (r *receiver) has(types ...string) bool {
+	got := r.accepted()
+	for _, t := range types {
+		if !slices.Contains(got, t) {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *receiver) refusedCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.refused
+}
+
+func (r *receiver) badSignatures() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.badSig
 }
