@@ -301,7 +301,7 @@ func (s *Server) partnershipPageOf(c *gin.Context, r *models.Reseller) partnersh
 	return partnershipPage{
 		pageFrame: frame, PartnerName: s.localPartnerName(lang), CompanyName: r.CompanyName, Status: r.Status,
 		StatusText: translate(lang, "partnership.status."+r.Status),
-		ExpiresAt: notify.FormatDate(lang, r.ExpiresAt.UTC()), AuthorizeURL: s.flows.ResellerPartnershipURL,
+		ExpiresAt:  notify.FormatDate(lang, r.ExpiresAt.UTC()), AuthorizeURL: s.flows.ResellerPartnershipURL,
 		Open: r.Status == models.ResellerPending, Done: r.Status == models.ResellerActive, MPNID: r.MPNID,
 		VerifyingReason: r.FailureReason,
 	}
