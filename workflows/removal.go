@@ -44,8 +44,9 @@ func RemovalWorkflowID(removalID string) string { return "removal/" + removalID 
 
 // RemovalInput starts a removal. A removal's history stays bounded whatever the number of
 // customers: the parent lists customers a page per activity and hands deliveries to child
-// workflows BatchSize at a time (a child's history is about 3 events per delivery), and it
-// continues as new past ContinueAsNewAfter events.
+// workflows BatchSize at a time (a child's history is at most 5 events per delivery: 3 for the
+// activity, and workflow tasks as results arrive), and it continues as new past
+// ContinueAsNewAfter events.
 type RemovalInput struct {
 	RemovalID        string
 	PartnerID        string

@@ -13,11 +13,12 @@ import (
 	"github.com/partnerflow/partnerflow/workflows"
 )
 
-// removalHistoryBound is the longest history any workflow of a removal may have: a batch's
-// child sends 200 deliveries at about 3 events each; the parent lists customers a page per
-// activity and continues as new before workflows.DefaultContinueAsNewAfter events.
+// The longest history any workflow of a removal may have: a batch's child sends 200 deliveries
+// at 3 events each plus a workflow task (3 events) each time completions arrive, so at most 5 a
+// delivery; the parent lists customers a page per activity and continues as new before
+// workflows.DefaultContinueAsNewAfter events.
 const (
-	batchHistoryBound  = 3*200 + 30
+	batchHistoryBound  = 5*200 + 30
 	parentHistoryBound = workflows.DefaultContinueAsNewAfter + 50
 )
 
