@@ -30,6 +30,8 @@ type Config struct {
 	BaseURL string
 	// PartnerName introduces the partner in messages to customers.
 	PartnerName string
+	// Credentials encrypts new tenants' first admin passwords (notify.NewCredentialBox).
+	Credentials *notify.SecretBox
 	// DefaultLanguage is the language of messages to recipients whose own is not known.
 	DefaultLanguage string
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/mail"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -65,9 +66,21 @@ type FlowConfig struct {
 	// (defaults 10 and 5 seconds).
 	DeliveryAttempts      int
 	DeliveryRetryInterval time.Duration
+	// AgreementLink and AgreementVersion name the Microsoft Customer Agreement customers accept on
+	// partnerflow's agreement page (default Microsoft's public page and "current").
+	AgreementLink    string
+	AgreementVersion string
+	// USGovPortalURL is the Office admin portal of Microsoft Cloud for US Government (default
+	// DefaultUSGovPortalURL): a US Government customer accepts the reseller relationship at
+	// Partner Center's link moved onto this scheme and host (a path here prefixes the link's).
+	USGovPortalURL string
 	// Now is the clock (default time.Now), so tests can move time.
 	Now func() time.Time
 }
+
+// DefaultUSGovPortalURL is the Office admin portal of Microsoft Cloud for US Government, where
+// Partner Center documents that US Government customers accept a reseller relationship.
+const DefaultUSGovPortalURL = "https://portal.office365.us"
 
 func (f FlowConfig) withDefaults() FlowConfig {
 	if f.TaskQueue == "" {
@@ -76,11 +89,20 @@ func (f FlowConfig) withDefaults() FlowConfig {
 	if f.ExpireAfter <= 0 {
 		f.ExpireAfter = 90 * 24 * time.Hour
 	}
+	if f.AgreementLink == "" {
+		f.AgreementLink = "https://www.microsoft.com/licensing/docs/customeragreement"
+	}
+	if f.AgreementVersion == "" {
+		f.AgreementVersion = "current"
+	}
 	if f.ResellerExpireAfter <= 0 {
 		f.ResellerExpireAfter = 30 * 24 * time.Hour
 	}
 	if f.Namespace == "" {
 		f.Namespace = "default"
+	}
+	if f.USGovPortalURL == "" {
+		f.USGovPortalURL = DefaultUSGovPortalURL
 	}
 	f.DefaultLanguage = notify.PickLanguage(f.DefaultLanguage, "", notify.DefaultLanguage)
 	if f.Now == nil {
@@ -136,6 +158,11 @@ type createInvitationRequest struct {
 	ContactEmail       string              `json:"contactEmail"`
 	Assignments        []assignmentRequest `json:"assignments"`
 	Language           string              `json:"language"`
+	// AdminAccess asks for GDAP admin roles with the reseller relationship (default true);
+	// false asks for the reseller relationship alone.
+	AdminAccess *bool `json:"adminAccess"`
+	// Cloud is the customer's Microsoft cloud: public (default) or usgov.
+	Cloud string `json:"cloud"`
 }
 
 type assignmentRequest struct {
@@ -155,31 +182,17 @@ func (s *Server) invitationInput(req createInvitationRequest) (workflows.Invitat
 	if !validEmail(in.CustomerEmail) {
 		return in, Invalid("customerEmail", "must be an e-mail address such as admin@contoso.com")
 	}
-	roleIDs, p := resolveRoles("roles", req.Roles)
-	if p != nil {
+	var p *Problem
+	if in.Cloud, p = parseCloud(req.Cloud); p != nil {
 		return in, p
 	}
-	if len(roleIDs) == 0 {
-		return in, Invalid("roles", "at least one Microsoft Entra role (name or template ID) is required")
-	}
-	in.RoleIDs = roleIDs
-	if req.DurationDays < 1 || req.DurationDays > maxDurationDays {
-		return in, Invalid("durationDays", "must be 1 to %d days", maxDurationDays)
-	}
-	in.DurationDays = req.DurationDays
-	if req.AutoExtend && slices.Contains(roleIDs, partnercenter.GlobalAdministratorRoleID) {
-		return in, Invalid("autoExtend", "Partner Center does not auto-extend a relationship that includes Global Administrator")
+	in.NoAdminAccess = req.AdminAccess != nil && !*req.AdminAccess
+	if in.NoAdminAccess && in.Cloud == models.CloudUSGov {
+		return in, Invalid("adminAccess", "Microsoft does not offer a reseller relationship without admin permissions in Microsoft Cloud for US Government: invite a US Government customer with admin roles")
 	}
 	in.IndirectResellerID = strings.ToLower(strings.TrimSpace(req.IndirectResellerID))
 	if in.IndirectResellerID != "" && !guidPattern.MatchString(in.IndirectResellerID) {
 		return in, Invalid("indirectResellerId", "must be the indirect reseller's tenant ID (a GUID)")
-	}
-	in.DisplayName = strings.TrimSpace(req.DisplayName)
-	if in.DisplayName == "" {
-		in.DisplayName = s.defaultDisplayName(in.CustomerDomain)
-	}
-	if utf8.RuneCountInString(in.DisplayName) > maxDisplayName {
-		return in, Invalid("displayName", "must be at most %d characters (a Microsoft Graph limit)", maxDisplayName)
 	}
 	in.ContactEmail = strings.TrimSpace(req.ContactEmail)
 	if in.ContactEmail == "" {
@@ -190,15 +203,75 @@ func (s *Server) invitationInput(req createInvitationRequest) (workflows.Invitat
 	if in.Language, p = s.requestLanguage(req.Language); p != nil {
 		return in, p
 	}
+	if in.NoAdminAccess {
+		return in, resellerOnly(req)
+	}
+	return in, s.adminAccessInput(&in, req)
+}
+
+// parseCloud reads the request's cloud: public (the default) or usgov.
+func parseCloud(cloud string) (string, *Problem) {
+	switch c := strings.ToLower(strings.TrimSpace(cloud)); c {
+	case "", models.CloudPublic:
+		return models.CloudPublic, nil
+	case models.CloudUSGov:
+		return c, nil
+	}
+	return "", Invalid("cloud", "must be %q (Microsoft's public cloud, the default) or %q (Microsoft Cloud for US Government)", models.CloudPublic, models.CloudUSGov)
+}
+
+// resellerOnly refuses what only an invitation with admin access uses, so a request never
+// believes it asked for roles that nobody will request.
+func resellerOnly(req createInvitationRequest) *Problem {
+	given := []struct {
+		field string
+		set   bool
+	}{
+		{"roles", req.Roles != nil}, {"durationDays", req.DurationDays != 0}, {"autoExtend", req.AutoExtend},
+		{"displayName", req.DisplayName != ""}, {"assignments", req.Assignments != nil},
+	}
+	for _, g := range given {
+		if g.set {
+			return Invalid(g.field, "asks for GDAP admin access, which adminAccess false leaves out: remove %s, or ask for admin access", g.field)
+		}
+	}
+	return nil
+}
+
+// adminAccessInput checks what an invitation with admin access asks for: the GDAP roles, their
+// duration and the access assignments.
+func (s *Server) adminAccessInput(in *workflows.InvitationInput, req createInvitationRequest) *Problem {
+	roleIDs, p := resolveRoles("roles", req.Roles)
+	if p != nil {
+		return p
+	}
+	if len(roleIDs) == 0 {
+		return Invalid("roles", "at least one Microsoft Entra role (name or template ID) is required, unless adminAccess is false")
+	}
+	in.RoleIDs = roleIDs
+	if req.DurationDays < 1 || req.DurationDays > maxDurationDays {
+		return Invalid("durationDays", "must be 1 to %d days", maxDurationDays)
+	}
+	in.DurationDays = req.DurationDays
+	if req.AutoExtend && slices.Contains(roleIDs, partnercenter.GlobalAdministratorRoleID) {
+		return Invalid("autoExtend", "Partner Center does not auto-extend a relationship that includes Global Administrator")
+	}
+	in.DisplayName = strings.TrimSpace(req.DisplayName)
+	if in.DisplayName == "" {
+		in.DisplayName = s.defaultDisplayName(in.CustomerDomain)
+	}
+	if utf8.RuneCountInString(in.DisplayName) > maxDisplayName {
+		return Invalid("displayName", "must be at most %d characters (a Microsoft Graph limit)", maxDisplayName)
+	}
 	if req.Assignments == nil {
 		in.Assignments = narrowAssignments(s.flows.DefaultAssignments, roleIDs)
 		if len(in.Assignments) == 0 {
-			return in, Invalid("assignments", "name at least one security group and its roles: no default assignment grants a requested role")
+			return Invalid("assignments", "name at least one security group and its roles: no default assignment grants a requested role")
 		}
-		return in, nil
+		return nil
 	}
 	in.Assignments, p = parseAssignments(req.Assignments, roleIDs)
-	return in, p
+	return p
 }
 
 func parseAssignments(reqs []assignmentRequest, requested []string) ([]workflows.AccessAssignment, *Problem) {
@@ -321,7 +394,7 @@ func (s *Server) createInvitation(c *gin.Context) {
 	inv := &models.Invitation{
 		ID: newInvitationID(), PartnerID: in.PartnerID, CustomerDomain: in.CustomerDomain, CustomerEmail: in.CustomerEmail,
 		IndirectResellerID: in.IndirectResellerID, Roles: strings.Join(in.RoleIDs, ","), DurationDays: in.DurationDays,
-		AutoExtend: in.AutoExtend, Status: models.InvitationPending,
+		AutoExtend: in.AutoExtend, AdminAccess: !in.NoAdminAccess, Cloud: in.Cloud, Status: models.InvitationPending,
 		WorkflowID: workflows.InvitationWorkflowID(in.PartnerID, in.CustomerDomain),
 		CreatedAt:  now, UpdatedAt: now, ExpiresAt: now.Add(s.flows.ExpireAfter),
 	}
@@ -349,11 +422,46 @@ func (s *Server) createInvitation(c *gin.Context) {
 	c.JSON(http.StatusCreated, gin.H{
 		"id": inv.ID, "status": inv.Status, "acceptUrl": s.acceptURL(inv), "workflowId": inv.WorkflowID,
 		"customerDomain": inv.CustomerDomain, "expiresAt": inv.ExpiresAt, "language": in.Language,
+		"adminAccess": inv.AdminAccess, "cloud": inv.Cloud,
 	})
 }
 
 func (s *Server) acceptURL(inv *models.Invitation) string {
 	return s.links.AcceptURL(s.flows.BaseURL, inv.ID, inv.ExpiresAt)
+}
+
+// relationshipLink is where the invitation's customer accepts the reseller relationship:
+// Partner Center's link, or for a US Government customer the same link on the Office admin
+// portal for US Government (Partner Center documents that portal as the place, not the link's
+// form there: keeping the link's path, query and fragment is unverified).
+func (s *Server) relationshipLink(inv *models.Invitation, link string) string {
+	if link == "" || inv.Cloud != models.CloudUSGov {
+		return link
+	}
+	return onPortal(link, s.flows.USGovPortalURL)
+}
+
+// onPortal moves link onto portal's scheme and host, after portal's path if it has one; a link
+// or portal that does not parse leaves link as it is.
+func onPortal(link, portal string) string {
+	u, err := url.Parse(link)
+	p, perr := url.Parse(portal)
+	if err != nil || perr != nil || p.Host == "" {
+		return link
+	}
+	u.Scheme, u.Host = p.Scheme, p.Host
+	if prefix := strings.TrimSuffix(p.Path, "/"); prefix != "" {
+		u.Path, u.RawPath = prefix+u.Path, ""
+	}
+	return u.String()
+}
+
+// cloudName names a cloud for operators.
+func cloudName(cloud string) string {
+	if cloud == models.CloudUSGov {
+		return "US Government"
+	}
+	return "Public"
 }
 
 // roleView is a requested Entra role.
@@ -380,6 +488,8 @@ type invitationView struct {
 	Roles              []roleView `json:"roles"`
 	DurationDays       int        `json:"durationDays"`
 	AutoExtend         bool       `json:"autoExtend"`
+	AdminAccess        bool       `json:"adminAccess"`
+	Cloud              string     `json:"cloud"`
 	WorkflowID         string     `json:"workflowId"`
 	GDAPRelationshipID string     `json:"gdapRelationshipId,omitempty"`
 	CustomerTenantID   string     `json:"customerTenantId,omitempty"`
@@ -406,10 +516,18 @@ func (s *Server) viewInvitation(inv *models.Invitation) invitationView {
 	return invitationView{
 		ID: inv.ID, Status: inv.Status, CustomerDomain: inv.CustomerDomain, CustomerEmail: inv.CustomerEmail,
 		IndirectResellerID: inv.IndirectResellerID, Roles: rolesOf(inv), DurationDays: inv.DurationDays,
-		AutoExtend: inv.AutoExtend, WorkflowID: inv.WorkflowID, GDAPRelationshipID: inv.GDAPRelationshipID,
+		AutoExtend: inv.AutoExtend, AdminAccess: inv.AdminAccess, Cloud: cloudOf(inv), WorkflowID: inv.WorkflowID, GDAPRelationshipID: inv.GDAPRelationshipID,
 		CustomerTenantID: inv.CustomerTenantID, FailureReason: inv.FailureReason, RemindersSent: inv.RemindersSent,
 		CreatedAt: inv.CreatedAt.UTC(), UpdatedAt: inv.UpdatedAt.UTC(), ExpiresAt: inv.ExpiresAt.UTC(), AcceptURL: s.acceptURL(inv),
 	}
+}
+
+// cloudOf is the invitation's cloud, public for a row written before clouds were recorded.
+func cloudOf(inv *models.Invitation) string {
+	if inv.Cloud == "" {
+		return models.CloudPublic
+	}
+	return inv.Cloud
 }
 
 func rolesOf(inv *models.Invitation) []roleView {
@@ -471,6 +589,7 @@ func (s *Server) detailedView(ctx context.Context, inv *models.Invitation, steps
 	v.Steps, v.StepsNextCursor = tl.Steps, tl.NextCursor
 	if live != nil {
 		v.applyState(*live)
+		v.RelationshipRequestURL = s.relationshipLink(inv, v.RelationshipRequestURL)
 	}
 	return v, nil
 }
@@ -484,13 +603,13 @@ func (s *Server) invitationDetail(ctx context.Context, inv *models.Invitation, l
 func (s *Server) invitationPages(r *gin.Engine) {
 	list := dashboardList(s, invitations, listPage{
 		Heading: "Invitations", Path: "/", TableID: "invitations", Empty: "No invitations",
-		Columns: []string{"Customer", "Status", "Created", "Expiry"}, SearchLabel: "Customer domain",
+		Columns: []string{"Customer", "Status", "Access", "Created", "Expiry"}, SearchLabel: "Customer domain",
 	}, func(inv *models.Invitation, now time.Time) listRow {
 		expiry := "—"
 		if models.InvitationOpen(inv.Status) {
 			expiry = untilText(now, inv.ExpiresAt)
 		}
-		return listRow{ID: inv.ID, Link: "/invitations/" + inv.ID, Title: inv.CustomerDomain, Status: inv.Status, Cells: []string{agoText(now, inv.CreatedAt), expiry}}
+		return listRow{ID: inv.ID, Link: "/invitations/" + inv.ID, Title: inv.CustomerDomain, Status: inv.Status, Cells: []string{accessText(inv), agoText(now, inv.CreatedAt), expiry}}
 	})
 	s.addSection(models.KindInvitation+"s", "Invitations", "/")
 	r.GET("/", s.requireSession, list)
@@ -505,6 +624,19 @@ func (s *Server) invitationPages(r *gin.Engine) {
 		func(c *gin.Context) (any, *Problem) { return workflows.ResendRequest{By: callerName(c)}, nil }, s.renderInvitationPage))
 	r.POST("/invitations/:id/cancel", s.requireSession, admin, dashboardAction(s, invitations, workflows.UpdateCancel, "cancelled",
 		func(c *gin.Context) (any, *Problem) { return cancelRequest(callerName(c), c.PostForm("reason")) }, s.renderInvitationPage))
+}
+
+// accessText says for operators what an invitation asks for, and in which cloud when it is not
+// the public one.
+func accessText(inv *models.Invitation) string {
+	access := "Admin roles (GDAP)"
+	if !inv.AdminAccess {
+		access = "Reseller only"
+	}
+	if inv.Cloud == models.CloudUSGov {
+		access += ", US Government"
+	}
+	return access
 }
 
 // invitationNotices are the outcomes the invitation page's actions report.
@@ -539,11 +671,14 @@ func (s *Server) renderInvitationPage(c *gin.Context, status int, inv *models.In
 	if models.InvitationOpen(v.Status) {
 		expiry = v.ExpiresAt.Format(stepTimeLayout) + " (" + untilText(now, v.ExpiresAt) + ")"
 	}
-	page.Facts = []fact{
-		{Label: "Customer e-mail", Value: v.CustomerEmail},
-		{Label: "Admin roles", ID: "roles", List: roles},
-		{Label: "Duration", Value: duration},
+	page.Facts = []fact{{Label: "Customer e-mail", Value: v.CustomerEmail}}
+	if v.AdminAccess {
+		page.Facts = append(page.Facts, fact{Label: "Admin access", ID: "admin-access", Value: "requested (GDAP)"},
+			fact{Label: "Admin roles", ID: "roles", List: roles}, fact{Label: "Duration", Value: duration})
+	} else {
+		page.Facts = append(page.Facts, fact{Label: "Admin access", ID: "admin-access", Value: "not requested: the reseller relationship alone"})
 	}
+	page.Facts = append(page.Facts, fact{Label: "Cloud", ID: "cloud", Value: cloudName(v.Cloud)})
 	if v.IndirectResellerID != "" {
 		page.Facts = append(page.Facts, fact{Label: "Indirect reseller", Value: v.IndirectResellerID, Code: true})
 	}
@@ -563,9 +698,9 @@ func (s *Server) renderInvitationPage(c *gin.Context, status int, inv *models.In
 		page.Facts = append(page.Facts, fact{Label: "Failure", Value: v.FailureReason, Err: true})
 	}
 	page.Facts = append(page.Facts, fact{Label: "Customer link", ID: "accept-url", Value: v.AcceptURL, Code: true}, s.workflowFact(v.WorkflowID))
-	page.LiveFacts = []fact{
-		{Label: "Reseller relationship", ID: "reseller-state", Value: consentText(v.ResellerAccepted, "accepted")},
-		{Label: "Admin roles", ID: "gdap-state", Value: consentText(v.GDAPApproved, "approved")},
+	page.LiveFacts = []fact{{Label: "Reseller relationship", ID: "reseller-state", Value: consentText(v.ResellerAccepted, "accepted")}}
+	if v.AdminAccess {
+		page.LiveFacts = append(page.LiveFacts, fact{Label: "Admin roles", ID: "gdap-state", Value: consentText(v.GDAPApproved, "approved")})
 	}
 	for _, a := range v.Assignments {
 		page.LiveFacts = append(page.LiveFacts, fact{Label: "Group " + a.SecurityGroupID, Value: a.Status})

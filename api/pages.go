@@ -22,7 +22,7 @@ import (
 var templateFS embed.FS
 
 // pageTemplates holds each page parsed together with the shared layout.
-var pageTemplates = parsePages("accept", "message", "list", "detail", "overview", "partnership")
+var pageTemplates = parsePages("accept", "message", "list", "detail", "overview", "partnership", "agreement", "evidence")
 
 func parsePages(names ...string) map[string]*template.Template {
 	out := make(map[string]*template.Template, len(names))
@@ -168,15 +168,21 @@ func (s *Server) partnerName() string {
 // acceptPage is the customer's landing page.
 type acceptPage struct {
 	pageFrame
-	PartnerName      string
-	CustomerDomain   string
-	Roles            []string
-	Duration         string
-	AutoExtend       bool
-	ExpiresAt        string
-	ExpiresIn        string
-	Status           string
-	StatusText       string
+	PartnerName    string
+	CustomerDomain string
+	Roles          []string
+	Duration       string
+	AutoExtend     bool
+	ExpiresAt      string
+	ExpiresIn      string
+	Status         string
+	StatusText     string
+	// AdminAccess says the invitation asks for admin roles; without, the page shows the reseller
+	// step alone.
+	AdminAccess bool
+	// Portal is where the customer accepts, as the page's sentences name it ("in the Microsoft
+	// 365 admin center", or the Office admin portal for US Government).
+	Portal           string
 	Done             bool
 	Closed           bool
 	ResellerAccepted bool
@@ -194,6 +200,8 @@ type acceptState struct {
 	Status                 string    `json:"status"`
 	PartnerName            string    `json:"partnerName"`
 	CustomerDomain         string    `json:"customerDomain"`
+	AdminAccess            bool      `json:"adminAccess"`
+	Cloud                  string    `json:"cloud"`
 	Roles                  []string  `json:"roles"`
 	DurationDays           int       `json:"durationDays"`
 	AutoExtend             bool      `json:"autoExtend"`
@@ -210,6 +218,7 @@ func (s *Server) customerState(c *gin.Context, inv *models.Invitation) acceptSta
 	st := acceptState{
 		Status: inv.Status, PartnerName: s.partnerName(), CustomerDomain: inv.CustomerDomain, DurationDays: inv.DurationDays,
 		AutoExtend: inv.AutoExtend, ExpiresAt: inv.ExpiresAt.UTC(), Roles: []string{},
+		AdminAccess: inv.AdminAccess, Cloud: cloudOf(inv),
 	}
 	for _, r := range rolesOf(inv) {
 		st.Roles = append(st.Roles, r.Name)
@@ -223,7 +232,7 @@ func (s *Server) customerState(c *gin.Context, inv *models.Invitation) acceptSta
 	}
 	st.ResellerAccepted, st.GDAPApproved = live.ResellerAccepted, live.GDAPApproved
 	if models.InvitationOpen(st.Status) {
-		st.RelationshipRequestURL, st.GDAPApprovalURL = live.RelationshipRequestURL, live.GDAPApprovalURL
+		st.RelationshipRequestURL, st.GDAPApprovalURL = s.relationshipLink(inv, live.RelationshipRequestURL), live.GDAPApprovalURL
 	}
 	return st
 }
@@ -246,6 +255,7 @@ func (s *Server) acceptPageOf(c *gin.Context, lang string, inv *models.Invitatio
 		Duration: localCount(lang, st.DurationDays, "day"), AutoExtend: st.AutoExtend,
 		ExpiresAt: localDateTime(lang, st.ExpiresAt), ExpiresIn: localUntil(lang, now, st.ExpiresAt),
 		Status: st.Status, StatusText: customerStatusText(lang, st.Status), Done: st.Status == models.InvitationActive,
+		AdminAccess: st.AdminAccess, Portal: translate(lang, "accept.portal."+st.Cloud),
 		Closed:           !models.InvitationOpen(st.Status) && st.Status != models.InvitationActive,
 		ResellerAccepted: st.ResellerAccepted, GDAPApproved: st.GDAPApproved,
 		RelationshipURL: st.RelationshipRequestURL, GDAPApprovalURL: st.GDAPApprovalURL,

@@ -61,6 +61,8 @@ type Server struct {
 	// webhookSecrets seals the signing secrets of partners' webhook subscriptions.
 	webhookSecrets      *notify.SecretBox
 	webhookAllowPrivate bool
+	// credentials opens new tenants' first passwords, revealed once.
+	credentials *notify.SecretBox
 }
 
 // New builds the router.
@@ -80,6 +82,7 @@ func New(cfg Config) *Server {
 		flows: cfg.Flows.withDefaults(), links: links.NewSigner(cfg.SigningKey), eventRoutes: map[string]eventRoute{},
 		sections:       []navLink{{Key: "overview", Label: "Overview", Path: "/overview"}},
 		webhookSecrets: notify.NewSecretBox(cfg.SigningKey), webhookAllowPrivate: cfg.WebhookAllowPrivate,
+		credentials: notify.NewCredentialBox(cfg.SigningKey),
 	}
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
@@ -122,10 +125,13 @@ func New(cfg Config) *Server {
 	s.webhookRoutes(v1)
 	s.resellerRoutes(v1)
 	s.removalRoutes(v1)
+	s.customerRoutes(v1)
 	s.notificationRoutes(v1)
 	s.routeEvents(s.invitationEvents())
 
 	r.POST("/webhooks/partner-center", s.partnerCenterWebhook)
+	r.GET("/agreement/:token", s.showAgreementPage)
+	r.POST("/agreement/:token", s.signAgreement)
 	r.GET("/partner/:token", s.showPartnershipPage)
 	r.POST("/partner/:token", s.acknowledgePartnership)
 	r.GET("/accept/:token", s.showAcceptPage)
@@ -133,6 +139,7 @@ func New(cfg Config) *Server {
 	s.invitationPages(r)
 	s.resellerPages(r)
 	s.removalPages(r)
+	s.customerPages(r)
 	s.overviewRoutes(r)
 
 	s.engine = r

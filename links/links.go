@@ -75,3 +75,11 @@ const PurposeResellerPartnership = "reseller-partnership"
 func (s *Signer) PartnershipURL(baseURL, resellerID string, expires time.Time) string {
 	return strings.TrimRight(baseURL, "/") + "/partner/" + s.Token(PurposeResellerPartnership, resellerID, expires)
 }
+
+// PurposeAgreement is the token purpose of a customer's agreement page link.
+const PurposeAgreement = "customer-agreement"
+
+// AgreementURL is the customer's link to accept the Microsoft Customer Agreement.
+func (s *Signer) AgreementURL(baseURL, customerID string, expires time.Time) string {
+	return strings.TrimRight(baseURL, "/") + "/agreement/" + s.Token(PurposeAgreement, customerID, expires)
+}

@@ -312,14 +312,26 @@ func checkScheme(rawURL string) error {
 	return nil
 }
 
-// SecretBox keeps webhook secrets encrypted at rest with AES-256-GCM. They cannot be hashed like
-// API keys because every delivery signs with them.
+// SecretBox keeps secrets encrypted at rest with AES-256-GCM: webhook secrets (which cannot be
+// hashed like API keys because every delivery signs with them) and new tenants' first passwords
+// (revealed once).
 type SecretBox struct{ aead cipher.AEAD }
 
-// NewSecretBox derives the box's key from the API's signing key with HKDF-SHA256, so the api
-// and worker processes, which share the signing key, open what the other sealed.
+// NewSecretBox is the box of webhook secrets.
 func NewSecretBox(signingKey []byte) *SecretBox {
-	key, err := hkdf.Key(sha256.New, signingKey, nil, "partnerflow webhook secrets", 32)
+	return NewSecretBoxFor(signingKey, "partnerflow webhook secrets")
+}
+
+// NewCredentialBox is the box of new tenants' first admin passwords, under a key of its own.
+func NewCredentialBox(signingKey []byte) *SecretBox {
+	return NewSecretBoxFor(signingKey, "partnerflow tenant credentials")
+}
+
+// NewSecretBoxFor derives the box's key for one purpose from the API's signing key with
+// HKDF-SHA256, so the api and worker processes, which share the signing key, open what the
+// other sealed.
+func NewSecretBoxFor(signingKey []byte, purpose string) *SecretBox {
+	key, err := hkdf.Key(sha256.New, signingKey, nil, purpose, 32)
 	if err != nil {
 		panic(fmt.Sprintf("derive the webhook secret key: %v", err))
 	}
@@ -334,8 +346,8 @@ func NewSecretBox(signingKey []byte) *SecretBox {
 	return &SecretBox{aead: aead}
 }
 
-// Seal encrypts a subscription's secret, bound to the subscription's ID so that a ciphertext
-// copied onto another row does not open.
+// Seal encrypts a secret, bound to its owner's ID (a subscription's, an onboarding's) so that a
+// ciphertext copied onto another row does not open.
 func (b *SecretBox) Seal(subscriptionID, secret string) []byte {
 	nonce := make([]byte, b.aead.NonceSize())
 	if _, err := rand.Read(nonce); err != nil {
@@ -348,11 +360,11 @@ func (b *SecretBox) Seal(subscriptionID, secret string) []byte {
 func (b *SecretBox) Open(subscriptionID string, sealed []byte) (string, error) {
 	n := b.aead.NonceSize()
 	if len(sealed) < n {
-		return "", errors.New("open webhook secret: ciphertext too short")
+		return "", errors.New("open secret: ciphertext too short")
 	}
 	plain, err := b.aead.Open(nil, sealed[:n], sealed[n:], []byte(subscriptionID))
 	if err != nil {
-		return "", fmt.Errorf("open the secret of webhook subscription %s (was PARTNERFLOW_SIGNING_KEY or PARTNERFLOW_CODEC_KEY changed?): %w", subscriptionID, err)
+		return "", fmt.Errorf("open the secret of %s (was PARTNERFLOW_SIGNING_KEY or PARTNERFLOW_CODEC_KEY changed?): %w", subscriptionID, err)
 	}
 	return string(plain), nil
 }

@@ -40,7 +40,7 @@ type Flow struct {
 const TaskQueue = "partnerflow"
 
 // Flows lists every flow kind partnerflow runs.
-var Flows = []Flow{InvitationFlow, ResellerFlow, RemovalFlow}
+var Flows = []Flow{InvitationFlow, ResellerFlow, RemovalFlow, CustomerFlow}
 
 // All lists every workflow a partnerflow worker runs.
 func All() []any {

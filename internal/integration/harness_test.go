@@ -86,6 +86,7 @@ func assemble(t *testing.T, dialect string, policy workflows.InvitationPolicy, s
 	acts := activities.New(activities.Config{
 		Store: h.store, PartnerCenter: pc, Mailer: mailer, Logger: quietLogger(),
 		Signer: links.NewSigner(signingKey), BaseURL: h.baseURL, PartnerName: "Contoso Distribution",
+		Credentials: notify.NewCredentialBox(signingKey),
 	})
 	w := worker.New(h.temporal.Client, workflows.TaskQueue, acts)
 	if err := w.Start(); err != nil {

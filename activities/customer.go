@@ -1,0 +1,349 @@
+package activities
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/partnerflow/partnerflow/models"
+	"github.com/partnerflow/partnerflow/notify"
+	"github.com/partnerflow/partnerflow/partnercenter"
+	"github.com/partnerflow/partnerflow/workflows"
+)
+
+// RecordCustomer writes a step of a customer onboarding to the app database; idempotent by the
+// change's StepKey.
+func (a *Activities) RecordCustomer(ctx context.Context, customerID string, ch models.CustomerChange) error {
+	return record(ctx, a.cfg.Store, models.KindCustomer, customerID, ch)
+}
+
+// onboarding loads an onboarding and its request.
+func (a *Activities) onboarding(ctx context.Context, customerID string) (*models.Customer, models.OnboardingRequest, error) {
+	var req models.OnboardingRequest
+	c, err := models.Find[models.Customer](ctx, a.cfg.Store, customerID)
+	if err != nil {
+		return nil, req, fmt.Errorf("load onboarding %s: %w", customerID, err)
+	}
+	if err := json.Unmarshal([]byte(c.Request), &req); err != nil {
+		return nil, req, temporal.NewNonRetryableApplicationError("the onboarding's request is unreadable", "BadRequest", err)
+	}
+	return c, req, nil
+}
+
+// CreateTenant creates the customer's tenant once: the call carries a request ID derived from the
+// onboarding, so a retry after a lost answer gets the first tenant, never a second. The first
+// admin's password is encrypted and stored here; it never reaches the workflow, its history,
+// the logs or an error.
+func (a *Activities) CreateTenant(ctx context.Context, customerID string) (workflows.TenantResult, error) {
+	c, req, err := a.onboarding(ctx, customerID)
+	if err != nil {
+		return workflows.TenantResult{}, err
+	}
+	culture := req.Language + "-" + strings.ToUpper(req.Country)
+	created, err := a.cfg.PartnerCenter.CreateCustomer(partnercenter.WithRequestID(ctx, customerID+"/create"), partnercenter.NewCustomer{
+		CompanyProfile: partnercenter.CompanyProfile{Domain: req.DomainPrefix + ".onmicrosoft.com"},
+		BillingProfile: partnercenter.BillingProfile{
+			FirstName: req.Contact.FirstName, LastName: req.Contact.LastName, Email: req.Contact.Email,
+			Culture: culture, Language: req.Language, CompanyName: req.CompanyName,
+			DefaultAddress: partnercenter.Address{
+				Country: req.Country, City: req.Address.City, State: req.Address.State, AddressLine1: req.Address.Line1,
+				PostalCode: req.Address.PostalCode, FirstName: req.Contact.FirstName, LastName: req.Contact.LastName, PhoneNumber: req.Contact.Phone,
+			},
+		},
+		AssociatedPartnerID: c.ResellerTenantID,
+	})
+	if err != nil {
+		return workflows.TenantResult{}, serviceError("create the customer "+req.CompanyName, err)
+	}
+	if creds := created.UserCredentials; creds != nil && creds.Password != "" {
+		err := a.cfg.Store.SaveCredentials(ctx, &models.CustomerCredentials{
+			CustomerID: customerID, UserName: creds.UserName, PasswordCiphertext: base64.StdEncoding.EncodeToString(a.cfg.Credentials.Seal(customerID, creds.Password)),
+		})
+		if err != nil {
+			return workflows.TenantResult{}, fmt.Errorf("store the credentials of %s: %w", customerID, err)
+		}
+	}
+	return workflows.TenantResult{TenantID: created.ID, Domain: created.CompanyProfile.Domain}, nil
+}
+
+// SendCustomerMail asks the customer's contact to accept the agreement (or reminds the partner's
+// contact), in the customer's language, once per key. The signed agreement link is derived here.
+func (a *Activities) SendCustomerMail(ctx context.Context, m workflows.CustomerMail) error {
+	c, req, err := a.onboarding(ctx, m.CustomerID)
+	if err != nil {
+		return err
+	}
+	lang := req.Language
+	if m.Kind == workflows.MailAgreementEscalation {
+		lang = a.cfg.DefaultLanguage
+	}
+	reseller := ""
+	if c.ResellerID != "" {
+		if r, err := models.Find[models.Reseller](ctx, a.cfg.Store, c.ResellerID); err == nil {
+			reseller = r.CompanyName
+		}
+	}
+	msg, err := notify.Render(m.Kind, lang, notify.AgreementMail{
+		PartnerName: a.cfg.PartnerName, ResellerName: reseller, CompanyName: c.CompanyName,
+		ContactName: strings.TrimSpace(req.Contact.FirstName + " " + req.Contact.LastName),
+		Link:        a.cfg.Signer.AgreementURL(a.cfg.BaseURL, c.ID, m.ExpiresAt), AgreementLink: a.agreementLink(ctx),
+		ExpiresAt: m.ExpiresAt, Seq: m.Seq,
+	})
+	if err != nil {
+		return err
+	}
+	return a.deliver(ctx, m.CustomerID+"/"+m.Kind+"/"+strconv.Itoa(m.Seq), m.To, msg)
+}
+
+// agreementLink is the Microsoft Customer Agreement's current text, as Partner Center names it.
+func (a *Activities) agreementLink(ctx context.Context) string {
+	if t, err := a.cfg.PartnerCenter.GetMCATemplate(ctx); err == nil && t.AgreementLink != "" {
+		return t.AgreementLink
+	}
+	return MCALink
+}
+
+// MCALink is the Microsoft Customer Agreement's public page.
+const MCALink = "https://www.microsoft.com/licensing/docs/customeragreement"
+
+// CheckAgreement reports whether Partner Center already holds the customer's MCA acceptance
+// (attested outside partnerflow).
+func (a *Activities) CheckAgreement(ctx context.Context, customerID string) (bool, error) {
+	c, _, err := a.onboarding(ctx, customerID)
+	if err != nil || c.CustomerTenantID == "" {
+		return false, err
+	}
+	list, err := a.cfg.PartnerCenter.ListCustomerAgreements(ctx, c.CustomerTenantID)
+	if err != nil {
+		return false, serviceError("list the customer's agreements", err)
+	}
+	return slices.ContainsFunc(list, func(ag partnercenter.CustomerAgreement) bool { return ag.Type == partnercenter.AgreementTypeMCA }), nil
+}
+
+// AttestAgreement sends the recorded proof of acceptance to Partner Center, once: an agreement
+// Partner Center already holds (600061) counts as done. What Partner Center answered is kept
+// with the evidence.
+func (a *Activities) AttestAgreement(ctx context.Context, customerID string) (string, error) {
+	c, _, err := a.onboarding(ctx, customerID)
+	if err != nil {
+		return "", err
+	}
+	ev, err := models.FindBy[models.AgreementEvidence](ctx, a.cfg.Store, "customer_id = ?", customerID)
+	if errors.Is(err, models.ErrNotFound) {
+		return "already on record at Partner Center", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("load the agreement evidence of %s: %w", customerID, err)
+	}
+	pc := a.cfg.PartnerCenter
+	tmpl, err := pc.GetMCATemplate(ctx)
+	if err != nil {
+		return "", serviceError("read the agreement template", err)
+	}
+	result := "attested"
+	_, err = pc.CreateCustomerAgreement(partnercenter.WithRequestID(ctx, customerID+"/agreement"), c.CustomerTenantID, partnercenter.CustomerAgreement{
+		PrimaryContact: partnercenter.Contact{FirstName: ev.FirstName, LastName: ev.LastName, Email: ev.Email},
+		TemplateID:     tmpl.TemplateID, DateAgreed: partnercenter.Time{Time: ev.DateAgreed}, Type: partnercenter.AgreementTypeMCA,
+	})
+	var pcErr *partnercenter.Error
+	switch {
+	case errors.As(err, &pcErr) && pcErr.Code == partnercenter.CodeAgreementAlreadyExists:
+		result = "already accepted (600061)"
+	case err != nil:
+		return "", serviceError("attest the customer's agreement", err)
+	}
+	if err := a.cfg.Store.MarkEvidenceSent(ctx, customerID, tmpl.TemplateID, tmpl.AgreementLink, result, time.Now()); err != nil {
+		return "", fmt.Errorf("record the attestation of %s: %w", customerID, err)
+	}
+	return result, nil
+}
+
+// orderRefusals are the line-item and order errors a partner fixes by changing the cart, with
+// what they mean in plain words.
+var orderRefusals = map[int]string{
+	10001:  "an item is not in the catalog",
+	10002:  "a quantity is not allowed for the item",
+	10012:  "the item cannot be bought for this customer",
+	13605:  "the item cannot be bought in the customer's market",
+	800015: "the reseller's PartnerID is not valid for this purchase",
+	800016: "the reseller is not an indirect reseller of yours",
+	900123: "the reseller has not signed the Microsoft Partner Agreement",
+}
+
+// BuildCart verifies the reseller again, just before the purchase, and creates the cart with its
+// PartnerID as transaction_reseller on every line. A reseller that no longer passes ends the
+// onboarding with the reason (non-retryable).
+func (a *Activities) BuildCart(ctx context.Context, in workflows.BuildCartInput) (workflows.CartState, error) {
+	c, _, err := a.onboarding(ctx, in.CustomerID)
+	if err != nil {
+		return workflows.CartState{}, err
+	}
+	if c.ResellerID != "" {
+		if err := a.verifyResellerForPurchase(ctx, c); err != nil {
+			return workflows.CartState{}, err
+		}
+	}
+	cart := partnercenter.Cart{}
+	for i, p := range in.Products {
+		line := partnercenter.CartLineItem{ID: i, CatalogItemID: p.CatalogItemID, Quantity: p.Quantity, BillingCycle: p.BillingCycle, TermDuration: p.TermDuration}
+		if c.ResellerMPNID != "" {
+			line.Participants = []partnercenter.Participant{{Key: partnercenter.ParticipantTransactionReseller, Value: c.ResellerMPNID}}
+		}
+		cart.LineItems = append(cart.LineItems, line)
+	}
+	made, err := a.cfg.PartnerCenter.CreateCart(partnercenter.WithRequestID(ctx, fmt.Sprintf("%s/cart/%d", in.CustomerID, in.Round)), c.CustomerTenantID, cart)
+	if err != nil {
+		var pcErr *partnercenter.Error
+		if errors.As(err, &pcErr) && !pcErr.Retryable() {
+			return cartOf(cart, pcErr), nil
+		}
+		return workflows.CartState{}, serviceError("create the cart", err)
+	}
+	return cartOf(made, nil), nil
+}
+
+// cartOf is the workflow's view of a cart; a refused cart carries the refusal on every line.
+func cartOf(cart partnercenter.Cart, refusal *partnercenter.Error) workflows.CartState {
+	out := workflows.CartState{ID: cart.ID}
+	for _, l := range cart.LineItems {
+		line := workflows.CartLine{CatalogItemID: l.CatalogItemID, Name: l.FriendlyName, Quantity: l.Quantity, BillingCycle: l.BillingCycle, TermDuration: l.TermDuration}
+		for _, p := range l.Participants {
+			if p.Key == partnercenter.ParticipantTransactionReseller {
+				line.Reseller = p.Value
+			}
+		}
+		switch {
+		case l.Error != nil:
+			line.ErrorCode, line.Error = l.Error.ErrorCode, refusalText(l.Error.ErrorCode, l.Error.ErrorDescription)
+		case refusal != nil:
+			line.ErrorCode, line.Error = refusal.Code, refusalText(refusal.Code, refusal.Error())
+		}
+		out.Lines = append(out.Lines, line)
+	}
+	return out
+}
+
+func refusalText(code int, fallback string) string {
+	if text, ok := orderRefusals[code]; ok {
+		return fmt.Sprintf("%s (%d)", text, code)
+	}
+	return fallback
+}
+
+// verifyResellerForPurchase checks, just before the purchase, that the reseller is still an
+// active partner whose agreement is signed.
+func (a *Activities) verifyResellerForPurchase(ctx context.Context, c *models.Customer) error {
+	if _, err := a.cfg.Store.ActiveReseller(ctx, c.PartnerID, c.ResellerTenantID); err != nil {
+		return temporal.NewNonRetryableApplicationError("the reseller is no longer an active partner: its purchase cannot go through", ErrTypeRefused, err)
+	}
+	v, err := a.VerifyReseller(ctx, c.ResellerMPNID)
+	if err != nil {
+		return err
+	}
+	if !v.OK {
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("the reseller failed verification before the purchase (%s: %s)", v.Code, v.Reason), ErrTypeRefused, nil)
+	}
+	return nil
+}
+
+// Checkout buys the cart. The call carries a request ID derived from the onboarding and the
+// attempt, so a retry after a lost answer gets the first orders, never a second set. A refusal
+// the partner can fix comes back as the reason, with each line's error, not as a failure.
+func (a *Activities) Checkout(ctx context.Context, in workflows.CheckoutInput) (workflows.CheckoutOutcome, error) {
+	c, _, err := a.onboarding(ctx, in.CustomerID)
+	if err != nil {
+		return workflows.CheckoutOutcome{}, err
+	}
+	res, err := a.cfg.PartnerCenter.CheckoutCart(partnercenter.WithRequestID(ctx, fmt.Sprintf("%s/checkout/%d", in.CustomerID, in.Attempt)), c.CustomerTenantID, in.CartID)
+	if err != nil {
+		var pcErr *partnercenter.Error
+		if errors.As(err, &pcErr) && !pcErr.Retryable() {
+			return workflows.CheckoutOutcome{Reason: "checkout refused: " + refusalText(pcErr.Code, pcErr.Error())}, nil
+		}
+		return workflows.CheckoutOutcome{}, serviceError("check out the cart", err)
+	}
+	var out workflows.CheckoutOutcome
+	for _, o := range res.Orders {
+		out.OrderIDs = append(out.OrderIDs, o.ID)
+	}
+	var reasons []string
+	for _, e := range res.OrderErrors {
+		reasons = append(reasons, refusalText(e.Code, e.Description))
+	}
+	if len(out.OrderIDs) == 0 {
+		out.Reason = "checkout refused: " + strings.Join(reasons, "; ")
+	}
+	return out, nil
+}
+
+// WaitProvisioned returns once every line of the orders is fulfilled (retryable NotReady until then).
+func (a *Activities) WaitProvisioned(ctx context.Context, customerID string, orderIDs []string) error {
+	c, _, err := a.onboarding(ctx, customerID)
+	if err != nil {
+		return err
+	}
+	for _, id := range orderIDs {
+		st, err := a.cfg.PartnerCenter.GetOrderProvisioningStatus(ctx, c.CustomerTenantID, id)
+		if err != nil {
+			return serviceError("read the provisioning of order "+id, err)
+		}
+		for _, item := range st.Items {
+			if !strings.EqualFold(item.Status, "fulfilled") {
+				return notReady(fmt.Sprintf("order %s line %d is %s", id, item.LineItemNumber, item.Status))
+			}
+		}
+	}
+	return nil
+}
+
+// RecordSubscriptions records the orders' subscriptions with their reseller and, when asked,
+// makes the reseller their support contact.
+func (a *Activities) RecordSubscriptions(ctx context.Context, customerID string, orderIDs []string) ([]workflows.SubscriptionState, error) {
+	c, req, err := a.onboarding(ctx, customerID)
+	if err != nil {
+		return nil, err
+	}
+	pc := a.cfg.PartnerCenter
+	subs, err := pc.ListSubscriptions(ctx, c.CustomerTenantID)
+	if err != nil {
+		return nil, serviceError("list the customer's subscriptions", err)
+	}
+	var reseller *models.Reseller
+	if c.ResellerID != "" && req.SupportContact {
+		if reseller, err = models.Find[models.Reseller](ctx, a.cfg.Store, c.ResellerID); err != nil {
+			return nil, fmt.Errorf("load reseller %s: %w", c.ResellerID, err)
+		}
+	}
+	var rows []models.CustomerSubscription
+	var out []workflows.SubscriptionState
+	for _, s := range subs {
+		if !slices.Contains(orderIDs, s.OrderID) {
+			continue
+		}
+		support := ""
+		if reseller != nil {
+			_, err := pc.UpdateSupportContact(ctx, c.CustomerTenantID, s.ID, partnercenter.SupportContact{
+				SupportTenantID: reseller.TenantID, SupportMPNID: reseller.MPNID, Name: reseller.CompanyName,
+			})
+			if err != nil {
+				return nil, serviceError("make the reseller the support contact of "+s.ID, err)
+			}
+			support = reseller.CompanyName
+		}
+		rows = append(rows, models.CustomerSubscription{ID: s.ID, CustomerID: customerID, OrderID: s.OrderID, OfferID: s.OfferID, Name: s.FriendlyName,
+			Quantity: s.Quantity, Status: s.Status, PartnerID: s.PartnerID, SupportContact: support, CreatedAt: time.Now().UTC()})
+		out = append(out, workflows.SubscriptionState{ID: s.ID, OfferID: s.OfferID, Name: s.FriendlyName, Quantity: s.Quantity, Status: s.Status, PartnerID: s.PartnerID})
+	}
+	if err := a.cfg.Store.SaveSubscriptions(ctx, rows); err != nil {
+		return nil, fmt.Errorf("record the subscriptions of %s: %w", customerID, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,812 @@
+package api
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/partnerflow/partnerflow/links"
+	"github.com/partnerflow/partnerflow/models"
+	"github.com/partnerflow/partnerflow/notify"
+	"github.com/partnerflow/partnerflow/workflows"
+)
+
+// customers is the API's side of the customer onboarding flow.
+var customers = flowAPI[models.Customer, workflows.CustomerState]{
+	desc:         workflows.CustomerFlow,
+	statuses:     models.CustomerStatuses,
+	searchColumn: models.CustomerSearchColumn,
+	partnerOf:    func(c *models.Customer) string { return c.PartnerID },
+	workflowOf:   func(c *models.Customer) string { return c.WorkflowID },
+}
+
+const customerIDPrefix = "cus_"
+
+// Input rules of an onboarding request, as Partner Center applies them.
+var (
+	domainPrefixPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,25}[a-z0-9]$`)
+	catalogItemPattern  = regexp.MustCompile(`^[A-Z0-9]{12}:[0-9]{4}(:[A-Z0-9]{12})?$`)
+	phonePattern        = regexp.MustCompile(`^\+?[0-9][0-9 ()-]{5,19}$`)
+	countryPattern      = regexp.MustCompile(`^[A-Z]{2}$`)
+	// postalCodes are the countries whose postal code format partnerflow checks.
+	postalCodes = map[string]*regexp.Regexp{
+		"US": regexp.MustCompile(`^[0-9]{5}(-[0-9]{4})?$`), "IT": regexp.MustCompile(`^[0-9]{5}$`),
+		"TR": regexp.MustCompile(`^[0-9]{5}$`), "DE": regexp.MustCompile(`^[0-9]{5}$`), "FR": regexp.MustCompile(`^[0-9]{5}$`),
+		"GB": regexp.MustCompile(`^[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}$`),
+	}
+	// registrationCountries require the company's registration number when a customer is created.
+	registrationCountries = []string{"AM", "AZ", "BY", "HU", "KZ", "KG", "MD", "RU", "TJ", "UZ", "UA", "BR", "IN", "ZA", "PL", "AE", "SA", "TR", "TH", "VN", "MM", "IQ", "SS", "VE"}
+	billingCycles         = []string{"monthly", "annual", "triennial", "none", "one_time"}
+	termDurations         = []string{"", "P1M", "P1Y", "P3Y"}
+)
+
+// Bounds of an order.
+const (
+	maxProducts = 50
+	maxQuantity = 10000
+)
+
+func (s *Server) customerRoutes(v1 *gin.RouterGroup) {
+	seller := requireRole(models.RoleAdminAgent, models.RoleSalesAgent, models.RoleGlobalAdmin)
+	admin := requireRole(models.RoleAdminAgent, models.RoleGlobalAdmin)
+	v1.POST("/customers", seller, s.createCustomer)
+	v1.POST("/customers/:id/onboarding", seller, s.onboardInvitedCustomer)
+	v1.GET("/customers", seller, listHandler(s, customers, s.viewCustomer))
+	v1.GET("/customers/:id", seller, detailHandler(s, customers, s.customerDetail))
+	v1.GET("/customers/:id/steps", seller, stepsHandler(s, customers))
+	v1.POST("/customers/:id/resend", seller, updateHandler(s, customers, workflows.UpdateResend, resendArg, s.customerDetail))
+	v1.POST("/customers/:id/credentials/reveal", admin, s.revealCredentials)
+	v1.POST("/customers/:id/agreement", seller, s.attestAgreement)
+	v1.GET("/customers/:id/agreement/evidence", seller, s.agreementEvidence)
+	v1.GET("/customers/:id/cart", seller, s.getCart)
+	v1.POST("/customers/:id/cart", seller, updateHandler(s, customers, workflows.UpdateCart, cartArg, s.customerDetail))
+	v1.POST("/customers/:id/cart/checkout", seller, s.checkout)
+	v1.POST("/customers/:id/cart/cancel", seller, updateHandler(s, customers, workflows.UpdateCancel, cancelArg, s.customerDetail))
+}
+
+type contactRequest struct {
+	FirstName string `json:"firstName"`
+	LastName  string `json:"lastName"`
+	Email     string `json:"email"`
+	Phone     string `json:"phone"`
+}
+
+type addressRequest struct {
+	Line1      string `json:"line1"`
+	City       string `json:"city"`
+	State      string `json:"state"`
+	PostalCode string `json:"postalCode"`
+}
+
+type productRequest struct {
+	CatalogItemID string `json:"catalogItemId"`
+	Quantity      int    `json:"quantity"`
+	BillingCycle  string `json:"billingCycle"`
+	TermDuration  string `json:"termDuration"`
+}
+
+type createCustomerRequest struct {
+	CompanyName        string           `json:"companyName"`
+	DomainPrefix       string           `json:"domainPrefix"`
+	Country            string           `json:"country"`
+	Language           string           `json:"language"`
+	Contact            contactRequest   `json:"contact"`
+	Address            addressRequest   `json:"address"`
+	RegistrationNumber string           `json:"registrationNumber"`
+	ResellerID         string           `json:"resellerId"`
+	SupportContact     bool             `json:"supportContact"`
+	Products           []productRequest `json:"products"`
+}
+
+// onboardingRequest checks a request completely, before anything is written or started; an
+// existing customer (invited) brings its own tenant, so the tenant's fields are not asked.
+func (s *Server) onboardingRequest(req createCustomerRequest, existing bool) (models.OnboardingRequest, *Problem) {
+	out := models.OnboardingRequest{SupportContact: req.SupportContact}
+	out.CompanyName = strings.TrimSpace(req.CompanyName)
+	if !existing && (out.CompanyName == "" || utf8.RuneCountInString(out.CompanyName) > maxCompanyName) {
+		return out, Invalid("companyName", "must be the customer's legal name, 1 to %d characters", maxCompanyName)
+	}
+	out.Country = strings.ToUpper(strings.TrimSpace(req.Country))
+	if !existing {
+		out.DomainPrefix = strings.ToLower(strings.TrimSpace(req.DomainPrefix))
+		if !domainPrefixPattern.MatchString(out.DomainPrefix) || strings.Contains(out.DomainPrefix, "--") {
+			return out, Invalid("domainPrefix", "must be 2 to 27 lower-case letters, digits or single hyphens, such as contosoitalia (becoming contosoitalia.onmicrosoft.com)")
+		}
+		if !countryPattern.MatchString(out.Country) {
+			return out, Invalid("country", "must be a two-letter ISO country code such as IT")
+		}
+	}
+	lang, p := s.requestLanguage(req.Language)
+	if p != nil {
+		return out, p
+	}
+	out.Language = lang
+	c := req.Contact
+	out.Contact = models.ContactInfo{FirstName: strings.TrimSpace(c.FirstName), LastName: strings.TrimSpace(c.LastName), Email: strings.ToLower(strings.TrimSpace(c.Email)), Phone: strings.TrimSpace(c.Phone)}
+	switch {
+	case out.Contact.FirstName == "" || utf8.RuneCountInString(out.Contact.FirstName) > 100:
+		return out, Invalid("contact.firstName", "must be 1 to 100 characters")
+	case out.Contact.LastName == "" || utf8.RuneCountInString(out.Contact.LastName) > 100:
+		return out, Invalid("contact.lastName", "must be 1 to 100 characters")
+	case !validEmail(out.Contact.Email):
+		return out, Invalid("contact.email", "must be the contact's e-mail address")
+	case out.Contact.Phone != "" && !phonePattern.MatchString(out.Contact.Phone):
+		return out, Invalid("contact.phone", "must be a phone number: digits, spaces, hyphens and brackets, optionally starting with +")
+	}
+	if !existing {
+		a := req.Address
+		out.Address = models.AddressInfo{Line1: strings.TrimSpace(a.Line1), City: strings.TrimSpace(a.City), State: strings.TrimSpace(a.State), PostalCode: strings.ToUpper(strings.TrimSpace(a.PostalCode))}
+		switch {
+		case out.Address.Line1 == "":
+			return out, Invalid("address.line1", "the street address is required")
+		case out.Address.City == "":
+			return out, Invalid("address.city", "the city is required")
+		case out.Country == "US" && len(out.Address.State) != 2:
+			return out, Invalid("address.state", "a US address needs its two-letter state code")
+		case out.Address.PostalCode == "":
+			return out, Invalid("address.postalCode", "the postal code is required")
+		}
+		if re, ok := postalCodes[out.Country]; ok && !re.MatchString(out.Address.PostalCode) {
+			return out, Invalid("address.postalCode", "%q is not a postal code of %s", out.Address.PostalCode, out.Country)
+		}
+		out.RegistrationNumber = strings.TrimSpace(req.RegistrationNumber)
+		if slices.Contains(registrationCountries, out.Country) && out.RegistrationNumber == "" {
+			return out, Invalid("registrationNumber", "Partner Center requires the company's registration number for customers in %s", out.Country)
+		}
+	}
+	products, p := parseProducts("products", req.Products)
+	out.Products = products
+	return out, p
+}
+
+// parseProducts validates an order's lines.
+func parseProducts(field string, reqs []productRequest) ([]models.Product, *Problem) {
+	if len(reqs) == 0 || len(reqs) > maxProducts {
+		return nil, Invalid(field, "order 1 to %d products", maxProducts)
+	}
+	var out []models.Product
+	for i, r := range reqs {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		p := models.Product{CatalogItemID: strings.ToUpper(strings.TrimSpace(r.CatalogItemID)), Quantity: r.Quantity,
+			BillingCycle: strings.ToLower(strings.TrimSpace(r.BillingCycle)), TermDuration: strings.ToUpper(strings.TrimSpace(r.TermDuration))}
+		switch {
+		case !catalogItemPattern.MatchString(p.CatalogItemID):
+			return nil, Invalid(f+".catalogItemId", "must be a catalog item ID such as CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS (product:SKU:availability)")
+		case p.Quantity < 1 || p.Quantity > maxQuantity:
+			return nil, Invalid(f+".quantity", "must be 1 to %d", maxQuantity)
+		case !slices.Contains(billingCycles, p.BillingCycle):
+			return nil, Invalid(f+".billingCycle", "must be one of %s", strings.Join(billingCycles, ", "))
+		case !slices.Contains(termDurations, p.TermDuration):
+			return nil, Invalid(f+".termDuration", "must be P1M, P1Y or P3Y")
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func cartArg(c *gin.Context) (any, bool) {
+	var req struct {
+		Products []productRequest `json:"products"`
+	}
+	if !bindJSON(c, &req) {
+		return nil, false
+	}
+	products, p := parseProducts("products", req.Products)
+	if p != nil {
+		writeProblem(c, p)
+		return nil, false
+	}
+	return workflows.CartRequest{By: callerName(c), Products: products}, true
+}
+
+// createCustomer onboards a new customer: a new tenant, for the partner or one of its active
+// indirect resellers.
+func (s *Server) createCustomer(c *gin.Context) {
+	var req createCustomerRequest
+	if !bindJSON(c, &req) {
+		return
+	}
+	onb, p := s.onboardingRequest(req, false)
+	if p != nil {
+		writeProblem(c, p)
+		return
+	}
+	s.startOnboarding(c, onb, req.ResellerID, onb.DomainPrefix+".onmicrosoft.com", "", "")
+}
+
+// onboardInvitedCustomer onboards a customer whose invitation is accepted or active: its tenant
+// exists, the rest is the same.
+func (s *Server) onboardInvitedCustomer(c *gin.Context) {
+	inv, ok := invitations.load(c, s)
+	if !ok {
+		return
+	}
+	if inv.CustomerTenantID == "" || (inv.Status != models.InvitationActive && inv.Status != models.InvitationAccepted && inv.Status != models.InvitationGranting) {
+		writeProblem(c, NewProblem(http.StatusConflict, "invitation-not-accepted", "The customer has not accepted the invitation",
+			"the invitation is "+inv.Status+": only a customer who accepted the reseller relationship can be onboarded this way"))
+		return
+	}
+	var req createCustomerRequest
+	if !bindJSON(c, &req) {
+		return
+	}
+	onb, p := s.onboardingRequest(req, true)
+	if p != nil {
+		writeProblem(c, p)
+		return
+	}
+	onb.CompanyName = inv.CustomerDomain
+	resellerID := req.ResellerID
+	if resellerID == "" && inv.IndirectResellerID != "" {
+		if r, err := s.store.ActiveReseller(c.Request.Context(), s.flows.PartnerID, inv.IndirectResellerID); err == nil {
+			resellerID = r.ID
+		}
+	}
+	s.startOnboarding(c, onb, resellerID, inv.CustomerDomain, inv.ID, inv.CustomerTenantID)
+}
+
+// startOnboarding records an onboarding and starts its workflow.
+func (s *Server) startOnboarding(c *gin.Context, onb models.OnboardingRequest, resellerID, domain, invitationID, tenantID string) {
+	ctx := c.Request.Context()
+	in := workflows.CustomerInput{
+		PartnerID: s.flows.PartnerID, CustomerTenantID: tenantID, CompanyName: onb.CompanyName, Domain: domain, Language: onb.Language,
+		ContactEmail: onb.Contact.Email, PartnerContact: s.flows.ContactEmail, Products: onb.Products, SupportContact: onb.SupportContact,
+		Policy: s.flows.Policy,
+	}
+	if resellerID = strings.TrimSpace(resellerID); resellerID != "" {
+		r, p, err := resellers.find(ctx, s, resellerID)
+		switch {
+		case err != nil:
+			fail(c, err)
+			return
+		case p != nil:
+			writeProblem(c, Invalid("resellerId", "no reseller with this ID"))
+			return
+		case r.Status != models.ResellerActive:
+			_, p, err := s.checkIndirectReseller(ctx, "resellerId", r.TenantID)
+			if err != nil {
+				fail(c, err)
+				return
+			}
+			if p == nil {
+				p = Invalid("resellerId", "reseller %s is %s, not active", r.CompanyName, r.Status)
+			}
+			writeProblem(c, p)
+			return
+		}
+		in.ResellerID, in.ResellerTenantID, in.ResellerMPNID = r.ID, r.TenantID, r.MPNID
+	}
+	raw, err := json.Marshal(onb)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	now := s.flows.Now().UTC()
+	row := &models.Customer{
+		ID: newFlowID(customerIDPrefix), PartnerID: in.PartnerID, InvitationID: invitationID, ResellerID: in.ResellerID,
+		ResellerTenantID: in.ResellerTenantID, ResellerMPNID: in.ResellerMPNID, CompanyName: onb.CompanyName, Domain: domain,
+		Country: onb.Country, Language: onb.Language, ContactEmail: onb.Contact.Email, CustomerTenantID: tenantID,
+		Status: models.CustomerCreating, Request: string(raw), CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.flows.ExpireAfter),
+	}
+	row.WorkflowID = workflows.CustomerWorkflowID(row.ID)
+	in.CustomerID, in.ExpiresAt = row.ID, row.ExpiresAt
+	insert := func(ctx context.Context) (string, error) {
+		open, err := s.store.CreateCustomer(ctx, row)
+		if errors.Is(err, models.ErrConflict) && open != nil {
+			return "/v1/customers/" + open.ID, err
+		}
+		return "", err
+	}
+	attrs := []temporal.SearchAttributeUpdate{
+		workflows.PartnerIDKey.ValueSet(in.PartnerID), workflows.CustomerDomainKey.ValueSet(domain),
+		workflows.FlowStatusKey.ValueSet(models.CustomerCreating),
+	}
+	if in.ResellerTenantID != "" {
+		attrs = append(attrs, workflows.ResellerPartnerIDKey.ValueSet(in.ResellerTenantID))
+	}
+	start := func(ctx context.Context) error { return customers.start(ctx, s, row.WorkflowID, attrs, in) }
+	if !customers.create(c, s, row, insert, start) {
+		return
+	}
+	c.Header("Location", "/v1/customers/"+row.ID)
+	c.JSON(http.StatusCreated, gin.H{"id": row.ID, "status": row.Status, "workflowId": row.WorkflowID, "domain": domain})
+}
+
+// customerView is an onboarding as the API shows it.
+type customerView struct {
+	ID               string                        `json:"id"`
+	Status           string                        `json:"status"`
+	CompanyName      string                        `json:"companyName"`
+	Domain           string                        `json:"domain"`
+	Country          string                        `json:"country,omitempty"`
+	Language         string                        `json:"language"`
+	ContactEmail     string                        `json:"contactEmail"`
+	CustomerTenantID string                        `json:"customerTenantId,omitempty"`
+	InvitationID     string                        `json:"invitationId,omitempty"`
+	ResellerID       string                        `json:"resellerId,omitempty"`
+	ResellerMPNID    string                        `json:"resellerMpnId,omitempty"`
+	CheckoutError    string                        `json:"checkoutError,omitempty"`
+	FailureReason    string                        `json:"failureReason,omitempty"`
+	RemindersSent    int                           `json:"remindersSent"`
+	WorkflowID       string                        `json:"workflowId"`
+	CreatedAt        time.Time                     `json:"createdAt"`
+	UpdatedAt        time.Time                     `json:"updatedAt"`
+	ExpiresAt        time.Time                     `json:"expiresAt"`
+	Subscriptions    []models.CustomerSubscription `json:"subscriptions,omitempty"`
+	timeline
+	Live              bool                 `json:"live"`
+	AgreementAccepted *bool                `json:"agreementAccepted,omitempty"`
+	Cart              *workflows.CartState `json:"cart,omitempty"`
+	OrderIDs          []string             `json:"orderIds,omitempty"`
+	Outcome           string               `json:"outcome,omitempty"`
+}
+
+func (s *Server) viewCustomer(c *models.Customer) customerView {
+	return customerView{
+		ID: c.ID, Status: c.Status, CompanyName: c.CompanyName, Domain: c.Domain, Country: c.Country, Language: c.Language,
+		ContactEmail: c.ContactEmail, CustomerTenantID: c.CustomerTenantID, InvitationID: c.InvitationID, ResellerID: c.ResellerID,
+		ResellerMPNID: c.ResellerMPNID, CheckoutError: c.CheckoutError, FailureReason: c.FailureReason, RemindersSent: c.RemindersSent,
+		WorkflowID: c.WorkflowID, CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC(), ExpiresAt: c.ExpiresAt.UTC(),
+	}
+}
+
+func (s *Server) customerDetailView(ctx context.Context, c *models.Customer, cursor string, live *workflows.CustomerState) (customerView, error) {
+	v := s.viewCustomer(c)
+	if live == nil {
+		if st, ok := customers.liveState(ctx, s, c); ok {
+			live = &st
+		}
+	}
+	var err error
+	if v.timeline, err = customers.timeline(ctx, s, c.ID, cursor, timelinePage); err != nil {
+		return v, fmt.Errorf("timeline of onboarding %s: %w", c.ID, err)
+	}
+	if v.Subscriptions, err = s.store.Subscriptions(ctx, c.ID); err != nil {
+		return v, fmt.Errorf("subscriptions of onboarding %s: %w", c.ID, err)
+	}
+	if live != nil {
+		v.Live, v.AgreementAccepted, v.OrderIDs, v.Outcome = true, &live.AgreementAccepted, live.OrderIDs, live.Outcome
+		if live.Cart.ID != "" || len(live.Cart.Lines) > 0 {
+			v.Cart = &live.Cart
+		}
+		if live.Status != "" {
+			v.Status = live.Status
+		}
+		v.CheckoutError = live.CheckoutError
+		v.CustomerTenantID = firstOf(live.CustomerTenantID, v.CustomerTenantID)
+	}
+	return v, nil
+}
+
+func (s *Server) customerDetail(ctx context.Context, c *models.Customer, live *workflows.CustomerState) (any, error) {
+	return s.customerDetailView(ctx, c, "", live)
+}
+
+// getCart shows the cart for review: its lines with the reseller's PartnerID and any refusal.
+func (s *Server) getCart(c *gin.Context) {
+	row, ok := customers.load(c, s)
+	if !ok {
+		return
+	}
+	st, err := customers.query(c.Request.Context(), s, row)
+	if err != nil {
+		c.Set(ctxError, err)
+		writeProblem(c, problemUnavailable("the onboarding's workflow did not answer; try again"))
+		return
+	}
+	if st.Cart.ID == "" && len(st.Cart.Lines) == 0 {
+		writeProblem(c, customers.problemClosed("the onboarding is "+st.Status+": there is no cart to review yet"))
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": st.Status, "cart": st.Cart, "checkoutError": st.CheckoutError, "orderIds": st.OrderIDs})
+}
+
+// checkout buys the cart under review. It is idempotent: once an order is placed, asking again
+// answers with the first result instead of buying twice.
+func (s *Server) checkout(c *gin.Context) {
+	row, ok := customers.load(c, s)
+	if !ok {
+		return
+	}
+	if row.OrderIDs != "" || row.Status == models.CustomerProvisioning || row.Status == models.CustomerCompleted {
+		v, err := s.customerDetailView(c.Request.Context(), row, "", nil)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, v)
+		return
+	}
+	updateHandler(s, customers, workflows.UpdateCheckout, func(c *gin.Context) (any, bool) {
+		return workflows.CheckoutRequest{By: callerName(c)}, true
+	}, s.customerDetail)(c)
+}
+
+// revealCredentials shows a new tenant's first admin credentials exactly once.
+func (s *Server) revealCredentials(c *gin.Context) {
+	row, ok := customers.load(c, s)
+	if !ok {
+		return
+	}
+	creds, err := s.store.RevealCredentials(c.Request.Context(), row.ID, callerName(c), s.flows.Now())
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		writeProblem(c, NewProblem(http.StatusNotFound, "no-credentials", "No credentials",
+			"partnerflow holds no credentials for this customer: its tenant existed already, or is not created yet"))
+		return
+	case errors.Is(err, models.ErrAlreadyRevealed):
+		p := NewProblem(http.StatusConflict, "credentials-revealed", "The credentials were revealed already",
+			fmt.Sprintf("revealed by %s on %s; they are shown only once — reset the admin's password in the Microsoft 365 admin center if they were lost",
+				creds.RevealedBy, creds.RevealedAt.UTC().Format(time.RFC3339)))
+		writeProblem(c, p)
+		return
+	case err != nil:
+		fail(c, err)
+		return
+	}
+	sealed, err := base64.StdEncoding.DecodeString(creds.PasswordCiphertext)
+	if err != nil {
+		fail(c, fmt.Errorf("decode the credentials of %s", row.ID))
+		return
+	}
+	password, err := s.credentials.Open(row.ID, sealed)
+	if err != nil {
+		fail(c, errors.New("the credentials could not be decrypted: was the signing key changed?"))
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, gin.H{"userName": creds.UserName, "password": password, "revealedBy": creds.RevealedBy, "revealedAt": creds.RevealedAt})
+}
+
+type attestRequest struct {
+	PrimaryContact contactRequest `json:"primaryContact"`
+	DateAgreed     string         `json:"dateAgreed"`
+}
+
+// attestAgreement records the partner's attestation that the customer accepted the Microsoft
+// Customer Agreement. Resellers cannot attest for themselves: on an onboarding for a reseller,
+// the provider's attestation is recorded as made on the reseller's behalf.
+func (s *Server) attestAgreement(c *gin.Context) {
+	row, ok := customers.load(c, s)
+	if !ok {
+		return
+	}
+	var req attestRequest
+	if !bindJSON(c, &req) {
+		return
+	}
+	pc := req.PrimaryContact
+	first, last, email := strings.TrimSpace(pc.FirstName), strings.TrimSpace(pc.LastName), strings.ToLower(strings.TrimSpace(pc.Email))
+	switch {
+	case first == "":
+		writeProblem(c, Invalid("primaryContact.firstName", "the first name of who accepted is required"))
+		return
+	case last == "":
+		writeProblem(c, Invalid("primaryContact.lastName", "the last name of who accepted is required"))
+		return
+	case !validEmail(email):
+		writeProblem(c, Invalid("primaryContact.email", "must be the e-mail address of who accepted"))
+		return
+	}
+	agreed, err := time.Parse(time.RFC3339, strings.TrimSpace(req.DateAgreed))
+	if err != nil {
+		if d, derr := time.Parse("2006-01-02", strings.TrimSpace(req.DateAgreed)); derr == nil {
+			agreed, err = d, nil
+		}
+	}
+	now := s.flows.Now().UTC()
+	switch {
+	case err != nil:
+		writeProblem(c, Invalid("dateAgreed", "must be a date (2026-01-31) or an RFC 3339 time"))
+		return
+	case agreed.After(now):
+		writeProblem(c, Invalid("dateAgreed", "must not be in the future"))
+		return
+	}
+	ev := &models.AgreementEvidence{CustomerID: row.ID, Method: models.AgreementByPartner, FirstName: first, LastName: last, Email: email,
+		DateAgreed: agreed.UTC(), RecordedAt: now, ClientIP: c.ClientIP(), UserAgent: truncate(c.Request.UserAgent(), maxUserAgent)}
+	if key := callerKey(c); key != nil {
+		ev.APIKeyID = key.ID
+	}
+	if row.ResellerID != "" {
+		if r, err := models.Find[models.Reseller](c.Request.Context(), s.store, row.ResellerID); err == nil {
+			ev.AttestedOnBehalf = r.CompanyName
+		}
+	}
+	s.recordAgreement(c, row, ev, "attested by "+callerName(c)+" for "+first+" "+last)
+}
+
+// recordAgreement keeps the evidence, then tells the workflow; evidence the workflow refuses (the
+// onboarding no longer waits) is removed again, so nothing is half-written.
+func (s *Server) recordAgreement(c *gin.Context, row *models.Customer, ev *models.AgreementEvidence, by string) bool {
+	ctx := c.Request.Context()
+	if err := s.store.SaveEvidence(ctx, ev); errors.Is(err, models.ErrConflict) {
+		writeProblem(c, customers.problemClosed("the customer's acceptance of the agreement is on record already"))
+		return false
+	} else if err != nil {
+		fail(c, err)
+		return false
+	}
+	st, p := customers.update(c, s, row, workflows.UpdateAgreement, workflows.AgreementNotice{Method: ev.Method, By: by})
+	if p != nil {
+		if err := s.store.DB.WithContext(context.WithoutCancel(ctx)).Where("customer_id = ?", row.ID).Delete(&models.AgreementEvidence{}).Error; err != nil {
+			s.logger.ErrorContext(ctx, "remove refused agreement evidence", "customer_id", row.ID, "error", err)
+		}
+		writeProblem(c, p)
+		return false
+	}
+	_ = s.store.AddStep(ctx, models.KindCustomer, row.ID, "agreement-accepted", ev.Method+": "+ev.FirstName+" "+ev.LastName+" <"+ev.Email+"> from "+ev.ClientIP,
+		row.ID+"/agreement-accepted", ev.RecordedAt)
+	if wantsJSON(c) || c.ContentType() == "application/json" {
+		v, err := s.customerDetailView(ctx, row, "", &st)
+		if err != nil {
+			fail(c, err)
+			return false
+		}
+		c.JSON(http.StatusOK, v)
+	}
+	return true
+}
+
+// evidenceView is the exportable evidence of the customer's acceptance.
+type evidenceView struct {
+	CustomerID          string     `json:"customerId"`
+	CompanyName         string     `json:"companyName"`
+	CustomerTenantID    string     `json:"customerTenantId,omitempty"`
+	Method              string     `json:"method"`
+	FirstName           string     `json:"firstName"`
+	LastName            string     `json:"lastName"`
+	Email               string     `json:"email"`
+	DateAgreed          time.Time  `json:"dateAgreed"`
+	RecordedAt          time.Time  `json:"recordedAt"`
+	ClientIP            string     `json:"clientIp"`
+	UserAgent           string     `json:"userAgent,omitempty"`
+	APIKeyID            string     `json:"apiKeyId,omitempty"`
+	AttestedOnBehalf    string     `json:"attestedOnBehalfOf,omitempty"`
+	TemplateID          string     `json:"templateId,omitempty"`
+	AgreementLink       string     `json:"agreementLink,omitempty"`
+	SentAt              *time.Time `json:"sentToPartnerCenterAt,omitempty"`
+	PartnerCenterResult string     `json:"partnerCenterResult,omitempty"`
+	Steps               []stepView `json:"steps"`
+}
+
+// agreementEvidence exports the proof of acceptance: JSON, or a printable page with
+// ?format=html (or Accept: text/html).
+func (s *Server) agreementEvidence(c *gin.Context) {
+	row, ok := customers.load(c, s)
+	if !ok {
+		return
+	}
+	ctx := c.Request.Context()
+	ev, err := models.FindBy[models.AgreementEvidence](ctx, s.store, "customer_id = ?", row.ID)
+	if errors.Is(err, models.ErrNotFound) {
+		writeProblem(c, NewProblem(http.StatusNotFound, "no-evidence", "No evidence yet", "the customer's acceptance of the agreement is not on record yet"))
+		return
+	}
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	tl, err := customers.timeline(ctx, s, row.ID, "", models.MaxStepPage)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	v := evidenceView{CustomerID: row.ID, CompanyName: row.CompanyName, CustomerTenantID: row.CustomerTenantID, Method: ev.Method,
+		FirstName: ev.FirstName, LastName: ev.LastName, Email: ev.Email, DateAgreed: ev.DateAgreed.UTC(), RecordedAt: ev.RecordedAt.UTC(),
+		ClientIP: ev.ClientIP, UserAgent: ev.UserAgent, APIKeyID: ev.APIKeyID, AttestedOnBehalf: ev.AttestedOnBehalf,
+		TemplateID: ev.TemplateID, AgreementLink: ev.AgreementLink, SentAt: ev.SentAt, PartnerCenterResult: ev.PartnerCenterResult, Steps: tl.Steps}
+	if c.Query("format") != "html" && !strings.Contains(c.GetHeader("Accept"), "text/html") {
+		c.JSON(http.StatusOK, v)
+		return
+	}
+	s.renderPage(c, http.StatusOK, "evidence", s.evidencePage(c, v))
+}
+
+// agreementFromLink checks the customer's agreement link and finds its onboarding.
+func (s *Server) agreementFromLink(c *gin.Context) (*models.Customer, bool) {
+	lang := s.customerLanguage(c)
+	refuse := func(status int, slug, key string) (*models.Customer, bool) {
+		p := NewProblem(status, slug, translate(lang, key+".title"), translate(lang, key+".detail", s.localPartnerName(lang)))
+		p.Instance = "/agreement"
+		s.writePageProblem(c, p, wantsJSON(c), s.customerPageFrame(c, lang))
+		return nil, false
+	}
+	id, err := s.links.Verify(links.PurposeAgreement, c.Param("token"), s.flows.Now())
+	switch {
+	case errors.Is(err, links.ErrExpired):
+		return refuse(http.StatusGone, "link-expired", "link.expired")
+	case err != nil:
+		return refuse(http.StatusBadRequest, "invalid-link", "link.invalid")
+	}
+	row, p, err := customers.find(c.Request.Context(), s, id)
+	if p != nil {
+		return refuse(http.StatusNotFound, "not-found", "link.gone")
+	}
+	if err != nil {
+		fail(c, err)
+		return nil, false
+	}
+	return row, true
+}
+
+// agreementPage is the customer's page to accept the Microsoft Customer Agreement.
+type agreementPage struct {
+	pageFrame
+	PartnerName      string
+	ResellerName     string
+	CompanyName      string
+	AgreementLink    string
+	AgreementVersion string
+	Status           string
+	StatusText       string
+	FirstName        string
+	LastName         string
+	Email            string
+	Error            string
+	Accepted         bool
+	AcceptedBy       string
+	AcceptedAt       string
+}
+
+func (s *Server) agreementPageOf(c *gin.Context, row *models.Customer) agreementPage {
+	lang := s.customerLanguage(c)
+	frame := s.customerPageFrame(c, lang)
+	frame.Title = translate(lang, "agreement.title", row.CompanyName)
+	page := agreementPage{pageFrame: frame, PartnerName: s.localPartnerName(lang), CompanyName: row.CompanyName,
+		AgreementLink: s.flows.AgreementLink, AgreementVersion: s.flows.AgreementVersion, Status: "awaiting"}
+	if row.ResellerID != "" {
+		if r, err := models.Find[models.Reseller](c.Request.Context(), s.store, row.ResellerID); err == nil {
+			page.ResellerName = r.CompanyName
+		}
+	}
+	if ev, err := models.FindBy[models.AgreementEvidence](c.Request.Context(), s.store, "customer_id = ?", row.ID); err == nil {
+		page.Status, page.Accepted = "accepted", true
+		page.AcceptedBy, page.AcceptedAt = ev.FirstName+" "+ev.LastName, notify.FormatDate(lang, ev.RecordedAt)
+	} else if !models.CustomerOpen(row.Status) {
+		page.Status = "closed"
+	}
+	page.StatusText = translate(lang, "agreement.status."+page.Status)
+	return page
+}
+
+// showAgreementPage renders the agreement page and records that it was opened.
+func (s *Server) showAgreementPage(c *gin.Context) {
+	row, ok := s.agreementFromLink(c)
+	if !ok {
+		return
+	}
+	now := s.flows.Now().UTC()
+	key := row.ID + "/agreement-opened/" + c.ClientIP() + "/" + now.Truncate(time.Hour).Format(time.RFC3339)
+	if err := s.store.AddStep(c.Request.Context(), models.KindCustomer, row.ID, "agreement-opened",
+		"ip="+c.ClientIP()+" ua="+truncate(c.Request.UserAgent(), maxUserAgent), key, now); err != nil {
+		s.logger.ErrorContext(c.Request.Context(), "record that an agreement page was opened", "customer_id", row.ID, "error", err)
+	}
+	s.renderPage(c, http.StatusOK, "agreement", s.agreementPageOf(c, row))
+}
+
+// signAgreement records the customer's acceptance from the agreement page as evidence: who,
+// when, from which address and browser, which agreement.
+func (s *Server) signAgreement(c *gin.Context) {
+	row, ok := s.agreementFromLink(c)
+	if !ok {
+		return
+	}
+	page := s.agreementPageOf(c, row)
+	if page.Status != "awaiting" {
+		s.renderPage(c, http.StatusConflict, "agreement", page)
+		return
+	}
+	page.FirstName, page.LastName = strings.TrimSpace(c.PostForm("firstName")), strings.TrimSpace(c.PostForm("lastName"))
+	page.Email = strings.ToLower(strings.TrimSpace(c.PostForm("email")))
+	switch {
+	case page.FirstName == "" || page.LastName == "" || utf8.RuneCountInString(page.FirstName+page.LastName) > 200:
+		page.Error = "agreement.error.name"
+	case !validEmail(page.Email):
+		page.Error = "agreement.error.email"
+	case c.PostForm("accept") != "yes":
+		page.Error = "agreement.error.accept"
+	}
+	if page.Error != "" {
+		s.renderPage(c, http.StatusBadRequest, "agreement", page)
+		return
+	}
+	now := s.flows.Now().UTC()
+	ev := &models.AgreementEvidence{CustomerID: row.ID, Method: models.AgreementByCustomer, FirstName: page.FirstName, LastName: page.LastName,
+		Email: page.Email, DateAgreed: now, RecordedAt: now, ClientIP: c.ClientIP(), UserAgent: truncate(c.Request.UserAgent(), maxUserAgent),
+		TemplateID: s.flows.AgreementVersion, AgreementLink: s.flows.AgreementLink}
+	if !s.recordAgreement(c, row, ev, "signed by "+page.FirstName+" "+page.LastName) {
+		return
+	}
+	c.Redirect(http.StatusSeeOther, c.Request.URL.RequestURI())
+}
+
+// evidencePage is the printable evidence record.
+type evidencePage struct {
+	pageFrame
+	evidenceView
+	MethodText string
+	Timeline   []stepRow
+	DateText   string
+}
+
+func (s *Server) evidencePage(c *gin.Context, v evidenceView) evidencePage {
+	frame := s.dashboardFrame(c, "Agreement evidence · "+v.CompanyName)
+	p := evidencePage{pageFrame: frame, evidenceView: v, MethodText: translate("en", "evidence.method."+v.Method)}
+	for _, st := range v.Steps {
+		p.Timeline = append(p.Timeline, stepRow{Name: st.Name, Detail: st.Detail, At: st.At.Format(stepTimeLayout)})
+	}
+	return p
+}
+
+// customerPages registers the onboarding flow's dashboard pages.
+func (s *Server) customerPages(r *gin.Engine) {
+	s.addSection(models.KindCustomer+"s", "Customers", "/customers")
+	r.GET("/customers", s.requireSession, dashboardList(s, customers, listPage{
+		Heading: "Customer onboardings", Path: "/customers", TableID: "customers", Empty: "No customers",
+		Columns: []string{"Customer", "Status", "Reseller", "Created"}, SearchLabel: "Domain",
+	}, func(cu *models.Customer, now time.Time) listRow {
+		return listRow{ID: cu.ID, Link: "/customers/" + cu.ID, Title: cu.Domain, Status: cu.Status, Cells: []string{firstOf(cu.ResellerMPNID, "—"), agoText(now, cu.CreatedAt)}}
+	}))
+	r.GET("/customers/:id", s.requireSession, func(c *gin.Context) {
+		row, ok := dashboardLoad(c, s, customers)
+		if !ok {
+			return
+		}
+		v, err := s.customerDetailView(c.Request.Context(), row, c.Query("steps"), nil)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		now := s.flows.Now()
+		frame := s.dashboardFrame(c, row.Domain)
+		frame.Nav = models.KindCustomer + "s"
+		page := detailPage{pageFrame: frame, BackURL: "/customers", BackLabel: "Customers", Heading: v.Domain, Status: v.Status, Live: v.Live}
+		page.Facts = []fact{{Label: "Company", Value: v.CompanyName}, {Label: "Contact", Value: v.ContactEmail}, {Label: "Language", Value: v.Language}}
+		if v.CustomerTenantID != "" {
+			page.Facts = append(page.Facts, fact{Label: "Tenant", Value: v.CustomerTenantID, Code: true})
+		}
+		if v.ResellerMPNID != "" {
+			page.Facts = append(page.Facts, fact{Label: "Reseller's PartnerID", ID: "reseller-mpn", Value: v.ResellerMPNID, Link: "/resellers/" + v.ResellerID, LinkID: "reseller-link", LinkText: "partnership"})
+		}
+		if v.CheckoutError != "" {
+			page.Facts = append(page.Facts, fact{Label: "Checkout", ID: "checkout-error", Value: v.CheckoutError, Err: true})
+		}
+		if v.FailureReason != "" {
+			page.Facts = append(page.Facts, fact{Label: "Failure", Value: v.FailureReason, Err: true})
+		}
+		page.Facts = append(page.Facts, createdFact(now, v.CreatedAt), s.workflowFact(v.WorkflowID))
+		if v.AgreementAccepted != nil {
+			page.LiveFacts = append(page.LiveFacts, fact{Label: "Customer agreement", ID: "agreement", Value: consentText(v.AgreementAccepted, "accepted")})
+		}
+		if v.Cart != nil {
+			for _, l := range v.Cart.Lines {
+				f := fact{Label: "Cart: " + firstOf(l.Name, l.CatalogItemID), Value: fmt.Sprintf("%d × %s %s", l.Quantity, l.BillingCycle, l.TermDuration)}
+				if l.Reseller != "" {
+					f.Note = "via PartnerID " + l.Reseller
+				}
+				if l.Error != "" {
+					f.Value, f.Err = l.Error, true
+				}
+				page.LiveFacts = append(page.LiveFacts, f)
+			}
+		}
+		for _, sub := range v.Subscriptions {
+			page.Facts = append(page.Facts, fact{Label: "Subscription", Value: fmt.Sprintf("%d × %s", sub.Quantity, firstOf(sub.Name, sub.OfferID)),
+				Note: "(" + sub.Status + ", PartnerID " + firstOf(sub.PartnerID, "—") + ")"})
+		}
+		page.withTimeline("/customers/"+row.ID, v.timeline)
+		s.renderPage(c, http.StatusOK, "detail", page)
+	})
+}

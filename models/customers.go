@@ -1,0 +1,263 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// KindCustomer is the customer onboarding flow.
+const KindCustomer = "customer"
+
+// Customer onboarding statuses, as the API shows them.
+const (
+	CustomerCreating          = "creating"
+	CustomerAwaitingAgreement = "awaiting_agreement"
+	CustomerReview            = "review"
+	CustomerOrdering          = "ordering"
+	CustomerProvisioning      = "provisioning"
+	CustomerCompleted         = "completed"
+	CustomerCancelled         = StatusCancelled
+	CustomerExpired           = StatusExpired
+	CustomerFailed            = StatusFailed
+)
+
+// CustomerStatuses lists every status in lifecycle order.
+var CustomerStatuses = []string{CustomerCreating, CustomerAwaitingAgreement, CustomerReview, CustomerOrdering, CustomerProvisioning,
+	CustomerCompleted, CustomerCancelled, CustomerExpired, CustomerFailed}
+
+// CustomerOpen reports whether an onboarding in status s still waits or works.
+func CustomerOpen(s string) bool {
+	switch s {
+	case CustomerCreating, CustomerAwaitingAgreement, CustomerReview, CustomerOrdering, CustomerProvisioning:
+		return true
+	}
+	return false
+}
+
+// Customer is one customer onboarding: a new tenant (or an invited customer's), the proof that
+// it accepted the Microsoft Customer Agreement, and its first order.
+type Customer struct {
+	ID string `gorm:"primaryKey"`
+	// PartnerID is the partner (or indirect provider) onboarding the customer.
+	PartnerID string
+	// InvitationID names the invitation of an existing customer; empty for a new tenant.
+	InvitationID string
+	// The indirect reseller the customer buys through, when there is one.
+	ResellerID       string
+	ResellerTenantID string
+	ResellerMPNID    string `gorm:"column:reseller_mpn_id"`
+	CompanyName      string
+	Domain           string
+	Country          string
+	Language         string
+	ContactEmail     string
+	CustomerTenantID string
+	Status           string
+	WorkflowID       string
+	CartID           string
+	OrderIDs         string
+	CheckoutError    string
+	FailureReason    string
+	RemindersSent    int
+	// Request is the validated request as JSON: contact, address and products.
+	Request   string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// FlowID and FlowCreated make Customer a FlowRow.
+func (c Customer) FlowID() string         { return c.ID }
+func (c Customer) FlowCreated() time.Time { return c.CreatedAt }
+
+// CustomerChange is what an onboarding's workflow writes at a step.
+type CustomerChange = FlowChange[Customer]
+
+// CustomerSearchColumn is what the list's search matches: a prefix of the customer's domain.
+const CustomerSearchColumn = "domain"
+
+// CreateCustomer inserts an onboarding; an open onboarding of the same domain is ErrConflict
+// with that onboarding.
+func (s *Store) CreateCustomer(ctx context.Context, c *Customer) (*Customer, error) {
+	err := Create(ctx, s, KindCustomer, c)
+	if errors.Is(err, ErrConflict) {
+		open, findErr := FindBy[Customer](ctx, s, "partner_id = ? AND domain = ? AND status IN ?", c.PartnerID, c.Domain,
+			[]string{CustomerCreating, CustomerAwaitingAgreement, CustomerReview, CustomerOrdering, CustomerProvisioning})
+		if findErr != nil {
+			return nil, fmt.Errorf("find the open onboarding of %s: %w", c.Domain, findErr)
+		}
+		return open, ErrConflict
+	}
+	return c, err
+}
+
+// CustomerCredentials are a new tenant's first admin credentials: stored encrypted, revealed
+// once.
+type CustomerCredentials struct {
+	CustomerID         string `gorm:"primaryKey"`
+	UserName           string
+	PasswordCiphertext string
+	CreatedAt          time.Time
+	RevealedAt         *time.Time
+	RevealedBy         string
+}
+
+// SaveCredentials keeps a tenant's credentials once; saving again (a retried activity) keeps
+// the first.
+func (s *Store) SaveCredentials(ctx context.Context, c *CustomerCredentials) error {
+	c.CreatedAt = time.Now().UTC()
+	return s.DB.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(c).Error
+}
+
+// ErrAlreadyRevealed is returned with the credentials' first reveal when they were revealed before.
+var ErrAlreadyRevealed = errors.New("the credentials were already revealed")
+
+// RevealCredentials marks the credentials revealed by who and returns them, exactly once:
+// a second call gets ErrAlreadyRevealed with the record of the first.
+func (s *Store) RevealCredentials(ctx context.Context, customerID, by string, at time.Time) (*CustomerCredentials, error) {
+	var out CustomerCredentials
+	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&CustomerCredentials{}).Where("customer_id = ? AND revealed_at IS NULL", customerID).
+			UpdateColumns(map[string]any{"revealed_at": at.UTC(), "revealed_by": by})
+		if res.Error != nil {
+			return res.Error
+		}
+		if err := tx.Where("customer_id = ?", customerID).First(&out).Error; err != nil {
+			if errors.Is(err, gorm.ErrRecordNotFound) {
+				return ErrNotFound
+			}
+			return err
+		}
+		if res.RowsAffected == 0 {
+			out.PasswordCiphertext = ""
+			return ErrAlreadyRevealed
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, ErrAlreadyRevealed) {
+		return nil, err
+	}
+	return &out, err
+}
+
+// Agreement evidence methods.
+const (
+	AgreementByPartner  = "partner-attestation"
+	AgreementByCustomer = "customer-signed"
+)
+
+// AgreementEvidence is the proof that a customer accepted the Microsoft Customer Agreement:
+// who, when, from where, how, which agreement, and what Partner Center was told.
+type AgreementEvidence struct {
+	CustomerID string `gorm:"primaryKey"`
+	Method     string
+	FirstName  string
+	LastName   string
+	Email      string
+	DateAgreed time.Time
+	RecordedAt time.Time
+	ClientIP   string
+	UserAgent  string
+	APIKeyID   string `gorm:"column:api_key_id"`
+	// AttestedOnBehalf names the reseller a provider attested for (resellers cannot attest).
+	AttestedOnBehalf    string
+	TemplateID          string
+	AgreementLink       string
+	SentAt              *time.Time
+	PartnerCenterResult string
+}
+
+// TableName keeps the evidence in its own table.
+func (AgreementEvidence) TableName() string { return "agreement_evidence" }
+
+// SaveEvidence keeps the first proof of an onboarding; a second is ErrConflict.
+func (s *Store) SaveEvidence(ctx context.Context, e *AgreementEvidence) error {
+	err := s.DB.WithContext(ctx).Create(e).Error
+	if isUniqueViolation(err) {
+		return ErrConflict
+	}
+	return err
+}
+
+// MarkEvidenceSent records what Partner Center answered to the attestation.
+func (s *Store) MarkEvidenceSent(ctx context.Context, customerID, templateID, link, result string, at time.Time) error {
+	return s.DB.WithContext(ctx).Model(&AgreementEvidence{}).Where("customer_id = ?", customerID).
+		UpdateColumns(map[string]any{"template_id": templateID, "agreement_link": link, "partner_center_result": result, "sent_at": at.UTC()}).Error
+}
+
+// CustomerSubscription is a subscription an onboarding's order provisioned.
+type CustomerSubscription struct {
+	ID             string `gorm:"primaryKey"`
+	CustomerID     string
+	OrderID        string
+	OfferID        string
+	Name           string
+	Quantity       int
+	Status         string
+	PartnerID      string
+	SupportContact string
+	CreatedAt      time.Time
+}
+
+// SaveSubscriptions records subscriptions, updating those already recorded.
+func (s *Store) SaveSubscriptions(ctx context.Context, subs []CustomerSubscription) error {
+	if len(subs) == 0 {
+		return nil
+	}
+	return s.DB.WithContext(ctx).Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "id"}},
+		DoUpdates: clause.AssignmentColumns([]string{"status", "quantity", "partner_id", "support_contact"}),
+	}).Create(&subs).Error
+}
+
+// Subscriptions returns an onboarding's subscriptions.
+func (s *Store) Subscriptions(ctx context.Context, customerID string) ([]CustomerSubscription, error) {
+	var out []CustomerSubscription
+	err := s.DB.WithContext(ctx).Where("customer_id = ?", customerID).Order("created_at, id").Find(&out).Error
+	return out, err
+}
+
+// OnboardingRequest is what the partner asked for, validated, kept with the onboarding (as
+// Customer.Request) for the activities that create the tenant and the cart.
+type OnboardingRequest struct {
+	CompanyName  string      `json:"companyName"`
+	DomainPrefix string      `json:"domainPrefix,omitempty"`
+	Country      string      `json:"country"`
+	Language     string      `json:"language"`
+	Contact      ContactInfo `json:"contact"`
+	Address      AddressInfo `json:"address"`
+	Products     []Product   `json:"products"`
+	// RegistrationNumber is the company's registration (VAT or other) number, where the
+	// country requires one.
+	RegistrationNumber string `json:"registrationNumber,omitempty"`
+	SupportContact     bool   `json:"supportContact,omitempty"`
+}
+
+// ContactInfo is the customer's primary contact.
+type ContactInfo struct {
+	FirstName string `json:"firstName"`
+	LastName  string `json:"lastName"`
+	Email     string `json:"email"`
+	Phone     string `json:"phone,omitempty"`
+}
+
+// AddressInfo is the customer's address.
+type AddressInfo struct {
+	Line1      string `json:"line1"`
+	City       string `json:"city"`
+	State      string `json:"state,omitempty"`
+	PostalCode string `json:"postalCode"`
+}
+
+// Product is one line of an order.
+type Product struct {
+	CatalogItemID string `json:"catalogItemId"`
+	Quantity      int    `json:"quantity"`
+	BillingCycle  string `json:"billingCycle"`
+	TermDuration  string `json:"termDuration,omitempty"`
+}

@@ -1,0 +1,537 @@
+package workflows
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/partnerflow/partnerflow/models"
+)
+
+// CustomerFlow describes customer onboarding: a new tenant (or an invited customer's), proof
+// that the customer accepted the Microsoft Customer Agreement, a cart with the reseller's
+// PartnerID reviewed and checked out, and the subscriptions it provisions.
+var CustomerFlow = Flow{
+	Kind:     models.KindCustomer,
+	Type:     "CustomerOnboarding",
+	Workflow: CustomerOnboarding,
+	Record:   activityRecordCustomer,
+	Activities: []string{
+		activityCreateTenant, activitySendCustomerMail, activityCheckAgreement, activityAttestAgreement,
+		activityBuildCart, activityCheckout, activityWaitProvisioned, activityRecordSubscriptions,
+	},
+	Query:   QueryCustomer,
+	Updates: []string{UpdateResend, UpdateCancel, UpdateAgreement, UpdateCart, UpdateCheckout},
+}
+
+// Names of the onboarding's activities and messages.
+const (
+	activityRecordCustomer      = "RecordCustomer"
+	activityCreateTenant        = "CreateTenant"
+	activitySendCustomerMail    = "SendCustomerMail"
+	activityCheckAgreement      = "CheckAgreement"
+	activityAttestAgreement     = "AttestAgreement"
+	activityBuildCart           = "BuildCart"
+	activityCheckout            = "Checkout"
+	activityWaitProvisioned     = "WaitProvisioned"
+	activityRecordSubscriptions = "RecordSubscriptions"
+
+	// QueryCustomer returns the live CustomerState.
+	QueryCustomer = "customer"
+	// UpdateAgreement tells the workflow that proof of the customer's acceptance was recorded.
+	UpdateAgreement = "agreement"
+	// UpdateCart replaces the products of a cart under review (to fix what checkout refused).
+	UpdateCart = "cart"
+	// UpdateCheckout buys the cart under review.
+	UpdateCheckout = "checkout"
+)
+
+// CustomerWorkflowID is the workflow ID of one onboarding.
+func CustomerWorkflowID(customerID string) string { return "customer/" + customerID }
+
+// Product is one line the partner orders.
+type Product = models.Product
+
+// CustomerInput starts an onboarding. It holds no secret: the tenant's password never leaves the
+// activity that creates the tenant, and the agreement link is derived by the activity that
+// mails it.
+type CustomerInput struct {
+	CustomerID string
+	PartnerID  string
+	// CustomerTenantID is an invited customer's tenant; empty means a new tenant is created.
+	CustomerTenantID string
+	// The reseller the customer buys through, when there is one: its partnership row, tenant and
+	// PartnerID (verified again just before purchase).
+	ResellerID       string
+	ResellerTenantID string
+	ResellerMPNID    string
+	CompanyName      string
+	Domain           string
+	Language         string
+	// ContactEmail is the customer's contact, who is asked to accept the agreement; PartnerContact
+	// hears of escalations.
+	ContactEmail   string
+	PartnerContact string
+	Products       []Product
+	// SupportContact makes the reseller the subscriptions' support contact.
+	SupportContact bool
+	// ExpiresAt ends the wait for the agreement.
+	ExpiresAt time.Time
+	Policy    WaitPolicy
+	Carry     *Carry[CustomerState] `json:",omitempty"`
+}
+
+// CartLine is one line of the cart under review.
+type CartLine struct {
+	CatalogItemID string
+	Name          string
+	Quantity      int
+	BillingCycle  string
+	TermDuration  string
+	// Reseller is the PartnerID on the line (transaction_reseller).
+	Reseller  string
+	ErrorCode int
+	Error     string
+}
+
+// CartState is the cart under review.
+type CartState struct {
+	ID    string
+	Lines []CartLine
+}
+
+// SubscriptionState is one provisioned subscription.
+type SubscriptionState struct {
+	ID       string
+	OfferID  string
+	Name     string
+	Quantity int
+	Status   string
+	// PartnerID is the reseller's PartnerID on the subscription.
+	PartnerID string
+}
+
+// CustomerState is the live state the query returns and the workflow's result.
+type CustomerState struct {
+	Status            string
+	CustomerTenantID  string
+	Domain            string
+	AgreementAccepted bool
+	AgreementMethod   string
+	RemindersSent     int
+	Escalated         bool
+	Cart              CartState
+	// CheckoutAttempts counts checkouts; CheckoutError says why the last did not buy, in plain
+	// words, so the partner can fix the cart.
+	CheckoutAttempts int
+	CheckoutError    string
+	OrderIDs         []string
+	Subscriptions    []SubscriptionState
+	FailureReason    string
+	// Outcome says what a cancel undid and what stays.
+	Outcome string
+}
+
+// TenantResult is the created tenant, without its credentials (they stay in the activity).
+type TenantResult struct {
+	TenantID string
+	Domain   string
+}
+
+// AgreementNotice tells the workflow that the agreement's acceptance is on record.
+type AgreementNotice struct {
+	Method string
+	By     string
+}
+
+// CartRequest replaces the products of the cart under review.
+type CartRequest struct {
+	By       string
+	Products []Product
+}
+
+// CheckoutRequest buys the cart under review.
+type CheckoutRequest struct {
+	By string
+}
+
+// CheckoutOutcome is what a checkout did: orders placed, or the reason it bought nothing.
+type CheckoutOutcome struct {
+	OrderIDs []string
+	// Lines carries each line's error when Partner Center refused the cart.
+	Lines  []CartLine
+	Reason string
+}
+
+// BuildCartInput asks for the cart of the current products; Round makes its request ID unique
+// per rebuild, so a retried call never makes a second cart.
+type BuildCartInput struct {
+	CustomerID string
+	Products   []Product
+	Round      int
+}
+
+// CheckoutInput checks out a cart; Attempt keys the request ID, so a retry after a lost answer
+// gets the first result, never a second order.
+type CheckoutInput struct {
+	CustomerID string
+	CartID     string
+	Attempt    int
+}
+
+// CustomerMail is one message of an onboarding; with the customer ID, kind and Seq it is the
+// idempotency key.
+type CustomerMail struct {
+	CustomerID string
+	Kind       string
+	Seq        int
+	To         string
+	ExpiresAt  time.Time
+}
+
+// Onboarding mail kinds (notify's template names).
+const (
+	MailAgreementRequest    = "agreement-request"
+	MailAgreementReminder   = "agreement-reminder"
+	MailAgreementResend     = "agreement-resend"
+	MailAgreementEscalation = "agreement-escalation"
+)
+
+// CustomerOnboarding brings a customer to its first subscriptions: it creates the tenant (once,
+// whatever the retries), waits durably for proof that the customer accepted the Microsoft
+// Customer Agreement (the partner's attestation or the customer's signature on partnerflow's
+// page; reminders, escalation, resend, cancel, expiry) and sends it to Partner Center, builds
+// the cart with the reseller's PartnerID for review, checks it out when the partner says so
+// (refusals come back to review with the reason, to fix and check out again), and waits until
+// the subscriptions are provisioned.
+func CustomerOnboarding(ctx workflow.Context, in CustomerInput) (CustomerState, error) {
+	w := &customerImpl{in: in}
+	if err := w.setup(ctx); err != nil {
+		return w.state, err
+	}
+	return w.run(ctx)
+}
+
+type customerImpl struct {
+	*flow[models.Customer]
+	in       CustomerInput
+	state    CustomerState
+	started  time.Time
+	products []Product
+	// cartChanged and checkout are the partner's pending decisions at review.
+	cartChanged bool
+	checkout    *CheckoutRequest
+	round       int
+}
+
+type customerChange = models.FlowChange[models.Customer]
+
+func (w *customerImpl) setup(ctx workflow.Context) error {
+	w.started = workflow.Now(ctx)
+	w.state.Status = models.CustomerCreating
+	w.state.CustomerTenantID, w.state.Domain = w.in.CustomerTenantID, w.in.Domain
+	w.products = w.in.Products
+	if w.in.Policy.PollEvery <= 0 {
+		w.in.Policy = DefaultWaitPolicy
+	}
+	w.flow = newFlow[models.Customer](models.KindCustomer, activityRecordCustomer, w.in.CustomerID, &w.state.Status, w.in.Policy.ContinueAsNewAfter)
+	resume(w.flow, w.in.Carry, &w.state, &w.started)
+	if err := serveState(ctx, QueryCustomer, &w.state); err != nil {
+		return err
+	}
+	// A placed order cannot be withdrawn: cancel is taken until checkout starts.
+	cancellable := func(s string) bool {
+		return s == models.CustomerCreating || s == models.CustomerAwaitingAgreement || s == models.CustomerReview
+	}
+	if err := serveWaitUpdates(ctx, w.flow, &w.state, models.CustomerAwaitingAgreement, cancellable, w.resend, nil); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateAgreement, func(ctx workflow.Context, n AgreementNotice) (CustomerState, error) {
+		w.state.AgreementAccepted, w.state.AgreementMethod = true, n.Method
+		return w.state, nil
+	}, workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, _ AgreementNotice) error {
+		if w.cancelled != nil || !cancellable(w.state.Status) || w.state.AgreementAccepted {
+			return fmt.Errorf("the onboarding is %s: its agreement is accepted already or it no longer waits for one", w.currentStatus())
+		}
+		return nil
+	}}); err != nil {
+		return err
+	}
+	atReview := func() error {
+		if w.cancelled != nil || w.state.Status != models.CustomerReview || w.checkout != nil || w.cartChanged {
+			return fmt.Errorf("the onboarding is %s: the cart can be changed or bought only while it is under review", w.currentStatus())
+		}
+		return nil
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateCart, func(ctx workflow.Context, req CartRequest) (CustomerState, error) {
+		w.products, w.cartChanged = req.Products, true
+		err := workflow.Await(ctx, func() bool { return !w.cartChanged })
+		return w.state, err
+	}, workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, req CartRequest) error {
+		if len(req.Products) == 0 {
+			return fmt.Errorf("a cart needs at least one product")
+		}
+		return atReview()
+	}}); err != nil {
+		return err
+	}
+	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateCheckout, func(ctx workflow.Context, req CheckoutRequest) (CustomerState, error) {
+		w.checkout = &req
+		err := workflow.Await(ctx, func() bool { return w.checkout == nil })
+		return w.state, err
+	}, workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, _ CheckoutRequest) error {
+		if err := atReview(); err != nil {
+			return err
+		}
+		for _, l := range w.state.Cart.Lines {
+			if l.Error != "" {
+				return fmt.Errorf("the cart has refused lines (%s): change the products first", l.Error)
+			}
+		}
+		return nil
+	}})
+}
+
+func (w *customerImpl) currentStatus() string {
+	if w.cancelled != nil {
+		return models.StatusCancelled
+	}
+	return w.state.Status
+}
+
+func (w *customerImpl) run(ctx workflow.Context) (CustomerState, error) {
+	if w.in.Carry == nil {
+		if err := w.tryRecord(ctx, customerChange{Status: models.CustomerCreating, Step: "started"}); isFlowGone(err) {
+			return w.state, nil
+		}
+		w.enter(ctx, models.CustomerCreating)
+	}
+	if w.state.CustomerTenantID == "" {
+		var t TenantResult
+		if err := workflow.ExecuteActivity(withServiceCalls(ctx), activityCreateTenant, w.in.CustomerID).Get(ctx, &t); err != nil {
+			return w.finishFailed(ctx, err)
+		}
+		w.state.CustomerTenantID, w.state.Domain = t.TenantID, t.Domain
+		w.record(ctx, customerChange{Set: models.Customer{CustomerTenantID: t.TenantID}, Step: "tenant-created",
+			StepDetail: t.Domain + " (" + t.TenantID + "); the first admin's credentials are stored encrypted, to be revealed once"})
+	}
+	if !w.state.AgreementAccepted && w.state.Status != models.CustomerAwaitingAgreement {
+		w.setStatus(ctx, models.CustomerAwaitingAgreement, customerChange{Step: "awaiting-agreement"})
+		if err := w.mail(ctx, MailAgreementRequest, 0, w.in.ContactEmail); err != nil {
+			return w.finishFailed(ctx, err)
+		}
+		w.record(ctx, customerChange{Step: "agreement-requested", StepDetail: w.in.ContactEmail})
+	}
+	if !w.state.AgreementAccepted {
+		outcome, err := w.wait(ctx, waiting{
+			policy: w.in.Policy, started: w.started, deadline: w.in.ExpiresAt,
+			sent: func() int { return w.state.RemindersSent },
+			decide: func() string {
+				if w.state.AgreementAccepted {
+					return models.CustomerReview
+				}
+				return ""
+			},
+			check:  w.checkAgreement,
+			remind: w.remind,
+			continueAsNew: func(ctx workflow.Context) error {
+				next := w.in
+				next.Carry = carry(w.flow, w.state, w.started)
+				return workflow.NewContinueAsNewError(ctx, CustomerOnboarding, next)
+			},
+		})
+		switch {
+		case err != nil:
+			return w.finishFailed(ctx, err)
+		case outcome == models.StatusCancelled:
+			return w.finishCancelled(ctx)
+		case outcome != models.CustomerReview:
+			w.setStatus(ctx, outcome, customerChange{Step: outcome})
+			return w.state, nil
+		}
+		var result string
+		if err := workflow.ExecuteActivity(withServiceCalls(ctx), activityAttestAgreement, w.in.CustomerID).Get(ctx, &result); err != nil {
+			return w.finishFailed(ctx, err)
+		}
+		w.record(ctx, customerChange{Step: "agreement-attested", StepDetail: w.state.AgreementMethod + "; Partner Center: " + result})
+	}
+	return w.order(ctx)
+}
+
+// checkAgreement looks for an MCA attestation made at Partner Center outside partnerflow.
+func (w *customerImpl) checkAgreement(ctx workflow.Context) error {
+	var found bool
+	if err := workflow.ExecuteActivity(withServiceCalls(ctx), activityCheckAgreement, w.in.CustomerID).Get(ctx, &found); err != nil {
+		return err
+	}
+	if found && !w.state.AgreementAccepted {
+		w.state.AgreementAccepted, w.state.AgreementMethod = true, "already at Partner Center"
+	}
+	return nil
+}
+
+func (w *customerImpl) remind(ctx workflow.Context) error {
+	seq := w.state.RemindersSent + 1
+	if err := w.mail(ctx, MailAgreementReminder, seq, w.in.ContactEmail); err != nil {
+		return err
+	}
+	w.state.RemindersSent = seq
+	w.record(ctx, customerChange{Set: models.Customer{RemindersSent: seq}, Step: "reminder", StepDetail: fmt.Sprintf("reminder %d to %s", seq, w.in.ContactEmail),
+		StepKey: fmt.Sprintf("%s/reminder/%d/%d", w.in.CustomerID, seq, w.resends)})
+	if w.in.Policy.escalates(seq) && w.in.PartnerContact != "" && !w.state.Escalated {
+		if err := w.mail(ctx, MailAgreementEscalation, seq, w.in.PartnerContact); err != nil {
+			return err
+		}
+		w.state.Escalated = true
+		w.record(ctx, customerChange{Step: "escalated", StepDetail: w.in.PartnerContact})
+	}
+	return nil
+}
+
+func (w *customerImpl) resend(ctx workflow.Context, req ResendRequest) error {
+	if err := w.mail(ctx, MailAgreementResend, w.resends, w.in.ContactEmail); err != nil {
+		return err
+	}
+	w.record(ctx, customerChange{Step: "resent", StepDetail: strings.TrimSpace("by " + req.By),
+		StepKey: fmt.Sprintf("%s/resent/%d/%d", w.in.CustomerID, w.state.RemindersSent, w.resends)})
+	return nil
+}
+
+// order builds the cart for review, checks it out when the partner says so, and waits for the
+// subscriptions. A refused checkout returns to review with the reason.
+func (w *customerImpl) order(ctx workflow.Context) (CustomerState, error) {
+	for {
+		w.round++
+		var cart CartState
+		err := workflow.ExecuteActivity(withServiceCalls(ctx), activityBuildCart, BuildCartInput{CustomerID: w.in.CustomerID, Products: w.products, Round: w.round}).Get(ctx, &cart)
+		if err != nil {
+			return w.finishFailed(ctx, err)
+		}
+		w.state.Cart = cart
+		w.cartChanged = false
+		w.setStatus(ctx, models.CustomerReview, customerChange{Set: models.Customer{CartID: cart.ID}, Step: "cart-ready",
+			StepKey: fmt.Sprintf("%s/cart-ready/%d", w.in.CustomerID, w.round), StepDetail: cartSummary(cart)})
+		for w.checkout == nil && !w.cartChanged && w.cancelled == nil {
+			if w.historyFull(ctx) {
+				next := w.in
+				next.Products, next.Carry = w.products, carry(w.flow, w.state, w.started)
+				return w.state, workflow.NewContinueAsNewError(ctx, CustomerOnboarding, next)
+			}
+			if _, err := workflow.AwaitWithTimeout(ctx, 24*time.Hour, func() bool { return w.checkout != nil || w.cartChanged || w.cancelled != nil }); err != nil {
+				return w.state, err
+			}
+		}
+		switch {
+		case w.cancelled != nil:
+			return w.finishCancelled(ctx)
+		case w.cartChanged:
+			continue
+		}
+		w.state.CheckoutAttempts++
+		w.setStatus(ctx, models.CustomerOrdering, customerChange{Step: "ordering", StepKey: fmt.Sprintf("%s/ordering/%d", w.in.CustomerID, w.state.CheckoutAttempts),
+			StepDetail: "checkout by " + w.checkout.By})
+		var out CheckoutOutcome
+		err = workflow.ExecuteActivity(withServiceCalls(ctx), activityCheckout, CheckoutInput{CustomerID: w.in.CustomerID, CartID: w.state.Cart.ID, Attempt: w.state.CheckoutAttempts}).Get(ctx, &out)
+		if err != nil {
+			return w.finishFailed(ctx, err)
+		}
+		if len(out.OrderIDs) == 0 {
+			// Refused: back to review with the reason, to fix the cart and check out again.
+			w.state.CheckoutError = out.Reason
+			if len(out.Lines) > 0 {
+				w.state.Cart.Lines = out.Lines
+			}
+			w.checkout = nil
+			w.setStatus(ctx, models.CustomerReview, customerChange{Set: models.Customer{CheckoutError: out.Reason}, Step: "checkout-refused",
+				StepKey: fmt.Sprintf("%s/checkout-refused/%d", w.in.CustomerID, w.state.CheckoutAttempts), StepDetail: out.Reason})
+			for !w.cartChanged && w.cancelled == nil {
+				if _, err := workflow.AwaitWithTimeout(ctx, 24*time.Hour, func() bool { return w.cartChanged || w.cancelled != nil }); err != nil {
+					return w.state, err
+				}
+			}
+			if w.cancelled != nil {
+				return w.finishCancelled(ctx)
+			}
+			w.state.CheckoutError = ""
+			continue
+		}
+		w.state.OrderIDs, w.checkout = out.OrderIDs, nil
+		return w.provision(ctx)
+	}
+}
+
+func cartSummary(c CartState) string {
+	parts := make([]string, 0, len(c.Lines))
+	for _, l := range c.Lines {
+		s := fmt.Sprintf("%d × %s", l.Quantity, firstNonEmpty(l.Name, l.CatalogItemID))
+		if l.Reseller != "" {
+			s += " via PartnerID " + l.Reseller
+		}
+		parts = append(parts, s)
+	}
+	return "cart " + c.ID + ": " + strings.Join(parts, ", ")
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// provision waits until every order's subscriptions are provisioned and records them.
+func (w *customerImpl) provision(ctx workflow.Context) (CustomerState, error) {
+	w.setStatus(ctx, models.CustomerProvisioning, customerChange{Set: models.Customer{OrderIDs: strings.Join(w.state.OrderIDs, ",")},
+		Step: "ordered", StepDetail: "orders " + strings.Join(w.state.OrderIDs, ", ")})
+	if err := workflow.ExecuteActivity(withStatusPolling(ctx), activityWaitProvisioned, w.in.CustomerID, w.state.OrderIDs).Get(ctx, nil); err != nil {
+		return w.finishFailed(ctx, err)
+	}
+	if err := workflow.ExecuteActivity(withServiceCalls(ctx), activityRecordSubscriptions, w.in.CustomerID, w.state.OrderIDs).Get(ctx, &w.state.Subscriptions); err != nil {
+		return w.finishFailed(ctx, err)
+	}
+	names := make([]string, 0, len(w.state.Subscriptions))
+	for _, s := range w.state.Subscriptions {
+		names = append(names, fmt.Sprintf("%d × %s (%s)", s.Quantity, firstNonEmpty(s.Name, s.OfferID), s.ID))
+	}
+	w.setStatus(ctx, models.CustomerCompleted, customerChange{Step: "completed", StepDetail: strings.Join(names, ", ")})
+	err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+	return w.state, err
+}
+
+// finishCancelled ends a cancelled onboarding, saying what stays: a created tenant stays, as at
+// Microsoft; an unpurchased cart is left to expire (Partner Center deletes carts after 7 days).
+func (w *customerImpl) finishCancelled(ctx workflow.Context) (CustomerState, error) {
+	var kept []string
+	if w.in.CustomerTenantID == "" && w.state.CustomerTenantID != "" {
+		kept = append(kept, "the new tenant "+w.state.Domain+" stays: Microsoft keeps a created tenant")
+	}
+	if w.state.Cart.ID != "" {
+		kept = append(kept, "the cart "+w.state.Cart.ID+" was not bought and expires at Partner Center within 7 days")
+	}
+	w.state.Outcome = strings.Join(kept, "; ")
+	detail := w.cancelDetail()
+	if w.state.Outcome != "" {
+		detail = strings.TrimPrefix(detail+"; "+w.state.Outcome, "; ")
+	}
+	w.checkout, w.cartChanged = nil, false
+	w.setStatus(ctx, models.CustomerCancelled, customerChange{Step: models.CustomerCancelled, StepDetail: detail})
+	return w.state, nil
+}
+
+func (w *customerImpl) mail(ctx workflow.Context, kind string, seq int, to string) error {
+	return workflow.ExecuteActivity(withServiceCalls(ctx), activitySendCustomerMail, CustomerMail{
+		CustomerID: w.in.CustomerID, Kind: kind, Seq: seq, To: to, ExpiresAt: w.in.ExpiresAt,
+	}).Get(ctx, nil)
+}
+
+// finishFailed records a refusal that retrying cannot fix and fails the workflow with it.
+func (w *customerImpl) finishFailed(ctx workflow.Context, cause error) (CustomerState, error) {
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	reason := rootMessage(cause)
+	w.state.FailureReason = reason
+	w.setStatus(dctx, models.CustomerFailed, customerChange{Set: models.Customer{FailureReason: reason}, Step: models.CustomerFailed, StepDetail: reason})
+	return w.state, temporal.NewNonRetryableApplicationError(reason, "CustomerOnboardingFailed", cause)
+}
