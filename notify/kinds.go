@@ -36,6 +36,15 @@ const (
 	// KindRemovalCustomer tells the reseller's customers what that means for them (RemovalMail).
 	KindRemovalReseller = "removal-reseller"
 	KindRemovalCustomer = "removal-customer"
+	// KindAgreementRequest, KindAgreementReminder and KindAgreementResend ask a new customer's
+	// contact to accept the Microsoft Customer Agreement before its first purchase (AgreementMail).
+	KindAgreementRequest  = "agreement-request"
+	KindAgreementReminder = "agreement-reminder"
+	KindAgreementResend   = "agreement-resend"
+	// KindAgreementEscalation tells the partner's contact that a customer has not accepted the
+	// agreement after the reminders, and that it may attest an acceptance made otherwise
+	// (AgreementMail).
+	KindAgreementEscalation = "agreement-escalation"
 )
 
 // InvitationMail is the data of the invitation mails: a partner asks a customer to accept it as
@@ -100,6 +109,18 @@ type RemovalMail struct {
 	RemovedAt    time.Time
 }
 
+// AgreementMail asks a new customer's contact to accept the Microsoft Customer Agreement.
+type AgreementMail struct {
+	PartnerName   string // the partner, or the indirect provider
+	ResellerName  string // the indirect reseller the customer buys through, "" when none
+	CompanyName   string // the customer
+	ContactName   string // "Maria Rossi"
+	Link          string // partnerflow's signed agreement page
+	AgreementLink string // Microsoft's agreement text (https://www.microsoft.com/licensing/docs/customeragreement)
+	ExpiresAt     time.Time
+	Seq           int // reminder number
+}
+
 // kindData is the data type each kind's templates take.
 var kindData = map[string]reflect.Type{
 	KindInvitation:                 reflect.TypeFor[InvitationMail](),
@@ -116,6 +137,10 @@ var kindData = map[string]reflect.Type{
 	KindResellerVerificationFailed: reflect.TypeFor[ResellerVerification](),
 	KindRemovalReseller:            reflect.TypeFor[RemovalMail](),
 	KindRemovalCustomer:            reflect.TypeFor[RemovalMail](),
+	KindAgreementRequest:           reflect.TypeFor[AgreementMail](),
+	KindAgreementReminder:          reflect.TypeFor[AgreementMail](),
+	KindAgreementResend:            reflect.TypeFor[AgreementMail](),
+	KindAgreementEscalation:        reflect.TypeFor[AgreementMail](),
 }
 
 // Kinds returns every message kind, sorted.

@@ -26,8 +26,10 @@ type sample struct {
 }
 
 const (
-	customerLink = "https://onboard.example/accept/inv_0123456789abcdef.v1.AbC-dEf_123"
-	resellerLink = "https://onboard.example/partnership/rsl_42.v1.XyZ"
+	customerLink  = "https://onboard.example/accept/inv_0123456789abcdef.v1.AbC-dEf_123"
+	resellerLink  = "https://onboard.example/partnership/rsl_42.v1.XyZ"
+	agreementLink = "https://onboard.example/agreement/cus_7.v1.QwE-rTy_9"
+	mcaText       = "https://www.microsoft.com/licensing/docs/customeragreement"
 )
 
 func samples() map[string]sample {
@@ -37,6 +39,11 @@ func samples() map[string]sample {
 	}
 	invValues := []string{inv.PartnerName, inv.CustomerDomain, "Helpdesk Administrator", "User Administrator", "180"}
 	rsl := notify.ResellerMail{PartnerName: "Distribuzione Nord S.p.A.", CompanyName: "Çağrı Yazılım Ltd. Şti.", Link: resellerLink, ExpiresAt: expires, Seq: 2}
+	agr := notify.AgreementMail{
+		PartnerName: "Distribuzione Nord S.p.A.", ResellerName: "Çağrı Yazılım Ltd. Şti.", CompanyName: "Pasticceria Sì & Co.",
+		ContactName: "Maria Rossi", Link: agreementLink, AgreementLink: mcaText, ExpiresAt: expires, Seq: 3,
+	}
+	agrValues := []string{agr.PartnerName, agr.ResellerName, agr.CompanyName, agr.ContactName, agr.AgreementLink}
 	rm := notify.RemovalMail{ProviderName: "Distribuzione Nord S.p.A.", ResellerName: "Çağrı Yazılım Ltd. Şti.", CustomerName: "Pasticceria Sì & Co.", RemovedAt: removed}
 	return map[string]sample{
 		notify.KindInvitation:           {data: inv, values: invValues, dates: []time.Time{expires}, link: customerLink},
@@ -63,8 +70,14 @@ func samples() map[string]sample {
 			data:   notify.ResellerVerification{PartnerName: "Distribuzione Nord S.p.A.", CompanyName: "Çağrı Yazılım Ltd. Şti.", MPNID: "6543210", Code: "2203", Reason: "the reseller has not signed the Microsoft Partner Agreement for this region"},
 			values: []string{"Çağrı Yazılım Ltd. Şti.", "6543210", "2203"},
 		},
-		notify.KindRemovalReseller: {data: rm, values: []string{rm.ProviderName, rm.ResellerName}, dates: []time.Time{removed}},
-		notify.KindRemovalCustomer: {data: rm, values: []string{rm.ProviderName, rm.ResellerName, rm.CustomerName}, dates: []time.Time{removed}},
+		notify.KindRemovalReseller:   {data: rm, values: []string{rm.ProviderName, rm.ResellerName}, dates: []time.Time{removed}},
+		notify.KindRemovalCustomer:   {data: rm, values: []string{rm.ProviderName, rm.ResellerName, rm.CustomerName}, dates: []time.Time{removed}},
+		notify.KindAgreementRequest:  {data: agr, values: agrValues, dates: []time.Time{expires}, link: agreementLink},
+		notify.KindAgreementReminder: {data: agr, values: agrValues, dates: []time.Time{expires}, link: agreementLink},
+		notify.KindAgreementResend:   {data: agr, values: agrValues, dates: []time.Time{expires}, link: agreementLink},
+		notify.KindAgreementEscalation: {
+			data: agr, values: []string{agr.CompanyName, agr.ResellerName, agr.ContactName, "3"}, dates: []time.Time{expires}, link: agreementLink,
+		},
 	}
 }
 
@@ -140,6 +153,26 @@ var phrases = map[string]map[string][]string{
 		"en": {"Nothing changes for you", "subscriptions continue", "admin access", "Settings > Partner relationships"},
 		"it": {"Per Lei non cambia nulla", "sottoscrizioni proseguono", "accesso amministrativo", "Impostazioni > Relazioni con i partner"},
 		"tr": {"hiçbir şey değişmiyor", "abonelikleriniz olduğu gibi devam eder", "yönetici erişimi", "Ayarlar > İş ortağı ilişkileri"},
+	},
+	notify.KindAgreementRequest: {
+		"en": {"Dear Maria Rossi", "Microsoft Customer Agreement", "Before its first purchase", "on behalf of", "authorised to sign", "until 2 January 2026"},
+		"it": {"Gentile Maria Rossi", "Contratto cliente Microsoft", "Prima del primo acquisto", "per conto di", "autorizzata a firmare", "Lei", "fino al 2 gennaio 2026"},
+		"tr": {"Sayın Maria Rossi", "Microsoft Müşteri Sözleşmesi", "ilk satın alma işleminden önce", "adına", "imza yetkisine sahip", "2 Ocak 2026 tarihine kadar"},
+	},
+	notify.KindAgreementReminder: {
+		"en": {"Reminder", "not been accepted yet", "Microsoft Customer Agreement", "authorised to sign"},
+		"it": {"Promemoria", "non è ancora stato accettato", "Contratto cliente Microsoft", "autorizzata a firmare"},
+		"tr": {"Hatırlatma", "henüz kabul edilmedi", "Microsoft Müşteri Sözleşmesi", "imza yetkisine sahip"},
+	},
+	notify.KindAgreementResend: {
+		"en": {"again", "same request", "Microsoft Customer Agreement", "authorised to sign"},
+		"it": {"di nuovo", "stessa richiesta", "Contratto cliente Microsoft", "autorizzata a firmare"},
+		"tr": {"yeniden", "isteğin aynısıdır", "Microsoft Müşteri Sözleşmesi", "imza yetkisine sahip"},
+	},
+	notify.KindAgreementEscalation: {
+		"en": {"after 3 reminders", "Microsoft Customer Agreement", "partner attestation", "authorised to sign", "Partner Center"},
+		"it": {"dopo 3 promemoria", "Contratto cliente Microsoft", "attestazione del partner", "autorizzata a firmare", "Centro per i partner"},
+		"tr": {"3 hatırlatmaya rağmen", "Microsoft Müşteri Sözleşmesi", "iş ortağı beyanı", "imza yetkisine sahip", "İş Ortağı Merkezi"},
 	},
 }
 
@@ -275,6 +308,40 @@ func TestRenderRules(t *testing.T) {
 		r, _ := notify.Render(notify.KindInvitation, "en", bad)
 		if strings.Contains(r.HTML, `href="javascript:`) {
 			t.Fatalf("the HTML links to a script:\n%s", r.HTML)
+		}
+	})
+	t.Run("an agreement mail without a reseller or a contact's name reads whole in every language", func(t *testing.T) {
+		direct := notify.AgreementMail{PartnerName: "Contoso", CompanyName: "Fabrikam", Link: agreementLink, AgreementLink: mcaText, ExpiresAt: expires, Seq: 1}
+		greeting := map[string]string{"en": "Hello,", "it": "Gentile cliente,", "tr": "Sayın Yetkili,"}
+		for _, kind := range []string{notify.KindAgreementRequest, notify.KindAgreementReminder, notify.KindAgreementResend, notify.KindAgreementEscalation} {
+			for _, lang := range notify.Languages() {
+				r, err := notify.Render(kind, lang, direct)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, part := range []string{r.Subject, r.Text, r.HTML} {
+					for _, bad := range []string{"<no value>", "%!", "  ", " ,", " .", "()"} {
+						if strings.Contains(part, bad) {
+							t.Errorf("%s.%s holds %q:\n%s", kind, lang, bad, part)
+						}
+					}
+				}
+				if kind != notify.KindAgreementEscalation && !strings.HasPrefix(r.Text, greeting[lang]+"\n") {
+					t.Errorf("%s.%s must greet with %q:\n%s", kind, lang, greeting[lang], r.Text)
+				}
+			}
+		}
+		r, _ := notify.Render(notify.KindAgreementEscalation, "en", direct)
+		if !strings.Contains(r.Subject, "after 1 reminder") || strings.Contains(r.Subject, "reminders") {
+			t.Errorf("one reminder is singular: %s", r.Subject)
+		}
+	})
+	t.Run("an agreement mail is refused other data", func(t *testing.T) {
+		if _, err := notify.Render(notify.KindAgreementRequest, "en", notify.InvitationMail{}); err == nil {
+			t.Fatal("no error")
+		}
+		if _, err := notify.Render(notify.KindInvitation, "en", notify.AgreementMail{}); err == nil {
+			t.Fatal("no error")
 		}
 	})
 	t.Run("a verification failure with an unknown code shows Partner Center's reason", func(t *testing.T) {

@@ -403,17 +403,16 @@ func (w *customerImpl) resend(ctx workflow.Context, req ResendRequest) error {
 // order builds the cart for review, checks it out when the partner says so, and waits for the
 // subscriptions. A refused checkout returns to review with the reason.
 func (w *customerImpl) order(ctx workflow.Context) (CustomerState, error) {
+	// needBuild: no cart yet; fresh: the cart under review was never checked out.
+	needBuild, fresh := true, false
 	for {
-		w.round++
-		var cart CartState
-		err := workflow.ExecuteActivity(withServiceCalls(ctx), activityBuildCart, BuildCartInput{CustomerID: w.in.CustomerID, Products: w.products, Round: w.round}).Get(ctx, &cart)
-		if err != nil {
-			return w.finishFailed(ctx, err)
+		if needBuild || w.cartChanged {
+			needBuild = false
+			if err := w.buildCart(ctx); err != nil {
+				return w.finishFailed(ctx, err)
+			}
+			fresh = true
 		}
-		w.state.Cart = cart
-		w.cartChanged = false
-		w.setStatus(ctx, models.CustomerReview, customerChange{Set: models.Customer{CartID: cart.ID}, Step: "cart-ready",
-			StepKey: fmt.Sprintf("%s/cart-ready/%d", w.in.CustomerID, w.round), StepDetail: cartSummary(cart)})
 		for w.checkout == nil && !w.cartChanged && w.cancelled == nil {
 			if w.historyFull(ctx) {
 				next := w.in
@@ -430,16 +429,25 @@ func (w *customerImpl) order(ctx workflow.Context) (CustomerState, error) {
 		case w.cartChanged:
 			continue
 		}
+		if !fresh {
+			// A refused cart is made anew before it is checked out again.
+			if err := w.buildCart(ctx); err != nil {
+				return w.finishFailed(ctx, err)
+			}
+		}
+		fresh = false
 		w.state.CheckoutAttempts++
 		w.setStatus(ctx, models.CustomerOrdering, customerChange{Step: "ordering", StepKey: fmt.Sprintf("%s/ordering/%d", w.in.CustomerID, w.state.CheckoutAttempts),
 			StepDetail: "checkout by " + w.checkout.By})
 		var out CheckoutOutcome
-		err = workflow.ExecuteActivity(withServiceCalls(ctx), activityCheckout, CheckoutInput{CustomerID: w.in.CustomerID, CartID: w.state.Cart.ID, Attempt: w.state.CheckoutAttempts}).Get(ctx, &out)
+		err := workflow.ExecuteActivity(withServiceCalls(ctx), activityCheckout, CheckoutInput{CustomerID: w.in.CustomerID, CartID: w.state.Cart.ID, Attempt: w.state.CheckoutAttempts}).Get(ctx, &out)
 		if err != nil {
 			return w.finishFailed(ctx, err)
 		}
 		if len(out.OrderIDs) == 0 {
-			// Refused: back to review with the reason, to fix the cart and check out again.
+			// Refused: back to review with the reason. The partner changes the cart, or checks out
+			// again once the cause is fixed elsewhere (a reseller signing its agreement); either way
+			// a new cart is made, since Partner Center answers a checked-out cart with its first result.
 			w.state.CheckoutError = out.Reason
 			if len(out.Lines) > 0 {
 				w.state.Cart.Lines = out.Lines
@@ -447,20 +455,26 @@ func (w *customerImpl) order(ctx workflow.Context) (CustomerState, error) {
 			w.checkout = nil
 			w.setStatus(ctx, models.CustomerReview, customerChange{Set: models.Customer{CheckoutError: out.Reason}, Step: "checkout-refused",
 				StepKey: fmt.Sprintf("%s/checkout-refused/%d", w.in.CustomerID, w.state.CheckoutAttempts), StepDetail: out.Reason})
-			for !w.cartChanged && w.cancelled == nil {
-				if _, err := workflow.AwaitWithTimeout(ctx, 24*time.Hour, func() bool { return w.cartChanged || w.cancelled != nil }); err != nil {
-					return w.state, err
-				}
-			}
-			if w.cancelled != nil {
-				return w.finishCancelled(ctx)
-			}
-			w.state.CheckoutError = ""
 			continue
 		}
+		w.state.CheckoutError = ""
 		w.state.OrderIDs, w.checkout = out.OrderIDs, nil
 		return w.provision(ctx)
 	}
+}
+
+// buildCart makes the cart of the current products and puts it under review.
+func (w *customerImpl) buildCart(ctx workflow.Context) error {
+	w.round++
+	var cart CartState
+	err := workflow.ExecuteActivity(withServiceCalls(ctx), activityBuildCart, BuildCartInput{CustomerID: w.in.CustomerID, Products: w.products, Round: w.round}).Get(ctx, &cart)
+	if err != nil {
+		return err
+	}
+	w.state.Cart, w.cartChanged = cart, false
+	w.setStatus(ctx, models.CustomerReview, customerChange{Set: models.Customer{CartID: cart.ID}, Step: "cart-ready",
+		StepKey: fmt.Sprintf("%s/cart-ready/%d", w.in.CustomerID, w.round), StepDetail: cartSummary(cart)})
+	return nil
 }
 
 func cartSummary(c CartState) string {
