@@ -55,7 +55,9 @@ func (w *customerWorld) SendCustomerMail(_ context.Context, m workflows.Customer
 	return nil
 }
 
-func (w *customerWorld) CheckAgreement(context.Context, string) (bool, error) { return w.agreementAtPC, nil }
+func (w *customerWorld) CheckAgreement(context.Context, string) (bool, error) {
+	return w.agreementAtPC, nil
+}
 
 func (w *customerWorld) AttestAgreement(context.Context, string) (string, error) {
 	w.mu.Lock()
@@ -150,7 +152,9 @@ func TestCustomerOnboarding(t *testing.T) {
 	t.Run("the partner attests, the cart is checked out, the subscriptions are provisioned after a delay", func(t *testing.T) {
 		w := &customerWorld{notReady: 3}
 		env := newCustomerEnv(w)
-		env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateAgreement, workflows.AgreementNotice{Method: models.AgreementByPartner, By: "ops"}, nil) }, day)
+		env.RegisterDelayedCallback(func() {
+			update(t, env, workflows.UpdateAgreement, workflows.AgreementNotice{Method: models.AgreementByPartner, By: "ops"}, nil)
+		}, day)
 		env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{By: "ops"}, nil) }, 2*day)
 		env.ExecuteWorkflow(workflows.CustomerOnboarding, customerInput(env))
 		st, err := customerResult(t, env)
@@ -169,7 +173,9 @@ func TestCustomerOnboarding(t *testing.T) {
 		env := newCustomerEnv(w)
 		in := customerInput(env)
 		in.CustomerTenantID = "tenant-existing"
-		env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateAgreement, workflows.AgreementNotice{Method: models.AgreementByCustomer}, nil) }, time.Hour)
+		env.RegisterDelayedCallback(func() {
+			update(t, env, workflows.UpdateAgreement, workflows.AgreementNotice{Method: models.AgreementByCustomer}, nil)
+		}, time.Hour)
 		env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{}, nil) }, 2*time.Hour)
 		env.ExecuteWorkflow(workflows.CustomerOnboarding, in)
 		st, err := customerResult(t, env)
@@ -205,8 +211,12 @@ func TestCustomerOnboarding(t *testing.T) {
 	t.Run("cancel at review: the tenant stays, the cart is left to expire", func(t *testing.T) {
 		w := &customerWorld{}
 		env := newCustomerEnv(w)
-		env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateAgreement, workflows.AgreementNotice{Method: models.AgreementByPartner}, nil) }, time.Hour)
-		env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateCancel, workflows.CancelRequest{By: "ops", Reason: "changed their mind"}, nil) }, day)
+		env.RegisterDelayedCallback(func() {
+			update(t, env, workflows.UpdateAgreement, workflows.AgreementNotice{Method: models.AgreementByPartner}, nil)
+		}, time.Hour)
+		env.RegisterDelayedCallback(func() {
+			update(t, env, workflows.UpdateCancel, workflows.CancelRequest{By: "ops", Reason: "changed their mind"}, nil)
+		}, day)
 		env.ExecuteWorkflow(workflows.CustomerOnboarding, customerInput(env))
 		st, err := customerResult(t, env)
 		if err != nil || st.Status != models.CustomerCancelled || len(w.checkouts) != 0 || st.Outcome == "" {
@@ -217,7 +227,9 @@ func TestCustomerOnboarding(t *testing.T) {
 		w := &customerWorld{refuseFirst: true}
 		env := newCustomerEnv(w)
 		var during workflows.CustomerState
-		env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateAgreement, workflows.AgreementNotice{Method: models.AgreementByPartner}, nil) }, time.Hour)
+		env.RegisterDelayedCallback(func() {
+			update(t, env, workflows.UpdateAgreement, workflows.AgreementNotice{Method: models.AgreementByPartner}, nil)
+		}, time.Hour)
 		env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{}, nil) }, 2*time.Hour)
 		env.RegisterDelayedCallback(func() {
 			v, _ := env.QueryWorkflow(workflows.QueryCustomer)
@@ -237,7 +249,9 @@ func TestCustomerOnboarding(t *testing.T) {
 	t.Run("checking out again after a refusal makes a new cart", func(t *testing.T) {
 		w := &customerWorld{refuseFirst: true}
 		env := newCustomerEnv(w)
-		env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateAgreement, workflows.AgreementNotice{Method: models.AgreementByPartner}, nil) }, time.Hour)
+		env.RegisterDelayedCallback(func() {
+			update(t, env, workflows.UpdateAgreement, workflows.AgreementNotice{Method: models.AgreementByPartner}, nil)
+		}, time.Hour)
 		env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{}, nil) }, 2*time.Hour)
 		env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{}, nil) }, 3*time.Hour)
 		env.ExecuteWorkflow(workflows.CustomerOnboarding, customerInput(env))
@@ -249,7 +263,9 @@ func TestCustomerOnboarding(t *testing.T) {
 	t.Run("a reseller failing verification at purchase ends the onboarding with the reason", func(t *testing.T) {
 		w := &customerWorld{resellerFails: true}
 		env := newCustomerEnv(w)
-		env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateAgreement, workflows.AgreementNotice{Method: models.AgreementByPartner}, nil) }, time.Hour)
+		env.RegisterDelayedCallback(func() {
+			update(t, env, workflows.UpdateAgreement, workflows.AgreementNotice{Method: models.AgreementByPartner}, nil)
+		}, time.Hour)
 		env.ExecuteWorkflow(workflows.CustomerOnboarding, customerInput(env))
 		st, err := customerResult(t, env)
 		var appErr *temporal.ApplicationError
@@ -265,7 +281,9 @@ func TestCustomerOnboarding(t *testing.T) {
 		env := newCustomerEnv(w)
 		var early, lateCancel error
 		env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{}, &early) }, time.Hour)
-		env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateAgreement, workflows.AgreementNotice{Method: models.AgreementByPartner}, nil) }, 2*time.Hour)
+		env.RegisterDelayedCallback(func() {
+			update(t, env, workflows.UpdateAgreement, workflows.AgreementNotice{Method: models.AgreementByPartner}, nil)
+		}, 2*time.Hour)
 		env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{}, nil) }, 3*time.Hour)
 		env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateCancel, workflows.CancelRequest{}, &lateCancel) }, 3*time.Hour+time.Second)
 		env.ExecuteWorkflow(workflows.CustomerOnboarding, customerInput(env))
