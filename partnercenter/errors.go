@@ -53,13 +53,51 @@ const (
 	CodeTenantAgreementNotSigned = 2206
 	// CodeMPNNotFound: no partner organization with that MPN ID (HTTP 404).
 	CodeMPNNotFound = 3000
-	// CodeInvalidCatalogItem: a cart line item names an unknown catalog item.
+	// CodeInvalidCatalogItem: a cart line item names an unknown catalog item
+	// (CartErrorCode CatalogItemIdIsNotValid, on the line).
 	CodeInvalidCatalogItem = 10001
-	// CodeQuantityOutOfRange: a cart line item's quantity exceeds the quota.
+	// CodeQuantityOutOfRange: a cart line item's quantity is outside what the
+	// item allows (CartErrorCode QuotaNotAvailable, on the line).
 	CodeQuantityOutOfRange = 10002
+	// CodeCartSubscriptionNotValid: the subscription a line refers to (an
+	// add-on's parentSubscriptionId) is not valid (CartErrorCode
+	// SubscriptionIsNotValid, on the line).
+	CodeCartSubscriptionNotValid = 10007
+	// CodeCartInvalidInput: a line's input is not valid, e.g. a billing cycle
+	// or term the item is not sold with (CartErrorCode InvalidInput, on the
+	// line).
+	CodeCartInvalidInput = 10010
 	// CodeAttestationNotAccepted: the line item's product requires an
-	// attestation that was not accepted.
+	// attestation that was not accepted (CartErrorCode AttestationNotAccepted,
+	// on the line).
 	CodeAttestationNotAccepted = 10012
+	// CodeOrderNotFound: no order has the ID (HTTP 404).
+	CodeOrderNotFound = 20000
+	// CodeSubscriptionNotFound: no subscription has the ID (HTTP 404).
+	CodeSubscriptionNotFound = 20003
+	// CodeInvalidRequestInput: invalid request input (HTTP 400).
+	CodeInvalidRequestInput = 800002
+	// CodeCartItemErrors: a checkout of a cart whose lines carry errors
+	// ("Error in Cart item(s)", HTTP 400); the line errors are in Error.Data.
+	CodeCartItemErrors = 800009
+	// CodeAddonNotRelated: the add-on is not related to the specified parent
+	// subscription (HTTP 400).
+	CodeAddonNotRelated = 800029
+	// CodeCartAlreadySubmitted: a checkout of a cart that was already
+	// submitted (HTTP 400).
+	CodeCartAlreadySubmitted = 800065
+	// CodeAssetLimitExceeded: the purchase exceeds the number of assets of
+	// that item a customer may own, e.g. a second Azure plan (HTTP 403).
+	CodeAssetLimitExceeded = 800089
+	// CodeOrgRegistrationNotSupported: organizationRegistrationNumber given
+	// for a customer in a country that takes none (HTTP 400).
+	CodeOrgRegistrationNotSupported = 600002
+	// CodeOrgRegistrationMissing: organizationRegistrationNumber missing for
+	// a customer in a country that requires it (HTTP 400).
+	CodeOrgRegistrationMissing = 600049
+	// CodePhoneNumberMissing: billingProfile.defaultAddress.phoneNumber
+	// missing for a customer in a country that requires it (HTTP 400).
+	CodePhoneNumberMissing = 600051
 )
 
 // Error is a failed call: an HTTP error answer of the service, or a transport
@@ -77,6 +115,21 @@ type Error struct {
 	Description string
 	// RetryAfter is the server's Retry-After on 429 and 503 answers.
 	RetryAfter time.Duration
+	// Source is the service component that answered (e.g. "PartnerFD").
+	Source string
+	// Data is the error's data list; items that are not strings are kept as
+	// their JSON text.
+	Data []string
+	// Message, ErrorName, ServiceRetryable, Parameters and
+	// ErrorMessageExtended are the extended fields some answers carry (the
+	// 600061 example of "Confirm customer acceptance of the Microsoft
+	// Customer Agreement"). ServiceRetryable is the body's isRetryable, nil
+	// when absent; Retryable does not consult it.
+	Message              string
+	ErrorName            string
+	ServiceRetryable     *bool
+	Parameters           map[string]any
+	ErrorMessageExtended string
 	// RequestID is the MS-RequestId the call was sent with.
 	RequestID string
 	// Err is the transport error underneath a StatusCode 0 failure.
@@ -151,22 +204,45 @@ func RetryAfter(err error) time.Duration {
 	return 0
 }
 
-// errorEnvelope is the Partner Center error body.
+// errorEnvelope is the Partner Center error body, with the extended fields
+// and Graph's inner error.
 type errorEnvelope struct {
-	Code        json.Number `json:"code"`
-	Description string      `json:"description"`
-	Error       *struct {
+	Code                 json.Number     `json:"code"`
+	Description          string          `json:"description"`
+	Data                 json.RawMessage `json:"data"`
+	Source               string          `json:"source"`
+	Message              string          `json:"message"`
+	ErrorName            string          `json:"errorName"`
+	IsRetryable          *bool           `json:"isRetryable"`
+	Parameters           map[string]any  `json:"parameters"`
+	ErrorMessageExtended string          `json:"errorMessageExtended"`
+	Error                *struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
 	} `json:"error"`
 }
 
-// ErrorBody is the Partner Center error envelope the simulator writes.
+// ErrorBody is the Partner Center error envelope the simulator writes:
+// code, description, data and source, as the error code page documents it.
 type ErrorBody struct {
 	Code        int      `json:"code"`
 	Description string   `json:"description"`
 	Data        []string `json:"data"`
 	Source      string   `json:"source"`
+}
+
+// ExtendedErrorBody is the error body of the 600061 example (a partner
+// confirmed agreement that already exists): code, message, description,
+// errorName, isRetryable, parameters and errorMessageExtended, without data
+// or source.
+type ExtendedErrorBody struct {
+	Code                 int            `json:"code"`
+	Message              string         `json:"message"`
+	Description          string         `json:"description"`
+	ErrorName            string         `json:"errorName"`
+	IsRetryable          bool           `json:"isRetryable"`
+	Parameters           map[string]any `json:"parameters"`
+	ErrorMessageExtended string         `json:"errorMessageExtended"`
 }
 
 // GraphErrorBody is the Microsoft Graph error envelope the simulator writes.
@@ -191,6 +267,12 @@ func newHTTPError(op, requestID string, resp *http.Response, body []byte, now ti
 			e.GraphCode = env.Code.String()
 		}
 		e.Description = env.Description
+		if e.Description == "" {
+			e.Description = env.Message
+		}
+		e.Source, e.Message, e.ErrorName = env.Source, env.Message, env.ErrorName
+		e.ServiceRetryable, e.Parameters, e.ErrorMessageExtended = env.IsRetryable, env.Parameters, env.ErrorMessageExtended
+		e.Data = dataStrings(env.Data)
 		if env.Error != nil {
 			e.GraphCode = env.Error.Code
 			e.Description = env.Error.Message
@@ -201,6 +283,28 @@ func newHTTPError(op, requestID string, resp *http.Response, body []byte, now ti
 	}
 	e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), now)
 	return e
+}
+
+// dataStrings reads an error's data: a list whose string items are kept as
+// text and other items as their JSON; anything else as one JSON text.
+func dataStrings(raw json.RawMessage) []string {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	var items []json.RawMessage
+	if json.Unmarshal(raw, &items) != nil {
+		return []string{string(raw)}
+	}
+	out := make([]string, 0, len(items))
+	for _, d := range items {
+		var str string
+		if json.Unmarshal(d, &str) == nil {
+			out = append(out, str)
+		} else {
+			out = append(out, string(d))
+		}
+	}
+	return out
 }
 
 // parseRetryAfter reads delta-seconds or an HTTP date.

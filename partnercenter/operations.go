@@ -71,11 +71,21 @@ type Client interface {
 	// ListCustomerAgreements lists a customer's attested agreements.
 	ListCustomerAgreements(ctx context.Context, customerID string) ([]CustomerAgreement, error)
 
-	// CreateCart creates a cart for a customer.
+	// CreateCart creates a cart for a customer. Problems a partner fixes by
+	// changing the cart come back on the lines (CartLineItem.Error, codes
+	// 10001, 10002, 10007, 10010, 10012); a reseller PartnerID that cannot
+	// transact fails the call (800015, 800016, 900123), as does an add-on
+	// whose parent subscription is of another product (800029).
 	CreateCart(ctx context.Context, customerID string, cart Cart) (Cart, error)
-	// UpdateCart replaces a cart's line items.
+	// GetCart reads a cart.
+	GetCart(ctx context.Context, customerID, cartID string) (Cart, error)
+	// UpdateCart replaces a cart's line items (same errors as CreateCart).
 	UpdateCart(ctx context.Context, customerID string, cart Cart) (Cart, error)
-	// CheckoutCart places the cart's orders; repeating it returns the first result.
+	// CheckoutCart places the cart's orders. A retry with the same request ID
+	// returns the first result. Refusals: 403 13605 (no MCA attestation), 400
+	// 800009 (lines with errors; Error.Data lists them), 403 800089 (more of
+	// an item than a customer may own, e.g. a second Azure plan), 400 800065
+	// (a cart already submitted, where the service refuses repeats).
 	CheckoutCart(ctx context.Context, customerID, cartID string) (CheckoutResult, error)
 	// GetOrder reads an order.
 	GetOrder(ctx context.Context, customerID, orderID string) (Order, error)
@@ -347,7 +357,16 @@ func (c *HTTPClient) CreateCart(ctx context.Context, customerID string, cart Car
 	return out, err
 }
 
-// UpdateCart implements Client.
+// GetCart implements Client.
+func (c *HTTPClient) GetCart(ctx context.Context, customerID, cartID string) (Cart, error) {
+	var out Cart
+	err := c.do(ctx, call{op: "get cart", method: http.MethodGet, path: "/v1/customers/" + esc(customerID) + "/carts/" + esc(cartID), out: &out})
+	return out, err
+}
+
+// UpdateCart implements Client. It sends PUT /v1/customers/{id}/carts/{cartId}
+// as the request syntax documents it (the documented example adds a trailing
+// slash; the simulator accepts both).
 func (c *HTTPClient) UpdateCart(ctx context.Context, customerID string, cart Cart) (Cart, error) {
 	var out Cart
 	err := c.do(ctx, call{op: "update cart", method: http.MethodPut, path: "/v1/customers/" + esc(customerID) + "/carts/" + esc(cart.ID), body: cart, out: &out})

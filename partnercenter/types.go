@@ -80,38 +80,52 @@ type RelationshipRequestOptions struct {
 	IndirectResellerID string
 }
 
-// Address is a postal address on a billing profile.
+// Address is a postal address: a billing profile's defaultAddress or a
+// company profile's address. Microsoft's examples always carry country,
+// city, addressLine1, postalCode and phoneNumber ("" when unknown, as the
+// create-customer example shows), so those are always sent; the rest only
+// when set (a company profile's address has region but no state or names).
 type Address struct {
 	Country      string `json:"country"`
 	Region       string `json:"region,omitempty"`
-	City         string `json:"city,omitempty"`
+	City         string `json:"city"`
 	State        string `json:"state,omitempty"`
-	AddressLine1 string `json:"addressLine1,omitempty"`
+	AddressLine1 string `json:"addressLine1"`
 	AddressLine2 string `json:"addressLine2,omitempty"`
-	PostalCode   string `json:"postalCode,omitempty"`
+	PostalCode   string `json:"postalCode"`
 	FirstName    string `json:"firstName,omitempty"`
+	MiddleName   string `json:"middleName,omitempty"`
 	LastName     string `json:"lastName,omitempty"`
-	PhoneNumber  string `json:"phoneNumber,omitempty"`
+	PhoneNumber  string `json:"phoneNumber"`
 }
 
-// BillingProfile is a customer's billing contact and address.
+// BillingProfile is a customer's billing contact and address. FirstName and
+// LastName name the billing contact ("Get a customer by ID"); Attributes.Etag
+// is the profile's ETag.
 type BillingProfile struct {
-	ID             string     `json:"id,omitempty"`
-	Email          string     `json:"email"`
-	Culture        string     `json:"culture"`
-	Language       string     `json:"language"`
-	CompanyName    string     `json:"companyName"`
-	DefaultAddress Address    `json:"defaultAddress"`
-	Attributes     Attributes `json:"attributes,omitzero"`
+	ID             string         `json:"id,omitempty"`
+	FirstName      string         `json:"firstName,omitempty"`
+	LastName       string         `json:"lastName,omitempty"`
+	Email          string         `json:"email"`
+	Culture        string         `json:"culture"`
+	Language       string         `json:"language"`
+	CompanyName    string         `json:"companyName"`
+	DefaultAddress Address        `json:"defaultAddress"`
+	Links          *ResourceLinks `json:"links,omitempty"`
+	Attributes     Attributes     `json:"attributes,omitzero"`
 }
 
-// CompanyProfile names the customer's tenant.
+// CompanyProfile names the customer's tenant. Address and Email appear on
+// "Get a customer by ID" (not on create or list answers).
 type CompanyProfile struct {
-	TenantID                       string     `json:"tenantId,omitempty"`
-	Domain                         string     `json:"domain"`
-	CompanyName                    string     `json:"companyName,omitempty"`
-	OrganizationRegistrationNumber string     `json:"organizationRegistrationNumber,omitempty"`
-	Attributes                     Attributes `json:"attributes,omitzero"`
+	TenantID                       string         `json:"tenantId,omitempty"`
+	Domain                         string         `json:"domain"`
+	CompanyName                    string         `json:"companyName,omitempty"`
+	Address                        *Address       `json:"address,omitempty"`
+	Email                          string         `json:"email,omitempty"`
+	OrganizationRegistrationNumber string         `json:"organizationRegistrationNumber,omitempty"`
+	Links                          *ResourceLinks `json:"links,omitempty"`
+	Attributes                     Attributes     `json:"attributes,omitzero"`
 }
 
 // UserCredentials is the new tenant's first admin and its temporary password;
@@ -123,14 +137,30 @@ type UserCredentials struct {
 
 // Customer is a customer tenant as the partner sees it.
 type Customer struct {
-	ID                    string           `json:"id"`
-	CommerceID            string           `json:"commerceId,omitempty"`
-	CompanyProfile        CompanyProfile   `json:"companyProfile"`
-	BillingProfile        BillingProfile   `json:"billingProfile"`
-	RelationshipToPartner string           `json:"relationshipToPartner"`
-	AssociatedPartnerID   string           `json:"associatedPartnerId,omitempty"`
-	UserCredentials       *UserCredentials `json:"userCredentials,omitempty"`
-	Attributes            Attributes       `json:"attributes,omitzero"`
+	ID                    string         `json:"id"`
+	CommerceID            string         `json:"commerceId,omitempty"`
+	CompanyProfile        CompanyProfile `json:"companyProfile"`
+	BillingProfile        BillingProfile `json:"billingProfile"`
+	RelationshipToPartner string         `json:"relationshipToPartner"`
+	// AllowDelegatedAccess tells whether the customer granted the partner
+	// delegated admin privileges (DAP). Partner Center sends it when a
+	// customer is read by ID or created, not in lists: nil means not sent.
+	AllowDelegatedAccess *bool `json:"allowDelegatedAccess,omitempty"`
+	// EnableGDAPByDefault is the customer resource's flag for a default GDAP
+	// relationship at creation (listed in "Customer resources"; no documented
+	// answer carries it).
+	EnableGDAPByDefault *bool `json:"enableGDAPByDefault,omitempty"`
+	// CustomDomains lists the tenant's domains ("Get a customer by ID").
+	CustomDomains       []string         `json:"customDomains,omitempty"`
+	AssociatedPartnerID string           `json:"associatedPartnerId,omitempty"`
+	UserCredentials     *UserCredentials `json:"userCredentials,omitempty"`
+	Links               *ResourceLinks   `json:"links,omitempty"`
+	Attributes          Attributes       `json:"attributes,omitzero"`
+}
+
+// DelegatedAccess reports AllowDelegatedAccess, false when it was not sent.
+func (c Customer) DelegatedAccess() bool {
+	return c.AllowDelegatedAccess != nil && *c.AllowDelegatedAccess
 }
 
 // NewCustomer is the body of a create-customer call.
@@ -140,7 +170,11 @@ type NewCustomer struct {
 	// AssociatedPartnerID is the indirect reseller's tenant ID when an indirect
 	// provider creates the customer for a reseller.
 	AssociatedPartnerID string `json:"associatedPartnerId,omitempty"`
-	EnableGDAPByDefault bool   `json:"enableGDAPByDefault,omitempty"`
+	// EnableGDAPByDefault asks Partner Center for a default GDAP relationship
+	// with the new customer. It is always sent: since November 2023 a request
+	// that omits it gets a default GDAP relationship, so false must be said
+	// explicitly (Microsoft's GDAP FAQ, "Stop DAP and grant Default GDAP").
+	EnableGDAPByDefault bool `json:"enableGDAPByDefault"`
 }
 
 // GDAP relationship status values (Graph delegatedAdminRelationship.status).
@@ -312,8 +346,10 @@ type Contact struct {
 }
 
 // CustomerAgreement is the partner's attestation that the customer accepted
-// an agreement.
+// an agreement. UserID (in the create answer) is the object ID of the partner
+// user who confirmed it; AgreementLink appears in the list answer.
 type CustomerAgreement struct {
+	UserID         string     `json:"userId,omitempty"`
 	PrimaryContact Contact    `json:"primaryContact"`
 	TemplateID     string     `json:"templateId"`
 	DateAgreed     Time       `json:"dateAgreed"`
@@ -322,8 +358,17 @@ type CustomerAgreement struct {
 	Attributes     Attributes `json:"attributes,omitzero"`
 }
 
-// Participant keys on a cart line item.
-const ParticipantTransactionReseller = "transaction_reseller"
+// Participant keys on a cart line item: the indirect reseller's PartnerID
+// (transaction_reseller) and, in EU/EFTA countries, up to five more
+// (additional_transaction_reseller) that earn no incentives.
+const (
+	ParticipantTransactionReseller           = "transaction_reseller"
+	ParticipantAdditionalTransactionReseller = "additional_transaction_reseller"
+)
+
+// MaxAdditionalResellers is how many additional_transaction_reseller
+// participants a line item may carry ("Create a cart").
+const MaxAdditionalResellers = 5
 
 // Participant is a key/value pair on a cart line item, e.g. the reseller's
 // PartnerID under "transaction_reseller".
@@ -332,26 +377,72 @@ type Participant struct {
 	Value string `json:"value"`
 }
 
-// CartLineItemError is the error Partner Center attaches to a line item.
+// CartLineItemError is the error Partner Center attaches to a line item
+// (codes 10000..10012, see CodeInvalidCatalogItem and the rest).
 type CartLineItemError struct {
 	ErrorCode        int    `json:"errorCode"`
 	ErrorDescription string `json:"errorDescription"`
 }
 
+// RenewsTo is the term a line item or subscription renews to (P1M or P1Y).
+// The resource tables call it an array; every example sends one object.
+type RenewsTo struct {
+	TermDuration string `json:"termDuration,omitempty"`
+}
+
+// Billing cycles of cart line items, orders and subscriptions (lower case as
+// Partner Center answers; it accepts "Monthly" and the like in requests).
+const (
+	BillingCycleMonthly   = "monthly"
+	BillingCycleAnnual    = "annual"
+	BillingCycleTriennial = "triennial"
+	BillingCycleOneTime   = "one_time"
+	BillingCycleNone      = "none"
+)
+
+// ProvisioningParentSubscriptionID is the provisioningContext key that names
+// the existing subscription an add-on is bought for.
+const ProvisioningParentSubscriptionID = "parentSubscriptionId"
+
 // CartLineItem is one product in a cart.
 type CartLineItem struct {
-	ID                  int                `json:"id"`
-	CatalogItemID       string             `json:"catalogItemId"`
-	FriendlyName        string             `json:"friendlyName,omitempty"`
-	Quantity            int                `json:"quantity"`
-	CurrencyCode        string             `json:"currencyCode,omitempty"`
-	BillingCycle        string             `json:"billingCycle"`
-	TermDuration        string             `json:"termDuration,omitempty"`
-	Participants        []Participant      `json:"participants,omitempty"`
-	ProvisioningContext map[string]string  `json:"provisioningContext,omitempty"`
-	AttestationAccepted bool               `json:"attestationAccepted,omitempty"`
-	OrderGroup          string             `json:"orderGroup,omitempty"`
-	Error               *CartLineItemError `json:"error,omitempty"`
+	ID            int    `json:"id"`
+	CatalogItemID string `json:"catalogItemId"`
+	FriendlyName  string `json:"friendlyName,omitempty"`
+	Quantity      int    `json:"quantity"`
+	CurrencyCode  string `json:"currencyCode,omitempty"`
+	BillingCycle  string `json:"billingCycle"`
+	TermDuration  string `json:"termDuration,omitempty"`
+	// RenewsTo is the renewal term of a new-commerce trial or term change.
+	RenewsTo *RenewsTo `json:"renewsTo,omitempty"`
+	// CustomTermEndDate prorates the first term to end on this date
+	// (co-terming, "Get custom term end dates").
+	CustomTermEndDate Time          `json:"customTermEndDate,omitzero"`
+	Participants      []Participant `json:"participants,omitempty"`
+	// ProvisioningContext carries what some items need to provision, e.g.
+	// parentSubscriptionId for an add-on to an existing subscription. Partner
+	// Center answers new-commerce lines with an empty object, so an empty,
+	// non-nil map is sent as {} and a nil one not at all.
+	ProvisioningContext map[string]string `json:"provisioningContext,omitzero"`
+	AttestationAccepted bool              `json:"attestationAccepted,omitempty"`
+	PromotionID         string            `json:"promotionId,omitempty"`
+	OrderGroup          string            `json:"orderGroup,omitempty"`
+	// AddonItems are add-ons bought with this line's new subscription ("Create
+	// a cart with add-ons").
+	AddonItems []CartLineItem `json:"addonItems,omitempty"`
+	// Pricing is kept as sent: no documented example shows its shape.
+	Pricing json.RawMessage    `json:"pricing,omitempty"`
+	Error   *CartLineItemError `json:"error,omitempty"`
+}
+
+// Reseller returns the value of the line's transaction_reseller participant.
+func (li CartLineItem) Reseller() string {
+	for _, p := range li.Participants {
+		if strings.EqualFold(p.Key, ParticipantTransactionReseller) {
+			return p.Value
+		}
+	}
+	return ""
 }
 
 // Cart is a customer's shopping cart; it expires 7 days after creation.
@@ -363,20 +454,48 @@ type Cart struct {
 	LastModifiedUser      string         `json:"lastModifiedUser,omitempty"`
 	Status                string         `json:"status,omitempty"`
 	LineItems             []CartLineItem `json:"lineItems"`
-	Attributes            Attributes     `json:"attributes,omitzero"`
+	// PartnerOnRecordAttestationAccepted confirms the partner-of-record
+	// attestation ("Create a cart", request only; spelled as documented).
+	PartnerOnRecordAttestationAccepted bool           `json:"PartnerOnRecordAttestationAccepted,omitempty"`
+	Links                              *ResourceLinks `json:"links,omitempty"`
+	Attributes                         Attributes     `json:"attributes,omitzero"`
 }
 
-// OrderLineItem is one product of an order.
+// Cart status values.
+const (
+	CartStatusActive  = "Active"
+	CartStatusOrdered = "Ordered"
+)
+
+// OrderLineItemLinks are the links of an order line item.
+type OrderLineItemLinks struct {
+	Product            *Link `json:"product,omitempty"`
+	SKU                *Link `json:"sku,omitempty"`
+	Availability       *Link `json:"availability,omitempty"`
+	ProvisioningStatus *Link `json:"provisioningStatus,omitempty"`
+	Subscription       *Link `json:"subscription,omitempty"`
+	ActivationLinks    *Link `json:"activationLinks,omitempty"`
+}
+
+// OrderLineItem is one product of an order. SubscriptionID is present once
+// the subscription is provisioned (new-commerce checkouts answer with it at
+// once).
 type OrderLineItem struct {
-	LineItemNumber               int      `json:"lineItemNumber"`
-	OfferID                      string   `json:"offerId"`
-	SubscriptionID               string   `json:"subscriptionId,omitempty"`
-	TermDuration                 string   `json:"termDuration,omitempty"`
-	TransactionType              string   `json:"transactionType,omitempty"`
-	FriendlyName                 string   `json:"friendlyName,omitempty"`
-	Quantity                     int      `json:"quantity"`
-	PartnerIDOnRecord            string   `json:"partnerIdOnRecord,omitempty"`
-	AdditionalPartnerIDsOnRecord []string `json:"additionalPartnerIdsOnRecord,omitempty"`
+	LineItemNumber               int                 `json:"lineItemNumber"`
+	OfferID                      string              `json:"offerId"`
+	SubscriptionID               string              `json:"subscriptionId,omitempty"`
+	ParentSubscriptionID         string              `json:"parentSubscriptionId,omitempty"`
+	TermDuration                 string              `json:"termDuration,omitempty"`
+	TransactionType              string              `json:"transactionType,omitempty"`
+	FriendlyName                 string              `json:"friendlyName,omitempty"`
+	Quantity                     int                 `json:"quantity"`
+	PartnerIDOnRecord            string              `json:"partnerIdOnRecord,omitempty"`
+	AdditionalPartnerIDsOnRecord []string            `json:"additionalPartnerIdsOnRecord,omitempty"`
+	ProvisioningContext          map[string]string   `json:"provisioningContext,omitempty"`
+	RenewsTo                     *RenewsTo           `json:"renewsTo,omitempty"`
+	AttestationAccepted          bool                `json:"attestationAccepted,omitempty"`
+	Pricing                      json.RawMessage     `json:"pricing,omitempty"`
+	Links                        *OrderLineItemLinks `json:"links,omitempty"`
 }
 
 // Order status values.
@@ -386,6 +505,13 @@ const (
 	OrderStatusCancelled = "cancelled"
 )
 
+// OrderLinks are the links of an order.
+type OrderLinks struct {
+	Self               *Link `json:"self,omitempty"`
+	ProvisioningStatus *Link `json:"provisioningStatus,omitempty"`
+	PatchOperation     *Link `json:"patchOperation,omitempty"`
+}
+
 // Order is the result of a checkout; provisioning is asynchronous.
 type Order struct {
 	ID                  string          `json:"id"`
@@ -393,11 +519,16 @@ type Order struct {
 	ReferenceCustomerID string          `json:"referenceCustomerId"`
 	BillingCycle        string          `json:"billingCycle"`
 	CurrencyCode        string          `json:"currencyCode,omitempty"`
+	CurrencySymbol      string          `json:"currencySymbol,omitempty"`
 	LineItems           []OrderLineItem `json:"lineItems"`
 	CreationDate        Time            `json:"creationDate,omitzero"`
 	Status              string          `json:"status"`
 	TransactionType     string          `json:"transactionType,omitempty"`
-	Attributes          Attributes      `json:"attributes,omitzero"`
+	Links               *OrderLinks     `json:"links,omitempty"`
+	// Client is the "client" object of the checkout example (always empty
+	// there; its meaning is undocumented).
+	Client     map[string]any `json:"client,omitzero"`
+	Attributes Attributes     `json:"attributes,omitzero"`
 }
 
 // OrderError is a checkout failure for one order group.
@@ -407,50 +538,147 @@ type OrderError struct {
 	Description  string `json:"description"`
 }
 
-// CheckoutResult is what checking out a cart returns; a repeat checkout of
-// the same cart returns the first result.
+// CheckoutResult is what checking out a cart returns. A retry with the same
+// MS-RequestId returns the first result.
 type CheckoutResult struct {
 	Orders      []Order      `json:"orders"`
 	OrderErrors []OrderError `json:"orderErrors,omitempty"`
 	Attributes  Attributes   `json:"attributes,omitzero"`
 }
 
+// Provisioning status values of an order line ("Order resources":
+// Fulfilled, Unfulfilled, PrefulfillmentPending; the example writes them in
+// lower camel case, and they are compared without regard to case).
+const (
+	ProvisioningFulfilled             = "fulfilled"
+	ProvisioningUnfulfilled           = "unfulfilled"
+	ProvisioningPrefulfillmentPending = "prefulfillmentPending"
+)
+
+// QuantityProvisioningStatus is the provisioning state of some of a line's
+// quantity.
+type QuantityProvisioningStatus struct {
+	Quantity int    `json:"quantity"`
+	Status   string `json:"status"`
+}
+
 // LineItemProvisioningStatus tells whether one order line is fulfilled.
 type LineItemProvisioningStatus struct {
-	LineItemNumber int    `json:"lineItemNumber"`
-	Status         string `json:"status"`
-	SubscriptionID string `json:"subscriptionId,omitempty"`
+	OrderLineItemID                 int                          `json:"orderLineItemId"`
+	LineItemNumber                  int                          `json:"lineItemNumber"`
+	Status                          string                       `json:"status"`
+	QuantityProvisioningInformation []QuantityProvisioningStatus `json:"quantityProvisioningInformation,omitempty"`
 }
 
 // OrderProvisioningStatus is the provisioning state of every line of an order.
 type OrderProvisioningStatus struct {
 	TotalCount int                          `json:"totalCount"`
 	Items      []LineItemProvisioningStatus `json:"items"`
+	Attributes Attributes                   `json:"attributes,omitzero"`
 }
 
-// Subscription is a customer's provisioned product.
+// Fulfilled reports whether the order has lines and every one is fulfilled.
+func (s OrderProvisioningStatus) Fulfilled() bool {
+	if len(s.Items) == 0 {
+		return false
+	}
+	for _, it := range s.Items {
+		if !strings.EqualFold(it.Status, ProvisioningFulfilled) {
+			return false
+		}
+	}
+	return true
+}
+
+// Subscription status values.
+const (
+	SubscriptionStatusActive    = "active"
+	SubscriptionStatusPending   = "pending"
+	SubscriptionStatusSuspended = "suspended"
+	SubscriptionStatusExpired   = "expired"
+	SubscriptionStatusDeleted   = "deleted"
+)
+
+// ItemType is a subscription's productType ({id, displayName}, e.g.
+// OnlineServicesNCE, Azure, Software).
+type ItemType struct {
+	ID          string `json:"id"`
+	DisplayName string `json:"displayName"`
+}
+
+// RefundOption is a refund available if the subscription is cancelled now.
+// The resource table names the expiry expiresAfter, the example expiresAt;
+// both are read.
+type RefundOption struct {
+	Type         string `json:"type"`
+	ExpiresAt    Time   `json:"expiresAt,omitzero"`
+	ExpiresAfter Time   `json:"expiresAfter,omitzero"`
+}
+
+// SubscriptionLinks are the links of a subscription.
+type SubscriptionLinks struct {
+	Offer              *Link `json:"offer,omitempty"`
+	ParentSubscription *Link `json:"parentSubscription,omitempty"`
+	Product            *Link `json:"product,omitempty"`
+	SKU                *Link `json:"sku,omitempty"`
+	Availability       *Link `json:"availability,omitempty"`
+	ActivationLinks    *Link `json:"activationLinks,omitempty"`
+	Self               *Link `json:"self,omitempty"`
+}
+
+// Subscription is a customer's provisioned product. The booleans, partnerId
+// and renewalTermDuration are always present in Microsoft's new-commerce
+// examples (partnerId "" when no reseller is on record).
 type Subscription struct {
-	ID               string     `json:"id"`
-	OfferID          string     `json:"offerId"`
-	FriendlyName     string     `json:"friendlyName,omitempty"`
-	Quantity         int        `json:"quantity"`
-	Status           string     `json:"status"`
-	BillingCycle     string     `json:"billingCycle"`
-	TermDuration     string     `json:"termDuration,omitempty"`
-	PartnerID        string     `json:"partnerId,omitempty"`
-	OrderID          string     `json:"orderId,omitempty"`
-	CreationDate     Time       `json:"creationDate,omitzero"`
-	AutoRenewEnabled bool       `json:"autoRenewEnabled"`
-	Attributes       Attributes `json:"attributes,omitzero"`
+	ID                   string    `json:"id"`
+	EntitlementID        string    `json:"entitlementId,omitempty"`
+	OfferID              string    `json:"offerId"`
+	OfferName            string    `json:"offerName,omitempty"`
+	FriendlyName         string    `json:"friendlyName,omitempty"`
+	ProductType          *ItemType `json:"productType,omitempty"`
+	Quantity             int       `json:"quantity"`
+	UnitType             string    `json:"unitType,omitempty"`
+	ParentSubscriptionID string    `json:"parentSubscriptionId,omitempty"`
+	HasPurchasableAddons bool      `json:"hasPurchasableAddons"`
+	CreationDate         Time      `json:"creationDate,omitzero"`
+	EffectiveStartDate   Time      `json:"effectiveStartDate,omitzero"`
+	CommitmentEndDate    Time      `json:"commitmentEndDate,omitzero"`
+	// CancellationAllowedUntilDate ends the window in which the subscription
+	// can be cancelled or reduced.
+	CancellationAllowedUntilDate Time     `json:"cancellationAllowedUntilDate,omitzero"`
+	Status                       string   `json:"status"`
+	SuspensionReasons            []string `json:"suspensionReasons,omitempty"`
+	AutoRenewEnabled             bool     `json:"autoRenewEnabled"`
+	IsTrial                      bool     `json:"isTrial"`
+	// BillingType is "none", "usage" or "license".
+	BillingType         string         `json:"billingType,omitempty"`
+	BillingCycle        string         `json:"billingCycle"`
+	TermDuration        string         `json:"termDuration,omitempty"`
+	RenewalTermDuration string         `json:"renewalTermDuration"`
+	RefundOptions       []RefundOption `json:"refundOptions,omitempty"`
+	IsMicrosoftProduct  bool           `json:"isMicrosoftProduct"`
+	// PartnerID is the reseller of record's PartnerID (MPN ID).
+	PartnerID       string   `json:"partnerId"`
+	AttentionNeeded bool     `json:"attentionNeeded"`
+	ActionTaken     bool     `json:"actionTaken"`
+	Actions         []string `json:"actions,omitempty"`
+	// ContractType is "subscription", "productKey" or "redemptionCode".
+	ContractType  string             `json:"contractType,omitempty"`
+	PromotionID   string             `json:"promotionId,omitempty"`
+	Links         *SubscriptionLinks `json:"links,omitempty"`
+	PublisherName string             `json:"publisherName,omitempty"`
+	OrderID       string             `json:"orderId,omitempty"`
+	Attributes    Attributes         `json:"attributes,omitzero"`
 }
 
 // SupportContact is the indirect reseller named as a subscription's support
 // contact.
 type SupportContact struct {
-	SupportTenantID string     `json:"supportTenantId"`
-	SupportMPNID    string     `json:"supportMpnId"`
-	Name            string     `json:"name"`
-	Attributes      Attributes `json:"attributes,omitzero"`
+	SupportTenantID string         `json:"supportTenantId"`
+	SupportMPNID    string         `json:"supportMpnId"`
+	Name            string         `json:"name"`
+	Links           *ResourceLinks `json:"links,omitempty"`
+	Attributes      Attributes     `json:"attributes,omitzero"`
 }
 
 // Webhook event names partnerflow listens to.

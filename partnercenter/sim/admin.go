@@ -57,6 +57,10 @@ func (s *Server) routes() {
 	svc("POST /v1/customers/{customerId}/carts", s.createCart)
 	svc("GET /v1/customers/{customerId}/carts/{cartId}", s.getCart)
 	svc("PUT /v1/customers/{customerId}/carts/{cartId}", s.updateCart)
+	// The documented update-cart example (and the cart's self link there)
+	// ends the path with a slash.
+	svc("GET /v1/customers/{customerId}/carts/{cartId}/{$}", s.getCart)
+	svc("PUT /v1/customers/{customerId}/carts/{cartId}/{$}", s.updateCart)
 	svc("POST /v1/customers/{customerId}/carts/{cartId}/checkout", s.checkout)
 	svc("GET /v1/customers/{customerId}/orders/{orderId}", s.getOrder)
 	svc("GET /v1/customers/{customerId}/orders/{orderId}/provisioningstatus", s.orderProvisioning)
@@ -88,11 +92,14 @@ func (s *Server) routes() {
 
 	adm("POST /sim/tenants", s.postTenant)
 	adm("GET /sim/tenants", s.listTenants)
+	adm("GET /sim/tenants/{tenantId}", s.getTenant)
 	adm("POST /sim/partners", s.postPartner)
 	adm("POST /sim/customer-actions/accept-reseller", s.postAcceptReseller)
 	adm("POST /sim/customer-actions/approve-gdap", s.postApproveGDAP)
 	adm("POST /sim/customer-actions/authorize-provider", s.postAuthorizeProvider)
 	adm("POST /sim/partner-actions/remove-reseller", s.postRemoveReseller)
+	adm("GET /sim/provisioning", s.getProvisioning)
+	adm("POST /sim/provisioning", s.postProvisioning)
 	adm("GET /sim/clock", s.getClock)
 	adm("POST /sim/clock", s.postClock)
 	m.HandleFunc("GET /sim/faults", s.getFaults)
@@ -132,6 +139,14 @@ type TenantInput struct {
 	// Email is a customer's contact e-mail (billingProfile.email, where
 	// Partner Center keeps it); empty means admin@<domain>.
 	Email string `json:"email,omitempty"`
+	// Cloud is the Microsoft cloud of the tenant: "public" (default) or
+	// "usgov" (Microsoft Cloud for US Government). Simulator-only: no
+	// documented Partner Center field tells a tenant's cloud.
+	Cloud string `json:"cloud,omitempty"`
+	// AllowDelegatedAccess makes an existing customer one that granted the
+	// home partner delegated admin privileges (DAP) before Microsoft stopped
+	// granting them; the customer's allowDelegatedAccess reads true.
+	AllowDelegatedAccess bool `json:"allowDelegatedAccess,omitempty"`
 }
 
 // addTenant creates a customer or partner tenant; callers hold s.mu.
@@ -149,6 +164,8 @@ func (s *Server) addTenant(in TenantInput, partner bool) (*Tenant, *refusal) {
 		return nil, refuse(http.StatusConflict, ReasonInvalidInput, "a partner with MPN ID "+in.MPNID+" already exists")
 	case in.Email != "" && !strings.Contains(in.Email, "@"):
 		return nil, refuse(http.StatusBadRequest, ReasonInvalidInput, "email must be an e-mail address")
+	case in.Cloud != "" && !strings.EqualFold(in.Cloud, CloudPublic) && !strings.EqualFold(in.Cloud, CloudUSGov):
+		return nil, refuse(http.StatusBadRequest, ReasonInvalidInput, "cloud must be public or usgov")
 	}
 	rel := in.Relationship
 	if rel == "" {
@@ -172,7 +189,8 @@ func (s *Server) addTenant(in TenantInput, partner bool) (*Tenant, *refusal) {
 	if s.st.Tenants[id] != nil {
 		return nil, refuse(http.StatusConflict, ReasonInvalidInput, "tenant "+id+" already exists")
 	}
-	t := &Tenant{ID: id, Domain: domain, Country: country, CompanyName: in.CompanyName, Users: in.Users, Partner: partner, CreatedAt: s.now()}
+	t := &Tenant{ID: id, Domain: domain, Country: country, CompanyName: in.CompanyName, Users: in.Users, Partner: partner, CreatedAt: s.now(),
+		Cloud: strings.ToLower(in.Cloud), AllowDelegatedAccess: in.AllowDelegatedAccess && !partner}
 	if partner {
 		t.MPNID, t.AgreementSigned, t.ProviderAuthorized = in.MPNID, in.AgreementSigned, in.Authorized
 		t.IndirectReseller = in.IndirectReseller == nil || *in.IndirectReseller
@@ -183,7 +201,8 @@ func (s *Server) addTenant(in TenantInput, partner bool) (*Tenant, *refusal) {
 			email = "admin@" + domain
 		}
 		culture, lang := cultureOf(country)
-		t.BillingProfile = pc.BillingProfile{Email: email, CompanyName: in.CompanyName, Culture: culture, Language: lang, DefaultAddress: pc.Address{Country: country}}
+		t.BillingProfile = pc.BillingProfile{ID: newID(), Email: email, CompanyName: in.CompanyName, Culture: culture, Language: lang,
+			DefaultAddress: pc.Address{Country: country}, Attributes: pc.Attributes{Etag: newEtag()}}
 	}
 	if t.Users == nil {
 		t.Users = []User{}
@@ -207,6 +226,52 @@ func (s *Server) postWorld(w http.ResponseWriter, r *http.Request, partner bool)
 		return
 	}
 	writeJSON(w, http.StatusCreated, map[string]string{"tenantId": t.ID})
+}
+
+// getTenant answers GET /sim/tenants/{tenantId}: the simulated tenant,
+// including what Partner Center does not show (its cloud, users, flags).
+func (s *Server) getTenant(w http.ResponseWriter, r *http.Request) {
+	t := s.st.Tenants[strings.ToLower(r.PathValue("tenantId"))]
+	if t == nil {
+		refuse(http.StatusNotFound, ReasonNotFound, "No tenant has the ID "+r.PathValue("tenantId")+".").write(w)
+		return
+	}
+	writeJSON(w, http.StatusOK, t)
+}
+
+// provisioningSetting is the body and answer of /sim/provisioning.
+type provisioningSetting struct {
+	// Delay is how long orders placed from now on stay pending (Go duration).
+	Delay string `json:"delay"`
+}
+
+func (s *Server) getProvisioning(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, provisioningSetting{Delay: s.provDelay.String()})
+}
+
+// postProvisioning sets how long orders placed from now on take to
+// provision: {"delay":"10m"}.
+func (s *Server) postProvisioning(w http.ResponseWriter, r *http.Request) {
+	var in provisioningSetting
+	if err := decode(r, &in); err != nil {
+		refuse(http.StatusBadRequest, ReasonInvalidInput, err.Error()).write(w)
+		return
+	}
+	d, err := time.ParseDuration(in.Delay)
+	if err != nil || d < 0 {
+		refuse(http.StatusBadRequest, ReasonInvalidInput, "delay must be a non-negative Go duration such as 10m").write(w)
+		return
+	}
+	s.provDelay = d
+	s.getProvisioning(w, r)
+}
+
+// SetProvisioningDelay sets how long orders placed from now on stay pending
+// before their subscriptions exist (orders already placed keep theirs).
+func (s *Server) SetProvisioningDelay(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.provDelay = d
 }
 
 func (s *Server) listTenants(w http.ResponseWriter, _ *http.Request) {

@@ -10,28 +10,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	pc "github.com/partnerflow/partnerflow/partnercenter"
 )
-
-// catalogItem is a product the simulator sells.
-type catalogItem struct {
-	Name                string
-	RequiresAttestation bool
-}
-
-// catalog holds products under IDs from Microsoft's cart and checkout examples.
-var catalog = map[string]catalogItem{
-	"CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS": {Name: "Microsoft 365 E3"},
-	"CFQ7TTC0LH18:0001:CFQ7TTC0K8P5": {Name: "Microsoft 365 Business Basic"},
-	"CFQ7TTC0LFLS:0002:CFQ7TTC0KDLJ": {Name: "Azure Active Directory Premium P1"},
-	"CFQ7TTC0LH0Z:0001:CFQ7TTC0K18P": {Name: "AI Builder Capacity add-on"},
-	"DG7GMGF0DWTL:0001:DG7GMGF0DSJB": {Name: "Azure Reserved VM Instance", RequiresAttestation: true},
-}
-
-// maxLineQuantity is the simulator's per-line license quota (code 10002).
-const maxLineQuantity = 10000
 
 // Countries whose customers must give an organization registration number,
 // and only those (Partner Center create-customer documentation).
@@ -91,9 +72,17 @@ func (s *Server) relationshipRequest(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (s *Server) customerView(t *Tenant) pc.Customer {
+// billingProfile is the tenant's billing profile with what older snapshots
+// lack filled in (ID, ETag, company name, country, e-mail).
+func (t *Tenant) billingProfile() pc.BillingProfile {
 	bp := t.BillingProfile
-	bp.Attributes = pc.Attributes{ObjectType: "CustomerBillingProfile"}
+	if bp.ID == "" {
+		bp.ID = nameUUID(t.ID + "/billing-profile")
+	}
+	if bp.Attributes.Etag == "" {
+		bp.Attributes.Etag = stableEtag(t.ID + "/billing-profile")
+	}
+	bp.Attributes.ObjectType = "CustomerBillingProfile"
 	if bp.CompanyName == "" {
 		bp.CompanyName = t.CompanyName
 	}
@@ -104,15 +93,54 @@ func (s *Server) customerView(t *Tenant) pc.Customer {
 		// Tenants from snapshots older than the contact e-mail.
 		bp.Email = "admin@" + t.Domain
 	}
-	rel := t.Relationship
-	if rel == "" {
-		rel = pc.RelationshipNone
+	return bp
+}
+
+func (t *Tenant) relationship() string {
+	if t.Relationship == "" {
+		return pc.RelationshipNone
 	}
+	return t.Relationship
+}
+
+// customerView is a customer as "Get a customer by ID" shows it: the company
+// profile with its address, e-mail and link, the billing profile with its
+// contact, link and ETag, allowDelegatedAccess, customDomains and the
+// customer's link.
+func (s *Server) customerView(t *Tenant) pc.Customer {
+	bp := t.billingProfile()
+	bp.Links = &pc.ResourceLinks{Self: selfLink("/customers/" + t.ID + "/profiles/billing")}
+	addr := bp.DefaultAddress
+	company := &pc.Address{Country: addr.Country, Region: addr.State, City: addr.City, AddressLine1: addr.AddressLine1,
+		AddressLine2: addr.AddressLine2, PostalCode: addr.PostalCode, PhoneNumber: addr.PhoneNumber}
+	delegated := t.AllowDelegatedAccess
+	return pc.Customer{
+		ID: t.ID, CommerceID: t.ID,
+		CompanyProfile: pc.CompanyProfile{TenantID: t.ID, Domain: t.Domain, CompanyName: t.CompanyName, Address: company, Email: bp.Email,
+			OrganizationRegistrationNumber: t.OrgRegistration, Links: &pc.ResourceLinks{Self: selfLink("/customers/" + t.ID + "/profiles/company")},
+			Attributes: pc.Attributes{ObjectType: "CustomerCompanyProfile"}},
+		BillingProfile: bp, RelationshipToPartner: t.relationship(), AllowDelegatedAccess: &delegated,
+		CustomDomains: []string{t.Domain}, AssociatedPartnerID: t.AssociatedPartnerID,
+		Links:      &pc.ResourceLinks{Self: selfLink("/customers/" + t.ID)},
+		Attributes: pc.Attributes{ObjectType: "Customer"},
+	}
+}
+
+// createdView is the answer of "Create a customer" (as the indirect
+// reseller example shows it): the company profile without address, the
+// billing profile without contact or link, allowDelegatedAccess, the one-time
+// credentials, no customDomains and no links.
+func (s *Server) createdView(t *Tenant, creds pc.UserCredentials) pc.Customer {
+	bp := t.billingProfile()
+	bp.FirstName, bp.LastName, bp.Links = "", "", nil
+	delegated := t.AllowDelegatedAccess
 	return pc.Customer{
 		ID: t.ID, CommerceID: t.ID,
 		CompanyProfile: pc.CompanyProfile{TenantID: t.ID, Domain: t.Domain, CompanyName: t.CompanyName,
-			OrganizationRegistrationNumber: t.OrgRegistration, Attributes: pc.Attributes{ObjectType: "CustomerCompanyProfile"}},
-		BillingProfile: bp, RelationshipToPartner: rel, AssociatedPartnerID: t.AssociatedPartnerID,
+			OrganizationRegistrationNumber: t.OrgRegistration, Links: &pc.ResourceLinks{Self: selfLink("/customers/" + t.ID + "/profiles/company")},
+			Attributes: pc.Attributes{ObjectType: "CustomerCompanyProfile"}},
+		BillingProfile: bp, RelationshipToPartner: t.relationship(), AllowDelegatedAccess: &delegated,
+		UserCredentials: &creds, AssociatedPartnerID: t.AssociatedPartnerID,
 		Attributes: pc.Attributes{ObjectType: "Customer"},
 	}
 }
@@ -298,10 +326,35 @@ func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// createCustomerBody is the create-customer request as the simulator reads
+// it: enableGDAPByDefault may be absent (which Partner Center reads as true
+// since November 2023); other documented keys (Id, CommerceId,
+// AllowDelegatedAccess, UserCredentials, CustomDomains, all null in the
+// example) are ignored.
+type createCustomerBody struct {
+	CompanyProfile      pc.CompanyProfile `json:"companyProfile"`
+	BillingProfile      pc.BillingProfile `json:"billingProfile"`
+	AssociatedPartnerID string            `json:"associatedPartnerId"`
+	EnableGDAPByDefault *bool             `json:"enableGDAPByDefault"`
+}
+
+// normalizeCulture writes a culture as Partner Center answers it: "EN-US"
+// becomes "en-US".
+func normalizeCulture(c string) string {
+	lang, region, ok := strings.Cut(strings.TrimSpace(c), "-")
+	if !ok {
+		return strings.ToLower(lang)
+	}
+	return strings.ToLower(lang) + "-" + strings.ToUpper(region)
+}
+
 // createCustomer creates a tenant with a Global admin and returns its
-// one-time credentials; MS-RequestId replay is handled by the service wrapper.
+// one-time credentials (201); MS-RequestId replay is handled by the service
+// wrapper, so a retry gets the same tenant and credentials, and nothing
+// else ever shows the password again. New customers get no delegated admin
+// privileges (DAP) since Microsoft stopped granting them in 2023.
 func (s *Server) createCustomer(w http.ResponseWriter, r *http.Request) {
-	var in pc.NewCustomer
+	var in createCustomerBody
 	if err := decode(r, &in); err != nil {
 		s.pcFail(w, http.StatusBadRequest, 0, "Invalid customer: %v", err)
 		return
@@ -321,34 +374,42 @@ func (s *Server) createCustomer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	needsReg := slices.Contains(registrationNumberCountries, country)
-	if needsReg && in.CompanyProfile.OrganizationRegistrationNumber == "" {
-		s.pcFail(w, http.StatusBadRequest, 0, "organizationRegistrationNumber is required for customers in %s.", country)
+	switch {
+	case needsReg && in.CompanyProfile.OrganizationRegistrationNumber == "":
+		s.pcFail(w, http.StatusBadRequest, pc.CodeOrgRegistrationMissing, "Organization registration ID information is missing.")
 		return
-	}
-	if !needsReg && in.CompanyProfile.OrganizationRegistrationNumber != "" {
-		s.pcFail(w, http.StatusBadRequest, 0, "organizationRegistrationNumber must not be given for customers in %s.", country)
+	case !needsReg && in.CompanyProfile.OrganizationRegistrationNumber != "":
+		s.pcFail(w, http.StatusBadRequest, pc.CodeOrgRegistrationNotSupported, "Organization registration ID value is not supported.")
+		return
+	case needsReg && strings.TrimSpace(bp.DefaultAddress.PhoneNumber) == "":
+		s.pcFail(w, http.StatusBadRequest, pc.CodePhoneNumberMissing, "Customer phone number is missing.")
 		return
 	}
 	if s.st.tenantByDomain(domain) != nil {
 		s.pcFail(w, http.StatusConflict, 0, "Domain %s is already in use.", domain)
 		return
 	}
-	if id := in.AssociatedPartnerID; id != "" {
+	if id := strings.ToLower(in.AssociatedPartnerID); id != "" {
 		if p := s.st.Tenants[id]; p == nil || !p.Partner || !p.ProviderAuthorized {
-			s.pcFail(w, http.StatusBadRequest, pc.CodeNotIndirectReseller, "Partner %s is not an indirect reseller of this provider.", id)
+			s.pcFail(w, http.StatusBadRequest, pc.CodeNotIndirectReseller, "Partner %s is not an indirect reseller of this provider.", in.AssociatedPartnerID)
 			return
 		}
+		in.AssociatedPartnerID = id
 	}
 	bp.DefaultAddress.Country = country
-	bp.ID = newID()
+	bp.Culture = normalizeCulture(bp.Culture)
+	if bp.FirstName == "" && bp.LastName == "" {
+		bp.FirstName, bp.LastName = bp.DefaultAddress.FirstName, bp.DefaultAddress.LastName
+	}
+	bp.ID, bp.Links = newID(), nil
+	bp.Attributes = pc.Attributes{Etag: newEtag()}
 	t := &Tenant{ID: newID(), Domain: domain, Country: country, CompanyName: bp.CompanyName,
 		Users:        []User{{UPN: "admin@" + domain, GlobalAdmin: true}},
 		Relationship: pc.RelationshipReseller, AssociatedPartnerID: in.AssociatedPartnerID,
-		BillingProfile: bp, OrgRegistration: in.CompanyProfile.OrganizationRegistrationNumber, CreatedAt: s.now()}
+		BillingProfile: bp, OrgRegistration: in.CompanyProfile.OrganizationRegistrationNumber, CreatedAt: s.now(),
+		EnableGDAPByDefault: in.EnableGDAPByDefault == nil || *in.EnableGDAPByDefault}
 	s.st.putTenant(t)
-	out := s.customerView(t)
-	out.UserCredentials = &pc.UserCredentials{UserName: "admin", Password: randomPassword()}
-	writeJSON(w, http.StatusCreated, out)
+	writeJSON(w, http.StatusCreated, s.createdView(t, pc.UserCredentials{UserName: "admin", Password: randomPassword()}))
 }
 
 // patchCustomer supports {"relationshipToPartner":"none"} only, refused
@@ -506,20 +567,48 @@ func (s *Server) agreementStatus(w http.ResponseWriter, r *http.Request) {
 func (s *Server) agreementTemplates(w http.ResponseWriter, r *http.Request) {
 	items := []pc.AgreementTemplate{}
 	if t := r.URL.Query().Get("agreementType"); t == "" || strings.EqualFold(t, pc.AgreementTypeMCA) {
-		items = append(items, pc.AgreementTemplate{TemplateID: MCATemplateID, AgreementType: pc.AgreementTypeMCA, AgreementLink: "https://aka.ms/customeragreement"})
+		items = append(items, pc.AgreementTemplate{TemplateID: MCATemplateID, AgreementType: pc.AgreementTypeMCA, AgreementLink: mcaLink})
 	}
 	writeJSON(w, http.StatusOK, pc.Collection[pc.AgreementTemplate]{TotalCount: len(items), Items: items, Attributes: pc.Attributes{ObjectType: "Collection"}})
 }
 
+// listCustomerAgreements answers with the attestations as "Get
+// confirmation of customer acceptance" shows them: contact, template, date,
+// type and the agreement link, no userId.
 func (s *Server) listCustomerAgreements(w http.ResponseWriter, r *http.Request) {
 	if t := s.customer(w, r); t != nil {
-		items := append([]pc.CustomerAgreement{}, s.st.Agreements[t.ID]...)
+		items := []pc.CustomerAgreement{}
+		for _, a := range s.st.Agreements[t.ID] {
+			a.UserID, a.Attributes = "", pc.Attributes{}
+			if a.AgreementLink == "" {
+				a.AgreementLink = mcaLink
+			}
+			items = append(items, a)
+		}
 		writeJSON(w, http.StatusOK, pc.Collection[pc.CustomerAgreement]{TotalCount: len(items), Items: items, Attributes: pc.Attributes{ObjectType: "Collection"}})
 	}
 }
 
-// createCustomerAgreement records the MCA attestation; the same contact
-// again is 600061.
+// mcaLink is the Microsoft Customer Agreement's link in the documented
+// agreement metadata.
+const mcaLink = "https://aka.ms/customeragreement"
+
+// partnerUserID is the object ID of the simulated partner user who confirms
+// agreements (the create answer's userId).
+func (s *Server) partnerUserID() string { return nameUUID(s.home.TenantID + "/partner-user") }
+
+func sameContact(a, b pc.Contact) bool {
+	eq := func(x, y string) bool { return strings.EqualFold(strings.TrimSpace(x), strings.TrimSpace(y)) }
+	return eq(a.FirstName, b.FirstName) && eq(a.LastName, b.LastName) && eq(a.Email, b.Email) && eq(a.PhoneNumber, b.PhoneNumber)
+}
+
+// createCustomerAgreement records the MCA attestation and answers 201 with
+// userId, primaryContact, templateId, dateAgreed and type. Partner Center
+// allows another attestation only when the contact's first name, last name,
+// e-mail or phone number changed; the same contact again is 600061 in the
+// documented extended error body (HTTP 409 is the simulator's choice: the
+// page shows no status). Partner confirmation of the MCA exists only in the
+// public cloud, so a US Government customer's is refused.
 func (s *Server) createCustomerAgreement(w http.ResponseWriter, r *http.Request) {
 	t := s.customer(w, r)
 	if t == nil {
@@ -532,6 +621,9 @@ func (s *Server) createCustomerAgreement(w http.ResponseWriter, r *http.Request)
 	}
 	c := in.PrimaryContact
 	switch {
+	case t.usGov():
+		s.pcFail(w, http.StatusBadRequest, 0, "Partner confirmation of the Microsoft Customer Agreement is supported only in the Microsoft public cloud; %s is a US Government customer.", t.Domain)
+		return
 	case in.Type != pc.AgreementTypeMCA:
 		s.pcFail(w, http.StatusBadRequest, 0, "Agreement type %q is not supported.", in.Type)
 		return
@@ -546,304 +638,18 @@ func (s *Server) createCustomerAgreement(w http.ResponseWriter, r *http.Request)
 		return
 	}
 	for _, a := range s.st.Agreements[t.ID] {
-		if a.TemplateID == in.TemplateID && strings.EqualFold(a.PrimaryContact.Email, c.Email) &&
-			strings.EqualFold(a.PrimaryContact.FirstName, c.FirstName) && strings.EqualFold(a.PrimaryContact.LastName, c.LastName) {
-			s.pcFail(w, http.StatusConflict, pc.CodeAgreementAlreadyExists, "PartnerConfirmedAgreementAlreadyExists")
+		if a.TemplateID == in.TemplateID && sameContact(a.PrimaryContact, c) {
+			const msg = "A partner confirmed agreement already exists for the customer."
+			writeJSON(w, http.StatusConflict, pc.ExtendedErrorBody{Code: pc.CodeAgreementAlreadyExists, Message: msg, Description: msg,
+				ErrorName: "PartnerConfirmedAgreementAlreadyExists", Parameters: map[string]any{},
+				ErrorMessageExtended: fmt.Sprintf("InternalErrorCode=%d", pc.CodeAgreementAlreadyExists)})
 			return
 		}
 	}
-	in.AgreementLink = "https://aka.ms/customeragreement"
-	in.Attributes = pc.Attributes{ObjectType: "Agreement"}
-	s.st.Agreements[t.ID] = append(s.st.Agreements[t.ID], in)
-	writeJSON(w, http.StatusCreated, in)
-}
-
-// checkLineItems validates the reseller on each line (request-level errors)
-// and marks product errors on the lines themselves.
-func (s *Server) checkLineItems(w http.ResponseWriter, items []pc.CartLineItem) bool {
-	for i := range items {
-		li := &items[i]
-		li.ID = i
-		li.Error = nil
-		for _, p := range li.Participants {
-			if !strings.EqualFold(p.Key, pc.ParticipantTransactionReseller) {
-				continue
-			}
-			rs := s.st.partnerByMPN(p.Value)
-			switch {
-			// HTTP statuses from Microsoft's error code table.
-			case rs == nil:
-				s.pcFail(w, http.StatusNotFound, pc.CodeResellerNotFound, "PartnerID %s isn't found.", p.Value)
-				return false
-			case !rs.IndirectReseller || !rs.ProviderAuthorized:
-				s.pcFail(w, http.StatusBadRequest, pc.CodeNotIndirectReseller, "PartnerID %s isn't a valid Indirect Reseller of this provider.", p.Value)
-				return false
-			case !rs.AgreementSigned:
-				s.pcFail(w, http.StatusForbidden, pc.CodeResellerAgreementNotAccepted, "Microsoft Partner Agreement hasn't been accepted by the indirect reseller %s.", p.Value)
-				return false
-			}
-		}
-		item, ok := catalog[li.CatalogItemID]
-		switch {
-		case !ok:
-			li.Error = &pc.CartLineItemError{ErrorCode: pc.CodeInvalidCatalogItem, ErrorDescription: "Catalog item ID is not valid."}
-		case li.Quantity < 1 || li.Quantity > maxLineQuantity:
-			li.Error = &pc.CartLineItemError{ErrorCode: pc.CodeQuantityOutOfRange, ErrorDescription: fmt.Sprintf("Quantity must be between 1 and %d.", maxLineQuantity)}
-		case item.RequiresAttestation && !li.AttestationAccepted:
-			li.Error = &pc.CartLineItemError{ErrorCode: pc.CodeAttestationNotAccepted, ErrorDescription: "Attestation must be accepted for this product."}
-		default:
-			if li.FriendlyName == "" {
-				li.FriendlyName = item.Name
-			}
-		}
-		if li.CurrencyCode == "" {
-			li.CurrencyCode = "USD"
-		}
-		if li.OrderGroup == "" {
-			li.OrderGroup = "0"
-		}
-	}
-	return true
-}
-
-func (s *Server) createCart(w http.ResponseWriter, r *http.Request) {
-	t := s.customer(w, r)
-	if t == nil {
-		return
-	}
-	var in pc.Cart
-	if err := decode(r, &in); err != nil || len(in.LineItems) == 0 {
-		s.pcFail(w, http.StatusBadRequest, 0, "A cart needs at least one line item.")
-		return
-	}
-	if !s.checkLineItems(w, in.LineItems) {
-		return
-	}
-	now := s.now()
-	cart := pc.Cart{ID: newID(), CreationTimestamp: pc.NewTime(now), LastModifiedTimestamp: pc.NewTime(now),
-		ExpirationTimestamp: pc.NewTime(now.Add(cartLifetime)), LastModifiedUser: s.home.TenantID, Status: "Active",
-		LineItems: in.LineItems, Attributes: pc.Attributes{ObjectType: "Cart"}}
-	s.st.Carts[cart.ID] = &cartRecord{CustomerID: t.ID, Cart: cart}
-	writeJSON(w, http.StatusCreated, cart)
-}
-
-// cart finds the customer and its live cart named in the path, or answers the error.
-func (s *Server) cart(w http.ResponseWriter, r *http.Request) (*Tenant, *cartRecord) {
-	t := s.customer(w, r)
-	if t == nil {
-		return nil, nil
-	}
-	c := s.st.Carts[r.PathValue("cartId")]
-	if c == nil || c.CustomerID != t.ID {
-		s.pcFail(w, http.StatusNotFound, 0, "Cart %s was not found.", r.PathValue("cartId"))
-		return nil, nil
-	}
-	if c.Checkout == nil && !s.now().Before(c.Cart.ExpirationTimestamp.Time) {
-		s.pcFail(w, http.StatusBadRequest, 0, "Cart %s has expired.", c.Cart.ID)
-		return nil, nil
-	}
-	return t, c
-}
-
-func (s *Server) getCart(w http.ResponseWriter, r *http.Request) {
-	if _, c := s.cart(w, r); c != nil {
-		writeJSON(w, http.StatusOK, c.Cart)
-	}
-}
-
-func (s *Server) updateCart(w http.ResponseWriter, r *http.Request) {
-	_, c := s.cart(w, r)
-	if c == nil {
-		return
-	}
-	if c.Checkout != nil {
-		s.pcFail(w, http.StatusBadRequest, 0, "Cart %s was already checked out.", c.Cart.ID)
-		return
-	}
-	var in pc.Cart
-	if err := decode(r, &in); err != nil || len(in.LineItems) == 0 {
-		s.pcFail(w, http.StatusBadRequest, 0, "A cart needs at least one line item.")
-		return
-	}
-	if !s.checkLineItems(w, in.LineItems) {
-		return
-	}
-	c.Cart.LineItems = in.LineItems
-	c.Cart.LastModifiedTimestamp = pc.NewTime(s.now())
-	writeJSON(w, http.StatusOK, c.Cart)
-}
-
-// checkout places one order per billing cycle; a repeat returns the first
-// result; without an attested MCA it is 403 13605.
-func (s *Server) checkout(w http.ResponseWriter, r *http.Request) {
-	t, c := s.cart(w, r)
-	if c == nil {
-		return
-	}
-	if c.Checkout != nil {
-		writeJSON(w, http.StatusCreated, c.Checkout)
-		return
-	}
-	if len(s.st.Agreements[t.ID]) == 0 {
-		s.pcFail(w, http.StatusForbidden, pc.CodeMCANotAccepted, "The customer has not accepted the Microsoft Customer Agreement.")
-		return
-	}
-	for _, li := range c.Cart.LineItems {
-		if li.Error != nil {
-			s.pcFail(w, http.StatusBadRequest, li.Error.ErrorCode, "Line item %d: %s", li.ID, li.Error.ErrorDescription)
-			return
-		}
-	}
-	now := s.now()
-	byCycle := map[string]*pc.Order{}
-	var cycles []string
-	for _, li := range c.Cart.LineItems {
-		o := byCycle[li.BillingCycle]
-		if o == nil {
-			id := strings.ReplaceAll(newID(), "-", "")[:12]
-			o = &pc.Order{ID: id, AlternateID: id, ReferenceCustomerID: t.ID, BillingCycle: li.BillingCycle, CurrencyCode: "USD",
-				CreationDate: pc.NewTime(now), Status: pc.OrderStatusPending, TransactionType: "UserPurchase", Attributes: pc.Attributes{ObjectType: "Order"}}
-			byCycle[li.BillingCycle] = o
-			cycles = append(cycles, li.BillingCycle)
-		}
-		reseller := ""
-		for _, p := range li.Participants {
-			if strings.EqualFold(p.Key, pc.ParticipantTransactionReseller) {
-				reseller = p.Value
-			}
-		}
-		sub := pc.Subscription{ID: newID(), OfferID: li.CatalogItemID, FriendlyName: li.FriendlyName, Quantity: li.Quantity, Status: "active",
-			BillingCycle: li.BillingCycle, TermDuration: li.TermDuration, PartnerID: reseller, OrderID: o.ID, CreationDate: pc.NewTime(now),
-			AutoRenewEnabled: true, Attributes: pc.Attributes{ObjectType: "Subscription"}}
-		s.st.Subscriptions[sub.ID] = &subscriptionRecord{CustomerID: t.ID, Subscription: sub}
-		o.LineItems = append(o.LineItems, pc.OrderLineItem{LineItemNumber: len(o.LineItems), OfferID: li.CatalogItemID, SubscriptionID: sub.ID,
-			TermDuration: li.TermDuration, TransactionType: "New", FriendlyName: li.FriendlyName, Quantity: li.Quantity, PartnerIDOnRecord: reseller})
-	}
-	res := &pc.CheckoutResult{Orders: []pc.Order{}, Attributes: pc.Attributes{ObjectType: "CartCheckoutResult"}}
-	for _, cy := range cycles {
-		o := byCycle[cy]
-		s.st.Orders[o.ID] = &orderRecord{CustomerID: t.ID, Order: *o}
-		res.Orders = append(res.Orders, *o)
-	}
-	c.Checkout = res
-	c.Cart.Status = "Ordered"
-	writeJSON(w, http.StatusCreated, res)
-}
-
-func (s *Server) order(w http.ResponseWriter, r *http.Request, t *Tenant) *orderRecord {
-	o := s.st.Orders[r.PathValue("orderId")]
-	if o == nil || o.CustomerID != t.ID {
-		s.pcFail(w, http.StatusNotFound, 0, "Order %s was not found.", r.PathValue("orderId"))
-		return nil
-	}
-	return o
-}
-
-func (s *Server) getOrder(w http.ResponseWriter, r *http.Request) {
-	if t := s.customer(w, r); t != nil {
-		if o := s.order(w, r, t); o != nil {
-			v := o.Order
-			v.Status = orderStatus(v, s.now(), s.cfg.ActivationDelay)
-			writeJSON(w, http.StatusOK, v)
-		}
-	}
-}
-
-func (s *Server) orderProvisioning(w http.ResponseWriter, r *http.Request) {
-	t := s.customer(w, r)
-	if t == nil {
-		return
-	}
-	o := s.order(w, r, t)
-	if o == nil {
-		return
-	}
-	st := "pending"
-	if orderStatus(o.Order, s.now(), s.cfg.ActivationDelay) == pc.OrderStatusCompleted {
-		st = "fulfilled"
-	}
-	out := pc.OrderProvisioningStatus{Items: []pc.LineItemProvisioningStatus{}}
-	for _, li := range o.Order.LineItems {
-		out.Items = append(out.Items, pc.LineItemProvisioningStatus{LineItemNumber: li.LineItemNumber, Status: st, SubscriptionID: li.SubscriptionID})
-	}
-	out.TotalCount = len(out.Items)
-	writeJSON(w, http.StatusOK, out)
-}
-
-// visibleSubscription hides a subscription until its order is provisioned.
-func (s *Server) visibleSubscription(sub *subscriptionRecord, now time.Time) bool {
-	o := s.st.Orders[sub.Subscription.OrderID]
-	return o == nil || orderStatus(o.Order, now, s.cfg.ActivationDelay) == pc.OrderStatusCompleted
-}
-
-func (s *Server) listSubscriptions(w http.ResponseWriter, r *http.Request) {
-	t := s.customer(w, r)
-	if t == nil {
-		return
-	}
-	now := s.now()
-	items := []pc.Subscription{}
-	for _, sub := range s.st.Subscriptions {
-		if sub.CustomerID == t.ID && s.visibleSubscription(sub, now) {
-			items = append(items, sub.Subscription)
-		}
-	}
-	slices.SortFunc(items, func(a, b pc.Subscription) int { return strings.Compare(a.ID, b.ID) })
-	writeJSON(w, http.StatusOK, pc.Collection[pc.Subscription]{TotalCount: len(items), Items: items, Attributes: pc.Attributes{ObjectType: "Collection"}})
-}
-
-func (s *Server) subscription(w http.ResponseWriter, r *http.Request) *subscriptionRecord {
-	t := s.customer(w, r)
-	if t == nil {
-		return nil
-	}
-	sub := s.st.Subscriptions[r.PathValue("subscriptionId")]
-	if sub == nil || sub.CustomerID != t.ID || !s.visibleSubscription(sub, s.now()) {
-		s.pcFail(w, http.StatusNotFound, 0, "Subscription %s was not found.", r.PathValue("subscriptionId"))
-		return nil
-	}
-	return sub
-}
-
-func (s *Server) getSubscription(w http.ResponseWriter, r *http.Request) {
-	if sub := s.subscription(w, r); sub != nil {
-		writeJSON(w, http.StatusOK, sub.Subscription)
-	}
-}
-
-func (s *Server) getSupportContact(w http.ResponseWriter, r *http.Request) {
-	sub := s.subscription(w, r)
-	if sub == nil {
-		return
-	}
-	if sub.SupportContact == nil {
-		s.pcFail(w, http.StatusNotFound, 0, "Subscription %s has no support contact.", sub.Subscription.ID)
-		return
-	}
-	writeJSON(w, http.StatusOK, sub.SupportContact)
-}
-
-// updateSupportContact accepts only a partnered indirect reseller whose
-// tenant and MPN ID match.
-func (s *Server) updateSupportContact(w http.ResponseWriter, r *http.Request) {
-	sub := s.subscription(w, r)
-	if sub == nil {
-		return
-	}
-	var in pc.SupportContact
-	if err := decode(r, &in); err != nil {
-		s.pcFail(w, http.StatusBadRequest, 0, "Invalid support contact: %v", err)
-		return
-	}
-	p := s.st.Tenants[in.SupportTenantID]
-	if p == nil || !p.Partner || !p.ProviderAuthorized || p.MPNID != in.SupportMPNID {
-		s.pcFail(w, http.StatusBadRequest, pc.CodeNotIndirectReseller, "Tenant %s with PartnerID %s is not an indirect reseller of this provider.", in.SupportTenantID, in.SupportMPNID)
-		return
-	}
-	if in.Name == "" {
-		in.Name = p.CompanyName
-	}
-	in.Attributes = pc.Attributes{ObjectType: "SupportContact"}
-	sub.SupportContact = &in
-	writeJSON(w, http.StatusOK, in)
+	stored := pc.CustomerAgreement{UserID: s.partnerUserID(), PrimaryContact: c, TemplateID: in.TemplateID, DateAgreed: in.DateAgreed,
+		Type: in.Type, AgreementLink: mcaLink}
+	s.st.Agreements[t.ID] = append(s.st.Agreements[t.ID], stored)
+	out := stored
+	out.AgreementLink = ""
+	writeJSON(w, http.StatusCreated, out)
 }

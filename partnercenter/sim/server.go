@@ -9,11 +9,12 @@
 //	/v1/...                               Partner Center REST
 //	/webhooks/v1/registration[...]        Partner Center webhook registration
 //	/v1.0/tenantRelationships/...         Graph delegatedAdminRelationships
-//	/sim/tenants, /sim/partners           create the world (POST), list it (GET /sim/tenants)
+//	/sim/tenants, /sim/partners           create the world (POST), list it (GET /sim/tenants[/{id}])
 //	/sim/customer-actions/...             accept-reseller, approve-gdap, authorize-provider
 //	/sim/partner-actions/remove-reseller  the provider removing a reseller (Partner Center UI)
 //	/sim/admin/...                        admin-center and Partner Center stand-in pages
 //	/sim/clock, /sim/faults               test controls
+//	/sim/provisioning                     how long new orders stay pending
 //	/sim/webhooks/certificate.cer         the webhook signing certificate
 //	/sim/webhooks/deliveries              delivery log
 package sim
@@ -68,6 +69,16 @@ type Config struct {
 	// ActivationDelay is how long approved GDAP relationships, access
 	// assignments and orders take to become active; 0 means 3 seconds.
 	ActivationDelay time.Duration
+	// ProvisioningDelay is how long a checked-out order stays pending before
+	// its subscriptions exist; 0 means ActivationDelay. SetProvisioningDelay
+	// and POST /sim/provisioning change it for orders placed afterwards.
+	ProvisioningDelay time.Duration
+	// RefuseResubmittedCart makes a checkout of a cart already checked out
+	// with another request ID fail with 400 800065 ("Cannot check out an
+	// already submitted cart", Microsoft's error table). By default the
+	// simulator answers such a repeat with the first result; a retry with the
+	// same MS-RequestId is always answered with the first result.
+	RefuseResubmittedCart bool
 	// HomePartner is the partner partnerflow acts as; zero means DefaultHomePartner.
 	HomePartner HomePartner
 	// Now is the clock (before /sim/clock offsets); nil means time.Now.
@@ -87,9 +98,10 @@ type Server struct {
 	mux    *http.ServeMux
 	signer *rsa.PrivateKey
 
-	mu     sync.Mutex // guards st and faults
-	st     *state
-	faults Faults
+	mu        sync.Mutex // guards st, faults and provDelay
+	st        *state
+	faults    Faults
+	provDelay time.Duration
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -119,7 +131,10 @@ func New(cfg Config) (*Server, error) {
 	if home.TenantID == "" {
 		home = DefaultHomePartner
 	}
-	s := &Server{cfg: cfg, home: home, log: cfg.Logger, st: newState()}
+	if cfg.ProvisioningDelay == 0 {
+		cfg.ProvisioningDelay = cfg.ActivationDelay
+	}
+	s := &Server{cfg: cfg, home: home, log: cfg.Logger, st: newState(), provDelay: cfg.ProvisioningDelay}
 	if cfg.DataFile != "" {
 		if err := s.load(); err != nil {
 			return nil, err

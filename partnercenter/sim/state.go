@@ -2,7 +2,9 @@ package sim
 
 import (
 	"crypto/rand"
+	"crypto/sha1"
 	"encoding/base64"
+	"encoding/binary"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -46,6 +48,16 @@ type Tenant struct {
 	AssociatedPartnerID string            `json:"associatedPartnerId,omitempty"`
 	BillingProfile      pc.BillingProfile `json:"billingProfile,omitzero"`
 	OrgRegistration     string            `json:"organizationRegistrationNumber,omitempty"`
+	// AllowDelegatedAccess: the customer granted the home partner DAP
+	// (legacy; customers created through the API never do, see createCustomer).
+	AllowDelegatedAccess bool `json:"allowDelegatedAccess,omitempty"`
+	// EnableGDAPByDefault is what the create-customer request asked for (true
+	// when it did not say).
+	EnableGDAPByDefault bool `json:"enableGDAPByDefault,omitempty"`
+	// Cloud is the Microsoft cloud the tenant lives in: "" or CloudPublic for
+	// the public cloud, CloudUSGov for Microsoft Cloud for US Government. No
+	// documented Partner Center field carries it; /sim/tenants shows it.
+	Cloud string `json:"cloud,omitempty"`
 	// Partner side.
 	MPNID              string `json:"mpnId,omitempty"`
 	AgreementSigned    bool   `json:"agreementSigned,omitempty"`
@@ -106,6 +118,9 @@ type cartRecord struct {
 type orderRecord struct {
 	CustomerID string
 	Order      pc.Order
+	// ReadyAt is when the order's subscriptions are provisioned (zero in
+	// snapshots older than it: creation plus ActivationDelay).
+	ReadyAt time.Time `json:",omitzero"`
 }
 
 type subscriptionRecord struct {
@@ -208,10 +223,35 @@ func (st *state) partnerByMPN(mpn string) *Tenant {
 
 func newID() string { return pc.NewRequestID() }
 
+// randomPassword is a new tenant's temporary admin password: 16 random
+// characters with upper and lower case letters, digits and a symbol, as
+// Entra's complexity rules ask.
 func randomPassword() string {
-	var b [12]byte
+	const (
+		upper  = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+		lower  = "abcdefghijkmnopqrstuvwxyz"
+		digits = "23456789"
+		symbol = "!#$%*+=?@"
+		all    = upper + lower + digits + symbol
+	)
+	var b [16]byte
 	_, _ = rand.Read(b[:])
-	return "Pf!" + base64.RawURLEncoding.EncodeToString(b[:])
+	out := make([]byte, len(b))
+	for i, v := range b {
+		set := all
+		switch i {
+		case 0:
+			set = upper
+		case 5:
+			set = lower
+		case 9:
+			set = digits
+		case 13:
+			set = symbol
+		}
+		out[i] = set[int(v)%len(set)]
+	}
+	return string(out)
 }
 
 func etag(version int) string {
@@ -329,10 +369,54 @@ func (a *assignmentRecord) view(now time.Time, delay time.Duration) pc.AccessAss
 	}
 }
 
-// orderStatus is pending until provisioning (ActivationDelay) has passed.
-func orderStatus(o pc.Order, now time.Time, delay time.Duration) string {
-	if now.Sub(o.CreationDate.Time) < delay {
-		return pc.OrderStatusPending
+// Clouds a tenant can live in (Tenant.Cloud).
+const (
+	CloudPublic = "public"
+	CloudUSGov  = "usgov"
+)
+
+// usGov reports whether the tenant lives in Microsoft Cloud for US Government.
+func (t *Tenant) usGov() bool { return strings.EqualFold(t.Cloud, CloudUSGov) }
+
+// provisioned reports whether the order's subscriptions exist at now:
+// orders are pending until ReadyAt (or, for older snapshots, until
+// ActivationDelay after creation).
+func (o *orderRecord) provisioned(now time.Time, delay time.Duration) bool {
+	ready := o.ReadyAt
+	if ready.IsZero() {
+		ready = o.Order.CreationDate.Add(delay)
 	}
-	return pc.OrderStatusCompleted
+	return !now.Before(ready)
+}
+
+// orderStatus is pending until the order is provisioned, then completed.
+func (o *orderRecord) status(now time.Time, delay time.Duration) string {
+	if o.provisioned(now, delay) {
+		return pc.OrderStatusCompleted
+	}
+	return pc.OrderStatusPending
+}
+
+// nameUUID is a stable UUID-shaped identifier derived from name (for IDs a
+// snapshot older than them lacks, and for fixed simulated identities).
+func nameUUID(name string) string {
+	h := sha1.Sum([]byte(name))
+	h[6] = h[6]&0x0f | 0x50
+	h[8] = h[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
+}
+
+// newEtag is a profile ETag as Partner Center writes them: a decimal 64-bit
+// integer ("5920358838484612121").
+func newEtag() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return strconv.FormatInt(int64(binary.BigEndian.Uint64(b[:])), 10)
+}
+
+// stableEtag is an ETag derived from name, for profiles from snapshots older
+// than their ETag.
+func stableEtag(name string) string {
+	h := sha1.Sum([]byte(name))
+	return strconv.FormatInt(int64(binary.BigEndian.Uint64(h[:8])), 10)
 }
