@@ -330,7 +330,7 @@ func (a *Activities) RecordSubscriptions(ctx context.Context, customerID string,
 		}
 		support := ""
 		if reseller != nil {
-			_, err := pc.UpdateSupportContact(ctx, c.CustomerTenantID, s.ID, partnercenter.SupportContact{
+			_, err := pc.UpdateSupportContact(partnercenter.WithRequestID(ctx, customerID+"/support/"+s.ID), c.CustomerTenantID, s.ID, partnercenter.SupportContact{
 				SupportTenantID: reseller.TenantID, SupportMPNID: reseller.MPNID, Name: reseller.CompanyName,
 			})
 			if err != nil {

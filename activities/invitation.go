@@ -67,15 +67,18 @@ func unifiedRoles(ids []string) []partnercenter.UnifiedRole {
 
 // CheckAcceptance asks the service whether the customer accepted the reseller relationship and
 // approved the GDAP request; it is the fallback for lost webhook events and the confirmation of
-// received ones.
+// received ones. An invitation without admin access has no GDAP relationship (relationshipID is
+// empty): only the reseller relationship is read.
 func (a *Activities) CheckAcceptance(ctx context.Context, relationshipID, customerDomain string) (workflows.Acceptance, error) {
 	pc := a.cfg.PartnerCenter
 	var out workflows.Acceptance
-	rel, err := pc.GetGDAPRelationship(ctx, relationshipID)
-	if err != nil {
-		return out, serviceError("read GDAP relationship", err)
+	if relationshipID != "" {
+		rel, err := pc.GetGDAPRelationship(ctx, relationshipID)
+		if err != nil {
+			return out, serviceError("read GDAP relationship", err)
+		}
+		out.GDAPStatus = rel.Status
 	}
-	out.GDAPStatus = rel.Status
 	customers, err := pc.FindCustomersByDomain(ctx, customerDomain)
 	if err != nil {
 		return out, serviceError("find customer "+customerDomain, err)
@@ -191,6 +194,7 @@ func (a *Activities) SendInvitationMail(ctx context.Context, m workflows.Invitat
 		PartnerName: a.cfg.PartnerName, CustomerDomain: m.CustomerDomain,
 		Link:  a.cfg.Signer.AcceptURL(a.cfg.BaseURL, m.InvitationID, m.ExpiresAt),
 		Roles: roleNames(m.RoleIDs), DurationDays: m.DurationDays, ExpiresAt: m.ExpiresAt, Seq: m.Seq,
+		NoAdminAccess: m.NoAdminAccess, USGovernment: m.Cloud == models.CloudUSGov,
 	})
 	if err != nil {
 		return fmt.Errorf("render the %s mail of invitation %s: %w", kind, m.InvitationID, err)

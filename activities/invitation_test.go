@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +26,7 @@ import (
 type fixture struct {
 	acts   *activities.Activities
 	sim    *sim.Server
+	simURL string
 	store  *models.Store
 	mailer *countingMailer
 }
@@ -57,7 +59,7 @@ func newFixtureWith(t *testing.T, configure func(*activities.Config)) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{sim: s.Server, store: testdb.SQLite(t), mailer: &countingMailer{}}
+	f := &fixture{sim: s.Server, simURL: s.URL, store: testdb.SQLite(t), mailer: &countingMailer{}}
 	cfg := activities.Config{
 		Store: f.store, PartnerCenter: pc, Mailer: f.mailer, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Signer: links.NewSigner(make([]byte, 32)), BaseURL: "https://onboard.example", PartnerName: "Contoso Distribution",
@@ -196,5 +198,52 @@ func TestTheGDAPWatchReadsAndAlerts(t *testing.T) {
 	}
 	if len(f.mailer.sent) != 1 || !strings.Contains(f.mailer.sent[0].Subject, "contoso.onmicrosoft.com") || !strings.Contains(f.mailer.sent[0].Body, rel.ID) {
 		t.Fatalf("one alert naming the customer and the relationship, got %+v", f.mailer.sent)
+	}
+}
+
+func TestAnInvitationWithoutAdminAccessReadsNoGDAP(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	acc, err := f.acts.CheckAcceptance(ctx, "", "contoso.onmicrosoft.com")
+	if err != nil || acc.ResellerAccepted || acc.GDAPStatus != "" {
+		t.Fatalf("before the acceptance, with no GDAP relationship to read: %+v %v", acc, err)
+	}
+	body := `{"domain":"contoso.onmicrosoft.com","partnerId":"` + sim.DefaultHomePartner.TenantID + `","upn":"admin@contoso.onmicrosoft.com"}`
+	resp, err := http.Post(f.simURL+"/sim/customer-actions/accept-reseller", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("accept the reseller relationship: %d", resp.StatusCode)
+	}
+	acc, err = f.acts.CheckAcceptance(ctx, "", "contoso.onmicrosoft.com")
+	if err != nil || !acc.ResellerAccepted || acc.CustomerTenantID == "" || acc.GDAPStatus != "" {
+		t.Fatalf("after the acceptance: %+v %v", acc, err)
+	}
+}
+
+func TestTheMailSaysWhatTheInvitationAsksFor(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	m := workflows.InvitationMail{InvitationID: "inv-4", Kind: workflows.MailInvitation, To: "admin@contoso.onmicrosoft.com",
+		CustomerDomain: "contoso.onmicrosoft.com", ExpiresAt: time.Now().Add(90 * 24 * time.Hour), NoAdminAccess: true}
+	if err := f.acts.SendInvitationMail(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	gov := workflows.InvitationMail{InvitationID: "inv-5", Kind: workflows.MailInvitation, To: "admin@agency.onmicrosoft.us",
+		CustomerDomain: "agency.onmicrosoft.us", RoleIDs: []string{"729827e3-9c14-49f7-bb1b-9608f156bbb8"}, DurationDays: 90,
+		ExpiresAt: time.Now().Add(90 * 24 * time.Hour), Cloud: models.CloudUSGov}
+	if err := f.acts.SendInvitationMail(ctx, gov); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.mailer.sent) != 2 {
+		t.Fatalf("sent %d", len(f.mailer.sent))
+	}
+	if body := f.mailer.sent[0].Body; !strings.Contains(body, "does not ask for admin rights") || strings.Contains(body, "GDAP") {
+		t.Fatalf("the reseller-only mail must say no admin rights are asked for:\n%s", body)
+	}
+	if body := f.mailer.sent[1].Body; !strings.Contains(body, "Microsoft Office admin portal for US Government") || strings.Contains(body, "Microsoft 365 admin center") {
+		t.Fatalf("a US Government customer's mail must name the US Government portal:\n%s", body)
 	}
 }

@@ -183,7 +183,7 @@ func (s *Server) invitationInput(req createInvitationRequest) (workflows.Invitat
 		return in, Invalid("customerEmail", "must be an e-mail address such as admin@contoso.com")
 	}
 	var p *Problem
-	if in.Cloud, p = parseCloud(req.Cloud); p != nil {
+	if in.Cloud, p = parseCloud(req.Cloud, in.CustomerDomain); p != nil {
 		return in, p
 	}
 	in.NoAdminAccess = req.AdminAccess != nil && !*req.AdminAccess
@@ -209,15 +209,26 @@ func (s *Server) invitationInput(req createInvitationRequest) (workflows.Invitat
 	return in, s.adminAccessInput(&in, req)
 }
 
-// parseCloud reads the request's cloud: public (the default) or usgov.
-func parseCloud(cloud string) (string, *Problem) {
-	switch c := strings.ToLower(strings.TrimSpace(cloud)); c {
-	case "", models.CloudPublic:
+// usGovInitialDomain ends the initial domain of every tenant in Microsoft Cloud for US
+// Government, as .onmicrosoft.com ends those of the public cloud.
+const usGovInitialDomain = ".onmicrosoft.us"
+
+// parseCloud reads the request's cloud: public or usgov. Partner Center documents no field that
+// tells a prospective customer's cloud, so the request names it; left out, it is usgov for a
+// domain under onmicrosoft.us and public otherwise.
+func parseCloud(cloud, domain string) (string, *Problem) {
+	usGovDomain := strings.HasSuffix(domain, usGovInitialDomain)
+	switch c := strings.ToLower(strings.TrimSpace(cloud)); {
+	case c == "" && usGovDomain:
+		return models.CloudUSGov, nil
+	case c == "":
 		return models.CloudPublic, nil
-	case models.CloudUSGov:
+	case c == models.CloudPublic && usGovDomain:
+		return "", Invalid("cloud", "%s is the domain of a tenant in Microsoft Cloud for US Government: use %q, or leave cloud out", domain, models.CloudUSGov)
+	case c == models.CloudPublic || c == models.CloudUSGov:
 		return c, nil
 	}
-	return "", Invalid("cloud", "must be %q (Microsoft's public cloud, the default) or %q (Microsoft Cloud for US Government)", models.CloudPublic, models.CloudUSGov)
+	return "", Invalid("cloud", "must be %q (Microsoft's public cloud) or %q (Microsoft Cloud for US Government)", models.CloudPublic, models.CloudUSGov)
 }
 
 // resellerOnly refuses what only an invitation with admin access uses, so a request never

@@ -59,6 +59,10 @@ type Config struct {
 	// PartnerCenterAdminPortalURL prefixes GDAP approval links (PARTNERCENTER_ADMIN_PORTAL_URL);
 	// empty means the Microsoft 365 admin center, or the simulator's pages in simulator mode.
 	PartnerCenterAdminPortalURL string
+	// USGovPortalURL is the Office admin portal of Microsoft Cloud for US Government, where US
+	// Government customers accept a reseller relationship (PARTNERFLOW_USGOV_PORTAL_URL); empty
+	// means Microsoft's, or the simulator's pages in dev.
+	USGovPortalURL string
 
 	PartnerName  string // PARTNERFLOW_PARTNER_NAME: how customers see the partner
 	ContactEmail string // PARTNERFLOW_CONTACT_EMAIL: the partner's contact for escalations
@@ -122,6 +126,7 @@ func FromEnv() (Config, error) {
 		PartnerCenterClientID:       os.Getenv("PARTNERCENTER_CLIENT_ID"),
 		PartnerCenterClientSecret:   os.Getenv("PARTNERCENTER_CLIENT_SECRET"),
 		PartnerCenterAdminPortalURL: os.Getenv("PARTNERCENTER_ADMIN_PORTAL_URL"),
+		USGovPortalURL:              os.Getenv("PARTNERFLOW_USGOV_PORTAL_URL"),
 		SimAddr:                     env("PARTNERFLOW_SIM_ADDR", "127.0.0.1:8081"),
 		SimPublicURL:                os.Getenv("PARTNERFLOW_SIM_PUBLIC_URL"),
 		TrustedProxies:              splitList(os.Getenv("PARTNERFLOW_TRUSTED_PROXIES")),

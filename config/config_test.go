@@ -59,6 +59,7 @@ func TestPartnerCenterAndWebUISettingsAreRead(t *testing.T) {
 		"PARTNERCENTER_CLIENT_SECRET":    "app-secret",
 		"PARTNERCENTER_ADMIN_PORTAL_URL": "https://admin.example/approve/",
 		"PARTNERFLOW_TEMPORAL_UI_URL":    "https://ui.example",
+		"PARTNERFLOW_USGOV_PORTAL_URL":   "https://portal.usgov.example",
 	}
 	for name := range names {
 		t.Setenv(name, "")
@@ -70,7 +71,7 @@ func TestPartnerCenterAndWebUISettingsAreRead(t *testing.T) {
 	// Unset, they stay empty: the commands then choose the simulator, simulator mode, the
 	// Microsoft 365 admin center and no Web UI link.
 	if c.PartnerCenterURL != "" || c.GraphURL != "" || c.PartnerCenterTenantID != "" || c.PartnerCenterClientID != "" ||
-		c.PartnerCenterClientSecret != "" || c.PartnerCenterAdminPortalURL != "" || c.TemporalUIURL != "" {
+		c.PartnerCenterClientSecret != "" || c.PartnerCenterAdminPortalURL != "" || c.TemporalUIURL != "" || c.USGovPortalURL != "" {
 		t.Fatalf("unset settings must stay empty: %+v", c)
 	}
 	for name, value := range names {
@@ -88,6 +89,7 @@ func TestPartnerCenterAndWebUISettingsAreRead(t *testing.T) {
 		"PARTNERCENTER_CLIENT_SECRET":    c.PartnerCenterClientSecret,
 		"PARTNERCENTER_ADMIN_PORTAL_URL": c.PartnerCenterAdminPortalURL,
 		"PARTNERFLOW_TEMPORAL_UI_URL":    c.TemporalUIURL,
+		"PARTNERFLOW_USGOV_PORTAL_URL":   c.USGovPortalURL,
 	}
 	for name, want := range names {
 		if got[name] != want {

@@ -45,10 +45,28 @@ type Invitation struct {
 	CustomerTenantID   string
 	FailureReason      string
 	RemindersSent      int
-	CreatedAt          time.Time
-	UpdatedAt          time.Time
-	ExpiresAt          time.Time
+	// AdminAccess says the invitation asks for GDAP admin roles as well as the reseller
+	// relationship; false for a reseller relationship alone (no roles, no GDAP relationship).
+	// Rows from before the column existed asked for admin roles (the column defaults to true).
+	AdminAccess bool
+	// Cloud is the customer's Microsoft cloud, CloudPublic or CloudUSGov: it decides where the
+	// customer accepts (the Microsoft 365 admin center, or the Office admin portal for US
+	// Government).
+	Cloud     string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	ExpiresAt time.Time
 }
+
+// The Microsoft clouds a customer's tenant may live in.
+const (
+	// CloudPublic is Microsoft's public (commercial) cloud.
+	CloudPublic = "public"
+	// CloudUSGov is Microsoft Cloud for US Government, whose customers accept a reseller
+	// relationship in the Office admin portal for US Government and are always asked for admin
+	// permissions.
+	CloudUSGov = "usgov"
+)
 
 // FlowID and FlowCreated make Invitation a FlowRow.
 func (i Invitation) FlowID() string         { return i.ID }

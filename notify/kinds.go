@@ -9,7 +9,8 @@ import (
 // Message kinds: each has a template per language in templates/ and takes one data type.
 const (
 	// KindInvitation, KindInvitationReminder and KindInvitationResend ask a customer's Global
-	// administrator to accept a reseller relationship and approve GDAP roles (InvitationMail).
+	// administrator to accept a reseller relationship and approve GDAP roles, or to accept the
+	// reseller relationship alone (InvitationMail).
 	KindInvitation         = "invitation"
 	KindInvitationReminder = "invitation-reminder"
 	KindInvitationResend   = "invitation-resend"
@@ -60,6 +61,12 @@ type InvitationMail struct {
 	ExpiresAt    time.Time
 	// Seq is the reminder's number (the escalation's: how many reminders went unanswered).
 	Seq int
+	// NoAdminAccess says the partner asks for the reseller relationship alone, without admin
+	// roles (Roles is empty).
+	NoAdminAccess bool
+	// USGovernment says the customer is in Microsoft Cloud for US Government and accepts in the
+	// Office admin portal for US Government rather than the Microsoft 365 admin center.
+	USGovernment bool
 }
 
 // AccessAlert is the data of the mails about a customer's delegated admin access.

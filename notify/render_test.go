@@ -354,3 +354,66 @@ func TestRenderRules(t *testing.T) {
 		}
 	})
 }
+
+func TestInvitationMailsWithoutAdminAccessAndForUSGovernment(t *testing.T) {
+	base := notify.InvitationMail{PartnerName: "Contoso", CustomerDomain: "fabrikam.onmicrosoft.com", Link: customerLink, ExpiresAt: expires, Seq: 3}
+	kinds := []string{notify.KindInvitation, notify.KindInvitationReminder, notify.KindInvitationResend, notify.KindInvitationEscalation}
+	// noAdmin are the words that say, in each language, that no admin rights are asked for.
+	noAdmin := map[string]map[string]string{
+		"en": {"customer": "does not ask for admin rights", notify.KindInvitationEscalation: "asks for no admin roles"},
+		"it": {"customer": "non chiede diritti di amministratore", notify.KindInvitationEscalation: "non chiede ruoli di amministratore"},
+		"tr": {"customer": "yönetici izni istemiyor", notify.KindInvitationEscalation: "yönetici rolü istemiyor"},
+	}
+	usGov := map[string]string{
+		"en": "Microsoft Office admin portal for US Government",
+		"it": "portale di amministrazione di Microsoft Office per il governo degli Stati Uniti",
+		"tr": "Microsoft Office Yönetici portalında",
+	}
+	commercial := map[string]string{"en": "Microsoft 365 admin center", "it": "Microsoft 365", "tr": "Microsoft 365 yönetim merkezinde"}
+	for _, kind := range kinds {
+		for _, lang := range notify.Languages() {
+			t.Run(kind+"."+lang+" without admin access", func(t *testing.T) {
+				m := base
+				m.NoAdminAccess = true
+				r, err := notify.Render(kind, lang, m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := noAdmin[lang]["customer"]
+				if kind == notify.KindInvitationEscalation {
+					want = noAdmin[lang][kind]
+				}
+				for _, part := range []string{r.Text, htmlText(r.HTML)} {
+					if !strings.Contains(strings.ToLower(part), want) {
+						t.Errorf("the message must say no admin rights are asked for (%q):\n%s", want, part)
+					}
+					for _, bad := range []string{"GDAP", "<ul>", "  - ", " 0 ", "<no value>"} {
+						if strings.Contains(part, bad) {
+							t.Errorf("a message without admin access must not speak of roles (%q):\n%s", bad, part)
+						}
+					}
+				}
+				if !slices.Contains(strings.Split(r.Text, "\n"), customerLink) || strings.Contains(r.Text, "\n\n\n") {
+					t.Errorf("the link must stand on its own line in tidy text:\n%q", r.Text)
+				}
+			})
+			if kind == notify.KindInvitationReminder {
+				continue // the reminder names no portal
+			}
+			t.Run(kind+"."+lang+" for US Government", func(t *testing.T) {
+				m := base
+				m.Roles, m.DurationDays, m.USGovernment = []string{"Helpdesk Administrator"}, 30, true
+				r, err := notify.Render(kind, lang, m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !strings.Contains(r.Text, usGov[lang]) || !strings.Contains(htmlText(r.HTML), usGov[lang]) {
+					t.Errorf("a US Government customer accepts in the Office admin portal (%q):\n%s", usGov[lang], r.Text)
+				}
+				if strings.Contains(r.Text, commercial[lang]) {
+					t.Errorf("a US Government customer's mail must not send it to the commercial admin center:\n%s", r.Text)
+				}
+			})
+		}
+	}
+}

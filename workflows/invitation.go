@@ -17,7 +17,8 @@ import (
 // Invitation invites a customer into a reseller relationship with delegated admin: it asks
 // Partner Center for the relationship link and a GDAP relationship, mails the customer, waits
 // durably for both consents (with reminders, escalation, polling and expiry), then waits for GDAP
-// to become active and grants the partner's security groups their roles.
+// to become active and grants the partner's security groups their roles. With NoAdminAccess it
+// asks for the reseller relationship alone: no GDAP relationship, and active on that consent.
 func Invitation(ctx workflow.Context, in InvitationInput) (InvitationState, error) {
 	w := &invitationImpl{in: in}
 	if err := w.setup(ctx); err != nil {
@@ -82,6 +83,12 @@ func (w *invitationImpl) run(ctx workflow.Context) (InvitationState, error) {
 	case outcome != models.InvitationAccepted:
 		return w.finishClosed(ctx, outcome)
 	}
+	if w.in.NoAdminAccess {
+		// A reseller relationship alone: nothing to grant and no access to watch.
+		w.setStatus(ctx, models.InvitationAccepted, invitationChange{Step: "accepted"})
+		w.setStatus(ctx, models.InvitationActive, invitationChange{Step: "active", StepDetail: "reseller relationship without admin access"})
+		return w.state, nil
+	}
 	if err := w.grant(ctx); err != nil {
 		if w.cancelled != nil {
 			return w.finishClosed(ctx, models.InvitationCancelled)
@@ -113,11 +120,15 @@ func (w *invitationImpl) startWatch(ctx workflow.Context) {
 	w.record(ctx, invitationChange{Step: "watching", StepDetail: "the access is watched; the partner is alerted before it ends and if the customer removes it"})
 }
 
-// prepare asks for the relationship link and the GDAP relationship, then mails the customer.
+// prepare asks for the relationship link and the GDAP relationship (none without admin access),
+// then mails the customer.
 func (w *invitationImpl) prepare(ctx workflow.Context) error {
 	actx := withServiceCalls(ctx)
 	if err := workflow.ExecuteActivity(actx, activityRelationshipLink, w.in.IndirectResellerID).Get(ctx, &w.state.RelationshipRequestURL); err != nil {
 		return err
+	}
+	if w.in.NoAdminAccess {
+		return w.sendInvitation(ctx)
 	}
 	var gdap GDAPResult
 	err := workflow.ExecuteActivity(actx, activityCreateGDAP, CreateGDAPInput{
@@ -129,6 +140,11 @@ func (w *invitationImpl) prepare(ctx workflow.Context) error {
 	}
 	w.state.GDAPRelationshipID, w.state.GDAPStatus, w.state.GDAPApprovalURL = gdap.ID, gdap.Status, gdap.ApprovalURL
 	w.record(ctx, invitationChange{Set: models.Invitation{GDAPRelationshipID: gdap.ID}, Step: "gdap-requested", StepDetail: gdap.ID})
+	return w.sendInvitation(ctx)
+}
+
+// sendInvitation mails the customer the invitation.
+func (w *invitationImpl) sendInvitation(ctx workflow.Context) error {
 	if err := w.mail(ctx, MailInvitation, 0, w.in.CustomerEmail); err != nil {
 		return err
 	}
@@ -136,8 +152,9 @@ func (w *invitationImpl) prepare(ctx workflow.Context) error {
 	return nil
 }
 
-// awaitConsent waits for the reseller acceptance and the GDAP approval, in either order, and
-// returns accepted, cancelled, expired or declined.
+// awaitConsent waits for the reseller acceptance and the GDAP approval, in either order (the
+// reseller acceptance alone without admin access), and returns accepted, cancelled, expired or
+// declined.
 func (w *invitationImpl) awaitConsent(ctx workflow.Context) (string, error) {
 	return w.wait(ctx, waiting{
 		policy: w.in.Policy, started: w.started, deadline: w.in.ExpiresAt,
@@ -153,8 +170,15 @@ func (w *invitationImpl) awaitConsent(ctx workflow.Context) (string, error) {
 	})
 }
 
-// decide ends the wait once both consents are given, or the customer ended the GDAP request.
+// decide ends the wait once both consents are given, or the customer ended the GDAP request;
+// without admin access, once the reseller relationship is accepted.
 func (w *invitationImpl) decide() string {
+	if w.in.NoAdminAccess {
+		if w.state.ResellerAccepted {
+			return models.InvitationAccepted
+		}
+		return ""
+	}
 	if w.state.ResellerAccepted && w.state.GDAPApproved {
 		return models.InvitationAccepted
 	}
@@ -167,8 +191,9 @@ func (w *invitationImpl) decide() string {
 	return ""
 }
 
-// check asks the service for both consents; webhook events only trigger it, so a lost or
-// duplicated event changes nothing.
+// check asks the service for both consents (the activity reads no GDAP relationship when the
+// invitation has none); webhook events only trigger it, so a lost or duplicated event changes
+// nothing.
 func (w *invitationImpl) check(ctx workflow.Context) error {
 	var acc Acceptance
 	err := workflow.ExecuteActivity(withServiceCalls(ctx), activityCheckAcceptance, w.state.GDAPRelationshipID, w.in.CustomerDomain).Get(ctx, &acc)
@@ -328,6 +353,7 @@ func (w *invitationImpl) mail(ctx workflow.Context, kind string, seq int, to str
 	return workflow.ExecuteActivity(withServiceCalls(ctx), activitySendInvitationMail, InvitationMail{
 		InvitationID: w.in.InvitationID, Kind: kind, Seq: seq, To: to, CustomerDomain: w.in.CustomerDomain,
 		RoleIDs: w.in.RoleIDs, DurationDays: w.in.DurationDays, ExpiresAt: w.in.ExpiresAt, Language: w.in.Language,
+		NoAdminAccess: w.in.NoAdminAccess, Cloud: w.in.Cloud,
 	}).Get(ctx, nil)
 }
 

@@ -40,6 +40,8 @@ type world struct {
 	mailTimes           []time.Duration
 	ended               []string
 	checks              int
+	checkedRelationship []string
+	gdapCalls           []string
 	gdapStatus          workflows.GDAPState
 	alerts              []workflows.PartnerAlert
 	alertTimes          []time.Duration
@@ -62,6 +64,7 @@ func (w *world) CreateGDAP(_ context.Context, in workflows.CreateGDAPInput) (wor
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.createGDAPCalls++
+	w.gdapCalls = append(w.gdapCalls, "CreateGDAP")
 	if len(w.createGDAPErrors) > 0 {
 		err := w.createGDAPErrors[0]
 		w.createGDAPErrors = w.createGDAPErrors[1:]
@@ -73,11 +76,19 @@ func (w *world) CreateGDAP(_ context.Context, in workflows.CreateGDAPInput) (wor
 	return workflows.GDAPResult{ID: "rel-1", Status: "approvalPending", ApprovalURL: "https://admin.example/gdap/rel-1"}, nil
 }
 
-func (w *world) CheckAcceptance(context.Context, string, string) (workflows.Acceptance, error) {
+func (w *world) CheckAcceptance(_ context.Context, relationshipID, _ string) (workflows.Acceptance, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.checks++
+	w.checkedRelationship = append(w.checkedRelationship, relationshipID)
 	var acc workflows.Acceptance
+	if relationshipID == "" {
+		// An invitation without admin access has no GDAP relationship to read.
+		if w.acceptAt > 0 && w.elapsed() >= w.acceptAt {
+			acc.ResellerAccepted, acc.CustomerTenantID = true, "tenant-1"
+		}
+		return acc, nil
+	}
 	acc.GDAPStatus = "approvalPending"
 	if w.acceptAt > 0 && w.elapsed() >= w.acceptAt {
 		acc.ResellerAccepted, acc.CustomerTenantID = true, "tenant-1"
@@ -92,6 +103,7 @@ func (w *world) WaitGDAPActive(context.Context, string) (workflows.GDAPResult, e
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.gdapActiveCalls++
+	w.gdapCalls = append(w.gdapCalls, "WaitGDAPActive")
 	if w.gdapActiveCalls <= w.gdapActiveAfter {
 		return workflows.GDAPResult{}, temporal.NewApplicationError("not yet active", "NotReady")
 	}
@@ -99,10 +111,16 @@ func (w *world) WaitGDAPActive(context.Context, string) (workflows.GDAPResult, e
 }
 
 func (w *world) CreateAssignment(_ context.Context, requestID, _ string, as workflows.AccessAssignment) (string, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.gdapCalls = append(w.gdapCalls, "CreateAssignment")
 	return "as-" + as.SecurityGroupID, nil
 }
 
 func (w *world) WaitAssignmentActive(context.Context, string, string) (string, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.gdapCalls = append(w.gdapCalls, "WaitAssignmentActive")
 	return "active", nil
 }
 
@@ -110,6 +128,7 @@ func (w *world) EndGDAP(_ context.Context, _ string, id string) (string, error) 
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.ended = append(w.ended, id)
+	w.gdapCalls = append(w.gdapCalls, "EndGDAP")
 	if w.endGDAPResult != "" {
 		return w.endGDAPResult, nil
 	}
@@ -127,6 +146,7 @@ func (w *world) SendInvitationMail(_ context.Context, m workflows.InvitationMail
 func (w *world) GDAPStatus(context.Context, string) (workflows.GDAPState, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.gdapCalls = append(w.gdapCalls, "GDAPStatus")
 	if w.gdapStatus.Status == "" {
 		return workflows.GDAPState{Status: "active", AutoExtendDuration: "P180D"}, nil
 	}
@@ -653,4 +673,179 @@ func TestGDAPWatch(t *testing.T) {
 			t.Fatalf("a watch that had warned warned again: %+v", w.alerts)
 		}
 	})
+}
+
+// resellerOnlyInput is an invitation that asks for the reseller relationship alone, as the API
+// starts it: no roles, duration or assignments.
+func resellerOnlyInput(env *testsuite.TestWorkflowEnvironment) workflows.InvitationInput {
+	in := input(env)
+	in.NoAdminAccess, in.DisplayName, in.RoleIDs, in.DurationDays, in.Assignments = true, "", nil, 0, nil
+	return in
+}
+
+// noGDAP fails the test when the workflow touched GDAP or started a GDAP child workflow.
+func noGDAP(t *testing.T, w *world, children map[string]bool) {
+	t.Helper()
+	if len(w.gdapCalls) != 0 || w.createGDAPCalls != 0 || len(w.ended) != 0 {
+		t.Errorf("an invitation without admin access must not touch GDAP: %v", w.gdapCalls)
+	}
+	for _, rel := range w.checkedRelationship {
+		if rel != "" {
+			t.Errorf("the acceptance check read GDAP relationship %q", rel)
+		}
+	}
+	for name, started := range children {
+		if started {
+			t.Errorf("an invitation without admin access must not start %s", name)
+		}
+	}
+	for _, step := range []string{"gdap-requested", "gdap-approved", "granting", "gdap-active", "assignment-created", "watching", "gdap-withdrawn", "gdap-cleanup-started"} {
+		if w.count(step) != 0 {
+			t.Errorf("step %s recorded without admin access: %v", step, w.stepNames())
+		}
+	}
+}
+
+// watchChildren stubs the GDAP workflows an invitation may start and reports whether it did.
+func watchChildren(env *testsuite.TestWorkflowEnvironment) map[string]bool {
+	started := map[string]bool{}
+	env.OnWorkflow(workflows.GDAPWatch, mockAny, mockAny).Return("", nil).Run(func(mockArgs) { started["GDAPWatch"] = true }).Maybe()
+	env.OnWorkflow(workflows.GDAPCleanup, mockAny, mockAny).Return("", nil).Run(func(mockArgs) { started["GDAPCleanup"] = true }).Maybe()
+	return started
+}
+
+func TestAnInvitationWithoutAdminAccess(t *testing.T) {
+	t.Run("the reseller acceptance alone makes it active, without any GDAP call", func(t *testing.T) {
+		for _, tc := range []struct {
+			name   string
+			events []time.Duration
+			within time.Duration
+		}{
+			{"announced by the webhook", []time.Duration{2 * time.Hour}, 2*time.Hour + time.Minute},
+			{"found by polling when the webhook is lost", nil, 2*time.Hour + 16*time.Minute},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				w := &world{acceptAt: 2 * time.Hour}
+				env := newEnv(t, w)
+				children := watchChildren(env)
+				for _, at := range tc.events {
+					env.RegisterDelayedCallback(func() {
+						env.SignalWorkflow(workflows.SignalPartnerCenterEvent, workflows.PartnerCenterEvent{EventName: "reseller-relationship-accepted-by-customer"})
+					}, at)
+				}
+				env.ExecuteWorkflow(workflows.Invitation, resellerOnlyInput(env))
+				state, err := result(t, env)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if state.Status != models.InvitationActive || !state.ResellerAccepted || state.GDAPApproved || state.GDAPRelationshipID != "" ||
+					state.CustomerTenantID != "tenant-1" || state.RelationshipRequestURL == "" || len(state.Assignments) != 0 {
+					t.Fatalf("state %+v", state)
+				}
+				if doneAt := w.elapsed(); doneAt > tc.within {
+					t.Fatalf("took %v to notice the acceptance, want at most %v", doneAt, tc.within)
+				}
+				if got, want := strings.Join(w.stepNames(), ","), "started,sent,reseller-accepted,accepted,active"; got != want {
+					t.Fatalf("steps %s, want %s", got, want)
+				}
+				var statuses []string
+				for _, s := range w.steps {
+					if s.Status != "" {
+						statuses = append(statuses, s.Status)
+					}
+				}
+				if got := strings.Join(statuses, ","); got != "pending,accepted,active" {
+					t.Fatalf("statuses %s", got)
+				}
+				noGDAP(t, w, children)
+				invite := w.mailsOf(workflows.MailInvitation)
+				if len(invite) != 1 || !invite[0].NoAdminAccess || len(invite[0].RoleIDs) != 0 || invite[0].DurationDays != 0 {
+					t.Fatalf("the mail must say no admin access is asked for: %+v", invite)
+				}
+			})
+		}
+	})
+
+	t.Run("cancel while waiting ends it with nothing to withdraw", func(t *testing.T) {
+		w := &world{}
+		env := newEnv(t, w)
+		children := watchChildren(env)
+		var updated workflows.InvitationState
+		env.RegisterDelayedCallback(func() {
+			env.UpdateWorkflow(workflows.UpdateCancel, "cancel-1", &testsuite.TestUpdateCallback{
+				OnAccept: func() {}, OnReject: func(err error) { t.Errorf("cancel refused: %v", err) },
+				OnComplete: func(v any, err error) {
+					if err == nil {
+						updated = v.(workflows.InvitationState)
+					}
+				},
+			}, workflows.CancelRequest{By: "ops", Reason: "wrong customer"})
+		}, 2*day)
+		env.ExecuteWorkflow(workflows.Invitation, resellerOnlyInput(env))
+		state, err := result(t, env)
+		if err != nil || state.Status != models.InvitationCancelled || updated.Status != models.InvitationCancelled {
+			t.Fatalf("state %+v, update %+v, err %v", state, updated, err)
+		}
+		last := w.steps[len(w.steps)-1]
+		if last.Status != models.InvitationCancelled || last.StepDetail != "ops: wrong customer" {
+			t.Fatalf("last record %+v", last)
+		}
+		noGDAP(t, w, children)
+	})
+
+	t.Run("unanswered, it is reminded, escalated once and expires", func(t *testing.T) {
+		w := &world{}
+		env := newEnv(t, w)
+		children := watchChildren(env)
+		env.ExecuteWorkflow(workflows.Invitation, resellerOnlyInput(env))
+		state, err := result(t, env)
+		if err != nil || state.Status != models.InvitationExpired {
+			t.Fatalf("state %+v err %v", state, err)
+		}
+		if w.elapsed() < 90*day || w.elapsed() > 90*day+time.Minute {
+			t.Fatalf("expired after %v, want 90 days", w.elapsed())
+		}
+		reminders, escalations := w.mailsOf(workflows.MailReminder), w.mailsOf(workflows.MailEscalation)
+		if len(reminders) != 13 || len(escalations) != 1 || w.count("expired") != 1 {
+			t.Fatalf("%d reminders, %d escalations, steps %v", len(reminders), len(escalations), w.stepNames())
+		}
+		for _, m := range append(reminders, escalations...) {
+			if !m.NoAdminAccess {
+				t.Fatalf("every mail must say no admin access is asked for: %+v", m)
+			}
+		}
+		noGDAP(t, w, children)
+	})
+
+	t.Run("resend mails the same variant", func(t *testing.T) {
+		w := &world{acceptAt: 3 * day}
+		env := newEnv(t, w)
+		watchChildren(env)
+		env.RegisterDelayedCallback(func() {
+			env.UpdateWorkflow(workflows.UpdateResend, "r1", &testsuite.TestUpdateCallback{
+				OnAccept: func() {}, OnReject: func(err error) { t.Errorf("resend refused: %v", err) }, OnComplete: func(any, error) {},
+			}, workflows.ResendRequest{By: "ops"})
+		}, day)
+		env.ExecuteWorkflow(workflows.Invitation, resellerOnlyInput(env))
+		if state, err := result(t, env); err != nil || state.Status != models.InvitationActive {
+			t.Fatalf("state %+v err %v", state, err)
+		}
+		if resent := w.mailsOf(workflows.MailResend); len(resent) != 1 || !resent[0].NoAdminAccess {
+			t.Fatalf("resent %+v", resent)
+		}
+	})
+}
+
+func TestTheCustomersCloudReachesTheMails(t *testing.T) {
+	w := &world{acceptAt: time.Hour, approveAt: time.Hour}
+	env := newInvitationEnv(t, w)
+	in := input(env)
+	in.Cloud = models.CloudUSGov
+	env.ExecuteWorkflow(workflows.Invitation, in)
+	if state, err := result(t, env); err != nil || state.Status != models.InvitationActive {
+		t.Fatalf("state %+v err %v", state, err)
+	}
+	if m := w.mailsOf(workflows.MailInvitation); len(m) != 1 || m[0].Cloud != models.CloudUSGov || m[0].NoAdminAccess {
+		t.Fatalf("mails %+v", m)
+	}
 }

@@ -88,6 +88,14 @@ type InvitationInput struct {
 	// notify.Languages); empty in histories recorded before it existed, which get the worker's
 	// default language.
 	Language string `json:",omitempty"`
+	// NoAdminAccess asks for the reseller relationship alone: no GDAP relationship is created,
+	// RoleIDs, DurationDays and Assignments are empty, and the invitation is active once the
+	// customer accepts the reseller relationship. Its zero value is the invitation with admin
+	// roles, so histories recorded before it existed keep their commands.
+	NoAdminAccess bool `json:",omitempty"`
+	// Cloud is the customer's Microsoft cloud (models.CloudPublic or models.CloudUSGov), which
+	// names in the mails where the customer accepts; empty means public.
+	Cloud string `json:",omitempty"`
 	// Carry is what a waiting invitation hands to its next run when it continues as new; nil on
 	// the first run.
 	Carry *InvitationCarry `json:",omitempty"`
@@ -158,6 +166,10 @@ type InvitationMail struct {
 	ExpiresAt      time.Time
 	// Language is the customer's language (empty: the worker's default).
 	Language string `json:",omitempty"`
+	// NoAdminAccess says the invitation asks for the reseller relationship alone.
+	NoAdminAccess bool `json:",omitempty"`
+	// Cloud is the customer's Microsoft cloud (empty: public).
+	Cloud string `json:",omitempty"`
 }
 
 // Mail kinds.

@@ -78,6 +78,13 @@ func (a *app) runDev(ctx context.Context) error {
 			// Resellers authorize the provider on the simulator's stand-in for Partner Center.
 			cfg.ResellerPartnershipURL = s.ResellerPartnershipURL(cfg.PartnerCenterTenantID)
 		}
+		if cfg.USGovPortalURL == "" {
+			// The simulator's invitation page stands in for both admin portals.
+			cfg.USGovPortalURL = cfg.SimPublicURL
+			if cfg.USGovPortalURL == "" {
+				cfg.USGovPortalURL = "http://" + addr
+			}
+		}
 		lines = append(lines, "Partner Center simulator  http://"+addr+"  (demo tenants: see README)")
 	}
 

@@ -47,6 +47,11 @@ func (a *app) flowConfig(temporalUI string) (api.FlowConfig, error) {
 			return api.FlowConfig{}, fmt.Errorf("PARTNERFLOW_DEFAULT_ASSIGNMENTS must be JSON like [{\"securityGroupId\":\"…\",\"roleIds\":[\"…\"]}]: %w", err)
 		}
 	}
+	if p := a.cfg.USGovPortalURL; p != "" {
+		if u, err := url.Parse(p); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+			return api.FlowConfig{}, fmt.Errorf("PARTNERFLOW_USGOV_PORTAL_URL must be an http(s) address such as %s, got %q", api.DefaultUSGovPortalURL, p)
+		}
+	}
 	hosts := slices.Clone(a.cfg.WebhookCertHosts)
 	allowHTTP := false
 	if u, err := url.Parse(pcCfg.PartnerCenterURL); err == nil && u.Scheme == "http" {
@@ -62,6 +67,7 @@ func (a *app) flowConfig(temporalUI string) (api.FlowConfig, error) {
 		ContactEmail:           a.cfg.ContactEmail,
 		DefaultLanguage:        a.cfg.DefaultLanguage,
 		ResellerPartnershipURL: a.cfg.ResellerPartnershipURL,
+		USGovPortalURL:         a.cfg.USGovPortalURL,
 		ResellerExpireAfter:    a.cfg.ResellerExpireAfter,
 		DeliveryAttempts:       a.cfg.DeliveryAttempts,
 		DeliveryRetryInterval:  a.cfg.DeliveryRetryInterval,
