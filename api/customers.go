@@ -661,7 +661,11 @@ type agreementPage struct {
 }
 
 func (s *Server) agreementPageOf(c *gin.Context, row *models.Customer) agreementPage {
-	lang := s.customerLanguage(c)
+	// The customer's language as the partner gave it comes before the browser's.
+	lang, ok := notify.ParseLanguage(c.Query("lang"))
+	if !ok {
+		lang = notify.PickLanguage(row.Language, c.GetHeader("Accept-Language"), s.flows.DefaultLanguage)
+	}
 	frame := s.customerPageFrame(c, lang)
 	frame.Title = translate(lang, "agreement.title", row.CompanyName)
 	page := agreementPage{pageFrame: frame, PartnerName: s.localPartnerName(lang), CompanyName: row.CompanyName,

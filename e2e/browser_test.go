@@ -53,6 +53,12 @@ func browser(t *testing.T) context.Context {
 // the outbox is where the mail went) and returns the link in it.
 func emailedLink(t *testing.T, dataDir, to string) string {
 	t.Helper()
+	return mailedLink(t, dataDir, to, "/accept/")
+}
+
+// mailedLink returns the link with path in the last mail to a recipient in dev's outbox.
+func mailedLink(t *testing.T, dataDir, to, path string) string {
+	t.Helper()
 	store, err := models.Open(filepath.Join(dataDir, "partnerflow.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +69,7 @@ func emailedLink(t *testing.T, dataDir, to string) string {
 		t.Fatalf("no mail to %s in the outbox: %v", to, err)
 	}
 	for _, line := range strings.Split(mails[len(mails)-1].Body, "\n") {
-		if i := strings.Index(line, "http://"); i >= 0 && strings.Contains(line, "/accept/") {
+		if i := strings.Index(line, "http://"); i >= 0 && strings.Contains(line, path) {
 			return strings.TrimSpace(line[i:])
 		}
 	}
@@ -82,55 +88,8 @@ func TestCustomerAcceptsInTheBrowser(t *testing.T) {
 		t.Fatalf("the mailed link %q differs from the API's acceptUrl %q", link, inv.AcceptURL)
 	}
 
-	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			t.Fatalf("browser, %s: %v", what, err)
-		}
-	}
-	// visible waits until sel is shown. It asks the page itself (document.querySelector) each
-	// time, because a DOM query begun while a click loads the next page can wait on the old one.
-	visible := func(sel string) {
-		t.Helper()
-		q, _ := json.Marshal(sel)
-		expr := `(() => { const e = document.querySelector(` + string(q) + `); return !!e && e.offsetParent !== null })()`
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			try, cancel := context.WithTimeout(ctx, 2*time.Second)
-			shown, err := chromedp.Run(try, chromedp.Evaluate[bool](expr))
-			cancel()
-			if err == nil && shown {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("browser: %s never appeared (%v)", sel, err)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
-	// act runs a small script on an element: a click as a user would make it, or typing a value.
-	act := func(what, sel, script string) {
-		t.Helper()
-		q, _ := json.Marshal(sel)
-		if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const e = document.querySelector(`+string(q)+`); if (!e) return false; `+script+`; return true })()`)); err != nil {
-			t.Fatalf("browser, %s: %v", what, err)
-		}
-	}
-	click := func(sel string) { t.Helper(); act("click "+sel, sel, "e.click()") }
-	fill := func(sel, value string) {
-		t.Helper()
-		v, _ := json.Marshal(value)
-		act("fill "+sel, sel, "e.value = "+string(v))
-	}
-	text := func(sel string) string {
-		t.Helper()
-		q, _ := json.Marshal(sel)
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector(`+string(q)+`).innerText`))
-		if err != nil {
-			t.Fatalf("browser, read %s: %v", sel, err)
-		}
-		return v
-	}
+	tb := &tab{t: t, ctx: ctx}
+	do, visible, click, fill, text := tb.do, tb.visible, tb.click, tb.fill, tb.text
 
 	// The landing page says who asks for what.
 	do("open the mailed link", chromedp.Navigate(link))
@@ -190,4 +149,65 @@ func TestCustomerAcceptsInTheBrowser(t *testing.T) {
 		t.Fatalf("a tampered link must be refused, got %d", code)
 	}
 	p.stop()
+}
+
+// tab drives one headless Chromium tab as a user would.
+type tab struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+func (b *tab) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, steps...); err != nil {
+		b.t.Fatalf("browser, %s: %v", what, err)
+	}
+}
+
+// visible waits until sel is shown. It asks the page itself (document.querySelector) each time,
+// because a DOM query begun while a click loads the next page can wait on the old one.
+func (b *tab) visible(sel string) {
+	b.t.Helper()
+	q, _ := json.Marshal(sel)
+	expr := `(() => { const e = document.querySelector(` + string(q) + `); return !!e && e.offsetParent !== null })()`
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		try, cancel := context.WithTimeout(b.ctx, 2*time.Second)
+		shown, err := chromedp.Run(try, chromedp.Evaluate[bool](expr))
+		cancel()
+		if err == nil && shown {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("browser: %s never appeared (%v)", sel, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// act runs a small script on an element: a click as a user would make it, or typing a value.
+func (b *tab) act(what, sel, script string) {
+	b.t.Helper()
+	q, _ := json.Marshal(sel)
+	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`(() => { const e = document.querySelector(`+string(q)+`); if (!e) return false; `+script+`; return true })()`)); err != nil {
+		b.t.Fatalf("browser, %s: %v", what, err)
+	}
+}
+
+func (b *tab) click(sel string) { b.t.Helper(); b.act("click "+sel, sel, "e.click()") }
+
+func (b *tab) fill(sel, value string) {
+	b.t.Helper()
+	v, _ := json.Marshal(value)
+	b.act("fill "+sel, sel, "e.value = "+string(v))
+}
+
+func (b *tab) text(sel string) string {
+	b.t.Helper()
+	q, _ := json.Marshal(sel)
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.querySelector(`+string(q)+`).innerText`))
+	if err != nil {
+		b.t.Fatalf("browser, read %s: %v", sel, err)
+	}
+	return v
 }
