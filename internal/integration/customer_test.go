@@ -153,6 +153,7 @@ func TestCustomerOnboardingThroughTheRealParts(t *testing.T) {
 	if done.Status != models.CustomerCompleted || len(done.Subscriptions) == 0 || done.Subscriptions[0].PartnerID != "1234567" {
 		t.Fatalf("completed onboarding %+v", done)
 	}
+	h.recordHistory(done.WorkflowID, "customer_completed")
 
 	var ev struct {
 		Method, FirstName, ClientIP, UserAgent, PartnerCenterResult string
