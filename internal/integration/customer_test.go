@@ -17,6 +17,7 @@ import (
 
 	"github.com/partnerflow/partnerflow/internal/testsmtp"
 	"github.com/partnerflow/partnerflow/models"
+	"github.com/partnerflow/partnerflow/partnercenter/sim"
 	"github.com/partnerflow/partnerflow/workflows"
 )
 
@@ -226,5 +227,55 @@ func assertNowhere(t *testing.T, h *harness, s, workflowID string) {
 		if err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestDroppedAnswersDuplicateNeitherTenantNorOrder onboards a customer while Partner Center drops
+// half of its answers after making the change: the retries carry the same request IDs, so the
+// customer ends with one tenant and one order's subscriptions.
+func TestDroppedAnswersDuplicateNeitherTenantNorOrder(t *testing.T) {
+	h := assemble(t, models.DialectSQLite, workflows.WaitPolicy{Reminders: []time.Duration{72 * time.Hour}, PollEvery: 300 * time.Millisecond}, "")
+	ctx := context.Background()
+	prefix := fmt.Sprintf("dropped%d", time.Now().UnixNano()%100000)
+	h.sim.SetFaults(sim.Faults{DropAfterWriteRate: 0.5})
+	resp := h.api.Do("POST", "/v1/customers", map[string]any{
+		"companyName": "Dropped Answers Ltd", "domainPrefix": prefix, "country": "US", "language": "en",
+		"contact":  map[string]any{"firstName": "Dan", "lastName": "Drop", "email": "dan@dropped.example"},
+		"address":  map[string]any{"line1": "1 Main St", "city": "Redmond", "state": "WA", "postalCode": "98052"},
+		"products": []map[string]any{{"catalogItemId": "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS", "quantity": 4, "billingCycle": "monthly", "termDuration": "P1M"}},
+	})
+	if resp.Status != http.StatusCreated {
+		t.Fatalf("onboard: %d %s", resp.Status, resp.Body)
+	}
+	var created onboarding
+	resp.JSON(t, &created)
+	path := "/v1/customers/" + created.ID
+	poll(h, path, "awaiting the agreement", func(v onboarding) bool { return v.Status == models.CustomerAwaitingAgreement })
+	attest := h.api.Do("POST", path+"/agreement", map[string]any{
+		"primaryContact": map[string]any{"firstName": "Dan", "lastName": "Drop", "email": "dan@dropped.example"}, "dateAgreed": "2026-01-31",
+	})
+	if attest.Status != http.StatusOK {
+		t.Fatalf("attest: %d %s", attest.Status, attest.Body)
+	}
+	poll(h, path, "review", func(v onboarding) bool { return v.Status == models.CustomerReview })
+	if r := h.api.Do("POST", path+"/cart/checkout", nil); r.Status != http.StatusOK {
+		t.Fatalf("checkout: %d %s", r.Status, r.Body)
+	}
+	done := poll(h, path, "completed", func(v onboarding) bool {
+		return v.Status == models.CustomerCompleted || v.Status == models.CustomerFailed
+	})
+	h.sim.SetFaults(sim.Faults{})
+	if done.Status != models.CustomerCompleted {
+		t.Fatalf("onboarding %+v", done)
+	}
+	if n := strings.Count(h.simWorld(), `"`+prefix+`.onmicrosoft.com"`); n != 1 {
+		t.Fatalf("the simulator holds %d tenants named %s.onmicrosoft.com, want 1", n, prefix)
+	}
+	subs, err := h.pc.ListSubscriptions(ctx, done.CustomerTenantID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(subs) != 1 || subs[0].Quantity != 4 {
+		t.Fatalf("one order's one subscription, got %+v", subs)
 	}
 }
