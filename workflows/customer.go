@@ -374,30 +374,20 @@ func (w *customerImpl) checkAgreement(ctx workflow.Context) error {
 }
 
 func (w *customerImpl) remind(ctx workflow.Context) error {
-	seq := w.state.RemindersSent + 1
-	if err := w.mail(ctx, MailAgreementReminder, seq, w.in.ContactEmail); err != nil {
-		return err
-	}
-	w.state.RemindersSent = seq
-	w.record(ctx, customerChange{Set: models.Customer{RemindersSent: seq}, Step: "reminder", StepDetail: fmt.Sprintf("reminder %d to %s", seq, w.in.ContactEmail),
-		StepKey: fmt.Sprintf("%s/reminder/%d/%d", w.in.CustomerID, seq, w.resends)})
-	if w.in.Policy.escalates(seq) && w.in.PartnerContact != "" && !w.state.Escalated {
-		if err := w.mail(ctx, MailAgreementEscalation, seq, w.in.PartnerContact); err != nil {
-			return err
-		}
-		w.state.Escalated = true
-		w.record(ctx, customerChange{Step: "escalated", StepDetail: w.in.PartnerContact})
-	}
-	return nil
+	return w.flow.remind(ctx, w.in.Policy, &w.state.RemindersSent, &w.state.Escalated, w.messages())
 }
 
 func (w *customerImpl) resend(ctx workflow.Context, req ResendRequest) error {
-	if err := w.mail(ctx, MailAgreementResend, w.resends, w.in.ContactEmail); err != nil {
-		return err
+	return w.resendMessage(ctx, w.messages(), w.state.RemindersSent, req)
+}
+
+// messages are the agreement request's reminders, resends and escalations.
+func (w *customerImpl) messages() messages[models.Customer] {
+	return messages[models.Customer]{
+		send: w.mail, reminder: MailAgreementReminder, resend: MailAgreementResend, escalation: MailAgreementEscalation,
+		to: w.in.ContactEmail, contact: w.in.PartnerContact,
+		reminded: func(seq int) models.Customer { return models.Customer{RemindersSent: seq} },
 	}
-	w.record(ctx, customerChange{Step: "resent", StepDetail: strings.TrimSpace("by " + req.By),
-		StepKey: fmt.Sprintf("%s/resent/%d/%d", w.in.CustomerID, w.state.RemindersSent, w.resends)})
-	return nil
 }
 
 // order builds the cart for review, checks it out when the partner says so, and waits for the

@@ -403,3 +403,49 @@ func minTime(ts ...time.Time) time.Time {
 	}
 	return m
 }
+
+// messages is how a flow that waits for people writes to them: the kinds of its reminder,
+// resend and escalation messages, to whom, how one is sent, and which of its row's columns a
+// reminder updates.
+type messages[R any] struct {
+	send                         func(ctx workflow.Context, kind string, seq int, to string) error
+	reminder, resend, escalation string
+	// to is who waits on the flow; contact is the partner's, who hears of escalations.
+	to, contact string
+	// reminded is the row's change when the seq-th reminder went out.
+	reminded func(seq int) R
+}
+
+// remind sends the next reminder and, once the policy says so, escalates to the partner's
+// contact, once. sent and escalated are the flow's live counters.
+func (f *flow[R]) remind(ctx workflow.Context, p WaitPolicy, sent *int, escalated *bool, m messages[R]) error {
+	seq := *sent + 1
+	if err := m.send(ctx, m.reminder, seq, m.to); err != nil {
+		return err
+	}
+	*sent = seq
+	f.record(ctx, models.FlowChange[R]{Set: m.reminded(seq), Step: "reminder", StepDetail: fmt.Sprintf("reminder %d to %s", seq, m.to), StepKey: f.sequencedKey("reminder", seq)})
+	if p.escalates(seq) && m.contact != "" && !*escalated {
+		if err := m.send(ctx, m.escalation, seq, m.contact); err != nil {
+			return err
+		}
+		*escalated = true
+		f.record(ctx, models.FlowChange[R]{Step: "escalated", StepDetail: m.contact})
+	}
+	return nil
+}
+
+// resendMessage sends the flow's message again (the resend update); sent is how many reminders
+// went out, for the step's key.
+func (f *flow[R]) resendMessage(ctx workflow.Context, m messages[R], sent int, req ResendRequest) error {
+	if err := m.send(ctx, m.resend, f.resends, m.to); err != nil {
+		return err
+	}
+	f.record(ctx, models.FlowChange[R]{Step: "resent", StepDetail: strings.TrimSpace("by " + req.By), StepKey: f.sequencedKey("resent", sent)})
+	return nil
+}
+
+// sequencedKey keys a step that repeats (reminders and resends) by how often each happened.
+func (f *flow[R]) sequencedKey(step string, reminders int) string {
+	return fmt.Sprintf("%s/%s/%d/%d", f.id, step, reminders, f.resends)
+}

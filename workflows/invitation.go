@@ -3,7 +3,6 @@ package workflows
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -217,20 +216,16 @@ func gdapApproved(status string) bool {
 }
 
 func (w *invitationImpl) remind(ctx workflow.Context) error {
-	seq := w.state.RemindersSent + 1
-	if err := w.mail(ctx, MailReminder, seq, w.in.CustomerEmail); err != nil {
-		return err
+	return w.flow.remind(ctx, w.in.Policy, &w.state.RemindersSent, &w.state.Escalated, w.messages())
+}
+
+// messages are the invitation's reminders, resends and escalations.
+func (w *invitationImpl) messages() messages[models.Invitation] {
+	return messages[models.Invitation]{
+		send: w.mail, reminder: MailReminder, resend: MailResend, escalation: MailEscalation,
+		to: w.in.CustomerEmail, contact: w.in.ContactEmail,
+		reminded: func(seq int) models.Invitation { return models.Invitation{RemindersSent: seq} },
 	}
-	w.state.RemindersSent = seq
-	w.record(ctx, invitationChange{Set: models.Invitation{RemindersSent: seq}, Step: "reminder", StepDetail: fmt.Sprintf("reminder %d to %s", seq, w.in.CustomerEmail), StepKey: w.sequencedKey("reminder")})
-	if w.in.Policy.escalates(seq) && w.in.ContactEmail != "" && !w.state.Escalated {
-		if err := w.mail(ctx, MailEscalation, seq, w.in.ContactEmail); err != nil {
-			return err
-		}
-		w.state.Escalated = true
-		w.record(ctx, invitationChange{Step: "escalated", StepDetail: w.in.ContactEmail})
-	}
-	return nil
 }
 
 // grant waits for GDAP to become active and creates and confirms each access assignment. A
@@ -337,16 +332,7 @@ func rootMessage(err error) string {
 }
 
 func (w *invitationImpl) resend(ctx workflow.Context, req ResendRequest) error {
-	if err := w.mail(ctx, MailResend, w.resends, w.in.CustomerEmail); err != nil {
-		return err
-	}
-	w.record(ctx, invitationChange{Step: "resent", StepDetail: strings.TrimSpace("by " + req.By), StepKey: w.sequencedKey("resent")})
-	return nil
-}
-
-// sequencedKey keys a step that repeats (reminders and resends) by how often each happened.
-func (w *invitationImpl) sequencedKey(step string) string {
-	return fmt.Sprintf("%s/%s/%d/%d", w.in.InvitationID, step, w.state.RemindersSent, w.resends)
+	return w.resendMessage(ctx, w.messages(), w.state.RemindersSent, req)
 }
 
 func (w *invitationImpl) mail(ctx workflow.Context, kind string, seq int, to string) error {

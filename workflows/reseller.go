@@ -229,32 +229,23 @@ func (w *resellerImpl) check(ctx workflow.Context) error {
 }
 
 func (w *resellerImpl) remind(ctx workflow.Context) error {
-	seq := w.state.RemindersSent + 1
-	if err := w.mail(ctx, MailResellerReminder, seq, w.in.Email, Verification{}); err != nil {
-		return err
-	}
-	w.state.RemindersSent = seq
-	w.record(ctx, resellerChange{Set: models.Reseller{RemindersSent: seq}, Step: "reminder", StepDetail: fmt.Sprintf("reminder %d to %s", seq, w.in.Email), StepKey: w.sequencedKey("reminder")})
-	if w.in.Policy.escalates(seq) && w.in.ContactEmail != "" && !w.state.Escalated {
-		if err := w.mail(ctx, MailResellerEscalation, seq, w.in.ContactEmail, Verification{}); err != nil {
-			return err
-		}
-		w.state.Escalated = true
-		w.record(ctx, resellerChange{Step: "escalated", StepDetail: w.in.ContactEmail})
-	}
-	return nil
+	return w.flow.remind(ctx, w.in.Policy, &w.state.RemindersSent, &w.state.Escalated, w.messages())
 }
 
 func (w *resellerImpl) resend(ctx workflow.Context, req ResendRequest) error {
-	if err := w.mail(ctx, MailResellerResend, w.resends, w.in.Email, Verification{}); err != nil {
-		return err
-	}
-	w.record(ctx, resellerChange{Step: "resent", StepDetail: strings.TrimSpace("by " + req.By), StepKey: w.sequencedKey("resent")})
-	return nil
+	return w.resendMessage(ctx, w.messages(), w.state.RemindersSent, req)
 }
 
-func (w *resellerImpl) sequencedKey(step string) string {
-	return fmt.Sprintf("%s/%s/%d/%d", w.in.ResellerID, step, w.state.RemindersSent, w.resends)
+// messages are the partnership request's reminders, resends and escalations.
+func (w *resellerImpl) messages() messages[models.Reseller] {
+	return messages[models.Reseller]{
+		send: func(ctx workflow.Context, kind string, seq int, to string) error {
+			return w.mail(ctx, kind, seq, to, Verification{})
+		},
+		reminder: MailResellerReminder, resend: MailResellerResend, escalation: MailResellerEscalation,
+		to: w.in.Email, contact: w.in.ContactEmail,
+		reminded: func(seq int) models.Reseller { return models.Reseller{RemindersSent: seq} },
+	}
 }
 
 // verify checks the reseller until it passes or the request is cancelled: a failure waits for a
