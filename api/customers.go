@@ -14,7 +14,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/partnerflow/partnerflow/links"
 	"github.com/partnerflow/partnerflow/models"
@@ -308,13 +307,7 @@ func (s *Server) startOnboarding(c *gin.Context, onb models.OnboardingRequest, r
 		}
 		return "", err
 	}
-	attrs := []temporal.SearchAttributeUpdate{
-		workflows.PartnerIDKey.ValueSet(in.PartnerID), workflows.CustomerDomainKey.ValueSet(domain),
-		workflows.FlowStatusKey.ValueSet(models.CustomerCreating),
-	}
-	if in.ResellerTenantID != "" {
-		attrs = append(attrs, workflows.ResellerPartnerIDKey.ValueSet(in.ResellerTenantID))
-	}
+	attrs := flowAttributes(in.PartnerID, models.CustomerCreating, domain, in.ResellerTenantID)
 	start := func(ctx context.Context) error { return customers.start(ctx, s, row.WorkflowID, attrs, in) }
 	if !customers.create(c, s, row, insert, start) {
 		return

@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/partnerflow/partnerflow/models"
+	"github.com/partnerflow/partnerflow/workflows"
 )
 
 // The dashboard is built from shared parts every flow kind fills: a list page (filter by status,
@@ -285,3 +287,26 @@ func createdFact(now, at time.Time) fact {
 
 // itoa is strconv.Itoa for templates' facts.
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// waitActions registers the resend and cancel forms of a flow that waits for people, at
+// <base>/:id/resend and <base>/:id/cancel, for admin agents; render shows the flow's page again.
+func waitActions[R models.FlowRow, S any](r *gin.Engine, s *Server, f flowAPI[R, S], base string, render func(c *gin.Context, status int, row *R, notice string)) {
+	admin := requireRole(models.RoleAdminAgent)
+	r.POST(base+"/:id/resend", s.requireSession, admin, dashboardAction(s, f, workflows.UpdateResend, "resent",
+		func(c *gin.Context) (any, *Problem) { return workflows.ResendRequest{By: callerName(c)}, nil }, render))
+	r.POST(base+"/:id/cancel", s.requireSession, admin, dashboardAction(s, f, workflows.UpdateCancel, "cancelled",
+		func(c *gin.Context) (any, *Problem) { return cancelRequest(callerName(c), c.PostForm("reason")) }, render))
+}
+
+// flowAttributes are the search attributes a flow starts with: its partner, its status, and,
+// when known, the customer's domain and the reseller's tenant.
+func flowAttributes(partnerID, status, domain, resellerTenantID string) []temporal.SearchAttributeUpdate {
+	attrs := []temporal.SearchAttributeUpdate{workflows.PartnerIDKey.ValueSet(partnerID), workflows.FlowStatusKey.ValueSet(status)}
+	if domain != "" {
+		attrs = append(attrs, workflows.CustomerDomainKey.ValueSet(domain))
+	}
+	if resellerTenantID != "" {
+		attrs = append(attrs, workflows.ResellerPartnerIDKey.ValueSet(resellerTenantID))
+	}
+	return attrs
+}

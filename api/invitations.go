@@ -15,7 +15,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/partnerflow/partnerflow/models"
 	"github.com/partnerflow/partnerflow/notify"
@@ -417,14 +416,7 @@ func (s *Server) createInvitation(c *gin.Context) {
 		}
 		return "", err
 	}
-	attrs := []temporal.SearchAttributeUpdate{
-		workflows.PartnerIDKey.ValueSet(in.PartnerID),
-		workflows.CustomerDomainKey.ValueSet(in.CustomerDomain),
-		workflows.FlowStatusKey.ValueSet(models.InvitationPending),
-	}
-	if in.IndirectResellerID != "" {
-		attrs = append(attrs, workflows.ResellerPartnerIDKey.ValueSet(in.IndirectResellerID))
-	}
+	attrs := flowAttributes(in.PartnerID, models.InvitationPending, in.CustomerDomain, in.IndirectResellerID)
 	start := func(ctx context.Context) error { return invitations.start(ctx, s, inv.WorkflowID, attrs, in) }
 	if !invitations.create(c, s, inv, insert, start) {
 		return
@@ -630,11 +622,7 @@ func (s *Server) invitationPages(r *gin.Engine) {
 			s.renderInvitationPage(c, http.StatusOK, inv, dashboardNotice(invitationNotices, c))
 		}
 	})
-	admin := requireRole(models.RoleAdminAgent)
-	r.POST("/invitations/:id/resend", s.requireSession, admin, dashboardAction(s, invitations, workflows.UpdateResend, "resent",
-		func(c *gin.Context) (any, *Problem) { return workflows.ResendRequest{By: callerName(c)}, nil }, s.renderInvitationPage))
-	r.POST("/invitations/:id/cancel", s.requireSession, admin, dashboardAction(s, invitations, workflows.UpdateCancel, "cancelled",
-		func(c *gin.Context) (any, *Problem) { return cancelRequest(callerName(c), c.PostForm("reason")) }, s.renderInvitationPage))
+	waitActions(r, s, invitations, "/invitations", s.renderInvitationPage)
 }
 
 // accessText says for operators what an invitation asks for, and in which cloud when it is not

@@ -112,10 +112,7 @@ func (s *Server) createRemoval(c *gin.Context) {
 }
 
 func removalAttributes(rm *models.Removal) []temporal.SearchAttributeUpdate {
-	return []temporal.SearchAttributeUpdate{
-		workflows.PartnerIDKey.ValueSet(rm.PartnerID), workflows.ResellerPartnerIDKey.ValueSet(rm.ResellerTenantID),
-		workflows.FlowStatusKey.ValueSet(models.RemovalNotifying),
-	}
+	return flowAttributes(rm.PartnerID, models.RemovalNotifying, "", rm.ResellerTenantID)
 }
 
 // configureRemoval applies the configured delivery policy to a removal's input.

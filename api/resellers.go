@@ -11,7 +11,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/partnerflow/partnerflow/links"
 	"github.com/partnerflow/partnerflow/models"
@@ -128,9 +127,7 @@ func (s *Server) createReseller(c *gin.Context) {
 		}
 		return "", err
 	}
-	attrs := []temporal.SearchAttributeUpdate{
-		workflows.PartnerIDKey.ValueSet(in.PartnerID), workflows.FlowStatusKey.ValueSet(models.ResellerPending),
-	}
+	attrs := flowAttributes(in.PartnerID, models.ResellerPending, "", "")
 	start := func(ctx context.Context) error { return resellers.start(ctx, s, r.WorkflowID, attrs, in) }
 	if !resellers.create(c, s, r, insert, start) {
 		return
@@ -402,12 +399,8 @@ func (s *Server) resellerPages(r *gin.Engine) {
 			s.renderResellerPage(c, http.StatusOK, rs, dashboardNotice(resellerNotices, c))
 		}
 	})
-	admin := requireRole(models.RoleAdminAgent)
-	r.POST("/resellers/:id/resend", s.requireSession, admin, dashboardAction(s, resellers, workflows.UpdateResend, "resent",
-		func(c *gin.Context) (any, *Problem) { return workflows.ResendRequest{By: callerName(c)}, nil }, s.renderResellerPage))
-	r.POST("/resellers/:id/cancel", s.requireSession, admin, dashboardAction(s, resellers, workflows.UpdateCancel, "cancelled",
-		func(c *gin.Context) (any, *Problem) { return cancelRequest(callerName(c), c.PostForm("reason")) }, s.renderResellerPage))
-	r.POST("/resellers/:id/verify", s.requireSession, admin, dashboardAction(s, resellers, workflows.UpdateVerify, "verified",
+	waitActions(r, s, resellers, "/resellers", s.renderResellerPage)
+	r.POST("/resellers/:id/verify", s.requireSession, requireRole(models.RoleAdminAgent), dashboardAction(s, resellers, workflows.UpdateVerify, "verified",
 		func(c *gin.Context) (any, *Problem) { return workflows.VerifyRequest{By: callerName(c)}, nil }, s.renderResellerPage))
 }
 
