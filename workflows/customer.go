@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/partnerflow/partnerflow/models"
@@ -533,9 +532,6 @@ func (w *customerImpl) mail(ctx workflow.Context, kind string, seq int, to strin
 
 // finishFailed records a refusal that retrying cannot fix and fails the workflow with it.
 func (w *customerImpl) finishFailed(ctx workflow.Context, cause error) (CustomerState, error) {
-	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	reason := rootMessage(cause)
-	w.state.FailureReason = reason
-	w.setStatus(dctx, models.CustomerFailed, customerChange{Set: models.Customer{FailureReason: reason}, Step: models.CustomerFailed, StepDetail: reason})
-	return w.state, temporal.NewNonRetryableApplicationError(reason, "CustomerOnboardingFailed", cause)
+	err := w.fail(ctx, cause, "CustomerOnboardingFailed", &w.state.FailureReason, func(r string) models.Customer { return models.Customer{FailureReason: r} }, nil)
+	return w.state, err
 }

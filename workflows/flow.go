@@ -449,3 +449,17 @@ func (f *flow[R]) resendMessage(ctx workflow.Context, m messages[R], sent int, r
 func (f *flow[R]) sequencedKey(step string, reminders int) string {
 	return fmt.Sprintf("%s/%s/%d/%d", f.id, step, reminders, f.resends)
 }
+
+// fail records a refusal that retrying cannot fix, in a context the flow's own cancellation does
+// not reach, and returns the workflow's error. failureReason is the live state's field, set the
+// row's columns that keep the reason, undo (optional) withdraws what the flow had started.
+func (f *flow[R]) fail(ctx workflow.Context, cause error, errType string, failureReason *string, set func(reason string) R, undo func(ctx workflow.Context)) error {
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	reason := rootMessage(cause)
+	*failureReason = reason
+	if undo != nil {
+		undo(dctx)
+	}
+	f.setStatus(dctx, models.StatusFailed, models.FlowChange[R]{Set: set(reason), Step: models.StatusFailed, StepDetail: reason})
+	return temporal.NewNonRetryableApplicationError(reason, errType, cause)
+}

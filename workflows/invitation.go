@@ -304,15 +304,15 @@ func (w *invitationImpl) startCleanup(ctx workflow.Context, relationshipID strin
 
 // finishFailed records a refusal that retrying cannot fix and fails the workflow with it.
 func (w *invitationImpl) finishFailed(ctx workflow.Context, cause error) (InvitationState, error) {
-	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	reason := rootMessage(cause)
-	w.state.FailureReason = reason
-	if id := w.state.GDAPRelationshipID; id != "" && w.state.GDAPStatus == partnercenter.GDAPStatusCreated {
-		var ended string
-		_ = workflow.ExecuteActivity(withServiceCalls(dctx), activityEndGDAP, w.in.InvitationID+"/end-gdap", id).Get(dctx, &ended)
+	// A relationship still being created is withdrawn before the failure is recorded.
+	undo := func(dctx workflow.Context) {
+		if id := w.state.GDAPRelationshipID; id != "" && w.state.GDAPStatus == partnercenter.GDAPStatusCreated {
+			var ended string
+			_ = workflow.ExecuteActivity(withServiceCalls(dctx), activityEndGDAP, w.in.InvitationID+"/end-gdap", id).Get(dctx, &ended)
+		}
 	}
-	w.setStatus(dctx, models.InvitationFailed, invitationChange{Set: models.Invitation{FailureReason: reason}, Step: models.InvitationFailed, StepDetail: reason})
-	return w.state, temporal.NewNonRetryableApplicationError(reason, errTypeInvitationFailed, cause)
+	err := w.fail(ctx, cause, errTypeInvitationFailed, &w.state.FailureReason, func(r string) models.Invitation { return models.Invitation{FailureReason: r} }, undo)
+	return w.state, err
 }
 
 // ErrTypeFlowGone is the error type of a record for a flow whose row does not exist.

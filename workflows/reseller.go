@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/partnerflow/partnerflow/models"
@@ -312,9 +311,6 @@ func (w *resellerImpl) mail(ctx workflow.Context, kind string, seq int, to strin
 
 // finishFailed records a refusal that retrying cannot fix and fails the workflow with it.
 func (w *resellerImpl) finishFailed(ctx workflow.Context, cause error) (ResellerState, error) {
-	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	reason := rootMessage(cause)
-	w.state.FailureReason = reason
-	w.setStatus(dctx, models.ResellerFailed, resellerChange{Set: models.Reseller{FailureReason: reason}, Step: models.ResellerFailed, StepDetail: reason})
-	return w.state, temporal.NewNonRetryableApplicationError(reason, "ResellerPartnershipFailed", cause)
+	err := w.fail(ctx, cause, "ResellerPartnershipFailed", &w.state.FailureReason, func(r string) models.Reseller { return models.Reseller{FailureReason: r} }, nil)
+	return w.state, err
 }
