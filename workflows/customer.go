@@ -120,6 +120,8 @@ type CustomerState struct {
 	Domain            string
 	AgreementAccepted bool
 	AgreementMethod   string
+	// AgreementAttested says the proof went to Partner Center.
+	AgreementAttested bool
 	RemindersSent     int
 	Escalated         bool
 	Cart              CartState
@@ -351,10 +353,15 @@ func (w *customerImpl) run(ctx workflow.Context) (CustomerState, error) {
 			w.setStatus(ctx, outcome, customerChange{Step: outcome})
 			return w.state, nil
 		}
+	}
+	// The proof goes to Partner Center however early it came, even while the request was still
+	// being mailed.
+	if !w.state.AgreementAttested {
 		var result string
 		if err := workflow.ExecuteActivity(withServiceCalls(ctx), activityAttestAgreement, w.in.CustomerID).Get(ctx, &result); err != nil {
 			return w.finishFailed(ctx, err)
 		}
+		w.state.AgreementAttested = true
 		w.record(ctx, customerChange{Step: "agreement-attested", StepDetail: w.state.AgreementMethod + "; Partner Center: " + result})
 	}
 	return w.order(ctx)

@@ -288,7 +288,8 @@ func (f *flow[R]) wait(ctx workflow.Context, w waiting) (string, error) {
 			continue
 		}
 		wake := minTime(nextPoll, reminder, w.deadline)
-		if _, err := workflow.AwaitWithTimeout(ctx, wake.Sub(now), func() bool { return f.cancelled != nil || f.checkNow }); err != nil {
+		// An update that settles the wait (the partner's attestation, say) wakes it at once.
+		if _, err := workflow.AwaitWithTimeout(ctx, wake.Sub(now), func() bool { return f.cancelled != nil || f.checkNow || w.decide() != "" }); err != nil {
 			return "", err
 		}
 	}

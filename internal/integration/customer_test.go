@@ -27,7 +27,11 @@ type onboarding struct {
 	CustomerTenantID string `json:"customerTenantId"`
 	WorkflowID       string `json:"workflowId"`
 	CheckoutError    string `json:"checkoutError"`
-	Subscriptions    []struct {
+	Steps            []struct {
+		Name   string `json:"name"`
+		Detail string `json:"detail"`
+	} `json:"steps"`
+	Subscriptions []struct {
 		ID        string `json:"ID"`
 		PartnerID string `json:"PartnerID"`
 		Quantity  int    `json:"Quantity"`
@@ -277,5 +281,61 @@ func TestDroppedAnswersDuplicateNeitherTenantNorOrder(t *testing.T) {
 	}
 	if len(subs) != 1 || subs[0].Quantity != 4 {
 		t.Fatalf("one order's one subscription, got %+v", subs)
+	}
+}
+
+// TestAnInvitedCustomerIsOnboardedWithoutANewTenant takes a customer who accepted an invitation
+// through the MCA proof and checkout: no tenant is created, the invitation's tenant is used.
+func TestAnInvitedCustomerIsOnboardedWithoutANewTenant(t *testing.T) {
+	h := start(t, models.DialectSQLite)
+	inv := h.invite(map[string]any{
+		"customerDomain": "contoso.onmicrosoft.com", "customerEmail": "admin@contoso.onmicrosoft.com",
+		"roles": []string{"Helpdesk Administrator"}, "durationDays": 180,
+	})
+	sent := h.waitFor(inv.ID, "sent", func(i invitation) bool { return i.has("sent") && i.GDAPRelationshipID != "" })
+	if code, body := h.customerAction("accept-reseller", map[string]string{"domain": "contoso.onmicrosoft.com", "partnerId": sim.DefaultHomePartner.TenantID, "upn": "admin@contoso.onmicrosoft.com"}); code != http.StatusOK {
+		t.Fatalf("accept: %d %s", code, body)
+	}
+	if code, body := h.customerAction("approve-gdap", map[string]string{"relationshipId": sent.GDAPRelationshipID, "upn": "admin@contoso.onmicrosoft.com"}); code != http.StatusOK {
+		t.Fatalf("approve: %d %s", code, body)
+	}
+	active := h.waitFor(inv.ID, "active", func(i invitation) bool { return i.Status == models.InvitationActive })
+
+	body := map[string]any{
+		"language": "en", "contact": map[string]any{"firstName": "Chris", "lastName": "Contoso", "email": "chris@contoso.example"},
+		"products": []map[string]any{{"catalogItemId": "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS", "quantity": 2, "billingCycle": "monthly", "termDuration": "P1M"}},
+	}
+	resp := h.api.Do("POST", "/v1/customers/"+inv.ID+"/onboarding", body)
+	if resp.Status != http.StatusCreated {
+		t.Fatalf("onboard: %d %s", resp.Status, resp.Body)
+	}
+	var created onboarding
+	resp.JSON(t, &created)
+	path := "/v1/customers/" + created.ID
+	waiting := poll(h, path, "awaiting the agreement", func(v onboarding) bool { return v.Status == models.CustomerAwaitingAgreement })
+	if waiting.CustomerTenantID != active.CustomerTenantID {
+		t.Fatalf("the invitation's tenant %s must be used, got %s", active.CustomerTenantID, waiting.CustomerTenantID)
+	}
+	if r := h.api.Do("POST", path+"/credentials/reveal", nil); r.Status != http.StatusNotFound {
+		t.Fatalf("an existing tenant has no credentials to reveal: %d %s", r.Status, r.Body)
+	}
+	if r := h.api.Do("POST", path+"/agreement", map[string]any{"primaryContact": map[string]any{"firstName": "Chris", "lastName": "Contoso", "email": "chris@contoso.example"}, "dateAgreed": "2099-01-01"}); r.Status != http.StatusBadRequest {
+		t.Fatalf("a date in the future must be refused: %d", r.Status)
+	}
+	if r := h.api.Do("POST", path+"/agreement", map[string]any{"primaryContact": map[string]any{"firstName": "Chris", "lastName": "Contoso", "email": "chris@contoso.example"}, "dateAgreed": "2026-01-31"}); r.Status != http.StatusOK {
+		t.Fatalf("attest: %d %s", r.Status, r.Body)
+	}
+	poll(h, path, "review", func(v onboarding) bool { return v.Status == models.CustomerReview })
+	if r := h.api.Do("POST", path+"/cart/checkout", nil); r.Status != http.StatusOK {
+		t.Fatalf("checkout: %d %s", r.Status, r.Body)
+	}
+	done := poll(h, path, "completed", func(v onboarding) bool {
+		return v.Status == models.CustomerCompleted || v.Status == models.CustomerFailed
+	})
+	if done.Status != models.CustomerCompleted || len(done.Subscriptions) != 1 {
+		t.Fatalf("onboarding %+v", done)
+	}
+	if n := strings.Count(h.simWorld(), `"contoso.onmicrosoft.com"`); n != 1 {
+		t.Fatalf("no second contoso tenant may exist: %d", n)
 	}
 }
