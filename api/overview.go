@@ -109,6 +109,15 @@ var overviewFlows = []flowOverview{
 		},
 		DoneStep: "completed", DoneLabel: "Median time to tell everyone", NoneDone: "No removal finished yet.",
 	}),
+	overviewOf[models.Customer](flowOverview{
+		Kind: models.KindCustomer, Title: "Customer onboardings", ListPath: "/customers", Noun: "onboarding", Nouns: "onboardings",
+		Statuses: models.CustomerStatuses,
+		Funnel: []funnelStep{
+			{"agreement-requested", "Agreement asked"}, {"agreement-opened", "Page opened"}, {"agreement-attested", "Agreement on record"},
+			{"cart-ready", "Cart ready"}, {"ordered", "Ordered"}, {"completed", "Subscriptions live"},
+		},
+		DoneStep: "agreement-attested", DoneLabel: "Median time to the agreement", NoneDone: "No customer agreement on record yet.",
+	}),
 }
 
 // Geometry of the charts, in SVG user units: a label column, then bars up to barSpan wide, then

@@ -41,6 +41,7 @@ func webhookEventStatuses() map[string][]string {
 		models.KindInvitation: models.InvitationStatuses,
 		models.KindReseller:   models.ResellerStatuses,
 		models.KindRemoval:    models.RemovalStatuses,
+		models.KindCustomer:   models.CustomerStatuses,
 	}
 }
 
