@@ -412,7 +412,7 @@ func (s *Server) checkout(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if row.OrderIDs != "" || row.Status == models.CustomerProvisioning || row.Status == models.CustomerCompleted {
+	if row.OrderIDs != "" || row.Status == models.CustomerOrdering || row.Status == models.CustomerProvisioning || row.Status == models.CustomerCompleted {
 		v, err := s.customerDetailView(c.Request.Context(), row, "", nil)
 		if err != nil {
 			fail(c, err)

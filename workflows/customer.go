@@ -280,8 +280,10 @@ func (w *customerImpl) setup(ctx workflow.Context) error {
 		return err
 	}
 	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateCheckout, func(ctx workflow.Context, req CheckoutRequest) (CustomerState, error) {
+		// The update answers once ordering has begun: Partner Center may be slow or retried, and
+		// the caller follows the order on the onboarding's status.
 		w.checkout = &req
-		err := workflow.Await(ctx, func() bool { return w.checkout == nil })
+		err := workflow.Await(ctx, func() bool { return w.checkout == nil || w.state.Status == models.CustomerOrdering })
 		return w.state, err
 	}, workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, _ CheckoutRequest) error {
 		if err := atReview(); err != nil {
