@@ -176,9 +176,13 @@ func TestCustomerOnboardingThroughTheRealParts(t *testing.T) {
 	assertNowhere(t, h, creds.Password, created.WorkflowID)
 }
 
-// assertNowhere scans every text column of the app database and the workflow's history for s.
+// assertNowhere scans the activities' and the API's logs, every text column of the app database
+// and the workflow's history for s.
 func assertNowhere(t *testing.T, h *harness, s, workflowID string) {
 	t.Helper()
+	if logs := h.logs.String(); logs == "" || strings.Contains(logs, s) {
+		t.Fatalf("the secret is in the logs (or nothing was logged: %d bytes)", len(logs))
+	}
 	tables := []string{"customers", "customer_credentials", "agreement_evidence", "flow_steps", "outbox_messages", "customer_subscriptions", "webhook_deliveries"}
 	for _, table := range tables {
 		rows, err := h.store.DB.Raw("SELECT * FROM " + table).Rows()

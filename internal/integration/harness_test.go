@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,12 +45,32 @@ type harness struct {
 	simURL   string
 	pc       *partnercenter.HTTPClient
 	api      *testapi.Client
+	// logs holds what the activities and the API logged.
+	logs *logBuffer
 	// global holds every role, for removals and webhook subscriptions.
 	global  *testapi.Client
 	baseURL string
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// logBuffer keeps what partnerflow's activities and API log, so tests can search it.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
 
 func start(t *testing.T, dialect string) *harness {
 	t.Helper()
@@ -66,7 +87,7 @@ func startWithPolicy(t *testing.T, dialect string, policy workflows.InvitationPo
 // assemble builds partnerflow from real parts; with smtpURL its mail goes to that server.
 func assemble(t *testing.T, dialect string, policy workflows.InvitationPolicy, smtpURL string) *harness {
 	t.Helper()
-	h := &harness{t: t, store: testdb.Open(t, dialect), temporal: testtemporal.Start(t)}
+	h := &harness{t: t, store: testdb.Open(t, dialect), temporal: testtemporal.Start(t), logs: &logBuffer{}}
 	ctx := context.Background()
 
 	simulator := testsim.Start(t, sim.Config{ActivationDelay: 300 * time.Millisecond, WebhookRetryDelay: 100 * time.Millisecond})
@@ -84,7 +105,7 @@ func assemble(t *testing.T, dialect string, policy workflows.InvitationPolicy, s
 		t.Fatal(err)
 	}
 	acts := activities.New(activities.Config{
-		Store: h.store, PartnerCenter: pc, Mailer: mailer, Logger: quietLogger(),
+		Store: h.store, PartnerCenter: pc, Mailer: mailer, Logger: slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Signer: links.NewSigner(signingKey), BaseURL: h.baseURL, PartnerName: "Contoso Distribution",
 		Credentials: notify.NewCredentialBox(signingKey),
 	})
@@ -97,7 +118,7 @@ func assemble(t *testing.T, dialect string, policy workflows.InvitationPolicy, s
 	simHost, _ := url.Parse(simulator.URL)
 	server := api.New(api.Config{
 		Store: h.store, Temporal: h.temporal.Client, Codec: h.temporal.Codec, Registry: prometheus.NewRegistry(),
-		Logger: quietLogger(), SigningKey: signingKey, WebhookAllowPrivate: true,
+		Logger: slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})), SigningKey: signingKey, WebhookAllowPrivate: true,
 		Flows: api.FlowConfig{
 			PartnerID: sim.DefaultHomePartner.TenantID, PartnerName: "Contoso Distribution",
 			TaskQueue: workflows.TaskQueue, BaseURL: h.baseURL,
