@@ -194,6 +194,28 @@ func parseProducts(field string, reqs []productRequest) ([]models.Product, *Prob
 	return out, nil
 }
 
+// checkCatalog refuses products Partner Center does not sell in the customer's country, naming
+// the line; a catalog that does not answer lets the request through (the cart will say).
+func (s *Server) checkCatalog(ctx context.Context, products []models.Product, country string) *Problem {
+	if s.flows.Catalog == nil || country == "" {
+		return nil
+	}
+	for i, p := range products {
+		if strings.Count(p.CatalogItemID, ":") != 2 {
+			continue
+		}
+		known, err := s.flows.Catalog(ctx, p.CatalogItemID, country)
+		if err != nil {
+			s.logger.WarnContext(ctx, "the catalog did not answer; the cart will tell", "catalog_item", p.CatalogItemID, "error", err)
+			return nil
+		}
+		if !known {
+			return Invalid(fmt.Sprintf("products[%d].catalogItemId", i), "Partner Center does not sell %s in %s", p.CatalogItemID, country)
+		}
+	}
+	return nil
+}
+
 func cartArg(c *gin.Context) (any, bool) {
 	var req struct {
 		Products []productRequest `json:"products"`
@@ -217,6 +239,9 @@ func (s *Server) createCustomer(c *gin.Context) {
 		return
 	}
 	onb, p := s.onboardingRequest(req, false)
+	if p == nil {
+		p = s.checkCatalog(c.Request.Context(), onb.Products, onb.Country)
+	}
 	if p != nil {
 		writeProblem(c, p)
 		return

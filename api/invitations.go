@@ -65,6 +65,10 @@ type FlowConfig struct {
 	// (defaults 10 and 5 seconds).
 	DeliveryAttempts      int
 	DeliveryRetryInterval time.Duration
+	// Catalog tells whether Partner Center sells a catalog item in a country, so an onboarding
+	// naming an unknown item is refused before anything starts; nil skips the check (the cart
+	// then comes back with Partner Center's refusal, to fix at review).
+	Catalog func(ctx context.Context, catalogItemID, country string) (bool, error)
 	// AgreementLink and AgreementVersion name the Microsoft Customer Agreement customers accept on
 	// partnerflow's agreement page (default Microsoft's public page and "current").
 	AgreementLink    string

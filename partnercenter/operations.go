@@ -3,6 +3,7 @@ package partnercenter
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -66,6 +67,9 @@ type Client interface {
 
 	// GetMCATemplate returns the current Microsoft Customer Agreement template.
 	GetMCATemplate(ctx context.Context) (AgreementTemplate, error)
+	// GetAvailability reads a catalog item (product:SKU:availability) as sold in a country; an
+	// unknown item is a 404.
+	GetAvailability(ctx context.Context, catalogItemID, country string) (Availability, error)
 	// CreateCustomerAgreement attests that the customer accepted an agreement.
 	CreateCustomerAgreement(ctx context.Context, customerID string, a CustomerAgreement) (CustomerAgreement, error)
 	// ListCustomerAgreements lists a customer's attested agreements.
@@ -305,6 +309,29 @@ func (c *HTTPClient) ListIndirectResellers(ctx context.Context) ([]PartnerRelati
 }
 
 // GetMPNProfile implements Client.
+// GetAvailability reads a catalog item by its three IDs ("Get the availability by ID").
+func (c *HTTPClient) GetAvailability(ctx context.Context, catalogItemID, country string) (Availability, error) {
+	var out Availability
+	parts := strings.Split(catalogItemID, ":")
+	if len(parts) != 3 {
+		return out, fmt.Errorf("catalog item %q is not product:SKU:availability", catalogItemID)
+	}
+	path := "/v1/products/" + url.PathEscape(parts[0]) + "/skus/" + url.PathEscape(parts[1]) + "/availabilities/" + url.PathEscape(parts[2])
+	err := c.do(ctx, call{op: "get availability", method: http.MethodGet, path: path, query: url.Values{"country": {country}}, out: &out})
+	return out, err
+}
+
+// Sells tells whether Partner Center sells a catalog item in a country: an unknown item is a
+// 404; any other failure is returned for the caller to decide.
+func Sells(ctx context.Context, c Client, catalogItemID, country string) (bool, error) {
+	_, err := c.GetAvailability(ctx, catalogItemID, country)
+	var pcErr *Error
+	if errors.As(err, &pcErr) && pcErr.StatusCode == http.StatusNotFound {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 func (c *HTTPClient) GetMPNProfile(ctx context.Context, mpnID string) (MPNProfile, error) {
 	var out MPNProfile
 	err := c.do(ctx, call{op: "get MPN profile", method: http.MethodGet, path: "/v1/profiles/mpn", query: url.Values{"mpnId": {mpnID}}, out: &out})

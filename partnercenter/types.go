@@ -761,3 +761,16 @@ type Collection[T any] struct {
 type GraphCollection[T any] struct {
 	Value []T `json:"value"`
 }
+
+// Availability is a catalog item as Partner Center sells it in one country ("Get the
+// availability by ID"); its catalogItemId is what a cart line names.
+type Availability struct {
+	ID            string     `json:"id"`
+	ProductID     string     `json:"productId"`
+	SkuID         string     `json:"skuId"`
+	CatalogItemID string     `json:"catalogItemId"`
+	Country       string     `json:"country,omitempty"`
+	Segment       string     `json:"segment,omitempty"`
+	IsPurchasable bool       `json:"isPurchasable"`
+	Attributes    Attributes `json:"attributes,omitzero"`
+}

@@ -58,7 +58,15 @@ func (a *app) flowConfig(temporalUI string) (api.FlowConfig, error) {
 		// The simulator signs with a certificate it serves itself over plain HTTP.
 		hosts, allowHTTP = append(hosts, u.Host), true
 	}
+	// The API reads Partner Center's catalog when it is configured, to refuse unknown products.
+	var catalog func(ctx context.Context, catalogItemID, country string) (bool, error)
+	if pc, _, err := a.partnerCenter(); err == nil {
+		catalog = func(ctx context.Context, catalogItemID, country string) (bool, error) {
+			return partnercenter.Sells(ctx, pc, catalogItemID, country)
+		}
+	}
 	return api.FlowConfig{
+		Catalog:                catalog,
 		PartnerID:              a.cfg.PartnerCenterTenantID,
 		PartnerName:            a.cfg.PartnerName,
 		TaskQueue:              a.cfg.TaskQueue,

@@ -128,7 +128,10 @@ func assemble(t *testing.T, dialect string, policy workflows.InvitationPolicy, s
 			// A removal's deliveries are retried quickly here; production waits 5 s, doubling.
 			DeliveryAttempts: 4, DeliveryRetryInterval: 200 * time.Millisecond,
 			ResellerPartnershipURL: partnershipURL,
-			Webhooks:               partnercenter.NewWebhookVerifier(partnercenter.WebhookVerifierConfig{AllowedCertificateHosts: []string{simHost.Host}, AllowHTTP: true}),
+			Catalog: func(ctx context.Context, id, country string) (bool, error) {
+				return partnercenter.Sells(ctx, pc, id, country)
+			},
+			Webhooks: partnercenter.NewWebhookVerifier(partnercenter.WebhookVerifierConfig{AllowedCertificateHosts: []string{simHost.Host}, AllowHTTP: true}),
 		},
 	})
 	apiServer.Config.Handler = server.Handler()

@@ -72,6 +72,7 @@ func (s *Server) routes() {
 	svc("GET /v1/profiles/mpn", s.mpnProfile)
 	svc("GET /v1/compliance/csp/agreementstatus", s.agreementStatus)
 	svc("GET /v1/agreements", s.agreementTemplates)
+	svc("GET /v1/products/{productId}/skus/{skuId}/availabilities/{availabilityId}", s.getAvailability)
 	svc("POST /webhooks/v1/registration", s.registerWebhook)
 	svc("PUT /webhooks/v1/registration", s.registerWebhook)
 	svc("GET /webhooks/v1/registration", s.getWebhook)

@@ -809,3 +809,19 @@ func (s *Server) updateSupportContact(w http.ResponseWriter, r *http.Request) {
 	sub.SupportContact = &stored
 	writeJSON(w, http.StatusOK, supportContactView(sub.CustomerID, sub.Subscription.ID, stored))
 }
+
+// getAvailability answers "Get the availability by ID" for the items the simulator sells, in any
+// country; any other item is a 404 (the simulator's choice of status for an unknown item).
+func (s *Server) getAvailability(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("productId") + ":" + r.PathValue("skuId") + ":" + r.PathValue("availabilityId")
+	_, key, ok := lookupCatalog(id)
+	if !ok {
+		s.pcFail(w, http.StatusNotFound, 0, "Availability %s was not found.", id)
+		return
+	}
+	parts := strings.Split(key, ":")
+	writeJSON(w, http.StatusOK, pc.Availability{
+		ID: parts[2], ProductID: parts[0], SkuID: parts[1], CatalogItemID: key, Country: strings.ToUpper(r.URL.Query().Get("country")),
+		Segment: "commercial", IsPurchasable: true, Attributes: pc.Attributes{ObjectType: "Availability"},
+	})
+}
