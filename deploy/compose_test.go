@@ -79,6 +79,7 @@ var rules = []rule{
 	{"api and worker get every variable the production commands require", checkRequiredEnv},
 	{"listen addresses bind every interface and their ports are the published ones", checkPorts},
 	{"the Web UI is published on 8233 and its codec endpoint is the api's published port and /codec", checkCodecEndpoint},
+	{"temporal, its Web UI, the simulator, the mail catcher and the worker's metrics are published on loopback only", checkLoopbackOnly},
 	{"the api's public URL and the origins allowed to call the codec are the published ones", checkPublicURLs},
 	{"by default api and worker talk to the sim service on its listen port", checkSimIsTheDefault},
 	{"api and worker start after migrate completed successfully and temporal is up", checkStartOrder},
@@ -206,6 +207,16 @@ func TestMistakesAreRefused(t *testing.T) {
 			name: "a codec endpoint on another port than the api's is refused",
 			file: "compose", old: "http://localhost:8080/codec", new: "http://localhost:9999/codec",
 			brokenRule: "the Web UI is published on 8233 and its codec endpoint is the api's published port and /codec",
+		},
+		{
+			name: "a Temporal frontend published on every interface is refused",
+			file: "compose", old: `"127.0.0.1:7233:7233"`, new: `"7233:7233"`,
+			brokenRule: "temporal, its Web UI, the simulator, the mail catcher and the worker's metrics are published on loopback only",
+		},
+		{
+			name: "a mail catcher published on every interface is refused",
+			file: "compose", old: `"127.0.0.1:8025:8025"`, new: `"0.0.0.0:8025:8025"`,
+			brokenRule: "temporal, its Web UI, the simulator, the mail catcher and the worker's metrics are published on loopback only",
 		},
 		{
 			name: "a missing sim service is refused",
@@ -593,8 +604,8 @@ func apiPublishedURL(p project) (string, error) {
 func checkCodecEndpoint(p project) error {
 	ui := p.compose.Services["temporal-ui"]
 	var errs []error
-	if !slices.Contains(ui.Ports, "8233:8080") {
-		errs = append(errs, fmt.Errorf("temporal-ui publishes %q, want 8233:8080", ui.Ports))
+	if !slices.Contains(ui.Ports, "127.0.0.1:8233:8080") {
+		errs = append(errs, fmt.Errorf("temporal-ui publishes %q, want 127.0.0.1:8233:8080", ui.Ports))
 	}
 	api, err := apiPublishedURL(p)
 	if err != nil {
@@ -605,6 +616,22 @@ func checkCodecEndpoint(p project) error {
 	}
 	if got := ui.Environment["TEMPORAL_CODEC_INCLUDE_CREDENTIALS"]; got != "true" {
 		errs = append(errs, fmt.Errorf("temporal-ui: TEMPORAL_CODEC_INCLUDE_CREDENTIALS=%q; the codec needs the session cookie", got))
+	}
+	return errors.Join(errs...)
+}
+
+// loopbackOnly are the services that ask nobody who they are: anyone who reaches their ports can
+// read every history, send mail in the partner's name or play Partner Center.
+var loopbackOnly = []string{"temporal", "temporal-ui", "sim", "mailpit", "worker"}
+
+func checkLoopbackOnly(p project) error {
+	var errs []error
+	for _, name := range loopbackOnly {
+		for _, port := range p.compose.Services[name].Ports {
+			if !strings.HasPrefix(port, "127.0.0.1:") {
+				errs = append(errs, fmt.Errorf("%s publishes %q on every interface; bind it to the host's loopback (\"127.0.0.1:%s\")", name, port, port))
+			}
+		}
 	}
 	return errors.Join(errs...)
 }
