@@ -68,15 +68,7 @@ type devProcess struct {
 func startDev(t *testing.T, dataDir string, env []string) *devProcess {
 	t.Helper()
 	if env == nil {
-		env = append(os.Environ(),
-			"PARTNERFLOW_DATA_DIR="+dataDir,
-			fmt.Sprintf("PARTNERFLOW_HTTP_ADDR=127.0.0.1:%d", freePort(t)),
-			fmt.Sprintf("PARTNERFLOW_SIM_ADDR=127.0.0.1:%d", freePort(t)),
-			fmt.Sprintf("PARTNERFLOW_TEMPORAL_PORT=%d", freePort(t)),
-			fmt.Sprintf("PARTNERFLOW_UI_PORT=%d", freePort(t)),
-			"PARTNERFLOW_POLL_INTERVAL=2s",
-			"DATABASE_URL=", "PARTNERCENTER_URL=", "GRAPH_URL=", "TEMPORAL_ADDRESS=", "PARTNERFLOW_BOOTSTRAP_KEY=",
-		)
+		env = devEnv(t, dataDir)
 	}
 	p := &devProcess{t: t, dataDir: dataDir, env: env, output: &bytes.Buffer{}}
 	for _, kv := range env {
@@ -125,6 +117,21 @@ func startDev(t *testing.T, dataDir string, env []string) *devProcess {
 	}
 	p.key = strings.TrimSpace(string(key))
 	return p
+}
+
+// devEnv is the environment of a `dev` on free ports in dataDir, with extra settings last.
+func devEnv(t *testing.T, dataDir string, extra ...string) []string {
+	t.Helper()
+	env := append(os.Environ(),
+		"PARTNERFLOW_DATA_DIR="+dataDir,
+		fmt.Sprintf("PARTNERFLOW_HTTP_ADDR=127.0.0.1:%d", freePort(t)),
+		fmt.Sprintf("PARTNERFLOW_SIM_ADDR=127.0.0.1:%d", freePort(t)),
+		fmt.Sprintf("PARTNERFLOW_TEMPORAL_PORT=%d", freePort(t)),
+		fmt.Sprintf("PARTNERFLOW_UI_PORT=%d", freePort(t)),
+		"PARTNERFLOW_POLL_INTERVAL=2s",
+		"DATABASE_URL=", "PARTNERCENTER_URL=", "GRAPH_URL=", "TEMPORAL_ADDRESS=", "PARTNERFLOW_BOOTSTRAP_KEY=",
+	)
+	return append(env, extra...)
 }
 
 func tail(s string, n int) string {
