@@ -4,8 +4,10 @@ package config
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -56,6 +58,9 @@ type Config struct {
 	PartnerCenterTenantID     string // PARTNERCENTER_TENANT_ID
 	PartnerCenterClientID     string // PARTNERCENTER_CLIENT_ID
 	PartnerCenterClientSecret string // PARTNERCENTER_CLIENT_SECRET
+	// AllowNonMicrosoftURLs lets a client secret go with PARTNERCENTER_URL and GRAPH_URL that are
+	// not Microsoft's https hosts (PARTNERFLOW_ALLOW_NON_MICROSOFT_URLS; a proxy you run).
+	AllowNonMicrosoftURLs bool
 	// PartnerCenterAdminPortalURL prefixes GDAP approval links (PARTNERCENTER_ADMIN_PORTAL_URL);
 	// empty means the Microsoft 365 admin center, or the simulator's pages in simulator mode.
 	PartnerCenterAdminPortalURL string
@@ -192,12 +197,43 @@ func FromEnv() (Config, error) {
 	if c.WebhookAllowPrivate, err = envBool("PARTNERFLOW_WEBHOOK_ALLOW_PRIVATE", false); err != nil {
 		return c, err
 	}
+	if c.AllowNonMicrosoftURLs, err = envBool("PARTNERFLOW_ALLOW_NON_MICROSOFT_URLS", false); err != nil {
+		return c, err
+	}
+	if err := c.checkMicrosoftURLs(); err != nil {
+		return c, err
+	}
 	maxBody, err := envInt("PARTNERFLOW_MAX_BODY_BYTES", 1<<20)
 	if err != nil {
 		return c, err
 	}
 	c.MaxBodyBytes = int64(maxBody)
 	return c, nil
+}
+
+// microsoftHosts are the hosts of Partner Center and Microsoft Graph in the public cloud, the
+// US Government clouds and the China cloud operated by 21Vianet.
+var microsoftHosts = map[string][]string{
+	"PARTNERCENTER_URL": {"api.partnercenter.microsoft.com", "partner.partnercenterapi.microsoftonline.cn"},
+	"GRAPH_URL":         {"graph.microsoft.com", "graph.microsoft.us", "dod-graph.microsoft.us", "microsoftgraph.chinacloudapi.cn"},
+}
+
+// checkMicrosoftURLs keeps real credentials away from anything but Microsoft: with a client
+// secret, the bearer tokens it earns go to PARTNERCENTER_URL and GRAPH_URL, so both must name a
+// Microsoft host over https (an empty one would let dev put the simulator there).
+func (c Config) checkMicrosoftURLs() error {
+	if c.PartnerCenterClientSecret == "" || c.AllowNonMicrosoftURLs {
+		return nil
+	}
+	for _, v := range []struct{ name, value string }{{"PARTNERCENTER_URL", c.PartnerCenterURL}, {"GRAPH_URL", c.GraphURL}} {
+		hosts := microsoftHosts[v.name]
+		u, err := url.Parse(v.value)
+		if err != nil || u.Scheme != "https" || u.User != nil || (u.Port() != "" && u.Port() != "443") || !slices.Contains(hosts, strings.ToLower(u.Hostname())) {
+			return fmt.Errorf("%s must be https://%s (or another Microsoft cloud's host: %s) when PARTNERCENTER_CLIENT_SECRET is set, got %q; set PARTNERFLOW_ALLOW_NON_MICROSOFT_URLS=true to send the tokens elsewhere",
+				v.name, hosts[0], strings.Join(hosts[1:], ", "), v.value)
+		}
+	}
+	return nil
 }
 
 // AppDatabase is the app database DSN: DATABASE_URL, or a SQLite file in the data dir.

@@ -148,3 +148,41 @@ func TestDefaultLanguage(t *testing.T) {
 		})
 	}
 }
+
+func TestRealCredentialsGoOnlyToMicrosoft(t *testing.T) {
+	cases := []struct {
+		name, secret, pc, graph, override string
+		ok                                bool
+	}{
+		{"the public cloud's hosts are accepted with a secret", "s", "https://api.partnercenter.microsoft.com", "https://graph.microsoft.com", "", true},
+		{"the US Government Graph and the China cloud are accepted", "s", "https://partner.partnercenterapi.microsoftonline.cn", "https://graph.microsoft.us/", "", true},
+		{"a host in capitals with the https port is accepted", "s", "https://API.PartnerCenter.Microsoft.com:443", "https://graph.microsoft.com", "", true},
+		{"without a secret the simulator is fine", "", "http://127.0.0.1:8081", "http://127.0.0.1:8081", "", true},
+		{"a secret with the simulator is refused", "s", "http://127.0.0.1:8081", "https://graph.microsoft.com", "", false},
+		{"a secret with Microsoft's host over http is refused", "s", "http://api.partnercenter.microsoft.com", "https://graph.microsoft.com", "", false},
+		{"a secret with a look-alike host is refused", "s", "https://api.partnercenter.microsoft.com.evil.example", "https://graph.microsoft.com", "", false},
+		{"a secret with another port is refused", "s", "https://api.partnercenter.microsoft.com:8443", "https://graph.microsoft.com", "", false},
+		{"a secret with a non-Microsoft Graph is refused", "s", "https://api.partnercenter.microsoft.com", "https://graph.example", "", false},
+		{"a secret with no URLs is refused, so dev cannot put the simulator there", "s", "", "", "", false},
+		{"the override lets a secret go to another host", "s", "https://pc-proxy.example", "http://graph-proxy.internal", "true", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("PARTNERCENTER_CLIENT_SECRET", tc.secret)
+			t.Setenv("PARTNERCENTER_URL", tc.pc)
+			t.Setenv("GRAPH_URL", tc.graph)
+			t.Setenv("PARTNERFLOW_ALLOW_NON_MICROSOFT_URLS", tc.override)
+			_, err := config.FromEnv()
+			if tc.ok && err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if !tc.ok && (err == nil || !strings.Contains(err.Error(), "PARTNERFLOW_ALLOW_NON_MICROSOFT_URLS")) {
+				t.Fatalf("want a refusal that names the override, got %v", err)
+			}
+		})
+	}
+	t.Setenv("PARTNERFLOW_ALLOW_NON_MICROSOFT_URLS", "sometimes")
+	if _, err := config.FromEnv(); err == nil || !strings.Contains(err.Error(), "PARTNERFLOW_ALLOW_NON_MICROSOFT_URLS") {
+		t.Fatalf("an override that is not a boolean must be refused by name, got %v", err)
+	}
+}
