@@ -1,6 +1,7 @@
 package partnercenter
 
 import (
+	"cmp"
 	"context"
 	"crypto"
 	"crypto/rsa"
@@ -17,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Webhook request headers Partner Center sends with each event.
@@ -29,6 +31,19 @@ const (
 // ErrWebhookSignature is wrapped by every verification failure.
 var ErrWebhookSignature = errors.New("partnercenter: webhook signature not verified")
 
+// Defaults of the certificate fetch and cache.
+const (
+	DefaultCertificateFetchTimeout = 10 * time.Second
+	DefaultCertificateTTL          = 24 * time.Hour
+	// certificateFailureTTL is how long a failed fetch is remembered, so forged events naming a
+	// URL that does not serve a certificate do not each cause a fetch.
+	certificateFailureTTL = time.Minute
+	// maxCachedCertificates bounds the cache: certificate URLs come from unauthenticated
+	// requests, and an allowed host has many paths.
+	maxCachedCertificates = 32
+	maxCertificateBytes   = 64 << 10
+)
+
 // WebhookVerifier checks that a webhook POST was signed by Partner Center (or
 // the simulator): the signing certificate must come from an allowed host, and
 // the body's RSA-SHA256 signature must verify against it.
@@ -36,9 +51,21 @@ type WebhookVerifier struct {
 	allowedHosts []string
 	allowHTTP    bool
 	httpClient   *http.Client
+	ttl          time.Duration
+	now          func() time.Time
 
 	mu    sync.Mutex
-	certs map[string]*rsa.PublicKey
+	certs map[string]*cachedCertificate // by scheme, host and path
+	// fetches counts certificate fetches (tests read it through CertificateFetches).
+	fetches int
+}
+
+// cachedCertificate is a fetched certificate's key, or the error fetching it gave, until expires.
+type cachedCertificate struct {
+	key     *rsa.PublicKey
+	err     error
+	expires time.Time
+	ready   chan struct{} // closed once key or err is set; concurrent requests wait on it
 }
 
 // WebhookVerifierConfig configures a WebhookVerifier.
@@ -48,21 +75,45 @@ type WebhookVerifierConfig struct {
 	AllowedCertificateHosts []string
 	// AllowHTTP permits a plain-http certificate URL (the local simulator).
 	AllowHTTP bool
-	// HTTPClient fetches certificates; nil means http.DefaultClient.
+	// HTTPClient fetches certificates; nil means a client with FetchTimeout. Whatever the
+	// client, redirects are not followed: a certificate is taken only from the allowed host.
 	HTTPClient *http.Client
+	// FetchTimeout bounds one fetch when HTTPClient is nil or has no timeout; 0 means
+	// DefaultCertificateFetchTimeout.
+	FetchTimeout time.Duration
+	// CertificateTTL is how long a fetched certificate is trusted before it is fetched again;
+	// 0 means DefaultCertificateTTL.
+	CertificateTTL time.Duration
 }
 
 // NewWebhookVerifier returns a verifier that caches each certificate it fetches.
 func NewWebhookVerifier(cfg WebhookVerifierConfig) *WebhookVerifier {
-	hc := cfg.HTTPClient
-	if hc == nil {
-		hc = http.DefaultClient
+	timeout := cmp.Or(cfg.FetchTimeout, DefaultCertificateFetchTimeout)
+	hc := &http.Client{Timeout: timeout}
+	if cfg.HTTPClient != nil {
+		copied := *cfg.HTTPClient
+		hc = &copied
+		if hc.Timeout == 0 {
+			hc.Timeout = timeout
+		}
 	}
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	hosts := make([]string, len(cfg.AllowedCertificateHosts))
 	for i, h := range cfg.AllowedCertificateHosts {
 		hosts[i] = strings.ToLower(h)
 	}
-	return &WebhookVerifier{allowedHosts: hosts, allowHTTP: cfg.AllowHTTP, httpClient: hc, certs: map[string]*rsa.PublicKey{}}
+	return &WebhookVerifier{
+		allowedHosts: hosts, allowHTTP: cfg.AllowHTTP, httpClient: hc,
+		ttl: cmp.Or(cfg.CertificateTTL, DefaultCertificateTTL), now: time.Now,
+		certs: map[string]*cachedCertificate{},
+	}
+}
+
+// CertificateFetches is how many times the verifier has fetched a certificate.
+func (v *WebhookVerifier) CertificateFetches() int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.fetches
 }
 
 // Verify checks a received webhook request's signature and parses its event.
@@ -119,23 +170,72 @@ func (v *WebhookVerifier) certificateKey(ctx context.Context, certURL string) (*
 		return nil, fmt.Errorf("%w: certificate URL scheme %q not allowed", ErrWebhookSignature, u.Scheme)
 	}
 	host := strings.ToLower(u.Host)
-	if !slices.Contains(v.allowedHosts, host) && !slices.Contains(v.allowedHosts, strings.ToLower(u.Hostname())) {
+	if u.User != nil || (!slices.Contains(v.allowedHosts, host) && !slices.Contains(v.allowedHosts, strings.ToLower(u.Hostname()))) {
 		return nil, fmt.Errorf("%w: certificate host %q not allowed", ErrWebhookSignature, u.Host)
 	}
+	cacheKey := u.Scheme + "://" + host + u.EscapedPath()
+
 	v.mu.Lock()
-	key, ok := v.certs[certURL]
-	v.mu.Unlock()
+	entry, ok := v.certs[cacheKey]
 	if ok {
-		return key, nil
+		select {
+		case <-entry.ready:
+			if !v.now().Before(entry.expires) {
+				ok = false
+			}
+		default: // a fetch is under way: wait for it
+		}
 	}
-	key, err = v.fetch(ctx, certURL)
-	if err != nil {
-		return nil, err
+	if !ok {
+		entry = &cachedCertificate{ready: make(chan struct{})}
+		v.evictLocked()
+		v.certs[cacheKey] = entry
+		v.fetches++
+		v.mu.Unlock()
+		key, err := v.fetch(context.WithoutCancel(ctx), certURL)
+		v.mu.Lock()
+		entry.key, entry.err = key, err
+		entry.expires = v.now().Add(v.ttl)
+		if err != nil {
+			entry.expires = v.now().Add(certificateFailureTTL)
+		}
+		close(entry.ready)
 	}
-	v.mu.Lock()
-	v.certs[certURL] = key
 	v.mu.Unlock()
-	return key, nil
+
+	select {
+	case <-entry.ready:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("fetch webhook certificate: %w", ctx.Err())
+	}
+	return entry.key, entry.err
+}
+
+// evictLocked makes room for one more certificate: expired entries go first, then the one that
+// expires soonest.
+func (v *WebhookVerifier) evictLocked() {
+	if len(v.certs) < maxCachedCertificates {
+		return
+	}
+	now := v.now()
+	var soonest string
+	for k, e := range v.certs {
+		select {
+		case <-e.ready:
+		default:
+			continue // being fetched
+		}
+		if !now.Before(e.expires) {
+			delete(v.certs, k)
+			continue
+		}
+		if soonest == "" || e.expires.Before(v.certs[soonest].expires) {
+			soonest = k
+		}
+	}
+	if len(v.certs) >= maxCachedCertificates && soonest != "" {
+		delete(v.certs, soonest)
+	}
 }
 
 func (v *WebhookVerifier) fetch(ctx context.Context, certURL string) (*rsa.PublicKey, error) {
@@ -149,9 +249,10 @@ func (v *WebhookVerifier) fetch(ctx context.Context, certURL string) (*rsa.Publi
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
+		// A redirect lands here too: it is not followed.
 		return nil, fmt.Errorf("fetch webhook certificate: HTTP %d", resp.StatusCode)
 	}
-	der, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	der, err := io.ReadAll(io.LimitReader(resp.Body, maxCertificateBytes))
 	if err != nil {
 		return nil, fmt.Errorf("fetch webhook certificate: %w", err)
 	}
