@@ -13,22 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/partnerflow/partnerflow/internal/testsim"
 	"github.com/partnerflow/partnerflow/partnercenter"
 	"github.com/partnerflow/partnerflow/partnercenter/sim"
 )
-
-// newSimEnvWith is newSimEnv with the simulator's configuration changed by
-// edit.
-func newSimEnvWith(t *testing.T, edit func(*sim.Config)) *simEnv {
-	t.Helper()
-	e := &simEnv{t: t, clock: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
-	cfg := sim.Config{ActivationDelay: time.Minute, Now: e.now, WebhookRetryDelay: 20 * time.Millisecond}
-	edit(&cfg)
-	s := testsim.Start(t, cfg)
-	e.sim, e.srv, e.c = s.Server, s.HTTP, s.Client(t)
-	return e
-}
 
 // docRequest reads a recorded request body and lets edit change it.
 func docRequest(t *testing.T, file string, edit func(map[string]any)) map[string]any {

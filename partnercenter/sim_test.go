@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/partnerflow/partnerflow/internal/testsim"
 	"github.com/partnerflow/partnerflow/partnercenter"
 	"github.com/partnerflow/partnerflow/partnercenter/sim"
 )
@@ -41,9 +40,53 @@ type simEnv struct {
 
 func newSimEnv(t *testing.T, dataFile string) *simEnv {
 	t.Helper()
+	return newSimEnvWith(t, func(cfg *sim.Config) { cfg.DataFile = dataFile })
+}
+
+// newSimEnvWith is newSimEnv with the simulator's configuration changed by
+// edit. It serves the simulator as testsim does, seeded, and checks its
+// storage: without a data file the simulator gets one in the test's temporary
+// directory, and after every call but reads (and when the test ends) the file must hold
+// exactly the world in memory, or the test fails naming the call whose change
+// was not written.
+func newSimEnvWith(t *testing.T, edit func(*sim.Config)) *simEnv {
+	t.Helper()
 	e := &simEnv{t: t, clock: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
-	s := testsim.Start(t, sim.Config{DataFile: dataFile, ActivationDelay: time.Minute, Now: e.now, WebhookRetryDelay: 20 * time.Millisecond})
-	e.sim, e.srv, e.c = s.Server, s.HTTP, s.Client(t)
+	cfg := sim.Config{ActivationDelay: time.Minute, Now: e.now, WebhookRetryDelay: 20 * time.Millisecond}
+	edit(&cfg)
+	if cfg.DataFile == "" {
+		cfg.DataFile = filepath.Join(t.TempDir(), "sim.db")
+	}
+	s, err := sim.New(cfg)
+	if err != nil {
+		t.Fatalf("start the simulator: %v", err)
+	}
+	t.Cleanup(s.Close)
+	h := s.Handler()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r)
+		if r.Method == http.MethodGet {
+			return // reads change nothing; the check at the end would see it if one did
+		}
+		if err := s.CheckStorage(); err != nil {
+			t.Errorf("after %s %s: %v", r.Method, r.URL.Path, err)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() {
+		if err := s.CheckStorage(); err != nil {
+			t.Errorf("at the end: %v", err)
+		}
+	})
+	s.SetPublicURL(srv.URL)
+	if err := s.SeedDemo(); err != nil {
+		t.Fatalf("seed the simulator: %v", err)
+	}
+	c, err := partnercenter.New(partnercenter.Config{PartnerCenterURL: srv.URL, GraphURL: srv.URL, TenantID: sim.DefaultHomePartner.TenantID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.sim, e.srv, e.c = s, srv, c
 	return e
 }
 

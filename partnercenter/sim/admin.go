@@ -319,6 +319,7 @@ func (s *Server) acceptReseller(domain, partnerID, upn string) (*Tenant, *refusa
 	}
 	t.Relationship = pc.RelationshipReseller
 	t.AssociatedPartnerID = reseller
+	s.st.mark(kindTenant, t.ID)
 	s.emit(pc.EventResellerRelationshipAccepted, s.publicURL()+"/v1/customers/"+t.ID, "customer")
 	return t, nil
 }
@@ -351,6 +352,7 @@ func (s *Server) approveGDAP(relationshipID, upn string) (*gdapRecord, *refusal)
 	g.Customer = pc.GDAPCustomer{TenantID: t.ID, DisplayName: t.CompanyName}
 	g.Phase, g.ApprovedAt, g.ModifiedAt = pc.GDAPStatusApproved, now, now
 	g.Version++
+	s.st.mark(kindGDAP, g.ID)
 	s.emit(pc.EventGDAPApproved, s.publicURL()+"/v1.0/tenantRelationships/delegatedAdminRelationships/"+g.ID, "delegatedAdminRelationship")
 	return g, nil
 }
@@ -386,6 +388,7 @@ func (s *Server) authorizeProvider(resellerDomain, providerID, upn string) (*Ten
 		return nil, refuse(http.StatusConflict, ReasonAlreadyAccepted, p.Domain+" has already authorized this provider.")
 	}
 	p.ProviderAuthorized = true
+	s.st.mark(kindTenant, p.ID)
 	return p, nil
 }
 
@@ -450,6 +453,7 @@ func (s *Server) postClock(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.st.ClockOffset += d
+	s.st.mark(kindMeta, metaClock)
 	s.getClock(w, r)
 }
 

@@ -416,6 +416,7 @@ func (s *Server) createCart(w http.ResponseWriter, r *http.Request) {
 		LineItems: lines, PartnerOnRecordAttestationAccepted: in.PartnerOnRecordAttestationAccepted, Attributes: pc.Attributes{ObjectType: "Cart"}}
 	rec := &cartRecord{CustomerID: t.ID, Cart: cart}
 	s.st.Carts[cart.ID] = rec
+	s.st.mark(kindCart, cart.ID)
 	writeJSON(w, http.StatusCreated, cartView(rec))
 }
 
@@ -469,6 +470,7 @@ func (s *Server) updateCart(w http.ResponseWriter, r *http.Request) {
 	c.Cart.PartnerOnRecordAttestationAccepted = in.PartnerOnRecordAttestationAccepted
 	c.Cart.LastModifiedTimestamp = pc.NewTime(s.now())
 	c.Cart.LastModifiedUser = s.partnerUserID()
+	s.st.mark(kindCart, c.Cart.ID)
 	writeJSON(w, http.StatusCreated, cartView(c))
 }
 
@@ -576,6 +578,7 @@ func (s *Server) checkout(w http.ResponseWriter, r *http.Request) {
 		sub := s.newSubscription(t, li, item, o.ID, parentSub, now)
 		subOf[li.ID] = sub.ID
 		s.st.Subscriptions[sub.ID] = &subscriptionRecord{CustomerID: t.ID, Subscription: sub}
+		s.st.mark(kindSubscription, sub.ID)
 		var additional []string
 		for _, p := range li.Participants {
 			if strings.EqualFold(p.Key, pc.ParticipantAdditionalTransactionReseller) {
@@ -594,11 +597,13 @@ func (s *Server) checkout(w http.ResponseWriter, r *http.Request) {
 	for _, cy := range cycles {
 		o := byCycle[cy]
 		s.st.Orders[o.ID] = &orderRecord{CustomerID: t.ID, Order: *o, ReadyAt: ready}
+		s.st.mark(kindOrder, o.ID)
 		res.Orders = append(res.Orders, *o)
 	}
 	c.Cart.LineItems = lines
 	c.Checkout = res
 	c.Cart.Status = pc.CartStatusOrdered
+	s.st.mark(kindCart, c.Cart.ID)
 	writeJSON(w, http.StatusCreated, res)
 }
 
@@ -807,6 +812,7 @@ func (s *Server) updateSupportContact(w http.ResponseWriter, r *http.Request) {
 	}
 	stored := pc.SupportContact{SupportTenantID: in.SupportTenantID, SupportMPNID: in.SupportMPNID, Name: in.Name}
 	sub.SupportContact = &stored
+	s.st.mark(kindSubscription, sub.Subscription.ID)
 	writeJSON(w, http.StatusOK, supportContactView(sub.CustomerID, sub.Subscription.ID, stored))
 }
 

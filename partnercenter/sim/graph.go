@@ -76,6 +76,7 @@ func (s *Server) createGDAP(w http.ResponseWriter, r *http.Request) {
 		Customer: customer, Roles: in.AccessDetails.UnifiedRoles, Phase: pc.GDAPStatusCreated, CreatedAt: now, ModifiedAt: now,
 		Version: 1, Notified: map[string]bool{}}
 	s.st.GDAP[g.ID] = g
+	s.st.mark(kindGDAP, g.ID)
 	w.Header().Set("Location", s.publicURL()+"/v1.0/tenantRelationships/delegatedAdminRelationships/"+g.ID)
 	writeJSON(w, http.StatusCreated, g.view(now, s.cfg.ActivationDelay))
 }
@@ -150,6 +151,7 @@ func (s *Server) patchGDAP(w http.ResponseWriter, r *http.Request) {
 	g.AutoExtend = v
 	g.ModifiedAt = now
 	g.Version++
+	s.st.mark(kindGDAP, g.ID)
 	writeJSON(w, http.StatusOK, g.view(now, s.cfg.ActivationDelay))
 }
 
@@ -164,6 +166,7 @@ func (s *Server) deleteGDAP(w http.ResponseWriter, r *http.Request) {
 	}
 	g.Phase = "deleted"
 	g.Version++
+	s.st.mark(kindGDAP, g.ID)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -201,6 +204,7 @@ func (s *Server) gdapRequest(w http.ResponseWriter, r *http.Request) {
 	}
 	g.ModifiedAt = now
 	g.Version++
+	s.st.mark(kindGDAP, g.ID)
 	writeJSON(w, http.StatusCreated, pc.GDAPRequest{ID: newID(), Action: in.Action, Status: "succeeded",
 		CreatedDateTime: pc.NewTime(now), LastModifiedDateTime: pc.NewTime(now)})
 }
@@ -245,6 +249,7 @@ func (s *Server) createAssignment(w http.ResponseWriter, r *http.Request) {
 	a := &assignmentRecord{ID: newID(), GroupID: in.AccessContainer.AccessContainerID, GroupType: in.AccessContainer.AccessContainerType,
 		Roles: in.AccessDetails.UnifiedRoles, CreatedAt: now, ModifiedAt: now, Version: 1}
 	g.Assignments = append(g.Assignments, a)
+	s.st.mark(kindGDAP, g.ID)
 	writeJSON(w, http.StatusCreated, a.view(now, s.cfg.ActivationDelay))
 }
 

@@ -434,6 +434,7 @@ func (s *Server) patchCustomer(w http.ResponseWriter, r *http.Request) {
 	}
 	t.Relationship = pc.RelationshipNone
 	t.AssociatedPartnerID = ""
+	s.st.mark(kindTenant, t.ID)
 	writeJSON(w, http.StatusOK, removedCustomer{RelationshipToPartner: pc.RelationshipNone, Attributes: pascalAttributes{ObjectType: "Customer"}})
 }
 
@@ -649,6 +650,7 @@ func (s *Server) createCustomerAgreement(w http.ResponseWriter, r *http.Request)
 	stored := pc.CustomerAgreement{UserID: s.partnerUserID(), PrimaryContact: c, TemplateID: in.TemplateID, DateAgreed: in.DateAgreed,
 		Type: in.Type, AgreementLink: mcaLink}
 	s.st.Agreements[t.ID] = append(s.st.Agreements[t.ID], stored)
+	s.st.mark(kindAgreements, t.ID)
 	out := stored
 	out.AgreementLink = ""
 	writeJSON(w, http.StatusCreated, out)

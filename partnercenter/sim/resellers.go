@@ -70,6 +70,7 @@ func (s *Server) removeReseller(providerID, resellerTenantID string) (*Tenant, *
 		return nil, refuse(http.StatusConflict, ReasonInvalidState, p.Domain+" is not an indirect reseller of this provider.")
 	}
 	p.ProviderAuthorized = false
+	s.st.mark(kindTenant, p.ID)
 	return p, nil
 }
 
@@ -91,8 +92,8 @@ func (s *Server) postRemoveReseller(w http.ResponseWriter, r *http.Request) {
 // reseller partner tenant resellerTenantID (as POST /sim/tenants with
 // associatedPartnerId does: relationship reseller, the reseller's country,
 // admin@<domain> as Global admin and contact e-mail) and returns their tenant
-// IDs in creation order. It persists the state once, after the last one, so
-// thousands of customers take milliseconds; it is meant for tests. Domains
+// IDs in creation order. It writes them in one transaction, after the last
+// one, so thousands of customers take milliseconds; it is meant for tests. Domains
 // are <reseller label>-<random>-<n>.onmicrosoft.com.
 func (s *Server) AddResellerCustomers(resellerTenantID string, n int) ([]string, error) {
 	if n < 0 {
@@ -120,7 +121,7 @@ func (s *Server) AddResellerCustomers(resellerTenantID string, n int) ([]string,
 		}
 		ids = append(ids, t.ID)
 	}
-	if saveErr := s.save(); err == nil {
+	if saveErr := s.flush(); err == nil {
 		err = saveErr
 	}
 	return ids, err

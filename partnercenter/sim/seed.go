@@ -58,5 +58,5 @@ func (s *Server) SeedDemo() error {
 			return fmt.Errorf("seed %s: %s", in.Domain, ref.message)
 		}
 	}
-	return s.save()
+	return s.flush()
 }

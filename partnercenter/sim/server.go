@@ -2,7 +2,8 @@
 // GDAP API. It serves the same paths and JSON as the real services, enforces
 // the documented rules and error codes, stands in for the Microsoft 365 admin
 // center (HTML pages and JSON customer actions), signs and delivers webhook
-// events, persists its world to a JSON file, and injects faults on demand.
+// events, persists its world to a SQLite file (one row per entity, written per
+// change), and injects faults on demand.
 //
 // Paths it serves (see README.md for the bodies):
 //
@@ -32,8 +33,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -62,7 +61,10 @@ var DefaultHomePartner = HomePartner{
 
 // Config configures a Server.
 type Config struct {
-	// DataFile is the JSON snapshot path; empty keeps everything in memory.
+	// DataFile is the path of the SQLite file the world is kept in (created
+	// if missing); empty keeps everything in memory. A JSON snapshot written
+	// there by earlier versions is imported at start (and kept as
+	// DataFile+".legacy").
 	DataFile string
 	// PublicURL is the base URL the simulator's links and pages use.
 	PublicURL string
@@ -98,21 +100,25 @@ type Server struct {
 	mux    *http.ServeMux
 	signer *rsa.PrivateKey
 
-	mu        sync.Mutex // guards st, faults and provDelay
+	mu        sync.Mutex // guards st, db, faults and provDelay
 	st        *state
+	db        *store // nil without a DataFile, and after Close
+	closed    bool   // Close closed db
 	faults    Faults
 	provDelay time.Duration
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
 
 	deliveriesMu sync.Mutex
 	deliveries   []Delivery
 }
 
-// New loads the snapshot at cfg.DataFile if there is one, or starts an empty
-// world, and starts the background webhook scanner.
+// New opens the world kept at cfg.DataFile (importing a JSON snapshot of an
+// earlier version), or starts an empty one, and starts the background webhook
+// scanner.
 func New(cfg Config) (*Server, error) {
 	if cfg.ActivationDelay == 0 {
 		cfg.ActivationDelay = 3 * time.Second
@@ -136,18 +142,23 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, home: home, log: cfg.Logger, st: newState(), provDelay: cfg.ProvisioningDelay}
 	if cfg.DataFile != "" {
-		if err := s.load(); err != nil {
+		db, st, err := openStore(cfg.DataFile)
+		if err != nil {
 			return nil, err
 		}
+		s.db, s.st = db, st
 	}
 	key, err := s.ensureSigningKey()
+	if err == nil {
+		err = s.flush()
+	}
 	if err != nil {
+		if s.db != nil {
+			s.db.close()
+		}
 		return nil, err
 	}
 	s.signer = key
-	if err := s.save(); err != nil {
-		return nil, err
-	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.routes()
 	s.wg.Add(1)
@@ -166,67 +177,27 @@ func (s *Server) SetPublicURL(u string) {
 	s.cfg.PublicURL = strings.TrimSuffix(u, "/")
 }
 
-// Close stops webhook delivery and the scanner.
+// Close stops webhook delivery and the scanner and closes the data file;
+// calling it again does nothing.
 func (s *Server) Close() {
-	s.cancel()
-	s.wg.Wait()
+	s.closeOnce.Do(func() {
+		s.cancel()
+		s.wg.Wait()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.db != nil {
+			if err := s.db.close(); err != nil {
+				s.log.Error("close simulator data", "err", err)
+			}
+			s.db, s.closed = nil, true
+		}
+	})
 }
 
 // now is the simulated time: the configured clock plus /sim/clock advances.
 func (s *Server) now() time.Time { return s.cfg.Now().UTC().Add(s.st.ClockOffset) }
 
 func (s *Server) publicURL() string { return s.cfg.PublicURL }
-
-// load reads the snapshot if the file exists.
-func (s *Server) load() error {
-	b, err := os.ReadFile(s.cfg.DataFile)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("read simulator data %s: %w", s.cfg.DataFile, err)
-	}
-	st := newState()
-	if err := json.Unmarshal(b, st); err != nil {
-		return fmt.Errorf("parse simulator data %s: %w", s.cfg.DataFile, err)
-	}
-	st.fill()
-	s.st = st
-	return nil
-}
-
-// save writes the snapshot atomically (temp file + rename); callers hold s.mu
-// or own s exclusively.
-func (s *Server) save() error {
-	if s.cfg.DataFile == "" {
-		return nil
-	}
-	b, err := json.MarshalIndent(s.st, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode simulator data: %w", err)
-	}
-	dir := filepath.Dir(s.cfg.DataFile)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("create simulator data dir: %w", err)
-	}
-	tmp, err := os.CreateTemp(dir, ".sim-*.json")
-	if err != nil {
-		return fmt.Errorf("write simulator data: %w", err)
-	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write simulator data: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write simulator data: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), s.cfg.DataFile); err != nil {
-		return fmt.Errorf("replace simulator data: %w", err)
-	}
-	return nil
-}
 
 // Faults is the fault-injection setting of the service paths (never /sim).
 type Faults struct {
@@ -265,8 +236,8 @@ func (r *recorder) Write(b []byte) (int, error) {
 }
 
 // service wraps a Partner Center or Graph handler: bearer auth, faults,
-// MS-RequestId idempotency, one lock for the whole exchange, persistence after
-// a successful change, and the dropped-response fault.
+// MS-RequestId idempotency, one lock for the whole exchange, writing what the
+// call changed, and the dropped-response fault.
 func (s *Server) service(graphAPI bool, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		auth := r.Header.Get("Authorization")
@@ -311,13 +282,12 @@ func (s *Server) service(graphAPI bool, h http.HandlerFunc) http.HandlerFunc {
 			rec.body.Write(stored.Body)
 		} else {
 			h(rec, r)
-			if mutating && rec.status < 300 {
-				if key != "" {
-					s.st.Idempotency[key] = &storedResponse{Status: rec.status, Body: bytes.Clone(rec.body.Bytes()), At: s.now()}
-				}
-				if err := s.save(); err != nil {
-					s.log.Error("persist simulator state", "err", err)
-				}
+			if mutating && rec.status < 300 && key != "" {
+				s.st.Idempotency[key] = &storedResponse{Status: rec.status, Body: bytes.Clone(rec.body.Bytes()), At: s.now()}
+				s.st.mark(kindIdempotency, key)
+			}
+			if err := s.flush(); err != nil {
+				s.log.Error("persist simulator state", "err", err)
 			}
 		}
 		s.mu.Unlock()
@@ -354,16 +324,14 @@ func dropConnection(w http.ResponseWriter) {
 	_ = conn.Close()
 }
 
-// admin wraps a /sim handler: one lock, persistence after success.
+// admin wraps a /sim handler: one lock, writing what the call changed.
 func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		rec := &recorder{header: http.Header{}}
 		s.mu.Lock()
 		h(rec, r)
-		if r.Method != http.MethodGet && rec.status < 300 {
-			if err := s.save(); err != nil {
-				s.log.Error("persist simulator state", "err", err)
-			}
+		if err := s.flush(); err != nil {
+			s.log.Error("persist simulator state", "err", err)
 		}
 		s.mu.Unlock()
 		for k, v := range rec.header {

@@ -135,7 +135,8 @@ type storedResponse struct {
 	At     time.Time
 }
 
-// state is everything the simulator persists.
+// state is everything the simulator persists (one row per entity, see
+// store.go; a JSON snapshot of it is what earlier versions wrote).
 type state struct {
 	Tenants       map[string]*Tenant
 	GDAP          map[string]*gdapRecord
@@ -153,6 +154,9 @@ type state struct {
 	// MPN IDs never change once a tenant exists, so putTenant keeps them.
 	byDomain map[string]*Tenant
 	byMPN    map[string]*Tenant
+	// dirty holds the entities changed since the last flush (not persisted;
+	// see mark).
+	dirty map[rowKey]struct{}
 }
 
 func newState() *state {
@@ -198,10 +202,12 @@ func (st *state) index(t *Tenant) {
 	}
 }
 
-// putTenant adds a tenant and indexes it; every insertion goes through it.
+// putTenant adds a tenant, indexes it and marks it for writing; every
+// insertion goes through it.
 func (st *state) putTenant(t *Tenant) {
 	st.Tenants[t.ID] = t
 	st.index(t)
+	st.mark(kindTenant, t.ID)
 }
 
 func (st *state) tenantByDomain(domain string) *Tenant {

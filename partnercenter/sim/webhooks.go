@@ -72,6 +72,7 @@ func (s *Server) ensureSigningKey() (*rsa.PrivateKey, error) {
 	}
 	s.st.SigningKeyPEM = string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}))
 	s.st.CertDER = der
+	s.st.mark(kindMeta, metaSigning)
 	return key, nil
 }
 
@@ -108,6 +109,7 @@ func (s *Server) registerWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	in.SubscriberID = s.home.TenantID
 	s.st.Webhook = &in
+	s.st.mark(kindMeta, metaWebhook)
 	writeJSON(w, http.StatusOK, in)
 }
 
@@ -125,6 +127,7 @@ func (s *Server) deleteWebhook(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	s.st.Webhook = nil
+	s.st.mark(kindMeta, metaWebhook)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -235,7 +238,7 @@ func (s *Server) scanLoop() {
 		case <-tick.C:
 			s.mu.Lock()
 			if s.scan() {
-				if err := s.save(); err != nil {
+				if err := s.flush(); err != nil {
 					s.log.Error("persist simulator state", "err", err)
 				}
 			}
@@ -263,12 +266,14 @@ func (s *Server) scan() bool {
 				g.Notified = map[string]bool{}
 			}
 			g.Notified[event] = true
+			s.st.mark(kindGDAP, g.ID)
 			s.emit(event, uri, "delegatedAdminRelationship")
 			changed = true
 		}
 		for _, a := range g.Assignments {
 			if !a.Notified && a.status(now, s.cfg.ActivationDelay) == pc.AssignmentStatusActive {
 				a.Notified = true
+				s.st.mark(kindGDAP, g.ID)
 				s.emit(pc.EventGDAPAssignmentActivated, uri+"/accessAssignments/"+a.ID, "delegatedAdminAccessAssignment")
 				changed = true
 			}
