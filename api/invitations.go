@@ -77,8 +77,18 @@ type FlowConfig struct {
 	// DefaultUSGovPortalURL): a US Government customer accepts the reseller relationship at
 	// Partner Center's link moved onto this scheme and host (a path here prefixes the link's).
 	USGovPortalURL string
+	// Customers reads the customer a reseller acceptance event names, so the event reaches only
+	// the open invitation for that customer's domain; nil passes the event to every pending
+	// invitation instead (up to maxHintedInvitations), each checking with Partner Center.
+	Customers CustomerReader
 	// Now is the clock (default time.Now), so tests can move time.
 	Now func() time.Time
+}
+
+// CustomerReader reads one customer of the partner at Partner Center (partnercenter.Client
+// satisfies it).
+type CustomerReader interface {
+	GetCustomer(ctx context.Context, customerID string) (partnercenter.Customer, error)
 }
 
 // DefaultUSGovPortalURL is the Office admin portal of Microsoft Cloud for US Government, where
@@ -730,7 +740,7 @@ func consentText(given *bool, yes string) string {
 
 // invitationEvents routes the Partner Center events the invitation flow waits for.
 func (s *Server) invitationEvents() map[string]eventRoute {
-	routes := map[string]eventRoute{partnercenter.EventResellerRelationshipAccepted: s.signalPendingInvitations}
+	routes := map[string]eventRoute{partnercenter.EventResellerRelationshipAccepted: s.signalAcceptedInvitation}
 	for _, ev := range []string{partnercenter.EventGDAPApproved, partnercenter.EventGDAPActivated, partnercenter.EventGDAPTerminated, partnercenter.EventGDAPExpired} {
 		routes[ev] = s.signalGDAPInvitation
 	}
@@ -769,9 +779,57 @@ func (s *Server) signalGDAPInvitation(ctx context.Context, signal workflows.Part
 	return webhookOutcome{signalled: 1, result: "signalled invitation " + inv.ID}
 }
 
-// signalPendingInvitations passes a reseller acceptance to every pending invitation: before
-// acceptance no invitation knows the customer's tenant, so each workflow checks with the
-// service whether the acceptance was its own.
+// signalAcceptedInvitation passes a reseller acceptance to the one invitation it concerns. The
+// event names the customer's tenant, which no invitation knows before acceptance; the customer's
+// domain finds the open invitation, by the rule the workflow itself confirms the acceptance with
+// (CheckAcceptance: the customer's domain is the invitation's). So one event costs one Partner
+// Center read and one signal, however many invitations wait.
+//
+// When Partner Center cannot be read for a reason retrying may cure, the event is answered 503
+// so Partner Center delivers it again, rather than falling back to waking every pending
+// invitation: that fallback would cost one signal and one Partner Center read per waiting flow
+// exactly while Partner Center is struggling, and the workflows poll for acceptance anyway.
+func (s *Server) signalAcceptedInvitation(ctx context.Context, signal workflows.PartnerCenterEvent) webhookOutcome {
+	if s.flows.Customers == nil {
+		return s.signalPendingInvitations(ctx, signal)
+	}
+	customer, err := s.flows.Customers.GetCustomer(ctx, signal.ResourceID)
+	switch {
+	case partnercenter.IsStatus(err, http.StatusNotFound):
+		detail := fmt.Sprintf("customer %q is not a customer of this partner at Partner Center", signal.ResourceID)
+		return webhookOutcome{result: "refused: " + detail, problem: NewProblem(http.StatusNotFound, "unknown-resource", "Unknown resource", detail)}
+	case err != nil && partnercenter.IsRetryable(err):
+		err = fmt.Errorf("read customer %s at Partner Center: %w", signal.ResourceID, err)
+		return webhookOutcome{result: "failed: " + err.Error(), problem: problemUnavailable("Partner Center could not be read; retry"), err: err}
+	case err != nil:
+		err = fmt.Errorf("read customer %s at Partner Center: %w", signal.ResourceID, err)
+		return webhookOutcome{result: "failed: " + err.Error(), problem: problemInternal(), err: err}
+	}
+	domain := strings.ToLower(customer.CompanyProfile.Domain)
+	inv, err := s.store.OpenInvitationByDomain(ctx, s.flows.PartnerID, domain)
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		return webhookOutcome{result: "ignored: no open invitation for " + domain}
+	case err != nil:
+		err = fmt.Errorf("find the open invitation for %s: %w", domain, err)
+		return webhookOutcome{result: "failed: " + err.Error(), problem: problemInternal(), err: err}
+	case inv.Status != models.InvitationPending:
+		return webhookOutcome{result: "ignored: invitation " + inv.ID + " is already " + inv.Status}
+	}
+	err = s.signalWorkflow(ctx, inv.WorkflowID, signal)
+	var finished *serviceerror.NotFound
+	switch {
+	case errors.As(err, &finished):
+		return webhookOutcome{result: "ignored: the workflow of invitation " + inv.ID + " has finished"}
+	case err != nil:
+		return webhookOutcome{result: "failed: " + err.Error(), problem: problemUnavailable("the invitation's workflow could not be signalled; retry"), err: err}
+	}
+	return webhookOutcome{signalled: 1, result: "signalled invitation " + inv.ID}
+}
+
+// signalPendingInvitations passes a reseller acceptance to every pending invitation, each
+// workflow checking with the service whether the acceptance was its own: the route when the API
+// cannot read Partner Center (FlowConfig.Customers is nil).
 func (s *Server) signalPendingInvitations(ctx context.Context, signal workflows.PartnerCenterEvent) webhookOutcome {
 	pending, err := s.pendingInvitations(ctx)
 	if err != nil {

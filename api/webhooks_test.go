@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/rand"
@@ -21,8 +22,10 @@ import (
 	"go.temporal.io/api/serviceerror"
 
 	"github.com/partnerflow/partnerflow/api"
+	"github.com/partnerflow/partnerflow/internal/testsim"
 	"github.com/partnerflow/partnerflow/models"
 	"github.com/partnerflow/partnerflow/partnercenter"
+	"github.com/partnerflow/partnerflow/partnercenter/sim"
 	"github.com/partnerflow/partnerflow/workflows"
 )
 
@@ -237,7 +240,81 @@ func TestWebhookEventsThatConcernNoInvitation(t *testing.T) {
 	}
 }
 
-func TestAResellerAcceptanceIsAHintToEveryPendingInvitation(t *testing.T) {
+func TestAResellerAcceptanceSignalsOnlyTheCustomersInvitation(t *testing.T) {
+	simulator := testsim.Start(t, sim.Config{})
+	signer := newWebhookSigner(t)
+	f := newFlowFixture(t, func(fc *api.FlowConfig) {
+		fc.Webhooks, fc.Customers = signer.verifier(), simulator.Client(t)
+	})
+	// Several invitations wait; the customer of the first one accepts at Partner Center.
+	var pending []created
+	for _, d := range []string{"contoso.onmicrosoft.com", "fabrikam.onmicrosoft.com", "tailspin.onmicrosoft.com", "wingtip.onmicrosoft.com"} {
+		pending = append(pending, f.invite(t, d))
+	}
+	accept, err := json.Marshal(map[string]string{"domain": "contoso.onmicrosoft.com", "partnerId": simulator.TenantID, "upn": "admin@contoso.onmicrosoft.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(simulator.URL+"/sim/customer-actions/accept-reseller", "application/json", bytes.NewReader(accept))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("the customer's acceptance at the simulator answered %d", resp.StatusCode)
+	}
+	const contosoTenant = "11111111-1111-4111-8111-111111111111"
+	// northwind is already the partner's (advisor) customer and has no invitation.
+	const northwindTenant = "33333333-3333-4333-8333-333333333333"
+	customerURI := func(id string) string { return "https://api.partnercenter.microsoft.com/v1/customers/" + id }
+
+	cases := []struct {
+		name     string
+		tenant   string
+		faults   sim.Faults
+		status   int
+		typ      string
+		result   string
+		signalTo string
+	}{
+		{"the acceptance reaches only the open invitation for the customer's domain", contosoTenant, sim.Faults{}, http.StatusAccepted, "", "signalled invitation " + pending[0].ID, pending[0].WorkflowID},
+		{"an acceptance by a customer with no open invitation is stored and ignored", northwindTenant, sim.Faults{}, http.StatusAccepted, "", "ignored: no open invitation for northwind.onmicrosoft.com", ""},
+		{"an acceptance naming a tenant that is no customer of the partner is refused", "99999999-9999-4999-8999-999999999999", sim.Faults{}, http.StatusNotFound, "unknown-resource", "refused: ", ""},
+		{"Partner Center failing for now makes Partner Center deliver the event again, and wakes nobody", contosoTenant, sim.Faults{Rate500: 1}, http.StatusServiceUnavailable, "unavailable", "failed: ", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			simulator.SetFaults(tc.faults)
+			defer simulator.SetFaults(sim.Faults{})
+			before := len(f.temporal.signalCalls())
+			body := eventBody(t, partnercenter.EventResellerRelationshipAccepted, customerURI(tc.tenant))
+			resp := f.anon.Do("POST", "/webhooks/partner-center", body, signer.headers(t, signer.key, body)...)
+			if resp.Status != tc.status {
+				t.Fatalf("status %d, want %d: %s", resp.Status, tc.status, resp.Body)
+			}
+			if tc.typ != "" && resp.Problem(t)["type"] != api.ProblemTypePrefix+tc.typ {
+				t.Fatalf("want %s: %s", tc.typ, resp.Body)
+			}
+			rows := f.webhookEvents(t)
+			if last := rows[len(rows)-1]; !strings.HasPrefix(last.Result, tc.result) {
+				t.Fatalf("the event must be stored with result %q: %+v", tc.result, last)
+			}
+			got := f.temporal.signalCalls()[before:]
+			if tc.signalTo == "" {
+				if len(got) != 0 {
+					t.Fatalf("no workflow may be signalled: %+v", got)
+				}
+				return
+			}
+			want := workflows.PartnerCenterEvent{EventName: partnercenter.EventResellerRelationshipAccepted, ResourceID: tc.tenant}
+			if len(got) != 1 || got[0].WorkflowID != tc.signalTo || got[0].Event != want {
+				t.Fatalf("exactly one signal, to %s, with %d invitations pending: %+v", tc.signalTo, len(pending), got)
+			}
+		})
+	}
+}
+
+func TestAResellerAcceptanceWithoutPartnerCenterIsAHintToEveryPendingInvitation(t *testing.T) {
 	f, signer, invs := webhookFixture(t)
 	third := f.invite(t, "litware.onmicrosoft.com")
 	if err := models.Record(context.Background(), f.store, models.KindInvitation, third.ID, models.InvitationChange{Status: models.InvitationActive}); err != nil {

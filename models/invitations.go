@@ -83,14 +83,20 @@ const InvitationSearchColumn = "customer_domain"
 func (s *Store) CreateInvitation(ctx context.Context, inv *Invitation) (*Invitation, error) {
 	err := Create(ctx, s, KindInvitation, inv)
 	if errors.Is(err, ErrConflict) {
-		open, findErr := FindBy[Invitation](ctx, s, "partner_id = ? AND customer_domain = ? AND status IN ?",
-			inv.PartnerID, inv.CustomerDomain, []string{InvitationPending, InvitationAccepted, InvitationGranting})
+		open, findErr := s.OpenInvitationByDomain(ctx, inv.PartnerID, inv.CustomerDomain)
 		if findErr != nil {
 			return nil, fmt.Errorf("find the open invitation for %s: %w", inv.CustomerDomain, findErr)
 		}
 		return open, ErrConflict
 	}
 	return inv, err
+}
+
+// OpenInvitationByDomain returns the partner's open invitation (pending, accepted or granting)
+// for a customer domain; there is at most one (index invitations_one_open).
+func (s *Store) OpenInvitationByDomain(ctx context.Context, partnerID, customerDomain string) (*Invitation, error) {
+	return FindBy[Invitation](ctx, s, "partner_id = ? AND customer_domain = ? AND status IN ?",
+		partnerID, customerDomain, []string{InvitationPending, InvitationAccepted, InvitationGranting})
 }
 
 // InvitationByGDAP returns the invitation that created a GDAP relationship.

@@ -59,14 +59,18 @@ func (a *app) flowConfig(temporalUI string) (api.FlowConfig, error) {
 		hosts, allowHTTP = append(hosts, u.Host), true
 	}
 	// The API reads Partner Center's catalog when it is configured, to refuse unknown products.
+	// It reads the customer a reseller acceptance names, so the event wakes only that invitation.
 	var catalog func(ctx context.Context, catalogItemID, country string) (bool, error)
+	var customers api.CustomerReader
 	if pc, _, err := a.partnerCenter(); err == nil {
 		catalog = func(ctx context.Context, catalogItemID, country string) (bool, error) {
 			return partnercenter.Sells(ctx, pc, catalogItemID, country)
 		}
+		customers = pc
 	}
 	return api.FlowConfig{
 		Catalog:                catalog,
+		Customers:              customers,
 		PartnerID:              a.cfg.PartnerCenterTenantID,
 		PartnerName:            a.cfg.PartnerName,
 		TaskQueue:              a.cfg.TaskQueue,
