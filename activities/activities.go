@@ -32,6 +32,8 @@ type Config struct {
 	PartnerName string
 	// Credentials encrypts new tenants' first admin passwords (notify.NewCredentialBox).
 	Credentials *notify.SecretBox
+	// Outbox seals the bodies of mail kept in the outbox (notify.NewOutboxBox); required.
+	Outbox *notify.SecretBox
 	// DefaultLanguage is the language of messages to recipients whose own is not known.
 	DefaultLanguage string
 }
@@ -43,6 +45,9 @@ type Activities struct {
 
 // New returns the activities.
 func New(cfg Config) *Activities {
+	if cfg.Outbox == nil {
+		panic("activities: Config.Outbox is required: mail bodies are kept sealed")
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}

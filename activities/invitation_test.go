@@ -63,12 +63,35 @@ func newFixtureWith(t *testing.T, configure func(*activities.Config)) *fixture {
 	cfg := activities.Config{
 		Store: f.store, PartnerCenter: pc, Mailer: f.mailer, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Signer: links.NewSigner(make([]byte, 32)), BaseURL: "https://onboard.example", PartnerName: "Contoso Distribution",
+		Outbox: testOutboxBox,
 	}
 	if configure != nil {
 		configure(&cfg)
 	}
 	f.acts = activities.New(cfg)
 	return f
+}
+
+// testOutboxBox seals the fixtures' outbox; every worker of a test shares it, as real ones
+// share the signing key.
+var testOutboxBox = notify.NewOutboxBox(make([]byte, 32))
+
+// outbox reads the mail kept for to, bodies opened.
+func (f *fixture) outbox(t *testing.T, to string) []models.OutboxMessage {
+	t.Helper()
+	msgs, err := f.store.Outbox(context.Background(), to, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range msgs {
+		if msgs[i].Body, err = activities.OpenMailText(testOutboxBox, m.IdempotencyKey, m.Body); err != nil {
+			t.Fatal(err)
+		}
+		if msgs[i].HTML, err = activities.OpenMailText(testOutboxBox, m.IdempotencyKey, m.HTML); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return msgs
 }
 
 func gdapInput(requestID string) workflows.CreateGDAPInput {

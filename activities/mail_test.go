@@ -72,9 +72,12 @@ func TestInvitationMailsGoOutInTheReadersLanguage(t *testing.T) {
 			if !strings.Contains(sent.Body, "https://onboard.example/accept/inv_lang.") || !strings.Contains(sent.HTML, "https://onboard.example/accept/inv_lang.") {
 				t.Errorf("both parts must carry the signed link:\n%s", sent.Body)
 			}
-			outbox, err := f.store.Outbox(ctx, m.To, 10)
-			if err != nil || len(outbox) != 1 {
-				t.Fatalf("outbox %+v %v", outbox, err)
+			if raw, err := f.store.Outbox(ctx, m.To, 10); err != nil || len(raw) != 1 || strings.Contains(raw[0].Body+raw[0].HTML, "/accept/") {
+				t.Fatalf("the outbox must keep the body, and its link, sealed: %+v %v", raw, err)
+			}
+			outbox := f.outbox(t, m.To)
+			if len(outbox) != 1 {
+				t.Fatalf("outbox %+v", outbox)
 			}
 			row := outbox[0]
 			if row.Status != models.OutboxSent || row.Language != tc.wantLang || row.Kind != tc.outboxKind || row.Subject != sent.Subject ||
@@ -93,7 +96,7 @@ func TestARetrySendsWhatTheOutboxRecorded(t *testing.T) {
 	if err := f.acts.SendInvitationMail(ctx, m); err == nil {
 		t.Fatal("a failed send must fail the activity, so Temporal retries it")
 	}
-	outbox, _ := f.store.Outbox(ctx, m.To, 10)
+	outbox := f.outbox(t, m.To)
 	if len(outbox) != 1 || outbox[0].Status != models.OutboxFailed || outbox[0].Error == "" {
 		t.Fatalf("the failure must be on record: %+v", outbox)
 	}
@@ -103,7 +106,7 @@ func TestARetrySendsWhatTheOutboxRecorded(t *testing.T) {
 	// default language); it still sends the message as first recorded.
 	f.mailer.fail = nil
 	other := activities.New(activities.Config{
-		Store: f.store, Mailer: f.mailer, Signer: links.NewSigner(make([]byte, 32)),
+		Store: f.store, Mailer: f.mailer, Signer: links.NewSigner(make([]byte, 32)), Outbox: testOutboxBox,
 		BaseURL: "https://elsewhere.example", PartnerName: "Someone Else", DefaultLanguage: "tr",
 	})
 	m.Language = ""

@@ -6,13 +6,13 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/partnerflow/partnerflow/internal/testsmtp"
 	"github.com/partnerflow/partnerflow/models"
 )
 
@@ -49,41 +49,40 @@ func browser(t *testing.T) context.Context {
 	return ctx
 }
 
-// emailedLink reads the customer's invitation mail from dev's outbox (no SMTP is configured, so
-// the outbox is where the mail went) and returns the link in it.
-func emailedLink(t *testing.T, dataDir, to string) string {
+// mailedLink waits for the mail to `to` that carries a link to path and returns the link, as
+// the recipient's mail client shows it. The outbox keeps bodies sealed, so tests read the mail
+// server, as a customer would.
+func mailedLink(t *testing.T, mail *testsmtp.Server, to, path string) string {
 	t.Helper()
-	return mailedLink(t, dataDir, to, "/accept/")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := mail.To(to)
+		for i := len(got) - 1; i >= 0; i-- {
+			if link := got[i].Link(path); link != "" {
+				return link
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no mail to %s with a %s link: %+v", to, path, got)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
-// mailedLink returns the link with path in the last mail to a recipient in dev's outbox.
-func mailedLink(t *testing.T, dataDir, to, path string) string {
+// devWithMail runs dev in dataDir sending its mail to a test SMTP server.
+func devWithMail(t *testing.T, dataDir string) (*devProcess, *testsmtp.Server) {
 	t.Helper()
-	store, err := models.Open(filepath.Join(dataDir, "partnerflow.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	mails, err := store.Outbox(context.Background(), to, 10)
-	if err != nil || len(mails) == 0 {
-		t.Fatalf("no mail to %s in the outbox: %v", to, err)
-	}
-	for _, line := range strings.Split(mails[len(mails)-1].Body, "\n") {
-		if i := strings.Index(line, "http://"); i >= 0 && strings.Contains(line, path) {
-			return strings.TrimSpace(line[i:])
-		}
-	}
-	t.Fatalf("no link in the mail: %s", mails[0].Body)
-	return ""
+	mail := testsmtp.Start(t)
+	return startDev(t, dataDir, devEnv(t, dataDir, "SMTP_URL="+mail.URL)), mail
 }
 
 func TestCustomerAcceptsInTheBrowser(t *testing.T) {
 	ctx := browser(t)
 	dataDir := t.TempDir()
-	p := startDev(t, dataDir, nil)
+	p, mail := devWithMail(t, dataDir)
 	inv := p.invite("contoso.onmicrosoft.com", "")
 	p.waitFor(inv.ID, "sent", func(v invitationView) bool { return v.has("sent") })
-	link := emailedLink(t, dataDir, "admin@contoso.onmicrosoft.com")
+	link := mailedLink(t, mail, "admin@contoso.onmicrosoft.com", "/accept/")
 	if link != inv.AcceptURL {
 		t.Fatalf("the mailed link %q differs from the API's acceptUrl %q", link, inv.AcceptURL)
 	}

@@ -18,7 +18,7 @@ import (
 func TestACustomerSignsTheAgreementInTheBrowser(t *testing.T) {
 	ctx := browser(t)
 	dataDir := t.TempDir()
-	p := startDev(t, dataDir, nil)
+	p, mail := devWithMail(t, dataDir)
 	api := p.client()
 	prefix := fmt.Sprintf("fabrikamtr%d", time.Now().UnixNano()%100000)
 	resp := api.Do("POST", "/v1/customers", map[string]any{
@@ -48,7 +48,7 @@ func TestACustomerSignsTheAgreementInTheBrowser(t *testing.T) {
 		}
 	}
 	waitStatus(models.CustomerAwaitingAgreement)
-	link := mailedLink(t, dataDir, "ayse@fabrikam.example", "/agreement/")
+	link := mailedLink(t, mail, "ayse@fabrikam.example", "/agreement/")
 
 	b := &tab{t: t, ctx: ctx}
 	b.do("open the agreement link", chromedp.Navigate(link))

@@ -327,6 +327,11 @@ func NewCredentialBox(signingKey []byte) *SecretBox {
 	return NewSecretBoxFor(signingKey, "partnerflow tenant credentials")
 }
 
+// NewOutboxBox is the box of mail bodies kept in the outbox, which carry customers' link tokens.
+func NewOutboxBox(signingKey []byte) *SecretBox {
+	return NewSecretBoxFor(signingKey, "partnerflow outbox")
+}
+
 // NewSecretBoxFor derives the box's key for one purpose from the API's signing key with
 // HKDF-SHA256, so the api and worker processes, which share the signing key, open what the
 // other sealed.

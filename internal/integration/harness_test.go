@@ -50,6 +50,22 @@ type harness struct {
 	// global holds every role, for removals and webhook subscriptions.
 	global  *testapi.Client
 	baseURL string
+	// mailBox opens the outbox's sealed mail bodies, as the worker does.
+	mailBox *notify.SecretBox
+}
+
+// outbox reads the newest n messages kept for to, their bodies opened.
+func (h *harness) outbox(to string, n int) ([]models.OutboxMessage, error) {
+	msgs, err := h.store.Outbox(context.Background(), to, n)
+	for i, m := range msgs {
+		if err != nil {
+			break
+		}
+		if msgs[i].Body, err = activities.OpenMailText(h.mailBox, m.IdempotencyKey, m.Body); err == nil {
+			msgs[i].HTML, err = activities.OpenMailText(h.mailBox, m.IdempotencyKey, m.HTML)
+		}
+	}
+	return msgs, err
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -87,6 +103,13 @@ func startWithPolicy(t *testing.T, dialect string, policy workflows.InvitationPo
 // assemble builds partnerflow from real parts; with smtpURL its mail goes to that server.
 func assemble(t *testing.T, dialect string, policy workflows.InvitationPolicy, smtpURL string) *harness {
 	t.Helper()
+	return assembleWith(t, dialect, policy, smtpURL, nil)
+}
+
+// assembleWith is assemble whose Partner Center and Graph calls go through transport (nil: the
+// default transport), so a test can watch them.
+func assembleWith(t *testing.T, dialect string, policy workflows.InvitationPolicy, smtpURL string, transport http.RoundTripper) *harness {
+	t.Helper()
 	h := &harness{t: t, store: testdb.Open(t, dialect), temporal: testtemporal.Start(t), logs: &logBuffer{}}
 	ctx := context.Background()
 
@@ -94,9 +117,15 @@ func assemble(t *testing.T, dialect string, policy workflows.InvitationPolicy, s
 	h.sim, h.simURL = simulator.Server, simulator.URL
 	partnershipURL := simulator.ResellerPartnershipURL(sim.DefaultHomePartner.TenantID)
 
-	pc := simulator.Client(t)
+	pcConfig := simulator.PartnerCenterConfig()
+	pcConfig.HTTPClient = &http.Client{Transport: transport, Timeout: 30 * time.Second}
+	pc, err := partnercenter.New(pcConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
 	h.pc = pc
 	signingKey := bytes.Repeat([]byte{7}, 32)
+	h.mailBox = notify.NewOutboxBox(signingKey)
 	apiServer := httptest.NewUnstartedServer(nil)
 	h.baseURL = "http://" + apiServer.Listener.Addr().String()
 
@@ -107,7 +136,7 @@ func assemble(t *testing.T, dialect string, policy workflows.InvitationPolicy, s
 	acts := activities.New(activities.Config{
 		Store: h.store, PartnerCenter: pc, Mailer: mailer, Logger: slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Signer: links.NewSigner(signingKey), BaseURL: h.baseURL, PartnerName: "Contoso Distribution",
-		Credentials: notify.NewCredentialBox(signingKey),
+		Credentials: notify.NewCredentialBox(signingKey), Outbox: h.mailBox,
 	})
 	w := worker.New(h.temporal.Client, workflows.TaskQueue, acts)
 	if err := w.Start(); err != nil {

@@ -31,9 +31,12 @@ func TestInvitationBecomesActiveThroughTheRealParts(t *testing.T) {
 			}
 			sent := h.waitFor(inv.ID, "sent", func(i invitation) bool { return i.has("sent") && i.GDAPRelationshipID != "" })
 
-			mails, err := h.store.Outbox(context.Background(), "admin@contoso.onmicrosoft.com", 5)
+			mails, err := h.outbox("admin@contoso.onmicrosoft.com", 5)
 			if err != nil || len(mails) != 1 || !strings.Contains(mails[0].Body, inv.AcceptURL) || mails[0].Status != models.OutboxLogged {
 				t.Fatalf("the customer's mail must be in the outbox with the link: %+v %v", mails, err)
+			}
+			if raw, _ := h.store.Outbox(context.Background(), "admin@contoso.onmicrosoft.com", 5); strings.Contains(raw[0].Body+raw[0].HTML, inv.AcceptURL) {
+				t.Fatal("the outbox must keep the mail's link token sealed")
 			}
 
 			if code, body := h.customerAction("accept-reseller", map[string]string{"domain": "contoso.onmicrosoft.com", "partnerId": sim.DefaultHomePartner.TenantID, "upn": "user@contoso.onmicrosoft.com"}); code < 400 {
@@ -86,7 +89,7 @@ func TestInvitationBecomesActiveThroughTheRealParts(t *testing.T) {
 			h.waitFor(inv.ID, "access-lost", func(i invitation) bool { return i.has("access-lost") })
 			deadline := time.Now().Add(30 * time.Second)
 			for {
-				alerts, err := h.store.Outbox(context.Background(), "ops@distributor.example", 5)
+				alerts, err := h.outbox("ops@distributor.example", 5)
 				if err == nil && len(alerts) == 1 && strings.Contains(alerts[0].Subject, "contoso.onmicrosoft.com") {
 					break
 				}

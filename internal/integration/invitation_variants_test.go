@@ -46,7 +46,7 @@ func TestAResellerRelationshipWithoutAdminAccessThroughTheRealParts(t *testing.T
 			resp.JSON(t, &inv)
 			h.waitFor(inv.ID, "sent", func(i invitation) bool { return i.has("sent") })
 
-			mails, err := h.store.Outbox(context.Background(), "admin@contoso.onmicrosoft.com", 5)
+			mails, err := h.outbox("admin@contoso.onmicrosoft.com", 5)
 			if err != nil || len(mails) != 1 || !strings.Contains(mails[0].Body, inv.AcceptURL) ||
 				!strings.Contains(mails[0].Body, "does not ask for admin rights") || strings.Contains(mails[0].Body, "GDAP") {
 				t.Fatalf("the customer's mail must say no admin rights are asked for: %+v %v", mails, err)
@@ -145,7 +145,7 @@ func TestAUSGovernmentCustomerThroughTheRealParts(t *testing.T) {
 		"roles": []string{"Helpdesk Administrator"}, "durationDays": 90,
 	})
 	sent := h.waitFor(inv.ID, "sent", func(i invitation) bool { return i.has("sent") && i.GDAPRelationshipID != "" })
-	mails, err := h.store.Outbox(context.Background(), "admin@agency.onmicrosoft.com", 5)
+	mails, err := h.outbox("admin@agency.onmicrosoft.com", 5)
 	if err != nil || len(mails) != 1 || !strings.Contains(mails[0].Body, "Microsoft Office admin portal for US Government") || strings.Contains(mails[0].Body, "Microsoft 365 admin center") {
 		t.Fatalf("the mail must send the customer to the US Government portal: %+v %v", mails, err)
 	}

@@ -5,6 +5,7 @@ package testsmtp
 import (
 	"io"
 	"mime"
+	"mime/quotedprintable"
 	"net"
 	"net/mail"
 	"strings"
@@ -83,6 +84,21 @@ func (s *Server) To(addr string) []Message {
 		}
 	}
 	return out
+}
+
+// Link finds the first link in m whose path holds path, reading the message's quoted-printable
+// parts as a mail client does; "" when there is none.
+func (m Message) Link(path string) string {
+	decoded, err := io.ReadAll(quotedprintable.NewReader(strings.NewReader(m.Raw)))
+	if err != nil {
+		decoded = []byte(m.Raw)
+	}
+	for _, field := range strings.FieldsFunc(string(decoded), func(r rune) bool { return r == ' ' || r == '\n' || r == '\r' || r == '"' || r == '<' || r == '>' }) {
+		if strings.HasPrefix(field, "http") && strings.Contains(field, path) {
+			return field
+		}
+	}
+	return ""
 }
 
 type backend struct{ s *Server }
