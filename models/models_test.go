@@ -112,9 +112,10 @@ func TestAPIKeys(t *testing.T) {
 
 func TestBootstrapKeyIsIdempotent(t *testing.T) {
 	ctx := context.Background()
+	const first, rotated = "s3cretBootstrapKeyOf32RandomBytes0123456789A", "r0tatedBootstrapKeyOf32RandomBytes01234567Z"
 	testdb.Each(t, func(t *testing.T, store *models.Store) {
 		for range 2 {
-			if err := store.EnsureAPIKey(ctx, "bootstrap", "s3cret-bootstrap", models.AllRoles...); err != nil {
+			if err := store.EnsureAPIKey(ctx, "bootstrap", first, models.AllRoles...); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -122,17 +123,17 @@ func TestBootstrapKeyIsIdempotent(t *testing.T) {
 		if len(keys) != 1 {
 			t.Fatalf("provisioning the same key twice left %d keys", len(keys))
 		}
-		got, err := store.AuthenticateAPIKey(ctx, "s3cret-bootstrap")
+		got, err := store.AuthenticateAPIKey(ctx, first)
 		if err != nil || !got.Roles.Has(models.RoleGlobalAdmin) || !got.Roles.Has(models.RoleSalesAgent) {
 			t.Fatalf("bootstrap key: %+v, %v", got, err)
 		}
-		if err := store.EnsureAPIKey(ctx, "bootstrap", "rotated-bootstrap", models.AllRoles...); err != nil {
+		if err := store.EnsureAPIKey(ctx, "bootstrap", rotated, models.AllRoles...); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := store.AuthenticateAPIKey(ctx, "s3cret-bootstrap"); !errors.Is(err, models.ErrInvalidKey) {
+		if _, err := store.AuthenticateAPIKey(ctx, first); !errors.Is(err, models.ErrInvalidKey) {
 			t.Fatal("a rotated bootstrap key must revoke the old one")
 		}
-		if _, err := store.AuthenticateAPIKey(ctx, "rotated-bootstrap"); err != nil {
+		if _, err := store.AuthenticateAPIKey(ctx, rotated); err != nil {
 			t.Fatal(err)
 		}
 	})

@@ -72,7 +72,13 @@ func (a *app) provisionBootstrapKey(ctx context.Context, store *models.Store, ke
 	if key == "" {
 		return nil
 	}
-	if err := store.EnsureAPIKey(ctx, "bootstrap", key, models.AllRoles...); err != nil {
+	err := store.EnsureAPIKey(ctx, "bootstrap", key, models.AllRoles...)
+	if errors.Is(err, models.ErrKeyRevoked) {
+		// A revoked key stays revoked: the process starts, the key does not work.
+		a.logger.Error("PARTNERFLOW_BOOTSTRAP_KEY was revoked and stays revoked: set a new key or unset it")
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("provision PARTNERFLOW_BOOTSTRAP_KEY: %w", err)
 	}
 	return nil
@@ -122,7 +128,7 @@ func (a *app) newActivities(store *models.Store, signingKey []byte) (*activities
 	return activities.New(activities.Config{
 		Store: store, PartnerCenter: pc, Mailer: mailer, Logger: a.logger,
 		Signer: links.NewSigner(signingKey), BaseURL: a.cfg.BaseURL(), PartnerName: a.cfg.PartnerName,
-		DefaultLanguage: a.cfg.DefaultLanguage, Credentials: notify.NewCredentialBox(signingKey), Outbox: notify.NewOutboxBox(signingKey),
+		DefaultLanguage: a.cfg.DefaultLanguage, Credentials: notify.NewCredentialBox(signingKey),
 	}), pc, nil
 }
 

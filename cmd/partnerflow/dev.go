@@ -120,11 +120,8 @@ func (a *app) runDev(ctx context.Context) error {
 	if err := worker.EnsureSearchAttributes(ctx, e.temporal, cfg.TemporalNamespace, a.logger); err != nil {
 		return err
 	}
-	key, keyNote, err := devKey(cfg.DataDir, cfg.BootstrapKey)
+	_, keyNote, err := a.provisionDevKey(ctx, e.store)
 	if err != nil {
-		return err
-	}
-	if err := a.provisionBootstrapKey(ctx, e.store, key); err != nil {
 		return err
 	}
 
@@ -159,7 +156,11 @@ func (a *app) runDev(ctx context.Context) error {
 		"API key (all roles)       " + keyNote,
 		"Data dir                  " + cfg.DataDir,
 	}, lines...)
-	fmt.Println(strings.Join(lines, "\n"))
+	banner := a.devBanner
+	if banner == nil {
+		banner = os.Stdout
+	}
+	fmt.Fprintln(banner, strings.Join(lines, "\n"))
 
 	select {
 	case <-ctx.Done():
@@ -172,28 +173,47 @@ func (a *app) runDev(ctx context.Context) error {
 	return nil
 }
 
-// devKey returns the bootstrap key for dev: PARTNERFLOW_BOOTSTRAP_KEY when set, otherwise one
-// generated on first start and kept in the data dir so every restart accepts the same key.
-func devKey(dataDir, configured string) (key, note string, err error) {
-	if configured != "" {
-		return configured, "from PARTNERFLOW_BOOTSTRAP_KEY", nil
+// provisionDevKey provisions dev's bootstrap key: PARTNERFLOW_BOOTSTRAP_KEY when set, otherwise
+// one generated on first start and kept in the data dir so every restart accepts the same key.
+// A kept key that was revoked (or is too short, from an older partnerflow) is never brought
+// back: dev makes a new one and says so loudly.
+func (a *app) provisionDevKey(ctx context.Context, store *models.Store) (key, note string, err error) {
+	if a.cfg.BootstrapKey != "" {
+		if err := a.provisionBootstrapKey(ctx, store, a.cfg.BootstrapKey); err != nil {
+			return "", "", err
+		}
+		return a.cfg.BootstrapKey, "from PARTNERFLOW_BOOTSTRAP_KEY", nil
 	}
-	path := filepath.Join(dataDir, "dev-api-key")
-	if b, err := os.ReadFile(path); err == nil {
-		k := strings.TrimSpace(string(b))
-		return k, k + "  (kept in " + path + ")", nil
-	} else if !errors.Is(err, os.ErrNotExist) {
+	path := filepath.Join(a.cfg.DataDir, "dev-api-key")
+	b, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return "", "", err
 	}
-	b := make([]byte, 24)
-	if _, err := rand.Read(b); err != nil {
+	key = strings.TrimSpace(string(b))
+	if key != "" {
+		err := store.EnsureAPIKey(ctx, "bootstrap", key, models.AllRoles...)
+		switch {
+		case err == nil:
+			return key, key + "  (kept in " + path + ")", nil
+		case errors.Is(err, models.ErrKeyRevoked), errors.Is(err, models.ErrWeakKey):
+			a.logger.Warn("THE DEV API KEY KEPT IN THE DATA DIR WAS REVOKED OR IS TOO SHORT: IT STAYS UNUSABLE AND A NEW ONE WAS MADE", "path", path, "reason", err)
+			fmt.Fprintf(os.Stderr, "\n*** The dev API key in %s was revoked or is too short (%v).\n*** It stays unusable; a new key was made and kept there.\n\n", path, err)
+		default:
+			return "", "", fmt.Errorf("provision the dev API key: %w", err)
+		}
+	}
+	buf := make([]byte, models.MinKeyBytes)
+	if _, err := rand.Read(buf); err != nil {
 		return "", "", err
 	}
-	k := "dev-" + base64.RawURLEncoding.EncodeToString(b)
-	if err := os.WriteFile(path, []byte(k+"\n"), 0o600); err != nil {
+	key = base64.RawURLEncoding.EncodeToString(buf)
+	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
 		return "", "", fmt.Errorf("keep the dev API key: %w", err)
 	}
-	return k, k + "  (kept in " + path + ")", nil
+	if err := store.EnsureAPIKey(ctx, "bootstrap", key, models.AllRoles...); err != nil {
+		return "", "", fmt.Errorf("provision the dev API key: %w", err)
+	}
+	return key, key + "  (kept in " + path + ")", nil
 }
 
 // devAssignments gives dev a default access assignment: one demo security group holding every
