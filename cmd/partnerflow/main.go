@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -29,6 +30,8 @@ func main() {
 type app struct {
 	cfg    config.Config
 	logger *slog.Logger
+	// devBanner is where dev prints its addresses (default os.Stdout); bench silences it.
+	devBanner io.Writer
 }
 
 func rootCommand() *cobra.Command {
@@ -63,6 +66,6 @@ func rootCommand() *cobra.Command {
 	root.PersistentFlags().String("data-dir", "", "data directory (PARTNERFLOW_DATA_DIR)")
 	root.PersistentFlags().String("http-addr", "", "API listen address (PARTNERFLOW_HTTP_ADDR)")
 	root.PersistentFlags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	root.AddCommand(devCommand(a), apiCommand(a), workerCommand(a), migrateCommand(a), simCommand(a), keysCommand(a))
+	root.AddCommand(devCommand(a), apiCommand(a), workerCommand(a), migrateCommand(a), simCommand(a), keysCommand(a), benchCommand(a))
 	return root
 }

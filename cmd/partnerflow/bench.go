@@ -1,0 +1,307 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/partnerflow/partnerflow/devserver"
+	"github.com/partnerflow/partnerflow/internal/bench"
+	"github.com/partnerflow/partnerflow/models"
+	"github.com/partnerflow/partnerflow/partnercenter/sim"
+)
+
+// benchFlags are the bench command's options.
+type benchFlags struct {
+	flows, rounds, concurrency, scale, samples int
+	api, apiKey, simURL, temporal, partnerID   string
+	databaseURL, history, cpuProfile           string
+	json                                       bool
+}
+
+func benchCommand(a *app) *cobra.Command {
+	var f benchFlags
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure partnerflow's flows against bare Temporal workflows of the same shape",
+		Long: `bench drives invitations through the HTTP API and the simulator's customer actions to
+active, and in the same run bare Temporal workflows with the invitation flow's shape (taken from
+a recorded history) on the same Temporal server, in interleaved rounds. It prints flows/s, the
+ratio to the baseline, create and acceptance-to-done latencies, CPU seconds per flow and peak RSS.
+
+Without --api it starts the dev stack in this process on a temporary data dir and free ports
+(app database: SQLite there, or --database-url). With --api, --api-key, --sim and --temporal it
+drives a running deployment; CPU and RSS are then not measured.
+
+--scale N starts N invitations that stay waiting and reports the time to start them, RSS,
+database bytes per waiting flow, and the p99 of listing pending invitations and of one
+invitation's detail. Point --database-url at a scratch database: the invitations stay.`,
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.runBench(cmd, f) },
+	}
+	fl := cmd.Flags()
+	fl.IntVar(&f.flows, "flows", 200, "flows of each kind (partnerflow's and the baseline's)")
+	fl.IntVar(&f.rounds, "rounds", 2, "interleaved rounds the flows are split over")
+	fl.IntVar(&f.concurrency, "concurrency", 16, "flows created and accepted at once (clients)")
+	fl.IntVar(&f.scale, "scale", 0, "scale mode: start this many invitations that stay waiting")
+	fl.IntVar(&f.samples, "samples", 200, "scale mode: list pages and details timed")
+	fl.StringVar(&f.api, "api", "", "a running deployment's API base URL (default: start dev in this process)")
+	fl.StringVar(&f.apiKey, "api-key", "", "API key with every role (with --api)")
+	fl.StringVar(&f.simURL, "sim", "", "the deployment's Partner Center simulator URL (with --api)")
+	fl.StringVar(&f.temporal, "temporal", "", "the deployment's Temporal frontend host:port (with --api)")
+	fl.StringVar(&f.partnerID, "partner-id", sim.DefaultHomePartner.TenantID, "the partner tenant the deployment acts as (with --api)")
+	fl.StringVar(&f.databaseURL, "database-url", "", "PostgreSQL URL for the in-process app database (default SQLite in the temporary data dir)")
+	fl.StringVar(&f.history, "history", filepath.Join("workflows", "testdata", "invitation_active_spine.json"), "recorded invitation history the baseline's shape comes from")
+	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured part to this file")
+	fl.BoolVar(&f.json, "json", false, "print the report as JSON")
+	return cmd
+}
+
+func (a *app) runBench(cmd *cobra.Command, f benchFlags) error {
+	ctx := cmd.Context()
+	out := cmd.OutOrStdout()
+	if !cmd.Flags().Changed("log-level") && !cmd.Root().PersistentFlags().Changed("log-level") {
+		// The load would bury the report under access logs.
+		a.logger = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		slog.SetDefault(a.logger)
+	}
+	shape, err := bench.LoadShape(f.history)
+	if err != nil {
+		return err
+	}
+	target := bench.Target{APIURL: f.api, APIKey: f.apiKey, SimURL: f.simURL, PartnerID: f.partnerID}
+	temporalAddr := f.temporal
+	inProcess := f.api == ""
+	var sizes func(context.Context) (int64, int64, error)
+	if inProcess {
+		stack, err := a.startBenchDev(ctx, f.databaseURL)
+		if err != nil {
+			return err
+		}
+		defer stack.stop()
+		target, temporalAddr, sizes = stack.target, stack.temporal, stack.sizes
+	} else if f.apiKey == "" || f.simURL == "" || f.temporal == "" {
+		return errors.New("--api needs --api-key, --sim and --temporal")
+	}
+
+	tc, err := client.Dial(client.Options{
+		HostPort: temporalAddr, Namespace: a.cfg.TemporalNamespace,
+		Logger: sdklog.NewStructuredLogger(a.logger.With("component", "bench")),
+	})
+	if err != nil {
+		return fmt.Errorf("dial Temporal at %s: %w", temporalAddr, err)
+	}
+	defer tc.Close()
+	w := worker.New(tc, bench.BaselineTaskQueue, worker.Options{})
+	bench.RegisterBaseline(w)
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start the baseline's worker: %w", err)
+	}
+	defer w.Stop()
+
+	var progress io.Writer
+	if st, err := os.Stdout.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 && out == os.Stdout && !f.json {
+		progress = os.Stdout
+	}
+	if f.cpuProfile != "" {
+		pf, err := os.Create(f.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+
+	var report interface{ WriteText(io.Writer) }
+	if f.scale > 0 {
+		db := "sqlite"
+		switch {
+		case !inProcess:
+			db = "the deployment's"
+		case f.databaseURL != "":
+			db = "postgres"
+		}
+		r, err := bench.RunScale(ctx, target, bench.ScaleOptions{
+			Invitations: f.scale, Concurrency: f.concurrency, Samples: f.samples,
+			Sizes: sizes, Database: db, InProcess: inProcess, Progress: progress,
+		})
+		if err != nil {
+			return err
+		}
+		report = r
+	} else {
+		r, err := bench.Run(ctx, target, bench.Options{
+			Flows: f.flows, Rounds: f.rounds, Concurrency: f.concurrency,
+			Shapes:   map[string]bench.Shape{bench.KindInvitation: shape},
+			Temporal: tc, InProcess: inProcess, Progress: progress,
+		})
+		if err != nil {
+			return err
+		}
+		report = r
+	}
+	if f.json {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(report)
+	}
+	report.WriteText(out)
+	return nil
+}
+
+// benchStack is the dev stack bench runs in its own process.
+type benchStack struct {
+	target   bench.Target
+	temporal string
+	sizes    func(context.Context) (temporalBytes, appBytes int64, err error)
+	stop     func()
+}
+
+// startBenchDev runs dev (runDev, as `partnerflow dev` does) on a temporary data dir and free
+// ports, without the Web UI, and returns once its API is ready.
+func (a *app) startBenchDev(ctx context.Context, databaseURL string) (*benchStack, error) {
+	dir, err := os.MkdirTemp("", "partnerflow-bench-")
+	if err != nil {
+		return nil, err
+	}
+	ports, err := freePorts(3)
+	if err != nil {
+		return nil, err
+	}
+	keyBytes := make([]byte, models.MinKeyBytes)
+	if _, err := rand.Read(keyBytes); err != nil {
+		return nil, err
+	}
+	c := &a.cfg
+	c.DataDir, c.DatabaseURL = dir, databaseURL
+	c.HTTPAddr, c.PublicURL = "127.0.0.1:"+strconv.Itoa(ports[0]), ""
+	c.SimAddr, c.SimPublicURL = "127.0.0.1:"+strconv.Itoa(ports[1]), ""
+	c.TemporalAddress, c.TemporalPort, c.UIPort = "", ports[2], -1
+	c.PartnerCenterURL, c.GraphURL, c.PartnerCenterTenantID = "", "", ""
+	c.SMTPURL, c.BootstrapKey = "", base64.RawURLEncoding.EncodeToString(keyBytes)
+	a.devBanner = io.Discard
+
+	devCtx, cancel := context.WithCancel(ctx)
+	finished := make(chan struct{})
+	var devErr error
+	go func() {
+		defer close(finished)
+		devErr = a.runDev(devCtx)
+	}()
+	stop := func() {
+		cancel()
+		<-finished
+		_ = os.RemoveAll(dir)
+	}
+	apiURL := "http://" + c.HTTPAddr
+	if err := waitReady(ctx, apiURL+"/readyz", finished, &devErr); err != nil {
+		stop()
+		return nil, fmt.Errorf("start dev for the bench: %w", err)
+	}
+	sizes := func(ctx context.Context) (int64, int64, error) {
+		t, err := globSize(filepath.Join(dir, devserver.DBFileName+"*"))
+		if err != nil || databaseURL == "" {
+			app, aerr := globSize(c.AppDatabase() + "*")
+			return t, app, errors.Join(err, aerr)
+		}
+		store, err := models.Open(databaseURL)
+		if err != nil {
+			return t, 0, err
+		}
+		defer store.Close()
+		var app int64
+		err = store.DB.WithContext(ctx).Raw("SELECT pg_database_size(current_database())").Scan(&app).Error
+		return t, app, err
+	}
+	return &benchStack{
+		target: bench.Target{
+			APIURL: apiURL, APIKey: c.BootstrapKey, SimURL: "http://" + c.SimAddr, PartnerID: sim.DefaultHomePartner.TenantID,
+		},
+		temporal: "127.0.0.1:" + strconv.Itoa(ports[2]),
+		sizes:    sizes,
+		stop:     stop,
+	}, nil
+}
+
+// freePorts asks the kernel for n free loopback ports.
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			_ = l.Close()
+		}
+	}()
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+// waitReady polls url until it answers 200, dev stops, or three minutes pass.
+func waitReady(ctx context.Context, url string, finished <-chan struct{}, devErr *error) error {
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-finished:
+			return fmt.Errorf("dev stopped: %v", *devErr)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not ready after 3 minutes", url)
+		}
+	}
+}
+
+// globSize is the total size of the files matching pattern.
+func globSize(pattern string) (int64, error) {
+	files, err := filepath.Glob(pattern)
+	if err != nil {
+		return 0, err
+	}
+	var total int64
+	for _, f := range files {
+		st, err := os.Stat(f)
+		if err != nil {
+			return 0, err
+		}
+		total += st.Size()
+	}
+	return total, nil
+}

@@ -1,0 +1,77 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+)
+
+// WriteText prints a run's report for people: the baselines' shapes, then one line per kind.
+func (r Report) WriteText(w io.Writer) {
+	fmt.Fprintf(w, "partnerflow bench: %d flows of each kind in %d interleaved rounds, %d at a time", r.Flows, r.Rounds, r.Concurrency)
+	if r.InProcess {
+		fmt.Fprint(w, ", dev in this process")
+	}
+	fmt.Fprintln(w)
+	kinds := make([]string, 0, len(r.Shapes))
+	for k := range r.Shapes {
+		kinds = append(kinds, k)
+	}
+	slices.Sort(kinds)
+	for _, k := range kinds {
+		s := r.Shapes[k]
+		fmt.Fprintf(w, "baseline shape of %s (from %s): %s\n", k, s.Source, s)
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "kind\tdone\tflows/s\tratio\tcreate p50/p95/p99 ms\taccept→done p50/p95/p99 ms\tCPU s/flow\tpeak RSS MiB\t")
+	for _, k := range r.Kinds {
+		ratio := "—"
+		if k.Baseline != "" {
+			ratio = fmt.Sprintf("%.2f", k.Ratio)
+		}
+		fmt.Fprintf(tw, "%s\t%d/%d\t%.2f\t%s\t%s\t%s\t%s\t%s\t\n", k.Kind, k.Completed, k.Flows, k.FlowsPerSecond, ratio,
+			triple(k.Create), triple(k.AcceptToDone), orDash(k.CPUSecondsPerFlow, "%.3f"), orDash(k.PeakRSSMiB, "%.0f"))
+	}
+	_ = tw.Flush()
+	fmt.Fprintln(w)
+	for _, b := range r.Batches {
+		fmt.Fprintf(w, "round %d %-22s %d/%d in %.1fs, %.2f flows/s\n", b.Round, b.Kind, b.Completed, b.Flows, b.Seconds, b.FlowsPerSecond)
+	}
+	for _, k := range r.Kinds {
+		if len(k.Errors) > 0 {
+			fmt.Fprintf(w, "%s errors:\n  %s\n", k.Kind, strings.Join(k.Errors, "\n  "))
+		}
+	}
+}
+
+// WriteText prints a scale report for people.
+func (r ScaleReport) WriteText(w io.Writer) {
+	fmt.Fprintf(w, "partnerflow bench --scale: %d of %d invitations waiting (app database %s)\n", r.Started, r.Invitations, r.Database)
+	fmt.Fprintf(w, "started in %.1fs (%.1f/s), create p50/p95/p99 %s ms\n", r.StartSeconds, r.StartRate, triple(r.Create))
+	if r.RSSMiB > 0 {
+		fmt.Fprintf(w, "RSS %.0f MiB (peak %.0f MiB)\n", r.RSSMiB, r.PeakRSSMiB)
+	}
+	if r.TemporalDBMiB > 0 || r.AppDBMiB > 0 {
+		fmt.Fprintf(w, "database bytes per waiting flow: Temporal %d, app %d (Temporal %.1f MiB, app %.1f MiB in all)\n",
+			r.TemporalBytesPerFlow, r.AppBytesPerFlow, r.TemporalDBMiB, r.AppDBMiB)
+	}
+	fmt.Fprintf(w, "list pending (50 a page) p50/p95/p99 %s ms over %d pages\n", triple(r.ListPending), r.ListPending.N)
+	fmt.Fprintf(w, "one invitation's detail  p50/p95/p99 %s ms over %d reads\n", triple(r.Detail), r.Detail.N)
+	if len(r.Errors) > 0 {
+		fmt.Fprintf(w, "errors:\n  %s\n", strings.Join(r.Errors, "\n  "))
+	}
+}
+
+func triple(l Latency) string {
+	return fmt.Sprintf("%.1f/%.1f/%.1f", l.P50, l.P95, l.P99)
+}
+
+func orDash(f float64, format string) string {
+	if f == 0 {
+		return "—"
+	}
+	return fmt.Sprintf(format, f)
+}

@@ -1,0 +1,321 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.temporal.io/sdk/client"
+)
+
+// Flow kinds a run measures. Each partnerflow kind has a baseline kind of the same shape.
+const (
+	KindInvitation = "invitation"
+	baselineOf     = "baseline:"
+)
+
+// Options say how much load a run makes.
+type Options struct {
+	// Flows is how many flows of each kind the run drives, split over the rounds.
+	Flows int
+	// Rounds interleaves the kinds: odd rounds run the baseline first.
+	Rounds int
+	// Concurrency is how many flows are being created and accepted at once.
+	Concurrency int
+	// Shapes are the baselines' shapes by partnerflow kind (LoadShape).
+	Shapes map[string]Shape
+	// Temporal reaches the Temporal server the deployment runs on; the baseline's worker must
+	// be polling BaselineTaskQueue through it.
+	Temporal client.Client
+	// InProcess says the deployment runs in this process, so its CPU time and RSS are this
+	// process's (the bench's own client work included).
+	InProcess bool
+	// Progress, if set, gets a progress line that rewrites itself (a terminal).
+	Progress io.Writer
+}
+
+// Report is a run's result.
+type Report struct {
+	Flows       int              `json:"flowsPerKind"`
+	Rounds      int              `json:"rounds"`
+	Concurrency int              `json:"concurrency"`
+	InProcess   bool             `json:"inProcess"`
+	Shapes      map[string]Shape `json:"shapes"`
+	Kinds       []KindResult     `json:"kinds"`
+	Batches     []BatchResult    `json:"batches"`
+	PeakRSSMiB  float64          `json:"peakRssMiB,omitempty"`
+}
+
+// KindResult is one flow kind's figures over every round.
+type KindResult struct {
+	Kind      string `json:"kind"`
+	Baseline  string `json:"baseline,omitempty"`
+	Flows     int    `json:"flows"`
+	Completed int    `json:"completed"`
+	Failed    int    `json:"failed"`
+	// FlowsPerSecond is completed flows over the batches' wall time (first create to last done).
+	FlowsPerSecond float64 `json:"flowsPerSecond"`
+	// Ratio is FlowsPerSecond over the baseline's (partnerflow kinds only).
+	Ratio        float64 `json:"ratioToBaseline,omitempty"`
+	Create       Latency `json:"createMs"`
+	AcceptToDone Latency `json:"acceptToDoneMs"`
+	// CPUSecondsPerFlow is the process's CPU time over the kind's batches per flow (in-process).
+	CPUSecondsPerFlow float64 `json:"cpuSecondsPerFlow,omitempty"`
+	// PeakRSSMiB is the process's peak RSS at the end of the kind's last batch (in-process).
+	PeakRSSMiB float64  `json:"peakRssMiB,omitempty"`
+	Errors     []string `json:"errors,omitempty"`
+}
+
+// BatchResult is one kind's batch in one round.
+type BatchResult struct {
+	Round          int     `json:"round"`
+	Kind           string  `json:"kind"`
+	Flows          int     `json:"flows"`
+	Completed      int     `json:"completed"`
+	Seconds        float64 `json:"seconds"`
+	FlowsPerSecond float64 `json:"flowsPerSecond"`
+}
+
+// flowKind drives one kind of flow.
+type flowKind interface {
+	// prepare makes what n flows need before the clock starts (the customers' tenants).
+	prepare(ctx context.Context, n int) error
+	// create makes flow i the way a user does; its duration is the create call's latency.
+	create(ctx context.Context, i int) (flowHandle, error)
+	// accept acts as the counterpart; it returns when the acceptance was made, and the time
+	// the acceptance began (after waiting for what the counterpart needs).
+	accept(ctx context.Context, h flowHandle) (time.Time, error)
+	// wait returns once the flow is done.
+	wait(ctx context.Context, h flowHandle) error
+}
+
+type flowHandle struct {
+	id, workflowID, domain string
+	run                    client.WorkflowRun
+}
+
+type batchStats struct {
+	completed, failed int
+	wall, cpu         time.Duration
+	creates, accepts  []time.Duration
+	errs              []string
+}
+
+// Run drives opts.Flows flows of each kind and of its baseline, interleaved over the rounds.
+func Run(ctx context.Context, t Target, opts Options) (Report, error) {
+	if opts.Flows <= 0 || opts.Rounds <= 0 || opts.Concurrency <= 0 {
+		return Report{}, errors.New("flows, rounds and concurrency must be positive")
+	}
+	shape, ok := opts.Shapes[KindInvitation]
+	if !ok {
+		return Report{}, errors.New("no shape for the invitation baseline")
+	}
+	http := newHTTPDriver(t, opts.Concurrency)
+	runID := newRunID()
+	kinds := []struct {
+		name string
+		kind flowKind
+	}{
+		{KindInvitation, &invitationKind{http: http, t: t, temporal: opts.Temporal, runID: runID}},
+		{baselineOf + KindInvitation, &baselineKind{temporal: opts.Temporal, shape: shape, runID: runID}},
+	}
+	rep := Report{Flows: opts.Flows, Rounds: opts.Rounds, Concurrency: opts.Concurrency, InProcess: opts.InProcess, Shapes: opts.Shapes}
+	totals, peaks := map[string]*batchStats{}, map[string]int64{}
+	for _, k := range kinds {
+		totals[k.name] = &batchStats{}
+	}
+	for r := range opts.Rounds {
+		n := opts.Flows / opts.Rounds
+		if r < opts.Flows%opts.Rounds {
+			n++
+		}
+		order := []int{0, 1}
+		if r%2 == 1 {
+			order = []int{1, 0}
+		}
+		for _, i := range order {
+			k := kinds[i]
+			b, err := runBatch(ctx, k.kind, fmt.Sprintf("round %d %s", r+1, k.name), r*opts.Flows, n, opts)
+			if err != nil {
+				return rep, fmt.Errorf("%s, round %d: %w", k.name, r+1, err)
+			}
+			tot := totals[k.name]
+			tot.completed += b.completed
+			tot.failed += b.failed
+			tot.wall += b.wall
+			tot.cpu += b.cpu
+			tot.creates = append(tot.creates, b.creates...)
+			tot.accepts = append(tot.accepts, b.accepts...)
+			tot.errs = append(tot.errs, b.errs...)
+			rep.Batches = append(rep.Batches, BatchResult{
+				Round: r + 1, Kind: k.name, Flows: n, Completed: b.completed,
+				Seconds: round2(b.wall.Seconds()), FlowsPerSecond: perSecond(b.completed, b.wall),
+			})
+			if opts.InProcess {
+				peaks[k.name] = peakRSS()
+			}
+		}
+	}
+	for _, k := range kinds {
+		tot := totals[k.name]
+		kr := KindResult{
+			Kind: k.name, Flows: opts.Flows, Completed: tot.completed, Failed: tot.failed,
+			FlowsPerSecond: perSecond(tot.completed, tot.wall),
+			Create:         Summarize(tot.creates), AcceptToDone: Summarize(tot.accepts),
+			Errors: firstErrors(tot.errs, 5),
+		}
+		if opts.InProcess && tot.completed > 0 {
+			kr.CPUSecondsPerFlow = round3(tot.cpu.Seconds() / float64(opts.Flows))
+			kr.PeakRSSMiB = mib(peaks[k.name])
+		}
+		rep.Kinds = append(rep.Kinds, kr)
+	}
+	for i := range rep.Kinds {
+		k := &rep.Kinds[i]
+		for _, b := range rep.Kinds {
+			if b.Kind == baselineOf+k.Kind {
+				k.Baseline = b.Kind
+				if b.FlowsPerSecond > 0 {
+					k.Ratio = round3(k.FlowsPerSecond / b.FlowsPerSecond)
+				}
+			}
+		}
+	}
+	if opts.InProcess {
+		rep.PeakRSSMiB = mib(peakRSS())
+	}
+	return rep, nil
+}
+
+// runBatch drives n flows of one kind, numbered from first, opts.Concurrency at a time.
+func runBatch(ctx context.Context, k flowKind, label string, first, n int, opts Options) (batchStats, error) {
+	var b batchStats
+	if err := k.prepare(ctx, first+n); err != nil {
+		return b, fmt.Errorf("prepare: %w", err)
+	}
+	var (
+		mu      sync.Mutex
+		done    atomic.Int64
+		waiters sync.WaitGroup
+		workers sync.WaitGroup
+	)
+	fail := func(err error) {
+		mu.Lock()
+		b.failed++
+		b.errs = append(b.errs, err.Error())
+		mu.Unlock()
+		done.Add(1)
+	}
+	stopProgress := progress(opts.Progress, label, n, &done)
+	jobs := make(chan int)
+	cpu0, start := cpuTime(), time.Now()
+	for range min(opts.Concurrency, n) {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			for i := range jobs {
+				t0 := time.Now()
+				h, err := k.create(ctx, i)
+				if err != nil {
+					fail(fmt.Errorf("create: %w", err))
+					continue
+				}
+				created := time.Since(t0)
+				accepted, err := k.accept(ctx, h)
+				if err != nil {
+					fail(fmt.Errorf("accept %s: %w", h.id, err))
+					continue
+				}
+				waiters.Add(1)
+				go func() {
+					defer waiters.Done()
+					if err := k.wait(ctx, h); err != nil {
+						fail(fmt.Errorf("wait %s: %w", h.id, err))
+						return
+					}
+					took := time.Since(accepted)
+					mu.Lock()
+					b.completed++
+					b.creates = append(b.creates, created)
+					b.accepts = append(b.accepts, took)
+					mu.Unlock()
+					done.Add(1)
+				}()
+			}
+		}()
+	}
+	for i := range n {
+		jobs <- first + i
+	}
+	close(jobs)
+	workers.Wait()
+	waiters.Wait()
+	b.wall, b.cpu = time.Since(start), cpuTime()-cpu0
+	stopProgress()
+	return b, ctx.Err()
+}
+
+// progress rewrites one line on w every quarter second until stopped.
+func progress(w io.Writer, label string, n int, done *atomic.Int64) (stop func()) {
+	if w == nil {
+		return func() {}
+	}
+	quit, finished := make(chan struct{}), make(chan struct{})
+	start := time.Now()
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(250 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			d := int(done.Load())
+			bar := make([]byte, 30)
+			for i := range bar {
+				bar[i] = '.'
+				if i < d*len(bar)/max(n, 1) {
+					bar[i] = '#'
+				}
+			}
+			fmt.Fprintf(w, "\r%-34s [%s] %d/%d %5.1fs", label, bar, d, n, time.Since(start).Seconds())
+			select {
+			case <-quit:
+				fmt.Fprintln(w)
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		<-finished
+	}
+}
+
+func perSecond(n int, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return round2(float64(n) / d.Seconds())
+}
+
+func round2(f float64) float64 { return math.Round(f*100) / 100 }
+func round3(f float64) float64 { return math.Round(f*1000) / 1000 }
+
+func firstErrors(errs []string, n int) []string {
+	if len(errs) > n {
+		return append(errs[:n:n], fmt.Sprintf("... and %d more", len(errs)-n))
+	}
+	return errs
+}
+
+func newRunID() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,159 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ScaleOptions say how many invitations the scale mode leaves waiting and how it measures.
+type ScaleOptions struct {
+	// Invitations is how many invitations to start and leave waiting.
+	Invitations int
+	// Concurrency is how many create calls are in flight at once.
+	Concurrency int
+	// Samples is how many list pages and details are timed (default 200).
+	Samples int
+	// Sizes reports the bytes of Temporal's database and the app database; nil skips them.
+	Sizes func(ctx context.Context) (temporalBytes, appBytes int64, err error)
+	// Database names the app database for the report ("sqlite" or "postgres").
+	Database  string
+	InProcess bool
+	Progress  io.Writer
+}
+
+// ScaleReport is what many waiting invitations cost.
+type ScaleReport struct {
+	Invitations int    `json:"invitations"`
+	Started     int    `json:"started"`
+	Database    string `json:"database"`
+	// StartSeconds is the wall time of every create call; StartRate the invitations per second.
+	StartSeconds float64 `json:"startSeconds"`
+	StartRate    float64 `json:"startPerSecond"`
+	Create       Latency `json:"createMs"`
+	// RSSMiB and PeakRSSMiB are the process's (in-process only).
+	RSSMiB     float64 `json:"rssMiB,omitempty"`
+	PeakRSSMiB float64 `json:"peakRssMiB,omitempty"`
+	// Bytes per waiting flow: growth of each database over the run divided by Started.
+	TemporalBytesPerFlow int64   `json:"temporalDbBytesPerFlow,omitempty"`
+	AppBytesPerFlow      int64   `json:"appDbBytesPerFlow,omitempty"`
+	TemporalDBMiB        float64 `json:"temporalDbMiB,omitempty"`
+	AppDBMiB             float64 `json:"appDbMiB,omitempty"`
+	// ListPending is GET /v1/invitations?status=pending&limit=50 walking the pages; Detail is
+	// GET /v1/invitations/{id} of random waiting invitations.
+	ListPending Latency  `json:"listPendingMs"`
+	Detail      Latency  `json:"detailMs"`
+	Errors      []string `json:"errors,omitempty"`
+}
+
+// RunScale starts opts.Invitations invitations that stay waiting for their customers (the
+// customers' tenants are never created, so nobody accepts) and measures what they cost.
+func RunScale(ctx context.Context, t Target, opts ScaleOptions) (ScaleReport, error) {
+	if opts.Invitations <= 0 || opts.Concurrency <= 0 {
+		return ScaleReport{}, errors.New("invitations and concurrency must be positive")
+	}
+	if opts.Samples <= 0 {
+		opts.Samples = 200
+	}
+	rep := ScaleReport{Invitations: opts.Invitations, Database: opts.Database}
+	var t0, a0 int64
+	if opts.Sizes != nil {
+		var err error
+		if t0, a0, err = opts.Sizes(ctx); err != nil {
+			return rep, err
+		}
+	}
+	d := newHTTPDriver(t, opts.Concurrency)
+	runID := newRunID()
+	var (
+		mu      sync.Mutex
+		ids     []string
+		creates []time.Duration
+		errs    []string
+		done    atomic.Int64
+		wg      sync.WaitGroup
+	)
+	stop := progress(opts.Progress, "starting waiting invitations", opts.Invitations, &done)
+	jobs := make(chan int)
+	start := time.Now()
+	for range min(opts.Concurrency, opts.Invitations) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				c0 := time.Now()
+				v, err := d.invite(ctx, fmt.Sprintf("wait-%s-%d.onmicrosoft.com", runID, i))
+				took := time.Since(c0)
+				mu.Lock()
+				if err != nil {
+					errs = append(errs, err.Error())
+				} else {
+					ids, creates = append(ids, v.ID), append(creates, took)
+				}
+				mu.Unlock()
+				done.Add(1)
+			}
+		}()
+	}
+	for i := range opts.Invitations {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	elapsed := time.Since(start)
+	stop()
+	rep.Started, rep.Errors = len(ids), firstErrors(errs, 5)
+	rep.StartSeconds, rep.StartRate = round2(elapsed.Seconds()), perSecond(len(ids), elapsed)
+	rep.Create = Summarize(creates)
+	if len(ids) == 0 {
+		return rep, fmt.Errorf("no invitation started: %v", rep.Errors)
+	}
+	// The flows settle (mail sent, GDAP request made, reminders armed) in about the order they
+	// started: once the last one has, the rest have too, or nearly.
+	if _, err := d.untilSent(ctx, ids[len(ids)-1]); err != nil {
+		return rep, fmt.Errorf("the last invitation never settled: %w", err)
+	}
+	time.Sleep(2 * time.Second)
+
+	var lists, details []time.Duration
+	cursor := ""
+	for range opts.Samples {
+		var page struct {
+			NextCursor string `json:"nextCursor"`
+		}
+		c0 := time.Now()
+		if err := d.api(ctx, http.MethodGet, "/v1/invitations?status=pending&limit=50&cursor="+url.QueryEscape(cursor), nil, &page); err != nil {
+			return rep, err
+		}
+		lists = append(lists, time.Since(c0))
+		cursor = page.NextCursor
+	}
+	for range opts.Samples {
+		id := ids[rand.IntN(len(ids))]
+		c0 := time.Now()
+		if err := d.api(ctx, http.MethodGet, "/v1/invitations/"+id, nil, nil); err != nil {
+			return rep, err
+		}
+		details = append(details, time.Since(c0))
+	}
+	rep.ListPending, rep.Detail = Summarize(lists), Summarize(details)
+	if opts.InProcess {
+		rep.RSSMiB, rep.PeakRSSMiB = mib(currentRSS()), mib(peakRSS())
+	}
+	if opts.Sizes != nil {
+		t1, a1, err := opts.Sizes(ctx)
+		if err != nil {
+			return rep, err
+		}
+		rep.TemporalBytesPerFlow, rep.AppBytesPerFlow = (t1-t0)/int64(len(ids)), (a1-a0)/int64(len(ids))
+		rep.TemporalDBMiB, rep.AppDBMiB = mib(t1), mib(a1)
+	}
+	return rep, nil
+}
