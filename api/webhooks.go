@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/http"
@@ -36,10 +37,21 @@ type webhookOutcome struct {
 	err       error
 }
 
+// WebhookReplayWindow is how old a Partner Center event may be, by its ResourceChangeUtcDate:
+// an older one is refused, so a captured event cannot be played back later. Within the window
+// the SHA-256 of the body makes each event count once. Events are hints the flows confirm with
+// the service, and they poll too, so an event Partner Center retries after a longer outage is
+// not lost: its change is seen at the next poll.
+const WebhookReplayWindow = time.Hour
+
 // partnerCenterWebhook receives a Partner Center event. Only a verified event is stored, and it
 // is stored before it is processed, so every event that reached a workflow is on record.
-// Events are hints: the workflows confirm them with the service, so a repeated event is
-// harmless and Partner Center's retries need no deduplication here.
+//
+// An event whose body was accepted before (Partner Center's retry, or someone replaying it) is
+// answered 200 with "duplicate": true and nothing signalled, so Partner Center stops retrying.
+// An event older than WebhookReplayWindow, or without a date, is refused (400 webhook-stale)
+// and not stored. Callers whose signature does not verify learn no more than that: why (a
+// certificate fetch's DNS or TLS error, a wrong key) goes to the log.
 func (s *Server) partnerCenterWebhook(c *gin.Context) {
 	if s.flows.Webhooks == nil {
 		writeProblem(c, problemUnavailable("Partner Center webhooks are not configured"))
@@ -52,16 +64,40 @@ func (s *Server) partnerCenterWebhook(c *gin.Context) {
 	ctx := c.Request.Context()
 	ev, err := s.flows.Webhooks.Verify(ctx, c.Request.Header, body)
 	if err != nil {
-		writeProblem(c, NewProblem(http.StatusUnauthorized, "webhook-signature", "The event is not signed by Partner Center", err.Error()))
+		s.logger.WarnContext(ctx, "Partner Center webhook refused", "request_id", c.GetString(ctxRequestID), "error", err)
+		writeProblem(c, NewProblem(http.StatusUnauthorized, "webhook-signature", "The event is not signed by Partner Center",
+			"the signature, its certificate or the certificate URL did not verify"))
 		return
+	}
+	changed := ev.ResourceChangeUtcDate.UTC()
+	if changed.IsZero() || s.flows.Now().Sub(changed) > WebhookReplayWindow {
+		s.logger.WarnContext(ctx, "stale Partner Center webhook refused", "request_id", c.GetString(ctxRequestID),
+			"event", ev.EventName, "resource", ev.ResourceURI, "changed_at", changed)
+		writeProblem(c, NewProblem(http.StatusBadRequest, "webhook-stale", "The event is too old",
+			fmt.Sprintf("events dated more than %s ago (ResourceChangeUtcDate) are refused as replays", WebhookReplayWindow)))
+		return
+	}
+	sum := sha256.Sum256(body)
+	first, err := s.store.ClaimWebhookReceipt(ctx, sum, changed, WebhookReplayWindow)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	if !first {
+		c.JSON(http.StatusOK, gin.H{"received": true, "duplicate": true, "signalled": 0})
+		return
+	}
+	release := func() {
+		if err := s.store.ReleaseWebhookReceipt(context.WithoutCancel(ctx), sum); err != nil {
+			s.logger.ErrorContext(ctx, "release webhook receipt", "error", err)
+		}
 	}
 	row := &models.WebhookEvent{
 		EventName: ev.EventName, ResourceURI: ev.ResourceURI, ResourceName: ev.ResourceName, Body: string(body),
-	}
-	if !ev.ResourceChangeUtcDate.IsZero() {
-		row.ChangedAt = ev.ResourceChangeUtcDate.UTC().Format(time.RFC3339)
+		ChangedAt: changed.Format(time.RFC3339),
 	}
 	if err := s.store.SaveWebhookEvent(ctx, row); err != nil {
+		release()
 		fail(c, fmt.Errorf("store webhook event %s: %w", ev.EventName, err))
 		return
 	}
@@ -73,6 +109,10 @@ func (s *Server) partnerCenterWebhook(c *gin.Context) {
 		c.Set(ctxError, out.err)
 	}
 	if out.problem != nil {
+		if out.problem.Status >= http.StatusInternalServerError {
+			// Partner Center retries; the retry must be processed, not taken for a duplicate.
+			release()
+		}
 		writeProblem(c, out.problem)
 		return
 	}

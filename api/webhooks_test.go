@@ -96,7 +96,8 @@ func eventBody(t *testing.T, name, resourceURI string) []byte {
 	t.Helper()
 	b, err := json.Marshal(partnercenter.WebhookEvent{
 		EventName: name, ResourceURI: resourceURI, ResourceName: "delegatedAdminRelationship",
-		ResourceChangeUtcDate: partnercenter.NewTime(time.Date(2025, 3, 10, 10, 0, 0, 0, time.UTC)),
+		// Now, to the nanosecond: within the replay window, and each body new.
+		ResourceChangeUtcDate: partnercenter.NewTime(time.Now()),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -163,31 +164,51 @@ func TestWebhookEventsMustBeSignedByPartnerCenter(t *testing.T) {
 
 func TestGDAPEventsSignalTheInvitationThatCreatedTheRelationship(t *testing.T) {
 	f, signer, invs := webhookFixture(t)
-	body := eventBody(t, partnercenter.EventGDAPApproved, gdapURI("rel-2"))
-	for i := range 2 {
+	deliver := func(body []byte, status int) (signalled int, duplicate bool) {
+		t.Helper()
 		resp := f.anon.Do("POST", "/webhooks/partner-center", body, signer.headers(t, signer.key, body)...)
-		if resp.Status != http.StatusAccepted {
-			t.Fatalf("delivery %d: %d %s", i+1, resp.Status, resp.Body)
+		if resp.Status != status {
+			t.Fatalf("status %d, want %d: %s", resp.Status, status, resp.Body)
 		}
 		var got struct {
 			Received  bool `json:"received"`
+			Duplicate bool `json:"duplicate"`
 			Signalled int  `json:"signalled"`
 		}
 		resp.JSON(t, &got)
-		if !got.Received || got.Signalled != 1 {
-			t.Fatalf("delivery %d: %s", i+1, resp.Body)
+		if !got.Received {
+			t.Fatalf("not received: %s", resp.Body)
 		}
+		return got.Signalled, got.Duplicate
+	}
+	body := eventBody(t, partnercenter.EventGDAPApproved, gdapURI("rel-2"))
+	if n, dup := deliver(body, http.StatusAccepted); n != 1 || dup {
+		t.Fatalf("the first delivery must signal once, got %d (duplicate %v)", n, dup)
+	}
+	// Partner Center retrying (or anyone replaying) the same body: answered 200 so the retries
+	// stop, and nothing is stored or signalled.
+	if n, dup := deliver(body, http.StatusOK); n != 0 || !dup {
+		t.Fatalf("the same body again must be a duplicate, got %d signalled (duplicate %v)", n, dup)
+	}
+	// A later event about the same relationship is a new body and is signalled.
+	later := eventBody(t, partnercenter.EventGDAPApproved, gdapURI("rel-2"))
+	if n, dup := deliver(later, http.StatusAccepted); n != 1 || dup {
+		t.Fatalf("a new event must signal, got %d (duplicate %v)", n, dup)
 	}
 	signals := f.temporal.signalCalls()
 	want := signalCall{WorkflowID: invs[1].WorkflowID, Name: workflows.SignalPartnerCenterEvent,
 		Event: workflows.PartnerCenterEvent{EventName: partnercenter.EventGDAPApproved, ResourceID: "rel-2"}}
 	if len(signals) != 2 || signals[0] != want || signals[1] != want {
-		t.Fatalf("a repeated event is signalled again (the workflow is idempotent): got %+v, want twice %+v", signals, want)
+		t.Fatalf("got signals %+v, want twice %+v", signals, want)
+	}
+	var sent partnercenter.WebhookEvent
+	if err := json.Unmarshal(body, &sent); err != nil {
+		t.Fatal(err)
 	}
 	rows := f.webhookEvents(t)
 	if len(rows) != 2 || rows[0].EventName != partnercenter.EventGDAPApproved || rows[0].ResourceURI != gdapURI("rel-2") ||
 		rows[0].Body != string(body) || rows[0].ProcessedAt == nil || !strings.Contains(rows[0].Result, invs[1].ID) ||
-		rows[0].ChangedAt != "2025-03-10T10:00:00Z" {
+		rows[0].ChangedAt != sent.ResourceChangeUtcDate.UTC().Format(time.RFC3339) {
 		t.Fatalf("stored events: %+v", rows)
 	}
 }
@@ -338,6 +359,7 @@ func TestAResellerAcceptanceWithoutPartnerCenterIsAHintToEveryPendingInvitation(
 	f.temporal.set(func(ft *fakeTemporal) {
 		ft.signalErr[invs[0].WorkflowID] = serviceerror.NewUnavailable("connection refused")
 	})
+	body = eventBody(t, partnercenter.EventResellerRelationshipAccepted, "https://api.partnercenter.microsoft.com/v1/customers/"+customer)
 	resp = f.anon.Do("POST", "/webhooks/partner-center", body, signer.headers(t, signer.key, body)...)
 	if resp.Status != http.StatusServiceUnavailable {
 		t.Fatalf("a signal that could not be delivered must make Partner Center retry: %d %s", resp.Status, resp.Body)
