@@ -150,10 +150,13 @@ type state struct {
 	SigningKeyPEM string
 	CertDER       []byte
 
-	// Indexes over Tenants (not persisted; fill rebuilds them). Domains and
-	// MPN IDs never change once a tenant exists, so putTenant keeps them.
+	// Indexes over Tenants (not persisted; fill rebuilds them). Domains, MPN
+	// IDs and users never change once a tenant exists, so putTenant keeps
+	// them. byUPN holds lower-case UPNs; a UPN given to two tenants (only
+	// /sim/tenants can) stays with the one indexed first.
 	byDomain map[string]*Tenant
 	byMPN    map[string]*Tenant
+	byUPN    map[string]*Tenant
 	// dirty holds the entities changed since the last flush (not persisted;
 	// see mark).
 	dirty map[rowKey]struct{}
@@ -190,6 +193,7 @@ func (st *state) fill() {
 	}
 	st.byDomain = make(map[string]*Tenant, len(st.Tenants))
 	st.byMPN = map[string]*Tenant{}
+	st.byUPN = make(map[string]*Tenant, len(st.Tenants))
 	for _, t := range st.Tenants {
 		st.index(t)
 	}
@@ -199,6 +203,11 @@ func (st *state) index(t *Tenant) {
 	st.byDomain[strings.ToLower(t.Domain)] = t
 	if t.Partner && t.MPNID != "" {
 		st.byMPN[t.MPNID] = t
+	}
+	for _, u := range t.Users {
+		if k := strings.ToLower(u.UPN); st.byUPN[k] == nil {
+			st.byUPN[k] = t
+		}
 	}
 }
 
@@ -215,12 +224,7 @@ func (st *state) tenantByDomain(domain string) *Tenant {
 }
 
 func (st *state) tenantByUPN(upn string) *Tenant {
-	for _, t := range st.Tenants {
-		if _, ok := t.user(upn); ok {
-			return t
-		}
-	}
-	return nil
+	return st.byUPN[strings.ToLower(upn)]
 }
 
 func (st *state) partnerByMPN(mpn string) *Tenant {

@@ -218,6 +218,15 @@ func TestWorldSurvivesRestart(t *testing.T) {
 		if _, err := third.c.CreateCustomer(withID("after"), newCustomerBody("after.onmicrosoft.com")); err != nil {
 			t.Fatal(err)
 		}
+		// Users are found by UPN through an index rebuilt at start.
+		if st := third.post(t, "/sim/customer-actions/accept-reseller", map[string]string{"partnerId": DefaultHomePartner.TenantID,
+			"upn": "ADMIN@contoso.onmicrosoft.com"}); st != http.StatusOK {
+			t.Errorf("accept by UPN after the restart: %d", st)
+		}
+		if st := third.post(t, "/sim/customer-actions/accept-reseller", map[string]string{"partnerId": adatumTenant,
+			"upn": "admin@after.onmicrosoft.com"}); st != http.StatusConflict {
+			t.Errorf("accept by the UPN of a customer created after the restart (already adatum's): %d, want 409", st)
+		}
 		if err := third.s.CheckStorage(); err != nil {
 			t.Error(err)
 		}
