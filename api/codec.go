@@ -8,9 +8,15 @@ import (
 	"github.com/gin-gonic/gin"
 	commonpb "go.temporal.io/api/common/v1"
 	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/partnerflow/partnerflow/models"
 )
 
 const readyTimeout = 3 * time.Second
+
+// codecRoles may read workflow payloads in the clear through the codec: they hold customers'
+// names, addresses and contacts, which a sales agent's key has no business decrypting.
+var codecRoles = []models.Role{models.RoleAdminAgent, models.RoleGlobalAdmin}
 
 // codecCORS lets the Temporal Web UI, served from another origin, call the codec endpoint with
 // the operator's session cookie.
@@ -30,9 +36,16 @@ func (s *Server) codecCORS(c *gin.Context) {
 
 // serveCodec encodes or decodes payloads for the Web UI and the CLI (`POST /codec/encode`,
 // `POST /codec/decode`, body `{"payloads":[...]}` in protobuf JSON), the remote codec protocol.
+// The caller gets no workflow ID to bind to: decode opens a payload for the workflow it names,
+// encode seals one bound to none (the workers accept those, as they accept payloads written
+// before binding).
 func (s *Server) serveCodec(c *gin.Context) {
+	if key := callerKey(c); key == nil || !slices.ContainsFunc(codecRoles, key.Roles.Has) {
+		writeProblem(c, problemForbidden("the codec needs the role admin-agent or global-admin"))
+		return
+	}
 	transform := map[string]func([]*commonpb.Payload) ([]*commonpb.Payload, error){
-		"encode": s.codec.Encode, "decode": s.codec.Decode,
+		"encode": s.codec.Encode, "decode": s.codec.DecodeForDisplay,
 	}[c.Param("operation")]
 	if transform == nil {
 		writeProblem(c, problemNotFound())

@@ -25,17 +25,35 @@ import (
 // Encoding is the metadata encoding of an encrypted payload.
 const Encoding = "binary/encrypted"
 
-const metadataKeyID = "encryption-key-id"
+const (
+	metadataKeyID = "encryption-key-id"
+	// metadataWorkflowID names the workflow a payload was sealed for. Its presence marks the
+	// second version of the format, in which the workflow ID is the AES-GCM associated data, so
+	// the payload opens for that workflow only. Payloads without it (the first version, written
+	// before workflows were bound, or by a caller with no workflow, such as the Web UI's
+	// encode) are sealed with no associated data and still open anywhere.
+	metadataWorkflowID = "encryption-workflow-id"
+	aadPrefix          = "partnerflow/workflow-id:"
+)
 
 // KeySize is the length of an AES-256 key in bytes.
 const KeySize = 32
 
 // Codec is a Temporal payload codec that seals each payload, metadata included, with
-// AES-256-GCM under one key.
+// AES-256-GCM under one key. Given a serialization context (the SDK passes one for every
+// workflow and activity payload), it binds each payload to the workflow's ID and opens only
+// the payloads bound to that workflow, or to none.
 type Codec struct {
 	aead  cipher.AEAD
 	keyID string
+	// workflowID is the workflow whose payloads this codec seals and opens; empty outside one.
+	workflowID string
 }
+
+var (
+	_ converter.PayloadCodec                         = (*Codec)(nil)
+	_ converter.PayloadCodecWithSerializationContext = (*Codec)(nil)
+)
 
 // New returns a codec for a 32-byte key.
 func New(key []byte) (*Codec, error) {
@@ -52,6 +70,37 @@ func New(key []byte) (*Codec, error) {
 	}
 	sum := sha256.Sum256(key)
 	return &Codec{aead: aead, keyID: hex.EncodeToString(sum[:4])}, nil
+}
+
+// WithSerializationContext returns the codec bound to the context's workflow: workflow
+// payloads and those of the workflow's activities (child workflows and external signals carry
+// the target's ID, which is the workflow whose history holds them).
+func (c *Codec) WithSerializationContext(sc converter.SerializationContext) converter.PayloadCodec {
+	return c.forWorkflow(workflowIDOf(sc))
+}
+
+// ForWorkflow returns the codec bound to one workflow, as a worker running it would hold.
+func (c *Codec) ForWorkflow(workflowID string) *Codec {
+	return c.forWorkflow(workflowID)
+}
+
+func (c *Codec) forWorkflow(id string) *Codec {
+	if id == c.workflowID {
+		return c
+	}
+	bound := *c
+	bound.workflowID = id
+	return &bound
+}
+
+func workflowIDOf(sc converter.SerializationContext) string {
+	switch s := sc.(type) {
+	case converter.WorkflowSerializationContext:
+		return s.WorkflowID
+	case converter.ActivitySerializationContext:
+		return s.WorkflowID
+	}
+	return ""
 }
 
 // ParseKey decodes a base64 (standard or URL alphabet) AES-256 key.
@@ -89,7 +138,14 @@ func LoadOrCreateKey(dir string) ([]byte, error) {
 	return key, nil
 }
 
-// Encode seals each payload.
+// BoundWorkflowID is the workflow a sealed payload is bound to; empty for a payload of the first
+// format or a plain one. A replayer needs it: it runs a recorded history under a made-up
+// workflow ID unless told the original (worker.ReplayWorkflowHistoryOptions.OriginalExecution).
+func BoundWorkflowID(p *commonpb.Payload) string {
+	return string(p.GetMetadata()[metadataWorkflowID])
+}
+
+// Encode seals each payload, bound to the codec's workflow when it has one.
 func (c *Codec) Encode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error) {
 	out := make([]*commonpb.Payload, len(payloads))
 	for i, p := range payloads {
@@ -101,33 +157,60 @@ func (c *Codec) Encode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error
 		if _, err := rand.Read(nonce); err != nil {
 			return nil, err
 		}
-		out[i] = &commonpb.Payload{
-			Metadata: map[string][]byte{
-				converter.MetadataEncoding: []byte(Encoding),
-				metadataKeyID:              []byte(c.keyID),
-			},
-			Data: c.aead.Seal(nonce, nonce, plain, nil),
+		meta := map[string][]byte{
+			converter.MetadataEncoding: []byte(Encoding),
+			metadataKeyID:              []byte(c.keyID),
 		}
+		var aad []byte
+		if c.workflowID != "" {
+			meta[metadataWorkflowID] = []byte(c.workflowID)
+			aad = []byte(aadPrefix + c.workflowID)
+		}
+		out[i] = &commonpb.Payload{Metadata: meta, Data: c.aead.Seal(nonce, nonce, plain, aad)}
 	}
 	return out, nil
 }
 
-// Decode opens each sealed payload and passes others through unchanged.
+// Decode opens each sealed payload and refuses any other: a worker acts only on payloads
+// written with the key, so a workflow started or signalled by someone without it (a plain
+// payload from a CLI or a UI with no codec) fails instead of running. Within a workflow, a
+// payload bound to another workflow is refused too.
 func (c *Codec) Decode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error) {
+	return c.decode(payloads, false)
+}
+
+// DecodeForDisplay is the remote codec's decode, for the Web UI and the CLI: it opens sealed
+// payloads whatever workflow they are bound to, and shows plain ones (search attributes,
+// anything written without the codec) as they are.
+func (c *Codec) DecodeForDisplay(payloads []*commonpb.Payload) ([]*commonpb.Payload, error) {
+	return c.decode(payloads, true)
+}
+
+func (c *Codec) decode(payloads []*commonpb.Payload, display bool) ([]*commonpb.Payload, error) {
 	out := make([]*commonpb.Payload, len(payloads))
 	for i, p := range payloads {
 		if string(p.GetMetadata()[converter.MetadataEncoding]) != Encoding {
+			if !display {
+				return nil, fmt.Errorf("payload is not encrypted (encoding %q); partnerflow's workers accept only payloads sealed with its codec key", p.GetMetadata()[converter.MetadataEncoding])
+			}
 			out[i] = p
 			continue
 		}
 		if id := string(p.GetMetadata()[metadataKeyID]); id != c.keyID {
 			return nil, fmt.Errorf("payload sealed with key %s, this codec holds key %s", id, c.keyID)
 		}
+		var aad []byte
+		if bound, ok := p.GetMetadata()[metadataWorkflowID]; ok {
+			if !display && c.workflowID != "" && string(bound) != c.workflowID {
+				return nil, fmt.Errorf("payload is bound to workflow %q, not to %q", bound, c.workflowID)
+			}
+			aad = []byte(aadPrefix + string(bound))
+		}
 		n := c.aead.NonceSize()
 		if len(p.Data) < n {
 			return nil, errors.New("encrypted payload is too short")
 		}
-		plain, err := c.aead.Open(nil, p.Data[:n], p.Data[n:], nil)
+		plain, err := c.aead.Open(nil, p.Data[:n], p.Data[n:], aad)
 		if err != nil {
 			return nil, fmt.Errorf("decrypt payload: %w", err)
 		}
@@ -146,10 +229,28 @@ func (c *Codec) DataConverter() converter.DataConverter {
 }
 
 // FailureConverter moves failure messages and stack traces into encoded attributes, so error
-// text is encrypted too.
+// text is encrypted too, bound to the workflow like every other payload.
 func (c *Codec) FailureConverter() converter.FailureConverter {
-	return temporal.NewDefaultFailureConverter(temporal.DefaultFailureConverterOptions{
-		DataConverter:          c.DataConverter(),
-		EncodeCommonAttributes: true,
-	})
+	return failureConverter{
+		FailureConverter: temporal.NewDefaultFailureConverter(temporal.DefaultFailureConverterOptions{
+			DataConverter:          c.DataConverter(),
+			EncodeCommonAttributes: true,
+		}),
+		codec: c,
+	}
+}
+
+// failureConverter passes the serialization context on to the codec under the SDK's default
+// failure converter, which does not pass it itself.
+type failureConverter struct {
+	converter.FailureConverter
+	codec *Codec
+}
+
+func (f failureConverter) WithSerializationContext(sc converter.SerializationContext) converter.FailureConverter {
+	bound := f.codec.forWorkflow(workflowIDOf(sc))
+	if bound == f.codec {
+		return f
+	}
+	return bound.FailureConverter()
 }

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"testing"
 
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/partnerflow/partnerflow/codec"
 	"github.com/partnerflow/partnerflow/workflows"
@@ -42,7 +45,21 @@ func TestReplayRecordedHistories(t *testing.T) {
 				replayer.RegisterWorkflow(wf)
 			}
 			logger := log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
-			if err := replayer.ReplayWorkflowHistoryFromJSONFile(logger, file); err != nil {
+			f, err := os.Open(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			history, err := client.HistoryFromJSON(f, client.HistoryJSONOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Payloads recorded since they are bound to their workflow open only under its ID.
+			var original workflow.Execution
+			if in := history.GetEvents()[0].GetWorkflowExecutionStartedEventAttributes().GetInput().GetPayloads(); len(in) > 0 {
+				original.ID = codec.BoundWorkflowID(in[0])
+			}
+			if err := replayer.ReplayWorkflowHistoryWithOptions(logger, history, worker.ReplayWorkflowHistoryOptions{OriginalExecution: original}); err != nil {
 				t.Fatalf("replaying %s: %v", file, err)
 			}
 		})
