@@ -19,6 +19,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // Webhook request headers Partner Center sends with each event.
@@ -42,6 +44,10 @@ const (
 	// requests, and an allowed host has many paths.
 	maxCachedCertificates = 32
 	maxCertificateBytes   = 64 << 10
+	// DefaultCertificateFetchesPerMinute bounds the fetches of certificates not in the cache.
+	// Partner Center signs with one certificate for months, so a burst of new certificate URLs
+	// is someone probing through partnerflow.
+	DefaultCertificateFetchesPerMinute = 10
 )
 
 // WebhookVerifier checks that a webhook POST was signed by Partner Center (or
@@ -53,6 +59,7 @@ type WebhookVerifier struct {
 	httpClient   *http.Client
 	ttl          time.Duration
 	now          func() time.Time
+	fetchLimit   *rate.Limiter
 
 	mu    sync.Mutex
 	certs map[string]*cachedCertificate // by scheme, host and path
@@ -84,11 +91,16 @@ type WebhookVerifierConfig struct {
 	// CertificateTTL is how long a fetched certificate is trusted before it is fetched again;
 	// 0 means DefaultCertificateTTL.
 	CertificateTTL time.Duration
+	// FetchesPerMinute bounds fetches of certificates not in the cache (a burst of as many, then
+	// that rate); 0 means DefaultCertificateFetchesPerMinute. Beyond it, an event naming an
+	// unknown certificate is refused without a fetch.
+	FetchesPerMinute int
 }
 
 // NewWebhookVerifier returns a verifier that caches each certificate it fetches.
 func NewWebhookVerifier(cfg WebhookVerifierConfig) *WebhookVerifier {
 	timeout := cmp.Or(cfg.FetchTimeout, DefaultCertificateFetchTimeout)
+	perMinute := max(cmp.Or(cfg.FetchesPerMinute, DefaultCertificateFetchesPerMinute), 1)
 	hc := &http.Client{Timeout: timeout}
 	if cfg.HTTPClient != nil {
 		copied := *cfg.HTTPClient
@@ -105,7 +117,8 @@ func NewWebhookVerifier(cfg WebhookVerifierConfig) *WebhookVerifier {
 	return &WebhookVerifier{
 		allowedHosts: hosts, allowHTTP: cfg.AllowHTTP, httpClient: hc,
 		ttl: cmp.Or(cfg.CertificateTTL, DefaultCertificateTTL), now: time.Now,
-		certs: map[string]*cachedCertificate{},
+		fetchLimit: rate.NewLimiter(rate.Every(time.Minute/time.Duration(perMinute)), perMinute),
+		certs:      map[string]*cachedCertificate{},
 	}
 }
 
@@ -186,6 +199,10 @@ func (v *WebhookVerifier) certificateKey(ctx context.Context, certURL string) (*
 		default: // a fetch is under way: wait for it
 		}
 	}
+	if !ok && !v.fetchLimit.AllowN(v.now(), 1) {
+		v.mu.Unlock()
+		return nil, fmt.Errorf("%w: too many new certificate URLs; %s not fetched", ErrWebhookSignature, cacheKey)
+	}
 	if !ok {
 		entry = &cachedCertificate{ready: make(chan struct{})}
 		v.evictLocked()
@@ -193,6 +210,9 @@ func (v *WebhookVerifier) certificateKey(ctx context.Context, certURL string) (*
 		v.fetches++
 		v.mu.Unlock()
 		key, err := v.fetch(context.WithoutCancel(ctx), certURL)
+		if err != nil {
+			err = fmt.Errorf("%w: %w", ErrWebhookSignature, err)
+		}
 		v.mu.Lock()
 		entry.key, entry.err = key, err
 		entry.expires = v.now().Add(v.ttl)

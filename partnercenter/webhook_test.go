@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -181,5 +182,21 @@ func TestWebhookCertificateMustBeHTTPSUnlessAllowed(t *testing.T) {
 	}
 	if cs.hits.Load() != 0 {
 		t.Fatal("a plain-http certificate URL was fetched")
+	}
+}
+
+func TestNewWebhookCertificateURLsAreFetchedAtABoundedRate(t *testing.T) {
+	cs := newCertServer(t, func(w http.ResponseWriter, _ *http.Request) { http.NotFound(w, nil) })
+	v := partnercenter.NewWebhookVerifier(partnercenter.WebhookVerifierConfig{AllowedCertificateHosts: []string{cs.host(t)}, AllowHTTP: true, FetchesPerMinute: 5})
+	forger := newSigner(t)
+	for i := range 30 {
+		u := fmt.Sprintf("%s/probe-%d", cs.URL, i)
+		if _, err := v.Verify(context.Background(), forger.headers(t, u, eventBody), eventBody); !errors.Is(err, partnercenter.ErrWebhookSignature) {
+			t.Fatalf("a forged event must be refused as unsigned, got %v", err)
+		}
+	}
+	// A burst of 5, then one every 12 seconds: the 30 events come well within that.
+	if got := cs.hits.Load(); got < 5 || got > 6 {
+		t.Fatalf("30 forged events naming new certificate URLs caused %d fetches, want the burst of 5", got)
 	}
 }
