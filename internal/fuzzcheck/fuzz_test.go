@@ -1,0 +1,204 @@
+package fuzzcheck
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+var (
+	fuzzTime = flag.Duration("fuzztime", 5*time.Second, "how long each fuzz target runs (go test ./internal/fuzzcheck -args -fuzztime=30s)")
+	only     = flag.String("fuzzonly", "", "run only the targets whose package/name contains this text")
+)
+
+// repoRoot is the module's root, from this package's folder.
+const repoRoot = "../.."
+
+// target is one fuzz function and the package it is in, relative to the module root.
+type target struct {
+	Pkg  string // such as ./api
+	Name string // such as FuzzJSONRequestBodies
+}
+
+func (t target) String() string { return t.Pkg + "." + t.Name }
+
+// findTargets lists every `func FuzzXxx(*testing.F)` in the module's test files.
+func findTargets(root string) ([]target, error) {
+	var out []target
+	fset := token.NewFileSet()
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if name := d.Name(); path != root && (name == "testdata" || name == "vendor" || name == "node_modules" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		file, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(root, filepath.Dir(path))
+		if err != nil {
+			return err
+		}
+		pkg := "./" + filepath.ToSlash(rel)
+		for _, decl := range file.Decls {
+			fn, ok := decl.(*ast.FuncDecl)
+			if ok && fn.Recv == nil && strings.HasPrefix(fn.Name.Name, "Fuzz") && takesTestingF(fn) {
+				out = append(out, target{Pkg: pkg, Name: fn.Name.Name})
+			}
+		}
+		return nil
+	})
+	slices.SortFunc(out, func(a, b target) int { return strings.Compare(a.String(), b.String()) })
+	return out, err
+}
+
+func takesTestingF(fn *ast.FuncDecl) bool {
+	params := fn.Type.Params.List
+	if len(params) != 1 || len(params[0].Names) > 1 {
+		return false
+	}
+	star, ok := params[0].Type.(*ast.StarExpr)
+	if !ok {
+		return false
+	}
+	sel, ok := star.X.(*ast.SelectorExpr)
+	return ok && sel.Sel.Name == "F"
+}
+
+// fuzz runs one target for d in the module at root and returns its output; the error is
+// non-nil when the target found a failing input (written by Go to the package's
+// testdata/fuzz/<name>/) or did not build.
+func fuzz(ctx context.Context, root string, tg target, d time.Duration) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-run=^$", "-fuzz=^"+tg.Name+"$", "-fuzztime="+d.String(), tg.Pkg)
+	cmd.Dir = root
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.Bytes(), err
+}
+
+// TestFuzzTargets runs every fuzz target of the module for -fuzztime each. Go already runs the
+// seed corpora (f.Add and testdata/fuzz) with every `go test`; this goes on to fuzz.
+func TestFuzzTargets(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fuzzing takes minutes; run without -short")
+	}
+	targets, err := findTargets(repoRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(targets) == 0 {
+		t.Fatal("no fuzz targets found")
+	}
+	start := time.Now()
+	for _, tg := range targets {
+		if *only != "" && !strings.Contains(tg.String(), *only) {
+			continue
+		}
+		t.Run(strings.TrimPrefix(tg.Pkg, "./")+"/"+tg.Name, func(t *testing.T) {
+			began := time.Now()
+			out, err := fuzz(t.Context(), repoRoot, tg, *fuzzTime)
+			t.Logf("%s: fuzzed %s, %s in all (build included)", tg, *fuzzTime, time.Since(began).Round(100*time.Millisecond))
+			if err != nil {
+				t.Errorf("%s found a failure (%v); the input is saved under %s/testdata/fuzz/%s/, rerun it with "+
+					"`go test -run=%s/<file> %s`:\n%s", tg, err, tg.Pkg, tg.Name, tg.Name, tg.Pkg, tail(out, 60))
+			}
+		})
+	}
+	t.Logf("%d fuzz targets in %s", len(targets), time.Since(start).Round(time.Second))
+}
+
+// TestFindsEveryFuzzTarget checks the finder on this module: the targets the issue asks for are
+// all found, so one cannot drop out of CI unnoticed.
+func TestFindsEveryFuzzTarget(t *testing.T) {
+	targets, err := findTargets(repoRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []target{
+		{"./api", "FuzzJSONRequestBodies"}, {"./api", "FuzzSessionCookie"}, {"./api", "FuzzPartnerCenterWebhook"},
+		{"./links", "FuzzTokenRoundTrip"}, {"./codec", "FuzzRoundTrip"}, {"./notify", "FuzzWebhookSignature"},
+		{"./partnercenter", "FuzzWebhookEvent"}, {"./models", "FuzzDecodeCursor"},
+	} {
+		if !slices.Contains(targets, want) {
+			t.Errorf("%s is not found among %v", want, targets)
+		}
+	}
+}
+
+// TestAFailingTargetFailsTheRun fuzzes a small module whose target fails, so a runner that
+// cannot report a failure does not pass unnoticed.
+func TestAFailingTargetFailsTheRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a fuzz binary")
+	}
+	root := t.TempDir()
+	files := map[string]string{
+		"go.mod": "module example.com/broken\n\ngo 1.22\n",
+		"broken/broken_test.go": `package broken
+
+import "testing"
+
+func FuzzBroken(f *testing.F) {
+	f.Add("ok")
+	f.Fuzz(func(t *testing.T, s string) {
+		if len(s) > 3 {
+			t.Fatalf("too long: %q", s)
+		}
+	})
+}
+`,
+	}
+	for name, src := range files {
+		path := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	targets, err := findTargets(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []target{{"./broken", "FuzzBroken"}}; !slices.Equal(targets, want) {
+		t.Fatalf("found %v, want %v", targets, want)
+	}
+	out, err := fuzz(t.Context(), root, targets[0], 30*time.Second)
+	if err == nil {
+		t.Fatalf("a target that fails on any input longer than 3 bytes passed:\n%s", out)
+	}
+	saved, _ := filepath.Glob(filepath.Join(root, "broken", "testdata", "fuzz", "FuzzBroken", "*"))
+	if len(saved) == 0 {
+		t.Fatalf("the failing input was not saved:\n%s", out)
+	}
+}
+
+func tail(b []byte, lines int) string {
+	all := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(all) > lines {
+		all = append([]string{fmt.Sprintf("... %d lines before", len(all)-lines)}, all[len(all)-lines:]...)
+	}
+	return strings.Join(all, "\n")
+}
