@@ -76,20 +76,16 @@ func New(key []byte) (*Codec, error) {
 // payloads and those of the workflow's activities (child workflows and external signals carry
 // the target's ID, which is the workflow whose history holds them).
 func (c *Codec) WithSerializationContext(sc converter.SerializationContext) converter.PayloadCodec {
-	return c.forWorkflow(workflowIDOf(sc))
+	return c.ForWorkflow(workflowIDOf(sc))
 }
 
-// ForWorkflow returns the codec bound to one workflow, as a worker running it would hold.
+// ForWorkflow returns the codec bound to one workflow, as a worker running it holds it.
 func (c *Codec) ForWorkflow(workflowID string) *Codec {
-	return c.forWorkflow(workflowID)
-}
-
-func (c *Codec) forWorkflow(id string) *Codec {
-	if id == c.workflowID {
+	if workflowID == c.workflowID {
 		return c
 	}
 	bound := *c
-	bound.workflowID = id
+	bound.workflowID = workflowID
 	return &bound
 }
 
@@ -248,7 +244,7 @@ type failureConverter struct {
 }
 
 func (f failureConverter) WithSerializationContext(sc converter.SerializationContext) converter.FailureConverter {
-	bound := f.codec.forWorkflow(workflowIDOf(sc))
+	bound := f.codec.ForWorkflow(workflowIDOf(sc))
 	if bound == f.codec {
 		return f
 	}

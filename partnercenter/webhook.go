@@ -183,7 +183,10 @@ func (v *WebhookVerifier) certificateKey(ctx context.Context, certURL string) (*
 		return nil, fmt.Errorf("%w: certificate URL scheme %q not allowed", ErrWebhookSignature, u.Scheme)
 	}
 	host := strings.ToLower(u.Host)
-	if u.User != nil || (!slices.Contains(v.allowedHosts, host) && !slices.Contains(v.allowedHosts, strings.ToLower(u.Hostname()))) {
+	// An allowed host named without a port allows the scheme's own port only.
+	defaultPort := u.Port() == "" || (u.Scheme == "https" && u.Port() == "443") || (u.Scheme == "http" && u.Port() == "80")
+	allowed := slices.Contains(v.allowedHosts, host) || (defaultPort && slices.Contains(v.allowedHosts, strings.ToLower(u.Hostname())))
+	if u.User != nil || !allowed {
 		return nil, fmt.Errorf("%w: certificate host %q not allowed", ErrWebhookSignature, u.Host)
 	}
 	cacheKey := u.Scheme + "://" + host + u.EscapedPath()

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -198,5 +199,23 @@ func TestNewWebhookCertificateURLsAreFetchedAtABoundedRate(t *testing.T) {
 	// A burst of 5, then one every 12 seconds: the 30 events come well within that.
 	if got := cs.hits.Load(); got < 5 || got > 6 {
 		t.Fatalf("30 forged events naming new certificate URLs caused %d fetches, want the burst of 5", got)
+	}
+}
+
+func TestWebhookCertificateHostsAreMatchedExactly(t *testing.T) {
+	v := partnercenter.NewWebhookVerifier(partnercenter.WebhookVerifierConfig{AllowedCertificateHosts: []string{"api.partnercenter.microsoft.com"}})
+	s := newSigner(t)
+	for _, u := range []string{
+		"https://api.partnercenter.microsoft.com:8443/cert",
+		"https://api.partnercenter.microsoft.com.evil.example/cert",
+		"https://user@api.partnercenter.microsoft.com/cert",
+		"https://evil.example/cert",
+	} {
+		if _, err := v.Verify(context.Background(), s.headers(t, u, eventBody), eventBody); !errors.Is(err, partnercenter.ErrWebhookSignature) || !strings.Contains(err.Error(), "not allowed") {
+			t.Errorf("%s must be refused before any fetch, got %v", u, err)
+		}
+	}
+	if v.CertificateFetches() != 0 {
+		t.Fatalf("%d fetches for hosts that are not allowed", v.CertificateFetches())
 	}
 }
