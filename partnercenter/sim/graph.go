@@ -56,11 +56,9 @@ func (s *Server) createGDAP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	for _, g := range s.st.GDAP {
-		if strings.EqualFold(g.DisplayName, in.DisplayName) {
-			s.graphFail(w, http.StatusConflict, "conflict", "A relationship named %q already exists.", in.DisplayName)
-			return
-		}
+	if s.st.gdapByName[strings.ToLower(in.DisplayName)] != nil {
+		s.graphFail(w, http.StatusConflict, "conflict", "A relationship named %q already exists.", in.DisplayName)
+		return
 	}
 	var customer pc.GDAPCustomer
 	if in.Customer != nil && in.Customer.TenantID != "" {
@@ -75,8 +73,7 @@ func (s *Server) createGDAP(w http.ResponseWriter, r *http.Request) {
 	g := &gdapRecord{ID: newID() + "-" + newID(), DisplayName: in.DisplayName, Duration: in.Duration, AutoExtend: in.AutoExtendDuration,
 		Customer: customer, Roles: in.AccessDetails.UnifiedRoles, Phase: pc.GDAPStatusCreated, CreatedAt: now, ModifiedAt: now,
 		Version: 1, Notified: map[string]bool{}}
-	s.st.GDAP[g.ID] = g
-	s.st.mark(kindGDAP, g.ID)
+	s.st.putGDAP(g)
 	w.Header().Set("Location", s.publicURL()+"/v1.0/tenantRelationships/delegatedAdminRelationships/"+g.ID)
 	writeJSON(w, http.StatusCreated, g.view(now, s.cfg.ActivationDelay))
 }

@@ -157,6 +157,9 @@ type state struct {
 	byDomain map[string]*Tenant
 	byMPN    map[string]*Tenant
 	byUPN    map[string]*Tenant
+	// gdapByName holds the lower-case display names of every GDAP
+	// relationship, deleted ones included (names never change).
+	gdapByName map[string]*gdapRecord
 	// dirty holds the entities changed since the last flush (not persisted;
 	// see mark).
 	dirty map[rowKey]struct{}
@@ -197,6 +200,17 @@ func (st *state) fill() {
 	for _, t := range st.Tenants {
 		st.index(t)
 	}
+	st.gdapByName = make(map[string]*gdapRecord, len(st.GDAP))
+	for _, g := range st.GDAP {
+		st.gdapByName[strings.ToLower(g.DisplayName)] = g
+	}
+}
+
+// putGDAP adds a relationship, indexes its name and marks it for writing.
+func (st *state) putGDAP(g *gdapRecord) {
+	st.GDAP[g.ID] = g
+	st.gdapByName[strings.ToLower(g.DisplayName)] = g
+	st.mark(kindGDAP, g.ID)
 }
 
 func (st *state) index(t *Tenant) {

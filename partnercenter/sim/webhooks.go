@@ -255,29 +255,38 @@ func (s *Server) scan() bool {
 		if g.Phase == "deleted" {
 			continue
 		}
-		uri := s.publicURL() + "/v1.0/tenantRelationships/delegatedAdminRelationships/" + g.ID
+		uri := func() string { return s.publicURL() + "/v1.0/tenantRelationships/delegatedAdminRelationships/" + g.ID }
 		status, _, _ := g.status(now, s.cfg.ActivationDelay)
-		event := map[string]string{
-			pc.GDAPStatusActive: pc.EventGDAPActivated, pc.GDAPStatusExpiring: pc.EventGDAPActivated,
-			pc.GDAPStatusTerminated: pc.EventGDAPTerminated, pc.GDAPStatusExpired: pc.EventGDAPExpired,
-		}[status]
-		if event != "" && !g.Notified[event] {
+		if event := statusEvent(status); event != "" && !g.Notified[event] {
 			if g.Notified == nil {
 				g.Notified = map[string]bool{}
 			}
 			g.Notified[event] = true
 			s.st.mark(kindGDAP, g.ID)
-			s.emit(event, uri, "delegatedAdminRelationship")
+			s.emit(event, uri(), "delegatedAdminRelationship")
 			changed = true
 		}
 		for _, a := range g.Assignments {
 			if !a.Notified && a.status(now, s.cfg.ActivationDelay) == pc.AssignmentStatusActive {
 				a.Notified = true
 				s.st.mark(kindGDAP, g.ID)
-				s.emit(pc.EventGDAPAssignmentActivated, uri+"/accessAssignments/"+a.ID, "delegatedAdminAccessAssignment")
+				s.emit(pc.EventGDAPAssignmentActivated, uri()+"/accessAssignments/"+a.ID, "delegatedAdminAccessAssignment")
 				changed = true
 			}
 		}
 	}
 	return changed
+}
+
+// statusEvent is the webhook event a relationship's status calls for, or "".
+func statusEvent(status string) string {
+	switch status {
+	case pc.GDAPStatusActive, pc.GDAPStatusExpiring:
+		return pc.EventGDAPActivated
+	case pc.GDAPStatusTerminated:
+		return pc.EventGDAPTerminated
+	case pc.GDAPStatusExpired:
+		return pc.EventGDAPExpired
+	}
+	return ""
 }
