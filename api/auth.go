@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -30,9 +29,17 @@ func callerKey(c *gin.Context) *models.APIKey {
 	return nil
 }
 
+// errBadKey is a presented bearer key that is unknown or revoked: a guess, counted against the
+// client.
+var errBadKey = errors.New("the API key is unknown or revoked")
+
 // authenticate accepts `Authorization: Bearer <key>` or, for browsers, the session cookie.
-// Without either, or with an unknown or revoked key, it answers 401 and stops.
+// Without either, or with an unknown or revoked key, it answers 401 and stops; a client that
+// keeps presenting bad keys is answered 429 until its failures' bucket refills.
 func (s *Server) authenticate(c *gin.Context) {
+	if c.GetHeader("Authorization") != "" && s.authThrottled(c) {
+		return
+	}
 	key, err := s.keyFromRequest(c)
 	if err != nil {
 		c.Header("WWW-Authenticate", `Bearer realm="partnerflow"`)
@@ -50,15 +57,34 @@ func (s *Server) keyFromRequest(c *gin.Context) (*models.APIKey, error) {
 			return nil, errors.New("the Authorization header must be `Bearer <api key>`")
 		}
 		key, err := s.store.AuthenticateAPIKey(c.Request.Context(), strings.TrimSpace(token))
-		if err != nil {
-			return nil, errors.New("the API key is unknown or revoked")
+		if errors.Is(err, models.ErrInvalidKey) {
+			s.authFailed(c)
+			return nil, errBadKey
 		}
+		if err != nil {
+			c.Set(ctxError, err)
+			return nil, errors.New("the API key could not be checked; try again")
+		}
+		s.touchKey(c, key)
 		return key, nil
 	}
 	if cookie, err := c.Cookie(SessionCookie); err == nil {
-		return s.keyFromSession(c, cookie)
+		key, err := s.keyFromSession(c, cookie)
+		if err != nil {
+			return nil, err
+		}
+		c.Set(ctxSession, true)
+		s.touchKey(c, key)
+		return key, nil
 	}
 	return nil, errors.New("send `Authorization: Bearer <api key>`")
+}
+
+// touchKey records that key was used (at most one write a minute per key).
+func (s *Server) touchKey(c *gin.Context, key *models.APIKey) {
+	if err := s.store.TouchAPIKey(c.Request.Context(), key, time.Now()); err != nil {
+		s.logger.WarnContext(c.Request.Context(), "could not record an API key's use", "api_key", key.ID, "error", err)
+	}
 }
 
 // requireRole lets the request through only when the caller's key holds one of roles.
@@ -79,25 +105,14 @@ func requireRole(roles ...models.Role) gin.HandlerFunc {
 	}
 }
 
-// newSession signs "<keyID>.<expiry>" with the server's signing key.
-func (s *Server) newSession(keyID string, now time.Time) string {
-	payload := keyID + "." + strconv.FormatInt(now.Add(sessionTTL).Unix(), 10)
-	return payload + "." + s.sign("session", payload)
-}
-
 func (s *Server) keyFromSession(c *gin.Context, cookie string) (*models.APIKey, error) {
-	invalid := errors.New("the session is invalid or expired: sign in again")
-	parts := strings.Split(cookie, ".")
-	if len(parts) != 3 || !hmac.Equal([]byte(s.sign("session", parts[0]+"."+parts[1])), []byte(parts[2])) {
-		return nil, invalid
+	key, err := s.store.SessionKey(c.Request.Context(), cookie, time.Now())
+	if errors.Is(err, models.ErrNoSession) {
+		return nil, errors.New("the session is invalid, expired or signed out: sign in again")
 	}
-	expiry, err := strconv.ParseInt(parts[1], 10, 64)
-	if err != nil || time.Now().Unix() > expiry {
-		return nil, invalid
-	}
-	key, err := s.store.APIKeyByID(c.Request.Context(), parts[0])
 	if err != nil {
-		return nil, invalid
+		c.Set(ctxError, err)
+		return nil, errors.New("the session could not be checked; try again")
 	}
 	return key, nil
 }
@@ -110,9 +125,51 @@ func (s *Server) sign(purpose, msg string) string {
 	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
 }
 
-func setSessionCookie(c *gin.Context, value string, maxAge int) {
+// secure reports whether browsers reach partnerflow over https: the public URL says so (behind
+// a TLS proxy the Go server itself never sees TLS), or this connection is TLS.
+func (s *Server) secure(c *gin.Context) bool {
+	return s.httpsPublic || c.Request.TLS != nil
+}
+
+// hsts tells browsers to come back only over https when partnerflow is served over https.
+func (s *Server) hsts(c *gin.Context) {
+	if s.secure(c) {
+		c.Header("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+	}
+	c.Next()
+}
+
+func (s *Server) setSessionCookie(c *gin.Context, value string, maxAge int) {
 	http.SetCookie(c.Writer, &http.Cookie{
 		Name: SessionCookie, Value: value, Path: "/", MaxAge: maxAge,
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: c.Request.TLS != nil,
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.secure(c),
 	})
+}
+
+// CSRFHeader carries the dashboard's CSRF token on /v1 calls a browser session makes.
+const CSRFHeader = "X-CSRF-Token"
+
+// guardV1 protects /v1 from cross-site requests and ambiguous bodies: a request that changes
+// something must carry a JSON body (or none), and when the session cookie rather than a bearer
+// key authenticated it, the session's CSRF token in X-CSRF-Token, which another site cannot
+// read.
+func (s *Server) guardV1(c *gin.Context) {
+	switch c.Request.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		c.Next()
+		return
+	}
+	if c.GetBool(ctxSession) {
+		session, _ := c.Cookie(SessionCookie)
+		if !hmac.Equal([]byte(c.GetHeader(CSRFHeader)), []byte(s.sign("csrf", session))) {
+			writeProblem(c, problemForbidden("a browser session must send its CSRF token in "+CSRFHeader+"; scripts use `Authorization: Bearer <api key>`"))
+			return
+		}
+	}
+	hasBody := c.Request.ContentLength > 0 || c.Request.ContentLength < 0 && c.Request.Body != nil && c.Request.Body != http.NoBody
+	if hasBody && c.ContentType() != "application/json" {
+		writeProblem(c, problemNotAcceptable())
+		return
+	}
+	c.Next()
 }

@@ -1,12 +1,17 @@
 package api
 
 import (
+	"errors"
 	"html/template"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/partnerflow/partnerflow/models"
 )
 
 var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
@@ -20,9 +25,25 @@ input{width:100%;padding:.5rem;margin:.5rem 0;box-sizing:border-box}button{paddi
 <label for="key">API key</label><input id="key" name="key" type="password" autocomplete="off" required>
 <button id="signin" type="submit">Sign in</button></form></body></html>`))
 
-// safeNext keeps redirects after sign-in on this site.
+// safeNext keeps redirects after sign-in on this site: it accepts only a path of this site,
+// one that parses with no scheme and no host, starts with a single slash and holds no
+// backslash or control character (browsers drop tabs and newlines, so "/\t/evil.example"
+// would become "//evil.example"), and answers "/" for anything else.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.Contains(next, `\`) {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, `\`) {
+		return "/"
+	}
+	for _, r := range next {
+		if unicode.IsControl(r) || unicode.IsSpace(r) {
+			return "/"
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return "/"
+	}
+	// The decoded path must hold no control character, backslash or leading "//" either.
+	if strings.HasPrefix(u.Path, "//") || strings.ContainsAny(u.Path, `\`) || strings.IndexFunc(u.Path, unicode.IsControl) >= 0 {
 		return "/"
 	}
 	return next
@@ -33,21 +54,47 @@ func (s *Server) showLogin(c *gin.Context) {
 	_ = loginPage.Execute(c.Writer, gin.H{"Next": safeNext(c.Query("next"))})
 }
 
-// login exchanges an API key for a signed session cookie.
+// login exchanges an API key for a session cookie; the session lives in the database, so
+// signing out or revoking the key ends it. Failed attempts are throttled per client.
 func (s *Server) login(c *gin.Context) {
+	if s.authThrottled(c) {
+		return
+	}
 	next := safeNext(c.PostForm("next"))
 	key, err := s.store.AuthenticateAPIKey(c.Request.Context(), strings.TrimSpace(c.PostForm("key")))
 	if err != nil {
+		if errors.Is(err, models.ErrInvalidKey) {
+			s.authFailed(c)
+		} else {
+			c.Set(ctxError, err)
+		}
 		c.Header("Content-Type", "text/html; charset=utf-8")
 		c.Status(http.StatusUnauthorized)
 		_ = loginPage.Execute(c.Writer, gin.H{"Next": next, "Error": "That API key is unknown or revoked."})
 		return
 	}
-	setSessionCookie(c, s.newSession(key.ID, time.Now()), int(sessionTTL.Seconds()))
+	now := time.Now()
+	session, err := s.store.CreateSession(c.Request.Context(), key.ID, now, sessionTTL)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	if _, err := s.store.PruneSessions(c.Request.Context(), now.Add(-24*time.Hour)); err != nil {
+		s.logger.WarnContext(c.Request.Context(), "could not prune ended sessions", "error", err)
+	}
+	s.touchKey(c, key)
+	s.setSessionCookie(c, session, int(sessionTTL.Seconds()))
 	c.Redirect(http.StatusSeeOther, next)
 }
 
+// logout ends the session server-side and clears the cookie.
 func (s *Server) logout(c *gin.Context) {
-	setSessionCookie(c, "", -1)
+	if session, err := c.Cookie(SessionCookie); err == nil && session != "" {
+		if err := s.store.EndSession(c.Request.Context(), session, time.Now()); err != nil {
+			fail(c, err)
+			return
+		}
+	}
+	s.setSessionCookie(c, "", -1)
 	c.Redirect(http.StatusSeeOther, "/login")
 }

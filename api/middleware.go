@@ -19,6 +19,8 @@ const (
 	ctxRequestID = "requestID"
 	ctxAPIKey    = "apiKey"
 	ctxError     = "error"
+	// ctxSession is true when the session cookie, not a bearer key, authenticated the request.
+	ctxSession = "viaSession"
 )
 
 // RequestIDHeader carries the request ID in and out.

@@ -5,9 +5,11 @@ package api
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,6 +43,8 @@ type Config struct {
 	// WebhookAllowPrivate lets webhook subscriptions name loopback, private and link-local
 	// addresses (closed networks and tests).
 	WebhookAllowPrivate bool
+	// RateLimits bound the public routes and failed sign-ins (zero fields take the defaults).
+	RateLimits RateLimits
 }
 
 // Server holds the API's dependencies; its Handler serves every route.
@@ -63,6 +67,11 @@ type Server struct {
 	webhookAllowPrivate bool
 	// credentials opens new tenants' first passwords, revealed once.
 	credentials *notify.SecretBox
+	// httpsPublic is true when the public URL is https: cookies are Secure and HSTS is sent.
+	httpsPublic bool
+	// The rate limiters: per client address and per customer link on the public routes, and
+	// failed sign-ins per client address.
+	perClient, perToken, authFailures *limiters
 }
 
 // New builds the router.
@@ -83,7 +92,12 @@ func New(cfg Config) *Server {
 		sections:       []navLink{{Key: "overview", Label: "Overview", Path: "/overview"}},
 		webhookSecrets: notify.NewSecretBox(cfg.SigningKey), webhookAllowPrivate: cfg.WebhookAllowPrivate,
 		credentials: notify.NewCredentialBox(cfg.SigningKey),
+		httpsPublic: strings.HasPrefix(strings.ToLower(cfg.Flows.BaseURL), "https://"),
 	}
+	limits := cfg.RateLimits.withDefaults()
+	s.perClient = newLimiters(limits.PerClient, limits.MaxTracked)
+	s.perToken = newLimiters(limits.PerToken, limits.MaxTracked)
+	s.authFailures = newLimiters(limits.AuthFailures, limits.MaxTracked)
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
@@ -93,7 +107,7 @@ func New(cfg Config) *Server {
 		cfg.Logger.Error("invalid trusted proxies; trusting none", "error", err)
 		_ = r.SetTrustedProxies(nil)
 	}
-	r.Use(requestID(), accessLog(cfg.Logger), recoverProblem(), httpMetrics(cfg.Registry), limitBody(cfg.MaxBodyBytes))
+	r.Use(requestID(), accessLog(cfg.Logger), recoverProblem(), httpMetrics(cfg.Registry), s.hsts, limitBody(cfg.MaxBodyBytes))
 	r.NoRoute(func(c *gin.Context) {
 		p := problemNotFound()
 		p.Detail = "no route for " + c.Request.Method + " " + c.Request.URL.Path
@@ -106,18 +120,20 @@ func New(cfg Config) *Server {
 
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
-	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{Registry: cfg.Registry})))
+	// Metrics name routes and flows' counts: on the API's listener they need a key (`api`
+	// also serves them on the private PARTNERFLOW_METRICS_ADDR listener for Prometheus).
+	r.GET("/metrics", s.authenticate, requireRole(metricsRoles...), gin.WrapH(MetricsHandler(cfg.Registry)))
 	r.GET("/openapi.json", serveOpenAPI)
 
-	r.GET("/login", s.showLogin)
-	r.POST("/login", s.login)
+	r.GET("/login", s.limitClient, s.showLogin)
+	r.POST("/login", s.limitClient, s.login)
 	r.POST("/logout", s.logout)
 
 	codecRoutes := r.Group("/codec", s.codecCORS)
 	codecRoutes.OPTIONS("/:operation", func(c *gin.Context) { c.Status(http.StatusNoContent) })
 	codecRoutes.POST("/:operation", s.authenticate, s.serveCodec)
 
-	v1 := r.Group("/v1", s.authenticate)
+	v1 := r.Group("/v1", s.authenticate, s.guardV1)
 	v1.GET("/api-keys", requireRole(models.RoleGlobalAdmin), s.listAPIKeys)
 	v1.POST("/api-keys", requireRole(models.RoleGlobalAdmin), s.createAPIKey)
 	v1.DELETE("/api-keys/:id", requireRole(models.RoleGlobalAdmin), s.revokeAPIKey)
@@ -130,12 +146,12 @@ func New(cfg Config) *Server {
 	s.routeEvents(s.invitationEvents())
 
 	r.POST("/webhooks/partner-center", s.partnerCenterWebhook)
-	r.GET("/agreement/:token", s.showAgreementPage)
-	r.POST("/agreement/:token", s.signAgreement)
-	r.GET("/partner/:token", s.showPartnershipPage)
-	r.POST("/partner/:token", s.acknowledgePartnership)
-	r.GET("/accept/:token", s.showAcceptPage)
-	r.POST("/accept/:token", s.acknowledgeAcceptance)
+	r.GET("/agreement/:token", s.limitLink, s.showAgreementPage)
+	r.POST("/agreement/:token", s.limitLink, s.signAgreement)
+	r.GET("/partner/:token", s.limitLink, s.showPartnershipPage)
+	r.POST("/partner/:token", s.limitLink, s.acknowledgePartnership)
+	r.GET("/accept/:token", s.limitLink, s.showAcceptPage)
+	r.POST("/accept/:token", s.limitLink, s.acknowledgeAcceptance)
 	s.invitationPages(r)
 	s.resellerPages(r)
 	s.removalPages(r)
@@ -148,6 +164,15 @@ func New(cfg Config) *Server {
 
 // Handler serves the API.
 func (s *Server) Handler() http.Handler { return s.engine }
+
+// metricsRoles may read /metrics on the API's listener.
+var metricsRoles = []models.Role{models.RoleGlobalAdmin, models.RoleAdminAgent}
+
+// MetricsHandler serves the registry in Prometheus' format, for the private metrics listener
+// and (behind a role) the API.
+func MetricsHandler(reg *prometheus.Registry) http.Handler {
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+}
 
 // Routes lists the registered method and path pairs, paths in gin's `:param` form.
 func (s *Server) Routes() [][2]string {
@@ -174,23 +199,28 @@ func (s *Server) healthz(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})
 }
 
-// readyz reports ready only when both the app database and Temporal answer.
+// readyz reports ready only when both the app database and Temporal answer. Anyone may ask,
+// so it says which dependency fails but not why: the error (addresses, DNS, driver messages)
+// goes to the log with the request's ID.
 func (s *Server) readyz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), readyTimeout)
 	defer cancel()
 	checks := gin.H{"database": "ok", "temporal": "ok"}
 	ready := true
+	failed := func(name string, err error) {
+		checks[name], ready = "unavailable", false
+		s.logger.ErrorContext(ctx, "readiness check failed", "check", name, "error", err, "request_id", c.GetString(ctxRequestID))
+	}
 	if err := s.store.Ping(ctx); err != nil {
-		checks["database"], ready = err.Error(), false
+		failed("database", err)
 	}
 	if s.temporal == nil {
-		checks["temporal"], ready = "not configured", false
+		failed("temporal", errors.New("not configured"))
 	} else if _, err := s.temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-		checks["temporal"], ready = err.Error(), false
+		failed("temporal", err)
 	}
 	if !ready {
-		p := problemUnavailable("a dependency does not answer")
-		c.Set("checks", checks)
+		p := problemUnavailable("a dependency does not answer; the log has the cause under this request's ID")
 		c.Header("Content-Type", "application/problem+json")
 		c.AbortWithStatusJSON(http.StatusServiceUnavailable, gin.H{
 			"type": p.Type, "title": p.Title, "status": p.Status, "detail": p.Detail, "checks": checks,
@@ -209,4 +239,118 @@ func (s *Server) RoutedEvents() []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// AccessKind is how a route decides who may call it.
+type AccessKind string
+
+// The kinds of access a route may have.
+const (
+	// AccessPublic routes answer anyone (health, sign-in, the OpenAPI document).
+	AccessPublic AccessKind = "public"
+	// AccessKey routes need an API key (bearer, or a dashboard session) holding one of Roles.
+	AccessKey AccessKind = "key"
+	// AccessSession routes are dashboard pages: a signed-in operator, holding one of Roles when
+	// Roles are given; anyone else is sent to sign in.
+	AccessSession AccessKind = "session"
+	// AccessLink routes are customer pages opened with a signed link token, rate-limited.
+	AccessLink AccessKind = "link"
+	// AccessSignature routes take events signed by Partner Center.
+	AccessSignature AccessKind = "signature"
+)
+
+// Access is one route's rule.
+type Access struct {
+	Kind  AccessKind
+	Roles []models.Role
+}
+
+var (
+	anyRole     = []models.Role{models.RoleAdminAgent, models.RoleSalesAgent, models.RoleGlobalAdmin}
+	adminRoles  = []models.Role{models.RoleAdminAgent, models.RoleGlobalAdmin}
+	globalAdmin = []models.Role{models.RoleGlobalAdmin}
+)
+
+// routeAccess is the rule of every route, by "METHOD path". A route registered without a rule
+// here fails the route table test, which also calls each route as the rule says it may not be
+// called.
+var routeAccess = map[string]Access{
+	"GET /healthz":                              {Kind: AccessPublic},
+	"GET /readyz":                               {Kind: AccessPublic},
+	"GET /openapi.json":                         {Kind: AccessPublic},
+	"GET /login":                                {Kind: AccessPublic},
+	"POST /login":                               {Kind: AccessPublic},
+	"POST /logout":                              {Kind: AccessPublic},
+	"OPTIONS /codec/:operation":                 {Kind: AccessPublic},
+	"GET /metrics":                              {Kind: AccessKey, Roles: metricsRoles},
+	"POST /codec/:operation":                    {Kind: AccessKey, Roles: adminRoles},
+	"POST /webhooks/partner-center":             {Kind: AccessSignature},
+	"GET /accept/:token":                        {Kind: AccessLink},
+	"POST /accept/:token":                       {Kind: AccessLink},
+	"GET /partner/:token":                       {Kind: AccessLink},
+	"POST /partner/:token":                      {Kind: AccessLink},
+	"GET /agreement/:token":                     {Kind: AccessLink},
+	"POST /agreement/:token":                    {Kind: AccessLink},
+	"GET /":                                     {Kind: AccessSession},
+	"GET /overview":                             {Kind: AccessSession},
+	"GET /invitations":                          {Kind: AccessSession},
+	"GET /invitations/:id":                      {Kind: AccessSession},
+	"POST /invitations/:id/cancel":              {Kind: AccessSession, Roles: []models.Role{models.RoleAdminAgent}},
+	"POST /invitations/:id/resend":              {Kind: AccessSession, Roles: []models.Role{models.RoleAdminAgent}},
+	"GET /resellers":                            {Kind: AccessSession},
+	"GET /resellers/:id":                        {Kind: AccessSession},
+	"POST /resellers/:id/cancel":                {Kind: AccessSession, Roles: []models.Role{models.RoleAdminAgent}},
+	"POST /resellers/:id/resend":                {Kind: AccessSession, Roles: []models.Role{models.RoleAdminAgent}},
+	"POST /resellers/:id/verify":                {Kind: AccessSession, Roles: []models.Role{models.RoleAdminAgent}},
+	"GET /removals":                             {Kind: AccessSession},
+	"GET /removals/:id":                         {Kind: AccessSession},
+	"GET /customers":                            {Kind: AccessSession},
+	"GET /customers/:id":                        {Kind: AccessSession},
+	"GET /v1/api-keys":                          {Kind: AccessKey, Roles: globalAdmin},
+	"POST /v1/api-keys":                         {Kind: AccessKey, Roles: globalAdmin},
+	"DELETE /v1/api-keys/:id":                   {Kind: AccessKey, Roles: globalAdmin},
+	"GET /v1/customers":                         {Kind: AccessKey, Roles: anyRole},
+	"POST /v1/customers":                        {Kind: AccessKey, Roles: anyRole},
+	"GET /v1/customers/:id":                     {Kind: AccessKey, Roles: anyRole},
+	"POST /v1/customers/:id/agreement":          {Kind: AccessKey, Roles: anyRole},
+	"GET /v1/customers/:id/agreement/evidence":  {Kind: AccessKey, Roles: anyRole},
+	"GET /v1/customers/:id/cart":                {Kind: AccessKey, Roles: anyRole},
+	"POST /v1/customers/:id/cart":               {Kind: AccessKey, Roles: anyRole},
+	"POST /v1/customers/:id/cart/cancel":        {Kind: AccessKey, Roles: anyRole},
+	"POST /v1/customers/:id/cart/checkout":      {Kind: AccessKey, Roles: anyRole},
+	"POST /v1/customers/:id/credentials/reveal": {Kind: AccessKey, Roles: adminRoles},
+	"POST /v1/customers/:id/onboarding":         {Kind: AccessKey, Roles: anyRole},
+	"POST /v1/customers/:id/resend":             {Kind: AccessKey, Roles: anyRole},
+	"GET /v1/customers/:id/steps":               {Kind: AccessKey, Roles: anyRole},
+	"GET /v1/invitations":                       {Kind: AccessKey, Roles: anyRole},
+	"POST /v1/invitations":                      {Kind: AccessKey, Roles: adminRoles},
+	"GET /v1/invitations/:id":                   {Kind: AccessKey, Roles: anyRole},
+	"POST /v1/invitations/:id/cancel":           {Kind: AccessKey, Roles: adminRoles},
+	"POST /v1/invitations/:id/resend":           {Kind: AccessKey, Roles: adminRoles},
+	"GET /v1/invitations/:id/steps":             {Kind: AccessKey, Roles: anyRole},
+	"GET /v1/notifications":                     {Kind: AccessKey, Roles: anyRole},
+	"GET /v1/removals":                          {Kind: AccessKey, Roles: anyRole},
+	"GET /v1/removals/:id":                      {Kind: AccessKey, Roles: anyRole},
+	"GET /v1/removals/:id/deliveries":           {Kind: AccessKey, Roles: anyRole},
+	"POST /v1/removals/:id/retry":               {Kind: AccessKey, Roles: globalAdmin},
+	"GET /v1/removals/:id/steps":                {Kind: AccessKey, Roles: anyRole},
+	"GET /v1/resellers":                         {Kind: AccessKey, Roles: anyRole},
+	"POST /v1/resellers":                        {Kind: AccessKey, Roles: adminRoles},
+	"GET /v1/resellers/:id":                     {Kind: AccessKey, Roles: anyRole},
+	"POST /v1/resellers/:id/cancel":             {Kind: AccessKey, Roles: adminRoles},
+	"POST /v1/resellers/:id/removal":            {Kind: AccessKey, Roles: globalAdmin},
+	"POST /v1/resellers/:id/resend":             {Kind: AccessKey, Roles: adminRoles},
+	"GET /v1/resellers/:id/steps":               {Kind: AccessKey, Roles: anyRole},
+	"POST /v1/resellers/:id/verify":             {Kind: AccessKey, Roles: adminRoles},
+	"GET /v1/webhook-deliveries":                {Kind: AccessKey, Roles: adminRoles},
+	"POST /v1/webhook-deliveries/:id/retry":     {Kind: AccessKey, Roles: globalAdmin},
+	"GET /v1/webhook-subscriptions":             {Kind: AccessKey, Roles: globalAdmin},
+	"POST /v1/webhook-subscriptions":            {Kind: AccessKey, Roles: globalAdmin},
+	"DELETE /v1/webhook-subscriptions/:id":      {Kind: AccessKey, Roles: globalAdmin},
+}
+
+// RouteAccess returns the rule of a route ("METHOD path", path in gin's `:param` form).
+func RouteAccess(route string) (Access, bool) {
+	a, ok := routeAccess[route]
+	return a, ok
 }

@@ -40,17 +40,26 @@ type fixture struct {
 }
 
 func newFixture(t *testing.T, temporalErr error) *fixture {
+	return newFixtureWith(t, temporalErr, nil)
+}
+
+// newFixtureWith is newFixture with the API's configuration changed by configure first.
+func newFixtureWith(t *testing.T, temporalErr error, configure func(*api.Config)) *fixture {
 	t.Helper()
 	store := testdb.SQLite(t)
 	c, err := codec.New(bytes.Repeat([]byte{9}, 32))
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := api.New(api.Config{
+	cfg := api.Config{
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Store:  store, Temporal: healthyTemporal{err: temporalErr}, Codec: c, Registry: prometheus.NewRegistry(),
 		SigningKey: bytes.Repeat([]byte{1}, 32), MaxBodyBytes: 1024, CodecOrigins: []string{"http://127.0.0.1:8233"},
-	})
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	srv := api.New(cfg)
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	f := &fixture{store: store, server: srv, anon: &testapi.Client{T: t, BaseURL: hs.URL}, keys: map[models.Role]string{}}
@@ -176,7 +185,13 @@ func TestHealthReadinessAndMetrics(t *testing.T) {
 	if r := f.anon.Do("GET", "/readyz", nil); r.Status != 200 {
 		t.Fatalf("readyz: %d %s", r.Status, r.Body)
 	}
-	r := f.anon.Do("GET", "/metrics", nil)
+	if r := f.anon.Do("GET", "/metrics", nil); r.Status != 401 {
+		t.Fatalf("/metrics without a key: %d, want 401", r.Status)
+	}
+	if r := f.anon.As(f.keys[models.RoleSalesAgent]).Do("GET", "/metrics", nil); r.Status != 403 {
+		t.Fatalf("/metrics with a sales-agent key: %d, want 403", r.Status)
+	}
+	r := f.anon.As(f.keys[models.RoleAdminAgent]).Do("GET", "/metrics", nil)
 	if r.Status != 200 || !bytes.Contains(r.Body, []byte(`partnerflow_http_requests_total{method="GET",route="/readyz",status="200"} 1`)) {
 		t.Fatalf("metrics must count requests by route: %s", r.Body)
 	}
@@ -184,15 +199,28 @@ func TestHealthReadinessAndMetrics(t *testing.T) {
 		t.Fatal("a caller's request ID must be echoed")
 	}
 
-	down := newFixture(t, errors.New("connection refused"))
+	// Anyone may ask /readyz: it names the failing dependency, the log holds why.
+	logs := &lockedBuffer{}
+	down := newFixtureWith(t, errors.New("dial tcp: lookup temporal.internal.example: connection refused"), func(c *api.Config) {
+		c.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	})
 	r = down.anon.Do("GET", "/readyz", nil)
-	if r.Status != 503 || !strings.Contains(string(r.Body), "connection refused") {
+	if r.Status != 503 || r.Problem(t)["checks"].(map[string]any)["temporal"] != "unavailable" {
 		t.Fatalf("readyz with Temporal down: %d %s", r.Status, r.Body)
+	}
+	if bytes.Contains(r.Body, []byte("refused")) || bytes.Contains(r.Body, []byte("internal.example")) {
+		t.Fatalf("readyz tells an anonymous caller the cause: %s", r.Body)
+	}
+	if !strings.Contains(logs.String(), "connection refused") || !strings.Contains(logs.String(), r.Problem(t)["requestId"].(string)) {
+		t.Fatalf("the cause must be logged with the request ID: %s", logs.String())
 	}
 	_ = down.store.Close()
 	r = down.anon.Do("GET", "/readyz", nil)
-	if r.Status != 503 || !strings.Contains(string(r.Problem(t)["checks"].(map[string]any)["database"].(string)), "closed") {
+	if r.Status != 503 || r.Problem(t)["checks"].(map[string]any)["database"] != "unavailable" || bytes.Contains(r.Body, []byte("closed")) {
 		t.Fatalf("readyz with the database closed: %d %s", r.Status, r.Body)
+	}
+	if !strings.Contains(logs.String(), "closed") {
+		t.Fatalf("the database error must be logged: %s", logs.String())
 	}
 }
 
@@ -238,7 +266,7 @@ func TestSessionCookieAuthenticatesTheBrowser(t *testing.T) {
 	if r.Status != 200 {
 		t.Fatalf("a valid session: %d %s", r.Status, r.Body)
 	}
-	tampered := strings.Replace(cookie, ".", ".9", 1)
+	tampered := cookie[:len(cookie)-2] + "xx"
 	if r := f.anon.Do("POST", "/codec/decode", `{"payloads":[]}`, "Cookie", api.SessionCookie+"="+tampered); r.Status != 401 {
 		t.Fatalf("a tampered session: %d", r.Status)
 	}

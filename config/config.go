@@ -27,6 +27,10 @@ type Config struct {
 	CodecKey     string // PARTNERFLOW_CODEC_KEY (base64 AES-256)
 	SigningKey   string // PARTNERFLOW_SIGNING_KEY (base64, signs customer links; derived from the codec key when empty)
 	MaxBodyBytes int64  // PARTNERFLOW_MAX_BODY_BYTES
+	// APIMetricsAddr is a private address where `api` serves /metrics and /healthz without a
+	// key, for Prometheus (PARTNERFLOW_API_METRICS_ADDR; empty means none: the API's own
+	// /metrics needs a key of an admin role).
+	APIMetricsAddr string
 	// TrustedProxies may set X-Forwarded-For (PARTNERFLOW_TRUSTED_PROXIES, comma-separated CIDRs or IPs).
 	TrustedProxies []string
 	// UIOrigins are Temporal Web UI origins allowed to call /codec from a browser (PARTNERFLOW_UI_ORIGINS).
@@ -112,6 +116,7 @@ func FromEnv() (Config, error) {
 		HTTPAddr:                    env("PARTNERFLOW_HTTP_ADDR", "127.0.0.1:8080"),
 		PublicURL:                   os.Getenv("PARTNERFLOW_PUBLIC_URL"),
 		MetricsAddr:                 env("PARTNERFLOW_METRICS_ADDR", "127.0.0.1:9090"),
+		APIMetricsAddr:              os.Getenv("PARTNERFLOW_API_METRICS_ADDR"),
 		BootstrapKey:                os.Getenv("PARTNERFLOW_BOOTSTRAP_KEY"),
 		CodecKey:                    os.Getenv("PARTNERFLOW_CODEC_KEY"),
 		SigningKey:                  os.Getenv("PARTNERFLOW_SIGNING_KEY"),

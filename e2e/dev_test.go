@@ -261,7 +261,12 @@ func TestDevRunsTheWholeEngine(t *testing.T) {
 	}
 	inv := p.invite("northwind.onmicrosoft.com", "")
 	p.waitFor(inv.ID, "sent", func(v invitationView) bool { return v.has("sent") })
-	code, metrics := get(t, p.api+"/metrics")
+	// /metrics on the API's listener needs a key of an admin role.
+	if code, _ := get(t, p.api+"/metrics"); code != 401 {
+		t.Fatalf("/metrics without a key: %d, want 401", code)
+	}
+	m := p.client().Do("GET", "/metrics", nil)
+	code, metrics := m.Status, string(m.Body)
 	for _, want := range []string{"partnerflow_http_requests_total", "temporal_workflow_task_execution_latency", "temporal_request"} {
 		if code != 200 || !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)

@@ -155,6 +155,13 @@ func apiCommand(a *app) *cobra.Command {
 				return err
 			}
 			a.logger.Info("api listening", "addr", addr.String())
+			if a.cfg.APIMetricsAddr != "" {
+				maddr, _, err := serveHTTP(ctx, a.cfg.APIMetricsAddr, metricsMux(e.registry), a.cfg.ShutdownTimeout)
+				if err != nil {
+					return err
+				}
+				a.logger.Info("api metrics listening", "addr", maddr.String())
+			}
 			return <-done
 		},
 	}

@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
 
+	"github.com/partnerflow/partnerflow/api"
 	"github.com/partnerflow/partnerflow/codec"
 	"github.com/partnerflow/partnerflow/config"
 	"github.com/partnerflow/partnerflow/metrics"
@@ -122,13 +123,36 @@ func temporalTLS(cfg config.Config) (*tls.Config, error) {
 	return t, nil
 }
 
+// The timeouts of every HTTP server the binary runs (the API, dev's, the metrics listener and
+// the simulator): a slow or stalled client cannot hold a connection open for long.
+const (
+	// readHeaderTimeout bounds reading a request's headers.
+	readHeaderTimeout = 10 * time.Second
+	// readTimeout bounds reading a whole request, body included (bodies are at most
+	// PARTNERFLOW_MAX_BODY_BYTES).
+	readTimeout = 30 * time.Second
+	// writeTimeout bounds a response from the end of the request's headers; the slowest
+	// handler (a checkout or an update that waits on a workflow) answers well within it.
+	writeTimeout = 2 * time.Minute
+	// idleTimeout closes a kept-alive connection with no request.
+	idleTimeout = 2 * time.Minute
+)
+
+// newHTTPServer is an http.Server for h with the read, write and idle timeouts above.
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler: h, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
+		WriteTimeout: writeTimeout, IdleTimeout: idleTimeout,
+	}
+}
+
 // serveHTTP listens on addr and serves h until ctx ends, then shuts down gracefully.
 func serveHTTP(ctx context.Context, addr string, h http.Handler, timeout time.Duration) (net.Addr, <-chan error, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := newHTTPServer(h)
 	done := make(chan error, 1)
 	go func() {
 		err := srv.Serve(ln)
@@ -144,4 +168,12 @@ func serveHTTP(ctx context.Context, addr string, h http.Handler, timeout time.Du
 		_ = srv.Shutdown(shutdownCtx)
 	}()
 	return ln.Addr(), done, nil
+}
+
+// metricsMux serves /metrics without a key and /healthz, for a private listener.
+func metricsMux(reg *prometheus.Registry) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", api.MetricsHandler(reg))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	return mux
 }
