@@ -711,8 +711,8 @@ func (s *Server) showAgreementPage(c *gin.Context) {
 	}
 	now := s.flows.Now().UTC()
 	key := row.ID + "/agreement-opened/" + c.ClientIP() + "/" + now.Truncate(time.Hour).Format(time.RFC3339)
-	if err := s.store.AddStep(c.Request.Context(), models.KindCustomer, row.ID, "agreement-opened",
-		"ip="+c.ClientIP()+" ua="+truncate(c.Request.UserAgent(), maxUserAgent), key, now); err != nil {
+	if err := s.recordLinkStep(c, models.KindCustomer, row.ID, "agreement-opened",
+		"ip="+c.ClientIP()+" ua="+truncate(c.Request.UserAgent(), maxUserAgent), key, now, maxOpenedSteps); err != nil {
 		s.logger.ErrorContext(c.Request.Context(), "record that an agreement page was opened", "customer_id", row.ID, "error", err)
 	}
 	s.renderPage(c, http.StatusOK, "agreement", s.agreementPageOf(c, row))

@@ -274,7 +274,7 @@ func (s *Server) showAcceptPage(c *gin.Context) {
 	detail := "ip=" + c.ClientIP() + " ua=" + truncate(c.Request.UserAgent(), maxUserAgent)
 	// At most one "opened" step per link, client and hour, however often the page is loaded.
 	key := inv.ID + "/opened/" + c.ClientIP() + "/" + now.Truncate(time.Hour).Format(time.RFC3339)
-	if err := s.store.AddStep(c.Request.Context(), models.KindInvitation, inv.ID, "opened", detail, key, now); err != nil {
+	if err := s.recordLinkStep(c, models.KindInvitation, inv.ID, "opened", detail, key, now, maxOpenedSteps); err != nil {
 		s.logger.ErrorContext(c.Request.Context(), "record that an invitation was opened", "invitation_id", inv.ID, "error", err)
 	}
 	st := s.customerState(c, inv)
@@ -333,7 +333,7 @@ func (s *Server) acknowledgeAcceptance(c *gin.Context) {
 	detail := "upn=" + upn + " ip=" + c.ClientIP() + " ua=" + truncate(c.Request.UserAgent(), maxUserAgent)
 	// A customer's repeated posts are recorded once per UPN.
 	key := inv.ID + "/acknowledged/" + upn
-	if err := s.store.AddStep(c.Request.Context(), models.KindInvitation, inv.ID, "acknowledged", detail, key, now); err != nil {
+	if err := s.recordLinkStep(c, models.KindInvitation, inv.ID, "acknowledged", detail, key, now, maxAcknowledgedSteps); err != nil {
 		fail(c, fmt.Errorf("record the acknowledgement of invitation %s: %w", inv.ID, err))
 		return
 	}

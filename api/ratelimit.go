@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"math"
 	"net"
 	"net/http"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"golang.org/x/time/rate"
+
+	"github.com/partnerflow/partnerflow/models"
 )
 
 // RateLimit is one token bucket: Burst requests at once, then one every Every.
@@ -197,4 +200,30 @@ func (s *Server) authThrottled(c *gin.Context) bool {
 // authFailed counts a failed sign-in or bearer key against the client.
 func (s *Server) authFailed(c *gin.Context) {
 	s.authFailures.take(clientKey(c), time.Now())
+}
+
+// What a link's holder can add to its flow's timeline, however many addresses they use: each
+// "opened" step is one per link, client and hour, each "acknowledged" step one per account
+// given, and past these counts nothing more is recorded (the page still answers).
+const (
+	maxOpenedSteps       = 100
+	maxAcknowledgedSteps = 20
+)
+
+// recordLinkStep adds a step a customer link caused to the flow's timeline, unless the flow
+// already holds limit steps of that name; a refused step is logged, not an error.
+func (s *Server) recordLinkStep(c *gin.Context, kind, id, name, detail, key string, at time.Time, limit int) error {
+	ctx := c.Request.Context()
+	var n int64
+	err := s.store.DB.WithContext(ctx).Model(&models.FlowStep{}).
+		Where("flow_kind = ? AND flow_id = ? AND name = ?", kind, id, name).Count(&n).Error
+	if err != nil {
+		return fmt.Errorf("count the %s steps of %s %s: %w", name, kind, id, err)
+	}
+	if n >= int64(limit) {
+		s.logger.WarnContext(ctx, "a customer link reached its flow's step limit; not recorded",
+			"flow_kind", kind, "flow_id", id, "step", name, "limit", limit)
+		return nil
+	}
+	return s.store.AddStep(ctx, kind, id, name, detail, key, at)
 }

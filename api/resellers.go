@@ -314,7 +314,7 @@ func (s *Server) showPartnershipPage(c *gin.Context) {
 	now := s.flows.Now().UTC()
 	detail := "ip=" + c.ClientIP() + " ua=" + truncate(c.Request.UserAgent(), maxUserAgent)
 	key := r.ID + "/opened/" + c.ClientIP() + "/" + now.Truncate(time.Hour).Format(time.RFC3339)
-	if err := s.store.AddStep(c.Request.Context(), models.KindReseller, r.ID, "opened", detail, key, now); err != nil {
+	if err := s.recordLinkStep(c, models.KindReseller, r.ID, "opened", detail, key, now, maxOpenedSteps); err != nil {
 		s.logger.ErrorContext(c.Request.Context(), "record that a partnership request was opened", "reseller_id", r.ID, "error", err)
 	}
 	page := s.partnershipPageOf(c, r)
@@ -370,7 +370,7 @@ func (s *Server) acknowledgePartnership(c *gin.Context) {
 		}
 	}
 	detail := "mpnId=" + mpn + " ip=" + c.ClientIP() + " ua=" + truncate(c.Request.UserAgent(), maxUserAgent)
-	if err := s.store.AddStep(ctx, models.KindReseller, r.ID, "acknowledged", detail, r.ID+"/acknowledged/"+mpn, now); err != nil {
+	if err := s.recordLinkStep(c, models.KindReseller, r.ID, "acknowledged", detail, r.ID+"/acknowledged/"+mpn, now, maxAcknowledgedSteps); err != nil {
 		fail(c, err)
 		return
 	}

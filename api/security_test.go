@@ -283,3 +283,24 @@ func TestPublicLinksAreRateLimitedPerClientAndPerLink(t *testing.T) {
 		t.Fatalf("health checks are never limited: %d", r.Status)
 	}
 }
+
+func TestALinkHolderCannotGrowTheTimelineWithoutBound(t *testing.T) {
+	f := newFlowFixture(t)
+	inv := f.invite(t, "contoso.onmicrosoft.com")
+	f.live(inv.WorkflowID, pending())
+	path := f.acceptPath(inv)
+	// 25 different accounts of the customer's domain (the per-link rate limit allows 30).
+	for i := range 25 {
+		upn := "user" + strconv.Itoa(i) + "@contoso.onmicrosoft.com"
+		r := f.browser(t).Do("POST", path, "upn="+url.QueryEscape(upn), "Content-Type", formContentType)
+		if r.Status != http.StatusSeeOther {
+			t.Fatalf("acknowledgement %d: %d %s", i, r.Status, r.Body)
+		}
+	}
+	if n := len(f.steps(t, inv.ID, "acknowledged")); n != 20 {
+		t.Fatalf("%d acknowledged steps recorded, the bound is 20", n)
+	}
+	if !strings.Contains(f.logs.String(), "step limit") {
+		t.Fatal("the steps not recorded must be logged")
+	}
+}
