@@ -32,6 +32,13 @@ func FuzzRoundTrip(f *testing.F) {
 			p.Metadata[metaKey] = metaValue
 		}
 		sealed, err := c.Encode([]*commonpb.Payload{p})
+		if _, merr := proto.Marshal(p); merr != nil {
+			// Not a payload protobuf can carry (a metadata key that is not UTF-8): refused.
+			if err == nil {
+				t.Fatalf("Encode sealed a payload protobuf cannot marshal (%v)", merr)
+			}
+			return
+		}
 		if err != nil {
 			t.Fatalf("Encode: %v", err)
 		}
@@ -93,6 +100,47 @@ func FuzzDecode(f *testing.F) {
 		back, err := c.Decode(again)
 		if err != nil || !proto.Equal(back[0], out[0]) {
 			t.Fatalf("an opened payload does not round-trip: %v", err)
+		}
+	})
+}
+
+// metadataWorkflowID is the metadata key naming the workflow a payload is bound to.
+const metadataWorkflowID = "encryption-workflow-id"
+
+// FuzzWorkflowBinding seals payloads for one workflow: they open for it, and never for another
+// workflow, whether the payload's metadata names the other workflow, the original or none.
+func FuzzWorkflowBinding(f *testing.F) {
+	f.Add("invitation/7f1c3a52/contoso.onmicrosoft.com", "invitation/7f1c3a52/fabrikam.onmicrosoft.com", []byte(`{"customerEmail":"admin@contoso.com"}`))
+	f.Add("a", "a\x00", []byte{})
+	f.Add("customer/cus_1", "", []byte("x"))
+	c := fuzzCodec(f, 5)
+	f.Fuzz(func(t *testing.T, owner, other string, data []byte) {
+		if owner == "" {
+			return // unbound payloads are FuzzRoundTrip's
+		}
+		p := &commonpb.Payload{Metadata: map[string][]byte{"encoding": []byte("json/plain")}, Data: data}
+		sealed, err := c.ForWorkflow(owner).Encode([]*commonpb.Payload{p})
+		if err != nil {
+			t.Fatalf("Encode: %v", err)
+		}
+		opened, err := c.ForWorkflow(owner).Decode(sealed)
+		if err != nil || !proto.Equal(opened[0], p) {
+			t.Fatalf("a payload sealed for %q does not open for it: %v", owner, err)
+		}
+		if other == owner || other == "" {
+			return
+		}
+		moved := c.ForWorkflow(other)
+		for _, meta := range []func(m map[string][]byte){
+			func(map[string][]byte) {},
+			func(m map[string][]byte) { m[metadataWorkflowID] = []byte(other) },
+			func(m map[string][]byte) { delete(m, metadataWorkflowID) },
+		} {
+			forged := proto.Clone(sealed[0]).(*commonpb.Payload)
+			meta(forged.Metadata)
+			if _, err := moved.Decode([]*commonpb.Payload{forged}); err == nil {
+				t.Fatalf("a payload sealed for %q opened for %q with metadata %q", owner, other, forged.Metadata)
+			}
 		}
 	})
 }
