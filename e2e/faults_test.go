@@ -1,0 +1,355 @@
+package e2e
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/partnerflow/partnerflow/internal/testapi"
+	"github.com/partnerflow/partnerflow/models"
+)
+
+// replicaTaskQueue is the task queue of the replicas; dev's own worker serves another, so only
+// the replicas' worker runs their flows.
+const replicaTaskQueue = "replicas"
+
+// productionShape is partnerflow as production runs it, beside a dev that stands in for the
+// Temporal cluster and Partner Center: migrate, then api and worker as separate processes on
+// their own database and task queue.
+type productionShape struct {
+	t   *testing.T
+	dev *devProcess
+	env []string
+	api *testapi.Client
+	// apiProcess and worker are the running replicas; worker is nil while none runs.
+	apiProcess *replica
+	worker     *replica
+}
+
+// replica is one running api or worker process.
+type replica struct {
+	name string
+	cmd  *exec.Cmd
+	out  *lockedBuffer
+	done chan struct{}
+}
+
+// lockedBuffer collects a process's output while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startProductionShape runs dev, migrates databaseURL, mints an API key and starts an api and
+// a worker against dev's Temporal and simulator.
+func startProductionShape(t *testing.T, databaseURL string) *productionShape {
+	t.Helper()
+	p := startDev(t, t.TempDir(), nil)
+	var temporalPort string
+	for _, kv := range p.env {
+		if v, ok := strings.CutPrefix(kv, "PARTNERFLOW_TEMPORAL_PORT="); ok {
+			temporalPort = v
+		}
+	}
+	codecKey := make([]byte, 32)
+	if _, err := rand.Read(codecKey); err != nil {
+		t.Fatal(err)
+	}
+	s := &productionShape{t: t, dev: p, env: append(os.Environ(),
+		"DATABASE_URL="+databaseURL, "TEMPORAL_ADDRESS=127.0.0.1:"+temporalPort,
+		"PARTNERFLOW_CODEC_KEY="+base64.StdEncoding.EncodeToString(codecKey), "PARTNERFLOW_SIGNING_KEY=",
+		"PARTNERFLOW_TASK_QUEUE="+replicaTaskQueue, "PARTNERFLOW_POLL_INTERVAL=1s",
+		"PARTNERCENTER_URL="+p.sim, "GRAPH_URL="+p.sim, "PARTNERCENTER_TENANT_ID="+simPartnerID,
+		"PARTNERFLOW_DATA_DIR="+t.TempDir(), "PARTNERFLOW_BOOTSTRAP_KEY=", "SMTP_URL=",
+	)}
+	if out, stderr, err := run(t, s.env, "migrate"); err != nil {
+		t.Fatalf("migrate: %v %s %s", err, out, stderr)
+	}
+	key, stderr, err := run(t, s.env, "keys", "create", "--name", "faults", "--role", "admin-agent")
+	if err != nil {
+		t.Fatalf("keys create: %v %s", err, stderr)
+	}
+	apiAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	s.api = &testapi.Client{T: t, BaseURL: "http://" + apiAddr, Key: strings.TrimSpace(key)}
+	s.apiProcess = s.start("api", "PARTNERFLOW_HTTP_ADDR="+apiAddr)
+	s.awaitReady()
+	s.startWorker()
+	return s
+}
+
+// start runs the binary's command with the shape's environment plus extra; the process is
+// killed when the test ends, and its output shown if the test failed.
+func (s *productionShape) start(command string, extra ...string) *replica {
+	s.t.Helper()
+	r := &replica{name: command, cmd: exec.Command(binary, command), out: &lockedBuffer{}, done: make(chan struct{})}
+	r.cmd.Env = append(append(append([]string(nil), s.env...), fmt.Sprintf("PARTNERFLOW_METRICS_ADDR=127.0.0.1:%d", freePort(s.t))), extra...)
+	r.cmd.Stdout, r.cmd.Stderr = r.out, r.out
+	if err := r.cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	go func() {
+		_ = r.cmd.Wait()
+		close(r.done)
+	}()
+	s.t.Cleanup(func() {
+		r.kill()
+		if s.t.Failed() {
+			s.t.Logf("%s output:\n%s", r.name, tail(r.out.String(), 4000))
+		}
+	})
+	return r
+}
+
+// kill ends the process with SIGKILL, as a crash or an OOM killer would, and waits for it.
+func (r *replica) kill() {
+	select {
+	case <-r.done:
+		return
+	default:
+	}
+	_ = r.cmd.Process.Signal(syscall.SIGKILL)
+	<-r.done
+}
+
+func (s *productionShape) startWorker() {
+	s.t.Helper()
+	s.worker = s.start("worker")
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(s.worker.out.String(), "worker metrics listening") {
+		select {
+		case <-s.worker.done:
+			s.t.Fatalf("the worker exited:\n%s", tail(s.worker.out.String(), 3000))
+		default:
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("the worker never started:\n%s", tail(s.worker.out.String(), 3000))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// readyz is the api's readiness answer.
+func (s *productionShape) readyz() (int, string) {
+	s.t.Helper()
+	resp, err := http.Get(s.api.BaseURL + "/readyz")
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func (s *productionShape) awaitReady() {
+	s.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		code, body := s.readyz()
+		if code == http.StatusOK {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("the api never became ready: %d %s", code, body)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// customerTenant creates a customer tenant at the simulator with a Global admin.
+func (s *productionShape) customerTenant(domain string) {
+	s.t.Helper()
+	body, _ := json.Marshal(map[string]any{"domain": domain, "country": "US", "companyName": domain,
+		"users": []map[string]any{{"upn": "admin@" + domain, "globalAdmin": true}}})
+	resp, err := http.Post(s.dev.sim+"/sim/tenants", "application/json", bytes.NewReader(body))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		s.t.Fatalf("create tenant %s: %d %s", domain, resp.StatusCode, b)
+	}
+}
+
+// invite starts an invitation of domain's admin through the replica api.
+func (s *productionShape) invite(domain string) invitationView {
+	s.t.Helper()
+	resp := s.api.Do("POST", "/v1/invitations", map[string]any{
+		"customerDomain": domain, "customerEmail": "admin@" + domain, "roles": []string{"Helpdesk Administrator"}, "durationDays": 90,
+		"assignments": []map[string]any{{"securityGroupId": "6f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9", "roles": []string{"Helpdesk Administrator"}}},
+	})
+	if resp.Status != http.StatusCreated {
+		s.t.Fatalf("invite %s: %d %s", domain, resp.Status, resp.Body)
+	}
+	var v invitationView
+	resp.JSON(s.t, &v)
+	return v
+}
+
+func (s *productionShape) invitation(id string) invitationView {
+	s.t.Helper()
+	resp := s.api.Do("GET", "/v1/invitations/"+id, nil)
+	if resp.Status != http.StatusOK {
+		s.t.Fatalf("invitation %s: %d %s", id, resp.Status, resp.Body)
+	}
+	var v invitationView
+	resp.JSON(s.t, &v)
+	return v
+}
+
+// await polls the invitation through the replica api until ok; the deadline guards against a
+// hang and measures nothing.
+func (s *productionShape) await(id, what string, ok func(invitationView) bool) invitationView {
+	s.t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		v := s.invitation(id)
+		if ok(v) {
+			return v
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("invitation %s never became %s: %+v", id, what, v)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// consent is the customer's Global admin accepting the reseller relationship and approving the
+// GDAP relationship at Microsoft.
+func (s *productionShape) consent(domain, relationshipID string) {
+	s.t.Helper()
+	s.dev.simAction("accept-reseller", map[string]string{"domain": domain, "partnerId": simPartnerID, "upn": "admin@" + domain})
+	s.dev.simAction("approve-gdap", map[string]string{"relationshipId": relationshipID, "upn": "admin@" + domain})
+}
+
+// gdapRelationships lists the simulator's GDAP relationships by ID.
+func (s *productionShape) gdapRelationships() []string {
+	s.t.Helper()
+	req, _ := http.NewRequest("GET", s.dev.sim+"/v1.0/tenantRelationships/delegatedAdminRelationships", nil)
+	req.Header.Set("Authorization", "Bearer e2e")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var list struct {
+		Value []struct {
+			ID string `json:"id"`
+		} `json:"value"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&list) != nil {
+		s.t.Fatalf("list GDAP relationships: %d", resp.StatusCode)
+	}
+	var ids []string
+	for _, r := range list.Value {
+		ids = append(ids, r.ID)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// checkOneRelationshipEach fails unless the simulator holds exactly the invitations' GDAP
+// relationships, one each.
+func (s *productionShape) checkOneRelationshipEach(invitations []invitationView) {
+	s.t.Helper()
+	var want []string
+	for _, inv := range invitations {
+		want = append(want, inv.GDAPRelationshipID)
+	}
+	sort.Strings(want)
+	if got := s.gdapRelationships(); strings.Join(got, ",") != strings.Join(want, ",") {
+		s.t.Fatalf("the simulator holds GDAP relationships %v, want exactly the invitations' %v", got, want)
+	}
+}
+
+// countSteps counts each step name on an invitation's timeline.
+func countSteps(v invitationView) map[string]int {
+	n := map[string]int{}
+	for _, st := range v.Steps {
+		n[st.Name]++
+	}
+	return n
+}
+
+// TestAKilledWorkerPausesFlowsUntilAnotherReturns kills the only worker with SIGKILL while
+// invitations wait and run: the api keeps creating and listing, nothing moves, and when a worker
+// returns every flow finishes, each with one GDAP relationship.
+func TestAKilledWorkerPausesFlowsUntilAnotherReturns(t *testing.T) {
+	s := startProductionShape(t, filepath.Join(t.TempDir(), "app.db"))
+	suffix := strconv.FormatInt(time.Now().UnixNano()%1000000, 10)
+	domains := []string{"killed1-" + suffix + ".onmicrosoft.com", "killed2-" + suffix + ".onmicrosoft.com", "killed3-" + suffix + ".onmicrosoft.com"}
+	for _, d := range domains {
+		s.customerTenant(d)
+	}
+
+	// Two invitations are sent and wait for their customers; then the worker dies.
+	var invitations []invitationView
+	for _, d := range domains[:2] {
+		inv := s.invite(d)
+		invitations = append(invitations, s.await(inv.ID, "sent", func(v invitationView) bool { return v.has("sent") && v.GDAPRelationshipID != "" }))
+	}
+	s.worker.kill()
+
+	// The api keeps serving: a third invitation is created and listed, the customers consent,
+	// and no flow moves without a worker.
+	third := s.invite(domains[2])
+	invitations = append(invitations, third)
+	if list := s.api.Do("GET", "/v1/invitations?limit=10", nil); list.Status != http.StatusOK || !strings.Contains(string(list.Body), third.ID) {
+		t.Fatalf("list without a worker: %d %s", list.Status, list.Body)
+	}
+	for i, inv := range invitations[:2] {
+		s.consent(domains[i], inv.GDAPRelationshipID)
+	}
+	// Several poll intervals pass: without a worker nothing is recorded.
+	time.Sleep(5 * time.Second)
+	for _, inv := range invitations {
+		v := s.invitation(inv.ID)
+		if v.Status != models.InvitationPending || v.has("reseller-accepted") || inv.ID == third.ID && v.has("started") {
+			t.Fatalf("invitation %s moved without a worker: %s %+v", inv.ID, v.Status, v.Steps)
+		}
+	}
+	if code, body := s.readyz(); code != http.StatusOK {
+		t.Fatalf("the api's readiness does not depend on a worker: %d %s", code, body)
+	}
+
+	// A worker returns: every flow resumes where it stopped.
+	s.startWorker()
+	sent := s.await(third.ID, "sent", func(v invitationView) bool { return v.has("sent") && v.GDAPRelationshipID != "" })
+	invitations[2] = sent
+	s.consent(domains[2], sent.GDAPRelationshipID)
+	for i, inv := range invitations {
+		invitations[i] = s.await(inv.ID, "active", func(v invitationView) bool { return v.Status == models.InvitationActive && v.has("active") })
+		for name, n := range countSteps(invitations[i]) {
+			if n > 1 {
+				t.Errorf("invitation %s has step %s %d times", inv.ID, name, n)
+			}
+		}
+	}
+	s.checkOneRelationshipEach(invitations)
+}
