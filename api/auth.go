@@ -41,6 +41,11 @@ func (s *Server) authenticate(c *gin.Context) {
 		return
 	}
 	key, err := s.keyFromRequest(c)
+	if _, broken := c.Get(ctxError); err != nil && broken {
+		// The database did not answer: the cause is logged, the caller hears only that.
+		writeProblem(c, problemUnavailable("the credentials could not be checked; try again"))
+		return
+	}
 	if err != nil {
 		c.Header("WWW-Authenticate", `Bearer realm="partnerflow"`)
 		writeProblem(c, problemUnauthorized(err.Error()))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"html"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -302,5 +303,22 @@ func TestALinkHolderCannotGrowTheTimelineWithoutBound(t *testing.T) {
 	}
 	if !strings.Contains(f.logs.String(), "step limit") {
 		t.Fatal("the steps not recorded must be logged")
+	}
+}
+
+func TestAuthenticationFailuresOfTheDatabaseStayInTheLog(t *testing.T) {
+	logs := &lockedBuffer{}
+	f := newFixtureWith(t, nil, func(c *api.Config) { c.Logger = slog.New(slog.NewTextHandler(logs, nil)) })
+	key := f.keys[models.RoleAdminAgent]
+	_ = f.store.Close()
+	r := f.anon.As(key).Do("GET", "/v1/invitations", nil)
+	if r.Status != http.StatusServiceUnavailable || r.Problem(t)["type"] != api.ProblemTypePrefix+"unavailable" {
+		t.Fatalf("a key checked against a closed database: %d %s", r.Status, r.Body)
+	}
+	if strings.Contains(string(r.Body), "closed") || strings.Contains(string(r.Body), "sql") {
+		t.Fatalf("the caller hears the database's error: %s", r.Body)
+	}
+	if !strings.Contains(logs.String(), "closed") {
+		t.Fatalf("the database's error must be logged: %s", logs.String())
 	}
 }
