@@ -353,3 +353,173 @@ func TestAKilledWorkerPausesFlowsUntilAnotherReturns(t *testing.T) {
 	}
 	s.checkOneRelationshipEach(invitations)
 }
+
+// privatePostgres is a PostgreSQL server of the test's own, so that stopping it disturbs no
+// other test using the machine's server.
+type privatePostgres struct {
+	t    *testing.T
+	bin  string
+	dir  string
+	port int
+	// asPostgres runs the server's programs as the postgres user: PostgreSQL refuses root.
+	asPostgres bool
+}
+
+// startPrivatePostgres initialises a cluster in a temporary directory and starts it on a free
+// loopback port with a database named partnerflow; it skips the test where PostgreSQL's server
+// programs are not installed.
+func startPrivatePostgres(t *testing.T) *privatePostgres {
+	t.Helper()
+	found, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
+	if len(found) == 0 {
+		t.Skip("PostgreSQL's server programs (initdb, pg_ctl) are not installed: apt-get install postgresql")
+	}
+	sort.Strings(found)
+	pg := &privatePostgres{t: t, bin: filepath.Dir(found[len(found)-1]), port: freePort(t), asPostgres: os.Geteuid() == 0}
+	dir, err := os.MkdirTemp("", "partnerflow-pg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg.dir = dir
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	if pg.asPostgres {
+		if err := exec.Command("chown", "postgres", dir).Run(); err != nil {
+			t.Fatalf("give %s to the postgres user: %v", dir, err)
+		}
+	}
+	pg.run("initdb", "-D", filepath.Join(dir, "data"), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync")
+	pg.start()
+	t.Cleanup(func() {
+		_ = pg.command("pg_ctl", "-D", filepath.Join(dir, "data"), "-m", "immediate", "-w", "stop").Run()
+		if t.Failed() {
+			if b, err := os.ReadFile(filepath.Join(dir, "log")); err == nil {
+				t.Logf("postgres log:\n%s", tail(string(b), 3000))
+			}
+		}
+	})
+	pg.run("createdb", "-h", "127.0.0.1", "-p", strconv.Itoa(pg.port), "-U", "postgres", "partnerflow")
+	return pg
+}
+
+func (pg *privatePostgres) command(program string, args ...string) *exec.Cmd {
+	path := filepath.Join(pg.bin, program)
+	if pg.asPostgres {
+		return exec.Command("runuser", append([]string{"-u", "postgres", "--", path}, args...)...)
+	}
+	return exec.Command(path, args...)
+}
+
+func (pg *privatePostgres) run(program string, args ...string) string {
+	pg.t.Helper()
+	out, err := pg.command(program, args...).CombinedOutput()
+	if err != nil {
+		pg.t.Fatalf("%s %v: %v\n%s", program, args, err, out)
+	}
+	return string(out)
+}
+
+func (pg *privatePostgres) start() {
+	pg.t.Helper()
+	pg.run("pg_ctl", "-D", filepath.Join(pg.dir, "data"), "-l", filepath.Join(pg.dir, "log"), "-w",
+		"-o", fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s", pg.port, pg.dir), "start")
+}
+
+// stop shuts the server down as an operator's restart does: clients are disconnected at once.
+func (pg *privatePostgres) stop() {
+	pg.t.Helper()
+	pg.run("pg_ctl", "-D", filepath.Join(pg.dir, "data"), "-m", "fast", "-w", "stop")
+}
+
+func (pg *privatePostgres) url() string {
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/partnerflow?sslmode=disable", pg.port)
+}
+
+// query runs sql with psql and returns its unaligned rows.
+func (pg *privatePostgres) query(sql string) string {
+	pg.t.Helper()
+	return strings.TrimSpace(pg.run("psql", "-X", "-A", "-t", "-h", "127.0.0.1", "-p", strconv.Itoa(pg.port), "-U", "postgres", "-d", "partnerflow", "-c", sql))
+}
+
+// TestPostgresRestartDuringFlowsLosesAndDoublesNothing runs api and worker on PostgreSQL and
+// stops the database while invitations start, wait and grant: /readyz names the database, the
+// worker keeps retrying, and once the database is back every flow finishes with one row, one
+// timeline entry per step, one mail and one GDAP relationship.
+func TestPostgresRestartDuringFlowsLosesAndDoublesNothing(t *testing.T) {
+	pg := startPrivatePostgres(t)
+	s := startProductionShape(t, pg.url())
+	suffix := strconv.FormatInt(time.Now().UnixNano()%1000000, 10)
+	domains := []string{"pgdown1-" + suffix + ".onmicrosoft.com", "pgdown2-" + suffix + ".onmicrosoft.com", "pgdown3-" + suffix + ".onmicrosoft.com"}
+	for _, d := range domains {
+		s.customerTenant(d)
+	}
+
+	// Two invitations are sent; their customers consent and granting begins; a third starts;
+	// then the database goes away.
+	var invitations []invitationView
+	for _, d := range domains[:2] {
+		inv := s.invite(d)
+		invitations = append(invitations, s.await(inv.ID, "sent", func(v invitationView) bool { return v.has("sent") && v.GDAPRelationshipID != "" }))
+	}
+	for i, inv := range invitations {
+		s.consent(domains[i], inv.GDAPRelationshipID)
+	}
+	third := s.invite(domains[2])
+	invitations = append(invitations, third)
+	pg.stop()
+
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, body := s.readyz()
+		var ready struct {
+			Checks map[string]string `json:"checks"`
+		}
+		_ = json.Unmarshal([]byte(body), &ready)
+		if code == http.StatusServiceUnavailable && ready.Checks["database"] != "" && ready.Checks["database"] != "ok" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz without the database: %d %s", code, body)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// The flows go on trying for a while.
+	time.Sleep(8 * time.Second)
+	select {
+	case <-s.worker.done:
+		t.Fatalf("the worker exited while the database was down:\n%s", tail(s.worker.out.String(), 3000))
+	case <-s.apiProcess.done:
+		t.Fatalf("the api exited while the database was down:\n%s", tail(s.apiProcess.out.String(), 3000))
+	default:
+	}
+
+	pg.start()
+	s.awaitReady()
+	sent := s.await(third.ID, "sent", func(v invitationView) bool { return v.has("sent") && v.GDAPRelationshipID != "" })
+	invitations[2] = sent
+	s.consent(domains[2], sent.GDAPRelationshipID)
+	for i, inv := range invitations {
+		invitations[i] = s.await(inv.ID, "active", func(v invitationView) bool { return v.Status == models.InvitationActive && v.has("active") })
+	}
+
+	// Nothing was lost or doubled: one row per invitation, each step once, one mail each.
+	if n := pg.query("SELECT count(*) FROM invitations"); n != "3" {
+		t.Errorf("%s invitation rows, want 3", n)
+	}
+	if doubled := pg.query("SELECT flow_id || ' ' || name || ' x' || count(*) FROM flow_steps GROUP BY flow_id, name HAVING count(*) > 1"); doubled != "" {
+		t.Errorf("timeline steps recorded twice:\n%s", doubled)
+	}
+	for _, inv := range invitations {
+		if n := pg.query("SELECT count(*) FROM flow_steps WHERE flow_id = '" + inv.ID + "' AND name IN ('started', 'sent', 'active')"); n != "3" {
+			t.Errorf("invitation %s has %s of its started, sent and active steps, want 3", inv.ID, n)
+		}
+	}
+	for _, d := range domains {
+		if n := pg.query("SELECT count(*) FROM outbox_messages WHERE to_address = 'admin@" + d + "'"); n != "1" {
+			t.Errorf("admin@%s was mailed %s times, want once", d, n)
+		}
+	}
+	s.checkOneRelationshipEach(invitations)
+	if !strings.Contains(s.worker.out.String(), "127.0.0.1:"+strconv.Itoa(pg.port)) {
+		t.Logf("the worker logged no failure naming the database while it was down")
+	}
+}
