@@ -11,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
@@ -145,9 +146,22 @@ func (a *fuzzAPI) do(method, target, key, contentType string, body []byte, heade
 		req.Header.Set(headers[i], headers[i+1])
 	}
 	rec := httptest.NewRecorder()
-	a.handler.ServeHTTP(rec, req)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.handler.ServeHTTP(rec, req)
+	}()
+	select {
+	case <-done:
+	case <-time.After(requestTimeout):
+		// A request that hangs is a finding too: report it with the input that caused it.
+		panic(fmt.Sprintf("%s %s did not answer within %s (body %q)", method, target, requestTimeout, body))
+	}
 	return rec
 }
+
+// requestTimeout is how long a request may take before the fuzz target reports it as hanging.
+const requestTimeout = 5 * time.Second
 
 // checkAnswer holds the API's promise for bad input: never a server error; a success, or a
 // problem+json client error with a stable type and its own status.
