@@ -152,7 +152,7 @@ func (a *app) runDev(ctx context.Context) error {
 	}
 	lines = append([]string{
 		"partnerflow dev is running (Ctrl-C stops it; starting it again resumes every flow)",
-		"API and dashboard         http://" + addr.String() + "  (OpenAPI at /openapi.json, metrics at /metrics)",
+		"API and dashboard         http://" + addr.String() + "  (OpenAPI at /openapi.json, metrics at /metrics with the API key)",
 		"API key (all roles)       " + keyNote,
 		"Data dir                  " + cfg.DataDir,
 	}, lines...)
