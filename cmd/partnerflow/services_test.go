@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/partnerflow/partnerflow/config"
 	"github.com/partnerflow/partnerflow/internal/testdb"
@@ -80,5 +84,25 @@ func TestDevNeverBringsBackARevokedKey(t *testing.T) {
 	}
 	if _, err := store.AuthenticateAPIKey(ctx, first); !errors.Is(err, models.ErrInvalidKey) {
 		t.Fatal("a revoked PARTNERFLOW_BOOTSTRAP_KEY came back")
+	}
+}
+
+// TestTheMetricsListenerServesWithoutAKey: the private listener (a worker's, and api's on
+// PARTNERFLOW_API_METRICS_ADDR) is for Prometheus, which holds no API key.
+func TestTheMetricsListenerServesWithoutAKey(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "partnerflow_test_total", Help: "a test counter"})
+	reg.MustRegister(c)
+	c.Inc()
+	srv := httptest.NewServer(metricsMux(reg))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "partnerflow_test_total 1") {
+		t.Fatalf("/metrics: %d %s", resp.StatusCode, body)
 	}
 }
