@@ -128,7 +128,7 @@ func (a *app) newActivities(store *models.Store, signingKey []byte) (*activities
 	return activities.New(activities.Config{
 		Store: store, PartnerCenter: pc, Mailer: mailer, Logger: a.logger,
 		Signer: links.NewSigner(signingKey), BaseURL: a.cfg.BaseURL(), PartnerName: a.cfg.PartnerName,
-		DefaultLanguage: a.cfg.DefaultLanguage, Credentials: notify.NewCredentialBox(signingKey),
+		DefaultLanguage: a.cfg.DefaultLanguage, Credentials: notify.NewCredentialBox(signingKey), Outbox: notify.NewOutboxBox(signingKey),
 	}), pc, nil
 }
 
