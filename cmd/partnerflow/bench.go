@@ -34,6 +34,7 @@ type benchFlags struct {
 	api, apiKey, simURL, temporal, partnerID   string
 	databaseURL, history, cpuProfile           string
 	json                                       bool
+	pollInterval                               time.Duration
 }
 
 func benchCommand(a *app) *cobra.Command {
@@ -70,6 +71,7 @@ invitation's detail. Point --database-url at a scratch database: the invitations
 	fl.StringVar(&f.history, "history", filepath.Join("workflows", "testdata", "invitation_active_spine.json"), "recorded invitation history the baseline's shape comes from")
 	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured part to this file")
 	fl.BoolVar(&f.json, "json", false, "print the report as JSON")
+	fl.DurationVar(&f.pollInterval, "poll-interval", 15*time.Minute, "the in-process flows' fallback polling of Partner Center (production's default; dev's own is 30s)")
 	return cmd
 }
 
@@ -90,7 +92,7 @@ func (a *app) runBench(cmd *cobra.Command, f benchFlags) error {
 	inProcess := f.api == ""
 	var sizes func(context.Context) (int64, int64, error)
 	if inProcess {
-		stack, err := a.startBenchDev(ctx, f.databaseURL)
+		stack, err := a.startBenchDev(ctx, f.databaseURL, f.pollInterval)
 		if err != nil {
 			return err
 		}
@@ -177,8 +179,9 @@ type benchStack struct {
 }
 
 // startBenchDev runs dev (runDev, as `partnerflow dev` does) on a temporary data dir and free
-// ports, without the Web UI, and returns once its API is ready.
-func (a *app) startBenchDev(ctx context.Context, databaseURL string) (*benchStack, error) {
+// ports, without the Web UI, polling Partner Center at pollInterval, and returns once its API is
+// ready.
+func (a *app) startBenchDev(ctx context.Context, databaseURL string, pollInterval time.Duration) (*benchStack, error) {
 	dir, err := os.MkdirTemp("", "partnerflow-bench-")
 	if err != nil {
 		return nil, err
@@ -198,6 +201,9 @@ func (a *app) startBenchDev(ctx context.Context, databaseURL string) (*benchStac
 	c.TemporalAddress, c.TemporalPort, c.UIPort = "", ports[2], -1
 	c.PartnerCenterURL, c.GraphURL, c.PartnerCenterTenantID = "", "", ""
 	c.SMTPURL, c.BootstrapKey = "", base64.RawURLEncoding.EncodeToString(keyBytes)
+	// Every waiting flow polls Partner Center at this interval: dev's 30 s would make 10,000
+	// waiting invitations poll 333 times a second, which production never does.
+	c.PollInterval, c.PollIntervalSet = pollInterval, true
 	a.devBanner = io.Discard
 
 	devCtx, cancel := context.WithCancel(ctx)
