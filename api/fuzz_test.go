@@ -12,12 +12,16 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
 	"log/slog"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -192,6 +196,8 @@ type jsonRoute struct {
 	path   func(a *fuzzAPI) string
 	role   models.Role // "" for the customers' public pages
 	seed   string
+	// decoder is the function in package api that decodes the body.
+	decoder string
 }
 
 func fixed(p string) func(*fuzzAPI) string { return func(*fuzzAPI) string { return p } }
@@ -199,27 +205,27 @@ func fixed(p string) func(*fuzzAPI) string { return func(*fuzzAPI) string { retu
 // jsonRoutes lists every route that binds a JSON body (bindJSON, bindOptionalJSON, the codec's
 // protobuf JSON), each with a valid body as its seed.
 var jsonRoutes = []jsonRoute{
-	{"create API key", "POST", fixed("/v1/api-keys"), models.RoleGlobalAdmin, `{"name":"ci","roles":["sales-agent"]}`},
+	{"create API key", "POST", fixed("/v1/api-keys"), models.RoleGlobalAdmin, `{"name":"ci","roles":["sales-agent"]}`, "createAPIKey"},
 	{"create invitation", "POST", fixed("/v1/invitations"), models.RoleAdminAgent,
-		`{"customerDomain":"northwind.onmicrosoft.com","customerEmail":"admin@northwind.onmicrosoft.com","roles":["729827e3-9c14-49f7-bb1b-9608f156bbb8"],"durationDays":730,"autoExtend":true,"assignments":[{"securityGroupId":"0b9e6d3c-5a1f-4c2e-8d7b-6e3f2a1c9d84","roles":["Helpdesk Administrator"]}],"language":"it","cloud":"usgov","adminAccess":true}`},
-	{"cancel invitation", "POST", func(a *fuzzAPI) string { return "/v1/invitations/" + a.invitationID + "/cancel" }, models.RoleAdminAgent, `{"reason":"the customer asked"}`},
-	{"create reseller", "POST", fixed("/v1/resellers"), models.RoleAdminAgent, `{"email":"admin@litware.example","companyName":"Litware","mpnId":"2345678","language":"tr","contactEmail":"ops@fabrikam.example"}`},
-	{"cancel reseller", "POST", func(a *fuzzAPI) string { return "/v1/resellers/" + a.resellerID + "/cancel" }, models.RoleAdminAgent, `{}`},
-	{"remove reseller", "POST", func(a *fuzzAPI) string { return "/v1/resellers/" + a.activeResellerID + "/removal" }, models.RoleGlobalAdmin, `{"attestation":true,"attestedBy":"Jane Doe"}`},
+		`{"customerDomain":"northwind.onmicrosoft.com","customerEmail":"admin@northwind.onmicrosoft.com","roles":["729827e3-9c14-49f7-bb1b-9608f156bbb8"],"durationDays":730,"autoExtend":true,"assignments":[{"securityGroupId":"0b9e6d3c-5a1f-4c2e-8d7b-6e3f2a1c9d84","roles":["Helpdesk Administrator"]}],"language":"it","cloud":"usgov","adminAccess":true}`, "createInvitation"},
+	{"cancel invitation", "POST", func(a *fuzzAPI) string { return "/v1/invitations/" + a.invitationID + "/cancel" }, models.RoleAdminAgent, `{"reason":"the customer asked"}`, "cancelArg"},
+	{"create reseller", "POST", fixed("/v1/resellers"), models.RoleAdminAgent, `{"email":"admin@litware.example","companyName":"Litware","mpnId":"2345678","language":"tr","contactEmail":"ops@fabrikam.example"}`, "createReseller"},
+	{"cancel reseller", "POST", func(a *fuzzAPI) string { return "/v1/resellers/" + a.resellerID + "/cancel" }, models.RoleAdminAgent, `{}`, "cancelArg"},
+	{"remove reseller", "POST", func(a *fuzzAPI) string { return "/v1/resellers/" + a.activeResellerID + "/removal" }, models.RoleGlobalAdmin, `{"attestation":true,"attestedBy":"Jane Doe"}`, "createRemoval"},
 	{"create customer", "POST", fixed("/v1/customers"), models.RoleSalesAgent,
-		`{"companyName":"Contoso Türkiye","domainPrefix":"contosotr","country":"TR","language":"tr","registrationNumber":"1234567890","contact":{"firstName":"Ayşe","lastName":"Yılmaz","email":"ayse@contoso.com.tr","phone":"+90 212 555 0100"},"address":{"line1":"İstiklal 1","city":"İstanbul","postalCode":"34433"},"products":[{"catalogItemId":"CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS","quantity":3,"billingCycle":"monthly","termDuration":"P1M"}]}`},
+		`{"companyName":"Contoso Türkiye","domainPrefix":"contosotr","country":"TR","language":"tr","registrationNumber":"1234567890","contact":{"firstName":"Ayşe","lastName":"Yılmaz","email":"ayse@contoso.com.tr","phone":"+90 212 555 0100"},"address":{"line1":"İstiklal 1","city":"İstanbul","postalCode":"34433"},"products":[{"catalogItemId":"CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS","quantity":3,"billingCycle":"monthly","termDuration":"P1M"}]}`, "createCustomer"},
 	{"onboard invited customer", "POST", func(a *fuzzAPI) string { return "/v1/customers/" + a.acceptedInvitationID + "/onboarding" }, models.RoleSalesAgent,
-		`{"country":"US","contact":{"firstName":"Ann","lastName":"Lee","email":"ann@fabrikam.example"},"address":{"line1":"1 Main St","city":"Redmond","state":"WA","postalCode":"98052"},"products":[{"catalogItemId":"CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS","quantity":1,"billingCycle":"annual","termDuration":"P1Y"}]}`},
+		`{"country":"US","contact":{"firstName":"Ann","lastName":"Lee","email":"ann@fabrikam.example"},"address":{"line1":"1 Main St","city":"Redmond","state":"WA","postalCode":"98052"},"products":[{"catalogItemId":"CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS","quantity":1,"billingCycle":"annual","termDuration":"P1Y"}]}`, "onboardInvitedCustomer"},
 	{"change cart", "POST", func(a *fuzzAPI) string { return "/v1/customers/" + a.customerID + "/cart" }, models.RoleSalesAgent,
-		`{"products":[{"catalogItemId":"CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS","quantity":5,"billingCycle":"monthly","termDuration":"P1M"}]}`},
-	{"cancel onboarding", "POST", func(a *fuzzAPI) string { return "/v1/customers/" + a.customerID + "/cart/cancel" }, models.RoleSalesAgent, ``},
+		`{"products":[{"catalogItemId":"CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS","quantity":5,"billingCycle":"monthly","termDuration":"P1M"}]}`, "cartArg"},
+	{"cancel onboarding", "POST", func(a *fuzzAPI) string { return "/v1/customers/" + a.customerID + "/cart/cancel" }, models.RoleSalesAgent, ``, "cancelArg"},
 	{"attest agreement", "POST", func(a *fuzzAPI) string { return "/v1/customers/" + a.customerID + "/agreement" }, models.RoleSalesAgent,
-		`{"primaryContact":{"firstName":"Maria","lastName":"Rossi","email":"maria@contoso.it","phone":"+39 02 555 0100"},"dateAgreed":"2025-03-10"}`},
-	{"subscribe webhook", "POST", fixed("/v1/webhook-subscriptions"), models.RoleGlobalAdmin, `{"url":"https://hooks.fabrikam.example/partnerflow","events":["invitation.active"],"description":"ops"}`},
-	{"customer acknowledges", "POST", func(a *fuzzAPI) string { return a.acceptPath }, "", `{"upn":"admin@contoso.onmicrosoft.com"}`},
-	{"reseller acknowledges", "POST", func(a *fuzzAPI) string { return a.partnerPath }, "", `{"mpnId":"3456789"}`},
-	{"codec encode", "POST", fixed("/codec/encode"), models.RoleGlobalAdmin, `{"payloads":[{"metadata":{"encoding":"anNvbi9wbGFpbg=="},"data":"eyJhIjoxfQ=="}]}`},
-	{"codec decode", "POST", fixed("/codec/decode"), models.RoleGlobalAdmin, `{"payloads":[{"metadata":{"encoding":"YmluYXJ5L2VuY3J5cHRlZA==","encryption-key-id":"OGMwY2MxN2E="},"data":"EuhRIjiMC+H3Li1H/uOnj3JF5xwvUx6jSbwRPApXG5QNOadnwv+bDgu1Kr3NhyfeyYCjD+fIM9eeS7CZsQ=="}]}`},
+		`{"primaryContact":{"firstName":"Maria","lastName":"Rossi","email":"maria@contoso.it","phone":"+39 02 555 0100"},"dateAgreed":"2025-03-10"}`, "attestAgreement"},
+	{"subscribe webhook", "POST", fixed("/v1/webhook-subscriptions"), models.RoleGlobalAdmin, `{"url":"https://hooks.fabrikam.example/partnerflow","events":["invitation.active"],"description":"ops"}`, "createWebhookSubscription"},
+	{"customer acknowledges", "POST", func(a *fuzzAPI) string { return a.acceptPath }, "", `{"upn":"admin@contoso.onmicrosoft.com"}`, "acknowledgeAcceptance"},
+	{"reseller acknowledges", "POST", func(a *fuzzAPI) string { return a.partnerPath }, "", `{"mpnId":"3456789"}`, "acknowledgePartnership"},
+	{"codec encode", "POST", fixed("/codec/encode"), models.RoleGlobalAdmin, `{"payloads":[{"metadata":{"encoding":"anNvbi9wbGFpbg=="},"data":"eyJhIjoxfQ=="}]}`, "serveCodec"},
+	{"codec decode", "POST", fixed("/codec/decode"), models.RoleGlobalAdmin, `{"payloads":[{"metadata":{"encoding":"YmluYXJ5L2VuY3J5cHRlZA==","encryption-key-id":"OGMwY2MxN2E="},"data":"EuhRIjiMC+H3Li1H/uOnj3JF5xwvUx6jSbwRPApXG5QNOadnwv+bDgu1Kr3NhyfeyYCjD+fIM9eeS7CZsQ=="}]}`, "serveCodec"},
 }
 
 // FuzzJSONRequestBodies sends arbitrary bodies to every route that decodes JSON, through the
@@ -354,4 +360,61 @@ func FuzzPartnerCenterWebhook(f *testing.F) {
 			t.Fatalf("an unsigned event was accepted: %d %s", rec.Code, rec.Body)
 		}
 	})
+}
+
+// TestEveryJSONDecoderIsFuzzed finds the functions of package api that decode a request body
+// (bindJSON, bindOptionalJSON, protojson.Unmarshal) and checks that FuzzJSONRequestBodies
+// reaches each through a route, so a new decoder without a fuzzed route fails here.
+func TestEveryJSONDecoderIsFuzzed(t *testing.T) {
+	fuzzed := map[string]bool{}
+	for _, r := range jsonRoutes {
+		fuzzed[r.decoder] = true
+	}
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	found := 0
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		file, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, decl := range file.Decls {
+			fn, ok := decl.(*ast.FuncDecl)
+			if !ok || fn.Body == nil || fn.Name.Name == "bindOptionalJSON" {
+				continue
+			}
+			decodes := false
+			ast.Inspect(fn.Body, func(n ast.Node) bool {
+				call, ok := n.(*ast.CallExpr)
+				if !ok {
+					return true
+				}
+				switch f := call.Fun.(type) {
+				case *ast.Ident:
+					decodes = decodes || f.Name == "bindJSON" || f.Name == "bindOptionalJSON"
+				case *ast.SelectorExpr:
+					if pkg, ok := f.X.(*ast.Ident); ok && pkg.Name == "protojson" && f.Sel.Name == "Unmarshal" {
+						decodes = true
+					}
+				}
+				return true
+			})
+			if !decodes {
+				continue
+			}
+			found++
+			if !fuzzed[fn.Name.Name] {
+				t.Errorf("%s (%s) decodes a request body but no route in jsonRoutes reaches it: add one", fn.Name.Name, fset.Position(fn.Pos()))
+			}
+		}
+	}
+	if found < 10 {
+		t.Fatalf("found only %d decoders: the search no longer sees them", found)
+	}
 }
