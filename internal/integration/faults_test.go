@@ -341,6 +341,13 @@ func TestEveryFlowCompletesOnceWhilePartnerCenterMisbehaves(t *testing.T) {
 		}
 	}
 	retries := throttledRetries(recorded)
+	var most serviceCall
+	for _, c := range recorded {
+		if c.attempt > most.attempt {
+			most = c
+		}
+	}
+	t.Logf("the most attempts one activity took: %d (%s)", most.attempt, most.caller)
 	t.Logf("activities' calls by answer (0: dropped): %v; %d retries after a 429", statuses, len(retries))
 	if statuses[http.StatusTooManyRequests] == 0 || statuses[http.StatusInternalServerError] == 0 || statuses[0] == 0 {
 		t.Fatalf("the faults never hit the flows: %v", statuses)
