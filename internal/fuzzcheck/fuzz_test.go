@@ -21,6 +21,8 @@ import (
 var (
 	fuzzTime = flag.Duration("fuzztime", 5*time.Second, "how long each fuzz target runs (go test ./internal/fuzzcheck -args -fuzztime=30s)")
 	only     = flag.String("fuzzonly", "", "run only the targets whose package/name contains this text")
+	// One worker by default: CI runs this beside the other packages' tests on two cores.
+	workers = flag.Int("fuzzworkers", 1, "fuzzing processes per target (go test -parallel)")
 )
 
 // repoRoot is the module's root, from this package's folder.
@@ -89,7 +91,8 @@ func takesTestingF(fn *ast.FuncDecl) bool {
 // non-nil when the target found a failing input (written by Go to the package's
 // testdata/fuzz/<name>/) or did not build.
 func fuzz(ctx context.Context, root string, tg target, d time.Duration) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-run=^$", "-fuzz=^"+tg.Name+"$", "-fuzztime="+d.String(), tg.Pkg)
+	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-run=^$", "-fuzz=^"+tg.Name+"$", "-fuzztime="+d.String(),
+		fmt.Sprintf("-parallel=%d", max(*workers, 1)), tg.Pkg)
 	cmd.Dir = root
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
