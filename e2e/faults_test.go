@@ -505,6 +505,18 @@ func TestPostgresRestartDuringFlowsLosesAndDoublesNothing(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	// Calls the api cannot serve without its database are refused as unavailable, saying nothing
+	// of the database.
+	for _, r := range []*testapi.Response{
+		s.api.Do("GET", "/v1/invitations/"+third.ID, nil),
+		s.api.Do("POST", "/v1/invitations", map[string]any{"customerDomain": domains[0], "customerEmail": "admin@" + domains[0], "roles": []string{"Helpdesk Administrator"}, "durationDays": 90}),
+	} {
+		body := string(r.Body)
+		if r.Status != http.StatusServiceUnavailable || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/problem+json") ||
+			strings.Contains(body, strconv.Itoa(pg.port)) || strings.Contains(body, "SQLSTATE") || strings.Contains(body, "postgres") {
+			t.Fatalf("a call without the database: %d %s", r.Status, body)
+		}
+	}
 	// The flows go on trying for a while: the worker's steps fail against the missing database
 	// and are retried.
 	time.Sleep(8 * time.Second)
