@@ -135,8 +135,8 @@ func TestEveryFlowCompletesOnceWhilePartnerCenterMisbehaves(t *testing.T) {
 
 	// The world before the faults: the reseller whose partnership is removed has a customer, who
 	// is told of the removal. One only: the removal reads every customer of a page in one
-	// activity, all or nothing, so under these faults each customer more halves its chance per
-	// attempt (see the report of issue 11).
+	// activity, all or nothing, so under these faults each further customer is one more call that
+	// must succeed in the same attempt (a page of 100 would practically never pass).
 	const proseware = "88888888-8888-4888-8888-888888888888"
 	if _, err := h.sim.AddResellerCustomers(proseware, 1); err != nil {
 		t.Fatal(err)
