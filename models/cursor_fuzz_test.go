@@ -24,13 +24,6 @@ func FuzzDecodeCursor(f *testing.F) {
 			}
 			return
 		}
-		if y := at.UTC().Year(); y < 0 || y > 9999 {
-			// Known: decodeCursor accepts a time whose offset moves it out of RFC 3339's years
-			// (9999-12-31T23:59:59-01:00), which encodeCursor then writes as a cursor decodeCursor
-			// refuses. Harmless (such a cursor pages from the far future), so it is reported rather
-			// than failed; the corpus keeps the example (testdata/fuzz/FuzzDecodeCursor/year10000).
-			return
-		}
 		again := encodeCursor(at, id)
 		at2, id2, err := decodeCursor(again)
 		if err != nil || !at2.Equal(at) || id2 != id {

@@ -118,7 +118,8 @@ func decodeCursor(c string) (time.Time, string, error) {
 	}
 	ts, id, ok := strings.Cut(string(raw), "|")
 	at, err := time.Parse(time.RFC3339Nano, ts)
-	if !ok || err != nil {
+	if !ok || err != nil || at.UTC().Year() > 9999 || at.UTC().Year() < 0 {
+		// An offset can carry 9999-12-31 past RFC 3339's years; encodeCursor could not write it.
 		return time.Time{}, "", ErrBadCursor
 	}
 	return at, id, nil

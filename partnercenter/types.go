@@ -43,6 +43,10 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 	}
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999"} {
 		if v, err := time.Parse(layout, s); err == nil {
+			if y := v.UTC().Year(); y < 0 || y > 9999 {
+				// An offset can carry 9999-12-31 past RFC 3339's years, which MarshalJSON cannot write.
+				return fmt.Errorf("timestamp %q is outside RFC 3339's years in UTC", s)
+			}
 			t.Time = v.UTC()
 			return nil
 		}

@@ -103,13 +103,6 @@ func FuzzWebhookEvent(f *testing.F) {
 		if ev.EventName == "" {
 			t.Fatalf("an event without EventName was accepted: %q", body)
 		}
-		if y := ev.ResourceChangeUtcDate.Year(); y < 0 || y > 9999 {
-			// Known: Time accepts an RFC 3339 time whose offset moves it out of RFC 3339's years
-			// ("9999-12-31T23:59:59-01:00") and then writes it as one it refuses
-			// ("10000-01-01T00:59:59Z"). Reported rather than failed: only Partner Center's
-			// certificate can sign such an event.
-			return
-		}
 		again, err := json.Marshal(ev)
 		if err != nil {
 			t.Fatalf("an accepted event does not marshal: %v", err)
