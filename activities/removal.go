@@ -2,9 +2,11 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.temporal.io/sdk/activity"
 	"golang.org/x/sync/errgroup"
@@ -104,7 +106,7 @@ func (a *Activities) withBillingProfiles(ctx context.Context, customers []partne
 			continue
 		}
 		g.Go(func() error {
-			full, err := a.cfg.PartnerCenter.GetCustomer(gctx, customers[i].ID)
+			full, err := a.readCustomer(gctx, customers[i].ID)
 			if err != nil {
 				return serviceError("read customer "+customers[i].ID, err)
 			}
@@ -116,6 +118,38 @@ func (a *Activities) withBillingProfiles(ctx context.Context, customers []partne
 		})
 	}
 	return customers, g.Wait()
+}
+
+// profileAttempts is how often one customer is read before the page's attempt fails. A page
+// needs every customer on it, so one throttled, failed or lost read is tried again here rather
+// than costing the whole page (which, at a few percent of failing calls, a page of hundreds would
+// almost never get through).
+const profileAttempts = 4
+
+// profileRetryWait caps the wait between two reads of one customer.
+const profileRetryWait = 5 * time.Second
+
+// readCustomer reads one customer, trying a read that may succeed again (a lost answer, a 5xx,
+// a 429 after its Retry-After) up to profileAttempts times. A read changes nothing, so trying
+// again is always safe.
+func (a *Activities) readCustomer(ctx context.Context, id string) (partnercenter.Customer, error) {
+	wait := 500 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		c, err := a.cfg.PartnerCenter.GetCustomer(ctx, id)
+		var pcErr *partnercenter.Error
+		if err == nil || attempt == profileAttempts || (errors.As(err, &pcErr) && !pcErr.Retryable()) {
+			return c, err
+		}
+		if after := partnercenter.RetryAfter(err); after > 0 {
+			wait = after
+		}
+		select {
+		case <-ctx.Done():
+			return c, err
+		case <-time.After(min(wait, profileRetryWait)):
+		}
+		wait *= 2
+	}
 }
 
 // language is a supported language for a recipient, or the default.
