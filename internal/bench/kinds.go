@@ -14,7 +14,7 @@ import (
 // accepts the reseller relationship and approves the GDAP request at the simulator, and the
 // flow is done when its workflow completes with the invitation active.
 type invitationKind struct {
-	http     *httpDriver
+	driver   *httpDriver
 	t        Target
 	temporal client.Client
 	runID    string
@@ -37,7 +37,7 @@ func (k *invitationKind) prepare(ctx context.Context, upto int) error {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				if err := k.http.createTenant(ctx, k.domain(i)); err != nil {
+				if err := k.driver.createTenant(ctx, k.domain(i)); err != nil {
 					mu.Lock()
 					errs = append(errs, err)
 					mu.Unlock()
@@ -58,21 +58,21 @@ func (k *invitationKind) prepare(ctx context.Context, upto int) error {
 }
 
 func (k *invitationKind) create(ctx context.Context, i int) (flowHandle, error) {
-	v, err := k.http.invite(ctx, k.domain(i))
+	v, err := k.driver.invite(ctx, k.domain(i))
 	return flowHandle{id: v.ID, workflowID: v.WorkflowID, domain: k.domain(i)}, err
 }
 
 func (k *invitationKind) accept(ctx context.Context, h flowHandle) (time.Time, error) {
-	v, err := k.http.untilSent(ctx, h.id)
+	v, err := k.driver.untilSent(ctx, h.id)
 	if err != nil {
 		return time.Time{}, err
 	}
 	start := time.Now()
 	upn := "admin@" + h.domain
-	if err := k.http.customerAction(ctx, "accept-reseller", map[string]string{"domain": h.domain, "partnerId": k.t.PartnerID, "upn": upn}); err != nil {
+	if err := k.driver.customerAction(ctx, "accept-reseller", map[string]string{"domain": h.domain, "partnerId": k.t.PartnerID, "upn": upn}); err != nil {
 		return start, err
 	}
-	return start, k.http.customerAction(ctx, "approve-gdap", map[string]string{"relationshipId": v.GDAPRelationshipID, "upn": upn})
+	return start, k.driver.customerAction(ctx, "approve-gdap", map[string]string{"relationshipId": v.GDAPRelationshipID, "upn": upn})
 }
 
 func (k *invitationKind) wait(ctx context.Context, h flowHandle) error {
@@ -80,7 +80,7 @@ func (k *invitationKind) wait(ctx context.Context, h flowHandle) error {
 		return err
 	}
 	var v invitation
-	if err := k.http.api(ctx, http.MethodGet, "/v1/invitations/"+h.id, nil, &v); err != nil {
+	if err := k.driver.api(ctx, http.MethodGet, "/v1/invitations/"+h.id, nil, &v); err != nil {
 		return err
 	}
 	if v.Status != "active" {

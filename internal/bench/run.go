@@ -117,13 +117,13 @@ func Run(ctx context.Context, t Target, opts Options) (Report, error) {
 	if !ok {
 		return Report{}, errors.New("no shape for the invitation baseline")
 	}
-	http := newHTTPDriver(t, opts.Concurrency)
+	driver := newHTTPDriver(t, opts.Concurrency)
 	runID := newRunID()
 	kinds := []struct {
 		name string
 		kind flowKind
 	}{
-		{KindInvitation, &invitationKind{http: http, t: t, temporal: opts.Temporal, runID: runID}},
+		{KindInvitation, &invitationKind{driver: driver, t: t, temporal: opts.Temporal, runID: runID}},
 		{baselineOf + KindInvitation, &baselineKind{temporal: opts.Temporal, shape: shape, runID: runID}},
 	}
 	rep := Report{Flows: opts.Flows, Rounds: opts.Rounds, Concurrency: opts.Concurrency, InProcess: opts.InProcess, Shapes: opts.Shapes}
@@ -227,7 +227,9 @@ func runBatch(ctx context.Context, k flowKind, label string, first, n int, opts 
 					fail(fmt.Errorf("create: %w", err))
 					continue
 				}
-				created := time.Since(t0)
+				mu.Lock()
+				b.creates = append(b.creates, time.Since(t0))
+				mu.Unlock()
 				accepted, err := k.accept(ctx, h)
 				if err != nil {
 					fail(fmt.Errorf("accept %s: %w", h.id, err))
@@ -243,7 +245,6 @@ func runBatch(ctx context.Context, k flowKind, label string, first, n int, opts 
 					took := time.Since(accepted)
 					mu.Lock()
 					b.completed++
-					b.creates = append(b.creates, created)
 					b.accepts = append(b.accepts, took)
 					mu.Unlock()
 					done.Add(1)
