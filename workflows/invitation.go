@@ -350,7 +350,10 @@ func withServiceCalls(ctx workflow.Context) workflow.Context {
 		StartToCloseTimeout:    time.Minute,
 		ScheduleToCloseTimeout: 24 * time.Hour,
 		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute,
+			// A minute at most between attempts: a flow resumes within a minute of Partner Center
+			// recovering, and a throttled call waits what Retry-After asks (NextRetryDelay).
+			// Retry policies are not part of replay, so running flows take this at once.
+			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
 		},
 	})
 }

@@ -375,10 +375,10 @@ func TestEveryFlowCompletesOnceWhilePartnerCenterMisbehaves(t *testing.T) {
 
 // awaitFaulty fetches path until ok says so. Its deadline guards against a hang and measures
 // nothing; it is long because under these faults an activity may fail several attempts running,
-// and the retry policy's waits double (1 s, 2 s, 4 s, ... up to 5 minutes).
+// and the retry policy's waits double (1 s, 2 s, 4 s, ... up to a minute).
 func awaitFaulty[T any](h *harness, path, what string, ok func(T) bool) T {
 	h.t.Helper()
-	deadline := time.Now().Add(5 * time.Minute)
+	deadline := time.Now().Add(10 * time.Minute)
 	for {
 		var v T
 		resp := h.global.Do("GET", path, nil)

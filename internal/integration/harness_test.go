@@ -157,6 +157,8 @@ func assembleWith(t *testing.T, dialect string, policy workflows.InvitationPolic
 			// A removal's deliveries are retried quickly here; production waits 5 s, doubling.
 			DeliveryAttempts: 4, DeliveryRetryInterval: 200 * time.Millisecond,
 			ResellerPartnershipURL: partnershipURL,
+			// A reseller acceptance event reaches only its customer's invitation, as in production.
+			Customers: pc,
 			Catalog: func(ctx context.Context, id, country string) (bool, error) {
 				return partnercenter.Sells(ctx, pc, id, country)
 			},
