@@ -14,7 +14,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -32,20 +34,26 @@ import (
 type benchFlags struct {
 	flows, rounds, concurrency, scale, samples int
 	api, apiKey, simURL, temporal, partnerID   string
-	databaseURL, history, cpuProfile           string
+	databaseURL, testdata, cpuProfile          string
+	kinds                                      []string
 	json                                       bool
 	pollInterval                               time.Duration
 }
+
+// resellerPoll is the in-process stack's polling when resellers take part: they learn of their
+// authorization only by polling.
+const resellerPoll = 2 * time.Second
 
 func benchCommand(a *app) *cobra.Command {
 	var f benchFlags
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure partnerflow's flows against bare Temporal workflows of the same shape",
-		Long: `bench drives invitations through the HTTP API and the simulator's customer actions to
-active, and in the same run bare Temporal workflows with the invitation flow's shape (taken from
-a recorded history) on the same Temporal server, in interleaved rounds. It prints flows/s, the
-ratio to the baseline, create and acceptance-to-done latencies, CPU seconds per flow and peak RSS.
+		Long: `bench drives each flow kind (--kinds: invitations, reseller partnerships, customer
+onboardings) through the HTTP API and the simulator's customer actions to its end, and in the
+same run bare Temporal workflows with that flow's shape (taken from its recorded history in
+--testdata) on the same Temporal server, in interleaved rounds. Per kind it prints flows/s, the
+ratio to its baseline, create and acceptance-to-done latencies, CPU seconds per flow and peak RSS.
 
 Without --api it starts the dev stack in this process on a temporary data dir and free ports
 (app database: SQLite there, or --database-url). With --api, --api-key, --sim and --temporal it
@@ -68,10 +76,11 @@ invitation's detail. Point --database-url at a scratch database: the invitations
 	fl.StringVar(&f.temporal, "temporal", "", "the deployment's Temporal frontend host:port (with --api)")
 	fl.StringVar(&f.partnerID, "partner-id", sim.DefaultHomePartner.TenantID, "the partner tenant the deployment acts as (with --api)")
 	fl.StringVar(&f.databaseURL, "database-url", "", "PostgreSQL URL for the in-process app database (default SQLite in the temporary data dir)")
-	fl.StringVar(&f.history, "history", filepath.Join("workflows", "testdata", "invitation_active_spine.json"), "recorded invitation history the baseline's shape comes from")
+	fl.StringSliceVar(&f.kinds, "kinds", bench.Kinds, "flow kinds to drive, each with its baseline")
+	fl.StringVar(&f.testdata, "testdata", filepath.Join("workflows", "testdata"), "directory of the recorded histories the baselines' shapes come from")
 	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured part to this file")
 	fl.BoolVar(&f.json, "json", false, "print the report as JSON")
-	fl.DurationVar(&f.pollInterval, "poll-interval", 15*time.Minute, "the in-process flows' fallback polling of Partner Center (production's default; dev's own is 30s)")
+	fl.DurationVar(&f.pollInterval, "poll-interval", 15*time.Minute, "the in-process flows' polling of Partner Center (production's default; dev's own is 30s; "+resellerPoll.String()+" when resellers take part and this is not given)")
 	return cmd
 }
 
@@ -83,14 +92,27 @@ func (a *app) runBench(cmd *cobra.Command, f benchFlags) error {
 		a.logger = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 		slog.SetDefault(a.logger)
 	}
-	shape, err := bench.LoadShape(f.history)
-	if err != nil {
-		return err
+	shapes := map[string]bench.Shape{}
+	for _, k := range f.kinds {
+		file, ok := bench.Histories[k]
+		if !ok {
+			return fmt.Errorf("--kinds: unknown flow kind %q (known: %s)", k, strings.Join(bench.Kinds, ", "))
+		}
+		s, err := bench.LoadShape(filepath.Join(f.testdata, file))
+		if err != nil {
+			return err
+		}
+		shapes[k] = s
 	}
 	target := bench.Target{APIURL: f.api, APIKey: f.apiKey, SimURL: f.simURL, PartnerID: f.partnerID}
 	temporalAddr := f.temporal
 	inProcess := f.api == ""
 	var sizes func(context.Context) (int64, int64, error)
+	if inProcess && f.scale == 0 && slices.Contains(f.kinds, bench.KindReseller) && !cmd.Flags().Changed("poll-interval") {
+		// A reseller's authorization has no Partner Center event: the flow learns of it only by
+		// polling, and at 15 minutes a round of resellers would take 15 minutes.
+		f.pollInterval = resellerPoll
+	}
 	if inProcess {
 		stack, err := a.startBenchDev(ctx, f.databaseURL, f.pollInterval)
 		if err != nil {
@@ -153,9 +175,12 @@ func (a *app) runBench(cmd *cobra.Command, f benchFlags) error {
 	} else {
 		r, err := bench.Run(ctx, target, bench.Options{
 			Flows: f.flows, Rounds: f.rounds, Concurrency: f.concurrency,
-			Shapes:   map[string]bench.Shape{bench.KindInvitation: shape},
+			Kinds: f.kinds, Shapes: shapes,
 			Temporal: tc, InProcess: inProcess, Progress: progress,
 		})
+		if inProcess {
+			r.PollInterval = f.pollInterval.String()
+		}
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/partnerflow/partnerflow/internal/bench"
@@ -15,8 +16,8 @@ func runBenchCommand(t *testing.T, report any, args ...string) {
 	var out bytes.Buffer
 	root := rootCommand()
 	root.SetOut(&out)
-	history := filepath.Join("..", "..", "workflows", "testdata", "invitation_active_spine.json")
-	root.SetArgs(append([]string{"bench", "--json", "--history", history}, args...))
+	testdata := filepath.Join("..", "..", "workflows", "testdata")
+	root.SetArgs(append([]string{"bench", "--json", "--testdata", testdata}, args...))
 	if err := root.Execute(); err != nil {
 		t.Fatalf("bench %v: %v\n%s", args, err, out.String())
 	}
@@ -25,7 +26,7 @@ func runBenchCommand(t *testing.T, report any, args ...string) {
 	}
 }
 
-func TestBenchDrivesInvitationsAndTheirBaselineToTheEnd(t *testing.T) {
+func TestBenchDrivesEveryKindAndItsBaselineToTheEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the dev stack")
 	}
@@ -34,27 +35,70 @@ func TestBenchDrivesInvitationsAndTheirBaselineToTheEnd(t *testing.T) {
 	if r.Flows != 3 || r.Rounds != 2 || !r.InProcess || r.PeakRSSMiB <= 0 {
 		t.Fatalf("the report must say what ran: %+v", r)
 	}
-	if s := r.Shapes[bench.KindInvitation]; s.Count(bench.StepActivity) == 0 || s.Count(bench.StepSignal) == 0 || s.Count(bench.StepLocalActivity) == 0 {
-		t.Fatalf("the invitation's baseline shape must come from its recorded history: %+v", s)
+	if r.PollInterval != "2s" {
+		t.Fatalf("with resellers taking part the stack must poll often enough for them, got %q", r.PollInterval)
+	}
+	if len(r.Shapes) != len(bench.Kinds) || len(r.Kinds) != 2*len(bench.Kinds) {
+		t.Fatalf("every kind and its baseline must take part: %d shapes, kinds %+v", len(r.Shapes), r.Kinds)
 	}
 	kinds := map[string]bench.KindResult{}
 	for _, k := range r.Kinds {
 		kinds[k.Kind] = k
 	}
-	inv, base := kinds[bench.KindInvitation], kinds["baseline:"+bench.KindInvitation]
-	for _, k := range []bench.KindResult{inv, base} {
-		if k.Completed != 3 || k.Failed != 0 || len(k.Errors) != 0 {
-			t.Fatalf("every flow of %q must complete: %+v", k.Kind, k)
+	for _, name := range bench.Kinds {
+		s := r.Shapes[name]
+		if s.Count(bench.StepActivity) == 0 || s.Count(bench.StepLocalActivity) == 0 || s.Source == "" {
+			t.Fatalf("the %s baseline's shape must come from its recorded history: %+v", name, s)
 		}
-		if k.FlowsPerSecond <= 0 || k.Create.N != 3 || k.AcceptToDone.N != 3 || k.CPUSecondsPerFlow <= 0 || k.PeakRSSMiB <= 0 {
-			t.Fatalf("%q lacks figures: %+v", k.Kind, k)
+		flow, base := kinds[name], kinds["baseline:"+name]
+		for _, k := range []bench.KindResult{flow, base} {
+			if k.Completed != 3 || k.Failed != 0 || len(k.Errors) != 0 {
+				t.Fatalf("every flow of %q must complete: %+v", k.Kind, k)
+			}
+			if k.FlowsPerSecond <= 0 || k.Create.N != 3 || k.AcceptToDone.N != 3 || k.CPUSecondsPerFlow <= 0 || k.PeakRSSMiB <= 0 {
+				t.Fatalf("%q lacks figures: %+v", k.Kind, k)
+			}
+		}
+		if flow.Baseline != base.Kind || flow.Ratio <= 0 {
+			t.Fatalf("%s must be compared with its baseline: %+v", name, flow)
 		}
 	}
-	if inv.Baseline != base.Kind || inv.Ratio <= 0 {
-		t.Fatalf("the invitation must be compared with its baseline: %+v", inv)
+	if s := r.Shapes[bench.KindInvitation]; s.Count(bench.StepSignal) == 0 {
+		t.Fatalf("the invitation's shape has its signals: %+v", s)
 	}
-	if len(r.Batches) != 4 || r.Batches[0].Kind != bench.KindInvitation || r.Batches[2].Kind != base.Kind {
-		t.Fatalf("two rounds, the second starting with the baseline: %+v", r.Batches)
+	if s := r.Shapes[bench.KindCustomer]; s.Count(bench.StepUpdate) == 0 {
+		t.Fatalf("the customer onboarding's shape has its updates (attestation, checkout): %+v", s)
+	}
+	// Two rounds: each kind then its baseline in the first, the other way round in the second.
+	if len(r.Batches) != 4*len(bench.Kinds) {
+		t.Fatalf("two batches a kind and round: %+v", r.Batches)
+	}
+	for i, name := range bench.Kinds {
+		first, second := r.Batches[2*i:2*i+2], r.Batches[2*len(bench.Kinds)+2*i:2*len(bench.Kinds)+2*i+2]
+		if first[0].Kind != name || first[1].Kind != "baseline:"+name || second[0].Kind != "baseline:"+name || second[1].Kind != name {
+			t.Fatalf("%s and its baseline must be interleaved: %+v", name, r.Batches)
+		}
+	}
+}
+
+func TestBenchRunsOneKindAndRefusesUnknownOnes(t *testing.T) {
+	root := rootCommand()
+	root.SetOut(&bytes.Buffer{})
+	root.SetErr(&bytes.Buffer{})
+	root.SetArgs([]string{"bench", "--kinds", "invitation,partnership", "--testdata", filepath.Join("..", "..", "workflows", "testdata")})
+	if err := root.Execute(); err == nil || !strings.Contains(err.Error(), `"partnership"`) {
+		t.Fatalf("an unknown kind must be refused by name before anything starts, got %v", err)
+	}
+	if testing.Short() {
+		t.Skip("starts the dev stack")
+	}
+	var r bench.Report
+	runBenchCommand(t, &r, "--kinds", "customer", "--flows", "1", "--rounds", "1", "--concurrency", "1")
+	if len(r.Kinds) != 2 || r.Kinds[0].Kind != bench.KindCustomer || r.Kinds[0].Completed != 1 || r.Kinds[1].Completed != 1 {
+		t.Fatalf("only customer onboardings and their baseline must run, and complete: %+v", r.Kinds)
+	}
+	if len(r.Shapes) != 1 || r.PollInterval != "15m0s" {
+		t.Fatalf("without resellers the stack polls at production's interval and one shape is read: %q %+v", r.PollInterval, r.Shapes)
 	}
 }
 

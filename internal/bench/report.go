@@ -14,6 +14,9 @@ func (r Report) WriteText(w io.Writer) {
 	if r.InProcess {
 		fmt.Fprint(w, ", dev in this process")
 	}
+	if r.PollInterval != "" {
+		fmt.Fprintf(w, ", polling Partner Center every %s", r.PollInterval)
+	}
 	fmt.Fprintln(w)
 	kinds := make([]string, 0, len(r.Shapes))
 	for k := range r.Shapes {
@@ -38,7 +41,7 @@ func (r Report) WriteText(w io.Writer) {
 	_ = tw.Flush()
 	fmt.Fprintln(w)
 	for _, b := range r.Batches {
-		fmt.Fprintf(w, "round %d %-22s %d/%d in %.1fs, %.2f flows/s\n", b.Round, b.Kind, b.Completed, b.Flows, b.Seconds, b.FlowsPerSecond)
+		fmt.Fprintf(w, "round %d %-20s %d/%d in %.1fs, %.2f flows/s\n", b.Round, b.Kind, b.Completed, b.Flows, b.Seconds, b.FlowsPerSecond)
 	}
 	for _, k := range r.Kinds {
 		if len(k.Errors) > 0 {

@@ -18,8 +18,21 @@ import (
 // Flow kinds a run measures. Each partnerflow kind has a baseline kind of the same shape.
 const (
 	KindInvitation = "invitation"
+	KindReseller   = "reseller"
+	KindCustomer   = "customer"
 	baselineOf     = "baseline:"
 )
+
+// Kinds are the flow kinds the bench can drive, in the order a run takes them.
+var Kinds = []string{KindInvitation, KindReseller, KindCustomer}
+
+// Histories are the recorded histories in workflows/testdata each kind's baseline shape is
+// read from.
+var Histories = map[string]string{
+	KindInvitation: "invitation_active_spine.json",
+	KindReseller:   "reseller_active_spine.json",
+	KindCustomer:   "customer_completed_spine.json",
+}
 
 // Options say how much load a run makes.
 type Options struct {
@@ -29,7 +42,9 @@ type Options struct {
 	Rounds int
 	// Concurrency is how many flows are being created and accepted at once.
 	Concurrency int
-	// Shapes are the baselines' shapes by partnerflow kind (LoadShape).
+	// Kinds are the flow kinds to drive (Kinds when empty); each runs with its baseline.
+	Kinds []string
+	// Shapes are the baselines' shapes by partnerflow kind (LoadShape), one per kind driven.
 	Shapes map[string]Shape
 	// Temporal reaches the Temporal server the deployment runs on; the baseline's worker must
 	// be polling BaselineTaskQueue through it.
@@ -51,6 +66,8 @@ type Report struct {
 	Kinds       []KindResult     `json:"kinds"`
 	Batches     []BatchResult    `json:"batches"`
 	PeakRSSMiB  float64          `json:"peakRssMiB,omitempty"`
+	// PollInterval is how often the in-process flows poll Partner Center (set by the caller).
+	PollInterval string `json:"pollInterval,omitempty"`
 }
 
 // KindResult is one flow kind's figures over every round.
@@ -113,18 +130,42 @@ func Run(ctx context.Context, t Target, opts Options) (Report, error) {
 	if opts.Flows <= 0 || opts.Rounds <= 0 || opts.Concurrency <= 0 {
 		return Report{}, errors.New("flows, rounds and concurrency must be positive")
 	}
-	shape, ok := opts.Shapes[KindInvitation]
-	if !ok {
-		return Report{}, errors.New("no shape for the invitation baseline")
+	names := opts.Kinds
+	if len(names) == 0 {
+		names = Kinds
 	}
 	driver := newHTTPDriver(t, opts.Concurrency)
 	runID := newRunID()
-	kinds := []struct {
+	type namedKind struct {
 		name string
 		kind flowKind
-	}{
-		{KindInvitation, &invitationKind{driver: driver, t: t, temporal: opts.Temporal, runID: runID}},
-		{baselineOf + KindInvitation, &baselineKind{temporal: opts.Temporal, shape: shape, runID: runID}},
+	}
+	// pairs holds each partnerflow kind and its baseline, in that order.
+	var pairs [][2]namedKind
+	for _, name := range names {
+		shape, ok := opts.Shapes[name]
+		if !ok {
+			return Report{}, fmt.Errorf("no shape for the %s baseline", name)
+		}
+		var k flowKind
+		switch name {
+		case KindInvitation:
+			k = &invitationKind{driver: driver, t: t, temporal: opts.Temporal, runID: runID}
+		case KindReseller:
+			k = newResellerKind(driver, t, opts.Temporal, runID)
+		case KindCustomer:
+			k = &customerKind{driver: driver, temporal: opts.Temporal, runID: runID}
+		default:
+			return Report{}, fmt.Errorf("unknown flow kind %q (known: %v)", name, Kinds)
+		}
+		pairs = append(pairs, [2]namedKind{
+			{name, k},
+			{baselineOf + name, &baselineKind{temporal: opts.Temporal, shape: shape, runID: runID + "-" + name}},
+		})
+	}
+	var kinds []namedKind
+	for _, p := range pairs {
+		kinds = append(kinds, p[0], p[1])
 	}
 	rep := Report{Flows: opts.Flows, Rounds: opts.Rounds, Concurrency: opts.Concurrency, InProcess: opts.InProcess, Shapes: opts.Shapes}
 	totals, peaks := map[string]*batchStats{}, map[string]int64{}
@@ -136,12 +177,15 @@ func Run(ctx context.Context, t Target, opts Options) (Report, error) {
 		if r < opts.Flows%opts.Rounds {
 			n++
 		}
-		order := []int{0, 1}
-		if r%2 == 1 {
-			order = []int{1, 0}
+		var order []namedKind
+		for _, p := range pairs {
+			if r%2 == 1 {
+				order = append(order, p[1], p[0])
+			} else {
+				order = append(order, p[0], p[1])
+			}
 		}
-		for _, i := range order {
-			k := kinds[i]
+		for _, k := range order {
 			b, err := runBatch(ctx, k.kind, fmt.Sprintf("round %d %s", r+1, k.name), r*opts.Flows, n, opts)
 			if err != nil {
 				return rep, fmt.Errorf("%s, round %d: %w", k.name, r+1, err)
