@@ -318,8 +318,7 @@ func (s *Server) acceptReseller(domain, partnerID, upn string) (*Tenant, *refusa
 		return nil, refuse(http.StatusConflict, ReasonAlreadyAccepted, t.Domain+" has already accepted this reseller relationship.")
 	}
 	t.Relationship = pc.RelationshipReseller
-	t.AssociatedPartnerID = reseller
-	s.st.mark(kindTenant, t.ID)
+	s.st.setReseller(t, reseller)
 	s.emit(pc.EventResellerRelationshipAccepted, s.publicURL()+"/v1/customers/"+t.ID, "customer")
 	return t, nil
 }

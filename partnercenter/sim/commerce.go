@@ -478,8 +478,8 @@ func (s *Server) updateCart(w http.ResponseWriter, r *http.Request) {
 // provisioned or not.
 func (s *Server) ownedAssets(customerID, offerID string) int {
 	n := 0
-	for _, sub := range s.st.Subscriptions {
-		if sub.CustomerID == customerID && strings.EqualFold(sub.Subscription.OfferID, offerID) && sub.Subscription.Status != pc.SubscriptionStatusDeleted {
+	for _, sub := range s.st.subsOf[customerID] {
+		if strings.EqualFold(sub.Subscription.OfferID, offerID) && sub.Subscription.Status != pc.SubscriptionStatusDeleted {
 			n++
 		}
 	}
@@ -577,8 +577,7 @@ func (s *Server) checkout(w http.ResponseWriter, r *http.Request) {
 		}
 		sub := s.newSubscription(t, li, item, o.ID, parentSub, now)
 		subOf[li.ID] = sub.ID
-		s.st.Subscriptions[sub.ID] = &subscriptionRecord{CustomerID: t.ID, Subscription: sub}
-		s.st.mark(kindSubscription, sub.ID)
+		s.st.putSubscription(&subscriptionRecord{CustomerID: t.ID, Subscription: sub})
 		var additional []string
 		for _, p := range li.Participants {
 			if strings.EqualFold(p.Key, pc.ParticipantAdditionalTransactionReseller) {
@@ -742,8 +741,8 @@ func (s *Server) listSubscriptions(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.now()
 	items := []pc.Subscription{}
-	for _, sub := range s.st.Subscriptions {
-		if sub.CustomerID == t.ID && s.visibleSubscription(sub, now) {
+	for _, sub := range s.st.subsOf[t.ID] {
+		if s.visibleSubscription(sub, now) {
 			items = append(items, sub.Subscription)
 		}
 	}

@@ -226,16 +226,6 @@ func parseCursor(tok string) (customerCursor, error) {
 	return c, err
 }
 
-func (c customerCursor) matches(t *Tenant) bool {
-	switch {
-	case strings.EqualFold(c.Field, "Domain"):
-		return strings.HasPrefix(strings.ToLower(t.Domain), strings.ToLower(c.Value))
-	case strings.EqualFold(c.Field, "IndirectReseller"):
-		return t.AssociatedPartnerID != "" && strings.HasPrefix(strings.ToLower(t.AssociatedPartnerID), strings.ToLower(c.Value))
-	}
-	return true
-}
-
 // listCustomers pages the partner's customers, optionally filtered by a
 // simple field filter (Domain or IndirectReseller, starts_with). A page that
 // has a successor carries continuationToken and links.next, whose request
@@ -290,34 +280,21 @@ func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) {
 			cur.Field, cur.Value = filter.Field, strings.TrimSpace(filter.Value)
 		}
 	}
-	type keyed struct {
-		key string
-		t   *Tenant
-	}
-	var found []keyed
-	for _, t := range s.st.Tenants {
-		if !t.isCustomer() || !cur.matches(t) {
-			continue
-		}
-		if key := strings.ToLower(t.Domain); key > cur.After {
-			found = append(found, keyed{key, t})
-		}
-	}
-	slices.SortFunc(found, func(a, b keyed) int { return strings.Compare(a.key, b.key) })
+	found := s.st.customerPage(cur, cur.Size+1)
 	more := len(found) > cur.Size
 	if more {
 		found = found[:cur.Size]
 	}
 	items := make([]customerListItem, 0, len(found))
-	for _, k := range found {
-		items = append(items, listItem(s.customerView(k.t)))
+	for _, t := range found {
+		items = append(items, listItem(s.customerView(t)))
 	}
 	self := "/customers?" + r.URL.RawQuery
 	out := pc.Collection[customerListItem]{TotalCount: len(items), Items: items, Links: &pc.ResourceLinks{Self: selfLink(self)},
 		Attributes: pc.Attributes{ObjectType: "Collection"}}
 	if more {
 		next := cur
-		next.After = found[len(found)-1].key
+		next.After = strings.ToLower(found[len(found)-1].Domain)
 		tok := next.token()
 		out.ContinuationToken = tok
 		out.Links.Next = &pc.Link{URI: "/customers?seekOperation=Next", Method: http.MethodGet,
@@ -426,15 +403,14 @@ func (s *Server) patchCustomer(w http.ResponseWriter, r *http.Request) {
 		s.pcFail(w, http.StatusBadRequest, 0, "Only relationshipToPartner \"none\" can be set.")
 		return
 	}
-	for _, sub := range s.st.Subscriptions {
-		if sub.CustomerID == t.ID && sub.Subscription.Status == "active" {
+	for _, sub := range s.st.subsOf[t.ID] {
+		if sub.Subscription.Status == "active" {
 			s.pcFail(w, http.StatusBadRequest, 0, "Customer %s has active subscriptions; cancel them before removing the relationship.", t.ID)
 			return
 		}
 	}
 	t.Relationship = pc.RelationshipNone
-	t.AssociatedPartnerID = ""
-	s.st.mark(kindTenant, t.ID)
+	s.st.setReseller(t, "")
 	writeJSON(w, http.StatusOK, removedCustomer{RelationshipToPartner: pc.RelationshipNone, Attributes: pascalAttributes{ObjectType: "Customer"}})
 }
 
@@ -465,8 +441,8 @@ func (s *Server) listRelationships(w http.ResponseWriter, r *http.Request) {
 	items := []pc.PartnerRelationship{}
 	switch rt := queryValue(r, "relationship_type"); {
 	case strings.EqualFold(rt, "IsIndirectCloudSolutionProviderOf"):
-		for _, t := range s.st.Tenants {
-			if t.Partner && t.ProviderAuthorized {
+		for _, t := range s.st.partners {
+			if t.ProviderAuthorized {
 				items = append(items, pc.PartnerRelationship{ID: t.ID, Name: t.CompanyName, RelationshipType: pc.RelationshipTypeIndirectCSPOf,
 					State: "Active", MPNID: t.MPNID, Location: t.Country, Attributes: pc.Attributes{ObjectType: "PartnerRelationship"}})
 			}

@@ -112,8 +112,7 @@ type Server struct {
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 
-	deliveriesMu sync.Mutex
-	deliveries   []Delivery
+	deliveries deliveryLog
 }
 
 // New opens the world kept at cfg.DataFile (importing a JSON snapshot of an
@@ -283,8 +282,7 @@ func (s *Server) service(graphAPI bool, h http.HandlerFunc) http.HandlerFunc {
 		} else {
 			h(rec, r)
 			if mutating && rec.status < 300 && key != "" {
-				s.st.Idempotency[key] = &storedResponse{Status: rec.status, Body: bytes.Clone(rec.body.Bytes()), At: s.now()}
-				s.st.mark(kindIdempotency, key)
+				s.st.putAnswer(key, &storedResponse{Status: rec.status, Body: bytes.Clone(rec.body.Bytes()), At: s.now()})
 			}
 			if err := s.flush(); err != nil {
 				s.log.Error("persist simulator state", "err", err)

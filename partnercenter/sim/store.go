@@ -61,12 +61,18 @@ type signingRow struct {
 }
 
 // mark records that the entity changed (or was added or removed) and must be
-// written at the end of the call; callers hold s.mu.
+// written at the end of the call; callers hold s.mu. Every change of a GDAP
+// relationship is marked, so mark also hands the relationship to the webhook
+// scanner, which works out again when its status next gives an event (see
+// scan): the scanner's schedule follows every change the file does.
 func (st *state) mark(kind, id string) {
 	if st.dirty == nil {
 		st.dirty = map[rowKey]struct{}{}
 	}
 	st.dirty[rowKey{kind, id}] = struct{}{}
+	if kind == kindGDAP {
+		st.touched[id] = struct{}{}
+	}
 }
 
 // value is the entity a row holds, or false when it no longer exists.

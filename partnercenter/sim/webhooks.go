@@ -15,6 +15,7 @@ import (
 	"math/big"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
 	pc "github.com/partnerflow/partnerflow/partnercenter"
@@ -153,17 +154,15 @@ func (s *Server) emit(name, resourceURI, resourceName string) {
 		s.log.Error("encode webhook event", "err", err)
 		return
 	}
-	s.deliveriesMu.Lock()
-	s.deliveries = append(s.deliveries, Delivery{Event: ev, URL: reg.WebhookURL})
-	idx := len(s.deliveries) - 1
-	s.deliveriesMu.Unlock()
+	seq := s.deliveries.add(Delivery{Event: ev, URL: reg.WebhookURL})
 	certURL := s.publicURL() + CertificatePath
 	s.wg.Add(1)
-	go s.deliver(idx, reg.WebhookURL, certURL, body)
+	go s.deliver(seq, reg.WebhookURL, certURL, body)
 }
 
-// deliver POSTs one signed event, retrying with doubling delays.
-func (s *Server) deliver(idx int, target, certURL string, body []byte) {
+// deliver POSTs one signed event, retrying with doubling delays; seq is its
+// place in the delivery log.
+func (s *Server) deliver(seq int, target, certURL string, body []byte) {
 	defer s.wg.Done()
 	digest := sha256.Sum256(body)
 	sig, err := rsa.SignPKCS1v15(rand.Reader, s.signer, crypto.SHA256, digest[:])
@@ -176,7 +175,7 @@ func (s *Server) deliver(idx int, target, certURL string, body []byte) {
 	for attempt := 1; attempt <= maxDeliveryAttempts; attempt++ {
 		req, err := http.NewRequestWithContext(s.ctx, http.MethodPost, target, bytes.NewReader(body))
 		if err != nil {
-			s.recordDelivery(idx, attempt, 0, err)
+			s.deliveries.record(seq, attempt, 0, err)
 			return
 		}
 		req.Header.Set("Content-Type", "application/json")
@@ -189,12 +188,12 @@ func (s *Server) deliver(idx int, target, certURL string, body []byte) {
 			status = resp.StatusCode
 			resp.Body.Close()
 			if status < 300 {
-				s.recordDelivery(idx, attempt, status, nil)
+				s.deliveries.record(seq, attempt, status, nil)
 				return
 			}
 			err = fmt.Errorf("HTTP %d", status)
 		}
-		s.recordDelivery(idx, attempt, status, err)
+		s.deliveries.record(seq, attempt, status, err)
 		select {
 		case <-s.ctx.Done():
 			return
@@ -204,10 +203,39 @@ func (s *Server) deliver(idx int, target, certURL string, body []byte) {
 	}
 }
 
-func (s *Server) recordDelivery(idx, attempt, status int, err error) {
-	s.deliveriesMu.Lock()
-	defer s.deliveriesMu.Unlock()
-	d := &s.deliveries[idx]
+// deliveryLogSize is how many deliveries the delivery log keeps (the latest).
+const deliveryLogSize = 1000
+
+// deliveryLog is the webhook delivery log, oldest first. It holds at least the
+// latest deliveryLogSize deliveries and at most twice as many: add drops the
+// oldest in bulk, so that a delivery costs the same however many came before.
+type deliveryLog struct {
+	mu      sync.Mutex
+	entries []Delivery
+	dropped int // the sequence number of entries[0]
+}
+
+// add appends a delivery and returns its sequence number, for record.
+func (l *deliveryLog) add(d Delivery) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	seq := l.dropped + len(l.entries)
+	l.entries = append(l.entries, d)
+	if n := len(l.entries) - deliveryLogSize; n >= deliveryLogSize {
+		l.entries = slices.Clone(l.entries[n:])
+		l.dropped += n
+	}
+	return seq
+}
+
+// record updates delivery seq after an attempt, unless the log dropped it.
+func (l *deliveryLog) record(seq, attempt, status int, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if seq < l.dropped {
+		return
+	}
+	d := &l.entries[seq-l.dropped]
 	d.Attempts, d.LastStatus, d.Delivered = attempt, status, err == nil
 	d.LastError = ""
 	if err != nil {
@@ -215,18 +243,23 @@ func (s *Server) recordDelivery(idx, attempt, status int, err error) {
 	}
 }
 
-// Deliveries returns the webhook delivery log.
-func (s *Server) Deliveries() []Delivery {
-	s.deliveriesMu.Lock()
-	defer s.deliveriesMu.Unlock()
-	return slices.Clone(s.deliveries)
+// latest returns the latest deliveryLogSize deliveries, oldest first.
+func (l *deliveryLog) latest() []Delivery {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.entries[max(len(l.entries)-deliveryLogSize, 0):])
 }
+
+// Deliveries returns the webhook delivery log: the latest 1,000
+// deliveries, oldest first.
+func (s *Server) Deliveries() []Delivery { return s.deliveries.latest() }
 
 func (s *Server) listDeliveries(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, s.Deliveries())
 }
 
-// scanLoop turns time-derived status changes into webhook events.
+// scanLoop turns time-derived status changes into webhook events and
+// forgets expired stored answers.
 func (s *Server) scanLoop() {
 	defer s.wg.Done()
 	tick := time.NewTicker(200 * time.Millisecond)
@@ -237,7 +270,8 @@ func (s *Server) scanLoop() {
 			return
 		case <-tick.C:
 			s.mu.Lock()
-			if s.scan() {
+			emitted := s.scan()
+			if expired := s.st.expireAnswers(s.now()); emitted || expired {
 				if err := s.flush(); err != nil {
 					s.log.Error("persist simulator state", "err", err)
 				}
@@ -247,32 +281,60 @@ func (s *Server) scanLoop() {
 	}
 }
 
-// scan emits each time-derived event once; it reports whether it did.
+// scan emits each time-derived event once; it reports whether it did. It
+// first schedules the relationships changed since the last tick (st.touched,
+// at their first owed instant, past ones included), then looks at the
+// relationships due by now, one by one, and schedules each at its next owed
+// instant. A tick therefore costs in proportion to the relationships that
+// changed or are due, not to the world; what it emits is what looking at
+// every relationship would emit.
 func (s *Server) scan() bool {
-	now := s.now()
-	changed := false
-	for _, g := range s.st.GDAP {
-		if g.Phase == "deleted" {
-			continue
+	now, delay := s.now(), s.cfg.ActivationDelay
+	for id := range s.st.touched {
+		if g := s.st.GDAP[id]; g != nil {
+			next, ok := g.nextDue(time.Time{}, delay)
+			s.st.due.set(g, next, ok)
 		}
-		uri := func() string { return s.publicURL() + "/v1.0/tenantRelationships/delegatedAdminRelationships/" + g.ID }
-		status, _, _ := g.status(now, s.cfg.ActivationDelay)
-		if event := statusEvent(status); event != "" && !g.Notified[event] {
-			if g.Notified == nil {
-				g.Notified = map[string]bool{}
-			}
-			g.Notified[event] = true
-			s.st.mark(kindGDAP, g.ID)
-			s.emit(event, uri(), "delegatedAdminRelationship")
+	}
+	clear(s.st.touched)
+	changed := false
+	for len(s.st.due) > 0 && !s.st.due[0].dueAt.After(now) {
+		g := s.st.due[0]
+		if s.notify(g, now) {
 			changed = true
 		}
-		for _, a := range g.Assignments {
-			if !a.Notified && a.status(now, s.cfg.ActivationDelay) == pc.AssignmentStatusActive {
-				a.Notified = true
-				s.st.mark(kindGDAP, g.ID)
-				s.emit(pc.EventGDAPAssignmentActivated, uri()+"/accessAssignments/"+a.ID, "delegatedAdminAccessAssignment")
-				changed = true
-			}
+		next, ok := g.nextDue(now, delay)
+		s.st.due.set(g, next, ok)
+	}
+	// notify marked what it changed; those relationships are scheduled.
+	clear(s.st.touched)
+	return changed
+}
+
+// notify emits the events g's status at now calls for and that were not
+// delivered yet, and records them; it reports whether it emitted any.
+func (s *Server) notify(g *gdapRecord, now time.Time) bool {
+	if g.Phase == "deleted" {
+		return false
+	}
+	uri := func() string { return s.publicURL() + "/v1.0/tenantRelationships/delegatedAdminRelationships/" + g.ID }
+	changed := false
+	status, _, _ := g.status(now, s.cfg.ActivationDelay)
+	if event := statusEvent(status); event != "" && !g.Notified[event] {
+		if g.Notified == nil {
+			g.Notified = map[string]bool{}
+		}
+		g.Notified[event] = true
+		s.st.mark(kindGDAP, g.ID)
+		s.emit(event, uri(), "delegatedAdminRelationship")
+		changed = true
+	}
+	for _, a := range g.Assignments {
+		if !a.Notified && a.status(now, s.cfg.ActivationDelay) == pc.AssignmentStatusActive {
+			a.Notified = true
+			s.st.mark(kindGDAP, g.ID)
+			s.emit(pc.EventGDAPAssignmentActivated, uri()+"/accessAssignments/"+a.ID, "delegatedAdminAccessAssignment")
+			changed = true
 		}
 	}
 	return changed
