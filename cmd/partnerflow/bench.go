@@ -50,10 +50,12 @@ func benchCommand(a *app) *cobra.Command {
 		Use:   "bench",
 		Short: "Measure partnerflow's flows against bare Temporal workflows of the same shape",
 		Long: `bench drives each flow kind (--kinds: invitations, reseller partnerships, customer
-onboardings) through the HTTP API and the simulator's customer actions to its end, and in the
-same run bare Temporal workflows with that flow's shape (taken from its recorded history in
---testdata) on the same Temporal server, in interleaved rounds. Per kind it prints flows/s, the
-ratio to its baseline, create and acceptance-to-done latencies, CPU seconds per flow and peak RSS.
+onboardings, partnership removals) through the HTTP API and the simulator's customer actions to
+its end, and in the same run bare Temporal workflows with that flow's shape (taken from its
+recorded history in --testdata) on the same Temporal server, in interleaved rounds. Each removal
+ends a reseller partnership the bench drives to active before the clock starts. Per kind it
+prints flows/s, the ratio to its baseline, create and acceptance-to-done latencies, CPU seconds
+per flow and peak RSS.
 
 Without --api it starts the dev stack in this process on a temporary data dir and free ports
 (app database: SQLite there, or --database-url). With --api, --api-key, --sim and --temporal it
@@ -108,9 +110,11 @@ func (a *app) runBench(cmd *cobra.Command, f benchFlags) error {
 	temporalAddr := f.temporal
 	inProcess := f.api == ""
 	var sizes func(context.Context) (int64, int64, error)
-	if inProcess && f.scale == 0 && slices.Contains(f.kinds, bench.KindReseller) && !cmd.Flags().Changed("poll-interval") {
+	drivesResellers := slices.Contains(f.kinds, bench.KindReseller) || slices.Contains(f.kinds, bench.KindRemoval)
+	if inProcess && f.scale == 0 && drivesResellers && !cmd.Flags().Changed("poll-interval") {
 		// A reseller's authorization has no Partner Center event: the flow learns of it only by
-		// polling, and at 15 minutes a round of resellers would take 15 minutes.
+		// polling, and at 15 minutes a round of resellers would take 15 minutes. Removals take
+		// part with resellers of their own, driven to active before the clock starts.
 		f.pollInterval = resellerPoll
 	}
 	if inProcess {

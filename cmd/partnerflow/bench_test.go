@@ -69,6 +69,10 @@ func TestBenchDrivesEveryKindAndItsBaselineToTheEnd(t *testing.T) {
 	if s := r.Shapes[bench.KindCustomer]; s.Count(bench.StepUpdate) == 0 {
 		t.Fatalf("the customer onboarding's shape has its updates (attestation, checkout): %+v", s)
 	}
+	if s := r.Shapes[bench.KindRemoval]; s.Counts["child-workflows"] == 0 || !strings.Contains(s.String(), "not reproduced: ") ||
+		s.Count(bench.StepSignal)+s.Count(bench.StepUpdate) != 0 {
+		t.Fatalf("the removal's shape has no signal or update, and its delivery batch is a child workflow the baseline does not reproduce: %s", s)
+	}
 	// Two rounds: each kind then its baseline in the first, the other way round in the second.
 	if len(r.Batches) != 4*len(bench.Kinds) {
 		t.Fatalf("two batches a kind and round: %+v", r.Batches)

@@ -8,7 +8,8 @@ import (
 	"text/tabwriter"
 )
 
-// WriteText prints a run's report for people: the baselines' shapes, then one line per kind.
+// WriteText prints a run's report for people: the baselines' shapes, one line per kind, one
+// per round's batch, and one per kind's paced phase.
 func (r Report) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "partnerflow bench: %d flows of each kind in %d interleaved rounds, %d at a time", r.Flows, r.Rounds, r.Concurrency)
 	if r.InProcess {
@@ -44,8 +45,17 @@ func (r Report) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "round %d %-20s %d/%d in %.1fs, %.2f flows/s\n", b.Round, b.Kind, b.Completed, b.Flows, b.Seconds, b.FlowsPerSecond)
 	}
 	for _, k := range r.Kinds {
+		if p := k.Paced; p != nil {
+			fmt.Fprintf(w, "%s at %g of peak (%.2f/s offered, %s/s done): %d/%d done, create p50/p95/p99 %s ms, accept→done p50/p95/p99 %s ms\n",
+				k.Kind, p.Fraction, p.Rate, orDash(p.FlowsPerSecond, "%.2f"), p.Completed, p.Flows, triple(p.Create), triple(p.AcceptToDone))
+		}
+	}
+	for _, k := range r.Kinds {
 		if len(k.Errors) > 0 {
 			fmt.Fprintf(w, "%s errors:\n  %s\n", k.Kind, strings.Join(k.Errors, "\n  "))
+		}
+		if k.Paced != nil && len(k.Paced.Errors) > 0 {
+			fmt.Fprintf(w, "%s paced errors:\n  %s\n", k.Kind, strings.Join(k.Paced.Errors, "\n  "))
 		}
 	}
 }

@@ -20,11 +20,12 @@ const (
 	KindInvitation = "invitation"
 	KindReseller   = "reseller"
 	KindCustomer   = "customer"
+	KindRemoval    = "removal"
 	baselineOf     = "baseline:"
 )
 
 // Kinds are the flow kinds the bench can drive, in the order a run takes them.
-var Kinds = []string{KindInvitation, KindReseller, KindCustomer}
+var Kinds = []string{KindInvitation, KindReseller, KindCustomer, KindRemoval}
 
 // Histories are the recorded histories in workflows/testdata each kind's baseline shape is
 // read from.
@@ -32,6 +33,7 @@ var Histories = map[string]string{
 	KindInvitation: "invitation_active_spine.json",
 	KindReseller:   "reseller_active_spine.json",
 	KindCustomer:   "customer_completed_spine.json",
+	KindRemoval:    "removal_completed_spine.json",
 }
 
 // Options say how much load a run makes.
@@ -155,6 +157,8 @@ func Run(ctx context.Context, t Target, opts Options) (Report, error) {
 			k = newResellerKind(driver, t, opts.Temporal, runID)
 		case KindCustomer:
 			k = &customerKind{driver: driver, temporal: opts.Temporal, runID: runID}
+		case KindRemoval:
+			k = newRemovalKind(driver, t, opts.Temporal, runID)
 		default:
 			return Report{}, fmt.Errorf("unknown flow kind %q (known: %v)", name, Kinds)
 		}
