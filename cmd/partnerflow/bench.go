@@ -38,6 +38,8 @@ type benchFlags struct {
 	kinds                                      []string
 	json                                       bool
 	pollInterval                               time.Duration
+	pacedFraction                              float64
+	pacedFlows                                 int
 }
 
 // resellerPoll is the in-process stack's polling when resellers take part: they learn of their
@@ -61,6 +63,10 @@ Without --api it starts the dev stack in this process on a temporary data dir an
 (app database: SQLite there, or --database-url). With --api, --api-key, --sim and --temporal it
 drives a running deployment; CPU and RSS are then not measured.
 
+After the rounds each partnerflow kind runs a paced phase: --paced-flows flows started at
+--paced-fraction of the kind's flows/s in the rounds, whether or not the earlier ones are done,
+each accepted and waited for as in the rounds; it reports their create latency at that load.
+
 --scale N starts N invitations that stay waiting and reports the time to start them, RSS,
 database bytes per waiting flow, and the p99 of listing pending invitations and of one
 invitation's detail. Point --database-url at a scratch database: the invitations stay.`,
@@ -70,6 +76,8 @@ invitation's detail. Point --database-url at a scratch database: the invitations
 	fl.IntVar(&f.flows, "flows", 200, "flows of each kind (partnerflow's and the baseline's)")
 	fl.IntVar(&f.rounds, "rounds", 2, "interleaved rounds the flows are split over")
 	fl.IntVar(&f.concurrency, "concurrency", 16, "flows created and accepted at once (clients)")
+	fl.Float64Var(&f.pacedFraction, "paced-fraction", bench.DefaultPacedFraction, "after the rounds, start each kind's flows at this share of its flows/s in them (0: no paced phase)")
+	fl.IntVar(&f.pacedFlows, "paced-flows", 0, "flows each paced phase starts (0: one round's batch, at least 20)")
 	fl.IntVar(&f.scale, "scale", 0, "scale mode: start this many invitations that stay waiting")
 	fl.IntVar(&f.samples, "samples", 200, "scale mode: list pages and details timed")
 	fl.StringVar(&f.api, "api", "", "a running deployment's API base URL (default: start dev in this process)")
@@ -179,6 +187,7 @@ func (a *app) runBench(cmd *cobra.Command, f benchFlags) error {
 	} else {
 		r, err := bench.Run(ctx, target, bench.Options{
 			Flows: f.flows, Rounds: f.rounds, Concurrency: f.concurrency,
+			PacedFraction: f.pacedFraction, PacedFlows: f.pacedFlows,
 			Kinds: f.kinds, Shapes: shapes,
 			Temporal: tc, InProcess: inProcess, Progress: progress,
 		})

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -31,7 +32,7 @@ func TestBenchDrivesEveryKindAndItsBaselineToTheEnd(t *testing.T) {
 		t.Skip("starts the dev stack")
 	}
 	var r bench.Report
-	runBenchCommand(t, &r, "--flows", "3", "--rounds", "2", "--concurrency", "2")
+	runBenchCommand(t, &r, "--flows", "3", "--rounds", "2", "--concurrency", "2", "--paced-flows", "2")
 	if r.Flows != 3 || r.Rounds != 2 || !r.InProcess || r.PeakRSSMiB <= 0 {
 		t.Fatalf("the report must say what ran: %+v", r)
 	}
@@ -61,6 +62,16 @@ func TestBenchDrivesEveryKindAndItsBaselineToTheEnd(t *testing.T) {
 		}
 		if flow.Baseline != base.Kind || flow.Ratio <= 0 {
 			t.Fatalf("%s must be compared with its baseline: %+v", name, flow)
+		}
+		p := flow.Paced
+		if p == nil || base.Paced != nil {
+			t.Fatalf("%s must have a paced phase and its baseline none: %+v, %+v", name, p, base.Paced)
+		}
+		if p.Fraction != 0.5 || math.Abs(p.Rate-flow.FlowsPerSecond/2) > 0.001 || p.Flows != 2 {
+			t.Fatalf("%s's paced phase must offer half its flows/s in the rounds (%.2f): %+v", name, flow.FlowsPerSecond, p)
+		}
+		if p.Create.N != 2 || p.Completed != 2 || p.Failed != 0 || p.AcceptToDone.N != 2 || p.FlowsPerSecond <= 0 || len(p.Errors) != 0 {
+			t.Fatalf("every paced %s must be created, timed and completed: %+v", name, p)
 		}
 	}
 	if s := r.Shapes[bench.KindInvitation]; s.Count(bench.StepSignal) == 0 {
@@ -97,9 +108,12 @@ func TestBenchRunsOneKindAndRefusesUnknownOnes(t *testing.T) {
 		t.Skip("starts the dev stack")
 	}
 	var r bench.Report
-	runBenchCommand(t, &r, "--kinds", "customer", "--flows", "1", "--rounds", "1", "--concurrency", "1")
+	runBenchCommand(t, &r, "--kinds", "customer", "--flows", "1", "--rounds", "1", "--concurrency", "1", "--paced-fraction", "0")
 	if len(r.Kinds) != 2 || r.Kinds[0].Kind != bench.KindCustomer || r.Kinds[0].Completed != 1 || r.Kinds[1].Completed != 1 {
 		t.Fatalf("only customer onboardings and their baseline must run, and complete: %+v", r.Kinds)
+	}
+	if r.Kinds[0].Paced != nil {
+		t.Fatalf("--paced-fraction 0 turns the paced phase off: %+v", r.Kinds[0].Paced)
 	}
 	if len(r.Shapes) != 1 || r.PollInterval != "15m0s" {
 		t.Fatalf("without resellers the stack polls at production's interval and one shape is read: %q %+v", r.PollInterval, r.Shapes)

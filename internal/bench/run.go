@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,6 +45,12 @@ type Options struct {
 	Rounds int
 	// Concurrency is how many flows are being created and accepted at once.
 	Concurrency int
+	// PacedFraction is the share of each partnerflow kind's throughput in the rounds its paced
+	// phase offers after them (runPaced); 0 skips the phase.
+	PacedFraction float64
+	// PacedFlows is how many flows each paced phase starts (0: the first round's batch, at
+	// least 20).
+	PacedFlows int
 	// Kinds are the flow kinds to drive (Kinds when empty); each runs with its baseline.
 	Kinds []string
 	// Shapes are the baselines' shapes by partnerflow kind (LoadShape), one per kind driven.
@@ -90,6 +97,8 @@ type KindResult struct {
 	// PeakRSSMiB is the process's peak RSS at the end of the kind's last batch (in-process).
 	PeakRSSMiB float64  `json:"peakRssMiB,omitempty"`
 	Errors     []string `json:"errors,omitempty"`
+	// Paced is the kind's paced phase (partnerflow kinds, when the run has one).
+	Paced *PacedResult `json:"paced,omitempty"`
 }
 
 // BatchResult is one kind's batch in one round.
@@ -131,6 +140,9 @@ type batchStats struct {
 func Run(ctx context.Context, t Target, opts Options) (Report, error) {
 	if opts.Flows <= 0 || opts.Rounds <= 0 || opts.Concurrency <= 0 {
 		return Report{}, errors.New("flows, rounds and concurrency must be positive")
+	}
+	if opts.PacedFraction < 0 || opts.PacedFlows < 0 {
+		return Report{}, errors.New("the paced fraction and flows must not be negative")
 	}
 	names := opts.Kinds
 	if len(names) == 0 {
@@ -236,6 +248,19 @@ func Run(ctx context.Context, t Target, opts Options) (Report, error) {
 			}
 		}
 	}
+	if opts.PacedFraction > 0 {
+		// Numbered after the last round's flows (a round's batch starts at round×Flows), so what
+		// their prepare made is not made again.
+		first := (opts.Rounds-1)*opts.Flows + opts.Flows/opts.Rounds
+		for _, p := range pairs {
+			kr := &rep.Kinds[slices.IndexFunc(rep.Kinds, func(k KindResult) bool { return k.Kind == p[0].name })]
+			paced, err := runPaced(ctx, p[0].kind, p[0].name, kr.FlowsPerSecond, first, opts)
+			if err != nil {
+				return rep, fmt.Errorf("%s, paced: %w", p[0].name, err)
+			}
+			kr.Paced = paced
+		}
+	}
 	if opts.InProcess {
 		rep.PeakRSSMiB = mib(peakRSS())
 	}
@@ -244,24 +269,14 @@ func Run(ctx context.Context, t Target, opts Options) (Report, error) {
 
 // runBatch drives n flows of one kind, numbered from first, opts.Concurrency at a time.
 func runBatch(ctx context.Context, k flowKind, label string, first, n int, opts Options) (batchStats, error) {
-	var b batchStats
 	if err := k.prepare(ctx, first+n); err != nil {
-		return b, fmt.Errorf("prepare: %w", err)
+		return batchStats{}, fmt.Errorf("prepare: %w", err)
 	}
 	var (
-		mu      sync.Mutex
-		done    atomic.Int64
-		waiters sync.WaitGroup
+		rec     recorder
 		workers sync.WaitGroup
 	)
-	fail := func(err error) {
-		mu.Lock()
-		b.failed++
-		b.errs = append(b.errs, err.Error())
-		mu.Unlock()
-		done.Add(1)
-	}
-	stopProgress := progress(opts.Progress, label, n, &done)
+	stopProgress := progress(opts.Progress, label, n, &rec.done)
 	jobs := make(chan int)
 	cpu0, start := cpuTime(), time.Now()
 	for range min(opts.Concurrency, n) {
@@ -269,34 +284,7 @@ func runBatch(ctx context.Context, k flowKind, label string, first, n int, opts 
 		go func() {
 			defer workers.Done()
 			for i := range jobs {
-				t0 := time.Now()
-				h, err := k.create(ctx, i)
-				if err != nil {
-					fail(fmt.Errorf("create: %w", err))
-					continue
-				}
-				mu.Lock()
-				b.creates = append(b.creates, time.Since(t0))
-				mu.Unlock()
-				accepted, err := k.accept(ctx, h)
-				if err != nil {
-					fail(fmt.Errorf("accept %s: %w", h.id, err))
-					continue
-				}
-				waiters.Add(1)
-				go func() {
-					defer waiters.Done()
-					if err := k.wait(ctx, h); err != nil {
-						fail(fmt.Errorf("wait %s: %w", h.id, err))
-						return
-					}
-					took := time.Since(accepted)
-					mu.Lock()
-					b.completed++
-					b.accepts = append(b.accepts, took)
-					mu.Unlock()
-					done.Add(1)
-				}()
+				rec.drive(ctx, k, i)
 			}
 		}()
 	}
@@ -305,10 +293,69 @@ func runBatch(ctx context.Context, k flowKind, label string, first, n int, opts 
 	}
 	close(jobs)
 	workers.Wait()
-	waiters.Wait()
-	b.wall, b.cpu = time.Since(start), cpuTime()-cpu0
+	rec.flows.Wait()
+	rec.b.wall, rec.b.cpu = time.Since(start), cpuTime()-cpu0
 	stopProgress()
-	return b, ctx.Err()
+	return rec.b, ctx.Err()
+}
+
+// recorder collects the outcomes of a batch's flows from the goroutines driving them.
+type recorder struct {
+	mu sync.Mutex
+	b  batchStats
+	// firstDone and lastDone are when the first and the last flow completed.
+	firstDone, lastDone time.Time
+	// done counts the flows completed or failed (the progress line's).
+	done atomic.Int64
+	// flows counts the goroutines still driving a flow or waiting for its end.
+	flows sync.WaitGroup
+}
+
+// drive creates flow i and accepts it, recording the create call's latency, then waits for its
+// end in a goroutine of its own (counted in r.flows) and records acceptance-to-done.
+func (r *recorder) drive(ctx context.Context, k flowKind, i int) {
+	t0 := time.Now()
+	h, err := k.create(ctx, i)
+	if err != nil {
+		r.fail(fmt.Errorf("create: %w", err))
+		return
+	}
+	took := time.Since(t0)
+	r.mu.Lock()
+	r.b.creates = append(r.b.creates, took)
+	r.mu.Unlock()
+	accepted, err := k.accept(ctx, h)
+	if err != nil {
+		r.fail(fmt.Errorf("accept %s: %w", h.id, err))
+		return
+	}
+	r.flows.Add(1)
+	go func() {
+		defer r.flows.Done()
+		if err := k.wait(ctx, h); err != nil {
+			r.fail(fmt.Errorf("wait %s: %w", h.id, err))
+			return
+		}
+		now := time.Now()
+		r.mu.Lock()
+		r.b.completed++
+		r.b.accepts = append(r.b.accepts, now.Sub(accepted))
+		if r.firstDone.IsZero() {
+			r.firstDone = now
+		}
+		r.lastDone = now
+		r.mu.Unlock()
+		r.done.Add(1)
+	}()
+}
+
+// fail records a flow that failed.
+func (r *recorder) fail(err error) {
+	r.mu.Lock()
+	r.b.failed++
+	r.b.errs = append(r.b.errs, err.Error())
+	r.mu.Unlock()
+	r.done.Add(1)
 }
 
 // progress rewrites one line on w every quarter second until stopped.
