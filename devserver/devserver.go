@@ -35,9 +35,15 @@ const (
 	DefaultRetention = 30 * 24 * time.Hour
 )
 
-// DBFileName is the SQLite file under Config.DataDir that holds both the server's
-// persistence and its visibility tables; its -wal and -shm companions sit next to it.
+// DBFileName is the SQLite file under Config.DataDir that holds the server's persistence; its
+// -wal and -shm companions sit next to it.
 const DBFileName = "temporal.db"
+
+// VisibilityDBFileName is the SQLite file beside DBFileName that holds the visibility records
+// (what the Web UI lists and searches). A separate file has its own writer, so the visibility
+// writes every status change makes no longer queue behind the workflows' own. Data dirs made
+// before it keep their visibility records in DBFileName.
+const VisibilityDBFileName = "temporal-visibility.db"
 
 // readyTimeout bounds how long Start waits for the frontend and the UI when the caller's
 // context has no earlier deadline.
@@ -45,7 +51,7 @@ const readyTimeout = time.Minute
 
 // Config says where the dev server keeps its state and where it listens.
 type Config struct {
-	// DataDir holds DBFileName; it is created if missing. Required.
+	// DataDir holds DBFileName and VisibilityDBFileName; it is created if missing. Required.
 	DataDir string
 	// IP is the address the frontend and the UI bind to (default DefaultIP). The history,
 	// matching and worker services always bind to 127.0.0.1 on ports chosen at start.
@@ -106,12 +112,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		cfg.FrontendHTTPPort = ports[0]
 	}
-	sqlCfg, err := prepareStore(cfg)
+	stores, err := prepareStores(cfg)
 	if err != nil {
 		return nil, err
 	}
 	quiet := &atomic.Bool{}
-	ts, err := startTemporal(cfg, sqlCfg, slogLogger{log: cfg.Logger, quiet: quiet})
+	ts, err := startTemporal(cfg, stores, slogLogger{log: cfg.Logger, quiet: quiet})
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -246,6 +247,26 @@ func approveAndExpectCompletion(t *testing.T, dir, workflowID string) {
 	t.Logf("workflow completed %s after the signal", time.Since(began).Round(time.Millisecond))
 	if want := "fabrikam.example approved by admin@fabrikam.example"; result != want {
 		t.Errorf("result = %q, want %q", result, want)
+	}
+	expectListedClosed(t, c, workflowID)
+}
+
+// expectListedClosed waits for visibility (the Web UI's list, kept in VisibilityDBFileName) to
+// show the workflow completed.
+func expectListedClosed(t *testing.T, c client.Client, workflowID string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := c.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{
+			Query: fmt.Sprintf("WorkflowId = %q AND ExecutionStatus = 'Completed'", workflowID),
+		})
+		if err == nil && len(resp.GetExecutions()) == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("visibility does not list %s as completed: %v %v", workflowID, resp.GetExecutions(), err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

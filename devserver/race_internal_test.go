@@ -25,11 +25,11 @@ func TestStartTemporalOnAPortTakenAfterTheCheckReturnsAnError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sqlCfg, err := prepareStore(cfg)
+	stores, err := prepareStores(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := startTemporal(cfg, sqlCfg, slogLogger{log: cfg.Logger, quiet: &atomic.Bool{}})
+	srv, err := startTemporal(cfg, stores, slogLogger{log: cfg.Logger, quiet: &atomic.Bool{}})
 	if err == nil {
 		_ = srv.Stop()
 		t.Fatal("startTemporal succeeded on a taken frontend port")

@@ -27,8 +27,9 @@ import (
 )
 
 const (
-	clusterName = "active"
-	storeName   = "sqlite"
+	clusterName         = "active"
+	storeName           = "sqlite"
+	visibilityStoreName = "sqlite-visibility"
 	// internalIP is where history, matching and worker listen: nothing outside the
 	// process talks to them.
 	internalIP = "127.0.0.1"
@@ -64,34 +65,59 @@ func dynamicConfig() dynamicconfig.StaticClient {
 	}
 }
 
-// prepareStore creates the SQLite file with its schema on first start and makes sure the
-// namespace exists.
-func prepareStore(c Config) (*config.SQL, error) {
-	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("devserver: create data dir: %w", err)
-	}
-	path := filepath.Join(c.DataDir, DBFileName)
-	sqlCfg := &config.SQL{
+// sqliteStores are the server's two SQLite stores: its persistence and its visibility records,
+// which are the same file in data dirs made before VisibilityDBFileName.
+type sqliteStores struct {
+	main, visibility *config.SQL
+}
+
+// sqliteConfig is the configuration of the SQLite file at path.
+func sqliteConfig(path string) *config.SQL {
+	cfg := &config.SQL{
 		PluginName:        sqliteplugin.PluginName,
 		DatabaseName:      path,
 		ConnectAttributes: map[string]string{"mode": "rwc"},
-		// One connection: SQLite has one writer anyway, and the plugin shares it between
-		// all services and both stores through its pool.
+		// One connection a file: SQLite has one writer anyway, and the plugin shares it between
+		// all services through its pool.
 		MaxConns:     1,
 		MaxIdleConns: 1,
 	}
 	for k, v := range sqlitePragmas {
-		sqlCfg.ConnectAttributes[k] = v
+		cfg.ConnectAttributes[k] = v
 	}
+	return cfg
+}
 
-	_, err := os.Stat(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		if err := sqliteschema.SetupSchema(sqlCfg); err != nil {
-			return nil, fmt.Errorf("devserver: create schema in %s (remove the file to retry): %w", path, err)
+// prepareStores creates the SQLite files with their schema on first start and makes sure the
+// namespace exists.
+func prepareStores(c Config) (sqliteStores, error) {
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return sqliteStores{}, fmt.Errorf("devserver: create data dir: %w", err)
+	}
+	path, visPath := filepath.Join(c.DataDir, DBFileName), filepath.Join(c.DataDir, VisibilityDBFileName)
+	stores := sqliteStores{main: sqliteConfig(path), visibility: sqliteConfig(visPath)}
+	fresh, err := missing(path)
+	if err != nil {
+		return stores, err
+	}
+	visFresh, err := missing(visPath)
+	if err != nil {
+		return stores, err
+	}
+	if fresh {
+		if err := sqliteschema.SetupSchema(stores.main); err != nil {
+			return stores, fmt.Errorf("devserver: create schema in %s (remove the file to retry): %w", path, err)
 		}
-	case err != nil:
-		return nil, fmt.Errorf("devserver: inspect %s: %w", path, err)
+	}
+	switch {
+	case !fresh && visFresh:
+		// A data dir from before the separate file: its visibility records stay where they are.
+		stores.visibility = stores.main
+	case visFresh:
+		// The schema has both stores' tables; this file uses the visibility ones.
+		if err := sqliteschema.SetupSchema(stores.visibility); err != nil {
+			return stores, fmt.Errorf("devserver: create schema in %s (remove the file to retry): %w", visPath, err)
+		}
 	}
 
 	// The namespace is written straight into the store so that the server's namespace
@@ -99,16 +125,28 @@ func prepareStore(c Config) (*config.SQL, error) {
 	// leaves a window in which workers are told it does not exist.
 	ns, err := sqliteschema.NewNamespaceConfig(clusterName, c.Namespace, false, nil)
 	if err != nil {
-		return nil, fmt.Errorf("devserver: describe namespace %s: %w", c.Namespace, err)
+		return stores, fmt.Errorf("devserver: describe namespace %s: %w", c.Namespace, err)
 	}
-	if err := sqliteschema.CreateNamespaces(sqlCfg, ns); err != nil {
-		return nil, fmt.Errorf("devserver: create namespace %s in %s: %w", c.Namespace, path, err)
+	if err := sqliteschema.CreateNamespaces(stores.main, ns); err != nil {
+		return stores, fmt.Errorf("devserver: create namespace %s in %s: %w", c.Namespace, path, err)
 	}
-	return sqlCfg, nil
+	return stores, nil
+}
+
+// missing reports whether no file is at path.
+func missing(path string) (bool, error) {
+	_, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("devserver: inspect %s: %w", path, err)
+	}
+	return false, nil
 }
 
 // startTemporal builds and starts all four services in this process.
-func startTemporal(c Config, sqlCfg *config.SQL, logger slogLogger) (srv temporal.Server, err error) {
+func startTemporal(c Config, stores sqliteStores, logger slogLogger) (srv temporal.Server, err error) {
 	ports, err := freePorts(internalIP, 3)
 	if err != nil {
 		return nil, err
@@ -141,10 +179,13 @@ func startTemporal(c Config, sqlCfg *config.SQL, logger slogLogger) (srv tempora
 	conf.Global.Membership.MaxJoinDuration = 30 * time.Second
 	conf.Persistence = config.Persistence{
 		DefaultStore:    storeName,
-		VisibilityStore: storeName,
+		VisibilityStore: visibilityStoreName,
 		// The shard count is fixed when the database is created; one is plenty for dev.
 		NumHistoryShards: 1,
-		DataStores:       map[string]config.DataStore{storeName: {SQL: sqlCfg}},
+		DataStores: map[string]config.DataStore{
+			storeName:           {SQL: stores.main},
+			visibilityStoreName: {SQL: stores.visibility},
+		},
 	}
 	conf.ClusterMetadata = &cluster.Config{
 		FailoverVersionIncrement: 10,

@@ -290,7 +290,7 @@ func TestDevRestartResumesAWaitingInvitation(t *testing.T) {
 	p.stop()
 
 	var scanned int
-	files, _ := filepath.Glob(filepath.Join(dataDir, "temporal.db*"))
+	files, _ := filepath.Glob(filepath.Join(dataDir, "temporal*.db*"))
 	var all []byte
 	for _, f := range files {
 		b, err := os.ReadFile(f)
