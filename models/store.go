@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"gorm.io/driver/postgres"
 	"gorm.io/driver/sqlite"
@@ -42,7 +43,13 @@ const (
 // Open connects to dsn: a postgres:// or postgresql:// URL means PostgreSQL, anything else is
 // the path of a SQLite file (created if missing) opened in WAL mode.
 func Open(dsn string) (*Store, error) {
-	cfg := &gorm.Config{Logger: logger.Discard, TranslateError: true}
+	cfg := &gorm.Config{
+		Logger: logger.Discard, TranslateError: true,
+		// Statements are prepared once and reused: parsing and planning them again on every call
+		// was most of a step's cost on SQLite. The cache is bounded (lists build statements with
+		// varying filters) and idle statements are closed.
+		PrepareStmt: true, PrepareStmtMaxSize: 512, PrepareStmtTTL: time.Hour,
+	}
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		db, err := gorm.Open(postgres.Open(dsn), cfg)
 		if err != nil {
