@@ -750,7 +750,11 @@ func (s *Server) invitationEvents() map[string]eventRoute {
 // maxHintedInvitations caps how many pending invitations one reseller-acceptance event wakes.
 const maxHintedInvitations = 500
 
-// signalGDAPInvitation signals the invitation that created the event's GDAP relationship.
+// signalGDAPInvitation passes a GDAP event to whichever workflow of the invitation that created
+// the relationship can act on it. A pending invitation waits for the customer's approval and
+// confirms any event with Partner Center. Once the customer consented, the invitation reads the
+// relationship itself and an event would only wake it for nothing; an active one has handed the
+// relationship to its GDAP watch, which acts on the relationship's end, not on its activation.
 func (s *Server) signalGDAPInvitation(ctx context.Context, signal workflows.PartnerCenterEvent) webhookOutcome {
 	inv, err := s.store.InvitationByGDAP(ctx, signal.ResourceID)
 	if errors.Is(err, models.ErrNotFound) || (err == nil && inv.PartnerID != s.flows.PartnerID) {
@@ -764,19 +768,33 @@ func (s *Server) signalGDAPInvitation(ctx context.Context, signal workflows.Part
 		err = fmt.Errorf("find the invitation of GDAP relationship %s: %w", signal.ResourceID, err)
 		return webhookOutcome{result: "failed: " + err.Error(), problem: problemInternal(), err: err}
 	}
+	watch := workflows.GDAPWatchWorkflowID(signal.ResourceID)
+	switch {
+	case inv.Status == models.InvitationActive && signal.EventName == partnercenter.EventGDAPActivated:
+		return webhookOutcome{result: "ignored: invitation " + inv.ID + " is active"}
+	case inv.Status == models.InvitationActive:
+		return s.signalGDAPWatch(ctx, inv, watch, signal)
+	case inv.Status != models.InvitationPending:
+		return webhookOutcome{result: "ignored: invitation " + inv.ID + " is " + inv.Status + " and reads the relationship itself"}
+	}
 	err = s.signalWorkflow(ctx, inv.WorkflowID, signal)
 	var finished *serviceerror.NotFound
 	switch {
 	case errors.As(err, &finished):
-		// An active invitation has handed its relationship to the GDAP watch.
-		if s.signalWorkflow(ctx, workflows.GDAPWatchWorkflowID(signal.ResourceID), signal) == nil {
-			return webhookOutcome{signalled: 1, result: "signalled the GDAP watch of invitation " + inv.ID}
-		}
-		return webhookOutcome{result: "ignored: the workflow of invitation " + inv.ID + " has finished"}
+		// The workflow moved on before its row said so.
+		return s.signalGDAPWatch(ctx, inv, watch, signal)
 	case err != nil:
 		return webhookOutcome{result: "failed: " + err.Error(), problem: problemUnavailable("the invitation's workflow could not be signalled; retry"), err: err}
 	}
 	return webhookOutcome{signalled: 1, result: "signalled invitation " + inv.ID}
+}
+
+// signalGDAPWatch passes a GDAP event to the watch of an active invitation's relationship.
+func (s *Server) signalGDAPWatch(ctx context.Context, inv *models.Invitation, watch string, signal workflows.PartnerCenterEvent) webhookOutcome {
+	if s.signalWorkflow(ctx, watch, signal) == nil {
+		return webhookOutcome{signalled: 1, result: "signalled the GDAP watch of invitation " + inv.ID}
+	}
+	return webhookOutcome{result: "ignored: the workflow of invitation " + inv.ID + " has finished"}
 }
 
 // signalAcceptedInvitation passes a reseller acceptance to the one invitation it concerns. The

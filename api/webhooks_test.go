@@ -395,3 +395,39 @@ func TestGDAPEventsAfterActivationReachTheGDAPWatch(t *testing.T) {
 		t.Fatalf("the terminated relationship's watch must be woken: %+v", s)
 	}
 }
+
+func TestGDAPEventsReachOnlyWorkflowsThatActOnThem(t *testing.T) {
+	cases := []struct {
+		status, event, result, signalled string
+	}{
+		{models.InvitationGranting, partnercenter.EventGDAPActivated, "ignored: ", ""},
+		{models.InvitationGranting, partnercenter.EventGDAPTerminated, "ignored: ", ""},
+		{models.InvitationActive, partnercenter.EventGDAPActivated, "ignored: ", ""},
+		{models.InvitationActive, partnercenter.EventGDAPTerminated, "signalled the GDAP watch", workflows.GDAPWatchWorkflowID("rel-2")},
+		{models.InvitationPending, partnercenter.EventGDAPActivated, "signalled invitation", "invitation"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.status+" "+tc.event, func(t *testing.T) {
+			f, signer, invs := webhookFixture(t)
+			if err := models.Record(context.Background(), f.store, models.KindInvitation, invs[1].ID, models.InvitationChange{Status: tc.status}); err != nil {
+				t.Fatal(err)
+			}
+			body := eventBody(t, tc.event, gdapURI("rel-2"))
+			resp := f.anon.Do("POST", "/webhooks/partner-center", body, signer.headers(t, signer.key, body)...)
+			if resp.Status != http.StatusAccepted {
+				t.Fatalf("status %d: %s", resp.Status, resp.Body)
+			}
+			rows := f.webhookEvents(t)
+			if len(rows) != 1 || !strings.HasPrefix(rows[0].Result, tc.result) {
+				t.Fatalf("the event must be stored with result %q: %+v", tc.result, rows)
+			}
+			s := f.temporal.signalCalls()
+			switch {
+			case tc.signalled == "" && len(s) != 0:
+				t.Fatalf("a %s invitation reads the relationship itself; nothing may be woken: %+v", tc.status, s)
+			case tc.signalled != "" && (len(s) != 1 || !strings.HasPrefix(s[0].WorkflowID, tc.signalled)):
+				t.Fatalf("want one signal to %s: %+v", tc.signalled, s)
+			}
+		})
+	}
+}
