@@ -56,6 +56,9 @@ type Config struct {
 	GraphURL         string // GRAPH_URL
 	SimAddr          string // PARTNERFLOW_SIM_ADDR
 	SimPublicURL     string // PARTNERFLOW_SIM_PUBLIC_URL: base of the simulator's links as browsers reach it
+	// SimActivationDelay is how long the simulator's approved relationships, access assignments
+	// and orders take to become active (0: its default; sim.Immediately: none). `bench` sets it.
+	SimActivationDelay time.Duration
 
 	// The partner's tenant and Entra app. An empty client ID means simulator mode; dev fills an
 	// empty tenant ID with the simulator's home partner.

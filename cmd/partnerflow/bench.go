@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -35,9 +36,10 @@ type benchFlags struct {
 	flows, rounds, concurrency, scale, samples int
 	api, apiKey, simURL, temporal, partnerID   string
 	databaseURL, testdata, cpuProfile          string
+	memProfile                                 string
 	kinds                                      []string
 	json                                       bool
-	pollInterval                               time.Duration
+	pollInterval, simActivation                time.Duration
 	pacedFraction                              float64
 	pacedFlows                                 int
 }
@@ -89,7 +91,9 @@ invitation's detail. Point --database-url at a scratch database: the invitations
 	fl.StringSliceVar(&f.kinds, "kinds", bench.Kinds, "flow kinds to drive, each with its baseline")
 	fl.StringVar(&f.testdata, "testdata", filepath.Join("workflows", "testdata"), "directory of the recorded histories the baselines' shapes come from")
 	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured part to this file")
+	fl.StringVar(&f.memProfile, "memprofile", "", "write a heap profile, taken after the measured part, to this file")
 	fl.BoolVar(&f.json, "json", false, "print the report as JSON")
+	fl.DurationVar(&f.simActivation, "sim-activation-delay", 0, "how long the in-process simulator takes to activate an approved GDAP relationship, access assignment or order (0: at once; dev's is 3s): Microsoft's time, which is not partnerflow's cost and the baselines do not wait")
 	fl.DurationVar(&f.pollInterval, "poll-interval", 15*time.Minute, "the in-process flows' polling of Partner Center (production's default; dev's own is 30s; "+resellerPoll.String()+" when resellers take part and this is not given)")
 	return cmd
 }
@@ -126,7 +130,7 @@ func (a *app) runBench(cmd *cobra.Command, f benchFlags) error {
 		f.pollInterval = resellerPoll
 	}
 	if inProcess {
-		stack, err := a.startBenchDev(ctx, f.databaseURL, f.pollInterval)
+		stack, err := a.startBenchDev(ctx, f.databaseURL, f.pollInterval, f.simActivation)
 		if err != nil {
 			return err
 		}
@@ -192,12 +196,17 @@ func (a *app) runBench(cmd *cobra.Command, f benchFlags) error {
 			Temporal: tc, InProcess: inProcess, Progress: progress,
 		})
 		if inProcess {
-			r.PollInterval = f.pollInterval.String()
+			r.PollInterval, r.SimActivationDelay = f.pollInterval.String(), f.simActivation.String()
 		}
 		if err != nil {
 			return err
 		}
 		report = r
+	}
+	if f.memProfile != "" {
+		if err := writeHeapProfile(f.memProfile); err != nil {
+			return err
+		}
 	}
 	if f.json {
 		enc := json.NewEncoder(out)
@@ -206,6 +215,16 @@ func (a *app) runBench(cmd *cobra.Command, f benchFlags) error {
 	}
 	report.WriteText(out)
 	return nil
+}
+
+// writeHeapProfile writes the live heap, after a collection, to path.
+func writeHeapProfile(path string) error {
+	pf, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	return errors.Join(pprof.WriteHeapProfile(pf), pf.Close())
 }
 
 // benchStack is the dev stack bench runs in its own process.
@@ -217,9 +236,9 @@ type benchStack struct {
 }
 
 // startBenchDev runs dev (runDev, as `partnerflow dev` does) on a temporary data dir and free
-// ports, without the Web UI, polling Partner Center at pollInterval, and returns once its API is
-// ready.
-func (a *app) startBenchDev(ctx context.Context, databaseURL string, pollInterval time.Duration) (*benchStack, error) {
+// ports, without the Web UI, polling Partner Center at pollInterval, its simulator activating
+// approvals after simActivation (0: at once), and returns once its API is ready.
+func (a *app) startBenchDev(ctx context.Context, databaseURL string, pollInterval, simActivation time.Duration) (*benchStack, error) {
 	dir, err := os.MkdirTemp("", "partnerflow-bench-")
 	if err != nil {
 		return nil, err
@@ -242,6 +261,10 @@ func (a *app) startBenchDev(ctx context.Context, databaseURL string, pollInterva
 	// Every waiting flow polls Partner Center at this interval: dev's 30 s would make 10,000
 	// waiting invitations poll 333 times a second, which production never does.
 	c.PollInterval, c.PollIntervalSet = pollInterval, true
+	c.SimActivationDelay = simActivation
+	if simActivation <= 0 {
+		c.SimActivationDelay = sim.Immediately
+	}
 	a.devBanner = io.Discard
 
 	devCtx, cancel := context.WithCancel(ctx)
@@ -263,6 +286,11 @@ func (a *app) startBenchDev(ctx context.Context, databaseURL string, pollInterva
 	}
 	sizes := func(ctx context.Context) (int64, int64, error) {
 		t, err := globSize(filepath.Join(dir, devserver.DBFileName+"*"))
+		if err == nil {
+			var vis int64
+			vis, err = globSize(filepath.Join(dir, devserver.VisibilityDBFileName+"*"))
+			t += vis
+		}
 		if err != nil || databaseURL == "" {
 			app, aerr := globSize(c.AppDatabase() + "*")
 			return t, app, errors.Join(err, aerr)

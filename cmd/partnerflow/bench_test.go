@@ -39,6 +39,9 @@ func TestBenchDrivesEveryKindAndItsBaselineToTheEnd(t *testing.T) {
 	if r.PollInterval != "2s" {
 		t.Fatalf("with resellers taking part the stack must poll often enough for them, got %q", r.PollInterval)
 	}
+	if r.SimActivationDelay != "0s" {
+		t.Fatalf("by default the simulator activates approvals at once (Microsoft's time is not partnerflow's), got %q", r.SimActivationDelay)
+	}
 	if len(r.Shapes) != len(bench.Kinds) || len(r.Kinds) != 2*len(bench.Kinds) {
 		t.Fatalf("every kind and its baseline must take part: %d shapes, kinds %+v", len(r.Shapes), r.Kinds)
 	}

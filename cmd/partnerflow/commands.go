@@ -317,9 +317,10 @@ func startSim(ctx context.Context, a *app, seed bool) (*sim.Server, string, <-ch
 		publicURL = "http://" + a.cfg.SimAddr
 	}
 	s, err := sim.New(sim.Config{
-		DataFile:  filepath.Join(a.cfg.DataDir, "simulator.json"),
-		PublicURL: publicURL,
-		Logger:    a.logger.With("component", "simulator"),
+		DataFile:        filepath.Join(a.cfg.DataDir, "simulator.json"),
+		PublicURL:       publicURL,
+		ActivationDelay: a.cfg.SimActivationDelay,
+		Logger:          a.logger.With("component", "simulator"),
 	})
 	if err != nil {
 		return nil, "", nil, err

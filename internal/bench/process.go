@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -48,3 +49,29 @@ func currentRSS() int64 {
 }
 
 func mib(b int64) float64 { return float64(b*10/(1<<20)) / 10 }
+
+// MemoryBreakdown is where a process's memory is: the Go heap in use and its live part, the
+// goroutines' stacks, and memory the runtime holds but has not returned to the system.
+type MemoryBreakdown struct {
+	HeapLiveMiB  float64 `json:"heapLiveMiB"`
+	HeapInUseMiB float64 `json:"heapInUseMiB"`
+	StackMiB     float64 `json:"stackMiB"`
+	IdleMiB      float64 `json:"idleNotReleasedMiB"`
+	RuntimeMiB   float64 `json:"runtimeSysMiB"`
+	Goroutines   int     `json:"goroutines"`
+}
+
+// memoryBreakdown collects garbage, then reads the runtime's memory statistics.
+func memoryBreakdown() MemoryBreakdown {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return MemoryBreakdown{
+		HeapLiveMiB:  mib(int64(m.HeapAlloc)),
+		HeapInUseMiB: mib(int64(m.HeapInuse)),
+		StackMiB:     mib(int64(m.StackInuse)),
+		IdleMiB:      mib(int64(m.HeapIdle - m.HeapReleased)),
+		RuntimeMiB:   mib(int64(m.Sys)),
+		Goroutines:   runtime.NumGoroutine(),
+	}
+}

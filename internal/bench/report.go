@@ -18,6 +18,9 @@ func (r Report) WriteText(w io.Writer) {
 	if r.PollInterval != "" {
 		fmt.Fprintf(w, ", polling Partner Center every %s", r.PollInterval)
 	}
+	if r.SimActivationDelay != "" {
+		fmt.Fprintf(w, ", the simulator activating approvals after %s", r.SimActivationDelay)
+	}
 	fmt.Fprintln(w)
 	kinds := make([]string, 0, len(r.Shapes))
 	for k := range r.Shapes {
@@ -66,6 +69,10 @@ func (r ScaleReport) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "started in %.1fs (%.1f/s), create p50/p95/p99 %s ms\n", r.StartSeconds, r.StartRate, triple(r.Create))
 	if r.RSSMiB > 0 {
 		fmt.Fprintf(w, "RSS %.0f MiB (peak %.0f MiB)\n", r.RSSMiB, r.PeakRSSMiB)
+	}
+	if m := r.Memory; m != nil {
+		fmt.Fprintf(w, "after a collection: heap live %.0f MiB (in use %.0f), stacks %.0f MiB in %d goroutines, idle not released %.0f MiB, runtime total %.0f MiB\n",
+			m.HeapLiveMiB, m.HeapInUseMiB, m.StackMiB, m.Goroutines, m.IdleMiB, m.RuntimeMiB)
 	}
 	if r.TemporalDBMiB > 0 || r.AppDBMiB > 0 {
 		fmt.Fprintf(w, "database bytes per waiting flow: Temporal %d, app %d (Temporal %.1f MiB, app %.1f MiB in all)\n",

@@ -77,6 +77,9 @@ type Report struct {
 	PeakRSSMiB  float64          `json:"peakRssMiB,omitempty"`
 	// PollInterval is how often the in-process flows poll Partner Center (set by the caller).
 	PollInterval string `json:"pollInterval,omitempty"`
+	// SimActivationDelay is how long the in-process simulator takes to activate what a customer
+	// approved (set by the caller): Microsoft's time, not partnerflow's.
+	SimActivationDelay string `json:"simActivationDelay,omitempty"`
 }
 
 // KindResult is one flow kind's figures over every round.

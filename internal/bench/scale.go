@@ -41,6 +41,8 @@ type ScaleReport struct {
 	// RSSMiB and PeakRSSMiB are the process's (in-process only).
 	RSSMiB     float64 `json:"rssMiB,omitempty"`
 	PeakRSSMiB float64 `json:"peakRssMiB,omitempty"`
+	// Memory is where the process's memory is, after a collection (in-process only).
+	Memory *MemoryBreakdown `json:"memory,omitempty"`
 	// Bytes per waiting flow: growth of each database over the run divided by Started.
 	TemporalBytesPerFlow int64   `json:"temporalDbBytesPerFlow,omitempty"`
 	AppBytesPerFlow      int64   `json:"appDbBytesPerFlow,omitempty"`
@@ -146,6 +148,8 @@ func RunScale(ctx context.Context, t Target, opts ScaleOptions) (ScaleReport, er
 	rep.ListPending, rep.Detail = Summarize(lists), Summarize(details)
 	if opts.InProcess {
 		rep.RSSMiB, rep.PeakRSSMiB = mib(currentRSS()), mib(peakRSS())
+		m := memoryBreakdown()
+		rep.Memory = &m
 	}
 	if opts.Sizes != nil {
 		t1, a1, err := opts.Sizes(ctx)

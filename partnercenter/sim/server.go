@@ -69,7 +69,8 @@ type Config struct {
 	// PublicURL is the base URL the simulator's links and pages use.
 	PublicURL string
 	// ActivationDelay is how long approved GDAP relationships, access
-	// assignments and orders take to become active; 0 means 3 seconds.
+	// assignments and orders take to become active; 0 means 3 seconds,
+	// Immediately means no time at all.
 	ActivationDelay time.Duration
 	// ProvisioningDelay is how long a checked-out order stays pending before
 	// its subscriptions exist; 0 means ActivationDelay. SetProvisioningDelay
@@ -91,6 +92,10 @@ type Config struct {
 	// Logger receives the simulator's log; nil discards it.
 	Logger *slog.Logger
 }
+
+// Immediately is the ActivationDelay of a world where approved
+// relationships, access assignments and orders are active at once.
+const Immediately time.Duration = -1
 
 // Server is the simulator. Create it with New, serve Handler, stop it with Close.
 type Server struct {
@@ -119,8 +124,11 @@ type Server struct {
 // earlier version), or starts an empty one, and starts the background webhook
 // scanner.
 func New(cfg Config) (*Server, error) {
-	if cfg.ActivationDelay == 0 {
+	switch {
+	case cfg.ActivationDelay == 0:
 		cfg.ActivationDelay = 3 * time.Second
+	case cfg.ActivationDelay < 0:
+		cfg.ActivationDelay = 0
 	}
 	if cfg.WebhookRetryDelay == 0 {
 		cfg.WebhookRetryDelay = 2 * time.Second
@@ -139,6 +147,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ProvisioningDelay == 0 {
 		cfg.ProvisioningDelay = cfg.ActivationDelay
 	}
+	cfg.ProvisioningDelay = max(cfg.ProvisioningDelay, 0)
 	s := &Server{cfg: cfg, home: home, log: cfg.Logger, st: newState(), provDelay: cfg.ProvisioningDelay}
 	if cfg.DataFile != "" {
 		db, st, err := openStore(cfg.DataFile)
