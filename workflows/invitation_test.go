@@ -5,11 +5,13 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
@@ -847,5 +849,30 @@ func TestTheCustomersCloudReachesTheMails(t *testing.T) {
 	}
 	if m := w.mailsOf(workflows.MailInvitation); len(m) != 1 || m[0].Cloud != models.CloudUSGov || m[0].NoAdminAccess {
 		t.Fatalf("mails %+v", m)
+	}
+}
+
+func TestAnInvitationSetsItsStatusAttributeOnlyWhereItRests(t *testing.T) {
+	w := &world{acceptAt: time.Hour, approveAt: time.Hour, gdapActiveAfter: 1}
+	env := newInvitationEnv(t, w)
+	var statuses []string
+	env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
+		sa := args.Get(0).(temporal.SearchAttributes)
+		if status, ok := sa.GetKeyword(workflows.FlowStatusKey); ok {
+			statuses = append(statuses, status)
+		}
+	}).Return(nil)
+	signalEvent(env, time.Hour)
+	env.ExecuteWorkflow(workflows.Invitation, input(env))
+	if state, err := result(t, env); err != nil || state.Status != models.InvitationActive {
+		t.Fatalf("state %+v, %v", state, err)
+	}
+	// pending is set by the API's start and accepted lasts no longer than its workflow task: each
+	// upsert rewrites the flow's visibility row.
+	if want := []string{models.InvitationGranting, models.InvitationActive}; !slices.Equal(statuses, want) {
+		t.Fatalf("FlowStatus set to %v, want %v", statuses, want)
+	}
+	if w.count("accepted") != 1 {
+		t.Fatalf("the accepted step is still recorded: %v", w.stepNames())
 	}
 }

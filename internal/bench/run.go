@@ -31,7 +31,7 @@ var Kinds = []string{KindInvitation, KindReseller, KindCustomer, KindRemoval}
 // Histories are the recorded histories in workflows/testdata each kind's baseline shape is
 // read from.
 var Histories = map[string]string{
-	KindInvitation: "invitation_active_spine.json",
+	KindInvitation: "invitation_active_quiet.json",
 	KindReseller:   "reseller_active_spine.json",
 	KindCustomer:   "customer_completed_spine.json",
 	KindRemoval:    "removal_completed_spine.json",
