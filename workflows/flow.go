@@ -145,16 +145,16 @@ func serveState[S any](ctx workflow.Context, query string, state *S) error {
 	return workflow.SetQueryHandler(ctx, query, func() (S, error) { return *state, nil })
 }
 
-// listen makes every Partner Center event a pending check.
+// listen makes every Partner Center event a pending check. The events wait in their channel
+// until the flow looks (pending), so a waiting flow costs no coroutine of its own.
 func (f *flow[R]) listen(ctx workflow.Context) {
 	f.events = workflow.GetSignalChannel(ctx, SignalPartnerCenterEvent)
-	workflow.Go(ctx, func(ctx workflow.Context) {
-		for {
-			var ev PartnerCenterEvent
-			f.events.Receive(ctx, &ev)
-			f.checkNow = true
-		}
-	})
+}
+
+// pending turns the events received so far into a pending check and reports whether one is due.
+func (f *flow[R]) pending() bool {
+	f.drain()
+	return f.checkNow
 }
 
 // historyFull reports that this run should hand over to a new one: its history is long, or the
@@ -166,7 +166,7 @@ func (f *flow[R]) historyFull(ctx workflow.Context) bool {
 }
 
 // drain turns the events not yet received into a pending check, so none is lost when the run
-// continues as new.
+// looks or continues as new.
 func (f *flow[R]) drain() {
 	if f.events == nil {
 		return
@@ -272,7 +272,7 @@ func (f *flow[R]) wait(ctx workflow.Context, w waiting) (string, error) {
 		if !now.Before(w.deadline) {
 			return models.StatusExpired, nil
 		}
-		if f.checkNow || !now.Before(nextPoll) {
+		if f.pending() || !now.Before(nextPoll) {
 			f.checkNow = false
 			nextPoll = now.Add(w.policy.PollEvery)
 			if err := w.check(ctx); err != nil {
@@ -289,7 +289,7 @@ func (f *flow[R]) wait(ctx workflow.Context, w waiting) (string, error) {
 		}
 		wake := minTime(nextPoll, reminder, w.deadline)
 		// An update that settles the wait (the partner's attestation, say) wakes it at once.
-		if _, err := workflow.AwaitWithTimeout(ctx, wake.Sub(now), func() bool { return f.cancelled != nil || f.checkNow || w.decide() != "" }); err != nil {
+		if _, err := workflow.AwaitWithTimeout(ctx, wake.Sub(now), func() bool { return f.cancelled != nil || f.pending() || w.decide() != "" }); err != nil {
 			return "", err
 		}
 	}

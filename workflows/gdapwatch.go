@@ -92,6 +92,8 @@ func GDAPWatch(ctx workflow.Context, in GDAPWatchInput) (string, error) {
 	f.listen(ctx)
 	actx := withServiceCalls(ctx)
 	for {
+		// The events so far are answered by this read.
+		f.drain()
 		f.checkNow = false
 		var st GDAPState
 		if err := workflow.ExecuteActivity(actx, activityGDAPStatus, in.RelationshipID).Get(ctx, &st); err != nil {
@@ -112,7 +114,7 @@ func GDAPWatch(ctx workflow.Context, in GDAPWatchInput) (string, error) {
 			in.Carry = carry(f, state, started)
 			return "", workflow.NewContinueAsNewError(ctx, GDAPWatch, in)
 		}
-		if _, err := workflow.AwaitWithTimeout(ctx, in.CheckEvery, func() bool { return f.checkNow }); err != nil {
+		if _, err := workflow.AwaitWithTimeout(ctx, in.CheckEvery, f.pending); err != nil {
 			return "", err
 		}
 	}
