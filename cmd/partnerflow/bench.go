@@ -39,7 +39,7 @@ type benchFlags struct {
 	memProfile                                 string
 	kinds                                      []string
 	json                                       bool
-	pollInterval, simActivation                time.Duration
+	pollInterval, simActivation, settle        time.Duration
 	pacedFraction                              float64
 	pacedFlows                                 int
 }
@@ -82,6 +82,7 @@ invitation's detail. Point --database-url at a scratch database: the invitations
 	fl.IntVar(&f.pacedFlows, "paced-flows", 0, "flows each paced phase starts (0: one round's batch, at least 20)")
 	fl.IntVar(&f.scale, "scale", 0, "scale mode: start this many invitations that stay waiting")
 	fl.IntVar(&f.samples, "samples", 200, "scale mode: list pages and details timed")
+	fl.DurationVar(&f.settle, "settle", 10*time.Minute, "scale mode: how long at most the waiting invitations are left alone before the list and details are timed (in process, until the process is idle)")
 	fl.StringVar(&f.api, "api", "", "a running deployment's API base URL (default: start dev in this process)")
 	fl.StringVar(&f.apiKey, "api-key", "", "API key with every role (with --api)")
 	fl.StringVar(&f.simURL, "sim", "", "the deployment's Partner Center simulator URL (with --api)")
@@ -181,7 +182,7 @@ func (a *app) runBench(cmd *cobra.Command, f benchFlags) error {
 			db = "postgres"
 		}
 		r, err := bench.RunScale(ctx, target, bench.ScaleOptions{
-			Invitations: f.scale, Concurrency: f.concurrency, Samples: f.samples,
+			Invitations: f.scale, Concurrency: f.concurrency, Samples: f.samples, Settle: f.settle,
 			Sizes: sizes, Database: db, InProcess: inProcess, Progress: progress,
 		})
 		if err != nil {

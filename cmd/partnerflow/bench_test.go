@@ -128,14 +128,17 @@ func TestBenchScaleLeavesInvitationsWaitingAndMeasuresThem(t *testing.T) {
 		t.Skip("starts the dev stack")
 	}
 	var r bench.ScaleReport
-	runBenchCommand(t, &r, "--scale", "3", "--samples", "4")
+	runBenchCommand(t, &r, "--scale", "3", "--samples", "4", "--settle", "1s")
 	if r.Started != 3 || r.Invitations != 3 || r.Database != "sqlite" || len(r.Errors) != 0 {
 		t.Fatalf("three invitations must be waiting: %+v", r)
 	}
 	if r.ListPending.N != 4 || r.Detail.N != 4 || r.Create.N != 3 {
 		t.Fatalf("every sample must be timed: %+v", r)
 	}
-	if r.RSSMiB <= 0 || r.TemporalDBMiB <= 0 || r.AppDBMiB <= 0 {
+	if r.RSSMiB <= 0 || r.TemporalDBMiB <= 0 || r.AppDBMiB <= 0 || r.SettleSeconds <= 0 || r.SettleSeconds > 1.5 {
 		t.Fatalf("memory and database sizes must be measured: %+v", r)
+	}
+	if m := r.Memory; m == nil || m.HeapLiveMiB <= 0 || m.StackMiB <= 0 || m.Goroutines <= 0 || m.RuntimeMiB < m.HeapLiveMiB {
+		t.Fatalf("where the memory is must be reported: %+v", r.Memory)
 	}
 }

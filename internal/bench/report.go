@@ -78,7 +78,7 @@ func (r ScaleReport) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "database bytes per waiting flow: Temporal %d, app %d (Temporal %.1f MiB, app %.1f MiB in all)\n",
 			r.TemporalBytesPerFlow, r.AppBytesPerFlow, r.TemporalDBMiB, r.AppDBMiB)
 	}
-	fmt.Fprintf(w, "list pending (50 a page) p50/p95/p99 %s ms over %d pages\n", triple(r.ListPending), r.ListPending.N)
+	fmt.Fprintf(w, "after %.0fs left alone: list pending (50 a page) p50/p95/p99 %s ms over %d pages\n", r.SettleSeconds, triple(r.ListPending), r.ListPending.N)
 	fmt.Fprintf(w, "one invitation's detail  p50/p95/p99 %s ms over %d reads\n", triple(r.Detail), r.Detail.N)
 	if len(r.Errors) > 0 {
 		fmt.Fprintf(w, "errors:\n  %s\n", strings.Join(r.Errors, "\n  "))

@@ -21,6 +21,9 @@ type ScaleOptions struct {
 	Concurrency int
 	// Samples is how many list pages and details are timed (default 200).
 	Samples int
+	// Settle is how long the flows are left alone after the last one settled, before the list
+	// and the details are timed; in process, the wait ends once the process is idle.
+	Settle time.Duration
 	// Sizes reports the bytes of Temporal's database and the app database; nil skips them.
 	Sizes func(ctx context.Context) (temporalBytes, appBytes int64, err error)
 	// Database names the app database for the report ("sqlite" or "postgres").
@@ -31,9 +34,11 @@ type ScaleOptions struct {
 
 // ScaleReport is what many waiting invitations cost.
 type ScaleReport struct {
-	Invitations int    `json:"invitations"`
-	Started     int    `json:"started"`
-	Database    string `json:"database"`
+	Invitations int `json:"invitations"`
+	// SettleSeconds is how long the flows were left alone before the timing.
+	SettleSeconds float64 `json:"settleSeconds"`
+	Started       int     `json:"started"`
+	Database      string  `json:"database"`
 	// StartSeconds is the wall time of every create call; StartRate the invitations per second.
 	StartSeconds float64 `json:"startSeconds"`
 	StartRate    float64 `json:"startPerSecond"`
@@ -122,7 +127,9 @@ func RunScale(ctx context.Context, t Target, opts ScaleOptions) (ScaleReport, er
 	if _, err := d.untilSent(ctx, ids[len(ids)-1]); err != nil {
 		return rep, fmt.Errorf("the last invitation never settled: %w", err)
 	}
-	time.Sleep(2 * time.Second)
+	// The figures are of flows that wait: the server may still be writing the last flows'
+	// visibility records and the worker finishing their steps.
+	rep.SettleSeconds = round2(settle(ctx, opts.Settle, opts.InProcess).Seconds())
 
 	var lists, details []time.Duration
 	cursor := ""
@@ -160,4 +167,25 @@ func RunScale(ctx context.Context, t Target, opts ScaleOptions) (ScaleReport, er
 		rep.TemporalDBMiB, rep.AppDBMiB = mib(t1), mib(a1)
 	}
 	return rep, nil
+}
+
+// idleCPU is the share of one core below which a process counts as idle.
+const idleCPU = 0.1
+
+// settle waits at most max, and in process only until a two-second window in which the
+// process used less than idleCPU of a core; it returns how long it waited.
+func settle(ctx context.Context, max time.Duration, inProcess bool) time.Duration {
+	start := time.Now()
+	const window = 2 * time.Second
+	for time.Since(start) < max && ctx.Err() == nil {
+		cpu0 := cpuTime()
+		select {
+		case <-ctx.Done():
+		case <-time.After(min(window, max-time.Since(start))):
+		}
+		if inProcess && float64(cpuTime()-cpu0) < idleCPU*float64(window) {
+			break
+		}
+	}
+	return time.Since(start)
 }
