@@ -55,7 +55,7 @@ func Open(dsn string) (*Store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open PostgreSQL: %w", err)
 		}
-		return &Store{DB: db, Dialect: DialectPostgres}, nil
+		return &Store{DB: db, Dialect: DialectPostgres}, keepConnections(db)
 	}
 	path := strings.TrimPrefix(dsn, "sqlite://")
 	conn := "file:" + path + "?_pragma=journal_mode(wal)&_pragma=synchronous(normal)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate"
@@ -63,7 +63,25 @@ func Open(dsn string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open SQLite %s: %w", path, err)
 	}
-	return &Store{DB: db, Dialect: DialectSQLite}, nil
+	return &Store{DB: db, Dialect: DialectSQLite}, keepConnections(db)
+}
+
+// MaxConns is how many connections a process holds to the app database at most. Each API,
+// worker and dev process has its own pool; PostgreSQL allows 100 connections by default.
+const MaxConns = 20
+
+// keepConnections keeps the pool's connections open between calls: database/sql keeps 2 idle
+// by default, so under load every other step opened a new connection (a new PostgreSQL backend,
+// and its prepared statements prepared again).
+func keepConnections(db *gorm.DB) error {
+	sqlDB, err := db.DB()
+	if err != nil {
+		return err
+	}
+	sqlDB.SetMaxOpenConns(MaxConns)
+	sqlDB.SetMaxIdleConns(MaxConns)
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	return nil
 }
 
 // Ping checks that the database answers.
