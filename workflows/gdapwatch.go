@@ -90,6 +90,7 @@ func GDAPWatch(ctx workflow.Context, in GDAPWatchInput) (string, error) {
 	// Partner Center events about the relationship make the watch read it at once instead of at
 	// the next daily check.
 	f.listen(ctx)
+	defer f.drain() // events after the last read are answered by it
 	actx := withServiceCalls(ctx)
 	for {
 		// The events so far are answered by this read.

@@ -23,7 +23,10 @@ func Invitation(ctx workflow.Context, in InvitationInput) (InvitationState, erro
 	if err := w.setup(ctx); err != nil {
 		return w.state, err
 	}
-	return w.run(ctx)
+	state, err := w.run(ctx)
+	// Events that came after the wait are answered by what the flow read since.
+	w.drain()
+	return state, err
 }
 
 type invitationImpl struct {
