@@ -90,12 +90,14 @@ type Config struct {
 	DeliveryRetryInterval  time.Duration // PARTNERFLOW_DELIVERY_RETRY_INTERVAL: first wait between tries, doubling
 
 	// Invitation policy.
-	Reminders          []time.Duration // PARTNERFLOW_REMINDERS, e.g. "72h,168h,336h"
-	ReminderRepeat     time.Duration   // PARTNERFLOW_REMINDER_REPEAT
-	EscalateAfter      int             // PARTNERFLOW_ESCALATE_AFTER (reminders)
-	PollInterval       time.Duration   // PARTNERFLOW_POLL_INTERVAL
-	PollIntervalSet    bool            // PARTNERFLOW_POLL_INTERVAL was given (dev keeps it instead of its own 30s)
-	DefaultAssignments string          // PARTNERFLOW_DEFAULT_ASSIGNMENTS: JSON [{"securityGroupId","roleIds":[]}]
+	Reminders      []time.Duration // PARTNERFLOW_REMINDERS, e.g. "72h,168h,336h"
+	ReminderRepeat time.Duration   // PARTNERFLOW_REMINDER_REPEAT
+	EscalateAfter  int             // PARTNERFLOW_ESCALATE_AFTER (reminders)
+	// MemoryLimitSet says GOMEMLIMIT was given, so dev keeps the runtime's limit instead of its own.
+	MemoryLimitSet     bool
+	PollInterval       time.Duration // PARTNERFLOW_POLL_INTERVAL
+	PollIntervalSet    bool          // PARTNERFLOW_POLL_INTERVAL was given (dev keeps it instead of its own 30s)
+	DefaultAssignments string        // PARTNERFLOW_DEFAULT_ASSIGNMENTS: JSON [{"securityGroupId","roleIds":[]}]
 	// WebhookURL, when set, is registered with Partner Center at start (dev registers its own).
 	WebhookURL       string   // PARTNERFLOW_WEBHOOK_URL
 	WebhookCertHosts []string // PARTNERCENTER_WEBHOOK_CERT_HOSTS, comma-separated
@@ -168,6 +170,7 @@ func FromEnv() (Config, error) {
 		return c, err
 	}
 	c.PollIntervalSet = os.Getenv("PARTNERFLOW_POLL_INTERVAL") != ""
+	c.MemoryLimitSet = os.Getenv("GOMEMLIMIT") != ""
 	if c.ResellerExpireAfter, err = envDuration("PARTNERFLOW_RESELLER_EXPIRE_AFTER", 30*24*time.Hour); err != nil {
 		return c, err
 	}

@@ -53,7 +53,7 @@ func (a *app) runDev(ctx context.Context) error {
 	if cfg.DefaultAssignments == "" {
 		cfg.DefaultAssignments = devAssignments()
 	}
-	if os.Getenv("GOMEMLIMIT") == "" {
+	if !cfg.MemoryLimitSet {
 		// Without a limit the Go heap grows to twice what is live between collections; with
 		// 10,000 flows waiting that took the process past 1 GiB. GOMEMLIMIT overrides this.
 		debug.SetMemoryLimit(devMemoryLimit)
