@@ -36,6 +36,10 @@ type Config struct {
 	Outbox *notify.SecretBox
 	// DefaultLanguage is the language of messages to recipients whose own is not known.
 	DefaultLanguage string
+	// PartnerID is the partner tenant partnerflow acts for; ContactEmail its contact, who hears
+	// when the Partner Center connection stops working.
+	PartnerID    string
+	ContactEmail string
 }
 
 // Activities carries the dependencies of every activity method.
@@ -66,8 +70,15 @@ const (
 
 // serviceError turns a Partner Center failure into what Temporal's retry needs: a refusal that
 // retrying cannot fix becomes non-retryable with its code, throttling waits as long as the
-// service asked.
-func serviceError(op string, err error) error {
+// service asked, and a call that needs the partner's App+User connection, which is missing or
+// stopped working, becomes workflows.ErrTypeConnectionNeeded after the partner is told (once).
+func (a *Activities) serviceError(ctx context.Context, op string, err error) error {
+	if partnercenter.NeedsConnection(err) {
+		a.connectionLost(ctx, err)
+		return temporal.NewApplicationErrorWithOptions(op+": "+err.Error(), workflows.ErrTypeConnectionNeeded, temporal.ApplicationErrorOptions{
+			NonRetryable: true, Cause: err,
+		})
+	}
 	var pcErr *partnercenter.Error
 	if !errors.As(err, &pcErr) {
 		return err

@@ -61,7 +61,7 @@ func (a *Activities) CreateTenant(ctx context.Context, customerID string) (workf
 		AssociatedPartnerID: c.ResellerTenantID,
 	})
 	if err != nil {
-		return workflows.TenantResult{}, serviceError("create the customer "+req.CompanyName, err)
+		return workflows.TenantResult{}, a.serviceError(ctx, "create the customer "+req.CompanyName, err)
 	}
 	if creds := created.UserCredentials; creds != nil && creds.Password != "" {
 		err := a.cfg.Store.SaveCredentials(ctx, &models.CustomerCredentials{
@@ -123,7 +123,7 @@ func (a *Activities) CheckAgreement(ctx context.Context, customerID string) (boo
 	}
 	list, err := a.cfg.PartnerCenter.ListCustomerAgreements(ctx, c.CustomerTenantID)
 	if err != nil {
-		return false, serviceError("list the customer's agreements", err)
+		return false, a.serviceError(ctx, "list the customer's agreements", err)
 	}
 	return slices.ContainsFunc(list, func(ag partnercenter.CustomerAgreement) bool { return ag.Type == partnercenter.AgreementTypeMCA }), nil
 }
@@ -146,7 +146,7 @@ func (a *Activities) AttestAgreement(ctx context.Context, customerID string) (st
 	pc := a.cfg.PartnerCenter
 	tmpl, err := pc.GetMCATemplate(ctx)
 	if err != nil {
-		return "", serviceError("read the agreement template", err)
+		return "", a.serviceError(ctx, "read the agreement template", err)
 	}
 	result := "attested"
 	_, err = pc.CreateCustomerAgreement(partnercenter.WithRequestID(ctx, customerID+"/agreement"), c.CustomerTenantID, partnercenter.CustomerAgreement{
@@ -158,7 +158,7 @@ func (a *Activities) AttestAgreement(ctx context.Context, customerID string) (st
 	case errors.As(err, &pcErr) && pcErr.Code == partnercenter.CodeAgreementAlreadyExists:
 		result = "already accepted (600061)"
 	case err != nil:
-		return "", serviceError("attest the customer's agreement", err)
+		return "", a.serviceError(ctx, "attest the customer's agreement", err)
 	}
 	if err := a.cfg.Store.MarkEvidenceSent(ctx, customerID, tmpl.TemplateID, tmpl.AgreementLink, result, time.Now()); err != nil {
 		return "", fmt.Errorf("record the attestation of %s: %w", customerID, err)
@@ -205,7 +205,7 @@ func (a *Activities) BuildCart(ctx context.Context, in workflows.BuildCartInput)
 		if errors.As(err, &pcErr) && !pcErr.Retryable() {
 			return cartOf(cart, pcErr), nil
 		}
-		return workflows.CartState{}, serviceError("create the cart", err)
+		return workflows.CartState{}, a.serviceError(ctx, "create the cart", err)
 	}
 	return cartOf(made, nil), nil
 }
@@ -268,7 +268,7 @@ func (a *Activities) Checkout(ctx context.Context, in workflows.CheckoutInput) (
 		if errors.As(err, &pcErr) && !pcErr.Retryable() {
 			return workflows.CheckoutOutcome{Reason: "checkout refused: " + refusalText(pcErr.Code, pcErr.Error())}, nil
 		}
-		return workflows.CheckoutOutcome{}, serviceError("check out the cart", err)
+		return workflows.CheckoutOutcome{}, a.serviceError(ctx, "check out the cart", err)
 	}
 	var out workflows.CheckoutOutcome
 	for _, o := range res.Orders {
@@ -293,7 +293,7 @@ func (a *Activities) WaitProvisioned(ctx context.Context, customerID string, ord
 	for _, id := range orderIDs {
 		st, err := a.cfg.PartnerCenter.GetOrderProvisioningStatus(ctx, c.CustomerTenantID, id)
 		if err != nil {
-			return serviceError("read the provisioning of order "+id, err)
+			return a.serviceError(ctx, "read the provisioning of order "+id, err)
 		}
 		for _, item := range st.Items {
 			if !strings.EqualFold(item.Status, "fulfilled") {
@@ -314,7 +314,7 @@ func (a *Activities) RecordSubscriptions(ctx context.Context, customerID string,
 	pc := a.cfg.PartnerCenter
 	subs, err := pc.ListSubscriptions(ctx, c.CustomerTenantID)
 	if err != nil {
-		return nil, serviceError("list the customer's subscriptions", err)
+		return nil, a.serviceError(ctx, "list the customer's subscriptions", err)
 	}
 	var reseller *models.Reseller
 	if c.ResellerID != "" && req.SupportContact {
@@ -334,7 +334,7 @@ func (a *Activities) RecordSubscriptions(ctx context.Context, customerID string,
 				SupportTenantID: reseller.TenantID, SupportMPNID: reseller.MPNID, Name: reseller.CompanyName,
 			})
 			if err != nil {
-				return nil, serviceError("make the reseller the support contact of "+s.ID, err)
+				return nil, a.serviceError(ctx, "make the reseller the support contact of "+s.ID, err)
 			}
 			support = reseller.CompanyName
 		}

@@ -24,7 +24,7 @@ func (a *Activities) RecordInvitation(ctx context.Context, invitationID string, 
 func (a *Activities) RelationshipLink(ctx context.Context, indirectResellerID string) (string, error) {
 	req, err := a.cfg.PartnerCenter.RelationshipRequestURL(ctx, partnercenter.RelationshipRequestOptions{IndirectResellerID: indirectResellerID})
 	if err != nil {
-		return "", serviceError("get relationship request link", err)
+		return "", a.serviceError(ctx, "get relationship request link", err)
 	}
 	return req.URL, nil
 }
@@ -44,14 +44,14 @@ func (a *Activities) CreateGDAP(ctx context.Context, in workflows.CreateGDAPInpu
 	}
 	rel, err := pc.CreateGDAPRelationship(partnercenter.WithRequestID(ctx, in.RequestID), body)
 	if err != nil {
-		return workflows.GDAPResult{}, serviceError("create GDAP relationship "+in.DisplayName, err)
+		return workflows.GDAPResult{}, a.serviceError(ctx, "create GDAP relationship "+in.DisplayName, err)
 	}
 	if rel.Status == partnercenter.GDAPStatusCreated {
 		if _, err := pc.LockGDAPForApproval(partnercenter.WithRequestID(ctx, in.RequestID+"/lock"), rel.ID); err != nil {
-			return workflows.GDAPResult{}, serviceError("lock GDAP relationship for approval", err)
+			return workflows.GDAPResult{}, a.serviceError(ctx, "lock GDAP relationship for approval", err)
 		}
 		if rel, err = pc.GetGDAPRelationship(ctx, rel.ID); err != nil {
-			return workflows.GDAPResult{}, serviceError("read GDAP relationship", err)
+			return workflows.GDAPResult{}, a.serviceError(ctx, "read GDAP relationship", err)
 		}
 	}
 	return workflows.GDAPResult{ID: rel.ID, Status: rel.Status, ApprovalURL: rel.ApprovalURL}, nil
@@ -75,13 +75,13 @@ func (a *Activities) CheckAcceptance(ctx context.Context, relationshipID, custom
 	if relationshipID != "" {
 		rel, err := pc.GetGDAPRelationship(ctx, relationshipID)
 		if err != nil {
-			return out, serviceError("read GDAP relationship", err)
+			return out, a.serviceError(ctx, "read GDAP relationship", err)
 		}
 		out.GDAPStatus = rel.Status
 	}
 	customers, err := pc.FindCustomersByDomain(ctx, customerDomain)
 	if err != nil {
-		return out, serviceError("find customer "+customerDomain, err)
+		return out, a.serviceError(ctx, "find customer "+customerDomain, err)
 	}
 	for _, c := range customers {
 		if strings.EqualFold(c.CompanyProfile.Domain, customerDomain) && c.RelationshipToPartner == partnercenter.RelationshipReseller {
@@ -97,7 +97,7 @@ func (a *Activities) CheckAcceptance(ctx context.Context, relationshipID, custom
 func (a *Activities) WaitGDAPActive(ctx context.Context, relationshipID string) (workflows.GDAPResult, error) {
 	rel, err := a.cfg.PartnerCenter.GetGDAPRelationship(ctx, relationshipID)
 	if err != nil {
-		return workflows.GDAPResult{}, serviceError("read GDAP relationship", err)
+		return workflows.GDAPResult{}, a.serviceError(ctx, "read GDAP relationship", err)
 	}
 	switch rel.Status {
 	case partnercenter.GDAPStatusActive:
@@ -114,7 +114,7 @@ func (a *Activities) CreateAssignment(ctx context.Context, requestID, relationsh
 	pc := a.cfg.PartnerCenter
 	existing, err := pc.ListAccessAssignments(ctx, relationshipID)
 	if err != nil {
-		return "", serviceError("list access assignments", err)
+		return "", a.serviceError(ctx, "list access assignments", err)
 	}
 	for _, e := range existing {
 		if e.AccessContainer.AccessContainerID == as.SecurityGroupID && e.Status != partnercenter.AssignmentStatusDeleted {
@@ -126,7 +126,7 @@ func (a *Activities) CreateAssignment(ctx context.Context, requestID, relationsh
 		AccessDetails:   partnercenter.AccessDetails{UnifiedRoles: unifiedRoles(as.RoleIDs)},
 	})
 	if err != nil {
-		return "", serviceError("create access assignment for group "+as.SecurityGroupID, err)
+		return "", a.serviceError(ctx, "create access assignment for group "+as.SecurityGroupID, err)
 	}
 	return created.ID, nil
 }
@@ -135,7 +135,7 @@ func (a *Activities) CreateAssignment(ctx context.Context, requestID, relationsh
 func (a *Activities) WaitAssignmentActive(ctx context.Context, relationshipID, assignmentID string) (string, error) {
 	as, err := a.cfg.PartnerCenter.GetAccessAssignment(ctx, relationshipID, assignmentID)
 	if err != nil {
-		return "", serviceError("read access assignment", err)
+		return "", a.serviceError(ctx, "read access assignment", err)
 	}
 	switch as.Status {
 	case partnercenter.AssignmentStatusActive:
@@ -153,17 +153,17 @@ func (a *Activities) EndGDAP(ctx context.Context, requestID, relationshipID stri
 	pc := a.cfg.PartnerCenter
 	rel, err := pc.GetGDAPRelationship(ctx, relationshipID)
 	if err != nil {
-		return "", serviceError("read GDAP relationship", err)
+		return "", a.serviceError(ctx, "read GDAP relationship", err)
 	}
 	switch rel.Status {
 	case partnercenter.GDAPStatusCreated:
 		if err := pc.DeleteGDAPRelationship(partnercenter.WithRequestID(ctx, requestID), rel.ID, rel.ETag); err != nil {
-			return "", serviceError("delete GDAP relationship", err)
+			return "", a.serviceError(ctx, "delete GDAP relationship", err)
 		}
 		return workflows.GDAPDeleted, nil
 	case partnercenter.GDAPStatusActive:
 		if _, err := pc.TerminateGDAPRelationship(partnercenter.WithRequestID(ctx, requestID), rel.ID); err != nil {
-			return "", serviceError("terminate GDAP relationship", err)
+			return "", a.serviceError(ctx, "terminate GDAP relationship", err)
 		}
 		return partnercenter.GDAPStatusTerminationRequested, nil
 	}
@@ -219,7 +219,7 @@ func roleNames(ids []string) []string {
 func (a *Activities) GDAPStatus(ctx context.Context, relationshipID string) (workflows.GDAPState, error) {
 	rel, err := a.cfg.PartnerCenter.GetGDAPRelationship(ctx, relationshipID)
 	if err != nil {
-		return workflows.GDAPState{}, serviceError("read GDAP relationship", err)
+		return workflows.GDAPState{}, a.serviceError(ctx, "read GDAP relationship", err)
 	}
 	return workflows.GDAPState{Status: rel.Status, EndDateTime: rel.EndDateTime.Time, AutoExtendDuration: rel.AutoExtendDuration}, nil
 }

@@ -41,7 +41,7 @@ func (a *Activities) EndPartnership(ctx context.Context, removalID string) (work
 	}
 	list, err := a.cfg.PartnerCenter.ListIndirectResellers(ctx)
 	if err != nil {
-		return workflows.EndedPartnership{}, serviceError("list indirect resellers", err)
+		return workflows.EndedPartnership{}, a.serviceError(ctx, "list indirect resellers", err)
 	}
 	for _, p := range list {
 		if p.ID == rm.ResellerTenantID {
@@ -73,7 +73,7 @@ func (a *Activities) PlanRemovalDeliveries(ctx context.Context, removalID, curso
 	}
 	customers, next, err := a.cfg.PartnerCenter.ListResellerCustomers(ctx, rm.ResellerTenantID, cursor)
 	if err != nil {
-		return workflows.PlannedPage{}, serviceError("list the customers of reseller "+rm.ResellerTenantID, err)
+		return workflows.PlannedPage{}, a.serviceError(ctx, "list the customers of reseller "+rm.ResellerTenantID, err)
 	}
 	// The list carries no billing profile; each customer's contact comes from the customer itself.
 	customers, err = a.withBillingProfiles(ctx, customers)
@@ -108,7 +108,7 @@ func (a *Activities) withBillingProfiles(ctx context.Context, customers []partne
 		g.Go(func() error {
 			full, err := a.readCustomer(gctx, customers[i].ID)
 			if err != nil {
-				return serviceError("read customer "+customers[i].ID, err)
+				return a.serviceError(ctx, "read customer "+customers[i].ID, err)
 			}
 			customers[i].BillingProfile = full.BillingProfile
 			if customers[i].CompanyProfile.CompanyName == "" {

@@ -30,7 +30,7 @@ func (a *Activities) FindPartnership(ctx context.Context, resellerID string) (wo
 	}
 	list, err := a.cfg.PartnerCenter.ListIndirectResellers(ctx)
 	if err != nil {
-		return workflows.Partnership{}, serviceError("list indirect resellers", err)
+		return workflows.Partnership{}, a.serviceError(ctx, "list indirect resellers", err)
 	}
 	for _, p := range list {
 		byMPN := r.MPNID != "" && p.MPNID == r.MPNID
@@ -62,11 +62,11 @@ func (a *Activities) VerifyReseller(ctx context.Context, mpnID string) (workflow
 		return workflows.Verification{Code: "3000", Reason: "the reseller's PartnerID is not known"}, nil
 	}
 	if _, err := pc.GetMPNProfile(ctx, mpnID); err != nil {
-		return verificationOutcome("verify PartnerID "+mpnID, err)
+		return a.verificationOutcome(ctx, "verify PartnerID "+mpnID, err)
 	}
 	status, err := pc.GetAgreementStatus(ctx, mpnID)
 	if err != nil {
-		return verificationOutcome("check the partner agreement of "+mpnID, err)
+		return a.verificationOutcome(ctx, "check the partner agreement of "+mpnID, err)
 	}
 	if !status.IsAgreementSigned {
 		return workflows.Verification{Code: "2203", Reason: verificationReasons[2203]}, nil
@@ -75,14 +75,14 @@ func (a *Activities) VerifyReseller(ctx context.Context, mpnID string) (workflow
 }
 
 // verificationOutcome turns a refusal with a known code into a failed verification.
-func verificationOutcome(op string, err error) (workflows.Verification, error) {
+func (a *Activities) verificationOutcome(ctx context.Context, op string, err error) (workflows.Verification, error) {
 	var pcErr *partnercenter.Error
 	if errors.As(err, &pcErr) && !pcErr.Retryable() {
 		if reason, ok := verificationReasons[pcErr.Code]; ok {
 			return workflows.Verification{Code: strconv.Itoa(pcErr.Code), Reason: reason}, nil
 		}
 	}
-	return workflows.Verification{}, serviceError(op, err)
+	return workflows.Verification{}, a.serviceError(ctx, op, err)
 }
 
 // SendResellerMail renders a partnership message in the recipient's language, writes it to the

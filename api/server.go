@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/partnerflow/partnerflow/codec"
+	"github.com/partnerflow/partnerflow/connection"
 	"github.com/partnerflow/partnerflow/links"
 	"github.com/partnerflow/partnerflow/models"
 	"github.com/partnerflow/partnerflow/notify"
@@ -45,6 +46,9 @@ type Config struct {
 	WebhookAllowPrivate bool
 	// RateLimits bound the public routes and failed sign-ins (zero fields take the defaults).
 	RateLimits RateLimits
+	// Connection is the partner's App+User connection to Partner Center, which a global admin
+	// makes from the dashboard; nil serves no connection pages.
+	Connection *connection.Manager
 }
 
 // Server holds the API's dependencies; its Handler serves every route.

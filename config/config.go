@@ -65,6 +65,9 @@ type Config struct {
 	PartnerCenterTenantID     string // PARTNERCENTER_TENANT_ID
 	PartnerCenterClientID     string // PARTNERCENTER_CLIENT_ID
 	PartnerCenterClientSecret string // PARTNERCENTER_CLIENT_SECRET
+	// PartnerCenterAuthorityURL is Entra ID's sign-in service (PARTNERCENTER_AUTHORITY_URL); empty
+	// means https://login.microsoftonline.com, and the embedded simulator in dev.
+	PartnerCenterAuthorityURL string
 	// AllowNonMicrosoftURLs lets a client secret go with PARTNERCENTER_URL and GRAPH_URL that are
 	// not Microsoft's https hosts (PARTNERFLOW_ALLOW_NON_MICROSOFT_URLS; a proxy you run).
 	AllowNonMicrosoftURLs bool
@@ -140,6 +143,7 @@ func FromEnv() (Config, error) {
 		PartnerCenterTenantID:       os.Getenv("PARTNERCENTER_TENANT_ID"),
 		PartnerCenterClientID:       os.Getenv("PARTNERCENTER_CLIENT_ID"),
 		PartnerCenterClientSecret:   os.Getenv("PARTNERCENTER_CLIENT_SECRET"),
+		PartnerCenterAuthorityURL:   os.Getenv("PARTNERCENTER_AUTHORITY_URL"),
 		PartnerCenterAdminPortalURL: os.Getenv("PARTNERCENTER_ADMIN_PORTAL_URL"),
 		USGovPortalURL:              os.Getenv("PARTNERFLOW_USGOV_PORTAL_URL"),
 		SimAddr:                     env("PARTNERFLOW_SIM_ADDR", "127.0.0.1:8081"),
@@ -225,8 +229,9 @@ func FromEnv() (Config, error) {
 // microsoftHosts are the hosts of Partner Center and Microsoft Graph in the public cloud, the
 // US Government clouds and the China cloud operated by 21Vianet.
 var microsoftHosts = map[string][]string{
-	"PARTNERCENTER_URL": {"api.partnercenter.microsoft.com", "partner.partnercenterapi.microsoftonline.cn"},
-	"GRAPH_URL":         {"graph.microsoft.com", "graph.microsoft.us", "dod-graph.microsoft.us", "microsoftgraph.chinacloudapi.cn"},
+	"PARTNERCENTER_URL":           {"api.partnercenter.microsoft.com", "partner.partnercenterapi.microsoftonline.cn"},
+	"GRAPH_URL":                   {"graph.microsoft.com", "graph.microsoft.us", "dod-graph.microsoft.us", "microsoftgraph.chinacloudapi.cn"},
+	"PARTNERCENTER_AUTHORITY_URL": {"login.microsoftonline.com", "login.microsoftonline.us", "login.partner.microsoftonline.cn"},
 }
 
 // checkMicrosoftURLs keeps real credentials away from anything but Microsoft: with a client
@@ -236,7 +241,11 @@ func (c Config) checkMicrosoftURLs() error {
 	if c.PartnerCenterClientSecret == "" || c.AllowNonMicrosoftURLs {
 		return nil
 	}
-	for _, v := range []struct{ name, value string }{{"PARTNERCENTER_URL", c.PartnerCenterURL}, {"GRAPH_URL", c.GraphURL}} {
+	authority := c.PartnerCenterAuthorityURL
+	if authority == "" {
+		authority = "https://login.microsoftonline.com"
+	}
+	for _, v := range []struct{ name, value string }{{"PARTNERCENTER_URL", c.PartnerCenterURL}, {"GRAPH_URL", c.GraphURL}, {"PARTNERCENTER_AUTHORITY_URL", authority}} {
 		hosts := microsoftHosts[v.name]
 		u, err := url.Parse(v.value)
 		if err != nil || u.Scheme != "https" || u.User != nil || (u.Port() != "" && u.Port() != "443") || !slices.Contains(hosts, strings.ToLower(u.Hostname())) {

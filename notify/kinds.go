@@ -46,7 +46,21 @@ const (
 	// agreement after the reminders, and that it may attest an acceptance made otherwise
 	// (AgreementMail).
 	KindAgreementEscalation = "agreement-escalation"
+	// KindConnectionLost tells the partner's contact that partnerflow's App+User connection to
+	// Partner Center stopped working, so flows wait until a global admin connects again
+	// (ConnectionAlert).
+	KindConnectionLost = "connection-lost"
 )
+
+// ConnectionAlert is the data of the mail about the partner's Partner Center connection.
+type ConnectionAlert struct {
+	// UPN is who connected last (empty when nobody ever did).
+	UPN string
+	// Reason is what Entra ID or partnerflow said.
+	Reason string
+	// Link opens the connection page of partnerflow's dashboard.
+	Link string
+}
 
 // InvitationMail is the data of the invitation mails: a partner asks a customer to accept it as
 // reseller and to approve delegated admin roles.
@@ -136,6 +150,7 @@ var kindData = map[string]reflect.Type{
 	KindInvitationEscalation:       reflect.TypeFor[InvitationMail](),
 	KindAccessLost:                 reflect.TypeFor[AccessAlert](),
 	KindAccessExpiring:             reflect.TypeFor[AccessAlert](),
+	KindConnectionLost:             reflect.TypeFor[ConnectionAlert](),
 	KindResellerInvitation:         reflect.TypeFor[ResellerMail](),
 	KindResellerReminder:           reflect.TypeFor[ResellerMail](),
 	KindResellerResend:             reflect.TypeFor[ResellerMail](),

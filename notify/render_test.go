@@ -58,6 +58,10 @@ func samples() map[string]sample {
 			data:   notify.AccessAlert{CustomerDomain: "fabrikam.onmicrosoft.com", RelationshipID: "rel-7", Status: "active", EndsAt: expires},
 			values: []string{"fabrikam.onmicrosoft.com", "rel-7"}, dates: []time.Time{expires},
 		},
+		notify.KindConnectionLost: {
+			data:   notify.ConnectionAlert{UPN: "admin@partnerflowdemo.onmicrosoft.com", Reason: "invalid_grant: AADSTS50173", Link: "https://partnerflow.example/connection"},
+			values: []string{"admin@partnerflowdemo.onmicrosoft.com", "AADSTS50173"}, link: "https://partnerflow.example/connection",
+		},
 		notify.KindResellerInvitation: {data: rsl, values: []string{rsl.PartnerName, rsl.CompanyName}, dates: []time.Time{expires}, link: resellerLink},
 		notify.KindResellerReminder:   {data: rsl, values: []string{rsl.PartnerName, rsl.CompanyName}, dates: []time.Time{expires}, link: resellerLink},
 		notify.KindResellerResend:     {data: rsl, values: []string{rsl.PartnerName, rsl.CompanyName}, dates: []time.Time{expires}, link: resellerLink},
@@ -108,6 +112,11 @@ var phrases = map[string]map[string][]string{
 		"en": {"no longer have access", "support obligations"},
 		"it": {"non hanno più accesso", "obblighi di assistenza", "«terminated»"},
 		"tr": {"erişimi artık yok", "destek yükümlülükleriniz", "“terminated”"},
+	},
+	notify.KindConnectionLost: {
+		"en": {"App+User", "multi-factor authentication", "Global Administrator", "nothing has failed"},
+		"it": {"Centro per i partner", "autenticazione a più fattori", "amministratore globale", "nessuno è fallito"},
+		"tr": {"İş Ortağı Merkezi", "çok faktörlü kimlik doğrulamayla", "Genel Yöneticisi", "hiçbiri başarısız olmadı"},
 	},
 	notify.KindAccessExpiring: {
 		"en": {"ends on 2 January 2026", "does not renew itself"},

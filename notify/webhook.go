@@ -332,6 +332,11 @@ func NewOutboxBox(signingKey []byte) *SecretBox {
 	return NewSecretBoxFor(signingKey, "partnerflow outbox")
 }
 
+// NewConnectionBox is the box of the Partner Center connection's refresh token.
+func NewConnectionBox(signingKey []byte) *SecretBox {
+	return NewSecretBoxFor(signingKey, "partnerflow partner center connection")
+}
+
 // NewSecretBoxFor derives the box's key for one purpose from the API's signing key with
 // HKDF-SHA256, so the api and worker processes, which share the signing key, open what the
 // other sealed.

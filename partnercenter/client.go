@@ -24,7 +24,6 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
-	"golang.org/x/oauth2/clientcredentials"
 )
 
 // Default endpoints of the real services.
@@ -34,9 +33,8 @@ const (
 	DefaultAdminPortalURL   = "https://admin.microsoft.com/AdminPortal/Home#/partners/invitation/granularAdminRelationships/"
 	PartnerCenterScope      = "https://api.partnercenter.microsoft.com/.default"
 	GraphScope              = "https://graph.microsoft.com/.default"
-	// SimulatorToken is the bearer token sent when no client ID is configured;
-	// the simulator accepts any non-empty token.
-	SimulatorToken = "partnerflow-simulator"
+	// DefaultAuthorityURL is Microsoft Entra ID's sign-in service.
+	DefaultAuthorityURL = "https://login.microsoftonline.com"
 	// SimulatorApprovalPath is where the simulator serves GDAP approval pages.
 	SimulatorApprovalPath = "/sim/admin/granularAdminRelationships/"
 )
@@ -51,14 +49,18 @@ type Config struct {
 	PartnerCenterURL string
 	// GraphURL is the Microsoft Graph base URL (without /v1.0).
 	GraphURL string
-	// TenantID, ClientID and ClientSecret are the partner's Entra app; an
-	// empty ClientID means simulator mode (a fixed bearer token).
+	// TenantID, ClientID and ClientSecret are the partner's Entra app, which
+	// earns the app-only tokens (client credentials).
 	TenantID     string
 	ClientID     string
 	ClientSecret string
-	// TokenURL overrides the Entra token endpoint
-	// (https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token).
-	TokenURL string
+	// AuthorityURL is Entra ID's base URL; empty means DefaultAuthorityURL.
+	// The simulator serves the same paths.
+	AuthorityURL string
+	// UserTokens gives the App+User tokens of the connected partner user;
+	// nil means no connection: App+User-only operations fail with
+	// ErrConnectionNeeded.
+	UserTokens UserTokens
 	// AdminPortalURL prefixes a GDAP relationship ID to form its approval link.
 	AdminPortalURL string
 	// HTTPClient carries the calls; nil means a client with Timeout.
@@ -74,15 +76,16 @@ type HTTPClient struct {
 	httpClient      *http.Client
 	pcTokens        oauth2.TokenSource
 	graphTokens     oauth2.TokenSource
+	userTokens      UserTokens
 	now             func() time.Time
 }
 
 var _ Client = (*HTTPClient)(nil)
 
-// New builds an HTTPClient. With a ClientID it uses OAuth2 client credentials
-// with one cached, self-refreshing token source per service; without one it
-// sends SimulatorToken and, unless AdminPortalURL is set, builds GDAP approval
-// links that point at the simulator behind PartnerCenterURL.
+// New builds an HTTPClient. App-only tokens come from the client
+// credentials of cfg's app (one cached, self-refreshing token source per
+// service); App+User tokens from cfg.UserTokens. Which one a call sends is the
+// credential table's choice (Operations).
 func New(cfg Config) (*HTTPClient, error) {
 	if cfg.PartnerCenterURL == "" {
 		cfg.PartnerCenterURL = DefaultPartnerCenterURL
@@ -98,6 +101,9 @@ func New(cfg Config) (*HTTPClient, error) {
 	if err != nil {
 		return nil, fmt.Errorf("graph URL: %w", err)
 	}
+	if cfg.ClientID == "" || cfg.ClientSecret == "" || cfg.TenantID == "" {
+		return nil, errors.New("partnercenter: PARTNERCENTER_TENANT_ID, PARTNERCENTER_CLIENT_ID and PARTNERCENTER_CLIENT_SECRET are required (the partner's Entra app)")
+	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 30 * time.Second
 	}
@@ -105,31 +111,18 @@ func New(cfg Config) (*HTTPClient, error) {
 	if hc == nil {
 		hc = &http.Client{Timeout: cfg.Timeout}
 	}
-	c := &HTTPClient{pcURL: pcURL, graphURL: graphURL, httpClient: hc, now: time.Now, adminPortalURL: cfg.AdminPortalURL}
-	if cfg.ClientID == "" {
-		static := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: SimulatorToken, TokenType: "Bearer"})
-		c.pcTokens, c.graphTokens = static, static
-		if c.adminPortalURL == "" {
-			c.adminPortalURL = strings.TrimSuffix(pcURL.String(), "/") + SimulatorApprovalPath
-		}
-		return c, nil
+	entra, err := NewEntra(EntraConfig{AuthorityURL: cfg.AuthorityURL, TenantID: cfg.TenantID, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, HTTPClient: hc})
+	if err != nil {
+		return nil, err
 	}
-	if cfg.TenantID == "" && cfg.TokenURL == "" {
-		return nil, errors.New("partnercenter: PARTNERCENTER_TENANT_ID is required with a client ID")
-	}
-	tokenURL := cfg.TokenURL
-	if tokenURL == "" {
-		tokenURL = "https://login.microsoftonline.com/" + url.PathEscape(cfg.TenantID) + "/oauth2/v2.0/token"
-	}
-	// The token endpoint is called with the same transport (and its timeout).
-	tokenCtx := context.WithValue(context.Background(), oauth2.HTTPClient, hc)
-	source := func(scope string) oauth2.TokenSource {
-		cc := clientcredentials.Config{ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, TokenURL: tokenURL, Scopes: []string{scope}}
-		return oauth2.ReuseTokenSource(nil, cc.TokenSource(tokenCtx))
-	}
-	c.pcTokens, c.graphTokens = source(PartnerCenterScope), source(GraphScope)
+	c := &HTTPClient{pcURL: pcURL, graphURL: graphURL, httpClient: hc, now: time.Now, adminPortalURL: cfg.AdminPortalURL, userTokens: cfg.UserTokens}
+	c.pcTokens, c.graphTokens = entra.AppTokens(PartnerCenterAudience), entra.AppTokens(GraphAudience)
 	if c.adminPortalURL == "" {
 		c.adminPortalURL = DefaultAdminPortalURL
+		if pcURL.Scheme == "http" {
+			// The simulator (plain HTTP on loopback) serves the approval pages itself.
+			c.adminPortalURL = strings.TrimSuffix(pcURL.String(), "/") + SimulatorApprovalPath
+		}
 	}
 	return c, nil
 }
@@ -185,6 +178,25 @@ const (
 	graph
 )
 
+// token is the access token a call sends: the credential table's choice.
+// An operation without an entry is a programming error, refused before any
+// request leaves.
+func (c *HTTPClient) token(ctx context.Context, cl call) (*oauth2.Token, error) {
+	op, ok := OperationNamed(cl.op)
+	if !ok {
+		return nil, fmt.Errorf("%q has no entry in the credential table (partnercenter.Operations)", cl.op)
+	}
+	switch {
+	case op.Credential == AppUser && c.userTokens == nil:
+		return nil, fmt.Errorf("%s: %w", op.Credential, ErrConnectionNeeded)
+	case op.Credential == AppUser:
+		return c.userTokens.UserToken(ctx, PartnerCenterUserScope)
+	case cl.svc == graph:
+		return c.graphTokens.Token()
+	}
+	return c.pcTokens.Token()
+}
+
 // call describes one HTTP exchange.
 type call struct {
 	op      string
@@ -209,9 +221,9 @@ func (c *HTTPClient) do(ctx context.Context, cl call) error {
 		}
 		requestID = newUUID()
 	}
-	base, tokens := c.pcURL, c.pcTokens
+	base := c.pcURL
 	if cl.svc == graph {
-		base, tokens = c.graphURL, c.graphTokens
+		base = c.graphURL
 	}
 	u := *base
 	u.Path = strings.TrimSuffix(base.Path, "/") + cl.path
@@ -229,7 +241,7 @@ func (c *HTTPClient) do(ctx context.Context, cl call) error {
 	if err != nil {
 		return fmt.Errorf("%s: build request: %w", cl.op, err)
 	}
-	tok, err := tokens.Token()
+	tok, err := c.token(ctx, cl)
 	if err != nil {
 		return &Error{Op: cl.op, RequestID: requestID, Err: fmt.Errorf("get access token: %w", err)}
 	}

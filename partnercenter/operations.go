@@ -201,10 +201,15 @@ func (c *HTTPClient) ListResellerCustomers(ctx context.Context, resellerTenantID
 	return out.Items, next, nil
 }
 
-// CreateCustomer implements Client.
+// CreateCustomer implements Client. A customer of an indirect reseller needs
+// App+User; any other customer app-only.
 func (c *HTTPClient) CreateCustomer(ctx context.Context, in NewCustomer) (Customer, error) {
 	var out Customer
-	err := c.do(ctx, call{op: "create customer", method: http.MethodPost, path: "/v1/customers", body: in, out: &out})
+	op := "create customer"
+	if in.AssociatedPartnerID != "" {
+		op = OpCreateResellerCustomer
+	}
+	err := c.do(ctx, call{op: op, method: http.MethodPost, path: "/v1/customers", body: in, out: &out})
 	return out, err
 }
 

@@ -314,7 +314,7 @@ func (w *customerImpl) run(ctx workflow.Context) (CustomerState, error) {
 	}
 	if w.state.CustomerTenantID == "" {
 		var t TenantResult
-		if err := workflow.ExecuteActivity(withServiceCalls(ctx), activityCreateTenant, w.in.CustomerID).Get(ctx, &t); err != nil {
+		if err := w.callService(ctx, withServiceCalls, &t, activityCreateTenant, w.in.CustomerID); err != nil {
 			return w.finishFailed(ctx, err)
 		}
 		w.state.CustomerTenantID, w.state.Domain = t.TenantID, t.Domain
@@ -360,7 +360,7 @@ func (w *customerImpl) run(ctx workflow.Context) (CustomerState, error) {
 	// being mailed.
 	if !w.state.AgreementAttested {
 		var result string
-		if err := workflow.ExecuteActivity(withServiceCalls(ctx), activityAttestAgreement, w.in.CustomerID).Get(ctx, &result); err != nil {
+		if err := w.callService(ctx, withServiceCalls, &result, activityAttestAgreement, w.in.CustomerID); err != nil {
 			return w.finishFailed(ctx, err)
 		}
 		w.state.AgreementAttested = true
@@ -372,7 +372,7 @@ func (w *customerImpl) run(ctx workflow.Context) (CustomerState, error) {
 // checkAgreement looks for an MCA attestation made at Partner Center outside partnerflow.
 func (w *customerImpl) checkAgreement(ctx workflow.Context) error {
 	var found bool
-	if err := workflow.ExecuteActivity(withServiceCalls(ctx), activityCheckAgreement, w.in.CustomerID).Get(ctx, &found); err != nil {
+	if err := w.callService(ctx, withServiceCalls, &found, activityCheckAgreement, w.in.CustomerID); err != nil {
 		return err
 	}
 	if found && !w.state.AgreementAccepted {
@@ -501,7 +501,7 @@ func (w *customerImpl) provision(ctx workflow.Context) (CustomerState, error) {
 	if err := workflow.ExecuteActivity(withStatusPolling(ctx), activityWaitProvisioned, w.in.CustomerID, w.state.OrderIDs).Get(ctx, nil); err != nil {
 		return w.finishFailed(ctx, err)
 	}
-	if err := workflow.ExecuteActivity(withServiceCalls(ctx), activityRecordSubscriptions, w.in.CustomerID, w.state.OrderIDs).Get(ctx, &w.state.Subscriptions); err != nil {
+	if err := w.callService(ctx, withServiceCalls, &w.state.Subscriptions, activityRecordSubscriptions, w.in.CustomerID, w.state.OrderIDs); err != nil {
 		return w.finishFailed(ctx, err)
 	}
 	names := make([]string, 0, len(w.state.Subscriptions))

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -131,6 +132,8 @@ type flow[R any] struct {
 	// cancelled and resends belong to flows that wait for people (see waiting).
 	cancelled *CancelRequest
 	resends   int
+	// connectionWaits counts this run's waits for the Partner Center connection (step keys).
+	connectionWaits int
 }
 
 func newFlow[R any](kind, recordActivity, id string, status *string, continueAfter int) *flow[R] {
@@ -205,9 +208,7 @@ func (f *flow[R]) setStatus(ctx workflow.Context, status string, ch models.FlowC
 // enter changes the live status and the status search attribute.
 func (f *flow[R]) enter(ctx workflow.Context, status string) {
 	*f.status = status
-	if err := workflow.UpsertTypedSearchAttributes(ctx, FlowStatusKey.ValueSet(status)); err != nil {
-		workflow.GetLogger(ctx).Warn("could not update the status search attribute", "error", err)
-	}
+	f.upsertFlowStatus(ctx, status)
 }
 
 // record writes a step to the app database; a failure is logged, the flow goes on.
@@ -456,6 +457,11 @@ func (f *flow[R]) sequencedKey(step string, reminders int) string {
 // row's columns that keep the reason, undo (optional) withdraws what the flow had started.
 func (f *flow[R]) fail(ctx workflow.Context, cause error, errType string, failureReason *string, set func(reason string) R, undo func(ctx workflow.Context)) error {
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	if errors.Is(cause, errCancelledWaiting) {
+		// Cancelled while waiting for the Partner Center connection: nothing was started yet.
+		f.setStatus(dctx, models.StatusCancelled, models.FlowChange[R]{Step: models.StatusCancelled, StepDetail: f.cancelDetail()})
+		return nil
+	}
 	reason := rootMessage(cause)
 	*failureReason = reason
 	if undo != nil {

@@ -149,7 +149,7 @@ func (w *invitationImpl) startWatch(ctx workflow.Context) {
 // then mails the customer.
 func (w *invitationImpl) prepare(ctx workflow.Context) error {
 	actx := withServiceCalls(ctx)
-	if err := workflow.ExecuteActivity(actx, activityRelationshipLink, w.in.IndirectResellerID).Get(ctx, &w.state.RelationshipRequestURL); err != nil {
+	if err := w.callService(ctx, withServiceCalls, &w.state.RelationshipRequestURL, activityRelationshipLink, w.in.IndirectResellerID); err != nil {
 		return err
 	}
 	if w.in.NoAdminAccess {

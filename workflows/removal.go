@@ -161,7 +161,7 @@ func PartnershipRemoval(ctx workflow.Context, in RemovalInput) (RemovalState, er
 	}
 	if !state.Ended {
 		var ended EndedPartnership
-		if err := workflow.ExecuteActivity(actx, activityEndPartnership, in.RemovalID).Get(ctx, &ended); err != nil {
+		if err := f.callService(ctx, withServiceCalls, &ended, activityEndPartnership, in.RemovalID); err != nil {
 			return fail(err)
 		}
 		state.Ended, state.StillListed = true, ended.StillListed
@@ -173,7 +173,7 @@ func PartnershipRemoval(ctx workflow.Context, in RemovalInput) (RemovalState, er
 	}
 	for !state.Planned {
 		var page PlannedPage
-		if err := workflow.ExecuteActivity(actx, activityPlanRemovalDeliveries, in.RemovalID, state.PlanCursor).Get(ctx, &page); err != nil {
+		if err := f.callService(ctx, withServiceCalls, &page, activityPlanRemovalDeliveries, in.RemovalID, state.PlanCursor); err != nil {
 			return fail(err)
 		}
 		state.PlanCursor, state.Planned = page.Next, page.Next == ""

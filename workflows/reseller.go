@@ -213,7 +213,7 @@ func (w *resellerImpl) run(ctx workflow.Context) (ResellerState, error) {
 // check looks for the reseller in the provider's list of indirect resellers.
 func (w *resellerImpl) check(ctx workflow.Context) error {
 	var p Partnership
-	if err := workflow.ExecuteActivity(withServiceCalls(ctx), activityFindPartnership, w.in.ResellerID).Get(ctx, &p); err != nil {
+	if err := w.callService(ctx, withServiceCalls, &p, activityFindPartnership, w.in.ResellerID); err != nil {
 		return err
 	}
 	if !p.Found {
@@ -253,7 +253,7 @@ func (w *resellerImpl) verify(ctx workflow.Context) (ResellerState, error) {
 	for round := 1; ; round++ {
 		w.setStatus(ctx, models.ResellerVerifying, resellerChange{Step: "verifying", StepKey: fmt.Sprintf("%s/verifying/%d", w.in.ResellerID, round)})
 		var v Verification
-		if err := workflow.ExecuteActivity(withServiceCalls(ctx), activityVerifyReseller, w.state.MPNID).Get(ctx, &v); err != nil {
+		if err := w.callService(ctx, withServiceCalls, &v, activityVerifyReseller, w.state.MPNID); err != nil {
 			return w.finishFailed(ctx, err)
 		}
 		if v.OK {

@@ -85,7 +85,11 @@ func (a *app) provisionBootstrapKey(ctx context.Context, store *models.Store, ke
 }
 
 func (a *app) newAPI(e *engine, temporalUI string) (*api.Server, error) {
-	flows, err := a.flowConfig(temporalUI)
+	flows, err := a.flowConfig(e, temporalUI)
+	if err != nil {
+		return nil, err
+	}
+	_, conn, err := a.partnerCenter(e.store, e.signingKey)
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +97,7 @@ func (a *app) newAPI(e *engine, temporalUI string) (*api.Server, error) {
 		Store: e.store, Temporal: e.temporal, Codec: e.codec, Registry: e.registry, Logger: a.logger,
 		SigningKey: e.signingKey, MaxBodyBytes: a.cfg.MaxBodyBytes, CodecOrigins: a.cfg.UIOrigins,
 		TrustedProxies: a.cfg.TrustedProxies, WebhookAllowPrivate: a.cfg.WebhookAllowPrivate,
-		Flows: flows,
+		Flows: flows, Connection: conn,
 	}), nil
 }
 
@@ -117,7 +121,7 @@ func (a *app) startWebhooks(ctx context.Context, e *engine) (stop func()) {
 }
 
 func (a *app) newActivities(store *models.Store, signingKey []byte) (*activities.Activities, partnercenter.Client, error) {
-	pc, _, err := a.partnerCenter()
+	pc, _, err := a.partnerCenter(store, signingKey)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -129,6 +133,7 @@ func (a *app) newActivities(store *models.Store, signingKey []byte) (*activities
 		Store: store, PartnerCenter: pc, Mailer: mailer, Logger: a.logger,
 		Signer: links.NewSigner(signingKey), BaseURL: a.cfg.BaseURL(), PartnerName: a.cfg.PartnerName,
 		DefaultLanguage: a.cfg.DefaultLanguage, Credentials: notify.NewCredentialBox(signingKey), Outbox: notify.NewOutboxBox(signingKey),
+		PartnerID: a.cfg.PartnerCenterTenantID, ContactEmail: a.cfg.ContactEmail,
 	}), pc, nil
 }
 

@@ -8,16 +8,20 @@ import (
 	"slices"
 
 	"github.com/partnerflow/partnerflow/api"
+	"github.com/partnerflow/partnerflow/connection"
+	"github.com/partnerflow/partnerflow/models"
+	"github.com/partnerflow/partnerflow/notify"
 	"github.com/partnerflow/partnerflow/partnercenter"
 	"github.com/partnerflow/partnerflow/workflows"
 )
 
 // partnerCenterConfig is the Partner Center and Graph client's configuration: the settings read
-// by package config, with the URLs and tenant dev gives the embedded simulator.
+// by package config, with the URLs, tenant and app dev gives the embedded simulator.
 func (a *app) partnerCenterConfig() partnercenter.Config {
 	return partnercenter.Config{
 		PartnerCenterURL: a.cfg.PartnerCenterURL,
 		GraphURL:         a.cfg.GraphURL,
+		AuthorityURL:     a.cfg.PartnerCenterAuthorityURL,
 		TenantID:         a.cfg.PartnerCenterTenantID,
 		ClientID:         a.cfg.PartnerCenterClientID,
 		ClientSecret:     a.cfg.PartnerCenterClientSecret,
@@ -25,21 +29,28 @@ func (a *app) partnerCenterConfig() partnercenter.Config {
 	}
 }
 
-// partnerCenter builds the Partner Center and Graph client.
-func (a *app) partnerCenter() (*partnercenter.HTTPClient, partnercenter.Config, error) {
+// partnerCenter builds the Partner Center connection (the stored App+User sign-in) and the
+// Partner Center and Graph client that uses it for App+User calls.
+func (a *app) partnerCenter(store *models.Store, signingKey []byte) (*partnercenter.HTTPClient, *connection.Manager, error) {
 	cfg := a.partnerCenterConfig()
 	if cfg.PartnerCenterURL == "" || cfg.GraphURL == "" {
-		return nil, cfg, fmt.Errorf("PARTNERCENTER_URL and GRAPH_URL are required (the real services or `partnerflow sim`)")
+		return nil, nil, fmt.Errorf("PARTNERCENTER_URL and GRAPH_URL are required (the real services or `partnerflow sim`)")
 	}
 	if cfg.TenantID == "" {
-		return nil, cfg, fmt.Errorf("PARTNERCENTER_TENANT_ID is required: the partner tenant partnerflow acts for")
+		return nil, nil, fmt.Errorf("PARTNERCENTER_TENANT_ID is required: the partner tenant partnerflow acts for")
 	}
+	entra, err := partnercenter.NewEntra(partnercenter.EntraConfig{AuthorityURL: cfg.AuthorityURL, TenantID: cfg.TenantID, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret})
+	if err != nil {
+		return nil, nil, err
+	}
+	conn := connection.New(connection.Config{Store: store, Entra: entra, Box: notify.NewConnectionBox(signingKey), PartnerID: cfg.TenantID})
+	cfg.UserTokens = conn
 	pc, err := partnercenter.New(cfg)
-	return pc, cfg, err
+	return pc, conn, err
 }
 
 // flowConfig is the API's view of the flows: who we are, the policy and the webhook verifier.
-func (a *app) flowConfig(temporalUI string) (api.FlowConfig, error) {
+func (a *app) flowConfig(e *engine, temporalUI string) (api.FlowConfig, error) {
 	pcCfg := a.partnerCenterConfig()
 	var assignments []workflows.AccessAssignment
 	if a.cfg.DefaultAssignments != "" {
@@ -62,7 +73,7 @@ func (a *app) flowConfig(temporalUI string) (api.FlowConfig, error) {
 	// It reads the customer a reseller acceptance names, so the event wakes only that invitation.
 	var catalog func(ctx context.Context, catalogItemID, country string) (bool, error)
 	var customers api.CustomerReader
-	if pc, _, err := a.partnerCenter(); err == nil {
+	if pc, _, err := a.partnerCenter(e.store, e.signingKey); err == nil {
 		catalog = func(ctx context.Context, catalogItemID, country string) (bool, error) {
 			return partnercenter.Sells(ctx, pc, catalogItemID, country)
 		}

@@ -43,8 +43,12 @@ func refuse(status int, reason, message string) *refusal {
 
 func (s *Server) routes() {
 	m := http.NewServeMux()
-	svc := func(pattern string, h http.HandlerFunc) { m.HandleFunc(pattern, s.service(false, h)) }
-	gr := func(pattern string, h http.HandlerFunc) { m.HandleFunc(pattern, s.service(true, h)) }
+	svc := func(pattern string, h http.HandlerFunc) {
+		m.HandleFunc(pattern, s.service(false, routeCredential(pattern), h))
+	}
+	gr := func(pattern string, h http.HandlerFunc) {
+		m.HandleFunc(pattern, s.service(true, routeCredential(pattern), h))
+	}
 	adm := func(pattern string, h http.HandlerFunc) { m.HandleFunc(pattern, s.admin(h)) }
 
 	svc("GET /v1/customers/relationshiprequests", s.relationshipRequest)
@@ -91,6 +95,21 @@ func (s *Server) routes() {
 	gr("GET "+gdap+"/{id}/accessAssignments", s.listAssignments)
 	gr("GET "+gdap+"/{id}/accessAssignments/{assignmentId}", s.getAssignment)
 
+	adm("GET /{tenant}/v2.0/.well-known/openid-configuration", s.openIDConfiguration)
+	adm("GET /{tenant}/discovery/v2.0/keys", s.keys)
+	adm("GET /{tenant}/oauth2/v2.0/authorize", s.authorize)
+	adm("POST /{tenant}/oauth2/v2.0/authorize", s.signInStep)
+	adm("POST /{tenant}/oauth2/v2.0/token", s.token)
+	adm("POST /{tenant}/oauth2/v2.0/devicecode", s.deviceCode)
+	adm("GET /devicelogin", s.deviceLoginPage)
+	adm("POST /devicelogin", s.deviceLoginPost)
+	adm("GET /sim/apps", s.listApps)
+	adm("POST /sim/apps", s.postApp)
+	adm("POST /sim/tokens", s.postToken)
+	adm("POST /sim/devicelogin", s.postDeviceLogin)
+	adm("GET /sim/connections", s.listConnections)
+	adm("POST /sim/connections/revoke", s.postRevoke)
+
 	adm("POST /sim/tenants", s.postTenant)
 	adm("GET /sim/tenants", s.listTenants)
 	adm("GET /sim/tenants/{tenantId}", s.getTenant)
@@ -115,6 +134,16 @@ func (s *Server) routes() {
 	adm("GET "+ResellerPartnershipPath, s.partnershipPage)
 	adm("POST "+ResellerPartnershipPath, s.partnershipPage)
 	s.mux = m
+}
+
+// routeCredential is the credential of a service route from the credential
+// table; a route without an entry panics at registration, so none can skip it.
+func routeCredential(pattern string) pc.Credential {
+	c, ok := pc.RouteCredential(pattern)
+	if !ok {
+		panic("sim: route " + pattern + " has no entry in partnercenter.Operations")
+	}
+	return c
 }
 
 // TenantInput is the body of POST /sim/tenants and POST /sim/partners.

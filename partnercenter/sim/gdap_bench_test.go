@@ -87,13 +87,17 @@ func BenchmarkCreateGDAP(b *testing.B) {
 			}
 			waitingWorld(b, s, size)
 			h := s.Handler()
+			token, err := s.MintToken(TokenRequest{Resource: ResourceGraph})
+			if err != nil {
+				b.Fatal(err)
+			}
 			n := 0
 			for b.Loop() {
 				n++
 				body := fmt.Sprintf(`{"displayName":"bench %d","duration":"P730D","customer":{"tenantId":%q},"accessDetails":{"unifiedRoles":[{"roleDefinitionId":%q}]}}`,
 					n, fabrikamTenant, helpdeskRole)
 				req := httptest.NewRequest(http.MethodPost, "/v1.0/tenantRelationships/delegatedAdminRelationships", strings.NewReader(body))
-				req.Header.Set("Authorization", "Bearer x")
+				req.Header.Set("Authorization", "Bearer "+token)
 				req.Header.Set("MS-RequestId", fmt.Sprintf("bench-%d", n))
 				rec := httptest.NewRecorder()
 				h.ServeHTTP(rec, req)

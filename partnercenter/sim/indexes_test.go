@@ -29,10 +29,11 @@ func listedDomains(t *testing.T, s *Server, field, value string, size int) []str
 		q.Set("filter", `{"Field":"`+field+`","Value":"`+value+`","Operator":"starts_with"}`)
 	}
 	target, token := "/v1/customers?"+q.Encode(), ""
+	bearer := mustToken(t, s, TokenRequest{})
 	var out []string
 	for range 1000 {
 		req := httptest.NewRequest(http.MethodGet, target, nil)
-		req.Header.Set("Authorization", "Bearer x")
+		req.Header.Set("Authorization", "Bearer "+bearer)
 		if token != "" {
 			req.Header.Set(pc.HeaderContinuationToken, token)
 		}

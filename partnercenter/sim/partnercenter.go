@@ -280,6 +280,10 @@ func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) {
 			cur.Field, cur.Value = filter.Field, strings.TrimSpace(filter.Value)
 		}
 	}
+	// "Get customers of an indirect reseller" supports App+User only.
+	if strings.EqualFold(cur.Field, "IndirectReseller") && !s.userCall(w, r) {
+		return
+	}
 	found := s.st.customerPage(cur, cur.Size+1)
 	more := len(found) > cur.Size
 	if more {
@@ -334,6 +338,10 @@ func (s *Server) createCustomer(w http.ResponseWriter, r *http.Request) {
 	var in createCustomerBody
 	if err := decode(r, &in); err != nil {
 		s.pcFail(w, http.StatusBadRequest, 0, "Invalid customer: %v", err)
+		return
+	}
+	// "Create a customer for an indirect reseller" supports App+User only.
+	if in.AssociatedPartnerID != "" && !s.userCall(w, r) {
 		return
 	}
 	domain := strings.ToLower(strings.TrimSpace(in.CompanyProfile.Domain))

@@ -61,7 +61,11 @@ func (w *scanWorld) call(method, path string, body any) map[string]any {
 	w.t.Helper()
 	b, _ := json.Marshal(body)
 	req := httptest.NewRequest(method, path, strings.NewReader(string(b)))
-	req.Header.Set("Authorization", "Bearer x")
+	res := ResourcePartnerCenter
+	if strings.HasPrefix(path, "/v1.0/") {
+		res = ResourceGraph
+	}
+	req.Header.Set("Authorization", "Bearer "+mustToken(w.t, w.s, TokenRequest{Resource: res}))
 	if method == http.MethodPatch || method == http.MethodDelete {
 		req.Header.Set("If-Match", "*")
 	}

@@ -41,11 +41,14 @@ func demoUsers(name, other string) []User {
 	return users
 }
 
-// SeedDemo adds the demo tenants listed above that do not exist yet, so it
-// can run at every start.
+// SeedDemo adds the demo tenants listed above and DemoApp when they do not
+// exist yet, so it can run at every start.
 func (s *Server) SeedDemo() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.app(DemoApp.ClientID) == nil {
+		s.putApp(DemoApp)
+	}
 	for _, d := range demoTenants {
 		in := d.in
 		if s.st.Tenants[in.TenantID] != nil || s.st.tenantByDomain(in.Domain) != nil {

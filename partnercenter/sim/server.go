@@ -7,6 +7,10 @@
 //
 // Paths it serves (see README.md for the bodies):
 //
+//	/{tenant}/v2.0/.well-known/...,       Microsoft Entra ID (login.microsoftonline.com):
+//	/{tenant}/discovery/v2.0/keys,        OpenID configuration, JWKS, authorize (sign-in
+//	/{tenant}/oauth2/v2.0/..., /devicelogin  pages), token, device code
+//	/sim/apps, /sim/tokens, /sim/devicelogin, /sim/connections  app registrations, tokens without sign-in, sessions
 //	/v1/...                               Partner Center REST
 //	/webhooks/v1/registration[...]        Partner Center webhook registration
 //	/v1.0/tenantRelationships/...         Graph delegatedAdminRelationships
@@ -37,11 +41,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
+
 	"github.com/partnerflow/partnerflow/partnercenter"
 )
 
-// HomePartner is the partner partnerflow acts as; every bearer token the
-// simulator accepts stands for it.
+// HomePartner is the partner partnerflow acts as; the service paths accept
+// only tokens issued in its tenant.
 type HomePartner struct {
 	TenantID    string
 	MPNID       string
@@ -105,8 +111,14 @@ type Server struct {
 	mux    *http.ServeMux
 	signer *rsa.PrivateKey
 
-	mu        sync.Mutex // guards st, db, faults and provDelay
+	// The Entra token signing key (see tokens.go); set by New, never changed.
+	tokenKey    *rsa.PrivateKey
+	tokenJWK    jose.JSONWebKey
+	tokenSigner jose.Signer
+
+	mu        sync.Mutex // guards st, db, faults, provDelay and flows
 	st        *state
+	flows     entraFlows
 	db        *store // nil without a DataFile, and after Close
 	closed    bool   // Close closed db
 	faults    Faults
@@ -148,7 +160,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.ProvisioningDelay = cfg.ActivationDelay
 	}
 	cfg.ProvisioningDelay = max(cfg.ProvisioningDelay, 0)
-	s := &Server{cfg: cfg, home: home, log: cfg.Logger, st: newState(), provDelay: cfg.ProvisioningDelay}
+	s := &Server{cfg: cfg, home: home, log: cfg.Logger, st: newState(), provDelay: cfg.ProvisioningDelay, flows: newEntraFlows()}
 	if cfg.DataFile != "" {
 		db, st, err := openStore(cfg.DataFile)
 		if err != nil {
@@ -157,6 +169,9 @@ func New(cfg Config) (*Server, error) {
 		s.db, s.st = db, st
 	}
 	key, err := s.ensureSigningKey()
+	if err == nil {
+		err = s.ensureTokenKey()
+	}
 	if err == nil {
 		err = s.flush()
 	}
@@ -243,17 +258,21 @@ func (r *recorder) Write(b []byte) (int, error) {
 	return r.body.Write(b)
 }
 
-// service wraps a Partner Center or Graph handler: bearer auth, faults,
-// MS-RequestId idempotency, one lock for the whole exchange, writing what the
-// call changed, and the dropped-response fault.
-func (s *Server) service(graphAPI bool, h http.HandlerFunc) http.HandlerFunc {
+// service wraps a Partner Center or Graph handler: the bearer token and the
+// route's credential (before the lock and the faults, so a refused token is
+// never a fault), faults, MS-RequestId idempotency, one lock for the whole
+// exchange, writing what the call changed, and the dropped-response fault.
+func (s *Server) service(graphAPI bool, cred partnercenter.Credential, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		auth := r.Header.Get("Authorization")
-		scheme, token, _ := strings.Cut(auth, " ")
-		if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-			s.fail(w, graphAPI, http.StatusUnauthorized, 0, "Unauthorized", "The request has no bearer token.")
+		c, refused := s.authenticate(r, graphAPI, cred)
+		if refused != nil {
+			if refused.status == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+			}
+			s.fail(w, graphAPI, refused.status, refused.pcCode, refused.graphCode, refused.message)
 			return
 		}
+		r = withCaller(r, c)
 		s.mu.Lock()
 		f := s.faults
 		s.mu.Unlock()

@@ -156,6 +156,11 @@ type state struct {
 	ClockOffset   time.Duration
 	SigningKeyPEM string
 	CertDER       []byte
+	// Entra ID: app registrations by lower-case client ID, refresh tokens by
+	// the SHA-256 of their value (see entra.go), and the token signing key.
+	Apps          map[string]*App
+	RefreshTokens map[string]*refreshGrant
+	TokenKeyPEM   string
 
 	// Indexes over Tenants (not persisted; fill rebuilds them). Domains, MPN
 	// IDs and users never change once a tenant exists, so putTenant keeps
@@ -222,6 +227,12 @@ func (st *state) fill() {
 	}
 	if st.Idempotency == nil {
 		st.Idempotency = map[string]*storedResponse{}
+	}
+	if st.Apps == nil {
+		st.Apps = map[string]*App{}
+	}
+	if st.RefreshTokens == nil {
+		st.RefreshTokens = map[string]*refreshGrant{}
 	}
 	st.byDomain = make(map[string]*Tenant, len(st.Tenants))
 	st.byMPN = map[string]*Tenant{}

@@ -41,7 +41,9 @@ const (
 	kindSubscription = "subscription"
 	kindAgreements   = "agreements" // ID: the customer's tenant ID
 	kindIdempotency  = "idempotency"
-	kindMeta         = "meta" // IDs below
+	kindApp          = "app"           // ID: the lower-case client ID
+	kindRefreshToken = "refresh-token" // ID: the SHA-256 of the token
+	kindMeta         = "meta"          // IDs below
 )
 
 // IDs of the kindMeta rows.
@@ -49,6 +51,7 @@ const (
 	metaWebhook = "webhook"
 	metaClock   = "clock"
 	metaSigning = "signing"
+	metaToken   = "token-signing" // the Entra token signing key (PEM)
 )
 
 // rowKey names one stored entity: its kind and its key in the state's map.
@@ -99,6 +102,12 @@ func (st *state) value(k rowKey) (any, bool) {
 	case kindIdempotency:
 		v, ok := st.Idempotency[k.id]
 		return v, ok
+	case kindApp:
+		v, ok := st.Apps[k.id]
+		return v, ok
+	case kindRefreshToken:
+		v, ok := st.RefreshTokens[k.id]
+		return v, ok
 	case kindMeta:
 		switch k.id {
 		case metaWebhook:
@@ -107,6 +116,8 @@ func (st *state) value(k rowKey) (any, bool) {
 			return st.ClockOffset, st.ClockOffset != 0
 		case metaSigning:
 			return signingRow{KeyPEM: st.SigningKeyPEM, CertDER: st.CertDER}, st.SigningKeyPEM != ""
+		case metaToken:
+			return st.TokenKeyPEM, st.TokenKeyPEM != ""
 		}
 	}
 	return nil, false
@@ -128,7 +139,9 @@ func (st *state) keys() []rowKey {
 	add(kindSubscription, mapKeys(st.Subscriptions))
 	add(kindAgreements, mapKeys(st.Agreements))
 	add(kindIdempotency, mapKeys(st.Idempotency))
-	for _, id := range []string{metaWebhook, metaClock, metaSigning} {
+	add(kindApp, mapKeys(st.Apps))
+	add(kindRefreshToken, mapKeys(st.RefreshTokens))
+	for _, id := range []string{metaWebhook, metaClock, metaSigning, metaToken} {
 		if _, ok := st.value(rowKey{kindMeta, id}); ok {
 			out = append(out, rowKey{kindMeta, id})
 		}
@@ -161,6 +174,10 @@ func (st *state) put(k rowKey, body []byte) error {
 		err = putRow(st.Subscriptions, k.id, body)
 	case kindIdempotency:
 		err = putRow(st.Idempotency, k.id, body)
+	case kindApp:
+		err = putRow(st.Apps, k.id, body)
+	case kindRefreshToken:
+		err = putRow(st.RefreshTokens, k.id, body)
 	case kindAgreements:
 		var v []pc.CustomerAgreement
 		if err = json.Unmarshal(body, &v); err == nil {
@@ -183,6 +200,8 @@ func (st *state) put(k rowKey, body []byte) error {
 			if err = json.Unmarshal(body, &v); err == nil {
 				st.SigningKeyPEM, st.CertDER = v.KeyPEM, v.CertDER
 			}
+		case metaToken:
+			err = json.Unmarshal(body, &st.TokenKeyPEM)
 		default:
 			return fmt.Errorf("unknown row %s/%s", k.kind, k.id)
 		}

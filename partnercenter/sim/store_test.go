@@ -42,7 +42,8 @@ func serve(t *testing.T, dataFile string, now func() time.Time) *served {
 	if err := s.SeedDemo(); err != nil {
 		t.Fatal(err)
 	}
-	c, err := pc.New(pc.Config{PartnerCenterURL: srv.URL, GraphURL: srv.URL, TenantID: DefaultHomePartner.TenantID})
+	c, err := pc.New(pc.Config{PartnerCenterURL: srv.URL, GraphURL: srv.URL, AuthorityURL: srv.URL, TenantID: DefaultHomePartner.TenantID,
+		ClientID: DemoApp.ClientID, ClientSecret: DemoApp.ClientSecret, UserTokens: mintedUserTokens{s}})
 	if err != nil {
 		t.Fatal(err)
 	}

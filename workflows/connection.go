@@ -1,0 +1,96 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/partnerflow/partnerflow/models"
+)
+
+// ErrTypeConnectionNeeded is the error type of an activity whose Partner Center call needs the
+// partner's App+User connection (Microsoft's secure application model), which is missing or
+// stopped working. A flow waits for it; it never fails for it.
+const ErrTypeConnectionNeeded = "ConnectionNeeded"
+
+// SignalConnected tells a flow waiting for the Partner Center connection that a global admin
+// connected; the API sends it to every waiting flow.
+const SignalConnected = "partner-center-connected"
+
+// StatusConnectionNeeded is the FlowStatus search attribute of a flow waiting for the Partner
+// Center connection; the flow's own status is kept and comes back when it resumes.
+const StatusConnectionNeeded = "connection_needed"
+
+// Steps a flow records while it waits for the connection.
+const (
+	StepConnectionNeeded  = "connection-needed"
+	StepConnectionResumed = "connection-resumed"
+)
+
+// connectionRecheck is how long a waiting flow waits for SignalConnected before it tries again
+// anyway (a signal lost with a crashed API process, say).
+const connectionRecheck = 15 * time.Minute
+
+// errCancelledWaiting ends a wait for the connection that the flow's cancel interrupted.
+var errCancelledWaiting = errors.New("cancelled while waiting for the Partner Center connection")
+
+func isConnectionNeeded(err error) bool {
+	var appErr *temporal.ApplicationError
+	return errors.As(err, &appErr) && appErr.Type() == ErrTypeConnectionNeeded
+}
+
+// callService runs a Partner Center activity with the options of service calls (withOptions),
+// and while it needs the partner's connection, waits for it visibly: a timeline step, the
+// FlowStatus search attribute, until a global admin connects (SignalConnected) or a recheck is
+// due; then it calls again. The partner's contact is told by the activity, once per loss. A
+// cancel ends the wait with errCancelledWaiting, which fail turns into the cancellation.
+func (f *flow[R]) callService(ctx workflow.Context, withOptions func(workflow.Context) workflow.Context, out any, activity string, args ...any) error {
+	for {
+		err := workflow.ExecuteActivity(withOptions(ctx), activity, args...).Get(ctx, out)
+		if !isConnectionNeeded(err) {
+			return err
+		}
+		if err := f.awaitConnection(ctx, err); err != nil {
+			return err
+		}
+	}
+}
+
+func (f *flow[R]) awaitConnection(ctx workflow.Context, cause error) error {
+	f.connectionWaits++
+	f.record(ctx, models.FlowChange[R]{Step: StepConnectionNeeded, StepDetail: rootMessage(cause),
+		StepKey: fmt.Sprintf("%s/%s/%d", f.id, StepConnectionNeeded, f.connectionWaits)})
+	f.upsertFlowStatus(ctx, StatusConnectionNeeded)
+	defer f.upsertFlowStatus(ctx, *f.status)
+	connected := workflow.GetSignalChannel(ctx, SignalConnected)
+	signalled := false
+	_, err := workflow.AwaitWithTimeout(ctx, connectionRecheck, func() bool {
+		for connected.ReceiveAsync(nil) {
+			signalled = true
+		}
+		return signalled || f.cancelled != nil
+	})
+	if err != nil {
+		return err
+	}
+	if f.cancelled != nil {
+		return errCancelledWaiting
+	}
+	detail := "rechecking"
+	if signalled {
+		detail = "a global admin connected Partner Center"
+	}
+	f.record(ctx, models.FlowChange[R]{Step: StepConnectionResumed, StepDetail: detail,
+		StepKey: fmt.Sprintf("%s/%s/%d", f.id, StepConnectionResumed, f.connectionWaits)})
+	return nil
+}
+
+// upsertFlowStatus sets the FlowStatus search attribute alone.
+func (f *flow[R]) upsertFlowStatus(ctx workflow.Context, status string) {
+	if err := workflow.UpsertTypedSearchAttributes(ctx, FlowStatusKey.ValueSet(status)); err != nil {
+		workflow.GetLogger(ctx).Warn("could not update the status search attribute", "error", err)
+	}
+}
