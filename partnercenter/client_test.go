@@ -65,7 +65,7 @@ func TestErrorEnvelopes(t *testing.T) {
 				_, _ = w.Write([]byte(tt.body))
 			}))
 			defer srv.Close()
-			c, err := partnercenter.New(partnercenter.Config{PartnerCenterURL: srv.URL})
+			c, err := partnercenter.New(testConfig(t, srv.URL))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -94,7 +94,7 @@ func TestHeaders(t *testing.T) {
 		_, _ = w.Write([]byte(`{}`))
 	}))
 	defer srv.Close()
-	c, err := partnercenter.New(partnercenter.Config{PartnerCenterURL: srv.URL})
+	c, err := partnercenter.New(testConfig(t, srv.URL))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestHeaders(t *testing.T) {
 		if a, b := seen[0].Get("MS-CorrelationId"), seen[1].Get("MS-CorrelationId"); a == "" || a == b {
 			t.Errorf("correlation IDs %q %q", a, b)
 		}
-		if got := seen[0].Get("Authorization"); got != "Bearer "+partnercenter.SimulatorToken {
+		if got := seen[0].Get("Authorization"); got != "Bearer app:"+partnercenter.PartnerCenterScope {
 			t.Errorf("Authorization = %q", got)
 		}
 	})
@@ -135,7 +135,7 @@ func TestCancelledContextIsNotAServiceError(t *testing.T) {
 		<-r.Context().Done()
 	}))
 	defer srv.Close()
-	c, err := partnercenter.New(partnercenter.Config{PartnerCenterURL: srv.URL})
+	c, err := partnercenter.New(testConfig(t, srv.URL))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,9 @@ func TestClientTimeoutIsRetryable(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	c, err := partnercenter.New(partnercenter.Config{PartnerCenterURL: srv.URL, Timeout: 50 * time.Millisecond})
+	cfg := testConfig(t, srv.URL)
+	cfg.Timeout = 50 * time.Millisecond
+	c, err := partnercenter.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,6 +172,9 @@ func TestOAuthClientCredentials(t *testing.T) {
 	scopes := sync.Map{}
 	tokenSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tokenCalls.Add(1)
+		if r.URL.Path != "/t/oauth2/v2.0/token" {
+			t.Errorf("token request to %s, want the partner tenant's token endpoint", r.URL.Path)
+		}
 		if err := r.ParseForm(); err != nil {
 			t.Error(err)
 		}
@@ -188,7 +193,7 @@ func TestOAuthClientCredentials(t *testing.T) {
 		_, _ = w.Write([]byte(`{}`))
 	}))
 	defer api.Close()
-	c, err := partnercenter.New(partnercenter.Config{PartnerCenterURL: api.URL, GraphURL: api.URL, TenantID: "t", ClientID: "id", ClientSecret: "secret", TokenURL: tokenSrv.URL})
+	c, err := partnercenter.New(partnercenter.Config{PartnerCenterURL: api.URL, GraphURL: api.URL, TenantID: "t", ClientID: "id", ClientSecret: "secret", AuthorityURL: tokenSrv.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +258,7 @@ func TestListResellerCustomersWire(t *testing.T) {
 		_ = json.NewEncoder(w).Encode(out)
 	}))
 	defer srv.Close()
-	c, err := partnercenter.New(partnercenter.Config{PartnerCenterURL: srv.URL})
+	c, err := partnercenter.New(testConfig(t, srv.URL))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,7 +34,9 @@ func fixtureServer(t *testing.T, status int, file string) *partnercenter.HTTPCli
 		_, _ = w.Write(body)
 	}))
 	t.Cleanup(srv.Close)
-	c, err := partnercenter.New(partnercenter.Config{PartnerCenterURL: srv.URL, GraphURL: srv.URL, AdminPortalURL: partnercenter.DefaultAdminPortalURL})
+	cfg := testConfig(t, srv.URL)
+	cfg.AdminPortalURL = partnercenter.DefaultAdminPortalURL
+	c, err := partnercenter.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -468,7 +470,7 @@ func (e *simEnv) raw(method, path string, body any, header http.Header) (int, []
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+partnercenter.SimulatorToken)
+	req.Header.Set("Authorization", "Bearer "+e.token(path))
 	if method != http.MethodGet {
 		req.Header.Set("MS-RequestId", partnercenter.NewRequestID())
 		req.Header.Set("Content-Type", "application/json")

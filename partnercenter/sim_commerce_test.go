@@ -540,7 +540,7 @@ func TestSimCustomerFields(t *testing.T) {
 			_, _ = w.Write([]byte(`{"id":"x"}`))
 		}))
 		defer capture.Close()
-		c, err := partnercenter.New(partnercenter.Config{PartnerCenterURL: capture.URL, GraphURL: capture.URL})
+		c, err := partnercenter.New(testConfig(t, capture.URL))
 		if err != nil {
 			t.Fatal(err)
 		}

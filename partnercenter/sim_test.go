@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"golang.org/x/oauth2"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -82,12 +83,36 @@ func newSimEnvWith(t *testing.T, edit func(*sim.Config)) *simEnv {
 	if err := s.SeedDemo(); err != nil {
 		t.Fatalf("seed the simulator: %v", err)
 	}
-	c, err := partnercenter.New(partnercenter.Config{PartnerCenterURL: srv.URL, GraphURL: srv.URL, TenantID: sim.DefaultHomePartner.TenantID})
+	c, err := partnercenter.New(partnercenter.Config{PartnerCenterURL: srv.URL, GraphURL: srv.URL, AuthorityURL: srv.URL, TenantID: sim.DefaultHomePartner.TenantID,
+		ClientID: sim.DemoApp.ClientID, ClientSecret: sim.DemoApp.ClientSecret, UserTokens: simUser{s}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.sim, e.srv, e.c = s, srv, c
 	return e
+}
+
+// simUser is the home partner's admin, connected with MFA: each App+User token is minted by
+// the simulator.
+type simUser struct{ s *sim.Server }
+
+func (u simUser) UserToken(context.Context, string) (*oauth2.Token, error) {
+	tok, err := u.s.MintToken(sim.TokenRequest{})
+	return &oauth2.Token{AccessToken: tok, TokenType: "Bearer", Expiry: time.Now().Add(30 * time.Minute)}, err
+}
+
+// token is an App+User token of the home partner's admin for the service path belongs to.
+func (e *simEnv) token(path string) string {
+	e.t.Helper()
+	req := sim.TokenRequest{}
+	if strings.HasPrefix(path, "/v1.0/") {
+		req.Resource = sim.ResourceGraph
+	}
+	tok, err := e.sim.MintToken(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return tok
 }
 
 func (e *simEnv) now() time.Time {

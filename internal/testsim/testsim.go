@@ -3,8 +3,12 @@
 package testsim
 
 import (
+	"context"
 	"net/http/httptest"
 	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
 
 	"github.com/partnerflow/partnerflow/partnercenter"
 	"github.com/partnerflow/partnerflow/partnercenter/sim"
@@ -53,10 +57,16 @@ func (s *Sim) Close() {
 	s.Server.Close()
 }
 
-// PartnerCenterConfig is a client configuration in simulator mode (no client ID) for Partner
-// Center and Graph at the simulator, acting as its home partner.
+// PartnerCenterConfig is a client configuration for Partner Center and Graph at the simulator,
+// acting as its home partner through the simulator's demo app, and connected: App+User calls
+// carry tokens of the home partner's admin, signed in with MFA (ConnectedAs). Set UserTokens
+// to nil for a partner that never connected.
 func (s *Sim) PartnerCenterConfig() partnercenter.Config {
-	return partnercenter.Config{PartnerCenterURL: s.URL, GraphURL: s.URL, TenantID: s.TenantID}
+	return partnercenter.Config{
+		PartnerCenterURL: s.URL, GraphURL: s.URL, AuthorityURL: s.URL, TenantID: s.TenantID,
+		ClientID: sim.DemoApp.ClientID, ClientSecret: sim.DemoApp.ClientSecret,
+		UserTokens: s.ConnectedAs(sim.TokenRequest{}),
+	}
 }
 
 // Client is a Partner Center and Graph client of the simulator built from PartnerCenterConfig.
@@ -67,4 +77,24 @@ func (s *Sim) Client(t testing.TB) *partnercenter.HTTPClient {
 		t.Fatalf("partner center client of the simulator: %v", err)
 	}
 	return c
+}
+
+// ConnectedAs is an App+User token source standing for a partner user who connected
+// partnerflow: each token is minted by the simulator for req (the home partner's admin, with
+// MFA, when req is zero), as Entra would issue it for that sign-in.
+func (s *Sim) ConnectedAs(req sim.TokenRequest) partnercenter.UserTokens {
+	return mintedTokens{s: s.Server, req: req}
+}
+
+type mintedTokens struct {
+	s   *sim.Server
+	req sim.TokenRequest
+}
+
+func (m mintedTokens) UserToken(_ context.Context, _ string) (*oauth2.Token, error) {
+	tok, err := m.s.MintToken(m.req)
+	if err != nil {
+		return nil, err
+	}
+	return &oauth2.Token{AccessToken: tok, TokenType: "Bearer", Expiry: time.Now().Add(30 * time.Minute)}, nil
 }

@@ -48,7 +48,7 @@ func (m mintedUserTokens) UserToken(_ context.Context, scope string) (*oauth2.To
 	if err != nil {
 		return nil, err
 	}
-	return &oauth2.Token{AccessToken: tok, TokenType: "Bearer", Expiry: m.s.cfg.Now().Add(accessTokenLifetime)}, nil
+	return &oauth2.Token{AccessToken: tok, TokenType: "Bearer", Expiry: time.Now().Add(accessTokenLifetime)}, nil
 }
 
 // entraWorld is a seeded simulator on a data file with a clock the test moves.
@@ -203,8 +203,8 @@ func TestServiceTokenRules(t *testing.T) {
 			"GET", gdap, nil, 401, 0, "InvalidAuthenticationToken"},
 		{"an expired token is refused 401", func() string {
 			return forged(t, s, nil, "", func(c *accessClaims) {
-				c.Expiry = jwt.NewNumericDate(s.cfg.Now().Add(-10 * time.Minute))
-				c.IssuedAt, c.NotBefore = jwt.NewNumericDate(s.cfg.Now().Add(-70*time.Minute)), jwt.NewNumericDate(s.cfg.Now().Add(-70*time.Minute))
+				c.Expiry = jwt.NewNumericDate(time.Now().Add(-10 * time.Minute))
+				c.IssuedAt, c.NotBefore = jwt.NewNumericDate(time.Now().Add(-70*time.Minute)), jwt.NewNumericDate(time.Now().Add(-70*time.Minute))
 			})
 		}, "GET", "/v1/customers/relationshiprequests", nil, 401, CodeInvalidToken, ""},
 		{"a token of another tenant is refused 401", func() string { return mustToken(t, s, TokenRequest{TenantID: contosoTenant}) },

@@ -123,11 +123,11 @@ type grantee struct {
 }
 
 // accessToken mints an access token for aud with the delegated scopes (App+User)
-// or app roles (app-only); the lifetime runs on the real clock (Config.Now, no
-// /sim/clock offset), so advancing simulated days does not expire tokens in
-// flight.
+// or app roles (app-only); the lifetime runs on the wall clock (time.Now, not
+// Config.Now nor /sim/clock), as clients cache tokens by theirs, so advancing
+// the simulated world by days does not expire tokens in flight.
 func (s *Server) accessToken(base string, g grantee, aud string, perms []string) (string, error) {
-	now := s.cfg.Now().UTC()
+	now := time.Now().UTC()
 	c := accessClaims{
 		Claims: jwt.Claims{Issuer: s.issuer(base, g.dir.id), Audience: jwt.Audience{aud}, IssuedAt: jwt.NewNumericDate(now),
 			NotBefore: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(now.Add(accessTokenLifetime)), ID: newID()},
@@ -145,7 +145,7 @@ func (s *Server) accessToken(base string, g grantee, aud string, perms []string)
 
 // idToken mints the OpenID Connect ID token of a user sign-in.
 func (s *Server) idToken(base string, g grantee, nonce string) (string, error) {
-	now := s.cfg.Now().UTC()
+	now := time.Now().UTC()
 	oid := userObjectID(g.dir.id, g.user.UPN)
 	return s.sign(idClaims{
 		Claims: jwt.Claims{Issuer: s.issuer(base, g.dir.id), Audience: jwt.Audience{g.clientID}, Subject: oid, IssuedAt: jwt.NewNumericDate(now),
@@ -391,7 +391,7 @@ func (s *Server) verifyToken(raw string, graphAPI bool) (*caller, string) {
 	if err := tok.Claims(&s.tokenKey.PublicKey, &c); err != nil {
 		return nil, msgTokenKey
 	}
-	now := s.cfg.Now()
+	now := time.Now()
 	if c.Expiry == nil || c.Claims.ValidateWithLeeway(jwt.Expected{Time: now}, time.Minute) != nil {
 		return nil, msgTokenExpired
 	}
