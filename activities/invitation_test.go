@@ -55,7 +55,9 @@ func newFixture(t *testing.T) *fixture {
 func newFixtureWith(t *testing.T, configure func(*activities.Config)) *fixture {
 	t.Helper()
 	s := testsim.Start(t, sim.Config{ActivationDelay: time.Millisecond})
-	pc, err := partnercenter.New(partnercenter.Config{PartnerCenterURL: s.URL, GraphURL: s.URL, TenantID: s.TenantID, Timeout: 2 * time.Second})
+	pcConfig := s.PartnerCenterConfig()
+	pcConfig.Timeout = 2 * time.Second
+	pc, err := partnercenter.New(pcConfig)
 	if err != nil {
 		t.Fatal(err)
 	}

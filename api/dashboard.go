@@ -33,7 +33,7 @@ func (s *Server) requireSession(c *gin.Context) {
 }
 
 func (s *Server) dashboardFrame(c *gin.Context, title string) pageFrame {
-	return pageFrame{Title: title, Brand: "partnerflow", User: callerName(c), Menu: s.sections}
+	return pageFrame{Title: title, Brand: "partnerflow", User: callerName(c), Menu: s.sections, ConnectionNeeded: s.connectionNeeded(c)}
 }
 
 // addSection adds a flow kind's list to the dashboard's navigation.

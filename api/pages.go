@@ -22,7 +22,7 @@ import (
 var templateFS embed.FS
 
 // pageTemplates holds each page parsed together with the shared layout.
-var pageTemplates = parsePages("accept", "message", "list", "detail", "overview", "partnership", "agreement", "evidence")
+var pageTemplates = parsePages("accept", "message", "list", "detail", "overview", "partnership", "agreement", "evidence", "connection")
 
 func parsePages(names ...string) map[string]*template.Template {
 	out := make(map[string]*template.Template, len(names))
@@ -53,6 +53,9 @@ type pageFrame struct {
 	// this page belongs to.
 	Menu []navLink
 	Nav  string
+	// ConnectionNeeded shows the dashboard's banner asking a global admin to connect Partner
+	// Center, which flows that need App+User calls wait for.
+	ConnectionNeeded bool
 }
 
 // navLink is one section of the dashboard's navigation: the overview, then one per flow kind.

@@ -49,6 +49,10 @@ type Config struct {
 	// Connection is the partner's App+User connection to Partner Center, which a global admin
 	// makes from the dashboard; nil serves no connection pages.
 	Connection *connection.Manager
+	// Doctor runs the connection checks (connection.Doctor with this deployment's Partner
+	// Center client and settings) for the connection page and POST /v1/connection/doctor; nil
+	// answers that they are not available in this process.
+	Doctor func(ctx context.Context) []connection.Check
 }
 
 // Server holds the API's dependencies; its Handler serves every route.
@@ -76,6 +80,11 @@ type Server struct {
 	// The rate limiters: per client address and per customer link on the public routes, and
 	// failed sign-ins per client address.
 	perClient, perToken, authFailures *limiters
+	// connection is the partner's App+User connection to Partner Center (nil: none here);
+	// doctor checks it; connectBox seals the cookie of a sign-in in progress.
+	connection *connection.Manager
+	doctor     func(ctx context.Context) []connection.Check
+	connectBox *notify.SecretBox
 }
 
 // New builds the router.
@@ -97,6 +106,7 @@ func New(cfg Config) *Server {
 		webhookSecrets: notify.NewSecretBox(cfg.SigningKey), webhookAllowPrivate: cfg.WebhookAllowPrivate,
 		credentials: notify.NewCredentialBox(cfg.SigningKey),
 		httpsPublic: strings.HasPrefix(strings.ToLower(cfg.Flows.BaseURL), "https://"),
+		connection:  cfg.Connection, doctor: cfg.Doctor, connectBox: newConnectBox(cfg.SigningKey),
 	}
 	limits := cfg.RateLimits.withDefaults()
 	s.perClient = newLimiters(limits.PerClient, limits.MaxTracked)
@@ -161,6 +171,7 @@ func New(cfg Config) *Server {
 	s.removalPages(r)
 	s.customerPages(r)
 	s.overviewRoutes(r)
+	s.connectionRoutes(r, v1)
 
 	s.engine = r
 	return s
@@ -310,6 +321,12 @@ var routeAccess = map[string]Access{
 	"GET /removals/:id":                         {Kind: AccessSession},
 	"GET /customers":                            {Kind: AccessSession},
 	"GET /customers/:id":                        {Kind: AccessSession},
+	"GET /connection":                           {Kind: AccessSession},
+	"POST /connection/start":                    {Kind: AccessSession, Roles: globalAdmin},
+	"POST /connection/doctor":                   {Kind: AccessSession, Roles: globalAdmin},
+	"GET /auth/callback":                        {Kind: AccessSession, Roles: globalAdmin},
+	"GET /v1/connection":                        {Kind: AccessKey, Roles: anyRole},
+	"POST /v1/connection/doctor":                {Kind: AccessKey, Roles: globalAdmin},
 	"GET /v1/api-keys":                          {Kind: AccessKey, Roles: globalAdmin},
 	"POST /v1/api-keys":                         {Kind: AccessKey, Roles: globalAdmin},
 	"DELETE /v1/api-keys/:id":                   {Kind: AccessKey, Roles: globalAdmin},

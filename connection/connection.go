@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"sync"
 	"time"
 
@@ -166,4 +167,31 @@ func (m *Manager) Status(ctx context.Context) (*models.PartnerConnection, error)
 		return &models.PartnerConnection{PartnerID: m.cfg.PartnerID}, nil
 	}
 	return row, err
+}
+
+// SignIn carries a user through Entra ID's sign-in at authURL and returns the redirect it ends
+// with: the app's redirect URI with the code and state (a browser, or sim.SignIn).
+type SignIn func(authURL string) (*url.URL, error)
+
+// ConnectWith makes the connection through the authorization code grant with PKCE, the user's
+// part done by signIn: the same checks as the dashboard's (state, PKCE, partner tenant, MFA).
+// dev uses it with its own simulator.
+func (m *Manager) ConnectWith(ctx context.Context, redirectURI string, signIn SignIn) (*models.PartnerConnection, error) {
+	state, verifier := oauth2.GenerateVerifier(), oauth2.GenerateVerifier()
+	back, err := signIn(m.cfg.Entra.AuthCodeURL(redirectURI, state, verifier))
+	if err != nil {
+		return nil, err
+	}
+	q := back.Query()
+	if e := q.Get("error"); e != "" {
+		return nil, fmt.Errorf("the sign-in was refused: %s: %s", e, q.Get("error_description"))
+	}
+	if q.Get("state") != state {
+		return nil, errors.New("the sign-in came back with another state")
+	}
+	grant, err := m.cfg.Entra.Exchange(ctx, redirectURI, q.Get("code"), verifier)
+	if err != nil {
+		return nil, err
+	}
+	return m.Connect(ctx, grant)
 }

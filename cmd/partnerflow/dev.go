@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -77,6 +79,10 @@ func (a *app) runDev(ctx context.Context) error {
 		}
 		defer s.Close()
 		cfg.PartnerCenterURL, cfg.GraphURL, simulated = "http://"+addr, "http://"+addr, true
+		if cfg.PartnerCenterClientID == "" {
+			// The simulator is Entra ID too; partnerflow signs in as its demo app registration.
+			cfg.PartnerCenterAuthorityURL, cfg.PartnerCenterClientID, cfg.PartnerCenterClientSecret = "http://"+addr, sim.DemoApp.ClientID, sim.DemoApp.ClientSecret
+		}
 		if cfg.PartnerCenterTenantID == "" {
 			cfg.PartnerCenterTenantID = sim.DefaultHomePartner.TenantID
 		}
@@ -135,6 +141,15 @@ func (a *app) runDev(ctx context.Context) error {
 		return err
 	}
 
+	if simulated {
+		line, err := a.connectSimulator(ctx, e)
+		if err != nil {
+			return err
+		}
+		if line != "" {
+			lines = append(lines, line)
+		}
+	}
 	acts, pc, err := a.newActivities(e.store, e.signingKey)
 	if err != nil {
 		return err
@@ -181,6 +196,29 @@ func (a *app) runDev(ctx context.Context) error {
 	}
 	a.logger.Info("shutting down")
 	return nil
+}
+
+// connectSimulator makes the Partner Center connection at dev's first start, as a global admin
+// would from the dashboard: the simulator's partner admin signs in with MFA (sim.SignIn stands
+// in for the clicks). A connection made before, or lost since, is left as it is: losing it is
+// something dev shows, not hides.
+func (a *app) connectSimulator(ctx context.Context, e *engine) (string, error) {
+	if _, err := e.store.Connection(ctx, a.cfg.PartnerCenterTenantID); !errors.Is(err, models.ErrNotFound) {
+		return "", err
+	}
+	_, conn, err := a.partnerCenter(e.store, e.signingKey)
+	if err != nil {
+		return "", err
+	}
+	upn := sim.DefaultHomePartner.AdminUPN()
+	hc := &http.Client{Timeout: 30 * time.Second}
+	row, err := conn.ConnectWith(ctx, a.cfg.BaseURL()+"/auth/callback", func(authURL string) (*url.URL, error) {
+		return sim.SignIn(hc, authURL, upn, true)
+	})
+	if err != nil {
+		return "", fmt.Errorf("connect Partner Center at the simulator: %w", err)
+	}
+	return "Partner Center connection " + row.UPN + "  (connected at first start: the simulator's partner admin, with MFA)", nil
 }
 
 // provisionDevKey provisions dev's bootstrap key: PARTNERFLOW_BOOTSTRAP_KEY when set, otherwise
