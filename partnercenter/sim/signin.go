@@ -60,3 +60,15 @@ var (
 
 // AdminUPN is the user name of the home partner's Global admin, who connects partnerflow.
 func (h HomePartner) AdminUPN() string { return "admin@" + h.Domain }
+
+// RevokeConnections revokes the refresh tokens of upn (every user's when empty), as
+// POST /sim/connections/revoke does, and returns how many.
+func (s *Server) RevokeConnections(upn string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.revoke(upn)
+	if err := s.flush(); err != nil {
+		s.log.Error("persist simulator state", "err", err)
+	}
+	return n
+}
