@@ -30,9 +30,13 @@ const (
 	StepConnectionResumed = "connection-resumed"
 )
 
-// connectionRecheck is how long a waiting flow waits for SignalConnected before it tries again
-// anyway (a signal lost with a crashed API process, say).
-const connectionRecheck = 15 * time.Minute
+// connectionRecheck is how long a waiting flow first waits for SignalConnected before it tries
+// again anyway (a signal lost with a crashed API process, say); each recheck that finds no
+// connection doubles it, up to maxConnectionRecheck, so a long wait costs a few events a day.
+const (
+	connectionRecheck    = 15 * time.Minute
+	maxConnectionRecheck = 4 * time.Hour
+)
 
 // errCancelledWaiting ends a wait for the connection that the flow's cancel interrupted.
 var errCancelledWaiting = errors.New("cancelled while waiting for the Partner Center connection")
@@ -43,49 +47,59 @@ func isConnectionNeeded(err error) bool {
 }
 
 // callService runs a Partner Center activity with the options of service calls (withOptions),
-// and while it needs the partner's connection, waits for it visibly: a timeline step, the
+// and while it needs the partner's connection, waits for it visibly: a timeline step and the
 // FlowStatus search attribute, until a global admin connects (SignalConnected) or a recheck is
 // due; then it calls again. The partner's contact is told by the activity, once per loss. A
 // cancel ends the wait with errCancelledWaiting, which fail turns into the cancellation.
 func (f *flow[R]) callService(ctx workflow.Context, withOptions func(workflow.Context) workflow.Context, out any, activity string, args ...any) error {
+	waited, recheck := false, connectionRecheck
 	for {
 		err := workflow.ExecuteActivity(withOptions(ctx), activity, args...).Get(ctx, out)
 		if !isConnectionNeeded(err) {
+			if waited {
+				f.upsertFlowStatus(ctx, *f.status)
+				if err == nil {
+					f.record(ctx, models.FlowChange[R]{Step: StepConnectionResumed, StepDetail: "Partner Center answered with the partner's connection",
+						StepKey: fmt.Sprintf("%s/%s/%d", f.id, StepConnectionResumed, f.connectionWaits)})
+				}
+			}
 			return err
 		}
-		if err := f.awaitConnection(ctx, err); err != nil {
+		if !waited {
+			waited = true
+			f.connectionWaits++
+			f.record(ctx, models.FlowChange[R]{Step: StepConnectionNeeded, StepDetail: rootMessage(err),
+				StepKey: fmt.Sprintf("%s/%s/%d", f.id, StepConnectionNeeded, f.connectionWaits)})
+			f.upsertFlowStatus(ctx, StatusConnectionNeeded)
+		}
+		signalled, err := f.awaitConnection(ctx, recheck)
+		if err != nil {
 			return err
+		}
+		if !signalled {
+			recheck = min(2*recheck, maxConnectionRecheck)
 		}
 	}
 }
 
-func (f *flow[R]) awaitConnection(ctx workflow.Context, cause error) error {
-	f.connectionWaits++
-	f.record(ctx, models.FlowChange[R]{Step: StepConnectionNeeded, StepDetail: rootMessage(cause),
-		StepKey: fmt.Sprintf("%s/%s/%d", f.id, StepConnectionNeeded, f.connectionWaits)})
-	f.upsertFlowStatus(ctx, StatusConnectionNeeded)
-	defer f.upsertFlowStatus(ctx, *f.status)
+// awaitConnection waits for SignalConnected, a cancel or the recheck, and reports whether the
+// signal came.
+func (f *flow[R]) awaitConnection(ctx workflow.Context, recheck time.Duration) (bool, error) {
 	connected := workflow.GetSignalChannel(ctx, SignalConnected)
 	signalled := false
-	_, err := workflow.AwaitWithTimeout(ctx, connectionRecheck, func() bool {
+	_, err := workflow.AwaitWithTimeout(ctx, recheck, func() bool {
 		for connected.ReceiveAsync(nil) {
 			signalled = true
 		}
 		return signalled || f.cancelled != nil
 	})
-	if err != nil {
-		return err
+	switch {
+	case err != nil:
+		return false, err
+	case f.cancelled != nil:
+		return false, errCancelledWaiting
 	}
-	if f.cancelled != nil {
-		return errCancelledWaiting
-	}
-	detail := "rechecking"
-	if signalled {
-		detail = "a global admin connected Partner Center"
-	}
-	f.record(ctx, models.FlowChange[R]{Step: StepConnectionResumed, StepDetail: detail,
-		StepKey: fmt.Sprintf("%s/%s/%d", f.id, StepConnectionResumed, f.connectionWaits)})
-	return nil
+	return signalled, nil
 }
 
 // upsertFlowStatus sets the FlowStatus search attribute alone.

@@ -47,6 +47,9 @@ type world struct {
 	gdapStatus          workflows.GDAPState
 	alerts              []workflows.PartnerAlert
 	alertTimes          []time.Duration
+	// disconnected makes App+User calls answer ConnectionNeeded, as without a partner connection.
+	disconnected bool
+	linkCalls    int
 }
 
 func (w *world) elapsed() time.Duration { return w.now().Sub(w.start) }
@@ -59,7 +62,19 @@ func (w *world) RecordInvitation(_ context.Context, _ string, ch models.Invitati
 }
 
 func (w *world) RelationshipLink(context.Context, string) (string, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.linkCalls++
+	if w.disconnected {
+		return "", temporal.NewNonRetryableApplicationError("get relationship request link: the Partner Center connection is needed", workflows.ErrTypeConnectionNeeded, nil)
+	}
 	return "https://admin.example/partner-invitation?partnerId=p", nil
+}
+
+func (w *world) setDisconnected(v bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.disconnected = v
 }
 
 func (w *world) CreateGDAP(_ context.Context, in workflows.CreateGDAPInput) (workflows.GDAPResult, error) {
