@@ -11,11 +11,9 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"golang.org/x/oauth2"
 
@@ -23,7 +21,6 @@ import (
 	"github.com/partnerflow/partnerflow/models"
 	"github.com/partnerflow/partnerflow/notify"
 	"github.com/partnerflow/partnerflow/partnercenter"
-	"github.com/partnerflow/partnerflow/workflows"
 )
 
 // The Partner Center connection (Microsoft's secure application model): a global admin of the
@@ -42,8 +39,6 @@ const CallbackPath = "/auth/callback"
 // connectSignInTTL is how long a started sign-in may take.
 const connectSignInTTL = 10 * time.Minute
 
-// resumeParallelism bounds the signals sent at once to flows waiting for the connection.
-const resumeParallelism = 8
 
 // Problems of the connection routes.
 var (
@@ -433,21 +428,12 @@ func (s *Server) connectionCallback(c *gin.Context) {
 	// The signals go on if the admin's browser leaves.
 	resumeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
-	n, err := s.resumeWaitingFlows(resumeCtx)
+	n, err := connection.ResumeWaitingFlows(resumeCtx, s.temporal, s.flows.PartnerID, s.logger)
 	if err != nil {
 		// The flows recheck by themselves (workflows' connectionRecheck): log, do not fail.
 		s.logger.ErrorContext(ctx, "signal the flows waiting for the Partner Center connection", "error", err, "signalled", n)
 	}
 	c.Redirect(http.StatusSeeOther, "/connection?done=connected&resumed="+strconv.Itoa(n))
-}
-
-// waitingQuery finds the partner's running flows that wait for the connection.
-func (s *Server) waitingQuery() string {
-	q := fmt.Sprintf("%s = '%s' AND ExecutionStatus = 'Running'", workflows.FlowStatusKey.GetName(), workflows.StatusConnectionNeeded)
-	if s.flows.PartnerID != "" {
-		q += fmt.Sprintf(" AND %s = '%s'", workflows.PartnerIDKey.GetName(), strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s.flows.PartnerID))
-	}
-	return q
 }
 
 // countWaitingFlows asks Temporal's visibility how many flows wait for the connection; ok is
@@ -458,56 +444,12 @@ func (s *Server) countWaitingFlows(ctx context.Context) (int64, bool) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	resp, err := s.temporal.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: s.waitingQuery()})
+	resp, err := s.temporal.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: connection.WaitingQuery(s.flows.PartnerID)})
 	if err != nil {
 		s.logger.WarnContext(ctx, "count the flows waiting for the Partner Center connection", "error", err)
 		return 0, false
 	}
 	return resp.GetCount(), true
-}
-
-// resumeWaitingFlows signals SignalConnected to every flow waiting for the connection, page by
-// page of Temporal's visibility, and returns how many it reached. A flow that ended meanwhile is
-// skipped; another failure is logged, and that flow resumes at its next recheck.
-func (s *Server) resumeWaitingFlows(ctx context.Context) (int, error) {
-	var (
-		mu       sync.Mutex
-		resumed  int
-		token    []byte
-		wg       sync.WaitGroup
-		parallel = make(chan struct{}, resumeParallelism)
-	)
-	for {
-		resp, err := s.temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{PageSize: 500, NextPageToken: token, Query: s.waitingQuery()})
-		if err != nil {
-			wg.Wait()
-			return resumed, fmt.Errorf("list the flows waiting for the connection: %w", err)
-		}
-		for _, ex := range resp.GetExecutions() {
-			id := ex.GetExecution().GetWorkflowId()
-			parallel <- struct{}{}
-			wg.Add(1)
-			go func() {
-				defer func() { <-parallel; wg.Done() }()
-				err := s.temporal.SignalWorkflow(ctx, id, "", workflows.SignalConnected, nil)
-				var notFound *serviceerror.NotFound
-				switch {
-				case errors.As(err, &notFound):
-				case err != nil:
-					s.logger.WarnContext(ctx, "signal a flow waiting for the Partner Center connection", "workflow_id", id, "error", err)
-				default:
-					mu.Lock()
-					resumed++
-					mu.Unlock()
-				}
-			}()
-		}
-		token = resp.GetNextPageToken()
-		if len(token) == 0 {
-			wg.Wait()
-			return resumed, nil
-		}
-	}
 }
 
 // newConnectBox is the box of pending sign-ins' cookies, under a key of its own.

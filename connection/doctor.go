@@ -102,7 +102,9 @@ func Doctor(ctx context.Context, cfg DoctorConfig) []Check {
 	add(run(func(context.Context) Check {
 		return appToken(cfg.Connection, CheckPartnerCenterAppToken, partnercenter.PartnerCenterAudience)
 	}))
-	add(run(func(context.Context) Check { return appToken(cfg.Connection, CheckGraphAppToken, partnercenter.GraphAudience) }))
+	add(run(func(context.Context) Check {
+		return appToken(cfg.Connection, CheckGraphAppToken, partnercenter.GraphAudience)
+	}))
 	conn := run(func(ctx context.Context) Check { return userConnection(ctx, cfg.Connection, fixConnect) })
 	add(conn)
 	needsConnection := func(name string) Check {

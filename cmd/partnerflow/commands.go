@@ -89,7 +89,7 @@ func (a *app) newAPI(e *engine, temporalUI string) (*api.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, conn, err := a.partnerCenter(e.store, e.signingKey)
+	pc, conn, err := a.partnerCenter(e.store, e.signingKey)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +97,7 @@ func (a *app) newAPI(e *engine, temporalUI string) (*api.Server, error) {
 		Store: e.store, Temporal: e.temporal, Codec: e.codec, Registry: e.registry, Logger: a.logger,
 		SigningKey: e.signingKey, MaxBodyBytes: a.cfg.MaxBodyBytes, CodecOrigins: a.cfg.UIOrigins,
 		TrustedProxies: a.cfg.TrustedProxies, WebhookAllowPrivate: a.cfg.WebhookAllowPrivate,
-		Flows: flows, Connection: conn,
+		Flows: flows, Connection: conn, Doctor: a.doctor(pc, conn),
 	}), nil
 }
 

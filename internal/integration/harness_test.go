@@ -20,6 +20,7 @@ import (
 
 	"github.com/partnerflow/partnerflow/activities"
 	"github.com/partnerflow/partnerflow/api"
+	"github.com/partnerflow/partnerflow/connection"
 	"github.com/partnerflow/partnerflow/internal/testapi"
 	"github.com/partnerflow/partnerflow/internal/testdb"
 	"github.com/partnerflow/partnerflow/internal/testsim"
@@ -35,6 +36,9 @@ import (
 )
 
 const securityGroup = "0b5a4f3c-1d2e-4f60-8a7b-9c0d1e2f3a4b"
+
+// partnerContact is the partner's contact, who hears of escalations and of a lost connection.
+const partnerContact = "ops@distributor.example"
 
 // harness is partnerflow assembled from real parts for one test.
 type harness struct {
@@ -52,6 +56,8 @@ type harness struct {
 	baseURL string
 	// mailBox opens the outbox's sealed mail bodies, as the worker does.
 	mailBox *notify.SecretBox
+	// conn is the partner's App+User connection to Partner Center, kept in the app database.
+	conn *connection.Manager
 }
 
 // outbox reads the newest n messages kept for to, their bodies opened.
@@ -110,6 +116,15 @@ func assemble(t *testing.T, dialect string, policy workflows.InvitationPolicy, s
 // default transport), so a test can watch them.
 func assembleWith(t *testing.T, dialect string, policy workflows.InvitationPolicy, smtpURL string, transport http.RoundTripper) *harness {
 	t.Helper()
+	h := build(t, dialect, policy, smtpURL, transport)
+	h.connectPartner()
+	return h
+}
+
+// build assembles partnerflow from real parts with no Partner Center connection yet: App+User
+// calls wait until connectPartner.
+func build(t *testing.T, dialect string, policy workflows.InvitationPolicy, smtpURL string, transport http.RoundTripper) *harness {
+	t.Helper()
 	h := &harness{t: t, store: testdb.Open(t, dialect), temporal: testtemporal.Start(t), logs: &logBuffer{}}
 	ctx := context.Background()
 
@@ -117,14 +132,21 @@ func assembleWith(t *testing.T, dialect string, policy workflows.InvitationPolic
 	h.sim, h.simURL = simulator.Server, simulator.URL
 	partnershipURL := simulator.ResellerPartnershipURL(sim.DefaultHomePartner.TenantID)
 
+	signingKey := bytes.Repeat([]byte{7}, 32)
 	pcConfig := simulator.PartnerCenterConfig()
 	pcConfig.HTTPClient = &http.Client{Transport: transport, Timeout: 30 * time.Second}
+	entra, err := partnercenter.NewEntra(partnercenter.EntraConfig{AuthorityURL: pcConfig.AuthorityURL, TenantID: pcConfig.TenantID,
+		ClientID: pcConfig.ClientID, ClientSecret: pcConfig.ClientSecret, HTTPClient: pcConfig.HTTPClient})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.conn = connection.New(connection.Config{Store: h.store, Entra: entra, Box: notify.NewConnectionBox(signingKey), PartnerID: pcConfig.TenantID})
+	pcConfig.UserTokens = h.conn
 	pc, err := partnercenter.New(pcConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.pc = pc
-	signingKey := bytes.Repeat([]byte{7}, 32)
 	h.mailBox = notify.NewOutboxBox(signingKey)
 	apiServer := httptest.NewUnstartedServer(nil)
 	h.baseURL = "http://" + apiServer.Listener.Addr().String()
@@ -137,6 +159,7 @@ func assembleWith(t *testing.T, dialect string, policy workflows.InvitationPolic
 		Store: h.store, PartnerCenter: pc, Mailer: mailer, Logger: slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Signer: links.NewSigner(signingKey), BaseURL: h.baseURL, PartnerName: "Contoso Distribution",
 		Credentials: notify.NewCredentialBox(signingKey), Outbox: h.mailBox,
+		PartnerID: sim.DefaultHomePartner.TenantID, ContactEmail: partnerContact,
 	})
 	w := worker.New(h.temporal.Client, workflows.TaskQueue, acts)
 	if err := w.Start(); err != nil {
@@ -148,11 +171,12 @@ func assembleWith(t *testing.T, dialect string, policy workflows.InvitationPolic
 	server := api.New(api.Config{
 		Store: h.store, Temporal: h.temporal.Client, Codec: h.temporal.Codec, Registry: prometheus.NewRegistry(),
 		Logger: slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})), SigningKey: signingKey, WebhookAllowPrivate: true,
+		Connection: h.conn,
 		Flows: api.FlowConfig{
 			PartnerID: sim.DefaultHomePartner.TenantID, PartnerName: "Contoso Distribution",
 			TaskQueue: workflows.TaskQueue, BaseURL: h.baseURL,
 			DefaultAssignments: []workflows.AccessAssignment{{SecurityGroupID: securityGroup, RoleIDs: allRoleIDs()}},
-			ContactEmail:       "ops@distributor.example",
+			ContactEmail:       partnerContact,
 			Policy:             policy,
 			// A removal's deliveries are retried quickly here; production waits 5 s, doubling.
 			DeliveryAttempts: 4, DeliveryRetryInterval: 200 * time.Millisecond,
@@ -203,6 +227,18 @@ func assembleWith(t *testing.T, dialect string, policy workflows.InvitationPolic
 		t.Fatal(err)
 	}
 	return h
+}
+
+// connectPartner connects partnerflow to Partner Center as the simulator's partner admin, with
+// MFA, the way dev does at first start.
+func (h *harness) connectPartner() {
+	h.t.Helper()
+	_, err := h.conn.ConnectWith(context.Background(), h.baseURL+"/auth/callback", func(authURL string) (*url.URL, error) {
+		return sim.SignIn(http.DefaultClient, authURL, sim.DefaultHomePartner.AdminUPN(), true)
+	})
+	if err != nil {
+		h.t.Fatalf("connect Partner Center: %v", err)
+	}
 }
 
 func allRoleIDs() []string {
