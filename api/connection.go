@@ -39,7 +39,6 @@ const CallbackPath = "/auth/callback"
 // connectSignInTTL is how long a started sign-in may take.
 const connectSignInTTL = 10 * time.Minute
 
-
 // Problems of the connection routes.
 var (
 	problemConnectionNotConfigured = func() *Problem {

@@ -42,6 +42,8 @@ func webhookEventStatuses() map[string][]string {
 		models.KindReseller:   models.ResellerStatuses,
 		models.KindRemoval:    models.RemovalStatuses,
 		models.KindCustomer:   models.CustomerStatuses,
+		// Not a flow: the Partner Center connection stopped working (connection.lost).
+		models.KindConnection: models.ConnectionEvents,
 	}
 }
 

@@ -417,7 +417,7 @@ func (w *crashWorld) progress() string {
 func (w *crashWorld) simList(path string, v any) {
 	w.t.Helper()
 	req, _ := http.NewRequest("GET", w.p.sim+path, nil)
-	req.Header.Set("Authorization", "Bearer crash-test")
+	req.Header.Set("Authorization", "Bearer "+simToken(w.t, w.p.sim, path))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		w.t.Fatal(err)

@@ -230,6 +230,29 @@ func (p *devProcess) simAction(action string, body map[string]string) {
 	}
 }
 
+// simToken asks the simulator at simURL for the partner admin's App+User token (with MFA) for
+// the service path belongs to, as a test reads the world the way partnerflow's client does.
+func simToken(t *testing.T, simURL, path string) string {
+	t.Helper()
+	resource := "partnercenter"
+	if strings.HasPrefix(path, "/v1.0/") {
+		resource = "graph"
+	}
+	data, _ := json.Marshal(map[string]any{"resource": resource})
+	resp, err := http.Post(simURL+"/sim/tokens", "application/json", bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		AccessToken string `json:"access_token"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&out) != nil || out.AccessToken == "" {
+		t.Fatalf("a token from the simulator: %d", resp.StatusCode)
+	}
+	return out.AccessToken
+}
+
 func get(t *testing.T, url string) (int, string) {
 	t.Helper()
 	resp, err := http.Get(url)

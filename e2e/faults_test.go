@@ -275,7 +275,7 @@ func (s *productionShape) consent(domain, relationshipID string) {
 func (s *productionShape) gdapRelationships() []string {
 	s.t.Helper()
 	req, _ := http.NewRequest("GET", s.dev.sim+"/v1.0/tenantRelationships/delegatedAdminRelationships", nil)
-	req.Header.Set("Authorization", "Bearer e2e")
+	req.Header.Set("Authorization", "Bearer "+simToken(s.t, s.dev.sim, "/v1.0/"))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		s.t.Fatal(err)

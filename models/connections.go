@@ -124,8 +124,15 @@ type ConnectionLoss struct {
 	EventData any
 }
 
+// KindConnection names the Partner Center connection's outbound webhook events
+// ("connection.<event>"); ConnectionEvents lists them.
+const KindConnection = "connection"
+
 // EventConnectionLost is the outbound webhook event of a lost Partner Center connection.
-const EventConnectionLost = "connection.lost"
+const EventConnectionLost = KindConnection + ".lost"
+
+// ConnectionEvents are the events of the Partner Center connection partners may subscribe to.
+var ConnectionEvents = []string{"lost"}
 
 // ConnectionLossKey names the loss of one version of a partner's connection: the
 // connection.lost event's ID and the key of its mail.

@@ -21,6 +21,15 @@ import (
 func TestFlowsWaitForThePartnerCenterConnection(t *testing.T) {
 	h := build(t, models.DialectSQLite, workflows.WaitPolicy{Reminders: []time.Duration{72 * time.Hour}, PollEvery: 300 * time.Millisecond}, "", nil)
 
+	receiver := newReceiver(t, 0)
+	sub := h.global.Do("POST", "/v1/webhook-subscriptions", map[string]any{"url": receiver.URL, "events": []string{models.EventConnectionLost}})
+	if sub.Status != http.StatusCreated {
+		t.Fatalf("subscribe to connection.lost: %d %s", sub.Status, sub.Body)
+	}
+	var subscription struct{ Secret string }
+	sub.JSON(t, &subscription)
+	receiver.setSecret(subscription.Secret)
+
 	inv := h.invite(map[string]any{"customerDomain": "contoso.onmicrosoft.com", "customerEmail": "admin@contoso.onmicrosoft.com", "roles": []string{"Helpdesk Administrator"}, "durationDays": 30})
 	resp := h.api.Do("POST", "/v1/resellers", map[string]any{"email": "admin@adatum.onmicrosoft.com", "companyName": "Adatum Reseller", "mpnId": "1234567"})
 	if resp.Status != http.StatusCreated {
@@ -42,7 +51,7 @@ func TestFlowsWaitForThePartnerCenterConnection(t *testing.T) {
 
 	waiting := func(steps []string) bool { return containsStep(steps, workflows.StepConnectionNeeded) }
 	h.waitFor(inv.ID, "waiting for the connection", func(i invitation) bool { return i.has(workflows.StepConnectionNeeded) })
-	poll(h, "/v1/resellers/"+rs.ID+"/steps", "waiting for the connection", func(v stepList) bool { return waiting(v.names()) })
+	poll(h, "/v1/resellers/"+rs.ID, "waiting for the connection", func(v reseller) bool { return waiting(stepNames(v.Steps)) })
 	poll(h, "/v1/customers/"+ob.ID+"/steps", "waiting for the connection", func(v stepList) bool { return waiting(v.names()) })
 
 	// Waiting is not failing, and nobody was mailed by a flow that could not start.
@@ -59,6 +68,13 @@ func TestFlowsWaitForThePartnerCenterConnection(t *testing.T) {
 		t.Fatalf("connection-lost mails to the partner: %d, want 1", len(lost))
 	}
 
+	for deadline := time.Now().Add(30 * time.Second); !receiver.has(models.EventConnectionLost); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the partner's system never heard of the lost connection: %v", receiver.accepted())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
 	h.connectPartner()
 	h.resumeWaitingFlows()
 
@@ -73,6 +89,9 @@ func TestFlowsWaitForThePartnerCenterConnection(t *testing.T) {
 	}
 	if lost := h.mailsOfKind(partnerContact, notify.KindConnectionLost); len(lost) != 1 {
 		t.Errorf("connection-lost mails after reconnecting: %d, want still 1", len(lost))
+	}
+	if got := receiver.accepted(); len(got) != 1 {
+		t.Errorf("webhook events: %v, want one connection.lost", got)
 	}
 	for _, path := range []string{"/v1/invitations/" + inv.ID, "/v1/resellers/" + rs.ID, "/v1/customers/" + ob.ID} {
 		if body := string(h.global.Do("GET", path, nil).Body); strings.Contains(body, `"failed"`) {
@@ -105,7 +124,7 @@ func (h *harness) resumeWaitingFlows() {
 type stepList struct {
 	Steps []struct {
 		Name string `json:"name"`
-	} `json:"steps"`
+	} `json:"items"`
 }
 
 func (s stepList) names() []string {
@@ -137,6 +156,17 @@ func (h *harness) mailsOfKind(to, kind string) []models.OutboxMessage {
 		if m.Kind == kind {
 			out = append(out, m)
 		}
+	}
+	return out
+}
+
+func stepNames[S ~[]struct {
+	Name   string `json:"name"`
+	Detail string `json:"detail"`
+}](steps S) []string {
+	out := make([]string, len(steps))
+	for i, s := range steps {
+		out[i] = s.Name
 	}
 	return out
 }

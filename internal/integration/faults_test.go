@@ -420,7 +420,7 @@ func (h *harness) mustAct(action string, body map[string]string) {
 func (h *harness) gdapIDs() []string {
 	h.t.Helper()
 	req, _ := http.NewRequest("GET", h.simURL+"/v1.0/tenantRelationships/delegatedAdminRelationships", nil)
-	req.Header.Set("Authorization", "Bearer integration")
+	req.Header.Set("Authorization", "Bearer "+h.graphToken())
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		h.t.Fatal(err)

@@ -241,6 +241,17 @@ func (h *harness) connectPartner() {
 	}
 }
 
+// graphToken is an App+User Graph token of the partner's admin, for reading the simulator's
+// GDAP relationships the way partnerflow's client does.
+func (h *harness) graphToken() string {
+	h.t.Helper()
+	tok, err := h.sim.MintToken(sim.TokenRequest{Resource: sim.ResourceGraph})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return tok
+}
+
 func allRoleIDs() []string {
 	ids := make([]string, len(partnercenter.EntraRoles))
 	for i, r := range partnercenter.EntraRoles {

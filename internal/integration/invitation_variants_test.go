@@ -17,7 +17,7 @@ import (
 func (h *harness) gdapRelationships() int {
 	h.t.Helper()
 	req, _ := http.NewRequest("GET", h.simURL+"/v1.0/tenantRelationships/delegatedAdminRelationships", nil)
-	req.Header.Set("Authorization", "Bearer integration")
+	req.Header.Set("Authorization", "Bearer "+h.graphToken())
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		h.t.Fatal(err)
