@@ -140,11 +140,26 @@ func TestConnection(t *testing.T) {
 			}
 		})
 		t.Run("a revoked connection is a wait with Entra's reason", func(t *testing.T) {
+			cfg := s.PartnerCenterConfig()
+			cfg.UserTokens = m
+			pc, err := partnercenter.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := pc.RelationshipRequestURL(ctx, partnercenter.RelationshipRequestOptions{}); err != nil {
+				t.Fatal(err) // the access token is cached now
+			}
+			time.Sleep(time.Second) // tokens name their issue time in seconds
 			if n := s.RevokeConnections(""); n == 0 {
 				t.Fatal("nothing revoked")
 			}
-			m.Forget()
-			_, err := m.UserToken(ctx, partnercenter.PartnerCenterUserScope)
+			// The service refuses the cached token at once; the client redeems the connection
+			// again, once, and finds it revoked.
+			_, err = pc.RelationshipRequestURL(ctx, partnercenter.RelationshipRequestOptions{})
+			if !partnercenter.NeedsConnection(err) {
+				t.Fatalf("an App+User call after the revocation: %v, want a wait for the connection", err)
+			}
+			_, err = m.UserToken(ctx, partnercenter.PartnerCenterUserScope)
 			var lost *connection.LostError
 			if !errors.As(err, &lost) || lost.Version == 0 {
 				t.Fatalf("err = %v", err)

@@ -221,6 +221,23 @@ func (c *HTTPClient) do(ctx context.Context, cl call) error {
 		}
 		requestID = newUUID()
 	}
+	err := c.exchange(ctx, cl, requestID)
+	var pcErr *Error
+	if errors.As(err, &pcErr) && pcErr.StatusCode == http.StatusUnauthorized && pcErr.Code != CodeMFARequired {
+		// The service refused a cached App+User token the user's sessions were revoked after:
+		// redeem the connection again, once (which finds the connection lost, if it is).
+		if op, _ := OperationNamed(cl.op); op.Credential == AppUser {
+			if f, ok := c.userTokens.(interface{ Forget() }); ok {
+				f.Forget()
+				err = c.exchange(ctx, cl, requestID)
+			}
+		}
+	}
+	return err
+}
+
+// exchange sends one request of a call and reads its answer.
+func (c *HTTPClient) exchange(ctx context.Context, cl call, requestID string) error {
 	base := c.pcURL
 	if cl.svc == graph {
 		base = c.graphURL

@@ -164,6 +164,9 @@ func (s *Server) revoke(upn string) int {
 		}
 		g.RevokedAt = now
 		s.st.mark(kindRefreshToken, k)
+		// Revoking a user's sessions is a critical event of continuous access evaluation: the
+		// access tokens issued before it stop working at once, not when they expire.
+		s.sessionsRevoked.Store(revocationKey(g.TenantID, g.UPN), time.Now())
 		n++
 	}
 	return n

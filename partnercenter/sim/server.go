@@ -130,6 +130,11 @@ type Server struct {
 	closeOnce sync.Once
 
 	deliveries deliveryLog
+
+	// sessionsRevoked holds, by tenant and user, when the user's sessions were revoked (wall
+	// clock): access tokens issued before then are refused. In memory only: the tokens it
+	// concerns last an hour.
+	sessionsRevoked sync.Map
 }
 
 // New opens the world kept at cfg.DataFile (importing a JSON snapshot of an

@@ -374,6 +374,7 @@ const (
 	msgTokenExpired   = "Lifetime validation failed, the token is expired."
 	msgTokenAudience  = "Access token validation failure. Invalid audience: the token is not for this service."
 	msgTokenTenant    = "Access token validation failure: the token was issued for another tenant."
+	msgTokenRevoked   = "Access token validation failure: the user's sessions were revoked after the token was issued."
 )
 
 // verifyToken checks a bearer token: a JWT signed with the token key, valid
@@ -411,8 +412,16 @@ func (s *Server) verifyToken(raw string, graphAPI bool) (*caller, string) {
 			return nil, msgTokenMalformed
 		}
 		out.upn, out.mfa, out.perms = c.UPN, slices.Contains(c.AMR, "mfa"), strings.Fields(c.Scope)
+		if revoked, ok := s.sessionsRevoked.Load(revocationKey(c.TenantID, c.UPN)); ok && c.IssuedAt != nil && c.IssuedAt.Time().Before(revoked.(time.Time).Truncate(time.Second)) {
+			return nil, msgTokenRevoked
+		}
 	}
 	return out, ""
+}
+
+// revocationKey names a user's sessions in Server.sessionsRevoked.
+func revocationKey(tenantID, upn string) string {
+	return strings.ToLower(tenantID + "|" + upn)
 }
 
 // withCaller is r carrying the verified caller.
