@@ -68,6 +68,8 @@ type Config struct {
 	// PartnerCenterAuthorityURL is Entra ID's sign-in service (PARTNERCENTER_AUTHORITY_URL); empty
 	// means https://login.microsoftonline.com, and the embedded simulator in dev.
 	PartnerCenterAuthorityURL string
+	// APIKey is the key commands use to call a running API (PARTNERFLOW_API_KEY; doctor --api).
+	APIKey string
 	// AllowNonMicrosoftURLs lets a client secret go with PARTNERCENTER_URL and GRAPH_URL that are
 	// not Microsoft's https hosts (PARTNERFLOW_ALLOW_NON_MICROSOFT_URLS; a proxy you run).
 	AllowNonMicrosoftURLs bool
@@ -144,6 +146,7 @@ func FromEnv() (Config, error) {
 		PartnerCenterClientID:       os.Getenv("PARTNERCENTER_CLIENT_ID"),
 		PartnerCenterClientSecret:   os.Getenv("PARTNERCENTER_CLIENT_SECRET"),
 		PartnerCenterAuthorityURL:   os.Getenv("PARTNERCENTER_AUTHORITY_URL"),
+		APIKey:                      os.Getenv("PARTNERFLOW_API_KEY"),
 		PartnerCenterAdminPortalURL: os.Getenv("PARTNERCENTER_ADMIN_PORTAL_URL"),
 		USGovPortalURL:              os.Getenv("PARTNERFLOW_USGOV_PORTAL_URL"),
 		SimAddr:                     env("PARTNERFLOW_SIM_ADDR", "127.0.0.1:8081"),

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/partnerflow/partnerflow/partnercenter/sim"
 )
 
 func run(t *testing.T, env []string, args ...string) (string, string, error) {
@@ -67,6 +69,9 @@ func TestProductionCommands(t *testing.T) {
 		"PARTNERFLOW_CODEC_KEY="+strings.TrimSpace(string(codecKey)), "PARTNERFLOW_HTTP_ADDR="+replicaAddr,
 		"PARTNERFLOW_METRICS_ADDR="+fmt.Sprintf("127.0.0.1:%d", freePort(t)),
 		"PARTNERCENTER_URL="+p.sim, "GRAPH_URL="+p.sim, "PARTNERCENTER_TENANT_ID="+simPartnerID,
+		// The simulator is Entra ID too; the replicas sign in as its demo app, as dev does.
+		"PARTNERCENTER_AUTHORITY_URL="+p.sim, "PARTNERCENTER_CLIENT_ID="+sim.DemoApp.ClientID,
+		"PARTNERCENTER_CLIENT_SECRET="+sim.DemoApp.ClientSecret, "PARTNERFLOW_ALLOW_NON_MICROSOFT_URLS=true",
 		"PARTNERFLOW_SIGNING_KEY=", "PARTNERFLOW_BOOTSTRAP_KEY=",
 	)
 	for _, command := range []string{"api", "worker"} {

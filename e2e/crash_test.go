@@ -607,8 +607,9 @@ func (h *hookLog) checkOnce(t *testing.T) {
 	t.Logf("%d webhook events, each delivered once", len(h.events))
 }
 
-// issueSecrets gathers what partnerflow hands out: a minted API key, a dashboard session, the
-// customers' link tokens, a new tenant's first password and the webhook subscription's secret.
+// issueSecrets gathers what partnerflow hands out or is handed: a minted API key, a dashboard
+// session, the customers' link tokens, a new tenant's first password, the webhook subscription's
+// secret, and the refresh and access tokens Entra ID (the simulator) issued to it.
 func (w *crashWorld) issueSecrets(mail *testsmtp.Server) map[string]string {
 	w.t.Helper()
 	secrets := map[string]string{}
@@ -657,6 +658,22 @@ func (w *crashWorld) issueSecrets(mail *testsmtp.Server) map[string]string {
 				secrets[fmt.Sprintf("link token /%s in mail %d", match[1], i)] = match[2]
 			}
 		}
+	}
+	// Entra's tokens: the Partner Center connection's refresh tokens (dev's first sign-in and
+	// each rotation) and every access token, App+User and app-only, the simulator issued.
+	var issued struct{ AccessTokens, RefreshTokens []string }
+	if resp, err := http.Get(w.p.sim + "/sim/tokens/issued"); err == nil {
+		_ = json.NewDecoder(resp.Body).Decode(&issued)
+		resp.Body.Close()
+	}
+	if len(issued.RefreshTokens) == 0 || len(issued.AccessTokens) == 0 {
+		w.t.Fatalf("the simulator issued no tokens to scan for: %d refresh, %d access", len(issued.RefreshTokens), len(issued.AccessTokens))
+	}
+	for i, rt := range issued.RefreshTokens {
+		secrets[fmt.Sprintf("refresh token %d", i)] = rt
+	}
+	for i, at := range issued.AccessTokens {
+		secrets[fmt.Sprintf("access token %d", i)] = at
 	}
 	for name, v := range secrets {
 		if len(v) < 16 {

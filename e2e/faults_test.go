@@ -21,6 +21,7 @@ import (
 
 	"github.com/partnerflow/partnerflow/internal/testapi"
 	"github.com/partnerflow/partnerflow/models"
+	"github.com/partnerflow/partnerflow/partnercenter/sim"
 )
 
 // replicaTaskQueue is the task queue of the replicas; dev's own worker serves another, so only
@@ -88,6 +89,8 @@ func startProductionShape(t *testing.T, databaseURL string) *productionShape {
 		"PARTNERFLOW_CODEC_KEY="+base64.StdEncoding.EncodeToString(codecKey), "PARTNERFLOW_SIGNING_KEY=",
 		"PARTNERFLOW_TASK_QUEUE="+replicaTaskQueue, "PARTNERFLOW_POLL_INTERVAL=1s",
 		"PARTNERCENTER_URL="+p.sim, "GRAPH_URL="+p.sim, "PARTNERCENTER_TENANT_ID="+simPartnerID,
+		"PARTNERCENTER_AUTHORITY_URL="+p.sim, "PARTNERCENTER_CLIENT_ID="+sim.DemoApp.ClientID,
+		"PARTNERCENTER_CLIENT_SECRET="+sim.DemoApp.ClientSecret, "PARTNERFLOW_ALLOW_NON_MICROSOFT_URLS=true",
 		"PARTNERFLOW_DATA_DIR="+t.TempDir(), "PARTNERFLOW_BOOTSTRAP_KEY=", "SMTP_URL=",
 	)}
 	if out, stderr, err := run(t, s.env, "migrate"); err != nil {

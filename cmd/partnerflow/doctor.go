@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -38,7 +37,7 @@ func doctorCommand(a *app) *cobra.Command {
 			var err error
 			if apiURL != "" {
 				if apiKey == "" {
-					apiKey = os.Getenv("PARTNERFLOW_API_KEY")
+					apiKey = a.cfg.APIKey
 				}
 				checks, err = remoteDoctor(ctx, apiURL, apiKey)
 			} else {

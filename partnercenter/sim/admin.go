@@ -106,6 +106,7 @@ func (s *Server) routes() {
 	adm("GET /sim/apps", s.listApps)
 	adm("POST /sim/apps", s.postApp)
 	adm("POST /sim/tokens", s.postToken)
+	m.HandleFunc("GET /sim/tokens/issued", s.listIssued)
 	adm("POST /sim/devicelogin", s.postDeviceLogin)
 	adm("GET /sim/connections", s.listConnections)
 	adm("POST /sim/connections/revoke", s.postRevoke)

@@ -202,6 +202,7 @@ func (s *Server) userTokens(w http.ResponseWriter, r *http.Request, g grantee, s
 		"ext_expires_in": int(accessTokenLifetime.Seconds()), "access_token": at}
 	if sr.offline {
 		rt := "sim-rt." + randomToken(48)
+		s.issued.add(&s.issued.refresh, rt)
 		key := tokenHash(rt)
 		s.st.RefreshTokens[key] = &refreshGrant{TenantID: g.dir.id, UPN: g.user.UPN, ClientID: g.clientID, Scope: scope, MFA: g.mfa, IssuedAt: s.now()}
 		s.st.mark(kindRefreshToken, key)

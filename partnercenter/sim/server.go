@@ -135,6 +135,9 @@ type Server struct {
 	// clock): access tokens issued before then are refused. In memory only: the tokens it
 	// concerns last an hour.
 	sessionsRevoked sync.Map
+
+	// issued keeps the newest tokens the simulator issued, for GET /sim/tokens/issued.
+	issued issuedTokens
 }
 
 // New opens the world kept at cfg.DataFile (importing a JSON snapshot of an

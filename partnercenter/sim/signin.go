@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 )
 
 // SignIn stands in for a user's clicks on the simulator's Entra sign-in pages, as the
@@ -71,4 +73,32 @@ func (s *Server) RevokeConnections(upn string) int {
 		s.log.Error("persist simulator state", "err", err)
 	}
 	return n
+}
+
+// issuedTokens keeps the newest access and refresh tokens the simulator issued, in memory, so
+// that a test can search partnerflow's databases, histories and logs for every token it was
+// handed (GET /sim/tokens/issued). A stand-in for Entra may show its own tokens; Entra never would.
+type issuedTokens struct {
+	mu              sync.Mutex
+	access, refresh []string
+}
+
+// keepIssued is how many tokens of each kind issuedTokens keeps.
+const keepIssued = 500
+
+func (t *issuedTokens) add(list *[]string, tok string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	*list = append(*list, tok)
+	if len(*list) > keepIssued {
+		*list = (*list)[len(*list)-keepIssued:]
+	}
+}
+
+// listIssued answers GET /sim/tokens/issued: {accessTokens, refreshTokens}, oldest first.
+func (s *Server) listIssued(w http.ResponseWriter, _ *http.Request) {
+	s.issued.mu.Lock()
+	out := map[string][]string{"accessTokens": slices.Clone(s.issued.access), "refreshTokens": slices.Clone(s.issued.refresh)}
+	s.issued.mu.Unlock()
+	writeJSON(w, http.StatusOK, out)
 }

@@ -140,7 +140,11 @@ func (s *Server) accessToken(base string, g grantee, aud string, perms []string)
 		c.AMR = amr(g.mfa)
 	}
 	c.Subject = c.ObjectID
-	return s.sign(c)
+	tok, err := s.sign(c)
+	if err == nil {
+		s.issued.add(&s.issued.access, tok)
+	}
+	return tok, err
 }
 
 // idToken mints the OpenID Connect ID token of a user sign-in.
