@@ -82,7 +82,8 @@ func TestFlowsWaitForThePartnerCenterConnection(t *testing.T) {
 	if !done.has(workflows.StepConnectionResumed) {
 		t.Errorf("the invitation's timeline does not say it resumed: %+v", done.Steps)
 	}
-	poll(h, "/v1/resellers/"+rs.ID, "active", func(v reseller) bool { return v.Status == models.ResellerActive })
+	active := poll(h, "/v1/resellers/"+rs.ID, "active", func(v reseller) bool { return v.Status == models.ResellerActive })
+	h.recordHistory(active.WorkflowID, "reseller_connection_wait")
 	poll(h, "/v1/customers/"+ob.ID+"/steps", "resumed", func(v stepList) bool { return containsStep(v.names(), workflows.StepConnectionResumed) })
 	if msgs, _ := h.outbox("admin@contoso.onmicrosoft.com", 10); len(msgs) != 1 {
 		t.Errorf("invitation mails: %d, want exactly 1", len(msgs))
@@ -93,6 +94,11 @@ func TestFlowsWaitForThePartnerCenterConnection(t *testing.T) {
 	if got := receiver.accepted(); len(got) != 1 {
 		t.Errorf("webhook events: %v, want one connection.lost", got)
 	}
+	if resp := h.api.Do("POST", "/v1/invitations/"+inv.ID+"/cancel", map[string]any{"reason": "recorded for the replay test"}); resp.Status != http.StatusOK {
+		t.Fatalf("cancel: %d %s", resp.Status, resp.Body)
+	}
+	cancelled := h.waitFor(inv.ID, "cancelled", func(i invitation) bool { return i.Status == models.InvitationCancelled })
+	h.recordHistory(cancelled.WorkflowID, "invitation_connection_wait")
 	for _, path := range []string{"/v1/invitations/" + inv.ID, "/v1/resellers/" + rs.ID, "/v1/customers/" + ob.ID} {
 		if body := string(h.global.Do("GET", path, nil).Body); strings.Contains(body, `"failed"`) {
 			t.Errorf("%s failed: %s", path, body)
