@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"sync"
 	"time"
@@ -194,4 +195,41 @@ func (m *Manager) ConnectWith(ctx context.Context, redirectURI string, signIn Si
 		return nil, err
 	}
 	return m.Connect(ctx, grant)
+}
+
+// renewAfter is how old a refresh token may grow before RenewIfIdle redeems it, far inside the
+// 90 days after which Entra lets an unused one lapse.
+const renewAfter = 7 * 24 * time.Hour
+
+// RenewIfIdle redeems the refresh token when it was last redeemed more than a week ago, so that a
+// partner with no App+User call for months keeps its connection. It reports whether it renewed;
+// a connection that is lost or was never made is left alone (the next App+User call reports it).
+func (m *Manager) RenewIfIdle(ctx context.Context) (bool, error) {
+	row, err := m.Status(ctx)
+	if err != nil || !row.Connected() || row.RefreshedAt == nil || m.cfg.Now().Sub(*row.RefreshedAt) < renewAfter {
+		return false, err
+	}
+	m.Forget()
+	if _, err := m.UserToken(ctx, partnercenter.PartnerCenterUserScope); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// KeepAlive calls RenewIfIdle every interval until ctx ends; the worker runs it.
+func (m *Manager) KeepAlive(ctx context.Context, interval time.Duration, logger *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if renewed, err := m.RenewIfIdle(ctx); err != nil {
+			logger.WarnContext(ctx, "could not renew the Partner Center connection", "error", err)
+		} else if renewed {
+			logger.InfoContext(ctx, "renewed the idle Partner Center connection")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

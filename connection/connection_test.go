@@ -139,6 +139,20 @@ func TestConnection(t *testing.T) {
 				t.Fatalf("after concurrent rotations: %v", err)
 			}
 		})
+		t.Run("an idle connection is renewed before Entra lets it lapse, a fresh one is left alone", func(t *testing.T) {
+			if renewed, err := m.RenewIfIdle(ctx); err != nil || renewed {
+				t.Fatalf("a connection used today: renewed %v, %v", renewed, err)
+			}
+			old := time.Now().Add(-8 * 24 * time.Hour)
+			if err := store.DB.Model(&models.PartnerConnection{}).Where("partner_id = ?", s.TenantID).Update("refreshed_at", old).Error; err != nil {
+				t.Fatal(err)
+			}
+			renewed, err := m.RenewIfIdle(ctx)
+			got, _ := store.Connection(ctx, s.TenantID)
+			if err != nil || !renewed || got.RefreshedAt.Before(time.Now().Add(-time.Minute)) {
+				t.Fatalf("renewed %v, %v; refreshed at %v", renewed, err, got.RefreshedAt)
+			}
+		})
 		t.Run("a revoked connection is a wait with Entra's reason", func(t *testing.T) {
 			cfg := s.PartnerCenterConfig()
 			cfg.UserTokens = m

@@ -258,6 +258,7 @@ func (a *app) startBenchDev(ctx context.Context, databaseURL string, pollInterva
 	c.SimAddr, c.SimPublicURL = "127.0.0.1:"+strconv.Itoa(ports[1]), ""
 	c.TemporalAddress, c.TemporalPort, c.UIPort = "", ports[2], -1
 	c.PartnerCenterURL, c.GraphURL, c.PartnerCenterTenantID = "", "", ""
+	c.PartnerCenterClientID, c.PartnerCenterClientSecret, c.PartnerCenterAuthorityURL = "", "", ""
 	c.SMTPURL, c.BootstrapKey = "", base64.RawURLEncoding.EncodeToString(keyBytes)
 	// Every waiting flow polls Partner Center at this interval: dev's 30 s would make 10,000
 	// waiting invitations poll 333 times a second, which production never does.

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -120,8 +121,10 @@ func (a *app) startWebhooks(ctx context.Context, e *engine) (stop func()) {
 	}
 }
 
-func (a *app) newActivities(store *models.Store, signingKey []byte) (*activities.Activities, partnercenter.Client, error) {
-	pc, _, err := a.partnerCenter(store, signingKey)
+// newActivities builds the activities with their Partner Center client, and starts renewing the
+// Partner Center connection while ctx lasts (an idle one would lapse after 90 days).
+func (a *app) newActivities(ctx context.Context, store *models.Store, signingKey []byte) (*activities.Activities, partnercenter.Client, error) {
+	pc, conn, err := a.partnerCenter(store, signingKey)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -129,6 +132,7 @@ func (a *app) newActivities(store *models.Store, signingKey []byte) (*activities
 	if err != nil {
 		return nil, nil, err
 	}
+	go conn.KeepAlive(ctx, 6*time.Hour, a.logger.With("component", "connection"))
 	return activities.New(activities.Config{
 		Store: store, PartnerCenter: pc, Mailer: mailer, Logger: a.logger,
 		Signer: links.NewSigner(signingKey), BaseURL: a.cfg.BaseURL(), PartnerName: a.cfg.PartnerName,
@@ -194,7 +198,7 @@ func workerCommand(a *app) *cobra.Command {
 				// A hosted namespace (Temporal Cloud) manages search attributes outside the frontend.
 				a.logger.Warn("could not register search attributes; add them to the namespace by hand", "error", err)
 			}
-			acts, pc, err := a.newActivities(e.store, e.signingKey)
+			acts, pc, err := a.newActivities(ctx, e.store, e.signingKey)
 			if err != nil {
 				return err
 			}

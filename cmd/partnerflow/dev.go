@@ -150,7 +150,7 @@ func (a *app) runDev(ctx context.Context) error {
 			lines = append(lines, line)
 		}
 	}
-	acts, pc, err := a.newActivities(e.store, e.signingKey)
+	acts, pc, err := a.newActivities(ctx, e.store, e.signingKey)
 	if err != nil {
 		return err
 	}
