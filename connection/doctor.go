@@ -170,6 +170,8 @@ func userConnection(ctx context.Context, m *Manager, fix string) Check {
 	if m == nil {
 		return Check{Name: CheckConnection, Detail: "no Partner Center app is configured", Fix: fix}
 	}
+	// Redeem the refresh token itself: a cached access token would hide a revoked connection.
+	m.Forget()
 	_, err := m.UserToken(ctx, partnercenter.PartnerCenterUserScope)
 	var lost *LostError
 	switch {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -43,6 +44,7 @@ func TestDoctorAgainstDev(t *testing.T) {
 	if err != nil || strings.Contains(out, "✗") || strings.Count(out, "✓") < 8 {
 		t.Fatalf("doctor against dev: %v\n%s\n%s", err, out, stderr)
 	}
+	time.Sleep(time.Second) // tokens name their issue time in whole seconds
 	p.revokeConnections()
 	out, stderr, err = run(t, p.env, "doctor", "--api", p.api, "--api-key", p.key)
 	if err == nil {
@@ -79,6 +81,7 @@ func TestGlobalAdminConnectsInTheBrowser(t *testing.T) {
 		t.Fatalf("the connection page must name who connected at dev's first start:\n%s", got)
 	}
 
+	time.Sleep(time.Second) // tokens name their issue time in whole seconds
 	p.revokeConnections()
 	inv := p.invite("contoso.onmicrosoft.com", "")
 	p.waitFor(inv.ID, "waiting for the connection", func(v invitationView) bool { return v.has(workflows.StepConnectionNeeded) })

@@ -58,6 +58,7 @@ func TestEveryFlowSurvivesSIGKILL(t *testing.T) {
 		w.createFlows(k)
 		alive := time.Duration(800+rng.IntN(3500)) * time.Millisecond
 		w.driveFor(alive)
+		w.collectTokens()
 		if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
@@ -93,6 +94,32 @@ type crashWorld struct {
 	removal     *crashFlow
 	// resellerCustomers are the contacts of the removed reseller's customers.
 	resellerCustomers []string
+	// refreshTokens and accessTokens are what the simulator, Entra ID's stand-in, issued to each
+	// incarnation of dev (it keeps them in memory only, so they are collected before each kill).
+	refreshTokens, accessTokens map[string]bool
+}
+
+// collectTokens adds the tokens the running simulator issued so far.
+func (w *crashWorld) collectTokens() {
+	w.t.Helper()
+	var issued struct{ AccessTokens, RefreshTokens []string }
+	resp, err := http.Get(w.p.sim + "/sim/tokens/issued")
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&issued); err != nil {
+		w.t.Fatal(err)
+	}
+	if w.refreshTokens == nil {
+		w.refreshTokens, w.accessTokens = map[string]bool{}, map[string]bool{}
+	}
+	for _, rt := range issued.RefreshTokens {
+		w.refreshTokens[rt] = true
+	}
+	for _, at := range issued.AccessTokens {
+		w.accessTokens[at] = true
+	}
 }
 
 // crashWaves is how many times dev is killed; flows are started in as many waves.
@@ -661,19 +688,19 @@ func (w *crashWorld) issueSecrets(mail *testsmtp.Server) map[string]string {
 	}
 	// Entra's tokens: the Partner Center connection's refresh tokens (dev's first sign-in and
 	// each rotation) and every access token, App+User and app-only, the simulator issued.
-	var issued struct{ AccessTokens, RefreshTokens []string }
-	if resp, err := http.Get(w.p.sim + "/sim/tokens/issued"); err == nil {
-		_ = json.NewDecoder(resp.Body).Decode(&issued)
-		resp.Body.Close()
+	w.collectTokens()
+	if len(w.refreshTokens) == 0 || len(w.accessTokens) == 0 {
+		w.t.Fatalf("the simulator issued no tokens to scan for: %d refresh, %d access", len(w.refreshTokens), len(w.accessTokens))
 	}
-	if len(issued.RefreshTokens) == 0 || len(issued.AccessTokens) == 0 {
-		w.t.Fatalf("the simulator issued no tokens to scan for: %d refresh, %d access", len(issued.RefreshTokens), len(issued.AccessTokens))
-	}
-	for i, rt := range issued.RefreshTokens {
+	i := 0
+	for rt := range w.refreshTokens {
 		secrets[fmt.Sprintf("refresh token %d", i)] = rt
+		i++
 	}
-	for i, at := range issued.AccessTokens {
+	i = 0
+	for at := range w.accessTokens {
 		secrets[fmt.Sprintf("access token %d", i)] = at
+		i++
 	}
 	for name, v := range secrets {
 		if len(v) < 16 {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -100,12 +101,58 @@ func startProductionShape(t *testing.T, databaseURL string) *productionShape {
 	if err != nil {
 		t.Fatalf("keys create: %v %s", err, stderr)
 	}
+	s.connect()
 	apiAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	s.api = &testapi.Client{T: t, BaseURL: "http://" + apiAddr, Key: strings.TrimSpace(key)}
 	s.apiProcess = s.start("api", "PARTNERFLOW_HTTP_ADDR="+apiAddr)
 	s.awaitReady()
 	s.startWorker()
 	return s
+}
+
+// connect connects this deployment to Partner Center as a headless install does: `partnerflow
+// connect` prints a device code, the partner's Global admin enters it at the simulator's
+// /devicelogin and signs in with MFA (POST /sim/devicelogin stands in for that), the command
+// keeps the connection in the shape's database.
+func (s *productionShape) connect() {
+	s.t.Helper()
+	cmd := exec.Command(binary, "connect")
+	cmd.Env = s.env
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	code := regexp.MustCompile(`enter the code (\S+),`)
+	deadline := time.Now().Add(60 * time.Second)
+	var userCode string
+	for userCode == "" {
+		if m := code.FindStringSubmatch(out.String()); m != nil {
+			userCode = m[1]
+		} else if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			s.t.Fatalf("partnerflow connect printed no code:\n%s", out.String())
+		} else {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	body, _ := json.Marshal(map[string]any{"userCode": userCode, "upn": "admin@partnerflowdemo.onmicrosoft.com", "mfa": true})
+	resp, err := http.Post(s.dev.sim+"/sim/devicelogin", "application/json", bytes.NewReader(body))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	resp.Body.Close()
+	select {
+	case err := <-done:
+		if err != nil || !strings.Contains(out.String(), "Connected as admin@partnerflowdemo.onmicrosoft.com") {
+			s.t.Fatalf("partnerflow connect: %v\n%s", err, out.String())
+		}
+	case <-time.After(60 * time.Second):
+		_ = cmd.Process.Kill()
+		s.t.Fatalf("partnerflow connect did not finish:\n%s", out.String())
+	}
 }
 
 // start runs the binary's command with the shape's environment plus extra; the process is
