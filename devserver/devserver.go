@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
@@ -235,7 +236,11 @@ func checkPortsFree(c Config) error {
 	return nil
 }
 
-// freePorts returns n distinct ports that were free on ip a moment ago.
+// freePorts returns n distinct ports that were free on ip a moment ago. They are picked below
+// the kernel's ephemeral range (32768 and up on Linux): a port from that range may be taken,
+// between the pick and the server's bind, as the source port of one of the machine's own
+// outgoing connections ("bind: address already in use" for an internal service, seen in CI
+// with many processes connecting at once). Only when none is found there does the kernel pick.
 func freePorts(ip string, n int) ([]int, error) {
 	ports := make([]int, 0, n)
 	listeners := make([]net.Listener, 0, n)
@@ -245,14 +250,36 @@ func freePorts(ip string, n int) ([]int, error) {
 		}
 	}()
 	for range n {
-		l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+		l, err := listenBelowEphemeral(ip)
 		if err != nil {
-			return nil, fmt.Errorf("devserver: pick a free port: %w", err)
+			if l, err = net.Listen("tcp", net.JoinHostPort(ip, "0")); err != nil {
+				return nil, fmt.Errorf("devserver: pick a free port: %w", err)
+			}
 		}
 		listeners = append(listeners, l)
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
+}
+
+// Ports freePorts picks among first: registered ports no service of this machine's kinds uses,
+// below the ephemeral range.
+const (
+	pickPortsFrom = 20000
+	pickPortsTo   = 32767
+)
+
+// listenBelowEphemeral listens on a random free port between pickPortsFrom and pickPortsTo.
+func listenBelowEphemeral(ip string) (net.Listener, error) {
+	var err error
+	for range 64 {
+		port := pickPortsFrom + rand.IntN(pickPortsTo-pickPortsFrom+1)
+		var l net.Listener
+		if l, err = net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port))); err == nil {
+			return l, nil
+		}
+	}
+	return nil, err
 }
 
 // waitHTTP polls url until it answers 200, done is closed (the server behind it quit), or
