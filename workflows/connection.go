@@ -53,6 +53,7 @@ func isConnectionNeeded(err error) bool {
 // cancel ends the wait with errCancelledWaiting, which fail turns into the cancellation.
 func (f *flow[R]) callService(ctx workflow.Context, withOptions func(workflow.Context) workflow.Context, out any, activity string, args ...any) error {
 	waited, recheck := false, connectionRecheck
+	defer func() { f.awaitingConnection = false }()
 	for {
 		err := workflow.ExecuteActivity(withOptions(ctx), activity, args...).Get(ctx, out)
 		if !isConnectionNeeded(err) {
@@ -66,7 +67,7 @@ func (f *flow[R]) callService(ctx workflow.Context, withOptions func(workflow.Co
 			return err
 		}
 		if !waited {
-			waited = true
+			waited, f.awaitingConnection = true, true
 			f.connectionWaits++
 			f.record(ctx, models.FlowChange[R]{Step: StepConnectionNeeded, StepDetail: rootMessage(err),
 				StepKey: fmt.Sprintf("%s/%s/%d", f.id, StepConnectionNeeded, f.connectionWaits)})

@@ -1,6 +1,7 @@
 package workflows_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -66,6 +67,32 @@ func TestFlowsWaitForThePartnerCenterConnection(t *testing.T) {
 				t.Errorf("the wait is not on the timeline: %v", w.stepNames())
 			}
 		})
+	}
+}
+
+func TestResendIsRefusedWhileWaitingForTheConnection(t *testing.T) {
+	w := &world{acceptAt: 3 * time.Hour, approveAt: 3 * time.Hour, disconnected: true}
+	env := newInvitationEnv(t, w)
+	var refused error
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(workflows.UpdateResend, "resend-1", &testsuite.TestUpdateCallback{
+			OnAccept: func() { t.Error("a resend was accepted before the invitation could be made") },
+			OnReject: func(err error) { refused = err }, OnComplete: func(any, error) {},
+		}, workflows.ResendRequest{By: "ops"})
+	}, time.Hour)
+	env.RegisterDelayedCallback(func() {
+		w.setDisconnected(false)
+		env.SignalWorkflow(workflows.SignalConnected, nil)
+	}, 2*time.Hour)
+	env.ExecuteWorkflow(workflows.Invitation, input(env))
+	if _, err := result(t, env); err != nil {
+		t.Fatal(err)
+	}
+	if refused == nil || !strings.Contains(refused.Error(), "waits for the Partner Center connection") {
+		t.Fatalf("resend while waiting: %v", refused)
+	}
+	if n := len(w.mailsOf(workflows.MailInvitation)); n != 1 {
+		t.Fatalf("invitations sent: %d, want 1", n)
 	}
 }
 

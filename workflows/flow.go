@@ -132,8 +132,10 @@ type flow[R any] struct {
 	// cancelled and resends belong to flows that wait for people (see waiting).
 	cancelled *CancelRequest
 	resends   int
-	// connectionWaits counts this run's waits for the Partner Center connection (step keys).
-	connectionWaits int
+	// connectionWaits counts this run's waits for the Partner Center connection (step keys);
+	// awaitingConnection is true during one.
+	connectionWaits    int
+	awaitingConnection bool
 }
 
 func newFlow[R any](kind, recordActivity, id string, status *string, continueAfter int) *flow[R] {
@@ -359,6 +361,9 @@ func serveWaitUpdates[S any, R any](ctx workflow.Context, f *flow[R], state *S, 
 	}, workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, _ ResendRequest) error {
 		if f.cancelled != nil || *f.status != waitStatus {
 			return fmt.Errorf("the %s is %s: only a %s %s can be sent again", f.kind, current(), waitStatus, f.kind)
+		}
+		if f.awaitingConnection {
+			return fmt.Errorf("the %s waits for the Partner Center connection: its message goes out once a global admin connects", f.kind)
 		}
 		return nil
 	}})
