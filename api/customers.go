@@ -15,6 +15,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/partnerflow/partnerflow/internal/failpoint"
 	"github.com/partnerflow/partnerflow/links"
 	"github.com/partnerflow/partnerflow/models"
 	"github.com/partnerflow/partnerflow/notify"
@@ -325,16 +326,15 @@ func (s *Server) startOnboarding(c *gin.Context, onb models.OnboardingRequest, r
 	}
 	row.WorkflowID = workflows.CustomerWorkflowID(row.ID)
 	in.CustomerID, in.ExpiresAt = row.ID, row.ExpiresAt
-	insert := func(ctx context.Context) (string, error) {
-		open, err := s.store.CreateCustomer(ctx, row)
+	insert := func(ctx context.Context, with ...models.With) (string, error) {
+		open, err := s.store.CreateCustomer(ctx, row, with...)
 		if errors.Is(err, models.ErrConflict) && open != nil {
 			return "/v1/customers/" + open.ID, err
 		}
 		return "", err
 	}
 	attrs := flowAttributes(in.PartnerID, models.CustomerCreating, domain, in.ResellerTenantID)
-	start := func(ctx context.Context) error { return customers.start(ctx, s, row.WorkflowID, attrs, in) }
-	if !customers.create(c, s, row, insert, start) {
+	if !customers.create(c, s, row, row.WorkflowID, in, attrs, insert) {
 		return
 	}
 	c.Header("Location", "/v1/customers/"+row.ID)
@@ -545,29 +545,54 @@ func (s *Server) attestAgreement(c *gin.Context) {
 	s.recordAgreement(c, row, ev, "attested by "+callerName(c)+" for "+first+" "+last)
 }
 
-// recordAgreement keeps the evidence, then tells the workflow; evidence the workflow refuses (the
-// onboarding no longer waits) is removed again, so nothing is half-written.
+// recordAgreement keeps the evidence, with its timeline step and the command that tells the
+// workflow, in one transaction, then tells the workflow. Evidence the workflow refuses (the
+// onboarding no longer waits) is removed again, so nothing is half-written; a workflow that
+// does not answer is told by the dispatcher, so nothing stalls.
 func (s *Server) recordAgreement(c *gin.Context, row *models.Customer, ev *models.AgreementEvidence, by string) bool {
 	ctx := c.Request.Context()
-	if err := s.store.SaveEvidence(ctx, ev); errors.Is(err, models.ErrConflict) {
+	notice := workflows.AgreementNotice{Method: ev.Method, By: by}
+	cmd, err := newUpdateCommand(models.KindCustomer, row.ID, row.WorkflowID, workflows.UpdateAgreement, notice)
+	if err != nil {
+		fail(c, err)
+		return false
+	}
+	step := models.FlowStep{FlowKind: models.KindCustomer, FlowID: row.ID, Name: "agreement-accepted",
+		Detail:         ev.Method + ": " + ev.FirstName + " " + ev.LastName + " <" + ev.Email + "> from " + ev.ClientIP,
+		IdempotencyKey: models.EvidenceStepKey(row.ID), At: ev.RecordedAt}
+	if err := s.store.SaveEvidence(ctx, ev, models.WithCommand(cmd), models.WithStep(step)); errors.Is(err, models.ErrConflict) {
+		// A retry after a lost answer lands here: the workflow hears of the evidence now.
+		if pending, err := models.FindBy[models.FlowCommand](ctx, s.store, "flow_kind = ? AND flow_id = ? AND command = ?",
+			models.KindCustomer, row.ID, models.CommandUpdate); err == nil {
+			_ = s.kick(ctx, pending)
+		}
 		writeProblem(c, customers.problemClosed("the customer's acceptance of the agreement is on record already"))
 		return false
 	} else if err != nil {
 		fail(c, err)
 		return false
 	}
-	st, p := customers.update(c, s, row, workflows.UpdateAgreement, workflows.AgreementNotice{Method: ev.Method, By: by})
-	if p != nil {
-		if err := s.store.DB.WithContext(context.WithoutCancel(ctx)).Where("customer_id = ?", row.ID).Delete(&models.AgreementEvidence{}).Error; err != nil {
+	failpoint.Hit(failpoint.AttestAfterEvidence, models.KindCustomer)
+	st, p := customers.update(c, s, row, workflows.UpdateAgreement, notice, updateID(cmd))
+	store := context.WithoutCancel(ctx)
+	switch {
+	case p != nil && p.Status == http.StatusConflict:
+		if err := s.store.DropEvidence(store, row.ID); err != nil {
 			s.logger.ErrorContext(ctx, "remove refused agreement evidence", "customer_id", row.ID, "error", err)
 		}
 		writeProblem(c, p)
 		return false
+	case p != nil: // recorded; the dispatcher tells the workflow when it answers
+		if err := s.store.RetryCommand(store, cmd.ID, p.Detail, time.Now()); err != nil {
+			s.logger.ErrorContext(ctx, "release the agreement notice", "customer_id", row.ID, "error", err)
+		}
+	default:
+		if err := s.store.DoneCommand(store, cmd.ID); err != nil {
+			s.logger.WarnContext(ctx, "agreement notice delivered but still on record", "customer_id", row.ID, "error", err)
+		}
 	}
-	_ = s.store.AddStep(ctx, models.KindCustomer, row.ID, "agreement-accepted", ev.Method+": "+ev.FirstName+" "+ev.LastName+" <"+ev.Email+"> from "+ev.ClientIP,
-		row.ID+"/agreement-accepted", ev.RecordedAt)
 	if wantsJSON(c) || c.ContentType() == "application/json" {
-		v, err := s.customerDetailView(ctx, row, "", &st)
+		v, err := s.customerDetailView(ctx, row, "", st)
 		if err != nil {
 			fail(c, err)
 			return false
@@ -794,7 +819,7 @@ func (s *Server) customerPages(r *gin.Engine) {
 		now := s.flows.Now()
 		frame := s.dashboardFrame(c, row.Domain)
 		frame.Nav = models.KindCustomer + "s"
-		page := detailPage{pageFrame: frame, BackURL: "/customers", BackLabel: "Customers", Heading: v.Domain, Status: v.Status, Live: v.Live}
+		page := detailPage{pageFrame: frame, BackURL: "/customers", BackLabel: "Customers", Heading: v.Domain, Status: v.Status, Live: v.Live, Starting: v.startingText()}
 		page.Facts = []fact{{Label: "Company", Value: v.CompanyName}, {Label: "Contact", Value: v.ContactEmail}, {Label: "Language", Value: v.Language}}
 		if v.CustomerTenantID != "" {
 			page.Facts = append(page.Facts, fact{Label: "Tenant", Value: v.CustomerTenantID, Code: true})

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/partnerflow/partnerflow/models"
 	"github.com/partnerflow/partnerflow/workflows"
@@ -166,10 +165,12 @@ type detailPage struct {
 	// Live says whether the workflow answered; LiveFacts are what it said.
 	Live      bool
 	LiveFacts []fact
-	Notice    string
-	CSRF      string
-	Actions   []action
-	Steps     []stepRow
+	// Starting says the workflow has not started yet, and what happens next.
+	Starting string
+	Notice   string
+	CSRF     string
+	Actions  []action
+	Steps    []stepRow
 	// LaterSteps continues the timeline on the next page.
 	LaterSteps string
 	// Progress, when set, draws how far a flow's deliveries are.
@@ -246,7 +247,7 @@ func dashboardAction[R models.FlowRow, S any](s *Server, f flowAPI[R, S], update
 		}
 		a, p := arg(c)
 		if p == nil {
-			_, p = f.update(c, s, row, update, a)
+			_, p = f.update(c, s, row, update, a, "")
 		}
 		if p != nil {
 			render(c, p.Status, row, p.Detail)
@@ -296,17 +297,4 @@ func waitActions[R models.FlowRow, S any](r *gin.Engine, s *Server, f flowAPI[R,
 		func(c *gin.Context) (any, *Problem) { return workflows.ResendRequest{By: callerName(c)}, nil }, render))
 	r.POST(base+"/:id/cancel", s.requireSession, admin, dashboardAction(s, f, workflows.UpdateCancel, "cancelled",
 		func(c *gin.Context) (any, *Problem) { return cancelRequest(callerName(c), c.PostForm("reason")) }, render))
-}
-
-// flowAttributes are the search attributes a flow starts with: its partner, its status, and,
-// when known, the customer's domain and the reseller's tenant.
-func flowAttributes(partnerID, status, domain, resellerTenantID string) []temporal.SearchAttributeUpdate {
-	attrs := []temporal.SearchAttributeUpdate{workflows.PartnerIDKey.ValueSet(partnerID), workflows.FlowStatusKey.ValueSet(status)}
-	if domain != "" {
-		attrs = append(attrs, workflows.CustomerDomainKey.ValueSet(domain))
-	}
-	if resellerTenantID != "" {
-		attrs = append(attrs, workflows.ResellerPartnerIDKey.ValueSet(resellerTenantID))
-	}
-	return attrs
 }

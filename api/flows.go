@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,11 +17,11 @@ import (
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/partnerflow/partnerflow/internal/failpoint"
 	"github.com/partnerflow/partnerflow/models"
 	"github.com/partnerflow/partnerflow/workflows"
 )
@@ -105,13 +106,27 @@ func (f flowAPI[R, S]) load(c *gin.Context, s *Server) (*R, bool) {
 	return row, row != nil
 }
 
-// create records a new flow and starts its workflow. The row is written first so that the
-// database's one-open-flow rule decides races between API replicas; a failed start removes it
-// again, so nothing is half-written. insert returns the open flow's location on a conflict.
-func (f flowAPI[R, S]) create(c *gin.Context, s *Server, row *R, insert func(ctx context.Context) (string, error), start func(ctx context.Context) error) bool {
+// create records a new flow and starts its workflow. The row is written first, so that the
+// database's one-open-flow rule decides races between API replicas, and in the same
+// transaction as the command that starts its workflow (with, the flow's further writes): a
+// crash or an unavailable Temporal between the two leaves the command to the dispatcher, which
+// starts the workflow within seconds of the process (or Temporal) being back. Each flow's
+// workflow ID is its own, so a second start of it is refused by Temporal, never doubled.
+// insert returns the open flow's location on a conflict.
+func (f flowAPI[R, S]) create(c *gin.Context, s *Server, row *R, workflowID string, in any, attrs startAttributes,
+	insert func(ctx context.Context, with ...models.With) (string, error), with ...models.With) bool {
 	ctx := c.Request.Context()
-	openAt, err := insert(ctx)
+	cmd, err := newStartCommand(f.desc, (*row).FlowID(), workflowID, in, attrs)
+	if err != nil {
+		fail(c, err)
+		return false
+	}
+	openAt, err := insert(ctx, append([]models.With{models.WithCommand(cmd)}, with...)...)
 	if errors.Is(err, models.ErrConflict) {
+		// A retry after a lost answer lands here: its flow runs, or starts now.
+		if openID := path.Base(openAt); openAt != "" {
+			s.kickStart(ctx, f.desc.Kind, openID)
+		}
 		writeConflict(c, f.problemOpen(openAt))
 		return false
 	}
@@ -119,19 +134,9 @@ func (f flowAPI[R, S]) create(c *gin.Context, s *Server, row *R, insert func(ctx
 		fail(c, err)
 		return false
 	}
-	if err := start(ctx); err != nil {
-		id := (*row).FlowID()
-		if delErr := models.Delete[R](context.WithoutCancel(ctx), s.store, f.desc.Kind, id); delErr != nil {
-			err = errors.Join(err, fmt.Errorf("delete %s %s after the failed start: %w", f.noun(), id, delErr))
-		}
-		c.Set(ctxError, err)
-		var started *serviceerror.WorkflowExecutionAlreadyStarted
-		if errors.As(err, &started) {
-			writeProblem(c, f.problemOpen(""))
-			return false
-		}
-		writeProblem(c, problemUnavailable("the "+f.noun()+"'s workflow could not be started; nothing was saved, try again"))
-		return false
+	failpoint.Hit(failpoint.CreateAfterRecord, f.desc.Kind)
+	if err := s.perform(ctx, cmd, in); err != nil {
+		s.logger.WarnContext(ctx, "the workflow starts later", "kind", f.noun(), "id", cmd.FlowID, "error", err)
 	}
 	return true
 }
@@ -142,29 +147,6 @@ func writeConflict(c *gin.Context, p *Problem) {
 		c.Header("Location", p.Location)
 	}
 	writeProblem(c, p)
-}
-
-// start starts the flow's workflow, refusing (rather than joining) a running one with the same
-// ID; a finished one may be followed by a new flow with the same business key.
-func (f flowAPI[R, S]) start(ctx context.Context, s *Server, workflowID string, attrs []temporal.SearchAttributeUpdate, in any) error {
-	if s.temporal == nil {
-		return fmt.Errorf("start %s workflow: Temporal is not configured", f.noun())
-	}
-	ctx, cancel := context.WithTimeout(ctx, startTimeout)
-	defer cancel()
-	_, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       workflowID,
-		TaskQueue:                s.flows.TaskQueue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		// Without this the SDK hands back the running workflow as if it had been started.
-		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		TypedSearchAttributes:                    temporal.NewSearchAttributes(attrs...),
-	}, f.desc.Type, in)
-	if err != nil {
-		return fmt.Errorf("start %s workflow %s: %w", f.noun(), workflowID, err)
-	}
-	return nil
 }
 
 // query asks the flow's workflow for its live state.
@@ -201,28 +183,59 @@ func (f flowAPI[R, S]) liveState(ctx context.Context, s *Server, row *R) (S, boo
 }
 
 // update runs a workflow update and waits for its result; a refusal or an unreachable
-// workflow comes back as the problem to answer with.
-func (f flowAPI[R, S]) update(c *gin.Context, s *Server, row *R, name string, arg any) (S, *Problem) {
-	var st S
+// workflow comes back as the problem to answer with. A flow whose workflow has not started yet
+// is started first, except by a cancel, which closes it without one; no live state comes back
+// then.
+func (f flowAPI[R, S]) update(c *gin.Context, s *Server, row *R, name string, arg any, updateID string) (*S, *Problem) {
 	if s.temporal == nil {
-		return st, problemUnavailable("Temporal is not configured")
+		return nil, problemUnavailable("Temporal is not configured")
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), updateTimeout)
 	defer cancel()
+	if cmd, err := s.store.PendingStart(ctx, f.desc.Kind, (*row).FlowID()); err == nil {
+		if req, ok := arg.(workflows.CancelRequest); ok && name == workflows.UpdateCancel {
+			return nil, f.cancelUnstarted(c, s, row, req)
+		}
+		if err := s.kick(ctx, cmd); err != nil {
+			c.Set(ctxError, err)
+			return nil, problemUnavailable("the " + f.noun() + "'s workflow has not started yet; it starts by itself, try again in a minute")
+		}
+	}
 	handle, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: f.workflowOf(row), UpdateName: name, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
+		WorkflowID: f.workflowOf(row), UpdateID: updateID, UpdateName: name, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
+	var st S
 	if err == nil {
 		err = handle.Get(ctx, &st)
 	}
 	if err != nil {
 		if p := f.refusal(err); p != nil {
-			return st, p
+			return nil, p
 		}
 		c.Set(ctxError, fmt.Errorf("%s %s %s: %w", name, f.noun(), (*row).FlowID(), err))
-		return st, problemUnavailable("the " + f.noun() + "'s workflow did not answer; try again")
+		return nil, problemUnavailable("the " + f.noun() + "'s workflow did not answer; try again")
 	}
-	return st, nil
+	return &st, nil
+}
+
+// cancelUnstarted cancels a flow whose workflow has not started: its row is closed and the
+// command that would start it dropped, in one transaction, so no message ever goes out.
+func (f flowAPI[R, S]) cancelUnstarted(c *gin.Context, s *Server, row *R, req workflows.CancelRequest) *Problem {
+	detail := "by " + req.By + " before its workflow started"
+	if req.Reason != "" {
+		detail += ": " + req.Reason
+	}
+	err := models.CloseUnstarted[R](c.Request.Context(), s.store, f.desc.Kind, (*row).FlowID(), models.StatusCancelled, "cancelled", detail, time.Now(), false)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, models.ErrCommandHeld):
+		return NewProblem(http.StatusConflict, f.noun()+"-starting", "The "+f.noun()+"'s workflow is starting", "try again in a few seconds")
+	case errors.Is(err, models.ErrNotFound): // started meanwhile
+		return f.problemClosed("the " + f.noun() + "'s workflow started meanwhile; try again")
+	}
+	c.Set(ctxError, err)
+	return problemUnavailable("the " + f.noun() + " could not be cancelled; try again")
 }
 
 // refusal is the 409 for an update the workflow refused or can no longer take, or nil for any
@@ -324,6 +337,23 @@ type stepView struct {
 type timeline struct {
 	Steps      []stepView `json:"steps"`
 	NextCursor string     `json:"stepsNextCursor,omitempty"`
+	// WorkflowStarted is false while the flow's workflow has not started yet (Temporal did not
+	// answer, or the process stopped in between): partnerflow starts it by itself; StartError
+	// is why the last attempt failed.
+	WorkflowStarted *bool  `json:"workflowStarted,omitempty"`
+	StartError      string `json:"startError,omitempty"`
+}
+
+// startingText is what the dashboard says of a flow whose workflow has not started yet.
+func (t timeline) startingText() string {
+	if t.WorkflowStarted == nil {
+		return ""
+	}
+	text := "The workflow has not started yet; partnerflow starts it by itself within a minute of Temporal answering, and Cancel closes the flow without sending anything."
+	if t.StartError != "" {
+		text += " Last attempt: " + t.StartError
+	}
+	return text
 }
 
 // timeline reads a page of the flow's steps, oldest first.
@@ -335,6 +365,9 @@ func (f flowAPI[R, S]) timeline(ctx context.Context, s *Server, id, cursor strin
 	out := timeline{Steps: make([]stepView, len(steps)), NextCursor: next}
 	for i, st := range steps {
 		out.Steps[i] = stepView{Name: st.Name, Detail: st.Detail, At: st.At.UTC()}
+	}
+	if cmd, err := s.store.PendingStart(ctx, f.desc.Kind, id); err == nil {
+		out.WorkflowStarted, out.StartError = new(bool), cmd.LastError
 	}
 	return out, nil
 }
@@ -423,7 +456,7 @@ func updateHandler[R models.FlowRow, S any](s *Server, f flowAPI[R, S], name str
 		if !ok {
 			return
 		}
-		st, p := f.update(c, s, row, name, a)
+		st, p := f.update(c, s, row, name, a, "")
 		if p != nil {
 			writeProblem(c, p)
 			return
@@ -431,7 +464,7 @@ func updateHandler[R models.FlowRow, S any](s *Server, f flowAPI[R, S], name str
 		if fresh, err := models.Find[R](c.Request.Context(), s.store, (*row).FlowID()); err == nil {
 			row = fresh
 		}
-		v, err := detail(c.Request.Context(), row, &st)
+		v, err := detail(c.Request.Context(), row, st)
 		if err != nil {
 			fail(c, err)
 			return

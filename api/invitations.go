@@ -419,20 +419,19 @@ func (s *Server) createInvitation(c *gin.Context) {
 		ID: newInvitationID(), PartnerID: in.PartnerID, CustomerDomain: in.CustomerDomain, CustomerEmail: in.CustomerEmail,
 		IndirectResellerID: in.IndirectResellerID, Roles: strings.Join(in.RoleIDs, ","), DurationDays: in.DurationDays,
 		AutoExtend: in.AutoExtend, AdminAccess: !in.NoAdminAccess, Cloud: in.Cloud, Status: models.InvitationPending,
-		WorkflowID: workflows.InvitationWorkflowID(in.PartnerID, in.CustomerDomain),
-		CreatedAt:  now, UpdatedAt: now, ExpiresAt: now.Add(s.flows.ExpireAfter),
+		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.flows.ExpireAfter),
 	}
+	inv.WorkflowID = workflows.InvitationWorkflowID(inv.ID)
 	in.InvitationID, in.ExpiresAt = inv.ID, inv.ExpiresAt
-	insert := func(ctx context.Context) (string, error) {
-		open, err := s.store.CreateInvitation(ctx, inv)
+	insert := func(ctx context.Context, with ...models.With) (string, error) {
+		open, err := s.store.CreateInvitation(ctx, inv, with...)
 		if errors.Is(err, models.ErrConflict) && open != nil {
 			return "/v1/invitations/" + open.ID, err
 		}
 		return "", err
 	}
 	attrs := flowAttributes(in.PartnerID, models.InvitationPending, in.CustomerDomain, in.IndirectResellerID)
-	start := func(ctx context.Context) error { return invitations.start(ctx, s, inv.WorkflowID, attrs, in) }
-	if !invitations.create(c, s, inv, insert, start) {
+	if !invitations.create(c, s, inv, inv.WorkflowID, in, attrs, insert) {
 		return
 	}
 	c.Header("Location", "/v1/invitations/"+inv.ID)
@@ -516,9 +515,8 @@ type invitationView struct {
 	UpdatedAt          time.Time  `json:"updatedAt"`
 	ExpiresAt          time.Time  `json:"expiresAt"`
 	AcceptURL          string     `json:"acceptUrl"`
-	// Steps is the first page of the timeline; StepsNextCursor continues it at .../steps.
-	Steps           []stepView `json:"steps,omitempty"`
-	StepsNextCursor string     `json:"stepsNextCursor,omitempty"`
+	// timeline is the first page of the steps; stepsNextCursor continues it at .../steps.
+	timeline
 	// Live says whether the fields below came from the running workflow.
 	Live                   bool             `json:"live"`
 	GDAPStatus             string           `json:"gdapStatus,omitempty"`
@@ -603,7 +601,7 @@ func (s *Server) detailedView(ctx context.Context, inv *models.Invitation, steps
 	if err != nil {
 		return v, fmt.Errorf("timeline of invitation %s: %w", inv.ID, err)
 	}
-	v.Steps, v.StepsNextCursor = tl.Steps, tl.NextCursor
+	v.timeline = tl
 	if live != nil {
 		v.applyState(*live)
 		v.RelationshipRequestURL = s.relationshipLink(inv, v.RelationshipRequestURL)
@@ -670,7 +668,7 @@ func (s *Server) renderInvitationPage(c *gin.Context, status int, inv *models.In
 	frame.Nav = models.KindInvitation + "s"
 	page := detailPage{
 		pageFrame: frame, BackURL: "/", BackLabel: "Invitations",
-		Heading: v.CustomerDomain, Status: v.Status, Notice: notice, CSRF: s.csrfToken(c), Live: v.Live,
+		Heading: v.CustomerDomain, Status: v.Status, Notice: notice, CSRF: s.csrfToken(c), Live: v.Live, Starting: v.startingText(),
 	}
 	roles := make([]string, 0, len(v.Roles))
 	for _, r := range v.Roles {
@@ -724,7 +722,7 @@ func (s *Server) renderInvitationPage(c *gin.Context, status int, inv *models.In
 	if models.InvitationOpen(v.Status) {
 		page.Actions = append(page.Actions, action{Path: "/invitations/" + inv.ID + "/cancel", ID: "cancel", Label: "Cancel the invitation", Danger: true, Reason: true})
 	}
-	page.withTimeline("/invitations/"+inv.ID, timeline{Steps: v.Steps, NextCursor: v.StepsNextCursor})
+	page.withTimeline("/invitations/"+inv.ID, v.timeline)
 	s.renderPage(c, status, "detail", page)
 }
 

@@ -449,7 +449,7 @@ func TestTheDashboardShowsAnInvitationsTimeline(t *testing.T) {
 			t.Errorf("the detail page must show %q", want)
 		}
 	}
-	wantLink := "http://127.0.0.1:8233/namespaces/partners/workflows/invitation%2F" + partnerID + "%2Fcontoso.onmicrosoft.com"
+	wantLink := "http://127.0.0.1:8233/namespaces/partners/workflows/invitation%2F" + inv.ID
 	if got := anchor(resp.Body, "temporal-link"); got != wantLink {
 		t.Errorf("Temporal link %q, want %q", got, wantLink)
 	}

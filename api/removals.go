@@ -12,7 +12,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/partnerflow/partnerflow/models"
 	"github.com/partnerflow/partnerflow/workflows"
@@ -90,28 +89,23 @@ func (s *Server) createRemoval(c *gin.Context) {
 	rm.WorkflowID = workflows.RemovalWorkflowID(rm.ID)
 	in := workflows.RemovalInput{RemovalID: rm.ID, PartnerID: rm.PartnerID, ResellerID: rm.ResellerID, ResellerTenantID: rm.ResellerTenantID}
 	s.flows.configureRemoval(&in)
-	insert := func(ctx context.Context) (string, error) {
-		open, err := s.store.CreateRemoval(ctx, rm)
+	insert := func(ctx context.Context, with ...models.With) (string, error) {
+		open, err := s.store.CreateRemoval(ctx, rm, with...)
 		if errors.Is(err, models.ErrConflict) && open != nil {
 			return "/v1/removals/" + open.ID, err
 		}
-		if err == nil {
-			err = s.store.AddStep(ctx, models.KindRemoval, rm.ID, "attested",
-				fmt.Sprintf("by %s with API key %s from %s", attestedBy, keyID, rm.AttestedIP), rm.ID+"/attested", now)
-		}
 		return "", err
 	}
-	start := func(ctx context.Context) error {
-		return removals.start(ctx, s, rm.WorkflowID, removalAttributes(rm), in)
-	}
-	if !removals.create(c, s, rm, insert, start) {
+	attested := models.WithStep(models.FlowStep{FlowKind: models.KindRemoval, FlowID: rm.ID, Name: "attested",
+		Detail: fmt.Sprintf("by %s with API key %s from %s", attestedBy, keyID, rm.AttestedIP), IdempotencyKey: rm.ID + "/attested", At: now})
+	if !removals.create(c, s, rm, rm.WorkflowID, in, removalAttributes(rm), insert, attested) {
 		return
 	}
 	c.Header("Location", "/v1/removals/"+rm.ID)
 	c.JSON(http.StatusAccepted, gin.H{"id": rm.ID, "status": rm.Status, "workflowId": rm.WorkflowID, "resellerId": rm.ResellerID})
 }
 
-func removalAttributes(rm *models.Removal) []temporal.SearchAttributeUpdate {
+func removalAttributes(rm *models.Removal) startAttributes {
 	return flowAttributes(rm.PartnerID, models.RemovalNotifying, "", rm.ResellerTenantID)
 }
 
@@ -131,7 +125,17 @@ func (s *Server) retryRemoval(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	n, err := s.store.RetryFailedDeliveries(ctx, models.KindRemoval, rm.ID)
+	in := workflows.RemovalInput{RemovalID: rm.ID, PartnerID: rm.PartnerID, ResellerID: rm.ResellerID, ResellerTenantID: rm.ResellerTenantID, Retry: true}
+	s.flows.configureRemoval(&in)
+	// The deliveries become pending and the command that runs the workflow again is recorded
+	// in one transaction, so a crash between them leaves nothing pending that nobody delivers.
+	cmd, err := newStartCommand(removals.desc, rm.ID, rm.WorkflowID, in, removalAttributes(rm))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	cmd.Name = models.StartAgain
+	n, err := s.store.RetryFailedDeliveries(ctx, models.KindRemoval, rm.ID, models.WithCommand(cmd))
 	if err != nil {
 		fail(c, err)
 		return
@@ -140,12 +144,8 @@ func (s *Server) retryRemoval(c *gin.Context) {
 		writeProblem(c, removals.problemClosed("no delivery of this removal has failed; there is nothing to retry"))
 		return
 	}
-	in := workflows.RemovalInput{RemovalID: rm.ID, PartnerID: rm.PartnerID, ResellerID: rm.ResellerID, ResellerTenantID: rm.ResellerTenantID, Retry: true}
-	s.flows.configureRemoval(&in)
-	if err := removals.start(ctx, s, rm.WorkflowID, removalAttributes(rm), in); err != nil {
-		c.Set(ctxError, err)
-		writeProblem(c, problemUnavailable("the removal's workflow could not be started; the failed deliveries are pending, try again"))
-		return
+	if err := s.perform(ctx, cmd, in); err != nil {
+		s.logger.WarnContext(ctx, "the removal's deliveries are retried later", "id", rm.ID, "error", err)
 	}
 	c.JSON(http.StatusAccepted, gin.H{"id": rm.ID, "retried": n})
 }
@@ -310,7 +310,7 @@ func (s *Server) removalPages(r *gin.Engine) {
 		now := s.flows.Now()
 		frame := s.dashboardFrame(c, "Removal of "+rm.ResellerName)
 		frame.Nav = models.KindRemoval + "s"
-		page := detailPage{pageFrame: frame, BackURL: "/removals", BackLabel: "Removals", Heading: "Removal of " + v.ResellerName, Status: v.Status, Live: v.Live}
+		page := detailPage{pageFrame: frame, BackURL: "/removals", BackLabel: "Removals", Heading: "Removal of " + v.ResellerName, Status: v.Status, Live: v.Live, Starting: v.startingText()}
 		page.Facts = []fact{
 			{Label: "Reseller", Value: v.ResellerName, Link: "/resellers/" + v.ResellerID, LinkID: "reseller-link", LinkText: "partnership"},
 			{Label: "Attested by", ID: "attested-by", Value: v.Attestation.AttestedBy,

@@ -116,20 +116,19 @@ func (s *Server) createReseller(c *gin.Context) {
 	r := &models.Reseller{
 		ID: newFlowID(resellerIDPrefix), PartnerID: in.PartnerID, CompanyName: in.CompanyName, Email: in.Email,
 		Language: in.Language, MPNID: in.MPNID, Status: models.ResellerPending,
-		WorkflowID: workflows.ResellerWorkflowID(in.PartnerID, in.Email),
-		CreatedAt:  now, UpdatedAt: now, ExpiresAt: now.Add(s.flows.ResellerExpireAfter),
+		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.flows.ResellerExpireAfter),
 	}
+	r.WorkflowID = workflows.ResellerWorkflowID(r.ID)
 	in.ResellerID, in.ExpiresAt = r.ID, r.ExpiresAt
-	insert := func(ctx context.Context) (string, error) {
-		open, err := s.store.CreateReseller(ctx, r)
+	insert := func(ctx context.Context, with ...models.With) (string, error) {
+		open, err := s.store.CreateReseller(ctx, r, with...)
 		if errors.Is(err, models.ErrConflict) && open != nil {
 			return "/v1/resellers/" + open.ID, err
 		}
 		return "", err
 	}
 	attrs := flowAttributes(in.PartnerID, models.ResellerPending, "", "")
-	start := func(ctx context.Context) error { return resellers.start(ctx, s, r.WorkflowID, attrs, in) }
-	if !resellers.create(c, s, r, insert, start) {
+	if !resellers.create(c, s, r, r.WorkflowID, in, attrs, insert) {
 		return
 	}
 	c.Header("Location", "/v1/resellers/"+r.ID)
@@ -421,7 +420,7 @@ func (s *Server) renderResellerPage(c *gin.Context, status int, rs *models.Resel
 	frame := s.dashboardFrame(c, rs.CompanyName)
 	frame.Nav = models.KindReseller + "s"
 	page := detailPage{pageFrame: frame, BackURL: "/resellers", BackLabel: "Resellers", Heading: v.CompanyName, Status: v.Status,
-		Notice: notice, CSRF: s.csrfToken(c), Live: v.Live}
+		Notice: notice, CSRF: s.csrfToken(c), Live: v.Live, Starting: v.startingText()}
 	page.Facts = []fact{
 		{Label: "Contact", Value: v.Email}, {Label: "Language", Value: v.Language},
 		{Label: "PartnerID", ID: "mpn-id", Value: firstOf(v.MPNID, "not known yet")},

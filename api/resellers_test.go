@@ -50,7 +50,7 @@ func TestAPartnershipRequestIsValidatedBeforeAnythingStarts(t *testing.T) {
 	}
 	starts := f.temporal.startCalls()
 	in := startInput[workflows.ResellerInput](starts[0])
-	if starts[0].Workflow != workflows.ResellerFlow.Type || starts[0].Options.ID != "reseller/"+partnerID+"/admin@adatum.example" ||
+	if starts[0].Workflow != workflows.ResellerFlow.Type || starts[0].Options.ID != "reseller/"+in.ResellerID ||
 		in.Language != "tr" || in.MPNID != "1234567" || in.ResellerID == "" || in.ExpiresAt.IsZero() {
 		t.Fatalf("start %+v input %+v", starts[0].Options, in)
 	}

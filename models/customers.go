@@ -83,8 +83,8 @@ const CustomerSearchColumn = "domain"
 
 // CreateCustomer inserts an onboarding; an open onboarding of the same domain is ErrConflict
 // with that onboarding.
-func (s *Store) CreateCustomer(ctx context.Context, c *Customer) (*Customer, error) {
-	err := Create(ctx, s, KindCustomer, c)
+func (s *Store) CreateCustomer(ctx context.Context, c *Customer, with ...func(tx *gorm.DB) error) (*Customer, error) {
+	err := Create(ctx, s, KindCustomer, c, with...)
 	if errors.Is(err, ErrConflict) {
 		open, findErr := FindBy[Customer](ctx, s, "partner_id = ? AND domain = ? AND status IN ?", c.PartnerID, c.Domain,
 			[]string{CustomerCreating, CustomerAwaitingAgreement, CustomerReview, CustomerOrdering, CustomerProvisioning})
@@ -175,13 +175,42 @@ type AgreementEvidence struct {
 // TableName keeps the evidence in its own table.
 func (AgreementEvidence) TableName() string { return "agreement_evidence" }
 
-// SaveEvidence keeps the first proof of an onboarding; a second is ErrConflict.
-func (s *Store) SaveEvidence(ctx context.Context, e *AgreementEvidence) error {
-	err := s.DB.WithContext(ctx).Create(e).Error
+// SaveEvidence keeps the first proof of an onboarding, with the further writes that go with it
+// (the command that tells the workflow, the timeline step), in one transaction; a second proof
+// is ErrConflict.
+func (s *Store) SaveEvidence(ctx context.Context, e *AgreementEvidence, with ...With) error {
+	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(e).Error; err != nil {
+			return err
+		}
+		for _, w := range with {
+			if err := w(tx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if isUniqueViolation(err) {
 		return ErrConflict
 	}
 	return err
+}
+
+// EvidenceStepKey is the idempotency key of an onboarding's "agreement-accepted" step.
+func EvidenceStepKey(customerID string) string { return customerID + "/agreement-accepted" }
+
+// DropEvidence removes evidence the onboarding's workflow refused (it no longer waits for it),
+// with its timeline step and the command that would tell the workflow, in one transaction.
+func (s *Store) DropEvidence(ctx context.Context, customerID string) error {
+	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Where("customer_id = ?", customerID).Delete(&AgreementEvidence{}).Error; err != nil {
+			return err
+		}
+		if err := tx.Where("idempotency_key = ?", EvidenceStepKey(customerID)).Delete(&FlowStep{}).Error; err != nil {
+			return err
+		}
+		return tx.Where("flow_kind = ? AND flow_id = ? AND command = ?", KindCustomer, customerID, CommandUpdate).Delete(&FlowCommand{}).Error
+	})
 }
 
 // MarkEvidenceSent records what Partner Center answered to the attestation.

@@ -135,15 +135,24 @@ func (s *Store) Steps(ctx context.Context, kind, id, cursor string, limit int) (
 	return steps, next, nil
 }
 
-// Create inserts a flow's row and its "created" step. A row that breaks the table's
+// Create inserts a flow's row and its "created" step, and whatever else belongs to the flow's
+// creation (WithCommand, WithStep), in one transaction. A row that breaks the table's
 // one-open-flow rule is ErrConflict; the caller looks up the open one.
-func Create[R FlowRow](ctx context.Context, s *Store, kind string, row *R) error {
+func Create[R FlowRow](ctx context.Context, s *Store, kind string, row *R, with ...func(tx *gorm.DB) error) error {
 	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Create(row).Error; err != nil {
 			return err
 		}
 		id := (*row).FlowID()
-		return addStep(tx, &FlowStep{FlowKind: kind, FlowID: id, Name: "created", IdempotencyKey: kind + "/" + id + "/created", At: (*row).FlowCreated().UTC()})
+		if err := addStep(tx, &FlowStep{FlowKind: kind, FlowID: id, Name: "created", IdempotencyKey: kind + "/" + id + "/created", At: (*row).FlowCreated().UTC()}); err != nil {
+			return err
+		}
+		for _, w := range with {
+			if err := w(tx); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if isUniqueViolation(err) {
 		return ErrConflict
@@ -154,10 +163,13 @@ func Create[R FlowRow](ctx context.Context, s *Store, kind string, row *R) error
 	return nil
 }
 
-// Delete removes a flow whose workflow could not be started, with its timeline.
+// Delete removes a flow with its timeline and what the engine still owed Temporal for it.
 func Delete[R FlowRow](ctx context.Context, s *Store, kind, id string) error {
 	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Where("flow_kind = ? AND flow_id = ?", kind, id).Delete(&FlowStep{}).Error; err != nil {
+			return err
+		}
+		if err := tx.Where("flow_kind = ? AND flow_id = ?", kind, id).Delete(&FlowCommand{}).Error; err != nil {
 			return err
 		}
 		return tx.Where("id = ?", id).Delete(new(R)).Error

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"gorm.io/gorm"
 	"strings"
 	"time"
 )
@@ -80,8 +81,8 @@ const InvitationSearchColumn = "customer_domain"
 
 // CreateInvitation inserts a new invitation. When the customer already has an open invitation
 // from this partner it returns ErrConflict and that invitation.
-func (s *Store) CreateInvitation(ctx context.Context, inv *Invitation) (*Invitation, error) {
-	err := Create(ctx, s, KindInvitation, inv)
+func (s *Store) CreateInvitation(ctx context.Context, inv *Invitation, with ...func(tx *gorm.DB) error) (*Invitation, error) {
+	err := Create(ctx, s, KindInvitation, inv, with...)
 	if errors.Is(err, ErrConflict) {
 		open, findErr := s.OpenInvitationByDomain(ctx, inv.PartnerID, inv.CustomerDomain)
 		if findErr != nil {

@@ -55,8 +55,8 @@ const RemovalSearchColumn = "reseller_name"
 
 // CreateRemoval inserts a removal; a reseller whose removal is still notifying is ErrConflict
 // with that removal.
-func (s *Store) CreateRemoval(ctx context.Context, r *Removal) (*Removal, error) {
-	err := Create(ctx, s, KindRemoval, r)
+func (s *Store) CreateRemoval(ctx context.Context, r *Removal, with ...func(tx *gorm.DB) error) (*Removal, error) {
+	err := Create(ctx, s, KindRemoval, r, with...)
 	if errors.Is(err, ErrConflict) {
 		open, findErr := FindBy[Removal](ctx, s, "reseller_id = ? AND status = ?", r.ResellerID, RemovalNotifying)
 		if findErr != nil {
@@ -159,10 +159,23 @@ func truncateError(err error) string {
 }
 
 // RetryFailedDeliveries makes a flow's failed deliveries pending again and returns how many.
-func (s *Store) RetryFailedDeliveries(ctx context.Context, kind, id string) (int64, error) {
-	res := s.DB.WithContext(ctx).Model(&Delivery{}).Where("flow_kind = ? AND flow_id = ? AND status = ?", kind, id, DeliveryFailed).
-		UpdateColumns(map[string]any{"status": DeliveryPending, "updated_at": time.Now().UTC()})
-	return res.RowsAffected, res.Error
+func (s *Store) RetryFailedDeliveries(ctx context.Context, kind, id string, with ...With) (int64, error) {
+	var n int64
+	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&Delivery{}).Where("flow_kind = ? AND flow_id = ? AND status = ?", kind, id, DeliveryFailed).
+			UpdateColumns(map[string]any{"status": DeliveryPending, "updated_at": time.Now().UTC()})
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error
+		}
+		n = res.RowsAffected
+		for _, w := range with {
+			if err := w(tx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return n, err
 }
 
 // DeliveryCounts sums a flow's deliveries by status.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"gorm.io/gorm"
 	"time"
 )
 
@@ -68,8 +69,8 @@ const ResellerSearchColumn = "company_name"
 
 // CreateReseller inserts a partnership request. When the provider already has an open or active
 // partnership with this contact it returns ErrConflict and that partnership.
-func (s *Store) CreateReseller(ctx context.Context, r *Reseller) (*Reseller, error) {
-	err := Create(ctx, s, KindReseller, r)
+func (s *Store) CreateReseller(ctx context.Context, r *Reseller, with ...func(tx *gorm.DB) error) (*Reseller, error) {
+	err := Create(ctx, s, KindReseller, r, with...)
 	if errors.Is(err, ErrConflict) {
 		open, findErr := FindBy[Reseller](ctx, s, "partner_id = ? AND email = ? AND status IN ?",
 			r.PartnerID, r.Email, []string{ResellerPending, ResellerVerifying, ResellerVerificationFailed, ResellerActive})

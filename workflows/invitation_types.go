@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"strings"
 	"time"
 
 	"github.com/partnerflow/partnerflow/models"
@@ -48,11 +47,11 @@ const (
 // QueryInvitation returns the live InvitationState.
 const QueryInvitation = "invitation"
 
-// InvitationWorkflowID is the workflow ID of a partner's invitation of a customer domain, so a
-// second invitation while one is open is refused, never duplicated.
-func InvitationWorkflowID(partnerID, customerDomain string) string {
-	return "invitation/" + partnerID + "/" + strings.ToLower(customerDomain)
-}
+// InvitationWorkflowID is the workflow ID of one invitation: its own, so that starting it again
+// (after a crash, by another API replica) is refused by Temporal, never doubled. The app
+// database's one-open-invitation-per-domain rule refuses a second invitation. Invitations
+// started before issue 23 carry "invitation/<partner>/<domain>"; their rows keep it.
+func InvitationWorkflowID(invitationID string) string { return "invitation/" + invitationID }
 
 // AccessAssignment grants roles of the GDAP relationship to one partner security group.
 type AccessAssignment struct {

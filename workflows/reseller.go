@@ -2,7 +2,6 @@ package workflows
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
@@ -37,11 +36,11 @@ const (
 	UpdateVerify = "verify"
 )
 
-// ResellerWorkflowID is the workflow ID of a provider's partnership request to a reseller
-// contact, so a second request while one is open is refused, never duplicated.
-func ResellerWorkflowID(partnerID, email string) string {
-	return "reseller/" + partnerID + "/" + strings.ToLower(email)
-}
+// ResellerWorkflowID is the workflow ID of one partnership request: its own, so that starting
+// it again is refused by Temporal, never doubled. The app database's one-open-request-per-
+// contact rule refuses a second request. Requests started before issue 23 carry
+// "reseller/<partner>/<email>"; their rows keep it.
+func ResellerWorkflowID(resellerID string) string { return "reseller/" + resellerID }
 
 // ResellerInput starts a partnership request. It holds no secret: the reseller's link is
 // derived by the activity that sends it.
