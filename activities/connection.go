@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -66,4 +67,45 @@ func (a *Activities) connectionLost(ctx context.Context, cause error) {
 	if err := a.deliver(ctx, loss.Mail.IdempotencyKey, loss.Mail.ToAddress, rendered); err != nil {
 		a.cfg.Logger.Error("mail the partner about the lost Partner Center connection", "error", err)
 	}
+}
+
+// LapseWarner is the keep-alive's warning that the partner's Partner Center connection lapses
+// soon (connection.Manager.KeepAlive): the partner's contact by mail and the partner's systems by
+// the connection.lapsing webhook event, both written with the mark on the connection's version,
+// so each version is warned once however many workers check it. A function rather than a
+// method, so the worker does not register it as an activity.
+func LapseWarner(a *Activities) connection.LapseWarner {
+	return a.warnLapsing
+}
+
+func (a *Activities) warnLapsing(ctx context.Context, l connection.Lapse) (bool, error) {
+	row := l.Connection
+	lapse := models.ConnectionLapse{
+		PartnerID: row.PartnerID, Version: row.Version, At: time.Now(),
+		EventData: map[string]any{"partnerId": row.PartnerID, "connectedBy": row.UPN, "lapsesAt": l.LapsesAt.UTC(), "reason": l.Reason},
+	}
+	var rendered notify.Rendered
+	if a.cfg.ContactEmail != "" {
+		msg, err := notify.Render(notify.KindConnectionLapsing, a.cfg.DefaultLanguage, notify.ConnectionAlert{
+			UPN: row.UPN, Reason: l.Reason, Link: strings.TrimSuffix(a.cfg.BaseURL, "/") + ConnectionPath, LapsesAt: l.LapsesAt,
+		})
+		if err != nil {
+			return false, fmt.Errorf("render the connection-lapsing mail: %w", err)
+		}
+		rendered = msg
+		key := models.ConnectionLapseKey(row.PartnerID, row.Version)
+		lapse.Mail = &models.OutboxMessage{
+			IdempotencyKey: key, ToAddress: a.cfg.ContactEmail, Subject: msg.Subject, Language: msg.Language, Kind: msg.Kind(),
+			Body: SealMailText(a.cfg.Outbox, key, msg.Text), HTML: SealMailText(a.cfg.Outbox, key, msg.HTML),
+			Status: models.OutboxPending, CreatedAt: time.Now().UTC(),
+		}
+	}
+	changed, err := a.cfg.Store.MarkConnectionLapsing(ctx, lapse)
+	if err != nil || !changed || lapse.Mail == nil {
+		return changed, err
+	}
+	if err := a.deliver(ctx, lapse.Mail.IdempotencyKey, lapse.Mail.ToAddress, rendered); err != nil {
+		return true, fmt.Errorf("mail the partner that the Partner Center connection lapses soon: %w", err)
+	}
+	return true, nil
 }

@@ -92,7 +92,7 @@ func (a *Activities) SendCustomerMail(ctx context.Context, m workflows.CustomerM
 		}
 	}
 	msg, err := notify.Render(m.Kind, lang, notify.AgreementMail{
-		PartnerName: a.cfg.PartnerName, ResellerName: reseller, CompanyName: c.CompanyName,
+		PartnerName: a.partnerName(ctx), ResellerName: reseller, CompanyName: c.CompanyName,
 		ContactName: strings.TrimSpace(req.Contact.FirstName + " " + req.Contact.LastName),
 		Link:        a.cfg.Signer.AgreementURL(a.cfg.BaseURL, c.ID, m.ExpiresAt), AgreementLink: a.agreementLink(ctx),
 		ExpiresAt: m.ExpiresAt, Seq: m.Seq,

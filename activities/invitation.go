@@ -191,7 +191,7 @@ func (a *Activities) SendInvitationMail(ctx context.Context, m workflows.Invitat
 		lang = a.cfg.DefaultLanguage
 	}
 	msg, err := notify.Render(kind, lang, notify.InvitationMail{
-		PartnerName: a.cfg.PartnerName, CustomerDomain: m.CustomerDomain,
+		PartnerName: a.partnerName(ctx), CustomerDomain: m.CustomerDomain,
 		Link:  a.cfg.Signer.AcceptURL(a.cfg.BaseURL, m.InvitationID, m.ExpiresAt),
 		Roles: roleNames(m.RoleIDs), DurationDays: m.DurationDays, ExpiresAt: m.ExpiresAt, Seq: m.Seq,
 		NoAdminAccess: m.NoAdminAccess, USGovernment: m.Cloud == models.CloudUSGov,

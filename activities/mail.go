@@ -6,9 +6,22 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/partnerflow/partnerflow/connection"
 	"github.com/partnerflow/partnerflow/models"
 	"github.com/partnerflow/partnerflow/notify"
 )
+
+// partnerName is the partner's name in the mails it sends (connection.PartnerName): the name
+// the operator configured, or else the company name the Partner Center connection read from the
+// partner's profile. It is read where the mail is rendered, so no workflow carries it; a store
+// that does not answer leaves the configured name.
+func (a *Activities) partnerName(ctx context.Context) string {
+	name, err := a.cfg.Store.CompanyName(ctx, a.cfg.PartnerID)
+	if err != nil {
+		a.cfg.Logger.WarnContext(ctx, "read the partner's company name; the mail names the configured one", "error", err)
+	}
+	return connection.PartnerName(a.cfg.PartnerName, name)
+}
 
 // deliver writes a rendered message to the outbox once per key, then sends it unless an earlier
 // attempt already did, so a retried activity never mails twice. What is sent is the outbox's

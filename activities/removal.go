@@ -212,7 +212,7 @@ func (a *Activities) send(ctx context.Context, d *models.Delivery) error {
 			kind = "removal-reseller"
 		}
 		msg, err := notify.Render(kind, d.Language, notify.RemovalMail{
-			ProviderName: a.cfg.PartnerName, ResellerName: rm.ResellerName, CustomerName: d.RecipientName, RemovedAt: rm.AttestedAt,
+			ProviderName: a.partnerName(ctx), ResellerName: rm.ResellerName, CustomerName: d.RecipientName, RemovedAt: rm.AttestedAt,
 		})
 		if err != nil {
 			return err

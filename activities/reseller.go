@@ -89,13 +89,14 @@ func (a *Activities) verificationOutcome(ctx context.Context, op string, err err
 // outbox and sends it once per key. The reseller's signed link is derived here, so no token
 // ever enters workflow history.
 func (a *Activities) SendResellerMail(ctx context.Context, m workflows.ResellerMail) error {
+	partner := a.partnerName(ctx)
 	var data any
 	switch m.Kind {
 	case workflows.MailResellerVerified, workflows.MailResellerVerificationFailed:
-		data = notify.ResellerVerification{PartnerName: a.cfg.PartnerName, CompanyName: m.CompanyName, MPNID: m.MPNID, Code: m.Code, Reason: m.Reason}
+		data = notify.ResellerVerification{PartnerName: partner, CompanyName: m.CompanyName, MPNID: m.MPNID, Code: m.Code, Reason: m.Reason}
 	default:
 		data = notify.ResellerMail{
-			PartnerName: a.cfg.PartnerName, CompanyName: m.CompanyName, ExpiresAt: m.ExpiresAt, Seq: m.Seq,
+			PartnerName: partner, CompanyName: m.CompanyName, ExpiresAt: m.ExpiresAt, Seq: m.Seq,
 			Link: a.cfg.Signer.PartnershipURL(a.cfg.BaseURL, m.ResellerID, m.ExpiresAt),
 		}
 	}

@@ -271,6 +271,16 @@ func (s *Server) connectionPageOf(c *gin.Context) (connectionPage, bool) {
 	if lapses := row.LapsesAt(); !lapses.IsZero() && row.Connected() {
 		page.Facts = append(page.Facts, fact{Label: "Lapses", ID: "lapses-at",
 			Value: lapses.UTC().Format(stepTimeLayout) + " (" + untilText(now, lapses) + ") unless used before"})
+		if row.LapseWarnedAt != nil {
+			page.Facts = append(page.Facts, fact{Label: "Lapse warning", Value: "sent " + at(row.LapseWarnedAt), ID: "lapse-warned-at", Err: true})
+		}
+	}
+	if row.CompanyName != "" {
+		shown := "customers see this name"
+		if name := s.shownPartnerName(); name != row.CompanyName {
+			shown = "customers see " + name + " (PARTNERFLOW_PARTNER_NAME)"
+		}
+		page.Facts = append(page.Facts, fact{Label: "Partner profile", Value: row.CompanyName + "; " + shown, ID: "company-name"})
 	}
 	if row.LostAt != nil {
 		page.Facts = append(page.Facts, fact{Label: "Lost", Value: at(row.LostAt), ID: "lost-at", Err: true},

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/partnerflow/partnerflow/connection"
 	"github.com/partnerflow/partnerflow/links"
 	"github.com/partnerflow/partnerflow/models"
 )
@@ -105,7 +106,7 @@ func wantsJSON(c *gin.Context) bool {
 }
 
 func (s *Server) customerFrame() pageFrame {
-	brand := s.flows.PartnerName
+	brand := s.shownPartnerName()
 	if brand == "" {
 		brand = "partnerflow"
 	}
@@ -153,19 +154,29 @@ func (s *Server) customerPageFrame(c *gin.Context, lang string) pageFrame {
 	return frame
 }
 
-// localPartnerName is the partner's name, or "your partner" in lang when none is configured.
-func (s *Server) localPartnerName(lang string) string {
-	if s.flows.PartnerName == "" {
-		return translate(lang, "partner.unknown")
+// shownPartnerName is the partner's name as customers see it (connection.PartnerName): the
+// configured one, or else the company name the Partner Center connection read from the
+// partner's profile; "" when neither is known.
+func (s *Server) shownPartnerName() string {
+	if s.connection == nil {
+		return s.flows.PartnerName
 	}
-	return s.flows.PartnerName
+	return connection.PartnerName(s.flows.PartnerName, s.connection.CompanyName())
+}
+
+// localPartnerName is the partner's name, or "your partner" in lang when none is known.
+func (s *Server) localPartnerName(lang string) string {
+	if name := s.shownPartnerName(); name != "" {
+		return name
+	}
+	return translate(lang, "partner.unknown")
 }
 
 func (s *Server) partnerName() string {
-	if s.flows.PartnerName == "" {
-		return "your partner"
+	if name := s.shownPartnerName(); name != "" {
+		return name
 	}
-	return s.flows.PartnerName
+	return "your partner"
 }
 
 // acceptPage is the customer's landing page.

@@ -11,11 +11,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
 
+	"github.com/partnerflow/partnerflow/config"
 	"github.com/partnerflow/partnerflow/models"
 	"github.com/partnerflow/partnerflow/notify"
 	"github.com/partnerflow/partnerflow/partnercenter"
@@ -31,6 +33,9 @@ type Config struct {
 	PartnerID string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Logger receives what the Manager cannot return, such as a profile it could not read
+	// after a sign-in; nil means slog.Default().
+	Logger *slog.Logger
 }
 
 // Manager gives App+User tokens from the stored connection; it implements
@@ -43,6 +48,13 @@ type Manager struct {
 	tokens  map[string]*oauth2.Token
 	version int64
 	touched time.Time
+
+	// profiles reads the partner's Partner Center profile (ReadProfileWith).
+	profiles ProfileReader
+	// nameMu guards the company name read from the store for CompanyName.
+	nameMu     sync.Mutex
+	name       string
+	nameReadAt time.Time
 }
 
 var _ partnercenter.UserTokens = (*Manager)(nil)
@@ -51,6 +63,9 @@ var _ partnercenter.UserTokens = (*Manager)(nil)
 func New(cfg Config) *Manager {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
 	}
 	return &Manager{cfg: cfg, tokens: map[string]*oauth2.Token{}}
 }
@@ -145,7 +160,9 @@ func (m *Manager) touch(ctx context.Context, now time.Time) {
 	_ = m.cfg.Store.TouchConnection(ctx, m.cfg.PartnerID, now)
 }
 
-// Connect stores a partner admin's sign-in as the connection, replacing any earlier one.
+// Connect stores a partner admin's sign-in as the connection, replacing any earlier one, and
+// reads the partner's company name from its Partner Center profile with the new connection. A
+// profile that cannot be read now is logged, not refused: the keep-alive reads it later.
 func (m *Manager) Connect(ctx context.Context, g partnercenter.Grant) (*models.PartnerConnection, error) {
 	row := &models.PartnerConnection{
 		PartnerID: m.cfg.PartnerID, UPN: g.Identity.UPN, Name: g.Identity.Name, ObjectID: g.Identity.ObjectID,
@@ -155,7 +172,83 @@ func (m *Manager) Connect(ctx context.Context, g partnercenter.Grant) (*models.P
 		return nil, err
 	}
 	m.Forget()
+	if name, err := m.RefreshProfile(ctx); err != nil {
+		m.cfg.Logger.WarnContext(ctx, "could not read the partner's Partner Center profile after connecting; the keep-alive tries again", "error", err)
+	} else if name != "" {
+		row.CompanyName = name
+	}
 	return row, nil
+}
+
+// ProfileReader reads a partner's PartnerID (MPN) profile; partnercenter.Client is one. With
+// an empty mpnID it reads the signed-in partner's own profile, an App+User call.
+type ProfileReader interface {
+	GetMPNProfile(ctx context.Context, mpnID string) (partnercenter.MPNProfile, error)
+}
+
+// ReadProfileWith makes the Manager read the partner's company name with r whenever the
+// connection is made or renewed. The Partner Center client that reads it takes its App+User
+// tokens from this Manager, so it is set after both exist, before the Manager is used.
+func (m *Manager) ReadProfileWith(r ProfileReader) { m.profiles = r }
+
+// RefreshProfile reads the partner's own profile from Partner Center and keeps its company name
+// with the connection, for customers to see (PartnerName). It returns the name, "" when no
+// profile reader is set or the profile names none.
+func (m *Manager) RefreshProfile(ctx context.Context) (string, error) {
+	if m.profiles == nil {
+		return "", nil
+	}
+	p, err := m.profiles.GetMPNProfile(ctx, "")
+	if err != nil {
+		return "", fmt.Errorf("read the partner's Partner Center profile: %w", err)
+	}
+	name := strings.TrimSpace(p.PartnerName)
+	if name == "" {
+		return "", nil
+	}
+	if err := m.cfg.Store.SetCompanyName(ctx, m.cfg.PartnerID, name); err != nil {
+		return "", err
+	}
+	m.nameMu.Lock()
+	m.name, m.nameReadAt = name, m.cfg.Now()
+	m.nameMu.Unlock()
+	return name, nil
+}
+
+// companyNameTTL is how long CompanyName trusts the name it read: another process may renew the
+// connection and read a new one.
+const companyNameTTL = time.Minute
+
+// CompanyName is the partner's company name from its Partner Center profile, "" while it is not
+// known. It reads the store at most once a minute, so the pages that show it cost no query each;
+// when the store does not answer it keeps the name it had.
+func (m *Manager) CompanyName() string {
+	m.nameMu.Lock()
+	defer m.nameMu.Unlock()
+	now := m.cfg.Now()
+	if !m.nameReadAt.IsZero() && now.Sub(m.nameReadAt) < companyNameTTL {
+		return m.name
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	name, err := m.cfg.Store.CompanyName(ctx, m.cfg.PartnerID)
+	if err != nil {
+		m.cfg.Logger.Warn("read the partner's company name", "error", err)
+		return m.name
+	}
+	m.name, m.nameReadAt = name, now
+	return name
+}
+
+// PartnerName is the partner's name as customers see it on pages and in mails: the name the
+// operator configured (PARTNERFLOW_PARTNER_NAME) when it is set to anything but the default;
+// otherwise the company name of the partner's Partner Center profile, once the connection has
+// read it; otherwise the configured default.
+func PartnerName(configured, companyName string) string {
+	if companyName == "" || (configured != "" && configured != config.DefaultPartnerName) {
+		return configured
+	}
+	return companyName
 }
 
 // Entra is the sign-in service the connection is made with.
@@ -216,20 +309,86 @@ func (m *Manager) RenewIfIdle(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
-// KeepAlive calls RenewIfIdle every interval until ctx ends; the worker runs it.
-func (m *Manager) KeepAlive(ctx context.Context, interval time.Duration, logger *slog.Logger) {
+// LapseWarningBefore is how long before the refresh token would lapse the partner is warned.
+const LapseWarningBefore = 14 * 24 * time.Hour
+
+// Lapse is what the partner is told when the connection would lapse soon.
+type Lapse struct {
+	Connection *models.PartnerConnection
+	LapsesAt   time.Time
+	// Reason is why the last renewal failed; "" when none failed.
+	Reason string
+}
+
+// LapseWarner tells the partner that one version of the connection lapses soon, at most once
+// per version; it reports whether this call told (false: it was told before). The activities
+// give the one partnerflow runs (activities.LapseWarner).
+type LapseWarner func(ctx context.Context, l Lapse) (bool, error)
+
+// WarnIfLapsing calls warn when the stored connection works but would lapse within
+// LapseWarningBefore (its renewal kept failing, or no keep-alive ran) and this version has not
+// been warned; renewErr is the last renewal's failure, for the partner to read. It reports
+// whether the partner was told now.
+func (m *Manager) WarnIfLapsing(ctx context.Context, renewErr error, warn LapseWarner) (bool, error) {
+	row, err := m.Status(ctx)
+	if err != nil || !row.Connected() || row.LapseWarnedAt != nil {
+		return false, err
+	}
+	lapses := row.LapsesAt()
+	if lapses.IsZero() || lapses.Sub(m.cfg.Now()) > LapseWarningBefore {
+		return false, nil
+	}
+	l := Lapse{Connection: row, LapsesAt: lapses}
+	if renewErr != nil {
+		l.Reason = renewErr.Error()
+	}
+	return warn(ctx, l)
+}
+
+// KeepAlive tends the connection every interval until ctx ends; the worker runs it. Each round
+// renews an idle connection (RenewIfIdle), reads the partner's company name when it was renewed
+// or is not known yet, and, unless the connection turned out revoked (the next App+User call
+// tells the partner that), warns through warn when it would lapse soon anyway (WarnIfLapsing).
+// A nil warn warns nobody.
+func (m *Manager) KeepAlive(ctx context.Context, interval time.Duration, warn LapseWarner, logger *slog.Logger) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if renewed, err := m.RenewIfIdle(ctx); err != nil {
-			logger.WarnContext(ctx, "could not renew the Partner Center connection", "error", err)
-		} else if renewed {
-			logger.InfoContext(ctx, "renewed the idle Partner Center connection")
-		}
+		m.tend(ctx, warn, logger)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// tend is one round of KeepAlive.
+func (m *Manager) tend(ctx context.Context, warn LapseWarner, logger *slog.Logger) {
+	renewed, err := m.RenewIfIdle(ctx)
+	var lost *LostError
+	switch {
+	case errors.As(err, &lost):
+		logger.WarnContext(ctx, "the Partner Center connection stopped working; the next App+User call tells the partner", "reason", lost.Reason)
+		return
+	case err != nil:
+		logger.WarnContext(ctx, "could not renew the Partner Center connection", "error", err)
+	case renewed:
+		logger.InfoContext(ctx, "renewed the idle Partner Center connection")
+	}
+	if err == nil {
+		if row, serr := m.Status(ctx); serr == nil && row.Connected() && (renewed || row.CompanyName == "") {
+			if _, perr := m.RefreshProfile(ctx); perr != nil {
+				logger.WarnContext(ctx, "could not read the partner's Partner Center profile", "error", perr)
+			}
+		}
+	}
+	if warn == nil || ctx.Err() != nil {
+		return
+	}
+	if warned, werr := m.WarnIfLapsing(ctx, err, warn); werr != nil {
+		logger.ErrorContext(ctx, "could not warn the partner that the Partner Center connection lapses soon", "error", werr)
+	} else if warned {
+		logger.WarnContext(ctx, "the Partner Center connection lapses soon; the partner was told")
 	}
 }

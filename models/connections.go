@@ -34,8 +34,12 @@ type PartnerConnection struct {
 	// existed) and cleared by connecting again; LostReason says why.
 	LostAt     *time.Time
 	LostReason string
-	// LapseWarnedAt is when the partner was warned that the refresh token is about to lapse.
+	// LapseWarnedAt is when the partner was warned that the refresh token is about to lapse;
+	// cleared with every new version, so each version is warned at most once.
 	LapseWarnedAt *time.Time
+	// CompanyName is the partner's company name in its Partner Center profile, read when the
+	// connection is made or renewed; empty until then. A new sign-in keeps the one read before.
+	CompanyName string
 }
 
 // Connected reports whether the connection holds a refresh token that has not stopped working.
@@ -78,6 +82,9 @@ func (s *Store) SaveConnection(ctx context.Context, c *PartnerConnection, at tim
 			return fmt.Errorf("read the partner connection: %w", err)
 		}
 		c.Version = old.Version + 1
+		if c.CompanyName == "" {
+			c.CompanyName = old.CompanyName
+		}
 		c.ConnectedAt, c.RefreshedAt, c.LastUsedAt = &at, &at, nil
 		c.LostAt, c.LostReason, c.LapseWarnedAt = nil, "", nil
 		err = tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "partner_id"}}, UpdateAll: true}).Create(c).Error
@@ -98,6 +105,29 @@ func (s *Store) RotateRefreshToken(ctx context.Context, partnerID string, versio
 		return false, fmt.Errorf("store the rotated refresh token: %w", res.Error)
 	}
 	return res.RowsAffected == 1, nil
+}
+
+// SetCompanyName records the partner's company name as its Partner Center profile gives it.
+func (s *Store) SetCompanyName(ctx context.Context, partnerID, name string) error {
+	err := s.DB.WithContext(ctx).Model(&PartnerConnection{}).Where("partner_id = ?", partnerID).Update("company_name", name).Error
+	if err != nil {
+		return fmt.Errorf("record the partner's company name: %w", err)
+	}
+	return nil
+}
+
+// CompanyName returns the partner's company name from its Partner Center profile, or "" when
+// it is not known (never connected, or not read yet).
+func (s *Store) CompanyName(ctx context.Context, partnerID string) (string, error) {
+	var names []string
+	err := s.DB.WithContext(ctx).Model(&PartnerConnection{}).Where("partner_id = ?", partnerID).Limit(1).Pluck("company_name", &names).Error
+	if err != nil {
+		return "", fmt.Errorf("read the partner's company name: %w", err)
+	}
+	if len(names) == 0 {
+		return "", nil
+	}
+	return names[0], nil
 }
 
 // TouchConnection records that the connection served a call.
@@ -131,8 +161,12 @@ const KindConnection = "connection"
 // EventConnectionLost is the outbound webhook event of a lost Partner Center connection.
 const EventConnectionLost = KindConnection + ".lost"
 
+// EventConnectionLapsing is the outbound webhook event of a Partner Center connection whose
+// refresh token lapses soon because it has not been renewed.
+const EventConnectionLapsing = KindConnection + ".lapsing"
+
 // ConnectionEvents are the events of the Partner Center connection partners may subscribe to.
-var ConnectionEvents = []string{"lost"}
+var ConnectionEvents = []string{"lost", "lapsing"}
 
 // ConnectionLossKey names the loss of one version of a partner's connection: the
 // connection.lost event's ID and the key of its mail.
@@ -176,13 +210,54 @@ func (s *Store) MarkConnectionLost(ctx context.Context, loss ConnectionLoss) (bo
 	return changed, err
 }
 
-// MarkLapseWarned records that the lapse warning went out, once per refresh token: true for the
-// one caller that made the change.
-func (s *Store) MarkLapseWarned(ctx context.Context, partnerID string, version int64, at time.Time) (bool, error) {
-	res := s.DB.WithContext(ctx).Model(&PartnerConnection{}).Where("partner_id = ? AND version = ? AND lapse_warned_at IS NULL", partnerID, version).
-		Update("lapse_warned_at", at.UTC())
-	if res.Error != nil {
-		return false, fmt.Errorf("record the lapse warning: %w", res.Error)
-	}
-	return res.RowsAffected == 1, nil
+// ConnectionLapse is the warning that one version of the connection lapses soon, recorded with
+// its mail and its connection.lapsing event in one transaction.
+type ConnectionLapse struct {
+	PartnerID string
+	// Version is the connection's version that lapses soon.
+	Version int64
+	At      time.Time
+	// Mail is the partner contact's message, written to the outbox under ConnectionLapseKey;
+	// nil sends none.
+	Mail *OutboxMessage
+	// EventData is the connection.lapsing event's data.
+	EventData any
+}
+
+// ConnectionLapseKey names the lapse warning of one version of a partner's connection: the
+// connection.lapsing event's ID and the key of its mail.
+func ConnectionLapseKey(partnerID string, version int64) string {
+	return fmt.Sprintf("connection/%s/lapsing/%d", partnerID, version)
+}
+
+// MarkConnectionLapsing records that the partner is warned that the connection's version lapses
+// soon, once per version: it reports true to the one caller that made the change (its mail and
+// event are written with it), and false to every other, which must not tell anybody again. A
+// version that was renewed, replaced or lost meanwhile is not warned.
+func (s *Store) MarkConnectionLapsing(ctx context.Context, lapse ConnectionLapse) (bool, error) {
+	at := lapse.At.UTC()
+	changed := false
+	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&PartnerConnection{}).
+			Where("partner_id = ? AND version = ? AND lost_at IS NULL AND lapse_warned_at IS NULL", lapse.PartnerID, lapse.Version).
+			Update("lapse_warned_at", at)
+		if res.Error != nil {
+			return fmt.Errorf("record the lapse warning: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return nil
+		}
+		changed = true
+		eventID := ConnectionLapseKey(lapse.PartnerID, lapse.Version)
+		if err := enqueueWebhookEvent(tx, lapse.PartnerID, EventConnectionLapsing, eventID, at, lapse.EventData); err != nil {
+			return err
+		}
+		if lapse.Mail != nil {
+			if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(lapse.Mail).Error; err != nil {
+				return fmt.Errorf("write the lapse warning to the outbox: %w", err)
+			}
+		}
+		return nil
+	})
+	return changed, err
 }

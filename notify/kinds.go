@@ -50,6 +50,10 @@ const (
 	// Partner Center stopped working, so flows wait until a global admin connects again
 	// (ConnectionAlert).
 	KindConnectionLost = "connection-lost"
+	// KindConnectionLapsing tells the partner's contact that the connection's refresh token
+	// lapses soon because it has not been renewed, so App+User calls would start to wait
+	// (ConnectionAlert with LapsesAt).
+	KindConnectionLapsing = "connection-lapsing"
 )
 
 // ConnectionAlert is the data of the mail about the partner's Partner Center connection.
@@ -60,6 +64,8 @@ type ConnectionAlert struct {
 	Reason string
 	// Link opens the connection page of partnerflow's dashboard.
 	Link string
+	// LapsesAt is when the refresh token lapses unless it is renewed (the lapsing warning).
+	LapsesAt time.Time
 }
 
 // InvitationMail is the data of the invitation mails: a partner asks a customer to accept it as
@@ -151,6 +157,7 @@ var kindData = map[string]reflect.Type{
 	KindAccessLost:                 reflect.TypeFor[AccessAlert](),
 	KindAccessExpiring:             reflect.TypeFor[AccessAlert](),
 	KindConnectionLost:             reflect.TypeFor[ConnectionAlert](),
+	KindConnectionLapsing:          reflect.TypeFor[ConnectionAlert](),
 	KindResellerInvitation:         reflect.TypeFor[ResellerMail](),
 	KindResellerReminder:           reflect.TypeFor[ResellerMail](),
 	KindResellerResend:             reflect.TypeFor[ResellerMail](),

@@ -62,6 +62,10 @@ func samples() map[string]sample {
 			data:   notify.ConnectionAlert{UPN: "admin@partnerflowdemo.onmicrosoft.com", Reason: "invalid_grant: AADSTS50173", Link: "https://partnerflow.example/connection"},
 			values: []string{"admin@partnerflowdemo.onmicrosoft.com", "AADSTS50173"}, link: "https://partnerflow.example/connection",
 		},
+		notify.KindConnectionLapsing: {
+			data:   notify.ConnectionAlert{UPN: "admin@partnerflowdemo.onmicrosoft.com", Reason: "Post \"https://login.microsoftonline.com/…/token\": i/o timeout", Link: "https://partnerflow.example/connection", LapsesAt: expires},
+			values: []string{"admin@partnerflowdemo.onmicrosoft.com", "i/o timeout"}, dates: []time.Time{expires}, link: "https://partnerflow.example/connection",
+		},
 		notify.KindResellerInvitation: {data: rsl, values: []string{rsl.PartnerName, rsl.CompanyName}, dates: []time.Time{expires}, link: resellerLink},
 		notify.KindResellerReminder:   {data: rsl, values: []string{rsl.PartnerName, rsl.CompanyName}, dates: []time.Time{expires}, link: resellerLink},
 		notify.KindResellerResend:     {data: rsl, values: []string{rsl.PartnerName, rsl.CompanyName}, dates: []time.Time{expires}, link: resellerLink},
@@ -117,6 +121,11 @@ var phrases = map[string]map[string][]string{
 		"en": {"App+User", "multi-factor authentication", "Global Administrator", "nothing has failed"},
 		"it": {"Centro per i partner", "autenticazione a più fattori", "amministratore globale", "nessuno è fallito"},
 		"tr": {"İş Ortağı Merkezi", "çok faktörlü kimlik doğrulamayla", "Genel Yöneticisi", "hiçbiri başarısız olmadı"},
+	},
+	notify.KindConnectionLapsing: {
+		"en": {"App+User", "lapses on 2 January 2026", "90 days", "Global Administrator", "Nothing has failed yet"},
+		"it": {"Centro per i partner", "scade in data 2 gennaio 2026", "90 giorni", "amministratore globale", "Non è ancora fallito nulla"},
+		"tr": {"İş Ortağı Merkezi", "2 Ocak 2026 tarihinde sona eriyor", "90 gün", "Genel Yöneticisi", "Henüz hiçbir şey başarısız olmadı"},
 	},
 	notify.KindAccessExpiring: {
 		"en": {"ends on 2 January 2026", "does not renew itself"},
@@ -343,6 +352,17 @@ func TestRenderRules(t *testing.T) {
 		r, _ := notify.Render(notify.KindAgreementEscalation, "en", direct)
 		if !strings.Contains(r.Subject, "after 1 reminder") || strings.Contains(r.Subject, "reminders") {
 			t.Errorf("one reminder is singular: %s", r.Subject)
+		}
+	})
+	t.Run("a lapsing warning without a renewal error or a known user reads whole", func(t *testing.T) {
+		for _, lang := range notify.Languages() {
+			r, err := notify.Render(notify.KindConnectionLapsing, lang, notify.ConnectionAlert{Link: "https://partnerflow.example/connection", LapsesAt: expires})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(r.Text, "\n\n\n") || strings.Contains(r.Text, ": \n") || !strings.Contains(r.Text, notify.FormatDate(lang, expires)) {
+				t.Errorf("%s:\n%s", lang, r.Text)
+			}
 		}
 	})
 	t.Run("an agreement mail is refused other data", func(t *testing.T) {

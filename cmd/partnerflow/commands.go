@@ -121,8 +121,9 @@ func (a *app) startWebhooks(ctx context.Context, e *engine) (stop func()) {
 	}
 }
 
-// newActivities builds the activities with their Partner Center client, and starts renewing the
-// Partner Center connection while ctx lasts (an idle one would lapse after 90 days).
+// newActivities builds the activities with their Partner Center client, and starts tending the
+// Partner Center connection while ctx lasts: renewing it (an idle one would lapse after 90 days)
+// and warning the partner when it would lapse soon anyway.
 func (a *app) newActivities(ctx context.Context, store *models.Store, signingKey []byte) (*activities.Activities, partnercenter.Client, error) {
 	pc, conn, err := a.partnerCenter(store, signingKey)
 	if err != nil {
@@ -132,13 +133,14 @@ func (a *app) newActivities(ctx context.Context, store *models.Store, signingKey
 	if err != nil {
 		return nil, nil, err
 	}
-	go conn.KeepAlive(ctx, 6*time.Hour, a.logger.With("component", "connection"))
-	return activities.New(activities.Config{
+	acts := activities.New(activities.Config{
 		Store: store, PartnerCenter: pc, Mailer: mailer, Logger: a.logger,
 		Signer: links.NewSigner(signingKey), BaseURL: a.cfg.BaseURL(), PartnerName: a.cfg.PartnerName,
 		DefaultLanguage: a.cfg.DefaultLanguage, Credentials: notify.NewCredentialBox(signingKey), Outbox: notify.NewOutboxBox(signingKey),
 		PartnerID: a.cfg.PartnerCenterTenantID, ContactEmail: a.cfg.ContactEmail,
-	}), pc, nil
+	})
+	go conn.KeepAlive(ctx, 6*time.Hour, activities.LapseWarner(acts), a.logger.With("component", "connection"))
+	return acts, pc, nil
 }
 
 func apiCommand(a *app) *cobra.Command {

@@ -16,7 +16,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/partnerflow/partnerflow/config"
 	"github.com/partnerflow/partnerflow/devserver"
 	"github.com/partnerflow/partnerflow/models"
 	"github.com/partnerflow/partnerflow/partnercenter"
@@ -85,10 +84,6 @@ func (a *app) runDev(ctx context.Context) error {
 		}
 		if cfg.PartnerCenterTenantID == "" {
 			cfg.PartnerCenterTenantID = sim.DefaultHomePartner.TenantID
-		}
-		if cfg.PartnerName == config.DefaultPartnerName {
-			// Mails and pages name the simulator's partner, as they would name yours.
-			cfg.PartnerName = sim.DefaultHomePartner.CompanyName
 		}
 		if cfg.ResellerPartnershipURL == "" {
 			// Resellers authorize the provider on the simulator's stand-in for Partner Center.

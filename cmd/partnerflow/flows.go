@@ -30,7 +30,8 @@ func (a *app) partnerCenterConfig() partnercenter.Config {
 }
 
 // partnerCenter builds the Partner Center connection (the stored App+User sign-in) and the
-// Partner Center and Graph client that uses it for App+User calls.
+// Partner Center and Graph client that uses it for App+User calls, and with which the
+// connection reads the partner's profile.
 func (a *app) partnerCenter(store *models.Store, signingKey []byte) (*partnercenter.HTTPClient, *connection.Manager, error) {
 	cfg := a.partnerCenterConfig()
 	if cfg.PartnerCenterURL == "" || cfg.GraphURL == "" {
@@ -43,10 +44,17 @@ func (a *app) partnerCenter(store *models.Store, signingKey []byte) (*partnercen
 	if err != nil {
 		return nil, nil, err
 	}
-	conn := connection.New(connection.Config{Store: store, Entra: entra, Box: notify.NewConnectionBox(signingKey), PartnerID: cfg.TenantID})
+	conn := connection.New(connection.Config{
+		Store: store, Entra: entra, Box: notify.NewConnectionBox(signingKey), PartnerID: cfg.TenantID, Logger: a.logger.With("component", "connection"),
+	})
 	cfg.UserTokens = conn
 	pc, err := partnercenter.New(cfg)
-	return pc, conn, err
+	if err != nil {
+		return nil, nil, err
+	}
+	// The partner's company name, which customers see, comes from its profile.
+	conn.ReadProfileWith(pc)
+	return pc, conn, nil
 }
 
 // flowConfig is the API's view of the flows: who we are, the policy and the webhook verifier.
