@@ -22,7 +22,9 @@ import (
 // commandHold; the dispatcher carries out whatever is left (the process died, Temporal did not
 // answer) every dispatchEvery, in every api process, each command by one process at a time.
 const (
-	commandHold   = updateTimeout + 5*time.Second
+	commandHold = updateTimeout + 5*time.Second
+	// startHold is the creating request's hold on its start: the start's timeout and a margin.
+	startHold     = startTimeout + 5*time.Second
 	dispatchEvery = 5 * time.Second
 	dispatchBatch = 100
 	// maxCommandBackoff bounds the wait between attempts at a command Temporal keeps refusing.
@@ -65,7 +67,7 @@ func newStartCommand(flow workflows.Flow, flowID, workflowID string, in any, att
 	}
 	now := time.Now().UTC()
 	return &models.FlowCommand{FlowKind: flow.Kind, FlowID: flowID, Command: models.CommandStart, WorkflowID: workflowID,
-		WorkflowType: flow.Type, Payload: string(payload), Attributes: string(rawAttrs), CreatedAt: now, ClaimedUntil: now.Add(commandHold)}, nil
+		WorkflowType: flow.Type, Payload: string(payload), Attributes: string(rawAttrs), CreatedAt: now, ClaimedUntil: now.Add(startHold)}, nil
 }
 
 // newUpdateCommand is the command that sends an update to a flow's workflow, held by the

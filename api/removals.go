@@ -72,8 +72,15 @@ func (s *Server) createRemoval(c *gin.Context) {
 		return
 	}
 	if reseller.Status != models.ResellerActive {
-		writeProblem(c, NewProblem(http.StatusConflict, "reseller-not-active", "The reseller is not active",
-			"the partnership is "+reseller.Status+"; only an active partnership can be removed"))
+		p := NewProblem(http.StatusConflict, "reseller-not-active", "The reseller is not active",
+			"the partnership is "+reseller.Status+"; only an active partnership can be removed")
+		if reseller.Status == models.ResellerRemoved {
+			// A retry after a lost answer: point at the removal that ended the partnership.
+			if rm, err := s.store.LatestRemoval(c.Request.Context(), reseller.ID); err == nil {
+				p.Location = "/v1/removals/" + rm.ID
+			}
+		}
+		writeConflict(c, p)
 		return
 	}
 	now := s.flows.Now().UTC()

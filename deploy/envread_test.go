@@ -15,9 +15,10 @@ import (
 )
 
 // mayReadEnv are the folders whose non-test code may touch the process environment: config,
-// which reads every setting (and so is all the env scan needs to look at), and the test-only
-// helper internal/testdb, which reads TEST_DATABASE_URL.
-var mayReadEnv = []string{"config", "internal/testdb"}
+// which reads every setting (and so is all the env scan needs to look at), the test-only
+// helper internal/testdb, which reads TEST_DATABASE_URL, and internal/failpoint, which reads
+// PARTNERFLOW_FAILPOINT in binaries built with the failpoints tag only (the crash-point suite's).
+var mayReadEnv = []string{"config", "internal/testdb", "internal/failpoint"}
 
 // envFuncs are the functions of package os that read or change the process environment.
 var envFuncs = []string{"Getenv", "LookupEnv", "Setenv", "Unsetenv", "Clearenv", "Environ", "ExpandEnv"}

@@ -67,6 +67,12 @@ type devProcess struct {
 // startDev runs `partnerflow dev` on free ports in dataDir and waits until /readyz answers 200.
 func startDev(t *testing.T, dataDir string, env []string) *devProcess {
 	t.Helper()
+	return startDevBinary(t, binary, dataDir, env)
+}
+
+// startDevBinary is startDev with another build of partnerflow.
+func startDevBinary(t *testing.T, binary, dataDir string, env []string) *devProcess {
+	t.Helper()
 	if env == nil {
 		env = devEnv(t, dataDir)
 	}

@@ -67,6 +67,16 @@ func (s *Store) CreateRemoval(ctx context.Context, r *Removal, with ...func(tx *
 	return r, err
 }
 
+// LatestRemoval returns the newest removal of a reseller partnership.
+func (s *Store) LatestRemoval(ctx context.Context, resellerID string) (*Removal, error) {
+	var rm Removal
+	err := s.DB.WithContext(ctx).Where("reseller_id = ?", resellerID).Order("created_at DESC, id DESC").First(&rm).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, ErrNotFound
+	}
+	return &rm, err
+}
+
 // Delivery channels and statuses.
 const (
 	ChannelMail    = "mail"
