@@ -165,6 +165,7 @@ func apiCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			go server.DispatchCommands(ctx)
 			a.logger.Info("api listening", "addr", addr.String())
 			if a.cfg.APIMetricsAddr != "" {
 				maddr, _, err := serveHTTP(ctx, a.cfg.APIMetricsAddr, metricsMux(e.registry), a.cfg.ShutdownTimeout)

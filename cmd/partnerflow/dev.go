@@ -164,6 +164,7 @@ func (a *app) runDev(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	go server.DispatchCommands(ctx)
 	if simulated {
 		// The embedded simulator delivers Partner Center events to this process.
 		if err := registerWebhook(ctx, pc, "http://"+addr.String()+"/webhooks/partner-center"); err != nil {
