@@ -318,12 +318,16 @@ type rawAnswer struct {
 }
 
 func (w *crashWorld) rawAPI(method, path string, body []byte) (rawAnswer, error) {
-	req, err := http.NewRequest(method, w.p.api+path, strings.NewReader(string(body)))
+	return rawAPI(w.p, method, path, body)
+}
+
+func rawAPI(p *devProcess, method, path string, body []byte) (rawAnswer, error) {
+	req, err := http.NewRequest(method, p.api+path, strings.NewReader(string(body)))
 	if err != nil {
 		return rawAnswer{}, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+w.p.key)
+	req.Header.Set("Authorization", "Bearer "+p.key)
 	resp, err := (&http.Client{Timeout: 20 * time.Second}).Do(req)
 	if err != nil {
 		return rawAnswer{}, err
