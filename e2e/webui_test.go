@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/partnerflow/partnerflow/workflows"
 )
 
 // TestWebUIShowsDecryptedPayloads signs an operator in to the dashboard and opens the workflow
@@ -22,7 +24,7 @@ func TestWebUIShowsDecryptedPayloads(t *testing.T) {
 	inv := p.invite("tailspin.onmicrosoft.com", marker)
 	p.waitFor(inv.ID, "sent", func(v invitationView) bool { return v.has("sent") })
 
-	workflowID := "invitation/" + simPartnerID + "/tailspin.onmicrosoft.com"
+	workflowID := workflows.InvitationWorkflowID(inv.ID)
 	page := p.ui + "/namespaces/default/workflows/" + url.PathEscape(workflowID)
 	pageText := func() string {
 		try, cancel := context.WithTimeout(ctx, 5*time.Second)
