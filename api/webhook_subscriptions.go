@@ -42,7 +42,8 @@ func webhookEventStatuses() map[string][]string {
 		models.KindReseller:   models.ResellerStatuses,
 		models.KindRemoval:    models.RemovalStatuses,
 		models.KindCustomer:   models.CustomerStatuses,
-		// Not a flow: the Partner Center connection stopped working (connection.lost).
+		// Not a flow: the Partner Center connection stopped working (connection.lost) or would
+		// lapse within 14 days (connection.lapsing).
 		models.KindConnection: models.ConnectionEvents,
 	}
 }
