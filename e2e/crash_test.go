@@ -307,25 +307,31 @@ func (w *crashWorld) act(f *crashFlow, name string, call func() (int, []byte)) {
 	}
 }
 
+// acceptInvitation has an invitation's customer accept the reseller relationship, then approve
+// the GDAP relationship, once the invitation has sent them.
+func (w *crashWorld) acceptInvitation(f *crashFlow) {
+	if !w.refresh(f) || f.status == models.InvitationActive {
+		return
+	}
+	gdap, _ := f.view["gdapRelationshipId"].(string)
+	if !hasStep(f.view, "sent") || gdap == "" {
+		return
+	}
+	upn := "admin@" + f.domain
+	w.act(f, "accept-reseller", func() (int, []byte) {
+		return w.try("POST", w.p.sim+"/sim/customer-actions/accept-reseller", map[string]string{"domain": f.domain, "partnerId": simPartnerID, "upn": upn}, false)
+	})
+	if f.done["accept-reseller"] {
+		w.act(f, "approve-gdap", func() (int, []byte) {
+			return w.try("POST", w.p.sim+"/sim/customer-actions/approve-gdap", map[string]string{"relationshipId": gdap, "upn": upn}, false)
+		})
+	}
+}
+
 // pass moves every flow one step forward where a person's action is due.
 func (w *crashWorld) pass() {
 	for _, f := range w.invitations {
-		if !w.refresh(f) || f.status == models.InvitationActive {
-			continue
-		}
-		gdap, _ := f.view["gdapRelationshipId"].(string)
-		if !hasStep(f.view, "sent") || gdap == "" {
-			continue
-		}
-		upn := "admin@" + f.domain
-		w.act(f, "accept-reseller", func() (int, []byte) {
-			return w.try("POST", w.p.sim+"/sim/customer-actions/accept-reseller", map[string]string{"domain": f.domain, "partnerId": simPartnerID, "upn": upn}, false)
-		})
-		if f.done["accept-reseller"] {
-			w.act(f, "approve-gdap", func() (int, []byte) {
-				return w.try("POST", w.p.sim+"/sim/customer-actions/approve-gdap", map[string]string{"relationshipId": gdap, "upn": upn}, false)
-			})
-		}
+		w.acceptInvitation(f)
 	}
 	for i, f := range w.resellers {
 		if !w.refresh(f) {

@@ -153,31 +153,38 @@ func (s *pointSuite) crashAt(cp crashPoint, call func() (int, []byte)) {
 
 // retryCreate sends the lost create again: 201, or 409 naming the flow.
 func (s *pointSuite) retryCreate(collection string, body any) string {
-	t := s.w.t
-	t.Helper()
-	for range 20 {
-		req, _ := json.Marshal(body)
-		resp, err := s.w.rawAPI("POST", collection, req)
-		if err != nil {
-			time.Sleep(500 * time.Millisecond)
-			continue
-		}
+	s.w.t.Helper()
+	path, err := createUntilAnswered(func() *devProcess { return s.w.p }, collection, body, 20)
+	if err != nil {
+		s.w.t.Fatal(err)
+	}
+	return path
+}
+
+// createUntilAnswered sends a create, again while dev does not answer, as a client that lost
+// the answer would, and returns the flow's path: from a 201 (202 for a removal), or from the
+// Location of a 409.
+func createUntilAnswered(dev func() *devProcess, collection string, body any, attempts int) (string, error) {
+	raw, _ := json.Marshal(body)
+	for range attempts {
+		resp, err := rawAPI(dev(), "POST", collection, raw)
 		switch {
+		case err != nil || resp.code >= 500:
+			time.Sleep(300 * time.Millisecond)
 		case resp.code == http.StatusCreated || resp.code == http.StatusAccepted:
 			var v struct{ ID string }
 			_ = json.Unmarshal(resp.body, &v)
 			if strings.HasSuffix(collection, "/removal") {
-				return "/v1/removals/" + v.ID
+				return "/v1/removals/" + v.ID, nil
 			}
-			return collection + "/" + v.ID
+			return collection + "/" + v.ID, nil
 		case resp.code == http.StatusConflict && resp.location != "":
-			return resp.location
+			return resp.location, nil
 		default:
-			t.Fatalf("retried POST %s: %d %s (Location %q)", collection, resp.code, resp.body, resp.location)
+			return "", fmt.Errorf("POST %s: %d %s (Location %q)", collection, resp.code, resp.body, resp.location)
 		}
 	}
-	t.Fatalf("retried POST %s: dev does not answer", collection)
-	return ""
+	return "", fmt.Errorf("POST %s: dev does not answer", collection)
 }
 
 func (s *pointSuite) domainOf(kind string, i int) string {
@@ -228,22 +235,7 @@ func attestBody(f *crashFlow) map[string]any {
 func (s *pointSuite) pass() {
 	w := s.w
 	for _, f := range s.byKind[models.KindInvitation] {
-		if !w.refresh(f) || f.status == models.InvitationActive {
-			continue
-		}
-		gdap, _ := f.view["gdapRelationshipId"].(string)
-		if !hasStep(f.view, "sent") || gdap == "" {
-			continue
-		}
-		upn := "admin@" + f.domain
-		w.act(f, "accept-reseller", func() (int, []byte) {
-			return w.try("POST", w.p.sim+"/sim/customer-actions/accept-reseller", map[string]string{"domain": f.domain, "partnerId": simPartnerID, "upn": upn}, false)
-		})
-		if f.done["accept-reseller"] {
-			w.act(f, "approve-gdap", func() (int, []byte) {
-				return w.try("POST", w.p.sim+"/sim/customer-actions/approve-gdap", map[string]string{"relationshipId": gdap, "upn": upn}, false)
-			})
-		}
+		w.acceptInvitation(f)
 	}
 	for _, f := range s.byKind[models.KindReseller] {
 		if w.refresh(f) && hasStep(f.view, "sent") {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -103,37 +102,14 @@ func TestManyFlowsSurviveSIGKILLsWhileBeingCreated(t *testing.T) {
 			mu.Unlock()
 		}
 	}()
-	// The client: each create until it gets 201 (202 for a removal) or a 409 naming its flow.
-	// It does not hold mu over a call, so a kill can land inside one.
+	// The client: each create until it gets 201 (202 for a removal) or a 409 naming its flow. It
+	// does not hold mu over a call, so a kill can land inside one.
 	create := func(collection string, body map[string]any) string {
-		raw, _ := json.Marshal(body)
-		for attempt := 0; ; attempt++ {
-			mu.Lock()
-			p := w.p
-			mu.Unlock()
-			resp, err := rawAPI(p, "POST", collection, raw)
-			switch {
-			case err != nil || resp.code >= 500 || resp.code == 0:
-				if attempt > 600 {
-					t.Errorf("POST %s: dev never answered", collection)
-					return ""
-				}
-				time.Sleep(200 * time.Millisecond)
-				continue
-			case resp.code == http.StatusCreated || resp.code == http.StatusAccepted:
-				var v struct{ ID string }
-				_ = json.Unmarshal(resp.body, &v)
-				if strings.HasSuffix(collection, "/removal") {
-					return "/v1/removals/" + v.ID
-				}
-				return collection + "/" + v.ID
-			case resp.code == http.StatusConflict && resp.location != "":
-				return resp.location
-			default:
-				t.Errorf("POST %s: %d %s", collection, resp.code, resp.body)
-				return ""
-			}
+		path, err := createUntilAnswered(func() *devProcess { mu.Lock(); defer mu.Unlock(); return w.p }, collection, body, 600)
+		if err != nil {
+			t.Error(err)
 		}
+		return path
 	}
 	start := time.Now()
 	var next sync.WaitGroup
