@@ -91,7 +91,7 @@ func TestManyFlowsSurviveSIGKILLsWhileBeingCreated(t *testing.T) {
 			select {
 			case <-creating:
 				return
-			case <-time.After(time.Duration(500+rng.IntN(2500)) * time.Millisecond):
+			case <-time.After(time.Duration(200+rng.IntN(800)) * time.Millisecond): // soon after each restart
 			}
 			mu.Lock()
 			_ = w.p.cmd.Process.Signal(syscall.SIGKILL)
@@ -134,6 +134,9 @@ func TestManyFlowsSurviveSIGKILLsWhileBeingCreated(t *testing.T) {
 	}
 	kills := <-killed
 	t.Logf("%d flows created in %v with %d SIGKILLs during the creation", len(plan), time.Since(start).Round(time.Second), kills)
+	if kills < *scaleKills {
+		t.Fatalf("only %d of %d SIGKILLs landed while the flows were created", kills, *scaleKills)
+	}
 
 	byKind := map[string][]*crashFlow{}
 	for _, p := range plan {
