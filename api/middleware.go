@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"time"
 
@@ -75,7 +76,21 @@ func routeOf(c *gin.Context) string {
 	return "unmatched"
 }
 
-// httpMetrics counts requests and their latency by route template.
+// metricMethods are the methods metrics name; any other counts as "other", so that anonymous
+// requests with made-up methods cannot add series. Routes are templates or "unmatched", and
+// statuses the API's own, so every label set is bounded.
+var metricMethods = []string{
+	http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions,
+}
+
+func methodLabel(method string) string {
+	if slices.Contains(metricMethods, method) {
+		return method
+	}
+	return "other"
+}
+
+// httpMetrics counts requests and their latency by method, route template and status.
 func httpMetrics(reg prometheus.Registerer) gin.HandlerFunc {
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "partnerflow_http_requests_total", Help: "HTTP requests by method, route and status.",
@@ -88,9 +103,9 @@ func httpMetrics(reg prometheus.Registerer) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
-		route := routeOf(c)
-		requests.WithLabelValues(c.Request.Method, route, strconv.Itoa(c.Writer.Status())).Inc()
-		latency.WithLabelValues(c.Request.Method, route).Observe(time.Since(start).Seconds())
+		method, route := methodLabel(c.Request.Method), routeOf(c)
+		requests.WithLabelValues(method, route, strconv.Itoa(c.Writer.Status())).Inc()
+		latency.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
 	}
 }
 
