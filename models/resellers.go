@@ -16,20 +16,28 @@ const (
 	ResellerPending            = "pending"
 	ResellerVerifying          = "verifying"
 	ResellerVerificationFailed = "verification_failed"
-	ResellerActive             = "active"
-	ResellerExpired            = StatusExpired
-	ResellerCancelled          = StatusCancelled
-	ResellerFailed             = StatusFailed
-	ResellerRemoved            = "removed"
+	// ResellerNeedsReview: the reseller that authorized the provider is not plainly the one the
+	// request names (its PartnerID and company disagree, or its tenant is another partnership's);
+	// the flow waits for the provider to check again or cancel.
+	ResellerNeedsReview = "needs_review"
+	ResellerActive      = "active"
+	ResellerExpired     = StatusExpired
+	ResellerCancelled   = StatusCancelled
+	ResellerFailed      = StatusFailed
+	ResellerRemoved     = "removed"
 )
 
 // ResellerStatuses lists every status in lifecycle order.
-var ResellerStatuses = []string{ResellerPending, ResellerVerifying, ResellerVerificationFailed, ResellerActive, ResellerExpired, ResellerCancelled, ResellerFailed, ResellerRemoved}
+var ResellerStatuses = []string{ResellerPending, ResellerVerifying, ResellerVerificationFailed, ResellerNeedsReview, ResellerActive, ResellerExpired, ResellerCancelled, ResellerFailed, ResellerRemoved}
 
 // ResellerOpen reports whether a partnership request in status s still waits or works.
 func ResellerOpen(s string) bool {
-	return s == ResellerPending || s == ResellerVerifying || s == ResellerVerificationFailed
+	return s == ResellerPending || s == ResellerVerifying || s == ResellerVerificationFailed || s == ResellerNeedsReview
 }
+
+// ErrTenantTaken is a partnership that would become active with a reseller tenant another of
+// the provider's active partnerships holds; the database refuses it (resellers_one_active_tenant).
+var ErrTenantTaken = errors.New("the reseller tenant already has an active partnership")
 
 // Reseller is an indirect provider's partnership with one indirect reseller: the request, the
 // reseller's authorization, and the verification of its PartnerID before the provider transacts
@@ -73,7 +81,7 @@ func (s *Store) CreateReseller(ctx context.Context, r *Reseller, with ...func(tx
 	err := Create(ctx, s, KindReseller, r, with...)
 	if errors.Is(err, ErrConflict) {
 		open, findErr := FindBy[Reseller](ctx, s, "partner_id = ? AND email = ? AND status IN ?",
-			r.PartnerID, r.Email, []string{ResellerPending, ResellerVerifying, ResellerVerificationFailed, ResellerActive})
+			r.PartnerID, r.Email, []string{ResellerPending, ResellerVerifying, ResellerVerificationFailed, ResellerNeedsReview, ResellerActive})
 		if findErr != nil {
 			return nil, fmt.Errorf("find the open partnership with %s: %w", r.Email, findErr)
 		}
@@ -85,6 +93,16 @@ func (s *Store) CreateReseller(ctx context.Context, r *Reseller, with ...func(tx
 // ActiveReseller returns the provider's active partnership with the reseller tenant.
 func (s *Store) ActiveReseller(ctx context.Context, partnerID, tenantID string) (*Reseller, error) {
 	return FindBy[Reseller](ctx, s, "partner_id = ? AND tenant_id = ? AND status = ?", partnerID, tenantID, ResellerActive)
+}
+
+// RecordReseller applies a partnership's workflow step (Record); a step that would make it
+// active with a tenant another active partnership holds is ErrTenantTaken and writes nothing.
+func (s *Store) RecordReseller(ctx context.Context, id string, ch ResellerChange) error {
+	err := Record(ctx, s, KindReseller, id, ch)
+	if ch.Status == ResellerActive && isUniqueViolation(err) {
+		return fmt.Errorf("reseller %s: %w", id, ErrTenantTaken)
+	}
+	return err
 }
 
 // LatestResellerByTenant returns the provider's most recent partnership with a reseller tenant,
