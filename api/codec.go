@@ -36,16 +36,16 @@ func (s *Server) codecCORS(c *gin.Context) {
 
 // serveCodec encodes or decodes payloads for the Web UI and the CLI (`POST /codec/encode`,
 // `POST /codec/decode`, body `{"payloads":[...]}` in protobuf JSON), the remote codec protocol.
-// The caller gets no workflow ID to bind to: decode opens a payload for the workflow it names,
-// encode seals one bound to none (the workers accept those, as they accept payloads written
-// before binding).
+// The caller gets no workflow ID to bind to: decode opens a payload whatever workflow it names,
+// and encode seals one for display only, which workers refuse, so an operator's key cannot
+// start or signal a workflow through the Temporal frontend with input the API never checked.
 func (s *Server) serveCodec(c *gin.Context) {
 	if key := callerKey(c); key == nil || !slices.ContainsFunc(codecRoles, key.Roles.Has) {
 		writeProblem(c, problemForbidden("the codec needs the role admin-agent or global-admin"))
 		return
 	}
 	transform := map[string]func([]*commonpb.Payload) ([]*commonpb.Payload, error){
-		"encode": s.codec.Encode, "decode": s.codec.DecodeForDisplay,
+		"encode": s.codec.EncodeForDisplay, "decode": s.codec.DecodeForDisplay,
 	}[c.Param("operation")]
 	if transform == nil {
 		writeProblem(c, problemNotFound())

@@ -30,10 +30,16 @@ const (
 	// metadataWorkflowID names the workflow a payload was sealed for. Its presence marks the
 	// second version of the format, in which the workflow ID is the AES-GCM associated data, so
 	// the payload opens for that workflow only. Payloads without it (the first version, written
-	// before workflows were bound, or by a caller with no workflow, such as the Web UI's
-	// encode) are sealed with no associated data and still open anywhere.
+	// before workflows were bound) are sealed with no associated data and still open anywhere,
+	// so that those histories replay; nothing writes them any more.
 	metadataWorkflowID = "encryption-workflow-id"
 	aadPrefix          = "partnerflow/workflow-id:"
+	// metadataDisplay marks a payload sealed by the remote codec's encode (the Web UI's and the
+	// CLI's), with displayAAD as its associated data: only DecodeForDisplay opens it, so what an
+	// operator encodes can be shown but never run. The associated data differs from every
+	// workflow's and from none, so removing or relabelling the mark makes the payload not open.
+	metadataDisplay = "encryption-codec-endpoint"
+	displayAAD      = "partnerflow/codec-endpoint"
 )
 
 // KeySize is the length of an AES-256 key in bytes.
@@ -143,6 +149,18 @@ func BoundWorkflowID(p *commonpb.Payload) string {
 
 // Encode seals each payload, bound to the codec's workflow when it has one.
 func (c *Codec) Encode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error) {
+	return c.encode(payloads, false)
+}
+
+// EncodeForDisplay is the remote codec's encode, for the Web UI and the CLI: it seals payloads
+// that DecodeForDisplay opens and workers refuse. The remote codec protocol names no workflow to
+// bind to, and a key allowed to read payloads must not be able to write a workflow's input,
+// signal or update past the API's role checks.
+func (c *Codec) EncodeForDisplay(payloads []*commonpb.Payload) ([]*commonpb.Payload, error) {
+	return c.encode(payloads, true)
+}
+
+func (c *Codec) encode(payloads []*commonpb.Payload, display bool) ([]*commonpb.Payload, error) {
 	out := make([]*commonpb.Payload, len(payloads))
 	for i, p := range payloads {
 		plain, err := proto.Marshal(p)
@@ -158,7 +176,11 @@ func (c *Codec) Encode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error
 			metadataKeyID:              []byte(c.keyID),
 		}
 		var aad []byte
-		if c.workflowID != "" {
+		switch {
+		case display:
+			meta[metadataDisplay] = []byte("true")
+			aad = []byte(displayAAD)
+		case c.workflowID != "":
 			meta[metadataWorkflowID] = []byte(c.workflowID)
 			aad = []byte(aadPrefix + c.workflowID)
 		}
@@ -169,8 +191,8 @@ func (c *Codec) Encode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error
 
 // Decode opens each sealed payload and refuses any other: a worker acts only on payloads
 // written with the key, so a workflow started or signalled by someone without it (a plain
-// payload from a CLI or a UI with no codec) fails instead of running. Within a workflow, a
-// payload bound to another workflow is refused too.
+// payload from a CLI or a UI with no codec) fails instead of running. A payload sealed by the
+// remote codec's encode is refused too, and, within a workflow, one bound to another workflow.
 func (c *Codec) Decode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error) {
 	return c.decode(payloads, false)
 }
@@ -196,11 +218,18 @@ func (c *Codec) decode(payloads []*commonpb.Payload, display bool) ([]*commonpb.
 			return nil, fmt.Errorf("payload sealed with key %s, this codec holds key %s", id, c.keyID)
 		}
 		var aad []byte
+		_, forDisplay := p.GetMetadata()[metadataDisplay]
 		if bound, ok := p.GetMetadata()[metadataWorkflowID]; ok {
 			if !display && c.workflowID != "" && string(bound) != c.workflowID {
 				return nil, fmt.Errorf("payload is bound to workflow %q, not to %q", bound, c.workflowID)
 			}
 			aad = []byte(aadPrefix + string(bound))
+		}
+		if forDisplay {
+			if !display {
+				return nil, errors.New("payload was sealed by the codec endpoint for display; workers run only payloads partnerflow wrote for a workflow")
+			}
+			aad = []byte(displayAAD)
 		}
 		n := c.aead.NonceSize()
 		if len(p.Data) < n {
