@@ -37,7 +37,7 @@ var errBadKey = errors.New("the API key is unknown or revoked")
 // Without either, or with an unknown or revoked key, it answers 401 and stops; a client that
 // keeps presenting bad keys is answered 429 until its failures' bucket refills.
 func (s *Server) authenticate(c *gin.Context) {
-	if c.GetHeader("Authorization") != "" && s.authThrottled(c) {
+	if s.bearerThrottled(c) {
 		return
 	}
 	key, err := s.keyFromRequest(c)
@@ -53,6 +53,14 @@ func (s *Server) authenticate(c *gin.Context) {
 	}
 	c.Set(ctxAPIKey, key)
 	c.Next()
+}
+
+// bearerThrottled answers 429 and reports true when the request presents a bearer key and its
+// client has used up its failures; every route that takes a key checks it first, so keys cannot
+// be guessed on one route while another refuses. A session cookie is never counted: an expired
+// one is not a guess.
+func (s *Server) bearerThrottled(c *gin.Context) bool {
+	return c.GetHeader("Authorization") != "" && s.authThrottled(c)
 }
 
 func (s *Server) keyFromRequest(c *gin.Context) (*models.APIKey, error) {

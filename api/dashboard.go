@@ -19,8 +19,11 @@ import (
 // the actions, which send the same validated updates as the JSON API.
 
 // requireSession lets signed-in operators through and sends anyone else to the sign-in page,
-// to come back afterwards.
+// to come back afterwards. Bad bearer keys are throttled as on /v1.
 func (s *Server) requireSession(c *gin.Context) {
+	if s.bearerThrottled(c) {
+		return
+	}
 	key, err := s.keyFromRequest(c)
 	if err != nil {
 		c.Redirect(http.StatusSeeOther, "/login?next="+url.QueryEscape(c.Request.URL.RequestURI()))

@@ -96,3 +96,33 @@ func TestMetricsNameOnlyKnownMethodsSoAnonymousRequestsCannotAddSeries(t *testin
 		t.Errorf("known methods keep their own label: %s", r.Body)
 	}
 }
+
+func TestKeyGuessesOnDashboardRoutesAreThrottledLikeV1(t *testing.T) {
+	f := newFixtureWith(t, nil, func(c *api.Config) {
+		c.RateLimits.AuthFailures = api.RateLimit{Every: time.Hour, Burst: 3}
+	})
+	cookie := f.signIn(t, f.keys[models.RoleAdminAgent])
+	guess := func(i int) *testapi.Response {
+		return f.browser(t).As("pfk_000000000000_guess"+strconv.Itoa(i)).Do("GET", "/overview", nil)
+	}
+	for i := range 3 {
+		if r := guess(i); r.Status != http.StatusSeeOther {
+			t.Fatalf("guess %d on /overview: %d, want a redirect to sign in", i, r.Status)
+		}
+	}
+	r := guess(3)
+	if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("the fourth guess on /overview: %d, want 429 with Retry-After", r.Status)
+	}
+	if p := r.Problem(t); p["type"] != api.ProblemTypePrefix+"rate-limited" {
+		t.Fatalf("the fourth guess: %v", p)
+	}
+	// The dashboard's guesses spend the budget /v1 and the sign-in form share.
+	if r := f.anon.As("pfk_000000000000_guess9").Do("GET", "/v1/invitations", nil); r.Status != http.StatusTooManyRequests {
+		t.Fatalf("a guess on /v1 after the dashboard's: %d", r.Status)
+	}
+	// A signed-in operator's session is not a guess and still opens the dashboard.
+	if r := f.browser(t).Do("GET", "/overview", nil, "Cookie", cookie); r.Status != http.StatusOK {
+		t.Fatalf("a session while its address is throttled: %d", r.Status)
+	}
+}
