@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/mail"
@@ -48,8 +49,20 @@ const (
 // smtpTimeout bounds connecting to the SMTP server and each command.
 const smtpTimeout = 15 * time.Second
 
-// NewMailer returns an SMTP mailer for smtpURL (smtp://user:pass@host:port, or smtps:// for
-// implicit TLS), or a log-only mailer when smtpURL is empty.
+// SMTP_URL's tls option: how an smtp:// URL reaches its server. Mail carries customers' link
+// tokens, so TLS is required unless the URL says otherwise.
+const (
+	// SMTPTLSStartTLS, the default, requires STARTTLS: a server that does not offer it, or whose
+	// offer was stripped on the way, gets no mail.
+	SMTPTLSStartTLS = "starttls"
+	// SMTPTLSNone sends in clear text, for a relay on the same host or a trusted network; such a
+	// URL may carry no credentials.
+	SMTPTLSNone = "none"
+)
+
+// NewMailer returns an SMTP mailer for smtpURL (smtp://user:pass@host:port with STARTTLS
+// required, smtp://host:port?tls=none in clear text, or smtps:// for implicit TLS), or a
+// log-only mailer when smtpURL is empty. Credentials are refused on a URL without TLS.
 func NewMailer(smtpURL, from string) (Mailer, error) {
 	sender, err := mail.ParseAddress(from)
 	if err != nil {
@@ -71,7 +84,14 @@ func NewMailer(smtpURL, from string) (Mailer, error) {
 			return nil, fmt.Errorf("SMTP_URL port %q is not a port number", p)
 		}
 	}
-	s := &SMTPMailer{host: u.Hostname(), port: port, implicitTLS: u.Scheme == "smtps", from: from, domain: "partnerflow"}
+	clearText, err := clearTextOption(u)
+	if err != nil {
+		return nil, err
+	}
+	if clearText && u.User != nil {
+		return nil, fmt.Errorf("SMTP_URL has credentials and tls=%s: credentials are never sent without TLS; use STARTTLS (the default) or smtps://", SMTPTLSNone)
+	}
+	s := &SMTPMailer{host: u.Hostname(), port: port, implicitTLS: u.Scheme == "smtps", clearText: clearText, from: from, domain: "partnerflow"}
 	if at := strings.LastIndex(sender.Address, "@"); at >= 0 {
 		s.domain = sender.Address[at+1:]
 	}
@@ -80,6 +100,34 @@ func NewMailer(smtpURL, from string) (Mailer, error) {
 		s.pass, _ = u.User.Password()
 	}
 	return s, nil
+}
+
+// clearTextOption reads SMTP_URL's options: only tls, only on smtp://, and only a value it knows,
+// so that a misspelt opt-out fails at start instead of changing how mail travels.
+func clearTextOption(u *url.URL) (bool, error) {
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return false, fmt.Errorf("SMTP_URL options: %w", err)
+	}
+	for name := range q {
+		if name != "tls" {
+			return false, fmt.Errorf("SMTP_URL option %q is unknown; the only option is tls=%s or tls=%s", name, SMTPTLSStartTLS, SMTPTLSNone)
+		}
+	}
+	if !q.Has("tls") {
+		return false, nil
+	}
+	if u.Scheme == "smtps" {
+		return false, errors.New("SMTP_URL: smtps:// is TLS from the first byte and takes no tls option")
+	}
+	switch v := q.Get("tls"); v {
+	case SMTPTLSStartTLS:
+		return false, nil
+	case SMTPTLSNone:
+		return true, nil
+	default:
+		return false, fmt.Errorf("SMTP_URL option tls=%q is unknown; use tls=%s (the default) or tls=%s", v, SMTPTLSStartTLS, SMTPTLSNone)
+	}
 }
 
 // LogMailer writes each message's recipient and subject to the log; the body stays in the outbox.
@@ -91,13 +139,14 @@ func (l LogMailer) Send(ctx context.Context, m Message) (bool, error) {
 	return false, nil
 }
 
-// SMTPMailer sends through an SMTP server: STARTTLS when the server offers it (implicit TLS for
-// smtps://), and AUTH when the URL carries credentials, with the strongest mechanism the
-// server offers — a password-revealing one (PLAIN, LOGIN) only over an encrypted connection.
+// SMTPMailer sends through an SMTP server over TLS: STARTTLS, required (implicit TLS for
+// smtps://), or clear text when the URL says tls=none. With credentials (never in clear text) it
+// authenticates with the strongest mechanism the server offers.
 type SMTPMailer struct {
 	host        string
 	port        int
 	implicitTLS bool
+	clearText   bool
 	user, pass  string
 	from        string
 	// domain is the sender's domain, the right-hand side of Message-IDs.
@@ -117,10 +166,13 @@ func (s *SMTPMailer) Send(ctx context.Context, m Message) (bool, error) {
 		gomail.WithTimeout(smtpTimeout),
 		gomail.WithTLSConfig(&tls.Config{ServerName: s.host, RootCAs: s.rootCAs, MinVersion: tls.VersionTLS12}),
 	}
-	if s.implicitTLS {
+	switch {
+	case s.implicitTLS:
 		opts = append(opts, gomail.WithSSL())
-	} else {
-		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSOpportunistic))
+	case s.clearText:
+		opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS))
+	default:
+		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
 	}
 	if s.user != "" {
 		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover), gomail.WithUsername(s.user), gomail.WithPassword(s.pass))

@@ -267,7 +267,7 @@ var italianAndTurkish = notify.Message{
 
 func TestSMTPMailerDeliversBothPartsIntact(t *testing.T) {
 	srv := startSMTP(t, plainText, "", "")
-	delivered, err := newMailer(t, "smtp://"+srv.addr, srv).Send(context.Background(), italianAndTurkish)
+	delivered, err := newMailer(t, "smtp://"+srv.addr+"?tls=none", srv).Send(context.Background(), italianAndTurkish)
 	if err != nil || !delivered {
 		t.Fatalf("send: %v %v", delivered, err)
 	}
@@ -311,7 +311,7 @@ func TestSMTPMailerSendsPlainTextAloneWithoutHTML(t *testing.T) {
 	srv := startSMTP(t, plainText, "", "")
 	msg := italianAndTurkish
 	msg.HTML = ""
-	if _, err := newMailer(t, "smtp://"+srv.addr, srv).Send(context.Background(), msg); err != nil {
+	if _, err := newMailer(t, "smtp://"+srv.addr+"?tls=none", srv).Send(context.Background(), msg); err != nil {
 		t.Fatal(err)
 	}
 	m := parse(t, srv.received()[0].data)

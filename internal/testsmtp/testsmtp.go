@@ -27,7 +27,7 @@ type Message struct {
 // Server is an SMTP server on 127.0.0.1 that accepts every message, or refuses the recipients
 // Refuse names.
 type Server struct {
-	// URL is the server's SMTP_URL.
+	// URL is the server's SMTP_URL; it says tls=none, since the server offers no TLS.
 	URL string
 	mu  sync.Mutex
 	got []Message
@@ -48,7 +48,7 @@ func Start(t testing.TB) *Server {
 	}
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(func() { _ = srv.Close() })
-	s.URL = "smtp://" + l.Addr().String()
+	s.URL = "smtp://" + l.Addr().String() + "?tls=none"
 	return s
 }
 
