@@ -126,3 +126,76 @@ func TestKeyGuessesOnDashboardRoutesAreThrottledLikeV1(t *testing.T) {
 		t.Fatalf("a session while its address is throttled: %d", r.Status)
 	}
 }
+
+func TestWebhookDeliveryErrorsDoNotShowTheSubscriptionURL(t *testing.T) {
+	ctx := context.Background()
+	store := testdb.SQLite(t)
+	f := newSubscriptionFixture(t, store, true)
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	const path, token = "/hooks/tenant-7f2c/receive", "s3cr3t-t0ken"
+	target := closed.URL + path + "?token=" + token
+	if r := f.as[models.RoleGlobalAdmin].Do("POST", "/v1/webhook-subscriptions", map[string]any{"url": target, "events": []string{"*"}}); r.Status != http.StatusCreated {
+		t.Fatalf("subscribe: %d %s", r.Status, r.Body)
+	}
+	// What a failed attempt records: the HTTP client's own error, which names the URL it posted to.
+	_, sendErr := http.Post(target, "application/json", strings.NewReader("{}"))
+	if sendErr == nil || !strings.Contains(sendErr.Error(), token) {
+		t.Fatalf("the client's error does not name the URL: %v", sendErr)
+	}
+	failures := []string{
+		"post webhook: " + sendErr.Error(),
+		`the receiver answered 500 Internal Server Error: no route for POST ` + target + ` (see http://docs.example/err?key=abc)`,
+		`post webhook: Post "` + target + `": stopped after 10 redirects to "https://other.example/next/` + token + `"`,
+	}
+	for i, text := range failures {
+		if err := store.EnqueueEvent(ctx, subscriptionPartner, "invitation.active", "ev-"+strconv.Itoa(i), map[string]string{"id": "inv_1"}); err != nil {
+			t.Fatal(err)
+		}
+		claimed, err := store.ClaimWebhookDeliveries(ctx, time.Now().Add(time.Minute), time.Minute, 10)
+		if err != nil || len(claimed) != 1 {
+			t.Fatalf("claim: %v %d", err, len(claimed))
+		}
+		if err := store.MarkWebhookAttemptFailed(ctx, claimed[0].ID, text, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	host := strings.TrimPrefix(closed.URL, "http://")
+	check := func(t *testing.T, r *testapi.Response) {
+		t.Helper()
+		if r.Status != http.StatusOK {
+			t.Fatalf("%d %s", r.Status, r.Body)
+		}
+		for _, secret := range []string{path, token, "tenant-7f2c", "/next/", "key=abc", "/err"} {
+			if strings.Contains(string(r.Body), secret) {
+				t.Errorf("the answer shows %q: %s", secret, r.Body)
+			}
+		}
+		// What the operator needs to act stays: the host, and why it failed.
+		for _, kept := range []string{host, "connection refused", "other.example", "stopped after 10 redirects", "docs.example"} {
+			if !strings.Contains(string(r.Body), kept) {
+				t.Errorf("the answer lost %q: %s", kept, r.Body)
+			}
+		}
+	}
+	for _, role := range []models.Role{models.RoleAdminAgent, models.RoleGlobalAdmin} {
+		t.Run("the delivery log as "+string(role), func(t *testing.T) {
+			check(t, f.as[role].Do("GET", "/v1/webhook-deliveries", nil))
+		})
+	}
+	t.Run("a retried delivery", func(t *testing.T) {
+		var list struct {
+			Items []struct {
+				ID string `json:"id"`
+			} `json:"items"`
+		}
+		f.as[models.RoleGlobalAdmin].Do("GET", "/v1/webhook-deliveries", nil).JSON(t, &list)
+		if len(list.Items) != len(failures) {
+			t.Fatalf("%d deliveries", len(list.Items))
+		}
+		r := f.as[models.RoleGlobalAdmin].Do("POST", "/v1/webhook-deliveries/"+list.Items[len(list.Items)-1].ID+"/retry", nil)
+		if r.Status != http.StatusOK || strings.Contains(string(r.Body), token) || !strings.Contains(string(r.Body), host) {
+			t.Fatalf("retry: %d %s", r.Status, r.Body)
+		}
+	})
+}

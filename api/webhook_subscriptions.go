@@ -5,6 +5,7 @@ import (
 	"errors"
 	"maps"
 	"net/http"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -195,10 +196,12 @@ type webhookDeliveryView struct {
 	Payload        json.RawMessage `json:"payload"`
 }
 
+// viewWebhookDelivery shows a delivery with the URLs in its error cut to scheme and host: admin
+// agents read the log, but only global admins may see where subscriptions post.
 func viewWebhookDelivery(d models.WebhookDelivery) webhookDeliveryView {
 	v := webhookDeliveryView{
 		ID: d.ID, SubscriptionID: d.SubscriptionID, EventType: d.EventType, EventID: d.EventID, Status: d.Status,
-		Attempts: d.Attempts, LastError: d.LastError, CreatedAt: d.CreatedAt.UTC(), Payload: json.RawMessage(d.Payload),
+		Attempts: d.Attempts, LastError: redactURLs(d.LastError), CreatedAt: d.CreatedAt.UTC(), Payload: json.RawMessage(d.Payload),
 	}
 	if d.Status == models.WebhookPending {
 		next := d.NextAttemptAt.UTC()
@@ -209,6 +212,23 @@ func viewWebhookDelivery(d models.WebhookDelivery) webhookDeliveryView {
 		v.DeliveredAt = &at
 	}
 	return v
+}
+
+// urlInText finds http and https URLs in free text: the scheme, any user information, the host,
+// then any path, query or fragment.
+var urlInText = regexp.MustCompile(`(?i)\b(https?://)(?:[^/?#\s"'<>\\@]*@)?([^/?#\s"'<>\\@]+)([/?#][^\s"'<>\\]*)?`)
+
+// redactURLs keeps only the scheme and host of every URL in text, such as a failed attempt's
+// error, which names the URL posted to (and any it was redirected to): a receiver's path and
+// query often carry a token.
+func redactURLs(text string) string {
+	return urlInText.ReplaceAllStringFunc(text, func(u string) string {
+		m := urlInText.FindStringSubmatch(u)
+		if m[3] == "" {
+			return m[1] + m[2]
+		}
+		return m[1] + m[2] + "/…"
+	})
 }
 
 // listWebhookDeliveries serves the delivery log, newest first.
