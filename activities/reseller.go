@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"go.temporal.io/sdk/temporal"
+
 	"github.com/partnerflow/partnerflow/models"
 	"github.com/partnerflow/partnerflow/notify"
 	"github.com/partnerflow/partnerflow/partnercenter"
@@ -14,15 +16,26 @@ import (
 )
 
 // RecordReseller writes a step of a reseller partnership to the app database; idempotent by the
-// change's StepKey.
+// change's StepKey. Activation with a reseller tenant another active partnership holds is a
+// non-retryable ResellerTenantTaken error: the workflow stops for review instead.
 func (a *Activities) RecordReseller(ctx context.Context, resellerID string, ch models.ResellerChange) error {
-	return record(ctx, a.cfg.Store, models.KindReseller, resellerID, ch)
+	err := a.cfg.Store.RecordReseller(ctx, resellerID, ch)
+	switch {
+	case errors.Is(err, models.ErrTenantTaken):
+		return temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeResellerTenantTaken, err)
+	case errors.Is(err, models.ErrNotFound):
+		return temporal.NewNonRetryableApplicationError("reseller "+resellerID+" does not exist", workflows.ErrTypeFlowGone, err)
+	case err != nil:
+		return fmt.Errorf("record reseller %s step %s: %w", resellerID, ch.Step, err)
+	}
+	return nil
 }
 
-// FindPartnership looks for the reseller in the provider's list of indirect resellers: by its
-// PartnerID when known (given with the request or on the reseller's landing page), else by its
-// company name. Partner Center sends no event when a reseller authorizes a provider, so the
-// workflow polls this.
+// FindPartnership looks for the reseller a request names in the provider's list of indirect
+// resellers: the tenants whose Global admin authorized the provider in Partner Center, each with
+// its company name and PartnerID as Partner Center knows them. Partner Center sends no event
+// when a reseller authorizes a provider, so the workflow polls this. See matchPartnership for
+// the rule; a tenant that another of the provider's partnerships holds active is never taken.
 func (a *Activities) FindPartnership(ctx context.Context, resellerID string) (workflows.Partnership, error) {
 	r, err := models.Find[models.Reseller](ctx, a.cfg.Store, resellerID)
 	if err != nil {
@@ -32,14 +45,68 @@ func (a *Activities) FindPartnership(ctx context.Context, resellerID string) (wo
 	if err != nil {
 		return workflows.Partnership{}, a.serviceError(ctx, "list indirect resellers", err)
 	}
+	p := matchPartnership(r.CompanyName, r.MPNID, list)
+	if !p.Found {
+		return p, nil
+	}
+	other, err := a.cfg.Store.ActiveReseller(ctx, r.PartnerID, p.TenantID)
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		return p, nil
+	case err != nil:
+		return workflows.Partnership{}, fmt.Errorf("find the active partnership with tenant %s: %w", p.TenantID, err)
+	case other.ID == r.ID:
+		return p, nil
+	}
+	return workflows.Partnership{Review: workflows.ReviewTenantTaken, Reason: fmt.Sprintf(
+		"%s (tenant %s, PartnerID %s) already has an active partnership with the provider: %s, requested for %s",
+		p.Name, p.TenantID, p.MPNID, other.ID, other.CompanyName)}, nil
+}
+
+// matchPartnership picks the reseller a request names from the provider's list of indirect
+// resellers. What identifies it is what the reseller itself proved to Partner Center: its tenant
+// authorized the provider, under its company name (Partner Center's list carries no domain).
+// The request's company name (given by the provider) must equal that name; a PartnerID known for
+// the request (given by the provider, or typed on the public landing page) never selects a
+// reseller, it only has to agree. A PartnerID that belongs to another company, a name that more
+// than one authorized reseller carries, or a named reseller with another PartnerID stops the
+// request for review; nothing found yet keeps it waiting.
+func matchPartnership(company, mpnID string, list []partnercenter.PartnerRelationship) workflows.Partnership {
+	var named []partnercenter.PartnerRelationship
 	for _, p := range list {
-		byMPN := r.MPNID != "" && p.MPNID == r.MPNID
-		byName := r.MPNID == "" && strings.EqualFold(strings.TrimSpace(p.Name), strings.TrimSpace(r.CompanyName))
-		if (byMPN || byName) && strings.EqualFold(p.State, "Active") {
-			return workflows.Partnership{Found: true, TenantID: p.ID, MPNID: p.MPNID, Name: p.Name, Location: p.Location}, nil
+		if !strings.EqualFold(p.State, "Active") {
+			continue
+		}
+		if mpnID != "" && p.MPNID == mpnID && !sameCompany(p.Name, company) {
+			return workflows.Partnership{Review: workflows.ReviewPartnerIDMismatch, Reason: fmt.Sprintf(
+				"PartnerID %s belongs to %s (tenant %s), not to %s, the company this request is for", mpnID, p.Name, p.ID, company)}
+		}
+		if sameCompany(p.Name, company) {
+			named = append(named, p)
 		}
 	}
-	return workflows.Partnership{}, nil
+	switch {
+	case len(named) == 0:
+		return workflows.Partnership{}
+	case len(named) > 1:
+		tenants := make([]string, len(named))
+		for i, p := range named {
+			tenants[i] = p.ID + " (PartnerID " + p.MPNID + ")"
+		}
+		return workflows.Partnership{Review: workflows.ReviewAmbiguous, Reason: fmt.Sprintf(
+			"%d resellers named %s authorized the provider: %s", len(named), company, strings.Join(tenants, ", "))}
+	}
+	m := named[0]
+	if mpnID != "" && m.MPNID != mpnID {
+		return workflows.Partnership{Review: workflows.ReviewPartnerIDMismatch, Reason: fmt.Sprintf(
+			"%s (tenant %s) authorized the provider with PartnerID %s, but PartnerID %s was given for this request", m.Name, m.ID, m.MPNID, mpnID)}
+	}
+	return workflows.Partnership{Found: true, TenantID: m.ID, MPNID: m.MPNID, Name: m.Name, Location: m.Location}
+}
+
+// sameCompany compares company names as people type them: case and spacing aside.
+func sameCompany(a, b string) bool {
+	return strings.EqualFold(strings.Join(strings.Fields(a), " "), strings.Join(strings.Fields(b), " "))
 }
 
 // Partner Center codes that mean a reseller fails verification, with what they mean in plain words.

@@ -296,11 +296,21 @@ func (s *Server) partnershipPageOf(c *gin.Context, r *models.Reseller) partnersh
 	frame.Title = translate(lang, "partnership.title", r.CompanyName)
 	return partnershipPage{
 		pageFrame: frame, PartnerName: s.localPartnerName(lang), CompanyName: r.CompanyName, Status: r.Status,
-		StatusText: translate(lang, "partnership.status."+r.Status),
+		StatusText: partnershipStatusText(lang, r.Status),
 		ExpiresAt:  notify.FormatDate(lang, r.ExpiresAt.UTC()), AuthorizeURL: s.flows.ResellerPartnershipURL,
 		Open: r.Status == models.ResellerPending, Done: r.Status == models.ResellerActive, MPNID: r.MPNID,
 		VerifyingReason: r.FailureReason,
 	}
+}
+
+// partnershipStatusText is a status as the reseller reads it. A request in the provider's review
+// reads as being verified until the catalogs say more; the reason is the provider's to read.
+func partnershipStatusText(lang, status string) string {
+	key := "partnership.status." + status
+	if text := translate(lang, key); text != key || status != models.ResellerNeedsReview {
+		return text
+	}
+	return translate(lang, "partnership.status."+models.ResellerVerifying)
 }
 
 // showPartnershipPage renders the reseller's landing page and records that it was opened.
@@ -326,8 +336,10 @@ func (s *Server) showPartnershipPage(c *gin.Context) {
 	s.renderPage(c, http.StatusOK, "partnership", page)
 }
 
-// acknowledgePartnership records the reseller's PartnerID given on the landing page (once per
-// PartnerID), so the authorization is recognised in the provider's list.
+// acknowledgePartnership records the PartnerID typed on the landing page (the first one kept,
+// each one on the timeline). Anyone holding the link can type anything here, so it never
+// identifies the reseller: the match needs the company that authorized the provider in Partner
+// Center, and a PartnerID that disagrees with it stops the request for the provider's review.
 func (s *Server) acknowledgePartnership(c *gin.Context) {
 	jsonBody := c.ContentType() == "application/json"
 	asJSON := jsonBody || wantsJSON(c)
@@ -406,7 +418,7 @@ func (s *Server) resellerPages(r *gin.Engine) {
 var resellerNotices = map[string]string{
 	"resent":    "The partnership request was sent again.",
 	"cancelled": "The partnership request is cancelled.",
-	"verified":  "The reseller was verified again; see its status.",
+	"verified":  "The reseller was checked again; see its status.",
 }
 
 // renderResellerPage shows one partnership on the shared detail page.
@@ -429,7 +441,11 @@ func (s *Server) renderResellerPage(c *gin.Context, status int, rs *models.Resel
 		page.Facts = append(page.Facts, fact{Label: "Reseller tenant", Value: v.TenantID, Code: true}, fact{Label: "Location", Value: v.Location})
 	}
 	if v.FailureReason != "" {
-		page.Facts = append(page.Facts, fact{Label: "Verification", ID: "failure", Value: strings.TrimPrefix(v.FailureCode+": ", ": ") + v.FailureReason, Err: true})
+		label := "Verification"
+		if v.Status == models.ResellerNeedsReview {
+			label = "Needs your review"
+		}
+		page.Facts = append(page.Facts, fact{Label: label, ID: "failure", Value: strings.TrimPrefix(v.FailureCode+": ", ": ") + v.FailureReason, Err: true})
 	}
 	page.Facts = append(page.Facts, createdFact(now, v.CreatedAt), fact{Label: "Reminders sent", Value: itoa(v.RemindersSent)},
 		fact{Label: "Reseller's link", ID: "landing-url", Value: v.LandingURL, Code: true}, s.workflowFact(v.WorkflowID))
@@ -442,6 +458,8 @@ func (s *Server) renderResellerPage(c *gin.Context, status int, rs *models.Resel
 		page.Actions = append(page.Actions, action{Path: base + "/resend", ID: "resend", Label: "Send the request again"})
 	case models.ResellerVerificationFailed:
 		page.Actions = append(page.Actions, action{Path: base + "/verify", ID: "verify", Label: "Verify again"})
+	case models.ResellerNeedsReview:
+		page.Actions = append(page.Actions, action{Path: base + "/verify", ID: "verify", Label: "Check again"})
 	}
 	if models.ResellerOpen(v.Status) {
 		page.Actions = append(page.Actions, action{Path: base + "/cancel", ID: "cancel", Label: "Cancel the request", Danger: true, Reason: true})

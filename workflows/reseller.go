@@ -1,8 +1,11 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
 	"time"
+
+	"go.temporal.io/sdk/temporal"
 
 	"go.temporal.io/sdk/workflow"
 
@@ -32,8 +35,32 @@ const (
 
 	// QueryReseller returns the live ResellerState.
 	QueryReseller = "reseller"
-	// UpdateVerify checks a reseller that failed verification again.
+	// UpdateVerify checks a reseller that failed verification again, or matches a request that
+	// waits for the provider's review again.
 	UpdateVerify = "verify"
+
+	// changeResellerIdentity marks the workflows that stop for review when the reseller that
+	// authorized the provider is not plainly the one the request names (issue 21).
+	changeResellerIdentity = "reseller-identity"
+
+	// ErrTypeResellerTenantTaken is the error type of a record that would make a partnership
+	// active with a reseller tenant another active partnership holds.
+	ErrTypeResellerTenantTaken = "ResellerTenantTaken"
+)
+
+// Why a partnership request waits for the provider's review (ResellerState.FailureCode).
+const (
+	// ReviewPartnerIDMismatch: the PartnerID given for the request and the company that
+	// authorized the provider disagree.
+	ReviewPartnerIDMismatch = "partnerid-mismatch"
+	// ReviewAmbiguous: more than one reseller with the request's company name authorized the
+	// provider.
+	ReviewAmbiguous = "ambiguous-name"
+	// ReviewTenantTaken: the reseller tenant already has an active partnership with the provider.
+	ReviewTenantTaken = "tenant-taken"
+	// ReviewNotAuthorized: checked again, no reseller of the request's name authorizes the
+	// provider any more.
+	ReviewNotAuthorized = "not-authorized"
 )
 
 // ResellerWorkflowID is the workflow ID of one partnership request: its own, so that starting
@@ -71,15 +98,21 @@ type ResellerState struct {
 	Escalated     bool
 	FailureCode   string
 	FailureReason string
+	// Reviews counts the times the request stopped for the provider's review.
+	Reviews int `json:",omitempty"`
 }
 
-// Partnership is what the provider's list of indirect resellers says of one reseller.
+// Partnership is what the provider's list of indirect resellers says of the reseller a request
+// names: found, not there yet, or there but not plainly the request's (Review and Reason), in
+// which case the flow stops for the provider's review and never takes the tenant.
 type Partnership struct {
 	Found    bool
 	TenantID string
 	MPNID    string
 	Name     string
 	Location string
+	Review   string `json:",omitempty"`
+	Reason   string `json:",omitempty"`
 }
 
 // Verification is the outcome of checking a reseller's PartnerID and partner agreement.
@@ -90,7 +123,7 @@ type Verification struct {
 	Reason string
 }
 
-// VerifyRequest asks for a reseller's verification again.
+// VerifyRequest asks for a reseller's verification, or a request's match in review, again.
 type VerifyRequest struct {
 	By string
 }
@@ -138,6 +171,8 @@ type resellerImpl struct {
 	state       ResellerState
 	started     time.Time
 	verifyAgain *VerifyRequest
+	// review is the mismatch the last check found, which ends the wait for the authorization.
+	review *Partnership
 }
 
 type resellerChange = models.FlowChange[models.Reseller]
@@ -161,8 +196,8 @@ func (w *resellerImpl) setup(ctx workflow.Context) error {
 		err := workflow.Await(ctx, func() bool { return w.verifyAgain == nil })
 		return w.state, err
 	}, workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, _ VerifyRequest) error {
-		if w.cancelled != nil || w.state.Status != models.ResellerVerificationFailed || w.verifyAgain != nil {
-			return fmt.Errorf("the reseller is %s: only a reseller that failed verification can be verified again", w.state.Status)
+		if w.cancelled != nil || (w.state.Status != models.ResellerVerificationFailed && w.state.Status != models.ResellerNeedsReview) || w.verifyAgain != nil {
+			return fmt.Errorf("the reseller is %s: only a reseller that failed verification or waits for review can be checked again", w.state.Status)
 		}
 		return nil
 	}})
@@ -180,13 +215,20 @@ func (w *resellerImpl) run(ctx workflow.Context) (ResellerState, error) {
 		}
 		w.record(ctx, resellerChange{Step: "sent", StepDetail: w.in.Email})
 	}
+	if w.state.Status == models.ResellerNeedsReview {
+		// A run continued as new while the request waited for review.
+		return w.settle(ctx, &Partnership{Review: w.state.FailureCode, Reason: w.state.FailureReason})
+	}
 	if !w.state.Authorized {
 		outcome, err := w.wait(ctx, waiting{
 			policy: w.in.Policy, started: w.started, deadline: w.in.ExpiresAt,
 			sent: func() int { return w.state.RemindersSent },
 			decide: func() string {
-				if w.state.Authorized {
+				switch {
+				case w.state.Authorized:
 					return models.ResellerVerifying
+				case w.review != nil:
+					return models.ResellerNeedsReview
 				}
 				return ""
 			},
@@ -201,12 +243,14 @@ func (w *resellerImpl) run(ctx workflow.Context) (ResellerState, error) {
 		switch {
 		case err != nil:
 			return w.finishFailed(ctx, err)
+		case outcome == models.ResellerNeedsReview:
+			return w.settle(ctx, w.review)
 		case outcome != models.ResellerVerifying:
 			w.setStatus(ctx, outcome, resellerChange{Step: outcome, StepDetail: w.cancelDetail()})
 			return w.state, nil
 		}
 	}
-	return w.verify(ctx)
+	return w.settle(ctx, nil)
 }
 
 // check looks for the reseller in the provider's list of indirect resellers.
@@ -215,15 +259,85 @@ func (w *resellerImpl) check(ctx workflow.Context) error {
 	if err := w.callService(ctx, withServiceCalls, &p, activityFindPartnership, w.in.ResellerID); err != nil {
 		return err
 	}
-	if !p.Found {
+	if p.Review != "" {
+		if workflow.GetVersion(ctx, changeResellerIdentity, workflow.DefaultVersion, 1) == 1 {
+			w.review = &p
+		}
 		return nil
 	}
+	if p.Found {
+		w.authorize(ctx, p)
+	}
+	return nil
+}
+
+// authorize takes the reseller found in the provider's list for this request.
+func (w *resellerImpl) authorize(ctx workflow.Context, p Partnership) {
 	w.state.Authorized, w.state.TenantID, w.state.MPNID, w.state.Location = true, p.TenantID, p.MPNID, p.Location
 	w.record(ctx, resellerChange{
 		Set:  models.Reseller{TenantID: p.TenantID, MPNID: p.MPNID, Location: p.Location},
 		Step: "authorized", StepDetail: fmt.Sprintf("%s (PartnerID %s, %s) authorized the provider", p.Name, p.MPNID, p.Location),
 	})
-	return nil
+}
+
+// settle verifies the authorized reseller and, whenever the reseller is not plainly the
+// request's (review), waits for the provider's review first: a verify update matches the
+// request again, a cancel ends it. Nothing in review ever becomes active.
+func (w *resellerImpl) settle(ctx workflow.Context, review *Partnership) (ResellerState, error) {
+	for {
+		if review != nil {
+			p, done, err := w.awaitReview(ctx, *review)
+			if done || err != nil {
+				return w.state, err
+			}
+			if p.Review != "" {
+				review = &p
+				continue
+			}
+			w.authorize(ctx, p)
+		}
+		var err error
+		if review, err = w.verify(ctx); review == nil {
+			return w.state, err
+		}
+	}
+}
+
+// awaitReview stops the request in needs_review with the reason until the provider checks it
+// again (the next match is returned) or cancels it (done).
+func (w *resellerImpl) awaitReview(ctx workflow.Context, review Partnership) (Partnership, bool, error) {
+	w.review = nil
+	w.state.Authorized, w.state.TenantID = false, ""
+	w.state.FailureCode, w.state.FailureReason = review.Review, review.Reason
+	w.state.Reviews++
+	w.setStatus(ctx, models.ResellerNeedsReview, resellerChange{
+		Set:  models.Reseller{FailureCode: review.Review, FailureReason: review.Reason},
+		Step: "needs-review", StepDetail: review.Review + ": " + review.Reason, StepKey: fmt.Sprintf("%s/needs-review/%d", w.in.ResellerID, w.state.Reviews),
+	})
+	w.verifyAgain = nil
+	for w.verifyAgain == nil && w.cancelled == nil {
+		if w.historyFull(ctx) {
+			next := w.in
+			next.Carry = carry(w.flow, w.state, w.started)
+			return Partnership{}, true, workflow.NewContinueAsNewError(ctx, ResellerPartnership, next)
+		}
+		if _, err := workflow.AwaitWithTimeout(ctx, 24*time.Hour, func() bool { return w.verifyAgain != nil || w.cancelled != nil }); err != nil {
+			return Partnership{}, true, err
+		}
+	}
+	if w.cancelled != nil {
+		w.setStatus(ctx, models.ResellerCancelled, resellerChange{Step: models.ResellerCancelled, StepDetail: w.cancelDetail()})
+		return Partnership{}, true, nil
+	}
+	var p Partnership
+	if err := w.callService(ctx, withServiceCalls, &p, activityFindPartnership, w.in.ResellerID); err != nil {
+		_, err = w.finishFailed(ctx, err)
+		return Partnership{}, true, err
+	}
+	if p.Review == "" && !p.Found {
+		p.Review, p.Reason = ReviewNotAuthorized, fmt.Sprintf("no reseller named %q authorizes the provider in Partner Center", w.in.CompanyName)
+	}
+	return p, false, nil
 }
 
 func (w *resellerImpl) remind(ctx workflow.Context) error {
@@ -247,24 +361,32 @@ func (w *resellerImpl) messages() messages[models.Reseller] {
 }
 
 // verify checks the reseller until it passes or the request is cancelled: a failure waits for a
-// verify update (the reseller signs its agreement, say), and is checked again then.
-func (w *resellerImpl) verify(ctx workflow.Context) (ResellerState, error) {
+// verify update (the reseller signs its agreement, say), and is checked again then. A reseller
+// tenant that another partnership took meanwhile is returned as the review it needs.
+func (w *resellerImpl) verify(ctx workflow.Context) (*Partnership, error) {
 	for round := 1; ; round++ {
 		w.setStatus(ctx, models.ResellerVerifying, resellerChange{Step: "verifying", StepKey: fmt.Sprintf("%s/verifying/%d", w.in.ResellerID, round)})
 		var v Verification
 		if err := w.callService(ctx, withServiceCalls, &v, activityVerifyReseller, w.state.MPNID); err != nil {
-			return w.finishFailed(ctx, err)
+			_, err = w.finishFailed(ctx, err)
+			return nil, err
 		}
 		if v.OK {
 			now := workflow.Now(ctx)
 			w.state.FailureCode, w.state.FailureReason = "", ""
-			w.setStatus(ctx, models.ResellerActive, resellerChange{Set: models.Reseller{VerifiedAt: &now}, Step: "verified",
-				StepDetail: "PartnerID " + w.state.MPNID + " exists, is an indirect reseller in the provider's region and has signed the partner agreement"})
+			verified := resellerChange{Status: models.ResellerActive, Set: models.Reseller{VerifiedAt: &now}, Step: "verified",
+				StepDetail: "PartnerID " + w.state.MPNID + " exists, is an indirect reseller in the provider's region and has signed the partner agreement"}
+			if err := w.tryRecord(ctx, verified); err != nil {
+				if isTenantTaken(err) && workflow.GetVersion(ctx, changeResellerIdentity, workflow.DefaultVersion, 1) == 1 {
+					return &Partnership{Review: ReviewTenantTaken, Reason: fmt.Sprintf("reseller tenant %s became active with another partnership of the provider first", w.state.TenantID)}, nil
+				}
+				workflow.GetLogger(ctx).Error("could not record the step", "kind", w.kind, "id", w.in.ResellerID, "step", verified.Step, "error", err)
+			}
+			w.enter(ctx, models.ResellerActive)
 			w.verifyAgain = nil
 			w.notifyContact(ctx, MailResellerVerified, round, v)
 			// A verify update that asked for this round gets its answer before the workflow ends.
-			err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
-			return w.state, err
+			return nil, workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
 		}
 		w.state.FailureCode, w.state.FailureReason = v.Code, v.Reason
 		w.setStatus(ctx, models.ResellerVerificationFailed, resellerChange{
@@ -277,17 +399,24 @@ func (w *resellerImpl) verify(ctx workflow.Context) (ResellerState, error) {
 			if w.historyFull(ctx) {
 				next := w.in
 				next.Carry = carry(w.flow, w.state, w.started)
-				return w.state, workflow.NewContinueAsNewError(ctx, ResellerPartnership, next)
+				return nil, workflow.NewContinueAsNewError(ctx, ResellerPartnership, next)
 			}
 			if _, err := workflow.AwaitWithTimeout(ctx, 24*time.Hour, func() bool { return w.verifyAgain != nil || w.cancelled != nil }); err != nil {
-				return w.state, err
+				return nil, err
 			}
 		}
 		if w.cancelled != nil {
 			w.setStatus(ctx, models.ResellerCancelled, resellerChange{Step: models.ResellerCancelled, StepDetail: w.cancelDetail()})
-			return w.state, nil
+			return nil, nil
 		}
 	}
+}
+
+// isTenantTaken reports a record refused because the reseller tenant is another active
+// partnership's.
+func isTenantTaken(err error) bool {
+	var appErr *temporal.ApplicationError
+	return errors.As(err, &appErr) && appErr.Type() == ErrTypeResellerTenantTaken
 }
 
 // notifyContact tells the provider's contact how verification went; a mail that cannot be
