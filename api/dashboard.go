@@ -26,6 +26,7 @@ func (s *Server) requireSession(c *gin.Context) {
 	}
 	key, err := s.keyFromRequest(c)
 	if err != nil {
+		pageHeaders(c)
 		c.Redirect(http.StatusSeeOther, "/login?next="+url.QueryEscape(c.Request.URL.RequestURI()))
 		c.Abort()
 		return

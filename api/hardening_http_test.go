@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -198,4 +199,85 @@ func TestWebhookDeliveryErrorsDoNotShowTheSubscriptionURL(t *testing.T) {
 			t.Fatalf("retry: %d %s", r.Status, r.Body)
 		}
 	})
+}
+
+func TestPagesCannotBeFramedAndSignInTakesNoCrossSitePosts(t *testing.T) {
+	f := newFixtureWith(t, nil, func(c *api.Config) { c.Flows.BaseURL = "https://onboard.example.com" })
+	key := f.keys[models.RoleAdminAgent]
+	form := "next=%2Foverview&key=" + url.QueryEscape(key)
+	cookie := f.signIn(t, key)
+
+	t.Run("every HTML page refuses to be framed", func(t *testing.T) {
+		pages := []struct {
+			name string
+			r    *testapi.Response
+		}{
+			{"the sign-in page", f.browser(t).Do("GET", "/login?next=%2Foverview", nil)},
+			{"a refused sign-in", f.browser(t).Do("POST", "/login", "key=wrong", "Content-Type", formContentType)},
+			{"a dashboard page", f.browser(t).Do("GET", "/overview", nil, "Cookie", cookie)},
+			{"the way to sign in from the dashboard", f.browser(t).Do("GET", "/overview", nil)},
+			{"a customer link's error page", f.browser(t).Do("GET", "/accept/not-a-token", nil)},
+		}
+		for _, p := range pages {
+			if !strings.HasPrefix(p.r.Header.Get("Content-Type"), "text/html") {
+				t.Errorf("%s: %d %q is not HTML", p.name, p.r.Status, p.r.Header.Get("Content-Type"))
+				continue
+			}
+			if p.r.Header.Get("X-Frame-Options") != "DENY" || !strings.Contains(p.r.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+				t.Errorf("%s (%d): X-Frame-Options %q, Content-Security-Policy %q", p.name, p.r.Status,
+					p.r.Header.Get("X-Frame-Options"), p.r.Header.Get("Content-Security-Policy"))
+			}
+		}
+	})
+
+	crossSite := []struct {
+		name    string
+		headers []string
+	}{
+		{"a browser's cross-site form", []string{"Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example"}},
+		{"a sibling site's form", []string{"Sec-Fetch-Site", "same-site", "Origin", "https://evil.onboard.example.com"}},
+		{"an older browser's cross-site form", []string{"Origin", "https://evil.example"}},
+	}
+	for _, tc := range crossSite {
+		t.Run(tc.name+" cannot sign in", func(t *testing.T) {
+			r := f.browser(t).Do("POST", "/login", form, append([]string{"Content-Type", formContentType}, tc.headers...)...)
+			if r.Status != http.StatusForbidden || r.Problem(t)["type"] != api.ProblemTypePrefix+"forbidden" || r.Header.Get("Set-Cookie") != "" {
+				t.Fatalf("%d Set-Cookie %q: %s", r.Status, r.Header.Get("Set-Cookie"), r.Body)
+			}
+		})
+		t.Run(tc.name+" cannot sign out", func(t *testing.T) {
+			r := f.browser(t).Do("POST", "/logout", nil, append([]string{"Cookie", cookie}, tc.headers...)...)
+			if r.Status != http.StatusForbidden || r.Problem(t)["type"] != api.ProblemTypePrefix+"forbidden" {
+				t.Fatalf("%d: %s", r.Status, r.Body)
+			}
+			if r := f.browser(t).Do("GET", "/overview", nil, "Cookie", cookie); r.Status != http.StatusOK {
+				t.Fatalf("the session ended: %d", r.Status)
+			}
+		})
+	}
+
+	sameSite := []struct {
+		name    string
+		headers []string
+	}{
+		{"the sign-in page's own form", []string{"Sec-Fetch-Site", "same-origin", "Origin", f.anon.BaseURL}},
+		{"an older browser's form of this host", []string{"Origin", f.anon.BaseURL}},
+		{"an older browser's form of the public URL behind a proxy", []string{"Origin", "https://onboard.example.com"}},
+		{"a script, which sends neither header", nil},
+	}
+	for _, tc := range sameSite {
+		t.Run(tc.name+" signs in and out", func(t *testing.T) {
+			r := f.browser(t).Do("POST", "/login", form, append([]string{"Content-Type", formContentType}, tc.headers...)...)
+			session := strings.Split(r.Header.Get("Set-Cookie"), ";")[0]
+			if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/overview" || session == "" {
+				t.Fatalf("sign in: %d %q", r.Status, r.Header.Get("Location"))
+			}
+			if r := f.browser(t).Do("POST", "/logout", nil, append([]string{"Cookie", session}, tc.headers...)...); r.Status != http.StatusSeeOther {
+				t.Fatalf("sign out: %d %s", r.Status, r.Body)
+			}
+			if r := f.browser(t).Do("GET", "/overview", nil, "Cookie", session); r.Status != http.StatusSeeOther {
+				t.Fatalf("the signed-out session still opens the dashboard: %d", r.Status)
+			}
+		})
+	}
 }

@@ -50,14 +50,44 @@ func safeNext(next string) string {
 }
 
 func (s *Server) showLogin(c *gin.Context) {
-	c.Header("Content-Type", "text/html; charset=utf-8")
+	pageHeaders(c)
 	_ = loginPage.Execute(c.Writer, gin.H{"Next": safeNext(c.Query("next"))})
 }
 
+// crossOrigin tells the sign-in and sign-out forms from forms other sites post (CSRF) by the
+// headers browsers set: Sec-Fetch-Site, or, in older browsers, Origin.
+var crossOrigin = http.NewCrossOriginProtection()
+
+// crossSite answers 403 and reports true when another site's page posted the request: signing
+// a visitor in with the attacker's key, or out, is not another site's to do. Scripts send
+// neither header and pass; so does an older browser's form whose Origin is the public URL,
+// which a proxy in front may not pass on as the Host.
+func (s *Server) crossSite(c *gin.Context) bool {
+	err := crossOrigin.Check(c.Request)
+	if err == nil {
+		return false
+	}
+	if origin := c.GetHeader("Origin"); origin != "" && origin == publicOrigin(s.flows.BaseURL) {
+		return false
+	}
+	writeProblem(c, problemForbidden("the form was posted from another site; sign in from partnerflow's own sign-in page"))
+	return true
+}
+
+// publicOrigin is the origin (scheme and host) of the public URL, as browsers send it in Origin.
+func publicOrigin(baseURL string) string {
+	u, err := url.Parse(baseURL)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return ""
+	}
+	return strings.ToLower(u.Scheme + "://" + u.Host)
+}
+
 // login exchanges an API key for a session cookie; the session lives in the database, so
-// signing out or revoking the key ends it. Failed attempts are throttled per client.
+// signing out or revoking the key ends it. Failed attempts are throttled per client, and other
+// sites' forms are refused.
 func (s *Server) login(c *gin.Context) {
-	if s.authThrottled(c) {
+	if s.crossSite(c) || s.authThrottled(c) {
 		return
 	}
 	next := safeNext(c.PostForm("next"))
@@ -68,7 +98,7 @@ func (s *Server) login(c *gin.Context) {
 		} else {
 			c.Set(ctxError, err)
 		}
-		c.Header("Content-Type", "text/html; charset=utf-8")
+		pageHeaders(c)
 		c.Status(http.StatusUnauthorized)
 		_ = loginPage.Execute(c.Writer, gin.H{"Next": next, "Error": "That API key is unknown or revoked."})
 		return
@@ -87,8 +117,11 @@ func (s *Server) login(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, next)
 }
 
-// logout ends the session server-side and clears the cookie.
+// logout ends the session server-side and clears the cookie; other sites' forms are refused.
 func (s *Server) logout(c *gin.Context) {
+	if s.crossSite(c) {
+		return
+	}
 	if session, err := c.Cookie(SessionCookie); err == nil && session != "" {
 		if err := s.store.EndSession(c.Request.Context(), session, time.Now()); err != nil {
 			fail(c, err)

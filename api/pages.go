@@ -64,22 +64,28 @@ type navLink struct {
 	Key, Label, Path string
 }
 
-// renderPage writes an HTML page. The headers keep the customer's link, which carries a token,
-// out of Referer headers sent to Microsoft's pages and out of caches, and the page out of frames.
+// renderPage writes an HTML page.
 func (s *Server) renderPage(c *gin.Context, status int, name string, data any) {
 	var buf bytes.Buffer
 	if err := pageTemplates[name].ExecuteTemplate(&buf, "base", data); err != nil {
 		fail(c, fmt.Errorf("render the %s page: %w", name, err))
 		return
 	}
+	pageHeaders(c)
+	c.Status(status)
+	_, _ = c.Writer.Write(buf.Bytes())
+}
+
+// pageHeaders are the headers of every HTML page. They keep the customer's link, which carries
+// a token, out of Referer headers sent to Microsoft's pages and out of caches, and the page out
+// of other sites' frames, where a visitor could be tricked into clicking.
+func pageHeaders(c *gin.Context) {
 	h := c.Writer.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'")
-	c.Status(status)
-	_, _ = c.Writer.Write(buf.Bytes())
 }
 
 // messagePage is a page that only says something: an error or a closed door.
