@@ -96,53 +96,105 @@ func (s *Store) CreateCustomer(ctx context.Context, c *Customer, with ...func(tx
 	return c, err
 }
 
-// CustomerCredentials are a new tenant's first admin credentials: stored encrypted, revealed
-// once.
+// CustomerCredentials are a new tenant's first admin credentials: the password is stored
+// sealed until its one reveal or until CredentialsRevealWindow lapses, whichever comes first;
+// then only the user name, who revealed it (or RevealLapsedBy) and when are kept.
 type CustomerCredentials struct {
-	CustomerID         string `gorm:"primaryKey"`
-	UserName           string
+	CustomerID string `gorm:"primaryKey"`
+	UserName   string
+	// PasswordCiphertext is the sealed password; empty once revealed or lapsed.
 	PasswordCiphertext string
 	CreatedAt          time.Time
 	RevealedAt         *time.Time
 	RevealedBy         string
 }
 
+// CredentialsRevealWindow is how long a new tenant's first admin password waits, sealed, for its
+// reveal. A password nobody asked for within it is deleted: the partner resets it in the
+// Microsoft 365 admin center instead.
+const CredentialsRevealWindow = 7 * 24 * time.Hour
+
+// RevealLapsedBy stands in RevealedBy for credentials whose reveal window lapsed: nobody saw the
+// password, and RevealedAt is when it was deleted.
+const RevealLapsedBy = "nobody: the reveal window lapsed"
+
 // SaveCredentials keeps a tenant's credentials once; saving again (a retried activity) keeps
-// the first.
+// the first. Sealed passwords whose reveal window lapsed are deleted at the same time.
 func (s *Store) SaveCredentials(ctx context.Context, c *CustomerCredentials) error {
 	c.CreatedAt = time.Now().UTC()
-	return s.DB.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(c).Error
+	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(c).Error; err != nil {
+			return err
+		}
+		_, err := forgetLapsedCredentials(tx, c.CreatedAt)
+		return err
+	})
 }
 
-// ErrAlreadyRevealed is returned with the credentials' first reveal when they were revealed before.
+// ForgetLapsedCredentials deletes the sealed passwords nobody revealed within
+// CredentialsRevealWindow before now, recording the lapse, and says how many it deleted.
+func (s *Store) ForgetLapsedCredentials(ctx context.Context, now time.Time) (int64, error) {
+	return forgetLapsedCredentials(s.DB.WithContext(ctx), now)
+}
+
+func forgetLapsedCredentials(tx *gorm.DB, now time.Time) (int64, error) {
+	res := tx.Model(&CustomerCredentials{}).
+		Where("revealed_at IS NULL AND created_at <= ?", now.UTC().Add(-CredentialsRevealWindow)).
+		UpdateColumns(map[string]any{"password_ciphertext": "", "revealed_at": now.UTC(), "revealed_by": RevealLapsedBy})
+	if res.Error != nil {
+		return 0, fmt.Errorf("delete lapsed credentials: %w", res.Error)
+	}
+	return res.RowsAffected, nil
+}
+
+// ErrAlreadyRevealed is returned with the credentials' first reveal when they were revealed before,
+// or with the lapse (RevealedBy is RevealLapsedBy) when their reveal window lapsed.
 var ErrAlreadyRevealed = errors.New("the credentials were already revealed")
 
-// RevealCredentials marks the credentials revealed by who and returns them, exactly once:
-// a second call gets ErrAlreadyRevealed with the record of the first.
+// RevealCredentials returns the sealed password to who, exactly once, and deletes it from the
+// database in the same transaction, keeping who revealed it and when. A second call gets
+// ErrAlreadyRevealed with the record of the first; so does a call after CredentialsRevealWindow,
+// which deletes the password unrevealed.
 func (s *Store) RevealCredentials(ctx context.Context, customerID, by string, at time.Time) (*CustomerCredentials, error) {
 	var out CustomerCredentials
+	// before is set when the credentials were revealed or lapsed before; the transaction still
+	// commits, since a lapse found here is recorded.
+	before := false
 	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Model(&CustomerCredentials{}).Where("customer_id = ? AND revealed_at IS NULL", customerID).
-			UpdateColumns(map[string]any{"revealed_at": at.UTC(), "revealed_by": by})
-		if res.Error != nil {
-			return res.Error
-		}
 		if err := tx.Where("customer_id = ?", customerID).First(&out).Error; err != nil {
 			if errors.Is(err, gorm.ErrRecordNotFound) {
 				return ErrNotFound
 			}
 			return err
 		}
-		if res.RowsAffected == 0 {
-			out.PasswordCiphertext = ""
-			return ErrAlreadyRevealed
+		if _, err := forgetLapsedCredentials(tx.Where("customer_id = ?", customerID), at); err != nil {
+			return err
 		}
+		sealed := out.PasswordCiphertext
+		res := tx.Model(&CustomerCredentials{}).Where("customer_id = ? AND revealed_at IS NULL", customerID).
+			UpdateColumns(map[string]any{"revealed_at": at.UTC(), "revealed_by": by, "password_ciphertext": ""})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			// Revealed or lapsed before: the record says by whom (or that nobody) and when.
+			if err := tx.Where("customer_id = ?", customerID).First(&out).Error; err != nil {
+				return err
+			}
+			out.PasswordCiphertext, before = "", true
+			return nil
+		}
+		at := at.UTC()
+		out.PasswordCiphertext, out.RevealedAt, out.RevealedBy = sealed, &at, by
 		return nil
 	})
-	if err != nil && !errors.Is(err, ErrAlreadyRevealed) {
+	switch {
+	case err != nil:
 		return nil, err
+	case before:
+		return &out, ErrAlreadyRevealed
 	}
-	return &out, err
+	return &out, nil
 }
 
 // Agreement evidence methods.
