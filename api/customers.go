@@ -57,6 +57,21 @@ const (
 	maxQuantity = 10000
 )
 
+// Bounds of an onboarding's free-text fields, in characters: each is stored, shown on pages and
+// sent to Partner Center, so none may be as long as the body allows.
+const (
+	maxPersonName         = 100
+	maxAddressLine        = 200
+	maxCity               = 100
+	maxState              = 100
+	maxPostalCode         = 20
+	maxRegistrationNumber = 50
+	maxResellerID         = 100
+)
+
+// tooLong reports whether s has more than limit characters.
+func tooLong(s string, limit int) bool { return utf8.RuneCountInString(s) > limit }
+
 func (s *Server) customerRoutes(v1 *gin.RouterGroup) {
 	seller := requireRole(models.RoleAdminAgent, models.RoleSalesAgent, models.RoleGlobalAdmin)
 	admin := requireRole(models.RoleAdminAgent, models.RoleGlobalAdmin)
@@ -135,10 +150,10 @@ func (s *Server) onboardingRequest(req createCustomerRequest, existing bool) (mo
 	c := req.Contact
 	out.Contact = models.ContactInfo{FirstName: strings.TrimSpace(c.FirstName), LastName: strings.TrimSpace(c.LastName), Email: strings.ToLower(strings.TrimSpace(c.Email)), Phone: strings.TrimSpace(c.Phone)}
 	switch {
-	case out.Contact.FirstName == "" || utf8.RuneCountInString(out.Contact.FirstName) > 100:
-		return out, Invalid("contact.firstName", "must be 1 to 100 characters")
-	case out.Contact.LastName == "" || utf8.RuneCountInString(out.Contact.LastName) > 100:
-		return out, Invalid("contact.lastName", "must be 1 to 100 characters")
+	case out.Contact.FirstName == "" || tooLong(out.Contact.FirstName, maxPersonName):
+		return out, Invalid("contact.firstName", "must be 1 to %d characters", maxPersonName)
+	case out.Contact.LastName == "" || tooLong(out.Contact.LastName, maxPersonName):
+		return out, Invalid("contact.lastName", "must be 1 to %d characters", maxPersonName)
 	case !validEmail(out.Contact.Email):
 		return out, Invalid("contact.email", "must be the contact's e-mail address")
 	case out.Contact.Phone != "" && !phonePattern.MatchString(out.Contact.Phone):
@@ -150,12 +165,20 @@ func (s *Server) onboardingRequest(req createCustomerRequest, existing bool) (mo
 		switch {
 		case out.Address.Line1 == "":
 			return out, Invalid("address.line1", "the street address is required")
+		case tooLong(out.Address.Line1, maxAddressLine):
+			return out, Invalid("address.line1", "must be at most %d characters", maxAddressLine)
 		case out.Address.City == "":
 			return out, Invalid("address.city", "the city is required")
+		case tooLong(out.Address.City, maxCity):
+			return out, Invalid("address.city", "must be at most %d characters", maxCity)
 		case out.Country == "US" && len(out.Address.State) != 2:
 			return out, Invalid("address.state", "a US address needs its two-letter state code")
+		case tooLong(out.Address.State, maxState):
+			return out, Invalid("address.state", "must be at most %d characters", maxState)
 		case out.Address.PostalCode == "":
 			return out, Invalid("address.postalCode", "the postal code is required")
+		case tooLong(out.Address.PostalCode, maxPostalCode):
+			return out, Invalid("address.postalCode", "must be at most %d characters", maxPostalCode)
 		}
 		if re, ok := postalCodes[out.Country]; ok && !re.MatchString(out.Address.PostalCode) {
 			return out, Invalid("address.postalCode", "%q is not a postal code of %s", out.Address.PostalCode, out.Country)
@@ -164,6 +187,12 @@ func (s *Server) onboardingRequest(req createCustomerRequest, existing bool) (mo
 		if slices.Contains(registrationCountries, out.Country) && out.RegistrationNumber == "" {
 			return out, Invalid("registrationNumber", "Partner Center requires the company's registration number for customers in %s", out.Country)
 		}
+		if tooLong(out.RegistrationNumber, maxRegistrationNumber) {
+			return out, Invalid("registrationNumber", "must be at most %d characters", maxRegistrationNumber)
+		}
+	}
+	if tooLong(strings.TrimSpace(req.ResellerID), maxResellerID) {
+		return out, Invalid("resellerId", "must be a reseller's ID, at most %d characters", maxResellerID)
 	}
 	products, p := parseProducts("products", req.Products)
 	out.Products = products
@@ -507,6 +536,12 @@ func (s *Server) attestAgreement(c *gin.Context) {
 	pc := req.PrimaryContact
 	first, last, email := strings.TrimSpace(pc.FirstName), strings.TrimSpace(pc.LastName), strings.ToLower(strings.TrimSpace(pc.Email))
 	switch {
+	case tooLong(first, maxPersonName):
+		writeProblem(c, Invalid("primaryContact.firstName", "must be at most %d characters", maxPersonName))
+		return
+	case tooLong(last, maxPersonName):
+		writeProblem(c, Invalid("primaryContact.lastName", "must be at most %d characters", maxPersonName))
+		return
 	case first == "":
 		writeProblem(c, Invalid("primaryContact.firstName", "the first name of who accepted is required"))
 		return

@@ -133,6 +133,12 @@ const (
 	maxDurationDays    = 730
 	maxDisplayName     = 50
 	invitationIDPrefix = "inv_"
+	// maxRoleName bounds a requested role's name or template ID; the longest built-in name is
+	// far shorter.
+	maxRoleName = 100
+	// maxEmail and maxEmailLocalPart are RFC 5321's bounds of an address and its local part.
+	maxEmail          = 254
+	maxEmailLocalPart = 64
 )
 
 var (
@@ -353,6 +359,9 @@ func narrowAssignments(defaults []workflows.AccessAssignment, requested []string
 func resolveRoles(field string, names []string) ([]string, *Problem) {
 	ids := make([]string, 0, len(names))
 	for _, n := range names {
+		if tooLong(n, maxRoleName) {
+			return nil, Invalid(field, "role names and template IDs are at most %d characters", maxRoleName)
+		}
 		role, ok := partnercenter.LookupEntraRole(strings.TrimSpace(n))
 		if !ok {
 			return nil, Invalid(field, "unknown Microsoft Entra role %q: use a built-in role's name or template ID", n)
@@ -368,13 +377,18 @@ func validDomain(d string) bool {
 	return len(d) <= 253 && domainPattern.MatchString(d)
 }
 
+// validEmail accepts a bare address within RFC 5321's bounds: a local part of at most 64
+// octets, at most 254 in all.
 func validEmail(e string) bool {
+	if len(e) > maxEmail {
+		return false
+	}
 	addr, err := mail.ParseAddress(e)
 	if err != nil || addr.Name != "" || addr.Address != e {
 		return false
 	}
 	at := strings.LastIndex(e, "@")
-	return at > 0 && validDomain(strings.ToLower(e[at+1:]))
+	return at > 0 && at <= maxEmailLocalPart && validDomain(strings.ToLower(e[at+1:]))
 }
 
 // defaultDisplayName is "<first word of the partner's name> <domain>", cut to Graph's limit.
