@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -279,5 +280,62 @@ func TestPagesCannotBeFramedAndSignInTakesNoCrossSitePosts(t *testing.T) {
 				t.Fatalf("the signed-out session still opens the dashboard: %d", r.Status)
 			}
 		})
+	}
+}
+
+func TestOpenedStepsKeyAClientAsTheLimiterDoes(t *testing.T) {
+	f := newHardeningFixture(t, func(c *api.Config) { c.TrustedProxies = []string{"127.0.0.1"} })
+	inv := f.invite(t, "contoso.onmicrosoft.com")
+	f.live(inv.WorkflowID, pending())
+	clients := []string{
+		"2001:db8:1:2::a", "2001:db8:1:2::b", "2001:db8:1:2:ffff:ffff:ffff:ffff", // one subscriber's /64
+		"2001:db8:1:3::a", // the next /64
+		"198.51.100.7", "198.51.100.8",
+	}
+	for _, ip := range clients {
+		if r := f.browser(t).Do("GET", f.acceptPath(inv), nil, "X-Forwarded-For", ip); r.Status != http.StatusOK {
+			t.Fatalf("open from %s: %d", ip, r.Status)
+		}
+	}
+	opened := f.steps(t, inv.ID, "opened")
+	if len(opened) != 4 {
+		t.Fatalf("%d opened steps, want 4 (one per IPv4 address and one per IPv6 /64): %+v", len(opened), opened)
+	}
+	// The step still records the address that opened the link first.
+	if !strings.Contains(opened[0].Detail, "ip=2001:db8:1:2::a ") {
+		t.Fatalf("detail %q", opened[0].Detail)
+	}
+}
+
+func TestALinksTimelineCapIsExactUnderConcurrentPosts(t *testing.T) {
+	f := newHardeningFixture(t, func(c *api.Config) {
+		c.RateLimits.PerClient = api.RateLimit{Every: time.Millisecond, Burst: 1000}
+		c.RateLimits.PerToken = api.RateLimit{Every: time.Millisecond, Burst: 1000}
+	})
+	inv := f.invite(t, "contoso.onmicrosoft.com")
+	f.live(inv.WorkflowID, pending())
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	var wg sync.WaitGroup
+	answers := make([]string, 60)
+	for i := range answers {
+		wg.Go(func() {
+			form := "upn=" + url.QueryEscape("user"+strconv.Itoa(i)+"@contoso.onmicrosoft.com")
+			resp, err := noRedirect.Post(f.baseURL+f.acceptPath(inv), formContentType, strings.NewReader(form))
+			if err != nil {
+				answers[i] = err.Error()
+				return
+			}
+			_ = resp.Body.Close()
+			answers[i] = resp.Status
+		})
+	}
+	wg.Wait()
+	for i, a := range answers {
+		if a != "303 See Other" {
+			t.Fatalf("acknowledgement %d: %s", i, a)
+		}
+	}
+	if n := len(f.steps(t, inv.ID, "acknowledged")); n != 20 {
+		t.Fatalf("%d acknowledged steps after 60 concurrent posts, the cap is 20", n)
 	}
 }

@@ -293,8 +293,7 @@ func (s *Server) showAcceptPage(c *gin.Context) {
 	now := s.flows.Now().UTC()
 	detail := "ip=" + c.ClientIP() + " ua=" + truncate(c.Request.UserAgent(), maxUserAgent)
 	// At most one "opened" step per link, client and hour, however often the page is loaded.
-	key := inv.ID + "/opened/" + c.ClientIP() + "/" + now.Truncate(time.Hour).Format(time.RFC3339)
-	if err := s.recordLinkStep(c, models.KindInvitation, inv.ID, "opened", detail, key, now, maxOpenedSteps); err != nil {
+	if err := s.recordLinkStep(c, models.KindInvitation, inv.ID, "opened", detail, openedStepKey(c, inv.ID, "opened", now), now, maxOpenedSteps); err != nil {
 		s.logger.ErrorContext(c.Request.Context(), "record that an invitation was opened", "invitation_id", inv.ID, "error", err)
 	}
 	st := s.customerState(c, inv)

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"fmt"
 	"math"
 	"net"
 	"net/http"
@@ -11,8 +10,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"golang.org/x/time/rate"
-
-	"github.com/partnerflow/partnerflow/models"
 )
 
 // RateLimit is one token bucket: Burst requests at once, then one every Every.
@@ -210,20 +207,21 @@ const (
 	maxAcknowledgedSteps = 20
 )
 
+// openedStepKey is the idempotency key of a link's "opened" (or similar) step: one per flow,
+// client and hour, the client named as the limiters name it, so an IPv6 subscriber's addresses
+// count once.
+func openedStepKey(c *gin.Context, id, name string, at time.Time) string {
+	return id + "/" + name + "/" + clientKey(c) + "/" + at.Truncate(time.Hour).Format(time.RFC3339)
+}
+
 // recordLinkStep adds a step a customer link caused to the flow's timeline, unless the flow
 // already holds limit steps of that name; a refused step is logged, not an error.
 func (s *Server) recordLinkStep(c *gin.Context, kind, id, name, detail, key string, at time.Time, limit int) error {
 	ctx := c.Request.Context()
-	var n int64
-	err := s.store.DB.WithContext(ctx).Model(&models.FlowStep{}).
-		Where("flow_kind = ? AND flow_id = ? AND name = ?", kind, id, name).Count(&n).Error
-	if err != nil {
-		return fmt.Errorf("count the %s steps of %s %s: %w", name, kind, id, err)
-	}
-	if n >= int64(limit) {
+	full, err := s.store.AddCappedStep(ctx, kind, id, name, detail, key, at, limit)
+	if full {
 		s.logger.WarnContext(ctx, "a customer link reached its flow's step limit; not recorded",
 			"flow_kind", kind, "flow_id", id, "step", name, "limit", limit)
-		return nil
 	}
-	return s.store.AddStep(ctx, kind, id, name, detail, key, at)
+	return err
 }

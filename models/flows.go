@@ -97,6 +97,32 @@ func (s *Store) AddStep(ctx context.Context, kind, id, name, detail, key string,
 	return addStep(s.DB.WithContext(ctx), &FlowStep{FlowKind: kind, FlowID: id, Name: name, Detail: detail, IdempotencyKey: key, At: at.UTC()})
 }
 
+// AddCappedStep adds a step as AddStep does, unless the flow already holds limit steps of that
+// name; full reports that it did, and nothing was added. Callers adding a step of the same flow
+// and name take turns, so the cap is exact: on PostgreSQL a lock held until the transaction
+// ends orders them, and SQLite's transactions take the write lock when they begin.
+func (s *Store) AddCappedStep(ctx context.Context, kind, id, name, detail, key string, at time.Time, limit int) (full bool, err error) {
+	err = s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if s.Dialect == DialectPostgres {
+			if err := tx.Exec("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", kind+"/"+id+"/"+name).Error; err != nil {
+				return err
+			}
+		}
+		var n int64
+		if err := tx.Model(&FlowStep{}).Where("flow_kind = ? AND flow_id = ? AND name = ?", kind, id, name).Count(&n).Error; err != nil {
+			return err
+		}
+		if full = n >= int64(limit); full {
+			return nil
+		}
+		return addStep(tx, &FlowStep{FlowKind: kind, FlowID: id, Name: name, Detail: detail, IdempotencyKey: key, At: at.UTC()})
+	})
+	if err != nil {
+		return false, fmt.Errorf("add a %s step to %s %s: %w", name, kind, id, err)
+	}
+	return full, nil
+}
+
 func addStep(tx *gorm.DB, step *FlowStep) error {
 	if step.IdempotencyKey == "" {
 		step.IdempotencyKey = step.FlowKind + "/" + step.FlowID + "/" + step.Name + "/" + step.At.Format(time.RFC3339Nano)
