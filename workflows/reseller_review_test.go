@@ -135,7 +135,9 @@ func TestAResellerThatIsNotPlainlyTheRequestsStopsForReview(t *testing.T) {
 				}
 			}, day)
 			if tc.day2 != "" {
-				env.RegisterDelayedCallback(func() { reviewUpdate(env, t, tc.day2, workflows.CancelRequest{By: "ops", Reason: "not who they claim"}) }, 2*day)
+				env.RegisterDelayedCallback(func() {
+					reviewUpdate(env, t, tc.day2, workflows.CancelRequest{By: "ops", Reason: "not who they claim"})
+				}, 2*day)
 			}
 			env.ExecuteWorkflow(workflows.ResellerPartnership, resellerInput(env))
 			st := resellerResult(t, env)
