@@ -296,21 +296,11 @@ func (s *Server) partnershipPageOf(c *gin.Context, r *models.Reseller) partnersh
 	frame.Title = translate(lang, "partnership.title", r.CompanyName)
 	return partnershipPage{
 		pageFrame: frame, PartnerName: s.localPartnerName(lang), CompanyName: r.CompanyName, Status: r.Status,
-		StatusText: partnershipStatusText(lang, r.Status),
+		StatusText: translate(lang, "partnership.status."+r.Status),
 		ExpiresAt:  notify.FormatDate(lang, r.ExpiresAt.UTC()), AuthorizeURL: s.flows.ResellerPartnershipURL,
 		Open: r.Status == models.ResellerPending, Done: r.Status == models.ResellerActive, MPNID: r.MPNID,
 		VerifyingReason: r.FailureReason,
 	}
-}
-
-// partnershipStatusText is a status as the reseller reads it. A request in the provider's review
-// reads as being verified until the catalogs say more; the reason is the provider's to read.
-func partnershipStatusText(lang, status string) string {
-	key := "partnership.status." + status
-	if text := translate(lang, key); text != key || status != models.ResellerNeedsReview {
-		return text
-	}
-	return translate(lang, "partnership.status."+models.ResellerVerifying)
 }
 
 // showPartnershipPage renders the reseller's landing page and records that it was opened.
@@ -322,7 +312,7 @@ func (s *Server) showPartnershipPage(c *gin.Context) {
 	}
 	now := s.flows.Now().UTC()
 	detail := "ip=" + c.ClientIP() + " ua=" + truncate(c.Request.UserAgent(), maxUserAgent)
-	key := r.ID + "/opened/" + c.ClientIP() + "/" + now.Truncate(time.Hour).Format(time.RFC3339)
+	key := openedStepKey(c, r.ID, "opened", now)
 	if err := s.recordLinkStep(c, models.KindReseller, r.ID, "opened", detail, key, now, maxOpenedSteps); err != nil {
 		s.logger.ErrorContext(c.Request.Context(), "record that a partnership request was opened", "reseller_id", r.ID, "error", err)
 	}
