@@ -145,7 +145,7 @@ func TestFindsEveryFuzzTarget(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []target{
-		{"./api", "FuzzJSONRequestBodies"}, {"./api", "FuzzSessionCookie"}, {"./api", "FuzzPartnerCenterWebhook"},
+		{"./api", "FuzzJSONRequestBodies"}, {"./api", "FuzzSessionCookie"}, {"./api", "FuzzPartnerCenterWebhook"}, {"./api", "FuzzPublicForms"},
 		{"./links", "FuzzTokenRoundTrip"}, {"./codec", "FuzzRoundTrip"}, {"./codec", "FuzzWorkflowBinding"}, {"./notify", "FuzzWebhookSignature"},
 		{"./partnercenter", "FuzzWebhookEvent"}, {"./models", "FuzzDecodeCursor"},
 	} {
