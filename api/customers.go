@@ -492,6 +492,11 @@ func (s *Server) revealCredentials(c *gin.Context) {
 		writeProblem(c, NewProblem(http.StatusNotFound, "no-credentials", "No credentials",
 			"partnerflow holds no credentials for this customer: its tenant existed already, or is not created yet"))
 		return
+	case errors.Is(err, models.ErrAlreadyRevealed) && creds.RevealedBy == models.RevealLapsedBy:
+		writeProblem(c, NewProblem(http.StatusConflict, "credentials-lapsed", "The credentials were deleted unrevealed",
+			fmt.Sprintf("nobody asked for them within %d days, so partnerflow deleted them on %s — reset the admin's password in the Microsoft 365 admin center",
+				int(models.CredentialsRevealWindow.Hours()/24), creds.RevealedAt.UTC().Format(time.RFC3339))))
+		return
 	case errors.Is(err, models.ErrAlreadyRevealed):
 		p := NewProblem(http.StatusConflict, "credentials-revealed", "The credentials were revealed already",
 			fmt.Sprintf("revealed by %s on %s; they are shown only once — reset the admin's password in the Microsoft 365 admin center if they were lost",
@@ -770,7 +775,7 @@ func (s *Server) showAgreementPage(c *gin.Context) {
 		return
 	}
 	now := s.flows.Now().UTC()
-	key := row.ID + "/agreement-opened/" + c.ClientIP() + "/" + now.Truncate(time.Hour).Format(time.RFC3339)
+	key := openedStepKey(c, row.ID, "agreement-opened", now)
 	if err := s.recordLinkStep(c, models.KindCustomer, row.ID, "agreement-opened",
 		"ip="+c.ClientIP()+" ua="+truncate(c.Request.UserAgent(), maxUserAgent), key, now, maxOpenedSteps); err != nil {
 		s.logger.ErrorContext(c.Request.Context(), "record that an agreement page was opened", "customer_id", row.ID, "error", err)

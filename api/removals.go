@@ -211,7 +211,7 @@ func viewDeliveries(ds []models.Delivery) []deliveryView {
 	out := make([]deliveryView, len(ds))
 	for i, d := range ds {
 		out[i] = deliveryView{ID: d.ID, Channel: d.Channel, Recipient: d.Recipient, Name: d.RecipientName, Role: d.Role,
-			Language: d.Language, Status: d.Status, Attempts: d.Attempts, LastError: d.LastError, DeliveredAt: d.DeliveredAt}
+			Language: d.Language, Status: d.Status, Attempts: d.Attempts, LastError: redactURLs(d.LastError), DeliveredAt: d.DeliveredAt}
 	}
 	return out
 }
@@ -331,7 +331,7 @@ func (s *Server) removalPages(r *gin.Engine) {
 		page.Progress = newProgress(*v.Recipients)
 		for _, d := range v.Deliveries {
 			if d.Status == models.DeliveryFailed {
-				page.Facts = append(page.Facts, fact{Label: "Failed: " + d.Recipient, Value: d.LastError, Err: true})
+				page.Facts = append(page.Facts, fact{Label: "Failed: " + d.Recipient, Value: redactURLs(d.LastError), Err: true})
 			}
 		}
 		page.withTimeline("/removals/"+rm.ID, v.timeline)

@@ -61,7 +61,8 @@ func (s *Server) partnerCenterWebhook(c *gin.Context) {
 	if !ok {
 		return
 	}
-	ctx := c.Request.Context()
+	// Certificate fetches are budgeted per source too, so one sender cannot spend them all.
+	ctx := partnercenter.WithWebhookSource(c.Request.Context(), clientKey(c))
 	ev, err := s.flows.Webhooks.Verify(ctx, c.Request.Header, body)
 	if err != nil {
 		s.logger.WarnContext(ctx, "Partner Center webhook refused", "request_id", c.GetString(ctxRequestID), "error", err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -140,7 +141,25 @@ func (a *app) newActivities(ctx context.Context, store *models.Store, signingKey
 		PartnerID: a.cfg.PartnerCenterTenantID, ContactEmail: a.cfg.ContactEmail,
 	})
 	go conn.KeepAlive(ctx, 6*time.Hour, activities.LapseWarner(acts), a.logger.With("component", "connection"))
+	go forgetLapsedCredentials(ctx, store, time.Hour, a.logger)
 	return acts, pc, nil
+}
+
+// forgetLapsedCredentials deletes, every interval while ctx lasts, the first admin passwords
+// nobody revealed within models.CredentialsRevealWindow.
+func forgetLapsedCredentials(ctx context.Context, store *models.Store, interval time.Duration, logger *slog.Logger) {
+	for {
+		if n, err := store.ForgetLapsedCredentials(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			logger.Warn("delete lapsed credentials", "error", err)
+		} else if n > 0 {
+			logger.Info("deleted first admin passwords nobody revealed in time", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(interval):
+		}
+	}
 }
 
 func apiCommand(a *app) *cobra.Command {
