@@ -531,8 +531,19 @@ func (w *crashWorld) checkFlows() {
 }
 
 // checkMailOnce holds that each logical message (its Message-ID) went to one mailbox, that no
-// mailbox got two different messages of one kind, and counts redeliveries of one message.
+// mailbox got two different messages of one kind, and that no message was delivered twice.
 func checkMailOnce(t *testing.T, mail *testsmtp.Server) {
+	t.Helper()
+	if _, redelivered := checkMailLogicallyOnce(t, mail); redelivered > 0 {
+		t.Errorf("%d messages were delivered more than once", redelivered)
+	}
+}
+
+// checkMailLogicallyOnce holds that no mailbox got two different messages of one kind, and
+// says how many messages there were and how many were delivered again under their Message-ID:
+// what a crash after the mail server accepted and before the outbox recorded it does (README
+// "Reliability").
+func checkMailLogicallyOnce(t *testing.T, mail *testsmtp.Server) (messages, redelivered int) {
 	t.Helper()
 	byID := map[string]int{}
 	byTo := map[string]map[string]bool{} // recipient+subject → Message-IDs
@@ -558,10 +569,12 @@ func checkMailOnce(t *testing.T, mail *testsmtp.Server) {
 	}
 	for id, n := range byID {
 		if n != 1 {
-			t.Errorf("message %s was sent %d times", id, n)
+			redelivered++
+			t.Logf("message %s was delivered %d times", id, n)
 		}
 	}
-	t.Logf("%d messages, each sent once", len(byID))
+	t.Logf("%d messages, %d of them delivered again under the same Message-ID", len(byID), redelivered)
+	return len(byID), redelivered
 }
 
 func header(raw, name string) string {
