@@ -6,14 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"go/ast"
-	"go/parser"
-	"go/token"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -206,44 +203,16 @@ func TestEveryFormReaderIsFuzzed(t *testing.T) {
 	readsForm := map[string]bool{"PostForm": true, "DefaultPostForm": true, "GetPostForm": true, "PostFormArray": true,
 		"GetPostFormArray": true, "PostFormMap": true, "GetPostFormMap": true, "ParseForm": true, "ParseMultipartForm": true,
 		"FormValue": true, "PostFormValue": true, "MultipartForm": true, "FormFile": true}
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fset := token.NewFileSet()
-	found := 0
-	for _, name := range files {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		file, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, decl := range file.Decls {
-			fn, ok := decl.(*ast.FuncDecl)
-			if !ok || fn.Body == nil {
-				continue
-			}
-			reads := false
-			ast.Inspect(fn.Body, func(n ast.Node) bool {
-				if call, ok := n.(*ast.CallExpr); ok {
-					if sel, ok := call.Fun.(*ast.SelectorExpr); ok && readsForm[sel.Sel.Name] {
-						reads = true
-					}
-				}
-				return true
-			})
-			if !reads {
-				continue
-			}
-			found++
-			if !fuzzed[fn.Name.Name] {
-				t.Errorf("%s (%s) reads a posted form but no route in formRoutes reaches it: add one", fn.Name.Name, fset.Position(fn.Pos()))
-			}
+	readers := functionsCalling(t, func(call *ast.CallExpr) bool {
+		sel, ok := call.Fun.(*ast.SelectorExpr)
+		return ok && readsForm[sel.Sel.Name]
+	})
+	for name, at := range readers {
+		if !fuzzed[name] {
+			t.Errorf("%s (%s) reads a posted form but no route in formRoutes reaches it: add one", name, at)
 		}
 	}
-	if found < 5 {
-		t.Fatalf("found only %d form readers: the search no longer sees them", found)
+	if len(readers) < 5 {
+		t.Fatalf("found only %d form readers: the search no longer sees them", len(readers))
 	}
 }
