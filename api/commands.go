@@ -174,7 +174,7 @@ func (s *Server) perform(ctx context.Context, cmd *models.FlowCommand, in any) e
 	var err error
 	switch {
 	case s.temporal == nil:
-		err = errors.New("Temporal is not configured")
+		err = errors.New("no Temporal client is configured")
 	case cmd.Command == models.CommandStart:
 		err = s.startWorkflow(ctx, cmd, in)
 		if err == nil {

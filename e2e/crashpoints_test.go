@@ -309,10 +309,6 @@ type rawAnswer struct {
 	location string
 }
 
-func (w *crashWorld) rawAPI(method, path string, body []byte) (rawAnswer, error) {
-	return rawAPI(w.p, method, path, body)
-}
-
 func rawAPI(p *devProcess, method, path string, body []byte) (rawAnswer, error) {
 	req, err := http.NewRequest(method, p.api+path, strings.NewReader(string(body)))
 	if err != nil {
