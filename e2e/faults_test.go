@@ -474,12 +474,16 @@ func startPrivatePostgres(t *testing.T) *privatePostgres {
 	return pg
 }
 
+// command runs one of PostgreSQL's programs, as the postgres user when the test runs as root,
+// from the cluster's own directory: the test's working directory may be one only root enters.
 func (pg *privatePostgres) command(program string, args ...string) *exec.Cmd {
 	path := filepath.Join(pg.bin, program)
+	cmd := exec.Command(path, args...)
 	if pg.asPostgres {
-		return exec.Command("runuser", append([]string{"-u", "postgres", "--", path}, args...)...)
+		cmd = exec.Command("runuser", append([]string{"-u", "postgres", "--", path}, args...)...)
 	}
-	return exec.Command(path, args...)
+	cmd.Dir = pg.dir
+	return cmd
 }
 
 func (pg *privatePostgres) run(program string, args ...string) string {
@@ -507,10 +511,19 @@ func (pg *privatePostgres) url() string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/partnerflow?sslmode=disable", pg.port)
 }
 
-// query runs sql with psql and returns its unaligned rows.
+// query runs sql through the Go driver and returns its rows, one per line, of one column each.
 func (pg *privatePostgres) query(sql string) string {
 	pg.t.Helper()
-	return strings.TrimSpace(pg.run("psql", "-X", "-A", "-t", "-h", "127.0.0.1", "-p", strconv.Itoa(pg.port), "-U", "postgres", "-d", "partnerflow", "-c", sql))
+	store, err := models.Open(pg.url())
+	if err != nil {
+		pg.t.Fatal(err)
+	}
+	defer store.Close()
+	var rows []string
+	if err := store.DB.Raw(sql).Scan(&rows).Error; err != nil {
+		pg.t.Fatalf("%s: %v", sql, err)
+	}
+	return strings.Join(rows, "\n")
 }
 
 // TestPostgresRestartDuringFlowsLosesAndDoublesNothing runs api and worker on PostgreSQL and
