@@ -541,7 +541,7 @@ func TestConnectionRoutesWithoutAConnectionSayNotConfigured(t *testing.T) {
 }
 
 func (f *connectionFixture) anonClient(t *testing.T) *testapi.Client {
-	return &testapi.Client{T: t, BaseURL: f.base}
+	return apiClient(t, f.base, nil)
 }
 
 func jarClient(t *testing.T) *http.Client {

@@ -372,31 +372,85 @@ func (s *Server) startOnboarding(c *gin.Context, onb models.OnboardingRequest, r
 
 // customerView is an onboarding as the API shows it.
 type customerView struct {
-	ID               string                        `json:"id"`
-	Status           string                        `json:"status"`
-	CompanyName      string                        `json:"companyName"`
-	Domain           string                        `json:"domain"`
-	Country          string                        `json:"country,omitempty"`
-	Language         string                        `json:"language"`
-	ContactEmail     string                        `json:"contactEmail"`
-	CustomerTenantID string                        `json:"customerTenantId,omitempty"`
-	InvitationID     string                        `json:"invitationId,omitempty"`
-	ResellerID       string                        `json:"resellerId,omitempty"`
-	ResellerMPNID    string                        `json:"resellerMpnId,omitempty"`
-	CheckoutError    string                        `json:"checkoutError,omitempty"`
-	FailureReason    string                        `json:"failureReason,omitempty"`
-	RemindersSent    int                           `json:"remindersSent"`
-	WorkflowID       string                        `json:"workflowId"`
-	CreatedAt        time.Time                     `json:"createdAt"`
-	UpdatedAt        time.Time                     `json:"updatedAt"`
-	ExpiresAt        time.Time                     `json:"expiresAt"`
-	Subscriptions    []models.CustomerSubscription `json:"subscriptions,omitempty"`
+	ID               string             `json:"id"`
+	Status           string             `json:"status"`
+	CompanyName      string             `json:"companyName"`
+	Domain           string             `json:"domain"`
+	Country          string             `json:"country,omitempty"`
+	Language         string             `json:"language"`
+	ContactEmail     string             `json:"contactEmail"`
+	CustomerTenantID string             `json:"customerTenantId,omitempty"`
+	InvitationID     string             `json:"invitationId,omitempty"`
+	ResellerID       string             `json:"resellerId,omitempty"`
+	ResellerMPNID    string             `json:"resellerMpnId,omitempty"`
+	CheckoutError    string             `json:"checkoutError,omitempty"`
+	FailureReason    string             `json:"failureReason,omitempty"`
+	RemindersSent    int                `json:"remindersSent"`
+	WorkflowID       string             `json:"workflowId"`
+	CreatedAt        time.Time          `json:"createdAt"`
+	UpdatedAt        time.Time          `json:"updatedAt"`
+	ExpiresAt        time.Time          `json:"expiresAt"`
+	Subscriptions    []subscriptionView `json:"subscriptions,omitempty"`
 	timeline
-	Live              bool                 `json:"live"`
-	AgreementAccepted *bool                `json:"agreementAccepted,omitempty"`
-	Cart              *workflows.CartState `json:"cart,omitempty"`
-	OrderIDs          []string             `json:"orderIds,omitempty"`
-	Outcome           string               `json:"outcome,omitempty"`
+	Live              bool      `json:"live"`
+	AgreementAccepted *bool     `json:"agreementAccepted,omitempty"`
+	Cart              *cartView `json:"cart,omitempty"`
+	OrderIDs          []string  `json:"orderIds,omitempty"`
+	Outcome           string    `json:"outcome,omitempty"`
+}
+
+// cartView is the cart under review as the API shows it. The workflow's CartState has no JSON
+// names of its own: it is recorded in histories as it is, so the API maps it here.
+type cartView struct {
+	ID    string         `json:"id"`
+	Lines []cartLineView `json:"lines"`
+}
+
+// cartLineView is one line of the cart, with Partner Center's refusal of it, if any.
+type cartLineView struct {
+	CatalogItemID string `json:"catalogItemId"`
+	Name          string `json:"name,omitempty"`
+	Quantity      int    `json:"quantity"`
+	BillingCycle  string `json:"billingCycle"`
+	TermDuration  string `json:"termDuration,omitempty"`
+	PartnerID     string `json:"partnerId,omitempty"`
+	ErrorCode     int    `json:"errorCode,omitempty"`
+	Error         string `json:"error,omitempty"`
+}
+
+func viewCart(c workflows.CartState) *cartView {
+	v := &cartView{ID: c.ID, Lines: make([]cartLineView, 0, len(c.Lines))}
+	for _, l := range c.Lines {
+		v.Lines = append(v.Lines, cartLineView{
+			CatalogItemID: l.CatalogItemID, Name: l.Name, Quantity: l.Quantity, BillingCycle: l.BillingCycle,
+			TermDuration: l.TermDuration, PartnerID: l.Reseller, ErrorCode: l.ErrorCode, Error: l.Error,
+		})
+	}
+	return v
+}
+
+// subscriptionView is a provisioned subscription as the API shows it.
+type subscriptionView struct {
+	ID             string    `json:"id"`
+	OrderID        string    `json:"orderId"`
+	OfferID        string    `json:"offerId"`
+	Name           string    `json:"name,omitempty"`
+	Quantity       int       `json:"quantity"`
+	Status         string    `json:"status"`
+	PartnerID      string    `json:"partnerId,omitempty"`
+	SupportContact string    `json:"supportContact,omitempty"`
+	CreatedAt      time.Time `json:"createdAt"`
+}
+
+func viewSubscriptions(subs []models.CustomerSubscription) []subscriptionView {
+	var out []subscriptionView
+	for _, s := range subs {
+		out = append(out, subscriptionView{
+			ID: s.ID, OrderID: s.OrderID, OfferID: s.OfferID, Name: s.Name, Quantity: s.Quantity, Status: s.Status,
+			PartnerID: s.PartnerID, SupportContact: s.SupportContact, CreatedAt: s.CreatedAt.UTC(),
+		})
+	}
+	return out
 }
 
 func (s *Server) viewCustomer(c *models.Customer) customerView {
@@ -419,13 +473,15 @@ func (s *Server) customerDetailView(ctx context.Context, c *models.Customer, cur
 	if v.timeline, err = customers.timeline(ctx, s, c.ID, cursor, timelinePage); err != nil {
 		return v, fmt.Errorf("timeline of onboarding %s: %w", c.ID, err)
 	}
-	if v.Subscriptions, err = s.store.Subscriptions(ctx, c.ID); err != nil {
+	subs, err := s.store.Subscriptions(ctx, c.ID)
+	if err != nil {
 		return v, fmt.Errorf("subscriptions of onboarding %s: %w", c.ID, err)
 	}
+	v.Subscriptions = viewSubscriptions(subs)
 	if live != nil {
 		v.Live, v.AgreementAccepted, v.OrderIDs, v.Outcome = true, &live.AgreementAccepted, live.OrderIDs, live.Outcome
 		if live.Cart.ID != "" || len(live.Cart.Lines) > 0 {
-			v.Cart = &live.Cart
+			v.Cart = viewCart(live.Cart)
 		}
 		if live.Status != "" {
 			v.Status = live.Status
@@ -456,7 +512,15 @@ func (s *Server) getCart(c *gin.Context) {
 		writeProblem(c, customers.problemClosed("the onboarding is "+st.Status+": there is no cart to review yet"))
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"status": st.Status, "cart": st.Cart, "checkoutError": st.CheckoutError, "orderIds": st.OrderIDs})
+	c.JSON(http.StatusOK, cartReview{Status: st.Status, Cart: viewCart(st.Cart), CheckoutError: st.CheckoutError, OrderIDs: st.OrderIDs})
+}
+
+// cartReview is the cart under review with where its checkout stands.
+type cartReview struct {
+	Status        string    `json:"status"`
+	Cart          *cartView `json:"cart"`
+	CheckoutError string    `json:"checkoutError"`
+	OrderIDs      []string  `json:"orderIds,omitempty"`
 }
 
 // checkout buys the cart under review. It is idempotent: once an order is placed, asking again
@@ -880,8 +944,8 @@ func (s *Server) customerPages(r *gin.Engine) {
 		if v.Cart != nil {
 			for _, l := range v.Cart.Lines {
 				f := fact{Label: "Cart: " + firstOf(l.Name, l.CatalogItemID), Value: fmt.Sprintf("%d × %s %s", l.Quantity, l.BillingCycle, l.TermDuration)}
-				if l.Reseller != "" {
-					f.Note = "via PartnerID " + l.Reseller
+				if l.PartnerID != "" {
+					f.Note = "via PartnerID " + l.PartnerID
 				}
 				if l.Error != "" {
 					f.Value, f.Err = l.Error, true

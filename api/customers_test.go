@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"reflect"
 	"testing"
+	"time"
 
 	"github.com/partnerflow/partnerflow/api"
+	"github.com/partnerflow/partnerflow/models"
+	"github.com/partnerflow/partnerflow/workflows"
 )
 
 func validCustomer() map[string]any {
@@ -76,5 +80,65 @@ func TestAnOnboardingIsValidatedBeforeAnythingStarts(t *testing.T) {
 	}
 	if r := f.sales.Do("POST", "/v1/customers", validCustomer()); r.Status != http.StatusConflict || r.Header.Get("Location") == "" {
 		t.Fatalf("a second open onboarding of the domain: %d", r.Status)
+	}
+}
+
+// TestAnOnboardingShowsItsCartAndSubscriptionsInTheAPIsStyle: the cart and the subscriptions come
+// from workflow and store types without JSON names, and still answer in camelCase, as the
+// document says (the fixture's client holds every response to api/openapi.json).
+func TestAnOnboardingShowsItsCartAndSubscriptionsInTheAPIsStyle(t *testing.T) {
+	f := newFlowFixture(t, func(fc *api.FlowConfig) {
+		fc.Catalog = func(context.Context, string, string) (bool, error) { return true, nil }
+	})
+	r := f.sales.Do("POST", "/v1/customers", validCustomer())
+	var created struct {
+		ID         string `json:"id"`
+		WorkflowID string `json:"workflowId"`
+	}
+	r.JSON(t, &created)
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create: %d %s", r.Status, r.Body)
+	}
+	sub := models.CustomerSubscription{ID: "sub-1", CustomerID: created.ID, OrderID: "ord-1", OfferID: "CFQ7TTC0LFLZ:0002",
+		Name: "Microsoft 365 E3", Quantity: 3, Status: "active", PartnerID: "1234567", SupportContact: "Adatum", CreatedAt: f.clock.Now()}
+	if err := f.store.SaveSubscriptions(context.Background(), []models.CustomerSubscription{sub}); err != nil {
+		t.Fatal(err)
+	}
+	f.temporal.set(func(ft *fakeTemporal) {
+		ft.states[created.WorkflowID] = workflows.CustomerState{Status: models.CustomerReview, CheckoutError: "a line was refused",
+			Cart: workflows.CartState{ID: "cart-1", Lines: []workflows.CartLine{{CatalogItemID: "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS",
+				Name: "Microsoft 365 E3", Quantity: 3, BillingCycle: "monthly", TermDuration: "P1M", Reseller: "1234567",
+				ErrorCode: 800002, Error: "the reseller is not authorized"}}}}
+	})
+	line := map[string]any{"catalogItemId": "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS", "name": "Microsoft 365 E3", "quantity": 3.0,
+		"billingCycle": "monthly", "termDuration": "P1M", "partnerId": "1234567", "errorCode": 800002.0,
+		"error": "the reseller is not authorized"}
+	cart := map[string]any{"id": "cart-1", "lines": []any{line}}
+	cases := []struct {
+		name, path string
+		want       map[string]any
+	}{
+		{"the onboarding shows its cart and subscriptions in camelCase", "/v1/customers/" + created.ID, map[string]any{
+			"cart": cart,
+			"subscriptions": []any{map[string]any{"id": "sub-1", "orderId": "ord-1", "offerId": "CFQ7TTC0LFLZ:0002",
+				"name": "Microsoft 365 E3", "quantity": 3.0, "status": "active", "partnerId": "1234567", "supportContact": "Adatum",
+				"createdAt": f.clock.Now().UTC().Format(time.RFC3339)}},
+		}},
+		{"the cart under review is in camelCase", "/v1/customers/" + created.ID + "/cart", map[string]any{"cart": cart}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := f.sales.Do("GET", tc.path, nil)
+			if r.Status != http.StatusOK {
+				t.Fatalf("%d %s", r.Status, r.Body)
+			}
+			var got map[string]any
+			r.JSON(t, &got)
+			for k, want := range tc.want {
+				if !reflect.DeepEqual(got[k], want) {
+					t.Errorf("%s:\n got %#v\nwant %#v", k, got[k], want)
+				}
+			}
+		})
 	}
 }

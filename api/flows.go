@@ -335,7 +335,7 @@ type stepView struct {
 
 // timeline is a page of a flow's timeline and the cursor of the next.
 type timeline struct {
-	Steps      []stepView `json:"steps"`
+	Steps      []stepView `json:"steps,omitempty"`
 	NextCursor string     `json:"stepsNextCursor,omitempty"`
 	// WorkflowStarted is false while the flow's workflow has not started yet (Temporal did not
 	// answer, or the process stopped in between): partnerflow starts it by itself; StartError

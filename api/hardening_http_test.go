@@ -45,7 +45,7 @@ func newHardeningFixture(t *testing.T, configure func(*api.Config)) *flowFixture
 	configure(&cfg)
 	f.server = api.New(cfg)
 	handler = f.server.Handler()
-	f.anon = &testapi.Client{T: t, BaseURL: hs.URL}
+	f.anon = apiClient(t, hs.URL, nil)
 	for _, r := range models.AllRoles {
 		key, _, err := store.CreateAPIKey(context.Background(), string(r), r)
 		if err != nil {

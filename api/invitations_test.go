@@ -114,7 +114,7 @@ func newFlowFixture(t *testing.T, configure ...func(*api.FlowConfig)) *flowFixtu
 		SigningKey: signingKey, MaxBodyBytes: 64 << 10, Flows: flows,
 	})
 	handler = f.server.Handler()
-	f.anon = &testapi.Client{T: t, BaseURL: hs.URL}
+	f.anon = apiClient(t, hs.URL, nil)
 	for _, r := range models.AllRoles {
 		key, _, err := store.CreateAPIKey(context.Background(), string(r), r)
 		if err != nil {

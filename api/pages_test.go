@@ -28,7 +28,7 @@ const (
 // browser is a client that shows redirects instead of following them.
 func (f *flowFixture) browser(t *testing.T) *testapi.Client {
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	return &testapi.Client{T: t, BaseURL: f.baseURL, HTTP: noRedirect}
+	return apiClient(t, f.baseURL, noRedirect)
 }
 
 func (f *flowFixture) acceptPath(c created) string {

@@ -27,7 +27,7 @@ func (f *fixture) signIn(t *testing.T, key string) string {
 // browser is a client that shows redirects instead of following them.
 func (f *fixture) browser(t *testing.T) *testapi.Client {
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	return &testapi.Client{T: t, BaseURL: f.anon.BaseURL, HTTP: noRedirect}
+	return apiClient(t, f.anon.BaseURL, noRedirect)
 }
 
 // concrete fills a route's parameters with values that name nothing.

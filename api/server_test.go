@@ -62,7 +62,7 @@ func newFixtureWith(t *testing.T, temporalErr error, configure func(*api.Config)
 	srv := api.New(cfg)
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
-	f := &fixture{store: store, server: srv, anon: &testapi.Client{T: t, BaseURL: hs.URL}, keys: map[models.Role]string{}}
+	f := &fixture{store: store, server: srv, anon: apiClient(t, hs.URL, nil), keys: map[models.Role]string{}}
 	for _, r := range models.AllRoles {
 		key, _, err := store.CreateAPIKey(context.Background(), string(r), r)
 		if err != nil {
@@ -249,7 +249,7 @@ func TestCodecEndpointForTheWebUI(t *testing.T) {
 func TestSessionCookieAuthenticatesTheBrowser(t *testing.T) {
 	f := newFixture(t, nil)
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	browser := &testapi.Client{T: t, BaseURL: f.anon.BaseURL, HTTP: noRedirect}
+	browser := apiClient(t, f.anon.BaseURL, noRedirect)
 	if r := browser.Do("POST", "/login", "key=wrong", "Content-Type", "application/x-www-form-urlencoded"); r.Status != 401 || r.Header.Get("Set-Cookie") != "" {
 		t.Fatalf("a wrong key must not sign in: %d", r.Status)
 	}

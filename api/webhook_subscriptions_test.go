@@ -38,7 +38,7 @@ func newSubscriptionFixture(t *testing.T, store *models.Store, allowPrivate bool
 		if err != nil {
 			t.Fatal(err)
 		}
-		f.as[r] = (&testapi.Client{T: t, BaseURL: hs.URL}).As(key)
+		f.as[r] = apiClient(t, hs.URL, nil).As(key)
 	}
 	return f
 }

@@ -16,7 +16,12 @@ type Client struct {
 	BaseURL string
 	Key     string
 	HTTP    *http.Client
+	// Check, when set, inspects every response; an error it returns fails the test.
+	Check Check
 }
+
+// Check inspects a response to req; OpenAPICheck makes one that holds responses to a document.
+type Check func(req *http.Request, resp *Response) error
 
 // Response is a finished call with its body read.
 type Response struct {
@@ -87,7 +92,13 @@ func (c *Client) Do(method, path string, body any, headers ...string) *Response 
 	if err != nil {
 		c.T.Fatal(err)
 	}
-	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: data}
+	out := &Response{Status: resp.StatusCode, Header: resp.Header, Body: data}
+	if c.Check != nil {
+		if err := c.Check(req, out); err != nil {
+			c.T.Errorf("%s %s answered %d against the API's document: %v\n%s", method, path, resp.StatusCode, err, data)
+		}
+	}
+	return out
 }
 
 // As returns a copy of the client that authenticates with key.
