@@ -32,17 +32,17 @@ type onboarding struct {
 		Detail string `json:"detail"`
 	} `json:"steps"`
 	Subscriptions []struct {
-		ID        string `json:"ID"`
-		PartnerID string `json:"PartnerID"`
-		Quantity  int    `json:"Quantity"`
+		ID        string `json:"id"`
+		PartnerID string `json:"partnerId"`
+		Quantity  int    `json:"quantity"`
 	} `json:"subscriptions"`
 	Cart *struct {
-		ID    string `json:"ID"`
+		ID    string `json:"id"`
 		Lines []struct {
-			CatalogItemID string `json:"CatalogItemID"`
-			Reseller      string `json:"Reseller"`
-			Error         string `json:"Error"`
-		} `json:"Lines"`
+			CatalogItemID string `json:"catalogItemId"`
+			PartnerID     string `json:"partnerId"`
+			Error         string `json:"error"`
+		} `json:"lines"`
 	} `json:"cart"`
 }
 
@@ -139,7 +139,7 @@ func TestCustomerOnboardingThroughTheRealParts(t *testing.T) {
 
 	review := poll(h, path, "review", func(v onboarding) bool { return v.Status == models.CustomerReview && v.Cart != nil })
 	for _, l := range review.Cart.Lines {
-		if l.Reseller != "1234567" || l.Error != "" {
+		if l.PartnerID != "1234567" || l.Error != "" {
 			t.Fatalf("every line carries the reseller's PartnerID: %+v", review.Cart)
 		}
 	}
