@@ -15,7 +15,6 @@ import (
 	"github.com/partnerflow/partnerflow/models"
 	"github.com/partnerflow/partnerflow/notify"
 	"github.com/partnerflow/partnerflow/partnercenter"
-	"github.com/partnerflow/partnerflow/workflows"
 )
 
 // Config is what the activities need.
@@ -61,21 +60,33 @@ func New(cfg Config) *Activities {
 	return &Activities{cfg: cfg}
 }
 
-// Error types of non-retryable application errors; workflows switch on them.
+// Error types of non-retryable application errors; workflows switch on them. They are recorded
+// in running workflows' histories, so their values never change.
 const (
 	ErrTypeRefused     = "PartnerCenterRefusal"
 	ErrTypeNotReady    = "NotReady"
 	ErrTypeAccessEnded = "AccessEnded"
+	// ErrTypeConnectionNeeded is the error type of an activity whose Partner Center call needs
+	// the partner's App+User connection (Microsoft's secure application model), which is missing
+	// or stopped working. A flow waits for it; it never fails for it.
+	ErrTypeConnectionNeeded = "ConnectionNeeded"
+	// ErrTypeFlowGone is the error type of a record for a flow whose row does not exist. Every
+	// flow uses it; its value dates from when the invitation was the only flow and stays, because
+	// recorded histories carry it.
+	ErrTypeFlowGone = "InvitationGone"
+	// ErrTypeResellerTenantTaken is the error type of a record that would make a partnership
+	// active with a reseller tenant another active partnership holds.
+	ErrTypeResellerTenantTaken = "ResellerTenantTaken"
 )
 
 // serviceError turns a Partner Center failure into what Temporal's retry needs: a refusal that
 // retrying cannot fix becomes non-retryable with its code, throttling waits as long as the
 // service asked, and a call that needs the partner's App+User connection, which is missing or
-// stopped working, becomes workflows.ErrTypeConnectionNeeded after the partner is told (once).
+// stopped working, becomes ErrTypeConnectionNeeded after the partner is told (once).
 func (a *Activities) serviceError(ctx context.Context, op string, err error) error {
 	if partnercenter.NeedsConnection(err) {
 		a.connectionLost(ctx, err)
-		return temporal.NewApplicationErrorWithOptions(op+": "+err.Error(), workflows.ErrTypeConnectionNeeded, temporal.ApplicationErrorOptions{
+		return temporal.NewApplicationErrorWithOptions(op+": "+err.Error(), ErrTypeConnectionNeeded, temporal.ApplicationErrorOptions{
 			NonRetryable: true, Cause: err,
 		})
 	}
@@ -101,7 +112,7 @@ func (a *Activities) serviceError(ctx context.Context, op string, err error) err
 func record[R any](ctx context.Context, store *models.Store, kind, id string, ch models.FlowChange[R]) error {
 	err := models.Record(ctx, store, kind, id, ch)
 	if errors.Is(err, models.ErrNotFound) {
-		return temporal.NewNonRetryableApplicationError(kind+" "+id+" does not exist", workflows.ErrTypeFlowGone, err)
+		return temporal.NewNonRetryableApplicationError(kind+" "+id+" does not exist", ErrTypeFlowGone, err)
 	}
 	if err != nil {
 		return fmt.Errorf("record %s %s step %s: %w", kind, id, ch.Step, err)

@@ -16,7 +16,6 @@ import (
 	"github.com/partnerflow/partnerflow/models"
 	"github.com/partnerflow/partnerflow/notify"
 	"github.com/partnerflow/partnerflow/partnercenter"
-	"github.com/partnerflow/partnerflow/workflows"
 )
 
 // RecordCustomer writes a step of a customer onboarding to the app database; idempotent by the
@@ -42,10 +41,10 @@ func (a *Activities) onboarding(ctx context.Context, customerID string) (*models
 // onboarding, so a retry after a lost answer gets the first tenant, never a second. The first
 // admin's password is encrypted and stored here; it never reaches the workflow, its history,
 // the logs or an error.
-func (a *Activities) CreateTenant(ctx context.Context, customerID string) (workflows.TenantResult, error) {
+func (a *Activities) CreateTenant(ctx context.Context, customerID string) (TenantResult, error) {
 	c, req, err := a.onboarding(ctx, customerID)
 	if err != nil {
-		return workflows.TenantResult{}, err
+		return TenantResult{}, err
 	}
 	culture := req.Language + "-" + strings.ToUpper(req.Country)
 	created, err := a.cfg.PartnerCenter.CreateCustomer(partnercenter.WithRequestID(ctx, customerID+"/create"), partnercenter.NewCustomer{
@@ -61,28 +60,28 @@ func (a *Activities) CreateTenant(ctx context.Context, customerID string) (workf
 		AssociatedPartnerID: c.ResellerTenantID,
 	})
 	if err != nil {
-		return workflows.TenantResult{}, a.serviceError(ctx, "create the customer "+req.CompanyName, err)
+		return TenantResult{}, a.serviceError(ctx, "create the customer "+req.CompanyName, err)
 	}
 	if creds := created.UserCredentials; creds != nil && creds.Password != "" {
 		err := a.cfg.Store.SaveCredentials(ctx, &models.CustomerCredentials{
 			CustomerID: customerID, UserName: creds.UserName, PasswordCiphertext: base64.StdEncoding.EncodeToString(a.cfg.Credentials.Seal(customerID, creds.Password)),
 		})
 		if err != nil {
-			return workflows.TenantResult{}, fmt.Errorf("store the credentials of %s: %w", customerID, err)
+			return TenantResult{}, fmt.Errorf("store the credentials of %s: %w", customerID, err)
 		}
 	}
-	return workflows.TenantResult{TenantID: created.ID, Domain: created.CompanyProfile.Domain}, nil
+	return TenantResult{TenantID: created.ID, Domain: created.CompanyProfile.Domain}, nil
 }
 
 // SendCustomerMail asks the customer's contact to accept the agreement (or reminds the partner's
 // contact), in the customer's language, once per key. The signed agreement link is derived here.
-func (a *Activities) SendCustomerMail(ctx context.Context, m workflows.CustomerMail) error {
+func (a *Activities) SendCustomerMail(ctx context.Context, m CustomerMail) error {
 	c, req, err := a.onboarding(ctx, m.CustomerID)
 	if err != nil {
 		return err
 	}
 	lang := req.Language
-	if m.Kind == workflows.MailAgreementEscalation {
+	if m.Kind == MailAgreementEscalation {
 		lang = a.cfg.DefaultLanguage
 	}
 	reseller := ""
@@ -181,14 +180,14 @@ var orderRefusals = map[int]string{
 // BuildCart verifies the reseller again, just before the purchase, and creates the cart with its
 // PartnerID as transaction_reseller on every line. A reseller that no longer passes ends the
 // onboarding with the reason (non-retryable).
-func (a *Activities) BuildCart(ctx context.Context, in workflows.BuildCartInput) (workflows.CartState, error) {
+func (a *Activities) BuildCart(ctx context.Context, in BuildCartInput) (CartState, error) {
 	c, _, err := a.onboarding(ctx, in.CustomerID)
 	if err != nil {
-		return workflows.CartState{}, err
+		return CartState{}, err
 	}
 	if c.ResellerID != "" {
 		if err := a.verifyResellerForPurchase(ctx, c); err != nil {
-			return workflows.CartState{}, err
+			return CartState{}, err
 		}
 	}
 	cart := partnercenter.Cart{}
@@ -205,16 +204,16 @@ func (a *Activities) BuildCart(ctx context.Context, in workflows.BuildCartInput)
 		if errors.As(err, &pcErr) && !pcErr.Retryable() {
 			return cartOf(cart, pcErr), nil
 		}
-		return workflows.CartState{}, a.serviceError(ctx, "create the cart", err)
+		return CartState{}, a.serviceError(ctx, "create the cart", err)
 	}
 	return cartOf(made, nil), nil
 }
 
 // cartOf is the workflow's view of a cart; a refused cart carries the refusal on every line.
-func cartOf(cart partnercenter.Cart, refusal *partnercenter.Error) workflows.CartState {
-	out := workflows.CartState{ID: cart.ID}
+func cartOf(cart partnercenter.Cart, refusal *partnercenter.Error) CartState {
+	out := CartState{ID: cart.ID}
 	for _, l := range cart.LineItems {
-		line := workflows.CartLine{CatalogItemID: l.CatalogItemID, Name: l.FriendlyName, Quantity: l.Quantity, BillingCycle: l.BillingCycle, TermDuration: l.TermDuration}
+		line := CartLine{CatalogItemID: l.CatalogItemID, Name: l.FriendlyName, Quantity: l.Quantity, BillingCycle: l.BillingCycle, TermDuration: l.TermDuration}
 		for _, p := range l.Participants {
 			if p.Key == partnercenter.ParticipantTransactionReseller {
 				line.Reseller = p.Value
@@ -257,20 +256,20 @@ func (a *Activities) verifyResellerForPurchase(ctx context.Context, c *models.Cu
 // Checkout buys the cart. The call carries a request ID derived from the onboarding and the
 // attempt, so a retry after a lost answer gets the first orders, never a second set. A refusal
 // the partner can fix comes back as the reason, with each line's error, not as a failure.
-func (a *Activities) Checkout(ctx context.Context, in workflows.CheckoutInput) (workflows.CheckoutOutcome, error) {
+func (a *Activities) Checkout(ctx context.Context, in CheckoutInput) (CheckoutOutcome, error) {
 	c, _, err := a.onboarding(ctx, in.CustomerID)
 	if err != nil {
-		return workflows.CheckoutOutcome{}, err
+		return CheckoutOutcome{}, err
 	}
 	res, err := a.cfg.PartnerCenter.CheckoutCart(partnercenter.WithRequestID(ctx, fmt.Sprintf("%s/checkout/%d", in.CustomerID, in.Attempt)), c.CustomerTenantID, in.CartID)
 	if err != nil {
 		var pcErr *partnercenter.Error
 		if errors.As(err, &pcErr) && !pcErr.Retryable() {
-			return workflows.CheckoutOutcome{Reason: "checkout refused: " + refusalText(pcErr.Code, pcErr.Error())}, nil
+			return CheckoutOutcome{Reason: "checkout refused: " + refusalText(pcErr.Code, pcErr.Error())}, nil
 		}
-		return workflows.CheckoutOutcome{}, a.serviceError(ctx, "check out the cart", err)
+		return CheckoutOutcome{}, a.serviceError(ctx, "check out the cart", err)
 	}
-	var out workflows.CheckoutOutcome
+	var out CheckoutOutcome
 	for _, o := range res.Orders {
 		out.OrderIDs = append(out.OrderIDs, o.ID)
 	}
@@ -306,7 +305,7 @@ func (a *Activities) WaitProvisioned(ctx context.Context, customerID string, ord
 
 // RecordSubscriptions records the orders' subscriptions with their reseller and, when asked,
 // makes the reseller their support contact.
-func (a *Activities) RecordSubscriptions(ctx context.Context, customerID string, orderIDs []string) ([]workflows.SubscriptionState, error) {
+func (a *Activities) RecordSubscriptions(ctx context.Context, customerID string, orderIDs []string) ([]SubscriptionState, error) {
 	c, req, err := a.onboarding(ctx, customerID)
 	if err != nil {
 		return nil, err
@@ -323,7 +322,7 @@ func (a *Activities) RecordSubscriptions(ctx context.Context, customerID string,
 		}
 	}
 	var rows []models.CustomerSubscription
-	var out []workflows.SubscriptionState
+	var out []SubscriptionState
 	for _, s := range subs {
 		if !slices.Contains(orderIDs, s.OrderID) {
 			continue
@@ -340,10 +339,88 @@ func (a *Activities) RecordSubscriptions(ctx context.Context, customerID string,
 		}
 		rows = append(rows, models.CustomerSubscription{ID: s.ID, CustomerID: customerID, OrderID: s.OrderID, OfferID: s.OfferID, Name: s.FriendlyName,
 			Quantity: s.Quantity, Status: s.Status, PartnerID: s.PartnerID, SupportContact: support, CreatedAt: time.Now().UTC()})
-		out = append(out, workflows.SubscriptionState{ID: s.ID, OfferID: s.OfferID, Name: s.FriendlyName, Quantity: s.Quantity, Status: s.Status, PartnerID: s.PartnerID})
+		out = append(out, SubscriptionState{ID: s.ID, OfferID: s.OfferID, Name: s.FriendlyName, Quantity: s.Quantity, Status: s.Status, PartnerID: s.PartnerID})
 	}
 	if err := a.cfg.Store.SaveSubscriptions(ctx, rows); err != nil {
 		return nil, fmt.Errorf("record the subscriptions of %s: %w", customerID, err)
 	}
 	return out, nil
 }
+
+// CartLine is one line of the cart under review.
+type CartLine struct {
+	CatalogItemID string
+	Name          string
+	Quantity      int
+	BillingCycle  string
+	TermDuration  string
+	// Reseller is the PartnerID on the line (transaction_reseller).
+	Reseller  string
+	ErrorCode int
+	Error     string
+}
+
+// CartState is the cart under review.
+type CartState struct {
+	ID    string
+	Lines []CartLine
+}
+
+// SubscriptionState is one provisioned subscription.
+type SubscriptionState struct {
+	ID       string
+	OfferID  string
+	Name     string
+	Quantity int
+	Status   string
+	// PartnerID is the reseller's PartnerID on the subscription.
+	PartnerID string
+}
+
+// TenantResult is the created tenant, without its credentials (they stay in the activity).
+type TenantResult struct {
+	TenantID string
+	Domain   string
+}
+
+// CheckoutOutcome is what a checkout did: orders placed, or the reason it bought nothing.
+type CheckoutOutcome struct {
+	OrderIDs []string
+	// Lines carries each line's error when Partner Center refused the cart.
+	Lines  []CartLine
+	Reason string
+}
+
+// BuildCartInput asks for the cart of the current products; Round makes its request ID unique
+// per rebuild, so a retried call never makes a second cart.
+type BuildCartInput struct {
+	CustomerID string
+	Products   []models.Product
+	Round      int
+}
+
+// CheckoutInput checks out a cart; Attempt keys the request ID, so a retry after a lost answer
+// gets the first result, never a second order.
+type CheckoutInput struct {
+	CustomerID string
+	CartID     string
+	Attempt    int
+}
+
+// CustomerMail is one message of an onboarding; with the customer ID, kind and Seq it is the
+// idempotency key.
+type CustomerMail struct {
+	CustomerID string
+	Kind       string
+	Seq        int
+	To         string
+	ExpiresAt  time.Time
+}
+
+// Onboarding mail kinds (notify's template names).
+const (
+	MailAgreementRequest    = "agreement-request"
+	MailAgreementReminder   = "agreement-reminder"
+	MailAgreementResend     = "agreement-resend"
+	MailAgreementEscalation = "agreement-escalation"
+)

@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/partnerflow/partnerflow/models"
 	"github.com/partnerflow/partnerflow/notify"
 	"github.com/partnerflow/partnerflow/partnercenter"
-	"github.com/partnerflow/partnerflow/workflows"
 )
 
 // RecordInvitation writes a step of an invitation to the app database (status, fields and the
@@ -32,7 +32,7 @@ func (a *Activities) RelationshipLink(ctx context.Context, indirectResellerID st
 // CreateGDAP creates the GDAP relationship and locks it for the customer's approval. Both calls
 // carry request IDs derived from the invitation, so a retry after a lost response gets the first
 // result instead of a second relationship.
-func (a *Activities) CreateGDAP(ctx context.Context, in workflows.CreateGDAPInput) (workflows.GDAPResult, error) {
+func (a *Activities) CreateGDAP(ctx context.Context, in CreateGDAPInput) (GDAPResult, error) {
 	pc := a.cfg.PartnerCenter
 	body := partnercenter.NewGDAPRelationship{
 		DisplayName:   in.DisplayName,
@@ -44,17 +44,17 @@ func (a *Activities) CreateGDAP(ctx context.Context, in workflows.CreateGDAPInpu
 	}
 	rel, err := pc.CreateGDAPRelationship(partnercenter.WithRequestID(ctx, in.RequestID), body)
 	if err != nil {
-		return workflows.GDAPResult{}, a.serviceError(ctx, "create GDAP relationship "+in.DisplayName, err)
+		return GDAPResult{}, a.serviceError(ctx, "create GDAP relationship "+in.DisplayName, err)
 	}
 	if rel.Status == partnercenter.GDAPStatusCreated {
 		if _, err := pc.LockGDAPForApproval(partnercenter.WithRequestID(ctx, in.RequestID+"/lock"), rel.ID); err != nil {
-			return workflows.GDAPResult{}, a.serviceError(ctx, "lock GDAP relationship for approval", err)
+			return GDAPResult{}, a.serviceError(ctx, "lock GDAP relationship for approval", err)
 		}
 		if rel, err = pc.GetGDAPRelationship(ctx, rel.ID); err != nil {
-			return workflows.GDAPResult{}, a.serviceError(ctx, "read GDAP relationship", err)
+			return GDAPResult{}, a.serviceError(ctx, "read GDAP relationship", err)
 		}
 	}
-	return workflows.GDAPResult{ID: rel.ID, Status: rel.Status, ApprovalURL: rel.ApprovalURL}, nil
+	return GDAPResult{ID: rel.ID, Status: rel.Status, ApprovalURL: rel.ApprovalURL}, nil
 }
 
 func unifiedRoles(ids []string) []partnercenter.UnifiedRole {
@@ -69,9 +69,9 @@ func unifiedRoles(ids []string) []partnercenter.UnifiedRole {
 // approved the GDAP request; it is the fallback for lost webhook events and the confirmation of
 // received ones. An invitation without admin access has no GDAP relationship (relationshipID is
 // empty): only the reseller relationship is read.
-func (a *Activities) CheckAcceptance(ctx context.Context, relationshipID, customerDomain string) (workflows.Acceptance, error) {
+func (a *Activities) CheckAcceptance(ctx context.Context, relationshipID, customerDomain string) (Acceptance, error) {
 	pc := a.cfg.PartnerCenter
-	var out workflows.Acceptance
+	var out Acceptance
 	if relationshipID != "" {
 		rel, err := pc.GetGDAPRelationship(ctx, relationshipID)
 		if err != nil {
@@ -94,23 +94,23 @@ func (a *Activities) CheckAcceptance(ctx context.Context, relationshipID, custom
 // WaitGDAPActive returns once the relationship is active; until then it fails with a retryable
 // NotReady error so Temporal's retry policy paces the polling. A relationship that ended instead
 // is a non-retryable AccessEnded error.
-func (a *Activities) WaitGDAPActive(ctx context.Context, relationshipID string) (workflows.GDAPResult, error) {
+func (a *Activities) WaitGDAPActive(ctx context.Context, relationshipID string) (GDAPResult, error) {
 	rel, err := a.cfg.PartnerCenter.GetGDAPRelationship(ctx, relationshipID)
 	if err != nil {
-		return workflows.GDAPResult{}, a.serviceError(ctx, "read GDAP relationship", err)
+		return GDAPResult{}, a.serviceError(ctx, "read GDAP relationship", err)
 	}
 	switch rel.Status {
 	case partnercenter.GDAPStatusActive:
-		return workflows.GDAPResult{ID: rel.ID, Status: rel.Status}, nil
+		return GDAPResult{ID: rel.ID, Status: rel.Status}, nil
 	case partnercenter.GDAPStatusExpired, partnercenter.GDAPStatusTerminated, partnercenter.GDAPStatusTerminating, partnercenter.GDAPStatusTerminationRequested:
-		return workflows.GDAPResult{}, temporal.NewNonRetryableApplicationError("GDAP relationship "+relationshipID+" is "+rel.Status, ErrTypeAccessEnded, nil)
+		return GDAPResult{}, temporal.NewNonRetryableApplicationError("GDAP relationship "+relationshipID+" is "+rel.Status, ErrTypeAccessEnded, nil)
 	}
-	return workflows.GDAPResult{}, notReady("GDAP relationship " + relationshipID + " is " + rel.Status + ", not yet active")
+	return GDAPResult{}, notReady("GDAP relationship " + relationshipID + " is " + rel.Status + ", not yet active")
 }
 
 // CreateAssignment creates one access assignment (one security group per call, as the service
 // requires) and returns its ID; a retry with the same request ID finds the existing one.
-func (a *Activities) CreateAssignment(ctx context.Context, requestID, relationshipID string, as workflows.AccessAssignment) (string, error) {
+func (a *Activities) CreateAssignment(ctx context.Context, requestID, relationshipID string, as AccessAssignment) (string, error) {
 	pc := a.cfg.PartnerCenter
 	existing, err := pc.ListAccessAssignments(ctx, relationshipID)
 	if err != nil {
@@ -160,7 +160,7 @@ func (a *Activities) EndGDAP(ctx context.Context, requestID, relationshipID stri
 		if err := pc.DeleteGDAPRelationship(partnercenter.WithRequestID(ctx, requestID), rel.ID, rel.ETag); err != nil {
 			return "", a.serviceError(ctx, "delete GDAP relationship", err)
 		}
-		return workflows.GDAPDeleted, nil
+		return GDAPDeleted, nil
 	case partnercenter.GDAPStatusActive:
 		if _, err := pc.TerminateGDAPRelationship(partnercenter.WithRequestID(ctx, requestID), rel.ID); err != nil {
 			return "", a.serviceError(ctx, "terminate GDAP relationship", err)
@@ -172,16 +172,16 @@ func (a *Activities) EndGDAP(ctx context.Context, requestID, relationshipID stri
 
 // invitationMailKinds are the notify kinds of the invitation workflow's mails.
 var invitationMailKinds = map[string]string{
-	workflows.MailInvitation: notify.KindInvitation,
-	workflows.MailReminder:   notify.KindInvitationReminder,
-	workflows.MailResend:     notify.KindInvitationResend,
-	workflows.MailEscalation: notify.KindInvitationEscalation,
+	MailInvitation: notify.KindInvitation,
+	MailReminder:   notify.KindInvitationReminder,
+	MailResend:     notify.KindInvitationResend,
+	MailEscalation: notify.KindInvitationEscalation,
 }
 
 // SendInvitationMail renders the message in its reader's language — the customer's, or for
 // an escalation the partner's default — writes it to the outbox, then delivers it. The
 // customer's signed link is derived here, so no token ever enters workflow history.
-func (a *Activities) SendInvitationMail(ctx context.Context, m workflows.InvitationMail) error {
+func (a *Activities) SendInvitationMail(ctx context.Context, m InvitationMail) error {
 	kind, ok := invitationMailKinds[m.Kind]
 	if !ok {
 		return fmt.Errorf("invitation %s: no mail of kind %q", m.InvitationID, m.Kind)
@@ -216,19 +216,19 @@ func roleNames(ids []string) []string {
 }
 
 // GDAPStatus reads a relationship's status, end and renewal for the GDAP watch.
-func (a *Activities) GDAPStatus(ctx context.Context, relationshipID string) (workflows.GDAPState, error) {
+func (a *Activities) GDAPStatus(ctx context.Context, relationshipID string) (GDAPState, error) {
 	rel, err := a.cfg.PartnerCenter.GetGDAPRelationship(ctx, relationshipID)
 	if err != nil {
-		return workflows.GDAPState{}, a.serviceError(ctx, "read GDAP relationship", err)
+		return GDAPState{}, a.serviceError(ctx, "read GDAP relationship", err)
 	}
-	return workflows.GDAPState{Status: rel.Status, EndDateTime: rel.EndDateTime.Time, AutoExtendDuration: rel.AutoExtendDuration}, nil
+	return GDAPState{Status: rel.Status, EndDateTime: rel.EndDateTime.Time, AutoExtendDuration: rel.AutoExtendDuration}, nil
 }
 
 // SendPartnerAlert mails the partner's contact, in the partner's default language, about a
 // customer's delegated admin access, once per invitation and kind.
-func (a *Activities) SendPartnerAlert(ctx context.Context, al workflows.PartnerAlert) error {
+func (a *Activities) SendPartnerAlert(ctx context.Context, al PartnerAlert) error {
 	kind := notify.KindAccessLost
-	if al.Kind == workflows.AlertAccessExpiring {
+	if al.Kind == AlertAccessExpiring {
 		kind = notify.KindAccessExpiring
 	}
 	msg, err := notify.Render(kind, a.cfg.DefaultLanguage, notify.AccessAlert{
@@ -239,3 +239,87 @@ func (a *Activities) SendPartnerAlert(ctx context.Context, al workflows.PartnerA
 	}
 	return a.deliver(ctx, al.InvitationID+"/"+al.Kind, al.To, msg)
 }
+
+// AccessAssignment grants roles of the GDAP relationship to one partner security group.
+type AccessAssignment struct {
+	SecurityGroupID string   `json:"securityGroupId"`
+	RoleIDs         []string `json:"roleIds"`
+}
+
+// CreateGDAPInput asks for a GDAP relationship; RequestID makes the call idempotent.
+type CreateGDAPInput struct {
+	RequestID    string
+	DisplayName  string
+	DurationDays int
+	RoleIDs      []string
+	AutoExtend   bool
+}
+
+// GDAPResult is a GDAP relationship as the workflow needs it.
+type GDAPResult struct {
+	ID          string
+	Status      string
+	ApprovalURL string
+}
+
+// Acceptance is what the service says about an invitation's two consents.
+type Acceptance struct {
+	ResellerAccepted bool
+	CustomerTenantID string
+	GDAPStatus       string
+}
+
+// InvitationMail is one message about an invitation. Seq distinguishes reminders; with the
+// invitation ID and kind it is the idempotency key, so a retried send never mails twice.
+type InvitationMail struct {
+	InvitationID   string
+	Kind           string
+	Seq            int
+	To             string
+	CustomerDomain string
+	RoleIDs        []string
+	DurationDays   int
+	ExpiresAt      time.Time
+	// Language is the customer's language (empty: the worker's default).
+	Language string `json:",omitempty"`
+	// NoAdminAccess says the invitation asks for the reseller relationship alone.
+	NoAdminAccess bool `json:",omitempty"`
+	// Cloud is the customer's Microsoft cloud (empty: public).
+	Cloud string `json:",omitempty"`
+}
+
+// Mail kinds.
+const (
+	MailInvitation = "invitation"
+	MailResend     = "resend"
+	MailReminder   = "reminder"
+	MailEscalation = "escalation"
+)
+
+// Partner alert kinds.
+const (
+	AlertAccessLost     = "access-lost"
+	AlertAccessExpiring = "access-expiring"
+)
+
+// GDAPState is what the watch reads of a relationship.
+type GDAPState struct {
+	Status             string
+	EndDateTime        time.Time
+	AutoExtendDuration string
+}
+
+// PartnerAlert tells the partner about a customer's delegated admin access.
+type PartnerAlert struct {
+	InvitationID   string
+	Kind           string
+	To             string
+	CustomerDomain string
+	RelationshipID string
+	Status         string
+	EndsAt         time.Time
+}
+
+// GDAPDeleted is what EndGDAP reports for a relationship it deleted before anyone approved it
+// (Graph keeps no status for a deleted relationship).
+const GDAPDeleted = "deleted"

@@ -20,7 +20,6 @@ import (
 	"github.com/partnerflow/partnerflow/notify"
 	"github.com/partnerflow/partnerflow/partnercenter"
 	"github.com/partnerflow/partnerflow/partnercenter/sim"
-	"github.com/partnerflow/partnerflow/workflows"
 )
 
 type fixture struct {
@@ -96,8 +95,8 @@ func (f *fixture) outbox(t *testing.T, to string) []models.OutboxMessage {
 	return msgs
 }
 
-func gdapInput(requestID string) workflows.CreateGDAPInput {
-	return workflows.CreateGDAPInput{RequestID: requestID, DisplayName: "contoso " + requestID, DurationDays: 90, RoleIDs: []string{"729827e3-9c14-49f7-bb1b-9608f156bbb8"}}
+func gdapInput(requestID string) activities.CreateGDAPInput {
+	return activities.CreateGDAPInput{RequestID: requestID, DisplayName: "contoso " + requestID, DurationDays: 90, RoleIDs: []string{"729827e3-9c14-49f7-bb1b-9608f156bbb8"}}
 }
 
 func TestCreateGDAPRetriedAfterADroppedResponseCreatesOne(t *testing.T) {
@@ -178,7 +177,7 @@ func TestAcceptanceAndGrantAgainstTheSimulator(t *testing.T) {
 func TestInvitationMailIsSentOnce(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	m := workflows.InvitationMail{InvitationID: "inv-3", Kind: workflows.MailInvitation, To: "admin@contoso.onmicrosoft.com",
+	m := activities.InvitationMail{InvitationID: "inv-3", Kind: activities.MailInvitation, To: "admin@contoso.onmicrosoft.com",
 		CustomerDomain: "contoso.onmicrosoft.com", RoleIDs: []string{"729827e3-9c14-49f7-bb1b-9608f156bbb8"}, DurationDays: 90,
 		ExpiresAt: time.Now().Add(90 * 24 * time.Hour)}
 	for range 2 {
@@ -193,7 +192,7 @@ func TestInvitationMailIsSentOnce(t *testing.T) {
 	if !strings.Contains(body, "https://onboard.example/accept/inv-3.") || !strings.Contains(body, "Helpdesk Administrator") || !strings.Contains(body, "Contoso Distribution") {
 		t.Fatalf("the mail must carry the signed link, the roles and the partner:\n%s", body)
 	}
-	m.Kind, m.Seq = workflows.MailReminder, 1
+	m.Kind, m.Seq = activities.MailReminder, 1
 	if err := f.acts.SendInvitationMail(ctx, m); err != nil || len(f.mailer.sent) != 2 {
 		t.Fatalf("a reminder is a new message: %d sent, %v", len(f.mailer.sent), err)
 	}
@@ -214,7 +213,7 @@ func TestTheGDAPWatchReadsAndAlerts(t *testing.T) {
 	if err != nil || st.Status != partnercenter.GDAPStatusApprovalPending {
 		t.Fatalf("status %+v %v", st, err)
 	}
-	alert := workflows.PartnerAlert{InvitationID: "inv-4", Kind: workflows.AlertAccessLost, To: "ops@distributor.example",
+	alert := activities.PartnerAlert{InvitationID: "inv-4", Kind: activities.AlertAccessLost, To: "ops@distributor.example",
 		CustomerDomain: "contoso.onmicrosoft.com", RelationshipID: rel.ID, Status: "terminated"}
 	for range 2 {
 		if err := f.acts.SendPartnerAlert(ctx, alert); err != nil {
@@ -251,12 +250,12 @@ func TestAnInvitationWithoutAdminAccessReadsNoGDAP(t *testing.T) {
 func TestTheMailSaysWhatTheInvitationAsksFor(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	m := workflows.InvitationMail{InvitationID: "inv-4", Kind: workflows.MailInvitation, To: "admin@contoso.onmicrosoft.com",
+	m := activities.InvitationMail{InvitationID: "inv-4", Kind: activities.MailInvitation, To: "admin@contoso.onmicrosoft.com",
 		CustomerDomain: "contoso.onmicrosoft.com", ExpiresAt: time.Now().Add(90 * 24 * time.Hour), NoAdminAccess: true}
 	if err := f.acts.SendInvitationMail(ctx, m); err != nil {
 		t.Fatal(err)
 	}
-	gov := workflows.InvitationMail{InvitationID: "inv-5", Kind: workflows.MailInvitation, To: "admin@agency.onmicrosoft.us",
+	gov := activities.InvitationMail{InvitationID: "inv-5", Kind: activities.MailInvitation, To: "admin@agency.onmicrosoft.us",
 		CustomerDomain: "agency.onmicrosoft.us", RoleIDs: []string{"729827e3-9c14-49f7-bb1b-9608f156bbb8"}, DurationDays: 90,
 		ExpiresAt: time.Now().Add(90 * 24 * time.Hour), Cloud: models.CloudUSGov}
 	if err := f.acts.SendInvitationMail(ctx, gov); err != nil {

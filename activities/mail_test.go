@@ -10,11 +10,10 @@ import (
 	"github.com/partnerflow/partnerflow/activities"
 	"github.com/partnerflow/partnerflow/links"
 	"github.com/partnerflow/partnerflow/models"
-	"github.com/partnerflow/partnerflow/workflows"
 )
 
-func invitationMail(kind, lang string) workflows.InvitationMail {
-	return workflows.InvitationMail{
+func invitationMail(kind, lang string) activities.InvitationMail {
+	return activities.InvitationMail{
 		InvitationID: "inv_lang", Kind: kind, To: "admin@fabrikam.onmicrosoft.com", CustomerDomain: "fabrikam.onmicrosoft.com",
 		RoleIDs: []string{"729827e3-9c14-49f7-bb1b-9608f156bbb8"}, DurationDays: 90,
 		ExpiresAt: time.Date(2026, time.January, 2, 9, 0, 0, 0, time.UTC), Language: lang,
@@ -33,18 +32,18 @@ func TestInvitationMailsGoOutInTheReadersLanguage(t *testing.T) {
 		outboxKind  string
 		withoutLink bool
 	}{
-		{name: "an Italian customer gets the invitation in Italian", kind: workflows.MailInvitation, lang: "it", wantLang: "it",
+		{name: "an Italian customer gets the invitation in Italian", kind: activities.MailInvitation, lang: "it", wantLang: "it",
 			subjectHas: "chiede di diventare il rivenditore Microsoft di fabrikam.onmicrosoft.com",
 			bodyHas:    []string{"Gentile amministratore", "Helpdesk Administrator", "2 gennaio 2026"}, outboxKind: "invitation"},
-		{name: "a Turkish customer gets the reminder in Turkish", kind: workflows.MailReminder, lang: "tr", wantLang: "tr",
+		{name: "a Turkish customer gets the reminder in Turkish", kind: activities.MailReminder, lang: "tr", wantLang: "tr",
 			subjectHas: "Hatırlatma", bodyHas: []string{"Sayın Yetkili", "2 Ocak 2026 tarihine kadar"}, outboxKind: "invitation-reminder"},
-		{name: "a resend keeps the customer's language", kind: workflows.MailResend, lang: "it", wantLang: "it",
+		{name: "a resend keeps the customer's language", kind: activities.MailResend, lang: "it", wantLang: "it",
 			subjectHas: "di nuovo", bodyHas: []string{"stesso invito"}, outboxKind: "invitation-resend"},
-		{name: "an invitation recorded before languages existed gets the worker's default", kind: workflows.MailInvitation, lang: "", deflt: "tr", wantLang: "tr",
+		{name: "an invitation recorded before languages existed gets the worker's default", kind: activities.MailInvitation, lang: "", deflt: "tr", wantLang: "tr",
 			subjectHas: "Microsoft bayiniz olmak istiyor", outboxKind: "invitation"},
-		{name: "without any language the mail is English", kind: workflows.MailInvitation, lang: "", wantLang: "en",
+		{name: "without any language the mail is English", kind: activities.MailInvitation, lang: "", wantLang: "en",
 			subjectHas: "asks to become the Microsoft reseller", bodyHas: []string{"Global Administrator"}, outboxKind: "invitation"},
-		{name: "the escalation goes to the partner's contact in the partner's language, not the customer's", kind: workflows.MailEscalation, lang: "tr", deflt: "it", wantLang: "it",
+		{name: "the escalation goes to the partner's contact in the partner's language, not the customer's", kind: activities.MailEscalation, lang: "tr", deflt: "it", wantLang: "it",
 			subjectHas: "non è stato accettato", bodyHas: []string{"amministratore globale"}, outboxKind: "invitation-escalation"},
 	}
 	for _, tc := range cases {
@@ -91,7 +90,7 @@ func TestInvitationMailsGoOutInTheReadersLanguage(t *testing.T) {
 func TestARetrySendsWhatTheOutboxRecorded(t *testing.T) {
 	f := newFixtureWith(t, func(c *activities.Config) { c.DefaultLanguage = "it" })
 	ctx := context.Background()
-	m := invitationMail(workflows.MailInvitation, "it")
+	m := invitationMail(activities.MailInvitation, "it")
 	f.mailer.fail = errors.New("421 4.7.0 try again later")
 	if err := f.acts.SendInvitationMail(ctx, m); err == nil {
 		t.Fatal("a failed send must fail the activity, so Temporal retries it")
@@ -127,13 +126,13 @@ func TestPartnerAlertsAreInThePartnersLanguage(t *testing.T) {
 	ctx := context.Background()
 	ends := time.Date(2026, time.March, 1, 0, 0, 0, 0, time.UTC)
 	alerts := []struct {
-		alert   workflows.PartnerAlert
+		alert   activities.PartnerAlert
 		subject string
 		kind    string
 	}{
-		{workflows.PartnerAlert{InvitationID: "inv_a", Kind: workflows.AlertAccessLost, To: "ops@distributor.example", CustomerDomain: "fabrikam.onmicrosoft.com", RelationshipID: "rel-9", Status: "terminated"},
+		{activities.PartnerAlert{InvitationID: "inv_a", Kind: activities.AlertAccessLost, To: "ops@distributor.example", CustomerDomain: "fabrikam.onmicrosoft.com", RelationshipID: "rel-9", Status: "terminated"},
 			"L'accesso amministrativo a fabrikam.onmicrosoft.com è terminato", "access-lost"},
-		{workflows.PartnerAlert{InvitationID: "inv_a", Kind: workflows.AlertAccessExpiring, To: "ops@distributor.example", CustomerDomain: "fabrikam.onmicrosoft.com", RelationshipID: "rel-9", Status: "active", EndsAt: ends},
+		{activities.PartnerAlert{InvitationID: "inv_a", Kind: activities.AlertAccessExpiring, To: "ops@distributor.example", CustomerDomain: "fabrikam.onmicrosoft.com", RelationshipID: "rel-9", Status: "active", EndsAt: ends},
 			"L'accesso amministrativo a fabrikam.onmicrosoft.com scade in data 1º marzo 2026", "access-expiring"},
 	}
 	for _, a := range alerts {

@@ -15,7 +15,6 @@ import (
 	"github.com/partnerflow/partnerflow/notify"
 	"github.com/partnerflow/partnerflow/partnercenter"
 	"github.com/partnerflow/partnerflow/partnercenter/sim"
-	"github.com/partnerflow/partnerflow/workflows"
 )
 
 // connectToSim makes the Partner Center connection at the fixture's simulator as a global admin
@@ -66,9 +65,9 @@ func TestMailsNameThePartnerFromItsPartnerCenterProfileUnlessConfigured(t *testi
 				f.connectToSim(t)
 			}
 			ctx := context.Background()
-			inv := workflows.InvitationMail{InvitationID: "inv-name", Kind: workflows.MailInvitation, To: "admin@contoso.onmicrosoft.com",
+			inv := activities.InvitationMail{InvitationID: "inv-name", Kind: activities.MailInvitation, To: "admin@contoso.onmicrosoft.com",
 				CustomerDomain: "contoso.onmicrosoft.com", DurationDays: 90, ExpiresAt: time.Now().Add(90 * 24 * time.Hour)}
-			rsl := workflows.ResellerMail{ResellerID: "rsl-name", Kind: workflows.MailResellerInvitation, To: "admin@reseller.example",
+			rsl := activities.ResellerMail{ResellerID: "rsl-name", Kind: activities.MailResellerInvitation, To: "admin@reseller.example",
 				CompanyName: "Reseller Ltd", Language: "en", ExpiresAt: time.Now().Add(30 * 24 * time.Hour)}
 			if err := f.acts.SendInvitationMail(ctx, inv); err != nil {
 				t.Fatal(err)

@@ -14,7 +14,6 @@ import (
 	"github.com/partnerflow/partnerflow/models"
 	"github.com/partnerflow/partnerflow/notify"
 	"github.com/partnerflow/partnerflow/partnercenter"
-	"github.com/partnerflow/partnerflow/workflows"
 )
 
 // RecordRemoval writes a step of a partnership removal to the app database; idempotent by the
@@ -27,38 +26,38 @@ func (a *Activities) RecordRemoval(ctx context.Context, removalID string, ch mod
 // says by which removal) and reports whether Partner Center still lists the partnership: the
 // removal itself is done in Partner Center's UI, for which there is no API. Customers and their
 // delegated admin relationships are not touched.
-func (a *Activities) EndPartnership(ctx context.Context, removalID string) (workflows.EndedPartnership, error) {
+func (a *Activities) EndPartnership(ctx context.Context, removalID string) (EndedPartnership, error) {
 	rm, err := models.Find[models.Removal](ctx, a.cfg.Store, removalID)
 	if err != nil {
-		return workflows.EndedPartnership{}, fmt.Errorf("load removal %s: %w", removalID, err)
+		return EndedPartnership{}, fmt.Errorf("load removal %s: %w", removalID, err)
 	}
 	err = models.Record(ctx, a.cfg.Store, models.KindReseller, rm.ResellerID, models.ResellerChange{
 		Status: models.ResellerRemoved, Step: "removed", StepKey: rm.ResellerID + "/removed/" + rm.ID, At: rm.AttestedAt,
 		StepDetail: "partnership removed by " + rm.AttestedBy + " with the good-faith attestation (removal " + rm.ID + ")",
 	})
 	if err != nil {
-		return workflows.EndedPartnership{}, fmt.Errorf("end reseller %s: %w", rm.ResellerID, err)
+		return EndedPartnership{}, fmt.Errorf("end reseller %s: %w", rm.ResellerID, err)
 	}
 	list, err := a.cfg.PartnerCenter.ListIndirectResellers(ctx)
 	if err != nil {
-		return workflows.EndedPartnership{}, a.serviceError(ctx, "list indirect resellers", err)
+		return EndedPartnership{}, a.serviceError(ctx, "list indirect resellers", err)
 	}
 	for _, p := range list {
 		if p.ID == rm.ResellerTenantID {
-			return workflows.EndedPartnership{StillListed: true}, nil
+			return EndedPartnership{StillListed: true}, nil
 		}
 	}
-	return workflows.EndedPartnership{}, nil
+	return EndedPartnership{}, nil
 }
 
 // PlanRemovalDeliveries records who must be told, one page of the reseller's customers per call:
 // the first call (cursor "") adds the reseller itself. It returns the cursor of the next page,
 // "" after the last. Planning again adds nobody twice.
-func (a *Activities) PlanRemovalDeliveries(ctx context.Context, removalID, cursor string) (workflows.PlannedPage, error) {
+func (a *Activities) PlanRemovalDeliveries(ctx context.Context, removalID, cursor string) (PlannedPage, error) {
 	store := a.cfg.Store
 	rm, err := models.Find[models.Removal](ctx, store, removalID)
 	if err != nil {
-		return workflows.PlannedPage{}, fmt.Errorf("load removal %s: %w", removalID, err)
+		return PlannedPage{}, fmt.Errorf("load removal %s: %w", removalID, err)
 	}
 	var plan []models.Delivery
 	add := func(channel, to, name, role, lang string) {
@@ -67,18 +66,18 @@ func (a *Activities) PlanRemovalDeliveries(ctx context.Context, removalID, curso
 	if cursor == "" {
 		reseller, err := models.Find[models.Reseller](ctx, store, rm.ResellerID)
 		if err != nil {
-			return workflows.PlannedPage{}, fmt.Errorf("load reseller %s: %w", rm.ResellerID, err)
+			return PlannedPage{}, fmt.Errorf("load reseller %s: %w", rm.ResellerID, err)
 		}
 		add(models.ChannelMail, reseller.Email, reseller.CompanyName, "reseller", a.language(reseller.Language))
 	}
 	customers, next, err := a.cfg.PartnerCenter.ListResellerCustomers(ctx, rm.ResellerTenantID, cursor)
 	if err != nil {
-		return workflows.PlannedPage{}, a.serviceError(ctx, "list the customers of reseller "+rm.ResellerTenantID, err)
+		return PlannedPage{}, a.serviceError(ctx, "list the customers of reseller "+rm.ResellerTenantID, err)
 	}
 	// The list carries no billing profile; each customer's contact comes from the customer itself.
 	customers, err = a.withBillingProfiles(ctx, customers)
 	if err != nil {
-		return workflows.PlannedPage{}, err
+		return PlannedPage{}, err
 	}
 	for _, c := range customers {
 		to := strings.TrimSpace(c.BillingProfile.Email)
@@ -89,9 +88,9 @@ func (a *Activities) PlanRemovalDeliveries(ctx context.Context, removalID, curso
 		add(models.ChannelMail, to, c.CompanyProfile.CompanyName, "customer", a.language(c.BillingProfile.Language))
 	}
 	if err := store.PlanDeliveries(ctx, plan); err != nil {
-		return workflows.PlannedPage{}, fmt.Errorf("plan the deliveries of removal %s: %w", removalID, err)
+		return PlannedPage{}, fmt.Errorf("plan the deliveries of removal %s: %w", removalID, err)
 	}
-	return workflows.PlannedPage{Added: len(plan), Next: next}, nil
+	return PlannedPage{Added: len(plan), Next: next}, nil
 }
 
 // profileLookups bounds how many customers are read from Partner Center at once.
@@ -161,7 +160,7 @@ func (a *Activities) language(lang string) string {
 }
 
 // PendingDeliveries returns the next page of a flow's pending deliveries.
-func (a *Activities) PendingDeliveries(ctx context.Context, q workflows.PendingQuery) ([]int64, error) {
+func (a *Activities) PendingDeliveries(ctx context.Context, q PendingQuery) ([]int64, error) {
 	return a.cfg.Store.PendingDeliveries(ctx, q.Kind, q.FlowID, q.AfterID, q.Limit)
 }
 
@@ -173,7 +172,7 @@ func (a *Activities) CountDeliveries(ctx context.Context, kind, id string) (mode
 // Deliver sends one delivery and records the attempt. A delivery already delivered is not sent
 // again; one whose last attempt failed is recorded as failed and the activity succeeds, so the
 // failure is listed (and can be retried) rather than failing the batch.
-func (a *Activities) Deliver(ctx context.Context, in workflows.DeliverInput) error {
+func (a *Activities) Deliver(ctx context.Context, in DeliverInput) error {
 	store := a.cfg.Store
 	d, err := store.Delivery(ctx, in.DeliveryID)
 	if err != nil {
@@ -220,4 +219,29 @@ func (a *Activities) send(ctx context.Context, d *models.Delivery) error {
 		return a.deliver(ctx, "delivery/"+strconv.FormatInt(d.ID, 10), d.Recipient, msg)
 	}
 	return fmt.Errorf("delivery %d: unknown channel %q", d.ID, d.Channel)
+}
+
+// EndedPartnership is what ending a partnership found.
+type EndedPartnership struct {
+	StillListed bool
+}
+
+// PlannedPage is one page of recipients planned.
+type PlannedPage struct {
+	Added int
+	Next  string
+}
+
+// PendingQuery asks for a page of a flow's pending deliveries.
+type PendingQuery struct {
+	Kind    string
+	FlowID  string
+	AfterID int64
+	Limit   int
+}
+
+// DeliverInput sends one delivery.
+type DeliverInput struct {
+	DeliveryID  int64
+	MaxAttempts int
 }

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/partnerflow/partnerflow/partnercenter"
-	"github.com/partnerflow/partnerflow/workflows"
 )
 
 func TestAPartnershipIsMatchedByWhatTheResellerProved(t *testing.T) {
@@ -33,23 +32,23 @@ func TestAPartnershipIsMatchedByWhatTheResellerProved(t *testing.T) {
 		{name: "an inactive relationship's PartnerID is no mismatch either", company: "Evil Corp", mpnID: "3456789", list: list},
 		{
 			name: "another company's PartnerID typed for the request stops it for review", company: "Evil Corp", mpnID: "1234567", list: list,
-			wantReview: workflows.ReviewPartnerIDMismatch, reasonHas: []string{"1234567", "Adatum Reseller", "tenant-adatum", "Evil Corp"},
+			wantReview: ReviewPartnerIDMismatch, reasonHas: []string{"1234567", "Adatum Reseller", "tenant-adatum", "Evil Corp"},
 		},
 		{
 			name: "another company's PartnerID stops the request even when its own name is found", company: "Litware Reseller", mpnID: "1234567", list: list,
-			wantReview: workflows.ReviewPartnerIDMismatch, reasonHas: []string{"1234567", "Adatum Reseller"},
+			wantReview: ReviewPartnerIDMismatch, reasonHas: []string{"1234567", "Adatum Reseller"},
 		},
 		{
 			name: "the named company with another PartnerID stops the request for review", company: "Adatum Reseller", mpnID: "7777777", list: list,
-			wantReview: workflows.ReviewPartnerIDMismatch, reasonHas: []string{"1234567", "7777777"},
+			wantReview: ReviewPartnerIDMismatch, reasonHas: []string{"1234567", "7777777"},
 		},
 		{
 			name: "two authorized resellers with the request's name stop it for review", company: "Adatum Reseller", list: append(list, twin),
-			wantReview: workflows.ReviewAmbiguous, reasonHas: []string{"tenant-adatum", "tenant-twin"},
+			wantReview: ReviewAmbiguous, reasonHas: []string{"tenant-adatum", "tenant-twin"},
 		},
 		{
 			name: "a PartnerID does not pick one of two resellers with the request's name", company: "Adatum Reseller", mpnID: "7654321", list: append(list, twin),
-			wantReview: workflows.ReviewAmbiguous,
+			wantReview: ReviewAmbiguous,
 		},
 	}
 	for _, tc := range cases {

@@ -12,7 +12,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
-	"github.com/partnerflow/partnerflow/workflows"
+	"github.com/partnerflow/partnerflow/internal/flowsearch"
 )
 
 // resumeParallelism bounds the signals sent at once to flows waiting for the connection.
@@ -21,14 +21,14 @@ const resumeParallelism = 8
 // WaitingQuery finds the partner's running flows that wait for the connection in Temporal's
 // visibility.
 func WaitingQuery(partnerID string) string {
-	q := fmt.Sprintf("%s = '%s' AND ExecutionStatus = 'Running'", workflows.FlowStatusKey.GetName(), workflows.StatusConnectionNeeded)
+	q := fmt.Sprintf("%s = '%s' AND ExecutionStatus = 'Running'", flowsearch.FlowStatusKey.GetName(), flowsearch.StatusConnectionNeeded)
 	if partnerID != "" {
-		q += fmt.Sprintf(" AND %s = '%s'", workflows.PartnerIDKey.GetName(), strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(partnerID))
+		q += fmt.Sprintf(" AND %s = '%s'", flowsearch.PartnerIDKey.GetName(), strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(partnerID))
 	}
 	return q
 }
 
-// ResumeWaitingFlows signals workflows.SignalConnected to every flow of the partner waiting for
+// ResumeWaitingFlows signals flowsearch.SignalConnected to every flow of the partner waiting for
 // the connection, page by page of Temporal's visibility, and returns how many it reached. A
 // flow that ended meanwhile is skipped; another failure is logged, and that flow resumes at its
 // next recheck. The dashboard's sign-in and `partnerflow connect` call it once connected.
@@ -52,7 +52,7 @@ func ResumeWaitingFlows(ctx context.Context, tc client.Client, partnerID string,
 			wg.Add(1)
 			go func() {
 				defer func() { <-parallel; wg.Done() }()
-				err := tc.SignalWorkflow(ctx, id, "", workflows.SignalConnected, nil)
+				err := tc.SignalWorkflow(ctx, id, "", flowsearch.SignalConnected, nil)
 				var notFound *serviceerror.NotFound
 				switch {
 				case errors.As(err, &notFound):

@@ -25,7 +25,9 @@ func New(c client.Client, taskQueue string, acts *activities.Activities) sdkwork
 	return w
 }
 
-// Register adds every workflow and the activities to a worker or a replayer's registry.
+// Register adds every workflow and the activities to a worker or a replayer's registry. Each
+// exported method of *activities.Activities is an activity named after the method, the name the
+// workflows' method values (a.CreateGDAP) resolve to.
 func Register(r sdkworker.Registry, acts *activities.Activities) {
 	for _, wf := range workflows.All() {
 		r.RegisterWorkflow(wf)

@@ -8,21 +8,18 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/partnerflow/partnerflow/activities"
+	"github.com/partnerflow/partnerflow/internal/flowsearch"
 	"github.com/partnerflow/partnerflow/models"
 )
 
-// ErrTypeConnectionNeeded is the error type of an activity whose Partner Center call needs the
-// partner's App+User connection (Microsoft's secure application model), which is missing or
-// stopped working. A flow waits for it; it never fails for it.
-const ErrTypeConnectionNeeded = "ConnectionNeeded"
-
 // SignalConnected tells a flow waiting for the Partner Center connection that a global admin
-// connected; the API sends it to every waiting flow.
-const SignalConnected = "partner-center-connected"
+// connected; connection.ResumeWaitingFlows sends it to every waiting flow.
+const SignalConnected = flowsearch.SignalConnected
 
 // StatusConnectionNeeded is the FlowStatus search attribute of a flow waiting for the Partner
 // Center connection; the flow's own status is kept and comes back when it resumes.
-const StatusConnectionNeeded = "connection_needed"
+const StatusConnectionNeeded = flowsearch.StatusConnectionNeeded
 
 // Steps a flow records while it waits for the connection.
 const (
@@ -43,7 +40,7 @@ var errCancelledWaiting = errors.New("cancelled while waiting for the Partner Ce
 
 func isConnectionNeeded(err error) bool {
 	var appErr *temporal.ApplicationError
-	return errors.As(err, &appErr) && appErr.Type() == ErrTypeConnectionNeeded
+	return errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeConnectionNeeded
 }
 
 // callService runs a Partner Center activity with the options of service calls (withOptions),
@@ -51,7 +48,7 @@ func isConnectionNeeded(err error) bool {
 // FlowStatus search attribute, until a global admin connects (SignalConnected) or a recheck is
 // due; then it calls again. The partner's contact is told by the activity, once per loss. A
 // cancel ends the wait with errCancelledWaiting, which fail turns into the cancellation.
-func (f *flow[R]) callService(ctx workflow.Context, withOptions func(workflow.Context) workflow.Context, out any, activity string, args ...any) error {
+func (f *flow[R]) callService(ctx workflow.Context, withOptions func(workflow.Context) workflow.Context, out any, activity any, args ...any) error {
 	waited, recheck := false, connectionRecheck
 	defer func() { f.awaitingConnection = false }()
 	for {

@@ -7,6 +7,7 @@ import (
 
 	"go.temporal.io/sdk/testsuite"
 
+	"github.com/partnerflow/partnerflow/activities"
 	"github.com/partnerflow/partnerflow/models"
 	"github.com/partnerflow/partnerflow/workflows"
 )
@@ -53,15 +54,15 @@ func TestFlowsWaitForThePartnerCenterConnection(t *testing.T) {
 				t.Fatalf("status %s, want active", state.Status)
 			}
 			for i, m := range w.mails {
-				if m.Kind == workflows.MailInvitation {
+				if m.Kind == activities.MailInvitation {
 					resumedAt = w.mailTimes[i]
 				}
 			}
 			if resumedAt < tc.connectAt || resumedAt > tc.resumedBy {
 				t.Errorf("the invitation went out at %v, want between %v and %v", resumedAt, tc.connectAt, tc.resumedBy)
 			}
-			if len(w.mailsOf(workflows.MailInvitation)) != 1 {
-				t.Errorf("invitations sent: %d, want 1", len(w.mailsOf(workflows.MailInvitation)))
+			if len(w.mailsOf(activities.MailInvitation)) != 1 {
+				t.Errorf("invitations sent: %d, want 1", len(w.mailsOf(activities.MailInvitation)))
 			}
 			if w.count(workflows.StepConnectionNeeded) == 0 || w.count(workflows.StepConnectionResumed) == 0 {
 				t.Errorf("the wait is not on the timeline: %v", w.stepNames())
@@ -91,7 +92,7 @@ func TestResendIsRefusedWhileWaitingForTheConnection(t *testing.T) {
 	if refused == nil || !strings.Contains(refused.Error(), "waits for the Partner Center connection") {
 		t.Fatalf("resend while waiting: %v", refused)
 	}
-	if n := len(w.mailsOf(workflows.MailInvitation)); n != 1 {
+	if n := len(w.mailsOf(activities.MailInvitation)); n != 1 {
 		t.Fatalf("invitations sent: %d, want 1", n)
 	}
 }

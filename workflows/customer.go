@@ -7,6 +7,7 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/partnerflow/partnerflow/activities"
 	"github.com/partnerflow/partnerflow/models"
 )
 
@@ -17,27 +18,12 @@ var CustomerFlow = Flow{
 	Kind:     models.KindCustomer,
 	Type:     "CustomerOnboarding",
 	Workflow: CustomerOnboarding,
-	Record:   activityRecordCustomer,
-	Activities: []string{
-		activityCreateTenant, activitySendCustomerMail, activityCheckAgreement, activityAttestAgreement,
-		activityBuildCart, activityCheckout, activityWaitProvisioned, activityRecordSubscriptions,
-	},
-	Query:   QueryCustomer,
-	Updates: []string{UpdateResend, UpdateCancel, UpdateAgreement, UpdateCart, UpdateCheckout},
+	Query:    QueryCustomer,
+	Updates:  []string{UpdateResend, UpdateCancel, UpdateAgreement, UpdateCart, UpdateCheckout},
 }
 
-// Names of the onboarding's activities and messages.
+// Names of the onboarding's messages.
 const (
-	activityRecordCustomer      = "RecordCustomer"
-	activityCreateTenant        = "CreateTenant"
-	activitySendCustomerMail    = "SendCustomerMail"
-	activityCheckAgreement      = "CheckAgreement"
-	activityAttestAgreement     = "AttestAgreement"
-	activityBuildCart           = "BuildCart"
-	activityCheckout            = "Checkout"
-	activityWaitProvisioned     = "WaitProvisioned"
-	activityRecordSubscriptions = "RecordSubscriptions"
-
 	// QueryCustomer returns the live CustomerState.
 	QueryCustomer = "customer"
 	// UpdateAgreement tells the workflow that proof of the customer's acceptance was recorded.
@@ -83,35 +69,11 @@ type CustomerInput struct {
 	Carry     *Carry[CustomerState] `json:",omitempty"`
 }
 
+// CartState is the cart under review, as BuildCart returns it and the query shows it.
+type CartState = activities.CartState
+
 // CartLine is one line of the cart under review.
-type CartLine struct {
-	CatalogItemID string
-	Name          string
-	Quantity      int
-	BillingCycle  string
-	TermDuration  string
-	// Reseller is the PartnerID on the line (transaction_reseller).
-	Reseller  string
-	ErrorCode int
-	Error     string
-}
-
-// CartState is the cart under review.
-type CartState struct {
-	ID    string
-	Lines []CartLine
-}
-
-// SubscriptionState is one provisioned subscription.
-type SubscriptionState struct {
-	ID       string
-	OfferID  string
-	Name     string
-	Quantity int
-	Status   string
-	// PartnerID is the reseller's PartnerID on the subscription.
-	PartnerID string
-}
+type CartLine = activities.CartLine
 
 // CustomerState is the live state the query returns and the workflow's result.
 type CustomerState struct {
@@ -130,16 +92,10 @@ type CustomerState struct {
 	CheckoutAttempts int
 	CheckoutError    string
 	OrderIDs         []string
-	Subscriptions    []SubscriptionState
+	Subscriptions    []activities.SubscriptionState
 	FailureReason    string
 	// Outcome says what a cancel undid and what stays.
 	Outcome string
-}
-
-// TenantResult is the created tenant, without its credentials (they stay in the activity).
-type TenantResult struct {
-	TenantID string
-	Domain   string
 }
 
 // AgreementNotice tells the workflow that the agreement's acceptance is on record.
@@ -158,48 +114,6 @@ type CartRequest struct {
 type CheckoutRequest struct {
 	By string
 }
-
-// CheckoutOutcome is what a checkout did: orders placed, or the reason it bought nothing.
-type CheckoutOutcome struct {
-	OrderIDs []string
-	// Lines carries each line's error when Partner Center refused the cart.
-	Lines  []CartLine
-	Reason string
-}
-
-// BuildCartInput asks for the cart of the current products; Round makes its request ID unique
-// per rebuild, so a retried call never makes a second cart.
-type BuildCartInput struct {
-	CustomerID string
-	Products   []Product
-	Round      int
-}
-
-// CheckoutInput checks out a cart; Attempt keys the request ID, so a retry after a lost answer
-// gets the first result, never a second order.
-type CheckoutInput struct {
-	CustomerID string
-	CartID     string
-	Attempt    int
-}
-
-// CustomerMail is one message of an onboarding; with the customer ID, kind and Seq it is the
-// idempotency key.
-type CustomerMail struct {
-	CustomerID string
-	Kind       string
-	Seq        int
-	To         string
-	ExpiresAt  time.Time
-}
-
-// Onboarding mail kinds (notify's template names).
-const (
-	MailAgreementRequest    = "agreement-request"
-	MailAgreementReminder   = "agreement-reminder"
-	MailAgreementResend     = "agreement-resend"
-	MailAgreementEscalation = "agreement-escalation"
-)
 
 // CustomerOnboarding brings a customer to its first subscriptions: it creates the tenant (once,
 // whatever the retries), waits durably for proof that the customer accepted the Microsoft
@@ -238,7 +152,7 @@ func (w *customerImpl) setup(ctx workflow.Context) error {
 	if w.in.Policy.PollEvery <= 0 {
 		w.in.Policy = DefaultWaitPolicy
 	}
-	w.flow = newFlow[models.Customer](models.KindCustomer, activityRecordCustomer, w.in.CustomerID, &w.state.Status, w.in.Policy.ContinueAsNewAfter)
+	w.flow = newFlow[models.Customer](models.KindCustomer, a.RecordCustomer, w.in.CustomerID, &w.state.Status, w.in.Policy.ContinueAsNewAfter)
 	resume(w.flow, w.in.Carry, &w.state, &w.started)
 	if err := serveState(ctx, QueryCustomer, &w.state); err != nil {
 		return err
@@ -313,8 +227,8 @@ func (w *customerImpl) run(ctx workflow.Context) (CustomerState, error) {
 		w.enter(ctx, models.CustomerCreating)
 	}
 	if w.state.CustomerTenantID == "" {
-		var t TenantResult
-		if err := w.callService(ctx, withServiceCalls, &t, activityCreateTenant, w.in.CustomerID); err != nil {
+		var t activities.TenantResult
+		if err := w.callService(ctx, withServiceCalls, &t, a.CreateTenant, w.in.CustomerID); err != nil {
 			return w.finishFailed(ctx, err)
 		}
 		w.state.CustomerTenantID, w.state.Domain = t.TenantID, t.Domain
@@ -323,7 +237,7 @@ func (w *customerImpl) run(ctx workflow.Context) (CustomerState, error) {
 	}
 	if !w.state.AgreementAccepted && w.state.Status != models.CustomerAwaitingAgreement {
 		w.setStatus(ctx, models.CustomerAwaitingAgreement, customerChange{Step: "awaiting-agreement"})
-		if err := w.mail(ctx, MailAgreementRequest, 0, w.in.ContactEmail); err != nil {
+		if err := w.mail(ctx, activities.MailAgreementRequest, 0, w.in.ContactEmail); err != nil {
 			return w.finishFailed(ctx, err)
 		}
 		w.record(ctx, customerChange{Step: "agreement-requested", StepDetail: w.in.ContactEmail})
@@ -360,7 +274,7 @@ func (w *customerImpl) run(ctx workflow.Context) (CustomerState, error) {
 	// being mailed.
 	if !w.state.AgreementAttested {
 		var result string
-		if err := w.callService(ctx, withServiceCalls, &result, activityAttestAgreement, w.in.CustomerID); err != nil {
+		if err := w.callService(ctx, withServiceCalls, &result, a.AttestAgreement, w.in.CustomerID); err != nil {
 			return w.finishFailed(ctx, err)
 		}
 		w.state.AgreementAttested = true
@@ -372,7 +286,7 @@ func (w *customerImpl) run(ctx workflow.Context) (CustomerState, error) {
 // checkAgreement looks for an MCA attestation made at Partner Center outside partnerflow.
 func (w *customerImpl) checkAgreement(ctx workflow.Context) error {
 	var found bool
-	if err := w.callService(ctx, withServiceCalls, &found, activityCheckAgreement, w.in.CustomerID); err != nil {
+	if err := w.callService(ctx, withServiceCalls, &found, a.CheckAgreement, w.in.CustomerID); err != nil {
 		return err
 	}
 	if found && !w.state.AgreementAccepted {
@@ -392,7 +306,7 @@ func (w *customerImpl) resend(ctx workflow.Context, req ResendRequest) error {
 // messages are the agreement request's reminders, resends and escalations.
 func (w *customerImpl) messages() messages[models.Customer] {
 	return messages[models.Customer]{
-		send: w.mail, reminder: MailAgreementReminder, resend: MailAgreementResend, escalation: MailAgreementEscalation,
+		send: w.mail, reminder: activities.MailAgreementReminder, resend: activities.MailAgreementResend, escalation: activities.MailAgreementEscalation,
 		to: w.in.ContactEmail, contact: w.in.PartnerContact,
 		reminded: func(seq int) models.Customer { return models.Customer{RemindersSent: seq} },
 	}
@@ -437,8 +351,8 @@ func (w *customerImpl) order(ctx workflow.Context) (CustomerState, error) {
 		w.state.CheckoutAttempts++
 		w.setStatus(ctx, models.CustomerOrdering, customerChange{Step: "ordering", StepKey: fmt.Sprintf("%s/ordering/%d", w.in.CustomerID, w.state.CheckoutAttempts),
 			StepDetail: "checkout by " + w.checkout.By})
-		var out CheckoutOutcome
-		err := workflow.ExecuteActivity(withServiceCalls(ctx), activityCheckout, CheckoutInput{CustomerID: w.in.CustomerID, CartID: w.state.Cart.ID, Attempt: w.state.CheckoutAttempts}).Get(ctx, &out)
+		var out activities.CheckoutOutcome
+		err := workflow.ExecuteActivity(withServiceCalls(ctx), a.Checkout, activities.CheckoutInput{CustomerID: w.in.CustomerID, CartID: w.state.Cart.ID, Attempt: w.state.CheckoutAttempts}).Get(ctx, &out)
 		if err != nil {
 			return w.finishFailed(ctx, err)
 		}
@@ -465,7 +379,7 @@ func (w *customerImpl) order(ctx workflow.Context) (CustomerState, error) {
 func (w *customerImpl) buildCart(ctx workflow.Context) error {
 	w.round++
 	var cart CartState
-	err := workflow.ExecuteActivity(withServiceCalls(ctx), activityBuildCart, BuildCartInput{CustomerID: w.in.CustomerID, Products: w.products, Round: w.round}).Get(ctx, &cart)
+	err := workflow.ExecuteActivity(withServiceCalls(ctx), a.BuildCart, activities.BuildCartInput{CustomerID: w.in.CustomerID, Products: w.products, Round: w.round}).Get(ctx, &cart)
 	if err != nil {
 		return err
 	}
@@ -498,10 +412,10 @@ func firstNonEmpty(a, b string) string {
 func (w *customerImpl) provision(ctx workflow.Context) (CustomerState, error) {
 	w.setStatus(ctx, models.CustomerProvisioning, customerChange{Set: models.Customer{OrderIDs: strings.Join(w.state.OrderIDs, ",")},
 		Step: "ordered", StepDetail: "orders " + strings.Join(w.state.OrderIDs, ", ")})
-	if err := workflow.ExecuteActivity(withStatusPolling(ctx), activityWaitProvisioned, w.in.CustomerID, w.state.OrderIDs).Get(ctx, nil); err != nil {
+	if err := workflow.ExecuteActivity(withStatusPolling(ctx), a.WaitProvisioned, w.in.CustomerID, w.state.OrderIDs).Get(ctx, nil); err != nil {
 		return w.finishFailed(ctx, err)
 	}
-	if err := w.callService(ctx, withServiceCalls, &w.state.Subscriptions, activityRecordSubscriptions, w.in.CustomerID, w.state.OrderIDs); err != nil {
+	if err := w.callService(ctx, withServiceCalls, &w.state.Subscriptions, a.RecordSubscriptions, w.in.CustomerID, w.state.OrderIDs); err != nil {
 		return w.finishFailed(ctx, err)
 	}
 	names := make([]string, 0, len(w.state.Subscriptions))
@@ -534,7 +448,7 @@ func (w *customerImpl) finishCancelled(ctx workflow.Context) (CustomerState, err
 }
 
 func (w *customerImpl) mail(ctx workflow.Context, kind string, seq int, to string) error {
-	return workflow.ExecuteActivity(withServiceCalls(ctx), activitySendCustomerMail, CustomerMail{
+	return workflow.ExecuteActivity(withServiceCalls(ctx), a.SendCustomerMail, activities.CustomerMail{
 		CustomerID: w.in.CustomerID, Kind: kind, Seq: seq, To: to, ExpiresAt: w.in.ExpiresAt,
 	}).Get(ctx, nil)
 }

@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
+	"github.com/partnerflow/partnerflow/activities"
 	"github.com/partnerflow/partnerflow/models"
 	"github.com/partnerflow/partnerflow/workflows"
 )
@@ -22,7 +23,7 @@ type customerWorld struct {
 	mails          []string
 	attested       int
 	carts          int
-	checkouts      []workflows.CheckoutInput
+	checkouts      []activities.CheckoutInput
 	refuseFirst    bool // the first checkout is refused with 10002
 	resellerFails  bool // the reseller fails verification at purchase
 	notReady       int  // WaitProvisioned answers NotReady this often first
@@ -41,14 +42,14 @@ func (w *customerWorld) RecordCustomer(_ context.Context, _ string, ch models.Cu
 	return nil
 }
 
-func (w *customerWorld) CreateTenant(context.Context, string) (workflows.TenantResult, error) {
+func (w *customerWorld) CreateTenant(context.Context, string) (activities.TenantResult, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.tenants++
-	return workflows.TenantResult{TenantID: "tenant-new", Domain: "contosoit.onmicrosoft.com"}, nil
+	return activities.TenantResult{TenantID: "tenant-new", Domain: "contosoit.onmicrosoft.com"}, nil
 }
 
-func (w *customerWorld) SendCustomerMail(_ context.Context, m workflows.CustomerMail) error {
+func (w *customerWorld) SendCustomerMail(_ context.Context, m activities.CustomerMail) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.mails = append(w.mails, m.Kind)
@@ -66,7 +67,7 @@ func (w *customerWorld) AttestAgreement(context.Context, string) (string, error)
 	return "attested", nil
 }
 
-func (w *customerWorld) BuildCart(_ context.Context, in workflows.BuildCartInput) (workflows.CartState, error) {
+func (w *customerWorld) BuildCart(_ context.Context, in activities.BuildCartInput) (workflows.CartState, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.resellerFails {
@@ -76,19 +77,19 @@ func (w *customerWorld) BuildCart(_ context.Context, in workflows.BuildCartInput
 	w.lastProducts = in.Products
 	cart := workflows.CartState{ID: "cart-" + string(rune('0'+in.Round))}
 	for _, p := range in.Products {
-		cart.Lines = append(cart.Lines, workflows.CartLine{CatalogItemID: p.CatalogItemID, Quantity: p.Quantity, Reseller: "1234567"})
+		cart.Lines = append(cart.Lines, activities.CartLine{CatalogItemID: p.CatalogItemID, Quantity: p.Quantity, Reseller: "1234567"})
 	}
 	return cart, nil
 }
 
-func (w *customerWorld) Checkout(_ context.Context, in workflows.CheckoutInput) (workflows.CheckoutOutcome, error) {
+func (w *customerWorld) Checkout(_ context.Context, in activities.CheckoutInput) (activities.CheckoutOutcome, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.checkouts = append(w.checkouts, in)
 	if w.refuseFirst && len(w.checkouts) == 1 {
-		return workflows.CheckoutOutcome{Reason: "checkout refused: a quantity is not allowed for the item (10002)"}, nil
+		return activities.CheckoutOutcome{Reason: "checkout refused: a quantity is not allowed for the item (10002)"}, nil
 	}
-	return workflows.CheckoutOutcome{OrderIDs: []string{"order-1"}}, nil
+	return activities.CheckoutOutcome{OrderIDs: []string{"order-1"}}, nil
 }
 
 func (w *customerWorld) WaitProvisioned(context.Context, string, []string) error {
@@ -101,11 +102,11 @@ func (w *customerWorld) WaitProvisioned(context.Context, string, []string) error
 	return nil
 }
 
-func (w *customerWorld) RecordSubscriptions(context.Context, string, []string) ([]workflows.SubscriptionState, error) {
+func (w *customerWorld) RecordSubscriptions(context.Context, string, []string) ([]activities.SubscriptionState, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.subscriptionsN++
-	return []workflows.SubscriptionState{{ID: "sub-1", OfferID: "CFQ7TTC0LFLZ:0002", Quantity: 10, Status: "active", PartnerID: "1234567"}}, nil
+	return []activities.SubscriptionState{{ID: "sub-1", OfferID: "CFQ7TTC0LFLZ:0002", Quantity: 10, Status: "active", PartnerID: "1234567"}}, nil
 }
 
 func customerInput(env *testsuite.TestWorkflowEnvironment) workflows.CustomerInput {
@@ -182,7 +183,7 @@ func TestCustomerOnboarding(t *testing.T) {
 		if err != nil || st.Status != models.CustomerCompleted || w.tenants != 0 || st.CustomerTenantID != "tenant-existing" || st.AgreementMethod != models.AgreementByCustomer {
 			t.Fatalf("state %+v err %v tenants %d", st, err, w.tenants)
 		}
-		if len(w.mails) != 1 || w.mails[0] != workflows.MailAgreementRequest {
+		if len(w.mails) != 1 || w.mails[0] != activities.MailAgreementRequest {
 			t.Fatalf("mails %v", w.mails)
 		}
 	})
@@ -194,7 +195,7 @@ func TestCustomerOnboarding(t *testing.T) {
 		if err != nil || st.Status != models.CustomerExpired || st.RemindersSent != 4 || !st.Escalated || w.carts != 0 {
 			t.Fatalf("state %+v err %v carts %d", st, err, w.carts)
 		}
-		if !hasAll(w.mails, workflows.MailAgreementReminder, workflows.MailAgreementEscalation) {
+		if !hasAll(w.mails, activities.MailAgreementReminder, activities.MailAgreementEscalation) {
 			t.Fatalf("mails %v", w.mails)
 		}
 	})

@@ -9,14 +9,15 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/partnerflow/partnerflow/activities"
 	"github.com/partnerflow/partnerflow/models"
 )
 
 // Flow describes one flow kind to the rest of partnerflow, in one place: the worker registers
 // its workflows from it, the API starts, queries and updates its workflows by these names and
-// routes Partner Center webhook events with it, the webhook registration subscribes to its
-// events, and a worker test checks that every activity it names is served. Names recorded in
-// running workflows' histories never change.
+// routes Partner Center webhook events with it, and the webhook registration subscribes to its
+// events. Names recorded in running workflows' histories never change. Its activities are
+// methods of *activities.Activities, which the worker registers whole.
 type Flow struct {
 	// Kind names the flow on the shared timeline and in URLs (models.KindInvitation).
 	Kind string
@@ -25,10 +26,6 @@ type Flow struct {
 	Workflow any
 	// Helpers are further workflows the flow starts (children that may outlive it).
 	Helpers []any
-	// Record is the local activity that writes the flow's steps to the app database.
-	Record string
-	// Activities are the activities the flow's workflows call.
-	Activities []string
 	// Query returns the live state; Updates and Signals are the messages its workflow takes.
 	Query   string
 	Updates []string
@@ -36,6 +33,11 @@ type Flow struct {
 	// Events are the Partner Center webhook events the flow's workflows wait for.
 	Events []string
 }
+
+// a is the receiver of activity method values (a.CreateGDAP): nil, because Temporal names an
+// activity after its method and the worker runs the instance it registered, so the compiler
+// checks every activity a workflow calls.
+var a *activities.Activities
 
 // TaskQueue is the default task queue of every partnerflow workflow.
 const TaskQueue = "partnerflow"
@@ -118,8 +120,9 @@ type CancelRequest struct {
 // in the app database (R is the flow's row type), listening for Partner Center events, and
 // handing over to a new run before the history grows large.
 type flow[R any] struct {
-	// kind and recordActivity come from the flow's descriptor.
-	kind, recordActivity string
+	// kind names the flow; recordActivity is its local activity that writes steps (a.RecordX).
+	kind           string
+	recordActivity any
 	// id is the flow's business ID, the key of its row and timeline.
 	id string
 	// status points at the Status of the flow's live state.
@@ -138,7 +141,7 @@ type flow[R any] struct {
 	awaitingConnection bool
 }
 
-func newFlow[R any](kind, recordActivity, id string, status *string, continueAfter int) *flow[R] {
+func newFlow[R any](kind string, recordActivity any, id string, status *string, continueAfter int) *flow[R] {
 	if continueAfter <= 0 {
 		continueAfter = DefaultContinueAsNewAfter
 	}
@@ -227,8 +230,8 @@ func (f *flow[R]) tryRecord(ctx workflow.Context, ch models.FlowChange[R]) error
 	return recordStep(ctx, f.recordActivity, f.id, ch)
 }
 
-// recordStep writes a step of flow id through the local activity named recordActivity.
-func recordStep[R any](ctx workflow.Context, recordActivity, id string, ch models.FlowChange[R]) error {
+// recordStep writes a step of flow id through the local activity recordActivity.
+func recordStep[R any](ctx workflow.Context, recordActivity any, id string, ch models.FlowChange[R]) error {
 	ch.At = workflow.Now(ctx)
 	if ch.StepKey == "" && ch.Step != "" {
 		ch.StepKey = id + "/" + ch.Step

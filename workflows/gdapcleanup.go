@@ -5,13 +5,10 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/partnerflow/partnerflow/activities"
 	"github.com/partnerflow/partnerflow/models"
 	"github.com/partnerflow/partnerflow/partnercenter"
 )
-
-// GDAPDeleted is what EndGDAP reports for a relationship it deleted before anyone approved it
-// (Graph keeps no status for a deleted relationship).
-const GDAPDeleted = "deleted"
 
 // GDAPCleanupInput names a GDAP request that outlived its invitation.
 type GDAPCleanupInput struct {
@@ -30,15 +27,15 @@ type GDAPCleanupInput struct {
 // the customer approves it anyway, so a cancelled invitation never leaves admin access behind.
 func GDAPCleanup(ctx workflow.Context, in GDAPCleanupInput) (string, error) {
 	var status string
-	f := newFlow[models.Invitation](models.KindInvitation, activityRecordInvitation, in.InvitationID, &status, in.ContinueAsNewAfter)
+	f := newFlow[models.Invitation](models.KindInvitation, a.RecordInvitation, in.InvitationID, &status, in.ContinueAsNewAfter)
 	actx := withServiceCalls(ctx)
 	for {
 		var status string
-		if err := workflow.ExecuteActivity(actx, activityEndGDAP, in.InvitationID+"/cleanup-gdap", in.RelationshipID).Get(ctx, &status); err != nil {
+		if err := workflow.ExecuteActivity(actx, a.EndGDAP, in.InvitationID+"/cleanup-gdap", in.RelationshipID).Get(ctx, &status); err != nil {
 			return "", err
 		}
 		switch status {
-		case GDAPDeleted, partnercenter.GDAPStatusTerminationRequested, partnercenter.GDAPStatusTerminating, partnercenter.GDAPStatusTerminated, partnercenter.GDAPStatusExpired:
+		case activities.GDAPDeleted, partnercenter.GDAPStatusTerminationRequested, partnercenter.GDAPStatusTerminating, partnercenter.GDAPStatusTerminated, partnercenter.GDAPStatusExpired:
 			return status, nil
 		}
 		if !workflow.Now(ctx).Before(in.Until) {

@@ -6,14 +6,9 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/partnerflow/partnerflow/activities"
 	"github.com/partnerflow/partnerflow/models"
 	"github.com/partnerflow/partnerflow/partnercenter"
-)
-
-// Partner alert kinds.
-const (
-	AlertAccessLost     = "access-lost"
-	AlertAccessExpiring = "access-expiring"
 )
 
 // GDAPWatchWorkflowID is the workflow ID of the watch of one GDAP relationship.
@@ -46,24 +41,6 @@ type GDAPWatchState struct {
 	Warned bool
 }
 
-// GDAPState is what the watch reads of a relationship.
-type GDAPState struct {
-	Status             string
-	EndDateTime        time.Time
-	AutoExtendDuration string
-}
-
-// PartnerAlert tells the partner about a customer's delegated admin access.
-type PartnerAlert struct {
-	InvitationID   string
-	Kind           string
-	To             string
-	CustomerDomain string
-	RelationshipID string
-	Status         string
-	EndsAt         time.Time
-}
-
 // GDAPWatch keeps an eye on a customer's delegated admin relationship after the invitation that
 // created it became active. Customers may remove a partner's access at any time in their admin
 // center, and a relationship that does not renew itself simply ends; Partner Center tells the
@@ -85,7 +62,7 @@ func GDAPWatch(ctx workflow.Context, in GDAPWatchInput) (string, error) {
 		started = workflow.Now(ctx)
 		status  string
 	)
-	f := newFlow[models.Invitation](models.KindInvitation, activityRecordInvitation, in.InvitationID, &status, in.ContinueAsNewAfter)
+	f := newFlow[models.Invitation](models.KindInvitation, a.RecordInvitation, in.InvitationID, &status, in.ContinueAsNewAfter)
 	resume(f, in.Carry, &state, &started)
 	// Partner Center events about the relationship make the watch read it at once instead of at
 	// the next daily check.
@@ -96,17 +73,17 @@ func GDAPWatch(ctx workflow.Context, in GDAPWatchInput) (string, error) {
 		// The events so far are answered by this read.
 		f.drain()
 		f.checkNow = false
-		var st GDAPState
-		if err := workflow.ExecuteActivity(actx, activityGDAPStatus, in.RelationshipID).Get(ctx, &st); err != nil {
+		var st activities.GDAPState
+		if err := workflow.ExecuteActivity(actx, a.GDAPStatus, in.RelationshipID).Get(ctx, &st); err != nil {
 			return "", err
 		}
 		switch st.Status {
 		case partnercenter.GDAPStatusTerminationRequested, partnercenter.GDAPStatusTerminating, partnercenter.GDAPStatusTerminated, partnercenter.GDAPStatusExpired:
-			return st.Status, alertPartner(ctx, f, in, AlertAccessLost, st)
+			return st.Status, alertPartner(ctx, f, in, activities.AlertAccessLost, st)
 		}
 		renews := st.AutoExtendDuration != "" && st.AutoExtendDuration != "PT0S"
 		if !state.Warned && !renews && !st.EndDateTime.IsZero() && !workflow.Now(ctx).Before(st.EndDateTime.Add(-in.WarnBefore)) {
-			if err := alertPartner(ctx, f, in, AlertAccessExpiring, st); err != nil {
+			if err := alertPartner(ctx, f, in, activities.AlertAccessExpiring, st); err != nil {
 				return "", err
 			}
 			state.Warned = true
@@ -122,9 +99,9 @@ func GDAPWatch(ctx workflow.Context, in GDAPWatchInput) (string, error) {
 }
 
 // alertPartner records the alert on the invitation's timeline and mails the partner's contact.
-func alertPartner(ctx workflow.Context, f *flow[models.Invitation], in GDAPWatchInput, kind string, st GDAPState) error {
+func alertPartner(ctx workflow.Context, f *flow[models.Invitation], in GDAPWatchInput, kind string, st activities.GDAPState) error {
 	detail := fmt.Sprintf("GDAP relationship %s is %s", in.RelationshipID, st.Status)
-	if kind == AlertAccessExpiring {
+	if kind == activities.AlertAccessExpiring {
 		detail = fmt.Sprintf("GDAP relationship %s ends on %s and does not renew itself", in.RelationshipID, st.EndDateTime.UTC().Format("2 January 2006"))
 	}
 	f.record(ctx, invitationChange{Step: kind, StepDetail: detail})
@@ -132,7 +109,7 @@ func alertPartner(ctx workflow.Context, f *flow[models.Invitation], in GDAPWatch
 		workflow.GetLogger(ctx).Warn("no partner contact to alert", "alert", kind, "relationship", in.RelationshipID)
 		return nil
 	}
-	return workflow.ExecuteActivity(withServiceCalls(ctx), activitySendPartnerAlert, PartnerAlert{
+	return workflow.ExecuteActivity(withServiceCalls(ctx), a.SendPartnerAlert, activities.PartnerAlert{
 		InvitationID: in.InvitationID, Kind: kind, To: in.ContactEmail, CustomerDomain: in.CustomerDomain,
 		RelationshipID: in.RelationshipID, Status: st.Status, EndsAt: st.EndDateTime,
 	}).Get(ctx, nil)

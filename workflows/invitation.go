@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/partnerflow/partnerflow/activities"
 	"github.com/partnerflow/partnerflow/models"
 	"github.com/partnerflow/partnerflow/partnercenter"
 )
@@ -57,7 +58,7 @@ func (w *invitationImpl) setup(ctx workflow.Context) error {
 	if w.in.Policy.PollEvery <= 0 {
 		w.in.Policy = DefaultInvitationPolicy
 	}
-	w.flow = newFlow[models.Invitation](models.KindInvitation, activityRecordInvitation, w.in.InvitationID, &w.state.Status, w.in.Policy.ContinueAsNewAfter)
+	w.flow = newFlow[models.Invitation](models.KindInvitation, a.RecordInvitation, w.in.InvitationID, &w.state.Status, w.in.Policy.ContinueAsNewAfter)
 	resume(w.flow, w.in.Carry, &w.state, &w.started)
 	if err := serveState(ctx, QueryInvitation, &w.state); err != nil {
 		return err
@@ -149,14 +150,14 @@ func (w *invitationImpl) startWatch(ctx workflow.Context) {
 // then mails the customer.
 func (w *invitationImpl) prepare(ctx workflow.Context) error {
 	actx := withServiceCalls(ctx)
-	if err := w.callService(ctx, withServiceCalls, &w.state.RelationshipRequestURL, activityRelationshipLink, w.in.IndirectResellerID); err != nil {
+	if err := w.callService(ctx, withServiceCalls, &w.state.RelationshipRequestURL, a.RelationshipLink, w.in.IndirectResellerID); err != nil {
 		return err
 	}
 	if w.in.NoAdminAccess {
 		return w.sendInvitation(ctx)
 	}
-	var gdap GDAPResult
-	err := workflow.ExecuteActivity(actx, activityCreateGDAP, CreateGDAPInput{
+	var gdap activities.GDAPResult
+	err := workflow.ExecuteActivity(actx, a.CreateGDAP, activities.CreateGDAPInput{
 		RequestID: w.in.InvitationID + "/gdap", DisplayName: w.in.DisplayName,
 		DurationDays: w.in.DurationDays, RoleIDs: w.in.RoleIDs, AutoExtend: w.in.AutoExtend,
 	}).Get(ctx, &gdap)
@@ -170,7 +171,7 @@ func (w *invitationImpl) prepare(ctx workflow.Context) error {
 
 // sendInvitation mails the customer the invitation.
 func (w *invitationImpl) sendInvitation(ctx workflow.Context) error {
-	if err := w.mail(ctx, MailInvitation, 0, w.in.CustomerEmail); err != nil {
+	if err := w.mail(ctx, activities.MailInvitation, 0, w.in.CustomerEmail); err != nil {
 		return err
 	}
 	w.record(ctx, invitationChange{Step: "sent", StepDetail: w.in.CustomerEmail})
@@ -220,8 +221,8 @@ func (w *invitationImpl) decide() string {
 // invitation has none); webhook events only trigger it, so a lost or duplicated event changes
 // nothing.
 func (w *invitationImpl) check(ctx workflow.Context) error {
-	var acc Acceptance
-	err := workflow.ExecuteActivity(withServiceCalls(ctx), activityCheckAcceptance, w.state.GDAPRelationshipID, w.in.CustomerDomain).Get(ctx, &acc)
+	var acc activities.Acceptance
+	err := workflow.ExecuteActivity(withServiceCalls(ctx), a.CheckAcceptance, w.state.GDAPRelationshipID, w.in.CustomerDomain).Get(ctx, &acc)
 	if err != nil {
 		return err
 	}
@@ -248,7 +249,7 @@ func (w *invitationImpl) remind(ctx workflow.Context) error {
 // messages are the invitation's reminders, resends and escalations.
 func (w *invitationImpl) messages() messages[models.Invitation] {
 	return messages[models.Invitation]{
-		send: w.mail, reminder: MailReminder, resend: MailResend, escalation: MailEscalation,
+		send: w.mail, reminder: activities.MailReminder, resend: activities.MailResend, escalation: activities.MailEscalation,
 		to: w.in.CustomerEmail, contact: w.in.ContactEmail,
 		reminded: func(seq int) models.Invitation { return models.Invitation{RemindersSent: seq} },
 	}
@@ -263,8 +264,8 @@ func (w *invitationImpl) grant(ctx workflow.Context) error {
 	defer func() { w.cancelGrant = nil }()
 	w.setStatus(gctx, models.InvitationGranting, invitationChange{Step: "granting"})
 
-	var gdap GDAPResult
-	if err := workflow.ExecuteActivity(withStatusPolling(gctx), activityWaitGDAPActive, w.state.GDAPRelationshipID).Get(gctx, &gdap); err != nil {
+	var gdap activities.GDAPResult
+	if err := workflow.ExecuteActivity(withStatusPolling(gctx), a.WaitGDAPActive, w.state.GDAPRelationshipID).Get(gctx, &gdap); err != nil {
 		return err
 	}
 	w.state.GDAPStatus = gdap.Status
@@ -274,12 +275,12 @@ func (w *invitationImpl) grant(ctx workflow.Context) error {
 		st := AssignmentState{SecurityGroupID: as.SecurityGroupID, Status: "creating"}
 		w.state.Assignments = append(w.state.Assignments, st)
 		requestID := fmt.Sprintf("%s/assignment/%d", w.in.InvitationID, i)
-		if err := workflow.ExecuteActivity(withServiceCalls(gctx), activityCreateAssignment, requestID, w.state.GDAPRelationshipID, as).Get(gctx, &w.state.Assignments[i].AssignmentID); err != nil {
+		if err := workflow.ExecuteActivity(withServiceCalls(gctx), a.CreateAssignment, requestID, w.state.GDAPRelationshipID, as).Get(gctx, &w.state.Assignments[i].AssignmentID); err != nil {
 			return err
 		}
 		w.state.Assignments[i].Status = partnercenter.AssignmentStatusPending
 		w.record(ctx, invitationChange{Step: "assignment-created", StepDetail: as.SecurityGroupID, StepKey: w.in.InvitationID + "/assignment-created/" + as.SecurityGroupID})
-		if err := workflow.ExecuteActivity(withStatusPolling(gctx), activityWaitAssignmentActive, w.state.GDAPRelationshipID, w.state.Assignments[i].AssignmentID).Get(gctx, &w.state.Assignments[i].Status); err != nil {
+		if err := workflow.ExecuteActivity(withStatusPolling(gctx), a.WaitAssignmentActive, w.state.GDAPRelationshipID, w.state.Assignments[i].AssignmentID).Get(gctx, &w.state.Assignments[i].Status); err != nil {
 			return err
 		}
 		w.record(ctx, invitationChange{Step: "assignment-active", StepDetail: as.SecurityGroupID, StepKey: w.in.InvitationID + "/assignment-active/" + as.SecurityGroupID})
@@ -298,7 +299,7 @@ func (w *invitationImpl) finishClosed(ctx workflow.Context, status string) (Invi
 	}
 	if id := w.state.GDAPRelationshipID; id != "" && status != models.InvitationExpired {
 		var ended string
-		if err := workflow.ExecuteActivity(withServiceCalls(dctx), activityEndGDAP, w.in.InvitationID+"/end-gdap", id).Get(dctx, &ended); err != nil {
+		if err := workflow.ExecuteActivity(withServiceCalls(dctx), a.EndGDAP, w.in.InvitationID+"/end-gdap", id).Get(dctx, &ended); err != nil {
 			workflow.GetLogger(ctx).Warn("could not withdraw the GDAP relationship", "relationship", id, "error", err)
 		}
 		if ended != "" {
@@ -334,19 +335,16 @@ func (w *invitationImpl) finishFailed(ctx workflow.Context, cause error) (Invita
 	undo := func(dctx workflow.Context) {
 		if id := w.state.GDAPRelationshipID; id != "" && w.state.GDAPStatus == partnercenter.GDAPStatusCreated {
 			var ended string
-			_ = workflow.ExecuteActivity(withServiceCalls(dctx), activityEndGDAP, w.in.InvitationID+"/end-gdap", id).Get(dctx, &ended)
+			_ = workflow.ExecuteActivity(withServiceCalls(dctx), a.EndGDAP, w.in.InvitationID+"/end-gdap", id).Get(dctx, &ended)
 		}
 	}
 	err := w.fail(ctx, cause, errTypeInvitationFailed, &w.state.FailureReason, func(r string) models.Invitation { return models.Invitation{FailureReason: r} }, undo)
 	return w.state, err
 }
 
-// ErrTypeFlowGone is the error type of a record for a flow whose row does not exist.
-const ErrTypeFlowGone = "InvitationGone"
-
 func isFlowGone(err error) bool {
 	var appErr *temporal.ApplicationError
-	return errors.As(err, &appErr) && appErr.Type() == ErrTypeFlowGone
+	return errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeFlowGone
 }
 
 func rootMessage(err error) string {
@@ -362,7 +360,7 @@ func (w *invitationImpl) resend(ctx workflow.Context, req ResendRequest) error {
 }
 
 func (w *invitationImpl) mail(ctx workflow.Context, kind string, seq int, to string) error {
-	return workflow.ExecuteActivity(withServiceCalls(ctx), activitySendInvitationMail, InvitationMail{
+	return workflow.ExecuteActivity(withServiceCalls(ctx), a.SendInvitationMail, activities.InvitationMail{
 		InvitationID: w.in.InvitationID, Kind: kind, Seq: seq, To: to, CustomerDomain: w.in.CustomerDomain,
 		RoleIDs: w.in.RoleIDs, DurationDays: w.in.DurationDays, ExpiresAt: w.in.ExpiresAt, Language: w.in.Language,
 		NoAdminAccess: w.in.NoAdminAccess, Cloud: w.in.Cloud,

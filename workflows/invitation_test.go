@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/partnerflow/partnerflow/activities"
 	"github.com/partnerflow/partnerflow/models"
 	"github.com/partnerflow/partnerflow/workflows"
 )
@@ -38,14 +39,14 @@ type world struct {
 	createGDAPCalls     int
 	endGDAPResult       string
 	steps               []models.InvitationChange
-	mails               []workflows.InvitationMail
+	mails               []activities.InvitationMail
 	mailTimes           []time.Duration
 	ended               []string
 	checks              int
 	checkedRelationship []string
 	gdapCalls           []string
-	gdapStatus          workflows.GDAPState
-	alerts              []workflows.PartnerAlert
+	gdapStatus          activities.GDAPState
+	alerts              []activities.PartnerAlert
 	alertTimes          []time.Duration
 	// disconnected makes App+User calls answer ConnectionNeeded, as without a partner connection.
 	disconnected bool
@@ -66,7 +67,7 @@ func (w *world) RelationshipLink(context.Context, string) (string, error) {
 	defer w.mu.Unlock()
 	w.linkCalls++
 	if w.disconnected {
-		return "", temporal.NewNonRetryableApplicationError("get relationship request link: the Partner Center connection is needed", workflows.ErrTypeConnectionNeeded, nil)
+		return "", temporal.NewNonRetryableApplicationError("get relationship request link: the Partner Center connection is needed", activities.ErrTypeConnectionNeeded, nil)
 	}
 	return "https://admin.example/partner-invitation?partnerId=p", nil
 }
@@ -77,7 +78,7 @@ func (w *world) setDisconnected(v bool) {
 	w.disconnected = v
 }
 
-func (w *world) CreateGDAP(_ context.Context, in workflows.CreateGDAPInput) (workflows.GDAPResult, error) {
+func (w *world) CreateGDAP(_ context.Context, in activities.CreateGDAPInput) (activities.GDAPResult, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.createGDAPCalls++
@@ -85,20 +86,20 @@ func (w *world) CreateGDAP(_ context.Context, in workflows.CreateGDAPInput) (wor
 	if len(w.createGDAPErrors) > 0 {
 		err := w.createGDAPErrors[0]
 		w.createGDAPErrors = w.createGDAPErrors[1:]
-		return workflows.GDAPResult{}, err
+		return activities.GDAPResult{}, err
 	}
 	if in.RequestID == "" {
-		return workflows.GDAPResult{}, errors.New("no request ID")
+		return activities.GDAPResult{}, errors.New("no request ID")
 	}
-	return workflows.GDAPResult{ID: "rel-1", Status: "approvalPending", ApprovalURL: "https://admin.example/gdap/rel-1"}, nil
+	return activities.GDAPResult{ID: "rel-1", Status: "approvalPending", ApprovalURL: "https://admin.example/gdap/rel-1"}, nil
 }
 
-func (w *world) CheckAcceptance(_ context.Context, relationshipID, _ string) (workflows.Acceptance, error) {
+func (w *world) CheckAcceptance(_ context.Context, relationshipID, _ string) (activities.Acceptance, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.checks++
 	w.checkedRelationship = append(w.checkedRelationship, relationshipID)
-	var acc workflows.Acceptance
+	var acc activities.Acceptance
 	if relationshipID == "" {
 		// An invitation without admin access has no GDAP relationship to read.
 		if w.acceptAt > 0 && w.elapsed() >= w.acceptAt {
@@ -116,15 +117,15 @@ func (w *world) CheckAcceptance(_ context.Context, relationshipID, _ string) (wo
 	return acc, nil
 }
 
-func (w *world) WaitGDAPActive(context.Context, string) (workflows.GDAPResult, error) {
+func (w *world) WaitGDAPActive(context.Context, string) (activities.GDAPResult, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.gdapActiveCalls++
 	w.gdapCalls = append(w.gdapCalls, "WaitGDAPActive")
 	if w.gdapActiveCalls <= w.gdapActiveAfter {
-		return workflows.GDAPResult{}, temporal.NewApplicationError("not yet active", "NotReady")
+		return activities.GDAPResult{}, temporal.NewApplicationError("not yet active", "NotReady")
 	}
-	return workflows.GDAPResult{ID: "rel-1", Status: "active"}, nil
+	return activities.GDAPResult{ID: "rel-1", Status: "active"}, nil
 }
 
 func (w *world) CreateAssignment(_ context.Context, requestID, _ string, as workflows.AccessAssignment) (string, error) {
@@ -152,7 +153,7 @@ func (w *world) EndGDAP(_ context.Context, _ string, id string) (string, error) 
 	return "deleted", nil
 }
 
-func (w *world) SendInvitationMail(_ context.Context, m workflows.InvitationMail) error {
+func (w *world) SendInvitationMail(_ context.Context, m activities.InvitationMail) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.mails = append(w.mails, m)
@@ -160,17 +161,17 @@ func (w *world) SendInvitationMail(_ context.Context, m workflows.InvitationMail
 	return nil
 }
 
-func (w *world) GDAPStatus(context.Context, string) (workflows.GDAPState, error) {
+func (w *world) GDAPStatus(context.Context, string) (activities.GDAPState, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.gdapCalls = append(w.gdapCalls, "GDAPStatus")
 	if w.gdapStatus.Status == "" {
-		return workflows.GDAPState{Status: "active", AutoExtendDuration: "P180D"}, nil
+		return activities.GDAPState{Status: "active", AutoExtendDuration: "P180D"}, nil
 	}
 	return w.gdapStatus, nil
 }
 
-func (w *world) SendPartnerAlert(_ context.Context, al workflows.PartnerAlert) error {
+func (w *world) SendPartnerAlert(_ context.Context, al activities.PartnerAlert) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.alerts = append(w.alerts, al)
@@ -178,8 +179,8 @@ func (w *world) SendPartnerAlert(_ context.Context, al workflows.PartnerAlert) e
 	return nil
 }
 
-func (w *world) mailsOf(kind string) []workflows.InvitationMail {
-	var out []workflows.InvitationMail
+func (w *world) mailsOf(kind string) []activities.InvitationMail {
+	var out []activities.InvitationMail
 	for _, m := range w.mails {
 		if m.Kind == kind {
 			out = append(out, m)
@@ -335,7 +336,7 @@ func TestInvitationExpiresWithRemindersAndOneEscalation(t *testing.T) {
 	}
 	var got []time.Duration
 	for i, m := range w.mails {
-		if m.Kind == workflows.MailReminder {
+		if m.Kind == activities.MailReminder {
 			got = append(got, w.mailTimes[i].Round(time.Minute))
 		}
 	}
@@ -347,14 +348,14 @@ func TestInvitationExpiresWithRemindersAndOneEscalation(t *testing.T) {
 			t.Fatalf("reminder %d at %v, want %v", i+1, got[i], want[i])
 		}
 	}
-	esc := w.mailsOf(workflows.MailEscalation)
+	esc := w.mailsOf(activities.MailEscalation)
 	if len(esc) != 1 || esc[0].To != "ops@partner.example" || esc[0].Seq != 3 {
 		t.Fatalf("escalations %+v, want one to the contact after the third reminder", esc)
 	}
 	if state.RemindersSent != len(want) || !state.Escalated || w.count("expired") != 1 {
 		t.Fatalf("state %+v steps %v", state, w.stepNames())
 	}
-	if w.mailsOf(workflows.MailInvitation)[0].To != "admin@contoso.onmicrosoft.com" {
+	if w.mailsOf(activities.MailInvitation)[0].To != "admin@contoso.onmicrosoft.com" {
 		t.Fatal("the invitation was not mailed to the customer")
 	}
 }
@@ -443,8 +444,8 @@ func TestResend(t *testing.T) {
 	if _, err := result(t, env); err != nil {
 		t.Fatal(err)
 	}
-	if resent != 1 || len(w.mailsOf(workflows.MailResend)) != 1 || w.count("resent") != 1 {
-		t.Fatalf("resent %d, mails %d, steps %v", resent, len(w.mailsOf(workflows.MailResend)), w.stepNames())
+	if resent != 1 || len(w.mailsOf(activities.MailResend)) != 1 || w.count("resent") != 1 {
+		t.Fatalf("resent %d, mails %d, steps %v", resent, len(w.mailsOf(activities.MailResend)), w.stepNames())
 	}
 	if refusal == nil || !strings.Contains(refusal.Error(), "cancelled") {
 		t.Fatalf("the refusal must say the invitation is cancelled, got %v", refusal)
@@ -482,7 +483,7 @@ func TestServiceFailures(t *testing.T) {
 	t.Run("GDAP terminated by the customer before approval is a decline", func(t *testing.T) {
 		w := &world{}
 		env := newInvitationEnv(t, w)
-		env.OnActivity(w.CheckAcceptance, mockAny, mockAny, mockAny).Return(workflows.Acceptance{GDAPStatus: "terminated"}, nil)
+		env.OnActivity(w.CheckAcceptance, mockAny, mockAny, mockAny).Return(activities.Acceptance{GDAPStatus: "terminated"}, nil)
 		env.ExecuteWorkflow(workflows.Invitation, input(env))
 		state, err := result(t, env)
 		if err != nil || state.Status != models.InvitationDeclined {
@@ -495,7 +496,7 @@ func TestAnInvitationWhoseRowIsGoneEndsBeforeDoingAnything(t *testing.T) {
 	w := &world{}
 	env := newInvitationEnv(t, w)
 	env.OnActivity(w.RecordInvitation, mockAny, mockAny, mockAny).Return(
-		temporal.NewNonRetryableApplicationError("invitation inv-1 does not exist", workflows.ErrTypeFlowGone, nil))
+		temporal.NewNonRetryableApplicationError("invitation inv-1 does not exist", activities.ErrTypeFlowGone, nil))
 	env.ExecuteWorkflow(workflows.Invitation, input(env))
 	if _, err := result(t, env); err != nil {
 		t.Fatal(err)
@@ -542,7 +543,7 @@ func TestALongWaitContinuesAsNewWithItsState(t *testing.T) {
 	if err != nil || state.Status != models.InvitationActive {
 		t.Fatalf("state %+v err %v", state, err)
 	}
-	if w2.createGDAPCalls != 0 || len(w2.mailsOf(workflows.MailInvitation)) != 0 || w2.count("started") != 0 {
+	if w2.createGDAPCalls != 0 || len(w2.mailsOf(activities.MailInvitation)) != 0 || w2.count("started") != 0 {
 		t.Fatalf("the continued run repeated the start: %d GDAP calls, steps %v", w2.createGDAPCalls, w2.stepNames())
 	}
 	if state.RemindersSent != c.State.RemindersSent || state.GDAPRelationshipID != "rel-1" {
@@ -606,19 +607,19 @@ func TestGDAPWatch(t *testing.T) {
 	t.Run("access the customer removes is reported to the partner", func(t *testing.T) {
 		w := &world{}
 		env := newEnv(t, w)
-		env.RegisterDelayedCallback(func() { w.mu.Lock(); w.gdapStatus = workflows.GDAPState{Status: "terminated"}; w.mu.Unlock() }, 10*day+time.Hour)
+		env.RegisterDelayedCallback(func() { w.mu.Lock(); w.gdapStatus = activities.GDAPState{Status: "terminated"}; w.mu.Unlock() }, 10*day+time.Hour)
 		env.ExecuteWorkflow(workflows.GDAPWatch, workflows.GDAPWatchInput{InvitationID: "inv-1", RelationshipID: "rel-1", CustomerDomain: "contoso.onmicrosoft.com", ContactEmail: "ops@partner.example"})
 		var status string
 		if err := env.GetWorkflowResult(&status); err != nil || status != "terminated" {
 			t.Fatalf("status %q err %v", status, err)
 		}
-		if len(w.alerts) != 1 || w.alerts[0].Kind != workflows.AlertAccessLost || w.alerts[0].To != "ops@partner.example" {
+		if len(w.alerts) != 1 || w.alerts[0].Kind != activities.AlertAccessLost || w.alerts[0].To != "ops@partner.example" {
 			t.Fatalf("alerts %+v", w.alerts)
 		}
 		if w.alertTimes[0] > 12*day {
 			t.Fatalf("the loss was noticed only after %v; the watch checks daily", w.alertTimes[0])
 		}
-		if w.count(workflows.AlertAccessLost) != 1 {
+		if w.count(activities.AlertAccessLost) != 1 {
 			t.Fatalf("the loss must be on the invitation's timeline: %v", w.stepNames())
 		}
 	})
@@ -626,10 +627,10 @@ func TestGDAPWatch(t *testing.T) {
 		w := &world{}
 		env := newEnv(t, w)
 		end := env.Now().Add(90 * day)
-		w.gdapStatus = workflows.GDAPState{Status: "active", EndDateTime: end, AutoExtendDuration: "PT0S"}
+		w.gdapStatus = activities.GDAPState{Status: "active", EndDateTime: end, AutoExtendDuration: "PT0S"}
 		env.RegisterDelayedCallback(func() {
 			w.mu.Lock()
-			w.gdapStatus = workflows.GDAPState{Status: "expired", EndDateTime: end}
+			w.gdapStatus = activities.GDAPState{Status: "expired", EndDateTime: end}
 			w.mu.Unlock()
 		}, 90*day)
 		env.ExecuteWorkflow(workflows.GDAPWatch, workflows.GDAPWatchInput{InvitationID: "inv-1", RelationshipID: "rel-1", CustomerDomain: "contoso.onmicrosoft.com", ContactEmail: "ops@partner.example"})
@@ -637,7 +638,7 @@ func TestGDAPWatch(t *testing.T) {
 		if err := env.GetWorkflowResult(&status); err != nil || status != "expired" {
 			t.Fatalf("status %q err %v", status, err)
 		}
-		if len(w.alerts) != 2 || w.alerts[0].Kind != workflows.AlertAccessExpiring || w.alerts[1].Kind != workflows.AlertAccessLost {
+		if len(w.alerts) != 2 || w.alerts[0].Kind != activities.AlertAccessExpiring || w.alerts[1].Kind != activities.AlertAccessLost {
 			t.Fatalf("want one warning then the loss, got %+v", w.alerts)
 		}
 		if at := w.alertTimes[0]; at < 59*day || at > 61*day {
@@ -647,24 +648,24 @@ func TestGDAPWatch(t *testing.T) {
 	t.Run("access that renews itself is not announced as ending", func(t *testing.T) {
 		w := &world{}
 		env := newEnv(t, w)
-		w.gdapStatus = workflows.GDAPState{Status: "active", EndDateTime: env.Now().Add(10 * day), AutoExtendDuration: "P180D"}
+		w.gdapStatus = activities.GDAPState{Status: "active", EndDateTime: env.Now().Add(10 * day), AutoExtendDuration: "P180D"}
 		env.RegisterDelayedCallback(func() { w.mu.Lock(); w.gdapStatus.Status = "terminated"; w.mu.Unlock() }, 40*day)
 		env.ExecuteWorkflow(workflows.GDAPWatch, workflows.GDAPWatchInput{InvitationID: "inv-1", RelationshipID: "rel-1", ContactEmail: "ops@partner.example"})
-		if len(w.alerts) != 1 || w.alerts[0].Kind != workflows.AlertAccessLost {
+		if len(w.alerts) != 1 || w.alerts[0].Kind != activities.AlertAccessLost {
 			t.Fatalf("alerts %+v", w.alerts)
 		}
 	})
 	t.Run("without a partner contact the alert is only on the timeline", func(t *testing.T) {
-		w := &world{gdapStatus: workflows.GDAPState{Status: "terminated"}}
+		w := &world{gdapStatus: activities.GDAPState{Status: "terminated"}}
 		_, status, err := watch(w, workflows.GDAPWatchInput{InvitationID: "inv-1", RelationshipID: "rel-1"})
-		if err != nil || status != "terminated" || len(w.alerts) != 0 || w.count(workflows.AlertAccessLost) != 1 {
+		if err != nil || status != "terminated" || len(w.alerts) != 0 || w.count(activities.AlertAccessLost) != 1 {
 			t.Fatalf("status %q err %v alerts %+v steps %v", status, err, w.alerts, w.stepNames())
 		}
 	})
 	t.Run("a long watch continues as new, keeping whether it warned", func(t *testing.T) {
 		w := &world{}
 		env := newEnv(t, w)
-		w.gdapStatus = workflows.GDAPState{Status: "active", EndDateTime: env.Now().Add(20 * day), AutoExtendDuration: "PT0S"}
+		w.gdapStatus = activities.GDAPState{Status: "active", EndDateTime: env.Now().Add(20 * day), AutoExtendDuration: "PT0S"}
 		env.RegisterDelayedCallback(func() { env.SetCurrentHistoryLength(20000) }, 2*day)
 		env.ExecuteWorkflow(workflows.GDAPWatch, workflows.GDAPWatchInput{InvitationID: "inv-1", RelationshipID: "rel-1", ContactEmail: "ops@partner.example"})
 		var can *workflow.ContinueAsNewError
@@ -679,7 +680,7 @@ func TestGDAPWatch(t *testing.T) {
 	t.Run("a run continued before the carry convention keeps its warning", func(t *testing.T) {
 		w := &world{}
 		env := newEnv(t, w)
-		w.gdapStatus = workflows.GDAPState{Status: "active", EndDateTime: env.Now().Add(20 * day), AutoExtendDuration: "PT0S"}
+		w.gdapStatus = activities.GDAPState{Status: "active", EndDateTime: env.Now().Add(20 * day), AutoExtendDuration: "PT0S"}
 		env.RegisterDelayedCallback(func() { env.SetCurrentHistoryLength(20000) }, 2*day)
 		env.ExecuteWorkflow(workflows.GDAPWatch, workflows.GDAPWatchInput{InvitationID: "inv-1", RelationshipID: "rel-1", ContactEmail: "ops@partner.example", Warned: true})
 		var can *workflow.ContinueAsNewError
@@ -775,7 +776,7 @@ func TestAnInvitationWithoutAdminAccess(t *testing.T) {
 					t.Fatalf("statuses %s", got)
 				}
 				noGDAP(t, w, children)
-				invite := w.mailsOf(workflows.MailInvitation)
+				invite := w.mailsOf(activities.MailInvitation)
 				if len(invite) != 1 || !invite[0].NoAdminAccess || len(invite[0].RoleIDs) != 0 || invite[0].DurationDays != 0 {
 					t.Fatalf("the mail must say no admin access is asked for: %+v", invite)
 				}
@@ -822,7 +823,7 @@ func TestAnInvitationWithoutAdminAccess(t *testing.T) {
 		if w.elapsed() < 90*day || w.elapsed() > 90*day+time.Minute {
 			t.Fatalf("expired after %v, want 90 days", w.elapsed())
 		}
-		reminders, escalations := w.mailsOf(workflows.MailReminder), w.mailsOf(workflows.MailEscalation)
+		reminders, escalations := w.mailsOf(activities.MailReminder), w.mailsOf(activities.MailEscalation)
 		if len(reminders) != 13 || len(escalations) != 1 || w.count("expired") != 1 {
 			t.Fatalf("%d reminders, %d escalations, steps %v", len(reminders), len(escalations), w.stepNames())
 		}
@@ -847,7 +848,7 @@ func TestAnInvitationWithoutAdminAccess(t *testing.T) {
 		if state, err := result(t, env); err != nil || state.Status != models.InvitationActive {
 			t.Fatalf("state %+v err %v", state, err)
 		}
-		if resent := w.mailsOf(workflows.MailResend); len(resent) != 1 || !resent[0].NoAdminAccess {
+		if resent := w.mailsOf(activities.MailResend); len(resent) != 1 || !resent[0].NoAdminAccess {
 			t.Fatalf("resent %+v", resent)
 		}
 	})
@@ -862,7 +863,7 @@ func TestTheCustomersCloudReachesTheMails(t *testing.T) {
 	if state, err := result(t, env); err != nil || state.Status != models.InvitationActive {
 		t.Fatalf("state %+v err %v", state, err)
 	}
-	if m := w.mailsOf(workflows.MailInvitation); len(m) != 1 || m[0].Cloud != models.CloudUSGov || m[0].NoAdminAccess {
+	if m := w.mailsOf(activities.MailInvitation); len(m) != 1 || m[0].Cloud != models.CloudUSGov || m[0].NoAdminAccess {
 		t.Fatalf("mails %+v", m)
 	}
 }

@@ -3,6 +3,7 @@ package workflows
 import (
 	"time"
 
+	"github.com/partnerflow/partnerflow/activities"
 	"github.com/partnerflow/partnerflow/models"
 	"github.com/partnerflow/partnerflow/partnercenter"
 )
@@ -14,35 +15,14 @@ var InvitationFlow = Flow{
 	Type:     "Invitation",
 	Workflow: Invitation,
 	Helpers:  []any{GDAPCleanup, GDAPWatch},
-	Record:   activityRecordInvitation,
-	Activities: []string{
-		activityRelationshipLink, activityCreateGDAP, activityCheckAcceptance, activityWaitGDAPActive, activityCreateAssignment,
-		activityWaitAssignmentActive, activityEndGDAP, activitySendInvitationMail, activityGDAPStatus, activitySendPartnerAlert,
-	},
-	Query:   QueryInvitation,
-	Updates: []string{UpdateResend, UpdateCancel},
-	Signals: []string{SignalPartnerCenterEvent},
+	Query:    QueryInvitation,
+	Updates:  []string{UpdateResend, UpdateCancel},
+	Signals:  []string{SignalPartnerCenterEvent},
 	Events: []string{
 		partnercenter.EventResellerRelationshipAccepted, partnercenter.EventGDAPApproved, partnercenter.EventGDAPActivated,
 		partnercenter.EventGDAPTerminated, partnercenter.EventGDAPExpired,
 	},
 }
-
-// Activity names of the invitation flow, as recorded in its histories; the activities package
-// implements them as methods of *activities.Activities.
-const (
-	activityRecordInvitation     = "RecordInvitation"
-	activityRelationshipLink     = "RelationshipLink"
-	activityCreateGDAP           = "CreateGDAP"
-	activityCheckAcceptance      = "CheckAcceptance"
-	activityWaitGDAPActive       = "WaitGDAPActive"
-	activityCreateAssignment     = "CreateAssignment"
-	activityWaitAssignmentActive = "WaitAssignmentActive"
-	activityEndGDAP              = "EndGDAP"
-	activitySendInvitationMail   = "SendInvitationMail"
-	activityGDAPStatus           = "GDAPStatus"
-	activitySendPartnerAlert     = "SendPartnerAlert"
-)
 
 // QueryInvitation returns the live InvitationState.
 const QueryInvitation = "invitation"
@@ -53,11 +33,9 @@ const QueryInvitation = "invitation"
 // started before issue 23 carry "invitation/<partner>/<domain>"; their rows keep it.
 func InvitationWorkflowID(invitationID string) string { return "invitation/" + invitationID }
 
-// AccessAssignment grants roles of the GDAP relationship to one partner security group.
-type AccessAssignment struct {
-	SecurityGroupID string   `json:"securityGroupId"`
-	RoleIDs         []string `json:"roleIds"`
-}
+// AccessAssignment grants roles of the GDAP relationship to one partner security group; the
+// invitation's input carries it to the activity that creates it.
+type AccessAssignment = activities.AccessAssignment
 
 // InvitationPolicy is the invitation's waiting schedule.
 type InvitationPolicy = WaitPolicy
@@ -128,53 +106,3 @@ type InvitationState struct {
 	Assignments        []AssignmentState
 	FailureReason      string
 }
-
-// CreateGDAPInput asks for a GDAP relationship; RequestID makes the call idempotent.
-type CreateGDAPInput struct {
-	RequestID    string
-	DisplayName  string
-	DurationDays int
-	RoleIDs      []string
-	AutoExtend   bool
-}
-
-// GDAPResult is a GDAP relationship as the workflow needs it.
-type GDAPResult struct {
-	ID          string
-	Status      string
-	ApprovalURL string
-}
-
-// Acceptance is what the service says about an invitation's two consents.
-type Acceptance struct {
-	ResellerAccepted bool
-	CustomerTenantID string
-	GDAPStatus       string
-}
-
-// InvitationMail is one message about an invitation. Seq distinguishes reminders; with the
-// invitation ID and kind it is the idempotency key, so a retried send never mails twice.
-type InvitationMail struct {
-	InvitationID   string
-	Kind           string
-	Seq            int
-	To             string
-	CustomerDomain string
-	RoleIDs        []string
-	DurationDays   int
-	ExpiresAt      time.Time
-	// Language is the customer's language (empty: the worker's default).
-	Language string `json:",omitempty"`
-	// NoAdminAccess says the invitation asks for the reseller relationship alone.
-	NoAdminAccess bool `json:",omitempty"`
-	// Cloud is the customer's Microsoft cloud (empty: public).
-	Cloud string `json:",omitempty"`
-}
-
-// Mail kinds.
-const (
-	MailInvitation = "invitation"
-	MailResend     = "resend"
-	MailReminder   = "reminder"
-	MailEscalation = "escalation"
-)

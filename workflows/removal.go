@@ -7,6 +7,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/partnerflow/partnerflow/activities"
 	"github.com/partnerflow/partnerflow/models"
 )
 
@@ -18,21 +19,11 @@ var RemovalFlow = Flow{
 	Type:     "PartnershipRemoval",
 	Workflow: PartnershipRemoval,
 	Helpers:  []any{RemovalBatch},
-	Record:   activityRecordRemoval,
-	Activities: []string{
-		activityEndPartnership, activityPlanRemovalDeliveries, activityPendingDeliveries, activityDeliver, activityCountDeliveries,
-	},
-	Query: QueryRemoval,
+	Query:    QueryRemoval,
 }
 
-// Names of the removal's activities and query.
+// The removal's query, and the defaults of its input.
 const (
-	activityRecordRemoval          = "RecordRemoval"
-	activityEndPartnership         = "EndPartnership"
-	activityPlanRemovalDeliveries  = "PlanRemovalDeliveries"
-	activityPendingDeliveries      = "PendingDeliveries"
-	activityDeliver                = "Deliver"
-	activityCountDeliveries        = "CountDeliveries"
 	QueryRemoval                   = "removal"
 	defaultRemovalBatch            = 200
 	defaultDeliveryAttempts        = 10
@@ -81,31 +72,6 @@ type RemovalState struct {
 	Counts     models.DeliveryCounts
 }
 
-// EndedPartnership is what ending a partnership found.
-type EndedPartnership struct {
-	StillListed bool
-}
-
-// PlannedPage is one page of recipients planned.
-type PlannedPage struct {
-	Added int
-	Next  string
-}
-
-// PendingQuery asks for a page of a flow's pending deliveries.
-type PendingQuery struct {
-	Kind    string
-	FlowID  string
-	AfterID int64
-	Limit   int
-}
-
-// DeliverInput sends one delivery.
-type DeliverInput struct {
-	DeliveryID  int64
-	MaxAttempts int
-}
-
 // RemovalBatchInput is one child's share of a removal's deliveries.
 type RemovalBatchInput struct {
 	RemovalID       string
@@ -128,7 +94,7 @@ func PartnershipRemoval(ctx workflow.Context, in RemovalInput) (RemovalState, er
 		state   = RemovalState{Status: models.RemovalNotifying}
 		started = workflow.Now(ctx)
 	)
-	f := newFlow[models.Removal](models.KindRemoval, activityRecordRemoval, in.RemovalID, &state.Status, in.ContinueAsNewAfter)
+	f := newFlow[models.Removal](models.KindRemoval, a.RecordRemoval, in.RemovalID, &state.Status, in.ContinueAsNewAfter)
 	resume(f, in.Carry, &state, &started)
 	if err := serveState(ctx, QueryRemoval, &state); err != nil {
 		return state, err
@@ -160,8 +126,8 @@ func PartnershipRemoval(ctx workflow.Context, in RemovalInput) (RemovalState, er
 		}
 	}
 	if !state.Ended {
-		var ended EndedPartnership
-		if err := f.callService(ctx, withServiceCalls, &ended, activityEndPartnership, in.RemovalID); err != nil {
+		var ended activities.EndedPartnership
+		if err := f.callService(ctx, withServiceCalls, &ended, a.EndPartnership, in.RemovalID); err != nil {
 			return fail(err)
 		}
 		state.Ended, state.StillListed = true, ended.StillListed
@@ -172,8 +138,8 @@ func PartnershipRemoval(ctx workflow.Context, in RemovalInput) (RemovalState, er
 		f.record(ctx, change{Step: "partnership-ended", StepDetail: detail})
 	}
 	for !state.Planned {
-		var page PlannedPage
-		if err := f.callService(ctx, withServiceCalls, &page, activityPlanRemovalDeliveries, in.RemovalID, state.PlanCursor); err != nil {
+		var page activities.PlannedPage
+		if err := f.callService(ctx, withServiceCalls, &page, a.PlanRemovalDeliveries, in.RemovalID, state.PlanCursor); err != nil {
 			return fail(err)
 		}
 		state.PlanCursor, state.Planned = page.Next, page.Next == ""
@@ -181,15 +147,15 @@ func PartnershipRemoval(ctx workflow.Context, in RemovalInput) (RemovalState, er
 			return state, continueAsNew()
 		}
 	}
-	if err := workflow.ExecuteActivity(actx, activityCountDeliveries, models.KindRemoval, in.RemovalID).Get(ctx, &state.Counts); err != nil {
+	if err := workflow.ExecuteActivity(actx, a.CountDeliveries, models.KindRemoval, in.RemovalID).Get(ctx, &state.Counts); err != nil {
 		return fail(err)
 	}
 	f.record(ctx, change{Step: "planned", StepDetail: fmt.Sprintf("%d recipients", state.Counts.Total)})
 
 	for {
 		var ids []int64
-		query := PendingQuery{Kind: models.KindRemoval, FlowID: in.RemovalID, AfterID: state.AfterID, Limit: in.BatchSize}
-		if err := workflow.ExecuteActivity(actx, activityPendingDeliveries, query).Get(ctx, &ids); err != nil {
+		query := activities.PendingQuery{Kind: models.KindRemoval, FlowID: in.RemovalID, AfterID: state.AfterID, Limit: in.BatchSize}
+		if err := workflow.ExecuteActivity(actx, a.PendingDeliveries, query).Get(ctx, &ids); err != nil {
 			return fail(err)
 		}
 		if len(ids) == 0 {
@@ -203,7 +169,7 @@ func PartnershipRemoval(ctx workflow.Context, in RemovalInput) (RemovalState, er
 			return fail(err)
 		}
 		state.AfterID, state.Batches = ids[len(ids)-1], state.Batches+1
-		if err := workflow.ExecuteActivity(actx, activityCountDeliveries, models.KindRemoval, in.RemovalID).Get(ctx, &state.Counts); err != nil {
+		if err := workflow.ExecuteActivity(actx, a.CountDeliveries, models.KindRemoval, in.RemovalID).Get(ctx, &state.Counts); err != nil {
 			return fail(err)
 		}
 		if f.historyFull(ctx) {
@@ -233,7 +199,7 @@ func RemovalBatch(ctx workflow.Context, in RemovalBatchInput) (int, error) {
 	})
 	futures := make([]workflow.Future, len(in.DeliveryIDs))
 	for i, id := range in.DeliveryIDs {
-		futures[i] = workflow.ExecuteActivity(actx, activityDeliver, DeliverInput{DeliveryID: id, MaxAttempts: in.MaxAttempts})
+		futures[i] = workflow.ExecuteActivity(actx, a.Deliver, activities.DeliverInput{DeliveryID: id, MaxAttempts: in.MaxAttempts})
 	}
 	var errs int
 	for i, fut := range futures {

@@ -9,6 +9,7 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/partnerflow/partnerflow/activities"
 	"github.com/partnerflow/partnerflow/models"
 )
 
@@ -17,22 +18,15 @@ import (
 // polls the provider's list of indirect resellers), then verifies the reseller's PartnerID
 // before anyone transacts for it.
 var ResellerFlow = Flow{
-	Kind:       models.KindReseller,
-	Type:       "ResellerPartnership",
-	Workflow:   ResellerPartnership,
-	Record:     activityRecordReseller,
-	Activities: []string{activityFindPartnership, activityVerifyReseller, activitySendResellerMail},
-	Query:      QueryReseller,
-	Updates:    []string{UpdateResend, UpdateCancel, UpdateVerify},
+	Kind:     models.KindReseller,
+	Type:     "ResellerPartnership",
+	Workflow: ResellerPartnership,
+	Query:    QueryReseller,
+	Updates:  []string{UpdateResend, UpdateCancel, UpdateVerify},
 }
 
-// Names of the reseller partnership's activities and messages.
+// Names of the reseller partnership's messages.
 const (
-	activityRecordReseller   = "RecordReseller"
-	activityFindPartnership  = "FindPartnership"
-	activityVerifyReseller   = "VerifyReseller"
-	activitySendResellerMail = "SendResellerMail"
-
 	// QueryReseller returns the live ResellerState.
 	QueryReseller = "reseller"
 	// UpdateVerify checks a reseller that failed verification again, or matches a request that
@@ -42,25 +36,6 @@ const (
 	// changeResellerIdentity marks the workflows that stop for review when the reseller that
 	// authorized the provider is not plainly the one the request names (issue 21).
 	changeResellerIdentity = "reseller-identity"
-
-	// ErrTypeResellerTenantTaken is the error type of a record that would make a partnership
-	// active with a reseller tenant another active partnership holds.
-	ErrTypeResellerTenantTaken = "ResellerTenantTaken"
-)
-
-// Why a partnership request waits for the provider's review (ResellerState.FailureCode).
-const (
-	// ReviewPartnerIDMismatch: the PartnerID given for the request and the company that
-	// authorized the provider disagree.
-	ReviewPartnerIDMismatch = "partnerid-mismatch"
-	// ReviewAmbiguous: more than one reseller with the request's company name authorized the
-	// provider.
-	ReviewAmbiguous = "ambiguous-name"
-	// ReviewTenantTaken: the reseller tenant already has an active partnership with the provider.
-	ReviewTenantTaken = "tenant-taken"
-	// ReviewNotAuthorized: checked again, no reseller of the request's name authorizes the
-	// provider any more.
-	ReviewNotAuthorized = "not-authorized"
 )
 
 // ResellerWorkflowID is the workflow ID of one partnership request: its own, so that starting
@@ -102,55 +77,10 @@ type ResellerState struct {
 	Reviews int `json:",omitempty"`
 }
 
-// Partnership is what the provider's list of indirect resellers says of the reseller a request
-// names: found, not there yet, or there but not plainly the request's (Review and Reason), in
-// which case the flow stops for the provider's review and never takes the tenant.
-type Partnership struct {
-	Found    bool
-	TenantID string
-	MPNID    string
-	Name     string
-	Location string
-	Review   string `json:",omitempty"`
-	Reason   string `json:",omitempty"`
-}
-
-// Verification is the outcome of checking a reseller's PartnerID and partner agreement.
-type Verification struct {
-	OK bool
-	// Code is Partner Center's error code and Reason a plain sentence, when it failed.
-	Code   string
-	Reason string
-}
-
 // VerifyRequest asks for a reseller's verification, or a request's match in review, again.
 type VerifyRequest struct {
 	By string
 }
-
-// ResellerMail is one message of a partnership request; with the reseller ID, kind and Seq it is
-// the idempotency key, so a retried send never mails twice.
-type ResellerMail struct {
-	ResellerID  string
-	Kind        string
-	Seq         int
-	To          string
-	CompanyName string
-	Language    string
-	ExpiresAt   time.Time
-	// MPNID, Code and Reason fill the verification messages to the provider's contact.
-	MPNID, Code, Reason string
-}
-
-// Reseller mail kinds (notify's template names).
-const (
-	MailResellerInvitation         = "reseller-invitation"
-	MailResellerReminder           = "reseller-reminder"
-	MailResellerResend             = "reseller-resend"
-	MailResellerEscalation         = "reseller-escalation"
-	MailResellerVerified           = "reseller-verified"
-	MailResellerVerificationFailed = "reseller-verification-failed"
-)
 
 // ResellerPartnership asks a reseller to authorize the provider as its indirect provider, waits
 // durably for it (reminders, escalation, resend, cancel, expiry), then verifies the reseller:
@@ -172,7 +102,7 @@ type resellerImpl struct {
 	started     time.Time
 	verifyAgain *VerifyRequest
 	// review is the mismatch the last check found, which ends the wait for the authorization.
-	review *Partnership
+	review *activities.Partnership
 }
 
 type resellerChange = models.FlowChange[models.Reseller]
@@ -183,7 +113,7 @@ func (w *resellerImpl) setup(ctx workflow.Context) error {
 	if w.in.Policy.PollEvery <= 0 {
 		w.in.Policy = DefaultWaitPolicy
 	}
-	w.flow = newFlow[models.Reseller](models.KindReseller, activityRecordReseller, w.in.ResellerID, &w.state.Status, w.in.Policy.ContinueAsNewAfter)
+	w.flow = newFlow[models.Reseller](models.KindReseller, a.RecordReseller, w.in.ResellerID, &w.state.Status, w.in.Policy.ContinueAsNewAfter)
 	resume(w.flow, w.in.Carry, &w.state, &w.started)
 	if err := serveState(ctx, QueryReseller, &w.state); err != nil {
 		return err
@@ -210,14 +140,14 @@ func (w *resellerImpl) run(ctx workflow.Context) (ResellerState, error) {
 			return w.state, nil
 		}
 		w.enter(ctx, models.ResellerPending)
-		if err := w.mail(ctx, MailResellerInvitation, 0, w.in.Email, Verification{}); err != nil {
+		if err := w.mail(ctx, activities.MailResellerInvitation, 0, w.in.Email, activities.Verification{}); err != nil {
 			return w.finishFailed(ctx, err)
 		}
 		w.record(ctx, resellerChange{Step: "sent", StepDetail: w.in.Email})
 	}
 	if w.state.Status == models.ResellerNeedsReview {
 		// A run continued as new while the request waited for review.
-		return w.settle(ctx, &Partnership{Review: w.state.FailureCode, Reason: w.state.FailureReason})
+		return w.settle(ctx, &activities.Partnership{Review: w.state.FailureCode, Reason: w.state.FailureReason})
 	}
 	if !w.state.Authorized {
 		outcome, err := w.wait(ctx, waiting{
@@ -255,8 +185,8 @@ func (w *resellerImpl) run(ctx workflow.Context) (ResellerState, error) {
 
 // check looks for the reseller in the provider's list of indirect resellers.
 func (w *resellerImpl) check(ctx workflow.Context) error {
-	var p Partnership
-	if err := w.callService(ctx, withServiceCalls, &p, activityFindPartnership, w.in.ResellerID); err != nil {
+	var p activities.Partnership
+	if err := w.callService(ctx, withServiceCalls, &p, a.FindPartnership, w.in.ResellerID); err != nil {
 		return err
 	}
 	if p.Review != "" {
@@ -272,7 +202,7 @@ func (w *resellerImpl) check(ctx workflow.Context) error {
 }
 
 // authorize takes the reseller found in the provider's list for this request.
-func (w *resellerImpl) authorize(ctx workflow.Context, p Partnership) {
+func (w *resellerImpl) authorize(ctx workflow.Context, p activities.Partnership) {
 	w.state.Authorized, w.state.TenantID, w.state.MPNID, w.state.Location = true, p.TenantID, p.MPNID, p.Location
 	w.record(ctx, resellerChange{
 		Set:  models.Reseller{TenantID: p.TenantID, MPNID: p.MPNID, Location: p.Location},
@@ -283,7 +213,7 @@ func (w *resellerImpl) authorize(ctx workflow.Context, p Partnership) {
 // settle verifies the authorized reseller and, whenever the reseller is not plainly the
 // request's (review), waits for the provider's review first: a verify update matches the
 // request again, a cancel ends it. Nothing in review ever becomes active.
-func (w *resellerImpl) settle(ctx workflow.Context, review *Partnership) (ResellerState, error) {
+func (w *resellerImpl) settle(ctx workflow.Context, review *activities.Partnership) (ResellerState, error) {
 	for {
 		if review != nil {
 			p, done, err := w.awaitReview(ctx, *review)
@@ -305,7 +235,7 @@ func (w *resellerImpl) settle(ctx workflow.Context, review *Partnership) (Resell
 
 // awaitReview stops the request in needs_review with the reason until the provider checks it
 // again (the next match is returned) or cancels it (done).
-func (w *resellerImpl) awaitReview(ctx workflow.Context, review Partnership) (Partnership, bool, error) {
+func (w *resellerImpl) awaitReview(ctx workflow.Context, review activities.Partnership) (activities.Partnership, bool, error) {
 	w.review = nil
 	w.state.Authorized, w.state.TenantID = false, ""
 	w.state.FailureCode, w.state.FailureReason = review.Review, review.Reason
@@ -319,23 +249,23 @@ func (w *resellerImpl) awaitReview(ctx workflow.Context, review Partnership) (Pa
 		if w.historyFull(ctx) {
 			next := w.in
 			next.Carry = carry(w.flow, w.state, w.started)
-			return Partnership{}, true, workflow.NewContinueAsNewError(ctx, ResellerPartnership, next)
+			return activities.Partnership{}, true, workflow.NewContinueAsNewError(ctx, ResellerPartnership, next)
 		}
 		if _, err := workflow.AwaitWithTimeout(ctx, 24*time.Hour, func() bool { return w.verifyAgain != nil || w.cancelled != nil }); err != nil {
-			return Partnership{}, true, err
+			return activities.Partnership{}, true, err
 		}
 	}
 	if w.cancelled != nil {
 		w.setStatus(ctx, models.ResellerCancelled, resellerChange{Step: models.ResellerCancelled, StepDetail: w.cancelDetail()})
-		return Partnership{}, true, nil
+		return activities.Partnership{}, true, nil
 	}
-	var p Partnership
-	if err := w.callService(ctx, withServiceCalls, &p, activityFindPartnership, w.in.ResellerID); err != nil {
+	var p activities.Partnership
+	if err := w.callService(ctx, withServiceCalls, &p, a.FindPartnership, w.in.ResellerID); err != nil {
 		_, err = w.finishFailed(ctx, err)
-		return Partnership{}, true, err
+		return activities.Partnership{}, true, err
 	}
 	if p.Review == "" && !p.Found {
-		p.Review, p.Reason = ReviewNotAuthorized, fmt.Sprintf("no reseller named %q authorizes the provider in Partner Center", w.in.CompanyName)
+		p.Review, p.Reason = activities.ReviewNotAuthorized, fmt.Sprintf("no reseller named %q authorizes the provider in Partner Center", w.in.CompanyName)
 	}
 	return p, false, nil
 }
@@ -352,9 +282,9 @@ func (w *resellerImpl) resend(ctx workflow.Context, req ResendRequest) error {
 func (w *resellerImpl) messages() messages[models.Reseller] {
 	return messages[models.Reseller]{
 		send: func(ctx workflow.Context, kind string, seq int, to string) error {
-			return w.mail(ctx, kind, seq, to, Verification{})
+			return w.mail(ctx, kind, seq, to, activities.Verification{})
 		},
-		reminder: MailResellerReminder, resend: MailResellerResend, escalation: MailResellerEscalation,
+		reminder: activities.MailResellerReminder, resend: activities.MailResellerResend, escalation: activities.MailResellerEscalation,
 		to: w.in.Email, contact: w.in.ContactEmail,
 		reminded: func(seq int) models.Reseller { return models.Reseller{RemindersSent: seq} },
 	}
@@ -363,11 +293,11 @@ func (w *resellerImpl) messages() messages[models.Reseller] {
 // verify checks the reseller until it passes or the request is cancelled: a failure waits for a
 // verify update (the reseller signs its agreement, say), and is checked again then. A reseller
 // tenant that another partnership took meanwhile is returned as the review it needs.
-func (w *resellerImpl) verify(ctx workflow.Context) (*Partnership, error) {
+func (w *resellerImpl) verify(ctx workflow.Context) (*activities.Partnership, error) {
 	for round := 1; ; round++ {
 		w.setStatus(ctx, models.ResellerVerifying, resellerChange{Step: "verifying", StepKey: fmt.Sprintf("%s/verifying/%d", w.in.ResellerID, round)})
-		var v Verification
-		if err := w.callService(ctx, withServiceCalls, &v, activityVerifyReseller, w.state.MPNID); err != nil {
+		var v activities.Verification
+		if err := w.callService(ctx, withServiceCalls, &v, a.VerifyReseller, w.state.MPNID); err != nil {
 			_, err = w.finishFailed(ctx, err)
 			return nil, err
 		}
@@ -378,13 +308,13 @@ func (w *resellerImpl) verify(ctx workflow.Context) (*Partnership, error) {
 				StepDetail: "PartnerID " + w.state.MPNID + " exists, is an indirect reseller in the provider's region and has signed the partner agreement"}
 			if err := w.tryRecord(ctx, verified); err != nil {
 				if isTenantTaken(err) && workflow.GetVersion(ctx, changeResellerIdentity, workflow.DefaultVersion, 1) == 1 {
-					return &Partnership{Review: ReviewTenantTaken, Reason: fmt.Sprintf("reseller tenant %s became active with another partnership of the provider first", w.state.TenantID)}, nil
+					return &activities.Partnership{Review: activities.ReviewTenantTaken, Reason: fmt.Sprintf("reseller tenant %s became active with another partnership of the provider first", w.state.TenantID)}, nil
 				}
 				workflow.GetLogger(ctx).Error("could not record the step", "kind", w.kind, "id", w.in.ResellerID, "step", verified.Step, "error", err)
 			}
 			w.enter(ctx, models.ResellerActive)
 			w.verifyAgain = nil
-			w.notifyContact(ctx, MailResellerVerified, round, v)
+			w.notifyContact(ctx, activities.MailResellerVerified, round, v)
 			// A verify update that asked for this round gets its answer before the workflow ends.
 			return nil, workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
 		}
@@ -394,7 +324,7 @@ func (w *resellerImpl) verify(ctx workflow.Context) (*Partnership, error) {
 			Step: "verification-failed", StepDetail: v.Code + ": " + v.Reason, StepKey: fmt.Sprintf("%s/verification-failed/%d", w.in.ResellerID, round),
 		})
 		w.verifyAgain = nil
-		w.notifyContact(ctx, MailResellerVerificationFailed, round, v)
+		w.notifyContact(ctx, activities.MailResellerVerificationFailed, round, v)
 		for w.verifyAgain == nil && w.cancelled == nil {
 			if w.historyFull(ctx) {
 				next := w.in
@@ -416,12 +346,12 @@ func (w *resellerImpl) verify(ctx workflow.Context) (*Partnership, error) {
 // partnership's.
 func isTenantTaken(err error) bool {
 	var appErr *temporal.ApplicationError
-	return errors.As(err, &appErr) && appErr.Type() == ErrTypeResellerTenantTaken
+	return errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeResellerTenantTaken
 }
 
 // notifyContact tells the provider's contact how verification went; a mail that cannot be
 // sent is logged, the partnership goes on.
-func (w *resellerImpl) notifyContact(ctx workflow.Context, kind string, round int, v Verification) {
+func (w *resellerImpl) notifyContact(ctx workflow.Context, kind string, round int, v activities.Verification) {
 	if w.in.ContactEmail == "" {
 		return
 	}
@@ -430,8 +360,8 @@ func (w *resellerImpl) notifyContact(ctx workflow.Context, kind string, round in
 	}
 }
 
-func (w *resellerImpl) mail(ctx workflow.Context, kind string, seq int, to string, v Verification) error {
-	return workflow.ExecuteActivity(withServiceCalls(ctx), activitySendResellerMail, ResellerMail{
+func (w *resellerImpl) mail(ctx workflow.Context, kind string, seq int, to string, v activities.Verification) error {
+	return workflow.ExecuteActivity(withServiceCalls(ctx), a.SendResellerMail, activities.ResellerMail{
 		ResellerID: w.in.ResellerID, Kind: kind, Seq: seq, To: to, CompanyName: w.in.CompanyName,
 		Language: w.in.Language, ExpiresAt: w.in.ExpiresAt, MPNID: w.state.MPNID, Code: v.Code, Reason: v.Reason,
 	}).Get(ctx, nil)

@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
+	"github.com/partnerflow/partnerflow/activities"
 	"github.com/partnerflow/partnerflow/models"
 	"github.com/partnerflow/partnerflow/workflows"
 )
@@ -16,7 +17,7 @@ import (
 // match until fixed is set, then adatum; RecordReseller refuses activation when tenantTaken.
 type reviewWorld struct {
 	mu          sync.Mutex
-	match       workflows.Partnership
+	match       activities.Partnership
 	fixed       bool
 	tenantTaken bool
 	finds       int
@@ -24,19 +25,19 @@ type reviewWorld struct {
 	changes     []models.ResellerChange
 }
 
-var adatum = workflows.Partnership{Found: true, TenantID: "tenant-adatum", MPNID: "1234567", Name: "Adatum", Location: "US"}
+var adatum = activities.Partnership{Found: true, TenantID: "tenant-adatum", MPNID: "1234567", Name: "Adatum", Location: "US"}
 
 func (w *reviewWorld) RecordReseller(_ context.Context, _ string, ch models.ResellerChange) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if ch.Status == models.ResellerActive && w.tenantTaken {
-		return temporal.NewNonRetryableApplicationError("taken", workflows.ErrTypeResellerTenantTaken, nil)
+		return temporal.NewNonRetryableApplicationError("taken", activities.ErrTypeResellerTenantTaken, nil)
 	}
 	w.changes = append(w.changes, ch)
 	return nil
 }
 
-func (w *reviewWorld) FindPartnership(context.Context, string) (workflows.Partnership, error) {
+func (w *reviewWorld) FindPartnership(context.Context, string) (activities.Partnership, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.finds++
@@ -46,14 +47,14 @@ func (w *reviewWorld) FindPartnership(context.Context, string) (workflows.Partne
 	return w.match, nil
 }
 
-func (w *reviewWorld) VerifyReseller(context.Context, string) (workflows.Verification, error) {
+func (w *reviewWorld) VerifyReseller(context.Context, string) (activities.Verification, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.verified++
-	return workflows.Verification{OK: true}, nil
+	return activities.Verification{OK: true}, nil
 }
 
-func (w *reviewWorld) SendResellerMail(context.Context, workflows.ResellerMail) error { return nil }
+func (w *reviewWorld) SendResellerMail(context.Context, activities.ResellerMail) error { return nil }
 
 func (w *reviewWorld) statuses() []string {
 	w.mu.Lock()
@@ -86,7 +87,7 @@ func reviewUpdate(env *testsuite.TestWorkflowEnvironment, t *testing.T, name str
 }
 
 func TestAResellerThatIsNotPlainlyTheRequestsStopsForReview(t *testing.T) {
-	mismatch := workflows.Partnership{Review: workflows.ReviewPartnerIDMismatch, Reason: "PartnerID 1234567 belongs to Adatum (tenant tenant-adatum), not to Evil Corp"}
+	mismatch := activities.Partnership{Review: activities.ReviewPartnerIDMismatch, Reason: "PartnerID 1234567 belongs to Adatum (tenant tenant-adatum), not to Evil Corp"}
 	cases := []struct {
 		name string
 		// world's answers, and what the provider does on days 1 and 2.
@@ -99,17 +100,17 @@ func TestAResellerThatIsNotPlainlyTheRequestsStopsForReview(t *testing.T) {
 		{
 			name:  "a PartnerID that belongs to another company stops the request; checking again changes nothing; cancel ends it",
 			world: &reviewWorld{match: mismatch}, day1: workflows.UpdateVerify, day2: workflows.UpdateCancel,
-			wantStatus: models.ResellerCancelled, wantCode: workflows.ReviewPartnerIDMismatch,
+			wantStatus: models.ResellerCancelled, wantCode: activities.ReviewPartnerIDMismatch,
 		},
 		{
 			name:  "checked again once the cause is gone, the request goes on to verification and active",
 			world: &reviewWorld{match: mismatch}, onDay1: func(w *reviewWorld) { w.fixed = true }, day1: workflows.UpdateVerify,
-			wantStatus: models.ResellerActive, wantCode: workflows.ReviewPartnerIDMismatch,
+			wantStatus: models.ResellerActive, wantCode: activities.ReviewPartnerIDMismatch,
 		},
 		{
 			name:  "a tenant another partnership activated first stops the request at activation",
 			world: &reviewWorld{fixed: true, tenantTaken: true}, day2: workflows.UpdateCancel,
-			wantStatus: models.ResellerCancelled, wantCode: workflows.ReviewTenantTaken,
+			wantStatus: models.ResellerCancelled, wantCode: activities.ReviewTenantTaken,
 		},
 	}
 	for _, tc := range cases {
@@ -158,7 +159,7 @@ func TestAResellerThatIsNotPlainlyTheRequestsStopsForReview(t *testing.T) {
 }
 
 func TestResendIsRefusedWhileARequestIsInReview(t *testing.T) {
-	w := &reviewWorld{match: workflows.Partnership{Review: workflows.ReviewAmbiguous, Reason: "2 resellers named Adatum"}}
+	w := &reviewWorld{match: activities.Partnership{Review: activities.ReviewAmbiguous, Reason: "2 resellers named Adatum"}}
 	env := quietEnv()
 	env.RegisterActivity(w)
 	refused := false

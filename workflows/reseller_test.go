@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/partnerflow/partnerflow/activities"
 	"github.com/partnerflow/partnerflow/models"
 	"github.com/partnerflow/partnerflow/workflows"
 )
@@ -27,10 +28,10 @@ type resellerWorld struct {
 	start       time.Time
 	now         func() time.Time
 	authorizeAt time.Duration
-	verdicts    []workflows.Verification
+	verdicts    []activities.Verification
 	rounds      int
 	changes     []models.ResellerChange
-	mails       []workflows.ResellerMail
+	mails       []activities.ResellerMail
 }
 
 func (w *resellerWorld) RecordReseller(_ context.Context, _ string, ch models.ResellerChange) error {
@@ -40,14 +41,14 @@ func (w *resellerWorld) RecordReseller(_ context.Context, _ string, ch models.Re
 	return nil
 }
 
-func (w *resellerWorld) FindPartnership(context.Context, string) (workflows.Partnership, error) {
+func (w *resellerWorld) FindPartnership(context.Context, string) (activities.Partnership, error) {
 	if w.authorizeAt == 0 || w.now().Sub(w.start) < w.authorizeAt {
-		return workflows.Partnership{}, nil
+		return activities.Partnership{}, nil
 	}
-	return workflows.Partnership{Found: true, TenantID: "tenant-r", MPNID: "1234567", Name: "Adatum", Location: "US"}, nil
+	return activities.Partnership{Found: true, TenantID: "tenant-r", MPNID: "1234567", Name: "Adatum", Location: "US"}, nil
 }
 
-func (w *resellerWorld) VerifyReseller(_ context.Context, mpnID string) (workflows.Verification, error) {
+func (w *resellerWorld) VerifyReseller(_ context.Context, mpnID string) (activities.Verification, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	v := w.verdicts[min(w.rounds, len(w.verdicts)-1)]
@@ -55,7 +56,7 @@ func (w *resellerWorld) VerifyReseller(_ context.Context, mpnID string) (workflo
 	return v, nil
 }
 
-func (w *resellerWorld) SendResellerMail(_ context.Context, m workflows.ResellerMail) error {
+func (w *resellerWorld) SendResellerMail(_ context.Context, m activities.ResellerMail) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.mails = append(w.mails, m)
@@ -127,7 +128,7 @@ func hasAll(have []string, want ...string) bool {
 
 func TestResellerPartnership(t *testing.T) {
 	t.Run("authorized on day 4 after a reminder, verified, active", func(t *testing.T) {
-		w := &resellerWorld{authorizeAt: 4 * day, verdicts: []workflows.Verification{{OK: true}}}
+		w := &resellerWorld{authorizeAt: 4 * day, verdicts: []activities.Verification{{OK: true}}}
 		env := newResellerEnv(t, w)
 		env.ExecuteWorkflow(workflows.ResellerPartnership, resellerInput(env))
 		st := resellerResult(t, env)
@@ -138,7 +139,7 @@ func TestResellerPartnership(t *testing.T) {
 			t.Fatalf("steps %v", w.steps())
 		}
 		kinds := w.mailKinds()
-		if len(kinds) != 3 || kinds[0] != workflows.MailResellerInvitation || kinds[1] != workflows.MailResellerReminder || kinds[2] != workflows.MailResellerVerified {
+		if len(kinds) != 3 || kinds[0] != activities.MailResellerInvitation || kinds[1] != activities.MailResellerReminder || kinds[2] != activities.MailResellerVerified {
 			t.Fatalf("mails %v", kinds)
 		}
 		if w.mails[0].Language != "it" || w.mails[2].To != "ops@provider.example" {
@@ -146,7 +147,7 @@ func TestResellerPartnership(t *testing.T) {
 		}
 	})
 	t.Run("never authorized: reminders on days 3, 7, 14, 21 and 28, one escalation, expired", func(t *testing.T) {
-		w := &resellerWorld{verdicts: []workflows.Verification{{OK: true}}}
+		w := &resellerWorld{verdicts: []activities.Verification{{OK: true}}}
 		env := newResellerEnv(t, w)
 		env.ExecuteWorkflow(workflows.ResellerPartnership, resellerInput(env))
 		st := resellerResult(t, env)
@@ -155,7 +156,7 @@ func TestResellerPartnership(t *testing.T) {
 		}
 		escalations := 0
 		for _, k := range w.mailKinds() {
-			if k == workflows.MailResellerEscalation {
+			if k == activities.MailResellerEscalation {
 				escalations++
 			}
 		}
@@ -165,7 +166,7 @@ func TestResellerPartnership(t *testing.T) {
 	})
 	for _, code := range []string{"3000", "2201", "2203", "2204", "800016", "900123"} {
 		t.Run("verification failing with "+code+" waits, then passes when verified again", func(t *testing.T) {
-			w := &resellerWorld{authorizeAt: time.Hour, verdicts: []workflows.Verification{{Code: code, Reason: "reason " + code}, {OK: true}}}
+			w := &resellerWorld{authorizeAt: time.Hour, verdicts: []activities.Verification{{Code: code, Reason: "reason " + code}, {OK: true}}}
 			env := newResellerEnv(t, w)
 			var during workflows.ResellerState
 			env.RegisterDelayedCallback(func() {
@@ -187,13 +188,13 @@ func TestResellerPartnership(t *testing.T) {
 			if st.Status != models.ResellerActive || st.FailureCode != "" || w.rounds != 2 {
 				t.Fatalf("after verifying again: %+v rounds %d", st, w.rounds)
 			}
-			if !hasAll(w.mailKinds(), workflows.MailResellerVerificationFailed, workflows.MailResellerVerified) {
+			if !hasAll(w.mailKinds(), activities.MailResellerVerificationFailed, activities.MailResellerVerified) {
 				t.Fatalf("mails %v", w.mailKinds())
 			}
 		})
 	}
 	t.Run("a reseller that keeps failing is never active and can be cancelled", func(t *testing.T) {
-		w := &resellerWorld{authorizeAt: time.Hour, verdicts: []workflows.Verification{{Code: "2203", Reason: "not signed"}}}
+		w := &resellerWorld{authorizeAt: time.Hour, verdicts: []activities.Verification{{Code: "2203", Reason: "not signed"}}}
 		env := newResellerEnv(t, w)
 		env.RegisterDelayedCallback(func() {
 			env.UpdateWorkflow(workflows.UpdateVerify, "v", &testsuite.TestUpdateCallback{OnReject: func(err error) { t.Error(err) }, OnAccept: func() {}, OnComplete: func(any, error) {}}, workflows.VerifyRequest{})
@@ -208,7 +209,7 @@ func TestResellerPartnership(t *testing.T) {
 		}
 	})
 	t.Run("verify is refused while the reseller has not failed", func(t *testing.T) {
-		w := &resellerWorld{verdicts: []workflows.Verification{{OK: true}}}
+		w := &resellerWorld{verdicts: []activities.Verification{{OK: true}}}
 		env := newResellerEnv(t, w)
 		refused := false
 		env.RegisterDelayedCallback(func() {
@@ -242,15 +243,15 @@ func newRemovalWorld(customers int) *removalWorld {
 
 func (w *removalWorld) RecordRemoval(context.Context, string, models.RemovalChange) error { return nil }
 
-func (w *removalWorld) EndPartnership(context.Context, string) (workflows.EndedPartnership, error) {
+func (w *removalWorld) EndPartnership(context.Context, string) (activities.EndedPartnership, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.ended++
-	return workflows.EndedPartnership{StillListed: true}, nil
+	return activities.EndedPartnership{StillListed: true}, nil
 }
 
 // PlanRemovalDeliveries plans 1,000 recipients a page.
-func (w *removalWorld) PlanRemovalDeliveries(_ context.Context, _ string, cursor string) (workflows.PlannedPage, error) {
+func (w *removalWorld) PlanRemovalDeliveries(_ context.Context, _ string, cursor string) (activities.PlannedPage, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	from := int64(1)
@@ -267,10 +268,10 @@ func (w *removalWorld) PlanRemovalDeliveries(_ context.Context, _ string, cursor
 	if to < int64(w.recipients) {
 		next = cursor + "x"
 	}
-	return workflows.PlannedPage{Added: int(to - from + 1), Next: next}, nil
+	return activities.PlannedPage{Added: int(to - from + 1), Next: next}, nil
 }
 
-func (w *removalWorld) PendingDeliveries(_ context.Context, q workflows.PendingQuery) ([]int64, error) {
+func (w *removalWorld) PendingDeliveries(_ context.Context, q activities.PendingQuery) ([]int64, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var out []int64
@@ -282,7 +283,7 @@ func (w *removalWorld) PendingDeliveries(_ context.Context, q workflows.PendingQ
 	return out, nil
 }
 
-func (w *removalWorld) Deliver(ctx context.Context, in workflows.DeliverInput) error {
+func (w *removalWorld) Deliver(ctx context.Context, in activities.DeliverInput) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.status[in.DeliveryID] == models.DeliveryDelivered {

@@ -3,17 +3,16 @@
 // never do I/O; every side effect is an activity.
 package workflows
 
-import (
-	"go.temporal.io/sdk/temporal"
-)
+import "github.com/partnerflow/partnerflow/internal/flowsearch"
 
-// Search attributes every flow sets, so operators can filter flows in the Temporal Web UI.
+// Search attributes every flow sets, so operators can filter flows in the Temporal Web UI. They
+// are defined in flowsearch, which the connection package shares.
 var (
-	PartnerIDKey         = temporal.NewSearchAttributeKeyKeyword("PartnerId")
-	CustomerDomainKey    = temporal.NewSearchAttributeKeyKeyword("CustomerDomain")
-	ResellerPartnerIDKey = temporal.NewSearchAttributeKeyKeyword("ResellerPartnerId")
-	FlowStatusKey        = temporal.NewSearchAttributeKeyKeyword("FlowStatus")
+	PartnerIDKey         = flowsearch.PartnerIDKey
+	CustomerDomainKey    = flowsearch.CustomerDomainKey
+	ResellerPartnerIDKey = flowsearch.ResellerPartnerIDKey
+	FlowStatusKey        = flowsearch.FlowStatusKey
 )
 
 // SearchAttributeKeys lists the custom search attributes the namespace must have.
-var SearchAttributeKeys = []temporal.SearchAttributeKey{PartnerIDKey, CustomerDomainKey, ResellerPartnerIDKey, FlowStatusKey}
+var SearchAttributeKeys = flowsearch.SearchAttributeKeys
