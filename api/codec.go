@@ -67,7 +67,7 @@ func (s *Server) serveCodec(c *gin.Context) {
 	}
 	b, err := protojson.Marshal(&commonpb.Payloads{Payloads: out})
 	if err != nil {
-		fail(c, err)
+		writeError(c, err)
 		return
 	}
 	c.Data(http.StatusOK, "application/json", b)

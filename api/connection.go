@@ -145,7 +145,7 @@ func (s *Server) getConnection(c *gin.Context) {
 	}
 	row, err := s.connection.Status(c.Request.Context())
 	if err != nil {
-		fail(c, fmt.Errorf("read the Partner Center connection: %w", err))
+		writeError(c, fmt.Errorf("read the Partner Center connection: %w", err))
 		return
 	}
 	st := connectionStateOf(row)
@@ -229,7 +229,7 @@ func (s *Server) connectionDoctorPage(c *gin.Context) {
 func (s *Server) connectionPageOf(c *gin.Context) (connectionPage, bool) {
 	row, err := s.connection.Status(c.Request.Context())
 	if err != nil {
-		fail(c, fmt.Errorf("read the Partner Center connection: %w", err))
+		writeError(c, fmt.Errorf("read the Partner Center connection: %w", err))
 		return connectionPage{}, false
 	}
 	page := connectionPage{pageFrame: s.dashboardFrame(c, "Partner Center connection"), Connected: row.Connected(), CSRF: s.csrfToken(c)}
@@ -343,7 +343,7 @@ func (s *Server) startConnection(c *gin.Context) {
 	pending := pendingSignIn{State: oauth2.GenerateVerifier(), Verifier: oauth2.GenerateVerifier(), Expires: s.flows.Now().Add(connectSignInTTL).UTC()}
 	plain, err := json.Marshal(pending)
 	if err != nil {
-		fail(c, fmt.Errorf("seal the sign-in: %w", err))
+		writeError(c, fmt.Errorf("seal the sign-in: %w", err))
 		return
 	}
 	sealed := s.connectBox.Seal(sessionBinding(session), string(plain))
@@ -353,7 +353,7 @@ func (s *Server) startConnection(c *gin.Context) {
 
 // takePendingSignIn reads the sign-in this browser started with this session, and clears the
 // cookie: a sign-in is answered once, whatever the answer.
-func (s *Server) takePendingSignIn(c *gin.Context) (pendingSignIn, *Problem) {
+func (s *Server) takePendingSignIn(c *gin.Context) (pendingSignIn, error) {
 	var pending pendingSignIn
 	raw, err := c.Cookie(ConnectCookie)
 	s.setConnectCookie(c, "", -1)
@@ -387,11 +387,12 @@ func (s *Server) connectionCallback(c *gin.Context) {
 	if !s.connectionConfigured(c, asJSON) {
 		return
 	}
-	refuse := func(p *Problem) {
+	refuse := func(err error) {
+		p := answer(c, err)
 		p.Instance = CallbackPath // never echo the code
 		s.writePageProblem(c, p, asJSON, s.dashboardFrame(c, p.Title))
 	}
-	pending, problem := s.takePendingSignIn(c)
+	pending, notPending := s.takePendingSignIn(c)
 	if e := c.Query("error"); e != "" {
 		// Only fixed text is shown: the URL is anyone's to write.
 		detail := "Microsoft Entra ID answered an error; start again from the connection page"
@@ -404,8 +405,8 @@ func (s *Server) connectionCallback(c *gin.Context) {
 		refuse(problemSignInFailed(detail))
 		return
 	}
-	if problem != nil {
-		refuse(problem)
+	if notPending != nil {
+		refuse(notPending)
 		return
 	}
 	state := c.Query("state")
@@ -430,7 +431,7 @@ func (s *Server) connectionCallback(c *gin.Context) {
 	}
 	row, err := s.connection.Connect(ctx, grant)
 	if err != nil {
-		fail(c, fmt.Errorf("store the Partner Center connection: %w", err))
+		writeError(c, fmt.Errorf("store the Partner Center connection: %w", err))
 		return
 	}
 	s.logger.InfoContext(ctx, "Partner Center connected", "upn", row.UPN, "by", callerName(c))

@@ -126,7 +126,7 @@ type createCustomerRequest struct {
 
 // onboardingRequest checks a request completely, before anything is written or started; an
 // existing customer (invited) brings its own tenant, so the tenant's fields are not asked.
-func (s *Server) onboardingRequest(req createCustomerRequest, existing bool) (models.OnboardingRequest, *Problem) {
+func (s *Server) onboardingRequest(req createCustomerRequest, existing bool) (models.OnboardingRequest, error) {
 	out := models.OnboardingRequest{SupportContact: req.SupportContact}
 	out.CompanyName = strings.TrimSpace(req.CompanyName)
 	if !existing && (out.CompanyName == "" || utf8.RuneCountInString(out.CompanyName) > maxCompanyName) {
@@ -142,9 +142,9 @@ func (s *Server) onboardingRequest(req createCustomerRequest, existing bool) (mo
 			return out, Invalid("country", "must be a two-letter ISO country code such as IT")
 		}
 	}
-	lang, p := s.requestLanguage(req.Language)
-	if p != nil {
-		return out, p
+	lang, err := s.requestLanguage(req.Language)
+	if err != nil {
+		return out, err
 	}
 	out.Language = lang
 	c := req.Contact
@@ -194,13 +194,13 @@ func (s *Server) onboardingRequest(req createCustomerRequest, existing bool) (mo
 	if tooLong(strings.TrimSpace(req.ResellerID), maxResellerID) {
 		return out, Invalid("resellerId", "must be a reseller's ID, at most %d characters", maxResellerID)
 	}
-	products, p := parseProducts("products", req.Products)
+	products, err := parseProducts("products", req.Products)
 	out.Products = products
-	return out, p
+	return out, err
 }
 
 // parseProducts validates an order's lines.
-func parseProducts(field string, reqs []productRequest) ([]models.Product, *Problem) {
+func parseProducts(field string, reqs []productRequest) ([]models.Product, error) {
 	if len(reqs) == 0 || len(reqs) > maxProducts {
 		return nil, Invalid(field, "order 1 to %d products", maxProducts)
 	}
@@ -226,7 +226,7 @@ func parseProducts(field string, reqs []productRequest) ([]models.Product, *Prob
 
 // checkCatalog refuses products Partner Center does not sell in the customer's country, naming
 // the line; a catalog that does not answer lets the request through (the cart will say).
-func (s *Server) checkCatalog(ctx context.Context, products []models.Product, country string) *Problem {
+func (s *Server) checkCatalog(ctx context.Context, products []models.Product, country string) error {
 	if s.flows.Catalog == nil || country == "" {
 		return nil
 	}
@@ -253,9 +253,9 @@ func cartArg(c *gin.Context) (any, bool) {
 	if !bindJSON(c, &req) {
 		return nil, false
 	}
-	products, p := parseProducts("products", req.Products)
-	if p != nil {
-		writeProblem(c, p)
+	products, err := parseProducts("products", req.Products)
+	if err != nil {
+		writeError(c, err)
 		return nil, false
 	}
 	return workflows.CartRequest{By: callerName(c), Products: products}, true
@@ -268,12 +268,12 @@ func (s *Server) createCustomer(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
-	onb, p := s.onboardingRequest(req, false)
-	if p == nil {
-		p = s.checkCatalog(c.Request.Context(), onb.Products, onb.Country)
+	onb, err := s.onboardingRequest(req, false)
+	if err == nil {
+		err = s.checkCatalog(c.Request.Context(), onb.Products, onb.Country)
 	}
-	if p != nil {
-		writeProblem(c, p)
+	if err != nil {
+		writeError(c, err)
 		return
 	}
 	s.startOnboarding(c, onb, req.ResellerID, onb.DomainPrefix+".onmicrosoft.com", "", "")
@@ -295,9 +295,9 @@ func (s *Server) onboardInvitedCustomer(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
-	onb, p := s.onboardingRequest(req, true)
-	if p != nil {
-		writeProblem(c, p)
+	onb, err := s.onboardingRequest(req, true)
+	if err != nil {
+		writeError(c, err)
 		return
 	}
 	onb.CompanyName = inv.CustomerDomain
@@ -319,31 +319,27 @@ func (s *Server) startOnboarding(c *gin.Context, onb models.OnboardingRequest, r
 		Policy: s.flows.Policy,
 	}
 	if resellerID = strings.TrimSpace(resellerID); resellerID != "" {
-		r, p, err := resellers.find(ctx, s, resellerID)
+		r, err := resellers.find(ctx, s, resellerID)
 		switch {
-		case err != nil:
-			fail(c, err)
+		case errors.Is(err, models.ErrNotFound):
+			writeError(c, Invalid("resellerId", "no reseller with this ID"))
 			return
-		case p != nil:
-			writeProblem(c, Invalid("resellerId", "no reseller with this ID"))
+		case err != nil:
+			writeError(c, err)
 			return
 		case r.Status != models.ResellerActive:
-			_, p, err := s.checkIndirectReseller(ctx, "resellerId", r.TenantID)
-			if err != nil {
-				fail(c, err)
+			if _, err := s.checkIndirectReseller(ctx, "resellerId", r.TenantID); err != nil {
+				writeError(c, err)
 				return
 			}
-			if p == nil {
-				p = Invalid("resellerId", "reseller %s is %s, not active", r.CompanyName, r.Status)
-			}
-			writeProblem(c, p)
+			writeError(c, Invalid("resellerId", "reseller %s is %s, not active", r.CompanyName, r.Status))
 			return
 		}
 		in.ResellerID, in.ResellerTenantID, in.ResellerMPNID = r.ID, r.TenantID, r.MPNID
 	}
 	raw, err := json.Marshal(onb)
 	if err != nil {
-		fail(c, err)
+		writeError(c, err)
 		return
 	}
 	now := s.flows.Now().UTC()
@@ -533,7 +529,7 @@ func (s *Server) checkout(c *gin.Context) {
 	if row.OrderIDs != "" || row.Status == models.CustomerOrdering || row.Status == models.CustomerProvisioning || row.Status == models.CustomerCompleted {
 		v, err := s.customerDetailView(c.Request.Context(), row, "", nil)
 		if err != nil {
-			fail(c, err)
+			writeError(c, err)
 			return
 		}
 		c.JSON(http.StatusOK, v)
@@ -568,17 +564,17 @@ func (s *Server) revealCredentials(c *gin.Context) {
 		writeProblem(c, p)
 		return
 	case err != nil:
-		fail(c, err)
+		writeError(c, err)
 		return
 	}
 	sealed, err := base64.StdEncoding.DecodeString(creds.PasswordCiphertext)
 	if err != nil {
-		fail(c, fmt.Errorf("decode the credentials of %s", row.ID))
+		writeError(c, fmt.Errorf("decode the credentials of %s", row.ID))
 		return
 	}
 	password, err := s.credentials.Open(row.ID, sealed)
 	if err != nil {
-		fail(c, errors.New("the credentials could not be decrypted: was the signing key changed?"))
+		writeError(c, errors.New("the credentials could not be decrypted: was the signing key changed?"))
 		return
 	}
 	c.Header("Cache-Control", "no-store")
@@ -658,7 +654,7 @@ func (s *Server) recordAgreement(c *gin.Context, row *models.Customer, ev *model
 	notice := workflows.AgreementNotice{Method: ev.Method, By: by}
 	cmd, err := newUpdateCommand(models.KindCustomer, row.ID, row.WorkflowID, workflows.UpdateAgreement, notice)
 	if err != nil {
-		fail(c, err)
+		writeError(c, err)
 		return false
 	}
 	step := models.FlowStep{FlowKind: models.KindCustomer, FlowID: row.ID, Name: "agreement-accepted",
@@ -673,21 +669,26 @@ func (s *Server) recordAgreement(c *gin.Context, row *models.Customer, ev *model
 		writeProblem(c, customers.problemClosed("the customer's acceptance of the agreement is on record already"))
 		return false
 	} else if err != nil {
-		fail(c, err)
+		writeError(c, err)
 		return false
 	}
 	failpoint.Hit(failpoint.AttestAfterEvidence, models.KindCustomer)
-	st, p := customers.update(c, s, row, workflows.UpdateAgreement, notice, updateID(cmd))
+	st, err := customers.update(c, s, row, workflows.UpdateAgreement, notice, updateID(cmd))
 	store := context.WithoutCancel(ctx)
+	refused := problemFor(err)
 	switch {
-	case p != nil && p.Status == http.StatusConflict:
+	case refused != nil && refused.Status == http.StatusConflict:
 		if err := s.store.DropEvidence(store, row.ID); err != nil {
 			s.logger.ErrorContext(ctx, "remove refused agreement evidence", "customer_id", row.ID, "error", err)
 		}
-		writeProblem(c, p)
+		writeError(c, err)
 		return false
-	case p != nil: // recorded; the dispatcher tells the workflow when it answers
-		if err := s.store.RetryCommand(store, cmd.ID, p.Detail, time.Now()); err != nil {
+	case err != nil: // recorded; the dispatcher tells the workflow when it answers
+		reason := err.Error()
+		if refused != nil {
+			reason = refused.Detail
+		}
+		if err := s.store.RetryCommand(store, cmd.ID, reason, time.Now()); err != nil {
 			s.logger.ErrorContext(ctx, "release the agreement notice", "customer_id", row.ID, "error", err)
 		}
 	default:
@@ -698,7 +699,7 @@ func (s *Server) recordAgreement(c *gin.Context, row *models.Customer, ev *model
 	if wantsJSON(c) || c.ContentType() == "application/json" {
 		v, err := s.customerDetailView(ctx, row, "", st)
 		if err != nil {
-			fail(c, err)
+			writeError(c, err)
 			return false
 		}
 		c.JSON(http.StatusOK, v)
@@ -742,12 +743,12 @@ func (s *Server) agreementEvidence(c *gin.Context) {
 		return
 	}
 	if err != nil {
-		fail(c, err)
+		writeError(c, err)
 		return
 	}
 	tl, err := customers.timeline(ctx, s, row.ID, "", models.MaxStepPage)
 	if err != nil {
-		fail(c, err)
+		writeError(c, err)
 		return
 	}
 	v := evidenceView{CustomerID: row.ID, CompanyName: row.CompanyName, CustomerTenantID: row.CustomerTenantID, Method: ev.Method,
@@ -777,12 +778,12 @@ func (s *Server) agreementFromLink(c *gin.Context) (*models.Customer, bool) {
 	case err != nil:
 		return refuse(http.StatusBadRequest, "invalid-link", "link.invalid")
 	}
-	row, p, err := customers.find(c.Request.Context(), s, id)
-	if p != nil {
+	row, err := customers.find(c.Request.Context(), s, id)
+	switch {
+	case errors.Is(err, models.ErrNotFound):
 		return refuse(http.StatusNotFound, "not-found", "link.gone")
-	}
-	if err != nil {
-		fail(c, err)
+	case err != nil:
+		writeError(c, err)
 		return nil, false
 	}
 	return row, true
@@ -917,7 +918,7 @@ func (s *Server) customerPages(r *gin.Engine) {
 		}
 		v, err := s.customerDetailView(c.Request.Context(), row, c.Query("steps"), nil)
 		if err != nil {
-			fail(c, err)
+			writeError(c, err)
 			return
 		}
 		now := s.flows.Now()

@@ -2,6 +2,7 @@ package api
 
 import (
 	"crypto/hmac"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -88,19 +89,19 @@ func dashboardList[R models.FlowRow, S any](s *Server, f flowAPI[R, S], page lis
 		p := page
 		p.pageFrame = s.dashboardFrame(c, page.Heading)
 		p.Nav = f.desc.Kind + "s"
-		lf, problem := f.listFilter(c, s, dashboardPageSize)
-		if problem != nil {
-			p.Notice = "Ignored " + problem.Field + ": " + problem.Detail + "."
+		lf, err := f.listFilter(c, s, dashboardPageSize)
+		if bad := problemFor(err); bad != nil {
+			p.Notice = "Ignored " + bad.Field + ": " + bad.Detail + "."
 			lf = models.ListFilter{PartnerID: s.flows.PartnerID, Limit: dashboardPageSize, SearchColumn: f.searchColumn}
 		}
-		items, next, problem, err := f.list(c.Request.Context(), s, lf)
-		if problem != nil {
+		items, next, err := f.list(c.Request.Context(), s, lf)
+		if errors.Is(err, models.ErrBadCursor) {
 			p.Notice = "That page link is not valid; showing the first page."
 			lf.Cursor = ""
-			items, next, _, err = f.list(c.Request.Context(), s, lf)
+			items, next, err = f.list(c.Request.Context(), s, lf)
 		}
 		if err != nil {
-			fail(c, err)
+			writeError(c, err)
 			return
 		}
 		p.Status, p.Search = lf.Status, lf.Search
@@ -212,14 +213,14 @@ func (p *detailPage) withTimeline(path string, tl timeline) {
 
 // dashboardLoad finds the partner's flow named in the path, or answers a not-found page.
 func dashboardLoad[R models.FlowRow, S any](c *gin.Context, s *Server, f flowAPI[R, S]) (*R, bool) {
-	row, p, err := f.find(c.Request.Context(), s, c.Param("id"))
+	row, err := f.find(c.Request.Context(), s, c.Param("id"))
 	switch {
+	case errors.Is(err, models.ErrNotFound):
+		s.writePageProblem(c, err, false, s.dashboardFrame(c, "Not found"))
 	case err != nil:
-		fail(c, err)
-	case p != nil:
-		s.writePageProblem(c, p, false, s.dashboardFrame(c, "Not found"))
+		writeError(c, err)
 	}
-	return row, row != nil
+	return row, err == nil
 }
 
 // csrfToken binds the dashboard's forms to the operator's session, so another site cannot make
@@ -243,17 +244,18 @@ func (s *Server) checkCSRF(c *gin.Context) bool {
 // redirected with the outcome on success, with the refusal otherwise. arg builds the update's
 // argument from the form with the same validation as the JSON API; render shows the page.
 func dashboardAction[R models.FlowRow, S any](s *Server, f flowAPI[R, S], update, done string,
-	arg func(c *gin.Context) (any, *Problem), render func(c *gin.Context, status int, row *R, notice string)) gin.HandlerFunc {
+	arg func(c *gin.Context) (any, error), render func(c *gin.Context, status int, row *R, notice string)) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		row, ok := dashboardLoad(c, s, f)
 		if !ok || !s.checkCSRF(c) {
 			return
 		}
-		a, p := arg(c)
-		if p == nil {
-			_, p = f.update(c, s, row, update, a, "")
+		a, err := arg(c)
+		if err == nil {
+			_, err = f.update(c, s, row, update, a, "")
 		}
-		if p != nil {
+		if err != nil {
+			p := answer(c, err)
 			render(c, p.Status, row, p.Detail)
 			return
 		}
@@ -298,7 +300,7 @@ func itoa(n int) string { return strconv.Itoa(n) }
 func waitActions[R models.FlowRow, S any](r *gin.Engine, s *Server, f flowAPI[R, S], base string, render func(c *gin.Context, status int, row *R, notice string)) {
 	admin := requireRole(models.RoleAdminAgent)
 	r.POST(base+"/:id/resend", s.requireSession, admin, dashboardAction(s, f, workflows.UpdateResend, "resent",
-		func(c *gin.Context) (any, *Problem) { return workflows.ResendRequest{By: callerName(c)}, nil }, render))
+		func(c *gin.Context) (any, error) { return workflows.ResendRequest{By: callerName(c)}, nil }, render))
 	r.POST(base+"/:id/cancel", s.requireSession, admin, dashboardAction(s, f, workflows.UpdateCancel, "cancelled",
-		func(c *gin.Context) (any, *Problem) { return cancelRequest(callerName(c), c.PostForm("reason")) }, render))
+		func(c *gin.Context) (any, error) { return cancelRequest(callerName(c), c.PostForm("reason")) }, render))
 }

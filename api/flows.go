@@ -66,6 +66,7 @@ func (f flowAPI[R, S]) noun() string { return f.desc.Kind }
 func (f flowAPI[R, S]) notFound() *Problem {
 	p := problemNotFound()
 	p.Detail = "no " + f.noun() + " with this ID"
+	p.cause = models.ErrNotFound
 	return p
 }
 
@@ -82,28 +83,27 @@ func (f flowAPI[R, S]) problemClosed(detail string) *Problem {
 	return NewProblem(http.StatusConflict, f.noun()+"-closed", "The "+f.noun()+" is closed", detail)
 }
 
-// find returns the caller's partner's flow by ID, or the problem to answer with.
-func (f flowAPI[R, S]) find(ctx context.Context, s *Server, id string) (*R, *Problem, error) {
+// find returns the caller's partner's flow by ID; another partner's flow is not found either,
+// and not found is the flow's not-found problem, which is models.ErrNotFound.
+func (f flowAPI[R, S]) find(ctx context.Context, s *Server, id string) (*R, error) {
 	row, err := models.Find[R](ctx, s.store, id)
 	if errors.Is(err, models.ErrNotFound) || (err == nil && f.partnerOf(row) != s.flows.PartnerID) {
-		return nil, f.notFound(), nil
+		return nil, f.notFound()
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("load %s %s: %w", f.noun(), id, err)
+		return nil, fmt.Errorf("load %s %s: %w", f.noun(), id, err)
 	}
-	return row, nil, nil
+	return row, nil
 }
 
 // load finds the flow named by the :id parameter for a JSON handler.
 func (f flowAPI[R, S]) load(c *gin.Context, s *Server) (*R, bool) {
-	row, p, err := f.find(c.Request.Context(), s, c.Param("id"))
-	switch {
-	case err != nil:
-		fail(c, err)
-	case p != nil:
-		writeProblem(c, p)
+	row, err := f.find(c.Request.Context(), s, c.Param("id"))
+	if err != nil {
+		writeError(c, err)
+		return nil, false
 	}
-	return row, row != nil
+	return row, true
 }
 
 // create records a new flow and starts its workflow. The row is written first, so that the
@@ -118,7 +118,7 @@ func (f flowAPI[R, S]) create(c *gin.Context, s *Server, row *R, workflowID stri
 	ctx := c.Request.Context()
 	cmd, err := newStartCommand(f.desc, (*row).FlowID(), workflowID, in, attrs)
 	if err != nil {
-		fail(c, err)
+		writeError(c, err)
 		return false
 	}
 	openAt, err := insert(ctx, append([]models.With{models.WithCommand(cmd)}, with...)...)
@@ -127,11 +127,11 @@ func (f flowAPI[R, S]) create(c *gin.Context, s *Server, row *R, workflowID stri
 		if openID := path.Base(openAt); openAt != "" {
 			s.kickStart(ctx, f.desc.Kind, openID)
 		}
-		writeConflict(c, f.problemOpen(openAt))
+		writeError(c, f.problemOpen(openAt))
 		return false
 	}
 	if err != nil {
-		fail(c, err)
+		writeError(c, err)
 		return false
 	}
 	failpoint.Hit(failpoint.CreateAfterRecord, f.desc.Kind)
@@ -139,14 +139,6 @@ func (f flowAPI[R, S]) create(c *gin.Context, s *Server, row *R, workflowID stri
 		s.logger.WarnContext(ctx, "the workflow starts later", "kind", f.noun(), "id", cmd.FlowID, "error", err)
 	}
 	return true
-}
-
-// writeConflict answers a conflict with an existing resource, pointing at it.
-func writeConflict(c *gin.Context, p *Problem) {
-	if p.Location != "" {
-		c.Header("Location", p.Location)
-	}
-	writeProblem(c, p)
 }
 
 // query asks the flow's workflow for its live state.
@@ -186,7 +178,7 @@ func (f flowAPI[R, S]) liveState(ctx context.Context, s *Server, row *R) (S, boo
 // workflow comes back as the problem to answer with. A flow whose workflow has not started yet
 // is started first, except by a cancel, which closes it without one; no live state comes back
 // then.
-func (f flowAPI[R, S]) update(c *gin.Context, s *Server, row *R, name string, arg any, updateID string) (*S, *Problem) {
+func (f flowAPI[R, S]) update(c *gin.Context, s *Server, row *R, name string, arg any, updateID string) (*S, error) {
 	if s.temporal == nil {
 		return nil, problemUnavailable("Temporal is not configured")
 	}
@@ -220,7 +212,7 @@ func (f flowAPI[R, S]) update(c *gin.Context, s *Server, row *R, name string, ar
 
 // cancelUnstarted cancels a flow whose workflow has not started: its row is closed and the
 // command that would start it dropped, in one transaction, so no message ever goes out.
-func (f flowAPI[R, S]) cancelUnstarted(c *gin.Context, s *Server, row *R, req workflows.CancelRequest) *Problem {
+func (f flowAPI[R, S]) cancelUnstarted(c *gin.Context, s *Server, row *R, req workflows.CancelRequest) error {
 	detail := "by " + req.By + " before its workflow started"
 	if req.Reason != "" {
 		detail += ": " + req.Reason
@@ -261,7 +253,7 @@ func (f flowAPI[R, S]) refusal(err error) *Problem {
 // listFilter reads a list's query parameters (status, search, limit, createdBefore,
 // createdAfter, cursor), naming the parameter a bad value came in. The JSON API and the
 // dashboard read their filters here alike.
-func (f flowAPI[R, S]) listFilter(c *gin.Context, s *Server, limit int) (models.ListFilter, *Problem) {
+func (f flowAPI[R, S]) listFilter(c *gin.Context, s *Server, limit int) (models.ListFilter, error) {
 	lf := models.ListFilter{PartnerID: s.flows.PartnerID, Limit: limit, Cursor: c.Query("cursor"), SearchColumn: f.searchColumn}
 	if st := c.Query("status"); st != "" {
 		if !slices.Contains(f.statuses, st) {
@@ -292,30 +284,23 @@ func (f flowAPI[R, S]) listFilter(c *gin.Context, s *Server, limit int) (models.
 	return lf, nil
 }
 
-// list returns a page of the partner's flows; a cursor this API did not make is a problem.
-func (f flowAPI[R, S]) list(ctx context.Context, s *Server, lf models.ListFilter) ([]R, string, *Problem, error) {
-	items, next, err := models.List[R](ctx, s.store, lf)
-	if errors.Is(err, models.ErrBadCursor) {
-		return nil, "", Invalid("cursor", "the cursor is not one this API returned"), nil
-	}
-	return items, next, nil, err
+// list returns a page of the partner's flows; a cursor this API did not make is
+// models.ErrBadCursor.
+func (f flowAPI[R, S]) list(ctx context.Context, s *Server, lf models.ListFilter) ([]R, string, error) {
+	return models.List[R](ctx, s.store, lf)
 }
 
 // listHandler serves GET on the flow kind's collection with view making each row's JSON.
 func listHandler[R models.FlowRow, S any, V any](s *Server, f flowAPI[R, S], view func(*R) V) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		lf, p := f.listFilter(c, s, defaultListLimit)
-		if p != nil {
-			writeProblem(c, p)
+		lf, err := f.listFilter(c, s, defaultListLimit)
+		if err != nil {
+			writeError(c, err)
 			return
 		}
-		items, next, p, err := f.list(c.Request.Context(), s, lf)
-		switch {
-		case err != nil:
-			fail(c, err)
-			return
-		case p != nil:
-			writeProblem(c, p)
+		items, next, err := f.list(c.Request.Context(), s, lf)
+		if err != nil {
+			writeError(c, err)
 			return
 		}
 		views := make([]V, len(items))
@@ -389,12 +374,8 @@ func stepsHandler[R models.FlowRow, S any](s *Server, f flowAPI[R, S]) gin.Handl
 			limit = n
 		}
 		tl, err := f.timeline(c.Request.Context(), s, (*row).FlowID(), c.Query("cursor"), limit)
-		if errors.Is(err, models.ErrBadCursor) {
-			writeProblem(c, Invalid("cursor", "the cursor is not one this API returned"))
-			return
-		}
 		if err != nil {
-			fail(c, err)
+			writeError(c, err)
 			return
 		}
 		c.JSON(http.StatusOK, gin.H{"items": tl.Steps, "nextCursor": tl.NextCursor})
@@ -405,7 +386,7 @@ func stepsHandler[R models.FlowRow, S any](s *Server, f flowAPI[R, S]) gin.Handl
 const maxCancelReason = 500
 
 // cancelRequest validates a cancel's reason alike for the JSON API and the dashboard.
-func cancelRequest(by, reason string) (workflows.CancelRequest, *Problem) {
+func cancelRequest(by, reason string) (workflows.CancelRequest, error) {
 	reason = strings.TrimSpace(reason)
 	if utf8.RuneCountInString(reason) > maxCancelReason {
 		return workflows.CancelRequest{}, Invalid("reason", "must be at most %d characters", maxCancelReason)
@@ -433,7 +414,7 @@ func detailHandler[R models.FlowRow, S any](s *Server, f flowAPI[R, S], detail d
 		}
 		v, err := detail(c.Request.Context(), row, nil)
 		if err != nil {
-			fail(c, err)
+			writeError(c, err)
 			return
 		}
 		c.JSON(http.StatusOK, v)
@@ -456,9 +437,9 @@ func updateHandler[R models.FlowRow, S any](s *Server, f flowAPI[R, S], name str
 		if !ok {
 			return
 		}
-		st, p := f.update(c, s, row, name, a, "")
-		if p != nil {
-			writeProblem(c, p)
+		st, err := f.update(c, s, row, name, a, "")
+		if err != nil {
+			writeError(c, err)
 			return
 		}
 		if fresh, err := models.Find[R](c.Request.Context(), s.store, (*row).FlowID()); err == nil {
@@ -466,7 +447,7 @@ func updateHandler[R models.FlowRow, S any](s *Server, f flowAPI[R, S], name str
 		}
 		v, err := detail(c.Request.Context(), row, st)
 		if err != nil {
-			fail(c, err)
+			writeError(c, err)
 			return
 		}
 		c.JSON(http.StatusOK, v)
@@ -486,9 +467,9 @@ func cancelArg(c *gin.Context) (any, bool) {
 	if !bindOptionalJSON(c, &req) {
 		return nil, false
 	}
-	arg, p := cancelRequest(callerName(c), req.Reason)
-	if p != nil {
-		writeProblem(c, p)
+	arg, err := cancelRequest(callerName(c), req.Reason)
+	if err != nil {
+		writeError(c, err)
 		return nil, false
 	}
 	return arg, true

@@ -191,7 +191,7 @@ type assignmentRequest struct {
 
 // invitationInput checks a request completely, before anything is written or started, and
 // returns the workflow input it asks for.
-func (s *Server) invitationInput(req createInvitationRequest) (workflows.InvitationInput, *Problem) {
+func (s *Server) invitationInput(req createInvitationRequest) (workflows.InvitationInput, error) {
 	in := workflows.InvitationInput{PartnerID: s.flows.PartnerID, AutoExtend: req.AutoExtend, Policy: s.flows.Policy}
 	in.CustomerDomain = strings.ToLower(strings.TrimSpace(req.CustomerDomain))
 	if !validDomain(in.CustomerDomain) {
@@ -201,9 +201,9 @@ func (s *Server) invitationInput(req createInvitationRequest) (workflows.Invitat
 	if !validEmail(in.CustomerEmail) {
 		return in, Invalid("customerEmail", "must be an e-mail address such as admin@contoso.com")
 	}
-	var p *Problem
-	if in.Cloud, p = parseCloud(req.Cloud, in.CustomerDomain); p != nil {
-		return in, p
+	var err error
+	if in.Cloud, err = parseCloud(req.Cloud, in.CustomerDomain); err != nil {
+		return in, err
 	}
 	in.NoAdminAccess = req.AdminAccess != nil && !*req.AdminAccess
 	if in.NoAdminAccess && in.Cloud == models.CloudUSGov {
@@ -219,8 +219,8 @@ func (s *Server) invitationInput(req createInvitationRequest) (workflows.Invitat
 	} else if !validEmail(in.ContactEmail) {
 		return in, Invalid("contactEmail", "must be an e-mail address")
 	}
-	if in.Language, p = s.requestLanguage(req.Language); p != nil {
-		return in, p
+	if in.Language, err = s.requestLanguage(req.Language); err != nil {
+		return in, err
 	}
 	if in.NoAdminAccess {
 		return in, resellerOnly(req)
@@ -235,7 +235,7 @@ const usGovInitialDomain = ".onmicrosoft.us"
 // parseCloud reads the request's cloud: public or usgov. Partner Center documents no field that
 // tells a prospective customer's cloud, so the request names it; left out, it is usgov for a
 // domain under onmicrosoft.us and public otherwise.
-func parseCloud(cloud, domain string) (string, *Problem) {
+func parseCloud(cloud, domain string) (string, error) {
 	usGovDomain := strings.HasSuffix(domain, usGovInitialDomain)
 	switch c := strings.ToLower(strings.TrimSpace(cloud)); {
 	case c == "" && usGovDomain:
@@ -252,7 +252,7 @@ func parseCloud(cloud, domain string) (string, *Problem) {
 
 // resellerOnly refuses what only an invitation with admin access uses, so a request never
 // believes it asked for roles that nobody will request.
-func resellerOnly(req createInvitationRequest) *Problem {
+func resellerOnly(req createInvitationRequest) error {
 	given := []struct {
 		field string
 		set   bool
@@ -270,10 +270,10 @@ func resellerOnly(req createInvitationRequest) *Problem {
 
 // adminAccessInput checks what an invitation with admin access asks for: the GDAP roles, their
 // duration and the access assignments.
-func (s *Server) adminAccessInput(in *workflows.InvitationInput, req createInvitationRequest) *Problem {
-	roleIDs, p := resolveRoles("roles", req.Roles)
-	if p != nil {
-		return p
+func (s *Server) adminAccessInput(in *workflows.InvitationInput, req createInvitationRequest) error {
+	roleIDs, err := resolveRoles("roles", req.Roles)
+	if err != nil {
+		return err
 	}
 	if len(roleIDs) == 0 {
 		return Invalid("roles", "at least one Microsoft Entra role (name or template ID) is required, unless adminAccess is false")
@@ -300,11 +300,11 @@ func (s *Server) adminAccessInput(in *workflows.InvitationInput, req createInvit
 		}
 		return nil
 	}
-	in.Assignments, p = parseAssignments(req.Assignments, roleIDs)
-	return p
+	in.Assignments, err = parseAssignments(req.Assignments, roleIDs)
+	return err
 }
 
-func parseAssignments(reqs []assignmentRequest, requested []string) ([]workflows.AccessAssignment, *Problem) {
+func parseAssignments(reqs []assignmentRequest, requested []string) ([]workflows.AccessAssignment, error) {
 	if len(reqs) == 0 {
 		return nil, Invalid("assignments", "at least one security group and its roles is required")
 	}
@@ -320,9 +320,9 @@ func parseAssignments(reqs []assignmentRequest, requested []string) ([]workflows
 			return nil, Invalid(field+".securityGroupId", "security group %s is assigned twice", group)
 		}
 		seen[group] = true
-		ids, p := resolveRoles(field+".roles", a.Roles)
-		if p != nil {
-			return nil, p
+		ids, err := resolveRoles(field+".roles", a.Roles)
+		if err != nil {
+			return nil, err
 		}
 		if len(ids) == 0 {
 			return nil, Invalid(field+".roles", "at least one role is required")
@@ -356,7 +356,7 @@ func narrowAssignments(defaults []workflows.AccessAssignment, requested []string
 }
 
 // resolveRoles turns role names or template IDs into template IDs, without duplicates.
-func resolveRoles(field string, names []string) ([]string, *Problem) {
+func resolveRoles(field string, names []string) ([]string, error) {
 	ids := make([]string, 0, len(names))
 	for _, n := range names {
 		if tooLong(n, maxRoleName) {
@@ -412,19 +412,14 @@ func (s *Server) createInvitation(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
-	in, p := s.invitationInput(req)
-	if p != nil {
-		writeProblem(c, p)
+	in, err := s.invitationInput(req)
+	if err != nil {
+		writeError(c, err)
 		return
 	}
 	if in.IndirectResellerID != "" {
-		_, p, err := s.checkIndirectReseller(c.Request.Context(), "indirectResellerId", in.IndirectResellerID)
-		if err != nil {
-			fail(c, err)
-			return
-		}
-		if p != nil {
-			writeProblem(c, p)
+		if _, err := s.checkIndirectReseller(c.Request.Context(), "indirectResellerId", in.IndirectResellerID); err != nil {
+			writeError(c, err)
 			return
 		}
 	}
@@ -674,7 +669,7 @@ var invitationNotices = map[string]string{
 func (s *Server) renderInvitationPage(c *gin.Context, status int, inv *models.Invitation, notice string) {
 	v, err := s.detailedView(c.Request.Context(), inv, c.Query("steps"), nil)
 	if err != nil {
-		fail(c, err)
+		writeError(c, err)
 		return
 	}
 	now := s.flows.Now()

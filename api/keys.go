@@ -41,9 +41,9 @@ func (s *Server) createAPIKey(c *gin.Context) {
 		writeProblem(c, Invalid("name", "a name of 1 to 100 characters is required"))
 		return
 	}
-	roles, p := parseRoles(req.Roles)
-	if p != nil {
-		writeProblem(c, p)
+	roles, err := parseRoles(req.Roles)
+	if err != nil {
+		writeError(c, err)
 		return
 	}
 	plaintext, key, err := s.store.CreateAPIKey(c.Request.Context(), req.Name, roles...)
@@ -54,13 +54,13 @@ func (s *Server) createAPIKey(c *gin.Context) {
 			writeProblem(c, p)
 			return
 		}
-		fail(c, err)
+		writeError(c, err)
 		return
 	}
 	c.JSON(http.StatusCreated, gin.H{"key": plaintext, "apiKey": viewAPIKey(*key)})
 }
 
-func parseRoles(names []string) ([]models.Role, *Problem) {
+func parseRoles(names []string) ([]models.Role, error) {
 	if len(names) == 0 {
 		return nil, Invalid("roles", "at least one role is required: admin-agent, sales-agent or global-admin")
 	}
@@ -78,7 +78,7 @@ func parseRoles(names []string) ([]models.Role, *Problem) {
 func (s *Server) listAPIKeys(c *gin.Context) {
 	keys, err := s.store.ListAPIKeys(c.Request.Context())
 	if err != nil {
-		fail(c, err)
+		writeError(c, err)
 		return
 	}
 	items := make([]apiKeyView, len(keys))
@@ -97,7 +97,7 @@ func (s *Server) revokeAPIKey(c *gin.Context) {
 		return
 	}
 	if err != nil {
-		fail(c, err)
+		writeError(c, err)
 		return
 	}
 	c.Status(http.StatusNoContent)

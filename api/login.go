@@ -106,7 +106,7 @@ func (s *Server) login(c *gin.Context) {
 	now := time.Now()
 	session, err := s.store.CreateSession(c.Request.Context(), key.ID, now, sessionTTL)
 	if err != nil {
-		fail(c, err)
+		writeError(c, err)
 		return
 	}
 	if _, err := s.store.PruneSessions(c.Request.Context(), now.Add(-24*time.Hour)); err != nil {
@@ -124,7 +124,7 @@ func (s *Server) logout(c *gin.Context) {
 	}
 	if session, err := c.Cookie(SessionCookie); err == nil && session != "" {
 		if err := s.store.EndSession(c.Request.Context(), session, time.Now()); err != nil {
-			fail(c, err)
+			writeError(c, err)
 			return
 		}
 	}

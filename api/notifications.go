@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -61,12 +60,8 @@ func (s *Server) listNotifications(c *gin.Context) {
 		f.Limit = n
 	}
 	msgs, next, err := s.store.ListOutbox(c.Request.Context(), f)
-	if errors.Is(err, models.ErrBadCursor) {
-		writeProblem(c, Invalid("cursor", "the cursor is not one this API returned"))
-		return
-	}
 	if err != nil {
-		fail(c, err)
+		writeError(c, err)
 		return
 	}
 	items := make([]notificationView, len(msgs))

@@ -199,7 +199,7 @@ func (s *Server) overview(c *gin.Context) {
 	for _, f := range overviewFlows {
 		st, err := f.stats(c.Request.Context(), s.store, s.flows.PartnerID)
 		if err != nil {
-			fail(c, err)
+			writeError(c, err)
 			return
 		}
 		page.Sections = append(page.Sections, f.section(st, s.flows.ExpireAfter))

@@ -68,7 +68,7 @@ type navLink struct {
 func (s *Server) renderPage(c *gin.Context, status int, name string, data any) {
 	var buf bytes.Buffer
 	if err := pageTemplates[name].ExecuteTemplate(&buf, "base", data); err != nil {
-		fail(c, fmt.Errorf("render the %s page: %w", name, err))
+		writeError(c, fmt.Errorf("render the %s page: %w", name, err))
 		return
 	}
 	pageHeaders(c)
@@ -95,12 +95,13 @@ type messagePage struct {
 	Message string
 }
 
-// writePageProblem answers p as problem+json to JSON clients and as a page to browsers.
-func (s *Server) writePageProblem(c *gin.Context, p *Problem, asJSON bool, frame pageFrame) {
+// writePageProblem answers err as problem+json to JSON clients and as a page to browsers.
+func (s *Server) writePageProblem(c *gin.Context, err error, asJSON bool, frame pageFrame) {
 	if asJSON {
-		writeProblem(c, p)
+		writeError(c, err)
 		return
 	}
+	p := answer(c, err)
 	frame.Title = p.Title
 	s.renderPage(c, p.Status, "message", messagePage{pageFrame: frame, Heading: p.Title, Message: p.Detail})
 	c.Abort()
@@ -140,12 +141,12 @@ func (s *Server) invitationFromLink(c *gin.Context, asJSON bool) (*models.Invita
 	case err != nil:
 		return refuse(http.StatusBadRequest, "invalid-link", "link.invalid")
 	}
-	inv, p, err := invitations.find(c.Request.Context(), s, id)
-	if p != nil {
+	inv, err := invitations.find(c.Request.Context(), s, id)
+	switch {
+	case errors.Is(err, models.ErrNotFound):
 		return refuse(http.StatusNotFound, "not-found", "link.gone")
-	}
-	if err != nil {
-		fail(c, fmt.Errorf("find the invitation of a customer link: %w", err))
+	case err != nil:
+		writeError(c, fmt.Errorf("find the invitation of a customer link: %w", err))
 		return nil, false
 	}
 	return inv, true
@@ -353,7 +354,7 @@ func (s *Server) acknowledgeAcceptance(c *gin.Context) {
 	// A customer's repeated posts are recorded once per UPN.
 	key := inv.ID + "/acknowledged/" + upn
 	if err := s.recordLinkStep(c, models.KindInvitation, inv.ID, "acknowledged", detail, key, now, maxAcknowledgedSteps); err != nil {
-		fail(c, fmt.Errorf("record the acknowledgement of invitation %s: %w", inv.ID, err))
+		writeError(c, fmt.Errorf("record the acknowledgement of invitation %s: %w", inv.ID, err))
 		return
 	}
 	st := s.customerState(c, inv)

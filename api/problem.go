@@ -9,6 +9,9 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/partnerflow/partnerflow/models"
+	"github.com/partnerflow/partnerflow/partnercenter"
 )
 
 // ProblemTypePrefix starts every problem type; the rest is a stable slug clients may switch on.
@@ -25,10 +28,15 @@ type Problem struct {
 	RequestID string `json:"requestId,omitempty"`
 	// Location points at an existing resource, for conflicts with one.
 	Location string `json:"location,omitempty"`
+	// cause is the error the problem answers, never shown: errors.Is sees through the problem.
+	cause error
 }
 
 // Error makes a Problem usable as an error returned by helpers.
 func (p *Problem) Error() string { return p.Title + ": " + p.Detail }
+
+// Unwrap returns the error the problem answers, so that a not-found problem is models.ErrNotFound.
+func (p *Problem) Unwrap() error { return p.cause }
 
 // NewProblem builds a problem of the given slug.
 func NewProblem(status int, slug, title, detail string) *Problem {
@@ -78,15 +86,67 @@ func writeProblem(c *gin.Context, p *Problem) {
 	c.Abort()
 }
 
-// fail answers err: a *Problem as it is, anything else as a logged 500.
-func fail(c *gin.Context, err error) {
-	var p *Problem
-	if errors.As(err, &p) {
-		writeProblem(c, p)
-		return
+// problemFor is the problem err is answered with, or nil when err is none the API knows: a
+// *Problem anywhere in err's chain as it is; models' sentinels, a cursor the store refused and a
+// Partner Center answer as their problems.
+func problemFor(err error) *Problem {
+	var (
+		p     *Problem
+		pcErr *partnercenter.Error
+	)
+	switch {
+	case errors.As(err, &p):
+		return p
+	case errors.Is(err, models.ErrNotFound):
+		return problemNotFound()
+	case errors.Is(err, models.ErrConflict):
+		return NewProblem(http.StatusConflict, "conflict", "Conflict", "the request conflicts with the resource's current state")
+	case errors.Is(err, models.ErrBadCursor):
+		return Invalid("cursor", "the cursor is not one this API returned")
+	case errors.As(err, &pcErr) && pcErr.Retryable():
+		return problemUnavailable("Partner Center did not answer; try again")
+	case errors.As(err, &pcErr):
+		return NewProblem(http.StatusBadGateway, "partner-center-refused", "Partner Center refused the request", partnerCenterRefusal(pcErr))
 	}
-	c.Set(ctxError, err)
-	writeProblem(c, problemInternal())
+	return nil
+}
+
+// partnerCenterRefusal says what Partner Center answered, in its own words when it gave some.
+func partnerCenterRefusal(e *partnercenter.Error) string {
+	detail := fmt.Sprintf("Partner Center answered %s with HTTP %d", e.Op, e.StatusCode)
+	if e.Code != 0 {
+		detail += fmt.Sprintf(" (code %d)", e.Code)
+	}
+	if e.Description != "" {
+		detail += ": " + e.Description
+	}
+	return detail
+}
+
+// answer is the problem err is answered with: problemFor's, or the generic 500 for an error the
+// API does not know. An error behind a 500 is kept for the request's log line.
+func answer(c *gin.Context, err error) *Problem {
+	p := problemFor(err)
+	var asProblem *Problem
+	switch {
+	case p == nil:
+		c.Set(ctxError, err)
+		p = problemInternal()
+	case p.Status >= http.StatusInternalServerError && !errors.As(err, &asProblem):
+		c.Set(ctxError, err)
+	}
+	return p
+}
+
+// writeError answers err as problem+json: the one place errors become HTTP answers. A problem
+// pointing at an existing resource sends its Location header too; an error the API does not know
+// is logged with the request and answered as a 500 that says nothing of it.
+func writeError(c *gin.Context, err error) {
+	p := answer(c, err)
+	if p.Location != "" {
+		c.Header("Location", p.Location)
+	}
+	writeProblem(c, p)
 }
 
 // bindJSON decodes the request body into v strictly: malformed JSON, unknown fields, wrong

@@ -80,7 +80,7 @@ func (s *Server) createRemoval(c *gin.Context) {
 				p.Location = "/v1/removals/" + rm.ID
 			}
 		}
-		writeConflict(c, p)
+		writeError(c, p)
 		return
 	}
 	now := s.flows.Now().UTC()
@@ -138,13 +138,13 @@ func (s *Server) retryRemoval(c *gin.Context) {
 	// in one transaction, so a crash between them leaves nothing pending that nobody delivers.
 	cmd, err := newStartCommand(removals.desc, rm.ID, rm.WorkflowID, in, removalAttributes(rm))
 	if err != nil {
-		fail(c, err)
+		writeError(c, err)
 		return
 	}
 	cmd.Name = models.StartAgain
 	n, err := s.store.RetryFailedDeliveries(ctx, models.KindRemoval, rm.ID, models.WithCommand(cmd))
 	if err != nil {
-		fail(c, err)
+		writeError(c, err)
 		return
 	}
 	if n == 0 {
@@ -285,7 +285,7 @@ func (s *Server) listRemovalDeliveries(c *gin.Context) {
 	}
 	ds, next, err := s.store.ListDeliveries(c.Request.Context(), models.KindRemoval, rm.ID, status, after, limit)
 	if err != nil {
-		fail(c, err)
+		writeError(c, err)
 		return
 	}
 	cursor := ""
@@ -311,7 +311,7 @@ func (s *Server) removalPages(r *gin.Engine) {
 		}
 		v, err := s.removalDetailView(c.Request.Context(), rm, c.Query("steps"), nil)
 		if err != nil {
-			fail(c, err)
+			writeError(c, err)
 			return
 		}
 		now := s.flows.Now()

@@ -61,7 +61,7 @@ type createResellerRequest struct {
 }
 
 // resellerInput checks a request completely, before anything is written or started.
-func (s *Server) resellerInput(req createResellerRequest) (workflows.ResellerInput, *Problem) {
+func (s *Server) resellerInput(req createResellerRequest) (workflows.ResellerInput, error) {
 	in := workflows.ResellerInput{PartnerID: s.flows.PartnerID, Policy: s.flows.Policy}
 	in.Email = strings.ToLower(strings.TrimSpace(req.Email))
 	if !validEmail(in.Email) {
@@ -75,9 +75,9 @@ func (s *Server) resellerInput(req createResellerRequest) (workflows.ResellerInp
 	if in.MPNID != "" && !mpnPattern.MatchString(in.MPNID) {
 		return in, Invalid("mpnId", "must be the reseller's PartnerID (MPN ID): 5 to 10 digits")
 	}
-	lang, p := s.requestLanguage(req.Language)
-	if p != nil {
-		return in, p
+	lang, err := s.requestLanguage(req.Language)
+	if err != nil {
+		return in, err
 	}
 	in.Language = lang
 	in.ContactEmail = strings.TrimSpace(req.ContactEmail)
@@ -90,7 +90,7 @@ func (s *Server) resellerInput(req createResellerRequest) (workflows.ResellerInp
 }
 
 // requestLanguage validates a request's language for messages, defaulting to the configured one.
-func (s *Server) requestLanguage(raw string) (string, *Problem) {
+func (s *Server) requestLanguage(raw string) (string, error) {
 	if strings.TrimSpace(raw) == "" {
 		return s.flows.DefaultLanguage, nil
 	}
@@ -107,9 +107,9 @@ func (s *Server) createReseller(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
-	in, p := s.resellerInput(req)
-	if p != nil {
-		writeProblem(c, p)
+	in, err := s.resellerInput(req)
+	if err != nil {
+		writeError(c, err)
 		return
 	}
 	now := s.flows.Now().UTC()
@@ -216,25 +216,25 @@ func firstOf(a, b string) string {
 }
 
 // checkIndirectReseller refuses naming a reseller that is not an active partner of the
-// provider, with the reason.
-func (s *Server) checkIndirectReseller(ctx context.Context, field, tenantID string) (*models.Reseller, *Problem, error) {
+// provider, with the reason as an invalid field.
+func (s *Server) checkIndirectReseller(ctx context.Context, field, tenantID string) (*models.Reseller, error) {
 	r, err := s.store.ActiveReseller(ctx, s.flows.PartnerID, tenantID)
 	if err == nil {
-		return r, nil, nil
+		return r, nil
 	}
 	if !errors.Is(err, models.ErrNotFound) {
-		return nil, nil, err
+		return nil, err
 	}
 	latest, err := s.store.LatestResellerByTenant(ctx, s.flows.PartnerID, tenantID)
 	switch {
 	case errors.Is(err, models.ErrNotFound):
-		return nil, Invalid(field, "%s is not one of your indirect resellers: partner with it first (POST /v1/resellers)", tenantID), nil
+		return nil, Invalid(field, "%s is not one of your indirect resellers: partner with it first (POST /v1/resellers)", tenantID)
 	case err != nil:
-		return nil, nil, err
+		return nil, err
 	case latest.Status == models.ResellerVerificationFailed:
-		return nil, Invalid(field, "reseller %s failed verification (%s: %s): it cannot be named until it is verified", latest.CompanyName, latest.FailureCode, latest.FailureReason), nil
+		return nil, Invalid(field, "reseller %s failed verification (%s: %s): it cannot be named until it is verified", latest.CompanyName, latest.FailureCode, latest.FailureReason)
 	}
-	return nil, Invalid(field, "reseller %s is %s, not active: only an active, verified reseller can be named", latest.CompanyName, latest.Status), nil
+	return nil, Invalid(field, "reseller %s is %s, not active: only an active, verified reseller can be named", latest.CompanyName, latest.Status)
 }
 
 // newFlowID returns a random flow ID with the kind's prefix.
@@ -277,12 +277,12 @@ func (s *Server) resellerFromLink(c *gin.Context, asJSON bool) (*models.Reseller
 		return refuse(NewProblem(http.StatusBadRequest, "invalid-link", "This link is not valid",
 			"The link is incomplete or was altered. Open it again from the e-mail, or ask "+s.partnerName()+" for a new one."))
 	}
-	r, p, err := resellers.find(c.Request.Context(), s, id)
-	if p != nil {
+	r, err := resellers.find(c.Request.Context(), s, id)
+	switch {
+	case errors.Is(err, models.ErrNotFound):
 		return refuse(NewProblem(http.StatusNotFound, "not-found", "This request no longer exists", "Ask "+s.partnerName()+" for a new one."))
-	}
-	if err != nil {
-		fail(c, err)
+	case err != nil:
+		writeError(c, err)
 		return nil, false
 	}
 	return r, true
@@ -366,13 +366,13 @@ func (s *Server) acknowledgePartnership(c *gin.Context) {
 	ctx := c.Request.Context()
 	if r.MPNID == "" {
 		if err := models.Record(ctx, s.store, models.KindReseller, r.ID, models.ResellerChange{Set: models.Reseller{MPNID: mpn}, At: now}); err != nil {
-			fail(c, err)
+			writeError(c, err)
 			return
 		}
 	}
 	detail := "mpnId=" + mpn + " ip=" + c.ClientIP() + " ua=" + truncate(c.Request.UserAgent(), maxUserAgent)
 	if err := s.recordLinkStep(c, models.KindReseller, r.ID, "acknowledged", detail, r.ID+"/acknowledged/"+mpn, now, maxAcknowledgedSteps); err != nil {
-		fail(c, err)
+		writeError(c, err)
 		return
 	}
 	if asJSON {
@@ -402,7 +402,7 @@ func (s *Server) resellerPages(r *gin.Engine) {
 	})
 	waitActions(r, s, resellers, "/resellers", s.renderResellerPage)
 	r.POST("/resellers/:id/verify", s.requireSession, requireRole(models.RoleAdminAgent), dashboardAction(s, resellers, workflows.UpdateVerify, "verified",
-		func(c *gin.Context) (any, *Problem) { return workflows.VerifyRequest{By: callerName(c)}, nil }, s.renderResellerPage))
+		func(c *gin.Context) (any, error) { return workflows.VerifyRequest{By: callerName(c)}, nil }, s.renderResellerPage))
 }
 
 var resellerNotices = map[string]string{
@@ -415,7 +415,7 @@ var resellerNotices = map[string]string{
 func (s *Server) renderResellerPage(c *gin.Context, status int, rs *models.Reseller, notice string) {
 	v, err := s.resellerDetailView(c.Request.Context(), rs, c.Query("steps"), nil)
 	if err != nil {
-		fail(c, err)
+		writeError(c, err)
 		return
 	}
 	now := s.flows.Now()

@@ -98,9 +98,9 @@ func (s *Server) createWebhookSubscription(c *gin.Context) {
 		writeProblem(c, Invalid("url", "%s", err.Error()))
 		return
 	}
-	events, p := webhookEvents(req.Events)
-	if p != nil {
-		writeProblem(c, p)
+	events, err := webhookEvents(req.Events)
+	if err != nil {
+		writeError(c, err)
 		return
 	}
 	req.Description = strings.TrimSpace(req.Description)
@@ -110,7 +110,7 @@ func (s *Server) createWebhookSubscription(c *gin.Context) {
 	}
 	existing, err := s.store.WebhookSubscriptions(ctx, s.flows.PartnerID)
 	if err != nil {
-		fail(c, err)
+		writeError(c, err)
 		return
 	}
 	if len(existing) >= maxWebhookSubscriptions {
@@ -125,7 +125,7 @@ func (s *Server) createWebhookSubscription(c *gin.Context) {
 	}
 	sub.SecretCiphertext = s.webhookSecrets.Seal(sub.ID, secret)
 	if err := s.store.CreateWebhookSubscription(ctx, sub); err != nil {
-		fail(c, err)
+		writeError(c, err)
 		return
 	}
 	view := viewWebhookSubscription(*sub)
@@ -134,7 +134,7 @@ func (s *Server) createWebhookSubscription(c *gin.Context) {
 }
 
 // webhookEvents validates a subscription's events, dropping repeats.
-func webhookEvents(names []string) ([]string, *Problem) {
+func webhookEvents(names []string) ([]string, error) {
 	if len(names) == 0 || len(names) > maxWebhookEvents {
 		return nil, Invalid("events", "name 1 to %d events such as invitation.active, reseller.* or *", maxWebhookEvents)
 	}
@@ -156,7 +156,7 @@ func webhookEvents(names []string) ([]string, *Problem) {
 func (s *Server) listWebhookSubscriptions(c *gin.Context) {
 	subs, err := s.store.WebhookSubscriptions(c.Request.Context(), s.flows.PartnerID)
 	if err != nil {
-		fail(c, err)
+		writeError(c, err)
 		return
 	}
 	items := make([]webhookSubscriptionView, len(subs))
@@ -175,7 +175,7 @@ func (s *Server) deleteWebhookSubscription(c *gin.Context) {
 		return
 	}
 	if err != nil {
-		fail(c, err)
+		writeError(c, err)
 		return
 	}
 	c.Status(http.StatusNoContent)
@@ -250,12 +250,8 @@ func (s *Server) listWebhookDeliveries(c *gin.Context) {
 		f.Limit = n
 	}
 	items, next, err := s.store.WebhookDeliveries(c.Request.Context(), f)
-	if errors.Is(err, models.ErrBadCursor) {
-		writeProblem(c, Invalid("cursor", "the cursor is not one this API returned"))
-		return
-	}
 	if err != nil {
-		fail(c, err)
+		writeError(c, err)
 		return
 	}
 	views := make([]webhookDeliveryView, len(items))
@@ -277,7 +273,7 @@ func (s *Server) retryWebhookDelivery(c *gin.Context) {
 		writeProblem(c, NewProblem(http.StatusConflict, "webhook-delivery-not-retryable", "The delivery cannot be retried",
 			"only a failed delivery of a subscription that still exists can be retried"))
 	case err != nil:
-		fail(c, err)
+		writeError(c, err)
 	default:
 		c.JSON(http.StatusOK, viewWebhookDelivery(*d))
 	}

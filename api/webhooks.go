@@ -81,7 +81,7 @@ func (s *Server) partnerCenterWebhook(c *gin.Context) {
 	sum := sha256.Sum256(body)
 	first, err := s.store.ClaimWebhookReceipt(ctx, sum, changed, WebhookReplayWindow)
 	if err != nil {
-		fail(c, err)
+		writeError(c, err)
 		return
 	}
 	if !first {
@@ -99,7 +99,7 @@ func (s *Server) partnerCenterWebhook(c *gin.Context) {
 	}
 	if err := s.store.SaveWebhookEvent(ctx, row); err != nil {
 		release()
-		fail(c, fmt.Errorf("store webhook event %s: %w", ev.EventName, err))
+		writeError(c, fmt.Errorf("store webhook event %s: %w", ev.EventName, err))
 		return
 	}
 	out := s.routeWebhookEvent(ctx, ev)
