@@ -78,8 +78,8 @@ func (w *invitationImpl) setup(ctx workflow.Context) error {
 func (w *invitationImpl) run(ctx workflow.Context) (InvitationState, error) {
 	w.quiet = workflow.GetVersion(ctx, changeQuietStatus, workflow.DefaultVersion, 1) == 1
 	if w.in.Carry == nil {
-		// The API removes an invitation whose start it could not confirm; a workflow that started
-		// all the same finds no row here and ends before it touches Partner Center or mails anyone.
+		// An invitation deleted before its workflow ran (an operator's cleanup) has no row here:
+		// the workflow ends before it touches Partner Center or mails anyone.
 		if err := w.tryRecord(ctx, invitationChange{Status: models.InvitationPending, Step: "started"}); isFlowGone(err) {
 			workflow.GetLogger(ctx).Warn("the invitation no longer exists; ending", "invitation", w.in.InvitationID)
 			return w.state, nil
