@@ -189,8 +189,7 @@ func (f flowAPI[R, S]) update(c *gin.Context, s *Server, row *R, name string, ar
 			return nil, f.cancelUnstarted(c, s, row, req)
 		}
 		if err := s.kick(ctx, cmd); err != nil {
-			c.Set(ctxError, err)
-			return nil, problemUnavailable("the " + f.noun() + "'s workflow has not started yet; it starts by itself, try again in a minute")
+			return nil, problemUnavailable("the " + f.noun() + "'s workflow has not started yet; it starts by itself, try again in a minute").because(err)
 		}
 	}
 	handle, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
@@ -204,8 +203,8 @@ func (f flowAPI[R, S]) update(c *gin.Context, s *Server, row *R, name string, ar
 		if p := f.refusal(err); p != nil {
 			return nil, p
 		}
-		c.Set(ctxError, fmt.Errorf("%s %s %s: %w", name, f.noun(), (*row).FlowID(), err))
-		return nil, problemUnavailable("the " + f.noun() + "'s workflow did not answer; try again")
+		return nil, problemUnavailable("the " + f.noun() + "'s workflow did not answer; try again").
+			because(fmt.Errorf("%s %s %s: %w", name, f.noun(), (*row).FlowID(), err))
 	}
 	return &st, nil
 }
@@ -226,8 +225,7 @@ func (f flowAPI[R, S]) cancelUnstarted(c *gin.Context, s *Server, row *R, req wo
 	case errors.Is(err, models.ErrNotFound): // started meanwhile
 		return f.problemClosed("the " + f.noun() + "'s workflow started meanwhile; try again")
 	}
-	c.Set(ctxError, err)
-	return problemUnavailable("the " + f.noun() + " could not be cancelled; try again")
+	return problemUnavailable("the " + f.noun() + " could not be cancelled; try again").because(err)
 }
 
 // refusal is the 409 for an update the workflow refused or can no longer take, or nil for any

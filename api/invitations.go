@@ -767,13 +767,13 @@ func (s *Server) signalGDAPInvitation(ctx context.Context, signal workflows.Part
 	if errors.Is(err, models.ErrNotFound) || (err == nil && inv.PartnerID != s.flows.PartnerID) {
 		detail := fmt.Sprintf("no invitation created GDAP relationship %q", signal.ResourceID)
 		return webhookOutcome{
-			result:  "refused: " + detail,
-			problem: NewProblem(http.StatusNotFound, "unknown-resource", "Unknown resource", detail),
+			result: "refused: " + detail,
+			err:    NewProblem(http.StatusNotFound, "unknown-resource", "Unknown resource", detail),
 		}
 	}
 	if err != nil {
 		err = fmt.Errorf("find the invitation of GDAP relationship %s: %w", signal.ResourceID, err)
-		return webhookOutcome{result: "failed: " + err.Error(), problem: problemInternal(), err: err}
+		return webhookOutcome{result: "failed: " + err.Error(), err: problemInternal().because(err)}
 	}
 	watch := workflows.GDAPWatchWorkflowID(signal.ResourceID)
 	switch {
@@ -791,7 +791,7 @@ func (s *Server) signalGDAPInvitation(ctx context.Context, signal workflows.Part
 		// The workflow moved on before its row said so.
 		return s.signalGDAPWatch(ctx, inv, watch, signal)
 	case err != nil:
-		return webhookOutcome{result: "failed: " + err.Error(), problem: problemUnavailable("the invitation's workflow could not be signalled; retry"), err: err}
+		return webhookOutcome{result: "failed: " + err.Error(), err: problemUnavailable("the invitation's workflow could not be signalled; retry").because(err)}
 	}
 	return webhookOutcome{signalled: 1, result: "signalled invitation " + inv.ID}
 }
@@ -822,13 +822,13 @@ func (s *Server) signalAcceptedInvitation(ctx context.Context, signal workflows.
 	switch {
 	case partnercenter.IsStatus(err, http.StatusNotFound):
 		detail := fmt.Sprintf("customer %q is not a customer of this partner at Partner Center", signal.ResourceID)
-		return webhookOutcome{result: "refused: " + detail, problem: NewProblem(http.StatusNotFound, "unknown-resource", "Unknown resource", detail)}
+		return webhookOutcome{result: "refused: " + detail, err: NewProblem(http.StatusNotFound, "unknown-resource", "Unknown resource", detail)}
 	case err != nil && partnercenter.IsRetryable(err):
 		err = fmt.Errorf("read customer %s at Partner Center: %w", signal.ResourceID, err)
-		return webhookOutcome{result: "failed: " + err.Error(), problem: problemUnavailable("Partner Center could not be read; retry"), err: err}
+		return webhookOutcome{result: "failed: " + err.Error(), err: problemUnavailable("Partner Center could not be read; retry").because(err)}
 	case err != nil:
 		err = fmt.Errorf("read customer %s at Partner Center: %w", signal.ResourceID, err)
-		return webhookOutcome{result: "failed: " + err.Error(), problem: problemInternal(), err: err}
+		return webhookOutcome{result: "failed: " + err.Error(), err: problemInternal().because(err)}
 	}
 	domain := strings.ToLower(customer.CompanyProfile.Domain)
 	inv, err := s.store.OpenInvitationByDomain(ctx, s.flows.PartnerID, domain)
@@ -837,7 +837,7 @@ func (s *Server) signalAcceptedInvitation(ctx context.Context, signal workflows.
 		return webhookOutcome{result: "ignored: no open invitation for " + domain}
 	case err != nil:
 		err = fmt.Errorf("find the open invitation for %s: %w", domain, err)
-		return webhookOutcome{result: "failed: " + err.Error(), problem: problemInternal(), err: err}
+		return webhookOutcome{result: "failed: " + err.Error(), err: problemInternal().because(err)}
 	case inv.Status != models.InvitationPending:
 		return webhookOutcome{result: "ignored: invitation " + inv.ID + " is already " + inv.Status}
 	}
@@ -847,7 +847,7 @@ func (s *Server) signalAcceptedInvitation(ctx context.Context, signal workflows.
 	case errors.As(err, &finished):
 		return webhookOutcome{result: "ignored: the workflow of invitation " + inv.ID + " has finished"}
 	case err != nil:
-		return webhookOutcome{result: "failed: " + err.Error(), problem: problemUnavailable("the invitation's workflow could not be signalled; retry"), err: err}
+		return webhookOutcome{result: "failed: " + err.Error(), err: problemUnavailable("the invitation's workflow could not be signalled; retry").because(err)}
 	}
 	return webhookOutcome{signalled: 1, result: "signalled invitation " + inv.ID}
 }
@@ -858,7 +858,7 @@ func (s *Server) signalAcceptedInvitation(ctx context.Context, signal workflows.
 func (s *Server) signalPendingInvitations(ctx context.Context, signal workflows.PartnerCenterEvent) webhookOutcome {
 	pending, err := s.pendingInvitations(ctx)
 	if err != nil {
-		return webhookOutcome{result: "failed: " + err.Error(), problem: problemInternal(), err: err}
+		return webhookOutcome{result: "failed: " + err.Error(), err: problemInternal().because(err)}
 	}
 	var (
 		out  webhookOutcome
@@ -878,7 +878,7 @@ func (s *Server) signalPendingInvitations(ctx context.Context, signal workflows.
 	out.result = fmt.Sprintf("signalled %d of %d pending invitations", out.signalled, len(pending))
 	if err := errors.Join(errs...); err != nil {
 		out.result = fmt.Sprintf("failed: %s; %v", out.result, err)
-		out.problem, out.err = problemUnavailable("some invitations' workflows could not be signalled; retry"), err
+		out.err = problemUnavailable("some invitations' workflows could not be signalled; retry").because(err)
 	}
 	return out
 }

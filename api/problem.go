@@ -38,6 +38,13 @@ func (p *Problem) Error() string { return p.Title + ": " + p.Detail }
 // Unwrap returns the error the problem answers, so that a not-found problem is models.ErrNotFound.
 func (p *Problem) Unwrap() error { return p.cause }
 
+// because records err as what p answers: errors.Is sees it, and behind a 5xx it is the error the
+// request's log line shows, while the answer shows only p.
+func (p *Problem) because(err error) *Problem {
+	p.cause = err
+	return p
+}
+
 // NewProblem builds a problem of the given slug.
 func NewProblem(status int, slug, title, detail string) *Problem {
 	return &Problem{Type: ProblemTypePrefix + slug, Title: title, Status: status, Detail: detail}
@@ -124,7 +131,7 @@ func partnerCenterRefusal(e *partnercenter.Error) string {
 }
 
 // answer is the problem err is answered with: problemFor's, or the generic 500 for an error the
-// API does not know. An error behind a 500 is kept for the request's log line.
+// API does not know. The error behind a 5xx (a problem's cause) is kept for the request's log line.
 func answer(c *gin.Context, err error) *Problem {
 	p := problemFor(err)
 	var asProblem *Problem
@@ -132,7 +139,10 @@ func answer(c *gin.Context, err error) *Problem {
 	case p == nil:
 		c.Set(ctxError, err)
 		p = problemInternal()
-	case p.Status >= http.StatusInternalServerError && !errors.As(err, &asProblem):
+	case p.Status < http.StatusInternalServerError:
+	case p.cause != nil:
+		c.Set(ctxError, p.cause)
+	case !errors.As(err, &asProblem):
 		c.Set(ctxError, err)
 	}
 	return p

@@ -19,6 +19,10 @@ func TestWriteErrorMapsEveryErrorInOnePlace(t *testing.T) {
 	gin.SetMode(gin.TestMode)
 	open := NewProblem(http.StatusConflict, "invitation-open", "There is already an open invitation", "finish it first")
 	open.Location = "/v1/invitations/inv_1"
+	refused := fmt.Errorf("create customer: %w", &partnercenter.Error{Op: "create customer", StatusCode: http.StatusBadRequest, Code: 600051, Description: "phone number missing"})
+	away := &partnercenter.Error{Op: "get customer", StatusCode: http.StatusServiceUnavailable}
+	unknown := errors.New("database is on fire")
+	timeout := errors.New("update invitation inv_1: context deadline exceeded")
 	cases := []struct {
 		name     string
 		err      error
@@ -27,7 +31,7 @@ func TestWriteErrorMapsEveryErrorInOnePlace(t *testing.T) {
 		detail   string
 		field    string
 		location string
-		logged   bool
+		logged   error
 	}{
 		{name: "a problem is answered as it is", err: Invalid("email", "must be an e-mail address"),
 			status: http.StatusBadRequest, slug: "invalid-field", detail: "must be an e-mail address", field: "email"},
@@ -44,14 +48,17 @@ func TestWriteErrorMapsEveryErrorInOnePlace(t *testing.T) {
 		{name: "a cursor the store refused names the cursor parameter", err: fmt.Errorf("list: %w", models.ErrBadCursor),
 			status: http.StatusBadRequest, slug: "invalid-field", detail: "the cursor is not one this API returned", field: "cursor"},
 		{name: "a Partner Center refusal is a 502 in Partner Center's words",
-			err:    fmt.Errorf("create customer: %w", &partnercenter.Error{Op: "create customer", StatusCode: http.StatusBadRequest, Code: 600051, Description: "phone number missing"}),
+			err:    refused,
 			status: http.StatusBadGateway, slug: "partner-center-refused",
-			detail: "Partner Center answered create customer with HTTP 400 (code 600051): phone number missing", logged: true},
+			detail: "Partner Center answered create customer with HTTP 400 (code 600051): phone number missing", logged: refused},
 		{name: "Partner Center that does not answer is a 503 to retry",
-			err:    &partnercenter.Error{Op: "get customer", StatusCode: http.StatusServiceUnavailable},
-			status: http.StatusServiceUnavailable, slug: "unavailable", detail: "Partner Center did not answer; try again", logged: true},
-		{name: "an unknown error is a 500 that says nothing of it, and is logged", err: errors.New("database is on fire"),
-			status: http.StatusInternalServerError, slug: "internal", detail: "the error was logged with this request's ID", logged: true},
+			err:    away,
+			status: http.StatusServiceUnavailable, slug: "unavailable", detail: "Partner Center did not answer; try again", logged: away},
+		{name: "a problem behind a 5xx logs its cause and shows only itself",
+			err:    problemUnavailable("the invitation's workflow did not answer; try again").because(timeout),
+			status: http.StatusServiceUnavailable, slug: "unavailable", detail: "the invitation's workflow did not answer; try again", logged: timeout},
+		{name: "an unknown error is a 500 that says nothing of it, and is logged", err: unknown,
+			status: http.StatusInternalServerError, slug: "internal", detail: "the error was logged with this request's ID", logged: unknown},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -80,13 +87,13 @@ func TestWriteErrorMapsEveryErrorInOnePlace(t *testing.T) {
 				t.Errorf("Location %q, want %q", loc, tc.location)
 			}
 			logged, _ := c.Get(ctxError)
-			if tc.logged && logged != tc.err {
-				t.Errorf("logged %v, want the error itself", logged)
+			if tc.logged != nil && logged != tc.logged {
+				t.Errorf("logged %v, want %v", logged, tc.logged)
 			}
-			if tc.logged && strings.Contains(rec.Body.String(), tc.err.Error()) {
+			if tc.logged != nil && strings.Contains(rec.Body.String(), tc.logged.Error()) {
 				t.Errorf("the answer shows the logged error: %s", rec.Body)
 			}
-			if !tc.logged && logged != nil {
+			if tc.logged == nil && logged != nil {
 				t.Errorf("logged %v for a %d", logged, tc.status)
 			}
 			if !c.IsAborted() {

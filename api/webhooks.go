@@ -28,12 +28,11 @@ func (s *Server) routeEvents(routes map[string]eventRoute) {
 	}
 }
 
-// webhookOutcome is what processing one event did: the result stored with the event and the
-// answer Partner Center gets.
+// webhookOutcome is what processing one event did: the result stored with the event and, when
+// err is set, the error Partner Center is answered with.
 type webhookOutcome struct {
 	signalled int
 	result    string
-	problem   *Problem
 	err       error
 }
 
@@ -107,14 +106,11 @@ func (s *Server) partnerCenterWebhook(c *gin.Context) {
 		s.logger.ErrorContext(ctx, "record webhook event result", "event_id", row.ID, "result", out.result, "error", err)
 	}
 	if out.err != nil {
-		c.Set(ctxError, out.err)
-	}
-	if out.problem != nil {
-		if out.problem.Status >= http.StatusInternalServerError {
+		if p := problemFor(out.err); p == nil || p.Status >= http.StatusInternalServerError {
 			// Partner Center retries; the retry must be processed, not taken for a duplicate.
 			release()
 		}
-		writeProblem(c, out.problem)
+		writeError(c, out.err)
 		return
 	}
 	c.JSON(http.StatusAccepted, gin.H{"received": true, "signalled": out.signalled})
