@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -278,22 +279,16 @@ func (s *Server) verifyStarted(ctx context.Context, cmd *models.FlowCommand) err
 	if !errors.As(err, &notFound) {
 		return err
 	}
-	closeFailed, ok := unstartedClosers()[cmd.FlowKind]
+	closeFailed, ok := s.closers[cmd.FlowKind]
 	if !ok {
 		return fmt.Errorf("unknown flow kind %q", cmd.FlowKind)
 	}
 	return closeFailed(ctx, s, cmd.FlowID)
 }
 
-// unstartedClosers closes a flow of each kind whose workflow never started, as failed.
-func unstartedClosers() map[string]func(ctx context.Context, s *Server, id string) error {
-	return map[string]func(ctx context.Context, s *Server, id string) error{
-		invitations.desc.Kind: invitations.closeNeverStarted,
-		resellers.desc.Kind:   resellers.closeNeverStarted,
-		customers.desc.Kind:   customers.closeNeverStarted,
-		removals.desc.Kind:    removals.closeNeverStarted,
-	}
-}
+// closeUnstarted closes a flow whose workflow never started, as failed; every flow's
+// registration holds its flowAPI's closeNeverStarted.
+type closeUnstarted func(ctx context.Context, s *Server, id string) error
 
 func (f flowAPI[R, S]) closeNeverStarted(ctx context.Context, s *Server, id string) error {
 	err := models.CloseUnstarted[R](ctx, s.store, f.desc.Kind, id, models.StatusFailed, "failed", neverStarted, time.Now(), true)
@@ -305,6 +300,7 @@ func (f flowAPI[R, S]) closeNeverStarted(ctx context.Context, s *Server, id stri
 
 // ClosesUnstarted reports whether a flow of kind can be closed when its workflow never started.
 func ClosesUnstarted(kind string) bool {
-	_, ok := unstartedClosers()[kind]
-	return ok
+	return slices.ContainsFunc(flowRegistrations, func(reg flowRegistration) bool {
+		return reg.desc.Kind == kind && reg.closeNeverStarted != nil
+	})
 }

@@ -68,14 +68,13 @@ var (
 	}
 )
 
-func (s *Server) connectionRoutes(r *gin.Engine, v1 *gin.RouterGroup) {
-	global := requireRole(models.RoleGlobalAdmin)
-	r.GET("/connection", s.requireSession, s.showConnection)
-	r.POST("/connection/start", s.requireSession, global, s.startConnection)
-	r.POST("/connection/doctor", s.requireSession, global, s.connectionDoctorPage)
-	r.GET(CallbackPath, s.requireSession, global, s.connectionCallback)
-	v1.GET("/connection", requireRole(anyRole...), s.getConnection)
-	v1.POST("/connection/doctor", global, s.runDoctor)
+func (s *Server) connectionRoutes(root, v1 *gin.RouterGroup) {
+	s.handle(root, "GET", "/connection", sessionRule(), s.showConnection)
+	s.handle(root, "POST", "/connection/start", sessionRule(globalAdmin...), s.startConnection)
+	s.handle(root, "POST", "/connection/doctor", sessionRule(globalAdmin...), s.connectionDoctorPage)
+	s.handle(root, "GET", CallbackPath, sessionRule(globalAdmin...), s.connectionCallback)
+	s.handle(v1, "GET", "/connection", keyRule(anyRole...), s.getConnection)
+	s.handle(v1, "POST", "/connection/doctor", keyRule(globalAdmin...), s.runDoctor)
 	if s.connection != nil {
 		s.addSection("connection", "Partner Center", "/connection")
 	}

@@ -72,22 +72,48 @@ const (
 // tooLong reports whether s has more than limit characters.
 func tooLong(s string, limit int) bool { return utf8.RuneCountInString(s) > limit }
 
-func (s *Server) customerRoutes(v1 *gin.RouterGroup) {
-	seller := requireRole(models.RoleAdminAgent, models.RoleSalesAgent, models.RoleGlobalAdmin)
-	admin := requireRole(models.RoleAdminAgent, models.RoleGlobalAdmin)
-	v1.POST("/customers", seller, s.createCustomer)
-	v1.POST("/customers/:id/onboarding", seller, s.onboardInvitedCustomer)
-	v1.GET("/customers", seller, listHandler(s, customers, s.viewCustomer))
-	v1.GET("/customers/:id", seller, detailHandler(s, customers, s.customerDetail))
-	v1.GET("/customers/:id/steps", seller, stepsHandler(s, customers))
-	v1.POST("/customers/:id/resend", seller, updateHandler(s, customers, workflows.UpdateResend, resendArg, s.customerDetail))
-	v1.POST("/customers/:id/credentials/reveal", admin, s.revealCredentials)
-	v1.POST("/customers/:id/agreement", seller, s.attestAgreement)
-	v1.GET("/customers/:id/agreement/evidence", seller, s.agreementEvidence)
-	v1.GET("/customers/:id/cart", seller, s.getCart)
-	v1.POST("/customers/:id/cart", seller, updateHandler(s, customers, workflows.UpdateCart, cartArg, s.customerDetail))
-	v1.POST("/customers/:id/cart/checkout", seller, s.checkout)
-	v1.POST("/customers/:id/cart/cancel", seller, updateHandler(s, customers, workflows.UpdateCancel, cancelArg, s.customerDetail))
+// customerRegistration is everything the engine needs of the customer onboarding flow.
+var customerRegistration = flowRegistration{
+	desc:     customers.desc,
+	statuses: customers.statuses,
+	open:     models.CustomerOpen,
+	section:  navLink{Key: models.KindCustomer + "s", Label: "Customers", Path: "/customers"},
+	routes:   (*Server).customerRoutes,
+	links: []linkPage{{path: "/agreement/:token",
+		show: func(s *Server) gin.HandlerFunc { return s.showAgreementPage },
+		post: func(s *Server) gin.HandlerFunc { return s.signAgreement }}},
+	overview: overviewOf[models.Customer](flowOverview{
+		Kind: models.KindCustomer, Title: "Customer onboardings", ListPath: "/customers", Noun: "onboarding", Nouns: "onboardings",
+		Statuses: customers.statuses,
+		Funnel: []funnelStep{
+			{"agreement-requested", "Agreement asked"}, {"agreement-opened", "Page opened"}, {"agreement-attested", "Agreement on record"},
+			{"cart-ready", "Cart ready"}, {"ordered", "Ordered"}, {"completed", "Subscriptions live"},
+		},
+		DoneStep: "agreement-attested", DoneLabel: "Median time to the agreement", NoneDone: "No customer agreement on record yet.",
+	}),
+	mailKinds: []string{notify.KindAgreementRequest, notify.KindAgreementReminder, notify.KindAgreementResend,
+		notify.KindAgreementEscalation},
+	closeNeverStarted: customers.closeNeverStarted,
+	benchKind:         "customer",
+}
+
+// customerRoutes registers the onboarding flow's JSON API and dashboard pages.
+func (s *Server) customerRoutes(root, v1 *gin.RouterGroup) {
+	seller, admin := keyRule(anyRole...), keyRule(adminRoles...)
+	s.handle(v1, "POST", "/customers", seller, s.createCustomer)
+	s.handle(v1, "POST", "/customers/:id/onboarding", seller, s.onboardInvitedCustomer)
+	s.handle(v1, "GET", "/customers", seller, listHandler(s, customers, s.viewCustomer))
+	s.handle(v1, "GET", "/customers/:id", seller, detailHandler(s, customers, s.customerDetail))
+	s.handle(v1, "GET", "/customers/:id/steps", seller, stepsHandler(s, customers))
+	s.handle(v1, "POST", "/customers/:id/resend", seller, updateHandler(s, customers, workflows.UpdateResend, resendArg, s.customerDetail))
+	s.handle(v1, "POST", "/customers/:id/credentials/reveal", admin, s.revealCredentials)
+	s.handle(v1, "POST", "/customers/:id/agreement", seller, s.attestAgreement)
+	s.handle(v1, "GET", "/customers/:id/agreement/evidence", seller, s.agreementEvidence)
+	s.handle(v1, "GET", "/customers/:id/cart", seller, s.getCart)
+	s.handle(v1, "POST", "/customers/:id/cart", seller, updateHandler(s, customers, workflows.UpdateCart, cartArg, s.customerDetail))
+	s.handle(v1, "POST", "/customers/:id/cart/checkout", seller, s.checkout)
+	s.handle(v1, "POST", "/customers/:id/cart/cancel", seller, updateHandler(s, customers, workflows.UpdateCancel, cancelArg, s.customerDetail))
+	s.customerPages(root)
 }
 
 type contactRequest struct {
@@ -903,15 +929,14 @@ func (s *Server) evidencePage(c *gin.Context, v evidenceView) evidencePage {
 }
 
 // customerPages registers the onboarding flow's dashboard pages.
-func (s *Server) customerPages(r *gin.Engine) {
-	s.addSection(models.KindCustomer+"s", "Customers", "/customers")
-	r.GET("/customers", s.requireSession, dashboardList(s, customers, listPage{
+func (s *Server) customerPages(root *gin.RouterGroup) {
+	s.handle(root, "GET", "/customers", sessionRule(), dashboardList(s, customers, listPage{
 		Heading: "Customer onboardings", Path: "/customers", TableID: "customers", Empty: "No customers",
 		Columns: []string{"Customer", "Status", "Reseller", "Created"}, SearchLabel: "Domain",
 	}, func(cu *models.Customer, now time.Time) listRow {
 		return listRow{ID: cu.ID, Link: "/customers/" + cu.ID, Title: cu.Domain, Status: cu.Status, Cells: []string{firstOf(cu.ResellerMPNID, "—"), agoText(now, cu.CreatedAt)}}
 	}))
-	r.GET("/customers/:id", s.requireSession, func(c *gin.Context) {
+	s.handle(root, "GET", "/customers/:id", sessionRule(), func(c *gin.Context) {
 		row, ok := dashboardLoad(c, s, customers)
 		if !ok {
 			return

@@ -40,7 +40,7 @@ func (s *Server) dashboardFrame(c *gin.Context, title string) pageFrame {
 	return pageFrame{Title: title, Brand: "partnerflow", User: callerName(c), Menu: s.sections, ConnectionNeeded: s.connectionNeeded(c)}
 }
 
-// addSection adds a flow kind's list to the dashboard's navigation.
+// addSection adds a page that is no flow's (the connection) to the dashboard's navigation.
 func (s *Server) addSection(key, label, path string) {
 	s.sections = append(s.sections, navLink{Key: key, Label: label, Path: path})
 }
@@ -297,10 +297,10 @@ func itoa(n int) string { return strconv.Itoa(n) }
 
 // waitActions registers the resend and cancel forms of a flow that waits for people, at
 // <base>/:id/resend and <base>/:id/cancel, for admin agents; render shows the flow's page again.
-func waitActions[R models.FlowRow, S any](r *gin.Engine, s *Server, f flowAPI[R, S], base string, render func(c *gin.Context, status int, row *R, notice string)) {
-	admin := requireRole(models.RoleAdminAgent)
-	r.POST(base+"/:id/resend", s.requireSession, admin, dashboardAction(s, f, workflows.UpdateResend, "resent",
+func waitActions[R models.FlowRow, S any](root *gin.RouterGroup, s *Server, f flowAPI[R, S], base string, render func(c *gin.Context, status int, row *R, notice string)) {
+	admin := sessionRule(models.RoleAdminAgent)
+	s.handle(root, "POST", base+"/:id/resend", admin, dashboardAction(s, f, workflows.UpdateResend, "resent",
 		func(c *gin.Context) (any, error) { return workflows.ResendRequest{By: callerName(c)}, nil }, render))
-	r.POST(base+"/:id/cancel", s.requireSession, admin, dashboardAction(s, f, workflows.UpdateCancel, "cancelled",
+	s.handle(root, "POST", base+"/:id/cancel", admin, dashboardAction(s, f, workflows.UpdateCancel, "cancelled",
 		func(c *gin.Context) (any, error) { return cancelRequest(callerName(c), c.PostForm("reason")) }, render))
 }

@@ -22,6 +22,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -40,8 +41,10 @@ import (
 // so a fuzz run tries thousands of bodies a second.
 type fuzzAPI struct {
 	handler http.Handler
-	store   *models.Store
-	keys    map[models.Role]string
+	// routes are the router's method and path pairs (Server.Routes).
+	routes [][2]string
+	store  *models.Store
+	keys   map[models.Role]string
 	// The flows the routes act on, and the customers' links.
 	invitationID, acceptedInvitationID, resellerID, activeResellerID, customerID string
 	acceptPath, partnerPath                                                      string
@@ -85,7 +88,7 @@ func newFuzzAPI(t testing.TB) *fuzzAPI {
 			}),
 		},
 	})
-	a := &fuzzAPI{handler: srv.Handler(), store: store, keys: map[models.Role]string{}, webhookKey: key, certURL: certs.URL + "/certificate.cer"}
+	a := &fuzzAPI{handler: srv.Handler(), routes: srv.Routes(), store: store, keys: map[models.Role]string{}, webhookKey: key, certURL: certs.URL + "/certificate.cer"}
 	for _, r := range models.AllRoles {
 		k, _, err := store.CreateAPIKey(context.Background(), string(r), r)
 		if err != nil {
@@ -248,16 +251,28 @@ func FuzzJSONRequestBodies(f *testing.F) {
 }
 
 // FuzzListQueries sends arbitrary query strings (status, limit, cursor, filters) to the list
-// routes, whose page cursors come back from clients: never a 5xx.
+// routes, whose page cursors come back from clients: never a 5xx. The lists are the router's
+// GET routes under /v1 without a parameter, so every registered flow's list is fuzzed, and a
+// timeline.
 func FuzzListQueries(f *testing.F) {
-	lists := []string{"/v1/invitations", "/v1/resellers", "/v1/customers", "/v1/removals", "/v1/notifications",
-		"/v1/webhook-deliveries", "/v1/api-keys", "/v1/webhook-subscriptions", "/v1/invitations/%s/steps"}
+	a := newFuzzAPI(f)
+	var lists []string
+	for _, r := range a.routes {
+		if r[0] == "GET" && strings.HasPrefix(r[1], "/v1/") && !strings.Contains(r[1], ":") {
+			lists = append(lists, r[1])
+		}
+	}
+	for _, want := range []string{"/v1/invitations", "/v1/resellers", "/v1/customers", "/v1/removals", "/v1/notifications", "/v1/webhook-deliveries"} {
+		if !slices.Contains(lists, want) {
+			f.Fatalf("the list routes %v leave out %s", lists, want)
+		}
+	}
+	lists = append(lists, "/v1/invitations/%s/steps")
 	for i := range lists {
 		f.Add(uint8(i), "status=pending&limit=2")
 		f.Add(uint8(i), "cursor=MjAyNS0wMy0xMFQwOTowMDowMFp8aW52XzE&limit=1")
 		f.Add(uint8(i), "cursor=b3V0Ym94OjE&q=%25_&limit=-1")
 	}
-	a := newFuzzAPI(f)
 	f.Fuzz(func(t *testing.T, list uint8, query string) {
 		path := strings.Replace(lists[int(list)%len(lists)], "%s", a.invitationID, 1)
 		target := path + "?" + query

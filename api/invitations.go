@@ -16,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/api/serviceerror"
 
+	"github.com/partnerflow/partnerflow/links"
 	"github.com/partnerflow/partnerflow/models"
 	"github.com/partnerflow/partnerflow/notify"
 	"github.com/partnerflow/partnerflow/partnercenter"
@@ -155,15 +156,43 @@ var invitations = flowAPI[models.Invitation, workflows.InvitationState]{
 	workflowOf:   func(inv *models.Invitation) string { return inv.WorkflowID },
 }
 
-func (s *Server) invitationRoutes(v1 *gin.RouterGroup) {
-	admin := requireRole(models.RoleAdminAgent, models.RoleGlobalAdmin)
-	reader := requireRole(models.RoleAdminAgent, models.RoleSalesAgent, models.RoleGlobalAdmin)
-	v1.POST("/invitations", admin, s.createInvitation)
-	v1.GET("/invitations", reader, listHandler(s, invitations, s.viewInvitation))
-	v1.GET("/invitations/:id", reader, detailHandler(s, invitations, s.invitationDetail))
-	v1.GET("/invitations/:id/steps", reader, stepsHandler(s, invitations))
-	v1.POST("/invitations/:id/resend", admin, updateHandler(s, invitations, workflows.UpdateResend, resendArg, s.invitationDetail))
-	v1.POST("/invitations/:id/cancel", admin, updateHandler(s, invitations, workflows.UpdateCancel, cancelArg, s.invitationDetail))
+// invitationRegistration is everything the engine needs of the invitation flow.
+var invitationRegistration = flowRegistration{
+	desc:     invitations.desc,
+	statuses: invitations.statuses,
+	open:     models.InvitationOpen,
+	section:  navLink{Key: models.KindInvitation + "s", Label: "Invitations", Path: "/"},
+	routes:   (*Server).invitationRoutes,
+	links: []linkPage{{path: "/accept/:token",
+		show: func(s *Server) gin.HandlerFunc { return s.showAcceptPage },
+		post: func(s *Server) gin.HandlerFunc { return s.acknowledgeAcceptance }}},
+	events: (*Server).invitationEvents,
+	overview: overviewOf[models.Invitation](flowOverview{
+		Kind: models.KindInvitation, Title: "Invitations", ListPath: "/", Noun: "invitation", Nouns: "invitations",
+		Statuses: invitations.statuses,
+		// Steps the invitation workflow writes ("opened" is the API's, when the customer opens the link).
+		Funnel: []funnelStep{
+			{"sent", "Sent"}, {"opened", "Link opened"}, {"reseller-accepted", "Reseller accepted"},
+			{"gdap-approved", "GDAP approved"}, {"active", "Active"},
+		},
+		DoneStep: "reseller-accepted", DoneLabel: "Median time to accept", NoneDone: "No invitation accepted yet.",
+	}),
+	mailKinds: []string{notify.KindInvitation, notify.KindInvitationReminder, notify.KindInvitationResend,
+		notify.KindInvitationEscalation, notify.KindAccessLost, notify.KindAccessExpiring},
+	closeNeverStarted: invitations.closeNeverStarted,
+	benchKind:         "invitation",
+}
+
+// invitationRoutes registers the invitation's JSON API and dashboard pages.
+func (s *Server) invitationRoutes(root, v1 *gin.RouterGroup) {
+	admin, reader := keyRule(adminRoles...), keyRule(anyRole...)
+	s.handle(v1, "POST", "/invitations", admin, s.createInvitation)
+	s.handle(v1, "GET", "/invitations", reader, listHandler(s, invitations, s.viewInvitation))
+	s.handle(v1, "GET", "/invitations/:id", reader, detailHandler(s, invitations, s.invitationDetail))
+	s.handle(v1, "GET", "/invitations/:id/steps", reader, stepsHandler(s, invitations))
+	s.handle(v1, "POST", "/invitations/:id/resend", admin, updateHandler(s, invitations, workflows.UpdateResend, resendArg, s.invitationDetail))
+	s.handle(v1, "POST", "/invitations/:id/cancel", admin, updateHandler(s, invitations, workflows.UpdateCancel, cancelArg, s.invitationDetail))
+	s.invitationPages(root)
 }
 
 type createInvitationRequest struct {
@@ -624,7 +653,7 @@ func (s *Server) invitationDetail(ctx context.Context, inv *models.Invitation, l
 }
 
 // invitationPages registers the invitation flow's dashboard pages and forms.
-func (s *Server) invitationPages(r *gin.Engine) {
+func (s *Server) invitationPages(root *gin.RouterGroup) {
 	list := dashboardList(s, invitations, listPage{
 		Heading: "Invitations", Path: "/", TableID: "invitations", Empty: "No invitations",
 		Columns: []string{"Customer", "Status", "Access", "Created", "Expiry"}, SearchLabel: "Customer domain",
@@ -635,15 +664,14 @@ func (s *Server) invitationPages(r *gin.Engine) {
 		}
 		return listRow{ID: inv.ID, Link: "/invitations/" + inv.ID, Title: inv.CustomerDomain, Status: inv.Status, Cells: []string{accessText(inv), agoText(now, inv.CreatedAt), expiry}}
 	})
-	s.addSection(models.KindInvitation+"s", "Invitations", "/")
-	r.GET("/", s.requireSession, list)
-	r.GET("/invitations", s.requireSession, list)
-	r.GET("/invitations/:id", s.requireSession, func(c *gin.Context) {
+	s.handle(root, "GET", "/", sessionRule(), list)
+	s.handle(root, "GET", "/invitations", sessionRule(), list)
+	s.handle(root, "GET", "/invitations/:id", sessionRule(), func(c *gin.Context) {
 		if inv, ok := dashboardLoad(c, s, invitations); ok {
 			s.renderInvitationPage(c, http.StatusOK, inv, dashboardNotice(invitationNotices, c))
 		}
 	})
-	waitActions(r, s, invitations, "/invitations", s.renderInvitationPage)
+	waitActions(root, s, invitations, "/invitations", s.renderInvitationPage)
 }
 
 // accessText says for operators what an invitation asks for, and in which cloud when it is not
@@ -900,4 +928,223 @@ func (s *Server) pendingInvitations(ctx context.Context) ([]models.Invitation, e
 		f.Cursor = next
 	}
 	return all, nil
+}
+
+// invitationFromLink checks the link's token and finds its invitation. The token names the
+// invitation it was made for, so one customer's link never opens another's invitation.
+// The page in the customer's language says the same as the English problem JSON clients get.
+func (s *Server) invitationFromLink(c *gin.Context, asJSON bool) (*models.Invitation, bool) {
+	lang := s.customerLanguage(c)
+	refuse := func(status int, slug, key string) (*models.Invitation, bool) {
+		p := NewProblem(status, slug, translate("en", key+".title"), translate("en", key+".detail", s.partnerName()))
+		if !asJSON {
+			p = NewProblem(status, slug, translate(lang, key+".title"), translate(lang, key+".detail", s.localPartnerName(lang)))
+		}
+		p.Instance = "/accept" // never echo the token
+		s.writePageProblem(c, p, asJSON, s.customerPageFrame(c, lang))
+		return nil, false
+	}
+	id, err := s.links.Verify(links.PurposeAcceptInvitation, c.Param("token"), s.flows.Now())
+	switch {
+	case errors.Is(err, links.ErrExpired):
+		return refuse(http.StatusGone, "link-expired", "link.expired")
+	case err != nil:
+		return refuse(http.StatusBadRequest, "invalid-link", "link.invalid")
+	}
+	inv, err := invitations.find(c.Request.Context(), s, id)
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		return refuse(http.StatusNotFound, "not-found", "link.gone")
+	case err != nil:
+		writeError(c, fmt.Errorf("find the invitation of a customer link: %w", err))
+		return nil, false
+	}
+	return inv, true
+}
+
+// acceptPage is the customer's landing page.
+type acceptPage struct {
+	pageFrame
+	PartnerName    string
+	CustomerDomain string
+	Roles          []string
+	Duration       string
+	AutoExtend     bool
+	ExpiresAt      string
+	ExpiresIn      string
+	Status         string
+	StatusText     string
+	// AdminAccess says the invitation asks for admin roles; without, the page shows the reseller
+	// step alone.
+	AdminAccess bool
+	// Portal is where the customer accepts, as the page's sentences name it ("in the Microsoft
+	// 365 admin center", or the Office admin portal for US Government).
+	Portal           string
+	Done             bool
+	Closed           bool
+	ResellerAccepted bool
+	GDAPApproved     bool
+	RelationshipURL  string
+	GDAPApprovalURL  string
+	UPN              string
+	UPNError         string
+	// Languages offer the page in the other languages.
+	Languages []languageLink
+}
+
+// acceptState is the landing page's content for JSON clients.
+type acceptState struct {
+	Status                 string    `json:"status"`
+	PartnerName            string    `json:"partnerName"`
+	CustomerDomain         string    `json:"customerDomain"`
+	AdminAccess            bool      `json:"adminAccess"`
+	Cloud                  string    `json:"cloud"`
+	Roles                  []string  `json:"roles"`
+	DurationDays           int       `json:"durationDays"`
+	AutoExtend             bool      `json:"autoExtend"`
+	ExpiresAt              time.Time `json:"expiresAt"`
+	ResellerAccepted       bool      `json:"resellerAccepted"`
+	GDAPApproved           bool      `json:"gdapApproved"`
+	RelationshipRequestURL string    `json:"relationshipRequestUrl,omitempty"`
+	GDAPApprovalURL        string    `json:"gdapApprovalUrl,omitempty"`
+}
+
+// customerState is what the customer may see: the record, with the workflow's live status and
+// Microsoft links when it answers. Links are shown only while the invitation is open.
+func (s *Server) customerState(c *gin.Context, inv *models.Invitation) acceptState {
+	st := acceptState{
+		Status: inv.Status, PartnerName: s.partnerName(), CustomerDomain: inv.CustomerDomain, DurationDays: inv.DurationDays,
+		AutoExtend: inv.AutoExtend, ExpiresAt: inv.ExpiresAt.UTC(), Roles: []string{},
+		AdminAccess: inv.AdminAccess, Cloud: cloudOf(inv),
+	}
+	for _, r := range rolesOf(inv) {
+		st.Roles = append(st.Roles, r.Name)
+	}
+	live, ok := invitations.liveState(c.Request.Context(), s, inv)
+	if !ok {
+		return st
+	}
+	if live.Status != "" {
+		st.Status = live.Status
+	}
+	st.ResellerAccepted, st.GDAPApproved = live.ResellerAccepted, live.GDAPApproved
+	if models.InvitationOpen(st.Status) {
+		st.RelationshipRequestURL, st.GDAPApprovalURL = s.relationshipLink(inv, live.RelationshipRequestURL), live.GDAPApprovalURL
+	}
+	return st
+}
+
+// customerStatusText says in lang where an invitation stands, for its customer.
+func customerStatusText(lang, status string) string {
+	if text := translate(lang, "status."+status); text != "status."+status {
+		return text
+	}
+	return status
+}
+
+// acceptPageOf is the landing page in lang.
+func (s *Server) acceptPageOf(c *gin.Context, lang string, inv *models.Invitation, st acceptState) acceptPage {
+	frame := s.customerPageFrame(c, lang)
+	frame.Title = translate(lang, "accept.title", inv.CustomerDomain)
+	now := s.flows.Now()
+	return acceptPage{
+		pageFrame: frame, PartnerName: s.localPartnerName(lang), CustomerDomain: st.CustomerDomain, Roles: st.Roles,
+		Duration: localCount(lang, st.DurationDays, "day"), AutoExtend: st.AutoExtend,
+		ExpiresAt: localDateTime(lang, st.ExpiresAt), ExpiresIn: localUntil(lang, now, st.ExpiresAt),
+		Status: st.Status, StatusText: customerStatusText(lang, st.Status), Done: st.Status == models.InvitationActive,
+		AdminAccess: st.AdminAccess, Portal: translate(lang, "accept.portal."+st.Cloud),
+		Closed:           !models.InvitationOpen(st.Status) && st.Status != models.InvitationActive,
+		ResellerAccepted: st.ResellerAccepted, GDAPApproved: st.GDAPApproved,
+		RelationshipURL: st.RelationshipRequestURL, GDAPApprovalURL: st.GDAPApprovalURL,
+		Languages: languageLinks,
+	}
+}
+
+// showAcceptPage renders the customer's landing page and records that it was opened.
+func (s *Server) showAcceptPage(c *gin.Context) {
+	asJSON := wantsJSON(c)
+	inv, ok := s.invitationFromLink(c, asJSON)
+	if !ok {
+		return
+	}
+	now := s.flows.Now().UTC()
+	detail := "ip=" + c.ClientIP() + " ua=" + truncate(c.Request.UserAgent(), maxUserAgent)
+	// At most one "opened" step per link, client and hour, however often the page is loaded.
+	if err := s.recordLinkStep(c, models.KindInvitation, inv.ID, "opened", detail, openedStepKey(c, inv.ID, "opened", now), now, maxOpenedSteps); err != nil {
+		s.logger.ErrorContext(c.Request.Context(), "record that an invitation was opened", "invitation_id", inv.ID, "error", err)
+	}
+	st := s.customerState(c, inv)
+	if asJSON {
+		c.Header("Cache-Control", "no-store")
+		c.JSON(http.StatusOK, st)
+		return
+	}
+	s.renderPage(c, http.StatusOK, "accept", s.acceptPageOf(c, s.customerLanguage(c), inv, st))
+}
+
+type acknowledgeRequest struct {
+	UPN string `json:"upn"`
+}
+
+// acknowledgeAcceptance records who is about to accept at Microsoft, and sends them there.
+// It is evidence of intent, not the acceptance: that happens in the Microsoft 365 admin
+// center, and the workflow learns of it from Partner Center.
+func (s *Server) acknowledgeAcceptance(c *gin.Context) {
+	jsonBody := c.ContentType() == "application/json"
+	asJSON := jsonBody || wantsJSON(c)
+	inv, ok := s.invitationFromLink(c, asJSON)
+	if !ok {
+		return
+	}
+	var req acknowledgeRequest
+	if jsonBody {
+		if !bindJSON(c, &req) {
+			return
+		}
+	} else {
+		req.UPN = c.PostForm("upn")
+	}
+	upn := strings.ToLower(strings.TrimSpace(req.UPN))
+	lang := s.customerLanguage(c)
+	if !models.InvitationOpen(inv.Status) {
+		p := invitations.problemClosed("This invitation is " + inv.Status + "; there is nothing left to accept.")
+		if !asJSON {
+			p.Title, p.Detail = translate(lang, "invitation.closed.title"), translate(lang, "invitation.closed.detail", customerStatusText(lang, inv.Status))
+		}
+		s.writePageProblem(c, p, asJSON, s.customerPageFrame(c, lang))
+		return
+	}
+	if !validEmail(upn) || !strings.HasSuffix(upn, "@"+inv.CustomerDomain) {
+		p := Invalid("upn", "use your administrator account of %s, such as admin@%s", inv.CustomerDomain, inv.CustomerDomain)
+		if asJSON {
+			writeProblem(c, p)
+			return
+		}
+		page := s.acceptPageOf(c, lang, inv, s.customerState(c, inv))
+		page.UPN, page.UPNError = req.UPN, translate(lang, "accept.upn.error", inv.CustomerDomain)
+		s.renderPage(c, http.StatusBadRequest, "accept", page)
+		return
+	}
+	now := s.flows.Now().UTC()
+	detail := "upn=" + upn + " ip=" + c.ClientIP() + " ua=" + truncate(c.Request.UserAgent(), maxUserAgent)
+	// A customer's repeated posts are recorded once per UPN.
+	key := inv.ID + "/acknowledged/" + upn
+	if err := s.recordLinkStep(c, models.KindInvitation, inv.ID, "acknowledged", detail, key, now, maxAcknowledgedSteps); err != nil {
+		writeError(c, fmt.Errorf("record the acknowledgement of invitation %s: %w", inv.ID, err))
+		return
+	}
+	st := s.customerState(c, inv)
+	if asJSON {
+		c.JSON(http.StatusOK, gin.H{"status": st.Status, "relationshipRequestUrl": st.RelationshipRequestURL, "gdapApprovalUrl": st.GDAPApprovalURL})
+		return
+	}
+	next := st.RelationshipRequestURL
+	if st.ResellerAccepted {
+		next = st.GDAPApprovalURL
+	}
+	if next == "" {
+		// The links are still being prepared; the page says so.
+		next = c.Request.URL.Path
+	}
+	c.Redirect(http.StatusSeeOther, next)
 }

@@ -14,7 +14,7 @@ import (
 
 // notificationRoutes registers the outbox: every message partnerflow sent or is sending.
 func (s *Server) notificationRoutes(v1 *gin.RouterGroup) {
-	v1.GET("/notifications", requireRole(models.RoleAdminAgent, models.RoleSalesAgent, models.RoleGlobalAdmin), s.listNotifications)
+	s.handle(v1, "GET", "/notifications", keyRule(anyRole...), s.listNotifications)
 }
 
 // notificationView is an outbox message as the API lists it, without the bodies: they carry

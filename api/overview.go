@@ -18,8 +18,8 @@ import (
 // inline SVG made by the template, so the page needs no script and no asset, which its
 // Content-Security-Policy would refuse anyway.
 
-func (s *Server) overviewRoutes(r *gin.Engine) {
-	r.GET("/overview", s.requireSession, s.overview)
+func (s *Server) overviewRoutes(root *gin.RouterGroup) {
+	s.handle(root, "GET", "/overview", sessionRule(), s.overview)
 }
 
 // funnelStep is one bar of a flow kind's funnel: a timeline step and how the chart names it.
@@ -28,8 +28,8 @@ type funnelStep struct {
 	Label string
 }
 
-// flowOverview is what the overview shows of one flow kind; every flow kind adds one entry to
-// overviewFlows, made by overviewOf.
+// flowOverview is what the overview shows of one flow kind; every flow's registration holds
+// one, made by overviewOf.
 type flowOverview struct {
 	Kind string
 	// Title heads the kind's section and names its list, at ListPath.
@@ -79,45 +79,6 @@ func overviewOf[R any](o flowOverview) flowOverview {
 		return st, nil
 	}
 	return o
-}
-
-// overviewFlows are the overview's sections, one per flow kind, in the order shown.
-var overviewFlows = []flowOverview{
-	overviewOf[models.Invitation](flowOverview{
-		Kind: models.KindInvitation, Title: "Invitations", ListPath: "/", Noun: "invitation", Nouns: "invitations",
-		Statuses: models.InvitationStatuses,
-		// Steps the invitation workflow writes ("opened" is the API's, when the customer opens the link).
-		Funnel: []funnelStep{
-			{"sent", "Sent"}, {"opened", "Link opened"}, {"reseller-accepted", "Reseller accepted"},
-			{"gdap-approved", "GDAP approved"}, {"active", "Active"},
-		},
-		DoneStep: "reseller-accepted", DoneLabel: "Median time to accept", NoneDone: "No invitation accepted yet.",
-	}),
-	overviewOf[models.Reseller](flowOverview{
-		Kind: models.KindReseller, Title: "Resellers", ListPath: "/resellers", Noun: "partnership request", Nouns: "partnership requests",
-		Statuses: models.ResellerStatuses,
-		Funnel: []funnelStep{
-			{"sent", "Sent"}, {"opened", "Link opened"}, {"authorized", "Authorized"}, {"verified", "Verified"},
-		},
-		DoneStep: "authorized", DoneLabel: "Median time to authorize", NoneDone: "No reseller authorized yet.",
-	}),
-	overviewOf[models.Removal](flowOverview{
-		Kind: models.KindRemoval, Title: "Partnership removals", ListPath: "/removals", Noun: "removal", Nouns: "removals",
-		Statuses: models.RemovalStatuses,
-		Funnel: []funnelStep{
-			{"attested", "Attested"}, {"partnership-ended", "Partnership ended"}, {"planned", "Recipients listed"}, {"completed", "Everyone told"},
-		},
-		DoneStep: "completed", DoneLabel: "Median time to tell everyone", NoneDone: "No removal finished yet.",
-	}),
-	overviewOf[models.Customer](flowOverview{
-		Kind: models.KindCustomer, Title: "Customer onboardings", ListPath: "/customers", Noun: "onboarding", Nouns: "onboardings",
-		Statuses: models.CustomerStatuses,
-		Funnel: []funnelStep{
-			{"agreement-requested", "Agreement asked"}, {"agreement-opened", "Page opened"}, {"agreement-attested", "Agreement on record"},
-			{"cart-ready", "Cart ready"}, {"ordered", "Ordered"}, {"completed", "Subscriptions live"},
-		},
-		DoneStep: "agreement-attested", DoneLabel: "Median time to the agreement", NoneDone: "No customer agreement on record yet.",
-	}),
 }
 
 // Geometry of the charts, in SVG user units: a label column, then bars up to barSpan wide, then
@@ -196,7 +157,8 @@ type overviewPage struct {
 func (s *Server) overview(c *gin.Context) {
 	page := overviewPage{pageFrame: s.dashboardFrame(c, "Overview")}
 	page.Nav = "overview"
-	for _, f := range overviewFlows {
+	for _, reg := range flowRegistrations {
+		f := reg.overview
 		st, err := f.stats(c.Request.Context(), s.store, s.flows.PartnerID)
 		if err != nil {
 			writeError(c, err)

@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/partnerflow/partnerflow/models"
+	"github.com/partnerflow/partnerflow/notify"
 	"github.com/partnerflow/partnerflow/workflows"
 )
 
@@ -34,15 +35,36 @@ const (
 
 var deliveryStatuses = []string{models.DeliveryPending, models.DeliveryDelivered, models.DeliveryFailed}
 
-func (s *Server) removalRoutes(v1 *gin.RouterGroup) {
-	globalAdmin := requireRole(models.RoleGlobalAdmin)
-	reader := requireRole(models.RoleAdminAgent, models.RoleSalesAgent, models.RoleGlobalAdmin)
-	v1.POST("/resellers/:id/removal", globalAdmin, s.createRemoval)
-	v1.GET("/removals", reader, listHandler(s, removals, viewRemoval))
-	v1.GET("/removals/:id", reader, detailHandler(s, removals, s.removalDetail))
-	v1.GET("/removals/:id/steps", reader, stepsHandler(s, removals))
-	v1.GET("/removals/:id/deliveries", reader, s.listRemovalDeliveries)
-	v1.POST("/removals/:id/retry", globalAdmin, s.retryRemoval)
+// removalRegistration is everything the engine needs of the partnership removal flow.
+var removalRegistration = flowRegistration{
+	desc:     removals.desc,
+	statuses: removals.statuses,
+	open:     models.RemovalOpen,
+	section:  navLink{Key: models.KindRemoval + "s", Label: "Removals", Path: "/removals"},
+	routes:   (*Server).removalRoutes,
+	overview: overviewOf[models.Removal](flowOverview{
+		Kind: models.KindRemoval, Title: "Partnership removals", ListPath: "/removals", Noun: "removal", Nouns: "removals",
+		Statuses: removals.statuses,
+		Funnel: []funnelStep{
+			{"attested", "Attested"}, {"partnership-ended", "Partnership ended"}, {"planned", "Recipients listed"}, {"completed", "Everyone told"},
+		},
+		DoneStep: "completed", DoneLabel: "Median time to tell everyone", NoneDone: "No removal finished yet.",
+	}),
+	mailKinds:         []string{notify.KindRemovalReseller, notify.KindRemovalCustomer},
+	closeNeverStarted: removals.closeNeverStarted,
+	benchKind:         "removal",
+}
+
+// removalRoutes registers the removal flow's JSON API and dashboard pages.
+func (s *Server) removalRoutes(root, v1 *gin.RouterGroup) {
+	global, reader := keyRule(globalAdmin...), keyRule(anyRole...)
+	s.handle(v1, "POST", "/resellers/:id/removal", global, s.createRemoval)
+	s.handle(v1, "GET", "/removals", reader, listHandler(s, removals, viewRemoval))
+	s.handle(v1, "GET", "/removals/:id", reader, detailHandler(s, removals, s.removalDetail))
+	s.handle(v1, "GET", "/removals/:id/steps", reader, stepsHandler(s, removals))
+	s.handle(v1, "GET", "/removals/:id/deliveries", reader, s.listRemovalDeliveries)
+	s.handle(v1, "POST", "/removals/:id/retry", global, s.retryRemoval)
+	s.removalPages(root)
 }
 
 type createRemovalRequest struct {
@@ -296,15 +318,14 @@ func (s *Server) listRemovalDeliveries(c *gin.Context) {
 }
 
 // removalPages registers the removal flow's dashboard pages.
-func (s *Server) removalPages(r *gin.Engine) {
-	s.addSection(models.KindRemoval+"s", "Removals", "/removals")
-	r.GET("/removals", s.requireSession, dashboardList(s, removals, listPage{
+func (s *Server) removalPages(root *gin.RouterGroup) {
+	s.handle(root, "GET", "/removals", sessionRule(), dashboardList(s, removals, listPage{
 		Heading: "Partnership removals", Path: "/removals", TableID: "removals", Empty: "No removals",
 		Columns: []string{"Reseller", "Status", "Attested by", "Created"}, SearchLabel: "Reseller name",
 	}, func(rm *models.Removal, now time.Time) listRow {
 		return listRow{ID: rm.ID, Link: "/removals/" + rm.ID, Title: rm.ResellerName, Status: rm.Status, Cells: []string{rm.AttestedBy, agoText(now, rm.CreatedAt)}}
 	}))
-	r.GET("/removals/:id", s.requireSession, func(c *gin.Context) {
+	s.handle(root, "GET", "/removals/:id", sessionRule(), func(c *gin.Context) {
 		rm, ok := dashboardLoad(c, s, removals)
 		if !ok {
 			return

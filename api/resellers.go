@@ -36,16 +36,41 @@ const (
 // mpnPattern is a PartnerID (formerly MPN ID): digits.
 var mpnPattern = regexp.MustCompile(`^[0-9]{5,10}$`)
 
-func (s *Server) resellerRoutes(v1 *gin.RouterGroup) {
-	admin := requireRole(models.RoleAdminAgent, models.RoleGlobalAdmin)
-	reader := requireRole(models.RoleAdminAgent, models.RoleSalesAgent, models.RoleGlobalAdmin)
-	v1.POST("/resellers", admin, s.createReseller)
-	v1.GET("/resellers", reader, listHandler(s, resellers, s.viewReseller))
-	v1.GET("/resellers/:id", reader, detailHandler(s, resellers, s.resellerDetail))
-	v1.GET("/resellers/:id/steps", reader, stepsHandler(s, resellers))
-	v1.POST("/resellers/:id/resend", admin, updateHandler(s, resellers, workflows.UpdateResend, resendArg, s.resellerDetail))
-	v1.POST("/resellers/:id/cancel", admin, updateHandler(s, resellers, workflows.UpdateCancel, cancelArg, s.resellerDetail))
-	v1.POST("/resellers/:id/verify", admin, updateHandler(s, resellers, workflows.UpdateVerify, verifyArg, s.resellerDetail))
+// resellerRegistration is everything the engine needs of the reseller partnership flow.
+var resellerRegistration = flowRegistration{
+	desc:     resellers.desc,
+	statuses: resellers.statuses,
+	open:     models.ResellerOpen,
+	section:  navLink{Key: models.KindReseller + "s", Label: "Resellers", Path: "/resellers"},
+	routes:   (*Server).resellerRoutes,
+	links: []linkPage{{path: "/partner/:token",
+		show: func(s *Server) gin.HandlerFunc { return s.showPartnershipPage },
+		post: func(s *Server) gin.HandlerFunc { return s.acknowledgePartnership }}},
+	overview: overviewOf[models.Reseller](flowOverview{
+		Kind: models.KindReseller, Title: "Resellers", ListPath: "/resellers", Noun: "partnership request", Nouns: "partnership requests",
+		Statuses: resellers.statuses,
+		Funnel: []funnelStep{
+			{"sent", "Sent"}, {"opened", "Link opened"}, {"authorized", "Authorized"}, {"verified", "Verified"},
+		},
+		DoneStep: "authorized", DoneLabel: "Median time to authorize", NoneDone: "No reseller authorized yet.",
+	}),
+	mailKinds: []string{notify.KindResellerInvitation, notify.KindResellerReminder, notify.KindResellerResend,
+		notify.KindResellerEscalation, notify.KindResellerVerified, notify.KindResellerVerificationFailed},
+	closeNeverStarted: resellers.closeNeverStarted,
+	benchKind:         "reseller",
+}
+
+// resellerRoutes registers the partnership flow's JSON API and dashboard pages.
+func (s *Server) resellerRoutes(root, v1 *gin.RouterGroup) {
+	admin, reader := keyRule(adminRoles...), keyRule(anyRole...)
+	s.handle(v1, "POST", "/resellers", admin, s.createReseller)
+	s.handle(v1, "GET", "/resellers", reader, listHandler(s, resellers, s.viewReseller))
+	s.handle(v1, "GET", "/resellers/:id", reader, detailHandler(s, resellers, s.resellerDetail))
+	s.handle(v1, "GET", "/resellers/:id/steps", reader, stepsHandler(s, resellers))
+	s.handle(v1, "POST", "/resellers/:id/resend", admin, updateHandler(s, resellers, workflows.UpdateResend, resendArg, s.resellerDetail))
+	s.handle(v1, "POST", "/resellers/:id/cancel", admin, updateHandler(s, resellers, workflows.UpdateCancel, cancelArg, s.resellerDetail))
+	s.handle(v1, "POST", "/resellers/:id/verify", admin, updateHandler(s, resellers, workflows.UpdateVerify, verifyArg, s.resellerDetail))
+	s.resellerPages(root)
 }
 
 func verifyArg(c *gin.Context) (any, bool) {
@@ -387,21 +412,20 @@ func (s *Server) acknowledgePartnership(c *gin.Context) {
 }
 
 // resellerPages registers the partnership flow's dashboard pages and forms.
-func (s *Server) resellerPages(r *gin.Engine) {
-	s.addSection(models.KindReseller+"s", "Resellers", "/resellers")
-	r.GET("/resellers", s.requireSession, dashboardList(s, resellers, listPage{
+func (s *Server) resellerPages(root *gin.RouterGroup) {
+	s.handle(root, "GET", "/resellers", sessionRule(), dashboardList(s, resellers, listPage{
 		Heading: "Resellers", Path: "/resellers", TableID: "resellers", Empty: "No resellers",
 		Columns: []string{"Reseller", "Status", "PartnerID", "Created"}, SearchLabel: "Company name",
 	}, func(rs *models.Reseller, now time.Time) listRow {
 		return listRow{ID: rs.ID, Link: "/resellers/" + rs.ID, Title: rs.CompanyName, Status: rs.Status, Cells: []string{firstOf(rs.MPNID, "—"), agoText(now, rs.CreatedAt)}}
 	}))
-	r.GET("/resellers/:id", s.requireSession, func(c *gin.Context) {
+	s.handle(root, "GET", "/resellers/:id", sessionRule(), func(c *gin.Context) {
 		if rs, ok := dashboardLoad(c, s, resellers); ok {
 			s.renderResellerPage(c, http.StatusOK, rs, dashboardNotice(resellerNotices, c))
 		}
 	})
-	waitActions(r, s, resellers, "/resellers", s.renderResellerPage)
-	r.POST("/resellers/:id/verify", s.requireSession, requireRole(models.RoleAdminAgent), dashboardAction(s, resellers, workflows.UpdateVerify, "verified",
+	waitActions(root, s, resellers, "/resellers", s.renderResellerPage)
+	s.handle(root, "POST", "/resellers/:id/verify", sessionRule(models.RoleAdminAgent), dashboardAction(s, resellers, workflows.UpdateVerify, "verified",
 		func(c *gin.Context) (any, error) { return workflows.VerifyRequest{By: callerName(c)}, nil }, s.renderResellerPage))
 }
 

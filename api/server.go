@@ -85,6 +85,10 @@ type Server struct {
 	connection *connection.Manager
 	doctor     func(ctx context.Context) []connection.Check
 	connectBox *notify.SecretBox
+	// access is every route's rule, by "METHOD path", recorded as Server.handle registers it.
+	access map[string]Access
+	// closers close each flow kind's flows whose workflow never started (verifyStarted).
+	closers map[string]closeUnstarted
 }
 
 // New builds the router.
@@ -107,6 +111,7 @@ func New(cfg Config) *Server {
 		credentials: notify.NewCredentialBox(cfg.SigningKey),
 		httpsPublic: strings.HasPrefix(strings.ToLower(cfg.Flows.BaseURL), "https://"),
 		connection:  cfg.Connection, doctor: cfg.Doctor, connectBox: newConnectBox(cfg.SigningKey),
+		access: map[string]Access{}, closers: map[string]closeUnstarted{},
 	}
 	limits := cfg.RateLimits.withDefaults()
 	s.perClient = newLimiters(limits.PerClient, limits.MaxTracked)
@@ -132,46 +137,32 @@ func New(cfg Config) *Server {
 			c.Request.Method+" is not allowed on "+c.Request.URL.Path))
 	})
 
-	r.GET("/healthz", s.healthz)
-	r.GET("/readyz", s.readyz)
+	root := &r.RouterGroup
+	s.handle(root, "GET", "/healthz", publicRule, s.healthz)
+	s.handle(root, "GET", "/readyz", publicRule, s.readyz)
 	// Metrics name routes and flows' counts: on the API's listener they need a key (`api`
 	// also serves them on the private PARTNERFLOW_METRICS_ADDR listener for Prometheus).
-	r.GET("/metrics", s.authenticate, requireRole(metricsRoles...), gin.WrapH(MetricsHandler(cfg.Registry)))
-	r.GET("/openapi.json", serveOpenAPI)
+	s.handle(root, "GET", "/metrics", keyRule(metricsRoles...), s.authenticate, gin.WrapH(MetricsHandler(cfg.Registry)))
+	s.handle(root, "GET", "/openapi.json", publicRule, serveOpenAPI)
 
-	r.GET("/login", s.limitClient, s.showLogin)
-	r.POST("/login", s.limitClient, s.login)
-	r.POST("/logout", s.logout)
+	s.handle(root, "GET", "/login", publicRule, s.limitClient, s.showLogin)
+	s.handle(root, "POST", "/login", publicRule, s.limitClient, s.login)
+	s.handle(root, "POST", "/logout", publicRule, s.logout)
 
 	codecRoutes := r.Group("/codec", s.codecCORS)
-	codecRoutes.OPTIONS("/:operation", func(c *gin.Context) { c.Status(http.StatusNoContent) })
-	codecRoutes.POST("/:operation", s.authenticate, s.serveCodec)
+	s.handle(codecRoutes, "OPTIONS", "/:operation", publicRule, func(c *gin.Context) { c.Status(http.StatusNoContent) })
+	s.handle(codecRoutes, "POST", "/:operation", keyRule(codecRoles...), s.authenticate, s.serveCodec)
 
 	v1 := r.Group("/v1", s.authenticate, s.guardV1)
-	v1.GET("/api-keys", requireRole(models.RoleGlobalAdmin), s.listAPIKeys)
-	v1.POST("/api-keys", requireRole(models.RoleGlobalAdmin), s.createAPIKey)
-	v1.DELETE("/api-keys/:id", requireRole(models.RoleGlobalAdmin), s.revokeAPIKey)
-	s.invitationRoutes(v1)
+	s.handle(v1, "GET", "/api-keys", keyRule(globalAdmin...), s.listAPIKeys)
+	s.handle(v1, "POST", "/api-keys", keyRule(globalAdmin...), s.createAPIKey)
+	s.handle(v1, "DELETE", "/api-keys/:id", keyRule(globalAdmin...), s.revokeAPIKey)
 	s.webhookRoutes(v1)
-	s.resellerRoutes(v1)
-	s.removalRoutes(v1)
-	s.customerRoutes(v1)
 	s.notificationRoutes(v1)
-	s.routeEvents(s.invitationEvents())
-
-	r.POST("/webhooks/partner-center", s.partnerCenterWebhook)
-	r.GET("/agreement/:token", s.limitLink, s.showAgreementPage)
-	r.POST("/agreement/:token", s.limitLink, s.signAgreement)
-	r.GET("/partner/:token", s.limitLink, s.showPartnershipPage)
-	r.POST("/partner/:token", s.limitLink, s.acknowledgePartnership)
-	r.GET("/accept/:token", s.limitLink, s.showAcceptPage)
-	r.POST("/accept/:token", s.limitLink, s.acknowledgeAcceptance)
-	s.invitationPages(r)
-	s.resellerPages(r)
-	s.removalPages(r)
-	s.customerPages(r)
-	s.overviewRoutes(r)
-	s.connectionRoutes(r, v1)
+	s.handle(root, "POST", "/webhooks/partner-center", signatureRule, s.partnerCenterWebhook)
+	s.registerFlows(root, v1)
+	s.overviewRoutes(root)
+	s.connectionRoutes(root, v1)
 
 	s.engine = r
 	return s
@@ -285,93 +276,3 @@ var (
 	adminRoles  = []models.Role{models.RoleAdminAgent, models.RoleGlobalAdmin}
 	globalAdmin = []models.Role{models.RoleGlobalAdmin}
 )
-
-// routeAccess is the rule of every route, by "METHOD path". A route registered without a rule
-// here fails the route table test, which also calls each route as the rule says it may not be
-// called.
-var routeAccess = map[string]Access{
-	"GET /healthz":                              {Kind: AccessPublic},
-	"GET /readyz":                               {Kind: AccessPublic},
-	"GET /openapi.json":                         {Kind: AccessPublic},
-	"GET /login":                                {Kind: AccessPublic},
-	"POST /login":                               {Kind: AccessPublic},
-	"POST /logout":                              {Kind: AccessPublic},
-	"OPTIONS /codec/:operation":                 {Kind: AccessPublic},
-	"GET /metrics":                              {Kind: AccessKey, Roles: metricsRoles},
-	"POST /codec/:operation":                    {Kind: AccessKey, Roles: adminRoles},
-	"POST /webhooks/partner-center":             {Kind: AccessSignature},
-	"GET /accept/:token":                        {Kind: AccessLink},
-	"POST /accept/:token":                       {Kind: AccessLink},
-	"GET /partner/:token":                       {Kind: AccessLink},
-	"POST /partner/:token":                      {Kind: AccessLink},
-	"GET /agreement/:token":                     {Kind: AccessLink},
-	"POST /agreement/:token":                    {Kind: AccessLink},
-	"GET /":                                     {Kind: AccessSession},
-	"GET /overview":                             {Kind: AccessSession},
-	"GET /invitations":                          {Kind: AccessSession},
-	"GET /invitations/:id":                      {Kind: AccessSession},
-	"POST /invitations/:id/cancel":              {Kind: AccessSession, Roles: []models.Role{models.RoleAdminAgent}},
-	"POST /invitations/:id/resend":              {Kind: AccessSession, Roles: []models.Role{models.RoleAdminAgent}},
-	"GET /resellers":                            {Kind: AccessSession},
-	"GET /resellers/:id":                        {Kind: AccessSession},
-	"POST /resellers/:id/cancel":                {Kind: AccessSession, Roles: []models.Role{models.RoleAdminAgent}},
-	"POST /resellers/:id/resend":                {Kind: AccessSession, Roles: []models.Role{models.RoleAdminAgent}},
-	"POST /resellers/:id/verify":                {Kind: AccessSession, Roles: []models.Role{models.RoleAdminAgent}},
-	"GET /removals":                             {Kind: AccessSession},
-	"GET /removals/:id":                         {Kind: AccessSession},
-	"GET /customers":                            {Kind: AccessSession},
-	"GET /customers/:id":                        {Kind: AccessSession},
-	"GET /connection":                           {Kind: AccessSession},
-	"POST /connection/start":                    {Kind: AccessSession, Roles: globalAdmin},
-	"POST /connection/doctor":                   {Kind: AccessSession, Roles: globalAdmin},
-	"GET /auth/callback":                        {Kind: AccessSession, Roles: globalAdmin},
-	"GET /v1/connection":                        {Kind: AccessKey, Roles: anyRole},
-	"POST /v1/connection/doctor":                {Kind: AccessKey, Roles: globalAdmin},
-	"GET /v1/api-keys":                          {Kind: AccessKey, Roles: globalAdmin},
-	"POST /v1/api-keys":                         {Kind: AccessKey, Roles: globalAdmin},
-	"DELETE /v1/api-keys/:id":                   {Kind: AccessKey, Roles: globalAdmin},
-	"GET /v1/customers":                         {Kind: AccessKey, Roles: anyRole},
-	"POST /v1/customers":                        {Kind: AccessKey, Roles: anyRole},
-	"GET /v1/customers/:id":                     {Kind: AccessKey, Roles: anyRole},
-	"POST /v1/customers/:id/agreement":          {Kind: AccessKey, Roles: anyRole},
-	"GET /v1/customers/:id/agreement/evidence":  {Kind: AccessKey, Roles: anyRole},
-	"GET /v1/customers/:id/cart":                {Kind: AccessKey, Roles: anyRole},
-	"POST /v1/customers/:id/cart":               {Kind: AccessKey, Roles: anyRole},
-	"POST /v1/customers/:id/cart/cancel":        {Kind: AccessKey, Roles: anyRole},
-	"POST /v1/customers/:id/cart/checkout":      {Kind: AccessKey, Roles: anyRole},
-	"POST /v1/customers/:id/credentials/reveal": {Kind: AccessKey, Roles: adminRoles},
-	"POST /v1/customers/:id/onboarding":         {Kind: AccessKey, Roles: anyRole},
-	"POST /v1/customers/:id/resend":             {Kind: AccessKey, Roles: anyRole},
-	"GET /v1/customers/:id/steps":               {Kind: AccessKey, Roles: anyRole},
-	"GET /v1/invitations":                       {Kind: AccessKey, Roles: anyRole},
-	"POST /v1/invitations":                      {Kind: AccessKey, Roles: adminRoles},
-	"GET /v1/invitations/:id":                   {Kind: AccessKey, Roles: anyRole},
-	"POST /v1/invitations/:id/cancel":           {Kind: AccessKey, Roles: adminRoles},
-	"POST /v1/invitations/:id/resend":           {Kind: AccessKey, Roles: adminRoles},
-	"GET /v1/invitations/:id/steps":             {Kind: AccessKey, Roles: anyRole},
-	"GET /v1/notifications":                     {Kind: AccessKey, Roles: anyRole},
-	"GET /v1/removals":                          {Kind: AccessKey, Roles: anyRole},
-	"GET /v1/removals/:id":                      {Kind: AccessKey, Roles: anyRole},
-	"GET /v1/removals/:id/deliveries":           {Kind: AccessKey, Roles: anyRole},
-	"POST /v1/removals/:id/retry":               {Kind: AccessKey, Roles: globalAdmin},
-	"GET /v1/removals/:id/steps":                {Kind: AccessKey, Roles: anyRole},
-	"GET /v1/resellers":                         {Kind: AccessKey, Roles: anyRole},
-	"POST /v1/resellers":                        {Kind: AccessKey, Roles: adminRoles},
-	"GET /v1/resellers/:id":                     {Kind: AccessKey, Roles: anyRole},
-	"POST /v1/resellers/:id/cancel":             {Kind: AccessKey, Roles: adminRoles},
-	"POST /v1/resellers/:id/removal":            {Kind: AccessKey, Roles: globalAdmin},
-	"POST /v1/resellers/:id/resend":             {Kind: AccessKey, Roles: adminRoles},
-	"GET /v1/resellers/:id/steps":               {Kind: AccessKey, Roles: anyRole},
-	"POST /v1/resellers/:id/verify":             {Kind: AccessKey, Roles: adminRoles},
-	"GET /v1/webhook-deliveries":                {Kind: AccessKey, Roles: adminRoles},
-	"POST /v1/webhook-deliveries/:id/retry":     {Kind: AccessKey, Roles: globalAdmin},
-	"GET /v1/webhook-subscriptions":             {Kind: AccessKey, Roles: globalAdmin},
-	"POST /v1/webhook-subscriptions":            {Kind: AccessKey, Roles: globalAdmin},
-	"DELETE /v1/webhook-subscriptions/:id":      {Kind: AccessKey, Roles: globalAdmin},
-}
-
-// RouteAccess returns the rule of a route ("METHOD path", path in gin's `:param` form).
-func RouteAccess(route string) (Access, bool) {
-	a, ok := routeAccess[route]
-	return a, ok
-}

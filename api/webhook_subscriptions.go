@@ -27,26 +27,25 @@ const (
 
 // webhookRoutes registers the partner's subscriptions to flow events and the delivery log.
 func (s *Server) webhookRoutes(v1 *gin.RouterGroup) {
-	admin := requireRole(models.RoleGlobalAdmin)
-	v1.POST("/webhook-subscriptions", admin, s.createWebhookSubscription)
-	v1.GET("/webhook-subscriptions", admin, s.listWebhookSubscriptions)
-	v1.DELETE("/webhook-subscriptions/:id", admin, s.deleteWebhookSubscription)
-	v1.GET("/webhook-deliveries", requireRole(models.RoleGlobalAdmin, models.RoleAdminAgent), s.listWebhookDeliveries)
-	v1.POST("/webhook-deliveries/:id/retry", admin, s.retryWebhookDelivery)
+	s.handle(v1, "POST", "/webhook-subscriptions", keyRule(globalAdmin...), s.createWebhookSubscription)
+	s.handle(v1, "GET", "/webhook-subscriptions", keyRule(globalAdmin...), s.listWebhookSubscriptions)
+	s.handle(v1, "DELETE", "/webhook-subscriptions/:id", keyRule(globalAdmin...), s.deleteWebhookSubscription)
+	s.handle(v1, "GET", "/webhook-deliveries", keyRule(adminRoles...), s.listWebhookDeliveries)
+	s.handle(v1, "POST", "/webhook-deliveries/:id/retry", keyRule(globalAdmin...), s.retryWebhookDelivery)
 }
 
 // webhookEventStatuses names, for each flow kind, the statuses its "<kind>.<status>" events
-// report; a new flow adds its line here.
+// report: every registered flow's statuses, and the connection's events.
 func webhookEventStatuses() map[string][]string {
-	return map[string][]string{
-		models.KindInvitation: models.InvitationStatuses,
-		models.KindReseller:   models.ResellerStatuses,
-		models.KindRemoval:    models.RemovalStatuses,
-		models.KindCustomer:   models.CustomerStatuses,
+	out := map[string][]string{
 		// Not a flow: the Partner Center connection stopped working (connection.lost) or would
 		// lapse within 14 days (connection.lapsing).
 		models.KindConnection: models.ConnectionEvents,
 	}
+	for _, reg := range flowRegistrations {
+		out[reg.desc.Kind] = reg.statuses
+	}
+	return out
 }
 
 // knownEvent reports whether a subscription may name an event: "<kind>.<status>", "<kind>.*"

@@ -12,11 +12,6 @@ import (
 	"gorm.io/gorm/clause"
 )
 
-// Flow kinds: the name of each flow on the shared timeline, in URLs and in the Temporal UI.
-const (
-	KindInvitation = "invitation"
-)
-
 // Statuses every flow that waits for people shares.
 const (
 	StatusCancelled = "cancelled"

@@ -10,6 +10,10 @@ import (
 	"time"
 )
 
+// KindInvitation is the invitation flow: its name on the shared timeline, in URLs and in the
+// Temporal UI.
+const KindInvitation = "invitation"
+
 // Invitation statuses, as the API shows them.
 const (
 	InvitationPending   = "pending"

@@ -23,6 +23,9 @@ const (
 // RemovalStatuses lists every status in lifecycle order.
 var RemovalStatuses = []string{RemovalNotifying, RemovalCompleted, RemovalFailed}
 
+// RemovalOpen reports whether a removal in status s still tells people.
+func RemovalOpen(s string) bool { return s == RemovalNotifying }
+
 // Removal is an indirect provider's removal of its partnership with a reseller, with the
 // good-faith attestation the provider gave, and the notifications it owes everyone affected.
 type Removal struct {
