@@ -161,7 +161,7 @@ func (w *customerImpl) setup(ctx workflow.Context) error {
 	cancellable := func(s string) bool {
 		return s == models.CustomerCreating || s == models.CustomerAwaitingAgreement || s == models.CustomerReview
 	}
-	if err := serveWaitUpdates(ctx, w.flow, &w.state, models.CustomerAwaitingAgreement, cancellable, w.resend, nil); err != nil {
+	if err := serveWaitUpdates(ctx, w.flow, &w.state, cancellable, nil, w.agreement()); err != nil {
 		return err
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateAgreement, func(ctx workflow.Context, n AgreementNotice) (CustomerState, error) {
@@ -243,23 +243,7 @@ func (w *customerImpl) run(ctx workflow.Context) (CustomerState, error) {
 		w.record(ctx, customerChange{Step: "agreement-requested", StepDetail: w.in.ContactEmail})
 	}
 	if !w.state.AgreementAccepted {
-		outcome, err := w.wait(ctx, waiting{
-			policy: w.in.Policy, started: w.started, deadline: w.in.ExpiresAt,
-			sent: func() int { return w.state.RemindersSent },
-			decide: func() string {
-				if w.state.AgreementAccepted {
-					return models.CustomerReview
-				}
-				return ""
-			},
-			check:  w.checkAgreement,
-			remind: w.remind,
-			continueAsNew: func(ctx workflow.Context) error {
-				next := w.in
-				next.Carry = carry(w.flow, w.state, w.started)
-				return workflow.NewContinueAsNewError(ctx, CustomerOnboarding, next)
-			},
-		})
+		outcome, err := w.waitFor(ctx, w.agreement())
 		switch {
 		case err != nil:
 			return w.finishFailed(ctx, err)
@@ -295,20 +279,31 @@ func (w *customerImpl) checkAgreement(ctx workflow.Context) error {
 	return nil
 }
 
-func (w *customerImpl) remind(ctx workflow.Context) error {
-	return w.flow.remind(ctx, w.in.Policy, &w.state.RemindersSent, &w.state.Escalated, w.messages())
-}
-
-func (w *customerImpl) resend(ctx workflow.Context, req ResendRequest) error {
-	return w.resendMessage(ctx, w.messages(), w.state.RemindersSent, req)
-}
-
-// messages are the agreement request's reminders, resends and escalations.
-func (w *customerImpl) messages() messages[models.Customer] {
-	return messages[models.Customer]{
-		send: w.mail, reminder: activities.MailAgreementReminder, resend: activities.MailAgreementResend, escalation: activities.MailAgreementEscalation,
-		to: w.in.ContactEmail, contact: w.in.PartnerContact,
-		reminded: func(seq int) models.Customer { return models.Customer{RemindersSent: seq} },
+// agreement is the wait for proof that the customer accepted the Microsoft Customer Agreement,
+// which ends in review, cancelled or expired. The customer's contact is reminded and the
+// partner's contact hears of it once.
+func (w *customerImpl) agreement() phase[models.Customer] {
+	return phase[models.Customer]{
+		name: "agreement", status: models.CustomerAwaitingAgreement,
+		policy: w.in.Policy, deadline: w.in.ExpiresAt,
+		messages: messages[models.Customer]{
+			send: w.mail, reminder: activities.MailAgreementReminder, resend: activities.MailAgreementResend, escalation: activities.MailAgreementEscalation,
+			to: w.in.ContactEmail, contact: w.in.PartnerContact,
+			reminded: func(seq int) models.Customer { return models.Customer{RemindersSent: seq} },
+		},
+		sent: &w.state.RemindersSent, escalated: &w.state.Escalated,
+		decide: func() string {
+			if w.state.AgreementAccepted {
+				return models.CustomerReview
+			}
+			return ""
+		},
+		check: w.checkAgreement,
+		continueAsNew: func(ctx workflow.Context) error {
+			next := w.in
+			next.Carry = carry(w.flow, w.state, w.started)
+			return workflow.NewContinueAsNewError(ctx, CustomerOnboarding, next)
+		},
 	}
 }
 

@@ -91,14 +91,24 @@ type PartnerCenterEvent struct {
 }
 
 // Carry is what a run hands to the next when it continues as new: the flow's live state,
-// when the wait started, how often the customer's message was sent again, and whether an event
-// arrived that the next run must check. Every flow's input has a `Carry *Carry[S]` field, nil on
-// the first run.
+// when it started, how often the customer's message was sent again, whether an event arrived
+// that the next run must check, and the state of each of its waits for people. Every flow's
+// input has a `Carry *Carry[S]` field, nil on the first run.
 type Carry[S any] struct {
 	State    S
 	Started  time.Time
 	Resends  int
 	CheckNow bool
+	// Phases holds each wait's own state by the wait's name. Runs from before changeWaitPhases
+	// carry none (null), and their successors keep the keys and schedule those runs had.
+	Phases map[string]*PhaseState
+}
+
+// PhaseState is what one wait for people keeps across runs: when it started and how often its
+// message was sent again.
+type PhaseState struct {
+	Started time.Time
+	Resends int
 }
 
 // DefaultContinueAsNewAfter keeps each run's history far below Temporal's limits (51,200
@@ -132,9 +142,14 @@ type flow[R any] struct {
 	checkNow bool
 	// continueAfter is the history length at which the run continues as new.
 	continueAfter int
-	// cancelled and resends belong to flows that wait for people (see waiting).
+	// cancelled, started, resends, phasing and phases belong to flows that wait for people (see
+	// waitFor). started is when the flow began; resends counts the resends of runs that keep the
+	// keys of before changeWaitPhases, phases the state of each wait of runs after it.
 	cancelled *CancelRequest
+	started   time.Time
 	resends   int
+	phasing   phasing
+	phases    map[string]*PhaseState
 	// connectionWaits counts this run's waits for the Partner Center connection (step keys);
 	// awaitingConnection is true during one.
 	connectionWaits    int
@@ -191,15 +206,28 @@ func (f *flow[R]) drain() {
 // carry drains pending events and returns what the next run continues with.
 func carry[S any, R any](f *flow[R], state S, started time.Time) *Carry[S] {
 	f.drain()
-	return &Carry[S]{State: state, Started: started, Resends: f.resends, CheckNow: f.checkNow}
+	c := &Carry[S]{State: state, Started: started, Resends: f.resends, CheckNow: f.checkNow}
+	// A run that never waited wrote no step of a wait: its successor waits in phases.
+	if f.phasing != unphased {
+		if f.phases == nil {
+			f.phases = map[string]*PhaseState{}
+		}
+		c.Phases = f.phases
+	}
+	return c
 }
 
-// resume takes over what the previous run carried.
+// resume takes over what the previous run carried. A run continued from one that waited in
+// phases waits in phases; one continued from a run before changeWaitPhases keeps its keys.
 func resume[S any, R any](f *flow[R], c *Carry[S], state *S, started *time.Time) {
-	if c == nil {
-		return
+	if c != nil {
+		*state, *started, f.resends, f.checkNow = c.State, c.Started, c.Resends, c.CheckNow
+		f.phasing, f.phases = unphased, c.Phases
+		if c.Phases != nil {
+			f.phasing = phased
+		}
 	}
-	*state, *started, f.resends, f.checkNow = c.State, c.Started, c.Resends, c.CheckNow
+	f.started = *started
 }
 
 // setStatus changes the status in the app database, the live state and the search attribute.
@@ -243,62 +271,135 @@ func recordStep[R any](ctx workflow.Context, recordActivity any, id string, ch m
 	return workflow.ExecuteLocalActivity(lctx, recordActivity, id, ch).Get(lctx, nil)
 }
 
-// waiting is a flow's durable wait for people: it ends when decide names an outcome, checks the
-// service when an event arrives or the poll interval passes, reminds on the policy's schedule,
-// expires at the deadline, and continues as new when the history is long.
-type waiting struct {
-	policy   WaitPolicy
-	started  time.Time
-	deadline time.Time
-	// sent is how many reminders went out so far.
-	sent func() int
+// changeWaitPhases is the change after which each wait for people is a phase of its own: its
+// reminders count from its own start (or back from its deadline), its steps are keyed
+// <id>/<phase>/…, and its start and resends are carried per phase. Runs from before keep the
+// keys <id>/reminder/<seq>/<resends>, <id>/escalated and <id>/resent/… and count from the
+// flow's start.
+const changeWaitPhases = "wait-phases"
+
+// phasing says whether a flow's waits are phases (changeWaitPhases); undecided until the first
+// wait or resend of a first run asks.
+type phasing int
+
+const (
+	undecided phasing = iota
+	unphased
+	phased
+)
+
+// inPhases reports whether the flow's waits are phases, deciding it once per chain of runs.
+func (f *flow[R]) inPhases(ctx workflow.Context) bool {
+	if f.phasing == undecided {
+		f.phasing = unphased
+		if workflow.GetVersion(ctx, changeWaitPhases, workflow.DefaultVersion, 1) == 1 {
+			f.phasing, f.phases = phased, map[string]*PhaseState{}
+		}
+	}
+	return f.phasing == phased
+}
+
+// phase is one durable wait for people: the flow asks someone for something, then waits until
+// decide names an outcome, checking the service when an event arrives or the poll interval
+// passes, reminding on its schedule, escalating once, taking resends, expiring at its deadline,
+// and continuing as new when the history is long. A flow may wait in several phases, one
+// after the other; each keeps its own schedule, steps and resends.
+type phase[R any] struct {
+	// name scopes the phase's step keys (<id>/<name>/reminder/…) and its carried state.
+	name string
+	// status is the flow's status while it waits here; a resend is taken in it.
+	status string
+	// policy is the schedule of reminders, escalation and polling; its reminders count from the
+	// phase's start, or with fromDeadline back from the deadline (the nearest last).
+	policy       WaitPolicy
+	fromDeadline bool
+	deadline     time.Time
+	// messages are the phase's reminder, resend and escalation mails.
+	messages messages[R]
+	// sent and escalated are the live state's counters of this phase's reminders and escalation.
+	sent      *int
+	escalated *bool
 	// decide returns the outcome once the wait is over, "" while it goes on.
 	decide func() string
 	check  func(ctx workflow.Context) error
-	remind func(ctx workflow.Context) error
 	// continueAsNew returns the flow's continue-as-new error carrying its state.
 	continueAsNew func(ctx workflow.Context) error
 }
 
-// wait runs the loop and returns decide's outcome, models.StatusCancelled or
+// phaseState is the phase's carried state, begun now if the phase is new; before
+// changeWaitPhases every wait counts from the flow's start (and resendCount shares the flow's
+// resends).
+func (f *flow[R]) phaseState(ctx workflow.Context, p phase[R]) *PhaseState {
+	if !f.inPhases(ctx) {
+		return &PhaseState{Started: f.started}
+	}
+	ps, ok := f.phases[p.name]
+	if !ok {
+		ps = &PhaseState{Started: workflow.Now(ctx)}
+		f.phases[p.name] = ps
+	}
+	return ps
+}
+
+// waitFor runs the phase and returns decide's outcome, models.StatusCancelled or
 // models.StatusExpired.
-func (f *flow[R]) wait(ctx workflow.Context, w waiting) (string, error) {
-	nextPoll := workflow.Now(ctx).Add(w.policy.PollEvery)
+func (f *flow[R]) waitFor(ctx workflow.Context, p phase[R]) (string, error) {
+	ps := f.phaseState(ctx, p)
+	nextPoll := workflow.Now(ctx).Add(p.policy.PollEvery)
 	for {
 		if f.cancelled != nil {
 			return models.StatusCancelled, nil
 		}
 		if f.historyFull(ctx) {
-			return "", w.continueAsNew(ctx)
+			return "", p.continueAsNew(ctx)
 		}
-		if outcome := w.decide(); outcome != "" {
+		if outcome := p.decide(); outcome != "" {
 			return outcome, nil
 		}
 		now := workflow.Now(ctx)
-		if !now.Before(w.deadline) {
+		if !now.Before(p.deadline) {
 			return models.StatusExpired, nil
 		}
 		if f.pending() || !now.Before(nextPoll) {
 			f.checkNow = false
-			nextPoll = now.Add(w.policy.PollEvery)
-			if err := w.check(ctx); err != nil {
+			nextPoll = now.Add(p.policy.PollEvery)
+			if err := p.check(ctx); err != nil {
 				return "", err
 			}
 			continue
 		}
-		reminder := w.policy.nextReminder(w.started, w.deadline, w.sent())
+		reminder := p.nextReminder(ps.Started, *p.sent)
 		if !now.Before(reminder) {
-			if err := w.remind(ctx); err != nil {
+			if err := f.remind(ctx, p); err != nil {
 				return "", err
 			}
 			continue
 		}
-		wake := minTime(nextPoll, reminder, w.deadline)
+		wake := minTime(nextPoll, reminder, p.deadline)
 		// An update that settles the wait (the partner's attestation, say) wakes it at once.
-		if _, err := workflow.AwaitWithTimeout(ctx, wake.Sub(now), func() bool { return f.cancelled != nil || f.pending() || w.decide() != "" }); err != nil {
+		if _, err := workflow.AwaitWithTimeout(ctx, wake.Sub(now), func() bool { return f.cancelled != nil || f.pending() || p.decide() != "" }); err != nil {
 			return "", err
 		}
 	}
+}
+
+// nextReminder is when the phase's next reminder is due, counted from started or back from the
+// deadline; offsets back from the deadline that fall before the start are skipped.
+func (p phase[R]) nextReminder(started time.Time, sent int) time.Time {
+	if !p.fromDeadline {
+		return p.policy.nextReminder(started, p.deadline, sent)
+	}
+	skipped := 0
+	for _, off := range p.policy.Reminders {
+		if p.deadline.Add(-off).After(started) {
+			break
+		}
+		skipped++
+	}
+	if i := skipped + sent; i < len(p.policy.Reminders) {
+		return p.deadline.Add(-p.policy.Reminders[i])
+	}
+	return p.deadline
 }
 
 // WaitPolicy is the schedule of a wait for people: reminders, escalation, expiry and polling.
@@ -345,25 +446,36 @@ func (p WaitPolicy) escalates(seq int) bool {
 	return p.EscalateAfter > 0 && seq == p.EscalateAfter
 }
 
-// messages serves the resend and cancel updates of a flow that waits for people. Resend is
-// allowed while the flow is in waitStatus, cancel while open says so; onResend sends the
-// message again, onCancel stops work in progress. The cancel update returns once the flow
-// reached models.StatusCancelled.
-func serveWaitUpdates[S any, R any](ctx workflow.Context, f *flow[R], state *S, waitStatus string, open func(string) bool,
-	onResend func(ctx workflow.Context, req ResendRequest) error, onCancel func()) error {
+// serveWaitUpdates serves the resend and cancel updates of a flow that waits for people. A
+// resend is taken while the flow is in the status of one of its phases and sends that phase's
+// message again; cancel is taken while open says so, and onCancel stops work in progress. The
+// cancel update returns once the flow reached models.StatusCancelled.
+func serveWaitUpdates[S any, R any](ctx workflow.Context, f *flow[R], state *S, open func(string) bool, onCancel func(), phases ...phase[R]) error {
 	current := func() string {
 		if f.cancelled != nil {
 			return models.StatusCancelled
 		}
 		return *f.status
 	}
+	waiting := func() (phase[R], bool) {
+		for _, p := range phases {
+			if p.status == *f.status {
+				return p, true
+			}
+		}
+		return phase[R]{}, false
+	}
 	err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateResend, func(ctx workflow.Context, req ResendRequest) (S, error) {
-		f.resends++
-		err := onResend(ctx, req)
+		p, _ := waiting()
+		err := f.resend(ctx, p, req)
 		return *state, err
 	}, workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, _ ResendRequest) error {
-		if f.cancelled != nil || *f.status != waitStatus {
-			return fmt.Errorf("the %s is %s: only a %s %s can be sent again", f.kind, current(), waitStatus, f.kind)
+		if _, ok := waiting(); f.cancelled != nil || !ok {
+			statuses := make([]string, 0, len(phases))
+			for _, p := range phases {
+				statuses = append(statuses, p.status)
+			}
+			return fmt.Errorf("the %s is %s: only a %s %s can be sent again", f.kind, current(), strings.Join(statuses, " or "), f.kind)
 		}
 		if f.awaitingConnection {
 			return fmt.Errorf("the %s waits for the Partner Center connection: its message goes out once a global admin connects", f.kind)
@@ -426,38 +538,57 @@ type messages[R any] struct {
 	reminded func(seq int) R
 }
 
-// remind sends the next reminder and, once the policy says so, escalates to the partner's
-// contact, once. sent and escalated are the flow's live counters.
-func (f *flow[R]) remind(ctx workflow.Context, p WaitPolicy, sent *int, escalated *bool, m messages[R]) error {
-	seq := *sent + 1
+// remind sends the phase's next reminder and, once its policy says so, escalates to the
+// partner's contact, once.
+func (f *flow[R]) remind(ctx workflow.Context, p phase[R]) error {
+	m, seq := p.messages, *p.sent+1
 	if err := m.send(ctx, m.reminder, seq, m.to); err != nil {
 		return err
 	}
-	*sent = seq
-	f.record(ctx, models.FlowChange[R]{Set: m.reminded(seq), Step: "reminder", StepDetail: fmt.Sprintf("reminder %d to %s", seq, m.to), StepKey: f.sequencedKey("reminder", seq)})
-	if p.escalates(seq) && m.contact != "" && !*escalated {
+	*p.sent = seq
+	f.record(ctx, models.FlowChange[R]{Set: m.reminded(seq), Step: "reminder", StepDetail: fmt.Sprintf("reminder %d to %s", seq, m.to),
+		StepKey: f.sequencedKey(ctx, p, "reminder", seq)})
+	if p.policy.escalates(seq) && m.contact != "" && !*p.escalated {
 		if err := m.send(ctx, m.escalation, seq, m.contact); err != nil {
 			return err
 		}
-		*escalated = true
-		f.record(ctx, models.FlowChange[R]{Step: "escalated", StepDetail: m.contact})
+		*p.escalated = true
+		f.record(ctx, models.FlowChange[R]{Step: "escalated", StepDetail: m.contact, StepKey: f.phaseKey(ctx, p, "escalated")})
 	}
 	return nil
 }
 
-// resendMessage sends the flow's message again (the resend update); sent is how many reminders
-// went out, for the step's key.
-func (f *flow[R]) resendMessage(ctx workflow.Context, m messages[R], sent int, req ResendRequest) error {
-	if err := m.send(ctx, m.resend, f.resends, m.to); err != nil {
+// resend sends the phase's message again (the resend update), counted apart from other phases'.
+func (f *flow[R]) resend(ctx workflow.Context, p phase[R], req ResendRequest) error {
+	resends := f.resendCount(ctx, p)
+	*resends++
+	if err := p.messages.send(ctx, p.messages.resend, *resends, p.messages.to); err != nil {
 		return err
 	}
-	f.record(ctx, models.FlowChange[R]{Step: "resent", StepDetail: strings.TrimSpace("by " + req.By), StepKey: f.sequencedKey("resent", sent)})
+	f.record(ctx, models.FlowChange[R]{Step: "resent", StepDetail: strings.TrimSpace("by " + req.By), StepKey: f.sequencedKey(ctx, p, "resent", *p.sent)})
 	return nil
 }
 
-// sequencedKey keys a step that repeats (reminders and resends) by how often each happened.
-func (f *flow[R]) sequencedKey(step string, reminders int) string {
-	return fmt.Sprintf("%s/%s/%d/%d", f.id, step, reminders, f.resends)
+// resendCount is the phase's count of resends; before changeWaitPhases, the flow's.
+func (f *flow[R]) resendCount(ctx workflow.Context, p phase[R]) *int {
+	if !f.inPhases(ctx) {
+		return &f.resends
+	}
+	return &f.phaseState(ctx, p).Resends
+}
+
+// phaseKey keys a step that happens once per phase; before changeWaitPhases, once per flow.
+func (f *flow[R]) phaseKey(ctx workflow.Context, p phase[R], step string) string {
+	if !f.inPhases(ctx) {
+		return f.id + "/" + step
+	}
+	return f.id + "/" + p.name + "/" + step
+}
+
+// sequencedKey keys a step that repeats in a phase (reminders and resends) by how many
+// reminders went out and how often the message was sent again.
+func (f *flow[R]) sequencedKey(ctx workflow.Context, p phase[R], step string, reminders int) string {
+	return fmt.Sprintf("%s/%d/%d", f.phaseKey(ctx, p, step), reminders, *f.resendCount(ctx, p))
 }
 
 // fail records a refusal that retrying cannot fix, in a context the flow's own cancellation does

@@ -68,7 +68,7 @@ func (w *invitationImpl) setup(ctx workflow.Context) error {
 			w.cancelGrant()
 		}
 	}
-	if err := serveWaitUpdates(ctx, w.flow, &w.state, models.InvitationPending, models.InvitationOpen, w.resend, cancelGrant); err != nil {
+	if err := serveWaitUpdates(ctx, w.flow, &w.state, models.InvitationOpen, cancelGrant, w.consent()); err != nil {
 		return err
 	}
 	w.listen(ctx)
@@ -91,7 +91,7 @@ func (w *invitationImpl) run(ctx workflow.Context) (InvitationState, error) {
 			return w.finishFailed(ctx, err)
 		}
 	}
-	switch outcome, err := w.awaitConsent(ctx); {
+	switch outcome, err := w.waitFor(ctx, w.consent()); {
 	case err != nil:
 		return w.finishFailed(ctx, err)
 	case outcome != models.InvitationAccepted:
@@ -178,22 +178,27 @@ func (w *invitationImpl) sendInvitation(ctx workflow.Context) error {
 	return nil
 }
 
-// awaitConsent waits for the reseller acceptance and the GDAP approval, in either order (the
-// reseller acceptance alone without admin access), and returns accepted, cancelled, expired or
-// declined.
-func (w *invitationImpl) awaitConsent(ctx workflow.Context) (string, error) {
-	return w.wait(ctx, waiting{
-		policy: w.in.Policy, started: w.started, deadline: w.in.ExpiresAt,
-		sent:   func() int { return w.state.RemindersSent },
+// consent is the wait for the reseller acceptance and the GDAP approval, in either order (the
+// reseller acceptance alone without admin access), which ends accepted, cancelled, expired or
+// declined. The customer is reminded and the partner's contact hears of it once.
+func (w *invitationImpl) consent() phase[models.Invitation] {
+	return phase[models.Invitation]{
+		name: "consent", status: models.InvitationPending,
+		policy: w.in.Policy, deadline: w.in.ExpiresAt,
+		messages: messages[models.Invitation]{
+			send: w.mail, reminder: activities.MailReminder, resend: activities.MailResend, escalation: activities.MailEscalation,
+			to: w.in.CustomerEmail, contact: w.in.ContactEmail,
+			reminded: func(seq int) models.Invitation { return models.Invitation{RemindersSent: seq} },
+		},
+		sent: &w.state.RemindersSent, escalated: &w.state.Escalated,
 		decide: w.decide,
 		check:  w.check,
-		remind: w.remind,
 		continueAsNew: func(ctx workflow.Context) error {
 			next := w.in
 			next.Carry = carry(w.flow, w.state, w.started)
 			return workflow.NewContinueAsNewError(ctx, Invitation, next)
 		},
-	})
+	}
 }
 
 // decide ends the wait once both consents are given, or the customer ended the GDAP request;
@@ -240,19 +245,6 @@ func (w *invitationImpl) check(ctx workflow.Context) error {
 
 func gdapApproved(status string) bool {
 	return status == partnercenter.GDAPStatusApproved || status == partnercenter.GDAPStatusActivating || status == partnercenter.GDAPStatusActive
-}
-
-func (w *invitationImpl) remind(ctx workflow.Context) error {
-	return w.flow.remind(ctx, w.in.Policy, &w.state.RemindersSent, &w.state.Escalated, w.messages())
-}
-
-// messages are the invitation's reminders, resends and escalations.
-func (w *invitationImpl) messages() messages[models.Invitation] {
-	return messages[models.Invitation]{
-		send: w.mail, reminder: activities.MailReminder, resend: activities.MailResend, escalation: activities.MailEscalation,
-		to: w.in.CustomerEmail, contact: w.in.ContactEmail,
-		reminded: func(seq int) models.Invitation { return models.Invitation{RemindersSent: seq} },
-	}
 }
 
 // grant waits for GDAP to become active and creates and confirms each access assignment. A
@@ -353,10 +345,6 @@ func rootMessage(err error) string {
 		return appErr.Message()
 	}
 	return err.Error()
-}
-
-func (w *invitationImpl) resend(ctx workflow.Context, req ResendRequest) error {
-	return w.resendMessage(ctx, w.messages(), w.state.RemindersSent, req)
 }
 
 func (w *invitationImpl) mail(ctx workflow.Context, kind string, seq int, to string) error {

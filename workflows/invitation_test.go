@@ -526,7 +526,8 @@ func TestALongWaitContinuesAsNewWithItsState(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := next.Carry
-	if c == nil || c.State.GDAPRelationshipID != "rel-1" || c.State.Status != models.InvitationPending || !c.Started.Equal(w.start) || c.State.RemindersSent == 0 {
+	if c == nil || c.State.GDAPRelationshipID != "rel-1" || c.State.Status != models.InvitationPending || !c.Started.Equal(w.start) || c.State.RemindersSent == 0 ||
+		c.Phases["consent"] == nil {
 		t.Fatalf("the next run must carry the state: %+v", c)
 	}
 	if next.InvitationID != in.InvitationID || next.Policy.ContinueAsNewAfter != 200 {

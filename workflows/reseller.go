@@ -118,7 +118,7 @@ func (w *resellerImpl) setup(ctx workflow.Context) error {
 	if err := serveState(ctx, QueryReseller, &w.state); err != nil {
 		return err
 	}
-	if err := serveWaitUpdates(ctx, w.flow, &w.state, models.ResellerPending, models.ResellerOpen, w.resend, nil); err != nil {
+	if err := serveWaitUpdates(ctx, w.flow, &w.state, models.ResellerOpen, nil, w.authorization()); err != nil {
 		return err
 	}
 	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateVerify, func(ctx workflow.Context, req VerifyRequest) (ResellerState, error) {
@@ -150,26 +150,7 @@ func (w *resellerImpl) run(ctx workflow.Context) (ResellerState, error) {
 		return w.settle(ctx, &activities.Partnership{Review: w.state.FailureCode, Reason: w.state.FailureReason})
 	}
 	if !w.state.Authorized {
-		outcome, err := w.wait(ctx, waiting{
-			policy: w.in.Policy, started: w.started, deadline: w.in.ExpiresAt,
-			sent: func() int { return w.state.RemindersSent },
-			decide: func() string {
-				switch {
-				case w.state.Authorized:
-					return models.ResellerVerifying
-				case w.review != nil:
-					return models.ResellerNeedsReview
-				}
-				return ""
-			},
-			check:  w.check,
-			remind: w.remind,
-			continueAsNew: func(ctx workflow.Context) error {
-				next := w.in
-				next.Carry = carry(w.flow, w.state, w.started)
-				return workflow.NewContinueAsNewError(ctx, ResellerPartnership, next)
-			},
-		})
+		outcome, err := w.waitFor(ctx, w.authorization())
 		switch {
 		case err != nil:
 			return w.finishFailed(ctx, err)
@@ -270,23 +251,36 @@ func (w *resellerImpl) awaitReview(ctx workflow.Context, review activities.Partn
 	return p, false, nil
 }
 
-func (w *resellerImpl) remind(ctx workflow.Context) error {
-	return w.flow.remind(ctx, w.in.Policy, &w.state.RemindersSent, &w.state.Escalated, w.messages())
-}
-
-func (w *resellerImpl) resend(ctx workflow.Context, req ResendRequest) error {
-	return w.resendMessage(ctx, w.messages(), w.state.RemindersSent, req)
-}
-
-// messages are the partnership request's reminders, resends and escalations.
-func (w *resellerImpl) messages() messages[models.Reseller] {
-	return messages[models.Reseller]{
-		send: func(ctx workflow.Context, kind string, seq int, to string) error {
-			return w.mail(ctx, kind, seq, to, activities.Verification{})
+// authorization is the wait for the reseller to authorize the provider, which ends verifying,
+// in review (the reseller that authorized is not plainly the request's), cancelled or expired.
+func (w *resellerImpl) authorization() phase[models.Reseller] {
+	return phase[models.Reseller]{
+		name: "authorization", status: models.ResellerPending,
+		policy: w.in.Policy, deadline: w.in.ExpiresAt,
+		messages: messages[models.Reseller]{
+			send: func(ctx workflow.Context, kind string, seq int, to string) error {
+				return w.mail(ctx, kind, seq, to, activities.Verification{})
+			},
+			reminder: activities.MailResellerReminder, resend: activities.MailResellerResend, escalation: activities.MailResellerEscalation,
+			to: w.in.Email, contact: w.in.ContactEmail,
+			reminded: func(seq int) models.Reseller { return models.Reseller{RemindersSent: seq} },
 		},
-		reminder: activities.MailResellerReminder, resend: activities.MailResellerResend, escalation: activities.MailResellerEscalation,
-		to: w.in.Email, contact: w.in.ContactEmail,
-		reminded: func(seq int) models.Reseller { return models.Reseller{RemindersSent: seq} },
+		sent: &w.state.RemindersSent, escalated: &w.state.Escalated,
+		decide: func() string {
+			switch {
+			case w.state.Authorized:
+				return models.ResellerVerifying
+			case w.review != nil:
+				return models.ResellerNeedsReview
+			}
+			return ""
+		},
+		check: w.check,
+		continueAsNew: func(ctx workflow.Context) error {
+			next := w.in
+			next.Carry = carry(w.flow, w.state, w.started)
+			return workflow.NewContinueAsNewError(ctx, ResellerPartnership, next)
+		},
 	}
 }
 
