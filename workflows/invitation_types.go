@@ -30,7 +30,7 @@ const QueryInvitation = "invitation"
 // InvitationWorkflowID is the workflow ID of one invitation: its own, so that starting it again
 // (after a crash, by another API replica) is refused by Temporal, never doubled. The app
 // database's one-open-invitation-per-domain rule refuses a second invitation. Invitations
-// started before issue 23 carry "invitation/<partner>/<domain>"; their rows keep it.
+// started before per-flow IDs carry "invitation/<partner>/<domain>"; their rows keep it.
 func InvitationWorkflowID(invitationID string) string { return "invitation/" + invitationID }
 
 // AccessAssignment grants roles of the GDAP relationship to one partner security group; the

@@ -34,13 +34,13 @@ const (
 	UpdateVerify = "verify"
 
 	// changeResellerIdentity marks the workflows that stop for review when the reseller that
-	// authorized the provider is not plainly the one the request names (issue 21).
+	// authorized the provider is not plainly the one the request names.
 	changeResellerIdentity = "reseller-identity"
 )
 
 // ResellerWorkflowID is the workflow ID of one partnership request: its own, so that starting
 // it again is refused by Temporal, never doubled. The app database's one-open-request-per-
-// contact rule refuses a second request. Requests started before issue 23 carry
+// contact rule refuses a second request. Requests started before per-flow IDs carry
 // "reseller/<partner>/<email>"; their rows keep it.
 func ResellerWorkflowID(resellerID string) string { return "reseller/" + resellerID }
 
