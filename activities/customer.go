@@ -177,36 +177,20 @@ var orderRefusals = map[int]string{
 	900123: "the reseller has not signed the Microsoft Partner Agreement",
 }
 
-// BuildCart verifies the reseller again, just before the purchase, and creates the cart with its
-// PartnerID as transaction_reseller on every line. A reseller that no longer passes ends the
-// onboarding with the reason (non-retryable).
+// BuildCart makes the cart of an onboarding's products, as BuildPurchaseCart does, for
+// onboardings started before their purchase was a workflow of its own.
 func (a *Activities) BuildCart(ctx context.Context, in BuildCartInput) (CartState, error) {
 	c, _, err := a.onboarding(ctx, in.CustomerID)
 	if err != nil {
 		return CartState{}, err
 	}
-	if c.ResellerID != "" {
-		if err := a.verifyResellerForPurchase(ctx, c); err != nil {
-			return CartState{}, err
-		}
-	}
-	cart := partnercenter.Cart{}
-	for i, p := range in.Products {
-		line := partnercenter.CartLineItem{ID: i, CatalogItemID: p.CatalogItemID, Quantity: p.Quantity, BillingCycle: p.BillingCycle, TermDuration: p.TermDuration}
-		if c.ResellerMPNID != "" {
-			line.Participants = []partnercenter.Participant{{Key: partnercenter.ParticipantTransactionReseller, Value: c.ResellerMPNID}}
-		}
-		cart.LineItems = append(cart.LineItems, line)
-	}
-	made, err := a.cfg.PartnerCenter.CreateCart(partnercenter.WithRequestID(ctx, fmt.Sprintf("%s/cart/%d", in.CustomerID, in.Round)), c.CustomerTenantID, cart)
-	if err != nil {
-		var pcErr *partnercenter.Error
-		if errors.As(err, &pcErr) && !pcErr.Retryable() {
-			return cartOf(cart, pcErr), nil
-		}
-		return CartState{}, a.serviceError(ctx, "create the cart", err)
-	}
-	return cartOf(made, nil), nil
+	return a.BuildPurchaseCart(ctx, PurchaseCartInput{RequestID: in.CustomerID, PartnerID: c.PartnerID, CustomerTenantID: c.CustomerTenantID,
+		Reseller: resellerOf(c), Products: in.Products, Round: in.Round})
+}
+
+// resellerOf is the reseller an onboarding buys through.
+func resellerOf(c *models.Customer) PurchaseReseller {
+	return PurchaseReseller{ID: c.ResellerID, TenantID: c.ResellerTenantID, MPNID: c.ResellerMPNID}
 }
 
 // cartOf is the workflow's view of a cart; a refused cart carries the refusal on every line.
@@ -237,114 +221,35 @@ func refusalText(code int, fallback string) string {
 	return fallback
 }
 
-// verifyResellerForPurchase checks, just before the purchase, that the reseller is still an
-// active partner whose agreement is signed.
-func (a *Activities) verifyResellerForPurchase(ctx context.Context, c *models.Customer) error {
-	if _, err := a.cfg.Store.ActiveReseller(ctx, c.PartnerID, c.ResellerTenantID); err != nil {
-		return temporal.NewNonRetryableApplicationError("the reseller is no longer an active partner: its purchase cannot go through", ErrTypeRefused, err)
-	}
-	v, err := a.VerifyReseller(ctx, c.ResellerMPNID)
-	if err != nil {
-		return err
-	}
-	if !v.OK {
-		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("the reseller failed verification before the purchase (%s: %s)", v.Code, v.Reason), ErrTypeRefused, nil)
-	}
-	return nil
-}
-
-// Checkout buys the cart. The call carries a request ID derived from the onboarding and the
-// attempt, so a retry after a lost answer gets the first orders, never a second set. A refusal
-// the partner can fix comes back as the reason, with each line's error, not as a failure.
+// Checkout buys an onboarding's cart, as CheckoutPurchase does, for onboardings started before
+// their purchase was a workflow of its own.
 func (a *Activities) Checkout(ctx context.Context, in CheckoutInput) (CheckoutOutcome, error) {
 	c, _, err := a.onboarding(ctx, in.CustomerID)
 	if err != nil {
 		return CheckoutOutcome{}, err
 	}
-	res, err := a.cfg.PartnerCenter.CheckoutCart(partnercenter.WithRequestID(ctx, fmt.Sprintf("%s/checkout/%d", in.CustomerID, in.Attempt)), c.CustomerTenantID, in.CartID)
-	if err != nil {
-		var pcErr *partnercenter.Error
-		if errors.As(err, &pcErr) && !pcErr.Retryable() {
-			return CheckoutOutcome{Reason: "checkout refused: " + refusalText(pcErr.Code, pcErr.Error())}, nil
-		}
-		return CheckoutOutcome{}, a.serviceError(ctx, "check out the cart", err)
-	}
-	var out CheckoutOutcome
-	for _, o := range res.Orders {
-		out.OrderIDs = append(out.OrderIDs, o.ID)
-	}
-	var reasons []string
-	for _, e := range res.OrderErrors {
-		reasons = append(reasons, refusalText(e.Code, e.Description))
-	}
-	if len(out.OrderIDs) == 0 {
-		out.Reason = "checkout refused: " + strings.Join(reasons, "; ")
-	}
-	return out, nil
+	return a.CheckoutPurchase(ctx, PurchaseCheckoutInput{RequestID: in.CustomerID, CustomerTenantID: c.CustomerTenantID, CartID: in.CartID, Attempt: in.Attempt})
 }
 
-// WaitProvisioned returns once every line of the orders is fulfilled (retryable NotReady until then).
+// WaitProvisioned waits for an onboarding's orders, as WaitPurchaseProvisioned does, for
+// onboardings started before their purchase was a workflow of its own.
 func (a *Activities) WaitProvisioned(ctx context.Context, customerID string, orderIDs []string) error {
 	c, _, err := a.onboarding(ctx, customerID)
 	if err != nil {
 		return err
 	}
-	for _, id := range orderIDs {
-		st, err := a.cfg.PartnerCenter.GetOrderProvisioningStatus(ctx, c.CustomerTenantID, id)
-		if err != nil {
-			return a.serviceError(ctx, "read the provisioning of order "+id, err)
-		}
-		for _, item := range st.Items {
-			if !strings.EqualFold(item.Status, "fulfilled") {
-				return notReady(fmt.Sprintf("order %s line %d is %s", id, item.LineItemNumber, item.Status))
-			}
-		}
-	}
-	return nil
+	return a.WaitPurchaseProvisioned(ctx, PurchaseOrders{CustomerTenantID: c.CustomerTenantID, OrderIDs: orderIDs})
 }
 
-// RecordSubscriptions records the orders' subscriptions with their reseller and, when asked,
-// makes the reseller their support contact.
+// RecordSubscriptions records an onboarding's subscriptions, as RecordPurchaseSubscriptions
+// does, for onboardings started before their purchase was a workflow of its own.
 func (a *Activities) RecordSubscriptions(ctx context.Context, customerID string, orderIDs []string) ([]SubscriptionState, error) {
 	c, req, err := a.onboarding(ctx, customerID)
 	if err != nil {
 		return nil, err
 	}
-	pc := a.cfg.PartnerCenter
-	subs, err := pc.ListSubscriptions(ctx, c.CustomerTenantID)
-	if err != nil {
-		return nil, a.serviceError(ctx, "list the customer's subscriptions", err)
-	}
-	var reseller *models.Reseller
-	if c.ResellerID != "" && req.SupportContact {
-		if reseller, err = models.Find[models.Reseller](ctx, a.cfg.Store, c.ResellerID); err != nil {
-			return nil, fmt.Errorf("load reseller %s: %w", c.ResellerID, err)
-		}
-	}
-	var rows []models.CustomerSubscription
-	var out []SubscriptionState
-	for _, s := range subs {
-		if !slices.Contains(orderIDs, s.OrderID) {
-			continue
-		}
-		support := ""
-		if reseller != nil {
-			_, err := pc.UpdateSupportContact(partnercenter.WithRequestID(ctx, customerID+"/support/"+s.ID), c.CustomerTenantID, s.ID, partnercenter.SupportContact{
-				SupportTenantID: reseller.TenantID, SupportMPNID: reseller.MPNID, Name: reseller.CompanyName,
-			})
-			if err != nil {
-				return nil, a.serviceError(ctx, "make the reseller the support contact of "+s.ID, err)
-			}
-			support = reseller.CompanyName
-		}
-		rows = append(rows, models.CustomerSubscription{ID: s.ID, CustomerID: customerID, OrderID: s.OrderID, OfferID: s.OfferID, Name: s.FriendlyName,
-			Quantity: s.Quantity, Status: s.Status, PartnerID: s.PartnerID, SupportContact: support, CreatedAt: time.Now().UTC()})
-		out = append(out, SubscriptionState{ID: s.ID, OfferID: s.OfferID, Name: s.FriendlyName, Quantity: s.Quantity, Status: s.Status, PartnerID: s.PartnerID})
-	}
-	if err := a.cfg.Store.SaveSubscriptions(ctx, rows); err != nil {
-		return nil, fmt.Errorf("record the subscriptions of %s: %w", customerID, err)
-	}
-	return out, nil
+	return a.RecordPurchaseSubscriptions(ctx, PurchaseSubscriptionsInput{RequestID: customerID, CustomerTenantID: c.CustomerTenantID, OrderIDs: orderIDs,
+		Reseller: resellerOf(c), SupportContact: req.SupportContact, Target: PurchaseTarget{Kind: models.KindCustomer, ID: customerID}})
 }
 
 // CartLine is one line of the cart under review.

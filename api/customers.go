@@ -110,9 +110,9 @@ func (s *Server) customerRoutes(root, v1 *gin.RouterGroup) {
 	s.handle(v1, "POST", "/customers/:id/agreement", seller, s.attestAgreement)
 	s.handle(v1, "GET", "/customers/:id/agreement/evidence", seller, s.agreementEvidence)
 	s.handle(v1, "GET", "/customers/:id/cart", seller, s.getCart)
-	s.handle(v1, "POST", "/customers/:id/cart", seller, updateHandler(s, customers, workflows.UpdateCart, cartArg, s.customerDetail))
+	s.handle(v1, "POST", "/customers/:id/cart", seller, s.cartUpdate(workflows.UpdateCart, cartArg))
 	s.handle(v1, "POST", "/customers/:id/cart/checkout", seller, s.checkout)
-	s.handle(v1, "POST", "/customers/:id/cart/cancel", seller, updateHandler(s, customers, workflows.UpdateCancel, cancelArg, s.customerDetail))
+	s.handle(v1, "POST", "/customers/:id/cart/cancel", seller, s.cartUpdate(workflows.UpdateCancel, cancelArg))
 	s.customerPages(root)
 }
 
@@ -487,7 +487,7 @@ func (s *Server) viewCustomer(c *models.Customer) customerView {
 func (s *Server) customerDetailView(ctx context.Context, c *models.Customer, cursor string, live *workflows.CustomerState) (customerView, error) {
 	v := s.viewCustomer(c)
 	if live == nil {
-		if st, ok := customers.liveState(ctx, s, c); ok {
+		if st, ok := s.customerLiveState(ctx, c); ok {
 			live = &st
 		}
 	}
@@ -524,7 +524,7 @@ func (s *Server) getCart(c *gin.Context) {
 	if !ok {
 		return
 	}
-	st, err := customers.query(c.Request.Context(), s, row)
+	st, err := s.customerQuery(c.Request.Context(), row)
 	if err != nil {
 		c.Set(ctxError, err)
 		writeProblem(c, problemUnavailable("the onboarding's workflow did not answer; try again"))
@@ -561,9 +561,82 @@ func (s *Server) checkout(c *gin.Context) {
 		c.JSON(http.StatusOK, v)
 		return
 	}
-	updateHandler(s, customers, workflows.UpdateCheckout, func(c *gin.Context) (any, bool) {
+	s.cartUpdate(workflows.UpdateCheckout, func(c *gin.Context) (any, bool) {
 		return workflows.CheckoutRequest{By: callerName(c)}, true
-	}, s.customerDetail)(c)
+	})(c)
+}
+
+// purchaseOf reaches an onboarding's Purchase, the workflow that holds its cart from review on
+// (onboardings started before it buy inline): its refusals answer as the onboarding's did.
+func purchaseOf(workflowID string) flowAPI[models.Customer, workflows.PurchaseState] {
+	f := flowAPI[models.Customer, workflows.PurchaseState]{desc: customers.desc, statuses: customers.statuses, searchColumn: customers.searchColumn,
+		partnerOf: customers.partnerOf, workflowOf: func(*models.Customer) string { return workflowID }}
+	f.desc.Query = workflows.QueryPurchase
+	return f
+}
+
+// customerQuery is the onboarding's live state, with its Purchase's progress when it has one;
+// a Purchase that does not answer fails it, as the onboarding's workflow would.
+func (s *Server) customerQuery(ctx context.Context, row *models.Customer) (workflows.CustomerState, error) {
+	st, err := customers.query(ctx, s, row)
+	if err != nil || st.PurchaseWorkflowID == "" {
+		return st, err
+	}
+	p, err := purchaseOf(st.PurchaseWorkflowID).query(ctx, s, row)
+	return st.WithPurchase(p), err
+}
+
+// customerLiveState is liveState with the Purchase's progress when the onboarding has one.
+// Without the Purchase's answer the onboarding's own status is stale: the row's is shown.
+func (s *Server) customerLiveState(ctx context.Context, row *models.Customer) (workflows.CustomerState, bool) {
+	st, ok := customers.liveState(ctx, s, row)
+	if ok && st.PurchaseWorkflowID != "" {
+		if p, ok := purchaseOf(st.PurchaseWorkflowID).liveState(ctx, s, row); ok {
+			st = st.WithPurchase(p)
+		} else {
+			st.Status = ""
+		}
+	}
+	return st, ok
+}
+
+// cartUpdate runs a cart, checkout or cancel update on the workflow that holds the cart: the
+// onboarding's Purchase when it has one, else the onboarding.
+func (s *Server) cartUpdate(name string, arg updateArg) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		row, ok := customers.load(c, s)
+		if !ok {
+			return
+		}
+		a, ok := arg(c)
+		if !ok {
+			return
+		}
+		var st *workflows.CustomerState
+		var err error
+		if live, ok := customers.liveState(c.Request.Context(), s, row); ok && live.PurchaseWorkflowID != "" {
+			var p *workflows.PurchaseState
+			if p, err = purchaseOf(live.PurchaseWorkflowID).update(c, s, row, name, a, ""); err == nil {
+				merged := live.WithPurchase(*p)
+				st = &merged
+			}
+		} else {
+			st, err = customers.update(c, s, row, name, a, "")
+		}
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		if fresh, err := models.Find[models.Customer](c.Request.Context(), s.store, row.ID); err == nil {
+			row = fresh
+		}
+		v, err := s.customerDetail(c.Request.Context(), row, st)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, v)
+	}
 }
 
 // revealCredentials shows a new tenant's first admin credentials exactly once.

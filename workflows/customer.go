@@ -18,6 +18,7 @@ var CustomerFlow = Flow{
 	Kind:     models.KindCustomer,
 	Type:     "CustomerOnboarding",
 	Workflow: CustomerOnboarding,
+	Helpers:  []any{Purchase},
 	Query:    QueryCustomer,
 	Updates:  []string{UpdateResend, UpdateCancel, UpdateAgreement, UpdateCart, UpdateCheckout},
 }
@@ -96,6 +97,26 @@ type CustomerState struct {
 	FailureReason    string
 	// Outcome says what a cancel undid and what stays.
 	Outcome string
+	// PurchaseWorkflowID names the onboarding's Purchase, which holds the cart from review on;
+	// empty for onboardings that buy inline (started before changePurchaseChild).
+	PurchaseWorkflowID string `json:",omitempty"`
+}
+
+// WithPurchase is the onboarding's state showing its purchase's progress: the purchase holds
+// the cart, the checkout and the subscriptions, and its status once it has one.
+func (s CustomerState) WithPurchase(p PurchaseState) CustomerState {
+	if p.Status != "" {
+		s.Status = p.Status
+	}
+	s.Cart, s.CheckoutAttempts, s.CheckoutError = p.Cart, p.CheckoutAttempts, p.CheckoutError
+	s.OrderIDs, s.Subscriptions = p.OrderIDs, p.Subscriptions
+	if p.FailureReason != "" {
+		s.FailureReason = p.FailureReason
+	}
+	if p.Outcome != "" {
+		s.Outcome = p.Outcome
+	}
+	return s
 }
 
 // AgreementNotice tells the workflow that the agreement's acceptance is on record.
@@ -176,7 +197,7 @@ func (w *customerImpl) setup(ctx workflow.Context) error {
 		return err
 	}
 	atReview := func() error {
-		if w.cancelled != nil || w.state.Status != models.CustomerReview || w.checkout != nil || w.cartChanged {
+		if w.cancelled != nil || w.delegated || w.state.Status != models.CustomerReview || w.checkout != nil || w.cartChanged {
 			return fmt.Errorf("the onboarding is %s: the cart can be changed or bought only while it is under review", w.currentStatus())
 		}
 		return nil
@@ -264,7 +285,52 @@ func (w *customerImpl) run(ctx workflow.Context) (CustomerState, error) {
 		w.state.AgreementAttested = true
 		w.record(ctx, customerChange{Step: "agreement-attested", StepDetail: w.state.AgreementMethod + "; Partner Center: " + result})
 	}
-	return w.order(ctx)
+	if w.buysInline(ctx) {
+		return w.order(ctx)
+	}
+	return w.purchase(ctx)
+}
+
+// changePurchaseChild is the change after which an onboarding buys through its Purchase child
+// workflow. Onboardings from before, and their continued runs that had a cart already, keep
+// buying inline (order).
+const changePurchaseChild = "purchase-child"
+
+// buysInline reports whether the onboarding buys by itself, as before changePurchaseChild.
+func (w *customerImpl) buysInline(ctx workflow.Context) bool {
+	if c := w.in.Carry; c != nil && (c.State.Cart.ID != "" || c.State.CheckoutAttempts > 0) {
+		return true
+	}
+	return workflow.GetVersion(ctx, changePurchaseChild, workflow.DefaultVersion, 1) == workflow.DefaultVersion
+}
+
+// purchase buys the onboarding's products through its Purchase, which records onto the
+// onboarding's row and takes the cart, checkout and cancel updates (the onboarding takes none
+// of its own meanwhile, nor a resend), and ends as it ends.
+func (w *customerImpl) purchase(ctx workflow.Context) (CustomerState, error) {
+	var keeps []string
+	if w.in.CustomerTenantID == "" && w.state.CustomerTenantID != "" {
+		keeps = append(keeps, "the new tenant "+w.state.Domain+" stays: Microsoft keeps a created tenant")
+	}
+	in := PurchaseInput{
+		RequestID: w.in.CustomerID, PartnerID: w.in.PartnerID, CustomerTenantID: w.state.CustomerTenantID, Products: w.products,
+		Reseller:       PurchaseReseller{ID: w.in.ResellerID, TenantID: w.in.ResellerTenantID, MPNID: w.in.ResellerMPNID},
+		SupportContact: w.in.SupportContact, Record: PurchaseTarget{Kind: models.KindCustomer, ID: w.in.CustomerID},
+		Keeps: keeps, ContinueAfter: w.in.Policy.ContinueAsNewAfter,
+	}
+	// The Purchase records the status from review on; the onboarding's own status stays until
+	// it ends, and the API shows the Purchase's (WithPurchase).
+	w.state.PurchaseWorkflowID, w.delegated = PurchaseWorkflowID(in.CustomerTenantID, in.RequestID), true
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{WorkflowID: w.state.PurchaseWorkflowID})
+	var bought PurchaseState
+	err := workflow.ExecuteChildWorkflow(cctx, Purchase, in).Get(ctx, &bought)
+	if err != nil {
+		return w.finishFailed(ctx, err)
+	}
+	w.state = w.state.WithPurchase(bought)
+	w.enter(ctx, bought.Status)
+	err = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+	return w.state, err
 }
 
 // checkAgreement looks for an MCA attestation made at Partner Center outside partnerflow.

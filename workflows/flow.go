@@ -154,6 +154,9 @@ type flow[R any] struct {
 	// awaitingConnection is true during one.
 	connectionWaits    int
 	awaitingConnection bool
+	// delegated says a child workflow does the flow's work now (an onboarding's Purchase): the
+	// flow takes no resend or cancel of its own.
+	delegated bool
 }
 
 func newFlow[R any](kind string, recordActivity any, id string, status *string, continueAfter int) *flow[R] {
@@ -470,7 +473,7 @@ func serveWaitUpdates[S any, R any](ctx workflow.Context, f *flow[R], state *S, 
 		err := f.resend(ctx, p, req)
 		return *state, err
 	}, workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, _ ResendRequest) error {
-		if _, ok := waiting(); f.cancelled != nil || !ok {
+		if _, ok := waiting(); f.cancelled != nil || f.delegated || !ok {
 			statuses := make([]string, 0, len(phases))
 			for _, p := range phases {
 				statuses = append(statuses, p.status)
@@ -493,7 +496,7 @@ func serveWaitUpdates[S any, R any](ctx workflow.Context, f *flow[R], state *S, 
 		err := workflow.Await(ctx, func() bool { return *f.status == models.StatusCancelled })
 		return *state, err
 	}, workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, _ CancelRequest) error {
-		if f.cancelled != nil || !open(*f.status) {
+		if f.cancelled != nil || f.delegated || !open(*f.status) {
 			return fmt.Errorf("the %s is %s and can no longer be cancelled", f.kind, current())
 		}
 		return nil

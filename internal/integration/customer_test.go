@@ -159,6 +159,7 @@ func TestCustomerOnboardingThroughTheRealParts(t *testing.T) {
 		t.Fatalf("completed onboarding %+v", done)
 	}
 	h.recordHistory(done.WorkflowID, "customer_completed")
+	h.recordHistory(workflows.PurchaseWorkflowID(done.CustomerTenantID, done.ID), "purchase_completed")
 
 	var ev struct {
 		Method, FirstName, ClientIP, UserAgent, PartnerCenterResult string
@@ -342,4 +343,71 @@ func TestAnInvitedCustomerIsOnboardedWithoutANewTenant(t *testing.T) {
 	if n := strings.Count(h.simWorld(), `"contoso.onmicrosoft.com"`); n != 1 {
 		t.Fatalf("no second contoso tenant may exist: %d", n)
 	}
+}
+
+// TestAPurchaseTakesTheCartChangeAndTheCancel changes the cart under review and cancels it
+// through the API, which reach the onboarding's Purchase; the onboarding shows both.
+func TestAPurchaseTakesTheCartChangeAndTheCancel(t *testing.T) {
+	h := start(t, models.DialectSQLite)
+	inv := h.invite(map[string]any{
+		"customerDomain": "contoso.onmicrosoft.com", "customerEmail": "admin@contoso.onmicrosoft.com",
+		"roles": []string{"Helpdesk Administrator"}, "durationDays": 180,
+	})
+	sent := h.waitFor(inv.ID, "sent", func(i invitation) bool { return i.has("sent") && i.GDAPRelationshipID != "" })
+	if code, body := h.customerAction("accept-reseller", map[string]string{"domain": "contoso.onmicrosoft.com", "partnerId": sim.DefaultHomePartner.TenantID, "upn": "admin@contoso.onmicrosoft.com"}); code != http.StatusOK {
+		t.Fatalf("accept: %d %s", code, body)
+	}
+	if code, body := h.customerAction("approve-gdap", map[string]string{"relationshipId": sent.GDAPRelationshipID, "upn": "admin@contoso.onmicrosoft.com"}); code != http.StatusOK {
+		t.Fatalf("approve: %d %s", code, body)
+	}
+	h.waitFor(inv.ID, "active", func(i invitation) bool { return i.Status == models.InvitationActive })
+	product := func(quantity int) []map[string]any {
+		return []map[string]any{{"catalogItemId": "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS", "quantity": quantity, "billingCycle": "monthly", "termDuration": "P1M"}}
+	}
+	resp := h.api.Do("POST", "/v1/customers/"+inv.ID+"/onboarding", map[string]any{
+		"language": "en", "contact": map[string]any{"firstName": "Chris", "lastName": "Contoso", "email": "chris@contoso.example"}, "products": product(2),
+	})
+	if resp.Status != http.StatusCreated {
+		t.Fatalf("onboard: %d %s", resp.Status, resp.Body)
+	}
+	var created onboarding
+	resp.JSON(t, &created)
+	path := "/v1/customers/" + created.ID
+	poll(h, path, "awaiting the agreement", func(v onboarding) bool { return v.Status == models.CustomerAwaitingAgreement })
+	if r := h.api.Do("POST", path+"/agreement", map[string]any{"primaryContact": map[string]any{"firstName": "Chris", "lastName": "Contoso", "email": "chris@contoso.example"}, "dateAgreed": "2026-01-31"}); r.Status != http.StatusOK {
+		t.Fatalf("attest: %d %s", r.Status, r.Body)
+	}
+	first := poll(h, path, "review", func(v onboarding) bool { return v.Status == models.CustomerReview && v.Cart != nil })
+
+	r := h.api.Do("POST", path+"/cart", map[string]any{"products": product(3)})
+	var changed onboarding
+	r.JSON(t, &changed)
+	if r.Status != http.StatusOK || changed.Status != models.CustomerReview || changed.Cart == nil || changed.Cart.ID == first.Cart.ID {
+		t.Fatalf("cart change: %d %s (first cart %s)", r.Status, r.Body, first.Cart.ID)
+	}
+	if r := h.api.Do("GET", path+"/cart", nil); r.Status != http.StatusOK || !strings.Contains(string(r.Body), changed.Cart.ID) {
+		t.Fatalf("the changed cart is the one under review: %d %s", r.Status, r.Body)
+	}
+	r = h.api.Do("POST", path+"/cart/cancel", map[string]any{"reason": "the customer waits for next quarter"})
+	var cancelled onboarding
+	r.JSON(t, &cancelled)
+	if r.Status != http.StatusOK || cancelled.Status != models.CustomerCancelled {
+		t.Fatalf("cancel: %d %s", r.Status, r.Body)
+	}
+	if r := h.api.Do("POST", path+"/cart/checkout", nil); r.Status != http.StatusConflict {
+		t.Fatalf("a cancelled onboarding buys nothing: %d %s", r.Status, r.Body)
+	}
+	done := poll(h, path, "cancelled", func(v onboarding) bool {
+		for _, s := range v.Steps {
+			if s.Name == models.CustomerCancelled && strings.Contains(s.Detail, "was not bought") {
+				return true
+			}
+		}
+		return false
+	})
+	if done.Status != models.CustomerCancelled {
+		t.Fatalf("onboarding %+v", done)
+	}
+	h.recordHistory(workflows.PurchaseWorkflowID(done.CustomerTenantID, done.ID), "purchase_cancelled")
+	h.recordHistory(done.WorkflowID, "customer_purchase_cancelled")
 }
