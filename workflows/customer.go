@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/partnerflow/partnerflow/activities"
@@ -321,7 +322,9 @@ func (w *customerImpl) purchase(ctx workflow.Context) (CustomerState, error) {
 	// The Purchase records the status from review on; the onboarding's own status stays until
 	// it ends, and the API shows the Purchase's (WithPurchase).
 	w.state.PurchaseWorkflowID, w.delegated = PurchaseWorkflowID(in.CustomerTenantID, in.RequestID), true
-	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{WorkflowID: w.state.PurchaseWorkflowID})
+	// Its PartnerId lets connecting to Partner Center again resume it (connection.WaitingQuery).
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{WorkflowID: w.state.PurchaseWorkflowID,
+		TypedSearchAttributes: temporal.NewSearchAttributes(PartnerIDKey.ValueSet(in.PartnerID))})
 	var bought PurchaseState
 	err := workflow.ExecuteChildWorkflow(cctx, Purchase, in).Get(ctx, &bought)
 	if err != nil {

@@ -244,7 +244,7 @@ func (f *flow[R]) setStatus(ctx workflow.Context, status string, ch models.FlowC
 // enter changes the live status and the status search attribute.
 func (f *flow[R]) enter(ctx workflow.Context, status string) {
 	*f.status = status
-	f.upsertFlowStatus(ctx, status)
+	upsertFlowStatus(ctx, status)
 }
 
 // record writes a step to the app database; a failure is logged, the flow goes on.

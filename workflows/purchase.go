@@ -66,6 +66,8 @@ type PurchaseState struct {
 	Subscriptions    []activities.SubscriptionState
 	FailureReason    string
 	Outcome          string
+	// ConnectionWaits counts the waits for the Partner Center connection (their step keys).
+	ConnectionWaits int `json:",omitempty"`
 }
 
 // Purchase buys products for a customer's tenant: it builds the cart (with the reseller's
@@ -204,9 +206,9 @@ func (w *purchaseImpl) run(ctx workflow.Context) (PurchaseState, error) {
 		w.setStatus(ctx, models.CustomerOrdering, activities.PurchaseChange{Step: "ordering", StepKey: w.key("ordering", w.state.CheckoutAttempts),
 			StepDetail: "checkout by " + w.checkout.By})
 		var out activities.CheckoutOutcome
-		err := workflow.ExecuteActivity(withServiceCalls(ctx), a.CheckoutPurchase, activities.PurchaseCheckoutInput{
+		err := w.callService(ctx, withServiceCalls, &out, a.CheckoutPurchase, activities.PurchaseCheckoutInput{
 			RequestID: w.in.RequestID, CustomerTenantID: w.in.CustomerTenantID, CartID: w.state.Cart.ID, Attempt: w.state.CheckoutAttempts,
-		}).Get(ctx, &out)
+		})
 		if err != nil {
 			return w.finishFailed(ctx, err)
 		}
@@ -235,10 +237,10 @@ func (w *purchaseImpl) key(step string, n int) string {
 func (w *purchaseImpl) buildCart(ctx workflow.Context) error {
 	w.round++
 	var cart CartState
-	err := workflow.ExecuteActivity(withServiceCalls(ctx), a.BuildPurchaseCart, activities.PurchaseCartInput{
+	err := w.callService(ctx, withServiceCalls, &cart, a.BuildPurchaseCart, activities.PurchaseCartInput{
 		RequestID: w.in.RequestID, PartnerID: w.in.PartnerID, CustomerTenantID: w.in.CustomerTenantID, Reseller: w.in.Reseller,
 		Products: w.products, Round: w.round,
-	}).Get(ctx, &cart)
+	})
 	if err != nil {
 		return err
 	}
@@ -253,13 +255,13 @@ func (w *purchaseImpl) provision(ctx workflow.Context) (PurchaseState, error) {
 	w.setStatus(ctx, models.CustomerProvisioning, activities.PurchaseChange{OrderIDs: strings.Join(w.state.OrderIDs, ","),
 		Step: "ordered", StepDetail: "orders " + strings.Join(w.state.OrderIDs, ", ")})
 	orders := activities.PurchaseOrders{CustomerTenantID: w.in.CustomerTenantID, OrderIDs: w.state.OrderIDs}
-	if err := workflow.ExecuteActivity(withStatusPolling(ctx), a.WaitPurchaseProvisioned, orders).Get(ctx, nil); err != nil {
+	if err := w.callService(ctx, withStatusPolling, nil, a.WaitPurchaseProvisioned, orders); err != nil {
 		return w.finishFailed(ctx, err)
 	}
-	err := workflow.ExecuteActivity(withServiceCalls(ctx), a.RecordPurchaseSubscriptions, activities.PurchaseSubscriptionsInput{
+	err := w.callService(ctx, withServiceCalls, &w.state.Subscriptions, a.RecordPurchaseSubscriptions, activities.PurchaseSubscriptionsInput{
 		RequestID: w.in.RequestID, CustomerTenantID: w.in.CustomerTenantID, OrderIDs: w.state.OrderIDs,
 		Reseller: w.in.Reseller, SupportContact: w.in.SupportContact, Target: w.in.Record,
-	}).Get(ctx, &w.state.Subscriptions)
+	})
 	if err != nil {
 		return w.finishFailed(ctx, err)
 	}
@@ -298,10 +300,32 @@ func (w *purchaseImpl) finishFailed(ctx workflow.Context, cause error) (Purchase
 	return w.state, temporal.NewNonRetryableApplicationError(reason, "PurchaseFailed", cause)
 }
 
+// callService runs a Partner Center activity, waiting visibly for the partner's connection while
+// it needs one, as every flow does: the step on the target's timeline, FlowStatus on this
+// workflow (its PartnerId comes with the start, so connecting again resumes it).
+func (w *purchaseImpl) callService(ctx workflow.Context, withOptions func(workflow.Context) workflow.Context, out any, activity any, args ...any) error {
+	return connectionWaiter{
+		id:     w.in.Record.ID + "/purchase",
+		status: w.currentStatus,
+		record: func(ctx workflow.Context, step, detail, key string) {
+			w.record(ctx, activities.PurchaseChange{Step: step, StepDetail: detail, StepKey: key})
+		},
+		cancelled: func() bool { return w.cancelled != nil },
+		waits:     &w.state.ConnectionWaits,
+	}.call(ctx, withOptions, out, activity, args...)
+}
+
 // setStatus records the change onto the target's row, then shows the status live. A failed
 // write is logged; the purchase goes on.
 func (w *purchaseImpl) setStatus(ctx workflow.Context, status string, ch activities.PurchaseChange) {
-	ch.Status, ch.At = status, workflow.Now(ctx)
+	ch.Status = status
+	w.record(ctx, ch)
+	w.state.Status = status
+}
+
+// record writes a change onto the target's row and timeline; a failed write is logged.
+func (w *purchaseImpl) record(ctx workflow.Context, ch activities.PurchaseChange) {
+	ch.At = workflow.Now(ctx)
 	if ch.StepKey == "" {
 		ch.StepKey = w.in.Record.ID + "/" + ch.Step
 	}
@@ -312,5 +336,4 @@ func (w *purchaseImpl) setStatus(ctx workflow.Context, status string, ch activit
 	if err := workflow.ExecuteLocalActivity(lctx, a.RecordPurchase, w.in.Record, ch).Get(lctx, nil); err != nil {
 		workflow.GetLogger(ctx).Error("could not record the step", "kind", w.in.Record.Kind, "id", w.in.Record.ID, "step", ch.Step, "error", err)
 	}
-	w.state.Status = status
 }

@@ -192,3 +192,54 @@ func TestCustomerOnboardingBuysThroughItsPurchase(t *testing.T) {
 		}
 	})
 }
+
+// disconnectedPurchaseWorld answers the App+User call of recording the subscriptions (the
+// support contact) as Partner Center does without the partner's connection, until connected.
+type disconnectedPurchaseWorld struct {
+	*purchaseWorld
+	connected bool
+	calls     int
+}
+
+func (w *disconnectedPurchaseWorld) RecordPurchaseSubscriptions(ctx context.Context, in activities.PurchaseSubscriptionsInput) ([]activities.SubscriptionState, error) {
+	w.mu.Lock()
+	connected := w.connected
+	w.calls++
+	w.mu.Unlock()
+	if !connected {
+		return nil, temporal.NewNonRetryableApplicationError("Partner Center needs the partner's sign-in", activities.ErrTypeConnectionNeeded, nil)
+	}
+	return w.purchaseWorld.RecordPurchaseSubscriptions(ctx, in)
+}
+
+// A Purchase waits for the Partner Center connection visibly, as every flow does, and resumes
+// when a global admin connects; it neither fails nor retries into a storm.
+func TestAPurchaseWaitsForTheConnection(t *testing.T) {
+	w := &disconnectedPurchaseWorld{purchaseWorld: &purchaseWorld{}}
+	env := quietEnv()
+	env.RegisterActivity(w)
+	env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{By: "ops"}, nil) }, time.Hour)
+	var waiting workflows.PurchaseState
+	env.RegisterDelayedCallback(func() {
+		v, _ := env.QueryWorkflow(workflows.QueryPurchase)
+		_ = v.Get(&waiting)
+		w.mu.Lock()
+		w.connected = true
+		w.mu.Unlock()
+		env.SignalWorkflow(workflows.SignalConnected, nil)
+	}, 5*time.Hour)
+	env.ExecuteWorkflow(workflows.Purchase, purchaseInput())
+	st, err := purchaseResult(t, env)
+	if err != nil || st.Status != models.CustomerCompleted || len(st.Subscriptions) != 1 {
+		t.Fatalf("state %+v err %v", st, err)
+	}
+	if waiting.Status != models.CustomerProvisioning || waiting.ConnectionWaits != 1 {
+		t.Fatalf("while waiting: %+v", waiting)
+	}
+	if !hasAll(w.steps, workflows.StepConnectionNeeded, workflows.StepConnectionResumed, "completed") {
+		t.Fatalf("the wait is not on the target's timeline: %v", w.steps)
+	}
+	if w.calls > 6 {
+		t.Fatalf("the support contact was tried %d times while waiting", w.calls)
+	}
+}
