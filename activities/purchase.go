@@ -46,10 +46,10 @@ type PurchaseChange struct {
 // the change's StepKey.
 func (a *Activities) RecordPurchase(ctx context.Context, target PurchaseTarget, ch PurchaseChange) error {
 	switch target.Kind {
-	case models.KindCustomer:
-		return record(ctx, a.cfg.Store, target.Kind, target.ID, models.CustomerChange{
+	case models.KindOnboarding:
+		return record(ctx, a.cfg.Store, target.Kind, target.ID, models.OnboardingChange{
 			Status: ch.Status, Step: ch.Step, StepDetail: ch.StepDetail, StepKey: ch.StepKey, At: ch.At,
-			Set: models.Customer{CartID: ch.CartID, OrderIDs: ch.OrderIDs, CheckoutError: ch.CheckoutError, FailureReason: ch.FailureReason},
+			Set: models.Onboarding{CartID: ch.CartID, OrderIDs: ch.OrderIDs, CheckoutError: ch.CheckoutError, FailureReason: ch.FailureReason},
 		})
 	}
 	return temporal.NewNonRetryableApplicationError("a purchase cannot record onto a "+target.Kind, ErrTypeRefused, nil)

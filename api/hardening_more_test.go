@@ -48,9 +48,9 @@ func TestALapsedRevealIsRefusedAsLapsed(t *testing.T) {
 	f := newFlowFixture(t)
 	ctx := context.Background()
 	created := f.clock.Now().Add(-models.CredentialsRevealWindow - time.Hour)
-	row := &models.Customer{ID: "cus_lapsed", PartnerID: partnerID, CompanyName: "Lapsed", Domain: "lapsed.onmicrosoft.com", Status: models.CustomerCompleted,
+	row := &models.Onboarding{ID: "cus_lapsed", PartnerID: partnerID, CompanyName: "Lapsed", Domain: "lapsed.onmicrosoft.com", Status: models.OnboardingCompleted,
 		WorkflowID: "customer/cus_lapsed", CreatedAt: created, UpdatedAt: created, ExpiresAt: created.AddDate(0, 0, 90)}
-	if err := models.Create(ctx, f.store, models.KindCustomer, row); err != nil {
+	if err := models.Create(ctx, f.store, models.KindOnboarding, row); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.store.DB.Create(&models.CustomerCredentials{CustomerID: row.ID, UserName: "admin@lapsed.onmicrosoft.com",

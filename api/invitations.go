@@ -1009,9 +1009,9 @@ type acceptState struct {
 	GDAPApprovalURL        string    `json:"gdapApprovalUrl,omitempty"`
 }
 
-// customerState is what the customer may see: the record, with the workflow's live status and
+// invitationState is the invitation as its customer may see it: the record, with the workflow's live status and
 // Microsoft links when it answers. Links are shown only while the invitation is open.
-func (s *Server) customerState(c *gin.Context, inv *models.Invitation) acceptState {
+func (s *Server) invitationState(c *gin.Context, inv *models.Invitation) acceptState {
 	st := acceptState{
 		Status: inv.Status, PartnerName: s.partnerName(), CustomerDomain: inv.CustomerDomain, DurationDays: inv.DurationDays,
 		AutoExtend: inv.AutoExtend, ExpiresAt: inv.ExpiresAt.UTC(), Roles: []string{},
@@ -1073,7 +1073,7 @@ func (s *Server) showAcceptPage(c *gin.Context) {
 	if err := s.recordLinkStep(c, models.KindInvitation, inv.ID, "opened", detail, openedStepKey(c, inv.ID, "opened", now), now, maxOpenedSteps); err != nil {
 		s.logger.ErrorContext(c.Request.Context(), "record that an invitation was opened", "invitation_id", inv.ID, "error", err)
 	}
-	st := s.customerState(c, inv)
+	st := s.invitationState(c, inv)
 	if asJSON {
 		c.Header("Cache-Control", "no-store")
 		c.JSON(http.StatusOK, st)
@@ -1120,7 +1120,7 @@ func (s *Server) acknowledgeAcceptance(c *gin.Context) {
 			writeProblem(c, p)
 			return
 		}
-		page := s.acceptPageOf(c, lang, inv, s.customerState(c, inv))
+		page := s.acceptPageOf(c, lang, inv, s.invitationState(c, inv))
 		page.UPN, page.UPNError = req.UPN, translate(lang, "accept.upn.error", inv.CustomerDomain)
 		s.renderPage(c, http.StatusBadRequest, "accept", page)
 		return
@@ -1133,7 +1133,7 @@ func (s *Server) acknowledgeAcceptance(c *gin.Context) {
 		writeError(c, fmt.Errorf("record the acknowledgement of invitation %s: %w", inv.ID, err))
 		return
 	}
-	st := s.customerState(c, inv)
+	st := s.invitationState(c, inv)
 	if asJSON {
 		c.JSON(http.StatusOK, gin.H{"status": st.Status, "relationshipRequestUrl": st.RelationshipRequestURL, "gdapApprovalUrl": st.GDAPApprovalURL})
 		return

@@ -366,14 +366,14 @@ func (w *crashWorld) pass() {
 			continue
 		}
 		switch f.status {
-		case models.CustomerAwaitingAgreement:
+		case models.OnboardingAwaitingAgreement:
 			w.act(f, "attest", func() (int, []byte) {
 				return w.api("POST", f.path+"/agreement", map[string]any{
 					"primaryContact": map[string]any{"firstName": "Ayşe", "lastName": "Yılmaz", "email": "ayse@" + f.domain + ".example"},
 					"dateAgreed":     time.Now().UTC().Format("2006-01-02"),
 				})
 			})
-		case models.CustomerReview:
+		case models.OnboardingReview:
 			w.act(f, "checkout", func() (int, []byte) { return w.api("POST", f.path+"/cart/checkout", nil) })
 		}
 	}
@@ -406,7 +406,7 @@ func (w *crashWorld) allDone() bool {
 		return false
 	}
 	for _, f := range w.customers {
-		if !f.ended(models.CustomerCompleted) {
+		if !f.ended(models.OnboardingCompleted) {
 			return false
 		}
 	}

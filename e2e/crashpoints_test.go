@@ -35,8 +35,8 @@ type crashPoint struct{ point, kind string }
 var crashPoints = []crashPoint{
 	{failpoint.CreateAfterRecord, models.KindInvitation}, {failpoint.CreateAfterStart, models.KindInvitation},
 	{failpoint.CreateAfterRecord, models.KindReseller}, {failpoint.CreateAfterStart, models.KindReseller},
-	{failpoint.CreateAfterRecord, models.KindCustomer}, {failpoint.CreateAfterStart, models.KindCustomer},
-	{failpoint.AttestAfterEvidence, models.KindCustomer},
+	{failpoint.CreateAfterRecord, models.KindOnboarding}, {failpoint.CreateAfterStart, models.KindOnboarding},
+	{failpoint.AttestAfterEvidence, models.KindOnboarding},
 	{failpoint.CreateAfterRecord, models.KindRemoval}, {failpoint.CreateAfterStart, models.KindRemoval},
 }
 
@@ -86,8 +86,8 @@ func TestEveryCrashPointHealsForEveryFlowKind(t *testing.T) {
 	for i, cp := range crashPoints {
 		switch cp.point {
 		case failpoint.AttestAfterEvidence:
-			f := s.byKind[models.KindCustomer][0]
-			s.driveUntil(fmt.Sprintf("%s awaits its agreement", f.path), func() bool { return f.status == models.CustomerAwaitingAgreement })
+			f := s.byKind[models.KindOnboarding][0]
+			s.driveUntil(fmt.Sprintf("%s awaits its agreement", f.path), func() bool { return f.status == models.OnboardingAwaitingAgreement })
 			s.crashAt(cp, func() (int, []byte) { return w.api("POST", f.path+"/agreement", attestBody(f)) })
 			code, out := w.api("POST", f.path+"/agreement", attestBody(f))
 			if code != http.StatusOK && code != http.StatusConflict {
@@ -193,7 +193,7 @@ func (s *pointSuite) domainOf(kind string, i int) string {
 		return fmt.Sprintf("point%d.onmicrosoft.com", i)
 	case models.KindReseller:
 		return fmt.Sprintf("pointreseller%d.onmicrosoft.com", i)
-	case models.KindCustomer:
+	case models.KindOnboarding:
 		return fmt.Sprintf("pointnew%d", i)
 	}
 	return ""
@@ -245,14 +245,14 @@ func (s *pointSuite) pass() {
 			})
 		}
 	}
-	for i, f := range s.byKind[models.KindCustomer] {
+	for i, f := range s.byKind[models.KindOnboarding] {
 		if !w.refresh(f) {
 			continue
 		}
 		switch {
-		case f.status == models.CustomerAwaitingAgreement && i > 0:
+		case f.status == models.OnboardingAwaitingAgreement && i > 0:
 			w.act(f, "attest", func() (int, []byte) { return w.api("POST", f.path+"/agreement", attestBody(f)) })
-		case f.status == models.CustomerReview:
+		case f.status == models.OnboardingReview:
 			w.act(f, "checkout", func() (int, []byte) { return w.api("POST", f.path+"/cart/checkout", nil) })
 		}
 	}
@@ -275,7 +275,7 @@ func (s *pointSuite) driveUntil(what string, done func() bool) {
 
 func (s *pointSuite) allDone() bool {
 	want := map[string]string{models.KindInvitation: models.InvitationActive, models.KindReseller: models.ResellerRemoved,
-		models.KindCustomer: models.CustomerCompleted, models.KindRemoval: models.RemovalCompleted}
+		models.KindOnboarding: models.OnboardingCompleted, models.KindRemoval: models.RemovalCompleted}
 	for kind, status := range want {
 		if len(s.byKind[kind]) != 2 {
 			return false
@@ -292,7 +292,7 @@ func (s *pointSuite) allDone() bool {
 // checkOnce counts, in the simulator's world, what the flows asked Partner Center for.
 func (s *pointSuite) checkOnce() {
 	w := s.w
-	cw := &crashWorld{t: w.t, p: w.p, invitations: s.byKind[models.KindInvitation], customers: s.byKind[models.KindCustomer]}
+	cw := &crashWorld{t: w.t, p: w.p, invitations: s.byKind[models.KindInvitation], customers: s.byKind[models.KindOnboarding]}
 	for _, rm := range s.byKind[models.KindRemoval] {
 		recipients, _ := rm.view["recipients"].(map[string]any)
 		if recipients["pending"] != float64(0) || recipients["failed"] != float64(0) || recipients["delivered"] != recipients["total"] {

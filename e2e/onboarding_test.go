@@ -47,7 +47,7 @@ func TestACustomerSignsTheAgreementInTheBrowser(t *testing.T) {
 			time.Sleep(200 * time.Millisecond)
 		}
 	}
-	waitStatus(models.CustomerAwaitingAgreement)
+	waitStatus(models.OnboardingAwaitingAgreement)
 	link := mailedLink(t, mail, "ayse@fabrikam.example", "/agreement/")
 
 	b := &tab{t: t, ctx: ctx}
@@ -62,7 +62,7 @@ func TestACustomerSignsTheAgreementInTheBrowser(t *testing.T) {
 	b.fill("#email", "ayse@fabrikam.example")
 	b.click("#sign")
 	b.visible("#sign")
-	if status() != models.CustomerAwaitingAgreement {
+	if status() != models.OnboardingAwaitingAgreement {
 		t.Fatal("an acceptance without the box ticked must not count")
 	}
 	b.fill("#first-name", "Ayşe")
@@ -72,11 +72,11 @@ func TestACustomerSignsTheAgreementInTheBrowser(t *testing.T) {
 	b.click("#sign")
 	b.visible("#accepted")
 
-	waitStatus(models.CustomerReview)
+	waitStatus(models.OnboardingReview)
 	if r := api.Do("POST", "/v1/customers/"+created.ID+"/cart/checkout", nil); r.Status != http.StatusOK {
 		t.Fatalf("checkout: %d %s", r.Status, r.Body)
 	}
-	waitStatus(models.CustomerCompleted)
+	waitStatus(models.OnboardingCompleted)
 	var ev struct{ Method, UserAgent, FirstName string }
 	api.Do("GET", "/v1/customers/"+created.ID+"/agreement/evidence", nil).JSON(t, &ev)
 	if ev.Method != models.AgreementByCustomer || ev.FirstName != "Ayşe" || !strings.Contains(ev.UserAgent, "Chrome") {

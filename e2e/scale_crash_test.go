@@ -68,7 +68,7 @@ func TestManyFlowsSurviveSIGKILLsWhileBeingCreated(t *testing.T) {
 	}
 	for i := range nCustomers {
 		domain := fmt.Sprintf("scalenew%d", i)
-		plan = append(plan, &planned{kind: models.KindCustomer, collection: "/v1/customers", flow: &crashFlow{domain: domain, done: map[string]bool{}},
+		plan = append(plan, &planned{kind: models.KindOnboarding, collection: "/v1/customers", flow: &crashFlow{domain: domain, done: map[string]bool{}},
 			body: map[string]any{"companyName": fmt.Sprintf("Scale New %d", i), "domainPrefix": domain, "country": "TR", "language": "tr",
 				"registrationNumber": "1234567890",
 				"contact":            map[string]any{"firstName": "Ayşe", "lastName": "Yılmaz", "email": "ayse@" + domain + ".example"},
@@ -142,7 +142,7 @@ func TestManyFlowsSurviveSIGKILLsWhileBeingCreated(t *testing.T) {
 	for _, p := range plan {
 		byKind[p.kind] = append(byKind[p.kind], p.flow)
 	}
-	w.invitations, w.resellers, w.customers = byKind[models.KindInvitation], byKind[models.KindReseller], byKind[models.KindCustomer]
+	w.invitations, w.resellers, w.customers = byKind[models.KindInvitation], byKind[models.KindReseller], byKind[models.KindOnboarding]
 	var removals []*crashFlow
 	removed := map[string]bool{}
 	done := func() bool {
@@ -157,7 +157,7 @@ func TestManyFlowsSurviveSIGKILLsWhileBeingCreated(t *testing.T) {
 			}
 		}
 		for _, f := range w.customers {
-			if f.status != models.CustomerCompleted {
+			if f.status != models.OnboardingCompleted {
 				return false
 			}
 		}

@@ -15,9 +15,9 @@ func credentialsWorld(t *testing.T, store *models.Store, id string) {
 	t.Helper()
 	ctx := context.Background()
 	now := time.Now().UTC()
-	if _, err := store.CreateCustomer(ctx, &models.Customer{
+	if _, err := store.CreateOnboarding(ctx, &models.Onboarding{
 		ID: id, PartnerID: "p1", CompanyName: "Contoso", Domain: id + ".example", Country: "IT", Language: "it",
-		ContactEmail: "a@" + id + ".example", Status: models.CustomerCreating, WorkflowID: "customer/" + id, Request: "{}",
+		ContactEmail: "a@" + id + ".example", Status: models.OnboardingCreating, WorkflowID: "customer/" + id, Request: "{}",
 		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(30 * 24 * time.Hour),
 	}); err != nil {
 		t.Fatal(err)

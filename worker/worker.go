@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/partnerflow/partnerflow/activities"
 	"github.com/partnerflow/partnerflow/workflows"
@@ -30,7 +31,7 @@ func New(c client.Client, taskQueue string, acts *activities.Activities) sdkwork
 // workflows' method values (a.CreateGDAP) resolve to.
 func Register(r sdkworker.Registry, acts *activities.Activities) {
 	for _, wf := range workflows.All() {
-		r.RegisterWorkflow(wf)
+		r.RegisterWorkflowWithOptions(wf.Workflow, workflow.RegisterOptions{Name: wf.Name})
 	}
 	if acts != nil {
 		r.RegisterActivity(acts)

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/partnerflow/partnerflow/activities"
 	"github.com/partnerflow/partnerflow/codec"
@@ -27,6 +28,8 @@ type registry struct {
 }
 
 func (r *registry) RegisterWorkflow(any) {}
+
+func (r *registry) RegisterWorkflowWithOptions(any, workflow.RegisterOptions) {}
 
 func (r *registry) RegisterActivity(a any) { r.activities = append(r.activities, a) }
 
@@ -136,17 +139,35 @@ func TestFlowDescriptorsAreComplete(t *testing.T) {
 }
 
 // TestFlowTypesAreTheRegisteredNames holds each descriptor's Type, by which the API starts the
-// workflow, to the name the worker registers its function under.
+// workflow and histories name it, to the name the worker registers its function under, whatever
+// the function's Go name.
 func TestFlowTypesAreTheRegisteredNames(t *testing.T) {
+	reg := &namesRegistry{names: map[string]string{}}
+	worker.Register(reg, nil)
 	for _, f := range workflows.Flows {
-		fn := runtimeName(f.Workflow)
-		if fn != f.Type {
-			t.Errorf("flow %s: descriptor type %q, registered as %q", f.Kind, f.Type, fn)
+		if got := reg.names[runtimeName(f.Workflow)]; got != f.Type {
+			t.Errorf("flow %s: descriptor type %q, registered as %q", f.Kind, f.Type, got)
 		}
 	}
 }
 
-// runtimeName is the name the SDK registers a workflow function under: its Go name.
+// namesRegistry records the name each workflow function is registered under.
+type namesRegistry struct {
+	sdkworker.Registry
+	names map[string]string
+}
+
+func (r *namesRegistry) RegisterWorkflow(wf any) { r.names[runtimeName(wf)] = runtimeName(wf) }
+
+func (r *namesRegistry) RegisterWorkflowWithOptions(wf any, o workflow.RegisterOptions) {
+	name := o.Name
+	if name == "" {
+		name = runtimeName(wf)
+	}
+	r.names[runtimeName(wf)] = name
+}
+
+// runtimeName is a workflow function's Go name, the name the SDK registers it under by default.
 func runtimeName(wf any) string {
 	full := runtime.FuncForPC(reflect.ValueOf(wf).Pointer()).Name()
 	return full[strings.LastIndex(full, ".")+1:]

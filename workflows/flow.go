@@ -43,14 +43,24 @@ var a *activities.Activities
 const TaskQueue = "partnerflow"
 
 // Flows lists every flow kind partnerflow runs.
-var Flows = []Flow{InvitationFlow, ResellerFlow, RemovalFlow, CustomerFlow}
+var Flows = []Flow{InvitationFlow, ResellerFlow, RemovalFlow, OnboardingFlow}
 
-// All lists every workflow a partnerflow worker runs.
-func All() []any {
-	var out []any
+// Registration is a workflow function and the workflow type it is registered under.
+type Registration struct {
+	Workflow any
+	// Name is the type recorded in histories; empty registers the function under its Go name.
+	Name string
+}
+
+// All lists every workflow a partnerflow worker runs: each flow's main workflow under its Type,
+// which histories and the API know it by whatever its Go name, and the helpers under their names.
+func All() []Registration {
+	var out []Registration
 	for _, f := range Flows {
-		out = append(out, f.Workflow)
-		out = append(out, f.Helpers...)
+		out = append(out, Registration{Workflow: f.Workflow, Name: f.Type})
+		for _, h := range f.Helpers {
+			out = append(out, Registration{Workflow: h})
+		}
 	}
 	return out
 }

@@ -215,7 +215,7 @@ func newEnv(t *testing.T, w *world) *testsuite.TestWorkflowEnvironment {
 	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	env := suite.NewTestWorkflowEnvironment()
 	for _, wf := range workflows.All() {
-		env.RegisterWorkflow(wf)
+		env.RegisterWorkflowWithOptions(wf.Workflow, workflow.RegisterOptions{Name: wf.Name})
 	}
 	// The world's methods are named after the activities they stand in for.
 	env.RegisterActivity(w)

@@ -104,7 +104,7 @@ func (w *purchaseImpl) setup(ctx workflow.Context) error {
 		return err
 	}
 	atReview := func() error {
-		if w.cancelled != nil || w.state.Status != models.CustomerReview || w.checkout != nil || w.cartChanged {
+		if w.cancelled != nil || w.state.Status != models.OnboardingReview || w.checkout != nil || w.cartChanged {
 			return fmt.Errorf("the onboarding is %s: the cart can be changed or bought only while it is under review", w.currentStatus())
 		}
 		return nil
@@ -125,7 +125,7 @@ func (w *purchaseImpl) setup(ctx workflow.Context) error {
 	err = workflow.SetUpdateHandlerWithOptions(ctx, UpdateCheckout, func(ctx workflow.Context, req CheckoutRequest) (PurchaseState, error) {
 		// The update answers once ordering has begun: the caller follows the order on the status.
 		w.checkout = &req
-		err := workflow.Await(ctx, func() bool { return w.checkout == nil || w.state.Status == models.CustomerOrdering })
+		err := workflow.Await(ctx, func() bool { return w.checkout == nil || w.state.Status == models.OnboardingOrdering })
 		return w.state, err
 	}, workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, _ CheckoutRequest) error {
 		if err := atReview(); err != nil {
@@ -147,7 +147,7 @@ func (w *purchaseImpl) setup(ctx workflow.Context) error {
 		err := workflow.Await(ctx, func() bool { return w.state.Status == models.StatusCancelled })
 		return w.state, err
 	}, workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, _ CancelRequest) error {
-		if w.cancelled != nil || (w.state.Status != "" && w.state.Status != models.CustomerReview) || w.checkout != nil {
+		if w.cancelled != nil || (w.state.Status != "" && w.state.Status != models.OnboardingReview) || w.checkout != nil {
 			return fmt.Errorf("the onboarding is %s and can no longer be cancelled", w.currentStatus())
 		}
 		return nil
@@ -203,7 +203,7 @@ func (w *purchaseImpl) run(ctx workflow.Context) (PurchaseState, error) {
 		}
 		fresh = false
 		w.state.CheckoutAttempts++
-		w.setStatus(ctx, models.CustomerOrdering, activities.PurchaseChange{Step: "ordering", StepKey: w.key("ordering", w.state.CheckoutAttempts),
+		w.setStatus(ctx, models.OnboardingOrdering, activities.PurchaseChange{Step: "ordering", StepKey: w.key("ordering", w.state.CheckoutAttempts),
 			StepDetail: "checkout by " + w.checkout.By})
 		var out activities.CheckoutOutcome
 		err := w.callService(ctx, withServiceCalls, &out, a.CheckoutPurchase, activities.PurchaseCheckoutInput{
@@ -218,7 +218,7 @@ func (w *purchaseImpl) run(ctx workflow.Context) (PurchaseState, error) {
 				w.state.Cart.Lines = out.Lines
 			}
 			w.checkout = nil
-			w.setStatus(ctx, models.CustomerReview, activities.PurchaseChange{CheckoutError: out.Reason, Step: "checkout-refused",
+			w.setStatus(ctx, models.OnboardingReview, activities.PurchaseChange{CheckoutError: out.Reason, Step: "checkout-refused",
 				StepKey: w.key("checkout-refused", w.state.CheckoutAttempts), StepDetail: out.Reason})
 			continue
 		}
@@ -245,14 +245,14 @@ func (w *purchaseImpl) buildCart(ctx workflow.Context) error {
 		return err
 	}
 	w.state.Cart, w.cartChanged = cart, false
-	w.setStatus(ctx, models.CustomerReview, activities.PurchaseChange{CartID: cart.ID, Step: "cart-ready",
+	w.setStatus(ctx, models.OnboardingReview, activities.PurchaseChange{CartID: cart.ID, Step: "cart-ready",
 		StepKey: w.key("cart-ready", w.round), StepDetail: cartSummary(cart)})
 	return nil
 }
 
 // provision waits until every order's subscriptions are provisioned and records them.
 func (w *purchaseImpl) provision(ctx workflow.Context) (PurchaseState, error) {
-	w.setStatus(ctx, models.CustomerProvisioning, activities.PurchaseChange{OrderIDs: strings.Join(w.state.OrderIDs, ","),
+	w.setStatus(ctx, models.OnboardingProvisioning, activities.PurchaseChange{OrderIDs: strings.Join(w.state.OrderIDs, ","),
 		Step: "ordered", StepDetail: "orders " + strings.Join(w.state.OrderIDs, ", ")})
 	orders := activities.PurchaseOrders{CustomerTenantID: w.in.CustomerTenantID, OrderIDs: w.state.OrderIDs}
 	if err := w.callService(ctx, withStatusPolling, nil, a.WaitPurchaseProvisioned, orders); err != nil {
@@ -269,7 +269,7 @@ func (w *purchaseImpl) provision(ctx workflow.Context) (PurchaseState, error) {
 	for _, s := range w.state.Subscriptions {
 		names = append(names, fmt.Sprintf("%d × %s (%s)", s.Quantity, firstNonEmpty(s.Name, s.OfferID), s.ID))
 	}
-	w.setStatus(ctx, models.CustomerCompleted, activities.PurchaseChange{Step: "completed", StepDetail: strings.Join(names, ", ")})
+	w.setStatus(ctx, models.OnboardingCompleted, activities.PurchaseChange{Step: "completed", StepDetail: strings.Join(names, ", ")})
 	err = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
 	return w.state, err
 }

@@ -60,7 +60,7 @@ func purchaseInput() workflows.PurchaseInput {
 		RequestID: "req-1", PartnerID: "p", CustomerTenantID: "tenant-1",
 		Products:       []workflows.Product{{CatalogItemID: "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS", Quantity: 10, BillingCycle: "monthly", TermDuration: "P1M"}},
 		Reseller:       workflows.PurchaseReseller{ID: "res-1", TenantID: "rt", MPNID: "1234567"},
-		SupportContact: true, Record: workflows.PurchaseTarget{Kind: models.KindCustomer, ID: "cus-1"},
+		SupportContact: true, Record: workflows.PurchaseTarget{Kind: models.KindOnboarding, ID: "cus-1"},
 		Keeps: []string{"the tenant stays"},
 	}
 }
@@ -88,7 +88,7 @@ func TestPurchase(t *testing.T) {
 		env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{By: "ops"}, nil) }, time.Hour)
 		env.ExecuteWorkflow(workflows.Purchase, purchaseInput())
 		st, err := purchaseResult(t, env)
-		if err != nil || st.Status != models.CustomerCompleted || len(st.OrderIDs) != 1 || len(st.Subscriptions) != 1 {
+		if err != nil || st.Status != models.OnboardingCompleted || len(st.OrderIDs) != 1 || len(st.Subscriptions) != 1 {
 			t.Fatalf("state %+v err %v", st, err)
 		}
 		if !hasAll(w.steps, "cart-ready", "ordering", "ordered", "completed") || w.targets[0].ID != "cus-1" || w.recorded[0].CartID == "" {
@@ -112,10 +112,10 @@ func TestPurchase(t *testing.T) {
 		env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{}, nil) }, 3*time.Hour)
 		env.ExecuteWorkflow(workflows.Purchase, purchaseInput())
 		st, err := purchaseResult(t, env)
-		if during.Status != models.CustomerReview || during.CheckoutError == "" {
+		if during.Status != models.OnboardingReview || during.CheckoutError == "" {
 			t.Fatalf("after the refusal: %+v", during)
 		}
-		if err != nil || st.Status != models.CustomerCompleted || len(w.purchaseCheckouts) != 2 || w.purchaseCheckouts[1].Attempt != 2 ||
+		if err != nil || st.Status != models.OnboardingCompleted || len(w.purchaseCheckouts) != 2 || w.purchaseCheckouts[1].Attempt != 2 ||
 			w.lastProducts[0].Quantity != 5 || w.carts != 2 || !hasAll(w.steps, "checkout-refused") {
 			t.Fatalf("state %+v err %v checkouts %+v carts %d steps %v", st, err, w.purchaseCheckouts, w.carts, w.steps)
 		}
@@ -141,7 +141,7 @@ func TestPurchase(t *testing.T) {
 		env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateCancel, workflows.CancelRequest{}, &late) }, time.Hour+time.Second)
 		env.ExecuteWorkflow(workflows.Purchase, purchaseInput())
 		st, err := purchaseResult(t, env)
-		if late == nil || err != nil || st.Status != models.CustomerCompleted {
+		if late == nil || err != nil || st.Status != models.OnboardingCompleted {
 			t.Fatalf("cancel after checkout %v, state %+v err %v", late, st, err)
 		}
 	})
@@ -162,9 +162,9 @@ func TestCustomerOnboardingBuysThroughItsPurchase(t *testing.T) {
 		w := &purchaseWorld{}
 		env := newPurchaseEnv(w)
 		var got workflows.PurchaseInput
-		var during workflows.CustomerState
+		var during workflows.OnboardingState
 		var refused error
-		bought := workflows.PurchaseState{Status: models.CustomerCompleted, Cart: workflows.CartState{ID: "cart-1"}, OrderIDs: []string{"order-1"},
+		bought := workflows.PurchaseState{Status: models.OnboardingCompleted, Cart: workflows.CartState{ID: "cart-1"}, OrderIDs: []string{"order-1"},
 			Subscriptions: []activities.SubscriptionState{{ID: "sub-1"}}}
 		env.OnWorkflow(workflows.Purchase, mockAny, mockAny).Return(func(_ workflow.Context, in workflows.PurchaseInput) (workflows.PurchaseState, error) {
 			got = in
@@ -174,19 +174,19 @@ func TestCustomerOnboardingBuysThroughItsPurchase(t *testing.T) {
 			update(t, env, workflows.UpdateAgreement, workflows.AgreementNotice{Method: models.AgreementByPartner}, nil)
 		}, time.Hour)
 		env.RegisterDelayedCallback(func() {
-			v, _ := env.QueryWorkflow(workflows.QueryCustomer)
+			v, _ := env.QueryWorkflow(workflows.QueryOnboarding)
 			_ = v.Get(&during)
 			update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{}, &refused)
 		}, 2*time.Hour)
-		env.ExecuteWorkflow(workflows.CustomerOnboarding, customerInput(env))
+		env.ExecuteWorkflow(workflows.Onboarding, customerInput(env))
 		st, err := customerResult(t, env)
-		if err != nil || st.Status != models.CustomerCompleted || len(st.Subscriptions) != 1 || st.Cart.ID != "cart-1" {
+		if err != nil || st.Status != models.OnboardingCompleted || len(st.Subscriptions) != 1 || st.Cart.ID != "cart-1" {
 			t.Fatalf("state %+v err %v", st, err)
 		}
 		if during.PurchaseWorkflowID != "purchase/tenant-new/cus-1" || refused == nil {
 			t.Fatalf("during the purchase %+v, the onboarding's own checkout %v", during, refused)
 		}
-		if got.RequestID != "cus-1" || got.CustomerTenantID != "tenant-new" || got.Record != (workflows.PurchaseTarget{Kind: models.KindCustomer, ID: "cus-1"}) ||
+		if got.RequestID != "cus-1" || got.CustomerTenantID != "tenant-new" || got.Record != (workflows.PurchaseTarget{Kind: models.KindOnboarding, ID: "cus-1"}) ||
 			got.Reseller.MPNID != "1234567" || len(got.Products) != 1 || len(got.Keeps) != 1 {
 			t.Fatalf("purchase input %+v", got)
 		}
@@ -230,10 +230,10 @@ func TestAPurchaseWaitsForTheConnection(t *testing.T) {
 	}, 5*time.Hour)
 	env.ExecuteWorkflow(workflows.Purchase, purchaseInput())
 	st, err := purchaseResult(t, env)
-	if err != nil || st.Status != models.CustomerCompleted || len(st.Subscriptions) != 1 {
+	if err != nil || st.Status != models.OnboardingCompleted || len(st.Subscriptions) != 1 {
 		t.Fatalf("state %+v err %v", st, err)
 	}
-	if waiting.Status != models.CustomerProvisioning || waiting.ConnectionWaits != 1 {
+	if waiting.Status != models.OnboardingProvisioning || waiting.ConnectionWaits != 1 {
 		t.Fatalf("while waiting: %+v", waiting)
 	}
 	if !hasAll(w.steps, workflows.StepConnectionNeeded, workflows.StepConnectionResumed, "completed") {

@@ -42,7 +42,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, wf := range workflows.All() {
-				replayer.RegisterWorkflow(wf)
+				replayer.RegisterWorkflowWithOptions(wf.Workflow, workflow.RegisterOptions{Name: wf.Name})
 			}
 			logger := log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
 			f, err := os.Open(file)

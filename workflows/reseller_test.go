@@ -386,7 +386,7 @@ func quietEnv() *testsuite.TestWorkflowEnvironment {
 	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	env := suite.NewTestWorkflowEnvironment()
 	for _, wf := range workflows.All() {
-		env.RegisterWorkflow(wf)
+		env.RegisterWorkflowWithOptions(wf.Workflow, workflow.RegisterOptions{Name: wf.Name})
 	}
 	return env
 }

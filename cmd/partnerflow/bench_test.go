@@ -80,7 +80,7 @@ func TestBenchDrivesEveryKindAndItsBaselineToTheEnd(t *testing.T) {
 	if s := r.Shapes[bench.KindInvitation]; s.Count(bench.StepSignal) == 0 {
 		t.Fatalf("the invitation's shape has its signals: %+v", s)
 	}
-	if s := r.Shapes[bench.KindCustomer]; s.Count(bench.StepUpdate) == 0 {
+	if s := r.Shapes[bench.KindOnboarding]; s.Count(bench.StepUpdate) == 0 {
 		t.Fatalf("the customer onboarding's shape has its updates (attestation, checkout): %+v", s)
 	}
 	if s := r.Shapes[bench.KindRemoval]; s.Counts["child-workflows"] == 0 || !strings.Contains(s.String(), "not reproduced: ") ||
@@ -112,7 +112,7 @@ func TestBenchRunsOneKindAndRefusesUnknownOnes(t *testing.T) {
 	}
 	var r bench.Report
 	runBenchCommand(t, &r, "--kinds", "customer", "--flows", "1", "--rounds", "1", "--concurrency", "1", "--paced-fraction", "0")
-	if len(r.Kinds) != 2 || r.Kinds[0].Kind != bench.KindCustomer || r.Kinds[0].Completed != 1 || r.Kinds[1].Completed != 1 {
+	if len(r.Kinds) != 2 || r.Kinds[0].Kind != bench.KindOnboarding || r.Kinds[0].Completed != 1 || r.Kinds[1].Completed != 1 {
 		t.Fatalf("only customer onboardings and their baseline must run, and complete: %+v", r.Kinds)
 	}
 	if r.Kinds[0].Paced != nil {

@@ -20,20 +20,20 @@ import (
 const (
 	KindInvitation = "invitation"
 	KindReseller   = "reseller"
-	KindCustomer   = "customer"
+	KindOnboarding = "customer"
 	KindRemoval    = "removal"
 	baselineOf     = "baseline:"
 )
 
 // Kinds are the flow kinds the bench can drive, in the order a run takes them.
-var Kinds = []string{KindInvitation, KindReseller, KindCustomer, KindRemoval}
+var Kinds = []string{KindInvitation, KindReseller, KindOnboarding, KindRemoval}
 
 // Histories are the recorded histories in workflows/testdata each kind's baseline shape is
 // read from.
 var Histories = map[string]string{
 	KindInvitation: "invitation_active_quiet.json",
 	KindReseller:   "reseller_active_spine.json",
-	KindCustomer:   "customer_completed_spine.json",
+	KindOnboarding: "customer_completed_spine.json",
 	KindRemoval:    "removal_completed_spine.json",
 }
 
@@ -170,7 +170,7 @@ func Run(ctx context.Context, t Target, opts Options) (Report, error) {
 			k = &invitationKind{driver: driver, t: t, temporal: opts.Temporal, runID: runID}
 		case KindReseller:
 			k = newResellerKind(driver, t, opts.Temporal, runID)
-		case KindCustomer:
+		case KindOnboarding:
 			k = &customerKind{driver: driver, temporal: opts.Temporal, runID: runID}
 		case KindRemoval:
 			k = newRemovalKind(driver, t, opts.Temporal, runID)

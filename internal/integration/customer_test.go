@@ -79,7 +79,7 @@ func TestCustomerOnboardingThroughTheRealParts(t *testing.T) {
 	var created onboarding
 	resp.JSON(t, &created)
 	path := "/v1/customers/" + created.ID
-	waiting := poll(h, path, "awaiting the agreement", func(v onboarding) bool { return v.Status == models.CustomerAwaitingAgreement })
+	waiting := poll(h, path, "awaiting the agreement", func(v onboarding) bool { return v.Status == models.OnboardingAwaitingAgreement })
 	if waiting.CustomerTenantID == "" {
 		t.Fatalf("the tenant must exist: %+v", waiting)
 	}
@@ -137,7 +137,7 @@ func TestCustomerOnboardingThroughTheRealParts(t *testing.T) {
 		t.Fatalf("sign: %d", signed.StatusCode)
 	}
 
-	review := poll(h, path, "review", func(v onboarding) bool { return v.Status == models.CustomerReview && v.Cart != nil })
+	review := poll(h, path, "review", func(v onboarding) bool { return v.Status == models.OnboardingReview && v.Cart != nil })
 	for _, l := range review.Cart.Lines {
 		if l.PartnerID != "1234567" || l.Error != "" {
 			t.Fatalf("every line carries the reseller's PartnerID: %+v", review.Cart)
@@ -153,9 +153,9 @@ func TestCustomerOnboardingThroughTheRealParts(t *testing.T) {
 		t.Fatalf("a repeated checkout answers with the first result: %d %s", r.Status, r.Body)
 	}
 	done := poll(h, path, "completed", func(v onboarding) bool {
-		return v.Status == models.CustomerCompleted || v.Status == models.CustomerFailed
+		return v.Status == models.OnboardingCompleted || v.Status == models.OnboardingFailed
 	})
-	if done.Status != models.CustomerCompleted || len(done.Subscriptions) == 0 || done.Subscriptions[0].PartnerID != "1234567" {
+	if done.Status != models.OnboardingCompleted || len(done.Subscriptions) == 0 || done.Subscriptions[0].PartnerID != "1234567" {
 		t.Fatalf("completed onboarding %+v", done)
 	}
 	h.recordHistory(done.WorkflowID, "customer_completed")
@@ -259,22 +259,22 @@ func TestDroppedAnswersDuplicateNeitherTenantNorOrder(t *testing.T) {
 	var created onboarding
 	resp.JSON(t, &created)
 	path := "/v1/customers/" + created.ID
-	poll(h, path, "awaiting the agreement", func(v onboarding) bool { return v.Status == models.CustomerAwaitingAgreement })
+	poll(h, path, "awaiting the agreement", func(v onboarding) bool { return v.Status == models.OnboardingAwaitingAgreement })
 	attest := h.api.Do("POST", path+"/agreement", map[string]any{
 		"primaryContact": map[string]any{"firstName": "Dan", "lastName": "Drop", "email": "dan@dropped.example"}, "dateAgreed": "2026-01-31",
 	})
 	if attest.Status != http.StatusOK {
 		t.Fatalf("attest: %d %s", attest.Status, attest.Body)
 	}
-	poll(h, path, "review", func(v onboarding) bool { return v.Status == models.CustomerReview })
+	poll(h, path, "review", func(v onboarding) bool { return v.Status == models.OnboardingReview })
 	if r := h.api.Do("POST", path+"/cart/checkout", nil); r.Status != http.StatusOK {
 		t.Fatalf("checkout: %d %s", r.Status, r.Body)
 	}
 	done := poll(h, path, "completed", func(v onboarding) bool {
-		return v.Status == models.CustomerCompleted || v.Status == models.CustomerFailed
+		return v.Status == models.OnboardingCompleted || v.Status == models.OnboardingFailed
 	})
 	h.sim.SetFaults(sim.Faults{})
-	if done.Status != models.CustomerCompleted {
+	if done.Status != models.OnboardingCompleted {
 		t.Fatalf("onboarding %+v", done)
 	}
 	if n := strings.Count(h.simWorld(), `"`+prefix+`.onmicrosoft.com"`); n != 1 {
@@ -317,7 +317,7 @@ func TestAnInvitedCustomerIsOnboardedWithoutANewTenant(t *testing.T) {
 	var created onboarding
 	resp.JSON(t, &created)
 	path := "/v1/customers/" + created.ID
-	waiting := poll(h, path, "awaiting the agreement", func(v onboarding) bool { return v.Status == models.CustomerAwaitingAgreement })
+	waiting := poll(h, path, "awaiting the agreement", func(v onboarding) bool { return v.Status == models.OnboardingAwaitingAgreement })
 	if waiting.CustomerTenantID != active.CustomerTenantID {
 		t.Fatalf("the invitation's tenant %s must be used, got %s", active.CustomerTenantID, waiting.CustomerTenantID)
 	}
@@ -330,14 +330,14 @@ func TestAnInvitedCustomerIsOnboardedWithoutANewTenant(t *testing.T) {
 	if r := h.api.Do("POST", path+"/agreement", map[string]any{"primaryContact": map[string]any{"firstName": "Chris", "lastName": "Contoso", "email": "chris@contoso.example"}, "dateAgreed": "2026-01-31"}); r.Status != http.StatusOK {
 		t.Fatalf("attest: %d %s", r.Status, r.Body)
 	}
-	poll(h, path, "review", func(v onboarding) bool { return v.Status == models.CustomerReview })
+	poll(h, path, "review", func(v onboarding) bool { return v.Status == models.OnboardingReview })
 	if r := h.api.Do("POST", path+"/cart/checkout", nil); r.Status != http.StatusOK {
 		t.Fatalf("checkout: %d %s", r.Status, r.Body)
 	}
 	done := poll(h, path, "completed", func(v onboarding) bool {
-		return v.Status == models.CustomerCompleted || v.Status == models.CustomerFailed
+		return v.Status == models.OnboardingCompleted || v.Status == models.OnboardingFailed
 	})
-	if done.Status != models.CustomerCompleted || len(done.Subscriptions) != 1 {
+	if done.Status != models.OnboardingCompleted || len(done.Subscriptions) != 1 {
 		t.Fatalf("onboarding %+v", done)
 	}
 	if n := strings.Count(h.simWorld(), `"contoso.onmicrosoft.com"`); n != 1 {
@@ -373,16 +373,16 @@ func TestAPurchaseTakesTheCartChangeAndTheCancel(t *testing.T) {
 	var created onboarding
 	resp.JSON(t, &created)
 	path := "/v1/customers/" + created.ID
-	poll(h, path, "awaiting the agreement", func(v onboarding) bool { return v.Status == models.CustomerAwaitingAgreement })
+	poll(h, path, "awaiting the agreement", func(v onboarding) bool { return v.Status == models.OnboardingAwaitingAgreement })
 	if r := h.api.Do("POST", path+"/agreement", map[string]any{"primaryContact": map[string]any{"firstName": "Chris", "lastName": "Contoso", "email": "chris@contoso.example"}, "dateAgreed": "2026-01-31"}); r.Status != http.StatusOK {
 		t.Fatalf("attest: %d %s", r.Status, r.Body)
 	}
-	first := poll(h, path, "review", func(v onboarding) bool { return v.Status == models.CustomerReview && v.Cart != nil })
+	first := poll(h, path, "review", func(v onboarding) bool { return v.Status == models.OnboardingReview && v.Cart != nil })
 
 	r := h.api.Do("POST", path+"/cart", map[string]any{"products": product(3)})
 	var changed onboarding
 	r.JSON(t, &changed)
-	if r.Status != http.StatusOK || changed.Status != models.CustomerReview || changed.Cart == nil || changed.Cart.ID == first.Cart.ID {
+	if r.Status != http.StatusOK || changed.Status != models.OnboardingReview || changed.Cart == nil || changed.Cart.ID == first.Cart.ID {
 		t.Fatalf("cart change: %d %s (first cart %s)", r.Status, r.Body, first.Cart.ID)
 	}
 	if r := h.api.Do("GET", path+"/cart", nil); r.Status != http.StatusOK || !strings.Contains(string(r.Body), changed.Cart.ID) {
@@ -391,7 +391,7 @@ func TestAPurchaseTakesTheCartChangeAndTheCancel(t *testing.T) {
 	r = h.api.Do("POST", path+"/cart/cancel", map[string]any{"reason": "the customer waits for next quarter"})
 	var cancelled onboarding
 	r.JSON(t, &cancelled)
-	if r.Status != http.StatusOK || cancelled.Status != models.CustomerCancelled {
+	if r.Status != http.StatusOK || cancelled.Status != models.OnboardingCancelled {
 		t.Fatalf("cancel: %d %s", r.Status, r.Body)
 	}
 	if r := h.api.Do("POST", path+"/cart/checkout", nil); r.Status != http.StatusConflict {
@@ -399,13 +399,13 @@ func TestAPurchaseTakesTheCartChangeAndTheCancel(t *testing.T) {
 	}
 	done := poll(h, path, "cancelled", func(v onboarding) bool {
 		for _, s := range v.Steps {
-			if s.Name == models.CustomerCancelled && strings.Contains(s.Detail, "was not bought") {
+			if s.Name == models.OnboardingCancelled && strings.Contains(s.Detail, "was not bought") {
 				return true
 			}
 		}
 		return false
 	})
-	if done.Status != models.CustomerCancelled {
+	if done.Status != models.OnboardingCancelled {
 		t.Fatalf("onboarding %+v", done)
 	}
 	h.recordHistory(workflows.PurchaseWorkflowID(done.CustomerTenantID, done.ID), "purchase_cancelled")

@@ -219,22 +219,22 @@ func TestEveryFlowCompletesOnceWhilePartnerCenterMisbehaves(t *testing.T) {
 	var rm removal
 	r.JSON(t, &rm)
 
-	awaitFaulty(h, onboardingPath, "awaiting the agreement", func(v onboarding) bool { return v.Status == models.CustomerAwaitingAgreement })
+	awaitFaulty(h, onboardingPath, "awaiting the agreement", func(v onboarding) bool { return v.Status == models.OnboardingAwaitingAgreement })
 	if a := h.api.Do("POST", onboardingPath+"/agreement", map[string]any{
 		"primaryContact": map[string]any{"firstName": "Fay", "lastName": "Ult", "email": "fay@faulty.example"}, "dateAgreed": "2026-01-31",
 	}); a.Status != http.StatusOK {
 		t.Fatalf("attest: %d %s", a.Status, a.Body)
 	}
-	awaitFaulty(h, onboardingPath, "review", func(v onboarding) bool { return v.Status == models.CustomerReview })
+	awaitFaulty(h, onboardingPath, "review", func(v onboarding) bool { return v.Status == models.OnboardingReview })
 	if c := h.api.Do("POST", onboardingPath+"/cart/checkout", nil); c.Status != http.StatusOK {
 		t.Fatalf("checkout: %d %s", c.Status, c.Body)
 	}
 
 	// Every flow reaches its end.
 	done := awaitFaulty(h, onboardingPath, "completed", func(v onboarding) bool {
-		return v.Status == models.CustomerCompleted || v.Status == models.CustomerFailed
+		return v.Status == models.OnboardingCompleted || v.Status == models.OnboardingFailed
 	})
-	if done.Status != models.CustomerCompleted || len(done.Subscriptions) != 1 || done.Subscriptions[0].PartnerID != "1234567" {
+	if done.Status != models.OnboardingCompleted || len(done.Subscriptions) != 1 || done.Subscriptions[0].PartnerID != "1234567" {
 		t.Fatalf("onboarding: %+v", done)
 	}
 	for i, inv := range invitations {

@@ -12,22 +12,23 @@ import (
 	"github.com/partnerflow/partnerflow/models"
 )
 
-// CustomerFlow describes customer onboarding: a new tenant (or an invited customer's), proof
+// OnboardingFlow describes customer onboarding: a new tenant (or an invited customer's), proof
 // that the customer accepted the Microsoft Customer Agreement, a cart with the reseller's
 // PartnerID reviewed and checked out, and the subscriptions it provisions.
-var CustomerFlow = Flow{
-	Kind:     models.KindCustomer,
+var OnboardingFlow = Flow{
+	Kind: models.KindOnboarding,
+	// Type is the name running and recorded onboardings were started under; it outlives the Go name.
 	Type:     "CustomerOnboarding",
-	Workflow: CustomerOnboarding,
+	Workflow: Onboarding,
 	Helpers:  []any{Purchase},
-	Query:    QueryCustomer,
+	Query:    QueryOnboarding,
 	Updates:  []string{UpdateResend, UpdateCancel, UpdateAgreement, UpdateCart, UpdateCheckout},
 }
 
 // Names of the onboarding's messages.
 const (
-	// QueryCustomer returns the live CustomerState.
-	QueryCustomer = "customer"
+	// QueryOnboarding returns the live OnboardingState; its wire name predates the Go name.
+	QueryOnboarding = "customer"
 	// UpdateAgreement tells the workflow that proof of the customer's acceptance was recorded.
 	UpdateAgreement = "agreement"
 	// UpdateCart replaces the products of a cart under review (to fix what checkout refused).
@@ -36,16 +37,16 @@ const (
 	UpdateCheckout = "checkout"
 )
 
-// CustomerWorkflowID is the workflow ID of one onboarding.
-func CustomerWorkflowID(customerID string) string { return "customer/" + customerID }
+// OnboardingWorkflowID is the workflow ID of one onboarding.
+func OnboardingWorkflowID(customerID string) string { return "customer/" + customerID }
 
 // Product is one line the partner orders.
 type Product = models.Product
 
-// CustomerInput starts an onboarding. It holds no secret: the tenant's password never leaves the
+// OnboardingInput starts an onboarding. It holds no secret: the tenant's password never leaves the
 // activity that creates the tenant, and the agreement link is derived by the activity that
 // mails it.
-type CustomerInput struct {
+type OnboardingInput struct {
 	CustomerID string
 	PartnerID  string
 	// CustomerTenantID is an invited customer's tenant; empty means a new tenant is created.
@@ -68,7 +69,7 @@ type CustomerInput struct {
 	// ExpiresAt ends the wait for the agreement.
 	ExpiresAt time.Time
 	Policy    WaitPolicy
-	Carry     *Carry[CustomerState] `json:",omitempty"`
+	Carry     *Carry[OnboardingState] `json:",omitempty"`
 }
 
 // CartState is the cart under review, as BuildCart returns it and the query shows it.
@@ -77,8 +78,8 @@ type CartState = activities.CartState
 // CartLine is one line of the cart under review.
 type CartLine = activities.CartLine
 
-// CustomerState is the live state the query returns and the workflow's result.
-type CustomerState struct {
+// OnboardingState is the live state the query returns and the workflow's result.
+type OnboardingState struct {
 	Status            string
 	CustomerTenantID  string
 	Domain            string
@@ -105,7 +106,7 @@ type CustomerState struct {
 
 // WithPurchase is the onboarding's state showing its purchase's progress: the purchase holds
 // the cart, the checkout and the subscriptions, and its status once it has one.
-func (s CustomerState) WithPurchase(p PurchaseState) CustomerState {
+func (s OnboardingState) WithPurchase(p PurchaseState) OnboardingState {
 	if p.Status != "" {
 		s.Status = p.Status
 	}
@@ -137,25 +138,25 @@ type CheckoutRequest struct {
 	By string
 }
 
-// CustomerOnboarding brings a customer to its first subscriptions: it creates the tenant (once,
+// Onboarding brings a customer to its first subscriptions: it creates the tenant (once,
 // whatever the retries), waits durably for proof that the customer accepted the Microsoft
 // Customer Agreement (the partner's attestation or the customer's signature on partnerflow's
 // page; reminders, escalation, resend, cancel, expiry) and sends it to Partner Center, builds
 // the cart with the reseller's PartnerID for review, checks it out when the partner says so
 // (refusals come back to review with the reason, to fix and check out again), and waits until
 // the subscriptions are provisioned.
-func CustomerOnboarding(ctx workflow.Context, in CustomerInput) (CustomerState, error) {
-	w := &customerImpl{in: in}
+func Onboarding(ctx workflow.Context, in OnboardingInput) (OnboardingState, error) {
+	w := &onboardingImpl{in: in}
 	if err := w.setup(ctx); err != nil {
 		return w.state, err
 	}
 	return w.run(ctx)
 }
 
-type customerImpl struct {
-	*flow[models.Customer]
-	in       CustomerInput
-	state    CustomerState
+type onboardingImpl struct {
+	*flow[models.Onboarding]
+	in       OnboardingInput
+	state    OnboardingState
 	started  time.Time
 	products []Product
 	// cartChanged and checkout are the partner's pending decisions at review.
@@ -164,29 +165,29 @@ type customerImpl struct {
 	round       int
 }
 
-type customerChange = models.FlowChange[models.Customer]
+type onboardingChange = models.FlowChange[models.Onboarding]
 
-func (w *customerImpl) setup(ctx workflow.Context) error {
+func (w *onboardingImpl) setup(ctx workflow.Context) error {
 	w.started = workflow.Now(ctx)
-	w.state.Status = models.CustomerCreating
+	w.state.Status = models.OnboardingCreating
 	w.state.CustomerTenantID, w.state.Domain = w.in.CustomerTenantID, w.in.Domain
 	w.products = w.in.Products
 	if w.in.Policy.PollEvery <= 0 {
 		w.in.Policy = DefaultWaitPolicy
 	}
-	w.flow = newFlow[models.Customer](models.KindCustomer, a.RecordCustomer, w.in.CustomerID, &w.state.Status, w.in.Policy.ContinueAsNewAfter)
+	w.flow = newFlow[models.Onboarding](models.KindOnboarding, a.RecordCustomer, w.in.CustomerID, &w.state.Status, w.in.Policy.ContinueAsNewAfter)
 	resume(w.flow, w.in.Carry, &w.state, &w.started)
-	if err := serveState(ctx, QueryCustomer, &w.state); err != nil {
+	if err := serveState(ctx, QueryOnboarding, &w.state); err != nil {
 		return err
 	}
 	// A placed order cannot be withdrawn: cancel is taken until checkout starts.
 	cancellable := func(s string) bool {
-		return s == models.CustomerCreating || s == models.CustomerAwaitingAgreement || s == models.CustomerReview
+		return s == models.OnboardingCreating || s == models.OnboardingAwaitingAgreement || s == models.OnboardingReview
 	}
 	if err := serveWaitUpdates(ctx, w.flow, &w.state, cancellable, nil, w.agreement()); err != nil {
 		return err
 	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateAgreement, func(ctx workflow.Context, n AgreementNotice) (CustomerState, error) {
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateAgreement, func(ctx workflow.Context, n AgreementNotice) (OnboardingState, error) {
 		w.state.AgreementAccepted, w.state.AgreementMethod = true, n.Method
 		return w.state, nil
 	}, workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, _ AgreementNotice) error {
@@ -198,12 +199,12 @@ func (w *customerImpl) setup(ctx workflow.Context) error {
 		return err
 	}
 	atReview := func() error {
-		if w.cancelled != nil || w.delegated || w.state.Status != models.CustomerReview || w.checkout != nil || w.cartChanged {
+		if w.cancelled != nil || w.delegated || w.state.Status != models.OnboardingReview || w.checkout != nil || w.cartChanged {
 			return fmt.Errorf("the onboarding is %s: the cart can be changed or bought only while it is under review", w.currentStatus())
 		}
 		return nil
 	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateCart, func(ctx workflow.Context, req CartRequest) (CustomerState, error) {
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateCart, func(ctx workflow.Context, req CartRequest) (OnboardingState, error) {
 		w.products, w.cartChanged = req.Products, true
 		err := workflow.Await(ctx, func() bool { return !w.cartChanged })
 		return w.state, err
@@ -215,11 +216,11 @@ func (w *customerImpl) setup(ctx workflow.Context) error {
 	}}); err != nil {
 		return err
 	}
-	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateCheckout, func(ctx workflow.Context, req CheckoutRequest) (CustomerState, error) {
+	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateCheckout, func(ctx workflow.Context, req CheckoutRequest) (OnboardingState, error) {
 		// The update answers once ordering has begun: Partner Center may be slow or retried, and
 		// the caller follows the order on the onboarding's status.
 		w.checkout = &req
-		err := workflow.Await(ctx, func() bool { return w.checkout == nil || w.state.Status == models.CustomerOrdering })
+		err := workflow.Await(ctx, func() bool { return w.checkout == nil || w.state.Status == models.OnboardingOrdering })
 		return w.state, err
 	}, workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, _ CheckoutRequest) error {
 		if err := atReview(); err != nil {
@@ -234,19 +235,19 @@ func (w *customerImpl) setup(ctx workflow.Context) error {
 	}})
 }
 
-func (w *customerImpl) currentStatus() string {
+func (w *onboardingImpl) currentStatus() string {
 	if w.cancelled != nil {
 		return models.StatusCancelled
 	}
 	return w.state.Status
 }
 
-func (w *customerImpl) run(ctx workflow.Context) (CustomerState, error) {
+func (w *onboardingImpl) run(ctx workflow.Context) (OnboardingState, error) {
 	if w.in.Carry == nil {
-		if err := w.tryRecord(ctx, customerChange{Status: models.CustomerCreating, Step: "started"}); isFlowGone(err) {
+		if err := w.tryRecord(ctx, onboardingChange{Status: models.OnboardingCreating, Step: "started"}); isFlowGone(err) {
 			return w.state, nil
 		}
-		w.enter(ctx, models.CustomerCreating)
+		w.enter(ctx, models.OnboardingCreating)
 	}
 	if w.state.CustomerTenantID == "" {
 		var t activities.TenantResult
@@ -254,15 +255,15 @@ func (w *customerImpl) run(ctx workflow.Context) (CustomerState, error) {
 			return w.finishFailed(ctx, err)
 		}
 		w.state.CustomerTenantID, w.state.Domain = t.TenantID, t.Domain
-		w.record(ctx, customerChange{Set: models.Customer{CustomerTenantID: t.TenantID}, Step: "tenant-created",
+		w.record(ctx, onboardingChange{Set: models.Onboarding{CustomerTenantID: t.TenantID}, Step: "tenant-created",
 			StepDetail: t.Domain + " (" + t.TenantID + "); the first admin's credentials are stored encrypted, to be revealed once"})
 	}
-	if !w.state.AgreementAccepted && w.state.Status != models.CustomerAwaitingAgreement {
-		w.setStatus(ctx, models.CustomerAwaitingAgreement, customerChange{Step: "awaiting-agreement"})
+	if !w.state.AgreementAccepted && w.state.Status != models.OnboardingAwaitingAgreement {
+		w.setStatus(ctx, models.OnboardingAwaitingAgreement, onboardingChange{Step: "awaiting-agreement"})
 		if err := w.mail(ctx, activities.MailAgreementRequest, 0, w.in.ContactEmail); err != nil {
 			return w.finishFailed(ctx, err)
 		}
-		w.record(ctx, customerChange{Step: "agreement-requested", StepDetail: w.in.ContactEmail})
+		w.record(ctx, onboardingChange{Step: "agreement-requested", StepDetail: w.in.ContactEmail})
 	}
 	if !w.state.AgreementAccepted {
 		outcome, err := w.waitFor(ctx, w.agreement())
@@ -271,8 +272,8 @@ func (w *customerImpl) run(ctx workflow.Context) (CustomerState, error) {
 			return w.finishFailed(ctx, err)
 		case outcome == models.StatusCancelled:
 			return w.finishCancelled(ctx)
-		case outcome != models.CustomerReview:
-			w.setStatus(ctx, outcome, customerChange{Step: outcome})
+		case outcome != models.OnboardingReview:
+			w.setStatus(ctx, outcome, onboardingChange{Step: outcome})
 			return w.state, nil
 		}
 	}
@@ -284,7 +285,7 @@ func (w *customerImpl) run(ctx workflow.Context) (CustomerState, error) {
 			return w.finishFailed(ctx, err)
 		}
 		w.state.AgreementAttested = true
-		w.record(ctx, customerChange{Step: "agreement-attested", StepDetail: w.state.AgreementMethod + "; Partner Center: " + result})
+		w.record(ctx, onboardingChange{Step: "agreement-attested", StepDetail: w.state.AgreementMethod + "; Partner Center: " + result})
 	}
 	if w.buysInline(ctx) {
 		return w.order(ctx)
@@ -298,7 +299,7 @@ func (w *customerImpl) run(ctx workflow.Context) (CustomerState, error) {
 const changePurchaseChild = "purchase-child"
 
 // buysInline reports whether the onboarding buys by itself, as before changePurchaseChild.
-func (w *customerImpl) buysInline(ctx workflow.Context) bool {
+func (w *onboardingImpl) buysInline(ctx workflow.Context) bool {
 	if c := w.in.Carry; c != nil && (c.State.Cart.ID != "" || c.State.CheckoutAttempts > 0) {
 		return true
 	}
@@ -308,7 +309,7 @@ func (w *customerImpl) buysInline(ctx workflow.Context) bool {
 // purchase buys the onboarding's products through its Purchase, which records onto the
 // onboarding's row and takes the cart, checkout and cancel updates (the onboarding takes none
 // of its own meanwhile, nor a resend), and ends as it ends.
-func (w *customerImpl) purchase(ctx workflow.Context) (CustomerState, error) {
+func (w *onboardingImpl) purchase(ctx workflow.Context) (OnboardingState, error) {
 	var keeps []string
 	if w.in.CustomerTenantID == "" && w.state.CustomerTenantID != "" {
 		keeps = append(keeps, "the new tenant "+w.state.Domain+" stays: Microsoft keeps a created tenant")
@@ -316,7 +317,7 @@ func (w *customerImpl) purchase(ctx workflow.Context) (CustomerState, error) {
 	in := PurchaseInput{
 		RequestID: w.in.CustomerID, PartnerID: w.in.PartnerID, CustomerTenantID: w.state.CustomerTenantID, Products: w.products,
 		Reseller:       PurchaseReseller{ID: w.in.ResellerID, TenantID: w.in.ResellerTenantID, MPNID: w.in.ResellerMPNID},
-		SupportContact: w.in.SupportContact, Record: PurchaseTarget{Kind: models.KindCustomer, ID: w.in.CustomerID},
+		SupportContact: w.in.SupportContact, Record: PurchaseTarget{Kind: models.KindOnboarding, ID: w.in.CustomerID},
 		Keeps: keeps, ContinueAfter: w.in.Policy.ContinueAsNewAfter,
 	}
 	// The Purchase records the status from review on; the onboarding's own status stays until
@@ -337,7 +338,7 @@ func (w *customerImpl) purchase(ctx workflow.Context) (CustomerState, error) {
 }
 
 // checkAgreement looks for an MCA attestation made at Partner Center outside partnerflow.
-func (w *customerImpl) checkAgreement(ctx workflow.Context) error {
+func (w *onboardingImpl) checkAgreement(ctx workflow.Context) error {
 	var found bool
 	if err := w.callService(ctx, withServiceCalls, &found, a.CheckAgreement, w.in.CustomerID); err != nil {
 		return err
@@ -351,19 +352,19 @@ func (w *customerImpl) checkAgreement(ctx workflow.Context) error {
 // agreement is the wait for proof that the customer accepted the Microsoft Customer Agreement,
 // which ends in review, cancelled or expired. The customer's contact is reminded and the
 // partner's contact hears of it once.
-func (w *customerImpl) agreement() phase[models.Customer] {
-	return phase[models.Customer]{
-		name: "agreement", status: models.CustomerAwaitingAgreement,
+func (w *onboardingImpl) agreement() phase[models.Onboarding] {
+	return phase[models.Onboarding]{
+		name: "agreement", status: models.OnboardingAwaitingAgreement,
 		policy: w.in.Policy, deadline: w.in.ExpiresAt,
-		messages: messages[models.Customer]{
+		messages: messages[models.Onboarding]{
 			send: w.mail, reminder: activities.MailAgreementReminder, resend: activities.MailAgreementResend, escalation: activities.MailAgreementEscalation,
 			to: w.in.ContactEmail, contact: w.in.PartnerContact,
-			reminded: func(seq int) models.Customer { return models.Customer{RemindersSent: seq} },
+			reminded: func(seq int) models.Onboarding { return models.Onboarding{RemindersSent: seq} },
 		},
 		sent: &w.state.RemindersSent, escalated: &w.state.Escalated,
 		decide: func() string {
 			if w.state.AgreementAccepted {
-				return models.CustomerReview
+				return models.OnboardingReview
 			}
 			return ""
 		},
@@ -371,14 +372,14 @@ func (w *customerImpl) agreement() phase[models.Customer] {
 		continueAsNew: func(ctx workflow.Context) error {
 			next := w.in
 			next.Carry = carry(w.flow, w.state, w.started)
-			return workflow.NewContinueAsNewError(ctx, CustomerOnboarding, next)
+			return workflow.NewContinueAsNewError(ctx, Onboarding, next)
 		},
 	}
 }
 
 // order builds the cart for review, checks it out when the partner says so, and waits for the
 // subscriptions. A refused checkout returns to review with the reason.
-func (w *customerImpl) order(ctx workflow.Context) (CustomerState, error) {
+func (w *onboardingImpl) order(ctx workflow.Context) (OnboardingState, error) {
 	// needBuild: no cart yet; fresh: the cart under review was never checked out.
 	needBuild, fresh := true, false
 	for {
@@ -393,7 +394,7 @@ func (w *customerImpl) order(ctx workflow.Context) (CustomerState, error) {
 			if w.historyFull(ctx) {
 				next := w.in
 				next.Products, next.Carry = w.products, carry(w.flow, w.state, w.started)
-				return w.state, workflow.NewContinueAsNewError(ctx, CustomerOnboarding, next)
+				return w.state, workflow.NewContinueAsNewError(ctx, Onboarding, next)
 			}
 			if _, err := workflow.AwaitWithTimeout(ctx, 24*time.Hour, func() bool { return w.checkout != nil || w.cartChanged || w.cancelled != nil }); err != nil {
 				return w.state, err
@@ -413,7 +414,7 @@ func (w *customerImpl) order(ctx workflow.Context) (CustomerState, error) {
 		}
 		fresh = false
 		w.state.CheckoutAttempts++
-		w.setStatus(ctx, models.CustomerOrdering, customerChange{Step: "ordering", StepKey: fmt.Sprintf("%s/ordering/%d", w.in.CustomerID, w.state.CheckoutAttempts),
+		w.setStatus(ctx, models.OnboardingOrdering, onboardingChange{Step: "ordering", StepKey: fmt.Sprintf("%s/ordering/%d", w.in.CustomerID, w.state.CheckoutAttempts),
 			StepDetail: "checkout by " + w.checkout.By})
 		var out activities.CheckoutOutcome
 		err := workflow.ExecuteActivity(withServiceCalls(ctx), a.Checkout, activities.CheckoutInput{CustomerID: w.in.CustomerID, CartID: w.state.Cart.ID, Attempt: w.state.CheckoutAttempts}).Get(ctx, &out)
@@ -429,7 +430,7 @@ func (w *customerImpl) order(ctx workflow.Context) (CustomerState, error) {
 				w.state.Cart.Lines = out.Lines
 			}
 			w.checkout = nil
-			w.setStatus(ctx, models.CustomerReview, customerChange{Set: models.Customer{CheckoutError: out.Reason}, Step: "checkout-refused",
+			w.setStatus(ctx, models.OnboardingReview, onboardingChange{Set: models.Onboarding{CheckoutError: out.Reason}, Step: "checkout-refused",
 				StepKey: fmt.Sprintf("%s/checkout-refused/%d", w.in.CustomerID, w.state.CheckoutAttempts), StepDetail: out.Reason})
 			continue
 		}
@@ -440,7 +441,7 @@ func (w *customerImpl) order(ctx workflow.Context) (CustomerState, error) {
 }
 
 // buildCart makes the cart of the current products and puts it under review.
-func (w *customerImpl) buildCart(ctx workflow.Context) error {
+func (w *onboardingImpl) buildCart(ctx workflow.Context) error {
 	w.round++
 	var cart CartState
 	err := workflow.ExecuteActivity(withServiceCalls(ctx), a.BuildCart, activities.BuildCartInput{CustomerID: w.in.CustomerID, Products: w.products, Round: w.round}).Get(ctx, &cart)
@@ -448,7 +449,7 @@ func (w *customerImpl) buildCart(ctx workflow.Context) error {
 		return err
 	}
 	w.state.Cart, w.cartChanged = cart, false
-	w.setStatus(ctx, models.CustomerReview, customerChange{Set: models.Customer{CartID: cart.ID}, Step: "cart-ready",
+	w.setStatus(ctx, models.OnboardingReview, onboardingChange{Set: models.Onboarding{CartID: cart.ID}, Step: "cart-ready",
 		StepKey: fmt.Sprintf("%s/cart-ready/%d", w.in.CustomerID, w.round), StepDetail: cartSummary(cart)})
 	return nil
 }
@@ -473,8 +474,8 @@ func firstNonEmpty(a, b string) string {
 }
 
 // provision waits until every order's subscriptions are provisioned and records them.
-func (w *customerImpl) provision(ctx workflow.Context) (CustomerState, error) {
-	w.setStatus(ctx, models.CustomerProvisioning, customerChange{Set: models.Customer{OrderIDs: strings.Join(w.state.OrderIDs, ",")},
+func (w *onboardingImpl) provision(ctx workflow.Context) (OnboardingState, error) {
+	w.setStatus(ctx, models.OnboardingProvisioning, onboardingChange{Set: models.Onboarding{OrderIDs: strings.Join(w.state.OrderIDs, ",")},
 		Step: "ordered", StepDetail: "orders " + strings.Join(w.state.OrderIDs, ", ")})
 	if err := workflow.ExecuteActivity(withStatusPolling(ctx), a.WaitProvisioned, w.in.CustomerID, w.state.OrderIDs).Get(ctx, nil); err != nil {
 		return w.finishFailed(ctx, err)
@@ -486,14 +487,14 @@ func (w *customerImpl) provision(ctx workflow.Context) (CustomerState, error) {
 	for _, s := range w.state.Subscriptions {
 		names = append(names, fmt.Sprintf("%d × %s (%s)", s.Quantity, firstNonEmpty(s.Name, s.OfferID), s.ID))
 	}
-	w.setStatus(ctx, models.CustomerCompleted, customerChange{Step: "completed", StepDetail: strings.Join(names, ", ")})
+	w.setStatus(ctx, models.OnboardingCompleted, onboardingChange{Step: "completed", StepDetail: strings.Join(names, ", ")})
 	err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
 	return w.state, err
 }
 
 // finishCancelled ends a cancelled onboarding, saying what stays: a created tenant stays, as at
 // Microsoft; an unpurchased cart is left to expire (Partner Center deletes carts after 7 days).
-func (w *customerImpl) finishCancelled(ctx workflow.Context) (CustomerState, error) {
+func (w *onboardingImpl) finishCancelled(ctx workflow.Context) (OnboardingState, error) {
 	var kept []string
 	if w.in.CustomerTenantID == "" && w.state.CustomerTenantID != "" {
 		kept = append(kept, "the new tenant "+w.state.Domain+" stays: Microsoft keeps a created tenant")
@@ -507,18 +508,18 @@ func (w *customerImpl) finishCancelled(ctx workflow.Context) (CustomerState, err
 		detail = strings.TrimPrefix(detail+"; "+w.state.Outcome, "; ")
 	}
 	w.checkout, w.cartChanged = nil, false
-	w.setStatus(ctx, models.CustomerCancelled, customerChange{Step: models.CustomerCancelled, StepDetail: detail})
+	w.setStatus(ctx, models.OnboardingCancelled, onboardingChange{Step: models.OnboardingCancelled, StepDetail: detail})
 	return w.state, nil
 }
 
-func (w *customerImpl) mail(ctx workflow.Context, kind string, seq int, to string) error {
+func (w *onboardingImpl) mail(ctx workflow.Context, kind string, seq int, to string) error {
 	return workflow.ExecuteActivity(withServiceCalls(ctx), a.SendCustomerMail, activities.CustomerMail{
 		CustomerID: w.in.CustomerID, Kind: kind, Seq: seq, To: to, ExpiresAt: w.in.ExpiresAt,
 	}).Get(ctx, nil)
 }
 
 // finishFailed records a refusal that retrying cannot fix and fails the workflow with it.
-func (w *customerImpl) finishFailed(ctx workflow.Context, cause error) (CustomerState, error) {
-	err := w.fail(ctx, cause, "CustomerOnboardingFailed", &w.state.FailureReason, func(r string) models.Customer { return models.Customer{FailureReason: r} }, nil)
+func (w *onboardingImpl) finishFailed(ctx workflow.Context, cause error) (OnboardingState, error) {
+	err := w.fail(ctx, cause, "CustomerOnboardingFailed", &w.state.FailureReason, func(r string) models.Onboarding { return models.Onboarding{FailureReason: r} }, nil)
 	return w.state, err
 }

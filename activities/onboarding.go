@@ -20,14 +20,14 @@ import (
 
 // RecordCustomer writes a step of a customer onboarding to the app database; idempotent by the
 // change's StepKey.
-func (a *Activities) RecordCustomer(ctx context.Context, customerID string, ch models.CustomerChange) error {
-	return record(ctx, a.cfg.Store, models.KindCustomer, customerID, ch)
+func (a *Activities) RecordCustomer(ctx context.Context, customerID string, ch models.OnboardingChange) error {
+	return record(ctx, a.cfg.Store, models.KindOnboarding, customerID, ch)
 }
 
 // onboarding loads an onboarding and its request.
-func (a *Activities) onboarding(ctx context.Context, customerID string) (*models.Customer, models.OnboardingRequest, error) {
+func (a *Activities) onboarding(ctx context.Context, customerID string) (*models.Onboarding, models.OnboardingRequest, error) {
 	var req models.OnboardingRequest
-	c, err := models.Find[models.Customer](ctx, a.cfg.Store, customerID)
+	c, err := models.Find[models.Onboarding](ctx, a.cfg.Store, customerID)
 	if err != nil {
 		return nil, req, fmt.Errorf("load onboarding %s: %w", customerID, err)
 	}
@@ -189,7 +189,7 @@ func (a *Activities) BuildCart(ctx context.Context, in BuildCartInput) (CartStat
 }
 
 // resellerOf is the reseller an onboarding buys through.
-func resellerOf(c *models.Customer) PurchaseReseller {
+func resellerOf(c *models.Onboarding) PurchaseReseller {
 	return PurchaseReseller{ID: c.ResellerID, TenantID: c.ResellerTenantID, MPNID: c.ResellerMPNID}
 }
 
@@ -249,7 +249,7 @@ func (a *Activities) RecordSubscriptions(ctx context.Context, customerID string,
 		return nil, err
 	}
 	return a.RecordPurchaseSubscriptions(ctx, PurchaseSubscriptionsInput{RequestID: customerID, CustomerTenantID: c.CustomerTenantID, OrderIDs: orderIDs,
-		Reseller: resellerOf(c), SupportContact: req.SupportContact, Target: PurchaseTarget{Kind: models.KindCustomer, ID: customerID}})
+		Reseller: resellerOf(c), SupportContact: req.SupportContact, Target: PurchaseTarget{Kind: models.KindOnboarding, ID: customerID}})
 }
 
 // CartLine is one line of the cart under review.

@@ -34,7 +34,7 @@ type customerWorld struct {
 	subscriptionsN int
 }
 
-func (w *customerWorld) RecordCustomer(_ context.Context, _ string, ch models.CustomerChange) error {
+func (w *customerWorld) RecordCustomer(_ context.Context, _ string, ch models.OnboardingChange) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if ch.Step != "" {
@@ -110,8 +110,8 @@ func (w *customerWorld) RecordSubscriptions(context.Context, string, []string) (
 	return []activities.SubscriptionState{{ID: "sub-1", OfferID: "CFQ7TTC0LFLZ:0002", Quantity: 10, Status: "active", PartnerID: "1234567"}}, nil
 }
 
-func customerInput(env *testsuite.TestWorkflowEnvironment) workflows.CustomerInput {
-	return workflows.CustomerInput{
+func customerInput(env *testsuite.TestWorkflowEnvironment) workflows.OnboardingInput {
+	return workflows.OnboardingInput{
 		CustomerID: "cus-1", PartnerID: "p", CompanyName: "Contoso Italia", Domain: "contosoit.onmicrosoft.com", Language: "it",
 		ContactEmail: "maria@contoso.it", PartnerContact: "ops@provider.example", ResellerID: "res-1", ResellerMPNID: "1234567",
 		Products:  []workflows.Product{{CatalogItemID: "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS", Quantity: 10, BillingCycle: "monthly", TermDuration: "P1M"}},
@@ -143,12 +143,12 @@ func update(t *testing.T, env *testsuite.TestWorkflowEnvironment, name string, a
 	}, arg)
 }
 
-func customerResult(t *testing.T, env *testsuite.TestWorkflowEnvironment) (workflows.CustomerState, error) {
+func customerResult(t *testing.T, env *testsuite.TestWorkflowEnvironment) (workflows.OnboardingState, error) {
 	t.Helper()
 	if !env.IsWorkflowCompleted() {
 		t.Fatal("the workflow did not complete")
 	}
-	var st workflows.CustomerState
+	var st workflows.OnboardingState
 	err := env.GetWorkflowResult(&st)
 	return st, err
 }
@@ -161,9 +161,9 @@ func TestCustomerOnboarding(t *testing.T) {
 			update(t, env, workflows.UpdateAgreement, workflows.AgreementNotice{Method: models.AgreementByPartner, By: "ops"}, nil)
 		}, day)
 		env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{By: "ops"}, nil) }, 2*day)
-		env.ExecuteWorkflow(workflows.CustomerOnboarding, customerInput(env))
+		env.ExecuteWorkflow(workflows.Onboarding, customerInput(env))
 		st, err := customerResult(t, env)
-		if err != nil || st.Status != models.CustomerCompleted || st.CustomerTenantID != "tenant-new" || w.tenants != 1 || w.attested != 1 {
+		if err != nil || st.Status != models.OnboardingCompleted || st.CustomerTenantID != "tenant-new" || w.tenants != 1 || w.attested != 1 {
 			t.Fatalf("state %+v err %v tenants %d attested %d", st, err, w.tenants, w.attested)
 		}
 		if len(st.Subscriptions) != 1 || st.Subscriptions[0].PartnerID != "1234567" || len(st.OrderIDs) != 1 {
@@ -182,9 +182,9 @@ func TestCustomerOnboarding(t *testing.T) {
 			update(t, env, workflows.UpdateAgreement, workflows.AgreementNotice{Method: models.AgreementByCustomer}, nil)
 		}, time.Hour)
 		env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{}, nil) }, 2*time.Hour)
-		env.ExecuteWorkflow(workflows.CustomerOnboarding, in)
+		env.ExecuteWorkflow(workflows.Onboarding, in)
 		st, err := customerResult(t, env)
-		if err != nil || st.Status != models.CustomerCompleted || w.tenants != 0 || st.CustomerTenantID != "tenant-existing" || st.AgreementMethod != models.AgreementByCustomer {
+		if err != nil || st.Status != models.OnboardingCompleted || w.tenants != 0 || st.CustomerTenantID != "tenant-existing" || st.AgreementMethod != models.AgreementByCustomer {
 			t.Fatalf("state %+v err %v tenants %d", st, err, w.tenants)
 		}
 		if len(w.mails) != 1 || w.mails[0] != activities.MailAgreementRequest {
@@ -194,9 +194,9 @@ func TestCustomerOnboarding(t *testing.T) {
 	t.Run("nobody accepts: reminders, an escalation to the partner, expired", func(t *testing.T) {
 		w := &customerWorld{}
 		env := newCustomerEnv(w)
-		env.ExecuteWorkflow(workflows.CustomerOnboarding, customerInput(env))
+		env.ExecuteWorkflow(workflows.Onboarding, customerInput(env))
 		st, err := customerResult(t, env)
-		if err != nil || st.Status != models.CustomerExpired || st.RemindersSent != 4 || !st.Escalated || w.carts != 0 {
+		if err != nil || st.Status != models.OnboardingExpired || st.RemindersSent != 4 || !st.Escalated || w.carts != 0 {
 			t.Fatalf("state %+v err %v carts %d", st, err, w.carts)
 		}
 		if !hasAll(w.mails, activities.MailAgreementReminder, activities.MailAgreementEscalation) {
@@ -207,9 +207,9 @@ func TestCustomerOnboarding(t *testing.T) {
 		w := &customerWorld{agreementAtPC: true}
 		env := newCustomerEnv(w)
 		env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{}, nil) }, 2*time.Hour)
-		env.ExecuteWorkflow(workflows.CustomerOnboarding, customerInput(env))
+		env.ExecuteWorkflow(workflows.Onboarding, customerInput(env))
 		st, err := customerResult(t, env)
-		if err != nil || st.Status != models.CustomerCompleted || st.AgreementMethod != "already at Partner Center" {
+		if err != nil || st.Status != models.OnboardingCompleted || st.AgreementMethod != "already at Partner Center" {
 			t.Fatalf("state %+v err %v", st, err)
 		}
 	})
@@ -222,32 +222,32 @@ func TestCustomerOnboarding(t *testing.T) {
 		env.RegisterDelayedCallback(func() {
 			update(t, env, workflows.UpdateCancel, workflows.CancelRequest{By: "ops", Reason: "changed their mind"}, nil)
 		}, day)
-		env.ExecuteWorkflow(workflows.CustomerOnboarding, customerInput(env))
+		env.ExecuteWorkflow(workflows.Onboarding, customerInput(env))
 		st, err := customerResult(t, env)
-		if err != nil || st.Status != models.CustomerCancelled || len(w.checkouts) != 0 || st.Outcome == "" {
+		if err != nil || st.Status != models.OnboardingCancelled || len(w.checkouts) != 0 || st.Outcome == "" {
 			t.Fatalf("state %+v err %v", st, err)
 		}
 	})
 	t.Run("checkout refused, the partner fixes the cart and checks out again", func(t *testing.T) {
 		w := &customerWorld{refuseFirst: true}
 		env := newCustomerEnv(w)
-		var during workflows.CustomerState
+		var during workflows.OnboardingState
 		env.RegisterDelayedCallback(func() {
 			update(t, env, workflows.UpdateAgreement, workflows.AgreementNotice{Method: models.AgreementByPartner}, nil)
 		}, time.Hour)
 		env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{}, nil) }, 2*time.Hour)
 		env.RegisterDelayedCallback(func() {
-			v, _ := env.QueryWorkflow(workflows.QueryCustomer)
+			v, _ := env.QueryWorkflow(workflows.QueryOnboarding)
 			_ = v.Get(&during)
 			update(t, env, workflows.UpdateCart, workflows.CartRequest{Products: []workflows.Product{{CatalogItemID: "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS", Quantity: 5, BillingCycle: "monthly"}}}, nil)
 		}, 3*time.Hour)
 		env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{}, nil) }, 4*time.Hour)
-		env.ExecuteWorkflow(workflows.CustomerOnboarding, customerInput(env))
+		env.ExecuteWorkflow(workflows.Onboarding, customerInput(env))
 		st, err := customerResult(t, env)
-		if during.Status != models.CustomerReview || during.CheckoutError == "" {
+		if during.Status != models.OnboardingReview || during.CheckoutError == "" {
 			t.Fatalf("after the refusal: %+v", during)
 		}
-		if err != nil || st.Status != models.CustomerCompleted || len(w.checkouts) != 2 || w.checkouts[1].Attempt != 2 || w.lastProducts[0].Quantity != 5 || w.carts != 2 {
+		if err != nil || st.Status != models.OnboardingCompleted || len(w.checkouts) != 2 || w.checkouts[1].Attempt != 2 || w.lastProducts[0].Quantity != 5 || w.carts != 2 {
 			t.Fatalf("state %+v err %v checkouts %+v carts %d", st, err, w.checkouts, w.carts)
 		}
 	})
@@ -259,9 +259,9 @@ func TestCustomerOnboarding(t *testing.T) {
 		}, time.Hour)
 		env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{}, nil) }, 2*time.Hour)
 		env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{}, nil) }, 3*time.Hour)
-		env.ExecuteWorkflow(workflows.CustomerOnboarding, customerInput(env))
+		env.ExecuteWorkflow(workflows.Onboarding, customerInput(env))
 		st, err := customerResult(t, env)
-		if err != nil || st.Status != models.CustomerCompleted || w.carts != 2 || len(w.checkouts) != 2 || w.checkouts[0].CartID == w.checkouts[1].CartID {
+		if err != nil || st.Status != models.OnboardingCompleted || w.carts != 2 || len(w.checkouts) != 2 || w.checkouts[0].CartID == w.checkouts[1].CartID {
 			t.Fatalf("state %+v err %v carts %d checkouts %+v", st, err, w.carts, w.checkouts)
 		}
 	})
@@ -271,13 +271,13 @@ func TestCustomerOnboarding(t *testing.T) {
 		env.RegisterDelayedCallback(func() {
 			update(t, env, workflows.UpdateAgreement, workflows.AgreementNotice{Method: models.AgreementByPartner}, nil)
 		}, time.Hour)
-		env.ExecuteWorkflow(workflows.CustomerOnboarding, customerInput(env))
+		env.ExecuteWorkflow(workflows.Onboarding, customerInput(env))
 		st, err := customerResult(t, env)
 		var appErr *temporal.ApplicationError
-		if !errors.As(err, &appErr) || st.Status != "" && st.Status != models.CustomerFailed {
+		if !errors.As(err, &appErr) || st.Status != "" && st.Status != models.OnboardingFailed {
 			t.Fatalf("state %+v err %v", st, err)
 		}
-		if !hasAll(w.steps, models.CustomerFailed) {
+		if !hasAll(w.steps, models.OnboardingFailed) {
 			t.Fatalf("steps %v", w.steps)
 		}
 	})
@@ -291,9 +291,9 @@ func TestCustomerOnboarding(t *testing.T) {
 		}, 2*time.Hour)
 		env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{}, nil) }, 3*time.Hour)
 		env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateCancel, workflows.CancelRequest{}, &lateCancel) }, 3*time.Hour+time.Second)
-		env.ExecuteWorkflow(workflows.CustomerOnboarding, customerInput(env))
+		env.ExecuteWorkflow(workflows.Onboarding, customerInput(env))
 		st, err := customerResult(t, env)
-		if early == nil || lateCancel == nil || err != nil || st.Status != models.CustomerCompleted {
+		if early == nil || lateCancel == nil || err != nil || st.Status != models.OnboardingCompleted {
 			t.Fatalf("early checkout %v, cancel after ordering %v, state %+v err %v", early, lateCancel, st, err)
 		}
 	})

@@ -3,8 +3,10 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"maps"
 	"net/http"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -83,6 +85,38 @@ func TestAnOnboardingIsValidatedBeforeAnythingStarts(t *testing.T) {
 	}
 }
 
+// TestOnboardingsAnswerTheSameUnderTheirDeprecatedCustomersName holds /v1/customers, the
+// deprecated first name scripts still call, to the answers of /v1/onboardings.
+func TestOnboardingsAnswerTheSameUnderTheirDeprecatedCustomersName(t *testing.T) {
+	f := newFlowFixture(t, func(fc *api.FlowConfig) {
+		fc.Catalog = func(context.Context, string, string) (bool, error) { return true, nil }
+	})
+	other := validCustomer()
+	other["domainPrefix"] = "contosomilano"
+	created := map[string]map[string]any{}
+	for base, body := range map[string]map[string]any{"/v1/onboardings": validCustomer(), "/v1/customers": other} {
+		r := f.sales.Do("POST", base, body)
+		var got map[string]any
+		r.JSON(t, &got)
+		id, _ := got["id"].(string)
+		if r.Status != http.StatusCreated || r.Header.Get("Location") != "/v1/onboardings/"+id {
+			t.Fatalf("create through %s: %d, Location %q, %s", base, r.Status, r.Header.Get("Location"), r.Body)
+		}
+		created[base] = got
+	}
+	a, b := created["/v1/onboardings"], created["/v1/customers"]
+	if a["status"] != b["status"] || !reflect.DeepEqual(slices.Sorted(maps.Keys(a)), slices.Sorted(maps.Keys(b))) {
+		t.Fatalf("creates answer differently: %v and %v", a, b)
+	}
+	for _, c := range created {
+		id := c["id"].(string)
+		onb, cus := f.sales.Do("GET", "/v1/onboardings/"+id, nil), f.sales.Do("GET", "/v1/customers/"+id, nil)
+		if onb.Status != http.StatusOK || cus.Status != onb.Status || !bytes.Equal(onb.Body, cus.Body) {
+			t.Fatalf("detail of %s: %d %s, and as a customer %d %s", id, onb.Status, onb.Body, cus.Status, cus.Body)
+		}
+	}
+}
+
 // TestAnOnboardingShowsItsCartAndSubscriptionsInTheAPIsStyle: the cart and the subscriptions come
 // from workflow and store types without JSON names, and still answer in camelCase, as the
 // document says (the fixture's client holds every response to api/openapi.json).
@@ -105,7 +139,7 @@ func TestAnOnboardingShowsItsCartAndSubscriptionsInTheAPIsStyle(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.temporal.set(func(ft *fakeTemporal) {
-		ft.states[created.WorkflowID] = workflows.CustomerState{Status: models.CustomerReview, CheckoutError: "a line was refused",
+		ft.states[created.WorkflowID] = workflows.OnboardingState{Status: models.OnboardingReview, CheckoutError: "a line was refused",
 			Cart: workflows.CartState{ID: "cart-1", Lines: []workflows.CartLine{{CatalogItemID: "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS",
 				Name: "Microsoft 365 E3", Quantity: 3, BillingCycle: "monthly", TermDuration: "P1M", Reseller: "1234567",
 				ErrorCode: 800002, Error: "the reseller is not authorized"}}}}

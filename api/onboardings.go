@@ -22,16 +22,16 @@ import (
 	"github.com/partnerflow/partnerflow/workflows"
 )
 
-// customers is the API's side of the customer onboarding flow.
-var customers = flowAPI[models.Customer, workflows.CustomerState]{
-	desc:         workflows.CustomerFlow,
-	statuses:     models.CustomerStatuses,
-	searchColumn: models.CustomerSearchColumn,
-	partnerOf:    func(c *models.Customer) string { return c.PartnerID },
-	workflowOf:   func(c *models.Customer) string { return c.WorkflowID },
+// onboardings is the API's side of the customer onboarding flow.
+var onboardings = flowAPI[models.Onboarding, workflows.OnboardingState]{
+	desc:         workflows.OnboardingFlow,
+	statuses:     models.OnboardingStatuses,
+	searchColumn: models.OnboardingSearchColumn,
+	partnerOf:    func(c *models.Onboarding) string { return c.PartnerID },
+	workflowOf:   func(c *models.Onboarding) string { return c.WorkflowID },
 }
 
-const customerIDPrefix = "cus_"
+const onboardingIDPrefix = "cus_"
 
 // Input rules of an onboarding request, as Partner Center applies them.
 var (
@@ -72,19 +72,19 @@ const (
 // tooLong reports whether s has more than limit characters.
 func tooLong(s string, limit int) bool { return utf8.RuneCountInString(s) > limit }
 
-// customerRegistration is everything the engine needs of the customer onboarding flow.
-var customerRegistration = flowRegistration{
-	desc:     customers.desc,
-	statuses: customers.statuses,
-	open:     models.CustomerOpen,
-	section:  navLink{Key: models.KindCustomer + "s", Label: "Customers", Path: "/customers"},
-	routes:   (*Server).customerRoutes,
+// onboardingRegistration is everything the engine needs of the customer onboarding flow.
+var onboardingRegistration = flowRegistration{
+	desc:     onboardings.desc,
+	statuses: onboardings.statuses,
+	open:     models.OnboardingOpen,
+	section:  navLink{Key: models.KindOnboarding + "s", Label: "Customers", Path: "/customers"},
+	routes:   (*Server).onboardingRoutes,
 	links: []linkPage{{path: "/agreement/:token",
 		show: func(s *Server) gin.HandlerFunc { return s.showAgreementPage },
 		post: func(s *Server) gin.HandlerFunc { return s.signAgreement }}},
-	overview: overviewOf[models.Customer](flowOverview{
-		Kind: models.KindCustomer, Title: "Customer onboardings", ListPath: "/customers", Noun: "onboarding", Nouns: "onboardings",
-		Statuses: customers.statuses,
+	overview: overviewOf[models.Onboarding](flowOverview{
+		Kind: models.KindOnboarding, Title: "Customer onboardings", ListPath: "/customers", Noun: "onboarding", Nouns: "onboardings",
+		Statuses: onboardings.statuses,
 		Funnel: []funnelStep{
 			{"agreement-requested", "Agreement asked"}, {"agreement-opened", "Page opened"}, {"agreement-attested", "Agreement on record"},
 			{"cart-ready", "Cart ready"}, {"ordered", "Ordered"}, {"completed", "Subscriptions live"},
@@ -93,27 +93,32 @@ var customerRegistration = flowRegistration{
 	}),
 	mailKinds: []string{notify.KindAgreementRequest, notify.KindAgreementReminder, notify.KindAgreementResend,
 		notify.KindAgreementEscalation},
-	closeNeverStarted: customers.closeNeverStarted,
+	closeNeverStarted: onboardings.closeNeverStarted,
 	benchKind:         "customer",
 }
 
-// customerRoutes registers the onboarding flow's JSON API and dashboard pages.
-func (s *Server) customerRoutes(root, v1 *gin.RouterGroup) {
+// onboardingRoutes registers the onboarding flow's JSON API and dashboard pages. The API answers
+// under /v1/onboardings and, the same, under /v1/customers, its deprecated first name that
+// scripts still call.
+func (s *Server) onboardingRoutes(root, v1 *gin.RouterGroup) {
 	seller, admin := keyRule(anyRole...), keyRule(adminRoles...)
-	s.handle(v1, "POST", "/customers", seller, s.createCustomer)
-	s.handle(v1, "POST", "/customers/:id/onboarding", seller, s.onboardInvitedCustomer)
-	s.handle(v1, "GET", "/customers", seller, listHandler(s, customers, s.viewCustomer))
-	s.handle(v1, "GET", "/customers/:id", seller, detailHandler(s, customers, s.customerDetail))
-	s.handle(v1, "GET", "/customers/:id/steps", seller, stepsHandler(s, customers))
-	s.handle(v1, "POST", "/customers/:id/resend", seller, updateHandler(s, customers, workflows.UpdateResend, resendArg, s.customerDetail))
-	s.handle(v1, "POST", "/customers/:id/credentials/reveal", admin, s.revealCredentials)
-	s.handle(v1, "POST", "/customers/:id/agreement", seller, s.attestAgreement)
-	s.handle(v1, "GET", "/customers/:id/agreement/evidence", seller, s.agreementEvidence)
-	s.handle(v1, "GET", "/customers/:id/cart", seller, s.getCart)
-	s.handle(v1, "POST", "/customers/:id/cart", seller, s.cartUpdate(workflows.UpdateCart, cartArg))
-	s.handle(v1, "POST", "/customers/:id/cart/checkout", seller, s.checkout)
-	s.handle(v1, "POST", "/customers/:id/cart/cancel", seller, s.cartUpdate(workflows.UpdateCancel, cancelArg))
-	s.customerPages(root)
+	for _, base := range []string{"/onboardings", "/customers"} {
+		s.handle(v1, "POST", base, seller, s.createOnboarding)
+		s.handle(v1, "POST", base+"/:id/onboarding", seller, s.onboardInvitedCustomer)
+		s.handle(v1, "GET", base, seller, listHandler(s, onboardings, s.viewOnboarding))
+		s.handle(v1, "GET", base+"/:id", seller, detailHandler(s, onboardings, s.onboardingDetail))
+		s.handle(v1, "GET", base+"/:id/steps", seller, stepsHandler(s, onboardings))
+		s.handle(v1, "POST", base+"/:id/resend", seller,
+			updateHandler(s, onboardings, workflows.UpdateResend, resendArg, s.onboardingDetail))
+		s.handle(v1, "POST", base+"/:id/credentials/reveal", admin, s.revealCredentials)
+		s.handle(v1, "POST", base+"/:id/agreement", seller, s.attestAgreement)
+		s.handle(v1, "GET", base+"/:id/agreement/evidence", seller, s.agreementEvidence)
+		s.handle(v1, "GET", base+"/:id/cart", seller, s.getCart)
+		s.handle(v1, "POST", base+"/:id/cart", seller, s.cartUpdate(workflows.UpdateCart, cartArg))
+		s.handle(v1, "POST", base+"/:id/cart/checkout", seller, s.checkout)
+		s.handle(v1, "POST", base+"/:id/cart/cancel", seller, s.cartUpdate(workflows.UpdateCancel, cancelArg))
+	}
+	s.onboardingPages(root)
 }
 
 type contactRequest struct {
@@ -137,7 +142,7 @@ type productRequest struct {
 	TermDuration  string `json:"termDuration"`
 }
 
-type createCustomerRequest struct {
+type createOnboardingRequest struct {
 	CompanyName        string           `json:"companyName"`
 	DomainPrefix       string           `json:"domainPrefix"`
 	Country            string           `json:"country"`
@@ -152,7 +157,7 @@ type createCustomerRequest struct {
 
 // onboardingRequest checks a request completely, before anything is written or started; an
 // existing customer (invited) brings its own tenant, so the tenant's fields are not asked.
-func (s *Server) onboardingRequest(req createCustomerRequest, existing bool) (models.OnboardingRequest, error) {
+func (s *Server) onboardingRequest(req createOnboardingRequest, existing bool) (models.OnboardingRequest, error) {
 	out := models.OnboardingRequest{SupportContact: req.SupportContact}
 	out.CompanyName = strings.TrimSpace(req.CompanyName)
 	if !existing && (out.CompanyName == "" || utf8.RuneCountInString(out.CompanyName) > maxCompanyName) {
@@ -287,10 +292,10 @@ func cartArg(c *gin.Context) (any, bool) {
 	return workflows.CartRequest{By: callerName(c), Products: products}, true
 }
 
-// createCustomer onboards a new customer: a new tenant, for the partner or one of its active
+// createOnboarding onboards a new customer: a new tenant, for the partner or one of its active
 // indirect resellers.
-func (s *Server) createCustomer(c *gin.Context) {
-	var req createCustomerRequest
+func (s *Server) createOnboarding(c *gin.Context) {
+	var req createOnboardingRequest
 	if !bindJSON(c, &req) {
 		return
 	}
@@ -317,7 +322,7 @@ func (s *Server) onboardInvitedCustomer(c *gin.Context) {
 			"the invitation is "+inv.Status+": only a customer who accepted the reseller relationship can be onboarded this way"))
 		return
 	}
-	var req createCustomerRequest
+	var req createOnboardingRequest
 	if !bindJSON(c, &req) {
 		return
 	}
@@ -339,7 +344,7 @@ func (s *Server) onboardInvitedCustomer(c *gin.Context) {
 // startOnboarding records an onboarding and starts its workflow.
 func (s *Server) startOnboarding(c *gin.Context, onb models.OnboardingRequest, resellerID, domain, invitationID, tenantID string) {
 	ctx := c.Request.Context()
-	in := workflows.CustomerInput{
+	in := workflows.OnboardingInput{
 		PartnerID: s.flows.PartnerID, CustomerTenantID: tenantID, CompanyName: onb.CompanyName, Domain: domain, Language: onb.Language,
 		ContactEmail: onb.Contact.Email, PartnerContact: s.flows.ContactEmail, Products: onb.Products, SupportContact: onb.SupportContact,
 		Policy: s.flows.Policy,
@@ -369,31 +374,31 @@ func (s *Server) startOnboarding(c *gin.Context, onb models.OnboardingRequest, r
 		return
 	}
 	now := s.flows.Now().UTC()
-	row := &models.Customer{
-		ID: newFlowID(customerIDPrefix), PartnerID: in.PartnerID, InvitationID: invitationID, ResellerID: in.ResellerID,
+	row := &models.Onboarding{
+		ID: newFlowID(onboardingIDPrefix), PartnerID: in.PartnerID, InvitationID: invitationID, ResellerID: in.ResellerID,
 		ResellerTenantID: in.ResellerTenantID, ResellerMPNID: in.ResellerMPNID, CompanyName: onb.CompanyName, Domain: domain,
 		Country: onb.Country, Language: onb.Language, ContactEmail: onb.Contact.Email, CustomerTenantID: tenantID,
-		Status: models.CustomerCreating, Request: string(raw), CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.flows.ExpireAfter),
+		Status: models.OnboardingCreating, Request: string(raw), CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.flows.ExpireAfter),
 	}
-	row.WorkflowID = workflows.CustomerWorkflowID(row.ID)
+	row.WorkflowID = workflows.OnboardingWorkflowID(row.ID)
 	in.CustomerID, in.ExpiresAt = row.ID, row.ExpiresAt
 	insert := func(ctx context.Context, with ...models.With) (string, error) {
-		open, err := s.store.CreateCustomer(ctx, row, with...)
+		open, err := s.store.CreateOnboarding(ctx, row, with...)
 		if errors.Is(err, models.ErrConflict) && open != nil {
-			return "/v1/customers/" + open.ID, err
+			return "/v1/onboardings/" + open.ID, err
 		}
 		return "", err
 	}
-	attrs := flowAttributes(in.PartnerID, models.CustomerCreating, domain, in.ResellerTenantID)
-	if !customers.create(c, s, row, row.WorkflowID, in, attrs, insert) {
+	attrs := flowAttributes(in.PartnerID, models.OnboardingCreating, domain, in.ResellerTenantID)
+	if !onboardings.create(c, s, row, row.WorkflowID, in, attrs, insert) {
 		return
 	}
-	c.Header("Location", "/v1/customers/"+row.ID)
+	c.Header("Location", "/v1/onboardings/"+row.ID)
 	c.JSON(http.StatusCreated, gin.H{"id": row.ID, "status": row.Status, "workflowId": row.WorkflowID, "domain": domain})
 }
 
-// customerView is an onboarding as the API shows it.
-type customerView struct {
+// onboardingView is an onboarding as the API shows it.
+type onboardingView struct {
 	ID               string             `json:"id"`
 	Status           string             `json:"status"`
 	CompanyName      string             `json:"companyName"`
@@ -475,8 +480,8 @@ func viewSubscriptions(subs []models.CustomerSubscription) []subscriptionView {
 	return out
 }
 
-func (s *Server) viewCustomer(c *models.Customer) customerView {
-	return customerView{
+func (s *Server) viewOnboarding(c *models.Onboarding) onboardingView {
+	return onboardingView{
 		ID: c.ID, Status: c.Status, CompanyName: c.CompanyName, Domain: c.Domain, Country: c.Country, Language: c.Language,
 		ContactEmail: c.ContactEmail, CustomerTenantID: c.CustomerTenantID, InvitationID: c.InvitationID, ResellerID: c.ResellerID,
 		ResellerMPNID: c.ResellerMPNID, CheckoutError: c.CheckoutError, FailureReason: c.FailureReason, RemindersSent: c.RemindersSent,
@@ -484,15 +489,15 @@ func (s *Server) viewCustomer(c *models.Customer) customerView {
 	}
 }
 
-func (s *Server) customerDetailView(ctx context.Context, c *models.Customer, cursor string, live *workflows.CustomerState) (customerView, error) {
-	v := s.viewCustomer(c)
+func (s *Server) onboardingDetailView(ctx context.Context, c *models.Onboarding, cursor string, live *workflows.OnboardingState) (onboardingView, error) {
+	v := s.viewOnboarding(c)
 	if live == nil {
-		if st, ok := s.customerLiveState(ctx, c); ok {
+		if st, ok := s.onboardingLiveState(ctx, c); ok {
 			live = &st
 		}
 	}
 	var err error
-	if v.timeline, err = customers.timeline(ctx, s, c.ID, cursor, timelinePage); err != nil {
+	if v.timeline, err = onboardings.timeline(ctx, s, c.ID, cursor, timelinePage); err != nil {
 		return v, fmt.Errorf("timeline of onboarding %s: %w", c.ID, err)
 	}
 	subs, err := s.store.Subscriptions(ctx, c.ID)
@@ -514,24 +519,24 @@ func (s *Server) customerDetailView(ctx context.Context, c *models.Customer, cur
 	return v, nil
 }
 
-func (s *Server) customerDetail(ctx context.Context, c *models.Customer, live *workflows.CustomerState) (any, error) {
-	return s.customerDetailView(ctx, c, "", live)
+func (s *Server) onboardingDetail(ctx context.Context, c *models.Onboarding, live *workflows.OnboardingState) (any, error) {
+	return s.onboardingDetailView(ctx, c, "", live)
 }
 
 // getCart shows the cart for review: its lines with the reseller's PartnerID and any refusal.
 func (s *Server) getCart(c *gin.Context) {
-	row, ok := customers.load(c, s)
+	row, ok := onboardings.load(c, s)
 	if !ok {
 		return
 	}
-	st, err := s.customerQuery(c.Request.Context(), row)
+	st, err := s.onboardingQuery(c.Request.Context(), row)
 	if err != nil {
 		c.Set(ctxError, err)
 		writeProblem(c, problemUnavailable("the onboarding's workflow did not answer; try again"))
 		return
 	}
 	if st.Cart.ID == "" && len(st.Cart.Lines) == 0 {
-		writeProblem(c, customers.problemClosed("the onboarding is "+st.Status+": there is no cart to review yet"))
+		writeProblem(c, onboardings.problemClosed("the onboarding is "+st.Status+": there is no cart to review yet"))
 		return
 	}
 	c.JSON(http.StatusOK, cartReview{Status: st.Status, Cart: viewCart(st.Cart), CheckoutError: st.CheckoutError, OrderIDs: st.OrderIDs})
@@ -548,12 +553,12 @@ type cartReview struct {
 // checkout buys the cart under review. It is idempotent: once an order is placed, asking again
 // answers with the first result instead of buying twice.
 func (s *Server) checkout(c *gin.Context) {
-	row, ok := customers.load(c, s)
+	row, ok := onboardings.load(c, s)
 	if !ok {
 		return
 	}
-	if row.OrderIDs != "" || row.Status == models.CustomerOrdering || row.Status == models.CustomerProvisioning || row.Status == models.CustomerCompleted {
-		v, err := s.customerDetailView(c.Request.Context(), row, "", nil)
+	if row.OrderIDs != "" || row.Status == models.OnboardingOrdering || row.Status == models.OnboardingProvisioning || row.Status == models.OnboardingCompleted {
+		v, err := s.onboardingDetailView(c.Request.Context(), row, "", nil)
 		if err != nil {
 			writeError(c, err)
 			return
@@ -568,17 +573,17 @@ func (s *Server) checkout(c *gin.Context) {
 
 // purchaseOf reaches an onboarding's Purchase, the workflow that holds its cart from review on
 // (onboardings started before it buy inline): its refusals answer as the onboarding's did.
-func purchaseOf(workflowID string) flowAPI[models.Customer, workflows.PurchaseState] {
-	f := flowAPI[models.Customer, workflows.PurchaseState]{desc: customers.desc, statuses: customers.statuses, searchColumn: customers.searchColumn,
-		partnerOf: customers.partnerOf, workflowOf: func(*models.Customer) string { return workflowID }}
+func purchaseOf(workflowID string) flowAPI[models.Onboarding, workflows.PurchaseState] {
+	f := flowAPI[models.Onboarding, workflows.PurchaseState]{desc: onboardings.desc, statuses: onboardings.statuses, searchColumn: onboardings.searchColumn,
+		partnerOf: onboardings.partnerOf, workflowOf: func(*models.Onboarding) string { return workflowID }}
 	f.desc.Query = workflows.QueryPurchase
 	return f
 }
 
-// customerQuery is the onboarding's live state, with its Purchase's progress when it has one;
+// onboardingQuery is the onboarding's live state, with its Purchase's progress when it has one;
 // a Purchase that does not answer fails it, as the onboarding's workflow would.
-func (s *Server) customerQuery(ctx context.Context, row *models.Customer) (workflows.CustomerState, error) {
-	st, err := customers.query(ctx, s, row)
+func (s *Server) onboardingQuery(ctx context.Context, row *models.Onboarding) (workflows.OnboardingState, error) {
+	st, err := onboardings.query(ctx, s, row)
 	if err != nil || st.PurchaseWorkflowID == "" {
 		return st, err
 	}
@@ -586,10 +591,10 @@ func (s *Server) customerQuery(ctx context.Context, row *models.Customer) (workf
 	return st.WithPurchase(p), err
 }
 
-// customerLiveState is liveState with the Purchase's progress when the onboarding has one.
+// onboardingLiveState is liveState with the Purchase's progress when the onboarding has one.
 // Without the Purchase's answer the onboarding's own status is stale: the row's is shown.
-func (s *Server) customerLiveState(ctx context.Context, row *models.Customer) (workflows.CustomerState, bool) {
-	st, ok := customers.liveState(ctx, s, row)
+func (s *Server) onboardingLiveState(ctx context.Context, row *models.Onboarding) (workflows.OnboardingState, bool) {
+	st, ok := onboardings.liveState(ctx, s, row)
 	if ok && st.PurchaseWorkflowID != "" {
 		if p, ok := purchaseOf(st.PurchaseWorkflowID).liveState(ctx, s, row); ok {
 			st = st.WithPurchase(p)
@@ -604,7 +609,7 @@ func (s *Server) customerLiveState(ctx context.Context, row *models.Customer) (w
 // onboarding's Purchase when it has one, else the onboarding.
 func (s *Server) cartUpdate(name string, arg updateArg) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		row, ok := customers.load(c, s)
+		row, ok := onboardings.load(c, s)
 		if !ok {
 			return
 		}
@@ -612,25 +617,25 @@ func (s *Server) cartUpdate(name string, arg updateArg) gin.HandlerFunc {
 		if !ok {
 			return
 		}
-		var st *workflows.CustomerState
+		var st *workflows.OnboardingState
 		var err error
-		if live, ok := customers.liveState(c.Request.Context(), s, row); ok && live.PurchaseWorkflowID != "" {
+		if live, ok := onboardings.liveState(c.Request.Context(), s, row); ok && live.PurchaseWorkflowID != "" {
 			var p *workflows.PurchaseState
 			if p, err = purchaseOf(live.PurchaseWorkflowID).update(c, s, row, name, a, ""); err == nil {
 				merged := live.WithPurchase(*p)
 				st = &merged
 			}
 		} else {
-			st, err = customers.update(c, s, row, name, a, "")
+			st, err = onboardings.update(c, s, row, name, a, "")
 		}
 		if err != nil {
 			writeError(c, err)
 			return
 		}
-		if fresh, err := models.Find[models.Customer](c.Request.Context(), s.store, row.ID); err == nil {
+		if fresh, err := models.Find[models.Onboarding](c.Request.Context(), s.store, row.ID); err == nil {
 			row = fresh
 		}
-		v, err := s.customerDetail(c.Request.Context(), row, st)
+		v, err := s.onboardingDetail(c.Request.Context(), row, st)
 		if err != nil {
 			writeError(c, err)
 			return
@@ -641,7 +646,7 @@ func (s *Server) cartUpdate(name string, arg updateArg) gin.HandlerFunc {
 
 // revealCredentials shows a new tenant's first admin credentials exactly once.
 func (s *Server) revealCredentials(c *gin.Context) {
-	row, ok := customers.load(c, s)
+	row, ok := onboardings.load(c, s)
 	if !ok {
 		return
 	}
@@ -689,7 +694,7 @@ type attestRequest struct {
 // Customer Agreement. Resellers cannot attest for themselves: on an onboarding for a reseller,
 // the provider's attestation is recorded as made on the reseller's behalf.
 func (s *Server) attestAgreement(c *gin.Context) {
-	row, ok := customers.load(c, s)
+	row, ok := onboardings.load(c, s)
 	if !ok {
 		return
 	}
@@ -748,31 +753,31 @@ func (s *Server) attestAgreement(c *gin.Context) {
 // workflow, in one transaction, then tells the workflow. Evidence the workflow refuses (the
 // onboarding no longer waits) is removed again, so nothing is half-written; a workflow that
 // does not answer is told by the dispatcher, so nothing stalls.
-func (s *Server) recordAgreement(c *gin.Context, row *models.Customer, ev *models.AgreementEvidence, by string) bool {
+func (s *Server) recordAgreement(c *gin.Context, row *models.Onboarding, ev *models.AgreementEvidence, by string) bool {
 	ctx := c.Request.Context()
 	notice := workflows.AgreementNotice{Method: ev.Method, By: by}
-	cmd, err := newUpdateCommand(models.KindCustomer, row.ID, row.WorkflowID, workflows.UpdateAgreement, notice)
+	cmd, err := newUpdateCommand(models.KindOnboarding, row.ID, row.WorkflowID, workflows.UpdateAgreement, notice)
 	if err != nil {
 		writeError(c, err)
 		return false
 	}
-	step := models.FlowStep{FlowKind: models.KindCustomer, FlowID: row.ID, Name: "agreement-accepted",
+	step := models.FlowStep{FlowKind: models.KindOnboarding, FlowID: row.ID, Name: "agreement-accepted",
 		Detail:         ev.Method + ": " + ev.FirstName + " " + ev.LastName + " <" + ev.Email + "> from " + ev.ClientIP,
 		IdempotencyKey: models.EvidenceStepKey(row.ID), At: ev.RecordedAt}
 	if err := s.store.SaveEvidence(ctx, ev, models.WithCommand(cmd), models.WithStep(step)); errors.Is(err, models.ErrConflict) {
 		// A retry after a lost answer lands here: the workflow hears of the evidence now.
 		if pending, err := models.FindBy[models.FlowCommand](ctx, s.store, "flow_kind = ? AND flow_id = ? AND command = ?",
-			models.KindCustomer, row.ID, models.CommandUpdate); err == nil {
+			models.KindOnboarding, row.ID, models.CommandUpdate); err == nil {
 			_ = s.kick(ctx, pending)
 		}
-		writeProblem(c, customers.problemClosed("the customer's acceptance of the agreement is on record already"))
+		writeProblem(c, onboardings.problemClosed("the customer's acceptance of the agreement is on record already"))
 		return false
 	} else if err != nil {
 		writeError(c, err)
 		return false
 	}
-	failpoint.Hit(failpoint.AttestAfterEvidence, models.KindCustomer)
-	st, err := customers.update(c, s, row, workflows.UpdateAgreement, notice, updateID(cmd))
+	failpoint.Hit(failpoint.AttestAfterEvidence, models.KindOnboarding)
+	st, err := onboardings.update(c, s, row, workflows.UpdateAgreement, notice, updateID(cmd))
 	store := context.WithoutCancel(ctx)
 	refused := problemFor(err)
 	switch {
@@ -796,7 +801,7 @@ func (s *Server) recordAgreement(c *gin.Context, row *models.Customer, ev *model
 		}
 	}
 	if wantsJSON(c) || c.ContentType() == "application/json" {
-		v, err := s.customerDetailView(ctx, row, "", st)
+		v, err := s.onboardingDetailView(ctx, row, "", st)
 		if err != nil {
 			writeError(c, err)
 			return false
@@ -831,7 +836,7 @@ type evidenceView struct {
 // agreementEvidence exports the proof of acceptance: JSON, or a printable page with
 // ?format=html (or Accept: text/html).
 func (s *Server) agreementEvidence(c *gin.Context) {
-	row, ok := customers.load(c, s)
+	row, ok := onboardings.load(c, s)
 	if !ok {
 		return
 	}
@@ -845,7 +850,7 @@ func (s *Server) agreementEvidence(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	tl, err := customers.timeline(ctx, s, row.ID, "", models.MaxStepPage)
+	tl, err := onboardings.timeline(ctx, s, row.ID, "", models.MaxStepPage)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -862,9 +867,9 @@ func (s *Server) agreementEvidence(c *gin.Context) {
 }
 
 // agreementFromLink checks the customer's agreement link and finds its onboarding.
-func (s *Server) agreementFromLink(c *gin.Context) (*models.Customer, bool) {
+func (s *Server) agreementFromLink(c *gin.Context) (*models.Onboarding, bool) {
 	lang := s.customerLanguage(c)
-	refuse := func(status int, slug, key string) (*models.Customer, bool) {
+	refuse := func(status int, slug, key string) (*models.Onboarding, bool) {
 		p := NewProblem(status, slug, translate(lang, key+".title"), translate(lang, key+".detail", s.localPartnerName(lang)))
 		p.Instance = "/agreement"
 		s.writePageProblem(c, p, wantsJSON(c), s.customerPageFrame(c, lang))
@@ -877,7 +882,7 @@ func (s *Server) agreementFromLink(c *gin.Context) (*models.Customer, bool) {
 	case err != nil:
 		return refuse(http.StatusBadRequest, "invalid-link", "link.invalid")
 	}
-	row, err := customers.find(c.Request.Context(), s, id)
+	row, err := onboardings.find(c.Request.Context(), s, id)
 	switch {
 	case errors.Is(err, models.ErrNotFound):
 		return refuse(http.StatusNotFound, "not-found", "link.gone")
@@ -907,7 +912,7 @@ type agreementPage struct {
 	AcceptedAt       string
 }
 
-func (s *Server) agreementPageOf(c *gin.Context, row *models.Customer) agreementPage {
+func (s *Server) agreementPageOf(c *gin.Context, row *models.Onboarding) agreementPage {
 	// The customer's language as the partner gave it comes before the browser's.
 	lang, ok := notify.ParseLanguage(c.Query("lang"))
 	if !ok {
@@ -925,7 +930,7 @@ func (s *Server) agreementPageOf(c *gin.Context, row *models.Customer) agreement
 	if ev, err := models.FindBy[models.AgreementEvidence](c.Request.Context(), s.store, "customer_id = ?", row.ID); err == nil {
 		page.Status, page.Accepted = "accepted", true
 		page.AcceptedBy, page.AcceptedAt = ev.FirstName+" "+ev.LastName, notify.FormatDate(lang, ev.RecordedAt)
-	} else if !models.CustomerOpen(row.Status) {
+	} else if !models.OnboardingOpen(row.Status) {
 		page.Status = "closed"
 	}
 	page.StatusText = translate(lang, "agreement.status."+page.Status)
@@ -940,7 +945,7 @@ func (s *Server) showAgreementPage(c *gin.Context) {
 	}
 	now := s.flows.Now().UTC()
 	key := openedStepKey(c, row.ID, "agreement-opened", now)
-	if err := s.recordLinkStep(c, models.KindCustomer, row.ID, "agreement-opened",
+	if err := s.recordLinkStep(c, models.KindOnboarding, row.ID, "agreement-opened",
 		"ip="+c.ClientIP()+" ua="+truncate(c.Request.UserAgent(), maxUserAgent), key, now, maxOpenedSteps); err != nil {
 		s.logger.ErrorContext(c.Request.Context(), "record that an agreement page was opened", "customer_id", row.ID, "error", err)
 	}
@@ -1001,27 +1006,27 @@ func (s *Server) evidencePage(c *gin.Context, v evidenceView) evidencePage {
 	return p
 }
 
-// customerPages registers the onboarding flow's dashboard pages.
-func (s *Server) customerPages(root *gin.RouterGroup) {
-	s.handle(root, "GET", "/customers", sessionRule(), dashboardList(s, customers, listPage{
+// onboardingPages registers the onboarding flow's dashboard pages.
+func (s *Server) onboardingPages(root *gin.RouterGroup) {
+	s.handle(root, "GET", "/customers", sessionRule(), dashboardList(s, onboardings, listPage{
 		Heading: "Customer onboardings", Path: "/customers", TableID: "customers", Empty: "No customers",
 		Columns: []string{"Customer", "Status", "Reseller", "Created"}, SearchLabel: "Domain",
-	}, func(cu *models.Customer, now time.Time) listRow {
+	}, func(cu *models.Onboarding, now time.Time) listRow {
 		return listRow{ID: cu.ID, Link: "/customers/" + cu.ID, Title: cu.Domain, Status: cu.Status, Cells: []string{firstOf(cu.ResellerMPNID, "—"), agoText(now, cu.CreatedAt)}}
 	}))
 	s.handle(root, "GET", "/customers/:id", sessionRule(), func(c *gin.Context) {
-		row, ok := dashboardLoad(c, s, customers)
+		row, ok := dashboardLoad(c, s, onboardings)
 		if !ok {
 			return
 		}
-		v, err := s.customerDetailView(c.Request.Context(), row, c.Query("steps"), nil)
+		v, err := s.onboardingDetailView(c.Request.Context(), row, c.Query("steps"), nil)
 		if err != nil {
 			writeError(c, err)
 			return
 		}
 		now := s.flows.Now()
 		frame := s.dashboardFrame(c, row.Domain)
-		frame.Nav = models.KindCustomer + "s"
+		frame.Nav = models.KindOnboarding + "s"
 		page := detailPage{pageFrame: frame, BackURL: "/customers", BackLabel: "Customers", Heading: v.Domain, Status: v.Status, Live: v.Live, Starting: v.startingText()}
 		page.Facts = []fact{{Label: "Company", Value: v.CompanyName}, {Label: "Contact", Value: v.ContactEmail}, {Label: "Language", Value: v.Language}}
 		if v.CustomerTenantID != "" {

@@ -10,38 +10,39 @@ import (
 	"gorm.io/gorm/clause"
 )
 
-// KindCustomer is the customer onboarding flow.
-const KindCustomer = "customer"
+// KindOnboarding is the customer onboarding flow. Its value is a wire name, stored in rows, step
+// keys and webhook events ("customer.completed"), so it stays "customer".
+const KindOnboarding = "customer"
 
-// Customer onboarding statuses, as the API shows them.
+// Onboarding statuses, as the API shows them.
 const (
-	CustomerCreating          = "creating"
-	CustomerAwaitingAgreement = "awaiting_agreement"
-	CustomerReview            = "review"
-	CustomerOrdering          = "ordering"
-	CustomerProvisioning      = "provisioning"
-	CustomerCompleted         = "completed"
-	CustomerCancelled         = StatusCancelled
-	CustomerExpired           = StatusExpired
-	CustomerFailed            = StatusFailed
+	OnboardingCreating          = "creating"
+	OnboardingAwaitingAgreement = "awaiting_agreement"
+	OnboardingReview            = "review"
+	OnboardingOrdering          = "ordering"
+	OnboardingProvisioning      = "provisioning"
+	OnboardingCompleted         = "completed"
+	OnboardingCancelled         = StatusCancelled
+	OnboardingExpired           = StatusExpired
+	OnboardingFailed            = StatusFailed
 )
 
-// CustomerStatuses lists every status in lifecycle order.
-var CustomerStatuses = []string{CustomerCreating, CustomerAwaitingAgreement, CustomerReview, CustomerOrdering, CustomerProvisioning,
-	CustomerCompleted, CustomerCancelled, CustomerExpired, CustomerFailed}
+// OnboardingStatuses lists every status in lifecycle order.
+var OnboardingStatuses = []string{OnboardingCreating, OnboardingAwaitingAgreement, OnboardingReview, OnboardingOrdering, OnboardingProvisioning,
+	OnboardingCompleted, OnboardingCancelled, OnboardingExpired, OnboardingFailed}
 
-// CustomerOpen reports whether an onboarding in status s still waits or works.
-func CustomerOpen(s string) bool {
+// OnboardingOpen reports whether an onboarding in status s still waits or works.
+func OnboardingOpen(s string) bool {
 	switch s {
-	case CustomerCreating, CustomerAwaitingAgreement, CustomerReview, CustomerOrdering, CustomerProvisioning:
+	case OnboardingCreating, OnboardingAwaitingAgreement, OnboardingReview, OnboardingOrdering, OnboardingProvisioning:
 		return true
 	}
 	return false
 }
 
-// Customer is one customer onboarding: a new tenant (or an invited customer's), the proof that
+// Onboarding is one customer onboarding: a new tenant (or an invited customer's), the proof that
 // it accepted the Microsoft Customer Agreement, and its first order.
-type Customer struct {
+type Onboarding struct {
 	ID string `gorm:"primaryKey"`
 	// PartnerID is the partner (or indirect provider) onboarding the customer.
 	PartnerID string
@@ -71,23 +72,26 @@ type Customer struct {
 	ExpiresAt time.Time
 }
 
-// FlowID and FlowCreated make Customer a FlowRow.
-func (c Customer) FlowID() string         { return c.ID }
-func (c Customer) FlowCreated() time.Time { return c.CreatedAt }
+// TableName keeps the table the onboardings were stored in when the type was named Customer.
+func (Onboarding) TableName() string { return "customers" }
 
-// CustomerChange is what an onboarding's workflow writes at a step.
-type CustomerChange = FlowChange[Customer]
+// FlowID and FlowCreated make Onboarding a FlowRow.
+func (c Onboarding) FlowID() string         { return c.ID }
+func (c Onboarding) FlowCreated() time.Time { return c.CreatedAt }
 
-// CustomerSearchColumn is what the list's search matches: a prefix of the customer's domain.
-const CustomerSearchColumn = "domain"
+// OnboardingChange is what an onboarding's workflow writes at a step.
+type OnboardingChange = FlowChange[Onboarding]
 
-// CreateCustomer inserts an onboarding; an open onboarding of the same domain is ErrConflict
+// OnboardingSearchColumn is what the list's search matches: a prefix of the customer's domain.
+const OnboardingSearchColumn = "domain"
+
+// CreateOnboarding inserts an onboarding; an open onboarding of the same domain is ErrConflict
 // with that onboarding.
-func (s *Store) CreateCustomer(ctx context.Context, c *Customer, with ...func(tx *gorm.DB) error) (*Customer, error) {
-	err := Create(ctx, s, KindCustomer, c, with...)
+func (s *Store) CreateOnboarding(ctx context.Context, c *Onboarding, with ...func(tx *gorm.DB) error) (*Onboarding, error) {
+	err := Create(ctx, s, KindOnboarding, c, with...)
 	if errors.Is(err, ErrConflict) {
-		open, findErr := FindBy[Customer](ctx, s, "partner_id = ? AND domain = ? AND status IN ?", c.PartnerID, c.Domain,
-			[]string{CustomerCreating, CustomerAwaitingAgreement, CustomerReview, CustomerOrdering, CustomerProvisioning})
+		open, findErr := FindBy[Onboarding](ctx, s, "partner_id = ? AND domain = ? AND status IN ?", c.PartnerID, c.Domain,
+			[]string{OnboardingCreating, OnboardingAwaitingAgreement, OnboardingReview, OnboardingOrdering, OnboardingProvisioning})
 		if findErr != nil {
 			return nil, fmt.Errorf("find the open onboarding of %s: %w", c.Domain, findErr)
 		}
@@ -261,7 +265,7 @@ func (s *Store) DropEvidence(ctx context.Context, customerID string) error {
 		if err := tx.Where("idempotency_key = ?", EvidenceStepKey(customerID)).Delete(&FlowStep{}).Error; err != nil {
 			return err
 		}
-		return tx.Where("flow_kind = ? AND flow_id = ? AND command = ?", KindCustomer, customerID, CommandUpdate).Delete(&FlowCommand{}).Error
+		return tx.Where("flow_kind = ? AND flow_id = ? AND command = ?", KindOnboarding, customerID, CommandUpdate).Delete(&FlowCommand{}).Error
 	})
 }
 
