@@ -202,8 +202,15 @@ func (s *Server) addTenant(in TenantInput, partner bool) (*Tenant, *refusal) {
 	if rel == "" {
 		rel = pc.RelationshipNone
 	}
-	if !slices.Contains([]string{pc.RelationshipNone, pc.RelationshipReseller, pc.RelationshipAdvisor, pc.RelationshipSyndication}, rel) {
-		return nil, refuse(http.StatusBadRequest, ReasonInvalidInput, "relationshipToPartner must be none, reseller, advisor or syndication")
+	if !slices.Contains(
+		[]string{pc.RelationshipNone, pc.RelationshipReseller, pc.RelationshipAdvisor, pc.RelationshipSyndication},
+		rel,
+	) {
+		return nil, refuse(
+			http.StatusBadRequest,
+			ReasonInvalidInput,
+			"relationshipToPartner must be none, reseller, advisor or syndication",
+		)
 	}
 	if in.AssociatedPartnerID != "" {
 		if p := s.st.Tenants[in.AssociatedPartnerID]; p == nil || !p.Partner {
@@ -220,8 +227,17 @@ func (s *Server) addTenant(in TenantInput, partner bool) (*Tenant, *refusal) {
 	if s.st.Tenants[id] != nil {
 		return nil, refuse(http.StatusConflict, ReasonInvalidInput, "tenant "+id+" already exists")
 	}
-	t := &Tenant{ID: id, Domain: domain, Country: country, CompanyName: in.CompanyName, Users: in.Users, Partner: partner, CreatedAt: s.now(),
-		Cloud: strings.ToLower(in.Cloud), AllowDelegatedAccess: in.AllowDelegatedAccess && !partner}
+	t := &Tenant{
+		ID:                   id,
+		Domain:               domain,
+		Country:              country,
+		CompanyName:          in.CompanyName,
+		Users:                in.Users,
+		Partner:              partner,
+		CreatedAt:            s.now(),
+		Cloud:                strings.ToLower(in.Cloud),
+		AllowDelegatedAccess: in.AllowDelegatedAccess && !partner,
+	}
 	if partner {
 		t.MPNID, t.AgreementSigned, t.ProviderAuthorized = in.MPNID, in.AgreementSigned, in.Authorized
 		t.IndirectReseller = in.IndirectReseller == nil || *in.IndirectReseller
@@ -232,8 +248,15 @@ func (s *Server) addTenant(in TenantInput, partner bool) (*Tenant, *refusal) {
 			email = "admin@" + domain
 		}
 		culture, lang := cultureOf(country)
-		t.BillingProfile = pc.BillingProfile{ID: newID(), Email: email, CompanyName: in.CompanyName, Culture: culture, Language: lang,
-			DefaultAddress: pc.Address{Country: country}, Attributes: pc.Attributes{Etag: newEtag()}}
+		t.BillingProfile = pc.BillingProfile{
+			ID:             newID(),
+			Email:          email,
+			CompanyName:    in.CompanyName,
+			Culture:        culture,
+			Language:       lang,
+			DefaultAddress: pc.Address{Country: country},
+			Attributes:     pc.Attributes{Etag: newEtag()},
+		}
 	}
 	if t.Users == nil {
 		t.Users = []User{}
@@ -290,7 +313,11 @@ func (s *Server) postProvisioning(w http.ResponseWriter, r *http.Request) {
 	}
 	d, err := time.ParseDuration(in.Delay)
 	if err != nil || d < 0 {
-		refuse(http.StatusBadRequest, ReasonInvalidInput, "delay must be a non-negative Go duration such as 10m").write(w)
+		refuse(
+			http.StatusBadRequest,
+			ReasonInvalidInput,
+			"delay must be a non-negative Go duration such as 10m",
+		).write(w)
 		return
 	}
 	s.provDelay = d
@@ -337,15 +364,35 @@ func (s *Server) acceptReseller(domain, partnerID, upn string) (*Tenant, *refusa
 	u, ok := t.user(upn)
 	switch {
 	case !ok:
-		return nil, refuse(http.StatusForbidden, ReasonWrongCustomerUser, "The user "+upn+" does not belong to "+t.Domain+".")
+		return nil, refuse(
+			http.StatusForbidden,
+			ReasonWrongCustomerUser,
+			"The user "+upn+" does not belong to "+t.Domain+".",
+		)
 	case !u.GlobalAdmin:
-		return nil, refuse(http.StatusForbidden, ReasonNotGlobalAdmin, "Only a Global admin of "+t.Domain+" can accept a reseller relationship.")
+		return nil, refuse(
+			http.StatusForbidden,
+			ReasonNotGlobalAdmin,
+			"Only a Global admin of "+t.Domain+" can accept a reseller relationship.",
+		)
 	case t.Relationship == pc.RelationshipSyndication:
-		return nil, refuse(http.StatusForbidden, ReasonSyndication, t.Domain+" is a syndication customer and cannot accept a reseller relationship.")
+		return nil, refuse(
+			http.StatusForbidden,
+			ReasonSyndication,
+			t.Domain+" is a syndication customer and cannot accept a reseller relationship.",
+		)
 	case !strings.EqualFold(t.Country, s.home.Country):
-		return nil, refuse(http.StatusForbidden, ReasonRegionMismatch, "The partner can only work with customers in "+s.home.Country+"; "+t.Domain+" is in "+t.Country+".")
+		return nil, refuse(
+			http.StatusForbidden,
+			ReasonRegionMismatch,
+			"The partner can only work with customers in "+s.home.Country+"; "+t.Domain+" is in "+t.Country+".",
+		)
 	case t.Relationship == pc.RelationshipReseller && t.AssociatedPartnerID == reseller:
-		return nil, refuse(http.StatusConflict, ReasonAlreadyAccepted, t.Domain+" has already accepted this reseller relationship.")
+		return nil, refuse(
+			http.StatusConflict,
+			ReasonAlreadyAccepted,
+			t.Domain+" has already accepted this reseller relationship.",
+		)
 	}
 	t.Relationship = pc.RelationshipReseller
 	s.st.setReseller(t, reseller)
@@ -361,28 +408,48 @@ func (s *Server) approveGDAP(relationshipID, upn string) (*gdapRecord, *refusal)
 	}
 	t := s.st.tenantByUPN(upn)
 	if t == nil || t.Partner {
-		return nil, refuse(http.StatusForbidden, ReasonWrongCustomerUser, "The user "+upn+" is not a user of a customer tenant.")
+		return nil, refuse(
+			http.StatusForbidden,
+			ReasonWrongCustomerUser,
+			"The user "+upn+" is not a user of a customer tenant.",
+		)
 	}
 	u, _ := t.user(upn)
 	status, _, _ := g.status(s.now(), s.cfg.ActivationDelay)
 	switch {
 	case g.Customer.TenantID != "" && g.Customer.TenantID != t.ID:
-		return nil, refuse(http.StatusForbidden, ReasonWrongCustomerUser, "This request is addressed to another customer.")
+		return nil, refuse(
+			http.StatusForbidden,
+			ReasonWrongCustomerUser,
+			"This request is addressed to another customer.",
+		)
 	case !u.GlobalAdmin:
-		return nil, refuse(http.StatusForbidden, ReasonNotGlobalAdmin, "Only a Global admin of "+t.Domain+" can approve admin access.")
+		return nil, refuse(
+			http.StatusForbidden,
+			ReasonNotGlobalAdmin,
+			"Only a Global admin of "+t.Domain+" can approve admin access.",
+		)
 	case status == pc.GDAPStatusExpired && g.Phase == pc.GDAPStatusApprovalPending:
 		return nil, refuse(http.StatusConflict, ReasonExpired, "This request expired 90 days after it was sent.")
 	case status == pc.GDAPStatusCreated:
 		return nil, refuse(http.StatusConflict, ReasonInvalidState, "This request has not been sent for approval yet.")
 	case status != pc.GDAPStatusApprovalPending:
-		return nil, refuse(http.StatusConflict, ReasonAlreadyAccepted, "This request was already approved; it cannot be used again.")
+		return nil, refuse(
+			http.StatusConflict,
+			ReasonAlreadyAccepted,
+			"This request was already approved; it cannot be used again.",
+		)
 	}
 	now := s.now()
 	g.Customer = pc.GDAPCustomer{TenantID: t.ID, DisplayName: t.CompanyName}
 	g.Phase, g.ApprovedAt, g.ModifiedAt = pc.GDAPStatusApproved, now, now
 	g.Version++
 	s.st.mark(kindGDAP, g.ID)
-	s.emit(pc.EventGDAPApproved, s.publicURL()+"/v1.0/tenantRelationships/delegatedAdminRelationships/"+g.ID, "delegatedAdminRelationship")
+	s.emit(
+		pc.EventGDAPApproved,
+		s.publicURL()+"/v1.0/tenantRelationships/delegatedAdminRelationships/"+g.ID,
+		"delegatedAdminRelationship",
+	)
 	return g, nil
 }
 
@@ -406,15 +473,36 @@ func (s *Server) authorizeProvider(resellerDomain, providerID, upn string) (*Ten
 	u, ok := p.user(upn)
 	switch {
 	case !ok:
-		return nil, refuse(http.StatusForbidden, ReasonWrongCustomerUser, "The user "+upn+" does not belong to "+p.Domain+".")
+		return nil, refuse(
+			http.StatusForbidden,
+			ReasonWrongCustomerUser,
+			"The user "+upn+" does not belong to "+p.Domain+".",
+		)
 	case !u.GlobalAdmin:
-		return nil, refuse(http.StatusForbidden, ReasonNotGlobalAdmin, "Only a Global admin of "+p.Domain+" can authorize a provider.")
+		return nil, refuse(
+			http.StatusForbidden,
+			ReasonNotGlobalAdmin,
+			"Only a Global admin of "+p.Domain+" can authorize a provider.",
+		)
 	case !p.Partner || !p.IndirectReseller || p.MPNID == "":
-		return nil, refuse(http.StatusForbidden, ReasonNotIndirectReseller, p.Domain+" is not enrolled in Partner Center as an indirect reseller with a PartnerID (MPN ID).")
+		return nil, refuse(
+			http.StatusForbidden,
+			ReasonNotIndirectReseller,
+			p.Domain+" is not enrolled in Partner Center as an indirect reseller with a PartnerID (MPN ID).",
+		)
 	case !strings.EqualFold(p.Country, s.home.Country):
-		return nil, refuse(http.StatusForbidden, ReasonRegionMismatch, "Provider and reseller must be in the same region: the provider is in "+s.home.Country+", "+p.Domain+" in "+p.Country+".")
+		return nil, refuse(
+			http.StatusForbidden,
+			ReasonRegionMismatch,
+			"Provider and reseller must be in the same region: the provider is in "+s.home.Country+", "+
+				p.Domain+" in "+p.Country+".",
+		)
 	case p.ProviderAuthorized:
-		return nil, refuse(http.StatusConflict, ReasonAlreadyAccepted, p.Domain+" has already authorized this provider.")
+		return nil, refuse(
+			http.StatusConflict,
+			ReasonAlreadyAccepted,
+			p.Domain+" has already authorized this provider.",
+		)
 	}
 	p.ProviderAuthorized = true
 	s.st.mark(kindTenant, p.ID)
@@ -464,7 +552,11 @@ func (s *Server) postAuthorizeProvider(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getClock(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"now": s.now().Format(time.RFC3339Nano), "offset": s.st.ClockOffset.String()})
+	writeJSON(
+		w,
+		http.StatusOK,
+		map[string]string{"now": s.now().Format(time.RFC3339Nano), "offset": s.st.ClockOffset.String()},
+	)
 }
 
 // postClock moves simulated time forward by {"advance": "<Go duration>"}.
@@ -478,7 +570,11 @@ func (s *Server) postClock(w http.ResponseWriter, r *http.Request) {
 	}
 	d, err := time.ParseDuration(in.Advance)
 	if err != nil || d < 0 {
-		refuse(http.StatusBadRequest, ReasonInvalidInput, "advance must be a non-negative Go duration such as 2160h").write(w)
+		refuse(
+			http.StatusBadRequest,
+			ReasonInvalidInput,
+			"advance must be a non-negative Go duration such as 2160h",
+		).write(w)
 		return
 	}
 	s.st.ClockOffset += d

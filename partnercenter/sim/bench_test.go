@@ -41,7 +41,15 @@ func BenchmarkSimCreateCustomer(b *testing.B) {
 			n := 0
 			for b.Loop() {
 				n++
-				body := fmt.Sprintf(`{"companyProfile":{"domain":"bench%d"},"billingProfile":{"email":"a@bench%d.example","companyName":"Bench %d","defaultAddress":{"country":"US"}},"associatedPartnerId":%q}`, n, n, n, adatum)
+				body := fmt.Sprintf(
+					`{"companyProfile":{"domain":"bench%d"},`+
+						`"billingProfile":{"email":"a@bench%d.example","companyName":"Bench %d",`+
+						`"defaultAddress":{"country":"US"}},"associatedPartnerId":%q}`,
+					n,
+					n,
+					n,
+					adatum,
+				)
 				req := httptest.NewRequest(http.MethodPost, "/v1/customers", strings.NewReader(body))
 				req.Header.Set("Authorization", "Bearer "+token)
 				req.Header.Set("MS-RequestId", fmt.Sprintf("bench-%d", n))
@@ -94,8 +102,12 @@ func BenchmarkSimLookups(b *testing.B) {
 			domain = t.Domain
 		}
 		paths := map[string]string{
-			"by-domain":          "/v1/customers?size=500&filter=" + url.QueryEscape(`{"Field":"Domain","Value":"`+domain+`","Operator":"starts_with"}`),
-			"reseller-customers": "/v1/customers?size=200&filter=" + url.QueryEscape(`{"Field":"IndirectReseller","Value":"`+litware+`","Operator":"starts_with"}`),
+			"by-domain": "/v1/customers?size=500&filter=" + url.QueryEscape(
+				`{"Field":"Domain","Value":"`+domain+`","Operator":"starts_with"}`,
+			),
+			"reseller-customers": "/v1/customers?size=200&filter=" + url.QueryEscape(
+				`{"Field":"IndirectReseller","Value":"`+litware+`","Operator":"starts_with"}`,
+			),
 			"indirect-resellers": "/v1/relationships?relationship_type=IsIndirectCloudSolutionProviderOf",
 		}
 		for _, name := range []string{"by-domain", "reseller-customers", "indirect-resellers"} {

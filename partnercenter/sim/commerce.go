@@ -78,17 +78,71 @@ const maxLineQuantity = 10000
 // catalog holds products under IDs from Microsoft's cart, checkout and
 // subscription examples. Names are the examples' where they give one.
 var catalog = map[string]catalogItem{
-	CatalogM365E3:            {Name: "Microsoft 365 E3", Kind: kindLicense, MinQuantity: 1, MaxQuantity: maxLineQuantity},
-	CatalogM365BusinessBasic: {Name: "Microsoft 365 Business Basic", Kind: kindLicense, MinQuantity: 1, MaxQuantity: 300},
+	CatalogM365E3: {
+		Name:        "Microsoft 365 E3",
+		Kind:        kindLicense,
+		MinQuantity: 1,
+		MaxQuantity: maxLineQuantity,
+	},
+	CatalogM365BusinessBasic: {
+		Name:        "Microsoft 365 Business Basic",
+		Kind:        kindLicense,
+		MinQuantity: 1,
+		MaxQuantity: 300,
+	},
 	// An earlier simulator ID for Business Basic, kept for existing data.
-	"CFQ7TTC0LH18:0001:CFQ7TTC0K8P5": {Name: "Microsoft 365 Business Basic", Kind: kindLicense, MinQuantity: 1, MaxQuantity: 300},
-	CatalogAADPremiumP1:              {Name: "Azure Active Directory Premium P1", Kind: kindLicense, MinQuantity: 1, MaxQuantity: maxLineQuantity},
-	CatalogAIBuilderAddon:            {Name: "AI Builder Capacity add-on", Kind: kindLicense, MinQuantity: 1, MaxQuantity: maxLineQuantity},
-	CatalogAzurePlan:                 {Name: "Azure plan", Kind: kindAzurePlan, MinQuantity: 1, MaxQuantity: 1, AssetLimit: 1},
-	CatalogReservation:               {Name: "Azure Reserved VM Instance", Kind: kindReservation, MinQuantity: 1, MaxQuantity: maxLineQuantity, RequiresAttestation: true},
-	CatalogLegacyBase:                {Name: "Base offer (add-on example)", Kind: kindLegacyBase, MinQuantity: 1, MaxQuantity: maxLineQuantity},
-	CatalogLegacyAddonA:              {Name: "Add-on A (add-on example)", Kind: kindLegacyAddon, MinQuantity: 1, MaxQuantity: maxLineQuantity, AddOnOf: []string{CatalogLegacyBase}},
-	CatalogLegacyAddonB:              {Name: "Add-on B (add-on example)", Kind: kindLegacyAddon, MinQuantity: 1, MaxQuantity: maxLineQuantity, AddOnOf: []string{CatalogLegacyBase}},
+	"CFQ7TTC0LH18:0001:CFQ7TTC0K8P5": {
+		Name:        "Microsoft 365 Business Basic",
+		Kind:        kindLicense,
+		MinQuantity: 1,
+		MaxQuantity: 300,
+	},
+	CatalogAADPremiumP1: {
+		Name:        "Azure Active Directory Premium P1",
+		Kind:        kindLicense,
+		MinQuantity: 1,
+		MaxQuantity: maxLineQuantity,
+	},
+	CatalogAIBuilderAddon: {
+		Name:        "AI Builder Capacity add-on",
+		Kind:        kindLicense,
+		MinQuantity: 1,
+		MaxQuantity: maxLineQuantity,
+	},
+	CatalogAzurePlan: {
+		Name:        "Azure plan",
+		Kind:        kindAzurePlan,
+		MinQuantity: 1,
+		MaxQuantity: 1,
+		AssetLimit:  1,
+	},
+	CatalogReservation: {
+		Name:                "Azure Reserved VM Instance",
+		Kind:                kindReservation,
+		MinQuantity:         1,
+		MaxQuantity:         maxLineQuantity,
+		RequiresAttestation: true,
+	},
+	CatalogLegacyBase: {
+		Name:        "Base offer (add-on example)",
+		Kind:        kindLegacyBase,
+		MinQuantity: 1,
+		MaxQuantity: maxLineQuantity,
+	},
+	CatalogLegacyAddonA: {
+		Name:        "Add-on A (add-on example)",
+		Kind:        kindLegacyAddon,
+		MinQuantity: 1,
+		MaxQuantity: maxLineQuantity,
+		AddOnOf:     []string{CatalogLegacyBase},
+	},
+	CatalogLegacyAddonB: {
+		Name:        "Add-on B (add-on example)",
+		Kind:        kindLegacyAddon,
+		MinQuantity: 1,
+		MaxQuantity: maxLineQuantity,
+		AddOnOf:     []string{CatalogLegacyBase},
+	},
 }
 
 // lookupCatalog finds an item by ID, ignoring case; it returns the
@@ -102,7 +156,8 @@ func lookupCatalog(id string) (catalogItem, string, bool) {
 // currencyOf is the currency a customer of the country is billed in.
 func currencyOf(country string) (code, symbol string) {
 	switch strings.ToUpper(country) {
-	case "AT", "BE", "CY", "DE", "EE", "ES", "FI", "FR", "GR", "HR", "IE", "IT", "LT", "LU", "LV", "MT", "NL", "PT", "SI", "SK":
+	case "AT", "BE", "CY", "DE", "EE", "ES", "FI", "FR", "GR", "HR",
+		"IE", "IT", "LT", "LU", "LV", "MT", "NL", "PT", "SI", "SK":
 		return "EUR", "€"
 	case "GB":
 		return "GBP", "£"
@@ -126,7 +181,12 @@ func termProblem(item catalogItem, li pc.CartLineItem, now time.Time) string {
 			return fmt.Sprintf("termDuration %q is not offered for %s (P1M, P1Y, P3Y).", li.TermDuration, item.Name)
 		}
 		if !slices.Contains(cycles, bc) {
-			return fmt.Sprintf("billingCycle %q is not offered with termDuration %s (%s).", li.BillingCycle, term, strings.Join(cycles, ", "))
+			return fmt.Sprintf(
+				"billingCycle %q is not offered with termDuration %s (%s).",
+				li.BillingCycle,
+				term,
+				strings.Join(cycles, ", "),
+			)
 		}
 	case kindAzurePlan:
 		if bc != pc.BillingCycleNone || term != "" {
@@ -195,9 +255,19 @@ func (s *Server) checkReseller(mpn string) *cartRefusal {
 	case rs == nil:
 		return refuseCart(http.StatusNotFound, pc.CodeResellerNotFound, "PartnerID %s isn't found.", mpn)
 	case !rs.IndirectReseller || !rs.ProviderAuthorized:
-		return refuseCart(http.StatusBadRequest, pc.CodeNotIndirectReseller, "PartnerID %s isn't a valid Indirect Reseller of this provider.", mpn)
+		return refuseCart(
+			http.StatusBadRequest,
+			pc.CodeNotIndirectReseller,
+			"PartnerID %s isn't a valid Indirect Reseller of this provider.",
+			mpn,
+		)
 	case !rs.AgreementSigned:
-		return refuseCart(http.StatusForbidden, pc.CodeResellerAgreementNotAccepted, "Microsoft Partner Agreement hasn't been accepted by the indirect reseller %s.", mpn)
+		return refuseCart(
+			http.StatusForbidden,
+			pc.CodeResellerAgreementNotAccepted,
+			"Microsoft Partner Agreement hasn't been accepted by the indirect reseller %s.",
+			mpn,
+		)
 	}
 	return nil
 }
@@ -217,7 +287,12 @@ func (s *Server) checkParticipants(li pc.CartLineItem) *cartRefusal {
 		}
 	}
 	if additional > pc.MaxAdditionalResellers {
-		return refuseCart(http.StatusBadRequest, pc.CodeInvalidRequestInput, "At most %d additional_transaction_reseller participants can be given.", pc.MaxAdditionalResellers)
+		return refuseCart(
+			http.StatusBadRequest,
+			pc.CodeInvalidRequestInput,
+			"At most %d additional_transaction_reseller participants can be given.",
+			pc.MaxAdditionalResellers,
+		)
 	}
 	return nil
 }
@@ -303,7 +378,13 @@ func (c *cartCheck) line(li *pc.CartLineItem, parent *pc.CartLineItem, nested bo
 	case !known:
 		fail(pc.CodeInvalidCatalogItem, "Catalog item ID %s is not valid.", li.CatalogItemID)
 	case li.Quantity < item.MinQuantity || li.Quantity > item.MaxQuantity:
-		fail(pc.CodeQuantityOutOfRange, "Quantity must be between %d and %d for %s.", item.MinQuantity, item.MaxQuantity, item.Name)
+		fail(
+			pc.CodeQuantityOutOfRange,
+			"Quantity must be between %d and %d for %s.",
+			item.MinQuantity,
+			item.MaxQuantity,
+			item.Name,
+		)
 	case item.RequiresAttestation && !li.AttestationAccepted:
 		fail(pc.CodeAttestationNotAccepted, "CatalogItemId: %s requires attestation acceptance.", li.CatalogItemID)
 	default:
@@ -347,7 +428,13 @@ func (c *cartCheck) line(li *pc.CartLineItem, parent *pc.CartLineItem, nested bo
 func (c *cartCheck) parentOf(li *pc.CartLineItem, item catalogItem, parent *pc.CartLineItem) *cartRefusal {
 	if parent != nil {
 		if item.Kind != kindLegacyAddon || !slices.Contains(item.AddOnOf, strings.ToUpper(parent.CatalogItemID)) {
-			return refuseCart(http.StatusBadRequest, pc.CodeAddonNotRelated, "The add-on %s is not related to the specified parent %s.", li.CatalogItemID, parent.CatalogItemID)
+			return refuseCart(
+				http.StatusBadRequest,
+				pc.CodeAddonNotRelated,
+				"The add-on %s is not related to the specified parent %s.",
+				li.CatalogItemID,
+				parent.CatalogItemID,
+			)
 		}
 		return nil
 	}
@@ -356,17 +443,32 @@ func (c *cartCheck) parentOf(li *pc.CartLineItem, item catalogItem, parent *pc.C
 	}
 	psid := provisioningValue(li.ProvisioningContext, pc.ProvisioningParentSubscriptionID)
 	if psid == "" {
-		li.Error = &pc.CartLineItemError{ErrorCode: pc.CodeCartInvalidInput,
-			ErrorDescription: fmt.Sprintf("%s is an add-on: buy it in a base line's addonItems or name provisioningContext.parentSubscriptionId.", item.Name)}
+		li.Error = &pc.CartLineItemError{
+			ErrorCode: pc.CodeCartInvalidInput,
+			ErrorDescription: fmt.Sprintf(
+				"%s is an add-on: buy it in a base line's addonItems or name provisioningContext.parentSubscriptionId.",
+				item.Name,
+			),
+		}
 		return nil
 	}
 	sub := c.s.st.Subscriptions[strings.ToLower(psid)]
-	if sub == nil || sub.CustomerID != c.t.ID || sub.Subscription.Status != pc.SubscriptionStatusActive || !c.s.visibleSubscription(sub, c.now) {
-		li.Error = &pc.CartLineItemError{ErrorCode: pc.CodeCartSubscriptionNotValid, ErrorDescription: fmt.Sprintf("Subscription %s is not valid.", psid)}
+	if sub == nil || sub.CustomerID != c.t.ID || sub.Subscription.Status != pc.SubscriptionStatusActive ||
+		!c.s.visibleSubscription(sub, c.now) {
+		li.Error = &pc.CartLineItemError{
+			ErrorCode:        pc.CodeCartSubscriptionNotValid,
+			ErrorDescription: fmt.Sprintf("Subscription %s is not valid.", psid),
+		}
 		return nil
 	}
 	if !slices.Contains(item.AddOnOf, strings.ToUpper(sub.Subscription.OfferID)) {
-		return refuseCart(http.StatusBadRequest, pc.CodeAddonNotRelated, "The add-on %s is not related to the specified parent subscription %s.", li.CatalogItemID, psid)
+		return refuseCart(
+			http.StatusBadRequest,
+			pc.CodeAddonNotRelated,
+			"The add-on %s is not related to the specified parent subscription %s.",
+			li.CatalogItemID,
+			psid,
+		)
 	}
 	return nil
 }
@@ -411,9 +513,17 @@ func (s *Server) createCart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.now()
-	cart := pc.Cart{ID: newID(), CreationTimestamp: pc.NewTime(now), LastModifiedTimestamp: pc.NewTime(now),
-		ExpirationTimestamp: pc.NewTime(now.Add(cartLifetime)), LastModifiedUser: s.partnerUserID(), Status: pc.CartStatusActive,
-		LineItems: lines, PartnerOnRecordAttestationAccepted: in.PartnerOnRecordAttestationAccepted, Attributes: pc.Attributes{ObjectType: "Cart"}}
+	cart := pc.Cart{
+		ID:                                 newID(),
+		CreationTimestamp:                  pc.NewTime(now),
+		LastModifiedTimestamp:              pc.NewTime(now),
+		ExpirationTimestamp:                pc.NewTime(now.Add(cartLifetime)),
+		LastModifiedUser:                   s.partnerUserID(),
+		Status:                             pc.CartStatusActive,
+		LineItems:                          lines,
+		PartnerOnRecordAttestationAccepted: in.PartnerOnRecordAttestationAccepted,
+		Attributes:                         pc.Attributes{ObjectType: "Cart"},
+	}
 	rec := &cartRecord{CustomerID: t.ID, Cart: cart}
 	s.st.Carts[cart.ID] = rec
 	s.st.mark(kindCart, cart.ID)
@@ -479,7 +589,8 @@ func (s *Server) updateCart(w http.ResponseWriter, r *http.Request) {
 func (s *Server) ownedAssets(customerID, offerID string) int {
 	n := 0
 	for _, sub := range s.st.subsOf[customerID] {
-		if strings.EqualFold(sub.Subscription.OfferID, offerID) && sub.Subscription.Status != pc.SubscriptionStatusDeleted {
+		if strings.EqualFold(sub.Subscription.OfferID, offerID) &&
+			sub.Subscription.Status != pc.SubscriptionStatusDeleted {
 			n++
 		}
 	}
@@ -504,14 +615,27 @@ func (s *Server) checkout(w http.ResponseWriter, r *http.Request) {
 	}
 	if c.Checkout != nil {
 		if s.cfg.RefuseResubmittedCart {
-			s.pcFail(w, http.StatusBadRequest, pc.CodeCartAlreadySubmitted, "Cannot check out an already submitted cart %s.", c.Cart.ID)
+			s.pcFail(
+				w,
+				http.StatusBadRequest,
+				pc.CodeCartAlreadySubmitted,
+				"Cannot check out an already submitted cart %s.",
+				c.Cart.ID,
+			)
 			return
 		}
 		writeJSON(w, http.StatusCreated, c.Checkout)
 		return
 	}
 	if !t.usGov() && len(s.st.Agreements[t.ID]) == 0 {
-		s.pcFail(w, http.StatusForbidden, pc.CodeMCANotAccepted, "Either a partner confirmation of the customer acceptance of the Microsoft Customer Agreement must be provided or the customer must accept the Microsoft Customer Agreement in the Microsoft Admin Center before you can complete this purchase.")
+		s.pcFail(
+			w,
+			http.StatusForbidden,
+			pc.CodeMCANotAccepted,
+			"Either a partner confirmation of the customer acceptance of the Microsoft Customer Agreement must be "+
+				"provided or the customer must accept the Microsoft Customer Agreement in the Microsoft Admin Center "+
+				"before you can complete this purchase.",
+		)
 		return
 	}
 	// Check again: resellers may have left, parent subscriptions changed.
@@ -524,7 +648,16 @@ func (s *Server) checkout(w http.ResponseWriter, r *http.Request) {
 	counts := map[string]int{}
 	walkLines(lines, func(li pc.CartLineItem, _ *pc.CartLineItem) {
 		if li.Error != nil {
-			problems = append(problems, fmt.Sprintf("Line item %d (%s): %d %s", li.ID, li.CatalogItemID, li.Error.ErrorCode, li.Error.ErrorDescription))
+			problems = append(
+				problems,
+				fmt.Sprintf(
+					"Line item %d (%s): %d %s",
+					li.ID,
+					li.CatalogItemID,
+					li.Error.ErrorCode,
+					li.Error.ErrorDescription,
+				),
+			)
 			return
 		}
 		counts[li.CatalogItemID]++
@@ -544,8 +677,15 @@ func (s *Server) checkout(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		if left := max(item.AssetLimit-s.ownedAssets(t.ID, id), 0); counts[id] > left {
-			s.pcFail(w, http.StatusForbidden, pc.CodeAssetLimitExceeded,
-				"For the current term, the requested number of %d asset(s) exceeded the remaining limit of %d assets allowed per customer.", counts[id], left)
+			s.pcFail(
+				w,
+				http.StatusForbidden,
+				pc.CodeAssetLimitExceeded,
+				"For the current term, the requested number of %d asset(s) exceeded the remaining limit of %d "+
+					"assets allowed per customer.",
+				counts[id],
+				left,
+			)
 			return
 		}
 	}
@@ -560,11 +700,25 @@ func (s *Server) checkout(w http.ResponseWriter, r *http.Request) {
 		if o == nil {
 			id := strings.ReplaceAll(newID(), "-", "")[:12]
 			base := "/customers/" + t.ID + "/orders/" + id
-			o = &pc.Order{ID: id, AlternateID: id, ReferenceCustomerID: t.ID, BillingCycle: li.BillingCycle, CurrencyCode: currency, CurrencySymbol: symbol,
-				LineItems: []pc.OrderLineItem{}, CreationDate: pc.NewTime(now), Status: pc.OrderStatusPending, TransactionType: "UserPurchase",
-				Links: &pc.OrderLinks{Self: selfLink(base), ProvisioningStatus: selfLink(base + "/provisioningstatus"),
-					PatchOperation: &pc.Link{URI: base, Method: http.MethodPatch, Headers: []pc.LinkHeader{}}},
-				Client: map[string]any{}, Attributes: pc.Attributes{ObjectType: "Order"}}
+			o = &pc.Order{
+				ID:                  id,
+				AlternateID:         id,
+				ReferenceCustomerID: t.ID,
+				BillingCycle:        li.BillingCycle,
+				CurrencyCode:        currency,
+				CurrencySymbol:      symbol,
+				LineItems:           []pc.OrderLineItem{},
+				CreationDate:        pc.NewTime(now),
+				Status:              pc.OrderStatusPending,
+				TransactionType:     "UserPurchase",
+				Links: &pc.OrderLinks{
+					Self:               selfLink(base),
+					ProvisioningStatus: selfLink(base + "/provisioningstatus"),
+					PatchOperation:     &pc.Link{URI: base, Method: http.MethodPatch, Headers: []pc.LinkHeader{}},
+				},
+				Client:     map[string]any{},
+				Attributes: pc.Attributes{ObjectType: "Order"},
+			}
 			byCycle[li.BillingCycle] = o
 			cycles = append(cycles, li.BillingCycle)
 		}
@@ -584,9 +738,17 @@ func (s *Server) checkout(w http.ResponseWriter, r *http.Request) {
 				additional = append(additional, p.Value)
 			}
 		}
-		ol := pc.OrderLineItem{LineItemNumber: len(o.LineItems), OfferID: li.CatalogItemID, SubscriptionID: sub.ID, TermDuration: li.TermDuration,
-			TransactionType: "New", FriendlyName: sub.FriendlyName, Quantity: li.Quantity, PartnerIDOnRecord: li.Reseller(),
-			AdditionalPartnerIDsOnRecord: additional}
+		ol := pc.OrderLineItem{
+			LineItemNumber:               len(o.LineItems),
+			OfferID:                      li.CatalogItemID,
+			SubscriptionID:               sub.ID,
+			TermDuration:                 li.TermDuration,
+			TransactionType:              "New",
+			FriendlyName:                 sub.FriendlyName,
+			Quantity:                     li.Quantity,
+			PartnerIDOnRecord:            li.Reseller(),
+			AdditionalPartnerIDsOnRecord: additional,
+		}
 		if product, sku, availability := productLinks(li.CatalogItemID, t.Country); product != nil {
 			ol.Links = &pc.OrderLineItemLinks{Product: product, SKU: sku, Availability: availability}
 		}
@@ -615,7 +777,9 @@ func productLinks(id, country string) (product, sku, availability *pc.Link) {
 	}
 	q := "?country=" + country
 	p := "/products/" + parts[0]
-	return selfLink(p + q), selfLink(p + "/skus/" + parts[1] + q), selfLink(p + "/skus/" + parts[1] + "/availabilities/" + parts[2] + q)
+	return selfLink(p + q),
+		selfLink(p + "/skus/" + parts[1] + q),
+		selfLink(p + "/skus/" + parts[1] + "/availabilities/" + parts[2] + q)
 }
 
 // subscriptionEtag is a subscription ETag shaped as the legacy examples'
@@ -635,7 +799,13 @@ const cancellationWindow = 7 * 24 * time.Hour
 
 // newSubscription is the subscription a checked-out line becomes, shaped
 // as Microsoft's subscription examples for its kind of product.
-func (s *Server) newSubscription(t *Tenant, li pc.CartLineItem, item catalogItem, orderID, parentSubID string, now time.Time) pc.Subscription {
+func (s *Server) newSubscription(
+	t *Tenant,
+	li pc.CartLineItem,
+	item catalogItem,
+	orderID, parentSubID string,
+	now time.Time,
+) pc.Subscription {
 	id := newID()
 	friendly := li.FriendlyName
 	if friendly == "" {
@@ -645,11 +815,28 @@ func (s *Server) newSubscription(t *Tenant, li pc.CartLineItem, item catalogItem
 	if li.RenewsTo != nil {
 		renewal = li.RenewsTo.TermDuration
 	}
-	sub := pc.Subscription{ID: id, OfferID: li.CatalogItemID, OfferName: item.Name, FriendlyName: friendly, Quantity: li.Quantity,
-		CreationDate: pc.NewTime(now), EffectiveStartDate: pc.NewTime(now), Status: pc.SubscriptionStatusActive,
-		BillingCycle: li.BillingCycle, TermDuration: li.TermDuration, RenewalTermDuration: renewal, IsMicrosoftProduct: true,
-		PartnerID: li.Reseller(), ContractType: "subscription", PublisherName: "Microsoft Corporation", OrderID: orderID,
-		Links: &pc.SubscriptionLinks{Self: selfLink("/customers/" + t.ID + "/subscriptions/" + id)}, Attributes: pc.Attributes{ObjectType: "Subscription"}}
+	sub := pc.Subscription{
+		ID:                  id,
+		OfferID:             li.CatalogItemID,
+		OfferName:           item.Name,
+		FriendlyName:        friendly,
+		Quantity:            li.Quantity,
+		CreationDate:        pc.NewTime(now),
+		EffectiveStartDate:  pc.NewTime(now),
+		Status:              pc.SubscriptionStatusActive,
+		BillingCycle:        li.BillingCycle,
+		TermDuration:        li.TermDuration,
+		RenewalTermDuration: renewal,
+		IsMicrosoftProduct:  true,
+		PartnerID:           li.Reseller(),
+		ContractType:        "subscription",
+		PublisherName:       "Microsoft Corporation",
+		OrderID:             orderID,
+		Links: &pc.SubscriptionLinks{
+			Self: selfLink("/customers/" + t.ID + "/subscriptions/" + id),
+		},
+		Attributes: pc.Attributes{ObjectType: "Subscription"},
+	}
 	sub.Links.Product, sub.Links.SKU, sub.Links.Availability = productLinks(li.CatalogItemID, t.Country)
 	switch item.Kind {
 	case kindLicense:
@@ -719,10 +906,17 @@ func (s *Server) orderProvisioning(w http.ResponseWriter, r *http.Request) {
 	if o.provisioned(s.now(), s.cfg.ActivationDelay) {
 		st = pc.ProvisioningFulfilled
 	}
-	out := pc.OrderProvisioningStatus{Items: []pc.LineItemProvisioningStatus{}, Attributes: pc.Attributes{ObjectType: "Collection"}}
+	out := pc.OrderProvisioningStatus{
+		Items:      []pc.LineItemProvisioningStatus{},
+		Attributes: pc.Attributes{ObjectType: "Collection"},
+	}
 	for _, li := range o.Order.LineItems {
-		out.Items = append(out.Items, pc.LineItemProvisioningStatus{OrderLineItemID: li.LineItemNumber, LineItemNumber: li.LineItemNumber, Status: st,
-			QuantityProvisioningInformation: []pc.QuantityProvisioningStatus{{Quantity: li.Quantity, Status: st}}})
+		out.Items = append(out.Items, pc.LineItemProvisioningStatus{
+			OrderLineItemID:                 li.LineItemNumber,
+			LineItemNumber:                  li.LineItemNumber,
+			Status:                          st,
+			QuantityProvisioningInformation: []pc.QuantityProvisioningStatus{{Quantity: li.Quantity, Status: st}},
+		})
 	}
 	out.TotalCount = len(out.Items)
 	writeJSON(w, http.StatusOK, out)
@@ -747,8 +941,12 @@ func (s *Server) listSubscriptions(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	slices.SortFunc(items, func(a, b pc.Subscription) int { return strings.Compare(a.ID, b.ID) })
-	writeJSON(w, http.StatusOK, pc.Collection[pc.Subscription]{TotalCount: len(items), Items: items,
-		Links: &pc.ResourceLinks{Self: selfLink("/customers/" + t.ID + "/subscriptions")}, Attributes: pc.Attributes{ObjectType: "Collection"}})
+	writeJSON(w, http.StatusOK, pc.Collection[pc.Subscription]{
+		TotalCount: len(items),
+		Items:      items,
+		Links:      &pc.ResourceLinks{Self: selfLink("/customers/" + t.ID + "/subscriptions")},
+		Attributes: pc.Attributes{ObjectType: "Collection"},
+	})
 }
 
 func (s *Server) subscription(w http.ResponseWriter, r *http.Request) *subscriptionRecord {
@@ -758,7 +956,13 @@ func (s *Server) subscription(w http.ResponseWriter, r *http.Request) *subscript
 	}
 	sub := s.st.Subscriptions[strings.ToLower(r.PathValue("subscriptionId"))]
 	if sub == nil || sub.CustomerID != t.ID || !s.visibleSubscription(sub, s.now()) {
-		s.pcFail(w, http.StatusNotFound, pc.CodeSubscriptionNotFound, "Subscription with ID %s not found.", r.PathValue("subscriptionId"))
+		s.pcFail(
+			w,
+			http.StatusNotFound,
+			pc.CodeSubscriptionNotFound,
+			"Subscription with ID %s not found.",
+			r.PathValue("subscriptionId"),
+		)
 		return nil
 	}
 	return sub
@@ -771,7 +975,9 @@ func (s *Server) getSubscription(w http.ResponseWriter, r *http.Request) {
 }
 
 func supportContactView(customerID, subscriptionID string, sc pc.SupportContact) pc.SupportContact {
-	sc.Links = &pc.ResourceLinks{Self: selfLink("/customers/" + customerID + "/subscriptions/" + subscriptionID + "/supportcontact")}
+	sc.Links = &pc.ResourceLinks{
+		Self: selfLink("/customers/" + customerID + "/subscriptions/" + subscriptionID + "/supportcontact"),
+	}
 	sc.Attributes = pc.Attributes{ObjectType: "SupportContact"}
 	return sc
 }
@@ -803,7 +1009,14 @@ func (s *Server) updateSupportContact(w http.ResponseWriter, r *http.Request) {
 	}
 	p := s.st.Tenants[strings.ToLower(strings.TrimSpace(in.SupportTenantID))]
 	if p == nil || !p.Partner || !p.ProviderAuthorized || p.MPNID != strings.TrimSpace(in.SupportMPNID) {
-		s.pcFail(w, http.StatusBadRequest, pc.CodeNotIndirectReseller, "Tenant %s with PartnerID %s is not an indirect reseller of this provider.", in.SupportTenantID, in.SupportMPNID)
+		s.pcFail(
+			w,
+			http.StatusBadRequest,
+			pc.CodeNotIndirectReseller,
+			"Tenant %s with PartnerID %s is not an indirect reseller of this provider.",
+			in.SupportTenantID,
+			in.SupportMPNID,
+		)
 		return
 	}
 	if in.Name == "" {
@@ -826,7 +1039,13 @@ func (s *Server) getAvailability(w http.ResponseWriter, r *http.Request) {
 	}
 	parts := strings.Split(key, ":")
 	writeJSON(w, http.StatusOK, pc.Availability{
-		ID: parts[2], ProductID: parts[0], SkuID: parts[1], CatalogItemID: key, Country: strings.ToUpper(r.URL.Query().Get("country")),
-		Segment: "commercial", IsPurchasable: true, Attributes: pc.Attributes{ObjectType: "Availability"},
+		ID:            parts[2],
+		ProductID:     parts[0],
+		SkuID:         parts[1],
+		CatalogItemID: key,
+		Country:       strings.ToUpper(r.URL.Query().Get("country")),
+		Segment:       "commercial",
+		IsPurchasable: true,
+		Attributes:    pc.Attributes{ObjectType: "Availability"},
 	})
 }

@@ -25,11 +25,18 @@ func TestActivationDelayDefaultsAndImmediately(t *testing.T) {
 			}
 			defer s.Close()
 			if s.cfg.ActivationDelay != tc.activation || s.provDelay != tc.provision {
-				t.Fatalf("activation %s, provisioning %s; want %s, %s", s.cfg.ActivationDelay, s.provDelay, tc.activation, tc.provision)
+				t.Fatalf(
+					"activation %s, provisioning %s; want %s, %s",
+					s.cfg.ActivationDelay,
+					s.provDelay,
+					tc.activation,
+					tc.provision,
+				)
 			}
 			approved := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 			g := &gdapRecord{Phase: pc.GDAPStatusApproved, ApprovedAt: approved, Duration: "P90D"}
-			if status, _, _ := g.status(approved, s.cfg.ActivationDelay); (status == pc.GDAPStatusActive) != (tc.activation == 0) {
+			if status, _, _ := g.status(approved, s.cfg.ActivationDelay); (status == pc.GDAPStatusActive) !=
+				(tc.activation == 0) {
 				t.Fatalf("at approval the relationship is %s", status)
 			}
 		})

@@ -81,7 +81,12 @@ type entraFlows struct {
 }
 
 func newEntraFlows() entraFlows {
-	return entraFlows{signIns: map[string]*signIn{}, codes: map[string]*authCode{}, devices: map[string]*deviceFlow{}, userCodes: map[string]*deviceFlow{}}
+	return entraFlows{
+		signIns:   map[string]*signIn{},
+		codes:     map[string]*authCode{},
+		devices:   map[string]*deviceFlow{},
+		userCodes: map[string]*deviceFlow{},
+	}
 }
 
 // signIn is a browser sign-in between its pages: an authorization request,
@@ -150,7 +155,12 @@ func (s *Server) directory(tenant string) (directory, bool) {
 	k := strings.ToLower(strings.TrimSpace(tenant))
 	switch k {
 	case "", "organizations", "common", strings.ToLower(s.home.TenantID), strings.ToLower(s.home.Domain):
-		return directory{id: s.home.TenantID, domain: s.home.Domain, name: s.home.CompanyName, users: s.homeUsers()}, true
+		return directory{
+			id:     s.home.TenantID,
+			domain: s.home.Domain,
+			name:   s.home.CompanyName,
+			users:  s.homeUsers(),
+		}, true
 	}
 	t := s.st.Tenants[k]
 	if t == nil {
@@ -301,7 +311,8 @@ func parseScope(scope string) scopeRequest {
 		out.granted = append(out.granted, f)
 	}
 	if out.aud == "" && out.unknown == "" {
-		out.aud, out.perms, out.granted = pc.GraphAudience, []string{"User.Read"}, []string{pc.GraphAudience + "/User.Read"}
+		out.aud, out.perms, out.granted = pc.GraphAudience, []string{"User.Read"},
+			[]string{pc.GraphAudience + "/User.Read"}
 	}
 	return out
 }

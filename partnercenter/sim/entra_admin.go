@@ -27,7 +27,11 @@ func (s *Server) postApp(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusBadRequest, ReasonInvalidInput, "clientId must be a GUID").write(w)
 		return
 	case s.app(in.ClientID) != nil:
-		refuse(http.StatusConflict, ReasonAlreadyAccepted, "an app with client ID "+in.ClientID+" is already registered").write(w)
+		refuse(
+			http.StatusConflict,
+			ReasonAlreadyAccepted,
+			"an app with client ID "+in.ClientID+" is already registered",
+		).write(w)
 		return
 	}
 	if in.RedirectURIs == nil {
@@ -71,7 +75,11 @@ func (s *Server) postToken(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusBadRequest, ReasonInvalidInput, err.Error()).write(w)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"access_token": tok, "token_type": "Bearer", "expires_in": int(accessTokenLifetime.Seconds())})
+	writeJSON(
+		w,
+		http.StatusOK,
+		map[string]any{"access_token": tok, "token_type": "Bearer", "expires_in": int(accessTokenLifetime.Seconds())},
+	)
 }
 
 // postDeviceLogin answers POST /sim/devicelogin {userCode, upn, mfa?, deny?}:
@@ -89,7 +97,11 @@ func (s *Server) postDeviceLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	f := s.pendingDevice(in.UserCode)
 	if f == nil {
-		refuse(http.StatusNotFound, ReasonNotFound, "No device login waits for the code "+in.UserCode+" (unknown, expired or already used).").write(w)
+		refuse(
+			http.StatusNotFound,
+			ReasonNotFound,
+			"No device login waits for the code "+in.UserCode+" (unknown, expired or already used).",
+		).write(w)
 		return
 	}
 	if in.Deny {
@@ -100,7 +112,11 @@ func (s *Server) postDeviceLogin(w http.ResponseWriter, r *http.Request) {
 	d, _ := s.directory(f.tenantID)
 	u, ok := d.user(in.UPN)
 	if !ok {
-		refuse(http.StatusForbidden, ReasonWrongCustomerUser, "The user "+in.UPN+" does not belong to "+d.domain+".").write(w)
+		refuse(
+			http.StatusForbidden,
+			ReasonWrongCustomerUser,
+			"The user "+in.UPN+" does not belong to "+d.domain+".",
+		).write(w)
 		return
 	}
 	f.upn, f.mfa, f.approved = u.UPN, in.MFA == nil || *in.MFA, true
@@ -127,8 +143,19 @@ func (s *Server) listConnections(w http.ResponseWriter, _ *http.Request) {
 	now := s.now()
 	out := make([]Connection, 0, len(s.st.RefreshTokens))
 	for k, g := range s.st.RefreshTokens {
-		out = append(out, Connection{ID: k[:16], TenantID: g.TenantID, UPN: g.UPN, ClientID: g.ClientID, Scope: g.Scope, MFA: g.MFA,
-			Issued: g.IssuedAt, LastUsed: g.LastUsedAt, Revoked: !g.RevokedAt.IsZero(), RevokedAt: g.RevokedAt, Lapsed: g.lapsed(now)})
+		out = append(out, Connection{
+			ID:        k[:16],
+			TenantID:  g.TenantID,
+			UPN:       g.UPN,
+			ClientID:  g.ClientID,
+			Scope:     g.Scope,
+			MFA:       g.MFA,
+			Issued:    g.IssuedAt,
+			LastUsed:  g.LastUsedAt,
+			Revoked:   !g.RevokedAt.IsZero(),
+			RevokedAt: g.RevokedAt,
+			Lapsed:    g.lapsed(now),
+		})
 	}
 	slices.SortFunc(out, func(a, b Connection) int {
 		if c := a.Issued.Compare(b.Issued); c != 0 {

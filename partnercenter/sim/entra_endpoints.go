@@ -12,20 +12,35 @@ import (
 
 // entraError writes Entra's error answer: 400 (401 for invalid_client) with
 // {"error","error_description":"AADSTS<code>: ...","error_codes":[code],...}.
-func (s *Server) entraError(w http.ResponseWriter, r *http.Request, status int, name string, code int, format string, args ...any) {
+func (s *Server) entraError(
+	w http.ResponseWriter,
+	r *http.Request,
+	status int,
+	name string,
+	code int,
+	format string,
+	args ...any,
+) {
 	trace, corr := newID(), r.Header.Get("client-request-id")
 	if corr == "" {
 		corr = newID()
 	}
 	ts := s.cfg.Now().UTC().Format("2006-01-02 15:04:05Z")
 	writeJSON(w, status, map[string]any{
-		"error":             name,
-		"error_description": fmt.Sprintf("AADSTS%d: %s Trace ID: %s Correlation ID: %s Timestamp: %s", code, fmt.Sprintf(format, args...), trace, corr, ts),
-		"error_codes":       []int{code},
-		"timestamp":         ts,
-		"trace_id":          trace,
-		"correlation_id":    corr,
-		"error_uri":         fmt.Sprintf("https://login.microsoftonline.com/error?code=%d", code),
+		"error": name,
+		"error_description": fmt.Sprintf(
+			"AADSTS%d: %s Trace ID: %s Correlation ID: %s Timestamp: %s",
+			code,
+			fmt.Sprintf(format, args...),
+			trace,
+			corr,
+			ts,
+		),
+		"error_codes":    []int{code},
+		"timestamp":      ts,
+		"trace_id":       trace,
+		"correlation_id": corr,
+		"error_uri":      fmt.Sprintf("https://login.microsoftonline.com/error?code=%d", code),
 	})
 }
 
@@ -34,7 +49,16 @@ func (s *Server) entraError(w http.ResponseWriter, r *http.Request, status int, 
 func (s *Server) tenantOf(w http.ResponseWriter, r *http.Request) (directory, bool) {
 	d, ok := s.directory(r.PathValue("tenant"))
 	if !ok {
-		s.entraError(w, r, http.StatusBadRequest, "invalid_tenant", 90002, "Tenant '%s' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.", r.PathValue("tenant"))
+		s.entraError(
+			w,
+			r,
+			http.StatusBadRequest,
+			"invalid_tenant",
+			90002,
+			"Tenant '%s' not found. Check to make sure you have the correct tenant ID and are signing into the "+
+				"correct cloud.",
+			r.PathValue("tenant"),
+		)
 	}
 	return d, ok
 }
@@ -59,10 +83,29 @@ func (s *Server) openIDConfiguration(w http.ResponseWriter, r *http.Request) {
 		"id_token_signing_alg_values_supported": []string{"RS256"},
 		"scopes_supported":                      []string{"openid", "profile", "email", "offline_access"},
 		"token_endpoint_auth_methods_supported": []string{"client_secret_post", "client_secret_basic"},
-		"grant_types_supported":                 []string{"authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:device_code"},
-		"code_challenge_methods_supported":      []string{"S256"},
-		"claims_supported":                      []string{"sub", "iss", "aud", "exp", "iat", "nbf", "tid", "oid", "upn", "preferred_username", "name", "amr", "nonce"},
-		"tenant_region_scope":                   "NA",
+		"grant_types_supported": []string{
+			"authorization_code",
+			"refresh_token",
+			"client_credentials",
+			"urn:ietf:params:oauth:grant-type:device_code",
+		},
+		"code_challenge_methods_supported": []string{"S256"},
+		"claims_supported": []string{
+			"sub",
+			"iss",
+			"aud",
+			"exp",
+			"iat",
+			"nbf",
+			"tid",
+			"oid",
+			"upn",
+			"preferred_username",
+			"name",
+			"amr",
+			"nonce",
+		},
+		"tenant_region_scope": "NA",
 	})
 }
 
@@ -86,12 +129,23 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	a := s.app(q.Get("client_id"))
 	if a == nil {
-		s.signInError(w, http.StatusBadRequest, 700016, "Application with identifier '"+q.Get("client_id")+"' was not found in the directory '"+d.name+"'.")
+		s.signInError(
+			w,
+			http.StatusBadRequest,
+			700016,
+			"Application with identifier '"+q.Get("client_id")+"' was not found in the directory '"+d.name+"'.",
+		)
 		return
 	}
 	redirect := q.Get("redirect_uri")
 	if !a.redirectAllowed(redirect) {
-		s.signInError(w, http.StatusBadRequest, 50011, "The redirect URI '"+redirect+"' specified in the request does not match the redirect URIs configured for the application '"+a.ClientID+"'.")
+		s.signInError(
+			w,
+			http.StatusBadRequest,
+			50011,
+			"The redirect URI '"+redirect+"' specified in the request does not match the redirect URIs "+
+				"configured for the application '"+a.ClientID+"'.",
+		)
 		return
 	}
 	fail := func(name, desc string) {
@@ -104,19 +158,35 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	challenge, method := q.Get("code_challenge"), q.Get("code_challenge_method")
 	switch {
 	case q.Get("response_type") != "code":
-		fail("unsupported_response_type", "AADSTS700054: response_type '"+q.Get("response_type")+"' is not enabled for the application; the simulator supports code.")
+		fail(
+			"unsupported_response_type",
+			"AADSTS700054: response_type '"+q.Get("response_type")+
+				"' is not enabled for the application; the simulator supports code.",
+		)
 		return
 	case strings.TrimSpace(q.Get("scope")) == "":
 		fail("invalid_request", "AADSTS900144: The request body must contain the following parameter: 'scope'.")
 		return
 	case challenge != "" && method != "S256":
-		fail("invalid_request", "code_challenge_method must be S256 (the simulator refuses plain and a missing method).")
+		fail(
+			"invalid_request",
+			"code_challenge_method must be S256 (the simulator refuses plain and a missing method).",
+		)
 		return
 	}
 	now := s.now()
 	s.flows.prune(now)
-	in := &signIn{tenantID: d.id, clientID: a.ClientID, redirectURI: redirect, scope: q.Get("scope"), state: q.Get("state"),
-		nonce: q.Get("nonce"), challenge: challenge, loginHint: q.Get("login_hint"), started: now}
+	in := &signIn{
+		tenantID:    d.id,
+		clientID:    a.ClientID,
+		redirectURI: redirect,
+		scope:       q.Get("scope"),
+		state:       q.Get("state"),
+		nonce:       q.Get("nonce"),
+		challenge:   challenge,
+		loginHint:   q.Get("login_hint"),
+		started:     now,
+	}
 	id := randomToken(16)
 	s.flows.signIns[id] = in
 	s.pickUserPage(w, r.URL.Path, id, d, in)
@@ -153,7 +223,11 @@ func (s *Server) signInStep(w http.ResponseWriter, r *http.Request) {
 	if r.PostForm.Get("deny") != "" && in.device != nil {
 		in.device.declined = true
 		delete(s.flows.signIns, flow)
-		s.renderSignIn(w, http.StatusOK, signInView{Title: "Sign-in declined", Step: "done", Result: "You declined to sign in to the application on your device. You may now close this window."})
+		s.renderSignIn(w, http.StatusOK, signInView{
+			Title:  "Sign-in declined",
+			Step:   "done",
+			Result: "You declined to sign in to the application on your device. You may now close this window.",
+		})
 		return
 	}
 	u, ok := d.user(r.PostForm.Get("upn"))
@@ -163,18 +237,39 @@ func (s *Server) signInStep(w http.ResponseWriter, r *http.Request) {
 	}
 	mfa := r.PostForm.Get("mfa")
 	if mfa != "approve" && mfa != "skip" {
-		s.renderSignIn(w, http.StatusOK, signInView{Title: "Approve sign-in request", Step: "mfa", Action: r.URL.Path, Flow: flow, UPN: u.UPN, Tenant: d.name})
+		s.renderSignIn(w, http.StatusOK, signInView{
+			Title:  "Approve sign-in request",
+			Step:   "mfa",
+			Action: r.URL.Path,
+			Flow:   flow,
+			UPN:    u.UPN,
+			Tenant: d.name,
+		})
 		return
 	}
 	delete(s.flows.signIns, flow)
 	if in.device != nil {
 		in.device.upn, in.device.mfa, in.device.approved = u.UPN, mfa == "approve", true
-		s.renderSignIn(w, http.StatusOK, signInView{Title: "You're signed in", Step: "done", Result: "You have signed in to the application on your device as " + u.UPN + ". You may now close this window."})
+		s.renderSignIn(w, http.StatusOK, signInView{
+			Title: "You're signed in",
+			Step:  "done",
+			Result: "You have signed in to the application on your device as " + u.UPN +
+				". You may now close this window.",
+		})
 		return
 	}
 	code := randomToken(32)
-	s.flows.codes[code] = &authCode{tenantID: in.tenantID, clientID: in.clientID, redirectURI: in.redirectURI, challenge: in.challenge,
-		scope: in.scope, nonce: in.nonce, upn: u.UPN, mfa: mfa == "approve", issued: s.now()}
+	s.flows.codes[code] = &authCode{
+		tenantID:    in.tenantID,
+		clientID:    in.clientID,
+		redirectURI: in.redirectURI,
+		challenge:   in.challenge,
+		scope:       in.scope,
+		nonce:       in.nonce,
+		upn:         u.UPN,
+		mfa:         mfa == "approve",
+		issued:      s.now(),
+	}
 	v := url.Values{"code": {code}}
 	if in.state != "" {
 		v.Set("state", in.state)
@@ -194,22 +289,46 @@ func (s *Server) deviceCode(w http.ResponseWriter, r *http.Request) {
 	}
 	a := s.app(r.PostForm.Get("client_id"))
 	if a == nil {
-		s.entraError(w, r, http.StatusBadRequest, "unauthorized_client", 700016, "Application with identifier '%s' was not found in the directory '%s'.", r.PostForm.Get("client_id"), d.name)
+		s.entraError(
+			w,
+			r,
+			http.StatusBadRequest,
+			"unauthorized_client",
+			700016,
+			"Application with identifier '%s' was not found in the directory '%s'.",
+			r.PostForm.Get("client_id"),
+			d.name,
+		)
 		return
 	}
 	if strings.TrimSpace(r.PostForm.Get("scope")) == "" {
-		s.entraError(w, r, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'scope'.")
+		s.entraError(
+			w,
+			r,
+			http.StatusBadRequest,
+			"invalid_request",
+			900144,
+			"The request body must contain the following parameter: 'scope'.",
+		)
 		return
 	}
 	now := s.now()
 	s.flows.prune(now)
-	f := &deviceFlow{deviceCode: randomToken(32), userCode: newUserCode(), tenantID: d.id, clientID: a.ClientID, scope: r.PostForm.Get("scope"), issued: now}
+	f := &deviceFlow{
+		deviceCode: randomToken(32),
+		userCode:   newUserCode(),
+		tenantID:   d.id,
+		clientID:   a.ClientID,
+		scope:      r.PostForm.Get("scope"),
+		issued:     now,
+	}
 	s.flows.devices[f.deviceCode], s.flows.userCodes[f.userCode] = f, f
 	uri := s.baseURL(r) + "/devicelogin"
 	writeJSON(w, http.StatusOK, map[string]any{
 		"device_code": f.deviceCode, "user_code": f.userCode, "verification_uri": uri,
 		"expires_in": int(deviceCodeLifetime.Seconds()), "interval": deviceCodeInterval,
-		"message": "To sign in, use a web browser to open the page " + uri + " and enter the code " + f.userCode + " to authenticate.",
+		"message": "To sign in, use a web browser to open the page " + uri + " and enter the code " + f.userCode +
+			" to authenticate.",
 	})
 }
 
@@ -261,7 +380,15 @@ func (s *Server) pickUserPage(w http.ResponseWriter, action, flow string, d dire
 			users = append(users, u)
 		}
 	}
-	v := signInView{Title: "Pick an account", Step: "pick", Action: action, Flow: flow, Tenant: d.name, App: in.clientID, Device: in.device != nil}
+	v := signInView{
+		Title:  "Pick an account",
+		Step:   "pick",
+		Action: action,
+		Flow:   flow,
+		Tenant: d.name,
+		App:    in.clientID,
+		Device: in.device != nil,
+	}
 	for _, u := range users {
 		v.Users = append(v.Users, userView{UPN: u.UPN, Name: displayName(u.UPN), GlobalAdmin: u.GlobalAdmin})
 	}
@@ -269,7 +396,12 @@ func (s *Server) pickUserPage(w http.ResponseWriter, action, flow string, d dire
 }
 
 func (s *Server) signInError(w http.ResponseWriter, status, code int, message string) {
-	s.renderSignIn(w, status, signInView{Title: "Sorry, but we're having trouble signing you in.", Step: "error", Code: code, Result: fmt.Sprintf("AADSTS%d: %s", code, message)})
+	s.renderSignIn(w, status, signInView{
+		Title:  "Sorry, but we're having trouble signing you in.",
+		Step:   "error",
+		Code:   code,
+		Result: fmt.Sprintf("AADSTS%d: %s", code, message),
+	})
 }
 
 func (s *Server) renderSignIn(w http.ResponseWriter, status int, v signInView) {
@@ -304,7 +436,8 @@ var signInPages = template.Must(template.New("signin").Parse(`<!doctype html>
 body{font-family:Segoe UI,system-ui,sans-serif;background:#f3f2f1;margin:0}
 header{background:#2f2f2f;color:#fff;padding:12px 24px;font-weight:600}
 main{max-width:440px;margin:48px auto;background:#fff;padding:32px 44px;box-shadow:0 2px 6px #0003}
-button{display:block;width:100%;margin-top:12px;padding:10px;font-size:1em;border:1px solid #8a8886;background:#fff;text-align:left;cursor:pointer}
+button{display:block;width:100%;margin-top:12px;padding:10px;font-size:1em;border:1px solid #8a8886;` +
+	`background:#fff;text-align:left;cursor:pointer}
 button.primary{background:#0067b8;color:#fff;border:0;text-align:center}
 button.secondary{text-align:center;color:#a4262c}
 input{width:100%;padding:6px;font-size:1.1em;box-sizing:border-box;letter-spacing:.2em}
@@ -323,16 +456,20 @@ input{width:100%;padding:6px;font-size:1.1em;box-sizing:border-box;letter-spacin
 {{if eq .Step "pick"}}<form method="post" action="{{.Action}}">
 <input type="hidden" name="flow" value="{{.Flow}}">
 <p class="note">Signing in to <strong>{{.Tenant}}</strong> for the app {{.App}}.</p>
-{{range .Users}}<button type="submit" name="upn" value="{{.UPN}}">{{.Name}}<br><small>{{.UPN}}{{if .GlobalAdmin}} · Global admin{{end}}</small></button>
+{{range .Users}}<button type="submit" name="upn" value="{{.UPN}}">{{.Name}}<br>` +
+	`<small>{{.UPN}}{{if .GlobalAdmin}} · Global admin{{end}}</small></button>
 {{end}}
-{{if .Device}}<button id="deny" class="secondary" type="submit" name="deny" value="1">Cancel: don't sign in on the device</button>{{end}}
+{{if .Device}}<button id="deny" class="secondary" type="submit" name="deny" value="1">` +
+	`Cancel: don't sign in on the device</button>{{end}}
 </form>{{end}}
 {{if eq .Step "mfa"}}<form method="post" action="{{.Action}}">
 <input type="hidden" name="flow" value="{{.Flow}}"><input type="hidden" name="upn" value="{{.UPN}}">
 <p>{{.UPN}}</p>
 <p>Open your Authenticator app and approve the request to sign in.</p>
 <button id="approve" class="primary" type="submit" name="mfa" value="approve">Approve sign-in request</button>
-<button id="skip-mfa" class="secondary" type="submit" name="mfa" value="skip">Skip MFA (simulator: to test the refusal)</button>
-<p class="note">Skipping signs in with a password only: the tokens' amr is ["pwd"], which Partner Center refuses for App+User calls.</p>
+<button id="skip-mfa" class="secondary" type="submit" name="mfa" value="skip">` +
+	`Skip MFA (simulator: to test the refusal)</button>
+<p class="note">Skipping signs in with a password only: the tokens' amr is ["pwd"], ` +
+	`which Partner Center refuses for App+User calls.</p>
 </form>{{end}}
 </main></body></html>`))

@@ -136,9 +136,16 @@ func claimsOf(t *testing.T, raw string) map[string]any {
 func forged(t *testing.T, s *Server, key *rsa.PrivateKey, kid string, edit func(*accessClaims)) string {
 	t.Helper()
 	now := s.cfg.Now()
-	c := accessClaims{Claims: jwt.Claims{Audience: jwt.Audience{pc.PartnerCenterAudience}, IssuedAt: jwt.NewNumericDate(now),
-		NotBefore: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(now.Add(time.Hour))},
-		TenantID: s.home.TenantID, AppID: DemoApp.ClientID, IDType: "user", UPN: "admin@" + s.home.Domain, AMR: []string{"pwd", "mfa"}, Scope: "user_impersonation"}
+	c := accessClaims{
+		Claims: jwt.Claims{Audience: jwt.Audience{pc.PartnerCenterAudience}, IssuedAt: jwt.NewNumericDate(now),
+			NotBefore: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(now.Add(time.Hour))},
+		TenantID: s.home.TenantID,
+		AppID:    DemoApp.ClientID,
+		IDType:   "user",
+		UPN:      "admin@" + s.home.Domain,
+		AMR:      []string{"pwd", "mfa"},
+		Scope:    "user_impersonation",
+	}
 	if edit != nil {
 		edit(&c)
 	}
@@ -149,7 +156,10 @@ func forged(t *testing.T, s *Server, key *rsa.PrivateKey, kid string, edit func(
 		}
 		return tok
 	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: kid}}, nil)
+	signer, err := jose.NewSigner(
+		jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: kid}},
+		nil,
+	)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +179,11 @@ func TestServiceTokenRules(t *testing.T) {
 	}
 	newCustomer := func(domain, reseller string) map[string]any {
 		return map[string]any{"companyProfile": map[string]any{"domain": domain},
-			"billingProfile":      map[string]any{"email": "a@" + domain, "companyName": domain, "defaultAddress": map[string]any{"country": "US"}},
+			"billingProfile": map[string]any{
+				"email":          "a@" + domain,
+				"companyName":    domain,
+				"defaultAddress": map[string]any{"country": "US"},
+			},
 			"associatedPartnerId": reseller}
 	}
 	appPC := TokenRequest{AppOnly: true}
@@ -185,36 +199,50 @@ func TestServiceTokenRules(t *testing.T) {
 		wantPC     int    // Partner Center error code, for refusals
 		wantGraph  string // Graph error code, for refusals
 	}{
-		{"an App+User token with MFA is accepted on an App+User route", func() string { return mustToken(t, s, TokenRequest{}) },
+		{"an App+User token with MFA is accepted on an App+User route",
+			func() string { return mustToken(t, s, TokenRequest{}) },
 			"GET", "/v1/customers/relationshiprequests", nil, 200, 0, ""},
-		{"an app-only token on GET /v1/customers/relationshiprequests is refused 403", func() string { return mustToken(t, s, appPC) },
+		{"an app-only token on GET /v1/customers/relationshiprequests is refused 403",
+			func() string { return mustToken(t, s, appPC) },
 			"GET", "/v1/customers/relationshiprequests", nil, 403, 0, ""},
 		{"an app-only token is accepted on an App-or-User route", func() string { return mustToken(t, s, appPC) },
 			"GET", "/v1/customers?size=10", nil, 200, 0, ""},
-		{"an app-only token may not list an indirect reseller's customers (App+User only) 403", func() string { return mustToken(t, s, appPC) },
-			"GET", "/v1/customers?filter=" + url.QueryEscape(`{"Field":"IndirectReseller","Value":"`+adatumTenant+`","Operator":"starts_with"}`), nil, 403, 0, ""},
-		{"an App+User token without MFA is refused 401 900421", func() string { return mustToken(t, s, TokenRequest{SkipMFA: true}) },
-			"GET", "/v1/relationships?relationship_type=IsIndirectCloudSolutionProviderOf", nil, 401, CodeMFARequired, ""},
-		{"an App+User token without MFA is refused even on an App-or-User route", func() string { return mustToken(t, s, TokenRequest{SkipMFA: true}) },
+		{"an app-only token may not list an indirect reseller's customers (App+User only) 403",
+			func() string { return mustToken(t, s, appPC) },
+			"GET", "/v1/customers?filter=" +
+				url.QueryEscape(`{"Field":"IndirectReseller","Value":"`+adatumTenant+`","Operator":"starts_with"}`),
+			nil, 403, 0, ""},
+		{"an App+User token without MFA is refused 401 900421",
+			func() string { return mustToken(t, s, TokenRequest{SkipMFA: true}) },
+			"GET", "/v1/relationships?relationship_type=IsIndirectCloudSolutionProviderOf",
+			nil, 401, CodeMFARequired, ""},
+		{"an App+User token without MFA is refused even on an App-or-User route",
+			func() string { return mustToken(t, s, TokenRequest{SkipMFA: true}) },
 			"GET", "/v1/agreements?agreementType=MicrosoftCustomerAgreement", nil, 401, CodeMFARequired, ""},
-		{"a token for Graph is refused by Partner Center (wrong audience) 401", func() string { return mustToken(t, s, TokenRequest{Resource: ResourceGraph}) },
+		{"a token for Graph is refused by Partner Center (wrong audience) 401",
+			func() string { return mustToken(t, s, TokenRequest{Resource: ResourceGraph}) },
 			"GET", "/v1/customers/relationshiprequests", nil, 401, CodeInvalidToken, ""},
-		{"a token for Partner Center is refused by Graph (wrong audience) 401", func() string { return mustToken(t, s, TokenRequest{}) },
+		{"a token for Partner Center is refused by Graph (wrong audience) 401",
+			func() string { return mustToken(t, s, TokenRequest{}) },
 			"GET", gdap, nil, 401, 0, "InvalidAuthenticationToken"},
 		{"an expired token is refused 401", func() string {
 			return forged(t, s, nil, "", func(c *accessClaims) {
 				c.Expiry = jwt.NewNumericDate(time.Now().Add(-10 * time.Minute))
-				c.IssuedAt, c.NotBefore = jwt.NewNumericDate(time.Now().Add(-70*time.Minute)), jwt.NewNumericDate(time.Now().Add(-70*time.Minute))
+				c.IssuedAt, c.NotBefore = jwt.NewNumericDate(time.Now().Add(-70*time.Minute)),
+					jwt.NewNumericDate(time.Now().Add(-70*time.Minute))
 			})
 		}, "GET", "/v1/customers/relationshiprequests", nil, 401, CodeInvalidToken, ""},
-		{"a token of another tenant is refused 401", func() string { return mustToken(t, s, TokenRequest{TenantID: contosoTenant}) },
+		{"a token of another tenant is refused 401",
+			func() string { return mustToken(t, s, TokenRequest{TenantID: contosoTenant}) },
 			"GET", "/v1/customers/relationshiprequests", nil, 401, CodeInvalidToken, ""},
 		{"an app-only Graph token of another tenant is refused 401", func() string {
 			return mustToken(t, s, TokenRequest{AppOnly: true, Resource: ResourceGraph, TenantID: contosoTenant})
 		}, "GET", gdap, nil, 401, 0, "InvalidAuthenticationToken"},
-		{"a token signed by another key (same kid) is refused 401", func() string { return forged(t, s, other, s.tokenJWK.KeyID, nil) },
+		{"a token signed by another key (same kid) is refused 401",
+			func() string { return forged(t, s, other, s.tokenJWK.KeyID, nil) },
 			"GET", "/v1/customers/relationshiprequests", nil, 401, CodeInvalidToken, ""},
-		{"a token signed by another key (its own kid) is refused 401", func() string { return forged(t, s, other, "elsewhere", nil) },
+		{"a token signed by another key (its own kid) is refused 401",
+			func() string { return forged(t, s, other, "elsewhere", nil) },
 			"GET", "/v1/customers/relationshiprequests", nil, 401, CodeInvalidToken, ""},
 		{"a token that is not a JWT is refused 401", func() string { return "x" },
 			"GET", "/v1/customers/relationshiprequests", nil, 401, CodeInvalidToken, ""},
@@ -229,18 +257,30 @@ func TestServiceTokenRules(t *testing.T) {
 			return mustToken(t, s, TokenRequest{Resource: ResourceGraph, Permissions: []string{"User.Read"}})
 		}, "GET", gdap, nil, 403, 0, "Authorization_RequestDenied"},
 		{"a delegated Graph token with Read.All may read relationships", func() string {
-			return mustToken(t, s, TokenRequest{Resource: ResourceGraph, Permissions: []string{"DelegatedAdminRelationship.Read.All"}})
+			return mustToken(
+				t,
+				s,
+				TokenRequest{Resource: ResourceGraph, Permissions: []string{"DelegatedAdminRelationship.Read.All"}},
+			)
 		}, "GET", gdap, nil, 200, 0, ""},
 		{"a delegated Graph token with Read.All may not create one", func() string {
-			return mustToken(t, s, TokenRequest{Resource: ResourceGraph, Permissions: []string{"DelegatedAdminRelationship.Read.All"}})
+			return mustToken(
+				t,
+				s,
+				TokenRequest{Resource: ResourceGraph, Permissions: []string{"DelegatedAdminRelationship.Read.All"}},
+			)
 		}, "POST", gdap, map[string]any{}, 403, 0, "Authorization_RequestDenied"},
-		{"Graph does not ask App+User tokens for MFA", func() string { return mustToken(t, s, TokenRequest{Resource: ResourceGraph, SkipMFA: true}) },
+		{"Graph does not ask App+User tokens for MFA",
+			func() string { return mustToken(t, s, TokenRequest{Resource: ResourceGraph, SkipMFA: true}) },
 			"GET", gdap, nil, 200, 0, ""},
-		{"creating a customer for an indirect reseller with an app-only token is refused 403", func() string { return mustToken(t, s, appPC) },
+		{"creating a customer for an indirect reseller with an app-only token is refused 403",
+			func() string { return mustToken(t, s, appPC) },
 			"POST", "/v1/customers", newCustomer("appreseller.onmicrosoft.com", adatumTenant), 403, 0, ""},
-		{"creating a customer for an indirect reseller with an App+User token is accepted", func() string { return mustToken(t, s, TokenRequest{}) },
+		{"creating a customer for an indirect reseller with an App+User token is accepted",
+			func() string { return mustToken(t, s, TokenRequest{}) },
 			"POST", "/v1/customers", newCustomer("userreseller.onmicrosoft.com", adatumTenant), 201, 0, ""},
-		{"creating a direct customer with an app-only token is accepted", func() string { return mustToken(t, s, appPC) },
+		{"creating a direct customer with an app-only token is accepted",
+			func() string { return mustToken(t, s, appPC) },
 			"POST", "/v1/customers", newCustomer("appdirect.onmicrosoft.com", ""), 201, 0, ""},
 	}
 	for _, tc := range cases {
@@ -279,7 +319,9 @@ func TestRefusedTokensAreNotFaults(t *testing.T) {
 	if rec := w.do("GET", "/v1/profiles/mpn", "x", nil); rec.Code != http.StatusUnauthorized {
 		t.Fatalf("a bad token with every call faulted: %d, want 401", rec.Code)
 	}
-	if rec := w.do("GET", "/v1/profiles/mpn", mustToken(t, w.s, TokenRequest{}), nil); rec.Code != http.StatusInternalServerError {
+	if rec := w.do(
+		"GET", "/v1/profiles/mpn", mustToken(t, w.s, TokenRequest{}), nil,
+	); rec.Code != http.StatusInternalServerError {
 		t.Fatalf("a good token with every call faulted: %d, want 500", rec.Code)
 	}
 }
@@ -327,11 +369,15 @@ func TestDiscovery(t *testing.T) {
 			t.Fatalf("openid-configuration of %s: %d %v", tenant, code, cfg)
 		}
 	}
-	if rec := w.do("GET", "/00000000-0000-4000-8000-000000000000/v2.0/.well-known/openid-configuration", "", nil); rec.Code != 400 {
+	if rec := w.do(
+		"GET", "/00000000-0000-4000-8000-000000000000/v2.0/.well-known/openid-configuration", "", nil,
+	); rec.Code != 400 {
 		t.Fatalf("an unknown tenant's configuration: %d", rec.Code)
 	}
 	var set jose.JSONWebKeySet
-	if err := json.Unmarshal(w.do("GET", "/"+home.TenantID+"/discovery/v2.0/keys", "", nil).Body.Bytes(), &set); err != nil || len(set.Keys) != 1 {
+	if err := json.Unmarshal(
+		w.do("GET", "/"+home.TenantID+"/discovery/v2.0/keys", "", nil).Body.Bytes(), &set,
+	); err != nil || len(set.Keys) != 1 {
 		t.Fatalf("JWKS: %v %v", err, set)
 	}
 	tok, err := jwt.ParseSigned(mustToken(t, w.s, TokenRequest{}), []jose.SignatureAlgorithm{jose.RS256})
@@ -381,13 +427,27 @@ const (
 )
 
 func authorizeQuery() url.Values {
-	return url.Values{"client_id": {DemoApp.ClientID}, "response_type": {"code"}, "redirect_uri": {testRedirect}, "scope": {connectScopes},
-		"state": {"st-1"}, "nonce": {"n-1"}, "code_challenge": {s256(testVerifier)}, "code_challenge_method": {"S256"}}
+	return url.Values{
+		"client_id":             {DemoApp.ClientID},
+		"response_type":         {"code"},
+		"redirect_uri":          {testRedirect},
+		"scope":                 {connectScopes},
+		"state":                 {"st-1"},
+		"nonce":                 {"n-1"},
+		"code_challenge":        {s256(testVerifier)},
+		"code_challenge_method": {"S256"},
+	}
 }
 
 func redeemForm(code string) url.Values {
-	return url.Values{"grant_type": {"authorization_code"}, "client_id": {DemoApp.ClientID}, "client_secret": {DemoApp.ClientSecret},
-		"code": {code}, "redirect_uri": {testRedirect}, "code_verifier": {testVerifier}}
+	return url.Values{
+		"grant_type":    {"authorization_code"},
+		"client_id":     {DemoApp.ClientID},
+		"client_secret": {DemoApp.ClientSecret},
+		"code":          {code},
+		"redirect_uri":  {testRedirect},
+		"code_verifier": {testVerifier},
+	}
 }
 
 func TestAuthorizationCodeRules(t *testing.T) {
@@ -460,17 +520,21 @@ func TestAuthorizationCodeRules(t *testing.T) {
 				amr = []any{"pwd"}
 			}
 			if at["aud"] != pc.PartnerCenterAudience || at["scp"] != "user_impersonation" || at["idtyp"] != "user" ||
-				at["upn"] != "admin@"+DefaultHomePartner.Domain || at["tid"] != DefaultHomePartner.TenantID || !slices.Equal(at["amr"].([]any), amr) {
+				at["upn"] != "admin@"+DefaultHomePartner.Domain || at["tid"] != DefaultHomePartner.TenantID ||
+				!slices.Equal(at["amr"].([]any), amr) {
 				t.Fatalf("access token claims %v", at)
 			}
-			if id["aud"] != DemoApp.ClientID || id["nonce"] != "n-1" || id["preferred_username"] != "admin@"+DefaultHomePartner.Domain {
+			if id["aud"] != DemoApp.ClientID || id["nonce"] != "n-1" ||
+				id["preferred_username"] != "admin@"+DefaultHomePartner.Domain {
 				t.Fatalf("ID token claims %v", id)
 			}
 			wantStatus := http.StatusOK
 			if !tc.mfa {
 				wantStatus = http.StatusUnauthorized
 			}
-			if rec := w.do("GET", "/v1/customers/relationshiprequests", body["access_token"].(string), nil); rec.Code != wantStatus {
+			if rec := w.do(
+				"GET", "/v1/customers/relationshiprequests", body["access_token"].(string), nil,
+			); rec.Code != wantStatus {
 				t.Fatalf("Partner Center with the token: %d, want %d: %s", rec.Code, wantStatus, rec.Body)
 			}
 		})
@@ -486,13 +550,27 @@ func TestAuthorizePageRules(t *testing.T) {
 		wantPage  int    // AADSTS code on an error page; 0 for the sign-in page
 		wantError string // error of the redirect, if it redirects
 	}{
-		{"a loopback redirect URI matches on any port", func(q url.Values) { q.Set("redirect_uri", "http://127.0.0.1:9999/auth/callback") }, 0, ""},
-		{"localhost matches on any port too", func(q url.Values) { q.Set("redirect_uri", "http://localhost:8080/auth/callback") }, 0, ""},
-		{"an unknown client_id gets an error page, not a redirect (AADSTS700016)", func(q url.Values) { q.Set("client_id", newID()) }, 700016, ""},
-		{"an unregistered redirect URI gets an error page (AADSTS50011)", func(q url.Values) { q.Set("redirect_uri", "https://evil.example/auth/callback") }, 50011, ""},
-		{"a loopback redirect URI with another path is unregistered", func(q url.Values) { q.Set("redirect_uri", "http://127.0.0.1:9999/other") }, 50011, ""},
-		{"a code challenge without S256 is refused by redirect", func(q url.Values) { q.Set("code_challenge_method", "plain") }, 0, "invalid_request"},
-		{"a response type other than code is refused by redirect", func(q url.Values) { q.Set("response_type", "token") }, 0, "unsupported_response_type"},
+		{"a loopback redirect URI matches on any port",
+			func(q url.Values) { q.Set("redirect_uri", "http://127.0.0.1:9999/auth/callback") },
+			0, ""},
+		{"localhost matches on any port too",
+			func(q url.Values) { q.Set("redirect_uri", "http://localhost:8080/auth/callback") },
+			0, ""},
+		{"an unknown client_id gets an error page, not a redirect (AADSTS700016)",
+			func(q url.Values) { q.Set("client_id", newID()) },
+			700016, ""},
+		{"an unregistered redirect URI gets an error page (AADSTS50011)",
+			func(q url.Values) { q.Set("redirect_uri", "https://evil.example/auth/callback") },
+			50011, ""},
+		{"a loopback redirect URI with another path is unregistered",
+			func(q url.Values) { q.Set("redirect_uri", "http://127.0.0.1:9999/other") },
+			50011, ""},
+		{"a code challenge without S256 is refused by redirect",
+			func(q url.Values) { q.Set("code_challenge_method", "plain") },
+			0, "invalid_request"},
+		{"a response type other than code is refused by redirect",
+			func(q url.Values) { q.Set("response_type", "token") },
+			0, "unsupported_response_type"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -502,15 +580,21 @@ func TestAuthorizePageRules(t *testing.T) {
 			switch {
 			case tc.wantError != "":
 				loc, _ := url.Parse(rec.Header().Get("Location"))
-				if rec.Code != http.StatusFound || loc.Query().Get("error") != tc.wantError || loc.Query().Get("state") != "st-1" {
+				if rec.Code != http.StatusFound || loc.Query().Get("error") != tc.wantError ||
+					loc.Query().Get("state") != "st-1" {
 					t.Fatalf("%d to %q, want the error %s", rec.Code, rec.Header().Get("Location"), tc.wantError)
 				}
 			case tc.wantPage != 0:
-				if rec.Code != http.StatusBadRequest || rec.Header().Get("Location") != "" || !strings.Contains(rec.Body.String(), `data-code="`+strconv.Itoa(tc.wantPage)+`"`) {
+				if rec.Code != http.StatusBadRequest || rec.Header().Get("Location") != "" ||
+					!strings.Contains(rec.Body.String(), `data-code="`+strconv.Itoa(tc.wantPage)+`"`) {
 					t.Fatalf("%d %s, want an error page AADSTS%d", rec.Code, rec.Body, tc.wantPage)
 				}
 			default:
-				if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `button type="submit" name="upn" value="agent@`+DefaultHomePartner.Domain+`"`) {
+				if rec.Code != http.StatusOK ||
+					!strings.Contains(
+						rec.Body.String(),
+						`button type="submit" name="upn" value="agent@`+DefaultHomePartner.Domain+`"`,
+					) {
 					t.Fatalf("%d %s, want the user picker", rec.Code, rec.Body)
 				}
 			}
@@ -530,7 +614,12 @@ func (w *entraWorld) connect() map[string]any {
 }
 
 func refreshForm(rt, scope string) url.Values {
-	f := url.Values{"grant_type": {"refresh_token"}, "client_id": {DemoApp.ClientID}, "client_secret": {DemoApp.ClientSecret}, "refresh_token": {rt}}
+	f := url.Values{
+		"grant_type":    {"refresh_token"},
+		"client_id":     {DemoApp.ClientID},
+		"client_secret": {DemoApp.ClientSecret},
+		"refresh_token": {rt},
+	}
 	if scope != "" {
 		f.Set("scope", scope)
 	}
@@ -562,16 +651,20 @@ func TestRefreshTokenRules(t *testing.T) {
 			func(w *entraWorld, rt string) (int, map[string]any) { return w.tokenCall(refreshForm(rt, graphScope)) }, 0,
 			func(t *testing.T, w *entraWorld, _ string, body map[string]any) {
 				at := claimsOf(t, body["access_token"].(string))
-				if at["aud"] != pc.GraphAudience || at["scp"] != PermissionGDAP || !slices.Equal(at["amr"].([]any), []any{"pwd", "mfa"}) {
+				if at["aud"] != pc.GraphAudience || at["scp"] != PermissionGDAP ||
+					!slices.Equal(at["amr"].([]any), []any{"pwd", "mfa"}) {
 					t.Fatalf("Graph token claims %v", at)
 				}
-				if rec := w.do("GET", "/v1.0/tenantRelationships/delegatedAdminRelationships", body["access_token"].(string), nil); rec.Code != 200 {
+				if rec := w.do(
+					"GET", "/v1.0/tenantRelationships/delegatedAdminRelationships", body["access_token"].(string), nil,
+				); rec.Code != 200 {
 					t.Fatalf("Graph with the token: %d %s", rec.Code, rec.Body)
 				}
 			}},
 		{"a revoked refresh token is refused (AADSTS50173)",
 			func(w *entraWorld, rt string) (int, map[string]any) {
-				_, n := decoded(w.do("POST", "/sim/connections/revoke", "", map[string]string{"upn": "admin@" + DefaultHomePartner.Domain}))
+				_, n := decoded(w.do("POST", "/sim/connections/revoke", "",
+					map[string]string{"upn": "admin@" + DefaultHomePartner.Domain}))
 				if n["revoked"] != 1.0 {
 					w.t.Fatalf("revoked %v, want 1", n)
 				}
@@ -593,7 +686,12 @@ func TestRefreshTokenRules(t *testing.T) {
 			}, 0, nil},
 		{"a refresh token of another client is refused (AADSTS70000)",
 			func(w *entraWorld, rt string) (int, map[string]any) {
-				w.do("POST", "/sim/apps", "", App{ClientID: "0f0f0f0f-1111-4222-8333-444444444444", ClientSecret: "other"})
+				w.do(
+					"POST",
+					"/sim/apps",
+					"",
+					App{ClientID: "0f0f0f0f-1111-4222-8333-444444444444", ClientSecret: "other"},
+				)
 				f := refreshForm(rt, "")
 				f.Set("client_id", "0f0f0f0f-1111-4222-8333-444444444444")
 				f.Set("client_secret", "other")
@@ -653,8 +751,12 @@ func TestConnectionsList(t *testing.T) {
 
 func TestClientCredentialsRules(t *testing.T) {
 	form := func(edit func(url.Values)) url.Values {
-		f := url.Values{"grant_type": {"client_credentials"}, "client_id": {DemoApp.ClientID}, "client_secret": {DemoApp.ClientSecret},
-			"scope": {pc.GraphAudience + "/.default"}}
+		f := url.Values{
+			"grant_type":    {"client_credentials"},
+			"client_id":     {DemoApp.ClientID},
+			"client_secret": {DemoApp.ClientSecret},
+			"scope":         {pc.GraphAudience + "/.default"},
+		}
 		if edit != nil {
 			edit(f)
 		}
@@ -667,12 +769,21 @@ func TestClientCredentialsRules(t *testing.T) {
 		wantCode   int
 	}{
 		{"the right secret gives an app-only Graph token with the GDAP role", form(nil), 200, 0},
-		{"a Partner Center .default scope gives a Partner Center token", form(func(f url.Values) { f.Set("scope", pc.PartnerCenterAudience+"/.default") }), 200, 0},
-		{"a wrong secret is refused 401 invalid_client (AADSTS7000215)", form(func(f url.Values) { f.Set("client_secret", "wrong") }), 401, 7000215},
+		{"a Partner Center .default scope gives a Partner Center token",
+			form(func(f url.Values) { f.Set("scope", pc.PartnerCenterAudience+"/.default") }),
+			200, 0},
+		{"a wrong secret is refused 401 invalid_client (AADSTS7000215)",
+			form(func(f url.Values) { f.Set("client_secret", "wrong") }),
+			401, 7000215},
 		{"no secret is refused 401 (AADSTS7000218)", form(func(f url.Values) { f.Del("client_secret") }), 401, 7000218},
-		{"an unknown client is refused (AADSTS700016)", form(func(f url.Values) { f.Set("client_id", newID()) }), 400, 700016},
-		{"a scope without /.default is refused (AADSTS1002012)", form(func(f url.Values) { f.Set("scope", pc.PartnerCenterUserScope) }), 400, 1002012},
-		{"an unknown resource is refused (AADSTS500011)", form(func(f url.Values) { f.Set("scope", "https://management.azure.com/.default") }), 400, 500011},
+		{"an unknown client is refused (AADSTS700016)", form(func(f url.Values) { f.Set("client_id", newID()) }),
+			400, 700016},
+		{"a scope without /.default is refused (AADSTS1002012)",
+			form(func(f url.Values) { f.Set("scope", pc.PartnerCenterUserScope) }),
+			400, 1002012},
+		{"an unknown resource is refused (AADSTS500011)",
+			form(func(f url.Values) { f.Set("scope", "https://management.azure.com/.default") }),
+			400, 500011},
 	}
 	w := newEntraWorld(t)
 	for _, tc := range cases {
@@ -697,7 +808,11 @@ func TestClientCredentialsRules(t *testing.T) {
 		f := form(nil)
 		f.Del("client_secret")
 		f.Del("client_id")
-		req := httptest.NewRequest("POST", "/"+DefaultHomePartner.TenantID+"/oauth2/v2.0/token", strings.NewReader(f.Encode()))
+		req := httptest.NewRequest(
+			"POST",
+			"/"+DefaultHomePartner.TenantID+"/oauth2/v2.0/token",
+			strings.NewReader(f.Encode()),
+		)
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.SetBasicAuth(DemoApp.ClientID, DemoApp.ClientSecret)
 		rec := httptest.NewRecorder()
@@ -713,14 +828,19 @@ func (w *entraWorld) deviceStart() map[string]any {
 	w.t.Helper()
 	status, body := decoded(w.do("POST", "/"+DefaultHomePartner.TenantID+"/oauth2/v2.0/devicecode", "",
 		url.Values{"client_id": {DemoApp.ClientID}, "scope": {connectScopes}}))
-	if status != 200 || body["verification_uri"] != "http://sim.test/devicelogin" || body["interval"] != 5.0 || body["expires_in"] != 900.0 {
+	if status != 200 || body["verification_uri"] != "http://sim.test/devicelogin" || body["interval"] != 5.0 ||
+		body["expires_in"] != 900.0 {
 		w.t.Fatalf("devicecode: %d %v", status, body)
 	}
 	return body
 }
 
 func devicePoll(w *entraWorld, dc map[string]any) (int, map[string]any) {
-	return w.tokenCall(url.Values{"grant_type": {grantDeviceCode}, "client_id": {DemoApp.ClientID}, "device_code": {dc["device_code"].(string)}})
+	return w.tokenCall(url.Values{
+		"grant_type":  {grantDeviceCode},
+		"client_id":   {DemoApp.ClientID},
+		"device_code": {dc["device_code"].(string)},
+	})
 }
 
 func TestDeviceCodeRules(t *testing.T) {
@@ -730,12 +850,23 @@ func TestDeviceCodeRules(t *testing.T) {
 		wantError string
 		wantMFA   bool
 	}{
-		{"a device code is pending until the user signs in", func(*entraWorld, map[string]any) {}, "authorization_pending", false},
+		{"a device code is pending until the user signs in", func(*entraWorld, map[string]any) {},
+			"authorization_pending", false},
 		{"the user signing in with MFA grants the tokens", func(w *entraWorld, dc map[string]any) {
-			w.do("POST", "/sim/devicelogin", "", map[string]any{"userCode": dc["user_code"], "upn": "admin@" + DefaultHomePartner.Domain, "mfa": true})
+			w.do(
+				"POST",
+				"/sim/devicelogin",
+				"",
+				map[string]any{"userCode": dc["user_code"], "upn": "admin@" + DefaultHomePartner.Domain, "mfa": true},
+			)
 		}, "", true},
 		{"the user skipping MFA grants tokens without the mfa claim", func(w *entraWorld, dc map[string]any) {
-			w.do("POST", "/sim/devicelogin", "", map[string]any{"userCode": dc["user_code"], "upn": "admin@" + DefaultHomePartner.Domain, "mfa": false})
+			w.do(
+				"POST",
+				"/sim/devicelogin",
+				"",
+				map[string]any{"userCode": dc["user_code"], "upn": "admin@" + DefaultHomePartner.Domain, "mfa": false},
+			)
 		}, "", false},
 		{"the user declining is answered authorization_declined", func(w *entraWorld, dc map[string]any) {
 			w.do("POST", "/sim/devicelogin", "", map[string]any{"userCode": dc["user_code"], "deny": true})
@@ -751,7 +882,9 @@ func TestDeviceCodeRules(t *testing.T) {
 			}
 			upn := "admin@" + DefaultHomePartner.Domain
 			w.do("POST", "/devicelogin", "", url.Values{"flow": {m[1]}, "upn": {upn}})
-			if rec := w.do("POST", "/devicelogin", "", url.Values{"flow": {m[1]}, "upn": {upn}, "mfa": {"approve"}}); !strings.Contains(rec.Body.String(), `id="result"`) {
+			if rec := w.do(
+				"POST", "/devicelogin", "", url.Values{"flow": {m[1]}, "upn": {upn}, "mfa": {"approve"}},
+			); !strings.Contains(rec.Body.String(), `id="result"`) {
 				w.t.Fatalf("after MFA: %s", rec.Body)
 			}
 		}, "", true},
@@ -793,14 +926,17 @@ func TestSimTokens(t *testing.T) {
 		check func(c map[string]any) bool
 	}{
 		{"the default is the home admin, App+User, with MFA, for Partner Center", nil, func(c map[string]any) bool {
-			return c["upn"] == "admin@"+DefaultHomePartner.Domain && c["aud"] == pc.PartnerCenterAudience && slices.Contains(c["amr"].([]any), any("mfa"))
+			return c["upn"] == "admin@"+DefaultHomePartner.Domain && c["aud"] == pc.PartnerCenterAudience &&
+				slices.Contains(c["amr"].([]any), any("mfa"))
 		}},
-		{"mfa false leaves MFA out", map[string]any{"mfa": false, "upn": "agent@" + DefaultHomePartner.Domain}, func(c map[string]any) bool {
-			return c["upn"] == "agent@"+DefaultHomePartner.Domain && !slices.Contains(c["amr"].([]any), any("mfa"))
-		}},
-		{"appOnly for graph gives the GDAP role", map[string]any{"appOnly": true, "resource": "graph"}, func(c map[string]any) bool {
-			return c["idtyp"] == "app" && c["aud"] == pc.GraphAudience && c["roles"] != nil
-		}},
+		{"mfa false leaves MFA out", map[string]any{"mfa": false, "upn": "agent@" + DefaultHomePartner.Domain},
+			func(c map[string]any) bool {
+				return c["upn"] == "agent@"+DefaultHomePartner.Domain && !slices.Contains(c["amr"].([]any), any("mfa"))
+			}},
+		{"appOnly for graph gives the GDAP role", map[string]any{"appOnly": true, "resource": "graph"},
+			func(c map[string]any) bool {
+				return c["idtyp"] == "app" && c["aud"] == pc.GraphAudience && c["roles"] != nil
+			}},
 		{"a tenant ID issues in that tenant", map[string]any{"tenantId": contosoTenant}, func(c map[string]any) bool {
 			return c["tid"] == contosoTenant && c["upn"] == "admin@contoso.onmicrosoft.com"
 		}},
@@ -816,7 +952,9 @@ func TestSimTokens(t *testing.T) {
 			}
 		})
 	}
-	if status, _ := decoded(w.do("POST", "/sim/tokens", "", map[string]any{"upn": "nobody@" + DefaultHomePartner.Domain})); status != 400 {
+	if status, _ := decoded(w.do(
+		"POST", "/sim/tokens", "", map[string]any{"upn": "nobody@" + DefaultHomePartner.Domain},
+	)); status != 400 {
 		t.Fatalf("an unknown user: %d, want 400", status)
 	}
 }

@@ -29,7 +29,14 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	switch grant {
 	case "client_credentials":
 		if secret == "" {
-			s.entraError(w, r, http.StatusUnauthorized, "invalid_client", 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")
+			s.entraError(
+				w,
+				r,
+				http.StatusUnauthorized,
+				"invalid_client",
+				7000218,
+				"The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+			)
 			return
 		}
 		s.clientCredentials(w, r, d, a)
@@ -40,9 +47,24 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	case grantDeviceCode:
 		s.redeemDeviceCode(w, r, d, a)
 	case "":
-		s.entraError(w, r, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'grant_type'.")
+		s.entraError(
+			w,
+			r,
+			http.StatusBadRequest,
+			"invalid_request",
+			900144,
+			"The request body must contain the following parameter: 'grant_type'.",
+		)
 	default:
-		s.entraError(w, r, http.StatusBadRequest, "unsupported_grant_type", 70003, "The app requested an unsupported grant type '%s'.", grant)
+		s.entraError(
+			w,
+			r,
+			http.StatusBadRequest,
+			"unsupported_grant_type",
+			70003,
+			"The app requested an unsupported grant type '%s'.",
+			grant,
+		)
 	}
 }
 
@@ -63,11 +85,31 @@ func (s *Server) client(w http.ResponseWriter, r *http.Request, d directory) (*A
 	}
 	a := s.app(id)
 	if a == nil {
-		s.entraError(w, r, http.StatusBadRequest, "unauthorized_client", 700016, "Application with identifier '%s' was not found in the directory '%s'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.", id, d.name)
+		s.entraError(
+			w,
+			r,
+			http.StatusBadRequest,
+			"unauthorized_client",
+			700016,
+			"Application with identifier '%s' was not found in the directory '%s'. This can happen if the "+
+				"application has not been installed by the administrator of the tenant or consented to by any user "+
+				"in the tenant.",
+			id,
+			d.name,
+		)
 		return nil, "", false
 	}
 	if secret != "" && subtle.ConstantTimeCompare([]byte(secret), []byte(a.ClientSecret)) != 1 {
-		s.entraError(w, r, http.StatusUnauthorized, "invalid_client", 7000215, "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '%s'.", a.ClientID)
+		s.entraError(
+			w,
+			r,
+			http.StatusUnauthorized,
+			"invalid_client",
+			7000215,
+			"Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, "+
+				"not the client secret ID, for a secret added to app '%s'.",
+			a.ClientID,
+		)
 		return nil, "", false
 	}
 	return a, secret, true
@@ -78,12 +120,30 @@ func (s *Server) clientCredentials(w http.ResponseWriter, r *http.Request, d dir
 	scope := strings.TrimSpace(r.PostForm.Get("scope"))
 	res, ok := strings.CutSuffix(scope, "/.default")
 	if !ok || strings.Contains(res, " ") {
-		s.entraError(w, r, http.StatusBadRequest, "invalid_scope", 1002012, "The provided value for scope %s is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).", scope)
+		s.entraError(
+			w,
+			r,
+			http.StatusBadRequest,
+			"invalid_scope",
+			1002012,
+			"The provided value for scope %s is not valid. Client credential flows must have a scope value with "+
+				"/.default suffixed to the resource identifier (application ID URI).",
+			scope,
+		)
 		return
 	}
 	aud := resourceAudience(res)
 	if aud == "" {
-		s.entraError(w, r, http.StatusBadRequest, "invalid_resource", 500011, "The resource principal named %s was not found in the tenant named %s.", res, d.name)
+		s.entraError(
+			w,
+			r,
+			http.StatusBadRequest,
+			"invalid_resource",
+			500011,
+			"The resource principal named %s was not found in the tenant named %s.",
+			res,
+			d.name,
+		)
 		return
 	}
 	tok, err := s.accessToken(s.baseURL(r), grantee{dir: d, clientID: a.ClientID}, aud, defaultPermissions(aud, true))
@@ -101,17 +161,62 @@ func (s *Server) redeemCode(w http.ResponseWriter, r *http.Request, d directory,
 	c := s.flows.codes[r.PostForm.Get("code")]
 	switch {
 	case c == nil:
-		s.entraError(w, r, http.StatusBadRequest, "invalid_grant", 9002313, "Invalid request. Request is malformed or invalid: the authorization code is unknown.")
+		s.entraError(
+			w,
+			r,
+			http.StatusBadRequest,
+			"invalid_grant",
+			9002313,
+			"Invalid request. Request is malformed or invalid: the authorization code is unknown.",
+		)
 	case c.redeemed:
-		s.entraError(w, r, http.StatusBadRequest, "invalid_grant", 54005, "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.")
+		s.entraError(
+			w,
+			r,
+			http.StatusBadRequest,
+			"invalid_grant",
+			54005,
+			"OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing "+
+				"refresh token.",
+		)
 	case !s.now().Before(c.issued.Add(codeLifetime)):
-		s.entraError(w, r, http.StatusBadRequest, "invalid_grant", 70008, "The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.")
+		s.entraError(
+			w,
+			r,
+			http.StatusBadRequest,
+			"invalid_grant",
+			70008,
+			"The provided authorization code or refresh token has expired due to inactivity. Send a new interactive "+
+				"authorization request for this user and resource.",
+		)
 	case !strings.EqualFold(c.clientID, a.ClientID) || c.tenantID != d.id:
-		s.entraError(w, r, http.StatusBadRequest, "invalid_grant", 70000, "The provided value for the 'code' parameter is not valid: it was issued to another client or tenant.")
+		s.entraError(
+			w,
+			r,
+			http.StatusBadRequest,
+			"invalid_grant",
+			70000,
+			"The provided value for the 'code' parameter is not valid: it was issued to another client or tenant.",
+		)
 	case r.PostForm.Get("redirect_uri") != c.redirectURI:
-		s.entraError(w, r, http.StatusBadRequest, "invalid_grant", 70000, "The provided value for the 'redirect_uri' is not valid. The value must exactly match the redirect URI used to obtain the authorization code.")
+		s.entraError(
+			w,
+			r,
+			http.StatusBadRequest,
+			"invalid_grant",
+			70000,
+			"The provided value for the 'redirect_uri' is not valid. The value must exactly match the redirect URI "+
+				"used to obtain the authorization code.",
+		)
 	case c.challenge != "" && s256(r.PostForm.Get("code_verifier")) != c.challenge:
-		s.entraError(w, r, http.StatusBadRequest, "invalid_grant", 501481, "The Code_Verifier does not match the code_challenge supplied in the authorization request.")
+		s.entraError(
+			w,
+			r,
+			http.StatusBadRequest,
+			"invalid_grant",
+			501481,
+			"The Code_Verifier does not match the code_challenge supplied in the authorization request.",
+		)
 	default:
 		c.redeemed = true
 		u, _ := d.user(c.upn)
@@ -128,22 +233,64 @@ func (s *Server) redeemRefreshToken(w http.ResponseWriter, r *http.Request, d di
 	now := s.now()
 	switch {
 	case g == nil || g.TenantID != d.id:
-		s.entraError(w, r, http.StatusBadRequest, "invalid_grant", 9002313, "Invalid request. Request is malformed or invalid: the refresh token is unknown.")
+		s.entraError(
+			w,
+			r,
+			http.StatusBadRequest,
+			"invalid_grant",
+			9002313,
+			"Invalid request. Request is malformed or invalid: the refresh token is unknown.",
+		)
 		return
 	case !strings.EqualFold(g.ClientID, a.ClientID):
-		s.entraError(w, r, http.StatusBadRequest, "invalid_grant", 70000, "Provided grant is invalid or malformed: the refresh token was issued to another client.")
+		s.entraError(
+			w,
+			r,
+			http.StatusBadRequest,
+			"invalid_grant",
+			70000,
+			"Provided grant is invalid or malformed: the refresh token was issued to another client.",
+		)
 		return
 	case !g.RevokedAt.IsZero():
-		s.entraError(w, r, http.StatusBadRequest, "invalid_grant", 50173, "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password. The grant was issued on '%s' and the TokensValidFrom date (before which tokens are not valid) for this user is '%s'.",
-			g.IssuedAt.Format("2006-01-02T15:04:05.0000000Z"), g.RevokedAt.Format("2006-01-02T15:04:05.0000000Z"))
+		s.entraError(
+			w,
+			r,
+			http.StatusBadRequest,
+			"invalid_grant",
+			50173,
+			"The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might "+
+				"have changed or reset their password. The grant was issued on '%s' and the TokensValidFrom date "+
+				"(before which tokens are not valid) for this user is '%s'.",
+			g.IssuedAt.Format("2006-01-02T15:04:05.0000000Z"),
+			g.RevokedAt.Format("2006-01-02T15:04:05.0000000Z"),
+		)
 		return
 	case g.lapsed(now):
-		s.entraError(w, r, http.StatusBadRequest, "invalid_grant", 700082, "The refresh token has expired due to inactivity. The token was issued on %s and was inactive for 90.00:00:00.", g.IssuedAt.Format("2006-01-02T15:04:05.0000000Z"))
+		s.entraError(
+			w,
+			r,
+			http.StatusBadRequest,
+			"invalid_grant",
+			700082,
+			"The refresh token has expired due to inactivity. The token was issued on %s and was inactive for "+
+				"90.00:00:00.",
+			g.IssuedAt.Format("2006-01-02T15:04:05.0000000Z"),
+		)
 		return
 	}
 	u, ok := d.user(g.UPN)
 	if !ok {
-		s.entraError(w, r, http.StatusBadRequest, "invalid_grant", 50034, "The user account %s does not exist in the %s directory.", g.UPN, d.domain)
+		s.entraError(
+			w,
+			r,
+			http.StatusBadRequest,
+			"invalid_grant",
+			50034,
+			"The user account %s does not exist in the %s directory.",
+			g.UPN,
+			d.domain,
+		)
 		return
 	}
 	g.LastUsedAt = now
@@ -168,11 +315,25 @@ func (s *Server) redeemDeviceCode(w http.ResponseWriter, r *http.Request, d dire
 	f := s.flows.devices[code]
 	switch {
 	case f == nil || !strings.EqualFold(f.clientID, a.ClientID) || f.tenantID != d.id:
-		s.entraError(w, r, http.StatusBadRequest, "bad_verification_code", 70000, "The device code is unknown to the tenant and the client.")
+		s.entraError(
+			w,
+			r,
+			http.StatusBadRequest,
+			"bad_verification_code",
+			70000,
+			"The device code is unknown to the tenant and the client.",
+		)
 	case f.redeemed:
 		s.entraError(w, r, http.StatusBadRequest, "invalid_grant", 70000, "The device code was already redeemed.")
 	case f.declined:
-		s.entraError(w, r, http.StatusBadRequest, "authorization_declined", 70000, "The end user denied the authorization request.")
+		s.entraError(
+			w,
+			r,
+			http.StatusBadRequest,
+			"authorization_declined",
+			70000,
+			"The end user denied the authorization request.",
+		)
 	case f.approved:
 		f.redeemed = true
 		u, _ := d.user(f.upn)
@@ -180,7 +341,14 @@ func (s *Server) redeemDeviceCode(w http.ResponseWriter, r *http.Request, d dire
 	case !s.now().Before(f.issued.Add(deviceCodeLifetime)):
 		s.entraError(w, r, http.StatusBadRequest, "expired_token", 70019, "Verification code expired.")
 	default:
-		s.entraError(w, r, http.StatusBadRequest, "authorization_pending", 70016, "OAuth 2.0 device flow error. Authorization is pending. Continue polling.")
+		s.entraError(
+			w,
+			r,
+			http.StatusBadRequest,
+			"authorization_pending",
+			70016,
+			"OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
+		)
 	}
 }
 
@@ -189,7 +357,16 @@ func (s *Server) redeemDeviceCode(w http.ResponseWriter, r *http.Request, d dire
 func (s *Server) userTokens(w http.ResponseWriter, r *http.Request, g grantee, scope, nonce string) {
 	sr := parseScope(scope)
 	if sr.aud == "" {
-		s.entraError(w, r, http.StatusBadRequest, "invalid_resource", 500011, "The resource principal named %s was not found in the tenant named %s.", sr.unknown, g.dir.name)
+		s.entraError(
+			w,
+			r,
+			http.StatusBadRequest,
+			"invalid_resource",
+			500011,
+			"The resource principal named %s was not found in the tenant named %s.",
+			sr.unknown,
+			g.dir.name,
+		)
 		return
 	}
 	base := s.baseURL(r)
@@ -198,13 +375,25 @@ func (s *Server) userTokens(w http.ResponseWriter, r *http.Request, g grantee, s
 		s.entraError(w, r, http.StatusInternalServerError, "server_error", 90100, "%v", err)
 		return
 	}
-	out := map[string]any{"token_type": "Bearer", "scope": strings.Join(sr.granted, " "), "expires_in": int(accessTokenLifetime.Seconds()),
-		"ext_expires_in": int(accessTokenLifetime.Seconds()), "access_token": at}
+	out := map[string]any{
+		"token_type":     "Bearer",
+		"scope":          strings.Join(sr.granted, " "),
+		"expires_in":     int(accessTokenLifetime.Seconds()),
+		"ext_expires_in": int(accessTokenLifetime.Seconds()),
+		"access_token":   at,
+	}
 	if sr.offline {
 		rt := "sim-rt." + randomToken(48)
 		s.issued.add(&s.issued.refresh, rt)
 		key := tokenHash(rt)
-		s.st.RefreshTokens[key] = &refreshGrant{TenantID: g.dir.id, UPN: g.user.UPN, ClientID: g.clientID, Scope: scope, MFA: g.mfa, IssuedAt: s.now()}
+		s.st.RefreshTokens[key] = &refreshGrant{
+			TenantID: g.dir.id,
+			UPN:      g.user.UPN,
+			ClientID: g.clientID,
+			Scope:    scope,
+			MFA:      g.mfa,
+			IssuedAt: s.now(),
+		}
 		s.st.mark(kindRefreshToken, key)
 		out["refresh_token"] = rt
 	}

@@ -21,9 +21,18 @@ func waitingWorld(b *testing.B, s *Server, n int) {
 	now := s.now()
 	for i := range n {
 		id := fmt.Sprintf("waiting-%05d", i)
-		s.st.putGDAP(&gdapRecord{ID: id, DisplayName: id, Duration: "P730D", Phase: pc.GDAPStatusApprovalPending,
-			Roles: []pc.UnifiedRole{{RoleDefinitionID: helpdeskRole}}, CreatedAt: now, ModifiedAt: now, LockedAt: now, Version: 2,
-			Notified: map[string]bool{}})
+		s.st.putGDAP(&gdapRecord{
+			ID:          id,
+			DisplayName: id,
+			Duration:    "P730D",
+			Phase:       pc.GDAPStatusApprovalPending,
+			Roles:       []pc.UnifiedRole{{RoleDefinitionID: helpdeskRole}},
+			CreatedAt:   now,
+			ModifiedAt:  now,
+			LockedAt:    now,
+			Version:     2,
+			Notified:    map[string]bool{},
+		})
 	}
 	if err := s.flush(); err != nil {
 		b.Fatal(err)
@@ -50,9 +59,19 @@ func BenchmarkScan(b *testing.B) {
 			var due []*gdapRecord
 			for i := range 3 {
 				id := fmt.Sprintf("due-%d", i)
-				g := &gdapRecord{ID: id, DisplayName: id, Duration: "P730D", Phase: pc.GDAPStatusApproved,
-					Roles: []pc.UnifiedRole{{RoleDefinitionID: helpdeskRole}}, CreatedAt: now, ModifiedAt: now, LockedAt: now,
-					ApprovedAt: now.Add(-time.Hour), Version: 3, Notified: map[string]bool{}}
+				g := &gdapRecord{
+					ID:          id,
+					DisplayName: id,
+					Duration:    "P730D",
+					Phase:       pc.GDAPStatusApproved,
+					Roles:       []pc.UnifiedRole{{RoleDefinitionID: helpdeskRole}},
+					CreatedAt:   now,
+					ModifiedAt:  now,
+					LockedAt:    now,
+					ApprovedAt:  now.Add(-time.Hour),
+					Version:     3,
+					Notified:    map[string]bool{},
+				}
 				s.st.putGDAP(g)
 				due = append(due, g)
 			}
@@ -94,9 +113,18 @@ func BenchmarkCreateGDAP(b *testing.B) {
 			n := 0
 			for b.Loop() {
 				n++
-				body := fmt.Sprintf(`{"displayName":"bench %d","duration":"P730D","customer":{"tenantId":%q},"accessDetails":{"unifiedRoles":[{"roleDefinitionId":%q}]}}`,
-					n, fabrikamTenant, helpdeskRole)
-				req := httptest.NewRequest(http.MethodPost, "/v1.0/tenantRelationships/delegatedAdminRelationships", strings.NewReader(body))
+				body := fmt.Sprintf(
+					`{"displayName":"bench %d","duration":"P730D","customer":{"tenantId":%q},`+
+						`"accessDetails":{"unifiedRoles":[{"roleDefinitionId":%q}]}}`,
+					n,
+					fabrikamTenant,
+					helpdeskRole,
+				)
+				req := httptest.NewRequest(
+					http.MethodPost,
+					"/v1.0/tenantRelationships/delegatedAdminRelationships",
+					strings.NewReader(body),
+				)
 				req.Header.Set("Authorization", "Bearer "+token)
 				req.Header.Set("MS-RequestId", fmt.Sprintf("bench-%d", n))
 				rec := httptest.NewRecorder()

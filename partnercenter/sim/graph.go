@@ -38,7 +38,12 @@ func (s *Server) createGDAP(w http.ResponseWriter, r *http.Request) {
 		s.graphFail(w, http.StatusBadRequest, "badRequest", "displayName is required and at most 50 characters.")
 		return
 	case err != nil || dur < minGDAPDuration || dur > maxGDAPDuration:
-		s.graphFail(w, http.StatusBadRequest, "badRequest", "duration must be an ISO 8601 duration between P1D and P2Y.")
+		s.graphFail(
+			w,
+			http.StatusBadRequest,
+			"badRequest",
+			"duration must be an ISO 8601 duration between P1D and P2Y.",
+		)
 		return
 	case len(in.AccessDetails.UnifiedRoles) == 0:
 		s.graphFail(w, http.StatusBadRequest, "badRequest", "accessDetails.unifiedRoles must name at least one role.")
@@ -47,12 +52,23 @@ func (s *Server) createGDAP(w http.ResponseWriter, r *http.Request) {
 		s.graphFail(w, http.StatusBadRequest, "badRequest", "autoExtendDuration must be PT0S, P0D or P180D.")
 		return
 	case extends(in.AutoExtendDuration) && hasGlobalAdmin(in.AccessDetails.UnifiedRoles):
-		s.graphFail(w, http.StatusBadRequest, "badRequest", "Auto-extension is not allowed for relationships with the Global Administrator role.")
+		s.graphFail(
+			w,
+			http.StatusBadRequest,
+			"badRequest",
+			"Auto-extension is not allowed for relationships with the Global Administrator role.",
+		)
 		return
 	}
 	for _, role := range in.AccessDetails.UnifiedRoles {
 		if !guid.MatchString(role.RoleDefinitionID) {
-			s.graphFail(w, http.StatusBadRequest, "badRequest", "roleDefinitionId %q is not a built-in role template ID.", role.RoleDefinitionID)
+			s.graphFail(
+				w,
+				http.StatusBadRequest,
+				"badRequest",
+				"roleDefinitionId %q is not a built-in role template ID.",
+				role.RoleDefinitionID,
+			)
 			return
 		}
 	}
@@ -64,15 +80,31 @@ func (s *Server) createGDAP(w http.ResponseWriter, r *http.Request) {
 	if in.Customer != nil && in.Customer.TenantID != "" {
 		t := s.st.Tenants[in.Customer.TenantID]
 		if t == nil || t.Partner {
-			s.graphFail(w, http.StatusBadRequest, "badRequest", "Customer tenant %s was not found.", in.Customer.TenantID)
+			s.graphFail(
+				w,
+				http.StatusBadRequest,
+				"badRequest",
+				"Customer tenant %s was not found.",
+				in.Customer.TenantID,
+			)
 			return
 		}
 		customer = pc.GDAPCustomer{TenantID: t.ID, DisplayName: t.CompanyName}
 	}
 	now := s.now()
-	g := &gdapRecord{ID: newID() + "-" + newID(), DisplayName: in.DisplayName, Duration: in.Duration, AutoExtend: in.AutoExtendDuration,
-		Customer: customer, Roles: in.AccessDetails.UnifiedRoles, Phase: pc.GDAPStatusCreated, CreatedAt: now, ModifiedAt: now,
-		Version: 1, Notified: map[string]bool{}}
+	g := &gdapRecord{
+		ID:          newID() + "-" + newID(),
+		DisplayName: in.DisplayName,
+		Duration:    in.Duration,
+		AutoExtend:  in.AutoExtendDuration,
+		Customer:    customer,
+		Roles:       in.AccessDetails.UnifiedRoles,
+		Phase:       pc.GDAPStatusCreated,
+		CreatedAt:   now,
+		ModifiedAt:  now,
+		Version:     1,
+		Notified:    map[string]bool{},
+	}
 	s.st.putGDAP(g)
 	w.Header().Set("Location", s.publicURL()+"/v1.0/tenantRelationships/delegatedAdminRelationships/"+g.ID)
 	writeJSON(w, http.StatusCreated, g.view(now, s.cfg.ActivationDelay))
@@ -95,7 +127,10 @@ func (s *Server) listGDAP(w http.ResponseWriter, _ *http.Request) {
 			out.Value = append(out.Value, g.view(now, s.cfg.ActivationDelay))
 		}
 	}
-	slices.SortFunc(out.Value, func(a, b pc.GDAPRelationship) int { return a.CreatedDateTime.Compare(b.CreatedDateTime.Time) })
+	slices.SortFunc(
+		out.Value,
+		func(a, b pc.GDAPRelationship) int { return a.CreatedDateTime.Compare(b.CreatedDateTime.Time) },
+	)
 	writeJSON(w, http.StatusOK, out)
 }
 
@@ -113,7 +148,12 @@ func (s *Server) checkIfMatch(w http.ResponseWriter, r *http.Request, version in
 		s.graphFail(w, http.StatusBadRequest, "badRequest", "The If-Match header is required.")
 		return false
 	case im != "*" && im != etag(version):
-		s.graphFail(w, http.StatusPreconditionFailed, "preconditionFailed", "The ETag does not match the current version.")
+		s.graphFail(
+			w,
+			http.StatusPreconditionFailed,
+			"preconditionFailed",
+			"The ETag does not match the current version.",
+		)
 		return false
 	}
 	return true
@@ -136,13 +176,24 @@ func (s *Server) patchGDAP(w http.ResponseWriter, r *http.Request) {
 	v := *in.AutoExtendDuration
 	switch {
 	case status != pc.GDAPStatusCreated && status != pc.GDAPStatusActive && status != pc.GDAPStatusExpiring:
-		s.graphFail(w, http.StatusBadRequest, "badRequest", "autoExtendDuration can change only while the relationship is created or active (it is %s).", status)
+		s.graphFail(
+			w,
+			http.StatusBadRequest,
+			"badRequest",
+			"autoExtendDuration can change only while the relationship is created or active (it is %s).",
+			status,
+		)
 		return
 	case !validAutoExtend(v):
 		s.graphFail(w, http.StatusBadRequest, "badRequest", "autoExtendDuration must be PT0S, P0D or P180D.")
 		return
 	case extends(v) && hasGlobalAdmin(g.Roles):
-		s.graphFail(w, http.StatusBadRequest, "badRequest", "Auto-extension is not allowed for relationships with the Global Administrator role.")
+		s.graphFail(
+			w,
+			http.StatusBadRequest,
+			"badRequest",
+			"Auto-extension is not allowed for relationships with the Global Administrator role.",
+		)
 		return
 	}
 	g.AutoExtend = v
@@ -185,13 +236,25 @@ func (s *Server) gdapRequest(w http.ResponseWriter, r *http.Request) {
 	switch in.Action {
 	case pc.GDAPActionLockForApproval:
 		if status != pc.GDAPStatusCreated {
-			s.graphFail(w, http.StatusBadRequest, "badRequest", "Only a relationship in status created can be locked for approval (it is %s).", status)
+			s.graphFail(
+				w,
+				http.StatusBadRequest,
+				"badRequest",
+				"Only a relationship in status created can be locked for approval (it is %s).",
+				status,
+			)
 			return
 		}
 		g.Phase, g.LockedAt = pc.GDAPStatusApprovalPending, now
 	case pc.GDAPActionTerminate:
 		if status != pc.GDAPStatusActive && status != pc.GDAPStatusExpiring {
-			s.graphFail(w, http.StatusBadRequest, "badRequest", "Only an active relationship can be terminated (it is %s).", status)
+			s.graphFail(
+				w,
+				http.StatusBadRequest,
+				"badRequest",
+				"Only an active relationship can be terminated (it is %s).",
+				status,
+			)
 			return
 		}
 		g.Phase, g.TerminationAt = pc.GDAPStatusTerminationRequested, now
@@ -219,12 +282,25 @@ func (s *Server) createAssignment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.now()
-	if status, _, _ := g.status(now, s.cfg.ActivationDelay); status != pc.GDAPStatusActive && status != pc.GDAPStatusExpiring {
-		s.graphFail(w, http.StatusBadRequest, "badRequest", "Access can be assigned only on an active relationship (it is %s).", status)
+	if status, _, _ := g.status(now, s.cfg.ActivationDelay); status != pc.GDAPStatusActive &&
+		status != pc.GDAPStatusExpiring {
+		s.graphFail(
+			w,
+			http.StatusBadRequest,
+			"badRequest",
+			"Access can be assigned only on an active relationship (it is %s).",
+			status,
+		)
 		return
 	}
-	if !guid.MatchString(in.AccessContainer.AccessContainerID) || in.AccessContainer.AccessContainerType != "securityGroup" {
-		s.graphFail(w, http.StatusBadRequest, "badRequest", "accessContainer must name one security group by its object ID.")
+	if !guid.MatchString(in.AccessContainer.AccessContainerID) ||
+		in.AccessContainer.AccessContainerType != "securityGroup" {
+		s.graphFail(
+			w,
+			http.StatusBadRequest,
+			"badRequest",
+			"accessContainer must name one security group by its object ID.",
+		)
 		return
 	}
 	if len(in.AccessDetails.UnifiedRoles) == 0 {
@@ -232,19 +308,41 @@ func (s *Server) createAssignment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, role := range in.AccessDetails.UnifiedRoles {
-		if !slices.ContainsFunc(g.Roles, func(h pc.UnifiedRole) bool { return strings.EqualFold(h.RoleDefinitionID, role.RoleDefinitionID) }) {
-			s.graphFail(w, http.StatusBadRequest, "badRequest", "Role %s is not part of the relationship.", role.RoleDefinitionID)
+		if !slices.ContainsFunc(
+			g.Roles,
+			func(h pc.UnifiedRole) bool { return strings.EqualFold(h.RoleDefinitionID, role.RoleDefinitionID) },
+		) {
+			s.graphFail(
+				w,
+				http.StatusBadRequest,
+				"badRequest",
+				"Role %s is not part of the relationship.",
+				role.RoleDefinitionID,
+			)
 			return
 		}
 	}
 	for _, a := range g.Assignments {
 		if strings.EqualFold(a.GroupID, in.AccessContainer.AccessContainerID) {
-			s.graphFail(w, http.StatusConflict, "conflict", "Security group %s already has an access assignment.", a.GroupID)
+			s.graphFail(
+				w,
+				http.StatusConflict,
+				"conflict",
+				"Security group %s already has an access assignment.",
+				a.GroupID,
+			)
 			return
 		}
 	}
-	a := &assignmentRecord{ID: newID(), GroupID: in.AccessContainer.AccessContainerID, GroupType: in.AccessContainer.AccessContainerType,
-		Roles: in.AccessDetails.UnifiedRoles, CreatedAt: now, ModifiedAt: now, Version: 1}
+	a := &assignmentRecord{
+		ID:         newID(),
+		GroupID:    in.AccessContainer.AccessContainerID,
+		GroupType:  in.AccessContainer.AccessContainerType,
+		Roles:      in.AccessDetails.UnifiedRoles,
+		CreatedAt:  now,
+		ModifiedAt: now,
+		Version:    1,
+	}
 	g.Assignments = append(g.Assignments, a)
 	s.st.mark(kindGDAP, g.ID)
 	writeJSON(w, http.StatusCreated, a.view(now, s.cfg.ActivationDelay))

@@ -70,7 +70,8 @@ func everyCustomer(s *Server, field, value string) []string {
 			continue
 		case field == "Domain" && !strings.HasPrefix(strings.ToLower(t.Domain), strings.ToLower(value)):
 			continue
-		case field == "IndirectReseller" && (t.AssociatedPartnerID == "" || !strings.HasPrefix(strings.ToLower(t.AssociatedPartnerID), strings.ToLower(value))):
+		case field == "IndirectReseller" && (t.AssociatedPartnerID == "" ||
+			!strings.HasPrefix(strings.ToLower(t.AssociatedPartnerID), strings.ToLower(value))):
 			continue
 		}
 		out = append(out, strings.ToLower(t.Domain))
@@ -93,7 +94,9 @@ func TestCustomerListMatchesEveryTenant(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range []string{"adatum-zz.onmicrosoft.com", "litware-aa.onmicrosoft.com", "Mixed-Case.onmicrosoft.com"} {
+	for _, d := range []string{
+		"adatum-zz.onmicrosoft.com", "litware-aa.onmicrosoft.com", "Mixed-Case.onmicrosoft.com",
+	} {
 		if st := sv.post(t, "/sim/tenants", map[string]any{"domain": d, "country": "US", "companyName": d,
 			"users": []User{{UPN: "admin@" + d, GlobalAdmin: true}}}); st != http.StatusCreated {
 			t.Fatalf("tenant %s: %d", d, st)
@@ -171,7 +174,8 @@ func TestStoredAnswersExpireAfterADay(t *testing.T) {
 	}
 	clock.advance(answerRetention - time.Second)
 	expire()
-	if again, err := sv.c.CreateCustomer(withID("create"), newCustomerBody("expiring.onmicrosoft.com")); err != nil || again.ID != first.ID {
+	if again, err := sv.c.CreateCustomer(withID("create"), newCustomerBody("expiring.onmicrosoft.com")); err != nil ||
+		again.ID != first.ID {
 		t.Errorf("a retry within the day = %+v, err %v; want the stored answer", again, err)
 	}
 	clock.advance(time.Second)
@@ -208,8 +212,8 @@ func TestDeliveryLogKeepsTheLatest(t *testing.T) {
 	if len(got) != deliveryLogSize {
 		t.Fatalf("the log holds %d deliveries, want %d", len(got), deliveryLogSize)
 	}
-	if first, last := got[0], got[len(got)-1]; first.URL != strconv.Itoa(added-deliveryLogSize) || first.Attempts != 0 ||
-		last.URL != strconv.Itoa(added-1) || !last.Delivered || last.Attempts != 1 {
+	if first, last := got[0], got[len(got)-1]; first.URL != strconv.Itoa(added-deliveryLogSize) ||
+		first.Attempts != 0 || last.URL != strconv.Itoa(added-1) || !last.Delivered || last.Attempts != 1 {
 		t.Errorf("the log runs from %+v to %+v", first, last)
 	}
 }

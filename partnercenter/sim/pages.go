@@ -20,14 +20,16 @@ header{background:#0078d4;color:#fff;padding:12px 24px;font-weight:600}
 main{max-width:640px;margin:32px auto;background:#fff;padding:24px 32px;border-radius:4px;box-shadow:0 1px 3px #0002}
 dt{font-weight:600;margin-top:8px} label{display:block;margin-top:16px}
 input{width:100%;padding:6px;font-size:1em;box-sizing:border-box}
-button{margin-top:16px;background:#0078d4;color:#fff;border:0;padding:8px 20px;font-size:1em;border-radius:2px;cursor:pointer}
+button{margin-top:16px;background:#0078d4;color:#fff;border:0;padding:8px 20px;font-size:1em;` +
+	`border-radius:2px;cursor:pointer}
 #result.ok{color:#107c10} #result.refused{color:#a4262c} .note{color:#605e5c;font-size:.9em}
 </style></head>
 <body><header>{{.Site}} · partnerflow simulator</header><main>
 <h1>{{.Title}}</h1>
 {{if .Result}}<p id="result" class="{{.ResultClass}}" data-reason="{{.Reason}}">{{.Result}}</p>{{end}}
 {{if .Invitation}}{{with .Invitation}}
-<p><strong>{{.PartnerName}}</strong> invites your organization to a reseller relationship{{if .Indirect}} through {{.ProviderName}}{{end}}.</p>
+<p><strong>{{.PartnerName}}</strong> invites your organization to a reseller relationship` +
+	`{{if .Indirect}} through {{.ProviderName}}{{end}}.</p>
 <dl><dt>Partner</dt><dd>{{.PartnerName}}</dd>{{if .Indirect}}<dt>Indirect provider</dt><dd>{{.ProviderName}}</dd>{{end}}
 <dt>Delegated admin permissions requested</dt><dd>{{if .DAP}}Yes{{else}}No{{end}}</dd></dl>
 {{end}}{{end}}
@@ -35,11 +37,13 @@ button{margin-top:16px;background:#0078d4;color:#fff;border:0;padding:8px 20px;f
 <p>A partner requests granular delegated admin access to your organization.</p>
 <dl><dt>Relationship</dt><dd>{{.DisplayName}}</dd><dt>Status</dt><dd id="status">{{.Status}}</dd>
 <dt>Duration</dt><dd>{{.Duration}}</dd><dt>Auto-extend</dt><dd>{{.AutoExtendDuration}}</dd>
-<dt>Microsoft Entra roles</dt><dd><ul>{{range .AccessDetails.UnifiedRoles}}<li>{{.RoleDefinitionID}}</li>{{end}}</ul></dd></dl>
+<dt>Microsoft Entra roles</dt>` +
+	`<dd><ul>{{range .AccessDetails.UnifiedRoles}}<li>{{.RoleDefinitionID}}</li>{{end}}</ul></dd></dl>
 {{end}}{{end}}
 {{if .Partnership}}{{with .Partnership}}
 <p><strong>{{.ProviderName}}</strong> asks your organization to authorize it as your indirect provider.</p>
-<dl><dt>Indirect provider</dt><dd id="provider">{{.ProviderName}}</dd><dt>Provider PartnerID</dt><dd>{{.ProviderMPNID}}</dd>
+<dl><dt>Indirect provider</dt><dd id="provider">{{.ProviderName}}</dd>` +
+	`<dt>Provider PartnerID</dt><dd>{{.ProviderMPNID}}</dd>
 <dt>Country/region</dt><dd>{{.Country}}</dd></dl>
 {{end}}{{end}}
 {{if .Form}}<form method="post">
@@ -110,7 +114,13 @@ func (d *pageData) outcome(ref *refusal, success string) int {
 func (s *Server) invitationPage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	partnerID := q.Get("partnerId")
-	d := pageData{Title: "Accept partner invitation", Form: true, Verb: "accept the invitation", Button: "accept", ButtonLabel: "Accept authorization"}
+	d := pageData{
+		Title:       "Accept partner invitation",
+		Form:        true,
+		Verb:        "accept the invitation",
+		Button:      "accept",
+		ButtonLabel: "Accept authorization",
+	}
 	inv := &invitationView{DAP: strings.EqualFold(q.Get("DAP"), "true")}
 	switch p := s.st.Tenants[partnerID]; {
 	case partnerID == s.home.TenantID:
@@ -139,7 +149,13 @@ func (s *Server) invitationPage(w http.ResponseWriter, r *http.Request) {
 
 // approvalPage shows a GDAP request and approves it.
 func (s *Server) approvalPage(w http.ResponseWriter, r *http.Request) {
-	d := pageData{Title: "Approve granular admin relationship", Form: true, Verb: "approve", Button: "approve", ButtonLabel: "Approve all roles"}
+	d := pageData{
+		Title:       "Approve granular admin relationship",
+		Form:        true,
+		Verb:        "approve",
+		Button:      "approve",
+		ButtonLabel: "Approve all roles",
+	}
 	g := s.st.GDAP[r.PathValue("id")]
 	if g == nil || g.Phase == "deleted" {
 		d.Form = false

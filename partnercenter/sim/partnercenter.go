@@ -26,11 +26,22 @@ func (s *Server) pcFail(w http.ResponseWriter, status, code int, format string, 
 
 // pcFailFrom writes a Partner Center error with the source and data of the
 // documented example it stands for.
-func (s *Server) pcFailFrom(w http.ResponseWriter, status, code int, source string, data []string, format string, args ...any) {
+func (s *Server) pcFailFrom(
+	w http.ResponseWriter,
+	status, code int,
+	source string,
+	data []string,
+	format string,
+	args ...any,
+) {
 	if data == nil {
 		data = []string{}
 	}
-	writeJSON(w, status, pc.ErrorBody{Code: code, Description: fmt.Sprintf(format, args...), Data: data, Source: source})
+	writeJSON(
+		w,
+		status,
+		pc.ErrorBody{Code: code, Description: fmt.Sprintf(format, args...), Data: data, Source: source},
+	)
 }
 
 // queryValue reads a query parameter by name, ignoring case as Partner
@@ -57,14 +68,31 @@ func selfLink(uri string) *pc.Link {
 // relationshipRequest answers GET /v1/customers/relationshiprequests with a
 // link to the simulator's invitation page, shaped like the admin center's.
 func (s *Server) relationshipRequest(w http.ResponseWriter, r *http.Request) {
-	q := url.Values{"invType": {"ResellerRelationship"}, "partnerId": {s.home.TenantID}, "msppId": {"0"}, "DAP": {"true"}}
+	q := url.Values{
+		"invType":   {"ResellerRelationship"},
+		"partnerId": {s.home.TenantID},
+		"msppId":    {"0"},
+		"DAP":       {"true"},
+	}
 	if id := r.URL.Query().Get("indirectResellerId"); id != "" {
 		t := s.st.Tenants[id]
 		if t == nil || !t.Partner || !t.ProviderAuthorized {
-			s.pcFail(w, http.StatusBadRequest, pc.CodeNotIndirectReseller, "Tenant %s is not an indirect reseller of this provider.", id)
+			s.pcFail(
+				w,
+				http.StatusBadRequest,
+				pc.CodeNotIndirectReseller,
+				"Tenant %s is not an indirect reseller of this provider.",
+				id,
+			)
 			return
 		}
-		q = url.Values{"invType": {"IndirectResellerRelationship"}, "partnerId": {id}, "msppId": {"0"}, "DAP": {"true"}, "indirectCSPId": {s.home.TenantID}}
+		q = url.Values{
+			"invType":       {"IndirectResellerRelationship"},
+			"partnerId":     {id},
+			"msppId":        {"0"},
+			"DAP":           {"true"},
+			"indirectCSPId": {s.home.TenantID},
+		}
 	}
 	writeJSON(w, http.StatusOK, pc.RelationshipRequest{
 		URL:        s.publicURL() + "/sim/admin/partner-invitation?" + q.Encode(),
@@ -116,9 +144,18 @@ func (s *Server) customerView(t *Tenant) pc.Customer {
 	delegated := t.AllowDelegatedAccess
 	return pc.Customer{
 		ID: t.ID, CommerceID: t.ID,
-		CompanyProfile: pc.CompanyProfile{TenantID: t.ID, Domain: t.Domain, CompanyName: t.CompanyName, Address: company, Email: bp.Email,
-			OrganizationRegistrationNumber: t.OrgRegistration, Links: &pc.ResourceLinks{Self: selfLink("/customers/" + t.ID + "/profiles/company")},
-			Attributes: pc.Attributes{ObjectType: "CustomerCompanyProfile"}},
+		CompanyProfile: pc.CompanyProfile{
+			TenantID:                       t.ID,
+			Domain:                         t.Domain,
+			CompanyName:                    t.CompanyName,
+			Address:                        company,
+			Email:                          bp.Email,
+			OrganizationRegistrationNumber: t.OrgRegistration,
+			Links: &pc.ResourceLinks{
+				Self: selfLink("/customers/" + t.ID + "/profiles/company"),
+			},
+			Attributes: pc.Attributes{ObjectType: "CustomerCompanyProfile"},
+		},
 		BillingProfile: bp, RelationshipToPartner: t.relationship(), AllowDelegatedAccess: &delegated,
 		CustomDomains: []string{t.Domain}, AssociatedPartnerID: t.AssociatedPartnerID,
 		Links:      &pc.ResourceLinks{Self: selfLink("/customers/" + t.ID)},
@@ -136,9 +173,16 @@ func (s *Server) createdView(t *Tenant, creds pc.UserCredentials) pc.Customer {
 	delegated := t.AllowDelegatedAccess
 	return pc.Customer{
 		ID: t.ID, CommerceID: t.ID,
-		CompanyProfile: pc.CompanyProfile{TenantID: t.ID, Domain: t.Domain, CompanyName: t.CompanyName,
-			OrganizationRegistrationNumber: t.OrgRegistration, Links: &pc.ResourceLinks{Self: selfLink("/customers/" + t.ID + "/profiles/company")},
-			Attributes: pc.Attributes{ObjectType: "CustomerCompanyProfile"}},
+		CompanyProfile: pc.CompanyProfile{
+			TenantID:                       t.ID,
+			Domain:                         t.Domain,
+			CompanyName:                    t.CompanyName,
+			OrganizationRegistrationNumber: t.OrgRegistration,
+			Links: &pc.ResourceLinks{
+				Self: selfLink("/customers/" + t.ID + "/profiles/company"),
+			},
+			Attributes: pc.Attributes{ObjectType: "CustomerCompanyProfile"},
+		},
 		BillingProfile: bp, RelationshipToPartner: t.relationship(), AllowDelegatedAccess: &delegated,
 		UserCredentials: &creds, AssociatedPartnerID: t.AssociatedPartnerID,
 		Attributes: pc.Attributes{ObjectType: "Customer"},
@@ -190,9 +234,13 @@ type listedCompany struct {
 func listItem(c pc.Customer) customerListItem {
 	return customerListItem{
 		ID: c.ID,
-		CompanyProfile: listedCompany{TenantID: c.CompanyProfile.TenantID, Domain: c.CompanyProfile.Domain, CompanyName: c.CompanyProfile.CompanyName,
-			Links:      pc.ResourceLinks{Self: selfLink("/customers/" + c.ID + "/profiles/company")},
-			Attributes: pc.Attributes{ObjectType: "CustomerCompanyProfile"}},
+		CompanyProfile: listedCompany{
+			TenantID:    c.CompanyProfile.TenantID,
+			Domain:      c.CompanyProfile.Domain,
+			CompanyName: c.CompanyProfile.CompanyName,
+			Links:       pc.ResourceLinks{Self: selfLink("/customers/" + c.ID + "/profiles/company")},
+			Attributes:  pc.Attributes{ObjectType: "CustomerCompanyProfile"},
+		},
 		RelationshipToPartner: c.RelationshipToPartner,
 		Links:                 pc.ResourceLinks{Self: selfLink("/customers/" + c.ID)},
 		Attributes:            pc.Attributes{ObjectType: "Customer"},
@@ -268,13 +316,30 @@ func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) {
 			}
 			switch {
 			case !strings.EqualFold(filter.Operator, "starts_with"):
-				s.pcFail(w, http.StatusBadRequest, 0, "Filter operator %q is not supported; use starts_with.", filter.Operator)
+				s.pcFail(
+					w,
+					http.StatusBadRequest,
+					0,
+					"Filter operator %q is not supported; use starts_with.",
+					filter.Operator,
+				)
 				return
 			case !strings.EqualFold(filter.Field, "Domain") && !strings.EqualFold(filter.Field, "IndirectReseller"):
-				s.pcFail(w, http.StatusBadRequest, 0, "Filter field %q is not supported by the simulator (Domain, IndirectReseller).", filter.Field)
+				s.pcFail(
+					w,
+					http.StatusBadRequest,
+					0,
+					"Filter field %q is not supported by the simulator (Domain, IndirectReseller).",
+					filter.Field,
+				)
 				return
 			case strings.EqualFold(filter.Field, "IndirectReseller") && strings.TrimSpace(filter.Value) == "":
-				s.pcFail(w, http.StatusBadRequest, 0, "The IndirectReseller filter needs the reseller's tenant ID as its value.")
+				s.pcFail(
+					w,
+					http.StatusBadRequest,
+					0,
+					"The IndirectReseller filter needs the reseller's tenant ID as its value.",
+				)
 				return
 			}
 			cur.Field, cur.Value = filter.Field, strings.TrimSpace(filter.Value)
@@ -294,8 +359,12 @@ func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) {
 		items = append(items, listItem(s.customerView(t)))
 	}
 	self := "/customers?" + r.URL.RawQuery
-	out := pc.Collection[customerListItem]{TotalCount: len(items), Items: items, Links: &pc.ResourceLinks{Self: selfLink(self)},
-		Attributes: pc.Attributes{ObjectType: "Collection"}}
+	out := pc.Collection[customerListItem]{
+		TotalCount: len(items),
+		Items:      items,
+		Links:      &pc.ResourceLinks{Self: selfLink(self)},
+		Attributes: pc.Attributes{ObjectType: "Collection"},
+	}
 	if more {
 		next := cur
 		next.After = strings.ToLower(found[len(found)-1].Domain)
@@ -355,16 +424,31 @@ func (s *Server) createCustomer(w http.ResponseWriter, r *http.Request) {
 	bp := in.BillingProfile
 	country := strings.ToUpper(bp.DefaultAddress.Country)
 	if bp.Email == "" || bp.CompanyName == "" || country == "" {
-		s.pcFail(w, http.StatusBadRequest, 0, "billingProfile.email, companyName and defaultAddress.country are required.")
+		s.pcFail(
+			w,
+			http.StatusBadRequest,
+			0,
+			"billingProfile.email, companyName and defaultAddress.country are required.",
+		)
 		return
 	}
 	needsReg := slices.Contains(registrationNumberCountries, country)
 	switch {
 	case needsReg && in.CompanyProfile.OrganizationRegistrationNumber == "":
-		s.pcFail(w, http.StatusBadRequest, pc.CodeOrgRegistrationMissing, "Organization registration ID information is missing.")
+		s.pcFail(
+			w,
+			http.StatusBadRequest,
+			pc.CodeOrgRegistrationMissing,
+			"Organization registration ID information is missing.",
+		)
 		return
 	case !needsReg && in.CompanyProfile.OrganizationRegistrationNumber != "":
-		s.pcFail(w, http.StatusBadRequest, pc.CodeOrgRegistrationNotSupported, "Organization registration ID value is not supported.")
+		s.pcFail(
+			w,
+			http.StatusBadRequest,
+			pc.CodeOrgRegistrationNotSupported,
+			"Organization registration ID value is not supported.",
+		)
 		return
 	case needsReg && strings.TrimSpace(bp.DefaultAddress.PhoneNumber) == "":
 		s.pcFail(w, http.StatusBadRequest, pc.CodePhoneNumberMissing, "Customer phone number is missing.")
@@ -376,7 +460,13 @@ func (s *Server) createCustomer(w http.ResponseWriter, r *http.Request) {
 	}
 	if id := strings.ToLower(in.AssociatedPartnerID); id != "" {
 		if p := s.st.Tenants[id]; p == nil || !p.Partner || !p.ProviderAuthorized {
-			s.pcFail(w, http.StatusBadRequest, pc.CodeNotIndirectReseller, "Partner %s is not an indirect reseller of this provider.", in.AssociatedPartnerID)
+			s.pcFail(
+				w,
+				http.StatusBadRequest,
+				pc.CodeNotIndirectReseller,
+				"Partner %s is not an indirect reseller of this provider.",
+				in.AssociatedPartnerID,
+			)
 			return
 		}
 		in.AssociatedPartnerID = id
@@ -394,7 +484,11 @@ func (s *Server) createCustomer(w http.ResponseWriter, r *http.Request) {
 		BillingProfile: bp, OrgRegistration: in.CompanyProfile.OrganizationRegistrationNumber, CreatedAt: s.now(),
 		EnableGDAPByDefault: in.EnableGDAPByDefault == nil || *in.EnableGDAPByDefault}
 	s.st.putTenant(t)
-	writeJSON(w, http.StatusCreated, s.createdView(t, pc.UserCredentials{UserName: "admin", Password: randomPassword()}))
+	writeJSON(
+		w,
+		http.StatusCreated,
+		s.createdView(t, pc.UserCredentials{UserName: "admin", Password: randomPassword()}),
+	)
 }
 
 // patchCustomer supports {"relationshipToPartner":"none"} only, refused
@@ -413,13 +507,22 @@ func (s *Server) patchCustomer(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, sub := range s.st.subsOf[t.ID] {
 		if sub.Subscription.Status == "active" {
-			s.pcFail(w, http.StatusBadRequest, 0, "Customer %s has active subscriptions; cancel them before removing the relationship.", t.ID)
+			s.pcFail(
+				w,
+				http.StatusBadRequest,
+				0,
+				"Customer %s has active subscriptions; cancel them before removing the relationship.",
+				t.ID,
+			)
 			return
 		}
 	}
 	t.Relationship = pc.RelationshipNone
 	s.st.setReseller(t, "")
-	writeJSON(w, http.StatusOK, removedCustomer{RelationshipToPartner: pc.RelationshipNone, Attributes: pascalAttributes{ObjectType: "Customer"}})
+	writeJSON(w, http.StatusOK, removedCustomer{
+		RelationshipToPartner: pc.RelationshipNone,
+		Attributes:            pascalAttributes{ObjectType: "Customer"},
+	})
 }
 
 // removedCustomer is the documented answer of a relationship removal: the
@@ -451,17 +554,34 @@ func (s *Server) listRelationships(w http.ResponseWriter, r *http.Request) {
 	case strings.EqualFold(rt, "IsIndirectCloudSolutionProviderOf"):
 		for _, t := range s.st.partners {
 			if t.ProviderAuthorized {
-				items = append(items, pc.PartnerRelationship{ID: t.ID, Name: t.CompanyName, RelationshipType: pc.RelationshipTypeIndirectCSPOf,
-					State: "Active", MPNID: t.MPNID, Location: t.Country, Attributes: pc.Attributes{ObjectType: "PartnerRelationship"}})
+				items = append(items, pc.PartnerRelationship{
+					ID:               t.ID,
+					Name:             t.CompanyName,
+					RelationshipType: pc.RelationshipTypeIndirectCSPOf,
+					State:            "Active",
+					MPNID:            t.MPNID,
+					Location:         t.Country,
+					Attributes:       pc.Attributes{ObjectType: "PartnerRelationship"},
+				})
 			}
 		}
 	case strings.EqualFold(rt, "IsIndirectResellerOf"):
 	default:
-		s.pcFail(w, http.StatusBadRequest, 0, "relationship_type %q is not supported (IsIndirectCloudSolutionProviderOf, IsIndirectResellerOf).", rt)
+		s.pcFail(
+			w,
+			http.StatusBadRequest,
+			0,
+			"relationship_type %q is not supported (IsIndirectCloudSolutionProviderOf, IsIndirectResellerOf).",
+			rt,
+		)
 		return
 	}
 	slices.SortFunc(items, func(a, b pc.PartnerRelationship) int { return strings.Compare(a.Name, b.Name) })
-	writeJSON(w, http.StatusOK, pc.Collection[pc.PartnerRelationship]{TotalCount: len(items), Items: items, Attributes: pc.Attributes{ObjectType: "Collection"}})
+	writeJSON(w, http.StatusOK, pc.Collection[pc.PartnerRelationship]{
+		TotalCount: len(items),
+		Items:      items,
+		Attributes: pc.Attributes{ObjectType: "Collection"},
+	})
 }
 
 func (s *Server) mpnProfile(w http.ResponseWriter, r *http.Request) {
@@ -472,7 +592,13 @@ func (s *Server) mpnProfile(w http.ResponseWriter, r *http.Request) {
 	} else if p := s.st.partnerByMPN(mpn); p != nil {
 		name = p.CompanyName
 	} else {
-		s.pcFail(w, http.StatusNotFound, pc.CodeMPNNotFound, "Partner Organization with partner_id %s could not be found", mpn)
+		s.pcFail(
+			w,
+			http.StatusNotFound,
+			pc.CodeMPNNotFound,
+			"Partner Organization with partner_id %s could not be found",
+			mpn,
+		)
 		return
 	}
 	writeJSON(w, http.StatusOK, pc.MPNProfile{PartnerName: name, MPNID: mpn, ProfileType: "MpnProfile",
@@ -495,16 +621,44 @@ func (s *Server) agreementStatus(w http.ResponseWriter, r *http.Request) {
 	mpn, tenant := queryValue(r, "mpnId"), queryValue(r, "tenantId")
 	switch {
 	case mpn == "" && tenant == "":
-		s.pcFailFrom(w, http.StatusBadRequest, pc.CodeMissingIdentifier, sourceCompliance, nil, "Both MPN Id and Tenant Id cannot be empty.")
+		s.pcFailFrom(
+			w,
+			http.StatusBadRequest,
+			pc.CodeMissingIdentifier,
+			sourceCompliance,
+			nil,
+			"Both MPN Id and Tenant Id cannot be empty.",
+		)
 		return
 	case mpn != "" && tenant != "":
-		s.pcFailFrom(w, http.StatusBadRequest, pc.CodeInvalidInput, sourceCompliance, nil, "Both MPN Id and Tenant Id should not be passed.")
+		s.pcFailFrom(
+			w,
+			http.StatusBadRequest,
+			pc.CodeInvalidInput,
+			sourceCompliance,
+			nil,
+			"Both MPN Id and Tenant Id should not be passed.",
+		)
 		return
 	case mpn != "" && !numeric.MatchString(mpn):
-		s.pcFailFrom(w, http.StatusBadRequest, pc.CodeInvalidInput, sourceAPIControllers, nil, "MPN Id must be numeric.")
+		s.pcFailFrom(
+			w,
+			http.StatusBadRequest,
+			pc.CodeInvalidInput,
+			sourceAPIControllers,
+			nil,
+			"MPN Id must be numeric.",
+		)
 		return
 	case tenant != "" && !guid.MatchString(tenant):
-		s.pcFailFrom(w, http.StatusBadRequest, pc.CodeInvalidInput, sourceAPIControllers, nil, "Tenant Id must be a GUID.")
+		s.pcFailFrom(
+			w,
+			http.StatusBadRequest,
+			pc.CodeInvalidInput,
+			sourceAPIControllers,
+			nil,
+			"Tenant Id must be a GUID.",
+		)
 		return
 	}
 	faq := []string{mpaFAQ}
@@ -512,17 +666,49 @@ func (s *Server) agreementStatus(w http.ResponseWriter, r *http.Request) {
 		p := s.st.partnerByMPN(mpn)
 		switch {
 		case p == nil:
-			s.pcFailFrom(w, http.StatusBadRequest, pc.CodeMPNInvalid, sourceFD, []string{mpnMigrationGuide},
-				"MPN Id %s is either invalid or not yet migrated to Partner Center. Please advise your reseller to migrate the reseller MPN ID to Partner Center to continue with this order.", mpn)
+			s.pcFailFrom(
+				w,
+				http.StatusBadRequest,
+				pc.CodeMPNInvalid,
+				sourceFD,
+				[]string{mpnMigrationGuide},
+				"MPN Id %s is either invalid or not yet migrated to Partner Center. Please advise your reseller to "+
+					"migrate the reseller MPN ID to Partner Center to continue with this order.",
+				mpn,
+			)
 		case !p.IndirectReseller:
-			s.pcFailFrom(w, http.StatusBadRequest, pc.CodeNotAnIndirectReseller, sourceFD, faq,
-				"MPN Id %s is not associated with a CSP Indirect Reseller account in Partner Center. Please advise your reseller to enroll into the CSP program as an indirect reseller in Partner Center.", mpn)
+			s.pcFailFrom(
+				w,
+				http.StatusBadRequest,
+				pc.CodeNotAnIndirectReseller,
+				sourceFD,
+				faq,
+				"MPN Id %s is not associated with a CSP Indirect Reseller account in Partner Center. Please advise "+
+					"your reseller to enroll into the CSP program as an indirect reseller in Partner Center.",
+				mpn,
+			)
 		case !strings.EqualFold(p.Country, s.home.Country):
-			s.pcFailFrom(w, http.StatusBadRequest, pc.CodeRegionMismatch, sourceFD, faq,
-				"The CSP region of the MPN ID %s doesn't match the CSP region from where you are placing the order. Provide the MPN ID for the CSP region where you are placing the order.", mpn)
+			s.pcFailFrom(
+				w,
+				http.StatusBadRequest,
+				pc.CodeRegionMismatch,
+				sourceFD,
+				faq,
+				"The CSP region of the MPN ID %s doesn't match the CSP region from where you are placing the order. "+
+					"Provide the MPN ID for the CSP region where you are placing the order.",
+				mpn,
+			)
 		case !p.AgreementSigned:
-			s.pcFailFrom(w, http.StatusBadRequest, pc.CodeAgreementNotSignedForRegion, sourceFD, faq,
-				"MPN Id %s has not signed Microsoft Partner Agreement (MPA) for the CSP region where the order is being placed. Please advise your reseller to sign MPA to continue with the order.", mpn)
+			s.pcFailFrom(
+				w,
+				http.StatusBadRequest,
+				pc.CodeAgreementNotSignedForRegion,
+				sourceFD,
+				faq,
+				"MPN Id %s has not signed Microsoft Partner Agreement (MPA) for the CSP region where the order is "+
+					"being placed. Please advise your reseller to sign MPA to continue with the order.",
+				mpn,
+			)
 		default:
 			writeJSON(w, http.StatusOK, pc.AgreementStatus{IsAgreementSigned: true})
 		}
@@ -536,11 +722,27 @@ func (s *Server) agreementStatus(w http.ResponseWriter, r *http.Request) {
 		s.pcFailFrom(w, http.StatusBadRequest, pc.CodeTenantNotFound, sourceFD, nil,
 			"Partner Center doesn't find any account associated to the Tenant ID %s", tenant)
 	case !p.IndirectReseller:
-		s.pcFailFrom(w, http.StatusBadRequest, pc.CodeNotAnIndirectReseller, sourceFD, faq,
-			"MPN Id %s is not associated with a CSP Indirect Reseller account in Partner Center. Please advise your reseller to enroll into the CSP program as an indirect reseller in Partner Center.", p.MPNID)
+		s.pcFailFrom(
+			w,
+			http.StatusBadRequest,
+			pc.CodeNotAnIndirectReseller,
+			sourceFD,
+			faq,
+			"MPN Id %s is not associated with a CSP Indirect Reseller account in Partner Center. Please advise your "+
+				"reseller to enroll into the CSP program as an indirect reseller in Partner Center.",
+			p.MPNID,
+		)
 	case !strings.EqualFold(p.Country, s.home.Country):
-		s.pcFailFrom(w, http.StatusBadRequest, pc.CodeRegionMismatch, sourceFD, faq,
-			"The CSP region of the MPN ID %s doesn't match the CSP region from where you are placing the order. Provide the MPN ID for the CSP region where you are placing the order.", p.MPNID)
+		s.pcFailFrom(
+			w,
+			http.StatusBadRequest,
+			pc.CodeRegionMismatch,
+			sourceFD,
+			faq,
+			"The CSP region of the MPN ID %s doesn't match the CSP region from where you are placing the order. "+
+				"Provide the MPN ID for the CSP region where you are placing the order.",
+			p.MPNID,
+		)
 	case !p.AgreementSigned:
 		s.pcFailFrom(w, http.StatusBadRequest, pc.CodeTenantAgreementNotSigned, sourceFD, faq,
 			"Parnter Center Account associated to Tenant Id %s hasn't signed the agreement", tenant)
@@ -552,9 +754,16 @@ func (s *Server) agreementStatus(w http.ResponseWriter, r *http.Request) {
 func (s *Server) agreementTemplates(w http.ResponseWriter, r *http.Request) {
 	items := []pc.AgreementTemplate{}
 	if t := r.URL.Query().Get("agreementType"); t == "" || strings.EqualFold(t, pc.AgreementTypeMCA) {
-		items = append(items, pc.AgreementTemplate{TemplateID: MCATemplateID, AgreementType: pc.AgreementTypeMCA, AgreementLink: mcaLink})
+		items = append(
+			items,
+			pc.AgreementTemplate{TemplateID: MCATemplateID, AgreementType: pc.AgreementTypeMCA, AgreementLink: mcaLink},
+		)
 	}
-	writeJSON(w, http.StatusOK, pc.Collection[pc.AgreementTemplate]{TotalCount: len(items), Items: items, Attributes: pc.Attributes{ObjectType: "Collection"}})
+	writeJSON(w, http.StatusOK, pc.Collection[pc.AgreementTemplate]{
+		TotalCount: len(items),
+		Items:      items,
+		Attributes: pc.Attributes{ObjectType: "Collection"},
+	})
 }
 
 // listCustomerAgreements answers with the attestations as "Get
@@ -570,7 +779,11 @@ func (s *Server) listCustomerAgreements(w http.ResponseWriter, r *http.Request) 
 			}
 			items = append(items, a)
 		}
-		writeJSON(w, http.StatusOK, pc.Collection[pc.CustomerAgreement]{TotalCount: len(items), Items: items, Attributes: pc.Attributes{ObjectType: "Collection"}})
+		writeJSON(w, http.StatusOK, pc.Collection[pc.CustomerAgreement]{
+			TotalCount: len(items),
+			Items:      items,
+			Attributes: pc.Attributes{ObjectType: "Collection"},
+		})
 	}
 }
 
@@ -584,7 +797,8 @@ func (s *Server) partnerUserID() string { return nameUUID(s.home.TenantID + "/pa
 
 func sameContact(a, b pc.Contact) bool {
 	eq := func(x, y string) bool { return strings.EqualFold(strings.TrimSpace(x), strings.TrimSpace(y)) }
-	return eq(a.FirstName, b.FirstName) && eq(a.LastName, b.LastName) && eq(a.Email, b.Email) && eq(a.PhoneNumber, b.PhoneNumber)
+	return eq(a.FirstName, b.FirstName) && eq(a.LastName, b.LastName) && eq(a.Email, b.Email) &&
+		eq(a.PhoneNumber, b.PhoneNumber)
 }
 
 // createCustomerAgreement records the MCA attestation and answers 201 with
@@ -607,7 +821,14 @@ func (s *Server) createCustomerAgreement(w http.ResponseWriter, r *http.Request)
 	c := in.PrimaryContact
 	switch {
 	case t.usGov():
-		s.pcFail(w, http.StatusBadRequest, 0, "Partner confirmation of the Microsoft Customer Agreement is supported only in the Microsoft public cloud; %s is a US Government customer.", t.Domain)
+		s.pcFail(
+			w,
+			http.StatusBadRequest,
+			0,
+			"Partner confirmation of the Microsoft Customer Agreement is supported only in the Microsoft public "+
+				"cloud; %s is a US Government customer.",
+			t.Domain,
+		)
 		return
 	case in.Type != pc.AgreementTypeMCA:
 		s.pcFail(w, http.StatusBadRequest, 0, "Agreement type %q is not supported.", in.Type)
@@ -625,14 +846,25 @@ func (s *Server) createCustomerAgreement(w http.ResponseWriter, r *http.Request)
 	for _, a := range s.st.Agreements[t.ID] {
 		if a.TemplateID == in.TemplateID && sameContact(a.PrimaryContact, c) {
 			const msg = "A partner confirmed agreement already exists for the customer."
-			writeJSON(w, http.StatusConflict, pc.ExtendedErrorBody{Code: pc.CodeAgreementAlreadyExists, Message: msg, Description: msg,
-				ErrorName: "PartnerConfirmedAgreementAlreadyExists", Parameters: map[string]any{},
-				ErrorMessageExtended: fmt.Sprintf("InternalErrorCode=%d", pc.CodeAgreementAlreadyExists)})
+			writeJSON(w, http.StatusConflict, pc.ExtendedErrorBody{
+				Code:                 pc.CodeAgreementAlreadyExists,
+				Message:              msg,
+				Description:          msg,
+				ErrorName:            "PartnerConfirmedAgreementAlreadyExists",
+				Parameters:           map[string]any{},
+				ErrorMessageExtended: fmt.Sprintf("InternalErrorCode=%d", pc.CodeAgreementAlreadyExists),
+			})
 			return
 		}
 	}
-	stored := pc.CustomerAgreement{UserID: s.partnerUserID(), PrimaryContact: c, TemplateID: in.TemplateID, DateAgreed: in.DateAgreed,
-		Type: in.Type, AgreementLink: mcaLink}
+	stored := pc.CustomerAgreement{
+		UserID:         s.partnerUserID(),
+		PrimaryContact: c,
+		TemplateID:     in.TemplateID,
+		DateAgreed:     in.DateAgreed,
+		Type:           in.Type,
+		AgreementLink:  mcaLink,
+	}
 	s.st.Agreements[t.ID] = append(s.st.Agreements[t.ID], stored)
 	s.st.mark(kindAgreements, t.ID)
 	out := stored

@@ -30,16 +30,29 @@ func (s *Server) ResellerPartnershipURL(providerTenantID string) string {
 // authorizes it for the reseller whose Global admin signs in.
 func (s *Server) partnershipPage(w http.ResponseWriter, r *http.Request) {
 	providerID := r.URL.Query().Get("providerId")
-	d := pageData{Site: "Partner Center", Title: "Authorize an indirect provider", Form: true,
-		Verb: "authorize an indirect provider", Whose: "an indirect reseller's Partner Center account in the provider's region",
-		Button: "authorize", ButtonLabel: "Authorize"}
+	d := pageData{
+		Site:        "Partner Center",
+		Title:       "Authorize an indirect provider",
+		Form:        true,
+		Verb:        "authorize an indirect provider",
+		Whose:       "an indirect reseller's Partner Center account in the provider's region",
+		Button:      "authorize",
+		ButtonLabel: "Authorize",
+	}
 	if providerID != s.home.TenantID {
 		d.Form = false
-		status := d.outcome(refuse(http.StatusNotFound, ReasonNotFound, "This partnership request names an unknown indirect provider."), "")
+		status := d.outcome(
+			refuse(http.StatusNotFound, ReasonNotFound, "This partnership request names an unknown indirect provider."),
+			"",
+		)
 		renderPage(w, status, d)
 		return
 	}
-	d.Partnership = &partnershipView{ProviderName: s.home.CompanyName, ProviderMPNID: s.home.MPNID, Country: s.home.Country}
+	d.Partnership = &partnershipView{
+		ProviderName:  s.home.CompanyName,
+		ProviderMPNID: s.home.MPNID,
+		Country:       s.home.Country,
+	}
 	if r.Method != http.MethodPost {
 		renderPage(w, http.StatusOK, d)
 		return
@@ -65,9 +78,17 @@ func (s *Server) removeReseller(providerID, resellerTenantID string) (*Tenant, *
 	p := s.st.Tenants[strings.ToLower(strings.TrimSpace(resellerTenantID))]
 	switch {
 	case p == nil || !p.Partner:
-		return nil, refuse(http.StatusNotFound, ReasonNotFound, "No reseller partner has the tenant ID "+resellerTenantID+".")
+		return nil, refuse(
+			http.StatusNotFound,
+			ReasonNotFound,
+			"No reseller partner has the tenant ID "+resellerTenantID+".",
+		)
 	case !p.ProviderAuthorized:
-		return nil, refuse(http.StatusConflict, ReasonInvalidState, p.Domain+" is not an indirect reseller of this provider.")
+		return nil, refuse(
+			http.StatusConflict,
+			ReasonInvalidState,
+			p.Domain+" is not an indirect reseller of this provider.",
+		)
 	}
 	p.ProviderAuthorized = false
 	s.st.mark(kindTenant, p.ID)
@@ -113,8 +134,13 @@ func (s *Server) AddResellerCustomers(resellerTenantID string, n int) ([]string,
 	var err error
 	for i := range n {
 		domain := fmt.Sprintf("%s-%s-%05d.onmicrosoft.com", label, batch, i+1)
-		t, ref := s.addTenant(TenantInput{Domain: domain, Country: p.Country, CompanyName: fmt.Sprintf("%s customer %d", p.CompanyName, i+1),
-			Users: []User{{UPN: "admin@" + domain, GlobalAdmin: true}}, AssociatedPartnerID: p.ID}, false)
+		t, ref := s.addTenant(TenantInput{
+			Domain:              domain,
+			Country:             p.Country,
+			CompanyName:         fmt.Sprintf("%s customer %d", p.CompanyName, i+1),
+			Users:               []User{{UPN: "admin@" + domain, GlobalAdmin: true}},
+			AssociatedPartnerID: p.ID,
+		}, false)
 		if ref != nil {
 			err = fmt.Errorf("sim: add customer %s: %s", domain, ref.message)
 			break

@@ -30,7 +30,9 @@ const gdapPath = "/v1.0/tenantRelationships/delegatedAdminRelationships"
 // subscribes to every time-derived event.
 func (w *scanWorld) start() {
 	w.t.Helper()
-	s, err := New(Config{DataFile: w.path, ActivationDelay: time.Minute, Now: w.clock.now, PublicURL: "http://sim.test"})
+	s, err := New(
+		Config{DataFile: w.path, ActivationDelay: time.Minute, Now: w.clock.now, PublicURL: "http://sim.test"},
+	)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -44,8 +46,12 @@ func (w *scanWorld) start() {
 	if s.st.Webhook != nil {
 		return // kept from before a restart
 	}
-	w.call(http.MethodPost, "/webhooks/v1/registration", map[string]any{"WebhookUrl": "http://127.0.0.1:9/hooks",
-		"WebhookEvents": []string{pc.EventGDAPActivated, pc.EventGDAPTerminated, pc.EventGDAPExpired, pc.EventGDAPAssignmentActivated}})
+	w.call(http.MethodPost, "/webhooks/v1/registration", map[string]any{
+		"WebhookUrl": "http://127.0.0.1:9/hooks",
+		"WebhookEvents": []string{
+			pc.EventGDAPActivated, pc.EventGDAPTerminated, pc.EventGDAPExpired, pc.EventGDAPAssignmentActivated,
+		},
+	})
 }
 
 // restart closes the simulator and opens its data file again.
@@ -82,8 +88,13 @@ func (w *scanWorld) call(method, path string, body any) map[string]any {
 // relationship creates a GDAP relationship for fabrikam and returns its ID.
 func (w *scanWorld) relationship(name, duration, autoExtend string) string {
 	w.t.Helper()
-	return w.call(http.MethodPost, gdapPath, map[string]any{"displayName": name, "duration": duration, "autoExtendDuration": autoExtend,
-		"customer": map[string]string{"tenantId": fabrikamTenant}, "accessDetails": map[string]any{"unifiedRoles": []map[string]string{{"roleDefinitionId": helpdeskRole}}}})["id"].(string)
+	return w.call(http.MethodPost, gdapPath, map[string]any{
+		"displayName":        name,
+		"duration":           duration,
+		"autoExtendDuration": autoExtend,
+		"customer":           map[string]string{"tenantId": fabrikamTenant},
+		"accessDetails":      map[string]any{"unifiedRoles": []map[string]string{{"roleDefinitionId": helpdeskRole}}},
+	})["id"].(string)
 }
 
 func (w *scanWorld) lock(id string) {
@@ -91,7 +102,11 @@ func (w *scanWorld) lock(id string) {
 }
 
 func (w *scanWorld) approve(id string) {
-	w.call(http.MethodPost, "/sim/customer-actions/approve-gdap", map[string]string{"relationshipId": id, "upn": "admin@fabrikam.onmicrosoft.com"})
+	w.call(
+		http.MethodPost,
+		"/sim/customer-actions/approve-gdap",
+		map[string]string{"relationshipId": id, "upn": "admin@fabrikam.onmicrosoft.com"},
+	)
 }
 
 func (w *scanWorld) terminate(id string) {
@@ -100,8 +115,12 @@ func (w *scanWorld) terminate(id string) {
 
 func (w *scanWorld) assign(id string, group int) {
 	w.call(http.MethodPost, gdapPath+"/"+id+"/accessAssignments", map[string]any{
-		"accessContainer": map[string]string{"accessContainerId": fmt.Sprintf("9a4a1d2b-1111-4c3d-8e5f-%012d", group), "accessContainerType": "securityGroup"},
-		"accessDetails":   map[string]any{"unifiedRoles": []map[string]string{{"roleDefinitionId": helpdeskRole}}}})
+		"accessContainer": map[string]string{
+			"accessContainerId":   fmt.Sprintf("9a4a1d2b-1111-4c3d-8e5f-%012d", group),
+			"accessContainerType": "securityGroup",
+		},
+		"accessDetails": map[string]any{"unifiedRoles": []map[string]string{{"roleDefinitionId": helpdeskRole}}},
+	})
 }
 
 // owed is what the scanner emitted before it kept a schedule, when a tick

@@ -11,26 +11,105 @@ import (
 //
 //	contoso.onmicrosoft.com    11111111-1111-4111-8111-111111111111  admin@ (Global admin), user@ (not)
 //	fabrikam.onmicrosoft.com   22222222-2222-4222-8222-222222222222  admin@ (Global admin), helpdesk@ (not)
-//	northwind.onmicrosoft.com  33333333-3333-4333-8333-333333333333  admin@ (Global admin); already an advisor customer
-//	tailspin.onmicrosoft.com   44444444-4444-4444-8444-444444444444  admin@ (Global admin); country DE (region mismatch)
+//	northwind.onmicrosoft.com  33333333-3333-4333-8333-333333333333  admin@ (Global admin);
+//	                                                                 already an advisor customer
+//	tailspin.onmicrosoft.com   44444444-4444-4444-8444-444444444444  admin@ (Global admin);
+//	                                                                 country DE (region mismatch)
 //	wingtip.onmicrosoft.com    55555555-5555-4555-8555-555555555555  admin@ (Global admin); syndication customer
-//	adatum.onmicrosoft.com     66666666-6666-4666-8666-666666666666  reseller, MPN 1234567, agreement signed, partnered
-//	litware.onmicrosoft.com    77777777-7777-4777-8777-777777777777  reseller, MPN 2345678, agreement NOT signed, partnered
-//	proseware.onmicrosoft.com  88888888-8888-4888-8888-888888888888  reseller, MPN 3456789, agreement signed, not yet partnered
+//	adatum.onmicrosoft.com     66666666-6666-4666-8666-666666666666  reseller, MPN 1234567, agreement signed,
+//	                                                                 partnered
+//	litware.onmicrosoft.com    77777777-7777-4777-8777-777777777777  reseller, MPN 2345678, agreement NOT signed,
+//	                                                                 partnered
+//	proseware.onmicrosoft.com  88888888-8888-4888-8888-888888888888  reseller, MPN 3456789, agreement signed,
+//	                                                                 not yet partnered
 //
 // Every reseller has admin@<domain> (Global admin) and agent@<domain> (not).
 var demoTenants = []struct {
 	partner bool
 	in      TenantInput
 }{
-	{false, TenantInput{TenantID: "11111111-1111-4111-8111-111111111111", Domain: "contoso.onmicrosoft.com", CompanyName: "Contoso Ltd", Users: demoUsers("contoso", "user")}},
-	{false, TenantInput{TenantID: "22222222-2222-4222-8222-222222222222", Domain: "fabrikam.onmicrosoft.com", CompanyName: "Fabrikam Inc", Users: demoUsers("fabrikam", "helpdesk")}},
-	{false, TenantInput{TenantID: "33333333-3333-4333-8333-333333333333", Domain: "northwind.onmicrosoft.com", CompanyName: "Northwind Traders", Users: demoUsers("northwind", ""), Relationship: pc.RelationshipAdvisor}},
-	{false, TenantInput{TenantID: "44444444-4444-4444-8444-444444444444", Domain: "tailspin.onmicrosoft.com", CompanyName: "Tailspin Toys GmbH", Country: "DE", Users: demoUsers("tailspin", "")}},
-	{false, TenantInput{TenantID: "55555555-5555-4555-8555-555555555555", Domain: "wingtip.onmicrosoft.com", CompanyName: "Wingtip Toys", Users: demoUsers("wingtip", ""), Relationship: pc.RelationshipSyndication}},
-	{true, TenantInput{TenantID: "66666666-6666-4666-8666-666666666666", Domain: "adatum.onmicrosoft.com", CompanyName: "Adatum Reseller", MPNID: "1234567", AgreementSigned: true, Authorized: true, Users: demoUsers("adatum", "agent")}},
-	{true, TenantInput{TenantID: "77777777-7777-4777-8777-777777777777", Domain: "litware.onmicrosoft.com", CompanyName: "Litware Reseller", MPNID: "2345678", Authorized: true, Users: demoUsers("litware", "agent")}},
-	{true, TenantInput{TenantID: "88888888-8888-4888-8888-888888888888", Domain: "proseware.onmicrosoft.com", CompanyName: "Proseware Reseller", MPNID: "3456789", AgreementSigned: true, Users: demoUsers("proseware", "agent")}},
+	{
+		false,
+		TenantInput{
+			TenantID:    "11111111-1111-4111-8111-111111111111",
+			Domain:      "contoso.onmicrosoft.com",
+			CompanyName: "Contoso Ltd",
+			Users:       demoUsers("contoso", "user"),
+		},
+	},
+	{
+		false,
+		TenantInput{
+			TenantID:    "22222222-2222-4222-8222-222222222222",
+			Domain:      "fabrikam.onmicrosoft.com",
+			CompanyName: "Fabrikam Inc",
+			Users:       demoUsers("fabrikam", "helpdesk"),
+		},
+	},
+	{
+		false,
+		TenantInput{
+			TenantID:     "33333333-3333-4333-8333-333333333333",
+			Domain:       "northwind.onmicrosoft.com",
+			CompanyName:  "Northwind Traders",
+			Users:        demoUsers("northwind", ""),
+			Relationship: pc.RelationshipAdvisor,
+		},
+	},
+	{
+		false,
+		TenantInput{
+			TenantID:    "44444444-4444-4444-8444-444444444444",
+			Domain:      "tailspin.onmicrosoft.com",
+			CompanyName: "Tailspin Toys GmbH",
+			Country:     "DE",
+			Users:       demoUsers("tailspin", ""),
+		},
+	},
+	{
+		false,
+		TenantInput{
+			TenantID:     "55555555-5555-4555-8555-555555555555",
+			Domain:       "wingtip.onmicrosoft.com",
+			CompanyName:  "Wingtip Toys",
+			Users:        demoUsers("wingtip", ""),
+			Relationship: pc.RelationshipSyndication,
+		},
+	},
+	{
+		true,
+		TenantInput{
+			TenantID:        "66666666-6666-4666-8666-666666666666",
+			Domain:          "adatum.onmicrosoft.com",
+			CompanyName:     "Adatum Reseller",
+			MPNID:           "1234567",
+			AgreementSigned: true,
+			Authorized:      true,
+			Users:           demoUsers("adatum", "agent"),
+		},
+	},
+	{
+		true,
+		TenantInput{
+			TenantID:    "77777777-7777-4777-8777-777777777777",
+			Domain:      "litware.onmicrosoft.com",
+			CompanyName: "Litware Reseller",
+			MPNID:       "2345678",
+			Authorized:  true,
+			Users:       demoUsers("litware", "agent"),
+		},
+	},
+	{
+		true,
+		TenantInput{
+			TenantID:        "88888888-8888-4888-8888-888888888888",
+			Domain:          "proseware.onmicrosoft.com",
+			CompanyName:     "Proseware Reseller",
+			MPNID:           "3456789",
+			AgreementSigned: true,
+			Users:           demoUsers("proseware", "agent"),
+		},
+	},
 }
 
 func demoUsers(name, other string) []User {

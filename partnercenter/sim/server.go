@@ -168,7 +168,14 @@ func New(cfg Config) (*Server, error) {
 		cfg.ProvisioningDelay = cfg.ActivationDelay
 	}
 	cfg.ProvisioningDelay = max(cfg.ProvisioningDelay, 0)
-	s := &Server{cfg: cfg, home: home, log: cfg.Logger, st: newState(), provDelay: cfg.ProvisioningDelay, flows: newEntraFlows()}
+	s := &Server{
+		cfg:       cfg,
+		home:      home,
+		log:       cfg.Logger,
+		st:        newState(),
+		provDelay: cfg.ProvisioningDelay,
+		flows:     newEntraFlows(),
+	}
 	if cfg.DataFile != "" {
 		db, st, err := openStore(cfg.DataFile)
 		if err != nil {
@@ -318,7 +325,11 @@ func (s *Server) service(graphAPI bool, cred partnercenter.Credential, h http.Ha
 		} else {
 			h(rec, r)
 			if mutating && rec.status < 300 && key != "" {
-				s.st.putAnswer(key, &storedResponse{Status: rec.status, Body: bytes.Clone(rec.body.Bytes()), At: s.now()})
+				s.st.putAnswer(key, &storedResponse{
+					Status: rec.status,
+					Body:   bytes.Clone(rec.body.Bytes()),
+					At:     s.now(),
+				})
 			}
 			if err := s.flush(); err != nil {
 				s.log.Error("persist simulator state", "err", err)
@@ -382,10 +393,18 @@ func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
 // fail writes the Partner Center or Graph error envelope.
 func (s *Server) fail(w http.ResponseWriter, graphAPI bool, status, code int, graphCode, description string) {
 	if graphAPI {
-		writeJSON(w, status, partnercenter.GraphErrorBody{Error: partnercenter.GraphErrorDetail{Code: graphCode, Message: description}})
+		writeJSON(
+			w,
+			status,
+			partnercenter.GraphErrorBody{Error: partnercenter.GraphErrorDetail{Code: graphCode, Message: description}},
+		)
 		return
 	}
-	writeJSON(w, status, partnercenter.ErrorBody{Code: code, Description: description, Data: []string{}, Source: "PartnerFD"})
+	writeJSON(
+		w,
+		status,
+		partnercenter.ErrorBody{Code: code, Description: description, Data: []string{}, Source: "PartnerFD"},
+	)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -98,7 +98,10 @@ func (t *issuedTokens) add(list *[]string, tok string) {
 // listIssued answers GET /sim/tokens/issued: {accessTokens, refreshTokens}, oldest first.
 func (s *Server) listIssued(w http.ResponseWriter, _ *http.Request) {
 	s.issued.mu.Lock()
-	out := map[string][]string{"accessTokens": slices.Clone(s.issued.access), "refreshTokens": slices.Clone(s.issued.refresh)}
+	out := map[string][]string{
+		"accessTokens":  slices.Clone(s.issued.access),
+		"refreshTokens": slices.Clone(s.issued.refresh),
+	}
 	s.issued.mu.Unlock()
 	writeJSON(w, http.StatusOK, out)
 }

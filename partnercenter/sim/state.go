@@ -263,7 +263,10 @@ func (st *state) fill() {
 		st.touched[g.ID] = struct{}{}
 	}
 	st.answers = mapKeys(st.Idempotency)
-	slices.SortStableFunc(st.answers, func(a, b string) int { return st.Idempotency[a].At.Compare(st.Idempotency[b].At) })
+	slices.SortStableFunc(
+		st.answers,
+		func(a, b string) int { return st.Idempotency[a].At.Compare(st.Idempotency[b].At) },
+	)
 }
 
 // putGDAP adds a relationship, indexes its name and marks it for writing.
@@ -364,7 +367,11 @@ func (st *state) customerPage(c customerCursor, limit int) []*Tenant {
 // lower-case domain comes after `after` and starts with prefix.
 func customersAfter(list []*Tenant, after, prefix string, limit int) []*Tenant {
 	from := max(after, prefix)
-	i, _ := slices.BinarySearchFunc(list, from, func(t *Tenant, key string) int { return strings.Compare(strings.ToLower(t.Domain), key) })
+	i, _ := slices.BinarySearchFunc(
+		list,
+		from,
+		func(t *Tenant, key string) int { return strings.Compare(strings.ToLower(t.Domain), key) },
+	)
 	var out []*Tenant
 	for ; i < len(list) && len(out) < limit; i++ {
 		key := strings.ToLower(list[i].Domain)
@@ -467,7 +474,9 @@ func etag(version int) string {
 	return `W/"` + base64.StdEncoding.EncodeToString([]byte(fmt.Sprintf(`"v%d"`, version))) + `"`
 }
 
-var isoDuration = regexp.MustCompile(`^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$`)
+var isoDuration = regexp.MustCompile(
+	`^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$`,
+)
 
 // parseISODuration reads an ISO 8601 duration; a year counts 365 days and a
 // month 30, which is how Graph bounds P1D..P2Y.
@@ -476,7 +485,15 @@ func parseISODuration(s string) (time.Duration, error) {
 	if m == nil || s == "P" || s == "PT" {
 		return 0, fmt.Errorf("%q is not an ISO 8601 duration", s)
 	}
-	units := []time.Duration{365 * 24 * time.Hour, 30 * 24 * time.Hour, 7 * 24 * time.Hour, 24 * time.Hour, time.Hour, time.Minute, time.Second}
+	units := []time.Duration{
+		365 * 24 * time.Hour,
+		30 * 24 * time.Hour,
+		7 * 24 * time.Hour,
+		24 * time.Hour,
+		time.Hour,
+		time.Minute,
+		time.Second,
+	}
 	var d time.Duration
 	for i, u := range units {
 		if m[i+1] == "" {

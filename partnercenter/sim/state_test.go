@@ -44,12 +44,19 @@ func TestGDAPStatusDerivation(t *testing.T) {
 		at   time.Time
 		want string
 	}{
-		{"a pending request expires after 90 days", &gdapRecord{Phase: pc.GDAPStatusApprovalPending, LockedAt: t0}, t0.Add(90 * 24 * time.Hour), pc.GDAPStatusExpired},
-		{"a pending request is still pending a second before", &gdapRecord{Phase: pc.GDAPStatusApprovalPending, LockedAt: t0}, t0.Add(90*24*time.Hour - time.Second), pc.GDAPStatusApprovalPending},
-		{"an approved relationship activates after the delay", approved("P90D", ""), t0.Add(delay), pc.GDAPStatusActive},
-		{"an active relationship is expiring in its last 30 days", approved("P90D", ""), t0.Add(delay + 61*24*time.Hour), pc.GDAPStatusExpiring},
-		{"a relationship without auto-extend expires at its end", approved("P90D", ""), t0.Add(delay + 90*24*time.Hour), pc.GDAPStatusExpired},
-		{"a relationship with auto-extend stays active past its end", approved("P90D", "P180D"), t0.Add(delay + 200*24*time.Hour), pc.GDAPStatusActive},
+		{"a pending request expires after 90 days", &gdapRecord{Phase: pc.GDAPStatusApprovalPending, LockedAt: t0},
+			t0.Add(90 * 24 * time.Hour), pc.GDAPStatusExpired},
+		{"a pending request is still pending a second before",
+			&gdapRecord{Phase: pc.GDAPStatusApprovalPending, LockedAt: t0},
+			t0.Add(90*24*time.Hour - time.Second), pc.GDAPStatusApprovalPending},
+		{"an approved relationship activates after the delay", approved("P90D", ""),
+			t0.Add(delay), pc.GDAPStatusActive},
+		{"an active relationship is expiring in its last 30 days", approved("P90D", ""),
+			t0.Add(delay + 61*24*time.Hour), pc.GDAPStatusExpiring},
+		{"a relationship without auto-extend expires at its end", approved("P90D", ""),
+			t0.Add(delay + 90*24*time.Hour), pc.GDAPStatusExpired},
+		{"a relationship with auto-extend stays active past its end", approved("P90D", "P180D"),
+			t0.Add(delay + 200*24*time.Hour), pc.GDAPStatusActive},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -268,7 +268,8 @@ func openStore(path string) (*store, *state, error) {
 }
 
 func openDB(path, journal string) (*sql.DB, error) {
-	dsn := "file:" + path + "?_pragma=journal_mode(" + journal + ")&_pragma=synchronous(normal)&_pragma=busy_timeout(10000)"
+	dsn := "file:" + path + "?_pragma=journal_mode(" + journal + ")&_pragma=synchronous(normal)" +
+		"&_pragma=busy_timeout(10000)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open simulator data %s: %w", path, err)
@@ -376,7 +377,10 @@ func (s *store) write(st *state, keys []rowKey) error {
 		return err
 	}
 	defer tx.Rollback()
-	upsert, err := tx.Prepare(`INSERT INTO entities (kind, id, body) VALUES (?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body`)
+	upsert, err := tx.Prepare(
+		`INSERT INTO entities (kind, id, body) VALUES (?, ?, ?) ` +
+			`ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body`,
+	)
 	if err != nil {
 		return err
 	}

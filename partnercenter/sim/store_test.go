@@ -42,8 +42,15 @@ func serve(t *testing.T, dataFile string, now func() time.Time) *served {
 	if err := s.SeedDemo(); err != nil {
 		t.Fatal(err)
 	}
-	c, err := pc.New(pc.Config{PartnerCenterURL: srv.URL, GraphURL: srv.URL, AuthorityURL: srv.URL, TenantID: DefaultHomePartner.TenantID,
-		ClientID: DemoApp.ClientID, ClientSecret: DemoApp.ClientSecret, UserTokens: mintedUserTokens{s}})
+	c, err := pc.New(pc.Config{
+		PartnerCenterURL: srv.URL,
+		GraphURL:         srv.URL,
+		AuthorityURL:     srv.URL,
+		TenantID:         DefaultHomePartner.TenantID,
+		ClientID:         DemoApp.ClientID,
+		ClientSecret:     DemoApp.ClientSecret,
+		UserTokens:       mintedUserTokens{s},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +138,10 @@ func buildWorld(t *testing.T, sv *served, clock *testClock) (customerID string) 
 	}
 	if _, err := sv.c.CreateCustomerAgreement(withID("world-mca"), cust.ID, pc.CustomerAgreement{
 		PrimaryContact: pc.Contact{FirstName: "Ada", LastName: "Lovelace", Email: "ada@durable.example"},
-		TemplateID:     MCATemplateID, DateAgreed: pc.NewTime(clock.now().Add(-time.Hour)), Type: pc.AgreementTypeMCA}); err != nil {
+		TemplateID:     MCATemplateID,
+		DateAgreed:     pc.NewTime(clock.now().Add(-time.Hour)),
+		Type:           pc.AgreementTypeMCA,
+	}); err != nil {
 		t.Fatal(err)
 	}
 	cart, err := sv.c.CreateCart(withID("world-cart"), cust.ID, pc.Cart{LineItems: []pc.CartLineItem{{
@@ -146,39 +156,63 @@ func buildWorld(t *testing.T, sv *served, clock *testClock) (customerID string) 
 	}
 	clock.advance(2 * time.Minute) // the order is provisioned
 	subID := res.Orders[0].LineItems[0].SubscriptionID
-	if _, err := sv.c.UpdateSupportContact(withID("world-support"), cust.ID, subID, pc.SupportContact{SupportTenantID: adatumTenant, SupportMPNID: "1234567"}); err != nil {
+	if _, err := sv.c.UpdateSupportContact(withID("world-support"), cust.ID, subID, pc.SupportContact{
+		SupportTenantID: adatumTenant,
+		SupportMPNID:    "1234567",
+	}); err != nil {
 		t.Fatal(err)
 	}
-	rel, err := sv.c.CreateGDAPRelationship(withID("world-gdap"), pc.NewGDAPRelationship{DisplayName: "Durable helpdesk", Duration: "P730D",
+	rel, err := sv.c.CreateGDAPRelationship(withID("world-gdap"), pc.NewGDAPRelationship{
+		DisplayName:   "Durable helpdesk",
+		Duration:      "P730D",
 		Customer:      &pc.GDAPCustomer{TenantID: fabrikamTenant},
-		AccessDetails: pc.AccessDetails{UnifiedRoles: []pc.UnifiedRole{{RoleDefinitionID: helpdeskRole}}}})
+		AccessDetails: pc.AccessDetails{UnifiedRoles: []pc.UnifiedRole{{RoleDefinitionID: helpdeskRole}}},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := sv.c.LockGDAPForApproval(withID("world-lock"), rel.ID); err != nil {
 		t.Fatal(err)
 	}
-	if st := sv.post(t, "/sim/customer-actions/approve-gdap", map[string]string{"relationshipId": rel.ID, "upn": "admin@fabrikam.onmicrosoft.com"}); st != http.StatusOK {
+	if st := sv.post(t, "/sim/customer-actions/approve-gdap", map[string]string{
+		"relationshipId": rel.ID,
+		"upn":            "admin@fabrikam.onmicrosoft.com",
+	}); st != http.StatusOK {
 		t.Fatalf("approve: %d", st)
 	}
 	if st := sv.post(t, "/sim/clock", map[string]string{"advance": "2m"}); st != http.StatusOK {
 		t.Fatalf("clock: %d", st)
 	}
 	if _, err := sv.c.CreateAccessAssignment(withID("world-assign"), rel.ID, pc.NewAccessAssignment{
-		AccessContainer: pc.AccessContainer{AccessContainerID: "9a4a1d2b-1111-4c3d-8e5f-000000000001", AccessContainerType: "securityGroup"},
-		AccessDetails:   pc.AccessDetails{UnifiedRoles: []pc.UnifiedRole{{RoleDefinitionID: helpdeskRole}}}}); err != nil {
+		AccessContainer: pc.AccessContainer{
+			AccessContainerID:   "9a4a1d2b-1111-4c3d-8e5f-000000000001",
+			AccessContainerType: "securityGroup",
+		},
+		AccessDetails: pc.AccessDetails{UnifiedRoles: []pc.UnifiedRole{{RoleDefinitionID: helpdeskRole}}},
+	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sv.c.RegisterWebhook(withID("world-webhook"), pc.WebhookRegistration{WebhookURL: "http://127.0.0.1:9/webhooks",
-		WebhookEvents: []string{pc.EventResellerRelationshipAccepted, pc.EventGDAPActivated}}); err != nil {
+	if _, err := sv.c.RegisterWebhook(withID("world-webhook"), pc.WebhookRegistration{
+		WebhookURL:    "http://127.0.0.1:9/webhooks",
+		WebhookEvents: []string{pc.EventResellerRelationshipAccepted, pc.EventGDAPActivated},
+	}); err != nil {
 		t.Fatal(err)
 	}
-	if st := sv.post(t, "/sim/partners", map[string]any{"domain": "newreseller.onmicrosoft.com", "country": "US", "companyName": "New Reseller",
-		"mpnId": "7654321", "agreementSigned": true, "users": []User{{UPN: "admin@newreseller.onmicrosoft.com", GlobalAdmin: true}}}); st != http.StatusCreated {
+	if st := sv.post(t, "/sim/partners", map[string]any{
+		"domain":          "newreseller.onmicrosoft.com",
+		"country":         "US",
+		"companyName":     "New Reseller",
+		"mpnId":           "7654321",
+		"agreementSigned": true,
+		"users":           []User{{UPN: "admin@newreseller.onmicrosoft.com", GlobalAdmin: true}},
+	}); st != http.StatusCreated {
 		t.Fatalf("partner: %d", st)
 	}
-	if st := sv.post(t, "/sim/customer-actions/authorize-provider", map[string]string{"resellerDomain": "newreseller.onmicrosoft.com",
-		"providerId": DefaultHomePartner.TenantID, "upn": "admin@newreseller.onmicrosoft.com"}); st != http.StatusOK {
+	if st := sv.post(t, "/sim/customer-actions/authorize-provider", map[string]string{
+		"resellerDomain": "newreseller.onmicrosoft.com",
+		"providerId":     DefaultHomePartner.TenantID,
+		"upn":            "admin@newreseller.onmicrosoft.com",
+	}); st != http.StatusOK {
 		t.Fatalf("authorize: %d", st)
 	}
 	return cust.ID
@@ -198,7 +232,8 @@ func TestWorldSurvivesRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := first.close(t)
-	if len(first.s.st.GDAP) != 1 || len(first.s.st.Subscriptions) != 1 || first.s.st.Webhook == nil || first.s.st.ClockOffset == 0 {
+	if len(first.s.st.GDAP) != 1 || len(first.s.st.Subscriptions) != 1 || first.s.st.Webhook == nil ||
+		first.s.st.ClockOffset == 0 {
 		t.Fatalf("the world lacks something to carry over: %s", before)
 	}
 
@@ -213,15 +248,23 @@ func TestWorldSurvivesRestart(t *testing.T) {
 			t.Errorf("customer = %+v, err %v", got, err)
 		}
 		again, err := third.c.CreateCustomer(withID("retried"), newCustomerBody("other.onmicrosoft.com"))
-		if err != nil || again.ID != retried.ID || again.UserCredentials == nil || *again.UserCredentials != *retried.UserCredentials {
-			t.Errorf("a retried request after the restart = %+v, err %v; want the stored answer %+v", again, err, retried)
+		if err != nil || again.ID != retried.ID || again.UserCredentials == nil ||
+			*again.UserCredentials != *retried.UserCredentials {
+			t.Errorf(
+				"a retried request after the restart = %+v, err %v; want the stored answer %+v",
+				again,
+				err,
+				retried,
+			)
 		}
 		if _, err := third.c.CreateCustomer(withID("after"), newCustomerBody("after.onmicrosoft.com")); err != nil {
 			t.Fatal(err)
 		}
 		// Users are found by UPN through an index rebuilt at start.
-		if st := third.post(t, "/sim/customer-actions/accept-reseller", map[string]string{"partnerId": DefaultHomePartner.TenantID,
-			"upn": "ADMIN@contoso.onmicrosoft.com"}); st != http.StatusOK {
+		if st := third.post(t, "/sim/customer-actions/accept-reseller", map[string]string{
+			"partnerId": DefaultHomePartner.TenantID,
+			"upn":       "ADMIN@contoso.onmicrosoft.com",
+		}); st != http.StatusOK {
 			t.Errorf("accept by UPN after the restart: %d", st)
 		}
 		if st := third.post(t, "/sim/customer-actions/accept-reseller", map[string]string{"partnerId": adatumTenant,
@@ -313,7 +356,8 @@ func TestLegacySnapshotIsImported(t *testing.T) {
 		if err != nil || again.ID != customerID {
 			t.Errorf("replayed create = %+v, err %v", again, err)
 		}
-		if reg, err := first.c.GetWebhookRegistration(context.Background()); err != nil || reg.WebhookURL != "http://127.0.0.1:9/webhooks" {
+		if reg, err := first.c.GetWebhookRegistration(context.Background()); err != nil ||
+			reg.WebhookURL != "http://127.0.0.1:9/webhooks" {
 			t.Errorf("webhook = %+v, err %v", reg, err)
 		}
 		if subs, err := first.c.ListSubscriptions(context.Background(), customerID); err != nil || len(subs) != 1 {
@@ -338,7 +382,9 @@ func TestLegacySnapshotIsImported(t *testing.T) {
 			t.Errorf("the import's temporary file is left: %v", err)
 		}
 	})
-	if _, err := first.c.CreateCustomer(withID("after-import"), newCustomerBody("afterimport.onmicrosoft.com")); err != nil {
+	if _, err := first.c.CreateCustomer(
+		withID("after-import"), newCustomerBody("afterimport.onmicrosoft.com"),
+	); err != nil {
 		t.Fatal(err)
 	}
 	before := first.close(t)

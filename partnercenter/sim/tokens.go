@@ -82,7 +82,9 @@ func (s *Server) ensureTokenKey() error {
 			return fmt.Errorf("generate token signing key: %w", err)
 		}
 		key = k
-		s.st.TokenKeyPEM = string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}))
+		s.st.TokenKeyPEM = string(
+			pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}),
+		)
 		s.st.mark(kindMeta, metaToken)
 	}
 	jwk := jose.JSONWebKey{Key: &key.PublicKey, Algorithm: string(jose.RS256), Use: "sig"}
@@ -91,8 +93,10 @@ func (s *Server) ensureTokenKey() error {
 		return fmt.Errorf("token signing key thumbprint: %w", err)
 	}
 	jwk.KeyID = base64.RawURLEncoding.EncodeToString(thumb)
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: jwk.KeyID}},
-		(&jose.SignerOptions{}).WithType("JWT"))
+	signer, err := jose.NewSigner(
+		jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: jwk.KeyID}},
+		(&jose.SignerOptions{}).WithType("JWT"),
+	)
 	if err != nil {
 		return fmt.Errorf("token signer: %w", err)
 	}
@@ -129,14 +133,21 @@ type grantee struct {
 func (s *Server) accessToken(base string, g grantee, aud string, perms []string) (string, error) {
 	now := time.Now().UTC()
 	c := accessClaims{
-		Claims: jwt.Claims{Issuer: s.issuer(base, g.dir.id), Audience: jwt.Audience{aud}, IssuedAt: jwt.NewNumericDate(now),
-			NotBefore: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(now.Add(accessTokenLifetime)), ID: newID()},
+		Claims: jwt.Claims{
+			Issuer:    s.issuer(base, g.dir.id),
+			Audience:  jwt.Audience{aud},
+			IssuedAt:  jwt.NewNumericDate(now),
+			NotBefore: jwt.NewNumericDate(now),
+			Expiry:    jwt.NewNumericDate(now.Add(accessTokenLifetime)),
+			ID:        newID(),
+		},
 		TenantID: g.dir.id, AppID: g.clientID, AZP: g.clientID, Version: "1.0",
 	}
 	if g.user.UPN == "" {
 		c.IDType, c.ObjectID, c.Roles = "app", servicePrincipalID(g.dir.id, g.clientID), perms
 	} else {
-		c.IDType, c.ObjectID, c.UPN, c.Name, c.Scope = "user", userObjectID(g.dir.id, g.user.UPN), g.user.UPN, displayName(g.user.UPN), strings.Join(perms, " ")
+		c.IDType, c.ObjectID, c.UPN, c.Name, c.Scope = "user", userObjectID(g.dir.id, g.user.UPN), g.user.UPN,
+			displayName(g.user.UPN), strings.Join(perms, " ")
 		c.AMR = amr(g.mfa)
 	}
 	c.Subject = c.ObjectID
@@ -152,10 +163,22 @@ func (s *Server) idToken(base string, g grantee, nonce string) (string, error) {
 	now := time.Now().UTC()
 	oid := userObjectID(g.dir.id, g.user.UPN)
 	return s.sign(idClaims{
-		Claims: jwt.Claims{Issuer: s.issuer(base, g.dir.id), Audience: jwt.Audience{g.clientID}, Subject: oid, IssuedAt: jwt.NewNumericDate(now),
-			NotBefore: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(now.Add(accessTokenLifetime))},
-		TenantID: g.dir.id, ObjectID: oid, UPN: g.user.UPN, PreferredUsername: g.user.UPN, Name: displayName(g.user.UPN),
-		AMR: amr(g.mfa), Nonce: nonce, Version: "2.0",
+		Claims: jwt.Claims{
+			Issuer:    s.issuer(base, g.dir.id),
+			Audience:  jwt.Audience{g.clientID},
+			Subject:   oid,
+			IssuedAt:  jwt.NewNumericDate(now),
+			NotBefore: jwt.NewNumericDate(now),
+			Expiry:    jwt.NewNumericDate(now.Add(accessTokenLifetime)),
+		},
+		TenantID:          g.dir.id,
+		ObjectID:          oid,
+		UPN:               g.user.UPN,
+		PreferredUsername: g.user.UPN,
+		Name:              displayName(g.user.UPN),
+		AMR:               amr(g.mfa),
+		Nonce:             nonce,
+		Version:           "2.0",
 	})
 }
 
@@ -331,7 +354,12 @@ const (
 )
 
 func unauthenticated(message string) *authFailure {
-	return &authFailure{status: http.StatusUnauthorized, pcCode: CodeInvalidToken, graphCode: "InvalidAuthenticationToken", message: message}
+	return &authFailure{
+		status:    http.StatusUnauthorized,
+		pcCode:    CodeInvalidToken,
+		graphCode: "InvalidAuthenticationToken",
+		message:   message,
+	}
 }
 
 // authenticate verifies the bearer token of a service call and applies the
@@ -356,8 +384,12 @@ func (s *Server) authenticate(r *http.Request, graphAPI bool, cred pc.Credential
 			if c.appOnly() {
 				kind = "application permission (roles)"
 			}
-			return nil, &authFailure{status: http.StatusForbidden, graphCode: "Authorization_RequestDenied",
-				message: "Insufficient privileges to complete the operation. The token needs the " + PermissionGDAP + " " + kind + "."}
+			return nil, &authFailure{
+				status:    http.StatusForbidden,
+				graphCode: "Authorization_RequestDenied",
+				message: "Insufficient privileges to complete the operation. The token needs the " +
+					PermissionGDAP + " " + kind + ".",
+			}
 		}
 		return c, nil
 	}
@@ -374,11 +406,12 @@ func (s *Server) authenticate(r *http.Request, graphAPI bool, cred pc.Credential
 // What a refused token's 401 says (Graph's wording where Graph has one).
 const (
 	msgTokenMalformed = "CompactToken parsing failed: the access token is not a JWT."
-	msgTokenKey       = "Access token validation failure: the token is not signed by a key of the tenant (unknown kid or bad signature)."
-	msgTokenExpired   = "Lifetime validation failed, the token is expired."
-	msgTokenAudience  = "Access token validation failure. Invalid audience: the token is not for this service."
-	msgTokenTenant    = "Access token validation failure: the token was issued for another tenant."
-	msgTokenRevoked   = "Access token validation failure: the user's sessions were revoked after the token was issued."
+	msgTokenKey       = "Access token validation failure: the token is not signed by a key of the tenant " +
+		"(unknown kid or bad signature)."
+	msgTokenExpired  = "Lifetime validation failed, the token is expired."
+	msgTokenAudience = "Access token validation failure. Invalid audience: the token is not for this service."
+	msgTokenTenant   = "Access token validation failure: the token was issued for another tenant."
+	msgTokenRevoked  = "Access token validation failure: the user's sessions were revoked after the token was issued."
 )
 
 // verifyToken checks a bearer token: a JWT signed with the token key, valid
@@ -416,7 +449,8 @@ func (s *Server) verifyToken(raw string, graphAPI bool) (*caller, string) {
 			return nil, msgTokenMalformed
 		}
 		out.upn, out.mfa, out.perms = c.UPN, slices.Contains(c.AMR, "mfa"), strings.Fields(c.Scope)
-		if revoked, ok := s.sessionsRevoked.Load(revocationKey(c.TenantID, c.UPN)); ok && c.IssuedAt != nil && c.IssuedAt.Time().Before(revoked.(time.Time).Truncate(time.Second)) {
+		if revoked, ok := s.sessionsRevoked.Load(revocationKey(c.TenantID, c.UPN)); ok && c.IssuedAt != nil &&
+			c.IssuedAt.Time().Before(revoked.(time.Time).Truncate(time.Second)) {
 			return nil, msgTokenRevoked
 		}
 	}

@@ -62,16 +62,21 @@ func (s *Server) ensureSigningKey() (*rsa.PrivateKey, error) {
 	now := s.cfg.Now()
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(now.UnixNano()),
-		Subject:      pkix.Name{CommonName: "pcnotifications-dispatch.simulator.local", Organization: []string{"partnerflow simulator"}},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.AddDate(10, 0, 0),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
+		Subject: pkix.Name{
+			CommonName:   "pcnotifications-dispatch.simulator.local",
+			Organization: []string{"partnerflow simulator"},
+		},
+		NotBefore: now.Add(-time.Hour),
+		NotAfter:  now.AddDate(10, 0, 0),
+		KeyUsage:  x509.KeyUsageDigitalSignature,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
 		return nil, fmt.Errorf("create webhook certificate: %w", err)
 	}
-	s.st.SigningKeyPEM = string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}))
+	s.st.SigningKeyPEM = string(
+		pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}),
+	)
 	s.st.CertDER = der
 	s.st.mark(kindMeta, metaSigning)
 	return key, nil
@@ -148,7 +153,12 @@ func (s *Server) emit(name, resourceURI, resourceName string) {
 	if reg == nil || !slices.Contains(reg.WebhookEvents, name) {
 		return
 	}
-	ev := pc.WebhookEvent{EventName: name, ResourceURI: resourceURI, ResourceName: resourceName, ResourceChangeUtcDate: pc.NewTime(s.now())}
+	ev := pc.WebhookEvent{
+		EventName:             name,
+		ResourceURI:           resourceURI,
+		ResourceName:          resourceName,
+		ResourceChangeUtcDate: pc.NewTime(s.now()),
+	}
 	body, err := json.Marshal(ev)
 	if err != nil {
 		s.log.Error("encode webhook event", "err", err)
