@@ -86,23 +86,33 @@ const (
 func (a *Activities) serviceError(ctx context.Context, op string, err error) error {
 	if partnercenter.NeedsConnection(err) {
 		a.connectionLost(ctx, err)
-		return temporal.NewApplicationErrorWithOptions(op+": "+err.Error(), ErrTypeConnectionNeeded, temporal.ApplicationErrorOptions{
-			NonRetryable: true, Cause: err,
-		})
+		return temporal.NewApplicationErrorWithOptions(
+			op+": "+err.Error(),
+			ErrTypeConnectionNeeded,
+			temporal.ApplicationErrorOptions{NonRetryable: true, Cause: err},
+		)
 	}
 	var pcErr *partnercenter.Error
 	if !errors.As(err, &pcErr) {
 		return err
 	}
 	if !pcErr.Retryable() {
-		return temporal.NewApplicationErrorWithOptions(op+": "+pcErr.Error(), ErrTypeRefused, temporal.ApplicationErrorOptions{
-			NonRetryable: true, Cause: err, Details: []any{pcErr.StatusCode, pcErr.Code},
-		})
+		return temporal.NewApplicationErrorWithOptions(
+			op+": "+pcErr.Error(),
+			ErrTypeRefused,
+			temporal.ApplicationErrorOptions{
+				NonRetryable: true,
+				Cause:        err,
+				Details:      []any{pcErr.StatusCode, pcErr.Code},
+			},
+		)
 	}
 	if pcErr.RetryAfter > 0 {
-		return temporal.NewApplicationErrorWithOptions(op+": "+pcErr.Error(), "Throttled", temporal.ApplicationErrorOptions{
-			Cause: err, NextRetryDelay: pcErr.RetryAfter,
-		})
+		return temporal.NewApplicationErrorWithOptions(
+			op+": "+pcErr.Error(),
+			"Throttled",
+			temporal.ApplicationErrorOptions{Cause: err, NextRetryDelay: pcErr.RetryAfter},
+		)
 	}
 	return err
 }

@@ -46,9 +46,15 @@ func (a *Activities) connectionLost(ctx context.Context, cause error) {
 			rendered = msg
 			key := models.ConnectionLossKey(a.cfg.PartnerID, loss.Version)
 			loss.Mail = &models.OutboxMessage{
-				IdempotencyKey: key, ToAddress: a.cfg.ContactEmail, Subject: msg.Subject, Language: msg.Language, Kind: msg.Kind(),
-				Body: SealMailText(a.cfg.Outbox, key, msg.Text), HTML: SealMailText(a.cfg.Outbox, key, msg.HTML),
-				Status: models.OutboxPending, CreatedAt: time.Now().UTC(),
+				IdempotencyKey: key,
+				ToAddress:      a.cfg.ContactEmail,
+				Subject:        msg.Subject,
+				Language:       msg.Language,
+				Kind:           msg.Kind(),
+				Body:           SealMailText(a.cfg.Outbox, key, msg.Text),
+				HTML:           SealMailText(a.cfg.Outbox, key, msg.HTML),
+				Status:         models.OutboxPending,
+				CreatedAt:      time.Now().UTC(),
 			}
 		}
 	}
@@ -60,7 +66,10 @@ func (a *Activities) connectionLost(ctx context.Context, cause error) {
 	if !changed {
 		return
 	}
-	a.cfg.Logger.Warn("the Partner Center connection is needed: App+User calls wait until a global admin connects", "reason", loss.Reason)
+	a.cfg.Logger.Warn(
+		"the Partner Center connection is needed: App+User calls wait until a global admin connects",
+		"reason", loss.Reason,
+	)
 	if loss.Mail == nil {
 		return
 	}
@@ -81,13 +90,23 @@ func LapseWarner(a *Activities) connection.LapseWarner {
 func (a *Activities) warnLapsing(ctx context.Context, l connection.Lapse) (bool, error) {
 	row := l.Connection
 	lapse := models.ConnectionLapse{
-		PartnerID: row.PartnerID, Version: row.Version, At: time.Now(),
-		EventData: map[string]any{"partnerId": row.PartnerID, "connectedBy": row.UPN, "lapsesAt": l.LapsesAt.UTC(), "reason": l.Reason},
+		PartnerID: row.PartnerID,
+		Version:   row.Version,
+		At:        time.Now(),
+		EventData: map[string]any{
+			"partnerId":   row.PartnerID,
+			"connectedBy": row.UPN,
+			"lapsesAt":    l.LapsesAt.UTC(),
+			"reason":      l.Reason,
+		},
 	}
 	var rendered notify.Rendered
 	if a.cfg.ContactEmail != "" {
 		msg, err := notify.Render(notify.KindConnectionLapsing, a.cfg.DefaultLanguage, notify.ConnectionAlert{
-			UPN: row.UPN, Reason: l.Reason, Link: strings.TrimSuffix(a.cfg.BaseURL, "/") + ConnectionPath, LapsesAt: l.LapsesAt,
+			UPN:      row.UPN,
+			Reason:   l.Reason,
+			Link:     strings.TrimSuffix(a.cfg.BaseURL, "/") + ConnectionPath,
+			LapsesAt: l.LapsesAt,
 		})
 		if err != nil {
 			return false, fmt.Errorf("render the connection-lapsing mail: %w", err)
@@ -95,9 +114,15 @@ func (a *Activities) warnLapsing(ctx context.Context, l connection.Lapse) (bool,
 		rendered = msg
 		key := models.ConnectionLapseKey(row.PartnerID, row.Version)
 		lapse.Mail = &models.OutboxMessage{
-			IdempotencyKey: key, ToAddress: a.cfg.ContactEmail, Subject: msg.Subject, Language: msg.Language, Kind: msg.Kind(),
-			Body: SealMailText(a.cfg.Outbox, key, msg.Text), HTML: SealMailText(a.cfg.Outbox, key, msg.HTML),
-			Status: models.OutboxPending, CreatedAt: time.Now().UTC(),
+			IdempotencyKey: key,
+			ToAddress:      a.cfg.ContactEmail,
+			Subject:        msg.Subject,
+			Language:       msg.Language,
+			Kind:           msg.Kind(),
+			Body:           SealMailText(a.cfg.Outbox, key, msg.Text),
+			HTML:           SealMailText(a.cfg.Outbox, key, msg.HTML),
+			Status:         models.OutboxPending,
+			CreatedAt:      time.Now().UTC(),
 		}
 	}
 	changed, err := a.cfg.Store.MarkConnectionLapsing(ctx, lapse)

@@ -22,7 +22,10 @@ func (a *Activities) RecordInvitation(ctx context.Context, invitationID string, 
 
 // RelationshipLink returns the partner's reseller relationship request link.
 func (a *Activities) RelationshipLink(ctx context.Context, indirectResellerID string) (string, error) {
-	req, err := a.cfg.PartnerCenter.RelationshipRequestURL(ctx, partnercenter.RelationshipRequestOptions{IndirectResellerID: indirectResellerID})
+	req, err := a.cfg.PartnerCenter.RelationshipRequestURL(
+		ctx,
+		partnercenter.RelationshipRequestOptions{IndirectResellerID: indirectResellerID},
+	)
 	if err != nil {
 		return "", a.serviceError(ctx, "get relationship request link", err)
 	}
@@ -47,7 +50,10 @@ func (a *Activities) CreateGDAP(ctx context.Context, in CreateGDAPInput) (GDAPRe
 		return GDAPResult{}, a.serviceError(ctx, "create GDAP relationship "+in.DisplayName, err)
 	}
 	if rel.Status == partnercenter.GDAPStatusCreated {
-		if _, err := pc.LockGDAPForApproval(partnercenter.WithRequestID(ctx, in.RequestID+"/lock"), rel.ID); err != nil {
+		if _, err := pc.LockGDAPForApproval(
+			partnercenter.WithRequestID(ctx, in.RequestID+"/lock"),
+			rel.ID,
+		); err != nil {
 			return GDAPResult{}, a.serviceError(ctx, "lock GDAP relationship for approval", err)
 		}
 		if rel, err = pc.GetGDAPRelationship(ctx, rel.ID); err != nil {
@@ -84,7 +90,8 @@ func (a *Activities) CheckAcceptance(ctx context.Context, relationshipID, custom
 		return out, a.serviceError(ctx, "find customer "+customerDomain, err)
 	}
 	for _, c := range customers {
-		if strings.EqualFold(c.CompanyProfile.Domain, customerDomain) && c.RelationshipToPartner == partnercenter.RelationshipReseller {
+		if strings.EqualFold(c.CompanyProfile.Domain, customerDomain) &&
+			c.RelationshipToPartner == partnercenter.RelationshipReseller {
 			out.ResellerAccepted, out.CustomerTenantID = true, c.ID
 		}
 	}
@@ -102,29 +109,48 @@ func (a *Activities) WaitGDAPActive(ctx context.Context, relationshipID string) 
 	switch rel.Status {
 	case partnercenter.GDAPStatusActive:
 		return GDAPResult{ID: rel.ID, Status: rel.Status}, nil
-	case partnercenter.GDAPStatusExpired, partnercenter.GDAPStatusTerminated, partnercenter.GDAPStatusTerminating, partnercenter.GDAPStatusTerminationRequested:
-		return GDAPResult{}, temporal.NewNonRetryableApplicationError("GDAP relationship "+relationshipID+" is "+rel.Status, ErrTypeAccessEnded, nil)
+	case partnercenter.GDAPStatusExpired,
+		partnercenter.GDAPStatusTerminated,
+		partnercenter.GDAPStatusTerminating,
+		partnercenter.GDAPStatusTerminationRequested:
+		return GDAPResult{}, temporal.NewNonRetryableApplicationError(
+			"GDAP relationship "+relationshipID+" is "+rel.Status,
+			ErrTypeAccessEnded,
+			nil,
+		)
 	}
 	return GDAPResult{}, notReady("GDAP relationship " + relationshipID + " is " + rel.Status + ", not yet active")
 }
 
 // CreateAssignment creates one access assignment (one security group per call, as the service
 // requires) and returns its ID; a retry with the same request ID finds the existing one.
-func (a *Activities) CreateAssignment(ctx context.Context, requestID, relationshipID string, as AccessAssignment) (string, error) {
+func (a *Activities) CreateAssignment(
+	ctx context.Context,
+	requestID, relationshipID string,
+	as AccessAssignment,
+) (string, error) {
 	pc := a.cfg.PartnerCenter
 	existing, err := pc.ListAccessAssignments(ctx, relationshipID)
 	if err != nil {
 		return "", a.serviceError(ctx, "list access assignments", err)
 	}
 	for _, e := range existing {
-		if e.AccessContainer.AccessContainerID == as.SecurityGroupID && e.Status != partnercenter.AssignmentStatusDeleted {
+		if e.AccessContainer.AccessContainerID == as.SecurityGroupID &&
+			e.Status != partnercenter.AssignmentStatusDeleted {
 			return e.ID, nil
 		}
 	}
-	created, err := pc.CreateAccessAssignment(partnercenter.WithRequestID(ctx, requestID), relationshipID, partnercenter.NewAccessAssignment{
-		AccessContainer: partnercenter.AccessContainer{AccessContainerID: as.SecurityGroupID, AccessContainerType: "securityGroup"},
-		AccessDetails:   partnercenter.AccessDetails{UnifiedRoles: unifiedRoles(as.RoleIDs)},
-	})
+	created, err := pc.CreateAccessAssignment(
+		partnercenter.WithRequestID(ctx, requestID),
+		relationshipID,
+		partnercenter.NewAccessAssignment{
+			AccessContainer: partnercenter.AccessContainer{
+				AccessContainerID:   as.SecurityGroupID,
+				AccessContainerType: "securityGroup",
+			},
+			AccessDetails: partnercenter.AccessDetails{UnifiedRoles: unifiedRoles(as.RoleIDs)},
+		},
+	)
 	if err != nil {
 		return "", a.serviceError(ctx, "create access assignment for group "+as.SecurityGroupID, err)
 	}
@@ -141,7 +167,11 @@ func (a *Activities) WaitAssignmentActive(ctx context.Context, relationshipID, a
 	case partnercenter.AssignmentStatusActive:
 		return as.Status, nil
 	case partnercenter.AssignmentStatusError, partnercenter.AssignmentStatusDeleted:
-		return "", temporal.NewNonRetryableApplicationError("access assignment "+assignmentID+" is "+as.Status, ErrTypeRefused, nil)
+		return "", temporal.NewNonRetryableApplicationError(
+			"access assignment "+assignmentID+" is "+as.Status,
+			ErrTypeRefused,
+			nil,
+		)
 	}
 	return "", notReady("access assignment " + assignmentID + " is " + as.Status)
 }
@@ -221,7 +251,11 @@ func (a *Activities) GDAPStatus(ctx context.Context, relationshipID string) (GDA
 	if err != nil {
 		return GDAPState{}, a.serviceError(ctx, "read GDAP relationship", err)
 	}
-	return GDAPState{Status: rel.Status, EndDateTime: rel.EndDateTime.Time, AutoExtendDuration: rel.AutoExtendDuration}, nil
+	return GDAPState{
+		Status:             rel.Status,
+		EndDateTime:        rel.EndDateTime.Time,
+		AutoExtendDuration: rel.AutoExtendDuration,
+	}, nil
 }
 
 // SendPartnerAlert mails the partner's contact, in the partner's default language, about a

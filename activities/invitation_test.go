@@ -62,9 +62,14 @@ func newFixtureWith(t *testing.T, configure func(*activities.Config)) *fixture {
 	}
 	f := &fixture{sim: s.Server, simURL: s.URL, store: testdb.SQLite(t), mailer: &countingMailer{}}
 	cfg := activities.Config{
-		Store: f.store, PartnerCenter: pc, Mailer: f.mailer, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Signer: links.NewSigner(make([]byte, 32)), BaseURL: "https://onboard.example", PartnerName: "Contoso Distribution",
-		Outbox: testOutboxBox,
+		Store:         f.store,
+		PartnerCenter: pc,
+		Mailer:        f.mailer,
+		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Signer:        links.NewSigner(make([]byte, 32)),
+		BaseURL:       "https://onboard.example",
+		PartnerName:   "Contoso Distribution",
+		Outbox:        testOutboxBox,
 	}
 	if configure != nil {
 		configure(&cfg)
@@ -96,7 +101,12 @@ func (f *fixture) outbox(t *testing.T, to string) []models.OutboxMessage {
 }
 
 func gdapInput(requestID string) activities.CreateGDAPInput {
-	return activities.CreateGDAPInput{RequestID: requestID, DisplayName: "contoso " + requestID, DurationDays: 90, RoleIDs: []string{"729827e3-9c14-49f7-bb1b-9608f156bbb8"}}
+	return activities.CreateGDAPInput{
+		RequestID:    requestID,
+		DisplayName:  "contoso " + requestID,
+		DurationDays: 90,
+		RoleIDs:      []string{"729827e3-9c14-49f7-bb1b-9608f156bbb8"},
+	}
 }
 
 func TestCreateGDAPRetriedAfterADroppedResponseCreatesOne(t *testing.T) {
@@ -169,7 +179,8 @@ func TestAcceptanceAndGrantAgainstTheSimulator(t *testing.T) {
 	if _, err := f.acts.WaitGDAPActive(ctx, rel.ID); err == nil {
 		t.Fatal("an unapproved relationship is not active")
 	}
-	if ended, err := f.acts.EndGDAP(ctx, "inv-2/end", rel.ID); err != nil || ended != partnercenter.GDAPStatusApprovalPending {
+	if ended, err := f.acts.EndGDAP(ctx, "inv-2/end", rel.ID); err != nil ||
+		ended != partnercenter.GDAPStatusApprovalPending {
 		t.Fatalf("a pending request cannot be withdrawn and must say so: %q %v", ended, err)
 	}
 }
@@ -177,9 +188,15 @@ func TestAcceptanceAndGrantAgainstTheSimulator(t *testing.T) {
 func TestInvitationMailIsSentOnce(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	m := activities.InvitationMail{InvitationID: "inv-3", Kind: activities.MailInvitation, To: "admin@contoso.onmicrosoft.com",
-		CustomerDomain: "contoso.onmicrosoft.com", RoleIDs: []string{"729827e3-9c14-49f7-bb1b-9608f156bbb8"}, DurationDays: 90,
-		ExpiresAt: time.Now().Add(90 * 24 * time.Hour)}
+	m := activities.InvitationMail{
+		InvitationID:   "inv-3",
+		Kind:           activities.MailInvitation,
+		To:             "admin@contoso.onmicrosoft.com",
+		CustomerDomain: "contoso.onmicrosoft.com",
+		RoleIDs:        []string{"729827e3-9c14-49f7-bb1b-9608f156bbb8"},
+		DurationDays:   90,
+		ExpiresAt:      time.Now().Add(90 * 24 * time.Hour),
+	}
 	for range 2 {
 		if err := f.acts.SendInvitationMail(ctx, m); err != nil {
 			t.Fatal(err)
@@ -189,7 +206,8 @@ func TestInvitationMailIsSentOnce(t *testing.T) {
 		t.Fatalf("a retried send mailed %d times", len(f.mailer.sent))
 	}
 	body := f.mailer.sent[0].Body
-	if !strings.Contains(body, "https://onboard.example/accept/inv-3.") || !strings.Contains(body, "Helpdesk Administrator") || !strings.Contains(body, "Contoso Distribution") {
+	if !strings.Contains(body, "https://onboard.example/accept/inv-3.") ||
+		!strings.Contains(body, "Helpdesk Administrator") || !strings.Contains(body, "Contoso Distribution") {
 		t.Fatalf("the mail must carry the signed link, the roles and the partner:\n%s", body)
 	}
 	m.Kind, m.Seq = activities.MailReminder, 1
@@ -213,14 +231,21 @@ func TestTheGDAPWatchReadsAndAlerts(t *testing.T) {
 	if err != nil || st.Status != partnercenter.GDAPStatusApprovalPending {
 		t.Fatalf("status %+v %v", st, err)
 	}
-	alert := activities.PartnerAlert{InvitationID: "inv-4", Kind: activities.AlertAccessLost, To: "ops@distributor.example",
-		CustomerDomain: "contoso.onmicrosoft.com", RelationshipID: rel.ID, Status: "terminated"}
+	alert := activities.PartnerAlert{
+		InvitationID:   "inv-4",
+		Kind:           activities.AlertAccessLost,
+		To:             "ops@distributor.example",
+		CustomerDomain: "contoso.onmicrosoft.com",
+		RelationshipID: rel.ID,
+		Status:         "terminated",
+	}
 	for range 2 {
 		if err := f.acts.SendPartnerAlert(ctx, alert); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if len(f.mailer.sent) != 1 || !strings.Contains(f.mailer.sent[0].Subject, "contoso.onmicrosoft.com") || !strings.Contains(f.mailer.sent[0].Body, rel.ID) {
+	if len(f.mailer.sent) != 1 || !strings.Contains(f.mailer.sent[0].Subject, "contoso.onmicrosoft.com") ||
+		!strings.Contains(f.mailer.sent[0].Body, rel.ID) {
 		t.Fatalf("one alert naming the customer and the relationship, got %+v", f.mailer.sent)
 	}
 }
@@ -232,8 +257,13 @@ func TestAnInvitationWithoutAdminAccessReadsNoGDAP(t *testing.T) {
 	if err != nil || acc.ResellerAccepted || acc.GDAPStatus != "" {
 		t.Fatalf("before the acceptance, with no GDAP relationship to read: %+v %v", acc, err)
 	}
-	body := `{"domain":"contoso.onmicrosoft.com","partnerId":"` + sim.DefaultHomePartner.TenantID + `","upn":"admin@contoso.onmicrosoft.com"}`
-	resp, err := http.Post(f.simURL+"/sim/customer-actions/accept-reseller", "application/json", strings.NewReader(body))
+	body := `{"domain":"contoso.onmicrosoft.com","partnerId":"` + sim.DefaultHomePartner.TenantID +
+		`","upn":"admin@contoso.onmicrosoft.com"}`
+	resp, err := http.Post(
+		f.simURL+"/sim/customer-actions/accept-reseller",
+		"application/json",
+		strings.NewReader(body),
+	)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,24 +280,39 @@ func TestAnInvitationWithoutAdminAccessReadsNoGDAP(t *testing.T) {
 func TestTheMailSaysWhatTheInvitationAsksFor(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	m := activities.InvitationMail{InvitationID: "inv-4", Kind: activities.MailInvitation, To: "admin@contoso.onmicrosoft.com",
-		CustomerDomain: "contoso.onmicrosoft.com", ExpiresAt: time.Now().Add(90 * 24 * time.Hour), NoAdminAccess: true}
+	m := activities.InvitationMail{
+		InvitationID:   "inv-4",
+		Kind:           activities.MailInvitation,
+		To:             "admin@contoso.onmicrosoft.com",
+		CustomerDomain: "contoso.onmicrosoft.com",
+		ExpiresAt:      time.Now().Add(90 * 24 * time.Hour),
+		NoAdminAccess:  true,
+	}
 	if err := f.acts.SendInvitationMail(ctx, m); err != nil {
 		t.Fatal(err)
 	}
-	gov := activities.InvitationMail{InvitationID: "inv-5", Kind: activities.MailInvitation, To: "admin@agency.onmicrosoft.us",
-		CustomerDomain: "agency.onmicrosoft.us", RoleIDs: []string{"729827e3-9c14-49f7-bb1b-9608f156bbb8"}, DurationDays: 90,
-		ExpiresAt: time.Now().Add(90 * 24 * time.Hour), Cloud: models.CloudUSGov}
+	gov := activities.InvitationMail{
+		InvitationID:   "inv-5",
+		Kind:           activities.MailInvitation,
+		To:             "admin@agency.onmicrosoft.us",
+		CustomerDomain: "agency.onmicrosoft.us",
+		RoleIDs:        []string{"729827e3-9c14-49f7-bb1b-9608f156bbb8"},
+		DurationDays:   90,
+		ExpiresAt:      time.Now().Add(90 * 24 * time.Hour),
+		Cloud:          models.CloudUSGov,
+	}
 	if err := f.acts.SendInvitationMail(ctx, gov); err != nil {
 		t.Fatal(err)
 	}
 	if len(f.mailer.sent) != 2 {
 		t.Fatalf("sent %d", len(f.mailer.sent))
 	}
-	if body := f.mailer.sent[0].Body; !strings.Contains(body, "does not ask for admin rights") || strings.Contains(body, "GDAP") {
+	if body := f.mailer.sent[0].Body; !strings.Contains(body, "does not ask for admin rights") ||
+		strings.Contains(body, "GDAP") {
 		t.Fatalf("the reseller-only mail must say no admin rights are asked for:\n%s", body)
 	}
-	if body := f.mailer.sent[1].Body; !strings.Contains(body, "Microsoft Office admin portal for US Government") || strings.Contains(body, "Microsoft 365 admin center") {
+	if body := f.mailer.sent[1].Body; !strings.Contains(body, "Microsoft Office admin portal for US Government") ||
+		strings.Contains(body, "Microsoft 365 admin center") {
 		t.Fatalf("a US Government customer's mail must name the US Government portal:\n%s", body)
 	}
 }

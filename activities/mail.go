@@ -18,7 +18,11 @@ import (
 func (a *Activities) partnerName(ctx context.Context) string {
 	name, err := a.cfg.Store.CompanyName(ctx, a.cfg.PartnerID)
 	if err != nil {
-		a.cfg.Logger.WarnContext(ctx, "read the partner's company name; the mail names the configured one", "error", err)
+		a.cfg.Logger.WarnContext(
+			ctx,
+			"read the partner's company name; the mail names the configured one",
+			"error", err,
+		)
 	}
 	return connection.PartnerName(a.cfg.PartnerName, name)
 }
@@ -84,7 +88,11 @@ func OpenMailText(box *notify.SecretBox, key, stored string) (string, error) {
 	}
 	text, err := box.Open(key, raw)
 	if err != nil {
-		return "", fmt.Errorf("open mail %s from the outbox (is PARTNERFLOW_SIGNING_KEY the one that sealed it?): %w", key, err)
+		return "", fmt.Errorf(
+			"open mail %s from the outbox (is PARTNERFLOW_SIGNING_KEY the one that sealed it?): %w",
+			key,
+			err,
+		)
 	}
 	return text, nil
 }

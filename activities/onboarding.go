@@ -25,14 +25,21 @@ func (a *Activities) RecordCustomer(ctx context.Context, customerID string, ch m
 }
 
 // onboarding loads an onboarding and its request.
-func (a *Activities) onboarding(ctx context.Context, customerID string) (*models.Onboarding, models.OnboardingRequest, error) {
+func (a *Activities) onboarding(
+	ctx context.Context,
+	customerID string,
+) (*models.Onboarding, models.OnboardingRequest, error) {
 	var req models.OnboardingRequest
 	c, err := models.Find[models.Onboarding](ctx, a.cfg.Store, customerID)
 	if err != nil {
 		return nil, req, fmt.Errorf("load onboarding %s: %w", customerID, err)
 	}
 	if err := json.Unmarshal([]byte(c.Request), &req); err != nil {
-		return nil, req, temporal.NewNonRetryableApplicationError("the onboarding's request is unreadable", "BadRequest", err)
+		return nil, req, temporal.NewNonRetryableApplicationError(
+			"the onboarding's request is unreadable",
+			"BadRequest",
+			err,
+		)
 	}
 	return c, req, nil
 }
@@ -47,24 +54,39 @@ func (a *Activities) CreateTenant(ctx context.Context, customerID string) (Tenan
 		return TenantResult{}, err
 	}
 	culture := req.Language + "-" + strings.ToUpper(req.Country)
-	created, err := a.cfg.PartnerCenter.CreateCustomer(partnercenter.WithRequestID(ctx, customerID+"/create"), partnercenter.NewCustomer{
-		CompanyProfile: partnercenter.CompanyProfile{Domain: req.DomainPrefix + ".onmicrosoft.com"},
-		BillingProfile: partnercenter.BillingProfile{
-			FirstName: req.Contact.FirstName, LastName: req.Contact.LastName, Email: req.Contact.Email,
-			Culture: culture, Language: req.Language, CompanyName: req.CompanyName,
-			DefaultAddress: partnercenter.Address{
-				Country: req.Country, City: req.Address.City, State: req.Address.State, AddressLine1: req.Address.Line1,
-				PostalCode: req.Address.PostalCode, FirstName: req.Contact.FirstName, LastName: req.Contact.LastName, PhoneNumber: req.Contact.Phone,
+	created, err := a.cfg.PartnerCenter.CreateCustomer(
+		partnercenter.WithRequestID(ctx, customerID+"/create"),
+		partnercenter.NewCustomer{
+			CompanyProfile: partnercenter.CompanyProfile{Domain: req.DomainPrefix + ".onmicrosoft.com"},
+			BillingProfile: partnercenter.BillingProfile{
+				FirstName:   req.Contact.FirstName,
+				LastName:    req.Contact.LastName,
+				Email:       req.Contact.Email,
+				Culture:     culture,
+				Language:    req.Language,
+				CompanyName: req.CompanyName,
+				DefaultAddress: partnercenter.Address{
+					Country:      req.Country,
+					City:         req.Address.City,
+					State:        req.Address.State,
+					AddressLine1: req.Address.Line1,
+					PostalCode:   req.Address.PostalCode,
+					FirstName:    req.Contact.FirstName,
+					LastName:     req.Contact.LastName,
+					PhoneNumber:  req.Contact.Phone,
+				},
 			},
+			AssociatedPartnerID: c.ResellerTenantID,
 		},
-		AssociatedPartnerID: c.ResellerTenantID,
-	})
+	)
 	if err != nil {
 		return TenantResult{}, a.serviceError(ctx, "create the customer "+req.CompanyName, err)
 	}
 	if creds := created.UserCredentials; creds != nil && creds.Password != "" {
 		err := a.cfg.Store.SaveCredentials(ctx, &models.CustomerCredentials{
-			CustomerID: customerID, UserName: creds.UserName, PasswordCiphertext: base64.StdEncoding.EncodeToString(a.cfg.Credentials.Seal(customerID, creds.Password)),
+			CustomerID:         customerID,
+			UserName:           creds.UserName,
+			PasswordCiphertext: base64.StdEncoding.EncodeToString(a.cfg.Credentials.Seal(customerID, creds.Password)),
 		})
 		if err != nil {
 			return TenantResult{}, fmt.Errorf("store the credentials of %s: %w", customerID, err)
@@ -124,7 +146,10 @@ func (a *Activities) CheckAgreement(ctx context.Context, customerID string) (boo
 	if err != nil {
 		return false, a.serviceError(ctx, "list the customer's agreements", err)
 	}
-	return slices.ContainsFunc(list, func(ag partnercenter.CustomerAgreement) bool { return ag.Type == partnercenter.AgreementTypeMCA }), nil
+	return slices.ContainsFunc(
+		list,
+		func(ag partnercenter.CustomerAgreement) bool { return ag.Type == partnercenter.AgreementTypeMCA },
+	), nil
 }
 
 // AttestAgreement sends the recorded proof of acceptance to Partner Center, once: an agreement
@@ -148,10 +173,16 @@ func (a *Activities) AttestAgreement(ctx context.Context, customerID string) (st
 		return "", a.serviceError(ctx, "read the agreement template", err)
 	}
 	result := "attested"
-	_, err = pc.CreateCustomerAgreement(partnercenter.WithRequestID(ctx, customerID+"/agreement"), c.CustomerTenantID, partnercenter.CustomerAgreement{
-		PrimaryContact: partnercenter.Contact{FirstName: ev.FirstName, LastName: ev.LastName, Email: ev.Email},
-		TemplateID:     tmpl.TemplateID, DateAgreed: partnercenter.Time{Time: ev.DateAgreed}, Type: partnercenter.AgreementTypeMCA,
-	})
+	_, err = pc.CreateCustomerAgreement(
+		partnercenter.WithRequestID(ctx, customerID+"/agreement"),
+		c.CustomerTenantID,
+		partnercenter.CustomerAgreement{
+			PrimaryContact: partnercenter.Contact{FirstName: ev.FirstName, LastName: ev.LastName, Email: ev.Email},
+			TemplateID:     tmpl.TemplateID,
+			DateAgreed:     partnercenter.Time{Time: ev.DateAgreed},
+			Type:           partnercenter.AgreementTypeMCA,
+		},
+	)
 	var pcErr *partnercenter.Error
 	switch {
 	case errors.As(err, &pcErr) && pcErr.Code == partnercenter.CodeAgreementAlreadyExists:
@@ -159,7 +190,14 @@ func (a *Activities) AttestAgreement(ctx context.Context, customerID string) (st
 	case err != nil:
 		return "", a.serviceError(ctx, "attest the customer's agreement", err)
 	}
-	if err := a.cfg.Store.MarkEvidenceSent(ctx, customerID, tmpl.TemplateID, tmpl.AgreementLink, result, time.Now()); err != nil {
+	if err := a.cfg.Store.MarkEvidenceSent(
+		ctx,
+		customerID,
+		tmpl.TemplateID,
+		tmpl.AgreementLink,
+		result,
+		time.Now(),
+	); err != nil {
 		return "", fmt.Errorf("record the attestation of %s: %w", customerID, err)
 	}
 	return result, nil
@@ -184,8 +222,14 @@ func (a *Activities) BuildCart(ctx context.Context, in BuildCartInput) (CartStat
 	if err != nil {
 		return CartState{}, err
 	}
-	return a.BuildPurchaseCart(ctx, PurchaseCartInput{RequestID: in.CustomerID, PartnerID: c.PartnerID, CustomerTenantID: c.CustomerTenantID,
-		Reseller: resellerOf(c), Products: in.Products, Round: in.Round})
+	return a.BuildPurchaseCart(ctx, PurchaseCartInput{
+		RequestID:        in.CustomerID,
+		PartnerID:        c.PartnerID,
+		CustomerTenantID: c.CustomerTenantID,
+		Reseller:         resellerOf(c),
+		Products:         in.Products,
+		Round:            in.Round,
+	})
 }
 
 // resellerOf is the reseller an onboarding buys through.
@@ -197,7 +241,13 @@ func resellerOf(c *models.Onboarding) PurchaseReseller {
 func cartOf(cart partnercenter.Cart, refusal *partnercenter.Error) CartState {
 	out := CartState{ID: cart.ID}
 	for _, l := range cart.LineItems {
-		line := CartLine{CatalogItemID: l.CatalogItemID, Name: l.FriendlyName, Quantity: l.Quantity, BillingCycle: l.BillingCycle, TermDuration: l.TermDuration}
+		line := CartLine{
+			CatalogItemID: l.CatalogItemID,
+			Name:          l.FriendlyName,
+			Quantity:      l.Quantity,
+			BillingCycle:  l.BillingCycle,
+			TermDuration:  l.TermDuration,
+		}
 		for _, p := range l.Participants {
 			if p.Key == partnercenter.ParticipantTransactionReseller {
 				line.Reseller = p.Value
@@ -228,7 +278,12 @@ func (a *Activities) Checkout(ctx context.Context, in CheckoutInput) (CheckoutOu
 	if err != nil {
 		return CheckoutOutcome{}, err
 	}
-	return a.CheckoutPurchase(ctx, PurchaseCheckoutInput{RequestID: in.CustomerID, CustomerTenantID: c.CustomerTenantID, CartID: in.CartID, Attempt: in.Attempt})
+	return a.CheckoutPurchase(ctx, PurchaseCheckoutInput{
+		RequestID:        in.CustomerID,
+		CustomerTenantID: c.CustomerTenantID,
+		CartID:           in.CartID,
+		Attempt:          in.Attempt,
+	})
 }
 
 // WaitProvisioned waits for an onboarding's orders, as WaitPurchaseProvisioned does, for
@@ -243,13 +298,23 @@ func (a *Activities) WaitProvisioned(ctx context.Context, customerID string, ord
 
 // RecordSubscriptions records an onboarding's subscriptions, as RecordPurchaseSubscriptions
 // does, for onboardings started before their purchase was a workflow of its own.
-func (a *Activities) RecordSubscriptions(ctx context.Context, customerID string, orderIDs []string) ([]SubscriptionState, error) {
+func (a *Activities) RecordSubscriptions(
+	ctx context.Context,
+	customerID string,
+	orderIDs []string,
+) ([]SubscriptionState, error) {
 	c, req, err := a.onboarding(ctx, customerID)
 	if err != nil {
 		return nil, err
 	}
-	return a.RecordPurchaseSubscriptions(ctx, PurchaseSubscriptionsInput{RequestID: customerID, CustomerTenantID: c.CustomerTenantID, OrderIDs: orderIDs,
-		Reseller: resellerOf(c), SupportContact: req.SupportContact, Target: PurchaseTarget{Kind: models.KindOnboarding, ID: customerID}})
+	return a.RecordPurchaseSubscriptions(ctx, PurchaseSubscriptionsInput{
+		RequestID:        customerID,
+		CustomerTenantID: c.CustomerTenantID,
+		OrderIDs:         orderIDs,
+		Reseller:         resellerOf(c),
+		SupportContact:   req.SupportContact,
+		Target:           PurchaseTarget{Kind: models.KindOnboarding, ID: customerID},
+	})
 }
 
 // CartLine is one line of the cart under review.

@@ -22,11 +22,21 @@ import (
 func (f *fixture) connectToSim(t *testing.T) {
 	t.Helper()
 	home := sim.DefaultHomePartner
-	entra, err := partnercenter.NewEntra(partnercenter.EntraConfig{AuthorityURL: f.simURL, TenantID: home.TenantID, ClientID: sim.DemoApp.ClientID, ClientSecret: sim.DemoApp.ClientSecret})
+	entra, err := partnercenter.NewEntra(partnercenter.EntraConfig{
+		AuthorityURL: f.simURL,
+		TenantID:     home.TenantID,
+		ClientID:     sim.DemoApp.ClientID,
+		ClientSecret: sim.DemoApp.ClientSecret,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := connection.New(connection.Config{Store: f.store, Entra: entra, Box: notify.NewConnectionBox(bytes.Repeat([]byte{3}, 32)), PartnerID: home.TenantID})
+	m := connection.New(connection.Config{
+		Store:     f.store,
+		Entra:     entra,
+		Box:       notify.NewConnectionBox(bytes.Repeat([]byte{3}, 32)),
+		PartnerID: home.TenantID,
+	})
 	pc, err := partnercenter.New(partnercenter.Config{
 		PartnerCenterURL: f.simURL, GraphURL: f.simURL, AuthorityURL: f.simURL, TenantID: home.TenantID,
 		ClientID: sim.DemoApp.ClientID, ClientSecret: sim.DemoApp.ClientSecret, UserTokens: m,
@@ -35,9 +45,13 @@ func (f *fixture) connectToSim(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.ReadProfileWith(pc)
-	row, err := m.ConnectWith(context.Background(), "http://127.0.0.1/auth/callback", func(authURL string) (*url.URL, error) {
-		return sim.SignIn(http.DefaultClient, authURL, home.AdminUPN(), true)
-	})
+	row, err := m.ConnectWith(
+		context.Background(),
+		"http://127.0.0.1/auth/callback",
+		func(authURL string) (*url.URL, error) {
+			return sim.SignIn(http.DefaultClient, authURL, home.AdminUPN(), true)
+		},
+	)
 	if err != nil || row.CompanyName != home.CompanyName {
 		t.Fatalf("connected %+v, %v: want the profile's company name %q", row, err, home.CompanyName)
 	}
@@ -54,7 +68,12 @@ func TestMailsNameThePartnerFromItsPartnerCenterProfileUnlessConfigured(t *testi
 		{"the profile's company name replaces the default", config.DefaultPartnerName, true, company},
 		{"the profile's company name fills an empty name", "", true, company},
 		{"a name the operator configured wins over the profile", "Contoso Distribution", true, "Contoso Distribution"},
-		{"before connecting, the configured default is all there is", config.DefaultPartnerName, false, config.DefaultPartnerName},
+		{
+			"before connecting, the configured default is all there is",
+			config.DefaultPartnerName,
+			false,
+			config.DefaultPartnerName,
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -65,10 +84,22 @@ func TestMailsNameThePartnerFromItsPartnerCenterProfileUnlessConfigured(t *testi
 				f.connectToSim(t)
 			}
 			ctx := context.Background()
-			inv := activities.InvitationMail{InvitationID: "inv-name", Kind: activities.MailInvitation, To: "admin@contoso.onmicrosoft.com",
-				CustomerDomain: "contoso.onmicrosoft.com", DurationDays: 90, ExpiresAt: time.Now().Add(90 * 24 * time.Hour)}
-			rsl := activities.ResellerMail{ResellerID: "rsl-name", Kind: activities.MailResellerInvitation, To: "admin@reseller.example",
-				CompanyName: "Reseller Ltd", Language: "en", ExpiresAt: time.Now().Add(30 * 24 * time.Hour)}
+			inv := activities.InvitationMail{
+				InvitationID:   "inv-name",
+				Kind:           activities.MailInvitation,
+				To:             "admin@contoso.onmicrosoft.com",
+				CustomerDomain: "contoso.onmicrosoft.com",
+				DurationDays:   90,
+				ExpiresAt:      time.Now().Add(90 * 24 * time.Hour),
+			}
+			rsl := activities.ResellerMail{
+				ResellerID:  "rsl-name",
+				Kind:        activities.MailResellerInvitation,
+				To:          "admin@reseller.example",
+				CompanyName: "Reseller Ltd",
+				Language:    "en",
+				ExpiresAt:   time.Now().Add(30 * 24 * time.Hour),
+			}
 			if err := f.acts.SendInvitationMail(ctx, inv); err != nil {
 				t.Fatal(err)
 			}

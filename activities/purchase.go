@@ -49,7 +49,12 @@ func (a *Activities) RecordPurchase(ctx context.Context, target PurchaseTarget, 
 	case models.KindOnboarding:
 		return record(ctx, a.cfg.Store, target.Kind, target.ID, models.OnboardingChange{
 			Status: ch.Status, Step: ch.Step, StepDetail: ch.StepDetail, StepKey: ch.StepKey, At: ch.At,
-			Set: models.Onboarding{CartID: ch.CartID, OrderIDs: ch.OrderIDs, CheckoutError: ch.CheckoutError, FailureReason: ch.FailureReason},
+			Set: models.Onboarding{
+				CartID:        ch.CartID,
+				OrderIDs:      ch.OrderIDs,
+				CheckoutError: ch.CheckoutError,
+				FailureReason: ch.FailureReason,
+			},
 		})
 	}
 	return temporal.NewNonRetryableApplicationError("a purchase cannot record onto a "+target.Kind, ErrTypeRefused, nil)
@@ -77,13 +82,25 @@ func (a *Activities) BuildPurchaseCart(ctx context.Context, in PurchaseCartInput
 	}
 	cart := partnercenter.Cart{}
 	for i, p := range in.Products {
-		line := partnercenter.CartLineItem{ID: i, CatalogItemID: p.CatalogItemID, Quantity: p.Quantity, BillingCycle: p.BillingCycle, TermDuration: p.TermDuration}
+		line := partnercenter.CartLineItem{
+			ID:            i,
+			CatalogItemID: p.CatalogItemID,
+			Quantity:      p.Quantity,
+			BillingCycle:  p.BillingCycle,
+			TermDuration:  p.TermDuration,
+		}
 		if in.Reseller.MPNID != "" {
-			line.Participants = []partnercenter.Participant{{Key: partnercenter.ParticipantTransactionReseller, Value: in.Reseller.MPNID}}
+			line.Participants = []partnercenter.Participant{
+				{Key: partnercenter.ParticipantTransactionReseller, Value: in.Reseller.MPNID},
+			}
 		}
 		cart.LineItems = append(cart.LineItems, line)
 	}
-	made, err := a.cfg.PartnerCenter.CreateCart(partnercenter.WithRequestID(ctx, fmt.Sprintf("%s/cart/%d", in.RequestID, in.Round)), in.CustomerTenantID, cart)
+	made, err := a.cfg.PartnerCenter.CreateCart(
+		partnercenter.WithRequestID(ctx, fmt.Sprintf("%s/cart/%d", in.RequestID, in.Round)),
+		in.CustomerTenantID,
+		cart,
+	)
 	if err != nil {
 		var pcErr *partnercenter.Error
 		if errors.As(err, &pcErr) && !pcErr.Retryable() {
@@ -106,7 +123,11 @@ type PurchaseCheckoutInput struct {
 // CheckoutPurchase buys the cart, once per attempt. A refusal the partner can fix comes back as
 // the reason, with each line's error, not as a failure.
 func (a *Activities) CheckoutPurchase(ctx context.Context, in PurchaseCheckoutInput) (CheckoutOutcome, error) {
-	res, err := a.cfg.PartnerCenter.CheckoutCart(partnercenter.WithRequestID(ctx, fmt.Sprintf("%s/checkout/%d", in.RequestID, in.Attempt)), in.CustomerTenantID, in.CartID)
+	res, err := a.cfg.PartnerCenter.CheckoutCart(
+		partnercenter.WithRequestID(ctx, fmt.Sprintf("%s/checkout/%d", in.RequestID, in.Attempt)),
+		in.CustomerTenantID,
+		in.CartID,
+	)
 	if err != nil {
 		var pcErr *partnercenter.Error
 		if errors.As(err, &pcErr) && !pcErr.Retryable() {
@@ -164,7 +185,10 @@ type PurchaseSubscriptionsInput struct {
 
 // RecordPurchaseSubscriptions records the orders' subscriptions with their reseller and, when
 // asked, makes the reseller their support contact.
-func (a *Activities) RecordPurchaseSubscriptions(ctx context.Context, in PurchaseSubscriptionsInput) ([]SubscriptionState, error) {
+func (a *Activities) RecordPurchaseSubscriptions(
+	ctx context.Context,
+	in PurchaseSubscriptionsInput,
+) ([]SubscriptionState, error) {
 	pc := a.cfg.PartnerCenter
 	subs, err := pc.ListSubscriptions(ctx, in.CustomerTenantID)
 	if err != nil {
@@ -184,17 +208,39 @@ func (a *Activities) RecordPurchaseSubscriptions(ctx context.Context, in Purchas
 		}
 		support := ""
 		if reseller != nil {
-			_, err := pc.UpdateSupportContact(partnercenter.WithRequestID(ctx, in.RequestID+"/support/"+s.ID), in.CustomerTenantID, s.ID, partnercenter.SupportContact{
-				SupportTenantID: reseller.TenantID, SupportMPNID: reseller.MPNID, Name: reseller.CompanyName,
-			})
+			_, err := pc.UpdateSupportContact(
+				partnercenter.WithRequestID(ctx, in.RequestID+"/support/"+s.ID),
+				in.CustomerTenantID,
+				s.ID,
+				partnercenter.SupportContact{
+					SupportTenantID: reseller.TenantID, SupportMPNID: reseller.MPNID, Name: reseller.CompanyName,
+				},
+			)
 			if err != nil {
 				return nil, a.serviceError(ctx, "make the reseller the support contact of "+s.ID, err)
 			}
 			support = reseller.CompanyName
 		}
-		rows = append(rows, models.CustomerSubscription{ID: s.ID, CustomerID: in.Target.ID, OrderID: s.OrderID, OfferID: s.OfferID, Name: s.FriendlyName,
-			Quantity: s.Quantity, Status: s.Status, PartnerID: s.PartnerID, SupportContact: support, CreatedAt: time.Now().UTC()})
-		out = append(out, SubscriptionState{ID: s.ID, OfferID: s.OfferID, Name: s.FriendlyName, Quantity: s.Quantity, Status: s.Status, PartnerID: s.PartnerID})
+		rows = append(rows, models.CustomerSubscription{
+			ID:             s.ID,
+			CustomerID:     in.Target.ID,
+			OrderID:        s.OrderID,
+			OfferID:        s.OfferID,
+			Name:           s.FriendlyName,
+			Quantity:       s.Quantity,
+			Status:         s.Status,
+			PartnerID:      s.PartnerID,
+			SupportContact: support,
+			CreatedAt:      time.Now().UTC(),
+		})
+		out = append(out, SubscriptionState{
+			ID:        s.ID,
+			OfferID:   s.OfferID,
+			Name:      s.FriendlyName,
+			Quantity:  s.Quantity,
+			Status:    s.Status,
+			PartnerID: s.PartnerID,
+		})
 	}
 	if err := a.cfg.Store.SaveSubscriptions(ctx, rows); err != nil {
 		return nil, fmt.Errorf("record the subscriptions of %s %s: %w", in.Target.Kind, in.Target.ID, err)
@@ -206,14 +252,22 @@ func (a *Activities) RecordPurchaseSubscriptions(ctx context.Context, in Purchas
 // active partner of partnerID whose agreement is signed.
 func (a *Activities) verifyResellerForPurchase(ctx context.Context, partnerID string, r PurchaseReseller) error {
 	if _, err := a.cfg.Store.ActiveReseller(ctx, partnerID, r.TenantID); err != nil {
-		return temporal.NewNonRetryableApplicationError("the reseller is no longer an active partner: its purchase cannot go through", ErrTypeRefused, err)
+		return temporal.NewNonRetryableApplicationError(
+			"the reseller is no longer an active partner: its purchase cannot go through",
+			ErrTypeRefused,
+			err,
+		)
 	}
 	v, err := a.VerifyReseller(ctx, r.MPNID)
 	if err != nil {
 		return err
 	}
 	if !v.OK {
-		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("the reseller failed verification before the purchase (%s: %s)", v.Code, v.Reason), ErrTypeRefused, nil)
+		return temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("the reseller failed verification before the purchase (%s: %s)", v.Code, v.Reason),
+			ErrTypeRefused,
+			nil,
+		)
 	}
 	return nil
 }

@@ -32,8 +32,12 @@ func (a *Activities) EndPartnership(ctx context.Context, removalID string) (Ende
 		return EndedPartnership{}, fmt.Errorf("load removal %s: %w", removalID, err)
 	}
 	err = models.Record(ctx, a.cfg.Store, models.KindReseller, rm.ResellerID, models.ResellerChange{
-		Status: models.ResellerRemoved, Step: "removed", StepKey: rm.ResellerID + "/removed/" + rm.ID, At: rm.AttestedAt,
-		StepDetail: "partnership removed by " + rm.AttestedBy + " with the good-faith attestation (removal " + rm.ID + ")",
+		Status:  models.ResellerRemoved,
+		Step:    "removed",
+		StepKey: rm.ResellerID + "/removed/" + rm.ID,
+		At:      rm.AttestedAt,
+		StepDetail: "partnership removed by " + rm.AttestedBy + " with the good-faith attestation (removal " +
+			rm.ID + ")",
 	})
 	if err != nil {
 		return EndedPartnership{}, fmt.Errorf("end reseller %s: %w", rm.ResellerID, err)
@@ -61,7 +65,15 @@ func (a *Activities) PlanRemovalDeliveries(ctx context.Context, removalID, curso
 	}
 	var plan []models.Delivery
 	add := func(channel, to, name, role, lang string) {
-		plan = append(plan, models.Delivery{FlowKind: models.KindRemoval, FlowID: removalID, Channel: channel, Recipient: to, RecipientName: name, Role: role, Language: lang})
+		plan = append(plan, models.Delivery{
+			FlowKind:      models.KindRemoval,
+			FlowID:        removalID,
+			Channel:       channel,
+			Recipient:     to,
+			RecipientName: name,
+			Role:          role,
+			Language:      lang,
+		})
 	}
 	if cursor == "" {
 		reseller, err := models.Find[models.Reseller](ctx, store, rm.ResellerID)
@@ -82,7 +94,12 @@ func (a *Activities) PlanRemovalDeliveries(ctx context.Context, removalID, curso
 	for _, c := range customers {
 		to := strings.TrimSpace(c.BillingProfile.Email)
 		if to == "" {
-			a.cfg.Logger.WarnContext(ctx, "a customer of the removed reseller has no e-mail address", "customer", c.ID, "removal", removalID)
+			a.cfg.Logger.WarnContext(
+				ctx,
+				"a customer of the removed reseller has no e-mail address",
+				"customer", c.ID,
+				"removal", removalID,
+			)
 			continue
 		}
 		add(models.ChannelMail, to, c.CompanyProfile.CompanyName, "customer", a.language(c.BillingProfile.Language))
@@ -97,7 +114,10 @@ func (a *Activities) PlanRemovalDeliveries(ctx context.Context, removalID, curso
 const profileLookups = 8
 
 // withBillingProfiles reads each customer whose billing profile the list left out.
-func (a *Activities) withBillingProfiles(ctx context.Context, customers []partnercenter.Customer) ([]partnercenter.Customer, error) {
+func (a *Activities) withBillingProfiles(
+	ctx context.Context,
+	customers []partnercenter.Customer,
+) ([]partnercenter.Customer, error) {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(profileLookups)
 	for i := range customers {
@@ -211,7 +231,10 @@ func (a *Activities) send(ctx context.Context, d *models.Delivery) error {
 			kind = "removal-reseller"
 		}
 		msg, err := notify.Render(kind, d.Language, notify.RemovalMail{
-			ProviderName: a.partnerName(ctx), ResellerName: rm.ResellerName, CustomerName: d.RecipientName, RemovedAt: rm.AttestedAt,
+			ProviderName: a.partnerName(ctx),
+			ResellerName: rm.ResellerName,
+			CustomerName: d.RecipientName,
+			RemovedAt:    rm.AttestedAt,
 		})
 		if err != nil {
 			return err

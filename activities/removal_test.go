@@ -48,12 +48,24 @@ func TestPlanningARemovalSurvivesFailedReads(t *testing.T) {
 	if _, err := f.sim.AddResellerCustomers(reseller, 25); err != nil {
 		t.Fatal(err)
 	}
-	if err := models.Create(ctx, f.store, models.KindReseller, &models.Reseller{ID: "res_1", PartnerID: sim.DefaultHomePartner.TenantID,
-		CompanyName: "Adatum Reseller", Email: "admin@adatum.onmicrosoft.com", TenantID: reseller, Status: models.ResellerRemoved}); err != nil {
+	if err := models.Create(ctx, f.store, models.KindReseller, &models.Reseller{
+		ID:          "res_1",
+		PartnerID:   sim.DefaultHomePartner.TenantID,
+		CompanyName: "Adatum Reseller",
+		Email:       "admin@adatum.onmicrosoft.com",
+		TenantID:    reseller,
+		Status:      models.ResellerRemoved,
+	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := models.Create(ctx, f.store, models.KindRemoval, &models.Removal{ID: "rm_1", PartnerID: sim.DefaultHomePartner.TenantID,
-		ResellerID: "res_1", ResellerTenantID: reseller, ResellerName: "Adatum Reseller", Status: models.RemovalNotifying}); err != nil {
+	if err := models.Create(ctx, f.store, models.KindRemoval, &models.Removal{
+		ID:               "rm_1",
+		PartnerID:        sim.DefaultHomePartner.TenantID,
+		ResellerID:       "res_1",
+		ResellerTenantID: reseller,
+		ResellerName:     "Adatum Reseller",
+		Status:           models.RemovalNotifying,
+	}); err != nil {
 		t.Fatal(err)
 	}
 	planned, cursor := 0, ""

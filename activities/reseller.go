@@ -79,7 +79,12 @@ func matchPartnership(company, mpnID string, list []partnercenter.PartnerRelatio
 		}
 		if mpnID != "" && p.MPNID == mpnID && !sameCompany(p.Name, company) {
 			return Partnership{Review: ReviewPartnerIDMismatch, Reason: fmt.Sprintf(
-				"PartnerID %s belongs to %s (tenant %s), not to %s, the company this request is for", mpnID, p.Name, p.ID, company)}
+				"PartnerID %s belongs to %s (tenant %s), not to %s, the company this request is for",
+				mpnID,
+				p.Name,
+				p.ID,
+				company,
+			)}
 		}
 		if sameCompany(p.Name, company) {
 			named = append(named, p)
@@ -99,7 +104,12 @@ func matchPartnership(company, mpnID string, list []partnercenter.PartnerRelatio
 	m := named[0]
 	if mpnID != "" && m.MPNID != mpnID {
 		return Partnership{Review: ReviewPartnerIDMismatch, Reason: fmt.Sprintf(
-			"%s (tenant %s) authorized the provider with PartnerID %s, but PartnerID %s was given for this request", m.Name, m.ID, m.MPNID, mpnID)}
+			"%s (tenant %s) authorized the provider with PartnerID %s, but PartnerID %s was given for this request",
+			m.Name,
+			m.ID,
+			m.MPNID,
+			mpnID,
+		)}
 	}
 	return Partnership{Found: true, TenantID: m.ID, MPNID: m.MPNID, Name: m.Name, Location: m.Location}
 }
@@ -160,7 +170,13 @@ func (a *Activities) SendResellerMail(ctx context.Context, m ResellerMail) error
 	var data any
 	switch m.Kind {
 	case MailResellerVerified, MailResellerVerificationFailed:
-		data = notify.ResellerVerification{PartnerName: partner, CompanyName: m.CompanyName, MPNID: m.MPNID, Code: m.Code, Reason: m.Reason}
+		data = notify.ResellerVerification{
+			PartnerName: partner,
+			CompanyName: m.CompanyName,
+			MPNID:       m.MPNID,
+			Code:        m.Code,
+			Reason:      m.Reason,
+		}
 	default:
 		data = notify.ResellerMail{
 			PartnerName: partner, CompanyName: m.CompanyName, ExpiresAt: m.ExpiresAt, Seq: m.Seq,

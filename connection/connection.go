@@ -129,7 +129,13 @@ func (m *Manager) UserToken(ctx context.Context, scope string) (*oauth2.Token, e
 	if err != nil {
 		return nil, err
 	}
-	if _, err := m.cfg.Store.RotateRefreshToken(ctx, m.cfg.PartnerID, row.Version, m.cfg.Box.Seal(m.cfg.PartnerID, tok.RefreshToken), now); err != nil {
+	if _, err := m.cfg.Store.RotateRefreshToken(
+		ctx,
+		m.cfg.PartnerID,
+		row.Version,
+		m.cfg.Box.Seal(m.cfg.PartnerID, tok.RefreshToken),
+		now,
+	); err != nil {
 		return nil, err
 	}
 	if row.Version != m.version {
@@ -173,7 +179,11 @@ func (m *Manager) Connect(ctx context.Context, g partnercenter.Grant) (*models.P
 	}
 	m.Forget()
 	if name, err := m.RefreshProfile(ctx); err != nil {
-		m.cfg.Logger.WarnContext(ctx, "could not read the partner's Partner Center profile after connecting; the keep-alive tries again", "error", err)
+		m.cfg.Logger.WarnContext(
+			ctx,
+			"could not read the partner's Partner Center profile after connecting; the keep-alive tries again",
+			"error", err,
+		)
 	} else if name != "" {
 		row.CompanyName = name
 	}
@@ -270,7 +280,11 @@ type SignIn func(authURL string) (*url.URL, error)
 // ConnectWith makes the connection through the authorization code grant with PKCE, the user's
 // part done by signIn: the same checks as the dashboard's (state, PKCE, partner tenant, MFA).
 // dev uses it with its own simulator.
-func (m *Manager) ConnectWith(ctx context.Context, redirectURI string, signIn SignIn) (*models.PartnerConnection, error) {
+func (m *Manager) ConnectWith(
+	ctx context.Context,
+	redirectURI string,
+	signIn SignIn,
+) (*models.PartnerConnection, error) {
 	state, verifier := oauth2.GenerateVerifier(), oauth2.GenerateVerifier()
 	back, err := signIn(m.cfg.Entra.AuthCodeURL(redirectURI, state, verifier))
 	if err != nil {
@@ -369,7 +383,11 @@ func (m *Manager) tend(ctx context.Context, warn LapseWarner, logger *slog.Logge
 	var lost *LostError
 	switch {
 	case errors.As(err, &lost):
-		logger.WarnContext(ctx, "the Partner Center connection stopped working; the next App+User call tells the partner", "reason", lost.Reason)
+		logger.WarnContext(
+			ctx,
+			"the Partner Center connection stopped working; the next App+User call tells the partner",
+			"reason", lost.Reason,
+		)
 		return
 	case err != nil:
 		logger.WarnContext(ctx, "could not renew the Partner Center connection", "error", err)
@@ -387,7 +405,11 @@ func (m *Manager) tend(ctx context.Context, warn LapseWarner, logger *slog.Logge
 		return
 	}
 	if warned, werr := m.WarnIfLapsing(ctx, err, warn); werr != nil {
-		logger.ErrorContext(ctx, "could not warn the partner that the Partner Center connection lapses soon", "error", werr)
+		logger.ErrorContext(
+			ctx,
+			"could not warn the partner that the Partner Center connection lapses soon",
+			"error", werr,
+		)
 	} else if warned {
 		logger.WarnContext(ctx, "the Partner Center connection lapses soon; the partner was told")
 	}

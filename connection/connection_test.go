@@ -24,11 +24,21 @@ const redirectURI = "http://127.0.0.1/auth/callback"
 // newManager is a connection to the simulator's Entra ID, kept in store.
 func newManager(t *testing.T, s *testsim.Sim, store *models.Store) *connection.Manager {
 	t.Helper()
-	entra, err := partnercenter.NewEntra(partnercenter.EntraConfig{AuthorityURL: s.URL, TenantID: s.TenantID, ClientID: sim.DemoApp.ClientID, ClientSecret: sim.DemoApp.ClientSecret})
+	entra, err := partnercenter.NewEntra(partnercenter.EntraConfig{
+		AuthorityURL: s.URL,
+		TenantID:     s.TenantID,
+		ClientID:     sim.DemoApp.ClientID,
+		ClientSecret: sim.DemoApp.ClientSecret,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return connection.New(connection.Config{Store: store, Entra: entra, Box: notify.NewConnectionBox(bytes.Repeat([]byte{3}, 32)), PartnerID: s.TenantID})
+	return connection.New(connection.Config{
+		Store:     store,
+		Entra:     entra,
+		Box:       notify.NewConnectionBox(bytes.Repeat([]byte{3}, 32)),
+		PartnerID: s.TenantID,
+	})
 }
 
 func signIn(upn string, mfa bool) connection.SignIn {
@@ -45,13 +55,18 @@ func TestConnection(t *testing.T) {
 			m := newManager(t, s, store)
 			_, err := m.UserToken(ctx, partnercenter.PartnerCenterUserScope)
 			var lost *connection.LostError
-			if !errors.As(err, &lost) || !errors.Is(err, partnercenter.ErrConnectionNeeded) || lost.Reason != connection.ReasonNeverConnected {
+			if !errors.As(err, &lost) || !errors.Is(err, partnercenter.ErrConnectionNeeded) ||
+				lost.Reason != connection.ReasonNeverConnected {
 				t.Fatalf("err = %v", err)
 			}
 		})
 		t.Run("a sign-in without MFA is refused and nothing is stored", func(t *testing.T) {
 			m := newManager(t, s, store)
-			if _, err := m.ConnectWith(ctx, redirectURI, signIn(admin, false)); !errors.Is(err, partnercenter.ErrMFARequired) {
+			if _, err := m.ConnectWith(
+				ctx,
+				redirectURI,
+				signIn(admin, false),
+			); !errors.Is(err, partnercenter.ErrMFARequired) {
 				t.Fatalf("err = %v, want ErrMFARequired", err)
 			}
 			if _, err := store.Connection(ctx, s.TenantID); !errors.Is(err, models.ErrNotFound) {
@@ -82,7 +97,8 @@ func TestConnection(t *testing.T) {
 		}
 		t.Run("a sign-in with MFA connects, with the refresh token sealed", func(t *testing.T) {
 			got, err := store.Connection(ctx, s.TenantID)
-			if err != nil || got.UPN != admin || !got.Connected() || got.Version != row.Version || got.LapsesAt().IsZero() {
+			if err != nil || got.UPN != admin || !got.Connected() || got.Version != row.Version ||
+				got.LapsesAt().IsZero() {
 				t.Fatalf("%+v %v", got, err)
 			}
 			box := notify.NewConnectionBox(bytes.Repeat([]byte{3}, 32))
@@ -112,7 +128,12 @@ func TestConnection(t *testing.T) {
 			}
 			after, _ := store.Connection(ctx, s.TenantID)
 			if after.Version != before.Version+1 || bytes.Equal(after.SealedRefreshToken, before.SealedRefreshToken) {
-				t.Fatalf("version %d → %d, token changed: %v", before.Version, after.Version, !bytes.Equal(after.SealedRefreshToken, before.SealedRefreshToken))
+				t.Fatalf(
+					"version %d → %d, token changed: %v",
+					before.Version,
+					after.Version,
+					!bytes.Equal(after.SealedRefreshToken, before.SealedRefreshToken),
+				)
 			}
 		})
 		t.Run("processes refreshing at once keep the connection working", func(t *testing.T) {
@@ -139,20 +160,24 @@ func TestConnection(t *testing.T) {
 				t.Fatalf("after concurrent rotations: %v", err)
 			}
 		})
-		t.Run("an idle connection is renewed before Entra lets it lapse, a fresh one is left alone", func(t *testing.T) {
-			if renewed, err := m.RenewIfIdle(ctx); err != nil || renewed {
-				t.Fatalf("a connection used today: renewed %v, %v", renewed, err)
-			}
-			old := time.Now().Add(-8 * 24 * time.Hour)
-			if err := store.DB.Model(&models.PartnerConnection{}).Where("partner_id = ?", s.TenantID).Update("refreshed_at", old).Error; err != nil {
-				t.Fatal(err)
-			}
-			renewed, err := m.RenewIfIdle(ctx)
-			got, _ := store.Connection(ctx, s.TenantID)
-			if err != nil || !renewed || got.RefreshedAt.Before(time.Now().Add(-time.Minute)) {
-				t.Fatalf("renewed %v, %v; refreshed at %v", renewed, err, got.RefreshedAt)
-			}
-		})
+		t.Run(
+			"an idle connection is renewed before Entra lets it lapse, a fresh one is left alone",
+			func(t *testing.T) {
+				if renewed, err := m.RenewIfIdle(ctx); err != nil || renewed {
+					t.Fatalf("a connection used today: renewed %v, %v", renewed, err)
+				}
+				old := time.Now().Add(-8 * 24 * time.Hour)
+				if err := store.DB.Model(&models.PartnerConnection{}).Where("partner_id = ?", s.TenantID).
+					Update("refreshed_at", old).Error; err != nil {
+					t.Fatal(err)
+				}
+				renewed, err := m.RenewIfIdle(ctx)
+				got, _ := store.Connection(ctx, s.TenantID)
+				if err != nil || !renewed || got.RefreshedAt.Before(time.Now().Add(-time.Minute)) {
+					t.Fatalf("renewed %v, %v; refreshed at %v", renewed, err, got.RefreshedAt)
+				}
+			},
+		)
 		t.Run("a revoked connection is a wait with Entra's reason", func(t *testing.T) {
 			cfg := s.PartnerCenterConfig()
 			cfg.UserTokens = m
@@ -178,11 +203,21 @@ func TestConnection(t *testing.T) {
 			if !errors.As(err, &lost) || lost.Version == 0 {
 				t.Fatalf("err = %v", err)
 			}
-			changed, err := store.MarkConnectionLost(ctx, models.ConnectionLoss{PartnerID: s.TenantID, Version: lost.Version, Reason: lost.Reason, At: time.Now()})
+			changed, err := store.MarkConnectionLost(ctx, models.ConnectionLoss{
+				PartnerID: s.TenantID,
+				Version:   lost.Version,
+				Reason:    lost.Reason,
+				At:        time.Now(),
+			})
 			if err != nil || !changed {
 				t.Fatalf("first mark: %v %v", changed, err)
 			}
-			again, err := store.MarkConnectionLost(ctx, models.ConnectionLoss{PartnerID: s.TenantID, Version: lost.Version, Reason: lost.Reason, At: time.Now()})
+			again, err := store.MarkConnectionLost(ctx, models.ConnectionLoss{
+				PartnerID: s.TenantID,
+				Version:   lost.Version,
+				Reason:    lost.Reason,
+				At:        time.Now(),
+			})
 			if err != nil || again {
 				t.Fatalf("a loss is marked once: %v %v", again, err)
 			}

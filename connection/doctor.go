@@ -74,8 +74,10 @@ const (
 )
 
 // FixGDAPPermission is what to do when Graph refuses the app's delegatedAdminRelationships calls.
-const FixGDAPPermission = "grant the app the Graph application permission DelegatedAdminRelationship.ReadWrite.All and admin-consent it; " +
-	"provision the service principal 'Partner Customer Delegated Administration' (appId 2832473f-ec63-45fb-976f-5d45a7d4bb91) " +
+const FixGDAPPermission = "grant the app the Graph application permission " +
+	"DelegatedAdminRelationship.ReadWrite.All and admin-consent it; " +
+	"provision the service principal 'Partner Customer Delegated Administration' " +
+	"(appId 2832473f-ec63-45fb-976f-5d45a7d4bb91) " +
 	"in the partner tenant (Microsoft Graph: Create delegatedAdminRelationship)"
 
 // noRelationship is a GDAP relationship ID that names nothing: Graph answers 404 for it to an
@@ -95,7 +97,8 @@ func Doctor(ctx context.Context, cfg DoctorConfig) []Check {
 		defer cancel()
 		return f(ctx)
 	}
-	fixConnect := "a global admin connects at " + strings.TrimRight(cfg.BaseURL, "/") + "/connection or runs `partnerflow connect`"
+	fixConnect := "a global admin connects at " + strings.TrimRight(cfg.BaseURL, "/") +
+		"/connection or runs `partnerflow connect`"
 	var checks []Check
 	add := func(c Check) { checks = append(checks, c) }
 
@@ -108,7 +111,11 @@ func Doctor(ctx context.Context, cfg DoctorConfig) []Check {
 	conn := run(func(ctx context.Context) Check { return userConnection(ctx, cfg.Connection, fixConnect) })
 	add(conn)
 	needsConnection := func(name string) Check {
-		return Check{Name: name, Detail: "not tried: the App+User connection does not work (see above)", Fix: fixConnect}
+		return Check{
+			Name:   name,
+			Detail: "not tried: the App+User connection does not work (see above)",
+			Fix:    fixConnect,
+		}
 	}
 	if cfg.Client == nil {
 		return append(checks, mailCheck(ctx, cfg))
@@ -120,7 +127,11 @@ func Doctor(ctx context.Context, cfg DoctorConfig) []Check {
 			if err != nil {
 				return callFailed(CheckPartnerProfile, "GET /v1/profiles/mpn", err, fixConnect)
 			}
-			return Check{Name: CheckPartnerProfile, OK: true, Detail: fmt.Sprintf("%s, PartnerID (MPN ID) %s", p.PartnerName, p.MPNID)}
+			return Check{
+				Name:   CheckPartnerProfile,
+				OK:     true,
+				Detail: fmt.Sprintf("%s, PartnerID (MPN ID) %s", p.PartnerName, p.MPNID),
+			}
 		}))
 	} else {
 		add(needsConnection(CheckPartnerProfile))
@@ -130,7 +141,11 @@ func Doctor(ctx context.Context, cfg DoctorConfig) []Check {
 		if err != nil {
 			return callFailed(CheckAppOnlyCall, "find customers by domain", err, fixConnect)
 		}
-		return Check{Name: CheckAppOnlyCall, OK: true, Detail: fmt.Sprintf("find customers by domain answered (%d for the prefix zzz-doctor)", len(found))}
+		return Check{
+			Name:   CheckAppOnlyCall,
+			OK:     true,
+			Detail: fmt.Sprintf("find customers by domain answered (%d for the prefix zzz-doctor)", len(found)),
+		}
 	}))
 	if conn.OK {
 		add(run(func(ctx context.Context) Check {
@@ -138,7 +153,11 @@ func Doctor(ctx context.Context, cfg DoctorConfig) []Check {
 			if err != nil {
 				return callFailed(CheckAppUserCall, "list indirect resellers", err, fixConnect)
 			}
-			return Check{Name: CheckAppUserCall, OK: true, Detail: fmt.Sprintf("list indirect resellers answered (%d)", len(rs))}
+			return Check{
+				Name:   CheckAppUserCall,
+				OK:     true,
+				Detail: fmt.Sprintf("list indirect resellers answered (%d)", len(rs)),
+			}
 		}))
 	} else {
 		add(needsConnection(CheckAppUserCall))
@@ -157,11 +176,19 @@ func OK(checks []Check) bool {
 
 func appToken(m *Manager, name, audience string) Check {
 	if m == nil {
-		return Check{Name: name, Detail: "no Partner Center app is configured", Fix: "set PARTNERCENTER_TENANT_ID, PARTNERCENTER_CLIENT_ID and PARTNERCENTER_CLIENT_SECRET"}
+		return Check{
+			Name:   name,
+			Detail: "no Partner Center app is configured",
+			Fix:    "set PARTNERCENTER_TENANT_ID, PARTNERCENTER_CLIENT_ID and PARTNERCENTER_CLIENT_SECRET",
+		}
 	}
 	if _, err := m.Entra().AppTokens(audience).Token(); err != nil {
-		return Check{Name: name, Detail: fmt.Sprintf("Entra ID refused the client credentials for %s: %v", audience, err),
-			Fix: "check PARTNERCENTER_TENANT_ID, PARTNERCENTER_CLIENT_ID and PARTNERCENTER_CLIENT_SECRET: the app registration in the partner tenant, with a client secret that has not expired"}
+		return Check{
+			Name:   name,
+			Detail: fmt.Sprintf("Entra ID refused the client credentials for %s: %v", audience, err),
+			Fix: "check PARTNERCENTER_TENANT_ID, PARTNERCENTER_CLIENT_ID and PARTNERCENTER_CLIENT_SECRET: " +
+				"the app registration in the partner tenant, with a client secret that has not expired",
+		}
 	}
 	return Check{Name: name, OK: true, Detail: "Entra ID issued a token for " + audience}
 }
@@ -178,11 +205,19 @@ func userConnection(ctx context.Context, m *Manager, fix string) Check {
 	case errors.As(err, &lost):
 		return Check{Name: CheckConnection, Detail: lost.Reason, Fix: fix}
 	case err != nil:
-		return Check{Name: CheckConnection, Detail: "Entra ID did not give an App+User token: " + err.Error(), Fix: "try again; if it persists, " + fix}
+		return Check{
+			Name:   CheckConnection,
+			Detail: "Entra ID did not give an App+User token: " + err.Error(),
+			Fix:    "try again; if it persists, " + fix,
+		}
 	}
 	row, err := m.Status(ctx)
 	if err != nil {
-		return Check{Name: CheckConnection, OK: true, Detail: "App+User token earned (the connection's record could not be read: " + err.Error() + ")"}
+		return Check{
+			Name:   CheckConnection,
+			OK:     true,
+			Detail: "App+User token earned (the connection's record could not be read: " + err.Error() + ")",
+		}
 	}
 	detail := "connected as " + row.UPN
 	if row.ConnectedAt != nil {
@@ -201,7 +236,8 @@ func callFailed(name, call string, err error, fixConnect string) Check {
 	case partnercenter.NeedsConnection(err):
 		c.Fix = fixConnect
 	case partnercenter.IsStatus(err, http.StatusUnauthorized), partnercenter.IsStatus(err, http.StatusForbidden):
-		c.Fix = "the app (or the connected user) lacks Partner Center access: add the app in Partner Center (Account settings → App management) and connect with a user holding the Admin agent or Global admin role"
+		c.Fix = "the app (or the connected user) lacks Partner Center access: add the app in Partner Center " +
+			"(Account settings → App management) and connect with a user holding the Admin agent or Global admin role"
 	default:
 		c.Fix = "Partner Center did not answer as expected; try again, and check PARTNERCENTER_URL"
 	}
@@ -214,22 +250,42 @@ func gdapPermission(ctx context.Context, c DoctorClient) Check {
 	case err == nil, partnercenter.IsStatus(err, http.StatusNotFound):
 		return Check{Name: CheckGDAPPermission, OK: true, Detail: "Graph lets the app read delegatedAdminRelationships"}
 	case partnercenter.IsStatus(err, http.StatusUnauthorized), partnercenter.IsStatus(err, http.StatusForbidden):
-		return Check{Name: CheckGDAPPermission, Detail: "Graph refused to read delegatedAdminRelationships: " + err.Error(), Fix: FixGDAPPermission}
+		return Check{
+			Name:   CheckGDAPPermission,
+			Detail: "Graph refused to read delegatedAdminRelationships: " + err.Error(),
+			Fix:    FixGDAPPermission,
+		}
 	}
-	return Check{Name: CheckGDAPPermission, Detail: "get delegatedAdminRelationship failed: " + err.Error(), Fix: "try again, and check GRAPH_URL"}
+	return Check{
+		Name:   CheckGDAPPermission,
+		Detail: "get delegatedAdminRelationship failed: " + err.Error(),
+		Fix:    "try again, and check GRAPH_URL",
+	}
 }
 
 func webhookRegistration(ctx context.Context, cfg DoctorConfig) Check {
-	fix := "set PARTNERFLOW_WEBHOOK_URL to " + strings.TrimRight(cfg.BaseURL, "/") + "/webhooks/partner-center and restart the worker: it registers the webhook"
+	fix := "set PARTNERFLOW_WEBHOOK_URL to " + strings.TrimRight(cfg.BaseURL, "/") +
+		"/webhooks/partner-center and restart the worker: it registers the webhook"
 	reg, err := cfg.Client.GetWebhookRegistration(ctx)
 	switch {
 	case partnercenter.IsStatus(err, http.StatusNotFound):
-		return Check{Name: CheckWebhookRegistration, Detail: "Partner Center has no webhook registration: flows learn of customers' acceptances only by polling", Fix: fix}
+		return Check{
+			Name:   CheckWebhookRegistration,
+			Detail: "Partner Center has no webhook registration: flows learn of customers' acceptances only by polling",
+			Fix:    fix,
+		}
 	case err != nil:
-		return Check{Name: CheckWebhookRegistration, Detail: "get webhook registration failed: " + err.Error(), Fix: "try again, and check PARTNERCENTER_URL"}
+		return Check{
+			Name:   CheckWebhookRegistration,
+			Detail: "get webhook registration failed: " + err.Error(),
+			Fix:    "try again, and check PARTNERCENTER_URL",
+		}
 	case cfg.WebhookURL != "" && reg.WebhookURL != cfg.WebhookURL:
-		return Check{Name: CheckWebhookRegistration, Detail: fmt.Sprintf("events go to %s, not to PARTNERFLOW_WEBHOOK_URL %s", reg.WebhookURL, cfg.WebhookURL),
-			Fix: "restart the worker: it updates the registration"}
+		return Check{
+			Name:   CheckWebhookRegistration,
+			Detail: fmt.Sprintf("events go to %s, not to PARTNERFLOW_WEBHOOK_URL %s", reg.WebhookURL, cfg.WebhookURL),
+			Fix:    "restart the worker: it updates the registration",
+		}
 	}
 	var missing []string
 	for _, e := range cfg.WebhookEvents {
@@ -238,10 +294,17 @@ func webhookRegistration(ctx context.Context, cfg DoctorConfig) Check {
 		}
 	}
 	if len(missing) > 0 {
-		return Check{Name: CheckWebhookRegistration, Detail: fmt.Sprintf("events go to %s, but without %s", reg.WebhookURL, strings.Join(missing, ", ")),
-			Fix: "restart the worker: it updates the registration"}
+		return Check{
+			Name:   CheckWebhookRegistration,
+			Detail: fmt.Sprintf("events go to %s, but without %s", reg.WebhookURL, strings.Join(missing, ", ")),
+			Fix:    "restart the worker: it updates the registration",
+		}
 	}
-	return Check{Name: CheckWebhookRegistration, OK: true, Detail: fmt.Sprintf("events go to %s (%d events)", reg.WebhookURL, len(reg.WebhookEvents))}
+	return Check{
+		Name:   CheckWebhookRegistration,
+		OK:     true,
+		Detail: fmt.Sprintf("events go to %s (%d events)", reg.WebhookURL, len(reg.WebhookEvents)),
+	}
 }
 
 // webhookCertificate checks that the API takes the signing certificate from the Partner Center
@@ -249,29 +312,53 @@ func webhookRegistration(ctx context.Context, cfg DoctorConfig) Check {
 func webhookCertificate(cfg DoctorConfig) Check {
 	u, err := url.Parse(cfg.PartnerCenterURL)
 	if cfg.PartnerCenterURL == "" || err != nil || u.Host == "" {
-		return Check{Name: CheckWebhookCertificate, Detail: fmt.Sprintf("PARTNERCENTER_URL %q names no host", cfg.PartnerCenterURL), Fix: "set PARTNERCENTER_URL"}
+		return Check{
+			Name:   CheckWebhookCertificate,
+			Detail: fmt.Sprintf("PARTNERCENTER_URL %q names no host", cfg.PartnerCenterURL),
+			Fix:    "set PARTNERCENTER_URL",
+		}
 	}
 	for _, h := range cfg.WebhookCertHosts {
 		if strings.EqualFold(h, u.Host) || strings.EqualFold(h, u.Hostname()) && u.Port() == "" {
-			return Check{Name: CheckWebhookCertificate, OK: true, Detail: "signing certificates are taken from " + u.Host}
+			return Check{
+				Name:   CheckWebhookCertificate,
+				OK:     true,
+				Detail: "signing certificates are taken from " + u.Host,
+			}
 		}
 	}
-	return Check{Name: CheckWebhookCertificate, Detail: fmt.Sprintf("%s is not among the certificate hosts (%s): every event would be refused", u.Host, strings.Join(cfg.WebhookCertHosts, ", ")),
-		Fix: "add " + u.Host + " to PARTNERCENTER_WEBHOOK_CERT_HOSTS"}
+	return Check{
+		Name: CheckWebhookCertificate,
+		Detail: fmt.Sprintf(
+			"%s is not among the certificate hosts (%s): every event would be refused",
+			u.Host,
+			strings.Join(cfg.WebhookCertHosts, ", "),
+		),
+		Fix: "add " + u.Host + " to PARTNERCENTER_WEBHOOK_CERT_HOSTS",
+	}
 }
 
 // mailCheck passes an empty SMTP_URL (mail stays in the outbox, which is what dev wants) and
 // fails only a configured server that is invalid or does not answer.
 func mailCheck(ctx context.Context, cfg DoctorConfig) Check {
 	if cfg.SMTPURL == "" {
-		return Check{Name: CheckMail, OK: true, Detail: "SMTP_URL is empty: mail goes to the outbox only (the outbox table and the log)"}
+		return Check{
+			Name:   CheckMail,
+			OK:     true,
+			Detail: "SMTP_URL is empty: mail goes to the outbox only (the outbox table and the log)",
+		}
 	}
 	from := cfg.MailFrom
 	if from == "" {
 		from = "partnerflow@localhost"
 	}
 	if _, err := notify.NewMailer(cfg.SMTPURL, from); err != nil {
-		return Check{Name: CheckMail, Detail: err.Error(), Fix: "set SMTP_URL like smtp://user:pass@host:587 or smtps://host:465, and PARTNERFLOW_MAIL_FROM to an address"}
+		return Check{
+			Name:   CheckMail,
+			Detail: err.Error(),
+			Fix: "set SMTP_URL like smtp://user:pass@host:587 or smtps://host:465, " +
+				"and PARTNERFLOW_MAIL_FROM to an address",
+		}
 	}
 	u, _ := url.Parse(cfg.SMTPURL)
 	port := u.Port()
@@ -283,7 +370,11 @@ func mailCheck(ctx context.Context, cfg DoctorConfig) Check {
 	defer cancel()
 	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return Check{Name: CheckMail, Detail: "the SMTP server " + addr + " does not answer: " + err.Error(), Fix: "check SMTP_URL's host and port, and that this host may reach it"}
+		return Check{
+			Name:   CheckMail,
+			Detail: "the SMTP server " + addr + " does not answer: " + err.Error(),
+			Fix:    "check SMTP_URL's host and port, and that this host may reach it",
+		}
 	}
 	_ = conn.Close()
 	return Check{Name: CheckMail, OK: true, Detail: "the SMTP server " + addr + " answers"}

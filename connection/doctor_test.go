@@ -28,11 +28,21 @@ type doctorWorld struct {
 func newDoctorWorld(t *testing.T) *doctorWorld {
 	t.Helper()
 	s := testsim.Start(t, sim.Config{})
-	entra, err := partnercenter.NewEntra(partnercenter.EntraConfig{AuthorityURL: s.URL, TenantID: s.TenantID, ClientID: sim.DemoApp.ClientID, ClientSecret: sim.DemoApp.ClientSecret})
+	entra, err := partnercenter.NewEntra(partnercenter.EntraConfig{
+		AuthorityURL: s.URL,
+		TenantID:     s.TenantID,
+		ClientID:     sim.DemoApp.ClientID,
+		ClientSecret: sim.DemoApp.ClientSecret,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := connection.New(connection.Config{Store: testdb.SQLite(t), Entra: entra, Box: notify.NewConnectionBox(make([]byte, 32)), PartnerID: s.TenantID})
+	m := connection.New(connection.Config{
+		Store:     testdb.SQLite(t),
+		Entra:     entra,
+		Box:       notify.NewConnectionBox(make([]byte, 32)),
+		PartnerID: s.TenantID,
+	})
 	cfg := s.PartnerCenterConfig()
 	cfg.UserTokens = m
 	pc, err := partnercenter.New(cfg)
@@ -51,7 +61,11 @@ func newDoctorWorld(t *testing.T) *doctorWorld {
 // connection, as the dashboard does.
 func (w *doctorWorld) connect(t *testing.T) {
 	t.Helper()
-	if _, err := w.conn.ConnectWith(context.Background(), redirectURI, signIn(sim.DefaultHomePartner.AdminUPN(), true)); err != nil {
+	if _, err := w.conn.ConnectWith(
+		context.Background(),
+		redirectURI,
+		signIn(sim.DefaultHomePartner.AdminUPN(), true),
+	); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -59,7 +73,10 @@ func (w *doctorWorld) connect(t *testing.T) {
 func (w *doctorWorld) registerWebhook(t *testing.T, target string) {
 	t.Helper()
 	ctx := partnercenter.WithRequestID(context.Background(), partnercenter.NewRequestID())
-	if _, err := w.client.RegisterWebhook(ctx, partnercenter.WebhookRegistration{WebhookURL: target, WebhookEvents: []string{"test-created"}}); err != nil {
+	if _, err := w.client.RegisterWebhook(ctx, partnercenter.WebhookRegistration{
+		WebhookURL:    target,
+		WebhookEvents: []string{"test-created"},
+	}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -68,7 +85,12 @@ func (w *doctorWorld) registerWebhook(t *testing.T, target string) {
 type graphRefuses struct{ connection.DoctorClient }
 
 func (graphRefuses) GetGDAPRelationship(context.Context, string) (partnercenter.GDAPRelationship, error) {
-	return partnercenter.GDAPRelationship{}, &partnercenter.Error{Op: "get GDAP relationship", StatusCode: http.StatusForbidden, GraphCode: "Authorization_RequestDenied", Description: "Insufficient privileges to complete the operation."}
+	return partnercenter.GDAPRelationship{}, &partnercenter.Error{
+		Op:          "get GDAP relationship",
+		StatusCode:  http.StatusForbidden,
+		GraphCode:   "Authorization_RequestDenied",
+		Description: "Insufficient privileges to complete the operation.",
+	}
 }
 
 // closedPort is a local address nothing listens on.
@@ -106,8 +128,10 @@ func TestDoctor(t *testing.T) {
 			name:  "a partner that never connected is told where a global admin connects",
 			setup: func(t *testing.T, w *doctorWorld) { w.registerWebhook(t, w.cfg.WebhookURL) },
 			failing: map[string]string{
-				connection.CheckConnection:     "a global admin connects at https://onboard.example.com/connection or runs `partnerflow connect`",
-				connection.CheckPartnerProfile: "/connection", connection.CheckAppUserCall: "/connection",
+				connection.CheckConnection: "a global admin connects at https://onboard.example.com/connection " +
+					"or runs `partnerflow connect`",
+				connection.CheckPartnerProfile: "/connection",
+				connection.CheckAppUserCall:    "/connection",
 			},
 		},
 		{
@@ -118,7 +142,9 @@ func TestDoctor(t *testing.T) {
 				w.sim.RevokeConnections("")
 			},
 			failing: map[string]string{
-				connection.CheckConnection: "/connection", connection.CheckPartnerProfile: "/connection", connection.CheckAppUserCall: "/connection",
+				connection.CheckConnection:     "/connection",
+				connection.CheckPartnerProfile: "/connection",
+				connection.CheckAppUserCall:    "/connection",
 			},
 		},
 		{

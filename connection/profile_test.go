@@ -18,7 +18,12 @@ func TestPartnerName(t *testing.T) {
 	cases := []struct {
 		name, configured, company, want string
 	}{
-		{"the profile's company name replaces the configured default", config.DefaultPartnerName, "Northwind Traders", "Northwind Traders"},
+		{
+			"the profile's company name replaces the configured default",
+			config.DefaultPartnerName,
+			"Northwind Traders",
+			"Northwind Traders",
+		},
 		{"the profile's company name fills an empty configuration", "", "Northwind Traders", "Northwind Traders"},
 		{"a name the operator configured wins", "Contoso Distribution", "Northwind Traders", "Contoso Distribution"},
 		{"without a profile the configured default stays", config.DefaultPartnerName, "", config.DefaultPartnerName},

@@ -21,9 +21,17 @@ const resumeParallelism = 8
 // WaitingQuery finds the partner's running flows that wait for the connection in Temporal's
 // visibility.
 func WaitingQuery(partnerID string) string {
-	q := fmt.Sprintf("%s = '%s' AND ExecutionStatus = 'Running'", flowsearch.FlowStatusKey.GetName(), flowsearch.StatusConnectionNeeded)
+	q := fmt.Sprintf(
+		"%s = '%s' AND ExecutionStatus = 'Running'",
+		flowsearch.FlowStatusKey.GetName(),
+		flowsearch.StatusConnectionNeeded,
+	)
 	if partnerID != "" {
-		q += fmt.Sprintf(" AND %s = '%s'", flowsearch.PartnerIDKey.GetName(), strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(partnerID))
+		q += fmt.Sprintf(
+			" AND %s = '%s'",
+			flowsearch.PartnerIDKey.GetName(),
+			strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(partnerID),
+		)
 	}
 	return q
 }
@@ -41,7 +49,11 @@ func ResumeWaitingFlows(ctx context.Context, tc client.Client, partnerID string,
 		parallel = make(chan struct{}, resumeParallelism)
 	)
 	for {
-		resp, err := tc.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{PageSize: 500, NextPageToken: token, Query: WaitingQuery(partnerID)})
+		resp, err := tc.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			PageSize:      500,
+			NextPageToken: token,
+			Query:         WaitingQuery(partnerID),
+		})
 		if err != nil {
 			wg.Wait()
 			return resumed, fmt.Errorf("list the flows waiting for the connection: %w", err)
@@ -57,7 +69,12 @@ func ResumeWaitingFlows(ctx context.Context, tc client.Client, partnerID string,
 				switch {
 				case errors.As(err, &notFound):
 				case err != nil:
-					logger.WarnContext(ctx, "signal a flow waiting for the Partner Center connection", "workflow_id", id, "error", err)
+					logger.WarnContext(
+						ctx,
+						"signal a flow waiting for the Partner Center connection",
+						"workflow_id", id,
+						"error", err,
+					)
 				default:
 					mu.Lock()
 					resumed++

@@ -49,7 +49,13 @@ func splitKey(key string) (id string, ok bool) {
 func (s *Store) CreateAPIKey(ctx context.Context, name string, roles ...Role) (string, *APIKey, error) {
 	id := hex.EncodeToString(randomBytes(6))
 	plaintext := keyPrefix + id + "_" + base64.RawURLEncoding.EncodeToString(randomBytes(32))
-	key := &APIKey{ID: id, Name: name, SecretHash: hashSecret(plaintext), Roles: NewRoles(roles...), CreatedAt: time.Now().UTC()}
+	key := &APIKey{
+		ID:         id,
+		Name:       name,
+		SecretHash: hashSecret(plaintext),
+		Roles:      NewRoles(roles...),
+		CreatedAt:  time.Now().UTC(),
+	}
 	if err := s.DB.WithContext(ctx).Create(key).Error; err != nil {
 		if isUniqueViolation(err) {
 			return "", nil, fmt.Errorf("an active API key named %q already exists: %w", name, ErrConflict)
@@ -64,7 +70,10 @@ func (s *Store) CreateAPIKey(ctx context.Context, name string, roles ...Role) (s
 var ErrKeyRevoked = errors.New("this API key was revoked")
 
 // ErrWeakKey is returned by EnsureAPIKey for a plaintext with less than 32 random bytes.
-var ErrWeakKey = errors.New("an operator-chosen API key needs at least 32 random bytes: 64 hex digits (openssl rand -hex 32), base64 of 32 bytes (openssl rand -base64 32), or a key minted by `partnerflow keys create`")
+var ErrWeakKey = errors.New(
+	"an operator-chosen API key needs at least 32 random bytes: 64 hex digits (openssl rand -hex 32), " +
+		"base64 of 32 bytes (openssl rand -base64 32), or a key minted by `partnerflow keys create`",
+)
 
 // MinKeyBytes is the least randomness an operator-chosen key may carry.
 const MinKeyBytes = 32
@@ -75,7 +84,8 @@ const MinKeyBytes = 32
 // distinct byte values (which 32 random bytes have with near certainty, and a repeated or
 // typed-out pattern lacks), or a key minted by partnerflow (pfk_<id>_<secret>).
 func CheckKeyStrength(plaintext string) error {
-	if _, secret, ok := strings.Cut(strings.TrimPrefix(plaintext, keyPrefix), "_"); ok && strings.HasPrefix(plaintext, keyPrefix) {
+	if _, secret, ok := strings.Cut(strings.TrimPrefix(plaintext, keyPrefix), "_"); ok &&
+		strings.HasPrefix(plaintext, keyPrefix) {
 		plaintext = secret
 	}
 	decoders := []func(string) ([]byte, error){
@@ -114,7 +124,8 @@ func (s *Store) EnsureAPIKey(ctx context.Context, name, plaintext string, roles 
 	hash := hashSecret(plaintext)
 	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var revoked int64
-		if err := tx.Model(&APIKey{}).Where("secret_hash = ? AND revoked_at IS NOT NULL", hash).Count(&revoked).Error; err != nil {
+		if err := tx.Model(&APIKey{}).Where("secret_hash = ? AND revoked_at IS NOT NULL", hash).
+			Count(&revoked).Error; err != nil {
 			return err
 		}
 		if revoked > 0 {
@@ -134,7 +145,8 @@ func (s *Store) EnsureAPIKey(ctx context.Context, name, plaintext string, roles 
 			if err := tx.Model(&existing).Update("revoked_at", &now).Error; err != nil {
 				return err
 			}
-			if err := tx.Model(&Session{}).Where("api_key_id = ? AND revoked_at IS NULL", existing.ID).Update("revoked_at", now).Error; err != nil {
+			if err := tx.Model(&Session{}).Where("api_key_id = ? AND revoked_at IS NULL", existing.ID).
+				Update("revoked_at", now).Error; err != nil {
 				return err
 			}
 		case !errors.Is(err, gorm.ErrRecordNotFound):
@@ -222,7 +234,8 @@ func (s *Store) RevokeAPIKey(ctx context.Context, id string) error {
 		if res.RowsAffected == 0 {
 			return ErrNotFound
 		}
-		if err := tx.Model(&Session{}).Where("api_key_id = ? AND revoked_at IS NULL", id).Update("revoked_at", now).Error; err != nil {
+		if err := tx.Model(&Session{}).Where("api_key_id = ? AND revoked_at IS NULL", id).
+			Update("revoked_at", now).Error; err != nil {
 			return fmt.Errorf("end the sessions of API key %s: %w", id, err)
 		}
 		return nil

@@ -87,7 +87,9 @@ func (s *Store) SaveConnection(ctx context.Context, c *PartnerConnection, at tim
 		}
 		c.ConnectedAt, c.RefreshedAt, c.LastUsedAt = &at, &at, nil
 		c.LostAt, c.LostReason, c.LapseWarnedAt = nil, "", nil
-		err = tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "partner_id"}}, UpdateAll: true}).Create(c).Error
+		err = tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "partner_id"}}, UpdateAll: true}).
+			Create(c).
+			Error
 		if err != nil {
 			return fmt.Errorf("save the partner connection: %w", err)
 		}
@@ -98,9 +100,23 @@ func (s *Store) SaveConnection(ctx context.Context, c *PartnerConnection, at tim
 // RotateRefreshToken stores the refresh token Entra returned for the one of version, unless
 // another process rotated or replaced it meanwhile (false then: Entra keeps both valid, and the
 // newer one stays).
-func (s *Store) RotateRefreshToken(ctx context.Context, partnerID string, version int64, sealed []byte, at time.Time) (bool, error) {
-	res := s.DB.WithContext(ctx).Model(&PartnerConnection{}).Where("partner_id = ? AND version = ? AND lost_at IS NULL", partnerID, version).
-		Updates(map[string]any{"sealed_refresh_token": sealed, "version": gorm.Expr("version + 1"), "refreshed_at": at.UTC(), "last_used_at": at.UTC(), "lapse_warned_at": nil})
+func (s *Store) RotateRefreshToken(
+	ctx context.Context,
+	partnerID string,
+	version int64,
+	sealed []byte,
+	at time.Time,
+) (bool, error) {
+	res := s.DB.WithContext(ctx).
+		Model(&PartnerConnection{}).
+		Where("partner_id = ? AND version = ? AND lost_at IS NULL", partnerID, version).
+		Updates(map[string]any{
+			"sealed_refresh_token": sealed,
+			"version":              gorm.Expr("version + 1"),
+			"refreshed_at":         at.UTC(),
+			"last_used_at":         at.UTC(),
+			"lapse_warned_at":      nil,
+		})
 	if res.Error != nil {
 		return false, fmt.Errorf("store the rotated refresh token: %w", res.Error)
 	}
@@ -109,7 +125,11 @@ func (s *Store) RotateRefreshToken(ctx context.Context, partnerID string, versio
 
 // SetCompanyName records the partner's company name as its Partner Center profile gives it.
 func (s *Store) SetCompanyName(ctx context.Context, partnerID, name string) error {
-	err := s.DB.WithContext(ctx).Model(&PartnerConnection{}).Where("partner_id = ?", partnerID).Update("company_name", name).Error
+	err := s.DB.WithContext(ctx).
+		Model(&PartnerConnection{}).
+		Where("partner_id = ?", partnerID).
+		Update("company_name", name).
+		Error
 	if err != nil {
 		return fmt.Errorf("record the partner's company name: %w", err)
 	}
@@ -120,7 +140,12 @@ func (s *Store) SetCompanyName(ctx context.Context, partnerID, name string) erro
 // it is not known (never connected, or not read yet).
 func (s *Store) CompanyName(ctx context.Context, partnerID string) (string, error) {
 	var names []string
-	err := s.DB.WithContext(ctx).Model(&PartnerConnection{}).Where("partner_id = ?", partnerID).Limit(1).Pluck("company_name", &names).Error
+	err := s.DB.WithContext(ctx).
+		Model(&PartnerConnection{}).
+		Where("partner_id = ?", partnerID).
+		Limit(1).
+		Pluck("company_name", &names).
+		Error
 	if err != nil {
 		return "", fmt.Errorf("read the partner's company name: %w", err)
 	}
@@ -132,7 +157,11 @@ func (s *Store) CompanyName(ctx context.Context, partnerID string) (string, erro
 
 // TouchConnection records that the connection served a call.
 func (s *Store) TouchConnection(ctx context.Context, partnerID string, at time.Time) error {
-	err := s.DB.WithContext(ctx).Model(&PartnerConnection{}).Where("partner_id = ?", partnerID).Update("last_used_at", at.UTC()).Error
+	err := s.DB.WithContext(ctx).
+		Model(&PartnerConnection{}).
+		Where("partner_id = ?", partnerID).
+		Update("last_used_at", at.UTC()).
+		Error
 	if err != nil {
 		return fmt.Errorf("record the connection's use: %w", err)
 	}
@@ -183,11 +212,14 @@ func (s *Store) MarkConnectionLost(ctx context.Context, loss ConnectionLoss) (bo
 	changed := false
 	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		// A partner that never connected gets a row to carry the loss.
-		err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&PartnerConnection{PartnerID: loss.PartnerID}).Error
+		err := tx.Clauses(clause.OnConflict{DoNothing: true}).
+			Create(&PartnerConnection{PartnerID: loss.PartnerID}).
+			Error
 		if err != nil {
 			return fmt.Errorf("create the partner connection: %w", err)
 		}
-		res := tx.Model(&PartnerConnection{}).Where("partner_id = ? AND version = ? AND lost_at IS NULL", loss.PartnerID, loss.Version).
+		res := tx.Model(&PartnerConnection{}).
+			Where("partner_id = ? AND version = ? AND lost_at IS NULL", loss.PartnerID, loss.Version).
 			Updates(map[string]any{"lost_at": at, "lost_reason": loss.Reason})
 		if res.Error != nil {
 			return fmt.Errorf("mark the partner connection lost: %w", res.Error)
@@ -197,7 +229,14 @@ func (s *Store) MarkConnectionLost(ctx context.Context, loss ConnectionLoss) (bo
 		}
 		changed = true
 		eventID := ConnectionLossKey(loss.PartnerID, loss.Version)
-		if err := enqueueWebhookEvent(tx, loss.PartnerID, EventConnectionLost, eventID, at, loss.EventData); err != nil {
+		if err := enqueueWebhookEvent(
+			tx,
+			loss.PartnerID,
+			EventConnectionLost,
+			eventID,
+			at,
+			loss.EventData,
+		); err != nil {
 			return err
 		}
 		if loss.Mail != nil {
@@ -239,7 +278,11 @@ func (s *Store) MarkConnectionLapsing(ctx context.Context, lapse ConnectionLapse
 	changed := false
 	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		res := tx.Model(&PartnerConnection{}).
-			Where("partner_id = ? AND version = ? AND lost_at IS NULL AND lapse_warned_at IS NULL", lapse.PartnerID, lapse.Version).
+			Where(
+				"partner_id = ? AND version = ? AND lost_at IS NULL AND lapse_warned_at IS NULL",
+				lapse.PartnerID,
+				lapse.Version,
+			).
 			Update("lapse_warned_at", at)
 		if res.Error != nil {
 			return fmt.Errorf("record the lapse warning: %w", res.Error)
@@ -249,7 +292,14 @@ func (s *Store) MarkConnectionLapsing(ctx context.Context, lapse ConnectionLapse
 		}
 		changed = true
 		eventID := ConnectionLapseKey(lapse.PartnerID, lapse.Version)
-		if err := enqueueWebhookEvent(tx, lapse.PartnerID, EventConnectionLapsing, eventID, at, lapse.EventData); err != nil {
+		if err := enqueueWebhookEvent(
+			tx,
+			lapse.PartnerID,
+			EventConnectionLapsing,
+			eventID,
+			at,
+			lapse.EventData,
+		); err != nil {
 			return err
 		}
 		if lapse.Mail != nil {

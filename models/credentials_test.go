@@ -16,13 +16,27 @@ func credentialsWorld(t *testing.T, store *models.Store, id string) {
 	ctx := context.Background()
 	now := time.Now().UTC()
 	if _, err := store.CreateOnboarding(ctx, &models.Onboarding{
-		ID: id, PartnerID: "p1", CompanyName: "Contoso", Domain: id + ".example", Country: "IT", Language: "it",
-		ContactEmail: "a@" + id + ".example", Status: models.OnboardingCreating, WorkflowID: "customer/" + id, Request: "{}",
-		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(30 * 24 * time.Hour),
+		ID:           id,
+		PartnerID:    "p1",
+		CompanyName:  "Contoso",
+		Domain:       id + ".example",
+		Country:      "IT",
+		Language:     "it",
+		ContactEmail: "a@" + id + ".example",
+		Status:       models.OnboardingCreating,
+		WorkflowID:   "customer/" + id,
+		Request:      "{}",
+		CreatedAt:    now,
+		UpdatedAt:    now,
+		ExpiresAt:    now.Add(30 * 24 * time.Hour),
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.SaveCredentials(ctx, &models.CustomerCredentials{CustomerID: id, UserName: "admin@" + id + ".onmicrosoft.com", PasswordCiphertext: "c2VhbGVk"}); err != nil {
+	if err := store.SaveCredentials(ctx, &models.CustomerCredentials{
+		CustomerID:         id,
+		UserName:           "admin@" + id + ".onmicrosoft.com",
+		PasswordCiphertext: "c2VhbGVk",
+	}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -55,7 +69,8 @@ func TestSealedPasswordIsDeletedOnRevealAndWhenTheWindowLapses(t *testing.T) {
 				t.Fatalf("who revealed the credentials and when must be kept: %+v", row)
 			}
 			again, err := store.RevealCredentials(ctx, "c1", "someone else", at.Add(time.Minute))
-			if !errors.Is(err, models.ErrAlreadyRevealed) || again.RevealedBy != "ops" || again.PasswordCiphertext != "" {
+			if !errors.Is(err, models.ErrAlreadyRevealed) || again.RevealedBy != "ops" ||
+				again.PasswordCiphertext != "" {
 				t.Fatalf("a second reveal must get the first one's record and no password: %+v %v", again, err)
 			}
 		})
@@ -65,10 +80,12 @@ func TestSealedPasswordIsDeletedOnRevealAndWhenTheWindowLapses(t *testing.T) {
 			credentialsWorld(t, store, "c5")
 			late := time.Now().UTC().Add(models.CredentialsRevealWindow + time.Hour).Truncate(time.Second)
 			creds, err := store.RevealCredentials(ctx, "c2", "ops", late)
-			if !errors.Is(err, models.ErrAlreadyRevealed) || creds.PasswordCiphertext != "" || creds.RevealedBy != models.RevealLapsedBy {
+			if !errors.Is(err, models.ErrAlreadyRevealed) || creds.PasswordCiphertext != "" ||
+				creds.RevealedBy != models.RevealLapsedBy {
 				t.Fatalf("a lapsed reveal must be refused as lapsed, without the password: %+v %v", creds, err)
 			}
-			if row := stored(t, store, "c2"); row.PasswordCiphertext != "" || row.RevealedBy != models.RevealLapsedBy || row.RevealedAt == nil {
+			if row := stored(t, store, "c2"); row.PasswordCiphertext != "" || row.RevealedBy != models.RevealLapsedBy ||
+				row.RevealedAt == nil {
 				t.Fatalf("the lapsed sealed password must be deleted, and the lapse recorded: %+v", row)
 			}
 			if row := stored(t, store, "c5"); row.PasswordCiphertext == "" {
@@ -93,7 +110,8 @@ func TestSealedPasswordIsDeletedOnRevealAndWhenTheWindowLapses(t *testing.T) {
 			if err != nil || n != 1 {
 				t.Fatalf("one lapsed sealed password must be deleted, got %d %v", n, err)
 			}
-			if row := stored(t, store, "c3"); row.PasswordCiphertext != "" || row.RevealedBy != models.RevealLapsedBy || row.RevealedAt == nil {
+			if row := stored(t, store, "c3"); row.PasswordCiphertext != "" || row.RevealedBy != models.RevealLapsedBy ||
+				row.RevealedAt == nil {
 				t.Fatalf("the lapsed sealed password must be deleted, and the lapse recorded: %+v", row)
 			}
 			if row := stored(t, store, "c4"); row.PasswordCiphertext == "" {

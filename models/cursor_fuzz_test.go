@@ -27,7 +27,16 @@ func FuzzDecodeCursor(f *testing.F) {
 		again := encodeCursor(at, id)
 		at2, id2, err := decodeCursor(again)
 		if err != nil || !at2.Equal(at) || id2 != id {
-			t.Fatalf("decodeCursor(%q) = %v, %q; encoded again as %q it decodes to %v, %q, %v", cursor, at, id, again, at2, id2, err)
+			t.Fatalf(
+				"decodeCursor(%q) = %v, %q; encoded again as %q it decodes to %v, %q, %v",
+				cursor,
+				at,
+				id,
+				again,
+				at2,
+				id2,
+				err,
+			)
 		}
 	})
 }

@@ -66,7 +66,12 @@ func WithStep(step FlowStep) With {
 // DueCommands returns up to limit commands nobody holds at now, oldest first.
 func (s *Store) DueCommands(ctx context.Context, now time.Time, limit int) ([]FlowCommand, error) {
 	var out []FlowCommand
-	err := s.DB.WithContext(ctx).Where("claimed_until <= ?", now.UTC()).Order("claimed_until, id").Limit(limit).Find(&out).Error
+	err := s.DB.WithContext(ctx).
+		Where("claimed_until <= ?", now.UTC()).
+		Order("claimed_until, id").
+		Limit(limit).
+		Find(&out).
+		Error
 	return out, err
 }
 
@@ -95,7 +100,14 @@ func (s *Store) RetryCommand(ctx context.Context, id int64, errText string, at t
 // PendingStart returns the start a flow still waits for, or ErrNotFound when its workflow has
 // started (or was never owed one).
 func (s *Store) PendingStart(ctx context.Context, kind, id string) (*FlowCommand, error) {
-	return FindBy[FlowCommand](ctx, s, "flow_kind = ? AND flow_id = ? AND command IN ? AND name = ''", kind, id, []string{CommandStart, CommandVerify})
+	return FindBy[FlowCommand](
+		ctx,
+		s,
+		"flow_kind = ? AND flow_id = ? AND command IN ? AND name = ''",
+		kind,
+		id,
+		[]string{CommandStart, CommandVerify},
+	)
 }
 
 // PendingStarts returns which of a kind's flows still wait for their workflow's start.
@@ -104,8 +116,12 @@ func (s *Store) PendingStarts(ctx context.Context, kind string, ids []string) (m
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	if err := s.DB.WithContext(ctx).Where("flow_kind = ? AND flow_id IN ? AND command IN ? AND name = ''", kind, ids, []string{CommandStart, CommandVerify}).
-		Find(&cmds).Error; err != nil {
+	if err := s.DB.WithContext(ctx).Where(
+		"flow_kind = ? AND flow_id IN ? AND command IN ? AND name = ''",
+		kind,
+		ids,
+		[]string{CommandStart, CommandVerify},
+	).Find(&cmds).Error; err != nil {
 		return nil, err
 	}
 	out := make(map[string]FlowCommand, len(cmds))
@@ -123,11 +139,22 @@ var ErrCommandHeld = errors.New("the command is being carried out")
 // transaction. Unless the caller holds the command (held), it must be free: ErrCommandHeld when
 // another process is starting the workflow at this moment; ErrNotFound when there is no such
 // command (the workflow has started).
-func CloseUnstarted[R any](ctx context.Context, s *Store, kind, id, status, step, detail string, at time.Time, held bool) error {
+func CloseUnstarted[R any](
+	ctx context.Context,
+	s *Store,
+	kind, id, status, step, detail string,
+	at time.Time,
+	held bool,
+) error {
 	at = at.UTC()
 	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var cmd FlowCommand
-		err := tx.Where("flow_kind = ? AND flow_id = ? AND command IN ? AND name = ''", kind, id, []string{CommandStart, CommandVerify}).First(&cmd).Error
+		err := tx.Where(
+			"flow_kind = ? AND flow_id = ? AND command IN ? AND name = ''",
+			kind,
+			id,
+			[]string{CommandStart, CommandVerify},
+		).First(&cmd).Error
 		if errors.Is(err, gorm.ErrRecordNotFound) {
 			return ErrNotFound
 		}
@@ -145,12 +172,20 @@ func CloseUnstarted[R any](ctx context.Context, s *Store, kind, id, status, step
 		if res.RowsAffected == 0 {
 			return ErrCommandHeld
 		}
-		if err := tx.Model(new(R)).Where("id = ?", id).UpdateColumns(map[string]any{"status": status, "updated_at": at}).Error; err != nil {
+		if err := tx.Model(new(R)).Where("id = ?", id).
+			UpdateColumns(map[string]any{"status": status, "updated_at": at}).Error; err != nil {
 			return fmt.Errorf("close %s %s: %w", kind, id, err)
 		}
 		if err := enqueueStatusEvent[R](tx, kind, id, status, at); err != nil {
 			return err
 		}
-		return addStep(tx, &FlowStep{FlowKind: kind, FlowID: id, Name: step, Detail: detail, IdempotencyKey: kind + "/" + id + "/" + step, At: at})
+		return addStep(tx, &FlowStep{
+			FlowKind:       kind,
+			FlowID:         id,
+			Name:           step,
+			Detail:         detail,
+			IdempotencyKey: kind + "/" + id + "/" + step,
+			At:             at,
+		})
 	})
 }

@@ -76,41 +76,64 @@ func Record[R any](ctx context.Context, s *Store, kind, id string, ch FlowChange
 			}
 		}
 		// UpdateColumns with a struct writes its non-zero fields only, without touching updated_at.
-		if err := tx.Model(new(R)).Where("id = ?", id).UpdateColumns(ch.Set).Error; err != nil && !errors.Is(err, gorm.ErrEmptySlice) {
+		if err := tx.Model(new(R)).Where("id = ?", id).UpdateColumns(ch.Set).Error; err != nil &&
+			!errors.Is(err, gorm.ErrEmptySlice) {
 			return fmt.Errorf("update %s %s: %w", kind, id, err)
 		}
 		if ch.Step == "" {
 			return nil
 		}
-		return addStep(tx, &FlowStep{FlowKind: kind, FlowID: id, Name: ch.Step, Detail: ch.StepDetail, IdempotencyKey: ch.StepKey, At: at})
+		return addStep(tx, &FlowStep{
+			FlowKind:       kind,
+			FlowID:         id,
+			Name:           ch.Step,
+			Detail:         ch.StepDetail,
+			IdempotencyKey: ch.StepKey,
+			At:             at,
+		})
 	})
 }
 
 // AddStep appends a timeline entry (for example "opened"); idempotent by key, so a caller
 // bounds how often a step can be written by how it builds the key.
 func (s *Store) AddStep(ctx context.Context, kind, id, name, detail, key string, at time.Time) error {
-	return addStep(s.DB.WithContext(ctx), &FlowStep{FlowKind: kind, FlowID: id, Name: name, Detail: detail, IdempotencyKey: key, At: at.UTC()})
+	return addStep(
+		s.DB.WithContext(ctx),
+		&FlowStep{FlowKind: kind, FlowID: id, Name: name, Detail: detail, IdempotencyKey: key, At: at.UTC()},
+	)
 }
 
 // AddCappedStep adds a step as AddStep does, unless the flow already holds limit steps of that
 // name; full reports that it did, and nothing was added. Callers adding a step of the same flow
 // and name take turns, so the cap is exact: on PostgreSQL a lock held until the transaction
 // ends orders them, and SQLite's transactions take the write lock when they begin.
-func (s *Store) AddCappedStep(ctx context.Context, kind, id, name, detail, key string, at time.Time, limit int) (full bool, err error) {
+func (s *Store) AddCappedStep(
+	ctx context.Context,
+	kind, id, name, detail, key string,
+	at time.Time,
+	limit int,
+) (full bool, err error) {
 	err = s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if s.Dialect == DialectPostgres {
-			if err := tx.Exec("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", kind+"/"+id+"/"+name).Error; err != nil {
+			if err := tx.Exec(
+				"SELECT pg_advisory_xact_lock(hashtextextended(?, 0))",
+				kind+"/"+id+"/"+name,
+			).Error; err != nil {
 				return err
 			}
 		}
 		var n int64
-		if err := tx.Model(&FlowStep{}).Where("flow_kind = ? AND flow_id = ? AND name = ?", kind, id, name).Count(&n).Error; err != nil {
+		if err := tx.Model(&FlowStep{}).Where("flow_kind = ? AND flow_id = ? AND name = ?", kind, id, name).
+			Count(&n).Error; err != nil {
 			return err
 		}
 		if full = n >= int64(limit); full {
 			return nil
 		}
-		return addStep(tx, &FlowStep{FlowKind: kind, FlowID: id, Name: name, Detail: detail, IdempotencyKey: key, At: at.UTC()})
+		return addStep(
+			tx,
+			&FlowStep{FlowKind: kind, FlowID: id, Name: name, Detail: detail, IdempotencyKey: key, At: at.UTC()},
+		)
 	})
 	if err != nil {
 		return false, fmt.Errorf("add a %s step to %s %s: %w", name, kind, id, err)
@@ -120,9 +143,12 @@ func (s *Store) AddCappedStep(ctx context.Context, kind, id, name, detail, key s
 
 func addStep(tx *gorm.DB, step *FlowStep) error {
 	if step.IdempotencyKey == "" {
-		step.IdempotencyKey = step.FlowKind + "/" + step.FlowID + "/" + step.Name + "/" + step.At.Format(time.RFC3339Nano)
+		step.IdempotencyKey = step.FlowKind + "/" + step.FlowID + "/" + step.Name + "/" +
+			step.At.Format(time.RFC3339Nano)
 	}
-	return tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "idempotency_key"}}, DoNothing: true}).Create(step).Error
+	return tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "idempotency_key"}}, DoNothing: true}).
+		Create(step).
+		Error
 }
 
 // MaxStepPage is the longest page of a timeline one call returns.
@@ -165,7 +191,13 @@ func Create[R FlowRow](ctx context.Context, s *Store, kind string, row *R, with 
 			return err
 		}
 		id := (*row).FlowID()
-		if err := addStep(tx, &FlowStep{FlowKind: kind, FlowID: id, Name: "created", IdempotencyKey: kind + "/" + id + "/created", At: (*row).FlowCreated().UTC()}); err != nil {
+		if err := addStep(tx, &FlowStep{
+			FlowKind:       kind,
+			FlowID:         id,
+			Name:           "created",
+			IdempotencyKey: kind + "/" + id + "/created",
+			At:             (*row).FlowCreated().UTC(),
+		}); err != nil {
 			return err
 		}
 		for _, w := range with {

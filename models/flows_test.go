@@ -27,8 +27,12 @@ func TestFlowRecordIsIdempotentAndWritesOnlyGivenColumns(t *testing.T) {
 			t.Fatal(err)
 		}
 		ch := models.InvitationChange{
-			Status: models.InvitationAccepted, Set: models.Invitation{CustomerTenantID: "tenant-1", RemindersSent: 2},
-			Step: "reseller-accepted", StepDetail: "tenant-1", StepKey: "inv_1/reseller-accepted", At: at.Add(time.Hour),
+			Status:     models.InvitationAccepted,
+			Set:        models.Invitation{CustomerTenantID: "tenant-1", RemindersSent: 2},
+			Step:       "reseller-accepted",
+			StepDetail: "tenant-1",
+			StepKey:    "inv_1/reseller-accepted",
+			At:         at.Add(time.Hour),
 		}
 		for range 2 {
 			if err := models.Record(ctx, store, models.KindInvitation, "inv_1", ch); err != nil {
@@ -36,14 +40,18 @@ func TestFlowRecordIsIdempotentAndWritesOnlyGivenColumns(t *testing.T) {
 			}
 		}
 		// A later change that names only the status leaves the other columns alone.
-		if err := models.Record(ctx, store, models.KindInvitation, "inv_1", models.InvitationChange{Status: models.InvitationGranting, At: at.Add(2 * time.Hour)}); err != nil {
+		if err := models.Record(ctx, store, models.KindInvitation, "inv_1", models.InvitationChange{
+			Status: models.InvitationGranting,
+			At:     at.Add(2 * time.Hour),
+		}); err != nil {
 			t.Fatal(err)
 		}
 		inv, err := models.Find[models.Invitation](ctx, store, "inv_1")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if inv.Status != models.InvitationGranting || inv.CustomerTenantID != "tenant-1" || inv.RemindersSent != 2 || inv.CustomerEmail != "admin@contoso.com" {
+		if inv.Status != models.InvitationGranting || inv.CustomerTenantID != "tenant-1" || inv.RemindersSent != 2 ||
+			inv.CustomerEmail != "admin@contoso.com" {
 			t.Fatalf("row after the changes = %+v", inv)
 		}
 		if !inv.UpdatedAt.Equal(at.Add(2 * time.Hour)) {
@@ -72,7 +80,15 @@ func TestFlowStepsArePaged(t *testing.T) {
 		}
 		// Steps at the same instant are ordered by insertion, and paging loses none of them.
 		for i := range 11 {
-			if err := store.AddStep(ctx, models.KindInvitation, "inv_1", "opened", "", fmt.Sprintf("k%d", i), at.Add(time.Duration(i/3)*time.Second)); err != nil {
+			if err := store.AddStep(
+				ctx,
+				models.KindInvitation,
+				"inv_1",
+				"opened",
+				"",
+				fmt.Sprintf("k%d", i),
+				at.Add(time.Duration(i/3)*time.Second),
+			); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -99,7 +115,13 @@ func TestFlowStepsArePaged(t *testing.T) {
 			}
 			seen[s.ID] = true
 		}
-		if _, _, err := store.Steps(ctx, models.KindInvitation, "inv_1", "not-a-cursor", 4); !errors.Is(err, models.ErrBadCursor) {
+		if _, _, err := store.Steps(
+			ctx,
+			models.KindInvitation,
+			"inv_1",
+			"not-a-cursor",
+			4,
+		); !errors.Is(err, models.ErrBadCursor) {
 			t.Fatalf("bad cursor = %v, want ErrBadCursor", err)
 		}
 	})
@@ -115,7 +137,11 @@ func TestListSearchEscapesWildcards(t *testing.T) {
 			}
 		}
 		for search, want := range map[string]int{"a_": 1, "a%": 1, "a": 3, "ax": 1} {
-			items, _, err := models.List[models.Invitation](ctx, store, models.ListFilter{PartnerID: "p1", Search: search, SearchColumn: models.InvitationSearchColumn})
+			items, _, err := models.List[models.Invitation](
+				ctx,
+				store,
+				models.ListFilter{PartnerID: "p1", Search: search, SearchColumn: models.InvitationSearchColumn},
+			)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -138,12 +164,20 @@ func TestMigrationMovesInvitationSteps(t *testing.T) {
 			}
 			at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 			// The row as the first slice wrote it: without the columns later migrations add.
-			if err := store.DB.Omit("AdminAccess", "Cloud").Create(newInvitation("inv_old", "contoso.com", at)).Error; err != nil {
+			if err := store.DB.Omit("AdminAccess", "Cloud").
+				Create(newInvitation("inv_old", "contoso.com", at)).Error; err != nil {
 				t.Fatal(err)
 			}
 			for i, name := range []string{"created", "sent", "opened"} {
-				err := store.DB.Exec("INSERT INTO invitation_steps (invitation_id, name, detail, idempotency_key, at) VALUES (?, ?, ?, ?, ?)",
-					"inv_old", name, "d"+name, "inv_old/"+name, at.Add(time.Duration(i)*time.Minute)).Error
+				err := store.DB.Exec(
+					"INSERT INTO invitation_steps (invitation_id, name, detail, idempotency_key, at) "+
+						"VALUES (?, ?, ?, ?, ?)",
+					"inv_old",
+					name,
+					"d"+name,
+					"inv_old/"+name,
+					at.Add(time.Duration(i)*time.Minute),
+				).Error
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -155,7 +189,8 @@ func TestMigrationMovesInvitationSteps(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(steps) != 3 || steps[1].Name != "sent" || steps[1].Detail != "dsent" || steps[1].IdempotencyKey != "inv_old/sent" || !steps[2].At.Equal(at.Add(2*time.Minute)) {
+			if len(steps) != 3 || steps[1].Name != "sent" || steps[1].Detail != "dsent" ||
+				steps[1].IdempotencyKey != "inv_old/sent" || !steps[2].At.Equal(at.Add(2*time.Minute)) {
 				t.Fatalf("moved timeline = %+v", steps)
 			}
 			// The moved keys still deduplicate: the workflow retrying "sent" adds nothing.

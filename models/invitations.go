@@ -27,7 +27,16 @@ const (
 )
 
 // InvitationStatuses lists every status in lifecycle order.
-var InvitationStatuses = []string{InvitationPending, InvitationAccepted, InvitationGranting, InvitationActive, InvitationDeclined, InvitationExpired, InvitationCancelled, InvitationFailed}
+var InvitationStatuses = []string{
+	InvitationPending,
+	InvitationAccepted,
+	InvitationGranting,
+	InvitationActive,
+	InvitationDeclined,
+	InvitationExpired,
+	InvitationCancelled,
+	InvitationFailed,
+}
 
 // InvitationOpen reports whether an invitation in status s still waits or works.
 func InvitationOpen(s string) bool {
@@ -85,7 +94,11 @@ const InvitationSearchColumn = "customer_domain"
 
 // CreateInvitation inserts a new invitation. When the customer already has an open invitation
 // from this partner it returns ErrConflict and that invitation.
-func (s *Store) CreateInvitation(ctx context.Context, inv *Invitation, with ...func(tx *gorm.DB) error) (*Invitation, error) {
+func (s *Store) CreateInvitation(
+	ctx context.Context,
+	inv *Invitation,
+	with ...func(tx *gorm.DB) error,
+) (*Invitation, error) {
 	err := Create(ctx, s, KindInvitation, inv, with...)
 	if errors.Is(err, ErrConflict) {
 		open, findErr := s.OpenInvitationByDomain(ctx, inv.PartnerID, inv.CustomerDomain)

@@ -67,9 +67,17 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 	}
 	switch {
 	case current < latest:
-		return fmt.Errorf("database schema is at version %d but this partnerflow needs %d: run `partnerflow migrate` first", current, latest)
+		return fmt.Errorf(
+			"database schema is at version %d but this partnerflow needs %d: run `partnerflow migrate` first",
+			current,
+			latest,
+		)
 	case current > latest:
-		return fmt.Errorf("database schema is at version %d, newer than this partnerflow knows (%d): run a newer partnerflow", current, latest)
+		return fmt.Errorf(
+			"database schema is at version %d, newer than this partnerflow knows (%d): run a newer partnerflow",
+			current,
+			latest,
+		)
 	}
 	return nil
 }

@@ -23,14 +23,18 @@ func TestSchemaCheck(t *testing.T) {
 			} else if latest, _ := store.LatestVersion(); v != latest {
 				t.Fatalf("version after migrate = %d, want %d", v, latest)
 			}
-			if err := store.DB.Exec("DELETE FROM goose_db_version WHERE version_id = (SELECT MAX(version_id) FROM goose_db_version)").Error; err != nil {
+			if err := store.DB.Exec(
+				"DELETE FROM goose_db_version WHERE version_id = (SELECT MAX(version_id) FROM goose_db_version)",
+			).Error; err != nil {
 				t.Fatal(err)
 			}
 			err := store.CheckSchema(ctx)
 			if err == nil || !strings.Contains(err.Error(), "partnerflow migrate") {
 				t.Fatalf("an old schema must be refused with what to run, got %v", err)
 			}
-			if err := store.DB.Exec("INSERT INTO goose_db_version (version_id, is_applied) VALUES (99999, true)").Error; err != nil {
+			if err := store.DB.Exec(
+				"INSERT INTO goose_db_version (version_id, is_applied) VALUES (99999, true)",
+			).Error; err != nil {
 				t.Fatal(err)
 			}
 			err = store.CheckSchema(ctx)

@@ -28,8 +28,17 @@ const (
 )
 
 // OnboardingStatuses lists every status in lifecycle order.
-var OnboardingStatuses = []string{OnboardingCreating, OnboardingAwaitingAgreement, OnboardingReview, OnboardingOrdering, OnboardingProvisioning,
-	OnboardingCompleted, OnboardingCancelled, OnboardingExpired, OnboardingFailed}
+var OnboardingStatuses = []string{
+	OnboardingCreating,
+	OnboardingAwaitingAgreement,
+	OnboardingReview,
+	OnboardingOrdering,
+	OnboardingProvisioning,
+	OnboardingCompleted,
+	OnboardingCancelled,
+	OnboardingExpired,
+	OnboardingFailed,
+}
 
 // OnboardingOpen reports whether an onboarding in status s still waits or works.
 func OnboardingOpen(s string) bool {
@@ -87,11 +96,27 @@ const OnboardingSearchColumn = "domain"
 
 // CreateOnboarding inserts an onboarding; an open onboarding of the same domain is ErrConflict
 // with that onboarding.
-func (s *Store) CreateOnboarding(ctx context.Context, c *Onboarding, with ...func(tx *gorm.DB) error) (*Onboarding, error) {
+func (s *Store) CreateOnboarding(
+	ctx context.Context,
+	c *Onboarding,
+	with ...func(tx *gorm.DB) error,
+) (*Onboarding, error) {
 	err := Create(ctx, s, KindOnboarding, c, with...)
 	if errors.Is(err, ErrConflict) {
-		open, findErr := FindBy[Onboarding](ctx, s, "partner_id = ? AND domain = ? AND status IN ?", c.PartnerID, c.Domain,
-			[]string{OnboardingCreating, OnboardingAwaitingAgreement, OnboardingReview, OnboardingOrdering, OnboardingProvisioning})
+		open, findErr := FindBy[Onboarding](
+			ctx,
+			s,
+			"partner_id = ? AND domain = ? AND status IN ?",
+			c.PartnerID,
+			c.Domain,
+			[]string{
+				OnboardingCreating,
+				OnboardingAwaitingAgreement,
+				OnboardingReview,
+				OnboardingOrdering,
+				OnboardingProvisioning,
+			},
+		)
 		if findErr != nil {
 			return nil, fmt.Errorf("find the open onboarding of %s: %w", c.Domain, findErr)
 		}
@@ -144,7 +169,11 @@ func (s *Store) ForgetLapsedCredentials(ctx context.Context, now time.Time) (int
 func forgetLapsedCredentials(tx *gorm.DB, now time.Time) (int64, error) {
 	res := tx.Model(&CustomerCredentials{}).
 		Where("revealed_at IS NULL AND created_at <= ?", now.UTC().Add(-CredentialsRevealWindow)).
-		UpdateColumns(map[string]any{"password_ciphertext": "", "revealed_at": now.UTC(), "revealed_by": RevealLapsedBy})
+		UpdateColumns(map[string]any{
+			"password_ciphertext": "",
+			"revealed_at":         now.UTC(),
+			"revealed_by":         RevealLapsedBy,
+		})
 	if res.Error != nil {
 		return 0, fmt.Errorf("delete lapsed credentials: %w", res.Error)
 	}
@@ -159,7 +188,11 @@ var ErrAlreadyRevealed = errors.New("the credentials were already revealed")
 // database in the same transaction, keeping who revealed it and when. A second call gets
 // ErrAlreadyRevealed with the record of the first; so does a call after CredentialsRevealWindow,
 // which deletes the password unrevealed.
-func (s *Store) RevealCredentials(ctx context.Context, customerID, by string, at time.Time) (*CustomerCredentials, error) {
+func (s *Store) RevealCredentials(
+	ctx context.Context,
+	customerID, by string,
+	at time.Time,
+) (*CustomerCredentials, error) {
 	var out CustomerCredentials
 	// before is set when the credentials were revealed or lapsed before; the transaction still
 	// commits, since a lapse found here is recorded.
@@ -265,14 +298,21 @@ func (s *Store) DropEvidence(ctx context.Context, customerID string) error {
 		if err := tx.Where("idempotency_key = ?", EvidenceStepKey(customerID)).Delete(&FlowStep{}).Error; err != nil {
 			return err
 		}
-		return tx.Where("flow_kind = ? AND flow_id = ? AND command = ?", KindOnboarding, customerID, CommandUpdate).Delete(&FlowCommand{}).Error
+		return tx.Where("flow_kind = ? AND flow_id = ? AND command = ?", KindOnboarding, customerID, CommandUpdate).
+			Delete(&FlowCommand{}).
+			Error
 	})
 }
 
 // MarkEvidenceSent records what Partner Center answered to the attestation.
 func (s *Store) MarkEvidenceSent(ctx context.Context, customerID, templateID, link, result string, at time.Time) error {
 	return s.DB.WithContext(ctx).Model(&AgreementEvidence{}).Where("customer_id = ?", customerID).
-		UpdateColumns(map[string]any{"template_id": templateID, "agreement_link": link, "partner_center_result": result, "sent_at": at.UTC()}).Error
+		UpdateColumns(map[string]any{
+			"template_id":           templateID,
+			"agreement_link":        link,
+			"partner_center_result": result,
+			"sent_at":               at.UTC(),
+		}).Error
 }
 
 // CustomerSubscription is a subscription an onboarding's order provisioned.

@@ -48,7 +48,8 @@ type OutboxMessage struct {
 func (s *Store) EnqueueMail(ctx context.Context, m *OutboxMessage) (*OutboxMessage, error) {
 	m.Status, m.CreatedAt = OutboxPending, time.Now().UTC()
 	db := s.DB.WithContext(ctx)
-	if err := db.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "idempotency_key"}}, DoNothing: true}).Create(m).Error; err != nil {
+	if err := db.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "idempotency_key"}}, DoNothing: true}).
+		Create(m).Error; err != nil {
 		return nil, err
 	}
 	var stored OutboxMessage
@@ -86,7 +87,18 @@ type OutboxFilter struct {
 
 // outboxListColumns are what a list of the outbox reads: never the bodies, which hold
 // customers' signed links.
-var outboxListColumns = []string{"id", "idempotency_key", "to_address", "subject", "language", "kind", "status", "error", "created_at", "sent_at"}
+var outboxListColumns = []string{
+	"id",
+	"idempotency_key",
+	"to_address",
+	"subject",
+	"language",
+	"kind",
+	"status",
+	"error",
+	"created_at",
+	"sent_at",
+}
 
 // ListOutbox returns a page of the outbox, newest first, without the messages' bodies, and the
 // cursor of the next page ("" at the end); a cursor it did not make is ErrBadCursor.

@@ -14,8 +14,15 @@ func TestOutbox(t *testing.T) {
 	ctx := context.Background()
 	testdb.Each(t, func(t *testing.T, store *models.Store) {
 		t.Run("a message is written once per key, with its HTML, language and kind", func(t *testing.T) {
-			m := &models.OutboxMessage{IdempotencyKey: "inv_1/invitation/0", ToAddress: "admin@fabrikam.onmicrosoft.com",
-				Subject: "Invito – è arrivato", Body: "Sayın Yetkili: ş ğ İ", HTML: "<p>ş ğ İ</p>", Language: "tr", Kind: "invitation"}
+			m := &models.OutboxMessage{
+				IdempotencyKey: "inv_1/invitation/0",
+				ToAddress:      "admin@fabrikam.onmicrosoft.com",
+				Subject:        "Invito – è arrivato",
+				Body:           "Sayın Yetkili: ş ğ İ",
+				HTML:           "<p>ş ğ İ</p>",
+				Language:       "tr",
+				Kind:           "invitation",
+			}
 			first, err := store.EnqueueMail(ctx, m)
 			if err != nil {
 				t.Fatal(err)
@@ -23,12 +30,16 @@ func TestOutbox(t *testing.T) {
 			if err := store.MarkMail(ctx, first.ID, models.OutboxSent, ""); err != nil {
 				t.Fatal(err)
 			}
-			again, err := store.EnqueueMail(ctx, &models.OutboxMessage{IdempotencyKey: m.IdempotencyKey, ToAddress: m.ToAddress, Subject: "other"})
+			again, err := store.EnqueueMail(
+				ctx,
+				&models.OutboxMessage{IdempotencyKey: m.IdempotencyKey, ToAddress: m.ToAddress, Subject: "other"},
+			)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if again.ID != first.ID || again.Status != models.OutboxSent || again.Subject != m.Subject || again.HTML != m.HTML ||
-				again.Language != "tr" || again.Kind != "invitation" || again.Body != m.Body || again.SentAt == nil {
+			if again.ID != first.ID || again.Status != models.OutboxSent || again.Subject != m.Subject ||
+				again.HTML != m.HTML || again.Language != "tr" || again.Kind != "invitation" || again.Body != m.Body ||
+				again.SentAt == nil {
 				t.Fatalf("the second write must return the first, sent message: %+v", again)
 			}
 		})
@@ -38,8 +49,15 @@ func TestOutbox(t *testing.T) {
 				if i%2 == 1 {
 					to = "admin@contoso.onmicrosoft.com"
 				}
-				m, err := store.EnqueueMail(ctx, &models.OutboxMessage{IdempotencyKey: fmt.Sprintf("list/%d", i), ToAddress: to,
-					Subject: fmt.Sprintf("message %d", i), Body: "secret link", HTML: "<a>secret link</a>", Language: "it", Kind: "access-lost"})
+				m, err := store.EnqueueMail(ctx, &models.OutboxMessage{
+					IdempotencyKey: fmt.Sprintf("list/%d", i),
+					ToAddress:      to,
+					Subject:        fmt.Sprintf("message %d", i),
+					Body:           "secret link",
+					HTML:           "<a>secret link</a>",
+					Language:       "it",
+					Kind:           "access-lost",
+				})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -52,7 +70,10 @@ func TestOutbox(t *testing.T) {
 			var seen []string
 			cursor := ""
 			for {
-				page, next, err := store.ListOutbox(ctx, models.OutboxFilter{Recipient: "ops@distributor.example", Limit: 2, Cursor: cursor})
+				page, next, err := store.ListOutbox(
+					ctx,
+					models.OutboxFilter{Recipient: "ops@distributor.example", Limit: 2, Cursor: cursor},
+				)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -80,7 +101,10 @@ func TestOutbox(t *testing.T) {
 		})
 		t.Run("a cursor the store did not make is refused", func(t *testing.T) {
 			for _, c := range []string{"not-a-cursor", "b3V0Ym94Ong", "aW52aXRhdGlvbjox"} {
-				if _, _, err := store.ListOutbox(ctx, models.OutboxFilter{Cursor: c}); !errors.Is(err, models.ErrBadCursor) {
+				if _, _, err := store.ListOutbox(
+					ctx,
+					models.OutboxFilter{Cursor: c},
+				); !errors.Is(err, models.ErrBadCursor) {
 					t.Fatalf("cursor %q: %v", c, err)
 				}
 			}

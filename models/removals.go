@@ -160,7 +160,11 @@ func (s *Store) FinishDelivery(ctx context.Context, id int64, sendErr error, fin
 	default:
 		updates["last_error"] = truncateError(sendErr)
 	}
-	return s.DB.WithContext(ctx).Model(&Delivery{}).Where("id = ? AND status <> ?", id, DeliveryDelivered).UpdateColumns(updates).Error
+	return s.DB.WithContext(ctx).
+		Model(&Delivery{}).
+		Where("id = ? AND status <> ?", id, DeliveryDelivered).
+		UpdateColumns(updates).
+		Error
 }
 
 func truncateError(err error) string {
@@ -224,7 +228,12 @@ func (s *Store) CountDeliveries(ctx context.Context, kind, id string) (DeliveryC
 
 // ListDeliveries returns a page of a flow's deliveries in ID order, optionally of one status,
 // and the ID to continue after (0 at the end).
-func (s *Store) ListDeliveries(ctx context.Context, kind, id, status string, afterID int64, limit int) ([]Delivery, int64, error) {
+func (s *Store) ListDeliveries(
+	ctx context.Context,
+	kind, id, status string,
+	afterID int64,
+	limit int,
+) ([]Delivery, int64, error) {
 	q := s.DB.WithContext(ctx).Where("flow_kind = ? AND flow_id = ? AND id > ?", kind, id, afterID)
 	if status != "" {
 		q = q.Where("status = ?", status)

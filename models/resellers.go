@@ -28,7 +28,17 @@ const (
 )
 
 // ResellerStatuses lists every status in lifecycle order.
-var ResellerStatuses = []string{ResellerPending, ResellerVerifying, ResellerVerificationFailed, ResellerNeedsReview, ResellerActive, ResellerExpired, ResellerCancelled, ResellerFailed, ResellerRemoved}
+var ResellerStatuses = []string{
+	ResellerPending,
+	ResellerVerifying,
+	ResellerVerificationFailed,
+	ResellerNeedsReview,
+	ResellerActive,
+	ResellerExpired,
+	ResellerCancelled,
+	ResellerFailed,
+	ResellerRemoved,
+}
 
 // ResellerOpen reports whether a partnership request in status s still waits or works.
 func ResellerOpen(s string) bool {
@@ -80,8 +90,20 @@ const ResellerSearchColumn = "company_name"
 func (s *Store) CreateReseller(ctx context.Context, r *Reseller, with ...func(tx *gorm.DB) error) (*Reseller, error) {
 	err := Create(ctx, s, KindReseller, r, with...)
 	if errors.Is(err, ErrConflict) {
-		open, findErr := FindBy[Reseller](ctx, s, "partner_id = ? AND email = ? AND status IN ?",
-			r.PartnerID, r.Email, []string{ResellerPending, ResellerVerifying, ResellerVerificationFailed, ResellerNeedsReview, ResellerActive})
+		open, findErr := FindBy[Reseller](
+			ctx,
+			s,
+			"partner_id = ? AND email = ? AND status IN ?",
+			r.PartnerID,
+			r.Email,
+			[]string{
+				ResellerPending,
+				ResellerVerifying,
+				ResellerVerificationFailed,
+				ResellerNeedsReview,
+				ResellerActive,
+			},
+		)
 		if findErr != nil {
 			return nil, fmt.Errorf("find the open partnership with %s: %w", r.Email, findErr)
 		}
@@ -92,7 +114,14 @@ func (s *Store) CreateReseller(ctx context.Context, r *Reseller, with ...func(tx
 
 // ActiveReseller returns the provider's active partnership with the reseller tenant.
 func (s *Store) ActiveReseller(ctx context.Context, partnerID, tenantID string) (*Reseller, error) {
-	return FindBy[Reseller](ctx, s, "partner_id = ? AND tenant_id = ? AND status = ?", partnerID, tenantID, ResellerActive)
+	return FindBy[Reseller](
+		ctx,
+		s,
+		"partner_id = ? AND tenant_id = ? AND status = ?",
+		partnerID,
+		tenantID,
+		ResellerActive,
+	)
 }
 
 // RecordReseller applies a partnership's workflow step (Record); a step that would make it
@@ -109,7 +138,12 @@ func (s *Store) RecordReseller(ctx context.Context, id string, ch ResellerChange
 // whatever its status, so a refusal can say why the reseller cannot be named.
 func (s *Store) LatestResellerByTenant(ctx context.Context, partnerID, tenantID string) (*Reseller, error) {
 	var r Reseller
-	err := s.DB.WithContext(ctx).Where("partner_id = ? AND tenant_id = ?", partnerID, tenantID).Order("created_at DESC").Limit(1).Find(&r).Error
+	err := s.DB.WithContext(ctx).
+		Where("partner_id = ? AND tenant_id = ?", partnerID, tenantID).
+		Order("created_at DESC").
+		Limit(1).
+		Find(&r).
+		Error
 	if err != nil {
 		return nil, err
 	}

@@ -18,8 +18,17 @@ const (
 // newReseller inserts a partnership request of provider partner for contact email.
 func newReseller(t *testing.T, store *models.Store, partner, id, email string, created time.Time) *models.Reseller {
 	t.Helper()
-	r := &models.Reseller{ID: id, PartnerID: partner, CompanyName: id, Email: email, Status: models.ResellerPending,
-		WorkflowID: "reseller/" + id, CreatedAt: created, UpdatedAt: created, ExpiresAt: created.Add(30 * 24 * time.Hour)}
+	r := &models.Reseller{
+		ID:          id,
+		PartnerID:   partner,
+		CompanyName: id,
+		Email:       email,
+		Status:      models.ResellerPending,
+		WorkflowID:  "reseller/" + id,
+		CreatedAt:   created,
+		UpdatedAt:   created,
+		ExpiresAt:   created.Add(30 * 24 * time.Hour),
+	}
 	if _, err := store.CreateReseller(context.Background(), r); err != nil {
 		t.Fatal(err)
 	}
@@ -28,10 +37,18 @@ func newReseller(t *testing.T, store *models.Store, partner, id, email string, c
 
 // activate moves a partnership through authorization with tenant to active.
 func activate(ctx context.Context, store *models.Store, id, tenant string, verified time.Time) error {
-	if err := store.RecordReseller(ctx, id, models.ResellerChange{Status: models.ResellerVerifying, Set: models.Reseller{TenantID: tenant}, Step: "authorized"}); err != nil {
+	if err := store.RecordReseller(ctx, id, models.ResellerChange{
+		Status: models.ResellerVerifying,
+		Set:    models.Reseller{TenantID: tenant},
+		Step:   "authorized",
+	}); err != nil {
 		return err
 	}
-	return store.RecordReseller(ctx, id, models.ResellerChange{Status: models.ResellerActive, Set: models.Reseller{VerifiedAt: &verified}, Step: "verified"})
+	return store.RecordReseller(ctx, id, models.ResellerChange{
+		Status: models.ResellerActive,
+		Set:    models.Reseller{VerifiedAt: &verified},
+		Step:   "verified",
+	})
 }
 
 func TestTwoActivePartnershipsNeverShareATenant(t *testing.T) {
@@ -50,7 +67,12 @@ func TestTwoActivePartnershipsNeverShareATenant(t *testing.T) {
 			wantErr error
 		}{
 			{"the first partnership with a tenant becomes active", adatum.ID, tenantAdatum, nil},
-			{"a second partnership of the same provider with that tenant is refused", evil.ID, tenantAdatum, models.ErrTenantTaken},
+			{
+				"a second partnership of the same provider with that tenant is refused",
+				evil.ID,
+				tenantAdatum,
+				models.ErrTenantTaken,
+			},
 			{"another provider's partnership with that tenant is its own", elsewhere.ID, tenantAdatum, nil},
 			{"a partnership with another tenant becomes active", other.ID, tenantOther, nil},
 		}
@@ -72,7 +94,11 @@ func TestTwoActivePartnershipsNeverShareATenant(t *testing.T) {
 		}
 
 		// Once the first partnership ends, the tenant is free again.
-		if err := store.RecordReseller(ctx, adatum.ID, models.ResellerChange{Status: models.ResellerRemoved, Step: "removed"}); err != nil {
+		if err := store.RecordReseller(
+			ctx,
+			adatum.ID,
+			models.ResellerChange{Status: models.ResellerRemoved, Step: "removed"},
+		); err != nil {
 			t.Fatal(err)
 		}
 		if err := store.RecordReseller(ctx, evil.ID, models.ResellerChange{Status: models.ResellerActive}); err != nil {
@@ -86,11 +112,24 @@ func TestARequestInReviewKeepsItsContactsRequestOpen(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, store *models.Store) {
 		now := time.Now().UTC()
 		first := newReseller(t, store, "p1", "res_first", "admin@adatum.example", now)
-		if err := store.RecordReseller(ctx, first.ID, models.ResellerChange{Status: models.ResellerNeedsReview}); err != nil {
+		if err := store.RecordReseller(
+			ctx,
+			first.ID,
+			models.ResellerChange{Status: models.ResellerNeedsReview},
+		); err != nil {
 			t.Fatal(err)
 		}
-		second := &models.Reseller{ID: "res_second", PartnerID: "p1", CompanyName: "Adatum", Email: "admin@adatum.example", Status: models.ResellerPending,
-			WorkflowID: "reseller/res_second", CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		second := &models.Reseller{
+			ID:          "res_second",
+			PartnerID:   "p1",
+			CompanyName: "Adatum",
+			Email:       "admin@adatum.example",
+			Status:      models.ResellerPending,
+			WorkflowID:  "reseller/res_second",
+			CreatedAt:   now,
+			UpdatedAt:   now,
+			ExpiresAt:   now.Add(time.Hour),
+		}
 		open, err := store.CreateReseller(ctx, second)
 		if !errors.Is(err, models.ErrConflict) || open == nil || open.ID != first.ID {
 			t.Fatalf("a second request while the first waits for review: %+v %v", open, err)
@@ -117,7 +156,11 @@ func TestMigrationEndsPartnershipsThatSharedATenant(t *testing.T) {
 				newReseller(t, store, "p1", id, id+"@example.com", base.Add(time.Duration(i)*time.Hour))
 			}
 			for i, id := range []string{"res_adatum", "res_evil", "res_other"} {
-				tenant := map[string]string{"res_adatum": tenantAdatum, "res_evil": tenantAdatum, "res_other": tenantOther}[id]
+				tenant := map[string]string{
+					"res_adatum": tenantAdatum,
+					"res_evil":   tenantAdatum,
+					"res_other":  tenantOther,
+				}[id]
 				if err := activate(ctx, store, id, tenant, base.Add(time.Duration(24+i)*time.Hour)); err != nil {
 					t.Fatal(err)
 				}
@@ -125,7 +168,11 @@ func TestMigrationEndsPartnershipsThatSharedATenant(t *testing.T) {
 			if _, err := store.Migrate(ctx); err != nil {
 				t.Fatalf("migrate a database with duplicates: %v", err)
 			}
-			want := map[string]string{"res_adatum": models.ResellerActive, "res_evil": models.ResellerFailed, "res_other": models.ResellerActive}
+			want := map[string]string{
+				"res_adatum": models.ResellerActive,
+				"res_evil":   models.ResellerFailed,
+				"res_other":  models.ResellerActive,
+			}
 			for id, status := range want {
 				r, err := models.Find[models.Reseller](ctx, store, id)
 				if err != nil || r.Status != status {

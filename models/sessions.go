@@ -38,7 +38,10 @@ func (s *Store) CreateSession(ctx context.Context, keyID string, now time.Time, 
 // SessionKey returns the active key of a live session, or ErrNoSession.
 func (s *Store) SessionKey(ctx context.Context, id string, now time.Time) (*APIKey, error) {
 	var row Session
-	err := s.DB.WithContext(ctx).Where("id_hash = ? AND revoked_at IS NULL AND expires_at > ?", hashSecret(id), now.UTC()).First(&row).Error
+	err := s.DB.WithContext(ctx).
+		Where("id_hash = ? AND revoked_at IS NULL AND expires_at > ?", hashSecret(id), now.UTC()).
+		First(&row).
+		Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, ErrNoSession
 	}
@@ -54,7 +57,11 @@ func (s *Store) SessionKey(ctx context.Context, id string, now time.Time) (*APIK
 
 // EndSession signs a session out; an unknown or ended session is not an error.
 func (s *Store) EndSession(ctx context.Context, id string, now time.Time) error {
-	err := s.DB.WithContext(ctx).Model(&Session{}).Where("id_hash = ? AND revoked_at IS NULL", hashSecret(id)).Update("revoked_at", now.UTC()).Error
+	err := s.DB.WithContext(ctx).
+		Model(&Session{}).
+		Where("id_hash = ? AND revoked_at IS NULL", hashSecret(id)).
+		Update("revoked_at", now.UTC()).
+		Error
 	if err != nil {
 		return fmt.Errorf("end session: %w", err)
 	}
@@ -63,6 +70,8 @@ func (s *Store) EndSession(ctx context.Context, id string, now time.Time) error 
 
 // PruneSessions deletes sessions that expired or ended before cutoff.
 func (s *Store) PruneSessions(ctx context.Context, cutoff time.Time) (int64, error) {
-	res := s.DB.WithContext(ctx).Where("expires_at < ? OR revoked_at < ?", cutoff.UTC(), cutoff.UTC()).Delete(&Session{})
+	res := s.DB.WithContext(ctx).
+		Where("expires_at < ? OR revoked_at < ?", cutoff.UTC(), cutoff.UTC()).
+		Delete(&Session{})
 	return res.RowsAffected, res.Error
 }

@@ -26,7 +26,12 @@ func TestBootstrapKeyStrength(t *testing.T) {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	minted := "pfk_0123456789ab_" + base64.RawURLEncoding.EncodeToString(b)
-	for _, ok := range []string{hex.EncodeToString(b), base64.StdEncoding.EncodeToString(b), base64.RawURLEncoding.EncodeToString(b), minted} {
+	for _, ok := range []string{
+		hex.EncodeToString(b),
+		base64.StdEncoding.EncodeToString(b),
+		base64.RawURLEncoding.EncodeToString(b),
+		minted,
+	} {
 		if err := models.CheckKeyStrength(ok); err != nil {
 			t.Errorf("%q refused: %v", ok, err)
 		}
@@ -41,7 +46,12 @@ func TestBootstrapKeyStrength(t *testing.T) {
 		}
 	}
 	store := testdb.SQLite(t)
-	if err := store.EnsureAPIKey(context.Background(), "bootstrap", "s3cret-bootstrap", models.AllRoles...); !errors.Is(err, models.ErrWeakKey) {
+	if err := store.EnsureAPIKey(
+		context.Background(),
+		"bootstrap",
+		"s3cret-bootstrap",
+		models.AllRoles...,
+	); !errors.Is(err, models.ErrWeakKey) {
 		t.Fatalf("a weak bootstrap key was provisioned: %v", err)
 	}
 }
@@ -131,7 +141,8 @@ func TestSessionsEndOnSignOutRevocationAndExpiry(t *testing.T) {
 			t.Fatal(err)
 		}
 		var stored models.Session
-		if err := store.DB.First(&stored).Error; err != nil || stored.IDHash == id || strings.Contains(stored.IDHash, id) {
+		if err := store.DB.First(&stored).Error; err != nil || stored.IDHash == id ||
+			strings.Contains(stored.IDHash, id) {
 			t.Fatalf("the session ID is stored in the clear: %+v %v", stored, err)
 		}
 		if got, err := store.SessionKey(ctx, id, now); err != nil || got.ID != key.ID {

@@ -29,10 +29,12 @@ func statsFixture(t *testing.T, store *models.Store, t0 time.Time) {
 	flows := []flow{
 		{"inv_1", "p1", models.InvitationActive, t0,
 			[]string{"sent", "opened", "opened", "reseller-accepted", "reseller-accepted", "gdap-approved", "active"},
-			[]time.Duration{time.Minute, time.Hour, 2 * time.Hour, 2 * day, 10 * day, 2*day + time.Hour, 2*day + 2*time.Hour}},
+			[]time.Duration{time.Minute, time.Hour, 2 * time.Hour, 2 * day, 10 * day, 2*day + time.Hour,
+				2*day + 2*time.Hour}},
 		{"inv_2", "p1", models.InvitationAccepted, t0.Add(time.Hour),
 			[]string{"sent", "opened", "reseller-accepted"}, []time.Duration{time.Minute, time.Hour, 4 * day}},
-		{"inv_3", "p1", models.InvitationPending, t0.Add(2 * time.Hour), []string{"sent"}, []time.Duration{time.Minute}},
+		{"inv_3", "p1", models.InvitationPending, t0.Add(2 * time.Hour),
+			[]string{"sent"}, []time.Duration{time.Minute}},
 		{"inv_4", "p1", models.InvitationCancelled, t0.Add(3 * time.Hour), nil, nil},
 		{"inv_5", "p1", "archived", t0.Add(4 * time.Hour), nil, nil},
 		// Another partner's flow reaches every step fast; none of it may count for p1.
@@ -47,7 +49,15 @@ func statsFixture(t *testing.T, store *models.Store, t0 time.Time) {
 			t.Fatal(err)
 		}
 		for i, name := range f.steps {
-			if err := store.AddStep(ctx, models.KindInvitation, f.id, name, "", "", f.created.Add(f.at[i])); err != nil {
+			if err := store.AddStep(
+				ctx,
+				models.KindInvitation,
+				f.id,
+				name,
+				"",
+				"",
+				f.created.Add(f.at[i]),
+			); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -84,14 +94,26 @@ func TestFlowStatistics(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := []models.Count{{Name: "sent", N: 3}, {Name: "opened", N: 2}, {Name: "reseller-accepted", N: 2}, {Name: "gdap-approved", N: 1}, {Name: "active", N: 1}}
+			want := []models.Count{
+				{Name: "sent", N: 3},
+				{Name: "opened", N: 2},
+				{Name: "reseller-accepted", N: 2},
+				{Name: "gdap-approved", N: 1},
+				{Name: "active", N: 1},
+			}
 			if !reflect.DeepEqual(got, want) {
 				t.Fatalf("funnel = %v, want %v", got, want)
 			}
 		})
 
 		t.Run("a partner without flows has an empty funnel", func(t *testing.T) {
-			got, err := models.Funnel[models.Invitation](ctx, store, models.KindInvitation, "p3", []string{"sent", "active"})
+			got, err := models.Funnel[models.Invitation](
+				ctx,
+				store,
+				models.KindInvitation,
+				"p3",
+				[]string{"sent", "active"},
+			)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -109,12 +131,15 @@ func TestFlowStatistics(t *testing.T) {
 			return d, n
 		}
 
-		t.Run("the median of an even count is halfway between the middle two, from each flow's first step", func(t *testing.T) {
-			// inv_1 first accepted after 2 days (again after 10), inv_2 after 4.
-			if d, n := median(t, "reseller-accepted"); d != 3*day || n != 2 {
-				t.Fatalf("median = %v over %d flows, want 72h over 2", d, n)
-			}
-		})
+		t.Run(
+			"the median of an even count is halfway between the middle two, from each flow's first step",
+			func(t *testing.T) {
+				// inv_1 first accepted after 2 days (again after 10), inv_2 after 4.
+				if d, n := median(t, "reseller-accepted"); d != 3*day || n != 2 {
+					t.Fatalf("median = %v over %d flows, want 72h over 2", d, n)
+				}
+			},
+		)
 
 		t.Run("a step no flow reached has no median", func(t *testing.T) {
 			if d, n := median(t, "gdap-active"); d != 0 || n != 0 {
@@ -123,7 +148,15 @@ func TestFlowStatistics(t *testing.T) {
 		})
 
 		t.Run("the median of an odd count is the middle one", func(t *testing.T) {
-			if err := store.AddStep(ctx, models.KindInvitation, "inv_3", "reseller-accepted", "", "", t0.Add(2*time.Hour+9*day)); err != nil {
+			if err := store.AddStep(
+				ctx,
+				models.KindInvitation,
+				"inv_3",
+				"reseller-accepted",
+				"",
+				"",
+				t0.Add(2*time.Hour+9*day),
+			); err != nil {
 				t.Fatal(err)
 			}
 			if d, n := median(t, "reseller-accepted"); d != 4*day || n != 3 {

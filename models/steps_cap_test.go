@@ -21,7 +21,16 @@ func TestACappedStepIsAddedExactlyUpToItsLimit(t *testing.T) {
 		full := 0
 		for i := range callers {
 			wg.Go(func() {
-				f, err := store.AddCappedStep(ctx, models.KindInvitation, "inv_1", "acknowledged", "", "inv_1/acknowledged/"+strconv.Itoa(i), at, limit)
+				f, err := store.AddCappedStep(
+					ctx,
+					models.KindInvitation,
+					"inv_1",
+					"acknowledged",
+					"",
+					"inv_1/acknowledged/"+strconv.Itoa(i),
+					at,
+					limit,
+				)
 				if err != nil {
 					t.Error(err)
 					return
@@ -48,11 +57,26 @@ func TestACappedStepIsAddedExactlyUpToItsLimit(t *testing.T) {
 			return n
 		}
 		if n := count("acknowledged"); n != limit || full != callers-limit {
-			t.Fatalf("%d steps added and %d callers told the timeline is full, want %d and %d", n, full, limit, callers-limit)
+			t.Fatalf(
+				"%d steps added and %d callers told the timeline is full, want %d and %d",
+				n,
+				full,
+				limit,
+				callers-limit,
+			)
 		}
 		// Another step name of the same flow has its own cap, and a repeated key adds nothing.
 		for range 2 {
-			f, err := store.AddCappedStep(ctx, models.KindInvitation, "inv_1", "opened", "", "inv_1/opened/1", at, limit)
+			f, err := store.AddCappedStep(
+				ctx,
+				models.KindInvitation,
+				"inv_1",
+				"opened",
+				"",
+				"inv_1/opened/1",
+				at,
+				limit,
+			)
 			if err != nil || f {
 				t.Fatalf("another step name: full %v, %v", f, err)
 			}

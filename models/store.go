@@ -25,7 +25,8 @@ var ErrConflict = errors.New("conflict")
 // isUniqueViolation recognises a unique-constraint failure from either database; GORM translates
 // PostgreSQL's, the pure-Go SQLite driver's only shows in its message.
 func isUniqueViolation(err error) bool {
-	return errors.Is(err, gorm.ErrDuplicatedKey) || (err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed"))
+	return errors.Is(err, gorm.ErrDuplicatedKey) ||
+		(err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed"))
 }
 
 // Store is the app database: a GORM handle and the dialect its migrations are written for.
@@ -58,7 +59,8 @@ func Open(dsn string) (*Store, error) {
 		return &Store{DB: db, Dialect: DialectPostgres}, keepConnections(db)
 	}
 	path := strings.TrimPrefix(dsn, "sqlite://")
-	conn := "file:" + path + "?_pragma=journal_mode(wal)&_pragma=synchronous(normal)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate"
+	conn := "file:" + path + "?_pragma=journal_mode(wal)&_pragma=synchronous(normal)&_pragma=busy_timeout(10000)" +
+		"&_pragma=foreign_keys(1)&_txlock=immediate"
 	db, err := gorm.Open(sqlite.New(sqlite.Config{DriverName: "sqlite", DSN: conn}), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open SQLite %s: %w", path, err)

@@ -20,11 +20,17 @@ type WebhookReceipt struct {
 // ClaimWebhookReceipt records the receipt of an event body and reports whether it is the first;
 // false means the same body was accepted before (a replay or a retry). Receipts whose event and
 // arrival are both older than keepFor are pruned first: by then the event's date refuses it.
-func (s *Store) ClaimWebhookReceipt(ctx context.Context, bodySHA256 [32]byte, changedAt time.Time, keepFor time.Duration) (bool, error) {
+func (s *Store) ClaimWebhookReceipt(
+	ctx context.Context,
+	bodySHA256 [32]byte,
+	changedAt time.Time,
+	keepFor time.Duration,
+) (bool, error) {
 	now := time.Now().UTC()
 	cutoff := now.Add(-keepFor)
 	db := s.DB.WithContext(ctx)
-	if err := db.Where("received_at < ? AND changed_at < ?", cutoff, cutoff).Delete(&WebhookReceipt{}).Error; err != nil {
+	if err := db.Where("received_at < ? AND changed_at < ?", cutoff, cutoff).
+		Delete(&WebhookReceipt{}).Error; err != nil {
 		return false, fmt.Errorf("prune webhook receipts: %w", err)
 	}
 	res := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&WebhookReceipt{
@@ -39,7 +45,10 @@ func (s *Store) ClaimWebhookReceipt(ctx context.Context, bodySHA256 [32]byte, ch
 // ReleaseWebhookReceipt forgets an event body whose processing failed, so that Partner Center's
 // retry of it is processed rather than taken for a duplicate.
 func (s *Store) ReleaseWebhookReceipt(ctx context.Context, bodySHA256 [32]byte) error {
-	err := s.DB.WithContext(ctx).Where("body_sha256 = ?", hex.EncodeToString(bodySHA256[:])).Delete(&WebhookReceipt{}).Error
+	err := s.DB.WithContext(ctx).
+		Where("body_sha256 = ?", hex.EncodeToString(bodySHA256[:])).
+		Delete(&WebhookReceipt{}).
+		Error
 	if err != nil {
 		return fmt.Errorf("release webhook receipt: %w", err)
 	}

@@ -43,7 +43,8 @@ func (s WebhookSubscription) EventList() []string { return strings.Split(s.Event
 // Wants reports whether the subscription receives events of eventType.
 func (s WebhookSubscription) Wants(eventType string) bool {
 	for _, p := range s.EventList() {
-		if p == "*" || p == eventType || (strings.HasSuffix(p, ".*") && strings.HasPrefix(eventType, strings.TrimSuffix(p, "*"))) {
+		if p == "*" || p == eventType ||
+			(strings.HasSuffix(p, ".*") && strings.HasPrefix(eventType, strings.TrimSuffix(p, "*"))) {
 			return true
 		}
 	}
@@ -114,7 +115,8 @@ func (s *Store) WebhookSubscriptions(ctx context.Context, partnerID string) ([]W
 func (s *Store) RevokeWebhookSubscription(ctx context.Context, partnerID, id string) error {
 	now := time.Now().UTC()
 	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Model(&WebhookSubscription{}).Where("id = ? AND partner_id = ? AND revoked_at IS NULL", id, partnerID).
+		res := tx.Model(&WebhookSubscription{}).
+			Where("id = ? AND partner_id = ? AND revoked_at IS NULL", id, partnerID).
 			UpdateColumn("revoked_at", now)
 		if res.Error != nil {
 			return fmt.Errorf("revoke webhook subscription %s: %w", id, res.Error)
@@ -149,7 +151,8 @@ func enqueueStatusEvent[R any](tx *gorm.DB, kind, id, status string, at time.Tim
 
 func enqueueWebhookEvent(tx *gorm.DB, partnerID, eventType, eventID string, at time.Time, data any) error {
 	var subs []WebhookSubscription
-	if err := tx.Select("id", "events").Where("partner_id = ? AND revoked_at IS NULL", partnerID).Find(&subs).Error; err != nil {
+	if err := tx.Select("id", "events").Where("partner_id = ? AND revoked_at IS NULL", partnerID).
+		Find(&subs).Error; err != nil {
 		return fmt.Errorf("find webhook subscriptions for %s: %w", eventType, err)
 	}
 	var payload []byte
@@ -160,15 +163,29 @@ func enqueueWebhookEvent(tx *gorm.DB, partnerID, eventType, eventID string, at t
 		}
 		if payload == nil {
 			var err error
-			if payload, err = json.Marshal(webhookEvent{ID: eventID, Type: eventType, OccurredAt: at.UTC(), Data: data}); err != nil {
+			if payload, err = json.Marshal(webhookEvent{
+				ID:         eventID,
+				Type:       eventType,
+				OccurredAt: at.UTC(),
+				Data:       data,
+			}); err != nil {
 				return fmt.Errorf("encode webhook event %s: %w", eventID, err)
 			}
 		}
 		d := WebhookDelivery{
-			ID: newWebhookID("whd_"), SubscriptionID: sub.ID, EventType: eventType, EventID: eventID, Payload: string(payload),
-			Status: WebhookPending, NextAttemptAt: now, CreatedAt: now,
+			ID:             newWebhookID("whd_"),
+			SubscriptionID: sub.ID,
+			EventType:      eventType,
+			EventID:        eventID,
+			Payload:        string(payload),
+			Status:         WebhookPending,
+			NextAttemptAt:  now,
+			CreatedAt:      now,
 		}
-		err := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "subscription_id"}, {Name: "event_id"}}, DoNothing: true}).Create(&d).Error
+		err := tx.Clauses(clause.OnConflict{
+			Columns:   []clause.Column{{Name: "subscription_id"}, {Name: "event_id"}},
+			DoNothing: true,
+		}).Create(&d).Error
 		if err != nil {
 			return fmt.Errorf("enqueue webhook event %s for subscription %s: %w", eventID, sub.ID, err)
 		}
@@ -188,7 +205,12 @@ type ClaimedWebhookDelivery struct {
 // a dispatcher that dies mid-send leaves them to be taken again when the lease ends. On
 // PostgreSQL rows another dispatcher is claiming are skipped, not waited for; SQLite has one
 // writer at a time.
-func (s *Store) ClaimWebhookDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]ClaimedWebhookDelivery, error) {
+func (s *Store) ClaimWebhookDeliveries(
+	ctx context.Context,
+	now time.Time,
+	lease time.Duration,
+	limit int,
+) ([]ClaimedWebhookDelivery, error) {
 	now = now.UTC()
 	var out []ClaimedWebhookDelivery
 	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -203,7 +225,8 @@ func (s *Store) ClaimWebhookDeliveries(ctx context.Context, now time.Time, lease
 		if err := due.Pluck("id", &ids).Error; err != nil || len(ids) == 0 {
 			return err
 		}
-		if err := tx.Model(&WebhookDelivery{}).Where("id IN ?", ids).UpdateColumn("next_attempt_at", now.Add(lease)).Error; err != nil {
+		if err := tx.Model(&WebhookDelivery{}).Where("id IN ?", ids).
+			UpdateColumn("next_attempt_at", now.Add(lease)).Error; err != nil {
 			return err
 		}
 		return tx.Table("webhook_deliveries AS d").
@@ -219,7 +242,11 @@ func (s *Store) ClaimWebhookDeliveries(ctx context.Context, now time.Time, lease
 
 // MarkWebhookDelivered records a successful attempt.
 func (s *Store) MarkWebhookDelivered(ctx context.Context, id string, at time.Time) error {
-	return s.markWebhookAttempt(ctx, id, map[string]any{"status": WebhookDelivered, "delivered_at": at.UTC(), "last_error": ""})
+	return s.markWebhookAttempt(
+		ctx,
+		id,
+		map[string]any{"status": WebhookDelivered, "delivered_at": at.UTC(), "last_error": ""},
+	)
 }
 
 // MarkWebhookAttemptFailed records a failed attempt: the delivery is tried again at retryAt, or,
@@ -238,7 +265,11 @@ func (s *Store) MarkWebhookAttemptFailed(ctx context.Context, id, errText string
 // failed meanwhile keeps its reason.
 func (s *Store) markWebhookAttempt(ctx context.Context, id string, updates map[string]any) error {
 	updates["attempts"] = gorm.Expr("attempts + 1")
-	err := s.DB.WithContext(ctx).Model(&WebhookDelivery{}).Where("id = ? AND status = ?", id, WebhookPending).UpdateColumns(updates).Error
+	err := s.DB.WithContext(ctx).
+		Model(&WebhookDelivery{}).
+		Where("id = ? AND status = ?", id, WebhookPending).
+		UpdateColumns(updates).
+		Error
 	if err != nil {
 		return fmt.Errorf("record webhook delivery %s: %w", id, err)
 	}
@@ -257,7 +288,10 @@ type WebhookDeliveryFilter struct {
 // WebhookDeliveries returns a page of the delivery log and the cursor of the next ("" at the end).
 func (s *Store) WebhookDeliveries(ctx context.Context, f WebhookDeliveryFilter) ([]WebhookDelivery, string, error) {
 	db := s.DB.WithContext(ctx)
-	q := db.Where("subscription_id IN (?)", db.Model(&WebhookSubscription{}).Select("id").Where("partner_id = ?", f.PartnerID))
+	q := db.Where(
+		"subscription_id IN (?)",
+		db.Model(&WebhookSubscription{}).Select("id").Where("partner_id = ?", f.PartnerID),
+	)
 	if f.SubscriptionID != "" {
 		q = q.Where("subscription_id = ?", f.SubscriptionID)
 	}

@@ -28,7 +28,10 @@ func subscribe(t *testing.T, store *models.Store, partnerID, events string) *mod
 
 func deliveries(t *testing.T, store *models.Store, partnerID string) []models.WebhookDelivery {
 	t.Helper()
-	items, _, err := store.WebhookDeliveries(context.Background(), models.WebhookDeliveryFilter{PartnerID: partnerID, Limit: models.MaxListPage})
+	items, _, err := store.WebhookDeliveries(
+		context.Background(),
+		models.WebhookDeliveryFilter{PartnerID: partnerID, Limit: models.MaxListPage},
+	)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +65,13 @@ func TestStatusChangesEnqueueOneDeliveryPerMatchingSubscription(t *testing.T) {
 			}
 		}
 		// A change without a status announces nothing.
-		if err := models.Record(ctx, store, models.KindInvitation, "inv_1", models.InvitationChange{Step: "note"}); err != nil {
+		if err := models.Record(
+			ctx,
+			store,
+			models.KindInvitation,
+			"inv_1",
+			models.InvitationChange{Step: "note"},
+		); err != nil {
 			t.Fatal(err)
 		}
 
@@ -70,7 +79,8 @@ func TestStatusChangesEnqueueOneDeliveryPerMatchingSubscription(t *testing.T) {
 		var subs []string
 		for _, d := range got {
 			subs = append(subs, d.SubscriptionID)
-			if d.EventType != "invitation.cancelled" || d.EventID != "invitation/inv_1/cancelled" || d.Status != models.WebhookPending || d.Attempts != 0 {
+			if d.EventType != "invitation.cancelled" || d.EventID != "invitation/inv_1/cancelled" ||
+				d.Status != models.WebhookPending || d.Attempts != 0 {
 				t.Errorf("delivery %+v", d)
 			}
 			var payload struct {
@@ -91,7 +101,14 @@ func TestStatusChangesEnqueueOneDeliveryPerMatchingSubscription(t *testing.T) {
 		want := []string{all.ID, cancelled.ID, kind.ID}
 		slices.Sort(want)
 		if !slices.Equal(subs, want) {
-			t.Fatalf("deliveries went to %v, want one each to %v (not %s, %s or %s)", subs, want, other.ID, revoked.ID, foreign.ID)
+			t.Fatalf(
+				"deliveries went to %v, want one each to %v (not %s, %s or %s)",
+				subs,
+				want,
+				other.ID,
+				revoked.ID,
+				foreign.ID,
+			)
 		}
 		if n := len(deliveries(t, store, "p2")); n != 0 {
 			t.Fatalf("another partner's subscription got %d deliveries", n)
@@ -103,7 +120,13 @@ func TestARolledBackChangeEnqueuesNothing(t *testing.T) {
 	ctx := context.Background()
 	testdb.Each(t, func(t *testing.T, store *models.Store) {
 		subscribe(t, store, "p1", "*")
-		err := models.Record(ctx, store, models.KindInvitation, "inv_missing", models.InvitationChange{Status: models.InvitationActive})
+		err := models.Record(
+			ctx,
+			store,
+			models.KindInvitation,
+			"inv_missing",
+			models.InvitationChange{Status: models.InvitationActive},
+		)
 		if !errors.Is(err, models.ErrNotFound) {
 			t.Fatalf("Record of a missing flow = %v", err)
 		}
@@ -118,7 +141,13 @@ func TestEnqueueEventIsIdempotentByEventID(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, store *models.Store) {
 		subscribe(t, store, "p1", "removal.*")
 		for range 2 {
-			if err := store.EnqueueEvent(ctx, "p1", "removal.customer_notified", "removal/rem_1/customer/c1", map[string]string{"customer": "c1"}); err != nil {
+			if err := store.EnqueueEvent(
+				ctx,
+				"p1",
+				"removal.customer_notified",
+				"removal/rem_1/customer/c1",
+				map[string]string{"customer": "c1"},
+			); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -137,7 +166,13 @@ func TestClaimsLeaseDeliveriesToOneDispatcher(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, store *models.Store) {
 		subscribe(t, store, "p1", "*")
 		for i := range 30 {
-			if err := store.EnqueueEvent(ctx, "p1", "invitation.active", fmt.Sprintf("invitation/inv_%d/active", i), nil); err != nil {
+			if err := store.EnqueueEvent(
+				ctx,
+				"p1",
+				"invitation.active",
+				fmt.Sprintf("invitation/inv_%d/active", i),
+				nil,
+			); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -217,7 +252,12 @@ func TestAttemptsAreRecordedAndFailedDeliveriesRetried(t *testing.T) {
 		if err != nil || r.Status != models.WebhookPending || r.Attempts != 0 {
 			t.Fatalf("retry = %+v, %v", r, err)
 		}
-		if claimed, _ := store.ClaimWebhookDeliveries(ctx, time.Now().Add(time.Second), time.Minute, 10); len(claimed) != 1 {
+		if claimed, _ := store.ClaimWebhookDeliveries(
+			ctx,
+			time.Now().Add(time.Second),
+			time.Minute,
+			10,
+		); len(claimed) != 1 {
 			t.Fatalf("a retried delivery is due at once; claimed %d", len(claimed))
 		}
 		if err := store.MarkWebhookDelivered(ctx, id, time.Now()); err != nil {
@@ -235,7 +275,10 @@ func TestAttemptsAreRecordedAndFailedDeliveriesRetried(t *testing.T) {
 		if err := store.RevokeWebhookSubscription(ctx, "p1", sub.ID); err != nil {
 			t.Fatal(err)
 		}
-		failed, _, err := store.WebhookDeliveries(ctx, models.WebhookDeliveryFilter{PartnerID: "p1", Status: models.WebhookFailed})
+		failed, _, err := store.WebhookDeliveries(
+			ctx,
+			models.WebhookDeliveryFilter{PartnerID: "p1", Status: models.WebhookFailed},
+		)
 		if err != nil || len(failed) != 1 || failed[0].LastError != "the subscription was deleted" {
 			t.Fatalf("failed deliveries after the deletion: %+v %v", failed, err)
 		}
@@ -251,7 +294,13 @@ func TestDeliveryLogPagesNewestFirst(t *testing.T) {
 		a := subscribe(t, store, "p1", "*")
 		subscribe(t, store, "p1", "invitation.active")
 		for i := range 5 {
-			if err := store.EnqueueEvent(ctx, "p1", "invitation.active", fmt.Sprintf("invitation/inv_%d/active", i), nil); err != nil {
+			if err := store.EnqueueEvent(
+				ctx,
+				"p1",
+				"invitation.active",
+				fmt.Sprintf("invitation/inv_%d/active", i),
+				nil,
+			); err != nil {
 				t.Fatal(err)
 			}
 			time.Sleep(2 * time.Millisecond)
@@ -277,11 +326,17 @@ func TestDeliveryLogPagesNewestFirst(t *testing.T) {
 				t.Fatalf("not newest first at %d", i)
 			}
 		}
-		onlyA, _, err := store.WebhookDeliveries(ctx, models.WebhookDeliveryFilter{PartnerID: "p1", SubscriptionID: a.ID})
+		onlyA, _, err := store.WebhookDeliveries(
+			ctx,
+			models.WebhookDeliveryFilter{PartnerID: "p1", SubscriptionID: a.ID},
+		)
 		if err != nil || len(onlyA) != 5 {
 			t.Fatalf("one subscription's log: %d, %v", len(onlyA), err)
 		}
-		if _, _, err := store.WebhookDeliveries(ctx, models.WebhookDeliveryFilter{PartnerID: "p1", Cursor: "not-a-cursor"}); !errors.Is(err, models.ErrBadCursor) {
+		if _, _, err := store.WebhookDeliveries(
+			ctx,
+			models.WebhookDeliveryFilter{PartnerID: "p1", Cursor: "not-a-cursor"},
+		); !errors.Is(err, models.ErrBadCursor) {
 			t.Fatalf("a bad cursor: %v", err)
 		}
 	})

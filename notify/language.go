@@ -56,7 +56,8 @@ func bestAccepted(header string) (string, bool) {
 			continue
 		}
 		q := 1.0
-		if name, value, found := strings.Cut(strings.TrimSpace(params), "="); found && strings.EqualFold(strings.TrimSpace(name), "q") {
+		if name, value, found := strings.Cut(strings.TrimSpace(params), "="); found &&
+			strings.EqualFold(strings.TrimSpace(name), "q") {
 			v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
 			if err != nil || v < 0 || v > 1 {
 				continue
@@ -72,9 +73,48 @@ func bestAccepted(header string) (string, bool) {
 
 // monthNames are each language's month names, as written inside a date.
 var monthNames = map[string][12]string{
-	"en": {"January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"},
-	"it": {"gennaio", "febbraio", "marzo", "aprile", "maggio", "giugno", "luglio", "agosto", "settembre", "ottobre", "novembre", "dicembre"},
-	"tr": {"Ocak", "Şubat", "Mart", "Nisan", "Mayıs", "Haziran", "Temmuz", "Ağustos", "Eylül", "Ekim", "Kasım", "Aralık"},
+	"en": {
+		"January",
+		"February",
+		"March",
+		"April",
+		"May",
+		"June",
+		"July",
+		"August",
+		"September",
+		"October",
+		"November",
+		"December",
+	},
+	"it": {
+		"gennaio",
+		"febbraio",
+		"marzo",
+		"aprile",
+		"maggio",
+		"giugno",
+		"luglio",
+		"agosto",
+		"settembre",
+		"ottobre",
+		"novembre",
+		"dicembre",
+	},
+	"tr": {
+		"Ocak",
+		"Şubat",
+		"Mart",
+		"Nisan",
+		"Mayıs",
+		"Haziran",
+		"Temmuz",
+		"Ağustos",
+		"Eylül",
+		"Ekim",
+		"Kasım",
+		"Aralık",
+	},
 }
 
 // FormatDate writes t's date (in UTC) as people of the language write it: "2 January 2026",

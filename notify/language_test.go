@@ -80,9 +80,24 @@ func TestFormatDate(t *testing.T) {
 		{"Italian months are lower case", "it", jan2, "2 gennaio 2026"},
 		{"Turkish months are capitalised", "tr", jan2, "2 Ocak 2026"},
 		{"Turkish letters survive", "tr", time.Date(2026, time.February, 14, 0, 0, 0, 0, time.UTC), "14 Şubat 2026"},
-		{"Turkish dotted and dotless i", "tr", time.Date(2025, time.November, 30, 0, 0, 0, 0, time.UTC), "30 Kasım 2025"},
-		{"the first of the month is an ordinal in Italian", "it", time.Date(2026, time.March, 1, 0, 0, 0, 0, time.UTC), "1º marzo 2026"},
-		{"dates are UTC dates", "it", time.Date(2026, time.January, 3, 0, 30, 0, 0, time.FixedZone("CET", 3600)), "2 gennaio 2026"},
+		{
+			"Turkish dotted and dotless i",
+			"tr",
+			time.Date(2025, time.November, 30, 0, 0, 0, 0, time.UTC),
+			"30 Kasım 2025",
+		},
+		{
+			"the first of the month is an ordinal in Italian",
+			"it",
+			time.Date(2026, time.March, 1, 0, 0, 0, 0, time.UTC),
+			"1º marzo 2026",
+		},
+		{
+			"dates are UTC dates",
+			"it",
+			time.Date(2026, time.January, 3, 0, 30, 0, 0, time.FixedZone("CET", 3600)),
+			"2 gennaio 2026",
+		},
 		{"an unsupported language writes English", "de", jan2, "2 January 2026"},
 	}
 	for _, tc := range cases {

@@ -89,9 +89,20 @@ func NewMailer(smtpURL, from string) (Mailer, error) {
 		return nil, err
 	}
 	if clearText && u.User != nil {
-		return nil, fmt.Errorf("SMTP_URL has credentials and tls=%s: credentials are never sent without TLS; use STARTTLS (the default) or smtps://", SMTPTLSNone)
+		return nil, fmt.Errorf(
+			"SMTP_URL has credentials and tls=%s: credentials are never sent without TLS; "+
+				"use STARTTLS (the default) or smtps://",
+			SMTPTLSNone,
+		)
 	}
-	s := &SMTPMailer{host: u.Hostname(), port: port, implicitTLS: u.Scheme == "smtps", clearText: clearText, from: from, domain: "partnerflow"}
+	s := &SMTPMailer{
+		host:        u.Hostname(),
+		port:        port,
+		implicitTLS: u.Scheme == "smtps",
+		clearText:   clearText,
+		from:        from,
+		domain:      "partnerflow",
+	}
 	if at := strings.LastIndex(sender.Address, "@"); at >= 0 {
 		s.domain = sender.Address[at+1:]
 	}
@@ -111,7 +122,12 @@ func clearTextOption(u *url.URL) (bool, error) {
 	}
 	for name := range q {
 		if name != "tls" {
-			return false, fmt.Errorf("SMTP_URL option %q is unknown; the only option is tls=%s or tls=%s", name, SMTPTLSStartTLS, SMTPTLSNone)
+			return false, fmt.Errorf(
+				"SMTP_URL option %q is unknown; the only option is tls=%s or tls=%s",
+				name,
+				SMTPTLSStartTLS,
+				SMTPTLSNone,
+			)
 		}
 	}
 	if !q.Has("tls") {
@@ -126,7 +142,12 @@ func clearTextOption(u *url.URL) (bool, error) {
 	case SMTPTLSNone:
 		return true, nil
 	default:
-		return false, fmt.Errorf("SMTP_URL option tls=%q is unknown; use tls=%s (the default) or tls=%s", v, SMTPTLSStartTLS, SMTPTLSNone)
+		return false, fmt.Errorf(
+			"SMTP_URL option tls=%q is unknown; use tls=%s (the default) or tls=%s",
+			v,
+			SMTPTLSStartTLS,
+			SMTPTLSNone,
+		)
 	}
 }
 
@@ -135,7 +156,14 @@ type LogMailer struct{ Logger *slog.Logger }
 
 // Send logs the message.
 func (l LogMailer) Send(ctx context.Context, m Message) (bool, error) {
-	l.Logger.InfoContext(ctx, "mail not sent: no SMTP_URL configured; it is in the outbox", "to", m.To, "subject", m.Subject, "language", m.Language, "message_id", m.ID)
+	l.Logger.InfoContext(
+		ctx,
+		"mail not sent: no SMTP_URL configured; it is in the outbox",
+		"to", m.To,
+		"subject", m.Subject,
+		"language", m.Language,
+		"message_id", m.ID,
+	)
 	return false, nil
 }
 
@@ -175,7 +203,12 @@ func (s *SMTPMailer) Send(ctx context.Context, m Message) (bool, error) {
 		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
 	}
 	if s.user != "" {
-		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover), gomail.WithUsername(s.user), gomail.WithPassword(s.pass))
+		opts = append(
+			opts,
+			gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover),
+			gomail.WithUsername(s.user),
+			gomail.WithPassword(s.pass),
+		)
 	}
 	client, err := gomail.NewClient(s.host, opts...)
 	if err != nil {

@@ -163,11 +163,16 @@ func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
 		t.Fatal(err)
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "mail.test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IsCA: true, BasicConstraintsValid: true,
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "mail.test"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
+		DNSNames:              []string{"localhost"},
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA:                  true,
+		BasicConstraintsValid: true,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
@@ -287,10 +292,18 @@ func TestSMTPMailerDeliversBothPartsIntact(t *testing.T) {
 		{"plain text and HTML are alternatives of one message", m.contentType, "multipart/alternative"},
 		{"the plain-text part arrives intact", m.text, italianAndTurkish.Body},
 		{"the HTML part arrives intact", m.html, italianAndTurkish.HTML},
-		{"the message ID is stable per outbox key, for deduplication", m.header.Get("Message-Id"), "<inv_1/invitation/0@contoso.example>"},
+		{
+			"the message ID is stable per outbox key, for deduplication",
+			m.header.Get("Message-Id"),
+			"<inv_1/invitation/0@contoso.example>",
+		},
 		{"the language is declared", m.header.Get("Content-Language"), "it"},
 		{"auto-responders are asked to stay quiet", m.header.Get("Auto-Submitted"), "auto-generated"},
-		{"the sender keeps its display name", m.header.Get("From"), `"Contoso Distribuzione" <partnerflow@contoso.example>`},
+		{
+			"the sender keeps its display name",
+			m.header.Get("From"),
+			`"Contoso Distribuzione" <partnerflow@contoso.example>`,
+		},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -332,11 +345,47 @@ func TestSMTPMailerTransportSecurity(t *testing.T) {
 		wantUser   string
 	}{
 		{name: "STARTTLS is used when the server offers it", mode: startTLS, scheme: "smtp", wantTLS: true},
-		{name: "credentials in the URL authenticate after STARTTLS", mode: startTLS, scheme: "smtp", serverUser: "relay", clientAuth: "relay:s3cret", wantTLS: true, wantUser: "relay"},
-		{name: "smtps:// speaks TLS from the first byte and authenticates", mode: implicitTLS, scheme: "smtps", serverUser: "relay", clientAuth: "relay:s3cret", wantTLS: true, wantUser: "relay"},
-		{name: "a wrong password fails the send, so the activity retries and reports it", mode: startTLS, scheme: "smtp", serverUser: "relay", clientAuth: "relay:wrong", wantErr: true},
-		{name: "a password is never sent over an unencrypted connection", mode: insecureAuth, scheme: "smtp", serverUser: "relay", clientAuth: "relay:s3cret", wantErr: true},
-		{name: "a server that offers no AUTH while the URL has credentials is an error, not an anonymous send", mode: startTLS, scheme: "smtp", clientAuth: "relay:s3cret", wantErr: true},
+		{
+			name:       "credentials in the URL authenticate after STARTTLS",
+			mode:       startTLS,
+			scheme:     "smtp",
+			serverUser: "relay",
+			clientAuth: "relay:s3cret",
+			wantTLS:    true,
+			wantUser:   "relay",
+		},
+		{
+			name:       "smtps:// speaks TLS from the first byte and authenticates",
+			mode:       implicitTLS,
+			scheme:     "smtps",
+			serverUser: "relay",
+			clientAuth: "relay:s3cret",
+			wantTLS:    true,
+			wantUser:   "relay",
+		},
+		{
+			name:       "a wrong password fails the send, so the activity retries and reports it",
+			mode:       startTLS,
+			scheme:     "smtp",
+			serverUser: "relay",
+			clientAuth: "relay:wrong",
+			wantErr:    true,
+		},
+		{
+			name:       "a password is never sent over an unencrypted connection",
+			mode:       insecureAuth,
+			scheme:     "smtp",
+			serverUser: "relay",
+			clientAuth: "relay:s3cret",
+			wantErr:    true,
+		},
+		{
+			name:       "a server that offers no AUTH while the URL has credentials is an error, not an anonymous send",
+			mode:       startTLS,
+			scheme:     "smtp",
+			clientAuth: "relay:s3cret",
+			wantErr:    true,
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -377,16 +426,19 @@ func TestSMTPMailerTransportSecurity(t *testing.T) {
 			t.Fatal("the client attempted AUTH PLAIN without TLS")
 		}
 	})
-	t.Run("a certificate the client does not trust fails the send instead of falling back to clear text", func(t *testing.T) {
-		srv := startSMTP(t, startTLS, "", "")
-		m, err := notify.NewMailer("smtp://"+srv.addr, "partnerflow@contoso.example")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := m.Send(context.Background(), italianAndTurkish); err == nil || len(srv.received()) != 0 {
-			t.Fatalf("an untrusted certificate must fail the send: %v", err)
-		}
-	})
+	t.Run(
+		"a certificate the client does not trust fails the send instead of falling back to clear text",
+		func(t *testing.T) {
+			srv := startSMTP(t, startTLS, "", "")
+			m, err := notify.NewMailer("smtp://"+srv.addr, "partnerflow@contoso.example")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := m.Send(context.Background(), italianAndTurkish); err == nil || len(srv.received()) != 0 {
+				t.Fatalf("an untrusted certificate must fail the send: %v", err)
+			}
+		},
+	)
 }
 
 func TestNewMailer(t *testing.T) {

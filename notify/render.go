@@ -47,7 +47,9 @@ func compileTemplates() map[string]kindTemplates {
 			funcs := templateFuncs(lang)
 			out[kind+"."+lang] = kindTemplates{
 				text: texttemplate.Must(texttemplate.New(kind).Funcs(funcs).ParseFS(templateFS, file)),
-				html: htmltemplate.Must(htmltemplate.New(kind).Funcs(funcs).ParseFS(templateFS, "templates/layout.tmpl", file)),
+				html: htmltemplate.Must(
+					htmltemplate.New(kind).Funcs(funcs).ParseFS(templateFS, "templates/layout.tmpl", file),
+				),
 			}
 		}
 	}

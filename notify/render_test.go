@@ -38,53 +38,137 @@ func samples() map[string]sample {
 		Roles: []string{"Helpdesk Administrator", "User Administrator"}, DurationDays: 180, ExpiresAt: expires, Seq: 3,
 	}
 	invValues := []string{inv.PartnerName, inv.CustomerDomain, "Helpdesk Administrator", "User Administrator", "180"}
-	rsl := notify.ResellerMail{PartnerName: "Distribuzione Nord S.p.A.", CompanyName: "Çağrı Yazılım Ltd. Şti.", Link: resellerLink, ExpiresAt: expires, Seq: 2}
+	rsl := notify.ResellerMail{
+		PartnerName: "Distribuzione Nord S.p.A.",
+		CompanyName: "Çağrı Yazılım Ltd. Şti.",
+		Link:        resellerLink,
+		ExpiresAt:   expires,
+		Seq:         2,
+	}
 	agr := notify.AgreementMail{
-		PartnerName: "Distribuzione Nord S.p.A.", ResellerName: "Çağrı Yazılım Ltd. Şti.", CompanyName: "Pasticceria Sì & Co.",
-		ContactName: "Maria Rossi", Link: agreementLink, AgreementLink: mcaText, ExpiresAt: expires, Seq: 3,
+		PartnerName:   "Distribuzione Nord S.p.A.",
+		ResellerName:  "Çağrı Yazılım Ltd. Şti.",
+		CompanyName:   "Pasticceria Sì & Co.",
+		ContactName:   "Maria Rossi",
+		Link:          agreementLink,
+		AgreementLink: mcaText,
+		ExpiresAt:     expires,
+		Seq:           3,
 	}
 	agrValues := []string{agr.PartnerName, agr.ResellerName, agr.CompanyName, agr.ContactName, agr.AgreementLink}
-	rm := notify.RemovalMail{ProviderName: "Distribuzione Nord S.p.A.", ResellerName: "Çağrı Yazılım Ltd. Şti.", CustomerName: "Pasticceria Sì & Co.", RemovedAt: removed}
+	rm := notify.RemovalMail{
+		ProviderName: "Distribuzione Nord S.p.A.",
+		ResellerName: "Çağrı Yazılım Ltd. Şti.",
+		CustomerName: "Pasticceria Sì & Co.",
+		RemovedAt:    removed,
+	}
 	return map[string]sample{
-		notify.KindInvitation:           {data: inv, values: invValues, dates: []time.Time{expires}, link: customerLink},
-		notify.KindInvitationReminder:   {data: inv, values: invValues, dates: []time.Time{expires}, link: customerLink},
-		notify.KindInvitationResend:     {data: inv, values: invValues, dates: []time.Time{expires}, link: customerLink},
-		notify.KindInvitationEscalation: {data: inv, values: []string{inv.CustomerDomain, "3"}, dates: []time.Time{expires}, link: customerLink},
+		notify.KindInvitation:         {data: inv, values: invValues, dates: []time.Time{expires}, link: customerLink},
+		notify.KindInvitationReminder: {data: inv, values: invValues, dates: []time.Time{expires}, link: customerLink},
+		notify.KindInvitationResend:   {data: inv, values: invValues, dates: []time.Time{expires}, link: customerLink},
+		notify.KindInvitationEscalation: {
+			data:   inv,
+			values: []string{inv.CustomerDomain, "3"},
+			dates:  []time.Time{expires},
+			link:   customerLink,
+		},
 		notify.KindAccessLost: {
-			data:   notify.AccessAlert{CustomerDomain: "fabrikam.onmicrosoft.com", RelationshipID: "5f8e2a1c-0000-4000-8000-000000000001-0a1b", Status: "terminated"},
+			data: notify.AccessAlert{
+				CustomerDomain: "fabrikam.onmicrosoft.com",
+				RelationshipID: "5f8e2a1c-0000-4000-8000-000000000001-0a1b",
+				Status:         "terminated",
+			},
 			values: []string{"fabrikam.onmicrosoft.com", "5f8e2a1c-0000-4000-8000-000000000001-0a1b", "terminated"},
 		},
 		notify.KindAccessExpiring: {
-			data:   notify.AccessAlert{CustomerDomain: "fabrikam.onmicrosoft.com", RelationshipID: "rel-7", Status: "active", EndsAt: expires},
+			data: notify.AccessAlert{
+				CustomerDomain: "fabrikam.onmicrosoft.com",
+				RelationshipID: "rel-7",
+				Status:         "active",
+				EndsAt:         expires,
+			},
 			values: []string{"fabrikam.onmicrosoft.com", "rel-7"}, dates: []time.Time{expires},
 		},
 		notify.KindConnectionLost: {
-			data:   notify.ConnectionAlert{UPN: "admin@partnerflowdemo.onmicrosoft.com", Reason: "invalid_grant: AADSTS50173", Link: "https://partnerflow.example/connection"},
-			values: []string{"admin@partnerflowdemo.onmicrosoft.com", "AADSTS50173"}, link: "https://partnerflow.example/connection",
+			data: notify.ConnectionAlert{
+				UPN:    "admin@partnerflowdemo.onmicrosoft.com",
+				Reason: "invalid_grant: AADSTS50173",
+				Link:   "https://partnerflow.example/connection",
+			},
+			values: []string{"admin@partnerflowdemo.onmicrosoft.com", "AADSTS50173"},
+			link:   "https://partnerflow.example/connection",
 		},
 		notify.KindConnectionLapsing: {
-			data:   notify.ConnectionAlert{UPN: "admin@partnerflowdemo.onmicrosoft.com", Reason: "Post \"https://login.microsoftonline.com/…/token\": i/o timeout", Link: "https://partnerflow.example/connection", LapsesAt: expires},
-			values: []string{"admin@partnerflowdemo.onmicrosoft.com", "i/o timeout"}, dates: []time.Time{expires}, link: "https://partnerflow.example/connection",
+			data: notify.ConnectionAlert{
+				UPN:      "admin@partnerflowdemo.onmicrosoft.com",
+				Reason:   "Post \"https://login.microsoftonline.com/…/token\": i/o timeout",
+				Link:     "https://partnerflow.example/connection",
+				LapsesAt: expires,
+			},
+			values: []string{"admin@partnerflowdemo.onmicrosoft.com", "i/o timeout"},
+			dates:  []time.Time{expires},
+			link:   "https://partnerflow.example/connection",
 		},
-		notify.KindResellerInvitation: {data: rsl, values: []string{rsl.PartnerName, rsl.CompanyName}, dates: []time.Time{expires}, link: resellerLink},
-		notify.KindResellerReminder:   {data: rsl, values: []string{rsl.PartnerName, rsl.CompanyName}, dates: []time.Time{expires}, link: resellerLink},
-		notify.KindResellerResend:     {data: rsl, values: []string{rsl.PartnerName, rsl.CompanyName}, dates: []time.Time{expires}, link: resellerLink},
-		notify.KindResellerEscalation: {data: rsl, values: []string{rsl.PartnerName, rsl.CompanyName, "2"}, dates: []time.Time{expires}, link: resellerLink},
+		notify.KindResellerInvitation: {
+			data:   rsl,
+			values: []string{rsl.PartnerName, rsl.CompanyName},
+			dates:  []time.Time{expires},
+			link:   resellerLink,
+		},
+		notify.KindResellerReminder: {
+			data:   rsl,
+			values: []string{rsl.PartnerName, rsl.CompanyName},
+			dates:  []time.Time{expires},
+			link:   resellerLink,
+		},
+		notify.KindResellerResend: {
+			data:   rsl,
+			values: []string{rsl.PartnerName, rsl.CompanyName},
+			dates:  []time.Time{expires},
+			link:   resellerLink,
+		},
+		notify.KindResellerEscalation: {
+			data:   rsl,
+			values: []string{rsl.PartnerName, rsl.CompanyName, "2"},
+			dates:  []time.Time{expires},
+			link:   resellerLink,
+		},
 		notify.KindResellerVerified: {
-			data:   notify.ResellerVerification{PartnerName: "Distribuzione Nord S.p.A.", CompanyName: "Çağrı Yazılım Ltd. Şti.", MPNID: "6543210"},
+			data: notify.ResellerVerification{
+				PartnerName: "Distribuzione Nord S.p.A.",
+				CompanyName: "Çağrı Yazılım Ltd. Şti.",
+				MPNID:       "6543210",
+			},
 			values: []string{"Çağrı Yazılım Ltd. Şti.", "6543210"},
 		},
 		notify.KindResellerVerificationFailed: {
-			data:   notify.ResellerVerification{PartnerName: "Distribuzione Nord S.p.A.", CompanyName: "Çağrı Yazılım Ltd. Şti.", MPNID: "6543210", Code: "2203", Reason: "the reseller has not signed the Microsoft Partner Agreement for this region"},
+			data: notify.ResellerVerification{
+				PartnerName: "Distribuzione Nord S.p.A.",
+				CompanyName: "Çağrı Yazılım Ltd. Şti.",
+				MPNID:       "6543210",
+				Code:        "2203",
+				Reason:      "the reseller has not signed the Microsoft Partner Agreement for this region",
+			},
 			values: []string{"Çağrı Yazılım Ltd. Şti.", "6543210", "2203"},
 		},
-		notify.KindRemovalReseller:   {data: rm, values: []string{rm.ProviderName, rm.ResellerName}, dates: []time.Time{removed}},
-		notify.KindRemovalCustomer:   {data: rm, values: []string{rm.ProviderName, rm.ResellerName, rm.CustomerName}, dates: []time.Time{removed}},
+		notify.KindRemovalReseller: {
+			data:   rm,
+			values: []string{rm.ProviderName, rm.ResellerName},
+			dates:  []time.Time{removed},
+		},
+		notify.KindRemovalCustomer: {
+			data:   rm,
+			values: []string{rm.ProviderName, rm.ResellerName, rm.CustomerName},
+			dates:  []time.Time{removed},
+		},
 		notify.KindAgreementRequest:  {data: agr, values: agrValues, dates: []time.Time{expires}, link: agreementLink},
 		notify.KindAgreementReminder: {data: agr, values: agrValues, dates: []time.Time{expires}, link: agreementLink},
 		notify.KindAgreementResend:   {data: agr, values: agrValues, dates: []time.Time{expires}, link: agreementLink},
 		notify.KindAgreementEscalation: {
-			data: agr, values: []string{agr.CompanyName, agr.ResellerName, agr.ContactName, "3"}, dates: []time.Time{expires}, link: agreementLink,
+			data:   agr,
+			values: []string{agr.CompanyName, agr.ResellerName, agr.ContactName, "3"},
+			dates:  []time.Time{expires},
+			link:   agreementLink,
 		},
 	}
 }
@@ -94,8 +178,20 @@ func samples() map[string]sample {
 var phrases = map[string]map[string][]string{
 	notify.KindInvitation: {
 		"en": {"Global Administrator", "reseller relationship", "Microsoft 365 admin center", "until 2 January 2026"},
-		"it": {"amministratore globale", "relazione di rivenditore", "interfaccia di amministrazione di Microsoft 365", "Lei", "Scadenza dell'invito: 2 gennaio 2026"},
-		"tr": {"Genel Yöneticisi", "kurumsal bayi ilişkisini", "Microsoft 365 yönetim merkezinde", "onaylamanızı", "2 Ocak 2026 tarihine kadar"},
+		"it": {
+			"amministratore globale",
+			"relazione di rivenditore",
+			"interfaccia di amministrazione di Microsoft 365",
+			"Lei",
+			"Scadenza dell'invito: 2 gennaio 2026",
+		},
+		"tr": {
+			"Genel Yöneticisi",
+			"kurumsal bayi ilişkisini",
+			"Microsoft 365 yönetim merkezinde",
+			"onaylamanızı",
+			"2 Ocak 2026 tarihine kadar",
+		},
 	},
 	notify.KindInvitationReminder: {
 		"en": {"Reminder", "not been accepted yet"},
@@ -120,12 +216,29 @@ var phrases = map[string]map[string][]string{
 	notify.KindConnectionLost: {
 		"en": {"App+User", "multi-factor authentication", "Global Administrator", "nothing has failed"},
 		"it": {"Centro per i partner", "autenticazione a più fattori", "amministratore globale", "nessuno è fallito"},
-		"tr": {"İş Ortağı Merkezi", "çok faktörlü kimlik doğrulamayla", "Genel Yöneticisi", "hiçbiri başarısız olmadı"},
+		"tr": {
+			"İş Ortağı Merkezi",
+			"çok faktörlü kimlik doğrulamayla",
+			"Genel Yöneticisi",
+			"hiçbiri başarısız olmadı",
+		},
 	},
 	notify.KindConnectionLapsing: {
 		"en": {"App+User", "lapses on 2 January 2026", "90 days", "Global Administrator", "Nothing has failed yet"},
-		"it": {"Centro per i partner", "scade in data 2 gennaio 2026", "90 giorni", "amministratore globale", "Non è ancora fallito nulla"},
-		"tr": {"İş Ortağı Merkezi", "2 Ocak 2026 tarihinde sona eriyor", "90 gün", "Genel Yöneticisi", "Henüz hiçbir şey başarısız olmadı"},
+		"it": {
+			"Centro per i partner",
+			"scade in data 2 gennaio 2026",
+			"90 giorni",
+			"amministratore globale",
+			"Non è ancora fallito nulla",
+		},
+		"tr": {
+			"İş Ortağı Merkezi",
+			"2 Ocak 2026 tarihinde sona eriyor",
+			"90 gün",
+			"Genel Yöneticisi",
+			"Henüz hiçbir şey başarısız olmadı",
+		},
 	},
 	notify.KindAccessExpiring: {
 		"en": {"ends on 2 January 2026", "does not renew itself"},
@@ -134,8 +247,20 @@ var phrases = map[string]map[string][]string{
 	},
 	notify.KindResellerInvitation: {
 		"en": {"indirect provider", "indirect reseller", "Partner Center", "PartnerID", "Microsoft Partner Agreement"},
-		"it": {"provider indiretto", "rivenditore indiretto", "Centro per i partner", "PartnerID", "Contratto Microsoft Partner"},
-		"tr": {"dolaylı sağlayıcı", "dolaylı satıcısı", "İş Ortağı Merkezi", "PartnerID'nizi", "Microsoft İş Ortağı Sözleşmesi"},
+		"it": {
+			"provider indiretto",
+			"rivenditore indiretto",
+			"Centro per i partner",
+			"PartnerID",
+			"Contratto Microsoft Partner",
+		},
+		"tr": {
+			"dolaylı sağlayıcı",
+			"dolaylı satıcısı",
+			"İş Ortağı Merkezi",
+			"PartnerID'nizi",
+			"Microsoft İş Ortağı Sözleşmesi",
+		},
 	},
 	notify.KindResellerReminder: {
 		"en": {"Reminder", "indirect reseller"},
@@ -169,13 +294,45 @@ var phrases = map[string]map[string][]string{
 	},
 	notify.KindRemovalCustomer: {
 		"en": {"Nothing changes for you", "subscriptions continue", "admin access", "Settings > Partner relationships"},
-		"it": {"Per Lei non cambia nulla", "sottoscrizioni proseguono", "accesso amministrativo", "Impostazioni > Relazioni con i partner"},
-		"tr": {"hiçbir şey değişmiyor", "abonelikleriniz olduğu gibi devam eder", "yönetici erişimi", "Ayarlar > İş ortağı ilişkileri"},
+		"it": {
+			"Per Lei non cambia nulla",
+			"sottoscrizioni proseguono",
+			"accesso amministrativo",
+			"Impostazioni > Relazioni con i partner",
+		},
+		"tr": {
+			"hiçbir şey değişmiyor",
+			"abonelikleriniz olduğu gibi devam eder",
+			"yönetici erişimi",
+			"Ayarlar > İş ortağı ilişkileri",
+		},
 	},
 	notify.KindAgreementRequest: {
-		"en": {"Dear Maria Rossi", "Microsoft Customer Agreement", "Before its first purchase", "on behalf of", "authorised to sign", "until 2 January 2026"},
-		"it": {"Gentile Maria Rossi", "Contratto cliente Microsoft", "Prima del primo acquisto", "per conto di", "autorizzata a firmare", "Lei", "fino al 2 gennaio 2026"},
-		"tr": {"Sayın Maria Rossi", "Microsoft Müşteri Sözleşmesi", "ilk satın alma işleminden önce", "adına", "imza yetkisine sahip", "2 Ocak 2026 tarihine kadar"},
+		"en": {
+			"Dear Maria Rossi",
+			"Microsoft Customer Agreement",
+			"Before its first purchase",
+			"on behalf of",
+			"authorised to sign",
+			"until 2 January 2026",
+		},
+		"it": {
+			"Gentile Maria Rossi",
+			"Contratto cliente Microsoft",
+			"Prima del primo acquisto",
+			"per conto di",
+			"autorizzata a firmare",
+			"Lei",
+			"fino al 2 gennaio 2026",
+		},
+		"tr": {
+			"Sayın Maria Rossi",
+			"Microsoft Müşteri Sözleşmesi",
+			"ilk satın alma işleminden önce",
+			"adına",
+			"imza yetkisine sahip",
+			"2 Ocak 2026 tarihine kadar",
+		},
 	},
 	notify.KindAgreementReminder: {
 		"en": {"Reminder", "not been accepted yet", "Microsoft Customer Agreement", "authorised to sign"},
@@ -188,9 +345,27 @@ var phrases = map[string]map[string][]string{
 		"tr": {"yeniden", "isteğin aynısıdır", "Microsoft Müşteri Sözleşmesi", "imza yetkisine sahip"},
 	},
 	notify.KindAgreementEscalation: {
-		"en": {"after 3 reminders", "Microsoft Customer Agreement", "partner attestation", "authorised to sign", "Partner Center"},
-		"it": {"dopo 3 promemoria", "Contratto cliente Microsoft", "attestazione del partner", "autorizzata a firmare", "Centro per i partner"},
-		"tr": {"3 hatırlatmaya rağmen", "Microsoft Müşteri Sözleşmesi", "iş ortağı beyanı", "imza yetkisine sahip", "İş Ortağı Merkezi"},
+		"en": {
+			"after 3 reminders",
+			"Microsoft Customer Agreement",
+			"partner attestation",
+			"authorised to sign",
+			"Partner Center",
+		},
+		"it": {
+			"dopo 3 promemoria",
+			"Contratto cliente Microsoft",
+			"attestazione del partner",
+			"autorizzata a firmare",
+			"Centro per i partner",
+		},
+		"tr": {
+			"3 hatırlatmaya rağmen",
+			"Microsoft Müşteri Sözleşmesi",
+			"iş ortağı beyanı",
+			"imza yetkisine sahip",
+			"İş Ortağı Merkezi",
+		},
 	},
 }
 
@@ -217,7 +392,11 @@ func TestEveryKindRendersInEveryLanguage(t *testing.T) {
 					t.Errorf("subject %q must be one non-empty line", r.Subject)
 				}
 				html := htmlText(r.HTML)
-				for _, part := range []struct{ name, s string }{{"subject", r.Subject}, {"text", r.Text}, {"html", r.HTML}} {
+				for _, part := range []struct{ name, s string }{
+					{"subject", r.Subject},
+					{"text", r.Text},
+					{"html", r.HTML},
+				} {
 					for _, bad := range []string{"<no value>", "%!", "{{", "}}", notify.FormatDate(lang, time.Time{})} {
 						if strings.Contains(part.s, bad) {
 							t.Errorf("the %s holds %q, a field the template got wrong:\n%s", part.name, bad, part.s)
@@ -242,7 +421,10 @@ func TestEveryKindRendersInEveryLanguage(t *testing.T) {
 				}
 				if s.link != "" {
 					if !slices.Contains(strings.Split(r.Text, "\n"), s.link) {
-						t.Errorf("the link must stand on a line of its own, so mail clients make it clickable:\n%s", r.Text)
+						t.Errorf(
+							"the link must stand on a line of its own, so mail clients make it clickable:\n%s",
+							r.Text,
+						)
 					}
 					if !strings.Contains(r.HTML, `href="`+s.link+`"`) {
 						t.Errorf("the HTML must link to %s:\n%s", s.link, r.HTML)
@@ -251,7 +433,8 @@ func TestEveryKindRendersInEveryLanguage(t *testing.T) {
 				if !strings.Contains(r.HTML, `<html lang="`+lang+`">`) || !strings.Contains(r.HTML, "<title>") {
 					t.Errorf("the HTML must declare its language and title:\n%s", r.HTML)
 				}
-				if !strings.HasSuffix(r.Text, "\n") || strings.Contains(r.Text, "\n\n\n") || strings.Contains(r.Text, " \n") {
+				if !strings.HasSuffix(r.Text, "\n") || strings.Contains(r.Text, "\n\n\n") ||
+					strings.Contains(r.Text, " \n") {
 					t.Errorf("the text must be tidy:\n%q", r.Text)
 				}
 			})
@@ -265,7 +448,14 @@ func htmlText(s string) string {
 }
 
 func TestRenderRules(t *testing.T) {
-	inv := notify.InvitationMail{PartnerName: "Contoso", CustomerDomain: "fabrikam.onmicrosoft.com", Link: customerLink, Roles: []string{"Helpdesk Administrator"}, DurationDays: 1, ExpiresAt: expires}
+	inv := notify.InvitationMail{
+		PartnerName:    "Contoso",
+		CustomerDomain: "fabrikam.onmicrosoft.com",
+		Link:           customerLink,
+		Roles:          []string{"Helpdesk Administrator"},
+		DurationDays:   1,
+		ExpiresAt:      expires,
+	}
 	t.Run("an unsupported language falls back to English and says so", func(t *testing.T) {
 		for _, lang := range []string{"", "de", "xx-YY"} {
 			r, err := notify.Render(notify.KindInvitation, lang, inv)
@@ -329,9 +519,21 @@ func TestRenderRules(t *testing.T) {
 		}
 	})
 	t.Run("an agreement mail without a reseller or a contact's name reads whole in every language", func(t *testing.T) {
-		direct := notify.AgreementMail{PartnerName: "Contoso", CompanyName: "Fabrikam", Link: agreementLink, AgreementLink: mcaText, ExpiresAt: expires, Seq: 1}
+		direct := notify.AgreementMail{
+			PartnerName:   "Contoso",
+			CompanyName:   "Fabrikam",
+			Link:          agreementLink,
+			AgreementLink: mcaText,
+			ExpiresAt:     expires,
+			Seq:           1,
+		}
 		greeting := map[string]string{"en": "Hello,", "it": "Gentile cliente,", "tr": "Sayın Yetkili,"}
-		for _, kind := range []string{notify.KindAgreementRequest, notify.KindAgreementReminder, notify.KindAgreementResend, notify.KindAgreementEscalation} {
+		for _, kind := range []string{
+			notify.KindAgreementRequest,
+			notify.KindAgreementReminder,
+			notify.KindAgreementResend,
+			notify.KindAgreementEscalation,
+		} {
 			for _, lang := range notify.Languages() {
 				r, err := notify.Render(kind, lang, direct)
 				if err != nil {
@@ -356,11 +558,16 @@ func TestRenderRules(t *testing.T) {
 	})
 	t.Run("a lapsing warning without a renewal error or a known user reads whole", func(t *testing.T) {
 		for _, lang := range notify.Languages() {
-			r, err := notify.Render(notify.KindConnectionLapsing, lang, notify.ConnectionAlert{Link: "https://partnerflow.example/connection", LapsesAt: expires})
+			r, err := notify.Render(
+				notify.KindConnectionLapsing,
+				lang,
+				notify.ConnectionAlert{Link: "https://partnerflow.example/connection", LapsesAt: expires},
+			)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if strings.Contains(r.Text, "\n\n\n") || strings.Contains(r.Text, ": \n") || !strings.Contains(r.Text, notify.FormatDate(lang, expires)) {
+			if strings.Contains(r.Text, "\n\n\n") || strings.Contains(r.Text, ": \n") ||
+				!strings.Contains(r.Text, notify.FormatDate(lang, expires)) {
 				t.Errorf("%s:\n%s", lang, r.Text)
 			}
 		}
@@ -385,12 +592,26 @@ func TestRenderRules(t *testing.T) {
 }
 
 func TestInvitationMailsWithoutAdminAccessAndForUSGovernment(t *testing.T) {
-	base := notify.InvitationMail{PartnerName: "Contoso", CustomerDomain: "fabrikam.onmicrosoft.com", Link: customerLink, ExpiresAt: expires, Seq: 3}
-	kinds := []string{notify.KindInvitation, notify.KindInvitationReminder, notify.KindInvitationResend, notify.KindInvitationEscalation}
+	base := notify.InvitationMail{
+		PartnerName:    "Contoso",
+		CustomerDomain: "fabrikam.onmicrosoft.com",
+		Link:           customerLink,
+		ExpiresAt:      expires,
+		Seq:            3,
+	}
+	kinds := []string{
+		notify.KindInvitation,
+		notify.KindInvitationReminder,
+		notify.KindInvitationResend,
+		notify.KindInvitationEscalation,
+	}
 	// noAdmin are the words that say, in each language, that no admin rights are asked for.
 	noAdmin := map[string]map[string]string{
 		"en": {"customer": "does not ask for admin rights", notify.KindInvitationEscalation: "asks for no admin roles"},
-		"it": {"customer": "non chiede diritti di amministratore", notify.KindInvitationEscalation: "non chiede ruoli di amministratore"},
+		"it": {
+			"customer":                      "non chiede diritti di amministratore",
+			notify.KindInvitationEscalation: "non chiede ruoli di amministratore",
+		},
 		"tr": {"customer": "yönetici izni istemiyor", notify.KindInvitationEscalation: "yönetici rolü istemiyor"},
 	}
 	usGov := map[string]string{
@@ -398,7 +619,11 @@ func TestInvitationMailsWithoutAdminAccessAndForUSGovernment(t *testing.T) {
 		"it": "portale di amministrazione di Microsoft Office per il governo degli Stati Uniti",
 		"tr": "Microsoft Office Yönetici portalında",
 	}
-	commercial := map[string]string{"en": "Microsoft 365 admin center", "it": "Microsoft 365", "tr": "Microsoft 365 yönetim merkezinde"}
+	commercial := map[string]string{
+		"en": "Microsoft 365 admin center",
+		"it": "Microsoft 365",
+		"tr": "Microsoft 365 yönetim merkezinde",
+	}
 	for _, kind := range kinds {
 		for _, lang := range notify.Languages() {
 			t.Run(kind+"."+lang+" without admin access", func(t *testing.T) {
@@ -437,10 +662,17 @@ func TestInvitationMailsWithoutAdminAccessAndForUSGovernment(t *testing.T) {
 					t.Fatal(err)
 				}
 				if !strings.Contains(r.Text, usGov[lang]) || !strings.Contains(htmlText(r.HTML), usGov[lang]) {
-					t.Errorf("a US Government customer accepts in the Office admin portal (%q):\n%s", usGov[lang], r.Text)
+					t.Errorf(
+						"a US Government customer accepts in the Office admin portal (%q):\n%s",
+						usGov[lang],
+						r.Text,
+					)
 				}
 				if strings.Contains(r.Text, commercial[lang]) {
-					t.Errorf("a US Government customer's mail must not send it to the commercial admin center:\n%s", r.Text)
+					t.Errorf(
+						"a US Government customer's mail must not send it to the commercial admin center:\n%s",
+						r.Text,
+					)
 				}
 			})
 		}

@@ -66,7 +66,11 @@ func TestSMTPURLTLSOption(t *testing.T) {
 		name, url string
 		wantErr   string // "" means accepted
 	}{
-		{"credentials with clear text are refused: they would leave unencrypted", "smtp://relay:s3cret@mail.example:25?tls=none", "credentials"},
+		{
+			"credentials with clear text are refused: they would leave unencrypted",
+			"smtp://relay:s3cret@mail.example:25?tls=none",
+			"credentials",
+		},
 		{"credentials with the default STARTTLS are accepted", "smtp://relay:s3cret@mail.example:587", ""},
 		{"clear text without credentials is accepted when said explicitly", "smtp://mail.example:25?tls=none", ""},
 		{"an unknown tls value is refused rather than guessed", "smtp://mail.example:25?tls=off", "tls"},

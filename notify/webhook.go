@@ -118,7 +118,12 @@ func Verify(secret, header string, body []byte, now time.Time, tolerance time.Du
 		return fmt.Errorf("%w: no v1 signature matches the body", ErrBadSignature)
 	}
 	if age := now.Sub(time.Unix(sent, 0)); age > tolerance || age < -tolerance {
-		return fmt.Errorf("%w: signed %s from now, the tolerance is %s", ErrStaleSignature, age.Round(time.Second), tolerance)
+		return fmt.Errorf(
+			"%w: signed %s from now, the tolerance is %s",
+			ErrStaleSignature,
+			age.Round(time.Second),
+			tolerance,
+		)
 	}
 	return nil
 }
@@ -374,7 +379,11 @@ func (b *SecretBox) Open(subscriptionID string, sealed []byte) (string, error) {
 	}
 	plain, err := b.aead.Open(nil, sealed[:n], sealed[n:], []byte(subscriptionID))
 	if err != nil {
-		return "", fmt.Errorf("open the secret of %s (was PARTNERFLOW_SIGNING_KEY or PARTNERFLOW_CODEC_KEY changed?): %w", subscriptionID, err)
+		return "", fmt.Errorf(
+			"open the secret of %s (was PARTNERFLOW_SIGNING_KEY or PARTNERFLOW_CODEC_KEY changed?): %w",
+			subscriptionID,
+			err,
+		)
 	}
 	return string(plain), nil
 }

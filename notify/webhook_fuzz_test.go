@@ -19,7 +19,15 @@ import (
 // what Sign made, within the tolerance, and refuses it once the body, the timestamp, the secret
 // or the signature changes, or the timestamp is out of the tolerance.
 func FuzzWebhookSignature(f *testing.F) {
-	f.Add("whsec_abc", int64(1741600800), []byte(`{"type":"invitation.active"}`), []byte(`{"type":"invitation.expired"}`), int64(1), uint8(0), byte(1))
+	f.Add(
+		"whsec_abc",
+		int64(1741600800),
+		[]byte(`{"type":"invitation.active"}`),
+		[]byte(`{"type":"invitation.expired"}`),
+		int64(1),
+		uint8(0),
+		byte(1),
+	)
 	f.Add("", int64(0), []byte{}, []byte{0}, int64(-300), uint8(70), byte(0x10))
 	f.Add("s", int64(-62135596800), []byte("body"), []byte("body "), int64(1<<40), uint8(3), byte(0))
 	f.Fuzz(func(t *testing.T, secret string, unix int64, body, otherBody []byte, shift int64, pos uint8, flip byte) {
@@ -32,7 +40,13 @@ func FuzzWebhookSignature(f *testing.F) {
 			t.Fatalf("Verify(Sign()) at the edge of the tolerance: %v", err)
 		}
 		if unix < 1<<60 {
-			if err := notify.Verify(secret, header, body, signedAt.Add(notify.DefaultTolerance+time.Second), 0); !errors.Is(err, notify.ErrStaleSignature) {
+			if err := notify.Verify(
+				secret,
+				header,
+				body,
+				signedAt.Add(notify.DefaultTolerance+time.Second),
+				0,
+			); !errors.Is(err, notify.ErrStaleSignature) {
 				t.Fatalf("a signature older than the tolerance: %v, want ErrStaleSignature", err)
 			}
 		}
@@ -42,8 +56,19 @@ func FuzzWebhookSignature(f *testing.F) {
 			}
 		}
 		if shift != 0 && (shift > 0) == (unix+shift > unix) { // a shift that does not overflow
-			moved := strings.Replace(header, "t="+strconv.FormatInt(unix, 10), "t="+strconv.FormatInt(unix+shift, 10), 1)
-			if err := notify.Verify(secret, moved, body, time.Unix(unix+shift, 0), 0); !errors.Is(err, notify.ErrBadSignature) {
+			moved := strings.Replace(
+				header,
+				"t="+strconv.FormatInt(unix, 10),
+				"t="+strconv.FormatInt(unix+shift, 10),
+				1,
+			)
+			if err := notify.Verify(
+				secret,
+				moved,
+				body,
+				time.Unix(unix+shift, 0),
+				0,
+			); !errors.Is(err, notify.ErrBadSignature) {
 				t.Fatalf("the signature verified with its timestamp moved by %ds: %v", shift, err)
 			}
 		}
@@ -53,7 +78,8 @@ func FuzzWebhookSignature(f *testing.F) {
 		b := []byte(header)
 		b[int(pos)%len(b)] ^= flip
 		if altered := string(b); altered != header {
-			if err := notify.Verify(secret, altered, body, signedAt, 0); err == nil && !equivalentHeader(altered, header) {
+			if err := notify.Verify(secret, altered, body, signedAt, 0); err == nil &&
+				!equivalentHeader(altered, header) {
 				t.Fatalf("the altered header %q (from %q) verified", altered, header)
 			}
 		}

@@ -32,17 +32,97 @@ func TestVerifyAcceptsOnlyTheSignedBodyWithinTheWindow(t *testing.T) {
 		want      error
 	}{
 		{"the body as signed, at once, verifies", testSecret, header, body, signedAt, 0, nil},
-		{"a signature 4 minutes old verifies within the default 5-minute window", testSecret, header, body, signedAt.Add(4 * time.Minute), 0, nil},
-		{"a clock 4 minutes behind the sender's verifies", testSecret, header, body, signedAt.Add(-4 * time.Minute), 0, nil},
-		{"a second signature for a rotated secret verifies", testSecret, header + ",v1=" + strings.Repeat("0", 64), body, signedAt, 0, nil},
+		{
+			"a signature 4 minutes old verifies within the default 5-minute window",
+			testSecret,
+			header,
+			body,
+			signedAt.Add(4 * time.Minute),
+			0,
+			nil,
+		},
+		{
+			"a clock 4 minutes behind the sender's verifies",
+			testSecret,
+			header,
+			body,
+			signedAt.Add(-4 * time.Minute),
+			0,
+			nil,
+		},
+		{
+			"a second signature for a rotated secret verifies",
+			testSecret,
+			header + ",v1=" + strings.Repeat("0", 64),
+			body,
+			signedAt,
+			0,
+			nil,
+		},
 		{"a wrong secret is refused", testSecret + "x", header, body, signedAt, 0, notify.ErrBadSignature},
-		{"an altered body is refused", testSecret, header, []byte(strings.Replace(string(body), "cancelled", "active", 1)), signedAt, 0, notify.ErrBadSignature},
-		{"a signature 6 minutes old is refused as a possible replay", testSecret, header, body, signedAt.Add(6 * time.Minute), 0, notify.ErrStaleSignature},
-		{"a signature from 6 minutes in the future is refused", testSecret, header, body, signedAt.Add(-6 * time.Minute), 0, notify.ErrStaleSignature},
-		{"a tolerance the receiver chooses applies", testSecret, header, body, signedAt.Add(2 * time.Minute), time.Minute, notify.ErrStaleSignature},
-		{"a timestamp moved forward breaks the signature", testSecret, strings.Replace(header, "t=1767000000", "t=1767000300", 1), body, signedAt.Add(5 * time.Minute), 0, notify.ErrBadSignature},
-		{"a header without a signature is refused", testSecret, "t=1767000000", body, signedAt, 0, notify.ErrBadSignature},
-		{"a header without a timestamp is refused", testSecret, header[strings.Index(header, "v1="):], body, signedAt, 0, notify.ErrBadSignature},
+		{
+			"an altered body is refused",
+			testSecret,
+			header,
+			[]byte(strings.Replace(string(body), "cancelled", "active", 1)),
+			signedAt,
+			0,
+			notify.ErrBadSignature,
+		},
+		{
+			"a signature 6 minutes old is refused as a possible replay",
+			testSecret,
+			header,
+			body,
+			signedAt.Add(6 * time.Minute),
+			0,
+			notify.ErrStaleSignature,
+		},
+		{
+			"a signature from 6 minutes in the future is refused",
+			testSecret,
+			header,
+			body,
+			signedAt.Add(-6 * time.Minute),
+			0,
+			notify.ErrStaleSignature,
+		},
+		{
+			"a tolerance the receiver chooses applies",
+			testSecret,
+			header,
+			body,
+			signedAt.Add(2 * time.Minute),
+			time.Minute,
+			notify.ErrStaleSignature,
+		},
+		{
+			"a timestamp moved forward breaks the signature",
+			testSecret,
+			strings.Replace(header, "t=1767000000", "t=1767000300", 1),
+			body,
+			signedAt.Add(5 * time.Minute),
+			0,
+			notify.ErrBadSignature,
+		},
+		{
+			"a header without a signature is refused",
+			testSecret,
+			"t=1767000000",
+			body,
+			signedAt,
+			0,
+			notify.ErrBadSignature,
+		},
+		{
+			"a header without a timestamp is refused",
+			testSecret,
+			header[strings.Index(header, "v1="):],
+			body,
+			signedAt,
+			0,
+			notify.ErrBadSignature,
+		},
 		{"an empty header is refused", testSecret, "", body, signedAt, 0, notify.ErrBadSignature},
 	}
 	for _, tc := range cases {
@@ -102,17 +182,20 @@ func TestSendSignsAndReportsRefusals(t *testing.T) {
 		t.Fatalf("a 204 is a delivery: %v", err)
 	}
 	h := <-ok.verified
-	if h.Get(notify.EventHeader) != "invitation.active" || h.Get(notify.DeliveryHeader) != "whd_1" || h.Get("Content-Type") != "application/json" {
+	if h.Get(notify.EventHeader) != "invitation.active" || h.Get(notify.DeliveryHeader) != "whd_1" ||
+		h.Get("Content-Type") != "application/json" {
 		t.Fatalf("headers = %v", h)
 	}
 
 	refusing := newReceiver(t, http.StatusInternalServerError, "database\nis down "+strings.Repeat("x", 500))
 	err := sender.Send(ctx, refusing.URL, testSecret, "invitation.active", "whd_2", body)
-	if err == nil || !strings.Contains(err.Error(), "500") || !strings.Contains(err.Error(), "database is down") || len(err.Error()) > 300 {
+	if err == nil || !strings.Contains(err.Error(), "500") || !strings.Contains(err.Error(), "database is down") ||
+		len(err.Error()) > 300 {
 		t.Fatalf("a 500 must be an error with the status and a short excerpt, got %v", err)
 	}
 
-	if err := sender.Send(ctx, ok.URL, "whsec_wrong", "invitation.active", "whd_3", body); err == nil || !strings.Contains(err.Error(), "401") {
+	if err := sender.Send(ctx, ok.URL, "whsec_wrong", "invitation.active", "whd_3", body); err == nil ||
+		!strings.Contains(err.Error(), "401") {
 		t.Fatalf("a receiver refusing the signature: %v", err)
 	}
 
@@ -121,7 +204,8 @@ func TestSendSignsAndReportsRefusals(t *testing.T) {
 	t.Cleanup(target.Close)
 	redirecting := httptest.NewServer(http.RedirectHandler(target.URL, http.StatusTemporaryRedirect))
 	t.Cleanup(redirecting.Close)
-	if err := sender.Send(ctx, redirecting.URL, testSecret, "invitation.active", "whd_4", body); err == nil || !strings.Contains(err.Error(), "307") || followed.Load() {
+	if err := sender.Send(ctx, redirecting.URL, testSecret, "invitation.active", "whd_4", body); err == nil ||
+		!strings.Contains(err.Error(), "307") || followed.Load() {
 		t.Fatalf("a redirect is not followed and not a delivery: %v (followed %v)", err, followed.Load())
 	}
 
@@ -138,7 +222,8 @@ func TestSendTimesOutASlowReceiver(t *testing.T) {
 	slow := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-release }))
 	t.Cleanup(func() { close(release); slow.Close() })
 	start := time.Now()
-	err := notify.NewWebhookSender(true).Send(context.Background(), slow.URL, testSecret, "invitation.active", "whd_1", []byte("{}"))
+	err := notify.NewWebhookSender(true).
+		Send(context.Background(), slow.URL, testSecret, "invitation.active", "whd_1", []byte("{}"))
 	if err == nil || time.Since(start) > notify.WebhookTimeout+2*time.Second {
 		t.Fatalf("a receiver that never answers fails after the timeout: %v after %s", err, time.Since(start))
 	}
@@ -157,7 +242,8 @@ func TestPrivateAddressesAreRefusedUnlessAllowed(t *testing.T) {
 	}
 	for _, tc := range cases {
 		addr := netip.MustParseAddr(tc.addr)
-		if err := notify.CheckAddress(addr, false); (err == nil) != tc.public || (err != nil && !errors.Is(err, notify.ErrPrivateAddress)) {
+		if err := notify.CheckAddress(addr, false); (err == nil) != tc.public ||
+			(err != nil && !errors.Is(err, notify.ErrPrivateAddress)) {
 			t.Errorf("CheckAddress(%s) = %v, public %v", tc.addr, err, tc.public)
 		}
 		if err := notify.CheckAddress(addr, true); err != nil {
@@ -211,7 +297,14 @@ func TestDeliveriesNeverConnectToPrivateAddressesUnlessAllowed(t *testing.T) {
 	if n := r.hits.Load(); n != 0 {
 		t.Fatalf("the receiver on loopback was reached %d times", n)
 	}
-	if err := notify.NewWebhookSender(true).Send(ctx, "http://localhost:"+port+"/hook", testSecret, "invitation.active", "whd_1", []byte("{}")); err != nil {
+	if err := notify.NewWebhookSender(true).Send(
+		ctx,
+		"http://localhost:"+port+"/hook",
+		testSecret,
+		"invitation.active",
+		"whd_1",
+		[]byte("{}"),
+	); err != nil {
 		t.Fatalf("allowed private addresses are reached: %v", err)
 	}
 }
