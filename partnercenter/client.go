@@ -30,9 +30,10 @@ import (
 const (
 	DefaultPartnerCenterURL = "https://api.partnercenter.microsoft.com"
 	DefaultGraphURL         = "https://graph.microsoft.com"
-	DefaultAdminPortalURL   = "https://admin.microsoft.com/AdminPortal/Home#/partners/invitation/granularAdminRelationships/"
-	PartnerCenterScope      = "https://api.partnercenter.microsoft.com/.default"
-	GraphScope              = "https://graph.microsoft.com/.default"
+	DefaultAdminPortalURL   = "https://admin.microsoft.com/AdminPortal/Home#/partners/invitation/" +
+		"granularAdminRelationships/"
+	PartnerCenterScope = "https://api.partnercenter.microsoft.com/.default"
+	GraphScope         = "https://graph.microsoft.com/.default"
 	// DefaultAuthorityURL is Microsoft Entra ID's sign-in service.
 	DefaultAuthorityURL = "https://login.microsoftonline.com"
 	// SimulatorApprovalPath is where the simulator serves GDAP approval pages.
@@ -102,7 +103,8 @@ func New(cfg Config) (*HTTPClient, error) {
 		return nil, fmt.Errorf("graph URL: %w", err)
 	}
 	if cfg.ClientID == "" || cfg.ClientSecret == "" || cfg.TenantID == "" {
-		return nil, errors.New("partnercenter: PARTNERCENTER_TENANT_ID, PARTNERCENTER_CLIENT_ID and PARTNERCENTER_CLIENT_SECRET are required (the partner's Entra app)")
+		return nil, errors.New("partnercenter: PARTNERCENTER_TENANT_ID, PARTNERCENTER_CLIENT_ID and " +
+			"PARTNERCENTER_CLIENT_SECRET are required (the partner's Entra app)")
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 30 * time.Second
@@ -111,11 +113,24 @@ func New(cfg Config) (*HTTPClient, error) {
 	if hc == nil {
 		hc = &http.Client{Timeout: cfg.Timeout}
 	}
-	entra, err := NewEntra(EntraConfig{AuthorityURL: cfg.AuthorityURL, TenantID: cfg.TenantID, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, HTTPClient: hc})
+	entra, err := NewEntra(EntraConfig{
+		AuthorityURL: cfg.AuthorityURL,
+		TenantID:     cfg.TenantID,
+		ClientID:     cfg.ClientID,
+		ClientSecret: cfg.ClientSecret,
+		HTTPClient:   hc,
+	})
 	if err != nil {
 		return nil, err
 	}
-	c := &HTTPClient{pcURL: pcURL, graphURL: graphURL, httpClient: hc, now: time.Now, adminPortalURL: cfg.AdminPortalURL, userTokens: cfg.UserTokens}
+	c := &HTTPClient{
+		pcURL:          pcURL,
+		graphURL:       graphURL,
+		httpClient:     hc,
+		now:            time.Now,
+		adminPortalURL: cfg.AdminPortalURL,
+		userTokens:     cfg.UserTokens,
+	}
 	c.pcTokens, c.graphTokens = entra.AppTokens(PartnerCenterAudience), entra.AppTokens(GraphAudience)
 	if c.adminPortalURL == "" {
 		c.adminPortalURL = DefaultAdminPortalURL

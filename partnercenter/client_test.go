@@ -25,9 +25,21 @@ func TestErrorRetryable(t *testing.T) {
 		{"a server error (500) is retryable", &partnercenter.Error{StatusCode: 500}, true},
 		{"service unavailable (503) is retryable", &partnercenter.Error{StatusCode: 503}, true},
 		{"a transport failure is retryable", &partnercenter.Error{Err: errors.New("EOF")}, true},
-		{"a missing MCA (403 13605) is not retryable", &partnercenter.Error{StatusCode: 403, Code: partnercenter.CodeMCANotAccepted}, false},
-		{"a repeated attestation (600061) is not retryable", &partnercenter.Error{StatusCode: 409, Code: partnercenter.CodeAgreementAlreadyExists}, false},
-		{"an unknown reseller (800015) is not retryable", &partnercenter.Error{StatusCode: 400, Code: partnercenter.CodeResellerNotFound}, false},
+		{
+			"a missing MCA (403 13605) is not retryable",
+			&partnercenter.Error{StatusCode: 403, Code: partnercenter.CodeMCANotAccepted},
+			false,
+		},
+		{
+			"a repeated attestation (600061) is not retryable",
+			&partnercenter.Error{StatusCode: 409, Code: partnercenter.CodeAgreementAlreadyExists},
+			false,
+		},
+		{
+			"an unknown reseller (800015) is not retryable",
+			&partnercenter.Error{StatusCode: 400, Code: partnercenter.CodeResellerNotFound},
+			false,
+		},
 		{"a not-found (404) is not retryable", &partnercenter.Error{StatusCode: 404}, false},
 	}
 	for _, tt := range tests {
@@ -50,10 +62,26 @@ func TestErrorEnvelopes(t *testing.T) {
 		wantDesc   string
 		wantDelay  time.Duration
 	}{
-		{"the Partner Center envelope keeps its numeric code", 403, "", `{"code":13605,"description":"no MCA","data":[],"source":"PartnerFD"}`, 13605, "", "no MCA", 0},
-		{"the Graph envelope keeps its string code", 412, "", `{"error":{"code":"preconditionFailed","message":"etag"}}`, 0, "preconditionFailed", "etag", 0},
-		{"Retry-After in seconds is carried", 429, "7", `{"code":0,"description":"slow down"}`, 0, "", "slow down", 7 * time.Second},
-		{"a body that is not JSON still yields the status text", 502, "", `<html>bad gateway</html>`, 0, "", "Bad Gateway", 0},
+		{
+			"the Partner Center envelope keeps its numeric code", 403, "",
+			`{"code":13605,"description":"no MCA","data":[],"source":"PartnerFD"}`,
+			13605, "", "no MCA", 0,
+		},
+		{
+			"the Graph envelope keeps its string code", 412, "",
+			`{"error":{"code":"preconditionFailed","message":"etag"}}`,
+			0, "preconditionFailed", "etag", 0,
+		},
+		{
+			"Retry-After in seconds is carried", 429, "7",
+			`{"code":0,"description":"slow down"}`,
+			0, "", "slow down", 7 * time.Second,
+		},
+		{
+			"a body that is not JSON still yields the status text", 502, "",
+			`<html>bad gateway</html>`,
+			0, "", "Bad Gateway", 0,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -74,7 +102,8 @@ func TestErrorEnvelopes(t *testing.T) {
 			if !errors.As(err, &pe) {
 				t.Fatalf("err = %v, want *Error", err)
 			}
-			if pe.StatusCode != tt.status || pe.Code != tt.wantCode || pe.GraphCode != tt.wantGraph || pe.Description != tt.wantDesc || pe.RetryAfter != tt.wantDelay {
+			if pe.StatusCode != tt.status || pe.Code != tt.wantCode || pe.GraphCode != tt.wantGraph ||
+				pe.Description != tt.wantDesc || pe.RetryAfter != tt.wantDelay {
 				t.Errorf("error = %+v", pe)
 			}
 			if partnercenter.RetryAfter(err) != tt.wantDelay {
@@ -118,7 +147,8 @@ func TestHeaders(t *testing.T) {
 		if len(seen) != 2 {
 			t.Fatalf("%d requests", len(seen))
 		}
-		if seen[0].Get("MS-RequestId") != "wf-1/create-customer" || seen[1].Get("MS-RequestId") != "wf-1/create-customer" {
+		if seen[0].Get("MS-RequestId") != "wf-1/create-customer" ||
+			seen[1].Get("MS-RequestId") != "wf-1/create-customer" {
 			t.Errorf("request IDs %q %q", seen[0].Get("MS-RequestId"), seen[1].Get("MS-RequestId"))
 		}
 		if a, b := seen[0].Get("MS-CorrelationId"), seen[1].Get("MS-CorrelationId"); a == "" || a == b {
@@ -184,7 +214,11 @@ func TestOAuthClientCredentials(t *testing.T) {
 		scope := r.PostForm.Get("scope")
 		scopes.Store(scope, true)
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"access_token": "tok:" + scope, "token_type": "Bearer", "expires_in": 3600})
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"access_token": "tok:" + scope,
+			"token_type":   "Bearer",
+			"expires_in":   3600,
+		})
 	}))
 	defer tokenSrv.Close()
 	var auths sync.Map
@@ -193,7 +227,14 @@ func TestOAuthClientCredentials(t *testing.T) {
 		_, _ = w.Write([]byte(`{}`))
 	}))
 	defer api.Close()
-	c, err := partnercenter.New(partnercenter.Config{PartnerCenterURL: api.URL, GraphURL: api.URL, TenantID: "t", ClientID: "id", ClientSecret: "secret", AuthorityURL: tokenSrv.URL})
+	c, err := partnercenter.New(partnercenter.Config{
+		PartnerCenterURL: api.URL,
+		GraphURL:         api.URL,
+		TenantID:         "t",
+		ClientID:         "id",
+		ClientSecret:     "secret",
+		AuthorityURL:     tokenSrv.URL,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +258,9 @@ func TestOAuthClientCredentials(t *testing.T) {
 	if got, _ := auths.Load("/v1/customers/c1"); got != "Bearer tok:"+partnercenter.PartnerCenterScope {
 		t.Errorf("Partner Center Authorization = %v", got)
 	}
-	if got, _ := auths.Load("/v1.0/tenantRelationships/delegatedAdminRelationships/g1"); got != "Bearer tok:"+partnercenter.GraphScope {
+	if got, _ := auths.Load(
+		"/v1.0/tenantRelationships/delegatedAdminRelationships/g1",
+	); got != "Bearer tok:"+partnercenter.GraphScope {
 		t.Errorf("Graph Authorization = %v", got)
 	}
 }
@@ -227,8 +270,14 @@ func TestOAuthClientCredentials(t *testing.T) {
 // with the token from links.next in MS-ContinuationToken; no links.next ends.
 func TestListResellerCustomersWire(t *testing.T) {
 	const reseller = "484e548c-f5f3-4528-93a9-c16c6373cb59"
-	page := func(id string, next *partnercenter.Link, token string) partnercenter.Collection[partnercenter.Customer] {
-		c := partnercenter.Collection[partnercenter.Customer]{TotalCount: 1, Items: []partnercenter.Customer{{ID: id}}, ContinuationToken: token}
+	page := func(
+		id string, next *partnercenter.Link, token string,
+	) partnercenter.Collection[partnercenter.Customer] {
+		c := partnercenter.Collection[partnercenter.Customer]{
+			TotalCount:        1,
+			Items:             []partnercenter.Customer{{ID: id}},
+			ContinuationToken: token,
+		}
 		if next != nil {
 			c.Links = &partnercenter.ResourceLinks{Next: next}
 		}
@@ -247,7 +296,11 @@ func TestListResellerCustomersWire(t *testing.T) {
 				Headers: []partnercenter.LinkHeader{{Key: "MS-ContinuationToken", Value: "tok-1"}}}, "tok-1")
 		case "tok-1":
 			// links.next without headers: the body's continuationToken is the token.
-			out = page("c2", &partnercenter.Link{URI: "/customers?seekOperation=Next", Method: "GET", Headers: []partnercenter.LinkHeader{}}, "tok-2")
+			out = page("c2", &partnercenter.Link{
+				URI:     "/customers?seekOperation=Next",
+				Method:  "GET",
+				Headers: []partnercenter.LinkHeader{},
+			}, "tok-2")
 		case "tok-2":
 			// a continuationToken without links.next is the last page, as for the SDK's enumerator.
 			out = page("c3", nil, "ignored")
@@ -282,10 +335,16 @@ func TestListResellerCustomersWire(t *testing.T) {
 	}
 	first := seen[0]
 	if first.URL.Path != "/v1/customers" || first.URL.Query().Get("size") != "200" ||
-		first.URL.Query().Get("filter") != `{"Field":"IndirectReseller","Value":"`+reseller+`","Operator":"starts_with"}` {
+		first.URL.Query().Get("filter") !=
+			`{"Field":"IndirectReseller","Value":"`+reseller+`","Operator":"starts_with"}` {
 		t.Errorf("first request = %s", first.URL)
 	}
-	if !strings.Contains(first.URL.RawQuery, "filter=%7B%22Field%22%3A%22IndirectReseller%22%2C%22Value%22%3A%22"+reseller+"%22%2C%22Operator%22%3A%22starts_with%22%7D") {
+	if !strings.Contains(
+		first.URL.RawQuery,
+		"filter=%7B%22Field%22%3A%22IndirectReseller%22%2C%22Value%22%3A%22"+
+			reseller+
+			"%22%2C%22Operator%22%3A%22starts_with%22%7D",
+	) {
 		t.Errorf("filter not URL-encoded as documented: %s", first.URL.RawQuery)
 	}
 	for i, r := range seen[1:] {

@@ -41,48 +41,104 @@ type Operation struct {
 // refuses to register a route without one, so neither can drift from the table. The sources
 // are in testdata/README.md ("Credentials").
 var Operations = []Operation{
-	{"get relationship request URL", "GET /v1/customers/relationshiprequests", AppUser, "Request a reseller relationship"},
+	{
+		"get relationship request URL", "GET /v1/customers/relationshiprequests", AppUser,
+		"Request a reseller relationship",
+	},
 	{"get customer", "GET /v1/customers/{customerId}", AppOrUser, "Get a customer by ID"},
 	{"find customers by domain", "GET /v1/customers", AppOrUser, "Get a list of customers filtered by a search field"},
 	{"list reseller customers", "GET /v1/customers", AppUser, "Get customers of an indirect reseller"},
 	{"create customer", "POST /v1/customers", AppOrUser, "Create a customer"},
 	{OpCreateResellerCustomer, "POST /v1/customers", AppUser, "Create a customer for an indirect reseller"},
-	{"remove reseller relationship", "PATCH /v1/customers/{customerId}", AppUser, "Remove a reseller relationship with a customer"},
+	{
+		"remove reseller relationship", "PATCH /v1/customers/{customerId}", AppUser,
+		"Remove a reseller relationship with a customer",
+	},
 	{"list indirect resellers", "GET /v1/relationships", AppUser, "Retrieve a list of indirect resellers"},
 	{"get MPN profile", "GET /v1/profiles/mpn", AppUser, "Verify a partner MPN ID"},
-	{"get partner agreement status", "GET /v1/compliance/csp/agreementstatus", AppUser, "Verify an indirect reseller's Microsoft Partner Agreement signing status"},
+	{
+		"get partner agreement status", "GET /v1/compliance/csp/agreementstatus", AppUser,
+		"Verify an indirect reseller's Microsoft Partner Agreement signing status",
+	},
 	{"get MCA template", "GET /v1/agreements", AppUser, "Get agreement metadata for the Microsoft Customer Agreement"},
-	{"attest customer agreement", "POST /v1/customers/{customerId}/agreements", AppUser, "Confirm customer acceptance of Microsoft Customer Agreement"},
-	{"list customer agreements", "GET /v1/customers/{customerId}/agreements", AppUser, "Get confirmation of customer acceptance of Microsoft Customer Agreement"},
-	{"get availability", "GET /v1/products/{productId}/skus/{skuId}/availabilities/{availabilityId}", AppOrUser, "Get the availability by ID"},
+	{
+		"attest customer agreement", "POST /v1/customers/{customerId}/agreements", AppUser,
+		"Confirm customer acceptance of Microsoft Customer Agreement",
+	},
+	{
+		"list customer agreements", "GET /v1/customers/{customerId}/agreements", AppUser,
+		"Get confirmation of customer acceptance of Microsoft Customer Agreement",
+	},
+	{
+		"get availability", "GET /v1/products/{productId}/skus/{skuId}/availabilities/{availabilityId}", AppOrUser,
+		"Get the availability by ID",
+	},
 	{"create cart", "POST /v1/customers/{customerId}/carts", AppOrUser, "Create a cart"},
-	{"get cart", "GET /v1/customers/{customerId}/carts/{cartId}", AppOrUser, "Manage orders - Get a cart by ID (REST reference; states no credential: the simulator allows both, as for the other cart calls)"},
+	{
+		"get cart", "GET /v1/customers/{customerId}/carts/{cartId}", AppOrUser,
+		"Manage orders - Get a cart by ID (REST reference; states no credential: the simulator allows both, " +
+			"as for the other cart calls)",
+	},
 	{"get cart", "GET /v1/customers/{customerId}/carts/{cartId}/{$}", AppOrUser, "Get a cart by ID"},
 	{"update cart", "PUT /v1/customers/{customerId}/carts/{cartId}", AppOrUser, "Update a cart"},
 	{"update cart", "PUT /v1/customers/{customerId}/carts/{cartId}/{$}", AppOrUser, "Update a cart"},
 	{"checkout cart", "POST /v1/customers/{customerId}/carts/{cartId}/checkout", AppOrUser, "Checkout a cart"},
 	{"get order", "GET /v1/customers/{customerId}/orders/{orderId}", AppOrUser, "Get an order by ID"},
-	{"get order provisioning status", "GET /v1/customers/{customerId}/orders/{orderId}/provisioningstatus", AppOrUser, "Get an order by ID (no article documents order provisioning status; the simulator allows both, as for orders)"},
-	{"list subscriptions", "GET /v1/customers/{customerId}/subscriptions", AppOrUser, "Get all of a customer's subscriptions"},
-	{"get subscription", "GET /v1/customers/{customerId}/subscriptions/{subscriptionId}", AppOrUser, "Get a subscription by ID"},
-	{"get subscription support contact", "GET /v1/customers/{customerId}/subscriptions/{subscriptionId}/supportcontact", AppUser, "Get a subscription's support contact"},
-	{"update subscription support contact", "PUT /v1/customers/{customerId}/subscriptions/{subscriptionId}/supportcontact", AppUser, "Update a subscription's support contact"},
+	{
+		"get order provisioning status",
+		"GET /v1/customers/{customerId}/orders/{orderId}/provisioningstatus", AppOrUser,
+		"Get an order by ID (no article documents order provisioning status; the simulator allows both, " +
+			"as for orders)",
+	},
+	{
+		"list subscriptions", "GET /v1/customers/{customerId}/subscriptions", AppOrUser,
+		"Get all of a customer's subscriptions",
+	},
+	{
+		"get subscription", "GET /v1/customers/{customerId}/subscriptions/{subscriptionId}", AppOrUser,
+		"Get a subscription by ID",
+	},
+	{
+		"get subscription support contact",
+		"GET /v1/customers/{customerId}/subscriptions/{subscriptionId}/supportcontact", AppUser,
+		"Get a subscription's support contact",
+	},
+	{
+		"update subscription support contact",
+		"PUT /v1/customers/{customerId}/subscriptions/{subscriptionId}/supportcontact", AppUser,
+		"Update a subscription's support contact",
+	},
 	{"register webhook", "POST /webhooks/v1/registration", AppOrUser, "Partner Center webhooks"},
 	{"update webhook registration", "PUT /webhooks/v1/registration", AppOrUser, "Partner Center webhooks"},
 	{"get webhook registration", "GET /webhooks/v1/registration", AppOrUser, "Partner Center webhooks"},
-	{"delete webhook registration", "DELETE /webhooks/v1/registration", AppOrUser, "Partner Center webhooks (the article states one credential for the whole API)"},
+	{
+		"delete webhook registration", "DELETE /webhooks/v1/registration", AppOrUser,
+		"Partner Center webhooks (the article states one credential for the whole API)",
+	},
 	{"list webhook events", "GET /webhooks/v1/registration/events", AppOrUser, "Partner Center webhooks"},
-	{"send webhook validation event", "POST /webhooks/v1/registration/validationEvents", AppOrUser, "Partner Center webhooks"},
+	{
+		"send webhook validation event", "POST /webhooks/v1/registration/validationEvents", AppOrUser,
+		"Partner Center webhooks",
+	},
 	{"create GDAP relationship", "POST " + gdapPath, AppOrUser, "Create delegatedAdminRelationship"},
 	{"list GDAP relationships", "GET " + gdapPath, AppOrUser, "List delegatedAdminRelationships"},
 	{"get GDAP relationship", "GET " + gdapPath + "/{id}", AppOrUser, "Get delegatedAdminRelationship"},
 	{"update GDAP auto-extend", "PATCH " + gdapPath + "/{id}", AppOrUser, "Update delegatedAdminRelationship"},
 	{"delete GDAP relationship", "DELETE " + gdapPath + "/{id}", AppOrUser, "Delete delegatedAdminRelationship"},
-	{"lock GDAP relationship for approval", "POST " + gdapPath + "/{id}/requests", AppOrUser, "Create delegatedAdminRelationshipRequest"},
-	{"terminate GDAP relationship", "POST " + gdapPath + "/{id}/requests", AppOrUser, "Create delegatedAdminRelationshipRequest"},
+	{
+		"lock GDAP relationship for approval", "POST " + gdapPath + "/{id}/requests", AppOrUser,
+		"Create delegatedAdminRelationshipRequest",
+	},
+	{
+		"terminate GDAP relationship", "POST " + gdapPath + "/{id}/requests", AppOrUser,
+		"Create delegatedAdminRelationshipRequest",
+	},
 	{"create access assignment", "POST " + gdapPath + "/{id}/accessAssignments", AppOrUser, "Create accessAssignments"},
 	{"list access assignments", "GET " + gdapPath + "/{id}/accessAssignments", AppOrUser, "List accessAssignments"},
-	{"get access assignment", "GET " + gdapPath + "/{id}/accessAssignments/{assignmentId}", AppOrUser, "Get delegatedAdminAccessAssignment"},
+	{
+		"get access assignment", "GET " + gdapPath + "/{id}/accessAssignments/{assignmentId}", AppOrUser,
+		"Get delegatedAdminAccessAssignment",
+	},
 }
 
 // OpCreateResellerCustomer is the client's name for creating a customer on behalf of an indirect

@@ -21,12 +21,17 @@ import (
 func fakeEntra(t testing.TB) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/t/oauth2/v2.0/token" || r.ParseForm() != nil || r.PostForm.Get("grant_type") != "client_credentials" {
+		if r.URL.Path != "/t/oauth2/v2.0/token" || r.ParseForm() != nil ||
+			r.PostForm.Get("grant_type") != "client_credentials" {
 			http.Error(w, `{"error":"invalid_request"}`, http.StatusBadRequest)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"access_token": "app:" + r.PostForm.Get("scope"), "token_type": "Bearer", "expires_in": 3600})
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"access_token": "app:" + r.PostForm.Get("scope"),
+			"token_type":   "Bearer",
+			"expires_in":   3600,
+		})
 	}))
 	t.Cleanup(srv.Close)
 	return srv
@@ -110,13 +115,16 @@ var appUserOnly = map[string]bool{
 func TestCredentialTable(t *testing.T) {
 	t.Run("every entry names its Microsoft article and a known credential", func(t *testing.T) {
 		for _, op := range partnercenter.Operations {
-			if op.Name == "" || op.Article == "" || op.Route == "" || (op.Credential != partnercenter.AppUser && op.Credential != partnercenter.AppOrUser) {
+			if op.Name == "" || op.Article == "" || op.Route == "" ||
+				(op.Credential != partnercenter.AppUser && op.Credential != partnercenter.AppOrUser) {
 				t.Errorf("incomplete entry %+v", op)
 			}
 		}
 	})
 	t.Run("a customer of an indirect reseller needs App+User, any other customer not", func(t *testing.T) {
-		if op, _ := partnercenter.OperationNamed(partnercenter.OpCreateResellerCustomer); op.Credential != partnercenter.AppUser {
+		if op, _ := partnercenter.OperationNamed(
+			partnercenter.OpCreateResellerCustomer,
+		); op.Credential != partnercenter.AppUser {
 			t.Errorf("%+v", op)
 		}
 		if c, _ := partnercenter.RouteCredential("POST /v1/customers"); c != partnercenter.AppOrUser {
@@ -131,7 +139,9 @@ func TestCredentialTable(t *testing.T) {
 }
 
 func TestAppUserCallsWaitForTheConnection(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte(`{}`)) }))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`{}`))
+	}))
 	defer srv.Close()
 	cfg := testConfig(t, srv.URL)
 	cfg.UserTokens = nil

@@ -96,20 +96,35 @@ func (e *Entra) ctx(ctx context.Context) context.Context {
 // AppTokens is a cached, self-refreshing source of app-only tokens for a service (its audience,
 // e.g. PartnerCenterAudience).
 func (e *Entra) AppTokens(audience string) oauth2.TokenSource {
-	cc := clientcredentials.Config{ClientID: e.cfg.ClientID, ClientSecret: e.cfg.ClientSecret, TokenURL: e.endpoint.TokenURL,
-		Scopes: []string{audience + "/.default"}, AuthStyle: oauth2.AuthStyleInParams}
+	cc := clientcredentials.Config{
+		ClientID:     e.cfg.ClientID,
+		ClientSecret: e.cfg.ClientSecret,
+		TokenURL:     e.endpoint.TokenURL,
+		Scopes:       []string{audience + "/.default"},
+		AuthStyle:    oauth2.AuthStyleInParams,
+	}
 	return oauth2.ReuseTokenSource(nil, cc.TokenSource(e.ctx(context.Background())))
 }
 
 func (e *Entra) oauth(redirectURI string) *oauth2.Config {
-	return &oauth2.Config{ClientID: e.cfg.ClientID, ClientSecret: e.cfg.ClientSecret, Endpoint: e.endpoint, RedirectURL: redirectURI, Scopes: connectScopes}
+	return &oauth2.Config{
+		ClientID:     e.cfg.ClientID,
+		ClientSecret: e.cfg.ClientSecret,
+		Endpoint:     e.endpoint,
+		RedirectURL:  redirectURI,
+		Scopes:       connectScopes,
+	}
 }
 
 // AuthCodeURL is where a partner admin signs in to connect partnerflow: the authorization code
 // grant with PKCE (S256 of verifier), state binding the answer to this sign-in, and the admin
 // forced to choose the account.
 func (e *Entra) AuthCodeURL(redirectURI, state, verifier string) string {
-	return e.oauth(redirectURI).AuthCodeURL(state, oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("prompt", "select_account"))
+	return e.oauth(redirectURI).AuthCodeURL(
+		state,
+		oauth2.S256ChallengeOption(verifier),
+		oauth2.SetAuthURLParam("prompt", "select_account"),
+	)
 }
 
 // Grant is what a sign-in gave: the refresh token to keep sealed, and who signed in.
@@ -133,7 +148,8 @@ type Identity struct {
 
 // ErrMFARequired is returned for a sign-in without multi-factor authentication: Partner Center
 // refuses App+User calls without it since 1 April 2026.
-var ErrMFARequired = errors.New("the sign-in did not use multi-factor authentication (its amr claim has no \"mfa\"); Partner Center requires MFA for App+User calls")
+var ErrMFARequired = errors.New("the sign-in did not use multi-factor authentication (its amr claim has no \"mfa\"); " +
+	"Partner Center requires MFA for App+User calls")
 
 // Exchange redeems an authorization code with its PKCE verifier and checks the sign-in: an ID
 // token signed by the tenant's keys, for this app, from the partner tenant, with MFA.
@@ -176,7 +192,10 @@ func (e *Entra) grant(ctx context.Context, tok *oauth2.Token) (Grant, error) {
 	if err != nil {
 		return Grant{}, fmt.Errorf("read the tenant's OpenID configuration: %w", err)
 	}
-	idt, err := provider.VerifierContext(oidc.ClientContext(ctx, e.cfg.HTTPClient), &oidc.Config{ClientID: e.cfg.ClientID}).Verify(ctx, raw)
+	idt, err := provider.VerifierContext(
+		oidc.ClientContext(ctx, e.cfg.HTTPClient),
+		&oidc.Config{ClientID: e.cfg.ClientID},
+	).Verify(ctx, raw)
 	if err != nil {
 		return Grant{}, fmt.Errorf("verify the ID token: %w", err)
 	}
@@ -185,7 +204,10 @@ func (e *Entra) grant(ctx context.Context, tok *oauth2.Token) (Grant, error) {
 		return Grant{}, fmt.Errorf("read the ID token: %w", err)
 	}
 	if !strings.EqualFold(id.TenantID, e.cfg.TenantID) {
-		return Grant{}, fmt.Errorf("the account belongs to tenant %s, not to the partner tenant %s", id.TenantID, e.cfg.TenantID)
+		return Grant{}, fmt.Errorf(
+			"the account belongs to tenant %s, not to the partner tenant %s",
+			id.TenantID, e.cfg.TenantID,
+		)
 	}
 	if !slices.Contains(id.Methods, "mfa") {
 		return Grant{}, ErrMFARequired
@@ -231,7 +253,12 @@ func (e *Entra) Refresh(ctx context.Context, refreshToken, scope string) (*oauth
 		}
 		return nil, fmt.Errorf("refresh the partner connection: %w", err)
 	}
-	tok := &oauth2.Token{AccessToken: out.AccessToken, TokenType: "Bearer", RefreshToken: out.RefreshToken, Expiry: time.Now().Add(time.Duration(out.ExpiresIn) * time.Second)}
+	tok := &oauth2.Token{
+		AccessToken:  out.AccessToken,
+		TokenType:    "Bearer",
+		RefreshToken: out.RefreshToken,
+		Expiry:       time.Now().Add(time.Duration(out.ExpiresIn) * time.Second),
+	}
 	if tok.RefreshToken == "" {
 		tok.RefreshToken = refreshToken
 	}

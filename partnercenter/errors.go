@@ -271,7 +271,8 @@ func newHTTPError(op, requestID string, resp *http.Response, body []byte, now ti
 			e.Description = env.Message
 		}
 		e.Source, e.Message, e.ErrorName = env.Source, env.Message, env.ErrorName
-		e.ServiceRetryable, e.Parameters, e.ErrorMessageExtended = env.IsRetryable, env.Parameters, env.ErrorMessageExtended
+		e.ServiceRetryable, e.Parameters, e.ErrorMessageExtended =
+			env.IsRetryable, env.Parameters, env.ErrorMessageExtended
 		e.Data = dataStrings(env.Data)
 		if env.Error != nil {
 			e.GraphCode = env.Error.Code

@@ -36,7 +36,9 @@ type Client interface {
 	// the last page. List items carry the company profile and the
 	// relationship, not the billing profile: read a customer's contact e-mail
 	// (billingProfile.email) with GetCustomer.
-	ListResellerCustomers(ctx context.Context, resellerTenantID, continuation string) (customers []Customer, next string, err error)
+	ListResellerCustomers(
+		ctx context.Context, resellerTenantID, continuation string,
+	) (customers []Customer, next string, err error)
 
 	// CreateGDAPRelationship creates a GDAP relationship in status created.
 	CreateGDAPRelationship(ctx context.Context, in NewGDAPRelationship) (GDAPRelationship, error)
@@ -100,7 +102,9 @@ type Client interface {
 	// GetSubscription reads one subscription.
 	GetSubscription(ctx context.Context, customerID, subscriptionID string) (Subscription, error)
 	// UpdateSupportContact names an indirect reseller as support contact.
-	UpdateSupportContact(ctx context.Context, customerID, subscriptionID string, sc SupportContact) (SupportContact, error)
+	UpdateSupportContact(
+		ctx context.Context, customerID, subscriptionID string, sc SupportContact,
+	) (SupportContact, error)
 
 	// RegisterWebhook creates the partner's webhook registration.
 	RegisterWebhook(ctx context.Context, reg WebhookRegistration) (WebhookRegistration, error)
@@ -119,20 +123,33 @@ const (
 func esc(s string) string { return url.PathEscape(s) }
 
 // RelationshipRequestURL implements Client.
-func (c *HTTPClient) RelationshipRequestURL(ctx context.Context, opts RelationshipRequestOptions) (RelationshipRequest, error) {
+func (c *HTTPClient) RelationshipRequestURL(
+	ctx context.Context, opts RelationshipRequestOptions,
+) (RelationshipRequest, error) {
 	var out RelationshipRequest
 	q := url.Values{}
 	if opts.IndirectResellerID != "" {
 		q.Set("indirectResellerId", opts.IndirectResellerID)
 	}
-	err := c.do(ctx, call{op: "get relationship request URL", method: http.MethodGet, path: "/v1/customers/relationshiprequests", query: q, out: &out})
+	err := c.do(ctx, call{
+		op:     "get relationship request URL",
+		method: http.MethodGet,
+		path:   "/v1/customers/relationshiprequests",
+		query:  q,
+		out:    &out,
+	})
 	return out, err
 }
 
 // GetCustomer implements Client.
 func (c *HTTPClient) GetCustomer(ctx context.Context, customerID string) (Customer, error) {
 	var out Customer
-	err := c.do(ctx, call{op: "get customer", method: http.MethodGet, path: "/v1/customers/" + esc(customerID), out: &out})
+	err := c.do(ctx, call{
+		op:     "get customer",
+		method: http.MethodGet,
+		path:   "/v1/customers/" + esc(customerID),
+		out:    &out,
+	})
 	return out, err
 }
 
@@ -153,7 +170,13 @@ func (f customerFilter) String() string {
 func (c *HTTPClient) FindCustomersByDomain(ctx context.Context, prefix string) ([]Customer, error) {
 	filter := customerFilter{Field: "Domain", Value: prefix, Operator: "starts_with"}.String()
 	var out Collection[Customer]
-	err := c.do(ctx, call{op: "find customers by domain", method: http.MethodGet, path: "/v1/customers", query: url.Values{"size": {"500"}, "filter": {filter}}, out: &out})
+	err := c.do(ctx, call{
+		op:     "find customers by domain",
+		method: http.MethodGet,
+		path:   "/v1/customers",
+		query:  url.Values{"size": {"500"}, "filter": {filter}},
+		out:    &out,
+	})
 	return out.Items, err
 }
 
@@ -167,7 +190,9 @@ const ResellerCustomersPageSize = 200
 // as the .NET SDK's seek query sends it. The token is read from links.next
 // (its MS-ContinuationToken header, else the body's continuationToken); no
 // links.next means the last page, as in the SDK's enumerator.
-func (c *HTTPClient) ListResellerCustomers(ctx context.Context, resellerTenantID, continuation string) ([]Customer, string, error) {
+func (c *HTTPClient) ListResellerCustomers(
+	ctx context.Context, resellerTenantID, continuation string,
+) ([]Customer, string, error) {
 	const op = "list reseller customers"
 	cl := call{op: op, method: http.MethodGet, path: "/v1/customers"}
 	if continuation == "" {
@@ -225,8 +250,16 @@ type removeRelationshipBody struct {
 // keys case-insensitively); the customer ID is filled in from the call.
 func (c *HTTPClient) RemoveResellerRelationship(ctx context.Context, customerID string) (Customer, error) {
 	var out Customer
-	err := c.do(ctx, call{op: "remove reseller relationship", method: http.MethodPatch, path: "/v1/customers/" + esc(customerID),
-		body: removeRelationshipBody{RelationshipToPartner: RelationshipNone, Attributes: Attributes{ObjectType: "Customer"}}, out: &out})
+	err := c.do(ctx, call{
+		op:     "remove reseller relationship",
+		method: http.MethodPatch,
+		path:   "/v1/customers/" + esc(customerID),
+		body: removeRelationshipBody{
+			RelationshipToPartner: RelationshipNone,
+			Attributes:            Attributes{ObjectType: "Customer"},
+		},
+		out: &out,
+	})
 	if err == nil && out.ID == "" {
 		out.ID = customerID
 	}
@@ -243,14 +276,27 @@ func (c *HTTPClient) withApprovalURL(r GDAPRelationship) GDAPRelationship {
 // CreateGDAPRelationship implements Client.
 func (c *HTTPClient) CreateGDAPRelationship(ctx context.Context, in NewGDAPRelationship) (GDAPRelationship, error) {
 	var out GDAPRelationship
-	err := c.do(ctx, call{op: "create GDAP relationship", svc: graph, method: http.MethodPost, path: gdapPath, body: in, out: &out})
+	err := c.do(ctx, call{
+		op:     "create GDAP relationship",
+		svc:    graph,
+		method: http.MethodPost,
+		path:   gdapPath,
+		body:   in,
+		out:    &out,
+	})
 	return c.withApprovalURL(out), err
 }
 
 // GetGDAPRelationship implements Client.
 func (c *HTTPClient) GetGDAPRelationship(ctx context.Context, id string) (GDAPRelationship, error) {
 	var out GDAPRelationship
-	err := c.do(ctx, call{op: "get GDAP relationship", svc: graph, method: http.MethodGet, path: gdapPath + "/" + esc(id), out: &out})
+	err := c.do(ctx, call{
+		op:     "get GDAP relationship",
+		svc:    graph,
+		method: http.MethodGet,
+		path:   gdapPath + "/" + esc(id),
+		out:    &out,
+	})
 	return c.withApprovalURL(out), err
 }
 
@@ -273,35 +319,73 @@ func (c *HTTPClient) TerminateGDAPRelationship(ctx context.Context, id string) (
 
 // DeleteGDAPRelationship implements Client.
 func (c *HTTPClient) DeleteGDAPRelationship(ctx context.Context, id, etag string) error {
-	return c.do(ctx, call{op: "delete GDAP relationship", svc: graph, method: http.MethodDelete, path: gdapPath + "/" + esc(id), ifMatch: etag})
+	return c.do(ctx, call{
+		op:      "delete GDAP relationship",
+		svc:     graph,
+		method:  http.MethodDelete,
+		path:    gdapPath + "/" + esc(id),
+		ifMatch: etag,
+	})
 }
 
 // UpdateGDAPAutoExtend implements Client.
-func (c *HTTPClient) UpdateGDAPAutoExtend(ctx context.Context, id, etag, autoExtendDuration string) (GDAPRelationship, error) {
+func (c *HTTPClient) UpdateGDAPAutoExtend(
+	ctx context.Context, id, etag, autoExtendDuration string,
+) (GDAPRelationship, error) {
 	var out GDAPRelationship
-	err := c.do(ctx, call{op: "update GDAP auto-extend", svc: graph, method: http.MethodPatch, path: gdapPath + "/" + esc(id), ifMatch: etag,
-		body: map[string]string{"autoExtendDuration": autoExtendDuration}, out: &out})
+	err := c.do(ctx, call{
+		op:      "update GDAP auto-extend",
+		svc:     graph,
+		method:  http.MethodPatch,
+		path:    gdapPath + "/" + esc(id),
+		ifMatch: etag,
+		body:    map[string]string{"autoExtendDuration": autoExtendDuration},
+		out:     &out,
+	})
 	return c.withApprovalURL(out), err
 }
 
 // CreateAccessAssignment implements Client.
-func (c *HTTPClient) CreateAccessAssignment(ctx context.Context, relationshipID string, in NewAccessAssignment) (AccessAssignment, error) {
+func (c *HTTPClient) CreateAccessAssignment(
+	ctx context.Context, relationshipID string, in NewAccessAssignment,
+) (AccessAssignment, error) {
 	var out AccessAssignment
-	err := c.do(ctx, call{op: "create access assignment", svc: graph, method: http.MethodPost, path: gdapPath + "/" + esc(relationshipID) + "/accessAssignments", body: in, out: &out})
+	err := c.do(ctx, call{
+		op:     "create access assignment",
+		svc:    graph,
+		method: http.MethodPost,
+		path:   gdapPath + "/" + esc(relationshipID) + "/accessAssignments",
+		body:   in,
+		out:    &out,
+	})
 	return out, err
 }
 
 // GetAccessAssignment implements Client.
-func (c *HTTPClient) GetAccessAssignment(ctx context.Context, relationshipID, assignmentID string) (AccessAssignment, error) {
+func (c *HTTPClient) GetAccessAssignment(
+	ctx context.Context, relationshipID, assignmentID string,
+) (AccessAssignment, error) {
 	var out AccessAssignment
-	err := c.do(ctx, call{op: "get access assignment", svc: graph, method: http.MethodGet, path: gdapPath + "/" + esc(relationshipID) + "/accessAssignments/" + esc(assignmentID), out: &out})
+	err := c.do(ctx, call{
+		op:     "get access assignment",
+		svc:    graph,
+		method: http.MethodGet,
+		path:   gdapPath + "/" + esc(relationshipID) + "/accessAssignments/" + esc(assignmentID),
+		out:    &out,
+	})
 	return out, err
 }
 
 // ListAccessAssignments implements Client.
 func (c *HTTPClient) ListAccessAssignments(ctx context.Context, relationshipID string) ([]AccessAssignment, error) {
 	var out GraphCollection[AccessAssignment]
-	err := c.do(ctx, call{op: "list access assignments", svc: graph, method: http.MethodGet, path: gdapPath + "/" + esc(relationshipID) + "/accessAssignments", out: &out})
+	err := c.do(ctx, call{
+		op:     "list access assignments",
+		svc:    graph,
+		method: http.MethodGet,
+		path:   gdapPath + "/" + esc(relationshipID) + "/accessAssignments",
+		out:    &out,
+	})
 	return out.Value, err
 }
 
@@ -321,8 +405,16 @@ func (c *HTTPClient) GetAvailability(ctx context.Context, catalogItemID, country
 	if len(parts) != 3 {
 		return out, fmt.Errorf("catalog item %q is not product:SKU:availability", catalogItemID)
 	}
-	path := "/v1/products/" + url.PathEscape(parts[0]) + "/skus/" + url.PathEscape(parts[1]) + "/availabilities/" + url.PathEscape(parts[2])
-	err := c.do(ctx, call{op: "get availability", method: http.MethodGet, path: path, query: url.Values{"country": {country}}, out: &out})
+	path := "/v1/products/" + url.PathEscape(parts[0]) +
+		"/skus/" + url.PathEscape(parts[1]) +
+		"/availabilities/" + url.PathEscape(parts[2])
+	err := c.do(ctx, call{
+		op:     "get availability",
+		method: http.MethodGet,
+		path:   path,
+		query:  url.Values{"country": {country}},
+		out:    &out,
+	})
 	return out, err
 }
 
@@ -339,25 +431,47 @@ func Sells(ctx context.Context, c Client, catalogItemID, country string) (bool, 
 
 func (c *HTTPClient) GetMPNProfile(ctx context.Context, mpnID string) (MPNProfile, error) {
 	var out MPNProfile
-	err := c.do(ctx, call{op: "get MPN profile", method: http.MethodGet, path: "/v1/profiles/mpn", query: url.Values{"mpnId": {mpnID}}, out: &out})
+	err := c.do(ctx, call{
+		op:     "get MPN profile",
+		method: http.MethodGet,
+		path:   "/v1/profiles/mpn",
+		query:  url.Values{"mpnId": {mpnID}},
+		out:    &out,
+	})
 	return out, err
 }
 
 // GetAgreementStatus implements Client.
 func (c *HTTPClient) GetAgreementStatus(ctx context.Context, mpnID string) (AgreementStatus, error) {
 	var out AgreementStatus
-	err := c.do(ctx, call{op: "get partner agreement status", method: http.MethodGet, path: "/v1/compliance/csp/agreementstatus", query: url.Values{"mpnId": {mpnID}}, out: &out})
+	err := c.do(ctx, call{
+		op:     "get partner agreement status",
+		method: http.MethodGet,
+		path:   "/v1/compliance/csp/agreementstatus",
+		query:  url.Values{"mpnId": {mpnID}},
+		out:    &out,
+	})
 	return out, err
 }
 
 // GetMCATemplate implements Client.
 func (c *HTTPClient) GetMCATemplate(ctx context.Context) (AgreementTemplate, error) {
 	var out Collection[AgreementTemplate]
-	if err := c.do(ctx, call{op: "get MCA template", method: http.MethodGet, path: "/v1/agreements", query: url.Values{"agreementType": {AgreementTypeMCA}}, out: &out}); err != nil {
+	if err := c.do(ctx, call{
+		op:     "get MCA template",
+		method: http.MethodGet,
+		path:   "/v1/agreements",
+		query:  url.Values{"agreementType": {AgreementTypeMCA}},
+		out:    &out,
+	}); err != nil {
 		return AgreementTemplate{}, err
 	}
 	if len(out.Items) == 0 {
-		return AgreementTemplate{}, &Error{Op: "get MCA template", StatusCode: http.StatusNotFound, Description: "no Microsoft Customer Agreement template"}
+		return AgreementTemplate{}, &Error{
+			Op:          "get MCA template",
+			StatusCode:  http.StatusNotFound,
+			Description: "no Microsoft Customer Agreement template",
+		}
 	}
 	best := out.Items[0]
 	for _, t := range out.Items[1:] {
@@ -369,30 +483,54 @@ func (c *HTTPClient) GetMCATemplate(ctx context.Context) (AgreementTemplate, err
 }
 
 // CreateCustomerAgreement implements Client.
-func (c *HTTPClient) CreateCustomerAgreement(ctx context.Context, customerID string, a CustomerAgreement) (CustomerAgreement, error) {
+func (c *HTTPClient) CreateCustomerAgreement(
+	ctx context.Context, customerID string, a CustomerAgreement,
+) (CustomerAgreement, error) {
 	var out CustomerAgreement
-	err := c.do(ctx, call{op: "attest customer agreement", method: http.MethodPost, path: "/v1/customers/" + esc(customerID) + "/agreements", body: a, out: &out})
+	err := c.do(ctx, call{
+		op:     "attest customer agreement",
+		method: http.MethodPost,
+		path:   "/v1/customers/" + esc(customerID) + "/agreements",
+		body:   a,
+		out:    &out,
+	})
 	return out, err
 }
 
 // ListCustomerAgreements implements Client.
 func (c *HTTPClient) ListCustomerAgreements(ctx context.Context, customerID string) ([]CustomerAgreement, error) {
 	var out Collection[CustomerAgreement]
-	err := c.do(ctx, call{op: "list customer agreements", method: http.MethodGet, path: "/v1/customers/" + esc(customerID) + "/agreements", out: &out})
+	err := c.do(ctx, call{
+		op:     "list customer agreements",
+		method: http.MethodGet,
+		path:   "/v1/customers/" + esc(customerID) + "/agreements",
+		out:    &out,
+	})
 	return out.Items, err
 }
 
 // CreateCart implements Client.
 func (c *HTTPClient) CreateCart(ctx context.Context, customerID string, cart Cart) (Cart, error) {
 	var out Cart
-	err := c.do(ctx, call{op: "create cart", method: http.MethodPost, path: "/v1/customers/" + esc(customerID) + "/carts", body: cart, out: &out})
+	err := c.do(ctx, call{
+		op:     "create cart",
+		method: http.MethodPost,
+		path:   "/v1/customers/" + esc(customerID) + "/carts",
+		body:   cart,
+		out:    &out,
+	})
 	return out, err
 }
 
 // GetCart implements Client.
 func (c *HTTPClient) GetCart(ctx context.Context, customerID, cartID string) (Cart, error) {
 	var out Cart
-	err := c.do(ctx, call{op: "get cart", method: http.MethodGet, path: "/v1/customers/" + esc(customerID) + "/carts/" + esc(cartID), out: &out})
+	err := c.do(ctx, call{
+		op:     "get cart",
+		method: http.MethodGet,
+		path:   "/v1/customers/" + esc(customerID) + "/carts/" + esc(cartID),
+		out:    &out,
+	})
 	return out, err
 }
 
@@ -401,50 +539,90 @@ func (c *HTTPClient) GetCart(ctx context.Context, customerID, cartID string) (Ca
 // slash; the simulator accepts both).
 func (c *HTTPClient) UpdateCart(ctx context.Context, customerID string, cart Cart) (Cart, error) {
 	var out Cart
-	err := c.do(ctx, call{op: "update cart", method: http.MethodPut, path: "/v1/customers/" + esc(customerID) + "/carts/" + esc(cart.ID), body: cart, out: &out})
+	err := c.do(ctx, call{
+		op:     "update cart",
+		method: http.MethodPut,
+		path:   "/v1/customers/" + esc(customerID) + "/carts/" + esc(cart.ID),
+		body:   cart,
+		out:    &out,
+	})
 	return out, err
 }
 
 // CheckoutCart implements Client.
 func (c *HTTPClient) CheckoutCart(ctx context.Context, customerID, cartID string) (CheckoutResult, error) {
 	var out CheckoutResult
-	err := c.do(ctx, call{op: "checkout cart", method: http.MethodPost, path: "/v1/customers/" + esc(customerID) + "/carts/" + esc(cartID) + "/checkout", out: &out})
+	err := c.do(ctx, call{
+		op:     "checkout cart",
+		method: http.MethodPost,
+		path:   "/v1/customers/" + esc(customerID) + "/carts/" + esc(cartID) + "/checkout",
+		out:    &out,
+	})
 	return out, err
 }
 
 // GetOrder implements Client.
 func (c *HTTPClient) GetOrder(ctx context.Context, customerID, orderID string) (Order, error) {
 	var out Order
-	err := c.do(ctx, call{op: "get order", method: http.MethodGet, path: "/v1/customers/" + esc(customerID) + "/orders/" + esc(orderID), out: &out})
+	err := c.do(ctx, call{
+		op:     "get order",
+		method: http.MethodGet,
+		path:   "/v1/customers/" + esc(customerID) + "/orders/" + esc(orderID),
+		out:    &out,
+	})
 	return out, err
 }
 
 // GetOrderProvisioningStatus implements Client.
-func (c *HTTPClient) GetOrderProvisioningStatus(ctx context.Context, customerID, orderID string) (OrderProvisioningStatus, error) {
+func (c *HTTPClient) GetOrderProvisioningStatus(
+	ctx context.Context, customerID, orderID string,
+) (OrderProvisioningStatus, error) {
 	var out OrderProvisioningStatus
-	err := c.do(ctx, call{op: "get order provisioning status", method: http.MethodGet, path: "/v1/customers/" + esc(customerID) + "/orders/" + esc(orderID) + "/provisioningstatus", out: &out})
+	err := c.do(ctx, call{
+		op:     "get order provisioning status",
+		method: http.MethodGet,
+		path:   "/v1/customers/" + esc(customerID) + "/orders/" + esc(orderID) + "/provisioningstatus",
+		out:    &out,
+	})
 	return out, err
 }
 
 // ListSubscriptions implements Client.
 func (c *HTTPClient) ListSubscriptions(ctx context.Context, customerID string) ([]Subscription, error) {
 	var out Collection[Subscription]
-	err := c.do(ctx, call{op: "list subscriptions", method: http.MethodGet, path: "/v1/customers/" + esc(customerID) + "/subscriptions", out: &out})
+	err := c.do(ctx, call{
+		op:     "list subscriptions",
+		method: http.MethodGet,
+		path:   "/v1/customers/" + esc(customerID) + "/subscriptions",
+		out:    &out,
+	})
 	return out.Items, err
 }
 
 // GetSubscription implements Client.
 func (c *HTTPClient) GetSubscription(ctx context.Context, customerID, subscriptionID string) (Subscription, error) {
 	var out Subscription
-	err := c.do(ctx, call{op: "get subscription", method: http.MethodGet, path: "/v1/customers/" + esc(customerID) + "/subscriptions/" + esc(subscriptionID), out: &out})
+	err := c.do(ctx, call{
+		op:     "get subscription",
+		method: http.MethodGet,
+		path:   "/v1/customers/" + esc(customerID) + "/subscriptions/" + esc(subscriptionID),
+		out:    &out,
+	})
 	return out, err
 }
 
 // UpdateSupportContact implements Client.
-func (c *HTTPClient) UpdateSupportContact(ctx context.Context, customerID, subscriptionID string, sc SupportContact) (SupportContact, error) {
+func (c *HTTPClient) UpdateSupportContact(
+	ctx context.Context, customerID, subscriptionID string, sc SupportContact,
+) (SupportContact, error) {
 	var out SupportContact
-	err := c.do(ctx, call{op: "update subscription support contact", method: http.MethodPut,
-		path: "/v1/customers/" + esc(customerID) + "/subscriptions/" + esc(subscriptionID) + "/supportcontact", body: sc, out: &out})
+	err := c.do(ctx, call{
+		op:     "update subscription support contact",
+		method: http.MethodPut,
+		path:   "/v1/customers/" + esc(customerID) + "/subscriptions/" + esc(subscriptionID) + "/supportcontact",
+		body:   sc,
+		out:    &out,
+	})
 	return out, err
 }
 
@@ -465,9 +643,17 @@ func (c *HTTPClient) GetWebhookRegistration(ctx context.Context) (WebhookRegistr
 }
 
 // UpdateWebhookRegistration implements Client.
-func (c *HTTPClient) UpdateWebhookRegistration(ctx context.Context, reg WebhookRegistration) (WebhookRegistration, error) {
+func (c *HTTPClient) UpdateWebhookRegistration(
+	ctx context.Context, reg WebhookRegistration,
+) (WebhookRegistration, error) {
 	var out WebhookRegistration
-	err := c.do(ctx, call{op: "update webhook registration", method: http.MethodPut, path: webhookPath, body: reg, out: &out})
+	err := c.do(ctx, call{
+		op:     "update webhook registration",
+		method: http.MethodPut,
+		path:   webhookPath,
+		body:   reg,
+		out:    &out,
+	})
 	return out, err
 }
 

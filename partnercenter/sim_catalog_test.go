@@ -16,7 +16,8 @@ func TestTheCatalogAnswersWhatItSells(t *testing.T) {
 	c := s.Client(t)
 	ctx := context.Background()
 	got, err := c.GetAvailability(ctx, "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS", "IT")
-	if err != nil || got.CatalogItemID != "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS" || !got.IsPurchasable || got.Country != "IT" {
+	if err != nil || got.CatalogItemID != "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS" || !got.IsPurchasable ||
+		got.Country != "IT" {
 		t.Fatalf("a sold item: %+v %v", got, err)
 	}
 	_, err = c.GetAvailability(ctx, "CFQ7TTC0ZZZZ:0001:CFQ7TTC0ZZZZ", "IT")

@@ -49,8 +49,15 @@ func idOf(t *testing.T, body []byte) string {
 // addPartner adds a partnered indirect reseller with a signed agreement.
 func (e *simEnv) addPartner(domain, mpn, tenantID string) {
 	e.t.Helper()
-	in := map[string]any{"domain": domain, "companyName": domain, "mpnId": mpn, "country": "US", "agreementSigned": true, "authorized": true,
-		"users": []map[string]any{{"upn": "admin@" + domain, "globalAdmin": true}}}
+	in := map[string]any{
+		"domain":          domain,
+		"companyName":     domain,
+		"mpnId":           mpn,
+		"country":         "US",
+		"agreementSigned": true,
+		"authorized":      true,
+		"users":           []map[string]any{{"upn": "admin@" + domain, "globalAdmin": true}},
+	}
 	if tenantID != "" {
 		in["tenantId"] = tenantID
 	}
@@ -77,40 +84,52 @@ func TestSimMatchesDocumentedCommerceShapes(t *testing.T) {
 	}
 	var direct, indirect, nceCart, attestedCart, nceSub, addonCart, baseSub, addonSub string
 	var order string
-	step("create a customer (201, the direct example; the indirect example's companyName, links and allowDelegatedAccess allowed)", func(t *testing.T) {
-		status, body := e.raw("POST", "/v1/customers", docRequest(t, "create-customer.request.json", nil), nil)
-		sameShape(t, "create-customer.response.json", 201, status, body, []string{"companyProfile.companyName", "companyProfile.links", "allowDelegatedAccess"}, nil)
-		direct = idOf(t, body)
-	})
+	step(
+		"create a customer (201, the direct example; the indirect example's companyName, links and "+
+			"allowDelegatedAccess allowed)",
+		func(t *testing.T) {
+			status, body := e.raw("POST", "/v1/customers", docRequest(t, "create-customer.request.json", nil), nil)
+			sameShape(t, "create-customer.response.json", 201, status, body,
+				[]string{"companyProfile.companyName", "companyProfile.links", "allowDelegatedAccess"}, nil)
+			direct = idOf(t, body)
+		},
+	)
 	step("get the customer by ID", func(t *testing.T) {
 		status, body := e.raw("GET", "/v1/customers/"+direct, nil, nil)
 		sameShape(t, "get-customer.response.json", 200, status, body, nil, nil)
 	})
 	step("create a customer for an indirect reseller (201)", func(t *testing.T) {
-		req := docRequest(t, "create-customer-indirect-reseller.request.json", func(m map[string]any) { m["AssociatedPartnerId"] = adatumID })
+		req := docRequest(t, "create-customer-indirect-reseller.request.json", func(m map[string]any) {
+			m["AssociatedPartnerId"] = adatumID
+		})
 		status, body := e.raw("POST", "/v1/customers", req, nil)
 		sameShape(t, "create-customer-indirect-reseller.response.json", 201, status, body, nil, nil)
 		indirect = idOf(t, body)
 	})
 	step("create a new-commerce licence cart (201)", func(t *testing.T) {
-		status, body := e.raw("POST", "/v1/customers/"+direct+"/carts", docRequest(t, "create-cart-nce.request.json", nil), nil)
+		status, body := e.raw("POST", "/v1/customers/"+direct+"/carts",
+			docRequest(t, "create-cart-nce.request.json", nil), nil)
 		sameShape(t, "create-cart-nce.response.json", 201, status, body, nil, nil)
 		nceCart = idOf(t, body)
 	})
 	step("create a cart with the partner-of-record attestation and additional resellers (201)", func(t *testing.T) {
-		status, body := e.raw("POST", "/v1/customers/"+indirect+"/carts", docRequest(t, "create-cart-attestation.request.json", nil), nil)
+		status, body := e.raw("POST", "/v1/customers/"+indirect+"/carts",
+			docRequest(t, "create-cart-attestation.request.json", nil), nil)
 		// The example's first line has no participants; its second has.
-		sameShape(t, "create-cart-attestation.response.json", 201, status, body, []string{"lineItems[].participants"}, nil)
+		sameShape(t, "create-cart-attestation.response.json", 201, status, body,
+			[]string{"lineItems[].participants"}, nil)
 		attestedCart = idOf(t, body)
 	})
 	step("update a cart at the documented path with its trailing slash (201)", func(t *testing.T) {
-		status, body := e.raw("PUT", "/v1/customers/"+direct+"/carts/"+nceCart+"/", docRequest(t, "update-cart.request.json", nil), nil)
+		status, body := e.raw("PUT", "/v1/customers/"+direct+"/carts/"+nceCart+"/",
+			docRequest(t, "update-cart.request.json", nil), nil)
 		// The example writes ProvisioningContext where every other answer
 		// has provisioningContext; the simulator's attestation rule on this
 		// reservation adds an error the example does not have; the example
 		// lacks the expiration and status every other cart answer has.
 		sameShape(t, "update-cart.response.json", 201, status, body,
-			[]string{"lineItems[].provisioningContext", "lineItems[].error", "expirationTimestamp", "status"}, []string{"lineItems[].ProvisioningContext"})
+			[]string{"lineItems[].provisioningContext", "lineItems[].error", "expirationTimestamp", "status"},
+			[]string{"lineItems[].ProvisioningContext"})
 		var cart partnercenter.Cart
 		_ = json.Unmarshal(body, &cart)
 		if pc := cart.LineItems[0].ProvisioningContext; pc["subscriptionId"] == "" || pc["scope"] != "shared" {
@@ -118,11 +137,13 @@ func TestSimMatchesDocumentedCommerceShapes(t *testing.T) {
 		}
 	})
 	step("confirm the customer's acceptance of the MCA (201)", func(t *testing.T) {
-		status, body := e.raw("POST", "/v1/customers/"+indirect+"/agreements", docRequest(t, "customer-agreement.request.json", nil), nil)
+		status, body := e.raw("POST", "/v1/customers/"+indirect+"/agreements",
+			docRequest(t, "customer-agreement.request.json", nil), nil)
 		sameShape(t, "customer-agreement.response.json", 201, status, body, nil, nil)
 	})
 	step("the same confirmation again is 600061", func(t *testing.T) {
-		status, body := e.raw("POST", "/v1/customers/"+indirect+"/agreements", docRequest(t, "customer-agreement.request.json", nil), nil)
+		status, body := e.raw("POST", "/v1/customers/"+indirect+"/agreements",
+			docRequest(t, "customer-agreement.request.json", nil), nil)
 		sameShape(t, "customer-agreement-already-exists.409.json", 409, status, body, nil, nil)
 	})
 	step("list the customer's confirmations", func(t *testing.T) {
@@ -133,20 +154,25 @@ func TestSimMatchesDocumentedCommerceShapes(t *testing.T) {
 		status, body := e.raw("POST", "/v1/customers/"+indirect+"/carts/"+attestedCart+"/checkout", nil, nil)
 		// Only the example's second line has a reseller on record.
 		sameShape(t, "checkout-cart.response.json", 201, status, body,
-			[]string{"orders[].lineItems[].partnerIdOnRecord", "orders[].lineItems[].additionalPartnerIdsOnRecord"}, nil)
+			[]string{"orders[].lineItems[].partnerIdOnRecord", "orders[].lineItems[].additionalPartnerIdsOnRecord"},
+			nil)
 		var res partnercenter.CheckoutResult
 		_ = json.Unmarshal(body, &res)
 		order = res.Orders[0].ID
 		nceSub = res.Orders[0].LineItems[1].SubscriptionID
-		if li := res.Orders[0].LineItems[1]; li.PartnerIDOnRecord != "5357564" || strings.Join(li.AdditionalPartnerIDsOnRecord, ",") != "517285,5357563" {
+		if li := res.Orders[0].LineItems[1]; li.PartnerIDOnRecord != "5357564" ||
+			strings.Join(li.AdditionalPartnerIDsOnRecord, ",") != "517285,5357563" {
 			t.Errorf("partners on record = %+v", li)
 		}
 	})
 	step("get the order (the example is a reservation order: new-commerce keys allowed)", func(t *testing.T) {
 		status, body := e.raw("GET", "/v1/customers/"+indirect+"/orders/"+order, nil, nil)
-		sameShape(t, "get-order.response.json", 200, status, body, []string{"alternateId", "transactionType", "client", "links.patchOperation",
-			"lineItems[].subscriptionId", "lineItems[].termDuration", "lineItems[].transactionType", "lineItems[].partnerIdOnRecord",
-			"lineItems[].additionalPartnerIdsOnRecord", "lineItems[].links.product", "lineItems[].links.availability"}, nil)
+		sameShape(t, "get-order.response.json", 200, status, body, []string{
+			"alternateId", "transactionType", "client", "links.patchOperation",
+			"lineItems[].subscriptionId", "lineItems[].termDuration", "lineItems[].transactionType",
+			"lineItems[].partnerIdOnRecord", "lineItems[].additionalPartnerIdsOnRecord", "lineItems[].links.product",
+			"lineItems[].links.availability",
+		}, nil)
 	})
 	e.advance(2 * time.Minute)
 	step("the order's provisioning status once provisioned", func(t *testing.T) {
@@ -155,18 +181,24 @@ func TestSimMatchesDocumentedCommerceShapes(t *testing.T) {
 	})
 	step("get the new-commerce subscription", func(t *testing.T) {
 		status, body := e.raw("GET", "/v1/customers/"+indirect+"/subscriptions/"+nceSub, nil, nil)
-		sameShape(t, "get-subscription-nce.response.json", 200, status, body, []string{"cancellationAllowedUntilDate"}, nil)
+		sameShape(t, "get-subscription-nce.response.json", 200, status, body,
+			[]string{"cancellationAllowedUntilDate"}, nil)
 	})
-	step("list the customer's subscriptions (the example is a software subscription, without refund options)", func(t *testing.T) {
-		status, body := e.raw("GET", "/v1/customers/"+indirect+"/subscriptions", nil, nil)
-		sameShape(t, "subscriptions-list.response.json", 200, status, body, []string{"items[].refundOptions"}, nil)
-	})
+	step(
+		"list the customer's subscriptions (the example is a software subscription, without refund options)",
+		func(t *testing.T) {
+			status, body := e.raw("GET", "/v1/customers/"+indirect+"/subscriptions", nil, nil)
+			sameShape(t, "subscriptions-list.response.json", 200, status, body, []string{"items[].refundOptions"}, nil)
+		},
+	)
 	step("make the example's indirect reseller the subscription's support contact", func(t *testing.T) {
-		status, body := e.raw("PUT", "/v1/customers/"+indirect+"/subscriptions/"+nceSub+"/supportcontact", docRequest(t, "update-support-contact.request.json", nil), nil)
+		status, body := e.raw("PUT", "/v1/customers/"+indirect+"/subscriptions/"+nceSub+"/supportcontact",
+			docRequest(t, "update-support-contact.request.json", nil), nil)
 		sameShape(t, "update-support-contact.response.json", 200, status, body, nil, nil)
 	})
 	step("create a cart with add-ons for a new base subscription (201)", func(t *testing.T) {
-		status, body := e.raw("POST", "/v1/customers/"+indirect+"/carts", docRequest(t, "create-cart-addons.request.json", nil), nil)
+		status, body := e.raw("POST", "/v1/customers/"+indirect+"/carts",
+			docRequest(t, "create-cart-addons.request.json", nil), nil)
 		sameShape(t, "create-cart-addons.response.json", 201, status, body,
 			[]string{"lineItems[].provisioningContext", "lineItems[].addonItems[].provisioningContext"}, nil)
 		addonCart = idOf(t, body)
@@ -184,8 +216,10 @@ func TestSimMatchesDocumentedCommerceShapes(t *testing.T) {
 	e.advance(2 * time.Minute)
 	step("get the add-on subscription (new-commerce keys allowed)", func(t *testing.T) {
 		status, body := e.raw("GET", "/v1/customers/"+indirect+"/subscriptions/"+addonSub, nil, nil)
-		sameShape(t, "get-subscription-addon.response.json", 200, status, body, []string{"productType", "hasPurchasableAddons", "isTrial", "billingCycle",
-			"renewalTermDuration", "isMicrosoftProduct", "partnerId", "attentionNeeded", "actionTaken", "publisherName"}, nil)
+		sameShape(t, "get-subscription-addon.response.json", 200, status, body, []string{
+			"productType", "hasPurchasableAddons", "isTrial", "billingCycle", "renewalTermDuration",
+			"isMicrosoftProduct", "partnerId", "attentionNeeded", "actionTaken", "publisherName",
+		}, nil)
 		var sub partnercenter.Subscription
 		_ = json.Unmarshal(body, &sub)
 		if sub.ParentSubscriptionID != baseSub {
@@ -194,7 +228,9 @@ func TestSimMatchesDocumentedCommerceShapes(t *testing.T) {
 	})
 	step("create a cart with an add-on for the existing base subscription (201)", func(t *testing.T) {
 		req := docRequest(t, "create-cart-addon-existing.request.json", func(m map[string]any) {
-			m["LineItems"].([]any)[0].(map[string]any)["ProvisioningContext"] = map[string]any{"ParentSubscriptionId": baseSub}
+			m["LineItems"].([]any)[0].(map[string]any)["ProvisioningContext"] = map[string]any{
+				"ParentSubscriptionId": baseSub,
+			}
 		})
 		status, body := e.raw("POST", "/v1/customers/"+indirect+"/carts", req, nil)
 		sameShape(t, "create-cart-addon-existing.response.json", 201, status, body, nil, nil)
@@ -238,10 +274,12 @@ func TestSimCatalogRefusals(t *testing.T) {
 	for _, s := range subs {
 		byOffer[s.OfferID] = s
 	}
-	if s := byOffer[sim.CatalogAzurePlan]; s.BillingType != "usage" || s.UnitType != "Usage-based" || s.Quantity != 1 || s.BillingCycle != partnercenter.BillingCycleNone {
+	if s := byOffer[sim.CatalogAzurePlan]; s.BillingType != "usage" || s.UnitType != "Usage-based" || s.Quantity != 1 ||
+		s.BillingCycle != partnercenter.BillingCycleNone {
 		t.Errorf("Azure plan subscription = %+v", s)
 	}
-	if s := byOffer[sim.CatalogM365E3]; s.BillingType != "license" || s.BillingCycle != partnercenter.BillingCycleMonthly || s.TermDuration != "P1Y" ||
+	if s := byOffer[sim.CatalogM365E3]; s.BillingType != "license" ||
+		s.BillingCycle != partnercenter.BillingCycleMonthly || s.TermDuration != "P1Y" ||
 		!s.CommitmentEndDate.Equal(time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC)) || len(s.RefundOptions) != 1 {
 		t.Errorf("E3 subscription = %+v", s)
 	}
@@ -252,13 +290,34 @@ func TestSimCatalogRefusals(t *testing.T) {
 		line partnercenter.CartLineItem
 		code int
 	}{
-		{"an unknown catalog item is 10001", li("NOPE:0001:NOPE", 1, "monthly", "P1M"), partnercenter.CodeInvalidCatalogItem},
-		{"Business Basic above its 300 seats is 10002", li(sim.CatalogM365BusinessBasic, 301, "monthly", "P1M"), partnercenter.CodeQuantityOutOfRange},
-		{"an Azure plan with a quantity of 2 is 10002", li(sim.CatalogAzurePlan, 2, "none", ""), partnercenter.CodeQuantityOutOfRange},
-		{"an Azure plan billed monthly is 10010", li(sim.CatalogAzurePlan, 1, "monthly", ""), partnercenter.CodeCartInvalidInput},
-		{"a one-month term billed annually is 10010", li(sim.CatalogM365E3, 1, "annual", "P1M"), partnercenter.CodeCartInvalidInput},
-		{"a reservation without attestation is 10012", li(sim.CatalogReservation, 1, "one_time", "P1Y"), partnercenter.CodeAttestationNotAccepted},
-		{"an add-on without a parent is 10010", li(sim.CatalogLegacyAddonA, 1, "monthly", ""), partnercenter.CodeCartInvalidInput},
+		{
+			"an unknown catalog item is 10001",
+			li("NOPE:0001:NOPE", 1, "monthly", "P1M"), partnercenter.CodeInvalidCatalogItem,
+		},
+		{
+			"Business Basic above its 300 seats is 10002",
+			li(sim.CatalogM365BusinessBasic, 301, "monthly", "P1M"), partnercenter.CodeQuantityOutOfRange,
+		},
+		{
+			"an Azure plan with a quantity of 2 is 10002",
+			li(sim.CatalogAzurePlan, 2, "none", ""), partnercenter.CodeQuantityOutOfRange,
+		},
+		{
+			"an Azure plan billed monthly is 10010",
+			li(sim.CatalogAzurePlan, 1, "monthly", ""), partnercenter.CodeCartInvalidInput,
+		},
+		{
+			"a one-month term billed annually is 10010",
+			li(sim.CatalogM365E3, 1, "annual", "P1M"), partnercenter.CodeCartInvalidInput,
+		},
+		{
+			"a reservation without attestation is 10012",
+			li(sim.CatalogReservation, 1, "one_time", "P1Y"), partnercenter.CodeAttestationNotAccepted,
+		},
+		{
+			"an add-on without a parent is 10010",
+			li(sim.CatalogLegacyAddonA, 1, "monthly", ""), partnercenter.CodeCartInvalidInput,
+		},
 		{"an add-on for a subscription the customer does not have is 10007", func() partnercenter.CartLineItem {
 			l := li(sim.CatalogLegacyAddonA, 1, "monthly", "")
 			l.ProvisioningContext = map[string]string{"parentSubscriptionId": "00000000-0000-4000-8000-000000000000"}
@@ -298,29 +357,54 @@ func TestSimCatalogRefusals(t *testing.T) {
 		status int
 		code   int
 	}{
-		{"an add-on for a subscription of another product is 800029", []partnercenter.CartLineItem{func() partnercenter.CartLineItem {
-			l := li(sim.CatalogLegacyAddonA, 1, "monthly", "")
-			l.ProvisioningContext = map[string]string{"parentSubscriptionId": byOffer[sim.CatalogM365E3].ID}
-			return l
-		}()}, 400, partnercenter.CodeAddonNotRelated},
-		{"an add-on nested under a product it does not belong to is 800029", []partnercenter.CartLineItem{func() partnercenter.CartLineItem {
-			l := li(sim.CatalogM365E3, 1, "monthly", "P1M")
-			l.AddonItems = []partnercenter.CartLineItem{li(sim.CatalogLegacyAddonA, 1, "monthly", "")}
-			return l
-		}()}, 400, partnercenter.CodeAddonNotRelated},
-		{"more than five additional resellers is 800002", []partnercenter.CartLineItem{func() partnercenter.CartLineItem {
-			l := li(sim.CatalogM365E3, 1, "monthly", "P1M")
-			l.Participants = []partnercenter.Participant{{Key: partnercenter.ParticipantTransactionReseller, Value: "1234567"}}
-			for range 6 {
-				l.Participants = append(l.Participants, partnercenter.Participant{Key: partnercenter.ParticipantAdditionalTransactionReseller, Value: "1234567"})
-			}
-			return l
-		}()}, 400, partnercenter.CodeInvalidRequestInput},
-		{"an additional reseller that is not partnered is 800016", []partnercenter.CartLineItem{func() partnercenter.CartLineItem {
-			l := li(sim.CatalogM365E3, 1, "monthly", "P1M")
-			l.Participants = []partnercenter.Participant{{Key: partnercenter.ParticipantAdditionalTransactionReseller, Value: "3456789"}}
-			return l
-		}()}, 400, partnercenter.CodeNotIndirectReseller},
+		{
+			"an add-on for a subscription of another product is 800029",
+			[]partnercenter.CartLineItem{func() partnercenter.CartLineItem {
+				l := li(sim.CatalogLegacyAddonA, 1, "monthly", "")
+				l.ProvisioningContext = map[string]string{"parentSubscriptionId": byOffer[sim.CatalogM365E3].ID}
+				return l
+			}()},
+			400, partnercenter.CodeAddonNotRelated,
+		},
+		{
+			"an add-on nested under a product it does not belong to is 800029",
+			[]partnercenter.CartLineItem{func() partnercenter.CartLineItem {
+				l := li(sim.CatalogM365E3, 1, "monthly", "P1M")
+				l.AddonItems = []partnercenter.CartLineItem{li(sim.CatalogLegacyAddonA, 1, "monthly", "")}
+				return l
+			}()},
+			400, partnercenter.CodeAddonNotRelated,
+		},
+		{
+			"more than five additional resellers is 800002",
+			[]partnercenter.CartLineItem{func() partnercenter.CartLineItem {
+				l := li(sim.CatalogM365E3, 1, "monthly", "P1M")
+				l.Participants = []partnercenter.Participant{{
+					Key:   partnercenter.ParticipantTransactionReseller,
+					Value: "1234567",
+				}}
+				for range 6 {
+					l.Participants = append(l.Participants, partnercenter.Participant{
+						Key:   partnercenter.ParticipantAdditionalTransactionReseller,
+						Value: "1234567",
+					})
+				}
+				return l
+			}()},
+			400, partnercenter.CodeInvalidRequestInput,
+		},
+		{
+			"an additional reseller that is not partnered is 800016",
+			[]partnercenter.CartLineItem{func() partnercenter.CartLineItem {
+				l := li(sim.CatalogM365E3, 1, "monthly", "P1M")
+				l.Participants = []partnercenter.Participant{{
+					Key:   partnercenter.ParticipantAdditionalTransactionReseller,
+					Value: "3456789",
+				}}
+				return l
+			}()},
+			400, partnercenter.CodeNotIndirectReseller,
+		},
 	}
 	for _, tt := range requestErrors {
 		t.Run(tt.name, func(t *testing.T) {
@@ -338,7 +422,10 @@ func TestSimCatalogRefusals(t *testing.T) {
 			t.Fatal(err)
 		}
 		attest(t, e, other.ID)
-		c, err := e.c.CreateCart(rid("cart"), other.ID, partnercenter.Cart{LineItems: []partnercenter.CartLineItem{li(sim.CatalogAzurePlan, 1, "none", ""), li(sim.CatalogAzurePlan, 1, "none", "")}})
+		c, err := e.c.CreateCart(rid("cart"), other.ID, partnercenter.Cart{LineItems: []partnercenter.CartLineItem{
+			li(sim.CatalogAzurePlan, 1, "none", ""),
+			li(sim.CatalogAzurePlan, 1, "none", ""),
+		}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -347,12 +434,18 @@ func TestSimCatalogRefusals(t *testing.T) {
 	})
 	t.Run("a reseller removed after the cart was made is refused at checkout", func(t *testing.T) {
 		l := li(sim.CatalogM365E3, 1, "monthly", "P1M")
-		l.Participants = []partnercenter.Participant{{Key: partnercenter.ParticipantTransactionReseller, Value: "1234567"}}
+		l.Participants = []partnercenter.Participant{{
+			Key:   partnercenter.ParticipantTransactionReseller,
+			Value: "1234567",
+		}}
 		c, err := cartOf(l)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st, body := e.post("/sim/partner-actions/remove-reseller", map[string]string{"providerId": sim.DefaultHomePartner.TenantID, "resellerTenantId": adatumID}); st != 200 {
+		if st, body := e.post("/sim/partner-actions/remove-reseller", map[string]string{
+			"providerId":       sim.DefaultHomePartner.TenantID,
+			"resellerTenantId": adatumID,
+		}); st != 200 {
 			t.Fatalf("remove reseller: %d %v", st, body)
 		}
 		_, err = e.c.CheckoutCart(rid("checkout"), cust.ID, c.ID)
@@ -365,7 +458,10 @@ func attest(t *testing.T, e *simEnv, customerID string) {
 	t.Helper()
 	_, err := e.c.CreateCustomerAgreement(rid("mca"), customerID, partnercenter.CustomerAgreement{
 		PrimaryContact: partnercenter.Contact{FirstName: "Ada", LastName: "Lovelace", Email: "ada@example.com"},
-		TemplateID:     sim.MCATemplateID, DateAgreed: partnercenter.NewTime(e.now().Add(-time.Hour)), Type: partnercenter.AgreementTypeMCA})
+		TemplateID:     sim.MCATemplateID,
+		DateAgreed:     partnercenter.NewTime(e.now().Add(-time.Hour)),
+		Type:           partnercenter.AgreementTypeMCA,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -410,29 +506,37 @@ func TestSimCheckoutIdempotent(t *testing.T) {
 		t.Fatalf("one order, one subscription: %+v, err %v", subs, err)
 	}
 
-	t.Run("with RefuseResubmittedCart a repeat with another request ID is 800065, a retry with the same still the first result", func(t *testing.T) {
-		e := newSimEnvWith(t, func(c *sim.Config) { c.RefuseResubmittedCart = true })
-		cust, err := e.c.CreateCustomer(rid("create"), newCustomer("strict"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		attest(t, e, cust.ID)
-		cart, err := e.c.CreateCart(rid("cart"), cust.ID, partnercenter.Cart{LineItems: []partnercenter.CartLineItem{
-			{CatalogItemID: sim.CatalogM365E3, Quantity: 1, BillingCycle: "monthly", TermDuration: "P1M"}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx := rid("checkout")
-		first, err := e.c.CheckoutCart(ctx, cust.ID, cart.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if again, err := e.c.CheckoutCart(ctx, cust.ID, cart.ID); err != nil || again.Orders[0].ID != first.Orders[0].ID {
-			t.Errorf("same request ID: %+v, err %v", again, err)
-		}
-		_, err = e.c.CheckoutCart(rid("other"), cust.ID, cart.ID)
-		wantCode(t, err, 400, partnercenter.CodeCartAlreadySubmitted)
-	})
+	t.Run(
+		"with RefuseResubmittedCart a repeat with another request ID is 800065, a retry with the same still "+
+			"the first result",
+		func(t *testing.T) {
+			e := newSimEnvWith(t, func(c *sim.Config) { c.RefuseResubmittedCart = true })
+			cust, err := e.c.CreateCustomer(rid("create"), newCustomer("strict"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			attest(t, e, cust.ID)
+			cart, err := e.c.CreateCart(rid("cart"), cust.ID, partnercenter.Cart{
+				LineItems: []partnercenter.CartLineItem{
+					{CatalogItemID: sim.CatalogM365E3, Quantity: 1, BillingCycle: "monthly", TermDuration: "P1M"},
+				},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := rid("checkout")
+			first, err := e.c.CheckoutCart(ctx, cust.ID, cart.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again, err := e.c.CheckoutCart(ctx, cust.ID, cart.ID); err != nil ||
+				again.Orders[0].ID != first.Orders[0].ID {
+				t.Errorf("same request ID: %+v, err %v", again, err)
+			}
+			_, err = e.c.CheckoutCart(rid("other"), cust.ID, cart.ID)
+			wantCode(t, err, 400, partnercenter.CodeCartAlreadySubmitted)
+		},
+	)
 }
 
 func TestSimProvisioningDelay(t *testing.T) {
@@ -475,20 +579,25 @@ func TestSimProvisioningDelay(t *testing.T) {
 	}
 	fast := buy()
 	e.advance(time.Minute)
-	if st, ps := status(slow); st != partnercenter.OrderStatusPending || ps.Fulfilled() || ps.Items[0].Status != partnercenter.ProvisioningPrefulfillmentPending {
+	if st, ps := status(slow); st != partnercenter.OrderStatusPending || ps.Fulfilled() ||
+		ps.Items[0].Status != partnercenter.ProvisioningPrefulfillmentPending {
 		t.Errorf("slow order after a minute: %s %+v", st, ps)
 	}
-	if st, ps := status(fast); st != partnercenter.OrderStatusCompleted || !ps.Fulfilled() || ps.Items[0].QuantityProvisioningInformation[0].Quantity != 2 {
+	if st, ps := status(fast); st != partnercenter.OrderStatusCompleted || !ps.Fulfilled() ||
+		ps.Items[0].QuantityProvisioningInformation[0].Quantity != 2 {
 		t.Errorf("fast order after a minute: %s %+v", st, ps)
 	}
-	if _, err := e.c.GetSubscription(ctx, cust.ID, slow.LineItems[0].SubscriptionID); !partnercenter.IsCode(err, partnercenter.CodeSubscriptionNotFound) {
+	if _, err := e.c.GetSubscription(
+		ctx, cust.ID, slow.LineItems[0].SubscriptionID,
+	); !partnercenter.IsCode(err, partnercenter.CodeSubscriptionNotFound) {
 		t.Errorf("the slow order's subscription before provisioning: err = %v", err)
 	}
 	e.advance(10 * time.Minute)
 	if st, ps := status(slow); st != partnercenter.OrderStatusCompleted || !ps.Fulfilled() {
 		t.Errorf("slow order after ten minutes: %s %+v", st, ps)
 	}
-	if sub, err := e.c.GetSubscription(ctx, cust.ID, slow.LineItems[0].SubscriptionID); err != nil || sub.Status != partnercenter.SubscriptionStatusActive {
+	if sub, err := e.c.GetSubscription(ctx, cust.ID, slow.LineItems[0].SubscriptionID); err != nil ||
+		sub.Status != partnercenter.SubscriptionStatusActive {
 		t.Errorf("the slow order's subscription: %+v, err %v", sub, err)
 	}
 }
@@ -503,34 +612,41 @@ func TestSimCustomerFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if created.DelegatedAccess() || created.AllowDelegatedAccess == nil || created.BillingProfile.Culture != "en-US" || created.BillingProfile.Attributes.Etag == "" ||
-		len(created.UserCredentials.Password) < 12 || created.UserCredentials.UserName != "admin" {
+	if created.DelegatedAccess() || created.AllowDelegatedAccess == nil || created.BillingProfile.Culture != "en-US" ||
+		created.BillingProfile.Attributes.Etag == "" || len(created.UserCredentials.Password) < 12 ||
+		created.UserCredentials.UserName != "admin" {
 		t.Errorf("created = %+v", created)
 	}
 	got, err := e.c.GetCustomer(ctx, created.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.UserCredentials != nil || len(got.CustomDomains) != 1 || got.CustomDomains[0] != "fields.onmicrosoft.com" || got.Links == nil ||
-		got.BillingProfile.FirstName != "Grace" || got.BillingProfile.Attributes.Etag != created.BillingProfile.Attributes.Etag ||
-		got.CompanyProfile.Address == nil || got.CompanyProfile.Address.City != "Redmond" || got.CompanyProfile.Email != in.BillingProfile.Email {
+	if got.UserCredentials != nil || len(got.CustomDomains) != 1 || got.CustomDomains[0] != "fields.onmicrosoft.com" ||
+		got.Links == nil || got.BillingProfile.FirstName != "Grace" ||
+		got.BillingProfile.Attributes.Etag != created.BillingProfile.Attributes.Etag ||
+		got.CompanyProfile.Address == nil || got.CompanyProfile.Address.City != "Redmond" ||
+		got.CompanyProfile.Email != in.BillingProfile.Email {
 		t.Errorf("read back = %+v", got)
 	}
 
-	t.Run("a retried create with the same request ID returns the first customer, even with another body", func(t *testing.T) {
-		ctx := rid("create-twice")
-		first, err := e.c.CreateCustomer(ctx, newCustomer("twice-a"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		second, err := e.c.CreateCustomer(ctx, newCustomer("twice-b"))
-		if err != nil || second.ID != first.ID || second.UserCredentials == nil || second.UserCredentials.Password != first.UserCredentials.Password {
-			t.Errorf("second = %+v, err %v", second, err)
-		}
-		if found, _ := e.c.FindCustomersByDomain(context.Background(), "twice-b"); len(found) != 0 {
-			t.Errorf("a second tenant: %+v", found)
-		}
-	})
+	t.Run(
+		"a retried create with the same request ID returns the first customer, even with another body",
+		func(t *testing.T) {
+			ctx := rid("create-twice")
+			first, err := e.c.CreateCustomer(ctx, newCustomer("twice-a"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			second, err := e.c.CreateCustomer(ctx, newCustomer("twice-b"))
+			if err != nil || second.ID != first.ID || second.UserCredentials == nil ||
+				second.UserCredentials.Password != first.UserCredentials.Password {
+				t.Errorf("second = %+v, err %v", second, err)
+			}
+			if found, _ := e.c.FindCustomersByDomain(context.Background(), "twice-b"); len(found) != 0 {
+				t.Errorf("a second tenant: %+v", found)
+			}
+		},
+	)
 	t.Run("enableGDAPByDefault false is sent and recorded; omitted reads as true", func(t *testing.T) {
 		var sent map[string]any
 		capture := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -558,9 +674,10 @@ func TestSimCustomerFields(t *testing.T) {
 		if tenant["enableGDAPByDefault"] != nil {
 			t.Errorf("false recorded as %v", tenant["enableGDAPByDefault"])
 		}
-		status, body := e.raw("POST", "/v1/customers", docRequest(t, "create-customer.request.json", func(m map[string]any) {
-			m["CompanyProfile"] = map[string]any{"Domain": "omitted.onmicrosoft.com"}
-		}), nil)
+		status, body := e.raw("POST", "/v1/customers",
+			docRequest(t, "create-customer.request.json", func(m map[string]any) {
+				m["CompanyProfile"] = map[string]any{"Domain": "omitted.onmicrosoft.com"}
+			}), nil)
 		if status != 201 {
 			t.Fatalf("create without the flag: %d %s", status, body)
 		}
@@ -582,8 +699,17 @@ func TestSimCustomerFields(t *testing.T) {
 		wantCode(t, err, 400, partnercenter.CodeOrgRegistrationNotSupported)
 	})
 	t.Run("a changed phone number makes a second attestation; the same contact is 600061", func(t *testing.T) {
-		a := partnercenter.CustomerAgreement{PrimaryContact: partnercenter.Contact{FirstName: "Ada", LastName: "Lovelace", Email: "ada@example.com", PhoneNumber: "1"},
-			TemplateID: sim.MCATemplateID, DateAgreed: partnercenter.NewTime(e.now().Add(-time.Hour)), Type: partnercenter.AgreementTypeMCA}
+		a := partnercenter.CustomerAgreement{
+			PrimaryContact: partnercenter.Contact{
+				FirstName:   "Ada",
+				LastName:    "Lovelace",
+				Email:       "ada@example.com",
+				PhoneNumber: "1",
+			},
+			TemplateID: sim.MCATemplateID,
+			DateAgreed: partnercenter.NewTime(e.now().Add(-time.Hour)),
+			Type:       partnercenter.AgreementTypeMCA,
+		}
 		first, err := e.c.CreateCustomerAgreement(rid("mca"), created.ID, a)
 		if err != nil || first.UserID == "" {
 			t.Fatalf("first = %+v, err %v", first, err)
@@ -618,8 +744,13 @@ func simTenant(t *testing.T, e *simEnv, id string) map[string]any {
 
 func TestSimUSGovernmentCustomer(t *testing.T) {
 	e := newSimEnv(t, "")
-	st, body := e.post("/sim/tenants", map[string]any{"domain": "agency.onmicrosoft.us", "country": "US", "companyName": "Agency", "cloud": "usgov",
-		"users": []map[string]any{{"upn": "admin@agency.onmicrosoft.us", "globalAdmin": true}}})
+	st, body := e.post("/sim/tenants", map[string]any{
+		"domain":      "agency.onmicrosoft.us",
+		"country":     "US",
+		"companyName": "Agency",
+		"cloud":       "usgov",
+		"users":       []map[string]any{{"upn": "admin@agency.onmicrosoft.us", "globalAdmin": true}},
+	})
 	if st != 201 {
 		t.Fatalf("add tenant: %d %v", st, body)
 	}
@@ -627,15 +758,27 @@ func TestSimUSGovernmentCustomer(t *testing.T) {
 	if got := simTenant(t, e, id); got["cloud"] != sim.CloudUSGov {
 		t.Errorf("tenant = %v", got)
 	}
-	if st, body := e.post("/sim/tenants", map[string]any{"domain": "x.onmicrosoft.com", "country": "US", "companyName": "X", "cloud": "mars"}); st != 400 {
+	if st, body := e.post("/sim/tenants", map[string]any{
+		"domain":      "x.onmicrosoft.com",
+		"country":     "US",
+		"companyName": "X",
+		"cloud":       "mars",
+	}); st != 400 {
 		t.Errorf("unknown cloud: %d %v", st, body)
 	}
-	if st, body := e.post("/sim/customer-actions/accept-reseller", map[string]string{"domain": "agency.onmicrosoft.us", "partnerId": sim.DefaultHomePartner.TenantID, "upn": "admin@agency.onmicrosoft.us"}); st != 200 {
+	if st, body := e.post("/sim/customer-actions/accept-reseller", map[string]string{
+		"domain":    "agency.onmicrosoft.us",
+		"partnerId": sim.DefaultHomePartner.TenantID,
+		"upn":       "admin@agency.onmicrosoft.us",
+	}); st != 200 {
 		t.Fatalf("accept: %d %v", st, body)
 	}
 	_, err := e.c.CreateCustomerAgreement(rid("mca"), id, partnercenter.CustomerAgreement{
 		PrimaryContact: partnercenter.Contact{FirstName: "A", LastName: "B", Email: "a@agency.gov"},
-		TemplateID:     sim.MCATemplateID, DateAgreed: partnercenter.NewTime(e.now().Add(-time.Hour)), Type: partnercenter.AgreementTypeMCA})
+		TemplateID:     sim.MCATemplateID,
+		DateAgreed:     partnercenter.NewTime(e.now().Add(-time.Hour)),
+		Type:           partnercenter.AgreementTypeMCA,
+	})
 	wantCode(t, err, 400, 0)
 	cart, err := e.c.CreateCart(rid("cart"), id, partnercenter.Cart{LineItems: []partnercenter.CartLineItem{
 		{CatalogItemID: sim.CatalogM365E3, Quantity: 1, BillingCycle: "monthly", TermDuration: "P1M"}}})
@@ -681,7 +824,10 @@ func moreErrorTableCalls(t *testing.T, e *simEnv, customerID string) map[int]fun
 		return err
 	}
 	return map[int]func() error{
-		partnercenter.CodeOrderNotFound: func() error { _, err := e.c.GetOrder(ctx, customerID, "000000000000"); return err },
+		partnercenter.CodeOrderNotFound: func() error {
+			_, err := e.c.GetOrder(ctx, customerID, "000000000000")
+			return err
+		},
 		partnercenter.CodeSubscriptionNotFound: func() error {
 			_, err := e.c.GetSubscription(ctx, customerID, "00000000-0000-4000-8000-000000000000")
 			return err
@@ -692,16 +838,25 @@ func moreErrorTableCalls(t *testing.T, e *simEnv, customerID string) map[int]fun
 		partnercenter.CodeInvalidRequestInput: func() error {
 			l := line(sim.CatalogM365E3, 1, "monthly", "P1M")
 			for range partnercenter.MaxAdditionalResellers + 1 {
-				l.Participants = append(l.Participants, partnercenter.Participant{Key: partnercenter.ParticipantAdditionalTransactionReseller, Value: "1234567"})
+				l.Participants = append(l.Participants, partnercenter.Participant{
+					Key:   partnercenter.ParticipantAdditionalTransactionReseller,
+					Value: "1234567",
+				})
 			}
-			_, err := e.c.CreateCart(rid("cart"), customerID, partnercenter.Cart{LineItems: []partnercenter.CartLineItem{l}})
+			_, err := e.c.CreateCart(rid("cart"), customerID, partnercenter.Cart{
+				LineItems: []partnercenter.CartLineItem{l},
+			})
 			return err
 		},
-		partnercenter.CodeCartItemErrors: func() error { return checkout(attested("itemerrors"), line("NOPE:0001:NOPE", 1, "monthly", "P1M")) },
+		partnercenter.CodeCartItemErrors: func() error {
+			return checkout(attested("itemerrors"), line("NOPE:0001:NOPE", 1, "monthly", "P1M"))
+		},
 		partnercenter.CodeAddonNotRelated: func() error {
 			l := line(sim.CatalogM365E3, 1, "monthly", "P1M")
 			l.AddonItems = []partnercenter.CartLineItem{line(sim.CatalogLegacyAddonA, 1, "monthly", "")}
-			_, err := e.c.CreateCart(rid("cart"), customerID, partnercenter.Cart{LineItems: []partnercenter.CartLineItem{l}})
+			_, err := e.c.CreateCart(rid("cart"), customerID, partnercenter.Cart{
+				LineItems: []partnercenter.CartLineItem{l},
+			})
 			return err
 		},
 		partnercenter.CodeCartAlreadySubmitted: func() error {
@@ -711,7 +866,9 @@ func moreErrorTableCalls(t *testing.T, e *simEnv, customerID string) map[int]fun
 				return err
 			}
 			attest(t, strict, cust.ID)
-			c, err := strict.c.CreateCart(rid("cart"), cust.ID, partnercenter.Cart{LineItems: []partnercenter.CartLineItem{line(sim.CatalogM365E3, 1, "monthly", "P1M")}})
+			c, err := strict.c.CreateCart(rid("cart"), cust.ID, partnercenter.Cart{
+				LineItems: []partnercenter.CartLineItem{line(sim.CatalogM365E3, 1, "monthly", "P1M")},
+			})
 			if err != nil {
 				return err
 			}
@@ -722,7 +879,11 @@ func moreErrorTableCalls(t *testing.T, e *simEnv, customerID string) map[int]fun
 			return err
 		},
 		partnercenter.CodeAssetLimitExceeded: func() error {
-			return checkout(attested("twoazureplans"), line(sim.CatalogAzurePlan, 1, "none", ""), line(sim.CatalogAzurePlan, 1, "none", ""))
+			return checkout(
+				attested("twoazureplans"),
+				line(sim.CatalogAzurePlan, 1, "none", ""),
+				line(sim.CatalogAzurePlan, 1, "none", ""),
+			)
 		},
 	}
 }

@@ -77,7 +77,8 @@ func TestSimResellerCustomers(t *testing.T) {
 				t.Fatalf("unexpected or repeated customer %s (%s)", c.ID, c.CompanyProfile.Domain)
 			}
 			delete(want, c.ID)
-			if c.RelationshipToPartner != partnercenter.RelationshipReseller || c.CompanyProfile.Domain == "" || c.CompanyProfile.TenantID != c.ID {
+			if c.RelationshipToPartner != partnercenter.RelationshipReseller || c.CompanyProfile.Domain == "" ||
+				c.CompanyProfile.TenantID != c.ID {
 				t.Fatalf("customer = %+v", c)
 			}
 		}
@@ -95,7 +96,8 @@ func TestSimResellerCustomers(t *testing.T) {
 			t.Errorf("list item billing profile = %+v", all[0].BillingProfile)
 		}
 		got, err := e.c.GetCustomer(ctx, all[0].ID)
-		if err != nil || got.BillingProfile.Email != "admin@"+got.CompanyProfile.Domain || got.AssociatedPartnerID != adatumID {
+		if err != nil || got.BillingProfile.Email != "admin@"+got.CompanyProfile.Domain ||
+			got.AssociatedPartnerID != adatumID {
 			t.Errorf("customer = %+v, err %v", got, err)
 		}
 	})
@@ -146,8 +148,27 @@ func TestSimTenantContactEmail(t *testing.T) {
 		body map[string]any
 		want string
 	}{
-		{"a customer created for a reseller gets admin@<domain> by default", map[string]any{"domain": "first.onmicrosoft.com", "country": "US", "companyName": "First", "associatedPartnerId": adatumID}, "admin@first.onmicrosoft.com"},
-		{"a given e-mail is the billing profile's", map[string]any{"domain": "second.onmicrosoft.com", "country": "US", "companyName": "Second", "associatedPartnerId": adatumID, "email": "it@second.example"}, "it@second.example"},
+		{
+			"a customer created for a reseller gets admin@<domain> by default",
+			map[string]any{
+				"domain":              "first.onmicrosoft.com",
+				"country":             "US",
+				"companyName":         "First",
+				"associatedPartnerId": adatumID,
+			},
+			"admin@first.onmicrosoft.com",
+		},
+		{
+			"a given e-mail is the billing profile's",
+			map[string]any{
+				"domain":              "second.onmicrosoft.com",
+				"country":             "US",
+				"companyName":         "Second",
+				"associatedPartnerId": adatumID,
+				"email":               "it@second.example",
+			},
+			"it@second.example",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -161,7 +182,12 @@ func TestSimTenantContactEmail(t *testing.T) {
 			}
 		})
 	}
-	if st, body := e.post("/sim/tenants", map[string]any{"domain": "third.onmicrosoft.com", "country": "US", "companyName": "Third", "email": "nobody"}); st != 400 {
+	if st, body := e.post("/sim/tenants", map[string]any{
+		"domain":      "third.onmicrosoft.com",
+		"country":     "US",
+		"companyName": "Third",
+		"email":       "nobody",
+	}); st != 400 {
 		t.Errorf("an e-mail without @: %d %v", st, body)
 	}
 }
@@ -184,15 +210,24 @@ func TestSimAgreementStatusChecks(t *testing.T) {
 		wantCode(t, err, 400, partnercenter.CodeMPNInvalid)
 	})
 	t.Run("parameter names are read in any case; a signed reseller answers by tenant ID too", func(t *testing.T) {
-		for _, q := range []string{"mpnId=1234567", "mpnid=1234567", "MPNID=1234567", "tenantId=" + adatumID, "tenantid=" + strings.ToUpper(adatumID)} {
-			if st, body := e.raw("GET", "/v1/compliance/csp/agreementstatus?"+q, nil, nil); st != 200 || !strings.Contains(string(body), `"isAgreementSigned": true`) {
+		for _, q := range []string{
+			"mpnId=1234567", "mpnid=1234567", "MPNID=1234567", "tenantId=" + adatumID,
+			"tenantid=" + strings.ToUpper(adatumID),
+		} {
+			if st, body := e.raw("GET", "/v1/compliance/csp/agreementstatus?"+q, nil, nil); st != 200 ||
+				!strings.Contains(string(body), `"isAgreementSigned": true`) {
 				t.Errorf("%s: %d %s", q, st, body)
 			}
 		}
 	})
 	t.Run("both identifiers are 2000, none is 2001, a customer tenant is 2205", func(t *testing.T) {
-		for q, code := range map[string]string{"mpnId=1234567&tenantId=" + adatumID: "2000", "": "2001", "tenantId=" + contosoID: "2205"} {
-			if st, body := e.raw("GET", "/v1/compliance/csp/agreementstatus?"+q, nil, nil); st != 400 || !strings.Contains(string(body), `"code": `+code) {
+		for q, code := range map[string]string{
+			"mpnId=1234567&tenantId=" + adatumID: "2000",
+			"":                                   "2001",
+			"tenantId=" + contosoID:              "2205",
+		} {
+			if st, body := e.raw("GET", "/v1/compliance/csp/agreementstatus?"+q, nil, nil); st != 400 ||
+				!strings.Contains(string(body), `"code": `+code) {
 				t.Errorf("%q: %d %s", q, st, body)
 			}
 		}
@@ -204,10 +239,23 @@ func TestSimResellerPartnershipPage(t *testing.T) {
 	ctx := context.Background()
 	home := sim.DefaultHomePartner.TenantID
 	for _, p := range []map[string]any{
-		{"domain": "fourthcoffee.onmicrosoft.com", "companyName": "Fourth Coffee", "mpnId": "4567890", "country": "DE", "agreementSigned": true,
-			"users": []map[string]any{{"upn": "admin@fourthcoffee.onmicrosoft.com", "globalAdmin": true}}},
-		{"domain": "direct.onmicrosoft.com", "companyName": "Direct Only", "mpnId": "5678901", "country": "US", "agreementSigned": true, "indirectReseller": false,
-			"users": []map[string]any{{"upn": "admin@direct.onmicrosoft.com", "globalAdmin": true}}},
+		{
+			"domain":          "fourthcoffee.onmicrosoft.com",
+			"companyName":     "Fourth Coffee",
+			"mpnId":           "4567890",
+			"country":         "DE",
+			"agreementSigned": true,
+			"users":           []map[string]any{{"upn": "admin@fourthcoffee.onmicrosoft.com", "globalAdmin": true}},
+		},
+		{
+			"domain":           "direct.onmicrosoft.com",
+			"companyName":      "Direct Only",
+			"mpnId":            "5678901",
+			"country":          "US",
+			"agreementSigned":  true,
+			"indirectReseller": false,
+			"users":            []map[string]any{{"upn": "admin@direct.onmicrosoft.com", "globalAdmin": true}},
+		},
 	} {
 		if st, body := e.post("/sim/partners", p); st != 201 {
 			t.Fatalf("add partner: %d %v", st, body)
@@ -218,7 +266,9 @@ func TestSimResellerPartnershipPage(t *testing.T) {
 		t.Fatalf("URL = %s, want %s", link, want)
 	}
 	page := string(fetch(t, link))
-	for _, want := range []string{`id="upn"`, `id="authorize"`, `id="provider"`, sim.DefaultHomePartner.CompanyName, "Partner Center"} {
+	for _, want := range []string{
+		`id="upn"`, `id="authorize"`, `id="provider"`, sim.DefaultHomePartner.CompanyName, "Partner Center",
+	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %s", want)
 		}
@@ -250,10 +300,22 @@ func TestSimResellerPartnershipPage(t *testing.T) {
 		status int
 		reason string
 	}{
-		{"a reseller user who is not Global admin is refused", "agent@proseware.onmicrosoft.com", 403, sim.ReasonNotGlobalAdmin},
-		{"a reseller in another region is refused", "admin@fourthcoffee.onmicrosoft.com", 403, sim.ReasonRegionMismatch},
-		{"a partner without indirect reseller enrollment is refused", "admin@direct.onmicrosoft.com", 403, sim.ReasonNotIndirectReseller},
-		{"a customer's Global admin (no PartnerID) is refused", "admin@contoso.onmicrosoft.com", 403, sim.ReasonNotIndirectReseller},
+		{
+			"a reseller user who is not Global admin is refused",
+			"agent@proseware.onmicrosoft.com", 403, sim.ReasonNotGlobalAdmin,
+		},
+		{
+			"a reseller in another region is refused",
+			"admin@fourthcoffee.onmicrosoft.com", 403, sim.ReasonRegionMismatch,
+		},
+		{
+			"a partner without indirect reseller enrollment is refused",
+			"admin@direct.onmicrosoft.com", 403, sim.ReasonNotIndirectReseller,
+		},
+		{
+			"a customer's Global admin (no PartnerID) is refused",
+			"admin@contoso.onmicrosoft.com", 403, sim.ReasonNotIndirectReseller,
+		},
 		{"an unknown user is refused", "nobody@nowhere.example", 404, sim.ReasonNotFound},
 		{"the reseller's Global admin authorizes the provider", "admin@proseware.onmicrosoft.com", 200, ""},
 		{"a second authorization is refused", "admin@proseware.onmicrosoft.com", 409, sim.ReasonAlreadyAccepted},
@@ -276,13 +338,15 @@ func TestSimResellerPartnershipPage(t *testing.T) {
 	}
 	t.Run("the authorized reseller is listed with its PartnerID and location", func(t *testing.T) {
 		r, ok := resellers()[prosewareID]
-		if !ok || r.MPNID != "3456789" || r.Location != "US" || r.State != "Active" || r.RelationshipType != partnercenter.RelationshipTypeIndirectCSPOf || r.Name != "Proseware Reseller" {
+		if !ok || r.MPNID != "3456789" || r.Location != "US" || r.State != "Active" ||
+			r.RelationshipType != partnercenter.RelationshipTypeIndirectCSPOf || r.Name != "Proseware Reseller" {
 			t.Errorf("reseller = %+v (listed %v)", r, ok)
 		}
 	})
 	t.Run("a request naming another provider is not found", func(t *testing.T) {
 		other := e.sim.ResellerPartnershipURL("00000000-0000-4000-8000-000000000000")
-		if status, body := submit(other, "admin@proseware.onmicrosoft.com"); status != 404 || !strings.Contains(body, `data-reason="not-found"`) {
+		if status, body := submit(other, "admin@proseware.onmicrosoft.com"); status != 404 ||
+			!strings.Contains(body, `data-reason="not-found"`) {
 			t.Errorf("status %d", status)
 		}
 	})
@@ -296,15 +360,24 @@ func TestSimRemoveReseller(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rel, err := e.c.CreateGDAPRelationship(rid("gdap"), partnercenter.NewGDAPRelationship{DisplayName: "adatum customer", Duration: "P730D",
-		Customer: &partnercenter.GDAPCustomer{TenantID: ids[0]}, AccessDetails: partnercenter.AccessDetails{UnifiedRoles: []partnercenter.UnifiedRole{{RoleDefinitionID: helpdesk}}}})
+	rel, err := e.c.CreateGDAPRelationship(rid("gdap"), partnercenter.NewGDAPRelationship{
+		DisplayName: "adatum customer",
+		Duration:    "P730D",
+		Customer:    &partnercenter.GDAPCustomer{TenantID: ids[0]},
+		AccessDetails: partnercenter.AccessDetails{
+			UnifiedRoles: []partnercenter.UnifiedRole{{RoleDefinitionID: helpdesk}},
+		},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.c.LockGDAPForApproval(rid("lock"), rel.ID); err != nil {
 		t.Fatal(err)
 	}
-	if st, body := e.post("/sim/customer-actions/approve-gdap", map[string]string{"relationshipId": rel.ID, "upn": "admin@" + mustDomain(t, e, ids[0])}); st != 200 {
+	if st, body := e.post("/sim/customer-actions/approve-gdap", map[string]string{
+		"relationshipId": rel.ID,
+		"upn":            "admin@" + mustDomain(t, e, ids[0]),
+	}); st != 200 {
 		t.Fatalf("approve: %d %v", st, body)
 	}
 	e.advance(2 * time.Minute)
@@ -319,18 +392,34 @@ func TestSimRemoveReseller(t *testing.T) {
 		status int
 		reason string
 	}{
-		{"an unknown provider is refused", map[string]string{"providerId": "00000000-0000-4000-8000-000000000000", "resellerTenantId": adatumID}, 404, sim.ReasonNotFound},
-		{"an unknown reseller is refused", map[string]string{"providerId": home, "resellerTenantId": "00000000-0000-4000-8000-000000000000"}, 404, sim.ReasonNotFound},
-		{"a reseller not partnered with the provider is refused", map[string]string{"providerId": home, "resellerTenantId": prosewareID}, 409, sim.ReasonInvalidState},
+		{
+			"an unknown provider is refused",
+			map[string]string{"providerId": "00000000-0000-4000-8000-000000000000", "resellerTenantId": adatumID},
+			404, sim.ReasonNotFound,
+		},
+		{
+			"an unknown reseller is refused",
+			map[string]string{"providerId": home, "resellerTenantId": "00000000-0000-4000-8000-000000000000"},
+			404, sim.ReasonNotFound,
+		},
+		{
+			"a reseller not partnered with the provider is refused",
+			map[string]string{"providerId": home, "resellerTenantId": prosewareID},
+			409, sim.ReasonInvalidState,
+		},
 	}
 	for _, tt := range refusals {
 		t.Run(tt.name, func(t *testing.T) {
-			if st, body := e.post("/sim/partner-actions/remove-reseller", tt.body); st != tt.status || body["error"] != tt.reason {
+			if st, body := e.post("/sim/partner-actions/remove-reseller", tt.body); st != tt.status ||
+				body["error"] != tt.reason {
 				t.Errorf("%d %v", st, body)
 			}
 		})
 	}
-	if st, body := e.post("/sim/partner-actions/remove-reseller", map[string]string{"providerId": home, "resellerTenantId": adatumID}); st != 200 || body["state"] != "Removed" {
+	if st, body := e.post("/sim/partner-actions/remove-reseller", map[string]string{
+		"providerId":       home,
+		"resellerTenantId": adatumID,
+	}); st != 200 || body["state"] != "Removed" {
 		t.Fatalf("remove: %d %v", st, body)
 	}
 
@@ -351,7 +440,8 @@ func TestSimRemoveReseller(t *testing.T) {
 			t.Errorf("customers = %d", len(all))
 		}
 		got, err := e.c.GetCustomer(ctx, ids[1])
-		if err != nil || got.AssociatedPartnerID != adatumID || got.RelationshipToPartner != partnercenter.RelationshipReseller {
+		if err != nil || got.AssociatedPartnerID != adatumID ||
+			got.RelationshipToPartner != partnercenter.RelationshipReseller {
 			t.Errorf("customer = %+v, err %v", got, err)
 		}
 	})
@@ -368,10 +458,17 @@ func TestSimRemoveReseller(t *testing.T) {
 		wantCode(t, err, 400, partnercenter.CodeNotIndirectReseller)
 	})
 	t.Run("a second removal is refused and the reseller can authorize the provider again", func(t *testing.T) {
-		if st, body := e.post("/sim/partner-actions/remove-reseller", map[string]string{"providerId": home, "resellerTenantId": adatumID}); st != 409 {
+		if st, body := e.post("/sim/partner-actions/remove-reseller", map[string]string{
+			"providerId":       home,
+			"resellerTenantId": adatumID,
+		}); st != 409 {
 			t.Errorf("second removal: %d %v", st, body)
 		}
-		if st, body := e.post("/sim/customer-actions/authorize-provider", map[string]string{"resellerDomain": "adatum.onmicrosoft.com", "providerId": home, "upn": "admin@adatum.onmicrosoft.com"}); st != 200 {
+		if st, body := e.post("/sim/customer-actions/authorize-provider", map[string]string{
+			"resellerDomain": "adatum.onmicrosoft.com",
+			"providerId":     home,
+			"upn":            "admin@adatum.onmicrosoft.com",
+		}); st != 200 {
 			t.Errorf("authorize again: %d %v", st, body)
 		}
 	})

@@ -83,8 +83,15 @@ func newSimEnvWith(t *testing.T, edit func(*sim.Config)) *simEnv {
 	if err := s.SeedDemo(); err != nil {
 		t.Fatalf("seed the simulator: %v", err)
 	}
-	c, err := partnercenter.New(partnercenter.Config{PartnerCenterURL: srv.URL, GraphURL: srv.URL, AuthorityURL: srv.URL, TenantID: sim.DefaultHomePartner.TenantID,
-		ClientID: sim.DemoApp.ClientID, ClientSecret: sim.DemoApp.ClientSecret, UserTokens: simUser{s}})
+	c, err := partnercenter.New(partnercenter.Config{
+		PartnerCenterURL: srv.URL,
+		GraphURL:         srv.URL,
+		AuthorityURL:     srv.URL,
+		TenantID:         sim.DefaultHomePartner.TenantID,
+		ClientID:         sim.DemoApp.ClientID,
+		ClientSecret:     sim.DemoApp.ClientSecret,
+		UserTokens:       simUser{s},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,8 +155,18 @@ func rid(name string) context.Context {
 func newCustomer(domain string) partnercenter.NewCustomer {
 	return partnercenter.NewCustomer{
 		CompanyProfile: partnercenter.CompanyProfile{Domain: domain},
-		BillingProfile: partnercenter.BillingProfile{Email: "it@" + domain, Culture: "en-US", Language: "en", CompanyName: "New Co",
-			DefaultAddress: partnercenter.Address{Country: "US", City: "Redmond", AddressLine1: "1 Way", PostalCode: "98052"}},
+		BillingProfile: partnercenter.BillingProfile{
+			Email:       "it@" + domain,
+			Culture:     "en-US",
+			Language:    "en",
+			CompanyName: "New Co",
+			DefaultAddress: partnercenter.Address{
+				Country:      "US",
+				City:         "Redmond",
+				AddressLine1: "1 Way",
+				PostalCode:   "98052",
+			},
+		},
 	}
 }
 
@@ -172,7 +189,8 @@ func TestSimResellerRelationship(t *testing.T) {
 		t.Fatal(err)
 	}
 	u, _ := url.Parse(req.URL)
-	if !strings.HasPrefix(req.URL, e.srv.URL+"/sim/admin/partner-invitation?") || u.Query().Get("partnerId") != sim.DefaultHomePartner.TenantID {
+	if !strings.HasPrefix(req.URL, e.srv.URL+"/sim/admin/partner-invitation?") ||
+		u.Query().Get("partnerId") != sim.DefaultHomePartner.TenantID {
 		t.Fatalf("invitation URL = %s", req.URL)
 	}
 	if _, err := e.c.GetCustomer(ctx, contosoID); !partnercenter.IsStatus(err, 404) {
@@ -186,12 +204,60 @@ func TestSimResellerRelationship(t *testing.T) {
 		status int
 		reason string
 	}{
-		{"accept by a user who is not Global admin is refused", map[string]string{"domain": "contoso.onmicrosoft.com", "partnerId": home, "upn": "user@contoso.onmicrosoft.com"}, 403, sim.ReasonNotGlobalAdmin},
-		{"accept by a customer in another country is refused", map[string]string{"domain": "tailspin.onmicrosoft.com", "partnerId": home, "upn": "admin@tailspin.onmicrosoft.com"}, 403, sim.ReasonRegionMismatch},
-		{"accept by a syndication customer is refused", map[string]string{"domain": "wingtip.onmicrosoft.com", "partnerId": home, "upn": "admin@wingtip.onmicrosoft.com"}, 403, sim.ReasonSyndication},
-		{"accept by the Global admin succeeds", map[string]string{"domain": "contoso.onmicrosoft.com", "partnerId": home, "upn": "admin@contoso.onmicrosoft.com"}, 200, ""},
-		{"a second acceptance is refused as already accepted", map[string]string{"domain": "contoso.onmicrosoft.com", "partnerId": home, "upn": "admin@contoso.onmicrosoft.com"}, 409, sim.ReasonAlreadyAccepted},
-		{"an existing advisor customer can accept", map[string]string{"domain": "northwind.onmicrosoft.com", "partnerId": home, "upn": "admin@northwind.onmicrosoft.com"}, 200, ""},
+		{
+			"accept by a user who is not Global admin is refused",
+			map[string]string{
+				"domain":    "contoso.onmicrosoft.com",
+				"partnerId": home,
+				"upn":       "user@contoso.onmicrosoft.com",
+			},
+			403, sim.ReasonNotGlobalAdmin,
+		},
+		{
+			"accept by a customer in another country is refused",
+			map[string]string{
+				"domain":    "tailspin.onmicrosoft.com",
+				"partnerId": home,
+				"upn":       "admin@tailspin.onmicrosoft.com",
+			},
+			403, sim.ReasonRegionMismatch,
+		},
+		{
+			"accept by a syndication customer is refused",
+			map[string]string{
+				"domain":    "wingtip.onmicrosoft.com",
+				"partnerId": home,
+				"upn":       "admin@wingtip.onmicrosoft.com",
+			},
+			403, sim.ReasonSyndication,
+		},
+		{
+			"accept by the Global admin succeeds",
+			map[string]string{
+				"domain":    "contoso.onmicrosoft.com",
+				"partnerId": home,
+				"upn":       "admin@contoso.onmicrosoft.com",
+			},
+			200, "",
+		},
+		{
+			"a second acceptance is refused as already accepted",
+			map[string]string{
+				"domain":    "contoso.onmicrosoft.com",
+				"partnerId": home,
+				"upn":       "admin@contoso.onmicrosoft.com",
+			},
+			409, sim.ReasonAlreadyAccepted,
+		},
+		{
+			"an existing advisor customer can accept",
+			map[string]string{
+				"domain":    "northwind.onmicrosoft.com",
+				"partnerId": home,
+				"upn":       "admin@northwind.onmicrosoft.com",
+			},
+			200, "",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -216,12 +282,15 @@ func TestSimResellerRelationship(t *testing.T) {
 	}
 
 	t.Run("a two-tier invitation names the reseller and the provider", func(t *testing.T) {
-		req, err := e.c.RelationshipRequestURL(ctx, partnercenter.RelationshipRequestOptions{IndirectResellerID: adatumID})
+		req, err := e.c.RelationshipRequestURL(ctx, partnercenter.RelationshipRequestOptions{
+			IndirectResellerID: adatumID,
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		q, _ := url.Parse(req.URL)
-		if q.Query().Get("partnerId") != adatumID || q.Query().Get("indirectCSPId") != home || q.Query().Get("invType") != "IndirectResellerRelationship" {
+		if q.Query().Get("partnerId") != adatumID || q.Query().Get("indirectCSPId") != home ||
+			q.Query().Get("invType") != "IndirectResellerRelationship" {
 			t.Errorf("URL = %s", req.URL)
 		}
 	})
@@ -235,7 +304,8 @@ func TestSimCreateCustomer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.UserCredentials == nil || got.UserCredentials.Password == "" || got.CompanyProfile.Domain != "newco.onmicrosoft.com" || got.RelationshipToPartner != "reseller" {
+		if got.UserCredentials == nil || got.UserCredentials.Password == "" ||
+			got.CompanyProfile.Domain != "newco.onmicrosoft.com" || got.RelationshipToPartner != "reseller" {
 			t.Errorf("customer = %+v", got)
 		}
 		again, err := e.c.GetCustomer(context.Background(), got.ID)
@@ -291,7 +361,8 @@ func TestSimFaults(t *testing.T) {
 	t.Run("an injected 429 carries Retry-After into Error.RetryAfter", func(t *testing.T) {
 		e.sim.SetFaults(sim.Faults{Rate429: 1, RetryAfterSeconds: 7})
 		_, err := e.c.GetMPNProfile(ctx, "1234567")
-		if !partnercenter.IsStatus(err, 429) || partnercenter.RetryAfter(err) != 7*time.Second || !partnercenter.IsRetryable(err) {
+		if !partnercenter.IsStatus(err, 429) || partnercenter.RetryAfter(err) != 7*time.Second ||
+			!partnercenter.IsRetryable(err) {
 			t.Errorf("err = %v", err)
 		}
 	})
@@ -337,9 +408,17 @@ func TestSimGDAP(t *testing.T) {
 	e := newSimEnv(t, "")
 	ctx := context.Background()
 	create := func(name, autoExtend string, roles ...string) (partnercenter.GDAPRelationship, error) {
-		in := partnercenter.NewGDAPRelationship{DisplayName: name, Duration: "P730D", Customer: &partnercenter.GDAPCustomer{TenantID: fabrikamID}, AutoExtendDuration: autoExtend}
+		in := partnercenter.NewGDAPRelationship{
+			DisplayName:        name,
+			Duration:           "P730D",
+			Customer:           &partnercenter.GDAPCustomer{TenantID: fabrikamID},
+			AutoExtendDuration: autoExtend,
+		}
 		for _, r := range roles {
-			in.AccessDetails.UnifiedRoles = append(in.AccessDetails.UnifiedRoles, partnercenter.UnifiedRole{RoleDefinitionID: r})
+			in.AccessDetails.UnifiedRoles = append(
+				in.AccessDetails.UnifiedRoles,
+				partnercenter.UnifiedRole{RoleDefinitionID: r},
+			)
 		}
 		return e.c.CreateGDAPRelationship(rid("gdap"), in)
 	}
@@ -348,7 +427,8 @@ func TestSimGDAP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rel.Status != partnercenter.GDAPStatusCreated || rel.ETag == "" || rel.ApprovalURL != e.srv.URL+partnercenter.SimulatorApprovalPath+rel.ID {
+	if rel.Status != partnercenter.GDAPStatusCreated || rel.ETag == "" ||
+		rel.ApprovalURL != e.srv.URL+partnercenter.SimulatorApprovalPath+rel.ID {
 		t.Fatalf("created = %+v", rel)
 	}
 	status := func() string {
@@ -361,7 +441,10 @@ func TestSimGDAP(t *testing.T) {
 	}
 
 	t.Run("approval before lockForApproval is refused", func(t *testing.T) {
-		if st, body := e.post("/sim/customer-actions/approve-gdap", map[string]string{"relationshipId": rel.ID, "upn": "admin@fabrikam.onmicrosoft.com"}); st != 409 {
+		if st, body := e.post("/sim/customer-actions/approve-gdap", map[string]string{
+			"relationshipId": rel.ID,
+			"upn":            "admin@fabrikam.onmicrosoft.com",
+		}); st != 409 {
 			t.Errorf("status %d %v", st, body)
 		}
 	})
@@ -372,20 +455,32 @@ func TestSimGDAP(t *testing.T) {
 		t.Fatalf("status = %s", got)
 	}
 	t.Run("approval by a user who is not Global admin is refused", func(t *testing.T) {
-		if st, body := e.post("/sim/customer-actions/approve-gdap", map[string]string{"relationshipId": rel.ID, "upn": "helpdesk@fabrikam.onmicrosoft.com"}); st != 403 || body["error"] != sim.ReasonNotGlobalAdmin {
+		if st, body := e.post("/sim/customer-actions/approve-gdap", map[string]string{
+			"relationshipId": rel.ID,
+			"upn":            "helpdesk@fabrikam.onmicrosoft.com",
+		}); st != 403 || body["error"] != sim.ReasonNotGlobalAdmin {
 			t.Errorf("status %d %v", st, body)
 		}
 	})
 	t.Run("approval by another customer's Global admin is refused", func(t *testing.T) {
-		if st, body := e.post("/sim/customer-actions/approve-gdap", map[string]string{"relationshipId": rel.ID, "upn": "admin@contoso.onmicrosoft.com"}); st != 403 {
+		if st, body := e.post("/sim/customer-actions/approve-gdap", map[string]string{
+			"relationshipId": rel.ID,
+			"upn":            "admin@contoso.onmicrosoft.com",
+		}); st != 403 {
 			t.Errorf("status %d %v", st, body)
 		}
 	})
-	if st, body := e.post("/sim/customer-actions/approve-gdap", map[string]string{"relationshipId": rel.ID, "upn": "admin@fabrikam.onmicrosoft.com"}); st != 200 {
+	if st, body := e.post("/sim/customer-actions/approve-gdap", map[string]string{
+		"relationshipId": rel.ID,
+		"upn":            "admin@fabrikam.onmicrosoft.com",
+	}); st != 200 {
 		t.Fatalf("approve: %d %v", st, body)
 	}
 	t.Run("an approved relationship cannot be approved again", func(t *testing.T) {
-		if st, body := e.post("/sim/customer-actions/approve-gdap", map[string]string{"relationshipId": rel.ID, "upn": "admin@fabrikam.onmicrosoft.com"}); st != 409 || body["error"] != sim.ReasonAlreadyAccepted {
+		if st, body := e.post("/sim/customer-actions/approve-gdap", map[string]string{
+			"relationshipId": rel.ID,
+			"upn":            "admin@fabrikam.onmicrosoft.com",
+		}); st != 409 || body["error"] != sim.ReasonAlreadyAccepted {
 			t.Errorf("status %d %v", st, body)
 		}
 	})
@@ -399,14 +494,21 @@ func TestSimGDAP(t *testing.T) {
 		}
 		e.advance(time.Minute)
 		got, err := e.c.GetGDAPRelationship(ctx, rel.ID)
-		if err != nil || got.Status != partnercenter.GDAPStatusActive || got.ActivatedDateTime.IsZero() || !got.EndDateTime.Equal(got.ActivatedDateTime.Add(730*24*time.Hour)) {
+		if err != nil || got.Status != partnercenter.GDAPStatusActive || got.ActivatedDateTime.IsZero() ||
+			!got.EndDateTime.Equal(got.ActivatedDateTime.Add(730*24*time.Hour)) {
 			t.Errorf("after delay: %+v, err %v", got, err)
 		}
 	})
 	t.Run("access assignments go pending then active", func(t *testing.T) {
 		a, err := e.c.CreateAccessAssignment(rid("assign"), rel.ID, partnercenter.NewAccessAssignment{
-			AccessContainer: partnercenter.AccessContainer{AccessContainerID: groupA, AccessContainerType: "securityGroup"},
-			AccessDetails:   partnercenter.AccessDetails{UnifiedRoles: []partnercenter.UnifiedRole{{RoleDefinitionID: helpdesk}}}})
+			AccessContainer: partnercenter.AccessContainer{
+				AccessContainerID:   groupA,
+				AccessContainerType: "securityGroup",
+			},
+			AccessDetails: partnercenter.AccessDetails{
+				UnifiedRoles: []partnercenter.UnifiedRole{{RoleDefinitionID: helpdesk}},
+			},
+		})
 		if err != nil || a.Status != partnercenter.AssignmentStatusPending {
 			t.Fatalf("assignment = %+v, err %v", a, err)
 		}
@@ -422,14 +524,26 @@ func TestSimGDAP(t *testing.T) {
 	})
 	t.Run("a second assignment for the same security group is refused", func(t *testing.T) {
 		_, err := e.c.CreateAccessAssignment(rid("assign2"), rel.ID, partnercenter.NewAccessAssignment{
-			AccessContainer: partnercenter.AccessContainer{AccessContainerID: groupA, AccessContainerType: "securityGroup"},
-			AccessDetails:   partnercenter.AccessDetails{UnifiedRoles: []partnercenter.UnifiedRole{{RoleDefinitionID: userAdmin}}}})
+			AccessContainer: partnercenter.AccessContainer{
+				AccessContainerID:   groupA,
+				AccessContainerType: "securityGroup",
+			},
+			AccessDetails: partnercenter.AccessDetails{
+				UnifiedRoles: []partnercenter.UnifiedRole{{RoleDefinitionID: userAdmin}},
+			},
+		})
 		wantCode(t, err, 409, 0)
 	})
 	t.Run("an assignment of a role outside the relationship is refused", func(t *testing.T) {
 		_, err := e.c.CreateAccessAssignment(rid("assign3"), rel.ID, partnercenter.NewAccessAssignment{
-			AccessContainer: partnercenter.AccessContainer{AccessContainerID: "9a4a1d2b-1111-4c3d-8e5f-000000000002", AccessContainerType: "securityGroup"},
-			AccessDetails:   partnercenter.AccessDetails{UnifiedRoles: []partnercenter.UnifiedRole{{RoleDefinitionID: partnercenter.GlobalAdministratorRoleID}}}})
+			AccessContainer: partnercenter.AccessContainer{
+				AccessContainerID:   "9a4a1d2b-1111-4c3d-8e5f-000000000002",
+				AccessContainerType: "securityGroup",
+			},
+			AccessDetails: partnercenter.AccessDetails{
+				UnifiedRoles: []partnercenter.UnifiedRole{{RoleDefinitionID: partnercenter.GlobalAdministratorRoleID}},
+			},
+		})
 		wantCode(t, err, 400, 0)
 	})
 	t.Run("changing auto-extend needs the current ETag", func(t *testing.T) {
@@ -471,12 +585,23 @@ func TestSimGDAP(t *testing.T) {
 			return err
 		}, 400},
 		{"a duration over two years is refused", func() error {
-			_, err := e.c.CreateGDAPRelationship(rid("long"), partnercenter.NewGDAPRelationship{DisplayName: "too long", Duration: "P3Y",
-				AccessDetails: partnercenter.AccessDetails{UnifiedRoles: []partnercenter.UnifiedRole{{RoleDefinitionID: helpdesk}}}})
+			_, err := e.c.CreateGDAPRelationship(rid("long"), partnercenter.NewGDAPRelationship{
+				DisplayName: "too long",
+				Duration:    "P3Y",
+				AccessDetails: partnercenter.AccessDetails{
+					UnifiedRoles: []partnercenter.UnifiedRole{{RoleDefinitionID: helpdesk}},
+				},
+			})
 			return err
 		}, 400},
-		{"a display name used before is refused", func() error { _, err := create("Fabrikam helpdesk", "", helpdesk); return err }, 409},
-		{"a display name over 50 characters is refused", func() error { _, err := create(strings.Repeat("x", 51), "", helpdesk); return err }, 400},
+		{"a display name used before is refused", func() error {
+			_, err := create("Fabrikam helpdesk", "", helpdesk)
+			return err
+		}, 409},
+		{"a display name over 50 characters is refused", func() error {
+			_, err := create(strings.Repeat("x", 51), "", helpdesk)
+			return err
+		}, 400},
 		{"terminating a relationship that is not active is refused", func() error {
 			r, err := create("not active", "", helpdesk)
 			if err != nil {
@@ -534,7 +659,10 @@ func TestSimGDAP(t *testing.T) {
 		if got.Status != partnercenter.GDAPStatusExpired {
 			t.Errorf("status = %s", got.Status)
 		}
-		if st, body := e.post("/sim/customer-actions/approve-gdap", map[string]string{"relationshipId": r.ID, "upn": "admin@fabrikam.onmicrosoft.com"}); st != 409 || body["error"] != sim.ReasonExpired {
+		if st, body := e.post("/sim/customer-actions/approve-gdap", map[string]string{
+			"relationshipId": r.ID,
+			"upn":            "admin@fabrikam.onmicrosoft.com",
+		}); st != 409 || body["error"] != sim.ReasonExpired {
 			t.Errorf("approve expired: %d %v", st, body)
 		}
 	})
@@ -543,10 +671,23 @@ func TestSimGDAP(t *testing.T) {
 func TestSimIndirectResellers(t *testing.T) {
 	e := newSimEnv(t, "")
 	ctx := context.Background()
-	if st, body := e.post("/sim/partners", map[string]any{"domain": "fourthcoffee.onmicrosoft.com", "companyName": "Fourth Coffee", "mpnId": "4567890", "country": "DE", "agreementSigned": true}); st != 201 {
+	if st, body := e.post("/sim/partners", map[string]any{
+		"domain":          "fourthcoffee.onmicrosoft.com",
+		"companyName":     "Fourth Coffee",
+		"mpnId":           "4567890",
+		"country":         "DE",
+		"agreementSigned": true,
+	}); st != 201 {
 		t.Fatalf("add partner: %d %v", st, body)
 	}
-	if st, body := e.post("/sim/partners", map[string]any{"domain": "direct.onmicrosoft.com", "companyName": "Direct Only", "mpnId": "5678901", "country": "US", "agreementSigned": true, "indirectReseller": false}); st != 201 {
+	if st, body := e.post("/sim/partners", map[string]any{
+		"domain":           "direct.onmicrosoft.com",
+		"companyName":      "Direct Only",
+		"mpnId":            "5678901",
+		"country":          "US",
+		"agreementSigned":  true,
+		"indirectReseller": false,
+	}); st != 201 {
 		t.Fatalf("add partner: %d %v", st, body)
 	}
 
@@ -562,12 +703,36 @@ func TestSimIndirectResellers(t *testing.T) {
 		status int
 		code   int
 	}{
-		{"an unknown PartnerID is 404 code 3000", func() error { _, err := e.c.GetMPNProfile(ctx, "9999999"); return err }, 404, partnercenter.CodeMPNNotFound},
-		{"a reseller without a signed agreement is 2203", func() error { _, err := e.c.GetAgreementStatus(ctx, "2345678"); return err }, 400, partnercenter.CodeAgreementNotSignedForRegion},
-		{"a reseller in another region is 2201", func() error { _, err := e.c.GetAgreementStatus(ctx, "4567890"); return err }, 400, partnercenter.CodeRegionMismatch},
-		{"a partner that is not an indirect reseller is 2204", func() error { _, err := e.c.GetAgreementStatus(ctx, "5678901"); return err }, 400, partnercenter.CodeNotAnIndirectReseller},
-		{"an unknown MPN ID in the agreement check is 2200", func() error { _, err := e.c.GetAgreementStatus(ctx, "9999999"); return err }, 400, partnercenter.CodeMPNInvalid},
-		{"a non-numeric MPN ID is 2000", func() error { _, err := e.c.GetAgreementStatus(ctx, "abc"); return err }, 400, partnercenter.CodeInvalidInput},
+		{
+			"an unknown PartnerID is 404 code 3000",
+			func() error { _, err := e.c.GetMPNProfile(ctx, "9999999"); return err },
+			404, partnercenter.CodeMPNNotFound,
+		},
+		{
+			"a reseller without a signed agreement is 2203",
+			func() error { _, err := e.c.GetAgreementStatus(ctx, "2345678"); return err },
+			400, partnercenter.CodeAgreementNotSignedForRegion,
+		},
+		{
+			"a reseller in another region is 2201",
+			func() error { _, err := e.c.GetAgreementStatus(ctx, "4567890"); return err },
+			400, partnercenter.CodeRegionMismatch,
+		},
+		{
+			"a partner that is not an indirect reseller is 2204",
+			func() error { _, err := e.c.GetAgreementStatus(ctx, "5678901"); return err },
+			400, partnercenter.CodeNotAnIndirectReseller,
+		},
+		{
+			"an unknown MPN ID in the agreement check is 2200",
+			func() error { _, err := e.c.GetAgreementStatus(ctx, "9999999"); return err },
+			400, partnercenter.CodeMPNInvalid,
+		},
+		{
+			"a non-numeric MPN ID is 2000",
+			func() error { _, err := e.c.GetAgreementStatus(ctx, "abc"); return err },
+			400, partnercenter.CodeInvalidInput,
+		},
 	}
 	for _, tt := range checks {
 		t.Run(tt.name, func(t *testing.T) { wantCode(t, tt.call(), tt.status, tt.code) })
@@ -594,10 +759,18 @@ func TestSimIndirectResellers(t *testing.T) {
 			t.Errorf("before: %s", got)
 		}
 		home := sim.DefaultHomePartner.TenantID
-		if st, body := e.post("/sim/customer-actions/authorize-provider", map[string]string{"resellerDomain": "proseware.onmicrosoft.com", "providerId": home, "upn": "agent@proseware.onmicrosoft.com"}); st != 403 || body["error"] != sim.ReasonNotGlobalAdmin {
+		if st, body := e.post("/sim/customer-actions/authorize-provider", map[string]string{
+			"resellerDomain": "proseware.onmicrosoft.com",
+			"providerId":     home,
+			"upn":            "agent@proseware.onmicrosoft.com",
+		}); st != 403 || body["error"] != sim.ReasonNotGlobalAdmin {
 			t.Errorf("non-admin authorize: %d %v", st, body)
 		}
-		if st, body := e.post("/sim/customer-actions/authorize-provider", map[string]string{"resellerDomain": "proseware.onmicrosoft.com", "providerId": home, "upn": "admin@proseware.onmicrosoft.com"}); st != 200 {
+		if st, body := e.post("/sim/customer-actions/authorize-provider", map[string]string{
+			"resellerDomain": "proseware.onmicrosoft.com",
+			"providerId":     home,
+			"upn":            "admin@proseware.onmicrosoft.com",
+		}); st != 200 {
 			t.Errorf("authorize: %d %v", st, body)
 		}
 		if got := strings.Join(names(), ","); got != "1234567,2345678,3456789" {
@@ -616,9 +789,17 @@ func TestSimCommerce(t *testing.T) {
 		t.Fatal(err)
 	}
 	line := func(item string, qty int, reseller string) partnercenter.CartLineItem {
-		li := partnercenter.CartLineItem{CatalogItemID: item, Quantity: qty, BillingCycle: "monthly", TermDuration: "P1M"}
+		li := partnercenter.CartLineItem{
+			CatalogItemID: item,
+			Quantity:      qty,
+			BillingCycle:  "monthly",
+			TermDuration:  "P1M",
+		}
 		if reseller != "" {
-			li.Participants = []partnercenter.Participant{{Key: partnercenter.ParticipantTransactionReseller, Value: reseller}}
+			li.Participants = []partnercenter.Participant{{
+				Key:   partnercenter.ParticipantTransactionReseller,
+				Value: reseller,
+			}}
 		}
 		return li
 	}
@@ -631,30 +812,50 @@ func TestSimCommerce(t *testing.T) {
 		status int
 		code   int
 	}{
-		{"a cart naming an unknown reseller PartnerID is 404 800015", "9999999", 404, partnercenter.CodeResellerNotFound},
-		{"a cart naming a reseller not partnered with the provider is 400 800016", "3456789", 400, partnercenter.CodeNotIndirectReseller},
-		{"a cart naming a reseller without the partner agreement is 403 900123", "2345678", 403, partnercenter.CodeResellerAgreementNotAccepted},
+		{
+			"a cart naming an unknown reseller PartnerID is 404 800015",
+			"9999999", 404, partnercenter.CodeResellerNotFound,
+		},
+		{
+			"a cart naming a reseller not partnered with the provider is 400 800016",
+			"3456789", 400, partnercenter.CodeNotIndirectReseller,
+		},
+		{
+			"a cart naming a reseller without the partner agreement is 403 900123",
+			"2345678", 403, partnercenter.CodeResellerAgreementNotAccepted,
+		},
 	}
 	for _, tt := range resellerChecks {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := e.c.CreateCart(rid("cart"), cust.ID, partnercenter.Cart{LineItems: []partnercenter.CartLineItem{line(e3, 5, tt.mpn)}})
+			_, err := e.c.CreateCart(rid("cart"), cust.ID, partnercenter.Cart{
+				LineItems: []partnercenter.CartLineItem{line(e3, 5, tt.mpn)},
+			})
 			wantCode(t, err, tt.status, tt.code)
 		})
 	}
 	t.Run("line item problems are reported on the line with codes 10001, 10002 and 10012", func(t *testing.T) {
-		cart, err := e.c.CreateCart(rid("cart-errors"), cust.ID, partnercenter.Cart{LineItems: []partnercenter.CartLineItem{
-			line("NOPE:0001:NOPE", 1, ""), line(e3, 1_000_000, ""), line("DG7GMGF0DWTL:0001:DG7GMGF0DSJB", 1, "")}})
+		cart, err := e.c.CreateCart(rid("cart-errors"), cust.ID, partnercenter.Cart{
+			LineItems: []partnercenter.CartLineItem{
+				line("NOPE:0001:NOPE", 1, ""), line(e3, 1_000_000, ""), line("DG7GMGF0DWTL:0001:DG7GMGF0DSJB", 1, ""),
+			},
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		for i, want := range []int{partnercenter.CodeInvalidCatalogItem, partnercenter.CodeQuantityOutOfRange, partnercenter.CodeAttestationNotAccepted} {
+		for i, want := range []int{
+			partnercenter.CodeInvalidCatalogItem,
+			partnercenter.CodeQuantityOutOfRange,
+			partnercenter.CodeAttestationNotAccepted,
+		} {
 			if li := cart.LineItems[i]; li.Error == nil || li.Error.ErrorCode != want {
 				t.Errorf("line %d error = %+v, want %d", i, li.Error, want)
 			}
 		}
 	})
 
-	cart, err := e.c.CreateCart(rid("cart-ok"), cust.ID, partnercenter.Cart{LineItems: []partnercenter.CartLineItem{line(e3, 5, "1234567")}})
+	cart, err := e.c.CreateCart(rid("cart-ok"), cust.ID, partnercenter.Cart{
+		LineItems: []partnercenter.CartLineItem{line(e3, 5, "1234567")},
+	})
 	if err != nil || cart.ID == "" || !cart.ExpirationTimestamp.Equal(cart.CreationTimestamp.Add(7*24*time.Hour)) {
 		t.Fatalf("cart = %+v, err %v", cart, err)
 	}
@@ -671,8 +872,12 @@ func TestSimCommerce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	attest := partnercenter.CustomerAgreement{PrimaryContact: partnercenter.Contact{FirstName: "Ada", LastName: "Lovelace", Email: "ada@shopper.example"},
-		TemplateID: tmpl.TemplateID, DateAgreed: partnercenter.NewTime(e.now().Add(-time.Hour)), Type: partnercenter.AgreementTypeMCA}
+	attest := partnercenter.CustomerAgreement{
+		PrimaryContact: partnercenter.Contact{FirstName: "Ada", LastName: "Lovelace", Email: "ada@shopper.example"},
+		TemplateID:     tmpl.TemplateID,
+		DateAgreed:     partnercenter.NewTime(e.now().Add(-time.Hour)),
+		Type:           partnercenter.AgreementTypeMCA,
+	}
 	if _, err := e.c.CreateCustomerAgreement(rid("mca"), cust.ID, attest); err != nil {
 		t.Fatal(err)
 	}
@@ -719,11 +924,17 @@ func TestSimCommerce(t *testing.T) {
 		if err != nil || len(subs) != 1 || subs[0].Quantity != 10 || subs[0].PartnerID != "1234567" {
 			t.Fatalf("subscriptions = %+v, err %v", subs, err)
 		}
-		sc, err := e.c.UpdateSupportContact(rid("support"), cust.ID, subs[0].ID, partnercenter.SupportContact{SupportTenantID: adatumID, SupportMPNID: "1234567"})
+		sc, err := e.c.UpdateSupportContact(rid("support"), cust.ID, subs[0].ID, partnercenter.SupportContact{
+			SupportTenantID: adatumID,
+			SupportMPNID:    "1234567",
+		})
 		if err != nil || sc.Name != "Adatum Reseller" {
 			t.Errorf("support contact = %+v, err %v", sc, err)
 		}
-		_, err = e.c.UpdateSupportContact(rid("support-bad"), cust.ID, subs[0].ID, partnercenter.SupportContact{SupportTenantID: adatumID, SupportMPNID: "2345678"})
+		_, err = e.c.UpdateSupportContact(rid("support-bad"), cust.ID, subs[0].ID, partnercenter.SupportContact{
+			SupportTenantID: adatumID,
+			SupportMPNID:    "2345678",
+		})
 		wantCode(t, err, 400, partnercenter.CodeNotIndirectReseller)
 		got, err := e.c.GetSubscription(ctx, cust.ID, subs[0].ID)
 		if err != nil || got.ID != subs[0].ID {
@@ -735,7 +946,9 @@ func TestSimCommerce(t *testing.T) {
 		wantCode(t, err, 400, 0)
 	})
 	t.Run("a cart older than 7 days cannot be checked out", func(t *testing.T) {
-		old, err := e.c.CreateCart(rid("cart-old"), cust.ID, partnercenter.Cart{LineItems: []partnercenter.CartLineItem{line(e3, 1, "")}})
+		old, err := e.c.CreateCart(rid("cart-old"), cust.ID, partnercenter.Cart{
+			LineItems: []partnercenter.CartLineItem{line(e3, 1, "")},
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -749,7 +962,10 @@ func TestSimWebhooks(t *testing.T) {
 	e := newSimEnv(t, "")
 	ctx := context.Background()
 	u, _ := url.Parse(e.srv.URL)
-	verifier := partnercenter.NewWebhookVerifier(partnercenter.WebhookVerifierConfig{AllowedCertificateHosts: []string{u.Host}, AllowHTTP: true})
+	verifier := partnercenter.NewWebhookVerifier(partnercenter.WebhookVerifierConfig{
+		AllowedCertificateHosts: []string{u.Host},
+		AllowHTTP:               true,
+	})
 	events := make(chan partnercenter.WebhookEvent, 10)
 	failures := 1
 	var mu sync.Mutex
@@ -773,8 +989,14 @@ func TestSimWebhooks(t *testing.T) {
 	}))
 	defer receiver.Close()
 
-	reg, err := e.c.RegisterWebhook(rid("webhook"), partnercenter.WebhookRegistration{WebhookURL: receiver.URL,
-		WebhookEvents: []string{partnercenter.EventResellerRelationshipAccepted, partnercenter.EventGDAPApproved, partnercenter.EventGDAPActivated}})
+	reg, err := e.c.RegisterWebhook(rid("webhook"), partnercenter.WebhookRegistration{
+		WebhookURL: receiver.URL,
+		WebhookEvents: []string{
+			partnercenter.EventResellerRelationshipAccepted,
+			partnercenter.EventGDAPApproved,
+			partnercenter.EventGDAPActivated,
+		},
+	})
 	if err != nil || reg.SubscriberID == "" {
 		t.Fatalf("register = %+v, err %v", reg, err)
 	}
@@ -796,13 +1018,19 @@ func TestSimWebhooks(t *testing.T) {
 	}
 
 	t.Run("acceptance is delivered signed, after a failed first attempt", func(t *testing.T) {
-		e.post("/sim/customer-actions/accept-reseller", map[string]string{"domain": "contoso.onmicrosoft.com", "partnerId": sim.DefaultHomePartner.TenantID, "upn": "admin@contoso.onmicrosoft.com"})
+		e.post("/sim/customer-actions/accept-reseller", map[string]string{
+			"domain":    "contoso.onmicrosoft.com",
+			"partnerId": sim.DefaultHomePartner.TenantID,
+			"upn":       "admin@contoso.onmicrosoft.com",
+		})
 		ev := wait(partnercenter.EventResellerRelationshipAccepted)
 		if !strings.HasSuffix(ev.ResourceURI, "/v1/customers/"+contosoID) {
 			t.Errorf("resource = %s", ev.ResourceURI)
 		}
 		var d []sim.Delivery
-		for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		for deadline := time.Now().Add(
+			2 * time.Second,
+		); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 			if d = e.sim.Deliveries(); len(d) == 1 && d[0].Delivered {
 				break
 			}
@@ -812,15 +1040,23 @@ func TestSimWebhooks(t *testing.T) {
 		}
 	})
 	t.Run("GDAP approval and activation are delivered", func(t *testing.T) {
-		rel, err := e.c.CreateGDAPRelationship(rid("gdap"), partnercenter.NewGDAPRelationship{DisplayName: "hooks", Duration: "P90D",
-			AccessDetails: partnercenter.AccessDetails{UnifiedRoles: []partnercenter.UnifiedRole{{RoleDefinitionID: helpdesk}}}})
+		rel, err := e.c.CreateGDAPRelationship(rid("gdap"), partnercenter.NewGDAPRelationship{
+			DisplayName: "hooks",
+			Duration:    "P90D",
+			AccessDetails: partnercenter.AccessDetails{
+				UnifiedRoles: []partnercenter.UnifiedRole{{RoleDefinitionID: helpdesk}},
+			},
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if _, err := e.c.LockGDAPForApproval(rid("lock"), rel.ID); err != nil {
 			t.Fatal(err)
 		}
-		e.post("/sim/customer-actions/approve-gdap", map[string]string{"relationshipId": rel.ID, "upn": "admin@fabrikam.onmicrosoft.com"})
+		e.post("/sim/customer-actions/approve-gdap", map[string]string{
+			"relationshipId": rel.ID,
+			"upn":            "admin@fabrikam.onmicrosoft.com",
+		})
 		wait(partnercenter.EventGDAPApproved)
 		e.advance(2 * time.Minute)
 		ev := wait(partnercenter.EventGDAPActivated)
@@ -868,7 +1104,11 @@ func TestSimPersistence(t *testing.T) {
 	if !bytes.Equal(certBefore, fetch(t, second.srv.URL+sim.CertificatePath)) {
 		t.Error("the webhook signing certificate changed across restarts")
 	}
-	if st, body := second.post("/sim/tenants", map[string]any{"domain": "contoso.onmicrosoft.com", "country": "US", "companyName": "dup"}); st != 409 {
+	if st, body := second.post("/sim/tenants", map[string]any{
+		"domain":      "contoso.onmicrosoft.com",
+		"country":     "US",
+		"companyName": "dup",
+	}); st != 409 {
 		t.Errorf("seeded tenants lost: %d %v", st, body)
 	}
 }
@@ -911,10 +1151,19 @@ func TestSimPages(t *testing.T) {
 		status int
 		class  string
 	}{
-		{"the page refuses a user who is not Global admin and changes nothing", "user@contoso.onmicrosoft.com", 403, `class="refused" data-reason="not-global-admin"`},
-		{"the page refuses a customer in another region", "admin@tailspin.onmicrosoft.com", 403, `data-reason="region-mismatch"`},
+		{
+			"the page refuses a user who is not Global admin and changes nothing",
+			"user@contoso.onmicrosoft.com", 403, `class="refused" data-reason="not-global-admin"`,
+		},
+		{
+			"the page refuses a customer in another region",
+			"admin@tailspin.onmicrosoft.com", 403, `data-reason="region-mismatch"`,
+		},
 		{"the page accepts for the Global admin", "admin@contoso.onmicrosoft.com", 200, `class="ok"`},
-		{"the page refuses an invitation already accepted", "admin@contoso.onmicrosoft.com", 409, `data-reason="already-accepted"`},
+		{
+			"the page refuses an invitation already accepted",
+			"admin@contoso.onmicrosoft.com", 409, `data-reason="already-accepted"`,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -925,8 +1174,13 @@ func TestSimPages(t *testing.T) {
 		})
 	}
 
-	rel, err := e.c.CreateGDAPRelationship(rid("gdap"), partnercenter.NewGDAPRelationship{DisplayName: "page", Duration: "P30D",
-		AccessDetails: partnercenter.AccessDetails{UnifiedRoles: []partnercenter.UnifiedRole{{RoleDefinitionID: helpdesk}}}})
+	rel, err := e.c.CreateGDAPRelationship(rid("gdap"), partnercenter.NewGDAPRelationship{
+		DisplayName: "page",
+		Duration:    "P30D",
+		AccessDetails: partnercenter.AccessDetails{
+			UnifiedRoles: []partnercenter.UnifiedRole{{RoleDefinitionID: helpdesk}},
+		},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -939,10 +1193,12 @@ func TestSimPages(t *testing.T) {
 			t.Errorf("approval page lacks %s", want)
 		}
 	}
-	if status, body := submit(rel.ApprovalURL, "helpdesk@fabrikam.onmicrosoft.com"); status != 403 || !strings.Contains(body, "not-global-admin") {
+	if status, body := submit(rel.ApprovalURL, "helpdesk@fabrikam.onmicrosoft.com"); status != 403 ||
+		!strings.Contains(body, "not-global-admin") {
 		t.Errorf("non-admin approval: %d", status)
 	}
-	if status, body := submit(rel.ApprovalURL, "admin@fabrikam.onmicrosoft.com"); status != 200 || !strings.Contains(body, `class="ok"`) {
+	if status, body := submit(rel.ApprovalURL, "admin@fabrikam.onmicrosoft.com"); status != 200 ||
+		!strings.Contains(body, `class="ok"`) {
 		t.Errorf("admin approval: %d", status)
 	}
 	if got, _ := e.c.GetGDAPRelationship(context.Background(), rel.ID); got.Status != partnercenter.GDAPStatusApproved {

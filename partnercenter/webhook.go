@@ -165,7 +165,11 @@ type fetchBudget struct {
 }
 
 func newFetchBudget(perMinute int) *fetchBudget {
-	return &fetchBudget{every: rate.Every(time.Minute / time.Duration(perMinute)), burst: perMinute, byKey: map[string]*rate.Limiter{}}
+	return &fetchBudget{
+		every: rate.Every(time.Minute / time.Duration(perMinute)),
+		burst: perMinute,
+		byKey: map[string]*rate.Limiter{},
+	}
 }
 
 func (b *fetchBudget) limiter(key string, now time.Time) *rate.Limiter {
@@ -314,12 +318,18 @@ func (v *WebhookVerifier) certificateLocation(certURL string) (certificateLocati
 		return certificateLocation{}, fmt.Errorf("%w: missing or invalid certificate URL", ErrWebhookSignature)
 	}
 	if u.Scheme != "https" && !(v.allowHTTP && u.Scheme == "http") {
-		return certificateLocation{}, fmt.Errorf("%w: certificate URL scheme %q not allowed", ErrWebhookSignature, u.Scheme)
+		return certificateLocation{}, fmt.Errorf(
+			"%w: certificate URL scheme %q not allowed",
+			ErrWebhookSignature, u.Scheme,
+		)
 	}
 	host := strings.ToLower(u.Host)
 	// An allowed host named without a port allows the scheme's own port only.
-	defaultPort := u.Port() == "" || (u.Scheme == "https" && u.Port() == "443") || (u.Scheme == "http" && u.Port() == "80")
-	allowed := slices.Contains(v.allowedHosts, host) || (defaultPort && slices.Contains(v.allowedHosts, strings.ToLower(u.Hostname())))
+	defaultPort := u.Port() == "" ||
+		(u.Scheme == "https" && u.Port() == "443") ||
+		(u.Scheme == "http" && u.Port() == "80")
+	allowed := slices.Contains(v.allowedHosts, host) ||
+		(defaultPort && slices.Contains(v.allowedHosts, strings.ToLower(u.Hostname())))
 	if u.User != nil || !allowed {
 		return certificateLocation{}, fmt.Errorf("%w: certificate host %q not allowed", ErrWebhookSignature, u.Host)
 	}
@@ -329,7 +339,9 @@ func (v *WebhookVerifier) certificateLocation(certURL string) (certificateLocati
 
 // certificateKey is the key of the certificate at loc, from the cache or fetched if the source's
 // and the prefix's budgets allow, and until when it is trusted.
-func (v *WebhookVerifier) certificateKey(ctx context.Context, source string, loc certificateLocation, certURL string) (*rsa.PublicKey, time.Time, error) {
+func (v *WebhookVerifier) certificateKey(
+	ctx context.Context, source string, loc certificateLocation, certURL string,
+) (*rsa.PublicKey, time.Time, error) {
 	cacheKey := loc.cacheKey
 	v.mu.Lock()
 	entry, ok := v.certs[cacheKey]
@@ -344,7 +356,10 @@ func (v *WebhookVerifier) certificateKey(ctx context.Context, source string, loc
 	}
 	if !ok && !v.takeFetchLocked(source, loc.prefix) {
 		v.mu.Unlock()
-		return nil, time.Time{}, fmt.Errorf("%w: too many new certificate URLs from this source or under %s; %s not fetched", ErrWebhookSignature, loc.prefix, cacheKey)
+		return nil, time.Time{}, fmt.Errorf(
+			"%w: too many new certificate URLs from this source or under %s; %s not fetched",
+			ErrWebhookSignature, loc.prefix, cacheKey,
+		)
 	}
 	if !ok {
 		entry = &cachedCertificate{ready: make(chan struct{})}

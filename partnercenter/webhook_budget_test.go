@@ -31,7 +31,10 @@ func newBudgetWorld(t *testing.T) *budgetWorld {
 		http.NotFound(rw, r)
 	})
 	w.v = partnercenter.NewWebhookVerifier(partnercenter.WebhookVerifierConfig{
-		AllowedCertificateHosts: []string{w.cs.host(t)}, AllowHTTP: true, FetchesPerMinute: 5, FetchesPerMinutePerSource: 2,
+		AllowedCertificateHosts:   []string{w.cs.host(t)},
+		AllowHTTP:                 true,
+		FetchesPerMinute:          5,
+		FetchesPerMinutePerSource: 2,
 	})
 	return w
 }
@@ -42,7 +45,9 @@ func (w *budgetWorld) forge(t *testing.T, source, prefix string, n int) {
 	ctx := partnercenter.WithWebhookSource(context.Background(), source)
 	for i := range n {
 		u := fmt.Sprintf("%s%s%s-%d", w.cs.URL, prefix, source, i)
-		if _, err := w.v.Verify(ctx, w.forger.headers(t, u, eventBody), eventBody); !errors.Is(err, partnercenter.ErrWebhookSignature) {
+		if _, err := w.v.Verify(
+			ctx, w.forger.headers(t, u, eventBody), eventBody,
+		); !errors.Is(err, partnercenter.ErrWebhookSignature) {
 			t.Fatalf("a forged event must be refused as unsigned, got %v", err)
 		}
 	}
@@ -112,11 +117,15 @@ func TestGenuineEventReusesAKnownGoodCertificateWhenTheBudgetIsSpent(t *testing.
 		t.Fatalf("verifying with a known good certificate fetched %d more times", got-fetches)
 	}
 	// The known good key verifies only what it signed.
-	if _, err := w.v.Verify(ctx, w.forger.headers(t, w.cs.URL+"/certs/renamed.cer", eventBody), eventBody); !errors.Is(err, partnercenter.ErrWebhookSignature) {
+	if _, err := w.v.Verify(
+		ctx, w.forger.headers(t, w.cs.URL+"/certs/renamed.cer", eventBody), eventBody,
+	); !errors.Is(err, partnercenter.ErrWebhookSignature) {
 		t.Fatalf("a forged event naming a known URL must be refused, got %v", err)
 	}
 	// And an unlisted host is still refused, whatever the signature.
-	if _, err := w.v.Verify(ctx, w.pc.headers(t, "https://evil.example/certs/current.cer", eventBody), eventBody); !errors.Is(err, partnercenter.ErrWebhookSignature) {
+	if _, err := w.v.Verify(
+		ctx, w.pc.headers(t, "https://evil.example/certs/current.cer", eventBody), eventBody,
+	); !errors.Is(err, partnercenter.ErrWebhookSignature) {
 		t.Fatalf("an event naming an unlisted certificate host must be refused, got %v", err)
 	}
 }

@@ -36,8 +36,11 @@ func newFuzzWebhooks(t testing.TB) *fuzzWebhooks {
 		t.Fatal(err)
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "partner-center-fuzz"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "partner-center-fuzz"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
@@ -65,7 +68,11 @@ func (w *fuzzWebhooks) headers(t testing.TB, body []byte) http.Header {
 }
 
 var webhookSeeds = []string{
-	`{"EventName":"granular-admin-relationship-approved","ResourceUri":"https://graph.microsoft.com/v1.0/tenantRelationships/delegatedAdminRelationships/rel-1","ResourceName":"delegatedAdminRelationship","AuditUri":"https://api.partnercenter.microsoft.com/v1/auditrecords/1","ResourceChangeUtcDate":"2025-03-10T10:00:00.1234567Z"}`,
+	`{"EventName":"granular-admin-relationship-approved",` +
+		`"ResourceUri":"https://graph.microsoft.com/v1.0/tenantRelationships/delegatedAdminRelationships/rel-1",` +
+		`"ResourceName":"delegatedAdminRelationship",` +
+		`"AuditUri":"https://api.partnercenter.microsoft.com/v1/auditrecords/1",` +
+		`"ResourceChangeUtcDate":"2025-03-10T10:00:00.1234567Z"}`,
 	`{"EventName":"customer-relationship-accepted","ResourceChangeUtcDate":"2025-03-10T10:00:00"}`,
 	`{"EventName":"test-created","ResourceChangeUtcDate":null}`,
 	`{"EventName":"x","ResourceChangeUtcDate":""}`,
@@ -111,8 +118,9 @@ func FuzzWebhookEvent(f *testing.F) {
 		if err != nil {
 			t.Fatalf("the accepted event %q written back as %s is refused: %v", body, again, err)
 		}
-		if back.EventName != ev.EventName || back.ResourceURI != ev.ResourceURI || back.ResourceName != ev.ResourceName ||
-			back.AuditURI != ev.AuditURI || !back.ResourceChangeUtcDate.Equal(ev.ResourceChangeUtcDate.Time) {
+		if back.EventName != ev.EventName || back.ResourceURI != ev.ResourceURI ||
+			back.ResourceName != ev.ResourceName || back.AuditURI != ev.AuditURI ||
+			!back.ResourceChangeUtcDate.Equal(ev.ResourceChangeUtcDate.Time) {
 			t.Fatalf("the event %+v came back as %+v", ev, back)
 		}
 	})

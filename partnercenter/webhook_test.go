@@ -35,7 +35,12 @@ func newSigner(t *testing.T) signer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "webhook test"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "webhook test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
 		t.Fatal(err)
@@ -81,12 +86,17 @@ func (cs *certServer) host(t *testing.T) string {
 	return u.Host
 }
 
-var eventBody = []byte(`{"EventName":"granular-admin-relationship-approved","ResourceUri":"https://graph.microsoft.com/v1.0/tenantRelationships/delegatedAdminRelationships/r1","ResourceName":"r1","AuditUri":"","ResourceChangeUtcDate":"2026-12-01T10:00:00Z"}`)
+var eventBody = []byte(`{"EventName":"granular-admin-relationship-approved",` +
+	`"ResourceUri":"https://graph.microsoft.com/v1.0/tenantRelationships/delegatedAdminRelationships/r1",` +
+	`"ResourceName":"r1","AuditUri":"","ResourceChangeUtcDate":"2026-12-01T10:00:00Z"}`)
 
 func TestWebhookCertificateIsFetchedOnceAndCached(t *testing.T) {
 	s := newSigner(t)
 	cs := newCertServer(t, func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(s.der) })
-	v := partnercenter.NewWebhookVerifier(partnercenter.WebhookVerifierConfig{AllowedCertificateHosts: []string{cs.host(t)}, AllowHTTP: true})
+	v := partnercenter.NewWebhookVerifier(partnercenter.WebhookVerifierConfig{
+		AllowedCertificateHosts: []string{cs.host(t)},
+		AllowHTTP:               true,
+	})
 	ctx := context.Background()
 	certURL := cs.URL + "/cert"
 
@@ -100,7 +110,9 @@ func TestWebhookCertificateIsFetchedOnceAndCached(t *testing.T) {
 		if i%2 == 1 {
 			u += "?n=" + string(rune('a'+i))
 		}
-		if _, err := v.Verify(ctx, forger.headers(t, u, eventBody), eventBody); !errors.Is(err, partnercenter.ErrWebhookSignature) {
+		if _, err := v.Verify(
+			ctx, forger.headers(t, u, eventBody), eventBody,
+		); !errors.Is(err, partnercenter.ErrWebhookSignature) {
 			t.Fatalf("a forged event must be refused as unsigned, got %v", err)
 		}
 	}
@@ -108,12 +120,17 @@ func TestWebhookCertificateIsFetchedOnceAndCached(t *testing.T) {
 		t.Fatalf("the cached certificate must still verify: %v", err)
 	}
 	if got := cs.hits.Load(); got != 1 || v.CertificateFetches() != 1 {
-		t.Fatalf("22 events naming one certificate fetched it %d times (verifier counted %d), want once", got, v.CertificateFetches())
+		t.Fatalf(
+			"22 events naming one certificate fetched it %d times (verifier counted %d), want once",
+			got, v.CertificateFetches(),
+		)
 	}
 
 	// An unlisted host is refused before anything is fetched.
 	other := newCertServer(t, func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(forger.der) })
-	if _, err := v.Verify(ctx, forger.headers(t, other.URL+"/cert", eventBody), eventBody); !errors.Is(err, partnercenter.ErrWebhookSignature) {
+	if _, err := v.Verify(
+		ctx, forger.headers(t, other.URL+"/cert", eventBody), eventBody,
+	); !errors.Is(err, partnercenter.ErrWebhookSignature) {
 		t.Fatalf("an unlisted certificate host must be refused, got %v", err)
 	}
 	if other.hits.Load() != 0 || v.CertificateFetches() != 1 {
@@ -123,10 +140,15 @@ func TestWebhookCertificateIsFetchedOnceAndCached(t *testing.T) {
 
 func TestWebhookCertificateFetchFailuresAreRememberedBriefly(t *testing.T) {
 	cs := newCertServer(t, func(w http.ResponseWriter, _ *http.Request) { http.NotFound(w, nil) })
-	v := partnercenter.NewWebhookVerifier(partnercenter.WebhookVerifierConfig{AllowedCertificateHosts: []string{cs.host(t)}, AllowHTTP: true})
+	v := partnercenter.NewWebhookVerifier(partnercenter.WebhookVerifierConfig{
+		AllowedCertificateHosts: []string{cs.host(t)},
+		AllowHTTP:               true,
+	})
 	forger := newSigner(t)
 	for range 10 {
-		if _, err := v.Verify(context.Background(), forger.headers(t, cs.URL+"/nothing", eventBody), eventBody); err == nil {
+		if _, err := v.Verify(
+			context.Background(), forger.headers(t, cs.URL+"/nothing", eventBody), eventBody,
+		); err == nil {
 			t.Fatal("a certificate URL that serves nothing must not verify")
 		}
 	}
@@ -145,7 +167,11 @@ func TestWebhookCertificateRedirectIsNotFollowed(t *testing.T) {
 		http.Redirect(w, r, "/real", http.StatusFound)
 	})
 	// Even a client that would follow redirects does not follow them here.
-	v := partnercenter.NewWebhookVerifier(partnercenter.WebhookVerifierConfig{AllowedCertificateHosts: []string{cs.host(t)}, AllowHTTP: true, HTTPClient: &http.Client{}})
+	v := partnercenter.NewWebhookVerifier(partnercenter.WebhookVerifierConfig{
+		AllowedCertificateHosts: []string{cs.host(t)},
+		AllowHTTP:               true,
+		HTTPClient:              &http.Client{},
+	})
 	_, err := v.Verify(context.Background(), s.headers(t, cs.URL+"/moved", eventBody), eventBody)
 	if err == nil {
 		t.Fatal("a certificate behind a redirect must not be used")
@@ -164,7 +190,11 @@ func TestWebhookCertificateFetchTimesOut(t *testing.T) {
 		}
 	})
 	t.Cleanup(func() { close(release) })
-	v := partnercenter.NewWebhookVerifier(partnercenter.WebhookVerifierConfig{AllowedCertificateHosts: []string{cs.host(t)}, AllowHTTP: true, FetchTimeout: 200 * time.Millisecond})
+	v := partnercenter.NewWebhookVerifier(partnercenter.WebhookVerifierConfig{
+		AllowedCertificateHosts: []string{cs.host(t)},
+		AllowHTTP:               true,
+		FetchTimeout:            200 * time.Millisecond,
+	})
 	s := newSigner(t)
 	// The request's own context never ends: only the fetch timeout can end the wait.
 	_, err := v.Verify(context.Background(), s.headers(t, cs.URL+"/slow", eventBody), eventBody)
@@ -177,8 +207,12 @@ func TestWebhookCertificateFetchTimesOut(t *testing.T) {
 func TestWebhookCertificateMustBeHTTPSUnlessAllowed(t *testing.T) {
 	s := newSigner(t)
 	cs := newCertServer(t, func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(s.der) })
-	v := partnercenter.NewWebhookVerifier(partnercenter.WebhookVerifierConfig{AllowedCertificateHosts: []string{cs.host(t)}})
-	if _, err := v.Verify(context.Background(), s.headers(t, cs.URL+"/cert", eventBody), eventBody); !errors.Is(err, partnercenter.ErrWebhookSignature) {
+	v := partnercenter.NewWebhookVerifier(partnercenter.WebhookVerifierConfig{
+		AllowedCertificateHosts: []string{cs.host(t)},
+	})
+	if _, err := v.Verify(
+		context.Background(), s.headers(t, cs.URL+"/cert", eventBody), eventBody,
+	); !errors.Is(err, partnercenter.ErrWebhookSignature) {
 		t.Fatalf("a plain-http certificate URL must be refused, got %v", err)
 	}
 	if cs.hits.Load() != 0 {
@@ -188,11 +222,17 @@ func TestWebhookCertificateMustBeHTTPSUnlessAllowed(t *testing.T) {
 
 func TestNewWebhookCertificateURLsAreFetchedAtABoundedRate(t *testing.T) {
 	cs := newCertServer(t, func(w http.ResponseWriter, _ *http.Request) { http.NotFound(w, nil) })
-	v := partnercenter.NewWebhookVerifier(partnercenter.WebhookVerifierConfig{AllowedCertificateHosts: []string{cs.host(t)}, AllowHTTP: true, FetchesPerMinute: 5})
+	v := partnercenter.NewWebhookVerifier(partnercenter.WebhookVerifierConfig{
+		AllowedCertificateHosts: []string{cs.host(t)},
+		AllowHTTP:               true,
+		FetchesPerMinute:        5,
+	})
 	forger := newSigner(t)
 	for i := range 30 {
 		u := fmt.Sprintf("%s/probe-%d", cs.URL, i)
-		if _, err := v.Verify(context.Background(), forger.headers(t, u, eventBody), eventBody); !errors.Is(err, partnercenter.ErrWebhookSignature) {
+		if _, err := v.Verify(
+			context.Background(), forger.headers(t, u, eventBody), eventBody,
+		); !errors.Is(err, partnercenter.ErrWebhookSignature) {
 			t.Fatalf("a forged event must be refused as unsigned, got %v", err)
 		}
 	}
@@ -203,7 +243,9 @@ func TestNewWebhookCertificateURLsAreFetchedAtABoundedRate(t *testing.T) {
 }
 
 func TestWebhookCertificateHostsAreMatchedExactly(t *testing.T) {
-	v := partnercenter.NewWebhookVerifier(partnercenter.WebhookVerifierConfig{AllowedCertificateHosts: []string{"api.partnercenter.microsoft.com"}})
+	v := partnercenter.NewWebhookVerifier(partnercenter.WebhookVerifierConfig{
+		AllowedCertificateHosts: []string{"api.partnercenter.microsoft.com"},
+	})
 	s := newSigner(t)
 	for _, u := range []string{
 		"https://api.partnercenter.microsoft.com:8443/cert",
@@ -211,7 +253,9 @@ func TestWebhookCertificateHostsAreMatchedExactly(t *testing.T) {
 		"https://user@api.partnercenter.microsoft.com/cert",
 		"https://evil.example/cert",
 	} {
-		if _, err := v.Verify(context.Background(), s.headers(t, u, eventBody), eventBody); !errors.Is(err, partnercenter.ErrWebhookSignature) || !strings.Contains(err.Error(), "not allowed") {
+		if _, err := v.Verify(
+			context.Background(), s.headers(t, u, eventBody), eventBody,
+		); !errors.Is(err, partnercenter.ErrWebhookSignature) || !strings.Contains(err.Error(), "not allowed") {
 			t.Errorf("%s must be refused before any fetch, got %v", u, err)
 		}
 	}
