@@ -87,7 +87,7 @@ func TestInvitationVariantsAreValidatedFieldByField(t *testing.T) {
 func TestAnInvitationWithoutAdminAccessAsksForTheResellerRelationshipAlone(t *testing.T) {
 	// Configured default assignments must not creep into an invitation that asks for no roles.
 	f := newFlowFixture(t, func(fc *api.FlowConfig) {
-		fc.DefaultAssignments = []workflows.AccessAssignment{{SecurityGroupID: groupHelpdesk, RoleIDs: []string{roleUserAdmin}}}
+		fc.Invitation.DefaultAssignments = []workflows.AccessAssignment{{SecurityGroupID: groupHelpdesk, RoleIDs: []string{roleUserAdmin}}}
 	})
 	resp := f.admin.Do("POST", "/v1/invitations", variant(resellerOnly(), map[string]any{"language": "it"}))
 	if resp.Status != http.StatusCreated {
@@ -222,7 +222,7 @@ func TestTheLandingPageOfAnInvitationWithoutAdminAccess(t *testing.T) {
 }
 
 func TestAUSGovernmentCustomerIsSentToTheUSGovernmentPortal(t *testing.T) {
-	f := newFlowFixture(t, func(fc *api.FlowConfig) { fc.USGovPortalURL = usGovPortal })
+	f := newFlowFixture(t, func(fc *api.FlowConfig) { fc.Invitation.USGovPortalURL = usGovPortal })
 	resp := f.admin.Do("POST", "/v1/invitations", with(map[string]any{"cloud": "USGov"}))
 	if resp.Status != http.StatusCreated || !strings.Contains(string(resp.Body), `"cloud":"usgov"`) {
 		t.Fatalf("create: %d %s", resp.Status, resp.Body)

@@ -23,112 +23,6 @@ import (
 	"github.com/partnerflow/partnerflow/workflows"
 )
 
-// FlowConfig is what the onboarding flows need from the API: who the partner is, where the
-// workflows run, and the defaults a request may leave out.
-type FlowConfig struct {
-	// PartnerID is our partner tenant ID; every invitation belongs to it.
-	PartnerID string
-	// PartnerName is shown to customers on the landing page.
-	PartnerName string
-	// TaskQueue is where the workflows run (default workflows.TaskQueue).
-	TaskQueue string
-	// BaseURL is the public base of the links customers receive, such as https://onboard.example.com.
-	BaseURL string
-	// DefaultAssignments apply when a request names no access assignments, each narrowed to
-	// the requested roles; with none, such a request is refused.
-	DefaultAssignments []workflows.AccessAssignment
-	// ContactEmail is the partner's escalation contact when a request names none.
-	ContactEmail string
-	// DefaultLanguage is the language of messages when a request names none, and of customer
-	// pages when neither the link nor the browser names a supported one (default "en").
-	DefaultLanguage string
-	// Policy is the reminder, escalation and polling schedule (default workflows.DefaultInvitationPolicy).
-	Policy workflows.InvitationPolicy
-	// ExpireAfter is how long an invitation waits for the customer (default 90 days, as long
-	// as Microsoft keeps a GDAP request open).
-	ExpireAfter time.Duration
-	// Webhooks verifies Partner Center's webhook signatures; nil refuses every event.
-	Webhooks *partnercenter.WebhookVerifier
-	// TemporalUIURL is the Temporal Web UI's base address; when set, the dashboard links each
-	// invitation to its workflow there.
-	TemporalUIURL string
-	// Namespace is the workflows' Temporal namespace (default "default"), for Web UI links.
-	Namespace string
-	// ResellerExpireAfter is how long a partnership request waits for the reseller (default 30
-	// days; Microsoft documents no expiry for the partnership link).
-	ResellerExpireAfter time.Duration
-	// ResellerPartnershipURL is where a reseller's Global admin authorizes the provider: the
-	// provider's partnership link from Partner Center (Indirect resellers → Request a
-	// partnership), or the simulator's page in dev.
-	ResellerPartnershipURL string
-	// DeliveryAttempts and DeliveryRetryInterval are how often a removal's notification is
-	// tried, and how long after the first failure (doubling), before it is listed as failed
-	// (defaults 10 and 5 seconds).
-	DeliveryAttempts      int
-	DeliveryRetryInterval time.Duration
-	// Catalog tells whether Partner Center sells a catalog item in a country, so an onboarding
-	// naming an unknown item is refused before anything starts; nil skips the check (the cart
-	// then comes back with Partner Center's refusal, to fix at review).
-	Catalog func(ctx context.Context, catalogItemID, country string) (bool, error)
-	// AgreementLink and AgreementVersion name the Microsoft Customer Agreement customers accept on
-	// partnerflow's agreement page (default Microsoft's public page and "current").
-	AgreementLink    string
-	AgreementVersion string
-	// USGovPortalURL is the Office admin portal of Microsoft Cloud for US Government (default
-	// DefaultUSGovPortalURL): a US Government customer accepts the reseller relationship at
-	// Partner Center's link moved onto this scheme and host (a path here prefixes the link's).
-	USGovPortalURL string
-	// Customers reads the customer a reseller acceptance event names, so the event reaches only
-	// the open invitation for that customer's domain; nil passes the event to every pending
-	// invitation instead (up to maxHintedInvitations), each checking with Partner Center.
-	Customers CustomerReader
-	// Now is the clock (default time.Now), so tests can move time.
-	Now func() time.Time
-}
-
-// CustomerReader reads one customer of the partner at Partner Center (partnercenter.Client
-// satisfies it).
-type CustomerReader interface {
-	GetCustomer(ctx context.Context, customerID string) (partnercenter.Customer, error)
-}
-
-// DefaultUSGovPortalURL is the Office admin portal of Microsoft Cloud for US Government, where
-// Partner Center documents that US Government customers accept a reseller relationship.
-const DefaultUSGovPortalURL = "https://portal.office365.us"
-
-func (f FlowConfig) withDefaults() FlowConfig {
-	if f.TaskQueue == "" {
-		f.TaskQueue = workflows.TaskQueue
-	}
-	if f.ExpireAfter <= 0 {
-		f.ExpireAfter = 90 * 24 * time.Hour
-	}
-	if f.AgreementLink == "" {
-		f.AgreementLink = "https://www.microsoft.com/licensing/docs/customeragreement"
-	}
-	if f.AgreementVersion == "" {
-		f.AgreementVersion = "current"
-	}
-	if f.ResellerExpireAfter <= 0 {
-		f.ResellerExpireAfter = 30 * 24 * time.Hour
-	}
-	if f.Namespace == "" {
-		f.Namespace = "default"
-	}
-	if f.USGovPortalURL == "" {
-		f.USGovPortalURL = DefaultUSGovPortalURL
-	}
-	f.DefaultLanguage = notify.PickLanguage(f.DefaultLanguage, "", notify.DefaultLanguage)
-	if f.Now == nil {
-		f.Now = time.Now
-	}
-	p := f.Policy
-	if len(p.Reminders) == 0 && p.RepeatEvery == 0 && p.EscalateAfter == 0 && p.PollEvery == 0 {
-		f.Policy = workflows.DefaultInvitationPolicy
-	}
-	return f
-}
-
 // Input limits of an invitation request.
 const (
 	maxDurationDays    = 730
@@ -221,7 +115,7 @@ type assignmentRequest struct {
 // invitationInput checks a request completely, before anything is written or started, and
 // returns the workflow input it asks for.
 func (s *Server) invitationInput(req createInvitationRequest) (workflows.InvitationInput, error) {
-	in := workflows.InvitationInput{PartnerID: s.flows.PartnerID, AutoExtend: req.AutoExtend, Policy: s.flows.Policy}
+	in := workflows.InvitationInput{PartnerID: s.flows.PartnerID, AutoExtend: req.AutoExtend, Policy: s.flows.Wait}
 	in.CustomerDomain = strings.ToLower(strings.TrimSpace(req.CustomerDomain))
 	if !validDomain(in.CustomerDomain) {
 		return in, Invalid("customerDomain", "must be a domain name such as contoso.onmicrosoft.com")
@@ -323,7 +217,7 @@ func (s *Server) adminAccessInput(in *workflows.InvitationInput, req createInvit
 		return Invalid("displayName", "must be at most %d characters (a Microsoft Graph limit)", maxDisplayName)
 	}
 	if req.Assignments == nil {
-		in.Assignments = narrowAssignments(s.flows.DefaultAssignments, roleIDs)
+		in.Assignments = narrowAssignments(s.flows.Invitation.DefaultAssignments, roleIDs)
 		if len(in.Assignments) == 0 {
 			return Invalid("assignments", "name at least one security group and its roles: no default assignment grants a requested role")
 		}
@@ -457,7 +351,7 @@ func (s *Server) createInvitation(c *gin.Context) {
 		ID: newInvitationID(), PartnerID: in.PartnerID, CustomerDomain: in.CustomerDomain, CustomerEmail: in.CustomerEmail,
 		IndirectResellerID: in.IndirectResellerID, Roles: strings.Join(in.RoleIDs, ","), DurationDays: in.DurationDays,
 		AutoExtend: in.AutoExtend, AdminAccess: !in.NoAdminAccess, Cloud: in.Cloud, Status: models.InvitationPending,
-		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.flows.ExpireAfter),
+		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.flows.Invitation.ExpireAfter),
 	}
 	inv.WorkflowID = workflows.InvitationWorkflowID(inv.ID)
 	in.InvitationID, in.ExpiresAt = inv.ID, inv.ExpiresAt
@@ -492,7 +386,7 @@ func (s *Server) relationshipLink(inv *models.Invitation, link string) string {
 	if link == "" || inv.Cloud != models.CloudUSGov {
 		return link
 	}
-	return onPortal(link, s.flows.USGovPortalURL)
+	return onPortal(link, s.flows.Invitation.USGovPortalURL)
 }
 
 // onPortal moves link onto portal's scheme and host, after portal's path if it has one; a link
@@ -843,10 +737,10 @@ func (s *Server) signalGDAPWatch(ctx context.Context, inv *models.Invitation, wa
 // invitation: that fallback would cost one signal and one Partner Center read per waiting flow
 // exactly while Partner Center is struggling, and the workflows poll for acceptance anyway.
 func (s *Server) signalAcceptedInvitation(ctx context.Context, signal workflows.PartnerCenterEvent) webhookOutcome {
-	if s.flows.Customers == nil {
+	if s.flows.Invitation.Customers == nil {
 		return s.signalPendingInvitations(ctx, signal)
 	}
-	customer, err := s.flows.Customers.GetCustomer(ctx, signal.ResourceID)
+	customer, err := s.flows.Invitation.Customers.GetCustomer(ctx, signal.ResourceID)
 	switch {
 	case partnercenter.IsStatus(err, http.StatusNotFound):
 		detail := fmt.Sprintf("customer %q is not a customer of this partner at Partner Center", signal.ResourceID)
@@ -882,7 +776,7 @@ func (s *Server) signalAcceptedInvitation(ctx context.Context, signal workflows.
 
 // signalPendingInvitations passes a reseller acceptance to every pending invitation, each
 // workflow checking with the service whether the acceptance was its own: the route when the API
-// cannot read Partner Center (FlowConfig.Customers is nil).
+// cannot read Partner Center (FlowConfig.Invitation.Customers is nil).
 func (s *Server) signalPendingInvitations(ctx context.Context, signal workflows.PartnerCenterEvent) webhookOutcome {
 	pending, err := s.pendingInvitations(ctx)
 	if err != nil {

@@ -322,7 +322,7 @@ func TestCreatingAnInvitationRecordsItAndStartsItsWorkflow(t *testing.T) {
 func TestDefaultsFillWhatARequestLeavesOut(t *testing.T) {
 	f := newFlowFixture(t, func(fc *api.FlowConfig) {
 		fc.PartnerName = "Northwind"
-		fc.DefaultAssignments = []workflows.AccessAssignment{
+		fc.Invitation.DefaultAssignments = []workflows.AccessAssignment{
 			{SecurityGroupID: groupHelpdesk, RoleIDs: []string{roleUserAdmin, roleGlobalReader}},
 			{SecurityGroupID: groupSecurity, RoleIDs: []string{"5d6b6bb7-de71-4623-b4af-96380a352509"}},
 		}

@@ -258,14 +258,14 @@ func parseProducts(field string, reqs []productRequest) ([]models.Product, error
 // checkCatalog refuses products Partner Center does not sell in the customer's country, naming
 // the line; a catalog that does not answer lets the request through (the cart will say).
 func (s *Server) checkCatalog(ctx context.Context, products []models.Product, country string) error {
-	if s.flows.Catalog == nil || country == "" {
+	if s.flows.Onboarding.Catalog == nil || country == "" {
 		return nil
 	}
 	for i, p := range products {
 		if strings.Count(p.CatalogItemID, ":") != 2 {
 			continue
 		}
-		known, err := s.flows.Catalog(ctx, p.CatalogItemID, country)
+		known, err := s.flows.Onboarding.Catalog(ctx, p.CatalogItemID, country)
 		if err != nil {
 			s.logger.WarnContext(ctx, "the catalog did not answer; the cart will tell", "catalog_item", p.CatalogItemID, "error", err)
 			return nil
@@ -347,7 +347,7 @@ func (s *Server) startOnboarding(c *gin.Context, onb models.OnboardingRequest, r
 	in := workflows.OnboardingInput{
 		PartnerID: s.flows.PartnerID, CustomerTenantID: tenantID, CompanyName: onb.CompanyName, Domain: domain, Language: onb.Language,
 		ContactEmail: onb.Contact.Email, PartnerContact: s.flows.ContactEmail, Products: onb.Products, SupportContact: onb.SupportContact,
-		Policy: s.flows.Policy,
+		Policy: s.flows.Wait,
 	}
 	if resellerID = strings.TrimSpace(resellerID); resellerID != "" {
 		r, err := resellers.find(ctx, s, resellerID)
@@ -378,7 +378,7 @@ func (s *Server) startOnboarding(c *gin.Context, onb models.OnboardingRequest, r
 		ID: newFlowID(onboardingIDPrefix), PartnerID: in.PartnerID, InvitationID: invitationID, ResellerID: in.ResellerID,
 		ResellerTenantID: in.ResellerTenantID, ResellerMPNID: in.ResellerMPNID, CompanyName: onb.CompanyName, Domain: domain,
 		Country: onb.Country, Language: onb.Language, ContactEmail: onb.Contact.Email, CustomerTenantID: tenantID,
-		Status: models.OnboardingCreating, Request: string(raw), CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.flows.ExpireAfter),
+		Status: models.OnboardingCreating, Request: string(raw), CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.flows.Onboarding.ExpireAfter),
 	}
 	row.WorkflowID = workflows.OnboardingWorkflowID(row.ID)
 	in.CustomerID, in.ExpiresAt = row.ID, row.ExpiresAt
@@ -921,7 +921,7 @@ func (s *Server) agreementPageOf(c *gin.Context, row *models.Onboarding) agreeme
 	frame := s.customerPageFrame(c, lang)
 	frame.Title = translate(lang, "agreement.title", row.CompanyName)
 	page := agreementPage{pageFrame: frame, PartnerName: s.localPartnerName(lang), CompanyName: row.CompanyName,
-		AgreementLink: s.flows.AgreementLink, AgreementVersion: s.flows.AgreementVersion, Status: "awaiting"}
+		AgreementLink: s.flows.Onboarding.AgreementLink, AgreementVersion: s.flows.Onboarding.AgreementVersion, Status: "awaiting"}
 	if row.ResellerID != "" {
 		if r, err := models.Find[models.Reseller](c.Request.Context(), s.store, row.ResellerID); err == nil {
 			page.ResellerName = r.CompanyName
@@ -981,7 +981,7 @@ func (s *Server) signAgreement(c *gin.Context) {
 	now := s.flows.Now().UTC()
 	ev := &models.AgreementEvidence{CustomerID: row.ID, Method: models.AgreementByCustomer, FirstName: page.FirstName, LastName: page.LastName,
 		Email: page.Email, DateAgreed: now, RecordedAt: now, ClientIP: c.ClientIP(), UserAgent: truncate(c.Request.UserAgent(), maxUserAgent),
-		TemplateID: s.flows.AgreementVersion, AgreementLink: s.flows.AgreementLink}
+		TemplateID: s.flows.Onboarding.AgreementVersion, AgreementLink: s.flows.Onboarding.AgreementLink}
 	if !s.recordAgreement(c, row, ev, "signed by "+page.FirstName+" "+page.LastName) {
 		return
 	}

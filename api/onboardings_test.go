@@ -28,7 +28,7 @@ func validCustomer() map[string]any {
 // would refuse: forms, country rules and products it does not sell.
 func TestAnOnboardingIsValidatedBeforeAnythingStarts(t *testing.T) {
 	f := newFlowFixture(t, func(fc *api.FlowConfig) {
-		fc.Catalog = func(_ context.Context, id, country string) (bool, error) {
+		fc.Onboarding.Catalog = func(_ context.Context, id, country string) (bool, error) {
 			return id == "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS" && country != "KP", nil
 		}
 	})
@@ -89,7 +89,7 @@ func TestAnOnboardingIsValidatedBeforeAnythingStarts(t *testing.T) {
 // deprecated first name scripts still call, to the answers of /v1/onboardings.
 func TestOnboardingsAnswerTheSameUnderTheirDeprecatedCustomersName(t *testing.T) {
 	f := newFlowFixture(t, func(fc *api.FlowConfig) {
-		fc.Catalog = func(context.Context, string, string) (bool, error) { return true, nil }
+		fc.Onboarding.Catalog = func(context.Context, string, string) (bool, error) { return true, nil }
 	})
 	other := validCustomer()
 	other["domainPrefix"] = "contosomilano"
@@ -122,7 +122,7 @@ func TestOnboardingsAnswerTheSameUnderTheirDeprecatedCustomersName(t *testing.T)
 // document says (the fixture's client holds every response to api/openapi.json).
 func TestAnOnboardingShowsItsCartAndSubscriptionsInTheAPIsStyle(t *testing.T) {
 	f := newFlowFixture(t, func(fc *api.FlowConfig) {
-		fc.Catalog = func(context.Context, string, string) (bool, error) { return true, nil }
+		fc.Onboarding.Catalog = func(context.Context, string, string) (bool, error) { return true, nil }
 	})
 	r := f.sales.Do("POST", "/v1/customers", validCustomer())
 	var created struct {

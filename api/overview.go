@@ -164,7 +164,7 @@ func (s *Server) overview(c *gin.Context) {
 			writeError(c, err)
 			return
 		}
-		page.Sections = append(page.Sections, f.section(st, s.flows.ExpireAfter))
+		page.Sections = append(page.Sections, f.section(st, s.flows.longestWait()))
 	}
 	s.renderPage(c, http.StatusOK, "overview", page)
 }

@@ -117,7 +117,7 @@ func (s *Server) createRemoval(c *gin.Context) {
 	}
 	rm.WorkflowID = workflows.RemovalWorkflowID(rm.ID)
 	in := workflows.RemovalInput{RemovalID: rm.ID, PartnerID: rm.PartnerID, ResellerID: rm.ResellerID, ResellerTenantID: rm.ResellerTenantID}
-	s.flows.configureRemoval(&in)
+	s.flows.Removal.configureRemoval(&in)
 	insert := func(ctx context.Context, with ...models.With) (string, error) {
 		open, err := s.store.CreateRemoval(ctx, rm, with...)
 		if errors.Is(err, models.ErrConflict) && open != nil {
@@ -139,8 +139,8 @@ func removalAttributes(rm *models.Removal) startAttributes {
 }
 
 // configureRemoval applies the configured delivery policy to a removal's input.
-func (f FlowConfig) configureRemoval(in *workflows.RemovalInput) {
-	in.MaxAttempts, in.InitialInterval = f.DeliveryAttempts, f.DeliveryRetryInterval
+func (c RemovalConfig) configureRemoval(in *workflows.RemovalInput) {
+	in.MaxAttempts, in.InitialInterval = c.DeliveryAttempts, c.DeliveryRetryInterval
 }
 
 // retryRemoval sends a finished removal's failed deliveries again.
@@ -155,7 +155,7 @@ func (s *Server) retryRemoval(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	in := workflows.RemovalInput{RemovalID: rm.ID, PartnerID: rm.PartnerID, ResellerID: rm.ResellerID, ResellerTenantID: rm.ResellerTenantID, Retry: true}
-	s.flows.configureRemoval(&in)
+	s.flows.Removal.configureRemoval(&in)
 	// The deliveries become pending and the command that runs the workflow again is recorded
 	// in one transaction, so a crash between them leaves nothing pending that nobody delivers.
 	cmd, err := newStartCommand(removals.desc, rm.ID, rm.WorkflowID, in, removalAttributes(rm))

@@ -87,7 +87,7 @@ type createResellerRequest struct {
 
 // resellerInput checks a request completely, before anything is written or started.
 func (s *Server) resellerInput(req createResellerRequest) (workflows.ResellerInput, error) {
-	in := workflows.ResellerInput{PartnerID: s.flows.PartnerID, Policy: s.flows.Policy}
+	in := workflows.ResellerInput{PartnerID: s.flows.PartnerID, Policy: s.flows.Wait}
 	in.Email = strings.ToLower(strings.TrimSpace(req.Email))
 	if !validEmail(in.Email) {
 		return in, Invalid("email", "must be the reseller contact's e-mail address, such as admin@adatum.com")
@@ -141,7 +141,7 @@ func (s *Server) createReseller(c *gin.Context) {
 	r := &models.Reseller{
 		ID: newFlowID(resellerIDPrefix), PartnerID: in.PartnerID, CompanyName: in.CompanyName, Email: in.Email,
 		Language: in.Language, MPNID: in.MPNID, Status: models.ResellerPending,
-		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.flows.ResellerExpireAfter),
+		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.flows.Reseller.ExpireAfter),
 	}
 	r.WorkflowID = workflows.ResellerWorkflowID(r.ID)
 	in.ResellerID, in.ExpiresAt = r.ID, r.ExpiresAt
@@ -322,7 +322,7 @@ func (s *Server) partnershipPageOf(c *gin.Context, r *models.Reseller) partnersh
 	return partnershipPage{
 		pageFrame: frame, PartnerName: s.localPartnerName(lang), CompanyName: r.CompanyName, Status: r.Status,
 		StatusText: translate(lang, "partnership.status."+r.Status),
-		ExpiresAt:  notify.FormatDate(lang, r.ExpiresAt.UTC()), AuthorizeURL: s.flows.ResellerPartnershipURL,
+		ExpiresAt:  notify.FormatDate(lang, r.ExpiresAt.UTC()), AuthorizeURL: s.flows.Reseller.PartnershipURL,
 		Open: r.Status == models.ResellerPending, Done: r.Status == models.ResellerActive, MPNID: r.MPNID,
 		VerifyingReason: r.FailureReason,
 	}
@@ -401,14 +401,14 @@ func (s *Server) acknowledgePartnership(c *gin.Context) {
 		return
 	}
 	if asJSON {
-		c.JSON(http.StatusOK, gin.H{"status": r.Status, "authorizeUrl": s.flows.ResellerPartnershipURL})
+		c.JSON(http.StatusOK, gin.H{"status": r.Status, "authorizeUrl": s.flows.Reseller.PartnershipURL})
 		return
 	}
-	if s.flows.ResellerPartnershipURL == "" {
+	if s.flows.Reseller.PartnershipURL == "" {
 		c.Redirect(http.StatusSeeOther, c.Request.URL.Path)
 		return
 	}
-	c.Redirect(http.StatusSeeOther, s.flows.ResellerPartnershipURL)
+	c.Redirect(http.StatusSeeOther, s.flows.Reseller.PartnershipURL)
 }
 
 // resellerPages registers the partnership flow's dashboard pages and forms.

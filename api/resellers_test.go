@@ -113,7 +113,9 @@ func TestOnlyActiveResellersCanBeNamedOrRemoved(t *testing.T) {
 }
 
 func TestTheResellersLandingPage(t *testing.T) {
-	f := newFlowFixture(t, func(fc *api.FlowConfig) { fc.ResellerPartnershipURL = "https://partner.example/authorize?providerId=p" })
+	f := newFlowFixture(t, func(fc *api.FlowConfig) {
+		fc.Reseller.PartnershipURL = "https://partner.example/authorize?providerId=p"
+	})
 	r := f.admin.Do("POST", "/v1/resellers", map[string]any{"email": "admin@adatum.example", "companyName": "Adatum"})
 	if r.Status != http.StatusCreated {
 		t.Fatalf("create: %d %s", r.Status, r.Body)

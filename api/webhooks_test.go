@@ -265,7 +265,7 @@ func TestAResellerAcceptanceSignalsOnlyTheCustomersInvitation(t *testing.T) {
 	simulator := testsim.Start(t, sim.Config{})
 	signer := newWebhookSigner(t)
 	f := newFlowFixture(t, func(fc *api.FlowConfig) {
-		fc.Webhooks, fc.Customers = signer.verifier(), simulator.Client(t)
+		fc.Webhooks, fc.Invitation.Customers = signer.verifier(), simulator.Client(t)
 	})
 	// Several invitations wait; the customer of the first one accepts at Partner Center.
 	var pending []created

@@ -76,10 +76,6 @@ type Config struct {
 	// PartnerCenterAdminPortalURL prefixes GDAP approval links (PARTNERCENTER_ADMIN_PORTAL_URL);
 	// empty means the Microsoft 365 admin center, or the simulator's pages in simulator mode.
 	PartnerCenterAdminPortalURL string
-	// USGovPortalURL is the Office admin portal of Microsoft Cloud for US Government, where US
-	// Government customers accept a reseller relationship (PARTNERFLOW_USGOV_PORTAL_URL); empty
-	// means Microsoft's, or the simulator's pages in dev.
-	USGovPortalURL string
 
 	PartnerName  string // PARTNERFLOW_PARTNER_NAME: how customers see the partner
 	ContactEmail string // PARTNERFLOW_CONTACT_EMAIL: the partner's contact for escalations
@@ -88,21 +84,15 @@ type Config struct {
 	// (PARTNERFLOW_DEFAULT_LANGUAGE: en, it or tr).
 	DefaultLanguage string
 
-	// Reseller partnerships.
-	ResellerPartnershipURL string        // PARTNERFLOW_RESELLER_PARTNERSHIP_URL: where resellers authorize the provider
-	ResellerExpireAfter    time.Duration // PARTNERFLOW_RESELLER_EXPIRE_AFTER: how long a partnership request waits
-	DeliveryAttempts       int           // PARTNERFLOW_DELIVERY_ATTEMPTS: tries of one notification before it is failed
-	DeliveryRetryInterval  time.Duration // PARTNERFLOW_DELIVERY_RETRY_INTERVAL: first wait between tries, doubling
-
-	// Invitation policy.
-	Reminders      []time.Duration // PARTNERFLOW_REMINDERS, e.g. "72h,168h,336h"
-	ReminderRepeat time.Duration   // PARTNERFLOW_REMINDER_REPEAT
-	EscalateAfter  int             // PARTNERFLOW_ESCALATE_AFTER (reminders)
 	// MemoryLimitSet says GOMEMLIMIT was given, so dev keeps the runtime's limit instead of its own.
-	MemoryLimitSet     bool
-	PollInterval       time.Duration // PARTNERFLOW_POLL_INTERVAL
-	PollIntervalSet    bool          // PARTNERFLOW_POLL_INTERVAL was given (dev keeps it instead of its own 30s)
-	DefaultAssignments string        // PARTNERFLOW_DEFAULT_ASSIGNMENTS: JSON [{"securityGroupId","roleIds":[]}]
+	MemoryLimitSet bool
+
+	// Wait is every flow's schedule while it waits for a person; the flows' own settings follow.
+	Wait       WaitConfig
+	Invitation InvitationConfig
+	Reseller   ResellerConfig
+	Onboarding OnboardingConfig
+	Removal    RemovalConfig
 	// WebhookURL, when set, is registered with Partner Center at start (dev registers its own).
 	WebhookURL       string   // PARTNERFLOW_WEBHOOK_URL
 	WebhookCertHosts []string // PARTNERCENTER_WEBHOOK_CERT_HOSTS, comma-separated
@@ -114,6 +104,53 @@ type Config struct {
 	MailFrom string // PARTNERFLOW_MAIL_FROM
 
 	ShutdownTimeout time.Duration
+}
+
+// WaitConfig is every flow's schedule while it waits for a person (a customer's consent, a
+// reseller's authorization, an agreement).
+type WaitConfig struct {
+	Reminders      []time.Duration // PARTNERFLOW_REMINDERS, e.g. "72h,168h,336h": offsets from the wait's start
+	ReminderRepeat time.Duration   // PARTNERFLOW_REMINDER_REPEAT: interval after the last offset
+	EscalateAfter  int             // PARTNERFLOW_ESCALATE_AFTER: reminders before the partner's contact is told
+	PollInterval   time.Duration   // PARTNERFLOW_POLL_INTERVAL: how often a waiting flow asks Partner Center
+	// PollIntervalSet says PARTNERFLOW_POLL_INTERVAL was given (dev keeps it instead of its own 30s).
+	PollIntervalSet bool
+}
+
+// InvitationConfig is the invitation flow's settings.
+type InvitationConfig struct {
+	// DefaultAssignments is JSON [{"securityGroupId","roleIds":[]}], used when a request names
+	// none (PARTNERFLOW_DEFAULT_ASSIGNMENTS).
+	DefaultAssignments string
+	// USGovPortalURL is the Office admin portal of Microsoft Cloud for US Government, where US
+	// Government customers accept a reseller relationship (PARTNERFLOW_USGOV_PORTAL_URL); empty
+	// means Microsoft's, or the simulator's pages in dev.
+	USGovPortalURL string
+}
+
+// ResellerConfig is the reseller partnership flow's settings.
+type ResellerConfig struct {
+	// PartnershipURL is where resellers authorize the provider (PARTNERFLOW_RESELLER_PARTNERSHIP_URL).
+	PartnershipURL string
+	// ExpireAfter is how long a partnership request waits (PARTNERFLOW_RESELLER_EXPIRE_AFTER).
+	ExpireAfter time.Duration
+}
+
+// OnboardingConfig is the customer onboarding flow's settings.
+type OnboardingConfig struct {
+	// ExpireAfter is how long an onboarding waits for the customer's agreement
+	// (PARTNERFLOW_ONBOARDING_EXPIRE_AFTER).
+	ExpireAfter time.Duration
+}
+
+// RemovalConfig is the reseller removal flow's settings.
+type RemovalConfig struct {
+	// DeliveryAttempts is how often one notification is tried before it is failed
+	// (PARTNERFLOW_DELIVERY_ATTEMPTS).
+	DeliveryAttempts int
+	// DeliveryRetryInterval is the first wait between tries, doubling
+	// (PARTNERFLOW_DELIVERY_RETRY_INTERVAL).
+	DeliveryRetryInterval time.Duration
 }
 
 // DefaultPartnerName is how customers see a partner that configured no name.
@@ -148,20 +185,22 @@ func FromEnv() (Config, error) {
 		PartnerCenterAuthorityURL:   os.Getenv("PARTNERCENTER_AUTHORITY_URL"),
 		APIKey:                      os.Getenv("PARTNERFLOW_API_KEY"),
 		PartnerCenterAdminPortalURL: os.Getenv("PARTNERCENTER_ADMIN_PORTAL_URL"),
-		USGovPortalURL:              os.Getenv("PARTNERFLOW_USGOV_PORTAL_URL"),
 		SimAddr:                     env("PARTNERFLOW_SIM_ADDR", "127.0.0.1:8081"),
 		SimPublicURL:                os.Getenv("PARTNERFLOW_SIM_PUBLIC_URL"),
 		TrustedProxies:              splitList(os.Getenv("PARTNERFLOW_TRUSTED_PROXIES")),
 		UIOrigins:                   splitList(os.Getenv("PARTNERFLOW_UI_ORIGINS")),
 		PartnerName:                 env("PARTNERFLOW_PARTNER_NAME", DefaultPartnerName),
 		ContactEmail:                os.Getenv("PARTNERFLOW_CONTACT_EMAIL"),
-		ResellerPartnershipURL:      os.Getenv("PARTNERFLOW_RESELLER_PARTNERSHIP_URL"),
-		DefaultAssignments:          os.Getenv("PARTNERFLOW_DEFAULT_ASSIGNMENTS"),
 		WebhookURL:                  os.Getenv("PARTNERFLOW_WEBHOOK_URL"),
 		WebhookCertHosts:            splitList(env("PARTNERCENTER_WEBHOOK_CERT_HOSTS", "api.partnercenter.microsoft.com")),
 		SMTPURL:                     os.Getenv("SMTP_URL"),
 		MailFrom:                    env("PARTNERFLOW_MAIL_FROM", "partnerflow@localhost"),
 		ShutdownTimeout:             15 * time.Second,
+		Invitation: InvitationConfig{
+			DefaultAssignments: os.Getenv("PARTNERFLOW_DEFAULT_ASSIGNMENTS"),
+			USGovPortalURL:     os.Getenv("PARTNERFLOW_USGOV_PORTAL_URL"),
+		},
+		Reseller: ResellerConfig{PartnershipURL: os.Getenv("PARTNERFLOW_RESELLER_PARTNERSHIP_URL")},
 	}
 	var err error
 	if c.TemporalPort, err = envInt("PARTNERFLOW_TEMPORAL_PORT", 7233); err != nil {
@@ -170,39 +209,18 @@ func FromEnv() (Config, error) {
 	if c.UIPort, err = envInt("PARTNERFLOW_UI_PORT", 8233); err != nil {
 		return c, err
 	}
-	if c.EscalateAfter, err = envInt("PARTNERFLOW_ESCALATE_AFTER", 3); err != nil {
+	if c.Wait, err = waitFromEnv(); err != nil {
 		return c, err
 	}
-	if c.PollInterval, err = envDuration("PARTNERFLOW_POLL_INTERVAL", 15*time.Minute); err != nil {
-		return c, err
-	}
-	c.PollIntervalSet = os.Getenv("PARTNERFLOW_POLL_INTERVAL") != ""
 	c.MemoryLimitSet = os.Getenv("GOMEMLIMIT") != ""
-	if c.ResellerExpireAfter, err = envDuration("PARTNERFLOW_RESELLER_EXPIRE_AFTER", 30*24*time.Hour); err != nil {
+	if c.Reseller.ExpireAfter, err = envDuration("PARTNERFLOW_RESELLER_EXPIRE_AFTER", 30*24*time.Hour); err != nil {
 		return c, err
 	}
-	if c.DeliveryAttempts, err = envInt("PARTNERFLOW_DELIVERY_ATTEMPTS", 10); err != nil {
+	if c.Onboarding.ExpireAfter, err = envDuration("PARTNERFLOW_ONBOARDING_EXPIRE_AFTER", 90*24*time.Hour); err != nil {
 		return c, err
 	}
-	if c.DeliveryAttempts < 1 {
-		return c, fmt.Errorf("PARTNERFLOW_DELIVERY_ATTEMPTS must be at least 1, got %d", c.DeliveryAttempts)
-	}
-	if c.DeliveryRetryInterval, err = envDuration("PARTNERFLOW_DELIVERY_RETRY_INTERVAL", 5*time.Second); err != nil {
+	if c.Removal, err = removalFromEnv(); err != nil {
 		return c, err
-	}
-	if c.ReminderRepeat, err = envDuration("PARTNERFLOW_REMINDER_REPEAT", 7*24*time.Hour); err != nil {
-		return c, err
-	}
-	c.Reminders = []time.Duration{3 * 24 * time.Hour, 7 * 24 * time.Hour, 14 * 24 * time.Hour}
-	if v := os.Getenv("PARTNERFLOW_REMINDERS"); v != "" {
-		c.Reminders = nil
-		for _, part := range strings.Split(v, ",") {
-			d, err := time.ParseDuration(strings.TrimSpace(part))
-			if err != nil || d <= 0 {
-				return c, fmt.Errorf("PARTNERFLOW_REMINDERS must be positive durations like 72h,168h, got %q", part)
-			}
-			c.Reminders = append(c.Reminders, d)
-		}
 	}
 	if c.WebhookAllowPrivate, err = envBool("PARTNERFLOW_WEBHOOK_ALLOW_PRIVATE", false); err != nil {
 		return c, err
@@ -211,9 +229,6 @@ func FromEnv() (Config, error) {
 	var ok bool
 	if c.DefaultLanguage, ok = notify.ParseLanguage(lang); !ok {
 		return c, fmt.Errorf("PARTNERFLOW_DEFAULT_LANGUAGE must be one of %s, got %q", strings.Join(notify.Languages(), ", "), lang)
-	}
-	if c.WebhookAllowPrivate, err = envBool("PARTNERFLOW_WEBHOOK_ALLOW_PRIVATE", false); err != nil {
-		return c, err
 	}
 	if c.AllowNonMicrosoftURLs, err = envBool("PARTNERFLOW_ALLOW_NON_MICROSOFT_URLS", false); err != nil {
 		return c, err
@@ -227,6 +242,50 @@ func FromEnv() (Config, error) {
 	}
 	c.MaxBodyBytes = int64(maxBody)
 	return c, nil
+}
+
+// waitFromEnv reads every flow's waiting schedule.
+func waitFromEnv() (WaitConfig, error) {
+	var w WaitConfig
+	var err error
+	if w.EscalateAfter, err = envInt("PARTNERFLOW_ESCALATE_AFTER", 3); err != nil {
+		return w, err
+	}
+	if w.PollInterval, err = envDuration("PARTNERFLOW_POLL_INTERVAL", 15*time.Minute); err != nil {
+		return w, err
+	}
+	w.PollIntervalSet = os.Getenv("PARTNERFLOW_POLL_INTERVAL") != ""
+	if w.ReminderRepeat, err = envDuration("PARTNERFLOW_REMINDER_REPEAT", 7*24*time.Hour); err != nil {
+		return w, err
+	}
+	w.Reminders = []time.Duration{3 * 24 * time.Hour, 7 * 24 * time.Hour, 14 * 24 * time.Hour}
+	if v := os.Getenv("PARTNERFLOW_REMINDERS"); v != "" {
+		w.Reminders = nil
+		for _, part := range strings.Split(v, ",") {
+			d, err := time.ParseDuration(strings.TrimSpace(part))
+			if err != nil || d <= 0 {
+				return w, fmt.Errorf("PARTNERFLOW_REMINDERS must be positive durations like 72h,168h, got %q", part)
+			}
+			w.Reminders = append(w.Reminders, d)
+		}
+	}
+	return w, nil
+}
+
+// removalFromEnv reads the removal flow's delivery policy.
+func removalFromEnv() (RemovalConfig, error) {
+	var r RemovalConfig
+	var err error
+	if r.DeliveryAttempts, err = envInt("PARTNERFLOW_DELIVERY_ATTEMPTS", 10); err != nil {
+		return r, err
+	}
+	if r.DeliveryAttempts < 1 {
+		return r, fmt.Errorf("PARTNERFLOW_DELIVERY_ATTEMPTS must be at least 1, got %d", r.DeliveryAttempts)
+	}
+	if r.DeliveryRetryInterval, err = envDuration("PARTNERFLOW_DELIVERY_RETRY_INTERVAL", 5*time.Second); err != nil {
+		return r, err
+	}
+	return r, nil
 }
 
 // microsoftHosts are the hosts of Partner Center and Microsoft Graph in the public cloud, the

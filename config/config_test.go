@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,8 +23,8 @@ func TestDefaultsAreTheDocumentedOnes(t *testing.T) {
 	if c.AppDatabase() != ".partnerflow/partnerflow.db" || c.BaseURL() != "http://127.0.0.1:8080" {
 		t.Fatalf("derived %q %q", c.AppDatabase(), c.BaseURL())
 	}
-	if len(c.Reminders) != 3 || c.Reminders[2] != 14*24*time.Hour || c.PollInterval != 15*time.Minute {
-		t.Fatalf("policy %+v %v", c.Reminders, c.PollInterval)
+	if len(c.Wait.Reminders) != 3 || c.Wait.Reminders[2] != 14*24*time.Hour || c.Wait.PollInterval != 15*time.Minute {
+		t.Fatalf("policy %+v %v", c.Wait.Reminders, c.Wait.PollInterval)
 	}
 	t.Setenv("DATABASE_URL", "postgres://u@h/db")
 	if c, _ := config.FromEnv(); c.AppDatabase() != "postgres://u@h/db" {
@@ -38,6 +39,8 @@ func TestBadValuesAreRefusedByName(t *testing.T) {
 		{"a reminder offset that is not a duration is refused", "PARTNERFLOW_REMINDERS", "72h,soon"},
 		{"a negative reminder offset is refused", "PARTNERFLOW_REMINDERS", "-1h"},
 		{"an escalation count that is not a number is refused", "PARTNERFLOW_ESCALATE_AFTER", "three"},
+		{"an onboarding expiry that is not a duration is refused", "PARTNERFLOW_ONBOARDING_EXPIRE_AFTER", "a while"},
+		{"a removal with no delivery attempt is refused", "PARTNERFLOW_DELIVERY_ATTEMPTS", "0"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -71,7 +74,7 @@ func TestPartnerCenterAndWebUISettingsAreRead(t *testing.T) {
 	// Unset, they stay empty: the commands then choose the simulator, simulator mode, the
 	// Microsoft 365 admin center and no Web UI link.
 	if c.PartnerCenterURL != "" || c.GraphURL != "" || c.PartnerCenterTenantID != "" || c.PartnerCenterClientID != "" ||
-		c.PartnerCenterClientSecret != "" || c.PartnerCenterAdminPortalURL != "" || c.TemporalUIURL != "" || c.USGovPortalURL != "" {
+		c.PartnerCenterClientSecret != "" || c.PartnerCenterAdminPortalURL != "" || c.TemporalUIURL != "" || c.Invitation.USGovPortalURL != "" {
 		t.Fatalf("unset settings must stay empty: %+v", c)
 	}
 	for name, value := range names {
@@ -89,7 +92,7 @@ func TestPartnerCenterAndWebUISettingsAreRead(t *testing.T) {
 		"PARTNERCENTER_CLIENT_SECRET":    c.PartnerCenterClientSecret,
 		"PARTNERCENTER_ADMIN_PORTAL_URL": c.PartnerCenterAdminPortalURL,
 		"PARTNERFLOW_TEMPORAL_UI_URL":    c.TemporalUIURL,
-		"PARTNERFLOW_USGOV_PORTAL_URL":   c.USGovPortalURL,
+		"PARTNERFLOW_USGOV_PORTAL_URL":   c.Invitation.USGovPortalURL,
 	}
 	for name, want := range names {
 		if got[name] != want {
@@ -115,8 +118,8 @@ func TestPollIntervalSetSaysWhetherTheIntervalWasGiven(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c.PollInterval != tc.interval || c.PollIntervalSet != tc.set {
-				t.Fatalf("PARTNERFLOW_POLL_INTERVAL=%q: interval %v set %v, want %v %v", tc.value, c.PollInterval, c.PollIntervalSet, tc.interval, tc.set)
+			if c.Wait.PollInterval != tc.interval || c.Wait.PollIntervalSet != tc.set {
+				t.Fatalf("PARTNERFLOW_POLL_INTERVAL=%q: interval %v set %v, want %v %v", tc.value, c.Wait.PollInterval, c.Wait.PollIntervalSet, tc.interval, tc.set)
 			}
 		})
 	}
@@ -184,5 +187,47 @@ func TestRealCredentialsGoOnlyToMicrosoft(t *testing.T) {
 	t.Setenv("PARTNERFLOW_ALLOW_NON_MICROSOFT_URLS", "sometimes")
 	if _, err := config.FromEnv(); err == nil || !strings.Contains(err.Error(), "PARTNERFLOW_ALLOW_NON_MICROSOFT_URLS") {
 		t.Fatalf("an override that is not a boolean must be refused by name, got %v", err)
+	}
+}
+
+func TestEachFlowReadsItsOwnSettings(t *testing.T) {
+	for name, value := range map[string]string{
+		"PARTNERFLOW_DEFAULT_ASSIGNMENTS":      `[{"securityGroupId":"g","roleIds":["r"]}]`,
+		"PARTNERFLOW_USGOV_PORTAL_URL":         "https://portal.office365.us",
+		"PARTNERFLOW_RESELLER_PARTNERSHIP_URL": "https://partner.microsoft.com/link",
+		"PARTNERFLOW_RESELLER_EXPIRE_AFTER":    "240h",
+		"PARTNERFLOW_ONBOARDING_EXPIRE_AFTER":  "480h",
+		"PARTNERFLOW_DELIVERY_ATTEMPTS":        "4",
+		"PARTNERFLOW_DELIVERY_RETRY_INTERVAL":  "2s",
+		"PARTNERFLOW_REMINDERS":                "1h,2h",
+		"PARTNERFLOW_REMINDER_REPEAT":          "3h",
+		"PARTNERFLOW_ESCALATE_AFTER":           "5",
+	} {
+		t.Setenv(name, value)
+	}
+	c, err := config.FromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := config.Config{
+		Wait: config.WaitConfig{
+			Reminders: []time.Duration{time.Hour, 2 * time.Hour}, ReminderRepeat: 3 * time.Hour, EscalateAfter: 5,
+		},
+		Invitation: config.InvitationConfig{
+			DefaultAssignments: `[{"securityGroupId":"g","roleIds":["r"]}]`,
+			USGovPortalURL:     "https://portal.office365.us",
+		},
+		Reseller:   config.ResellerConfig{PartnershipURL: "https://partner.microsoft.com/link", ExpireAfter: 240 * time.Hour},
+		Onboarding: config.OnboardingConfig{ExpireAfter: 480 * time.Hour},
+		Removal:    config.RemovalConfig{DeliveryAttempts: 4, DeliveryRetryInterval: 2 * time.Second},
+	}
+	if got := c.Wait; !slices.Equal(got.Reminders, want.Wait.Reminders) || got.ReminderRepeat != want.Wait.ReminderRepeat ||
+		got.EscalateAfter != want.Wait.EscalateAfter {
+		t.Errorf("wait %+v, want %+v", got, want.Wait)
+	}
+	if c.Invitation != want.Invitation || c.Reseller != want.Reseller || c.Onboarding != want.Onboarding ||
+		c.Removal != want.Removal {
+		t.Errorf("flows %+v %+v %+v %+v, want %+v %+v %+v %+v", c.Invitation, c.Reseller, c.Onboarding, c.Removal,
+			want.Invitation, want.Reseller, want.Onboarding, want.Removal)
 	}
 }

@@ -262,7 +262,7 @@ func (a *app) startBenchDev(ctx context.Context, databaseURL string, pollInterva
 	c.SMTPURL, c.BootstrapKey = "", base64.RawURLEncoding.EncodeToString(keyBytes)
 	// Every waiting flow polls Partner Center at this interval: dev's 30 s would make 10,000
 	// waiting invitations poll 333 times a second, which production never does.
-	c.PollInterval, c.PollIntervalSet = pollInterval, true
+	c.Wait.PollInterval, c.Wait.PollIntervalSet = pollInterval, true
 	c.SimActivationDelay = simActivation
 	if simActivation <= 0 {
 		c.SimActivationDelay = sim.Immediately

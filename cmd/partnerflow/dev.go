@@ -48,11 +48,11 @@ func (a *app) runDev(ctx context.Context) error {
 	defer cancel()
 	var lines []string
 	simulated, temporalUI := false, ""
-	if !cfg.PollIntervalSet {
-		cfg.PollInterval = 30 * time.Second // dev: notice consents quickly even without webhooks
+	if !cfg.Wait.PollIntervalSet {
+		cfg.Wait.PollInterval = 30 * time.Second // dev: notice consents quickly even without webhooks
 	}
-	if cfg.DefaultAssignments == "" {
-		cfg.DefaultAssignments = devAssignments()
+	if cfg.Invitation.DefaultAssignments == "" {
+		cfg.Invitation.DefaultAssignments = devAssignments()
 	}
 	if !cfg.MemoryLimitSet {
 		// Without a limit the Go heap grows to twice what is live between collections; with
@@ -85,15 +85,15 @@ func (a *app) runDev(ctx context.Context) error {
 		if cfg.PartnerCenterTenantID == "" {
 			cfg.PartnerCenterTenantID = sim.DefaultHomePartner.TenantID
 		}
-		if cfg.ResellerPartnershipURL == "" {
+		if cfg.Reseller.PartnershipURL == "" {
 			// Resellers authorize the provider on the simulator's stand-in for Partner Center.
-			cfg.ResellerPartnershipURL = s.ResellerPartnershipURL(cfg.PartnerCenterTenantID)
+			cfg.Reseller.PartnershipURL = s.ResellerPartnershipURL(cfg.PartnerCenterTenantID)
 		}
-		if cfg.USGovPortalURL == "" {
+		if cfg.Invitation.USGovPortalURL == "" {
 			// The simulator's invitation page stands in for both admin portals.
-			cfg.USGovPortalURL = cfg.SimPublicURL
-			if cfg.USGovPortalURL == "" {
-				cfg.USGovPortalURL = "http://" + addr
+			cfg.Invitation.USGovPortalURL = cfg.SimPublicURL
+			if cfg.Invitation.USGovPortalURL == "" {
+				cfg.Invitation.USGovPortalURL = "http://" + addr
 			}
 		}
 		lines = append(lines, "Partner Center simulator  http://"+addr+"  (demo tenants: see README)")

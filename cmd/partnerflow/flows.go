@@ -61,12 +61,12 @@ func (a *app) partnerCenter(store *models.Store, signingKey []byte) (*partnercen
 func (a *app) flowConfig(e *engine, temporalUI string) (api.FlowConfig, error) {
 	pcCfg := a.partnerCenterConfig()
 	var assignments []workflows.AccessAssignment
-	if a.cfg.DefaultAssignments != "" {
-		if err := json.Unmarshal([]byte(a.cfg.DefaultAssignments), &assignments); err != nil {
+	if a.cfg.Invitation.DefaultAssignments != "" {
+		if err := json.Unmarshal([]byte(a.cfg.Invitation.DefaultAssignments), &assignments); err != nil {
 			return api.FlowConfig{}, fmt.Errorf("PARTNERFLOW_DEFAULT_ASSIGNMENTS must be JSON like [{\"securityGroupId\":\"…\",\"roleIds\":[\"…\"]}]: %w", err)
 		}
 	}
-	if p := a.cfg.USGovPortalURL; p != "" {
+	if p := a.cfg.Invitation.USGovPortalURL; p != "" {
 		if u, err := url.Parse(p); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 			return api.FlowConfig{}, fmt.Errorf("PARTNERFLOW_USGOV_PORTAL_URL must be an http(s) address such as %s, got %q", api.DefaultUSGovPortalURL, p)
 		}
@@ -87,28 +87,43 @@ func (a *app) flowConfig(e *engine, temporalUI string) (api.FlowConfig, error) {
 		}
 		customers = pc
 	}
+	w := a.cfg.Wait
 	return api.FlowConfig{
-		Catalog:                catalog,
-		Customers:              customers,
-		PartnerID:              a.cfg.PartnerCenterTenantID,
-		PartnerName:            a.cfg.PartnerName,
-		TaskQueue:              a.cfg.TaskQueue,
-		BaseURL:                a.cfg.BaseURL(),
-		DefaultAssignments:     assignments,
-		ContactEmail:           a.cfg.ContactEmail,
-		DefaultLanguage:        a.cfg.DefaultLanguage,
-		ResellerPartnershipURL: a.cfg.ResellerPartnershipURL,
-		USGovPortalURL:         a.cfg.USGovPortalURL,
-		ResellerExpireAfter:    a.cfg.ResellerExpireAfter,
-		DeliveryAttempts:       a.cfg.DeliveryAttempts,
-		DeliveryRetryInterval:  a.cfg.DeliveryRetryInterval,
-		Policy: workflows.InvitationPolicy{
-			Reminders: a.cfg.Reminders, RepeatEvery: a.cfg.ReminderRepeat,
-			EscalateAfter: a.cfg.EscalateAfter, PollEvery: a.cfg.PollInterval,
+		PartnerID:       a.cfg.PartnerCenterTenantID,
+		PartnerName:     a.cfg.PartnerName,
+		TaskQueue:       a.cfg.TaskQueue,
+		BaseURL:         a.cfg.BaseURL(),
+		ContactEmail:    a.cfg.ContactEmail,
+		DefaultLanguage: a.cfg.DefaultLanguage,
+		Wait: workflows.WaitPolicy{
+			Reminders:     w.Reminders,
+			RepeatEvery:   w.ReminderRepeat,
+			EscalateAfter: w.EscalateAfter,
+			PollEvery:     w.PollInterval,
 		},
-		Webhooks:      partnercenter.NewWebhookVerifier(partnercenter.WebhookVerifierConfig{AllowedCertificateHosts: hosts, AllowHTTP: allowHTTP}),
+		Webhooks: partnercenter.NewWebhookVerifier(partnercenter.WebhookVerifierConfig{
+			AllowedCertificateHosts: hosts,
+			AllowHTTP:               allowHTTP,
+		}),
 		TemporalUIURL: temporalUI,
 		Namespace:     a.cfg.TemporalNamespace,
+		Invitation: api.InvitationConfig{
+			DefaultAssignments: assignments,
+			USGovPortalURL:     a.cfg.Invitation.USGovPortalURL,
+			Customers:          customers,
+		},
+		Reseller: api.ResellerConfig{
+			PartnershipURL: a.cfg.Reseller.PartnershipURL,
+			ExpireAfter:    a.cfg.Reseller.ExpireAfter,
+		},
+		Onboarding: api.OnboardingConfig{
+			ExpireAfter: a.cfg.Onboarding.ExpireAfter,
+			Catalog:     catalog,
+		},
+		Removal: api.RemovalConfig{
+			DeliveryAttempts:      a.cfg.Removal.DeliveryAttempts,
+			DeliveryRetryInterval: a.cfg.Removal.DeliveryRetryInterval,
+		},
 	}, nil
 }
 

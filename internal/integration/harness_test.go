@@ -96,7 +96,12 @@ func (b *logBuffer) String() string {
 
 func start(t *testing.T, dialect string) *harness {
 	t.Helper()
-	return startWithPolicy(t, dialect, workflows.InvitationPolicy{Reminders: []time.Duration{72 * time.Hour}, RepeatEvery: 168 * time.Hour, EscalateAfter: 3, PollEvery: time.Hour})
+	return startWithPolicy(t, dialect, workflows.InvitationPolicy{
+		Reminders:     []time.Duration{72 * time.Hour},
+		RepeatEvery:   168 * time.Hour,
+		EscalateAfter: 3,
+		PollEvery:     time.Hour,
+	})
 }
 
 // startWithPolicy assembles partnerflow with the given invitation policy; mail goes to the
@@ -114,7 +119,9 @@ func assemble(t *testing.T, dialect string, policy workflows.InvitationPolicy, s
 
 // assembleWith is assemble whose Partner Center and Graph calls go through transport (nil: the
 // default transport), so a test can watch them.
-func assembleWith(t *testing.T, dialect string, policy workflows.InvitationPolicy, smtpURL string, transport http.RoundTripper) *harness {
+func assembleWith(
+	t *testing.T, dialect string, policy workflows.InvitationPolicy, smtpURL string, transport http.RoundTripper,
+) *harness {
 	t.Helper()
 	h := build(t, dialect, policy, smtpURL, transport)
 	h.connectPartner()
@@ -123,24 +130,36 @@ func assembleWith(t *testing.T, dialect string, policy workflows.InvitationPolic
 
 // build assembles partnerflow from real parts with no Partner Center connection yet: App+User
 // calls wait until connectPartner.
-func build(t *testing.T, dialect string, policy workflows.InvitationPolicy, smtpURL string, transport http.RoundTripper) *harness {
+func build(
+	t *testing.T, dialect string, policy workflows.InvitationPolicy, smtpURL string, transport http.RoundTripper,
+) *harness {
 	t.Helper()
 	h := &harness{t: t, store: testdb.Open(t, dialect), temporal: testtemporal.Start(t), logs: &logBuffer{}}
 	ctx := context.Background()
 
-	simulator := testsim.Start(t, sim.Config{ActivationDelay: 300 * time.Millisecond, WebhookRetryDelay: 100 * time.Millisecond})
+	simulator := testsim.Start(t, sim.Config{
+		ActivationDelay:   300 * time.Millisecond,
+		WebhookRetryDelay: 100 * time.Millisecond,
+	})
 	h.sim, h.simURL = simulator.Server, simulator.URL
 	partnershipURL := simulator.ResellerPartnershipURL(sim.DefaultHomePartner.TenantID)
 
 	signingKey := bytes.Repeat([]byte{7}, 32)
 	pcConfig := simulator.PartnerCenterConfig()
 	pcConfig.HTTPClient = &http.Client{Transport: transport, Timeout: 30 * time.Second}
-	entra, err := partnercenter.NewEntra(partnercenter.EntraConfig{AuthorityURL: pcConfig.AuthorityURL, TenantID: pcConfig.TenantID,
-		ClientID: pcConfig.ClientID, ClientSecret: pcConfig.ClientSecret, HTTPClient: pcConfig.HTTPClient})
+	entra, err := partnercenter.NewEntra(partnercenter.EntraConfig{
+		AuthorityURL: pcConfig.AuthorityURL, TenantID: pcConfig.TenantID,
+		ClientID: pcConfig.ClientID, ClientSecret: pcConfig.ClientSecret, HTTPClient: pcConfig.HTTPClient,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.conn = connection.New(connection.Config{Store: h.store, Entra: entra, Box: notify.NewConnectionBox(signingKey), PartnerID: pcConfig.TenantID})
+	h.conn = connection.New(connection.Config{
+		Store:     h.store,
+		Entra:     entra,
+		Box:       notify.NewConnectionBox(signingKey),
+		PartnerID: pcConfig.TenantID,
+	})
 	pcConfig.UserTokens = h.conn
 	pc, err := partnercenter.New(pcConfig)
 	if err != nil {
@@ -156,7 +175,8 @@ func build(t *testing.T, dialect string, policy workflows.InvitationPolicy, smtp
 		t.Fatal(err)
 	}
 	acts := activities.New(activities.Config{
-		Store: h.store, PartnerCenter: pc, Mailer: mailer, Logger: slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Store: h.store, PartnerCenter: pc, Mailer: mailer,
+		Logger: slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Signer: links.NewSigner(signingKey), BaseURL: h.baseURL, PartnerName: "Contoso Distribution",
 		Credentials: notify.NewCredentialBox(signingKey), Outbox: h.mailBox,
 		PartnerID: sim.DefaultHomePartner.TenantID, ContactEmail: partnerContact,
@@ -170,23 +190,36 @@ func build(t *testing.T, dialect string, policy workflows.InvitationPolicy, smtp
 	simHost, _ := url.Parse(simulator.URL)
 	server := api.New(api.Config{
 		Store: h.store, Temporal: h.temporal.Client, Codec: h.temporal.Codec, Registry: prometheus.NewRegistry(),
-		Logger: slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})), SigningKey: signingKey, WebhookAllowPrivate: true,
+		Logger:     slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		SigningKey: signingKey, WebhookAllowPrivate: true,
 		Connection: h.conn,
 		Flows: api.FlowConfig{
-			PartnerID: sim.DefaultHomePartner.TenantID, PartnerName: "Contoso Distribution",
-			TaskQueue: workflows.TaskQueue, BaseURL: h.baseURL,
-			DefaultAssignments: []workflows.AccessAssignment{{SecurityGroupID: securityGroup, RoleIDs: allRoleIDs()}},
-			ContactEmail:       partnerContact,
-			Policy:             policy,
-			// A removal's deliveries are retried quickly here; production waits 5 s, doubling.
-			DeliveryAttempts: 4, DeliveryRetryInterval: 200 * time.Millisecond,
-			ResellerPartnershipURL: partnershipURL,
-			// A reseller acceptance event reaches only its customer's invitation, as in production.
-			Customers: pc,
-			Catalog: func(ctx context.Context, id, country string) (bool, error) {
-				return partnercenter.Sells(ctx, pc, id, country)
+			PartnerID:    sim.DefaultHomePartner.TenantID,
+			PartnerName:  "Contoso Distribution",
+			TaskQueue:    workflows.TaskQueue,
+			BaseURL:      h.baseURL,
+			ContactEmail: partnerContact,
+			Wait:         policy,
+			Webhooks: partnercenter.NewWebhookVerifier(partnercenter.WebhookVerifierConfig{
+				AllowedCertificateHosts: []string{simHost.Host},
+				AllowHTTP:               true,
+			}),
+			Invitation: api.InvitationConfig{
+				DefaultAssignments: []workflows.AccessAssignment{{
+					SecurityGroupID: securityGroup,
+					RoleIDs:         allRoleIDs(),
+				}},
+				// A reseller acceptance event reaches only its customer's invitation, as in production.
+				Customers: pc,
 			},
-			Webhooks: partnercenter.NewWebhookVerifier(partnercenter.WebhookVerifierConfig{AllowedCertificateHosts: []string{simHost.Host}, AllowHTTP: true}),
+			Reseller: api.ResellerConfig{PartnershipURL: partnershipURL},
+			Onboarding: api.OnboardingConfig{
+				Catalog: func(ctx context.Context, id, country string) (bool, error) {
+					return partnercenter.Sells(ctx, pc, id, country)
+				},
+			},
+			// A removal's deliveries are retried quickly here; production waits 5 s, doubling.
+			Removal: api.RemovalConfig{DeliveryAttempts: 4, DeliveryRetryInterval: 200 * time.Millisecond},
 		},
 	})
 	apiServer.Config.Handler = server.Handler()
@@ -194,8 +227,9 @@ func build(t *testing.T, dialect string, policy workflows.InvitationPolicy, smtp
 	// here, with receivers on loopback.
 	dctx, stopWebhooks := context.WithCancel(ctx)
 	dispatcher := &webhooks.Dispatcher{
-		Store: h.store, Sender: notify.NewWebhookSender(true), Secrets: notify.NewSecretBox(signingKey), Logger: quietLogger(),
-		Poll: 50 * time.Millisecond, FirstRetry: 100 * time.Millisecond, MaxRetry: time.Second,
+		Store: h.store, Sender: notify.NewWebhookSender(true), Secrets: notify.NewSecretBox(signingKey),
+		Logger: quietLogger(),
+		Poll:   50 * time.Millisecond, FirstRetry: 100 * time.Millisecond, MaxRetry: time.Second,
 	}
 	dispatched := make(chan struct{})
 	go func() {
@@ -219,11 +253,14 @@ func build(t *testing.T, dialect string, policy workflows.InvitationPolicy, smtp
 		t.Fatal(err)
 	}
 	h.global = h.api.As(globalKey)
-	if _, err := pc.RegisterWebhook(partnercenter.WithRequestID(ctx, partnercenter.NewRequestID()), partnercenter.WebhookRegistration{
-		WebhookURL: h.baseURL + "/webhooks/partner-center",
-		WebhookEvents: []string{partnercenter.EventResellerRelationshipAccepted, partnercenter.EventGDAPApproved,
-			partnercenter.EventGDAPActivated, partnercenter.EventGDAPTerminated},
-	}); err != nil {
+	if _, err := pc.RegisterWebhook(
+		partnercenter.WithRequestID(ctx, partnercenter.NewRequestID()),
+		partnercenter.WebhookRegistration{
+			WebhookURL: h.baseURL + "/webhooks/partner-center",
+			WebhookEvents: []string{partnercenter.EventResellerRelationshipAccepted, partnercenter.EventGDAPApproved,
+				partnercenter.EventGDAPActivated, partnercenter.EventGDAPTerminated},
+		},
+	); err != nil {
 		t.Fatal(err)
 	}
 	return h
@@ -233,9 +270,13 @@ func build(t *testing.T, dialect string, policy workflows.InvitationPolicy, smtp
 // MFA, the way dev does at first start.
 func (h *harness) connectPartner() {
 	h.t.Helper()
-	_, err := h.conn.ConnectWith(context.Background(), h.baseURL+"/auth/callback", func(authURL string) (*url.URL, error) {
-		return sim.SignIn(http.DefaultClient, authURL, sim.DefaultHomePartner.AdminUPN(), true)
-	})
+	_, err := h.conn.ConnectWith(
+		context.Background(),
+		h.baseURL+"/auth/callback",
+		func(authURL string) (*url.URL, error) {
+			return sim.SignIn(http.DefaultClient, authURL, sim.DefaultHomePartner.AdminUPN(), true)
+		},
+	)
 	if err != nil {
 		h.t.Fatalf("connect Partner Center: %v", err)
 	}
