@@ -298,6 +298,14 @@ func (w *onboardingImpl) run(ctx workflow.Context) (OnboardingState, error) {
 // buying inline (order).
 const changePurchaseChild = "purchase-child"
 
+// changePurchasingStatus is the change after which an onboarding's FlowStatus search attribute
+// is StatusPurchasing while its Purchase runs, instead of the status it had before.
+const changePurchasingStatus = "purchasing-status"
+
+// StatusPurchasing is the FlowStatus search attribute of an onboarding whose Purchase child holds
+// its cart; the Purchase's own FlowStatus is the cart's status (review, ordering, provisioning).
+const StatusPurchasing = "purchasing"
+
 // buysInline reports whether the onboarding buys by itself, as before changePurchaseChild.
 func (w *onboardingImpl) buysInline(ctx workflow.Context) bool {
 	if c := w.in.Carry; c != nil && (c.State.Cart.ID != "" || c.State.CheckoutAttempts > 0) {
@@ -321,8 +329,12 @@ func (w *onboardingImpl) purchase(ctx workflow.Context) (OnboardingState, error)
 		Keeps: keeps, ContinueAfter: w.in.Policy.ContinueAsNewAfter,
 	}
 	// The Purchase records the status from review on; the onboarding's own status stays until
-	// it ends, and the API shows the Purchase's (WithPurchase).
+	// it ends, and the API shows the Purchase's (WithPurchase). Its FlowStatus search attribute
+	// says that the Purchase holds it, where the Purchase's own says how far it got.
 	w.state.PurchaseWorkflowID, w.delegated = PurchaseWorkflowID(in.CustomerTenantID, in.RequestID), true
+	if workflow.GetVersion(ctx, changePurchasingStatus, workflow.DefaultVersion, 1) == 1 {
+		upsertFlowStatus(ctx, StatusPurchasing)
+	}
 	// Its PartnerId lets connecting to Partner Center again resume it (connection.WaitingQuery).
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{WorkflowID: w.state.PurchaseWorkflowID,
 		TypedSearchAttributes: temporal.NewSearchAttributes(PartnerIDKey.ValueSet(in.PartnerID))})

@@ -105,7 +105,7 @@ func (w *purchaseImpl) setup(ctx workflow.Context) error {
 	}
 	atReview := func() error {
 		if w.cancelled != nil || w.state.Status != models.OnboardingReview || w.checkout != nil || w.cartChanged {
-			return fmt.Errorf("the onboarding is %s: the cart can be changed or bought only while it is under review", w.currentStatus())
+			return fmt.Errorf("the purchase is %s: the cart can be changed or bought only while it is under review", w.currentStatus())
 		}
 		return nil
 	}
@@ -148,7 +148,7 @@ func (w *purchaseImpl) setup(ctx workflow.Context) error {
 		return w.state, err
 	}, workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, _ CancelRequest) error {
 		if w.cancelled != nil || (w.state.Status != "" && w.state.Status != models.OnboardingReview) || w.checkout != nil {
-			return fmt.Errorf("the onboarding is %s and can no longer be cancelled", w.currentStatus())
+			return fmt.Errorf("the purchase is %s and can no longer be cancelled", w.currentStatus())
 		}
 		return nil
 	}})
@@ -315,12 +315,19 @@ func (w *purchaseImpl) callService(ctx workflow.Context, withOptions func(workfl
 	}.call(ctx, withOptions, out, activity, args...)
 }
 
-// setStatus records the change onto the target's row, then shows the status live. A failed
-// write is logged; the purchase goes on.
+// changePurchaseFlowStatus is the change after which a Purchase sets its FlowStatus search
+// attribute at every status, as every flow does, so Temporal's lists show where it stands.
+const changePurchaseFlowStatus = "purchase-flow-status"
+
+// setStatus records the change onto the target's row, then shows the status live and in the
+// FlowStatus search attribute. A failed write is logged; the purchase goes on.
 func (w *purchaseImpl) setStatus(ctx workflow.Context, status string, ch activities.PurchaseChange) {
 	ch.Status = status
 	w.record(ctx, ch)
 	w.state.Status = status
+	if workflow.GetVersion(ctx, changePurchaseFlowStatus, workflow.DefaultVersion, 1) == 1 {
+		upsertFlowStatus(ctx, status)
+	}
 }
 
 // record writes a change onto the target's row and timeline; a failed write is logged.

@@ -3,9 +3,11 @@ package workflows_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
@@ -242,4 +244,56 @@ func TestAPurchaseWaitsForTheConnection(t *testing.T) {
 	if w.calls > 6 {
 		t.Fatalf("the support contact was tried %d times while waiting", w.calls)
 	}
+}
+
+// recordFlowStatuses collects the FlowStatus search attribute each upsert sets.
+func recordFlowStatuses(env *testsuite.TestWorkflowEnvironment) *[]string {
+	var statuses []string
+	env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
+		if status, ok := args.Get(0).(temporal.SearchAttributes).GetKeyword(workflows.FlowStatusKey); ok {
+			statuses = append(statuses, status)
+		}
+	}).Return(nil)
+	return &statuses
+}
+
+func TestAPurchaseAndItsOnboardingSayInFlowStatusWhereTheyStand(t *testing.T) {
+	t.Run("the Purchase sets its status at every step", func(t *testing.T) {
+		w := &purchaseWorld{}
+		env := newPurchaseEnv(w)
+		statuses := recordFlowStatuses(env)
+		env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{}, nil) }, time.Hour)
+		env.ExecuteWorkflow(workflows.Purchase, purchaseInput())
+		if st, err := purchaseResult(t, env); err != nil || st.Status != models.OnboardingCompleted {
+			t.Fatalf("state %+v err %v", st, err)
+		}
+		want := []string{models.OnboardingReview, models.OnboardingOrdering, models.OnboardingProvisioning, models.OnboardingCompleted}
+		if !slices.Equal(*statuses, want) {
+			t.Fatalf("FlowStatus set to %v, want %v", *statuses, want)
+		}
+	})
+	t.Run("the onboarding is purchasing while its Purchase runs, then ends as it ends", func(t *testing.T) {
+		w := &purchaseWorld{}
+		env := newPurchaseEnv(w)
+		statuses := recordFlowStatuses(env)
+		var during []string
+		env.OnWorkflow(workflows.Purchase, mockAny, mockAny).Return(
+			func(workflow.Context, workflows.PurchaseInput) (workflows.PurchaseState, error) {
+				during = slices.Clone(*statuses)
+				return workflows.PurchaseState{Status: models.OnboardingCompleted}, nil
+			}).After(3 * time.Hour)
+		env.RegisterDelayedCallback(func() {
+			update(t, env, workflows.UpdateAgreement, workflows.AgreementNotice{Method: models.AgreementByPartner}, nil)
+		}, time.Hour)
+		env.ExecuteWorkflow(workflows.Onboarding, customerInput(env))
+		if st, err := customerResult(t, env); err != nil || st.Status != models.OnboardingCompleted {
+			t.Fatalf("state %+v err %v", st, err)
+		}
+		if len(during) == 0 || during[len(during)-1] != workflows.StatusPurchasing {
+			t.Fatalf("FlowStatus while the Purchase ran: %v, want it to end in %q", during, workflows.StatusPurchasing)
+		}
+		if last := (*statuses)[len(*statuses)-1]; last != models.OnboardingCompleted {
+			t.Fatalf("FlowStatus set to %v, want it to end in %q", *statuses, models.OnboardingCompleted)
+		}
+	})
 }

@@ -10,12 +10,14 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 )
 
-var updateHistories = flag.Bool("update-histories", false, "write the finished workflows' histories to workflows/testdata for the replay tests")
+var updateHistories = flag.Bool(
+	"update-histories", false, "write the finished workflows' histories to workflows/testdata for the replay tests",
+)
 
 // historyGeneration names the code that recorded a history; fixtures of earlier generations are
 // kept, so the replay test holds every change to the histories of workflows already running.
 // Raise it when a change to the workflows alters their commands (with workflow.GetVersion).
-const historyGeneration = "purchase"
+const historyGeneration = "flow_status"
 
 // recordHistory saves a finished workflow's history as a replay fixture when -update-histories
 // is given; the replay test in package workflows then fails on any change that breaks it.
