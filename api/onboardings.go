@@ -102,9 +102,12 @@ var onboardingRegistration = flowRegistration{
 // scripts still call.
 func (s *Server) onboardingRoutes(root, v1 *gin.RouterGroup) {
 	seller, admin := keyRule(anyRole...), keyRule(adminRoles...)
+	// An invited customer is onboarded from its invitation; /customers/{id}/onboarding is the
+	// deprecated first path, whose ID is the invitation's too.
+	s.handle(v1, "POST", "/invitations/:id/onboarding", seller, s.onboardInvitedCustomer)
+	s.handle(v1, "POST", "/customers/:id/onboarding", seller, s.onboardInvitedCustomer)
 	for _, base := range []string{"/onboardings", "/customers"} {
 		s.handle(v1, "POST", base, seller, s.createOnboarding)
-		s.handle(v1, "POST", base+"/:id/onboarding", seller, s.onboardInvitedCustomer)
 		s.handle(v1, "GET", base, seller, listHandler(s, onboardings, s.viewOnboarding))
 		s.handle(v1, "GET", base+"/:id", seller, detailHandler(s, onboardings, s.onboardingDetail))
 		s.handle(v1, "GET", base+"/:id/steps", seller, stepsHandler(s, onboardings))

@@ -50,10 +50,17 @@ var agreementLinkPattern = regexp.MustCompile(`https?://[^\s"<>]+/agreement/[A-Z
 
 func TestCustomerOnboardingThroughTheRealParts(t *testing.T) {
 	mail := testsmtp.Start(t)
-	h := assemble(t, models.DialectSQLite, workflows.WaitPolicy{Reminders: []time.Duration{72 * time.Hour}, PollEvery: 300 * time.Millisecond}, mail.URL)
+	h := assemble(
+		t,
+		models.DialectSQLite,
+		workflows.WaitPolicy{Reminders: []time.Duration{72 * time.Hour}, PollEvery: 300 * time.Millisecond},
+		mail.URL,
+	)
 
 	// The provider partners with a seeded reseller (already authorized, agreement signed).
-	resp := h.api.Do("POST", "/v1/resellers", map[string]any{"email": "admin@adatum.onmicrosoft.com", "companyName": "Adatum Reseller", "mpnId": "1234567"})
+	resp := h.api.Do("POST", "/v1/resellers", map[string]any{
+		"email": "admin@adatum.onmicrosoft.com", "companyName": "Adatum Reseller", "mpnId": "1234567",
+	})
 	if resp.Status != http.StatusCreated {
 		t.Fatalf("reseller: %d %s", resp.Status, resp.Body)
 	}
@@ -64,12 +71,22 @@ func TestCustomerOnboardingThroughTheRealParts(t *testing.T) {
 	prefix := fmt.Sprintf("contosoit%d", time.Now().UnixNano()%100000)
 	body := map[string]any{
 		"companyName": "Contoso Italia S.r.l.", "domainPrefix": prefix, "country": "IT", "language": "it",
-		"contact":    map[string]any{"firstName": "Maria", "lastName": "Rossi", "email": "maria.rossi@contoso.example", "phone": "+39 02 1234567"},
+		"contact": map[string]any{
+			"firstName": "Maria", "lastName": "Rossi",
+			"email": "maria.rossi@contoso.example", "phone": "+39 02 1234567",
+		},
 		"address":    map[string]any{"line1": "Via Roma 1", "city": "Milano", "postalCode": "20121"},
 		"resellerId": rs.ID, "supportContact": true,
-		"products": []map[string]any{{"catalogItemId": "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS", "quantity": 3, "billingCycle": "monthly", "termDuration": "P1M"}},
+		"products": []map[string]any{{
+			"catalogItemId": "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS",
+			"quantity":      3,
+			"billingCycle":  "monthly",
+			"termDuration":  "P1M",
+		}},
 	}
-	if bad := h.api.Do("POST", "/v1/customers", map[string]any{"companyName": "x", "domainPrefix": "Bad Prefix!", "country": "IT"}); bad.Status != http.StatusBadRequest || !strings.Contains(string(bad.Body), `"field":"domainPrefix"`) {
+	if bad := h.api.Do("POST", "/v1/customers", map[string]any{
+		"companyName": "x", "domainPrefix": "Bad Prefix!", "country": "IT",
+	}); bad.Status != http.StatusBadRequest || !strings.Contains(string(bad.Body), `"field":"domainPrefix"`) {
 		t.Fatalf("a bad domain prefix: %d %s", bad.Status, bad.Body)
 	}
 	resp = h.api.Do("POST", "/v1/customers", body)
@@ -79,7 +96,9 @@ func TestCustomerOnboardingThroughTheRealParts(t *testing.T) {
 	var created onboarding
 	resp.JSON(t, &created)
 	path := "/v1/customers/" + created.ID
-	waiting := poll(h, path, "awaiting the agreement", func(v onboarding) bool { return v.Status == models.OnboardingAwaitingAgreement })
+	waiting := poll(h, path, "awaiting the agreement", func(v onboarding) bool {
+		return v.Status == models.OnboardingAwaitingAgreement
+	})
 	if waiting.CustomerTenantID == "" {
 		t.Fatalf("the tenant must exist: %+v", waiting)
 	}
@@ -91,7 +110,8 @@ func TestCustomerOnboardingThroughTheRealParts(t *testing.T) {
 	if reveal.Status != http.StatusOK || creds.Password == "" || creds.UserName == "" {
 		t.Fatalf("reveal: %d %s", reveal.Status, reveal.Body)
 	}
-	if again := h.api.Do("POST", path+"/credentials/reveal", nil); again.Status != http.StatusConflict || !strings.Contains(string(again.Body), "integration") || strings.Contains(string(again.Body), creds.Password) {
+	if again := h.api.Do("POST", path+"/credentials/reveal", nil); again.Status != http.StatusConflict ||
+		!strings.Contains(string(again.Body), "integration") || strings.Contains(string(again.Body), creds.Password) {
 		t.Fatalf("a second reveal must say who revealed them, without them: %d %s", again.Status, again.Body)
 	}
 
@@ -105,7 +125,8 @@ func TestCustomerOnboardingThroughTheRealParts(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, m := range sent {
-			if found := agreementLinkPattern.FindString(m.Body); found != "" && len(mail.To("maria.rossi@contoso.example")) > 0 {
+			if found := agreementLinkPattern.FindString(m.Body); found != "" &&
+				len(mail.To("maria.rossi@contoso.example")) > 0 {
 				link = found
 			}
 		}
@@ -123,8 +144,15 @@ func TestCustomerOnboardingThroughTheRealParts(t *testing.T) {
 	if page.StatusCode != http.StatusOK || !strings.Contains(string(pageBody), `id="accept"`) {
 		t.Fatalf("agreement page: %d\n%s", page.StatusCode, pageBody)
 	}
-	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	form := url.Values{"firstName": {"Maria"}, "lastName": {"Rossi"}, "email": {"maria.rossi@contoso.example"}, "accept": {"yes"}}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}
+	form := url.Values{
+		"firstName": {"Maria"},
+		"lastName":  {"Rossi"},
+		"email":     {"maria.rossi@contoso.example"},
+		"accept":    {"yes"},
+	}
 	req, _ := http.NewRequest("POST", link, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("User-Agent", "IntegrationBrowser/1.0")
@@ -137,7 +165,9 @@ func TestCustomerOnboardingThroughTheRealParts(t *testing.T) {
 		t.Fatalf("sign: %d", signed.StatusCode)
 	}
 
-	review := poll(h, path, "review", func(v onboarding) bool { return v.Status == models.OnboardingReview && v.Cart != nil })
+	review := poll(h, path, "review", func(v onboarding) bool {
+		return v.Status == models.OnboardingReview && v.Cart != nil
+	})
 	for _, l := range review.Cart.Lines {
 		if l.PartnerID != "1234567" || l.Error != "" {
 			t.Fatalf("every line carries the reseller's PartnerID: %+v", review.Cart)
@@ -155,7 +185,8 @@ func TestCustomerOnboardingThroughTheRealParts(t *testing.T) {
 	done := poll(h, path, "completed", func(v onboarding) bool {
 		return v.Status == models.OnboardingCompleted || v.Status == models.OnboardingFailed
 	})
-	if done.Status != models.OnboardingCompleted || len(done.Subscriptions) == 0 || done.Subscriptions[0].PartnerID != "1234567" {
+	if done.Status != models.OnboardingCompleted || len(done.Subscriptions) == 0 ||
+		done.Subscriptions[0].PartnerID != "1234567" {
 		t.Fatalf("completed onboarding %+v", done)
 	}
 	h.recordHistory(done.WorkflowID, "customer_completed")
@@ -166,10 +197,12 @@ func TestCustomerOnboardingThroughTheRealParts(t *testing.T) {
 	}
 	e := h.api.Do("GET", path+"/agreement/evidence", nil)
 	e.JSON(t, &ev)
-	if e.Status != http.StatusOK || ev.Method != models.AgreementByCustomer || ev.FirstName != "Maria" || ev.ClientIP == "" || ev.UserAgent != "IntegrationBrowser/1.0" || ev.PartnerCenterResult == "" {
+	if e.Status != http.StatusOK || ev.Method != models.AgreementByCustomer || ev.FirstName != "Maria" ||
+		ev.ClientIP == "" || ev.UserAgent != "IntegrationBrowser/1.0" || ev.PartnerCenterResult == "" {
 		t.Fatalf("evidence: %d %s", e.Status, e.Body)
 	}
-	if html := h.api.Do("GET", path+"/agreement/evidence?format=html", nil); html.Status != http.StatusOK || !strings.Contains(string(html.Body), "Maria") {
+	if html := h.api.Do("GET", path+"/agreement/evidence?format=html", nil); html.Status != http.StatusOK ||
+		!strings.Contains(string(html.Body), "Maria") {
 		t.Fatalf("printable evidence: %d", html.Status)
 	}
 
@@ -184,7 +217,15 @@ func assertNowhere(t *testing.T, h *harness, s, workflowID string) {
 	if logs := h.logs.String(); logs == "" || strings.Contains(logs, s) {
 		t.Fatalf("the secret is in the logs (or nothing was logged: %d bytes)", len(logs))
 	}
-	tables := []string{"customers", "customer_credentials", "agreement_evidence", "flow_steps", "outbox_messages", "customer_subscriptions", "webhook_deliveries"}
+	tables := []string{
+		"customers",
+		"customer_credentials",
+		"agreement_evidence",
+		"flow_steps",
+		"outbox_messages",
+		"customer_subscriptions",
+		"webhook_deliveries",
+	}
 	for _, table := range tables {
 		rows, err := h.store.DB.Raw("SELECT * FROM " + table).Rows()
 		if err != nil {
@@ -243,15 +284,25 @@ func assertNowhere(t *testing.T, h *harness, s, workflowID string) {
 // half of its answers after making the change: the retries carry the same request IDs, so the
 // customer ends with one tenant and one order's subscriptions.
 func TestDroppedAnswersDuplicateNeitherTenantNorOrder(t *testing.T) {
-	h := assemble(t, models.DialectSQLite, workflows.WaitPolicy{Reminders: []time.Duration{72 * time.Hour}, PollEvery: 300 * time.Millisecond}, "")
+	h := assemble(
+		t,
+		models.DialectSQLite,
+		workflows.WaitPolicy{Reminders: []time.Duration{72 * time.Hour}, PollEvery: 300 * time.Millisecond},
+		"",
+	)
 	ctx := context.Background()
 	prefix := fmt.Sprintf("dropped%d", time.Now().UnixNano()%100000)
 	h.sim.SetFaults(sim.Faults{DropAfterWriteRate: 0.5})
 	resp := h.api.Do("POST", "/v1/customers", map[string]any{
 		"companyName": "Dropped Answers Ltd", "domainPrefix": prefix, "country": "US", "language": "en",
-		"contact":  map[string]any{"firstName": "Dan", "lastName": "Drop", "email": "dan@dropped.example"},
-		"address":  map[string]any{"line1": "1 Main St", "city": "Redmond", "state": "WA", "postalCode": "98052"},
-		"products": []map[string]any{{"catalogItemId": "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS", "quantity": 4, "billingCycle": "monthly", "termDuration": "P1M"}},
+		"contact": map[string]any{"firstName": "Dan", "lastName": "Drop", "email": "dan@dropped.example"},
+		"address": map[string]any{"line1": "1 Main St", "city": "Redmond", "state": "WA", "postalCode": "98052"},
+		"products": []map[string]any{{
+			"catalogItemId": "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS",
+			"quantity":      4,
+			"billingCycle":  "monthly",
+			"termDuration":  "P1M",
+		}},
 	})
 	if resp.Status != http.StatusCreated {
 		t.Fatalf("onboard: %d %s", resp.Status, resp.Body)
@@ -259,9 +310,12 @@ func TestDroppedAnswersDuplicateNeitherTenantNorOrder(t *testing.T) {
 	var created onboarding
 	resp.JSON(t, &created)
 	path := "/v1/customers/" + created.ID
-	poll(h, path, "awaiting the agreement", func(v onboarding) bool { return v.Status == models.OnboardingAwaitingAgreement })
+	poll(h, path, "awaiting the agreement", func(v onboarding) bool {
+		return v.Status == models.OnboardingAwaitingAgreement
+	})
 	attest := h.api.Do("POST", path+"/agreement", map[string]any{
-		"primaryContact": map[string]any{"firstName": "Dan", "lastName": "Drop", "email": "dan@dropped.example"}, "dateAgreed": "2026-01-31",
+		"primaryContact": map[string]any{"firstName": "Dan", "lastName": "Drop", "email": "dan@dropped.example"},
+		"dateAgreed":     "2026-01-31",
 	})
 	if attest.Status != http.StatusOK {
 		t.Fatalf("attest: %d %s", attest.Status, attest.Body)
@@ -298,36 +352,57 @@ func TestAnInvitedCustomerIsOnboardedWithoutANewTenant(t *testing.T) {
 		"roles": []string{"Helpdesk Administrator"}, "durationDays": 180,
 	})
 	sent := h.waitFor(inv.ID, "sent", func(i invitation) bool { return i.has("sent") && i.GDAPRelationshipID != "" })
-	if code, body := h.customerAction("accept-reseller", map[string]string{"domain": "contoso.onmicrosoft.com", "partnerId": sim.DefaultHomePartner.TenantID, "upn": "admin@contoso.onmicrosoft.com"}); code != http.StatusOK {
+	if code, body := h.customerAction("accept-reseller", map[string]string{
+		"domain":    "contoso.onmicrosoft.com",
+		"partnerId": sim.DefaultHomePartner.TenantID,
+		"upn":       "admin@contoso.onmicrosoft.com",
+	}); code != http.StatusOK {
 		t.Fatalf("accept: %d %s", code, body)
 	}
-	if code, body := h.customerAction("approve-gdap", map[string]string{"relationshipId": sent.GDAPRelationshipID, "upn": "admin@contoso.onmicrosoft.com"}); code != http.StatusOK {
+	if code, body := h.customerAction("approve-gdap", map[string]string{
+		"relationshipId": sent.GDAPRelationshipID,
+		"upn":            "admin@contoso.onmicrosoft.com",
+	}); code != http.StatusOK {
 		t.Fatalf("approve: %d %s", code, body)
 	}
 	active := h.waitFor(inv.ID, "active", func(i invitation) bool { return i.Status == models.InvitationActive })
 
 	body := map[string]any{
-		"language": "en", "contact": map[string]any{"firstName": "Chris", "lastName": "Contoso", "email": "chris@contoso.example"},
-		"products": []map[string]any{{"catalogItemId": "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS", "quantity": 2, "billingCycle": "monthly", "termDuration": "P1M"}},
+		"language": "en",
+		"contact":  map[string]any{"firstName": "Chris", "lastName": "Contoso", "email": "chris@contoso.example"},
+		"products": []map[string]any{{
+			"catalogItemId": "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS",
+			"quantity":      2,
+			"billingCycle":  "monthly",
+			"termDuration":  "P1M",
+		}},
 	}
-	resp := h.api.Do("POST", "/v1/customers/"+inv.ID+"/onboarding", body)
+	resp := h.api.Do("POST", "/v1/invitations/"+inv.ID+"/onboarding", body)
 	if resp.Status != http.StatusCreated {
 		t.Fatalf("onboard: %d %s", resp.Status, resp.Body)
 	}
 	var created onboarding
 	resp.JSON(t, &created)
 	path := "/v1/customers/" + created.ID
-	waiting := poll(h, path, "awaiting the agreement", func(v onboarding) bool { return v.Status == models.OnboardingAwaitingAgreement })
+	waiting := poll(h, path, "awaiting the agreement", func(v onboarding) bool {
+		return v.Status == models.OnboardingAwaitingAgreement
+	})
 	if waiting.CustomerTenantID != active.CustomerTenantID {
 		t.Fatalf("the invitation's tenant %s must be used, got %s", active.CustomerTenantID, waiting.CustomerTenantID)
 	}
 	if r := h.api.Do("POST", path+"/credentials/reveal", nil); r.Status != http.StatusNotFound {
 		t.Fatalf("an existing tenant has no credentials to reveal: %d %s", r.Status, r.Body)
 	}
-	if r := h.api.Do("POST", path+"/agreement", map[string]any{"primaryContact": map[string]any{"firstName": "Chris", "lastName": "Contoso", "email": "chris@contoso.example"}, "dateAgreed": "2099-01-01"}); r.Status != http.StatusBadRequest {
+	if r := h.api.Do("POST", path+"/agreement", map[string]any{
+		"primaryContact": map[string]any{"firstName": "Chris", "lastName": "Contoso", "email": "chris@contoso.example"},
+		"dateAgreed":     "2099-01-01",
+	}); r.Status != http.StatusBadRequest {
 		t.Fatalf("a date in the future must be refused: %d", r.Status)
 	}
-	if r := h.api.Do("POST", path+"/agreement", map[string]any{"primaryContact": map[string]any{"firstName": "Chris", "lastName": "Contoso", "email": "chris@contoso.example"}, "dateAgreed": "2026-01-31"}); r.Status != http.StatusOK {
+	if r := h.api.Do("POST", path+"/agreement", map[string]any{
+		"primaryContact": map[string]any{"firstName": "Chris", "lastName": "Contoso", "email": "chris@contoso.example"},
+		"dateAgreed":     "2026-01-31",
+	}); r.Status != http.StatusOK {
 		t.Fatalf("attest: %d %s", r.Status, r.Body)
 	}
 	poll(h, path, "review", func(v onboarding) bool { return v.Status == models.OnboardingReview })
@@ -354,18 +429,32 @@ func TestAPurchaseTakesTheCartChangeAndTheCancel(t *testing.T) {
 		"roles": []string{"Helpdesk Administrator"}, "durationDays": 180,
 	})
 	sent := h.waitFor(inv.ID, "sent", func(i invitation) bool { return i.has("sent") && i.GDAPRelationshipID != "" })
-	if code, body := h.customerAction("accept-reseller", map[string]string{"domain": "contoso.onmicrosoft.com", "partnerId": sim.DefaultHomePartner.TenantID, "upn": "admin@contoso.onmicrosoft.com"}); code != http.StatusOK {
+	if code, body := h.customerAction("accept-reseller", map[string]string{
+		"domain":    "contoso.onmicrosoft.com",
+		"partnerId": sim.DefaultHomePartner.TenantID,
+		"upn":       "admin@contoso.onmicrosoft.com",
+	}); code != http.StatusOK {
 		t.Fatalf("accept: %d %s", code, body)
 	}
-	if code, body := h.customerAction("approve-gdap", map[string]string{"relationshipId": sent.GDAPRelationshipID, "upn": "admin@contoso.onmicrosoft.com"}); code != http.StatusOK {
+	if code, body := h.customerAction("approve-gdap", map[string]string{
+		"relationshipId": sent.GDAPRelationshipID,
+		"upn":            "admin@contoso.onmicrosoft.com",
+	}); code != http.StatusOK {
 		t.Fatalf("approve: %d %s", code, body)
 	}
 	h.waitFor(inv.ID, "active", func(i invitation) bool { return i.Status == models.InvitationActive })
 	product := func(quantity int) []map[string]any {
-		return []map[string]any{{"catalogItemId": "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS", "quantity": quantity, "billingCycle": "monthly", "termDuration": "P1M"}}
+		return []map[string]any{{
+			"catalogItemId": "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS",
+			"quantity":      quantity,
+			"billingCycle":  "monthly",
+			"termDuration":  "P1M",
+		}}
 	}
 	resp := h.api.Do("POST", "/v1/customers/"+inv.ID+"/onboarding", map[string]any{
-		"language": "en", "contact": map[string]any{"firstName": "Chris", "lastName": "Contoso", "email": "chris@contoso.example"}, "products": product(2),
+		"language": "en",
+		"contact":  map[string]any{"firstName": "Chris", "lastName": "Contoso", "email": "chris@contoso.example"},
+		"products": product(2),
 	})
 	if resp.Status != http.StatusCreated {
 		t.Fatalf("onboard: %d %s", resp.Status, resp.Body)
@@ -373,19 +462,28 @@ func TestAPurchaseTakesTheCartChangeAndTheCancel(t *testing.T) {
 	var created onboarding
 	resp.JSON(t, &created)
 	path := "/v1/customers/" + created.ID
-	poll(h, path, "awaiting the agreement", func(v onboarding) bool { return v.Status == models.OnboardingAwaitingAgreement })
-	if r := h.api.Do("POST", path+"/agreement", map[string]any{"primaryContact": map[string]any{"firstName": "Chris", "lastName": "Contoso", "email": "chris@contoso.example"}, "dateAgreed": "2026-01-31"}); r.Status != http.StatusOK {
+	poll(h, path, "awaiting the agreement", func(v onboarding) bool {
+		return v.Status == models.OnboardingAwaitingAgreement
+	})
+	if r := h.api.Do("POST", path+"/agreement", map[string]any{
+		"primaryContact": map[string]any{"firstName": "Chris", "lastName": "Contoso", "email": "chris@contoso.example"},
+		"dateAgreed":     "2026-01-31",
+	}); r.Status != http.StatusOK {
 		t.Fatalf("attest: %d %s", r.Status, r.Body)
 	}
-	first := poll(h, path, "review", func(v onboarding) bool { return v.Status == models.OnboardingReview && v.Cart != nil })
+	first := poll(h, path, "review", func(v onboarding) bool {
+		return v.Status == models.OnboardingReview && v.Cart != nil
+	})
 
 	r := h.api.Do("POST", path+"/cart", map[string]any{"products": product(3)})
 	var changed onboarding
 	r.JSON(t, &changed)
-	if r.Status != http.StatusOK || changed.Status != models.OnboardingReview || changed.Cart == nil || changed.Cart.ID == first.Cart.ID {
+	if r.Status != http.StatusOK || changed.Status != models.OnboardingReview || changed.Cart == nil ||
+		changed.Cart.ID == first.Cart.ID {
 		t.Fatalf("cart change: %d %s (first cart %s)", r.Status, r.Body, first.Cart.ID)
 	}
-	if r := h.api.Do("GET", path+"/cart", nil); r.Status != http.StatusOK || !strings.Contains(string(r.Body), changed.Cart.ID) {
+	if r := h.api.Do("GET", path+"/cart", nil); r.Status != http.StatusOK ||
+		!strings.Contains(string(r.Body), changed.Cart.ID) {
 		t.Fatalf("the changed cart is the one under review: %d %s", r.Status, r.Body)
 	}
 	r = h.api.Do("POST", path+"/cart/cancel", map[string]any{"reason": "the customer waits for next quarter"})
