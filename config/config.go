@@ -192,10 +192,12 @@ func FromEnv() (Config, error) {
 		PartnerName:                 env("PARTNERFLOW_PARTNER_NAME", DefaultPartnerName),
 		ContactEmail:                os.Getenv("PARTNERFLOW_CONTACT_EMAIL"),
 		WebhookURL:                  os.Getenv("PARTNERFLOW_WEBHOOK_URL"),
-		WebhookCertHosts:            splitList(env("PARTNERCENTER_WEBHOOK_CERT_HOSTS", "api.partnercenter.microsoft.com")),
-		SMTPURL:                     os.Getenv("SMTP_URL"),
-		MailFrom:                    env("PARTNERFLOW_MAIL_FROM", "partnerflow@localhost"),
-		ShutdownTimeout:             15 * time.Second,
+		WebhookCertHosts: splitList(
+			env("PARTNERCENTER_WEBHOOK_CERT_HOSTS", "api.partnercenter.microsoft.com"),
+		),
+		SMTPURL:         os.Getenv("SMTP_URL"),
+		MailFrom:        env("PARTNERFLOW_MAIL_FROM", "partnerflow@localhost"),
+		ShutdownTimeout: 15 * time.Second,
 		Invitation: InvitationConfig{
 			DefaultAssignments: os.Getenv("PARTNERFLOW_DEFAULT_ASSIGNMENTS"),
 			USGovPortalURL:     os.Getenv("PARTNERFLOW_USGOV_PORTAL_URL"),
@@ -228,7 +230,11 @@ func FromEnv() (Config, error) {
 	lang := env("PARTNERFLOW_DEFAULT_LANGUAGE", notify.DefaultLanguage)
 	var ok bool
 	if c.DefaultLanguage, ok = notify.ParseLanguage(lang); !ok {
-		return c, fmt.Errorf("PARTNERFLOW_DEFAULT_LANGUAGE must be one of %s, got %q", strings.Join(notify.Languages(), ", "), lang)
+		return c, fmt.Errorf(
+			"PARTNERFLOW_DEFAULT_LANGUAGE must be one of %s, got %q",
+			strings.Join(notify.Languages(), ", "),
+			lang,
+		)
 	}
 	if c.AllowNonMicrosoftURLs, err = envBool("PARTNERFLOW_ALLOW_NON_MICROSOFT_URLS", false); err != nil {
 		return c, err
@@ -291,9 +297,21 @@ func removalFromEnv() (RemovalConfig, error) {
 // microsoftHosts are the hosts of Partner Center and Microsoft Graph in the public cloud, the
 // US Government clouds and the China cloud operated by 21Vianet.
 var microsoftHosts = map[string][]string{
-	"PARTNERCENTER_URL":           {"api.partnercenter.microsoft.com", "partner.partnercenterapi.microsoftonline.cn"},
-	"GRAPH_URL":                   {"graph.microsoft.com", "graph.microsoft.us", "dod-graph.microsoft.us", "microsoftgraph.chinacloudapi.cn"},
-	"PARTNERCENTER_AUTHORITY_URL": {"login.microsoftonline.com", "login.microsoftonline.us", "login.partner.microsoftonline.cn"},
+	"PARTNERCENTER_URL": {
+		"api.partnercenter.microsoft.com",
+		"partner.partnercenterapi.microsoftonline.cn",
+	},
+	"GRAPH_URL": {
+		"graph.microsoft.com",
+		"graph.microsoft.us",
+		"dod-graph.microsoft.us",
+		"microsoftgraph.chinacloudapi.cn",
+	},
+	"PARTNERCENTER_AUTHORITY_URL": {
+		"login.microsoftonline.com",
+		"login.microsoftonline.us",
+		"login.partner.microsoftonline.cn",
+	},
 }
 
 // checkMicrosoftURLs keeps real credentials away from anything but Microsoft: with a client
@@ -307,11 +325,19 @@ func (c Config) checkMicrosoftURLs() error {
 	if authority == "" {
 		authority = "https://login.microsoftonline.com"
 	}
-	for _, v := range []struct{ name, value string }{{"PARTNERCENTER_URL", c.PartnerCenterURL}, {"GRAPH_URL", c.GraphURL}, {"PARTNERCENTER_AUTHORITY_URL", authority}} {
+	for _, v := range []struct{ name, value string }{
+		{"PARTNERCENTER_URL", c.PartnerCenterURL},
+		{"GRAPH_URL", c.GraphURL},
+		{"PARTNERCENTER_AUTHORITY_URL", authority},
+	} {
 		hosts := microsoftHosts[v.name]
 		u, err := url.Parse(v.value)
-		if err != nil || u.Scheme != "https" || u.User != nil || (u.Port() != "" && u.Port() != "443") || !slices.Contains(hosts, strings.ToLower(u.Hostname())) {
-			return fmt.Errorf("%s must be https://%s (or another Microsoft cloud's host: %s) when PARTNERCENTER_CLIENT_SECRET is set, got %q; set PARTNERFLOW_ALLOW_NON_MICROSOFT_URLS=true to send the tokens elsewhere",
+		if err != nil || u.Scheme != "https" || u.User != nil ||
+			(u.Port() != "" && u.Port() != "443") ||
+			!slices.Contains(hosts, strings.ToLower(u.Hostname())) {
+			return fmt.Errorf("%s must be https://%s (or another Microsoft cloud's host: %s) "+
+				"when PARTNERCENTER_CLIENT_SECRET is set, got %q; "+
+				"set PARTNERFLOW_ALLOW_NON_MICROSOFT_URLS=true to send the tokens elsewhere",
 				v.name, hosts[0], strings.Join(hosts[1:], ", "), v.value)
 		}
 	}

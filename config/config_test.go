@@ -10,14 +10,25 @@ import (
 )
 
 func TestDefaultsAreTheDocumentedOnes(t *testing.T) {
-	for _, name := range []string{"PARTNERFLOW_DATA_DIR", "PARTNERFLOW_HTTP_ADDR", "TEMPORAL_ADDRESS", "PARTNERFLOW_TEMPORAL_PORT", "PARTNERFLOW_UI_PORT", "DATABASE_URL", "PARTNERFLOW_SIM_ADDR", "PARTNERFLOW_POLL_INTERVAL", "PARTNERFLOW_REMINDERS"} {
+	for _, name := range []string{
+		"PARTNERFLOW_DATA_DIR",
+		"PARTNERFLOW_HTTP_ADDR",
+		"TEMPORAL_ADDRESS",
+		"PARTNERFLOW_TEMPORAL_PORT",
+		"PARTNERFLOW_UI_PORT",
+		"DATABASE_URL",
+		"PARTNERFLOW_SIM_ADDR",
+		"PARTNERFLOW_POLL_INTERVAL",
+		"PARTNERFLOW_REMINDERS",
+	} {
 		t.Setenv(name, "")
 	}
 	c, err := config.FromEnv()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.DataDir != "./.partnerflow" || c.HTTPAddr != "127.0.0.1:8080" || c.TemporalPort != 7233 || c.UIPort != 8233 || c.SimAddr != "127.0.0.1:8081" {
+	if c.DataDir != "./.partnerflow" || c.HTTPAddr != "127.0.0.1:8080" || c.TemporalPort != 7233 ||
+		c.UIPort != 8233 || c.SimAddr != "127.0.0.1:8081" {
 		t.Fatalf("defaults %+v", c)
 	}
 	if c.AppDatabase() != ".partnerflow/partnerflow.db" || c.BaseURL() != "http://127.0.0.1:8080" {
@@ -74,7 +85,8 @@ func TestPartnerCenterAndWebUISettingsAreRead(t *testing.T) {
 	// Unset, they stay empty: the commands then choose the simulator, simulator mode, the
 	// Microsoft 365 admin center and no Web UI link.
 	if c.PartnerCenterURL != "" || c.GraphURL != "" || c.PartnerCenterTenantID != "" || c.PartnerCenterClientID != "" ||
-		c.PartnerCenterClientSecret != "" || c.PartnerCenterAdminPortalURL != "" || c.TemporalUIURL != "" || c.Invitation.USGovPortalURL != "" {
+		c.PartnerCenterClientSecret != "" || c.PartnerCenterAdminPortalURL != "" || c.TemporalUIURL != "" ||
+		c.Invitation.USGovPortalURL != "" {
 		t.Fatalf("unset settings must stay empty: %+v", c)
 	}
 	for name, value := range names {
@@ -119,7 +131,8 @@ func TestPollIntervalSetSaysWhetherTheIntervalWasGiven(t *testing.T) {
 				t.Fatal(err)
 			}
 			if c.Wait.PollInterval != tc.interval || c.Wait.PollIntervalSet != tc.set {
-				t.Fatalf("PARTNERFLOW_POLL_INTERVAL=%q: interval %v set %v, want %v %v", tc.value, c.Wait.PollInterval, c.Wait.PollIntervalSet, tc.interval, tc.set)
+				t.Fatalf("PARTNERFLOW_POLL_INTERVAL=%q: interval %v set %v, want %v %v",
+					tc.value, c.Wait.PollInterval, c.Wait.PollIntervalSet, tc.interval, tc.set)
 			}
 		})
 	}
@@ -140,7 +153,8 @@ func TestDefaultLanguage(t *testing.T) {
 			t.Setenv("PARTNERFLOW_DEFAULT_LANGUAGE", tc.value)
 			c, err := config.FromEnv()
 			if !tc.ok {
-				if err == nil || !strings.Contains(err.Error(), "PARTNERFLOW_DEFAULT_LANGUAGE") || !strings.Contains(err.Error(), "en, it, tr") {
+				if err == nil || !strings.Contains(err.Error(), "PARTNERFLOW_DEFAULT_LANGUAGE") ||
+					!strings.Contains(err.Error(), "en, it, tr") {
 					t.Fatalf("want an error naming the variable and the languages, got %v", err)
 				}
 				return
@@ -157,17 +171,50 @@ func TestRealCredentialsGoOnlyToMicrosoft(t *testing.T) {
 		name, secret, pc, graph, override string
 		ok                                bool
 	}{
-		{"the public cloud's hosts are accepted with a secret", "s", "https://api.partnercenter.microsoft.com", "https://graph.microsoft.com", "", true},
-		{"the US Government Graph and the China cloud are accepted", "s", "https://partner.partnercenterapi.microsoftonline.cn", "https://graph.microsoft.us/", "", true},
-		{"a host in capitals with the https port is accepted", "s", "https://API.PartnerCenter.Microsoft.com:443", "https://graph.microsoft.com", "", true},
-		{"without a secret the simulator is fine", "", "http://127.0.0.1:8081", "http://127.0.0.1:8081", "", true},
-		{"a secret with the simulator is refused", "s", "http://127.0.0.1:8081", "https://graph.microsoft.com", "", false},
-		{"a secret with Microsoft's host over http is refused", "s", "http://api.partnercenter.microsoft.com", "https://graph.microsoft.com", "", false},
-		{"a secret with a look-alike host is refused", "s", "https://api.partnercenter.microsoft.com.evil.example", "https://graph.microsoft.com", "", false},
-		{"a secret with another port is refused", "s", "https://api.partnercenter.microsoft.com:8443", "https://graph.microsoft.com", "", false},
-		{"a secret with a non-Microsoft Graph is refused", "s", "https://api.partnercenter.microsoft.com", "https://graph.example", "", false},
-		{"a secret with no URLs is refused, so dev cannot put the simulator there", "s", "", "", "", false},
-		{"the override lets a secret go to another host", "s", "https://pc-proxy.example", "http://graph-proxy.internal", "true", true},
+		{
+			"the public cloud's hosts are accepted with a secret",
+			"s", "https://api.partnercenter.microsoft.com", "https://graph.microsoft.com", "", true,
+		},
+		{
+			"the US Government Graph and the China cloud are accepted",
+			"s", "https://partner.partnercenterapi.microsoftonline.cn", "https://graph.microsoft.us/", "", true,
+		},
+		{
+			"a host in capitals with the https port is accepted",
+			"s", "https://API.PartnerCenter.Microsoft.com:443", "https://graph.microsoft.com", "", true,
+		},
+		{
+			"without a secret the simulator is fine",
+			"", "http://127.0.0.1:8081", "http://127.0.0.1:8081", "", true,
+		},
+		{
+			"a secret with the simulator is refused",
+			"s", "http://127.0.0.1:8081", "https://graph.microsoft.com", "", false,
+		},
+		{
+			"a secret with Microsoft's host over http is refused",
+			"s", "http://api.partnercenter.microsoft.com", "https://graph.microsoft.com", "", false,
+		},
+		{
+			"a secret with a look-alike host is refused",
+			"s", "https://api.partnercenter.microsoft.com.evil.example", "https://graph.microsoft.com", "", false,
+		},
+		{
+			"a secret with another port is refused",
+			"s", "https://api.partnercenter.microsoft.com:8443", "https://graph.microsoft.com", "", false,
+		},
+		{
+			"a secret with a non-Microsoft Graph is refused",
+			"s", "https://api.partnercenter.microsoft.com", "https://graph.example", "", false,
+		},
+		{
+			"a secret with no URLs is refused, so dev cannot put the simulator there",
+			"s", "", "", "", false,
+		},
+		{
+			"the override lets a secret go to another host",
+			"s", "https://pc-proxy.example", "http://graph-proxy.internal", "true", true,
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -185,7 +232,8 @@ func TestRealCredentialsGoOnlyToMicrosoft(t *testing.T) {
 		})
 	}
 	t.Setenv("PARTNERFLOW_ALLOW_NON_MICROSOFT_URLS", "sometimes")
-	if _, err := config.FromEnv(); err == nil || !strings.Contains(err.Error(), "PARTNERFLOW_ALLOW_NON_MICROSOFT_URLS") {
+	if _, err := config.FromEnv(); err == nil ||
+		!strings.Contains(err.Error(), "PARTNERFLOW_ALLOW_NON_MICROSOFT_URLS") {
 		t.Fatalf("an override that is not a boolean must be refused by name, got %v", err)
 	}
 }
@@ -217,11 +265,15 @@ func TestEachFlowReadsItsOwnSettings(t *testing.T) {
 			DefaultAssignments: `[{"securityGroupId":"g","roleIds":["r"]}]`,
 			USGovPortalURL:     "https://portal.office365.us",
 		},
-		Reseller:   config.ResellerConfig{PartnershipURL: "https://partner.microsoft.com/link", ExpireAfter: 240 * time.Hour},
+		Reseller: config.ResellerConfig{
+			PartnershipURL: "https://partner.microsoft.com/link",
+			ExpireAfter:    240 * time.Hour,
+		},
 		Onboarding: config.OnboardingConfig{ExpireAfter: 480 * time.Hour},
 		Removal:    config.RemovalConfig{DeliveryAttempts: 4, DeliveryRetryInterval: 2 * time.Second},
 	}
-	if got := c.Wait; !slices.Equal(got.Reminders, want.Wait.Reminders) || got.ReminderRepeat != want.Wait.ReminderRepeat ||
+	if got := c.Wait; !slices.Equal(got.Reminders, want.Wait.Reminders) ||
+		got.ReminderRepeat != want.Wait.ReminderRepeat ||
 		got.EscalateAfter != want.Wait.EscalateAfter {
 		t.Errorf("wait %+v, want %+v", got, want.Wait)
 	}

@@ -78,24 +78,63 @@ invitation's detail. Point --database-url at a scratch database: the invitations
 	fl.IntVar(&f.flows, "flows", 200, "flows of each kind (partnerflow's and the baseline's)")
 	fl.IntVar(&f.rounds, "rounds", 2, "interleaved rounds the flows are split over")
 	fl.IntVar(&f.concurrency, "concurrency", 16, "flows created and accepted at once (clients)")
-	fl.Float64Var(&f.pacedFraction, "paced-fraction", bench.DefaultPacedFraction, "after the rounds, start each kind's flows at this share of its flows/s in them (0: no paced phase)")
+	fl.Float64Var(
+		&f.pacedFraction,
+		"paced-fraction",
+		bench.DefaultPacedFraction,
+		"after the rounds, start each kind's flows at this share of its flows/s in them (0: no paced phase)",
+	)
 	fl.IntVar(&f.pacedFlows, "paced-flows", 0, "flows each paced phase starts (0: one round's batch, at least 20)")
 	fl.IntVar(&f.scale, "scale", 0, "scale mode: start this many invitations that stay waiting")
 	fl.IntVar(&f.samples, "samples", 200, "scale mode: list pages and details timed")
-	fl.DurationVar(&f.settle, "settle", 10*time.Minute, "scale mode: how long at most the waiting invitations are left alone before the list and details are timed (in process, until the process is idle)")
+	fl.DurationVar(
+		&f.settle,
+		"settle",
+		10*time.Minute,
+		"scale mode: how long at most the waiting invitations are left alone before the list and details are "+
+			"timed (in process, until the process is idle)",
+	)
 	fl.StringVar(&f.api, "api", "", "a running deployment's API base URL (default: start dev in this process)")
 	fl.StringVar(&f.apiKey, "api-key", "", "API key with every role (with --api)")
 	fl.StringVar(&f.simURL, "sim", "", "the deployment's Partner Center simulator URL (with --api)")
 	fl.StringVar(&f.temporal, "temporal", "", "the deployment's Temporal frontend host:port (with --api)")
-	fl.StringVar(&f.partnerID, "partner-id", sim.DefaultHomePartner.TenantID, "the partner tenant the deployment acts as (with --api)")
-	fl.StringVar(&f.databaseURL, "database-url", "", "PostgreSQL URL for the in-process app database (default SQLite in the temporary data dir)")
+	fl.StringVar(
+		&f.partnerID,
+		"partner-id",
+		sim.DefaultHomePartner.TenantID,
+		"the partner tenant the deployment acts as (with --api)",
+	)
+	fl.StringVar(
+		&f.databaseURL,
+		"database-url",
+		"",
+		"PostgreSQL URL for the in-process app database (default SQLite in the temporary data dir)",
+	)
 	fl.StringSliceVar(&f.kinds, "kinds", bench.Kinds, "flow kinds to drive, each with its baseline")
-	fl.StringVar(&f.testdata, "testdata", filepath.Join("workflows", "testdata"), "directory of the recorded histories the baselines' shapes come from")
+	fl.StringVar(
+		&f.testdata,
+		"testdata",
+		filepath.Join("workflows", "testdata"),
+		"directory of the recorded histories the baselines' shapes come from",
+	)
 	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured part to this file")
 	fl.StringVar(&f.memProfile, "memprofile", "", "write a heap profile, taken after the measured part, to this file")
 	fl.BoolVar(&f.json, "json", false, "print the report as JSON")
-	fl.DurationVar(&f.simActivation, "sim-activation-delay", 0, "how long the in-process simulator takes to activate an approved GDAP relationship, access assignment or order (0: at once; dev's is 3s): Microsoft's time, which is not partnerflow's cost and the baselines do not wait")
-	fl.DurationVar(&f.pollInterval, "poll-interval", 15*time.Minute, "the in-process flows' polling of Partner Center (production's default; dev's own is 30s; "+resellerPoll.String()+" when resellers take part and this is not given)")
+	fl.DurationVar(
+		&f.simActivation,
+		"sim-activation-delay",
+		0,
+		"how long the in-process simulator takes to activate an approved GDAP relationship, access assignment "+
+			"or order (0: at once; dev's is 3s): Microsoft's time, which is not partnerflow's cost and the "+
+			"baselines do not wait",
+	)
+	fl.DurationVar(
+		&f.pollInterval,
+		"poll-interval",
+		15*time.Minute,
+		"the in-process flows' polling of Partner Center (production's default; dev's own is 30s; "+
+			resellerPoll.String()+" when resellers take part and this is not given)",
+	)
 	return cmd
 }
 
@@ -239,7 +278,11 @@ type benchStack struct {
 // startBenchDev runs dev (runDev, as `partnerflow dev` does) on a temporary data dir and free
 // ports, without the Web UI, polling Partner Center at pollInterval, its simulator activating
 // approvals after simActivation (0: at once), and returns once its API is ready.
-func (a *app) startBenchDev(ctx context.Context, databaseURL string, pollInterval, simActivation time.Duration) (*benchStack, error) {
+func (a *app) startBenchDev(
+	ctx context.Context,
+	databaseURL string,
+	pollInterval, simActivation time.Duration,
+) (*benchStack, error) {
 	dir, err := os.MkdirTemp("", "partnerflow-bench-")
 	if err != nil {
 		return nil, err
@@ -308,7 +351,10 @@ func (a *app) startBenchDev(ctx context.Context, databaseURL string, pollInterva
 	}
 	return &benchStack{
 		target: bench.Target{
-			APIURL: apiURL, APIKey: c.BootstrapKey, SimURL: "http://" + c.SimAddr, PartnerID: sim.DefaultHomePartner.TenantID,
+			APIURL:    apiURL,
+			APIKey:    c.BootstrapKey,
+			SimURL:    "http://" + c.SimAddr,
+			PartnerID: sim.DefaultHomePartner.TenantID,
 		},
 		temporal: "127.0.0.1:" + strconv.Itoa(ports[2]),
 		sizes:    sizes,

@@ -40,7 +40,10 @@ func TestBenchDrivesEveryKindAndItsBaselineToTheEnd(t *testing.T) {
 		t.Fatalf("with resellers taking part the stack must poll often enough for them, got %q", r.PollInterval)
 	}
 	if r.SimActivationDelay != "0s" {
-		t.Fatalf("by default the simulator activates approvals at once (Microsoft's time is not partnerflow's), got %q", r.SimActivationDelay)
+		t.Fatalf(
+			"by default the simulator activates approvals at once (Microsoft's time is not partnerflow's), got %q",
+			r.SimActivationDelay,
+		)
 	}
 	if len(r.Shapes) != len(bench.Kinds) || len(r.Kinds) != 2*len(bench.Kinds) {
 		t.Fatalf("every kind and its baseline must take part: %d shapes, kinds %+v", len(r.Shapes), r.Kinds)
@@ -59,7 +62,8 @@ func TestBenchDrivesEveryKindAndItsBaselineToTheEnd(t *testing.T) {
 			if k.Completed != 3 || k.Failed != 0 || len(k.Errors) != 0 {
 				t.Fatalf("every flow of %q must complete: %+v", k.Kind, k)
 			}
-			if k.FlowsPerSecond <= 0 || k.Create.N != 3 || k.AcceptToDone.N != 3 || k.CPUSecondsPerFlow <= 0 || k.PeakRSSMiB <= 0 {
+			if k.FlowsPerSecond <= 0 || k.Create.N != 3 || k.AcceptToDone.N != 3 || k.CPUSecondsPerFlow <= 0 ||
+				k.PeakRSSMiB <= 0 {
 				t.Fatalf("%q lacks figures: %+v", k.Kind, k)
 			}
 		}
@@ -71,9 +75,15 @@ func TestBenchDrivesEveryKindAndItsBaselineToTheEnd(t *testing.T) {
 			t.Fatalf("%s must have a paced phase and its baseline none: %+v, %+v", name, p, base.Paced)
 		}
 		if p.Fraction != 0.5 || math.Abs(p.Rate-flow.FlowsPerSecond/2) > 0.001 || p.Flows != 2 {
-			t.Fatalf("%s's paced phase must offer half its flows/s in the rounds (%.2f): %+v", name, flow.FlowsPerSecond, p)
+			t.Fatalf(
+				"%s's paced phase must offer half its flows/s in the rounds (%.2f): %+v",
+				name,
+				flow.FlowsPerSecond,
+				p,
+			)
 		}
-		if p.Create.N != 2 || p.Completed != 2 || p.Failed != 0 || p.AcceptToDone.N != 2 || p.FlowsPerSecond <= 0 || len(p.Errors) != 0 {
+		if p.Create.N != 2 || p.Completed != 2 || p.Failed != 0 || p.AcceptToDone.N != 2 || p.FlowsPerSecond <= 0 ||
+			len(p.Errors) != 0 {
 			t.Fatalf("every paced %s must be created, timed and completed: %+v", name, p)
 		}
 	}
@@ -83,9 +93,14 @@ func TestBenchDrivesEveryKindAndItsBaselineToTheEnd(t *testing.T) {
 	if s := r.Shapes[bench.KindOnboarding]; s.Count(bench.StepUpdate) == 0 {
 		t.Fatalf("the customer onboarding's shape has its updates (attestation, checkout): %+v", s)
 	}
-	if s := r.Shapes[bench.KindRemoval]; s.Counts["child-workflows"] == 0 || !strings.Contains(s.String(), "not reproduced: ") ||
+	if s := r.Shapes[bench.KindRemoval]; s.Counts["child-workflows"] == 0 ||
+		!strings.Contains(s.String(), "not reproduced: ") ||
 		s.Count(bench.StepSignal)+s.Count(bench.StepUpdate) != 0 {
-		t.Fatalf("the removal's shape has no signal or update, and its delivery batch is a child workflow the baseline does not reproduce: %s", s)
+		t.Fatalf(
+			"the removal's shape has no signal or update, and its delivery batch is a child workflow "+
+				"the baseline does not reproduce: %s",
+			s,
+		)
 	}
 	// Two rounds: each kind then its baseline in the first, the other way round in the second.
 	if len(r.Batches) != 4*len(bench.Kinds) {
@@ -93,7 +108,8 @@ func TestBenchDrivesEveryKindAndItsBaselineToTheEnd(t *testing.T) {
 	}
 	for i, name := range bench.Kinds {
 		first, second := r.Batches[2*i:2*i+2], r.Batches[2*len(bench.Kinds)+2*i:2*len(bench.Kinds)+2*i+2]
-		if first[0].Kind != name || first[1].Kind != "baseline:"+name || second[0].Kind != "baseline:"+name || second[1].Kind != name {
+		if first[0].Kind != name || first[1].Kind != "baseline:"+name ||
+			second[0].Kind != "baseline:"+name || second[1].Kind != name {
 			t.Fatalf("%s and its baseline must be interleaved: %+v", name, r.Batches)
 		}
 	}
@@ -103,7 +119,11 @@ func TestBenchRunsOneKindAndRefusesUnknownOnes(t *testing.T) {
 	root := rootCommand()
 	root.SetOut(&bytes.Buffer{})
 	root.SetErr(&bytes.Buffer{})
-	root.SetArgs([]string{"bench", "--kinds", "invitation,partnership", "--testdata", filepath.Join("..", "..", "workflows", "testdata")})
+	root.SetArgs([]string{
+		"bench",
+		"--kinds", "invitation,partnership",
+		"--testdata", filepath.Join("..", "..", "workflows", "testdata"),
+	})
 	if err := root.Execute(); err == nil || !strings.Contains(err.Error(), `"partnership"`) {
 		t.Fatalf("an unknown kind must be refused by name before anything starts, got %v", err)
 	}
@@ -111,15 +131,27 @@ func TestBenchRunsOneKindAndRefusesUnknownOnes(t *testing.T) {
 		t.Skip("starts the dev stack")
 	}
 	var r bench.Report
-	runBenchCommand(t, &r, "--kinds", "customer", "--flows", "1", "--rounds", "1", "--concurrency", "1", "--paced-fraction", "0")
-	if len(r.Kinds) != 2 || r.Kinds[0].Kind != bench.KindOnboarding || r.Kinds[0].Completed != 1 || r.Kinds[1].Completed != 1 {
+	runBenchCommand(
+		t, &r,
+		"--kinds", "customer",
+		"--flows", "1",
+		"--rounds", "1",
+		"--concurrency", "1",
+		"--paced-fraction", "0",
+	)
+	if len(r.Kinds) != 2 || r.Kinds[0].Kind != bench.KindOnboarding || r.Kinds[0].Completed != 1 ||
+		r.Kinds[1].Completed != 1 {
 		t.Fatalf("only customer onboardings and their baseline must run, and complete: %+v", r.Kinds)
 	}
 	if r.Kinds[0].Paced != nil {
 		t.Fatalf("--paced-fraction 0 turns the paced phase off: %+v", r.Kinds[0].Paced)
 	}
 	if len(r.Shapes) != 1 || r.PollInterval != "15m0s" {
-		t.Fatalf("without resellers the stack polls at production's interval and one shape is read: %q %+v", r.PollInterval, r.Shapes)
+		t.Fatalf(
+			"without resellers the stack polls at production's interval and one shape is read: %q %+v",
+			r.PollInterval,
+			r.Shapes,
+		)
 	}
 }
 
@@ -138,7 +170,8 @@ func TestBenchScaleLeavesInvitationsWaitingAndMeasuresThem(t *testing.T) {
 	if r.RSSMiB <= 0 || r.TemporalDBMiB <= 0 || r.AppDBMiB <= 0 || r.SettleSeconds <= 0 || r.SettleSeconds > 1.5 {
 		t.Fatalf("memory and database sizes must be measured: %+v", r)
 	}
-	if m := r.Memory; m == nil || m.HeapLiveMiB <= 0 || m.StackMiB <= 0 || m.Goroutines <= 0 || m.RuntimeMiB < m.HeapLiveMiB {
+	if m := r.Memory; m == nil || m.HeapLiveMiB <= 0 || m.StackMiB <= 0 || m.Goroutines <= 0 ||
+		m.RuntimeMiB < m.HeapLiveMiB {
 		t.Fatalf("where the memory is must be reported: %+v", r.Memory)
 	}
 }

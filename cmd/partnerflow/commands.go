@@ -60,7 +60,14 @@ func (a *app) connect(ctx context.Context, temporalAddress string, generateKeys 
 		return nil, err
 	}
 	e.closers = append(e.closers, e.store)
-	tc, closer, err := dialTemporal(ctx, a.cfg, temporalAddress, e.codec, e.registry, sdklog.NewStructuredLogger(a.logger.With("component", "temporal-sdk")))
+	tc, closer, err := dialTemporal(
+		ctx,
+		a.cfg,
+		temporalAddress,
+		e.codec,
+		e.registry,
+		sdklog.NewStructuredLogger(a.logger.With("component", "temporal-sdk")),
+	)
 	if err != nil {
 		e.Close()
 		return nil, err
@@ -125,7 +132,11 @@ func (a *app) startWebhooks(ctx context.Context, e *engine) (stop func()) {
 // newActivities builds the activities with their Partner Center client, and starts tending the
 // Partner Center connection while ctx lasts: renewing it (an idle one would lapse after 90 days)
 // and warning the partner when it would lapse soon anyway.
-func (a *app) newActivities(ctx context.Context, store *models.Store, signingKey []byte) (*activities.Activities, partnercenter.Client, error) {
+func (a *app) newActivities(
+	ctx context.Context,
+	store *models.Store,
+	signingKey []byte,
+) (*activities.Activities, partnercenter.Client, error) {
 	pc, conn, err := a.partnerCenter(store, signingKey)
 	if err != nil {
 		return nil, nil, err
@@ -135,10 +146,18 @@ func (a *app) newActivities(ctx context.Context, store *models.Store, signingKey
 		return nil, nil, err
 	}
 	acts := activities.New(activities.Config{
-		Store: store, PartnerCenter: pc, Mailer: mailer, Logger: a.logger,
-		Signer: links.NewSigner(signingKey), BaseURL: a.cfg.BaseURL(), PartnerName: a.cfg.PartnerName,
-		DefaultLanguage: a.cfg.DefaultLanguage, Credentials: notify.NewCredentialBox(signingKey), Outbox: notify.NewOutboxBox(signingKey),
-		PartnerID: a.cfg.PartnerCenterTenantID, ContactEmail: a.cfg.ContactEmail,
+		Store:           store,
+		PartnerCenter:   pc,
+		Mailer:          mailer,
+		Logger:          a.logger,
+		Signer:          links.NewSigner(signingKey),
+		BaseURL:         a.cfg.BaseURL(),
+		PartnerName:     a.cfg.PartnerName,
+		DefaultLanguage: a.cfg.DefaultLanguage,
+		Credentials:     notify.NewCredentialBox(signingKey),
+		Outbox:          notify.NewOutboxBox(signingKey),
+		PartnerID:       a.cfg.PartnerCenterTenantID,
+		ContactEmail:    a.cfg.ContactEmail,
 	})
 	go conn.KeepAlive(ctx, 6*time.Hour, activities.LapseWarner(acts), a.logger.With("component", "connection"))
 	go forgetLapsedCredentials(ctx, store, time.Hour, a.logger)
@@ -307,13 +326,24 @@ func keysCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(os.Stderr, "created API key %s (%s) with roles %s; store it now, it is not shown again\n", key.ID, key.Name, key.Roles)
+			fmt.Fprintf(
+				os.Stderr,
+				"created API key %s (%s) with roles %s; store it now, it is not shown again\n",
+				key.ID,
+				key.Name,
+				key.Roles,
+			)
 			fmt.Println(plaintext)
 			return nil
 		},
 	}
 	create.Flags().StringVar(&name, "name", "", "a name for the key (required)")
-	create.Flags().StringSliceVar(&roles, "role", nil, "role to grant: admin-agent, sales-agent, global-admin (repeatable)")
+	create.Flags().StringSliceVar(
+		&roles,
+		"role",
+		nil,
+		"role to grant: admin-agent, sales-agent, global-admin (repeatable)",
+	)
 	_ = create.MarkFlagRequired("name")
 	keys.AddCommand(create)
 	return keys

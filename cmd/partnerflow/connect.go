@@ -14,10 +14,10 @@ func connectCommand(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "connect",
 		Short: "Connect partnerflow to Partner Center as a global admin of the partner tenant (device code sign-in)",
-		Long: "connect makes the App+User connection Microsoft requires for some Partner Center calls (the secure application " +
-			"model): it prints a code and an address, a Global Administrator of the partner tenant signs in there with MFA, and " +
-			"partnerflow keeps the refresh token sealed in DATABASE_URL. Flows waiting for the connection resume at once. The " +
-			"dashboard's Partner Center page does the same in a browser.",
+		Long: "connect makes the App+User connection Microsoft requires for some Partner Center calls (the secure " +
+			"application model): it prints a code and an address, a Global Administrator of the partner tenant signs " +
+			"in there with MFA, and partnerflow keeps the refresh token sealed in DATABASE_URL. Flows waiting for " +
+			"the connection resume at once. The dashboard's Partner Center page does the same in a browser.",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			e, err := a.connect(ctx, requireTemporal(a), false)
@@ -34,7 +34,13 @@ func connectCommand(a *app) *cobra.Command {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "To connect Partner Center, open %s and enter the code %s,\nthen sign in as a Global Administrator of the partner tenant (with MFA).\n", da.VerificationURI, da.UserCode)
+			fmt.Fprintf(
+				out,
+				"To connect Partner Center, open %s and enter the code %s,\n"+
+					"then sign in as a Global Administrator of the partner tenant (with MFA).\n",
+				da.VerificationURI,
+				da.UserCode,
+			)
 			grant, err := conn.Entra().DeviceGrant(ctx, da)
 			if err != nil {
 				return err

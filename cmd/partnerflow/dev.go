@@ -80,7 +80,8 @@ func (a *app) runDev(ctx context.Context) error {
 		cfg.PartnerCenterURL, cfg.GraphURL, simulated = "http://"+addr, "http://"+addr, true
 		if cfg.PartnerCenterClientID == "" {
 			// The simulator is Entra ID too; partnerflow signs in as its demo app registration.
-			cfg.PartnerCenterAuthorityURL, cfg.PartnerCenterClientID, cfg.PartnerCenterClientSecret = "http://"+addr, sim.DemoApp.ClientID, sim.DemoApp.ClientSecret
+			cfg.PartnerCenterAuthorityURL, cfg.PartnerCenterClientID, cfg.PartnerCenterClientSecret =
+				"http://"+addr, sim.DemoApp.ClientID, sim.DemoApp.ClientSecret
 		}
 		if cfg.PartnerCenterTenantID == "" {
 			cfg.PartnerCenterTenantID = sim.DefaultHomePartner.TenantID
@@ -173,7 +174,8 @@ func (a *app) runDev(ctx context.Context) error {
 	}
 	lines = append([]string{
 		"partnerflow dev is running (Ctrl-C stops it; starting it again resumes every flow)",
-		"API and dashboard         http://" + addr.String() + "  (OpenAPI at /openapi.json, metrics at /metrics with the API key)",
+		"API and dashboard         http://" + addr.String() +
+			"  (OpenAPI at /openapi.json, metrics at /metrics with the API key)",
 		"API key (all roles)       " + keyNote,
 		"Data dir                  " + cfg.DataDir,
 	}, lines...)
@@ -214,7 +216,8 @@ func (a *app) connectSimulator(ctx context.Context, e *engine) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("connect Partner Center at the simulator: %w", err)
 	}
-	return "Partner Center connection " + row.UPN + "  (connected at first start: the simulator's partner admin, with MFA)", nil
+	return "Partner Center connection " + row.UPN +
+		"  (connected at first start: the simulator's partner admin, with MFA)", nil
 }
 
 // provisionDevKey provisions dev's bootstrap key: PARTNERFLOW_BOOTSTRAP_KEY when set, otherwise
@@ -240,8 +243,19 @@ func (a *app) provisionDevKey(ctx context.Context, store *models.Store) (key, no
 		case err == nil:
 			return key, key + "  (kept in " + path + ")", nil
 		case errors.Is(err, models.ErrKeyRevoked), errors.Is(err, models.ErrWeakKey):
-			a.logger.Warn("THE DEV API KEY KEPT IN THE DATA DIR WAS REVOKED OR IS TOO SHORT: IT STAYS UNUSABLE AND A NEW ONE WAS MADE", "path", path, "reason", err)
-			fmt.Fprintf(os.Stderr, "\n*** The dev API key in %s was revoked or is too short (%v).\n*** It stays unusable; a new key was made and kept there.\n\n", path, err)
+			a.logger.Warn(
+				"THE DEV API KEY KEPT IN THE DATA DIR WAS REVOKED OR IS TOO SHORT: "+
+					"IT STAYS UNUSABLE AND A NEW ONE WAS MADE",
+				"path", path,
+				"reason", err,
+			)
+			fmt.Fprintf(
+				os.Stderr,
+				"\n*** The dev API key in %s was revoked or is too short (%v).\n"+
+					"*** It stays unusable; a new key was made and kept there.\n\n",
+				path,
+				err,
+			)
 		default:
 			return "", "", fmt.Errorf("provision the dev API key: %w", err)
 		}

@@ -26,11 +26,11 @@ func doctorCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "doctor",
 		Short: "Check the Partner Center connection, the app's permissions, the webhook registration and mail",
-		Long: "doctor runs read-only checks: app-only tokens for Partner Center and Graph, the App+User connection with MFA, " +
-			"the partner profile, one call per credential class, Graph's GDAP permission, the webhook registration and mail. " +
-			"Without --api it runs them in this process from the environment (as `worker` would, with DATABASE_URL for the " +
-			"connection); with --api and --api-key (or PARTNERFLOW_API_KEY) it asks that deployment (POST /v1/connection/doctor, " +
-			"a global-admin key). It exits non-zero when a check fails.",
+		Long: "doctor runs read-only checks: app-only tokens for Partner Center and Graph, the App+User connection " +
+			"with MFA, the partner profile, one call per credential class, Graph's GDAP permission, the webhook " +
+			"registration and mail. Without --api it runs them in this process from the environment (as `worker` " +
+			"would, with DATABASE_URL for the connection); with --api and --api-key (or PARTNERFLOW_API_KEY) it asks " +
+			"that deployment (POST /v1/connection/doctor, a global-admin key). It exits non-zero when a check fails.",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			var checks []connection.Check
@@ -59,7 +59,12 @@ func doctorCommand(a *app) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&apiURL, "api", "", "base URL of a running partnerflow API to ask instead, such as https://onboard.example.com")
+	cmd.Flags().StringVar(
+		&apiURL,
+		"api",
+		"",
+		"base URL of a running partnerflow API to ask instead, such as https://onboard.example.com",
+	)
 	cmd.Flags().StringVar(&apiKey, "api-key", "", "a global-admin API key for --api (default PARTNERFLOW_API_KEY)")
 	return cmd
 }
@@ -77,7 +82,11 @@ func (a *app) localDoctor(ctx context.Context) ([]connection.Check, error) {
 	defer store.Close()
 	pc, conn, err := a.partnerCenter(store, signingKey)
 	if err != nil {
-		return nil, fmt.Errorf("%w (for `partnerflow dev`, ask it instead: partnerflow doctor --api http://%s --api-key KEY)", err, a.cfg.HTTPAddr)
+		return nil, fmt.Errorf(
+			"%w (for `partnerflow dev`, ask it instead: partnerflow doctor --api http://%s --api-key KEY)",
+			err,
+			a.cfg.HTTPAddr,
+		)
 	}
 	return connection.Doctor(ctx, a.doctorConfig(pc, conn)), nil
 }
@@ -111,7 +120,12 @@ func remoteDoctor(ctx context.Context, apiURL, apiKey string) ([]connection.Chec
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(apiURL, "/")+"/v1/connection/doctor", nil)
+	req, err := http.NewRequestWithContext(
+		ctx,
+		http.MethodPost,
+		strings.TrimRight(apiURL, "/")+"/v1/connection/doctor",
+		nil,
+	)
 	if err != nil {
 		return nil, fmt.Errorf("--api %q: %w", apiURL, err)
 	}

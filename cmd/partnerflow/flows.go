@@ -32,20 +32,33 @@ func (a *app) partnerCenterConfig() partnercenter.Config {
 // partnerCenter builds the Partner Center connection (the stored App+User sign-in) and the
 // Partner Center and Graph client that uses it for App+User calls, and with which the
 // connection reads the partner's profile.
-func (a *app) partnerCenter(store *models.Store, signingKey []byte) (*partnercenter.HTTPClient, *connection.Manager, error) {
+func (a *app) partnerCenter(
+	store *models.Store,
+	signingKey []byte,
+) (*partnercenter.HTTPClient, *connection.Manager, error) {
 	cfg := a.partnerCenterConfig()
 	if cfg.PartnerCenterURL == "" || cfg.GraphURL == "" {
-		return nil, nil, fmt.Errorf("PARTNERCENTER_URL and GRAPH_URL are required (the real services or `partnerflow sim`)")
+		return nil, nil, fmt.Errorf("PARTNERCENTER_URL and GRAPH_URL are required " +
+			"(the real services or `partnerflow sim`)")
 	}
 	if cfg.TenantID == "" {
 		return nil, nil, fmt.Errorf("PARTNERCENTER_TENANT_ID is required: the partner tenant partnerflow acts for")
 	}
-	entra, err := partnercenter.NewEntra(partnercenter.EntraConfig{AuthorityURL: cfg.AuthorityURL, TenantID: cfg.TenantID, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret})
+	entra, err := partnercenter.NewEntra(partnercenter.EntraConfig{
+		AuthorityURL: cfg.AuthorityURL,
+		TenantID:     cfg.TenantID,
+		ClientID:     cfg.ClientID,
+		ClientSecret: cfg.ClientSecret,
+	})
 	if err != nil {
 		return nil, nil, err
 	}
 	conn := connection.New(connection.Config{
-		Store: store, Entra: entra, Box: notify.NewConnectionBox(signingKey), PartnerID: cfg.TenantID, Logger: a.logger.With("component", "connection"),
+		Store:     store,
+		Entra:     entra,
+		Box:       notify.NewConnectionBox(signingKey),
+		PartnerID: cfg.TenantID,
+		Logger:    a.logger.With("component", "connection"),
 	})
 	cfg.UserTokens = conn
 	pc, err := partnercenter.New(cfg)
@@ -63,12 +76,20 @@ func (a *app) flowConfig(e *engine, temporalUI string) (api.FlowConfig, error) {
 	var assignments []workflows.AccessAssignment
 	if a.cfg.Invitation.DefaultAssignments != "" {
 		if err := json.Unmarshal([]byte(a.cfg.Invitation.DefaultAssignments), &assignments); err != nil {
-			return api.FlowConfig{}, fmt.Errorf("PARTNERFLOW_DEFAULT_ASSIGNMENTS must be JSON like [{\"securityGroupId\":\"…\",\"roleIds\":[\"…\"]}]: %w", err)
+			return api.FlowConfig{}, fmt.Errorf(
+				"PARTNERFLOW_DEFAULT_ASSIGNMENTS must be JSON like "+
+					"[{\"securityGroupId\":\"…\",\"roleIds\":[\"…\"]}]: %w",
+				err,
+			)
 		}
 	}
 	if p := a.cfg.Invitation.USGovPortalURL; p != "" {
 		if u, err := url.Parse(p); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-			return api.FlowConfig{}, fmt.Errorf("PARTNERFLOW_USGOV_PORTAL_URL must be an http(s) address such as %s, got %q", api.DefaultUSGovPortalURL, p)
+			return api.FlowConfig{}, fmt.Errorf(
+				"PARTNERFLOW_USGOV_PORTAL_URL must be an http(s) address such as %s, got %q",
+				api.DefaultUSGovPortalURL,
+				p,
+			)
 		}
 	}
 	hosts := slices.Clone(a.cfg.WebhookCertHosts)

@@ -66,6 +66,16 @@ func rootCommand() *cobra.Command {
 	root.PersistentFlags().String("data-dir", "", "data directory (PARTNERFLOW_DATA_DIR)")
 	root.PersistentFlags().String("http-addr", "", "API listen address (PARTNERFLOW_HTTP_ADDR)")
 	root.PersistentFlags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	root.AddCommand(devCommand(a), apiCommand(a), workerCommand(a), migrateCommand(a), simCommand(a), keysCommand(a), benchCommand(a), doctorCommand(a), connectCommand(a))
+	root.AddCommand(
+		devCommand(a),
+		apiCommand(a),
+		workerCommand(a),
+		migrateCommand(a),
+		simCommand(a),
+		keysCommand(a),
+		benchCommand(a),
+		doctorCommand(a),
+		connectCommand(a),
+	)
 	return root
 }

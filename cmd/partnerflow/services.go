@@ -35,7 +35,8 @@ func loadKeys(cfg config.Config, allowGenerate bool) (*codec.Codec, []byte, erro
 	case allowGenerate:
 		key, err = codec.LoadOrCreateKey(cfg.DataDir)
 	default:
-		err = errors.New("PARTNERFLOW_CODEC_KEY is required (32 random bytes, base64): every workflow payload is encrypted with it")
+		err = errors.New("PARTNERFLOW_CODEC_KEY is required (32 random bytes, base64): " +
+			"every workflow payload is encrypted with it")
 	}
 	if err != nil {
 		return nil, nil, err
@@ -71,7 +72,14 @@ func openStore(ctx context.Context, cfg config.Config) (*models.Store, error) {
 
 // dialTemporal connects to the frontend with the codec, metrics and, for a hosted Temporal, an
 // API key or mTLS.
-func dialTemporal(ctx context.Context, cfg config.Config, address string, c *codec.Codec, reg *prometheus.Registry, logger log.Logger) (client.Client, io.Closer, error) {
+func dialTemporal(
+	ctx context.Context,
+	cfg config.Config,
+	address string,
+	c *codec.Codec,
+	reg *prometheus.Registry,
+	logger log.Logger,
+) (client.Client, io.Closer, error) {
 	handler, closer := metrics.TemporalHandler(reg)
 	opts := client.Options{
 		HostPort:         address,
@@ -147,7 +155,12 @@ func newHTTPServer(h http.Handler) *http.Server {
 }
 
 // serveHTTP listens on addr and serves h until ctx ends, then shuts down gracefully.
-func serveHTTP(ctx context.Context, addr string, h http.Handler, timeout time.Duration) (net.Addr, <-chan error, error) {
+func serveHTTP(
+	ctx context.Context,
+	addr string,
+	h http.Handler,
+	timeout time.Duration,
+) (net.Addr, <-chan error, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("listen on %s: %w", addr, err)

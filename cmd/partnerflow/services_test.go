@@ -26,7 +26,13 @@ import (
 func TestEveryServerHasReadWriteAndIdleTimeouts(t *testing.T) {
 	srv := newHTTPServer(http.NotFoundHandler())
 	if srv.ReadHeaderTimeout <= 0 || srv.ReadTimeout <= 0 || srv.WriteTimeout <= 0 || srv.IdleTimeout <= 0 {
-		t.Fatalf("timeouts: header %v, read %v, write %v, idle %v", srv.ReadHeaderTimeout, srv.ReadTimeout, srv.WriteTimeout, srv.IdleTimeout)
+		t.Fatalf(
+			"timeouts: header %v, read %v, write %v, idle %v",
+			srv.ReadHeaderTimeout,
+			srv.ReadTimeout,
+			srv.WriteTimeout,
+			srv.IdleTimeout,
+		)
 	}
 	if srv.ReadTimeout < srv.ReadHeaderTimeout {
 		t.Fatalf("the read timeout %v is shorter than the header timeout %v", srv.ReadTimeout, srv.ReadHeaderTimeout)
@@ -72,7 +78,8 @@ func TestDevNeverBringsBackARevokedKey(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(a.cfg.DataDir, "dev-api-key"), []byte("dev-short\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if third, _, err := a.provisionDevKey(ctx, store); err != nil || third == "dev-short" || models.CheckKeyStrength(third) != nil {
+	if third, _, err := a.provisionDevKey(ctx, store); err != nil || third == "dev-short" ||
+		models.CheckKeyStrength(third) != nil {
 		t.Fatalf("a weak kept key: %q %v", third, err)
 	}
 
