@@ -824,37 +824,8 @@ func (s *Server) pendingInvitations(ctx context.Context) ([]models.Invitation, e
 	return all, nil
 }
 
-// invitationFromLink checks the link's token and finds its invitation. The token names the
-// invitation it was made for, so one customer's link never opens another's invitation.
-// The page in the customer's language says the same as the English problem JSON clients get.
-func (s *Server) invitationFromLink(c *gin.Context, asJSON bool) (*models.Invitation, bool) {
-	lang := s.customerLanguage(c)
-	refuse := func(status int, slug, key string) (*models.Invitation, bool) {
-		p := NewProblem(status, slug, translate("en", key+".title"), translate("en", key+".detail", s.partnerName()))
-		if !asJSON {
-			p = NewProblem(status, slug, translate(lang, key+".title"), translate(lang, key+".detail", s.localPartnerName(lang)))
-		}
-		p.Instance = "/accept" // never echo the token
-		s.writePageProblem(c, p, asJSON, s.customerPageFrame(c, lang))
-		return nil, false
-	}
-	id, err := s.links.Verify(links.PurposeAcceptInvitation, c.Param("token"), s.flows.Now())
-	switch {
-	case errors.Is(err, links.ErrExpired):
-		return refuse(http.StatusGone, "link-expired", "link.expired")
-	case err != nil:
-		return refuse(http.StatusBadRequest, "invalid-link", "link.invalid")
-	}
-	inv, err := invitations.find(c.Request.Context(), s, id)
-	switch {
-	case errors.Is(err, models.ErrNotFound):
-		return refuse(http.StatusNotFound, "not-found", "link.gone")
-	case err != nil:
-		writeError(c, fmt.Errorf("find the invitation of a customer link: %w", err))
-		return nil, false
-	}
-	return inv, true
-}
+// invitationLink is the customer's link to the invitation's landing page.
+var invitationLink = customerLink{purpose: links.PurposeAcceptInvitation, instance: "/accept", catalog: "invitation.link"}
 
 // acceptPage is the customer's landing page.
 type acceptPage struct {
@@ -957,7 +928,7 @@ func (s *Server) acceptPageOf(c *gin.Context, lang string, inv *models.Invitatio
 // showAcceptPage renders the customer's landing page and records that it was opened.
 func (s *Server) showAcceptPage(c *gin.Context) {
 	asJSON := wantsJSON(c)
-	inv, ok := s.invitationFromLink(c, asJSON)
+	inv, ok := rowFromLink(s, c, invitations, invitationLink, asJSON)
 	if !ok {
 		return
 	}
@@ -986,7 +957,7 @@ type acknowledgeRequest struct {
 func (s *Server) acknowledgeAcceptance(c *gin.Context) {
 	jsonBody := c.ContentType() == "application/json"
 	asJSON := jsonBody || wantsJSON(c)
-	inv, ok := s.invitationFromLink(c, asJSON)
+	inv, ok := rowFromLink(s, c, invitations, invitationLink, asJSON)
 	if !ok {
 		return
 	}

@@ -869,32 +869,8 @@ func (s *Server) agreementEvidence(c *gin.Context) {
 	s.renderPage(c, http.StatusOK, "evidence", s.evidencePage(c, v))
 }
 
-// agreementFromLink checks the customer's agreement link and finds its onboarding.
-func (s *Server) agreementFromLink(c *gin.Context) (*models.Onboarding, bool) {
-	lang := s.customerLanguage(c)
-	refuse := func(status int, slug, key string) (*models.Onboarding, bool) {
-		p := NewProblem(status, slug, translate(lang, key+".title"), translate(lang, key+".detail", s.localPartnerName(lang)))
-		p.Instance = "/agreement"
-		s.writePageProblem(c, p, wantsJSON(c), s.customerPageFrame(c, lang))
-		return nil, false
-	}
-	id, err := s.links.Verify(links.PurposeAgreement, c.Param("token"), s.flows.Now())
-	switch {
-	case errors.Is(err, links.ErrExpired):
-		return refuse(http.StatusGone, "link-expired", "link.expired")
-	case err != nil:
-		return refuse(http.StatusBadRequest, "invalid-link", "link.invalid")
-	}
-	row, err := onboardings.find(c.Request.Context(), s, id)
-	switch {
-	case errors.Is(err, models.ErrNotFound):
-		return refuse(http.StatusNotFound, "not-found", "link.gone")
-	case err != nil:
-		writeError(c, err)
-		return nil, false
-	}
-	return row, true
-}
+// agreementLink is the customer's link to the agreement page.
+var agreementLink = customerLink{purpose: links.PurposeAgreement, instance: "/agreement", catalog: "agreement.link"}
 
 // agreementPage is the customer's page to accept the Microsoft Customer Agreement.
 type agreementPage struct {
@@ -942,7 +918,7 @@ func (s *Server) agreementPageOf(c *gin.Context, row *models.Onboarding) agreeme
 
 // showAgreementPage renders the agreement page and records that it was opened.
 func (s *Server) showAgreementPage(c *gin.Context) {
-	row, ok := s.agreementFromLink(c)
+	row, ok := rowFromLink(s, c, onboardings, agreementLink, wantsJSON(c))
 	if !ok {
 		return
 	}
@@ -958,7 +934,7 @@ func (s *Server) showAgreementPage(c *gin.Context) {
 // signAgreement records the customer's acceptance from the agreement page as evidence: who,
 // when, from which address and browser, which agreement.
 func (s *Server) signAgreement(c *gin.Context) {
-	row, ok := s.agreementFromLink(c)
+	row, ok := rowFromLink(s, c, onboardings, agreementLink, wantsJSON(c))
 	if !ok {
 		return
 	}

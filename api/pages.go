@@ -3,8 +3,10 @@ package api
 import (
 	"bytes"
 	"embed"
+	"errors"
 	"fmt"
 	"html/template"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +15,8 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/partnerflow/partnerflow/connection"
+	"github.com/partnerflow/partnerflow/links"
+	"github.com/partnerflow/partnerflow/models"
 )
 
 //go:embed templates/*.html
@@ -192,4 +196,46 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return string([]rune(s)[:n])
+}
+
+// customerLink is a flow's signed link to a customer's or reseller's page: what its token was
+// signed for, the path a refusal names in place of the token, and the catalog prefix of its
+// refusals (<catalog>.expired.title, .invalid.detail, .gone.title, …).
+type customerLink struct {
+	purpose  string
+	instance string
+	catalog  string
+}
+
+// rowFromLink checks a link's token and finds the flow it names. An expired, altered or stale
+// link is refused in the visitor's language on a page, and in English to a JSON client.
+func rowFromLink[R models.FlowRow, S any](s *Server, c *gin.Context, f flowAPI[R, S], l customerLink, asJSON bool) (*R, bool) {
+	lang := s.customerLanguage(c)
+	refuse := func(status int, slug, key string) (*R, bool) {
+		in, name := lang, s.localPartnerName(lang)
+		if asJSON {
+			in, name = "en", s.partnerName()
+		}
+		p := NewProblem(status, slug, translate(in, l.catalog+"."+key+".title"),
+			translate(in, l.catalog+"."+key+".detail", name))
+		p.Instance = l.instance // never echo the token
+		s.writePageProblem(c, p, asJSON, s.customerPageFrame(c, lang))
+		return nil, false
+	}
+	id, err := s.links.Verify(l.purpose, c.Param("token"), s.flows.Now())
+	switch {
+	case errors.Is(err, links.ErrExpired):
+		return refuse(http.StatusGone, "link-expired", "expired")
+	case err != nil:
+		return refuse(http.StatusBadRequest, "invalid-link", "invalid")
+	}
+	row, err := f.find(c.Request.Context(), s, id)
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		return refuse(http.StatusNotFound, "not-found", "gone")
+	case err != nil:
+		writeError(c, fmt.Errorf("find the %s of a link: %w", f.noun(), err))
+		return nil, false
+	}
+	return row, true
 }

@@ -286,32 +286,8 @@ type partnershipPage struct {
 	VerifyingReason string
 }
 
-// resellerFromLink checks the link's token and finds its partnership request.
-func (s *Server) resellerFromLink(c *gin.Context, asJSON bool) (*models.Reseller, bool) {
-	refuse := func(p *Problem) (*models.Reseller, bool) {
-		p.Instance = "/partner"
-		s.writePageProblem(c, p, asJSON, s.customerFrame())
-		return nil, false
-	}
-	id, err := s.links.Verify(links.PurposeResellerPartnership, c.Param("token"), s.flows.Now())
-	switch {
-	case errors.Is(err, links.ErrExpired):
-		return refuse(NewProblem(http.StatusGone, "link-expired", "This link has expired",
-			"The partnership request is no longer open. Ask "+s.partnerName()+" to send a new one."))
-	case err != nil:
-		return refuse(NewProblem(http.StatusBadRequest, "invalid-link", "This link is not valid",
-			"The link is incomplete or was altered. Open it again from the e-mail, or ask "+s.partnerName()+" for a new one."))
-	}
-	r, err := resellers.find(c.Request.Context(), s, id)
-	switch {
-	case errors.Is(err, models.ErrNotFound):
-		return refuse(NewProblem(http.StatusNotFound, "not-found", "This request no longer exists", "Ask "+s.partnerName()+" for a new one."))
-	case err != nil:
-		writeError(c, err)
-		return nil, false
-	}
-	return r, true
-}
+// partnershipLink is the reseller's link to the partnership page.
+var partnershipLink = customerLink{purpose: links.PurposeResellerPartnership, instance: "/partner", catalog: "partnership.link"}
 
 // partnershipPageOf is the landing page in the reseller's language: the link's ?lang=, the
 // browser's, or the default.
@@ -331,7 +307,7 @@ func (s *Server) partnershipPageOf(c *gin.Context, r *models.Reseller) partnersh
 // showPartnershipPage renders the reseller's landing page and records that it was opened.
 func (s *Server) showPartnershipPage(c *gin.Context) {
 	asJSON := wantsJSON(c)
-	r, ok := s.resellerFromLink(c, asJSON)
+	r, ok := rowFromLink(s, c, resellers, partnershipLink, asJSON)
 	if !ok {
 		return
 	}
@@ -358,7 +334,7 @@ func (s *Server) showPartnershipPage(c *gin.Context) {
 func (s *Server) acknowledgePartnership(c *gin.Context) {
 	jsonBody := c.ContentType() == "application/json"
 	asJSON := jsonBody || wantsJSON(c)
-	r, ok := s.resellerFromLink(c, asJSON)
+	r, ok := rowFromLink(s, c, resellers, partnershipLink, asJSON)
 	if !ok {
 		return
 	}
