@@ -216,6 +216,27 @@ func Create[R FlowRow](ctx context.Context, s *Store, kind string, row *R, with 
 	return nil
 }
 
+// createOrOpen inserts a flow's row like Create. When the flow's one-open-flow rule refuses it,
+// it returns ErrConflict with the row that holds the key, which open finds.
+func createOrOpen[R FlowRow](
+	ctx context.Context,
+	s *Store,
+	kind string,
+	row *R,
+	open func() (*R, error),
+	with ...With,
+) (*R, error) {
+	err := Create(ctx, s, kind, row, with...)
+	if !errors.Is(err, ErrConflict) {
+		return row, err
+	}
+	held, findErr := open()
+	if findErr != nil {
+		return nil, fmt.Errorf("find the open %s that refused %s: %w", kind, (*row).FlowID(), findErr)
+	}
+	return held, ErrConflict
+}
+
 // Delete removes a flow with its timeline and what the engine still owed Temporal for it.
 func Delete[R FlowRow](ctx context.Context, s *Store, kind, id string) error {
 	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"fmt"
-	"gorm.io/gorm"
 	"strings"
 	"time"
 )
@@ -94,20 +92,10 @@ const InvitationSearchColumn = "customer_domain"
 
 // CreateInvitation inserts a new invitation. When the customer already has an open invitation
 // from this partner it returns ErrConflict and that invitation.
-func (s *Store) CreateInvitation(
-	ctx context.Context,
-	inv *Invitation,
-	with ...func(tx *gorm.DB) error,
-) (*Invitation, error) {
-	err := Create(ctx, s, KindInvitation, inv, with...)
-	if errors.Is(err, ErrConflict) {
-		open, findErr := s.OpenInvitationByDomain(ctx, inv.PartnerID, inv.CustomerDomain)
-		if findErr != nil {
-			return nil, fmt.Errorf("find the open invitation for %s: %w", inv.CustomerDomain, findErr)
-		}
-		return open, ErrConflict
-	}
-	return inv, err
+func (s *Store) CreateInvitation(ctx context.Context, inv *Invitation, with ...With) (*Invitation, error) {
+	return createOrOpen(ctx, s, KindInvitation, inv, func() (*Invitation, error) {
+		return s.OpenInvitationByDomain(ctx, inv.PartnerID, inv.CustomerDomain)
+	}, with...)
 }
 
 // OpenInvitationByDomain returns the partner's open invitation (pending, accepted or granting)

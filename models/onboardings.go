@@ -96,33 +96,14 @@ const OnboardingSearchColumn = "domain"
 
 // CreateOnboarding inserts an onboarding; an open onboarding of the same domain is ErrConflict
 // with that onboarding.
-func (s *Store) CreateOnboarding(
-	ctx context.Context,
-	c *Onboarding,
-	with ...func(tx *gorm.DB) error,
-) (*Onboarding, error) {
-	err := Create(ctx, s, KindOnboarding, c, with...)
-	if errors.Is(err, ErrConflict) {
-		open, findErr := FindBy[Onboarding](
-			ctx,
-			s,
-			"partner_id = ? AND domain = ? AND status IN ?",
-			c.PartnerID,
-			c.Domain,
+func (s *Store) CreateOnboarding(ctx context.Context, c *Onboarding, with ...With) (*Onboarding, error) {
+	return createOrOpen(ctx, s, KindOnboarding, c, func() (*Onboarding, error) {
+		return FindBy[Onboarding](ctx, s, "partner_id = ? AND domain = ? AND status IN ?", c.PartnerID, c.Domain,
 			[]string{
-				OnboardingCreating,
-				OnboardingAwaitingAgreement,
-				OnboardingReview,
-				OnboardingOrdering,
+				OnboardingCreating, OnboardingAwaitingAgreement, OnboardingReview, OnboardingOrdering,
 				OnboardingProvisioning,
-			},
-		)
-		if findErr != nil {
-			return nil, fmt.Errorf("find the open onboarding of %s: %w", c.Domain, findErr)
-		}
-		return open, ErrConflict
-	}
-	return c, err
+			})
+	}, with...)
 }
 
 // CustomerCredentials are a new tenant's first admin credentials: the password is stored

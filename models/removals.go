@@ -3,7 +3,6 @@ package models
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"gorm.io/gorm"
@@ -58,16 +57,10 @@ const RemovalSearchColumn = "reseller_name"
 
 // CreateRemoval inserts a removal; a reseller whose removal is still notifying is ErrConflict
 // with that removal.
-func (s *Store) CreateRemoval(ctx context.Context, r *Removal, with ...func(tx *gorm.DB) error) (*Removal, error) {
-	err := Create(ctx, s, KindRemoval, r, with...)
-	if errors.Is(err, ErrConflict) {
-		open, findErr := FindBy[Removal](ctx, s, "reseller_id = ? AND status = ?", r.ResellerID, RemovalNotifying)
-		if findErr != nil {
-			return nil, fmt.Errorf("find the open removal of %s: %w", r.ResellerID, findErr)
-		}
-		return open, ErrConflict
-	}
-	return r, err
+func (s *Store) CreateRemoval(ctx context.Context, r *Removal, with ...With) (*Removal, error) {
+	return createOrOpen(ctx, s, KindRemoval, r, func() (*Removal, error) {
+		return FindBy[Removal](ctx, s, "reseller_id = ? AND status = ?", r.ResellerID, RemovalNotifying)
+	}, with...)
 }
 
 // LatestRemoval returns the newest removal of a reseller partnership.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"gorm.io/gorm"
 	"time"
 )
 
@@ -87,29 +86,14 @@ const ResellerSearchColumn = "company_name"
 
 // CreateReseller inserts a partnership request. When the provider already has an open or active
 // partnership with this contact it returns ErrConflict and that partnership.
-func (s *Store) CreateReseller(ctx context.Context, r *Reseller, with ...func(tx *gorm.DB) error) (*Reseller, error) {
-	err := Create(ctx, s, KindReseller, r, with...)
-	if errors.Is(err, ErrConflict) {
-		open, findErr := FindBy[Reseller](
-			ctx,
-			s,
-			"partner_id = ? AND email = ? AND status IN ?",
-			r.PartnerID,
-			r.Email,
+func (s *Store) CreateReseller(ctx context.Context, r *Reseller, with ...With) (*Reseller, error) {
+	return createOrOpen(ctx, s, KindReseller, r, func() (*Reseller, error) {
+		return FindBy[Reseller](ctx, s, "partner_id = ? AND email = ? AND status IN ?", r.PartnerID, r.Email,
 			[]string{
-				ResellerPending,
-				ResellerVerifying,
-				ResellerVerificationFailed,
-				ResellerNeedsReview,
+				ResellerPending, ResellerVerifying, ResellerVerificationFailed, ResellerNeedsReview,
 				ResellerActive,
-			},
-		)
-		if findErr != nil {
-			return nil, fmt.Errorf("find the open partnership with %s: %w", r.Email, findErr)
-		}
-		return open, ErrConflict
-	}
-	return r, err
+			})
+	}, with...)
 }
 
 // ActiveReseller returns the provider's active partnership with the reseller tenant.
