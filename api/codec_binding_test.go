@@ -43,7 +43,8 @@ func TestCodecEncodeOutputIsRefusedByWorkers(t *testing.T) {
 		{"a codec bound to no workflow refuses it", c},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := tc.codec.Decode(sealed.Payloads); err == nil || !strings.Contains(err.Error(), "codec endpoint") {
+			if _, err := tc.codec.Decode(sealed.Payloads); err == nil ||
+				!strings.Contains(err.Error(), "codec endpoint") {
 				t.Fatalf("a payload from /codec/encode must be refused as the codec endpoint's, got %v", err)
 			}
 		})

@@ -46,7 +46,10 @@ func TestCodecDecodesPayloadsBoundToAWorkflow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bound := converter.NewCodecDataConverter(converter.GetDefaultDataConverter(), c.ForWorkflow("invitation/p/contoso.example"))
+	bound := converter.NewCodecDataConverter(
+		converter.GetDefaultDataConverter(),
+		c.ForWorkflow("invitation/p/contoso.example"),
+	)
 	p, err := bound.ToPayload("MARKER")
 	if err != nil {
 		t.Fatal(err)

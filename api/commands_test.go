@@ -19,7 +19,8 @@ import (
 // once their hold or backoff has passed).
 func (f *flowFixture) owed(t *testing.T) []models.FlowCommand {
 	t.Helper()
-	if err := f.store.DB.Model(&models.FlowCommand{}).Where("1 = 1").Update("claimed_until", time.Now().Add(-time.Second)).Error; err != nil {
+	if err := f.store.DB.Model(&models.FlowCommand{}).Where("1 = 1").
+		Update("claimed_until", time.Now().Add(-time.Second)).Error; err != nil {
 		t.Fatal(err)
 	}
 	var cmds []models.FlowCommand
@@ -61,7 +62,8 @@ func TestAFlowWhoseStartFailedStartsByItself(t *testing.T) {
 		t.Fatalf("workflow ID %q is not the invitation's own", created.WorkflowID)
 	}
 	cmds := f.owed(t)
-	if len(cmds) != 1 || cmds[0].Command != models.CommandStart || cmds[0].FlowID != created.ID || cmds[0].LastError == "" {
+	if len(cmds) != 1 || cmds[0].Command != models.CommandStart || cmds[0].FlowID != created.ID ||
+		cmds[0].LastError == "" {
 		t.Fatalf("owed commands %+v, want the start with its error", cmds)
 	}
 	var detail map[string]any
@@ -78,7 +80,8 @@ func TestAFlowWhoseStartFailedStartsByItself(t *testing.T) {
 	calls := f.temporal.startCalls()
 	last := calls[len(calls)-1]
 	in := startInput[workflows.InvitationInput](last)
-	if last.Options.ID != created.WorkflowID || in.InvitationID != created.ID || in.CustomerDomain != "contoso.onmicrosoft.com" {
+	if last.Options.ID != created.WorkflowID || in.InvitationID != created.ID ||
+		in.CustomerDomain != "contoso.onmicrosoft.com" {
 		t.Fatalf("started %s with %+v", last.Options.ID, in)
 	}
 	if last.Options.TypedSearchAttributes.Size() == 0 {
@@ -98,15 +101,26 @@ func TestAFlowWhoseStartFailedStartsByItself(t *testing.T) {
 // again is refused by Temporal (the workflow ID is the flow's own), which counts as done.
 func TestAStartCarriedOutTwiceStartsOneWorkflow(t *testing.T) {
 	f := newFlowFixture(t)
-	resp := f.admin.Do("POST", "/v1/resellers", map[string]any{"email": "admin@adatum.example", "companyName": "Adatum"})
+	resp := f.admin.Do("POST", "/v1/resellers", map[string]any{
+		"email":       "admin@adatum.example",
+		"companyName": "Adatum",
+	})
 	if resp.Status != http.StatusCreated {
 		t.Fatalf("%d %s", resp.Status, resp.Body)
 	}
 	var created struct{ ID, WorkflowID string }
 	resp.JSON(t, &created)
 	start := f.temporal.startCalls()[0]
-	left := models.FlowCommand{FlowKind: models.KindReseller, FlowID: created.ID, Command: models.CommandStart, WorkflowID: created.WorkflowID,
-		WorkflowType: workflows.ResellerFlow.Type, Payload: `{}`, Attributes: `{"partnerId":"p","status":"pending"}`, CreatedAt: time.Now()}
+	left := models.FlowCommand{
+		FlowKind:     models.KindReseller,
+		FlowID:       created.ID,
+		Command:      models.CommandStart,
+		WorkflowID:   created.WorkflowID,
+		WorkflowType: workflows.ResellerFlow.Type,
+		Payload:      `{}`,
+		Attributes:   `{"partnerId":"p","status":"pending"}`,
+		CreatedAt:    time.Now(),
+	}
 	if err := f.store.DB.Create(&left).Error; err != nil {
 		t.Fatal(err)
 	}
@@ -155,9 +169,10 @@ func TestCancellingAFlowBeforeItsWorkflowStartsSendsNothing(t *testing.T) {
 		Steps  []struct{ Name, Detail string }
 	}
 	resp.JSON(t, &detail)
-	if detail.Status != models.InvitationCancelled || !slices.ContainsFunc(detail.Steps, func(s struct{ Name, Detail string }) bool {
-		return s.Name == "cancelled" && s.Detail == "by admin-agent before its workflow started: wrong customer"
-	}) {
+	if detail.Status != models.InvitationCancelled ||
+		!slices.ContainsFunc(detail.Steps, func(s struct{ Name, Detail string }) bool {
+			return s.Name == "cancelled" && s.Detail == "by admin-agent before its workflow started: wrong customer"
+		}) {
 		t.Fatalf("cancelled flow: %+v", detail)
 	}
 	f.temporal.set(func(ft *fakeTemporal) { ft.startErr = nil })
@@ -185,8 +200,17 @@ func TestFlowsAnEarlierVersionLeftWithoutAWorkflowAreClosed(t *testing.T) {
 	}
 	now := time.Now().UTC()
 	legacy := func(id, domain string) *models.Invitation {
-		inv := &models.Invitation{ID: id, PartnerID: partnerID, CustomerDomain: domain, CustomerEmail: "admin@" + domain,
-			Status: models.InvitationPending, WorkflowID: "invitation/" + partnerID + "/" + domain, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.AddDate(0, 0, 90)}
+		inv := &models.Invitation{
+			ID:             id,
+			PartnerID:      partnerID,
+			CustomerDomain: domain,
+			CustomerEmail:  "admin@" + domain,
+			Status:         models.InvitationPending,
+			WorkflowID:     "invitation/" + partnerID + "/" + domain,
+			CreatedAt:      now,
+			UpdatedAt:      now,
+			ExpiresAt:      now.AddDate(0, 0, 90),
+		}
 		if _, err := store.CreateInvitation(ctx, inv); err != nil {
 			t.Fatal(err)
 		}

@@ -46,7 +46,10 @@ type visibleTemporal struct {
 	queries []string
 }
 
-func (v *visibleTemporal) ListWorkflow(_ context.Context, req *workflowservice.ListWorkflowExecutionsRequest) (*workflowservice.ListWorkflowExecutionsResponse, error) {
+func (v *visibleTemporal) ListWorkflow(
+	_ context.Context,
+	req *workflowservice.ListWorkflowExecutionsRequest,
+) (*workflowservice.ListWorkflowExecutionsResponse, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.queries = append(v.queries, req.GetQuery())
@@ -59,7 +62,9 @@ func (v *visibleTemporal) ListWorkflow(_ context.Context, req *workflowservice.L
 	}
 	resp := &workflowservice.ListWorkflowExecutionsResponse{}
 	if i < len(v.waiting) {
-		resp.Executions = []*workflowpb.WorkflowExecutionInfo{{Execution: &commonpb.WorkflowExecution{WorkflowId: v.waiting[i], RunId: "run-1"}}}
+		resp.Executions = []*workflowpb.WorkflowExecutionInfo{{
+			Execution: &commonpb.WorkflowExecution{WorkflowId: v.waiting[i], RunId: "run-1"},
+		}}
 	}
 	if i+1 < len(v.waiting) {
 		resp.NextPageToken = []byte{byte(i + 1)}
@@ -67,7 +72,10 @@ func (v *visibleTemporal) ListWorkflow(_ context.Context, req *workflowservice.L
 	return resp, nil
 }
 
-func (v *visibleTemporal) CountWorkflow(context.Context, *workflowservice.CountWorkflowExecutionsRequest) (*workflowservice.CountWorkflowExecutionsResponse, error) {
+func (v *visibleTemporal) CountWorkflow(
+	context.Context,
+	*workflowservice.CountWorkflowExecutionsRequest,
+) (*workflowservice.CountWorkflowExecutionsResponse, error) {
 	return &workflowservice.CountWorkflowExecutionsResponse{Count: int64(len(v.waiting))}, nil
 }
 
@@ -114,11 +122,21 @@ func newConnectionFixture(t *testing.T, waiting ...string) *connectionFixture {
 	t.Helper()
 	s := testsim.Start(t, sim.Config{})
 	store := testdb.SQLite(t)
-	entra, err := partnercenter.NewEntra(partnercenter.EntraConfig{AuthorityURL: s.URL, TenantID: s.TenantID, ClientID: sim.DemoApp.ClientID, ClientSecret: sim.DemoApp.ClientSecret})
+	entra, err := partnercenter.NewEntra(partnercenter.EntraConfig{
+		AuthorityURL: s.URL,
+		TenantID:     s.TenantID,
+		ClientID:     sim.DemoApp.ClientID,
+		ClientSecret: sim.DemoApp.ClientSecret,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	mgr := connection.New(connection.Config{Store: store, Entra: entra, Box: notify.NewConnectionBox(signingKey), PartnerID: s.TenantID})
+	mgr := connection.New(connection.Config{
+		Store:     store,
+		Entra:     entra,
+		Box:       notify.NewConnectionBox(signingKey),
+		PartnerID: s.TenantID,
+	})
 	pcCfg := s.PartnerCenterConfig()
 	pcCfg.UserTokens = mgr
 	pc, err := partnercenter.New(pcCfg)
@@ -127,11 +145,22 @@ func newConnectionFixture(t *testing.T, waiting ...string) *connectionFixture {
 	}
 	hs := httptest.NewUnstartedServer(nil)
 	base := "http://" + hs.Listener.Addr().String()
-	f := &connectionFixture{sim: s, store: store, temporal: &visibleTemporal{fakeTemporal: newFakeTemporal(), waiting: waiting},
-		manager: mgr, client: pc, clock: &movableClock{at: time.Now()}, base: base, keys: map[models.Role]string{}}
+	f := &connectionFixture{
+		sim:      s,
+		store:    store,
+		temporal: &visibleTemporal{fakeTemporal: newFakeTemporal(), waiting: waiting},
+		manager:  mgr,
+		client:   pc,
+		clock:    &movableClock{at: time.Now()},
+		base:     base,
+		keys:     map[models.Role]string{},
+	}
 	simURL, _ := url.Parse(s.URL)
 	srv := api.New(api.Config{
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Store: store, Temporal: f.temporal, SigningKey: signingKey,
+		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Store:      store,
+		Temporal:   f.temporal,
+		SigningKey: signingKey,
 		Flows:      api.FlowConfig{PartnerID: s.TenantID, BaseURL: base, Now: f.clock.Now},
 		Connection: mgr,
 		Doctor: func(ctx context.Context) []connection.Check {
@@ -166,7 +195,10 @@ func (f *connectionFixture) browserOf(t *testing.T, role models.Role) *browser {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &browser{t: t, base: f.base, http: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	b := &browser{t: t, base: f.base, http: &http.Client{
+		Jar:           jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
 	resp, _ := b.do("POST", "/login", url.Values{"key": {f.keys[role]}, "next": {"/"}})
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("sign in as %s: %d", role, resp.StatusCode)
@@ -277,21 +309,26 @@ func TestConnectionSignInRefusalsStoreNothing(t *testing.T) {
 			},
 		},
 		{
-			name: "an answer in a browser without the sign-in cookie is refused", status: 400, typ: "connection-state-mismatch",
+			name:   "an answer in a browser without the sign-in cookie is refused",
+			status: 400, typ: "connection-state-mismatch",
 			callback: func(t *testing.T, f *connectionFixture, _ *browser, authorize string) (*http.Response, string) {
 				back := signInAtSim(t, authorize, homeAdmin, "approve")
-				return f.browserOf(t, models.RoleGlobalAdmin).do("GET", back.String(), nil, "Accept", "application/json")
+				return f.browserOf(t, models.RoleGlobalAdmin).
+					do("GET", back.String(), nil, "Accept", "application/json")
 			},
 		},
 		{
-			name: "a sign-in cookie carried into another session is refused", status: 400, typ: "connection-state-mismatch",
+			name:   "a sign-in cookie carried into another session is refused",
+			status: 400, typ: "connection-state-mismatch",
 			callback: func(t *testing.T, f *connectionFixture, b *browser, authorize string) (*http.Response, string) {
 				back := signInAtSim(t, authorize, homeAdmin, "approve")
 				other := f.browserOf(t, models.RoleGlobalAdmin)
 				callback, _ := url.Parse(f.base + api.CallbackPath)
 				for _, c := range b.http.Jar.Cookies(callback) {
 					if c.Name == api.ConnectCookie {
-						other.http.Jar.SetCookies(callback, []*http.Cookie{{Name: c.Name, Value: c.Value, Path: api.CallbackPath}})
+						other.http.Jar.SetCookies(callback, []*http.Cookie{
+							{Name: c.Name, Value: c.Value, Path: api.CallbackPath},
+						})
 					}
 				}
 				return other.do("GET", back.String(), nil, "Accept", "application/json")
@@ -306,7 +343,8 @@ func TestConnectionSignInRefusalsStoreNothing(t *testing.T) {
 			},
 		},
 		{
-			name: "a code that does not redeem with the sign-in's PKCE verifier is refused", status: 400, typ: "connection-refused",
+			name:   "a code that does not redeem with the sign-in's PKCE verifier is refused",
+			status: 400, typ: "connection-refused",
 			callback: func(t *testing.T, f *connectionFixture, b *browser, authorize string) (*http.Response, string) {
 				u, _ := url.Parse(authorize)
 				back := signInAtSim(t, withQuery(u, "code_challenge", otherChallenge), homeAdmin, "approve")
@@ -321,10 +359,15 @@ func TestConnectionSignInRefusalsStoreNothing(t *testing.T) {
 			},
 		},
 		{
-			name: "Entra's access_denied is refused, without its description", status: 400, typ: "connection-sign-in-failed",
+			name:   "Entra's access_denied is refused, without its description",
+			status: 400, typ: "connection-sign-in-failed",
 			callback: func(t *testing.T, f *connectionFixture, b *browser, authorize string) (*http.Response, string) {
 				u, _ := url.Parse(authorize)
-				q := url.Values{"error": {"access_denied"}, "error_description": {"Call +1 555 0100 to unlock your account"}, "state": {u.Query().Get("state")}}
+				q := url.Values{
+					"error":             {"access_denied"},
+					"error_description": {"Call +1 555 0100 to unlock your account"},
+					"state":             {u.Query().Get("state")},
+				}
 				return b.do("GET", api.CallbackPath+"?"+q.Encode(), nil, "Accept", "application/json")
 			},
 		},
@@ -368,7 +411,9 @@ func TestConnectionRefusalIsAPageForBrowsers(t *testing.T) {
 	b := f.browserOf(t, models.RoleGlobalAdmin)
 	back := signInAtSim(t, b.start(), homeAdmin, "skip")
 	resp, body := b.do("GET", back.String(), nil)
-	if resp.StatusCode != http.StatusForbidden || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || !strings.Contains(body, "Multi-factor authentication is required") {
+	if resp.StatusCode != http.StatusForbidden ||
+		!strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
+		!strings.Contains(body, "Multi-factor authentication is required") {
 		t.Fatalf("%d %q: %s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
 	}
 }
@@ -383,7 +428,11 @@ func TestConnectingStoresTheSignInAndResumesWaitingFlows(t *testing.T) {
 		t.Fatalf("a partner that never connected gets no banner: %s", overview)
 	}
 	_, page := b.do("GET", "/connection", nil)
-	for _, want := range []string{`id="never-connected"`, `>Connect Partner Center<`, `id="waiting">3 flows wait for the connection.`} {
+	for _, want := range []string{
+		`id="never-connected"`,
+		`>Connect Partner Center<`,
+		`id="waiting">3 flows wait for the connection.`,
+	} {
 		if !strings.Contains(page, want) {
 			t.Fatalf("the connection page lacks %s: %s", want, page)
 		}
@@ -391,7 +440,8 @@ func TestConnectingStoresTheSignInAndResumesWaitingFlows(t *testing.T) {
 
 	authorize := b.start()
 	if !strings.HasPrefix(authorize, f.sim.URL+"/"+f.sim.TenantID+"/oauth2/v2.0/authorize?") ||
-		!strings.Contains(authorize, "redirect_uri="+url.QueryEscape(f.base+api.CallbackPath)) || !strings.Contains(authorize, "code_challenge_method=S256") {
+		!strings.Contains(authorize, "redirect_uri="+url.QueryEscape(f.base+api.CallbackPath)) ||
+		!strings.Contains(authorize, "code_challenge_method=S256") {
 		t.Fatalf("start leads to %s", authorize)
 	}
 	resp, body := b.do("GET", signInAtSim(t, authorize, homeAdmin, "approve").String(), nil)
@@ -414,13 +464,19 @@ func TestConnectingStoresTheSignInAndResumesWaitingFlows(t *testing.T) {
 		t.Fatalf("signalled %v, want every waiting flow %v", signalled, waiting)
 	}
 	for _, q := range f.temporal.listQueries() {
-		if !strings.Contains(q, "FlowStatus = 'connection_needed' AND ExecutionStatus = 'Running'") || !strings.Contains(q, "PartnerId = '"+f.sim.TenantID+"'") {
+		if !strings.Contains(q, "FlowStatus = 'connection_needed' AND ExecutionStatus = 'Running'") ||
+			!strings.Contains(q, "PartnerId = '"+f.sim.TenantID+"'") {
 			t.Fatalf("visibility query %q", q)
 		}
 	}
 
 	_, page = b.do("GET", "/connection?done=connected&resumed=3", nil)
-	for _, want := range []string{"Connected as Admin (" + homeAdmin + "); 3 waiting flows resumed.", `id="lapses-at"`, `>Connect again<`, `id="status">connected<`} {
+	for _, want := range []string{
+		"Connected as Admin (" + homeAdmin + "); 3 waiting flows resumed.",
+		`id="lapses-at"`,
+		`>Connect again<`,
+		`id="status">connected<`,
+	} {
 		if !strings.Contains(page, want) {
 			t.Fatalf("the connection page lacks %q: %s", want, page)
 		}
@@ -432,7 +488,8 @@ func TestConnectingStoresTheSignInAndResumesWaitingFlows(t *testing.T) {
 	var st map[string]any
 	got := f.anonClient(t).As(f.keys[models.RoleSalesAgent]).Do("GET", "/v1/connection", nil)
 	got.JSON(t, &st)
-	if got.Status != 200 || st["connected"] != true || st["upn"] != homeAdmin || st["name"] != "Admin" || st["connectedAt"] == nil || st["lapsesAt"] == nil || st["waitingFlows"] != float64(3) {
+	if got.Status != 200 || st["connected"] != true || st["upn"] != homeAdmin || st["name"] != "Admin" ||
+		st["connectedAt"] == nil || st["lapsesAt"] == nil || st["waitingFlows"] != float64(3) {
 		t.Fatalf("GET /v1/connection: %d %s", got.Status, got.Body)
 	}
 	if strings.Contains(strings.ToLower(string(got.Body)), "token") {
@@ -443,7 +500,8 @@ func TestConnectingStoresTheSignInAndResumesWaitingFlows(t *testing.T) {
 func TestConnectionPageLeavesSignInToGlobalAdmins(t *testing.T) {
 	f := newConnectionFixture(t)
 	_, page := f.browserOf(t, models.RoleAdminAgent).do("GET", "/connection", nil)
-	if strings.Contains(page, `id="connect"`) || strings.Contains(page, `id="run-checks"`) || !strings.Contains(page, `id="global-admin-only"`) {
+	if strings.Contains(page, `id="connect"`) || strings.Contains(page, `id="run-checks"`) ||
+		!strings.Contains(page, `id="global-admin-only"`) {
 		t.Fatalf("an admin agent is offered the sign-in: %s", page)
 	}
 	_, page = f.browserOf(t, models.RoleGlobalAdmin).do("GET", "/connection", nil)
@@ -455,7 +513,11 @@ func TestConnectionPageLeavesSignInToGlobalAdmins(t *testing.T) {
 func TestLostConnectionShowsWhenAndWhy(t *testing.T) {
 	f := newConnectionFixture(t)
 	ctx := context.Background()
-	if _, err := f.store.MarkConnectionLost(ctx, models.ConnectionLoss{PartnerID: f.sim.TenantID, Reason: "the refresh token was revoked", At: time.Now()}); err != nil {
+	if _, err := f.store.MarkConnectionLost(ctx, models.ConnectionLoss{
+		PartnerID: f.sim.TenantID,
+		Reason:    "the refresh token was revoked",
+		At:        time.Now(),
+	}); err != nil {
 		t.Fatal(err)
 	}
 	b := f.browserOf(t, models.RoleSalesAgent)
@@ -490,13 +552,20 @@ func TestDoctorChecksTheConnection(t *testing.T) {
 			failed[c.Name] = c
 		}
 	}
-	if answer.OK || !strings.Contains(failed[connection.CheckConnection].Fix, f.base+"/connection") || failed[connection.CheckPartnerCenterAppToken].Name != "" {
+	if answer.OK || !strings.Contains(failed[connection.CheckConnection].Fix, f.base+"/connection") ||
+		failed[connection.CheckPartnerCenterAppToken].Name != "" {
 		t.Fatalf("never connected: %+v", answer)
 	}
 
 	b := f.browserOf(t, models.RoleGlobalAdmin)
 	b.do("GET", signInAtSim(t, b.start(), homeAdmin, "approve").String(), nil)
-	if _, err := f.client.RegisterWebhook(partnercenter.WithRequestID(ctx, partnercenter.NewRequestID()), partnercenter.WebhookRegistration{WebhookURL: f.base + "/webhooks/partner-center", WebhookEvents: []string{"test-created"}}); err != nil {
+	if _, err := f.client.RegisterWebhook(
+		partnercenter.WithRequestID(ctx, partnercenter.NewRequestID()),
+		partnercenter.WebhookRegistration{
+			WebhookURL:    f.base + "/webhooks/partner-center",
+			WebhookEvents: []string{"test-created"},
+		},
+	); err != nil {
 		t.Fatal(err)
 	}
 	answer.Checks = nil
@@ -517,7 +586,8 @@ func TestDoctorChecksTheConnection(t *testing.T) {
 	if !strings.Contains(page, `id="checks"`) || !strings.Contains(page, "all pass") || !strings.Contains(page, "✓") {
 		t.Fatalf("the page's checks: %s", page)
 	}
-	if r := admin.As(f.keys[models.RoleAdminAgent]).Do("POST", "/v1/connection/doctor", nil); r.Status != http.StatusForbidden {
+	if r := admin.As(f.keys[models.RoleAdminAgent]).
+		Do("POST", "/v1/connection/doctor", nil); r.Status != http.StatusForbidden {
 		t.Fatalf("an admin agent ran the checks: %d", r.Status)
 	}
 }
@@ -526,15 +596,19 @@ func TestConnectionRoutesWithoutAConnectionSayNotConfigured(t *testing.T) {
 	f := newFixture(t, nil)
 	for _, path := range []string{"/v1/connection"} {
 		r := f.anon.As(f.keys[models.RoleGlobalAdmin]).Do("GET", path, nil)
-		if r.Status != http.StatusNotFound || r.Problem(t)["type"] != api.ProblemTypePrefix+"connection-not-configured" {
+		if r.Status != http.StatusNotFound ||
+			r.Problem(t)["type"] != api.ProblemTypePrefix+"connection-not-configured" {
 			t.Fatalf("GET %s: %d %s", path, r.Status, r.Body)
 		}
 	}
-	if r := f.anon.As(f.keys[models.RoleGlobalAdmin]).Do("POST", "/v1/connection/doctor", nil); r.Status != http.StatusNotFound ||
+	if r := f.anon.As(f.keys[models.RoleGlobalAdmin]).
+		Do("POST", "/v1/connection/doctor", nil); r.Status != http.StatusNotFound ||
 		r.Problem(t)["type"] != api.ProblemTypePrefix+"connection-doctor-unavailable" {
 		t.Fatalf("POST /v1/connection/doctor: %d %s", r.Status, r.Body)
 	}
-	_, page := (&browser{t: t, base: f.anon.BaseURL, http: jarClient(t)}).signedIn(f.keys[models.RoleGlobalAdmin]).do("GET", "/overview", nil)
+	_, page := (&browser{t: t, base: f.anon.BaseURL, http: jarClient(t)}).
+		signedIn(f.keys[models.RoleGlobalAdmin]).
+		do("GET", "/overview", nil)
 	if strings.Contains(page, `id="connection-banner"`) || strings.Contains(page, `href="/connection"`) {
 		t.Fatal("a deployment without a connection shows its banner or link")
 	}
@@ -549,12 +623,18 @@ func jarClient(t *testing.T) *http.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return &http.Client{
+		Jar:           jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 }
 
 func (b *browser) signedIn(key string) *browser {
 	b.t.Helper()
-	if resp, _ := b.do("POST", "/login", url.Values{"key": {key}, "next": {"/"}}); resp.StatusCode != http.StatusSeeOther {
+	if resp, _ := b.do("POST", "/login", url.Values{
+		"key":  {key},
+		"next": {"/"},
+	}); resp.StatusCode != http.StatusSeeOther {
 		b.t.Fatalf("sign in: %d", resp.StatusCode)
 	}
 	return b

@@ -78,7 +78,9 @@ func (f *fakeTemporal) CheckHealth(context.Context, *client.CheckHealthRequest) 
 	return &client.CheckHealthResponse{}, f.healthErr
 }
 
-func (f *fakeTemporal) ExecuteWorkflow(_ context.Context, opts client.StartWorkflowOptions, wf any, args ...any) (client.WorkflowRun, error) {
+func (f *fakeTemporal) ExecuteWorkflow(
+	_ context.Context, opts client.StartWorkflowOptions, wf any, args ...any,
+) (client.WorkflowRun, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	call := startCall{Options: opts, Workflow: wf}
@@ -95,8 +97,11 @@ func (f *fakeTemporal) ExecuteWorkflow(_ context.Context, opts client.StartWorkf
 		return nil, f.startErr
 	}
 	if f.running[opts.ID] {
-		if opts.WorkflowIDConflictPolicy == enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL && opts.WorkflowExecutionErrorWhenAlreadyStarted {
-			return nil, serviceerror.NewWorkflowExecutionAlreadyStarted("workflow execution is already running", "", "run-0")
+		if opts.WorkflowIDConflictPolicy == enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL &&
+			opts.WorkflowExecutionErrorWhenAlreadyStarted {
+			return nil, serviceerror.NewWorkflowExecutionAlreadyStarted(
+				"workflow execution is already running", "", "run-0",
+			)
 		}
 		return fakeRun{id: opts.ID}, nil
 	}
@@ -104,7 +109,9 @@ func (f *fakeTemporal) ExecuteWorkflow(_ context.Context, opts client.StartWorkf
 	return fakeRun{id: opts.ID}, nil
 }
 
-func (f *fakeTemporal) DescribeWorkflowExecution(_ context.Context, workflowID, _ string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+func (f *fakeTemporal) DescribeWorkflowExecution(
+	_ context.Context, workflowID, _ string,
+) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.startErr != nil {
@@ -116,7 +123,9 @@ func (f *fakeTemporal) DescribeWorkflowExecution(_ context.Context, workflowID, 
 	return &workflowservice.DescribeWorkflowExecutionResponse{}, nil
 }
 
-func (f *fakeTemporal) QueryWorkflow(_ context.Context, workflowID, _ string, queryType string, _ ...any) (converter.EncodedValue, error) {
+func (f *fakeTemporal) QueryWorkflow(
+	_ context.Context, workflowID, _ string, queryType string, _ ...any,
+) (converter.EncodedValue, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.queries++
@@ -133,7 +142,9 @@ func (f *fakeTemporal) QueryWorkflow(_ context.Context, workflowID, _ string, qu
 	return encodedValue(st)
 }
 
-func (f *fakeTemporal) UpdateWorkflow(_ context.Context, opts client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error) {
+func (f *fakeTemporal) UpdateWorkflow(
+	_ context.Context, opts client.UpdateWorkflowOptions,
+) (client.WorkflowUpdateHandle, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for i, a := range opts.Args {

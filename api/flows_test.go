@@ -41,7 +41,10 @@ func TestTheTimelineIsPaged(t *testing.T) {
 	f.live(inv.WorkflowID, pending())
 	base := f.clock.Now()
 	for i := range 250 {
-		err := f.store.AddStep(context.Background(), models.KindInvitation, inv.ID, "reminder", fmt.Sprintf("reminder %d", i), fmt.Sprintf("k/%d", i), base.Add(time.Duration(i+1)*time.Second))
+		err := f.store.AddStep(
+			context.Background(), models.KindInvitation, inv.ID, "reminder",
+			fmt.Sprintf("reminder %d", i), fmt.Sprintf("k/%d", i), base.Add(time.Duration(i+1)*time.Second),
+		)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -55,7 +58,8 @@ func TestTheTimelineIsPaged(t *testing.T) {
 		t.Fatalf("%d %s", r.Status, r.Body)
 	}
 	if len(detail.Steps) != 100 || detail.StepsNextCursor == "" || detail.Steps[0].Name != "created" {
-		t.Fatalf("the detail must hold the first 100 steps and a cursor: %d %q", len(detail.Steps), detail.StepsNextCursor)
+		t.Fatalf("the detail must hold the first 100 steps and a cursor: %d %q",
+			len(detail.Steps), detail.StepsNextCursor)
 	}
 	seen, cursor, pages := len(detail.Steps), detail.StepsNextCursor, 0
 	for cursor != "" {
@@ -92,7 +96,8 @@ func TestTheTimelineIsPaged(t *testing.T) {
 		t.Fatalf("the dashboard must show 100 steps and a link to the later ones (%q)", later)
 	}
 	next := f.browser(t).Do("GET", strings.ReplaceAll(later, "&amp;", "&"), nil, "Cookie", cookie)
-	if !bytes.Contains(next.Body, []byte("reminder 99")) || bytes.Contains(next.Body, []byte("<strong>created</strong>")) {
+	if !bytes.Contains(next.Body, []byte("reminder 99")) ||
+		bytes.Contains(next.Body, []byte("<strong>created</strong>")) {
 		t.Fatal("the later page must go on where the first ended")
 	}
 }
@@ -112,7 +117,9 @@ func TestTheDashboardRefusesWhatTheAPIRefuses(t *testing.T) {
 	page := f.browser(t).Do("GET", "/invitations/"+inv.ID, nil, "Cookie", cookie)
 	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(page.Body)[1]
 	before := len(f.temporal.updateCalls())
-	r := f.browser(t).Do("POST", "/invitations/"+inv.ID+"/cancel", "csrf="+url.QueryEscape(string(csrf))+"&reason="+long, "Content-Type", formContentType, "Cookie", cookie)
+	r := f.browser(t).Do("POST", "/invitations/"+inv.ID+"/cancel",
+		"csrf="+url.QueryEscape(string(csrf))+"&reason="+long,
+		"Content-Type", formContentType, "Cookie", cookie)
 	if r.Status != http.StatusBadRequest || !bytes.Contains(r.Body, []byte("at most 500 characters")) {
 		t.Fatalf("dashboard: %d", r.Status)
 	}
@@ -133,7 +140,8 @@ func TestRepeatedAcknowledgementsAreRecordedOncePerUPN(t *testing.T) {
 		if i%2 == 1 {
 			upn = "it@contoso.onmicrosoft.com"
 		}
-		if r := browser.Do("POST", f.acceptPath(inv), "upn="+url.QueryEscape(upn), "Content-Type", formContentType); r.Status != http.StatusSeeOther {
+		if r := browser.Do("POST", f.acceptPath(inv), "upn="+url.QueryEscape(upn),
+			"Content-Type", formContentType); r.Status != http.StatusSeeOther {
 			t.Fatalf("acknowledge: %d %s", r.Status, r.Body)
 		}
 	}

@@ -52,17 +52,24 @@ func newFormAPI(t testing.TB) *formAPI {
 		Store:  store, Temporal: newFakeTemporal(), Codec: cdc, Registry: prometheus.NewRegistry(),
 		SigningKey: signingKey, MaxBodyBytes: 64 << 10,
 		RateLimits: api.RateLimits{PerClient: wide, PerToken: wide, AuthFailures: wide},
-		Flows:      api.FlowConfig{PartnerID: partnerID, PartnerName: "Fabrikam Cloud Services", BaseURL: baseURL, ContactEmail: "escalations@fabrikam.example"},
+		Flows: api.FlowConfig{
+			PartnerID:    partnerID,
+			PartnerName:  "Fabrikam Cloud Services",
+			BaseURL:      baseURL,
+			ContactEmail: "escalations@fabrikam.example",
+		},
 	})
 	a := &formAPI{handler: srv.Handler(), store: store}
-	key, _, err := store.CreateAPIKey(context.Background(), "ops", models.RoleAdminAgent, models.RoleSalesAgent, models.RoleGlobalAdmin)
+	key, _, err := store.CreateAPIKey(context.Background(), "ops",
+		models.RoleAdminAgent, models.RoleSalesAgent, models.RoleGlobalAdmin)
 	if err != nil {
 		t.Fatal(err)
 	}
 	created := func(path string, body any) map[string]any {
 		t.Helper()
 		b, _ := json.Marshal(body)
-		rec := a.do(http.MethodPost, path, "application/json", b, "Authorization", "Bearer "+key, "Accept", "application/json")
+		rec := a.do(http.MethodPost, path, "application/json", b,
+			"Authorization", "Bearer "+key, "Accept", "application/json")
 		if rec.Code != http.StatusCreated {
 			t.Fatalf("POST %s: %d %s", path, rec.Code, rec.Body)
 		}
@@ -75,12 +82,20 @@ func newFormAPI(t testing.TB) *formAPI {
 	inv := created("/v1/invitations", validInvitation())
 	a.acceptPath = strings.TrimPrefix(inv["acceptUrl"].(string), baseURL)
 	a.cancelPath = "/invitations/" + inv["id"].(string) + "/cancel"
-	res := created("/v1/resellers", map[string]any{"email": "admin@proseware.example", "companyName": "Proseware", "mpnId": "3456789"})
+	res := created("/v1/resellers", map[string]any{
+		"email":       "admin@proseware.example",
+		"companyName": "Proseware",
+		"mpnId":       "3456789",
+	})
 	a.partnerPath = strings.TrimPrefix(res["landingUrl"].(string), baseURL)
 	a.customerID = created("/v1/customers", validCustomer())["id"].(string)
-	a.agreementPath = strings.TrimPrefix(links.NewSigner(signingKey).AgreementURL(baseURL, a.customerID, time.Now().Add(24*time.Hour)), baseURL)
+	a.agreementPath = strings.TrimPrefix(
+		links.NewSigner(signingKey).AgreementURL(baseURL, a.customerID, time.Now().Add(24*time.Hour)),
+		baseURL,
+	)
 
-	login := a.do(http.MethodPost, "/login", "application/x-www-form-urlencoded", []byte("next=%2F&key="+url.QueryEscape(key)))
+	login := a.do(http.MethodPost, "/login", "application/x-www-form-urlencoded",
+		[]byte("next=%2F&key="+url.QueryEscape(key)))
 	for _, c := range login.Result().Cookies() {
 		if c.Name == api.SessionCookie && c.Value != "" {
 			a.session = c.Value
@@ -132,13 +147,17 @@ type formRoute struct {
 // formRoutes lists every route whose handler reads a posted form, each with a valid form as
 // its seed.
 var formRoutes = []formRoute{
-	{"customer accepts", func(a *formAPI) string { return a.acceptPath }, false, "upn=admin%40contoso.onmicrosoft.com", []string{"acknowledgeAcceptance"}},
-	{"reseller acknowledges", func(a *formAPI) string { return a.partnerPath }, false, "mpnId=3456789", []string{"acknowledgePartnership"}},
+	{"customer accepts", func(a *formAPI) string { return a.acceptPath }, false,
+		"upn=admin%40contoso.onmicrosoft.com", []string{"acknowledgeAcceptance"}},
+	{"reseller acknowledges", func(a *formAPI) string { return a.partnerPath }, false,
+		"mpnId=3456789", []string{"acknowledgePartnership"}},
 	{"customer signs the agreement", func(a *formAPI) string { return a.agreementPath }, false,
 		"firstName=Maria&lastName=Rossi&email=maria%40contoso.it&accept=yes", []string{"signAgreement"}},
-	{"sign in", func(*formAPI) string { return "/login" }, false, "next=%2Finvitations&key=pfk_wrong", []string{"login"}},
+	{"sign in", func(*formAPI) string { return "/login" }, false,
+		"next=%2Finvitations&key=pfk_wrong", []string{"login"}},
 	{"sign out", func(*formAPI) string { return "/logout" }, true, "csrf=x", []string{"logout"}},
-	{"operator cancels an invitation", func(a *formAPI) string { return a.cancelPath }, true, "csrf=x&reason=the+customer+asked", []string{"checkCSRF", "waitActions"}},
+	{"operator cancels an invitation", func(a *formAPI) string { return a.cancelPath }, true,
+		"csrf=x&reason=the+customer+asked", []string{"checkCSRF", "waitActions"}},
 }
 
 // formTypes are the content types a browser posts forms with, and none.
@@ -154,11 +173,14 @@ func FuzzPublicForms(f *testing.F) {
 	for i, r := range formRoutes {
 		f.Add(uint8(i), uint8(0), []byte(r.seed))
 		f.Add(uint8(i), uint8(0), []byte(r.seed+"&x="+url.QueryEscape(marker)+"%ZZ"))
-		f.Add(uint8(i), uint8(1), []byte("--fuzz\r\nContent-Disposition: form-data; name=\"upn\"\r\n\r\n"+marker+"\r\n--fuzz--\r\n"))
+		f.Add(uint8(i), uint8(1), []byte("--fuzz\r\nContent-Disposition: form-data; name=\"upn\"\r\n\r\n"+
+			marker+"\r\n--fuzz--\r\n"))
 	}
-	f.Add(uint8(2), uint8(0), []byte("firstName="+url.QueryEscape(marker+"<script>alert(1)</script>")+"&lastName=R&email=a%40b.example&accept=yes"))
+	f.Add(uint8(2), uint8(0), []byte("firstName="+url.QueryEscape(marker+"<script>alert(1)</script>")+
+		"&lastName=R&email=a%40b.example&accept=yes"))
 	f.Add(uint8(0), uint8(0), []byte("upn="+url.QueryEscape(marker)+"%40contoso.onmicrosoft.com&upn=second"))
-	f.Add(uint8(1), uint8(1), []byte("--fuzz\r\nContent-Disposition: form-data; name=\"mpnId\"; filename=\"x\"\r\n\r\n123\r\n"))
+	f.Add(uint8(1), uint8(1), []byte("--fuzz\r\nContent-Disposition: form-data; "+
+		"name=\"mpnId\"; filename=\"x\"\r\n\r\n123\r\n"))
 	a := newFormAPI(f)
 	f.Fuzz(func(t *testing.T, route, contentType uint8, body []byte) {
 		r := formRoutes[int(route)%len(formRoutes)]
@@ -168,7 +190,8 @@ func FuzzPublicForms(f *testing.F) {
 		}
 		if r.path(a) == a.agreementPath {
 			// A signed agreement closes the page before its form is read: open it again.
-			if err := a.store.DB.Exec("DELETE FROM agreement_evidence WHERE customer_id = ?", a.customerID).Error; err != nil {
+			if err := a.store.DB.Exec("DELETE FROM agreement_evidence WHERE customer_id = ?",
+				a.customerID).Error; err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -179,7 +202,8 @@ func FuzzPublicForms(f *testing.F) {
 		if rec.Code >= 500 {
 			t.Fatalf("%s: status %d for body %q: %s", r.name, rec.Code, body, rec.Body)
 		}
-		if ct := rec.Header().Get("Content-Type"); rec.Code >= 400 && !strings.HasPrefix(ct, "text/html") && !strings.HasPrefix(ct, "application/problem+json") {
+		if ct := rec.Header().Get("Content-Type"); rec.Code >= 400 && !strings.HasPrefix(ct, "text/html") &&
+			!strings.HasPrefix(ct, "application/problem+json") {
 			t.Fatalf("%s: %d with Content-Type %q, want a page or a problem", r.name, rec.Code, ct)
 		}
 		if bytes.Contains(body, []byte(marker)) || bytes.Contains(body, []byte(url.QueryEscape(marker))) {
@@ -200,9 +224,12 @@ func TestEveryFormReaderIsFuzzed(t *testing.T) {
 			fuzzed[name] = true
 		}
 	}
-	readsForm := map[string]bool{"PostForm": true, "DefaultPostForm": true, "GetPostForm": true, "PostFormArray": true,
-		"GetPostFormArray": true, "PostFormMap": true, "GetPostFormMap": true, "ParseForm": true, "ParseMultipartForm": true,
-		"FormValue": true, "PostFormValue": true, "MultipartForm": true, "FormFile": true}
+	readsForm := map[string]bool{
+		"PostForm": true, "DefaultPostForm": true, "GetPostForm": true, "PostFormArray": true,
+		"GetPostFormArray": true, "PostFormMap": true, "GetPostFormMap": true, "ParseForm": true,
+		"ParseMultipartForm": true, "FormValue": true, "PostFormValue": true, "MultipartForm": true,
+		"FormFile": true,
+	}
 	readers := functionsCalling(t, func(call *ast.CallExpr) bool {
 		sel, ok := call.Fun.(*ast.SelectorExpr)
 		return ok && readsForm[sel.Sel.Name]

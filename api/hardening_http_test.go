@@ -30,8 +30,12 @@ func newHardeningFixture(t *testing.T, configure func(*api.Config)) *flowFixture
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	t.Cleanup(hs.Close)
 	f := &flowFixture{
-		store: store, temporal: newFakeTemporal(), baseURL: hs.URL, keys: map[models.Role]string{}, logs: &lockedBuffer{},
-		clock: &clock{t: time.Date(2025, 3, 10, 9, 0, 0, 0, time.UTC)},
+		store:    store,
+		temporal: newFakeTemporal(),
+		baseURL:  hs.URL,
+		keys:     map[models.Role]string{},
+		logs:     &lockedBuffer{},
+		clock:    &clock{t: time.Date(2025, 3, 10, 9, 0, 0, 0, time.UTC)},
 	}
 	cfg := api.Config{
 		Logger: slog.New(slog.NewTextHandler(f.logs, nil)),
@@ -57,7 +61,9 @@ func newHardeningFixture(t *testing.T, configure func(*api.Config)) *flowFixture
 	return f
 }
 
-var metricLabels = regexp.MustCompile(`(?m)^partnerflow_http_requests_total\{method="([^"]*)",route="([^"]*)",status="(\d{3})"\} (\d+)$`)
+var metricLabels = regexp.MustCompile(
+	`(?m)^partnerflow_http_requests_total\{method="([^"]*)",route="([^"]*)",status="(\d{3})"\} (\d+)$`,
+)
 
 func TestMetricsNameOnlyKnownMethodsSoAnonymousRequestsCannotAddSeries(t *testing.T) {
 	f := newFixture(t, nil)
@@ -94,7 +100,8 @@ func TestMetricsNameOnlyKnownMethodsSoAnonymousRequestsCannotAddSeries(t *testin
 	if series > 5 {
 		t.Errorf("%d request series after 61 requests on 31 paths; made-up methods and paths must share theirs", series)
 	}
-	if !strings.Contains(string(r.Body), `partnerflow_http_requests_total{method="GET",route="/healthz",status="200"} 1`) {
+	if !strings.Contains(string(r.Body),
+		`partnerflow_http_requests_total{method="GET",route="/healthz",status="200"} 1`) {
 		t.Errorf("known methods keep their own label: %s", r.Body)
 	}
 }
@@ -120,7 +127,8 @@ func TestKeyGuessesOnDashboardRoutesAreThrottledLikeV1(t *testing.T) {
 		t.Fatalf("the fourth guess: %v", p)
 	}
 	// The dashboard's guesses spend the budget /v1 and the sign-in form share.
-	if r := f.anon.As("pfk_000000000000_guess9").Do("GET", "/v1/invitations", nil); r.Status != http.StatusTooManyRequests {
+	if r := f.anon.As("pfk_000000000000_guess9").
+		Do("GET", "/v1/invitations", nil); r.Status != http.StatusTooManyRequests {
 		t.Fatalf("a guess on /v1 after the dashboard's: %d", r.Status)
 	}
 	// A signed-in operator's session is not a guess and still opens the dashboard.
@@ -137,7 +145,10 @@ func TestWebhookDeliveryErrorsDoNotShowTheSubscriptionURL(t *testing.T) {
 	closed.Close()
 	const path, token = "/hooks/tenant-7f2c/receive", "s3cr3t-t0ken"
 	target := closed.URL + path + "?token=" + token
-	if r := f.as[models.RoleGlobalAdmin].Do("POST", "/v1/webhook-subscriptions", map[string]any{"url": target, "events": []string{"*"}}); r.Status != http.StatusCreated {
+	if r := f.as[models.RoleGlobalAdmin].Do("POST", "/v1/webhook-subscriptions", map[string]any{
+		"url":    target,
+		"events": []string{"*"},
+	}); r.Status != http.StatusCreated {
 		t.Fatalf("subscribe: %d %s", r.Status, r.Body)
 	}
 	// What a failed attempt records: the HTTP client's own error, which names the URL it posted to.
@@ -147,11 +158,13 @@ func TestWebhookDeliveryErrorsDoNotShowTheSubscriptionURL(t *testing.T) {
 	}
 	failures := []string{
 		"post webhook: " + sendErr.Error(),
-		`the receiver answered 500 Internal Server Error: no route for POST ` + target + ` (see http://docs.example/err?key=abc)`,
+		`the receiver answered 500 Internal Server Error: no route for POST ` + target +
+			` (see http://docs.example/err?key=abc)`,
 		`post webhook: Post "` + target + `": stopped after 10 redirects to "https://other.example/next/` + token + `"`,
 	}
 	for i, text := range failures {
-		if err := store.EnqueueEvent(ctx, subscriptionPartner, "invitation.active", "ev-"+strconv.Itoa(i), map[string]string{"id": "inv_1"}); err != nil {
+		if err := store.EnqueueEvent(ctx, subscriptionPartner, "invitation.active", "ev-"+strconv.Itoa(i),
+			map[string]string{"id": "inv_1"}); err != nil {
 			t.Fatal(err)
 		}
 		claimed, err := store.ClaimWebhookDeliveries(ctx, time.Now().Add(time.Minute), time.Minute, 10)
@@ -174,7 +187,9 @@ func TestWebhookDeliveryErrorsDoNotShowTheSubscriptionURL(t *testing.T) {
 			}
 		}
 		// What the operator needs to act stays: the host, and why it failed.
-		for _, kept := range []string{host, "connection refused", "other.example", "stopped after 10 redirects", "docs.example"} {
+		for _, kept := range []string{
+			host, "connection refused", "other.example", "stopped after 10 redirects", "docs.example",
+		} {
 			if !strings.Contains(string(r.Body), kept) {
 				t.Errorf("the answer lost %q: %s", kept, r.Body)
 			}
@@ -195,8 +210,10 @@ func TestWebhookDeliveryErrorsDoNotShowTheSubscriptionURL(t *testing.T) {
 		if len(list.Items) != len(failures) {
 			t.Fatalf("%d deliveries", len(list.Items))
 		}
-		r := f.as[models.RoleGlobalAdmin].Do("POST", "/v1/webhook-deliveries/"+list.Items[len(list.Items)-1].ID+"/retry", nil)
-		if r.Status != http.StatusOK || strings.Contains(string(r.Body), token) || !strings.Contains(string(r.Body), host) {
+		r := f.as[models.RoleGlobalAdmin].
+			Do("POST", "/v1/webhook-deliveries/"+list.Items[len(list.Items)-1].ID+"/retry", nil)
+		if r.Status != http.StatusOK || strings.Contains(string(r.Body), token) ||
+			!strings.Contains(string(r.Body), host) {
 			t.Fatalf("retry: %d %s", r.Status, r.Body)
 		}
 	})
@@ -224,7 +241,8 @@ func TestPagesCannotBeFramedAndSignInTakesNoCrossSitePosts(t *testing.T) {
 				t.Errorf("%s: %d %q is not HTML", p.name, p.r.Status, p.r.Header.Get("Content-Type"))
 				continue
 			}
-			if p.r.Header.Get("X-Frame-Options") != "DENY" || !strings.Contains(p.r.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+			if p.r.Header.Get("X-Frame-Options") != "DENY" ||
+				!strings.Contains(p.r.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
 				t.Errorf("%s (%d): X-Frame-Options %q, Content-Security-Policy %q", p.name, p.r.Status,
 					p.r.Header.Get("X-Frame-Options"), p.r.Header.Get("Content-Security-Policy"))
 			}
@@ -236,13 +254,17 @@ func TestPagesCannotBeFramedAndSignInTakesNoCrossSitePosts(t *testing.T) {
 		headers []string
 	}{
 		{"a browser's cross-site form", []string{"Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example"}},
-		{"a sibling site's form", []string{"Sec-Fetch-Site", "same-site", "Origin", "https://evil.onboard.example.com"}},
+		{"a sibling site's form", []string{
+			"Sec-Fetch-Site", "same-site", "Origin", "https://evil.onboard.example.com",
+		}},
 		{"an older browser's cross-site form", []string{"Origin", "https://evil.example"}},
 	}
 	for _, tc := range crossSite {
 		t.Run(tc.name+" cannot sign in", func(t *testing.T) {
-			r := f.browser(t).Do("POST", "/login", form, append([]string{"Content-Type", formContentType}, tc.headers...)...)
-			if r.Status != http.StatusForbidden || r.Problem(t)["type"] != api.ProblemTypePrefix+"forbidden" || r.Header.Get("Set-Cookie") != "" {
+			r := f.browser(t).Do("POST", "/login", form,
+				append([]string{"Content-Type", formContentType}, tc.headers...)...)
+			if r.Status != http.StatusForbidden || r.Problem(t)["type"] != api.ProblemTypePrefix+"forbidden" ||
+				r.Header.Get("Set-Cookie") != "" {
 				t.Fatalf("%d Set-Cookie %q: %s", r.Status, r.Header.Get("Set-Cookie"), r.Body)
 			}
 		})
@@ -268,12 +290,14 @@ func TestPagesCannotBeFramedAndSignInTakesNoCrossSitePosts(t *testing.T) {
 	}
 	for _, tc := range sameSite {
 		t.Run(tc.name+" signs in and out", func(t *testing.T) {
-			r := f.browser(t).Do("POST", "/login", form, append([]string{"Content-Type", formContentType}, tc.headers...)...)
+			r := f.browser(t).Do("POST", "/login", form,
+				append([]string{"Content-Type", formContentType}, tc.headers...)...)
 			session := strings.Split(r.Header.Get("Set-Cookie"), ";")[0]
 			if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/overview" || session == "" {
 				t.Fatalf("sign in: %d %q", r.Status, r.Header.Get("Location"))
 			}
-			if r := f.browser(t).Do("POST", "/logout", nil, append([]string{"Cookie", session}, tc.headers...)...); r.Status != http.StatusSeeOther {
+			if r := f.browser(t).Do("POST", "/logout", nil,
+				append([]string{"Cookie", session}, tc.headers...)...); r.Status != http.StatusSeeOther {
 				t.Fatalf("sign out: %d %s", r.Status, r.Body)
 			}
 			if r := f.browser(t).Do("GET", "/overview", nil, "Cookie", session); r.Status != http.StatusSeeOther {
@@ -314,7 +338,9 @@ func TestALinksTimelineCapIsExactUnderConcurrentPosts(t *testing.T) {
 	})
 	inv := f.invite(t, "contoso.onmicrosoft.com")
 	f.live(inv.WorkflowID, pending())
-	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	noRedirect := &http.Client{
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 	var wg sync.WaitGroup
 	answers := make([]string, 60)
 	for i := range answers {

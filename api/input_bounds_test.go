@@ -37,11 +37,14 @@ func TestFreeTextFieldsAreBounded(t *testing.T) {
 				b["country"] = "NL"
 				b["address"].(map[string]any)["postalCode"] = long
 			}), "address.postalCode"},
-		{"a registration number of 1,001 characters", "/v1/customers", customer(func(b map[string]any) { b["registrationNumber"] = long }), "registrationNumber"},
-		{"a reseller ID of 1,001 characters", "/v1/customers", customer(func(b map[string]any) { b["resellerId"] = long }), "resellerId"},
+		{"a registration number of 1,001 characters", "/v1/customers",
+			customer(func(b map[string]any) { b["registrationNumber"] = long }), "registrationNumber"},
+		{"a reseller ID of 1,001 characters", "/v1/customers",
+			customer(func(b map[string]any) { b["resellerId"] = long }), "resellerId"},
 		{"a contact e-mail whose local part is over 64 characters", "/v1/customers",
 			customer(func(b map[string]any) { b["contact"].(map[string]any)["email"] = longEmail }), "contact.email"},
-		{"an invited customer's e-mail whose local part is over 64 characters", "/v1/invitations", with(map[string]any{"customerEmail": longEmail}), "customerEmail"},
+		{"an invited customer's e-mail whose local part is over 64 characters", "/v1/invitations",
+			with(map[string]any{"customerEmail": longEmail}), "customerEmail"},
 		{"a role name of 1,001 characters", "/v1/invitations", with(map[string]any{"roles": []string{long}}), "roles"},
 	}
 	for _, tc := range cases {
@@ -75,16 +78,22 @@ func TestFreeTextFieldsAreBounded(t *testing.T) {
 	var onb struct{ ID string }
 	created.JSON(t, &onb)
 	attest := func(first, last, email string) map[string]any {
-		return map[string]any{"primaryContact": map[string]any{"firstName": first, "lastName": last, "email": email}, "dateAgreed": "2025-03-10"}
+		return map[string]any{
+			"primaryContact": map[string]any{"firstName": first, "lastName": last, "email": email},
+			"dateAgreed":     "2025-03-10",
+		}
 	}
 	for _, tc := range []struct {
 		name  string
 		body  map[string]any
 		field string
 	}{
-		{"an attesting first name of 1,001 characters", attest(long, "Rossi", "maria@contoso.it"), "primaryContact.firstName"},
-		{"an attesting last name of 1,001 characters", attest("Maria", long, "maria@contoso.it"), "primaryContact.lastName"},
-		{"an attesting e-mail whose local part is over 64 characters", attest("Maria", "Rossi", longEmail), "primaryContact.email"},
+		{"an attesting first name of 1,001 characters", attest(long, "Rossi", "maria@contoso.it"),
+			"primaryContact.firstName"},
+		{"an attesting last name of 1,001 characters", attest("Maria", long, "maria@contoso.it"),
+			"primaryContact.lastName"},
+		{"an attesting e-mail whose local part is over 64 characters", attest("Maria", "Rossi", longEmail),
+			"primaryContact.email"},
 	} {
 		t.Run(tc.name+" is refused", func(t *testing.T) {
 			r := f.sales.Do("POST", "/v1/customers/"+onb.ID+"/agreement", tc.body)

@@ -14,7 +14,9 @@ import (
 // resellerOnly is a valid request for the reseller relationship alone.
 func resellerOnly() map[string]any {
 	return map[string]any{
-		"customerDomain": "contoso.onmicrosoft.com", "customerEmail": "admin@contoso.onmicrosoft.com", "adminAccess": false,
+		"customerDomain": "contoso.onmicrosoft.com",
+		"customerEmail":  "admin@contoso.onmicrosoft.com",
+		"adminAccess":    false,
 	}
 }
 
@@ -38,7 +40,8 @@ func variant(body map[string]any, fields map[string]any) map[string]any {
 const usGovPortal = "https://portal.usgov.example/prefix"
 
 // usGovRelationshipURL is relationshipURL as a US Government customer is sent to it.
-const usGovRelationshipURL = "https://portal.usgov.example/prefix/Adminportal/Home?invType=ResellerRelationship&partnerId=" + partnerID + "&msppId=0#/BillingAccounts/partner-invitation"
+const usGovRelationshipURL = "https://portal.usgov.example/prefix/Adminportal/Home" +
+	"?invType=ResellerRelationship&partnerId=" + partnerID + "&msppId=0#/BillingAccounts/partner-invitation"
 
 func TestInvitationVariantsAreValidatedFieldByField(t *testing.T) {
 	f := newFlowFixture(t)
@@ -48,26 +51,43 @@ func TestInvitationVariantsAreValidatedFieldByField(t *testing.T) {
 		field  string
 		detail string
 	}{
-		{"roles without admin access are refused, not silently dropped", variant(resellerOnly(), map[string]any{"roles": []string{"User Administrator"}}), "roles", "adminAccess false"},
-		{"even an empty list of roles is refused without admin access", variant(resellerOnly(), map[string]any{"roles": []string{}}), "roles", "adminAccess false"},
-		{"a duration without admin access is refused", variant(resellerOnly(), map[string]any{"durationDays": 30}), "durationDays", "adminAccess false"},
-		{"auto-extend without admin access is refused", variant(resellerOnly(), map[string]any{"autoExtend": true}), "autoExtend", "adminAccess false"},
-		{"a GDAP display name without admin access is refused", variant(resellerOnly(), map[string]any{"displayName": "contoso"}), "displayName", "adminAccess false"},
-		{"assignments without admin access are refused", variant(resellerOnly(), map[string]any{"assignments": []map[string]any{{"securityGroupId": groupHelpdesk, "roles": []string{"User Administrator"}}}}), "assignments", "adminAccess false"},
-		{"adminAccess that is not a boolean is refused", variant(resellerOnly(), map[string]any{"adminAccess": "no"}), "adminAccess", ""},
+		{"roles without admin access are refused, not silently dropped",
+			variant(resellerOnly(), map[string]any{"roles": []string{"User Administrator"}}), "roles",
+			"adminAccess false"},
+		{"even an empty list of roles is refused without admin access",
+			variant(resellerOnly(), map[string]any{"roles": []string{}}), "roles", "adminAccess false"},
+		{"a duration without admin access is refused",
+			variant(resellerOnly(), map[string]any{"durationDays": 30}), "durationDays", "adminAccess false"},
+		{"auto-extend without admin access is refused",
+			variant(resellerOnly(), map[string]any{"autoExtend": true}), "autoExtend", "adminAccess false"},
+		{"a GDAP display name without admin access is refused",
+			variant(resellerOnly(), map[string]any{"displayName": "contoso"}), "displayName", "adminAccess false"},
+		{"assignments without admin access are refused",
+			variant(resellerOnly(), map[string]any{"assignments": []map[string]any{
+				{"securityGroupId": groupHelpdesk, "roles": []string{"User Administrator"}},
+			}}), "assignments", "adminAccess false"},
+		{"adminAccess that is not a boolean is refused",
+			variant(resellerOnly(), map[string]any{"adminAccess": "no"}), "adminAccess", ""},
 		{"admin access still needs roles", with(map[string]any{"adminAccess": true, "roles": nil}), "roles", ""},
 		{"an unknown cloud is refused", with(map[string]any{"cloud": "china"}), "cloud", "usgov"},
 		{"a cloud that is not a string is refused", with(map[string]any{"cloud": 1}), "cloud", ""},
-		{"a US Government customer cannot be invited without admin access, and is told why", variant(resellerOnly(), map[string]any{"cloud": "usgov"}), "adminAccess", "US Government"},
-		{"a domain under onmicrosoft.us is a US Government tenant, so no admin access is refused for it too", variant(resellerOnly(), map[string]any{"customerDomain": "agency.onmicrosoft.us"}), "adminAccess", "US Government"},
-		{"a domain under onmicrosoft.us is not in the public cloud", with(map[string]any{"customerDomain": "agency.onmicrosoft.us", "cloud": "public"}), "cloud", "usgov"},
-		{"the reseller-only request is still checked like any other", variant(resellerOnly(), map[string]any{"customerEmail": "admin@"}), "customerEmail", ""},
-		{"its reseller is checked too", variant(resellerOnly(), map[string]any{"indirectResellerId": "reseller-1"}), "indirectResellerId", ""},
+		{"a US Government customer cannot be invited without admin access, and is told why",
+			variant(resellerOnly(), map[string]any{"cloud": "usgov"}), "adminAccess", "US Government"},
+		{"a domain under onmicrosoft.us is a US Government tenant, so no admin access is refused for it too",
+			variant(resellerOnly(), map[string]any{"customerDomain": "agency.onmicrosoft.us"}), "adminAccess",
+			"US Government"},
+		{"a domain under onmicrosoft.us is not in the public cloud",
+			with(map[string]any{"customerDomain": "agency.onmicrosoft.us", "cloud": "public"}), "cloud", "usgov"},
+		{"the reseller-only request is still checked like any other",
+			variant(resellerOnly(), map[string]any{"customerEmail": "admin@"}), "customerEmail", ""},
+		{"its reseller is checked too",
+			variant(resellerOnly(), map[string]any{"indirectResellerId": "reseller-1"}), "indirectResellerId", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			resp := f.admin.Do("POST", "/v1/invitations", tc.body)
-			if resp.Status != http.StatusBadRequest || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/problem+json") {
+			if resp.Status != http.StatusBadRequest ||
+				!strings.HasPrefix(resp.Header.Get("Content-Type"), "application/problem+json") {
 				t.Fatalf("status %d, want a 400 problem: %s", resp.Status, resp.Body)
 			}
 			p := resp.Problem(t)
@@ -87,7 +107,9 @@ func TestInvitationVariantsAreValidatedFieldByField(t *testing.T) {
 func TestAnInvitationWithoutAdminAccessAsksForTheResellerRelationshipAlone(t *testing.T) {
 	// Configured default assignments must not creep into an invitation that asks for no roles.
 	f := newFlowFixture(t, func(fc *api.FlowConfig) {
-		fc.Invitation.DefaultAssignments = []workflows.AccessAssignment{{SecurityGroupID: groupHelpdesk, RoleIDs: []string{roleUserAdmin}}}
+		fc.Invitation.DefaultAssignments = []workflows.AccessAssignment{
+			{SecurityGroupID: groupHelpdesk, RoleIDs: []string{roleUserAdmin}},
+		}
 	})
 	resp := f.admin.Do("POST", "/v1/invitations", variant(resellerOnly(), map[string]any{"language": "it"}))
 	if resp.Status != http.StatusCreated {
@@ -103,16 +125,21 @@ func TestAnInvitationWithoutAdminAccessAsksForTheResellerRelationshipAlone(t *te
 		t.Fatalf("the answer must say what was asked for: %s", resp.Body)
 	}
 	in := startInput[workflows.InvitationInput](f.temporal.startCalls()[0])
-	if !in.NoAdminAccess || len(in.RoleIDs) != 0 || in.DurationDays != 0 || in.AutoExtend || len(in.Assignments) != 0 || in.DisplayName != "" ||
-		in.Cloud != models.CloudPublic || in.Language != "it" || in.ContactEmail != "escalations@fabrikam.example" {
+	if !in.NoAdminAccess || len(in.RoleIDs) != 0 || in.DurationDays != 0 || in.AutoExtend ||
+		len(in.Assignments) != 0 || in.DisplayName != "" || in.Cloud != models.CloudPublic || in.Language != "it" ||
+		in.ContactEmail != "escalations@fabrikam.example" {
 		t.Fatalf("workflow input: %+v", in)
 	}
 	rows := f.invitations(t)
-	if len(rows) != 1 || rows[0].AdminAccess || rows[0].Roles != "" || rows[0].DurationDays != 0 || rows[0].Cloud != models.CloudPublic {
+	if len(rows) != 1 || rows[0].AdminAccess || rows[0].Roles != "" || rows[0].DurationDays != 0 ||
+		rows[0].Cloud != models.CloudPublic {
 		t.Fatalf("stored row: %+v", rows)
 	}
 
-	f.live(c.WorkflowID, workflows.InvitationState{Status: models.InvitationPending, RelationshipRequestURL: relationshipURL})
+	f.live(c.WorkflowID, workflows.InvitationState{
+		Status:                 models.InvitationPending,
+		RelationshipRequestURL: relationshipURL,
+	})
 	var got struct {
 		AdminAccess *bool  `json:"adminAccess"`
 		Cloud       string `json:"cloud"`
@@ -121,7 +148,8 @@ func TestAnInvitationWithoutAdminAccessAsksForTheResellerRelationshipAlone(t *te
 	}
 	detail := f.sales.Do("GET", "/v1/invitations/"+c.ID, nil)
 	detail.JSON(t, &got)
-	if detail.Status != http.StatusOK || got.AdminAccess == nil || *got.AdminAccess || got.Cloud != models.CloudPublic || len(got.Roles) != 0 || got.RelURL != relationshipURL {
+	if detail.Status != http.StatusOK || got.AdminAccess == nil || *got.AdminAccess ||
+		got.Cloud != models.CloudPublic || len(got.Roles) != 0 || got.RelURL != relationshipURL {
 		t.Fatalf("detail: %d %s", detail.Status, detail.Body)
 	}
 	list := f.sales.Do("GET", "/v1/invitations", nil)
@@ -130,12 +158,17 @@ func TestAnInvitationWithoutAdminAccessAsksForTheResellerRelationshipAlone(t *te
 	}
 
 	// With admin access, as before: adminAccess true or left out.
-	for _, body := range []map[string]any{with(map[string]any{"customerDomain": "fabrikam.onmicrosoft.com", "adminAccess": true}), with(map[string]any{"customerDomain": "northwind.onmicrosoft.com"})} {
+	for _, body := range []map[string]any{
+		with(map[string]any{"customerDomain": "fabrikam.onmicrosoft.com", "adminAccess": true}),
+		with(map[string]any{"customerDomain": "northwind.onmicrosoft.com"}),
+	} {
 		r := f.admin.Do("POST", "/v1/invitations", body)
 		if r.Status != http.StatusCreated || !strings.Contains(string(r.Body), `"adminAccess":true`) {
 			t.Fatalf("create with admin access: %d %s", r.Status, r.Body)
 		}
-		if in := startInput[workflows.InvitationInput](f.temporal.startCalls()[len(f.temporal.startCalls())-1]); in.NoAdminAccess || len(in.RoleIDs) != 2 {
+		if in := startInput[workflows.InvitationInput](
+			f.temporal.startCalls()[len(f.temporal.startCalls())-1],
+		); in.NoAdminAccess || len(in.RoleIDs) != 2 {
 			t.Fatalf("workflow input: %+v", in)
 		}
 	}
@@ -153,19 +186,29 @@ func TestTheLandingPageOfAnInvitationWithoutAdminAccess(t *testing.T) {
 	browser := f.browser(t)
 
 	t.Run("the page shows the reseller step alone", func(t *testing.T) {
-		f.live(inv.WorkflowID, workflows.InvitationState{Status: models.InvitationPending, RelationshipRequestURL: relationshipURL})
+		f.live(inv.WorkflowID, workflows.InvitationState{
+			Status:                 models.InvitationPending,
+			RelationshipRequestURL: relationshipURL,
+		})
 		page := browser.Do("GET", path, nil)
 		body := string(page.Body)
-		if page.Status != http.StatusOK || anchor(page.Body, "accept-reseller") != relationshipURL || anchor(page.Body, "approve-gdap") != "" {
+		if page.Status != http.StatusOK || anchor(page.Body, "accept-reseller") != relationshipURL ||
+			anchor(page.Body, "approve-gdap") != "" {
 			t.Fatalf("status %d: %s", page.Status, body)
 		}
-		for _, want := range []string{"asks to become the Microsoft reseller of contoso.onmicrosoft.com", "asks for no admin rights in your organisation",
-			"accepts the reseller relationship in the Microsoft 365 admin center: one step", `id="no-admin-access"`} {
+		for _, want := range []string{
+			"asks to become the Microsoft reseller of contoso.onmicrosoft.com",
+			"asks for no admin rights in your organisation",
+			"accepts the reseller relationship in the Microsoft 365 admin center: one step",
+			`id="no-admin-access"`,
+		} {
 			if !strings.Contains(body, want) {
 				t.Errorf("the page must say %q", want)
 			}
 		}
-		for _, unwanted := range []string{`id="roles"`, `id="duration"`, "Step 2", "Approve the admin roles", "help administer"} {
+		for _, unwanted := range []string{
+			`id="roles"`, `id="duration"`, "Step 2", "Approve the admin roles", "help administer",
+		} {
 			if strings.Contains(body, unwanted) {
 				t.Errorf("the page must not show %q", unwanted)
 			}
@@ -183,7 +226,8 @@ func TestTheLandingPageOfAnInvitationWithoutAdminAccess(t *testing.T) {
 		}
 		r := browser.Do("GET", path, nil, "Accept", "application/json")
 		r.JSON(t, &got)
-		if got.AdminAccess == nil || *got.AdminAccess || got.Cloud != models.CloudPublic || len(got.Roles) != 0 || got.RelURL != relationshipURL || got.GDAPURL != "" {
+		if got.AdminAccess == nil || *got.AdminAccess || got.Cloud != models.CloudPublic || len(got.Roles) != 0 ||
+			got.RelURL != relationshipURL || got.GDAPURL != "" {
 			t.Fatalf("JSON: %s", r.Body)
 		}
 	})
@@ -201,14 +245,18 @@ func TestTheLandingPageOfAnInvitationWithoutAdminAccess(t *testing.T) {
 			st   workflows.InvitationState
 			id   string
 		}{
-			{"waiting", workflows.InvitationState{Status: models.InvitationPending, RelationshipRequestURL: relationshipURL}, "accept-reseller"},
+			{"waiting", workflows.InvitationState{
+				Status:                 models.InvitationPending,
+				RelationshipRequestURL: relationshipURL,
+			}, "accept-reseller"},
 			{"done", workflows.InvitationState{Status: models.InvitationActive, ResellerAccepted: true}, "done"},
 		} {
 			t.Run(lang+"/"+st.name, func(t *testing.T) {
 				f.live(inv.WorkflowID, st.st)
 				page := browser.Do("GET", path+"?lang="+lang, nil)
 				body := string(page.Body)
-				if page.Status != http.StatusOK || !strings.Contains(body, `id="`+st.id+`"`) || strings.Contains(body, `id="approve-gdap"`) || strings.Contains(body, `id="roles"`) {
+				if page.Status != http.StatusOK || !strings.Contains(body, `id="`+st.id+`"`) ||
+					strings.Contains(body, `id="approve-gdap"`) || strings.Contains(body, `id="roles"`) {
 					t.Fatalf("status %d:\n%s", page.Status, body)
 				}
 				assertNoRawStrings(t, body)
@@ -216,7 +264,9 @@ func TestTheLandingPageOfAnInvitationWithoutAdminAccess(t *testing.T) {
 		}
 	}
 	f.live(inv.WorkflowID, workflows.InvitationState{Status: models.InvitationActive, ResellerAccepted: true})
-	if done := string(browser.Do("GET", path, nil).Body); !strings.Contains(done, "is now your Microsoft reseller, with no admin rights") {
+	if done := string(browser.Do("GET", path, nil).Body); !strings.Contains(
+		done, "is now your Microsoft reseller, with no admin rights",
+	) {
 		t.Fatalf("the done page must say no admin rights were given: %s", done)
 	}
 }
@@ -229,7 +279,8 @@ func TestAUSGovernmentCustomerIsSentToTheUSGovernmentPortal(t *testing.T) {
 	}
 	var inv created
 	resp.JSON(t, &inv)
-	if in := startInput[workflows.InvitationInput](f.temporal.startCalls()[0]); in.Cloud != models.CloudUSGov || in.NoAdminAccess {
+	if in := startInput[workflows.InvitationInput](f.temporal.startCalls()[0]); in.Cloud != models.CloudUSGov ||
+		in.NoAdminAccess {
 		t.Fatalf("workflow input: %+v", in)
 	}
 	if rows := f.invitations(t); len(rows) != 1 || rows[0].Cloud != models.CloudUSGov || !rows[0].AdminAccess {
@@ -243,7 +294,8 @@ func TestAUSGovernmentCustomerIsSentToTheUSGovernmentPortal(t *testing.T) {
 	if got := anchor(page.Body, "accept-reseller"); got != usGovRelationshipURL {
 		t.Fatalf("the reseller step must lead to the US Government portal: %q", got)
 	}
-	if !strings.Contains(body, "in the Microsoft Office admin portal for US Government") || strings.Contains(body, "Microsoft 365 admin center") {
+	if !strings.Contains(body, "in the Microsoft Office admin portal for US Government") ||
+		strings.Contains(body, "Microsoft 365 admin center") {
 		t.Fatalf("the page must name the US Government portal: %s", body)
 	}
 	if anchor(page.Body, "approve-gdap") != approvalURL {
@@ -257,8 +309,10 @@ func TestAUSGovernmentCustomerIsSentToTheUSGovernmentPortal(t *testing.T) {
 	if st.Cloud != models.CloudUSGov || st.RelURL != usGovRelationshipURL {
 		t.Fatalf("JSON: %+v", st)
 	}
-	if post := browser.Do("POST", f.acceptPath(inv), "upn=admin%40contoso.onmicrosoft.com", "Content-Type", formContentType); post.Header.Get("Location") != usGovRelationshipURL {
-		t.Fatalf("the acknowledgement must lead to the US Government portal: %d %q", post.Status, post.Header.Get("Location"))
+	if post := browser.Do("POST", f.acceptPath(inv), "upn=admin%40contoso.onmicrosoft.com",
+		"Content-Type", formContentType); post.Header.Get("Location") != usGovRelationshipURL {
+		t.Fatalf("the acknowledgement must lead to the US Government portal: %d %q",
+			post.Status, post.Header.Get("Location"))
 	}
 	var detail struct {
 		Cloud  string `json:"cloud"`
@@ -279,7 +333,9 @@ func TestAUSGovernmentCustomerIsSentToTheUSGovernmentPortal(t *testing.T) {
 	var oc created
 	other.JSON(t, &oc)
 	g.live(oc.WorkflowID, pending())
-	if got := anchor(g.browser(t).Do("GET", g.acceptPath(oc), nil).Body, "accept-reseller"); !strings.HasPrefix(got, api.DefaultUSGovPortalURL+"/Adminportal/Home?invType=ResellerRelationship") {
+	if got := anchor(g.browser(t).Do("GET", g.acceptPath(oc), nil).Body, "accept-reseller"); !strings.HasPrefix(
+		got, api.DefaultUSGovPortalURL+"/Adminportal/Home?invType=ResellerRelationship",
+	) {
 		t.Fatalf("by default the link is on %s: %q", api.DefaultUSGovPortalURL, got)
 	}
 }
@@ -290,25 +346,34 @@ func TestTheDashboardShowsWhatAnInvitationAsksFor(t *testing.T) {
 		t.Fatalf("create: %d %s", r.Status, r.Body)
 	}
 	// Left out, the cloud of a domain under onmicrosoft.us is US Government.
-	if r := f.admin.Do("POST", "/v1/invitations", with(map[string]any{"customerDomain": "agency.onmicrosoft.us"})); r.Status != http.StatusCreated || !strings.Contains(string(r.Body), `"cloud":"usgov"`) {
+	if r := f.admin.Do("POST", "/v1/invitations", with(map[string]any{
+		"customerDomain": "agency.onmicrosoft.us",
+	})); r.Status != http.StatusCreated || !strings.Contains(string(r.Body), `"cloud":"usgov"`) {
 		t.Fatalf("create: %d %s", r.Status, r.Body)
 	}
 	cookie := f.signIn(t, models.RoleSalesAgent)
 	list := string(f.browser(t).Do("GET", "/", nil, "Cookie", cookie).Body)
-	if !strings.Contains(list, "<th>Access</th>") || !strings.Contains(list, "<td>Reseller only</td>") || !strings.Contains(list, "<td>Admin roles (GDAP), US Government</td>") {
+	if !strings.Contains(list, "<th>Access</th>") || !strings.Contains(list, "<td>Reseller only</td>") ||
+		!strings.Contains(list, "<td>Admin roles (GDAP), US Government</td>") {
 		t.Fatalf("the list must show what each invitation asks for: %s", list)
 	}
 	rows := f.invitations(t)
 	for _, row := range rows {
-		f.live(row.WorkflowID, workflows.InvitationState{Status: models.InvitationPending, RelationshipRequestURL: relationshipURL})
+		f.live(row.WorkflowID, workflows.InvitationState{
+			Status:                 models.InvitationPending,
+			RelationshipRequestURL: relationshipURL,
+		})
 		page := string(f.browser(t).Do("GET", "/invitations/"+row.ID, nil, "Cookie", cookie).Body)
 		switch {
 		case !row.AdminAccess:
-			if !strings.Contains(page, "not requested: the reseller relationship alone") || strings.Contains(page, `id="gdap-state"`) || strings.Contains(page, `id="roles"`) {
+			if !strings.Contains(page, "not requested: the reseller relationship alone") ||
+				strings.Contains(page, `id="gdap-state"`) || strings.Contains(page, `id="roles"`) {
 				t.Fatalf("reseller-only detail: %s", page)
 			}
 		default:
-			if !strings.Contains(page, "requested (GDAP)") || !strings.Contains(page, `<dd id="cloud">US Government</dd>`) || !strings.Contains(page, `id="gdap-state"`) {
+			if !strings.Contains(page, "requested (GDAP)") ||
+				!strings.Contains(page, `<dd id="cloud">US Government</dd>`) ||
+				!strings.Contains(page, `id="gdap-state"`) {
 				t.Fatalf("US Government detail: %s", page)
 			}
 		}

@@ -98,8 +98,12 @@ func newFlowFixture(t *testing.T, configure ...func(*api.FlowConfig)) *flowFixtu
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	t.Cleanup(hs.Close)
 	f := &flowFixture{
-		store: store, temporal: newFakeTemporal(), baseURL: hs.URL, keys: map[models.Role]string{}, logs: &lockedBuffer{},
-		clock: &clock{t: time.Date(2025, 3, 10, 9, 0, 0, 0, time.UTC)},
+		store:    store,
+		temporal: newFakeTemporal(),
+		baseURL:  hs.URL,
+		keys:     map[models.Role]string{},
+		logs:     &lockedBuffer{},
+		clock:    &clock{t: time.Date(2025, 3, 10, 9, 0, 0, 0, time.UTC)},
 	}
 	flows := api.FlowConfig{
 		PartnerID: partnerID, PartnerName: "Fabrikam Cloud Services", BaseURL: hs.URL,
@@ -166,7 +170,9 @@ func validInvitation() map[string]any {
 		"roles":          []string{"User Administrator", roleHelpdeskAdmin},
 		"durationDays":   730,
 		"autoExtend":     true,
-		"assignments":    []map[string]any{{"securityGroupId": groupHelpdesk, "roles": []string{"Helpdesk Administrator"}}},
+		"assignments": []map[string]any{
+			{"securityGroupId": groupHelpdesk, "roles": []string{"Helpdesk Administrator"}},
+		},
 	}
 }
 
@@ -189,29 +195,62 @@ func TestInvitationRequestsAreValidatedBeforeAnythingStarts(t *testing.T) {
 		body  any
 		field string
 	}{
-		{"a customer domain that is not a domain name is refused", with(map[string]any{"customerDomain": "contoso"}), "customerDomain"},
-		{"a customer domain with an empty label is refused", with(map[string]any{"customerDomain": "contoso..com"}), "customerDomain"},
-		{"a customer domain with a space is refused", with(map[string]any{"customerDomain": "con toso.com"}), "customerDomain"},
+		{"a customer domain that is not a domain name is refused",
+			with(map[string]any{"customerDomain": "contoso"}), "customerDomain"},
+		{"a customer domain with an empty label is refused",
+			with(map[string]any{"customerDomain": "contoso..com"}), "customerDomain"},
+		{"a customer domain with a space is refused",
+			with(map[string]any{"customerDomain": "con toso.com"}), "customerDomain"},
 		{"a missing customer domain is refused", with(map[string]any{"customerDomain": nil}), "customerDomain"},
-		{"a customer e-mail without a domain is refused", with(map[string]any{"customerEmail": "admin@"}), "customerEmail"},
-		{"a customer e-mail with a display name is refused", with(map[string]any{"customerEmail": "Admin <admin@contoso.com>"}), "customerEmail"},
+		{"a customer e-mail without a domain is refused",
+			with(map[string]any{"customerEmail": "admin@"}), "customerEmail"},
+		{"a customer e-mail with a display name is refused",
+			with(map[string]any{"customerEmail": "Admin <admin@contoso.com>"}), "customerEmail"},
 		{"a missing customer e-mail is refused", with(map[string]any{"customerEmail": nil}), "customerEmail"},
 		{"an invitation without roles is refused", with(map[string]any{"roles": []string{}}), "roles"},
-		{"an unknown Entra role is refused", with(map[string]any{"roles": []string{"User Administrator", "Coffee Administrator"}}), "roles"},
+		{"an unknown Entra role is refused",
+			with(map[string]any{"roles": []string{"User Administrator", "Coffee Administrator"}}), "roles"},
 		{"a duration of zero days is refused", with(map[string]any{"durationDays": 0}), "durationDays"},
 		{"a duration over two years is refused", with(map[string]any{"durationDays": 731}), "durationDays"},
-		{"a duration that is not a number is refused", with(map[string]any{"durationDays": "two years"}), "durationDays"},
-		{"auto-extend with Global Administrator is refused, as Partner Center refuses it", with(map[string]any{"roles": []string{"Global Administrator"}, "assignments": []map[string]any{{"securityGroupId": groupHelpdesk, "roles": []string{"Global Administrator"}}}}), "autoExtend"},
-		{"a display name over 50 characters is refused", with(map[string]any{"displayName": strings.Repeat("x", 51)}), "displayName"},
-		{"an indirect reseller ID that is not a tenant ID is refused", with(map[string]any{"indirectResellerId": "reseller-1"}), "indirectResellerId"},
+		{"a duration that is not a number is refused",
+			with(map[string]any{"durationDays": "two years"}), "durationDays"},
+		{"auto-extend with Global Administrator is refused, as Partner Center refuses it",
+			with(map[string]any{
+				"roles": []string{"Global Administrator"},
+				"assignments": []map[string]any{
+					{"securityGroupId": groupHelpdesk, "roles": []string{"Global Administrator"}},
+				},
+			}), "autoExtend"},
+		{"a display name over 50 characters is refused",
+			with(map[string]any{"displayName": strings.Repeat("x", 51)}), "displayName"},
+		{"an indirect reseller ID that is not a tenant ID is refused",
+			with(map[string]any{"indirectResellerId": "reseller-1"}), "indirectResellerId"},
 		{"a malformed contact e-mail is refused", with(map[string]any{"contactEmail": "ops"}), "contactEmail"},
-		{"an empty list of assignments is refused", with(map[string]any{"assignments": []map[string]any{}}), "assignments"},
-		{"omitted assignments without configured defaults are refused", with(map[string]any{"assignments": nil}), "assignments"},
-		{"an assignment to a group that is not a GUID is refused", with(map[string]any{"assignments": []map[string]any{{"securityGroupId": "Helpdesk", "roles": []string{"User Administrator"}}}}), "assignments[0].securityGroupId"},
-		{"the same group assigned twice is refused", with(map[string]any{"assignments": []map[string]any{{"securityGroupId": groupHelpdesk, "roles": []string{"User Administrator"}}, {"securityGroupId": strings.ToUpper(groupHelpdesk), "roles": []string{"Helpdesk Administrator"}}}}), "assignments[1].securityGroupId"},
-		{"an assignment of a role that was not requested is refused", with(map[string]any{"assignments": []map[string]any{{"securityGroupId": groupHelpdesk, "roles": []string{"Global Reader"}}}}), "assignments[0].roles"},
-		{"an assignment of an unknown role is refused", with(map[string]any{"assignments": []map[string]any{{"securityGroupId": groupHelpdesk, "roles": []string{"Root"}}}}), "assignments[0].roles"},
-		{"an assignment without roles is refused", with(map[string]any{"assignments": []map[string]any{{"securityGroupId": groupHelpdesk, "roles": []string{}}}}), "assignments[0].roles"},
+		{"an empty list of assignments is refused",
+			with(map[string]any{"assignments": []map[string]any{}}), "assignments"},
+		{"omitted assignments without configured defaults are refused",
+			with(map[string]any{"assignments": nil}), "assignments"},
+		{"an assignment to a group that is not a GUID is refused",
+			with(map[string]any{"assignments": []map[string]any{
+				{"securityGroupId": "Helpdesk", "roles": []string{"User Administrator"}},
+			}}), "assignments[0].securityGroupId"},
+		{"the same group assigned twice is refused",
+			with(map[string]any{"assignments": []map[string]any{
+				{"securityGroupId": groupHelpdesk, "roles": []string{"User Administrator"}},
+				{"securityGroupId": strings.ToUpper(groupHelpdesk), "roles": []string{"Helpdesk Administrator"}},
+			}}), "assignments[1].securityGroupId"},
+		{"an assignment of a role that was not requested is refused",
+			with(map[string]any{"assignments": []map[string]any{
+				{"securityGroupId": groupHelpdesk, "roles": []string{"Global Reader"}},
+			}}), "assignments[0].roles"},
+		{"an assignment of an unknown role is refused",
+			with(map[string]any{"assignments": []map[string]any{
+				{"securityGroupId": groupHelpdesk, "roles": []string{"Root"}},
+			}}), "assignments[0].roles"},
+		{"an assignment without roles is refused",
+			with(map[string]any{"assignments": []map[string]any{
+				{"securityGroupId": groupHelpdesk, "roles": []string{}},
+			}}), "assignments[0].roles"},
 		{"an unknown field is refused and named", with(map[string]any{"gdap": true}), "gdap"},
 	}
 	for _, tc := range cases {
@@ -254,7 +293,8 @@ func TestOnlyAdminAgentsInvite(t *testing.T) {
 			}
 		})
 	}
-	if r := f.anon.As(f.keys[models.RoleGlobalAdmin]).Do("POST", "/v1/invitations", validInvitation()); r.Status != http.StatusCreated {
+	if r := f.anon.As(f.keys[models.RoleGlobalAdmin]).
+		Do("POST", "/v1/invitations", validInvitation()); r.Status != http.StatusCreated {
 		t.Fatalf("a global admin may do everything an admin agent may: %d %s", r.Status, r.Body)
 	}
 }
@@ -272,21 +312,24 @@ func TestCreatingAnInvitationRecordsItAndStartsItsWorkflow(t *testing.T) {
 	resp.JSON(t, &c)
 	wantWorkflowID := "invitation/" + c.ID
 	wantExpiry := f.clock.Now().Add(90 * 24 * time.Hour)
-	if resp.Header.Get("Location") != "/v1/invitations/"+c.ID || c.Status != "pending" || c.WorkflowID != wantWorkflowID ||
-		c.CustomerDomain != "contoso.onmicrosoft.com" || !c.ExpiresAt.Equal(wantExpiry) {
+	if resp.Header.Get("Location") != "/v1/invitations/"+c.ID || c.Status != "pending" ||
+		c.WorkflowID != wantWorkflowID || c.CustomerDomain != "contoso.onmicrosoft.com" ||
+		!c.ExpiresAt.Equal(wantExpiry) {
 		t.Fatalf("answer: %s (Location %q)", resp.Body, resp.Header.Get("Location"))
 	}
 	token, ok := strings.CutPrefix(c.AcceptURL, f.baseURL+"/accept/")
 	if !ok {
 		t.Fatalf("the accept URL must be on the public base: %s", c.AcceptURL)
 	}
-	if id, err := links.NewSigner(signingKey).Verify(links.PurposeAcceptInvitation, token, f.clock.Now()); err != nil || id != c.ID {
+	if id, err := links.NewSigner(signingKey).
+		Verify(links.PurposeAcceptInvitation, token, f.clock.Now()); err != nil || id != c.ID {
 		t.Fatalf("the accept URL must carry a token for this invitation: %q %v", id, err)
 	}
 
 	rows := f.invitations(t)
-	if len(rows) != 1 || rows[0].ID != c.ID || rows[0].Status != models.InvitationPending || rows[0].WorkflowID != wantWorkflowID ||
-		rows[0].Roles != roleUserAdmin+","+roleHelpdeskAdmin || !rows[0].ExpiresAt.Equal(wantExpiry) || rows[0].PartnerID != partnerID {
+	if len(rows) != 1 || rows[0].ID != c.ID || rows[0].Status != models.InvitationPending ||
+		rows[0].WorkflowID != wantWorkflowID || rows[0].Roles != roleUserAdmin+","+roleHelpdeskAdmin ||
+		!rows[0].ExpiresAt.Equal(wantExpiry) || rows[0].PartnerID != partnerID {
 		t.Fatalf("stored row: %+v", rows)
 	}
 
@@ -297,7 +340,8 @@ func TestCreatingAnInvitationRecordsItAndStartsItsWorkflow(t *testing.T) {
 	opts, in := starts[0].Options, startInput[workflows.InvitationInput](starts[0])
 	if starts[0].Workflow != "Invitation" || opts.ID != wantWorkflowID || opts.TaskQueue != workflows.TaskQueue ||
 		opts.WorkflowIDConflictPolicy != enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL ||
-		opts.WorkflowIDReusePolicy != enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE || !opts.WorkflowExecutionErrorWhenAlreadyStarted {
+		opts.WorkflowIDReusePolicy != enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE ||
+		!opts.WorkflowExecutionErrorWhenAlreadyStarted {
 		t.Fatalf("start options: %+v", opts)
 	}
 	attrs := opts.TypedSearchAttributes
@@ -310,7 +354,8 @@ func TestCreatingAnInvitationRecordsItAndStartsItsWorkflow(t *testing.T) {
 		}
 	}
 	if in.InvitationID != c.ID || in.PartnerID != partnerID || in.CustomerDomain != "contoso.onmicrosoft.com" ||
-		!slices.Equal(in.RoleIDs, []string{roleUserAdmin, roleHelpdeskAdmin}) || in.DurationDays != 730 || !in.AutoExtend ||
+		!slices.Equal(in.RoleIDs, []string{roleUserAdmin, roleHelpdeskAdmin}) ||
+		in.DurationDays != 730 || !in.AutoExtend ||
 		in.DisplayName != "Fabrikam contoso.onmicrosoft.com" || in.ContactEmail != "escalations@fabrikam.example" ||
 		!in.ExpiresAt.Equal(wantExpiry) || in.Policy.PollEvery != workflows.DefaultInvitationPolicy.PollEvery ||
 		len(in.Assignments) != 1 || in.Assignments[0].SecurityGroupID != groupHelpdesk ||
@@ -336,7 +381,8 @@ func TestDefaultsFillWhatARequestLeavesOut(t *testing.T) {
 		t.Fatalf("create: %d %s", resp.Status, resp.Body)
 	}
 	in := startInput[workflows.InvitationInput](f.temporal.startCalls()[0])
-	if len(in.Assignments) != 1 || in.Assignments[0].SecurityGroupID != groupHelpdesk || !slices.Equal(in.Assignments[0].RoleIDs, []string{roleUserAdmin}) {
+	if len(in.Assignments) != 1 || in.Assignments[0].SecurityGroupID != groupHelpdesk ||
+		!slices.Equal(in.Assignments[0].RoleIDs, []string{roleUserAdmin}) {
 		t.Fatalf("default assignments must be narrowed to the requested roles: %+v", in.Assignments)
 	}
 	if want := ("Northwind " + long)[:50]; in.DisplayName != want {
@@ -363,8 +409,10 @@ func TestACustomerHasAtMostOneOpenInvitation(t *testing.T) {
 	}
 	p := resp.Problem(t)
 	want := "/v1/invitations/" + first.ID
-	if p["type"] != api.ProblemTypePrefix+"invitation-open" || p["location"] != want || resp.Header.Get("Location") != want {
-		t.Fatalf("the conflict must point at the open invitation %s: %v (Location %q)", want, p, resp.Header.Get("Location"))
+	if p["type"] != api.ProblemTypePrefix+"invitation-open" || p["location"] != want ||
+		resp.Header.Get("Location") != want {
+		t.Fatalf("the conflict must point at the open invitation %s: %v (Location %q)",
+			want, p, resp.Header.Get("Location"))
 	}
 	if n := len(f.temporal.startCalls()); n != 1 {
 		t.Fatalf("the refused invitation started a workflow: %d starts", n)
@@ -373,7 +421,8 @@ func TestACustomerHasAtMostOneOpenInvitation(t *testing.T) {
 		t.Fatalf("want the one open invitation, got %d rows", n)
 	}
 
-	if err := models.Record(context.Background(), f.store, models.KindInvitation, first.ID, models.InvitationChange{Status: models.InvitationExpired}); err != nil {
+	if err := models.Record(context.Background(), f.store, models.KindInvitation, first.ID,
+		models.InvitationChange{Status: models.InvitationExpired}); err != nil {
 		t.Fatal(err)
 	}
 	f.temporal.set(func(ft *fakeTemporal) { delete(ft.running, first.WorkflowID) })
@@ -413,10 +462,15 @@ func TestAnInvitationShowsItsTimelineAndTheWorkflowsLiveState(t *testing.T) {
 	f := newFlowFixture(t)
 	inv := f.invite(t, "contoso.onmicrosoft.com")
 	live := workflows.InvitationState{
-		Status: models.InvitationAccepted, ResellerAccepted: true, GDAPStatus: "approvalPending", GDAPRelationshipID: "rel-1",
-		RelationshipRequestURL: "https://admin.microsoft.com/Adminportal/Home?invType=ResellerRelationship&partnerId=" + partnerID,
-		GDAPApprovalURL:        "https://admin.microsoft.com/AdminPortal/Home#/partners/invitation/granularAdminRelationships/rel-1",
-		Assignments:            []workflows.AssignmentState{{SecurityGroupID: groupHelpdesk, Status: "pending"}},
+		Status:             models.InvitationAccepted,
+		ResellerAccepted:   true,
+		GDAPStatus:         "approvalPending",
+		GDAPRelationshipID: "rel-1",
+		RelationshipRequestURL: "https://admin.microsoft.com/Adminportal/Home?invType=ResellerRelationship&partnerId=" +
+			partnerID,
+		GDAPApprovalURL: "https://admin.microsoft.com/AdminPortal/Home#/partners/invitation/" +
+			"granularAdminRelationships/rel-1",
+		Assignments: []workflows.AssignmentState{{SecurityGroupID: groupHelpdesk, Status: "pending"}},
 	}
 	f.temporal.set(func(ft *fakeTemporal) { ft.states[inv.WorkflowID] = live })
 
@@ -433,9 +487,11 @@ func TestAnInvitationShowsItsTimelineAndTheWorkflowsLiveState(t *testing.T) {
 		if len(got.Roles) != 2 || got.Roles[0].Name != "User Administrator" {
 			t.Fatalf("roles must be shown by name: %s", resp.Body)
 		}
-		if !got.Live || got.Status != models.InvitationAccepted || got.GDAPStatus != "approvalPending" || got.ResellerAccepted == nil || !*got.ResellerAccepted ||
+		if !got.Live || got.Status != models.InvitationAccepted || got.GDAPStatus != "approvalPending" ||
+			got.ResellerAccepted == nil || !*got.ResellerAccepted ||
 			got.GDAPApproved == nil || *got.GDAPApproved || got.RelationshipRequestURL != live.RelationshipRequestURL ||
-			got.GDAPApprovalURL != live.GDAPApprovalURL || got.GDAPRelationshipID != "rel-1" || len(got.Assignments) != 1 {
+			got.GDAPApprovalURL != live.GDAPApprovalURL || got.GDAPRelationshipID != "rel-1" ||
+			len(got.Assignments) != 1 {
 			t.Fatalf("live state: %s", resp.Body)
 		}
 	}
@@ -444,11 +500,13 @@ func TestAnInvitationShowsItsTimelineAndTheWorkflowsLiveState(t *testing.T) {
 	resp := f.admin.Do("GET", "/v1/invitations/"+inv.ID, nil)
 	var got invitationBody
 	resp.JSON(t, &got)
-	if resp.Status != http.StatusOK || got.Live || got.Status != models.InvitationPending || got.ResellerAccepted != nil || len(got.Steps) != 1 {
+	if resp.Status != http.StatusOK || got.Live || got.Status != models.InvitationPending ||
+		got.ResellerAccepted != nil || len(got.Steps) != 1 {
 		t.Fatalf("a workflow that does not answer leaves the database's view: %d %s", resp.Status, resp.Body)
 	}
 
-	if r := f.admin.Do("GET", "/v1/invitations/inv_0000000000000000", nil); r.Status != http.StatusNotFound || r.Problem(t)["type"] != api.ProblemTypePrefix+"not-found" {
+	if r := f.admin.Do("GET", "/v1/invitations/inv_0000000000000000", nil); r.Status != http.StatusNotFound ||
+		r.Problem(t)["type"] != api.ProblemTypePrefix+"not-found" {
 		t.Fatalf("an unknown invitation: %d %s", r.Status, r.Body)
 	}
 }
@@ -460,7 +518,8 @@ func TestListingInvitations(t *testing.T) {
 		ids = append(ids, f.invite(t, d).ID)
 		f.clock.Advance(time.Minute)
 	}
-	if err := models.Record(context.Background(), f.store, models.KindInvitation, ids[1], models.InvitationChange{Status: models.InvitationActive}); err != nil {
+	if err := models.Record(context.Background(), f.store, models.KindInvitation, ids[1],
+		models.InvitationChange{Status: models.InvitationActive}); err != nil {
 		t.Fatal(err)
 	}
 	type page struct {
@@ -520,7 +579,8 @@ func TestListingInvitations(t *testing.T) {
 	})
 	t.Run("creation time bounds filter", func(t *testing.T) {
 		start := time.Date(2025, 3, 10, 9, 0, 0, 0, time.UTC)
-		p := list("createdAfter=" + start.Add(90*time.Second).Format(time.RFC3339) + "&createdBefore=" + start.Add(210*time.Second).Format(time.RFC3339))
+		p := list("createdAfter=" + start.Add(90*time.Second).Format(time.RFC3339) +
+			"&createdBefore=" + start.Add(210*time.Second).Format(time.RFC3339))
 		if len(p.Items) != 2 || p.Items[0].ID != ids[3] || p.Items[1].ID != ids[2] {
 			t.Fatalf("time window: %+v", p)
 		}
@@ -575,8 +635,12 @@ func TestResendAndCancelAreUpdatesTheWorkflowMayRefuse(t *testing.T) {
 		t.Fatalf("resend answer: %s", resp.Body)
 	}
 
-	f.temporal.set(func(ft *fakeTemporal) { ft.updateState = workflows.InvitationState{Status: models.InvitationCancelled} })
-	resp = f.admin.Do("POST", "/v1/invitations/"+inv.ID+"/cancel", map[string]any{"reason": "customer chose another partner"})
+	f.temporal.set(func(ft *fakeTemporal) {
+		ft.updateState = workflows.InvitationState{Status: models.InvitationCancelled}
+	})
+	resp = f.admin.Do("POST", "/v1/invitations/"+inv.ID+"/cancel", map[string]any{
+		"reason": "customer chose another partner",
+	})
 	resp.JSON(t, &got)
 	if resp.Status != http.StatusOK || got.Status != "cancelled" {
 		t.Fatalf("cancel: %d %s", resp.Status, resp.Body)
@@ -585,10 +649,14 @@ func TestResendAndCancelAreUpdatesTheWorkflowMayRefuse(t *testing.T) {
 	if len(updates) != 2 {
 		t.Fatalf("want two updates, got %d", len(updates))
 	}
-	wantArgs := []any{workflows.ResendRequest{By: "admin-agent"}, workflows.CancelRequest{By: "admin-agent", Reason: "customer chose another partner"}}
+	wantArgs := []any{
+		workflows.ResendRequest{By: "admin-agent"},
+		workflows.CancelRequest{By: "admin-agent", Reason: "customer chose another partner"},
+	}
 	for i, name := range []string{workflows.UpdateResend, workflows.UpdateCancel} {
 		u := updates[i]
-		if u.WorkflowID != inv.WorkflowID || u.UpdateName != name || u.WaitForStage != client.WorkflowUpdateStageCompleted ||
+		if u.WorkflowID != inv.WorkflowID || u.UpdateName != name ||
+			u.WaitForStage != client.WorkflowUpdateStageCompleted ||
 			len(u.Args) != 1 || u.Args[0] != wantArgs[i] {
 			t.Fatalf("update %d: %+v", i, u)
 		}
@@ -603,12 +671,15 @@ func TestResendAndCancelAreUpdatesTheWorkflowMayRefuse(t *testing.T) {
 		detail    string
 	}{
 		{"an update the workflow's validator rejects is a 409 with its reason", nil,
-			temporal.NewApplicationError("the invitation was already cancelled", "InvitationClosed"), http.StatusConflict, "invitation-closed", "the invitation was already cancelled"},
-		{"an update to a finished workflow is a 409", serviceerror.NewNotFound("workflow execution already completed"), nil,
+			temporal.NewApplicationError("the invitation was already cancelled", "InvitationClosed"),
+			http.StatusConflict, "invitation-closed", "the invitation was already cancelled"},
+		{"an update to a finished workflow is a 409",
+			serviceerror.NewNotFound("workflow execution already completed"), nil,
 			http.StatusConflict, "invitation-closed", "finished"},
 		{"a Temporal that does not answer is a 503", serviceerror.NewUnavailable("connection refused"), nil,
 			http.StatusServiceUnavailable, "unavailable", ""},
-		{"an update whose activity failed is a 503, not a refusal", nil, activityFailure("SendInvitationMail", "smtp: 421 try later"),
+		{"an update whose activity failed is a 503, not a refusal",
+			nil, activityFailure("SendInvitationMail", "smtp: 421 try later"),
 			http.StatusServiceUnavailable, "unavailable", ""},
 	}
 	for _, tc := range refusals {
@@ -637,11 +708,16 @@ func TestResendAndCancelAreUpdatesTheWorkflowMayRefuse(t *testing.T) {
 		status int
 		field  string
 	}{
-		{"a sales agent cannot cancel", f.sales, "/v1/invitations/" + inv.ID + "/cancel", nil, http.StatusForbidden, ""},
-		{"a sales agent cannot resend", f.sales, "/v1/invitations/" + inv.ID + "/resend", nil, http.StatusForbidden, ""},
-		{"an unknown invitation cannot be cancelled", f.admin, "/v1/invitations/inv_0000000000000000/cancel", nil, http.StatusNotFound, ""},
-		{"a cancel reason over 500 characters is refused", f.admin, "/v1/invitations/" + inv.ID + "/cancel", map[string]any{"reason": strings.Repeat("r", 501)}, http.StatusBadRequest, "reason"},
-		{"a cancel body with an unknown field is refused", f.admin, "/v1/invitations/" + inv.ID + "/cancel", map[string]any{"why": "x"}, http.StatusBadRequest, "why"},
+		{"a sales agent cannot cancel", f.sales, "/v1/invitations/" + inv.ID + "/cancel", nil,
+			http.StatusForbidden, ""},
+		{"a sales agent cannot resend", f.sales, "/v1/invitations/" + inv.ID + "/resend", nil,
+			http.StatusForbidden, ""},
+		{"an unknown invitation cannot be cancelled", f.admin, "/v1/invitations/inv_0000000000000000/cancel", nil,
+			http.StatusNotFound, ""},
+		{"a cancel reason over 500 characters is refused", f.admin, "/v1/invitations/" + inv.ID + "/cancel",
+			map[string]any{"reason": strings.Repeat("r", 501)}, http.StatusBadRequest, "reason"},
+		{"a cancel body with an unknown field is refused", f.admin, "/v1/invitations/" + inv.ID + "/cancel",
+			map[string]any{"why": "x"}, http.StatusBadRequest, "why"},
 	}
 	for _, tc := range checks {
 		t.Run(tc.name, func(t *testing.T) {
@@ -677,9 +753,20 @@ func activityFailure(activityType, message string) error {
 func (f *flowFixture) activeReseller(t *testing.T, tenantID string) *models.Reseller {
 	t.Helper()
 	now := f.clock.Now()
-	r := &models.Reseller{ID: "res_" + tenantID[:8], PartnerID: partnerID, CompanyName: "Adatum", Email: "admin@" + tenantID[:8] + ".example",
-		Language: "en", MPNID: "1234567", TenantID: tenantID, Status: models.ResellerActive, WorkflowID: "reseller/" + tenantID,
-		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	r := &models.Reseller{
+		ID:          "res_" + tenantID[:8],
+		PartnerID:   partnerID,
+		CompanyName: "Adatum",
+		Email:       "admin@" + tenantID[:8] + ".example",
+		Language:    "en",
+		MPNID:       "1234567",
+		TenantID:    tenantID,
+		Status:      models.ResellerActive,
+		WorkflowID:  "reseller/" + tenantID,
+		CreatedAt:   now,
+		UpdatedAt:   now,
+		ExpiresAt:   now.Add(time.Hour),
+	}
 	if _, err := f.store.CreateReseller(context.Background(), r); err != nil {
 		t.Fatal(err)
 	}

@@ -62,7 +62,8 @@ func TestAnInvitationNamesTheCustomersLanguage(t *testing.T) {
 			if resp.Status != http.StatusBadRequest || resp.Problem(t)["field"] != "language" {
 				t.Fatalf("want a 400 naming language, got %d %s", resp.Status, resp.Body)
 			}
-			if _, isString := tc.language.(string); isString && !strings.Contains(resp.Problem(t)["detail"].(string), "en, it, tr") {
+			if _, isString := tc.language.(string); isString &&
+				!strings.Contains(resp.Problem(t)["detail"].(string), "en, it, tr") {
 				t.Fatalf("the refusal must name the supported languages: %s", resp.Body)
 			}
 			if len(f.temporal.startCalls()) != 0 || len(f.invitations(t)) != 0 {
@@ -82,14 +83,25 @@ func TestTheLandingPageSpeaksTheCustomersLanguage(t *testing.T) {
 		says           []string
 	}{
 		{"without a preference the page is English", "", "", "", "en",
-			[]string{"asks to become your Microsoft reseller", "730 days", "8 June 2025, 09:00 UTC", "expires in 90 days", "Continue to Microsoft"}},
+			[]string{
+				"asks to become your Microsoft reseller", "730 days", "8 June 2025, 09:00 UTC", "expires in 90 days",
+				"Continue to Microsoft",
+			}},
 		{"the browser's language is taken", "", "it-IT,it;q=0.9,en;q=0.8", "", "it",
-			[]string{"chiede di diventare il Suo rivenditore Microsoft", "730 giorni", "8 giugno 2025, ore 09:00 UTC", "scade tra 90 giorni", "Prosegua su Microsoft", "Accetti la relazione di rivenditore"}},
+			[]string{
+				"chiede di diventare il Suo rivenditore Microsoft", "730 giorni", "8 giugno 2025, ore 09:00 UTC",
+				"scade tra 90 giorni", "Prosegua su Microsoft", "Accetti la relazione di rivenditore",
+			}},
 		{"the browser's best supported language is taken", "", "de-DE,tr;q=0.7,it;q=0.5", "", "tr",
-			[]string{"Microsoft bayiniz olmak", "730 gün", "8 Haziran 2025 09:00 UTC", "90 gün sonra sona eriyor", "Kurumsal bayi ilişkisini kabul edin"}},
+			[]string{
+				"Microsoft bayiniz olmak", "730 gün", "8 Haziran 2025 09:00 UTC", "90 gün sonra sona eriyor",
+				"Kurumsal bayi ilişkisini kabul edin",
+			}},
 		{"?lang= wins over the browser", "?lang=tr", "it", "", "tr", []string{"Yönetici hesabınız"}},
-		{"an unsupported ?lang= is passed over", "?lang=de", "it", "", "it", []string{"Il Suo account di amministratore"}},
-		{"without a supported browser language the configured default is taken", "", "de-DE,fr;q=0.9", "it", "it", []string{"Cosa fare"}},
+		{"an unsupported ?lang= is passed over", "?lang=de", "it", "", "it",
+			[]string{"Il Suo account di amministratore"}},
+		{"without a supported browser language the configured default is taken", "", "de-DE,fr;q=0.9", "it", "it",
+			[]string{"Cosa fare"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -102,15 +114,19 @@ func TestTheLandingPageSpeaksTheCustomersLanguage(t *testing.T) {
 			}
 			resp := f.browser(t).Do("GET", f.acceptPath(inv)+tc.query, nil, headers...)
 			body := string(resp.Body)
-			if resp.Status != http.StatusOK || !strings.Contains(body, `<html lang="`+tc.lang+`">`) || resp.Header.Get("Content-Language") != tc.lang {
-				t.Fatalf("status %d, Content-Language %q, want the page in %s:\n%s", resp.Status, resp.Header.Get("Content-Language"), tc.lang, body)
+			if resp.Status != http.StatusOK || !strings.Contains(body, `<html lang="`+tc.lang+`">`) ||
+				resp.Header.Get("Content-Language") != tc.lang {
+				t.Fatalf("status %d, Content-Language %q, want the page in %s:\n%s",
+					resp.Status, resp.Header.Get("Content-Language"), tc.lang, body)
 			}
 			for _, want := range tc.says {
 				if !strings.Contains(body, want) {
 					t.Errorf("the page must say %q", want)
 				}
 			}
-			for _, id := range []string{"partner", "roles", "status", "next-steps", "acknowledge", "upn", "accept-reseller", "approve-gdap"} {
+			for _, id := range []string{
+				"partner", "roles", "status", "next-steps", "acknowledge", "upn", "accept-reseller", "approve-gdap",
+			} {
 				if !strings.Contains(body, `id="`+id+`"`) {
 					t.Errorf("the page lacks #%s", id)
 				}
@@ -127,8 +143,16 @@ func TestEveryStateOfTheLandingPageInEveryLanguage(t *testing.T) {
 		id   string
 	}{
 		{"waiting", workflows.InvitationState{Status: models.InvitationPending}, "next-steps"},
-		{"accepted", workflows.InvitationState{Status: models.InvitationAccepted, ResellerAccepted: true, GDAPApprovalURL: approvalURL}, "approve-gdap"},
-		{"done", workflows.InvitationState{Status: models.InvitationActive, ResellerAccepted: true, GDAPApproved: true}, "done"},
+		{"accepted", workflows.InvitationState{
+			Status:           models.InvitationAccepted,
+			ResellerAccepted: true,
+			GDAPApprovalURL:  approvalURL,
+		}, "approve-gdap"},
+		{"done", workflows.InvitationState{
+			Status:           models.InvitationActive,
+			ResellerAccepted: true,
+			GDAPApproved:     true,
+		}, "done"},
 		{"closed", workflows.InvitationState{Status: models.InvitationCancelled}, "closed"},
 	}
 	f := newFlowFixture(t)
@@ -139,7 +163,8 @@ func TestEveryStateOfTheLandingPageInEveryLanguage(t *testing.T) {
 				f.live(inv.WorkflowID, s.st)
 				resp := f.browser(t).Do("GET", f.acceptPath(inv)+"?lang="+lang, nil)
 				body := string(resp.Body)
-				if resp.Status != http.StatusOK || !strings.Contains(body, `id="`+s.id+`"`) || !strings.Contains(body, `<html lang="`+lang+`">`) {
+				if resp.Status != http.StatusOK || !strings.Contains(body, `id="`+s.id+`"`) ||
+					!strings.Contains(body, `<html lang="`+lang+`">`) {
 					t.Fatalf("status %d, want #%s in %s:\n%s", resp.Status, s.id, lang, body)
 				}
 				assertNoRawStrings(t, body)
@@ -155,19 +180,23 @@ func TestCustomerRefusalsSpeakTheCustomersLanguage(t *testing.T) {
 	browser := f.browser(t)
 
 	t.Run("a wrong account is explained in Italian", func(t *testing.T) {
-		page := browser.Do("POST", f.acceptPath(inv), "upn=admin%40fabrikam.com", "Content-Type", formContentType, "Accept-Language", "it")
-		if page.Status != http.StatusBadRequest || !strings.Contains(string(page.Body), "Usi il Suo account di amministratore di contoso.onmicrosoft.com.") {
+		page := browser.Do("POST", f.acceptPath(inv), "upn=admin%40fabrikam.com",
+			"Content-Type", formContentType, "Accept-Language", "it")
+		if page.Status != http.StatusBadRequest ||
+			!strings.Contains(string(page.Body), "Usi il Suo account di amministratore di contoso.onmicrosoft.com.") {
 			t.Fatalf("status %d:\n%s", page.Status, page.Body)
 		}
 	})
 	t.Run("a broken link is explained in Turkish, while JSON clients get the English problem", func(t *testing.T) {
 		path := f.acceptPath(inv) + "x"
 		page := browser.Do("GET", path, nil, "Accept-Language", "tr")
-		if page.Status != http.StatusBadRequest || !strings.Contains(string(page.Body), "Bu bağlantı geçerli değil") || !strings.Contains(string(page.Body), `<html lang="tr">`) {
+		if page.Status != http.StatusBadRequest || !strings.Contains(string(page.Body), "Bu bağlantı geçerli değil") ||
+			!strings.Contains(string(page.Body), `<html lang="tr">`) {
 			t.Fatalf("status %d:\n%s", page.Status, page.Body)
 		}
 		resp := browser.Do("GET", path, nil, "Accept-Language", "tr", "Accept", "application/json")
-		if p := resp.Problem(t); p["title"] != "This link is not valid" || p["type"] != api.ProblemTypePrefix+"invalid-link" {
+		if p := resp.Problem(t); p["title"] != "This link is not valid" ||
+			p["type"] != api.ProblemTypePrefix+"invalid-link" {
 			t.Fatalf("JSON problem: %v", p)
 		}
 	})

@@ -40,7 +40,8 @@ func seedOutbox(t *testing.T, store *models.Store, n int) {
 		}
 		m, err := store.EnqueueMail(ctx, &models.OutboxMessage{
 			IdempotencyKey: fmt.Sprintf("inv_%d/invitation/0", i), ToAddress: to, Subject: fmt.Sprintf("message %d", i),
-			Body: "secret https://onboard.example/accept/token-" + fmt.Sprint(i), HTML: "<a href=\"https://onboard.example/accept/token\">x</a>",
+			Body:     "secret https://onboard.example/accept/token-" + fmt.Sprint(i),
+			HTML:     "<a href=\"https://onboard.example/accept/token\">x</a>",
 			Language: lang, Kind: "invitation",
 		})
 		if err != nil {
@@ -71,13 +72,15 @@ func TestNotificationsListTheOutbox(t *testing.T) {
 			}
 			var page notificationPage
 			resp.JSON(t, &page)
-			if len(page.Items) != 5 || page.NextCursor != "" || page.Items[0].Subject != "message 4" || page.Items[4].Subject != "message 0" {
+			if len(page.Items) != 5 || page.NextCursor != "" || page.Items[0].Subject != "message 4" ||
+				page.Items[4].Subject != "message 0" {
 				t.Fatalf("%s: %+v", role, page)
 			}
 			first, last := page.Items[0], page.Items[4]
-			if first.Status != models.OutboxFailed || first.Error != "550 5.1.1 mailbox unavailable" || first.SentAt != nil ||
-				last.Status != models.OutboxSent || last.SentAt == nil || last.Kind != "invitation" || last.Language != "it" ||
-				last.To != "admin@contoso.onmicrosoft.com" || last.Key != "inv_0/invitation/0" || last.CreatedAt.IsZero() {
+			if first.Status != models.OutboxFailed || first.Error != "550 5.1.1 mailbox unavailable" ||
+				first.SentAt != nil || last.Status != models.OutboxSent || last.SentAt == nil ||
+				last.Kind != "invitation" || last.Language != "it" || last.To != "admin@contoso.onmicrosoft.com" ||
+				last.Key != "inv_0/invitation/0" || last.CreatedAt.IsZero() {
 				t.Fatalf("fields: %+v / %+v", first, last)
 			}
 		}
@@ -132,7 +135,8 @@ func TestNotificationsListTheOutbox(t *testing.T) {
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {
 			resp := f.sales.Do("GET", "/v1/notifications?"+tc.query, nil)
-			if resp.Status != http.StatusBadRequest || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/problem+json") {
+			if resp.Status != http.StatusBadRequest ||
+				!strings.HasPrefix(resp.Header.Get("Content-Type"), "application/problem+json") {
 				t.Fatalf("status %d %s", resp.Status, resp.Header.Get("Content-Type"))
 			}
 			if p := resp.Problem(t); p["field"] != tc.field {

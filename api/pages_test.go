@@ -20,14 +20,18 @@ import (
 )
 
 const (
-	relationshipURL = "https://admin.microsoft.com/Adminportal/Home?invType=ResellerRelationship&partnerId=" + partnerID + "&msppId=0#/BillingAccounts/partner-invitation"
-	approvalURL     = "https://admin.microsoft.com/AdminPortal/Home#/partners/invitation/granularAdminRelationships/rel-1"
+	relationshipURL = "https://admin.microsoft.com/Adminportal/Home?invType=ResellerRelationship&partnerId=" +
+		partnerID + "&msppId=0#/BillingAccounts/partner-invitation"
+	approvalURL = "https://admin.microsoft.com/AdminPortal/Home#/partners/invitation/" +
+		"granularAdminRelationships/rel-1"
 	formContentType = "application/x-www-form-urlencoded"
 )
 
 // browser is a client that shows redirects instead of following them.
 func (f *flowFixture) browser(t *testing.T) *testapi.Client {
-	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	noRedirect := &http.Client{
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 	return apiClient(t, f.baseURL, noRedirect)
 }
 
@@ -64,7 +68,11 @@ func anchor(body []byte, id string) string {
 }
 
 func pending() workflows.InvitationState {
-	return workflows.InvitationState{Status: models.InvitationPending, RelationshipRequestURL: relationshipURL, GDAPApprovalURL: approvalURL}
+	return workflows.InvitationState{
+		Status:                 models.InvitationPending,
+		RelationshipRequestURL: relationshipURL,
+		GDAPApprovalURL:        approvalURL,
+	}
 }
 
 func TestTheCustomerLandingPage(t *testing.T) {
@@ -80,8 +88,11 @@ func TestTheCustomerLandingPage(t *testing.T) {
 			t.Fatalf("status %d %s", resp.Status, resp.Header.Get("Content-Type"))
 		}
 		body := string(resp.Body)
-		for _, want := range []string{"Fabrikam Cloud Services", "contoso.onmicrosoft.com", "<li>User Administrator</li>", "<li>Helpdesk Administrator</li>",
-			"730 days", "renewed for 180 days", "8 June 2025, 09:00 UTC", "expires in 90 days", `name="viewport"`} {
+		for _, want := range []string{
+			"Fabrikam Cloud Services", "contoso.onmicrosoft.com", "<li>User Administrator</li>",
+			"<li>Helpdesk Administrator</li>", "730 days", "renewed for 180 days", "8 June 2025, 09:00 UTC",
+			"expires in 90 days", `name="viewport"`,
+		} {
 			if !strings.Contains(body, want) {
 				t.Errorf("the page must show %q", want)
 			}
@@ -96,7 +107,8 @@ func TestTheCustomerLandingPage(t *testing.T) {
 			t.Errorf("the link's token must not leak through Referer or caches: %v", resp.Header)
 		}
 		opened := f.steps(t, inv.ID, "opened")
-		if len(opened) != 1 || opened[0].Detail != "ip=127.0.0.1 ua=Mozilla/5.0 (test)" || !opened[0].At.Equal(f.clock.Now()) {
+		if len(opened) != 1 || opened[0].Detail != "ip=127.0.0.1 ua=Mozilla/5.0 (test)" ||
+			!opened[0].At.Equal(f.clock.Now()) {
 			t.Fatalf("the open must be recorded with IP and user agent: %+v", opened)
 		}
 		token := strings.TrimPrefix(path, "/accept/")
@@ -156,8 +168,9 @@ func TestTheCustomerLandingPage(t *testing.T) {
 			GDAPApprovalURL        string   `json:"gdapApprovalUrl"`
 		}
 		resp.JSON(t, &got)
-		if resp.Status != http.StatusOK || got.Status != "pending" || got.PartnerName != "Fabrikam Cloud Services" || got.CustomerDomain != "contoso.onmicrosoft.com" ||
-			len(got.Roles) != 2 || got.Roles[0] != "User Administrator" || got.DurationDays != 730 || !got.AutoExtend ||
+		if resp.Status != http.StatusOK || got.Status != "pending" || got.PartnerName != "Fabrikam Cloud Services" ||
+			got.CustomerDomain != "contoso.onmicrosoft.com" || len(got.Roles) != 2 ||
+			got.Roles[0] != "User Administrator" || got.DurationDays != 730 || !got.AutoExtend ||
 			got.RelationshipRequestURL != relationshipURL || got.GDAPApprovalURL != approvalURL {
 			t.Fatalf("status %d: %s", resp.Status, resp.Body)
 		}
@@ -173,31 +186,46 @@ func TestTheCustomerLandingPage(t *testing.T) {
 		}
 		post := browser.Do("POST", path, "upn=admin%40contoso.onmicrosoft.com", "Content-Type", formContentType)
 		if post.Status != http.StatusSeeOther || post.Header.Get("Location") != approvalURL {
-			t.Fatalf("the acknowledgement must lead to the next step at Microsoft: %d %q", post.Status, post.Header.Get("Location"))
+			t.Fatalf("the acknowledgement must lead to the next step at Microsoft: %d %q",
+				post.Status, post.Header.Get("Location"))
 		}
 	})
 
 	t.Run("an active invitation is all done", func(t *testing.T) {
-		f.live(inv.WorkflowID, workflows.InvitationState{Status: models.InvitationActive, ResellerAccepted: true, GDAPApproved: true, RelationshipRequestURL: relationshipURL, GDAPApprovalURL: approvalURL})
+		f.live(inv.WorkflowID, workflows.InvitationState{
+			Status:                 models.InvitationActive,
+			ResellerAccepted:       true,
+			GDAPApproved:           true,
+			RelationshipRequestURL: relationshipURL,
+			GDAPApprovalURL:        approvalURL,
+		})
 		resp := browser.Do("GET", path, nil)
 		body := string(resp.Body)
-		if !strings.Contains(body, "All done") || anchor(resp.Body, "accept-reseller") != "" || anchor(resp.Body, "approve-gdap") != "" || strings.Contains(body, `id="acknowledge"`) {
+		if !strings.Contains(body, "All done") || anchor(resp.Body, "accept-reseller") != "" ||
+			anchor(resp.Body, "approve-gdap") != "" || strings.Contains(body, `id="acknowledge"`) {
 			t.Fatalf("page: %s", body)
 		}
 	})
 
 	t.Run("a closed invitation says so and offers nothing to click", func(t *testing.T) {
-		if err := models.Record(context.Background(), f.store, models.KindInvitation, inv.ID, models.InvitationChange{Status: models.InvitationCancelled}); err != nil {
+		if err := models.Record(context.Background(), f.store, models.KindInvitation, inv.ID,
+			models.InvitationChange{Status: models.InvitationCancelled}); err != nil {
 			t.Fatal(err)
 		}
-		f.live(inv.WorkflowID, workflows.InvitationState{Status: models.InvitationCancelled, RelationshipRequestURL: relationshipURL, GDAPApprovalURL: approvalURL})
+		f.live(inv.WorkflowID, workflows.InvitationState{
+			Status:                 models.InvitationCancelled,
+			RelationshipRequestURL: relationshipURL,
+			GDAPApprovalURL:        approvalURL,
+		})
 		resp := browser.Do("GET", path, nil)
 		body := string(resp.Body)
-		if resp.Status != http.StatusOK || !strings.Contains(body, "This invitation was cancelled") || anchor(resp.Body, "accept-reseller") != "" ||
-			anchor(resp.Body, "approve-gdap") != "" || strings.Contains(body, `id="acknowledge"`) {
+		if resp.Status != http.StatusOK || !strings.Contains(body, "This invitation was cancelled") ||
+			anchor(resp.Body, "accept-reseller") != "" || anchor(resp.Body, "approve-gdap") != "" ||
+			strings.Contains(body, `id="acknowledge"`) {
 			t.Fatalf("status %d: %s", resp.Status, body)
 		}
-		if j := browser.Do("GET", path, nil, "Accept", "application/json"); strings.Contains(string(j.Body), "admin.microsoft.com") {
+		if j := browser.Do("GET", path, nil,
+			"Accept", "application/json"); strings.Contains(string(j.Body), "admin.microsoft.com") {
 			t.Fatalf("a closed invitation's JSON must not carry links: %s", j.Body)
 		}
 		post := browser.Do("POST", path, "upn=admin%40contoso.onmicrosoft.com", "Content-Type", formContentType)
@@ -223,7 +251,8 @@ func TestCustomerLinksThatDoNotOpenAnInvitation(t *testing.T) {
 			}
 			return p[:len(p)-1] + last
 		}, http.StatusBadRequest, "invalid-link", "not valid"},
-		{"garbage is refused", func(*flowFixture, created, created) string { return "/accept/hello" }, http.StatusBadRequest, "invalid-link", "not valid"},
+		{"garbage is refused", func(*flowFixture, created, created) string { return "/accept/hello" },
+			http.StatusBadRequest, "invalid-link", "not valid"},
 		{"a token for one invitation cannot open another", func(f *flowFixture, a, b created) string {
 			return strings.Replace(f.acceptPath(a), a.ID, b.ID, 1)
 		}, http.StatusBadRequest, "invalid-link", "not valid"},
@@ -232,7 +261,8 @@ func TestCustomerLinksThatDoNotOpenAnInvitation(t *testing.T) {
 			return f.acceptPath(a)
 		}, http.StatusGone, "link-expired", "expired"},
 		{"a link to an invitation that no longer exists is not found", func(f *flowFixture, a, _ created) string {
-			if err := models.Delete[models.Invitation](context.Background(), f.store, models.KindInvitation, a.ID); err != nil {
+			if err := models.Delete[models.Invitation](context.Background(), f.store, models.KindInvitation,
+				a.ID); err != nil {
 				panic(err)
 			}
 			return f.acceptPath(a)
@@ -245,7 +275,8 @@ func TestCustomerLinksThatDoNotOpenAnInvitation(t *testing.T) {
 			path := tc.link(f, a, b)
 			browser := f.browser(t)
 			page := browser.Do("GET", path, nil)
-			if page.Status != tc.status || !strings.HasPrefix(page.Header.Get("Content-Type"), "text/html") || !strings.Contains(string(page.Body), tc.says) {
+			if page.Status != tc.status || !strings.HasPrefix(page.Header.Get("Content-Type"), "text/html") ||
+				!strings.Contains(string(page.Body), tc.says) {
 				t.Fatalf("HTML: status %d %s: %s", page.Status, page.Header.Get("Content-Type"), page.Body)
 			}
 			resp := browser.Do("GET", path, nil, "Accept", "application/json")
@@ -299,7 +330,8 @@ func TestTheCustomerNamesWhoAcceptsBeforeGoingToMicrosoft(t *testing.T) {
 	}
 
 	t.Run("the form records who goes to accept and sends them to Microsoft", func(t *testing.T) {
-		resp := browser.Do("POST", path, "upn=Admin%40Contoso.onmicrosoft.com", "Content-Type", formContentType, "User-Agent", "Edge (test)")
+		resp := browser.Do("POST", path, "upn=Admin%40Contoso.onmicrosoft.com",
+			"Content-Type", formContentType, "User-Agent", "Edge (test)")
 		if resp.Status != http.StatusSeeOther || resp.Header.Get("Location") != relationshipURL {
 			t.Fatalf("status %d Location %q", resp.Status, resp.Header.Get("Location"))
 		}
@@ -318,7 +350,8 @@ func TestTheCustomerNamesWhoAcceptsBeforeGoingToMicrosoft(t *testing.T) {
 			GDAPApprovalURL        string `json:"gdapApprovalUrl"`
 		}
 		resp.JSON(t, &got)
-		if resp.Status != http.StatusOK || got.Status != "pending" || got.RelationshipRequestURL != relationshipURL || got.GDAPApprovalURL != approvalURL {
+		if resp.Status != http.StatusOK || got.Status != "pending" || got.RelationshipRequestURL != relationshipURL ||
+			got.GDAPApprovalURL != approvalURL {
 			t.Fatalf("status %d: %s", resp.Status, resp.Body)
 		}
 		if n := len(f.steps(t, inv.ID, "acknowledged")); n != 2 {
@@ -338,7 +371,8 @@ func TestTheCustomerNamesWhoAcceptsBeforeGoingToMicrosoft(t *testing.T) {
 // signIn exchanges the key of role for a dashboard session cookie header value.
 func (f *flowFixture) signIn(t *testing.T, role models.Role) string {
 	t.Helper()
-	resp := f.browser(t).Do("POST", "/login", "next=%2F&key="+url.QueryEscape(f.keys[role]), "Content-Type", formContentType)
+	resp := f.browser(t).Do("POST", "/login", "next=%2F&key="+url.QueryEscape(f.keys[role]),
+		"Content-Type", formContentType)
 	if resp.Status != http.StatusSeeOther {
 		t.Fatalf("sign in: %d", resp.Status)
 	}
@@ -383,7 +417,8 @@ func TestTheDashboardListsInvitations(t *testing.T) {
 		}
 		f.clock.Advance(time.Minute)
 	}
-	if err := models.Record(context.Background(), f.store, models.KindInvitation, first.ID, models.InvitationChange{Status: models.InvitationActive}); err != nil {
+	if err := models.Record(context.Background(), f.store, models.KindInvitation, first.ID,
+		models.InvitationChange{Status: models.InvitationActive}); err != nil {
 		t.Fatal(err)
 	}
 	cookie := f.signIn(t, models.RoleSalesAgent)
@@ -399,22 +434,27 @@ func TestTheDashboardListsInvitations(t *testing.T) {
 
 	page1 := get("/")
 	next := anchor([]byte(page1), "next-page")
-	if strings.Count(page1, `<tr id="row-`) != 20 || next == "" || !strings.Contains(page1, `id="logout"`) || !strings.Contains(page1, "Signed in as sales-agent") {
+	if strings.Count(page1, `<tr id="row-`) != 20 || next == "" || !strings.Contains(page1, `id="logout"`) ||
+		!strings.Contains(page1, "Signed in as sales-agent") {
 		t.Fatalf("first page: %s", page1)
 	}
-	if !strings.Contains(page1, `<span class="badge pending">pending</span>`) || !strings.Contains(page1, "expires in 89 days") || !strings.Contains(page1, "1 minute ago") {
+	if !strings.Contains(page1, `<span class="badge pending">pending</span>`) ||
+		!strings.Contains(page1, "expires in 89 days") || !strings.Contains(page1, "1 minute ago") {
 		t.Fatalf("rows must show status, expiry countdown and age: %s", page1)
 	}
 	page2 := get(next)
-	if strings.Count(page2, `<tr id="row-`) != 1 || !strings.Contains(page2, `href="/invitations/`+first.ID+`"`) || anchor([]byte(page2), "next-page") != "" {
+	if strings.Count(page2, `<tr id="row-`) != 1 || !strings.Contains(page2, `href="/invitations/`+first.ID+`"`) ||
+		anchor([]byte(page2), "next-page") != "" {
 		t.Fatalf("second page: %s", page2)
 	}
 
 	active := get("/?status=active")
-	if strings.Count(active, `<tr id="row-`) != 1 || !strings.Contains(active, "customera.onmicrosoft.com") || !strings.Contains(active, "<td>—</td>") {
+	if strings.Count(active, `<tr id="row-`) != 1 || !strings.Contains(active, "customera.onmicrosoft.com") ||
+		!strings.Contains(active, "<td>—</td>") {
 		t.Fatalf("status filter: %s", active)
 	}
-	if unknown := get("/?status=lost"); !strings.Contains(unknown, `id="notice"`) || strings.Count(unknown, `<tr id="row-`) != 20 {
+	if unknown := get("/?status=lost"); !strings.Contains(unknown, `id="notice"`) ||
+		strings.Count(unknown, `<tr id="row-`) != 20 {
 		t.Fatalf("an unknown status: %s", unknown)
 	}
 	if bad := get("/?cursor=***"); !strings.Contains(bad, `id="notice"`) {
@@ -432,7 +472,11 @@ func TestTheDashboardShowsAnInvitationsTimeline(t *testing.T) {
 		fc.TemporalUIURL, fc.Namespace = "http://127.0.0.1:8233/", "partners"
 	})
 	inv := f.invite(t, "contoso.onmicrosoft.com")
-	f.live(inv.WorkflowID, workflows.InvitationState{Status: models.InvitationAccepted, ResellerAccepted: true, RelationshipRequestURL: relationshipURL})
+	f.live(inv.WorkflowID, workflows.InvitationState{
+		Status:                 models.InvitationAccepted,
+		ResellerAccepted:       true,
+		RelationshipRequestURL: relationshipURL,
+	})
 	f.clock.Advance(time.Hour)
 	f.browser(t).Do("GET", f.acceptPath(inv), nil, "User-Agent", "Safari (test)")
 	cookie := f.signIn(t, models.RoleAdminAgent)
@@ -442,9 +486,16 @@ func TestTheDashboardShowsAnInvitationsTimeline(t *testing.T) {
 	if resp.Status != http.StatusOK {
 		t.Fatalf("status %d: %s", resp.Status, body)
 	}
-	for _, want := range []string{"<strong>created</strong> · <time>2025-03-10 09:00:00 UTC</time>", "<strong>opened</strong> · <time>2025-03-10 10:00:00 UTC</time>",
-		"ip=127.0.0.1 ua=Safari (test)", `<span class="badge accepted" id="status">accepted</span>`, `<dd id="reseller-state">accepted</dd>`,
-		`<dd id="gdap-state">waiting</dd>`, "<li>User Administrator</li>", "expires in 89 days"} {
+	for _, want := range []string{
+		"<strong>created</strong> · <time>2025-03-10 09:00:00 UTC</time>",
+		"<strong>opened</strong> · <time>2025-03-10 10:00:00 UTC</time>",
+		"ip=127.0.0.1 ua=Safari (test)",
+		`<span class="badge accepted" id="status">accepted</span>`,
+		`<dd id="reseller-state">accepted</dd>`,
+		`<dd id="gdap-state">waiting</dd>`,
+		"<li>User Administrator</li>",
+		"expires in 89 days",
+	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the detail page must show %q", want)
 		}
@@ -454,14 +505,17 @@ func TestTheDashboardShowsAnInvitationsTimeline(t *testing.T) {
 		t.Errorf("Temporal link %q, want %q", got, wantLink)
 	}
 
-	if r := f.browser(t).Do("GET", "/invitations/inv_0000000000000000", nil, "Cookie", cookie); r.Status != http.StatusNotFound || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") {
+	if r := f.browser(t).Do("GET", "/invitations/inv_0000000000000000", nil,
+		"Cookie", cookie); r.Status != http.StatusNotFound ||
+		!strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") {
 		t.Fatalf("an unknown invitation: %d %s", r.Status, r.Header.Get("Content-Type"))
 	}
 
 	without := newFlowFixture(t)
 	other := without.invite(t, "contoso.onmicrosoft.com")
 	r := without.browser(t).Do("GET", "/invitations/"+other.ID, nil, "Cookie", without.signIn(t, models.RoleAdminAgent))
-	if r.Status != http.StatusOK || anchor(r.Body, "temporal-link") != "" || !strings.Contains(string(r.Body), "did not answer") {
+	if r.Status != http.StatusOK || anchor(r.Body, "temporal-link") != "" ||
+		!strings.Contains(string(r.Body), "did not answer") {
 		t.Fatalf("without a Web UI or a live workflow: %d %s", r.Status, r.Body)
 	}
 }
@@ -473,12 +527,14 @@ func TestOperatorsResendAndCancelFromTheDashboard(t *testing.T) {
 	cookie := f.signIn(t, models.RoleAdminAgent)
 	page := f.browser(t).Do("GET", "/invitations/"+inv.ID, nil, "Cookie", cookie)
 	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(page.Body)
-	if m == nil || !bytes.Contains(page.Body, []byte(`id="resend"`)) || !bytes.Contains(page.Body, []byte(`id="cancel"`)) {
+	if m == nil || !bytes.Contains(page.Body, []byte(`id="resend"`)) ||
+		!bytes.Contains(page.Body, []byte(`id="cancel"`)) {
 		t.Fatalf("a pending invitation's page must offer resend and cancel forms:\n%s", page.Body)
 	}
 	csrf := string(m[1])
 	post := func(action, form string, cookie string) *testapi.Response {
-		return f.browser(t).Do("POST", "/invitations/"+inv.ID+"/"+action, form, "Content-Type", formContentType, "Cookie", cookie)
+		return f.browser(t).Do("POST", "/invitations/"+inv.ID+"/"+action, form,
+			"Content-Type", formContentType, "Cookie", cookie)
 	}
 
 	cases := []struct {
@@ -489,8 +545,10 @@ func TestOperatorsResendAndCancelFromTheDashboard(t *testing.T) {
 		status int
 	}{
 		{"a form without its token is refused", "resend", "", cookie, http.StatusForbidden},
-		{"a form with an altered token is refused", "resend", "csrf=" + url.QueryEscape(csrf) + "x", cookie, http.StatusForbidden},
-		{"a sales agent may not cancel", "cancel", "csrf=" + url.QueryEscape(csrf), f.signIn(t, models.RoleSalesAgent), http.StatusForbidden},
+		{"a form with an altered token is refused", "resend", "csrf=" + url.QueryEscape(csrf) + "x", cookie,
+			http.StatusForbidden},
+		{"a sales agent may not cancel", "cancel", "csrf=" + url.QueryEscape(csrf), f.signIn(t, models.RoleSalesAgent),
+			http.StatusForbidden},
 		{"a signed-out browser is sent to sign in", "cancel", "csrf=" + url.QueryEscape(csrf), "", http.StatusSeeOther},
 	}
 	for _, tc := range cases {
@@ -513,19 +571,22 @@ func TestOperatorsResendAndCancelFromTheDashboard(t *testing.T) {
 	if !bytes.Contains(after.Body, []byte("The invitation was sent again.")) {
 		t.Fatal("the page must say the invitation was sent again")
 	}
-	if r := f.browser(t).Do("GET", "/invitations/"+inv.ID+"?done=<script>", nil, "Cookie", cookie); bytes.Contains(r.Body, []byte("<script>")) {
+	if r := f.browser(t).Do("GET", "/invitations/"+inv.ID+"?done=<script>", nil,
+		"Cookie", cookie); bytes.Contains(r.Body, []byte("<script>")) {
 		t.Fatal("the page must not echo text from the URL")
 	}
 
 	f.temporal.set(func(ft *fakeTemporal) {
-		ft.updateResultErr = temporal.NewApplicationError("the invitation is cancelled and can no longer be cancelled", "")
+		ft.updateResultErr = temporal.NewApplicationError(
+			"the invitation is cancelled and can no longer be cancelled", "")
 	})
 	r = post("cancel", "csrf="+url.QueryEscape(csrf)+"&reason=duplicate", cookie)
 	if r.Status != http.StatusConflict || !bytes.Contains(r.Body, []byte("can no longer be cancelled")) {
 		t.Fatalf("a refused cancel must show the workflow's reason: %d %s", r.Status, r.Body)
 	}
 	last := f.temporal.updateCalls()[len(f.temporal.updateCalls())-1]
-	if req, ok := last.Args[0].(workflows.CancelRequest); !ok || req.Reason != "duplicate" || req.By == "" || last.UpdateName != workflows.UpdateCancel {
+	if req, ok := last.Args[0].(workflows.CancelRequest); !ok || req.Reason != "duplicate" || req.By == "" ||
+		last.UpdateName != workflows.UpdateCancel {
 		t.Fatalf("cancel update %+v", last)
 	}
 }

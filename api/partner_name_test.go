@@ -35,11 +35,13 @@ func TestCustomerPagesNameThePartnerFromItsPartnerCenterProfile(t *testing.T) {
 
 	body = page()
 	if !strings.Contains(body, ">"+company+"<") || !strings.Contains(body, "ask "+company+" for a new one") {
-		t.Fatalf("after connecting, the page names the partner as its Partner Center profile does (%s):\n%s", company, body)
+		t.Fatalf("after connecting, the page names the partner as its Partner Center profile does (%s):\n%s",
+			company, body)
 	}
 	resp, body = visitor.do("GET", "/accept/not-a-token", nil, "Accept", "application/json")
 	var problem struct{ Detail string }
-	if err := json.Unmarshal([]byte(body), &problem); err != nil || resp.StatusCode != http.StatusBadRequest || !strings.Contains(problem.Detail, company) {
+	if err := json.Unmarshal([]byte(body), &problem); err != nil || resp.StatusCode != http.StatusBadRequest ||
+		!strings.Contains(problem.Detail, company) {
 		t.Fatalf("the JSON answer names the partner too: %d %s", resp.StatusCode, body)
 	}
 	_, body = b.do("GET", "/connection", nil)

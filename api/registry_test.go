@@ -23,13 +23,15 @@ func TestFlowRegistrations(t *testing.T) {
 				t.Fatalf("a registration needs a kind of its own, got %q", kind)
 			}
 			kinds[kind] = true
-			if d, ok := workflows.FlowByKind(kind); !ok || d.Type != reg.desc.Type || d.Workflow == nil || d.Query == "" {
+			if d, ok := workflows.FlowByKind(kind); !ok || d.Type != reg.desc.Type || d.Workflow == nil ||
+				d.Query == "" {
 				t.Errorf("the descriptor must be one of workflows.Flows, with a workflow and a query: %+v", reg.desc)
 			}
 			if len(reg.statuses) == 0 || reg.open == nil {
 				t.Fatal("a registration needs its statuses and which of them are open")
 			}
-			if !slices.ContainsFunc(reg.statuses, reg.open) || !slices.ContainsFunc(reg.statuses, func(st string) bool { return !reg.open(st) }) {
+			if !slices.ContainsFunc(reg.statuses, reg.open) ||
+				!slices.ContainsFunc(reg.statuses, func(st string) bool { return !reg.open(st) }) {
 				t.Errorf("some of the statuses %v must be open and some closed", reg.statuses)
 			}
 			if reg.section.Key != kind+"s" || reg.section.Label == "" || !strings.HasPrefix(reg.section.Path, "/") {
@@ -47,7 +49,8 @@ func TestFlowRegistrations(t *testing.T) {
 				{"GET " + collection + "/:id/steps", AccessKey}, {"GET " + reg.section.Path, AccessSession},
 			} {
 				if rule, ok := s.RouteAccess(want.route); !ok || rule.Kind != want.kind {
-					t.Errorf("%s must be registered with a %s rule, got %+v (registered: %v)", want.route, want.kind, rule, ok)
+					t.Errorf("%s must be registered with a %s rule, got %+v (registered: %v)",
+						want.route, want.kind, rule, ok)
 				}
 			}
 			for _, l := range reg.links {
@@ -69,9 +72,11 @@ func TestFlowRegistrations(t *testing.T) {
 				}
 			}
 			o := reg.overview
-			if o.Kind != kind || o.stats == nil || !slices.Equal(o.Statuses, reg.statuses) || o.ListPath != reg.section.Path ||
-				o.Title == "" || o.Noun == "" || len(o.Funnel) == 0 || o.DoneStep == "" {
-				t.Errorf("the overview entry must be the flow's, made by overviewOf, with its statuses, list and funnel: %+v", o)
+			if o.Kind != kind || o.stats == nil || !slices.Equal(o.Statuses, reg.statuses) ||
+				o.ListPath != reg.section.Path || o.Title == "" || o.Noun == "" || len(o.Funnel) == 0 ||
+				o.DoneStep == "" {
+				t.Errorf("the overview entry must be the flow's, made by overviewOf, with its statuses, list and "+
+					"funnel: %+v", o)
 			}
 			for _, ev := range reg.webhookEvents() {
 				if !knownEvent(ev) {
@@ -123,7 +128,8 @@ func TestEveryRouteIsRegisteredWithItsRule(t *testing.T) {
 	if len(s.access) != len(routes) {
 		t.Errorf("%d rules for %d routes", len(s.access), len(routes))
 	}
-	if rule, _ := s.RouteAccess("POST /v1/invitations"); rule.Kind != AccessKey || !slices.Equal(rule.Roles, adminRoles) {
+	if rule, _ := s.RouteAccess("POST /v1/invitations"); rule.Kind != AccessKey ||
+		!slices.Equal(rule.Roles, adminRoles) {
 		t.Errorf("POST /v1/invitations: %+v", rule)
 	}
 	if rule, _ := s.RouteAccess("GET /"); rule.Kind != AccessSession || len(rule.Roles) != 0 {

@@ -14,7 +14,12 @@ import (
 
 func TestAPartnershipRequestIsValidatedBeforeAnythingStarts(t *testing.T) {
 	f := newFlowFixture(t)
-	valid := map[string]any{"email": "admin@adatum.example", "companyName": "Adatum", "mpnId": "1234567", "language": "tr"}
+	valid := map[string]any{
+		"email":       "admin@adatum.example",
+		"companyName": "Adatum",
+		"mpnId":       "1234567",
+		"language":    "tr",
+	}
 	cases := []struct {
 		field string
 		value any
@@ -54,7 +59,8 @@ func TestAPartnershipRequestIsValidatedBeforeAnythingStarts(t *testing.T) {
 		in.Language != "tr" || in.MPNID != "1234567" || in.ResellerID == "" || in.ExpiresAt.IsZero() {
 		t.Fatalf("start %+v input %+v", starts[0].Options, in)
 	}
-	if again := f.admin.Do("POST", "/v1/resellers", valid); again.Status != http.StatusConflict || again.Header.Get("Location") == "" {
+	if again := f.admin.Do("POST", "/v1/resellers", valid); again.Status != http.StatusConflict ||
+		again.Header.Get("Location") == "" {
 		t.Fatalf("a second request for the same contact: %d %q", again.Status, again.Header.Get("Location"))
 	}
 }
@@ -65,20 +71,31 @@ func TestOnlyActiveResellersCanBeNamedOrRemoved(t *testing.T) {
 	active := f.activeReseller(t, "66666666-6666-4666-8666-666666666666")
 	failed := f.activeReseller(t, "77777777-7777-4777-8777-777777777777")
 	if err := models.Record(ctx, f.store, models.KindReseller, failed.ID, models.ResellerChange{
-		Status: models.ResellerVerificationFailed, Set: models.Reseller{FailureCode: "2203", FailureReason: "the reseller has not signed the Microsoft Partner Agreement for this region"},
+		Status: models.ResellerVerificationFailed,
+		Set: models.Reseller{
+			FailureCode:   "2203",
+			FailureReason: "the reseller has not signed the Microsoft Partner Agreement for this region",
+		},
 	}); err != nil {
 		t.Fatal(err)
 	}
 	r := f.admin.Do("POST", "/v1/invitations", with(map[string]any{"indirectResellerId": failed.TenantID}))
-	if r.Status != http.StatusBadRequest || !bytes.Contains(r.Body, []byte("2203")) || !bytes.Contains(r.Body, []byte(`"field":"indirectResellerId"`)) {
+	if r.Status != http.StatusBadRequest || !bytes.Contains(r.Body, []byte("2203")) ||
+		!bytes.Contains(r.Body, []byte(`"field":"indirectResellerId"`)) {
 		t.Fatalf("naming a reseller that failed verification must say why: %d %s", r.Status, r.Body)
 	}
-	if r := f.admin.Do("POST", "/v1/invitations", with(map[string]any{"indirectResellerId": active.TenantID})); r.Status != http.StatusCreated {
+	if r := f.admin.Do("POST", "/v1/invitations", with(map[string]any{
+		"indirectResellerId": active.TenantID,
+	})); r.Status != http.StatusCreated {
 		t.Fatalf("an active reseller may be named: %d %s", r.Status, r.Body)
 	}
 
 	global := f.anon.As(f.keys[models.RoleGlobalAdmin])
-	for body, field := range map[string]string{`{"attestedBy":"Ada"}`: "attestation", `{"attestation":false,"attestedBy":"Ada"}`: "attestation", `{"attestation":true}`: "attestedBy"} {
+	for body, field := range map[string]string{
+		`{"attestedBy":"Ada"}`:                     "attestation",
+		`{"attestation":false,"attestedBy":"Ada"}`: "attestation",
+		`{"attestation":true}`:                     "attestedBy",
+	} {
 		r := global.Do("POST", "/v1/resellers/"+active.ID+"/removal", []byte(body))
 		if r.Status != http.StatusBadRequest || !bytes.Contains(r.Body, []byte(`"field":"`+field+`"`)) {
 			t.Errorf("%s: %d %s", body, r.Status, r.Body)
@@ -98,7 +115,8 @@ func TestOnlyActiveResellersCanBeNamedOrRemoved(t *testing.T) {
 	var rm struct{ ID string }
 	r.JSON(t, &rm)
 	row, err := models.Find[models.Removal](ctx, f.store, rm.ID)
-	if err != nil || row.AttestedBy != "Ada Ops" || row.AttestedKeyID == "" || row.AttestedIP != "127.0.0.1" || row.Status != models.RemovalNotifying {
+	if err != nil || row.AttestedBy != "Ada Ops" || row.AttestedKeyID == "" || row.AttestedIP != "127.0.0.1" ||
+		row.Status != models.RemovalNotifying {
 		t.Fatalf("the attestation must be kept as evidence: %+v %v", row, err)
 	}
 	if r := global.Do("POST", "/v1/resellers/"+active.ID+"/removal", attest); r.Status != http.StatusConflict {
@@ -107,7 +125,9 @@ func TestOnlyActiveResellersCanBeNamedOrRemoved(t *testing.T) {
 	if r := global.Do("POST", "/v1/removals/"+rm.ID+"/retry", nil); r.Status != http.StatusConflict {
 		t.Fatalf("a removal still notifying cannot be retried: %d", r.Status)
 	}
-	if r := f.sales.Do("GET", "/v1/removals/"+rm.ID+"/deliveries?status=lost", nil); r.Status != http.StatusBadRequest || !bytes.Contains(r.Body, []byte(`"field":"status"`)) {
+	if r := f.sales.Do("GET",
+		"/v1/removals/"+rm.ID+"/deliveries?status=lost", nil); r.Status != http.StatusBadRequest ||
+		!bytes.Contains(r.Body, []byte(`"field":"status"`)) {
 		t.Fatalf("a bad status filter: %d %s", r.Status, r.Body)
 	}
 }
@@ -129,18 +149,23 @@ func TestTheResellersLandingPage(t *testing.T) {
 	browser := f.browser(t)
 	page := browser.Do("GET", path, nil, "Accept-Language", "it-IT,it;q=0.9")
 	body := string(page.Body)
-	if page.Status != http.StatusOK || !strings.Contains(body, `lang="it"`) || !strings.Contains(body, "rivenditore indiretto") ||
+	if page.Status != http.StatusOK || !strings.Contains(body, `lang="it"`) ||
+		!strings.Contains(body, "rivenditore indiretto") ||
 		anchor(page.Body, "authorize") != "https://partner.example/authorize?providerId=p" {
 		t.Fatalf("the page in Italian with the partnership link: %d\n%s", page.Status, body)
 	}
 	if tr := browser.Do("GET", path+"?lang=tr", nil); !strings.Contains(string(tr.Body), "dolaylı satıcısı") {
 		t.Fatal("?lang=tr must show the page in Turkish")
 	}
-	if bad := browser.Do("POST", path, "mpnId=12x", "Content-Type", formContentType); bad.Status != http.StatusBadRequest || !bytes.Contains(bad.Body, []byte(`id="mpn-error"`)) {
+	if bad := browser.Do("POST", path, "mpnId=12x",
+		"Content-Type", formContentType); bad.Status != http.StatusBadRequest ||
+		!bytes.Contains(bad.Body, []byte(`id="mpn-error"`)) {
 		t.Fatalf("a bad PartnerID: %d", bad.Status)
 	}
 	for range 3 {
-		if ok := browser.Do("POST", path, "mpnId=1234567", "Content-Type", formContentType); ok.Status != http.StatusSeeOther || ok.Header.Get("Location") != "https://partner.example/authorize?providerId=p" {
+		if ok := browser.Do("POST", path, "mpnId=1234567",
+			"Content-Type", formContentType); ok.Status != http.StatusSeeOther ||
+			ok.Header.Get("Location") != "https://partner.example/authorize?providerId=p" {
 			t.Fatalf("acknowledge: %d %q", ok.Status, ok.Header.Get("Location"))
 		}
 	}

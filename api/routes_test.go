@@ -17,7 +17,8 @@ import (
 // signIn signs key in at /login and returns the session cookie ("pf_session=...").
 func (f *fixture) signIn(t *testing.T, key string) string {
 	t.Helper()
-	resp := f.browser(t).Do("POST", "/login", "next=%2F&key="+url.QueryEscape(key), "Content-Type", "application/x-www-form-urlencoded")
+	resp := f.browser(t).Do("POST", "/login", "next=%2F&key="+url.QueryEscape(key),
+		"Content-Type", "application/x-www-form-urlencoded")
 	if resp.Status != http.StatusSeeOther {
 		t.Fatalf("sign in: %d %s", resp.Status, resp.Body)
 	}
@@ -26,7 +27,9 @@ func (f *fixture) signIn(t *testing.T, key string) string {
 
 // browser is a client that shows redirects instead of following them.
 func (f *fixture) browser(t *testing.T) *testapi.Client {
-	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	noRedirect := &http.Client{
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 	return apiClient(t, f.anon.BaseURL, noRedirect)
 }
 
@@ -47,7 +50,9 @@ func concrete(path string) string {
 // bad link token, without a signature.
 func TestEveryRouteHasAnAccessRuleThatHolds(t *testing.T) {
 	// Every route is called with an unknown key: let failed keys through the throttle here.
-	f := newFixtureWith(t, nil, func(c *api.Config) { c.RateLimits.AuthFailures = api.RateLimit{Every: time.Millisecond, Burst: 10000} })
+	f := newFixtureWith(t, nil, func(c *api.Config) {
+		c.RateLimits.AuthFailures = api.RateLimit{Every: time.Millisecond, Burst: 10000}
+	})
 	ctx := context.Background()
 	roleless, _, err := f.store.CreateAPIKey(ctx, "no-role")
 	if err != nil {
@@ -84,7 +89,8 @@ func TestEveryRouteHasAnAccessRuleThatHolds(t *testing.T) {
 			switch rule.Kind {
 			case api.AccessPublic:
 				r := browser.Do(method, path, nil)
-				if r.Status == http.StatusForbidden || r.Status == http.StatusUnauthorized && strings.HasPrefix(r.Header.Get("Content-Type"), "application/problem+json") {
+				if r.Status == http.StatusForbidden || r.Status == http.StatusUnauthorized &&
+					strings.HasPrefix(r.Header.Get("Content-Type"), "application/problem+json") {
 					t.Fatalf("a public route refused an anonymous caller: %d %s", r.Status, r.Body)
 				}
 			case api.AccessKey:
@@ -94,7 +100,8 @@ func TestEveryRouteHasAnAccessRuleThatHolds(t *testing.T) {
 				if r := f.anon.Do(method, path, nil); r.Status != http.StatusUnauthorized {
 					t.Fatalf("without a key: %d, want 401: %s", r.Status, r.Body)
 				}
-				if r := f.anon.As("pfk_000000000000_not-a-key").Do(method, path, nil); r.Status != http.StatusUnauthorized {
+				if r := f.anon.As("pfk_000000000000_not-a-key").
+					Do(method, path, nil); r.Status != http.StatusUnauthorized {
 					t.Fatalf("with an unknown key: %d, want 401", r.Status)
 				}
 				if r := f.anon.As(roleless).Do(method, path, nil); r.Status != http.StatusForbidden {
@@ -130,7 +137,8 @@ func TestEveryRouteHasAnAccessRuleThatHolds(t *testing.T) {
 					t.Fatal("the refusal echoes the token")
 				}
 			case api.AccessSignature:
-				r := browser.Do(method, path, `{"EventName":"test-created","ResourceUri":"x"}`, "Authorization", "Signature forged")
+				r := browser.Do(method, path, `{"EventName":"test-created","ResourceUri":"x"}`,
+					"Authorization", "Signature forged")
 				if r.Status < 400 {
 					t.Fatalf("an unsigned event was taken: %d %s", r.Status, r.Body)
 				}

@@ -37,7 +37,8 @@ func TestSignInRedirectsOnlyWithinTheSite(t *testing.T) {
 	}
 	for next, want := range cases {
 		t.Run(next, func(t *testing.T) {
-			r := f.browser(t).Do("POST", "/login", "next="+url.QueryEscape(next)+"&key="+url.QueryEscape(key), "Content-Type", "application/x-www-form-urlencoded")
+			r := f.browser(t).Do("POST", "/login", "next="+url.QueryEscape(next)+"&key="+url.QueryEscape(key),
+				"Content-Type", "application/x-www-form-urlencoded")
 			if r.Status != http.StatusSeeOther || r.Header.Get("Location") != want {
 				t.Fatalf("next=%q: %d to %q, want %q", next, r.Status, r.Header.Get("Location"), want)
 			}
@@ -56,7 +57,8 @@ func TestCookieIsSecureAndHSTSSentWhenThePublicURLIsHTTPS(t *testing.T) {
 	}{{"https://onboard.example.com", true}, {"http://127.0.0.1:8080", false}} {
 		t.Run(tc.base, func(t *testing.T) {
 			f := newFixtureWith(t, nil, func(c *api.Config) { c.Flows.BaseURL = tc.base })
-			r := f.browser(t).Do("POST", "/login", "next=%2F&key="+url.QueryEscape(f.keys[models.RoleAdminAgent]), "Content-Type", "application/x-www-form-urlencoded")
+			r := f.browser(t).Do("POST", "/login", "next=%2F&key="+url.QueryEscape(f.keys[models.RoleAdminAgent]),
+				"Content-Type", "application/x-www-form-urlencoded")
 			cookie := r.Header.Get("Set-Cookie")
 			if r.Status != http.StatusSeeOther || strings.Contains(cookie, "; Secure") != tc.secure {
 				t.Fatalf("Set-Cookie %q (Secure wanted: %v)", cookie, tc.secure)
@@ -88,15 +90,19 @@ func TestV1RefusesCrossSiteCallsWithTheSessionCookie(t *testing.T) {
 		name, path, body string
 		headers          []string
 	}{
-		{"a cookie-only invitation", "/v1/invitations", string(invitation), []string{"Content-Type", "application/json"}},
+		{"a cookie-only invitation", "/v1/invitations", string(invitation),
+			[]string{"Content-Type", "application/json"}},
 		{"a cookie-only API key", "/v1/api-keys", key, []string{"Content-Type", "application/json"}},
-		{"a cookie-only post as another site's form sends it", "/v1/api-keys", key, []string{"Content-Type", "text/plain"}},
+		{"a cookie-only post as another site's form sends it", "/v1/api-keys", key,
+			[]string{"Content-Type", "text/plain"}},
 		{"a cookie-only cancel with no body", "/v1/invitations/" + inv.ID + "/cancel", "", nil},
-		{"a cookie and a wrong CSRF token", "/v1/api-keys", key, []string{"Content-Type", "application/json", api.CSRFHeader, "forged"}},
+		{"a cookie and a wrong CSRF token", "/v1/api-keys", key,
+			[]string{"Content-Type", "application/json", api.CSRFHeader, "forged"}},
 	}
 	for _, tc := range refused {
 		t.Run(tc.name, func(t *testing.T) {
-			r := f.anon.Do("POST", tc.path, tc.body, append([]string{"Cookie", cookie, "Content-Type", ""}, tc.headers...)...)
+			r := f.anon.Do("POST", tc.path, tc.body,
+				append([]string{"Cookie", cookie, "Content-Type", ""}, tc.headers...)...)
 			if r.Status != http.StatusForbidden || r.Problem(t)["type"] != api.ProblemTypePrefix+"forbidden" {
 				t.Fatalf("%d, want 403: %s", r.Status, r.Body)
 			}
@@ -112,7 +118,8 @@ func TestV1RefusesCrossSiteCallsWithTheSessionCookie(t *testing.T) {
 	// A body with no Content-Type, or another one, is refused even with a bearer key.
 	for _, ct := range []string{"", "text/plain", "application/x-www-form-urlencoded"} {
 		r := f.anon.As(admin).Do("POST", "/v1/api-keys", key, "Content-Type", ct)
-		if r.Status != http.StatusUnsupportedMediaType || r.Problem(t)["type"] != api.ProblemTypePrefix+"unsupported-media-type" {
+		if r.Status != http.StatusUnsupportedMediaType ||
+			r.Problem(t)["type"] != api.ProblemTypePrefix+"unsupported-media-type" {
 			t.Fatalf("Content-Type %q: %d %s", ct, r.Status, r.Body)
 		}
 	}
@@ -128,7 +135,8 @@ func TestV1RefusesCrossSiteCallsWithTheSessionCookie(t *testing.T) {
 		t.Fatalf("no CSRF token on the detail page: %d", page.Status)
 	}
 	token, _, _ := strings.Cut(rest, `"`)
-	if r := f.anon.Do("POST", "/v1/api-keys", key, "Cookie", cookie, api.CSRFHeader, html.UnescapeString(token)); r.Status != http.StatusCreated {
+	if r := f.anon.Do("POST", "/v1/api-keys", key,
+		"Cookie", cookie, api.CSRFHeader, html.UnescapeString(token)); r.Status != http.StatusCreated {
 		t.Fatalf("a cookie call with the CSRF token: %d %s", r.Status, r.Body)
 	}
 	if r := f.anon.Do("GET", "/v1/api-keys", nil, "Cookie", cookie); r.Status != http.StatusOK {
@@ -173,7 +181,8 @@ func TestSignOutAndRevocationEndSessions(t *testing.T) {
 	if s := dashboard(cookie); s != http.StatusSeeOther {
 		t.Fatalf("a signed-out session still opens the dashboard: %d", s)
 	}
-	if r := f.anon.Do("POST", "/codec/decode", `{"payloads":[]}`, "Cookie", cookie); r.Status != http.StatusUnauthorized {
+	if r := f.anon.Do("POST", "/codec/decode", `{"payloads":[]}`,
+		"Cookie", cookie); r.Status != http.StatusUnauthorized {
 		t.Fatalf("a signed-out session still decodes: %d", r.Status)
 	}
 
@@ -181,7 +190,8 @@ func TestSignOutAndRevocationEndSessions(t *testing.T) {
 	if s := dashboard(second); s != http.StatusOK {
 		t.Fatalf("signed in again: %d", s)
 	}
-	if r := f.anon.As(f.keys[models.RoleGlobalAdmin]).Do("DELETE", "/v1/api-keys/"+key.ID, nil); r.Status != http.StatusNoContent {
+	if r := f.anon.As(f.keys[models.RoleGlobalAdmin]).
+		Do("DELETE", "/v1/api-keys/"+key.ID, nil); r.Status != http.StatusNoContent {
 		t.Fatalf("revoke: %d", r.Status)
 	}
 	if s := dashboard(second); s != http.StatusSeeOther {
@@ -215,7 +225,8 @@ func TestFailedSignInsAndBearerKeysAreThrottled(t *testing.T) {
 	})
 	good := f.keys[models.RoleAdminAgent]
 	for i := range 3 {
-		if r := f.anon.As("pfk_000000000000_guess"+strconv.Itoa(i)).Do("GET", "/v1/invitations", nil); r.Status != http.StatusUnauthorized {
+		if r := f.anon.As("pfk_000000000000_guess"+strconv.Itoa(i)).
+			Do("GET", "/v1/invitations", nil); r.Status != http.StatusUnauthorized {
 			t.Fatalf("guess %d: %d", i, r.Status)
 		}
 	}
@@ -227,7 +238,8 @@ func TestFailedSignInsAndBearerKeysAreThrottled(t *testing.T) {
 		t.Fatalf("Retry-After %q", r.Header.Get("Retry-After"))
 	}
 	// The sign-in form shares the budget: it is spent, so even the right key waits.
-	login := f.browser(t).Do("POST", "/login", "next=%2F&key="+url.QueryEscape(good), "Content-Type", "application/x-www-form-urlencoded")
+	login := f.browser(t).Do("POST", "/login", "next=%2F&key="+url.QueryEscape(good),
+		"Content-Type", "application/x-www-form-urlencoded")
 	if login.Status != http.StatusTooManyRequests || login.Header.Get("Retry-After") == "" {
 		t.Fatalf("sign-in while throttled: %d", login.Status)
 	}
@@ -245,11 +257,13 @@ func TestFailedSignInsAndBearerKeysAreThrottled(t *testing.T) {
 		}
 	}
 	for i := range 2 {
-		if r := g.browser(t).Do("POST", "/login", "key=wrong"+strconv.Itoa(i), "Content-Type", "application/x-www-form-urlencoded"); r.Status != http.StatusUnauthorized {
+		if r := g.browser(t).Do("POST", "/login", "key=wrong"+strconv.Itoa(i),
+			"Content-Type", "application/x-www-form-urlencoded"); r.Status != http.StatusUnauthorized {
 			t.Fatalf("wrong key %d: %d", i, r.Status)
 		}
 	}
-	if r := g.browser(t).Do("POST", "/login", "key=wrong", "Content-Type", "application/x-www-form-urlencoded"); r.Status != http.StatusTooManyRequests {
+	if r := g.browser(t).Do("POST", "/login", "key=wrong",
+		"Content-Type", "application/x-www-form-urlencoded"); r.Status != http.StatusTooManyRequests {
 		t.Fatalf("the third wrong sign-in: %d", r.Status)
 	}
 }
@@ -262,16 +276,19 @@ func TestPublicLinksAreRateLimitedPerClientAndPerLink(t *testing.T) {
 	// Three requests on one link, then the link is spent (whatever the token, valid or not:
 	// the limit comes before any work).
 	for i := range 3 {
-		if r := f.anon.Do("GET", "/accept/tok-a", nil, "Accept", "application/json"); r.Status == http.StatusTooManyRequests {
+		if r := f.anon.Do("GET", "/accept/tok-a", nil,
+			"Accept", "application/json"); r.Status == http.StatusTooManyRequests {
 			t.Fatalf("request %d on a link: 429", i)
 		}
 	}
 	r := f.anon.Do("POST", "/accept/tok-a", `{"upn":"a@b.example"}`)
-	if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" || r.Problem(t)["type"] != api.ProblemTypePrefix+"rate-limited" {
+	if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" ||
+		r.Problem(t)["type"] != api.ProblemTypePrefix+"rate-limited" {
 		t.Fatalf("the fourth request on a link: %d %v %s", r.Status, r.Header, r.Body)
 	}
 	// Another link still answers, until the client's own budget (5) is spent.
-	if r := f.anon.Do("GET", "/partner/tok-b", nil, "Accept", "application/json"); r.Status == http.StatusTooManyRequests {
+	if r := f.anon.Do("GET", "/partner/tok-b", nil,
+		"Accept", "application/json"); r.Status == http.StatusTooManyRequests {
 		t.Fatal("another link was limited by the first")
 	}
 	for _, path := range []string{"/agreement/tok-c", "/login"} {

@@ -96,22 +96,44 @@ func TestBadInputGetsProblemsAndWritesNothing(t *testing.T) {
 		field   string
 		headers []string
 	}{
-		{name: "an unknown route is 404", client: admin, method: "GET", path: "/v1/nothing-here", status: 404, typ: "not-found"},
-		{name: "a wrong method is 405", client: admin, method: "PUT", path: "/v1/api-keys", body: valid, status: 405, typ: "method-not-allowed"},
-		{name: "malformed JSON is 400", client: admin, method: "POST", path: "/v1/api-keys", body: `{"name": "x",`, status: 400, typ: "invalid-json"},
-		{name: "an empty body is 400", client: admin, method: "POST", path: "/v1/api-keys", body: "", status: 400, typ: "invalid-json"},
-		{name: "an unknown field is 400 and named", client: admin, method: "POST", path: "/v1/api-keys", body: `{"name":"x","roles":["sales-agent"],"admin":true}`, status: 400, typ: "invalid-field", field: "admin"},
-		{name: "a field of the wrong type is 400 and named", client: admin, method: "POST", path: "/v1/api-keys", body: `{"name":7,"roles":["sales-agent"]}`, status: 400, typ: "invalid-field", field: "name"},
-		{name: "an unknown role is 400 and named", client: admin, method: "POST", path: "/v1/api-keys", body: map[string]any{"name": "x", "roles": []string{"owner"}}, status: 400, typ: "invalid-field", field: "roles"},
-		{name: "a missing name is 400 and named", client: admin, method: "POST", path: "/v1/api-keys", body: map[string]any{"roles": []string{"sales-agent"}}, status: 400, typ: "invalid-field", field: "name"},
-		{name: "an oversized body is 413", client: admin, method: "POST", path: "/v1/api-keys", body: `{"name":"` + strings.Repeat("a", 2000) + `","roles":["sales-agent"]}`, status: 413, typ: "body-too-large"},
-		{name: "a body that is not JSON is 415", client: admin, method: "POST", path: "/v1/api-keys", body: "name=x", status: 415, typ: "unsupported-media-type", headers: []string{"Content-Type", "application/x-www-form-urlencoded"}},
-		{name: "a missing API key is 401", client: f.anon, method: "POST", path: "/v1/api-keys", body: valid, status: 401, typ: "unauthorized"},
-		{name: "an unknown API key is 401", client: f.anon.As("pfk_000000000000_nope"), method: "POST", path: "/v1/api-keys", body: valid, status: 401, typ: "unauthorized"},
-		{name: "a non-bearer Authorization is 401", client: f.anon, method: "POST", path: "/v1/api-keys", body: valid, status: 401, typ: "unauthorized", headers: []string{"Authorization", "Basic Zm9vOmJhcg=="}},
-		{name: "a key without the needed role is 403", client: f.anon.As(f.keys[models.RoleAdminAgent]), method: "POST", path: "/v1/api-keys", body: valid, status: 403, typ: "forbidden"},
-		{name: "the codec refuses a caller without a key", client: f.anon, method: "POST", path: "/codec/decode", body: `{"payloads":[]}`, status: 401, typ: "unauthorized"},
-		{name: "the codec refuses malformed payloads", client: admin, method: "POST", path: "/codec/decode", body: `{"payloads":`, status: 400, typ: "invalid-json"},
+		{name: "an unknown route is 404", client: admin, method: "GET", path: "/v1/nothing-here",
+			status: 404, typ: "not-found"},
+		{name: "a wrong method is 405", client: admin, method: "PUT", path: "/v1/api-keys", body: valid,
+			status: 405, typ: "method-not-allowed"},
+		{name: "malformed JSON is 400", client: admin, method: "POST", path: "/v1/api-keys", body: `{"name": "x",`,
+			status: 400, typ: "invalid-json"},
+		{name: "an empty body is 400", client: admin, method: "POST", path: "/v1/api-keys", body: "",
+			status: 400, typ: "invalid-json"},
+		{name: "an unknown field is 400 and named", client: admin, method: "POST", path: "/v1/api-keys",
+			body:   `{"name":"x","roles":["sales-agent"],"admin":true}`,
+			status: 400, typ: "invalid-field", field: "admin"},
+		{name: "a field of the wrong type is 400 and named", client: admin, method: "POST", path: "/v1/api-keys",
+			body:   `{"name":7,"roles":["sales-agent"]}`,
+			status: 400, typ: "invalid-field", field: "name"},
+		{name: "an unknown role is 400 and named", client: admin, method: "POST", path: "/v1/api-keys",
+			body:   map[string]any{"name": "x", "roles": []string{"owner"}},
+			status: 400, typ: "invalid-field", field: "roles"},
+		{name: "a missing name is 400 and named", client: admin, method: "POST", path: "/v1/api-keys",
+			body:   map[string]any{"roles": []string{"sales-agent"}},
+			status: 400, typ: "invalid-field", field: "name"},
+		{name: "an oversized body is 413", client: admin, method: "POST", path: "/v1/api-keys",
+			body:   `{"name":"` + strings.Repeat("a", 2000) + `","roles":["sales-agent"]}`,
+			status: 413, typ: "body-too-large"},
+		{name: "a body that is not JSON is 415", client: admin, method: "POST", path: "/v1/api-keys", body: "name=x",
+			status: 415, typ: "unsupported-media-type",
+			headers: []string{"Content-Type", "application/x-www-form-urlencoded"}},
+		{name: "a missing API key is 401", client: f.anon, method: "POST", path: "/v1/api-keys", body: valid,
+			status: 401, typ: "unauthorized"},
+		{name: "an unknown API key is 401", client: f.anon.As("pfk_000000000000_nope"),
+			method: "POST", path: "/v1/api-keys", body: valid, status: 401, typ: "unauthorized"},
+		{name: "a non-bearer Authorization is 401", client: f.anon, method: "POST", path: "/v1/api-keys", body: valid,
+			status: 401, typ: "unauthorized", headers: []string{"Authorization", "Basic Zm9vOmJhcg=="}},
+		{name: "a key without the needed role is 403", client: f.anon.As(f.keys[models.RoleAdminAgent]),
+			method: "POST", path: "/v1/api-keys", body: valid, status: 403, typ: "forbidden"},
+		{name: "the codec refuses a caller without a key", client: f.anon, method: "POST", path: "/codec/decode",
+			body: `{"payloads":[]}`, status: 401, typ: "unauthorized"},
+		{name: "the codec refuses malformed payloads", client: admin, method: "POST", path: "/codec/decode",
+			body: `{"payloads":`, status: 400, typ: "invalid-json"},
 	}
 	before := f.keyCount(t)
 	for _, tc := range cases {
@@ -155,11 +177,15 @@ func TestAPIKeyLifecycle(t *testing.T) {
 	if created.Key == "" || len(created.APIKey.Roles) != 1 {
 		t.Fatalf("created: %s", resp.Body)
 	}
-	if r := admin.Do("POST", "/v1/api-keys", map[string]any{"name": "reseller-desk", "roles": []string{"sales-agent"}}); r.Status != 409 || r.Problem(t)["field"] != "name" {
+	if r := admin.Do("POST", "/v1/api-keys", map[string]any{
+		"name":  "reseller-desk",
+		"roles": []string{"sales-agent"},
+	}); r.Status != 409 || r.Problem(t)["field"] != "name" {
 		t.Fatalf("a duplicate name: %d %s", r.Status, r.Body)
 	}
 	list := admin.Do("GET", "/v1/api-keys", nil)
-	if list.Status != 200 || bytes.Contains(list.Body, []byte(created.Key)) || bytes.Contains(list.Body, []byte("secret")) {
+	if list.Status != 200 || bytes.Contains(list.Body, []byte(created.Key)) ||
+		bytes.Contains(list.Body, []byte("secret")) {
 		t.Fatalf("list must show keys without secrets: %s", list.Body)
 	}
 	minted := f.anon.As(created.Key)
@@ -192,18 +218,21 @@ func TestHealthReadinessAndMetrics(t *testing.T) {
 		t.Fatalf("/metrics with a sales-agent key: %d, want 403", r.Status)
 	}
 	r := f.anon.As(f.keys[models.RoleAdminAgent]).Do("GET", "/metrics", nil)
-	if r.Status != 200 || !bytes.Contains(r.Body, []byte(`partnerflow_http_requests_total{method="GET",route="/readyz",status="200"} 1`)) {
+	if r.Status != 200 || !bytes.Contains(r.Body,
+		[]byte(`partnerflow_http_requests_total{method="GET",route="/readyz",status="200"} 1`)) {
 		t.Fatalf("metrics must count requests by route: %s", r.Body)
 	}
-	if r := f.anon.Do("GET", "/healthz", nil, "X-Request-Id", "trace-123"); r.Header.Get("X-Request-Id") != "trace-123" {
+	if r := f.anon.Do("GET", "/healthz", nil,
+		"X-Request-Id", "trace-123"); r.Header.Get("X-Request-Id") != "trace-123" {
 		t.Fatal("a caller's request ID must be echoed")
 	}
 
 	// Anyone may ask /readyz: it names the failing dependency, the log holds why.
 	logs := &lockedBuffer{}
-	down := newFixtureWith(t, errors.New("dial tcp: lookup temporal.internal.example: connection refused"), func(c *api.Config) {
-		c.Logger = slog.New(slog.NewTextHandler(logs, nil))
-	})
+	down := newFixtureWith(t, errors.New("dial tcp: lookup temporal.internal.example: connection refused"),
+		func(c *api.Config) {
+			c.Logger = slog.New(slog.NewTextHandler(logs, nil))
+		})
 	r = down.anon.Do("GET", "/readyz", nil)
 	if r.Status != 503 || r.Problem(t)["checks"].(map[string]any)["temporal"] != "unavailable" {
 		t.Fatalf("readyz with Temporal down: %d %s", r.Status, r.Body)
@@ -211,12 +240,14 @@ func TestHealthReadinessAndMetrics(t *testing.T) {
 	if bytes.Contains(r.Body, []byte("refused")) || bytes.Contains(r.Body, []byte("internal.example")) {
 		t.Fatalf("readyz tells an anonymous caller the cause: %s", r.Body)
 	}
-	if !strings.Contains(logs.String(), "connection refused") || !strings.Contains(logs.String(), r.Problem(t)["requestId"].(string)) {
+	if !strings.Contains(logs.String(), "connection refused") ||
+		!strings.Contains(logs.String(), r.Problem(t)["requestId"].(string)) {
 		t.Fatalf("the cause must be logged with the request ID: %s", logs.String())
 	}
 	_ = down.store.Close()
 	r = down.anon.Do("GET", "/readyz", nil)
-	if r.Status != 503 || r.Problem(t)["checks"].(map[string]any)["database"] != "unavailable" || bytes.Contains(r.Body, []byte("closed")) {
+	if r.Status != 503 || r.Problem(t)["checks"].(map[string]any)["database"] != "unavailable" ||
+		bytes.Contains(r.Body, []byte("closed")) {
 		t.Fatalf("readyz with the database closed: %d %s", r.Status, r.Body)
 	}
 	if !strings.Contains(logs.String(), "closed") {
@@ -227,7 +258,8 @@ func TestHealthReadinessAndMetrics(t *testing.T) {
 func TestCodecEndpointForTheWebUI(t *testing.T) {
 	f := newFixture(t, nil)
 	ops := f.anon.As(f.keys[models.RoleAdminAgent])
-	enc := ops.Do("POST", "/codec/encode", `{"payloads":[{"metadata":{"encoding":"anNvbi9wbGFpbg=="},"data":"Ik1BUktFUiI="}]}`)
+	enc := ops.Do("POST", "/codec/encode",
+		`{"payloads":[{"metadata":{"encoding":"anNvbi9wbGFpbg=="},"data":"Ik1BUktFUiI="}]}`)
 	if enc.Status != 200 || bytes.Contains(enc.Body, []byte("Ik1BUktFUiI=")) {
 		t.Fatalf("encode: %d %s", enc.Status, enc.Body)
 	}
@@ -236,11 +268,14 @@ func TestCodecEndpointForTheWebUI(t *testing.T) {
 		t.Fatalf("decode must give back the plaintext: %d %s", dec.Status, dec.Body)
 	}
 
-	pre := f.anon.Do("OPTIONS", "/codec/decode", nil, "Origin", "http://127.0.0.1:8233", "Access-Control-Request-Method", "POST")
-	if pre.Status != 204 || pre.Header.Get("Access-Control-Allow-Origin") != "http://127.0.0.1:8233" || pre.Header.Get("Access-Control-Allow-Credentials") != "true" {
+	pre := f.anon.Do("OPTIONS", "/codec/decode", nil,
+		"Origin", "http://127.0.0.1:8233", "Access-Control-Request-Method", "POST")
+	if pre.Status != 204 || pre.Header.Get("Access-Control-Allow-Origin") != "http://127.0.0.1:8233" ||
+		pre.Header.Get("Access-Control-Allow-Credentials") != "true" {
 		t.Fatalf("preflight from the Web UI: %d %v", pre.Status, pre.Header)
 	}
-	other := f.anon.Do("OPTIONS", "/codec/decode", nil, "Origin", "http://evil.example", "Access-Control-Request-Method", "POST")
+	other := f.anon.Do("OPTIONS", "/codec/decode", nil,
+		"Origin", "http://evil.example", "Access-Control-Request-Method", "POST")
 	if other.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Fatal("another origin must not be allowed")
 	}
@@ -248,12 +283,16 @@ func TestCodecEndpointForTheWebUI(t *testing.T) {
 
 func TestSessionCookieAuthenticatesTheBrowser(t *testing.T) {
 	f := newFixture(t, nil)
-	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	noRedirect := &http.Client{
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 	browser := apiClient(t, f.anon.BaseURL, noRedirect)
-	if r := browser.Do("POST", "/login", "key=wrong", "Content-Type", "application/x-www-form-urlencoded"); r.Status != 401 || r.Header.Get("Set-Cookie") != "" {
+	if r := browser.Do("POST", "/login", "key=wrong",
+		"Content-Type", "application/x-www-form-urlencoded"); r.Status != 401 || r.Header.Get("Set-Cookie") != "" {
 		t.Fatalf("a wrong key must not sign in: %d", r.Status)
 	}
-	login := browser.Do("POST", "/login", "next=%2F%2Fevil.example&key="+f.keys[models.RoleAdminAgent], "Content-Type", "application/x-www-form-urlencoded")
+	login := browser.Do("POST", "/login", "next=%2F%2Fevil.example&key="+f.keys[models.RoleAdminAgent],
+		"Content-Type", "application/x-www-form-urlencoded")
 	if login.Status != 303 || login.Header.Get("Location") != "/" {
 		t.Fatalf("sign in must redirect on this site only: %d %q", login.Status, login.Header.Get("Location"))
 	}
@@ -267,7 +306,8 @@ func TestSessionCookieAuthenticatesTheBrowser(t *testing.T) {
 		t.Fatalf("a valid session: %d %s", r.Status, r.Body)
 	}
 	tampered := cookie[:len(cookie)-2] + "xx"
-	if r := f.anon.Do("POST", "/codec/decode", `{"payloads":[]}`, "Cookie", api.SessionCookie+"="+tampered); r.Status != 401 {
+	if r := f.anon.Do("POST", "/codec/decode", `{"payloads":[]}`,
+		"Cookie", api.SessionCookie+"="+tampered); r.Status != 401 {
 		t.Fatalf("a tampered session: %d", r.Status)
 	}
 }

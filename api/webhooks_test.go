@@ -62,7 +62,8 @@ func newWebhookSigner(t *testing.T) *webhookSigner {
 	key := rsaKeys(t)[0]
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "partner-center-test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
@@ -70,11 +71,18 @@ func newWebhookSigner(t *testing.T) *webhookSigner {
 	}
 	certs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(der) }))
 	t.Cleanup(certs.Close)
-	return &webhookSigner{key: key, certURL: certs.URL + "/certificate.cer", host: strings.TrimPrefix(certs.URL, "http://")}
+	return &webhookSigner{
+		key:     key,
+		certURL: certs.URL + "/certificate.cer",
+		host:    strings.TrimPrefix(certs.URL, "http://"),
+	}
 }
 
 func (s *webhookSigner) verifier() *partnercenter.WebhookVerifier {
-	return partnercenter.NewWebhookVerifier(partnercenter.WebhookVerifierConfig{AllowedCertificateHosts: []string{s.host}, AllowHTTP: true})
+	return partnercenter.NewWebhookVerifier(partnercenter.WebhookVerifierConfig{
+		AllowedCertificateHosts: []string{s.host},
+		AllowHTTP:               true,
+	})
 }
 
 // headers signs body with key as Partner Center would.
@@ -125,7 +133,8 @@ func webhookFixture(t *testing.T) (*flowFixture, *webhookSigner, [2]created) {
 	signer := newWebhookSigner(t)
 	f := newFlowFixture(t, func(fc *api.FlowConfig) { fc.Webhooks = signer.verifier() })
 	invs := [2]created{f.invite(t, "contoso.onmicrosoft.com"), f.invite(t, "fabrikam.onmicrosoft.com")}
-	if err := models.Record(context.Background(), f.store, models.KindInvitation, invs[1].ID, models.InvitationChange{Set: models.Invitation{GDAPRelationshipID: "rel-2"}}); err != nil {
+	if err := models.Record(context.Background(), f.store, models.KindInvitation, invs[1].ID,
+		models.InvitationChange{Set: models.Invitation{GDAPRelationshipID: "rel-2"}}); err != nil {
 		t.Fatal(err)
 	}
 	return f, signer, invs
@@ -135,7 +144,8 @@ func TestWebhookEventsMustBeSignedByPartnerCenter(t *testing.T) {
 	f, signer, _ := webhookFixture(t)
 	body := eventBody(t, partnercenter.EventGDAPApproved, gdapURI("rel-2"))
 	stranger := rsaKeys(t)[1]
-	otherHost := append(signer.headers(t, signer.key, body), partnercenter.HeaderCertificateURL, "http://127.0.0.1:1/certificate.cer")
+	otherHost := append(signer.headers(t, signer.key, body),
+		partnercenter.HeaderCertificateURL, "http://127.0.0.1:1/certificate.cer")
 	cases := []struct {
 		name    string
 		body    []byte
@@ -143,13 +153,15 @@ func TestWebhookEventsMustBeSignedByPartnerCenter(t *testing.T) {
 	}{
 		{"an event without a signature is refused", body, nil},
 		{"an event signed by another key is refused", body, signer.headers(t, stranger, body)},
-		{"an event altered after signing is refused", []byte(strings.Replace(string(body), "rel-2", "rel-9", 1)), signer.headers(t, signer.key, body)},
+		{"an event altered after signing is refused",
+			[]byte(strings.Replace(string(body), "rel-2", "rel-9", 1)), signer.headers(t, signer.key, body)},
 		{"a certificate from a host not allowed is refused", body, otherHost},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			resp := f.anon.Do("POST", "/webhooks/partner-center", tc.body, tc.headers...)
-			if resp.Status != http.StatusUnauthorized || resp.Problem(t)["type"] != api.ProblemTypePrefix+"webhook-signature" {
+			if resp.Status != http.StatusUnauthorized ||
+				resp.Problem(t)["type"] != api.ProblemTypePrefix+"webhook-signature" {
 				t.Fatalf("status %d: %s", resp.Status, resp.Body)
 			}
 			if rows := f.webhookEvents(t); len(rows) != 0 {
@@ -206,8 +218,9 @@ func TestGDAPEventsSignalTheInvitationThatCreatedTheRelationship(t *testing.T) {
 		t.Fatal(err)
 	}
 	rows := f.webhookEvents(t)
-	if len(rows) != 2 || rows[0].EventName != partnercenter.EventGDAPApproved || rows[0].ResourceURI != gdapURI("rel-2") ||
-		rows[0].Body != string(body) || rows[0].ProcessedAt == nil || !strings.Contains(rows[0].Result, invs[1].ID) ||
+	if len(rows) != 2 || rows[0].EventName != partnercenter.EventGDAPApproved ||
+		rows[0].ResourceURI != gdapURI("rel-2") || rows[0].Body != string(body) || rows[0].ProcessedAt == nil ||
+		!strings.Contains(rows[0].Result, invs[1].ID) ||
 		rows[0].ChangedAt != sent.ResourceChangeUtcDate.UTC().Format(time.RFC3339) {
 		t.Fatalf("stored events: %+v", rows)
 	}
@@ -224,15 +237,21 @@ func TestWebhookEventsThatConcernNoInvitation(t *testing.T) {
 		result  string
 		prepare func()
 	}{
-		{"an event about an unknown GDAP relationship is refused and recorded", partnercenter.EventGDAPTerminated, gdapURI("rel-404"), http.StatusNotFound, "unknown-resource", "refused: ", nil},
-		{"an event partnerflow does not handle is stored and ignored", partnercenter.EventTestCreated, "https://api.partnercenter.microsoft.com/webhooks/v1/registration/validationEvents/1", http.StatusAccepted, "", "ignored", nil},
-		{"an event for a finished workflow with no GDAP watch is ignored", partnercenter.EventGDAPExpired, gdapURI("rel-2"), http.StatusAccepted, "", "ignored: ",
+		{"an event about an unknown GDAP relationship is refused and recorded",
+			partnercenter.EventGDAPTerminated, gdapURI("rel-404"), http.StatusNotFound, "unknown-resource", "refused: ",
+			nil},
+		{"an event partnerflow does not handle is stored and ignored", partnercenter.EventTestCreated,
+			"https://api.partnercenter.microsoft.com/webhooks/v1/registration/validationEvents/1",
+			http.StatusAccepted, "", "ignored", nil},
+		{"an event for a finished workflow with no GDAP watch is ignored",
+			partnercenter.EventGDAPExpired, gdapURI("rel-2"), http.StatusAccepted, "", "ignored: ",
 			func() {
 				f.temporal.set(func(ft *fakeTemporal) {
 					for id := range ft.running {
 						ft.signalErr[id] = serviceerror.NewNotFound("workflow execution already completed")
 					}
-					ft.signalErr[workflows.GDAPWatchWorkflowID("rel-2")] = serviceerror.NewNotFound("workflow not found")
+					ft.signalErr[workflows.GDAPWatchWorkflowID("rel-2")] =
+						serviceerror.NewNotFound("workflow not found")
 				})
 			}},
 	}
@@ -251,7 +270,8 @@ func TestWebhookEventsThatConcernNoInvitation(t *testing.T) {
 				t.Fatalf("want %s: %s", tc.typ, resp.Body)
 			}
 			rows := f.webhookEvents(t)
-			if len(rows) != before+1 || !strings.HasPrefix(rows[len(rows)-1].Result, tc.result) || rows[len(rows)-1].ProcessedAt == nil {
+			if len(rows) != before+1 || !strings.HasPrefix(rows[len(rows)-1].Result, tc.result) ||
+				rows[len(rows)-1].ProcessedAt == nil {
 				t.Fatalf("the event must be stored with result %q: %+v", tc.result, rows)
 			}
 			if s := f.temporal.signalCalls(); len(s) != 0 {
@@ -269,14 +289,21 @@ func TestAResellerAcceptanceSignalsOnlyTheCustomersInvitation(t *testing.T) {
 	})
 	// Several invitations wait; the customer of the first one accepts at Partner Center.
 	var pending []created
-	for _, d := range []string{"contoso.onmicrosoft.com", "fabrikam.onmicrosoft.com", "tailspin.onmicrosoft.com", "wingtip.onmicrosoft.com"} {
+	for _, d := range []string{
+		"contoso.onmicrosoft.com", "fabrikam.onmicrosoft.com", "tailspin.onmicrosoft.com", "wingtip.onmicrosoft.com",
+	} {
 		pending = append(pending, f.invite(t, d))
 	}
-	accept, err := json.Marshal(map[string]string{"domain": "contoso.onmicrosoft.com", "partnerId": simulator.TenantID, "upn": "admin@contoso.onmicrosoft.com"})
+	accept, err := json.Marshal(map[string]string{
+		"domain":    "contoso.onmicrosoft.com",
+		"partnerId": simulator.TenantID,
+		"upn":       "admin@contoso.onmicrosoft.com",
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.Post(simulator.URL+"/sim/customer-actions/accept-reseller", "application/json", bytes.NewReader(accept))
+	resp, err := http.Post(simulator.URL+"/sim/customer-actions/accept-reseller", "application/json",
+		bytes.NewReader(accept))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,10 +325,18 @@ func TestAResellerAcceptanceSignalsOnlyTheCustomersInvitation(t *testing.T) {
 		result   string
 		signalTo string
 	}{
-		{"the acceptance reaches only the open invitation for the customer's domain", contosoTenant, sim.Faults{}, http.StatusAccepted, "", "signalled invitation " + pending[0].ID, pending[0].WorkflowID},
-		{"an acceptance by a customer with no open invitation is stored and ignored", northwindTenant, sim.Faults{}, http.StatusAccepted, "", "ignored: no open invitation for northwind.onmicrosoft.com", ""},
-		{"an acceptance naming a tenant that is no customer of the partner is refused", "99999999-9999-4999-8999-999999999999", sim.Faults{}, http.StatusNotFound, "unknown-resource", "refused: ", ""},
-		{"Partner Center failing for now makes Partner Center deliver the event again, and wakes nobody", contosoTenant, sim.Faults{Rate500: 1}, http.StatusServiceUnavailable, "unavailable", "failed: ", ""},
+		{"the acceptance reaches only the open invitation for the customer's domain",
+			contosoTenant, sim.Faults{}, http.StatusAccepted, "",
+			"signalled invitation " + pending[0].ID, pending[0].WorkflowID},
+		{"an acceptance by a customer with no open invitation is stored and ignored",
+			northwindTenant, sim.Faults{}, http.StatusAccepted, "",
+			"ignored: no open invitation for northwind.onmicrosoft.com", ""},
+		{"an acceptance naming a tenant that is no customer of the partner is refused",
+			"99999999-9999-4999-8999-999999999999", sim.Faults{}, http.StatusNotFound, "unknown-resource",
+			"refused: ", ""},
+		{"Partner Center failing for now makes Partner Center deliver the event again, and wakes nobody",
+			contosoTenant, sim.Faults{Rate500: 1}, http.StatusServiceUnavailable, "unavailable",
+			"failed: ", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -327,7 +362,10 @@ func TestAResellerAcceptanceSignalsOnlyTheCustomersInvitation(t *testing.T) {
 				}
 				return
 			}
-			want := workflows.PartnerCenterEvent{EventName: partnercenter.EventResellerRelationshipAccepted, ResourceID: tc.tenant}
+			want := workflows.PartnerCenterEvent{
+				EventName:  partnercenter.EventResellerRelationshipAccepted,
+				ResourceID: tc.tenant,
+			}
 			if len(got) != 1 || got[0].WorkflowID != tc.signalTo || got[0].Event != want {
 				t.Fatalf("exactly one signal, to %s, with %d invitations pending: %+v", tc.signalTo, len(pending), got)
 			}
@@ -338,11 +376,13 @@ func TestAResellerAcceptanceSignalsOnlyTheCustomersInvitation(t *testing.T) {
 func TestAResellerAcceptanceWithoutPartnerCenterIsAHintToEveryPendingInvitation(t *testing.T) {
 	f, signer, invs := webhookFixture(t)
 	third := f.invite(t, "litware.onmicrosoft.com")
-	if err := models.Record(context.Background(), f.store, models.KindInvitation, third.ID, models.InvitationChange{Status: models.InvitationActive}); err != nil {
+	if err := models.Record(context.Background(), f.store, models.KindInvitation, third.ID,
+		models.InvitationChange{Status: models.InvitationActive}); err != nil {
 		t.Fatal(err)
 	}
 	customer := "4d2c9b1a-7e6f-4a5b-8c3d-2e1f0a9b8c7d"
-	body := eventBody(t, partnercenter.EventResellerRelationshipAccepted, "https://api.partnercenter.microsoft.com/v1/customers/"+customer)
+	body := eventBody(t, partnercenter.EventResellerRelationshipAccepted,
+		"https://api.partnercenter.microsoft.com/v1/customers/"+customer)
 	resp := f.anon.Do("POST", "/webhooks/partner-center", body, signer.headers(t, signer.key, body)...)
 	if resp.Status != http.StatusAccepted || !strings.Contains(string(resp.Body), `"signalled":2`) {
 		t.Fatalf("status %d: %s", resp.Status, resp.Body)
@@ -351,7 +391,10 @@ func TestAResellerAcceptanceWithoutPartnerCenterIsAHintToEveryPendingInvitation(
 	for _, s := range f.temporal.signalCalls() {
 		got[s.WorkflowID] = s.Event
 	}
-	want := workflows.PartnerCenterEvent{EventName: partnercenter.EventResellerRelationshipAccepted, ResourceID: customer}
+	want := workflows.PartnerCenterEvent{
+		EventName:  partnercenter.EventResellerRelationshipAccepted,
+		ResourceID: customer,
+	}
 	if len(got) != 2 || got[invs[0].WorkflowID] != want || got[invs[1].WorkflowID] != want {
 		t.Fatalf("every pending invitation, and only those, must get the hint: %+v", got)
 	}
@@ -359,7 +402,8 @@ func TestAResellerAcceptanceWithoutPartnerCenterIsAHintToEveryPendingInvitation(
 	f.temporal.set(func(ft *fakeTemporal) {
 		ft.signalErr[invs[0].WorkflowID] = serviceerror.NewUnavailable("connection refused")
 	})
-	body = eventBody(t, partnercenter.EventResellerRelationshipAccepted, "https://api.partnercenter.microsoft.com/v1/customers/"+customer)
+	body = eventBody(t, partnercenter.EventResellerRelationshipAccepted,
+		"https://api.partnercenter.microsoft.com/v1/customers/"+customer)
 	resp = f.anon.Do("POST", "/webhooks/partner-center", body, signer.headers(t, signer.key, body)...)
 	if resp.Status != http.StatusServiceUnavailable {
 		t.Fatalf("a signal that could not be delivered must make Partner Center retry: %d %s", resp.Status, resp.Body)
@@ -372,7 +416,8 @@ func TestAResellerAcceptanceWithoutPartnerCenterIsAHintToEveryPendingInvitation(
 
 func TestWebhooksWithoutAVerifierAreRefused(t *testing.T) {
 	f := newFlowFixture(t)
-	resp := f.anon.Do("POST", "/webhooks/partner-center", eventBody(t, partnercenter.EventGDAPApproved, gdapURI("rel-1")))
+	resp := f.anon.Do("POST", "/webhooks/partner-center",
+		eventBody(t, partnercenter.EventGDAPApproved, gdapURI("rel-1")))
 	if resp.Status != http.StatusServiceUnavailable || len(f.webhookEvents(t)) != 0 {
 		t.Fatalf("status %d: %s", resp.Status, resp.Body)
 	}
@@ -391,7 +436,8 @@ func TestGDAPEventsAfterActivationReachTheGDAPWatch(t *testing.T) {
 		t.Fatalf("status %d: %s", resp.Status, resp.Body)
 	}
 	s := f.temporal.signalCalls()
-	if len(s) != 1 || s[0].WorkflowID != workflows.GDAPWatchWorkflowID("rel-2") || s[0].Name != workflows.SignalPartnerCenterEvent {
+	if len(s) != 1 || s[0].WorkflowID != workflows.GDAPWatchWorkflowID("rel-2") ||
+		s[0].Name != workflows.SignalPartnerCenterEvent {
 		t.Fatalf("the terminated relationship's watch must be woken: %+v", s)
 	}
 }
@@ -403,13 +449,15 @@ func TestGDAPEventsReachOnlyWorkflowsThatActOnThem(t *testing.T) {
 		{models.InvitationGranting, partnercenter.EventGDAPActivated, "ignored: ", ""},
 		{models.InvitationGranting, partnercenter.EventGDAPTerminated, "ignored: ", ""},
 		{models.InvitationActive, partnercenter.EventGDAPActivated, "ignored: ", ""},
-		{models.InvitationActive, partnercenter.EventGDAPTerminated, "signalled the GDAP watch", workflows.GDAPWatchWorkflowID("rel-2")},
+		{models.InvitationActive, partnercenter.EventGDAPTerminated, "signalled the GDAP watch",
+			workflows.GDAPWatchWorkflowID("rel-2")},
 		{models.InvitationPending, partnercenter.EventGDAPActivated, "signalled invitation", "invitation"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.status+" "+tc.event, func(t *testing.T) {
 			f, signer, invs := webhookFixture(t)
-			if err := models.Record(context.Background(), f.store, models.KindInvitation, invs[1].ID, models.InvitationChange{Status: tc.status}); err != nil {
+			if err := models.Record(context.Background(), f.store, models.KindInvitation, invs[1].ID,
+				models.InvitationChange{Status: tc.status}); err != nil {
 				t.Fatal(err)
 			}
 			body := eventBody(t, tc.event, gdapURI("rel-2"))
