@@ -10,8 +10,6 @@ import (
 	"io"
 	"net/http"
 	"path"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -253,19 +251,13 @@ func (f flowAPI[R, S]) refusal(err error) *Problem {
 // dashboard read their filters here alike.
 func (f flowAPI[R, S]) listFilter(c *gin.Context, s *Server, limit int) (models.ListFilter, error) {
 	lf := models.ListFilter{PartnerID: s.flows.PartnerID, Limit: limit, Cursor: c.Query("cursor"), SearchColumn: f.searchColumn}
-	if st := c.Query("status"); st != "" {
-		if !slices.Contains(f.statuses, st) {
-			return lf, Invalid("status", "unknown status %q: use one of %s", st, strings.Join(f.statuses, ", "))
-		}
-		lf.Status = st
+	var err error
+	if lf.Status, err = statusQuery(c, f.statuses); err != nil {
+		return lf, err
 	}
 	lf.Search = strings.ToLower(strings.TrimSpace(c.Query("customer")))
-	if l := c.Query("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > maxListLimit {
-			return lf, Invalid("limit", "must be a whole number from 1 to %d", maxListLimit)
-		}
-		lf.Limit = n
+	if lf.Limit, err = limitQuery(c, limit, maxListLimit); err != nil {
+		return lf, err
 	}
 	for _, tp := range []struct {
 		name string
@@ -362,14 +354,10 @@ func stepsHandler[R models.FlowRow, S any](s *Server, f flowAPI[R, S]) gin.Handl
 		if !ok {
 			return
 		}
-		limit := timelinePage
-		if l := c.Query("limit"); l != "" {
-			n, err := strconv.Atoi(l)
-			if err != nil || n < 1 || n > models.MaxStepPage {
-				writeProblem(c, Invalid("limit", "must be a whole number from 1 to %d", models.MaxStepPage))
-				return
-			}
-			limit = n
+		limit, err := limitQuery(c, timelinePage, models.MaxStepPage)
+		if err != nil {
+			writeError(c, err)
+			return
 		}
 		tl, err := f.timeline(c.Request.Context(), s, (*row).FlowID(), c.Query("cursor"), limit)
 		if err != nil {

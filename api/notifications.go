@@ -2,8 +2,6 @@ package api
 
 import (
 	"net/http"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -44,20 +42,14 @@ func (s *Server) listNotifications(c *gin.Context) {
 		}
 		f.Recipient = r
 	}
-	if st := c.Query("status"); st != "" {
-		if !slices.Contains(models.OutboxStatuses, st) {
-			writeProblem(c, Invalid("status", "unknown status %q: use one of %s", st, strings.Join(models.OutboxStatuses, ", ")))
-			return
-		}
-		f.Status = st
+	var err error
+	if f.Status, err = statusQuery(c, models.OutboxStatuses); err != nil {
+		writeError(c, err)
+		return
 	}
-	if l := c.Query("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > maxListLimit {
-			writeProblem(c, Invalid("limit", "must be a whole number from 1 to %d", maxListLimit))
-			return
-		}
-		f.Limit = n
+	if f.Limit, err = limitQuery(c, f.Limit, maxListLimit); err != nil {
+		writeError(c, err)
+		return
 	}
 	msgs, next, err := s.store.ListOutbox(c.Request.Context(), f)
 	if err != nil {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -212,4 +214,26 @@ func readBody(c *gin.Context) ([]byte, bool) {
 		return nil, false
 	}
 	return body, true
+}
+
+// statusQuery reads the ?status= filter, which must be one of statuses ("" when absent).
+func statusQuery(c *gin.Context, statuses []string) (string, error) {
+	st := c.Query("status")
+	if st != "" && !slices.Contains(statuses, st) {
+		return "", Invalid("status", "unknown status %q: use one of %s", st, strings.Join(statuses, ", "))
+	}
+	return st, nil
+}
+
+// limitQuery reads the ?limit= page size, a whole number from 1 to most (def when absent).
+func limitQuery(c *gin.Context, def, most int) (int, error) {
+	l := c.Query("limit")
+	if l == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(l)
+	if err != nil || n < 1 || n > most {
+		return 0, Invalid("limit", "must be a whole number from 1 to %d", most)
+	}
+	return n, nil
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -282,9 +281,9 @@ func (s *Server) listRemovalDeliveries(c *gin.Context) {
 	if !ok {
 		return
 	}
-	status := c.Query("status")
-	if status != "" && !slices.Contains(deliveryStatuses, status) {
-		writeProblem(c, Invalid("status", "unknown status %q: use one of %s", status, strings.Join(deliveryStatuses, ", ")))
+	status, err := statusQuery(c, deliveryStatuses)
+	if err != nil {
+		writeError(c, err)
 		return
 	}
 	var after int64
@@ -296,14 +295,10 @@ func (s *Server) listRemovalDeliveries(c *gin.Context) {
 		}
 		after = n
 	}
-	limit := deliveryPageSize
-	if l := c.Query("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > maxListLimit {
-			writeProblem(c, Invalid("limit", "must be a whole number from 1 to %d", maxListLimit))
-			return
-		}
-		limit = n
+	limit, err := limitQuery(c, deliveryPageSize, maxListLimit)
+	if err != nil {
+		writeError(c, err)
+		return
 	}
 	ds, next, err := s.store.ListDeliveries(c.Request.Context(), models.KindRemoval, rm.ID, status, after, limit)
 	if err != nil {

@@ -233,20 +233,14 @@ func redactURLs(text string) string {
 // listWebhookDeliveries serves the delivery log, newest first.
 func (s *Server) listWebhookDeliveries(c *gin.Context) {
 	f := models.WebhookDeliveryFilter{PartnerID: s.flows.PartnerID, SubscriptionID: c.Query("subscription"), Limit: defaultListLimit, Cursor: c.Query("cursor")}
-	if st := c.Query("status"); st != "" {
-		if !slices.Contains(models.WebhookDeliveryStatuses, st) {
-			writeProblem(c, Invalid("status", "unknown status %q: use one of %s", st, strings.Join(models.WebhookDeliveryStatuses, ", ")))
-			return
-		}
-		f.Status = st
+	var err error
+	if f.Status, err = statusQuery(c, models.WebhookDeliveryStatuses); err != nil {
+		writeError(c, err)
+		return
 	}
-	if l := c.Query("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > maxListLimit {
-			writeProblem(c, Invalid("limit", "must be a whole number from 1 to %d", maxListLimit))
-			return
-		}
-		f.Limit = n
+	if f.Limit, err = limitQuery(c, f.Limit, maxListLimit); err != nil {
+		writeError(c, err)
+		return
 	}
 	items, next, err := s.store.WebhookDeliveries(c.Request.Context(), f)
 	if err != nil {
