@@ -24,7 +24,7 @@ CREATE UNIQUE INDEX flow_commands_once ON flow_commands (flow_kind, flow_id, com
 CREATE INDEX flow_commands_due ON flow_commands (claimed_until);
 
 -- Every flow an earlier version left open is checked once: a crash between its record and its
--- workflow's start left some without a workflow (issue 23).
+-- workflow's start left some without a workflow.
 INSERT INTO flow_commands (flow_kind, flow_id, command, workflow_id, created_at, claimed_until)
     SELECT 'invitation', id, 'verify', workflow_id, created_at, created_at FROM invitations
     WHERE status IN ('pending', 'accepted', 'granting');

@@ -1,7 +1,7 @@
 -- +goose Up
 -- A provider's partnership with a reseller tenant is active at most once: before this rule a
 -- PartnerID typed on a reseller's public landing page could make a second partnership active
--- with another reseller's tenant (issue 21). A duplicate that exists already is ended here,
+-- with another reseller's tenant. A duplicate that exists already is ended here,
 -- visibly: the earliest verified partnership keeps the tenant, each later one becomes failed
 -- with the reason on its row and its timeline.
 INSERT INTO flow_steps (flow_kind, flow_id, name, detail, idempotency_key, at)
