@@ -108,7 +108,12 @@ func workflowIDOf(sc converter.SerializationContext) string {
 // ParseKey decodes a base64 (standard or URL alphabet) AES-256 key.
 func ParseKey(s string) ([]byte, error) {
 	s = strings.TrimSpace(s)
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+	for _, enc := range []*base64.Encoding{
+		base64.StdEncoding,
+		base64.RawStdEncoding,
+		base64.URLEncoding,
+		base64.RawURLEncoding,
+	} {
 		if key, err := enc.DecodeString(s); err == nil {
 			if len(key) != KeySize {
 				return nil, fmt.Errorf("PARTNERFLOW_CODEC_KEY must decode to %d bytes, got %d", KeySize, len(key))
@@ -209,7 +214,11 @@ func (c *Codec) decode(payloads []*commonpb.Payload, display bool) ([]*commonpb.
 	for i, p := range payloads {
 		if string(p.GetMetadata()[converter.MetadataEncoding]) != Encoding {
 			if !display {
-				return nil, fmt.Errorf("payload is not encrypted (encoding %q); partnerflow's workers accept only payloads sealed with its codec key", p.GetMetadata()[converter.MetadataEncoding])
+				return nil, fmt.Errorf(
+					"payload is not encrypted (encoding %q); "+
+						"partnerflow's workers accept only payloads sealed with its codec key",
+					p.GetMetadata()[converter.MetadataEncoding],
+				)
 			}
 			out[i] = p
 			continue
@@ -227,7 +236,10 @@ func (c *Codec) decode(payloads []*commonpb.Payload, display bool) ([]*commonpb.
 		}
 		if forDisplay {
 			if !display {
-				return nil, errors.New("payload was sealed by the codec endpoint for display; workers run only payloads partnerflow wrote for a workflow")
+				return nil, errors.New(
+					"payload was sealed by the codec endpoint for display; " +
+						"workers run only payloads partnerflow wrote for a workflow",
+				)
 			}
 			aad = []byte(displayAAD)
 		}

@@ -96,7 +96,10 @@ func TestLoadOrCreateKeyKeepsTheKey(t *testing.T) {
 // inWorkflow is the data converter a worker uses for the payloads of one workflow: the SDK
 // passes it the workflow's serialization context.
 func inWorkflow(dc converter.DataConverter, workflowID string) converter.DataConverter {
-	return converter.WithDataConverterSerializationContext(dc, converter.WorkflowSerializationContext{Namespace: "default", WorkflowID: workflowID})
+	return converter.WithDataConverterSerializationContext(
+		dc,
+		converter.WorkflowSerializationContext{Namespace: "default", WorkflowID: workflowID},
+	)
 }
 
 func TestPayloadsAreBoundToTheirWorkflow(t *testing.T) {
@@ -110,7 +113,10 @@ func TestPayloadsAreBoundToTheirWorkflow(t *testing.T) {
 	if err := inWorkflow(dc, "invitation/p1/contoso.example").FromPayload(p, &s); err != nil || s != "MARKER" {
 		t.Fatalf("the payload must open in its own workflow: %q %v", s, err)
 	}
-	activity := converter.WithDataConverterSerializationContext(dc, converter.ActivitySerializationContext{WorkflowID: "invitation/p1/contoso.example", ActivityType: "RecordStatus"})
+	activity := converter.WithDataConverterSerializationContext(dc, converter.ActivitySerializationContext{
+		WorkflowID:   "invitation/p1/contoso.example",
+		ActivityType: "RecordStatus",
+	})
 	if err := activity.FromPayload(p, &s); err != nil {
 		t.Fatalf("the payload must open in its workflow's activities: %v", err)
 	}
@@ -125,11 +131,14 @@ func TestPayloadsAreBoundToTheirWorkflow(t *testing.T) {
 			q.Metadata["encryption-workflow-id"] = []byte("invitation/p2/fabrikam.example")
 			return q
 		}},
-		{"a payload stripped of its workflow, as if it were of the first format", func(p *commonpb.Payload) *commonpb.Payload {
-			q := proto.Clone(p).(*commonpb.Payload)
-			delete(q.Metadata, "encryption-workflow-id")
-			return q
-		}},
+		{
+			"a payload stripped of its workflow, as if it were of the first format",
+			func(p *commonpb.Payload) *commonpb.Payload {
+				q := proto.Clone(p).(*commonpb.Payload)
+				delete(q.Metadata, "encryption-workflow-id")
+				return q
+			},
+		},
 	}
 	for _, tc := range moved {
 		t.Run(tc.name+" does not open in another workflow", func(t *testing.T) {
@@ -150,14 +159,20 @@ func TestPayloadsAreBoundToTheirWorkflow(t *testing.T) {
 func TestFailuresAreBoundToTheirWorkflow(t *testing.T) {
 	fc := newCodec(t, 1).FailureConverter()
 	wf := func(id string) converter.FailureConverter {
-		return converter.WithFailureConverterSerializationContext(fc, converter.WorkflowSerializationContext{WorkflowID: id})
+		return converter.WithFailureConverterSerializationContext(
+			fc, converter.WorkflowSerializationContext{WorkflowID: id},
+		)
 	}
 	f := wf("removal/p1/r1").ErrorToFailure(errorString("MARKER reason"))
 	// FailureToError decodes in place: each reader gets its own copy.
-	if got := wf("removal/p1/r1").FailureToError(proto.Clone(f).(*failurepb.Failure)).Error(); !strings.Contains(got, "MARKER") {
+	if got := wf("removal/p1/r1").FailureToError(
+		proto.Clone(f).(*failurepb.Failure),
+	).Error(); !strings.Contains(got, "MARKER") {
 		t.Fatalf("a failure must open in its own workflow: %q", got)
 	}
-	if got := wf("removal/p1/r2").FailureToError(proto.Clone(f).(*failurepb.Failure)).Error(); strings.Contains(got, "MARKER") {
+	if got := wf("removal/p1/r2").FailureToError(
+		proto.Clone(f).(*failurepb.Failure),
+	).Error(); strings.Contains(got, "MARKER") {
 		t.Fatalf("a failure opened in another workflow: %q", got)
 	}
 }
@@ -169,7 +184,8 @@ func TestWorkersRefusePlainPayloads(t *testing.T) {
 	}
 	c := newCodec(t, 1)
 	var s string
-	if err := inWorkflow(c.DataConverter(), "invitation/p1/contoso.example").FromPayload(plain, &s); err == nil || !strings.Contains(err.Error(), "not encrypted") {
+	if err := inWorkflow(c.DataConverter(), "invitation/p1/contoso.example").FromPayload(plain, &s); err == nil ||
+		!strings.Contains(err.Error(), "not encrypted") {
 		t.Fatalf("a worker must refuse a plain payload, got %q %v", s, err)
 	}
 	if err := c.DataConverter().FromPayload(plain, &s); err == nil {
@@ -201,7 +217,9 @@ func TestFirstFormatPayloadsStillOpen(t *testing.T) {
 	}
 	c := newCodec(t, 42)
 	var started map[string]any
-	if err := inWorkflow(c.DataConverter(), "invitation/any/contoso.example").FromPayloads(input, &started); err != nil || len(started) == 0 {
+	if err := inWorkflow(c.DataConverter(), "invitation/any/contoso.example").FromPayloads(
+		input, &started,
+	); err != nil || len(started) == 0 {
 		t.Fatalf("a first-format payload must still open: %v %v", started, err)
 	}
 }

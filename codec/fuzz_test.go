@@ -71,7 +71,10 @@ func FuzzRoundTrip(f *testing.F) {
 // nothing opens unless it was sealed with the key.
 func FuzzDecode(f *testing.F) {
 	c := fuzzCodec(f, 3)
-	sealed, err := c.Encode([]*commonpb.Payload{{Metadata: map[string][]byte{"encoding": []byte("json/plain")}, Data: []byte(`"x"`)}})
+	sealed, err := c.Encode([]*commonpb.Payload{{
+		Metadata: map[string][]byte{"encoding": []byte("json/plain")},
+		Data:     []byte(`"x"`),
+	}})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -110,7 +113,11 @@ const metadataWorkflowID = "encryption-workflow-id"
 // FuzzWorkflowBinding seals payloads for one workflow: they open for it, and never for another
 // workflow, whether the payload's metadata names the other workflow, the original or none.
 func FuzzWorkflowBinding(f *testing.F) {
-	f.Add("invitation/7f1c3a52/contoso.onmicrosoft.com", "invitation/7f1c3a52/fabrikam.onmicrosoft.com", []byte(`{"customerEmail":"admin@contoso.com"}`))
+	f.Add(
+		"invitation/7f1c3a52/contoso.onmicrosoft.com",
+		"invitation/7f1c3a52/fabrikam.onmicrosoft.com",
+		[]byte(`{"customerEmail":"admin@contoso.com"}`),
+	)
 	f.Add("a", "a\x00", []byte{})
 	f.Add("customer/cus_1", "", []byte("x"))
 	c := fuzzCodec(f, 5)

@@ -32,7 +32,13 @@ var ourServices = map[string]string{"api": "api", "worker": "worker", "migrate":
 
 // requiredByProductionCommands are the variables without which `api` and `worker` refuse to run
 // or silently talk to the wrong place.
-var requiredByProductionCommands = []string{"DATABASE_URL", "TEMPORAL_ADDRESS", "PARTNERFLOW_CODEC_KEY", "PARTNERCENTER_URL", "GRAPH_URL"}
+var requiredByProductionCommands = []string{
+	"DATABASE_URL",
+	"TEMPORAL_ADDRESS",
+	"PARTNERFLOW_CODEC_KEY",
+	"PARTNERCENTER_URL",
+	"GRAPH_URL",
+}
 
 // envScanDirs hold the code that reads partnerflow's environment: package config alone
 // (TestOnlyConfigReadsTheEnvironment keeps every other package away from it).
@@ -78,8 +84,15 @@ var rules = []rule{
 	{"README's Configuration table documents exactly the environment names the code reads", checkReadmeDocumentsEnv},
 	{"api and worker get every variable the production commands require", checkRequiredEnv},
 	{"listen addresses bind every interface and their ports are the published ones", checkPorts},
-	{"the Web UI is published on 8233 and its codec endpoint is the api's published port and /codec", checkCodecEndpoint},
-	{"temporal, its Web UI, the simulator, the mail catcher and the worker's metrics are published on loopback only", checkLoopbackOnly},
+	{
+		"the Web UI is published on 8233 and its codec endpoint is the api's published port and /codec",
+		checkCodecEndpoint,
+	},
+	{
+		"temporal, its Web UI, the simulator, the mail catcher and the worker's metrics " +
+			"are published on loopback only",
+		checkLoopbackOnly,
+	},
 	{"the api's public URL and the origins allowed to call the codec are the published ones", checkPublicURLs},
 	{"by default api and worker talk to the sim service on its listen port", checkSimIsTheDefault},
 	{"api and worker start after migrate completed successfully and temporal is up", checkStartOrder},
@@ -149,7 +162,11 @@ var _ = notAHelper("NOT_READ")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"DIRECT_LOOKUP", "INSIDE_A_HELPER", "VIA_HELPER_OF_HELPER"}; !slices.Equal(sortedKeys(names), want) {
+	if want := []string{
+		"DIRECT_LOOKUP",
+		"INSIDE_A_HELPER",
+		"VIA_HELPER_OF_HELPER",
+	}; !slices.Equal(sortedKeys(names), want) {
 		t.Errorf("found %v, want %v", sortedKeys(names), want)
 	}
 
@@ -179,13 +196,17 @@ func TestMistakesAreRefused(t *testing.T) {
 			brokenRule: "README's Configuration table documents exactly the environment names the code reads",
 		},
 		{
-			name: "a variable README documents but the code does not read is refused",
-			file: "readme", old: "| `PARTNERFLOW_MAIL_FROM` |", new: "| `PARTNERFLOW_MAIL_FROM`, `PARTNERFLOW_MAIL_REPLY_TO` |",
+			name:       "a variable README documents but the code does not read is refused",
+			file:       "readme",
+			old:        "| `PARTNERFLOW_MAIL_FROM` |",
+			new:        "| `PARTNERFLOW_MAIL_FROM`, `PARTNERFLOW_MAIL_REPLY_TO` |",
 			brokenRule: "README's Configuration table documents exactly the environment names the code reads",
 		},
 		{
-			name: "a worker without PARTNERFLOW_CODEC_KEY is refused",
-			file: "compose", old: "  PARTNERFLOW_CODEC_KEY: ${PARTNERFLOW_CODEC_KEY:?set PARTNERFLOW_CODEC_KEY}\n", new: "",
+			name:       "a worker without PARTNERFLOW_CODEC_KEY is refused",
+			file:       "compose",
+			old:        "  PARTNERFLOW_CODEC_KEY: ${PARTNERFLOW_CODEC_KEY:?set PARTNERFLOW_CODEC_KEY}\n",
+			new:        "",
 			brokenRule: "api and worker get every variable the production commands require",
 		},
 		{
@@ -211,12 +232,14 @@ func TestMistakesAreRefused(t *testing.T) {
 		{
 			name: "a Temporal frontend published on every interface is refused",
 			file: "compose", old: `"127.0.0.1:7233:7233"`, new: `"7233:7233"`,
-			brokenRule: "temporal, its Web UI, the simulator, the mail catcher and the worker's metrics are published on loopback only",
+			brokenRule: "temporal, its Web UI, the simulator, the mail catcher and the worker's metrics " +
+				"are published on loopback only",
 		},
 		{
 			name: "a mail catcher published on every interface is refused",
 			file: "compose", old: `"127.0.0.1:8025:8025"`, new: `"0.0.0.0:8025:8025"`,
-			brokenRule: "temporal, its Web UI, the simulator, the mail catcher and the worker's metrics are published on loopback only",
+			brokenRule: "temporal, its Web UI, the simulator, the mail catcher and the worker's metrics " +
+				"are published on loopback only",
 		},
 		{
 			name: "a missing sim service is refused",
@@ -391,7 +414,11 @@ func scanEnvNames(root string, dirs []string) (map[string]bool, error) {
 					name, _ = strconv.Unquote(lit.Value)
 				}
 				if !envNamePattern.MatchString(name) {
-					errs = append(errs, fmt.Errorf("%s: an environment read whose name is not a string literal like \"PARTNERFLOW_X\"; the scan cannot see it", fset.Position(call.Pos())))
+					errs = append(errs, fmt.Errorf(
+						"%s: an environment read whose name is not a string literal like \"PARTNERFLOW_X\"; "+
+							"the scan cannot see it",
+						fset.Position(call.Pos()),
+					))
 					return true
 				}
 				names[name] = true
@@ -458,12 +485,16 @@ func checkReadmeDocumentsEnv(p project) error {
 	var errs []error
 	for _, name := range sortedKeys(p.envRead) {
 		if !documented[name] {
-			errs = append(errs, fmt.Errorf("the code reads %s but README's Configuration table does not document it", name))
+			errs = append(errs, fmt.Errorf(
+				"the code reads %s but README's Configuration table does not document it", name,
+			))
 		}
 	}
 	for _, name := range sortedKeys(documented) {
 		if !p.envRead[name] {
-			errs = append(errs, fmt.Errorf("README's Configuration table documents %s, which no code under %v reads", name, envScanDirs))
+			errs = append(errs, fmt.Errorf(
+				"README's Configuration table documents %s, which no code under %v reads", name, envScanDirs,
+			))
 		}
 	}
 	return errors.Join(errs...)
@@ -491,7 +522,9 @@ func checkOurImage(p project) error {
 			continue
 		}
 		if ctx, dockerfile := buildOf(s.Build); ctx != "." || (dockerfile != "" && dockerfile != "Dockerfile") {
-			errs = append(errs, fmt.Errorf("%s: build is context %q, Dockerfile %q; want `build: .`", name, ctx, dockerfile))
+			errs = append(errs, fmt.Errorf(
+				"%s: build is context %q, Dockerfile %q; want `build: .`", name, ctx, dockerfile,
+			))
 		}
 		if want := []string{ourServices[name]}; !slices.Equal(s.Command, want) {
 			errs = append(errs, fmt.Errorf("%s: command is %q, want %q", name, s.Command, want))
@@ -567,7 +600,10 @@ func checkPorts(p project) error {
 			continue
 		}
 		if host != "0.0.0.0" && host != "" {
-			errs = append(errs, fmt.Errorf("%s: %s listens on %s, which other containers and published ports cannot reach; use 0.0.0.0", name, v, host))
+			errs = append(errs, fmt.Errorf(
+				"%s: %s listens on %s, which other containers and published ports cannot reach; use 0.0.0.0",
+				name, v, host,
+			))
 		}
 		if _, ok := publishedPort(s, port); !ok {
 			errs = append(errs, fmt.Errorf("%s: listens on port %s (%s) but publishes %q", name, port, v, s.Ports))
@@ -615,7 +651,9 @@ func checkCodecEndpoint(p project) error {
 		errs = append(errs, fmt.Errorf("temporal-ui: TEMPORAL_CODEC_ENDPOINT=%q, want %q", got, want))
 	}
 	if got := ui.Environment["TEMPORAL_CODEC_INCLUDE_CREDENTIALS"]; got != "true" {
-		errs = append(errs, fmt.Errorf("temporal-ui: TEMPORAL_CODEC_INCLUDE_CREDENTIALS=%q; the codec needs the session cookie", got))
+		errs = append(errs, fmt.Errorf(
+			"temporal-ui: TEMPORAL_CODEC_INCLUDE_CREDENTIALS=%q; the codec needs the session cookie", got,
+		))
 	}
 	return errors.Join(errs...)
 }
@@ -629,7 +667,10 @@ func checkLoopbackOnly(p project) error {
 	for _, name := range loopbackOnly {
 		for _, port := range p.compose.Services[name].Ports {
 			if !strings.HasPrefix(port, "127.0.0.1:") {
-				errs = append(errs, fmt.Errorf("%s publishes %q on every interface; bind it to the host's loopback (\"127.0.0.1:%s\")", name, port, port))
+				errs = append(errs, fmt.Errorf(
+					"%s publishes %q on every interface; bind it to the host's loopback (\"127.0.0.1:%s\")",
+					name, port, port,
+				))
 			}
 		}
 	}
@@ -650,8 +691,13 @@ func checkPublicURLs(p project) error {
 	if !ok {
 		return errors.Join(append(errs, errors.New("temporal-ui does not publish its port 8080"))...)
 	}
-	if origins := strings.Split(env["PARTNERFLOW_UI_ORIGINS"], ","); !slices.Contains(origins, "http://localhost:"+uiPort) {
-		errs = append(errs, fmt.Errorf("api: PARTNERFLOW_UI_ORIGINS=%q does not allow the Web UI at http://localhost:%s", env["PARTNERFLOW_UI_ORIGINS"], uiPort))
+	if origins := strings.Split(
+		env["PARTNERFLOW_UI_ORIGINS"], ",",
+	); !slices.Contains(origins, "http://localhost:"+uiPort) {
+		errs = append(errs, fmt.Errorf(
+			"api: PARTNERFLOW_UI_ORIGINS=%q does not allow the Web UI at http://localhost:%s",
+			env["PARTNERFLOW_UI_ORIGINS"], uiPort,
+		))
 	}
 	return errors.Join(errs...)
 }
@@ -693,7 +739,9 @@ func checkStartOrder(p project) error {
 		deps := p.compose.Services[name].DependsOn
 		for _, dep := range sortedKeys(want) {
 			if got := deps[dep].Condition; got != want[dep] {
-				errs = append(errs, fmt.Errorf("%s depends on %s with condition %q, want %q", name, dep, got, want[dep]))
+				errs = append(errs, fmt.Errorf(
+					"%s depends on %s with condition %q, want %q", name, dep, got, want[dep],
+				))
 			}
 		}
 	}
@@ -714,7 +762,9 @@ func checkDatabases(p project) error {
 		}
 	}
 	if !mounted {
-		errs = append(errs, errors.New("postgres does not mount ./deploy/postgres-init.sql into /docker-entrypoint-initdb.d/"))
+		errs = append(errs, errors.New(
+			"postgres does not mount ./deploy/postgres-init.sql into /docker-entrypoint-initdb.d/",
+		))
 	}
 	created := map[string]bool{}
 	for _, m := range createDatabase.FindAllStringSubmatch(p.initSQL, -1) {
@@ -727,7 +777,9 @@ func checkDatabases(p project) error {
 	temporal := p.compose.Services["temporal"].Environment
 	for _, db := range []string{strings.TrimPrefix(dsn.Path, "/"), temporal["DBNAME"], temporal["VISIBILITY_DBNAME"]} {
 		if !created[db] {
-			errs = append(errs, fmt.Errorf("deploy/postgres-init.sql does not create database %q (it creates %v)", db, sortedKeys(created)))
+			errs = append(errs, fmt.Errorf(
+				"deploy/postgres-init.sql does not create database %q (it creates %v)", db, sortedKeys(created),
+			))
 		}
 	}
 	return errors.Join(errs...)
@@ -786,18 +838,23 @@ func checkDockerfile(p project) error {
 		if m := goBuildOutput.FindStringSubmatch(in); m != nil {
 			binary = m[1]
 			if !strings.Contains(in, "CGO_ENABLED=0") {
-				errs = append(errs, fmt.Errorf("the build does not set CGO_ENABLED=0, so the binary needs a libc the runtime image lacks: %s", in))
+				errs = append(errs, fmt.Errorf(
+					"the build does not set CGO_ENABLED=0, so the binary needs a libc the runtime image lacks: %s", in,
+				))
 			}
 		}
 	}
 	if binary == "" {
-		return errors.Join(append(errs, fmt.Errorf("stage %q has no `go build ... -o <binary> ./cmd/partnerflow`", build.name))...)
+		return errors.Join(append(errs, fmt.Errorf(
+			"stage %q has no `go build ... -o <binary> ./cmd/partnerflow`", build.name,
+		))...)
 	}
 	copied := ""
 	entrypoint := ""
 	for _, in := range final.instructions {
 		f := strings.Fields(in)
-		if strings.EqualFold(f[0], "COPY") && slices.Contains(f, "--from="+build.name) && len(f) >= 3 && f[len(f)-2] == binary {
+		if strings.EqualFold(f[0], "COPY") && slices.Contains(f, "--from="+build.name) &&
+			len(f) >= 3 && f[len(f)-2] == binary {
 			copied = f[len(f)-1]
 		}
 		if strings.EqualFold(f[0], "ENTRYPOINT") {
@@ -808,7 +865,9 @@ func checkDockerfile(p project) error {
 		errs = append(errs, fmt.Errorf("the final stage does not COPY --from=%s %s", build.name, binary))
 	}
 	if want := strconv.Quote(copied); copied != "" && entrypoint != "["+want+"]" {
-		errs = append(errs, fmt.Errorf("the final stage's ENTRYPOINT is %q, want [%s] so `command:` picks the subcommand", entrypoint, want))
+		errs = append(errs, fmt.Errorf(
+			"the final stage's ENTRYPOINT is %q, want [%s] so `command:` picks the subcommand", entrypoint, want,
+		))
 	}
 	return errors.Join(errs...)
 }
@@ -824,7 +883,8 @@ func checkGoVersion(p project) error {
 	if m == nil {
 		return errors.New("go.mod has no go directive")
 	}
-	if want := "golang:" + m[1]; stages[0].from != want && !strings.HasPrefix(stages[0].from, want+".") && !strings.HasPrefix(stages[0].from, want+"-") {
+	if want := "golang:" + m[1]; stages[0].from != want && !strings.HasPrefix(stages[0].from, want+".") &&
+		!strings.HasPrefix(stages[0].from, want+"-") {
 		return fmt.Errorf("the build stage is FROM %s, want %s (go.mod says go %s)", stages[0].from, want, m[1])
 	}
 	return nil

@@ -1,2 +1,3 @@
-// Package deploy holds the files of the production shape (docker compose) and the test that keeps them true to the code.
+// Package deploy holds the files of the production shape (docker compose) and the test that keeps them true to the
+// code.
 package deploy

@@ -49,9 +49,11 @@ func TestEnvUseOutsideConfigIsRefused(t *testing.T) {
 	}
 	write("config/config.go", "package config\n\nimport \"os\"\n\nvar X = os.Getenv(\"X\")\n")
 	write("cmd/app/main.go", "package main\n\nimport \"os\"\n\nfunc main() { _ = os.Setenv(\"X\", \"1\") }\n")
-	write("api/api.go", "package api\n\nimport (\n\t\"strings\"\n\tsys \"os\"\n)\n\nvar lookup = sys.LookupEnv\n\nvar n = strings.NewReader(sys.ExpandEnv(\"$HOME\")).Len()\n")
+	write("api/api.go", "package api\n\nimport (\n\t\"strings\"\n\tsys \"os\"\n)\n\n"+
+		"var lookup = sys.LookupEnv\n\nvar n = strings.NewReader(sys.ExpandEnv(\"$HOME\")).Len()\n")
 	write("worker/worker.go", "package worker\n\nimport . \"os\"\n\nvar all = Environ()\n")
-	write("notify/notify.go", "package notify\n\nimport \"os\"\n\nvar dir = os.TempDir()\n\nfunc Getenv(string) string { return \"\" }\n\nvar _ = Getenv(\"X\")\n")
+	write("notify/notify.go", "package notify\n\nimport \"os\"\n\nvar dir = os.TempDir()\n\n"+
+		"func Getenv(string) string { return \"\" }\n\nvar _ = Getenv(\"X\")\n")
 	write("notify/notify_test.go", "package notify\n\nimport \"os\"\n\nvar _ = os.Getenv(\"TEST_ONLY\")\n")
 	write("api/testdata/x.go", "package x\n\nimport \"os\"\n\nvar _ = os.Getenv(\"FIXTURE\")\n")
 
@@ -63,7 +65,12 @@ func TestEnvUseOutsideConfigIsRefused(t *testing.T) {
 	for _, u := range uses {
 		files = append(files, strings.SplitN(u, ":", 2)[0])
 	}
-	want := []string{filepath.Join("api", "api.go"), filepath.Join("api", "api.go"), filepath.Join("cmd", "app", "main.go"), filepath.Join("worker", "worker.go")}
+	want := []string{
+		filepath.Join("api", "api.go"),
+		filepath.Join("api", "api.go"),
+		filepath.Join("cmd", "app", "main.go"),
+		filepath.Join("worker", "worker.go"),
+	}
 	if !slices.Equal(files, want) {
 		t.Errorf("found %q, want uses in %q", uses, want)
 	}
@@ -85,7 +92,8 @@ func envUsesOutside(root string, allowed []string) ([]string, error) {
 		rel = filepath.ToSlash(rel)
 		if d.IsDir() {
 			name := d.Name()
-			if rel != "." && (name == "testdata" || name == "vendor" || name == "node_modules" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
+			if rel != "." && (name == "testdata" || name == "vendor" || name == "node_modules" ||
+				strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
 				return filepath.SkipDir
 			}
 			if slices.Contains(allowed, rel) {
@@ -121,7 +129,8 @@ func envUsesOutside(root string, allowed []string) ([]string, error) {
 		visit = func(n ast.Node) bool {
 			switch x := n.(type) {
 			case *ast.SelectorExpr:
-				if pkg, ok := x.X.(*ast.Ident); ok && local != "" && pkg.Name == local && slices.Contains(envFuncs, x.Sel.Name) {
+				if pkg, ok := x.X.(*ast.Ident); ok && local != "" && pkg.Name == local &&
+					slices.Contains(envFuncs, x.Sel.Name) {
 					report(x, x.Sel.Name)
 				}
 				ast.Inspect(x.X, visit) // not x.Sel: a field or method named Getenv is not os's

@@ -192,7 +192,9 @@ func waitForTimerStarted(t *testing.T, c client.Client, workflowID string) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		iter := c.GetWorkflowHistory(context.Background(), workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		iter := c.GetWorkflowHistory(
+			context.Background(), workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT,
+		)
 		for iter.HasNext() {
 			ev, err := iter.Next()
 			if err != nil {
@@ -235,7 +237,9 @@ func approveAndExpectCompletion(t *testing.T, dir, workflowID string) {
 	defer w.Stop()
 
 	began := time.Now()
-	if err := c.SignalWorkflow(context.Background(), workflowID, "", approveSignal, "admin@fabrikam.example"); err != nil {
+	if err := c.SignalWorkflow(
+		context.Background(), workflowID, "", approveSignal, "admin@fabrikam.example",
+	); err != nil {
 		t.Fatalf("signal after restart: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

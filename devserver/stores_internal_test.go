@@ -14,8 +14,12 @@ func TestVisibilityHasItsOwnFileExceptInDataDirsFromBeforeIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if stores.main.DatabaseName != filepath.Join(dir, DBFileName) || stores.visibility.DatabaseName != filepath.Join(dir, VisibilityDBFileName) {
-		t.Fatalf("a new data dir keeps visibility in its own file: main %s, visibility %s", stores.main.DatabaseName, stores.visibility.DatabaseName)
+	if stores.main.DatabaseName != filepath.Join(dir, DBFileName) ||
+		stores.visibility.DatabaseName != filepath.Join(dir, VisibilityDBFileName) {
+		t.Fatalf(
+			"a new data dir keeps visibility in its own file: main %s, visibility %s",
+			stores.main.DatabaseName, stores.visibility.DatabaseName,
+		)
 	}
 	for _, name := range []string{DBFileName, VisibilityDBFileName} {
 		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {

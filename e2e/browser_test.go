@@ -127,7 +127,9 @@ func TestCustomerAcceptsInTheBrowser(t *testing.T) {
 		t.Fatalf("the Global admin was refused: %q / %q", simResult, approveResult)
 	}
 
-	active := p.waitFor(inv.ID, "active", func(v invitationView) bool { return v.Status == models.InvitationActive && v.has("active") })
+	active := p.waitFor(inv.ID, "active", func(v invitationView) bool {
+		return v.Status == models.InvitationActive && v.has("active")
+	})
 	if !active.has("opened") {
 		t.Fatalf("opening the link must be on the timeline: %+v", active.Steps)
 	}
@@ -141,10 +143,13 @@ func TestCustomerAcceptsInTheBrowser(t *testing.T) {
 	click("#signin")
 	visible("table")
 	dashboard := text("body")
-	if !strings.Contains(dashboard, "contoso.onmicrosoft.com") || !strings.Contains(strings.ToLower(dashboard), "active") {
+	if !strings.Contains(dashboard, "contoso.onmicrosoft.com") ||
+		!strings.Contains(strings.ToLower(dashboard), "active") {
 		t.Fatalf("the dashboard must list the active invitation:\n%s", dashboard)
 	}
-	if code, _ := get(t, p.api+"/accept/"+strings.TrimSuffix(strings.TrimPrefix(link, p.api+"/accept/"), "x")+"x"); code != http.StatusBadRequest {
+	if code, _ := get(
+		t, p.api+"/accept/"+strings.TrimSuffix(strings.TrimPrefix(link, p.api+"/accept/"), "x")+"x",
+	); code != http.StatusBadRequest {
 		t.Fatalf("a tampered link must be refused, got %d", code)
 	}
 	p.stop()
@@ -188,7 +193,10 @@ func (b *tab) visible(sel string) {
 func (b *tab) act(what, sel, script string) {
 	b.t.Helper()
 	q, _ := json.Marshal(sel)
-	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`(() => { const e = document.querySelector(`+string(q)+`); if (!e) return false; `+script+`; return true })()`)); err != nil {
+	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](
+		`(() => { const e = document.querySelector(`+string(q)+`); if (!e) return false; `+
+			script+`; return true })()`,
+	)); err != nil {
 		b.t.Fatalf("browser, %s: %v", what, err)
 	}
 }

@@ -29,8 +29,10 @@ func run(t *testing.T, env []string, args ...string) (string, string, error) {
 func TestProductionCommands(t *testing.T) {
 	dataDir := t.TempDir()
 	db := filepath.Join(t.TempDir(), "app.db")
-	base := append(os.Environ(), "DATABASE_URL="+db, "PARTNERFLOW_DATA_DIR="+t.TempDir(), "TEMPORAL_ADDRESS=127.0.0.1:1",
-		"PARTNERFLOW_CODEC_KEY=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", fmt.Sprintf("PARTNERFLOW_HTTP_ADDR=127.0.0.1:%d", freePort(t)))
+	base := append(os.Environ(),
+		"DATABASE_URL="+db, "PARTNERFLOW_DATA_DIR="+t.TempDir(), "TEMPORAL_ADDRESS=127.0.0.1:1",
+		"PARTNERFLOW_CODEC_KEY=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+		fmt.Sprintf("PARTNERFLOW_HTTP_ADDR=127.0.0.1:%d", freePort(t)))
 
 	_, stderr, err := run(t, base, "api")
 	if err == nil || !strings.Contains(stderr, "partnerflow migrate") {
@@ -39,7 +41,8 @@ func TestProductionCommands(t *testing.T) {
 	if out, stderr, err := run(t, base, "migrate"); err != nil || !strings.Contains(out, "schema at version") {
 		t.Fatalf("migrate: %v %s %s", err, out, stderr)
 	}
-	if _, stderr, err := run(t, base, "keys", "create", "--name", "ops", "--role", "owner"); err == nil || !strings.Contains(stderr, "unknown role") {
+	if _, stderr, err := run(t, base, "keys", "create", "--name", "ops", "--role", "owner"); err == nil ||
+		!strings.Contains(stderr, "unknown role") {
 		t.Fatalf("an unknown role must be refused: %v %s", err, stderr)
 	}
 	key, stderr, err := run(t, base, "keys", "create", "--name", "ops", "--role", "admin-agent")
@@ -103,8 +106,14 @@ func TestProductionCommands(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	resp := replica.Do("POST", "/v1/invitations", map[string]any{"customerDomain": "northwind.onmicrosoft.com", "customerEmail": "admin@northwind.onmicrosoft.com", "roles": []string{"Global Reader"}, "durationDays": 30,
-		"assignments": []map[string]any{{"securityGroupId": "6f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9", "roles": []string{"Global Reader"}}}})
+	resp := replica.Do("POST", "/v1/invitations", map[string]any{
+		"customerDomain": "northwind.onmicrosoft.com", "customerEmail": "admin@northwind.onmicrosoft.com",
+		"roles": []string{"Global Reader"}, "durationDays": 30,
+		"assignments": []map[string]any{{
+			"securityGroupId": "6f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9",
+			"roles":           []string{"Global Reader"},
+		}},
+	})
 	if resp.Status != http.StatusCreated {
 		t.Fatalf("invite through the replica: %d %s", resp.Status, resp.Body)
 	}

@@ -83,8 +83,12 @@ func TestGlobalAdminConnectsInTheBrowser(t *testing.T) {
 	time.Sleep(time.Second) // tokens name their issue time in whole seconds
 	p.revokeConnections()
 	inv := p.invite("contoso.onmicrosoft.com", "")
-	p.waitFor(inv.ID, "waiting for the connection", func(v invitationView) bool { return v.has(workflows.StepConnectionNeeded) })
-	if v := p.waitFor(inv.ID, "pending", func(v invitationView) bool { return true }); v.Status != models.InvitationPending || v.has("sent") {
+	p.waitFor(inv.ID, "waiting for the connection", func(v invitationView) bool {
+		return v.has(workflows.StepConnectionNeeded)
+	})
+	if v := p.waitFor(
+		inv.ID, "pending", func(v invitationView) bool { return true },
+	); v.Status != models.InvitationPending || v.has("sent") {
 		t.Fatalf("the invitation must wait, not fail or mail: %+v", v)
 	}
 	do("dashboard after the revocation", chromedp.Navigate(p.api+"/invitations"))

@@ -141,28 +141,41 @@ func newCrashWorld(t *testing.T, p *devProcess) *crashWorld {
 	w := &crashWorld{t: t, p: p}
 	for i := range 6 {
 		domain := fmt.Sprintf("crash%d.onmicrosoft.com", i)
-		w.simAdd("/sim/tenants", map[string]any{"domain": domain, "country": "US", "companyName": fmt.Sprintf("Crash %d", i),
-			"users": []map[string]any{{"upn": "admin@" + domain, "globalAdmin": true}}})
+		w.simAdd("/sim/tenants", map[string]any{
+			"domain": domain, "country": "US", "companyName": fmt.Sprintf("Crash %d", i),
+			"users": []map[string]any{{"upn": "admin@" + domain, "globalAdmin": true}},
+		})
 		w.invitations = append(w.invitations, &crashFlow{domain: domain, wave: i % crashWaves, done: map[string]bool{}})
 	}
 	for i := range 2 {
 		domain := fmt.Sprintf("crashreseller%d.onmicrosoft.com", i)
-		tenant := w.simAdd("/sim/partners", map[string]any{"domain": domain, "country": "US", "companyName": fmt.Sprintf("Crash Reseller %d", i),
+		tenant := w.simAdd("/sim/partners", map[string]any{
+			"domain": domain, "country": "US", "companyName": fmt.Sprintf("Crash Reseller %d", i),
 			"mpnId": fmt.Sprintf("55500%02d", i), "agreementSigned": true,
-			"users": []map[string]any{{"upn": "admin@" + domain, "globalAdmin": true}}})
+			"users": []map[string]any{{"upn": "admin@" + domain, "globalAdmin": true}},
+		})
 		if i == 0 { // the reseller that is removed has customers to tell
 			for j := range 3 {
 				email := fmt.Sprintf("owner%d@crashresold%d.example", j, j)
-				w.simAdd("/sim/tenants", map[string]any{"domain": fmt.Sprintf("crashresold%d.onmicrosoft.com", j), "country": "US", "companyName": fmt.Sprintf("Resold %d", j),
+				w.simAdd("/sim/tenants", map[string]any{
+					"domain": fmt.Sprintf("crashresold%d.onmicrosoft.com", j), "country": "US",
+					"companyName":         fmt.Sprintf("Resold %d", j),
 					"associatedPartnerId": tenant, "relationshipToPartner": "reseller", "email": email,
-					"users": []map[string]any{{"upn": fmt.Sprintf("admin@crashresold%d.onmicrosoft.com", j), "globalAdmin": true}}})
+					"users": []map[string]any{{
+						"upn": fmt.Sprintf("admin@crashresold%d.onmicrosoft.com", j), "globalAdmin": true,
+					}},
+				})
 				w.resellerCustomers = append(w.resellerCustomers, email)
 			}
 		}
 		w.resellers = append(w.resellers, &crashFlow{domain: domain, wave: i, done: map[string]bool{}})
 	}
 	for i := range 3 {
-		w.customers = append(w.customers, &crashFlow{domain: fmt.Sprintf("crashnew%d", i), wave: 1 + i, done: map[string]bool{}})
+		w.customers = append(w.customers, &crashFlow{
+			domain: fmt.Sprintf("crashnew%d", i),
+			wave:   1 + i,
+			done:   map[string]bool{},
+		})
 	}
 	return w
 }
@@ -247,8 +260,10 @@ func (w *crashWorld) createFlows(wave int) {
 		if f.wave != wave {
 			continue
 		}
-		w.create(f, "/v1/resellers", map[string]any{"email": "admin@" + f.domain, "companyName": fmt.Sprintf("Crash Reseller %d", i),
-			"mpnId": fmt.Sprintf("55500%02d", i)})
+		w.create(f, "/v1/resellers", map[string]any{
+			"email": "admin@" + f.domain, "companyName": fmt.Sprintf("Crash Reseller %d", i),
+			"mpnId": fmt.Sprintf("55500%02d", i),
+		})
 	}
 	for i, f := range w.customers {
 		if f.wave != wave {
@@ -257,9 +272,16 @@ func (w *crashWorld) createFlows(wave int) {
 		w.create(f, "/v1/customers", map[string]any{
 			"companyName": fmt.Sprintf("Crash New %d", i), "domainPrefix": f.domain, "country": "TR", "language": "tr",
 			"registrationNumber": "1234567890",
-			"contact":            map[string]any{"firstName": "Ayşe", "lastName": "Yılmaz", "email": fmt.Sprintf("ayse@crashnew%d.example", i)},
-			"address":            map[string]any{"line1": "İstiklal Caddesi 1", "city": "İstanbul", "postalCode": "34433"},
-			"products":           []map[string]any{{"catalogItemId": "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS", "quantity": 2, "billingCycle": "monthly", "termDuration": "P1M"}},
+			"contact": map[string]any{
+				"firstName": "Ayşe", "lastName": "Yılmaz", "email": fmt.Sprintf("ayse@crashnew%d.example", i),
+			},
+			"address": map[string]any{"line1": "İstiklal Caddesi 1", "city": "İstanbul", "postalCode": "34433"},
+			"products": []map[string]any{{
+				"catalogItemId": "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS",
+				"quantity":      2,
+				"billingCycle":  "monthly",
+				"termDuration":  "P1M",
+			}},
 		})
 	}
 }
@@ -319,11 +341,21 @@ func (w *crashWorld) acceptInvitation(f *crashFlow) {
 	}
 	upn := "admin@" + f.domain
 	w.act(f, "accept-reseller", func() (int, []byte) {
-		return w.try("POST", w.p.sim+"/sim/customer-actions/accept-reseller", map[string]string{"domain": f.domain, "partnerId": simPartnerID, "upn": upn}, false)
+		return w.try(
+			"POST",
+			w.p.sim+"/sim/customer-actions/accept-reseller",
+			map[string]string{"domain": f.domain, "partnerId": simPartnerID, "upn": upn},
+			false,
+		)
 	})
 	if f.done["accept-reseller"] {
 		w.act(f, "approve-gdap", func() (int, []byte) {
-			return w.try("POST", w.p.sim+"/sim/customer-actions/approve-gdap", map[string]string{"relationshipId": gdap, "upn": upn}, false)
+			return w.try(
+				"POST",
+				w.p.sim+"/sim/customer-actions/approve-gdap",
+				map[string]string{"relationshipId": gdap, "upn": upn},
+				false,
+			)
 		})
 	}
 }
@@ -339,12 +371,20 @@ func (w *crashWorld) pass() {
 		}
 		if hasStep(f.view, "sent") {
 			w.act(f, "authorize-provider", func() (int, []byte) {
-				return w.try("POST", w.p.sim+"/sim/customer-actions/authorize-provider",
-					map[string]string{"resellerDomain": f.domain, "providerId": simPartnerID, "upn": "admin@" + f.domain}, false)
+				return w.try(
+					"POST",
+					w.p.sim+"/sim/customer-actions/authorize-provider",
+					map[string]string{
+						"resellerDomain": f.domain, "providerId": simPartnerID, "upn": "admin@" + f.domain,
+					},
+					false,
+				)
 			})
 		}
 		if i == 0 && f.status == models.ResellerActive && w.removal == nil {
-			code, out := w.api("POST", f.path+"/removal", map[string]any{"attestation": true, "attestedBy": "Crash Ops"})
+			code, out := w.api("POST", f.path+"/removal", map[string]any{
+				"attestation": true, "attestedBy": "Crash Ops",
+			})
 			switch code {
 			case http.StatusAccepted:
 				var v struct{ ID string }
@@ -369,8 +409,10 @@ func (w *crashWorld) pass() {
 		case models.OnboardingAwaitingAgreement:
 			w.act(f, "attest", func() (int, []byte) {
 				return w.api("POST", f.path+"/agreement", map[string]any{
-					"primaryContact": map[string]any{"firstName": "Ayşe", "lastName": "Yılmaz", "email": "ayse@" + f.domain + ".example"},
-					"dateAgreed":     time.Now().UTC().Format("2006-01-02"),
+					"primaryContact": map[string]any{
+						"firstName": "Ayşe", "lastName": "Yılmaz", "email": "ayse@" + f.domain + ".example",
+					},
+					"dateAgreed": time.Now().UTC().Format("2006-01-02"),
 				})
 			})
 		case models.OnboardingReview:
@@ -443,7 +485,8 @@ func (w *crashWorld) progress() string {
 	if w.removal != nil {
 		removal = w.removal.status
 	}
-	return fmt.Sprintf("invitations %s, resellers %s, customers %s, removal %s", count(w.invitations), count(w.resellers), count(w.customers), removal)
+	return fmt.Sprintf("invitations %s, resellers %s, customers %s, removal %s",
+		count(w.invitations), count(w.resellers), count(w.customers), removal)
 }
 
 // graphList reads a collection of the simulator's Microsoft Graph or Partner Center API.
@@ -470,9 +513,11 @@ func (w *crashWorld) checkSimulator() {
 	w.t.Helper()
 	w.checkFlows()
 	recipients, _ := w.removal.view["recipients"].(map[string]any)
-	if recipients["pending"] != float64(0) || recipients["failed"] != float64(0) || recipients["delivered"] != recipients["total"] ||
+	if recipients["pending"] != float64(0) || recipients["failed"] != float64(0) ||
+		recipients["delivered"] != recipients["total"] ||
 		recipients["total"] != float64(1+len(w.resellerCustomers)) {
-		w.t.Errorf("removal recipients %v, want the reseller and its %d customers all delivered", recipients, len(w.resellerCustomers))
+		w.t.Errorf("removal recipients %v, want the reseller and its %d customers all delivered",
+			recipients, len(w.resellerCustomers))
 	}
 }
 
@@ -525,7 +570,8 @@ func (w *crashWorld) checkFlows() {
 		w.simList("/v1/customers/"+tenants[0]+"/agreements", &agreements)
 		w.simList("/v1/customers/"+tenants[0]+"/subscriptions", &subscriptions)
 		if len(agreements.Items) != 1 || len(subscriptions.Items) != 1 {
-			w.t.Errorf("onboarding %s: %d attestations and %d subscriptions, want 1 and 1", f.path, len(agreements.Items), len(subscriptions.Items))
+			w.t.Errorf("onboarding %s: %d attestations and %d subscriptions, want 1 and 1",
+				f.path, len(agreements.Items), len(subscriptions.Items))
 		}
 	}
 }
@@ -606,7 +652,9 @@ func newHookLog(t *testing.T) *hookLog {
 		body, _ := io.ReadAll(r.Body)
 		h.mu.Lock()
 		defer h.mu.Unlock()
-		if err := notify.Verify(h.secret, r.Header.Get(notify.SignatureHeader), body, time.Now(), 5*time.Minute); err != nil {
+		if err := notify.Verify(
+			h.secret, r.Header.Get(notify.SignatureHeader), body, time.Now(), 5*time.Minute,
+		); err != nil {
 			h.bad++
 			http.Error(w, err.Error(), http.StatusUnauthorized)
 			return
@@ -697,7 +745,9 @@ func (w *crashWorld) issueSecrets(mail *testsmtp.Server) map[string]string {
 	_ = json.Unmarshal(out, &creds)
 	secrets["tenant password"] = creds.Password
 
-	code, out = w.api("POST", "/v1/webhook-subscriptions", map[string]any{"url": "https://hooks.example/scan", "events": []string{"*"}})
+	code, out = w.api("POST", "/v1/webhook-subscriptions", map[string]any{
+		"url": "https://hooks.example/scan", "events": []string{"*"},
+	})
 	if code == http.StatusCreated {
 		var sub struct{ Secret string }
 		_ = json.Unmarshal(out, &sub)
@@ -716,7 +766,8 @@ func (w *crashWorld) issueSecrets(mail *testsmtp.Server) map[string]string {
 	// each rotation) and every access token, App+User and app-only, the simulator issued.
 	w.collectTokens()
 	if len(w.refreshTokens) == 0 || len(w.accessTokens) == 0 {
-		w.t.Fatalf("the simulator issued no tokens to scan for: %d refresh, %d access", len(w.refreshTokens), len(w.accessTokens))
+		w.t.Fatalf("the simulator issued no tokens to scan for: %d refresh, %d access",
+			len(w.refreshTokens), len(w.accessTokens))
 	}
 	i := 0
 	for rt := range w.refreshTokens {
@@ -775,7 +826,8 @@ func scanForSecrets(t *testing.T, dataDir, output string, secrets map[string]str
 		t.Fatal(err)
 	}
 	if !found["temporal"] || !found["partnerflow"] {
-		t.Fatalf("the scan did not find the control %q in Temporal's and the app's databases (found in %v): it read the wrong files", control, found)
+		t.Fatalf("the scan did not find the control %q in Temporal's and the app's databases (found in %v): "+
+			"it read the wrong files", control, found)
 	}
 	for name, secret := range secrets {
 		if strings.Contains(output, secret) {
@@ -787,5 +839,6 @@ func scanForSecrets(t *testing.T, dataDir, output string, secrets map[string]str
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	t.Logf("scanned for %d secrets (%s): %s and %d bytes of output", len(secrets), strings.Join(names, "; "), strings.Join(scanned, ", "), len(output))
+	t.Logf("scanned for %d secrets (%s): %s and %d bytes of output",
+		len(secrets), strings.Join(names, "; "), strings.Join(scanned, ", "), len(output))
 }

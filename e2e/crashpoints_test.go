@@ -87,7 +87,9 @@ func TestEveryCrashPointHealsForEveryFlowKind(t *testing.T) {
 		switch cp.point {
 		case failpoint.AttestAfterEvidence:
 			f := s.byKind[models.KindOnboarding][0]
-			s.driveUntil(fmt.Sprintf("%s awaits its agreement", f.path), func() bool { return f.status == models.OnboardingAwaitingAgreement })
+			s.driveUntil(fmt.Sprintf("%s awaits its agreement", f.path), func() bool {
+				return f.status == models.OnboardingAwaitingAgreement
+			})
 			s.crashAt(cp, func() (int, []byte) { return w.api("POST", f.path+"/agreement", attestBody(f)) })
 			code, out := w.api("POST", f.path+"/agreement", attestBody(f))
 			if code != http.StatusOK && code != http.StatusConflict {
@@ -105,9 +107,16 @@ func TestEveryCrashPointHealsForEveryFlowKind(t *testing.T) {
 				body = s.newFlowBody(cp.kind, i)
 			}
 			s.crashAt(cp, func() (int, []byte) { return w.api("POST", collection, body) })
-			f := &crashFlow{path: s.retryCreate(collection, body), domain: s.domainOf(cp.kind, i), done: map[string]bool{}}
+			f := &crashFlow{
+				path:   s.retryCreate(collection, body),
+				domain: s.domainOf(cp.kind, i),
+				done:   map[string]bool{},
+			}
 			s.byKind[cp.kind] = append(s.byKind[cp.kind], f)
-			s.driveUntil(f.path+"'s workflow runs", func() bool { _, owed := f.view["workflowStarted"]; return f.view != nil && !owed })
+			s.driveUntil(f.path+"'s workflow runs", func() bool {
+				_, owed := f.view["workflowStarted"]
+				return f.view != nil && !owed
+			})
 		}
 		t.Logf("crash point %s for %s healed", cp.point, cp.kind)
 	}
@@ -204,29 +213,48 @@ func (s *pointSuite) newFlowBody(kind string, i int) map[string]any {
 	domain := s.domainOf(kind, i)
 	switch kind {
 	case models.KindInvitation:
-		s.w.simAdd("/sim/tenants", map[string]any{"domain": domain, "country": "US", "companyName": fmt.Sprintf("Point %d", i),
-			"users": []map[string]any{{"upn": "admin@" + domain, "globalAdmin": true}}})
-		return map[string]any{"customerDomain": domain, "customerEmail": "admin@" + domain, "roles": []string{"Helpdesk Administrator"}, "durationDays": 90}
+		s.w.simAdd("/sim/tenants", map[string]any{
+			"domain": domain, "country": "US", "companyName": fmt.Sprintf("Point %d", i),
+			"users": []map[string]any{{"upn": "admin@" + domain, "globalAdmin": true}},
+		})
+		return map[string]any{
+			"customerDomain": domain, "customerEmail": "admin@" + domain,
+			"roles": []string{"Helpdesk Administrator"}, "durationDays": 90,
+		}
 	case models.KindReseller:
 		mpn := fmt.Sprintf("56600%02d", i)
-		s.w.simAdd("/sim/partners", map[string]any{"domain": domain, "country": "US", "companyName": fmt.Sprintf("Point Reseller %d", i),
-			"mpnId": mpn, "agreementSigned": true, "users": []map[string]any{{"upn": "admin@" + domain, "globalAdmin": true}}})
-		return map[string]any{"email": "admin@" + domain, "companyName": fmt.Sprintf("Point Reseller %d", i), "mpnId": mpn}
+		s.w.simAdd("/sim/partners", map[string]any{
+			"domain": domain, "country": "US", "companyName": fmt.Sprintf("Point Reseller %d", i),
+			"mpnId": mpn, "agreementSigned": true,
+			"users": []map[string]any{{"upn": "admin@" + domain, "globalAdmin": true}},
+		})
+		return map[string]any{
+			"email": "admin@" + domain, "companyName": fmt.Sprintf("Point Reseller %d", i), "mpnId": mpn,
+		}
 	default:
 		return map[string]any{
 			"companyName": fmt.Sprintf("Point New %d", i), "domainPrefix": domain, "country": "TR", "language": "tr",
 			"registrationNumber": "1234567890",
-			"contact":            map[string]any{"firstName": "Ayşe", "lastName": "Yılmaz", "email": "ayse@" + domain + ".example"},
-			"address":            map[string]any{"line1": "İstiklal Caddesi 1", "city": "İstanbul", "postalCode": "34433"},
-			"products":           []map[string]any{{"catalogItemId": "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS", "quantity": 1, "billingCycle": "monthly", "termDuration": "P1M"}},
+			"contact": map[string]any{
+				"firstName": "Ayşe", "lastName": "Yılmaz", "email": "ayse@" + domain + ".example",
+			},
+			"address": map[string]any{"line1": "İstiklal Caddesi 1", "city": "İstanbul", "postalCode": "34433"},
+			"products": []map[string]any{{
+				"catalogItemId": "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS",
+				"quantity":      1,
+				"billingCycle":  "monthly",
+				"termDuration":  "P1M",
+			}},
 		}
 	}
 }
 
 func attestBody(f *crashFlow) map[string]any {
 	return map[string]any{
-		"primaryContact": map[string]any{"firstName": "Ayşe", "lastName": "Yılmaz", "email": "ayse@" + f.domain + ".example"},
-		"dateAgreed":     time.Now().UTC().Format("2006-01-02"),
+		"primaryContact": map[string]any{
+			"firstName": "Ayşe", "lastName": "Yılmaz", "email": "ayse@" + f.domain + ".example",
+		},
+		"dateAgreed": time.Now().UTC().Format("2006-01-02"),
 	}
 }
 
@@ -240,8 +268,14 @@ func (s *pointSuite) pass() {
 	for _, f := range s.byKind[models.KindReseller] {
 		if w.refresh(f) && hasStep(f.view, "sent") {
 			w.act(f, "authorize-provider", func() (int, []byte) {
-				return w.try("POST", w.p.sim+"/sim/customer-actions/authorize-provider",
-					map[string]string{"resellerDomain": f.domain, "providerId": simPartnerID, "upn": "admin@" + f.domain}, false)
+				return w.try(
+					"POST",
+					w.p.sim+"/sim/customer-actions/authorize-provider",
+					map[string]string{
+						"resellerDomain": f.domain, "providerId": simPartnerID, "upn": "admin@" + f.domain,
+					},
+					false,
+				)
 			})
 		}
 	}
@@ -274,8 +308,12 @@ func (s *pointSuite) driveUntil(what string, done func() bool) {
 }
 
 func (s *pointSuite) allDone() bool {
-	want := map[string]string{models.KindInvitation: models.InvitationActive, models.KindReseller: models.ResellerRemoved,
-		models.KindOnboarding: models.OnboardingCompleted, models.KindRemoval: models.RemovalCompleted}
+	want := map[string]string{
+		models.KindInvitation: models.InvitationActive,
+		models.KindReseller:   models.ResellerRemoved,
+		models.KindOnboarding: models.OnboardingCompleted,
+		models.KindRemoval:    models.RemovalCompleted,
+	}
 	for kind, status := range want {
 		if len(s.byKind[kind]) != 2 {
 			return false
@@ -292,10 +330,16 @@ func (s *pointSuite) allDone() bool {
 // checkOnce counts, in the simulator's world, what the flows asked Partner Center for.
 func (s *pointSuite) checkOnce() {
 	w := s.w
-	cw := &crashWorld{t: w.t, p: w.p, invitations: s.byKind[models.KindInvitation], customers: s.byKind[models.KindOnboarding]}
+	cw := &crashWorld{
+		t:           w.t,
+		p:           w.p,
+		invitations: s.byKind[models.KindInvitation],
+		customers:   s.byKind[models.KindOnboarding],
+	}
 	for _, rm := range s.byKind[models.KindRemoval] {
 		recipients, _ := rm.view["recipients"].(map[string]any)
-		if recipients["pending"] != float64(0) || recipients["failed"] != float64(0) || recipients["delivered"] != recipients["total"] {
+		if recipients["pending"] != float64(0) || recipients["failed"] != float64(0) ||
+			recipients["delivered"] != recipients["total"] {
 			w.t.Errorf("removal %s recipients %v, want all delivered", rm.path, recipients)
 		}
 	}
@@ -365,7 +409,8 @@ func crashPointsHit(t *testing.T, root string) map[string]bool {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" || d.Name() == "node_modules") && path != root {
+		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" || d.Name() == "node_modules") &&
+			path != root {
 			return filepath.SkipDir
 		}
 		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {

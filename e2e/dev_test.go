@@ -190,7 +190,10 @@ func (v invitationView) has(step string) bool {
 
 func (p *devProcess) invite(domain, displayName string) invitationView {
 	p.t.Helper()
-	body := map[string]any{"customerDomain": domain, "customerEmail": "admin@" + domain, "roles": []string{"Helpdesk Administrator"}, "durationDays": 90}
+	body := map[string]any{
+		"customerDomain": domain, "customerEmail": "admin@" + domain,
+		"roles": []string{"Helpdesk Administrator"}, "durationDays": 90,
+	}
 	if displayName != "" {
 		body["displayName"] = displayName
 	}
@@ -284,9 +287,13 @@ func TestDevRunsTheWholeEngine(t *testing.T) {
 	if code, body := get(t, p.ui+"/api/v1/settings"); code != 200 || !strings.Contains(body, p.api+"/codec") {
 		t.Fatalf("the Web UI must use partnerflow's codec endpoint: %d %s", code, body)
 	}
-	pre := p.client().As("").Do("OPTIONS", "/codec/decode", nil, "Origin", p.ui, "Access-Control-Request-Method", "POST")
-	if pre.Header.Get("Access-Control-Allow-Origin") != p.ui || pre.Header.Get("Access-Control-Allow-Credentials") != "true" {
-		t.Fatalf("the embedded Web UI must be allowed to call the codec endpoint with credentials: %d %v", pre.Status, pre.Header)
+	pre := p.client().As("").Do(
+		"OPTIONS", "/codec/decode", nil, "Origin", p.ui, "Access-Control-Request-Method", "POST",
+	)
+	if pre.Header.Get("Access-Control-Allow-Origin") != p.ui ||
+		pre.Header.Get("Access-Control-Allow-Credentials") != "true" {
+		t.Fatalf("the embedded Web UI must be allowed to call the codec endpoint with credentials: %d %v",
+			pre.Status, pre.Header)
 	}
 	inv := p.invite("northwind.onmicrosoft.com", "")
 	p.waitFor(inv.ID, "sent", func(v invitationView) bool { return v.has("sent") })
@@ -296,7 +303,11 @@ func TestDevRunsTheWholeEngine(t *testing.T) {
 	}
 	m := p.client().Do("GET", "/metrics", nil)
 	code, metrics := m.Status, string(m.Body)
-	for _, want := range []string{"partnerflow_http_requests_total", "temporal_workflow_task_execution_latency", "temporal_request"} {
+	for _, want := range []string{
+		"partnerflow_http_requests_total",
+		"temporal_workflow_task_execution_latency",
+		"temporal_request",
+	} {
 		if code != 200 || !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
@@ -315,7 +326,9 @@ func TestDevRestartResumesAWaitingInvitation(t *testing.T) {
 	p := startDev(t, dataDir, nil)
 	marker := fmt.Sprintf("MARKER%d", time.Now().UnixNano())
 	inv := p.invite("fabrikam.onmicrosoft.com", marker)
-	sent := p.waitFor(inv.ID, "sent", func(v invitationView) bool { return v.has("sent") && v.GDAPRelationshipID != "" })
+	sent := p.waitFor(inv.ID, "sent", func(v invitationView) bool {
+		return v.has("sent") && v.GDAPRelationshipID != ""
+	})
 	p.stop()
 
 	var scanned int
@@ -339,9 +352,18 @@ func TestDevRestartResumesAWaitingInvitation(t *testing.T) {
 	}
 
 	p = startDev(t, dataDir, p.env)
-	p.simAction("accept-reseller", map[string]string{"domain": "fabrikam.onmicrosoft.com", "partnerId": simPartnerID, "upn": "admin@fabrikam.onmicrosoft.com"})
-	p.simAction("approve-gdap", map[string]string{"relationshipId": sent.GDAPRelationshipID, "upn": "admin@fabrikam.onmicrosoft.com"})
-	active := p.waitFor(inv.ID, "active", func(v invitationView) bool { return v.Status == models.InvitationActive && v.has("active") })
+	p.simAction("accept-reseller", map[string]string{
+		"domain":    "fabrikam.onmicrosoft.com",
+		"partnerId": simPartnerID,
+		"upn":       "admin@fabrikam.onmicrosoft.com",
+	})
+	p.simAction("approve-gdap", map[string]string{
+		"relationshipId": sent.GDAPRelationshipID,
+		"upn":            "admin@fabrikam.onmicrosoft.com",
+	})
+	active := p.waitFor(inv.ID, "active", func(v invitationView) bool {
+		return v.Status == models.InvitationActive && v.has("active")
+	})
 	if !active.has("sent") || !active.has("reseller-accepted") {
 		t.Fatalf("the resumed flow lost its history: %+v", active.Steps)
 	}

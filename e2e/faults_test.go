@@ -138,7 +138,9 @@ func (s *productionShape) connect() {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	body, _ := json.Marshal(map[string]any{"userCode": userCode, "upn": "admin@partnerflowdemo.onmicrosoft.com", "mfa": true})
+	body, _ := json.Marshal(map[string]any{
+		"userCode": userCode, "upn": "admin@partnerflowdemo.onmicrosoft.com", "mfa": true,
+	})
 	resp, err := http.Post(s.dev.sim+"/sim/devicelogin", "application/json", bytes.NewReader(body))
 	if err != nil {
 		s.t.Fatal(err)
@@ -159,7 +161,13 @@ func (s *productionShape) connect() {
 // killed when the test ends, and its output shown if the test failed.
 func (s *productionShape) start(command string, extra ...string) *replica {
 	s.t.Helper()
-	r := &replica{name: command, metrics: fmt.Sprintf("127.0.0.1:%d", freePort(s.t)), cmd: exec.Command(binary, command), out: &lockedBuffer{}, done: make(chan struct{})}
+	r := &replica{
+		name:    command,
+		metrics: fmt.Sprintf("127.0.0.1:%d", freePort(s.t)),
+		cmd:     exec.Command(binary, command),
+		out:     &lockedBuffer{},
+		done:    make(chan struct{}),
+	}
 	r.cmd.Env = append(append(append([]string(nil), s.env...), "PARTNERFLOW_METRICS_ADDR="+r.metrics), extra...)
 	r.cmd.Stdout, r.cmd.Stderr = r.out, r.out
 	if err := r.cmd.Start(); err != nil {
@@ -274,8 +282,12 @@ func (s *productionShape) customerTenant(domain string) {
 func (s *productionShape) invite(domain string) invitationView {
 	s.t.Helper()
 	resp := s.api.Do("POST", "/v1/invitations", map[string]any{
-		"customerDomain": domain, "customerEmail": "admin@" + domain, "roles": []string{"Helpdesk Administrator"}, "durationDays": 90,
-		"assignments": []map[string]any{{"securityGroupId": "6f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9", "roles": []string{"Helpdesk Administrator"}}},
+		"customerDomain": domain, "customerEmail": "admin@" + domain,
+		"roles": []string{"Helpdesk Administrator"}, "durationDays": 90,
+		"assignments": []map[string]any{{
+			"securityGroupId": "6f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9",
+			"roles":           []string{"Helpdesk Administrator"},
+		}},
 	})
 	if resp.Status != http.StatusCreated {
 		s.t.Fatalf("invite %s: %d %s", domain, resp.Status, resp.Body)
@@ -317,7 +329,9 @@ func (s *productionShape) await(id, what string, ok func(invitationView) bool) i
 // GDAP relationship at Microsoft.
 func (s *productionShape) consent(domain, relationshipID string) {
 	s.t.Helper()
-	s.dev.simAction("accept-reseller", map[string]string{"domain": domain, "partnerId": simPartnerID, "upn": "admin@" + domain})
+	s.dev.simAction("accept-reseller", map[string]string{
+		"domain": domain, "partnerId": simPartnerID, "upn": "admin@" + domain,
+	})
 	s.dev.simAction("approve-gdap", map[string]string{"relationshipId": relationshipID, "upn": "admin@" + domain})
 }
 
@@ -376,7 +390,11 @@ func countSteps(v invitationView) map[string]int {
 func TestAKilledWorkerPausesFlowsUntilAnotherReturns(t *testing.T) {
 	s := startProductionShape(t, filepath.Join(t.TempDir(), "app.db"))
 	suffix := strconv.FormatInt(time.Now().UnixNano()%1000000, 10)
-	domains := []string{"killed1-" + suffix + ".onmicrosoft.com", "killed2-" + suffix + ".onmicrosoft.com", "killed3-" + suffix + ".onmicrosoft.com"}
+	domains := []string{
+		"killed1-" + suffix + ".onmicrosoft.com",
+		"killed2-" + suffix + ".onmicrosoft.com",
+		"killed3-" + suffix + ".onmicrosoft.com",
+	}
 	for _, d := range domains {
 		s.customerTenant(d)
 	}
@@ -385,7 +403,9 @@ func TestAKilledWorkerPausesFlowsUntilAnotherReturns(t *testing.T) {
 	var invitations []invitationView
 	for _, d := range domains[:2] {
 		inv := s.invite(d)
-		invitations = append(invitations, s.await(inv.ID, "sent", func(v invitationView) bool { return v.has("sent") && v.GDAPRelationshipID != "" }))
+		invitations = append(invitations, s.await(inv.ID, "sent", func(v invitationView) bool {
+			return v.has("sent") && v.GDAPRelationshipID != ""
+		}))
 	}
 	s.worker.kill()
 
@@ -393,7 +413,8 @@ func TestAKilledWorkerPausesFlowsUntilAnotherReturns(t *testing.T) {
 	// and no flow moves without a worker.
 	third := s.invite(domains[2])
 	invitations = append(invitations, third)
-	if list := s.api.Do("GET", "/v1/invitations?limit=10", nil); list.Status != http.StatusOK || !strings.Contains(string(list.Body), third.ID) {
+	if list := s.api.Do("GET", "/v1/invitations?limit=10", nil); list.Status != http.StatusOK ||
+		!strings.Contains(string(list.Body), third.ID) {
 		t.Fatalf("list without a worker: %d %s", list.Status, list.Body)
 	}
 	for i, inv := range invitations[:2] {
@@ -403,7 +424,8 @@ func TestAKilledWorkerPausesFlowsUntilAnotherReturns(t *testing.T) {
 	time.Sleep(5 * time.Second)
 	for _, inv := range invitations {
 		v := s.invitation(inv.ID)
-		if v.Status != models.InvitationPending || v.has("reseller-accepted") || inv.ID == third.ID && v.has("started") {
+		if v.Status != models.InvitationPending || v.has("reseller-accepted") ||
+			inv.ID == third.ID && v.has("started") {
 			t.Fatalf("invitation %s moved without a worker: %s %+v", inv.ID, v.Status, v.Steps)
 		}
 	}
@@ -413,11 +435,15 @@ func TestAKilledWorkerPausesFlowsUntilAnotherReturns(t *testing.T) {
 
 	// A worker returns: every flow resumes where it stopped.
 	s.startWorker()
-	sent := s.await(third.ID, "sent", func(v invitationView) bool { return v.has("sent") && v.GDAPRelationshipID != "" })
+	sent := s.await(third.ID, "sent", func(v invitationView) bool {
+		return v.has("sent") && v.GDAPRelationshipID != ""
+	})
 	invitations[2] = sent
 	s.consent(domains[2], sent.GDAPRelationshipID)
 	for i, inv := range invitations {
-		invitations[i] = s.await(inv.ID, "active", func(v invitationView) bool { return v.Status == models.InvitationActive && v.has("active") })
+		invitations[i] = s.await(inv.ID, "active", func(v invitationView) bool {
+			return v.Status == models.InvitationActive && v.has("active")
+		})
 		for name, n := range countSteps(invitations[i]) {
 			if n > 1 {
 				t.Errorf("invitation %s has step %s %d times", inv.ID, name, n)
@@ -448,7 +474,12 @@ func startPrivatePostgres(t *testing.T) *privatePostgres {
 		t.Skip("PostgreSQL's server programs (initdb, pg_ctl) are not installed: apt-get install postgresql")
 	}
 	sort.Strings(found)
-	pg := &privatePostgres{t: t, bin: filepath.Dir(found[len(found)-1]), port: freePort(t), asPostgres: os.Geteuid() == 0}
+	pg := &privatePostgres{
+		t:          t,
+		bin:        filepath.Dir(found[len(found)-1]),
+		port:       freePort(t),
+		asPostgres: os.Geteuid() == 0,
+	}
 	dir, err := os.MkdirTemp("", "partnerflow-pg")
 	if err != nil {
 		t.Fatal(err)
@@ -534,7 +565,11 @@ func TestPostgresRestartDuringFlowsLosesAndDoublesNothing(t *testing.T) {
 	pg := startPrivatePostgres(t)
 	s := startProductionShape(t, pg.url())
 	suffix := strconv.FormatInt(time.Now().UnixNano()%1000000, 10)
-	domains := []string{"pgdown1-" + suffix + ".onmicrosoft.com", "pgdown2-" + suffix + ".onmicrosoft.com", "pgdown3-" + suffix + ".onmicrosoft.com"}
+	domains := []string{
+		"pgdown1-" + suffix + ".onmicrosoft.com",
+		"pgdown2-" + suffix + ".onmicrosoft.com",
+		"pgdown3-" + suffix + ".onmicrosoft.com",
+	}
 	for _, d := range domains {
 		s.customerTenant(d)
 	}
@@ -544,7 +579,9 @@ func TestPostgresRestartDuringFlowsLosesAndDoublesNothing(t *testing.T) {
 	var invitations []invitationView
 	for _, d := range domains[:2] {
 		inv := s.invite(d)
-		invitations = append(invitations, s.await(inv.ID, "sent", func(v invitationView) bool { return v.has("sent") && v.GDAPRelationshipID != "" }))
+		invitations = append(invitations, s.await(inv.ID, "sent", func(v invitationView) bool {
+			return v.has("sent") && v.GDAPRelationshipID != ""
+		}))
 	}
 	for i, inv := range invitations {
 		s.consent(domains[i], inv.GDAPRelationshipID)
@@ -572,11 +609,16 @@ func TestPostgresRestartDuringFlowsLosesAndDoublesNothing(t *testing.T) {
 	// of the database.
 	for _, r := range []*testapi.Response{
 		s.api.Do("GET", "/v1/invitations/"+third.ID, nil),
-		s.api.Do("POST", "/v1/invitations", map[string]any{"customerDomain": domains[0], "customerEmail": "admin@" + domains[0], "roles": []string{"Helpdesk Administrator"}, "durationDays": 90}),
+		s.api.Do("POST", "/v1/invitations", map[string]any{
+			"customerDomain": domains[0], "customerEmail": "admin@" + domains[0],
+			"roles": []string{"Helpdesk Administrator"}, "durationDays": 90,
+		}),
 	} {
 		body := string(r.Body)
-		if r.Status != http.StatusServiceUnavailable || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/problem+json") ||
-			strings.Contains(body, strconv.Itoa(pg.port)) || strings.Contains(body, "SQLSTATE") || strings.Contains(body, "postgres") {
+		if r.Status != http.StatusServiceUnavailable ||
+			!strings.HasPrefix(r.Header.Get("Content-Type"), "application/problem+json") ||
+			strings.Contains(body, strconv.Itoa(pg.port)) || strings.Contains(body, "SQLSTATE") ||
+			strings.Contains(body, "postgres") {
 			t.Fatalf("a call without the database: %d %s", r.Status, body)
 		}
 	}
@@ -596,22 +638,29 @@ func TestPostgresRestartDuringFlowsLosesAndDoublesNothing(t *testing.T) {
 
 	pg.start()
 	s.awaitReady()
-	sent := s.await(third.ID, "sent", func(v invitationView) bool { return v.has("sent") && v.GDAPRelationshipID != "" })
+	sent := s.await(third.ID, "sent", func(v invitationView) bool {
+		return v.has("sent") && v.GDAPRelationshipID != ""
+	})
 	invitations[2] = sent
 	s.consent(domains[2], sent.GDAPRelationshipID)
 	for i, inv := range invitations {
-		invitations[i] = s.await(inv.ID, "active", func(v invitationView) bool { return v.Status == models.InvitationActive && v.has("active") })
+		invitations[i] = s.await(inv.ID, "active", func(v invitationView) bool {
+			return v.Status == models.InvitationActive && v.has("active")
+		})
 	}
 
 	// Nothing was lost or doubled: one row per invitation, each step once, one mail each.
 	if n := pg.query("SELECT count(*) FROM invitations"); n != "3" {
 		t.Errorf("%s invitation rows, want 3", n)
 	}
-	if doubled := pg.query("SELECT flow_id || ' ' || name || ' x' || count(*) FROM flow_steps GROUP BY flow_id, name HAVING count(*) > 1"); doubled != "" {
+	if doubled := pg.query(
+		"SELECT flow_id || ' ' || name || ' x' || count(*) FROM flow_steps GROUP BY flow_id, name HAVING count(*) > 1",
+	); doubled != "" {
 		t.Errorf("timeline steps recorded twice:\n%s", doubled)
 	}
 	for _, inv := range invitations {
-		if n := pg.query("SELECT count(*) FROM flow_steps WHERE flow_id = '" + inv.ID + "' AND name IN ('started', 'sent', 'active')"); n != "3" {
+		if n := pg.query("SELECT count(*) FROM flow_steps WHERE flow_id = '" + inv.ID +
+			"' AND name IN ('started', 'sent', 'active')"); n != "3" {
 			t.Errorf("invitation %s has %s of its started, sent and active steps, want 3", inv.ID, n)
 		}
 	}

@@ -22,10 +22,18 @@ func TestACustomerSignsTheAgreementInTheBrowser(t *testing.T) {
 	api := p.client()
 	prefix := fmt.Sprintf("fabrikamtr%d", time.Now().UnixNano()%100000)
 	resp := api.Do("POST", "/v1/customers", map[string]any{
-		"companyName": "Fabrikam Türkiye A.Ş.", "domainPrefix": prefix, "country": "TR", "language": "tr", "registrationNumber": "1234567890",
-		"contact":  map[string]any{"firstName": "Ayşe", "lastName": "Yılmaz", "email": "ayse@fabrikam.example"},
-		"address":  map[string]any{"line1": "İstiklal Caddesi 1", "city": "İstanbul", "postalCode": "34433"},
-		"products": []map[string]any{{"catalogItemId": "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS", "quantity": 2, "billingCycle": "monthly", "termDuration": "P1M"}},
+		"companyName": "Fabrikam Türkiye A.Ş.", "domainPrefix": prefix, "country": "TR", "language": "tr",
+		"registrationNumber": "1234567890",
+		"contact": map[string]any{
+			"firstName": "Ayşe", "lastName": "Yılmaz", "email": "ayse@fabrikam.example",
+		},
+		"address": map[string]any{"line1": "İstiklal Caddesi 1", "city": "İstanbul", "postalCode": "34433"},
+		"products": []map[string]any{{
+			"catalogItemId": "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS",
+			"quantity":      2,
+			"billingCycle":  "monthly",
+			"termDuration":  "P1M",
+		}},
 	})
 	if resp.Status != http.StatusCreated {
 		t.Fatalf("onboard: %d %s", resp.Status, resp.Body)

@@ -16,8 +16,13 @@ import (
 )
 
 var (
-	scaleFlows = flag.Int("crash.flows", 0, "TestManyFlowsSurviveSIGKILLsWhileBeingCreated: how many flows (0 skips it)")
-	scaleKills = flag.Int("crash.kills", 10, "TestManyFlowsSurviveSIGKILLsWhileBeingCreated: how many SIGKILLs while the flows are created")
+	scaleFlows = flag.Int(
+		"crash.flows", 0, "TestManyFlowsSurviveSIGKILLsWhileBeingCreated: how many flows (0 skips it)",
+	)
+	scaleKills = flag.Int(
+		"crash.kills", 10,
+		"TestManyFlowsSurviveSIGKILLsWhileBeingCreated: how many SIGKILLs while the flows are created",
+	)
 )
 
 // TestManyFlowsSurviveSIGKILLsWhileBeingCreated is the reliability figure in README: a mix of
@@ -54,26 +59,54 @@ func TestManyFlowsSurviveSIGKILLsWhileBeingCreated(t *testing.T) {
 	var plan []*planned
 	for i := range nInvitations {
 		domain := fmt.Sprintf("scale%d.onmicrosoft.com", i)
-		w.simAdd("/sim/tenants", map[string]any{"domain": domain, "country": "US", "companyName": fmt.Sprintf("Scale %d", i),
-			"users": []map[string]any{{"upn": "admin@" + domain, "globalAdmin": true}}})
-		plan = append(plan, &planned{kind: models.KindInvitation, collection: "/v1/invitations", flow: &crashFlow{domain: domain, done: map[string]bool{}},
-			body: map[string]any{"customerDomain": domain, "customerEmail": "admin@" + domain, "roles": []string{"Helpdesk Administrator"}, "durationDays": 90}})
+		w.simAdd("/sim/tenants", map[string]any{
+			"domain": domain, "country": "US", "companyName": fmt.Sprintf("Scale %d", i),
+			"users": []map[string]any{{"upn": "admin@" + domain, "globalAdmin": true}},
+		})
+		plan = append(plan, &planned{
+			kind: models.KindInvitation, collection: "/v1/invitations",
+			flow: &crashFlow{domain: domain, done: map[string]bool{}},
+			body: map[string]any{
+				"customerDomain": domain, "customerEmail": "admin@" + domain,
+				"roles": []string{"Helpdesk Administrator"}, "durationDays": 90,
+			},
+		})
 	}
 	for i := range nResellers {
 		domain, mpn := fmt.Sprintf("scalereseller%d.onmicrosoft.com", i), fmt.Sprintf("%07d", 7000000+i)
-		w.simAdd("/sim/partners", map[string]any{"domain": domain, "country": "US", "companyName": fmt.Sprintf("Scale Reseller %d", i),
-			"mpnId": mpn, "agreementSigned": true, "users": []map[string]any{{"upn": "admin@" + domain, "globalAdmin": true}}})
-		plan = append(plan, &planned{kind: models.KindReseller, collection: "/v1/resellers", flow: &crashFlow{domain: domain, done: map[string]bool{}},
-			body: map[string]any{"email": "admin@" + domain, "companyName": fmt.Sprintf("Scale Reseller %d", i), "mpnId": mpn}})
+		w.simAdd("/sim/partners", map[string]any{
+			"domain": domain, "country": "US", "companyName": fmt.Sprintf("Scale Reseller %d", i),
+			"mpnId": mpn, "agreementSigned": true,
+			"users": []map[string]any{{"upn": "admin@" + domain, "globalAdmin": true}},
+		})
+		plan = append(plan, &planned{
+			kind: models.KindReseller, collection: "/v1/resellers",
+			flow: &crashFlow{domain: domain, done: map[string]bool{}},
+			body: map[string]any{
+				"email": "admin@" + domain, "companyName": fmt.Sprintf("Scale Reseller %d", i), "mpnId": mpn,
+			},
+		})
 	}
 	for i := range nCustomers {
 		domain := fmt.Sprintf("scalenew%d", i)
-		plan = append(plan, &planned{kind: models.KindOnboarding, collection: "/v1/customers", flow: &crashFlow{domain: domain, done: map[string]bool{}},
-			body: map[string]any{"companyName": fmt.Sprintf("Scale New %d", i), "domainPrefix": domain, "country": "TR", "language": "tr",
-				"registrationNumber": "1234567890",
-				"contact":            map[string]any{"firstName": "Ayşe", "lastName": "Yılmaz", "email": "ayse@" + domain + ".example"},
-				"address":            map[string]any{"line1": "İstiklal Caddesi 1", "city": "İstanbul", "postalCode": "34433"},
-				"products":           []map[string]any{{"catalogItemId": "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS", "quantity": 1, "billingCycle": "monthly", "termDuration": "P1M"}}}})
+		plan = append(plan, &planned{
+			kind: models.KindOnboarding, collection: "/v1/customers",
+			flow: &crashFlow{domain: domain, done: map[string]bool{}},
+			body: map[string]any{
+				"companyName": fmt.Sprintf("Scale New %d", i), "domainPrefix": domain,
+				"country": "TR", "language": "tr", "registrationNumber": "1234567890",
+				"contact": map[string]any{
+					"firstName": "Ayşe", "lastName": "Yılmaz", "email": "ayse@" + domain + ".example",
+				},
+				"address": map[string]any{"line1": "İstiklal Caddesi 1", "city": "İstanbul", "postalCode": "34433"},
+				"products": []map[string]any{{
+					"catalogItemId": "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS",
+					"quantity":      1,
+					"billingCycle":  "monthly",
+					"termDuration":  "P1M",
+				}},
+			},
+		})
 	}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	rng.Shuffle(len(plan), func(i, j int) { plan[i], plan[j] = plan[j], plan[i] })
@@ -105,7 +138,11 @@ func TestManyFlowsSurviveSIGKILLsWhileBeingCreated(t *testing.T) {
 	// The client: each create until it gets 201 (202 for a removal) or a 409 naming its flow. It
 	// does not hold mu over a call, so a kill can land inside one.
 	create := func(collection string, body map[string]any) string {
-		path, err := createUntilAnswered(func() *devProcess { mu.Lock(); defer mu.Unlock(); return w.p }, collection, body, 600)
+		path, err := createUntilAnswered(func() *devProcess {
+			mu.Lock()
+			defer mu.Unlock()
+			return w.p
+		}, collection, body, 600)
 		if err != nil {
 			t.Error(err)
 		}
@@ -133,7 +170,8 @@ func TestManyFlowsSurviveSIGKILLsWhileBeingCreated(t *testing.T) {
 		t.FailNow()
 	}
 	kills := <-killed
-	t.Logf("%d flows created in %v with %d SIGKILLs during the creation", len(plan), time.Since(start).Round(time.Second), kills)
+	t.Logf("%d flows created in %v with %d SIGKILLs during the creation",
+		len(plan), time.Since(start).Round(time.Second), kills)
 	if kills < *scaleKills {
 		t.Fatalf("only %d of %d SIGKILLs landed while the flows were created", kills, *scaleKills)
 	}
@@ -142,7 +180,8 @@ func TestManyFlowsSurviveSIGKILLsWhileBeingCreated(t *testing.T) {
 	for _, p := range plan {
 		byKind[p.kind] = append(byKind[p.kind], p.flow)
 	}
-	w.invitations, w.resellers, w.customers = byKind[models.KindInvitation], byKind[models.KindReseller], byKind[models.KindOnboarding]
+	w.invitations, w.resellers, w.customers =
+		byKind[models.KindInvitation], byKind[models.KindReseller], byKind[models.KindOnboarding]
 	var removals []*crashFlow
 	removed := map[string]bool{}
 	done := func() bool {
@@ -152,7 +191,8 @@ func TestManyFlowsSurviveSIGKILLsWhileBeingCreated(t *testing.T) {
 			}
 		}
 		for i, f := range w.resellers {
-			if want := models.ResellerActive; f.status != want && !(i < nRemovals && f.status == models.ResellerRemoved) {
+			if want := models.ResellerActive; f.status != want &&
+				!(i < nRemovals && f.status == models.ResellerRemoved) {
 				return false
 			}
 		}
@@ -176,18 +216,29 @@ func TestManyFlowsSurviveSIGKILLsWhileBeingCreated(t *testing.T) {
 		for i, r := range w.resellers[:nRemovals] {
 			if r.status == models.ResellerActive && !removed[r.path] {
 				removed[r.path] = true
-				removals = append(removals, &crashFlow{path: create(r.path+"/removal", map[string]any{"attestation": true, "attestedBy": fmt.Sprintf("Scale Ops %d", i)}), done: map[string]bool{}})
+				removals = append(removals, &crashFlow{
+					path: create(r.path+"/removal", map[string]any{
+						"attestation": true, "attestedBy": fmt.Sprintf("Scale Ops %d", i),
+					}),
+					done: map[string]bool{},
+				})
 			}
 		}
 		for _, f := range removals {
 			w.refresh(f)
 		}
 	}
-	t.Logf("all %d flows ended in %v: %s, %d removals completed", len(plan)+len(removals), time.Since(start).Round(time.Second), w.progress(), len(removals))
+	t.Logf("all %d flows ended in %v: %s, %d removals completed",
+		len(plan)+len(removals), time.Since(start).Round(time.Second), w.progress(), len(removals))
 	w.try("DELETE", w.p.sim+"/sim/faults", nil, false)
 
 	// None lost: the lists hold exactly the flows the client has, nothing without a workflow.
-	for collection, want := range map[string]int{"/v1/invitations": nInvitations, "/v1/resellers": nResellers, "/v1/customers": nCustomers, "/v1/removals": nRemovals} {
+	for collection, want := range map[string]int{
+		"/v1/invitations": nInvitations,
+		"/v1/resellers":   nResellers,
+		"/v1/customers":   nCustomers,
+		"/v1/removals":    nRemovals,
+	} {
 		if got := w.countAll(collection); got != want {
 			t.Errorf("%s lists %d flows, the client created %d", collection, got, want)
 		}
@@ -196,7 +247,8 @@ func TestManyFlowsSurviveSIGKILLsWhileBeingCreated(t *testing.T) {
 	w.checkFlows()
 	for _, f := range removals {
 		recipients, _ := f.view["recipients"].(map[string]any)
-		if recipients["pending"] != float64(0) || recipients["failed"] != float64(0) || recipients["delivered"] != recipients["total"] {
+		if recipients["pending"] != float64(0) || recipients["failed"] != float64(0) ||
+			recipients["delivered"] != recipients["total"] {
 			t.Errorf("removal %s recipients %v", f.path, recipients)
 		}
 	}
@@ -204,7 +256,8 @@ func TestManyFlowsSurviveSIGKILLsWhileBeingCreated(t *testing.T) {
 	// again under its Message-ID (README "Reliability"); two different messages would be a bug.
 	messages, redelivered := checkMailLogicallyOnce(t, mail)
 	hooks.checkOnce(t)
-	t.Logf("figure: %d flows, %d SIGKILLs while creating, 0 lost, 0 doubled, %d of %d mails delivered again under their Message-ID",
+	t.Logf("figure: %d flows, %d SIGKILLs while creating, 0 lost, 0 doubled, "+
+		"%d of %d mails delivered again under their Message-ID",
 		len(plan)+len(removals), kills, redelivered, messages)
 }
 

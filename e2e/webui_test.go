@@ -63,7 +63,10 @@ func TestWebUIShowsDecryptedPayloads(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitText("the sign-in form", func(s string) bool { return strings.Contains(s, "API key") })
-	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { document.querySelector("#key").value = `+string(key)+`; document.querySelector("#signin").click(); return true })()`)); err != nil {
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](
+		`(() => { document.querySelector("#key").value = `+string(key)+
+			`; document.querySelector("#signin").click(); return true })()`,
+	)); err != nil {
 		t.Fatal(err)
 	}
 	waitText("the dashboard", func(s string) bool { return strings.Contains(s, "tailspin.onmicrosoft.com") })

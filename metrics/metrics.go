@@ -23,7 +23,10 @@ func NewRegistry() *prometheus.Registry {
 // TemporalHandler returns an SDK metrics handler that reports into reg, and the closer that
 // flushes it. Timers become Prometheus histograms.
 func TemporalHandler(reg *prometheus.Registry) (client.MetricsHandler, io.Closer) {
-	reporter := tallyprom.NewReporter(tallyprom.Options{Registerer: reg, DefaultTimerType: tallyprom.HistogramTimerType})
+	reporter := tallyprom.NewReporter(tallyprom.Options{
+		Registerer:       reg,
+		DefaultTimerType: tallyprom.HistogramTimerType,
+	})
 	scope, closer := tally.NewRootScope(tally.ScopeOptions{
 		CachedReporter:  reporter,
 		Separator:       tallyprom.DefaultSeparator,

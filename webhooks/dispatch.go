@@ -113,7 +113,12 @@ func (d *Dispatcher) DeliverDue(ctx context.Context) (int, error) {
 // deliver makes one attempt and records it; a failure to record is logged, and the lease's end
 // brings the delivery back.
 func (d *Dispatcher) deliver(ctx context.Context, c models.ClaimedWebhookDelivery) {
-	log := d.Logger.With("delivery", c.ID, "subscription", c.SubscriptionID, "event", c.EventType, "attempt", c.Attempts+1)
+	log := d.Logger.With(
+		"delivery", c.ID,
+		"subscription", c.SubscriptionID,
+		"event", c.EventType,
+		"attempt", c.Attempts+1,
+	)
 	secret, err := d.Secrets.Open(c.SubscriptionID, c.SecretCiphertext)
 	if err == nil {
 		err = d.Sender.Send(ctx, c.URL, secret, c.EventType, c.ID, []byte(c.Payload))

@@ -48,8 +48,15 @@ func newReceiver(t *testing.T, failing func(n int) bool) *receiver {
 		body, _ := io.ReadAll(req.Body)
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		err := notify.Verify(r.secret, req.Header.Get(notify.SignatureHeader), body, time.Now(), notify.DefaultTolerance)
-		r.requests = append(r.requests, received{req.Header.Get(notify.EventHeader), req.Header.Get(notify.DeliveryHeader), err, body})
+		err := notify.Verify(
+			r.secret, req.Header.Get(notify.SignatureHeader), body, time.Now(), notify.DefaultTolerance,
+		)
+		r.requests = append(r.requests, received{
+			req.Header.Get(notify.EventHeader),
+			req.Header.Get(notify.DeliveryHeader),
+			err,
+			body,
+		})
 		switch {
 		case err != nil:
 			http.Error(w, err.Error(), http.StatusUnauthorized)
@@ -94,7 +101,11 @@ func newWorld(t *testing.T, store *models.Store) *world {
 	t.Cleanup(hs.Close)
 	w := &world{store: store}
 	anon := &testapi.Client{T: t, BaseURL: hs.URL}
-	for role, c := range map[models.Role]**testapi.Client{models.RoleGlobalAdmin: &w.admin, models.RoleAdminAgent: &w.agent, models.RoleSalesAgent: &w.sales} {
+	for role, c := range map[models.Role]**testapi.Client{
+		models.RoleGlobalAdmin: &w.admin,
+		models.RoleAdminAgent:  &w.agent,
+		models.RoleSalesAgent:  &w.sales,
+	} {
 		key, _, err := store.CreateAPIKey(context.Background(), string(role), role)
 		if err != nil {
 			t.Fatal(err)
@@ -104,7 +115,8 @@ func newWorld(t *testing.T, store *models.Store) *world {
 	w.dispatcher = &webhooks.Dispatcher{
 		Store: store, Sender: notify.NewWebhookSender(true), Secrets: notify.NewSecretBox(signingKey),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Poll:   10 * time.Millisecond, FirstRetry: 20 * time.Millisecond, MaxRetry: 80 * time.Millisecond, MaxAttempts: 12,
+		Poll:   10 * time.Millisecond, FirstRetry: 20 * time.Millisecond,
+		MaxRetry: 80 * time.Millisecond, MaxAttempts: 12,
 	}
 	return w
 }
@@ -127,7 +139,8 @@ func (w *world) invitation(t *testing.T, id string) {
 	t.Helper()
 	now := time.Now().UTC()
 	_, err := w.store.CreateInvitation(context.Background(), &models.Invitation{
-		ID: id, PartnerID: partnerID, CustomerDomain: id + ".onmicrosoft.com", CustomerEmail: "admin@" + id + ".onmicrosoft.com",
+		ID: id, PartnerID: partnerID,
+		CustomerDomain: id + ".onmicrosoft.com", CustomerEmail: "admin@" + id + ".onmicrosoft.com",
 		Roles: "r", DurationDays: 30, Status: models.InvitationPending, WorkflowID: "invitation/" + id,
 		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(time.Hour),
 	})
@@ -185,7 +198,11 @@ func TestAStatusChangeIsDeliveredOnceSignedEvenWhenItsWriteIsRetried(t *testing.
 		r := newReceiver(t, nil)
 		subID := w.subscribe(t, r, "invitation.cancelled")
 		w.invitation(t, "inv_1")
-		cancel := models.InvitationChange{Status: models.InvitationCancelled, Step: "cancelled", StepKey: "inv_1/cancelled"}
+		cancel := models.InvitationChange{
+			Status:  models.InvitationCancelled,
+			Step:    "cancelled",
+			StepKey: "inv_1/cancelled",
+		}
 		for range 3 { // the record activity retried after its write was saved
 			if err := models.Record(ctx, store, models.KindInvitation, "inv_1", cancel); err != nil {
 				t.Fatal(err)
@@ -208,7 +225,8 @@ func TestAStatusChangeIsDeliveredOnceSignedEvenWhenItsWriteIsRetried(t *testing.
 			t.Fatalf("the receiver got %d requests, want exactly 1", len(got))
 		}
 		log := w.log(t, "")
-		if len(log) != 1 || log[0].Status != models.WebhookDelivered || log[0].Attempts != 1 || log[0].DeliveredAt == nil || log[0].SubscriptionID != subID {
+		if len(log) != 1 || log[0].Status != models.WebhookDelivered || log[0].Attempts != 1 ||
+			log[0].DeliveredAt == nil || log[0].SubscriptionID != subID {
 			t.Fatalf("delivery log %+v", log)
 		}
 		if got[0].verifyErr != nil || got[0].event != "invitation.cancelled" || got[0].delivery != log[0].ID {
@@ -222,7 +240,8 @@ func TestAStatusChangeIsDeliveredOnceSignedEvenWhenItsWriteIsRetried(t *testing.
 		if err := json.Unmarshal(got[0].body, &event); err != nil {
 			t.Fatal(err)
 		}
-		if event.ID != "invitation/inv_1/cancelled" || event.Type != "invitation.cancelled" || event.OccurredAt.IsZero() ||
+		if event.ID != "invitation/inv_1/cancelled" || event.Type != "invitation.cancelled" ||
+			event.OccurredAt.IsZero() ||
 			event.Data.Kind != "invitation" || event.Data.ID != "inv_1" || event.Data.Status != "cancelled" {
 			t.Fatalf("event %s", got[0].body)
 		}
@@ -239,7 +258,9 @@ func TestAReceiverThatRecoversGetsTheDeliveryOnTheThirdAttempt(t *testing.T) {
 		r := newReceiver(t, func(n int) bool { return n <= 2 })
 		w.subscribe(t, r, "invitation.*")
 		w.invitation(t, "inv_1")
-		if err := models.Record(ctx, store, models.KindInvitation, "inv_1", models.InvitationChange{Status: models.InvitationActive}); err != nil {
+		if err := models.Record(
+			ctx, store, models.KindInvitation, "inv_1", models.InvitationChange{Status: models.InvitationActive},
+		); err != nil {
 			t.Fatal(err)
 		}
 		d := w.runUntil(t, models.WebhookDelivered)
@@ -268,11 +289,14 @@ func TestAReceiverThatAlwaysFailsEndsFailedAndARetryStartsAgain(t *testing.T) {
 		r := newReceiver(t, func(int) bool { mu.Lock(); defer mu.Unlock(); return down })
 		w.subscribe(t, r, "*")
 		w.invitation(t, "inv_1")
-		if err := models.Record(ctx, store, models.KindInvitation, "inv_1", models.InvitationChange{Status: models.InvitationExpired}); err != nil {
+		if err := models.Record(
+			ctx, store, models.KindInvitation, "inv_1", models.InvitationChange{Status: models.InvitationExpired},
+		); err != nil {
 			t.Fatal(err)
 		}
 		d := w.runUntil(t, models.WebhookFailed)
-		if d.Attempts != 3 || !strings.Contains(d.LastError, "503") || !strings.Contains(d.LastError, "busy, try later") || d.NextAttemptAt != nil {
+		if d.Attempts != 3 || !strings.Contains(d.LastError, "503") ||
+			!strings.Contains(d.LastError, "busy, try later") || d.NextAttemptAt != nil {
 			t.Fatalf("delivery %+v, want failed after 3 attempts with the answer", d)
 		}
 		if n := len(r.got()); n != 3 {
@@ -286,7 +310,8 @@ func TestAReceiverThatAlwaysFailsEndsFailedAndARetryStartsAgain(t *testing.T) {
 		resp := w.admin.Do("POST", "/v1/webhook-deliveries/"+d.ID+"/retry", nil)
 		var retried deliveryView
 		resp.JSON(t, &retried)
-		if resp.Status != http.StatusOK || retried.Status != models.WebhookPending || retried.Attempts != 0 || retried.NextAttemptAt == nil {
+		if resp.Status != http.StatusOK || retried.Status != models.WebhookPending || retried.Attempts != 0 ||
+			retried.NextAttemptAt == nil {
 			t.Fatalf("retry: %d %s", resp.Status, resp.Body)
 		}
 		if log := w.log(t, "?status=pending"); len(log) != 1 || log[0].ID != d.ID {
@@ -298,7 +323,9 @@ func TestAReceiverThatAlwaysFailsEndsFailedAndARetryStartsAgain(t *testing.T) {
 		if d := w.runUntil(t, models.WebhookDelivered); d.Attempts != 1 {
 			t.Fatalf("after the retry: %+v", d)
 		}
-		if resp := w.admin.Do("POST", "/v1/webhook-deliveries/"+d.ID+"/retry", nil); resp.Status != http.StatusConflict {
+		if resp := w.admin.Do(
+			"POST", "/v1/webhook-deliveries/"+d.ID+"/retry", nil,
+		); resp.Status != http.StatusConflict {
 			t.Fatalf("a delivered delivery cannot be retried: %d", resp.Status)
 		}
 	})
@@ -328,7 +355,8 @@ func TestDeliveriesNeverConnectToPrivateAddressesUnlessAllowed(t *testing.T) {
 			t.Fatal(err)
 		}
 		log := w.log(t, "")
-		if len(log) != 1 || log[0].Status != models.WebhookFailed || !strings.Contains(log[0].LastError, "not a public address") {
+		if len(log) != 1 || log[0].Status != models.WebhookFailed ||
+			!strings.Contains(log[0].LastError, "not a public address") {
 			t.Fatalf("delivery to a name resolving to loopback: %+v", log)
 		}
 		if n := len(r.got()); n != 0 {

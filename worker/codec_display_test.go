@@ -14,7 +14,12 @@ import (
 
 // startWithRawInput starts Echo through the Temporal frontend with input sealed by seal, as
 // someone with frontend access and a codec endpoint's output would.
-func startWithRawInput(t *testing.T, c client.Client, namespace, workflowID string, seal func([]*commonpb.Payload) ([]*commonpb.Payload, error)) {
+func startWithRawInput(
+	t *testing.T,
+	c client.Client,
+	namespace, workflowID string,
+	seal func([]*commonpb.Payload) ([]*commonpb.Payload, error),
+) {
 	t.Helper()
 	plain, err := converter.GetDefaultDataConverter().ToPayload("MARKER")
 	if err != nil {
@@ -24,11 +29,14 @@ func startWithRawInput(t *testing.T, c client.Client, namespace, workflowID stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.WorkflowService().StartWorkflowExecution(context.Background(), &workflowservice.StartWorkflowExecutionRequest{
-		Namespace: namespace, WorkflowId: workflowID, RequestId: workflowID,
-		WorkflowType: &commonpb.WorkflowType{Name: "Echo"}, TaskQueue: &taskqueuepb.TaskQueue{Name: codecQueue},
-		Input: &commonpb.Payloads{Payloads: sealed},
-	})
+	_, err = c.WorkflowService().StartWorkflowExecution(
+		context.Background(),
+		&workflowservice.StartWorkflowExecutionRequest{
+			Namespace: namespace, WorkflowId: workflowID, RequestId: workflowID,
+			WorkflowType: &commonpb.WorkflowType{Name: "Echo"}, TaskQueue: &taskqueuepb.TaskQueue{Name: codecQueue},
+			Input: &commonpb.Payloads{Payloads: sealed},
+		},
+	)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +44,9 @@ func startWithRawInput(t *testing.T, c client.Client, namespace, workflowID stri
 
 func TestWorkersRefuseWorkflowsStartedWithTheCodecEndpointsPayloads(t *testing.T) {
 	srv := startCodecWorker(t)
-	startWithRawInput(t, srv.Client, srv.Test.GetDefaultNamespace(), "echo/from-codec-endpoint", srv.Codec.EncodeForDisplay)
+	startWithRawInput(
+		t, srv.Client, srv.Test.GetDefaultNamespace(), "echo/from-codec-endpoint", srv.Codec.EncodeForDisplay,
+	)
 	if why := refusal(t, srv, "echo/from-codec-endpoint"); !strings.Contains(why, "codec endpoint") {
 		t.Fatalf("the refusal must say the payload was sealed by the codec endpoint: %s", why)
 	}
@@ -48,7 +58,9 @@ func TestWorkersStillRunFirstFormatPayloads(t *testing.T) {
 	srv := startCodecWorker(t)
 	startWithRawInput(t, srv.Client, srv.Test.GetDefaultNamespace(), "echo/first-format", srv.Codec.Encode)
 	var out string
-	if err := srv.Client.GetWorkflow(context.Background(), "echo/first-format", "").Get(context.Background(), &out); err != nil || out != "MARKER" {
+	if err := srv.Client.GetWorkflow(context.Background(), "echo/first-format", "").Get(
+		context.Background(), &out,
+	); err != nil || out != "MARKER" {
 		t.Fatalf("a first-format payload must still run: %q %v", out, err)
 	}
 }

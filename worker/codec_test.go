@@ -51,7 +51,9 @@ func refusal(t *testing.T, srv *testtemporal.Server, workflowID string) string {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		var failure *failurepb.Failure
-		it := srv.Client.GetWorkflowHistory(context.Background(), workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		it := srv.Client.GetWorkflowHistory(
+			context.Background(), workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT,
+		)
 		for it.HasNext() {
 			ev, err := it.Next()
 			if err != nil {
@@ -78,7 +80,12 @@ func refusal(t *testing.T, srv *testtemporal.Server, workflowID string) string {
 func TestWorkersRefuseWorkflowsStartedWithoutTheKey(t *testing.T) {
 	srv := startCodecWorker(t)
 	plain := srv.Test.NewClientWithOptions(client.Options{Logger: quiet()})
-	run, err := plain.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{ID: "echo/plain", TaskQueue: codecQueue}, Echo, "MARKER")
+	run, err := plain.ExecuteWorkflow(
+		context.Background(),
+		client.StartWorkflowOptions{ID: "echo/plain", TaskQueue: codecQueue},
+		Echo,
+		"MARKER",
+	)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +97,12 @@ func TestWorkersRefuseWorkflowsStartedWithoutTheKey(t *testing.T) {
 func TestAPayloadMovedToAnotherWorkflowDoesNotOpen(t *testing.T) {
 	srv := startCodecWorker(t)
 	ctx := context.Background()
-	run, err := srv.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "echo/a", TaskQueue: codecQueue}, Echo, "MARKER-a")
+	run, err := srv.Client.ExecuteWorkflow(
+		ctx,
+		client.StartWorkflowOptions{ID: "echo/a", TaskQueue: codecQueue},
+		Echo,
+		"MARKER-a",
+	)
 	if err != nil {
 		t.Fatal(err)
 	}

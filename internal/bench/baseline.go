@@ -30,8 +30,14 @@ func RegisterBaseline(w worker.Registry) {
 // settles the wait, and waits for the signals and updates the driver sends.
 func BaselineWorkflow(ctx workflow.Context, steps []StepKind) error {
 	retry := &temporal.RetryPolicy{MaximumAttempts: 3}
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second, RetryPolicy: retry})
-	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 10 * time.Second, RetryPolicy: retry})
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy:         retry,
+	})
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 10 * time.Second,
+		RetryPolicy:         retry,
+	})
 	signals := workflow.GetSignalChannel(ctx, BaselineSignal)
 	updates := 0
 	if err := workflow.SetUpdateHandler(ctx, BaselineUpdate, func(workflow.Context) error {

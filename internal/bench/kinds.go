@@ -69,10 +69,17 @@ func (k *invitationKind) accept(ctx context.Context, h flowHandle) (time.Time, e
 	}
 	start := time.Now()
 	upn := "admin@" + h.domain
-	if err := k.driver.customerAction(ctx, "accept-reseller", map[string]string{"domain": h.domain, "partnerId": k.t.PartnerID, "upn": upn}); err != nil {
+	if err := k.driver.customerAction(ctx, "accept-reseller", map[string]string{
+		"domain":    h.domain,
+		"partnerId": k.t.PartnerID,
+		"upn":       upn,
+	}); err != nil {
 		return start, err
 	}
-	return start, k.driver.customerAction(ctx, "approve-gdap", map[string]string{"relationshipId": v.GDAPRelationshipID, "upn": upn})
+	return start, k.driver.customerAction(ctx, "approve-gdap", map[string]string{
+		"relationshipId": v.GDAPRelationshipID,
+		"upn":            upn,
+	})
 }
 
 func (k *invitationKind) wait(ctx context.Context, h flowHandle) error {
@@ -101,7 +108,12 @@ func (k *baselineKind) prepare(context.Context, int) error { return nil }
 
 func (k *baselineKind) create(ctx context.Context, i int) (flowHandle, error) {
 	id := fmt.Sprintf("bench-baseline/%s/%d", k.runID, i)
-	run, err := k.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: BaselineTaskQueue}, BaselineWorkflowName, k.shape.Steps)
+	run, err := k.temporal.ExecuteWorkflow(
+		ctx,
+		client.StartWorkflowOptions{ID: id, TaskQueue: BaselineTaskQueue},
+		BaselineWorkflowName,
+		k.shape.Steps,
+	)
 	return flowHandle{id: id, workflowID: id, run: run}, err
 }
 

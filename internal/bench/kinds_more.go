@@ -31,7 +31,9 @@ func (v flowView) has(step string) bool {
 
 // until reads a flow's detail at path, backing off from 50 ms to 500 ms, until ready says so;
 // a status in ended stops it with an error.
-func (d *httpDriver) until(ctx context.Context, path string, ready func(flowView) bool, ended ...string) (flowView, error) {
+func (d *httpDriver) until(
+	ctx context.Context, path string, ready func(flowView) bool, ended ...string,
+) (flowView, error) {
 	wait := 50 * time.Millisecond
 	for {
 		var v flowView
@@ -122,7 +124,9 @@ func (k *resellerKind) create(ctx context.Context, i int) (flowHandle, error) {
 
 func (k *resellerKind) accept(ctx context.Context, h flowHandle) (time.Time, error) {
 	path := "/v1/resellers/" + h.id
-	if _, err := k.driver.until(ctx, path, func(v flowView) bool { return v.has("sent") }, "cancelled", "expired", "failed"); err != nil {
+	if _, err := k.driver.until(
+		ctx, path, func(v flowView) bool { return v.has("sent") }, "cancelled", "expired", "failed",
+	); err != nil {
 		return time.Time{}, err
 	}
 	start := time.Now()
@@ -155,9 +159,16 @@ func (k *customerKind) create(ctx context.Context, i int) (flowHandle, error) {
 	err := k.driver.api(ctx, http.MethodPost, "/v1/customers", map[string]any{
 		"companyName": "Bench " + p, "domainPrefix": p, "country": "TR", "language": "tr",
 		"registrationNumber": "1234567890",
-		"contact":            map[string]any{"firstName": "Ayşe", "lastName": "Yılmaz", "email": "ayse@" + p + ".example"},
-		"address":            map[string]any{"line1": "İstiklal Caddesi 1", "city": "İstanbul", "postalCode": "34433"},
-		"products":           []map[string]any{{"catalogItemId": "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS", "quantity": 2, "billingCycle": "monthly", "termDuration": "P1M"}},
+		"contact": map[string]any{
+			"firstName": "Ayşe", "lastName": "Yılmaz", "email": "ayse@" + p + ".example",
+		},
+		"address": map[string]any{"line1": "İstiklal Caddesi 1", "city": "İstanbul", "postalCode": "34433"},
+		"products": []map[string]any{{
+			"catalogItemId": "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS",
+			"quantity":      2,
+			"billingCycle":  "monthly",
+			"termDuration":  "P1M",
+		}},
 	}, &v)
 	return flowHandle{id: v.ID, workflowID: v.WorkflowID, domain: p}, err
 }
@@ -166,17 +177,23 @@ var customerEnded = []string{"cancelled", "expired", "failed", "completed"}
 
 func (k *customerKind) accept(ctx context.Context, h flowHandle) (time.Time, error) {
 	path := "/v1/customers/" + h.id
-	if _, err := k.driver.until(ctx, path, func(v flowView) bool { return v.Status == "awaiting_agreement" }, customerEnded...); err != nil {
+	if _, err := k.driver.until(
+		ctx, path, func(v flowView) bool { return v.Status == "awaiting_agreement" }, customerEnded...,
+	); err != nil {
 		return time.Time{}, err
 	}
 	start := time.Now()
 	if err := k.driver.api(ctx, http.MethodPost, path+"/agreement", map[string]any{
-		"primaryContact": map[string]any{"firstName": "Ayşe", "lastName": "Yılmaz", "email": "ayse@" + h.domain + ".example"},
-		"dateAgreed":     time.Now().UTC().Format("2006-01-02"),
+		"primaryContact": map[string]any{
+			"firstName": "Ayşe", "lastName": "Yılmaz", "email": "ayse@" + h.domain + ".example",
+		},
+		"dateAgreed": time.Now().UTC().Format("2006-01-02"),
 	}, nil); err != nil {
 		return start, err
 	}
-	if _, err := k.driver.until(ctx, path, func(v flowView) bool { return v.Status == "review" }, customerEnded...); err != nil {
+	if _, err := k.driver.until(
+		ctx, path, func(v flowView) bool { return v.Status == "review" }, customerEnded...,
+	); err != nil {
 		return start, err
 	}
 	return start, k.driver.api(ctx, http.MethodPost, path+"/cart/checkout", nil, nil)

@@ -57,7 +57,9 @@ func arrivals(n int, rate float64) []time.Duration {
 // at opts.PacedFraction of peak flows a second on the arrivals schedule (an open loop: a start
 // never waits for an earlier flow), each created, accepted and waited for as runBatch does.
 // A kind with no throughput in the rounds has no rate to pace at, and no paced phase (nil).
-func runPaced(ctx context.Context, k flowKind, name string, peak float64, first int, opts Options) (*PacedResult, error) {
+func runPaced(
+	ctx context.Context, k flowKind, name string, peak float64, first int, opts Options,
+) (*PacedResult, error) {
 	rate := opts.PacedFraction * peak
 	if rate <= 0 {
 		return nil, nil

@@ -86,7 +86,8 @@ func TestPacedFlowsStartOnScheduleWhileEarlierOnesAreUnfinished(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a flow waited for an earlier one (a closed loop): %v", err)
 	}
-	if r.Rate != 20 || r.Fraction != 0.5 || r.Flows != 5 || r.Completed != 5 || r.Failed != 0 || r.Create.N != 5 || r.AcceptToDone.N != 5 {
+	if r.Rate != 20 || r.Fraction != 0.5 || r.Flows != 5 || r.Completed != 5 || r.Failed != 0 ||
+		r.Create.N != 5 || r.AcceptToDone.N != 5 {
 		t.Fatalf("five flows at half of 40/s must be started and completed: %+v", r)
 	}
 	close(k.created)

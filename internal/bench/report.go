@@ -11,7 +11,8 @@ import (
 // WriteText prints a run's report for people: the baselines' shapes, one line per kind, one
 // per round's batch, and one per kind's paced phase.
 func (r Report) WriteText(w io.Writer) {
-	fmt.Fprintf(w, "partnerflow bench: %d flows of each kind in %d interleaved rounds, %d at a time", r.Flows, r.Rounds, r.Concurrency)
+	fmt.Fprintf(w, "partnerflow bench: %d flows of each kind in %d interleaved rounds, %d at a time",
+		r.Flows, r.Rounds, r.Concurrency)
 	if r.InProcess {
 		fmt.Fprint(w, ", dev in this process")
 	}
@@ -33,24 +34,29 @@ func (r Report) WriteText(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "kind\tdone\tflows/s\tratio\tcreate p50/p95/p99 ms\taccept→done p50/p95/p99 ms\tCPU s/flow\tpeak RSS MiB\t")
+	fmt.Fprintln(tw, "kind\tdone\tflows/s\tratio\tcreate p50/p95/p99 ms\t"+
+		"accept→done p50/p95/p99 ms\tCPU s/flow\tpeak RSS MiB\t")
 	for _, k := range r.Kinds {
 		ratio := "—"
 		if k.Baseline != "" {
 			ratio = fmt.Sprintf("%.2f", k.Ratio)
 		}
-		fmt.Fprintf(tw, "%s\t%d/%d\t%.2f\t%s\t%s\t%s\t%s\t%s\t\n", k.Kind, k.Completed, k.Flows, k.FlowsPerSecond, ratio,
+		fmt.Fprintf(tw, "%s\t%d/%d\t%.2f\t%s\t%s\t%s\t%s\t%s\t\n",
+			k.Kind, k.Completed, k.Flows, k.FlowsPerSecond, ratio,
 			triple(k.Create), triple(k.AcceptToDone), orDash(k.CPUSecondsPerFlow, "%.3f"), orDash(k.PeakRSSMiB, "%.0f"))
 	}
 	_ = tw.Flush()
 	fmt.Fprintln(w)
 	for _, b := range r.Batches {
-		fmt.Fprintf(w, "round %d %-20s %d/%d in %.1fs, %.2f flows/s\n", b.Round, b.Kind, b.Completed, b.Flows, b.Seconds, b.FlowsPerSecond)
+		fmt.Fprintf(w, "round %d %-20s %d/%d in %.1fs, %.2f flows/s\n",
+			b.Round, b.Kind, b.Completed, b.Flows, b.Seconds, b.FlowsPerSecond)
 	}
 	for _, k := range r.Kinds {
 		if p := k.Paced; p != nil {
-			fmt.Fprintf(w, "%s at %g of peak (%.2f/s offered, %s/s done): %d/%d done, create p50/p95/p99 %s ms, accept→done p50/p95/p99 %s ms\n",
-				k.Kind, p.Fraction, p.Rate, orDash(p.FlowsPerSecond, "%.2f"), p.Completed, p.Flows, triple(p.Create), triple(p.AcceptToDone))
+			fmt.Fprintf(w, "%s at %g of peak (%.2f/s offered, %s/s done): %d/%d done, "+
+				"create p50/p95/p99 %s ms, accept→done p50/p95/p99 %s ms\n",
+				k.Kind, p.Fraction, p.Rate, orDash(p.FlowsPerSecond, "%.2f"), p.Completed, p.Flows,
+				triple(p.Create), triple(p.AcceptToDone))
 		}
 	}
 	for _, k := range r.Kinds {
@@ -65,20 +71,25 @@ func (r Report) WriteText(w io.Writer) {
 
 // WriteText prints a scale report for people.
 func (r ScaleReport) WriteText(w io.Writer) {
-	fmt.Fprintf(w, "partnerflow bench --scale: %d of %d invitations waiting (app database %s)\n", r.Started, r.Invitations, r.Database)
-	fmt.Fprintf(w, "started in %.1fs (%.1f/s), create p50/p95/p99 %s ms\n", r.StartSeconds, r.StartRate, triple(r.Create))
+	fmt.Fprintf(w, "partnerflow bench --scale: %d of %d invitations waiting (app database %s)\n",
+		r.Started, r.Invitations, r.Database)
+	fmt.Fprintf(w, "started in %.1fs (%.1f/s), create p50/p95/p99 %s ms\n",
+		r.StartSeconds, r.StartRate, triple(r.Create))
 	if r.RSSMiB > 0 {
 		fmt.Fprintf(w, "RSS %.0f MiB (peak %.0f MiB)\n", r.RSSMiB, r.PeakRSSMiB)
 	}
 	if m := r.Memory; m != nil {
-		fmt.Fprintf(w, "after a collection: heap live %.0f MiB (in use %.0f), stacks %.0f MiB in %d goroutines, idle not released %.0f MiB, runtime total %.0f MiB\n",
+		fmt.Fprintf(w, "after a collection: heap live %.0f MiB (in use %.0f), stacks %.0f MiB in %d goroutines, "+
+			"idle not released %.0f MiB, runtime total %.0f MiB\n",
 			m.HeapLiveMiB, m.HeapInUseMiB, m.StackMiB, m.Goroutines, m.IdleMiB, m.RuntimeMiB)
 	}
 	if r.TemporalDBMiB > 0 || r.AppDBMiB > 0 {
-		fmt.Fprintf(w, "database bytes per waiting flow: Temporal %d, app %d (Temporal %.1f MiB, app %.1f MiB in all)\n",
+		fmt.Fprintf(w, "database bytes per waiting flow: Temporal %d, app %d "+
+			"(Temporal %.1f MiB, app %.1f MiB in all)\n",
 			r.TemporalBytesPerFlow, r.AppBytesPerFlow, r.TemporalDBMiB, r.AppDBMiB)
 	}
-	fmt.Fprintf(w, "after %.0fs left alone: list pending (50 a page) p50/p95/p99 %s ms over %d pages\n", r.SettleSeconds, triple(r.ListPending), r.ListPending.N)
+	fmt.Fprintf(w, "after %.0fs left alone: list pending (50 a page) p50/p95/p99 %s ms over %d pages\n",
+		r.SettleSeconds, triple(r.ListPending), r.ListPending.N)
 	fmt.Fprintf(w, "one invitation's detail  p50/p95/p99 %s ms over %d reads\n", triple(r.Detail), r.Detail.N)
 	if len(r.Errors) > 0 {
 		fmt.Fprintf(w, "errors:\n  %s\n", strings.Join(r.Errors, "\n  "))

@@ -186,7 +186,13 @@ func Run(ctx context.Context, t Target, opts Options) (Report, error) {
 	for _, p := range pairs {
 		kinds = append(kinds, p[0], p[1])
 	}
-	rep := Report{Flows: opts.Flows, Rounds: opts.Rounds, Concurrency: opts.Concurrency, InProcess: opts.InProcess, Shapes: opts.Shapes}
+	rep := Report{
+		Flows:       opts.Flows,
+		Rounds:      opts.Rounds,
+		Concurrency: opts.Concurrency,
+		InProcess:   opts.InProcess,
+		Shapes:      opts.Shapes,
+	}
 	totals, peaks := map[string]*batchStats{}, map[string]int64{}
 	for _, k := range kinds {
 		totals[k.name] = &batchStats{}

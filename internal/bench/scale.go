@@ -138,7 +138,9 @@ func RunScale(ctx context.Context, t Target, opts ScaleOptions) (ScaleReport, er
 			NextCursor string `json:"nextCursor"`
 		}
 		c0 := time.Now()
-		if err := d.api(ctx, http.MethodGet, "/v1/invitations?status=pending&limit=50&cursor="+url.QueryEscape(cursor), nil, &page); err != nil {
+		if err := d.api(
+			ctx, http.MethodGet, "/v1/invitations?status=pending&limit=50&cursor="+url.QueryEscape(cursor), nil, &page,
+		); err != nil {
 			return rep, err
 		}
 		lists = append(lists, time.Since(c0))

@@ -16,9 +16,17 @@ func TestSummarizeUsesNearestRankPercentiles(t *testing.T) {
 		want   Latency
 	}{
 		{"an empty sample is all zeros", nil, Latency{}},
-		{"one value is every percentile", []time.Duration{7 * time.Millisecond}, Latency{N: 1, P50: 7, P95: 7, P99: 7, Max: 7}},
+		{
+			"one value is every percentile",
+			[]time.Duration{7 * time.Millisecond},
+			Latency{N: 1, P50: 7, P95: 7, P99: 7, Max: 7},
+		},
 		{"1..100 ms gives the p-th value", hundred, Latency{N: 100, P50: 50, P95: 95, P99: 99, Max: 100}},
-		{"sub-millisecond values keep a tenth", []time.Duration{1500 * time.Microsecond, 2500 * time.Microsecond}, Latency{N: 2, P50: 1.5, P95: 2.5, P99: 2.5, Max: 2.5}},
+		{
+			"sub-millisecond values keep a tenth",
+			[]time.Duration{1500 * time.Microsecond, 2500 * time.Microsecond},
+			Latency{N: 2, P50: 1.5, P95: 2.5, P99: 2.5, Max: 2.5},
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -17,7 +17,12 @@ var (
 )
 
 // SearchAttributeKeys lists the custom search attributes the namespace must have.
-var SearchAttributeKeys = []temporal.SearchAttributeKey{PartnerIDKey, CustomerDomainKey, ResellerPartnerIDKey, FlowStatusKey}
+var SearchAttributeKeys = []temporal.SearchAttributeKey{
+	PartnerIDKey,
+	CustomerDomainKey,
+	ResellerPartnerIDKey,
+	FlowStatusKey,
+}
 
 // StatusConnectionNeeded is the FlowStatus search attribute of a flow waiting for the Partner
 // Center connection; the flow's own status is kept and comes back when it resumes.

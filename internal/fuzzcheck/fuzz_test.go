@@ -19,8 +19,10 @@ import (
 )
 
 var (
-	fuzzTime = flag.Duration("fuzztime", 5*time.Second, "how long each fuzz target runs (go test ./internal/fuzzcheck -args -fuzztime=30s)")
-	only     = flag.String("fuzzonly", "", "run only the targets whose package/name contains this text")
+	fuzzTime = flag.Duration(
+		"fuzztime", 5*time.Second, "how long each fuzz target runs (go test ./internal/fuzzcheck -args -fuzztime=30s)",
+	)
+	only = flag.String("fuzzonly", "", "run only the targets whose package/name contains this text")
 	// One worker by default: CI runs this beside the other packages' tests on two cores.
 	workers = flag.Int("fuzzworkers", 1, "fuzzing processes per target (go test -parallel)")
 )
@@ -45,7 +47,8 @@ func findTargets(root string) ([]target, error) {
 			return err
 		}
 		if d.IsDir() {
-			if name := d.Name(); path != root && (name == "testdata" || name == "vendor" || name == "node_modules" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
+			if name := d.Name(); path != root && (name == "testdata" || name == "vendor" || name == "node_modules" ||
+				strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
 				return filepath.SkipDir
 			}
 			return nil
@@ -123,9 +126,16 @@ func TestFuzzTargets(t *testing.T) {
 			began := time.Now()
 			before := reproducers(repoRoot, tg)
 			out, err := fuzz(t.Context(), repoRoot, tg, *fuzzTime)
-			t.Logf("%s: fuzzed %s, %s in all (build included)", tg, *fuzzTime, time.Since(began).Round(100*time.Millisecond))
+			t.Logf(
+				"%s: fuzzed %s, %s in all (build included)",
+				tg, *fuzzTime, time.Since(began).Round(100*time.Millisecond),
+			)
 			if err != nil && deadlineRace(out) && len(reproducers(repoRoot, tg)) == len(before) {
-				t.Logf("%s stopped with the fuzz coordinator's deadline race (go.dev/issue/75804, fixed in Go 1.27) and wrote no failing input: not a failure", tg)
+				t.Logf(
+					"%s stopped with the fuzz coordinator's deadline race (go.dev/issue/75804, fixed in Go 1.27) "+
+						"and wrote no failing input: not a failure",
+					tg,
+				)
 				return
 			}
 			if err != nil {
@@ -145,8 +155,10 @@ func TestFindsEveryFuzzTarget(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []target{
-		{"./api", "FuzzJSONRequestBodies"}, {"./api", "FuzzSessionCookie"}, {"./api", "FuzzPartnerCenterWebhook"}, {"./api", "FuzzPublicForms"},
-		{"./links", "FuzzTokenRoundTrip"}, {"./codec", "FuzzRoundTrip"}, {"./codec", "FuzzWorkflowBinding"}, {"./notify", "FuzzWebhookSignature"},
+		{"./api", "FuzzJSONRequestBodies"}, {"./api", "FuzzSessionCookie"},
+		{"./api", "FuzzPartnerCenterWebhook"}, {"./api", "FuzzPublicForms"},
+		{"./links", "FuzzTokenRoundTrip"}, {"./codec", "FuzzRoundTrip"},
+		{"./codec", "FuzzWorkflowBinding"}, {"./notify", "FuzzWebhookSignature"},
 		{"./partnercenter", "FuzzWebhookEvent"}, {"./models", "FuzzDecodeCursor"},
 	} {
 		if !slices.Contains(targets, want) {
@@ -214,7 +226,8 @@ func reproducers(root string, tg target) []string {
 // race between -fuzztime's deadline and its workers: Go before 1.27 then fails the target with
 // "context deadline exceeded" although no input failed (go.dev/issue/75804).
 func deadlineRace(out []byte) bool {
-	return bytes.Contains(out, []byte("\n    context deadline exceeded\n")) && !bytes.Contains(out, []byte("Failing input written"))
+	return bytes.Contains(out, []byte("\n    context deadline exceeded\n")) &&
+		!bytes.Contains(out, []byte("Failing input written"))
 }
 
 func tail(b []byte, lines int) string {
@@ -226,8 +239,11 @@ func tail(b []byte, lines int) string {
 }
 
 func TestDeadlineRaceIsToldApartFromAFailure(t *testing.T) {
-	race := "fuzz: elapsed: 31s, execs: 101343 (0/sec), new interesting: 36 (total: 36)\n--- FAIL: FuzzDiffApply (31.00s)\n    context deadline exceeded\nFAIL\nexit status 1\n"
-	failure := "--- FAIL: FuzzX (0.71s)\n    --- FAIL: FuzzX (0.00s)\n        x_test.go:36: context deadline exceeded\n    \n    Failing input written to testdata/fuzz/FuzzX/687e9b8b0e328202\n"
+	race := "fuzz: elapsed: 31s, execs: 101343 (0/sec), new interesting: 36 (total: 36)\n" +
+		"--- FAIL: FuzzDiffApply (31.00s)\n    context deadline exceeded\nFAIL\nexit status 1\n"
+	failure := "--- FAIL: FuzzX (0.71s)\n    --- FAIL: FuzzX (0.00s)\n" +
+		"        x_test.go:36: context deadline exceeded\n    \n" +
+		"    Failing input written to testdata/fuzz/FuzzX/687e9b8b0e328202\n"
 	build := "# example.com/x\n./x_test.go:3:2: undefined: y\nFAIL\texample.com/x [build failed]\n"
 	if !deadlineRace([]byte(race)) {
 		t.Error("the coordinator's deadline race is taken for a failure")

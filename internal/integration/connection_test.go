@@ -19,10 +19,18 @@ import (
 // waits visibly at its first App+User call, the partner's contact hears of it once, nothing
 // fails, and each goes on once a global admin connects.
 func TestFlowsWaitForThePartnerCenterConnection(t *testing.T) {
-	h := build(t, models.DialectSQLite, workflows.WaitPolicy{Reminders: []time.Duration{72 * time.Hour}, PollEvery: 300 * time.Millisecond}, "", nil)
+	h := build(
+		t,
+		models.DialectSQLite,
+		workflows.WaitPolicy{Reminders: []time.Duration{72 * time.Hour}, PollEvery: 300 * time.Millisecond},
+		"",
+		nil,
+	)
 
 	receiver := newReceiver(t, 0)
-	sub := h.global.Do("POST", "/v1/webhook-subscriptions", map[string]any{"url": receiver.URL, "events": []string{models.EventConnectionLost}})
+	sub := h.global.Do("POST", "/v1/webhook-subscriptions", map[string]any{
+		"url": receiver.URL, "events": []string{models.EventConnectionLost},
+	})
 	if sub.Status != http.StatusCreated {
 		t.Fatalf("subscribe to connection.lost: %d %s", sub.Status, sub.Body)
 	}
@@ -30,18 +38,31 @@ func TestFlowsWaitForThePartnerCenterConnection(t *testing.T) {
 	sub.JSON(t, &subscription)
 	receiver.setSecret(subscription.Secret)
 
-	inv := h.invite(map[string]any{"customerDomain": "contoso.onmicrosoft.com", "customerEmail": "admin@contoso.onmicrosoft.com", "roles": []string{"Helpdesk Administrator"}, "durationDays": 30})
-	resp := h.api.Do("POST", "/v1/resellers", map[string]any{"email": "admin@adatum.onmicrosoft.com", "companyName": "Adatum Reseller", "mpnId": "1234567"})
+	inv := h.invite(map[string]any{
+		"customerDomain": "contoso.onmicrosoft.com", "customerEmail": "admin@contoso.onmicrosoft.com",
+		"roles": []string{"Helpdesk Administrator"}, "durationDays": 30,
+	})
+	resp := h.api.Do("POST", "/v1/resellers", map[string]any{
+		"email": "admin@adatum.onmicrosoft.com", "companyName": "Adatum Reseller", "mpnId": "1234567",
+	})
 	if resp.Status != http.StatusCreated {
 		t.Fatalf("reseller: %d %s", resp.Status, resp.Body)
 	}
 	var rs reseller
 	resp.JSON(t, &rs)
 	resp = h.api.Do("POST", "/v1/customers", map[string]any{
-		"companyName": "Fourth Coffee", "domainPrefix": "fourthcoffee" + strings.ToLower(rs.ID[len(rs.ID)-6:]), "country": "US",
-		"contact":  map[string]any{"firstName": "Ana", "lastName": "Silva", "email": "ana@fourthcoffee.example", "phone": "+1 425 555 0100"},
-		"address":  map[string]any{"line1": "1 Main St", "city": "Redmond", "state": "WA", "postalCode": "98052"},
-		"products": []map[string]any{{"catalogItemId": "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS", "quantity": 1, "billingCycle": "monthly", "termDuration": "P1M"}},
+		"companyName": "Fourth Coffee", "domainPrefix": "fourthcoffee" + strings.ToLower(rs.ID[len(rs.ID)-6:]),
+		"country": "US",
+		"contact": map[string]any{
+			"firstName": "Ana", "lastName": "Silva", "email": "ana@fourthcoffee.example", "phone": "+1 425 555 0100",
+		},
+		"address": map[string]any{"line1": "1 Main St", "city": "Redmond", "state": "WA", "postalCode": "98052"},
+		"products": []map[string]any{{
+			"catalogItemId": "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS",
+			"quantity":      1,
+			"billingCycle":  "monthly",
+			"termDuration":  "P1M",
+		}},
 	})
 	if resp.Status != http.StatusCreated {
 		t.Fatalf("onboard: %d %s", resp.Status, resp.Body)
@@ -50,9 +71,15 @@ func TestFlowsWaitForThePartnerCenterConnection(t *testing.T) {
 	resp.JSON(t, &ob)
 
 	waiting := func(steps []string) bool { return containsStep(steps, workflows.StepConnectionNeeded) }
-	h.waitFor(inv.ID, "waiting for the connection", func(i invitation) bool { return i.has(workflows.StepConnectionNeeded) })
-	poll(h, "/v1/resellers/"+rs.ID, "waiting for the connection", func(v reseller) bool { return waiting(stepNames(v.Steps)) })
-	poll(h, "/v1/customers/"+ob.ID+"/steps", "waiting for the connection", func(v stepList) bool { return waiting(v.names()) })
+	h.waitFor(inv.ID, "waiting for the connection", func(i invitation) bool {
+		return i.has(workflows.StepConnectionNeeded)
+	})
+	poll(h, "/v1/resellers/"+rs.ID, "waiting for the connection", func(v reseller) bool {
+		return waiting(stepNames(v.Steps))
+	})
+	poll(h, "/v1/customers/"+ob.ID+"/steps", "waiting for the connection", func(v stepList) bool {
+		return waiting(v.names())
+	})
 
 	// Waiting is not failing, and nobody was mailed by a flow that could not start.
 	if got := h.get(inv.ID); got.Status != models.InvitationPending || got.has("sent") {
@@ -82,9 +109,13 @@ func TestFlowsWaitForThePartnerCenterConnection(t *testing.T) {
 	if !done.has(workflows.StepConnectionResumed) {
 		t.Errorf("the invitation's timeline does not say it resumed: %+v", done.Steps)
 	}
-	active := poll(h, "/v1/resellers/"+rs.ID, "active", func(v reseller) bool { return v.Status == models.ResellerActive })
+	active := poll(h, "/v1/resellers/"+rs.ID, "active", func(v reseller) bool {
+		return v.Status == models.ResellerActive
+	})
 	h.recordHistory(active.WorkflowID, "reseller_connection_wait")
-	poll(h, "/v1/customers/"+ob.ID+"/steps", "resumed", func(v stepList) bool { return containsStep(v.names(), workflows.StepConnectionResumed) })
+	poll(h, "/v1/customers/"+ob.ID+"/steps", "resumed", func(v stepList) bool {
+		return containsStep(v.names(), workflows.StepConnectionResumed)
+	})
 	if msgs, _ := h.outbox("admin@contoso.onmicrosoft.com", 10); len(msgs) != 1 {
 		t.Errorf("invitation mails: %d, want exactly 1", len(msgs))
 	}
@@ -94,10 +125,14 @@ func TestFlowsWaitForThePartnerCenterConnection(t *testing.T) {
 	if got := receiver.accepted(); len(got) != 1 {
 		t.Errorf("webhook events: %v, want one connection.lost", got)
 	}
-	if resp := h.api.Do("POST", "/v1/invitations/"+inv.ID+"/cancel", map[string]any{"reason": "recorded for the replay test"}); resp.Status != http.StatusOK {
+	if resp := h.api.Do("POST", "/v1/invitations/"+inv.ID+"/cancel", map[string]any{
+		"reason": "recorded for the replay test",
+	}); resp.Status != http.StatusOK {
 		t.Fatalf("cancel: %d %s", resp.Status, resp.Body)
 	}
-	cancelled := h.waitFor(inv.ID, "cancelled", func(i invitation) bool { return i.Status == models.InvitationCancelled })
+	cancelled := h.waitFor(inv.ID, "cancelled", func(i invitation) bool {
+		return i.Status == models.InvitationCancelled
+	})
 	h.recordHistory(cancelled.WorkflowID, "invitation_connection_wait")
 	for _, path := range []string{"/v1/invitations/" + inv.ID, "/v1/resellers/" + rs.ID, "/v1/customers/" + ob.ID} {
 		if body := string(h.global.Do("GET", path, nil).Body); strings.Contains(body, `"failed"`) {
@@ -112,7 +147,9 @@ func (h *harness) resumeWaitingFlows() {
 	// Temporal's visibility lists a flow's FlowStatus shortly after it changed.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		n, err := connection.ResumeWaitingFlows(context.Background(), h.temporal.Client, sim.DefaultHomePartner.TenantID, quietLogger())
+		n, err := connection.ResumeWaitingFlows(
+			context.Background(), h.temporal.Client, sim.DefaultHomePartner.TenantID, quietLogger(),
+		)
 		if err != nil {
 			h.t.Fatal(err)
 		}

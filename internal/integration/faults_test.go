@@ -53,10 +53,14 @@ func (r *callRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	c := serviceCall{op: req.Method + " " + req.URL.Path, sent: time.Now()}
 	if ctx := req.Context(); activity.IsActivity(ctx) {
 		info := activity.GetInfo(ctx)
-		c.caller = info.WorkflowExecution.ID + " " + info.WorkflowExecution.RunID + " " + info.ActivityType.Name + " " + info.ActivityID
+		c.caller = info.WorkflowExecution.ID + " " + info.WorkflowExecution.RunID + " " +
+			info.ActivityType.Name + " " + info.ActivityID
 		c.attempt = info.Attempt
 		if p := info.RetryPolicy; p != nil {
-			c.backoff = min(time.Duration(float64(p.InitialInterval)*math.Pow(p.BackoffCoefficient, float64(info.Attempt-1))), p.MaximumInterval)
+			c.backoff = min(
+				time.Duration(float64(p.InitialInterval)*math.Pow(p.BackoffCoefficient, float64(info.Attempt-1))),
+				p.MaximumInterval,
+			)
 		}
 	}
 	resp, err := http.DefaultTransport.RoundTrip(req)
@@ -130,7 +134,13 @@ func throttledRetries(calls []serviceCall) []throttledRetry {
 func TestEveryFlowCompletesOnceWhilePartnerCenterMisbehaves(t *testing.T) {
 	mail := testsmtp.Start(t)
 	calls := &callRecorder{}
-	h := assembleWith(t, models.DialectSQLite, workflows.WaitPolicy{Reminders: []time.Duration{72 * time.Hour}, PollEvery: 300 * time.Millisecond}, mail.URL, calls)
+	h := assembleWith(
+		t,
+		models.DialectSQLite,
+		workflows.WaitPolicy{Reminders: []time.Duration{72 * time.Hour}, PollEvery: 300 * time.Millisecond},
+		mail.URL,
+		calls,
+	)
 	ctx := context.Background()
 
 	// The world before the faults: the reseller whose partnership is removed has a customer, who
@@ -162,7 +172,12 @@ func TestEveryFlowCompletesOnceWhilePartnerCenterMisbehaves(t *testing.T) {
 	const retryAfter = 3 * time.Second
 	// Half the changes lose their answers until two have (so that every run sees some), then one
 	// in ten.
-	faults := sim.Faults{Rate429: 0.2, RetryAfterSeconds: int(retryAfter / time.Second), Rate500: 0.1, DropAfterWriteRate: 0.5}
+	faults := sim.Faults{
+		Rate429:            0.2,
+		RetryAfterSeconds:  int(retryAfter / time.Second),
+		Rate500:            0.1,
+		DropAfterWriteRate: 0.5,
+	}
 	calls.watchDrops(func(n int) {
 		if n == 2 {
 			steady := faults
@@ -183,18 +198,34 @@ func TestEveryFlowCompletesOnceWhilePartnerCenterMisbehaves(t *testing.T) {
 			"roles": []string{"Helpdesk Administrator"}, "durationDays": 90,
 		}))
 	}
-	adatum := h.createReseller(map[string]any{"email": "admin@adatum.onmicrosoft.com", "companyName": "Adatum Reseller", "mpnId": "1234567"})
-	prose := h.createReseller(map[string]any{"email": "admin@proseware.onmicrosoft.com", "companyName": "Proseware Reseller"})
+	adatum := h.createReseller(map[string]any{
+		"email": "admin@adatum.onmicrosoft.com", "companyName": "Adatum Reseller", "mpnId": "1234567",
+	})
+	prose := h.createReseller(map[string]any{
+		"email": "admin@proseware.onmicrosoft.com", "companyName": "Proseware Reseller",
+	})
 
 	for i, inv := range invitations {
 		domain := domains[i]
-		sent := awaitFaulty(h, "/v1/invitations/"+inv.ID, "sent", func(i invitation) bool { return i.has("sent") && i.GDAPRelationshipID != "" })
-		h.mustAct("accept-reseller", map[string]string{"domain": domain, "partnerId": sim.DefaultHomePartner.TenantID, "upn": "admin@" + domain})
-		h.mustAct("approve-gdap", map[string]string{"relationshipId": sent.GDAPRelationshipID, "upn": "admin@" + domain})
+		sent := awaitFaulty(h, "/v1/invitations/"+inv.ID, "sent", func(i invitation) bool {
+			return i.has("sent") && i.GDAPRelationshipID != ""
+		})
+		h.mustAct("accept-reseller", map[string]string{
+			"domain": domain, "partnerId": sim.DefaultHomePartner.TenantID, "upn": "admin@" + domain,
+		})
+		h.mustAct("approve-gdap", map[string]string{
+			"relationshipId": sent.GDAPRelationshipID, "upn": "admin@" + domain,
+		})
 	}
 	awaitFaulty(h, "/v1/resellers/"+prose.ID, "sent", func(r reseller) bool { return hasStep(r, "sent") })
-	h.mustAct("authorize-provider", map[string]string{"resellerDomain": "proseware.onmicrosoft.com", "providerId": sim.DefaultHomePartner.TenantID, "upn": "admin@proseware.onmicrosoft.com"})
-	awaitFaulty(h, "/v1/resellers/"+adatum.ID, "active", func(r reseller) bool { return r.Status == models.ResellerActive })
+	h.mustAct("authorize-provider", map[string]string{
+		"resellerDomain": "proseware.onmicrosoft.com",
+		"providerId":     sim.DefaultHomePartner.TenantID,
+		"upn":            "admin@proseware.onmicrosoft.com",
+	})
+	awaitFaulty(h, "/v1/resellers/"+adatum.ID, "active", func(r reseller) bool {
+		return r.Status == models.ResellerActive
+	})
 
 	prefix := fmt.Sprintf("faults%d", time.Now().UnixNano()%100000)
 	resp := h.api.Do("POST", "/v1/customers", map[string]any{
@@ -202,7 +233,12 @@ func TestEveryFlowCompletesOnceWhilePartnerCenterMisbehaves(t *testing.T) {
 		"contact":    map[string]any{"firstName": "Fay", "lastName": "Ult", "email": "fay@faulty.example"},
 		"address":    map[string]any{"line1": "1 Main St", "city": "Redmond", "state": "WA", "postalCode": "98052"},
 		"resellerId": adatum.ID, "supportContact": true,
-		"products": []map[string]any{{"catalogItemId": "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS", "quantity": 4, "billingCycle": "monthly", "termDuration": "P1M"}},
+		"products": []map[string]any{{
+			"catalogItemId": "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS",
+			"quantity":      4,
+			"billingCycle":  "monthly",
+			"termDuration":  "P1M",
+		}},
 	})
 	if resp.Status != http.StatusCreated {
 		t.Fatalf("onboard: %d %s", resp.Status, resp.Body)
@@ -211,17 +247,24 @@ func TestEveryFlowCompletesOnceWhilePartnerCenterMisbehaves(t *testing.T) {
 	resp.JSON(t, &created)
 	onboardingPath := "/v1/customers/" + created.ID
 
-	awaitFaulty(h, "/v1/resellers/"+prose.ID, "active", func(r reseller) bool { return r.Status == models.ResellerActive })
-	r := h.global.Do("POST", "/v1/resellers/"+prose.ID+"/removal", map[string]any{"attestation": true, "attestedBy": "Ada Ops"})
+	awaitFaulty(h, "/v1/resellers/"+prose.ID, "active", func(r reseller) bool {
+		return r.Status == models.ResellerActive
+	})
+	r := h.global.Do("POST", "/v1/resellers/"+prose.ID+"/removal", map[string]any{
+		"attestation": true, "attestedBy": "Ada Ops",
+	})
 	if r.Status != http.StatusAccepted {
 		t.Fatalf("remove: %d %s", r.Status, r.Body)
 	}
 	var rm removal
 	r.JSON(t, &rm)
 
-	awaitFaulty(h, onboardingPath, "awaiting the agreement", func(v onboarding) bool { return v.Status == models.OnboardingAwaitingAgreement })
+	awaitFaulty(h, onboardingPath, "awaiting the agreement", func(v onboarding) bool {
+		return v.Status == models.OnboardingAwaitingAgreement
+	})
 	if a := h.api.Do("POST", onboardingPath+"/agreement", map[string]any{
-		"primaryContact": map[string]any{"firstName": "Fay", "lastName": "Ult", "email": "fay@faulty.example"}, "dateAgreed": "2026-01-31",
+		"primaryContact": map[string]any{"firstName": "Fay", "lastName": "Ult", "email": "fay@faulty.example"},
+		"dateAgreed":     "2026-01-31",
 	}); a.Status != http.StatusOK {
 		t.Fatalf("attest: %d %s", a.Status, a.Body)
 	}
@@ -234,7 +277,8 @@ func TestEveryFlowCompletesOnceWhilePartnerCenterMisbehaves(t *testing.T) {
 	done := awaitFaulty(h, onboardingPath, "completed", func(v onboarding) bool {
 		return v.Status == models.OnboardingCompleted || v.Status == models.OnboardingFailed
 	})
-	if done.Status != models.OnboardingCompleted || len(done.Subscriptions) != 1 || done.Subscriptions[0].PartnerID != "1234567" {
+	if done.Status != models.OnboardingCompleted || len(done.Subscriptions) != 1 ||
+		done.Subscriptions[0].PartnerID != "1234567" {
 		t.Fatalf("onboarding: %+v", done)
 	}
 	for i, inv := range invitations {
@@ -245,12 +289,18 @@ func TestEveryFlowCompletesOnceWhilePartnerCenterMisbehaves(t *testing.T) {
 			t.Fatalf("invitation: %+v", invitations[i])
 		}
 	}
-	removed := awaitFaulty(h, "/v1/removals/"+rm.ID, "completed", func(v removal) bool { return v.Status == models.RemovalCompleted })
+	removed := awaitFaulty(h, "/v1/removals/"+rm.ID, "completed", func(v removal) bool {
+		return v.Status == models.RemovalCompleted
+	})
 	if c := removed.Recipients; c.Total != 2 || c.Delivered != 2 {
 		t.Fatalf("the removal's recipients: %+v", c)
 	}
-	awaitFaulty(h, "/v1/resellers/"+prose.ID, "removed", func(r reseller) bool { return r.Status == models.ResellerRemoved })
-	if a := awaitFaulty(h, "/v1/resellers/"+adatum.ID, "active", func(r reseller) bool { return true }); a.Status != models.ResellerActive {
+	awaitFaulty(h, "/v1/resellers/"+prose.ID, "removed", func(r reseller) bool {
+		return r.Status == models.ResellerRemoved
+	})
+	if a := awaitFaulty(
+		h, "/v1/resellers/"+adatum.ID, "active", func(r reseller) bool { return true },
+	); a.Status != models.ResellerActive {
 		t.Fatalf("the other reseller: %+v", a)
 	}
 	t.Logf("every flow ended %s after the faults began", time.Since(started).Round(time.Second))
@@ -359,7 +409,8 @@ func TestEveryFlowCompletesOnceWhilePartnerCenterMisbehaves(t *testing.T) {
 		}
 	}
 	if telling == 0 {
-		t.Fatalf("%d of %d retries after a 429 were due before Retry-After by the retry policy; the check below would prove little", telling, len(retries))
+		t.Fatalf("%d of %d retries after a 429 were due before Retry-After by the retry policy; "+
+			"the check below would prove little", telling, len(retries))
 	}
 	shortest := time.Hour
 	for _, r := range retries {
@@ -370,7 +421,9 @@ func TestEveryFlowCompletesOnceWhilePartnerCenterMisbehaves(t *testing.T) {
 				r.throttled.caller, r.throttled.op, r.throttled.retryAfter, r.next.attempt, r.next.op, wait)
 		}
 	}
-	t.Logf("the shortest wait after a 429 with Retry-After %s was %s; %d retries would have come sooner by the retry policy alone", retryAfter, shortest.Round(time.Millisecond), telling)
+	t.Logf("the shortest wait after a 429 with Retry-After %s was %s; "+
+		"%d retries would have come sooner by the retry policy alone",
+		retryAfter, shortest.Round(time.Millisecond), telling)
 }
 
 // awaitFaulty fetches path until ok says so. Its deadline guards against a hang and measures

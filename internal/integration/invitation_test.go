@@ -24,35 +24,57 @@ func TestInvitationBecomesActiveThroughTheRealParts(t *testing.T) {
 			h := start(t, dialect)
 			inv := h.invite(map[string]any{
 				"customerDomain": "contoso.onmicrosoft.com", "customerEmail": "admin@contoso.onmicrosoft.com",
-				"roles": []string{"Helpdesk Administrator", "User Administrator"}, "durationDays": 180, "autoExtend": true,
+				"roles":        []string{"Helpdesk Administrator", "User Administrator"},
+				"durationDays": 180, "autoExtend": true,
 			})
 			if !strings.HasPrefix(inv.AcceptURL, h.baseURL+"/accept/") {
 				t.Fatalf("acceptUrl %q", inv.AcceptURL)
 			}
-			sent := h.waitFor(inv.ID, "sent", func(i invitation) bool { return i.has("sent") && i.GDAPRelationshipID != "" })
+			sent := h.waitFor(inv.ID, "sent", func(i invitation) bool {
+				return i.has("sent") && i.GDAPRelationshipID != ""
+			})
 
 			mails, err := h.outbox("admin@contoso.onmicrosoft.com", 5)
-			if err != nil || len(mails) != 1 || !strings.Contains(mails[0].Body, inv.AcceptURL) || mails[0].Status != models.OutboxLogged {
+			if err != nil || len(mails) != 1 || !strings.Contains(mails[0].Body, inv.AcceptURL) ||
+				mails[0].Status != models.OutboxLogged {
 				t.Fatalf("the customer's mail must be in the outbox with the link: %+v %v", mails, err)
 			}
-			if raw, _ := h.store.Outbox(context.Background(), "admin@contoso.onmicrosoft.com", 5); strings.Contains(raw[0].Body+raw[0].HTML, inv.AcceptURL) {
+			if raw, _ := h.store.Outbox(
+				context.Background(), "admin@contoso.onmicrosoft.com", 5,
+			); strings.Contains(raw[0].Body+raw[0].HTML, inv.AcceptURL) {
 				t.Fatal("the outbox must keep the mail's link token sealed")
 			}
 
-			if code, body := h.customerAction("accept-reseller", map[string]string{"domain": "contoso.onmicrosoft.com", "partnerId": sim.DefaultHomePartner.TenantID, "upn": "user@contoso.onmicrosoft.com"}); code < 400 {
+			if code, body := h.customerAction("accept-reseller", map[string]string{
+				"domain":    "contoso.onmicrosoft.com",
+				"partnerId": sim.DefaultHomePartner.TenantID,
+				"upn":       "user@contoso.onmicrosoft.com",
+			}); code < 400 {
 				t.Fatalf("a user who is not Global admin must not accept: %d %s", code, body)
 			}
-			if code, body := h.customerAction("accept-reseller", map[string]string{"domain": "contoso.onmicrosoft.com", "partnerId": sim.DefaultHomePartner.TenantID, "upn": "admin@contoso.onmicrosoft.com"}); code != http.StatusOK {
+			if code, body := h.customerAction("accept-reseller", map[string]string{
+				"domain":    "contoso.onmicrosoft.com",
+				"partnerId": sim.DefaultHomePartner.TenantID,
+				"upn":       "admin@contoso.onmicrosoft.com",
+			}); code != http.StatusOK {
 				t.Fatalf("accept: %d %s", code, body)
 			}
-			if code, body := h.customerAction("approve-gdap", map[string]string{"relationshipId": sent.GDAPRelationshipID, "upn": "admin@contoso.onmicrosoft.com"}); code != http.StatusOK {
+			if code, body := h.customerAction("approve-gdap", map[string]string{
+				"relationshipId": sent.GDAPRelationshipID,
+				"upn":            "admin@contoso.onmicrosoft.com",
+			}); code != http.StatusOK {
 				t.Fatalf("approve: %d %s", code, body)
 			}
 
 			// The policy polls hourly, so reaching active within the test proves the webhooks
 			// carried both consents.
-			active := h.waitFor(inv.ID, "active", func(i invitation) bool { return i.Status == models.InvitationActive && i.has("watching") })
-			for _, step := range []string{"created", "started", "gdap-requested", "sent", "reseller-accepted", "gdap-approved", "accepted", "granting", "gdap-active", "assignment-created", "assignment-active", "active", "watching"} {
+			active := h.waitFor(inv.ID, "active", func(i invitation) bool {
+				return i.Status == models.InvitationActive && i.has("watching")
+			})
+			for _, step := range []string{
+				"created", "started", "gdap-requested", "sent", "reseller-accepted", "gdap-approved", "accepted",
+				"granting", "gdap-active", "assignment-created", "assignment-active", "active", "watching",
+			} {
 				if !active.has(step) {
 					t.Errorf("timeline lacks %s: %+v", step, active.Steps)
 				}
@@ -72,7 +94,9 @@ func TestInvitationBecomesActiveThroughTheRealParts(t *testing.T) {
 			if !active.has("watching") {
 				t.Fatalf("an active invitation hands its relationship to the GDAP watch: %+v", active.Steps)
 			}
-			watch, err := h.temporal.Client.DescribeWorkflowExecution(context.Background(), "gdap-watch/"+active.GDAPRelationshipID, "")
+			watch, err := h.temporal.Client.DescribeWorkflowExecution(
+				context.Background(), "gdap-watch/"+active.GDAPRelationshipID, "",
+			)
 			if err != nil || watch.WorkflowExecutionInfo.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 				t.Fatalf("the GDAP watch must be running: %v %v", watch, err)
 			}
@@ -83,7 +107,10 @@ func TestInvitationBecomesActiveThroughTheRealParts(t *testing.T) {
 			// The access ends (terminated here through the API; a customer's removal in the admin
 			// center looks the same): the terminated event wakes the watch at once, which puts the
 			// loss on the invitation's timeline and mails the partner's contact.
-			if _, err := h.pc.TerminateGDAPRelationship(partnercenter.WithRequestID(context.Background(), "terminate-"+active.GDAPRelationshipID), active.GDAPRelationshipID); err != nil {
+			if _, err := h.pc.TerminateGDAPRelationship(
+				partnercenter.WithRequestID(context.Background(), "terminate-"+active.GDAPRelationshipID),
+				active.GDAPRelationshipID,
+			); err != nil {
 				t.Fatal(err)
 			}
 			h.waitFor(inv.ID, "access-lost", func(i invitation) bool { return i.has("access-lost") })
@@ -120,11 +147,15 @@ func TestInvitationCancelAndRefusal(t *testing.T) {
 	if resp := h.api.Do("POST", "/v1/invitations/"+inv.ID+"/resend", nil); resp.Status != http.StatusOK {
 		t.Fatalf("resend: %d %s", resp.Status, resp.Body)
 	}
-	resp := h.api.Do("POST", "/v1/invitations/"+inv.ID+"/cancel", map[string]any{"reason": "customer changed their mind"})
+	resp := h.api.Do("POST", "/v1/invitations/"+inv.ID+"/cancel", map[string]any{
+		"reason": "customer changed their mind",
+	})
 	if resp.Status != http.StatusOK {
 		t.Fatalf("cancel: %d %s", resp.Status, resp.Body)
 	}
-	cancelled := h.waitFor(inv.ID, "cancelled", func(i invitation) bool { return i.Status == models.InvitationCancelled })
+	cancelled := h.waitFor(inv.ID, "cancelled", func(i invitation) bool {
+		return i.Status == models.InvitationCancelled
+	})
 	if !cancelled.has("resent") || !cancelled.has("gdap-cleanup-started") {
 		t.Fatalf("timeline %+v", cancelled.Steps)
 	}
@@ -159,7 +190,9 @@ func TestAWaitingInvitationContinuesAsNewOnTheRealServer(t *testing.T) {
 		"customerDomain": "contoso.onmicrosoft.com", "customerEmail": "admin@contoso.onmicrosoft.com",
 		"roles": []string{"Helpdesk Administrator"}, "durationDays": 90,
 	})
-	sent := h.waitFor(inv.ID, "sent", func(i invitation) bool { return i.has("sent") && i.GDAPRelationshipID != "" })
+	sent := h.waitFor(inv.ID, "sent", func(i invitation) bool {
+		return i.has("sent") && i.GDAPRelationshipID != ""
+	})
 
 	ctx := context.Background()
 	deadline := time.Now().Add(60 * time.Second)
@@ -179,9 +212,18 @@ func TestAWaitingInvitationContinuesAsNewOnTheRealServer(t *testing.T) {
 	if resp := h.api.Do("POST", "/v1/invitations/"+inv.ID+"/resend", nil); resp.Status != http.StatusOK {
 		t.Fatalf("resend after continue-as-new: %d %s", resp.Status, resp.Body)
 	}
-	h.customerAction("accept-reseller", map[string]string{"domain": "contoso.onmicrosoft.com", "partnerId": sim.DefaultHomePartner.TenantID, "upn": "admin@contoso.onmicrosoft.com"})
-	h.customerAction("approve-gdap", map[string]string{"relationshipId": sent.GDAPRelationshipID, "upn": "admin@contoso.onmicrosoft.com"})
-	active := h.waitFor(inv.ID, "active", func(i invitation) bool { return i.Status == models.InvitationActive && i.has("active") })
+	h.customerAction("accept-reseller", map[string]string{
+		"domain":    "contoso.onmicrosoft.com",
+		"partnerId": sim.DefaultHomePartner.TenantID,
+		"upn":       "admin@contoso.onmicrosoft.com",
+	})
+	h.customerAction("approve-gdap", map[string]string{
+		"relationshipId": sent.GDAPRelationshipID,
+		"upn":            "admin@contoso.onmicrosoft.com",
+	})
+	active := h.waitFor(inv.ID, "active", func(i invitation) bool {
+		return i.Status == models.InvitationActive && i.has("active")
+	})
 	if !active.has("resent") || len(active.Steps) == 0 {
 		t.Fatalf("timeline %+v", active.Steps)
 	}

@@ -37,7 +37,8 @@ func TestAResellerRelationshipWithoutAdminAccessThroughTheRealParts(t *testing.T
 		t.Run(dialect, func(t *testing.T) {
 			h := start(t, dialect)
 			resp := h.api.Do("POST", "/v1/invitations", map[string]any{
-				"customerDomain": "contoso.onmicrosoft.com", "customerEmail": "admin@contoso.onmicrosoft.com", "adminAccess": false,
+				"customerDomain": "contoso.onmicrosoft.com", "customerEmail": "admin@contoso.onmicrosoft.com",
+				"adminAccess": false,
 			})
 			if resp.Status != http.StatusCreated || !strings.Contains(string(resp.Body), `"adminAccess":false`) {
 				t.Fatalf("invite: %d %s", resp.Status, resp.Body)
@@ -48,23 +49,32 @@ func TestAResellerRelationshipWithoutAdminAccessThroughTheRealParts(t *testing.T
 
 			mails, err := h.outbox("admin@contoso.onmicrosoft.com", 5)
 			if err != nil || len(mails) != 1 || !strings.Contains(mails[0].Body, inv.AcceptURL) ||
-				!strings.Contains(mails[0].Body, "does not ask for admin rights") || strings.Contains(mails[0].Body, "GDAP") {
+				!strings.Contains(mails[0].Body, "does not ask for admin rights") ||
+				strings.Contains(mails[0].Body, "GDAP") {
 				t.Fatalf("the customer's mail must say no admin rights are asked for: %+v %v", mails, err)
 			}
 
 			// The landing page leads to the simulator's invitation page, and to nothing else.
 			page := h.api.Do("GET", strings.TrimPrefix(inv.AcceptURL, h.baseURL), nil)
 			body := string(page.Body)
-			if page.Status != http.StatusOK || !strings.Contains(body, `id="accept-reseller" class="button" href="`+h.simURL+"/sim/admin/partner-invitation?") ||
+			if page.Status != http.StatusOK ||
+				!strings.Contains(body, `id="accept-reseller" class="button" href="`+
+					h.simURL+"/sim/admin/partner-invitation?") ||
 				strings.Contains(body, `id="approve-gdap"`) || !strings.Contains(body, "asks for no admin rights") {
 				t.Fatalf("landing page: %d %s", page.Status, body)
 			}
 
-			if code, body := h.customerAction("accept-reseller", map[string]string{"domain": "contoso.onmicrosoft.com", "partnerId": sim.DefaultHomePartner.TenantID, "upn": "admin@contoso.onmicrosoft.com"}); code != http.StatusOK {
+			if code, body := h.customerAction("accept-reseller", map[string]string{
+				"domain":    "contoso.onmicrosoft.com",
+				"partnerId": sim.DefaultHomePartner.TenantID,
+				"upn":       "admin@contoso.onmicrosoft.com",
+			}); code != http.StatusOK {
 				t.Fatalf("accept: %d %s", code, body)
 			}
 			// The policy polls hourly: reaching active proves the webhook carried the acceptance.
-			active := h.waitFor(inv.ID, "active", func(i invitation) bool { return i.Status == models.InvitationActive })
+			active := h.waitFor(inv.ID, "active", func(i invitation) bool {
+				return i.Status == models.InvitationActive
+			})
 			var names []string
 			for _, s := range active.Steps {
 				if s.Name != "opened" {
@@ -85,7 +95,8 @@ func TestAResellerRelationshipWithoutAdminAccessThroughTheRealParts(t *testing.T
 				t.Fatalf("workflow: %v %v", desc, err)
 			}
 			var stored models.Invitation
-			if err := h.store.DB.First(&stored, "id = ?", inv.ID).Error; err != nil || stored.AdminAccess || stored.Cloud != models.CloudPublic || stored.Roles != "" {
+			if err := h.store.DB.First(&stored, "id = ?", inv.ID).Error; err != nil || stored.AdminAccess ||
+				stored.Cloud != models.CloudPublic || stored.Roles != "" {
 				t.Fatalf("row %+v %v", stored, err)
 			}
 			var detail struct {
@@ -96,16 +107,22 @@ func TestAResellerRelationshipWithoutAdminAccessThroughTheRealParts(t *testing.T
 				t.Fatalf("the API must show adminAccess false")
 			}
 			// Its history calls no GDAP activity and starts no child: there is no access to watch.
-			iter := h.temporal.Client.GetWorkflowHistory(context.Background(), inv.WorkflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+			iter := h.temporal.Client.GetWorkflowHistory(
+				context.Background(), inv.WorkflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT,
+			)
 			for iter.HasNext() {
 				ev, err := iter.Next()
 				if err != nil {
 					t.Fatal(err)
 				}
 				if ev.GetEventType() == enumspb.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED {
-					t.Errorf("an invitation without admin access started %s", ev.GetStartChildWorkflowExecutionInitiatedEventAttributes().GetWorkflowType().GetName())
+					t.Errorf(
+						"an invitation without admin access started %s",
+						ev.GetStartChildWorkflowExecutionInitiatedEventAttributes().GetWorkflowType().GetName(),
+					)
 				}
-				if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil && strings.Contains(a.GetActivityType().GetName(), "GDAP") {
+				if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil &&
+					strings.Contains(a.GetActivityType().GetName(), "GDAP") {
 					t.Errorf("an invitation without admin access called %s", a.GetActivityType().GetName())
 				}
 			}
@@ -134,19 +151,28 @@ func TestAUSGovernmentCustomerThroughTheRealParts(t *testing.T) {
 	}
 
 	refused := h.api.Do("POST", "/v1/invitations", map[string]any{
-		"customerDomain": "agency.onmicrosoft.com", "customerEmail": "admin@agency.onmicrosoft.com", "adminAccess": false, "cloud": "usgov",
+		"customerDomain": "agency.onmicrosoft.com", "customerEmail": "admin@agency.onmicrosoft.com",
+		"adminAccess": false, "cloud": "usgov",
 	})
-	if p := refused.Problem(t); refused.Status != http.StatusBadRequest || p["field"] != "adminAccess" || !strings.Contains(p["detail"].(string), "US Government") {
-		t.Fatalf("a reseller relationship without admin access must be refused for US Government, with the reason: %d %s", refused.Status, refused.Body)
+	if p := refused.Problem(t); refused.Status != http.StatusBadRequest || p["field"] != "adminAccess" ||
+		!strings.Contains(p["detail"].(string), "US Government") {
+		t.Fatalf(
+			"a reseller relationship without admin access must be refused for US Government, with the reason: %d %s",
+			refused.Status, refused.Body,
+		)
 	}
 
 	inv := h.invite(map[string]any{
 		"customerDomain": "agency.onmicrosoft.com", "customerEmail": "admin@agency.onmicrosoft.com", "cloud": "usgov",
 		"roles": []string{"Helpdesk Administrator"}, "durationDays": 90,
 	})
-	sent := h.waitFor(inv.ID, "sent", func(i invitation) bool { return i.has("sent") && i.GDAPRelationshipID != "" })
+	sent := h.waitFor(inv.ID, "sent", func(i invitation) bool {
+		return i.has("sent") && i.GDAPRelationshipID != ""
+	})
 	mails, err := h.outbox("admin@agency.onmicrosoft.com", 5)
-	if err != nil || len(mails) != 1 || !strings.Contains(mails[0].Body, "Microsoft Office admin portal for US Government") || strings.Contains(mails[0].Body, "Microsoft 365 admin center") {
+	if err != nil || len(mails) != 1 ||
+		!strings.Contains(mails[0].Body, "Microsoft Office admin portal for US Government") ||
+		strings.Contains(mails[0].Body, "Microsoft 365 admin center") {
 		t.Fatalf("the mail must send the customer to the US Government portal: %+v %v", mails, err)
 	}
 
@@ -155,18 +181,28 @@ func TestAUSGovernmentCustomerThroughTheRealParts(t *testing.T) {
 	page := h.api.Do("GET", strings.TrimPrefix(inv.AcceptURL, h.baseURL), nil)
 	body := string(page.Body)
 	wantPrefix := `id="accept-reseller" class="button" href="https://portal.office365.us/sim/admin/partner-invitation?`
-	if page.Status != http.StatusOK || !strings.Contains(body, wantPrefix) || !strings.Contains(body, "partnerId="+sim.DefaultHomePartner.TenantID) ||
+	if page.Status != http.StatusOK || !strings.Contains(body, wantPrefix) ||
+		!strings.Contains(body, "partnerId="+sim.DefaultHomePartner.TenantID) ||
 		!strings.Contains(body, "in the Microsoft Office admin portal for US Government") {
 		t.Fatalf("landing page: %d %s", page.Status, body)
 	}
 
-	if code, body := h.customerAction("accept-reseller", map[string]string{"domain": "agency.onmicrosoft.com", "partnerId": sim.DefaultHomePartner.TenantID, "upn": "admin@agency.onmicrosoft.com"}); code != http.StatusOK {
+	if code, body := h.customerAction("accept-reseller", map[string]string{
+		"domain":    "agency.onmicrosoft.com",
+		"partnerId": sim.DefaultHomePartner.TenantID,
+		"upn":       "admin@agency.onmicrosoft.com",
+	}); code != http.StatusOK {
 		t.Fatalf("accept: %d %s", code, body)
 	}
-	if code, body := h.customerAction("approve-gdap", map[string]string{"relationshipId": sent.GDAPRelationshipID, "upn": "admin@agency.onmicrosoft.com"}); code != http.StatusOK {
+	if code, body := h.customerAction("approve-gdap", map[string]string{
+		"relationshipId": sent.GDAPRelationshipID,
+		"upn":            "admin@agency.onmicrosoft.com",
+	}); code != http.StatusOK {
 		t.Fatalf("approve: %d %s", code, body)
 	}
-	active := h.waitFor(inv.ID, "active", func(i invitation) bool { return i.Status == models.InvitationActive && i.has("watching") })
+	active := h.waitFor(inv.ID, "active", func(i invitation) bool {
+		return i.Status == models.InvitationActive && i.has("watching")
+	})
 	var detail struct {
 		Cloud       string `json:"cloud"`
 		AdminAccess bool   `json:"adminAccess"`

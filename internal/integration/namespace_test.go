@@ -20,7 +20,9 @@ func TestSearchAttributesAreRegisteredIdempotently(t *testing.T) {
 	if err := worker.EnsureSearchAttributes(ctx, ts.Client, ns, quietLogger()); err != nil {
 		t.Fatalf("a second registration must succeed: %v", err)
 	}
-	got, err := ts.Client.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: ns})
+	got, err := ts.Client.OperatorService().ListSearchAttributes(
+		ctx, &operatorservice.ListSearchAttributesRequest{Namespace: ns},
+	)
 	if err != nil {
 		t.Fatal(err)
 	}

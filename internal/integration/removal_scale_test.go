@@ -31,14 +31,21 @@ func TestARemovalWithFiveThousandCustomers(t *testing.T) {
 	}
 	const customers = 5000
 	mail := testsmtp.Start(t)
-	h := assemble(t, models.DialectSQLite, workflows.WaitPolicy{Reminders: []time.Duration{72 * time.Hour}, PollEvery: 200 * time.Millisecond}, mail.URL)
+	h := assemble(
+		t,
+		models.DialectSQLite,
+		workflows.WaitPolicy{Reminders: []time.Duration{72 * time.Hour}, PollEvery: 200 * time.Millisecond},
+		mail.URL,
+	)
 	ctx := context.Background()
 	const adatum = "66666666-6666-4666-8666-666666666666"
 	if _, err := h.sim.AddResellerCustomers(adatum, customers); err != nil {
 		t.Fatal(err)
 	}
 	// Adatum has partnered already (seeded): the request finds it authorized at once.
-	resp := h.api.Do("POST", "/v1/resellers", map[string]any{"email": "admin@adatum.onmicrosoft.com", "companyName": "Adatum Reseller", "mpnId": "1234567"})
+	resp := h.api.Do("POST", "/v1/resellers", map[string]any{
+		"email": "admin@adatum.onmicrosoft.com", "companyName": "Adatum Reseller", "mpnId": "1234567",
+	})
 	if resp.Status != http.StatusCreated {
 		t.Fatalf("create: %d %s", resp.Status, resp.Body)
 	}
@@ -47,7 +54,9 @@ func TestARemovalWithFiveThousandCustomers(t *testing.T) {
 	poll(h, "/v1/resellers/"+r.ID, "active", func(v reseller) bool { return v.Status == models.ResellerActive })
 
 	started := time.Now()
-	resp = h.global.Do("POST", "/v1/resellers/"+r.ID+"/removal", map[string]any{"attestation": true, "attestedBy": "Ada Ops"})
+	resp = h.global.Do("POST", "/v1/resellers/"+r.ID+"/removal", map[string]any{
+		"attestation": true, "attestedBy": "Ada Ops",
+	})
 	if resp.Status != http.StatusAccepted {
 		t.Fatalf("remove: %d %s", resp.Status, resp.Body)
 	}
@@ -74,7 +83,8 @@ func TestARemovalWithFiveThousandCustomers(t *testing.T) {
 	counts := map[string]int{}
 	for _, m := range mail.Messages() {
 		for _, to := range m.To {
-			if to = strings.ToLower(to); to != "ops@distributor.example" { // the provider's contact hears of the verification
+			// the provider's contact hears of the verification
+			if to = strings.ToLower(to); to != "ops@distributor.example" {
 				counts[to]++
 			}
 		}

@@ -21,7 +21,12 @@ const adatumTenant = "66666666-6666-4666-8666-666666666666"
 func TestALinkHolderCannotTakeOverAnotherResellersIdentity(t *testing.T) {
 	for _, dialect := range dialects() {
 		t.Run(dialect, func(t *testing.T) {
-			h := assemble(t, dialect, workflows.WaitPolicy{Reminders: []time.Duration{72 * time.Hour}, PollEvery: 200 * time.Millisecond}, "")
+			h := assemble(
+				t,
+				dialect,
+				workflows.WaitPolicy{Reminders: []time.Duration{72 * time.Hour}, PollEvery: 200 * time.Millisecond},
+				"",
+			)
 			create := func(body map[string]any) reseller {
 				t.Helper()
 				resp := h.api.Do("POST", "/v1/resellers", body)
@@ -33,12 +38,14 @@ func TestALinkHolderCannotTakeOverAnotherResellersIdentity(t *testing.T) {
 				return r
 			}
 			settled := func(r reseller) bool {
-				return r.Status == models.ResellerActive || r.Status == models.ResellerNeedsReview || r.Status == models.ResellerVerificationFailed
+				return r.Status == models.ResellerActive || r.Status == models.ResellerNeedsReview ||
+					r.Status == models.ResellerVerificationFailed
 			}
 
 			// Adatum authorized the provider in Partner Center; its request is recognised by its name.
 			adatum := create(map[string]any{"email": "admin@adatum.onmicrosoft.com", "companyName": "Adatum Reseller"})
-			if got := poll(h, "/v1/resellers/"+adatum.ID, "settled", settled); got.Status != models.ResellerActive || got.TenantID != adatumTenant {
+			if got := poll(h, "/v1/resellers/"+adatum.ID, "settled", settled); got.Status != models.ResellerActive ||
+				got.TenantID != adatumTenant {
 				t.Fatalf("Adatum's own request: %+v", got)
 			}
 
@@ -52,7 +59,8 @@ func TestALinkHolderCannotTakeOverAnotherResellersIdentity(t *testing.T) {
 			if got.Status != models.ResellerNeedsReview || got.TenantID == adatumTenant {
 				t.Fatalf("a PartnerID typed on a public page took over Adatum's identity: %+v", got)
 			}
-			if got.FailureCode != "partnerid-mismatch" || !strings.Contains(got.FailureReason, "1234567") || !strings.Contains(got.FailureReason, "Adatum Reseller") {
+			if got.FailureCode != "partnerid-mismatch" || !strings.Contains(got.FailureReason, "1234567") ||
+				!strings.Contains(got.FailureReason, "Adatum Reseller") {
 				t.Fatalf("the stop must say why: %+v", got)
 			}
 			if !hasStep(got, "needs-review") || hasStep(got, "authorized") || hasStep(got, "verified") {
@@ -62,7 +70,8 @@ func TestALinkHolderCannotTakeOverAnotherResellersIdentity(t *testing.T) {
 			// A request in Adatum's name with another contact finds Adatum's tenant taken.
 			twin := create(map[string]any{"email": "admin@adatum-twin.example", "companyName": "Adatum Reseller"})
 			got = poll(h, "/v1/resellers/"+twin.ID, "settled", settled)
-			if got.Status != models.ResellerNeedsReview || got.FailureCode != "tenant-taken" || !strings.Contains(got.FailureReason, adatum.ID) {
+			if got.Status != models.ResellerNeedsReview || got.FailureCode != "tenant-taken" ||
+				!strings.Contains(got.FailureReason, adatum.ID) {
 				t.Fatalf("two partnerships must never share a tenant: %+v", got)
 			}
 
@@ -70,19 +79,27 @@ func TestALinkHolderCannotTakeOverAnotherResellersIdentity(t *testing.T) {
 			if v := h.api.Do("POST", "/v1/resellers/"+evil.ID+"/verify", nil); v.Status != http.StatusOK {
 				t.Fatalf("check again: %d %s", v.Status, v.Body)
 			}
-			if again := poll(h, "/v1/resellers/"+evil.ID, "settled", settled); again.Status != models.ResellerNeedsReview {
+			if again := poll(
+				h, "/v1/resellers/"+evil.ID, "settled", settled,
+			); again.Status != models.ResellerNeedsReview {
 				t.Fatalf("after checking again: %+v", again)
 			}
 			for _, id := range []string{evil.ID, twin.ID} {
-				if c := h.api.Do("POST", "/v1/resellers/"+id+"/cancel", map[string]any{"reason": "not who they claim"}); c.Status != http.StatusOK {
+				if c := h.api.Do("POST", "/v1/resellers/"+id+"/cancel", map[string]any{
+					"reason": "not who they claim",
+				}); c.Status != http.StatusOK {
 					t.Fatalf("cancel %s: %d %s", id, c.Status, c.Body)
 				}
 			}
-			cancelled := poll(h, "/v1/resellers/"+evil.ID, "cancelled", func(r reseller) bool { return r.Status == models.ResellerCancelled })
+			cancelled := poll(h, "/v1/resellers/"+evil.ID, "cancelled", func(r reseller) bool {
+				return r.Status == models.ResellerCancelled
+			})
 			if dialect == models.DialectSQLite {
 				h.recordHistory(cancelled.WorkflowID, "reseller_needs_review_cancelled")
 			}
-			if still := poll(h, "/v1/resellers/"+adatum.ID, "active", func(r reseller) bool { return r.Status == models.ResellerActive }); still.TenantID != adatumTenant {
+			if still := poll(h, "/v1/resellers/"+adatum.ID, "active", func(r reseller) bool {
+				return r.Status == models.ResellerActive
+			}); still.TenantID != adatumTenant {
 				t.Fatalf("Adatum's partnership changed: %+v", still)
 			}
 		})

@@ -90,36 +90,57 @@ func TestResellerPartnershipAndRemovalThroughTheRealParts(t *testing.T) {
 	for _, dialect := range dialects() {
 		t.Run(dialect, func(t *testing.T) {
 			mail := testsmtp.Start(t)
-			h := assemble(t, dialect, workflows.WaitPolicy{Reminders: []time.Duration{72 * time.Hour}, PollEvery: 300 * time.Millisecond}, mail.URL)
+			h := assemble(
+				t,
+				dialect,
+				workflows.WaitPolicy{Reminders: []time.Duration{72 * time.Hour}, PollEvery: 300 * time.Millisecond},
+				mail.URL,
+			)
 			ctx := context.Background()
 
 			// A seeded reseller that has not partnered yet: the request goes out in Italian.
-			resp := h.api.Do("POST", "/v1/resellers", map[string]any{"email": "admin@proseware.onmicrosoft.com", "companyName": "Proseware Reseller", "language": "it"})
+			resp := h.api.Do("POST", "/v1/resellers", map[string]any{
+				"email": "admin@proseware.onmicrosoft.com", "companyName": "Proseware Reseller", "language": "it",
+			})
 			if resp.Status != http.StatusCreated {
 				t.Fatalf("create: %d %s", resp.Status, resp.Body)
 			}
 			var created reseller
 			resp.JSON(t, &created)
 			poll(h, "/v1/resellers/"+created.ID, "sent", func(r reseller) bool { return hasStep(r, "sent") })
-			if got := mail.To("admin@proseware.onmicrosoft.com"); len(got) != 1 || !strings.Contains(got[0].Raw, "/partner/") {
+			if got := mail.To("admin@proseware.onmicrosoft.com"); len(got) != 1 ||
+				!strings.Contains(got[0].Raw, "/partner/") {
 				t.Fatalf("the reseller must get one mail with its landing link: %+v", got)
 			}
-			if again := h.api.Do("POST", "/v1/resellers", map[string]any{"email": "admin@proseware.onmicrosoft.com", "companyName": "Proseware Reseller"}); again.Status != http.StatusConflict {
+			if again := h.api.Do("POST", "/v1/resellers", map[string]any{
+				"email": "admin@proseware.onmicrosoft.com", "companyName": "Proseware Reseller",
+			}); again.Status != http.StatusConflict {
 				t.Fatalf("a second open request must be refused: %d", again.Status)
 			}
 			// Naming it on an invitation before it is active is refused with the reason.
-			refused := h.api.Do("POST", "/v1/invitations", map[string]any{"customerDomain": "contoso.onmicrosoft.com", "customerEmail": "admin@contoso.onmicrosoft.com",
-				"roles": []string{"Helpdesk Administrator"}, "durationDays": 30, "indirectResellerId": "88888888-8888-4888-8888-888888888888"})
-			if refused.Status != http.StatusBadRequest || !strings.Contains(string(refused.Body), "indirectResellerId") {
+			refused := h.api.Do("POST", "/v1/invitations", map[string]any{
+				"customerDomain": "contoso.onmicrosoft.com", "customerEmail": "admin@contoso.onmicrosoft.com",
+				"roles": []string{"Helpdesk Administrator"}, "durationDays": 30,
+				"indirectResellerId": "88888888-8888-4888-8888-888888888888",
+			})
+			if refused.Status != http.StatusBadRequest ||
+				!strings.Contains(string(refused.Body), "indirectResellerId") {
 				t.Fatalf("a reseller that is not active must not be named: %d %s", refused.Status, refused.Body)
 			}
 
 			// Its Global admin authorizes the provider in Partner Center; no webhook says so, the flow polls.
-			if code, body := h.customerAction("authorize-provider", map[string]string{"resellerDomain": "proseware.onmicrosoft.com", "providerId": sim.DefaultHomePartner.TenantID, "upn": "admin@proseware.onmicrosoft.com"}); code != http.StatusOK {
+			if code, body := h.customerAction("authorize-provider", map[string]string{
+				"resellerDomain": "proseware.onmicrosoft.com",
+				"providerId":     sim.DefaultHomePartner.TenantID,
+				"upn":            "admin@proseware.onmicrosoft.com",
+			}); code != http.StatusOK {
 				t.Fatalf("authorize: %d %s", code, body)
 			}
-			active := poll(h, "/v1/resellers/"+created.ID, "active", func(r reseller) bool { return r.Status == models.ResellerActive })
-			if active.MPNID != "3456789" || active.TenantID != "88888888-8888-4888-8888-888888888888" || !hasStep(active, "authorized") || !hasStep(active, "verified") {
+			active := poll(h, "/v1/resellers/"+created.ID, "active", func(r reseller) bool {
+				return r.Status == models.ResellerActive
+			})
+			if active.MPNID != "3456789" || active.TenantID != "88888888-8888-4888-8888-888888888888" ||
+				!hasStep(active, "authorized") || !hasStep(active, "verified") {
 				t.Fatalf("active reseller %+v", active)
 			}
 			if dialect == models.DialectSQLite {
@@ -127,20 +148,26 @@ func TestResellerPartnershipAndRemovalThroughTheRealParts(t *testing.T) {
 			}
 
 			// A partnered reseller without a signed agreement fails verification with 2203 and stays so.
-			resp = h.api.Do("POST", "/v1/resellers", map[string]any{"email": "admin@litware.onmicrosoft.com", "companyName": "Litware Reseller", "mpnId": "2345678"})
+			resp = h.api.Do("POST", "/v1/resellers", map[string]any{
+				"email": "admin@litware.onmicrosoft.com", "companyName": "Litware Reseller", "mpnId": "2345678",
+			})
 			if resp.Status != http.StatusCreated {
 				t.Fatalf("create litware: %d %s", resp.Status, resp.Body)
 			}
 			var lit reseller
 			resp.JSON(t, &lit)
-			failed := poll(h, "/v1/resellers/"+lit.ID, "verification_failed", func(r reseller) bool { return r.Status == models.ResellerVerificationFailed })
+			failed := poll(h, "/v1/resellers/"+lit.ID, "verification_failed", func(r reseller) bool {
+				return r.Status == models.ResellerVerificationFailed
+			})
 			if failed.FailureCode == "" || failed.FailureReason == "" {
 				t.Fatalf("a failed verification names its code and reason: %+v", failed)
 			}
 			if v := h.api.Do("POST", "/v1/resellers/"+lit.ID+"/verify", nil); v.Status != http.StatusOK {
 				t.Fatalf("verify again: %d %s", v.Status, v.Body)
 			}
-			if still := poll(h, "/v1/resellers/"+lit.ID, "still failed", func(r reseller) bool { return r.Status == models.ResellerVerificationFailed }); still.FailureCode != failed.FailureCode {
+			if still := poll(h, "/v1/resellers/"+lit.ID, "still failed", func(r reseller) bool {
+				return r.Status == models.ResellerVerificationFailed
+			}); still.FailureCode != failed.FailureCode {
 				t.Fatalf("re-verification of an unchanged reseller: %+v", still)
 			}
 
@@ -168,7 +195,9 @@ func TestResellerPartnershipAndRemovalThroughTheRealParts(t *testing.T) {
 
 			// The partner's own system subscribes; it fails twice, then recovers.
 			receiver := newReceiver(t, 2)
-			sub := h.global.Do("POST", "/v1/webhook-subscriptions", map[string]any{"url": receiver.URL, "events": []string{"reseller.removed", "removal.completed"}})
+			sub := h.global.Do("POST", "/v1/webhook-subscriptions", map[string]any{
+				"url": receiver.URL, "events": []string{"reseller.removed", "removal.completed"},
+			})
 			if sub.Status != http.StatusCreated {
 				t.Fatalf("subscribe: %d %s", sub.Status, sub.Body)
 			}
@@ -176,13 +205,19 @@ func TestResellerPartnershipAndRemovalThroughTheRealParts(t *testing.T) {
 			sub.JSON(t, &subscription)
 			receiver.setSecret(subscription.Secret)
 
-			if r := h.global.Do("POST", "/v1/resellers/"+created.ID+"/removal", map[string]any{"attestedBy": "Ada Ops"}); r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), `"field":"attestation"`) {
+			if r := h.global.Do("POST", "/v1/resellers/"+created.ID+"/removal", map[string]any{
+				"attestedBy": "Ada Ops",
+			}); r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), `"field":"attestation"`) {
 				t.Fatalf("a removal without the attestation must be refused: %d %s", r.Status, r.Body)
 			}
-			if r := h.api.Do("POST", "/v1/resellers/"+created.ID+"/removal", map[string]any{"attestation": true, "attestedBy": "Ada Ops"}); r.Status != http.StatusForbidden {
+			if r := h.api.Do("POST", "/v1/resellers/"+created.ID+"/removal", map[string]any{
+				"attestation": true, "attestedBy": "Ada Ops",
+			}); r.Status != http.StatusForbidden {
 				t.Fatalf("only a global admin removes a partnership: %d", r.Status)
 			}
-			r := h.global.Do("POST", "/v1/resellers/"+created.ID+"/removal", map[string]any{"attestation": true, "attestedBy": "Ada Ops"})
+			r := h.global.Do("POST", "/v1/resellers/"+created.ID+"/removal", map[string]any{
+				"attestation": true, "attestedBy": "Ada Ops",
+			})
 			if r.Status != http.StatusAccepted {
 				t.Fatalf("remove: %d %s", r.Status, r.Body)
 			}
@@ -192,12 +227,15 @@ func TestResellerPartnershipAndRemovalThroughTheRealParts(t *testing.T) {
 				time.Sleep(300 * time.Millisecond)
 				mail.Accept(flaky)
 			}()
-			done := poll(h, "/v1/removals/"+rm.ID, "completed", func(v removal) bool { return v.Status == models.RemovalCompleted })
+			done := poll(h, "/v1/removals/"+rm.ID, "completed", func(v removal) bool {
+				return v.Status == models.RemovalCompleted
+			})
 			total := int64(len(page)) + 1
 			if c := done.Recipients; c.Total < 31 || c.Failed != 1 || c.Delivered != c.Total-1 || c.Pending != 0 {
 				t.Fatalf("recipients %+v (first page %d, want the reseller and 30 customers)", c, total)
 			}
-			if done.Attestation.AttestedBy != "Ada Ops" || done.Attestation.KeyID == "" || done.Attestation.ClientIP == "" {
+			if done.Attestation.AttestedBy != "Ada Ops" || done.Attestation.KeyID == "" ||
+				done.Attestation.ClientIP == "" {
 				t.Fatalf("the attestation is evidence: %+v", done.Attestation)
 			}
 			if dialect == models.DialectSQLite {
@@ -206,7 +244,9 @@ func TestResellerPartnershipAndRemovalThroughTheRealParts(t *testing.T) {
 			if h.simWorld() != before {
 				t.Fatal("the removal changed the simulator's world: customers and delegated admin must stay untouched")
 			}
-			if rs := poll(h, "/v1/resellers/"+created.ID, "removed", func(r reseller) bool { return r.Status == models.ResellerRemoved }); !hasStep(rs, "removed") {
+			if rs := poll(h, "/v1/resellers/"+created.ID, "removed", func(r reseller) bool {
+				return r.Status == models.ResellerRemoved
+			}); !hasStep(rs, "removed") {
 				t.Fatalf("the reseller's timeline must say it was removed: %+v", rs.Steps)
 			}
 
@@ -218,8 +258,10 @@ func TestResellerPartnershipAndRemovalThroughTheRealParts(t *testing.T) {
 				}
 				time.Sleep(50 * time.Millisecond)
 			}
-			if got := receiver.accepted(); len(got) != 2 || receiver.refusedCount() != 2 || receiver.badSignatures() != 0 {
-				t.Fatalf("accepted %v, refused %d, bad signatures %d", got, receiver.refusedCount(), receiver.badSignatures())
+			if got := receiver.accepted(); len(got) != 2 || receiver.refusedCount() != 2 ||
+				receiver.badSignatures() != 0 {
+				t.Fatalf("accepted %v, refused %d, bad signatures %d",
+					got, receiver.refusedCount(), receiver.badSignatures())
 			}
 
 			// The broken mailbox is fixed; the failed delivery is retried, and nobody hears twice.
@@ -273,7 +315,9 @@ func newReceiver(t *testing.T, failFirst int) *receiver {
 		body, _ := io.ReadAll(req.Body)
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		if err := notify.Verify(r.secret, req.Header.Get("Partnerflow-Signature"), body, time.Now(), 5*time.Minute); err != nil {
+		if err := notify.Verify(
+			r.secret, req.Header.Get("Partnerflow-Signature"), body, time.Now(), 5*time.Minute,
+		); err != nil {
 			r.badSig++
 			http.Error(w, err.Error(), http.StatusUnauthorized)
 			return

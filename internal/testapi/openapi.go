@@ -43,11 +43,16 @@ func OpenAPICheck(document []byte) (Check, error) {
 			return fmt.Errorf("find the operation: %w", err)
 		}
 		in := &openapi3filter.ResponseValidationInput{
-			RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route, Options: options},
-			Status:                 resp.Status,
-			Header:                 resp.Header,
-			Body:                   io.NopCloser(bytes.NewReader(resp.Body)),
-			Options:                options,
+			RequestValidationInput: &openapi3filter.RequestValidationInput{
+				Request:    req,
+				PathParams: params,
+				Route:      route,
+				Options:    options,
+			},
+			Status:  resp.Status,
+			Header:  resp.Header,
+			Body:    io.NopCloser(bytes.NewReader(resp.Body)),
+			Options: options,
 		}
 		return openapi3filter.ValidateResponse(context.Background(), in)
 	}, nil

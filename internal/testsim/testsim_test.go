@@ -35,7 +35,9 @@ func TestStartServesASeededSimulatorAtItsURL(t *testing.T) {
 	if err != nil || !strings.HasPrefix(req.URL, s.URL+"/") {
 		t.Fatalf("the simulator's links must use its URL %s: %+v %v", s.URL, req, err)
 	}
-	if cfg := s.PartnerCenterConfig(); cfg.PartnerCenterURL != s.URL || cfg.GraphURL != s.URL || cfg.AuthorityURL != s.URL || cfg.TenantID != s.TenantID || cfg.ClientID != sim.DemoApp.ClientID || cfg.UserTokens == nil {
+	if cfg := s.PartnerCenterConfig(); cfg.PartnerCenterURL != s.URL || cfg.GraphURL != s.URL ||
+		cfg.AuthorityURL != s.URL || cfg.TenantID != s.TenantID || cfg.ClientID != sim.DemoApp.ClientID ||
+		cfg.UserTokens == nil {
 		t.Fatalf("config %+v: want the simulator's demo app, connected, at %s", cfg, s.URL)
 	}
 	s.SetFaults(sim.Faults{}) // the simulator's controls are at hand

@@ -93,7 +93,9 @@ func (m Message) Link(path string) string {
 	if err != nil {
 		decoded = []byte(m.Raw)
 	}
-	for _, field := range strings.FieldsFunc(string(decoded), func(r rune) bool { return r == ' ' || r == '\n' || r == '\r' || r == '"' || r == '<' || r == '>' }) {
+	for _, field := range strings.FieldsFunc(string(decoded), func(r rune) bool {
+		return r == ' ' || r == '\n' || r == '\r' || r == '"' || r == '<' || r == '>'
+	}) {
 		if strings.HasPrefix(field, "http") && strings.Contains(field, path) {
 			return field
 		}

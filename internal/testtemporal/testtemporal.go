@@ -39,7 +39,12 @@ func Start(t *testing.T) *Server {
 		DataConverter: c.DataConverter(), FailureConverter: c.FailureConverter(), Logger: quiet,
 	}))
 	cl := ts.GetDefaultClient()
-	if err := worker.EnsureSearchAttributes(context.Background(), cl, ts.GetDefaultNamespace(), slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+	if err := worker.EnsureSearchAttributes(
+		context.Background(),
+		cl,
+		ts.GetDefaultNamespace(),
+		slog.New(slog.NewTextHandler(io.Discard, nil)),
+	); err != nil {
 		t.Fatal(err)
 	}
 	return &Server{Client: cl, Codec: c, Test: ts}
