@@ -1,0 +1,131 @@
+package models_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/partnerflow/partnerflow/internal/testdb"
+	"github.com/partnerflow/partnerflow/models"
+)
+
+func TestTheDirectoryImportsQuietlyThenReportsEachChangeOnce(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, store *models.Store) {
+		ctx := context.Background()
+		const partner = "partner-1"
+		at := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+		ends := func(d time.Duration) *time.Time { e := at.Add(d); return &e }
+		customer := func(id, reseller string) models.DirectoryCustomer {
+			return models.DirectoryCustomer{PartnerID: partner, TenantID: id, CompanyName: "Co " + id,
+				Domain: id + ".onmicrosoft.com", Relationship: "reseller", ResellerTenantID: reseller}
+		}
+		gdap := func(id, status string, end *time.Time, globalAdmin bool) models.DirectoryGDAP {
+			return models.DirectoryGDAP{PartnerID: partner, ID: id, CustomerTenantID: "t1", DisplayName: "rel " + id,
+				Status: status, EndsAt: end, GlobalAdmin: globalAdmin}
+		}
+		kinds := func() []string {
+			t.Helper()
+			changes, err := store.UndeliveredDirectoryChanges(ctx, partner, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			var ids []int64
+			for _, c := range changes {
+				out, ids = append(out, c.Kind+" "+c.SubjectID), append(ids, c.ID)
+			}
+			if err := store.MarkDirectoryChangesDelivered(ctx, partner, ids, at); err != nil {
+				t.Fatal(err)
+			}
+			slices.Sort(out)
+			return out
+		}
+		pass := func(customers []models.DirectoryCustomer, rels []models.DirectoryGDAP) models.DirectorySaved {
+			t.Helper()
+			p, err := store.BeginDirectoryPass(ctx, partner, at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := store.SaveDirectoryCustomers(ctx, p, customers, at); err != nil {
+				t.Fatal(err)
+			}
+			saved, err := store.SaveDirectoryGDAP(ctx, p, rels, at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := store.EndDirectoryPass(ctx, partner, p, at); err != nil {
+				t.Fatal(err)
+			}
+			return saved
+		}
+
+		// The first pass imports: only alerts, no "added" for each customer and relationship.
+		saved := pass([]models.DirectoryCustomer{customer("t1", ""), customer("t2", "r1")},
+			[]models.DirectoryGDAP{gdap("g1", "active", ends(20*24*time.Hour), false), gdap("g2", "active", nil, true)})
+		if got, want := kinds(), []string{
+			models.ChangeGDAPExpiring + " g1", models.ChangeGDAPGlobalAdmin + " g2",
+		}; !slices.Equal(got, want) {
+			t.Fatalf("import: %v, want %v", got, want)
+		}
+		if !slices.Equal(saved.CountAssignments, []string{"g1", "g2"}) {
+			t.Fatalf("assignments to count %v", saved.CountAssignments)
+		}
+		if n, err := store.SetDirectoryAssignments(ctx, partner, "g2", 0, at); err != nil || n != 1 {
+			t.Fatalf("no assignments: %d %v", n, err)
+		}
+		if got := kinds(); !slices.Equal(got, []string{models.ChangeGDAPNoAssignments + " g2"}) {
+			t.Fatalf("after counting: %v", got)
+		}
+
+		// The same estate again: nothing new.
+		pass([]models.DirectoryCustomer{customer("t1", ""), customer("t2", "r1")},
+			[]models.DirectoryGDAP{gdap("g1", "active", ends(20*24*time.Hour), false), gdap("g2", "active", nil, true)})
+		if got := kinds(); len(got) != 0 {
+			t.Fatalf("an unchanged estate reported %v", got)
+		}
+
+		// Then: a customer arrives, one changes reseller, one leaves; a relationship ends, one is
+		// new, one nears its end.
+		at = at.Add(14 * 24 * time.Hour)
+		pass([]models.DirectoryCustomer{customer("t1", "r2"), customer("t3", "")},
+			[]models.DirectoryGDAP{
+				gdap("g1", "active", ends(6*24*time.Hour-14*24*time.Hour+14*24*time.Hour), false),
+				gdap("g2", "terminated", nil, true), gdap("g3", "approvalPending", nil, false),
+			})
+		want := []string{
+			models.ChangeCustomerAdded + " t3", models.ChangeCustomerGone + " t2", models.ChangeCustomerReseller + " t1",
+			models.ChangeGDAPAdded + " g3", models.ChangeGDAPExpiring + " g1", models.ChangeGDAPStatus + " g2",
+		}
+		slices.Sort(want)
+		if got := kinds(); !slices.Equal(got, want) {
+			t.Fatalf("changes %v, want %v", got, want)
+		}
+		sync, err := store.DirectorySyncOf(ctx, partner)
+		if err != nil || sync.CompletedPass != 3 || sync.Customers != 2 || sync.Relationships != 3 {
+			t.Fatalf("sync %+v %v", sync, err)
+		}
+	})
+}
+
+func TestAnUnfinishedPassIsResumedNotRestarted(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, store *models.Store) {
+		ctx := context.Background()
+		at := time.Now()
+		first, err := store.BeginDirectoryPass(ctx, "p", at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := store.BeginDirectoryPass(ctx, "p", at)
+		if err != nil || again != first || first.Imported {
+			t.Fatalf("first %+v, again %+v, %v", first, again, err)
+		}
+		if _, err := store.EndDirectoryPass(ctx, "p", first, at); err != nil {
+			t.Fatal(err)
+		}
+		next, err := store.BeginDirectoryPass(ctx, "p", at)
+		if err != nil || next.Pass != first.Pass+1 || !next.Imported {
+			t.Fatalf("next %+v %v", next, err)
+		}
+	})
+}
