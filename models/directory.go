@@ -21,8 +21,10 @@ type DirectoryCustomer struct {
 	Domain string
 	// Relationship is Partner Center's relationshipToPartner (reseller, advisor, …).
 	Relationship string
-	// ResellerTenantID is the indirect reseller the customer is associated with ("" when none).
+	// ResellerTenantID is the indirect reseller the customer is associated with ("" when none),
+	// as of ResellerPass: the pass that last read the reseller's customers.
 	ResellerTenantID string
+	ResellerPass     int64
 	// Gone says the latest full pass no longer found the customer.
 	Gone        bool
 	Pass        int64
@@ -167,7 +169,7 @@ type DirectorySaved struct {
 }
 
 // SaveDirectoryCustomers writes a page of customers seen in the pass, with a change for each that
-// appeared or moved to another reseller since the last full pass.
+// appeared since the last full pass. Their resellers come from AssociateDirectoryReseller.
 func (s *Store) SaveDirectoryCustomers(
 	ctx context.Context,
 	p DirectoryPass,
@@ -196,16 +198,14 @@ func (s *Store) SaveDirectoryCustomers(
 		for _, r := range rows {
 			old, seen := before[r.TenantID]
 			r.Pass, r.SeenAt, r.ChangedAt, r.FirstSeenAt = p.Pass, at, at, at
+			r.ResellerTenantID, r.ResellerPass = "", 0
 			switch {
 			case !seen:
 				changes = append(changes, customerChange(r, ChangeCustomerAdded, "", at))
 			default:
-				r.FirstSeenAt = old.FirstSeenAt
-				if old.ResellerTenantID != r.ResellerTenantID {
-					changes = append(changes, customerChange(r, ChangeCustomerReseller, old.ResellerTenantID, at))
-				}
+				r.FirstSeenAt, r.ResellerTenantID, r.ResellerPass = old.FirstSeenAt, old.ResellerTenantID, old.ResellerPass
 				if old.CompanyName == r.CompanyName && old.Domain == r.Domain && old.Relationship == r.Relationship &&
-					old.ResellerTenantID == r.ResellerTenantID && !old.Gone {
+					!old.Gone {
 					r.ChangedAt = old.ChangedAt
 				}
 			}
@@ -222,6 +222,55 @@ func (s *Store) SaveDirectoryCustomers(
 	})
 	if err != nil {
 		return saved, fmt.Errorf("save a page of the directory's customers: %w", err)
+	}
+	return saved, nil
+}
+
+// AssociateDirectoryReseller records that the pass found these customers associated with the
+// indirect reseller; a customer that was with another reseller, or none, is a change.
+func (s *Store) AssociateDirectoryReseller(
+	ctx context.Context,
+	p DirectoryPass,
+	partnerID, resellerTenantID string,
+	tenantIDs []string,
+	at time.Time,
+) (DirectorySaved, error) {
+	var saved DirectorySaved
+	if len(tenantIDs) == 0 {
+		return saved, nil
+	}
+	at = at.UTC()
+	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var known []DirectoryCustomer
+		if err := tx.Where("partner_id = ? AND tenant_id IN ?", partnerID, tenantIDs).Find(&known).Error; err != nil {
+			return err
+		}
+		var changes []DirectoryChange
+		for _, c := range known {
+			update := map[string]any{"reseller_pass": p.Pass}
+			if c.ResellerTenantID != resellerTenantID {
+				before := c.ResellerTenantID
+				c.ResellerTenantID = resellerTenantID
+				// A customer this pass found first is announced once, with its reseller.
+				if !c.FirstSeenAt.Equal(c.SeenAt) || c.Pass != p.Pass {
+					changes = append(changes, customerChange(c, ChangeCustomerReseller, before, at))
+				}
+				update["reseller_tenant_id"], update["changed_at"] = resellerTenantID, at
+			}
+			if err := tx.Model(&DirectoryCustomer{}).Where("partner_id = ? AND tenant_id = ?", partnerID, c.TenantID).
+				Updates(update).Error; err != nil {
+				return err
+			}
+		}
+		if !p.Imported {
+			return nil
+		}
+		var err error
+		saved.Changes, err = addDirectoryChanges(tx, changes)
+		return err
+	})
+	if err != nil {
+		return saved, fmt.Errorf("associate customers with reseller %s: %w", resellerTenantID, err)
 	}
 	return saved, nil
 }
@@ -392,8 +441,15 @@ func addDirectoryChanges(tx *gorm.DB, changes []DirectoryChange) (int, error) {
 }
 
 // EndDirectoryPass completes a pass: what it did not see is marked gone (a change once an earlier
-// full pass exists), and the partner's sync records the pass and the estate's size.
-func (s *Store) EndDirectoryPass(ctx context.Context, partnerID string, p DirectoryPass, at time.Time) (int, error) {
+// full pass exists), and the partner's sync records the pass and the estate's size. When the pass
+// read every reseller's customers (resellersRead), a customer no reseller listed is direct again.
+func (s *Store) EndDirectoryPass(
+	ctx context.Context,
+	partnerID string,
+	p DirectoryPass,
+	resellersRead bool,
+	at time.Time,
+) (int, error) {
 	at = at.UTC()
 	added := 0
 	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -415,6 +471,24 @@ func (s *Store) EndDirectoryPass(ctx context.Context, partnerID string, p Direct
 		for _, g := range goneGDAP {
 			changes = append(changes, gdapChange(g, ChangeGDAPGone, g.ID+"/"+at.Format(time.RFC3339),
 				g.DisplayName+" is no longer listed", at))
+		}
+		if resellersRead {
+			var left []DirectoryCustomer
+			if err := tx.Where("partner_id = ? AND reseller_tenant_id <> '' AND reseller_pass < ? AND pass = ?",
+				partnerID, p.Pass, p.Pass).Find(&left).Error; err != nil {
+				return err
+			}
+			for _, c := range left {
+				before := c.ResellerTenantID
+				c.ResellerTenantID = ""
+				changes = append(changes, customerChange(c, ChangeCustomerReseller, before, at))
+			}
+			if err := tx.Model(&DirectoryCustomer{}).
+				Where("partner_id = ? AND reseller_tenant_id <> '' AND reseller_pass < ? AND pass = ?",
+					partnerID, p.Pass, p.Pass).
+				Updates(map[string]any{"reseller_tenant_id": "", "changed_at": at}).Error; err != nil {
+				return err
+			}
 		}
 		update := map[string]any{"gone": true, "changed_at": at}
 		if err := tx.Model(&DirectoryCustomer{}).Where("partner_id = ? AND pass < ? AND NOT gone", partnerID, p.Pass).

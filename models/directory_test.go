@@ -50,11 +50,22 @@ func TestTheDirectoryImportsQuietlyThenReportsEachChangeOnce(t *testing.T) {
 			if _, err := store.SaveDirectoryCustomers(ctx, p, customers, at); err != nil {
 				t.Fatal(err)
 			}
+			byReseller := map[string][]string{}
+			for _, c := range customers {
+				if c.ResellerTenantID != "" {
+					byReseller[c.ResellerTenantID] = append(byReseller[c.ResellerTenantID], c.TenantID)
+				}
+			}
+			for reseller, tenants := range byReseller {
+				if _, err := store.AssociateDirectoryReseller(ctx, p, partner, reseller, tenants, at); err != nil {
+					t.Fatal(err)
+				}
+			}
 			saved, err := store.SaveDirectoryGDAP(ctx, p, rels, at)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := store.EndDirectoryPass(ctx, partner, p, at); err != nil {
+			if _, err := store.EndDirectoryPass(ctx, partner, p, true, at); err != nil {
 				t.Fatal(err)
 			}
 			return saved
@@ -79,22 +90,23 @@ func TestTheDirectoryImportsQuietlyThenReportsEachChangeOnce(t *testing.T) {
 		}
 
 		// The same estate again: nothing new.
-		pass([]models.DirectoryCustomer{customer("t1", ""), customer("t2", "r1")},
+		pass([]models.DirectoryCustomer{customer("t1", ""), customer("t2", "r1"), customer("t4", "r1")},
 			[]models.DirectoryGDAP{gdap("g1", "active", ends(20*24*time.Hour), false), gdap("g2", "active", nil, true)})
-		if got := kinds(); len(got) != 0 {
-			t.Fatalf("an unchanged estate reported %v", got)
+		if got := kinds(); !slices.Equal(got, []string{models.ChangeCustomerAdded + " t4"}) {
+			t.Fatalf("an unchanged estate and a new customer reported %v", got)
 		}
 
 		// Then: a customer arrives, one changes reseller, one leaves; a relationship ends, one is
 		// new, one nears its end.
 		at = at.Add(14 * 24 * time.Hour)
-		pass([]models.DirectoryCustomer{customer("t1", "r2"), customer("t3", "")},
+		pass([]models.DirectoryCustomer{customer("t1", "r2"), customer("t3", ""), customer("t4", "")},
 			[]models.DirectoryGDAP{
 				gdap("g1", "active", ends(6*24*time.Hour-14*24*time.Hour+14*24*time.Hour), false),
 				gdap("g2", "terminated", nil, true), gdap("g3", "approvalPending", nil, false),
 			})
 		want := []string{
 			models.ChangeCustomerAdded + " t3", models.ChangeCustomerGone + " t2", models.ChangeCustomerReseller + " t1",
+			models.ChangeCustomerReseller + " t4",
 			models.ChangeGDAPAdded + " g3", models.ChangeGDAPExpiring + " g1", models.ChangeGDAPStatus + " g2",
 		}
 		slices.Sort(want)
@@ -102,7 +114,7 @@ func TestTheDirectoryImportsQuietlyThenReportsEachChangeOnce(t *testing.T) {
 			t.Fatalf("changes %v, want %v", got, want)
 		}
 		sync, err := store.DirectorySyncOf(ctx, partner)
-		if err != nil || sync.CompletedPass != 3 || sync.Customers != 2 || sync.Relationships != 3 {
+		if err != nil || sync.CompletedPass != 3 || sync.Customers != 3 || sync.Relationships != 3 {
 			t.Fatalf("sync %+v %v", sync, err)
 		}
 	})
@@ -120,7 +132,7 @@ func TestAnUnfinishedPassIsResumedNotRestarted(t *testing.T) {
 		if err != nil || again != first || first.Imported {
 			t.Fatalf("first %+v, again %+v, %v", first, again, err)
 		}
-		if _, err := store.EndDirectoryPass(ctx, "p", first, at); err != nil {
+		if _, err := store.EndDirectoryPass(ctx, "p", first, false, at); err != nil {
 			t.Fatal(err)
 		}
 		next, err := store.BeginDirectoryPass(ctx, "p", at)

@@ -9,6 +9,7 @@ CREATE TABLE directory_customers (
     domain             TEXT NOT NULL DEFAULT '',
     relationship       TEXT NOT NULL DEFAULT '',
     reseller_tenant_id TEXT NOT NULL DEFAULT '',
+    reseller_pass      INTEGER NOT NULL DEFAULT 0,
     gone               BOOLEAN NOT NULL DEFAULT 0,
     pass               INTEGER NOT NULL DEFAULT 0,
     first_seen_at      DATETIME NOT NULL,
