@@ -88,6 +88,9 @@ type DirectorySync struct {
 	LastError     string
 }
 
+// KindDirectory is the kind of the directory's outbound webhook events, "directory.<change>".
+const KindDirectory = "directory"
+
 // Kinds of directory changes; they are also the outbound webhook events' names.
 const (
 	ChangeCustomerAdded       = "directory.customer.added"
@@ -106,6 +109,16 @@ const (
 var DirectoryChangeKinds = []string{
 	ChangeCustomerAdded, ChangeCustomerGone, ChangeCustomerReseller, ChangeGDAPAdded, ChangeGDAPStatus,
 	ChangeGDAPGone, ChangeGDAPExpiring, ChangeGDAPGlobalAdmin, ChangeGDAPNoAssignments,
+}
+
+// DirectoryEvents are the changes' webhook event names after "directory.", as subscriptions name
+// them.
+func DirectoryEvents() []string {
+	out := make([]string, len(DirectoryChangeKinds))
+	for i, k := range DirectoryChangeKinds {
+		out[i] = k[len(KindDirectory)+1:]
+	}
+	return out
 }
 
 // GDAP relationship statuses the directory reasons about (Microsoft Graph's
@@ -560,4 +573,45 @@ func (s *Store) MarkDirectoryChangesDelivered(ctx context.Context, partnerID str
 	return s.DB.WithContext(ctx).Model(&DirectoryChange{}).
 		Where("partner_id = ? AND id IN ? AND delivered_at IS NULL", partnerID, slices.Clip(ids)).
 		Update("delivered_at", at.UTC()).Error
+}
+
+// directoryEventData is what a directory change's webhook event carries.
+type directoryEventData struct {
+	Subject          string `json:"subject"`
+	CustomerTenantID string `json:"customerTenantId,omitempty"`
+	Detail           string `json:"detail"`
+}
+
+// DeliverDirectoryChanges sends up to limit of the partner's undelivered changes to the webhook
+// subscriptions that want them and marks them delivered, in one transaction: each change becomes
+// one event (its ID is the change's key), however often this runs. It returns how many it took.
+func (s *Store) DeliverDirectoryChanges(ctx context.Context, partnerID string, limit int, at time.Time) (int, error) {
+	if limit <= 0 || limit > directoryChangeBatchLimit {
+		limit = directoryChangeBatchLimit
+	}
+	n := 0
+	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var changes []DirectoryChange
+		if err := tx.Where("partner_id = ? AND delivered_at IS NULL", partnerID).Order("id").Limit(limit).
+			Find(&changes).Error; err != nil {
+			return err
+		}
+		ids := make([]int64, len(changes))
+		for i, c := range changes {
+			data := directoryEventData{Subject: c.SubjectID, CustomerTenantID: c.CustomerTenantID, Detail: c.Detail}
+			if err := enqueueWebhookEvent(tx, partnerID, c.Kind, c.Key, c.CreatedAt, data); err != nil {
+				return err
+			}
+			ids[i] = c.ID
+		}
+		n = len(ids)
+		if n == 0 {
+			return nil
+		}
+		return tx.Model(&DirectoryChange{}).Where("id IN ?", ids).Update("delivered_at", at.UTC()).Error
+	})
+	if err != nil {
+		return 0, fmt.Errorf("deliver the directory's changes: %w", err)
+	}
+	return n, nil
 }

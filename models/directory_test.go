@@ -141,3 +141,36 @@ func TestAnUnfinishedPassIsResumedNotRestarted(t *testing.T) {
 		}
 	})
 }
+
+func TestEachDirectoryChangeIsOneWebhookEvent(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, store *models.Store) {
+		ctx := context.Background()
+		at := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+		subscribe(t, store, "p", "directory.*")
+		subscribe(t, store, "p", "directory.gdap.global_admin")
+		subscribe(t, store, "p", "invitation.*")
+		p, err := store.BeginDirectoryPass(ctx, "p", at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel := models.DirectoryGDAP{PartnerID: "p", ID: "g1", Status: "active", GlobalAdmin: true}
+		if _, err := store.SaveDirectoryGDAP(ctx, p, []models.DirectoryGDAP{rel}, at); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 { // a retried delivery sends nothing twice
+			if _, err := store.DeliverDirectoryChanges(ctx, "p", 0, at); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := deliveries(t, store, "p")
+		if len(got) != 2 || got[0].EventType != models.ChangeGDAPGlobalAdmin || got[1].EventType != got[0].EventType {
+			t.Fatalf("deliveries %+v", got)
+		}
+		if left, err := store.UndeliveredDirectoryChanges(ctx, "p", 0); err != nil || len(left) != 0 {
+			t.Fatalf("undelivered %v %v", left, err)
+		}
+		if !slices.Contains(models.DirectoryEvents(), "gdap.expiring") {
+			t.Fatalf("events %v", models.DirectoryEvents())
+		}
+	})
+}
