@@ -175,11 +175,13 @@ func (s *Server) guardV1(c *gin.Context) {
 	if c.GetBool(ctxSession) {
 		session, _ := c.Cookie(SessionCookie)
 		if !hmac.Equal([]byte(c.GetHeader(CSRFHeader)), []byte(s.sign("csrf", session))) {
-			writeProblem(c, problemForbidden("a browser session must send its CSRF token in "+CSRFHeader+"; scripts use `Authorization: Bearer <api key>`"))
+			writeProblem(c, problemForbidden("a browser session must send its CSRF token in "+CSRFHeader+
+				"; scripts use `Authorization: Bearer <api key>`"))
 			return
 		}
 	}
-	hasBody := c.Request.ContentLength > 0 || c.Request.ContentLength < 0 && c.Request.Body != nil && c.Request.Body != http.NoBody
+	hasBody := c.Request.ContentLength > 0 ||
+		c.Request.ContentLength < 0 && c.Request.Body != nil && c.Request.Body != http.NoBody
 	if hasBody && c.ContentType() != "application/json" {
 		writeProblem(c, problemNotAcceptable())
 		return

@@ -27,7 +27,10 @@ func (s *Server) codecCORS(c *gin.Context) {
 		h.Set("Access-Control-Allow-Origin", origin)
 		h.Set("Access-Control-Allow-Credentials", "true")
 		h.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
-		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Namespace, Caller-Type, Client-Name, Client-Version")
+		h.Set(
+			"Access-Control-Allow-Headers",
+			"Authorization, Content-Type, X-Namespace, Caller-Type, Client-Name, Client-Version",
+		)
 		h.Set("Access-Control-Max-Age", "600")
 		h.Add("Vary", "Origin")
 	}
@@ -53,12 +56,20 @@ func (s *Server) serveCodec(c *gin.Context) {
 	}
 	var in commonpb.Payloads
 	if protojson.Unmarshal(body, &in) != nil {
-		writeProblem(c, NewProblem(http.StatusBadRequest, "invalid-json", "Malformed JSON", `send {"payloads":[...]} in protobuf JSON`))
+		writeProblem(c, NewProblem(
+			http.StatusBadRequest,
+			"invalid-json",
+			"Malformed JSON",
+			`send {"payloads":[...]} in protobuf JSON`,
+		))
 		return
 	}
 	out, err := transform(in.Payloads)
 	if err != nil {
-		writeProblem(c, NewProblem(http.StatusBadRequest, "codec-failed", "Payloads could not be transformed", err.Error()))
+		writeProblem(
+			c,
+			NewProblem(http.StatusBadRequest, "codec-failed", "Payloads could not be transformed", err.Error()),
+		)
 		return
 	}
 	b, err := protojson.Marshal(&commonpb.Payloads{Payloads: out})

@@ -45,7 +45,10 @@ func flowAttributes(partnerID, status, domain, resellerTenantID string) startAtt
 }
 
 func (a startAttributes) updates() []temporal.SearchAttributeUpdate {
-	attrs := []temporal.SearchAttributeUpdate{workflows.PartnerIDKey.ValueSet(a.PartnerID), workflows.FlowStatusKey.ValueSet(a.Status)}
+	attrs := []temporal.SearchAttributeUpdate{
+		workflows.PartnerIDKey.ValueSet(a.PartnerID),
+		workflows.FlowStatusKey.ValueSet(a.Status),
+	}
 	if a.Domain != "" {
 		attrs = append(attrs, workflows.CustomerDomainKey.ValueSet(a.Domain))
 	}
@@ -57,7 +60,12 @@ func (a startAttributes) updates() []temporal.SearchAttributeUpdate {
 
 // newStartCommand is the command that starts a new flow's workflow, held by the request that
 // creates the flow.
-func newStartCommand(flow workflows.Flow, flowID, workflowID string, in any, attrs startAttributes) (*models.FlowCommand, error) {
+func newStartCommand(
+	flow workflows.Flow,
+	flowID, workflowID string,
+	in any,
+	attrs startAttributes,
+) (*models.FlowCommand, error) {
 	payload, err := json.Marshal(in)
 	if err != nil {
 		return nil, fmt.Errorf("encode the input of %s %s: %w", flow.Kind, flowID, err)
@@ -67,8 +75,17 @@ func newStartCommand(flow workflows.Flow, flowID, workflowID string, in any, att
 		return nil, err
 	}
 	now := time.Now().UTC()
-	return &models.FlowCommand{FlowKind: flow.Kind, FlowID: flowID, Command: models.CommandStart, WorkflowID: workflowID,
-		WorkflowType: flow.Type, Payload: string(payload), Attributes: string(rawAttrs), CreatedAt: now, ClaimedUntil: now.Add(startHold)}, nil
+	return &models.FlowCommand{
+		FlowKind:     flow.Kind,
+		FlowID:       flowID,
+		Command:      models.CommandStart,
+		WorkflowID:   workflowID,
+		WorkflowType: flow.Type,
+		Payload:      string(payload),
+		Attributes:   string(rawAttrs),
+		CreatedAt:    now,
+		ClaimedUntil: now.Add(startHold),
+	}, nil
 }
 
 // newUpdateCommand is the command that sends an update to a flow's workflow, held by the
@@ -79,8 +96,16 @@ func newUpdateCommand(kind, flowID, workflowID, name string, arg any) (*models.F
 		return nil, fmt.Errorf("encode the %s update of %s %s: %w", name, kind, flowID, err)
 	}
 	now := time.Now().UTC()
-	return &models.FlowCommand{FlowKind: kind, FlowID: flowID, Command: models.CommandUpdate, Name: name, WorkflowID: workflowID,
-		Payload: string(payload), CreatedAt: now, ClaimedUntil: now.Add(commandHold)}, nil
+	return &models.FlowCommand{
+		FlowKind:     kind,
+		FlowID:       flowID,
+		Command:      models.CommandUpdate,
+		Name:         name,
+		WorkflowID:   workflowID,
+		Payload:      string(payload),
+		CreatedAt:    now,
+		ClaimedUntil: now.Add(commandHold),
+	}, nil
 }
 
 // updateID makes an update command idempotent: Temporal answers a repeated update ID in the
@@ -122,7 +147,14 @@ func (s *Server) DispatchDue(ctx context.Context) (int, error) {
 				}
 			}
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%s %s of %s %s: %w", cmds[i].Command, cmds[i].Name, cmds[i].FlowKind, cmds[i].FlowID, err))
+				errs = append(errs, fmt.Errorf(
+					"%s %s of %s %s: %w",
+					cmds[i].Command,
+					cmds[i].Name,
+					cmds[i].FlowKind,
+					cmds[i].FlowID,
+					err,
+				))
 			}
 		}
 		if len(cmds) < dispatchBatch || ctx.Err() != nil {
@@ -241,7 +273,14 @@ func (s *Server) deliverUpdate(ctx context.Context, cmd *models.FlowCommand, in 
 		err = handle.Get(ctx, nil)
 	}
 	if err != nil && isRefusal(err) {
-		s.logger.WarnContext(ctx, "recorded update refused", "kind", cmd.FlowKind, "id", cmd.FlowID, "update", cmd.Name, "error", err)
+		s.logger.WarnContext(
+			ctx,
+			"recorded update refused",
+			"kind", cmd.FlowKind,
+			"id", cmd.FlowID,
+			"update", cmd.Name,
+			"error", err,
+		)
 		return s.undoRefused(ctx, cmd)
 	}
 	return err
@@ -267,7 +306,8 @@ func isRefusal(err error) bool {
 }
 
 // neverStarted is the reason shown on a flow an earlier version recorded without starting it.
-const neverStarted = "its workflow never started: partnerflow stopped between recording the flow and starting its workflow (fixed since); start it again"
+const neverStarted = "its workflow never started: partnerflow stopped between recording the flow and starting its " +
+	"workflow (fixed since); start it again"
 
 // verifyStarted checks that a flow an earlier version recorded has a workflow, and closes it
 // as failed, with the reason, when it has none: nobody could act on it otherwise.
@@ -291,7 +331,17 @@ func (s *Server) verifyStarted(ctx context.Context, cmd *models.FlowCommand) err
 type closeUnstarted func(ctx context.Context, s *Server, id string) error
 
 func (f flowAPI[R, S]) closeNeverStarted(ctx context.Context, s *Server, id string) error {
-	err := models.CloseUnstarted[R](ctx, s.store, f.desc.Kind, id, models.StatusFailed, "failed", neverStarted, time.Now(), true)
+	err := models.CloseUnstarted[R](
+		ctx,
+		s.store,
+		f.desc.Kind,
+		id,
+		models.StatusFailed,
+		"failed",
+		neverStarted,
+		time.Now(),
+		true,
+	)
 	if errors.Is(err, models.ErrNotFound) {
 		return nil
 	}

@@ -64,7 +64,8 @@ var (
 	}
 	problemMFARequired = func() *Problem {
 		return NewProblem(http.StatusForbidden, "connection-mfa-required", "Multi-factor authentication is required",
-			"the sign-in did not use multi-factor authentication, which Partner Center requires for App+User calls; sign in again and approve the MFA request")
+			"the sign-in did not use multi-factor authentication, which Partner Center requires for App+User calls; "+
+				"sign in again and approve the MFA request")
 	}
 )
 
@@ -202,7 +203,11 @@ func (s *Server) showConnection(c *gin.Context) {
 	}
 	if c.Query("done") == "connected" {
 		n, _ := strconv.Atoi(c.Query("resumed"))
-		page.Notice = fmt.Sprintf("Connected as %s; %s resumed.", page.connectedAs(), countOf(int64(max(n, 0)), "waiting flow", "waiting flows"))
+		page.Notice = fmt.Sprintf(
+			"Connected as %s; %s resumed.",
+			page.connectedAs(),
+			countOf(int64(max(n, 0)), "waiting flow", "waiting flows"),
+		)
 	}
 	s.renderPage(c, http.StatusOK, "connection", page)
 }
@@ -231,7 +236,11 @@ func (s *Server) connectionPageOf(c *gin.Context) (connectionPage, bool) {
 		writeError(c, fmt.Errorf("read the Partner Center connection: %w", err))
 		return connectionPage{}, false
 	}
-	page := connectionPage{pageFrame: s.dashboardFrame(c, "Partner Center connection"), Connected: row.Connected(), CSRF: s.csrfToken(c)}
+	page := connectionPage{
+		pageFrame: s.dashboardFrame(c, "Partner Center connection"),
+		Connected: row.Connected(),
+		CSRF:      s.csrfToken(c),
+	}
 	page.Nav = "connection"
 	// The page itself says what the banner would.
 	page.ConnectionNeeded = false
@@ -271,7 +280,10 @@ func (s *Server) connectionPageOf(c *gin.Context) (connectionPage, bool) {
 		page.Facts = append(page.Facts, fact{Label: "Lapses", ID: "lapses-at",
 			Value: lapses.UTC().Format(stepTimeLayout) + " (" + untilText(now, lapses) + ") unless used before"})
 		if row.LapseWarnedAt != nil {
-			page.Facts = append(page.Facts, fact{Label: "Lapse warning", Value: "sent " + at(row.LapseWarnedAt), ID: "lapse-warned-at", Err: true})
+			page.Facts = append(
+				page.Facts,
+				fact{Label: "Lapse warning", Value: "sent " + at(row.LapseWarnedAt), ID: "lapse-warned-at", Err: true},
+			)
 		}
 	}
 	if row.CompanyName != "" {
@@ -279,7 +291,10 @@ func (s *Server) connectionPageOf(c *gin.Context) (connectionPage, bool) {
 		if name := s.shownPartnerName(); name != row.CompanyName {
 			shown = "customers see " + name + " (PARTNERFLOW_PARTNER_NAME)"
 		}
-		page.Facts = append(page.Facts, fact{Label: "Partner profile", Value: row.CompanyName + "; " + shown, ID: "company-name"})
+		page.Facts = append(
+			page.Facts,
+			fact{Label: "Partner profile", Value: row.CompanyName + "; " + shown, ID: "company-name"},
+		)
 	}
 	if row.LostAt != nil {
 		page.Facts = append(page.Facts, fact{Label: "Lost", Value: at(row.LostAt), ID: "lost-at", Err: true},
@@ -339,7 +354,11 @@ func (s *Server) startConnection(c *gin.Context) {
 		return
 	}
 	session, _ := c.Cookie(SessionCookie)
-	pending := pendingSignIn{State: oauth2.GenerateVerifier(), Verifier: oauth2.GenerateVerifier(), Expires: s.flows.Now().Add(connectSignInTTL).UTC()}
+	pending := pendingSignIn{
+		State:    oauth2.GenerateVerifier(),
+		Verifier: oauth2.GenerateVerifier(),
+		Expires:  s.flows.Now().Add(connectSignInTTL).UTC(),
+	}
 	plain, err := json.Marshal(pending)
 	if err != nil {
 		writeError(c, fmt.Errorf("seal the sign-in: %w", err))
@@ -357,7 +376,9 @@ func (s *Server) takePendingSignIn(c *gin.Context) (pendingSignIn, error) {
 	raw, err := c.Cookie(ConnectCookie)
 	s.setConnectCookie(c, "", -1)
 	if err != nil || raw == "" {
-		return pending, problemStateMismatch("no sign-in was started from this browser in the last 10 minutes; start again from the connection page")
+		return pending, problemStateMismatch(
+			"no sign-in was started from this browser in the last 10 minutes; start again from the connection page",
+		)
 	}
 	session, _ := c.Cookie(SessionCookie)
 	sealed, err := base64.RawURLEncoding.DecodeString(raw)
@@ -366,7 +387,9 @@ func (s *Server) takePendingSignIn(c *gin.Context) (pendingSignIn, error) {
 	}
 	plain, err := s.connectBox.Open(sessionBinding(session), sealed)
 	if err != nil || json.Unmarshal([]byte(plain), &pending) != nil {
-		return pending, problemStateMismatch("the sign-in was started in another session; start again from the connection page")
+		return pending, problemStateMismatch(
+			"the sign-in was started in another session; start again from the connection page",
+		)
 	}
 	if !s.flows.Now().Before(pending.Expires) {
 		return pending, problemSignInExpired()
@@ -397,7 +420,8 @@ func (s *Server) connectionCallback(c *gin.Context) {
 		detail := "Microsoft Entra ID answered an error; start again from the connection page"
 		switch {
 		case e == "access_denied":
-			detail = "the sign-in was cancelled, or consent was refused, at Microsoft; start again from the connection page"
+			detail = "the sign-in was cancelled, or consent was refused, at Microsoft; start again from the " +
+				"connection page"
 		case entraErrorCode.MatchString(e):
 			detail = "Microsoft Entra ID answered " + e + "; start again from the connection page"
 		}
@@ -410,7 +434,9 @@ func (s *Server) connectionCallback(c *gin.Context) {
 	}
 	state := c.Query("state")
 	if state == "" || !hmac.Equal([]byte(state), []byte(pending.State)) {
-		refuse(problemStateMismatch("the answer does not belong to the sign-in this browser started; start again from the connection page"))
+		refuse(problemStateMismatch(
+			"the answer does not belong to the sign-in this browser started; start again from the connection page",
+		))
 		return
 	}
 	code := c.Query("code")
@@ -440,7 +466,12 @@ func (s *Server) connectionCallback(c *gin.Context) {
 	n, err := connection.ResumeWaitingFlows(resumeCtx, s.temporal, s.flows.PartnerID, s.logger)
 	if err != nil {
 		// The flows recheck by themselves (workflows' connectionRecheck): log, do not fail.
-		s.logger.ErrorContext(ctx, "signal the flows waiting for the Partner Center connection", "error", err, "signalled", n)
+		s.logger.ErrorContext(
+			ctx,
+			"signal the flows waiting for the Partner Center connection",
+			"error", err,
+			"signalled", n,
+		)
 	}
 	c.Redirect(http.StatusSeeOther, "/connection?done=connected&resumed="+strconv.Itoa(n))
 }
@@ -453,7 +484,10 @@ func (s *Server) countWaitingFlows(ctx context.Context) (int64, bool) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	resp, err := s.temporal.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: connection.WaitingQuery(s.flows.PartnerID)})
+	resp, err := s.temporal.CountWorkflow(
+		ctx,
+		&workflowservice.CountWorkflowExecutionsRequest{Query: connection.WaitingQuery(s.flows.PartnerID)},
+	)
 	if err != nil {
 		s.logger.WarnContext(ctx, "count the flows waiting for the Partner Center connection", "error", err)
 		return 0, false

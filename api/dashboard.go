@@ -37,7 +37,13 @@ func (s *Server) requireSession(c *gin.Context) {
 }
 
 func (s *Server) dashboardFrame(c *gin.Context, title string) pageFrame {
-	return pageFrame{Title: title, Brand: "partnerflow", User: callerName(c), Menu: s.sections, ConnectionNeeded: s.connectionNeeded(c)}
+	return pageFrame{
+		Title:            title,
+		Brand:            "partnerflow",
+		User:             callerName(c),
+		Menu:             s.sections,
+		ConnectionNeeded: s.connectionNeeded(c),
+	}
 }
 
 // addSection adds a page that is no flow's (the connection) to the dashboard's navigation.
@@ -84,7 +90,12 @@ type listPage struct {
 
 // dashboardList serves a flow kind's list page. It reads the filter as the JSON API does; a
 // bad filter becomes a notice and the unfiltered first page rather than an error page.
-func dashboardList[R models.FlowRow, S any](s *Server, f flowAPI[R, S], page listPage, row func(r *R, now time.Time) listRow) gin.HandlerFunc {
+func dashboardList[R models.FlowRow, S any](
+	s *Server,
+	f flowAPI[R, S],
+	page listPage,
+	row func(r *R, now time.Time) listRow,
+) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		p := page
 		p.pageFrame = s.dashboardFrame(c, page.Heading)
@@ -234,7 +245,12 @@ func (s *Server) csrfToken(c *gin.Context) string {
 func (s *Server) checkCSRF(c *gin.Context) bool {
 	session, err := c.Cookie(SessionCookie)
 	if err != nil || !hmac.Equal([]byte(c.PostForm("csrf")), []byte(s.sign("csrf", session))) {
-		s.writePageProblem(c, problemForbidden("the form is stale or was not sent from the dashboard; reload the page and try again"), false, s.dashboardFrame(c, "Not allowed"))
+		s.writePageProblem(
+			c,
+			problemForbidden("the form is stale or was not sent from the dashboard; reload the page and try again"),
+			false,
+			s.dashboardFrame(c, "Not allowed"),
+		)
 		return false
 	}
 	return true
@@ -243,8 +259,13 @@ func (s *Server) checkCSRF(c *gin.Context) bool {
 // dashboardAction runs an update from a detail page's form, then shows the page again:
 // redirected with the outcome on success, with the refusal otherwise. arg builds the update's
 // argument from the form with the same validation as the JSON API; render shows the page.
-func dashboardAction[R models.FlowRow, S any](s *Server, f flowAPI[R, S], update, done string,
-	arg func(c *gin.Context) (any, error), render func(c *gin.Context, status int, row *R, notice string)) gin.HandlerFunc {
+func dashboardAction[R models.FlowRow, S any](
+	s *Server,
+	f flowAPI[R, S],
+	update, done string,
+	arg func(c *gin.Context) (any, error),
+	render func(c *gin.Context, status int, row *R, notice string),
+) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		row, ok := dashboardLoad(c, s, f)
 		if !ok || !s.checkCSRF(c) {
@@ -259,7 +280,10 @@ func dashboardAction[R models.FlowRow, S any](s *Server, f flowAPI[R, S], update
 			render(c, p.Status, row, p.Detail)
 			return
 		}
-		c.Redirect(http.StatusSeeOther, strings.TrimSuffix(c.Request.URL.Path, "/"+lastSegment(c.Request.URL.Path))+"?done="+done)
+		c.Redirect(
+			http.StatusSeeOther,
+			strings.TrimSuffix(c.Request.URL.Path, "/"+lastSegment(c.Request.URL.Path))+"?done="+done,
+		)
 	}
 }
 
@@ -284,7 +308,14 @@ func (s *Server) temporalURL(workflowID string) string {
 
 // workflowFact shows a flow's workflow ID with its Temporal Web UI link.
 func (s *Server) workflowFact(workflowID string) fact {
-	return fact{Label: "Workflow", Value: workflowID, Code: true, Link: s.temporalURL(workflowID), LinkID: "temporal-link", LinkText: "open in Temporal"}
+	return fact{
+		Label:    "Workflow",
+		Value:    workflowID,
+		Code:     true,
+		Link:     s.temporalURL(workflowID),
+		LinkID:   "temporal-link",
+		LinkText: "open in Temporal",
+	}
 }
 
 // createdFact says when a flow was created and how long ago.
@@ -297,7 +328,13 @@ func itoa(n int) string { return strconv.Itoa(n) }
 
 // waitActions registers the resend and cancel forms of a flow that waits for people, at
 // <base>/:id/resend and <base>/:id/cancel, for admin agents; render shows the flow's page again.
-func waitActions[R models.FlowRow, S any](root *gin.RouterGroup, s *Server, f flowAPI[R, S], base string, render func(c *gin.Context, status int, row *R, notice string)) {
+func waitActions[R models.FlowRow, S any](
+	root *gin.RouterGroup,
+	s *Server,
+	f flowAPI[R, S],
+	base string,
+	render func(c *gin.Context, status int, row *R, notice string),
+) {
 	admin := sessionRule(models.RoleAdminAgent)
 	s.handle(root, "POST", base+"/:id/resend", admin, dashboardAction(s, f, workflows.UpdateResend, "resent",
 		func(c *gin.Context) (any, error) { return workflows.ResendRequest{By: callerName(c)}, nil }, render))

@@ -187,11 +187,17 @@ func (f flowAPI[R, S]) update(c *gin.Context, s *Server, row *R, name string, ar
 			return nil, f.cancelUnstarted(c, s, row, req)
 		}
 		if err := s.kick(ctx, cmd); err != nil {
-			return nil, problemUnavailable("the " + f.noun() + "'s workflow has not started yet; it starts by itself, try again in a minute").because(err)
+			return nil, problemUnavailable(
+				"the " + f.noun() + "'s workflow has not started yet; it starts by itself, try again in a minute",
+			).because(err)
 		}
 	}
 	handle, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: f.workflowOf(row), UpdateID: updateID, UpdateName: name, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
+		WorkflowID:   f.workflowOf(row),
+		UpdateID:     updateID,
+		UpdateName:   name,
+		Args:         []any{arg},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
 	var st S
 	if err == nil {
@@ -214,12 +220,27 @@ func (f flowAPI[R, S]) cancelUnstarted(c *gin.Context, s *Server, row *R, req wo
 	if req.Reason != "" {
 		detail += ": " + req.Reason
 	}
-	err := models.CloseUnstarted[R](c.Request.Context(), s.store, f.desc.Kind, (*row).FlowID(), models.StatusCancelled, "cancelled", detail, time.Now(), false)
+	err := models.CloseUnstarted[R](
+		c.Request.Context(),
+		s.store,
+		f.desc.Kind,
+		(*row).FlowID(),
+		models.StatusCancelled,
+		"cancelled",
+		detail,
+		time.Now(),
+		false,
+	)
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, models.ErrCommandHeld):
-		return NewProblem(http.StatusConflict, f.noun()+"-starting", "The "+f.noun()+"'s workflow is starting", "try again in a few seconds")
+		return NewProblem(
+			http.StatusConflict,
+			f.noun()+"-starting",
+			"The "+f.noun()+"'s workflow is starting",
+			"try again in a few seconds",
+		)
 	case errors.Is(err, models.ErrNotFound): // started meanwhile
 		return f.problemClosed("the " + f.noun() + "'s workflow started meanwhile; try again")
 	}
@@ -250,7 +271,12 @@ func (f flowAPI[R, S]) refusal(err error) *Problem {
 // createdAfter, cursor), naming the parameter a bad value came in. The JSON API and the
 // dashboard read their filters here alike.
 func (f flowAPI[R, S]) listFilter(c *gin.Context, s *Server, limit int) (models.ListFilter, error) {
-	lf := models.ListFilter{PartnerID: s.flows.PartnerID, Limit: limit, Cursor: c.Query("cursor"), SearchColumn: f.searchColumn}
+	lf := models.ListFilter{
+		PartnerID:    s.flows.PartnerID,
+		Limit:        limit,
+		Cursor:       c.Query("cursor"),
+		SearchColumn: f.searchColumn,
+	}
 	var err error
 	if lf.Status, err = statusQuery(c, f.statuses); err != nil {
 		return lf, err
@@ -324,7 +350,8 @@ func (t timeline) startingText() string {
 	if t.WorkflowStarted == nil {
 		return ""
 	}
-	text := "The workflow has not started yet; partnerflow starts it by itself within a minute of Temporal answering, and Cancel closes the flow without sending anything."
+	text := "The workflow has not started yet; partnerflow starts it by itself within a minute of Temporal " +
+		"answering, and Cancel closes the flow without sending anything."
 	if t.StartError != "" {
 		text += " Last attempt: " + t.StartError
 	}
@@ -413,7 +440,13 @@ type updateArg func(c *gin.Context) (any, bool)
 // updateHandler sends an update to the flow's workflow and answers with the flow as the update
 // left it. The workflow decides whether the update is allowed; its refusal, or a workflow that
 // has already finished, is a 409.
-func updateHandler[R models.FlowRow, S any](s *Server, f flowAPI[R, S], name string, arg updateArg, detail detailFunc[R, S]) gin.HandlerFunc {
+func updateHandler[R models.FlowRow, S any](
+	s *Server,
+	f flowAPI[R, S],
+	name string,
+	arg updateArg,
+	detail detailFunc[R, S],
+) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		row, ok := f.load(c, s)
 		if !ok {

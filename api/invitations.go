@@ -84,8 +84,20 @@ func (s *Server) invitationRoutes(root, v1 *gin.RouterGroup) {
 	s.handle(v1, "GET", "/invitations", reader, listHandler(s, invitations, s.viewInvitation))
 	s.handle(v1, "GET", "/invitations/:id", reader, detailHandler(s, invitations, s.invitationDetail))
 	s.handle(v1, "GET", "/invitations/:id/steps", reader, stepsHandler(s, invitations))
-	s.handle(v1, "POST", "/invitations/:id/resend", admin, updateHandler(s, invitations, workflows.UpdateResend, resendArg, s.invitationDetail))
-	s.handle(v1, "POST", "/invitations/:id/cancel", admin, updateHandler(s, invitations, workflows.UpdateCancel, cancelArg, s.invitationDetail))
+	s.handle(
+		v1,
+		"POST",
+		"/invitations/:id/resend",
+		admin,
+		updateHandler(s, invitations, workflows.UpdateResend, resendArg, s.invitationDetail),
+	)
+	s.handle(
+		v1,
+		"POST",
+		"/invitations/:id/cancel",
+		admin,
+		updateHandler(s, invitations, workflows.UpdateCancel, cancelArg, s.invitationDetail),
+	)
 	s.invitationPages(root)
 }
 
@@ -130,7 +142,8 @@ func (s *Server) invitationInput(req createInvitationRequest) (workflows.Invitat
 	}
 	in.NoAdminAccess = req.AdminAccess != nil && !*req.AdminAccess
 	if in.NoAdminAccess && in.Cloud == models.CloudUSGov {
-		return in, Invalid("adminAccess", "Microsoft does not offer a reseller relationship without admin permissions in Microsoft Cloud for US Government: invite a US Government customer with admin roles")
+		return in, Invalid("adminAccess", "Microsoft does not offer a reseller relationship without admin "+
+			"permissions in Microsoft Cloud for US Government: invite a US Government customer with admin roles")
 	}
 	in.IndirectResellerID = strings.ToLower(strings.TrimSpace(req.IndirectResellerID))
 	if in.IndirectResellerID != "" && !guidPattern.MatchString(in.IndirectResellerID) {
@@ -166,11 +179,21 @@ func parseCloud(cloud, domain string) (string, error) {
 	case c == "":
 		return models.CloudPublic, nil
 	case c == models.CloudPublic && usGovDomain:
-		return "", Invalid("cloud", "%s is the domain of a tenant in Microsoft Cloud for US Government: use %q, or leave cloud out", domain, models.CloudUSGov)
+		return "", Invalid(
+			"cloud",
+			"%s is the domain of a tenant in Microsoft Cloud for US Government: use %q, or leave cloud out",
+			domain,
+			models.CloudUSGov,
+		)
 	case c == models.CloudPublic || c == models.CloudUSGov:
 		return c, nil
 	}
-	return "", Invalid("cloud", "must be %q (Microsoft's public cloud) or %q (Microsoft Cloud for US Government)", models.CloudPublic, models.CloudUSGov)
+	return "", Invalid(
+		"cloud",
+		"must be %q (Microsoft's public cloud) or %q (Microsoft Cloud for US Government)",
+		models.CloudPublic,
+		models.CloudUSGov,
+	)
 }
 
 // resellerOnly refuses what only an invitation with admin access uses, so a request never
@@ -185,7 +208,11 @@ func resellerOnly(req createInvitationRequest) error {
 	}
 	for _, g := range given {
 		if g.set {
-			return Invalid(g.field, "asks for GDAP admin access, which adminAccess false leaves out: remove %s, or ask for admin access", g.field)
+			return Invalid(
+				g.field,
+				"asks for GDAP admin access, which adminAccess false leaves out: remove %s, or ask for admin access",
+				g.field,
+			)
 		}
 	}
 	return nil
@@ -199,7 +226,10 @@ func (s *Server) adminAccessInput(in *workflows.InvitationInput, req createInvit
 		return err
 	}
 	if len(roleIDs) == 0 {
-		return Invalid("roles", "at least one Microsoft Entra role (name or template ID) is required, unless adminAccess is false")
+		return Invalid(
+			"roles",
+			"at least one Microsoft Entra role (name or template ID) is required, unless adminAccess is false",
+		)
 	}
 	in.RoleIDs = roleIDs
 	if req.DurationDays < 1 || req.DurationDays > maxDurationDays {
@@ -207,7 +237,10 @@ func (s *Server) adminAccessInput(in *workflows.InvitationInput, req createInvit
 	}
 	in.DurationDays = req.DurationDays
 	if req.AutoExtend && slices.Contains(roleIDs, partnercenter.GlobalAdministratorRoleID) {
-		return Invalid("autoExtend", "Partner Center does not auto-extend a relationship that includes Global Administrator")
+		return Invalid(
+			"autoExtend",
+			"Partner Center does not auto-extend a relationship that includes Global Administrator",
+		)
 	}
 	in.DisplayName = strings.TrimSpace(req.DisplayName)
 	if in.DisplayName == "" {
@@ -219,7 +252,10 @@ func (s *Server) adminAccessInput(in *workflows.InvitationInput, req createInvit
 	if req.Assignments == nil {
 		in.Assignments = narrowAssignments(s.flows.Invitation.DefaultAssignments, roleIDs)
 		if len(in.Assignments) == 0 {
-			return Invalid("assignments", "name at least one security group and its roles: no default assignment grants a requested role")
+			return Invalid(
+				"assignments",
+				"name at least one security group and its roles: no default assignment grants a requested role",
+			)
 		}
 		return nil
 	}
@@ -237,7 +273,10 @@ func parseAssignments(reqs []assignmentRequest, requested []string) ([]workflows
 		field := fmt.Sprintf("assignments[%d]", i)
 		group := strings.ToLower(strings.TrimSpace(a.SecurityGroupID))
 		if !guidPattern.MatchString(group) {
-			return nil, Invalid(field+".securityGroupId", "must be the object ID (a GUID) of a security group in the partner tenant")
+			return nil, Invalid(
+				field+".securityGroupId",
+				"must be the object ID (a GUID) of a security group in the partner tenant",
+			)
 		}
 		if seen[group] {
 			return nil, Invalid(field+".securityGroupId", "security group %s is assigned twice", group)
@@ -267,7 +306,8 @@ func narrowAssignments(defaults []workflows.AccessAssignment, requested []string
 	for _, a := range defaults {
 		var ids []string
 		for _, id := range a.RoleIDs {
-			if role, ok := partnercenter.LookupEntraRole(id); ok && slices.Contains(requested, role.ID) && !slices.Contains(ids, role.ID) {
+			if role, ok := partnercenter.LookupEntraRole(id); ok && slices.Contains(requested, role.ID) &&
+				!slices.Contains(ids, role.ID) {
 				ids = append(ids, role.ID)
 			}
 		}
@@ -341,17 +381,31 @@ func (s *Server) createInvitation(c *gin.Context) {
 		return
 	}
 	if in.IndirectResellerID != "" {
-		if _, err := s.checkIndirectReseller(c.Request.Context(), "indirectResellerId", in.IndirectResellerID); err != nil {
+		if _, err := s.checkIndirectReseller(
+			c.Request.Context(),
+			"indirectResellerId",
+			in.IndirectResellerID,
+		); err != nil {
 			writeError(c, err)
 			return
 		}
 	}
 	now := s.flows.Now().UTC()
 	inv := &models.Invitation{
-		ID: newInvitationID(), PartnerID: in.PartnerID, CustomerDomain: in.CustomerDomain, CustomerEmail: in.CustomerEmail,
-		IndirectResellerID: in.IndirectResellerID, Roles: strings.Join(in.RoleIDs, ","), DurationDays: in.DurationDays,
-		AutoExtend: in.AutoExtend, AdminAccess: !in.NoAdminAccess, Cloud: in.Cloud, Status: models.InvitationPending,
-		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.flows.Invitation.ExpireAfter),
+		ID:                 newInvitationID(),
+		PartnerID:          in.PartnerID,
+		CustomerDomain:     in.CustomerDomain,
+		CustomerEmail:      in.CustomerEmail,
+		IndirectResellerID: in.IndirectResellerID,
+		Roles:              strings.Join(in.RoleIDs, ","),
+		DurationDays:       in.DurationDays,
+		AutoExtend:         in.AutoExtend,
+		AdminAccess:        !in.NoAdminAccess,
+		Cloud:              in.Cloud,
+		Status:             models.InvitationPending,
+		CreatedAt:          now,
+		UpdatedAt:          now,
+		ExpiresAt:          now.Add(s.flows.Invitation.ExpireAfter),
 	}
 	inv.WorkflowID = workflows.InvitationWorkflowID(inv.ID)
 	in.InvitationID, in.ExpiresAt = inv.ID, inv.ExpiresAt
@@ -461,11 +515,25 @@ type invitationView struct {
 
 func (s *Server) viewInvitation(inv *models.Invitation) invitationView {
 	return invitationView{
-		ID: inv.ID, Status: inv.Status, CustomerDomain: inv.CustomerDomain, CustomerEmail: inv.CustomerEmail,
-		IndirectResellerID: inv.IndirectResellerID, Roles: rolesOf(inv), DurationDays: inv.DurationDays,
-		AutoExtend: inv.AutoExtend, AdminAccess: inv.AdminAccess, Cloud: cloudOf(inv), WorkflowID: inv.WorkflowID, GDAPRelationshipID: inv.GDAPRelationshipID,
-		CustomerTenantID: inv.CustomerTenantID, FailureReason: inv.FailureReason, RemindersSent: inv.RemindersSent,
-		CreatedAt: inv.CreatedAt.UTC(), UpdatedAt: inv.UpdatedAt.UTC(), ExpiresAt: inv.ExpiresAt.UTC(), AcceptURL: s.acceptURL(inv),
+		ID:                 inv.ID,
+		Status:             inv.Status,
+		CustomerDomain:     inv.CustomerDomain,
+		CustomerEmail:      inv.CustomerEmail,
+		IndirectResellerID: inv.IndirectResellerID,
+		Roles:              rolesOf(inv),
+		DurationDays:       inv.DurationDays,
+		AutoExtend:         inv.AutoExtend,
+		AdminAccess:        inv.AdminAccess,
+		Cloud:              cloudOf(inv),
+		WorkflowID:         inv.WorkflowID,
+		GDAPRelationshipID: inv.GDAPRelationshipID,
+		CustomerTenantID:   inv.CustomerTenantID,
+		FailureReason:      inv.FailureReason,
+		RemindersSent:      inv.RemindersSent,
+		CreatedAt:          inv.CreatedAt.UTC(),
+		UpdatedAt:          inv.UpdatedAt.UTC(),
+		ExpiresAt:          inv.ExpiresAt.UTC(),
+		AcceptURL:          s.acceptURL(inv),
 	}
 }
 
@@ -513,14 +581,22 @@ func (v *invitationView) applyState(st workflows.InvitationState) {
 	v.RelationshipRequestURL, v.GDAPApprovalURL = st.RelationshipRequestURL, st.GDAPApprovalURL
 	v.Assignments = nil
 	for _, a := range st.Assignments {
-		v.Assignments = append(v.Assignments, assignmentView{SecurityGroupID: a.SecurityGroupID, AssignmentID: a.AssignmentID, Status: a.Status})
+		v.Assignments = append(
+			v.Assignments,
+			assignmentView{SecurityGroupID: a.SecurityGroupID, AssignmentID: a.AssignmentID, Status: a.Status},
+		)
 	}
 }
 
 // detailedView is the invitation with a page of its timeline and its live state: live when an
 // update returned it, else the workflow's answer to a query; a workflow that does not answer
 // leaves the database's view.
-func (s *Server) detailedView(ctx context.Context, inv *models.Invitation, stepsCursor string, live *workflows.InvitationState) (invitationView, error) {
+func (s *Server) detailedView(
+	ctx context.Context,
+	inv *models.Invitation,
+	stepsCursor string,
+	live *workflows.InvitationState,
+) (invitationView, error) {
 	v := s.viewInvitation(inv)
 	// The live state is read before the timeline: the workflow writes each step to the database
 	// before its state shows it, so the timeline read afterwards holds every step the state implies.
@@ -542,7 +618,11 @@ func (s *Server) detailedView(ctx context.Context, inv *models.Invitation, steps
 }
 
 // invitationDetail is the invitation's JSON detail.
-func (s *Server) invitationDetail(ctx context.Context, inv *models.Invitation, live *workflows.InvitationState) (any, error) {
+func (s *Server) invitationDetail(
+	ctx context.Context,
+	inv *models.Invitation,
+	live *workflows.InvitationState,
+) (any, error) {
 	return s.detailedView(ctx, inv, "", live)
 }
 
@@ -556,7 +636,13 @@ func (s *Server) invitationPages(root *gin.RouterGroup) {
 		if models.InvitationOpen(inv.Status) {
 			expiry = untilText(now, inv.ExpiresAt)
 		}
-		return listRow{ID: inv.ID, Link: "/invitations/" + inv.ID, Title: inv.CustomerDomain, Status: inv.Status, Cells: []string{accessText(inv), agoText(now, inv.CreatedAt), expiry}}
+		return listRow{
+			ID:     inv.ID,
+			Link:   "/invitations/" + inv.ID,
+			Title:  inv.CustomerDomain,
+			Status: inv.Status,
+			Cells:  []string{accessText(inv), agoText(now, inv.CreatedAt), expiry},
+		}
 	})
 	s.handle(root, "GET", "/", sessionRule(), list)
 	s.handle(root, "GET", "/invitations", sessionRule(), list)
@@ -598,8 +684,15 @@ func (s *Server) renderInvitationPage(c *gin.Context, status int, inv *models.In
 	frame := s.dashboardFrame(c, inv.CustomerDomain)
 	frame.Nav = models.KindInvitation + "s"
 	page := detailPage{
-		pageFrame: frame, BackURL: "/", BackLabel: "Invitations",
-		Heading: v.CustomerDomain, Status: v.Status, Notice: notice, CSRF: s.csrfToken(c), Live: v.Live, Starting: v.startingText(),
+		pageFrame: frame,
+		BackURL:   "/",
+		BackLabel: "Invitations",
+		Heading:   v.CustomerDomain,
+		Status:    v.Status,
+		Notice:    notice,
+		CSRF:      s.csrfToken(c),
+		Live:      v.Live,
+		Starting:  v.startingText(),
 	}
 	roles := make([]string, 0, len(v.Roles))
 	for _, r := range v.Roles {
@@ -618,7 +711,10 @@ func (s *Server) renderInvitationPage(c *gin.Context, status int, inv *models.In
 		page.Facts = append(page.Facts, fact{Label: "Admin access", ID: "admin-access", Value: "requested (GDAP)"},
 			fact{Label: "Admin roles", ID: "roles", List: roles}, fact{Label: "Duration", Value: duration})
 	} else {
-		page.Facts = append(page.Facts, fact{Label: "Admin access", ID: "admin-access", Value: "not requested: the reseller relationship alone"})
+		page.Facts = append(
+			page.Facts,
+			fact{Label: "Admin access", ID: "admin-access", Value: "not requested: the reseller relationship alone"},
+		)
 	}
 	page.Facts = append(page.Facts, fact{Label: "Cloud", ID: "cloud", Value: cloudName(v.Cloud)})
 	if v.IndirectResellerID != "" {
@@ -639,19 +735,37 @@ func (s *Server) renderInvitationPage(c *gin.Context, status int, inv *models.In
 	if v.FailureReason != "" {
 		page.Facts = append(page.Facts, fact{Label: "Failure", Value: v.FailureReason, Err: true})
 	}
-	page.Facts = append(page.Facts, fact{Label: "Customer link", ID: "accept-url", Value: v.AcceptURL, Code: true}, s.workflowFact(v.WorkflowID))
-	page.LiveFacts = []fact{{Label: "Reseller relationship", ID: "reseller-state", Value: consentText(v.ResellerAccepted, "accepted")}}
+	page.Facts = append(
+		page.Facts,
+		fact{Label: "Customer link", ID: "accept-url", Value: v.AcceptURL, Code: true},
+		s.workflowFact(v.WorkflowID),
+	)
+	page.LiveFacts = []fact{
+		{Label: "Reseller relationship", ID: "reseller-state", Value: consentText(v.ResellerAccepted, "accepted")},
+	}
 	if v.AdminAccess {
-		page.LiveFacts = append(page.LiveFacts, fact{Label: "Admin roles", ID: "gdap-state", Value: consentText(v.GDAPApproved, "approved")})
+		page.LiveFacts = append(
+			page.LiveFacts,
+			fact{Label: "Admin roles", ID: "gdap-state", Value: consentText(v.GDAPApproved, "approved")},
+		)
 	}
 	for _, a := range v.Assignments {
 		page.LiveFacts = append(page.LiveFacts, fact{Label: "Group " + a.SecurityGroupID, Value: a.Status})
 	}
 	if v.Status == models.InvitationPending {
-		page.Actions = append(page.Actions, action{Path: "/invitations/" + inv.ID + "/resend", ID: "resend", Label: "Send the invitation again"})
+		page.Actions = append(
+			page.Actions,
+			action{Path: "/invitations/" + inv.ID + "/resend", ID: "resend", Label: "Send the invitation again"},
+		)
 	}
 	if models.InvitationOpen(v.Status) {
-		page.Actions = append(page.Actions, action{Path: "/invitations/" + inv.ID + "/cancel", ID: "cancel", Label: "Cancel the invitation", Danger: true, Reason: true})
+		page.Actions = append(page.Actions, action{
+			Path:   "/invitations/" + inv.ID + "/cancel",
+			ID:     "cancel",
+			Label:  "Cancel the invitation",
+			Danger: true,
+			Reason: true,
+		})
 	}
 	page.withTimeline("/invitations/"+inv.ID, v.timeline)
 	s.renderPage(c, status, "detail", page)
@@ -670,7 +784,12 @@ func consentText(given *bool, yes string) string {
 // invitationEvents routes the Partner Center events the invitation flow waits for.
 func (s *Server) invitationEvents() map[string]eventRoute {
 	routes := map[string]eventRoute{partnercenter.EventResellerRelationshipAccepted: s.signalAcceptedInvitation}
-	for _, ev := range []string{partnercenter.EventGDAPApproved, partnercenter.EventGDAPActivated, partnercenter.EventGDAPTerminated, partnercenter.EventGDAPExpired} {
+	for _, ev := range []string{
+		partnercenter.EventGDAPApproved,
+		partnercenter.EventGDAPActivated,
+		partnercenter.EventGDAPTerminated,
+		partnercenter.EventGDAPExpired,
+	} {
 		routes[ev] = s.signalGDAPInvitation
 	}
 	return routes
@@ -704,7 +823,9 @@ func (s *Server) signalGDAPInvitation(ctx context.Context, signal workflows.Part
 	case inv.Status == models.InvitationActive:
 		return s.signalGDAPWatch(ctx, inv, watch, signal)
 	case inv.Status != models.InvitationPending:
-		return webhookOutcome{result: "ignored: invitation " + inv.ID + " is " + inv.Status + " and reads the relationship itself"}
+		return webhookOutcome{
+			result: "ignored: invitation " + inv.ID + " is " + inv.Status + " and reads the relationship itself",
+		}
 	}
 	err = s.signalWorkflow(ctx, inv.WorkflowID, signal)
 	var finished *serviceerror.NotFound
@@ -713,13 +834,21 @@ func (s *Server) signalGDAPInvitation(ctx context.Context, signal workflows.Part
 		// The workflow moved on before its row said so.
 		return s.signalGDAPWatch(ctx, inv, watch, signal)
 	case err != nil:
-		return webhookOutcome{result: "failed: " + err.Error(), err: problemUnavailable("the invitation's workflow could not be signalled; retry").because(err)}
+		return webhookOutcome{
+			result: "failed: " + err.Error(),
+			err:    problemUnavailable("the invitation's workflow could not be signalled; retry").because(err),
+		}
 	}
 	return webhookOutcome{signalled: 1, result: "signalled invitation " + inv.ID}
 }
 
 // signalGDAPWatch passes a GDAP event to the watch of an active invitation's relationship.
-func (s *Server) signalGDAPWatch(ctx context.Context, inv *models.Invitation, watch string, signal workflows.PartnerCenterEvent) webhookOutcome {
+func (s *Server) signalGDAPWatch(
+	ctx context.Context,
+	inv *models.Invitation,
+	watch string,
+	signal workflows.PartnerCenterEvent,
+) webhookOutcome {
 	if s.signalWorkflow(ctx, watch, signal) == nil {
 		return webhookOutcome{signalled: 1, result: "signalled the GDAP watch of invitation " + inv.ID}
 	}
@@ -744,10 +873,16 @@ func (s *Server) signalAcceptedInvitation(ctx context.Context, signal workflows.
 	switch {
 	case partnercenter.IsStatus(err, http.StatusNotFound):
 		detail := fmt.Sprintf("customer %q is not a customer of this partner at Partner Center", signal.ResourceID)
-		return webhookOutcome{result: "refused: " + detail, err: NewProblem(http.StatusNotFound, "unknown-resource", "Unknown resource", detail)}
+		return webhookOutcome{
+			result: "refused: " + detail,
+			err:    NewProblem(http.StatusNotFound, "unknown-resource", "Unknown resource", detail),
+		}
 	case err != nil && partnercenter.IsRetryable(err):
 		err = fmt.Errorf("read customer %s at Partner Center: %w", signal.ResourceID, err)
-		return webhookOutcome{result: "failed: " + err.Error(), err: problemUnavailable("Partner Center could not be read; retry").because(err)}
+		return webhookOutcome{
+			result: "failed: " + err.Error(),
+			err:    problemUnavailable("Partner Center could not be read; retry").because(err),
+		}
 	case err != nil:
 		err = fmt.Errorf("read customer %s at Partner Center: %w", signal.ResourceID, err)
 		return webhookOutcome{result: "failed: " + err.Error(), err: problemInternal().because(err)}
@@ -769,7 +904,10 @@ func (s *Server) signalAcceptedInvitation(ctx context.Context, signal workflows.
 	case errors.As(err, &finished):
 		return webhookOutcome{result: "ignored: the workflow of invitation " + inv.ID + " has finished"}
 	case err != nil:
-		return webhookOutcome{result: "failed: " + err.Error(), err: problemUnavailable("the invitation's workflow could not be signalled; retry").because(err)}
+		return webhookOutcome{
+			result: "failed: " + err.Error(),
+			err:    problemUnavailable("the invitation's workflow could not be signalled; retry").because(err),
+		}
 	}
 	return webhookOutcome{signalled: 1, result: "signalled invitation " + inv.ID}
 }
@@ -825,7 +963,11 @@ func (s *Server) pendingInvitations(ctx context.Context) ([]models.Invitation, e
 }
 
 // invitationLink is the customer's link to the invitation's landing page.
-var invitationLink = customerLink{purpose: links.PurposeAcceptInvitation, instance: "/accept", catalog: "invitation.link"}
+var invitationLink = customerLink{
+	purpose:  links.PurposeAcceptInvitation,
+	instance: "/accept",
+	catalog:  "invitation.link",
+}
 
 // acceptPage is the customer's landing page.
 type acceptPage struct {
@@ -878,9 +1020,15 @@ type acceptState struct {
 // Microsoft links when it answers. Links are shown only while the invitation is open.
 func (s *Server) invitationState(c *gin.Context, inv *models.Invitation) acceptState {
 	st := acceptState{
-		Status: inv.Status, PartnerName: s.partnerName(), CustomerDomain: inv.CustomerDomain, DurationDays: inv.DurationDays,
-		AutoExtend: inv.AutoExtend, ExpiresAt: inv.ExpiresAt.UTC(), Roles: []string{},
-		AdminAccess: inv.AdminAccess, Cloud: cloudOf(inv),
+		Status:         inv.Status,
+		PartnerName:    s.partnerName(),
+		CustomerDomain: inv.CustomerDomain,
+		DurationDays:   inv.DurationDays,
+		AutoExtend:     inv.AutoExtend,
+		ExpiresAt:      inv.ExpiresAt.UTC(),
+		Roles:          []string{},
+		AdminAccess:    inv.AdminAccess,
+		Cloud:          cloudOf(inv),
 	}
 	for _, r := range rolesOf(inv) {
 		st.Roles = append(st.Roles, r.Name)
@@ -894,7 +1042,8 @@ func (s *Server) invitationState(c *gin.Context, inv *models.Invitation) acceptS
 	}
 	st.ResellerAccepted, st.GDAPApproved = live.ResellerAccepted, live.GDAPApproved
 	if models.InvitationOpen(st.Status) {
-		st.RelationshipRequestURL, st.GDAPApprovalURL = s.relationshipLink(inv, live.RelationshipRequestURL), live.GDAPApprovalURL
+		st.RelationshipRequestURL, st.GDAPApprovalURL = s.relationshipLink(inv, live.RelationshipRequestURL),
+			live.GDAPApprovalURL
 	}
 	return st
 }
@@ -935,8 +1084,22 @@ func (s *Server) showAcceptPage(c *gin.Context) {
 	now := s.flows.Now().UTC()
 	detail := "ip=" + c.ClientIP() + " ua=" + truncate(c.Request.UserAgent(), maxUserAgent)
 	// At most one "opened" step per link, client and hour, however often the page is loaded.
-	if err := s.recordLinkStep(c, models.KindInvitation, inv.ID, "opened", detail, openedStepKey(c, inv.ID, "opened", now), now, maxOpenedSteps); err != nil {
-		s.logger.ErrorContext(c.Request.Context(), "record that an invitation was opened", "invitation_id", inv.ID, "error", err)
+	if err := s.recordLinkStep(
+		c,
+		models.KindInvitation,
+		inv.ID,
+		"opened",
+		detail,
+		openedStepKey(c, inv.ID, "opened", now),
+		now,
+		maxOpenedSteps,
+	); err != nil {
+		s.logger.ErrorContext(
+			c.Request.Context(),
+			"record that an invitation was opened",
+			"invitation_id", inv.ID,
+			"error", err,
+		)
 	}
 	st := s.invitationState(c, inv)
 	if asJSON {
@@ -974,13 +1137,19 @@ func (s *Server) acknowledgeAcceptance(c *gin.Context) {
 	if !models.InvitationOpen(inv.Status) {
 		p := invitations.problemClosed("This invitation is " + inv.Status + "; there is nothing left to accept.")
 		if !asJSON {
-			p.Title, p.Detail = translate(lang, "invitation.closed.title"), translate(lang, "invitation.closed.detail", customerStatusText(lang, inv.Status))
+			p.Title, p.Detail = translate(lang, "invitation.closed.title"),
+				translate(lang, "invitation.closed.detail", customerStatusText(lang, inv.Status))
 		}
 		s.writePageProblem(c, p, asJSON, s.customerPageFrame(c, lang))
 		return
 	}
 	if !validEmail(upn) || !strings.HasSuffix(upn, "@"+inv.CustomerDomain) {
-		p := Invalid("upn", "use your administrator account of %s, such as admin@%s", inv.CustomerDomain, inv.CustomerDomain)
+		p := Invalid(
+			"upn",
+			"use your administrator account of %s, such as admin@%s",
+			inv.CustomerDomain,
+			inv.CustomerDomain,
+		)
 		if asJSON {
 			writeProblem(c, p)
 			return
@@ -994,13 +1163,26 @@ func (s *Server) acknowledgeAcceptance(c *gin.Context) {
 	detail := "upn=" + upn + " ip=" + c.ClientIP() + " ua=" + truncate(c.Request.UserAgent(), maxUserAgent)
 	// A customer's repeated posts are recorded once per UPN.
 	key := inv.ID + "/acknowledged/" + upn
-	if err := s.recordLinkStep(c, models.KindInvitation, inv.ID, "acknowledged", detail, key, now, maxAcknowledgedSteps); err != nil {
+	if err := s.recordLinkStep(
+		c,
+		models.KindInvitation,
+		inv.ID,
+		"acknowledged",
+		detail,
+		key,
+		now,
+		maxAcknowledgedSteps,
+	); err != nil {
 		writeError(c, fmt.Errorf("record the acknowledgement of invitation %s: %w", inv.ID, err))
 		return
 	}
 	st := s.invitationState(c, inv)
 	if asJSON {
-		c.JSON(http.StatusOK, gin.H{"status": st.Status, "relationshipRequestUrl": st.RelationshipRequestURL, "gdapApprovalUrl": st.GDAPApprovalURL})
+		c.JSON(http.StatusOK, gin.H{
+			"status":                 st.Status,
+			"relationshipRequestUrl": st.RelationshipRequestURL,
+			"gdapApprovalUrl":        st.GDAPApprovalURL,
+		})
 		return
 	}
 	next := st.RelationshipRequestURL

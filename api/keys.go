@@ -22,7 +22,14 @@ type apiKeyView struct {
 }
 
 func viewAPIKey(k models.APIKey) apiKeyView {
-	return apiKeyView{ID: k.ID, Name: k.Name, Roles: k.Roles.List(), CreatedAt: k.CreatedAt, RevokedAt: k.RevokedAt, LastUsedAt: k.LastUsedAt}
+	return apiKeyView{
+		ID:         k.ID,
+		Name:       k.Name,
+		Roles:      k.Roles.List(),
+		CreatedAt:  k.CreatedAt,
+		RevokedAt:  k.RevokedAt,
+		LastUsedAt: k.LastUsedAt,
+	}
 }
 
 type createAPIKeyRequest struct {

@@ -43,7 +43,8 @@ func safeNext(next string) string {
 		return "/"
 	}
 	// The decoded path must hold no control character, backslash or leading "//" either.
-	if strings.HasPrefix(u.Path, "//") || strings.ContainsAny(u.Path, `\`) || strings.IndexFunc(u.Path, unicode.IsControl) >= 0 {
+	if strings.HasPrefix(u.Path, "//") || strings.ContainsAny(u.Path, `\`) ||
+		strings.IndexFunc(u.Path, unicode.IsControl) >= 0 {
 		return "/"
 	}
 	return next
@@ -70,7 +71,10 @@ func (s *Server) crossSite(c *gin.Context) bool {
 	if origin := c.GetHeader("Origin"); origin != "" && origin == publicOrigin(s.flows.BaseURL) {
 		return false
 	}
-	writeProblem(c, problemForbidden("the form was posted from another site; sign in from partnerflow's own sign-in page"))
+	writeProblem(
+		c,
+		problemForbidden("the form was posted from another site; sign in from partnerflow's own sign-in page"),
+	)
 	return true
 }
 

@@ -80,7 +80,13 @@ func routeOf(c *gin.Context) string {
 // requests with made-up methods cannot add series. Routes are templates or "unmatched", and
 // statuses the API's own, so every label set is bounded.
 var metricMethods = []string{
-	http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions,
+	http.MethodGet,
+	http.MethodHead,
+	http.MethodPost,
+	http.MethodPut,
+	http.MethodPatch,
+	http.MethodDelete,
+	http.MethodOptions,
 }
 
 func methodLabel(method string) string {

@@ -41,14 +41,20 @@ var (
 	countryPattern      = regexp.MustCompile(`^[A-Z]{2}$`)
 	// postalCodes are the countries whose postal code format partnerflow checks.
 	postalCodes = map[string]*regexp.Regexp{
-		"US": regexp.MustCompile(`^[0-9]{5}(-[0-9]{4})?$`), "IT": regexp.MustCompile(`^[0-9]{5}$`),
-		"TR": regexp.MustCompile(`^[0-9]{5}$`), "DE": regexp.MustCompile(`^[0-9]{5}$`), "FR": regexp.MustCompile(`^[0-9]{5}$`),
+		"US": regexp.MustCompile(`^[0-9]{5}(-[0-9]{4})?$`),
+		"IT": regexp.MustCompile(`^[0-9]{5}$`),
+		"TR": regexp.MustCompile(`^[0-9]{5}$`),
+		"DE": regexp.MustCompile(`^[0-9]{5}$`),
+		"FR": regexp.MustCompile(`^[0-9]{5}$`),
 		"GB": regexp.MustCompile(`^[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}$`),
 	}
 	// registrationCountries require the company's registration number when a customer is created.
-	registrationCountries = []string{"AM", "AZ", "BY", "HU", "KZ", "KG", "MD", "RU", "TJ", "UZ", "UA", "BR", "IN", "ZA", "PL", "AE", "SA", "TR", "TH", "VN", "MM", "IQ", "SS", "VE"}
-	billingCycles         = []string{"monthly", "annual", "triennial", "none", "one_time"}
-	termDurations         = []string{"", "P1M", "P1Y", "P3Y"}
+	registrationCountries = []string{
+		"AM", "AZ", "BY", "HU", "KZ", "KG", "MD", "RU", "TJ", "UZ", "UA", "BR",
+		"IN", "ZA", "PL", "AE", "SA", "TR", "TH", "VN", "MM", "IQ", "SS", "VE",
+	}
+	billingCycles = []string{"monthly", "annual", "triennial", "none", "one_time"}
+	termDurations = []string{"", "P1M", "P1Y", "P3Y"}
 )
 
 // Bounds of an order.
@@ -83,13 +89,23 @@ var onboardingRegistration = flowRegistration{
 		show: func(s *Server) gin.HandlerFunc { return s.showAgreementPage },
 		post: func(s *Server) gin.HandlerFunc { return s.signAgreement }}},
 	overview: overviewOf[models.Onboarding](flowOverview{
-		Kind: models.KindOnboarding, Title: "Customer onboardings", ListPath: "/customers", Noun: "onboarding", Nouns: "onboardings",
+		Kind:     models.KindOnboarding,
+		Title:    "Customer onboardings",
+		ListPath: "/customers",
+		Noun:     "onboarding",
+		Nouns:    "onboardings",
 		Statuses: onboardings.statuses,
 		Funnel: []funnelStep{
-			{"agreement-requested", "Agreement asked"}, {"agreement-opened", "Page opened"}, {"agreement-attested", "Agreement on record"},
-			{"cart-ready", "Cart ready"}, {"ordered", "Ordered"}, {"completed", "Subscriptions live"},
+			{"agreement-requested", "Agreement asked"},
+			{"agreement-opened", "Page opened"},
+			{"agreement-attested", "Agreement on record"},
+			{"cart-ready", "Cart ready"},
+			{"ordered", "Ordered"},
+			{"completed", "Subscriptions live"},
 		},
-		DoneStep: "agreement-attested", DoneLabel: "Median time to the agreement", NoneDone: "No customer agreement on record yet.",
+		DoneStep:  "agreement-attested",
+		DoneLabel: "Median time to the agreement",
+		NoneDone:  "No customer agreement on record yet.",
 	}),
 	mailKinds: []string{notify.KindAgreementRequest, notify.KindAgreementReminder, notify.KindAgreementResend,
 		notify.KindAgreementEscalation},
@@ -170,7 +186,8 @@ func (s *Server) onboardingRequest(req createOnboardingRequest, existing bool) (
 	if !existing {
 		out.DomainPrefix = strings.ToLower(strings.TrimSpace(req.DomainPrefix))
 		if !domainPrefixPattern.MatchString(out.DomainPrefix) || strings.Contains(out.DomainPrefix, "--") {
-			return out, Invalid("domainPrefix", "must be 2 to 27 lower-case letters, digits or single hyphens, such as contosoitalia (becoming contosoitalia.onmicrosoft.com)")
+			return out, Invalid("domainPrefix", "must be 2 to 27 lower-case letters, digits or single hyphens, such "+
+				"as contosoitalia (becoming contosoitalia.onmicrosoft.com)")
 		}
 		if !countryPattern.MatchString(out.Country) {
 			return out, Invalid("country", "must be a two-letter ISO country code such as IT")
@@ -182,7 +199,12 @@ func (s *Server) onboardingRequest(req createOnboardingRequest, existing bool) (
 	}
 	out.Language = lang
 	c := req.Contact
-	out.Contact = models.ContactInfo{FirstName: strings.TrimSpace(c.FirstName), LastName: strings.TrimSpace(c.LastName), Email: strings.ToLower(strings.TrimSpace(c.Email)), Phone: strings.TrimSpace(c.Phone)}
+	out.Contact = models.ContactInfo{
+		FirstName: strings.TrimSpace(c.FirstName),
+		LastName:  strings.TrimSpace(c.LastName),
+		Email:     strings.ToLower(strings.TrimSpace(c.Email)),
+		Phone:     strings.TrimSpace(c.Phone),
+	}
 	switch {
 	case out.Contact.FirstName == "" || tooLong(out.Contact.FirstName, maxPersonName):
 		return out, Invalid("contact.firstName", "must be 1 to %d characters", maxPersonName)
@@ -191,11 +213,19 @@ func (s *Server) onboardingRequest(req createOnboardingRequest, existing bool) (
 	case !validEmail(out.Contact.Email):
 		return out, Invalid("contact.email", "must be the contact's e-mail address")
 	case out.Contact.Phone != "" && !phonePattern.MatchString(out.Contact.Phone):
-		return out, Invalid("contact.phone", "must be a phone number: digits, spaces, hyphens and brackets, optionally starting with +")
+		return out, Invalid(
+			"contact.phone",
+			"must be a phone number: digits, spaces, hyphens and brackets, optionally starting with +",
+		)
 	}
 	if !existing {
 		a := req.Address
-		out.Address = models.AddressInfo{Line1: strings.TrimSpace(a.Line1), City: strings.TrimSpace(a.City), State: strings.TrimSpace(a.State), PostalCode: strings.ToUpper(strings.TrimSpace(a.PostalCode))}
+		out.Address = models.AddressInfo{
+			Line1:      strings.TrimSpace(a.Line1),
+			City:       strings.TrimSpace(a.City),
+			State:      strings.TrimSpace(a.State),
+			PostalCode: strings.ToUpper(strings.TrimSpace(a.PostalCode)),
+		}
 		switch {
 		case out.Address.Line1 == "":
 			return out, Invalid("address.line1", "the street address is required")
@@ -215,11 +245,20 @@ func (s *Server) onboardingRequest(req createOnboardingRequest, existing bool) (
 			return out, Invalid("address.postalCode", "must be at most %d characters", maxPostalCode)
 		}
 		if re, ok := postalCodes[out.Country]; ok && !re.MatchString(out.Address.PostalCode) {
-			return out, Invalid("address.postalCode", "%q is not a postal code of %s", out.Address.PostalCode, out.Country)
+			return out, Invalid(
+				"address.postalCode",
+				"%q is not a postal code of %s",
+				out.Address.PostalCode,
+				out.Country,
+			)
 		}
 		out.RegistrationNumber = strings.TrimSpace(req.RegistrationNumber)
 		if slices.Contains(registrationCountries, out.Country) && out.RegistrationNumber == "" {
-			return out, Invalid("registrationNumber", "Partner Center requires the company's registration number for customers in %s", out.Country)
+			return out, Invalid(
+				"registrationNumber",
+				"Partner Center requires the company's registration number for customers in %s",
+				out.Country,
+			)
 		}
 		if tooLong(out.RegistrationNumber, maxRegistrationNumber) {
 			return out, Invalid("registrationNumber", "must be at most %d characters", maxRegistrationNumber)
@@ -241,11 +280,18 @@ func parseProducts(field string, reqs []productRequest) ([]models.Product, error
 	var out []models.Product
 	for i, r := range reqs {
 		f := fmt.Sprintf("%s[%d]", field, i)
-		p := models.Product{CatalogItemID: strings.ToUpper(strings.TrimSpace(r.CatalogItemID)), Quantity: r.Quantity,
-			BillingCycle: strings.ToLower(strings.TrimSpace(r.BillingCycle)), TermDuration: strings.ToUpper(strings.TrimSpace(r.TermDuration))}
+		p := models.Product{
+			CatalogItemID: strings.ToUpper(strings.TrimSpace(r.CatalogItemID)),
+			Quantity:      r.Quantity,
+			BillingCycle:  strings.ToLower(strings.TrimSpace(r.BillingCycle)),
+			TermDuration:  strings.ToUpper(strings.TrimSpace(r.TermDuration)),
+		}
 		switch {
 		case !catalogItemPattern.MatchString(p.CatalogItemID):
-			return nil, Invalid(f+".catalogItemId", "must be a catalog item ID such as CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS (product:SKU:availability)")
+			return nil, Invalid(
+				f+".catalogItemId",
+				"must be a catalog item ID such as CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS (product:SKU:availability)",
+			)
 		case p.Quantity < 1 || p.Quantity > maxQuantity:
 			return nil, Invalid(f+".quantity", "must be 1 to %d", maxQuantity)
 		case !slices.Contains(billingCycles, p.BillingCycle):
@@ -270,11 +316,21 @@ func (s *Server) checkCatalog(ctx context.Context, products []models.Product, co
 		}
 		known, err := s.flows.Onboarding.Catalog(ctx, p.CatalogItemID, country)
 		if err != nil {
-			s.logger.WarnContext(ctx, "the catalog did not answer; the cart will tell", "catalog_item", p.CatalogItemID, "error", err)
+			s.logger.WarnContext(
+				ctx,
+				"the catalog did not answer; the cart will tell",
+				"catalog_item", p.CatalogItemID,
+				"error", err,
+			)
 			return nil
 		}
 		if !known {
-			return Invalid(fmt.Sprintf("products[%d].catalogItemId", i), "Partner Center does not sell %s in %s", p.CatalogItemID, country)
+			return Invalid(
+				fmt.Sprintf("products[%d].catalogItemId", i),
+				"Partner Center does not sell %s in %s",
+				p.CatalogItemID,
+				country,
+			)
 		}
 	}
 	return nil
@@ -320,9 +376,16 @@ func (s *Server) onboardInvitedCustomer(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if inv.CustomerTenantID == "" || (inv.Status != models.InvitationActive && inv.Status != models.InvitationAccepted && inv.Status != models.InvitationGranting) {
-		writeProblem(c, NewProblem(http.StatusConflict, "invitation-not-accepted", "The customer has not accepted the invitation",
-			"the invitation is "+inv.Status+": only a customer who accepted the reseller relationship can be onboarded this way"))
+	if inv.CustomerTenantID == "" ||
+		(inv.Status != models.InvitationActive && inv.Status != models.InvitationAccepted &&
+			inv.Status != models.InvitationGranting) {
+		writeProblem(c, NewProblem(
+			http.StatusConflict,
+			"invitation-not-accepted",
+			"The customer has not accepted the invitation",
+			"the invitation is "+inv.Status+
+				": only a customer who accepted the reseller relationship can be onboarded this way",
+		))
 		return
 	}
 	var req createOnboardingRequest
@@ -337,7 +400,11 @@ func (s *Server) onboardInvitedCustomer(c *gin.Context) {
 	onb.CompanyName = inv.CustomerDomain
 	resellerID := req.ResellerID
 	if resellerID == "" && inv.IndirectResellerID != "" {
-		if r, err := s.store.ActiveReseller(c.Request.Context(), s.flows.PartnerID, inv.IndirectResellerID); err == nil {
+		if r, err := s.store.ActiveReseller(
+			c.Request.Context(),
+			s.flows.PartnerID,
+			inv.IndirectResellerID,
+		); err == nil {
 			resellerID = r.ID
 		}
 	}
@@ -345,12 +412,23 @@ func (s *Server) onboardInvitedCustomer(c *gin.Context) {
 }
 
 // startOnboarding records an onboarding and starts its workflow.
-func (s *Server) startOnboarding(c *gin.Context, onb models.OnboardingRequest, resellerID, domain, invitationID, tenantID string) {
+func (s *Server) startOnboarding(
+	c *gin.Context,
+	onb models.OnboardingRequest,
+	resellerID, domain, invitationID, tenantID string,
+) {
 	ctx := c.Request.Context()
 	in := workflows.OnboardingInput{
-		PartnerID: s.flows.PartnerID, CustomerTenantID: tenantID, CompanyName: onb.CompanyName, Domain: domain, Language: onb.Language,
-		ContactEmail: onb.Contact.Email, PartnerContact: s.flows.ContactEmail, Products: onb.Products, SupportContact: onb.SupportContact,
-		Policy: s.flows.Wait,
+		PartnerID:        s.flows.PartnerID,
+		CustomerTenantID: tenantID,
+		CompanyName:      onb.CompanyName,
+		Domain:           domain,
+		Language:         onb.Language,
+		ContactEmail:     onb.Contact.Email,
+		PartnerContact:   s.flows.ContactEmail,
+		Products:         onb.Products,
+		SupportContact:   onb.SupportContact,
+		Policy:           s.flows.Wait,
 	}
 	if resellerID = strings.TrimSpace(resellerID); resellerID != "" {
 		r, err := resellers.find(ctx, s, resellerID)
@@ -378,10 +456,23 @@ func (s *Server) startOnboarding(c *gin.Context, onb models.OnboardingRequest, r
 	}
 	now := s.flows.Now().UTC()
 	row := &models.Onboarding{
-		ID: newFlowID(onboardingIDPrefix), PartnerID: in.PartnerID, InvitationID: invitationID, ResellerID: in.ResellerID,
-		ResellerTenantID: in.ResellerTenantID, ResellerMPNID: in.ResellerMPNID, CompanyName: onb.CompanyName, Domain: domain,
-		Country: onb.Country, Language: onb.Language, ContactEmail: onb.Contact.Email, CustomerTenantID: tenantID,
-		Status: models.OnboardingCreating, Request: string(raw), CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(s.flows.Onboarding.ExpireAfter),
+		ID:               newFlowID(onboardingIDPrefix),
+		PartnerID:        in.PartnerID,
+		InvitationID:     invitationID,
+		ResellerID:       in.ResellerID,
+		ResellerTenantID: in.ResellerTenantID,
+		ResellerMPNID:    in.ResellerMPNID,
+		CompanyName:      onb.CompanyName,
+		Domain:           domain,
+		Country:          onb.Country,
+		Language:         onb.Language,
+		ContactEmail:     onb.Contact.Email,
+		CustomerTenantID: tenantID,
+		Status:           models.OnboardingCreating,
+		Request:          string(raw),
+		CreatedAt:        now,
+		UpdatedAt:        now,
+		ExpiresAt:        now.Add(s.flows.Onboarding.ExpireAfter),
 	}
 	row.WorkflowID = workflows.OnboardingWorkflowID(row.ID)
 	in.CustomerID, in.ExpiresAt = row.ID, row.ExpiresAt
@@ -397,7 +488,10 @@ func (s *Server) startOnboarding(c *gin.Context, onb models.OnboardingRequest, r
 		return
 	}
 	c.Header("Location", "/v1/onboardings/"+row.ID)
-	c.JSON(http.StatusCreated, gin.H{"id": row.ID, "status": row.Status, "workflowId": row.WorkflowID, "domain": domain})
+	c.JSON(
+		http.StatusCreated,
+		gin.H{"id": row.ID, "status": row.Status, "workflowId": row.WorkflowID, "domain": domain},
+	)
 }
 
 // onboardingView is an onboarding as the API shows it.
@@ -485,14 +579,33 @@ func viewSubscriptions(subs []models.CustomerSubscription) []subscriptionView {
 
 func (s *Server) viewOnboarding(c *models.Onboarding) onboardingView {
 	return onboardingView{
-		ID: c.ID, Status: c.Status, CompanyName: c.CompanyName, Domain: c.Domain, Country: c.Country, Language: c.Language,
-		ContactEmail: c.ContactEmail, CustomerTenantID: c.CustomerTenantID, InvitationID: c.InvitationID, ResellerID: c.ResellerID,
-		ResellerMPNID: c.ResellerMPNID, CheckoutError: c.CheckoutError, FailureReason: c.FailureReason, RemindersSent: c.RemindersSent,
-		WorkflowID: c.WorkflowID, CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC(), ExpiresAt: c.ExpiresAt.UTC(),
+		ID:               c.ID,
+		Status:           c.Status,
+		CompanyName:      c.CompanyName,
+		Domain:           c.Domain,
+		Country:          c.Country,
+		Language:         c.Language,
+		ContactEmail:     c.ContactEmail,
+		CustomerTenantID: c.CustomerTenantID,
+		InvitationID:     c.InvitationID,
+		ResellerID:       c.ResellerID,
+		ResellerMPNID:    c.ResellerMPNID,
+		CheckoutError:    c.CheckoutError,
+		FailureReason:    c.FailureReason,
+		RemindersSent:    c.RemindersSent,
+		WorkflowID:       c.WorkflowID,
+		CreatedAt:        c.CreatedAt.UTC(),
+		UpdatedAt:        c.UpdatedAt.UTC(),
+		ExpiresAt:        c.ExpiresAt.UTC(),
 	}
 }
 
-func (s *Server) onboardingDetailView(ctx context.Context, c *models.Onboarding, cursor string, live *workflows.OnboardingState) (onboardingView, error) {
+func (s *Server) onboardingDetailView(
+	ctx context.Context,
+	c *models.Onboarding,
+	cursor string,
+	live *workflows.OnboardingState,
+) (onboardingView, error) {
 	v := s.viewOnboarding(c)
 	if live == nil {
 		if st, ok := s.onboardingLiveState(ctx, c); ok {
@@ -522,7 +635,11 @@ func (s *Server) onboardingDetailView(ctx context.Context, c *models.Onboarding,
 	return v, nil
 }
 
-func (s *Server) onboardingDetail(ctx context.Context, c *models.Onboarding, live *workflows.OnboardingState) (any, error) {
+func (s *Server) onboardingDetail(
+	ctx context.Context,
+	c *models.Onboarding,
+	live *workflows.OnboardingState,
+) (any, error) {
 	return s.onboardingDetailView(ctx, c, "", live)
 }
 
@@ -542,7 +659,10 @@ func (s *Server) getCart(c *gin.Context) {
 		writeProblem(c, onboardings.problemClosed("the onboarding is "+st.Status+": there is no cart to review yet"))
 		return
 	}
-	c.JSON(http.StatusOK, cartReview{Status: st.Status, Cart: viewCart(st.Cart), CheckoutError: st.CheckoutError, OrderIDs: st.OrderIDs})
+	c.JSON(
+		http.StatusOK,
+		cartReview{Status: st.Status, Cart: viewCart(st.Cart), CheckoutError: st.CheckoutError, OrderIDs: st.OrderIDs},
+	)
 }
 
 // cartReview is the cart under review with where its checkout stands.
@@ -560,7 +680,8 @@ func (s *Server) checkout(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if row.OrderIDs != "" || row.Status == models.OnboardingOrdering || row.Status == models.OnboardingProvisioning || row.Status == models.OnboardingCompleted {
+	if row.OrderIDs != "" || row.Status == models.OnboardingOrdering || row.Status == models.OnboardingProvisioning ||
+		row.Status == models.OnboardingCompleted {
 		v, err := s.onboardingDetailView(c.Request.Context(), row, "", nil)
 		if err != nil {
 			writeError(c, err)
@@ -577,8 +698,13 @@ func (s *Server) checkout(c *gin.Context) {
 // purchaseOf reaches an onboarding's Purchase, the workflow that holds its cart from review on
 // (onboardings started before it buy inline): its refusals answer as the onboarding's did.
 func purchaseOf(workflowID string) flowAPI[models.Onboarding, workflows.PurchaseState] {
-	f := flowAPI[models.Onboarding, workflows.PurchaseState]{desc: onboardings.desc, statuses: onboardings.statuses, searchColumn: onboardings.searchColumn,
-		partnerOf: onboardings.partnerOf, workflowOf: func(*models.Onboarding) string { return workflowID }}
+	f := flowAPI[models.Onboarding, workflows.PurchaseState]{
+		desc:         onboardings.desc,
+		statuses:     onboardings.statuses,
+		searchColumn: onboardings.searchColumn,
+		partnerOf:    onboardings.partnerOf,
+		workflowOf:   func(*models.Onboarding) string { return workflowID },
+	}
 	f.desc.Query = workflows.QueryPurchase
 	return f
 }
@@ -661,13 +787,21 @@ func (s *Server) revealCredentials(c *gin.Context) {
 		return
 	case errors.Is(err, models.ErrAlreadyRevealed) && creds.RevealedBy == models.RevealLapsedBy:
 		writeProblem(c, NewProblem(http.StatusConflict, "credentials-lapsed", "The credentials were deleted unrevealed",
-			fmt.Sprintf("nobody asked for them within %d days, so partnerflow deleted them on %s — reset the admin's password in the Microsoft 365 admin center",
-				int(models.CredentialsRevealWindow.Hours()/24), creds.RevealedAt.UTC().Format(time.RFC3339))))
+			fmt.Sprintf(
+				"nobody asked for them within %d days, so partnerflow deleted them on %s — reset the admin's "+
+					"password in the Microsoft 365 admin center",
+				int(models.CredentialsRevealWindow.Hours()/24),
+				creds.RevealedAt.UTC().Format(time.RFC3339),
+			)))
 		return
 	case errors.Is(err, models.ErrAlreadyRevealed):
 		p := NewProblem(http.StatusConflict, "credentials-revealed", "The credentials were revealed already",
-			fmt.Sprintf("revealed by %s on %s; they are shown only once — reset the admin's password in the Microsoft 365 admin center if they were lost",
-				creds.RevealedBy, creds.RevealedAt.UTC().Format(time.RFC3339)))
+			fmt.Sprintf(
+				"revealed by %s on %s; they are shown only once — reset the admin's password in the Microsoft 365 "+
+					"admin center if they were lost",
+				creds.RevealedBy,
+				creds.RevealedAt.UTC().Format(time.RFC3339),
+			))
 		writeProblem(c, p)
 		return
 	case err != nil:
@@ -685,7 +819,12 @@ func (s *Server) revealCredentials(c *gin.Context) {
 		return
 	}
 	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, gin.H{"userName": creds.UserName, "password": password, "revealedBy": creds.RevealedBy, "revealedAt": creds.RevealedAt})
+	c.JSON(http.StatusOK, gin.H{
+		"userName":   creds.UserName,
+		"password":   password,
+		"revealedBy": creds.RevealedBy,
+		"revealedAt": creds.RevealedAt,
+	})
 }
 
 type attestRequest struct {
@@ -706,7 +845,8 @@ func (s *Server) attestAgreement(c *gin.Context) {
 		return
 	}
 	pc := req.PrimaryContact
-	first, last, email := strings.TrimSpace(pc.FirstName), strings.TrimSpace(pc.LastName), strings.ToLower(strings.TrimSpace(pc.Email))
+	first, last, email := strings.TrimSpace(pc.FirstName), strings.TrimSpace(pc.LastName),
+		strings.ToLower(strings.TrimSpace(pc.Email))
 	switch {
 	case tooLong(first, maxPersonName):
 		writeProblem(c, Invalid("primaryContact.firstName", "must be at most %d characters", maxPersonName))
@@ -739,8 +879,17 @@ func (s *Server) attestAgreement(c *gin.Context) {
 		writeProblem(c, Invalid("dateAgreed", "must not be in the future"))
 		return
 	}
-	ev := &models.AgreementEvidence{CustomerID: row.ID, Method: models.AgreementByPartner, FirstName: first, LastName: last, Email: email,
-		DateAgreed: agreed.UTC(), RecordedAt: now, ClientIP: c.ClientIP(), UserAgent: truncate(c.Request.UserAgent(), maxUserAgent)}
+	ev := &models.AgreementEvidence{
+		CustomerID: row.ID,
+		Method:     models.AgreementByPartner,
+		FirstName:  first,
+		LastName:   last,
+		Email:      email,
+		DateAgreed: agreed.UTC(),
+		RecordedAt: now,
+		ClientIP:   c.ClientIP(),
+		UserAgent:  truncate(c.Request.UserAgent(), maxUserAgent),
+	}
 	if key := callerKey(c); key != nil {
 		ev.APIKeyID = key.ID
 	}
@@ -767,10 +916,21 @@ func (s *Server) recordAgreement(c *gin.Context, row *models.Onboarding, ev *mod
 	step := models.FlowStep{FlowKind: models.KindOnboarding, FlowID: row.ID, Name: "agreement-accepted",
 		Detail:         ev.Method + ": " + ev.FirstName + " " + ev.LastName + " <" + ev.Email + "> from " + ev.ClientIP,
 		IdempotencyKey: models.EvidenceStepKey(row.ID), At: ev.RecordedAt}
-	if err := s.store.SaveEvidence(ctx, ev, models.WithCommand(cmd), models.WithStep(step)); errors.Is(err, models.ErrConflict) {
+	if err := s.store.SaveEvidence(
+		ctx,
+		ev,
+		models.WithCommand(cmd),
+		models.WithStep(step),
+	); errors.Is(err, models.ErrConflict) {
 		// A retry after a lost answer lands here: the workflow hears of the evidence now.
-		if pending, err := models.FindBy[models.FlowCommand](ctx, s.store, "flow_kind = ? AND flow_id = ? AND command = ?",
-			models.KindOnboarding, row.ID, models.CommandUpdate); err == nil {
+		if pending, err := models.FindBy[models.FlowCommand](
+			ctx,
+			s.store,
+			"flow_kind = ? AND flow_id = ? AND command = ?",
+			models.KindOnboarding,
+			row.ID,
+			models.CommandUpdate,
+		); err == nil {
 			_ = s.kick(ctx, pending)
 		}
 		writeProblem(c, onboardings.problemClosed("the customer's acceptance of the agreement is on record already"))
@@ -800,7 +960,12 @@ func (s *Server) recordAgreement(c *gin.Context, row *models.Onboarding, ev *mod
 		}
 	default:
 		if err := s.store.DoneCommand(store, cmd.ID); err != nil {
-			s.logger.WarnContext(ctx, "agreement notice delivered but still on record", "customer_id", row.ID, "error", err)
+			s.logger.WarnContext(
+				ctx,
+				"agreement notice delivered but still on record",
+				"customer_id", row.ID,
+				"error", err,
+			)
 		}
 	}
 	if wantsJSON(c) || c.ContentType() == "application/json" {
@@ -846,7 +1011,12 @@ func (s *Server) agreementEvidence(c *gin.Context) {
 	ctx := c.Request.Context()
 	ev, err := models.FindBy[models.AgreementEvidence](ctx, s.store, "customer_id = ?", row.ID)
 	if errors.Is(err, models.ErrNotFound) {
-		writeProblem(c, NewProblem(http.StatusNotFound, "no-evidence", "No evidence yet", "the customer's acceptance of the agreement is not on record yet"))
+		writeProblem(c, NewProblem(
+			http.StatusNotFound,
+			"no-evidence",
+			"No evidence yet",
+			"the customer's acceptance of the agreement is not on record yet",
+		))
 		return
 	}
 	if err != nil {
@@ -858,10 +1028,26 @@ func (s *Server) agreementEvidence(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	v := evidenceView{CustomerID: row.ID, CompanyName: row.CompanyName, CustomerTenantID: row.CustomerTenantID, Method: ev.Method,
-		FirstName: ev.FirstName, LastName: ev.LastName, Email: ev.Email, DateAgreed: ev.DateAgreed.UTC(), RecordedAt: ev.RecordedAt.UTC(),
-		ClientIP: ev.ClientIP, UserAgent: ev.UserAgent, APIKeyID: ev.APIKeyID, AttestedOnBehalf: ev.AttestedOnBehalf,
-		TemplateID: ev.TemplateID, AgreementLink: ev.AgreementLink, SentAt: ev.SentAt, PartnerCenterResult: ev.PartnerCenterResult, Steps: tl.Steps}
+	v := evidenceView{
+		CustomerID:          row.ID,
+		CompanyName:         row.CompanyName,
+		CustomerTenantID:    row.CustomerTenantID,
+		Method:              ev.Method,
+		FirstName:           ev.FirstName,
+		LastName:            ev.LastName,
+		Email:               ev.Email,
+		DateAgreed:          ev.DateAgreed.UTC(),
+		RecordedAt:          ev.RecordedAt.UTC(),
+		ClientIP:            ev.ClientIP,
+		UserAgent:           ev.UserAgent,
+		APIKeyID:            ev.APIKeyID,
+		AttestedOnBehalf:    ev.AttestedOnBehalf,
+		TemplateID:          ev.TemplateID,
+		AgreementLink:       ev.AgreementLink,
+		SentAt:              ev.SentAt,
+		PartnerCenterResult: ev.PartnerCenterResult,
+		Steps:               tl.Steps,
+	}
 	if c.Query("format") != "html" && !strings.Contains(c.GetHeader("Accept"), "text/html") {
 		c.JSON(http.StatusOK, v)
 		return
@@ -899,14 +1085,25 @@ func (s *Server) agreementPageOf(c *gin.Context, row *models.Onboarding) agreeme
 	}
 	frame := s.customerPageFrame(c, lang)
 	frame.Title = translate(lang, "agreement.title", row.CompanyName)
-	page := agreementPage{pageFrame: frame, PartnerName: s.localPartnerName(lang), CompanyName: row.CompanyName,
-		AgreementLink: s.flows.Onboarding.AgreementLink, AgreementVersion: s.flows.Onboarding.AgreementVersion, Status: "awaiting"}
+	page := agreementPage{
+		pageFrame:        frame,
+		PartnerName:      s.localPartnerName(lang),
+		CompanyName:      row.CompanyName,
+		AgreementLink:    s.flows.Onboarding.AgreementLink,
+		AgreementVersion: s.flows.Onboarding.AgreementVersion,
+		Status:           "awaiting",
+	}
 	if row.ResellerID != "" {
 		if r, err := models.Find[models.Reseller](c.Request.Context(), s.store, row.ResellerID); err == nil {
 			page.ResellerName = r.CompanyName
 		}
 	}
-	if ev, err := models.FindBy[models.AgreementEvidence](c.Request.Context(), s.store, "customer_id = ?", row.ID); err == nil {
+	if ev, err := models.FindBy[models.AgreementEvidence](
+		c.Request.Context(),
+		s.store,
+		"customer_id = ?",
+		row.ID,
+	); err == nil {
 		page.Status, page.Accepted = "accepted", true
 		page.AcceptedBy, page.AcceptedAt = ev.FirstName+" "+ev.LastName, notify.FormatDate(lang, ev.RecordedAt)
 	} else if !models.OnboardingOpen(row.Status) {
@@ -926,7 +1123,12 @@ func (s *Server) showAgreementPage(c *gin.Context) {
 	key := openedStepKey(c, row.ID, "agreement-opened", now)
 	if err := s.recordLinkStep(c, models.KindOnboarding, row.ID, "agreement-opened",
 		"ip="+c.ClientIP()+" ua="+truncate(c.Request.UserAgent(), maxUserAgent), key, now, maxOpenedSteps); err != nil {
-		s.logger.ErrorContext(c.Request.Context(), "record that an agreement page was opened", "customer_id", row.ID, "error", err)
+		s.logger.ErrorContext(
+			c.Request.Context(),
+			"record that an agreement page was opened",
+			"customer_id", row.ID,
+			"error", err,
+		)
 	}
 	s.renderPage(c, http.StatusOK, "agreement", s.agreementPageOf(c, row))
 }
@@ -943,7 +1145,8 @@ func (s *Server) signAgreement(c *gin.Context) {
 		s.renderPage(c, http.StatusConflict, "agreement", page)
 		return
 	}
-	page.FirstName, page.LastName = strings.TrimSpace(c.PostForm("firstName")), strings.TrimSpace(c.PostForm("lastName"))
+	page.FirstName, page.LastName = strings.TrimSpace(c.PostForm("firstName")),
+		strings.TrimSpace(c.PostForm("lastName"))
 	page.Email = strings.ToLower(strings.TrimSpace(c.PostForm("email")))
 	switch {
 	case page.FirstName == "" || page.LastName == "" || utf8.RuneCountInString(page.FirstName+page.LastName) > 200:
@@ -958,9 +1161,19 @@ func (s *Server) signAgreement(c *gin.Context) {
 		return
 	}
 	now := s.flows.Now().UTC()
-	ev := &models.AgreementEvidence{CustomerID: row.ID, Method: models.AgreementByCustomer, FirstName: page.FirstName, LastName: page.LastName,
-		Email: page.Email, DateAgreed: now, RecordedAt: now, ClientIP: c.ClientIP(), UserAgent: truncate(c.Request.UserAgent(), maxUserAgent),
-		TemplateID: s.flows.Onboarding.AgreementVersion, AgreementLink: s.flows.Onboarding.AgreementLink}
+	ev := &models.AgreementEvidence{
+		CustomerID:    row.ID,
+		Method:        models.AgreementByCustomer,
+		FirstName:     page.FirstName,
+		LastName:      page.LastName,
+		Email:         page.Email,
+		DateAgreed:    now,
+		RecordedAt:    now,
+		ClientIP:      c.ClientIP(),
+		UserAgent:     truncate(c.Request.UserAgent(), maxUserAgent),
+		TemplateID:    s.flows.Onboarding.AgreementVersion,
+		AgreementLink: s.flows.Onboarding.AgreementLink,
+	}
 	if !s.recordAgreement(c, row, ev, "signed by "+page.FirstName+" "+page.LastName) {
 		return
 	}
@@ -991,7 +1204,13 @@ func (s *Server) onboardingPages(root *gin.RouterGroup) {
 		Heading: "Customer onboardings", Path: "/customers", TableID: "customers", Empty: "No customers",
 		Columns: []string{"Customer", "Status", "Reseller", "Created"}, SearchLabel: "Domain",
 	}, func(cu *models.Onboarding, now time.Time) listRow {
-		return listRow{ID: cu.ID, Link: "/customers/" + cu.ID, Title: cu.Domain, Status: cu.Status, Cells: []string{firstOf(cu.ResellerMPNID, "—"), agoText(now, cu.CreatedAt)}}
+		return listRow{
+			ID:     cu.ID,
+			Link:   "/customers/" + cu.ID,
+			Title:  cu.Domain,
+			Status: cu.Status,
+			Cells:  []string{firstOf(cu.ResellerMPNID, "—"), agoText(now, cu.CreatedAt)},
+		}
 	}))
 	s.handle(root, "GET", "/customers/:id", sessionRule(), func(c *gin.Context) {
 		row, ok := dashboardLoad(c, s, onboardings)
@@ -1006,27 +1225,55 @@ func (s *Server) onboardingPages(root *gin.RouterGroup) {
 		now := s.flows.Now()
 		frame := s.dashboardFrame(c, row.Domain)
 		frame.Nav = models.KindOnboarding + "s"
-		page := detailPage{pageFrame: frame, BackURL: "/customers", BackLabel: "Customers", Heading: v.Domain, Status: v.Status, Live: v.Live, Starting: v.startingText()}
-		page.Facts = []fact{{Label: "Company", Value: v.CompanyName}, {Label: "Contact", Value: v.ContactEmail}, {Label: "Language", Value: v.Language}}
+		page := detailPage{
+			pageFrame: frame,
+			BackURL:   "/customers",
+			BackLabel: "Customers",
+			Heading:   v.Domain,
+			Status:    v.Status,
+			Live:      v.Live,
+			Starting:  v.startingText(),
+		}
+		page.Facts = []fact{
+			{Label: "Company", Value: v.CompanyName},
+			{Label: "Contact", Value: v.ContactEmail},
+			{Label: "Language", Value: v.Language},
+		}
 		if v.CustomerTenantID != "" {
 			page.Facts = append(page.Facts, fact{Label: "Tenant", Value: v.CustomerTenantID, Code: true})
 		}
 		if v.ResellerMPNID != "" {
-			page.Facts = append(page.Facts, fact{Label: "Reseller's PartnerID", ID: "reseller-mpn", Value: v.ResellerMPNID, Link: "/resellers/" + v.ResellerID, LinkID: "reseller-link", LinkText: "partnership"})
+			page.Facts = append(page.Facts, fact{
+				Label:    "Reseller's PartnerID",
+				ID:       "reseller-mpn",
+				Value:    v.ResellerMPNID,
+				Link:     "/resellers/" + v.ResellerID,
+				LinkID:   "reseller-link",
+				LinkText: "partnership",
+			})
 		}
 		if v.CheckoutError != "" {
-			page.Facts = append(page.Facts, fact{Label: "Checkout", ID: "checkout-error", Value: v.CheckoutError, Err: true})
+			page.Facts = append(
+				page.Facts,
+				fact{Label: "Checkout", ID: "checkout-error", Value: v.CheckoutError, Err: true},
+			)
 		}
 		if v.FailureReason != "" {
 			page.Facts = append(page.Facts, fact{Label: "Failure", Value: v.FailureReason, Err: true})
 		}
 		page.Facts = append(page.Facts, createdFact(now, v.CreatedAt), s.workflowFact(v.WorkflowID))
 		if v.AgreementAccepted != nil {
-			page.LiveFacts = append(page.LiveFacts, fact{Label: "Customer agreement", ID: "agreement", Value: consentText(v.AgreementAccepted, "accepted")})
+			page.LiveFacts = append(
+				page.LiveFacts,
+				fact{Label: "Customer agreement", ID: "agreement", Value: consentText(v.AgreementAccepted, "accepted")},
+			)
 		}
 		if v.Cart != nil {
 			for _, l := range v.Cart.Lines {
-				f := fact{Label: "Cart: " + firstOf(l.Name, l.CatalogItemID), Value: fmt.Sprintf("%d × %s %s", l.Quantity, l.BillingCycle, l.TermDuration)}
+				f := fact{
+					Label: "Cart: " + firstOf(l.Name, l.CatalogItemID),
+					Value: fmt.Sprintf("%d × %s %s", l.Quantity, l.BillingCycle, l.TermDuration),
+				}
 				if l.PartnerID != "" {
 					f.Note = "via PartnerID " + l.PartnerID
 				}
@@ -1037,8 +1284,11 @@ func (s *Server) onboardingPages(root *gin.RouterGroup) {
 			}
 		}
 		for _, sub := range v.Subscriptions {
-			page.Facts = append(page.Facts, fact{Label: "Subscription", Value: fmt.Sprintf("%d × %s", sub.Quantity, firstOf(sub.Name, sub.OfferID)),
-				Note: "(" + sub.Status + ", PartnerID " + firstOf(sub.PartnerID, "—") + ")"})
+			page.Facts = append(page.Facts, fact{
+				Label: "Subscription",
+				Value: fmt.Sprintf("%d × %s", sub.Quantity, firstOf(sub.Name, sub.OfferID)),
+				Note:  "(" + sub.Status + ", PartnerID " + firstOf(sub.PartnerID, "—") + ")",
+			})
 		}
 		page.withTimeline("/customers/"+row.ID, v.timeline)
 		s.renderPage(c, http.StatusOK, "detail", page)

@@ -18,9 +18,14 @@ import (
 func validCustomer() map[string]any {
 	return map[string]any{
 		"companyName": "Contoso Italia", "domainPrefix": "contosoitalia", "country": "IT", "language": "it",
-		"contact":  map[string]any{"firstName": "Maria", "lastName": "Rossi", "email": "maria@contoso.it"},
-		"address":  map[string]any{"line1": "Via Roma 1", "city": "Milano", "postalCode": "20121"},
-		"products": []map[string]any{{"catalogItemId": "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS", "quantity": 3, "billingCycle": "monthly", "termDuration": "P1M"}},
+		"contact": map[string]any{"firstName": "Maria", "lastName": "Rossi", "email": "maria@contoso.it"},
+		"address": map[string]any{"line1": "Via Roma 1", "city": "Milano", "postalCode": "20121"},
+		"products": []map[string]any{{
+			"catalogItemId": "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS",
+			"quantity":      3,
+			"billingCycle":  "monthly",
+			"termDuration":  "P1M",
+		}},
 	}
 }
 
@@ -61,9 +66,16 @@ func TestAnOnboardingIsValidatedBeforeAnythingStarts(t *testing.T) {
 		}(), "registrationNumber"},
 		{"a phone with letters", set([]string{"contact", "phone"}, "call me"), "contact.phone"},
 		{"no products", set([]string{"products"}, []any{}), "products"},
-		{"a malformed catalog item", set([]string{"products"}, []map[string]any{{"catalogItemId": "E3", "quantity": 1, "billingCycle": "monthly"}}), "products[0].catalogItemId"},
-		{"a catalog item Partner Center does not sell", set([]string{"products"}, []map[string]any{{"catalogItemId": "CFQ7TTC0ZZZZ:0001:CFQ7TTC0ZZZZ", "quantity": 1, "billingCycle": "monthly"}}), "products[0].catalogItemId"},
-		{"a quantity of zero", set([]string{"products"}, []map[string]any{{"catalogItemId": "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS", "quantity": 0, "billingCycle": "monthly"}}), "products[0].quantity"},
+		{"a malformed catalog item", set(
+			[]string{"products"},
+			[]map[string]any{{"catalogItemId": "E3", "quantity": 1, "billingCycle": "monthly"}},
+		), "products[0].catalogItemId"},
+		{"a catalog item Partner Center does not sell", set([]string{"products"}, []map[string]any{
+			{"catalogItemId": "CFQ7TTC0ZZZZ:0001:CFQ7TTC0ZZZZ", "quantity": 1, "billingCycle": "monthly"},
+		}), "products[0].catalogItemId"},
+		{"a quantity of zero", set([]string{"products"}, []map[string]any{
+			{"catalogItemId": "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS", "quantity": 0, "billingCycle": "monthly"},
+		}), "products[0].quantity"},
 		{"an unknown reseller", set([]string{"resellerId"}, "res_nobody"), "resellerId"},
 	}
 	for _, tc := range cases {
@@ -80,7 +92,8 @@ func TestAnOnboardingIsValidatedBeforeAnythingStarts(t *testing.T) {
 	if r := f.sales.Do("POST", "/v1/customers", validCustomer()); r.Status != http.StatusCreated {
 		t.Fatalf("a valid request: %d %s", r.Status, r.Body)
 	}
-	if r := f.sales.Do("POST", "/v1/customers", validCustomer()); r.Status != http.StatusConflict || r.Header.Get("Location") == "" {
+	if r := f.sales.Do("POST", "/v1/customers", validCustomer()); r.Status != http.StatusConflict ||
+		r.Header.Get("Location") == "" {
 		t.Fatalf("a second open onboarding of the domain: %d", r.Status)
 	}
 }
@@ -133,20 +146,50 @@ func TestAnOnboardingShowsItsCartAndSubscriptionsInTheAPIsStyle(t *testing.T) {
 	if r.Status != http.StatusCreated {
 		t.Fatalf("create: %d %s", r.Status, r.Body)
 	}
-	sub := models.CustomerSubscription{ID: "sub-1", CustomerID: created.ID, OrderID: "ord-1", OfferID: "CFQ7TTC0LFLZ:0002",
-		Name: "Microsoft 365 E3", Quantity: 3, Status: "active", PartnerID: "1234567", SupportContact: "Adatum", CreatedAt: f.clock.Now()}
+	sub := models.CustomerSubscription{
+		ID:             "sub-1",
+		CustomerID:     created.ID,
+		OrderID:        "ord-1",
+		OfferID:        "CFQ7TTC0LFLZ:0002",
+		Name:           "Microsoft 365 E3",
+		Quantity:       3,
+		Status:         "active",
+		PartnerID:      "1234567",
+		SupportContact: "Adatum",
+		CreatedAt:      f.clock.Now(),
+	}
 	if err := f.store.SaveSubscriptions(context.Background(), []models.CustomerSubscription{sub}); err != nil {
 		t.Fatal(err)
 	}
 	f.temporal.set(func(ft *fakeTemporal) {
-		ft.states[created.WorkflowID] = workflows.OnboardingState{Status: models.OnboardingReview, CheckoutError: "a line was refused",
-			Cart: workflows.CartState{ID: "cart-1", Lines: []workflows.CartLine{{CatalogItemID: "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS",
-				Name: "Microsoft 365 E3", Quantity: 3, BillingCycle: "monthly", TermDuration: "P1M", Reseller: "1234567",
-				ErrorCode: 800002, Error: "the reseller is not authorized"}}}}
+		ft.states[created.WorkflowID] = workflows.OnboardingState{
+			Status:        models.OnboardingReview,
+			CheckoutError: "a line was refused",
+			Cart: workflows.CartState{
+				ID: "cart-1",
+				Lines: []workflows.CartLine{{
+					CatalogItemID: "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS",
+					Name:          "Microsoft 365 E3",
+					Quantity:      3,
+					BillingCycle:  "monthly",
+					TermDuration:  "P1M",
+					Reseller:      "1234567",
+					ErrorCode:     800002,
+					Error:         "the reseller is not authorized",
+				}},
+			},
+		}
 	})
-	line := map[string]any{"catalogItemId": "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS", "name": "Microsoft 365 E3", "quantity": 3.0,
-		"billingCycle": "monthly", "termDuration": "P1M", "partnerId": "1234567", "errorCode": 800002.0,
-		"error": "the reseller is not authorized"}
+	line := map[string]any{
+		"catalogItemId": "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS",
+		"name":          "Microsoft 365 E3",
+		"quantity":      3.0,
+		"billingCycle":  "monthly",
+		"termDuration":  "P1M",
+		"partnerId":     "1234567",
+		"errorCode":     800002.0,
+		"error":         "the reseller is not authorized",
+	}
 	cart := map[string]any{"id": "cart-1", "lines": []any{line}}
 	cases := []struct {
 		name, path string
@@ -154,11 +197,23 @@ func TestAnOnboardingShowsItsCartAndSubscriptionsInTheAPIsStyle(t *testing.T) {
 	}{
 		{"the onboarding shows its cart and subscriptions in camelCase", "/v1/customers/" + created.ID, map[string]any{
 			"cart": cart,
-			"subscriptions": []any{map[string]any{"id": "sub-1", "orderId": "ord-1", "offerId": "CFQ7TTC0LFLZ:0002",
-				"name": "Microsoft 365 E3", "quantity": 3.0, "status": "active", "partnerId": "1234567", "supportContact": "Adatum",
-				"createdAt": f.clock.Now().UTC().Format(time.RFC3339)}},
+			"subscriptions": []any{map[string]any{
+				"id":             "sub-1",
+				"orderId":        "ord-1",
+				"offerId":        "CFQ7TTC0LFLZ:0002",
+				"name":           "Microsoft 365 E3",
+				"quantity":       3.0,
+				"status":         "active",
+				"partnerId":      "1234567",
+				"supportContact": "Adatum",
+				"createdAt":      f.clock.Now().UTC().Format(time.RFC3339),
+			}},
 		}},
-		{"the cart under review is in camelCase", "/v1/customers/" + created.ID + "/cart", map[string]any{"cart": cart}},
+		{
+			"the cart under review is in camelCase",
+			"/v1/customers/" + created.ID + "/cart",
+			map[string]any{"cart": cart},
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -73,7 +73,13 @@ func overviewOf[R any](o flowOverview) flowOverview {
 		if st.Funnel, err = models.Funnel[R](ctx, store, o.Kind, partnerID, steps); err != nil {
 			return st, fmt.Errorf("overview of %s flows: %w", o.Kind, err)
 		}
-		if st.Median, st.DoneFlows, err = models.MedianTimeToStep[R](ctx, store, o.Kind, partnerID, o.DoneStep); err != nil {
+		if st.Median, st.DoneFlows, err = models.MedianTimeToStep[R](
+			ctx,
+			store,
+			o.Kind,
+			partnerID,
+			o.DoneStep,
+		); err != nil {
 			return st, fmt.Errorf("overview of %s flows: %w", o.Kind, err)
 		}
 		return st, nil
@@ -187,7 +193,12 @@ func (f flowOverview) section(st flowStats, scale time.Duration) overviewSection
 		statuses[i] = chartBar{Label: c.Name, Value: strconv.FormatInt(c.N, 10), Class: c.Name}
 		parts[i] = c.Name + " " + strconv.FormatInt(c.N, 10)
 	}
-	sec.Statuses = layoutBars(f.Kind+"-statuses", f.Title+" by status: "+strings.Join(parts, ", "), statuses, st.Statuses)
+	sec.Statuses = layoutBars(
+		f.Kind+"-statuses",
+		f.Title+" by status: "+strings.Join(parts, ", "),
+		statuses,
+		st.Statuses,
+	)
 
 	funnel := make([]chartBar, len(st.Funnel))
 	parts = make([]string, len(st.Funnel))
@@ -201,7 +212,12 @@ func (f flowOverview) section(st flowStats, scale time.Duration) overviewSection
 		funnel[i] = chartBar{Label: label, Value: value, Class: "step"}
 		parts[i] = label + " " + strconv.FormatInt(c.N, 10) + " (" + percentOf(c.N, first) + ")"
 	}
-	sec.Funnel = layoutBars(f.Kind+"-funnel", "How far "+f.Nouns+" get, with each step's share of the first: "+strings.Join(parts, ", "), funnel, st.Funnel)
+	sec.Funnel = layoutBars(
+		f.Kind+"-funnel",
+		"How far "+f.Nouns+" get, with each step's share of the first: "+strings.Join(parts, ", "),
+		funnel,
+		st.Funnel,
+	)
 
 	sec.Median = f.median(st, scale)
 	return sec

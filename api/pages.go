@@ -23,12 +23,24 @@ import (
 var templateFS embed.FS
 
 // pageTemplates holds each page parsed together with the shared layout.
-var pageTemplates = parsePages("accept", "message", "list", "detail", "overview", "partnership", "agreement", "evidence", "connection")
+var pageTemplates = parsePages(
+	"accept",
+	"message",
+	"list",
+	"detail",
+	"overview",
+	"partnership",
+	"agreement",
+	"evidence",
+	"connection",
+)
 
 func parsePages(names ...string) map[string]*template.Template {
 	out := make(map[string]*template.Template, len(names))
 	for _, n := range names {
-		out[n] = template.Must(template.New(n).Funcs(pageFuncs).ParseFS(templateFS, "templates/base.html", "templates/"+n+".html"))
+		out[n] = template.Must(
+			template.New(n).Funcs(pageFuncs).ParseFS(templateFS, "templates/base.html", "templates/"+n+".html"),
+		)
 	}
 	return out
 }
@@ -85,7 +97,10 @@ func pageHeaders(c *gin.Context) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'")
+	h.Set(
+		"Content-Security-Policy",
+		"default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'",
+	)
 }
 
 // messagePage is a page that only says something: an error or a closed door.
@@ -209,7 +224,13 @@ type customerLink struct {
 
 // rowFromLink checks a link's token and finds the flow it names. An expired, altered or stale
 // link is refused in the visitor's language on a page, and in English to a JSON client.
-func rowFromLink[R models.FlowRow, S any](s *Server, c *gin.Context, f flowAPI[R, S], l customerLink, asJSON bool) (*R, bool) {
+func rowFromLink[R models.FlowRow, S any](
+	s *Server,
+	c *gin.Context,
+	f flowAPI[R, S],
+	l customerLink,
+	asJSON bool,
+) (*R, bool) {
 	lang := s.customerLanguage(c)
 	refuse := func(status int, slug, key string) (*R, bool) {
 		in, name := lang, s.localPartnerName(lang)

@@ -65,18 +65,35 @@ var (
 	problemUnauthorized = func(d string) *Problem {
 		return NewProblem(http.StatusUnauthorized, "unauthorized", "Authentication required", d)
 	}
-	problemForbidden = func(d string) *Problem { return NewProblem(http.StatusForbidden, "forbidden", "Not allowed", d) }
-	problemTooLarge  = func(n int64) *Problem {
-		return NewProblem(http.StatusRequestEntityTooLarge, "body-too-large", "Request body too large", fmt.Sprintf("the limit is %d bytes", n))
+	problemForbidden = func(d string) *Problem {
+		return NewProblem(http.StatusForbidden, "forbidden", "Not allowed", d)
+	}
+	problemTooLarge = func(n int64) *Problem {
+		return NewProblem(
+			http.StatusRequestEntityTooLarge,
+			"body-too-large",
+			"Request body too large",
+			fmt.Sprintf("the limit is %d bytes", n),
+		)
 	}
 	problemInternal = func() *Problem {
-		return NewProblem(http.StatusInternalServerError, "internal", "Internal error", "the error was logged with this request's ID")
+		return NewProblem(
+			http.StatusInternalServerError,
+			"internal",
+			"Internal error",
+			"the error was logged with this request's ID",
+		)
 	}
 	problemUnavailable = func(d string) *Problem {
 		return NewProblem(http.StatusServiceUnavailable, "unavailable", "Not ready", d)
 	}
 	problemNotAcceptable = func() *Problem {
-		return NewProblem(http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported media type", "send application/json")
+		return NewProblem(
+			http.StatusUnsupportedMediaType,
+			"unsupported-media-type",
+			"Unsupported media type",
+			"send application/json",
+		)
 	}
 )
 
@@ -109,13 +126,23 @@ func problemFor(err error) *Problem {
 	case errors.Is(err, models.ErrNotFound):
 		return problemNotFound()
 	case errors.Is(err, models.ErrConflict):
-		return NewProblem(http.StatusConflict, "conflict", "Conflict", "the request conflicts with the resource's current state")
+		return NewProblem(
+			http.StatusConflict,
+			"conflict",
+			"Conflict",
+			"the request conflicts with the resource's current state",
+		)
 	case errors.Is(err, models.ErrBadCursor):
 		return Invalid("cursor", "the cursor is not one this API returned")
 	case errors.As(err, &pcErr) && pcErr.Retryable():
 		return problemUnavailable("Partner Center did not answer; try again")
 	case errors.As(err, &pcErr):
-		return NewProblem(http.StatusBadGateway, "partner-center-refused", "Partner Center refused the request", partnerCenterRefusal(pcErr))
+		return NewProblem(
+			http.StatusBadGateway,
+			"partner-center-refused",
+			"Partner Center refused the request",
+			partnerCenterRefusal(pcErr),
+		)
 	}
 	return nil
 }
@@ -191,9 +218,17 @@ func bindJSON(c *gin.Context, v any) bool {
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		writeProblem(c, Invalid(field, "unknown field"))
 	case errors.Is(err, io.EOF):
-		writeProblem(c, NewProblem(http.StatusBadRequest, "invalid-json", "Malformed JSON", "the request body is empty"))
+		writeProblem(
+			c,
+			NewProblem(http.StatusBadRequest, "invalid-json", "Malformed JSON", "the request body is empty"),
+		)
 	case errors.As(err, &syntaxErr):
-		writeProblem(c, NewProblem(http.StatusBadRequest, "invalid-json", "Malformed JSON", fmt.Sprintf("%v (at byte %d)", err, syntaxErr.Offset)))
+		writeProblem(c, NewProblem(
+			http.StatusBadRequest,
+			"invalid-json",
+			"Malformed JSON",
+			fmt.Sprintf("%v (at byte %d)", err, syntaxErr.Offset),
+		))
 	default:
 		writeProblem(c, NewProblem(http.StatusBadRequest, "invalid-json", "Malformed JSON", err.Error()))
 	}
@@ -210,7 +245,10 @@ func readBody(c *gin.Context) ([]byte, bool) {
 		writeProblem(c, problemTooLarge(tooLarge.Limit))
 		return nil, false
 	case err != nil:
-		writeProblem(c, NewProblem(http.StatusBadRequest, "unreadable-body", "The request body could not be read", err.Error()))
+		writeProblem(
+			c,
+			NewProblem(http.StatusBadRequest, "unreadable-body", "The request body could not be read", err.Error()),
+		)
 		return nil, false
 	}
 	return body, true

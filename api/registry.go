@@ -50,7 +50,12 @@ type linkPage struct {
 }
 
 // flowRegistrations are the flows partnerflow serves, in the dashboard's order.
-var flowRegistrations = []flowRegistration{invitationRegistration, resellerRegistration, removalRegistration, onboardingRegistration}
+var flowRegistrations = []flowRegistration{
+	invitationRegistration,
+	resellerRegistration,
+	removalRegistration,
+	onboardingRegistration,
+}
 
 // registerFlows registers every flow's routes, link pages, dashboard section, event routes and
 // the closer of its never-started flows.

@@ -42,12 +42,21 @@ var removalRegistration = flowRegistration{
 	section:  navLink{Key: models.KindRemoval + "s", Label: "Removals", Path: "/removals"},
 	routes:   (*Server).removalRoutes,
 	overview: overviewOf[models.Removal](flowOverview{
-		Kind: models.KindRemoval, Title: "Partnership removals", ListPath: "/removals", Noun: "removal", Nouns: "removals",
+		Kind:     models.KindRemoval,
+		Title:    "Partnership removals",
+		ListPath: "/removals",
+		Noun:     "removal",
+		Nouns:    "removals",
 		Statuses: removals.statuses,
 		Funnel: []funnelStep{
-			{"attested", "Attested"}, {"partnership-ended", "Partnership ended"}, {"planned", "Recipients listed"}, {"completed", "Everyone told"},
+			{"attested", "Attested"},
+			{"partnership-ended", "Partnership ended"},
+			{"planned", "Recipients listed"},
+			{"completed", "Everyone told"},
 		},
-		DoneStep: "completed", DoneLabel: "Median time to tell everyone", NoneDone: "No removal finished yet.",
+		DoneStep:  "completed",
+		DoneLabel: "Median time to tell everyone",
+		NoneDone:  "No removal finished yet.",
 	}),
 	mailKinds:         []string{notify.KindRemovalReseller, notify.KindRemovalCustomer},
 	closeNeverStarted: removals.closeNeverStarted,
@@ -80,7 +89,10 @@ func (s *Server) createRemoval(c *gin.Context) {
 		return
 	}
 	if req.Attestation == nil || !*req.Attestation {
-		writeProblem(c, Invalid("attestation", "must be true: you attest in good faith that you may end this partnership, as Partner Center requires"))
+		writeProblem(c, Invalid(
+			"attestation",
+			"must be true: you attest in good faith that you may end this partnership, as Partner Center requires",
+		))
 		return
 	}
 	attestedBy := strings.TrimSpace(req.AttestedBy)
@@ -110,12 +122,26 @@ func (s *Server) createRemoval(c *gin.Context) {
 		keyID = key.ID
 	}
 	rm := &models.Removal{
-		ID: newFlowID(removalIDPrefix), PartnerID: s.flows.PartnerID, ResellerID: reseller.ID, ResellerTenantID: reseller.TenantID,
-		ResellerName: reseller.CompanyName, Status: models.RemovalNotifying,
-		AttestedBy: attestedBy, AttestedKeyID: keyID, AttestedIP: c.ClientIP(), AttestedAt: now, CreatedAt: now, UpdatedAt: now,
+		ID:               newFlowID(removalIDPrefix),
+		PartnerID:        s.flows.PartnerID,
+		ResellerID:       reseller.ID,
+		ResellerTenantID: reseller.TenantID,
+		ResellerName:     reseller.CompanyName,
+		Status:           models.RemovalNotifying,
+		AttestedBy:       attestedBy,
+		AttestedKeyID:    keyID,
+		AttestedIP:       c.ClientIP(),
+		AttestedAt:       now,
+		CreatedAt:        now,
+		UpdatedAt:        now,
 	}
 	rm.WorkflowID = workflows.RemovalWorkflowID(rm.ID)
-	in := workflows.RemovalInput{RemovalID: rm.ID, PartnerID: rm.PartnerID, ResellerID: rm.ResellerID, ResellerTenantID: rm.ResellerTenantID}
+	in := workflows.RemovalInput{
+		RemovalID:        rm.ID,
+		PartnerID:        rm.PartnerID,
+		ResellerID:       rm.ResellerID,
+		ResellerTenantID: rm.ResellerTenantID,
+	}
 	s.flows.Removal.configureRemoval(&in)
 	insert := func(ctx context.Context, with ...models.With) (string, error) {
 		open, err := s.store.CreateRemoval(ctx, rm, with...)
@@ -124,13 +150,22 @@ func (s *Server) createRemoval(c *gin.Context) {
 		}
 		return "", err
 	}
-	attested := models.WithStep(models.FlowStep{FlowKind: models.KindRemoval, FlowID: rm.ID, Name: "attested",
-		Detail: fmt.Sprintf("by %s with API key %s from %s", attestedBy, keyID, rm.AttestedIP), IdempotencyKey: rm.ID + "/attested", At: now})
+	attested := models.WithStep(models.FlowStep{
+		FlowKind:       models.KindRemoval,
+		FlowID:         rm.ID,
+		Name:           "attested",
+		Detail:         fmt.Sprintf("by %s with API key %s from %s", attestedBy, keyID, rm.AttestedIP),
+		IdempotencyKey: rm.ID + "/attested",
+		At:             now,
+	})
 	if !removals.create(c, s, rm, rm.WorkflowID, in, removalAttributes(rm), insert, attested) {
 		return
 	}
 	c.Header("Location", "/v1/removals/"+rm.ID)
-	c.JSON(http.StatusAccepted, gin.H{"id": rm.ID, "status": rm.Status, "workflowId": rm.WorkflowID, "resellerId": rm.ResellerID})
+	c.JSON(
+		http.StatusAccepted,
+		gin.H{"id": rm.ID, "status": rm.Status, "workflowId": rm.WorkflowID, "resellerId": rm.ResellerID},
+	)
 }
 
 func removalAttributes(rm *models.Removal) startAttributes {
@@ -153,7 +188,13 @@ func (s *Server) retryRemoval(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	in := workflows.RemovalInput{RemovalID: rm.ID, PartnerID: rm.PartnerID, ResellerID: rm.ResellerID, ResellerTenantID: rm.ResellerTenantID, Retry: true}
+	in := workflows.RemovalInput{
+		RemovalID:        rm.ID,
+		PartnerID:        rm.PartnerID,
+		ResellerID:       rm.ResellerID,
+		ResellerTenantID: rm.ResellerTenantID,
+		Retry:            true,
+	}
 	s.flows.Removal.configureRemoval(&in)
 	// The deliveries become pending and the command that runs the workflow again is recorded
 	// in one transaction, so a crash between them leaves nothing pending that nobody delivers.
@@ -222,24 +263,51 @@ type deliveryView struct {
 
 func viewRemoval(rm *models.Removal) removalView {
 	return removalView{
-		ID: rm.ID, Status: rm.Status, ResellerID: rm.ResellerID, ResellerTenantID: rm.ResellerTenantID, ResellerName: rm.ResellerName,
-		WorkflowID: rm.WorkflowID, FailureReason: rm.FailureReason, CreatedAt: rm.CreatedAt.UTC(), UpdatedAt: rm.UpdatedAt.UTC(),
-		Attestation: attestationView{AttestedBy: rm.AttestedBy, KeyID: rm.AttestedKeyID, ClientIP: rm.AttestedIP, At: rm.AttestedAt.UTC()},
+		ID:               rm.ID,
+		Status:           rm.Status,
+		ResellerID:       rm.ResellerID,
+		ResellerTenantID: rm.ResellerTenantID,
+		ResellerName:     rm.ResellerName,
+		WorkflowID:       rm.WorkflowID,
+		FailureReason:    rm.FailureReason,
+		CreatedAt:        rm.CreatedAt.UTC(),
+		UpdatedAt:        rm.UpdatedAt.UTC(),
+		Attestation: attestationView{
+			AttestedBy: rm.AttestedBy,
+			KeyID:      rm.AttestedKeyID,
+			ClientIP:   rm.AttestedIP,
+			At:         rm.AttestedAt.UTC(),
+		},
 	}
 }
 
 func viewDeliveries(ds []models.Delivery) []deliveryView {
 	out := make([]deliveryView, len(ds))
 	for i, d := range ds {
-		out[i] = deliveryView{ID: d.ID, Channel: d.Channel, Recipient: d.Recipient, Name: d.RecipientName, Role: d.Role,
-			Language: d.Language, Status: d.Status, Attempts: d.Attempts, LastError: redactURLs(d.LastError), DeliveredAt: d.DeliveredAt}
+		out[i] = deliveryView{
+			ID:          d.ID,
+			Channel:     d.Channel,
+			Recipient:   d.Recipient,
+			Name:        d.RecipientName,
+			Role:        d.Role,
+			Language:    d.Language,
+			Status:      d.Status,
+			Attempts:    d.Attempts,
+			LastError:   redactURLs(d.LastError),
+			DeliveredAt: d.DeliveredAt,
+		}
 	}
 	return out
 }
 
 // removalDetailView is the removal with its recipients' counts, the first deliveries, a page of
 // its timeline and its live state.
-func (s *Server) removalDetailView(ctx context.Context, rm *models.Removal, cursor string, live *workflows.RemovalState) (removalView, error) {
+func (s *Server) removalDetailView(
+	ctx context.Context,
+	rm *models.Removal,
+	cursor string,
+	live *workflows.RemovalState,
+) (removalView, error) {
 	v := viewRemoval(rm)
 	if live == nil {
 		if st, ok := removals.liveState(ctx, s, rm); ok {
@@ -318,7 +386,13 @@ func (s *Server) removalPages(root *gin.RouterGroup) {
 		Heading: "Partnership removals", Path: "/removals", TableID: "removals", Empty: "No removals",
 		Columns: []string{"Reseller", "Status", "Attested by", "Created"}, SearchLabel: "Reseller name",
 	}, func(rm *models.Removal, now time.Time) listRow {
-		return listRow{ID: rm.ID, Link: "/removals/" + rm.ID, Title: rm.ResellerName, Status: rm.Status, Cells: []string{rm.AttestedBy, agoText(now, rm.CreatedAt)}}
+		return listRow{
+			ID:     rm.ID,
+			Link:   "/removals/" + rm.ID,
+			Title:  rm.ResellerName,
+			Status: rm.Status,
+			Cells:  []string{rm.AttestedBy, agoText(now, rm.CreatedAt)},
+		}
 	}))
 	s.handle(root, "GET", "/removals/:id", sessionRule(), func(c *gin.Context) {
 		rm, ok := dashboardLoad(c, s, removals)
@@ -333,21 +407,48 @@ func (s *Server) removalPages(root *gin.RouterGroup) {
 		now := s.flows.Now()
 		frame := s.dashboardFrame(c, "Removal of "+rm.ResellerName)
 		frame.Nav = models.KindRemoval + "s"
-		page := detailPage{pageFrame: frame, BackURL: "/removals", BackLabel: "Removals", Heading: "Removal of " + v.ResellerName, Status: v.Status, Live: v.Live, Starting: v.startingText()}
+		page := detailPage{
+			pageFrame: frame,
+			BackURL:   "/removals",
+			BackLabel: "Removals",
+			Heading:   "Removal of " + v.ResellerName,
+			Status:    v.Status,
+			Live:      v.Live,
+			Starting:  v.startingText(),
+		}
 		page.Facts = []fact{
-			{Label: "Reseller", Value: v.ResellerName, Link: "/resellers/" + v.ResellerID, LinkID: "reseller-link", LinkText: "partnership"},
-			{Label: "Attested by", ID: "attested-by", Value: v.Attestation.AttestedBy,
-				Note: "with API key " + v.Attestation.KeyID + " from " + v.Attestation.ClientIP + " on " + v.Attestation.At.Format(stepTimeLayout)},
+			{
+				Label:    "Reseller",
+				Value:    v.ResellerName,
+				Link:     "/resellers/" + v.ResellerID,
+				LinkID:   "reseller-link",
+				LinkText: "partnership",
+			},
+			{
+				Label: "Attested by",
+				ID:    "attested-by",
+				Value: v.Attestation.AttestedBy,
+				Note: "with API key " + v.Attestation.KeyID + " from " + v.Attestation.ClientIP + " on " +
+					v.Attestation.At.Format(stepTimeLayout),
+			},
 			createdFact(now, v.CreatedAt), s.workflowFact(v.WorkflowID),
 		}
 		if v.StillListed != nil && *v.StillListed {
-			page.LiveFacts = []fact{{Label: "Partner Center", ID: "still-listed", Err: true,
-				Value: "still lists the partnership: remove it in Partner Center (Indirect resellers); there is no API for it"}}
+			page.LiveFacts = []fact{{
+				Label: "Partner Center",
+				ID:    "still-listed",
+				Err:   true,
+				Value: "still lists the partnership: remove it in Partner Center (Indirect resellers); there is no " +
+					"API for it",
+			}}
 		}
 		page.Progress = newProgress(*v.Recipients)
 		for _, d := range v.Deliveries {
 			if d.Status == models.DeliveryFailed {
-				page.Facts = append(page.Facts, fact{Label: "Failed: " + d.Recipient, Value: redactURLs(d.LastError), Err: true})
+				page.Facts = append(
+					page.Facts,
+					fact{Label: "Failed: " + d.Recipient, Value: redactURLs(d.LastError), Err: true},
+				)
 			}
 		}
 		page.withTimeline("/removals/"+rm.ID, v.timeline)

@@ -47,12 +47,18 @@ var resellerRegistration = flowRegistration{
 		show: func(s *Server) gin.HandlerFunc { return s.showPartnershipPage },
 		post: func(s *Server) gin.HandlerFunc { return s.acknowledgePartnership }}},
 	overview: overviewOf[models.Reseller](flowOverview{
-		Kind: models.KindReseller, Title: "Resellers", ListPath: "/resellers", Noun: "partnership request", Nouns: "partnership requests",
+		Kind:     models.KindReseller,
+		Title:    "Resellers",
+		ListPath: "/resellers",
+		Noun:     "partnership request",
+		Nouns:    "partnership requests",
 		Statuses: resellers.statuses,
 		Funnel: []funnelStep{
 			{"sent", "Sent"}, {"opened", "Link opened"}, {"authorized", "Authorized"}, {"verified", "Verified"},
 		},
-		DoneStep: "authorized", DoneLabel: "Median time to authorize", NoneDone: "No reseller authorized yet.",
+		DoneStep:  "authorized",
+		DoneLabel: "Median time to authorize",
+		NoneDone:  "No reseller authorized yet.",
 	}),
 	mailKinds: []string{notify.KindResellerInvitation, notify.KindResellerReminder, notify.KindResellerResend,
 		notify.KindResellerEscalation, notify.KindResellerVerified, notify.KindResellerVerificationFailed},
@@ -67,9 +73,27 @@ func (s *Server) resellerRoutes(root, v1 *gin.RouterGroup) {
 	s.handle(v1, "GET", "/resellers", reader, listHandler(s, resellers, s.viewReseller))
 	s.handle(v1, "GET", "/resellers/:id", reader, detailHandler(s, resellers, s.resellerDetail))
 	s.handle(v1, "GET", "/resellers/:id/steps", reader, stepsHandler(s, resellers))
-	s.handle(v1, "POST", "/resellers/:id/resend", admin, updateHandler(s, resellers, workflows.UpdateResend, resendArg, s.resellerDetail))
-	s.handle(v1, "POST", "/resellers/:id/cancel", admin, updateHandler(s, resellers, workflows.UpdateCancel, cancelArg, s.resellerDetail))
-	s.handle(v1, "POST", "/resellers/:id/verify", admin, updateHandler(s, resellers, workflows.UpdateVerify, verifyArg, s.resellerDetail))
+	s.handle(
+		v1,
+		"POST",
+		"/resellers/:id/resend",
+		admin,
+		updateHandler(s, resellers, workflows.UpdateResend, resendArg, s.resellerDetail),
+	)
+	s.handle(
+		v1,
+		"POST",
+		"/resellers/:id/cancel",
+		admin,
+		updateHandler(s, resellers, workflows.UpdateCancel, cancelArg, s.resellerDetail),
+	)
+	s.handle(
+		v1,
+		"POST",
+		"/resellers/:id/verify",
+		admin,
+		updateHandler(s, resellers, workflows.UpdateVerify, verifyArg, s.resellerDetail),
+	)
 	s.resellerPages(root)
 }
 
@@ -94,7 +118,11 @@ func (s *Server) resellerInput(req createResellerRequest) (workflows.ResellerInp
 	}
 	in.CompanyName = strings.TrimSpace(req.CompanyName)
 	if in.CompanyName == "" || utf8.RuneCountInString(in.CompanyName) > maxCompanyName {
-		return in, Invalid("companyName", "must be the reseller's company name as in Partner Center, 1 to %d characters", maxCompanyName)
+		return in, Invalid(
+			"companyName",
+			"must be the reseller's company name as in Partner Center, 1 to %d characters",
+			maxCompanyName,
+		)
 	}
 	in.MPNID = strings.TrimSpace(req.MPNID)
 	if in.MPNID != "" && !mpnPattern.MatchString(in.MPNID) {
@@ -121,7 +149,12 @@ func (s *Server) requestLanguage(raw string) (string, error) {
 	}
 	lang, ok := notify.ParseLanguage(raw)
 	if !ok {
-		return "", Invalid("language", "unsupported language %q: use one of %s", raw, strings.Join(notify.Languages(), ", "))
+		return "", Invalid(
+			"language",
+			"unsupported language %q: use one of %s",
+			raw,
+			strings.Join(notify.Languages(), ", "),
+		)
 	}
 	return lang, nil
 }
@@ -158,7 +191,11 @@ func (s *Server) createReseller(c *gin.Context) {
 	}
 	c.Header("Location", "/v1/resellers/"+r.ID)
 	c.JSON(http.StatusCreated, gin.H{
-		"id": r.ID, "status": r.Status, "workflowId": r.WorkflowID, "landingUrl": s.partnershipURL(r), "expiresAt": r.ExpiresAt,
+		"id":         r.ID,
+		"status":     r.Status,
+		"workflowId": r.WorkflowID,
+		"landingUrl": s.partnershipURL(r),
+		"expiresAt":  r.ExpiresAt,
 	})
 }
 
@@ -193,15 +230,33 @@ type resellerView struct {
 
 func (s *Server) viewReseller(r *models.Reseller) resellerView {
 	return resellerView{
-		ID: r.ID, Status: r.Status, CompanyName: r.CompanyName, Email: r.Email, Language: r.Language, MPNID: r.MPNID,
-		TenantID: r.TenantID, Location: r.Location, FailureCode: r.FailureCode, FailureReason: r.FailureReason,
-		RemindersSent: r.RemindersSent, WorkflowID: r.WorkflowID, LandingURL: s.partnershipURL(r), VerifiedAt: r.VerifiedAt,
-		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(),
+		ID:            r.ID,
+		Status:        r.Status,
+		CompanyName:   r.CompanyName,
+		Email:         r.Email,
+		Language:      r.Language,
+		MPNID:         r.MPNID,
+		TenantID:      r.TenantID,
+		Location:      r.Location,
+		FailureCode:   r.FailureCode,
+		FailureReason: r.FailureReason,
+		RemindersSent: r.RemindersSent,
+		WorkflowID:    r.WorkflowID,
+		LandingURL:    s.partnershipURL(r),
+		VerifiedAt:    r.VerifiedAt,
+		CreatedAt:     r.CreatedAt.UTC(),
+		UpdatedAt:     r.UpdatedAt.UTC(),
+		ExpiresAt:     r.ExpiresAt.UTC(),
 	}
 }
 
 // resellerView with a page of its timeline and the live state.
-func (s *Server) resellerDetailView(ctx context.Context, r *models.Reseller, cursor string, live *workflows.ResellerState) (resellerView, error) {
+func (s *Server) resellerDetailView(
+	ctx context.Context,
+	r *models.Reseller,
+	cursor string,
+	live *workflows.ResellerState,
+) (resellerView, error) {
 	v := s.viewReseller(r)
 	if live == nil {
 		if st, ok := resellers.liveState(ctx, s, r); ok {
@@ -223,7 +278,8 @@ func (s *Server) resellerDetailView(ctx context.Context, r *models.Reseller, cur
 		if live.FailureReason != "" {
 			v.FailureCode, v.FailureReason = live.FailureCode, live.FailureReason
 		}
-		v.MPNID, v.TenantID, v.Location = firstOf(live.MPNID, v.MPNID), firstOf(live.TenantID, v.TenantID), firstOf(live.Location, v.Location)
+		v.MPNID, v.TenantID, v.Location = firstOf(live.MPNID, v.MPNID), firstOf(live.TenantID, v.TenantID),
+			firstOf(live.Location, v.Location)
 		v.RemindersSent = max(v.RemindersSent, live.RemindersSent)
 	}
 	return v, nil
@@ -253,13 +309,28 @@ func (s *Server) checkIndirectReseller(ctx context.Context, field, tenantID stri
 	latest, err := s.store.LatestResellerByTenant(ctx, s.flows.PartnerID, tenantID)
 	switch {
 	case errors.Is(err, models.ErrNotFound):
-		return nil, Invalid(field, "%s is not one of your indirect resellers: partner with it first (POST /v1/resellers)", tenantID)
+		return nil, Invalid(
+			field,
+			"%s is not one of your indirect resellers: partner with it first (POST /v1/resellers)",
+			tenantID,
+		)
 	case err != nil:
 		return nil, err
 	case latest.Status == models.ResellerVerificationFailed:
-		return nil, Invalid(field, "reseller %s failed verification (%s: %s): it cannot be named until it is verified", latest.CompanyName, latest.FailureCode, latest.FailureReason)
+		return nil, Invalid(
+			field,
+			"reseller %s failed verification (%s: %s): it cannot be named until it is verified",
+			latest.CompanyName,
+			latest.FailureCode,
+			latest.FailureReason,
+		)
 	}
-	return nil, Invalid(field, "reseller %s is %s, not active: only an active, verified reseller can be named", latest.CompanyName, latest.Status)
+	return nil, Invalid(
+		field,
+		"reseller %s is %s, not active: only an active, verified reseller can be named",
+		latest.CompanyName,
+		latest.Status,
+	)
 }
 
 // newFlowID returns a random flow ID with the kind's prefix.
@@ -287,7 +358,11 @@ type partnershipPage struct {
 }
 
 // partnershipLink is the reseller's link to the partnership page.
-var partnershipLink = customerLink{purpose: links.PurposeResellerPartnership, instance: "/partner", catalog: "partnership.link"}
+var partnershipLink = customerLink{
+	purpose:  links.PurposeResellerPartnership,
+	instance: "/partner",
+	catalog:  "partnership.link",
+}
 
 // partnershipPageOf is the landing page in the reseller's language: the link's ?lang=, the
 // browser's, or the default.
@@ -315,7 +390,12 @@ func (s *Server) showPartnershipPage(c *gin.Context) {
 	detail := "ip=" + c.ClientIP() + " ua=" + truncate(c.Request.UserAgent(), maxUserAgent)
 	key := openedStepKey(c, r.ID, "opened", now)
 	if err := s.recordLinkStep(c, models.KindReseller, r.ID, "opened", detail, key, now, maxOpenedSteps); err != nil {
-		s.logger.ErrorContext(c.Request.Context(), "record that a partnership request was opened", "reseller_id", r.ID, "error", err)
+		s.logger.ErrorContext(
+			c.Request.Context(),
+			"record that a partnership request was opened",
+			"reseller_id", r.ID,
+			"error", err,
+		)
 	}
 	page := s.partnershipPageOf(c, r)
 	if asJSON {
@@ -350,7 +430,12 @@ func (s *Server) acknowledgePartnership(c *gin.Context) {
 	}
 	mpn := strings.TrimSpace(req.MPNID)
 	if r.Status != models.ResellerPending {
-		s.writePageProblem(c, resellers.problemClosed("This request is "+r.Status+"; there is nothing left to do here."), asJSON, s.customerFrame())
+		s.writePageProblem(
+			c,
+			resellers.problemClosed("This request is "+r.Status+"; there is nothing left to do here."),
+			asJSON,
+			s.customerFrame(),
+		)
 		return
 	}
 	if !mpnPattern.MatchString(mpn) {
@@ -366,13 +451,28 @@ func (s *Server) acknowledgePartnership(c *gin.Context) {
 	now := s.flows.Now().UTC()
 	ctx := c.Request.Context()
 	if r.MPNID == "" {
-		if err := models.Record(ctx, s.store, models.KindReseller, r.ID, models.ResellerChange{Set: models.Reseller{MPNID: mpn}, At: now}); err != nil {
+		if err := models.Record(
+			ctx,
+			s.store,
+			models.KindReseller,
+			r.ID,
+			models.ResellerChange{Set: models.Reseller{MPNID: mpn}, At: now},
+		); err != nil {
 			writeError(c, err)
 			return
 		}
 	}
 	detail := "mpnId=" + mpn + " ip=" + c.ClientIP() + " ua=" + truncate(c.Request.UserAgent(), maxUserAgent)
-	if err := s.recordLinkStep(c, models.KindReseller, r.ID, "acknowledged", detail, r.ID+"/acknowledged/"+mpn, now, maxAcknowledgedSteps); err != nil {
+	if err := s.recordLinkStep(
+		c,
+		models.KindReseller,
+		r.ID,
+		"acknowledged",
+		detail,
+		r.ID+"/acknowledged/"+mpn,
+		now,
+		maxAcknowledgedSteps,
+	); err != nil {
 		writeError(c, err)
 		return
 	}
@@ -393,7 +493,13 @@ func (s *Server) resellerPages(root *gin.RouterGroup) {
 		Heading: "Resellers", Path: "/resellers", TableID: "resellers", Empty: "No resellers",
 		Columns: []string{"Reseller", "Status", "PartnerID", "Created"}, SearchLabel: "Company name",
 	}, func(rs *models.Reseller, now time.Time) listRow {
-		return listRow{ID: rs.ID, Link: "/resellers/" + rs.ID, Title: rs.CompanyName, Status: rs.Status, Cells: []string{firstOf(rs.MPNID, "—"), agoText(now, rs.CreatedAt)}}
+		return listRow{
+			ID:     rs.ID,
+			Link:   "/resellers/" + rs.ID,
+			Title:  rs.CompanyName,
+			Status: rs.Status,
+			Cells:  []string{firstOf(rs.MPNID, "—"), agoText(now, rs.CreatedAt)},
+		}
 	}))
 	s.handle(root, "GET", "/resellers/:id", sessionRule(), func(c *gin.Context) {
 		if rs, ok := dashboardLoad(c, s, resellers); ok {
@@ -401,8 +507,14 @@ func (s *Server) resellerPages(root *gin.RouterGroup) {
 		}
 	})
 	waitActions(root, s, resellers, "/resellers", s.renderResellerPage)
-	s.handle(root, "POST", "/resellers/:id/verify", sessionRule(models.RoleAdminAgent), dashboardAction(s, resellers, workflows.UpdateVerify, "verified",
-		func(c *gin.Context) (any, error) { return workflows.VerifyRequest{By: callerName(c)}, nil }, s.renderResellerPage))
+	s.handle(root, "POST", "/resellers/:id/verify", sessionRule(models.RoleAdminAgent), dashboardAction(
+		s,
+		resellers,
+		workflows.UpdateVerify,
+		"verified",
+		func(c *gin.Context) (any, error) { return workflows.VerifyRequest{By: callerName(c)}, nil },
+		s.renderResellerPage,
+	))
 }
 
 var resellerNotices = map[string]string{
@@ -421,38 +533,69 @@ func (s *Server) renderResellerPage(c *gin.Context, status int, rs *models.Resel
 	now := s.flows.Now()
 	frame := s.dashboardFrame(c, rs.CompanyName)
 	frame.Nav = models.KindReseller + "s"
-	page := detailPage{pageFrame: frame, BackURL: "/resellers", BackLabel: "Resellers", Heading: v.CompanyName, Status: v.Status,
-		Notice: notice, CSRF: s.csrfToken(c), Live: v.Live, Starting: v.startingText()}
+	page := detailPage{
+		pageFrame: frame,
+		BackURL:   "/resellers",
+		BackLabel: "Resellers",
+		Heading:   v.CompanyName,
+		Status:    v.Status,
+		Notice:    notice,
+		CSRF:      s.csrfToken(c),
+		Live:      v.Live,
+		Starting:  v.startingText(),
+	}
 	page.Facts = []fact{
 		{Label: "Contact", Value: v.Email}, {Label: "Language", Value: v.Language},
 		{Label: "PartnerID", ID: "mpn-id", Value: firstOf(v.MPNID, "not known yet")},
 	}
 	if v.TenantID != "" {
-		page.Facts = append(page.Facts, fact{Label: "Reseller tenant", Value: v.TenantID, Code: true}, fact{Label: "Location", Value: v.Location})
+		page.Facts = append(
+			page.Facts,
+			fact{Label: "Reseller tenant", Value: v.TenantID, Code: true},
+			fact{Label: "Location", Value: v.Location},
+		)
 	}
 	if v.FailureReason != "" {
 		label := "Verification"
 		if v.Status == models.ResellerNeedsReview {
 			label = "Needs your review"
 		}
-		page.Facts = append(page.Facts, fact{Label: label, ID: "failure", Value: strings.TrimPrefix(v.FailureCode+": ", ": ") + v.FailureReason, Err: true})
+		page.Facts = append(page.Facts, fact{
+			Label: label,
+			ID:    "failure",
+			Value: strings.TrimPrefix(v.FailureCode+": ", ": ") + v.FailureReason,
+			Err:   true,
+		})
 	}
-	page.Facts = append(page.Facts, createdFact(now, v.CreatedAt), fact{Label: "Reminders sent", Value: itoa(v.RemindersSent)},
-		fact{Label: "Reseller's link", ID: "landing-url", Value: v.LandingURL, Code: true}, s.workflowFact(v.WorkflowID))
+	page.Facts = append(
+		page.Facts,
+		createdFact(now, v.CreatedAt),
+		fact{Label: "Reminders sent", Value: itoa(v.RemindersSent)},
+		fact{Label: "Reseller's link", ID: "landing-url", Value: v.LandingURL, Code: true},
+		s.workflowFact(v.WorkflowID),
+	)
 	if v.Authorized != nil {
-		page.LiveFacts = []fact{{Label: "Authorized at Microsoft", ID: "authorized", Value: consentText(v.Authorized, "yes")}}
+		page.LiveFacts = []fact{
+			{Label: "Authorized at Microsoft", ID: "authorized", Value: consentText(v.Authorized, "yes")},
+		}
 	}
 	base := "/resellers/" + rs.ID
 	switch v.Status {
 	case models.ResellerPending:
-		page.Actions = append(page.Actions, action{Path: base + "/resend", ID: "resend", Label: "Send the request again"})
+		page.Actions = append(
+			page.Actions,
+			action{Path: base + "/resend", ID: "resend", Label: "Send the request again"},
+		)
 	case models.ResellerVerificationFailed:
 		page.Actions = append(page.Actions, action{Path: base + "/verify", ID: "verify", Label: "Verify again"})
 	case models.ResellerNeedsReview:
 		page.Actions = append(page.Actions, action{Path: base + "/verify", ID: "verify", Label: "Check again"})
 	}
 	if models.ResellerOpen(v.Status) {
-		page.Actions = append(page.Actions, action{Path: base + "/cancel", ID: "cancel", Label: "Cancel the request", Danger: true, Reason: true})
+		page.Actions = append(
+			page.Actions,
+			action{Path: base + "/cancel", ID: "cancel", Label: "Cancel the request", Danger: true, Reason: true},
+		)
 	}
 	page.withTimeline(base, v.timeline)
 	s.renderPage(c, status, "detail", page)

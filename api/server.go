@@ -126,7 +126,14 @@ func New(cfg Config) *Server {
 		cfg.Logger.Error("invalid trusted proxies; trusting none", "error", err)
 		_ = r.SetTrustedProxies(nil)
 	}
-	r.Use(requestID(), accessLog(cfg.Logger), recoverProblem(), httpMetrics(cfg.Registry), s.hsts, limitBody(cfg.MaxBodyBytes))
+	r.Use(
+		requestID(),
+		accessLog(cfg.Logger),
+		recoverProblem(),
+		httpMetrics(cfg.Registry),
+		s.hsts,
+		limitBody(cfg.MaxBodyBytes),
+	)
 	r.NoRoute(func(c *gin.Context) {
 		p := problemNotFound()
 		p.Detail = "no route for " + c.Request.Method + " " + c.Request.URL.Path
@@ -215,7 +222,13 @@ func (s *Server) readyz(c *gin.Context) {
 	ready := true
 	failed := func(name string, err error) {
 		checks[name], ready = "unavailable", false
-		s.logger.ErrorContext(ctx, "readiness check failed", "check", name, "error", err, "request_id", c.GetString(ctxRequestID))
+		s.logger.ErrorContext(
+			ctx,
+			"readiness check failed",
+			"check", name,
+			"error", err,
+			"request_id", c.GetString(ctxRequestID),
+		)
 	}
 	if err := s.store.Ping(ctx); err != nil {
 		failed("database", err)

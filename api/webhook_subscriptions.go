@@ -71,7 +71,13 @@ type webhookSubscriptionView struct {
 }
 
 func viewWebhookSubscription(sub models.WebhookSubscription) webhookSubscriptionView {
-	return webhookSubscriptionView{ID: sub.ID, URL: sub.URL, Events: sub.EventList(), Description: sub.Description, CreatedAt: sub.CreatedAt.UTC()}
+	return webhookSubscriptionView{
+		ID:          sub.ID,
+		URL:         sub.URL,
+		Events:      sub.EventList(),
+		Description: sub.Description,
+		CreatedAt:   sub.CreatedAt.UTC(),
+	}
 }
 
 type createWebhookSubscriptionRequest struct {
@@ -135,15 +141,23 @@ func (s *Server) createWebhookSubscription(c *gin.Context) {
 // webhookEvents validates a subscription's events, dropping repeats.
 func webhookEvents(names []string) ([]string, error) {
 	if len(names) == 0 || len(names) > maxWebhookEvents {
-		return nil, Invalid("events", "name 1 to %d events such as invitation.active, reseller.* or *", maxWebhookEvents)
+		return nil, Invalid(
+			"events",
+			"name 1 to %d events such as invitation.active, reseller.* or *",
+			maxWebhookEvents,
+		)
 	}
 	out := make([]string, 0, len(names))
 	for _, n := range names {
 		n = strings.TrimSpace(n)
 		if !knownEvent(n) {
 			kinds := slices.Sorted(maps.Keys(webhookEventStatuses()))
-			return nil, Invalid("events", "unknown event %q: use <kind>.<status> such as invitation.active, <kind>.* or *; the kinds are %s",
-				n, strings.Join(kinds, ", "))
+			return nil, Invalid(
+				"events",
+				"unknown event %q: use <kind>.<status> such as invitation.active, <kind>.* or *; the kinds are %s",
+				n,
+				strings.Join(kinds, ", "),
+			)
 		}
 		if !slices.Contains(out, n) {
 			out = append(out, n)
@@ -199,8 +213,15 @@ type webhookDeliveryView struct {
 // agents read the log, but only global admins may see where subscriptions post.
 func viewWebhookDelivery(d models.WebhookDelivery) webhookDeliveryView {
 	v := webhookDeliveryView{
-		ID: d.ID, SubscriptionID: d.SubscriptionID, EventType: d.EventType, EventID: d.EventID, Status: d.Status,
-		Attempts: d.Attempts, LastError: redactURLs(d.LastError), CreatedAt: d.CreatedAt.UTC(), Payload: json.RawMessage(d.Payload),
+		ID:             d.ID,
+		SubscriptionID: d.SubscriptionID,
+		EventType:      d.EventType,
+		EventID:        d.EventID,
+		Status:         d.Status,
+		Attempts:       d.Attempts,
+		LastError:      redactURLs(d.LastError),
+		CreatedAt:      d.CreatedAt.UTC(),
+		Payload:        json.RawMessage(d.Payload),
 	}
 	if d.Status == models.WebhookPending {
 		next := d.NextAttemptAt.UTC()
@@ -232,7 +253,12 @@ func redactURLs(text string) string {
 
 // listWebhookDeliveries serves the delivery log, newest first.
 func (s *Server) listWebhookDeliveries(c *gin.Context) {
-	f := models.WebhookDeliveryFilter{PartnerID: s.flows.PartnerID, SubscriptionID: c.Query("subscription"), Limit: defaultListLimit, Cursor: c.Query("cursor")}
+	f := models.WebhookDeliveryFilter{
+		PartnerID:      s.flows.PartnerID,
+		SubscriptionID: c.Query("subscription"),
+		Limit:          defaultListLimit,
+		Cursor:         c.Query("cursor"),
+	}
 	var err error
 	if f.Status, err = statusQuery(c, models.WebhookDeliveryStatuses); err != nil {
 		writeError(c, err)
@@ -263,8 +289,12 @@ func (s *Server) retryWebhookDelivery(c *gin.Context) {
 		p.Detail = "no webhook delivery with this ID"
 		writeProblem(c, p)
 	case errors.Is(err, models.ErrConflict):
-		writeProblem(c, NewProblem(http.StatusConflict, "webhook-delivery-not-retryable", "The delivery cannot be retried",
-			"only a failed delivery of a subscription that still exists can be retried"))
+		writeProblem(c, NewProblem(
+			http.StatusConflict,
+			"webhook-delivery-not-retryable",
+			"The delivery cannot be retried",
+			"only a failed delivery of a subscription that still exists can be retried",
+		))
 	case err != nil:
 		writeError(c, err)
 	default:

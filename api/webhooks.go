@@ -64,17 +64,33 @@ func (s *Server) partnerCenterWebhook(c *gin.Context) {
 	ctx := partnercenter.WithWebhookSource(c.Request.Context(), clientKey(c))
 	ev, err := s.flows.Webhooks.Verify(ctx, c.Request.Header, body)
 	if err != nil {
-		s.logger.WarnContext(ctx, "Partner Center webhook refused", "request_id", c.GetString(ctxRequestID), "error", err)
-		writeProblem(c, NewProblem(http.StatusUnauthorized, "webhook-signature", "The event is not signed by Partner Center",
-			"the signature, its certificate or the certificate URL did not verify"))
+		s.logger.WarnContext(
+			ctx,
+			"Partner Center webhook refused",
+			"request_id", c.GetString(ctxRequestID),
+			"error", err,
+		)
+		writeProblem(c, NewProblem(
+			http.StatusUnauthorized,
+			"webhook-signature",
+			"The event is not signed by Partner Center",
+			"the signature, its certificate or the certificate URL did not verify",
+		))
 		return
 	}
 	changed := ev.ResourceChangeUtcDate.UTC()
 	if changed.IsZero() || s.flows.Now().Sub(changed) > WebhookReplayWindow {
 		s.logger.WarnContext(ctx, "stale Partner Center webhook refused", "request_id", c.GetString(ctxRequestID),
 			"event", ev.EventName, "resource", ev.ResourceURI, "changed_at", changed)
-		writeProblem(c, NewProblem(http.StatusBadRequest, "webhook-stale", "The event is too old",
-			fmt.Sprintf("events dated more than %s ago (ResourceChangeUtcDate) are refused as replays", WebhookReplayWindow)))
+		writeProblem(c, NewProblem(
+			http.StatusBadRequest,
+			"webhook-stale",
+			"The event is too old",
+			fmt.Sprintf(
+				"events dated more than %s ago (ResourceChangeUtcDate) are refused as replays",
+				WebhookReplayWindow,
+			),
+		))
 		return
 	}
 	sum := sha256.Sum256(body)
@@ -103,7 +119,13 @@ func (s *Server) partnerCenterWebhook(c *gin.Context) {
 	}
 	out := s.routeWebhookEvent(ctx, ev)
 	if err := s.store.FinishWebhookEvent(context.WithoutCancel(ctx), row.ID, out.result); err != nil {
-		s.logger.ErrorContext(ctx, "record webhook event result", "event_id", row.ID, "result", out.result, "error", err)
+		s.logger.ErrorContext(
+			ctx,
+			"record webhook event result",
+			"event_id", row.ID,
+			"result", out.result,
+			"error", err,
+		)
 	}
 	if out.err != nil {
 		if p := problemFor(out.err); p == nil || p.Status >= http.StatusInternalServerError {
@@ -123,7 +145,10 @@ func (s *Server) routeWebhookEvent(ctx context.Context, ev partnercenter.Webhook
 	if !ok {
 		return webhookOutcome{result: "ignored"}
 	}
-	return route(ctx, workflows.PartnerCenterEvent{EventName: ev.EventName, ResourceID: lastPathSegment(ev.ResourceURI)})
+	return route(
+		ctx,
+		workflows.PartnerCenterEvent{EventName: ev.EventName, ResourceID: lastPathSegment(ev.ResourceURI)},
+	)
 }
 
 func (s *Server) signalWorkflow(ctx context.Context, workflowID string, signal workflows.PartnerCenterEvent) error {
