@@ -18,8 +18,10 @@ var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Sign in · partnerflow</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>body{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem;color:#1b1f24}
-input{width:100%;padding:.5rem;margin:.5rem 0;box-sizing:border-box}button{padding:.5rem 1rem}.err{color:#b00020}</style></head>
-<body><h1>partnerflow</h1><p>Sign in with an API key. The session also lets the Temporal Web UI decrypt payloads through partnerflow's codec endpoint.</p>
+input{width:100%;padding:.5rem;margin:.5rem 0;box-sizing:border-box}
+button{padding:.5rem 1rem}.err{color:#b00020}</style></head>
+<body><h1>partnerflow</h1><p>Sign in with an API key. The session also lets the Temporal Web UI decrypt payloads
+through partnerflow's codec endpoint.</p>
 {{if .Error}}<p class="err" id="error">{{.Error}}</p>{{end}}
 <form method="post" action="/login"><input type="hidden" name="next" value="{{.Next}}">
 <label for="key">API key</label><input id="key" name="key" type="password" autocomplete="off" required>
