@@ -61,7 +61,9 @@ type connectionWaiter struct {
 // FlowStatus search attribute, until a global admin connects (SignalConnected) or a recheck is
 // due; then it calls again. The partner's contact is told by the activity, once per loss. A
 // cancel ends the wait with errCancelledWaiting.
-func (cw connectionWaiter) call(ctx workflow.Context, withOptions func(workflow.Context) workflow.Context, out any, activity any, args ...any) error {
+func (cw connectionWaiter) call(
+	ctx workflow.Context, withOptions func(workflow.Context) workflow.Context, out any, activity any, args ...any,
+) error {
 	waited, recheck := false, connectionRecheck
 	setAwaiting := func(v bool) {
 		if cw.awaiting != nil {
@@ -85,7 +87,12 @@ func (cw connectionWaiter) call(ctx workflow.Context, withOptions func(workflow.
 			waited = true
 			setAwaiting(true)
 			*cw.waits++
-			cw.record(ctx, StepConnectionNeeded, rootMessage(err), fmt.Sprintf("%s/%s/%d", cw.id, StepConnectionNeeded, *cw.waits))
+			cw.record(
+				ctx,
+				StepConnectionNeeded,
+				rootMessage(err),
+				fmt.Sprintf("%s/%s/%d", cw.id, StepConnectionNeeded, *cw.waits),
+			)
 			upsertFlowStatus(ctx, StatusConnectionNeeded)
 		}
 		signalled, err := cw.await(ctx, recheck)
@@ -119,7 +126,9 @@ func (cw connectionWaiter) await(ctx workflow.Context, recheck time.Duration) (b
 
 // callService runs a Partner Center activity, waiting visibly for the connection while it needs
 // one (connectionWaiter.call); fail turns a cancel during the wait into the cancellation.
-func (f *flow[R]) callService(ctx workflow.Context, withOptions func(workflow.Context) workflow.Context, out any, activity any, args ...any) error {
+func (f *flow[R]) callService(
+	ctx workflow.Context, withOptions func(workflow.Context) workflow.Context, out any, activity any, args ...any,
+) error {
 	return connectionWaiter{
 		id:     f.id,
 		status: func() string { return *f.status },

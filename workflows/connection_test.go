@@ -21,8 +21,18 @@ func TestFlowsWaitForThePartnerCenterConnection(t *testing.T) {
 		// resumedBy is the latest the invitation may ask for its link again.
 		resumedBy time.Duration
 	}{
-		{"a flow started before connecting waits, and resumes as soon as the API signals the connection", 3 * time.Hour, true, 3*time.Hour + time.Minute},
-		{"a signal lost with the API process is made up for by the recheck (15 minutes, doubling)", time.Hour, false, time.Hour + 45*time.Minute + time.Minute},
+		{
+			"a flow started before connecting waits, and resumes as soon as the API signals the connection",
+			3 * time.Hour,
+			true,
+			3*time.Hour + time.Minute,
+		},
+		{
+			"a signal lost with the API process is made up for by the recheck (15 minutes, doubling)",
+			time.Hour,
+			false,
+			time.Hour + 45*time.Minute + time.Minute,
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -260,7 +260,13 @@ func (f *flow[R]) enter(ctx workflow.Context, status string) {
 // record writes a step to the app database; a failure is logged, the flow goes on.
 func (f *flow[R]) record(ctx workflow.Context, ch models.FlowChange[R]) {
 	if err := f.tryRecord(ctx, ch); err != nil {
-		workflow.GetLogger(ctx).Error("could not record the step", "kind", f.kind, "id", f.id, "step", ch.Step, "error", err)
+		workflow.GetLogger(ctx).Error(
+			"could not record the step",
+			"kind", f.kind,
+			"id", f.id,
+			"step", ch.Step,
+			"error", err,
+		)
 	}
 }
 
@@ -390,7 +396,9 @@ func (f *flow[R]) waitFor(ctx workflow.Context, p phase[R]) (string, error) {
 		}
 		wake := minTime(nextPoll, reminder, p.deadline)
 		// An update that settles the wait (the partner's attestation, say) wakes it at once.
-		if _, err := workflow.AwaitWithTimeout(ctx, wake.Sub(now), func() bool { return f.cancelled != nil || f.pending() || p.decide() != "" }); err != nil {
+		if _, err := workflow.AwaitWithTimeout(ctx, wake.Sub(now), func() bool {
+			return f.cancelled != nil || f.pending() || p.decide() != ""
+		}); err != nil {
 			return "", err
 		}
 	}
@@ -463,7 +471,9 @@ func (p WaitPolicy) escalates(seq int) bool {
 // resend is taken while the flow is in the status of one of its phases and sends that phase's
 // message again; cancel is taken while open says so, and onCancel stops work in progress. The
 // cancel update returns once the flow reached models.StatusCancelled.
-func serveWaitUpdates[S any, R any](ctx workflow.Context, f *flow[R], state *S, open func(string) bool, onCancel func(), phases ...phase[R]) error {
+func serveWaitUpdates[S any, R any](
+	ctx workflow.Context, f *flow[R], state *S, open func(string) bool, onCancel func(), phases ...phase[R],
+) error {
 	current := func() string {
 		if f.cancelled != nil {
 			return models.StatusCancelled
@@ -478,39 +488,58 @@ func serveWaitUpdates[S any, R any](ctx workflow.Context, f *flow[R], state *S, 
 		}
 		return phase[R]{}, false
 	}
-	err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateResend, func(ctx workflow.Context, req ResendRequest) (S, error) {
-		p, _ := waiting()
-		err := f.resend(ctx, p, req)
-		return *state, err
-	}, workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, _ ResendRequest) error {
-		if _, ok := waiting(); f.cancelled != nil || f.delegated || !ok {
-			statuses := make([]string, 0, len(phases))
-			for _, p := range phases {
-				statuses = append(statuses, p.status)
+	err := workflow.SetUpdateHandlerWithOptions(
+		ctx,
+		UpdateResend,
+		func(ctx workflow.Context, req ResendRequest) (S, error) {
+			p, _ := waiting()
+			err := f.resend(ctx, p, req)
+			return *state, err
+		},
+		workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, _ ResendRequest) error {
+			if _, ok := waiting(); f.cancelled != nil || f.delegated || !ok {
+				statuses := make([]string, 0, len(phases))
+				for _, p := range phases {
+					statuses = append(statuses, p.status)
+				}
+				return fmt.Errorf(
+					"the %s is %s: only a %s %s can be sent again",
+					f.kind,
+					current(),
+					strings.Join(statuses, " or "),
+					f.kind,
+				)
 			}
-			return fmt.Errorf("the %s is %s: only a %s %s can be sent again", f.kind, current(), strings.Join(statuses, " or "), f.kind)
-		}
-		if f.awaitingConnection {
-			return fmt.Errorf("the %s waits for the Partner Center connection: its message goes out once a global admin connects", f.kind)
-		}
-		return nil
-	}})
+			if f.awaitingConnection {
+				return fmt.Errorf(
+					"the %s waits for the Partner Center connection: its message goes out once a global admin connects",
+					f.kind,
+				)
+			}
+			return nil
+		}},
+	)
 	if err != nil {
 		return err
 	}
-	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateCancel, func(ctx workflow.Context, req CancelRequest) (S, error) {
-		f.cancelled = &req
-		if onCancel != nil {
-			onCancel()
-		}
-		err := workflow.Await(ctx, func() bool { return *f.status == models.StatusCancelled })
-		return *state, err
-	}, workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, _ CancelRequest) error {
-		if f.cancelled != nil || f.delegated || !open(*f.status) {
-			return fmt.Errorf("the %s is %s and can no longer be cancelled", f.kind, current())
-		}
-		return nil
-	}})
+	return workflow.SetUpdateHandlerWithOptions(
+		ctx,
+		UpdateCancel,
+		func(ctx workflow.Context, req CancelRequest) (S, error) {
+			f.cancelled = &req
+			if onCancel != nil {
+				onCancel()
+			}
+			err := workflow.Await(ctx, func() bool { return *f.status == models.StatusCancelled })
+			return *state, err
+		},
+		workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, _ CancelRequest) error {
+			if f.cancelled != nil || f.delegated || !open(*f.status) {
+				return fmt.Errorf("the %s is %s and can no longer be cancelled", f.kind, current())
+			}
+			return nil
+		}},
+	)
 }
 
 // cancelDetail is the cancelled step's detail: who cancelled and why.
@@ -559,14 +588,22 @@ func (f *flow[R]) remind(ctx workflow.Context, p phase[R]) error {
 		return err
 	}
 	*p.sent = seq
-	f.record(ctx, models.FlowChange[R]{Set: m.reminded(seq), Step: "reminder", StepDetail: fmt.Sprintf("reminder %d to %s", seq, m.to),
-		StepKey: f.sequencedKey(ctx, p, "reminder", seq)})
+	f.record(ctx, models.FlowChange[R]{
+		Set:        m.reminded(seq),
+		Step:       "reminder",
+		StepDetail: fmt.Sprintf("reminder %d to %s", seq, m.to),
+		StepKey:    f.sequencedKey(ctx, p, "reminder", seq),
+	})
 	if p.policy.escalates(seq) && m.contact != "" && !*p.escalated {
 		if err := m.send(ctx, m.escalation, seq, m.contact); err != nil {
 			return err
 		}
 		*p.escalated = true
-		f.record(ctx, models.FlowChange[R]{Step: "escalated", StepDetail: m.contact, StepKey: f.phaseKey(ctx, p, "escalated")})
+		f.record(ctx, models.FlowChange[R]{
+			Step:       "escalated",
+			StepDetail: m.contact,
+			StepKey:    f.phaseKey(ctx, p, "escalated"),
+		})
 	}
 	return nil
 }
@@ -578,7 +615,11 @@ func (f *flow[R]) resend(ctx workflow.Context, p phase[R], req ResendRequest) er
 	if err := p.messages.send(ctx, p.messages.resend, *resends, p.messages.to); err != nil {
 		return err
 	}
-	f.record(ctx, models.FlowChange[R]{Step: "resent", StepDetail: strings.TrimSpace("by " + req.By), StepKey: f.sequencedKey(ctx, p, "resent", *p.sent)})
+	f.record(ctx, models.FlowChange[R]{
+		Step:       "resent",
+		StepDetail: strings.TrimSpace("by " + req.By),
+		StepKey:    f.sequencedKey(ctx, p, "resent", *p.sent),
+	})
 	return nil
 }
 
@@ -607,11 +648,17 @@ func (f *flow[R]) sequencedKey(ctx workflow.Context, p phase[R], step string, re
 // fail records a refusal that retrying cannot fix, in a context the flow's own cancellation does
 // not reach, and returns the workflow's error. failureReason is the live state's field, set the
 // row's columns that keep the reason, undo (optional) withdraws what the flow had started.
-func (f *flow[R]) fail(ctx workflow.Context, cause error, errType string, failureReason *string, set func(reason string) R, undo func(ctx workflow.Context)) error {
+func (f *flow[R]) fail(
+	ctx workflow.Context, cause error, errType string, failureReason *string,
+	set func(reason string) R, undo func(ctx workflow.Context),
+) error {
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	if errors.Is(cause, errCancelledWaiting) {
 		// Cancelled while waiting for the Partner Center connection: nothing was started yet.
-		f.setStatus(dctx, models.StatusCancelled, models.FlowChange[R]{Step: models.StatusCancelled, StepDetail: f.cancelDetail()})
+		f.setStatus(dctx, models.StatusCancelled, models.FlowChange[R]{
+			Step:       models.StatusCancelled,
+			StepDetail: f.cancelDetail(),
+		})
 		return nil
 	}
 	reason := rootMessage(cause)
@@ -619,6 +666,10 @@ func (f *flow[R]) fail(ctx workflow.Context, cause error, errType string, failur
 	if undo != nil {
 		undo(dctx)
 	}
-	f.setStatus(dctx, models.StatusFailed, models.FlowChange[R]{Set: set(reason), Step: models.StatusFailed, StepDetail: reason})
+	f.setStatus(dctx, models.StatusFailed, models.FlowChange[R]{
+		Set:        set(reason),
+		Step:       models.StatusFailed,
+		StepDetail: reason,
+	})
 	return temporal.NewNonRetryableApplicationError(reason, errType, cause)
 }

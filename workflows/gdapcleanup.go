@@ -27,15 +27,30 @@ type GDAPCleanupInput struct {
 // the customer approves it anyway, so a cancelled invitation never leaves admin access behind.
 func GDAPCleanup(ctx workflow.Context, in GDAPCleanupInput) (string, error) {
 	var status string
-	f := newFlow[models.Invitation](models.KindInvitation, a.RecordInvitation, in.InvitationID, &status, in.ContinueAsNewAfter)
+	f := newFlow[models.Invitation](
+		models.KindInvitation,
+		a.RecordInvitation,
+		in.InvitationID,
+		&status,
+		in.ContinueAsNewAfter,
+	)
 	actx := withServiceCalls(ctx)
 	for {
 		var status string
-		if err := workflow.ExecuteActivity(actx, a.EndGDAP, in.InvitationID+"/cleanup-gdap", in.RelationshipID).Get(ctx, &status); err != nil {
+		if err := workflow.ExecuteActivity(
+			actx,
+			a.EndGDAP,
+			in.InvitationID+"/cleanup-gdap",
+			in.RelationshipID,
+		).Get(ctx, &status); err != nil {
 			return "", err
 		}
 		switch status {
-		case activities.GDAPDeleted, partnercenter.GDAPStatusTerminationRequested, partnercenter.GDAPStatusTerminating, partnercenter.GDAPStatusTerminated, partnercenter.GDAPStatusExpired:
+		case activities.GDAPDeleted,
+			partnercenter.GDAPStatusTerminationRequested,
+			partnercenter.GDAPStatusTerminating,
+			partnercenter.GDAPStatusTerminated,
+			partnercenter.GDAPStatusExpired:
 			return status, nil
 		}
 		if !workflow.Now(ctx).Before(in.Until) {

@@ -62,7 +62,13 @@ func GDAPWatch(ctx workflow.Context, in GDAPWatchInput) (string, error) {
 		started = workflow.Now(ctx)
 		status  string
 	)
-	f := newFlow[models.Invitation](models.KindInvitation, a.RecordInvitation, in.InvitationID, &status, in.ContinueAsNewAfter)
+	f := newFlow[models.Invitation](
+		models.KindInvitation,
+		a.RecordInvitation,
+		in.InvitationID,
+		&status,
+		in.ContinueAsNewAfter,
+	)
 	resume(f, in.Carry, &state, &started)
 	// Partner Center events about the relationship make the watch read it at once instead of at
 	// the next daily check.
@@ -78,11 +84,15 @@ func GDAPWatch(ctx workflow.Context, in GDAPWatchInput) (string, error) {
 			return "", err
 		}
 		switch st.Status {
-		case partnercenter.GDAPStatusTerminationRequested, partnercenter.GDAPStatusTerminating, partnercenter.GDAPStatusTerminated, partnercenter.GDAPStatusExpired:
+		case partnercenter.GDAPStatusTerminationRequested,
+			partnercenter.GDAPStatusTerminating,
+			partnercenter.GDAPStatusTerminated,
+			partnercenter.GDAPStatusExpired:
 			return st.Status, alertPartner(ctx, f, in, activities.AlertAccessLost, st)
 		}
 		renews := st.AutoExtendDuration != "" && st.AutoExtendDuration != "PT0S"
-		if !state.Warned && !renews && !st.EndDateTime.IsZero() && !workflow.Now(ctx).Before(st.EndDateTime.Add(-in.WarnBefore)) {
+		if !state.Warned && !renews && !st.EndDateTime.IsZero() &&
+			!workflow.Now(ctx).Before(st.EndDateTime.Add(-in.WarnBefore)) {
 			if err := alertPartner(ctx, f, in, activities.AlertAccessExpiring, st); err != nil {
 				return "", err
 			}
@@ -99,10 +109,16 @@ func GDAPWatch(ctx workflow.Context, in GDAPWatchInput) (string, error) {
 }
 
 // alertPartner records the alert on the invitation's timeline and mails the partner's contact.
-func alertPartner(ctx workflow.Context, f *flow[models.Invitation], in GDAPWatchInput, kind string, st activities.GDAPState) error {
+func alertPartner(
+	ctx workflow.Context, f *flow[models.Invitation], in GDAPWatchInput, kind string, st activities.GDAPState,
+) error {
 	detail := fmt.Sprintf("GDAP relationship %s is %s", in.RelationshipID, st.Status)
 	if kind == activities.AlertAccessExpiring {
-		detail = fmt.Sprintf("GDAP relationship %s ends on %s and does not renew itself", in.RelationshipID, st.EndDateTime.UTC().Format("2 January 2006"))
+		detail = fmt.Sprintf(
+			"GDAP relationship %s ends on %s and does not renew itself",
+			in.RelationshipID,
+			st.EndDateTime.UTC().Format("2 January 2006"),
+		)
 	}
 	f.record(ctx, invitationChange{Step: kind, StepDetail: detail})
 	if in.ContactEmail == "" {

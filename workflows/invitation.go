@@ -58,7 +58,13 @@ func (w *invitationImpl) setup(ctx workflow.Context) error {
 	if w.in.Policy.PollEvery <= 0 {
 		w.in.Policy = DefaultInvitationPolicy
 	}
-	w.flow = newFlow[models.Invitation](models.KindInvitation, a.RecordInvitation, w.in.InvitationID, &w.state.Status, w.in.Policy.ContinueAsNewAfter)
+	w.flow = newFlow[models.Invitation](
+		models.KindInvitation,
+		a.RecordInvitation,
+		w.in.InvitationID,
+		&w.state.Status,
+		w.in.Policy.ContinueAsNewAfter,
+	)
 	resume(w.flow, w.in.Carry, &w.state, &w.started)
 	if err := serveState(ctx, QueryInvitation, &w.state); err != nil {
 		return err
@@ -80,7 +86,10 @@ func (w *invitationImpl) run(ctx workflow.Context) (InvitationState, error) {
 	if w.in.Carry == nil {
 		// An invitation deleted before its workflow ran (an operator's cleanup) has no row here:
 		// the workflow ends before it touches Partner Center or mails anyone.
-		if err := w.tryRecord(ctx, invitationChange{Status: models.InvitationPending, Step: "started"}); isFlowGone(err) {
+		if err := w.tryRecord(ctx, invitationChange{
+			Status: models.InvitationPending,
+			Step:   "started",
+		}); isFlowGone(err) {
 			workflow.GetLogger(ctx).Warn("the invitation no longer exists; ending", "invitation", w.in.InvitationID)
 			return w.state, nil
 		}
@@ -100,7 +109,10 @@ func (w *invitationImpl) run(ctx workflow.Context) (InvitationState, error) {
 	if w.in.NoAdminAccess {
 		// A reseller relationship alone: nothing to grant and no access to watch.
 		w.pass(ctx, models.InvitationAccepted, invitationChange{Step: "accepted"})
-		w.setStatus(ctx, models.InvitationActive, invitationChange{Step: "active", StepDetail: "reseller relationship without admin access"})
+		w.setStatus(ctx, models.InvitationActive, invitationChange{
+			Step:       "active",
+			StepDetail: "reseller relationship without admin access",
+		})
 		return w.state, nil
 	}
 	if err := w.grant(ctx); err != nil {
@@ -140,17 +152,30 @@ func (w *invitationImpl) startWatch(ctx workflow.Context) {
 		CustomerDomain: w.in.CustomerDomain, ContactEmail: w.in.ContactEmail,
 	})
 	if err := child.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
-		workflow.GetLogger(ctx).Warn("could not start the GDAP watch", "relationship", w.state.GDAPRelationshipID, "error", err)
+		workflow.GetLogger(ctx).Warn(
+			"could not start the GDAP watch",
+			"relationship", w.state.GDAPRelationshipID,
+			"error", err,
+		)
 		return
 	}
-	w.record(ctx, invitationChange{Step: "watching", StepDetail: "the access is watched; the partner is alerted before it ends and if the customer removes it"})
+	w.record(ctx, invitationChange{
+		Step:       "watching",
+		StepDetail: "the access is watched; the partner is alerted before it ends and if the customer removes it",
+	})
 }
 
 // prepare asks for the relationship link and the GDAP relationship (none without admin access),
 // then mails the customer.
 func (w *invitationImpl) prepare(ctx workflow.Context) error {
 	actx := withServiceCalls(ctx)
-	if err := w.callService(ctx, withServiceCalls, &w.state.RelationshipRequestURL, a.RelationshipLink, w.in.IndirectResellerID); err != nil {
+	if err := w.callService(
+		ctx,
+		withServiceCalls,
+		&w.state.RelationshipRequestURL,
+		a.RelationshipLink,
+		w.in.IndirectResellerID,
+	); err != nil {
 		return err
 	}
 	if w.in.NoAdminAccess {
@@ -165,7 +190,11 @@ func (w *invitationImpl) prepare(ctx workflow.Context) error {
 		return err
 	}
 	w.state.GDAPRelationshipID, w.state.GDAPStatus, w.state.GDAPApprovalURL = gdap.ID, gdap.Status, gdap.ApprovalURL
-	w.record(ctx, invitationChange{Set: models.Invitation{GDAPRelationshipID: gdap.ID}, Step: "gdap-requested", StepDetail: gdap.ID})
+	w.record(ctx, invitationChange{
+		Set:        models.Invitation{GDAPRelationshipID: gdap.ID},
+		Step:       "gdap-requested",
+		StepDetail: gdap.ID,
+	})
 	return w.sendInvitation(ctx)
 }
 
@@ -186,7 +215,8 @@ func (w *invitationImpl) consent() phase[models.Invitation] {
 		name: "consent", status: models.InvitationPending,
 		policy: w.in.Policy, deadline: w.in.ExpiresAt,
 		messages: messages[models.Invitation]{
-			send: w.mail, reminder: activities.MailReminder, resend: activities.MailResend, escalation: activities.MailEscalation,
+			send: w.mail, reminder: activities.MailReminder,
+			resend: activities.MailResend, escalation: activities.MailEscalation,
 			to: w.in.CustomerEmail, contact: w.in.ContactEmail,
 			reminded: func(seq int) models.Invitation { return models.Invitation{RemindersSent: seq} },
 		},
@@ -216,7 +246,9 @@ func (w *invitationImpl) decide() string {
 	switch w.state.GDAPStatus {
 	case partnercenter.GDAPStatusExpired:
 		return models.InvitationExpired
-	case partnercenter.GDAPStatusTerminated, partnercenter.GDAPStatusTerminationRequested, partnercenter.GDAPStatusTerminating:
+	case partnercenter.GDAPStatusTerminated,
+		partnercenter.GDAPStatusTerminationRequested,
+		partnercenter.GDAPStatusTerminating:
 		return models.InvitationDeclined
 	}
 	return ""
@@ -227,14 +259,23 @@ func (w *invitationImpl) decide() string {
 // nothing.
 func (w *invitationImpl) check(ctx workflow.Context) error {
 	var acc activities.Acceptance
-	err := workflow.ExecuteActivity(withServiceCalls(ctx), a.CheckAcceptance, w.state.GDAPRelationshipID, w.in.CustomerDomain).Get(ctx, &acc)
+	err := workflow.ExecuteActivity(
+		withServiceCalls(ctx),
+		a.CheckAcceptance,
+		w.state.GDAPRelationshipID,
+		w.in.CustomerDomain,
+	).Get(ctx, &acc)
 	if err != nil {
 		return err
 	}
 	w.state.GDAPStatus = acc.GDAPStatus
 	if acc.ResellerAccepted && !w.state.ResellerAccepted {
 		w.state.ResellerAccepted, w.state.CustomerTenantID = true, acc.CustomerTenantID
-		w.record(ctx, invitationChange{Set: models.Invitation{CustomerTenantID: acc.CustomerTenantID}, Step: "reseller-accepted", StepDetail: acc.CustomerTenantID})
+		w.record(ctx, invitationChange{
+			Set:        models.Invitation{CustomerTenantID: acc.CustomerTenantID},
+			Step:       "reseller-accepted",
+			StepDetail: acc.CustomerTenantID,
+		})
 	}
 	if gdapApproved(acc.GDAPStatus) && !w.state.GDAPApproved {
 		w.state.GDAPApproved = true
@@ -244,7 +285,9 @@ func (w *invitationImpl) check(ctx workflow.Context) error {
 }
 
 func gdapApproved(status string) bool {
-	return status == partnercenter.GDAPStatusApproved || status == partnercenter.GDAPStatusActivating || status == partnercenter.GDAPStatusActive
+	return status == partnercenter.GDAPStatusApproved ||
+		status == partnercenter.GDAPStatusActivating ||
+		status == partnercenter.GDAPStatusActive
 }
 
 // grant waits for GDAP to become active and creates and confirms each access assignment. A
@@ -257,7 +300,11 @@ func (w *invitationImpl) grant(ctx workflow.Context) error {
 	w.setStatus(gctx, models.InvitationGranting, invitationChange{Step: "granting"})
 
 	var gdap activities.GDAPResult
-	if err := workflow.ExecuteActivity(withStatusPolling(gctx), a.WaitGDAPActive, w.state.GDAPRelationshipID).Get(gctx, &gdap); err != nil {
+	if err := workflow.ExecuteActivity(
+		withStatusPolling(gctx),
+		a.WaitGDAPActive,
+		w.state.GDAPRelationshipID,
+	).Get(gctx, &gdap); err != nil {
 		return err
 	}
 	w.state.GDAPStatus = gdap.Status
@@ -267,15 +314,34 @@ func (w *invitationImpl) grant(ctx workflow.Context) error {
 		st := AssignmentState{SecurityGroupID: as.SecurityGroupID, Status: "creating"}
 		w.state.Assignments = append(w.state.Assignments, st)
 		requestID := fmt.Sprintf("%s/assignment/%d", w.in.InvitationID, i)
-		if err := workflow.ExecuteActivity(withServiceCalls(gctx), a.CreateAssignment, requestID, w.state.GDAPRelationshipID, as).Get(gctx, &w.state.Assignments[i].AssignmentID); err != nil {
+		if err := workflow.ExecuteActivity(
+			withServiceCalls(gctx),
+			a.CreateAssignment,
+			requestID,
+			w.state.GDAPRelationshipID,
+			as,
+		).Get(gctx, &w.state.Assignments[i].AssignmentID); err != nil {
 			return err
 		}
 		w.state.Assignments[i].Status = partnercenter.AssignmentStatusPending
-		w.record(ctx, invitationChange{Step: "assignment-created", StepDetail: as.SecurityGroupID, StepKey: w.in.InvitationID + "/assignment-created/" + as.SecurityGroupID})
-		if err := workflow.ExecuteActivity(withStatusPolling(gctx), a.WaitAssignmentActive, w.state.GDAPRelationshipID, w.state.Assignments[i].AssignmentID).Get(gctx, &w.state.Assignments[i].Status); err != nil {
+		w.record(ctx, invitationChange{
+			Step:       "assignment-created",
+			StepDetail: as.SecurityGroupID,
+			StepKey:    w.in.InvitationID + "/assignment-created/" + as.SecurityGroupID,
+		})
+		if err := workflow.ExecuteActivity(
+			withStatusPolling(gctx),
+			a.WaitAssignmentActive,
+			w.state.GDAPRelationshipID,
+			w.state.Assignments[i].AssignmentID,
+		).Get(gctx, &w.state.Assignments[i].Status); err != nil {
 			return err
 		}
-		w.record(ctx, invitationChange{Step: "assignment-active", StepDetail: as.SecurityGroupID, StepKey: w.in.InvitationID + "/assignment-active/" + as.SecurityGroupID})
+		w.record(ctx, invitationChange{
+			Step:       "assignment-active",
+			StepDetail: as.SecurityGroupID,
+			StepKey:    w.in.InvitationID + "/assignment-active/" + as.SecurityGroupID,
+		})
 	}
 	return nil
 }
@@ -291,14 +357,21 @@ func (w *invitationImpl) finishClosed(ctx workflow.Context, status string) (Invi
 	}
 	if id := w.state.GDAPRelationshipID; id != "" && status != models.InvitationExpired {
 		var ended string
-		if err := workflow.ExecuteActivity(withServiceCalls(dctx), a.EndGDAP, w.in.InvitationID+"/end-gdap", id).Get(dctx, &ended); err != nil {
+		if err := workflow.ExecuteActivity(
+			withServiceCalls(dctx),
+			a.EndGDAP,
+			w.in.InvitationID+"/end-gdap",
+			id,
+		).Get(dctx, &ended); err != nil {
 			workflow.GetLogger(ctx).Warn("could not withdraw the GDAP relationship", "relationship", id, "error", err)
 		}
 		if ended != "" {
 			w.state.GDAPStatus = ended
 			w.record(dctx, invitationChange{Step: "gdap-withdrawn", StepDetail: ended})
 		}
-		if ended == partnercenter.GDAPStatusApprovalPending || ended == partnercenter.GDAPStatusApproved || ended == partnercenter.GDAPStatusActivating {
+		if ended == partnercenter.GDAPStatusApprovalPending ||
+			ended == partnercenter.GDAPStatusApproved ||
+			ended == partnercenter.GDAPStatusActivating {
 			w.startCleanup(dctx, id)
 		}
 	}
@@ -312,13 +385,17 @@ func (w *invitationImpl) startCleanup(ctx workflow.Context, relationshipID strin
 		ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_ABANDON,
 	})
 	child := workflow.ExecuteChildWorkflow(cctx, GDAPCleanup, GDAPCleanupInput{
-		InvitationID: w.in.InvitationID, RelationshipID: relationshipID, Until: w.in.ExpiresAt, PollEvery: w.in.Policy.PollEvery,
+		InvitationID: w.in.InvitationID, RelationshipID: relationshipID,
+		Until: w.in.ExpiresAt, PollEvery: w.in.Policy.PollEvery,
 	})
 	if err := child.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
 		workflow.GetLogger(ctx).Warn("could not start GDAP cleanup", "relationship", relationshipID, "error", err)
 		return
 	}
-	w.record(ctx, invitationChange{Step: "gdap-cleanup-started", StepDetail: "a pending GDAP request is watched and terminated if approved later"})
+	w.record(ctx, invitationChange{
+		Step:       "gdap-cleanup-started",
+		StepDetail: "a pending GDAP request is watched and terminated if approved later",
+	})
 }
 
 // finishFailed records a refusal that retrying cannot fix and fails the workflow with it.
@@ -327,10 +404,22 @@ func (w *invitationImpl) finishFailed(ctx workflow.Context, cause error) (Invita
 	undo := func(dctx workflow.Context) {
 		if id := w.state.GDAPRelationshipID; id != "" && w.state.GDAPStatus == partnercenter.GDAPStatusCreated {
 			var ended string
-			_ = workflow.ExecuteActivity(withServiceCalls(dctx), a.EndGDAP, w.in.InvitationID+"/end-gdap", id).Get(dctx, &ended)
+			_ = workflow.ExecuteActivity(
+				withServiceCalls(dctx),
+				a.EndGDAP,
+				w.in.InvitationID+"/end-gdap",
+				id,
+			).Get(dctx, &ended)
 		}
 	}
-	err := w.fail(ctx, cause, errTypeInvitationFailed, &w.state.FailureReason, func(r string) models.Invitation { return models.Invitation{FailureReason: r} }, undo)
+	err := w.fail(
+		ctx,
+		cause,
+		errTypeInvitationFailed,
+		&w.state.FailureReason,
+		func(r string) models.Invitation { return models.Invitation{FailureReason: r} },
+		undo,
+	)
 	return w.state, err
 }
 

@@ -67,7 +67,11 @@ func (w *world) RelationshipLink(context.Context, string) (string, error) {
 	defer w.mu.Unlock()
 	w.linkCalls++
 	if w.disconnected {
-		return "", temporal.NewNonRetryableApplicationError("get relationship request link: the Partner Center connection is needed", activities.ErrTypeConnectionNeeded, nil)
+		return "", temporal.NewNonRetryableApplicationError(
+			"get relationship request link: the Partner Center connection is needed",
+			activities.ErrTypeConnectionNeeded,
+			nil,
+		)
 	}
 	return "https://admin.example/partner-invitation?partnerId=p", nil
 }
@@ -91,7 +95,11 @@ func (w *world) CreateGDAP(_ context.Context, in activities.CreateGDAPInput) (ac
 	if in.RequestID == "" {
 		return activities.GDAPResult{}, errors.New("no request ID")
 	}
-	return activities.GDAPResult{ID: "rel-1", Status: "approvalPending", ApprovalURL: "https://admin.example/gdap/rel-1"}, nil
+	return activities.GDAPResult{
+		ID:          "rel-1",
+		Status:      "approvalPending",
+		ApprovalURL: "https://admin.example/gdap/rel-1",
+	}, nil
 }
 
 func (w *world) CheckAcceptance(_ context.Context, relationshipID, _ string) (activities.Acceptance, error) {
@@ -128,7 +136,9 @@ func (w *world) WaitGDAPActive(context.Context, string) (activities.GDAPResult, 
 	return activities.GDAPResult{ID: "rel-1", Status: "active"}, nil
 }
 
-func (w *world) CreateAssignment(_ context.Context, requestID, _ string, as workflows.AccessAssignment) (string, error) {
+func (w *world) CreateAssignment(
+	_ context.Context, requestID, _ string, as workflows.AccessAssignment,
+) (string, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.gdapCalls = append(w.gdapCalls, "CreateAssignment")
@@ -265,7 +275,10 @@ func result(t *testing.T, env *testsuite.TestWorkflowEnvironment) (workflows.Inv
 
 func signalEvent(env *testsuite.TestWorkflowEnvironment, after time.Duration) {
 	env.RegisterDelayedCallback(func() {
-		env.SignalWorkflow(workflows.SignalPartnerCenterEvent, workflows.PartnerCenterEvent{EventName: "granular-admin-relationship-approved", ResourceID: "rel-1"})
+		env.SignalWorkflow(workflows.SignalPartnerCenterEvent, workflows.PartnerCenterEvent{
+			EventName:  "granular-admin-relationship-approved",
+			ResourceID: "rel-1",
+		})
 	}, after)
 }
 
@@ -276,10 +289,34 @@ func TestInvitationReachesActive(t *testing.T) {
 		events              []time.Duration
 		maxElapsed          time.Duration
 	}{
-		{"reseller accepted, then GDAP approved, both announced by webhooks", 2 * time.Hour, 3 * time.Hour, []time.Duration{2 * time.Hour, 3 * time.Hour}, 3*time.Hour + time.Minute},
-		{"GDAP approved before the reseller relationship is accepted", 5 * time.Hour, 1 * time.Hour, []time.Duration{time.Hour, 5 * time.Hour}, 5*time.Hour + time.Minute},
-		{"the webhooks are lost and polling finds both consents", 2 * time.Hour, 2 * time.Hour, nil, 2*time.Hour + 16*time.Minute},
-		{"a duplicated webhook changes nothing", time.Hour, time.Hour, []time.Duration{time.Hour, time.Hour + time.Second, time.Hour + 2*time.Second}, time.Hour + time.Minute},
+		{
+			"reseller accepted, then GDAP approved, both announced by webhooks",
+			2 * time.Hour,
+			3 * time.Hour,
+			[]time.Duration{2 * time.Hour, 3 * time.Hour},
+			3*time.Hour + time.Minute,
+		},
+		{
+			"GDAP approved before the reseller relationship is accepted",
+			5 * time.Hour,
+			1 * time.Hour,
+			[]time.Duration{time.Hour, 5 * time.Hour},
+			5*time.Hour + time.Minute,
+		},
+		{
+			"the webhooks are lost and polling finds both consents",
+			2 * time.Hour,
+			2 * time.Hour,
+			nil,
+			2*time.Hour + 16*time.Minute,
+		},
+		{
+			"a duplicated webhook changes nothing",
+			time.Hour,
+			time.Hour,
+			[]time.Duration{time.Hour, time.Hour + time.Second, time.Hour + 2*time.Second},
+			time.Hour + time.Minute,
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -294,16 +331,31 @@ func TestInvitationReachesActive(t *testing.T) {
 				t.Fatal(err)
 			}
 			doneAt := w.elapsed()
-			if state.Status != models.InvitationActive || !state.ResellerAccepted || !state.GDAPApproved || state.CustomerTenantID != "tenant-1" {
+			if state.Status != models.InvitationActive || !state.ResellerAccepted || !state.GDAPApproved ||
+				state.CustomerTenantID != "tenant-1" {
 				t.Fatalf("state %+v", state)
 			}
-			if len(state.Assignments) != 2 || state.Assignments[0].Status != "active" || state.Assignments[1].AssignmentID != "as-group-b" {
+			if len(state.Assignments) != 2 || state.Assignments[0].Status != "active" ||
+				state.Assignments[1].AssignmentID != "as-group-b" {
 				t.Fatalf("assignments %+v", state.Assignments)
 			}
 			if doneAt > tc.maxElapsed {
 				t.Fatalf("took %v to notice the consents, want at most %v", doneAt, tc.maxElapsed)
 			}
-			for _, step := range []string{"started", "gdap-requested", "sent", "reseller-accepted", "gdap-approved", "accepted", "granting", "gdap-active", "assignment-created", "assignment-active", "active", "watching"} {
+			for _, step := range []string{
+				"started",
+				"gdap-requested",
+				"sent",
+				"reseller-accepted",
+				"gdap-approved",
+				"accepted",
+				"granting",
+				"gdap-active",
+				"assignment-created",
+				"assignment-active",
+				"active",
+				"watching",
+			} {
 				if w.count(step) == 0 {
 					t.Errorf("step %s not recorded; steps: %v", step, w.stepNames())
 				}
@@ -369,8 +421,26 @@ func TestCancel(t *testing.T) {
 		wantChild  bool
 		wantStatus string
 	}{
-		{name: "cancel while waiting for the customer ends the pending request", w: &world{endGDAPResult: "approvalPending"}, at: day, wantEnded: true, wantChild: true, wantStatus: models.InvitationCancelled},
-		{name: "cancel while granting terminates the relationship", w: &world{acceptAt: time.Hour, approveAt: time.Hour, gdapActiveAfter: 6, endGDAPResult: "terminationRequested"}, at: time.Hour + 12*time.Second, wantEnded: true, wantStatus: models.InvitationCancelled},
+		{
+			name:       "cancel while waiting for the customer ends the pending request",
+			w:          &world{endGDAPResult: "approvalPending"},
+			at:         day,
+			wantEnded:  true,
+			wantChild:  true,
+			wantStatus: models.InvitationCancelled,
+		},
+		{
+			name: "cancel while granting terminates the relationship",
+			w: &world{
+				acceptAt:        time.Hour,
+				approveAt:       time.Hour,
+				gdapActiveAfter: 6,
+				endGDAPResult:   "terminationRequested",
+			},
+			at:         time.Hour + 12*time.Second,
+			wantEnded:  true,
+			wantStatus: models.InvitationCancelled,
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -390,11 +460,16 @@ func TestCancel(t *testing.T) {
 			}, tc.at)
 			env.RegisterDelayedCallback(func() {
 				env.UpdateWorkflow(workflows.UpdateCancel, "cancel-2", &testsuite.TestUpdateCallback{
-					OnAccept: func() { t.Error("a second cancel must be refused") }, OnReject: func(error) {}, OnComplete: func(any, error) {},
+					OnAccept:   func() { t.Error("a second cancel must be refused") },
+					OnReject:   func(error) {},
+					OnComplete: func(any, error) {},
 				}, workflows.CancelRequest{By: "ops"})
 			}, tc.at+time.Second)
 			childStarted := false
-			env.OnWorkflow(workflows.GDAPCleanup, mockAny, mockAny).Return("terminated", nil).Run(func(args mockArgs) { childStarted = true }).Maybe()
+			env.OnWorkflow(workflows.GDAPCleanup, mockAny, mockAny).
+				Return("terminated", nil).
+				Run(func(args mockArgs) { childStarted = true }).
+				Maybe()
 			env.ExecuteWorkflow(workflows.Invitation, input(env))
 			state, err := result(t, env)
 			if err != nil || rejected != nil {
@@ -420,7 +495,11 @@ func TestResend(t *testing.T) {
 	w := &world{}
 	env := newInvitationEnv(t, w)
 	resent := 0
-	noop := &testsuite.TestUpdateCallback{OnAccept: func() {}, OnReject: func(error) {}, OnComplete: func(any, error) {}}
+	noop := &testsuite.TestUpdateCallback{
+		OnAccept:   func() {},
+		OnReject:   func(error) {},
+		OnComplete: func(any, error) {},
+	}
 	env.RegisterDelayedCallback(func() {
 		env.UpdateWorkflow(workflows.UpdateResend, "r1", &testsuite.TestUpdateCallback{
 			OnAccept: func() {}, OnReject: func(err error) { t.Errorf("resend refused: %v", err) },
@@ -453,7 +532,11 @@ func TestResend(t *testing.T) {
 }
 
 func TestServiceFailures(t *testing.T) {
-	refusal := temporal.NewNonRetryableApplicationError("create GDAP relationship: duplicate display name", "PartnerCenterRefusal", nil)
+	refusal := temporal.NewNonRetryableApplicationError(
+		"create GDAP relationship: duplicate display name",
+		"PartnerCenterRefusal",
+		nil,
+	)
 	t.Run("a refusal that retrying cannot fix ends the flow failed with the reason", func(t *testing.T) {
 		w := &world{createGDAPErrors: []error{refusal}}
 		env := newInvitationEnv(t, w)
@@ -464,7 +547,9 @@ func TestServiceFailures(t *testing.T) {
 			t.Fatalf("workflow error %v", err)
 		}
 		last := w.steps[len(w.steps)-1]
-		if last.Status != models.InvitationFailed || !strings.Contains(last.Set.FailureReason, "duplicate display name") || state.Status != "" {
+		if last.Status != models.InvitationFailed ||
+			!strings.Contains(last.Set.FailureReason, "duplicate display name") ||
+			state.Status != "" {
 			t.Fatalf("last record %+v", last)
 		}
 		if w.createGDAPCalls != 1 || len(w.mails) != 0 {
@@ -472,7 +557,11 @@ func TestServiceFailures(t *testing.T) {
 		}
 	})
 	t.Run("transient failures are retried and the flow goes on", func(t *testing.T) {
-		w := &world{acceptAt: time.Hour, approveAt: time.Hour, createGDAPErrors: []error{errors.New("502 bad gateway"), errors.New("timeout")}}
+		w := &world{
+			acceptAt:         time.Hour,
+			approveAt:        time.Hour,
+			createGDAPErrors: []error{errors.New("502 bad gateway"), errors.New("timeout")},
+		}
 		env := newInvitationEnv(t, w)
 		env.ExecuteWorkflow(workflows.Invitation, input(env))
 		state, err := result(t, env)
@@ -483,7 +572,8 @@ func TestServiceFailures(t *testing.T) {
 	t.Run("GDAP terminated by the customer before approval is a decline", func(t *testing.T) {
 		w := &world{}
 		env := newInvitationEnv(t, w)
-		env.OnActivity(w.CheckAcceptance, mockAny, mockAny, mockAny).Return(activities.Acceptance{GDAPStatus: "terminated"}, nil)
+		env.OnActivity(w.CheckAcceptance, mockAny, mockAny, mockAny).
+			Return(activities.Acceptance{GDAPStatus: "terminated"}, nil)
 		env.ExecuteWorkflow(workflows.Invitation, input(env))
 		state, err := result(t, env)
 		if err != nil || state.Status != models.InvitationDeclined {
@@ -502,7 +592,11 @@ func TestAnInvitationWhoseRowIsGoneEndsBeforeDoingAnything(t *testing.T) {
 		t.Fatal(err)
 	}
 	if w.createGDAPCalls != 0 || len(w.mails) != 0 {
-		t.Fatalf("a workflow without its invitation must not call Partner Center or mail: %d calls, %d mails", w.createGDAPCalls, len(w.mails))
+		t.Fatalf(
+			"a workflow without its invitation must not call Partner Center or mail: %d calls, %d mails",
+			w.createGDAPCalls,
+			len(w.mails),
+		)
 	}
 }
 
@@ -526,7 +620,8 @@ func TestALongWaitContinuesAsNewWithItsState(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := next.Carry
-	if c == nil || c.State.GDAPRelationshipID != "rel-1" || c.State.Status != models.InvitationPending || !c.Started.Equal(w.start) || c.State.RemindersSent == 0 ||
+	if c == nil || c.State.GDAPRelationshipID != "rel-1" || c.State.Status != models.InvitationPending ||
+		!c.Started.Equal(w.start) || c.State.RemindersSent == 0 ||
 		c.Phases["consent"] == nil {
 		t.Fatalf("the next run must carry the state: %+v", c)
 	}
@@ -557,14 +652,21 @@ func TestGDAPCleanup(t *testing.T) {
 		w := &world{}
 		env := newEnv(t, w)
 		calls := 0
-		env.OnActivity(w.EndGDAP, mockAny, mockAny, mockAny).Return(func(context.Context, string, string) (string, error) {
+		env.OnActivity(w.EndGDAP, mockAny, mockAny, mockAny).Return(func(
+			context.Context, string, string,
+		) (string, error) {
 			calls++
 			if calls < 3 {
 				return "approvalPending", nil
 			}
 			return "terminationRequested", nil
 		})
-		env.ExecuteWorkflow(workflows.GDAPCleanup, workflows.GDAPCleanupInput{InvitationID: "inv-1", RelationshipID: "rel-1", Until: env.Now().Add(90 * day), PollEvery: time.Hour})
+		env.ExecuteWorkflow(workflows.GDAPCleanup, workflows.GDAPCleanupInput{
+			InvitationID:   "inv-1",
+			RelationshipID: "rel-1",
+			Until:          env.Now().Add(90 * day),
+			PollEvery:      time.Hour,
+		})
 		var status string
 		if err := env.GetWorkflowResult(&status); err != nil || status != "terminationRequested" || calls != 3 {
 			t.Fatalf("status %q after %d checks, err %v", status, calls, err)
@@ -574,7 +676,12 @@ func TestGDAPCleanup(t *testing.T) {
 		w := &world{endGDAPResult: "approvalPending"}
 		env := newEnv(t, w)
 		env.RegisterDelayedCallback(func() { env.SetCurrentHistoryLength(20000) }, 2*day)
-		env.ExecuteWorkflow(workflows.GDAPCleanup, workflows.GDAPCleanupInput{InvitationID: "inv-1", RelationshipID: "rel-1", Until: env.Now().Add(90 * day), PollEvery: time.Hour})
+		env.ExecuteWorkflow(workflows.GDAPCleanup, workflows.GDAPCleanupInput{
+			InvitationID:   "inv-1",
+			RelationshipID: "rel-1",
+			Until:          env.Now().Add(90 * day),
+			PollEvery:      time.Hour,
+		})
 		var can *workflow.ContinueAsNewError
 		if err := env.GetWorkflowError(); !errors.As(err, &can) {
 			t.Fatalf("want continue-as-new, got %v", err)
@@ -583,7 +690,12 @@ func TestGDAPCleanup(t *testing.T) {
 	t.Run("a request still pending at its expiry ends the watch", func(t *testing.T) {
 		w := &world{endGDAPResult: "approvalPending"}
 		env := newEnv(t, w)
-		env.ExecuteWorkflow(workflows.GDAPCleanup, workflows.GDAPCleanupInput{InvitationID: "inv-1", RelationshipID: "rel-1", Until: env.Now().Add(3 * time.Hour), PollEvery: time.Hour})
+		env.ExecuteWorkflow(workflows.GDAPCleanup, workflows.GDAPCleanupInput{
+			InvitationID:   "inv-1",
+			RelationshipID: "rel-1",
+			Until:          env.Now().Add(3 * time.Hour),
+			PollEvery:      time.Hour,
+		})
 		var status string
 		if err := env.GetWorkflowResult(&status); err != nil || status != "approvalPending" || len(w.ended) != 4 {
 			t.Fatalf("status %q, %d checks, err %v", status, len(w.ended), err)
@@ -595,7 +707,12 @@ func TestGDAPWatch(t *testing.T) {
 	watch := func(w *world, in workflows.GDAPWatchInput) (*testsuite.TestWorkflowEnvironment, string, error) {
 		env := newEnv(t, w)
 		if in.InvitationID == "" {
-			in = workflows.GDAPWatchInput{InvitationID: "inv-1", RelationshipID: "rel-1", CustomerDomain: "contoso.onmicrosoft.com", ContactEmail: "ops@partner.example"}
+			in = workflows.GDAPWatchInput{
+				InvitationID:   "inv-1",
+				RelationshipID: "rel-1",
+				CustomerDomain: "contoso.onmicrosoft.com",
+				ContactEmail:   "ops@partner.example",
+			}
 		}
 		env.ExecuteWorkflow(workflows.GDAPWatch, in)
 		var status string
@@ -608,13 +725,23 @@ func TestGDAPWatch(t *testing.T) {
 	t.Run("access the customer removes is reported to the partner", func(t *testing.T) {
 		w := &world{}
 		env := newEnv(t, w)
-		env.RegisterDelayedCallback(func() { w.mu.Lock(); w.gdapStatus = activities.GDAPState{Status: "terminated"}; w.mu.Unlock() }, 10*day+time.Hour)
-		env.ExecuteWorkflow(workflows.GDAPWatch, workflows.GDAPWatchInput{InvitationID: "inv-1", RelationshipID: "rel-1", CustomerDomain: "contoso.onmicrosoft.com", ContactEmail: "ops@partner.example"})
+		env.RegisterDelayedCallback(func() {
+			w.mu.Lock()
+			w.gdapStatus = activities.GDAPState{Status: "terminated"}
+			w.mu.Unlock()
+		}, 10*day+time.Hour)
+		env.ExecuteWorkflow(workflows.GDAPWatch, workflows.GDAPWatchInput{
+			InvitationID:   "inv-1",
+			RelationshipID: "rel-1",
+			CustomerDomain: "contoso.onmicrosoft.com",
+			ContactEmail:   "ops@partner.example",
+		})
 		var status string
 		if err := env.GetWorkflowResult(&status); err != nil || status != "terminated" {
 			t.Fatalf("status %q err %v", status, err)
 		}
-		if len(w.alerts) != 1 || w.alerts[0].Kind != activities.AlertAccessLost || w.alerts[0].To != "ops@partner.example" {
+		if len(w.alerts) != 1 || w.alerts[0].Kind != activities.AlertAccessLost ||
+			w.alerts[0].To != "ops@partner.example" {
 			t.Fatalf("alerts %+v", w.alerts)
 		}
 		if w.alertTimes[0] > 12*day {
@@ -634,12 +761,18 @@ func TestGDAPWatch(t *testing.T) {
 			w.gdapStatus = activities.GDAPState{Status: "expired", EndDateTime: end}
 			w.mu.Unlock()
 		}, 90*day)
-		env.ExecuteWorkflow(workflows.GDAPWatch, workflows.GDAPWatchInput{InvitationID: "inv-1", RelationshipID: "rel-1", CustomerDomain: "contoso.onmicrosoft.com", ContactEmail: "ops@partner.example"})
+		env.ExecuteWorkflow(workflows.GDAPWatch, workflows.GDAPWatchInput{
+			InvitationID:   "inv-1",
+			RelationshipID: "rel-1",
+			CustomerDomain: "contoso.onmicrosoft.com",
+			ContactEmail:   "ops@partner.example",
+		})
 		var status string
 		if err := env.GetWorkflowResult(&status); err != nil || status != "expired" {
 			t.Fatalf("status %q err %v", status, err)
 		}
-		if len(w.alerts) != 2 || w.alerts[0].Kind != activities.AlertAccessExpiring || w.alerts[1].Kind != activities.AlertAccessLost {
+		if len(w.alerts) != 2 || w.alerts[0].Kind != activities.AlertAccessExpiring ||
+			w.alerts[1].Kind != activities.AlertAccessLost {
 			t.Fatalf("want one warning then the loss, got %+v", w.alerts)
 		}
 		if at := w.alertTimes[0]; at < 59*day || at > 61*day {
@@ -649,9 +782,17 @@ func TestGDAPWatch(t *testing.T) {
 	t.Run("access that renews itself is not announced as ending", func(t *testing.T) {
 		w := &world{}
 		env := newEnv(t, w)
-		w.gdapStatus = activities.GDAPState{Status: "active", EndDateTime: env.Now().Add(10 * day), AutoExtendDuration: "P180D"}
+		w.gdapStatus = activities.GDAPState{
+			Status:             "active",
+			EndDateTime:        env.Now().Add(10 * day),
+			AutoExtendDuration: "P180D",
+		}
 		env.RegisterDelayedCallback(func() { w.mu.Lock(); w.gdapStatus.Status = "terminated"; w.mu.Unlock() }, 40*day)
-		env.ExecuteWorkflow(workflows.GDAPWatch, workflows.GDAPWatchInput{InvitationID: "inv-1", RelationshipID: "rel-1", ContactEmail: "ops@partner.example"})
+		env.ExecuteWorkflow(workflows.GDAPWatch, workflows.GDAPWatchInput{
+			InvitationID:   "inv-1",
+			RelationshipID: "rel-1",
+			ContactEmail:   "ops@partner.example",
+		})
 		if len(w.alerts) != 1 || w.alerts[0].Kind != activities.AlertAccessLost {
 			t.Fatalf("alerts %+v", w.alerts)
 		}
@@ -666,24 +807,42 @@ func TestGDAPWatch(t *testing.T) {
 	t.Run("a long watch continues as new, keeping whether it warned", func(t *testing.T) {
 		w := &world{}
 		env := newEnv(t, w)
-		w.gdapStatus = activities.GDAPState{Status: "active", EndDateTime: env.Now().Add(20 * day), AutoExtendDuration: "PT0S"}
+		w.gdapStatus = activities.GDAPState{
+			Status:             "active",
+			EndDateTime:        env.Now().Add(20 * day),
+			AutoExtendDuration: "PT0S",
+		}
 		env.RegisterDelayedCallback(func() { env.SetCurrentHistoryLength(20000) }, 2*day)
-		env.ExecuteWorkflow(workflows.GDAPWatch, workflows.GDAPWatchInput{InvitationID: "inv-1", RelationshipID: "rel-1", ContactEmail: "ops@partner.example"})
+		env.ExecuteWorkflow(workflows.GDAPWatch, workflows.GDAPWatchInput{
+			InvitationID:   "inv-1",
+			RelationshipID: "rel-1",
+			ContactEmail:   "ops@partner.example",
+		})
 		var can *workflow.ContinueAsNewError
 		if err := env.GetWorkflowError(); !errors.As(err, &can) {
 			t.Fatalf("want continue-as-new, got %v", err)
 		}
 		var next workflows.GDAPWatchInput
-		if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil || next.Carry == nil || !next.Carry.State.Warned || len(w.alerts) != 1 {
+		if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil ||
+			next.Carry == nil || !next.Carry.State.Warned || len(w.alerts) != 1 {
 			t.Fatalf("the next run must know the warning went out: %+v %v", next, err)
 		}
 	})
 	t.Run("a run continued before the carry convention keeps its warning", func(t *testing.T) {
 		w := &world{}
 		env := newEnv(t, w)
-		w.gdapStatus = activities.GDAPState{Status: "active", EndDateTime: env.Now().Add(20 * day), AutoExtendDuration: "PT0S"}
+		w.gdapStatus = activities.GDAPState{
+			Status:             "active",
+			EndDateTime:        env.Now().Add(20 * day),
+			AutoExtendDuration: "PT0S",
+		}
 		env.RegisterDelayedCallback(func() { env.SetCurrentHistoryLength(20000) }, 2*day)
-		env.ExecuteWorkflow(workflows.GDAPWatch, workflows.GDAPWatchInput{InvitationID: "inv-1", RelationshipID: "rel-1", ContactEmail: "ops@partner.example", Warned: true})
+		env.ExecuteWorkflow(workflows.GDAPWatch, workflows.GDAPWatchInput{
+			InvitationID:   "inv-1",
+			RelationshipID: "rel-1",
+			ContactEmail:   "ops@partner.example",
+			Warned:         true,
+		})
 		var can *workflow.ContinueAsNewError
 		if err := env.GetWorkflowError(); !errors.As(err, &can) {
 			t.Fatalf("want continue-as-new, got %v", err)
@@ -718,7 +877,16 @@ func noGDAP(t *testing.T, w *world, children map[string]bool) {
 			t.Errorf("an invitation without admin access must not start %s", name)
 		}
 	}
-	for _, step := range []string{"gdap-requested", "gdap-approved", "granting", "gdap-active", "assignment-created", "watching", "gdap-withdrawn", "gdap-cleanup-started"} {
+	for _, step := range []string{
+		"gdap-requested",
+		"gdap-approved",
+		"granting",
+		"gdap-active",
+		"assignment-created",
+		"watching",
+		"gdap-withdrawn",
+		"gdap-cleanup-started",
+	} {
 		if w.count(step) != 0 {
 			t.Errorf("step %s recorded without admin access: %v", step, w.stepNames())
 		}
@@ -728,8 +896,14 @@ func noGDAP(t *testing.T, w *world, children map[string]bool) {
 // watchChildren stubs the GDAP workflows an invitation may start and reports whether it did.
 func watchChildren(env *testsuite.TestWorkflowEnvironment) map[string]bool {
 	started := map[string]bool{}
-	env.OnWorkflow(workflows.GDAPWatch, mockAny, mockAny).Return("", nil).Run(func(mockArgs) { started["GDAPWatch"] = true }).Maybe()
-	env.OnWorkflow(workflows.GDAPCleanup, mockAny, mockAny).Return("", nil).Run(func(mockArgs) { started["GDAPCleanup"] = true }).Maybe()
+	env.OnWorkflow(workflows.GDAPWatch, mockAny, mockAny).
+		Return("", nil).
+		Run(func(mockArgs) { started["GDAPWatch"] = true }).
+		Maybe()
+	env.OnWorkflow(workflows.GDAPCleanup, mockAny, mockAny).
+		Return("", nil).
+		Run(func(mockArgs) { started["GDAPCleanup"] = true }).
+		Maybe()
 	return started
 }
 
@@ -749,7 +923,9 @@ func TestAnInvitationWithoutAdminAccess(t *testing.T) {
 				children := watchChildren(env)
 				for _, at := range tc.events {
 					env.RegisterDelayedCallback(func() {
-						env.SignalWorkflow(workflows.SignalPartnerCenterEvent, workflows.PartnerCenterEvent{EventName: "reseller-relationship-accepted-by-customer"})
+						env.SignalWorkflow(workflows.SignalPartnerCenterEvent, workflows.PartnerCenterEvent{
+							EventName: "reseller-relationship-accepted-by-customer",
+						})
 					}, at)
 				}
 				env.ExecuteWorkflow(workflows.Invitation, resellerOnlyInput(env))
@@ -757,14 +933,16 @@ func TestAnInvitationWithoutAdminAccess(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if state.Status != models.InvitationActive || !state.ResellerAccepted || state.GDAPApproved || state.GDAPRelationshipID != "" ||
-					state.CustomerTenantID != "tenant-1" || state.RelationshipRequestURL == "" || len(state.Assignments) != 0 {
+				if state.Status != models.InvitationActive || !state.ResellerAccepted || state.GDAPApproved ||
+					state.GDAPRelationshipID != "" || state.CustomerTenantID != "tenant-1" ||
+					state.RelationshipRequestURL == "" || len(state.Assignments) != 0 {
 					t.Fatalf("state %+v", state)
 				}
 				if doneAt := w.elapsed(); doneAt > tc.within {
 					t.Fatalf("took %v to notice the acceptance, want at most %v", doneAt, tc.within)
 				}
-				if got, want := strings.Join(w.stepNames(), ","), "started,sent,reseller-accepted,accepted,active"; got != want {
+				if got, want := strings.Join(w.stepNames(), ","),
+					"started,sent,reseller-accepted,accepted,active"; got != want {
 					t.Fatalf("steps %s, want %s", got, want)
 				}
 				var statuses []string
@@ -778,7 +956,8 @@ func TestAnInvitationWithoutAdminAccess(t *testing.T) {
 				}
 				noGDAP(t, w, children)
 				invite := w.mailsOf(activities.MailInvitation)
-				if len(invite) != 1 || !invite[0].NoAdminAccess || len(invite[0].RoleIDs) != 0 || invite[0].DurationDays != 0 {
+				if len(invite) != 1 || !invite[0].NoAdminAccess || len(invite[0].RoleIDs) != 0 ||
+					invite[0].DurationDays != 0 {
 					t.Fatalf("the mail must say no admin access is asked for: %+v", invite)
 				}
 			})
@@ -842,7 +1021,9 @@ func TestAnInvitationWithoutAdminAccess(t *testing.T) {
 		watchChildren(env)
 		env.RegisterDelayedCallback(func() {
 			env.UpdateWorkflow(workflows.UpdateResend, "r1", &testsuite.TestUpdateCallback{
-				OnAccept: func() {}, OnReject: func(err error) { t.Errorf("resend refused: %v", err) }, OnComplete: func(any, error) {},
+				OnAccept:   func() {},
+				OnReject:   func(err error) { t.Errorf("resend refused: %v", err) },
+				OnComplete: func(any, error) {},
 			}, workflows.ResendRequest{By: "ops"})
 		}, day)
 		env.ExecuteWorkflow(workflows.Invitation, resellerOnlyInput(env))

@@ -19,8 +19,11 @@ var InvitationFlow = Flow{
 	Updates:  []string{UpdateResend, UpdateCancel},
 	Signals:  []string{SignalPartnerCenterEvent},
 	Events: []string{
-		partnercenter.EventResellerRelationshipAccepted, partnercenter.EventGDAPApproved, partnercenter.EventGDAPActivated,
-		partnercenter.EventGDAPTerminated, partnercenter.EventGDAPExpired,
+		partnercenter.EventResellerRelationshipAccepted,
+		partnercenter.EventGDAPApproved,
+		partnercenter.EventGDAPActivated,
+		partnercenter.EventGDAPTerminated,
+		partnercenter.EventGDAPExpired,
 	},
 }
 

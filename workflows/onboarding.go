@@ -175,7 +175,13 @@ func (w *onboardingImpl) setup(ctx workflow.Context) error {
 	if w.in.Policy.PollEvery <= 0 {
 		w.in.Policy = DefaultWaitPolicy
 	}
-	w.flow = newFlow[models.Onboarding](models.KindOnboarding, a.RecordCustomer, w.in.CustomerID, &w.state.Status, w.in.Policy.ContinueAsNewAfter)
+	w.flow = newFlow[models.Onboarding](
+		models.KindOnboarding,
+		a.RecordCustomer,
+		w.in.CustomerID,
+		&w.state.Status,
+		w.in.Policy.ContinueAsNewAfter,
+	)
 	resume(w.flow, w.in.Carry, &w.state, &w.started)
 	if err := serveState(ctx, QueryOnboarding, &w.state); err != nil {
 		return err
@@ -187,52 +193,76 @@ func (w *onboardingImpl) setup(ctx workflow.Context) error {
 	if err := serveWaitUpdates(ctx, w.flow, &w.state, cancellable, nil, w.agreement()); err != nil {
 		return err
 	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateAgreement, func(ctx workflow.Context, n AgreementNotice) (OnboardingState, error) {
-		w.state.AgreementAccepted, w.state.AgreementMethod = true, n.Method
-		return w.state, nil
-	}, workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, _ AgreementNotice) error {
-		if w.cancelled != nil || !cancellable(w.state.Status) || w.state.AgreementAccepted {
-			return fmt.Errorf("the onboarding is %s: its agreement is accepted already or it no longer waits for one", w.currentStatus())
-		}
-		return nil
-	}}); err != nil {
+	if err := workflow.SetUpdateHandlerWithOptions(
+		ctx,
+		UpdateAgreement,
+		func(ctx workflow.Context, n AgreementNotice) (OnboardingState, error) {
+			w.state.AgreementAccepted, w.state.AgreementMethod = true, n.Method
+			return w.state, nil
+		},
+		workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, _ AgreementNotice) error {
+			if w.cancelled != nil || !cancellable(w.state.Status) || w.state.AgreementAccepted {
+				return fmt.Errorf(
+					"the onboarding is %s: its agreement is accepted already or it no longer waits for one",
+					w.currentStatus(),
+				)
+			}
+			return nil
+		}},
+	); err != nil {
 		return err
 	}
 	atReview := func() error {
-		if w.cancelled != nil || w.delegated || w.state.Status != models.OnboardingReview || w.checkout != nil || w.cartChanged {
-			return fmt.Errorf("the onboarding is %s: the cart can be changed or bought only while it is under review", w.currentStatus())
+		if w.cancelled != nil || w.delegated || w.state.Status != models.OnboardingReview ||
+			w.checkout != nil || w.cartChanged {
+			return fmt.Errorf(
+				"the onboarding is %s: the cart can be changed or bought only while it is under review",
+				w.currentStatus(),
+			)
 		}
 		return nil
 	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateCart, func(ctx workflow.Context, req CartRequest) (OnboardingState, error) {
-		w.products, w.cartChanged = req.Products, true
-		err := workflow.Await(ctx, func() bool { return !w.cartChanged })
-		return w.state, err
-	}, workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, req CartRequest) error {
-		if len(req.Products) == 0 {
-			return fmt.Errorf("a cart needs at least one product")
-		}
-		return atReview()
-	}}); err != nil {
+	if err := workflow.SetUpdateHandlerWithOptions(
+		ctx,
+		UpdateCart,
+		func(ctx workflow.Context, req CartRequest) (OnboardingState, error) {
+			w.products, w.cartChanged = req.Products, true
+			err := workflow.Await(ctx, func() bool { return !w.cartChanged })
+			return w.state, err
+		},
+		workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, req CartRequest) error {
+			if len(req.Products) == 0 {
+				return fmt.Errorf("a cart needs at least one product")
+			}
+			return atReview()
+		}},
+	); err != nil {
 		return err
 	}
-	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateCheckout, func(ctx workflow.Context, req CheckoutRequest) (OnboardingState, error) {
-		// The update answers once ordering has begun: Partner Center may be slow or retried, and
-		// the caller follows the order on the onboarding's status.
-		w.checkout = &req
-		err := workflow.Await(ctx, func() bool { return w.checkout == nil || w.state.Status == models.OnboardingOrdering })
-		return w.state, err
-	}, workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, _ CheckoutRequest) error {
-		if err := atReview(); err != nil {
-			return err
-		}
-		for _, l := range w.state.Cart.Lines {
-			if l.Error != "" {
-				return fmt.Errorf("the cart has refused lines (%s): change the products first", l.Error)
+	return workflow.SetUpdateHandlerWithOptions(
+		ctx,
+		UpdateCheckout,
+		func(ctx workflow.Context, req CheckoutRequest) (OnboardingState, error) {
+			// The update answers once ordering has begun: Partner Center may be slow or retried, and
+			// the caller follows the order on the onboarding's status.
+			w.checkout = &req
+			err := workflow.Await(ctx, func() bool {
+				return w.checkout == nil || w.state.Status == models.OnboardingOrdering
+			})
+			return w.state, err
+		},
+		workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, _ CheckoutRequest) error {
+			if err := atReview(); err != nil {
+				return err
 			}
-		}
-		return nil
-	}})
+			for _, l := range w.state.Cart.Lines {
+				if l.Error != "" {
+					return fmt.Errorf("the cart has refused lines (%s): change the products first", l.Error)
+				}
+			}
+			return nil
+		}},
+	)
 }
 
 func (w *onboardingImpl) currentStatus() string {
@@ -244,7 +274,10 @@ func (w *onboardingImpl) currentStatus() string {
 
 func (w *onboardingImpl) run(ctx workflow.Context) (OnboardingState, error) {
 	if w.in.Carry == nil {
-		if err := w.tryRecord(ctx, onboardingChange{Status: models.OnboardingCreating, Step: "started"}); isFlowGone(err) {
+		if err := w.tryRecord(ctx, onboardingChange{
+			Status: models.OnboardingCreating,
+			Step:   "started",
+		}); isFlowGone(err) {
 			return w.state, nil
 		}
 		w.enter(ctx, models.OnboardingCreating)
@@ -255,8 +288,12 @@ func (w *onboardingImpl) run(ctx workflow.Context) (OnboardingState, error) {
 			return w.finishFailed(ctx, err)
 		}
 		w.state.CustomerTenantID, w.state.Domain = t.TenantID, t.Domain
-		w.record(ctx, onboardingChange{Set: models.Onboarding{CustomerTenantID: t.TenantID}, Step: "tenant-created",
-			StepDetail: t.Domain + " (" + t.TenantID + "); the first admin's credentials are stored encrypted, to be revealed once"})
+		w.record(ctx, onboardingChange{
+			Set:  models.Onboarding{CustomerTenantID: t.TenantID},
+			Step: "tenant-created",
+			StepDetail: t.Domain + " (" + t.TenantID + "); " +
+				"the first admin's credentials are stored encrypted, to be revealed once",
+		})
 	}
 	if !w.state.AgreementAccepted && w.state.Status != models.OnboardingAwaitingAgreement {
 		w.setStatus(ctx, models.OnboardingAwaitingAgreement, onboardingChange{Step: "awaiting-agreement"})
@@ -285,7 +322,10 @@ func (w *onboardingImpl) run(ctx workflow.Context) (OnboardingState, error) {
 			return w.finishFailed(ctx, err)
 		}
 		w.state.AgreementAttested = true
-		w.record(ctx, onboardingChange{Step: "agreement-attested", StepDetail: w.state.AgreementMethod + "; Partner Center: " + result})
+		w.record(ctx, onboardingChange{
+			Step:       "agreement-attested",
+			StepDetail: w.state.AgreementMethod + "; Partner Center: " + result,
+		})
 	}
 	if w.buysInline(ctx) {
 		return w.order(ctx)
@@ -323,8 +363,13 @@ func (w *onboardingImpl) purchase(ctx workflow.Context) (OnboardingState, error)
 		keeps = append(keeps, "the new tenant "+w.state.Domain+" stays: Microsoft keeps a created tenant")
 	}
 	in := PurchaseInput{
-		RequestID: w.in.CustomerID, PartnerID: w.in.PartnerID, CustomerTenantID: w.state.CustomerTenantID, Products: w.products,
-		Reseller:       PurchaseReseller{ID: w.in.ResellerID, TenantID: w.in.ResellerTenantID, MPNID: w.in.ResellerMPNID},
+		RequestID: w.in.CustomerID, PartnerID: w.in.PartnerID,
+		CustomerTenantID: w.state.CustomerTenantID, Products: w.products,
+		Reseller: PurchaseReseller{
+			ID:       w.in.ResellerID,
+			TenantID: w.in.ResellerTenantID,
+			MPNID:    w.in.ResellerMPNID,
+		},
 		SupportContact: w.in.SupportContact, Record: PurchaseTarget{Kind: models.KindOnboarding, ID: w.in.CustomerID},
 		Keeps: keeps, ContinueAfter: w.in.Policy.ContinueAsNewAfter,
 	}
@@ -369,7 +414,8 @@ func (w *onboardingImpl) agreement() phase[models.Onboarding] {
 		name: "agreement", status: models.OnboardingAwaitingAgreement,
 		policy: w.in.Policy, deadline: w.in.ExpiresAt,
 		messages: messages[models.Onboarding]{
-			send: w.mail, reminder: activities.MailAgreementReminder, resend: activities.MailAgreementResend, escalation: activities.MailAgreementEscalation,
+			send: w.mail, reminder: activities.MailAgreementReminder,
+			resend: activities.MailAgreementResend, escalation: activities.MailAgreementEscalation,
 			to: w.in.ContactEmail, contact: w.in.PartnerContact,
 			reminded: func(seq int) models.Onboarding { return models.Onboarding{RemindersSent: seq} },
 		},
@@ -408,7 +454,9 @@ func (w *onboardingImpl) order(ctx workflow.Context) (OnboardingState, error) {
 				next.Products, next.Carry = w.products, carry(w.flow, w.state, w.started)
 				return w.state, workflow.NewContinueAsNewError(ctx, Onboarding, next)
 			}
-			if _, err := workflow.AwaitWithTimeout(ctx, 24*time.Hour, func() bool { return w.checkout != nil || w.cartChanged || w.cancelled != nil }); err != nil {
+			if _, err := workflow.AwaitWithTimeout(ctx, 24*time.Hour, func() bool {
+				return w.checkout != nil || w.cartChanged || w.cancelled != nil
+			}); err != nil {
 				return w.state, err
 			}
 		}
@@ -426,10 +474,17 @@ func (w *onboardingImpl) order(ctx workflow.Context) (OnboardingState, error) {
 		}
 		fresh = false
 		w.state.CheckoutAttempts++
-		w.setStatus(ctx, models.OnboardingOrdering, onboardingChange{Step: "ordering", StepKey: fmt.Sprintf("%s/ordering/%d", w.in.CustomerID, w.state.CheckoutAttempts),
-			StepDetail: "checkout by " + w.checkout.By})
+		w.setStatus(ctx, models.OnboardingOrdering, onboardingChange{
+			Step:       "ordering",
+			StepKey:    fmt.Sprintf("%s/ordering/%d", w.in.CustomerID, w.state.CheckoutAttempts),
+			StepDetail: "checkout by " + w.checkout.By,
+		})
 		var out activities.CheckoutOutcome
-		err := workflow.ExecuteActivity(withServiceCalls(ctx), a.Checkout, activities.CheckoutInput{CustomerID: w.in.CustomerID, CartID: w.state.Cart.ID, Attempt: w.state.CheckoutAttempts}).Get(ctx, &out)
+		err := workflow.ExecuteActivity(withServiceCalls(ctx), a.Checkout, activities.CheckoutInput{
+			CustomerID: w.in.CustomerID,
+			CartID:     w.state.Cart.ID,
+			Attempt:    w.state.CheckoutAttempts,
+		}).Get(ctx, &out)
 		if err != nil {
 			return w.finishFailed(ctx, err)
 		}
@@ -442,8 +497,12 @@ func (w *onboardingImpl) order(ctx workflow.Context) (OnboardingState, error) {
 				w.state.Cart.Lines = out.Lines
 			}
 			w.checkout = nil
-			w.setStatus(ctx, models.OnboardingReview, onboardingChange{Set: models.Onboarding{CheckoutError: out.Reason}, Step: "checkout-refused",
-				StepKey: fmt.Sprintf("%s/checkout-refused/%d", w.in.CustomerID, w.state.CheckoutAttempts), StepDetail: out.Reason})
+			w.setStatus(ctx, models.OnboardingReview, onboardingChange{
+				Set:        models.Onboarding{CheckoutError: out.Reason},
+				Step:       "checkout-refused",
+				StepKey:    fmt.Sprintf("%s/checkout-refused/%d", w.in.CustomerID, w.state.CheckoutAttempts),
+				StepDetail: out.Reason,
+			})
 			continue
 		}
 		w.state.CheckoutError = ""
@@ -456,13 +515,21 @@ func (w *onboardingImpl) order(ctx workflow.Context) (OnboardingState, error) {
 func (w *onboardingImpl) buildCart(ctx workflow.Context) error {
 	w.round++
 	var cart CartState
-	err := workflow.ExecuteActivity(withServiceCalls(ctx), a.BuildCart, activities.BuildCartInput{CustomerID: w.in.CustomerID, Products: w.products, Round: w.round}).Get(ctx, &cart)
+	err := workflow.ExecuteActivity(withServiceCalls(ctx), a.BuildCart, activities.BuildCartInput{
+		CustomerID: w.in.CustomerID,
+		Products:   w.products,
+		Round:      w.round,
+	}).Get(ctx, &cart)
 	if err != nil {
 		return err
 	}
 	w.state.Cart, w.cartChanged = cart, false
-	w.setStatus(ctx, models.OnboardingReview, onboardingChange{Set: models.Onboarding{CartID: cart.ID}, Step: "cart-ready",
-		StepKey: fmt.Sprintf("%s/cart-ready/%d", w.in.CustomerID, w.round), StepDetail: cartSummary(cart)})
+	w.setStatus(ctx, models.OnboardingReview, onboardingChange{
+		Set:        models.Onboarding{CartID: cart.ID},
+		Step:       "cart-ready",
+		StepKey:    fmt.Sprintf("%s/cart-ready/%d", w.in.CustomerID, w.round),
+		StepDetail: cartSummary(cart),
+	})
 	return nil
 }
 
@@ -487,19 +554,37 @@ func firstNonEmpty(a, b string) string {
 
 // provision waits until every order's subscriptions are provisioned and records them.
 func (w *onboardingImpl) provision(ctx workflow.Context) (OnboardingState, error) {
-	w.setStatus(ctx, models.OnboardingProvisioning, onboardingChange{Set: models.Onboarding{OrderIDs: strings.Join(w.state.OrderIDs, ",")},
-		Step: "ordered", StepDetail: "orders " + strings.Join(w.state.OrderIDs, ", ")})
-	if err := workflow.ExecuteActivity(withStatusPolling(ctx), a.WaitProvisioned, w.in.CustomerID, w.state.OrderIDs).Get(ctx, nil); err != nil {
+	w.setStatus(ctx, models.OnboardingProvisioning, onboardingChange{
+		Set:        models.Onboarding{OrderIDs: strings.Join(w.state.OrderIDs, ",")},
+		Step:       "ordered",
+		StepDetail: "orders " + strings.Join(w.state.OrderIDs, ", "),
+	})
+	if err := workflow.ExecuteActivity(
+		withStatusPolling(ctx),
+		a.WaitProvisioned,
+		w.in.CustomerID,
+		w.state.OrderIDs,
+	).Get(ctx, nil); err != nil {
 		return w.finishFailed(ctx, err)
 	}
-	if err := w.callService(ctx, withServiceCalls, &w.state.Subscriptions, a.RecordSubscriptions, w.in.CustomerID, w.state.OrderIDs); err != nil {
+	if err := w.callService(
+		ctx,
+		withServiceCalls,
+		&w.state.Subscriptions,
+		a.RecordSubscriptions,
+		w.in.CustomerID,
+		w.state.OrderIDs,
+	); err != nil {
 		return w.finishFailed(ctx, err)
 	}
 	names := make([]string, 0, len(w.state.Subscriptions))
 	for _, s := range w.state.Subscriptions {
 		names = append(names, fmt.Sprintf("%d × %s (%s)", s.Quantity, firstNonEmpty(s.Name, s.OfferID), s.ID))
 	}
-	w.setStatus(ctx, models.OnboardingCompleted, onboardingChange{Step: "completed", StepDetail: strings.Join(names, ", ")})
+	w.setStatus(ctx, models.OnboardingCompleted, onboardingChange{
+		Step:       "completed",
+		StepDetail: strings.Join(names, ", "),
+	})
 	err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
 	return w.state, err
 }
@@ -532,6 +617,13 @@ func (w *onboardingImpl) mail(ctx workflow.Context, kind string, seq int, to str
 
 // finishFailed records a refusal that retrying cannot fix and fails the workflow with it.
 func (w *onboardingImpl) finishFailed(ctx workflow.Context, cause error) (OnboardingState, error) {
-	err := w.fail(ctx, cause, "CustomerOnboardingFailed", &w.state.FailureReason, func(r string) models.Onboarding { return models.Onboarding{FailureReason: r} }, nil)
+	err := w.fail(
+		ctx,
+		cause,
+		"CustomerOnboardingFailed",
+		&w.state.FailureReason,
+		func(r string) models.Onboarding { return models.Onboarding{FailureReason: r} },
+		nil,
+	)
 	return w.state, err
 }

@@ -72,13 +72,21 @@ func (w *customerWorld) BuildCart(_ context.Context, in activities.BuildCartInpu
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.resellerFails {
-		return workflows.CartState{}, temporal.NewNonRetryableApplicationError("the reseller failed verification before the purchase (2203: not signed)", "PartnerCenterRefusal", nil)
+		return workflows.CartState{}, temporal.NewNonRetryableApplicationError(
+			"the reseller failed verification before the purchase (2203: not signed)",
+			"PartnerCenterRefusal",
+			nil,
+		)
 	}
 	w.carts++
 	w.lastProducts = in.Products
 	cart := workflows.CartState{ID: "cart-" + string(rune('0'+in.Round))}
 	for _, p := range in.Products {
-		cart.Lines = append(cart.Lines, activities.CartLine{CatalogItemID: p.CatalogItemID, Quantity: p.Quantity, Reseller: "1234567"})
+		cart.Lines = append(cart.Lines, activities.CartLine{
+			CatalogItemID: p.CatalogItemID,
+			Quantity:      p.Quantity,
+			Reseller:      "1234567",
+		})
 	}
 	return cart, nil
 }
@@ -88,7 +96,9 @@ func (w *customerWorld) Checkout(_ context.Context, in activities.CheckoutInput)
 	defer w.mu.Unlock()
 	w.checkouts = append(w.checkouts, in)
 	if w.refuseFirst && len(w.checkouts) == 1 {
-		return activities.CheckoutOutcome{Reason: "checkout refused: a quantity is not allowed for the item (10002)"}, nil
+		return activities.CheckoutOutcome{
+			Reason: "checkout refused: a quantity is not allowed for the item (10002)",
+		}, nil
 	}
 	return activities.CheckoutOutcome{OrderIDs: []string{"order-1"}}, nil
 }
@@ -107,16 +117,34 @@ func (w *customerWorld) RecordSubscriptions(context.Context, string, []string) (
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.subscriptionsN++
-	return []activities.SubscriptionState{{ID: "sub-1", OfferID: "CFQ7TTC0LFLZ:0002", Quantity: 10, Status: "active", PartnerID: "1234567"}}, nil
+	return []activities.SubscriptionState{{
+		ID:        "sub-1",
+		OfferID:   "CFQ7TTC0LFLZ:0002",
+		Quantity:  10,
+		Status:    "active",
+		PartnerID: "1234567",
+	}}, nil
 }
 
 func customerInput(env *testsuite.TestWorkflowEnvironment) workflows.OnboardingInput {
 	return workflows.OnboardingInput{
-		CustomerID: "cus-1", PartnerID: "p", CompanyName: "Contoso Italia", Domain: "contosoit.onmicrosoft.com", Language: "it",
-		ContactEmail: "maria@contoso.it", PartnerContact: "ops@provider.example", ResellerID: "res-1", ResellerMPNID: "1234567",
-		Products:  []workflows.Product{{CatalogItemID: "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS", Quantity: 10, BillingCycle: "monthly", TermDuration: "P1M"}},
+		CustomerID: "cus-1", PartnerID: "p", CompanyName: "Contoso Italia",
+		Domain: "contosoit.onmicrosoft.com", Language: "it",
+		ContactEmail: "maria@contoso.it", PartnerContact: "ops@provider.example",
+		ResellerID: "res-1", ResellerMPNID: "1234567",
+		Products: []workflows.Product{{
+			CatalogItemID: "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS",
+			Quantity:      10,
+			BillingCycle:  "monthly",
+			TermDuration:  "P1M",
+		}},
 		ExpiresAt: env.Now().Add(30 * day),
-		Policy:    workflows.WaitPolicy{Reminders: []time.Duration{3 * day}, RepeatEvery: 7 * day, EscalateAfter: 2, PollEvery: time.Hour},
+		Policy: workflows.WaitPolicy{
+			Reminders:     []time.Duration{3 * day},
+			RepeatEvery:   7 * day,
+			EscalateAfter: 2,
+			PollEvery:     time.Hour,
+		},
 	}
 }
 
@@ -154,22 +182,43 @@ func customerResult(t *testing.T, env *testsuite.TestWorkflowEnvironment) (workf
 }
 
 func TestCustomerOnboarding(t *testing.T) {
-	t.Run("the partner attests, the cart is checked out, the subscriptions are provisioned after a delay", func(t *testing.T) {
+	t.Run("the partner attests, the cart is checked out, "+
+		"the subscriptions are provisioned after a delay", func(t *testing.T) {
 		w := &customerWorld{notReady: 3}
 		env := newCustomerEnv(w)
 		env.RegisterDelayedCallback(func() {
-			update(t, env, workflows.UpdateAgreement, workflows.AgreementNotice{Method: models.AgreementByPartner, By: "ops"}, nil)
+			update(
+				t,
+				env,
+				workflows.UpdateAgreement,
+				workflows.AgreementNotice{Method: models.AgreementByPartner, By: "ops"},
+				nil,
+			)
 		}, day)
-		env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{By: "ops"}, nil) }, 2*day)
+		env.RegisterDelayedCallback(func() {
+			update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{By: "ops"}, nil)
+		}, 2*day)
 		env.ExecuteWorkflow(workflows.Onboarding, customerInput(env))
 		st, err := customerResult(t, env)
-		if err != nil || st.Status != models.OnboardingCompleted || st.CustomerTenantID != "tenant-new" || w.tenants != 1 || w.attested != 1 {
+		if err != nil || st.Status != models.OnboardingCompleted || st.CustomerTenantID != "tenant-new" ||
+			w.tenants != 1 || w.attested != 1 {
 			t.Fatalf("state %+v err %v tenants %d attested %d", st, err, w.tenants, w.attested)
 		}
 		if len(st.Subscriptions) != 1 || st.Subscriptions[0].PartnerID != "1234567" || len(st.OrderIDs) != 1 {
 			t.Fatalf("subscriptions %+v orders %v", st.Subscriptions, st.OrderIDs)
 		}
-		if !hasAll(w.steps, "started", "tenant-created", "awaiting-agreement", "agreement-requested", "agreement-attested", "cart-ready", "ordering", "ordered", "completed") {
+		if !hasAll(
+			w.steps,
+			"started",
+			"tenant-created",
+			"awaiting-agreement",
+			"agreement-requested",
+			"agreement-attested",
+			"cart-ready",
+			"ordering",
+			"ordered",
+			"completed",
+		) {
 			t.Fatalf("steps %v", w.steps)
 		}
 	})
@@ -179,12 +228,21 @@ func TestCustomerOnboarding(t *testing.T) {
 		in := customerInput(env)
 		in.CustomerTenantID = "tenant-existing"
 		env.RegisterDelayedCallback(func() {
-			update(t, env, workflows.UpdateAgreement, workflows.AgreementNotice{Method: models.AgreementByCustomer}, nil)
+			update(
+				t,
+				env,
+				workflows.UpdateAgreement,
+				workflows.AgreementNotice{Method: models.AgreementByCustomer},
+				nil,
+			)
 		}, time.Hour)
-		env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{}, nil) }, 2*time.Hour)
+		env.RegisterDelayedCallback(func() {
+			update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{}, nil)
+		}, 2*time.Hour)
 		env.ExecuteWorkflow(workflows.Onboarding, in)
 		st, err := customerResult(t, env)
-		if err != nil || st.Status != models.OnboardingCompleted || w.tenants != 0 || st.CustomerTenantID != "tenant-existing" || st.AgreementMethod != models.AgreementByCustomer {
+		if err != nil || st.Status != models.OnboardingCompleted || w.tenants != 0 ||
+			st.CustomerTenantID != "tenant-existing" || st.AgreementMethod != models.AgreementByCustomer {
 			t.Fatalf("state %+v err %v tenants %d", st, err, w.tenants)
 		}
 		if len(w.mails) != 1 || w.mails[0] != activities.MailAgreementRequest {
@@ -196,7 +254,8 @@ func TestCustomerOnboarding(t *testing.T) {
 		env := newCustomerEnv(w)
 		env.ExecuteWorkflow(workflows.Onboarding, customerInput(env))
 		st, err := customerResult(t, env)
-		if err != nil || st.Status != models.OnboardingExpired || st.RemindersSent != 4 || !st.Escalated || w.carts != 0 {
+		if err != nil || st.Status != models.OnboardingExpired || st.RemindersSent != 4 || !st.Escalated ||
+			w.carts != 0 {
 			t.Fatalf("state %+v err %v carts %d", st, err, w.carts)
 		}
 		if !hasAll(w.mails, activities.MailAgreementReminder, activities.MailAgreementEscalation) {
@@ -206,7 +265,9 @@ func TestCustomerOnboarding(t *testing.T) {
 	t.Run("an agreement already at Partner Center is found by polling", func(t *testing.T) {
 		w := &customerWorld{agreementAtPC: true}
 		env := newCustomerEnv(w)
-		env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{}, nil) }, 2*time.Hour)
+		env.RegisterDelayedCallback(func() {
+			update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{}, nil)
+		}, 2*time.Hour)
 		env.ExecuteWorkflow(workflows.Onboarding, customerInput(env))
 		st, err := customerResult(t, env)
 		if err != nil || st.Status != models.OnboardingCompleted || st.AgreementMethod != "already at Partner Center" {
@@ -220,7 +281,13 @@ func TestCustomerOnboarding(t *testing.T) {
 			update(t, env, workflows.UpdateAgreement, workflows.AgreementNotice{Method: models.AgreementByPartner}, nil)
 		}, time.Hour)
 		env.RegisterDelayedCallback(func() {
-			update(t, env, workflows.UpdateCancel, workflows.CancelRequest{By: "ops", Reason: "changed their mind"}, nil)
+			update(
+				t,
+				env,
+				workflows.UpdateCancel,
+				workflows.CancelRequest{By: "ops", Reason: "changed their mind"},
+				nil,
+			)
 		}, day)
 		env.ExecuteWorkflow(workflows.Onboarding, customerInput(env))
 		st, err := customerResult(t, env)
@@ -235,19 +302,28 @@ func TestCustomerOnboarding(t *testing.T) {
 		env.RegisterDelayedCallback(func() {
 			update(t, env, workflows.UpdateAgreement, workflows.AgreementNotice{Method: models.AgreementByPartner}, nil)
 		}, time.Hour)
-		env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{}, nil) }, 2*time.Hour)
+		env.RegisterDelayedCallback(func() {
+			update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{}, nil)
+		}, 2*time.Hour)
 		env.RegisterDelayedCallback(func() {
 			v, _ := env.QueryWorkflow(workflows.QueryOnboarding)
 			_ = v.Get(&during)
-			update(t, env, workflows.UpdateCart, workflows.CartRequest{Products: []workflows.Product{{CatalogItemID: "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS", Quantity: 5, BillingCycle: "monthly"}}}, nil)
+			update(t, env, workflows.UpdateCart, workflows.CartRequest{Products: []workflows.Product{{
+				CatalogItemID: "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS",
+				Quantity:      5,
+				BillingCycle:  "monthly",
+			}}}, nil)
 		}, 3*time.Hour)
-		env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{}, nil) }, 4*time.Hour)
+		env.RegisterDelayedCallback(func() {
+			update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{}, nil)
+		}, 4*time.Hour)
 		env.ExecuteWorkflow(workflows.Onboarding, customerInput(env))
 		st, err := customerResult(t, env)
 		if during.Status != models.OnboardingReview || during.CheckoutError == "" {
 			t.Fatalf("after the refusal: %+v", during)
 		}
-		if err != nil || st.Status != models.OnboardingCompleted || len(w.checkouts) != 2 || w.checkouts[1].Attempt != 2 || w.lastProducts[0].Quantity != 5 || w.carts != 2 {
+		if err != nil || st.Status != models.OnboardingCompleted || len(w.checkouts) != 2 ||
+			w.checkouts[1].Attempt != 2 || w.lastProducts[0].Quantity != 5 || w.carts != 2 {
 			t.Fatalf("state %+v err %v checkouts %+v carts %d", st, err, w.checkouts, w.carts)
 		}
 	})
@@ -257,11 +333,16 @@ func TestCustomerOnboarding(t *testing.T) {
 		env.RegisterDelayedCallback(func() {
 			update(t, env, workflows.UpdateAgreement, workflows.AgreementNotice{Method: models.AgreementByPartner}, nil)
 		}, time.Hour)
-		env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{}, nil) }, 2*time.Hour)
-		env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{}, nil) }, 3*time.Hour)
+		env.RegisterDelayedCallback(func() {
+			update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{}, nil)
+		}, 2*time.Hour)
+		env.RegisterDelayedCallback(func() {
+			update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{}, nil)
+		}, 3*time.Hour)
 		env.ExecuteWorkflow(workflows.Onboarding, customerInput(env))
 		st, err := customerResult(t, env)
-		if err != nil || st.Status != models.OnboardingCompleted || w.carts != 2 || len(w.checkouts) != 2 || w.checkouts[0].CartID == w.checkouts[1].CartID {
+		if err != nil || st.Status != models.OnboardingCompleted || w.carts != 2 || len(w.checkouts) != 2 ||
+			w.checkouts[0].CartID == w.checkouts[1].CartID {
 			t.Fatalf("state %+v err %v carts %d checkouts %+v", st, err, w.carts, w.checkouts)
 		}
 	})
@@ -285,12 +366,18 @@ func TestCustomerOnboarding(t *testing.T) {
 		w := &customerWorld{notReady: 3}
 		env := newCustomerEnv(w)
 		var early, lateCancel error
-		env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{}, &early) }, time.Hour)
+		env.RegisterDelayedCallback(func() {
+			update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{}, &early)
+		}, time.Hour)
 		env.RegisterDelayedCallback(func() {
 			update(t, env, workflows.UpdateAgreement, workflows.AgreementNotice{Method: models.AgreementByPartner}, nil)
 		}, 2*time.Hour)
-		env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{}, nil) }, 3*time.Hour)
-		env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateCancel, workflows.CancelRequest{}, &lateCancel) }, 3*time.Hour+time.Second)
+		env.RegisterDelayedCallback(func() {
+			update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{}, nil)
+		}, 3*time.Hour)
+		env.RegisterDelayedCallback(func() {
+			update(t, env, workflows.UpdateCancel, workflows.CancelRequest{}, &lateCancel)
+		}, 3*time.Hour+time.Second)
 		env.ExecuteWorkflow(workflows.Onboarding, customerInput(env))
 		st, err := customerResult(t, env)
 		if early == nil || lateCancel == nil || err != nil || st.Status != models.OnboardingCompleted {

@@ -66,10 +66,15 @@ func twoWaits(log *twoWaitsLog) func(ctx workflow.Context) (twoWaitsState, error
 		wait := func(name, status string, sent *int, escalated *bool, until int) phase[models.Invitation] {
 			return phase[models.Invitation]{
 				name: name, status: status,
-				policy:   WaitPolicy{Reminders: []time.Duration{testDay, 2 * testDay}, EscalateAfter: 1, PollEvery: 30 * testDay},
+				policy: WaitPolicy{
+					Reminders:     []time.Duration{testDay, 2 * testDay},
+					EscalateAfter: 1,
+					PollEvery:     30 * testDay,
+				},
 				deadline: started.Add(60 * testDay),
 				messages: messages[models.Invitation]{
-					send: send, reminder: name + "-reminder", resend: name + "-resend", escalation: name + "-escalation",
+					send: send, reminder: name + "-reminder",
+					resend: name + "-resend", escalation: name + "-escalation",
 					to: name + "@customer.example", contact: "ops@partner.example",
 					reminded: func(int) models.Invitation { return models.Invitation{} },
 				},
@@ -107,7 +112,9 @@ func TestTwoWaitsInOneFlowKeepTheirOwnSteps(t *testing.T) {
 	start := env.Now()
 	resend := func(id string) {
 		env.UpdateWorkflow(UpdateResend, id, &testsuite.TestUpdateCallback{
-			OnAccept: func() {}, OnReject: func(err error) { t.Errorf("resend %s refused: %v", id, err) }, OnComplete: func(any, error) {},
+			OnAccept:   func() {},
+			OnReject:   func(err error) { t.Errorf("resend %s refused: %v", id, err) },
+			OnComplete: func(any, error) {},
 		}, ResendRequest{By: "agent"})
 	}
 	// The first wait: reminded on days 1 and 2 (escalated after the first), resent on day 2.5,
@@ -143,10 +150,18 @@ func TestTwoWaitsInOneFlowKeepTheirOwnSteps(t *testing.T) {
 		{"the first wait's reminders count from the flow's start", "flow-1/first/reminder/1/0", testDay},
 		{"the first wait escalates once", "flow-1/first/escalated", testDay},
 		{"the first wait's resend is its first", "flow-1/first/resent/2/1", 2*testDay + 12*time.Hour},
-		{"the second wait's resend is its own first, not the flow's second", "flow-1/second/resent/0/1", 10*testDay + time.Hour},
+		{
+			"the second wait's resend is its own first, not the flow's second",
+			"flow-1/second/resent/0/1",
+			10*testDay + time.Hour,
+		},
 		{"the second wait's reminders count from its own start", "flow-1/second/reminder/1/1", 11 * testDay},
 		{"the second wait's second reminder follows its own schedule", "flow-1/second/reminder/2/1", 12 * testDay},
-		{"the second wait escalates too: its key does not collide with the first's", "flow-1/second/escalated", 11 * testDay},
+		{
+			"the second wait escalates too: its key does not collide with the first's",
+			"flow-1/second/escalated",
+			11 * testDay,
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -191,16 +206,38 @@ func TestPhaseReminders(t *testing.T) {
 		sent         int
 		want         time.Time
 	}{
-		{"from the start: the first offset after the phase's start", []time.Duration{3 * testDay}, 0, false, start.Add(5 * testDay), 0, start.Add(8 * testDay)},
-		{"from the start: repeats after the last offset", []time.Duration{3 * testDay}, 7 * testDay, false, start, 1, start.Add(10 * testDay)},
-		{"from the deadline: the farthest offset first", []time.Duration{7 * testDay, testDay}, 0, true, start, 0, deadline.Add(-7 * testDay)},
-		{"from the deadline: the nearest last", []time.Duration{7 * testDay, testDay}, 0, true, start, 1, deadline.Add(-testDay)},
-		{"from the deadline: none after the nearest", []time.Duration{7 * testDay, testDay}, 0, true, start, 2, deadline},
-		{"from the deadline: an offset before the phase's start is skipped", []time.Duration{7 * testDay, testDay}, 0, true, deadline.Add(-3 * testDay), 0, deadline.Add(-testDay)},
+		{
+			"from the start: the first offset after the phase's start",
+			[]time.Duration{3 * testDay}, 0, false, start.Add(5 * testDay), 0, start.Add(8 * testDay),
+		},
+		{
+			"from the start: repeats after the last offset",
+			[]time.Duration{3 * testDay}, 7 * testDay, false, start, 1, start.Add(10 * testDay),
+		},
+		{
+			"from the deadline: the farthest offset first",
+			[]time.Duration{7 * testDay, testDay}, 0, true, start, 0, deadline.Add(-7 * testDay),
+		},
+		{
+			"from the deadline: the nearest last",
+			[]time.Duration{7 * testDay, testDay}, 0, true, start, 1, deadline.Add(-testDay),
+		},
+		{
+			"from the deadline: none after the nearest",
+			[]time.Duration{7 * testDay, testDay}, 0, true, start, 2, deadline,
+		},
+		{
+			"from the deadline: an offset before the phase's start is skipped",
+			[]time.Duration{7 * testDay, testDay}, 0, true, deadline.Add(-3 * testDay), 0, deadline.Add(-testDay),
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := phase[models.Invitation]{policy: WaitPolicy{Reminders: tc.reminders, RepeatEvery: tc.repeat}, fromDeadline: tc.fromDeadline, deadline: deadline}
+			p := phase[models.Invitation]{
+				policy:       WaitPolicy{Reminders: tc.reminders, RepeatEvery: tc.repeat},
+				fromDeadline: tc.fromDeadline,
+				deadline:     deadline,
+			}
 			if got := p.nextReminder(tc.started, tc.sent); !got.Equal(tc.want) {
 				t.Fatalf("next reminder at %v, want %v", got, tc.want)
 			}
@@ -220,7 +257,11 @@ func TestResumedWaitsKeepTheirKeys(t *testing.T) {
 			&Carry[InvitationState]{Started: started, Resends: 2},
 			"inv-1/reminder/3/2", "inv-1/escalated"},
 		{"a run continued from one in phases keeps each phase's keys and resends",
-			&Carry[InvitationState]{Started: started, Resends: 0, Phases: map[string]*PhaseState{"consent": {Started: started, Resends: 1}}},
+			&Carry[InvitationState]{
+				Started: started,
+				Resends: 0,
+				Phases:  map[string]*PhaseState{"consent": {Started: started, Resends: 1}},
+			},
 			"inv-1/consent/reminder/3/1", "inv-1/consent/escalated"},
 	}
 	for _, tc := range tests {
@@ -255,6 +296,7 @@ func TestARunThatNeverWaitedHandsOverPhases(t *testing.T) {
 	f := newFlow[models.Invitation](models.KindInvitation, nil, "inv-1", &status, 0)
 	resume(f, nil, &state, &begun)
 	if next := carry(f, state, begun); next.Phases == nil {
-		t.Fatal("a first run that never waited must hand its successor an empty set of phases, so the successor waits in phases")
+		t.Fatal("a first run that never waited must hand its successor an empty set of phases, " +
+			"so the successor waits in phases")
 	}
 }

@@ -105,53 +105,75 @@ func (w *purchaseImpl) setup(ctx workflow.Context) error {
 	}
 	atReview := func() error {
 		if w.cancelled != nil || w.state.Status != models.OnboardingReview || w.checkout != nil || w.cartChanged {
-			return fmt.Errorf("the purchase is %s: the cart can be changed or bought only while it is under review", w.currentStatus())
+			return fmt.Errorf(
+				"the purchase is %s: the cart can be changed or bought only while it is under review",
+				w.currentStatus(),
+			)
 		}
 		return nil
 	}
-	err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateCart, func(ctx workflow.Context, req CartRequest) (PurchaseState, error) {
-		w.products, w.cartChanged = req.Products, true
-		err := workflow.Await(ctx, func() bool { return !w.cartChanged })
-		return w.state, err
-	}, workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, req CartRequest) error {
-		if len(req.Products) == 0 {
-			return fmt.Errorf("a cart needs at least one product")
-		}
-		return atReview()
-	}})
+	err := workflow.SetUpdateHandlerWithOptions(
+		ctx,
+		UpdateCart,
+		func(ctx workflow.Context, req CartRequest) (PurchaseState, error) {
+			w.products, w.cartChanged = req.Products, true
+			err := workflow.Await(ctx, func() bool { return !w.cartChanged })
+			return w.state, err
+		},
+		workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, req CartRequest) error {
+			if len(req.Products) == 0 {
+				return fmt.Errorf("a cart needs at least one product")
+			}
+			return atReview()
+		}},
+	)
 	if err != nil {
 		return err
 	}
-	err = workflow.SetUpdateHandlerWithOptions(ctx, UpdateCheckout, func(ctx workflow.Context, req CheckoutRequest) (PurchaseState, error) {
-		// The update answers once ordering has begun: the caller follows the order on the status.
-		w.checkout = &req
-		err := workflow.Await(ctx, func() bool { return w.checkout == nil || w.state.Status == models.OnboardingOrdering })
-		return w.state, err
-	}, workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, _ CheckoutRequest) error {
-		if err := atReview(); err != nil {
-			return err
-		}
-		for _, l := range w.state.Cart.Lines {
-			if l.Error != "" {
-				return fmt.Errorf("the cart has refused lines (%s): change the products first", l.Error)
+	err = workflow.SetUpdateHandlerWithOptions(
+		ctx,
+		UpdateCheckout,
+		func(ctx workflow.Context, req CheckoutRequest) (PurchaseState, error) {
+			// The update answers once ordering has begun: the caller follows the order on the status.
+			w.checkout = &req
+			err := workflow.Await(ctx, func() bool {
+				return w.checkout == nil || w.state.Status == models.OnboardingOrdering
+			})
+			return w.state, err
+		},
+		workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, _ CheckoutRequest) error {
+			if err := atReview(); err != nil {
+				return err
 			}
-		}
-		return nil
-	}})
+			for _, l := range w.state.Cart.Lines {
+				if l.Error != "" {
+					return fmt.Errorf("the cart has refused lines (%s): change the products first", l.Error)
+				}
+			}
+			return nil
+		}},
+	)
 	if err != nil {
 		return err
 	}
 	// A placed order cannot be withdrawn: cancel is taken until checkout starts.
-	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateCancel, func(ctx workflow.Context, req CancelRequest) (PurchaseState, error) {
-		w.cancelled = &req
-		err := workflow.Await(ctx, func() bool { return w.state.Status == models.StatusCancelled })
-		return w.state, err
-	}, workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, _ CancelRequest) error {
-		if w.cancelled != nil || (w.state.Status != "" && w.state.Status != models.OnboardingReview) || w.checkout != nil {
-			return fmt.Errorf("the purchase is %s and can no longer be cancelled", w.currentStatus())
-		}
-		return nil
-	}})
+	return workflow.SetUpdateHandlerWithOptions(
+		ctx,
+		UpdateCancel,
+		func(ctx workflow.Context, req CancelRequest) (PurchaseState, error) {
+			w.cancelled = &req
+			err := workflow.Await(ctx, func() bool { return w.state.Status == models.StatusCancelled })
+			return w.state, err
+		},
+		workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, _ CancelRequest) error {
+			if w.cancelled != nil ||
+				(w.state.Status != "" && w.state.Status != models.OnboardingReview) ||
+				w.checkout != nil {
+				return fmt.Errorf("the purchase is %s and can no longer be cancelled", w.currentStatus())
+			}
+			return nil
+		}},
+	)
 }
 
 func (w *purchaseImpl) currentStatus() string {
@@ -178,13 +200,16 @@ func (w *purchaseImpl) run(ctx workflow.Context) (PurchaseState, error) {
 			fresh = true
 		}
 		for w.checkout == nil && !w.cartChanged && w.cancelled == nil {
-			if info := workflow.GetInfo(ctx); (info.GetCurrentHistoryLength() >= w.in.ContinueAfter || info.GetContinueAsNewSuggested()) &&
+			if info := workflow.GetInfo(ctx); (info.GetCurrentHistoryLength() >= w.in.ContinueAfter ||
+				info.GetContinueAsNewSuggested()) &&
 				workflow.AllHandlersFinished(ctx) {
 				next := w.in
 				next.Products, next.Carry = w.products, &PurchaseCarry{State: w.state, Round: w.round}
 				return w.state, workflow.NewContinueAsNewError(ctx, Purchase, next)
 			}
-			if _, err := workflow.AwaitWithTimeout(ctx, 24*time.Hour, func() bool { return w.checkout != nil || w.cartChanged || w.cancelled != nil }); err != nil {
+			if _, err := workflow.AwaitWithTimeout(ctx, 24*time.Hour, func() bool {
+				return w.checkout != nil || w.cartChanged || w.cancelled != nil
+			}); err != nil {
 				return w.state, err
 			}
 		}
@@ -203,11 +228,15 @@ func (w *purchaseImpl) run(ctx workflow.Context) (PurchaseState, error) {
 		}
 		fresh = false
 		w.state.CheckoutAttempts++
-		w.setStatus(ctx, models.OnboardingOrdering, activities.PurchaseChange{Step: "ordering", StepKey: w.key("ordering", w.state.CheckoutAttempts),
-			StepDetail: "checkout by " + w.checkout.By})
+		w.setStatus(ctx, models.OnboardingOrdering, activities.PurchaseChange{
+			Step:       "ordering",
+			StepKey:    w.key("ordering", w.state.CheckoutAttempts),
+			StepDetail: "checkout by " + w.checkout.By,
+		})
 		var out activities.CheckoutOutcome
 		err := w.callService(ctx, withServiceCalls, &out, a.CheckoutPurchase, activities.PurchaseCheckoutInput{
-			RequestID: w.in.RequestID, CustomerTenantID: w.in.CustomerTenantID, CartID: w.state.Cart.ID, Attempt: w.state.CheckoutAttempts,
+			RequestID: w.in.RequestID, CustomerTenantID: w.in.CustomerTenantID,
+			CartID: w.state.Cart.ID, Attempt: w.state.CheckoutAttempts,
 		})
 		if err != nil {
 			return w.finishFailed(ctx, err)
@@ -218,8 +247,12 @@ func (w *purchaseImpl) run(ctx workflow.Context) (PurchaseState, error) {
 				w.state.Cart.Lines = out.Lines
 			}
 			w.checkout = nil
-			w.setStatus(ctx, models.OnboardingReview, activities.PurchaseChange{CheckoutError: out.Reason, Step: "checkout-refused",
-				StepKey: w.key("checkout-refused", w.state.CheckoutAttempts), StepDetail: out.Reason})
+			w.setStatus(ctx, models.OnboardingReview, activities.PurchaseChange{
+				CheckoutError: out.Reason,
+				Step:          "checkout-refused",
+				StepKey:       w.key("checkout-refused", w.state.CheckoutAttempts),
+				StepDetail:    out.Reason,
+			})
 			continue
 		}
 		w.state.CheckoutError = ""
@@ -238,7 +271,8 @@ func (w *purchaseImpl) buildCart(ctx workflow.Context) error {
 	w.round++
 	var cart CartState
 	err := w.callService(ctx, withServiceCalls, &cart, a.BuildPurchaseCart, activities.PurchaseCartInput{
-		RequestID: w.in.RequestID, PartnerID: w.in.PartnerID, CustomerTenantID: w.in.CustomerTenantID, Reseller: w.in.Reseller,
+		RequestID: w.in.RequestID, PartnerID: w.in.PartnerID,
+		CustomerTenantID: w.in.CustomerTenantID, Reseller: w.in.Reseller,
 		Products: w.products, Round: w.round,
 	})
 	if err != nil {
@@ -252,16 +286,25 @@ func (w *purchaseImpl) buildCart(ctx workflow.Context) error {
 
 // provision waits until every order's subscriptions are provisioned and records them.
 func (w *purchaseImpl) provision(ctx workflow.Context) (PurchaseState, error) {
-	w.setStatus(ctx, models.OnboardingProvisioning, activities.PurchaseChange{OrderIDs: strings.Join(w.state.OrderIDs, ","),
-		Step: "ordered", StepDetail: "orders " + strings.Join(w.state.OrderIDs, ", ")})
+	w.setStatus(ctx, models.OnboardingProvisioning, activities.PurchaseChange{
+		OrderIDs:   strings.Join(w.state.OrderIDs, ","),
+		Step:       "ordered",
+		StepDetail: "orders " + strings.Join(w.state.OrderIDs, ", "),
+	})
 	orders := activities.PurchaseOrders{CustomerTenantID: w.in.CustomerTenantID, OrderIDs: w.state.OrderIDs}
 	if err := w.callService(ctx, withStatusPolling, nil, a.WaitPurchaseProvisioned, orders); err != nil {
 		return w.finishFailed(ctx, err)
 	}
-	err := w.callService(ctx, withServiceCalls, &w.state.Subscriptions, a.RecordPurchaseSubscriptions, activities.PurchaseSubscriptionsInput{
-		RequestID: w.in.RequestID, CustomerTenantID: w.in.CustomerTenantID, OrderIDs: w.state.OrderIDs,
-		Reseller: w.in.Reseller, SupportContact: w.in.SupportContact, Target: w.in.Record,
-	})
+	err := w.callService(
+		ctx,
+		withServiceCalls,
+		&w.state.Subscriptions,
+		a.RecordPurchaseSubscriptions,
+		activities.PurchaseSubscriptionsInput{
+			RequestID: w.in.RequestID, CustomerTenantID: w.in.CustomerTenantID, OrderIDs: w.state.OrderIDs,
+			Reseller: w.in.Reseller, SupportContact: w.in.SupportContact, Target: w.in.Record,
+		},
+	)
 	if err != nil {
 		return w.finishFailed(ctx, err)
 	}
@@ -269,7 +312,10 @@ func (w *purchaseImpl) provision(ctx workflow.Context) (PurchaseState, error) {
 	for _, s := range w.state.Subscriptions {
 		names = append(names, fmt.Sprintf("%d × %s (%s)", s.Quantity, firstNonEmpty(s.Name, s.OfferID), s.ID))
 	}
-	w.setStatus(ctx, models.OnboardingCompleted, activities.PurchaseChange{Step: "completed", StepDetail: strings.Join(names, ", ")})
+	w.setStatus(ctx, models.OnboardingCompleted, activities.PurchaseChange{
+		Step:       "completed",
+		StepDetail: strings.Join(names, ", "),
+	})
 	err = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
 	return w.state, err
 }
@@ -287,7 +333,10 @@ func (w *purchaseImpl) finishCancelled(ctx workflow.Context) (PurchaseState, err
 		detail = strings.TrimPrefix(detail+"; "+w.state.Outcome, "; ")
 	}
 	w.checkout, w.cartChanged = nil, false
-	w.setStatus(ctx, models.StatusCancelled, activities.PurchaseChange{Step: models.StatusCancelled, StepDetail: detail})
+	w.setStatus(ctx, models.StatusCancelled, activities.PurchaseChange{
+		Step:       models.StatusCancelled,
+		StepDetail: detail,
+	})
 	return w.state, nil
 }
 
@@ -296,14 +345,20 @@ func (w *purchaseImpl) finishFailed(ctx workflow.Context, cause error) (Purchase
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	reason := rootMessage(cause)
 	w.state.FailureReason = reason
-	w.setStatus(dctx, models.StatusFailed, activities.PurchaseChange{FailureReason: reason, Step: models.StatusFailed, StepDetail: reason})
+	w.setStatus(dctx, models.StatusFailed, activities.PurchaseChange{
+		FailureReason: reason,
+		Step:          models.StatusFailed,
+		StepDetail:    reason,
+	})
 	return w.state, temporal.NewNonRetryableApplicationError(reason, "PurchaseFailed", cause)
 }
 
 // callService runs a Partner Center activity, waiting visibly for the partner's connection while
 // it needs one, as every flow does: the step on the target's timeline, FlowStatus on this
 // workflow (its PartnerId comes with the start, so connecting again resumes it).
-func (w *purchaseImpl) callService(ctx workflow.Context, withOptions func(workflow.Context) workflow.Context, out any, activity any, args ...any) error {
+func (w *purchaseImpl) callService(
+	ctx workflow.Context, withOptions func(workflow.Context) workflow.Context, out any, activity any, args ...any,
+) error {
 	return connectionWaiter{
 		id:     w.in.Record.ID + "/purchase",
 		status: w.currentStatus,
@@ -341,6 +396,12 @@ func (w *purchaseImpl) record(ctx workflow.Context, ch activities.PurchaseChange
 		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute},
 	})
 	if err := workflow.ExecuteLocalActivity(lctx, a.RecordPurchase, w.in.Record, ch).Get(lctx, nil); err != nil {
-		workflow.GetLogger(ctx).Error("could not record the step", "kind", w.in.Record.Kind, "id", w.in.Record.ID, "step", ch.Step, "error", err)
+		workflow.GetLogger(ctx).Error(
+			"could not record the step",
+			"kind", w.in.Record.Kind,
+			"id", w.in.Record.ID,
+			"step", ch.Step,
+			"error", err,
+		)
 	}
 }

@@ -27,7 +27,9 @@ type purchaseWorld struct {
 	subscriptionsFor  activities.PurchaseSubscriptionsInput
 }
 
-func (w *purchaseWorld) RecordPurchase(_ context.Context, target activities.PurchaseTarget, ch activities.PurchaseChange) error {
+func (w *purchaseWorld) RecordPurchase(
+	_ context.Context, target activities.PurchaseTarget, ch activities.PurchaseChange,
+) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.targets, w.recorded = append(w.targets, target), append(w.recorded, ch)
@@ -35,11 +37,15 @@ func (w *purchaseWorld) RecordPurchase(_ context.Context, target activities.Purc
 	return nil
 }
 
-func (w *purchaseWorld) BuildPurchaseCart(ctx context.Context, in activities.PurchaseCartInput) (workflows.CartState, error) {
+func (w *purchaseWorld) BuildPurchaseCart(
+	ctx context.Context, in activities.PurchaseCartInput,
+) (workflows.CartState, error) {
 	return w.BuildCart(ctx, activities.BuildCartInput{CustomerID: in.RequestID, Products: in.Products, Round: in.Round})
 }
 
-func (w *purchaseWorld) CheckoutPurchase(ctx context.Context, in activities.PurchaseCheckoutInput) (activities.CheckoutOutcome, error) {
+func (w *purchaseWorld) CheckoutPurchase(
+	ctx context.Context, in activities.PurchaseCheckoutInput,
+) (activities.CheckoutOutcome, error) {
 	w.mu.Lock()
 	w.purchaseCheckouts = append(w.purchaseCheckouts, in)
 	w.mu.Unlock()
@@ -50,7 +56,9 @@ func (w *purchaseWorld) WaitPurchaseProvisioned(ctx context.Context, in activiti
 	return w.WaitProvisioned(ctx, in.CustomerTenantID, in.OrderIDs)
 }
 
-func (w *purchaseWorld) RecordPurchaseSubscriptions(ctx context.Context, in activities.PurchaseSubscriptionsInput) ([]activities.SubscriptionState, error) {
+func (w *purchaseWorld) RecordPurchaseSubscriptions(
+	ctx context.Context, in activities.PurchaseSubscriptionsInput,
+) ([]activities.SubscriptionState, error) {
 	w.mu.Lock()
 	w.subscriptionsFor = in
 	w.mu.Unlock()
@@ -60,7 +68,12 @@ func (w *purchaseWorld) RecordPurchaseSubscriptions(ctx context.Context, in acti
 func purchaseInput() workflows.PurchaseInput {
 	return workflows.PurchaseInput{
 		RequestID: "req-1", PartnerID: "p", CustomerTenantID: "tenant-1",
-		Products:       []workflows.Product{{CatalogItemID: "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS", Quantity: 10, BillingCycle: "monthly", TermDuration: "P1M"}},
+		Products: []workflows.Product{{
+			CatalogItemID: "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS",
+			Quantity:      10,
+			BillingCycle:  "monthly",
+			TermDuration:  "P1M",
+		}},
 		Reseller:       workflows.PurchaseReseller{ID: "res-1", TenantID: "rt", MPNID: "1234567"},
 		SupportContact: true, Record: workflows.PurchaseTarget{Kind: models.KindOnboarding, ID: "cus-1"},
 		Keeps: []string{"the tenant stays"},
@@ -87,17 +100,22 @@ func TestPurchase(t *testing.T) {
 	t.Run("review, checkout, provisioning, recorded onto the target", func(t *testing.T) {
 		w := &purchaseWorld{customerWorld: customerWorld{notReady: 2}}
 		env := newPurchaseEnv(w)
-		env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{By: "ops"}, nil) }, time.Hour)
+		env.RegisterDelayedCallback(func() {
+			update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{By: "ops"}, nil)
+		}, time.Hour)
 		env.ExecuteWorkflow(workflows.Purchase, purchaseInput())
 		st, err := purchaseResult(t, env)
-		if err != nil || st.Status != models.OnboardingCompleted || len(st.OrderIDs) != 1 || len(st.Subscriptions) != 1 {
+		if err != nil || st.Status != models.OnboardingCompleted || len(st.OrderIDs) != 1 ||
+			len(st.Subscriptions) != 1 {
 			t.Fatalf("state %+v err %v", st, err)
 		}
-		if !hasAll(w.steps, "cart-ready", "ordering", "ordered", "completed") || w.targets[0].ID != "cus-1" || w.recorded[0].CartID == "" {
+		if !hasAll(w.steps, "cart-ready", "ordering", "ordered", "completed") || w.targets[0].ID != "cus-1" ||
+			w.recorded[0].CartID == "" {
 			t.Fatalf("steps %v targets %v recorded %+v", w.steps, w.targets, w.recorded)
 		}
 		if w.purchaseCheckouts[0].RequestID != "req-1" || w.purchaseCheckouts[0].CustomerTenantID != "tenant-1" ||
-			w.subscriptionsFor.Target.ID != "cus-1" || !w.subscriptionsFor.SupportContact || w.subscriptionsFor.Reseller.ID != "res-1" {
+			w.subscriptionsFor.Target.ID != "cus-1" || !w.subscriptionsFor.SupportContact ||
+			w.subscriptionsFor.Reseller.ID != "res-1" {
 			t.Fatalf("checkouts %+v subscriptions for %+v", w.purchaseCheckouts, w.subscriptionsFor)
 		}
 	})
@@ -105,19 +123,28 @@ func TestPurchase(t *testing.T) {
 		w := &purchaseWorld{customerWorld: customerWorld{refuseFirst: true}}
 		env := newPurchaseEnv(w)
 		var during workflows.PurchaseState
-		env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{}, nil) }, time.Hour)
+		env.RegisterDelayedCallback(func() {
+			update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{}, nil)
+		}, time.Hour)
 		env.RegisterDelayedCallback(func() {
 			v, _ := env.QueryWorkflow(workflows.QueryPurchase)
 			_ = v.Get(&during)
-			update(t, env, workflows.UpdateCart, workflows.CartRequest{Products: []workflows.Product{{CatalogItemID: "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS", Quantity: 5, BillingCycle: "monthly"}}}, nil)
+			update(t, env, workflows.UpdateCart, workflows.CartRequest{Products: []workflows.Product{{
+				CatalogItemID: "CFQ7TTC0LFLZ:0002:CFQ7TTC0K4TS",
+				Quantity:      5,
+				BillingCycle:  "monthly",
+			}}}, nil)
 		}, 2*time.Hour)
-		env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{}, nil) }, 3*time.Hour)
+		env.RegisterDelayedCallback(func() {
+			update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{}, nil)
+		}, 3*time.Hour)
 		env.ExecuteWorkflow(workflows.Purchase, purchaseInput())
 		st, err := purchaseResult(t, env)
 		if during.Status != models.OnboardingReview || during.CheckoutError == "" {
 			t.Fatalf("after the refusal: %+v", during)
 		}
-		if err != nil || st.Status != models.OnboardingCompleted || len(w.purchaseCheckouts) != 2 || w.purchaseCheckouts[1].Attempt != 2 ||
+		if err != nil || st.Status != models.OnboardingCompleted || len(w.purchaseCheckouts) != 2 ||
+			w.purchaseCheckouts[1].Attempt != 2 ||
 			w.lastProducts[0].Quantity != 5 || w.carts != 2 || !hasAll(w.steps, "checkout-refused") {
 			t.Fatalf("state %+v err %v checkouts %+v carts %d steps %v", st, err, w.purchaseCheckouts, w.carts, w.steps)
 		}
@@ -126,12 +153,19 @@ func TestPurchase(t *testing.T) {
 		w := &purchaseWorld{}
 		env := newPurchaseEnv(w)
 		env.RegisterDelayedCallback(func() {
-			update(t, env, workflows.UpdateCancel, workflows.CancelRequest{By: "ops", Reason: "changed their mind"}, nil)
+			update(
+				t,
+				env,
+				workflows.UpdateCancel,
+				workflows.CancelRequest{By: "ops", Reason: "changed their mind"},
+				nil,
+			)
 		}, time.Hour)
 		env.ExecuteWorkflow(workflows.Purchase, purchaseInput())
 		st, err := purchaseResult(t, env)
 		want := "the tenant stays; the cart cart-1 was not bought and expires at Partner Center within 7 days"
-		if err != nil || st.Status != models.StatusCancelled || st.Outcome != want || len(w.purchaseCheckouts) != 0 || !hasAll(w.steps, models.StatusCancelled) {
+		if err != nil || st.Status != models.StatusCancelled || st.Outcome != want || len(w.purchaseCheckouts) != 0 ||
+			!hasAll(w.steps, models.StatusCancelled) {
 			t.Fatalf("state %+v err %v steps %v", st, err, w.steps)
 		}
 	})
@@ -139,8 +173,12 @@ func TestPurchase(t *testing.T) {
 		w := &purchaseWorld{customerWorld: customerWorld{notReady: 3}}
 		env := newPurchaseEnv(w)
 		var late error
-		env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{}, nil) }, time.Hour)
-		env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateCancel, workflows.CancelRequest{}, &late) }, time.Hour+time.Second)
+		env.RegisterDelayedCallback(func() {
+			update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{}, nil)
+		}, time.Hour)
+		env.RegisterDelayedCallback(func() {
+			update(t, env, workflows.UpdateCancel, workflows.CancelRequest{}, &late)
+		}, time.Hour+time.Second)
 		env.ExecuteWorkflow(workflows.Purchase, purchaseInput())
 		st, err := purchaseResult(t, env)
 		if late == nil || err != nil || st.Status != models.OnboardingCompleted {
@@ -166,9 +204,15 @@ func TestCustomerOnboardingBuysThroughItsPurchase(t *testing.T) {
 		var got workflows.PurchaseInput
 		var during workflows.OnboardingState
 		var refused error
-		bought := workflows.PurchaseState{Status: models.OnboardingCompleted, Cart: workflows.CartState{ID: "cart-1"}, OrderIDs: []string{"order-1"},
-			Subscriptions: []activities.SubscriptionState{{ID: "sub-1"}}}
-		env.OnWorkflow(workflows.Purchase, mockAny, mockAny).Return(func(_ workflow.Context, in workflows.PurchaseInput) (workflows.PurchaseState, error) {
+		bought := workflows.PurchaseState{
+			Status:        models.OnboardingCompleted,
+			Cart:          workflows.CartState{ID: "cart-1"},
+			OrderIDs:      []string{"order-1"},
+			Subscriptions: []activities.SubscriptionState{{ID: "sub-1"}},
+		}
+		env.OnWorkflow(workflows.Purchase, mockAny, mockAny).Return(func(
+			_ workflow.Context, in workflows.PurchaseInput,
+		) (workflows.PurchaseState, error) {
 			got = in
 			return bought, nil
 		}).After(3 * time.Hour)
@@ -182,13 +226,15 @@ func TestCustomerOnboardingBuysThroughItsPurchase(t *testing.T) {
 		}, 2*time.Hour)
 		env.ExecuteWorkflow(workflows.Onboarding, customerInput(env))
 		st, err := customerResult(t, env)
-		if err != nil || st.Status != models.OnboardingCompleted || len(st.Subscriptions) != 1 || st.Cart.ID != "cart-1" {
+		if err != nil || st.Status != models.OnboardingCompleted || len(st.Subscriptions) != 1 ||
+			st.Cart.ID != "cart-1" {
 			t.Fatalf("state %+v err %v", st, err)
 		}
 		if during.PurchaseWorkflowID != "purchase/tenant-new/cus-1" || refused == nil {
 			t.Fatalf("during the purchase %+v, the onboarding's own checkout %v", during, refused)
 		}
-		if got.RequestID != "cus-1" || got.CustomerTenantID != "tenant-new" || got.Record != (workflows.PurchaseTarget{Kind: models.KindOnboarding, ID: "cus-1"}) ||
+		if got.RequestID != "cus-1" || got.CustomerTenantID != "tenant-new" ||
+			got.Record != (workflows.PurchaseTarget{Kind: models.KindOnboarding, ID: "cus-1"}) ||
 			got.Reseller.MPNID != "1234567" || len(got.Products) != 1 || len(got.Keeps) != 1 {
 			t.Fatalf("purchase input %+v", got)
 		}
@@ -203,13 +249,19 @@ type disconnectedPurchaseWorld struct {
 	calls     int
 }
 
-func (w *disconnectedPurchaseWorld) RecordPurchaseSubscriptions(ctx context.Context, in activities.PurchaseSubscriptionsInput) ([]activities.SubscriptionState, error) {
+func (w *disconnectedPurchaseWorld) RecordPurchaseSubscriptions(
+	ctx context.Context, in activities.PurchaseSubscriptionsInput,
+) ([]activities.SubscriptionState, error) {
 	w.mu.Lock()
 	connected := w.connected
 	w.calls++
 	w.mu.Unlock()
 	if !connected {
-		return nil, temporal.NewNonRetryableApplicationError("Partner Center needs the partner's sign-in", activities.ErrTypeConnectionNeeded, nil)
+		return nil, temporal.NewNonRetryableApplicationError(
+			"Partner Center needs the partner's sign-in",
+			activities.ErrTypeConnectionNeeded,
+			nil,
+		)
 	}
 	return w.purchaseWorld.RecordPurchaseSubscriptions(ctx, in)
 }
@@ -220,7 +272,9 @@ func TestAPurchaseWaitsForTheConnection(t *testing.T) {
 	w := &disconnectedPurchaseWorld{purchaseWorld: &purchaseWorld{}}
 	env := quietEnv()
 	env.RegisterActivity(w)
-	env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{By: "ops"}, nil) }, time.Hour)
+	env.RegisterDelayedCallback(func() {
+		update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{By: "ops"}, nil)
+	}, time.Hour)
 	var waiting workflows.PurchaseState
 	env.RegisterDelayedCallback(func() {
 		v, _ := env.QueryWorkflow(workflows.QueryPurchase)
@@ -262,12 +316,19 @@ func TestAPurchaseAndItsOnboardingSayInFlowStatusWhereTheyStand(t *testing.T) {
 		w := &purchaseWorld{}
 		env := newPurchaseEnv(w)
 		statuses := recordFlowStatuses(env)
-		env.RegisterDelayedCallback(func() { update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{}, nil) }, time.Hour)
+		env.RegisterDelayedCallback(func() {
+			update(t, env, workflows.UpdateCheckout, workflows.CheckoutRequest{}, nil)
+		}, time.Hour)
 		env.ExecuteWorkflow(workflows.Purchase, purchaseInput())
 		if st, err := purchaseResult(t, env); err != nil || st.Status != models.OnboardingCompleted {
 			t.Fatalf("state %+v err %v", st, err)
 		}
-		want := []string{models.OnboardingReview, models.OnboardingOrdering, models.OnboardingProvisioning, models.OnboardingCompleted}
+		want := []string{
+			models.OnboardingReview,
+			models.OnboardingOrdering,
+			models.OnboardingProvisioning,
+			models.OnboardingCompleted,
+		}
 		if !slices.Equal(*statuses, want) {
 			t.Fatalf("FlowStatus set to %v, want %v", *statuses, want)
 		}

@@ -94,7 +94,13 @@ func PartnershipRemoval(ctx workflow.Context, in RemovalInput) (RemovalState, er
 		state   = RemovalState{Status: models.RemovalNotifying}
 		started = workflow.Now(ctx)
 	)
-	f := newFlow[models.Removal](models.KindRemoval, a.RecordRemoval, in.RemovalID, &state.Status, in.ContinueAsNewAfter)
+	f := newFlow[models.Removal](
+		models.KindRemoval,
+		a.RecordRemoval,
+		in.RemovalID,
+		&state.Status,
+		in.ContinueAsNewAfter,
+	)
 	resume(f, in.Carry, &state, &started)
 	if err := serveState(ctx, QueryRemoval, &state); err != nil {
 		return state, err
@@ -107,7 +113,11 @@ func PartnershipRemoval(ctx workflow.Context, in RemovalInput) (RemovalState, er
 	}
 	fail := func(cause error) (RemovalState, error) {
 		reason := rootMessage(cause)
-		f.setStatus(ctx, models.RemovalFailed, change{Set: models.Removal{FailureReason: reason}, Step: models.RemovalFailed, StepDetail: reason})
+		f.setStatus(ctx, models.RemovalFailed, change{
+			Set:        models.Removal{FailureReason: reason},
+			Step:       models.RemovalFailed,
+			StepDetail: reason,
+		})
 		return state, temporal.NewNonRetryableApplicationError(reason, "RemovalFailed", cause)
 	}
 	actx := withServiceCalls(ctx)
@@ -131,15 +141,24 @@ func PartnershipRemoval(ctx workflow.Context, in RemovalInput) (RemovalState, er
 			return fail(err)
 		}
 		state.Ended, state.StillListed = true, ended.StillListed
-		detail := "the reseller left the active resellers; its customers and their delegated admin relationships are unchanged"
+		detail := "the reseller left the active resellers; " +
+			"its customers and their delegated admin relationships are unchanged"
 		if ended.StillListed {
-			detail += "; Partner Center still lists the partnership: remove it there (Indirect resellers), there is no API for it"
+			detail += "; Partner Center still lists the partnership: " +
+				"remove it there (Indirect resellers), there is no API for it"
 		}
 		f.record(ctx, change{Step: "partnership-ended", StepDetail: detail})
 	}
 	for !state.Planned {
 		var page activities.PlannedPage
-		if err := f.callService(ctx, withServiceCalls, &page, a.PlanRemovalDeliveries, in.RemovalID, state.PlanCursor); err != nil {
+		if err := f.callService(
+			ctx,
+			withServiceCalls,
+			&page,
+			a.PlanRemovalDeliveries,
+			in.RemovalID,
+			state.PlanCursor,
+		); err != nil {
 			return fail(err)
 		}
 		state.PlanCursor, state.Planned = page.Next, page.Next == ""
@@ -147,14 +166,24 @@ func PartnershipRemoval(ctx workflow.Context, in RemovalInput) (RemovalState, er
 			return state, continueAsNew()
 		}
 	}
-	if err := workflow.ExecuteActivity(actx, a.CountDeliveries, models.KindRemoval, in.RemovalID).Get(ctx, &state.Counts); err != nil {
+	if err := workflow.ExecuteActivity(
+		actx,
+		a.CountDeliveries,
+		models.KindRemoval,
+		in.RemovalID,
+	).Get(ctx, &state.Counts); err != nil {
 		return fail(err)
 	}
 	f.record(ctx, change{Step: "planned", StepDetail: fmt.Sprintf("%d recipients", state.Counts.Total)})
 
 	for {
 		var ids []int64
-		query := activities.PendingQuery{Kind: models.KindRemoval, FlowID: in.RemovalID, AfterID: state.AfterID, Limit: in.BatchSize}
+		query := activities.PendingQuery{
+			Kind:    models.KindRemoval,
+			FlowID:  in.RemovalID,
+			AfterID: state.AfterID,
+			Limit:   in.BatchSize,
+		}
 		if err := workflow.ExecuteActivity(actx, a.PendingDeliveries, query).Get(ctx, &ids); err != nil {
 			return fail(err)
 		}
@@ -164,12 +193,22 @@ func PartnershipRemoval(ctx workflow.Context, in RemovalInput) (RemovalState, er
 		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 			WorkflowID: fmt.Sprintf("%s/batch/%d", RemovalWorkflowID(in.RemovalID), ids[0]),
 		})
-		batch := RemovalBatchInput{RemovalID: in.RemovalID, DeliveryIDs: ids, MaxAttempts: in.MaxAttempts, InitialInterval: in.InitialInterval}
+		batch := RemovalBatchInput{
+			RemovalID:       in.RemovalID,
+			DeliveryIDs:     ids,
+			MaxAttempts:     in.MaxAttempts,
+			InitialInterval: in.InitialInterval,
+		}
 		if err := workflow.ExecuteChildWorkflow(cctx, RemovalBatch, batch).Get(ctx, nil); err != nil {
 			return fail(err)
 		}
 		state.AfterID, state.Batches = ids[len(ids)-1], state.Batches+1
-		if err := workflow.ExecuteActivity(actx, a.CountDeliveries, models.KindRemoval, in.RemovalID).Get(ctx, &state.Counts); err != nil {
+		if err := workflow.ExecuteActivity(
+			actx,
+			a.CountDeliveries,
+			models.KindRemoval,
+			in.RemovalID,
+		).Get(ctx, &state.Counts); err != nil {
 			return fail(err)
 		}
 		if f.historyFull(ctx) {
@@ -178,7 +217,8 @@ func PartnershipRemoval(ctx workflow.Context, in RemovalInput) (RemovalState, er
 	}
 	c := state.Counts
 	f.setStatus(ctx, models.RemovalCompleted, change{
-		Step: models.RemovalCompleted, StepKey: in.RemovalID + "/completed/" + workflow.GetInfo(ctx).WorkflowExecution.RunID,
+		Step:       models.RemovalCompleted,
+		StepKey:    in.RemovalID + "/completed/" + workflow.GetInfo(ctx).WorkflowExecution.RunID,
 		StepDetail: fmt.Sprintf("%d of %d delivered, %d failed", c.Delivered, c.Total, c.Failed),
 	})
 	return state, nil
@@ -194,18 +234,28 @@ func RemovalBatch(ctx workflow.Context, in RemovalBatchInput) (int, error) {
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval: interval, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute, MaximumAttempts: int32(in.MaxAttempts),
+			InitialInterval:    interval,
+			BackoffCoefficient: 2,
+			MaximumInterval:    5 * time.Minute,
+			MaximumAttempts:    int32(in.MaxAttempts),
 		},
 	})
 	futures := make([]workflow.Future, len(in.DeliveryIDs))
 	for i, id := range in.DeliveryIDs {
-		futures[i] = workflow.ExecuteActivity(actx, a.Deliver, activities.DeliverInput{DeliveryID: id, MaxAttempts: in.MaxAttempts})
+		futures[i] = workflow.ExecuteActivity(actx, a.Deliver, activities.DeliverInput{
+			DeliveryID:  id,
+			MaxAttempts: in.MaxAttempts,
+		})
 	}
 	var errs int
 	for i, fut := range futures {
 		if err := fut.Get(ctx, nil); err != nil {
 			errs++
-			workflow.GetLogger(ctx).Error("delivery ended without a record", "delivery", in.DeliveryIDs[i], "error", err)
+			workflow.GetLogger(ctx).Error(
+				"delivery ended without a record",
+				"delivery", in.DeliveryIDs[i],
+				"error", err,
+			)
 		}
 	}
 	return len(futures) - errs, nil

@@ -56,10 +56,13 @@ func TestReplayRecordedHistories(t *testing.T) {
 			}
 			// Payloads recorded since they are bound to their workflow open only under its ID.
 			var original workflow.Execution
-			if in := history.GetEvents()[0].GetWorkflowExecutionStartedEventAttributes().GetInput().GetPayloads(); len(in) > 0 {
+			if in := history.GetEvents()[0].GetWorkflowExecutionStartedEventAttributes().
+				GetInput().GetPayloads(); len(in) > 0 {
 				original.ID = codec.BoundWorkflowID(in[0])
 			}
-			if err := replayer.ReplayWorkflowHistoryWithOptions(logger, history, worker.ReplayWorkflowHistoryOptions{OriginalExecution: original}); err != nil {
+			if err := replayer.ReplayWorkflowHistoryWithOptions(logger, history, worker.ReplayWorkflowHistoryOptions{
+				OriginalExecution: original,
+			}); err != nil {
 				t.Fatalf("replaying %s: %v", file, err)
 			}
 		})

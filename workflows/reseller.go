@@ -113,7 +113,13 @@ func (w *resellerImpl) setup(ctx workflow.Context) error {
 	if w.in.Policy.PollEvery <= 0 {
 		w.in.Policy = DefaultWaitPolicy
 	}
-	w.flow = newFlow[models.Reseller](models.KindReseller, a.RecordReseller, w.in.ResellerID, &w.state.Status, w.in.Policy.ContinueAsNewAfter)
+	w.flow = newFlow[models.Reseller](
+		models.KindReseller,
+		a.RecordReseller,
+		w.in.ResellerID,
+		&w.state.Status,
+		w.in.Policy.ContinueAsNewAfter,
+	)
 	resume(w.flow, w.in.Carry, &w.state, &w.started)
 	if err := serveState(ctx, QueryReseller, &w.state); err != nil {
 		return err
@@ -121,16 +127,27 @@ func (w *resellerImpl) setup(ctx workflow.Context) error {
 	if err := serveWaitUpdates(ctx, w.flow, &w.state, models.ResellerOpen, nil, w.authorization()); err != nil {
 		return err
 	}
-	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateVerify, func(ctx workflow.Context, req VerifyRequest) (ResellerState, error) {
-		w.verifyAgain = &req
-		err := workflow.Await(ctx, func() bool { return w.verifyAgain == nil })
-		return w.state, err
-	}, workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, _ VerifyRequest) error {
-		if w.cancelled != nil || (w.state.Status != models.ResellerVerificationFailed && w.state.Status != models.ResellerNeedsReview) || w.verifyAgain != nil {
-			return fmt.Errorf("the reseller is %s: only a reseller that failed verification or waits for review can be checked again", w.state.Status)
-		}
-		return nil
-	}})
+	return workflow.SetUpdateHandlerWithOptions(
+		ctx,
+		UpdateVerify,
+		func(ctx workflow.Context, req VerifyRequest) (ResellerState, error) {
+			w.verifyAgain = &req
+			err := workflow.Await(ctx, func() bool { return w.verifyAgain == nil })
+			return w.state, err
+		},
+		workflow.UpdateHandlerOptions{Validator: func(_ workflow.Context, _ VerifyRequest) error {
+			if w.cancelled != nil ||
+				(w.state.Status != models.ResellerVerificationFailed && w.state.Status != models.ResellerNeedsReview) ||
+				w.verifyAgain != nil {
+				return fmt.Errorf(
+					"the reseller is %s: only a reseller that failed verification or waits for review "+
+						"can be checked again",
+					w.state.Status,
+				)
+			}
+			return nil
+		}},
+	)
 }
 
 func (w *resellerImpl) run(ctx workflow.Context) (ResellerState, error) {
@@ -186,8 +203,9 @@ func (w *resellerImpl) check(ctx workflow.Context) error {
 func (w *resellerImpl) authorize(ctx workflow.Context, p activities.Partnership) {
 	w.state.Authorized, w.state.TenantID, w.state.MPNID, w.state.Location = true, p.TenantID, p.MPNID, p.Location
 	w.record(ctx, resellerChange{
-		Set:  models.Reseller{TenantID: p.TenantID, MPNID: p.MPNID, Location: p.Location},
-		Step: "authorized", StepDetail: fmt.Sprintf("%s (PartnerID %s, %s) authorized the provider", p.Name, p.MPNID, p.Location),
+		Set:        models.Reseller{TenantID: p.TenantID, MPNID: p.MPNID, Location: p.Location},
+		Step:       "authorized",
+		StepDetail: fmt.Sprintf("%s (PartnerID %s, %s) authorized the provider", p.Name, p.MPNID, p.Location),
 	})
 }
 
@@ -216,14 +234,18 @@ func (w *resellerImpl) settle(ctx workflow.Context, review *activities.Partnersh
 
 // awaitReview stops the request in needs_review with the reason until the provider checks it
 // again (the next match is returned) or cancels it (done).
-func (w *resellerImpl) awaitReview(ctx workflow.Context, review activities.Partnership) (activities.Partnership, bool, error) {
+func (w *resellerImpl) awaitReview(
+	ctx workflow.Context, review activities.Partnership,
+) (activities.Partnership, bool, error) {
 	w.review = nil
 	w.state.Authorized, w.state.TenantID = false, ""
 	w.state.FailureCode, w.state.FailureReason = review.Review, review.Reason
 	w.state.Reviews++
 	w.setStatus(ctx, models.ResellerNeedsReview, resellerChange{
-		Set:  models.Reseller{FailureCode: review.Review, FailureReason: review.Reason},
-		Step: "needs-review", StepDetail: review.Review + ": " + review.Reason, StepKey: fmt.Sprintf("%s/needs-review/%d", w.in.ResellerID, w.state.Reviews),
+		Set:        models.Reseller{FailureCode: review.Review, FailureReason: review.Reason},
+		Step:       "needs-review",
+		StepDetail: review.Review + ": " + review.Reason,
+		StepKey:    fmt.Sprintf("%s/needs-review/%d", w.in.ResellerID, w.state.Reviews),
 	})
 	w.verifyAgain = nil
 	for w.verifyAgain == nil && w.cancelled == nil {
@@ -232,12 +254,17 @@ func (w *resellerImpl) awaitReview(ctx workflow.Context, review activities.Partn
 			next.Carry = carry(w.flow, w.state, w.started)
 			return activities.Partnership{}, true, workflow.NewContinueAsNewError(ctx, ResellerPartnership, next)
 		}
-		if _, err := workflow.AwaitWithTimeout(ctx, 24*time.Hour, func() bool { return w.verifyAgain != nil || w.cancelled != nil }); err != nil {
+		if _, err := workflow.AwaitWithTimeout(ctx, 24*time.Hour, func() bool {
+			return w.verifyAgain != nil || w.cancelled != nil
+		}); err != nil {
 			return activities.Partnership{}, true, err
 		}
 	}
 	if w.cancelled != nil {
-		w.setStatus(ctx, models.ResellerCancelled, resellerChange{Step: models.ResellerCancelled, StepDetail: w.cancelDetail()})
+		w.setStatus(ctx, models.ResellerCancelled, resellerChange{
+			Step:       models.ResellerCancelled,
+			StepDetail: w.cancelDetail(),
+		})
 		return activities.Partnership{}, true, nil
 	}
 	var p activities.Partnership
@@ -246,7 +273,10 @@ func (w *resellerImpl) awaitReview(ctx workflow.Context, review activities.Partn
 		return activities.Partnership{}, true, err
 	}
 	if p.Review == "" && !p.Found {
-		p.Review, p.Reason = activities.ReviewNotAuthorized, fmt.Sprintf("no reseller named %q authorizes the provider in Partner Center", w.in.CompanyName)
+		p.Review, p.Reason = activities.ReviewNotAuthorized, fmt.Sprintf(
+			"no reseller named %q authorizes the provider in Partner Center",
+			w.in.CompanyName,
+		)
 	}
 	return p, false, nil
 }
@@ -261,8 +291,9 @@ func (w *resellerImpl) authorization() phase[models.Reseller] {
 			send: func(ctx workflow.Context, kind string, seq int, to string) error {
 				return w.mail(ctx, kind, seq, to, activities.Verification{})
 			},
-			reminder: activities.MailResellerReminder, resend: activities.MailResellerResend, escalation: activities.MailResellerEscalation,
-			to: w.in.Email, contact: w.in.ContactEmail,
+			reminder: activities.MailResellerReminder, resend: activities.MailResellerResend,
+			escalation: activities.MailResellerEscalation,
+			to:         w.in.Email, contact: w.in.ContactEmail,
 			reminded: func(seq int) models.Reseller { return models.Reseller{RemindersSent: seq} },
 		},
 		sent: &w.state.RemindersSent, escalated: &w.state.Escalated,
@@ -289,7 +320,10 @@ func (w *resellerImpl) authorization() phase[models.Reseller] {
 // tenant that another partnership took meanwhile is returned as the review it needs.
 func (w *resellerImpl) verify(ctx workflow.Context) (*activities.Partnership, error) {
 	for round := 1; ; round++ {
-		w.setStatus(ctx, models.ResellerVerifying, resellerChange{Step: "verifying", StepKey: fmt.Sprintf("%s/verifying/%d", w.in.ResellerID, round)})
+		w.setStatus(ctx, models.ResellerVerifying, resellerChange{
+			Step:    "verifying",
+			StepKey: fmt.Sprintf("%s/verifying/%d", w.in.ResellerID, round),
+		})
 		var v activities.Verification
 		if err := w.callService(ctx, withServiceCalls, &v, a.VerifyReseller, w.state.MPNID); err != nil {
 			_, err = w.finishFailed(ctx, err)
@@ -298,13 +332,31 @@ func (w *resellerImpl) verify(ctx workflow.Context) (*activities.Partnership, er
 		if v.OK {
 			now := workflow.Now(ctx)
 			w.state.FailureCode, w.state.FailureReason = "", ""
-			verified := resellerChange{Status: models.ResellerActive, Set: models.Reseller{VerifiedAt: &now}, Step: "verified",
-				StepDetail: "PartnerID " + w.state.MPNID + " exists, is an indirect reseller in the provider's region and has signed the partner agreement"}
+			verified := resellerChange{
+				Status: models.ResellerActive,
+				Set:    models.Reseller{VerifiedAt: &now},
+				Step:   "verified",
+				StepDetail: "PartnerID " + w.state.MPNID +
+					" exists, is an indirect reseller in the provider's region and has signed the partner agreement",
+			}
 			if err := w.tryRecord(ctx, verified); err != nil {
-				if isTenantTaken(err) && workflow.GetVersion(ctx, changeResellerIdentity, workflow.DefaultVersion, 1) == 1 {
-					return &activities.Partnership{Review: activities.ReviewTenantTaken, Reason: fmt.Sprintf("reseller tenant %s became active with another partnership of the provider first", w.state.TenantID)}, nil
+				if isTenantTaken(err) &&
+					workflow.GetVersion(ctx, changeResellerIdentity, workflow.DefaultVersion, 1) == 1 {
+					return &activities.Partnership{
+						Review: activities.ReviewTenantTaken,
+						Reason: fmt.Sprintf(
+							"reseller tenant %s became active with another partnership of the provider first",
+							w.state.TenantID,
+						),
+					}, nil
 				}
-				workflow.GetLogger(ctx).Error("could not record the step", "kind", w.kind, "id", w.in.ResellerID, "step", verified.Step, "error", err)
+				workflow.GetLogger(ctx).Error(
+					"could not record the step",
+					"kind", w.kind,
+					"id", w.in.ResellerID,
+					"step", verified.Step,
+					"error", err,
+				)
 			}
 			w.enter(ctx, models.ResellerActive)
 			w.verifyAgain = nil
@@ -314,8 +366,10 @@ func (w *resellerImpl) verify(ctx workflow.Context) (*activities.Partnership, er
 		}
 		w.state.FailureCode, w.state.FailureReason = v.Code, v.Reason
 		w.setStatus(ctx, models.ResellerVerificationFailed, resellerChange{
-			Set:  models.Reseller{FailureCode: v.Code, FailureReason: v.Reason},
-			Step: "verification-failed", StepDetail: v.Code + ": " + v.Reason, StepKey: fmt.Sprintf("%s/verification-failed/%d", w.in.ResellerID, round),
+			Set:        models.Reseller{FailureCode: v.Code, FailureReason: v.Reason},
+			Step:       "verification-failed",
+			StepDetail: v.Code + ": " + v.Reason,
+			StepKey:    fmt.Sprintf("%s/verification-failed/%d", w.in.ResellerID, round),
 		})
 		w.verifyAgain = nil
 		w.notifyContact(ctx, activities.MailResellerVerificationFailed, round, v)
@@ -325,12 +379,17 @@ func (w *resellerImpl) verify(ctx workflow.Context) (*activities.Partnership, er
 				next.Carry = carry(w.flow, w.state, w.started)
 				return nil, workflow.NewContinueAsNewError(ctx, ResellerPartnership, next)
 			}
-			if _, err := workflow.AwaitWithTimeout(ctx, 24*time.Hour, func() bool { return w.verifyAgain != nil || w.cancelled != nil }); err != nil {
+			if _, err := workflow.AwaitWithTimeout(ctx, 24*time.Hour, func() bool {
+				return w.verifyAgain != nil || w.cancelled != nil
+			}); err != nil {
 				return nil, err
 			}
 		}
 		if w.cancelled != nil {
-			w.setStatus(ctx, models.ResellerCancelled, resellerChange{Step: models.ResellerCancelled, StepDetail: w.cancelDetail()})
+			w.setStatus(ctx, models.ResellerCancelled, resellerChange{
+				Step:       models.ResellerCancelled,
+				StepDetail: w.cancelDetail(),
+			})
 			return nil, nil
 		}
 	}
@@ -363,6 +422,13 @@ func (w *resellerImpl) mail(ctx workflow.Context, kind string, seq int, to strin
 
 // finishFailed records a refusal that retrying cannot fix and fails the workflow with it.
 func (w *resellerImpl) finishFailed(ctx workflow.Context, cause error) (ResellerState, error) {
-	err := w.fail(ctx, cause, "ResellerPartnershipFailed", &w.state.FailureReason, func(r string) models.Reseller { return models.Reseller{FailureReason: r} }, nil)
+	err := w.fail(
+		ctx,
+		cause,
+		"ResellerPartnershipFailed",
+		&w.state.FailureReason,
+		func(r string) models.Reseller { return models.Reseller{FailureReason: r} },
+		nil,
+	)
 	return w.state, err
 }

@@ -25,7 +25,13 @@ type reviewWorld struct {
 	changes     []models.ResellerChange
 }
 
-var adatum = activities.Partnership{Found: true, TenantID: "tenant-adatum", MPNID: "1234567", Name: "Adatum", Location: "US"}
+var adatum = activities.Partnership{
+	Found:    true,
+	TenantID: "tenant-adatum",
+	MPNID:    "1234567",
+	Name:     "Adatum",
+	Location: "US",
+}
 
 func (w *reviewWorld) RecordReseller(_ context.Context, _ string, ch models.ResellerChange) error {
 	w.mu.Lock()
@@ -82,12 +88,17 @@ func (w *reviewWorld) steps() []string {
 
 func reviewUpdate(env *testsuite.TestWorkflowEnvironment, t *testing.T, name string, arg any) {
 	env.UpdateWorkflow(name, name, &testsuite.TestUpdateCallback{
-		OnReject: func(err error) { t.Errorf("%s refused: %v", name, err) }, OnAccept: func() {}, OnComplete: func(any, error) {},
+		OnReject:   func(err error) { t.Errorf("%s refused: %v", name, err) },
+		OnAccept:   func() {},
+		OnComplete: func(any, error) {},
 	}, arg)
 }
 
 func TestAResellerThatIsNotPlainlyTheRequestsStopsForReview(t *testing.T) {
-	mismatch := activities.Partnership{Review: activities.ReviewPartnerIDMismatch, Reason: "PartnerID 1234567 belongs to Adatum (tenant tenant-adatum), not to Evil Corp"}
+	mismatch := activities.Partnership{
+		Review: activities.ReviewPartnerIDMismatch,
+		Reason: "PartnerID 1234567 belongs to Adatum (tenant tenant-adatum), not to Evil Corp",
+	}
 	cases := []struct {
 		name string
 		// world's answers, and what the provider does on days 1 and 2.
@@ -98,13 +109,15 @@ func TestAResellerThatIsNotPlainlyTheRequestsStopsForReview(t *testing.T) {
 		wantCode   string
 	}{
 		{
-			name:  "a PartnerID that belongs to another company stops the request; checking again changes nothing; cancel ends it",
+			name: "a PartnerID that belongs to another company stops the request; checking again changes nothing; " +
+				"cancel ends it",
 			world: &reviewWorld{match: mismatch}, day1: workflows.UpdateVerify, day2: workflows.UpdateCancel,
 			wantStatus: models.ResellerCancelled, wantCode: activities.ReviewPartnerIDMismatch,
 		},
 		{
 			name:  "checked again once the cause is gone, the request goes on to verification and active",
-			world: &reviewWorld{match: mismatch}, onDay1: func(w *reviewWorld) { w.fixed = true }, day1: workflows.UpdateVerify,
+			world: &reviewWorld{match: mismatch}, onDay1: func(w *reviewWorld) { w.fixed = true },
+			day1:       workflows.UpdateVerify,
 			wantStatus: models.ResellerActive, wantCode: activities.ReviewPartnerIDMismatch,
 		},
 		{
@@ -142,7 +155,8 @@ func TestAResellerThatIsNotPlainlyTheRequestsStopsForReview(t *testing.T) {
 			}
 			env.ExecuteWorkflow(workflows.ResellerPartnership, resellerInput(env))
 			st := resellerResult(t, env)
-			if during.Status != models.ResellerNeedsReview || during.FailureCode != tc.wantCode || during.FailureReason == "" || during.Authorized {
+			if during.Status != models.ResellerNeedsReview || during.FailureCode != tc.wantCode ||
+				during.FailureReason == "" || during.Authorized {
 				t.Fatalf("in review: %+v", during)
 			}
 			if st.Status != tc.wantStatus {
@@ -159,14 +173,23 @@ func TestAResellerThatIsNotPlainlyTheRequestsStopsForReview(t *testing.T) {
 }
 
 func TestResendIsRefusedWhileARequestIsInReview(t *testing.T) {
-	w := &reviewWorld{match: activities.Partnership{Review: activities.ReviewAmbiguous, Reason: "2 resellers named Adatum"}}
+	w := &reviewWorld{match: activities.Partnership{
+		Review: activities.ReviewAmbiguous,
+		Reason: "2 resellers named Adatum",
+	}}
 	env := quietEnv()
 	env.RegisterActivity(w)
 	refused := false
 	env.RegisterDelayedCallback(func() {
-		env.UpdateWorkflow(workflows.UpdateResend, "r", &testsuite.TestUpdateCallback{OnReject: func(error) { refused = true }, OnAccept: func() {}, OnComplete: func(any, error) {}}, workflows.ResendRequest{})
+		env.UpdateWorkflow(workflows.UpdateResend, "r", &testsuite.TestUpdateCallback{
+			OnReject:   func(error) { refused = true },
+			OnAccept:   func() {},
+			OnComplete: func(any, error) {},
+		}, workflows.ResendRequest{})
 	}, day)
-	env.RegisterDelayedCallback(func() { reviewUpdate(env, t, workflows.UpdateCancel, workflows.CancelRequest{By: "ops"}) }, 2*day)
+	env.RegisterDelayedCallback(func() {
+		reviewUpdate(env, t, workflows.UpdateCancel, workflows.CancelRequest{By: "ops"})
+	}, 2*day)
 	env.ExecuteWorkflow(workflows.ResellerPartnership, resellerInput(env))
 	if st := resellerResult(t, env); !refused || st.Status != models.ResellerCancelled || w.verified != 0 {
 		t.Fatalf("refused %v, state %+v, verified %d", refused, st, w.verified)

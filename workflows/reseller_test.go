@@ -45,7 +45,13 @@ func (w *resellerWorld) FindPartnership(context.Context, string) (activities.Par
 	if w.authorizeAt == 0 || w.now().Sub(w.start) < w.authorizeAt {
 		return activities.Partnership{}, nil
 	}
-	return activities.Partnership{Found: true, TenantID: "tenant-r", MPNID: "1234567", Name: "Adatum", Location: "US"}, nil
+	return activities.Partnership{
+		Found:    true,
+		TenantID: "tenant-r",
+		MPNID:    "1234567",
+		Name:     "Adatum",
+		Location: "US",
+	}, nil
 }
 
 func (w *resellerWorld) VerifyReseller(_ context.Context, mpnID string) (activities.Verification, error) {
@@ -97,7 +103,12 @@ func resellerInput(env *testsuite.TestWorkflowEnvironment) workflows.ResellerInp
 	return workflows.ResellerInput{
 		ResellerID: "res-1", PartnerID: "p", CompanyName: "Adatum", Email: "admin@adatum.example", Language: "it",
 		ContactEmail: "ops@provider.example", ExpiresAt: env.Now().Add(30 * day),
-		Policy: workflows.WaitPolicy{Reminders: []time.Duration{3 * day, 7 * day}, RepeatEvery: 7 * day, EscalateAfter: 2, PollEvery: time.Hour},
+		Policy: workflows.WaitPolicy{
+			Reminders:     []time.Duration{3 * day, 7 * day},
+			RepeatEvery:   7 * day,
+			EscalateAfter: 2,
+			PollEvery:     time.Hour,
+		},
 	}
 }
 
@@ -132,14 +143,16 @@ func TestResellerPartnership(t *testing.T) {
 		env := newResellerEnv(t, w)
 		env.ExecuteWorkflow(workflows.ResellerPartnership, resellerInput(env))
 		st := resellerResult(t, env)
-		if st.Status != models.ResellerActive || st.MPNID != "1234567" || st.TenantID != "tenant-r" || st.RemindersSent != 1 {
+		if st.Status != models.ResellerActive || st.MPNID != "1234567" || st.TenantID != "tenant-r" ||
+			st.RemindersSent != 1 {
 			t.Fatalf("state %+v", st)
 		}
 		if !hasAll(w.steps(), "started", "sent", "reminder", "authorized", "verifying", "verified") {
 			t.Fatalf("steps %v", w.steps())
 		}
 		kinds := w.mailKinds()
-		if len(kinds) != 3 || kinds[0] != activities.MailResellerInvitation || kinds[1] != activities.MailResellerReminder || kinds[2] != activities.MailResellerVerified {
+		if len(kinds) != 3 || kinds[0] != activities.MailResellerInvitation ||
+			kinds[1] != activities.MailResellerReminder || kinds[2] != activities.MailResellerVerified {
 			t.Fatalf("mails %v", kinds)
 		}
 		if w.mails[0].Language != "it" || w.mails[2].To != "ops@provider.example" {
@@ -166,7 +179,10 @@ func TestResellerPartnership(t *testing.T) {
 	})
 	for _, code := range []string{"3000", "2201", "2203", "2204", "800016", "900123"} {
 		t.Run("verification failing with "+code+" waits, then passes when verified again", func(t *testing.T) {
-			w := &resellerWorld{authorizeAt: time.Hour, verdicts: []activities.Verification{{Code: code, Reason: "reason " + code}, {OK: true}}}
+			w := &resellerWorld{
+				authorizeAt: time.Hour,
+				verdicts:    []activities.Verification{{Code: code, Reason: "reason " + code}, {OK: true}},
+			}
 			env := newResellerEnv(t, w)
 			var during workflows.ResellerState
 			env.RegisterDelayedCallback(func() {
@@ -177,12 +193,15 @@ func TestResellerPartnership(t *testing.T) {
 				}
 				_ = v.Get(&during)
 				env.UpdateWorkflow(workflows.UpdateVerify, "verify-1", &testsuite.TestUpdateCallback{
-					OnReject: func(err error) { t.Errorf("verify refused: %v", err) }, OnAccept: func() {}, OnComplete: func(any, error) {},
+					OnReject:   func(err error) { t.Errorf("verify refused: %v", err) },
+					OnAccept:   func() {},
+					OnComplete: func(any, error) {},
 				}, workflows.VerifyRequest{By: "ops"})
 			}, 5*day)
 			env.ExecuteWorkflow(workflows.ResellerPartnership, resellerInput(env))
 			st := resellerResult(t, env)
-			if during.Status != models.ResellerVerificationFailed || during.FailureCode != code || during.FailureReason != "reason "+code {
+			if during.Status != models.ResellerVerificationFailed || during.FailureCode != code ||
+				during.FailureReason != "reason "+code {
 				t.Fatalf("while failed: %+v", during)
 			}
 			if st.Status != models.ResellerActive || st.FailureCode != "" || w.rounds != 2 {
@@ -194,13 +213,24 @@ func TestResellerPartnership(t *testing.T) {
 		})
 	}
 	t.Run("a reseller that keeps failing is never active and can be cancelled", func(t *testing.T) {
-		w := &resellerWorld{authorizeAt: time.Hour, verdicts: []activities.Verification{{Code: "2203", Reason: "not signed"}}}
+		w := &resellerWorld{
+			authorizeAt: time.Hour,
+			verdicts:    []activities.Verification{{Code: "2203", Reason: "not signed"}},
+		}
 		env := newResellerEnv(t, w)
 		env.RegisterDelayedCallback(func() {
-			env.UpdateWorkflow(workflows.UpdateVerify, "v", &testsuite.TestUpdateCallback{OnReject: func(err error) { t.Error(err) }, OnAccept: func() {}, OnComplete: func(any, error) {}}, workflows.VerifyRequest{})
+			env.UpdateWorkflow(workflows.UpdateVerify, "v", &testsuite.TestUpdateCallback{
+				OnReject:   func(err error) { t.Error(err) },
+				OnAccept:   func() {},
+				OnComplete: func(any, error) {},
+			}, workflows.VerifyRequest{})
 		}, 2*day)
 		env.RegisterDelayedCallback(func() {
-			env.UpdateWorkflow(workflows.UpdateCancel, "c", &testsuite.TestUpdateCallback{OnReject: func(err error) { t.Error(err) }, OnAccept: func() {}, OnComplete: func(any, error) {}}, workflows.CancelRequest{By: "ops", Reason: "gave up"})
+			env.UpdateWorkflow(workflows.UpdateCancel, "c", &testsuite.TestUpdateCallback{
+				OnReject:   func(err error) { t.Error(err) },
+				OnAccept:   func() {},
+				OnComplete: func(any, error) {},
+			}, workflows.CancelRequest{By: "ops", Reason: "gave up"})
 		}, 4*day)
 		env.ExecuteWorkflow(workflows.ResellerPartnership, resellerInput(env))
 		st := resellerResult(t, env)
@@ -213,7 +243,11 @@ func TestResellerPartnership(t *testing.T) {
 		env := newResellerEnv(t, w)
 		refused := false
 		env.RegisterDelayedCallback(func() {
-			env.UpdateWorkflow(workflows.UpdateVerify, "v", &testsuite.TestUpdateCallback{OnReject: func(error) { refused = true }, OnAccept: func() {}, OnComplete: func(any, error) {}}, workflows.VerifyRequest{})
+			env.UpdateWorkflow(workflows.UpdateVerify, "v", &testsuite.TestUpdateCallback{
+				OnReject:   func(error) { refused = true },
+				OnAccept:   func() {},
+				OnComplete: func(any, error) {},
+			}, workflows.VerifyRequest{})
 		}, day)
 		env.ExecuteWorkflow(workflows.ResellerPartnership, resellerInput(env))
 		if !refused {
@@ -251,7 +285,9 @@ func (w *removalWorld) EndPartnership(context.Context, string) (activities.Ended
 }
 
 // PlanRemovalDeliveries plans 1,000 recipients a page.
-func (w *removalWorld) PlanRemovalDeliveries(_ context.Context, _ string, cursor string) (activities.PlannedPage, error) {
+func (w *removalWorld) PlanRemovalDeliveries(
+	_ context.Context, _ string, cursor string,
+) (activities.PlannedPage, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	from := int64(1)
@@ -321,12 +357,18 @@ func (w *removalWorld) CountDeliveries(context.Context, string, string) (models.
 }
 
 func TestPartnershipRemoval(t *testing.T) {
-	t.Run("fans out in batches; failing receivers recover or are listed as failed; nobody is told twice", func(t *testing.T) {
+	t.Run("fans out in batches; failing receivers recover or are listed as failed; "+
+		"nobody is told twice", func(t *testing.T) {
 		w := newRemovalWorld(2500)
 		w.failFirst[7], w.failFirst[1500] = 2, 3
 		w.failAlways[42] = true
 		env := newRemovalEnv(w)
-		env.ExecuteWorkflow(workflows.PartnershipRemoval, workflows.RemovalInput{RemovalID: "rem-1", BatchSize: 200, MaxAttempts: 5, InitialInterval: time.Second})
+		env.ExecuteWorkflow(workflows.PartnershipRemoval, workflows.RemovalInput{
+			RemovalID:       "rem-1",
+			BatchSize:       200,
+			MaxAttempts:     5,
+			InitialInterval: time.Second,
+		})
 		if !env.IsWorkflowCompleted() {
 			t.Fatal("not completed")
 		}
@@ -335,7 +377,8 @@ func TestPartnershipRemoval(t *testing.T) {
 			t.Fatal(err)
 		}
 		c := st.Counts
-		if st.Status != models.RemovalCompleted || c.Total != 2501 || c.Delivered != 2500 || c.Failed != 1 || c.Pending != 0 || st.Batches != 13 || !st.StillListed {
+		if st.Status != models.RemovalCompleted || c.Total != 2501 || c.Delivered != 2500 || c.Failed != 1 ||
+			c.Pending != 0 || st.Batches != 13 || !st.StillListed {
 			t.Fatalf("state %+v", st)
 		}
 		for id, n := range w.sent {
