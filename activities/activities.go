@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"go.temporal.io/sdk/temporal"
+	"golang.org/x/time/rate"
 
 	"github.com/partnerflow/partnerflow/links"
 	"github.com/partnerflow/partnerflow/models"
@@ -44,6 +46,9 @@ type Config struct {
 // Activities carries the dependencies of every activity method.
 type Activities struct {
 	cfg Config
+	// estate paces each partner's estate sync calls (waitEstateCall).
+	estateMu sync.Mutex
+	estate   map[string]*rate.Limiter
 }
 
 // New returns the activities.

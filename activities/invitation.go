@@ -95,6 +95,29 @@ func (a *Activities) CheckAcceptance(ctx context.Context, relationshipID, custom
 			out.ResellerAccepted, out.CustomerTenantID = true, c.ID
 		}
 	}
+	if out.ResellerAccepted || strings.HasSuffix(strings.ToLower(customerDomain), ".onmicrosoft.com") {
+		return out, nil
+	}
+	// Partner Center's companyProfile.domain is the customer's *.onmicrosoft.com domain, never a
+	// custom one: find the tenant that holds the custom domain, and the customer by its tenant ID
+	// (Partner Center's customer ID).
+	tenant, err := pc.FindTenantByDomain(ctx, customerDomain)
+	switch {
+	case partnercenter.IsNotFound(err):
+		return out, nil
+	case err != nil:
+		return out, a.serviceError(ctx, "find the tenant of "+customerDomain, err)
+	}
+	c, err := pc.GetCustomer(ctx, tenant.TenantID)
+	switch {
+	case partnercenter.IsNotFound(err):
+		return out, nil
+	case err != nil:
+		return out, a.serviceError(ctx, "read customer "+tenant.TenantID, err)
+	}
+	if c.RelationshipToPartner == partnercenter.RelationshipReseller {
+		out.ResellerAccepted, out.CustomerTenantID = true, c.ID
+	}
 	return out, nil
 }
 

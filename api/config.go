@@ -60,6 +60,9 @@ type InvitationConfig struct {
 	// the open invitation for that customer's domain; nil passes the event to every pending
 	// invitation instead (up to maxHintedInvitations), each checking with Partner Center.
 	Customers CustomerReader
+	// Tenants finds the tenant that holds a domain, so an invitation to a domain no tenant holds
+	// is refused at once; nil skips the check.
+	Tenants TenantFinder
 }
 
 // ResellerConfig is the reseller partnership flow's own settings.
@@ -100,6 +103,12 @@ type RemovalConfig struct {
 // satisfies it).
 type CustomerReader interface {
 	GetCustomer(ctx context.Context, customerID string) (partnercenter.Customer, error)
+}
+
+// TenantFinder finds the Microsoft Entra tenant that holds a domain (partnercenter.Client
+// satisfies it); partnercenter.IsNotFound reports an unknown domain.
+type TenantFinder interface {
+	FindTenantByDomain(ctx context.Context, domain string) (partnercenter.TenantInformation, error)
 }
 
 // DefaultUSGovPortalURL is the Office admin portal of Microsoft Cloud for US Government, where

@@ -336,6 +336,26 @@ func resolveRoles(field string, names []string) ([]string, error) {
 	return ids, nil
 }
 
+// checkCustomerDomain refuses an invitation to a domain no Microsoft Entra tenant holds: the
+// customer could never accept it. It asks Microsoft Graph (findTenantInformationByDomainName,
+// which knows every verified domain, custom ones too); when Graph cannot answer, or the API
+// has no Graph access, the invitation goes ahead and the workflow finds out.
+func (s *Server) checkCustomerDomain(ctx context.Context, domain string) error {
+	if s.flows.Invitation.Tenants == nil {
+		return nil
+	}
+	_, err := s.flows.Invitation.Tenants.FindTenantByDomain(ctx, domain)
+	switch {
+	case partnercenter.IsNotFound(err):
+		return Invalid("customerDomain", "no Microsoft Entra tenant holds %s: check the spelling, or use the "+
+			"customer's *.onmicrosoft.com domain", domain)
+	case err != nil:
+		s.logger.WarnContext(ctx, "could not look the customer's domain up; the invitation goes ahead",
+			"domain", domain, "error", err)
+	}
+	return nil
+}
+
 func validDomain(d string) bool {
 	return len(d) <= 253 && domainPattern.MatchString(d)
 }
@@ -377,6 +397,10 @@ func (s *Server) createInvitation(c *gin.Context) {
 	}
 	in, err := s.invitationInput(req)
 	if err != nil {
+		writeError(c, err)
+		return
+	}
+	if err := s.checkCustomerDomain(c.Request.Context(), in.CustomerDomain); err != nil {
 		writeError(c, err)
 		return
 	}

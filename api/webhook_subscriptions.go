@@ -35,12 +35,15 @@ func (s *Server) webhookRoutes(v1 *gin.RouterGroup) {
 }
 
 // webhookEventStatuses names, for each flow kind, the statuses its "<kind>.<status>" events
-// report: every registered flow's statuses, and the connection's events.
+// report: every registered flow's statuses, the connection's events and the directory's.
 func webhookEventStatuses() map[string][]string {
 	out := map[string][]string{
 		// Not a flow: the Partner Center connection stopped working (connection.lost) or would
 		// lapse within 14 days (connection.lapsing).
 		models.KindConnection: models.ConnectionEvents,
+		// Not a flow: what the estate sync found changed in the partner's directory
+		// (directory.customer.added, directory.gdap.expiring, …).
+		models.KindDirectory: models.DirectoryEvents(),
 	}
 	for _, reg := range flowRegistrations {
 		out[reg.desc.Kind] = reg.statuses

@@ -87,6 +87,12 @@ type Config struct {
 	// MemoryLimitSet says GOMEMLIMIT was given, so dev keeps the runtime's limit instead of its own.
 	MemoryLimitSet bool
 
+	// EstateSyncEvery is the pause between two passes of the partner's estate sync
+	// (PARTNERFLOW_ESTATE_SYNC_EVERY; 0 turns the sync off).
+	EstateSyncEvery time.Duration
+	// EstateSyncEverySet says PARTNERFLOW_ESTATE_SYNC_EVERY was given (dev keeps it instead of its own).
+	EstateSyncEverySet bool
+
 	// Wait is every flow's schedule while it waits for a person; the flows' own settings follow.
 	Wait       WaitConfig
 	Invitation InvitationConfig
@@ -211,6 +217,10 @@ func FromEnv() (Config, error) {
 	if c.UIPort, err = envInt("PARTNERFLOW_UI_PORT", 8233); err != nil {
 		return c, err
 	}
+	if c.EstateSyncEvery, err = envDuration("PARTNERFLOW_ESTATE_SYNC_EVERY", 6*time.Hour); err != nil {
+		return c, err
+	}
+	c.EstateSyncEverySet = os.Getenv("PARTNERFLOW_ESTATE_SYNC_EVERY") != ""
 	if c.Wait, err = waitFromEnv(); err != nil {
 		return c, err
 	}

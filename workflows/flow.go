@@ -53,7 +53,8 @@ type Registration struct {
 }
 
 // All lists every workflow a partnerflow worker runs: each flow's main workflow under its Type,
-// which histories and the API know it by whatever its Go name, and the helpers under their names.
+// which histories and the API know it by whatever its Go name, the helpers under their names, and
+// the estate sync.
 func All() []Registration {
 	var out []Registration
 	for _, f := range Flows {
@@ -62,7 +63,8 @@ func All() []Registration {
 			out = append(out, Registration{Workflow: h})
 		}
 	}
-	return out
+	// Not a flow: the partner's estate sync.
+	return append(out, Registration{Workflow: EstateSync})
 }
 
 // FlowByKind returns the descriptor of a flow kind.

@@ -1,12 +1,10 @@
 package workflows
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/partnerflow/partnerflow/activities"
@@ -423,49 +421,10 @@ func (w *invitationImpl) finishFailed(ctx workflow.Context, cause error) (Invita
 	return w.state, err
 }
 
-func isFlowGone(err error) bool {
-	var appErr *temporal.ApplicationError
-	return errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeFlowGone
-}
-
-func rootMessage(err error) string {
-	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) {
-		return appErr.Message()
-	}
-	return err.Error()
-}
-
 func (w *invitationImpl) mail(ctx workflow.Context, kind string, seq int, to string) error {
 	return workflow.ExecuteActivity(withServiceCalls(ctx), a.SendInvitationMail, activities.InvitationMail{
 		InvitationID: w.in.InvitationID, Kind: kind, Seq: seq, To: to, CustomerDomain: w.in.CustomerDomain,
 		RoleIDs: w.in.RoleIDs, DurationDays: w.in.DurationDays, ExpiresAt: w.in.ExpiresAt, Language: w.in.Language,
 		NoAdminAccess: w.in.NoAdminAccess, Cloud: w.in.Cloud,
 	}).Get(ctx, nil)
-}
-
-// withServiceCalls sets the options of calls to Partner Center, Graph and the mail server:
-// retried with backoff for a day, honouring Retry-After through the activities' NextRetryDelay.
-func withServiceCalls(ctx workflow.Context) workflow.Context {
-	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout:    time.Minute,
-		ScheduleToCloseTimeout: 24 * time.Hour,
-		RetryPolicy: &temporal.RetryPolicy{
-			// A minute at most between attempts: a flow resumes within a minute of Partner Center
-			// recovering, and a throttled call waits what Retry-After asks (NextRetryDelay).
-			// Retry policies are not part of replay, so running flows take this at once.
-			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
-		},
-	})
-}
-
-// withStatusPolling sets the options of activities that wait for the service to reach a state.
-func withStatusPolling(ctx workflow.Context) workflow.Context {
-	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout:    time.Minute,
-		ScheduleToCloseTimeout: 7 * 24 * time.Hour,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval: 2 * time.Second, BackoffCoefficient: 1.5, MaximumInterval: time.Minute,
-		},
-	})
 }

@@ -257,6 +257,9 @@ func workerCommand(a *app) *cobra.Command {
 			}
 			a.logger.Info("worker metrics listening", "addr", addr.String(), "task_queue", a.cfg.TaskQueue)
 			defer a.startWebhooks(ctx, e)()
+			if err := startEstateSync(ctx, e.temporal, a.cfg); err != nil {
+				return err
+			}
 			w := worker.New(e.temporal, a.cfg.TaskQueue, acts)
 			return w.Run(interruptOn(ctx))
 		},

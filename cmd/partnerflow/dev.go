@@ -51,6 +51,9 @@ func (a *app) runDev(ctx context.Context) error {
 	if !cfg.Wait.PollIntervalSet {
 		cfg.Wait.PollInterval = 30 * time.Second // dev: notice consents quickly even without webhooks
 	}
+	if !cfg.EstateSyncEverySet {
+		cfg.EstateSyncEvery = 5 * time.Minute // dev: the simulated estate shows in the directory soon
+	}
 	if cfg.Invitation.DefaultAssignments == "" {
 		cfg.Invitation.DefaultAssignments = devAssignments()
 	}
@@ -156,6 +159,9 @@ func (a *app) runDev(ctx context.Context) error {
 	}
 	defer w.Stop()
 	defer a.startWebhooks(ctx, e)()
+	if err := startEstateSync(ctx, e.temporal, *cfg); err != nil {
+		return err
+	}
 
 	server, err := a.newAPI(e, temporalUI)
 	if err != nil {

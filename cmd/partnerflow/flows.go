@@ -7,7 +7,11 @@ import (
 	"net/url"
 	"slices"
 
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
 	"github.com/partnerflow/partnerflow/api"
+	"github.com/partnerflow/partnerflow/config"
 	"github.com/partnerflow/partnerflow/connection"
 	"github.com/partnerflow/partnerflow/models"
 	"github.com/partnerflow/partnerflow/notify"
@@ -102,11 +106,12 @@ func (a *app) flowConfig(e *engine, temporalUI string) (api.FlowConfig, error) {
 	// It reads the customer a reseller acceptance names, so the event wakes only that invitation.
 	var catalog func(ctx context.Context, catalogItemID, country string) (bool, error)
 	var customers api.CustomerReader
+	var tenants api.TenantFinder
 	if pc, _, err := a.partnerCenter(e.store, e.signingKey); err == nil {
 		catalog = func(ctx context.Context, catalogItemID, country string) (bool, error) {
 			return partnercenter.Sells(ctx, pc, catalogItemID, country)
 		}
-		customers = pc
+		customers, tenants = pc, pc
 	}
 	w := a.cfg.Wait
 	return api.FlowConfig{
@@ -132,6 +137,7 @@ func (a *app) flowConfig(e *engine, temporalUI string) (api.FlowConfig, error) {
 			DefaultAssignments: assignments,
 			USGovPortalURL:     a.cfg.Invitation.USGovPortalURL,
 			Customers:          customers,
+			Tenants:            tenants,
 		},
 		Reseller: api.ResellerConfig{
 			PartnershipURL: a.cfg.Reseller.PartnershipURL,
@@ -175,4 +181,23 @@ func sameEvents(have, want []string) bool {
 	slices.Sort(a)
 	slices.Sort(b)
 	return slices.Equal(a, b)
+}
+
+// startEstateSync starts the partner's estate sync unless it runs already (or is turned off).
+func startEstateSync(ctx context.Context, c client.Client, cfg config.Config) error {
+	if cfg.EstateSyncEvery <= 0 || cfg.PartnerCenterTenantID == "" {
+		return nil
+	}
+	partnerID := cfg.PartnerCenterTenantID
+	// Started if it does not run; told the pause either way, so a changed setting takes effect.
+	_, err := c.SignalWithStartWorkflow(ctx, workflows.EstateSyncWorkflowID(partnerID),
+		workflows.SignalEstateSettings, workflows.EstateSettings{Every: cfg.EstateSyncEvery},
+		client.StartWorkflowOptions{
+			TaskQueue:             cfg.TaskQueue,
+			TypedSearchAttributes: temporal.NewSearchAttributes(workflows.PartnerIDKey.ValueSet(partnerID)),
+		}, workflows.EstateSync, workflows.EstateSyncInput{PartnerID: partnerID, Every: cfg.EstateSyncEvery})
+	if err != nil {
+		return fmt.Errorf("start the estate sync of %s: %w", partnerID, err)
+	}
+	return nil
 }

@@ -1,0 +1,236 @@
+package activities
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/partnerflow/partnerflow/models"
+	"github.com/partnerflow/partnerflow/partnercenter"
+)
+
+// EstatePage asks for one page of a phase of the estate sync's pass.
+type EstatePage struct {
+	PartnerID string
+	Pass      models.DirectoryPass
+	// Cursor is the page's continuation ("" for the first page).
+	Cursor string
+	// Reseller is the indirect reseller whose customers the page lists (the resellers phase).
+	Reseller string
+}
+
+// EstatePageResult is what a page held: the next page's cursor ("" after the last), how many
+// items it saw and changes it found, and the relationships whose access assignments to count.
+type EstatePageResult struct {
+	Next             string
+	Seen             int
+	Changes          int
+	CountAssignments []string
+}
+
+// EstateAssignments names relationships whose access assignments the sync counts.
+type EstateAssignments struct {
+	PartnerID       string
+	RelationshipIDs []string
+}
+
+// EstateEnd completes a pass.
+type EstateEnd struct {
+	PartnerID     string
+	Pass          models.DirectoryPass
+	ResellersRead bool
+}
+
+// EstateNote is why a pass stopped early.
+type EstateNote struct {
+	PartnerID string
+	Reason    string
+}
+
+// estateCallsPerMinute is the budget of Partner Center and Graph calls the estate sync of one
+// partner takes: Partner Center documents 500 requests a minute per tenant on its customer and
+// subscription resources ("Customer resources", "Subscription resources"), and the partner's
+// flows need the rest. A Retry-After answer waits longer (serviceError's NextRetryDelay).
+const estateCallsPerMinute = 300
+
+// waitEstateCall blocks until the partner's budget of estate calls allows one more.
+func (a *Activities) waitEstateCall(ctx context.Context, partnerID string) error {
+	a.estateMu.Lock()
+	if a.estate == nil {
+		a.estate = map[string]*rate.Limiter{}
+	}
+	l, ok := a.estate[partnerID]
+	if !ok {
+		l = rate.NewLimiter(rate.Every(time.Minute/estateCallsPerMinute), 10)
+		a.estate[partnerID] = l
+	}
+	a.estateMu.Unlock()
+	return l.Wait(ctx)
+}
+
+// BeginEstatePass starts the partner's next pass, or resumes one a crash interrupted.
+func (a *Activities) BeginEstatePass(ctx context.Context, partnerID string) (models.DirectoryPass, error) {
+	return a.cfg.Store.BeginDirectoryPass(ctx, partnerID, time.Now())
+}
+
+// SyncCustomerPage reads one page of the partner's customers into the directory.
+func (a *Activities) SyncCustomerPage(ctx context.Context, in EstatePage) (EstatePageResult, error) {
+	if err := a.waitEstateCall(ctx, in.PartnerID); err != nil {
+		return EstatePageResult{}, err
+	}
+	page, err := a.cfg.PartnerCenter.ListCustomers(ctx, in.Cursor)
+	if err != nil {
+		return EstatePageResult{}, a.serviceError(ctx, "list the partner's customers", err)
+	}
+	rows := make([]models.DirectoryCustomer, 0, len(page.Items))
+	for _, c := range page.Items {
+		tenant := c.CompanyProfile.TenantID
+		if tenant == "" {
+			tenant = c.ID
+		}
+		rows = append(rows, models.DirectoryCustomer{
+			PartnerID: in.PartnerID, TenantID: tenant, CompanyName: c.CompanyProfile.CompanyName,
+			Domain: strings.ToLower(c.CompanyProfile.Domain), Relationship: c.RelationshipToPartner,
+		})
+	}
+	saved, err := a.cfg.Store.SaveDirectoryCustomers(ctx, in.Pass, rows, time.Now())
+	if err != nil {
+		return EstatePageResult{}, err
+	}
+	return EstatePageResult{Next: page.ContinuationToken, Seen: len(rows), Changes: saved.Changes}, nil
+}
+
+// SyncGDAPPage reads one page of the partner's GDAP relationships into the directory.
+func (a *Activities) SyncGDAPPage(ctx context.Context, in EstatePage) (EstatePageResult, error) {
+	if err := a.waitEstateCall(ctx, in.PartnerID); err != nil {
+		return EstatePageResult{}, err
+	}
+	page, err := a.cfg.PartnerCenter.ListGDAPRelationships(ctx, in.Cursor)
+	if err != nil {
+		return EstatePageResult{}, a.serviceError(ctx, "list the partner's GDAP relationships", err)
+	}
+	rows := make([]models.DirectoryGDAP, 0, len(page.Value))
+	for _, r := range page.Value {
+		rows = append(rows, directoryGDAP(in.PartnerID, r))
+	}
+	saved, err := a.cfg.Store.SaveDirectoryGDAP(ctx, in.Pass, rows, time.Now())
+	if err != nil {
+		return EstatePageResult{}, err
+	}
+	return EstatePageResult{
+		Next: page.NextLink, Seen: len(rows), Changes: saved.Changes, CountAssignments: saved.CountAssignments,
+	}, nil
+}
+
+// directoryGDAP is a Graph relationship as the directory keeps it.
+func directoryGDAP(partnerID string, r partnercenter.GDAPRelationship) models.DirectoryGDAP {
+	roles := make([]string, 0, len(r.AccessDetails.UnifiedRoles))
+	for _, role := range r.AccessDetails.UnifiedRoles {
+		roles = append(roles, role.RoleDefinitionID)
+	}
+	slices.Sort(roles)
+	row := models.DirectoryGDAP{
+		PartnerID: partnerID, ID: r.ID, CustomerTenantID: r.Customer.TenantID, DisplayName: r.DisplayName,
+		Status: r.Status, Roles: strings.Join(roles, ","),
+		GlobalAdmin: slices.Contains(roles, partnercenter.GlobalAdministratorRoleID),
+		// Graph's autoExtendDuration is P180D when the relationship extends itself, PT0S or P0D when not.
+		AutoExtend: r.AutoExtendDuration != "" && r.AutoExtendDuration != "PT0S" && r.AutoExtendDuration != "P0D",
+	}
+	if !r.ActivatedDateTime.IsZero() {
+		t := r.ActivatedDateTime.UTC()
+		row.ActivatedAt = &t
+	}
+	if !r.EndDateTime.IsZero() {
+		t := r.EndDateTime.UTC()
+		row.EndsAt = &t
+	}
+	return row
+}
+
+// CountGDAPAssignments counts the access assignments of active relationships; an active
+// relationship that assigns its roles to no group is an alert. It returns the changes found.
+func (a *Activities) CountGDAPAssignments(ctx context.Context, in EstateAssignments) (int, error) {
+	changes := 0
+	for _, id := range in.RelationshipIDs {
+		if err := a.waitEstateCall(ctx, in.PartnerID); err != nil {
+			return changes, err
+		}
+		assignments, err := a.cfg.PartnerCenter.ListAccessAssignments(ctx, id)
+		if err != nil {
+			return changes, a.serviceError(ctx, "list the access assignments of GDAP relationship "+id, err)
+		}
+		live := 0
+		for _, as := range assignments {
+			if as.Status == partnercenter.AssignmentStatusActive || as.Status == partnercenter.AssignmentStatusPending {
+				live++
+			}
+		}
+		n, err := a.cfg.Store.SetDirectoryAssignments(ctx, in.PartnerID, id, live, time.Now())
+		if err != nil {
+			return changes, err
+		}
+		changes += n
+	}
+	return changes, nil
+}
+
+// ListEstateResellers lists the tenant IDs of the indirect resellers that have authorized the
+// partner (App+User: without the connection it is ErrTypeConnectionNeeded).
+func (a *Activities) ListEstateResellers(ctx context.Context, partnerID string) ([]string, error) {
+	if err := a.waitEstateCall(ctx, partnerID); err != nil {
+		return nil, err
+	}
+	resellers, err := a.cfg.PartnerCenter.ListIndirectResellers(ctx)
+	if err != nil {
+		return nil, a.serviceError(ctx, "list the indirect resellers", err)
+	}
+	out := make([]string, 0, len(resellers))
+	for _, r := range resellers {
+		out = append(out, r.ID)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// SyncResellerCustomerPage reads one page of an indirect reseller's customers and records them
+// as that reseller's in the directory.
+func (a *Activities) SyncResellerCustomerPage(ctx context.Context, in EstatePage) (EstatePageResult, error) {
+	if err := a.waitEstateCall(ctx, in.PartnerID); err != nil {
+		return EstatePageResult{}, err
+	}
+	customers, next, err := a.cfg.PartnerCenter.ListResellerCustomers(ctx, in.Reseller, in.Cursor)
+	if err != nil {
+		return EstatePageResult{}, a.serviceError(ctx, "list the customers of reseller "+in.Reseller, err)
+	}
+	tenants := make([]string, 0, len(customers))
+	for _, c := range customers {
+		tenant := c.CompanyProfile.TenantID
+		if tenant == "" {
+			tenant = c.ID
+		}
+		tenants = append(tenants, tenant)
+	}
+	saved, err := a.cfg.Store.AssociateDirectoryReseller(ctx, in.Pass, in.PartnerID, in.Reseller, tenants, time.Now())
+	if err != nil {
+		return EstatePageResult{}, err
+	}
+	return EstatePageResult{Next: next, Seen: len(tenants), Changes: saved.Changes}, nil
+}
+
+// EndEstatePass completes a pass; it returns the changes it found (what is gone).
+func (a *Activities) EndEstatePass(ctx context.Context, in EstateEnd) (int, error) {
+	return a.cfg.Store.EndDirectoryPass(ctx, in.PartnerID, in.Pass, in.ResellersRead, time.Now())
+}
+
+// DeliverEstateChanges delivers a batch of the directory's changes; 0 means none was left.
+func (a *Activities) DeliverEstateChanges(ctx context.Context, partnerID string) (int, error) {
+	return a.cfg.Store.DeliverDirectoryChanges(ctx, partnerID, 0, time.Now())
+}
+
+// NoteEstateError records why a pass stopped early.
+func (a *Activities) NoteEstateError(ctx context.Context, in EstateNote) error {
+	return a.cfg.Store.NoteDirectoryError(ctx, in.PartnerID, in.Reason)
+}

@@ -1,0 +1,239 @@
+package workflows_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/partnerflow/partnerflow/activities"
+	"github.com/partnerflow/partnerflow/models"
+	"github.com/partnerflow/partnerflow/workflows"
+)
+
+// estateWorld fakes the estate sync's activities: pages of customers, GDAP relationships and
+// resellers' customers, and a directory that counts what it was given.
+type estateWorld struct {
+	mu              sync.Mutex
+	customerPages   int
+	gdapPages       int
+	resellerPages   map[string]int
+	noConnection    bool
+	begun           int
+	calls           []string
+	counted         []string
+	ended           []activities.EstateEnd
+	undelivered     int
+	notes           []string
+	refuseCustomers bool
+}
+
+func (w *estateWorld) log(call string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.calls = append(w.calls, call)
+}
+
+func (w *estateWorld) BeginEstatePass(context.Context, string) (models.DirectoryPass, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.begun++
+	return models.DirectoryPass{Pass: int64(w.begun), Imported: w.begun > 1}, nil
+}
+
+// next is the cursor after page cursor of n pages: "1", "2", … and "" after the last.
+func next(cursor string, n int) string {
+	var i int
+	fmt.Sscan(cursor, &i)
+	if i+1 >= n {
+		return ""
+	}
+	return fmt.Sprint(i + 1)
+}
+
+func (w *estateWorld) SyncCustomerPage(
+	_ context.Context,
+	in activities.EstatePage,
+) (activities.EstatePageResult, error) {
+	w.log("customers:" + in.Cursor)
+	if w.refuseCustomers {
+		return activities.EstatePageResult{}, temporal.NewNonRetryableApplicationError("forbidden",
+			activities.ErrTypeRefused, nil)
+	}
+	return activities.EstatePageResult{Next: next(in.Cursor, w.customerPages), Seen: 500, Changes: 1}, nil
+}
+
+func (w *estateWorld) SyncGDAPPage(_ context.Context, in activities.EstatePage) (activities.EstatePageResult, error) {
+	w.log("gdap:" + in.Cursor)
+	return activities.EstatePageResult{
+		Next: next(in.Cursor, w.gdapPages), Seen: 300, CountAssignments: []string{"rel-" + in.Cursor},
+	}, nil
+}
+
+func (w *estateWorld) CountGDAPAssignments(_ context.Context, in activities.EstateAssignments) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.counted = append(w.counted, in.RelationshipIDs...)
+	return len(in.RelationshipIDs), nil
+}
+
+func (w *estateWorld) ListEstateResellers(context.Context, string) ([]string, error) {
+	w.log("resellers")
+	if w.noConnection {
+		return nil, temporal.NewNonRetryableApplicationError("Partner Center needs the partner's sign-in",
+			activities.ErrTypeConnectionNeeded, nil)
+	}
+	return slices.Sorted(func(yield func(string) bool) {
+		for r := range w.resellerPages {
+			if !yield(r) {
+				return
+			}
+		}
+	}), nil
+}
+
+func (w *estateWorld) SyncResellerCustomerPage(
+	_ context.Context,
+	in activities.EstatePage,
+) (activities.EstatePageResult, error) {
+	w.log("reseller:" + in.Reseller + ":" + in.Cursor)
+	return activities.EstatePageResult{Next: next(in.Cursor, w.resellerPages[in.Reseller]), Seen: 200}, nil
+}
+
+func (w *estateWorld) EndEstatePass(_ context.Context, in activities.EstateEnd) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.ended = append(w.ended, in)
+	return 0, nil
+}
+
+func (w *estateWorld) DeliverEstateChanges(context.Context, string) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := min(w.undelivered, 500)
+	w.undelivered -= n
+	return n, nil
+}
+
+func (w *estateWorld) NoteEstateError(_ context.Context, in activities.EstateNote) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.notes = append(w.notes, in.Reason)
+	return nil
+}
+
+func runEstate(
+	t *testing.T,
+	w *estateWorld,
+	in workflows.EstateSyncInput,
+	setup func(*testsuite.TestWorkflowEnvironment),
+) (workflows.EstateSyncInput, time.Duration) {
+	t.Helper()
+	env := quietEnv()
+	env.RegisterActivity(w)
+	if setup != nil {
+		setup(env)
+	}
+	start := env.Now()
+	env.ExecuteWorkflow(workflows.EstateSync, in)
+	if !env.IsWorkflowCompleted() {
+		t.Fatal("the run did not end")
+	}
+	var can *workflow.ContinueAsNewError
+	if err := env.GetWorkflowError(); !errors.As(err, &can) {
+		t.Fatalf("a run ends by continuing as new, got %v", err)
+	}
+	var nextIn workflows.EstateSyncInput
+	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &nextIn); err != nil {
+		t.Fatal(err)
+	}
+	return nextIn, env.Now().Sub(start)
+}
+
+func TestAnEstatePassReadsEveryPageOnceThenPauses(t *testing.T) {
+	w := &estateWorld{customerPages: 3, gdapPages: 2, resellerPages: map[string]int{"r1": 2, "r2": 1}, undelivered: 700}
+	nextIn, took := runEstate(t, w, workflows.EstateSyncInput{PartnerID: "p", Every: time.Hour}, nil)
+	want := []string{
+		"customers:", "customers:1", "customers:2", "gdap:", "gdap:1", "resellers",
+		"reseller:r1:", "reseller:r1:1", "reseller:r2:",
+	}
+	if !slices.Equal(w.calls, want) {
+		t.Fatalf("calls %v, want %v", w.calls, want)
+	}
+	if !slices.Equal(w.counted, []string{"rel-", "rel-1"}) || len(w.ended) != 1 || !w.ended[0].ResellersRead ||
+		w.undelivered != 0 {
+		t.Fatalf("counted %v ended %+v undelivered %d", w.counted, w.ended, w.undelivered)
+	}
+	if took < time.Hour || nextIn.At != nil || nextIn.State.Pass != 1 || nextIn.State.Pages != 8 ||
+		nextIn.State.Changes != 5 || nextIn.State.LastCompletedAt.IsZero() ||
+		nextIn.State.Phase != workflows.EstateIdle {
+		t.Fatalf("after %v the next run is %+v", took, nextIn)
+	}
+
+	// The next run is the next pass.
+	w2 := &estateWorld{customerPages: 1, gdapPages: 1, begun: 1}
+	nextIn, _ = runEstate(t, w2, nextIn, nil)
+	if w2.begun != 2 || nextIn.State.Pass != 2 {
+		t.Fatalf("the next run began pass %d: %+v", w2.begun, nextIn.State)
+	}
+}
+
+func TestWithoutTheConnectionThePassSkipsTheResellersAndSaysSo(t *testing.T) {
+	w := &estateWorld{customerPages: 1, gdapPages: 1, noConnection: true}
+	nextIn, _ := runEstate(t, w, workflows.EstateSyncInput{PartnerID: "p"}, nil)
+	if len(w.ended) != 1 || w.ended[0].ResellersRead || nextIn.State.LastError == "" ||
+		nextIn.State.LastCompletedAt.IsZero() {
+		t.Fatalf("ended %+v state %+v", w.ended, nextIn.State)
+	}
+}
+
+func TestALongPassContinuesAsNewWhereItStood(t *testing.T) {
+	w := &estateWorld{customerPages: 4, gdapPages: 1}
+	nextIn, _ := runEstate(t, w, workflows.EstateSyncInput{PartnerID: "p", ContinueAsNewAfter: 100},
+		func(env *testsuite.TestWorkflowEnvironment) {
+			env.OnActivity(w.SyncCustomerPage, mockAny, mockAny).Return(
+				func(ctx context.Context, in activities.EstatePage) (activities.EstatePageResult, error) {
+					if in.Cursor == "1" {
+						env.SetCurrentHistoryLength(150)
+					}
+					return w.SyncCustomerPage(ctx, in)
+				})
+		})
+	if nextIn.At == nil || nextIn.At.Phase != workflows.EstateCustomers || nextIn.At.Cursor != "2" ||
+		nextIn.State.Pages != 2 {
+		t.Fatalf("the run must continue at the third customer page: %+v %+v", nextIn.At, nextIn.State)
+	}
+	// The continued run resumes the pass: it begins none and reads from the third page on.
+	w2 := &estateWorld{customerPages: 4, gdapPages: 1}
+	if _, _ = runEstate(t, w2, nextIn, nil); w2.begun != 0 || w2.calls[0] != "customers:2" ||
+		len(w2.ended) != 1 || w2.ended[0].Pass.Pass != nextIn.At.Pass.Pass {
+		t.Fatalf("begun %d calls %v ended %+v", w2.begun, w2.calls, w2.ended)
+	}
+}
+
+func TestSyncNowStartsTheNextPassAtOnce(t *testing.T) {
+	w := &estateWorld{customerPages: 1, gdapPages: 1}
+	_, took := runEstate(t, w, workflows.EstateSyncInput{PartnerID: "p"}, func(env *testsuite.TestWorkflowEnvironment) {
+		env.RegisterDelayedCallback(func() { env.SignalWorkflow(workflows.SignalSyncNow, nil) }, time.Minute)
+	})
+	if took >= workflows.DefaultEstateSyncEvery {
+		t.Fatalf("the pause lasted %v", took)
+	}
+}
+
+func TestARefusedPassIsNotedAndTriedAgainNextTime(t *testing.T) {
+	w := &estateWorld{refuseCustomers: true}
+	nextIn, took := runEstate(t, w, workflows.EstateSyncInput{PartnerID: "p", Every: time.Hour}, nil)
+	if len(w.notes) != 1 || nextIn.State.LastError == "" || nextIn.At != nil || took < time.Hour ||
+		len(w.ended) != 0 {
+		t.Fatalf("notes %v state %+v at %+v after %v", w.notes, nextIn.State, nextIn.At, took)
+	}
+}
