@@ -168,6 +168,7 @@ func New(cfg Config) *Server {
 	s.notificationRoutes(v1)
 	s.handle(root, "POST", "/webhooks/partner-center", signatureRule, s.partnerCenterWebhook)
 	s.registerFlows(root, v1)
+	s.directoryRoutes(root, v1)
 	s.overviewRoutes(root)
 	s.connectionRoutes(root, v1)
 
