@@ -911,8 +911,17 @@ func (s *Server) signalAcceptedInvitation(ctx context.Context, signal workflows.
 		err = fmt.Errorf("read customer %s at Partner Center: %w", signal.ResourceID, err)
 		return webhookOutcome{result: "failed: " + err.Error(), err: problemInternal().because(err)}
 	}
+	// The invitation may name the customer's *.onmicrosoft.com domain or one of its custom
+	// domains, which Partner Center lists when a customer is read by ID.
 	domain := strings.ToLower(customer.CompanyProfile.Domain)
 	inv, err := s.store.OpenInvitationByDomain(ctx, s.flows.PartnerID, domain)
+	for _, custom := range customer.CustomDomains {
+		if !errors.Is(err, models.ErrNotFound) {
+			break
+		}
+		domain = strings.ToLower(custom)
+		inv, err = s.store.OpenInvitationByDomain(ctx, s.flows.PartnerID, domain)
+	}
 	switch {
 	case errors.Is(err, models.ErrNotFound):
 		return webhookOutcome{result: "ignored: no open invitation for " + domain}

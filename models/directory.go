@@ -216,7 +216,8 @@ func (s *Store) SaveDirectoryCustomers(
 			case !seen:
 				changes = append(changes, customerChange(r, ChangeCustomerAdded, "", at))
 			default:
-				r.FirstSeenAt, r.ResellerTenantID, r.ResellerPass = old.FirstSeenAt, old.ResellerTenantID, old.ResellerPass
+				r.FirstSeenAt = old.FirstSeenAt
+				r.ResellerTenantID, r.ResellerPass = old.ResellerTenantID, old.ResellerPass
 				if old.CompanyName == r.CompanyName && old.Domain == r.Domain && old.Relationship == r.Relationship &&
 					!old.Gone {
 					r.ChangedAt = old.ChangedAt
@@ -427,7 +428,8 @@ func gdapAlerts(r DirectoryGDAP, at time.Time) []DirectoryChange {
 	}
 	if r.GlobalAdmin {
 		out = append(out, gdapChange(r, ChangeGDAPGlobalAdmin, r.ID,
-			r.DisplayName+" holds Global Administrator: it cannot extend itself and grants more than any task needs", at))
+			r.DisplayName+" holds Global Administrator: it cannot extend itself and grants more than any task "+
+				"needs", at))
 	}
 	if r.Assignments == 0 {
 		out = append(out, gdapChange(r, ChangeGDAPNoAssignments, r.ID,
@@ -527,10 +529,12 @@ func (s *Store) EndDirectoryPass(
 			Count(&relationships).Error; err != nil {
 			return err
 		}
-		return tx.Model(&DirectorySync{}).Where("partner_id = ? AND pass = ?", partnerID, p.Pass).Updates(map[string]any{
+		completed := map[string]any{
 			"completed_pass": p.Pass, "completed_at": at, "customers": customers, "relationships": relationships,
 			"last_error": "",
-		}).Error
+		}
+		return tx.Model(&DirectorySync{}).Where("partner_id = ? AND pass = ?", partnerID, p.Pass).
+			Updates(completed).Error
 	})
 	if err != nil {
 		return 0, fmt.Errorf("end the directory pass %d of %s: %w", p.Pass, partnerID, err)
@@ -555,7 +559,11 @@ func (s *Store) DirectorySyncOf(ctx context.Context, partnerID string) (*Directo
 }
 
 // UndeliveredDirectoryChanges returns the partner's oldest changes not yet delivered.
-func (s *Store) UndeliveredDirectoryChanges(ctx context.Context, partnerID string, limit int) ([]DirectoryChange, error) {
+func (s *Store) UndeliveredDirectoryChanges(
+	ctx context.Context,
+	partnerID string,
+	limit int,
+) ([]DirectoryChange, error) {
 	if limit <= 0 || limit > directoryChangeBatchLimit {
 		limit = directoryChangeBatchLimit
 	}

@@ -105,8 +105,8 @@ func TestTheDirectoryImportsQuietlyThenReportsEachChangeOnce(t *testing.T) {
 				gdap("g2", "terminated", nil, true), gdap("g3", "approvalPending", nil, false),
 			})
 		want := []string{
-			models.ChangeCustomerAdded + " t3", models.ChangeCustomerGone + " t2", models.ChangeCustomerReseller + " t1",
-			models.ChangeCustomerReseller + " t4",
+			models.ChangeCustomerAdded + " t3", models.ChangeCustomerGone + " t2",
+			models.ChangeCustomerReseller + " t1", models.ChangeCustomerReseller + " t4",
 			models.ChangeGDAPAdded + " g3", models.ChangeGDAPExpiring + " g1", models.ChangeGDAPStatus + " g2",
 		}
 		slices.Sort(want)
