@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"maps"
 	"net/http"
@@ -12,8 +13,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
+	"go.temporal.io/api/serviceerror"
 
 	"github.com/partnerflow/partnerflow/models"
+	"github.com/partnerflow/partnerflow/workflows"
 )
 
 // The customer directory: every customer of the partner as the estate sync last read it from
@@ -32,6 +35,7 @@ func (s *Server) directoryRoutes(root, v1 *gin.RouterGroup) {
 	reader := keyRule(anyRole...)
 	s.handle(v1, "GET", "/directory", reader, s.listDirectory)
 	s.handle(v1, "GET", "/directory/sync", reader, s.getDirectorySync)
+	s.handle(v1, "POST", "/directory/sync", keyRule(adminRoles...), s.startDirectorySync)
 	s.handle(v1, "GET", "/directory/:tenantId", reader, s.getDirectoryCustomer)
 	s.addSection("directory", "Directory", "/directory")
 	s.handle(root, "GET", "/directory", sessionRule(), s.directoryPage)
@@ -674,4 +678,35 @@ func viewGDAPRow(g models.DirectoryGDAP, now time.Time) gdapRow {
 		r.Unassigned = g.Assignments == 0 && g.Status == models.GDAPActive && !g.Gone
 	}
 	return r
+}
+
+// startDirectorySync serves POST /v1/directory/sync: the estate sync starts its next pass now,
+// or, while a pass runs, the one after it. 202 with the sync as it stands.
+func (s *Server) startDirectorySync(c *gin.Context) {
+	if s.temporal == nil {
+		writeError(c, problemUnavailable("Temporal is not configured"))
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), startTimeout)
+	defer cancel()
+	err := s.temporal.SignalWorkflow(ctx, workflows.EstateSyncWorkflowID(s.flows.PartnerID), "",
+		workflows.SignalSyncNow, nil)
+	var notFound *serviceerror.NotFound
+	switch {
+	case errors.As(err, &notFound):
+		writeProblem(c, NewProblem(http.StatusConflict, "sync-not-running", "The estate sync is not running",
+			"no worker has started the estate sync: it starts with `partnerflow worker` (and dev) unless "+
+				"PARTNERFLOW_ESTATE_SYNC_EVERY is 0"))
+		return
+	case err != nil:
+		c.Set(ctxError, err)
+		writeProblem(c, problemUnavailable("the estate sync could not be reached; try again"))
+		return
+	}
+	v, err := s.directorySync(c)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusAccepted, v)
 }

@@ -9,7 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/partnerflow/partnerflow/api"
 	"github.com/partnerflow/partnerflow/models"
+	"github.com/partnerflow/partnerflow/workflows"
+	"go.temporal.io/api/serviceerror"
 )
 
 const (
@@ -449,4 +452,27 @@ func TestTheDirectoryPages(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestASyncNowSignalsTheEstateSync(t *testing.T) {
+	f := newFlowFixture(t)
+	agent := f.anon.As(f.keys[models.RoleAdminAgent])
+	if r := f.anon.As(f.keys[models.RoleSalesAgent]).Do("POST", "/v1/directory/sync", nil); r.Status != 403 {
+		t.Fatalf("a sales agent starts no pass: %d %s", r.Status, r.Body)
+	}
+	if r := agent.Do("POST", "/v1/directory/sync", nil); r.Status != http.StatusAccepted {
+		t.Fatalf("sync now: %d %s", r.Status, r.Body)
+	}
+	calls := f.temporal.signalCalls()
+	if len(calls) != 1 || calls[0].WorkflowID != workflows.EstateSyncWorkflowID(partnerID) ||
+		calls[0].Name != workflows.SignalSyncNow {
+		t.Fatalf("signals %+v", calls)
+	}
+	f.temporal.set(func(ft *fakeTemporal) {
+		ft.signalErr[workflows.EstateSyncWorkflowID(partnerID)] = serviceerror.NewNotFound("no such workflow")
+	})
+	r := agent.Do("POST", "/v1/directory/sync", nil)
+	if p := r.Problem(t); r.Status != http.StatusConflict || p["type"] != api.ProblemTypePrefix+"sync-not-running" {
+		t.Fatalf("without a running sync: %d %v", r.Status, p)
+	}
 }
