@@ -14,6 +14,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -182,7 +183,14 @@ func newUUID() string {
 	_, _ = rand.Read(b[:])
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	hex.Encode(out[9:13], b[4:6])
+	hex.Encode(out[14:18], b[6:8])
+	hex.Encode(out[19:23], b[8:10])
+	hex.Encode(out[24:36], b[10:16])
+	out[8], out[13], out[18], out[23] = '-', '-', '-', '-'
+	return string(out[:])
 }
 
 // service selects the base URL and token source of a call.
@@ -223,7 +231,11 @@ type call struct {
 	ifMatch string
 	// header holds extra request headers (e.g. MS-ContinuationToken).
 	header http.Header
-	out    any
+	// link, when set, is the whole URL of the request instead of path and query: a Graph
+	// @odata.nextLink checked by graphListURL, or a path that must keep OData's quotes and
+	// parentheses as written. It is always on the call's own service.
+	link *url.URL
+	out  any
 }
 
 // do performs one call: no retries (the workflow engine owns retry policy),
@@ -260,6 +272,9 @@ func (c *HTTPClient) exchange(ctx context.Context, cl call, requestID string) er
 	u := *base
 	u.Path = strings.TrimSuffix(base.Path, "/") + cl.path
 	u.RawQuery = cl.query.Encode()
+	if cl.link != nil {
+		u = *cl.link
+	}
 
 	var body io.Reader
 	if cl.body != nil {

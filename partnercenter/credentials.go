@@ -47,6 +47,7 @@ var Operations = []Operation{
 	},
 	{"get customer", "GET /v1/customers/{customerId}", AppOrUser, "Get a customer by ID"},
 	{"find customers by domain", "GET /v1/customers", AppOrUser, "Get a list of customers filtered by a search field"},
+	{"list customers", "GET /v1/customers", AppOrUser, "Get a list of customers"},
 	{"list reseller customers", "GET /v1/customers", AppUser, "Get customers of an indirect reseller"},
 	{"create customer", "POST /v1/customers", AppOrUser, "Create a customer"},
 	{OpCreateResellerCustomer, "POST /v1/customers", AppUser, "Create a customer for an indirect reseller"},
@@ -139,7 +140,17 @@ var Operations = []Operation{
 		"get access assignment", "GET " + gdapPath + "/{id}/accessAssignments/{assignmentId}", AppOrUser,
 		"Get delegatedAdminAccessAssignment",
 	},
+	// Graph addresses the function by one path segment,
+	// findTenantInformationByDomainName(domainName='...'): a route can only match it whole.
+	{
+		OpFindTenantByDomain, "GET " + tenantRelationshipsPath + "/{function}", AppOrUser,
+		"tenantRelationship: findTenantInformationByDomainName (Microsoft Graph v1.0; delegated and application " +
+			"CrossTenantInformation.ReadBasic.All)",
+	},
 }
+
+// OpFindTenantByDomain is the client's name for Graph's findTenantInformationByDomainName.
+const OpFindTenantByDomain = "find tenant by domain"
 
 // OpCreateResellerCustomer is the client's name for creating a customer on behalf of an indirect
 // reseller (POST /v1/customers with associatedPartnerId), which only App+User may do.

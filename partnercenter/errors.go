@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -188,6 +189,10 @@ func IsStatus(err error, status int) bool {
 	return errors.As(err, &e) && e.StatusCode == status
 }
 
+// IsNotFound reports whether err is a service answer 404: for FindTenantByDomain, that no
+// tenant holds the domain (Graph documents no error body for it, so only the status counts).
+func IsNotFound(err error) bool { return IsStatus(err, http.StatusNotFound) }
+
 // IsRetryable reports whether err is an Error that retrying can fix.
 func IsRetryable(err error) bool {
 	var e *Error
@@ -245,6 +250,15 @@ type ExtendedErrorBody struct {
 	ErrorMessageExtended string         `json:"errorMessageExtended"`
 }
 
+// ThrottledBody is the body of Partner Center's 429 as "API throttling guidance for partners
+// calling Partner Center APIs" shows it (not the error envelope):
+// {"statusCode": 429, "message": "Rate limit is exceeded. Try again in 57 seconds."}, with the
+// same seconds in Retry-After.
+type ThrottledBody struct {
+	StatusCode int    `json:"statusCode"`
+	Message    string `json:"message"`
+}
+
 // GraphErrorBody is the Microsoft Graph error envelope the simulator writes.
 type GraphErrorBody struct {
 	Error GraphErrorDetail `json:"error"`
@@ -283,8 +297,19 @@ func newHTTPError(op, requestID string, resp *http.Response, body []byte, now ti
 		e.Description = http.StatusText(resp.StatusCode)
 	}
 	e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), now)
+	if e.RetryAfter == 0 && resp.StatusCode == http.StatusTooManyRequests {
+		// The documented 429 says it in its message too; a lost header still gets the delay.
+		if m := tryAgainIn.FindStringSubmatch(e.Description); m != nil {
+			if n, err := strconv.Atoi(m[1]); err == nil {
+				e.RetryAfter = time.Duration(n) * time.Second
+			}
+		}
+	}
 	return e
 }
+
+// tryAgainIn finds the delay in the message of Partner Center's documented 429.
+var tryAgainIn = regexp.MustCompile(`Try again in (\d{1,6}) seconds?`)
 
 // dataStrings reads an error's data: a list whose string items are kept as
 // text and other items as their JSON; anything else as one JSON text.

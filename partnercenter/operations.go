@@ -39,6 +39,14 @@ type Client interface {
 	ListResellerCustomers(
 		ctx context.Context, resellerTenantID, continuation string,
 	) (customers []Customer, next string, err error)
+	// ListCustomers returns one page of every customer of the partner: pass continuation "" for
+	// the first page and the page's ContinuationToken for the next; it is "" on the last page.
+	// Items are as the list shows them (company profile and relationship; no billing profile).
+	ListCustomers(ctx context.Context, continuation string) (Collection[Customer], error)
+	// FindTenantByDomain looks up the tenant that holds a domain (Graph's
+	// findTenantInformationByDomainName). Graph documents no answer for an unknown domain; it
+	// answers 404, which IsNotFound reports.
+	FindTenantByDomain(ctx context.Context, domain string) (TenantInformation, error)
 
 	// CreateGDAPRelationship creates a GDAP relationship in status created.
 	CreateGDAPRelationship(ctx context.Context, in NewGDAPRelationship) (GDAPRelationship, error)
@@ -57,8 +65,14 @@ type Client interface {
 	CreateAccessAssignment(ctx context.Context, relationshipID string, in NewAccessAssignment) (AccessAssignment, error)
 	// GetAccessAssignment reads one access assignment.
 	GetAccessAssignment(ctx context.Context, relationshipID, assignmentID string) (AccessAssignment, error)
-	// ListAccessAssignments lists a relationship's access assignments.
+	// ListAccessAssignments lists every access assignment of a relationship, following
+	// @odata.nextLink.
 	ListAccessAssignments(ctx context.Context, relationshipID string) ([]AccessAssignment, error)
+	// ListGDAPRelationships returns one page of the partner's GDAP relationships: pass nextLink
+	// "" for the first page and the page's NextLink for the next; it is "" on the last page. A
+	// nextLink that is not on the configured Graph service is refused without a request
+	// (ErrForeignNextLink).
+	ListGDAPRelationships(ctx context.Context, nextLink string) (GraphCollection[GDAPRelationship], error)
 
 	// ListIndirectResellers lists the resellers partnered with this provider.
 	ListIndirectResellers(ctx context.Context) ([]PartnerRelationship, error)
@@ -185,45 +199,23 @@ const ResellerCustomersPageSize = 200
 
 // ListResellerCustomers implements Client. The first page is
 // GET /v1/customers?size=200&filter={"Field":"IndirectReseller","Value":<id>,"Operator":"starts_with"}
-// (as "Get customers of an indirect reseller" documents); a following page is
-// GET /v1/customers?seekOperation=Next with the token in MS-ContinuationToken,
-// as the .NET SDK's seek query sends it. The token is read from links.next
-// (its MS-ContinuationToken header, else the body's continuationToken); no
-// links.next means the last page, as in the SDK's enumerator.
+// (as "Get customers of an indirect reseller" documents); the following pages are seekCustomers'.
 func (c *HTTPClient) ListResellerCustomers(
 	ctx context.Context, resellerTenantID, continuation string,
 ) ([]Customer, string, error) {
 	const op = "list reseller customers"
-	cl := call{op: op, method: http.MethodGet, path: "/v1/customers"}
-	if continuation == "" {
-		if strings.TrimSpace(resellerTenantID) == "" {
-			return nil, "", fmt.Errorf("%s: reseller tenant ID is empty", op)
-		}
-		filter := customerFilter{Field: "IndirectReseller", Value: resellerTenantID, Operator: "starts_with"}.String()
-		cl.query = url.Values{"size": {strconv.Itoa(ResellerCustomersPageSize)}, "filter": {filter}}
-	} else {
-		cl.query = url.Values{"seekOperation": {"Next"}}
-		cl.header = http.Header{HeaderContinuationToken: {continuation}}
+	if continuation == "" && strings.TrimSpace(resellerTenantID) == "" {
+		return nil, "", fmt.Errorf("%s: reseller tenant ID is empty", op)
 	}
-	var out Collection[Customer]
-	cl.out = &out
-	if err := c.do(ctx, cl); err != nil {
+	filter := customerFilter{Field: "IndirectReseller", Value: resellerTenantID, Operator: "starts_with"}.String()
+	page, err := c.seekCustomers(ctx, op, url.Values{
+		"size":   {strconv.Itoa(ResellerCustomersPageSize)},
+		"filter": {filter},
+	}, continuation)
+	if err != nil {
 		return nil, "", err
 	}
-	next := ""
-	if out.Links != nil && out.Links.Next != nil {
-		next = out.Links.Next.Header(HeaderContinuationToken)
-		if next == "" {
-			next = out.ContinuationToken
-		}
-		if next == "" {
-			return nil, "", fmt.Errorf("%s: links.next carries no continuation token", op)
-		}
-		if next == continuation {
-			return nil, "", fmt.Errorf("%s: the service returned the continuation token it was sent", op)
-		}
-	}
-	return out.Items, next, nil
+	return page.Items, page.ContinuationToken, nil
 }
 
 // CreateCustomer implements Client. A customer of an indirect reseller needs
@@ -376,17 +368,25 @@ func (c *HTTPClient) GetAccessAssignment(
 	return out, err
 }
 
-// ListAccessAssignments implements Client.
+// ListAccessAssignments implements Client: GET .../accessAssignments?$top=300 ("List
+// accessAssignments": $top up to 300), then every @odata.nextLink until none.
 func (c *HTTPClient) ListAccessAssignments(ctx context.Context, relationshipID string) ([]AccessAssignment, error) {
-	var out GraphCollection[AccessAssignment]
-	err := c.do(ctx, call{
-		op:     "list access assignments",
-		svc:    graph,
-		method: http.MethodGet,
-		path:   gdapPath + "/" + esc(relationshipID) + "/accessAssignments",
-		out:    &out,
-	})
-	return out.Value, err
+	const op = "list access assignments"
+	path := gdapPath + "/" + esc(relationshipID) + "/accessAssignments"
+	all := []AccessAssignment{}
+	next := ""
+	for range maxGraphPages {
+		page, err := graphPage[AccessAssignment](ctx, c, op, path, next)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page.Value...)
+		if page.NextLink == "" {
+			return all, nil
+		}
+		next = page.NextLink
+	}
+	return nil, fmt.Errorf("%s: more than %d pages", op, maxGraphPages)
 }
 
 // ListIndirectResellers implements Client.

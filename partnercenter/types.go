@@ -761,9 +761,23 @@ type Collection[T any] struct {
 	Attributes        Attributes     `json:"attributes,omitzero"`
 }
 
-// GraphCollection is Graph's list envelope.
+// GraphCollection is Graph's list envelope. NextLink is the whole URL of the next page while
+// more remain ("Paging Microsoft Graph data in your app": follow it as it is until it is absent;
+// a page may hold no items and still have one).
 type GraphCollection[T any] struct {
-	Value []T `json:"value"`
+	Value    []T    `json:"value"`
+	NextLink string `json:"@odata.nextLink,omitempty"`
+}
+
+// TenantInformation is Graph's tenantInformation ("tenantRelationship:
+// findTenantInformationByDomainName"): DefaultDomainName is the tenant's primary domain (the
+// *.onmicrosoft.com one in the documented example), not necessarily the domain asked for;
+// FederationBrandName is often null, read as "".
+type TenantInformation struct {
+	TenantID            string `json:"tenantId"`
+	DisplayName         string `json:"displayName"`
+	DefaultDomainName   string `json:"defaultDomainName"`
+	FederationBrandName string `json:"federationBrandName,omitempty"`
 }
 
 // Availability is a catalog item as Partner Center sells it in one country ("Get the

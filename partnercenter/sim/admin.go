@@ -24,6 +24,9 @@ const (
 	// ReasonNotIndirectReseller: the signed-in organization has no indirect
 	// reseller enrollment with a PartnerID (MPN ID) in Partner Center.
 	ReasonNotIndirectReseller = "not-indirect-reseller"
+	// ReasonDomainTaken: another tenant already verified the domain (a domain
+	// is verified in one tenant only).
+	ReasonDomainTaken = "domain-taken"
 )
 
 // refusal is a customer action the simulated Microsoft side declines.
@@ -44,10 +47,10 @@ func refuse(status int, reason, message string) *refusal {
 func (s *Server) routes() {
 	m := http.NewServeMux()
 	svc := func(pattern string, h http.HandlerFunc) {
-		m.HandleFunc(pattern, s.service(false, routeCredential(pattern), h))
+		m.HandleFunc(pattern, s.service(false, routeCredential(pattern), nil, h))
 	}
 	gr := func(pattern string, h http.HandlerFunc) {
-		m.HandleFunc(pattern, s.service(true, routeCredential(pattern), h))
+		m.HandleFunc(pattern, s.service(true, routeCredential(pattern), gdapNeed, h))
 	}
 	adm := func(pattern string, h http.HandlerFunc) { m.HandleFunc(pattern, s.admin(h)) }
 
@@ -94,6 +97,9 @@ func (s *Server) routes() {
 	gr("POST "+gdap+"/{id}/accessAssignments", s.createAssignment)
 	gr("GET "+gdap+"/{id}/accessAssignments", s.listAssignments)
 	gr("GET "+gdap+"/{id}/accessAssignments/{assignmentId}", s.getAssignment)
+	// findTenantInformationByDomainName(domainName='...') is one path segment.
+	const findTenant = "GET /v1.0/tenantRelationships/{function}"
+	m.HandleFunc(findTenant, s.service(true, routeCredential(findTenant), crossTenantNeed, s.tenantFunction))
 
 	adm("GET /{tenant}/v2.0/.well-known/openid-configuration", s.openIDConfiguration)
 	adm("GET /{tenant}/discovery/v2.0/keys", s.keys)
@@ -114,10 +120,13 @@ func (s *Server) routes() {
 	adm("POST /sim/tenants", s.postTenant)
 	adm("GET /sim/tenants", s.listTenants)
 	adm("GET /sim/tenants/{tenantId}", s.getTenant)
+	adm("POST /sim/tenants/{tenantId}/domains", s.postCustomDomain)
+	m.HandleFunc("POST /sim/estate", s.postEstate) // locks per batch itself
 	adm("POST /sim/partners", s.postPartner)
 	adm("POST /sim/customer-actions/accept-reseller", s.postAcceptReseller)
 	adm("POST /sim/customer-actions/approve-gdap", s.postApproveGDAP)
 	adm("POST /sim/customer-actions/authorize-provider", s.postAuthorizeProvider)
+	adm("POST /sim/customer-actions/terminate-gdap", s.postTerminateGDAP)
 	adm("POST /sim/partner-actions/remove-reseller", s.postRemoveReseller)
 	adm("GET /sim/provisioning", s.getProvisioning)
 	adm("POST /sim/provisioning", s.postProvisioning)
@@ -178,6 +187,9 @@ type TenantInput struct {
 	// home partner delegated admin privileges (DAP) before Microsoft stopped
 	// granting them; the customer's allowDelegatedAccess reads true.
 	AllowDelegatedAccess bool `json:"allowDelegatedAccess,omitempty"`
+	// CustomDomains are verified domains of the tenant besides its initial one
+	// (e.g. contoso.com); none may be verified in another tenant.
+	CustomDomains []string `json:"customDomains,omitempty"`
 }
 
 // addTenant creates a customer or partner tenant; callers hold s.mu.
@@ -197,6 +209,17 @@ func (s *Server) addTenant(in TenantInput, partner bool) (*Tenant, *refusal) {
 		return nil, refuse(http.StatusBadRequest, ReasonInvalidInput, "email must be an e-mail address")
 	case in.Cloud != "" && !strings.EqualFold(in.Cloud, CloudPublic) && !strings.EqualFold(in.Cloud, CloudUSGov):
 		return nil, refuse(http.StatusBadRequest, ReasonInvalidInput, "cloud must be public or usgov")
+	}
+	var custom []string
+	for _, d := range in.CustomDomains {
+		d = strings.ToLower(strings.TrimSpace(d))
+		if ref := s.checkCustomDomain(nil, d); ref != nil {
+			return nil, ref
+		}
+		if d == domain || slices.Contains(custom, d) {
+			return nil, refuse(http.StatusBadRequest, ReasonInvalidInput, "customDomains names "+d+" twice")
+		}
+		custom = append(custom, d)
 	}
 	rel := in.Relationship
 	if rel == "" {
@@ -237,6 +260,7 @@ func (s *Server) addTenant(in TenantInput, partner bool) (*Tenant, *refusal) {
 		CreatedAt:            s.now(),
 		Cloud:                strings.ToLower(in.Cloud),
 		AllowDelegatedAccess: in.AllowDelegatedAccess && !partner,
+		CustomDomains:        custom,
 	}
 	if partner {
 		t.MPNID, t.AgreementSigned, t.ProviderAuthorized = in.MPNID, in.AgreementSigned, in.Authorized
@@ -451,6 +475,64 @@ func (s *Server) approveGDAP(relationshipID, upn string) (*gdapRecord, *refusal)
 		"delegatedAdminRelationship",
 	)
 	return g, nil
+}
+
+// terminateGDAP is the customer's Global admin ending an active GDAP
+// relationship in the Microsoft 365 admin center (Settings → Partner
+// relationships). It goes as the partner's termination does
+// (terminationRequested, terminating, terminated), and the partner gets
+// granular-admin-relationship-terminated, which Partner Center raises when
+// the partner or the customer terminates ("Partner Center webhook events").
+// That only a Global admin may is the simulator's reading. Refusals change
+// nothing.
+func (s *Server) terminateGDAP(relationshipID, upn string) (*gdapRecord, *refusal) {
+	g := s.st.GDAP[relationshipID]
+	if g == nil || g.Phase == phaseDeleted {
+		return nil, refuse(http.StatusNotFound, ReasonNotFound, "The relationship "+relationshipID+" does not exist.")
+	}
+	t := s.st.tenantByUPN(upn)
+	if t == nil || t.Partner || g.Customer.TenantID == "" || !strings.EqualFold(g.Customer.TenantID, t.ID) {
+		return nil, refuse(
+			http.StatusForbidden,
+			ReasonWrongCustomerUser,
+			"The user "+upn+" is not a user of this relationship's customer.",
+		)
+	}
+	u, _ := t.user(upn)
+	now := s.now()
+	status, _, _ := g.status(now, s.cfg.ActivationDelay)
+	switch {
+	case !u.GlobalAdmin:
+		return nil, refuse(
+			http.StatusForbidden,
+			ReasonNotGlobalAdmin,
+			"Only a Global admin of "+t.Domain+" can end a partner's admin access.",
+		)
+	case status != pc.GDAPStatusActive && status != pc.GDAPStatusExpiring:
+		return nil, refuse(
+			http.StatusConflict,
+			ReasonInvalidState,
+			"Only an active relationship can be terminated (it is "+status+").",
+		)
+	}
+	g.Phase, g.TerminationAt, g.ModifiedAt = pc.GDAPStatusTerminationRequested, now, now
+	g.Version++
+	s.st.mark(kindGDAP, g.ID)
+	return g, nil
+}
+
+func (s *Server) postTerminateGDAP(w http.ResponseWriter, r *http.Request) {
+	var in struct{ RelationshipID, UPN string }
+	if err := decode(r, &in); err != nil {
+		refuse(http.StatusBadRequest, ReasonInvalidInput, err.Error()).write(w)
+		return
+	}
+	g, ref := s.terminateGDAP(in.RelationshipID, in.UPN)
+	if ref != nil {
+		ref.write(w)
+		return
+	}
+	writeJSON(w, http.StatusOK, g.view(s.now(), s.cfg.ActivationDelay))
 }
 
 // authorizeProvider is a reseller's Global admin accepting the provider's

@@ -729,7 +729,7 @@ func (s *Server) checkout(w http.ResponseWriter, r *http.Request) {
 		} else if item.Kind == kindLegacyAddon {
 			parentSub = strings.ToLower(provisioningValue(li.ProvisioningContext, pc.ProvisioningParentSubscriptionID))
 		}
-		sub := s.newSubscription(t, li, item, o.ID, parentSub, now)
+		sub := s.newSubscription(newID(), t, li, item, o.ID, parentSub, now)
 		subOf[li.ID] = sub.ID
 		s.st.putSubscription(&subscriptionRecord{CustomerID: t.ID, Subscription: sub})
 		var additional []string
@@ -797,16 +797,16 @@ var azurePlanCommitmentEnd = time.Date(9999, 12, 10, 0, 0, 0, 0, time.UTC)
 // 7 days of new commerce; the documented example shows one "Full" option).
 const cancellationWindow = 7 * 24 * time.Hour
 
-// newSubscription is the subscription a checked-out line becomes, shaped
+// newSubscription is the subscription id a checked-out line becomes, shaped
 // as Microsoft's subscription examples for its kind of product.
 func (s *Server) newSubscription(
+	id string,
 	t *Tenant,
 	li pc.CartLineItem,
 	item catalogItem,
 	orderID, parentSubID string,
 	now time.Time,
 ) pc.Subscription {
-	id := newID()
 	friendly := li.FriendlyName
 	if friendly == "" {
 		friendly = item.Name

@@ -768,7 +768,7 @@ func TestClientCredentialsRules(t *testing.T) {
 		wantStatus int
 		wantCode   int
 	}{
-		{"the right secret gives an app-only Graph token with the GDAP role", form(nil), 200, 0},
+		{"the right secret gives an app-only Graph token with the GDAP and cross-tenant roles", form(nil), 200, 0},
 		{"a Partner Center .default scope gives a Partner Center token",
 			form(func(f url.Values) { f.Set("scope", pc.PartnerCenterAudience+"/.default") }),
 			200, 0},
@@ -799,7 +799,8 @@ func TestClientCredentialsRules(t *testing.T) {
 			if at["idtyp"] != "app" || at["upn"] != nil || at["scp"] != nil || at["appid"] != DemoApp.ClientID {
 				t.Fatalf("app-only claims %v", at)
 			}
-			if at["aud"] == pc.GraphAudience && !slices.Equal(at["roles"].([]any), []any{PermissionGDAP}) {
+			if at["aud"] == pc.GraphAudience &&
+				!slices.Equal(at["roles"].([]any), []any{PermissionGDAP, PermissionCrossTenantRead}) {
 				t.Fatalf("Graph roles %v", at["roles"])
 			}
 		})

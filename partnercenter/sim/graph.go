@@ -119,18 +119,39 @@ func (s *Server) gdap(w http.ResponseWriter, r *http.Request) *gdapRecord {
 	return g
 }
 
-func (s *Server) listGDAP(w http.ResponseWriter, _ *http.Request) {
-	now := s.now()
-	out := pc.GraphCollection[pc.GDAPRelationship]{Value: []pc.GDAPRelationship{}}
-	for _, g := range s.st.GDAP {
-		if g.Phase != "deleted" {
-			out.Value = append(out.Value, g.view(now, s.cfg.ActivationDelay))
-		}
+// listGDAP answers a page of the partner's relationships, oldest first (by
+// creation, then ID): at most $top (default 100, at most 300), with
+// @odata.nextLink while more remain. A page costs a binary search and its
+// items, whatever the number of relationships.
+func (s *Server) listGDAP(w http.ResponseWriter, r *http.Request) {
+	top, tok, ok := s.graphPaging(w, r, listRelationships)
+	if !ok {
+		return
 	}
-	slices.SortFunc(
-		out.Value,
-		func(a, b pc.GDAPRelationship) int { return a.CreatedDateTime.Compare(b.CreatedDateTime.Time) },
-	)
+	var after time.Time
+	id := ""
+	if tok != nil {
+		after, id = time.Unix(0, tok.Created).UTC(), tok.ID
+	}
+	found := s.st.gdapAfter(after, id, top+1)
+	more := len(found) > top
+	if more {
+		found = found[:top]
+	}
+	now := s.now()
+	out := graphList[pc.GDAPRelationship]{
+		Context: requestBase(r) + "/v1.0/$metadata#tenantRelationships/delegatedAdminRelationships",
+		Value:   make([]pc.GDAPRelationship, 0, len(found)),
+	}
+	for _, g := range found {
+		out.Value = append(out.Value, g.view(now, s.cfg.ActivationDelay))
+	}
+	if more {
+		last := found[len(found)-1]
+		out.NextLink = s.nextLink(r, skipToken{
+			List: listRelationships, Created: last.CreatedAt.UnixNano(), ID: last.ID, Top: top,
+		})
+	}
 	writeJSON(w, http.StatusOK, out)
 }
 
@@ -212,7 +233,8 @@ func (s *Server) deleteGDAP(w http.ResponseWriter, r *http.Request) {
 		s.graphFail(w, http.StatusBadRequest, "badRequest", "Only a relationship in status created can be deleted.")
 		return
 	}
-	g.Phase = "deleted"
+	s.st.unlistGDAP(g)
+	g.Phase = phaseDeleted
 	g.Version++
 	s.st.mark(kindGDAP, g.ID)
 	w.WriteHeader(http.StatusNoContent)
@@ -348,15 +370,34 @@ func (s *Server) createAssignment(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, a.view(now, s.cfg.ActivationDelay))
 }
 
+// listAssignments answers a page of a relationship's access assignments in
+// creation order, paged as listGDAP (assignments are never removed, so the
+// token holds how many were listed).
 func (s *Server) listAssignments(w http.ResponseWriter, r *http.Request) {
 	g := s.gdap(w, r)
 	if g == nil {
 		return
 	}
+	top, tok, ok := s.graphPaging(w, r, listAssignments+g.ID)
+	if !ok {
+		return
+	}
+	from := 0
+	if tok != nil {
+		from = min(tok.Offset, len(g.Assignments))
+	}
+	to := min(from+top, len(g.Assignments))
 	now := s.now()
-	out := pc.GraphCollection[pc.AccessAssignment]{Value: []pc.AccessAssignment{}}
-	for _, a := range g.Assignments {
+	out := graphList[pc.AccessAssignment]{
+		Context: requestBase(r) + "/v1.0/$metadata#tenantRelationships/delegatedAdminRelationships('" + g.ID +
+			"')/accessAssignments",
+		Value: make([]pc.AccessAssignment, 0, to-from),
+	}
+	for _, a := range g.Assignments[from:to] {
 		out.Value = append(out.Value, a.view(now, s.cfg.ActivationDelay))
+	}
+	if to < len(g.Assignments) {
+		out.NextLink = s.nextLink(r, skipToken{List: listAssignments + g.ID, Offset: to, Top: top})
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -157,7 +157,7 @@ func (s *Server) customerView(t *Tenant) pc.Customer {
 			Attributes: pc.Attributes{ObjectType: "CustomerCompanyProfile"},
 		},
 		BillingProfile: bp, RelationshipToPartner: t.relationship(), AllowDelegatedAccess: &delegated,
-		CustomDomains: []string{t.Domain}, AssociatedPartnerID: t.AssociatedPartnerID,
+		CustomDomains: append([]string{t.Domain}, t.CustomDomains...), AssociatedPartnerID: t.AssociatedPartnerID,
 		Links:      &pc.ResourceLinks{Self: selfLink("/customers/" + t.ID)},
 		Attributes: pc.Attributes{ObjectType: "Customer"},
 	}

@@ -24,6 +24,8 @@ import (
 //	                                                                 not yet partnered
 //
 // Every reseller has admin@<domain> (Global admin) and agent@<domain> (not).
+// The customers also verified a custom domain each: contoso.com, fabrikam.com, northwindtraders.com,
+// tailspintoys.de, wingtiptoys.com (findTenantInformationByDomainName resolves both kinds).
 var demoTenants = []struct {
 	partner bool
 	in      TenantInput
@@ -31,49 +33,54 @@ var demoTenants = []struct {
 	{
 		false,
 		TenantInput{
-			TenantID:    "11111111-1111-4111-8111-111111111111",
-			Domain:      "contoso.onmicrosoft.com",
-			CompanyName: "Contoso Ltd",
-			Users:       demoUsers("contoso", "user"),
+			TenantID:      "11111111-1111-4111-8111-111111111111",
+			Domain:        "contoso.onmicrosoft.com",
+			CompanyName:   "Contoso Ltd",
+			Users:         demoUsers("contoso", "user"),
+			CustomDomains: []string{"contoso.com"},
 		},
 	},
 	{
 		false,
 		TenantInput{
-			TenantID:    "22222222-2222-4222-8222-222222222222",
-			Domain:      "fabrikam.onmicrosoft.com",
-			CompanyName: "Fabrikam Inc",
-			Users:       demoUsers("fabrikam", "helpdesk"),
+			TenantID:      "22222222-2222-4222-8222-222222222222",
+			Domain:        "fabrikam.onmicrosoft.com",
+			CompanyName:   "Fabrikam Inc",
+			Users:         demoUsers("fabrikam", "helpdesk"),
+			CustomDomains: []string{"fabrikam.com"},
 		},
 	},
 	{
 		false,
 		TenantInput{
-			TenantID:     "33333333-3333-4333-8333-333333333333",
-			Domain:       "northwind.onmicrosoft.com",
-			CompanyName:  "Northwind Traders",
-			Users:        demoUsers("northwind", ""),
-			Relationship: pc.RelationshipAdvisor,
+			TenantID:      "33333333-3333-4333-8333-333333333333",
+			Domain:        "northwind.onmicrosoft.com",
+			CompanyName:   "Northwind Traders",
+			Users:         demoUsers("northwind", ""),
+			Relationship:  pc.RelationshipAdvisor,
+			CustomDomains: []string{"northwindtraders.com"},
 		},
 	},
 	{
 		false,
 		TenantInput{
-			TenantID:    "44444444-4444-4444-8444-444444444444",
-			Domain:      "tailspin.onmicrosoft.com",
-			CompanyName: "Tailspin Toys GmbH",
-			Country:     "DE",
-			Users:       demoUsers("tailspin", ""),
+			TenantID:      "44444444-4444-4444-8444-444444444444",
+			Domain:        "tailspin.onmicrosoft.com",
+			CompanyName:   "Tailspin Toys GmbH",
+			Country:       "DE",
+			Users:         demoUsers("tailspin", ""),
+			CustomDomains: []string{"tailspintoys.de"},
 		},
 	},
 	{
 		false,
 		TenantInput{
-			TenantID:     "55555555-5555-4555-8555-555555555555",
-			Domain:       "wingtip.onmicrosoft.com",
-			CompanyName:  "Wingtip Toys",
-			Users:        demoUsers("wingtip", ""),
-			Relationship: pc.RelationshipSyndication,
+			TenantID:      "55555555-5555-4555-8555-555555555555",
+			Domain:        "wingtip.onmicrosoft.com",
+			CompanyName:   "Wingtip Toys",
+			Users:         demoUsers("wingtip", ""),
+			Relationship:  pc.RelationshipSyndication,
+			CustomDomains: []string{"wingtiptoys.com"},
 		},
 	},
 	{
@@ -130,6 +137,12 @@ func (s *Server) SeedDemo() error {
 	}
 	for _, d := range demoTenants {
 		in := d.in
+		if t := s.st.Tenants[in.TenantID]; t != nil && len(t.CustomDomains) == 0 {
+			// A world seeded before the demo customers had custom domains gets them, where free.
+			for _, domain := range in.CustomDomains {
+				_, _ = s.addCustomDomain(t, domain)
+			}
+		}
 		if s.st.Tenants[in.TenantID] != nil || s.st.tenantByDomain(in.Domain) != nil {
 			continue
 		}

@@ -13,9 +13,11 @@
 //	/sim/apps, /sim/tokens, /sim/devicelogin, /sim/connections  app registrations, tokens without sign-in, sessions
 //	/v1/...                               Partner Center REST
 //	/webhooks/v1/registration[...]        Partner Center webhook registration
-//	/v1.0/tenantRelationships/...         Graph delegatedAdminRelationships
+//	/v1.0/tenantRelationships/...         Graph delegatedAdminRelationships, findTenantInformationByDomainName
 //	/sim/tenants, /sim/partners           create the world (POST), list it (GET /sim/tenants[/{id}])
-//	/sim/customer-actions/...             accept-reseller, approve-gdap, authorize-provider
+//	/sim/tenants/{id}/domains             verify a custom domain in a tenant
+//	/sim/estate                           seed a partner's estate (thousands of customers at once)
+//	/sim/customer-actions/...             accept-reseller, approve-gdap, authorize-provider, terminate-gdap
 //	/sim/partner-actions/remove-reseller  the provider removing a reseller (Partner Center UI)
 //	/sim/admin/...                        admin-center and Partner Center stand-in pages
 //	/sim/clock, /sim/faults               test controls
@@ -273,13 +275,16 @@ func (r *recorder) Write(b []byte) (int, error) {
 	return r.body.Write(b)
 }
 
-// service wraps a Partner Center or Graph handler: the bearer token and the
-// route's credential (before the lock and the faults, so a refused token is
-// never a fault), faults, MS-RequestId idempotency, one lock for the whole
-// exchange, writing what the call changed, and the dropped-response fault.
-func (s *Server) service(graphAPI bool, cred partnercenter.Credential, h http.HandlerFunc) http.HandlerFunc {
+// service wraps a Partner Center or Graph handler: the bearer token, the
+// route's credential and Graph permission (need; nil means the GDAP API's)
+// before the lock and the faults, so a refused token is never a fault; faults,
+// MS-RequestId idempotency, one lock for the whole exchange, writing what the
+// call changed, and the dropped-response fault.
+func (s *Server) service(
+	graphAPI bool, cred partnercenter.Credential, need graphNeed, h http.HandlerFunc,
+) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		c, refused := s.authenticate(r, graphAPI, cred)
+		c, refused := s.authenticate(r, graphAPI, cred, need)
 		if refused != nil {
 			if refused.status == http.StatusUnauthorized {
 				w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
@@ -304,6 +309,15 @@ func (s *Server) service(graphAPI bool, cred partnercenter.Credential, h http.Ha
 				ra = 1
 			}
 			w.Header().Set("Retry-After", fmt.Sprint(ra))
+			if !graphAPI {
+				// Partner Center's documented 429 is not its error envelope ("API throttling
+				// guidance for partners calling Partner Center APIs", the error code response).
+				writeJSON(w, http.StatusTooManyRequests, partnercenter.ThrottledBody{
+					StatusCode: http.StatusTooManyRequests,
+					Message:    fmt.Sprintf("Rate limit is exceeded. Try again in %d seconds.", ra),
+				})
+				return
+			}
 			s.fail(w, graphAPI, http.StatusTooManyRequests, 0, "TooManyRequests", "Rate limit is exceeded.")
 			return
 		}

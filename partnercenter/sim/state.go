@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	pc "github.com/partnerflow/partnerflow/partnercenter"
@@ -43,6 +45,11 @@ type Tenant struct {
 	Users       []User `json:"users"`
 	Partner     bool   `json:"partner"`
 	CreatedAt   time.Time
+	// CustomDomains are the tenant's verified domains besides its initial
+	// *.onmicrosoft.com one (Domain): findTenantInformationByDomainName resolves
+	// them, and a customer's customDomains lists them. A domain is verified in
+	// one tenant only.
+	CustomDomains []string `json:"customDomains,omitempty"`
 	// Customer side: relationship to the home partner, and the indirect
 	// reseller the customer is associated with.
 	Relationship        string            `json:"relationshipToPartner,omitempty"`
@@ -164,7 +171,9 @@ type state struct {
 
 	// Indexes over Tenants (not persisted; fill rebuilds them). Domains, MPN
 	// IDs and users never change once a tenant exists, so putTenant keeps
-	// them. byUPN holds lower-case UPNs; a UPN given to two tenants (only
+	// them; a custom domain added later goes through addCustomDomain. byDomain
+	// holds every verified domain, lower-case: the initial one and the custom
+	// ones. byUPN holds lower-case UPNs; a UPN given to two tenants (only
 	// /sim/tenants can) stays with the one indexed first.
 	byDomain map[string]*Tenant
 	byMPN    map[string]*Tenant
@@ -183,6 +192,10 @@ type state struct {
 	// gdapByName holds the lower-case display names of every GDAP
 	// relationship, deleted ones included (names never change).
 	gdapByName map[string]*gdapRecord
+	// gdapOrder holds the relationships not deleted in the order of the GDAP
+	// list (creation time, then ID; neither ever changes), so that a page
+	// starts with a binary search (see gdapAfter).
+	gdapOrder []*gdapRecord
 	// touched holds the IDs of the GDAP relationships changed since the
 	// webhook scanner last looked (mark adds them; fill adds every loaded
 	// one), and due orders the others by when the scanner next has
@@ -258,10 +271,15 @@ func (st *state) fill() {
 	}
 	st.gdapByName = make(map[string]*gdapRecord, len(st.GDAP))
 	st.touched = make(map[string]struct{}, len(st.GDAP))
+	st.gdapOrder = make([]*gdapRecord, 0, len(st.GDAP))
 	for _, g := range st.GDAP {
 		st.gdapByName[strings.ToLower(g.DisplayName)] = g
 		st.touched[g.ID] = struct{}{}
+		if g.Phase != phaseDeleted {
+			st.gdapOrder = append(st.gdapOrder, g)
+		}
 	}
+	slices.SortFunc(st.gdapOrder, compareGDAP)
 	st.answers = mapKeys(st.Idempotency)
 	slices.SortStableFunc(
 		st.answers,
@@ -269,16 +287,106 @@ func (st *state) fill() {
 	)
 }
 
-// putGDAP adds a relationship, indexes its name and marks it for writing.
+// phaseDeleted is the phase of a relationship deleted while created (it stays
+// in GDAP, and its name stays taken).
+const phaseDeleted = "deleted"
+
+// putGDAP adds a relationship, indexes it and marks it for writing; every
+// insertion goes through it (or putGDAPs).
 func (st *state) putGDAP(g *gdapRecord) {
+	if old := st.GDAP[g.ID]; old != nil {
+		st.unlistGDAP(old)
+	}
 	st.GDAP[g.ID] = g
 	st.gdapByName[strings.ToLower(g.DisplayName)] = g
+	if g.Phase != phaseDeleted {
+		// A new relationship is normally the newest: appending is the common case.
+		i, _ := slices.BinarySearchFunc(st.gdapOrder, g, compareGDAP)
+		st.gdapOrder = slices.Insert(st.gdapOrder, i, g)
+	}
 	st.mark(kindGDAP, g.ID)
 }
 
-// index adds t to the indexes that never change once a tenant exists.
+// putGDAPs is putGDAP for many new relationships at once (the estate seeder):
+// the list order takes them in one merge.
+func (st *state) putGDAPs(gs []*gdapRecord) {
+	listed := make([]*gdapRecord, 0, len(gs))
+	for _, g := range gs {
+		st.GDAP[g.ID] = g
+		st.gdapByName[strings.ToLower(g.DisplayName)] = g
+		if g.Phase != phaseDeleted {
+			listed = append(listed, g)
+		}
+		st.mark(kindGDAP, g.ID)
+	}
+	st.gdapOrder = mergeSorted(st.gdapOrder, listed, compareGDAP)
+}
+
+// unlistGDAP takes g out of the list order (a deleted relationship is not
+// listed).
+func (st *state) unlistGDAP(g *gdapRecord) {
+	if i, ok := slices.BinarySearchFunc(st.gdapOrder, g, compareGDAP); ok && st.gdapOrder[i] == g {
+		st.gdapOrder = slices.Delete(st.gdapOrder, i, i+1)
+	}
+}
+
+// compareGDAP orders relationships as the GDAP list answers them: by creation
+// time, then by ID.
+func compareGDAP(a, b *gdapRecord) int {
+	if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+		return c
+	}
+	return strings.Compare(a.ID, b.ID)
+}
+
+// gdapAfter is up to limit listed relationships that come after the one
+// created at `created` with ID `id` in the list order (all of them from the
+// start when id is ""): a binary search, then the page.
+func (st *state) gdapAfter(created time.Time, id string, limit int) []*gdapRecord {
+	i := 0
+	if id != "" {
+		i, _ = slices.BinarySearchFunc(st.gdapOrder, &gdapRecord{CreatedAt: created, ID: id}, compareGDAP)
+		if i < len(st.gdapOrder) && st.gdapOrder[i].ID == id && st.gdapOrder[i].CreatedAt.Equal(created) {
+			i++
+		}
+	}
+	var out []*gdapRecord
+	for ; i < len(st.gdapOrder) && len(out) < limit; i++ {
+		if g := st.gdapOrder[i]; g.Phase != phaseDeleted {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// mergeSorted merges add into list, both in cmp's order (add is sorted
+// here), from the back, in place: O(len(list)+len(add)) moves, where
+// inserting one at a time would move list's tail once per item.
+func mergeSorted[T any](list, add []T, cmp func(a, b T) int) []T {
+	add = slices.Clone(add)
+	slices.SortFunc(add, cmp)
+	n := len(list)
+	list = slices.Grow(list, len(add))[:n+len(add)]
+	i, j := n-1, len(add)-1
+	for k := len(list) - 1; j >= 0; k-- {
+		if i >= 0 && cmp(list[i], add[j]) > 0 {
+			list[k] = list[i]
+			i--
+		} else {
+			list[k] = add[j]
+			j--
+		}
+	}
+	return list
+}
+
+// index adds t to the indexes that never change once a tenant exists, and
+// its custom domains.
 func (st *state) index(t *Tenant) {
 	st.byDomain[strings.ToLower(t.Domain)] = t
+	for _, d := range t.CustomDomains {
+		st.byDomain[strings.ToLower(d)] = t
+	}
 	if t.Partner {
 		st.partners[t.ID] = t
 	}
@@ -303,6 +411,25 @@ func (st *state) putTenant(t *Tenant) {
 		st.byReseller[k] = insertByDomain(st.byReseller[k], t)
 	}
 	st.mark(kindTenant, t.ID)
+}
+
+// putTenants is putTenant for many new tenants at once (the estate seeder):
+// the domain orders take them in one merge each, where one insertion each
+// would move every tenant after it.
+func (st *state) putTenants(ts []*Tenant) {
+	byReseller := map[string][]*Tenant{}
+	for _, t := range ts {
+		st.Tenants[t.ID] = t
+		st.index(t)
+		if k := strings.ToLower(t.AssociatedPartnerID); k != "" {
+			byReseller[k] = append(byReseller[k], t)
+		}
+		st.mark(kindTenant, t.ID)
+	}
+	st.domains = mergeSorted(st.domains, ts, compareDomains)
+	for k, list := range byReseller {
+		st.byReseller[k] = mergeSorted(st.byReseller[k], list, compareDomains)
+	}
 }
 
 // setReseller associates customer t with the indirect reseller whose tenant
@@ -478,9 +605,32 @@ var isoDuration = regexp.MustCompile(
 	`^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$`,
 )
 
+// durations caches what parseISODuration read (a relationship's status reads
+// its duration and auto-extension each time, and the values are few), up to
+// maxCachedDurations values, so that made-up ones cannot grow it.
+var (
+	durations       sync.Map // string → time.Duration
+	durationsCached atomic.Int32
+)
+
+const maxCachedDurations = 256
+
 // parseISODuration reads an ISO 8601 duration; a year counts 365 days and a
 // month 30, which is how Graph bounds P1D..P2Y.
 func parseISODuration(s string) (time.Duration, error) {
+	if d, ok := durations.Load(s); ok {
+		return d.(time.Duration), nil
+	}
+	d, err := readISODuration(s)
+	if err == nil && durationsCached.Load() < maxCachedDurations {
+		if _, loaded := durations.LoadOrStore(s, d); !loaded {
+			durationsCached.Add(1)
+		}
+	}
+	return d, err
+}
+
+func readISODuration(s string) (time.Duration, error) {
 	m := isoDuration.FindStringSubmatch(s)
 	if m == nil || s == "P" || s == "PT" {
 		return 0, fmt.Errorf("%q is not an ISO 8601 duration", s)

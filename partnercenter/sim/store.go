@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -267,18 +268,34 @@ func openStore(path string) (*store, *state, error) {
 	return &store{db: db, path: path}, st, nil
 }
 
+// pageSize is the page size of a new data file (an existing file keeps its own). The rows are
+// entities' JSON in a WITHOUT ROWID table, whose rows SQLite keeps whole in a page only up to
+// about a quarter of it (2,030 bytes at 8 KiB): with 4 KiB pages every subscription (about 1.5
+// KB) and relationship (about 1.1 KB) took an overflow page of its own, and the file three times
+// its data. 16 KiB pages would hold bigger rows, but the driver's allocator maps and unmaps
+// memory for every buffer over 16 KiB, which B-tree balancing then needs at each page split:
+// seeding 100,000 customers took 12.5 s with them, 9.5 s with 8 KiB, 14.6 s (and 1 GB) with 4.
+const pageSize = 8192
+
 func openDB(path, journal string) (*sql.DB, error) {
-	dsn := "file:" + path + "?_pragma=journal_mode(" + journal + ")&_pragma=synchronous(normal)" +
-		"&_pragma=busy_timeout(10000)"
+	dsn := "file:" + path + "?_pragma=synchronous(normal)&_pragma=busy_timeout(10000)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open simulator data %s: %w", path, err)
 	}
 	// Every write happens under the server's lock: one connection is enough.
 	db.SetMaxOpenConns(1)
-	if _, err := db.Exec(schema); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open simulator data %s: %w", path, err)
+	// The page size first: the driver runs a DSN's pragmas in alphabetical order, and a new
+	// file set to WAL has its page size fixed. Both stay in the file.
+	for _, stmt := range []string{
+		"PRAGMA page_size = " + strconv.Itoa(pageSize),
+		"PRAGMA journal_mode = " + journal,
+		schema,
+	} {
+		if _, err := db.Exec(stmt); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open simulator data %s: %w", path, err)
+		}
 	}
 	return db, nil
 }
@@ -421,6 +438,14 @@ func (s *Server) flush() error {
 	for k := range s.st.dirty {
 		keys = append(keys, k)
 	}
+	// In key order the transaction walks the table's B-tree once instead of jumping about it:
+	// it matters for the thousands of rows of an estate.
+	slices.SortFunc(keys, func(a, b rowKey) int {
+		if c := strings.Compare(a.kind, b.kind); c != 0 {
+			return c
+		}
+		return strings.Compare(a.id, b.id)
+	})
 	if err := s.db.write(s.st, keys); err != nil {
 		return fmt.Errorf("write simulator data %s: %w", s.db.path, err)
 	}

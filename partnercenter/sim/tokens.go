@@ -33,6 +33,10 @@ const (
 	PermissionGDAP = "DelegatedAdminRelationship.ReadWrite.All"
 	// permissionGDAPRead also lets a caller read relationships.
 	permissionGDAPRead = "DelegatedAdminRelationship.Read.All"
+	// PermissionCrossTenantRead is the Graph permission findTenantInformationByDomainName needs,
+	// delegated or application, and the only one it accepts ("tenantRelationship:
+	// findTenantInformationByDomainName", Permissions: no higher privilege is listed).
+	PermissionCrossTenantRead = "CrossTenantInformation.ReadBasic.All"
 	// partnerCenterScope is the delegated scope of a Partner Center token.
 	partnerCenterScope = "user_impersonation"
 )
@@ -233,7 +237,8 @@ type TokenRequest struct {
 	TenantID string `json:"tenantId,omitempty"`
 	// Permissions replaces the delegated scopes (App+User) or app roles
 	// (app-only) the token carries: by default user_impersonation for Partner
-	// Center, DelegatedAdminRelationship.ReadWrite.All for Graph.
+	// Center, DelegatedAdminRelationship.ReadWrite.All for Graph (app-only Graph
+	// tokens also CrossTenantInformation.ReadBasic.All).
 	Permissions []string `json:"permissions,omitempty"`
 	// ClientID is the app; empty means DemoApp.
 	ClientID string `json:"clientId,omitempty"`
@@ -285,9 +290,13 @@ func (s *Server) mintToken(req TokenRequest) (string, error) {
 }
 
 // defaultPermissions are the scopes or roles partnerflow's app registration
-// has consent for on a resource.
+// has consent for on a resource: its app-only Graph token also reads other
+// tenants' basic information (findTenantInformationByDomainName), which only
+// app-only calls make.
 func defaultPermissions(aud string, appOnly bool) []string {
 	switch {
+	case aud == pc.GraphAudience && appOnly:
+		return []string{PermissionGDAP, PermissionCrossTenantRead}
 	case aud == pc.GraphAudience:
 		return []string{PermissionGDAP}
 	case appOnly:
@@ -362,9 +371,29 @@ func unauthenticated(message string) *authFailure {
 	}
 }
 
+// graphNeed names the Graph permissions of which a call's token must carry
+// one (app roles app-only, delegated scopes App+User); the first is the one
+// the refusal names.
+type graphNeed func(r *http.Request) []string
+
+// gdapNeed is what the GDAP API asks: DelegatedAdminRelationship.ReadWrite.All,
+// or Read.All for reads.
+func gdapNeed(r *http.Request) []string {
+	if r.Method == http.MethodGet {
+		return []string{PermissionGDAP, permissionGDAPRead}
+	}
+	return []string{PermissionGDAP}
+}
+
+// crossTenantNeed is what findTenantInformationByDomainName asks.
+func crossTenantNeed(*http.Request) []string { return []string{PermissionCrossTenantRead} }
+
 // authenticate verifies the bearer token of a service call and applies the
-// route's credential; it needs no lock (the key and home partner never change).
-func (s *Server) authenticate(r *http.Request, graphAPI bool, cred pc.Credential) (*caller, *authFailure) {
+// route's credential and, on Graph, its permission; it needs no lock (the key
+// and home partner never change).
+func (s *Server) authenticate(
+	r *http.Request, graphAPI bool, cred pc.Credential, need graphNeed,
+) (*caller, *authFailure) {
 	scheme, raw, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 	raw = strings.TrimSpace(raw)
 	if !strings.EqualFold(scheme, "Bearer") || raw == "" {
@@ -375,11 +404,11 @@ func (s *Server) authenticate(r *http.Request, graphAPI bool, cred pc.Credential
 		return nil, unauthenticated(why)
 	}
 	if graphAPI {
-		need := []string{PermissionGDAP}
-		if r.Method == http.MethodGet {
-			need = append(need, permissionGDAPRead)
+		if need == nil {
+			need = gdapNeed
 		}
-		if !slices.ContainsFunc(c.perms, func(p string) bool { return slices.Contains(need, p) }) {
+		perms := need(r)
+		if !slices.ContainsFunc(c.perms, func(p string) bool { return slices.Contains(perms, p) }) {
 			kind := "delegated permission (scp)"
 			if c.appOnly() {
 				kind = "application permission (roles)"
@@ -388,7 +417,7 @@ func (s *Server) authenticate(r *http.Request, graphAPI bool, cred pc.Credential
 				status:    http.StatusForbidden,
 				graphCode: "Authorization_RequestDenied",
 				message: "Insufficient privileges to complete the operation. The token needs the " +
-					PermissionGDAP + " " + kind + ".",
+					perms[0] + " " + kind + ".",
 			}
 		}
 		return c, nil
