@@ -622,7 +622,8 @@ func TestSimEstateExpiresAndIsTerminated(t *testing.T) {
 	// The twentieth relationship of the cycle ends within the day.
 	ending := byCustomer[sum.Customers[19].TenantID]
 	left := ending.EndDateTime.Sub(e.now())
-	if left <= 0 || left > 24*time.Hour || ending.AutoExtendDuration != "PT0S" {
+	if left <= 0 || left > 24*time.Hour || ending.AutoExtendDuration != "PT0S" ||
+		ending.Status != partnercenter.GDAPStatusActive { // expiring only comes after the end
 		t.Fatalf("the expiring relationship: %+v (ends in %v)", ending, left)
 	}
 	e.advance(25 * time.Hour)

@@ -181,7 +181,9 @@ type NewCustomer struct {
 	EnableGDAPByDefault bool `json:"enableGDAPByDefault"`
 }
 
-// GDAP relationship status values (Graph delegatedAdminRelationship.status).
+// GDAP relationship status values (Graph delegatedAdminRelationship.status). A relationship is
+// active until its endDateTime; expiring is Graph's "has passed its expiration date" (being
+// deprovisioned), expired "the system completes the deprovisioning": both mean it has ended.
 const (
 	GDAPStatusCreated              = "created"
 	GDAPStatusApprovalPending      = "approvalPending"

@@ -508,7 +508,7 @@ func (s *Server) terminateGDAP(relationshipID, upn string) (*gdapRecord, *refusa
 			ReasonNotGlobalAdmin,
 			"Only a Global admin of "+t.Domain+" can end a partner's admin access.",
 		)
-	case status != pc.GDAPStatusActive && status != pc.GDAPStatusExpiring:
+	case status != pc.GDAPStatusActive: // expiring is past its end (see gdapRecord.status)
 		return nil, refuse(
 			http.StatusConflict,
 			ReasonInvalidState,

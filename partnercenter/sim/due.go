@@ -60,8 +60,9 @@ func (q *dueQueue) set(g *gdapRecord, at time.Time, ok bool) {
 // nextDue is the first instant after `after` at which g's time-derived
 // status gives an event not delivered yet: the end of the approval window of
 // a pending request (expired), the activation of an approved relationship
-// (activated; active and expiring give the same event), its end unless it
-// extends itself (expired), the end of a termination (terminated), or the
+// (activated, which only active gives), the instant one that does not extend
+// itself is expired, delay after its end (expired; expiring, in between,
+// gives no event), the end of a termination (terminated), or the
 // activation of one of its access assignments. Between two such instants the
 // scanner would find nothing new for g, so it need not look; ok is false when
 // nothing is left to come. Changes made by calls reach the scanner through
@@ -80,7 +81,7 @@ func (g *gdapRecord) nextDue(after time.Time, delay time.Duration) (next time.Ti
 		consider(activated, !g.Notified[pc.EventGDAPActivated])
 		if !extends(g.AutoExtend) {
 			dur, _ := parseISODuration(g.Duration)
-			consider(activated.Add(dur), !g.Notified[pc.EventGDAPExpired])
+			consider(activated.Add(dur).Add(delay), !g.Notified[pc.EventGDAPExpired])
 		}
 	case pc.GDAPStatusTerminationRequested:
 		consider(g.TerminationAt.Add(delay), !g.Notified[pc.EventGDAPTerminated])

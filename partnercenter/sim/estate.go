@@ -31,7 +31,8 @@ type EstateSpec struct {
 	// CustomDomains gives every new tenant a verified custom domain besides its initial one.
 	CustomDomains bool `json:"customDomains"`
 	// ExpiringWithinDays makes one relationship in twenty active without auto-extension and
-	// ending within that many days (1..730; an hour less), taking the values in turn.
+	// ending within that many days (1..730; an hour less), taking the values in turn. Its status
+	// is active until that end (Graph's expiring comes after it, see gdapRecord.status).
 	ExpiringWithinDays []int `json:"expiringWithinDays,omitempty"`
 }
 
@@ -119,7 +120,7 @@ func (s *Server) checkEstate(spec EstateSpec) *refusal {
 // SeedEstate adds an estate to the world (see EstateSpec) and writes it, estateBatch customers
 // per transaction (other calls go on between them), and returns what it made. Made "outside
 // partnerflow", it sends no webhook event for the past; the scanner delivers what comes due
-// later (a relationship that does not extend itself expiring, a pending request's 90 days), so
+// later (the end of a relationship that does not extend itself, a pending request's 90 days), so
 // /sim/clock makes them happen.
 //
 // Each customer (country of the home partner, admin@<domain> its Global admin) has the
@@ -366,7 +367,8 @@ func (e *estate) relationship(t *Tenant, i, j, k int) {
 			e.sum.AccessAssignments++
 		}
 	}
-	// Made outside partnerflow: the events of its past are not owed.
+	// Made outside partnerflow: the events of its past are not owed (one past its end but not
+	// expired yet was active: its -expired is still to come).
 	status, _, _ := g.status(e.now, e.delay)
 	switch status {
 	case pc.GDAPStatusActive, pc.GDAPStatusExpiring:

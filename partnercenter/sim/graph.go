@@ -196,7 +196,7 @@ func (s *Server) patchGDAP(w http.ResponseWriter, r *http.Request) {
 	status, _, _ := g.status(now, s.cfg.ActivationDelay)
 	v := *in.AutoExtendDuration
 	switch {
-	case status != pc.GDAPStatusCreated && status != pc.GDAPStatusActive && status != pc.GDAPStatusExpiring:
+	case status != pc.GDAPStatusCreated && status != pc.GDAPStatusActive: // expiring is past its end
 		s.graphFail(
 			w,
 			http.StatusBadRequest,
@@ -269,7 +269,7 @@ func (s *Server) gdapRequest(w http.ResponseWriter, r *http.Request) {
 		}
 		g.Phase, g.LockedAt = pc.GDAPStatusApprovalPending, now
 	case pc.GDAPActionTerminate:
-		if status != pc.GDAPStatusActive && status != pc.GDAPStatusExpiring {
+		if status != pc.GDAPStatusActive { // expiring is past its end
 			s.graphFail(
 				w,
 				http.StatusBadRequest,
@@ -304,8 +304,7 @@ func (s *Server) createAssignment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.now()
-	if status, _, _ := g.status(now, s.cfg.ActivationDelay); status != pc.GDAPStatusActive &&
-		status != pc.GDAPStatusExpiring {
+	if status, _, _ := g.status(now, s.cfg.ActivationDelay); status != pc.GDAPStatusActive {
 		s.graphFail(
 			w,
 			http.StatusBadRequest,

@@ -65,6 +65,17 @@ func (w *scanWorld) restart() {
 // it succeeds; it returns the decoded answer.
 func (w *scanWorld) call(method, path string, body any) map[string]any {
 	w.t.Helper()
+	code, out := w.do(method, path, body)
+	if code >= 300 {
+		w.t.Fatalf("%s %s: %d %v", method, path, code, out)
+	}
+	return out
+}
+
+// do sends a request to the simulator's handler and returns the status code
+// and the decoded answer.
+func (w *scanWorld) do(method, path string, body any) (int, map[string]any) {
+	w.t.Helper()
 	b, _ := json.Marshal(body)
 	req := httptest.NewRequest(method, path, strings.NewReader(string(b)))
 	res := ResourcePartnerCenter
@@ -77,12 +88,9 @@ func (w *scanWorld) call(method, path string, body any) map[string]any {
 	}
 	rec := httptest.NewRecorder()
 	w.s.Handler().ServeHTTP(rec, req)
-	if rec.Code >= 300 {
-		w.t.Fatalf("%s %s: %d %s", method, path, rec.Code, rec.Body)
-	}
 	var out map[string]any
 	_ = json.Unmarshal(rec.Body.Bytes(), &out)
-	return out
+	return rec.Code, out
 }
 
 // relationship creates a GDAP relationship for fabrikam and returns its ID.
@@ -227,8 +235,13 @@ func TestScanEmitsWhatAFullScanWould(t *testing.T) {
 	}
 	w.call(http.MethodPatch, gdapPath+"/"+long, map[string]string{"autoExtendDuration": "P180D"})
 	w.call(http.MethodPatch, gdapPath+"/"+long, map[string]string{"autoExtendDuration": "PT0S"})
-	if got := w.advance(24 * time.Hour); len(got) != 1 {
-		t.Errorf("after a day: %q, want the one-day relationship's end", got)
+	// The one-day relationship ends a day after its activation: expiring then gives no event,
+	// expired (deprovisioned, the activation delay later) gives -expired.
+	if got := w.advance(24*time.Hour - time.Minute); len(got) != 0 {
+		t.Errorf("at the one-day relationship's end: %q, want nothing while it is expiring", got)
+	}
+	if got := w.advance(time.Minute); len(got) != 1 {
+		t.Errorf("after a day: %q, want the one-day relationship expired", got)
 	}
 	w.restart()
 	if got := w.tick(); len(got) != 0 {
@@ -271,5 +284,82 @@ func TestWaitingRelationshipsAreNotLookedAt(t *testing.T) {
 	}
 	if next, want := s.st.due[0].dueAt, locked.Add(gdapApprovalWindow); !next.Equal(want) {
 		t.Errorf("the first relationship is due at %s, want %s", next, want)
+	}
+}
+
+// A relationship that does not extend itself is active until its end, expiring (Graph: "has passed
+// its expiration date") for the activation delay, then expired ("the system completes the
+// deprovisioning"): the scanner sends -expired then, and nothing while it is expiring, when it can
+// no longer be changed, terminated or given access. One the scanner first sees past its end gets
+// no -activated.
+func TestGDAPIsExpiringAfterItsEnd(t *testing.T) {
+	w := &scanWorld{t: t, path: filepath.Join(t.TempDir(), "sim.db"), clock: newClock()}
+	w.start()
+	status := func(id string) string {
+		w.t.Helper()
+		return w.call(http.MethodGet, gdapPath+"/"+id, nil)["status"].(string)
+	}
+	seen := w.relationship("seen", "P1D", "")
+	w.lock(seen)
+	w.approve(seen)
+	if got := w.advance(time.Minute); !slices.Equal(got, []string{pc.EventGDAPActivated + " " + seen}) {
+		t.Fatalf("at activation: %q", got)
+	}
+	w.assign(seen, 1)
+	if got := w.advance(time.Minute); len(got) != 1 {
+		t.Fatalf("the assignment's activation: %q", got)
+	}
+	got := w.advance(24*time.Hour - time.Minute - time.Second)
+	if len(got) != 0 || status(seen) != pc.GDAPStatusActive {
+		t.Fatalf("a second before its end: %q, %s; want nothing, active", got, status(seen))
+	}
+	if got := w.advance(time.Second); len(got) != 0 || status(seen) != pc.GDAPStatusExpiring {
+		t.Fatalf("at its end: %q, %s; want nothing, expiring", got, status(seen))
+	}
+	for name, req := range map[string]struct {
+		method, path string
+		body         any
+	}{
+		"PATCH": {http.MethodPatch, gdapPath + "/" + seen, map[string]string{"autoExtendDuration": "PT0S"}},
+		"terminate": {http.MethodPost, gdapPath + "/" + seen + "/requests",
+			map[string]string{"action": pc.GDAPActionTerminate}},
+		"an access assignment": {http.MethodPost, gdapPath + "/" + seen + "/accessAssignments", map[string]any{
+			"accessContainer": map[string]string{
+				"accessContainerId":   "9a4a1d2b-1111-4c3d-8e5f-000000000002",
+				"accessContainerType": "securityGroup",
+			},
+			"accessDetails": map[string]any{"unifiedRoles": []map[string]string{{"roleDefinitionId": helpdeskRole}}},
+		}},
+	} {
+		if code, out := w.do(req.method, req.path, req.body); code != http.StatusBadRequest {
+			t.Errorf("%s while expiring: %d %v, want 400", name, code, out)
+		}
+	}
+	if code, out := w.do(http.MethodPost, "/sim/customer-actions/terminate-gdap", map[string]string{
+		"relationshipId": seen, "upn": "admin@fabrikam.onmicrosoft.com",
+	}); code != http.StatusConflict {
+		t.Errorf("the customer ending it while expiring: %d %v, want 409", code, out)
+	}
+	if got := w.advance(time.Minute - time.Second); len(got) != 0 || status(seen) != pc.GDAPStatusExpiring {
+		t.Fatalf("a second before the delay is over: %q, %s", got, status(seen))
+	}
+	if got := w.advance(time.Second); !slices.Equal(got, []string{pc.EventGDAPExpired + " " + seen}) ||
+		status(seen) != pc.GDAPStatusExpired {
+		t.Fatalf("the delay after its end: %q, %s; want -expired, expired", got, status(seen))
+	}
+
+	unseen := w.relationship("unseen", "P1D", "")
+	w.lock(unseen)
+	w.approve(unseen)
+	w.tick()
+	w.clock.advance(time.Minute + 24*time.Hour + 30*time.Second) // past its end, no tick on the way
+	if got := w.tick(); len(got) != 0 || status(unseen) != pc.GDAPStatusExpiring {
+		t.Fatalf("first seen past its end: %q, %s; want nothing, expiring", got, status(unseen))
+	}
+	if got := w.advance(30 * time.Second); !slices.Equal(got, []string{pc.EventGDAPExpired + " " + unseen}) {
+		t.Fatalf("once deprovisioned: %q, want only -expired", got)
+	}
+	if got := w.advance(730 * 24 * time.Hour); len(got) != 0 {
+		t.Errorf("nothing is left to come: %q", got)
 	}
 }

@@ -22,7 +22,6 @@ import (
 const (
 	gdapApprovalWindow = 90 * 24 * time.Hour
 	cartLifetime       = 7 * 24 * time.Hour
-	expiringWindow     = 30 * 24 * time.Hour
 	autoExtendStep     = 180 * 24 * time.Hour
 )
 
@@ -672,7 +671,8 @@ func extends(autoExtend string) bool {
 	return err == nil && d > 0
 }
 
-// status derives a relationship's status at now, with its activation and end.
+// status derives a relationship's status at now, with its activation and end; delay is the
+// simulator's ActivationDelay (activation, termination, and the deprovisioning after the end).
 func (g *gdapRecord) status(now time.Time, delay time.Duration) (status string, activated, end time.Time) {
 	switch g.Phase {
 	case pc.GDAPStatusCreated:
@@ -706,12 +706,20 @@ func (g *gdapRecord) status(now time.Time, delay time.Duration) (status string, 
 		return pc.GDAPStatusApproved, time.Time{}, time.Time{}
 	case el < delay:
 		return pc.GDAPStatusActivating, time.Time{}, time.Time{}
-	case !now.Before(end):
-		return pc.GDAPStatusExpired, activated, end
-	case !extends(g.AutoExtend) && end.Sub(now) < expiringWindow:
+	case now.Before(end):
+		return pc.GDAPStatusActive, activated, end
+	case now.Before(end.Add(delay)):
+		// Graph's delegatedAdminRelationship resource page (delegatedAdminRelationshipStatus,
+		// https://learn.microsoft.com/graph/api/resources/delegatedadminrelationship): expiring is
+		// "The relationship has passed its expiration date", expired "The system completes the
+		// deprovisioning of the relationship". So a relationship is active until endDateTime, even
+		// in its last days, then expiring while it is deprovisioned, then expired. Microsoft
+		// documents no length for the deprovisioning: the simulator takes delay (ActivationDelay),
+		// as for its other asynchronous transitions. A relationship that extends itself never gets
+		// here (its end rolls forward above).
 		return pc.GDAPStatusExpiring, activated, end
 	default:
-		return pc.GDAPStatusActive, activated, end
+		return pc.GDAPStatusExpired, activated, end
 	}
 }
 

@@ -51,10 +51,18 @@ func TestGDAPStatusDerivation(t *testing.T) {
 			t0.Add(90*24*time.Hour - time.Second), pc.GDAPStatusApprovalPending},
 		{"an approved relationship activates after the delay", approved("P90D", ""),
 			t0.Add(delay), pc.GDAPStatusActive},
-		{"an active relationship is expiring in its last 30 days", approved("P90D", ""),
-			t0.Add(delay + 61*24*time.Hour), pc.GDAPStatusExpiring},
-		{"a relationship without auto-extend expires at its end", approved("P90D", ""),
-			t0.Add(delay + 90*24*time.Hour), pc.GDAPStatusExpired},
+		{"a relationship without auto-extend is still active in its last 30 days", approved("P90D", ""),
+			t0.Add(delay + 61*24*time.Hour), pc.GDAPStatusActive},
+		{"and in its last second", approved("P90D", ""),
+			t0.Add(delay + 90*24*time.Hour - time.Second), pc.GDAPStatusActive},
+		{"it is expiring once past its end (Graph: \"has passed its expiration date\")", approved("P90D", ""),
+			t0.Add(delay + 90*24*time.Hour), pc.GDAPStatusExpiring},
+		{"while it is deprovisioned, for the activation delay", approved("P90D", ""),
+			t0.Add(delay + 90*24*time.Hour + delay - time.Second), pc.GDAPStatusExpiring},
+		{"then expired", approved("P90D", ""),
+			t0.Add(delay + 90*24*time.Hour + delay), pc.GDAPStatusExpired},
+		{"a relationship with auto-extend is active at its first end", approved("P90D", "P180D"),
+			t0.Add(delay + 90*24*time.Hour), pc.GDAPStatusActive},
 		{"a relationship with auto-extend stays active past its end", approved("P90D", "P180D"),
 			t0.Add(delay + 200*24*time.Hour), pc.GDAPStatusActive},
 	}
@@ -65,4 +73,14 @@ func TestGDAPStatusDerivation(t *testing.T) {
 			}
 		})
 	}
+	t.Run("without a delay it is expired at its end", func(t *testing.T) {
+		end := t0.Add(90 * 24 * time.Hour)
+		g := approved("P90D", "")
+		if got, _, _ := g.status(end.Add(-time.Nanosecond), 0); got != pc.GDAPStatusActive {
+			t.Errorf("before the end: %s", got)
+		}
+		if got, _, _ := g.status(end, 0); got != pc.GDAPStatusExpired {
+			t.Errorf("at the end: %s", got)
+		}
+	})
 }

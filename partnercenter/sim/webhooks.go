@@ -350,10 +350,14 @@ func (s *Server) notify(g *gdapRecord, now time.Time) bool {
 	return changed
 }
 
-// statusEvent is the webhook event a relationship's status calls for, or "".
+// statusEvent is the webhook event a relationship's status calls for, or "". Microsoft
+// documents no event for expiring (Graph's "has passed its expiration date", while the
+// relationship is deprovisioned): granular-admin-relationship-expired comes when it is expired,
+// and -activated ("created and active") only while it is active, so a relationship the scanner
+// first sees past its end gets no -activated, as one it first sees expired or terminated.
 func statusEvent(status string) string {
 	switch status {
-	case pc.GDAPStatusActive, pc.GDAPStatusExpiring:
+	case pc.GDAPStatusActive:
 		return pc.EventGDAPActivated
 	case pc.GDAPStatusTerminated:
 		return pc.EventGDAPTerminated
