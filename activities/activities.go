@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"golang.org/x/time/rate"
@@ -41,6 +42,9 @@ type Config struct {
 	// when the Partner Center connection stops working.
 	PartnerID    string
 	ContactEmail string
+	// Now is the clock of the estate sync's directory (default time.Now), so tests can move it
+	// with the simulator's.
+	Now func() time.Time
 }
 
 // Activities carries the dependencies of every activity method.
@@ -61,6 +65,9 @@ func New(cfg Config) *Activities {
 	}
 	if cfg.DefaultLanguage == "" {
 		cfg.DefaultLanguage = "en"
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	return &Activities{cfg: cfg}
 }

@@ -73,7 +73,7 @@ func (a *Activities) waitEstateCall(ctx context.Context, partnerID string) error
 
 // BeginEstatePass starts the partner's next pass, or resumes one a crash interrupted.
 func (a *Activities) BeginEstatePass(ctx context.Context, partnerID string) (models.DirectoryPass, error) {
-	return a.cfg.Store.BeginDirectoryPass(ctx, partnerID, time.Now())
+	return a.cfg.Store.BeginDirectoryPass(ctx, partnerID, a.cfg.Now())
 }
 
 // SyncCustomerPage reads one page of the partner's customers into the directory.
@@ -96,7 +96,7 @@ func (a *Activities) SyncCustomerPage(ctx context.Context, in EstatePage) (Estat
 			Domain: strings.ToLower(c.CompanyProfile.Domain), Relationship: c.RelationshipToPartner,
 		})
 	}
-	saved, err := a.cfg.Store.SaveDirectoryCustomers(ctx, in.Pass, rows, time.Now())
+	saved, err := a.cfg.Store.SaveDirectoryCustomers(ctx, in.Pass, rows, a.cfg.Now())
 	if err != nil {
 		return EstatePageResult{}, err
 	}
@@ -116,7 +116,7 @@ func (a *Activities) SyncGDAPPage(ctx context.Context, in EstatePage) (EstatePag
 	for _, r := range page.Value {
 		rows = append(rows, directoryGDAP(in.PartnerID, r))
 	}
-	saved, err := a.cfg.Store.SaveDirectoryGDAP(ctx, in.Pass, rows, time.Now())
+	saved, err := a.cfg.Store.SaveDirectoryGDAP(ctx, in.Pass, rows, a.cfg.Now())
 	if err != nil {
 		return EstatePageResult{}, err
 	}
@@ -168,7 +168,7 @@ func (a *Activities) CountGDAPAssignments(ctx context.Context, in EstateAssignme
 				live++
 			}
 		}
-		n, err := a.cfg.Store.SetDirectoryAssignments(ctx, in.PartnerID, id, live, time.Now())
+		n, err := a.cfg.Store.SetDirectoryAssignments(ctx, in.PartnerID, id, live, a.cfg.Now())
 		if err != nil {
 			return changes, err
 		}
@@ -213,7 +213,7 @@ func (a *Activities) SyncResellerCustomerPage(ctx context.Context, in EstatePage
 		}
 		tenants = append(tenants, tenant)
 	}
-	saved, err := a.cfg.Store.AssociateDirectoryReseller(ctx, in.Pass, in.PartnerID, in.Reseller, tenants, time.Now())
+	saved, err := a.cfg.Store.AssociateDirectoryReseller(ctx, in.Pass, in.PartnerID, in.Reseller, tenants, a.cfg.Now())
 	if err != nil {
 		return EstatePageResult{}, err
 	}
@@ -222,12 +222,12 @@ func (a *Activities) SyncResellerCustomerPage(ctx context.Context, in EstatePage
 
 // EndEstatePass completes a pass; it returns the changes it found (what is gone).
 func (a *Activities) EndEstatePass(ctx context.Context, in EstateEnd) (int, error) {
-	return a.cfg.Store.EndDirectoryPass(ctx, in.PartnerID, in.Pass, in.ResellersRead, time.Now())
+	return a.cfg.Store.EndDirectoryPass(ctx, in.PartnerID, in.Pass, in.ResellersRead, a.cfg.Now())
 }
 
 // DeliverEstateChanges delivers a batch of the directory's changes; 0 means none was left.
 func (a *Activities) DeliverEstateChanges(ctx context.Context, partnerID string) (int, error) {
-	return a.cfg.Store.DeliverDirectoryChanges(ctx, partnerID, 0, time.Now())
+	return a.cfg.Store.DeliverDirectoryChanges(ctx, partnerID, 0, a.cfg.Now())
 }
 
 // NoteEstateError records why a pass stopped early.

@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -58,6 +59,8 @@ type harness struct {
 	mailBox *notify.SecretBox
 	// conn is the partner's App+User connection to Partner Center, kept in the app database.
 	conn *connection.Manager
+	// clockOffset moves the activities' clock ahead (advanceClock moves the simulator's with it).
+	clockOffset atomic.Int64
 }
 
 // outbox reads the newest n messages kept for to, their bodies opened.
@@ -180,6 +183,7 @@ func build(
 		Signer: links.NewSigner(signingKey), BaseURL: h.baseURL, PartnerName: "Contoso Distribution",
 		Credentials: notify.NewCredentialBox(signingKey), Outbox: h.mailBox,
 		PartnerID: sim.DefaultHomePartner.TenantID, ContactEmail: partnerContact,
+		Now: func() time.Time { return time.Now().Add(time.Duration(h.clockOffset.Load())) },
 	})
 	w := worker.New(h.temporal.Client, workflows.TaskQueue, acts)
 	if err := w.Start(); err != nil {
@@ -211,6 +215,8 @@ func build(
 				}},
 				// A reseller acceptance event reaches only its customer's invitation, as in production.
 				Customers: pc,
+				// An invitation to a domain no tenant holds is refused, as in production.
+				Tenants: pc,
 			},
 			Reseller: api.ResellerConfig{PartnershipURL: partnershipURL},
 			Onboarding: api.OnboardingConfig{

@@ -17,16 +17,23 @@ var updateHistories = flag.Bool(
 // historyGeneration names the code that recorded a history; fixtures of earlier generations are
 // kept, so the replay test holds every change to the histories of workflows already running.
 // Raise it when a change to the workflows alters their commands (with workflow.GetVersion).
-const historyGeneration = "flow_status"
+const historyGeneration = "estate"
 
 // recordHistory saves a finished workflow's history as a replay fixture when -update-histories
 // is given; the replay test in package workflows then fails on any change that breaks it.
 func (h *harness) recordHistory(workflowID, name string) {
 	h.t.Helper()
+	h.recordRunHistory(workflowID, "", name)
+}
+
+// recordRunHistory is recordHistory of one run of a workflow that continues as new ("" is the
+// latest run).
+func (h *harness) recordRunHistory(workflowID, runID, name string) {
+	h.t.Helper()
 	if !*updateHistories {
 		return
 	}
-	iter := h.temporal.Client.GetWorkflowHistory(context.Background(), workflowID, "", false, 0)
+	iter := h.temporal.Client.GetWorkflowHistory(context.Background(), workflowID, runID, false, 0)
 	var history historypb.History
 	for iter.HasNext() {
 		ev, err := iter.Next()
