@@ -177,9 +177,18 @@ func (a *Activities) CountGDAPAssignments(ctx context.Context, in EstateAssignme
 	return changes, nil
 }
 
-// ListEstateResellers lists the tenant IDs of the indirect resellers that have authorized the
-// partner (App+User: without the connection it is ErrTypeConnectionNeeded).
-func (a *Activities) ListEstateResellers(ctx context.Context, partnerID string) ([]string, error) {
+// EstateReseller is an indirect reseller that has authorized the partner, as Partner Center
+// lists it.
+type EstateReseller struct {
+	TenantID string
+	Name     string
+	MPNID    string
+	State    string
+}
+
+// ListEstateResellers lists the indirect resellers that have authorized the partner, by tenant ID
+// (App+User: without the connection it is ErrTypeConnectionNeeded).
+func (a *Activities) ListEstateResellers(ctx context.Context, partnerID string) ([]EstateReseller, error) {
 	if err := a.waitEstateCall(ctx, partnerID); err != nil {
 		return nil, err
 	}
@@ -187,11 +196,11 @@ func (a *Activities) ListEstateResellers(ctx context.Context, partnerID string) 
 	if err != nil {
 		return nil, a.serviceError(ctx, "list the indirect resellers", err)
 	}
-	out := make([]string, 0, len(resellers))
+	out := make([]EstateReseller, 0, len(resellers))
 	for _, r := range resellers {
-		out = append(out, r.ID)
+		out = append(out, EstateReseller{TenantID: r.ID, Name: r.Name, MPNID: r.MPNID, State: r.State})
 	}
-	slices.Sort(out)
+	slices.SortFunc(out, func(a, b EstateReseller) int { return strings.Compare(a.TenantID, b.TenantID) })
 	return out, nil
 }
 

@@ -253,7 +253,7 @@ func (w *estateSync) advance(got activities.EstatePageResult, then string) {
 // listResellers reads which indirect resellers have authorized the partner. That needs the
 // partner's App+User connection; without it the pass goes on without them, and says so.
 func (w *estateSync) listResellers(ctx workflow.Context) error {
-	var resellers []string
+	var resellers []activities.EstateReseller
 	err := workflow.ExecuteActivity(withEstateCalls(ctx), a.ListEstateResellers, w.in.PartnerID).Get(ctx, &resellers)
 	if isConnectionNeeded(err) {
 		w.state.LastError = "the resellers' customers were not read: " + rootMessage(err)
@@ -263,7 +263,10 @@ func (w *estateSync) listResellers(ctx workflow.Context) error {
 	if err != nil {
 		return err
 	}
-	w.pos.Resellers, w.pos.Reseller, w.pos.Cursor = resellers, 0, ""
+	w.pos.Resellers, w.pos.Reseller, w.pos.Cursor = nil, 0, ""
+	for _, r := range resellers {
+		w.pos.Resellers = append(w.pos.Resellers, r.TenantID)
+	}
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"testing"
@@ -85,19 +86,17 @@ func (w *estateWorld) CountGDAPAssignments(_ context.Context, in activities.Esta
 	return len(in.RelationshipIDs), nil
 }
 
-func (w *estateWorld) ListEstateResellers(context.Context, string) ([]string, error) {
+func (w *estateWorld) ListEstateResellers(context.Context, string) ([]activities.EstateReseller, error) {
 	w.log("resellers")
 	if w.noConnection {
 		return nil, temporal.NewNonRetryableApplicationError("Partner Center needs the partner's sign-in",
 			activities.ErrTypeConnectionNeeded, nil)
 	}
-	return slices.Sorted(func(yield func(string) bool) {
-		for r := range w.resellerPages {
-			if !yield(r) {
-				return
-			}
-		}
-	}), nil
+	var out []activities.EstateReseller
+	for _, r := range slices.Sorted(maps.Keys(w.resellerPages)) {
+		out = append(out, activities.EstateReseller{TenantID: r, Name: "Reseller " + r})
+	}
+	return out, nil
 }
 
 func (w *estateWorld) SyncResellerCustomerPage(
