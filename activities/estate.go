@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -242,4 +243,86 @@ func (a *Activities) DeliverEstateChanges(ctx context.Context, partnerID string)
 // NoteEstateError records why a pass stopped early.
 func (a *Activities) NoteEstateError(ctx context.Context, in EstateNote) error {
 	return a.cfg.Store.NoteDirectoryError(ctx, in.PartnerID, in.Reason)
+}
+
+// EstateSignal is a Partner Center event the estate sync owes a waiting flow: WorkflowID is the
+// invitation's workflow, or "" for the GDAP watch of the relationship (ResourceID).
+type EstateSignal struct {
+	ID         int64
+	WorkflowID string
+	EventName  string
+	ResourceID string
+}
+
+// EstateSignalsSent names the signals a pass has sent.
+type EstateSignalsSent struct {
+	PartnerID string
+	IDs       []int64
+}
+
+// gdapEndedStatuses are the statuses of a relationship that no longer gives access, and the
+// event Partner Center sends for each.
+var gdapEndedStatuses = map[string]string{
+	partnercenter.GDAPStatusTerminationRequested: partnercenter.EventGDAPTerminated,
+	partnercenter.GDAPStatusTerminating:          partnercenter.EventGDAPTerminated,
+	partnercenter.GDAPStatusTerminated:           partnercenter.EventGDAPTerminated,
+	partnercenter.GDAPStatusExpiring:             partnercenter.EventGDAPExpired,
+	partnercenter.GDAPStatusExpired:              partnercenter.EventGDAPExpired,
+}
+
+// RouteEstateSignals records, once each, the events the directory owes waiting flows, as
+// Partner Center's webhooks would have told them: a pending invitation whose customer is now a
+// reseller customer of the partner, a pending invitation whose GDAP relationship was approved,
+// and the watch of an active invitation's relationship that ended. It returns how many are new.
+func (a *Activities) RouteEstateSignals(ctx context.Context, partnerID string) (int, error) {
+	store := a.cfg.Store
+	var signals []models.DirectoryChange
+	owe := func(workflowID, event, resource, key string) {
+		signals = append(signals, models.DirectoryChange{
+			Kind: models.SignalPrefix + event, SubjectID: resource, Detail: workflowID,
+			Key: "signal/" + key, CreatedAt: a.cfg.Now().UTC(),
+		})
+	}
+	accepted, err := store.AcceptedInvitations(ctx, partnerID)
+	if err != nil {
+		return 0, err
+	}
+	for _, inv := range accepted {
+		owe(inv.WorkflowID, partnercenter.EventResellerRelationshipAccepted, inv.ResourceID,
+			inv.InvitationID+"/reseller-accepted")
+	}
+	approved, err := store.InvitationRelationships(ctx, partnerID, []string{models.InvitationPending},
+		[]string{partnercenter.GDAPStatusApproved, partnercenter.GDAPStatusActivating, partnercenter.GDAPStatusActive})
+	if err != nil {
+		return 0, err
+	}
+	for _, inv := range approved {
+		owe(inv.WorkflowID, partnercenter.EventGDAPApproved, inv.ResourceID, inv.InvitationID+"/gdap-approved")
+	}
+	ended, err := store.InvitationRelationships(ctx, partnerID, []string{models.InvitationActive},
+		slices.Collect(maps.Keys(gdapEndedStatuses)))
+	if err != nil {
+		return 0, err
+	}
+	for _, inv := range ended {
+		// The watch's workflow ID is the workflows package's to give: "" names it.
+		owe("", gdapEndedStatuses[inv.Status], inv.ResourceID, "gdap-watch/"+inv.ResourceID+"/"+inv.Status)
+	}
+	return store.AddDirectorySignals(ctx, partnerID, signals)
+}
+
+// TakeEstateSignals returns a batch of the events owed to flows, oldest first; none left is
+// an empty batch.
+func (a *Activities) TakeEstateSignals(ctx context.Context, partnerID string) ([]EstateSignal, error) {
+	owed, err := a.cfg.Store.UndeliveredDirectorySignals(ctx, partnerID, 0)
+	out := make([]EstateSignal, len(owed))
+	for i, s := range owed {
+		out[i] = EstateSignal(s)
+	}
+	return out, err
+}
+
+// MarkEstateSignalsSent records that the pass sent these events.
+func (a *Activities) MarkEstateSignalsSent(ctx context.Context, in EstateSignalsSent) error {
+	return a.cfg.Store.MarkDirectoryChangesDelivered(ctx, in.PartnerID, in.IDs, a.cfg.Now())
 }

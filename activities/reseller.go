@@ -35,7 +35,8 @@ func (a *Activities) RecordReseller(ctx context.Context, resellerID string, ch m
 // resellers: the tenants whose Global admin authorized the provider in Partner Center, each with
 // its company name and PartnerID as Partner Center knows them. Partner Center sends no event
 // when a reseller authorizes a provider, so the workflow polls this. See matchPartnership for
-// the rule; a tenant that another of the provider's partnerships holds active is never taken.
+// the rule, and matchImported for a partnership imported from Partner Center; a tenant that
+// another of the provider's partnerships holds active is never taken.
 func (a *Activities) FindPartnership(ctx context.Context, resellerID string) (Partnership, error) {
 	r, err := models.Find[models.Reseller](ctx, a.cfg.Store, resellerID)
 	if err != nil {
@@ -45,7 +46,12 @@ func (a *Activities) FindPartnership(ctx context.Context, resellerID string) (Pa
 	if err != nil {
 		return Partnership{}, a.serviceError(ctx, "list indirect resellers", err)
 	}
-	p := matchPartnership(r.CompanyName, r.MPNID, list)
+	var p Partnership
+	if r.Source == models.ResellerSourcePartnerCenter {
+		p = matchImported(r.TenantID, r.MPNID, list)
+	} else {
+		p = matchPartnership(r.CompanyName, r.MPNID, list)
+	}
 	if !p.Found {
 		return p, nil
 	}
@@ -112,6 +118,30 @@ func matchPartnership(company, mpnID string, list []partnercenter.PartnerRelatio
 		)}
 	}
 	return Partnership{Found: true, TenantID: m.ID, MPNID: m.MPNID, Name: m.Name, Location: m.Location}
+}
+
+// matchImported finds a partnership imported from Partner Center in the provider's list of
+// indirect resellers. Its tenant came from that list, so the tenant identifies it: no name is
+// matched and none can be ambiguous. The tenant must still be listed as having authorized the
+// provider (nothing found otherwise), under the PartnerID it was imported with: Partner Center
+// listing another PartnerID for it now stops the partnership for review.
+func matchImported(tenantID, mpnID string, list []partnercenter.PartnerRelationship) Partnership {
+	for _, p := range list {
+		if p.ID != tenantID || !strings.EqualFold(p.State, "Active") {
+			continue
+		}
+		if mpnID != "" && p.MPNID != mpnID {
+			return Partnership{Review: ReviewPartnerIDMismatch, Reason: fmt.Sprintf(
+				"%s (tenant %s) was imported with PartnerID %s, but Partner Center now lists PartnerID %s",
+				p.Name,
+				p.ID,
+				mpnID,
+				p.MPNID,
+			)}
+		}
+		return Partnership{Found: true, TenantID: p.ID, MPNID: p.MPNID, Name: p.Name, Location: p.Location}
+	}
+	return Partnership{}
 }
 
 // sameCompany compares company names as people type them: case and spacing aside.

@@ -33,18 +33,14 @@ const (
 )
 
 // startAttributes are the search attributes a flow's workflow starts with.
-type startAttributes struct {
-	PartnerID        string `json:"partnerId"`
-	Status           string `json:"status"`
-	Domain           string `json:"domain,omitempty"`
-	ResellerTenantID string `json:"resellerTenantId,omitempty"`
-}
+type startAttributes = models.StartAttributes
 
 func flowAttributes(partnerID, status, domain, resellerTenantID string) startAttributes {
 	return startAttributes{PartnerID: partnerID, Status: status, Domain: domain, ResellerTenantID: resellerTenantID}
 }
 
-func (a startAttributes) updates() []temporal.SearchAttributeUpdate {
+// attributeUpdates are a start command's search attributes as Temporal takes them.
+func attributeUpdates(a startAttributes) []temporal.SearchAttributeUpdate {
 	attrs := []temporal.SearchAttributeUpdate{
 		workflows.PartnerIDKey.ValueSet(a.PartnerID),
 		workflows.FlowStatusKey.ValueSet(a.Status),
@@ -59,33 +55,14 @@ func (a startAttributes) updates() []temporal.SearchAttributeUpdate {
 }
 
 // newStartCommand is the command that starts a new flow's workflow, held by the request that
-// creates the flow.
+// creates the flow (models.NewStartCommand; the estate import writes its own, due at once).
 func newStartCommand(
 	flow workflows.Flow,
 	flowID, workflowID string,
 	in any,
 	attrs startAttributes,
 ) (*models.FlowCommand, error) {
-	payload, err := json.Marshal(in)
-	if err != nil {
-		return nil, fmt.Errorf("encode the input of %s %s: %w", flow.Kind, flowID, err)
-	}
-	rawAttrs, err := json.Marshal(attrs)
-	if err != nil {
-		return nil, err
-	}
-	now := time.Now().UTC()
-	return &models.FlowCommand{
-		FlowKind:     flow.Kind,
-		FlowID:       flowID,
-		Command:      models.CommandStart,
-		WorkflowID:   workflowID,
-		WorkflowType: flow.Type,
-		Payload:      string(payload),
-		Attributes:   string(rawAttrs),
-		CreatedAt:    now,
-		ClaimedUntil: now.Add(startHold),
-	}, nil
+	return models.NewStartCommand(flow.Kind, flow.Type, flowID, workflowID, in, attrs, startHold)
 }
 
 // newUpdateCommand is the command that sends an update to a flow's workflow, held by the
@@ -252,7 +229,7 @@ func (s *Server) startWorkflow(ctx context.Context, cmd *models.FlowCommand, in 
 		WorkflowIDReusePolicy:    reuse,
 		// Without this the SDK hands back the running workflow as if it had been started.
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		TypedSearchAttributes:                    temporal.NewSearchAttributes(attrs.updates()...),
+		TypedSearchAttributes:                    temporal.NewSearchAttributes(attributeUpdates(attrs)...),
 	}, cmd.WorkflowType, in)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if err != nil && !errors.As(err, &started) {

@@ -63,6 +63,9 @@ type InvitationConfig struct {
 	// Tenants finds the tenant that holds a domain, so an invitation to a domain no tenant holds
 	// is refused at once; nil skips the check.
 	Tenants TenantFinder
+	// EstateSynced says the partner's estate sync runs and tells waiting invitations what the
+	// directory shows for them, so they do not poll Partner Center on their own.
+	EstateSynced bool
 }
 
 // ResellerConfig is the reseller partnership flow's own settings.

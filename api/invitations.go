@@ -128,6 +128,9 @@ type assignmentRequest struct {
 // returns the workflow input it asks for.
 func (s *Server) invitationInput(req createInvitationRequest) (workflows.InvitationInput, error) {
 	in := workflows.InvitationInput{PartnerID: s.flows.PartnerID, AutoExtend: req.AutoExtend, Policy: s.flows.Wait}
+	if s.flows.Invitation.EstateSynced {
+		in.Policy.NoPolling = true
+	}
 	in.CustomerDomain = strings.ToLower(strings.TrimSpace(req.CustomerDomain))
 	if !validDomain(in.CustomerDomain) {
 		return in, Invalid("customerDomain", "must be a domain name such as contoso.onmicrosoft.com")
@@ -336,24 +339,25 @@ func resolveRoles(field string, names []string) ([]string, error) {
 	return ids, nil
 }
 
-// checkCustomerDomain refuses an invitation to a domain no Microsoft Entra tenant holds: the
-// customer could never accept it. It asks Microsoft Graph (findTenantInformationByDomainName,
+// checkCustomerDomain refuses an invitation to a domain no Microsoft Entra tenant holds (the
+// customer could never accept it) and returns the tenant that holds it. It asks Microsoft Graph (findTenantInformationByDomainName,
 // which knows every verified domain, custom ones too); when Graph cannot answer, or the API
 // has no Graph access, the invitation goes ahead and the workflow finds out.
-func (s *Server) checkCustomerDomain(ctx context.Context, domain string) error {
+func (s *Server) checkCustomerDomain(ctx context.Context, domain string) (tenantID string, err error) {
 	if s.flows.Invitation.Tenants == nil {
-		return nil
+		return "", nil
 	}
-	_, err := s.flows.Invitation.Tenants.FindTenantByDomain(ctx, domain)
+	tenant, err := s.flows.Invitation.Tenants.FindTenantByDomain(ctx, domain)
 	switch {
 	case partnercenter.IsNotFound(err):
-		return Invalid("customerDomain", "no Microsoft Entra tenant holds %s: check the spelling, or use the "+
+		return "", Invalid("customerDomain", "no Microsoft Entra tenant holds %s: check the spelling, or use the "+
 			"customer's *.onmicrosoft.com domain", domain)
 	case err != nil:
 		s.logger.WarnContext(ctx, "could not look the customer's domain up; the invitation goes ahead",
 			"domain", domain, "error", err)
+		return "", nil
 	}
-	return nil
+	return tenant.TenantID, nil
 }
 
 func validDomain(d string) bool {
@@ -400,7 +404,8 @@ func (s *Server) createInvitation(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	if err := s.checkCustomerDomain(c.Request.Context(), in.CustomerDomain); err != nil {
+	domainTenant, err := s.checkCustomerDomain(c.Request.Context(), in.CustomerDomain)
+	if err != nil {
 		writeError(c, err)
 		return
 	}
@@ -420,6 +425,7 @@ func (s *Server) createInvitation(c *gin.Context) {
 		PartnerID:          in.PartnerID,
 		CustomerDomain:     in.CustomerDomain,
 		CustomerEmail:      in.CustomerEmail,
+		DomainTenantID:     domainTenant,
 		IndirectResellerID: in.IndirectResellerID,
 		Roles:              strings.Join(in.RoleIDs, ","),
 		DurationDays:       in.DurationDays,
@@ -919,8 +925,7 @@ func (s *Server) signalAcceptedInvitation(ctx context.Context, signal workflows.
 		if !errors.Is(err, models.ErrNotFound) {
 			break
 		}
-		domain = strings.ToLower(custom)
-		inv, err = s.store.OpenInvitationByDomain(ctx, s.flows.PartnerID, domain)
+		inv, err = s.store.OpenInvitationByDomain(ctx, s.flows.PartnerID, strings.ToLower(custom))
 	}
 	switch {
 	case errors.Is(err, models.ErrNotFound):

@@ -111,7 +111,10 @@ type createResellerRequest struct {
 
 // resellerInput checks a request completely, before anything is written or started.
 func (s *Server) resellerInput(req createResellerRequest) (workflows.ResellerInput, error) {
-	in := workflows.ResellerInput{PartnerID: s.flows.PartnerID, Policy: s.flows.Wait}
+	in := workflows.ResellerInput{
+		ResellerStart: models.ResellerStart{PartnerID: s.flows.PartnerID},
+		Policy:        s.flows.Wait,
+	}
 	in.Email = strings.ToLower(strings.TrimSpace(req.Email))
 	if !validEmail(in.Email) {
 		return in, Invalid("email", "must be the reseller contact's e-mail address, such as admin@adatum.com")
@@ -205,23 +208,26 @@ func (s *Server) partnershipURL(r *models.Reseller) string {
 
 // resellerView is a partnership as the API shows it.
 type resellerView struct {
-	ID            string     `json:"id"`
-	Status        string     `json:"status"`
-	CompanyName   string     `json:"companyName"`
-	Email         string     `json:"email"`
-	Language      string     `json:"language"`
-	MPNID         string     `json:"mpnId,omitempty"`
-	TenantID      string     `json:"tenantId,omitempty"`
-	Location      string     `json:"location,omitempty"`
-	FailureCode   string     `json:"failureCode,omitempty"`
-	FailureReason string     `json:"failureReason,omitempty"`
-	RemindersSent int        `json:"remindersSent"`
-	WorkflowID    string     `json:"workflowId"`
-	LandingURL    string     `json:"landingUrl"`
-	VerifiedAt    *time.Time `json:"verifiedAt,omitempty"`
-	CreatedAt     time.Time  `json:"createdAt"`
-	UpdatedAt     time.Time  `json:"updatedAt"`
-	ExpiresAt     time.Time  `json:"expiresAt"`
+	ID            string `json:"id"`
+	Status        string `json:"status"`
+	CompanyName   string `json:"companyName"`
+	Email         string `json:"email"`
+	Language      string `json:"language"`
+	MPNID         string `json:"mpnId,omitempty"`
+	TenantID      string `json:"tenantId,omitempty"`
+	Location      string `json:"location,omitempty"`
+	FailureCode   string `json:"failureCode,omitempty"`
+	FailureReason string `json:"failureReason,omitempty"`
+	RemindersSent int    `json:"remindersSent"`
+	// Source is where the partnership came from: "request" or "partner-center" (imported by the
+	// estate sync; it has no contact, landing link or expiry).
+	Source     string     `json:"source"`
+	WorkflowID string     `json:"workflowId"`
+	LandingURL string     `json:"landingUrl,omitempty"`
+	VerifiedAt *time.Time `json:"verifiedAt,omitempty"`
+	CreatedAt  time.Time  `json:"createdAt"`
+	UpdatedAt  time.Time  `json:"updatedAt"`
+	ExpiresAt  *time.Time `json:"expiresAt,omitempty"`
 	timeline
 	// Live says whether Authorized came from the running workflow.
 	Live       bool  `json:"live"`
@@ -229,7 +235,7 @@ type resellerView struct {
 }
 
 func (s *Server) viewReseller(r *models.Reseller) resellerView {
-	return resellerView{
+	v := resellerView{
 		ID:            r.ID,
 		Status:        r.Status,
 		CompanyName:   r.CompanyName,
@@ -241,13 +247,18 @@ func (s *Server) viewReseller(r *models.Reseller) resellerView {
 		FailureCode:   r.FailureCode,
 		FailureReason: r.FailureReason,
 		RemindersSent: r.RemindersSent,
+		Source:        firstOf(r.Source, models.ResellerSourceRequest),
 		WorkflowID:    r.WorkflowID,
-		LandingURL:    s.partnershipURL(r),
 		VerifiedAt:    r.VerifiedAt,
 		CreatedAt:     r.CreatedAt.UTC(),
 		UpdatedAt:     r.UpdatedAt.UTC(),
-		ExpiresAt:     r.ExpiresAt.UTC(),
 	}
+	// An imported partnership was never requested: nobody got a link, nothing expires.
+	if v.Source == models.ResellerSourceRequest {
+		expires := r.ExpiresAt.UTC()
+		v.LandingURL, v.ExpiresAt = s.partnershipURL(r), &expires
+	}
+	return v
 }
 
 // resellerView with a page of its timeline and the live state.
@@ -517,6 +528,14 @@ func (s *Server) resellerPages(root *gin.RouterGroup) {
 	))
 }
 
+// resellerSourceText says on the dashboard where a partnership came from.
+func resellerSourceText(source string) string {
+	if source == models.ResellerSourcePartnerCenter {
+		return "imported from Partner Center (authorized before partnerflow)"
+	}
+	return "partnership request"
+}
+
 var resellerNotices = map[string]string{
 	"resent":    "The partnership request was sent again.",
 	"cancelled": "The partnership request is cancelled.",
@@ -545,8 +564,9 @@ func (s *Server) renderResellerPage(c *gin.Context, status int, rs *models.Resel
 		Starting:  v.startingText(),
 	}
 	page.Facts = []fact{
-		{Label: "Contact", Value: v.Email}, {Label: "Language", Value: v.Language},
+		{Label: "Contact", Value: firstOf(v.Email, "none")}, {Label: "Language", Value: v.Language},
 		{Label: "PartnerID", ID: "mpn-id", Value: firstOf(v.MPNID, "not known yet")},
+		{Label: "Source", ID: "source", Value: resellerSourceText(v.Source)},
 	}
 	if v.TenantID != "" {
 		page.Facts = append(
@@ -567,13 +587,15 @@ func (s *Server) renderResellerPage(c *gin.Context, status int, rs *models.Resel
 			Err:   true,
 		})
 	}
-	page.Facts = append(
-		page.Facts,
-		createdFact(now, v.CreatedAt),
-		fact{Label: "Reminders sent", Value: itoa(v.RemindersSent)},
-		fact{Label: "Reseller's link", ID: "landing-url", Value: v.LandingURL, Code: true},
-		s.workflowFact(v.WorkflowID),
-	)
+	page.Facts = append(page.Facts, createdFact(now, v.CreatedAt))
+	if v.LandingURL != "" {
+		page.Facts = append(
+			page.Facts,
+			fact{Label: "Reminders sent", Value: itoa(v.RemindersSent)},
+			fact{Label: "Reseller's link", ID: "landing-url", Value: v.LandingURL, Code: true},
+		)
+	}
+	page.Facts = append(page.Facts, s.workflowFact(v.WorkflowID))
 	if v.Authorized != nil {
 		page.LiveFacts = []fact{
 			{Label: "Authorized at Microsoft", ID: "authorized", Value: consentText(v.Authorized, "yes")},

@@ -558,7 +558,8 @@ func (s *Store) DirectorySyncOf(ctx context.Context, partnerID string) (*Directo
 	return &d, err
 }
 
-// UndeliveredDirectoryChanges returns the partner's oldest changes not yet delivered.
+// UndeliveredDirectoryChanges returns the partner's oldest changes not yet delivered to webhook
+// subscribers (the flows' signals are UndeliveredDirectorySignals).
 func (s *Store) UndeliveredDirectoryChanges(
 	ctx context.Context,
 	partnerID string,
@@ -568,8 +569,8 @@ func (s *Store) UndeliveredDirectoryChanges(
 		limit = directoryChangeBatchLimit
 	}
 	var out []DirectoryChange
-	err := s.DB.WithContext(ctx).Where("partner_id = ? AND delivered_at IS NULL", partnerID).
-		Order("id").Limit(limit).Find(&out).Error
+	err := s.DB.WithContext(ctx).Where("partner_id = ? AND delivered_at IS NULL AND kind NOT LIKE ?", partnerID,
+		SignalPrefix+"%").Order("id").Limit(limit).Find(&out).Error
 	return out, err
 }
 
@@ -600,8 +601,8 @@ func (s *Store) DeliverDirectoryChanges(ctx context.Context, partnerID string, l
 	n := 0
 	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var changes []DirectoryChange
-		if err := tx.Where("partner_id = ? AND delivered_at IS NULL", partnerID).Order("id").Limit(limit).
-			Find(&changes).Error; err != nil {
+		if err := tx.Where("partner_id = ? AND delivered_at IS NULL AND kind NOT LIKE ?", partnerID,
+			SignalPrefix+"%").Order("id").Limit(limit).Find(&changes).Error; err != nil {
 			return err
 		}
 		ids := make([]int64, len(changes))

@@ -55,8 +55,11 @@ type Invitation struct {
 	WorkflowID         string
 	GDAPRelationshipID string `gorm:"column:gdap_relationship_id"`
 	CustomerTenantID   string
-	FailureReason      string
-	RemindersSent      int
+	// DomainTenantID is the tenant that held CustomerDomain when the invitation was made, as
+	// Microsoft Graph resolved it ("" when it was not looked up).
+	DomainTenantID string
+	FailureReason  string
+	RemindersSent  int
 	// AdminAccess says the invitation asks for GDAP admin roles as well as the reseller
 	// relationship; false for a reseller relationship alone (no roles, no GDAP relationship).
 	// Rows from before the column existed asked for admin roles (the column defaults to true).

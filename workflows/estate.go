@@ -75,10 +75,12 @@ type EstatePosition struct {
 
 // EstateState is what the sync shows: the pass, where it is, and what the last pass found.
 type EstateState struct {
-	Pass            int64
-	Phase           string
-	Pages           int
-	Changes         int
+	Pass    int64
+	Phase   string
+	Pages   int
+	Changes int
+	// Signals counts the events the last pass sent waiting flows.
+	Signals         int
 	LastCompletedAt time.Time
 	// LastError is why the last pass stopped early, or why a phase was skipped.
 	LastError string
@@ -174,7 +176,7 @@ func (w *estateSync) pass(ctx workflow.Context) error {
 			return err
 		}
 		w.pos = EstatePosition{Pass: p, Phase: EstateCustomers}
-		w.state.Pages, w.state.Changes, w.state.LastError = 0, 0, ""
+		w.state.Pages, w.state.Changes, w.state.Signals, w.state.LastError = 0, 0, 0, ""
 	}
 	w.state.Pass = w.pos.Pass.Pass
 	for {
@@ -281,8 +283,12 @@ func (w *estateSync) end(ctx workflow.Context) error {
 	return nil
 }
 
-// deliver sends the directory's changes as outbound webhook events until none is left.
+// deliver tells the waiting flows what the directory shows for them, then sends the directory's
+// changes as outbound webhook events until none is left.
 func (w *estateSync) deliver(ctx workflow.Context) error {
+	if err := w.signalFlows(ctx); err != nil {
+		return err
+	}
 	for {
 		var n int
 		if err := workflow.ExecuteActivity(withEstateCalls(ctx), a.DeliverEstateChanges, w.in.PartnerID).
@@ -293,6 +299,47 @@ func (w *estateSync) deliver(ctx workflow.Context) error {
 			w.state.LastCompletedAt = workflow.Now(ctx)
 			return nil
 		}
+	}
+}
+
+// signalFlows sends each waiting flow the Partner Center events the directory owes it, as the
+// webhooks would have (a flow checks with the service before it believes one). A flow that has
+// finished meanwhile is skipped; a crash before the batch is marked sends it again, which the
+// flows' checks make harmless.
+func (w *estateSync) signalFlows(ctx workflow.Context) error {
+	actx := withEstateCalls(ctx)
+	if err := workflow.ExecuteActivity(actx, a.RouteEstateSignals, w.in.PartnerID).Get(ctx, nil); err != nil {
+		return err
+	}
+	for {
+		var batch []activities.EstateSignal
+		if err := workflow.ExecuteActivity(actx, a.TakeEstateSignals, w.in.PartnerID).Get(ctx, &batch); err != nil {
+			return err
+		}
+		if len(batch) == 0 {
+			return nil
+		}
+		sent := activities.EstateSignalsSent{PartnerID: w.in.PartnerID}
+		futures := make([]workflow.Future, len(batch))
+		for i, s := range batch {
+			id := s.WorkflowID
+			if id == "" {
+				id = GDAPWatchWorkflowID(s.ResourceID)
+			}
+			event := PartnerCenterEvent{EventName: s.EventName, ResourceID: s.ResourceID}
+			futures[i] = workflow.SignalExternalWorkflow(ctx, id, "", SignalPartnerCenterEvent, event)
+			sent.IDs = append(sent.IDs, s.ID)
+		}
+		for i, f := range futures {
+			if err := f.Get(ctx, nil); err != nil {
+				workflow.GetLogger(ctx).Info("a flow the directory had news for has ended",
+					"workflow", batch[i].WorkflowID, "event", batch[i].EventName, "error", err)
+			}
+		}
+		if err := workflow.ExecuteActivity(actx, a.MarkEstateSignalsSent, sent).Get(ctx, nil); err != nil {
+			return err
+		}
+		w.state.Signals += len(batch)
 	}
 }
 

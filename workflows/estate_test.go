@@ -35,6 +35,32 @@ type estateWorld struct {
 	undelivered     int
 	notes           []string
 	refuseCustomers bool
+	owed            []activities.EstateSignal
+	marked          []int64
+}
+
+func (w *estateWorld) RouteEstateSignals(context.Context, string) (int, error) {
+	w.log("route")
+	return len(w.owed), nil
+}
+
+func (w *estateWorld) TakeEstateSignals(context.Context, string) ([]activities.EstateSignal, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []activities.EstateSignal
+	for _, s := range w.owed {
+		if !slices.Contains(w.marked, s.ID) && len(out) < 2 {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+func (w *estateWorld) MarkEstateSignalsSent(_ context.Context, in activities.EstateSignalsSent) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.marked = append(w.marked, in.IDs...)
+	return nil
 }
 
 func (w *estateWorld) log(call string) {
@@ -162,7 +188,7 @@ func TestAnEstatePassReadsEveryPageOnceThenPauses(t *testing.T) {
 	nextIn, took := runEstate(t, w, workflows.EstateSyncInput{PartnerID: "p", Every: time.Hour}, nil)
 	want := []string{
 		"customers:", "customers:1", "customers:2", "gdap:", "gdap:1", "resellers",
-		"reseller:r1:", "reseller:r1:1", "reseller:r2:",
+		"reseller:r1:", "reseller:r1:1", "reseller:r2:", "route",
 	}
 	if !slices.Equal(w.calls, want) {
 		t.Fatalf("calls %v, want %v", w.calls, want)
@@ -234,5 +260,38 @@ func TestARefusedPassIsNotedAndTriedAgainNextTime(t *testing.T) {
 	if len(w.notes) != 1 || nextIn.State.LastError == "" || nextIn.At != nil || took < time.Hour ||
 		len(w.ended) != 0 {
 		t.Fatalf("notes %v state %+v at %+v after %v", w.notes, nextIn.State, nextIn.At, took)
+	}
+}
+
+func TestAPassTellsTheWaitingFlowsWhatTheDirectoryShows(t *testing.T) {
+	w := &estateWorld{customerPages: 1, gdapPages: 1, owed: []activities.EstateSignal{
+		{ID: 1, WorkflowID: "invitation/inv_1", EventName: "reseller-relationship-accepted-by-customer",
+			ResourceID: "tenant-1"},
+		{ID: 2, WorkflowID: "invitation/inv_1", EventName: "granular-admin-relationship-approved", ResourceID: "rel-1"},
+		{ID: 3, EventName: "granular-admin-relationship-terminated", ResourceID: "rel-2"},
+	}}
+	got := map[string]workflows.PartnerCenterEvent{}
+	nextIn, _ := runEstate(t, w, workflows.EstateSyncInput{PartnerID: "p"}, func(env *testsuite.TestWorkflowEnvironment) {
+		env.OnSignalExternalWorkflow(mockAny, mockAny, "", workflows.SignalPartnerCenterEvent, mockAny).Return(
+			func(_, workflowID, _, _ string, arg any) error {
+				event := arg.(workflows.PartnerCenterEvent)
+				got[workflowID+" "+event.EventName] = event
+				if workflowID == "invitation/inv_1" && event.ResourceID == "rel-1" {
+					return errors.New("the workflow has finished")
+				}
+				return nil
+			})
+	})
+	want := []string{
+		"gdap-watch/rel-2 granular-admin-relationship-terminated",
+		"invitation/inv_1 granular-admin-relationship-approved",
+		"invitation/inv_1 reseller-relationship-accepted-by-customer",
+	}
+	if keys := slices.Sorted(maps.Keys(got)); !slices.Equal(keys, want) {
+		t.Fatalf("signals %v, want %v", keys, want)
+	}
+	// A flow that ended meanwhile does not stop the pass; every signal is marked sent once.
+	if !slices.Equal(w.marked, []int64{1, 2, 3}) || nextIn.State.Signals != 3 || nextIn.State.LastError != "" {
+		t.Fatalf("marked %v, state %+v", w.marked, nextIn.State)
 	}
 }

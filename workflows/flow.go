@@ -366,7 +366,7 @@ func (f *flow[R]) phaseState(ctx workflow.Context, p phase[R]) *PhaseState {
 // models.StatusExpired.
 func (f *flow[R]) waitFor(ctx workflow.Context, p phase[R]) (string, error) {
 	ps := f.phaseState(ctx, p)
-	nextPoll := workflow.Now(ctx).Add(p.policy.PollEvery)
+	nextPoll := p.policy.nextPoll(workflow.Now(ctx), p.deadline)
 	for {
 		if f.cancelled != nil {
 			return models.StatusCancelled, nil
@@ -383,7 +383,7 @@ func (f *flow[R]) waitFor(ctx workflow.Context, p phase[R]) (string, error) {
 		}
 		if f.pending() || !now.Before(nextPoll) {
 			f.checkNow = false
-			nextPoll = now.Add(p.policy.PollEvery)
+			nextPoll = p.policy.nextPoll(now, p.deadline)
 			if err := p.check(ctx); err != nil {
 				return "", err
 			}
@@ -404,6 +404,15 @@ func (f *flow[R]) waitFor(ctx workflow.Context, p phase[R]) (string, error) {
 			return "", err
 		}
 	}
+}
+
+// nextPoll is when a wait next asks the service: PollEvery from now, or, for a flow that does not
+// poll, never before its deadline.
+func (p WaitPolicy) nextPoll(now, deadline time.Time) time.Time {
+	if p.NoPolling {
+		return deadline
+	}
+	return now.Add(p.PollEvery)
 }
 
 // nextReminder is when the phase's next reminder is due, counted from started or back from the
@@ -436,6 +445,10 @@ type WaitPolicy struct {
 	// PollEvery checks the service in case webhook events are lost (or, where the service has
 	// none, is the only way to learn of a consent).
 	PollEvery time.Duration
+	// NoPolling says the flow does not ask the service on its own while it waits: webhook events
+	// and the estate sync's signals wake it, and it checks then. False for flows started before
+	// the estate sync, and whenever the sync is off.
+	NoPolling bool
 	// ContinueAsNewAfter is the history length at which a waiting flow continues as a new run
 	// (0: DefaultContinueAsNewAfter).
 	ContinueAsNewAfter int

@@ -1074,3 +1074,26 @@ func TestAnInvitationSetsItsStatusAttributeOnlyWhereItRests(t *testing.T) {
 		t.Fatalf("the accepted step is still recorded: %v", w.stepNames())
 	}
 }
+
+func TestAnInvitationTheEstateSyncTellsDoesNotPoll(t *testing.T) {
+	w := &world{acceptAt: time.Hour, approveAt: time.Hour, gdapActiveAfter: 1}
+	env := newInvitationEnv(t, w)
+	in := input(env)
+	in.Policy.NoPolling = true
+	var checksBefore int
+	env.RegisterDelayedCallback(func() {
+		w.mu.Lock()
+		checksBefore = w.checks
+		w.mu.Unlock()
+	}, 10*day-time.Minute)
+	// Ten days pass without a word (the default policy would have asked 960 times); then the
+	// estate sync's signal comes.
+	signalEvent(env, 10*day)
+	env.ExecuteWorkflow(workflows.Invitation, in)
+	if state, err := result(t, env); err != nil || state.Status != models.InvitationActive {
+		t.Fatalf("state %+v err %v", state, err)
+	}
+	if checksBefore != 0 {
+		t.Fatalf("an invitation that does not poll asked Partner Center %d times before any event", checksBefore)
+	}
+}

@@ -16,10 +16,11 @@ import (
 // ResellerFlow describes the indirect reseller partnership: a provider asks a reseller to
 // authorize it, waits for the authorization (Partner Center sends no event for it: the flow
 // polls the provider's list of indirect resellers), then verifies the reseller's PartnerID
-// before anyone transacts for it.
+// before anyone transacts for it. A partnership imported from Partner Center (Imported) was
+// authorized before partnerflow: it is verified at once.
 var ResellerFlow = Flow{
 	Kind:     models.KindReseller,
-	Type:     "ResellerPartnership",
+	Type:     models.ResellerWorkflowType,
 	Workflow: ResellerPartnership,
 	Query:    QueryReseller,
 	Updates:  []string{UpdateResend, UpdateCancel, UpdateVerify},
@@ -42,24 +43,16 @@ const (
 // it again is refused by Temporal, never doubled. The app database's one-open-request-per-
 // contact rule refuses a second request. Requests started before per-flow IDs carry
 // "reseller/<partner>/<email>"; their rows keep it.
-func ResellerWorkflowID(resellerID string) string { return "reseller/" + resellerID }
+func ResellerWorkflowID(resellerID string) string { return models.ResellerWorkflowID(resellerID) }
 
-// ResellerInput starts a partnership request. It holds no secret: the reseller's link is
-// derived by the activity that sends it.
+// ResellerInput starts a partnership: what the request (or the import) gives, its wait policy,
+// and what a run continued as new carries. models.ResellerStart is embedded, so its fields are
+// the input's own (in JSON too) and the estate import, which cannot import this package, writes
+// the same input.
 type ResellerInput struct {
-	ResellerID  string
-	PartnerID   string
-	CompanyName string
-	Email       string
-	// MPNID is the reseller's PartnerID when the provider knows it; otherwise the reseller's
-	// name identifies it in the provider's list once it authorized.
-	MPNID    string
-	Language string
-	// ContactEmail is the provider's contact for escalations and verification results.
-	ContactEmail string
-	ExpiresAt    time.Time
-	Policy       WaitPolicy
-	Carry        *Carry[ResellerState] `json:",omitempty"`
+	models.ResellerStart
+	Policy WaitPolicy
+	Carry  *Carry[ResellerState] `json:",omitempty"`
 }
 
 // ResellerState is the live state the query returns and the workflow's result.
@@ -110,6 +103,9 @@ type resellerChange = models.FlowChange[models.Reseller]
 func (w *resellerImpl) setup(ctx workflow.Context) error {
 	w.started = workflow.Now(ctx)
 	w.state.Status = models.ResellerPending
+	if w.in.Imported {
+		w.state.Status = models.ResellerVerifying
+	}
 	if w.in.Policy.PollEvery <= 0 {
 		w.in.Policy = DefaultWaitPolicy
 	}
@@ -151,6 +147,9 @@ func (w *resellerImpl) setup(ctx workflow.Context) error {
 }
 
 func (w *resellerImpl) run(ctx workflow.Context) (ResellerState, error) {
+	if w.in.Imported {
+		return w.runImported(ctx)
+	}
 	if w.in.Carry == nil {
 		if err := w.tryRecord(ctx, resellerChange{Status: models.ResellerPending, Step: "started"}); isFlowGone(err) {
 			workflow.GetLogger(ctx).Warn("the reseller no longer exists; ending", "reseller", w.in.ResellerID)
@@ -177,6 +176,48 @@ func (w *resellerImpl) run(ctx workflow.Context) (ResellerState, error) {
 			w.setStatus(ctx, outcome, resellerChange{Step: outcome, StepDetail: w.cancelDetail()})
 			return w.state, nil
 		}
+	}
+	return w.settle(ctx, nil)
+}
+
+// runImported verifies a partnership Partner Center already lists (the estate sync imported it):
+// no request goes out and no authorization is awaited. The flow checks that Partner Center still
+// lists the reseller's tenant as having authorized the provider, with the identity rules of a
+// request (FindPartnership), then verifies it as a new partnership is verified: it ends active,
+// verification_failed or needs_review, and the provider's contact hears of the result. The
+// reseller, whose contact is not known, gets no mail.
+func (w *resellerImpl) runImported(ctx workflow.Context) (ResellerState, error) {
+	if w.in.Carry == nil {
+		started := resellerChange{
+			Status:     models.ResellerVerifying,
+			Step:       "started",
+			StepDetail: "imported from Partner Center: the reseller authorized the provider before partnerflow",
+		}
+		if err := w.tryRecord(ctx, started); isFlowGone(err) {
+			workflow.GetLogger(ctx).Warn("the reseller no longer exists; ending", "reseller", w.in.ResellerID)
+			return w.state, nil
+		}
+		w.enter(ctx, models.ResellerVerifying)
+	}
+	if w.state.Status == models.ResellerNeedsReview {
+		// A run continued as new while the partnership waited for review.
+		return w.settle(ctx, &activities.Partnership{Review: w.state.FailureCode, Reason: w.state.FailureReason})
+	}
+	if !w.state.Authorized {
+		var p activities.Partnership
+		if err := w.callService(ctx, withServiceCalls, &p, a.FindPartnership, w.in.ResellerID); err != nil {
+			return w.finishFailed(ctx, err)
+		}
+		if p.Review == "" && !p.Found {
+			p.Review, p.Reason = activities.ReviewNotAuthorized, fmt.Sprintf(
+				"Partner Center no longer lists %s as an indirect reseller that authorized the provider",
+				w.in.CompanyName,
+			)
+		}
+		if p.Review != "" {
+			return w.settle(ctx, &p)
+		}
+		w.authorize(ctx, p)
 	}
 	return w.settle(ctx, nil)
 }

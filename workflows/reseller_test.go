@@ -101,8 +101,10 @@ func newResellerEnv(t *testing.T, w *resellerWorld) *testsuite.TestWorkflowEnvir
 
 func resellerInput(env *testsuite.TestWorkflowEnvironment) workflows.ResellerInput {
 	return workflows.ResellerInput{
-		ResellerID: "res-1", PartnerID: "p", CompanyName: "Adatum", Email: "admin@adatum.example", Language: "it",
-		ContactEmail: "ops@provider.example", ExpiresAt: env.Now().Add(30 * day),
+		ResellerStart: models.ResellerStart{
+			ResellerID: "res-1", PartnerID: "p", CompanyName: "Adatum", Email: "admin@adatum.example",
+			Language: "it", ContactEmail: "ops@provider.example", ExpiresAt: env.Now().Add(30 * day),
+		},
 		Policy: workflows.WaitPolicy{
 			Reminders:     []time.Duration{3 * day, 7 * day},
 			RepeatEvery:   7 * day,

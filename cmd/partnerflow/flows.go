@@ -138,6 +138,7 @@ func (a *app) flowConfig(e *engine, temporalUI string) (api.FlowConfig, error) {
 			USGovPortalURL:     a.cfg.Invitation.USGovPortalURL,
 			Customers:          customers,
 			Tenants:            tenants,
+			EstateSynced:       a.cfg.EstateSyncEvery > 0 && a.cfg.PartnerCenterTenantID != "",
 		},
 		Reseller: api.ResellerConfig{
 			PartnershipURL: a.cfg.Reseller.PartnershipURL,

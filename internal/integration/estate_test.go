@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -254,4 +256,102 @@ func waitUntil(t *testing.T, what string, ok func() bool) {
 			t.Fatalf("timed out waiting until %s", what)
 		}
 	}
+}
+
+// countingTransport counts the requests that reach Partner Center and Graph.
+type countingTransport struct{ n atomic.Int64 }
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// Invitations the estate sync tells make no Partner Center calls of their own while they wait,
+// however many wait; and the sync alone, with no webhook event, brings one to active.
+func TestWaitingInvitationsLeavePartnerCenterAloneAndTheSyncWakesThem(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		noPolling bool
+	}{{"polling", false}, {"told by the sync", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			calls := &countingTransport{}
+			h := assembleWith(t, models.DialectSQLite, workflows.WaitPolicy{
+				Reminders: []time.Duration{72 * time.Hour}, PollEvery: 300 * time.Millisecond, NoPolling: tc.noPolling,
+			}, "", calls)
+			ctx := context.Background()
+			// No webhook event reaches partnerflow in this test.
+			deleteCtx := partnercenter.WithRequestID(ctx, partnercenter.NewRequestID())
+			if err := h.pc.DeleteWebhookRegistration(deleteCtx); err != nil {
+				t.Fatal(err)
+			}
+			var waiting []invitation
+			var domains []string
+			for i := range 20 {
+				domain := fmt.Sprintf("waiting%d.onmicrosoft.com", i)
+				h.newTenant(domain)
+				domains = append(domains, domain)
+				waiting = append(waiting, h.invite(map[string]any{
+					"customerDomain": domain, "customerEmail": "admin@" + domain,
+					"roles": []string{"Helpdesk Administrator"}, "durationDays": 90,
+				}))
+			}
+			for _, inv := range waiting {
+				h.waitFor(inv.ID, "sent", func(i invitation) bool { return i.has("sent") })
+			}
+			before := calls.n.Load()
+			time.Sleep(3 * time.Second)
+			made := calls.n.Load() - before
+			t.Logf("%d waiting invitations made %d Partner Center and Graph calls in 3 s", len(waiting), made)
+			switch {
+			case tc.noPolling && made != 0:
+				t.Fatalf("%d waiting invitations made %d Partner Center calls in 3 s", len(waiting), made)
+			case !tc.noPolling && made < int64(len(waiting)):
+				t.Fatalf("polling invitations made only %d calls in 3 s: the count proves nothing", made)
+			}
+			if !tc.noPolling {
+				return
+			}
+
+			// The first customer accepts and approves; only the sync can tell.
+			first, inv := domains[0], waiting[0]
+			sent := h.get(inv.ID)
+			admin := "admin@" + first
+			if code, body := h.customerAction("accept-reseller", map[string]string{
+				"domain": first, "partnerId": sim.DefaultHomePartner.TenantID, "upn": admin,
+			}); code != http.StatusOK {
+				t.Fatalf("accept: %d %s", code, body)
+			}
+			if code, body := h.customerAction("approve-gdap", map[string]string{
+				"relationshipId": sent.GDAPRelationshipID, "upn": admin,
+			}); code != http.StatusOK {
+				t.Fatalf("approve: %d %s", code, body)
+			}
+			h.startEstateSync(time.Hour)
+			h.waitPass(1)
+			active := h.waitFor(inv.ID, "active", func(i invitation) bool { return i.Status == models.InvitationActive })
+			if active.CustomerTenantID == "" || !active.has("reseller-accepted") || !active.has("gdap-approved") {
+				t.Fatalf("the sync's events must carry the consents: %+v", active)
+			}
+			for _, other := range waiting[1:] {
+				if got := h.get(other.ID); got.Status != models.InvitationPending {
+					t.Fatalf("invitation %s of a customer who did nothing is %s", other.ID, got.Status)
+				}
+			}
+		})
+	}
+}
+
+// newTenant makes a customer tenant at the simulator with one Global admin, not yet anyone's
+// customer.
+func (h *harness) newTenant(domain string) {
+	h.t.Helper()
+	body, _ := json.Marshal(map[string]any{
+		"domain": domain, "country": "US", "companyName": "Tenant " + domain,
+		"users": []map[string]any{{"upn": "admin@" + domain, "globalAdmin": true}},
+	})
+	resp, err := http.Post(h.simURL+"/sim/tenants", "application/json", bytes.NewReader(body))
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		h.t.Fatalf("create tenant %s: %v %v", domain, resp, err)
+	}
+	resp.Body.Close()
 }
