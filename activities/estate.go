@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -270,17 +271,20 @@ var gdapEndedStatuses = map[string]string{
 	partnercenter.GDAPStatusExpired:              partnercenter.EventGDAPExpired,
 }
 
-// RouteEstateSignals records, once each, the events the directory owes waiting flows, as
+// RouteEstateSignals records, once per pass each, the events the directory owes waiting flows, as
 // Partner Center's webhooks would have told them: a pending invitation whose customer is now a
 // reseller customer of the partner, a pending invitation whose GDAP relationship was approved,
-// and the watch of an active invitation's relationship that ended. It returns how many are new.
-func (a *Activities) RouteEstateSignals(ctx context.Context, partnerID string) (int, error) {
-	store := a.cfg.Store
+// and the watch of an active invitation's relationship that ended. A flow still waiting at the
+// next pass (its check did not yet see what the directory saw) hears it again. It returns how
+// many are new.
+func (a *Activities) RouteEstateSignals(ctx context.Context, in EstateEnd) (int, error) {
+	store, partnerID := a.cfg.Store, in.PartnerID
+	pass := fmt.Sprintf("/%d", in.Pass.Pass)
 	var signals []models.DirectoryChange
 	owe := func(workflowID, event, resource, key string) {
 		signals = append(signals, models.DirectoryChange{
 			Kind: models.SignalPrefix + event, SubjectID: resource, Detail: workflowID,
-			Key: "signal/" + key, CreatedAt: a.cfg.Now().UTC(),
+			Key: "signal/" + key + pass, CreatedAt: a.cfg.Now().UTC(),
 		})
 	}
 	accepted, err := store.AcceptedInvitations(ctx, partnerID)
@@ -306,7 +310,7 @@ func (a *Activities) RouteEstateSignals(ctx context.Context, partnerID string) (
 	}
 	for _, inv := range ended {
 		// The watch's workflow ID is the workflows package's to give: "" names it.
-		owe("", gdapEndedStatuses[inv.Status], inv.ResourceID, "gdap-watch/"+inv.ResourceID+"/"+inv.Status)
+		owe("", gdapEndedStatuses[inv.Status], inv.ResourceID, "gdap-watch/"+inv.ResourceID)
 	}
 	return store.AddDirectorySignals(ctx, partnerID, signals)
 }

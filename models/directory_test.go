@@ -174,3 +174,71 @@ func TestEachDirectoryChangeIsOneWebhookEvent(t *testing.T) {
 		}
 	})
 }
+
+func TestTheDirectoryAnswersWaitingInvitations(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, store *models.Store) {
+		ctx := context.Background()
+		at := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+		byDomain := newInvitation("inv_a", "alpha.onmicrosoft.com", at)
+		byTenant := newInvitation("inv_b", "beta.example", at)
+		byTenant.DomainTenantID = "t-beta"
+		advisor := newInvitation("inv_c", "gamma.onmicrosoft.com", at)
+		withGDAP := newInvitation("inv_d", "delta.onmicrosoft.com", at)
+		withGDAP.GDAPRelationshipID = "g-delta"
+		for _, inv := range []*models.Invitation{byDomain, byTenant, advisor, withGDAP} {
+			if _, err := store.CreateInvitation(ctx, inv); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p, err := store.BeginDirectoryPass(ctx, "p1", at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		customer := func(tenant, domain, relationship string) models.DirectoryCustomer {
+			return models.DirectoryCustomer{PartnerID: "p1", TenantID: tenant, Domain: domain, Relationship: relationship}
+		}
+		if _, err := store.SaveDirectoryCustomers(ctx, p, []models.DirectoryCustomer{
+			customer("t-alpha", "alpha.onmicrosoft.com", "reseller"),
+			customer("t-beta", "beta.onmicrosoft.com", "reseller"),
+			customer("t-gamma", "gamma.onmicrosoft.com", "advisor"),
+		}, at); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.SaveDirectoryGDAP(ctx, p, []models.DirectoryGDAP{
+			{PartnerID: "p1", ID: "g-delta", CustomerTenantID: "t-delta", Status: "approved"},
+		}, at); err != nil {
+			t.Fatal(err)
+		}
+		accepted, err := store.AcceptedInvitations(ctx, "p1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, a := range accepted {
+			got = append(got, a.InvitationID+" "+a.ResourceID)
+		}
+		slices.Sort(got)
+		if want := []string{"inv_a t-alpha", "inv_b t-beta"}; !slices.Equal(got, want) {
+			t.Fatalf("accepted %v, want %v (an advisor customer has not accepted a reseller relationship)", got, want)
+		}
+		approved, err := store.InvitationRelationships(ctx, "p1", []string{models.InvitationPending},
+			[]string{"approved", "active"})
+		if err != nil || len(approved) != 1 || approved[0].InvitationID != "inv_d" || approved[0].Status != "approved" {
+			t.Fatalf("approved %+v %v", approved, err)
+		}
+		// A signal is recorded once; it is no webhook event.
+		signal := models.DirectoryChange{Kind: models.SignalPrefix + "x", SubjectID: "t-alpha", Detail: "wf", Key: "k"}
+		for range 2 {
+			if _, err := store.AddDirectorySignals(ctx, "p1", []models.DirectoryChange{signal}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		owed, err := store.UndeliveredDirectorySignals(ctx, "p1", 0)
+		if err != nil || len(owed) != 1 || owed[0].WorkflowID != "wf" || owed[0].EventName != "x" {
+			t.Fatalf("owed %+v %v", owed, err)
+		}
+		if changes, _ := store.UndeliveredDirectoryChanges(ctx, "p1", 0); len(changes) != 0 {
+			t.Fatalf("a signal must not be a webhook change: %+v", changes)
+		}
+	})
+}

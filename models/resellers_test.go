@@ -3,6 +3,7 @@ package models_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -151,9 +152,11 @@ func TestMigrationEndsPartnershipsThatSharedATenant(t *testing.T) {
 			if _, err := store.MigrateTo(ctx, 14); err != nil {
 				t.Fatal(err)
 			}
+			// Rows as version 14 wrote them: without the columns later migrations add.
+			legacy := &models.Store{DB: store.DB.Omit("Source"), Dialect: store.Dialect}
 			base := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 			for i, id := range []string{"res_adatum", "res_evil", "res_other"} {
-				newReseller(t, store, "p1", id, id+"@example.com", base.Add(time.Duration(i)*time.Hour))
+				newReseller(t, legacy, "p1", id, id+"@example.com", base.Add(time.Duration(i)*time.Hour))
 			}
 			for i, id := range []string{"res_adatum", "res_evil", "res_other"} {
 				tenant := map[string]string{
@@ -191,4 +194,159 @@ func TestMigrationEndsPartnershipsThatSharedATenant(t *testing.T) {
 			}
 		})
 	}
+}
+
+// importedReseller writes a partnership imported from Partner Center for tenant, as the estate
+// import does: no contact, status verifying.
+func importedReseller(t *testing.T, store *models.Store, partner, id, tenant string) error {
+	t.Helper()
+	now := time.Now().UTC()
+	return store.ImportReseller(context.Background(), &models.Reseller{
+		ID:          id,
+		PartnerID:   partner,
+		CompanyName: "Imported " + id,
+		MPNID:       "1234567",
+		TenantID:    tenant,
+		Status:      models.ResellerVerifying,
+		WorkflowID:  models.ResellerWorkflowID(id),
+		CreatedAt:   now,
+		UpdatedAt:   now,
+		ExpiresAt:   now,
+	})
+}
+
+func TestImportedPartnershipsHaveNoContactAndKeepTheTenantRules(t *testing.T) {
+	ctx := context.Background()
+	testdb.Each(t, func(t *testing.T, store *models.Store) {
+		now := time.Now().UTC()
+		request := newReseller(t, store, "p1", "res_request", "admin@adatum.example", now)
+		if got, err := models.Find[models.Reseller](ctx, store, request.ID); err != nil ||
+			got.Source != models.ResellerSourceRequest {
+			t.Fatalf("a request's source: %+v %v", got, err)
+		}
+
+		// Two imported partnerships, both without a contact e-mail, do not collide.
+		if err := importedReseller(t, store, "p1", "res_imp_a", tenantAdatum); err != nil {
+			t.Fatalf("first imported: %v", err)
+		}
+		if err := importedReseller(t, store, "p1", "res_imp_b", tenantOther); err != nil {
+			t.Fatalf("a second imported partnership without a contact: %v", err)
+		}
+		got, err := models.Find[models.Reseller](ctx, store, "res_imp_a")
+		if err != nil || got.Source != models.ResellerSourcePartnerCenter || got.Email != "" {
+			t.Fatalf("imported row: %+v %v", got, err)
+		}
+		steps, _, err := store.Steps(ctx, models.KindReseller, "res_imp_a", "", 10)
+		if err != nil || len(steps) != 1 || steps[0].Name != "created" {
+			t.Fatalf("an imported partnership's timeline starts with created: %+v %v", steps, err)
+		}
+
+		// A request per contact is still one: the rule holds where there is a contact.
+		second := &models.Reseller{
+			ID: "res_request_2", PartnerID: "p1", CompanyName: "Adatum", Email: "admin@adatum.example",
+			Status: models.ResellerPending, WorkflowID: "reseller/res_request_2",
+			CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(time.Hour),
+		}
+		if open, err := store.CreateReseller(ctx, second); !errors.Is(err, models.ErrConflict) ||
+			open == nil || open.ID != request.ID {
+			t.Fatalf("a second request for one contact: %+v %v", open, err)
+		}
+
+		// The same tenant is imported once while its import is open (a second attempt of the import).
+		if err := importedReseller(t, store, "p1", "res_imp_again", tenantAdatum); !errors.Is(
+			err,
+			models.ErrConflict,
+		) {
+			t.Fatalf("a second open import of one tenant: %v", err)
+		}
+		if err := importedReseller(t, store, "p2", "res_imp_p2", tenantAdatum); err != nil {
+			t.Fatalf("another provider's import of that tenant is its own: %v", err)
+		}
+
+		// A tenant is active in at most one partnership, whatever its source.
+		if err := activate(ctx, store, request.ID, tenantAdatum, now); err != nil {
+			t.Fatal(err)
+		}
+		err = store.RecordReseller(ctx, "res_imp_a", models.ResellerChange{Status: models.ResellerActive})
+		if !errors.Is(err, models.ErrTenantTaken) {
+			t.Fatalf("an imported partnership with an active request's tenant: %v", err)
+		}
+
+		// Once the import failed, the tenant can be imported afresh.
+		if err := store.RecordReseller(
+			ctx,
+			"res_imp_a",
+			models.ResellerChange{Status: models.ResellerFailed},
+		); err != nil {
+			t.Fatal(err)
+		}
+		if err := importedReseller(t, store, "p1", "res_imp_again", tenantAdatum); err != nil {
+			t.Fatalf("importing a tenant whose import failed: %v", err)
+		}
+	})
+}
+
+func TestWhichPartnershipsHoldATenantAgainstAnImport(t *testing.T) {
+	ctx := context.Background()
+	holds := map[string]bool{
+		models.ResellerPending:            true,
+		models.ResellerVerifying:          true,
+		models.ResellerVerificationFailed: true,
+		models.ResellerNeedsReview:        true,
+		models.ResellerActive:             true,
+		models.ResellerCancelled:          true,
+		models.ResellerRemoved:            true,
+		models.ResellerFailed:             false,
+		models.ResellerExpired:            false,
+	}
+	if len(holds) != len(models.ResellerStatuses) {
+		t.Fatalf("every status must be decided: %v", models.ResellerStatuses)
+	}
+	testdb.Each(t, func(t *testing.T, store *models.Store) {
+		for i, status := range models.ResellerStatuses {
+			want, ok := holds[status]
+			if !ok || models.ResellerHoldsTenant(status) != want {
+				t.Fatalf("%s holds the tenant: %v, want %v", status, models.ResellerHoldsTenant(status), want)
+			}
+			tenant := fmt.Sprintf("tenant-%d", i)
+			id := "res_" + status
+			if err := importedReseller(t, store, "p1", id, tenant); err != nil {
+				t.Fatal(err)
+			}
+			if err := store.RecordReseller(ctx, id, models.ResellerChange{Status: status}); err != nil {
+				t.Fatal(err)
+			}
+			held, err := store.ResellerHoldingTenant(ctx, "p1", tenant)
+			switch {
+			case want && (err != nil || held.ID != id):
+				t.Fatalf("a %s partnership holds its tenant: %+v %v", status, held, err)
+			case !want && !errors.Is(err, models.ErrNotFound):
+				t.Fatalf("a %s partnership holds nothing: %+v %v", status, held, err)
+			}
+			if _, err := store.ResellerHoldingTenant(ctx, "p2", tenant); !errors.Is(err, models.ErrNotFound) {
+				t.Fatalf("another provider's partnership holds nothing of this one's: %v", err)
+			}
+		}
+
+		// Open requests no tenant matched yet, for the import to leave to them.
+		now := time.Now().UTC()
+		waiting := newReseller(t, store, "p1", "res_waiting", "admin@waiting.example", now)
+		matched := newReseller(t, store, "p1", "res_matched", "admin@matched.example", now)
+		if err := activate(ctx, store, matched.ID, "tenant-matched", now); err != nil {
+			t.Fatal(err)
+		}
+		cancelled := newReseller(t, store, "p1", "res_cancelled_request", "admin@cancelled.example", now)
+		if err := store.RecordReseller(
+			ctx,
+			cancelled.ID,
+			models.ResellerChange{Status: models.ResellerCancelled},
+		); err != nil {
+			t.Fatal(err)
+		}
+		newReseller(t, store, "p2", "res_elsewhere", "admin@waiting.example", now)
+		requests, err := store.UnmatchedResellerRequests(ctx, "p1")
+		if err != nil || len(requests) != 1 || requests[0].ID != waiting.ID {
+			t.Fatalf("unmatched requests: %+v %v", requests, err)
+		}
+	})
 }

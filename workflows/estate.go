@@ -308,7 +308,8 @@ func (w *estateSync) deliver(ctx workflow.Context) error {
 // flows' checks make harmless.
 func (w *estateSync) signalFlows(ctx workflow.Context) error {
 	actx := withEstateCalls(ctx)
-	if err := workflow.ExecuteActivity(actx, a.RouteEstateSignals, w.in.PartnerID).Get(ctx, nil); err != nil {
+	route := activities.EstateEnd{PartnerID: w.in.PartnerID, Pass: w.pos.Pass}
+	if err := workflow.ExecuteActivity(actx, a.RouteEstateSignals, route).Get(ctx, nil); err != nil {
 		return err
 	}
 	for {

@@ -39,7 +39,7 @@ type estateWorld struct {
 	marked          []int64
 }
 
-func (w *estateWorld) RouteEstateSignals(context.Context, string) (int, error) {
+func (w *estateWorld) RouteEstateSignals(context.Context, activities.EstateEnd) (int, error) {
 	w.log("route")
 	return len(w.owed), nil
 }
