@@ -24,6 +24,10 @@ func EstateSyncWorkflowID(partnerID string) string { return "estate/" + partnerI
 // DefaultEstateSyncEvery is the pause between two passes.
 const DefaultEstateSyncEvery = 6 * time.Hour
 
+// AssignmentCountsPerPass bounds the relationships whose access assignments one pass counts (a
+// call each): two minutes of the sync's call budget.
+const AssignmentCountsPerPass = 600
+
 // QueryEstate returns the sync's EstateState; SignalSyncNow starts the next pass at once;
 // SignalEstateSettings (EstateSettings) changes the pause, which a worker sends at every start.
 const (
@@ -71,6 +75,8 @@ type EstatePosition struct {
 	Resellers     []string
 	Reseller      int
 	ResellersRead bool
+	// Counted is how many relationships' access assignments the pass counted.
+	Counted int
 }
 
 // EstateState is what the sync shows: the pass, where it is, and what the last pass found.
@@ -211,9 +217,13 @@ func (w *estateSync) step(ctx workflow.Context) error {
 		if err := workflow.ExecuteActivity(actx, a.SyncGDAPPage, page).Get(ctx, &got); err != nil {
 			return err
 		}
-		if len(got.CountAssignments) > 0 {
+		// Counting a relationship's assignments costs a call each: a pass counts a bounded number,
+		// and the relationships it leaves are counted by the next passes (they stay uncounted).
+		budget := max(0, AssignmentCountsPerPass-w.pos.Counted)
+		if ids := got.CountAssignments[:min(len(got.CountAssignments), budget)]; len(ids) > 0 {
 			var changes int
-			in := activities.EstateAssignments{PartnerID: w.in.PartnerID, RelationshipIDs: got.CountAssignments}
+			w.pos.Counted += len(ids)
+			in := activities.EstateAssignments{PartnerID: w.in.PartnerID, RelationshipIDs: ids}
 			if err := workflow.ExecuteActivity(actx, a.CountGDAPAssignments, in).Get(ctx, &changes); err != nil {
 				return err
 			}

@@ -295,3 +295,22 @@ func TestAPassTellsTheWaitingFlowsWhatTheDirectoryShows(t *testing.T) {
 		t.Fatalf("marked %v, state %+v", w.marked, nextIn.State)
 	}
 }
+
+func TestAPassCountsABoundedNumberOfAssignments(t *testing.T) {
+	w := &estateWorld{customerPages: 1, gdapPages: 3}
+	_, _ = runEstate(t, w, workflows.EstateSyncInput{PartnerID: "p"}, func(env *testsuite.TestWorkflowEnvironment) {
+		env.OnActivity(w.SyncGDAPPage, mockAny, mockAny).Return(
+			func(ctx context.Context, in activities.EstatePage) (activities.EstatePageResult, error) {
+				got, err := w.SyncGDAPPage(ctx, in)
+				got.CountAssignments = make([]string, 250)
+				for i := range got.CountAssignments {
+					got.CountAssignments[i] = fmt.Sprintf("rel-%s-%d", in.Cursor, i)
+				}
+				return got, err
+			})
+	})
+	if len(w.counted) != workflows.AssignmentCountsPerPass {
+		t.Fatalf("a pass counted %d relationships' assignments, want %d", len(w.counted),
+			workflows.AssignmentCountsPerPass)
+	}
+}
