@@ -195,17 +195,11 @@ func (s *Store) SaveDirectoryCustomers(
 	}
 	at = at.UTC()
 	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		ids := make([]string, len(rows))
-		for i, r := range rows {
-			ids[i] = r.TenantID
-		}
-		var known []DirectoryCustomer
-		if err := tx.Where("partner_id = ? AND tenant_id IN ?", rows[0].PartnerID, ids).Find(&known).Error; err != nil {
+		before, err := knownRows(tx, rows, "tenant_id", func(c DirectoryCustomer) (string, string) {
+			return c.PartnerID, c.TenantID
+		})
+		if err != nil {
 			return err
-		}
-		before := map[string]DirectoryCustomer{}
-		for _, k := range known {
-			before[k.TenantID] = k
 		}
 		var changes []DirectoryChange
 		for _, r := range rows {
@@ -289,6 +283,25 @@ func (s *Store) AssociateDirectoryReseller(
 	return saved, nil
 }
 
+// knownRows reads the stored rows of a page (one partner's) by the page's keys in column.
+func knownRows[R any](tx *gorm.DB, page []R, column string, key func(R) (partner, id string)) (map[string]R, error) {
+	partner, _ := key(page[0])
+	ids := make([]string, len(page))
+	for i, r := range page {
+		_, ids[i] = key(r)
+	}
+	var stored []R
+	if err := tx.Where("partner_id = ? AND "+column+" IN ?", partner, ids).Find(&stored).Error; err != nil {
+		return nil, err
+	}
+	out := make(map[string]R, len(stored))
+	for _, r := range stored {
+		_, id := key(r)
+		out[id] = r
+	}
+	return out, nil
+}
+
 func customerChange(r DirectoryCustomer, kind, before string, at time.Time) DirectoryChange {
 	key := kind + "/" + r.TenantID
 	detail := r.CompanyName + " (" + r.Domain + ")"
@@ -326,17 +339,9 @@ func (s *Store) SaveDirectoryGDAP(
 	}
 	at = at.UTC()
 	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		ids := make([]string, len(rows))
-		for i, r := range rows {
-			ids[i] = r.ID
-		}
-		var known []DirectoryGDAP
-		if err := tx.Where("partner_id = ? AND id IN ?", rows[0].PartnerID, ids).Find(&known).Error; err != nil {
+		before, err := knownRows(tx, rows, "id", func(g DirectoryGDAP) (string, string) { return g.PartnerID, g.ID })
+		if err != nil {
 			return err
-		}
-		before := map[string]DirectoryGDAP{}
-		for _, k := range known {
-			before[k.ID] = k
 		}
 		var news, alerts []DirectoryChange
 		for _, r := range rows {
