@@ -340,9 +340,10 @@ func resolveRoles(field string, names []string) ([]string, error) {
 }
 
 // checkCustomerDomain refuses an invitation to a domain no Microsoft Entra tenant holds (the
-// customer could never accept it) and returns the tenant that holds it. It asks Microsoft Graph (findTenantInformationByDomainName,
-// which knows every verified domain, custom ones too); when Graph cannot answer, or the API
-// has no Graph access, the invitation goes ahead and the workflow finds out.
+// customer could never accept it) and returns the tenant that holds it. It asks Microsoft Graph
+// (findTenantInformationByDomainName, which knows every verified domain, custom ones too); when
+// Graph cannot answer, or the API has no Graph access, the invitation goes ahead and the
+// workflow finds out.
 func (s *Server) checkCustomerDomain(ctx context.Context, domain string) (tenantID string, err error) {
 	if s.flows.Invitation.Tenants == nil {
 		return "", nil

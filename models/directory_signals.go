@@ -89,7 +89,8 @@ func (s *Store) UndeliveredDirectorySignals(
 	out := make([]DirectorySignal, len(changes))
 	for i, c := range changes {
 		out[i] = DirectorySignal{
-			ID: c.ID, WorkflowID: c.Detail, EventName: strings.TrimPrefix(c.Kind, SignalPrefix), ResourceID: c.SubjectID,
+			ID: c.ID, WorkflowID: c.Detail, EventName: strings.TrimPrefix(c.Kind, SignalPrefix),
+			ResourceID: c.SubjectID,
 		}
 	}
 	return out, err

@@ -195,7 +195,9 @@ func TestTheDirectoryAnswersWaitingInvitations(t *testing.T) {
 			t.Fatal(err)
 		}
 		customer := func(tenant, domain, relationship string) models.DirectoryCustomer {
-			return models.DirectoryCustomer{PartnerID: "p1", TenantID: tenant, Domain: domain, Relationship: relationship}
+			return models.DirectoryCustomer{
+				PartnerID: "p1", TenantID: tenant, Domain: domain, Relationship: relationship,
+			}
 		}
 		if _, err := store.SaveDirectoryCustomers(ctx, p, []models.DirectoryCustomer{
 			customer("t-alpha", "alpha.onmicrosoft.com", "reseller"),

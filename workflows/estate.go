@@ -85,6 +85,8 @@ type EstateState struct {
 	Phase   string
 	Pages   int
 	Changes int
+	// Imported counts the indirect resellers the last pass made known partnerships.
+	Imported int
 	// Signals counts the events the last pass sent waiting flows.
 	Signals         int
 	LastCompletedAt time.Time
@@ -182,7 +184,7 @@ func (w *estateSync) pass(ctx workflow.Context) error {
 			return err
 		}
 		w.pos = EstatePosition{Pass: p, Phase: EstateCustomers}
-		w.state.Pages, w.state.Changes, w.state.Signals, w.state.LastError = 0, 0, 0, ""
+		w.state.Pages, w.state.Changes, w.state.Signals, w.state.Imported, w.state.LastError = 0, 0, 0, 0, ""
 	}
 	w.state.Pass = w.pos.Pass.Pass
 	for {
@@ -275,6 +277,15 @@ func (w *estateSync) listResellers(ctx workflow.Context) error {
 	if err != nil {
 		return err
 	}
+	// Resellers that authorized the partner before partnerflow become known partnerships, each
+	// verified as a new one is.
+	var imported int
+	in := activities.EstateResellerImport{PartnerID: w.in.PartnerID, Resellers: resellers}
+	err = workflow.ExecuteActivity(withEstateCalls(ctx), a.ImportEstateResellers, in).Get(ctx, &imported)
+	if err != nil {
+		return err
+	}
+	w.state.Imported += imported
 	w.pos.Resellers, w.pos.Reseller, w.pos.Cursor = nil, 0, ""
 	for _, r := range resellers {
 		w.pos.Resellers = append(w.pos.Resellers, r.TenantID)

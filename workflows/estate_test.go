@@ -39,6 +39,11 @@ type estateWorld struct {
 	marked          []int64
 }
 
+func (w *estateWorld) ImportEstateResellers(_ context.Context, in activities.EstateResellerImport) (int, error) {
+	w.log(fmt.Sprintf("import:%d", len(in.Resellers)))
+	return len(in.Resellers), nil
+}
+
 func (w *estateWorld) RouteEstateSignals(context.Context, activities.EstateEnd) (int, error) {
 	w.log("route")
 	return len(w.owed), nil
@@ -187,7 +192,7 @@ func TestAnEstatePassReadsEveryPageOnceThenPauses(t *testing.T) {
 	w := &estateWorld{customerPages: 3, gdapPages: 2, resellerPages: map[string]int{"r1": 2, "r2": 1}, undelivered: 700}
 	nextIn, took := runEstate(t, w, workflows.EstateSyncInput{PartnerID: "p", Every: time.Hour}, nil)
 	want := []string{
-		"customers:", "customers:1", "customers:2", "gdap:", "gdap:1", "resellers",
+		"customers:", "customers:1", "customers:2", "gdap:", "gdap:1", "resellers", "import:2",
 		"reseller:r1:", "reseller:r1:1", "reseller:r2:", "route",
 	}
 	if !slices.Equal(w.calls, want) {
@@ -271,7 +276,8 @@ func TestAPassTellsTheWaitingFlowsWhatTheDirectoryShows(t *testing.T) {
 		{ID: 3, EventName: "granular-admin-relationship-terminated", ResourceID: "rel-2"},
 	}}
 	got := map[string]workflows.PartnerCenterEvent{}
-	nextIn, _ := runEstate(t, w, workflows.EstateSyncInput{PartnerID: "p"}, func(env *testsuite.TestWorkflowEnvironment) {
+	in := workflows.EstateSyncInput{PartnerID: "p"}
+	nextIn, _ := runEstate(t, w, in, func(env *testsuite.TestWorkflowEnvironment) {
 		env.OnSignalExternalWorkflow(mockAny, mockAny, "", workflows.SignalPartnerCenterEvent, mockAny).Return(
 			func(_, workflowID, _, _ string, arg any) error {
 				event := arg.(workflows.PartnerCenterEvent)

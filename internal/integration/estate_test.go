@@ -328,7 +328,9 @@ func TestWaitingInvitationsLeavePartnerCenterAloneAndTheSyncWakesThem(t *testing
 			}
 			h.startEstateSync(time.Hour)
 			h.waitPass(1)
-			active := h.waitFor(inv.ID, "active", func(i invitation) bool { return i.Status == models.InvitationActive })
+			active := h.waitFor(inv.ID, "active", func(i invitation) bool {
+				return i.Status == models.InvitationActive
+			})
 			if active.CustomerTenantID == "" || !active.has("reseller-accepted") || !active.has("gdap-approved") {
 				t.Fatalf("the sync's events must carry the consents: %+v", active)
 			}
