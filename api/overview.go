@@ -45,6 +45,9 @@ type flowOverview struct {
 	DoneStep  string
 	DoneLabel string
 	NoneDone  string
+	// only restricts the funnel and the median to the flows whose row meets these SQL conditions
+	// (alias f): constants, never input.
+	only []string
 
 	stats func(ctx context.Context, store *models.Store, partnerID string) (flowStats, error)
 }
@@ -70,7 +73,7 @@ func overviewOf[R any](o flowOverview) flowOverview {
 		if st.Statuses, err = models.StatusCounts[R](ctx, store, partnerID, o.Statuses); err != nil {
 			return st, fmt.Errorf("overview of %s flows: %w", o.Kind, err)
 		}
-		if st.Funnel, err = models.Funnel[R](ctx, store, o.Kind, partnerID, steps); err != nil {
+		if st.Funnel, err = models.Funnel[R](ctx, store, o.Kind, partnerID, steps, o.only...); err != nil {
 			return st, fmt.Errorf("overview of %s flows: %w", o.Kind, err)
 		}
 		if st.Median, st.DoneFlows, err = models.MedianTimeToStep[R](
@@ -79,6 +82,7 @@ func overviewOf[R any](o flowOverview) flowOverview {
 			o.Kind,
 			partnerID,
 			o.DoneStep,
+			o.only...,
 		); err != nil {
 			return st, fmt.Errorf("overview of %s flows: %w", o.Kind, err)
 		}

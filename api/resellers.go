@@ -59,6 +59,9 @@ var resellerRegistration = flowRegistration{
 		DoneStep:  "authorized",
 		DoneLabel: "Median time to authorize",
 		NoneDone:  "No reseller authorized yet.",
+		// A partnership imported from Partner Center was never sent: it counts in the statuses,
+		// not in the requests' funnel and their time to authorize.
+		only: []string{"f.source = '" + models.ResellerSourceRequest + "'"},
 	}),
 	mailKinds: []string{notify.KindResellerInvitation, notify.KindResellerReminder, notify.KindResellerResend,
 		notify.KindResellerEscalation, notify.KindResellerVerified, notify.KindResellerVerificationFailed},

@@ -43,8 +43,16 @@ func StatusCounts[R any](ctx context.Context, s *Store, partnerID string, order 
 
 // Funnel counts, for each of steps in order, how many of a partner's flows of one kind reached
 // it: distinct flows, so a step written twice (a link opened twice) counts once. Each step is
-// counted on its own, so a flow that skipped a step is not counted there.
-func Funnel[R any](ctx context.Context, s *Store, kind, partnerID string, steps []string) ([]Count, error) {
+// counted on its own, so a flow that skipped a step is not counted there. only, when given, is a
+// condition on the flow's row (alias f) that the counted flows meet: a constant of the caller's,
+// never input.
+func Funnel[R any](
+	ctx context.Context,
+	s *Store,
+	kind, partnerID string,
+	steps []string,
+	only ...string,
+) ([]Count, error) {
 	table, err := flowTable[R](s)
 	if err != nil {
 		return nil, err
@@ -52,7 +60,7 @@ func Funnel[R any](ctx context.Context, s *Store, kind, partnerID string, steps 
 	var rows []Count
 	err = s.DB.WithContext(ctx).Raw(`SELECT fs.name AS name, COUNT(DISTINCT fs.flow_id) AS n
 		FROM flow_steps fs JOIN ? ON f.id = fs.flow_id
-		WHERE fs.flow_kind = ? AND f.partner_id = ? AND fs.name IN ?
+		WHERE fs.flow_kind = ? AND f.partner_id = ? AND fs.name IN ?`+onlyFlows(only)+`
 		GROUP BY fs.name`, table, kind, partnerID, steps).Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("funnel of %s flows: %w", kind, err)
@@ -76,8 +84,13 @@ const MaxMedianSample = 10000
 // MedianTimeToStep returns the median time from a flow's creation to the first time it reached
 // step, over a partner's flows of one kind that reached it (at most the MaxMedianSample most
 // recent), and how many flows that median is of; zero flows means none reached the step.
-// The median is computed here because SQLite has no percentile function.
-func MedianTimeToStep[R any](ctx context.Context, s *Store, kind, partnerID, step string) (time.Duration, int, error) {
+// The median is computed here because SQLite has no percentile function. only is as Funnel's.
+func MedianTimeToStep[R any](
+	ctx context.Context,
+	s *Store,
+	kind, partnerID, step string,
+	only ...string,
+) (time.Duration, int, error) {
 	table, err := flowTable[R](s)
 	if err != nil {
 		return 0, 0, err
@@ -89,7 +102,7 @@ func MedianTimeToStep[R any](ctx context.Context, s *Store, kind, partnerID, ste
 	}
 	err = s.DB.WithContext(ctx).Raw(`SELECT f.created_at AS created_at, fs.at AS at
 		FROM flow_steps fs JOIN ? ON f.id = fs.flow_id
-		WHERE fs.flow_kind = ? AND f.partner_id = ? AND fs.name = ?
+		WHERE fs.flow_kind = ? AND f.partner_id = ? AND fs.name = ?`+onlyFlows(only)+`
 		AND NOT EXISTS (SELECT 1 FROM flow_steps e WHERE e.flow_kind = fs.flow_kind AND e.flow_id = fs.flow_id
 			AND e.name = fs.name AND (e.at < fs.at OR (e.at = fs.at AND e.id < fs.id)))
 		ORDER BY fs.at DESC, fs.id DESC LIMIT ?`, table, kind, partnerID, step, MaxMedianSample).Scan(&rows).Error
@@ -119,4 +132,13 @@ func flowTable[R any](s *Store) (clause.Table, error) {
 		return clause.Table{}, fmt.Errorf("table of %T: %w", *new(R), err)
 	}
 	return clause.Table{Name: stmt.Schema.Table, Alias: "f"}, nil
+}
+
+// onlyFlows is the SQL of Funnel's and MedianTimeToStep's row conditions.
+func onlyFlows(only []string) string {
+	out := ""
+	for _, cond := range only {
+		out += " AND (" + cond + ")"
+	}
+	return out
 }

@@ -106,6 +106,22 @@ func TestFlowStatistics(t *testing.T) {
 			}
 		})
 
+		t.Run("only the flows whose row meets a condition are counted", func(t *testing.T) {
+			got, err := models.Funnel[models.Invitation](ctx, store, models.KindInvitation, "p1",
+				[]string{"sent"}, "f.status = 'active'")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := []models.Count{{Name: "sent", N: 1}}; !reflect.DeepEqual(got, want) {
+				t.Fatalf("funnel of the active ones = %v, want %v", got, want)
+			}
+			_, n, err := models.MedianTimeToStep[models.Invitation](ctx, store, models.KindInvitation, "p1", "sent",
+				"f.status = 'active'")
+			if err != nil || n != 1 {
+				t.Fatalf("median of the active ones over %d flows, %v", n, err)
+			}
+		})
+
 		t.Run("a partner without flows has an empty funnel", func(t *testing.T) {
 			got, err := models.Funnel[models.Invitation](
 				ctx,
