@@ -217,7 +217,7 @@ func FromEnv() (Config, error) {
 	if c.UIPort, err = envInt("PARTNERFLOW_UI_PORT", 8233); err != nil {
 		return c, err
 	}
-	if c.EstateSyncEvery, err = envDuration("PARTNERFLOW_ESTATE_SYNC_EVERY", 6*time.Hour); err != nil {
+	if c.EstateSyncEvery, err = envDuration("PARTNERFLOW_ESTATE_SYNC_EVERY", 15*time.Minute); err != nil {
 		return c, err
 	}
 	c.EstateSyncEverySet = os.Getenv("PARTNERFLOW_ESTATE_SYNC_EVERY") != ""

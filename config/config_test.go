@@ -20,6 +20,7 @@ func TestDefaultsAreTheDocumentedOnes(t *testing.T) {
 		"PARTNERFLOW_SIM_ADDR",
 		"PARTNERFLOW_POLL_INTERVAL",
 		"PARTNERFLOW_REMINDERS",
+		"PARTNERFLOW_ESTATE_SYNC_EVERY",
 	} {
 		t.Setenv(name, "")
 	}
@@ -33,6 +34,9 @@ func TestDefaultsAreTheDocumentedOnes(t *testing.T) {
 	}
 	if c.AppDatabase() != ".partnerflow/partnerflow.db" || c.BaseURL() != "http://127.0.0.1:8080" {
 		t.Fatalf("derived %q %q", c.AppDatabase(), c.BaseURL())
+	}
+	if c.EstateSyncEvery != 15*time.Minute || c.EstateSyncEverySet {
+		t.Fatalf("estate sync every %v (set %v)", c.EstateSyncEvery, c.EstateSyncEverySet)
 	}
 	if len(c.Wait.Reminders) != 3 || c.Wait.Reminders[2] != 14*24*time.Hour || c.Wait.PollInterval != 15*time.Minute {
 		t.Fatalf("policy %+v %v", c.Wait.Reminders, c.Wait.PollInterval)

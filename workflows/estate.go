@@ -21,8 +21,9 @@ import (
 // EstateSyncWorkflowID is the one estate sync of a partner.
 func EstateSyncWorkflowID(partnerID string) string { return "estate/" + partnerID }
 
-// DefaultEstateSyncEvery is the pause between two passes.
-const DefaultEstateSyncEvery = 6 * time.Hour
+// DefaultEstateSyncEvery is the pause between two passes: the fallback polling's interval, so
+// that a waiting invitation the sync tells hears no later than it would have asked.
+const DefaultEstateSyncEvery = 15 * time.Minute
 
 // AssignmentCountsPerPass bounds the relationships whose access assignments one pass counts (a
 // call each): two minutes of the sync's call budget.

@@ -52,7 +52,9 @@ func (a *app) runDev(ctx context.Context) error {
 		cfg.Wait.PollInterval = 30 * time.Second // dev: notice consents quickly even without webhooks
 	}
 	if !cfg.EstateSyncEverySet {
-		cfg.EstateSyncEvery = 5 * time.Minute // dev: the simulated estate shows in the directory soon
+		// dev: the simulated estate shows in the directory soon, and the sync tells waiting
+		// invitations as often as they would have polled.
+		cfg.EstateSyncEvery = 30 * time.Second
 	}
 	if cfg.Invitation.DefaultAssignments == "" {
 		cfg.Invitation.DefaultAssignments = devAssignments()

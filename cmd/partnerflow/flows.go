@@ -138,7 +138,7 @@ func (a *app) flowConfig(e *engine, temporalUI string) (api.FlowConfig, error) {
 			USGovPortalURL:     a.cfg.Invitation.USGovPortalURL,
 			Customers:          customers,
 			Tenants:            tenants,
-			EstateSynced:       a.cfg.EstateSyncEvery > 0 && a.cfg.PartnerCenterTenantID != "",
+			EstateSynced:       estateSynced(a.cfg),
 		},
 		Reseller: api.ResellerConfig{
 			PartnershipURL: a.cfg.Reseller.PartnershipURL,
@@ -201,4 +201,10 @@ func startEstateSync(ctx context.Context, c client.Client, cfg config.Config) er
 		return fmt.Errorf("start the estate sync of %s: %w", partnerID, err)
 	}
 	return nil
+}
+
+// estateSynced says waiting invitations leave it to the estate sync to tell them: it runs, and at
+// least as often as they would poll (an operator who asks for faster polling gets it).
+func estateSynced(cfg config.Config) bool {
+	return cfg.EstateSyncEvery > 0 && cfg.PartnerCenterTenantID != "" && cfg.EstateSyncEvery <= cfg.Wait.PollInterval
 }
