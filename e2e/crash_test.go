@@ -640,7 +640,8 @@ type hookLog struct {
 	*httptest.Server
 	mu     sync.Mutex
 	secret string
-	// deliveries counts arrivals per delivery ID; events maps "<type> <flow>" to event IDs.
+	// deliveries counts arrivals per delivery ID; events maps "<type> <flow>" (a directory event:
+	// "<type> <subject> <detail>") to event IDs.
 	deliveries map[string]int
 	events     map[string]map[string]bool
 	bad        int
@@ -664,11 +665,15 @@ func newHookLog(t *testing.T) *hookLog {
 			Type string `json:"type"`
 			Data struct {
 				ID string `json:"id"`
+				// Subject and Detail name a directory event's customer or relationship and its
+				// transition ("old → new").
+				Subject string `json:"subject"`
+				Detail  string `json:"detail"`
 			} `json:"data"`
 		}
 		_ = json.Unmarshal(body, &ev)
 		h.deliveries[r.Header.Get(notify.DeliveryHeader)]++
-		key := ev.Type + " " + ev.Data.ID
+		key := strings.TrimSpace(ev.Type + " " + ev.Data.ID + ev.Data.Subject + " " + ev.Data.Detail)
 		if h.events[key] == nil {
 			h.events[key] = map[string]bool{}
 		}
