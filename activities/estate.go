@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/activity"
 	"golang.org/x/time/rate"
 
 	"github.com/partnerflow/partnerflow/models"
@@ -73,13 +74,45 @@ func (a *Activities) waitEstateCall(ctx context.Context, partnerID string) error
 	return l.Wait(ctx)
 }
 
+// estateHeartbeatEvery is how often an estate activity tells Temporal it is alive; the sync's
+// heartbeat timeout is a few times longer.
+const estateHeartbeatEvery = 5 * time.Second
+
+// estateHeartbeat heartbeats until the returned stop is called: estate activities wait on the
+// partner's call budget and on Partner Center, and a worker that dies meanwhile must be noticed
+// by its heartbeat timeout rather than its start-to-close timeout.
+func estateHeartbeat(ctx context.Context) (stop func()) {
+	if !activity.IsActivity(ctx) {
+		return func() {}
+	}
+	activity.RecordHeartbeat(ctx)
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(estateHeartbeatEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				activity.RecordHeartbeat(ctx)
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
 // BeginEstatePass starts the partner's next pass, or resumes one a crash interrupted.
 func (a *Activities) BeginEstatePass(ctx context.Context, partnerID string) (models.DirectoryPass, error) {
+	defer estateHeartbeat(ctx)()
 	return a.cfg.Store.BeginDirectoryPass(ctx, partnerID, a.cfg.Now())
 }
 
 // SyncCustomerPage reads one page of the partner's customers into the directory.
 func (a *Activities) SyncCustomerPage(ctx context.Context, in EstatePage) (EstatePageResult, error) {
+	defer estateHeartbeat(ctx)()
 	if err := a.waitEstateCall(ctx, in.PartnerID); err != nil {
 		return EstatePageResult{}, err
 	}
@@ -107,6 +140,7 @@ func (a *Activities) SyncCustomerPage(ctx context.Context, in EstatePage) (Estat
 
 // SyncGDAPPage reads one page of the partner's GDAP relationships into the directory.
 func (a *Activities) SyncGDAPPage(ctx context.Context, in EstatePage) (EstatePageResult, error) {
+	defer estateHeartbeat(ctx)()
 	if err := a.waitEstateCall(ctx, in.PartnerID); err != nil {
 		return EstatePageResult{}, err
 	}
@@ -155,6 +189,7 @@ func directoryGDAP(partnerID string, r partnercenter.GDAPRelationship) models.Di
 // CountGDAPAssignments counts the access assignments of active relationships; an active
 // relationship that assigns its roles to no group is an alert. It returns the changes found.
 func (a *Activities) CountGDAPAssignments(ctx context.Context, in EstateAssignments) (int, error) {
+	defer estateHeartbeat(ctx)()
 	changes := 0
 	for _, id := range in.RelationshipIDs {
 		if err := a.waitEstateCall(ctx, in.PartnerID); err != nil {
@@ -191,6 +226,7 @@ type EstateReseller struct {
 // ListEstateResellers lists the indirect resellers that have authorized the partner, by tenant ID
 // (App+User: without the connection it is ErrTypeConnectionNeeded).
 func (a *Activities) ListEstateResellers(ctx context.Context, partnerID string) ([]EstateReseller, error) {
+	defer estateHeartbeat(ctx)()
 	if err := a.waitEstateCall(ctx, partnerID); err != nil {
 		return nil, err
 	}
@@ -209,6 +245,7 @@ func (a *Activities) ListEstateResellers(ctx context.Context, partnerID string) 
 // SyncResellerCustomerPage reads one page of an indirect reseller's customers and records them
 // as that reseller's in the directory.
 func (a *Activities) SyncResellerCustomerPage(ctx context.Context, in EstatePage) (EstatePageResult, error) {
+	defer estateHeartbeat(ctx)()
 	if err := a.waitEstateCall(ctx, in.PartnerID); err != nil {
 		return EstatePageResult{}, err
 	}
@@ -233,11 +270,13 @@ func (a *Activities) SyncResellerCustomerPage(ctx context.Context, in EstatePage
 
 // EndEstatePass completes a pass; it returns the changes it found (what is gone).
 func (a *Activities) EndEstatePass(ctx context.Context, in EstateEnd) (int, error) {
+	defer estateHeartbeat(ctx)()
 	return a.cfg.Store.EndDirectoryPass(ctx, in.PartnerID, in.Pass, in.ResellersRead, a.cfg.Now())
 }
 
 // DeliverEstateChanges delivers a batch of the directory's changes; 0 means none was left.
 func (a *Activities) DeliverEstateChanges(ctx context.Context, partnerID string) (int, error) {
+	defer estateHeartbeat(ctx)()
 	return a.cfg.Store.DeliverDirectoryChanges(ctx, partnerID, 0, a.cfg.Now())
 }
 
@@ -278,6 +317,7 @@ var gdapEndedStatuses = map[string]string{
 // next pass (its check did not yet see what the directory saw) hears it again. It returns how
 // many are new.
 func (a *Activities) RouteEstateSignals(ctx context.Context, in EstateEnd) (int, error) {
+	defer estateHeartbeat(ctx)()
 	store, partnerID := a.cfg.Store, in.PartnerID
 	pass := fmt.Sprintf("/%d", in.Pass.Pass)
 	var signals []models.DirectoryChange

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,7 +18,15 @@ import (
 type EstateResellerImport struct {
 	PartnerID string
 	Resellers []EstateReseller
+	// Pass is the directory pass that listed them: a waiting request hears of its reseller once
+	// per pass.
+	Pass int64
 }
+
+// EventResellerListed is the event the estate sync sends a waiting partnership request when
+// Partner Center lists, among the provider's indirect resellers, one the request names. Partner
+// Center itself sends no event when a reseller authorizes its provider.
+const EventResellerListed = "indirect-reseller-listed"
 
 // importedResellerIDPrefix is the prefix of a partnership's ID, as the API's.
 const importedResellerIDPrefix = "res_"
@@ -34,6 +43,7 @@ const importedResellerIDPrefix = "res_"
 // partnership it wrote (it holds the tenant), and two attempts running at once cannot both write
 // one (resellers_one_imported). It returns how many partnerships it wrote.
 func (a *Activities) ImportEstateResellers(ctx context.Context, in EstateResellerImport) (int, error) {
+	defer estateHeartbeat(ctx)()
 	partnerID := in.PartnerID
 	if partnerID == "" {
 		partnerID = a.cfg.PartnerID
@@ -44,10 +54,12 @@ func (a *Activities) ImportEstateResellers(ctx context.Context, in EstateReselle
 		return 0, fmt.Errorf("list the open partnership requests: %w", err)
 	}
 	imported := 0
+	var signals []models.DirectoryChange
 	for _, listed := range in.Resellers {
 		if listed.TenantID == "" || !strings.EqualFold(listed.State, "Active") {
 			continue
 		}
+		signals = append(signals, a.awaitingSignals(requests, listed, in.Pass)...)
 		_, err := store.ResellerHoldingTenant(ctx, partnerID, listed.TenantID)
 		switch {
 		case err == nil:
@@ -66,19 +78,44 @@ func (a *Activities) ImportEstateResellers(ctx context.Context, in EstateReselle
 			imported++
 		}
 	}
+	if _, err := store.AddDirectorySignals(ctx, partnerID, signals); err != nil {
+		return imported, fmt.Errorf("tell the waiting partnership requests: %w", err)
+	}
 	return imported, nil
 }
 
+// awaitingSignals owes each request that waits for the reseller's authorization and names the
+// listed reseller (awaitedByRequest's rule) the event that makes it check at once: such a request
+// does not poll while the estate sync runs (WaitPolicy.NoPolling). One per request and pass; the
+// request that still waits at the next pass hears it again.
+func (a *Activities) awaitingSignals(
+	requests []models.Reseller, listed EstateReseller, pass int64,
+) []models.DirectoryChange {
+	var out []models.DirectoryChange
+	for _, r := range requests {
+		if r.Status != models.ResellerPending || !names(r, listed) {
+			continue
+		}
+		out = append(out, models.DirectoryChange{
+			Kind: models.SignalPrefix + EventResellerListed, SubjectID: listed.TenantID, Detail: r.WorkflowID,
+			Key:       fmt.Sprintf("signal/%s/reseller-listed/%d", r.ID, pass),
+			CreatedAt: a.cfg.Now().UTC(),
+		})
+	}
+	return out
+}
+
 // awaitedByRequest reports whether an open request that no tenant matched yet names the listed
-// reseller by company name or PartnerID: its workflow takes the reseller when it next polls, and
+// reseller by company name or PartnerID: its workflow takes the reseller when it next checks (the event
+// awaitingSignals owes it makes that now), and
 // an import too would make two partnerships compete for the tenant.
 func awaitedByRequest(requests []models.Reseller, listed EstateReseller) bool {
-	for _, r := range requests {
-		if sameCompany(r.CompanyName, listed.Name) || (r.MPNID != "" && r.MPNID == listed.MPNID) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(requests, func(r models.Reseller) bool { return names(r, listed) })
+}
+
+// names reports whether a request names the listed reseller, by company name or PartnerID.
+func names(r models.Reseller, listed EstateReseller) bool {
+	return sameCompany(r.CompanyName, listed.Name) || (r.MPNID != "" && r.MPNID == listed.MPNID)
 }
 
 // importReseller writes one imported partnership with the command that starts its workflow;

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -109,10 +110,14 @@ func TestImportEstateResellers(t *testing.T) {
 		n, err := acts.ImportEstateResellers(ctx, activities.EstateResellerImport{
 			PartnerID: importPartner,
 			Resellers: listed,
+			Pass:      1,
 		})
 		if err != nil || n != len(want) {
 			t.Fatalf("imported %d (%v), want %d", n, err, len(want))
 		}
+		// The two waiting requests each hear that their reseller is listed, once in the pass.
+		wantSignals := []string{"reseller/res_asked_name t-asked-by-name", "reseller/res_asked_id t-asked-by-id"}
+		checkResellerSignals(t, store, wantSignals)
 		rows := importedRows(t, store)
 		if len(rows) != len(want) {
 			t.Fatalf("imported tenants %v, want %v", rows, want)
@@ -139,6 +144,7 @@ func TestImportEstateResellers(t *testing.T) {
 		n, err = acts.ImportEstateResellers(ctx, activities.EstateResellerImport{
 			PartnerID: importPartner,
 			Resellers: listed,
+			Pass:      1,
 		})
 		if err != nil || n != 0 {
 			t.Fatalf("importing again: %d %v", n, err)
@@ -146,6 +152,20 @@ func TestImportEstateResellers(t *testing.T) {
 		if again := importedRows(t, store); len(again) != len(want) {
 			t.Fatalf("importing again added partnerships: %v", again)
 		}
+		checkResellerSignals(t, store, wantSignals)
+		// A request still waiting at the next pass hears it again; one that stopped waiting does
+		// not.
+		if err := store.RecordReseller(ctx, "res_asked_id", models.ResellerChange{
+			Status: models.ResellerVerifying,
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := acts.ImportEstateResellers(ctx, activities.EstateResellerImport{
+			PartnerID: importPartner, Resellers: listed, Pass: 2,
+		}); err != nil {
+			t.Fatal(err)
+		}
+		checkResellerSignals(t, store, append(wantSignals, "reseller/res_asked_name t-asked-by-name"))
 
 		// An imported partnership that failed holds nothing: the next import brings it afresh.
 		failed := rows["t-litware"][0]
@@ -161,6 +181,26 @@ func TestImportEstateResellers(t *testing.T) {
 			t.Fatalf("importing a failed import again: %d %v", n, err)
 		}
 	})
+}
+
+// checkResellerSignals checks the events owed to flows, as "workflow resource", oldest first:
+// each an indirect-reseller-listed event.
+func checkResellerSignals(t *testing.T, store *models.Store, want []string) {
+	t.Helper()
+	owed, err := store.UndeliveredDirectorySignals(context.Background(), importPartner, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range owed {
+		if s.EventName != activities.EventResellerListed {
+			t.Fatalf("event %+v", s)
+		}
+		got = append(got, s.WorkflowID+" "+s.ResourceID)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("signals %q, want %q", got, want)
+	}
 }
 
 // checkStartCommand checks the command that starts an imported partnership's workflow: due at

@@ -28,6 +28,11 @@ type FlowConfig struct {
 	// Wait is every flow's schedule of reminders, escalation and polling while it waits for a
 	// person (default workflows.DefaultWaitPolicy).
 	Wait workflows.WaitPolicy
+	// EstateSynced says the partner's estate sync runs at least as often as flows would poll and
+	// tells the waits it can answer what it saw: invitations (the customer's consents) and
+	// partnership requests (the reseller's authorization) then start without polling
+	// (WaitPolicy.NoPolling).
+	EstateSynced bool
 	// Webhooks verifies Partner Center's webhook signatures; nil refuses every event.
 	Webhooks *partnercenter.WebhookVerifier
 	// TemporalUIURL is the Temporal Web UI's base address; when set, the dashboard links each
@@ -63,9 +68,6 @@ type InvitationConfig struct {
 	// Tenants finds the tenant that holds a domain, so an invitation to a domain no tenant holds
 	// is refused at once; nil skips the check.
 	Tenants TenantFinder
-	// EstateSynced says the partner's estate sync runs and tells waiting invitations what the
-	// directory shows for them, so they do not poll Partner Center on their own.
-	EstateSynced bool
 }
 
 // ResellerConfig is the reseller partnership flow's own settings.

@@ -128,7 +128,7 @@ type assignmentRequest struct {
 // returns the workflow input it asks for.
 func (s *Server) invitationInput(req createInvitationRequest) (workflows.InvitationInput, error) {
 	in := workflows.InvitationInput{PartnerID: s.flows.PartnerID, AutoExtend: req.AutoExtend, Policy: s.flows.Wait}
-	if s.flows.Invitation.EstateSynced {
+	if s.flows.EstateSynced {
 		in.Policy.NoPolling = true
 	}
 	in.CustomerDomain = strings.ToLower(strings.TrimSpace(req.CustomerDomain))

@@ -118,6 +118,9 @@ func (s *Server) resellerInput(req createResellerRequest) (workflows.ResellerInp
 		ResellerStart: models.ResellerStart{PartnerID: s.flows.PartnerID},
 		Policy:        s.flows.Wait,
 	}
+	// The estate sync lists the provider's indirect resellers every pass and tells the request
+	// whose reseller appeared.
+	in.Policy.NoPolling = in.Policy.NoPolling || s.flows.EstateSynced
 	in.Email = strings.ToLower(strings.TrimSpace(req.Email))
 	if !validEmail(in.Email) {
 		return in, Invalid("email", "must be the reseller contact's e-mail address, such as admin@adatum.com")

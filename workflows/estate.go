@@ -281,7 +281,7 @@ func (w *estateSync) listResellers(ctx workflow.Context) error {
 	// Resellers that authorized the partner before partnerflow become known partnerships, each
 	// verified as a new one is.
 	var imported int
-	in := activities.EstateResellerImport{PartnerID: w.in.PartnerID, Resellers: resellers}
+	in := activities.EstateResellerImport{PartnerID: w.in.PartnerID, Resellers: resellers, Pass: w.pos.Pass.Pass}
 	err = workflow.ExecuteActivity(withEstateCalls(ctx), a.ImportEstateResellers, in).Get(ctx, &imported)
 	if err != nil {
 		return err
@@ -381,6 +381,9 @@ func withEstateCalls(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout:    5 * time.Minute,
 		ScheduleToCloseTimeout: 24 * time.Hour,
+		// Estate activities heartbeat while they wait for the budget or a call: a worker killed
+		// mid-page is noticed in seconds, not at the end of the five minutes.
+		HeartbeatTimeout: 20 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute,
 		},

@@ -24,6 +24,9 @@ var ResellerFlow = Flow{
 	Workflow: ResellerPartnership,
 	Query:    QueryReseller,
 	Updates:  []string{UpdateResend, UpdateCancel, UpdateVerify},
+	// Partner Center sends no event when a reseller authorizes its provider; the estate sync,
+	// which lists the provider's indirect resellers every pass, signals the request it names.
+	Signals: []string{SignalPartnerCenterEvent},
 }
 
 // Names of the reseller partnership's messages.
@@ -117,6 +120,9 @@ func (w *resellerImpl) setup(ctx workflow.Context) error {
 		w.in.Policy.ContinueAsNewAfter,
 	)
 	resume(w.flow, w.in.Carry, &w.state, &w.started)
+	// The estate sync's signal that the reseller appeared among the provider's indirect
+	// resellers makes the wait check at once (the only way for a request that does not poll).
+	w.listen(ctx)
 	if err := serveState(ctx, QueryReseller, &w.state); err != nil {
 		return err
 	}

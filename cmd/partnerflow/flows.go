@@ -131,6 +131,7 @@ func (a *app) flowConfig(e *engine, temporalUI string) (api.FlowConfig, error) {
 			AllowedCertificateHosts: hosts,
 			AllowHTTP:               allowHTTP,
 		}),
+		EstateSynced:  estateSynced(a.cfg),
 		TemporalUIURL: temporalUI,
 		Namespace:     a.cfg.TemporalNamespace,
 		Invitation: api.InvitationConfig{
@@ -138,7 +139,6 @@ func (a *app) flowConfig(e *engine, temporalUI string) (api.FlowConfig, error) {
 			USGovPortalURL:     a.cfg.Invitation.USGovPortalURL,
 			Customers:          customers,
 			Tenants:            tenants,
-			EstateSynced:       estateSynced(a.cfg),
 		},
 		Reseller: api.ResellerConfig{
 			PartnershipURL: a.cfg.Reseller.PartnershipURL,
@@ -203,8 +203,9 @@ func startEstateSync(ctx context.Context, c client.Client, cfg config.Config) er
 	return nil
 }
 
-// estateSynced says waiting invitations leave it to the estate sync to tell them: it runs, and at
-// least as often as they would poll (an operator who asks for faster polling gets it).
+// estateSynced says waiting invitations and partnership requests leave it to the estate sync to
+// tell them: it runs, and at least as often as they would poll (an operator who asks for faster
+// polling gets it).
 func estateSynced(cfg config.Config) bool {
 	return cfg.EstateSyncEvery > 0 && cfg.PartnerCenterTenantID != "" && cfg.EstateSyncEvery <= cfg.Wait.PollInterval
 }
