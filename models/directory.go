@@ -212,6 +212,11 @@ func (s *Store) SaveDirectoryCustomers(
 			default:
 				r.FirstSeenAt = old.FirstSeenAt
 				r.ResellerTenantID, r.ResellerPass = old.ResellerTenantID, old.ResellerPass
+				if old.Pass == p.Pass {
+					// The page again in the same pass (a retried activity): a customer the pass
+					// found first stays new, so its reseller is not announced as a change.
+					r.SeenAt = old.SeenAt
+				}
 				if old.CompanyName == r.CompanyName && old.Domain == r.Domain && old.Relationship == r.Relationship &&
 					!old.Gone {
 					r.ChangedAt = old.ChangedAt

@@ -120,6 +120,51 @@ func TestTheDirectoryImportsQuietlyThenReportsEachChangeOnce(t *testing.T) {
 	})
 }
 
+func TestARetriedPageAnnouncesANewResellerCustomerOnce(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, store *models.Store) {
+		ctx := context.Background()
+		const partner = "partner-1"
+		at := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+		first, err := store.BeginDirectoryPass(ctx, partner, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.EndDirectoryPass(ctx, partner, first, true, at); err != nil {
+			t.Fatal(err)
+		}
+		p, err := store.BeginDirectoryPass(ctx, partner, at.Add(time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		page := []models.DirectoryCustomer{{PartnerID: partner, TenantID: "t9", CompanyName: "Nine",
+			Domain: "nine.onmicrosoft.com", Relationship: "reseller"}}
+		// The page is saved, the activity's answer is lost, and its retry saves it again later.
+		for _, d := range []time.Duration{time.Minute, time.Minute + 3*time.Second} {
+			if _, err := store.SaveDirectoryCustomers(ctx, p, page, at.Add(d)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		saved, err := store.AssociateDirectoryReseller(ctx, p, partner, "r1", []string{"t9"}, at.Add(2*time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if saved.Changes != 0 {
+			t.Fatalf("associating the new customer with its reseller made %d changes", saved.Changes)
+		}
+		changes, err := store.UndeliveredDirectoryChanges(ctx, partner, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, c := range changes {
+			got = append(got, c.Kind+" "+c.SubjectID)
+		}
+		if want := []string{models.ChangeCustomerAdded + " t9"}; !slices.Equal(got, want) {
+			t.Fatalf("changes %v, want %v", got, want)
+		}
+	})
+}
+
 func TestAnUnfinishedPassIsResumedNotRestarted(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, store *models.Store) {
 		ctx := context.Background()
