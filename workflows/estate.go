@@ -13,8 +13,8 @@ import (
 
 // The estate sync: one long-running workflow per partner reads the partner's whole estate from
 // Partner Center and Microsoft Graph, whoever made each part — every customer, every GDAP
-// relationship, and which indirect reseller each customer is with — into the directory, one page
-// per activity. The directory finds what changed since the last full pass and the alerts due
+// relationship, which indirect reseller each customer is with, and a bounded slice of the
+// customers' subscriptions — into the directory, one page per activity. The directory finds what changed since the last full pass and the alerts due
 // (models.SaveDirectoryGDAP); the sync then delivers each once. A pass costs a number of calls
 // that grows with the estate's size in pages, not with how many flows wait.
 
@@ -42,14 +42,20 @@ type EstateSettings struct {
 	Every time.Duration
 }
 
-// Phases of a pass, in order.
+// Phases of a pass, in order. EstateSubscriptions came later (GetVersion estateSubscriptionsChange):
+// a pass of the earlier code ends after the resellers.
 const (
-	EstateCustomers = "customers"
-	EstateGDAP      = "gdap"
-	EstateResellers = "resellers"
-	EstateDeliver   = "deliver"
-	EstateIdle      = "idle"
+	EstateCustomers     = "customers"
+	EstateGDAP          = "gdap"
+	EstateResellers     = "resellers"
+	EstateSubscriptions = "subscriptions"
+	EstateDeliver       = "deliver"
+	EstateIdle          = "idle"
 )
+
+// estateSubscriptionsChange is the workflow.GetVersion change that added the subscriptions phase:
+// runs recorded before it replay without the phase.
+const estateSubscriptionsChange = "estate-subscriptions"
 
 // EstateSyncInput starts or continues a partner's estate sync.
 type EstateSyncInput struct {
@@ -89,7 +95,9 @@ type EstateState struct {
 	// Imported counts the indirect resellers the last pass made known partnerships.
 	Imported int
 	// Signals counts the events the last pass sent waiting flows.
-	Signals         int
+	Signals int
+	// Subscriptions counts the customers whose subscriptions the last pass read.
+	Subscriptions   int
 	LastCompletedAt time.Time
 	// LastError is why the last pass stopped early, or why a phase was skipped.
 	LastError string
@@ -186,6 +194,7 @@ func (w *estateSync) pass(ctx workflow.Context) error {
 		}
 		w.pos = EstatePosition{Pass: p, Phase: EstateCustomers}
 		w.state.Pages, w.state.Changes, w.state.Signals, w.state.Imported, w.state.LastError = 0, 0, 0, 0, ""
+		w.state.Subscriptions = 0
 	}
 	w.state.Pass = w.pos.Pass.Pass
 	for {
@@ -238,8 +247,8 @@ func (w *estateSync) step(ctx workflow.Context) error {
 		}
 	case EstateResellers:
 		if w.pos.Reseller >= len(w.pos.Resellers) {
-			w.pos.ResellersRead, w.pos.Phase = true, EstateDeliver
-			return w.end(ctx)
+			w.pos.ResellersRead = true
+			return w.afterResellers(ctx)
 		}
 		page.Reseller = w.pos.Resellers[w.pos.Reseller]
 		if err := workflow.ExecuteActivity(actx, a.SyncResellerCustomerPage, page).Get(ctx, &got); err != nil {
@@ -251,8 +260,48 @@ func (w *estateSync) step(ctx workflow.Context) error {
 		if got.Next == "" {
 			w.pos.Reseller++
 		}
+	case EstateSubscriptions:
+		return w.readSubscriptions(ctx)
 	}
 	return nil
+}
+
+// afterResellers moves the pass past the resellers: to the subscriptions phase, or, in a run
+// recorded before that phase existed, straight to the pass's end.
+func (w *estateSync) afterResellers(ctx workflow.Context) error {
+	if workflow.GetVersion(ctx, estateSubscriptionsChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		w.pos.Phase = EstateDeliver
+		return w.end(ctx)
+	}
+	w.pos.Phase, w.pos.Cursor = EstateSubscriptions, ""
+	return nil
+}
+
+// readSubscriptions reads the subscriptions of a bounded number of customers (those never read,
+// then the least recently read; activities.SubscriptionReadsPerPass), then ends the pass. The
+// bound is the pass's, kept by the directory: a run continued as new in this phase, or a retried
+// activity, reads only the customers left. Without the partner's connection, should Partner
+// Center ask for it, the pass ends without them and says so.
+func (w *estateSync) readSubscriptions(ctx workflow.Context) error {
+	in := activities.EstateSubscriptions{
+		PartnerID: w.in.PartnerID, Pass: w.pos.Pass, Limit: activities.SubscriptionReadsPerPass,
+	}
+	var got activities.EstateSubscriptionsResult
+	err := workflow.ExecuteActivity(withEstateCalls(ctx), a.SyncCustomerSubscriptions, in).Get(ctx, &got)
+	if isConnectionNeeded(err) {
+		// The resellers may have been skipped for the same reason: the note keeps both.
+		note := "the customers' subscriptions were not read: " + rootMessage(err)
+		if w.state.LastError != "" {
+			note = w.state.LastError + "; " + note
+		}
+		w.state.LastError = note
+	} else if err != nil {
+		return err
+	}
+	w.state.Subscriptions += got.Read
+	w.state.Changes += got.Changes
+	w.pos.Phase = EstateDeliver
+	return w.end(ctx)
 }
 
 // advance counts a page and moves to the next page, or to the next phase after the last.
@@ -272,8 +321,7 @@ func (w *estateSync) listResellers(ctx workflow.Context) error {
 	err := workflow.ExecuteActivity(withEstateCalls(ctx), a.ListEstateResellers, w.in.PartnerID).Get(ctx, &resellers)
 	if isConnectionNeeded(err) {
 		w.state.LastError = "the resellers' customers were not read: " + rootMessage(err)
-		w.pos.Phase = EstateDeliver
-		return w.end(ctx)
+		return w.afterResellers(ctx)
 	}
 	if err != nil {
 		return err

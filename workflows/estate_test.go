@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -37,6 +38,24 @@ type estateWorld struct {
 	refuseCustomers bool
 	owed            []activities.EstateSignal
 	marked          []int64
+	// subscriptionsNeedConnection makes the subscriptions' read ask for the partner's sign-in.
+	subscriptionsNeedConnection bool
+	subscriptionReads           []activities.EstateSubscriptions
+}
+
+func (w *estateWorld) SyncCustomerSubscriptions(
+	_ context.Context,
+	in activities.EstateSubscriptions,
+) (activities.EstateSubscriptionsResult, error) {
+	w.log(fmt.Sprintf("subscriptions:%d", in.Limit))
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.subscriptionReads = append(w.subscriptionReads, in)
+	if w.subscriptionsNeedConnection {
+		return activities.EstateSubscriptionsResult{}, temporal.NewNonRetryableApplicationError(
+			"Partner Center needs the partner's sign-in", activities.ErrTypeConnectionNeeded, nil)
+	}
+	return activities.EstateSubscriptionsResult{Read: in.Limit, Refused: 1, Changes: 2}, nil
 }
 
 func (w *estateWorld) ImportEstateResellers(_ context.Context, in activities.EstateResellerImport) (int, error) {
@@ -193,7 +212,8 @@ func TestAnEstatePassReadsEveryPageOnceThenPauses(t *testing.T) {
 	nextIn, took := runEstate(t, w, workflows.EstateSyncInput{PartnerID: "p", Every: time.Hour}, nil)
 	want := []string{
 		"customers:", "customers:1", "customers:2", "gdap:", "gdap:1", "resellers", "import:2",
-		"reseller:r1:", "reseller:r1:1", "reseller:r2:", "route",
+		"reseller:r1:", "reseller:r1:1", "reseller:r2:", fmt.Sprintf("subscriptions:%d", activities.SubscriptionReadsPerPass),
+		"route",
 	}
 	if !slices.Equal(w.calls, want) {
 		t.Fatalf("calls %v, want %v", w.calls, want)
@@ -203,7 +223,8 @@ func TestAnEstatePassReadsEveryPageOnceThenPauses(t *testing.T) {
 		t.Fatalf("counted %v ended %+v undelivered %d", w.counted, w.ended, w.undelivered)
 	}
 	if took < time.Hour || nextIn.At != nil || nextIn.State.Pass != 1 || nextIn.State.Pages != 8 ||
-		nextIn.State.Changes != 5 || nextIn.State.LastCompletedAt.IsZero() ||
+		nextIn.State.Changes != 7 || nextIn.State.Subscriptions != activities.SubscriptionReadsPerPass ||
+		nextIn.State.LastCompletedAt.IsZero() ||
 		nextIn.State.Phase != workflows.EstateIdle {
 		t.Fatalf("after %v the next run is %+v", took, nextIn)
 	}
@@ -318,5 +339,81 @@ func TestAPassCountsABoundedNumberOfAssignments(t *testing.T) {
 	if len(w.counted) != workflows.AssignmentCountsPerPass {
 		t.Fatalf("a pass counted %d relationships' assignments, want %d", len(w.counted),
 			workflows.AssignmentCountsPerPass)
+	}
+}
+
+// The subscriptions are read after the resellers and before the pass ends, of the pass itself.
+func TestAPassReadsABoundedSliceOfSubscriptionsBeforeItEnds(t *testing.T) {
+	w := &estateWorld{customerPages: 1, gdapPages: 1}
+	env := quietEnv()
+	env.RegisterActivity(w)
+	ended := 0
+	env.OnActivity(w.EndEstatePass, mockAny, mockAny).Return(
+		func(ctx context.Context, in activities.EstateEnd) (int, error) {
+			ended = len(w.subscriptionReads)
+			return w.EndEstatePass(ctx, in)
+		})
+	env.ExecuteWorkflow(workflows.EstateSync, workflows.EstateSyncInput{PartnerID: "p"})
+	if len(w.subscriptionReads) != 1 || ended != 1 || w.subscriptionReads[0].Pass.Pass != 1 ||
+		w.subscriptionReads[0].PartnerID != "p" || w.subscriptionReads[0].Limit != activities.SubscriptionReadsPerPass {
+		t.Fatalf("reads %+v, %d of them before the pass ended", w.subscriptionReads, ended)
+	}
+}
+
+// Without the partner's connection the resellers are skipped, the subscriptions are not.
+func TestWithoutTheConnectionThePassStillReadsSubscriptions(t *testing.T) {
+	w := &estateWorld{customerPages: 1, gdapPages: 1, noConnection: true}
+	nextIn, _ := runEstate(t, w, workflows.EstateSyncInput{PartnerID: "p"}, nil)
+	if len(w.subscriptionReads) != 1 || len(w.ended) != 1 || nextIn.State.Subscriptions == 0 {
+		t.Fatalf("reads %+v ended %+v state %+v", w.subscriptionReads, w.ended, nextIn.State)
+	}
+}
+
+// Partner Center asking for the connection to read subscriptions ends the pass without them,
+// noted beside the resellers' note.
+func TestSubscriptionsThatNeedTheConnectionAreNotedAndThePassEnds(t *testing.T) {
+	w := &estateWorld{customerPages: 1, gdapPages: 1, noConnection: true, subscriptionsNeedConnection: true}
+	nextIn, _ := runEstate(t, w, workflows.EstateSyncInput{PartnerID: "p"}, nil)
+	if len(w.ended) != 1 || nextIn.State.LastCompletedAt.IsZero() ||
+		!strings.Contains(nextIn.State.LastError, "resellers' customers were not read") ||
+		!strings.Contains(nextIn.State.LastError, "subscriptions were not read") {
+		t.Fatalf("ended %+v state %+v", w.ended, nextIn.State)
+	}
+}
+
+// A run continued as new in the subscriptions phase reads them in the new run, then ends the pass.
+func TestAPassContinuedAsNewInTheSubscriptionsPhaseResumesThere(t *testing.T) {
+	// The history grows long while the resellers are listed, which (without the connection)
+	// moves the pass straight to the subscriptions.
+	w := &estateWorld{customerPages: 1, gdapPages: 1, noConnection: true}
+	nextIn, _ := runEstate(t, w, workflows.EstateSyncInput{PartnerID: "p", ContinueAsNewAfter: 100},
+		func(env *testsuite.TestWorkflowEnvironment) {
+			env.OnActivity(w.ListEstateResellers, mockAny, mockAny).Return(
+				func(ctx context.Context, partnerID string) ([]activities.EstateReseller, error) {
+					env.SetCurrentHistoryLength(150)
+					return w.ListEstateResellers(ctx, partnerID)
+				})
+		})
+	if nextIn.At == nil || nextIn.At.Phase != workflows.EstateSubscriptions || nextIn.At.ResellersRead ||
+		nextIn.State.LastError == "" || len(w.subscriptionReads) != 0 {
+		t.Fatalf("the run must continue at the subscriptions: %+v, reads %+v", nextIn.At, w.subscriptionReads)
+	}
+	w2 := &estateWorld{}
+	if _, _ = runEstate(t, w2, nextIn, nil); w2.begun != 0 || w2.calls[0] != fmt.Sprintf("subscriptions:%d",
+		activities.SubscriptionReadsPerPass) || len(w2.ended) != 1 || w2.ended[0].ResellersRead ||
+		w2.ended[0].Pass != nextIn.At.Pass {
+		t.Fatalf("begun %d calls %v ended %+v", w2.begun, w2.calls, w2.ended)
+	}
+}
+
+// A run of the code before the subscriptions phase (its history holds no version marker) ends
+// the pass after the resellers, as it did when it was recorded.
+func TestARunOfTheEarlierCodeEndsThePassAfterTheResellers(t *testing.T) {
+	w := &estateWorld{customerPages: 1, gdapPages: 1}
+	_, _ = runEstate(t, w, workflows.EstateSyncInput{PartnerID: "p"}, func(env *testsuite.TestWorkflowEnvironment) {
+		env.OnGetVersion("estate-subscriptions", workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	})
+	if len(w.subscriptionReads) != 0 || len(w.ended) != 1 || !w.ended[0].ResellersRead {
+		t.Fatalf("reads %+v ended %+v", w.subscriptionReads, w.ended)
 	}
 }
