@@ -128,6 +128,7 @@ func (s *Server) routes() {
 	adm("POST /sim/customer-actions/authorize-provider", s.postAuthorizeProvider)
 	adm("POST /sim/customer-actions/terminate-gdap", s.postTerminateGDAP)
 	adm("POST /sim/partner-actions/remove-reseller", s.postRemoveReseller)
+	adm("POST /sim/partner-actions/update-subscription", s.postUpdateSubscription)
 	adm("GET /sim/provisioning", s.getProvisioning)
 	adm("POST /sim/provisioning", s.postProvisioning)
 	adm("GET /sim/clock", s.getClock)
