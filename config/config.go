@@ -86,6 +86,12 @@ type Config struct {
 
 	// MemoryLimitSet says GOMEMLIMIT was given, so dev keeps the runtime's limit instead of its own.
 	MemoryLimitSet bool
+	// WorkflowCacheSize is how many workflows the worker keeps in memory between their tasks
+	// (PARTNERFLOW_WORKFLOW_CACHE; the SDK's sticky cache, shared by every worker of the process).
+	// A cached workflow keeps its state and coroutines; one evicted replays its history when it
+	// next wakes, which for a flow waiting for a person is rare and cheap. The SDK's own default
+	// of 10,000 kept every waiting flow of a large estate in memory.
+	WorkflowCacheSize int
 
 	// EstateSyncEvery is the pause between two passes of the partner's estate sync
 	// (PARTNERFLOW_ESTATE_SYNC_EVERY; 0 turns the sync off).
@@ -162,6 +168,10 @@ type RemovalConfig struct {
 // DefaultPartnerName is how customers see a partner that configured no name.
 const DefaultPartnerName = "Your Microsoft partner"
 
+// DefaultWorkflowCacheSize is the worker's workflow cache when PARTNERFLOW_WORKFLOW_CACHE is not
+// set: the flows moving at once fit, and 100,000 waiting ones do not all sit in memory.
+const DefaultWorkflowCacheSize = 2000
+
 // FromEnv reads the configuration, applying the documented defaults.
 func FromEnv() (Config, error) {
 	c := Config{
@@ -225,6 +235,12 @@ func FromEnv() (Config, error) {
 		return c, err
 	}
 	c.MemoryLimitSet = os.Getenv("GOMEMLIMIT") != ""
+	if c.WorkflowCacheSize, err = envInt("PARTNERFLOW_WORKFLOW_CACHE", DefaultWorkflowCacheSize); err != nil {
+		return c, err
+	}
+	if c.WorkflowCacheSize < 1 {
+		return c, fmt.Errorf("PARTNERFLOW_WORKFLOW_CACHE must be at least 1, got %d", c.WorkflowCacheSize)
+	}
 	if c.Reseller.ExpireAfter, err = envDuration("PARTNERFLOW_RESELLER_EXPIRE_AFTER", 30*24*time.Hour); err != nil {
 		return c, err
 	}

@@ -21,6 +21,7 @@ func TestDefaultsAreTheDocumentedOnes(t *testing.T) {
 		"PARTNERFLOW_POLL_INTERVAL",
 		"PARTNERFLOW_REMINDERS",
 		"PARTNERFLOW_ESTATE_SYNC_EVERY",
+		"PARTNERFLOW_WORKFLOW_CACHE",
 	} {
 		t.Setenv(name, "")
 	}
@@ -38,6 +39,14 @@ func TestDefaultsAreTheDocumentedOnes(t *testing.T) {
 	if c.EstateSyncEvery != 15*time.Minute || c.EstateSyncEverySet {
 		t.Fatalf("estate sync every %v (set %v)", c.EstateSyncEvery, c.EstateSyncEverySet)
 	}
+	if c.WorkflowCacheSize != 2000 {
+		t.Fatalf("workflow cache %d, want the documented 2000", c.WorkflowCacheSize)
+	}
+	t.Setenv("PARTNERFLOW_WORKFLOW_CACHE", "500")
+	if c, _ := config.FromEnv(); c.WorkflowCacheSize != 500 {
+		t.Fatalf("PARTNERFLOW_WORKFLOW_CACHE=500 gave %d", c.WorkflowCacheSize)
+	}
+	t.Setenv("PARTNERFLOW_WORKFLOW_CACHE", "")
 	if len(c.Wait.Reminders) != 3 || c.Wait.Reminders[2] != 14*24*time.Hour || c.Wait.PollInterval != 15*time.Minute {
 		t.Fatalf("policy %+v %v", c.Wait.Reminders, c.Wait.PollInterval)
 	}
@@ -56,6 +65,8 @@ func TestBadValuesAreRefusedByName(t *testing.T) {
 		{"an escalation count that is not a number is refused", "PARTNERFLOW_ESCALATE_AFTER", "three"},
 		{"an onboarding expiry that is not a duration is refused", "PARTNERFLOW_ONBOARDING_EXPIRE_AFTER", "a while"},
 		{"a removal with no delivery attempt is refused", "PARTNERFLOW_DELIVERY_ATTEMPTS", "0"},
+		{"a workflow cache that is not a number is refused", "PARTNERFLOW_WORKFLOW_CACHE", "big"},
+		{"a workflow cache of no workflow is refused", "PARTNERFLOW_WORKFLOW_CACHE", "0"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -19,6 +19,17 @@ import (
 	"github.com/partnerflow/partnerflow/workflows"
 )
 
+// SetWorkflowCacheSize bounds the workflows every worker of this process keeps in memory between
+// their tasks (the SDK's sticky cache, one for the process). A cached workflow keeps its state and
+// its coroutines' stacks; one evicted is replayed from its history when it next wakes. It must
+// run before the process's first worker starts, the embedded Temporal server's own included: the
+// cache is made with the first worker and keeps its size. n <= 0 keeps the SDK's default.
+func SetWorkflowCacheSize(n int) {
+	if n > 0 {
+		sdkworker.SetStickyWorkflowCacheSize(n)
+	}
+}
+
 // New returns a worker with every partnerflow workflow and the activities registered.
 func New(c client.Client, taskQueue string, acts *activities.Activities) sdkworker.Worker {
 	w := sdkworker.New(c, taskQueue, sdkworker.Options{})

@@ -260,6 +260,7 @@ func workerCommand(a *app) *cobra.Command {
 			if err := startEstateSync(ctx, e.temporal, a.cfg); err != nil {
 				return err
 			}
+			worker.SetWorkflowCacheSize(a.cfg.WorkflowCacheSize)
 			w := worker.New(e.temporal, a.cfg.TaskQueue, acts)
 			return w.Run(interruptOn(ctx))
 		},

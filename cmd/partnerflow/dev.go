@@ -105,6 +105,9 @@ func (a *app) runDev(ctx context.Context) error {
 		lines = append(lines, "Partner Center simulator  http://"+addr+"  (demo tenants: see README)")
 	}
 
+	// Before the embedded server starts: its system workers make the process's workflow cache,
+	// which keeps the size it was made with.
+	worker.SetWorkflowCacheSize(cfg.WorkflowCacheSize)
 	temporalAddress := cfg.TemporalAddress
 	if temporalAddress == "" {
 		ts, err := devserver.Start(ctx, devserver.Config{

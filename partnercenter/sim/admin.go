@@ -113,6 +113,7 @@ func (s *Server) routes() {
 	adm("POST /sim/apps", s.postApp)
 	adm("POST /sim/tokens", s.postToken)
 	m.HandleFunc("GET /sim/tokens/issued", s.listIssued)
+	m.HandleFunc("GET /sim/requests", s.listRequests)
 	adm("POST /sim/devicelogin", s.postDeviceLogin)
 	adm("GET /sim/connections", s.listConnections)
 	adm("POST /sim/connections/revoke", s.postRevoke)

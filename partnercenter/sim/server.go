@@ -140,6 +140,8 @@ type Server struct {
 
 	// issued keeps the newest tokens the simulator issued, for GET /sim/tokens/issued.
 	issued issuedTokens
+	// requests counts the requests answered, by route, for GET /sim/requests (requests.go).
+	requests requestCounts
 }
 
 // New opens the world kept at cfg.DataFile (importing a JSON snapshot of an
@@ -207,7 +209,7 @@ func New(cfg Config) (*Server, error) {
 }
 
 // Handler returns the simulator's HTTP handler.
-func (s *Server) Handler() http.Handler { return s.mux }
+func (s *Server) Handler() http.Handler { return s.requests.count(s.mux) }
 
 // SetPublicURL sets the base URL of links and pages once the listener's
 // address is known (e.g. after httptest.NewServer).
