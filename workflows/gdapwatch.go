@@ -26,6 +26,10 @@ type GDAPWatchInput struct {
 	WarnBefore time.Duration
 	// CheckEvery is how often the relationship is read (default a day).
 	CheckEvery time.Duration
+	// NoPolling says the partner's estate sync reads every GDAP relationship and signals the watch
+	// when this one ends: the watch reads the relationship only then and when its expiry warning
+	// is due, not every CheckEvery.
+	NoPolling bool `json:",omitempty"`
 	// ContinueAsNewAfter is the history length at which the watch continues as a new run
 	// (0: DefaultContinueAsNewAfter).
 	ContinueAsNewAfter int
@@ -102,10 +106,36 @@ func GDAPWatch(ctx workflow.Context, in GDAPWatchInput) (string, error) {
 			in.Carry = carry(f, state, started)
 			return "", workflow.NewContinueAsNewError(ctx, GDAPWatch, in)
 		}
-		if _, err := workflow.AwaitWithTimeout(ctx, in.CheckEvery, f.pending); err != nil {
+		if err := awaitNextRead(ctx, f, in, nextRead(ctx, in, state, renews, st)); err != nil {
 			return "", err
 		}
 	}
+}
+
+// nextRead is how long the watch waits before it reads the relationship again unless an event
+// comes first; 0 means only an event. A polling watch reads every CheckEvery; one that leaves it
+// to the estate sync reads again when its expiry warning falls due, and otherwise only when told.
+func nextRead(
+	ctx workflow.Context, in GDAPWatchInput, state GDAPWatchState, renews bool, st activities.GDAPState,
+) time.Duration {
+	if !in.NoPolling {
+		return in.CheckEvery
+	}
+	if state.Warned || renews || st.EndDateTime.IsZero() {
+		return 0
+	}
+	// The warning's moment has not come (the read above would have warned): wake then. A
+	// relationship renewed meanwhile is read then and found to end later.
+	return max(st.EndDateTime.Add(-in.WarnBefore).Sub(workflow.Now(ctx)), time.Second)
+}
+
+// awaitNextRead waits for an event, or for wait when it is not 0.
+func awaitNextRead(ctx workflow.Context, f *flow[models.Invitation], in GDAPWatchInput, wait time.Duration) error {
+	if wait == 0 {
+		return workflow.Await(ctx, f.pending)
+	}
+	_, err := workflow.AwaitWithTimeout(ctx, wait, f.pending)
+	return err
 }
 
 // alertPartner records the alert on the invitation's timeline and mails the partner's contact.

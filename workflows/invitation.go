@@ -148,6 +148,9 @@ func (w *invitationImpl) startWatch(ctx workflow.Context) {
 	child := workflow.ExecuteChildWorkflow(cctx, GDAPWatch, GDAPWatchInput{
 		InvitationID: w.in.InvitationID, RelationshipID: w.state.GDAPRelationshipID,
 		CustomerDomain: w.in.CustomerDomain, ContactEmail: w.in.ContactEmail,
+		// The estate sync, which made the invitation leave Partner Center alone, reads every GDAP
+		// relationship and tells the watch when this one ends.
+		NoPolling: w.in.Policy.NoPolling,
 	})
 	if err := child.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
 		workflow.GetLogger(ctx).Warn(

@@ -219,6 +219,19 @@ func (w *world) count(step string) int {
 	return n
 }
 
+// countCalls counts the GDAP activity calls of one name.
+func (w *world) countCalls(name string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, c := range w.gdapCalls {
+		if c == name {
+			n++
+		}
+	}
+	return n
+}
+
 func newEnv(t *testing.T, w *world) *testsuite.TestWorkflowEnvironment {
 	t.Helper()
 	var suite testsuite.WorkflowTestSuite
@@ -793,6 +806,68 @@ func TestGDAPWatch(t *testing.T) {
 			RelationshipID: "rel-1",
 			ContactEmail:   "ops@partner.example",
 		})
+		if len(w.alerts) != 1 || w.alerts[0].Kind != activities.AlertAccessLost {
+			t.Fatalf("alerts %+v", w.alerts)
+		}
+	})
+	t.Run("left to the estate sync, it reads the relationship only to warn and when told", func(t *testing.T) {
+		w := &world{}
+		env := newEnv(t, w)
+		end := env.Now().Add(90 * day)
+		w.gdapStatus = activities.GDAPState{Status: "active", EndDateTime: end, AutoExtendDuration: "PT0S"}
+		// The customer removes the access on day 70; the sync tells the watch on day 71.
+		env.RegisterDelayedCallback(func() {
+			w.mu.Lock()
+			w.gdapStatus = activities.GDAPState{Status: "terminated", EndDateTime: end}
+			w.mu.Unlock()
+		}, 70*day)
+		env.RegisterDelayedCallback(func() {
+			env.SignalWorkflow(workflows.SignalPartnerCenterEvent, workflows.PartnerCenterEvent{
+				EventName: "granular-admin-relationship-terminated", ResourceID: "rel-1",
+			})
+		}, 71*day)
+		env.ExecuteWorkflow(workflows.GDAPWatch, workflows.GDAPWatchInput{
+			InvitationID: "inv-1", RelationshipID: "rel-1", ContactEmail: "ops@partner.example", NoPolling: true,
+		})
+		var status string
+		if err := env.GetWorkflowResult(&status); err != nil || status != "terminated" {
+			t.Fatalf("status %q err %v", status, err)
+		}
+		// Read at the start, when the warning fell due, and when told: not 71 daily reads.
+		if reads := w.countCalls("GDAPStatus"); reads != 3 {
+			t.Fatalf("the relationship was read %d times, want 3", reads)
+		}
+		if len(w.alerts) != 2 || w.alerts[0].Kind != activities.AlertAccessExpiring ||
+			w.alerts[1].Kind != activities.AlertAccessLost {
+			t.Fatalf("want one warning then the loss, got %+v", w.alerts)
+		}
+		if at := w.alertTimes[0]; at < 59*day || at > 61*day {
+			t.Fatalf("warned after %v, want 60 days (30 before the end)", at)
+		}
+		if at := w.alertTimes[1]; at < 71*day || at > 72*day {
+			t.Fatalf("the loss was reported after %v, want when the sync told it (71 days)", at)
+		}
+	})
+	t.Run("left to the estate sync, a relationship that renews itself is read only when told", func(t *testing.T) {
+		w := &world{}
+		env := newEnv(t, w)
+		w.gdapStatus = activities.GDAPState{
+			Status: "active", EndDateTime: env.Now().Add(10 * day), AutoExtendDuration: "P180D",
+		}
+		env.RegisterDelayedCallback(func() {
+			w.mu.Lock()
+			w.gdapStatus.Status = "terminated"
+			w.mu.Unlock()
+			env.SignalWorkflow(workflows.SignalPartnerCenterEvent, workflows.PartnerCenterEvent{
+				EventName: "granular-admin-relationship-terminated", ResourceID: "rel-1",
+			})
+		}, 400*day)
+		env.ExecuteWorkflow(workflows.GDAPWatch, workflows.GDAPWatchInput{
+			InvitationID: "inv-1", RelationshipID: "rel-1", ContactEmail: "ops@partner.example", NoPolling: true,
+		})
+		if reads := w.countCalls("GDAPStatus"); reads != 2 {
+			t.Fatalf("the relationship was read %d times in 400 days, want 2", reads)
+		}
 		if len(w.alerts) != 1 || w.alerts[0].Kind != activities.AlertAccessLost {
 			t.Fatalf("alerts %+v", w.alerts)
 		}

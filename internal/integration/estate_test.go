@@ -298,13 +298,20 @@ func TestWaitingInvitationsLeavePartnerCenterAloneAndTheSyncWakesThem(t *testing
 			for _, inv := range waiting {
 				h.waitFor(inv.ID, "sent", func(i invitation) bool { return i.has("sent") })
 			}
+			// A partnership request to a seeded reseller that has not authorized the provider yet.
+			request := h.createReseller(map[string]any{
+				"email": "admin@proseware.onmicrosoft.com", "companyName": "Proseware Reseller",
+			})
+			poll(h, "/v1/resellers/"+request.ID, "sent", func(r reseller) bool { return hasStep(r, "sent") })
 			before := calls.n.Load()
 			time.Sleep(3 * time.Second)
 			made := calls.n.Load() - before
-			t.Logf("%d waiting invitations made %d Partner Center and Graph calls in 3 s", len(waiting), made)
+			t.Logf("%d waiting invitations and a partnership request made %d Partner Center and Graph calls in 3 s",
+				len(waiting), made)
 			switch {
 			case tc.noPolling && made != 0:
-				t.Fatalf("%d waiting invitations made %d Partner Center calls in 3 s", len(waiting), made)
+				t.Fatalf("%d waiting invitations and a partnership request made %d Partner Center calls in 3 s",
+					len(waiting), made)
 			case !tc.noPolling && made < int64(len(waiting)):
 				t.Fatalf("polling invitations made only %d calls in 3 s: the count proves nothing", made)
 			}
@@ -326,6 +333,12 @@ func TestWaitingInvitationsLeavePartnerCenterAloneAndTheSyncWakesThem(t *testing
 			}); code != http.StatusOK {
 				t.Fatalf("approve: %d %s", code, body)
 			}
+			// Proseware's Global admin authorizes the provider; Partner Center sends no event for it.
+			h.mustAct("authorize-provider", map[string]string{
+				"resellerDomain": "proseware.onmicrosoft.com",
+				"providerId":     sim.DefaultHomePartner.TenantID,
+				"upn":            "admin@proseware.onmicrosoft.com",
+			})
 			h.startEstateSync(time.Hour)
 			h.waitPass(1)
 			active := h.waitFor(inv.ID, "active", func(i invitation) bool {
@@ -333,6 +346,19 @@ func TestWaitingInvitationsLeavePartnerCenterAloneAndTheSyncWakesThem(t *testing
 			})
 			if active.CustomerTenantID == "" || !active.has("reseller-accepted") || !active.has("gdap-approved") {
 				t.Fatalf("the sync's events must carry the consents: %+v", active)
+			}
+			// The sync lists Proseware among the provider's resellers and tells the request, which
+			// is verified; no second partnership is imported for it.
+			partner := poll(h, "/v1/resellers/"+request.ID, "active", func(r reseller) bool {
+				return r.Status == models.ResellerActive
+			})
+			if !hasStep(partner, "authorized") || !hasStep(partner, "verified") || partner.MPNID != "3456789" {
+				t.Fatalf("the request the sync told: %+v", partner)
+			}
+			var prosewares int64
+			if err := h.store.DB.Model(&models.Reseller{}).Where("tenant_id = ?", partner.TenantID).
+				Count(&prosewares).Error; err != nil || prosewares != 1 {
+				t.Fatalf("%d partnerships hold Proseware's tenant (%v), want 1", prosewares, err)
 			}
 			for _, other := range waiting[1:] {
 				if got := h.get(other.ID); got.Status != models.InvitationPending {
