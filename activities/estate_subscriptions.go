@@ -13,7 +13,7 @@ import (
 // lists subscriptions one customer at a time ("Get a customer's subscriptions"), a call each: 200
 // calls are 40 seconds of the sync's budget, so an estate of N customers is read in N/200 passes
 // and then again, least recently read first.
-const SubscriptionReadsPerPass = 200
+const SubscriptionReadsPerPass = models.DirectorySubscriptionReadsPerPass
 
 // EstateSubscriptions asks for the pass's read of its customers' subscriptions.
 type EstateSubscriptions struct {

@@ -293,13 +293,17 @@ type directoryStepView struct {
 
 // directoryDetailView is one customer of the directory with everything partnerflow knows of it.
 type directoryDetailView struct {
-	Customer          directoryEntryView    `json:"customer"`
-	Relationships     []gdapView            `json:"relationships"`
-	Changes           []directoryChangeView `json:"changes"`
-	ChangesTruncated  bool                  `json:"changesTruncated"`
-	Flows             []directoryFlowView   `json:"flows"`
-	Timeline          []directoryStepView   `json:"timeline"`
-	TimelineTruncated bool                  `json:"timelineTruncated"`
+	Customer      directoryEntryView `json:"customer"`
+	Relationships []gdapView         `json:"relationships"`
+	// Subscriptions are the customer's as of its latest listing; SubscriptionsRead says when that
+	// was, or why Partner Center refused (absent while the sync has not read them).
+	Subscriptions     []directorySubscriptionView `json:"subscriptions"`
+	SubscriptionsRead *subscriptionsReadView      `json:"subscriptionsRead,omitempty"`
+	Changes           []directoryChangeView       `json:"changes"`
+	ChangesTruncated  bool                        `json:"changesTruncated"`
+	Flows             []directoryFlowView         `json:"flows"`
+	Timeline          []directoryStepView         `json:"timeline"`
+	TimelineTruncated bool                        `json:"timelineTruncated"`
 }
 
 // flowPaths are where each flow kind's flow is shown: its JSON detail and its dashboard page.
@@ -346,6 +350,11 @@ func (s *Server) getDirectoryCustomer(c *gin.Context) {
 	}
 	for i, g := range d.Relationships {
 		v.Relationships[i] = viewGDAP(g)
+	}
+	if v.Subscriptions, v.SubscriptionsRead, err = s.customerSubscriptions(c.Request.Context(),
+		d.Entry.TenantID); err != nil {
+		writeError(c, err)
+		return
 	}
 	for i, ch := range d.Changes {
 		v.Changes[i] = directoryChangeView{ID: ch.ID, Kind: ch.Kind, SubjectID: ch.SubjectID, Detail: ch.Detail,
@@ -571,11 +580,15 @@ type directoryCustomerPage struct {
 	Facts             []fact
 	Badges            []directoryBadge
 	Relationships     []gdapRow
-	Changes           []changeRow
-	ChangesTruncated  bool
-	Flows             []directoryFlowRow
-	Steps             []directoryStepRow
-	TimelineTruncated bool
+	Subscriptions     []directorySubscriptionRow
+	SubscriptionsRead string
+	// SubscriptionsRefused says Partner Center refused the latest read of them.
+	SubscriptionsRefused bool
+	Changes              []changeRow
+	ChangesTruncated     bool
+	Flows                []directoryFlowRow
+	Steps                []directoryStepRow
+	TimelineTruncated    bool
 }
 
 // matchedByText says on the page what ties a flow to the customer.
@@ -627,6 +640,15 @@ func (s *Server) directoryCustomerPage(c *gin.Context) {
 	for _, g := range d.Relationships {
 		p.Relationships = append(p.Relationships, viewGDAPRow(g, now))
 	}
+	subs, read, err := s.customerSubscriptions(c.Request.Context(), e.TenantID)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	for _, sub := range subs {
+		p.Subscriptions = append(p.Subscriptions, viewDirectorySubscriptionRow(sub))
+	}
+	p.SubscriptionsRead, p.SubscriptionsRefused = subscriptionsReadText(read, now)
 	for _, ch := range d.Changes {
 		row := changeRow{Kind: strings.TrimPrefix(ch.Kind, models.KindDirectory+"."), Detail: ch.Detail,
 			At: ch.CreatedAt.UTC().Format(stepTimeLayout), Delivered: "not yet"}

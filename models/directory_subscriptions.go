@@ -19,6 +19,10 @@ import (
 // customer (SaveDirectorySubscriptions). When each customer was read is kept beside it
 // (DirectorySubscriptionRead), and its page says so.
 
+// DirectorySubscriptionReadsPerPass bounds the customers whose subscriptions one pass of the
+// estate sync reads: a call each (activities.SubscriptionReadsPerPass).
+const DirectorySubscriptionReadsPerPass = 200
+
 // DirectorySubscription is one subscription of a directory customer as the estate sync last read
 // it from Partner Center.
 type DirectorySubscription struct {

@@ -14,9 +14,10 @@ import (
 // The estate sync: one long-running workflow per partner reads the partner's whole estate from
 // Partner Center and Microsoft Graph, whoever made each part — every customer, every GDAP
 // relationship, which indirect reseller each customer is with, and a bounded slice of the
-// customers' subscriptions — into the directory, one page per activity. The directory finds what changed since the last full pass and the alerts due
-// (models.SaveDirectoryGDAP); the sync then delivers each once. A pass costs a number of calls
-// that grows with the estate's size in pages, not with how many flows wait.
+// customers' subscriptions — into the directory, one page per activity. The directory finds what
+// changed since the last full pass and the alerts due (models.SaveDirectoryGDAP); the sync then
+// delivers each once. A pass costs a number of calls that grows with the estate's size in pages,
+// not with how many flows wait (and a bounded number for subscriptions: one call per customer).
 
 // EstateSyncWorkflowID is the one estate sync of a partner.
 func EstateSyncWorkflowID(partnerID string) string { return "estate/" + partnerID }
