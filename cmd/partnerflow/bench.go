@@ -39,7 +39,7 @@ type benchFlags struct {
 	memProfile                                 string
 	kinds                                      []string
 	json                                       bool
-	pollInterval, simActivation, settle        time.Duration
+	pollInterval, simActivation, settle, idle  time.Duration
 	pacedFraction                              float64
 	pacedFlows                                 int
 }
@@ -47,6 +47,11 @@ type benchFlags struct {
 // resellerPoll is the in-process stack's polling when resellers take part: they learn of their
 // authorization only by polling.
 const resellerPoll = 2 * time.Second
+
+// benchEstateSyncEvery is the in-process stack's estate sync pause unless
+// PARTNERFLOW_ESTATE_SYNC_EVERY is given: dev's own. No longer than the polling, it tells the
+// waiting invitations what they would have polled for, so they leave Partner Center alone.
+const benchEstateSyncEvery = 30 * time.Second
 
 func benchCommand(a *app) *cobra.Command {
 	var f benchFlags
@@ -93,6 +98,13 @@ invitation's detail. Point --database-url at a scratch database: the invitations
 		10*time.Minute,
 		"scale mode: how long at most the waiting invitations are left alone before the list and details are "+
 			"timed (in process, until the process is idle)",
+	)
+	fl.DurationVar(
+		&f.idle,
+		"idle",
+		time.Minute,
+		"scale mode: once the flows settled, count the simulator's requests over this interval, the bench "+
+			"sending none (0: no count)",
 	)
 	fl.StringVar(&f.api, "api", "", "a running deployment's API base URL (default: start dev in this process)")
 	fl.StringVar(&f.apiKey, "api-key", "", "API key with every role (with --api)")
@@ -220,10 +232,15 @@ func (a *app) runBench(cmd *cobra.Command, f benchFlags) error {
 		case f.databaseURL != "":
 			db = "postgres"
 		}
-		r, err := bench.RunScale(ctx, target, bench.ScaleOptions{
+		opts := bench.ScaleOptions{
 			Invitations: f.scale, Concurrency: f.concurrency, Samples: f.samples, Settle: f.settle,
-			Sizes: sizes, Database: db, InProcess: inProcess, Progress: progress,
-		})
+			Sizes: sizes, Database: db, InProcess: inProcess, Progress: progress, Idle: f.idle,
+		}
+		if inProcess {
+			opts.EstateSyncEvery, opts.NoPolling = a.cfg.EstateSyncEvery, estateSynced(a.cfg)
+			opts.WorkflowCache = a.cfg.WorkflowCacheSize
+		}
+		r, err := bench.RunScale(ctx, target, opts)
 		if err != nil {
 			return err
 		}
@@ -300,7 +317,12 @@ func (a *app) startBenchDev(
 	c.HTTPAddr, c.PublicURL = "127.0.0.1:"+strconv.Itoa(ports[0]), ""
 	c.SimAddr, c.SimPublicURL = "127.0.0.1:"+strconv.Itoa(ports[1]), ""
 	c.TemporalAddress, c.TemporalPort, c.UIPort = "", ports[2], -1
-	c.PartnerCenterURL, c.GraphURL, c.PartnerCenterTenantID = "", "", ""
+	// The simulator's home partner, as dev would pick it, and dev's estate sync pause, set here
+	// so that the report can say whether the waiting flows leave Partner Center to the sync.
+	c.PartnerCenterURL, c.GraphURL, c.PartnerCenterTenantID = "", "", sim.DefaultHomePartner.TenantID
+	if !c.EstateSyncEverySet {
+		c.EstateSyncEvery, c.EstateSyncEverySet = benchEstateSyncEvery, true
+	}
 	c.PartnerCenterClientID, c.PartnerCenterClientSecret, c.PartnerCenterAuthorityURL = "", "", ""
 	c.SMTPURL, c.BootstrapKey = "", base64.RawURLEncoding.EncodeToString(keyBytes)
 	// Every waiting flow polls Partner Center at this interval: dev's 30 s would make 10,000

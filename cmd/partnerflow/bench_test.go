@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/partnerflow/partnerflow/internal/bench"
+	"github.com/partnerflow/partnerflow/partnercenter/sim"
 )
 
 // runBenchCommand runs `partnerflow bench` with args and --json, and decodes its report.
@@ -160,7 +161,7 @@ func TestBenchScaleLeavesInvitationsWaitingAndMeasuresThem(t *testing.T) {
 		t.Skip("starts the dev stack")
 	}
 	var r bench.ScaleReport
-	runBenchCommand(t, &r, "--scale", "3", "--samples", "4", "--settle", "1s")
+	runBenchCommand(t, &r, "--scale", "3", "--samples", "4", "--settle", "1s", "--idle", "1s")
 	if r.Started != 3 || r.Invitations != 3 || r.Database != "sqlite" || len(r.Errors) != 0 {
 		t.Fatalf("three invitations must be waiting: %+v", r)
 	}
@@ -173,5 +174,23 @@ func TestBenchScaleLeavesInvitationsWaitingAndMeasuresThem(t *testing.T) {
 	if m := r.Memory; m == nil || m.HeapLiveMiB <= 0 || m.StackMiB <= 0 || m.Goroutines <= 0 ||
 		m.RuntimeMiB < m.HeapLiveMiB {
 		t.Fatalf("where the memory is must be reported: %+v", r.Memory)
+	}
+	// The stack runs the estate sync often enough that waiting invitations do not poll.
+	if !r.NoPolling || r.EstateSyncEvery != "30s" || r.WorkflowCache <= 0 {
+		t.Fatalf("the waiting invitations must leave Partner Center to the estate sync: %+v", r)
+	}
+	q := r.SimRequests
+	if q == nil || q.IntervalSeconds < 1 || q.ByRoute == nil {
+		t.Fatalf("the simulator's requests must be counted over the idle second: %+v", q)
+	}
+	var sum int64
+	for route, n := range q.ByRoute {
+		if sim.AdminRoute(route) || n <= 0 {
+			t.Fatalf("only Microsoft's routes that were called count: %v", q.ByRoute)
+		}
+		sum += n
+	}
+	if sum != q.Microsoft {
+		t.Fatalf("the routes' counts must add up to the total: %d vs %+v", sum, q)
 	}
 }

@@ -93,6 +93,10 @@ func (d *httpDriver) sim(ctx context.Context, path string, in, out any) error {
 	return d.do(ctx, http.MethodPost, d.t.SimURL+path, false, in, out)
 }
 
+func (d *httpDriver) simGet(ctx context.Context, path string, out any) error {
+	return d.do(ctx, http.MethodGet, d.t.SimURL+path, false, nil, out)
+}
+
 // invitation is what the bench reads of an invitation.
 type invitation struct {
 	ID                 string `json:"id"`

@@ -88,6 +88,22 @@ func (r ScaleReport) WriteText(w io.Writer) {
 			"(Temporal %.1f MiB, app %.1f MiB in all)\n",
 			r.TemporalBytesPerFlow, r.AppBytesPerFlow, r.TemporalDBMiB, r.AppDBMiB)
 	}
+	if r.EstateSyncEvery != "" {
+		fmt.Fprintf(w, "estate sync every %s; waiting invitations poll Partner Center on their own: %v; "+
+			"workflow cache %d\n", r.EstateSyncEvery, !r.NoPolling, r.WorkflowCache)
+	}
+	if q := r.SimRequests; q != nil {
+		fmt.Fprintf(w, "simulator requests over %.0fs left alone: %d to Partner Center, Graph and Entra ID "+
+			"(%.1f a minute)\n", q.IntervalSeconds, q.Microsoft, q.PerMinute)
+		routes := make([]string, 0, len(q.ByRoute))
+		for route := range q.ByRoute {
+			routes = append(routes, route)
+		}
+		slices.Sort(routes)
+		for _, route := range routes {
+			fmt.Fprintf(w, "  %6d %s\n", q.ByRoute[route], route)
+		}
+	}
 	fmt.Fprintf(w, "after %.0fs left alone: list pending (50 a page) p50/p95/p99 %s ms over %d pages\n",
 		r.SettleSeconds, triple(r.ListPending), r.ListPending.N)
 	fmt.Fprintf(w, "one invitation's detail  p50/p95/p99 %s ms over %d reads\n", triple(r.Detail), r.Detail.N)

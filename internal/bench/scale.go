@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/partnerflow/partnerflow/partnercenter/sim"
 )
 
 // ScaleOptions say how many invitations the scale mode leaves waiting and how it measures.
@@ -27,9 +29,29 @@ type ScaleOptions struct {
 	// Sizes reports the bytes of Temporal's database and the app database; nil skips them.
 	Sizes func(ctx context.Context) (temporalBytes, appBytes int64, err error)
 	// Database names the app database for the report ("sqlite" or "postgres").
-	Database  string
-	InProcess bool
-	Progress  io.Writer
+	Database string
+	// Idle is how long the simulator's requests are counted once the flows settled, with the
+	// bench sending nothing (0 skips the count).
+	Idle time.Duration
+	// EstateSyncEvery is the stack's estate sync pause and NoPolling whether the waiting
+	// invitations leave Partner Center to it (in process; for the report).
+	EstateSyncEvery time.Duration
+	NoPolling       bool
+	// WorkflowCache is the worker's workflow cache, in workflows (in process; for the report).
+	WorkflowCache int
+	InProcess     bool
+	Progress      io.Writer
+}
+
+// SimRequests are the requests the simulator answered while the flows were left alone.
+type SimRequests struct {
+	IntervalSeconds float64 `json:"intervalSeconds"`
+	// Microsoft is the requests to the routes that stand in for Partner Center, Graph and Entra
+	// ID, and ByRoute those by route pattern ("GET /v1/customers"); the simulator's admin API
+	// (/sim/*) is left out.
+	Microsoft int64            `json:"microsoft"`
+	PerMinute float64          `json:"microsoftPerMinute"`
+	ByRoute   map[string]int64 `json:"byRoute"`
 }
 
 // ScaleReport is what many waiting invitations cost.
@@ -58,6 +80,13 @@ type ScaleReport struct {
 	ListPending Latency  `json:"listPendingMs"`
 	Detail      Latency  `json:"detailMs"`
 	Errors      []string `json:"errors,omitempty"`
+	// EstateSyncEvery and NoPolling say how the waiting invitations were to learn of changes
+	// (in process): from the estate sync, without polling on their own, when NoPolling.
+	EstateSyncEvery string `json:"estateSyncEvery,omitempty"`
+	NoPolling       bool   `json:"noPolling"`
+	WorkflowCache   int    `json:"workflowCache,omitempty"`
+	// SimRequests counts what reached the simulator over ScaleOptions.Idle once the flows settled.
+	SimRequests *SimRequests `json:"simRequests,omitempty"`
 }
 
 // RunScale starts opts.Invitations invitations that stay waiting for their customers (the
@@ -69,7 +98,11 @@ func RunScale(ctx context.Context, t Target, opts ScaleOptions) (ScaleReport, er
 	if opts.Samples <= 0 {
 		opts.Samples = 200
 	}
-	rep := ScaleReport{Invitations: opts.Invitations, Database: opts.Database}
+	rep := ScaleReport{Invitations: opts.Invitations, Database: opts.Database, NoPolling: opts.NoPolling,
+		WorkflowCache: opts.WorkflowCache}
+	if opts.EstateSyncEvery > 0 {
+		rep.EstateSyncEvery = opts.EstateSyncEvery.String()
+	}
 	var t0, a0 int64
 	if opts.Sizes != nil {
 		var err error
@@ -138,6 +171,13 @@ func RunScale(ctx context.Context, t Target, opts ScaleOptions) (ScaleReport, er
 	// The figures are of flows that wait: the server may still be writing the last flows'
 	// visibility records and the worker finishing their steps.
 	rep.SettleSeconds = round2(settle(ctx, opts.Settle, opts.InProcess).Seconds())
+	if opts.Idle > 0 {
+		r, err := countSimRequests(ctx, d, opts.Idle)
+		if err != nil {
+			return rep, fmt.Errorf("count the simulator's requests: %w", err)
+		}
+		rep.SimRequests = &r
+	}
 
 	var lists, details []time.Duration
 	cursor := ""
@@ -177,6 +217,34 @@ func RunScale(ctx context.Context, t Target, opts ScaleOptions) (ScaleReport, er
 		rep.TemporalDBMiB, rep.AppDBMiB = mib(t1), mib(a1)
 	}
 	return rep, nil
+}
+
+// countSimRequests counts the requests the simulator answers over idle, the bench sending none
+// but its two reads of the count.
+func countSimRequests(ctx context.Context, d *httpDriver, idle time.Duration) (SimRequests, error) {
+	var before, after sim.RequestCounts
+	if err := d.simGet(ctx, "/sim/requests", &before); err != nil {
+		return SimRequests{}, err
+	}
+	c0 := time.Now()
+	select {
+	case <-ctx.Done():
+		return SimRequests{}, ctx.Err()
+	case <-time.After(idle):
+	}
+	if err := d.simGet(ctx, "/sim/requests", &after); err != nil {
+		return SimRequests{}, err
+	}
+	took := time.Since(c0)
+	r := SimRequests{IntervalSeconds: round2(took.Seconds()), ByRoute: map[string]int64{}}
+	for route, n := range after.ByRoute {
+		if n -= before.ByRoute[route]; n > 0 && !sim.AdminRoute(route) {
+			r.ByRoute[route] = n
+			r.Microsoft += n
+		}
+	}
+	r.PerMinute = round2(float64(r.Microsoft) / took.Minutes())
+	return r, nil
 }
 
 // idleCPU is the share of one core below which a process counts as idle.
