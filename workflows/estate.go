@@ -281,23 +281,28 @@ func (w *estateSync) afterResellers(ctx workflow.Context) error {
 // readSubscriptions reads the subscriptions of a bounded number of customers (those never read,
 // then the least recently read; activities.SubscriptionReadsPerPass), then ends the pass. The
 // bound is the pass's, kept by the directory: a run continued as new in this phase, or a retried
-// activity, reads only the customers left. Without the partner's connection, should Partner
-// Center ask for it, the pass ends without them and says so.
+// activity, reads only the customers left. When they cannot be read, the pass ends without them
+// and says so.
 func (w *estateSync) readSubscriptions(ctx workflow.Context) error {
 	in := activities.EstateSubscriptions{
 		PartnerID: w.in.PartnerID, Pass: w.pos.Pass, Limit: activities.SubscriptionReadsPerPass,
 	}
 	var got activities.EstateSubscriptionsResult
 	err := workflow.ExecuteActivity(withEstateCalls(ctx), a.SyncCustomerSubscriptions, in).Get(ctx, &got)
-	if isConnectionNeeded(err) {
-		// The resellers may have been skipped for the same reason: the note keeps both.
+	if temporal.IsCanceledError(err) {
+		return err
+	}
+	if err != nil {
+		// The subscriptions add to a pass that has read everything else: a failure to read them
+		// (the connection, Partner Center refusing the partner's own credentials, a day of
+		// retries) is noted and the pass ends without them, rather than holding back the
+		// customers, relationships and resellers it read (a pass that does not end is begun again
+		// from its customers). The resellers may have been skipped too: the note keeps both.
 		note := "the customers' subscriptions were not read: " + rootMessage(err)
 		if w.state.LastError != "" {
 			note = w.state.LastError + "; " + note
 		}
 		w.state.LastError = note
-	} else if err != nil {
-		return err
 	}
 	w.state.Subscriptions += got.Read
 	w.state.Changes += got.Changes

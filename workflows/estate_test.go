@@ -381,6 +381,21 @@ func TestSubscriptionsThatNeedTheConnectionAreNotedAndThePassEnds(t *testing.T) 
 	}
 }
 
+// A read of the subscriptions that fails for good (Partner Center refusing the partner's own
+// credentials, say) does not hold back the pass: it ends, and says why the subscriptions are old.
+func TestASubscriptionsReadThatFailsIsNotedAndThePassEnds(t *testing.T) {
+	w := &estateWorld{customerPages: 1, gdapPages: 1}
+	refuse := func(env *testsuite.TestWorkflowEnvironment) {
+		env.OnActivity(w.SyncCustomerSubscriptions, mockAny, mockAny).Return(activities.EstateSubscriptionsResult{},
+			temporal.NewNonRetryableApplicationError("list subscriptions: 401", activities.ErrTypeRefused, nil))
+	}
+	nextIn, _ := runEstate(t, w, workflows.EstateSyncInput{PartnerID: "p"}, refuse)
+	if len(w.ended) != 1 || nextIn.State.LastCompletedAt.IsZero() || nextIn.At != nil ||
+		!strings.Contains(nextIn.State.LastError, "subscriptions were not read: list subscriptions: 401") {
+		t.Fatalf("ended %+v state %+v", w.ended, nextIn.State)
+	}
+}
+
 // A run continued as new in the subscriptions phase reads them in the new run, then ends the pass.
 func TestAPassContinuedAsNewInTheSubscriptionsPhaseResumesThere(t *testing.T) {
 	// The history grows long while the resellers are listed, which (without the connection)
