@@ -42,7 +42,9 @@ const estateHang = 2 * time.Minute
 // directory each time: first while the pass that reads the new estate is under way, then while
 // that pass's changes are delivered, then while later passes are under way. Between kills the
 // world changes outside partnerflow: a customer terminates a GDAP relationship, the simulator's
-// clock moves two weeks (relationships end), another customer terminates one. Afterwards:
+// clock moves two weeks (relationships end), another customer terminates one. Invitations and
+// partnership requests wait meanwhile without polling (estateFlows); their customers and
+// resellers consent between kills. Afterwards:
 //
 //   - the sync never stalled: after every restart it completed the pass it was in, and it went on
 //     to complete passes after the last kill;
@@ -52,6 +54,8 @@ const estateHang = 2 * time.Minute
 //   - each change once: one delivery row per change for the subscription, and the receiver got
 //     every event ID with one payload and one delivery ID (a kill between the send and its record
 //     sends the same delivery again: that is the documented at-least-once window, reported);
+//   - no flow stalled and none took a consent twice: every waiting flow ended active, each step
+//     once, one partnership per reseller tenant and one GDAP relationship per customer;
 //   - no alert or change twice: no two changes of one kind for one subject and what it says (an
 //     expiry threshold and end date, a status), and each terminated relationship reached
 //     terminated once.
@@ -72,7 +76,9 @@ func TestEstateSyncSurvivesSIGKILLsMidPass(t *testing.T) {
 	start := time.Now()
 	hooks := newEstateHooks(t)
 	dataDir := t.TempDir()
-	env := devEnv(t, dataDir, "PARTNERFLOW_WEBHOOK_ALLOW_PRIVATE=true", "PARTNERFLOW_ESTATE_SYNC_EVERY=3s")
+	// Flows poll less often than the sync runs, so they leave it to the sync (estateFlows).
+	env := devEnv(t, dataDir, "PARTNERFLOW_WEBHOOK_ALLOW_PRIVATE=true", "PARTNERFLOW_ESTATE_SYNC_EVERY=3s",
+		"PARTNERFLOW_POLL_INTERVAL=10s")
 	e := &estateRun{w: &crashWorld{t: t, p: startDev(t, dataDir, env)}, dataDir: dataDir, env: env}
 	seed := uint64(time.Now().UnixNano())
 	e.rng = rand.New(rand.NewPCG(seed, seed>>7))
@@ -83,8 +89,11 @@ func TestEstateSyncSurvivesSIGKILLsMidPass(t *testing.T) {
 	e.subID = e.subscribe(hooks)
 	e.firstChange = e.lastChangeID() + 1
 	e.seedEstate()
-	wantCustomers := before.Customers + *estateCrashCustomers
-	wantRelationships := before.Relationships + *estateCrashCustomers
+	flows := e.startWaitingFlows()
+	// Each invitation's customer becomes the partner's customer, with the GDAP relationship the
+	// invitation asked for.
+	wantCustomers := before.Customers + *estateCrashCustomers + len(flows.invitations)
+	wantRelationships := before.Relationships + *estateCrashCustomers + len(flows.invitations)
 
 	// Kill 1 at a random moment of the pass that reads the new estate (it counts the access
 	// assignments of three relationships in four, 600 at most, at five calls a second); kill 2
@@ -101,6 +110,11 @@ func TestEstateSyncSurvivesSIGKILLsMidPass(t *testing.T) {
 			e.killWhileDelivering(2, e.lastKillCompleted)
 		default:
 			e.killDuringAPass(k+1, e.measurePass())
+		}
+		if k <= 2 {
+			// The waiting flows' customers and resellers consent, half after the second kill and
+			// half after the third, while the sync and the flows are killed around them.
+			e.act(flows, k-1)
 		}
 		if k == 2 {
 			e.advanceClock("336h")
@@ -125,6 +139,7 @@ func TestEstateSyncSurvivesSIGKILLsMidPass(t *testing.T) {
 	if settled.LastError != "" {
 		t.Errorf("the sync's last error: %s", settled.LastError)
 	}
+	e.checkFlowsOnce(flows)
 	relationships := e.relationships()
 	e.w.p.stop()
 	final := e.lastView
