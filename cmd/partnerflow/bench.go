@@ -75,8 +75,9 @@ After the rounds each partnerflow kind runs a paced phase: --paced-flows flows s
 each accepted and waited for as in the rounds; it reports their create latency at that load.
 
 --scale N starts N invitations that stay waiting and reports the time to start them, RSS,
-database bytes per waiting flow, and the p99 of listing pending invitations and of one
-invitation's detail. Point --database-url at a scratch database: the invitations stay.`,
+database bytes per waiting flow, the requests the simulator answered over --idle once they
+settled (by route), and the p99 of listing pending invitations and of one invitation's detail.
+Point --database-url at a scratch database: the invitations stay.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.runBench(cmd, f) },
 	}
 	fl := cmd.Flags()
