@@ -122,7 +122,12 @@ func TestEveryCrashPointHealsForEveryFlowKind(t *testing.T) {
 	}
 	s.driveUntil("every flow ends", s.allDone)
 	s.checkOnce()
-	checkMailOnce(t, mail)
+	// A crash point can fall while the outbox sends an earlier flow's mail: one the mail server
+	// accepted and the outbox had not yet recorded goes again under its Message-ID, the documented
+	// at-least-once window (README "Reliability"); two different messages of one kind never do.
+	if _, again := checkMailLogicallyOnce(t, mail); again > 0 {
+		t.Logf("figure: %d messages delivered again under their Message-ID by a crash while sending", again)
+	}
 	hooks.checkOnce(t)
 }
 
