@@ -355,8 +355,8 @@ const (
 
 // Partner alert kinds.
 const (
-	AlertAccessLost     = "access-lost"
-	AlertAccessExpiring = "access-expiring"
+	AlertAccessLost     = models.StepAccessLost
+	AlertAccessExpiring = models.StepAccessExpiring
 )
 
 // GDAPState is what the watch reads of a relationship.

@@ -702,6 +702,17 @@ func viewGDAPRow(g models.DirectoryGDAP, now time.Time) gdapRow {
 	return r
 }
 
+// signalEstateSync starts the estate sync's next pass now (or the one after the pass running).
+func (s *Server) signalEstateSync(ctx context.Context) error {
+	if s.temporal == nil {
+		return errors.New("signal the estate sync: Temporal is not configured")
+	}
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	return s.temporal.SignalWorkflow(ctx, workflows.EstateSyncWorkflowID(s.flows.PartnerID), "",
+		workflows.SignalSyncNow, nil)
+}
+
 // startDirectorySync serves POST /v1/directory/sync: the estate sync starts its next pass now,
 // or, while a pass runs, the one after it. 202 with the sync as it stands.
 func (s *Server) startDirectorySync(c *gin.Context) {
@@ -709,10 +720,7 @@ func (s *Server) startDirectorySync(c *gin.Context) {
 		writeError(c, problemUnavailable("Temporal is not configured"))
 		return
 	}
-	ctx, cancel := context.WithTimeout(c.Request.Context(), startTimeout)
-	defer cancel()
-	err := s.temporal.SignalWorkflow(ctx, workflows.EstateSyncWorkflowID(s.flows.PartnerID), "",
-		workflows.SignalSyncNow, nil)
+	err := s.signalEstateSync(c.Request.Context())
 	var notFound *serviceerror.NotFound
 	switch {
 	case errors.As(err, &notFound):

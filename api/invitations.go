@@ -880,6 +880,16 @@ func (s *Server) signalGDAPWatch(
 	watch string,
 	signal workflows.PartnerCenterEvent,
 ) webhookOutcome {
+	if inv.EstateWatch {
+		// No watch of its own: the estate sync reads the relationship now and alerts once.
+		if err := s.signalEstateSync(ctx); err != nil {
+			return webhookOutcome{
+				result: "failed: " + err.Error(),
+				err:    problemUnavailable("the estate sync could not be signalled; retry").because(err),
+			}
+		}
+		return webhookOutcome{signalled: 1, result: "signalled the estate sync, which watches invitation " + inv.ID}
+	}
 	if s.signalWorkflow(ctx, watch, signal) == nil {
 		return webhookOutcome{signalled: 1, result: "signalled the GDAP watch of invitation " + inv.ID}
 	}

@@ -11,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -445,19 +446,23 @@ func TestGDAPEventsAfterActivationReachTheGDAPWatch(t *testing.T) {
 func TestGDAPEventsReachOnlyWorkflowsThatActOnThem(t *testing.T) {
 	cases := []struct {
 		status, event, result, signalled string
+		// estateWatch: the estate sync watches the relationship, no GDAP watch does.
+		estateWatch bool
 	}{
-		{models.InvitationGranting, partnercenter.EventGDAPActivated, "ignored: ", ""},
-		{models.InvitationGranting, partnercenter.EventGDAPTerminated, "ignored: ", ""},
-		{models.InvitationActive, partnercenter.EventGDAPActivated, "ignored: ", ""},
+		{models.InvitationGranting, partnercenter.EventGDAPActivated, "ignored: ", "", false},
+		{models.InvitationGranting, partnercenter.EventGDAPTerminated, "ignored: ", "", false},
+		{models.InvitationActive, partnercenter.EventGDAPActivated, "ignored: ", "", false},
 		{models.InvitationActive, partnercenter.EventGDAPTerminated, "signalled the GDAP watch",
-			workflows.GDAPWatchWorkflowID("rel-2")},
-		{models.InvitationPending, partnercenter.EventGDAPActivated, "signalled invitation", "invitation"},
+			workflows.GDAPWatchWorkflowID("rel-2"), false},
+		{models.InvitationActive, partnercenter.EventGDAPTerminated, "signalled the estate sync",
+			workflows.EstateSyncWorkflowID(partnerID) + " " + workflows.SignalSyncNow, true},
+		{models.InvitationPending, partnercenter.EventGDAPActivated, "signalled invitation", "invitation", false},
 	}
 	for _, tc := range cases {
-		t.Run(tc.status+" "+tc.event, func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s %s estate-watched %t", tc.status, tc.event, tc.estateWatch), func(t *testing.T) {
 			f, signer, invs := webhookFixture(t)
 			if err := models.Record(context.Background(), f.store, models.KindInvitation, invs[1].ID,
-				models.InvitationChange{Status: tc.status}); err != nil {
+				models.InvitationChange{Status: tc.status, Set: models.Invitation{EstateWatch: tc.estateWatch}}); err != nil {
 				t.Fatal(err)
 			}
 			body := eventBody(t, tc.event, gdapURI("rel-2"))
@@ -473,7 +478,7 @@ func TestGDAPEventsReachOnlyWorkflowsThatActOnThem(t *testing.T) {
 			switch {
 			case tc.signalled == "" && len(s) != 0:
 				t.Fatalf("a %s invitation reads the relationship itself; nothing may be woken: %+v", tc.status, s)
-			case tc.signalled != "" && (len(s) != 1 || !strings.HasPrefix(s[0].WorkflowID, tc.signalled)):
+			case tc.signalled != "" && (len(s) != 1 || !strings.HasPrefix(s[0].WorkflowID+" "+s[0].Name, tc.signalled)):
 				t.Fatalf("want one signal to %s: %+v", tc.signalled, s)
 			}
 		})

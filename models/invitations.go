@@ -67,10 +67,14 @@ type Invitation struct {
 	// Cloud is the customer's Microsoft cloud, CloudPublic or CloudUSGov: it decides where the
 	// customer accepts (the Microsoft 365 admin center, or the Office admin portal for US
 	// Government).
-	Cloud     string
-	CreatedAt time.Time
-	UpdatedAt time.Time
-	ExpiresAt time.Time
+	Cloud string
+	// EstateWatch says the partner's estate sync watches the active invitation's GDAP relationship
+	// (no GDAP watch workflow of its own) and alerts AlertEmail, the contact the invitation named.
+	EstateWatch bool
+	AlertEmail  string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	ExpiresAt   time.Time
 }
 
 // The Microsoft clouds a customer's tenant may live in.

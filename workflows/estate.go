@@ -98,7 +98,10 @@ type EstateState struct {
 	// Signals counts the events the last pass sent waiting flows.
 	Signals int
 	// Subscriptions counts the customers whose subscriptions the last pass read.
-	Subscriptions   int
+	Subscriptions int
+	// Alerts counts the access alerts the last pass sent invitations whose relationship the sync
+	// watches.
+	Alerts          int
 	LastCompletedAt time.Time
 	// LastError is why the last pass stopped early, or why a phase was skipped.
 	LastError string
@@ -195,7 +198,7 @@ func (w *estateSync) pass(ctx workflow.Context) error {
 		}
 		w.pos = EstatePosition{Pass: p, Phase: EstateCustomers}
 		w.state.Pages, w.state.Changes, w.state.Signals, w.state.Imported, w.state.LastError = 0, 0, 0, 0, ""
-		w.state.Subscriptions = 0
+		w.state.Subscriptions, w.state.Alerts = 0, 0
 	}
 	w.state.Pass = w.pos.Pass.Pass
 	for {
@@ -364,6 +367,14 @@ func (w *estateSync) end(ctx workflow.Context) error {
 func (w *estateSync) deliver(ctx workflow.Context) error {
 	if err := w.signalFlows(ctx); err != nil {
 		return err
+	}
+	if workflow.GetVersion(ctx, changeEstateWatch, workflow.DefaultVersion, 1) == 1 {
+		var alerts int
+		err := workflow.ExecuteActivity(withEstateCalls(ctx), a.AlertWatchedAccess, w.in.PartnerID).Get(ctx, &alerts)
+		if err != nil {
+			return err
+		}
+		w.state.Alerts += alerts
 	}
 	for {
 		var n int

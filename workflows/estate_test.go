@@ -38,6 +38,8 @@ type estateWorld struct {
 	refuseCustomers bool
 	owed            []activities.EstateSignal
 	marked          []int64
+	// alerts is how many access alerts AlertWatchedAccess sends, once.
+	alerts int
 	// subscriptionsNeedConnection makes the subscriptions' read ask for the partner's sign-in.
 	subscriptionsNeedConnection bool
 	subscriptionReads           []activities.EstateSubscriptions
@@ -172,6 +174,15 @@ func (w *estateWorld) DeliverEstateChanges(context.Context, string) (int, error)
 	return n, nil
 }
 
+func (w *estateWorld) AlertWatchedAccess(context.Context, string) (int, error) {
+	w.log("alerts")
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := w.alerts
+	w.alerts = 0
+	return n, nil
+}
+
 func (w *estateWorld) NoteEstateError(_ context.Context, in activities.EstateNote) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -213,7 +224,7 @@ func TestAnEstatePassReadsEveryPageOnceThenPauses(t *testing.T) {
 	want := []string{
 		"customers:", "customers:1", "customers:2", "gdap:", "gdap:1", "resellers", "import:2",
 		"reseller:r1:", "reseller:r1:1", "reseller:r2:",
-		fmt.Sprintf("subscriptions:%d", activities.SubscriptionReadsPerPass), "route",
+		fmt.Sprintf("subscriptions:%d", activities.SubscriptionReadsPerPass), "route", "alerts",
 	}
 	if !slices.Equal(w.calls, want) {
 		t.Fatalf("calls %v, want %v", w.calls, want)
@@ -290,7 +301,7 @@ func TestARefusedPassIsNotedAndTriedAgainNextTime(t *testing.T) {
 }
 
 func TestAPassTellsTheWaitingFlowsWhatTheDirectoryShows(t *testing.T) {
-	w := &estateWorld{customerPages: 1, gdapPages: 1, owed: []activities.EstateSignal{
+	w := &estateWorld{customerPages: 1, gdapPages: 1, alerts: 2, owed: []activities.EstateSignal{
 		{ID: 1, WorkflowID: "invitation/inv_1", EventName: "reseller-relationship-accepted-by-customer",
 			ResourceID: "tenant-1"},
 		{ID: 2, WorkflowID: "invitation/inv_1", EventName: "granular-admin-relationship-approved", ResourceID: "rel-1"},
@@ -320,6 +331,10 @@ func TestAPassTellsTheWaitingFlowsWhatTheDirectoryShows(t *testing.T) {
 	// A flow that ended meanwhile does not stop the pass; every signal is marked sent once.
 	if !slices.Equal(w.marked, []int64{1, 2, 3}) || nextIn.State.Signals != 3 || nextIn.State.LastError != "" {
 		t.Fatalf("marked %v, state %+v", w.marked, nextIn.State)
+	}
+	// The invitations whose relationship the sync watches itself hear from it too.
+	if nextIn.State.Alerts != 2 || !slices.Contains(w.calls, "alerts") {
+		t.Fatalf("alerts %d, calls %v", nextIn.State.Alerts, w.calls)
 	}
 }
 

@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"fmt"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
@@ -52,7 +51,7 @@ type GDAPWatchState struct {
 // is gone, on the invitation's timeline and by mail to the partner's contact.
 func GDAPWatch(ctx workflow.Context, in GDAPWatchInput) (string, error) {
 	if in.WarnBefore <= 0 {
-		in.WarnBefore = 30 * 24 * time.Hour
+		in.WarnBefore = activities.WatchWarnBefore
 	}
 	if in.CheckEvery <= 0 {
 		in.CheckEvery = 24 * time.Hour
@@ -142,14 +141,7 @@ func awaitNextRead(ctx workflow.Context, f *flow[models.Invitation], in GDAPWatc
 func alertPartner(
 	ctx workflow.Context, f *flow[models.Invitation], in GDAPWatchInput, kind string, st activities.GDAPState,
 ) error {
-	detail := fmt.Sprintf("GDAP relationship %s is %s", in.RelationshipID, st.Status)
-	if kind == activities.AlertAccessExpiring {
-		detail = fmt.Sprintf(
-			"GDAP relationship %s ends on %s and does not renew itself",
-			in.RelationshipID,
-			st.EndDateTime.UTC().Format("2 January 2006"),
-		)
-	}
+	detail := activities.AccessAlertDetail(kind, in.RelationshipID, st.Status, st.EndDateTime)
 	f.record(ctx, invitationChange{Step: kind, StepDetail: detail})
 	if in.ContactEmail == "" {
 		workflow.GetLogger(ctx).Warn("no partner contact to alert", "alert", kind, "relationship", in.RelationshipID)

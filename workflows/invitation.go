@@ -119,6 +119,18 @@ func (w *invitationImpl) run(ctx workflow.Context) (InvitationState, error) {
 		}
 		return w.finishFailed(ctx, err)
 	}
+	// An invitation that leaves Partner Center to the estate sync leaves the watch of its
+	// relationship to it too: one watcher per partner, not a workflow per relationship.
+	if w.in.Policy.NoPolling && workflow.GetVersion(ctx, changeEstateWatch, workflow.DefaultVersion, 1) == 1 {
+		w.setStatus(ctx, models.InvitationActive, invitationChange{Step: "active"})
+		w.record(ctx, invitationChange{
+			Set:  models.Invitation{EstateWatch: true, AlertEmail: w.in.ContactEmail},
+			Step: "watching",
+			StepDetail: "the partner's estate sync watches the access: the partner is alerted before it ends " +
+				"and if the customer removes it",
+		})
+		return w.state, nil
+	}
 	w.setStatus(ctx, models.InvitationActive, invitationChange{Step: "active"})
 	// Invitations that became active before the watch existed replay without it.
 	if w.quiet || workflow.GetVersion(ctx, "gdap-watch", workflow.DefaultVersion, 1) == 1 {
@@ -126,6 +138,11 @@ func (w *invitationImpl) run(ctx workflow.Context) (InvitationState, error) {
 	}
 	return w.state, nil
 }
+
+// changeEstateWatch is the workflow.GetVersion change after which an invitation started with
+// WaitPolicy.NoPolling starts no GDAP watch: the estate sync alerts on its relationship
+// (activities.AlertWatchedAccess).
+const changeEstateWatch = "estate-watch"
 
 // pass enters a status the invitation leaves in the same workflow task: recorded and live, and
 // set as the search attribute only by runs from before changeQuietStatus.

@@ -1152,7 +1152,11 @@ func TestAnInvitationSetsItsStatusAttributeOnlyWhereItRests(t *testing.T) {
 
 func TestAnInvitationTheEstateSyncTellsDoesNotPoll(t *testing.T) {
 	w := &world{acceptAt: time.Hour, approveAt: time.Hour, gdapActiveAfter: 1}
-	env := newInvitationEnv(t, w)
+	env := newEnv(t, w)
+	watches := 0
+	env.OnWorkflow(workflows.GDAPWatch, mockAny, mockAny).Return(
+		func(workflow.Context, workflows.GDAPWatchInput) (string, error) { watches++; return "", nil },
+	).Maybe()
 	in := input(env)
 	in.Policy.NoPolling = true
 	var checksBefore int
@@ -1170,5 +1174,14 @@ func TestAnInvitationTheEstateSyncTellsDoesNotPoll(t *testing.T) {
 	}
 	if checksBefore != 0 {
 		t.Fatalf("an invitation that does not poll asked Partner Center %d times before any event", checksBefore)
+	}
+	// Nor does it start a watch of its own: the estate sync, which reads every relationship,
+	// watches its relationship and alerts the contact it names.
+	if watches != 0 {
+		t.Fatalf("%d GDAP watches started; the estate sync watches the relationship", watches)
+	}
+	last := w.steps[len(w.steps)-1]
+	if last.Step != "watching" || !last.Set.EstateWatch || last.Set.AlertEmail != "ops@partner.example" {
+		t.Fatalf("the last step %+v does not hand the watch to the estate sync", last)
 	}
 }

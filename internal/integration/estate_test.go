@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -13,9 +14,11 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/partnerflow/partnerflow/models"
+	"github.com/partnerflow/partnerflow/notify"
 	"github.com/partnerflow/partnerflow/partnercenter"
 	"github.com/partnerflow/partnerflow/partnercenter/sim"
 	"github.com/partnerflow/partnerflow/workflows"
@@ -339,7 +342,7 @@ func TestWaitingInvitationsLeavePartnerCenterAloneAndTheSyncWakesThem(t *testing
 				"providerId":     sim.DefaultHomePartner.TenantID,
 				"upn":            "admin@proseware.onmicrosoft.com",
 			})
-			h.startEstateSync(time.Hour)
+			run := h.startEstateSync(time.Hour)
 			h.waitPass(1)
 			active := h.waitFor(inv.ID, "active", func(i invitation) bool {
 				return i.Status == models.InvitationActive
@@ -365,6 +368,41 @@ func TestWaitingInvitationsLeavePartnerCenterAloneAndTheSyncWakesThem(t *testing
 					t.Fatalf("invitation %s of a customer who did nothing is %s", other.ID, got.Status)
 				}
 			}
+
+			// The active invitation started no GDAP watch of its own: the sync watches its
+			// relationship. The customer removes the partner's access; the next pass alerts the
+			// invitation's timeline and the partner's contact, and later passes do not again.
+			watched := h.waitFor(inv.ID, "watching", func(i invitation) bool { return i.has("watching") })
+			_, err := h.temporal.Client.DescribeWorkflowExecution(ctx,
+				workflows.GDAPWatchWorkflowID(watched.GDAPRelationshipID), "")
+			var notFound *serviceerror.NotFound
+			if !errors.As(err, &notFound) {
+				t.Fatalf("the invitation started a GDAP watch (%v); the estate sync watches its relationship", err)
+			}
+			if code, body := h.customerAction("terminate-gdap", map[string]string{
+				"relationshipId": watched.GDAPRelationshipID, "upn": admin,
+			}); code != http.StatusOK {
+				t.Fatalf("terminate: %d %s", code, body)
+			}
+			for pass := int64(2); pass <= 3; pass++ {
+				if r := h.global.Do("POST", "/v1/directory/sync", nil); r.Status != http.StatusAccepted {
+					t.Fatalf("sync now: %d %s", r.Status, r.Body)
+				}
+				h.waitPass(pass)
+			}
+			alerted := h.get(inv.ID)
+			lost := 0
+			for _, step := range alerted.Steps {
+				if step.Name == models.StepAccessLost {
+					lost++
+				}
+			}
+			if mails := h.mailsOfKind(partnerContact, notify.KindAccessLost); lost != 1 || len(mails) != 1 {
+				t.Fatalf("after two passes: %d access-lost steps, %d mails to the contact; want 1 and 1", lost, len(mails))
+			}
+			h.recordHistory(inv.WorkflowID, "invitation_told_by_sync")
+			// The sync's first run: the pass that woke the flows, with its alerts' phase.
+			h.recordRunHistory(run.GetID(), run.GetRunID(), "estate_sync")
 		})
 	}
 }

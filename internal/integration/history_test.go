@@ -17,7 +17,7 @@ var updateHistories = flag.Bool(
 // historyGeneration names the code that recorded a history; fixtures of earlier generations are
 // kept, so the replay test holds every change to the histories of workflows already running.
 // Raise it when a change to the workflows alters their commands (with workflow.GetVersion).
-const historyGeneration = "subscriptions"
+const historyGeneration = "estate_watch"
 
 // recordHistory saves a finished workflow's history as a replay fixture when -update-histories
 // is given; the replay test in package workflows then fails on any change that breaks it.
