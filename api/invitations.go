@@ -873,7 +873,8 @@ func (s *Server) signalGDAPInvitation(ctx context.Context, signal workflows.Part
 	return webhookOutcome{signalled: 1, result: "signalled invitation " + inv.ID}
 }
 
-// signalGDAPWatch passes a GDAP event to the watch of an active invitation's relationship.
+// signalGDAPWatch passes a GDAP event to the watch of an active invitation's relationship, or,
+// when the estate sync watches it (Invitation.EstateWatch), starts the sync's next pass.
 func (s *Server) signalGDAPWatch(
 	ctx context.Context,
 	inv *models.Invitation,
