@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"fmt"
+	"net/http"
+	"path"
 	"time"
 
 	"github.com/partnerflow/partnerflow/models"
@@ -166,4 +168,56 @@ func stepCount(view map[string]any, name string) int {
 		}
 	}
 	return n
+}
+
+// terminateActive waits until the invitations of one wave are active and has each customer
+// remove the partner's access: the estate sync, which watches their relationships (they started
+// no GDAP watch), owes each one alert, through the kills that follow.
+func (e *estateRun) terminateActive(flows *estateFlows, wave int) []*crashFlow {
+	w := e.w
+	var out []*crashFlow
+	for _, f := range flows.invitations {
+		if f.wave == wave {
+			out = append(out, f)
+		}
+	}
+	e.waitFlows("become active", &estateFlows{invitations: out}, func(f *crashFlow) bool {
+		return f.status == models.InvitationActive && hasStep(f.view, "watching")
+	})
+	for _, f := range out {
+		rel, _ := f.view["gdapRelationshipId"].(string)
+		code, body := w.try("POST", w.p.sim+"/sim/customer-actions/terminate-gdap",
+			map[string]string{"relationshipId": rel, "upn": "admin@" + f.domain}, false)
+		if code != http.StatusOK {
+			w.t.Fatalf("terminate %s: %d %s", rel, code, body)
+		}
+		w.t.Logf("the customer of %s removed the partner's access (%s)", f.path, rel)
+	}
+	return out
+}
+
+// checkAlertedOnce waits until each invitation whose access was removed carries the sync's
+// access-lost alert and holds that it carries it once, with one message to the partner's contact
+// in the outbox, sent.
+func (e *estateRun) checkAlertedOnce(lost []*crashFlow) {
+	w := e.w
+	e.waitFlows("been alerted", &estateFlows{invitations: lost}, func(f *crashFlow) bool {
+		return hasStep(f.view, models.StepAccessLost)
+	})
+	store := e.openStore()
+	defer closeStore(store)
+	for _, f := range lost {
+		if n := stepCount(f.view, models.StepAccessLost); n != 1 {
+			w.t.Errorf("%s: %d access-lost alerts, want 1: %v", f.path, n, f.view["steps"])
+		}
+		var mails []models.OutboxMessage
+		key := path.Base(f.path) + "/" + models.StepAccessLost
+		if err := store.DB.Where("idempotency_key = ?", key).Find(&mails).Error; err != nil {
+			w.t.Fatal(err)
+		}
+		if len(mails) != 1 || (mails[0].Status != models.OutboxSent && mails[0].Status != models.OutboxLogged) {
+			w.t.Errorf("%s: the contact's alert %q in the outbox: %+v", f.path, key, mails)
+		}
+	}
+	w.t.Logf("%d invitations whose customers removed the access were alerted once each", len(lost))
 }

@@ -100,6 +100,7 @@ func TestEstateSyncSurvivesSIGKILLsMidPass(t *testing.T) {
 	// while that pass's changes are delivered; the others at random moments of later passes. After
 	// each kill but the first the world changes, for the next passes to find.
 	terminated := []*estateGDAP{}
+	var lost []*crashFlow
 	for k := range *estateCrashKills {
 		switch k {
 		case 0:
@@ -118,6 +119,9 @@ func TestEstateSyncSurvivesSIGKILLsMidPass(t *testing.T) {
 		}
 		if k == 2 {
 			e.advanceClock("336h")
+			// The customers of the first wave's invitations remove the partner's access: the
+			// sync alerts each once, however the kills that follow fall.
+			lost = e.terminateActive(flows, 0)
 		} else {
 			terminated = append(terminated, e.terminateOne(len(terminated)))
 		}
@@ -140,6 +144,7 @@ func TestEstateSyncSurvivesSIGKILLsMidPass(t *testing.T) {
 		t.Errorf("the sync's last error: %s", settled.LastError)
 	}
 	e.checkFlowsOnce(flows)
+	e.checkAlertedOnce(lost)
 	relationships := e.relationships()
 	e.w.p.stop()
 	final := e.lastView
