@@ -76,9 +76,10 @@ func TestEstateSyncSurvivesSIGKILLsMidPass(t *testing.T) {
 	start := time.Now()
 	hooks := newEstateHooks(t)
 	dataDir := t.TempDir()
-	// Flows poll less often than the sync runs, so they leave it to the sync (estateFlows).
+	// Flows poll less often than the sync runs, so they leave it to the sync (estateFlows); the
+	// partner's contact hears of the access the customers remove (checkAlertedOnce).
 	env := devEnv(t, dataDir, "PARTNERFLOW_WEBHOOK_ALLOW_PRIVATE=true", "PARTNERFLOW_ESTATE_SYNC_EVERY=3s",
-		"PARTNERFLOW_POLL_INTERVAL=10s")
+		"PARTNERFLOW_POLL_INTERVAL=10s", "PARTNERFLOW_CONTACT_EMAIL=ops@partner.example")
 	e := &estateRun{w: &crashWorld{t: t, p: startDev(t, dataDir, env)}, dataDir: dataDir, env: env}
 	seed := uint64(time.Now().UnixNano())
 	e.rng = rand.New(rand.NewPCG(seed, seed>>7))
