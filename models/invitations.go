@@ -137,3 +137,13 @@ func decodeCursor(c string) (time.Time, string, error) {
 	}
 	return at, id, nil
 }
+
+// InvitationsSent counts the invitations created since at whose customer mail went out (their
+// "sent" step): the scale bench's measure of how many waiting flows have settled.
+func (s *Store) InvitationsSent(ctx context.Context, since time.Time) (int64, error) {
+	var n int64
+	err := s.DB.WithContext(ctx).Raw(`SELECT count(DISTINCT st.flow_id) FROM flow_steps st
+		JOIN invitations i ON i.id = st.flow_id
+		WHERE st.flow_kind = ? AND st.name = 'sent' AND i.created_at >= ?`, KindInvitation, since.UTC()).Scan(&n).Error
+	return n, err
+}

@@ -175,6 +175,7 @@ func (a *app) runBench(cmd *cobra.Command, f benchFlags) error {
 	temporalAddr := f.temporal
 	inProcess := f.api == ""
 	var sizes func(context.Context) (int64, int64, error)
+	var sent func(context.Context, time.Time) (int64, error)
 	drivesResellers := slices.Contains(f.kinds, bench.KindReseller) || slices.Contains(f.kinds, bench.KindRemoval)
 	if inProcess && f.scale == 0 && drivesResellers && !cmd.Flags().Changed("poll-interval") {
 		// A reseller's authorization has no Partner Center event: the flow learns of it only by
@@ -188,7 +189,7 @@ func (a *app) runBench(cmd *cobra.Command, f benchFlags) error {
 			return err
 		}
 		defer stack.stop()
-		target, temporalAddr, sizes = stack.target, stack.temporal, stack.sizes
+		target, temporalAddr, sizes, sent = stack.target, stack.temporal, stack.sizes, stack.sent
 	} else if f.apiKey == "" || f.simURL == "" || f.temporal == "" {
 		return errors.New("--api needs --api-key, --sim and --temporal")
 	}
@@ -235,7 +236,7 @@ func (a *app) runBench(cmd *cobra.Command, f benchFlags) error {
 		}
 		opts := bench.ScaleOptions{
 			Invitations: f.scale, Concurrency: f.concurrency, Samples: f.samples, Settle: f.settle,
-			Sizes: sizes, Database: db, InProcess: inProcess, Progress: progress, Idle: f.idle,
+			Sizes: sizes, Sent: sent, Database: db, InProcess: inProcess, Progress: progress, Idle: f.idle,
 		}
 		if inProcess {
 			opts.EstateSyncEvery, opts.NoPolling = a.cfg.EstateSyncEvery, estateSynced(a.cfg)
@@ -290,6 +291,7 @@ type benchStack struct {
 	target   bench.Target
 	temporal string
 	sizes    func(context.Context) (temporalBytes, appBytes int64, err error)
+	sent     func(context.Context, time.Time) (int64, error)
 	stop     func()
 }
 
@@ -372,7 +374,20 @@ func (a *app) startBenchDev(
 		err = store.DB.WithContext(ctx).Raw("SELECT pg_database_size(current_database())").Scan(&app).Error
 		return t, app, err
 	}
+	sent := func(ctx context.Context, since time.Time) (int64, error) {
+		dsn := c.AppDatabase()
+		if databaseURL != "" {
+			dsn = databaseURL
+		}
+		store, err := models.Open(dsn)
+		if err != nil {
+			return 0, err
+		}
+		defer store.Close()
+		return store.InvitationsSent(ctx, since)
+	}
 	return &benchStack{
+		sent: sent,
 		target: bench.Target{
 			APIURL:    apiURL,
 			APIKey:    c.BootstrapKey,

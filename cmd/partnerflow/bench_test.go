@@ -165,6 +165,10 @@ func TestBenchScaleLeavesInvitationsWaitingAndMeasuresThem(t *testing.T) {
 	if r.Started != 3 || r.Invitations != 3 || r.Database != "sqlite" || len(r.Errors) != 0 {
 		t.Fatalf("three invitations must be waiting: %+v", r)
 	}
+	// In process the bench waits until every invitation sent its mail, not only the last one.
+	if r.AllSentSeconds == nil {
+		t.Fatalf("the wait for every invitation's mail must be reported: %+v", r)
+	}
 	if r.ListPending.N != 4 || r.Detail.N != 4 || r.Create.N != 3 {
 		t.Fatalf("every sample must be timed: %+v", r)
 	}

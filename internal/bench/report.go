@@ -75,6 +75,9 @@ func (r ScaleReport) WriteText(w io.Writer) {
 		r.Started, r.Invitations, r.Database)
 	fmt.Fprintf(w, "started in %.1fs (%.1f/s), create p50/p95/p99 %s ms\n",
 		r.StartSeconds, r.StartRate, triple(r.Create))
+	if r.AllSentSeconds != nil {
+		fmt.Fprintf(w, "every invitation had sent its mail %.1fs after the last create\n", *r.AllSentSeconds)
+	}
 	if r.RSSMiB > 0 {
 		fmt.Fprintf(w, "RSS %.0f MiB (peak %.0f MiB)\n", r.RSSMiB, r.PeakRSSMiB)
 	}
