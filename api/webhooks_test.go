@@ -461,8 +461,9 @@ func TestGDAPEventsReachOnlyWorkflowsThatActOnThem(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(fmt.Sprintf("%s %s estate-watched %t", tc.status, tc.event, tc.estateWatch), func(t *testing.T) {
 			f, signer, invs := webhookFixture(t)
+			change := models.InvitationChange{Status: tc.status, Set: models.Invitation{EstateWatch: tc.estateWatch}}
 			if err := models.Record(context.Background(), f.store, models.KindInvitation, invs[1].ID,
-				models.InvitationChange{Status: tc.status, Set: models.Invitation{EstateWatch: tc.estateWatch}}); err != nil {
+				change); err != nil {
 				t.Fatal(err)
 			}
 			body := eventBody(t, tc.event, gdapURI("rel-2"))

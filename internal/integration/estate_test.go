@@ -398,7 +398,8 @@ func TestWaitingInvitationsLeavePartnerCenterAloneAndTheSyncWakesThem(t *testing
 				}
 			}
 			if mails := h.mailsOfKind(partnerContact, notify.KindAccessLost); lost != 1 || len(mails) != 1 {
-				t.Fatalf("after two passes: %d access-lost steps, %d mails to the contact; want 1 and 1", lost, len(mails))
+				t.Fatalf("after two passes: %d access-lost steps, %d mails to the contact; want 1 and 1",
+					lost, len(mails))
 			}
 			h.recordHistory(inv.WorkflowID, "invitation_told_by_sync")
 			// The sync's first run: the pass that woke the flows, with its alerts' phase.
