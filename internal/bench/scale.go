@@ -178,11 +178,10 @@ func RunScale(ctx context.Context, t Target, opts ScaleOptions) (ScaleReport, er
 		return rep, fmt.Errorf("the last invitation never settled: %w", err)
 	}
 	if opts.Sent != nil {
-		took, err := untilAllSent(ctx, opts, start, int64(len(ids)))
-		if err != nil {
+		if err := untilAllSent(ctx, opts, start, int64(len(ids))); err != nil {
 			return rep, err
 		}
-		secs := round2(took.Seconds())
+		secs := round2(time.Since(start.Add(elapsed)).Seconds())
 		rep.AllSentSeconds = &secs
 	}
 	// The figures are of flows that wait: the server may still be writing the last flows'
@@ -286,24 +285,23 @@ func settle(ctx context.Context, max time.Duration, inProcess bool) time.Duratio
 }
 
 // untilAllSent waits until every one of the n invitations created since start has sent its mail,
-// with a progress line; it returns how long that took.
-func untilAllSent(ctx context.Context, opts ScaleOptions, start time.Time, n int64) (time.Duration, error) {
+// with a progress line.
+func untilAllSent(ctx context.Context, opts ScaleOptions, start time.Time, n int64) error {
 	var sent atomic.Int64
 	stop := progress(opts.Progress, "waiting for every first mail", int(n), &sent)
 	defer stop()
-	t0 := time.Now()
 	for {
 		k, err := opts.Sent(ctx, start)
 		if err != nil {
-			return 0, fmt.Errorf("count the invitations that sent their mail: %w", err)
+			return fmt.Errorf("count the invitations that sent their mail: %w", err)
 		}
 		sent.Store(k)
 		if k >= n {
-			return time.Since(t0), nil
+			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return 0, fmt.Errorf("%d of %d invitations sent their mail: %w", k, n, ctx.Err())
+			return fmt.Errorf("%d of %d invitations sent their mail: %w", k, n, ctx.Err())
 		case <-time.After(5 * time.Second):
 		}
 	}
