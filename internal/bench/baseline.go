@@ -2,12 +2,15 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/partnerflow/partnerflow/internal/flowsearch"
 )
 
 // Names of the baseline's workflow, task queue, signal and update.
@@ -27,7 +30,9 @@ func RegisterBaseline(w worker.Registry) {
 
 // BaselineWorkflow runs a shape's steps in order with no work in them: no-op activities and
 // local activities, timers that stay armed (as reminders do) until the next signal or update
-// settles the wait, and waits for the signals and updates the driver sends.
+// settles the wait, waits for the signals and updates the driver sends, versions (GetVersion
+// records its marker and upserts TemporalChangeVersion, as the flows' do) and upserts of the
+// FlowStatus search attribute the flows set.
 func BaselineWorkflow(ctx workflow.Context, steps []StepKind) error {
 	retry := &temporal.RetryPolicy{MaximumAttempts: 3}
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
@@ -54,8 +59,16 @@ func BaselineWorkflow(ctx workflow.Context, steps []StepKind) error {
 		armed = nil
 	}
 	wantUpdates := 0
-	for _, step := range steps {
+	for i, step := range steps {
 		switch step {
+		case StepVersion:
+			workflow.GetVersion(ctx, fmt.Sprintf("bench-change-%d", i), workflow.DefaultVersion, 1)
+		case StepUpsert:
+			if err := workflow.UpsertTypedSearchAttributes(
+				ctx, flowsearch.FlowStatusKey.ValueSet(fmt.Sprintf("bench-%d", i)),
+			); err != nil {
+				return err
+			}
 		case StepActivity:
 			if err := workflow.ExecuteActivity(actx, noopActivityName).Get(ctx, nil); err != nil {
 				return err

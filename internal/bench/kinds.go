@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 )
 
 // invitationKind drives invitations: the partner creates one through the API, the customer
@@ -110,11 +111,21 @@ func (k *baselineKind) create(ctx context.Context, i int) (flowHandle, error) {
 	id := fmt.Sprintf("bench-baseline/%s/%d", k.runID, i)
 	run, err := k.temporal.ExecuteWorkflow(
 		ctx,
-		client.StartWorkflowOptions{ID: id, TaskQueue: BaselineTaskQueue},
+		client.StartWorkflowOptions{ID: id, TaskQueue: BaselineTaskQueue, TypedSearchAttributes: k.startAttributes(i)},
 		BaselineWorkflowName,
 		k.shape.Steps,
 	)
 	return flowHandle{id: id, workflowID: id, run: run}, err
+}
+
+// startAttributes are the search attributes the flow starts with (every custom one is a
+// keyword), with values of the bench's own.
+func (k *baselineKind) startAttributes(i int) temporal.SearchAttributes {
+	var updates []temporal.SearchAttributeUpdate
+	for _, name := range k.shape.StartAttributes {
+		updates = append(updates, temporal.NewSearchAttributeKeyKeyword(name).ValueSet(fmt.Sprintf("bench-%d", i)))
+	}
+	return temporal.NewSearchAttributes(updates...)
 }
 
 func (k *baselineKind) accept(ctx context.Context, h flowHandle) (time.Time, error) {

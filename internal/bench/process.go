@@ -29,7 +29,10 @@ func peakRSS() int64 {
 }
 
 // currentRSS is the process's resident set now, from /proc/self/status (0 where there is none).
-func currentRSS() int64 {
+func currentRSS() int64 { return procStatusBytes("VmRSS:") }
+
+// procStatusBytes is one "<field> N kB" line of /proc/self/status in bytes (0 where there is none).
+func procStatusBytes(field string) int64 {
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
 		return 0
@@ -37,7 +40,7 @@ func currentRSS() int64 {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(sc.Text(), field); ok {
 			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
 			if err != nil {
 				return 0
@@ -59,6 +62,10 @@ type MemoryBreakdown struct {
 	IdleMiB      float64 `json:"idleNotReleasedMiB"`
 	RuntimeMiB   float64 `json:"runtimeSysMiB"`
 	Goroutines   int     `json:"goroutines"`
+	// RSSAnonMiB is the resident memory no file backs (the Go runtime's, and what SQLite's
+	// allocator maps beside it); RSSFileMiB the resident pages of files (the binary's code).
+	RSSAnonMiB float64 `json:"rssAnonMiB,omitempty"`
+	RSSFileMiB float64 `json:"rssFileMiB,omitempty"`
 }
 
 // memoryBreakdown collects garbage, then reads the runtime's memory statistics.
@@ -73,5 +80,7 @@ func memoryBreakdown() MemoryBreakdown {
 		IdleMiB:      mib(int64(m.HeapIdle - m.HeapReleased)),
 		RuntimeMiB:   mib(int64(m.Sys)),
 		Goroutines:   runtime.NumGoroutine(),
+		RSSAnonMiB:   mib(procStatusBytes("RssAnon:")),
+		RSSFileMiB:   mib(procStatusBytes("RssFile:")),
 	}
 }

@@ -85,6 +85,9 @@ func (r ScaleReport) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "after a collection: heap live %.0f MiB (in use %.0f), stacks %.0f MiB in %d goroutines, "+
 			"idle not released %.0f MiB, runtime total %.0f MiB\n",
 			m.HeapLiveMiB, m.HeapInUseMiB, m.StackMiB, m.Goroutines, m.IdleMiB, m.RuntimeMiB)
+		if m.RSSAnonMiB > 0 {
+			fmt.Fprintf(w, "resident: %.0f MiB anonymous, %.0f MiB of files (the binary)\n", m.RSSAnonMiB, m.RSSFileMiB)
+		}
 	}
 	if r.TemporalDBMiB > 0 || r.AppDBMiB > 0 {
 		fmt.Fprintf(w, "database bytes per waiting flow: Temporal %d, app %d "+

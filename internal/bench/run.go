@@ -29,12 +29,20 @@ const (
 var Kinds = []string{KindInvitation, KindReseller, KindOnboarding, KindRemoval}
 
 // Histories are the recorded histories in workflows/testdata each kind's baseline shape is
-// read from.
+// read from. The invitation's is one that leaves Partner Center and the watch of its access to
+// the estate sync, as the in-process stack's invitations do (its sync runs more often than they
+// would poll).
 var Histories = map[string]string{
-	KindInvitation: "invitation_active_quiet.json",
+	KindInvitation: "invitation_told_by_sync_estate_watch.json",
 	KindReseller:   "reseller_active_spine.json",
 	KindOnboarding: "customer_completed_spine.json",
 	KindRemoval:    "removal_completed_spine.json",
+}
+
+// PollingHistories replace Histories for the kinds whose flows poll Partner Center and watch
+// their own access when no estate sync runs at least as often as they would poll.
+var PollingHistories = map[string]string{
+	KindInvitation: "invitation_active_quiet.json",
 }
 
 // Options say how much load a run makes.

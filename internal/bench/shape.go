@@ -8,11 +8,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 )
+
+// changeVersionAttribute is the search attribute the Go SDK upserts with each new GetVersion.
+const changeVersionAttribute = "TemporalChangeVersion"
 
 // StepKind is one kind of command a workflow's history shows.
 type StepKind string
@@ -24,13 +28,20 @@ const (
 	StepTimer         StepKind = "timer"
 	StepSignal        StepKind = "signal"
 	StepUpdate        StepKind = "update"
+	// StepVersion is a workflow.GetVersion seen for the first time: a version marker and the
+	// upsert of TemporalChangeVersion the Go SDK makes with it.
+	StepVersion StepKind = "version"
+	// StepUpsert is an upsert of the flow's own search attributes.
+	StepUpsert StepKind = "search-attribute-upsert"
 )
 
-// Shape is a flow's commands in the order a recorded history shows them, and the counts of
-// what the baseline does not reproduce (search attribute upserts, child workflows, versions).
+// Shape is a flow's commands in the order a recorded history shows them, and the count of what
+// the baseline does not reproduce (child workflows).
 type Shape struct {
 	Source string     `json:"source"`
 	Steps  []StepKind `json:"steps"`
+	// StartAttributes are the search attributes the flow is started with, by name.
+	StartAttributes []string `json:"startAttributes,omitempty"`
 	// Counts has every kind of step, and the events not reproduced, by name.
 	Counts map[string]int `json:"counts"`
 }
@@ -46,9 +57,11 @@ func (s Shape) String() string {
 		fmt.Sprintf("%d activities", s.Count(StepActivity)),
 		fmt.Sprintf("%d local activities", s.Count(StepLocalActivity)),
 		fmt.Sprintf("%d timers", s.Count(StepTimer)),
+		fmt.Sprintf("%d versions", s.Count(StepVersion)),
+		fmt.Sprintf("%d search-attribute upserts", s.Count(StepUpsert)),
 	}
 	var skipped []string
-	for _, name := range []string{"search-attribute-upserts", "child-workflows", "version-markers"} {
+	for _, name := range []string{"child-workflows"} {
 		if n := s.Counts[name]; n > 0 {
 			skipped = append(skipped, fmt.Sprintf("%d %s", n, name))
 		}
@@ -89,6 +102,12 @@ func ShapeFromHistory(r io.Reader) (Shape, error) {
 	}
 	for _, ev := range h.GetEvents() {
 		switch ev.GetEventType() {
+		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+			fields := ev.GetWorkflowExecutionStartedEventAttributes().GetSearchAttributes().GetIndexedFields()
+			for name := range fields {
+				s.StartAttributes = append(s.StartAttributes, name)
+			}
+			slices.Sort(s.StartAttributes)
 		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
 			add(StepActivity)
 		case enumspb.EVENT_TYPE_MARKER_RECORDED:
@@ -96,7 +115,7 @@ func ShapeFromHistory(r io.Reader) (Shape, error) {
 			case "LocalActivity":
 				add(StepLocalActivity)
 			case "Version":
-				s.Counts["version-markers"]++
+				add(StepVersion)
 			}
 		case enumspb.EVENT_TYPE_TIMER_STARTED:
 			add(StepTimer)
@@ -105,7 +124,11 @@ func ShapeFromHistory(r io.Reader) (Shape, error) {
 		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
 			add(StepUpdate)
 		case enumspb.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
-			s.Counts["search-attribute-upserts"]++
+			fields := ev.GetUpsertWorkflowSearchAttributesEventAttributes().GetSearchAttributes().GetIndexedFields()
+			if _, ok := fields[changeVersionAttribute]; ok && len(fields) == 1 {
+				continue // the version step's own upsert
+			}
+			add(StepUpsert)
 		case enumspb.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED:
 			s.Counts["child-workflows"]++
 		}
