@@ -215,7 +215,7 @@ func TestSimAgreementStatusChecks(t *testing.T) {
 			"tenantid=" + strings.ToUpper(adatumID),
 		} {
 			if st, body := e.raw("GET", "/v1/compliance/csp/agreementstatus?"+q, nil, nil); st != 200 ||
-				!strings.Contains(string(body), `"isAgreementSigned": true`) {
+				!strings.Contains(string(body), `"isAgreementSigned":true`) {
 				t.Errorf("%s: %d %s", q, st, body)
 			}
 		}
@@ -227,7 +227,7 @@ func TestSimAgreementStatusChecks(t *testing.T) {
 			"tenantId=" + contosoID:              "2205",
 		} {
 			if st, body := e.raw("GET", "/v1/compliance/csp/agreementstatus?"+q, nil, nil); st != 400 ||
-				!strings.Contains(string(body), `"code": `+code) {
+				!strings.Contains(string(body), `"code":`+code) {
 				t.Errorf("%q: %d %s", q, st, body)
 			}
 		}

@@ -426,9 +426,8 @@ func (s *Server) fail(w http.ResponseWriter, graphAPI bool, status, code int, gr
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
+	// Compact, as Microsoft's services answer: no indentation to write, read, page or store.
+	_ = json.NewEncoder(w).Encode(v)
 }
 
 // decode reads a JSON body, case-insensitively as Partner Center does.
