@@ -169,6 +169,37 @@ type flow[R any] struct {
 	// delegated says a child workflow does the flow's work now (an onboarding's Purchase): the
 	// flow takes no resend or cancel of its own.
 	delegated bool
+	// consolidated says the run takes the changes of consolidatedChanges without their markers.
+	consolidated bool
+}
+
+// changeConsolidated is the change after which a run records one version marker for the changes
+// of consolidatedChanges instead of one each: the Go SDK upserts TemporalChangeVersion with every
+// marker, and each upsert rewrites the workflow's visibility record. A run recorded before it
+// (no such marker) replays the markers it has.
+const changeConsolidated = "consolidated-1"
+
+// consolidatedChanges are the changes a consolidated run takes, at the version it takes. A change
+// made after changeConsolidated keeps its own marker until the next consolidation.
+var consolidatedChanges = map[string]workflow.Version{
+	changeQuietStatus: 1,
+	changeWaitPhases:  1,
+	changeEstateWatch: 1,
+}
+
+// consolidate decides whether this run takes consolidatedChanges without their markers. It runs
+// at the start of a run, before any of them is asked.
+func (f *flow[R]) consolidate(ctx workflow.Context) {
+	f.consolidated = workflow.GetVersion(ctx, changeConsolidated, workflow.DefaultVersion, 1) == 1
+}
+
+// version is workflow.GetVersion(ctx, change, DefaultVersion, maxSupported), except that a
+// consolidated run takes a consolidated change without asking.
+func (f *flow[R]) version(ctx workflow.Context, change string, maxSupported workflow.Version) workflow.Version {
+	if v, ok := consolidatedChanges[change]; ok && f.consolidated {
+		return v
+	}
+	return workflow.GetVersion(ctx, change, workflow.DefaultVersion, maxSupported)
 }
 
 func newFlow[R any](kind string, recordActivity any, id string, status *string, continueAfter int) *flow[R] {
@@ -313,7 +344,7 @@ const (
 func (f *flow[R]) inPhases(ctx workflow.Context) bool {
 	if f.phasing == undecided {
 		f.phasing = unphased
-		if workflow.GetVersion(ctx, changeWaitPhases, workflow.DefaultVersion, 1) == 1 {
+		if f.version(ctx, changeWaitPhases, 1) == 1 {
 			f.phasing, f.phases = phased, map[string]*PhaseState{}
 		}
 	}

@@ -80,7 +80,8 @@ func (w *invitationImpl) setup(ctx workflow.Context) error {
 }
 
 func (w *invitationImpl) run(ctx workflow.Context) (InvitationState, error) {
-	w.quiet = workflow.GetVersion(ctx, changeQuietStatus, workflow.DefaultVersion, 1) == 1
+	w.consolidate(ctx)
+	w.quiet = w.version(ctx, changeQuietStatus, 1) == 1
 	if w.in.Carry == nil {
 		// An invitation deleted before its workflow ran (an operator's cleanup) has no row here:
 		// the workflow ends before it touches Partner Center or mails anyone.
@@ -121,7 +122,7 @@ func (w *invitationImpl) run(ctx workflow.Context) (InvitationState, error) {
 	}
 	// An invitation that leaves Partner Center to the estate sync leaves the watch of its
 	// relationship to it too: one watcher per partner, not a workflow per relationship.
-	if w.in.Policy.NoPolling && workflow.GetVersion(ctx, changeEstateWatch, workflow.DefaultVersion, 1) == 1 {
+	if w.in.Policy.NoPolling && w.version(ctx, changeEstateWatch, 1) == 1 {
 		w.setStatus(ctx, models.InvitationActive, invitationChange{Step: "active"})
 		w.record(ctx, invitationChange{
 			Set:  models.Invitation{EstateWatch: true, AlertEmail: w.in.ContactEmail},

@@ -33,7 +33,7 @@ var Kinds = []string{KindInvitation, KindReseller, KindOnboarding, KindRemoval}
 // the estate sync, as the in-process stack's invitations do (its sync runs more often than they
 // would poll).
 var Histories = map[string]string{
-	KindInvitation: "invitation_told_by_sync_estate_watch.json",
+	KindInvitation: "invitation_told_by_sync_consolidated.json",
 	KindReseller:   "reseller_active_spine.json",
 	KindOnboarding: "customer_completed_spine.json",
 	KindRemoval:    "removal_completed_spine.json",
@@ -42,7 +42,7 @@ var Histories = map[string]string{
 // PollingHistories replace Histories for the kinds whose flows poll Partner Center and watch
 // their own access when no estate sync runs at least as often as they would poll.
 var PollingHistories = map[string]string{
-	KindInvitation: "invitation_active_quiet.json",
+	KindInvitation: "invitation_active_consolidated.json",
 }
 
 // Options say how much load a run makes.

@@ -41,10 +41,10 @@ func TestTheInvitationBaselineLeavesNothingOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// An invitation the estate sync tells and watches: three versions on the way (wait phases,
-	// quiet status, the estate watch), FlowStatus set twice, no child workflow.
-	if s.Count(StepVersion) != 3 || s.Count(StepUpsert) != 2 || s.Counts["child-workflows"] != 0 {
-		t.Errorf("versions %d, own upserts %d, children %d, want 3, 2, 0: %v",
+	// An invitation the estate sync tells and watches: one version (the consolidated changes),
+	// FlowStatus set twice, no child workflow.
+	if s.Count(StepVersion) != 1 || s.Count(StepUpsert) != 2 || s.Counts["child-workflows"] != 0 {
+		t.Errorf("versions %d, own upserts %d, children %d, want 1, 2, 0: %v",
 			s.Count(StepVersion), s.Count(StepUpsert), s.Counts["child-workflows"], s.Steps)
 	}
 	if strings.Contains(s.String(), "not reproduced") {

@@ -401,6 +401,13 @@ func TestWaitingInvitationsLeavePartnerCenterAloneAndTheSyncWakesThem(t *testing
 				t.Fatalf("after two passes: %d access-lost steps, %d mails to the contact; want 1 and 1",
 					lost, len(mails))
 			}
+			// One version marker for every change the invitation takes, so one upsert of
+			// TemporalChangeVersion (a visibility write), not one a change.
+			if changes, upserts := h.versionMarkers(inv.WorkflowID); !slices.Equal(changes, []string{"consolidated-1"}) ||
+				upserts != 1 {
+				t.Fatalf("version markers %v with %d TemporalChangeVersion upserts; want [consolidated-1] and 1",
+					changes, upserts)
+			}
 			h.recordHistory(inv.WorkflowID, "invitation_told_by_sync")
 			// The sync's first run: the pass that woke the flows, with its alerts' phase.
 			h.recordRunHistory(run.GetID(), run.GetRunID(), "estate_sync")

@@ -17,7 +17,7 @@ var updateHistories = flag.Bool(
 // historyGeneration names the code that recorded a history; fixtures of earlier generations are
 // kept, so the replay test holds every change to the histories of workflows already running.
 // Raise it when a change to the workflows alters their commands (with workflow.GetVersion).
-const historyGeneration = "estate_watch"
+const historyGeneration = "consolidated"
 
 // recordHistory saves a finished workflow's history as a replay fixture when -update-histories
 // is given; the replay test in package workflows then fails on any change that breaks it.
@@ -33,15 +33,7 @@ func (h *harness) recordRunHistory(workflowID, runID, name string) {
 	if !*updateHistories {
 		return
 	}
-	iter := h.temporal.Client.GetWorkflowHistory(context.Background(), workflowID, runID, false, 0)
-	var history historypb.History
-	for iter.HasNext() {
-		ev, err := iter.Next()
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		history.Events = append(history.Events, ev)
-	}
+	history := historypb.History{Events: h.events(workflowID, runID)}
 	data, err := protojson.MarshalOptions{Indent: "  "}.Marshal(&history)
 	if err != nil {
 		h.t.Fatal(err)
@@ -51,4 +43,39 @@ func (h *harness) recordRunHistory(workflowID, runID, name string) {
 		h.t.Fatal(err)
 	}
 	h.t.Logf("recorded %d events to %s", len(history.Events), path)
+}
+
+// events is the history of one run of a workflow ("" is the latest run).
+func (h *harness) events(workflowID, runID string) []*historypb.HistoryEvent {
+	h.t.Helper()
+	iter := h.temporal.Client.GetWorkflowHistory(context.Background(), workflowID, runID, false, 0)
+	var events []*historypb.HistoryEvent
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		events = append(events, ev)
+	}
+	return events
+}
+
+// versionMarkers are the change IDs of the version markers in a workflow's latest run, in order,
+// and how many upserts of TemporalChangeVersion (a visibility write each) came with them.
+func (h *harness) versionMarkers(workflowID string) (changes []string, upserts int) {
+	h.t.Helper()
+	for _, ev := range h.events(workflowID, "") {
+		if m := ev.GetMarkerRecordedEventAttributes(); m.GetMarkerName() == "Version" {
+			var change string
+			if err := h.temporal.Codec.DataConverter().FromPayloads(m.GetDetails()["change-id"], &change); err != nil {
+				h.t.Fatal(err)
+			}
+			changes = append(changes, change)
+		}
+		fields := ev.GetUpsertWorkflowSearchAttributesEventAttributes().GetSearchAttributes().GetIndexedFields()
+		if _, ok := fields["TemporalChangeVersion"]; ok {
+			upserts++
+		}
+	}
+	return changes, upserts
 }
