@@ -403,8 +403,8 @@ func TestWaitingInvitationsLeavePartnerCenterAloneAndTheSyncWakesThem(t *testing
 			}
 			// One version marker for every change the invitation takes, so one upsert of
 			// TemporalChangeVersion (a visibility write), not one a change.
-			if changes, upserts := h.versionMarkers(inv.WorkflowID); !slices.Equal(changes, []string{"consolidated-1"}) ||
-				upserts != 1 {
+			changes, upserts := h.versionMarkers(inv.WorkflowID)
+			if !slices.Equal(changes, []string{"consolidated-1"}) || upserts != 1 {
 				t.Fatalf("version markers %v with %d TemporalChangeVersion upserts; want [consolidated-1] and 1",
 					changes, upserts)
 			}
