@@ -101,7 +101,7 @@ func TestAFlowWhoseStartFailedStartsByItself(t *testing.T) {
 // again is refused by Temporal (the workflow ID is the flow's own), which counts as done.
 func TestAStartCarriedOutTwiceStartsOneWorkflow(t *testing.T) {
 	f := newFlowFixture(t)
-	resp := f.admin.Do("POST", "/v1/resellers", map[string]any{
+	resp := f.sales.Do("POST", "/v1/resellers", map[string]any{
 		"email":       "admin@adatum.example",
 		"companyName": "Adatum",
 	})

@@ -327,17 +327,19 @@ func createdFact(now, at time.Time) fact {
 func itoa(n int) string { return strconv.Itoa(n) }
 
 // waitActions registers the resend and cancel forms of a flow that waits for people, at
-// <base>/:id/resend and <base>/:id/cancel, for admin agents; render shows the flow's page again.
+// <base>/:id/resend and <base>/:id/cancel, for the roles the flow's API lets resend and cancel;
+// render shows the flow's page again.
 func waitActions[R models.FlowRow, S any](
 	root *gin.RouterGroup,
 	s *Server,
 	f flowAPI[R, S],
 	base string,
+	roles []models.Role,
 	render func(c *gin.Context, status int, row *R, notice string),
 ) {
-	admin := sessionRule(models.RoleAdminAgent)
-	s.handle(root, "POST", base+"/:id/resend", admin, dashboardAction(s, f, workflows.UpdateResend, "resent",
+	rule := sessionRule(roles...)
+	s.handle(root, "POST", base+"/:id/resend", rule, dashboardAction(s, f, workflows.UpdateResend, "resent",
 		func(c *gin.Context) (any, error) { return workflows.ResendRequest{By: callerName(c)}, nil }, render))
-	s.handle(root, "POST", base+"/:id/cancel", admin, dashboardAction(s, f, workflows.UpdateCancel, "cancelled",
+	s.handle(root, "POST", base+"/:id/cancel", rule, dashboardAction(s, f, workflows.UpdateCancel, "cancelled",
 		func(c *gin.Context) (any, error) { return cancelRequest(callerName(c), c.PostForm("reason")) }, render))
 }

@@ -56,6 +56,9 @@ type flowAPI[R models.FlowRow, S any] struct {
 	// partnerOf and workflowOf read the owner and the workflow ID of a row.
 	partnerOf  func(*R) string
 	workflowOf func(*R) string
+	// mayUpdate, when set, refuses a caller an update of this row that its route's roles let through
+	// (an invitation asking for admin access takes an admin agent).
+	mayUpdate func(c *gin.Context, row *R) *Problem
 }
 
 // noun is how messages name one flow of this kind ("invitation").
@@ -177,6 +180,11 @@ func (f flowAPI[R, S]) liveState(ctx context.Context, s *Server, row *R) (S, boo
 // is started first, except by a cancel, which closes it without one; no live state comes back
 // then.
 func (f flowAPI[R, S]) update(c *gin.Context, s *Server, row *R, name string, arg any, updateID string) (*S, error) {
+	if f.mayUpdate != nil {
+		if p := f.mayUpdate(c, row); p != nil {
+			return nil, p
+		}
+	}
 	if s.temporal == nil {
 		return nil, problemUnavailable("Temporal is not configured")
 	}

@@ -48,6 +48,24 @@ var invitations = flowAPI[models.Invitation, workflows.InvitationState]{
 	searchColumn: models.InvitationSearchColumn,
 	partnerOf:    func(inv *models.Invitation) string { return inv.PartnerID },
 	workflowOf:   func(inv *models.Invitation) string { return inv.WorkflowID },
+	mayUpdate: func(c *gin.Context, inv *models.Invitation) *Problem {
+		return requireAdminAccessRole(c, inv.AdminAccess,
+			"this invitation asks for admin access (GDAP): only an admin agent (role admin-agent) may send it "+
+				"again or cancel it")
+	},
+}
+
+// requireAdminAccessRole refuses a caller without the admin-agent role an invitation that asks for
+// admin access, with detail: Partner Center lets sales agents ask a customer for the reseller
+// relationship (seed 004, "Appropriate roles: Admin agent | Sales agent") and only admin agents
+// request GDAP ("Appropriate roles: Admin agent" on Microsoft's GDAP articles).
+func requireAdminAccessRole(c *gin.Context, adminAccess bool, detail string) *Problem {
+	if !adminAccess || holdsRole(c, models.RoleAdminAgent) {
+		return nil
+	}
+	p := problemForbidden(detail)
+	p.Field = "adminAccess"
+	return p
 }
 
 // invitationRegistration is everything the engine needs of the invitation flow.
@@ -79,8 +97,8 @@ var invitationRegistration = flowRegistration{
 
 // invitationRoutes registers the invitation's JSON API and dashboard pages.
 func (s *Server) invitationRoutes(root, v1 *gin.RouterGroup) {
-	admin, reader := keyRule(adminRoles...), keyRule(anyRole...)
-	s.handle(v1, "POST", "/invitations", admin, s.createInvitation)
+	agent, reader := keyRule(agentRoles...), keyRule(anyRole...)
+	s.handle(v1, "POST", "/invitations", agent, s.createInvitation)
 	s.handle(v1, "GET", "/invitations", reader, listHandler(s, invitations, s.viewInvitation))
 	s.handle(v1, "GET", "/invitations/:id", reader, detailHandler(s, invitations, s.invitationDetail))
 	s.handle(v1, "GET", "/invitations/:id/steps", reader, stepsHandler(s, invitations))
@@ -88,14 +106,14 @@ func (s *Server) invitationRoutes(root, v1 *gin.RouterGroup) {
 		v1,
 		"POST",
 		"/invitations/:id/resend",
-		admin,
+		agent,
 		updateHandler(s, invitations, workflows.UpdateResend, resendArg, s.invitationDetail),
 	)
 	s.handle(
 		v1,
 		"POST",
 		"/invitations/:id/cancel",
-		admin,
+		agent,
 		updateHandler(s, invitations, workflows.UpdateCancel, cancelArg, s.invitationDetail),
 	)
 	s.invitationPages(root)
@@ -405,6 +423,12 @@ func (s *Server) createInvitation(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
+	if p := requireAdminAccessRole(c, !in.NoAdminAccess, "only an admin agent (role admin-agent) may ask for "+
+		`admin access (GDAP); a sales agent may ask for the reseller relationship alone ("adminAccess": false)`,
+	); p != nil {
+		writeProblem(c, p)
+		return
+	}
 	domainTenant, err := s.checkCustomerDomain(c.Request.Context(), in.CustomerDomain)
 	if err != nil {
 		writeError(c, err)
@@ -682,7 +706,7 @@ func (s *Server) invitationPages(root *gin.RouterGroup) {
 			s.renderInvitationPage(c, http.StatusOK, inv, dashboardNotice(invitationNotices, c))
 		}
 	})
-	waitActions(root, s, invitations, "/invitations", s.renderInvitationPage)
+	waitActions(root, s, invitations, "/invitations", agentRoles, s.renderInvitationPage)
 }
 
 // accessText says for operators what an invitation asks for, and in which cloud when it is not
@@ -783,13 +807,15 @@ func (s *Server) renderInvitationPage(c *gin.Context, status int, inv *models.In
 	for _, a := range v.Assignments {
 		page.LiveFacts = append(page.LiveFacts, fact{Label: "Group " + a.SecurityGroupID, Value: a.Status})
 	}
-	if v.Status == models.InvitationPending {
+	// Only the actions the operator's roles allow are offered (the update refuses the others).
+	mayAct := invitations.mayUpdate(c, inv) == nil && holdsRole(c, agentRoles...)
+	if mayAct && v.Status == models.InvitationPending {
 		page.Actions = append(
 			page.Actions,
 			action{Path: "/invitations/" + inv.ID + "/resend", ID: "resend", Label: "Send the invitation again"},
 		)
 	}
-	if models.InvitationOpen(v.Status) {
+	if mayAct && models.InvitationOpen(v.Status) {
 		page.Actions = append(page.Actions, action{
 			Path:   "/invitations/" + inv.ID + "/cancel",
 			ID:     "cancel",

@@ -273,25 +273,52 @@ func TestInvitationRequestsAreValidatedBeforeAnythingStarts(t *testing.T) {
 	}
 }
 
-func TestOnlyAdminAgentsInvite(t *testing.T) {
+// Partner Center lets admin and sales agents ask a customer for a reseller relationship (seed
+// 004) and only admin agents request GDAP: a sales agent invites without admin access, and
+// resends or cancels only such invitations.
+func TestSalesAgentsInviteWithoutAdminAccessAndAdminAgentsWithIt(t *testing.T) {
 	f := newFlowFixture(t)
 	cases := []struct {
 		name   string
 		client *testapi.Client
 		status int
+		field  string
 	}{
-		{"a caller without a key is refused", f.anon, http.StatusUnauthorized},
-		{"a sales agent cannot invite", f.sales, http.StatusForbidden},
+		{"a caller without a key is refused", f.anon, http.StatusUnauthorized, ""},
+		{"a sales agent cannot ask for admin access", f.sales, http.StatusForbidden, "adminAccess"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if r := tc.client.Do("POST", "/v1/invitations", validInvitation()); r.Status != tc.status {
+			r := tc.client.Do("POST", "/v1/invitations", validInvitation())
+			if r.Status != tc.status {
 				t.Fatalf("status %d, want %d: %s", r.Status, tc.status, r.Body)
+			}
+			if tc.field != "" {
+				if p := r.Problem(t); p["field"] != tc.field || p["type"] != api.ProblemTypePrefix+"forbidden" ||
+					!strings.Contains(p["detail"].(string), `"adminAccess": false`) {
+					t.Fatalf("the refusal must name the field and the way out: %v", p)
+				}
 			}
 			if len(f.invitations(t)) != 0 || len(f.temporal.startCalls()) != 0 {
 				t.Fatal("a refused caller wrote or started something")
 			}
 		})
+	}
+
+	r := f.sales.Do("POST", "/v1/invitations", variant(resellerOnly(), map[string]any{
+		"customerDomain": "fabrikam.onmicrosoft.com",
+	}))
+	if r.Status != http.StatusCreated {
+		t.Fatalf("a sales agent asks for the reseller relationship alone: %d %s", r.Status, r.Body)
+	}
+	var resellerOnlyInv created
+	r.JSON(t, &resellerOnlyInv)
+	for _, action := range []string{"resend", "cancel"} {
+		before := len(f.temporal.updateCalls())
+		r := f.sales.Do("POST", "/v1/invitations/"+resellerOnlyInv.ID+"/"+action, nil)
+		if r.Status != http.StatusOK || len(f.temporal.updateCalls()) != before+1 {
+			t.Fatalf("a sales agent may %s its invitation without admin access: %d %s", action, r.Status, r.Body)
+		}
 	}
 	if r := f.anon.As(f.keys[models.RoleGlobalAdmin]).
 		Do("POST", "/v1/invitations", validInvitation()); r.Status != http.StatusCreated {
@@ -708,10 +735,10 @@ func TestResendAndCancelAreUpdatesTheWorkflowMayRefuse(t *testing.T) {
 		status int
 		field  string
 	}{
-		{"a sales agent cannot cancel", f.sales, "/v1/invitations/" + inv.ID + "/cancel", nil,
-			http.StatusForbidden, ""},
-		{"a sales agent cannot resend", f.sales, "/v1/invitations/" + inv.ID + "/resend", nil,
-			http.StatusForbidden, ""},
+		{"a sales agent cannot cancel one asking for admin access", f.sales,
+			"/v1/invitations/" + inv.ID + "/cancel", nil, http.StatusForbidden, "adminAccess"},
+		{"a sales agent cannot resend one asking for admin access", f.sales,
+			"/v1/invitations/" + inv.ID + "/resend", nil, http.StatusForbidden, "adminAccess"},
 		{"an unknown invitation cannot be cancelled", f.admin, "/v1/invitations/inv_0000000000000000/cancel", nil,
 			http.StatusNotFound, ""},
 		{"a cancel reason over 500 characters is refused", f.admin, "/v1/invitations/" + inv.ID + "/cancel",

@@ -117,7 +117,7 @@ var onboardingRegistration = flowRegistration{
 // under /v1/onboardings and, the same, under /v1/customers, its deprecated first name that
 // scripts still call.
 func (s *Server) onboardingRoutes(root, v1 *gin.RouterGroup) {
-	seller, admin := keyRule(anyRole...), keyRule(adminRoles...)
+	seller := keyRule(agentRoles...)
 	// An invited customer is onboarded from its invitation; /customers/{id}/onboarding is the
 	// deprecated first path, whose ID is the invitation's too.
 	s.handle(v1, "POST", "/invitations/:id/onboarding", seller, s.onboardInvitedCustomer)
@@ -129,7 +129,7 @@ func (s *Server) onboardingRoutes(root, v1 *gin.RouterGroup) {
 		s.handle(v1, "GET", base+"/:id/steps", seller, stepsHandler(s, onboardings))
 		s.handle(v1, "POST", base+"/:id/resend", seller,
 			updateHandler(s, onboardings, workflows.UpdateResend, resendArg, s.onboardingDetail))
-		s.handle(v1, "POST", base+"/:id/credentials/reveal", admin, s.revealCredentials)
+		s.handle(v1, "POST", base+"/:id/credentials/reveal", seller, s.revealCredentials)
 		s.handle(v1, "POST", base+"/:id/agreement", seller, s.attestAgreement)
 		s.handle(v1, "GET", base+"/:id/agreement/evidence", seller, s.agreementEvidence)
 		s.handle(v1, "GET", base+"/:id/cart", seller, s.getCart)

@@ -129,7 +129,7 @@ func TestEveryRouteIsRegisteredWithItsRule(t *testing.T) {
 		t.Errorf("%d rules for %d routes", len(s.access), len(routes))
 	}
 	if rule, _ := s.RouteAccess("POST /v1/invitations"); rule.Kind != AccessKey ||
-		!slices.Equal(rule.Roles, adminRoles) {
+		!slices.Equal(rule.Roles, agentRoles) {
 		t.Errorf("POST /v1/invitations: %+v", rule)
 	}
 	if rule, _ := s.RouteAccess("GET /"); rule.Kind != AccessSession || len(rule.Roles) != 0 {

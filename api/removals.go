@@ -65,13 +65,13 @@ var removalRegistration = flowRegistration{
 
 // removalRoutes registers the removal flow's JSON API and dashboard pages.
 func (s *Server) removalRoutes(root, v1 *gin.RouterGroup) {
-	global, reader := keyRule(globalAdmin...), keyRule(anyRole...)
-	s.handle(v1, "POST", "/resellers/:id/removal", global, s.createRemoval)
+	partnering, reader := keyRule(partnershipRoles...), keyRule(anyRole...)
+	s.handle(v1, "POST", "/resellers/:id/removal", partnering, s.createRemoval)
 	s.handle(v1, "GET", "/removals", reader, listHandler(s, removals, viewRemoval))
 	s.handle(v1, "GET", "/removals/:id", reader, detailHandler(s, removals, s.removalDetail))
 	s.handle(v1, "GET", "/removals/:id/steps", reader, stepsHandler(s, removals))
 	s.handle(v1, "GET", "/removals/:id/deliveries", reader, s.listRemovalDeliveries)
-	s.handle(v1, "POST", "/removals/:id/retry", global, s.retryRemoval)
+	s.handle(v1, "POST", "/removals/:id/retry", partnering, s.retryRemoval)
 	s.removalPages(root)
 }
 

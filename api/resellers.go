@@ -71,8 +71,8 @@ var resellerRegistration = flowRegistration{
 
 // resellerRoutes registers the partnership flow's JSON API and dashboard pages.
 func (s *Server) resellerRoutes(root, v1 *gin.RouterGroup) {
-	admin, reader := keyRule(adminRoles...), keyRule(anyRole...)
-	s.handle(v1, "POST", "/resellers", admin, s.createReseller)
+	partnering, reader := keyRule(partnershipRoles...), keyRule(anyRole...)
+	s.handle(v1, "POST", "/resellers", partnering, s.createReseller)
 	s.handle(v1, "GET", "/resellers", reader, listHandler(s, resellers, s.viewReseller))
 	s.handle(v1, "GET", "/resellers/:id", reader, detailHandler(s, resellers, s.resellerDetail))
 	s.handle(v1, "GET", "/resellers/:id/steps", reader, stepsHandler(s, resellers))
@@ -80,21 +80,21 @@ func (s *Server) resellerRoutes(root, v1 *gin.RouterGroup) {
 		v1,
 		"POST",
 		"/resellers/:id/resend",
-		admin,
+		partnering,
 		updateHandler(s, resellers, workflows.UpdateResend, resendArg, s.resellerDetail),
 	)
 	s.handle(
 		v1,
 		"POST",
 		"/resellers/:id/cancel",
-		admin,
+		partnering,
 		updateHandler(s, resellers, workflows.UpdateCancel, cancelArg, s.resellerDetail),
 	)
 	s.handle(
 		v1,
 		"POST",
 		"/resellers/:id/verify",
-		admin,
+		partnering,
 		updateHandler(s, resellers, workflows.UpdateVerify, verifyArg, s.resellerDetail),
 	)
 	s.resellerPages(root)
@@ -523,8 +523,8 @@ func (s *Server) resellerPages(root *gin.RouterGroup) {
 			s.renderResellerPage(c, http.StatusOK, rs, dashboardNotice(resellerNotices, c))
 		}
 	})
-	waitActions(root, s, resellers, "/resellers", s.renderResellerPage)
-	s.handle(root, "POST", "/resellers/:id/verify", sessionRule(models.RoleAdminAgent), dashboardAction(
+	waitActions(root, s, resellers, "/resellers", partnershipRoles, s.renderResellerPage)
+	s.handle(root, "POST", "/resellers/:id/verify", sessionRule(partnershipRoles...), dashboardAction(
 		s,
 		resellers,
 		workflows.UpdateVerify,
@@ -608,18 +608,21 @@ func (s *Server) renderResellerPage(c *gin.Context, status int, rs *models.Resel
 		}
 	}
 	base := "/resellers/" + rs.ID
-	switch v.Status {
-	case models.ResellerPending:
+	// Only an operator whose roles may work with resellers is offered the actions.
+	mayAct := holdsRole(c, partnershipRoles...)
+	switch {
+	case !mayAct:
+	case v.Status == models.ResellerPending:
 		page.Actions = append(
 			page.Actions,
 			action{Path: base + "/resend", ID: "resend", Label: "Send the request again"},
 		)
-	case models.ResellerVerificationFailed:
+	case v.Status == models.ResellerVerificationFailed:
 		page.Actions = append(page.Actions, action{Path: base + "/verify", ID: "verify", Label: "Verify again"})
-	case models.ResellerNeedsReview:
+	case v.Status == models.ResellerNeedsReview:
 		page.Actions = append(page.Actions, action{Path: base + "/verify", ID: "verify", Label: "Check again"})
 	}
-	if models.ResellerOpen(v.Status) {
+	if mayAct && models.ResellerOpen(v.Status) {
 		page.Actions = append(
 			page.Actions,
 			action{Path: base + "/cancel", ID: "cancel", Label: "Cancel the request", Danger: true, Reason: true},

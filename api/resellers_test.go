@@ -37,7 +37,7 @@ func TestAPartnershipRequestIsValidatedBeforeAnythingStarts(t *testing.T) {
 		} else {
 			body[tc.field] = tc.value
 		}
-		r := f.admin.Do("POST", "/v1/resellers", body)
+		r := f.sales.Do("POST", "/v1/resellers", body)
 		if r.Status != http.StatusBadRequest || !bytes.Contains(r.Body, []byte(`"field":"`+tc.field+`"`)) {
 			t.Errorf("%s=%v: %d %s", tc.field, tc.value, r.Status, r.Body)
 		}
@@ -45,11 +45,12 @@ func TestAPartnershipRequestIsValidatedBeforeAnythingStarts(t *testing.T) {
 	if n := len(f.temporal.startCalls()); n != 0 {
 		t.Fatalf("a refused request started %d workflows", n)
 	}
-	if r := f.sales.Do("POST", "/v1/resellers", valid); r.Status != http.StatusForbidden {
-		t.Fatalf("a sales agent may not ask resellers: %d", r.Status)
+	// Seed 002: working with indirect resellers is for global admins and sales agents.
+	if r := f.admin.Do("POST", "/v1/resellers", valid); r.Status != http.StatusForbidden {
+		t.Fatalf("an admin agent may not ask resellers: %d", r.Status)
 	}
 
-	r := f.admin.Do("POST", "/v1/resellers", valid)
+	r := f.sales.Do("POST", "/v1/resellers", valid)
 	if r.Status != http.StatusCreated {
 		t.Fatalf("create: %d %s", r.Status, r.Body)
 	}
@@ -59,7 +60,7 @@ func TestAPartnershipRequestIsValidatedBeforeAnythingStarts(t *testing.T) {
 		in.Language != "tr" || in.MPNID != "1234567" || in.ResellerID == "" || in.ExpiresAt.IsZero() {
 		t.Fatalf("start %+v input %+v", starts[0].Options, in)
 	}
-	if again := f.admin.Do("POST", "/v1/resellers", valid); again.Status != http.StatusConflict ||
+	if again := f.sales.Do("POST", "/v1/resellers", valid); again.Status != http.StatusConflict ||
 		again.Header.Get("Location") == "" {
 		t.Fatalf("a second request for the same contact: %d %q", again.Status, again.Header.Get("Location"))
 	}
@@ -108,7 +109,7 @@ func TestOnlyActiveResellersCanBeNamedOrRemoved(t *testing.T) {
 	if r := global.Do("POST", "/v1/resellers/"+failed.ID+"/removal", attest); r.Status != http.StatusConflict {
 		t.Fatalf("a reseller that is not active cannot be removed: %d %s", r.Status, r.Body)
 	}
-	r = global.Do("POST", "/v1/resellers/"+active.ID+"/removal", attest)
+	r = f.sales.Do("POST", "/v1/resellers/"+active.ID+"/removal", attest)
 	if r.Status != http.StatusAccepted {
 		t.Fatalf("remove: %d %s", r.Status, r.Body)
 	}
@@ -136,7 +137,7 @@ func TestTheResellersLandingPage(t *testing.T) {
 	f := newFlowFixture(t, func(fc *api.FlowConfig) {
 		fc.Reseller.PartnershipURL = "https://partner.example/authorize?providerId=p"
 	})
-	r := f.admin.Do("POST", "/v1/resellers", map[string]any{"email": "admin@adatum.example", "companyName": "Adatum"})
+	r := f.sales.Do("POST", "/v1/resellers", map[string]any{"email": "admin@adatum.example", "companyName": "Adatum"})
 	if r.Status != http.StatusCreated {
 		t.Fatalf("create: %d %s", r.Status, r.Body)
 	}

@@ -285,8 +285,17 @@ type Access struct {
 	Roles []models.Role
 }
 
+// The role sets of the route rules, after Partner Center's "Appropriate roles" (README, Roles,
+// has the table with its sources; TestRolesAreTheREADMEsTable holds the two together). A global
+// admin holds every role.
 var (
-	anyRole     = []models.Role{models.RoleAdminAgent, models.RoleSalesAgent, models.RoleGlobalAdmin}
-	adminRoles  = []models.Role{models.RoleAdminAgent, models.RoleGlobalAdmin}
-	globalAdmin = []models.Role{models.RoleGlobalAdmin}
+	anyRole = []models.Role{models.RoleAdminAgent, models.RoleSalesAgent, models.RoleGlobalAdmin}
+	// adminRoles manage delegated admin access (GDAP) and partnerflow's own operation.
+	adminRoles = []models.Role{models.RoleAdminAgent, models.RoleGlobalAdmin}
+	// agentRoles manage customers: ask for a reseller relationship (seed 004), add a customer, attest
+	// the MCA, order; requests for admin access need an admin agent on top (requireAdminAccessRole).
+	agentRoles = []models.Role{models.RoleAdminAgent, models.RoleSalesAgent, models.RoleGlobalAdmin}
+	// partnershipRoles work with indirect resellers: ask, verify, remove a partnership (seed 002).
+	partnershipRoles = []models.Role{models.RoleSalesAgent, models.RoleGlobalAdmin}
+	globalAdmin      = []models.Role{models.RoleGlobalAdmin}
 )
