@@ -100,6 +100,15 @@ var Operations = []Operation{
 		"Get a subscription by ID",
 	},
 	{
+		"update subscription", "PATCH /v1/customers/{customerId}/subscriptions/{subscriptionId}", AppOrUser,
+		"Update a subscription by ID (also Change the quantity of a subscription, Suspend a subscription, " +
+			"Update autorenew, Cancel a subscription)",
+	},
+	{
+		"validate resellers", "POST /v1/partners/validateresellers", AppOrUser,
+		"Validate reseller partner of record",
+	},
+	{
 		"get subscription support contact",
 		"GET /v1/customers/{customerId}/subscriptions/{subscriptionId}/supportcontact", AppUser,
 		"Get a subscription's support contact",

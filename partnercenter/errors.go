@@ -99,6 +99,32 @@ const (
 	// CodePhoneNumberMissing: billingProfile.defaultAddress.phoneNumber
 	// missing for a customer in a country that requires it (HTTP 400).
 	CodePhoneNumberMissing = 600051
+
+	// Refusals of "Update a subscription by ID" (PATCH .../subscriptions/{id}), from the error code
+	// table (partner-center/developer/error-codes); all HTTP 400 but 2072 (404).
+
+	// CodeSubscriptionDeleted: a cancelled (deleted) subscription cannot be updated.
+	CodeSubscriptionDeleted = 2011
+	// CodeSubscriptionQuantityOutOfRange: the quantity is outside the offer's minimum and maximum.
+	CodeSubscriptionQuantityOutOfRange = 2002
+	// CodeBillingCycleNotUpdatable: the billing cycle changes with update-Order, not here.
+	CodeBillingCycleNotUpdatable = 2054
+	// CodeProviderNotPartnerOfRecord: the indirect provider's own PartnerID cannot be the
+	// partner of record (HTTP 404).
+	CodeProviderNotPartnerOfRecord = 2072
+	// CodeSubscriptionSuspended: a suspended subscription cannot be updated (reactivate it first).
+	CodeSubscriptionSuspended = 800091
+	// CodeSeatsNotUpdatable: the subscription has no seat quantity (usage-based).
+	CodeSeatsNotUpdatable = 800095
+	// CodeCancellationWindowPassed: a new-commerce subscription is cancelled after its
+	// {0}-day cancellation window.
+	CodeCancellationWindowPassed = 900117
+	// CodeSeatReductionWindowPassed: seats of a new-commerce subscription are reduced after the
+	// {0}-day window for reducing them.
+	CodeSeatReductionWindowPassed = 900257
+	// CodeInvalidPartnerOfRecord is a validateresellers result's errorCode for a PartnerID
+	// that is not a valid partner of record ("Validate reseller partner of record").
+	CodeInvalidPartnerOfRecord = 900400
 )
 
 // Error is a failed call: an HTTP error answer of the service, or a transport

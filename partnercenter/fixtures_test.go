@@ -881,6 +881,9 @@ func TestSimErrorStatusesFollowTheErrorTable(t *testing.T) {
 	for code, call := range moreErrorTableCalls(t, e, cust.ID) {
 		calls[code] = call
 	}
+	for code, call := range subscriptionErrorTableCalls(e) {
+		calls[code] = call
+	}
 	for codeText, status := range table {
 		code, _ := strconv.Atoi(codeText)
 		t.Run(codeText, func(t *testing.T) {

@@ -119,6 +119,15 @@ type Client interface {
 	UpdateSupportContact(
 		ctx context.Context, customerID, subscriptionID string, sc SupportContact,
 	) (SupportContact, error)
+	// UpdateSubscription sends the whole subscription resource with the fields changed (quantity,
+	// status active/suspended/deleted, autoRenewEnabled, friendlyName, partnerId) and returns it as
+	// updated. Refusals: 400 2011 (cancelled), 800091 (suspended), 2002 (quantity out of range),
+	// 800095 (no seats), 900257 (fewer seats after the new-commerce window), 900117 (cancel after
+	// it), 2054 (billing cycle), 800015/800016/900123/404 2072 (partner of record).
+	UpdateSubscription(ctx context.Context, customerID string, sub Subscription) (Subscription, error)
+	// ValidateResellers asks whether each PartnerID is a valid partner of record for this
+	// provider (an authorized indirect reseller); one result per ID, in order.
+	ValidateResellers(ctx context.Context, partnerIDs []string) ([]PartnerOfRecordValidation, error)
 
 	// RegisterWebhook creates the partner's webhook registration.
 	RegisterWebhook(ctx context.Context, reg WebhookRegistration) (WebhookRegistration, error)
@@ -624,6 +633,34 @@ func (c *HTTPClient) UpdateSupportContact(
 		out:    &out,
 	})
 	return out, err
+}
+
+// UpdateSubscription implements Client.
+func (c *HTTPClient) UpdateSubscription(ctx context.Context, customerID string, sub Subscription) (Subscription, error) {
+	var out Subscription
+	err := c.do(ctx, call{
+		op:     "update subscription",
+		method: http.MethodPatch,
+		path:   "/v1/customers/" + esc(customerID) + "/subscriptions/" + esc(sub.ID),
+		body:   sub,
+		out:    &out,
+	})
+	return out, err
+}
+
+// ValidateResellers implements Client.
+func (c *HTTPClient) ValidateResellers(ctx context.Context, partnerIDs []string) ([]PartnerOfRecordValidation, error) {
+	var out struct {
+		ValidationResults []PartnerOfRecordValidation `json:"validationResults"`
+	}
+	err := c.do(ctx, call{
+		op:     "validate resellers",
+		method: http.MethodPost,
+		path:   "/v1/partners/validateresellers",
+		body:   map[string][]string{"partnerIds": partnerIDs},
+		out:    &out,
+	})
+	return out.ValidationResults, err
 }
 
 const webhookPath = "/webhooks/v1/registration"

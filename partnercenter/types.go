@@ -677,6 +677,16 @@ type Subscription struct {
 	Attributes    Attributes         `json:"attributes,omitzero"`
 }
 
+// PartnerOfRecordValidation is one result of "Validate reseller partner of record"
+// (POST /v1/partners/validateresellers): whether the PartnerID may be a subscription's partner
+// of record for this provider, and why not.
+type PartnerOfRecordValidation struct {
+	PartnerID                string `json:"partnerId"`
+	IsValidPartnerIDOnRecord bool   `json:"isValidPartnerIdOnRecord"`
+	ErrorCode                int    `json:"errorCode,omitempty"`
+	ErrorDescription         string `json:"errorDescription,omitempty"`
+}
+
 // SupportContact is the indirect reseller named as a subscription's support
 // contact.
 type SupportContact struct {

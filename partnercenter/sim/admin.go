@@ -75,6 +75,8 @@ func (s *Server) routes() {
 	svc("GET /v1/customers/{customerId}/subscriptions/{subscriptionId}", s.getSubscription)
 	svc("GET /v1/customers/{customerId}/subscriptions/{subscriptionId}/supportcontact", s.getSupportContact)
 	svc("PUT /v1/customers/{customerId}/subscriptions/{subscriptionId}/supportcontact", s.updateSupportContact)
+	svc("PATCH /v1/customers/{customerId}/subscriptions/{subscriptionId}", s.patchSubscription)
+	svc("POST /v1/partners/validateresellers", s.validateResellers)
 	svc("GET /v1/relationships", s.listRelationships)
 	svc("GET /v1/profiles/mpn", s.mpnProfile)
 	svc("GET /v1/compliance/csp/agreementstatus", s.agreementStatus)

@@ -505,15 +505,22 @@ func (s *Server) patchCustomer(w http.ResponseWriter, r *http.Request) {
 		s.pcFail(w, http.StatusBadRequest, 0, "Only relationshipToPartner \"none\" can be set.")
 		return
 	}
+	// "Remove a reseller relationship with a customer": Azure reservations must be cancelled and
+	// every active subscription suspended first; the Partner Center article "Remove a
+	// relationship" adds that new-commerce subscriptions must be cancelled, as a suspended one is
+	// still billed. Neither page documents the refusal's code: the simulator answers 400 without
+	// one.
 	for _, sub := range s.st.subsOf[t.ID] {
-		if sub.Subscription.Status == "active" {
-			s.pcFail(
-				w,
-				http.StatusBadRequest,
-				0,
-				"Customer %s has active subscriptions; cancel them before removing the relationship.",
-				t.ID,
-			)
+		switch st, nce := sub.Subscription.Status, sub.Subscription.ProductType != nil &&
+			sub.Subscription.ProductType.ID == "OnlineServicesNCE"; {
+		case st == pc.SubscriptionStatusActive:
+			s.pcFail(w, http.StatusBadRequest, 0,
+				"Customer %s has active subscriptions; suspend or cancel them before removing the relationship.", t.ID)
+			return
+		case st == pc.SubscriptionStatusSuspended && nce:
+			s.pcFail(w, http.StatusBadRequest, 0,
+				"Customer %s has suspended new commerce subscriptions, which are still billed; cancel them before "+
+					"removing the relationship.", t.ID)
 			return
 		}
 	}
