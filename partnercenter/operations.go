@@ -636,7 +636,9 @@ func (c *HTTPClient) UpdateSupportContact(
 }
 
 // UpdateSubscription implements Client.
-func (c *HTTPClient) UpdateSubscription(ctx context.Context, customerID string, sub Subscription) (Subscription, error) {
+func (c *HTTPClient) UpdateSubscription(
+	ctx context.Context, customerID string, sub Subscription,
+) (Subscription, error) {
 	var out Subscription
 	err := c.do(ctx, call{
 		op:     "update subscription",

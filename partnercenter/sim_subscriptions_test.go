@@ -15,7 +15,9 @@ func (e *simEnv) nceSubscription(name string) (string, partnercenter.Subscriptio
 	e.t.Helper()
 	cust, sub := e.bought(name, partnercenter.CartLineItem{
 		CatalogItemID: sim.CatalogM365E3, Quantity: 10, BillingCycle: "monthly", TermDuration: "P1M",
-		Participants: []partnercenter.Participant{{Key: partnercenter.ParticipantTransactionReseller, Value: "1234567"}},
+		Participants: []partnercenter.Participant{
+			{Key: partnercenter.ParticipantTransactionReseller, Value: "1234567"},
+		},
 	})
 	if sub.Quantity != 10 || sub.PartnerID != "1234567" {
 		e.t.Fatalf("subscription = %+v", sub)
@@ -81,7 +83,9 @@ func subscriptionErrorTableCalls(e *simEnv) map[int]func() error {
 		partnercenter.CodeProviderNotPartnerOfRecord: patch("provider", func(s *partnercenter.Subscription) {
 			s.PartnerID = sim.DefaultHomePartner.MPNID
 		}),
-		partnercenter.CodeSeatReductionWindowPassed: late("reduce", func(s *partnercenter.Subscription) { s.Quantity = 1 }),
+		partnercenter.CodeSeatReductionWindowPassed: late("reduce", func(s *partnercenter.Subscription) {
+			s.Quantity = 1
+		}),
 		partnercenter.CodeCancellationWindowPassed: late("cancel", func(s *partnercenter.Subscription) {
 			s.Status = partnercenter.SubscriptionStatusDeleted
 		}),
@@ -173,7 +177,8 @@ func TestSimUpdatesSubscriptionsAsPartnerCenterDoes(t *testing.T) {
 		{"an unknown PartnerID (800015)", func(s *partnercenter.Subscription) { s.PartnerID = "9999999" }, 404,
 			partnercenter.CodeResellerNotFound},
 		{"a reseller not partnered with the provider (800016)",
-			func(s *partnercenter.Subscription) { s.PartnerID = "3456789" }, 400, partnercenter.CodeNotIndirectReseller},
+			func(s *partnercenter.Subscription) { s.PartnerID = "3456789" }, 400,
+			partnercenter.CodeNotIndirectReseller},
 		{"a reseller without the partner agreement (900123)",
 			func(s *partnercenter.Subscription) { s.PartnerID = "2345678" }, 403,
 			partnercenter.CodeResellerAgreementNotAccepted},
@@ -203,7 +208,9 @@ func TestSimUpdatesSubscriptionsAsPartnerCenterDoes(t *testing.T) {
 		mustUpdate("renew-on", func(s *partnercenter.Subscription) { s.AutoRenewEnabled = true })
 	})
 	t.Run("a suspended subscription takes no seat change until reactivated", func(t *testing.T) {
-		mustUpdate("suspend", func(s *partnercenter.Subscription) { s.Status = partnercenter.SubscriptionStatusSuspended })
+		mustUpdate("suspend", func(s *partnercenter.Subscription) {
+			s.Status = partnercenter.SubscriptionStatusSuspended
+		})
 		_, err := update("suspended-seats", func(s *partnercenter.Subscription) { s.Quantity = 9 })
 		wantCode(t, err, 400, partnercenter.CodeSubscriptionSuspended)
 		got := mustUpdate("reactivate", func(s *partnercenter.Subscription) {
@@ -218,7 +225,9 @@ func TestSimUpdatesSubscriptionsAsPartnerCenterDoes(t *testing.T) {
 	t.Run("after the window seats go up, not down, and the subscription cannot be cancelled", func(t *testing.T) {
 		_, err := update("late-fewer", func(s *partnercenter.Subscription) { s.Quantity = 5 })
 		wantCode(t, err, 400, partnercenter.CodeSeatReductionWindowPassed)
-		_, err = update("late-cancel", func(s *partnercenter.Subscription) { s.Status = partnercenter.SubscriptionStatusDeleted })
+		_, err = update("late-cancel", func(s *partnercenter.Subscription) {
+			s.Status = partnercenter.SubscriptionStatusDeleted
+		})
 		wantCode(t, err, 400, partnercenter.CodeCancellationWindowPassed)
 		if got := mustUpdate("late-more", func(s *partnercenter.Subscription) { s.Quantity = 11 }); got.Quantity != 11 {
 			t.Fatalf("seats up after the window: %d", got.Quantity)
@@ -232,7 +241,9 @@ func TestSimUpdatesSubscriptionsAsPartnerCenterDoes(t *testing.T) {
 		}
 		_, err := update("orphan-seats", func(s *partnercenter.Subscription) { s.Quantity = 12 })
 		wantCode(t, err, 400, partnercenter.CodeNotIndirectReseller)
-		got := mustUpdate("orphan-moved", func(s *partnercenter.Subscription) { s.Quantity, s.PartnerID = 12, "4567890" })
+		got := mustUpdate("orphan-moved", func(s *partnercenter.Subscription) {
+			s.Quantity, s.PartnerID = 12, "4567890"
+		})
 		if got.Quantity != 12 || got.PartnerID != "4567890" {
 			t.Fatalf("seats with a valid partner of record: %+v", got)
 		}
