@@ -2,6 +2,7 @@ package partnercenter_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -296,4 +297,64 @@ func TestSimValidatesPartnersOfRecord(t *testing.T) {
 	}
 	_, err = e.c.ValidateResellers(rid("validate-none"), nil)
 	wantCode(t, err, 400, partnercenter.CodeInvalidRequestInput)
+}
+
+// TestARenewalAsksForTheSameRolesOrDropsGlobalAdministrator: a relationship's renewal keeps its
+// customer, duration and roles; the variant without Global Administrator turns auto-extension on,
+// and the simulator (as Graph) takes both, while it refuses auto-extension with Global
+// Administrator.
+func TestARenewalAsksForTheSameRolesOrDropsGlobalAdministrator(t *testing.T) {
+	e := newSimEnv(t, "")
+	ctx := context.Background()
+	ga := partnercenter.GlobalAdministratorRoleID
+	old, err := e.c.CreateGDAPRelationship(rid("old"), partnercenter.NewGDAPRelationship{
+		DisplayName: "Fabrikam full", Duration: "P365D",
+		Customer: &partnercenter.GDAPCustomer{TenantID: fabrikamID},
+		AccessDetails: partnercenter.AccessDetails{UnifiedRoles: []partnercenter.UnifiedRole{
+			{RoleDefinitionID: helpdesk}, {RoleDefinitionID: ga},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if old, err = e.c.GetGDAPRelationship(ctx, old.ID); err != nil {
+		t.Fatal(err)
+	}
+	roles := func(r partnercenter.AccessDetails) (ids []string) {
+		for _, u := range r.UnifiedRoles {
+			ids = append(ids, u.RoleDefinitionID)
+		}
+		return ids
+	}
+
+	same, ok := old.Renewal("Fabrikam full 2", false)
+	if !ok || same.Duration != "P365D" || same.Customer.TenantID != fabrikamID || same.AutoExtendDuration != "" ||
+		!slices.Equal(roles(same.AccessDetails), []string{helpdesk, ga}) {
+		t.Fatalf("same roles: %+v", same)
+	}
+	renewed, err := e.c.CreateGDAPRelationship(rid("same"), same)
+	if err != nil || !slices.Equal(roles(renewed.AccessDetails), []string{helpdesk, ga}) {
+		t.Fatalf("renewed %+v, err %v", renewed, err)
+	}
+
+	safer, ok := old.Renewal("Fabrikam helpdesk", true)
+	if !ok || safer.Duration != "P365D" || safer.AutoExtendDuration != partnercenter.AutoExtendP180D ||
+		!slices.Equal(roles(safer.AccessDetails), []string{helpdesk}) {
+		t.Fatalf("without Global Administrator: %+v", safer)
+	}
+	if rel, err := e.c.CreateGDAPRelationship(rid("safer"), safer); err != nil ||
+		rel.AutoExtendDuration != partnercenter.AutoExtendP180D {
+		t.Fatalf("created %+v, err %v", rel, err)
+	}
+	withGA := same
+	withGA.DisplayName, withGA.AutoExtendDuration = "Fabrikam extending", partnercenter.AutoExtendP180D
+	if _, err := e.c.CreateGDAPRelationship(rid("ga-extend"), withGA); !partnercenter.IsStatus(err, 400) {
+		t.Fatalf("auto-extension with Global Administrator must be refused: %v", err)
+	}
+
+	gaOnly := old
+	gaOnly.AccessDetails.UnifiedRoles = []partnercenter.UnifiedRole{{RoleDefinitionID: ga}}
+	if _, ok := gaOnly.Renewal("nothing", true); ok {
+		t.Fatal("a relationship of Global Administrator alone has nothing left to renew without it")
+	}
 }

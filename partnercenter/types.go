@@ -245,6 +245,42 @@ type NewGDAPRelationship struct {
 	AutoExtendDuration string        `json:"autoExtendDuration,omitempty"`
 }
 
+// AutoExtendP180D is the one auto-extension Graph offers ("PT0S" is none).
+const AutoExtendP180D = "P180D"
+
+// Renewal is the body of a relationship that replaces r before it ends: the same customer,
+// duration and roles, named displayName. withoutGlobalAdmin drops Global Administrator and turns
+// auto-extension on (Graph refuses auto-extension while the roles hold Global Administrator, so
+// a relationship that holds it can never extend itself); otherwise r's auto-extension is kept,
+// and left off when the roles hold Global Administrator. It reports false when nothing would be
+// left to ask for (r held Global Administrator alone).
+func (r GDAPRelationship) Renewal(displayName string, withoutGlobalAdmin bool) (NewGDAPRelationship, bool) {
+	roles := make([]UnifiedRole, 0, len(r.AccessDetails.UnifiedRoles))
+	holdsGlobalAdmin := false
+	for _, role := range r.AccessDetails.UnifiedRoles {
+		if strings.EqualFold(role.RoleDefinitionID, GlobalAdministratorRoleID) {
+			holdsGlobalAdmin = true
+			if withoutGlobalAdmin {
+				continue
+			}
+		}
+		roles = append(roles, role)
+	}
+	out := NewGDAPRelationship{
+		DisplayName:   displayName,
+		Duration:      r.Duration,
+		Customer:      &GDAPCustomer{TenantID: r.Customer.TenantID},
+		AccessDetails: AccessDetails{UnifiedRoles: roles},
+	}
+	switch {
+	case withoutGlobalAdmin:
+		out.AutoExtendDuration = AutoExtendP180D
+	case !holdsGlobalAdmin && r.AutoExtendDuration == AutoExtendP180D:
+		out.AutoExtendDuration = AutoExtendP180D
+	}
+	return out, len(roles) > 0
+}
+
 // GDAP relationship request actions.
 const (
 	GDAPActionLockForApproval = "lockForApproval"
