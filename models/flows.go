@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -59,7 +60,13 @@ func Record[R any](ctx context.Context, s *Store, kind, id string, ch FlowChange
 		at = time.Now().UTC()
 	}
 	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		updates := map[string]any{"updated_at": at}
+		// One UPDATE: the status, updated_at and Set's non-zero fields, as UpdateColumns with the
+		// struct would write them (without touching updated_at itself).
+		updates, err := setColumns(tx, &ch.Set)
+		if err != nil {
+			return fmt.Errorf("update %s %s: %w", kind, id, err)
+		}
+		updates["updated_at"] = at
 		if ch.Status != "" {
 			updates["status"] = ch.Status
 		}
@@ -75,11 +82,6 @@ func Record[R any](ctx context.Context, s *Store, kind, id string, ch FlowChange
 				return err
 			}
 		}
-		// UpdateColumns with a struct writes its non-zero fields only, without touching updated_at.
-		if err := tx.Model(new(R)).Where("id = ?", id).UpdateColumns(ch.Set).Error; err != nil &&
-			!errors.Is(err, gorm.ErrEmptySlice) {
-			return fmt.Errorf("update %s %s: %w", kind, id, err)
-		}
 		if ch.Step == "" {
 			return nil
 		}
@@ -92,6 +94,26 @@ func Record[R any](ctx context.Context, s *Store, kind, id string, ch FlowChange
 			At:             at,
 		})
 	})
+}
+
+// setColumns maps the non-zero fields of set (a pointer to a row) to their columns: what
+// UpdateColumns with the struct writes.
+func setColumns(tx *gorm.DB, set any) (map[string]any, error) {
+	stmt := &gorm.Statement{DB: tx}
+	if err := stmt.Parse(set); err != nil {
+		return nil, err
+	}
+	rv := reflect.ValueOf(set).Elem()
+	out := map[string]any{}
+	for _, f := range stmt.Schema.Fields {
+		if f.DBName == "" || !f.Updatable || f.PrimaryKey {
+			continue
+		}
+		if v, zero := f.ValueOf(tx.Statement.Context, rv); !zero {
+			out[f.DBName] = v
+		}
+	}
+	return out, nil
 }
 
 // AddStep appends a timeline entry (for example "opened"); idempotent by key, so a caller
