@@ -86,6 +86,9 @@ type listPage struct {
 	NextURL     string
 	Notice      string
 	Empty       string
+	// New is the form that starts a flow of the kind, offered to the roles NewRoles names.
+	New      *action
+	NewRoles []models.Role
 }
 
 // dashboardList serves a flow kind's list page. It reads the filter as the JSON API does; a
@@ -100,6 +103,9 @@ func dashboardList[R models.FlowRow, S any](
 		p := page
 		p.pageFrame = s.dashboardFrame(c, page.Heading)
 		p.Nav = f.desc.Kind + "s"
+		if !holdsRole(c, page.NewRoles...) {
+			p.New = nil
+		}
 		lf, err := f.listFilter(c, s, dashboardPageSize)
 		if bad := problemFor(err); bad != nil {
 			p.Notice = "Ignored " + bad.Field + ": " + bad.Detail + "."

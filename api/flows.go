@@ -116,11 +116,20 @@ func (f flowAPI[R, S]) load(c *gin.Context, s *Server) (*R, bool) {
 // insert returns the open flow's location on a conflict.
 func (f flowAPI[R, S]) create(c *gin.Context, s *Server, row *R, workflowID string, in any, attrs startAttributes,
 	insert func(ctx context.Context, with ...models.With) (string, error), with ...models.With) bool {
-	ctx := c.Request.Context()
-	cmd, err := newStartCommand(f.desc, (*row).FlowID(), workflowID, in, attrs)
-	if err != nil {
+	if err := f.start(c.Request.Context(), s, row, workflowID, in, attrs, insert, with...); err != nil {
 		writeError(c, err)
 		return false
+	}
+	return true
+}
+
+// start is create for callers that answer themselves (a dashboard form): the error is the
+// problem to show.
+func (f flowAPI[R, S]) start(ctx context.Context, s *Server, row *R, workflowID string, in any, attrs startAttributes,
+	insert func(ctx context.Context, with ...models.With) (string, error), with ...models.With) error {
+	cmd, err := newStartCommand(f.desc, (*row).FlowID(), workflowID, in, attrs)
+	if err != nil {
+		return err
 	}
 	openAt, err := insert(ctx, append([]models.With{models.WithCommand(cmd)}, with...)...)
 	if errors.Is(err, models.ErrConflict) {
@@ -128,18 +137,16 @@ func (f flowAPI[R, S]) create(c *gin.Context, s *Server, row *R, workflowID stri
 		if openID := path.Base(openAt); openAt != "" {
 			s.kickStart(ctx, f.desc.Kind, openID)
 		}
-		writeError(c, f.problemOpen(openAt))
-		return false
+		return f.problemOpen(openAt)
 	}
 	if err != nil {
-		writeError(c, err)
-		return false
+		return err
 	}
 	failpoint.Hit(failpoint.CreateAfterRecord, f.desc.Kind)
 	if err := s.perform(ctx, cmd, in); err != nil {
 		s.logger.WarnContext(ctx, "the workflow starts later", "kind", f.noun(), "id", cmd.FlowID, "error", err)
 	}
-	return true
+	return nil
 }
 
 // query asks the flow's workflow for its live state.

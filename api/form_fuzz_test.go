@@ -158,6 +158,10 @@ var formRoutes = []formRoute{
 	{"sign out", func(*formAPI) string { return "/logout" }, true, "csrf=x", []string{"logout"}},
 	{"operator cancels an invitation", func(a *formAPI) string { return a.cancelPath }, true,
 		"csrf=x&reason=the+customer+asked", []string{"checkCSRF", "waitActions"}},
+	{"operator starts an invitation", func(*formAPI) string { return "/invitations/new" }, true,
+		"csrf=x&customerDomain=contoso.onmicrosoft.com&customerEmail=admin%40contoso.com&language=en" +
+			"&adminAccess=on&roles=Helpdesk+Administrator&durationDays=730&autoExtend=on",
+		[]string{"postInvitationForm"}},
 }
 
 // formTypes are the content types a browser posts forms with, and none.

@@ -418,21 +418,39 @@ func (s *Server) createInvitation(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
-	in, err := s.invitationInput(req)
+	inv, in, err := s.startInvitation(c, req)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	if p := requireAdminAccessRole(c, !in.NoAdminAccess, "only an admin agent (role admin-agent) may ask for "+
-		`admin access (GDAP); a sales agent may ask for the reseller relationship alone ("adminAccess": false)`,
+	c.Header("Location", "/v1/invitations/"+inv.ID)
+	c.JSON(http.StatusCreated, gin.H{
+		"id": inv.ID, "status": inv.Status, "acceptUrl": s.acceptURL(inv), "workflowId": inv.WorkflowID,
+		"customerDomain": inv.CustomerDomain, "expiresAt": inv.ExpiresAt, "language": in.Language,
+		"adminAccess": inv.AdminAccess, "cloud": inv.Cloud,
+	})
+}
+
+// startInvitation checks an invitation request as the API and the dashboard's form both take
+// it, records the invitation and starts its workflow; the error is the problem to answer with.
+func (s *Server) startInvitation(
+	c *gin.Context, req createInvitationRequest,
+) (*models.Invitation, workflows.InvitationInput, error) {
+	// The role first: a sales agent learns it may not ask for admin access before anything about
+	// the fields that ask for it.
+	if p := requireAdminAccessRole(c, req.AdminAccess == nil || *req.AdminAccess, "only an admin agent "+
+		`(role admin-agent) may ask for admin access (GDAP); a sales agent may ask for the reseller relationship `+
+		`alone ("adminAccess": false)`,
 	); p != nil {
-		writeProblem(c, p)
-		return
+		return nil, workflows.InvitationInput{}, p
+	}
+	in, err := s.invitationInput(req)
+	if err != nil {
+		return nil, in, err
 	}
 	domainTenant, err := s.checkCustomerDomain(c.Request.Context(), in.CustomerDomain)
 	if err != nil {
-		writeError(c, err)
-		return
+		return nil, in, err
 	}
 	if in.IndirectResellerID != "" {
 		if _, err := s.checkIndirectReseller(
@@ -440,8 +458,7 @@ func (s *Server) createInvitation(c *gin.Context) {
 			"indirectResellerId",
 			in.IndirectResellerID,
 		); err != nil {
-			writeError(c, err)
-			return
+			return nil, in, err
 		}
 	}
 	now := s.flows.Now().UTC()
@@ -472,15 +489,10 @@ func (s *Server) createInvitation(c *gin.Context) {
 		return "", err
 	}
 	attrs := flowAttributes(in.PartnerID, models.InvitationPending, in.CustomerDomain, in.IndirectResellerID)
-	if !invitations.create(c, s, inv, inv.WorkflowID, in, attrs, insert) {
-		return
+	if err := invitations.start(c.Request.Context(), s, inv, inv.WorkflowID, in, attrs, insert); err != nil {
+		return nil, in, err
 	}
-	c.Header("Location", "/v1/invitations/"+inv.ID)
-	c.JSON(http.StatusCreated, gin.H{
-		"id": inv.ID, "status": inv.Status, "acceptUrl": s.acceptURL(inv), "workflowId": inv.WorkflowID,
-		"customerDomain": inv.CustomerDomain, "expiresAt": inv.ExpiresAt, "language": in.Language,
-		"adminAccess": inv.AdminAccess, "cloud": inv.Cloud,
-	})
+	return inv, in, nil
 }
 
 func (s *Server) acceptURL(inv *models.Invitation) string {
@@ -686,6 +698,8 @@ func (s *Server) invitationPages(root *gin.RouterGroup) {
 	list := dashboardList(s, invitations, listPage{
 		Heading: "Invitations", Path: "/", TableID: "invitations", Empty: "No invitations",
 		Columns: []string{"Customer", "Status", "Access", "Created", "Expiry"}, SearchLabel: "Customer domain",
+		New:      &action{Path: newInvitationPath, ID: "new-invitation", Label: "New invitation"},
+		NewRoles: agentRoles,
 	}, func(inv *models.Invitation, now time.Time) listRow {
 		expiry := "—"
 		if models.InvitationOpen(inv.Status) {
@@ -707,6 +721,7 @@ func (s *Server) invitationPages(root *gin.RouterGroup) {
 		}
 	})
 	waitActions(root, s, invitations, "/invitations", agentRoles, s.renderInvitationPage)
+	s.invitationFormRoutes(root)
 }
 
 // accessText says for operators what an invitation asks for, and in which cloud when it is not
@@ -724,6 +739,7 @@ func accessText(inv *models.Invitation) string {
 
 // invitationNotices are the outcomes the invitation page's actions report.
 var invitationNotices = map[string]string{
+	"created":   "The invitation is on its way: the customer's mail is being sent.",
 	"resent":    "The invitation was sent again.",
 	"cancelled": "The invitation is cancelled.",
 }

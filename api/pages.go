@@ -33,6 +33,7 @@ var pageTemplates = parsePages(
 	"agreement",
 	"evidence",
 	"connection",
+	"invitation_new",
 )
 
 func parsePages(names ...string) map[string]*template.Template {

@@ -1,0 +1,150 @@
+package api_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/partnerflow/partnerflow/models"
+	"github.com/partnerflow/partnerflow/workflows"
+)
+
+// TestOperatorsStartInvitationsFromTheDashboard: the "New invitation" form takes the API's
+// fields, checked by the same code; a refusal shows the form again, filled in, with the problem
+// beside the field it names, and writes and starts nothing; a sales agent's form asks for the
+// reseller relationship alone.
+func TestOperatorsStartInvitationsFromTheDashboard(t *testing.T) {
+	f := newFlowFixture(t)
+	admin, sales := f.signIn(t, models.RoleAdminAgent), f.signIn(t, models.RoleSalesAgent)
+	open := func(t *testing.T, cookie string) (string, string) {
+		t.Helper()
+		page := f.browser(t).Do("GET", "/invitations/new", nil, "Cookie", cookie)
+		if page.Status != http.StatusOK {
+			t.Fatalf("the form: %d %s", page.Status, page.Body)
+		}
+		m := csrfField.FindSubmatch(page.Body)
+		if m == nil {
+			t.Fatal("the form has no CSRF token")
+		}
+		return string(page.Body), string(m[1])
+	}
+	post := func(t *testing.T, cookie, csrf string, fields url.Values) (int, string, string) {
+		t.Helper()
+		fields.Set("csrf", csrf)
+		r := f.browser(t).Do("POST", "/invitations/new", fields.Encode(), "Cookie", cookie,
+			"Content-Type", formContentType)
+		return r.Status, r.Header.Get("Location"), string(r.Body)
+	}
+	valid := func() url.Values {
+		return url.Values{
+			"customerDomain": {"contoso.onmicrosoft.com"}, "customerEmail": {"admin@contoso.onmicrosoft.com"},
+			"language": {"it"}, "cloud": {"public"}, "adminAccess": {"on"},
+			"roles": {"Helpdesk Administrator, User Administrator"}, "durationDays": {"180"}, "autoExtend": {"on"},
+			"securityGroupId": {groupHelpdesk},
+		}
+	}
+	nothingWritten := func(t *testing.T, want int) {
+		t.Helper()
+		if n, started := len(f.invitations(t)), len(f.temporal.startCalls()); n != want || started != want {
+			t.Fatalf("%d invitations recorded and %d started, want %d", n, started, want)
+		}
+	}
+
+	form, csrf := open(t, admin)
+	if !strings.Contains(form, `id="adminAccess"`) || !strings.Contains(form, `id="roles"`) {
+		t.Fatal("an admin agent's form must offer admin access")
+	}
+	list := f.browser(t).Do("GET", "/invitations", nil, "Cookie", sales)
+	if !strings.Contains(string(list.Body), `href="/invitations/new"`) {
+		t.Fatal("the list must offer the form to agents")
+	}
+
+	refusals := []struct {
+		name   string
+		cookie string
+		change func(url.Values)
+		status int
+		// problem is where the page shows the refusal: beside the field, or above the form.
+		problem string
+	}{
+		{"a domain that is not one", admin, func(v url.Values) { v.Set("customerDomain", "contoso") },
+			http.StatusBadRequest, "problem-customerDomain"},
+		{"an address that is not one", admin, func(v url.Values) { v.Set("customerEmail", "nobody") },
+			http.StatusBadRequest, "problem-customerEmail"},
+		{"a duration that is not a number", admin, func(v url.Values) { v.Set("durationDays", "two years") },
+			http.StatusBadRequest, "problem-durationDays"},
+		{"a role Partner Center does not know", admin, func(v url.Values) { v.Set("roles", "Chief Wizard") },
+			http.StatusBadRequest, "problem-roles"},
+		{"a security group that is not an object ID", admin, func(v url.Values) { v.Set("securityGroupId", "x") },
+			http.StatusBadRequest, "problem"},
+		{"admin access asked by a sales agent", sales, func(url.Values) {}, http.StatusForbidden, "problem"},
+	}
+	for _, tc := range refusals {
+		t.Run(tc.name, func(t *testing.T) {
+			_, csrf := open(t, tc.cookie)
+			v := valid()
+			tc.change(v)
+			status, _, body := post(t, tc.cookie, csrf, v)
+			if status != tc.status || !strings.Contains(body, `id="`+tc.problem+`"`) {
+				t.Fatalf("status %d, want %d with the problem at %s: %s", status, tc.status, tc.problem, body)
+			}
+			if !strings.Contains(body, `value="`+v.Get("customerDomain")+`"`) {
+				t.Fatal("the form must come back filled in")
+			}
+			nothingWritten(t, 0)
+		})
+	}
+	t.Run("a form without its CSRF token is refused", func(t *testing.T) {
+		if status, _, _ := post(t, admin, "forged", valid()); status != http.StatusForbidden {
+			t.Fatalf("status %d", status)
+		}
+		nothingWritten(t, 0)
+	})
+
+	status, location, body := post(t, admin, csrf, valid())
+	if status != http.StatusSeeOther || !strings.HasPrefix(location, "/invitations/inv_") ||
+		!strings.HasSuffix(location, "?done=created") {
+		t.Fatalf("start: %d %q %s", status, location, body)
+	}
+	nothingWritten(t, 1)
+	rows := f.invitations(t)
+	in := startInput[workflows.InvitationInput](f.temporal.startCalls()[0])
+	if "/invitations/"+rows[0].ID+"?done=created" != location || !rows[0].AdminAccess ||
+		rows[0].DurationDays != 180 || !rows[0].AutoExtend || in.Language != "it" || len(in.RoleIDs) != 2 ||
+		len(in.Assignments) != 1 || in.Assignments[0].SecurityGroupID != groupHelpdesk ||
+		in.CustomerEmail != "admin@contoso.onmicrosoft.com" {
+		t.Fatalf("row %+v, input %+v", rows[0], in)
+	}
+	page := f.browser(t).Do("GET", location, nil, "Cookie", admin)
+	if !strings.Contains(string(page.Body), "The invitation is on its way") {
+		t.Fatalf("the invitation's page must say it started: %s", page.Body)
+	}
+	t.Run("a second invitation for the same customer is refused while the first is open", func(t *testing.T) {
+		status, _, body := post(t, admin, csrf, valid())
+		if status != http.StatusConflict || !strings.Contains(body, `id="problem"`) {
+			t.Fatalf("status %d: %s", status, body)
+		}
+		nothingWritten(t, 1)
+	})
+
+	t.Run("a sales agent asks for the reseller relationship alone", func(t *testing.T) {
+		form, csrf := open(t, sales)
+		if strings.Contains(form, `id="adminAccess"`) || !strings.Contains(form, `id="reseller-only"`) {
+			t.Fatal("a sales agent's form must not offer admin access")
+		}
+		status, location, body := post(t, sales, csrf, url.Values{
+			"customerDomain": {"fabrikam.onmicrosoft.com"}, "customerEmail": {"admin@fabrikam.onmicrosoft.com"},
+			"language": {"tr"}, "cloud": {"public"},
+		})
+		if status != http.StatusSeeOther || !strings.HasSuffix(location, "?done=created") {
+			t.Fatalf("start: %d %s", status, body)
+		}
+		for _, inv := range f.invitations(t) {
+			if inv.CustomerDomain == "fabrikam.onmicrosoft.com" && inv.AdminAccess {
+				t.Fatal("a sales agent's invitation must ask for no admin access")
+			}
+		}
+		nothingWritten(t, 2)
+	})
+}
