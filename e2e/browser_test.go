@@ -152,6 +152,26 @@ func TestCustomerAcceptsInTheBrowser(t *testing.T) {
 	); code != http.StatusBadRequest {
 		t.Fatalf("a tampered link must be refused, got %d", code)
 	}
+
+	// The operator starts the next invitation from the dashboard: a refusal comes back beside its
+	// field, the corrected form starts the flow, and the customer gets the mail.
+	click("#new-invitation")
+	visible("#invitation-form")
+	fill("#customerDomain", "fabrikam")
+	fill("#customerEmail", "admin@fabrikam.onmicrosoft.com")
+	fill("#roles", "Helpdesk Administrator")
+	click("#send-invitation")
+	visible("#problem-customerDomain")
+	fill("#customerDomain", "fabrikam.onmicrosoft.com")
+	click("#send-invitation")
+	visible("#notice")
+	if notice := text("#notice"); !strings.Contains(notice, "on its way") {
+		t.Fatalf("the new invitation's page must say it started, got %q", notice)
+	}
+	if started := text("h1"); !strings.Contains(started, "fabrikam.onmicrosoft.com") {
+		t.Fatalf("the new invitation's page shows %q", started)
+	}
+	mailedLink(t, mail, "admin@fabrikam.onmicrosoft.com", "/accept/")
 	p.stop()
 }
 
