@@ -161,7 +161,10 @@ var formRoutes = []formRoute{
 	{"operator starts an invitation", func(*formAPI) string { return "/invitations/new" }, true,
 		"csrf=x&customerDomain=contoso.onmicrosoft.com&customerEmail=admin%40contoso.com&language=en" +
 			"&adminAccess=on&roles=Helpdesk+Administrator&durationDays=730&autoExtend=on",
-		[]string{"postInvitationForm"}},
+		[]string{"postInvitationForm", "fill", "value"}},
+	{"operator asks a reseller to partner", func(*formAPI) string { return "/resellers/new" }, true,
+		"csrf=x&companyName=Adatum&email=admin%40adatum.example&mpnId=1234567&language=it",
+		[]string{"postResellerForm"}},
 }
 
 // formTypes are the content types a browser posts forms with, and none.

@@ -8,52 +8,57 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/partnerflow/partnerflow/models"
-	"github.com/partnerflow/partnerflow/notify"
 )
-
-// invitationForm is the dashboard's "New invitation" page: the fields of POST /v1/invitations,
-// checked by the same code (startInvitation), with the problem shown beside the field it names.
-type invitationForm struct {
-	pageFrame
-	CSRF string
-	// AdminAccessOffered: the operator may ask for admin access (an admin agent); a sales agent's
-	// form asks for the reseller relationship alone.
-	AdminAccessOffered bool
-	Languages          []string
-	// Values are what was sent, shown again after a refusal.
-	CustomerDomain, CustomerEmail, Language, Roles, DurationDays, IndirectResellerID, Cloud string
-	SecurityGroupID                                                                         string
-	AdminAccess, AutoExtend                                                                 bool
-	// Problem is the refusal, Field the field it names.
-	Problem, Field string
-}
 
 // newInvitationPath is the dashboard's form that starts an invitation.
 const newInvitationPath = "/invitations/new"
 
-// invitationFormRoutes registers the form: agents may open it; what they may ask for is checked
-// as the API checks it.
+// invitationFormRoutes registers the "New invitation" form: the fields of POST /v1/invitations,
+// checked by the same code (startInvitation). Agents may open it; an admin agent's form offers
+// admin access (GDAP), a sales agent's asks for the reseller relationship alone.
 func (s *Server) invitationFormRoutes(root *gin.RouterGroup) {
 	rule := sessionRule(agentRoles...)
 	s.handle(root, "GET", newInvitationPath, rule, func(c *gin.Context) {
-		f := s.invitationFormOf(c)
-		f.AdminAccess, f.AutoExtend, f.DurationDays = f.AdminAccessOffered, true, "730"
-		s.renderPage(c, http.StatusOK, "invitation_new", f)
+		s.renderPage(c, http.StatusOK, "form", s.invitationForm(c))
 	})
 	s.handle(root, "POST", newInvitationPath, rule, s.postInvitationForm)
 }
 
-func (s *Server) invitationFormOf(c *gin.Context) invitationForm {
-	f := invitationForm{
-		pageFrame:          s.dashboardFrame(c, "New invitation"),
-		CSRF:               s.csrfToken(c),
-		AdminAccessOffered: holdsRole(c, models.RoleAdminAgent),
-		Languages:          notify.Languages(),
-		Language:           "en",
-		Cloud:              models.CloudPublic,
+func (s *Server) invitationForm(c *gin.Context) formPage {
+	p := s.newFormPage(c, models.KindInvitation+"s", "New invitation")
+	p.BackURL, p.BackLabel, p.ID, p.Action = "/invitations", "Invitations", "invitation-form", newInvitationPath
+	p.Intro = "The customer's Global admin gets a mail in its language with partnerflow's link; partnerflow " +
+		"reminds, escalates and expires the invitation, and follows the acceptance through to active access."
+	p.Submit = action{ID: "send-invitation", Label: "Send the invitation"}
+	p.Sections = []formSection{{Fields: []formField{
+		{Name: "customerDomain", Label: "Customer domain", Required: true, MaxLength: 253,
+			Placeholder: "contoso.onmicrosoft.com"},
+		{Name: "customerEmail", Label: "Customer's Global admin e-mail", Type: "email", Required: true,
+			MaxLength: 254, Placeholder: "admin@contoso.com"},
+		languageField("en"),
+		{Name: "cloud", Label: "Microsoft cloud", Type: "select", Options: []formOption{
+			{Value: models.CloudPublic, Label: "public", Selected: true},
+			{Value: models.CloudUSGov, Label: "US Government"},
+		}},
+		{Name: "indirectResellerId", Label: "Indirect reseller's tenant ID (optional)", MaxLength: 100},
+	}}}
+	if !holdsRole(c, models.RoleAdminAgent) {
+		p.Sections = append(p.Sections, formSection{ID: "reseller-only", Note: "As a sales agent you ask for " +
+			"the reseller relationship alone; an admin agent asks for admin roles (GDAP)."})
+		return p
 	}
-	f.Nav = models.KindInvitation + "s"
-	return f
+	p.Sections = append(p.Sections, formSection{ID: "admin-access", Legend: "Admin access (GDAP)", Fields: []formField{
+		{Name: "adminAccess", Label: "Ask for admin roles with the reseller relationship", Type: "checkbox",
+			Checked: true},
+		{Name: "roles", Label: "Roles (names or role template IDs, comma-separated)", MaxLength: 2000,
+			Placeholder: "Helpdesk Administrator, User Administrator"},
+		{Name: "durationDays", Label: "Duration in days (1 to 730)", MaxLength: 4, Value: "730"},
+		{Name: "securityGroupId", Label: "Security group that gets the roles (object ID)", MaxLength: 100,
+			Hint: "Empty: the configured default access assignments."},
+		{Name: "autoExtend", Label: "Extend by 180 days at the end (not with Global Administrator)",
+			Type: "checkbox", Checked: true},
+	}})
+	return p
 }
 
 // postInvitationForm starts the invitation the form describes and shows its page, or shows the
@@ -62,35 +67,32 @@ func (s *Server) postInvitationForm(c *gin.Context) {
 	if !s.checkCSRF(c) {
 		return
 	}
-	f := s.invitationFormOf(c)
-	f.CustomerDomain, f.CustomerEmail = c.PostForm("customerDomain"), c.PostForm("customerEmail")
-	f.Language, f.Roles, f.Cloud = c.PostForm("language"), c.PostForm("roles"), c.PostForm("cloud")
-	f.DurationDays, f.IndirectResellerID = c.PostForm("durationDays"), c.PostForm("indirectResellerId")
-	f.AdminAccess, f.AutoExtend = c.PostForm("adminAccess") == "on", c.PostForm("autoExtend") == "on"
-	f.SecurityGroupID = c.PostForm("securityGroupId")
+	page := s.invitationForm(c)
+	page.fill(c)
+	adminAccess := c.PostForm("adminAccess") == "on"
 	req := createInvitationRequest{
-		CustomerDomain:     f.CustomerDomain,
-		CustomerEmail:      f.CustomerEmail,
-		Language:           f.Language,
-		Cloud:              f.Cloud,
-		IndirectResellerID: strings.TrimSpace(f.IndirectResellerID),
-		AdminAccess:        &f.AdminAccess,
+		CustomerDomain:     c.PostForm("customerDomain"),
+		CustomerEmail:      c.PostForm("customerEmail"),
+		Language:           c.PostForm("language"),
+		Cloud:              c.PostForm("cloud"),
+		IndirectResellerID: value(c, "indirectResellerId"),
+		AdminAccess:        &adminAccess,
 	}
-	if f.AdminAccess {
-		req.AutoExtend = f.AutoExtend
-		for _, r := range strings.Split(f.Roles, ",") {
+	if adminAccess {
+		req.AutoExtend = c.PostForm("autoExtend") == "on"
+		for _, r := range strings.Split(c.PostForm("roles"), ",") {
 			if r = strings.TrimSpace(r); r != "" {
 				req.Roles = append(req.Roles, r)
 			}
 		}
-		if g := strings.TrimSpace(f.SecurityGroupID); g != "" {
+		if g := value(c, "securityGroupId"); g != "" {
 			// One access assignment: the group gets every role asked for.
 			req.Assignments = []assignmentRequest{{SecurityGroupID: g, Roles: req.Roles}}
 		}
-		if d := strings.TrimSpace(f.DurationDays); d != "" {
+		if d := value(c, "durationDays"); d != "" {
 			n, err := strconv.Atoi(d)
 			if err != nil {
-				s.renderInvitationForm(c, f, Invalid("durationDays", "must be a number of days"))
+				s.refuse(c, page, Invalid("durationDays", "must be a number of days"))
 				return
 			}
 			req.DurationDays = n
@@ -98,29 +100,8 @@ func (s *Server) postInvitationForm(c *gin.Context) {
 	}
 	inv, _, err := s.startInvitation(c, req)
 	if err != nil {
-		s.renderInvitationForm(c, f, answer(c, err))
+		s.refuse(c, page, answer(c, err))
 		return
 	}
-	c.Redirect(http.StatusSeeOther, "/invitations/"+inv.ID+"?done=created")
-}
-
-func (s *Server) renderInvitationForm(c *gin.Context, f invitationForm, p *Problem) {
-	f.Problem, f.Field = p.Detail, p.Field
-	if p.Field != "" && !f.shows(p.Field) {
-		// A field this form does not show (an assignment's detail, admin access on a sales
-		// agent's form): the problem goes above the form, with the field it names.
-		f.Problem, f.Field = p.Field+": "+p.Detail, ""
-	}
-	s.renderPage(c, p.Status, "invitation_new", f)
-}
-
-// shows reports whether the form has an input for the API field name.
-func (f invitationForm) shows(field string) bool {
-	switch field {
-	case "customerDomain", "customerEmail", "language", "cloud", "indirectResellerId":
-		return true
-	case "adminAccess", "roles", "durationDays", "autoExtend":
-		return f.AdminAccessOffered
-	}
-	return false
+	startedRedirect(c, "/invitations/"+inv.ID)
 }

@@ -148,3 +148,44 @@ func TestOperatorsStartInvitationsFromTheDashboard(t *testing.T) {
 		nothingWritten(t, 2)
 	})
 }
+
+// TestSalesAgentsAskResellersToPartnerFromTheDashboard: the "New partnership" form takes the
+// API's fields, checked by the same code, for the roles that work with indirect resellers.
+func TestSalesAgentsAskResellersToPartnerFromTheDashboard(t *testing.T) {
+	f := newFlowFixture(t)
+	sales, admin := f.signIn(t, models.RoleSalesAgent), f.signIn(t, models.RoleAdminAgent)
+	if r := f.browser(t).Do("GET", "/resellers/new", nil, "Cookie", admin); r.Status != http.StatusForbidden {
+		t.Fatalf("an admin agent does not work with resellers: %d", r.Status)
+	}
+	if list := f.browser(t).Do("GET", "/resellers", nil, "Cookie", admin); strings.Contains(string(list.Body),
+		`href="/resellers/new"`) {
+		t.Fatal("the list must not offer the form to a role that may not use it")
+	}
+	page := f.browser(t).Do("GET", "/resellers/new", nil, "Cookie", sales)
+	m := csrfField.FindSubmatch(page.Body)
+	if page.Status != http.StatusOK || m == nil {
+		t.Fatalf("the form: %d", page.Status)
+	}
+	post := func(fields url.Values) (int, string, string) {
+		fields.Set("csrf", string(m[1]))
+		r := f.browser(t).Do("POST", "/resellers/new", fields.Encode(), "Cookie", sales,
+			"Content-Type", formContentType)
+		return r.Status, r.Header.Get("Location"), string(r.Body)
+	}
+	status, _, body := post(url.Values{"companyName": {"Adatum"}, "email": {"admin@adatum.example"},
+		"mpnId": {"12ab"}, "language": {"it"}})
+	if status != http.StatusBadRequest || !strings.Contains(body, `id="problem-mpnId"`) ||
+		!strings.Contains(body, `value="Adatum"`) || len(f.temporal.startCalls()) != 0 {
+		t.Fatalf("a bad PartnerID: %d %s", status, body)
+	}
+	status, location, body := post(url.Values{"companyName": {"Adatum"}, "email": {"admin@adatum.example"},
+		"mpnId": {"1234567"}, "language": {"it"}})
+	if status != http.StatusSeeOther || !strings.HasPrefix(location, "/resellers/res_") ||
+		!strings.HasSuffix(location, "?done=created") || len(f.temporal.startCalls()) != 1 {
+		t.Fatalf("start: %d %q %s", status, location, body)
+	}
+	in := startInput[workflows.ResellerInput](f.temporal.startCalls()[0])
+	if in.CompanyName != "Adatum" || in.MPNID != "1234567" || in.Language != "it" {
+		t.Fatalf("input %+v", in)
+	}
+}

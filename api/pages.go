@@ -33,7 +33,7 @@ var pageTemplates = parsePages(
 	"agreement",
 	"evidence",
 	"connection",
-	"invitation_new",
+	"form",
 )
 
 func parsePages(names ...string) map[string]*template.Template {

@@ -174,10 +174,27 @@ func (s *Server) createReseller(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
-	in, err := s.resellerInput(req)
+	r, err := s.startReseller(c.Request.Context(), req)
 	if err != nil {
 		writeError(c, err)
 		return
+	}
+	c.Header("Location", "/v1/resellers/"+r.ID)
+	c.JSON(http.StatusCreated, gin.H{
+		"id":         r.ID,
+		"status":     r.Status,
+		"workflowId": r.WorkflowID,
+		"landingUrl": s.partnershipURL(r),
+		"expiresAt":  r.ExpiresAt,
+	})
+}
+
+// startReseller checks a partnership request as the API and the dashboard's form both take it,
+// records it and starts its workflow; the error is the problem to answer with.
+func (s *Server) startReseller(ctx context.Context, req createResellerRequest) (*models.Reseller, error) {
+	in, err := s.resellerInput(req)
+	if err != nil {
+		return nil, err
 	}
 	now := s.flows.Now().UTC()
 	r := &models.Reseller{
@@ -195,17 +212,10 @@ func (s *Server) createReseller(c *gin.Context) {
 		return "", err
 	}
 	attrs := flowAttributes(in.PartnerID, models.ResellerPending, "", "")
-	if !resellers.create(c, s, r, r.WorkflowID, in, attrs, insert) {
-		return
+	if err := resellers.start(ctx, s, r, r.WorkflowID, in, attrs, insert); err != nil {
+		return nil, err
 	}
-	c.Header("Location", "/v1/resellers/"+r.ID)
-	c.JSON(http.StatusCreated, gin.H{
-		"id":         r.ID,
-		"status":     r.Status,
-		"workflowId": r.WorkflowID,
-		"landingUrl": s.partnershipURL(r),
-		"expiresAt":  r.ExpiresAt,
-	})
+	return r, nil
 }
 
 func (s *Server) partnershipURL(r *models.Reseller) string {
@@ -509,6 +519,8 @@ func (s *Server) resellerPages(root *gin.RouterGroup) {
 	s.handle(root, "GET", "/resellers", sessionRule(), dashboardList(s, resellers, listPage{
 		Heading: "Resellers", Path: "/resellers", TableID: "resellers", Empty: "No resellers",
 		Columns: []string{"Reseller", "Status", "PartnerID", "Created"}, SearchLabel: "Company name",
+		New:      &action{Path: newResellerPath, ID: "new-partnership", Label: "New partnership"},
+		NewRoles: partnershipRoles,
 	}, func(rs *models.Reseller, now time.Time) listRow {
 		return listRow{
 			ID:     rs.ID,
@@ -532,6 +544,7 @@ func (s *Server) resellerPages(root *gin.RouterGroup) {
 		func(c *gin.Context) (any, error) { return workflows.VerifyRequest{By: callerName(c)}, nil },
 		s.renderResellerPage,
 	))
+	s.resellerFormRoutes(root)
 }
 
 // resellerSourceText says on the dashboard where a partnership came from.
@@ -543,6 +556,7 @@ func resellerSourceText(source string) string {
 }
 
 var resellerNotices = map[string]string{
+	"created":   "The partnership request is on its way: the reseller's mail is being sent.",
 	"resent":    "The partnership request was sent again.",
 	"cancelled": "The partnership request is cancelled.",
 	"verified":  "The reseller was checked again; see its status.",
