@@ -167,6 +167,9 @@ type action struct {
 	// Danger marks an action that cannot be undone; Reason asks for an optional reason.
 	Danger bool
 	Reason bool
+	// Link makes the action a link to a page of its own (a form that asks for more, such as an
+	// attestation) instead of a form posted at once.
+	Link bool
 }
 
 // stepRow is one timeline entry as the dashboard shows it.

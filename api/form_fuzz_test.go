@@ -32,8 +32,8 @@ type formAPI struct {
 	store      *models.Store
 	customerID string
 	// Paths of the customers' links and the dashboard form, and the signed-in operator's cookie.
-	acceptPath, partnerPath, agreementPath, cancelPath string
-	session                                            string
+	acceptPath, partnerPath, agreementPath, cancelPath, removalPath string
+	session                                                         string
 	// client numbers the requests' source addresses.
 	client atomic.Uint32
 }
@@ -88,6 +88,7 @@ func newFormAPI(t testing.TB) *formAPI {
 		"mpnId":       "3456789",
 	})
 	a.partnerPath = strings.TrimPrefix(res["landingUrl"].(string), baseURL)
+	a.removalPath = "/resellers/" + res["id"].(string) + "/removal"
 	a.customerID = created("/v1/customers", validCustomer())["id"].(string)
 	a.agreementPath = strings.TrimPrefix(
 		links.NewSigner(signingKey).AgreementURL(baseURL, a.customerID, time.Now().Add(24*time.Hour)),
@@ -165,6 +166,8 @@ var formRoutes = []formRoute{
 	{"operator asks a reseller to partner", func(*formAPI) string { return "/resellers/new" }, true,
 		"csrf=x&companyName=Adatum&email=admin%40adatum.example&mpnId=1234567&language=it",
 		[]string{"postResellerForm"}},
+	{"operator removes a partnership", func(a *formAPI) string { return a.removalPath }, true,
+		"csrf=x&attestation=on&attestedBy=Ada+Ops", []string{"postRemovalForm"}},
 }
 
 // formTypes are the content types a browser posts forms with, and none.

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -187,5 +188,67 @@ func TestSalesAgentsAskResellersToPartnerFromTheDashboard(t *testing.T) {
 	in := startInput[workflows.ResellerInput](f.temporal.startCalls()[0])
 	if in.CompanyName != "Adatum" || in.MPNID != "1234567" || in.Language != "it" {
 		t.Fatalf("input %+v", in)
+	}
+}
+
+// TestAPartnershipIsRemovedFromItsPageWithTheAttestation: an active partnership's page links to
+// the removal form; the form refuses without the attestation or a name, beside the field, and
+// otherwise removes the partnership with the attestation on record, as the API does.
+func TestAPartnershipIsRemovedFromItsPageWithTheAttestation(t *testing.T) {
+	f := newFlowFixture(t)
+	active := f.activeReseller(t, "3f2504e0-4f89-11d3-9a0c-0305e82c3301")
+	sales, admin := f.signIn(t, models.RoleSalesAgent), f.signIn(t, models.RoleAdminAgent)
+	form := "/resellers/" + active.ID + "/removal"
+	if page := f.browser(t).Do("GET", "/resellers/"+active.ID, nil, "Cookie", sales); !strings.Contains(
+		string(page.Body), `href="`+form+`"`) {
+		t.Fatal("an active partnership's page must link to its removal")
+	}
+	if page := f.browser(t).Do("GET", "/resellers/"+active.ID, nil, "Cookie", admin); strings.Contains(
+		string(page.Body), `href="`+form+`"`) {
+		t.Fatal("an admin agent must not be offered the removal")
+	}
+	if r := f.browser(t).Do("GET", form, nil, "Cookie", admin); r.Status != http.StatusForbidden {
+		t.Fatalf("an admin agent opened the removal form: %d", r.Status)
+	}
+	page := f.browser(t).Do("GET", form, nil, "Cookie", sales)
+	m := csrfField.FindSubmatch(page.Body)
+	if page.Status != http.StatusOK || m == nil || !strings.Contains(string(page.Body), "cannot be undone") {
+		t.Fatalf("the form must say what the removal does: %d %s", page.Status, page.Body)
+	}
+	post := func(fields url.Values) (int, string, string) {
+		fields.Set("csrf", string(m[1]))
+		r := f.browser(t).Do("POST", form, fields.Encode(), "Cookie", sales, "Content-Type", formContentType)
+		return r.Status, r.Header.Get("Location"), string(r.Body)
+	}
+	for field, fields := range map[string]url.Values{
+		"attestation": {"attestedBy": {"Ada Ops"}},
+		"attestedBy":  {"attestation": {"on"}, "attestedBy": {" "}},
+	} {
+		if status, _, body := post(fields); status != http.StatusBadRequest ||
+			!strings.Contains(body, `id="problem-`+field+`"`) {
+			t.Fatalf("without %s: %d %s", field, status, body)
+		}
+	}
+	if n := len(f.temporal.startCalls()); n != 0 {
+		t.Fatalf("a refused removal started %d workflows", n)
+	}
+	status, location, body := post(url.Values{"attestation": {"on"}, "attestedBy": {"Ada Ops"}})
+	if status != http.StatusSeeOther || !strings.HasPrefix(location, "/removals/") ||
+		!strings.HasSuffix(location, "?done=created") {
+		t.Fatalf("remove: %d %q %s", status, location, body)
+	}
+	id := strings.TrimSuffix(strings.TrimPrefix(location, "/removals/"), "?done=created")
+	rm, err := models.Find[models.Removal](context.Background(), f.store, id)
+	if err != nil || rm.AttestedBy != "Ada Ops" || rm.AttestedKeyID == "" || rm.AttestedIP == "" ||
+		rm.ResellerID != active.ID || len(f.temporal.startCalls()) != 1 {
+		t.Fatalf("the removal and its evidence: %+v %v", rm, err)
+	}
+	if r := f.browser(t).Do("GET", location, nil, "Cookie", sales); !strings.Contains(string(r.Body),
+		"The partnership is removed") {
+		t.Fatal("the removal's page must say it started")
+	}
+	if status, _, body := post(url.Values{"attestation": {"on"}, "attestedBy": {"Ada Ops"}}); status !=
+		http.StatusConflict || !strings.Contains(body, `id="problem"`) {
+		t.Fatalf("a second removal while the first runs: %d %s", status, body)
 	}
 }

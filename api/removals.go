@@ -88,22 +88,46 @@ func (s *Server) createRemoval(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
-	if req.Attestation == nil || !*req.Attestation {
-		writeProblem(c, Invalid(
-			"attestation",
-			"must be true: you attest in good faith that you may end this partnership, as Partner Center requires",
-		))
-		return
-	}
-	attestedBy := strings.TrimSpace(req.AttestedBy)
-	if attestedBy == "" || utf8.RuneCountInString(attestedBy) > maxAttestedBy {
-		writeProblem(c, Invalid("attestedBy", "must name the person who attests, 1 to %d characters", maxAttestedBy))
+	attestedBy, err := removalAttestation(req)
+	if err != nil {
+		writeError(c, err)
 		return
 	}
 	reseller, ok := resellers.load(c, s)
 	if !ok {
 		return
 	}
+	rm, err := s.startRemoval(c, reseller, attestedBy)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Header("Location", "/v1/removals/"+rm.ID)
+	c.JSON(
+		http.StatusAccepted,
+		gin.H{"id": rm.ID, "status": rm.Status, "workflowId": rm.WorkflowID, "resellerId": rm.ResellerID},
+	)
+}
+
+// removalAttestation checks the good-faith attestation Partner Center asks for and returns who
+// attests.
+func removalAttestation(req createRemovalRequest) (string, error) {
+	if req.Attestation == nil || !*req.Attestation {
+		return "", Invalid(
+			"attestation",
+			"must be true: you attest in good faith that you may end this partnership, as Partner Center requires",
+		)
+	}
+	attestedBy := strings.TrimSpace(req.AttestedBy)
+	if attestedBy == "" || utf8.RuneCountInString(attestedBy) > maxAttestedBy {
+		return "", Invalid("attestedBy", "must name the person who attests, 1 to %d characters", maxAttestedBy)
+	}
+	return attestedBy, nil
+}
+
+// startRemoval removes an active partnership, keeping the attestation (who, the caller's key,
+// its IP, when) as evidence, as the API and the dashboard's form both take it.
+func (s *Server) startRemoval(c *gin.Context, reseller *models.Reseller, attestedBy string) (*models.Removal, error) {
 	if reseller.Status != models.ResellerActive {
 		p := NewProblem(http.StatusConflict, "reseller-not-active", "The reseller is not active",
 			"the partnership is "+reseller.Status+"; only an active partnership can be removed")
@@ -113,8 +137,7 @@ func (s *Server) createRemoval(c *gin.Context) {
 				p.Location = "/v1/removals/" + rm.ID
 			}
 		}
-		writeError(c, p)
-		return
+		return nil, p
 	}
 	now := s.flows.Now().UTC()
 	keyID := ""
@@ -158,14 +181,11 @@ func (s *Server) createRemoval(c *gin.Context) {
 		IdempotencyKey: rm.ID + "/attested",
 		At:             now,
 	})
-	if !removals.create(c, s, rm, rm.WorkflowID, in, removalAttributes(rm), insert, attested) {
-		return
+	err := removals.start(c.Request.Context(), s, rm, rm.WorkflowID, in, removalAttributes(rm), insert, attested)
+	if err != nil {
+		return nil, err
 	}
-	c.Header("Location", "/v1/removals/"+rm.ID)
-	c.JSON(
-		http.StatusAccepted,
-		gin.H{"id": rm.ID, "status": rm.Status, "workflowId": rm.WorkflowID, "resellerId": rm.ResellerID},
-	)
+	return rm, nil
 }
 
 func removalAttributes(rm *models.Removal) startAttributes {
@@ -381,7 +401,13 @@ func (s *Server) listRemovalDeliveries(c *gin.Context) {
 }
 
 // removalPages registers the removal flow's dashboard pages.
+// removalNotices are the outcomes the removal page reports.
+var removalNotices = map[string]string{
+	"created": "The partnership is removed; partnerflow is telling the reseller, its customers and your systems.",
+}
+
 func (s *Server) removalPages(root *gin.RouterGroup) {
+	s.removalFormRoutes(root)
 	s.handle(root, "GET", "/removals", sessionRule(), dashboardList(s, removals, listPage{
 		Heading: "Partnership removals", Path: "/removals", TableID: "removals", Empty: "No removals",
 		Columns: []string{"Reseller", "Status", "Attested by", "Created"}, SearchLabel: "Reseller name",
@@ -415,6 +441,7 @@ func (s *Server) removalPages(root *gin.RouterGroup) {
 			Status:    v.Status,
 			Live:      v.Live,
 			Starting:  v.startingText(),
+			Notice:    dashboardNotice(removalNotices, c),
 		}
 		page.Facts = []fact{
 			{

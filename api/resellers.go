@@ -636,6 +636,12 @@ func (s *Server) renderResellerPage(c *gin.Context, status int, rs *models.Resel
 	case v.Status == models.ResellerNeedsReview:
 		page.Actions = append(page.Actions, action{Path: base + "/verify", ID: "verify", Label: "Check again"})
 	}
+	if mayAct && v.Status == models.ResellerActive {
+		page.Actions = append(page.Actions, action{
+			Path: base + "/removal", ID: "remove-partnership", Label: "Remove the partnership…",
+			Danger: true, Link: true,
+		})
+	}
 	if mayAct && models.ResellerOpen(v.Status) {
 		page.Actions = append(
 			page.Actions,
