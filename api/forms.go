@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/partnerflow/partnerflow/models"
 	"github.com/partnerflow/partnerflow/notify"
 )
 
@@ -43,6 +44,16 @@ type formField struct {
 type formOption struct {
 	Value, Label string
 	Selected     bool
+}
+
+// formRoutes registers a form that starts a flow at path: GET shows it as build makes it, POST
+// runs post; both for the roles given.
+func (s *Server) formRoutes(
+	root *gin.RouterGroup, path string, roles []models.Role, build func(*gin.Context) formPage, post gin.HandlerFunc,
+) {
+	rule := sessionRule(roles...)
+	s.handle(root, "GET", path, rule, func(c *gin.Context) { s.renderPage(c, http.StatusOK, "form", build(c)) })
+	s.handle(root, "POST", path, rule, post)
 }
 
 // newFormPage starts a form page for the signed-in operator.

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"net/http"
 	"strconv"
 	"strings"
 
@@ -17,11 +16,7 @@ const newInvitationPath = "/invitations/new"
 // checked by the same code (startInvitation). Agents may open it; an admin agent's form offers
 // admin access (GDAP), a sales agent's asks for the reseller relationship alone.
 func (s *Server) invitationFormRoutes(root *gin.RouterGroup) {
-	rule := sessionRule(agentRoles...)
-	s.handle(root, "GET", newInvitationPath, rule, func(c *gin.Context) {
-		s.renderPage(c, http.StatusOK, "form", s.invitationForm(c))
-	})
-	s.handle(root, "POST", newInvitationPath, rule, s.postInvitationForm)
+	s.formRoutes(root, newInvitationPath, agentRoles, s.invitationForm, s.postInvitationForm)
 }
 
 func (s *Server) invitationForm(c *gin.Context) formPage {

@@ -1,8 +1,6 @@
 package api
 
 import (
-	"net/http"
-
 	"github.com/gin-gonic/gin"
 
 	"github.com/partnerflow/partnerflow/models"
@@ -14,11 +12,7 @@ const newResellerPath = "/resellers/new"
 // resellerFormRoutes registers the "New partnership" form: the fields of POST /v1/resellers,
 // checked by the same code (startReseller), for the roles that work with indirect resellers.
 func (s *Server) resellerFormRoutes(root *gin.RouterGroup) {
-	rule := sessionRule(partnershipRoles...)
-	s.handle(root, "GET", newResellerPath, rule, func(c *gin.Context) {
-		s.renderPage(c, http.StatusOK, "form", s.resellerForm(c))
-	})
-	s.handle(root, "POST", newResellerPath, rule, s.postResellerForm)
+	s.formRoutes(root, newResellerPath, partnershipRoles, s.resellerForm, s.postResellerForm)
 }
 
 func (s *Server) resellerForm(c *gin.Context) formPage {
