@@ -168,6 +168,9 @@ var formRoutes = []formRoute{
 		[]string{"postResellerForm"}},
 	{"operator removes a partnership", func(a *formAPI) string { return a.removalPath }, true,
 		"csrf=x&attestation=on&attestedBy=Ada+Ops", []string{"postRemovalForm"}},
+	{"operator attests the agreement", func(a *formAPI) string { return "/customers/" + a.customerID + "/agreement" },
+		true, "csrf=x&primaryContact.firstName=Maria&primaryContact.lastName=Rossi" +
+			"&primaryContact.email=maria%40contoso.it&dateAgreed=2026-01-31", []string{"postAgreementForm"}},
 }
 
 // formTypes are the content types a browser posts forms with, and none.

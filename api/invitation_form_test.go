@@ -252,3 +252,58 @@ func TestAPartnershipIsRemovedFromItsPageWithTheAttestation(t *testing.T) {
 		t.Fatalf("a second removal while the first runs: %d %s", status, body)
 	}
 }
+
+// TestAnAgentAttestsTheAgreementFromTheOnboardingsPage: an onboarding that awaits the agreement
+// links to the attestation form, which refuses what the API refuses beside the field and keeps
+// the evidence as the API does.
+func TestAnAgentAttestsTheAgreementFromTheOnboardingsPage(t *testing.T) {
+	f := newFlowFixture(t)
+	ctx := context.Background()
+	r := f.sales.Do("POST", "/v1/customers", validCustomer())
+	var onb struct{ ID string }
+	r.JSON(t, &onb)
+	if onb.ID == "" {
+		t.Fatalf("onboard: %d %s", r.Status, r.Body)
+	}
+	sales := f.signIn(t, models.RoleSalesAgent)
+	form := "/customers/" + onb.ID + "/agreement"
+	if r := f.browser(t).Do("GET", form, nil, "Cookie", sales); r.Status != http.StatusConflict {
+		t.Fatalf("an onboarding that does not await the agreement: %d", r.Status)
+	}
+	if err := models.Record(ctx, f.store, models.KindOnboarding, onb.ID, models.OnboardingChange{
+		Status: models.OnboardingAwaitingAgreement,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if page := f.browser(t).Do("GET", "/customers/"+onb.ID, nil, "Cookie", sales); !strings.Contains(
+		string(page.Body), `href="`+form+`"`) {
+		t.Fatal("an onboarding awaiting the agreement must link to the attestation")
+	}
+	page := f.browser(t).Do("GET", form, nil, "Cookie", sales)
+	m := csrfField.FindSubmatch(page.Body)
+	if page.Status != http.StatusOK || m == nil {
+		t.Fatalf("the form: %d", page.Status)
+	}
+	post := func(date string) (int, string, string) {
+		fields := url.Values{"csrf": {string(m[1])}, "primaryContact.firstName": {"Maria"},
+			"primaryContact.lastName": {"Rossi"}, "primaryContact.email": {"maria@contoso.it"}, "dateAgreed": {date}}
+		r := f.browser(t).Do("POST", form, fields.Encode(), "Cookie", sales, "Content-Type", formContentType)
+		return r.Status, r.Header.Get("Location"), string(r.Body)
+	}
+	if status, _, body := post("2099-01-01"); status != http.StatusBadRequest ||
+		!strings.Contains(body, `id="problem-dateAgreed"`) || !strings.Contains(body, `value="Rossi"`) {
+		t.Fatalf("a date in the future: %d %s", status, body)
+	}
+	if n := len(f.temporal.updateCalls()); n != 0 {
+		t.Fatalf("a refused attestation reached the workflow (%d updates)", n)
+	}
+	status, location, body := post("2025-03-01")
+	if status != http.StatusSeeOther || location != "/customers/"+onb.ID+"?done=attested" {
+		t.Fatalf("attest: %d %q %s", status, location, body)
+	}
+	ev, err := models.FindBy[models.AgreementEvidence](ctx, f.store, "customer_id = ?", onb.ID)
+	if err != nil || ev.Method != models.AgreementByPartner || ev.LastName != "Rossi" || ev.APIKeyID == "" ||
+		ev.DateAgreed.Format("2006-01-02") != "2025-03-01" || len(f.temporal.updateCalls()) != 1 {
+		t.Fatalf("evidence %+v, err %v", ev, err)
+	}
+}

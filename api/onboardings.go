@@ -844,25 +844,33 @@ func (s *Server) attestAgreement(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
+	ev, by, err := s.attestation(c, row, req)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	s.recordAgreement(c, row, ev, by)
+}
+
+// attestation checks a partner's attestation as the API and the dashboard's form both take it
+// and returns the evidence to keep and who attested, for the timeline.
+func (s *Server) attestation(
+	c *gin.Context, row *models.Onboarding, req attestRequest,
+) (*models.AgreementEvidence, string, error) {
 	pc := req.PrimaryContact
 	first, last, email := strings.TrimSpace(pc.FirstName), strings.TrimSpace(pc.LastName),
 		strings.ToLower(strings.TrimSpace(pc.Email))
 	switch {
 	case tooLong(first, maxPersonName):
-		writeProblem(c, Invalid("primaryContact.firstName", "must be at most %d characters", maxPersonName))
-		return
+		return nil, "", Invalid("primaryContact.firstName", "must be at most %d characters", maxPersonName)
 	case tooLong(last, maxPersonName):
-		writeProblem(c, Invalid("primaryContact.lastName", "must be at most %d characters", maxPersonName))
-		return
+		return nil, "", Invalid("primaryContact.lastName", "must be at most %d characters", maxPersonName)
 	case first == "":
-		writeProblem(c, Invalid("primaryContact.firstName", "the first name of who accepted is required"))
-		return
+		return nil, "", Invalid("primaryContact.firstName", "the first name of who accepted is required")
 	case last == "":
-		writeProblem(c, Invalid("primaryContact.lastName", "the last name of who accepted is required"))
-		return
+		return nil, "", Invalid("primaryContact.lastName", "the last name of who accepted is required")
 	case !validEmail(email):
-		writeProblem(c, Invalid("primaryContact.email", "must be the e-mail address of who accepted"))
-		return
+		return nil, "", Invalid("primaryContact.email", "must be the e-mail address of who accepted")
 	}
 	agreed, err := time.Parse(time.RFC3339, strings.TrimSpace(req.DateAgreed))
 	if err != nil {
@@ -873,11 +881,9 @@ func (s *Server) attestAgreement(c *gin.Context) {
 	now := s.flows.Now().UTC()
 	switch {
 	case err != nil:
-		writeProblem(c, Invalid("dateAgreed", "must be a date (2026-01-31) or an RFC 3339 time"))
-		return
+		return nil, "", Invalid("dateAgreed", "must be a date (2026-01-31) or an RFC 3339 time")
 	case agreed.After(now):
-		writeProblem(c, Invalid("dateAgreed", "must not be in the future"))
-		return
+		return nil, "", Invalid("dateAgreed", "must not be in the future")
 	}
 	ev := &models.AgreementEvidence{
 		CustomerID: row.ID,
@@ -898,7 +904,7 @@ func (s *Server) attestAgreement(c *gin.Context) {
 			ev.AttestedOnBehalf = r.CompanyName
 		}
 	}
-	s.recordAgreement(c, row, ev, "attested by "+callerName(c)+" for "+first+" "+last)
+	return ev, "attested by " + callerName(c) + " for " + first + " " + last, nil
 }
 
 // recordAgreement keeps the evidence, with its timeline step and the command that tells the
@@ -1199,7 +1205,13 @@ func (s *Server) evidencePage(c *gin.Context, v evidenceView) evidencePage {
 }
 
 // onboardingPages registers the onboarding flow's dashboard pages.
+// onboardingNotices are the outcomes the onboarding page's forms report.
+var onboardingNotices = map[string]string{
+	"attested": "The attestation is on record; the onboarding goes on to the order.",
+}
+
 func (s *Server) onboardingPages(root *gin.RouterGroup) {
+	s.agreementFormRoutes(root)
 	s.handle(root, "GET", "/customers", sessionRule(), dashboardList(s, onboardings, listPage{
 		Heading: "Customer onboardings", Path: "/customers", TableID: "customers", Empty: "No customers",
 		Columns: []string{"Customer", "Status", "Reseller", "Created"}, SearchLabel: "Domain",
@@ -1233,6 +1245,13 @@ func (s *Server) onboardingPages(root *gin.RouterGroup) {
 			Status:    v.Status,
 			Live:      v.Live,
 			Starting:  v.startingText(),
+			Notice:    dashboardNotice(onboardingNotices, c),
+		}
+		if row.Status == models.OnboardingAwaitingAgreement && holdsRole(c, agentRoles...) {
+			page.Actions = append(page.Actions, action{
+				Path: "/customers/" + row.ID + "/agreement", ID: "attest-agreement",
+				Label: "Attest the customer's acceptance of the agreement…", Link: true,
+			})
 		}
 		page.Facts = []fact{
 			{Label: "Company", Value: v.CompanyName},
