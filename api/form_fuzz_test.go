@@ -171,6 +171,8 @@ var formRoutes = []formRoute{
 	{"operator attests the agreement", func(a *formAPI) string { return "/customers/" + a.customerID + "/agreement" },
 		true, "csrf=x&primaryContact.firstName=Maria&primaryContact.lastName=Rossi" +
 			"&primaryContact.email=maria%40contoso.it&dateAgreed=2026-01-31", []string{"postAgreementForm"}},
+	{"operator cancels a cart", func(a *formAPI) string { return "/customers/" + a.customerID + "/cart/cancel" },
+		true, "csrf=x&reason=the+customer+changed+its+mind", []string{"onboardingPages", "cartAction"}},
 }
 
 // formTypes are the content types a browser posts forms with, and none.

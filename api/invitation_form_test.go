@@ -307,3 +307,43 @@ func TestAnAgentAttestsTheAgreementFromTheOnboardingsPage(t *testing.T) {
 		t.Fatalf("evidence %+v, err %v", ev, err)
 	}
 }
+
+// TestAnAgentChecksOutOrCancelsTheCartFromTheOnboardingsPage: an onboarding under review offers
+// checkout and cancel, which send the API's updates; a refused argument comes back on the page.
+func TestAnAgentChecksOutOrCancelsTheCartFromTheOnboardingsPage(t *testing.T) {
+	f := newFlowFixture(t)
+	r := f.sales.Do("POST", "/v1/customers", validCustomer())
+	var onb struct{ ID string }
+	r.JSON(t, &onb)
+	if err := models.Record(context.Background(), f.store, models.KindOnboarding, onb.ID, models.OnboardingChange{
+		Status: models.OnboardingReview,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sales := f.signIn(t, models.RoleSalesAgent)
+	page := f.browser(t).Do("GET", "/customers/"+onb.ID, nil, "Cookie", sales)
+	m := csrfField.FindSubmatch(page.Body)
+	if m == nil || !strings.Contains(string(page.Body), `id="checkout"`) ||
+		!strings.Contains(string(page.Body), `id="cancel-cart"`) {
+		t.Fatalf("a cart under review must offer checkout and cancel: %s", page.Body)
+	}
+	post := func(action string, fields url.Values) (int, string) {
+		fields.Set("csrf", string(m[1]))
+		r := f.browser(t).Do("POST", "/customers/"+onb.ID+"/cart/"+action, fields.Encode(), "Cookie", sales,
+			"Content-Type", formContentType)
+		return r.Status, r.Header.Get("Location")
+	}
+	if status, _ := post("cancel", url.Values{"reason": {strings.Repeat("r", 501)}}); status !=
+		http.StatusBadRequest || len(f.temporal.updateCalls()) != 0 {
+		t.Fatalf("a reason over 500 characters: %d, %d updates", status, len(f.temporal.updateCalls()))
+	}
+	status, location := post("checkout", url.Values{})
+	updates := f.temporal.updateCalls()
+	if status != http.StatusSeeOther || location != "/customers/"+onb.ID+"?done=checked-out" || len(updates) != 1 ||
+		updates[0].UpdateName != workflows.UpdateCheckout {
+		t.Fatalf("checkout: %d %q %+v", status, location, updates)
+	}
+	if req, ok := updates[0].Args[0].(workflows.CheckoutRequest); !ok || req.By == "" {
+		t.Fatalf("the checkout must say who: %+v", updates[0].Args)
+	}
+}

@@ -746,17 +746,7 @@ func (s *Server) cartUpdate(name string, arg updateArg) gin.HandlerFunc {
 		if !ok {
 			return
 		}
-		var st *workflows.OnboardingState
-		var err error
-		if live, ok := onboardings.liveState(c.Request.Context(), s, row); ok && live.PurchaseWorkflowID != "" {
-			var p *workflows.PurchaseState
-			if p, err = purchaseOf(live.PurchaseWorkflowID).update(c, s, row, name, a, ""); err == nil {
-				merged := live.WithPurchase(*p)
-				st = &merged
-			}
-		} else {
-			st, err = onboardings.update(c, s, row, name, a, "")
-		}
+		st, err := s.updateCart(c, row, name, a)
 		if err != nil {
 			writeError(c, err)
 			return
@@ -770,6 +760,44 @@ func (s *Server) cartUpdate(name string, arg updateArg) gin.HandlerFunc {
 			return
 		}
 		c.JSON(http.StatusOK, v)
+	}
+}
+
+// updateCart sends a cart update (edit, checkout, cancel) to the workflow that holds the cart:
+// the onboarding's Purchase from review on, the onboarding itself for one that buys inline.
+func (s *Server) updateCart(c *gin.Context, row *models.Onboarding, name string, a any) (
+	*workflows.OnboardingState, error,
+) {
+	live, ok := onboardings.liveState(c.Request.Context(), s, row)
+	if !ok || live.PurchaseWorkflowID == "" {
+		return onboardings.update(c, s, row, name, a, "")
+	}
+	p, err := purchaseOf(live.PurchaseWorkflowID).update(c, s, row, name, a, "")
+	if err != nil {
+		return nil, err
+	}
+	merged := live.WithPurchase(*p)
+	return &merged, nil
+}
+
+// cartAction is a dashboard form on the onboarding's page that sends a cart update, then shows
+// the page again: redirected with the outcome, or with the refusal.
+func (s *Server) cartAction(name, done string, arg func(c *gin.Context) (any, error)) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		row, ok := dashboardLoad(c, s, onboardings)
+		if !ok || !s.checkCSRF(c) {
+			return
+		}
+		a, err := arg(c)
+		if err == nil {
+			_, err = s.updateCart(c, row, name, a)
+		}
+		if err != nil {
+			p := answer(c, err)
+			s.renderOnboardingPage(c, p.Status, row, p.Detail)
+			return
+		}
+		c.Redirect(http.StatusSeeOther, "/customers/"+row.ID+"?done="+done)
 	}
 }
 
@@ -1207,7 +1235,9 @@ func (s *Server) evidencePage(c *gin.Context, v evidenceView) evidencePage {
 // onboardingPages registers the onboarding flow's dashboard pages.
 // onboardingNotices are the outcomes the onboarding page's forms report.
 var onboardingNotices = map[string]string{
-	"attested": "The attestation is on record; the onboarding goes on to the order.",
+	"attested":       "The attestation is on record; the onboarding goes on to the order.",
+	"checked-out":    "The cart is checked out: Partner Center places the order and provisions it.",
+	"cart-cancelled": "The cart is cancelled; nothing was bought.",
 }
 
 func (s *Server) onboardingPages(root *gin.RouterGroup) {
@@ -1225,91 +1255,109 @@ func (s *Server) onboardingPages(root *gin.RouterGroup) {
 		}
 	}))
 	s.handle(root, "GET", "/customers/:id", sessionRule(), func(c *gin.Context) {
-		row, ok := dashboardLoad(c, s, onboardings)
-		if !ok {
-			return
+		if row, ok := dashboardLoad(c, s, onboardings); ok {
+			s.renderOnboardingPage(c, http.StatusOK, row, dashboardNotice(onboardingNotices, c))
 		}
-		v, err := s.onboardingDetailView(c.Request.Context(), row, c.Query("steps"), nil)
-		if err != nil {
-			writeError(c, err)
-			return
-		}
-		now := s.flows.Now()
-		frame := s.dashboardFrame(c, row.Domain)
-		frame.Nav = models.KindOnboarding + "s"
-		page := detailPage{
-			pageFrame: frame,
-			BackURL:   "/customers",
-			BackLabel: "Customers",
-			Heading:   v.Domain,
-			Status:    v.Status,
-			Live:      v.Live,
-			Starting:  v.startingText(),
-			Notice:    dashboardNotice(onboardingNotices, c),
-		}
-		if row.Status == models.OnboardingAwaitingAgreement && holdsRole(c, agentRoles...) {
-			page.Actions = append(page.Actions, action{
-				Path: "/customers/" + row.ID + "/agreement", ID: "attest-agreement",
-				Label: "Attest the customer's acceptance of the agreement…", Link: true,
-			})
-		}
-		page.Facts = []fact{
-			{Label: "Company", Value: v.CompanyName},
-			{Label: "Contact", Value: v.ContactEmail},
-			{Label: "Language", Value: v.Language},
-		}
-		if v.CustomerTenantID != "" {
-			page.Facts = append(page.Facts, fact{Label: "Tenant", Value: v.CustomerTenantID, Code: true})
-		}
-		if v.ResellerMPNID != "" {
-			page.Facts = append(page.Facts, fact{
-				Label:    "Reseller's PartnerID",
-				ID:       "reseller-mpn",
-				Value:    v.ResellerMPNID,
-				Link:     "/resellers/" + v.ResellerID,
-				LinkID:   "reseller-link",
-				LinkText: "partnership",
-			})
-		}
-		if v.CheckoutError != "" {
-			page.Facts = append(
-				page.Facts,
-				fact{Label: "Checkout", ID: "checkout-error", Value: v.CheckoutError, Err: true},
-			)
-		}
-		if v.FailureReason != "" {
-			page.Facts = append(page.Facts, fact{Label: "Failure", Value: v.FailureReason, Err: true})
-		}
-		page.Facts = append(page.Facts, createdFact(now, v.CreatedAt), s.workflowFact(v.WorkflowID))
-		if v.AgreementAccepted != nil {
-			page.LiveFacts = append(
-				page.LiveFacts,
-				fact{Label: "Customer agreement", ID: "agreement", Value: consentText(v.AgreementAccepted, "accepted")},
-			)
-		}
-		if v.Cart != nil {
-			for _, l := range v.Cart.Lines {
-				f := fact{
-					Label: "Cart: " + firstOf(l.Name, l.CatalogItemID),
-					Value: fmt.Sprintf("%d × %s %s", l.Quantity, l.BillingCycle, l.TermDuration),
-				}
-				if l.PartnerID != "" {
-					f.Note = "via PartnerID " + l.PartnerID
-				}
-				if l.Error != "" {
-					f.Value, f.Err = l.Error, true
-				}
-				page.LiveFacts = append(page.LiveFacts, f)
-			}
-		}
-		for _, sub := range v.Subscriptions {
-			page.Facts = append(page.Facts, fact{
-				Label: "Subscription",
-				Value: fmt.Sprintf("%d × %s", sub.Quantity, firstOf(sub.Name, sub.OfferID)),
-				Note:  "(" + sub.Status + ", PartnerID " + firstOf(sub.PartnerID, "—") + ")",
-			})
-		}
-		page.withTimeline("/customers/"+row.ID, v.timeline)
-		s.renderPage(c, http.StatusOK, "detail", page)
 	})
+	cart := sessionRule(agentRoles...)
+	s.handle(root, "POST", "/customers/:id/cart/checkout", cart, s.cartAction(workflows.UpdateCheckout, "checked-out",
+		func(c *gin.Context) (any, error) { return workflows.CheckoutRequest{By: callerName(c)}, nil }))
+	s.handle(root, "POST", "/customers/:id/cart/cancel", cart, s.cartAction(workflows.UpdateCancel, "cart-cancelled",
+		func(c *gin.Context) (any, error) { return cancelRequest(callerName(c), c.PostForm("reason")) }))
+}
+
+// renderOnboardingPage shows one onboarding on the shared detail page, with the forms its
+// status takes: the attestation while it awaits the agreement, checkout and cancel at review.
+func (s *Server) renderOnboardingPage(c *gin.Context, status int, row *models.Onboarding, notice string) {
+	v, err := s.onboardingDetailView(c.Request.Context(), row, c.Query("steps"), nil)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	now := s.flows.Now()
+	frame := s.dashboardFrame(c, row.Domain)
+	frame.Nav = models.KindOnboarding + "s"
+	page := detailPage{
+		pageFrame: frame,
+		BackURL:   "/customers",
+		BackLabel: "Customers",
+		Heading:   v.Domain,
+		Status:    v.Status,
+		Live:      v.Live,
+		Starting:  v.startingText(),
+		Notice:    dashboardNotice(onboardingNotices, c),
+	}
+	page.CSRF = s.csrfToken(c)
+	switch agent := holdsRole(c, agentRoles...); {
+	case agent && row.Status == models.OnboardingAwaitingAgreement:
+		page.Actions = append(page.Actions, action{
+			Path: "/customers/" + row.ID + "/agreement", ID: "attest-agreement",
+			Label: "Attest the customer's acceptance of the agreement…", Link: true,
+		})
+	case agent && row.Status == models.OnboardingReview:
+		page.Actions = append(page.Actions,
+			action{Path: "/customers/" + row.ID + "/cart/checkout", ID: "checkout",
+				Label: "Check out the cart (Partner Center places the order)", Danger: true},
+			action{Path: "/customers/" + row.ID + "/cart/cancel", ID: "cancel-cart",
+				Label: "Cancel the cart (nothing is bought)", Danger: true, Reason: true},
+		)
+	}
+	page.Facts = []fact{
+		{Label: "Company", Value: v.CompanyName},
+		{Label: "Contact", Value: v.ContactEmail},
+		{Label: "Language", Value: v.Language},
+	}
+	if v.CustomerTenantID != "" {
+		page.Facts = append(page.Facts, fact{Label: "Tenant", Value: v.CustomerTenantID, Code: true})
+	}
+	if v.ResellerMPNID != "" {
+		page.Facts = append(page.Facts, fact{
+			Label:    "Reseller's PartnerID",
+			ID:       "reseller-mpn",
+			Value:    v.ResellerMPNID,
+			Link:     "/resellers/" + v.ResellerID,
+			LinkID:   "reseller-link",
+			LinkText: "partnership",
+		})
+	}
+	if v.CheckoutError != "" {
+		page.Facts = append(
+			page.Facts,
+			fact{Label: "Checkout", ID: "checkout-error", Value: v.CheckoutError, Err: true},
+		)
+	}
+	if v.FailureReason != "" {
+		page.Facts = append(page.Facts, fact{Label: "Failure", Value: v.FailureReason, Err: true})
+	}
+	page.Facts = append(page.Facts, createdFact(now, v.CreatedAt), s.workflowFact(v.WorkflowID))
+	if v.AgreementAccepted != nil {
+		page.LiveFacts = append(
+			page.LiveFacts,
+			fact{Label: "Customer agreement", ID: "agreement", Value: consentText(v.AgreementAccepted, "accepted")},
+		)
+	}
+	if v.Cart != nil {
+		for _, l := range v.Cart.Lines {
+			f := fact{
+				Label: "Cart: " + firstOf(l.Name, l.CatalogItemID),
+				Value: fmt.Sprintf("%d × %s %s", l.Quantity, l.BillingCycle, l.TermDuration),
+			}
+			if l.PartnerID != "" {
+				f.Note = "via PartnerID " + l.PartnerID
+			}
+			if l.Error != "" {
+				f.Value, f.Err = l.Error, true
+			}
+			page.LiveFacts = append(page.LiveFacts, f)
+		}
+	}
+	for _, sub := range v.Subscriptions {
+		page.Facts = append(page.Facts, fact{
+			Label: "Subscription",
+			Value: fmt.Sprintf("%d × %s", sub.Quantity, firstOf(sub.Name, sub.OfferID)),
+			Note:  "(" + sub.Status + ", PartnerID " + firstOf(sub.PartnerID, "—") + ")",
+		})
+	}
+	page.withTimeline("/customers/"+row.ID, v.timeline)
+	s.renderPage(c, status, "detail", page)
 }
