@@ -56,6 +56,28 @@ func (s *Server) formRoutes(
 	s.handle(root, "POST", path, rule, post)
 }
 
+// flowFormRoutes registers a form about one flow of f at path (with :id): GET shows build's page,
+// or that page with the problem notNow gives when the flow cannot take the form now; POST runs
+// post; both for the roles given.
+func flowFormRoutes[R models.FlowRow, S any](
+	s *Server, root *gin.RouterGroup, path string, roles []models.Role, f flowAPI[R, S],
+	build func(*gin.Context, *R) formPage, notNow func(*R) *Problem, post gin.HandlerFunc,
+) {
+	rule := sessionRule(roles...)
+	s.handle(root, "GET", path, rule, func(c *gin.Context) {
+		row, ok := dashboardLoad(c, s, f)
+		if !ok {
+			return
+		}
+		if p := notNow(row); p != nil {
+			s.refuse(c, build(c, row), p)
+			return
+		}
+		s.renderPage(c, http.StatusOK, "form", build(c, row))
+	})
+	s.handle(root, "POST", path, rule, post)
+}
+
 // newFormPage starts a form page for the signed-in operator.
 func (s *Server) newFormPage(c *gin.Context, nav, heading string) formPage {
 	p := formPage{pageFrame: s.dashboardFrame(c, heading), Heading: heading, CSRF: s.csrfToken(c)}

@@ -12,21 +12,14 @@ import (
 // accepted the Microsoft Customer Agreement: the fields of POST /v1/customers/{id}/agreement,
 // checked and kept by the same code (attestation, recordAgreement).
 func (s *Server) agreementFormRoutes(root *gin.RouterGroup) {
-	rule := sessionRule(agentRoles...)
-	s.handle(root, "GET", "/customers/:id/agreement", rule, func(c *gin.Context) {
-		row, ok := dashboardLoad(c, s, onboardings)
-		if !ok {
-			return
-		}
-		page := s.agreementForm(c, row)
-		if row.Status != models.OnboardingAwaitingAgreement {
-			s.refuse(c, page, onboardings.problemClosed("the onboarding is "+row.Status+
-				"; an attestation is taken while it awaits the agreement"))
-			return
-		}
-		s.renderPage(c, http.StatusOK, "form", page)
-	})
-	s.handle(root, "POST", "/customers/:id/agreement", rule, s.postAgreementForm)
+	flowFormRoutes(s, root, "/customers/:id/agreement", agentRoles, onboardings, s.agreementForm,
+		func(row *models.Onboarding) *Problem {
+			if row.Status == models.OnboardingAwaitingAgreement {
+				return nil
+			}
+			return onboardings.problemClosed("the onboarding is " + row.Status +
+				"; an attestation is taken while it awaits the agreement")
+		}, s.postAgreementForm)
 }
 
 func (s *Server) agreementForm(c *gin.Context, row *models.Onboarding) formPage {

@@ -12,21 +12,14 @@ import (
 // good-faith attestation Partner Center asks for, checked and kept as POST
 // /v1/resellers/{id}/removal does (startRemoval), for the roles that work with resellers.
 func (s *Server) removalFormRoutes(root *gin.RouterGroup) {
-	rule := sessionRule(partnershipRoles...)
-	s.handle(root, "GET", "/resellers/:id/removal", rule, func(c *gin.Context) {
-		rs, ok := dashboardLoad(c, s, resellers)
-		if !ok {
-			return
-		}
-		page := s.removalForm(c, rs)
-		if rs.Status != models.ResellerActive {
-			s.refuse(c, page, NewProblem(http.StatusConflict, "reseller-not-active", "The reseller is not active",
-				"the partnership is "+rs.Status+"; only an active partnership can be removed"))
-			return
-		}
-		s.renderPage(c, http.StatusOK, "form", page)
-	})
-	s.handle(root, "POST", "/resellers/:id/removal", rule, s.postRemovalForm)
+	flowFormRoutes(s, root, "/resellers/:id/removal", partnershipRoles, resellers, s.removalForm,
+		func(rs *models.Reseller) *Problem {
+			if rs.Status == models.ResellerActive {
+				return nil
+			}
+			return NewProblem(http.StatusConflict, "reseller-not-active", "The reseller is not active",
+				"the partnership is "+rs.Status+"; only an active partnership can be removed")
+		}, s.postRemovalForm)
 }
 
 func (s *Server) removalForm(c *gin.Context, rs *models.Reseller) formPage {
