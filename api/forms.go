@@ -10,9 +10,9 @@ import (
 	"github.com/partnerflow/partnerflow/notify"
 )
 
-// formPage is a dashboard form that starts a flow: its fields are the JSON API's, named as the
-// API names them, so the problem the shared validation returns is shown beside the field it
-// names (or above the form, when the form has no such field).
+// formPage is a dashboard form that starts a flow or acts on one: its fields are the JSON API's,
+// named as the API names them, so the problem the shared validation returns is shown beside the
+// field it names (or above the form, when the form has no such field).
 type formPage struct {
 	pageFrame
 	BackURL, BackLabel string
