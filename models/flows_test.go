@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -210,4 +211,45 @@ func TestMigrationMovesInvitationSteps(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestListPagesThroughFlowsCreatedAtTheSameInstant: the cursor is (created_at, id), compared as
+// a row, so flows created at one instant are neither lost nor repeated across pages, newest
+// first, on both databases.
+func TestListPagesThroughFlowsCreatedAtTheSameInstant(t *testing.T) {
+	ctx := context.Background()
+	testdb.Each(t, func(t *testing.T, store *models.Store) {
+		at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+		var want []string
+		for i := range 7 {
+			id := fmt.Sprintf("inv_%d", i)
+			created := at
+			if i == 6 {
+				created = at.Add(time.Second) // the newest
+			}
+			inv := newInvitation(id, fmt.Sprintf("c%d.example", i), created)
+			if _, err := store.CreateInvitation(ctx, inv); err != nil {
+				t.Fatal(err)
+			}
+			want = append([]string{id}, want...)
+		}
+		var got []string
+		cursor := ""
+		for pages := 0; ; pages++ {
+			items, next, err := models.List[models.Invitation](ctx, store, models.ListFilter{Limit: 2, Cursor: cursor})
+			if err != nil || pages > 10 {
+				t.Fatalf("page %d: %v", pages, err)
+			}
+			for _, inv := range items {
+				got = append(got, inv.ID)
+			}
+			if next == "" {
+				break
+			}
+			cursor = next
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("pages gave %v, want %v", got, want)
+		}
+	})
 }

@@ -303,7 +303,7 @@ func (s *Store) WebhookDeliveries(ctx context.Context, f WebhookDeliveryFilter) 
 		if err != nil {
 			return nil, "", err
 		}
-		q = q.Where("(created_at < ?) OR (created_at = ? AND id < ?)", at, at, id)
+		q = q.Where("(created_at, id) < (?, ?)", at, id)
 	}
 	limit := f.Limit
 	if limit <= 0 || limit > MaxListPage {
