@@ -210,12 +210,17 @@ func TestResellerPartnershipAndRemovalThroughTheRealParts(t *testing.T) {
 			}); r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), `"field":"attestation"`) {
 				t.Fatalf("a removal without the attestation must be refused: %d %s", r.Status, r.Body)
 			}
-			if r := h.api.Do("POST", "/v1/resellers/"+created.ID+"/removal", map[string]any{
+			adminAgent, _, err := h.store.CreateAPIKey(ctx, "admin-agent-only", models.RoleAdminAgent)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := h.api.As(adminAgent).Do("POST", "/v1/resellers/"+created.ID+"/removal", map[string]any{
 				"attestation": true, "attestedBy": "Ada Ops",
 			}); r.Status != http.StatusForbidden {
-				t.Fatalf("only a global admin removes a partnership: %d", r.Status)
+				t.Fatalf("an admin agent does not work with resellers (seed 002): %d", r.Status)
 			}
-			r := h.global.Do("POST", "/v1/resellers/"+created.ID+"/removal", map[string]any{
+			// A sales agent may (seed 002: Global admin | Sales agent); h.api holds sales-agent.
+			r := h.api.Do("POST", "/v1/resellers/"+created.ID+"/removal", map[string]any{
 				"attestation": true, "attestedBy": "Ada Ops",
 			})
 			if r.Status != http.StatusAccepted {
