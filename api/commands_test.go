@@ -212,7 +212,10 @@ func TestFlowsAnEarlierVersionLeftWithoutAWorkflowAreClosed(t *testing.T) {
 			ExpiresAt:      now.AddDate(0, 0, 90),
 		}
 		// The row as version 12 wrote it: without the columns later migrations add.
-		old := &models.Store{DB: store.DB.Omit("DomainTenantID", "EstateWatch", "AlertEmail"), Dialect: store.Dialect}
+		old := &models.Store{
+			DB:      store.DB.Omit("DomainTenantID", "EstateWatch", "AlertEmail", "State"),
+			Dialect: store.Dialect,
+		}
 		if _, err := old.CreateInvitation(ctx, inv); err != nil {
 			t.Fatal(err)
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -180,6 +181,21 @@ func (f flowAPI[R, S]) liveState(ctx context.Context, s *Server, row *R) (S, boo
 		return st, false
 	}
 	return st, true
+}
+
+// state is the flow's state as its workflow recorded it with its last step, or, for a row
+// recorded before states were (or one that does not decode), the workflow's live answer
+// (liveState). Reading the row keeps a detail from replaying a flow the worker's cache evicted.
+func (f flowAPI[R, S]) state(ctx context.Context, s *Server, row *R) (S, bool) {
+	if js := (*row).FlowState(); js != "" {
+		var st S
+		err := json.Unmarshal([]byte(js), &st)
+		if err == nil {
+			return st, true
+		}
+		s.logger.WarnContext(ctx, "recorded state unreadable", "kind", f.noun(), "id", (*row).FlowID(), "error", err)
+	}
+	return f.liveState(ctx, s, row)
 }
 
 // update runs a workflow update and waits for its result; a refusal or an unreachable

@@ -570,7 +570,7 @@ type invitationView struct {
 	AcceptURL          string     `json:"acceptUrl"`
 	// timeline is the first page of the steps; stepsNextCursor continues it at .../steps.
 	timeline
-	// Live says whether the fields below came from the running workflow.
+	// Live says whether the fields below came from the workflow (flowAPI.state).
 	Live                   bool             `json:"live"`
 	GDAPStatus             string           `json:"gdapStatus,omitempty"`
 	ResellerAccepted       *bool            `json:"resellerAccepted,omitempty"`
@@ -655,9 +655,10 @@ func (v *invitationView) applyState(st workflows.InvitationState) {
 	}
 }
 
-// detailedView is the invitation with a page of its timeline and its live state: live when an
-// update returned it, else the workflow's answer to a query; a workflow that does not answer
-// leaves the database's view.
+// detailedView is the invitation with a page of its timeline and its workflow's state: live when
+// an update returned it, else the state recorded with its last step (or, for a row from before
+// states were recorded, the workflow's answer to a query; one that does not answer leaves the
+// database's view).
 func (s *Server) detailedView(
 	ctx context.Context,
 	inv *models.Invitation,
@@ -665,10 +666,10 @@ func (s *Server) detailedView(
 	live *workflows.InvitationState,
 ) (invitationView, error) {
 	v := s.viewInvitation(inv)
-	// The live state is read before the timeline: the workflow writes each step to the database
-	// before its state shows it, so the timeline read afterwards holds every step the state implies.
+	// The state is read before the timeline: the workflow writes each step to the database before
+	// its state shows it, so the timeline read afterwards holds every step the state implies.
 	if live == nil {
-		if st, ok := invitations.liveState(ctx, s, inv); ok {
+		if st, ok := invitations.state(ctx, s, inv); ok {
 			live = &st
 		}
 	}
@@ -1125,7 +1126,7 @@ func (s *Server) invitationState(c *gin.Context, inv *models.Invitation) acceptS
 	for _, r := range rolesOf(inv) {
 		st.Roles = append(st.Roles, r.Name)
 	}
-	live, ok := invitations.liveState(c.Request.Context(), s, inv)
+	live, ok := invitations.state(c.Request.Context(), s, inv)
 	if !ok {
 		return st
 	}

@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -531,6 +532,35 @@ func TestAnInvitationShowsItsTimelineAndTheWorkflowsLiveState(t *testing.T) {
 		got.ResellerAccepted != nil || len(got.Steps) != 1 {
 		t.Fatalf("a workflow that does not answer leaves the database's view: %d %s", resp.Status, resp.Body)
 	}
+
+	// Once the workflow records its state with a step, the detail reads it from the row and asks
+	// the workflow nothing (a query would replay a flow the worker's cache evicted).
+	recorded := live
+	recorded.GDAPStatus, recorded.GDAPApproved = "approved", true
+	state, err := json.Marshal(recorded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := models.Record(context.Background(), f.store, models.KindInvitation, inv.ID, models.InvitationChange{
+		Status: models.InvitationAccepted, Step: "gdap-approved", State: string(state),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var queries int
+	f.temporal.set(func(ft *fakeTemporal) { queries = ft.queries })
+	resp = f.admin.Do("GET", "/v1/invitations/"+inv.ID, nil)
+	got = invitationBody{}
+	resp.JSON(t, &got)
+	if resp.Status != http.StatusOK || !got.Live || got.Status != models.InvitationAccepted ||
+		got.GDAPStatus != "approved" || got.GDAPApproved == nil || !*got.GDAPApproved || len(got.Steps) != 2 ||
+		len(got.Assignments) != 1 {
+		t.Fatalf("the recorded state: %d %s", resp.Status, resp.Body)
+	}
+	f.temporal.set(func(ft *fakeTemporal) {
+		if ft.queries != queries {
+			t.Errorf("the detail asked the workflow %d times, want none", ft.queries-queries)
+		}
+	})
 
 	if r := f.admin.Do("GET", "/v1/invitations/inv_0000000000000000", nil); r.Status != http.StatusNotFound ||
 		r.Problem(t)["type"] != api.ProblemTypePrefix+"not-found" {

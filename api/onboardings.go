@@ -723,7 +723,7 @@ func (s *Server) onboardingQuery(ctx context.Context, row *models.Onboarding) (w
 // onboardingLiveState is liveState with the Purchase's progress when the onboarding has one.
 // Without the Purchase's answer the onboarding's own status is stale: the row's is shown.
 func (s *Server) onboardingLiveState(ctx context.Context, row *models.Onboarding) (workflows.OnboardingState, bool) {
-	st, ok := onboardings.liveState(ctx, s, row)
+	st, ok := onboardings.state(ctx, s, row)
 	if ok && st.PurchaseWorkflowID != "" {
 		if p, ok := purchaseOf(st.PurchaseWorkflowID).liveState(ctx, s, row); ok {
 			st = st.WithPurchase(p)
@@ -768,7 +768,7 @@ func (s *Server) cartUpdate(name string, arg updateArg) gin.HandlerFunc {
 func (s *Server) updateCart(c *gin.Context, row *models.Onboarding, name string, a any) (
 	*workflows.OnboardingState, error,
 ) {
-	live, ok := onboardings.liveState(c.Request.Context(), s, row)
+	live, ok := onboardings.state(c.Request.Context(), s, row)
 	if !ok || live.PurchaseWorkflowID == "" {
 		return onboardings.update(c, s, row, name, a, "")
 	}

@@ -330,7 +330,7 @@ func (s *Server) removalDetailView(
 ) (removalView, error) {
 	v := viewRemoval(rm)
 	if live == nil {
-		if st, ok := removals.liveState(ctx, s, rm); ok {
+		if st, ok := removals.state(ctx, s, rm); ok {
 			live = &st
 		}
 	}

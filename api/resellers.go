@@ -245,7 +245,7 @@ type resellerView struct {
 	UpdatedAt  time.Time  `json:"updatedAt"`
 	ExpiresAt  *time.Time `json:"expiresAt,omitempty"`
 	timeline
-	// Live says whether Authorized came from the running workflow.
+	// Live says whether Authorized came from the workflow (flowAPI.state).
 	Live       bool  `json:"live"`
 	Authorized *bool `json:"authorized,omitempty"`
 }
@@ -286,7 +286,7 @@ func (s *Server) resellerDetailView(
 ) (resellerView, error) {
 	v := s.viewReseller(r)
 	if live == nil {
-		if st, ok := resellers.liveState(ctx, s, r); ok {
+		if st, ok := resellers.state(ctx, s, r); ok {
 			live = &st
 		}
 	}

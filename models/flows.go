@@ -25,6 +25,9 @@ const (
 type FlowRow interface {
 	FlowID() string
 	FlowCreated() time.Time
+	// FlowState is the workflow's state at its last recorded step, as JSON ("" for a row
+	// recorded before states were).
+	FlowState() string
 }
 
 // FlowStep is one entry of a flow's timeline, whatever its kind.
@@ -49,6 +52,9 @@ type FlowChange[R any] struct {
 	// StepKey makes the step idempotent: a retried write with the same key adds nothing.
 	StepKey string
 	At      time.Time
+	// State is the workflow's state with this step taken, as JSON, for the row's state column
+	// ("" leaves the column alone): a detail reads it instead of asking the workflow.
+	State string
 }
 
 // Record applies a workflow step to the flow's row and timeline in one transaction. It is
@@ -69,6 +75,9 @@ func Record[R any](ctx context.Context, s *Store, kind, id string, ch FlowChange
 		updates["updated_at"] = at
 		if ch.Status != "" {
 			updates["status"] = ch.Status
+		}
+		if ch.State != "" {
+			updates["state"] = ch.State
 		}
 		res := tx.Model(new(R)).Where("id = ?", id).UpdateColumns(updates)
 		if res.Error != nil {

@@ -34,13 +34,15 @@ func TestFlowRecordIsIdempotentAndWritesOnlyGivenColumns(t *testing.T) {
 			StepDetail: "tenant-1",
 			StepKey:    "inv_1/reseller-accepted",
 			At:         at.Add(time.Hour),
+			State:      `{"Status":"accepted"}`,
 		}
 		for range 2 {
 			if err := models.Record(ctx, store, models.KindInvitation, "inv_1", ch); err != nil {
 				t.Fatal(err)
 			}
 		}
-		// A later change that names only the status leaves the other columns alone.
+		// A later change that names only the status leaves the other columns (the recorded state
+		// among them) alone.
 		if err := models.Record(ctx, store, models.KindInvitation, "inv_1", models.InvitationChange{
 			Status: models.InvitationGranting,
 			At:     at.Add(2 * time.Hour),
@@ -52,7 +54,7 @@ func TestFlowRecordIsIdempotentAndWritesOnlyGivenColumns(t *testing.T) {
 			t.Fatal(err)
 		}
 		if inv.Status != models.InvitationGranting || inv.CustomerTenantID != "tenant-1" || inv.RemindersSent != 2 ||
-			inv.CustomerEmail != "admin@contoso.com" {
+			inv.CustomerEmail != "admin@contoso.com" || inv.FlowState() != `{"Status":"accepted"}` {
 			t.Fatalf("row after the changes = %+v", inv)
 		}
 		if !inv.UpdatedAt.Equal(at.Add(2 * time.Hour)) {
@@ -165,7 +167,7 @@ func TestMigrationMovesInvitationSteps(t *testing.T) {
 			}
 			at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 			// The row as the first slice wrote it: without the columns later migrations add.
-			if err := store.DB.Omit("AdminAccess", "Cloud", "DomainTenantID", "EstateWatch", "AlertEmail").
+			if err := store.DB.Omit("AdminAccess", "Cloud", "DomainTenantID", "EstateWatch", "AlertEmail", "State").
 				Create(newInvitation("inv_old", "contoso.com", at)).Error; err != nil {
 				t.Fatal(err)
 			}

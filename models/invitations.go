@@ -72,9 +72,11 @@ type Invitation struct {
 	// (no GDAP watch workflow of its own) and alerts AlertEmail, the contact the invitation named.
 	EstateWatch bool
 	AlertEmail  string
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
-	ExpiresAt   time.Time
+	// State is the workflow's state at its last recorded step, as JSON (see FlowChange.State).
+	State     string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	ExpiresAt time.Time
 }
 
 // The Microsoft clouds a customer's tenant may live in.
@@ -87,9 +89,10 @@ const (
 	CloudUSGov = "usgov"
 )
 
-// FlowID and FlowCreated make Invitation a FlowRow.
+// FlowID, FlowCreated and FlowState make Invitation a FlowRow.
 func (i Invitation) FlowID() string         { return i.ID }
 func (i Invitation) FlowCreated() time.Time { return i.CreatedAt }
+func (i Invitation) FlowState() string      { return i.State }
 
 // InvitationChange is what an invitation's workflow writes at a step.
 type InvitationChange = FlowChange[Invitation]

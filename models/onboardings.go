@@ -75,7 +75,9 @@ type Onboarding struct {
 	FailureReason    string
 	RemindersSent    int
 	// Request is the validated request as JSON: contact, address and products.
-	Request   string
+	Request string
+	// State is the workflow's state at its last recorded step, as JSON (see FlowChange.State).
+	State     string
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	ExpiresAt time.Time
@@ -84,9 +86,10 @@ type Onboarding struct {
 // TableName keeps the table the onboardings were stored in when the type was named Customer.
 func (Onboarding) TableName() string { return "customers" }
 
-// FlowID and FlowCreated make Onboarding a FlowRow.
+// FlowID, FlowCreated and FlowState make Onboarding a FlowRow.
 func (c Onboarding) FlowID() string         { return c.ID }
 func (c Onboarding) FlowCreated() time.Time { return c.CreatedAt }
+func (c Onboarding) FlowState() string      { return c.State }
 
 // OnboardingChange is what an onboarding's workflow writes at a step.
 type OnboardingChange = FlowChange[Onboarding]

@@ -41,13 +41,16 @@ type Removal struct {
 	AttestedIP    string
 	AttestedAt    time.Time
 	FailureReason string
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// State is the workflow's state at its last recorded step, as JSON (see FlowChange.State).
+	State     string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
-// FlowID and FlowCreated make Removal a FlowRow.
+// FlowID, FlowCreated and FlowState make Removal a FlowRow.
 func (r Removal) FlowID() string         { return r.ID }
 func (r Removal) FlowCreated() time.Time { return r.CreatedAt }
+func (r Removal) FlowState() string      { return r.State }
 
 // RemovalChange is what a removal's workflow writes at a step.
 type RemovalChange = FlowChange[Removal]

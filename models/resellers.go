@@ -138,14 +138,17 @@ type Reseller struct {
 	FailureReason string
 	RemindersSent int
 	VerifiedAt    *time.Time
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
-	ExpiresAt     time.Time
+	// State is the workflow's state at its last recorded step, as JSON (see FlowChange.State).
+	State     string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	ExpiresAt time.Time
 }
 
-// FlowID and FlowCreated make Reseller a FlowRow.
+// FlowID, FlowCreated and FlowState make Reseller a FlowRow.
 func (r Reseller) FlowID() string         { return r.ID }
 func (r Reseller) FlowCreated() time.Time { return r.CreatedAt }
+func (r Reseller) FlowState() string      { return r.State }
 
 // ResellerChange is what a partnership's workflow writes at a step.
 type ResellerChange = FlowChange[Reseller]

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -171,6 +172,9 @@ type flow[R any] struct {
 	delegated bool
 	// consolidated says the run takes the changes of consolidatedChanges without their markers.
 	consolidated bool
+	// snapshot is the flow's live state as JSON, written with each step (publishState); nil for
+	// workflows that record into another flow's row (a GDAP watch, a Purchase).
+	snapshot func() string
 }
 
 // changeConsolidated is the change after which a run records one version marker for the changes
@@ -212,6 +216,20 @@ func newFlow[R any](kind string, recordActivity any, id string, status *string, 
 // serveState answers the flow's query with its live state.
 func serveState[S any](ctx workflow.Context, query string, state *S) error {
 	return workflow.SetQueryHandler(ctx, query, func() (S, error) { return *state, nil })
+}
+
+// publishState makes f write its live state into its row with every step, so that a flow's
+// detail reads the database instead of querying the workflow (a query on a flow the worker's
+// cache evicted replays its history). It serves the query too, for callers that ask.
+func publishState[S any, R any](ctx workflow.Context, f *flow[R], query string, state *S) error {
+	f.snapshot = func() string {
+		b, err := json.Marshal(*state)
+		if err != nil {
+			return ""
+		}
+		return string(b)
+	}
+	return serveState(ctx, query, state)
 }
 
 // listen makes every Partner Center event a pending check. The events wait in their channel
@@ -307,6 +325,16 @@ func (f *flow[R]) record(ctx workflow.Context, ch models.FlowChange[R]) {
 // because search attributes are only eventually consistent. A step's key defaults to the flow
 // and step names, so a step is written once per flow unless the caller keys it otherwise.
 func (f *flow[R]) tryRecord(ctx workflow.Context, ch models.FlowChange[R]) error {
+	if f.snapshot != nil {
+		// The state as it will be once the step is taken: setStatus enters the status after the
+		// write, so that a query never shows a status the list does not yet.
+		was := *f.status
+		if ch.Status != "" {
+			*f.status = ch.Status
+		}
+		ch.State = f.snapshot()
+		*f.status = was
+	}
 	return recordStep(ctx, f.recordActivity, f.id, ch)
 }
 

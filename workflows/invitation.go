@@ -64,7 +64,7 @@ func (w *invitationImpl) setup(ctx workflow.Context) error {
 		w.in.Policy.ContinueAsNewAfter,
 	)
 	resume(w.flow, w.in.Carry, &w.state, &w.started)
-	if err := serveState(ctx, QueryInvitation, &w.state); err != nil {
+	if err := publishState(ctx, w.flow, QueryInvitation, &w.state); err != nil {
 		return err
 	}
 	cancelGrant := func() {

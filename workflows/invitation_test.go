@@ -2,9 +2,11 @@ package workflows_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -60,6 +62,37 @@ func (w *world) RecordInvitation(_ context.Context, _ string, ch models.Invitati
 	defer w.mu.Unlock()
 	w.steps = append(w.steps, ch)
 	return nil
+}
+
+// checkRecordedStates checks the states the invitation wrote with its steps: each status
+// change's state holds that status, and the last state written is the one the workflow ended with
+// (a detail shows it without asking the workflow). The GDAP watch records into the same row
+// without a state of its own.
+func (w *world) checkRecordedStates(t *testing.T, final workflows.InvitationState) {
+	t.Helper()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var last workflows.InvitationState
+	written := 0
+	for _, ch := range w.steps {
+		if ch.State == "" {
+			continue
+		}
+		written++
+		last = workflows.InvitationState{}
+		if err := json.Unmarshal([]byte(ch.State), &last); err != nil {
+			t.Fatalf("step %s: state %q: %v", ch.Step, ch.State, err)
+		}
+		if ch.Status != "" && last.Status != ch.Status {
+			t.Errorf("step %s sets status %s, its state says %s", ch.Step, ch.Status, last.Status)
+		}
+	}
+	if written == 0 {
+		t.Fatal("no step carried the invitation's state")
+	}
+	if !reflect.DeepEqual(last, final) {
+		t.Errorf("last recorded state %+v, the workflow ended with %+v", last, final)
+	}
 }
 
 func (w *world) RelationshipLink(context.Context, string) (string, error) {
@@ -376,6 +409,7 @@ func TestInvitationReachesActive(t *testing.T) {
 			if w.count("reseller-accepted") != 1 || w.count("gdap-approved") != 1 {
 				t.Errorf("consents recorded more than once: %v", w.stepNames())
 			}
+			w.checkRecordedStates(t, state)
 			if len(w.ended) != 0 {
 				t.Errorf("an active invitation must keep its GDAP relationship, ended %v", w.ended)
 			}

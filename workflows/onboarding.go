@@ -183,7 +183,7 @@ func (w *onboardingImpl) setup(ctx workflow.Context) error {
 		w.in.Policy.ContinueAsNewAfter,
 	)
 	resume(w.flow, w.in.Carry, &w.state, &w.started)
-	if err := serveState(ctx, QueryOnboarding, &w.state); err != nil {
+	if err := publishState(ctx, w.flow, QueryOnboarding, &w.state); err != nil {
 		return err
 	}
 	// A placed order cannot be withdrawn: cancel is taken until checkout starts.

@@ -102,7 +102,7 @@ func PartnershipRemoval(ctx workflow.Context, in RemovalInput) (RemovalState, er
 		in.ContinueAsNewAfter,
 	)
 	resume(f, in.Carry, &state, &started)
-	if err := serveState(ctx, QueryRemoval, &state); err != nil {
+	if err := publishState(ctx, f, QueryRemoval, &state); err != nil {
 		return state, err
 	}
 	type change = models.FlowChange[models.Removal]

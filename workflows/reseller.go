@@ -123,7 +123,7 @@ func (w *resellerImpl) setup(ctx workflow.Context) error {
 	// The estate sync's signal that the reseller appeared among the provider's indirect
 	// resellers makes the wait check at once (the only way for a request that does not poll).
 	w.listen(ctx)
-	if err := serveState(ctx, QueryReseller, &w.state); err != nil {
+	if err := publishState(ctx, w.flow, QueryReseller, &w.state); err != nil {
 		return err
 	}
 	if err := serveWaitUpdates(ctx, w.flow, &w.state, models.ResellerOpen, nil, w.authorization()); err != nil {
