@@ -74,6 +74,12 @@ var Operations = []Operation{
 		"get availability", "GET /v1/products/{productId}/skus/{skuId}/availabilities/{availabilityId}", AppOrUser,
 		"Get the availability by ID",
 	},
+	{"list products", "GET /v1/products", AppOrUser, "Get a list of products (by country)"},
+	{"list SKUs", "GET /v1/products/{productId}/skus", AppOrUser, "Get a list of SKUs for a product (by country)"},
+	{
+		"list availabilities", "GET /v1/products/{productId}/skus/{skuId}/availabilities", AppOrUser,
+		"Get a list of availabilities for a SKU (by country)",
+	},
 	{"create cart", "POST /v1/customers/{customerId}/carts", AppOrUser, "Create a cart"},
 	{
 		"get cart", "GET /v1/customers/{customerId}/carts/{cartId}", AppOrUser,

@@ -86,6 +86,13 @@ type Client interface {
 	// GetAvailability reads a catalog item (product:SKU:availability) as sold in a country; an
 	// unknown item is a 404.
 	GetAvailability(ctx context.Context, catalogItemID, country string) (Availability, error)
+	// ListProducts lists the products of one catalog view (targetView: OnlineServices, Azure,
+	// AzureReservations, Software, ...) sold in a country.
+	ListProducts(ctx context.Context, country, targetView string) ([]Product, error)
+	// ListSKUs lists a product's SKUs sold in a country; an unknown product is 404 400013.
+	ListSKUs(ctx context.Context, productID, country string) ([]SKU, error)
+	// ListAvailabilities lists the availabilities of a product's SKU in a country.
+	ListAvailabilities(ctx context.Context, productID, skuID, country string) ([]Availability, error)
 	// CreateCustomerAgreement attests that the customer accepted an agreement.
 	CreateCustomerAgreement(ctx context.Context, customerID string, a CustomerAgreement) (CustomerAgreement, error)
 	// ListCustomerAgreements lists a customer's attested agreements.
@@ -425,6 +432,32 @@ func (c *HTTPClient) GetAvailability(ctx context.Context, catalogItemID, country
 		out:    &out,
 	})
 	return out, err
+}
+
+// ListProducts implements Client ("Get a list of products (by country)").
+func (c *HTTPClient) ListProducts(ctx context.Context, country, targetView string) ([]Product, error) {
+	var out Collection[Product]
+	err := c.do(ctx, call{op: "list products", method: http.MethodGet, path: "/v1/products",
+		query: url.Values{"country": {country}, "targetView": {targetView}}, out: &out})
+	return out.Items, err
+}
+
+// ListSKUs implements Client ("Get a list of SKUs for a product (by country)").
+func (c *HTTPClient) ListSKUs(ctx context.Context, productID, country string) ([]SKU, error) {
+	var out Collection[SKU]
+	err := c.do(ctx, call{op: "list SKUs", method: http.MethodGet,
+		path:  "/v1/products/" + url.PathEscape(productID) + "/skus",
+		query: url.Values{"country": {country}}, out: &out})
+	return out.Items, err
+}
+
+// ListAvailabilities implements Client ("Get a list of availabilities for a SKU (by country)").
+func (c *HTTPClient) ListAvailabilities(ctx context.Context, productID, skuID, country string) ([]Availability, error) {
+	var out Collection[Availability]
+	err := c.do(ctx, call{op: "list availabilities", method: http.MethodGet,
+		path:  "/v1/products/" + url.PathEscape(productID) + "/skus/" + url.PathEscape(skuID) + "/availabilities",
+		query: url.Values{"country": {country}}, out: &out})
+	return out.Items, err
 }
 
 // Sells tells whether Partner Center sells a catalog item in a country: an unknown item is a

@@ -829,14 +829,58 @@ type TenantInformation struct {
 }
 
 // Availability is a catalog item as Partner Center sells it in one country ("Get the
-// availability by ID"); its catalogItemId is what a cart line names.
+// availability by ID", "Get a list of availabilities for a SKU (by country)"); its
+// catalogItemId is what a cart line names.
 type Availability struct {
-	ID            string     `json:"id"`
-	ProductID     string     `json:"productId"`
-	SkuID         string     `json:"skuId"`
-	CatalogItemID string     `json:"catalogItemId"`
-	Country       string     `json:"country,omitempty"`
-	Segment       string     `json:"segment,omitempty"`
-	IsPurchasable bool       `json:"isPurchasable"`
-	Attributes    Attributes `json:"attributes,omitzero"`
+	ID            string             `json:"id"`
+	ProductID     string             `json:"productId"`
+	SkuID         string             `json:"skuId"`
+	CatalogItemID string             `json:"catalogItemId"`
+	Country       string             `json:"country,omitempty"`
+	Segment       string             `json:"segment,omitempty"`
+	IsPurchasable bool               `json:"isPurchasable"`
+	Terms         []AvailabilityTerm `json:"terms,omitempty"`
+	Attributes    Attributes         `json:"attributes,omitzero"`
+}
+
+// AvailabilityTerm is a term an availability is sold for: its ISO 8601 duration (P1M, P1Y,
+// P3Y) and description ("1 Year Prepaid"), as the availability list's example shows.
+type AvailabilityTerm struct {
+	Duration    string `json:"duration"`
+	Description string `json:"description,omitempty"`
+}
+
+// Product is a product of the catalog ("Get a list of products (by country)"; the Product
+// resource of "Products resources").
+type Product struct {
+	ID          string      `json:"id"`
+	Title       string      `json:"title"`
+	Description string      `json:"description,omitempty"`
+	ProductType ProductType `json:"productType"`
+	// IsMicrosoftProduct is false for third-party products.
+	IsMicrosoftProduct bool       `json:"isMicrosoftProduct"`
+	PublisherName      string     `json:"publisherName,omitempty"`
+	Attributes         Attributes `json:"attributes,omitzero"`
+}
+
+// ProductType is a product's type (Azure, OnlineServices, ...) and sub-type.
+type ProductType struct {
+	ID          string       `json:"id"`
+	DisplayName string       `json:"displayName"`
+	SubType     *ProductType `json:"subType,omitempty"`
+}
+
+// SKU is one of a product's SKUs ("Get a list of SKUs for a product (by country)"): the
+// quantities and billing cycles a cart line may ask for.
+type SKU struct {
+	ID                     string     `json:"id"`
+	ProductID              string     `json:"productId"`
+	Title                  string     `json:"title"`
+	Description            string     `json:"description,omitempty"`
+	MinimumQuantity        int        `json:"minimumQuantity"`
+	MaximumQuantity        int        `json:"maximumQuantity"`
+	IsTrial                bool       `json:"isTrial"`
+	SupportedBillingCycles []string   `json:"supportedBillingCycles"`
+	PurchasePrerequisites  []string   `json:"purchasePrerequisites,omitempty"`
+	Attributes             Attributes `json:"attributes,omitzero"`
 }

@@ -45,6 +45,9 @@ type catalogItem struct {
 	// AssetLimit is how many subscriptions of the item a customer may own
 	// (0: no limit); more is 403 800089 at checkout.
 	AssetLimit int
+	// Unlisted keeps an item out of the catalog's lists (products.go): it is
+	// still sold under its ID.
+	Unlisted bool
 }
 
 // Catalog item IDs of the documented examples the simulator sells.
@@ -96,6 +99,7 @@ var catalog = map[string]catalogItem{
 		Kind:        kindLicense,
 		MinQuantity: 1,
 		MaxQuantity: 300,
+		Unlisted:    true,
 	},
 	CatalogAADPremiumP1: {
 		Name:        "Azure Active Directory Premium P1",
