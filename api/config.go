@@ -89,6 +89,9 @@ type OnboardingConfig struct {
 	// naming an unknown item is refused before anything starts; nil skips the check (the cart
 	// then comes back with Partner Center's refusal, to fix at review).
 	Catalog func(ctx context.Context, catalogItemID, country string) (bool, error)
+	// Products lists the catalog for GET /v1/catalog and the onboarding form's product picker;
+	// nil: neither has one.
+	Products ProductCatalog
 	// AgreementLink and AgreementVersion name the Microsoft Customer Agreement customers accept on
 	// partnerflow's agreement page (default Microsoft's public page and "current").
 	AgreementLink    string

@@ -108,24 +108,13 @@ func (f flowAPI[R, S]) load(c *gin.Context, s *Server) (*R, bool) {
 	return row, true
 }
 
-// create records a new flow and starts its workflow. The row is written first, so that the
-// database's one-open-flow rule decides races between API replicas, and in the same
-// transaction as the command that starts its workflow (with, the flow's further writes): a
-// crash or an unavailable Temporal between the two leaves the command to the dispatcher, which
-// starts the workflow within seconds of the process (or Temporal) being back. Each flow's
-// workflow ID is its own, so a second start of it is refused by Temporal, never doubled.
-// insert returns the open flow's location on a conflict.
-func (f flowAPI[R, S]) create(c *gin.Context, s *Server, row *R, workflowID string, in any, attrs startAttributes,
-	insert func(ctx context.Context, with ...models.With) (string, error), with ...models.With) bool {
-	if err := f.start(c.Request.Context(), s, row, workflowID, in, attrs, insert, with...); err != nil {
-		writeError(c, err)
-		return false
-	}
-	return true
-}
-
-// start is create for callers that answer themselves (a dashboard form): the error is the
-// problem to show.
+// start records a new flow and starts its workflow; the error is the problem to answer with. The
+// row is written first, so that the database's one-open-flow rule decides races between API
+// replicas, and in the same transaction as the command that starts its workflow (with, the flow's
+// further writes): a crash or an unavailable Temporal between the two leaves the command to the
+// dispatcher, which starts the workflow within seconds of the process (or Temporal) being back.
+// Each flow's workflow ID is its own, so a second start of it is refused by Temporal, never
+// doubled. insert returns the open flow's location on a conflict.
 func (f flowAPI[R, S]) start(ctx context.Context, s *Server, row *R, workflowID string, in any, attrs startAttributes,
 	insert func(ctx context.Context, with ...models.With) (string, error), with ...models.With) error {
 	cmd, err := newStartCommand(f.desc, (*row).FlowID(), workflowID, in, attrs)

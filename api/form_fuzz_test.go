@@ -171,6 +171,16 @@ var formRoutes = []formRoute{
 	{"operator attests the agreement", func(a *formAPI) string { return "/customers/" + a.customerID + "/agreement" },
 		true, "csrf=x&primaryContact.firstName=Maria&primaryContact.lastName=Rossi" +
 			"&primaryContact.email=maria%40contoso.it&dateAgreed=2026-01-31", []string{"postAgreementForm"}},
+	{"operator onboards a customer", func(*formAPI) string { return "/customers/new" }, true,
+		"csrf=x&companyName=Contoso+Italia&domainPrefix=contosoitalia&country=IT&language=it" +
+			"&registrationNumber=IT12345678901&contact.firstName=Maria&contact.lastName=Rossi" +
+			"&contact.email=maria%40contoso.it&address.line1=Via+Roma+1&address.city=Milano" +
+			"&address.postalCode=20121&products%5B1%5D.catalogItemId=CFQ7TTC0LFLZ%3A0002%3ACFQ7TTC0K4TS" +
+			"&products%5B1%5D.quantity=10&products%5B1%5D.billingCycle=monthly&products%5B1%5D.termDuration=P1Y",
+		[]string{"postOnboardingForm"}},
+	{"operator reveals the credentials",
+		func(a *formAPI) string { return "/customers/" + a.customerID + "/credentials" }, true,
+		"csrf=x&confirm=on", []string{"postCredentialsForm"}},
 	{"operator cancels a cart", func(a *formAPI) string { return "/customers/" + a.customerID + "/cart/cancel" },
 		true, "csrf=x&reason=the+customer+changed+its+mind", []string{"onboardingPages", "cartAction"}},
 }

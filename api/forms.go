@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
@@ -61,7 +62,7 @@ func (s *Server) formRoutes(
 // post; both for the roles given.
 func flowFormRoutes[R models.FlowRow, S any](
 	s *Server, root *gin.RouterGroup, path string, roles []models.Role, f flowAPI[R, S],
-	build func(*gin.Context, *R) formPage, notNow func(*R) *Problem, post gin.HandlerFunc,
+	build func(*gin.Context, *R) formPage, notNow func(context.Context, *R) *Problem, post gin.HandlerFunc,
 ) {
 	rule := sessionRule(roles...)
 	s.handle(root, "GET", path, rule, func(c *gin.Context) {
@@ -69,7 +70,7 @@ func flowFormRoutes[R models.FlowRow, S any](
 		if !ok {
 			return
 		}
-		if p := notNow(row); p != nil {
+		if p := notNow(c.Request.Context(), row); p != nil {
 			s.refuse(c, build(c, row), p)
 			return
 		}

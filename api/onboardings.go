@@ -122,6 +122,7 @@ func (s *Server) onboardingRoutes(root, v1 *gin.RouterGroup) {
 	// deprecated first path, whose ID is the invitation's too.
 	s.handle(v1, "POST", "/invitations/:id/onboarding", seller, s.onboardInvitedCustomer)
 	s.handle(v1, "POST", "/customers/:id/onboarding", seller, s.onboardInvitedCustomer)
+	s.handle(v1, "GET", "/catalog", seller, s.getCatalog)
 	for _, base := range []string{"/onboardings", "/customers"} {
 		s.handle(v1, "POST", base, seller, s.createOnboarding)
 		s.handle(v1, "GET", base, seller, listHandler(s, onboardings, s.viewOnboarding))
@@ -358,15 +359,21 @@ func (s *Server) createOnboarding(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
+	row, err := s.newOnboarding(c.Request.Context(), req)
+	writeOnboardingStarted(c, row, err)
+}
+
+// newOnboarding checks a new customer's onboarding as the API and the dashboard's form both take
+// it, records it and starts its workflow; the error is the problem to answer with.
+func (s *Server) newOnboarding(ctx context.Context, req createOnboardingRequest) (*models.Onboarding, error) {
 	onb, err := s.onboardingRequest(req, false)
 	if err == nil {
-		err = s.checkCatalog(c.Request.Context(), onb.Products, onb.Country)
+		err = s.checkCatalog(ctx, onb.Products, onb.Country)
 	}
 	if err != nil {
-		writeError(c, err)
-		return
+		return nil, err
 	}
-	s.startOnboarding(c, onb, req.ResellerID, onb.DomainPrefix+".onmicrosoft.com", "", "")
+	return s.startOnboarding(ctx, onb, req.ResellerID, onb.DomainPrefix+".onmicrosoft.com", "", "")
 }
 
 // onboardInvitedCustomer onboards a customer whose invitation is accepted or active: its tenant
@@ -408,16 +415,17 @@ func (s *Server) onboardInvitedCustomer(c *gin.Context) {
 			resellerID = r.ID
 		}
 	}
-	s.startOnboarding(c, onb, resellerID, inv.CustomerDomain, inv.ID, inv.CustomerTenantID)
+	ctx := c.Request.Context()
+	row, err := s.startOnboarding(ctx, onb, resellerID, inv.CustomerDomain, inv.ID, inv.CustomerTenantID)
+	writeOnboardingStarted(c, row, err)
 }
 
 // startOnboarding records an onboarding and starts its workflow.
 func (s *Server) startOnboarding(
-	c *gin.Context,
+	ctx context.Context,
 	onb models.OnboardingRequest,
 	resellerID, domain, invitationID, tenantID string,
-) {
-	ctx := c.Request.Context()
+) (*models.Onboarding, error) {
 	in := workflows.OnboardingInput{
 		PartnerID:        s.flows.PartnerID,
 		CustomerTenantID: tenantID,
@@ -434,25 +442,20 @@ func (s *Server) startOnboarding(
 		r, err := resellers.find(ctx, s, resellerID)
 		switch {
 		case errors.Is(err, models.ErrNotFound):
-			writeError(c, Invalid("resellerId", "no reseller with this ID"))
-			return
+			return nil, Invalid("resellerId", "no reseller with this ID")
 		case err != nil:
-			writeError(c, err)
-			return
+			return nil, err
 		case r.Status != models.ResellerActive:
 			if _, err := s.checkIndirectReseller(ctx, "resellerId", r.TenantID); err != nil {
-				writeError(c, err)
-				return
+				return nil, err
 			}
-			writeError(c, Invalid("resellerId", "reseller %s is %s, not active", r.CompanyName, r.Status))
-			return
+			return nil, Invalid("resellerId", "reseller %s is %s, not active", r.CompanyName, r.Status)
 		}
 		in.ResellerID, in.ResellerTenantID, in.ResellerMPNID = r.ID, r.TenantID, r.MPNID
 	}
 	raw, err := json.Marshal(onb)
 	if err != nil {
-		writeError(c, err)
-		return
+		return nil, err
 	}
 	now := s.flows.Now().UTC()
 	row := &models.Onboarding{
@@ -484,13 +487,22 @@ func (s *Server) startOnboarding(
 		return "", err
 	}
 	attrs := flowAttributes(in.PartnerID, models.OnboardingCreating, domain, in.ResellerTenantID)
-	if !onboardings.create(c, s, row, row.WorkflowID, in, attrs, insert) {
+	if err := onboardings.start(ctx, s, row, row.WorkflowID, in, attrs, insert); err != nil {
+		return nil, err
+	}
+	return row, nil
+}
+
+// writeOnboardingStarted answers a started onboarding, or the problem that refused it.
+func writeOnboardingStarted(c *gin.Context, row *models.Onboarding, err error) {
+	if err != nil {
+		writeError(c, err)
 		return
 	}
 	c.Header("Location", "/v1/onboardings/"+row.ID)
 	c.JSON(
 		http.StatusCreated,
-		gin.H{"id": row.ID, "status": row.Status, "workflowId": row.WorkflowID, "domain": domain},
+		gin.H{"id": row.ID, "status": row.Status, "workflowId": row.WorkflowID, "domain": row.Domain},
 	)
 }
 
@@ -807,43 +819,9 @@ func (s *Server) revealCredentials(c *gin.Context) {
 	if !ok {
 		return
 	}
-	creds, err := s.store.RevealCredentials(c.Request.Context(), row.ID, callerName(c), s.flows.Now())
-	switch {
-	case errors.Is(err, models.ErrNotFound):
-		writeProblem(c, NewProblem(http.StatusNotFound, "no-credentials", "No credentials",
-			"partnerflow holds no credentials for this customer: its tenant existed already, or is not created yet"))
-		return
-	case errors.Is(err, models.ErrAlreadyRevealed) && creds.RevealedBy == models.RevealLapsedBy:
-		writeProblem(c, NewProblem(http.StatusConflict, "credentials-lapsed", "The credentials were deleted unrevealed",
-			fmt.Sprintf(
-				"nobody asked for them within %d days, so partnerflow deleted them on %s — reset the admin's "+
-					"password in the Microsoft 365 admin center",
-				int(models.CredentialsRevealWindow.Hours()/24),
-				creds.RevealedAt.UTC().Format(time.RFC3339),
-			)))
-		return
-	case errors.Is(err, models.ErrAlreadyRevealed):
-		p := NewProblem(http.StatusConflict, "credentials-revealed", "The credentials were revealed already",
-			fmt.Sprintf(
-				"revealed by %s on %s; they are shown only once — reset the admin's password in the Microsoft 365 "+
-					"admin center if they were lost",
-				creds.RevealedBy,
-				creds.RevealedAt.UTC().Format(time.RFC3339),
-			))
-		writeProblem(c, p)
-		return
-	case err != nil:
+	creds, password, err := s.reveal(c.Request.Context(), row, callerName(c))
+	if err != nil {
 		writeError(c, err)
-		return
-	}
-	sealed, err := base64.StdEncoding.DecodeString(creds.PasswordCiphertext)
-	if err != nil {
-		writeError(c, fmt.Errorf("decode the credentials of %s", row.ID))
-		return
-	}
-	password, err := s.credentials.Open(row.ID, sealed)
-	if err != nil {
-		writeError(c, errors.New("the credentials could not be decrypted: was the signing key changed?"))
 		return
 	}
 	c.Header("Cache-Control", "no-store")
@@ -853,6 +831,53 @@ func (s *Server) revealCredentials(c *gin.Context) {
 		"revealedBy": creds.RevealedBy,
 		"revealedAt": creds.RevealedAt,
 	})
+}
+
+// reveal opens an onboarding's first admin credentials for by, exactly once (the API's reveal
+// and the dashboard's); the error is the problem that says why not.
+func (s *Server) reveal(
+	ctx context.Context, row *models.Onboarding, by string,
+) (*models.CustomerCredentials, string, error) {
+	creds, err := s.store.RevealCredentials(ctx, row.ID, by, s.flows.Now())
+	if err != nil {
+		return nil, "", credentialsProblem(creds, err)
+	}
+	sealed, err := base64.StdEncoding.DecodeString(creds.PasswordCiphertext)
+	if err != nil {
+		return nil, "", fmt.Errorf("decode the credentials of %s", row.ID)
+	}
+	password, err := s.credentials.Open(row.ID, sealed)
+	if err != nil {
+		return nil, "", errors.New("the credentials could not be decrypted: was the signing key changed?")
+	}
+	return creds, password, nil
+}
+
+// credentialsProblem says why credentials cannot be revealed: none held, revealed before, or
+// lapsed unrevealed; other errors come back as they are.
+func credentialsProblem(creds *models.CustomerCredentials, err error) error {
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		return NewProblem(http.StatusNotFound, "no-credentials", "No credentials",
+			"partnerflow holds no credentials for this customer: its tenant existed already, or is not created yet")
+	case errors.Is(err, models.ErrAlreadyRevealed) && creds.RevealedBy == models.RevealLapsedBy:
+		return NewProblem(http.StatusConflict, "credentials-lapsed", "The credentials were deleted unrevealed",
+			fmt.Sprintf(
+				"nobody asked for them within %d days, so partnerflow deleted them on %s — reset the admin's "+
+					"password in the Microsoft 365 admin center",
+				int(models.CredentialsRevealWindow.Hours()/24),
+				creds.RevealedAt.UTC().Format(time.RFC3339),
+			))
+	case errors.Is(err, models.ErrAlreadyRevealed):
+		return NewProblem(http.StatusConflict, "credentials-revealed", "The credentials were revealed already",
+			fmt.Sprintf(
+				"revealed by %s on %s; they are shown only once — reset the admin's password in the Microsoft 365 "+
+					"admin center if they were lost",
+				creds.RevealedBy,
+				creds.RevealedAt.UTC().Format(time.RFC3339),
+			))
+	}
+	return err
 }
 
 type attestRequest struct {
@@ -1242,9 +1267,13 @@ var onboardingNotices = map[string]string{
 
 func (s *Server) onboardingPages(root *gin.RouterGroup) {
 	s.agreementFormRoutes(root)
+	s.onboardingFormRoutes(root)
+	s.credentialsFormRoutes(root)
 	s.handle(root, "GET", "/customers", sessionRule(), dashboardList(s, onboardings, listPage{
 		Heading: "Customer onboardings", Path: "/customers", TableID: "customers", Empty: "No customers",
 		Columns: []string{"Customer", "Status", "Reseller", "Created"}, SearchLabel: "Domain",
+		New:      &action{Path: newOnboardingPath, ID: "new-customer", Label: "New customer"},
+		NewRoles: agentRoles,
 	}, func(cu *models.Onboarding, now time.Time) listRow {
 		return listRow{
 			ID:     cu.ID,
@@ -1301,6 +1330,16 @@ func (s *Server) renderOnboardingPage(c *gin.Context, status int, row *models.On
 			action{Path: "/customers/" + row.ID + "/cart/cancel", ID: "cancel-cart",
 				Label: "Cancel the cart (nothing is bought)", Danger: true, Reason: true},
 		)
+	}
+	if holdsRole(c, agentRoles...) {
+		// The new tenant's first admin password, while it waits for its one reveal.
+		creds, err := s.store.Credentials(c.Request.Context(), row.ID)
+		if err == nil && creds.RevealedAt == nil {
+			page.Actions = append(page.Actions, action{
+				Path: "/customers/" + row.ID + "/credentials", ID: "reveal-credentials",
+				Label: "Reveal the first admin's credentials (shown once)…", Link: true,
+			})
+		}
 	}
 	page.Facts = []fact{
 		{Label: "Company", Value: v.CompanyName},

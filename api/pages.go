@@ -34,6 +34,7 @@ var pageTemplates = parsePages(
 	"evidence",
 	"connection",
 	"form",
+	"credentials",
 )
 
 func parsePages(names ...string) map[string]*template.Template {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -13,7 +14,7 @@ import (
 // /v1/resellers/{id}/removal does (startRemoval), for the roles that work with resellers.
 func (s *Server) removalFormRoutes(root *gin.RouterGroup) {
 	flowFormRoutes(s, root, "/resellers/:id/removal", partnershipRoles, resellers, s.removalForm,
-		func(rs *models.Reseller) *Problem {
+		func(_ context.Context, rs *models.Reseller) *Problem {
 			if rs.Status == models.ResellerActive {
 				return nil
 			}

@@ -89,6 +89,8 @@ type Server struct {
 	access map[string]Access
 	// closers close each flow kind's flows whose workflow never started (verifyStarted).
 	closers map[string]closeUnstarted
+	// products is Partner Center's catalog, kept per country (nil: no Partner Center here).
+	products *productCatalog
 }
 
 // New builds the router.
@@ -112,6 +114,9 @@ func New(cfg Config) *Server {
 		httpsPublic: strings.HasPrefix(strings.ToLower(cfg.Flows.BaseURL), "https://"),
 		connection:  cfg.Connection, doctor: cfg.Doctor, connectBox: newConnectBox(cfg.SigningKey),
 		access: map[string]Access{}, closers: map[string]closeUnstarted{},
+	}
+	if cfg.Flows.Onboarding.Products != nil {
+		s.products = newProductCatalog(cfg.Flows.Onboarding.Products, s.flows.Now)
 	}
 	limits := cfg.RateLimits.withDefaults()
 	s.perClient = newLimiters(limits.PerClient, limits.MaxTracked)

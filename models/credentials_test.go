@@ -120,3 +120,27 @@ func TestSealedPasswordIsDeletedOnRevealAndWhenTheWindowLapses(t *testing.T) {
 		})
 	})
 }
+
+// TestCredentialsAreReadWithoutTheirPassword: the record tells whether a password waits to be
+// revealed, and who revealed it, without ever reading the sealed password.
+func TestCredentialsAreReadWithoutTheirPassword(t *testing.T) {
+	ctx := context.Background()
+	testdb.Each(t, func(t *testing.T, store *models.Store) {
+		credentialsWorld(t, store, "c4")
+		creds, err := store.Credentials(ctx, "c4")
+		if err != nil || creds.PasswordCiphertext != "" || creds.RevealedAt != nil ||
+			creds.UserName != "admin@c4.onmicrosoft.com" {
+			t.Fatalf("waiting: %+v %v", creds, err)
+		}
+		if _, err := store.RevealCredentials(ctx, "c4", "ops", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		creds, err = store.Credentials(ctx, "c4")
+		if err != nil || creds.RevealedAt == nil || creds.RevealedBy != "ops" {
+			t.Fatalf("revealed: %+v %v", creds, err)
+		}
+		if _, err := store.Credentials(ctx, "c-none"); !errors.Is(err, models.ErrNotFound) {
+			t.Fatalf("none: %v", err)
+		}
+	})
+}

@@ -164,6 +164,17 @@ func forgetLapsedCredentials(tx *gorm.DB, now time.Time) (int64, error) {
 	return res.RowsAffected, nil
 }
 
+// Credentials reads an onboarding's credentials record without its sealed password: whether one
+// waits to be revealed (RevealedAt nil), or who revealed it, or that it lapsed, and when.
+func (s *Store) Credentials(ctx context.Context, customerID string) (*CustomerCredentials, error) {
+	var out CustomerCredentials
+	err := s.DB.WithContext(ctx).Omit("password_ciphertext").Where("customer_id = ?", customerID).First(&out).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, ErrNotFound
+	}
+	return &out, err
+}
+
 // ErrAlreadyRevealed is returned with the credentials' first reveal when they were revealed before,
 // or with the lapse (RevealedBy is RevealLapsedBy) when their reveal window lapsed.
 var ErrAlreadyRevealed = errors.New("the credentials were already revealed")

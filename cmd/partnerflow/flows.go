@@ -107,11 +107,12 @@ func (a *app) flowConfig(e *engine, temporalUI string) (api.FlowConfig, error) {
 	var catalog func(ctx context.Context, catalogItemID, country string) (bool, error)
 	var customers api.CustomerReader
 	var tenants api.TenantFinder
+	var products api.ProductCatalog
 	if pc, _, err := a.partnerCenter(e.store, e.signingKey); err == nil {
 		catalog = func(ctx context.Context, catalogItemID, country string) (bool, error) {
 			return partnercenter.Sells(ctx, pc, catalogItemID, country)
 		}
-		customers, tenants = pc, pc
+		customers, tenants, products = pc, pc, pc
 	}
 	w := a.cfg.Wait
 	return api.FlowConfig{
@@ -147,6 +148,7 @@ func (a *app) flowConfig(e *engine, temporalUI string) (api.FlowConfig, error) {
 		Onboarding: api.OnboardingConfig{
 			ExpireAfter: a.cfg.Onboarding.ExpireAfter,
 			Catalog:     catalog,
+			Products:    products,
 		},
 		Removal: api.RemovalConfig{
 			DeliveryAttempts:      a.cfg.Removal.DeliveryAttempts,

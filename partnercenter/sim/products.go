@@ -57,9 +57,8 @@ func listedCatalog() []listedItem {
 		}
 		out = append(out, listedItem{productID: parts[0], skuID: parts[1], availabilityID: parts[2], item: item})
 	}
-	slices.SortFunc(out, func(a, b listedItem) int {
-		return strings.Compare(a.productID+":"+a.skuID+":"+a.availabilityID, b.productID+":"+b.skuID+":"+b.availabilityID)
-	})
+	id := func(li listedItem) string { return li.productID + ":" + li.skuID + ":" + li.availabilityID }
+	slices.SortFunc(out, func(a, b listedItem) int { return strings.Compare(id(a), id(b)) })
 	return out
 }
 
