@@ -94,8 +94,12 @@ func (s *Server) keyFromRequest(c *gin.Context) (*models.APIKey, error) {
 	return nil, errors.New("send `Authorization: Bearer <api key>`")
 }
 
-// touchKey records that key was used (at most one write a minute per key).
+// touchKey records that key was used (at most one write a minute per key); a staff member's
+// session has no API key to record it on.
 func (s *Server) touchKey(c *gin.Context, key *models.APIKey) {
+	if strings.HasPrefix(key.ID, models.StaffKeyPrefix) {
+		return
+	}
 	if err := s.store.TouchAPIKey(c.Request.Context(), key, time.Now()); err != nil {
 		s.logger.WarnContext(c.Request.Context(), "could not record an API key's use", "api_key", key.ID, "error", err)
 	}

@@ -20,7 +20,10 @@ var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
 <style>body{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem;color:#1b1f24}
 input{width:100%;padding:.5rem;margin:.5rem 0;box-sizing:border-box}
 button{padding:.5rem 1rem}.err{color:#b00020}</style></head>
-<body><h1>partnerflow</h1><p>Sign in with an API key. The session also lets the Temporal Web UI decrypt payloads
+<body><h1>partnerflow</h1>
+{{if .Microsoft}}<p><a id="signin-microsoft" href="/login/microsoft?next={{.Next}}">Sign in with Microsoft</a>
+(your account in the partner's tenant, with multi-factor authentication)</p><p>Or sign in with an API key.</p>
+{{else}}<p>Sign in with an API key.</p>{{end}}<p>The session also lets the Temporal Web UI decrypt payloads
 through partnerflow's codec endpoint.</p>
 {{if .Error}}<p class="err" id="error">{{.Error}}</p>{{end}}
 <form method="post" action="/login"><input type="hidden" name="next" value="{{.Next}}">
@@ -54,7 +57,7 @@ func safeNext(next string) string {
 
 func (s *Server) showLogin(c *gin.Context) {
 	pageHeaders(c)
-	_ = loginPage.Execute(c.Writer, gin.H{"Next": safeNext(c.Query("next"))})
+	_ = loginPage.Execute(c.Writer, gin.H{"Next": safeNext(c.Query("next")), "Microsoft": s.staffSignIn != nil})
 }
 
 // crossOrigin tells the sign-in and sign-out forms from forms other sites post (CSRF) by the
@@ -106,7 +109,8 @@ func (s *Server) login(c *gin.Context) {
 		}
 		pageHeaders(c)
 		c.Status(http.StatusUnauthorized)
-		_ = loginPage.Execute(c.Writer, gin.H{"Next": next, "Error": "That API key is unknown or revoked."})
+		_ = loginPage.Execute(c.Writer, gin.H{"Next": next, "Microsoft": s.staffSignIn != nil,
+			"Error": "That API key is unknown or revoked."})
 		return
 	}
 	now := time.Now()

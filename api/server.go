@@ -53,6 +53,9 @@ type Config struct {
 	// Center client and settings) for the connection page and POST /v1/connection/doctor; nil
 	// answers that they are not available in this process.
 	Doctor func(ctx context.Context) []connection.Check
+	// StaffSignIn signs the partner's staff in to the dashboard with Microsoft; nil offers the
+	// API key sign-in alone.
+	StaffSignIn StaffSignIn
 }
 
 // Server holds the API's dependencies; its Handler serves every route.
@@ -91,6 +94,8 @@ type Server struct {
 	closers map[string]closeUnstarted
 	// products is Partner Center's catalog, kept per country (nil: no Partner Center here).
 	products *productCatalog
+	// staffSignIn signs staff in with Microsoft (nil: API keys only).
+	staffSignIn StaffSignIn
 }
 
 // New builds the router.
@@ -113,7 +118,7 @@ func New(cfg Config) *Server {
 		credentials: notify.NewCredentialBox(cfg.SigningKey),
 		httpsPublic: strings.HasPrefix(strings.ToLower(cfg.Flows.BaseURL), "https://"),
 		connection:  cfg.Connection, doctor: cfg.Doctor, connectBox: newConnectBox(cfg.SigningKey),
-		access: map[string]Access{}, closers: map[string]closeUnstarted{},
+		access: map[string]Access{}, closers: map[string]closeUnstarted{}, staffSignIn: cfg.StaffSignIn,
 	}
 	if cfg.Flows.Onboarding.Products != nil {
 		s.products = newProductCatalog(cfg.Flows.Onboarding.Products, s.flows.Now)
@@ -160,6 +165,8 @@ func New(cfg Config) *Server {
 	s.handle(root, "GET", "/login", publicRule, s.limitClient, s.showLogin)
 	s.handle(root, "POST", "/login", publicRule, s.limitClient, s.login)
 	s.handle(root, "POST", "/logout", publicRule, s.logout)
+	s.handle(root, "GET", "/login/microsoft", publicRule, s.limitClient, s.startStaffSignIn)
+	s.handle(root, "GET", SignInPath, publicRule, s.limitClient, s.finishStaffSignIn)
 
 	codecRoutes := r.Group("/codec", s.codecCORS)
 	s.handle(codecRoutes, "OPTIONS", "/:operation", publicRule, func(c *gin.Context) { c.Status(http.StatusNoContent) })

@@ -10,14 +10,38 @@ import (
 	"gorm.io/gorm"
 )
 
-// Session is an operator's dashboard sign-in. Only the hash of its ID is stored; the ID is the
-// cookie's value. Signing out, revoking the session's key or its expiry ends it.
+// Session is an operator's dashboard sign-in, with an API key or as a member of the partner's
+// staff signed in with Microsoft. Only the hash of its ID is stored; the ID is the cookie's
+// value. Signing out, revoking the session's key or its expiry ends it.
 type Session struct {
-	IDHash    string `gorm:"primaryKey"`
-	APIKeyID  string `gorm:"column:api_key_id"`
+	IDHash   string `gorm:"primaryKey"`
+	APIKeyID string `gorm:"column:api_key_id"`
+	// UserID, UserName and Roles name a staff member ('' APIKeyID): the object ID and user name
+	// in the partner tenant, and the roles its app roles gave at sign-in.
+	UserID    string
+	UserName  string
+	Roles     Roles
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	RevokedAt *time.Time
+}
+
+// StaffKeyPrefix prefixes the ID of the key that stands for a staff member's session (never an
+// API key's ID), so the actions it takes are attributed to the user.
+const StaffKeyPrefix = "user:"
+
+// CreateStaffSession signs a member of the partner's staff in until now+ttl, with roles, and
+// returns the session's ID as CreateSession does.
+func (s *Store) CreateStaffSession(
+	ctx context.Context, userID, userName string, roles Roles, now time.Time, ttl time.Duration,
+) (string, error) {
+	id := base64.RawURLEncoding.EncodeToString(randomBytes(32))
+	row := &Session{IDHash: hashSecret(id), UserID: userID, UserName: userName, Roles: roles,
+		CreatedAt: now.UTC(), ExpiresAt: now.Add(ttl).UTC()}
+	if err := s.DB.WithContext(ctx).Create(row).Error; err != nil {
+		return "", fmt.Errorf("create staff session: %w", err)
+	}
+	return id, nil
 }
 
 // ErrNoSession is returned for a session ID that is unknown, expired, signed out, or whose key
@@ -35,7 +59,9 @@ func (s *Store) CreateSession(ctx context.Context, keyID string, now time.Time, 
 	return id, nil
 }
 
-// SessionKey returns the active key of a live session, or ErrNoSession.
+// SessionKey returns the active key of a live session, or ErrNoSession. A staff member's session
+// answers with a key that stands for the user (ID StaffKeyPrefix+user ID, the user's name and
+// roles), which is no API key and cannot authenticate a request by itself.
 func (s *Store) SessionKey(ctx context.Context, id string, now time.Time) (*APIKey, error) {
 	var row Session
 	err := s.DB.WithContext(ctx).
@@ -47,6 +73,10 @@ func (s *Store) SessionKey(ctx context.Context, id string, now time.Time) (*APIK
 	}
 	if err != nil {
 		return nil, fmt.Errorf("look up session: %w", err)
+	}
+	if row.APIKeyID == "" {
+		return &APIKey{ID: StaffKeyPrefix + row.UserID, Name: row.UserName, Roles: row.Roles,
+			CreatedAt: row.CreatedAt}, nil
 	}
 	key, err := s.APIKeyByID(ctx, row.APIKeyID)
 	if errors.Is(err, ErrNotFound) {

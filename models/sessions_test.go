@@ -216,3 +216,34 @@ func TestLastUsedAtIsRecordedAtMostOnceAMinute(t *testing.T) {
 		}
 	})
 }
+
+// TestStaffSessionsStandForTheUser: a session of a staff member signed in with Microsoft answers
+// with a key that names the user and the roles it signed in with, and ends like any session.
+func TestStaffSessionsStandForTheUser(t *testing.T) {
+	ctx := context.Background()
+	testdb.Each(t, func(t *testing.T, store *models.Store) {
+		now := time.Now()
+		id, err := store.CreateStaffSession(ctx, "oid-1", "ada@fabrikam.example",
+			models.NewRoles(models.RoleSalesAgent), now, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, err := store.SessionKey(ctx, id, now)
+		if err != nil || key.ID != models.StaffKeyPrefix+"oid-1" || key.Name != "ada@fabrikam.example" ||
+			!key.Roles.Has(models.RoleSalesAgent) || key.Roles.Has(models.RoleAdminAgent) {
+			t.Fatalf("staff key %+v %v", key, err)
+		}
+		if _, err := store.AuthenticateAPIKey(ctx, key.ID); err == nil {
+			t.Fatal("a staff member's key ID must not authenticate as an API key")
+		}
+		if _, err := store.SessionKey(ctx, id, now.Add(2*time.Hour)); !errors.Is(err, models.ErrNoSession) {
+			t.Fatalf("an expired staff session: %v", err)
+		}
+		if err := store.EndSession(ctx, id, now); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.SessionKey(ctx, id, now); !errors.Is(err, models.ErrNoSession) {
+			t.Fatalf("a signed-out staff session: %v", err)
+		}
+	})
+}

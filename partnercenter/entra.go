@@ -144,6 +144,9 @@ type Identity struct {
 	Name     string `json:"name"`
 	// Methods is the token's amr: how the user authenticated ("pwd", "mfa", ...).
 	Methods []string `json:"amr"`
+	// Roles are the values of the app roles the user is assigned on this app (staff sign-in).
+	Roles []string `json:"roles"`
+	Nonce string   `json:"nonce"`
 }
 
 // ErrMFARequired is returned for a sign-in without multi-factor authentication: Partner Center
@@ -181,38 +184,84 @@ func (e *Entra) DeviceGrant(ctx context.Context, da *oauth2.DeviceAuthResponse) 
 }
 
 func (e *Entra) grant(ctx context.Context, tok *oauth2.Token) (Grant, error) {
-	raw, _ := tok.Extra("id_token").(string)
-	if raw == "" {
-		return Grant{}, errors.New("the sign-in returned no ID token")
-	}
 	if tok.RefreshToken == "" {
 		return Grant{}, errors.New("the sign-in returned no refresh token (was offline_access consented?)")
 	}
+	id, err := e.identity(ctx, tok)
+	if err != nil {
+		return Grant{}, err
+	}
+	return Grant{RefreshToken: tok.RefreshToken, AccessToken: tok.AccessToken, Expiry: tok.Expiry, Identity: id}, nil
+}
+
+// identity checks a sign-in's ID token: signed by the tenant's keys, for this app, naming a user
+// of the partner tenant who used MFA.
+func (e *Entra) identity(ctx context.Context, tok *oauth2.Token) (Identity, error) {
+	var id Identity
+	raw, _ := tok.Extra("id_token").(string)
+	if raw == "" {
+		return id, errors.New("the sign-in returned no ID token")
+	}
 	provider, err := oidc.NewProvider(oidc.ClientContext(ctx, e.cfg.HTTPClient), e.issuer)
 	if err != nil {
-		return Grant{}, fmt.Errorf("read the tenant's OpenID configuration: %w", err)
+		return id, fmt.Errorf("read the tenant's OpenID configuration: %w", err)
 	}
 	idt, err := provider.VerifierContext(
 		oidc.ClientContext(ctx, e.cfg.HTTPClient),
 		&oidc.Config{ClientID: e.cfg.ClientID},
 	).Verify(ctx, raw)
 	if err != nil {
-		return Grant{}, fmt.Errorf("verify the ID token: %w", err)
+		return id, fmt.Errorf("verify the ID token: %w", err)
 	}
-	var id Identity
 	if err := idt.Claims(&id); err != nil {
-		return Grant{}, fmt.Errorf("read the ID token: %w", err)
+		return id, fmt.Errorf("read the ID token: %w", err)
 	}
 	if !strings.EqualFold(id.TenantID, e.cfg.TenantID) {
-		return Grant{}, fmt.Errorf(
+		return id, fmt.Errorf(
 			"the account belongs to tenant %s, not to the partner tenant %s",
 			id.TenantID, e.cfg.TenantID,
 		)
 	}
 	if !slices.Contains(id.Methods, "mfa") {
-		return Grant{}, ErrMFARequired
+		return id, ErrMFARequired
 	}
-	return Grant{RefreshToken: tok.RefreshToken, AccessToken: tok.AccessToken, Expiry: tok.Expiry, Identity: id}, nil
+	return id, nil
+}
+
+// signInScopes are a staff sign-in's: the ID token and the user's profile, no API access.
+var signInScopes = []string{"openid", "profile"}
+
+// SignInURL is where a member of the partner's staff signs in to partnerflow's dashboard
+// (OpenID Connect, authorization code with PKCE): state and nonce bind the answer to this
+// sign-in.
+func (e *Entra) SignInURL(redirectURI, state, verifier, nonce string) string {
+	cfg := e.oauth(redirectURI)
+	cfg.Scopes = signInScopes
+	return cfg.AuthCodeURL(
+		state,
+		oauth2.S256ChallengeOption(verifier),
+		oidc.Nonce(nonce),
+		oauth2.SetAuthURLParam("prompt", "select_account"),
+	)
+}
+
+// SignIn redeems a staff sign-in's code and checks it as a connection's (ID token of the partner
+// tenant, with MFA) and its nonce; the identity carries the user's app roles.
+func (e *Entra) SignIn(ctx context.Context, redirectURI, code, verifier, nonce string) (Identity, error) {
+	cfg := e.oauth(redirectURI)
+	cfg.Scopes = signInScopes
+	tok, err := cfg.Exchange(e.ctx(ctx), code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		return Identity{}, fmt.Errorf("redeem the sign-in code: %w", describeOAuthError(err))
+	}
+	id, err := e.identity(ctx, tok)
+	if err != nil {
+		return id, err
+	}
+	if nonce == "" || id.Nonce != nonce {
+		return Identity{}, errors.New("the ID token's nonce is not this sign-in's")
+	}
+	return id, nil
 }
 
 // Refresh redeems a refresh token for an access token of scope. Entra answers with a new

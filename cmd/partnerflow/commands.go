@@ -102,11 +102,16 @@ func (a *app) newAPI(e *engine, temporalUI string) (*api.Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Staff sign in with Microsoft through the app the Partner Center connection uses.
+	var staff api.StaffSignIn
+	if conn != nil && conn.Entra() != nil {
+		staff = conn.Entra()
+	}
 	return api.New(api.Config{
 		Store: e.store, Temporal: e.temporal, Codec: e.codec, Registry: e.registry, Logger: a.logger,
 		SigningKey: e.signingKey, MaxBodyBytes: a.cfg.MaxBodyBytes, CodecOrigins: a.cfg.UIOrigins,
 		TrustedProxies: a.cfg.TrustedProxies, WebhookAllowPrivate: a.cfg.WebhookAllowPrivate,
-		Flows: flows, Connection: conn, Doctor: a.doctor(pc, conn),
+		Flows: flows, Connection: conn, Doctor: a.doctor(pc, conn), StaffSignIn: staff,
 	}), nil
 }
 

@@ -46,7 +46,10 @@ type App struct {
 var DemoApp = App{
 	ClientID:     "5d8c1f3a-9b2e-4c47-a1f0-3e6b7d9c2a15",
 	ClientSecret: "sim-demo-secret-5d8c1f3a",
-	RedirectURIs: []string{"http://localhost/auth/callback", "http://127.0.0.1/auth/callback"},
+	RedirectURIs: []string{
+		"http://localhost/auth/callback", "http://127.0.0.1/auth/callback",
+		"http://localhost/auth/signin", "http://127.0.0.1/auth/signin",
+	},
 }
 
 // refreshGrant is a refresh token Entra issued (persisted by the SHA-256 of
@@ -174,7 +177,12 @@ func (s *Server) directory(tenant string) (directory, bool) {
 
 // homeUsers are the home partner's users: admin@ (Global admin) and agent@.
 func (s *Server) homeUsers() []User {
-	return []User{{UPN: "admin@" + s.home.Domain, GlobalAdmin: true}, {UPN: "agent@" + s.home.Domain}}
+	return []User{
+		{UPN: "admin@" + s.home.Domain, GlobalAdmin: true, AppRoles: []string{"global-admin"}},
+		{UPN: "agent@" + s.home.Domain},
+		{UPN: "adminagent@" + s.home.Domain, AppRoles: []string{"admin-agent"}},
+		{UPN: "salesagent@" + s.home.Domain, AppRoles: []string{"sales-agent"}},
+	}
 }
 
 // app finds an app registration by client ID; callers hold s.mu.

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 
 	pc "github.com/partnerflow/partnerflow/partnercenter"
 )
@@ -132,7 +133,8 @@ func demoUsers(name, other string) []User {
 func (s *Server) SeedDemo() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.app(DemoApp.ClientID) == nil {
+	if a := s.app(DemoApp.ClientID); a == nil || !slices.Equal(a.RedirectURIs, DemoApp.RedirectURIs) {
+		// A world seeded before the staff sign-in's redirect URI (/auth/signin) gets it.
 		s.putApp(DemoApp)
 	}
 	for _, d := range demoTenants {

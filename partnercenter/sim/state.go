@@ -33,6 +33,9 @@ const MCATemplateID = "117a77b0-9360-443b-8795-c6dedc750cf9"
 type User struct {
 	UPN         string `json:"upn"`
 	GlobalAdmin bool   `json:"globalAdmin"`
+	// AppRoles are the values of the app roles the user is assigned on partnerflow's app: its ID
+	// tokens carry them in the roles claim, as Entra's do for an app's assigned roles.
+	AppRoles []string `json:"appRoles,omitempty"`
 }
 
 // Tenant is a simulated Entra tenant: a customer or a reseller partner.

@@ -67,6 +67,7 @@ type idClaims struct {
 	PreferredUsername string   `json:"preferred_username"`
 	Name              string   `json:"name"`
 	AMR               []string `json:"amr"`
+	Roles             []string `json:"roles,omitempty"`
 	Nonce             string   `json:"nonce,omitempty"`
 	Version           string   `json:"ver"`
 }
@@ -181,6 +182,7 @@ func (s *Server) idToken(base string, g grantee, nonce string) (string, error) {
 		PreferredUsername: g.user.UPN,
 		Name:              displayName(g.user.UPN),
 		AMR:               amr(g.mfa),
+		Roles:             g.user.AppRoles,
 		Nonce:             nonce,
 		Version:           "2.0",
 	})
