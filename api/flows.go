@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"path"
+	"reflect"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -180,6 +181,11 @@ func (f flowAPI[R, S]) state(ctx context.Context, s *Server, row *R) (S, bool) {
 		var st S
 		err := json.Unmarshal([]byte(js), &st)
 		if err == nil {
+			// The row's status is the newest: a child workflow (an invitation's GDAP watch) records
+			// into the row without the flow's state.
+			if status := reflect.ValueOf(&st).Elem().FieldByName("Status"); status.Kind() == reflect.String {
+				status.SetString((*row).FlowStatus())
+			}
 			return st, true
 		}
 		s.logger.WarnContext(ctx, "recorded state unreadable", "kind", f.noun(), "id", (*row).FlowID(), "error", err)

@@ -561,6 +561,18 @@ func TestAnInvitationShowsItsTimelineAndTheWorkflowsLiveState(t *testing.T) {
 			t.Errorf("the detail asked the workflow %d times, want none", ft.queries-queries)
 		}
 	})
+	// A child workflow (the GDAP watch) records into the row without the state: the row's status
+	// is the newest.
+	if err := models.Record(context.Background(), f.store, models.KindInvitation, inv.ID, models.InvitationChange{
+		Status: models.InvitationActive, Step: "active",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got = invitationBody{}
+	f.admin.Do("GET", "/v1/invitations/"+inv.ID, nil).JSON(t, &got)
+	if got.Status != models.InvitationActive || got.GDAPStatus != "approved" {
+		t.Fatalf("the row's status over the recorded state's: %+v", got)
+	}
 
 	if r := f.admin.Do("GET", "/v1/invitations/inv_0000000000000000", nil); r.Status != http.StatusNotFound ||
 		r.Problem(t)["type"] != api.ProblemTypePrefix+"not-found" {

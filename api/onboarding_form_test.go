@@ -173,6 +173,10 @@ func TestOperatorsOnboardCustomersFromTheDashboard(t *testing.T) {
 		"/customers/"+in.CustomerID+"?done=created" != r.location {
 		t.Fatalf("input %+v", in)
 	}
+	if page := f.browser(t).Do("GET", r.location, nil, "Cookie", sales); !strings.Contains(string(page.Body),
+		`id="notice"`) {
+		t.Fatalf("the new customer's page must say it started: %s", page.Body)
+	}
 
 	// Without a catalog the lines take typed catalog item IDs.
 	bare := newFlowFixture(t)

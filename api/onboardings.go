@@ -1260,6 +1260,8 @@ func (s *Server) evidencePage(c *gin.Context, v evidenceView) evidencePage {
 // onboardingPages registers the onboarding flow's dashboard pages.
 // onboardingNotices are the outcomes the onboarding page's forms report.
 var onboardingNotices = map[string]string{
+	"created": "The onboarding has started: partnerflow creates the customer's tenant in Partner Center, then " +
+		"mails its contact the Microsoft Customer Agreement.",
 	"attested":       "The attestation is on record; the onboarding goes on to the order.",
 	"checked-out":    "The cart is checked out: Partner Center places the order and provisions it.",
 	"cart-cancelled": "The cart is cancelled; nothing was bought.",

@@ -26,8 +26,10 @@ type FlowRow interface {
 	FlowID() string
 	FlowCreated() time.Time
 	// FlowState is the workflow's state at its last recorded step, as JSON ("" for a row
-	// recorded before states were).
+	// recorded before states were, or of a flow that does not publish it).
 	FlowState() string
+	// FlowStatus is the row's status, which a child workflow may have changed since.
+	FlowStatus() string
 }
 
 // FlowStep is one entry of a flow's timeline, whatever its kind.

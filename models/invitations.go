@@ -89,10 +89,11 @@ const (
 	CloudUSGov = "usgov"
 )
 
-// FlowID, FlowCreated and FlowState make Invitation a FlowRow.
+// FlowID, FlowCreated, FlowState and FlowStatus make Invitation a FlowRow.
 func (i Invitation) FlowID() string         { return i.ID }
 func (i Invitation) FlowCreated() time.Time { return i.CreatedAt }
 func (i Invitation) FlowState() string      { return i.State }
+func (i Invitation) FlowStatus() string     { return i.Status }
 
 // InvitationChange is what an invitation's workflow writes at a step.
 type InvitationChange = FlowChange[Invitation]

@@ -86,10 +86,11 @@ type Onboarding struct {
 // TableName keeps the table the onboardings were stored in when the type was named Customer.
 func (Onboarding) TableName() string { return "customers" }
 
-// FlowID, FlowCreated and FlowState make Onboarding a FlowRow.
+// FlowID, FlowCreated, FlowState and FlowStatus make Onboarding a FlowRow.
 func (c Onboarding) FlowID() string         { return c.ID }
 func (c Onboarding) FlowCreated() time.Time { return c.CreatedAt }
 func (c Onboarding) FlowState() string      { return c.State }
+func (c Onboarding) FlowStatus() string     { return c.Status }
 
 // OnboardingChange is what an onboarding's workflow writes at a step.
 type OnboardingChange = FlowChange[Onboarding]

@@ -47,10 +47,11 @@ type Removal struct {
 	UpdatedAt time.Time
 }
 
-// FlowID, FlowCreated and FlowState make Removal a FlowRow.
+// FlowID, FlowCreated, FlowState and FlowStatus make Removal a FlowRow.
 func (r Removal) FlowID() string         { return r.ID }
 func (r Removal) FlowCreated() time.Time { return r.CreatedAt }
 func (r Removal) FlowState() string      { return r.State }
+func (r Removal) FlowStatus() string     { return r.Status }
 
 // RemovalChange is what a removal's workflow writes at a step.
 type RemovalChange = FlowChange[Removal]

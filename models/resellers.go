@@ -145,10 +145,11 @@ type Reseller struct {
 	ExpiresAt time.Time
 }
 
-// FlowID, FlowCreated and FlowState make Reseller a FlowRow.
+// FlowID, FlowCreated, FlowState and FlowStatus make Reseller a FlowRow.
 func (r Reseller) FlowID() string         { return r.ID }
 func (r Reseller) FlowCreated() time.Time { return r.CreatedAt }
 func (r Reseller) FlowState() string      { return r.State }
+func (r Reseller) FlowStatus() string     { return r.Status }
 
 // ResellerChange is what a partnership's workflow writes at a step.
 type ResellerChange = FlowChange[Reseller]

@@ -183,7 +183,10 @@ func (w *onboardingImpl) setup(ctx workflow.Context) error {
 		w.in.Policy.ContinueAsNewAfter,
 	)
 	resume(w.flow, w.in.Carry, &w.state, &w.started)
-	if err := publishState(ctx, w.flow, QueryOnboarding, &w.state); err != nil {
+	// The onboarding's state is not published with its steps (publishState): its Purchase records
+	// into the same row without it, and the state changes when the Purchase ends without a step of
+	// the onboarding's own, so its detail asks the workflows.
+	if err := serveState(ctx, QueryOnboarding, &w.state); err != nil {
 		return err
 	}
 	// A placed order cannot be withdrawn: cancel is taken until checkout starts.
