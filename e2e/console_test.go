@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,8 +22,10 @@ func TestStaffOnboardACustomerFromTheConsole(t *testing.T) {
 	do, visible, click, fill, text := tb.do, tb.visible, tb.click, tb.fill, tb.text
 
 	// Sign in with Microsoft: pick the account, approve the second factor.
+	do("window", chromedp.EmulateViewport(1280, 900))
 	do("sign-in page", chromedp.Navigate(p.api+"/login?next=%2Fcustomers"))
 	visible("#signin-microsoft")
+	tb.screenshot("sign-in")
 	click("#signin-microsoft")
 	tb.signInAtEntra("salesagent@partnerflowdemo.onmicrosoft.com")
 	visible("#new-customer")
@@ -32,6 +36,7 @@ func TestStaffOnboardACustomerFromTheConsole(t *testing.T) {
 	// A new customer, its product picked from Partner Center's catalog of Italy.
 	do("new customer", chromedp.Navigate(p.api+"/customers/new?country=IT"))
 	visible("#onboarding-form")
+	tb.screenshot("new-customer")
 	for sel, v := range map[string]string{
 		"#companyName": "Contoso Italia S.r.l.", "#domainPrefix": "contosoitalia", "#language": "it",
 		"#registrationNumber": "IT12345678901", `[id="contact.firstName"]`: "Maria",
@@ -66,6 +71,7 @@ func TestStaffOnboardACustomerFromTheConsole(t *testing.T) {
 	if cart := text("body"); !strings.Contains(cart, "Microsoft 365 E3") && !strings.Contains(cart, "CFQ7TTC0LFLZ") {
 		t.Fatalf("the cart under review must show its line:\n%s", cart)
 	}
+	tb.screenshot("cart-review")
 	click("#checkout")
 	visible("#notice")
 	reloadUntil(tb, page, "#status.completed")
@@ -77,6 +83,7 @@ func TestStaffOnboardACustomerFromTheConsole(t *testing.T) {
 	click("#confirm")
 	click("#reveal")
 	visible("#password")
+	tb.screenshot("credentials-once")
 	if pw := text("#password"); len(strings.TrimSpace(pw)) < 8 {
 		t.Fatalf("the revealed password %q", pw)
 	}
@@ -87,6 +94,24 @@ func TestStaffOnboardACustomerFromTheConsole(t *testing.T) {
 	}
 	mailedLink(t, mail, "maria@contoso.it", "/agreement/")
 	p.stop()
+}
+
+// screenshot saves the page as docs/screenshots/<name>.png when SCREENSHOTS_DIR names that
+// directory: `SCREENSHOTS_DIR=$PWD/docs/screenshots go test -run TestStaffOnboardACustomerFromTheConsole
+// ./e2e` makes README's pictures of the console.
+func (b *tab) screenshot(name string) {
+	b.t.Helper()
+	dir := os.Getenv("SCREENSHOTS_DIR")
+	if dir == "" {
+		return
+	}
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
 }
 
 // signInAtEntra signs upn in on Microsoft Entra ID's stand-in: it picks the account and approves
