@@ -87,6 +87,8 @@ func TestInvitationBecomesActiveThroughTheRealParts(t *testing.T) {
 			if len(events) == 0 {
 				t.Error("no webhook event was stored")
 			}
+			// The detail shows the row, which the workflow writes before it ends.
+			h.waitClosed(inv.WorkflowID)
 			desc, err := h.temporal.Client.DescribeWorkflowExecution(context.Background(), inv.WorkflowID, "")
 			if err != nil || desc.WorkflowExecutionInfo.Status != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
 				t.Fatalf("workflow: %v %v", desc, err)

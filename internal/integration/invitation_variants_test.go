@@ -90,6 +90,8 @@ func TestAResellerRelationshipWithoutAdminAccessThroughTheRealParts(t *testing.T
 			if n := h.gdapRelationships(); n != 0 {
 				t.Fatalf("an invitation without admin access created %d GDAP relationships", n)
 			}
+			// The detail shows the row, which the workflow writes before it ends.
+			h.waitClosed(inv.WorkflowID)
 			desc, err := h.temporal.Client.DescribeWorkflowExecution(context.Background(), inv.WorkflowID, "")
 			if err != nil || desc.WorkflowExecutionInfo.Status != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
 				t.Fatalf("workflow: %v %v", desc, err)
